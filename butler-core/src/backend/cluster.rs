@@ -1,0 +1,251 @@
+use super::BackendError;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A cluster of the platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterInfo {
+    /// Name (also the remote-site name other clusters use for it).
+    pub name: String,
+    /// Platform id.
+    pub uuid: String,
+}
+
+/// A project (tenant) with the clusters and subnets it may use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectInfo {
+    /// Name.
+    pub name: String,
+    /// Platform id.
+    pub uuid: String,
+    /// Cluster names it may use.
+    pub clusters: Vec<String>,
+    /// Subnet (VLAN) names it may use.
+    pub subnets: Vec<String>,
+}
+
+/// A subnet / VLAN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubnetInfo {
+    /// Name.
+    pub name: String,
+    /// Platform id.
+    pub uuid: String,
+    /// VLAN id.
+    pub vlan_id: u32,
+}
+
+/// A boot image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageInfo {
+    /// Name.
+    pub name: String,
+    /// Platform id.
+    pub uuid: String,
+    /// Size in GiB, rounded up.
+    pub size_gib: u32,
+}
+
+/// Power state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PowerState {
+    /// Running.
+    On,
+    /// Stopped.
+    Off,
+}
+
+/// A VM as the platform reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmInfo {
+    /// Platform id.
+    pub uuid: String,
+    /// Name.
+    pub name: String,
+    /// Cluster it is on.
+    pub cluster: String,
+    /// Project, if any.
+    pub project: Option<String>,
+    /// Power state.
+    pub power: PowerState,
+    /// vCPUs.
+    pub vcpus: u32,
+    /// RAM GiB.
+    pub ram_gib: u32,
+    /// Disk sizes GiB.
+    pub disks_gib: Vec<u32>,
+    /// Subnet of each NIC.
+    pub nics: Vec<String>,
+    /// Categories `key:value`.
+    pub categories: Vec<String>,
+}
+
+/// What to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmCreate {
+    /// Platform-wide unique name (idempotency key: look it up before creating).
+    pub name: String,
+    /// Cluster.
+    pub cluster: String,
+    /// Project.
+    pub project: String,
+    /// Category `key:value`.
+    pub category: String,
+    /// Cores per socket.
+    pub cores_per_socket: u32,
+    /// Sockets.
+    pub sockets: u32,
+    /// RAM GiB.
+    pub ram_gib: u32,
+    /// Disk sizes GiB; disk 0 holds the image if any.
+    pub disks_gib: Vec<u32>,
+    /// Image cloned onto disk 0.
+    pub image: Option<String>,
+    /// Subnet of each NIC.
+    pub nics: Vec<String>,
+    /// Add an empty CD-ROM.
+    pub cdrom: bool,
+    /// UEFI boot.
+    pub uefi: bool,
+    /// Power on once created.
+    pub power_on: bool,
+}
+
+/// A platform task id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TaskId(pub String);
+
+/// Where a task is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    /// Waiting to run.
+    Queued,
+    /// Running.
+    Running,
+    /// Done.
+    Succeeded,
+    /// Failed, with the platform's reason.
+    Failed(String),
+    /// Aborted.
+    Aborted,
+}
+
+impl TaskState {
+    /// Succeeded, failed or aborted.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            TaskState::Succeeded | TaskState::Failed(_) | TaskState::Aborted
+        )
+    }
+}
+
+/// A task's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskStatus {
+    /// State.
+    pub state: TaskState,
+    /// Percent complete, 0–100.
+    pub percent: u8,
+    /// The entity the task made (the VM uuid of a create).
+    pub entity_uuid: Option<String>,
+}
+
+/// Local or remote snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleKind {
+    /// Snapshots kept on the cluster.
+    Local,
+    /// Snapshots replicated to a remote site.
+    Remote,
+}
+
+/// A snapshot schedule of a protection group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// Local or remote.
+    pub kind: ScheduleKind,
+    /// Interval in minutes.
+    pub every_minutes: u32,
+    /// Snapshots kept.
+    pub retention: u32,
+    /// Remote site (for remote schedules).
+    pub remote_site: Option<String>,
+}
+
+/// A protection group (Nutanix: protection domain): the unit that is
+/// snapshotted, replicated and migrated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtectionGroup {
+    /// Name.
+    pub name: String,
+    /// Cluster it lives on.
+    pub cluster: String,
+    /// Active on this cluster (the side that runs the VMs).
+    pub active: bool,
+    /// Member VM names.
+    pub vms: Vec<String>,
+    /// Schedules.
+    pub schedules: Vec<Schedule>,
+    /// Remote sites it replicates to.
+    pub remote_sites: Vec<String>,
+    /// Time of the last replica sent, if any.
+    pub last_replica: Option<DateTime<Utc>>,
+}
+
+/// Protect a VM: put it in a group (created if absent) with schedules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtectRequest {
+    /// Group name (e.g. `PD-<vm>`).
+    pub group: String,
+    /// The VM's platform-wide name.
+    pub vm_name: String,
+    /// Schedules to ensure.
+    pub schedules: Vec<Schedule>,
+}
+
+/// An IaaS cluster backend: inventory, VM creation and tasks, protection and
+/// migration. Implementations do the paging and retries of their transport;
+/// callers retry on [`BackendError::is_retryable`].
+#[async_trait]
+pub trait ClusterBackend: Send + Sync {
+    /// Clusters (never the management plane itself).
+    async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError>;
+    /// Projects with their clusters and subnets.
+    async fn list_projects(&self) -> Result<Vec<ProjectInfo>, BackendError>;
+    /// Subnets.
+    async fn list_subnets(&self) -> Result<Vec<SubnetInfo>, BackendError>;
+    /// Images.
+    async fn list_images(&self) -> Result<Vec<ImageInfo>, BackendError>;
+    /// Every VM on a cluster.
+    async fn list_vms(&self, cluster: &str) -> Result<Vec<VmInfo>, BackendError>;
+    /// The VM named `name`, anywhere on the platform.
+    async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError>;
+    /// Starts creating a VM. Not idempotent on the platform: look it up with
+    /// [`find_vm`](Self::find_vm) first.
+    async fn create_vm(&self, vm: &VmCreate) -> Result<TaskId, BackendError>;
+    /// A task's status.
+    async fn task(&self, id: &TaskId) -> Result<TaskStatus, BackendError>;
+    /// Every protection group on a cluster, with schedules and replication.
+    async fn list_protection_groups(
+        &self,
+        cluster: &str,
+    ) -> Result<Vec<ProtectionGroup>, BackendError>;
+    /// Ensures the VM is in the group with the schedules (idempotent).
+    async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError>;
+    /// Starts migrating a protection group from `source` to the remote site
+    /// `destination`. Completion shows in [`list_protection_groups`](Self::list_protection_groups)
+    /// (active on the destination) and [`list_vms`](Self::list_vms).
+    async fn migrate_protection_group(
+        &self,
+        source: &str,
+        group: &str,
+        destination: &str,
+    ) -> Result<(), BackendError>;
+    /// Moves a VM to another project (after a migration).
+    async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError>;
+}

@@ -1,0 +1,72 @@
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What kind of failure a backend call met; retry decisions read this, never
+/// message strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A passing failure (connection reset, 502/503): retry.
+    Transient,
+    /// The call timed out: retry (after checking whether it took effect).
+    Timeout,
+    /// The platform asked us to slow down (429, `RATE_LIMIT_EXCEEDED`): retry later.
+    RateLimited,
+    /// The thing does not exist.
+    NotFound,
+    /// The thing already exists or is in a conflicting state.
+    Conflict,
+    /// Credentials refused.
+    Unauthorized,
+    /// The platform refused the request as invalid.
+    Invalid,
+    /// Any other failure that retrying will not fix.
+    Permanent,
+}
+
+impl ErrorKind {
+    /// Whether a retry may succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Transient | ErrorKind::Timeout | ErrorKind::RateLimited
+        )
+    }
+}
+
+/// A failed backend call: kind, operation and message (never a secret).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub struct BackendError {
+    /// The kind.
+    pub kind: ErrorKind,
+    /// The operation, e.g. `create_vm`.
+    pub operation: String,
+    /// What the platform said.
+    pub message: String,
+}
+
+impl BackendError {
+    /// A new error.
+    pub fn new(kind: ErrorKind, operation: impl Into<String>, message: impl Into<String>) -> Self {
+        BackendError {
+            kind,
+            operation: operation.into(),
+            message: message.into(),
+        }
+    }
+    /// Whether a retry may succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.kind.is_retryable()
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} failed ({:?}): {}",
+            self.operation, self.kind, self.message
+        )
+    }
+}

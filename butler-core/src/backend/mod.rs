@@ -1,0 +1,29 @@
+//! The traits Butler talks to the outside through (SPEC §10).
+//!
+//! | Butler concept | trait | Nutanix | vSphere / OpenStack (for orientation) |
+//! |---|---|---|---|
+//! | cluster, project, subnet, image, VM | [`ClusterBackend`] | PC v3 clusters, projects, subnets, images, vms | cluster / tenant, port group / network, template / image, VM |
+//! | platform task | [`TaskId`], [`TaskStatus`] | PC v3 task (`task_uuid`) | vSphere task / server status |
+//! | protection group | [`ProtectionGroup`] | PE v2 protection domain (PD) | SRM protection group / Cinder consistency group |
+//! | schedule | [`Schedule`] | PD cron schedule (local and remote retention) | replication/backup policy |
+//! | remote site | [`ProtectionGroup::remote_sites`] | PE v2 remote site (named like the destination cluster) | paired site |
+//! | migrate a protection group | [`ClusterBackend::migrate_protection_group`] | PE v2 `protection_domains/{pd}/migrate` (planned failover) | SRM planned migration |
+//! | monitoring registration | [`Monitor`] | – (e.g. Icinga host) | |
+//! | billing activation | [`Billing`] | – (e.g. a billing CI) | |
+//!
+//! Every trait is `Send + Sync` and object safe, so backends are passed as
+//! `Arc<dyn …>`. Each boundary has one error type with `is_retryable()`.
+
+mod clock;
+mod cluster;
+mod error;
+mod services;
+
+pub use clock::{Clock, SystemClock};
+pub use cluster::{
+    ClusterBackend, ClusterInfo, ImageInfo, PowerState, ProjectInfo, ProtectRequest,
+    ProtectionGroup, Schedule, ScheduleKind, SubnetInfo, TaskId, TaskState, TaskStatus, VmCreate,
+    VmInfo,
+};
+pub use error::{BackendError, ErrorKind};
+pub use services::{Billing, BillingActivation, Monitor, MonitorRegistration};

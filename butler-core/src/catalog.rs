@@ -1,0 +1,490 @@
+//! The catalog (SPEC §2): divisions, management units, environments, disk
+//! types, clusters, boot images and the cost-center table.
+//!
+//! A catalog is loaded from TOML or JSON and checked as a whole: every
+//! reference must resolve and every code must be unique. A bad file gives a
+//! [`CatalogError`] naming the entry (`units[2] "GER-X"`) and the field.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// A corporate division ("Corporativa").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Division {
+    /// Stable code, unique in the catalog.
+    pub code: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// A management unit ("Gerencia"), always inside one division.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unit {
+    /// Stable code, unique in the catalog.
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// Code of the division it belongs to.
+    pub division: String,
+}
+
+/// An environment ("Ambiente"): fixes the VM's project, category and VLANs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Environment {
+    /// Stable code, unique in the catalog.
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// The platform project VMs of this environment go into.
+    pub project: String,
+    /// The platform category (`key:value`, e.g. `Environment:Production`).
+    pub category: String,
+    /// VLANs (subnet names) of the project that NICs may use.
+    pub vlans: Vec<String>,
+}
+
+/// A disk type (HDD, SSD, …); one per VM, applied to every disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskType {
+    /// Stable code, unique in the catalog (used by rate cards).
+    pub code: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// A cluster VMs may be placed on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cluster {
+    /// Cluster name as the platform knows it.
+    pub name: String,
+}
+
+/// A boot image, cloned onto disk 0.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    /// Image name, unique in the catalog.
+    pub name: String,
+    /// Size in GiB (rounded up); disk 0 is raised to at least this.
+    pub size_gib: u32,
+}
+
+/// One row of the cost-center table: (division, unit, environment, disk type) → cost center.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostCenterEntry {
+    /// Division code.
+    pub division: String,
+    /// Unit code.
+    pub unit: String,
+    /// Environment code.
+    pub environment: String,
+    /// Disk type code.
+    pub disk_type: String,
+    /// The cost center billed for such a VM.
+    pub cost_center: String,
+}
+
+/// Upper limits on a VM spec. The defaults are what a mid-size Nutanix
+/// cluster accepts for one VM; a catalog may tighten or widen them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Maximum cores per socket.
+    pub max_cores_per_socket: u32,
+    /// Maximum sockets.
+    pub max_sockets: u32,
+    /// Maximum total vCPUs (cores per socket × sockets).
+    pub max_vcpus: u32,
+    /// Maximum RAM in GiB.
+    pub max_ram_gib: u32,
+    /// Maximum size of one disk in GiB.
+    pub max_disk_gib: u32,
+    /// Maximum length of the special-requirement text, in characters.
+    pub max_note_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_cores_per_socket: 64,
+            max_sockets: 8,
+            max_vcpus: 128,
+            max_ram_gib: 4096,
+            max_disk_gib: 65_536,
+            max_note_chars: 4000,
+        }
+    }
+}
+
+/// The whole catalog. Build it with [`Catalog::from_toml_str`],
+/// [`Catalog::from_json_str`], [`Catalog::from_path`] or [`Catalog::new`];
+/// all of them check it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    /// Corporate divisions.
+    pub divisions: Vec<Division>,
+    /// Management units.
+    pub units: Vec<Unit>,
+    /// Environments.
+    pub environments: Vec<Environment>,
+    /// Disk types.
+    pub disk_types: Vec<DiskType>,
+    /// Clusters.
+    pub clusters: Vec<Cluster>,
+    /// Boot images.
+    #[serde(default)]
+    pub images: Vec<Image>,
+    /// The cost-center table.
+    pub cost_centers: Vec<CostCenterEntry>,
+    /// Spec limits.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Why a catalog was refused. Every variant names the entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogError {
+    /// The file could not be read.
+    #[error("cannot read catalog file {path}: {reason}")]
+    Io {
+        /// The path given.
+        path: String,
+        /// The OS error.
+        reason: String,
+    },
+    /// The text is not valid TOML/JSON or does not have the catalog's shape.
+    #[error("catalog is not well formed: {0}")]
+    Syntax(String),
+    /// The file extension is neither `.toml` nor `.json`.
+    #[error("catalog file {0} must end in .toml or .json")]
+    UnknownFormat(String),
+    /// Two entries of one list share a code.
+    #[error("{entry}: duplicate code {code:?}")]
+    Duplicate {
+        /// The entry, e.g. `units[3]`.
+        entry: String,
+        /// The repeated code.
+        code: String,
+    },
+    /// A field refers to something the catalog does not hold.
+    #[error("{entry}: {field} {value:?} is not in the catalog")]
+    UnknownReference {
+        /// The entry, e.g. `units[3] "GER-X"`.
+        entry: String,
+        /// The field, e.g. `division`.
+        field: &'static str,
+        /// The value that did not resolve.
+        value: String,
+    },
+    /// A field has a value that can never be right.
+    #[error("{entry}: {field} {reason}")]
+    Invalid {
+        /// The entry.
+        entry: String,
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Catalog {
+    /// Checks and returns a catalog built in code.
+    pub fn new(catalog: Catalog) -> Result<Catalog, CatalogError> {
+        catalog.check()?;
+        Ok(catalog)
+    }
+
+    /// Parses and checks a TOML catalog.
+    pub fn from_toml_str(text: &str) -> Result<Catalog, CatalogError> {
+        let c: Catalog = toml::from_str(text).map_err(|e| CatalogError::Syntax(e.to_string()))?;
+        Catalog::new(c)
+    }
+
+    /// Parses and checks a JSON catalog.
+    pub fn from_json_str(text: &str) -> Result<Catalog, CatalogError> {
+        let c: Catalog =
+            serde_json::from_str(text).map_err(|e| CatalogError::Syntax(e.to_string()))?;
+        Catalog::new(c)
+    }
+
+    /// Reads a `.toml` or `.json` catalog file.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Catalog, CatalogError> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| CatalogError::Io {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("toml") => Catalog::from_toml_str(&text),
+            Some("json") => Catalog::from_json_str(&text),
+            _ => Err(CatalogError::UnknownFormat(shown)),
+        }
+    }
+
+    fn check(&self) -> Result<(), CatalogError> {
+        let divisions = unique("divisions", self.divisions.iter().map(|d| &d.code))?;
+        let units = unique("units", self.units.iter().map(|u| &u.code))?;
+        let envs = unique("environments", self.environments.iter().map(|e| &e.code))?;
+        let disks = unique("disk_types", self.disk_types.iter().map(|d| &d.code))?;
+        unique("clusters", self.clusters.iter().map(|c| &c.name))?;
+        unique("images", self.images.iter().map(|i| &i.name))?;
+        for (i, u) in self.units.iter().enumerate() {
+            if !divisions.contains(u.division.as_str()) {
+                return Err(CatalogError::UnknownReference {
+                    entry: format!("units[{i}] {:?}", u.code),
+                    field: "division",
+                    value: u.division.clone(),
+                });
+            }
+        }
+        for (i, e) in self.environments.iter().enumerate() {
+            let entry = || format!("environments[{i}] {:?}", e.code);
+            if e.project.trim().is_empty() {
+                return Err(CatalogError::Invalid {
+                    entry: entry(),
+                    field: "project",
+                    reason: "is empty".into(),
+                });
+            }
+            if e.vlans.is_empty() {
+                return Err(CatalogError::Invalid {
+                    entry: entry(),
+                    field: "vlans",
+                    reason: "must list at least one VLAN".into(),
+                });
+            }
+        }
+        for (i, img) in self.images.iter().enumerate() {
+            if img.size_gib == 0 {
+                return Err(CatalogError::Invalid {
+                    entry: format!("images[{i}] {:?}", img.name),
+                    field: "size_gib",
+                    reason: "must be at least 1".into(),
+                });
+            }
+        }
+        let mut keys = BTreeSet::new();
+        for (i, cc) in self.cost_centers.iter().enumerate() {
+            let entry = || format!("cost_centers[{i}] {:?}", cc.cost_center);
+            let refs: [(&'static str, &String, &BTreeSet<&str>); 4] = [
+                ("division", &cc.division, &divisions),
+                ("unit", &cc.unit, &units),
+                ("environment", &cc.environment, &envs),
+                ("disk_type", &cc.disk_type, &disks),
+            ];
+            for (field, value, set) in refs {
+                if !set.contains(value.as_str()) {
+                    return Err(CatalogError::UnknownReference {
+                        entry: entry(),
+                        field,
+                        value: value.clone(),
+                    });
+                }
+            }
+            if self.unit(&cc.unit).map(|u| u.division.as_str()) != Some(cc.division.as_str()) {
+                return Err(CatalogError::Invalid {
+                    entry: entry(),
+                    field: "unit",
+                    reason: format!("{:?} is not in division {:?}", cc.unit, cc.division),
+                });
+            }
+            if cc.cost_center.trim().is_empty() {
+                return Err(CatalogError::Invalid {
+                    entry: entry(),
+                    field: "cost_center",
+                    reason: "is empty".into(),
+                });
+            }
+            if !keys.insert((&cc.division, &cc.unit, &cc.environment, &cc.disk_type)) {
+                return Err(CatalogError::Duplicate {
+                    entry: entry(),
+                    code: format!(
+                        "{}/{}/{}/{}",
+                        cc.division, cc.unit, cc.environment, cc.disk_type
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The division with `code`.
+    pub fn division(&self, code: &str) -> Option<&Division> {
+        self.divisions.iter().find(|d| d.code == code)
+    }
+    /// The unit with `code`.
+    pub fn unit(&self, code: &str) -> Option<&Unit> {
+        self.units.iter().find(|u| u.code == code)
+    }
+    /// The environment with `code`.
+    pub fn environment(&self, code: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.code == code)
+    }
+    /// The disk type with `code`.
+    pub fn disk_type(&self, code: &str) -> Option<&DiskType> {
+        self.disk_types.iter().find(|d| d.code == code)
+    }
+    /// The cluster named `name`.
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+    /// The image named `name`.
+    pub fn image(&self, name: &str) -> Option<&Image> {
+        self.images.iter().find(|i| i.name == name)
+    }
+    /// The cost center for (division, unit, environment, disk type), if mapped.
+    pub fn cost_center(
+        &self,
+        division: &str,
+        unit: &str,
+        environment: &str,
+        disk_type: &str,
+    ) -> Option<&str> {
+        self.cost_centers
+            .iter()
+            .find(|c| {
+                c.division == division
+                    && c.unit == unit
+                    && c.environment == environment
+                    && c.disk_type == disk_type
+            })
+            .map(|c| c.cost_center.as_str())
+    }
+}
+
+fn unique<'a>(
+    list: &str,
+    codes: impl Iterator<Item = &'a String>,
+) -> Result<BTreeSet<&'a str>, CatalogError> {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, code) in codes.enumerate() {
+        if code.trim().is_empty() {
+            return Err(CatalogError::Invalid {
+                entry: format!("{list}[{i}]"),
+                field: "code",
+                reason: "is empty".into(),
+            });
+        }
+        if seen.insert(code.as_str(), i).is_some() {
+            return Err(CatalogError::Duplicate {
+                entry: format!("{list}[{i}]"),
+                code: code.clone(),
+            });
+        }
+    }
+    Ok(seen.into_keys().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[[divisions]]
+code = "CORP"
+name = "Corporate"
+[[units]]
+code = "IT"
+name = "IT"
+division = "CORP"
+[[environments]]
+code = "PRD"
+name = "Production"
+project = "prod"
+category = "Environment:Production"
+vlans = ["vlan-10"]
+[[disk_types]]
+code = "SSD"
+name = "SSD"
+[[clusters]]
+name = "c1"
+[[cost_centers]]
+division = "CORP"
+unit = "IT"
+environment = "PRD"
+disk_type = "SSD"
+cost_center = "30010112"
+"#;
+
+    #[test]
+    fn loads_a_good_catalog_and_maps_cost_centers() {
+        let c = Catalog::from_toml_str(GOOD).unwrap();
+        assert_eq!(c.cost_center("CORP", "IT", "PRD", "SSD"), Some("30010112"));
+        assert_eq!(c.cost_center("CORP", "IT", "PRD", "HDD"), None);
+        assert_eq!(c.limits, Limits::default());
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let c = Catalog::from_toml_str(GOOD).unwrap();
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(Catalog::from_json_str(&json).unwrap(), c);
+    }
+
+    #[test]
+    fn unknown_division_names_the_unit() {
+        let bad = GOOD.replace(
+            "division = \"CORP\"\n[[environments]]",
+            "division = \"NOPE\"\n[[environments]]",
+        );
+        let err = Catalog::from_toml_str(&bad).unwrap_err();
+        assert_eq!(
+            err,
+            CatalogError::UnknownReference {
+                entry: "units[0] \"IT\"".into(),
+                field: "division",
+                value: "NOPE".into()
+            }
+        );
+        assert!(err.to_string().contains("units[0]"));
+    }
+
+    #[test]
+    fn unknown_disk_type_in_cost_center_is_named() {
+        let bad = GOOD.replace("disk_type = \"SSD\"", "disk_type = \"HDD\"");
+        let err = Catalog::from_toml_str(&bad).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CatalogError::UnknownReference {
+                    field: "disk_type",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("cost_centers[0]"));
+    }
+
+    #[test]
+    fn duplicate_codes_are_refused() {
+        let bad = format!("{GOOD}\n[[clusters]]\nname = \"c1\"\n");
+        let err = Catalog::from_toml_str(&bad).unwrap_err();
+        assert_eq!(
+            err,
+            CatalogError::Duplicate {
+                entry: "clusters[1]".into(),
+                code: "c1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn syntax_errors_and_missing_files_are_typed() {
+        assert!(matches!(
+            Catalog::from_toml_str("divisions = 3"),
+            Err(CatalogError::Syntax(_))
+        ));
+        assert!(matches!(
+            Catalog::from_path("/nonexistent/catalog.toml"),
+            Err(CatalogError::Io { .. })
+        ));
+        assert!(matches!(
+            Catalog::from_path("catalog.yaml"),
+            Err(CatalogError::Io { .. }) | Err(CatalogError::UnknownFormat(_))
+        ));
+    }
+}

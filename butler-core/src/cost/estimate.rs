@@ -1,0 +1,466 @@
+use super::card::{Period, Rate, RateBook, RateCard, Rates, UnpricedPolicy};
+use super::CostError;
+use crate::spec::ValidSpec;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A priced resource.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CostItem {
+    /// vCPUs.
+    Vcpu,
+    /// GiB of RAM.
+    RamGib,
+    /// GiB of disk of a disk type.
+    DiskGib(String),
+    /// GiB of storage with local snapshot copies.
+    BackupLocalGib,
+    /// GiB of storage replicated remotely.
+    BackupRemoteGib,
+    /// CD-ROM drive.
+    Cdrom,
+    /// NICs.
+    Nic,
+    /// Boot image.
+    Image,
+}
+
+impl fmt::Display for CostItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CostItem::Vcpu => f.write_str("vCPU"),
+            CostItem::RamGib => f.write_str("RAM GiB"),
+            CostItem::DiskGib(t) => write!(f, "{t} disk GiB"),
+            CostItem::BackupLocalGib => f.write_str("local backup GiB"),
+            CostItem::BackupRemoteGib => f.write_str("remote backup GiB"),
+            CostItem::Cdrom => f.write_str("CD-ROM"),
+            CostItem::Nic => f.write_str("NIC"),
+            CostItem::Image => f.write_str("boot image"),
+        }
+    }
+}
+
+/// Where a line's rate came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateSource {
+    /// The cost center's own rate.
+    CostCenter,
+    /// The card's default rate.
+    Default,
+    /// No rate; an explicit zero line under [`UnpricedPolicy::Zero`].
+    Unpriced,
+}
+
+/// One line: rate × period factor × quantity = amount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineItem {
+    /// What is priced.
+    pub item: CostItem,
+    /// The rate as quoted on the card.
+    pub rate: Decimal,
+    /// The period it is quoted for.
+    pub per: Period,
+    /// Periods in the 30-day month (720, 30 or 1).
+    pub periods: Decimal,
+    /// How many units.
+    pub quantity: Decimal,
+    /// rate × periods × quantity.
+    pub amount: Decimal,
+    /// Where the rate came from.
+    pub source: RateSource,
+}
+
+impl fmt::Display for LineItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.source == RateSource::Unpriced {
+            return write!(f, "{}: unpriced × {} = 0", self.item, self.quantity);
+        }
+        write!(
+            f,
+            "{}: {}/{} × {} × {} = {}",
+            self.item,
+            self.rate.normalize(),
+            self.per,
+            self.periods,
+            self.quantity,
+            self.amount.normalize()
+        )
+    }
+}
+
+/// A monthly estimate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// Version of the card used.
+    pub card_version: String,
+    /// Currency of every amount.
+    pub currency: String,
+    /// Cost center priced for.
+    pub cost_center: String,
+    /// Line items, in a fixed order.
+    pub lines: Vec<LineItem>,
+    /// Sum of the lines.
+    pub subtotal: Decimal,
+    /// Margin rate applied, if any.
+    pub margin: Option<Decimal>,
+    /// subtotal × margin.
+    pub margin_amount: Decimal,
+    /// subtotal + margin amount.
+    pub total: Decimal,
+}
+
+impl fmt::Display for Estimate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "monthly estimate (30 days, card {}, cost center {}):",
+            self.card_version, self.cost_center
+        )?;
+        for l in &self.lines {
+            writeln!(f, "  {l}")?;
+        }
+        if let Some(m) = self.margin {
+            writeln!(
+                f,
+                "  margin {} × {} = {}",
+                m.normalize(),
+                self.subtotal.normalize(),
+                self.margin_amount.normalize()
+            )?;
+        }
+        write!(f, "  total {} {}", self.total.normalize(), self.currency)
+    }
+}
+
+/// Estimates the monthly cost of `spec` with the card in force on `date`.
+///
+/// ```
+/// use butler_core::{cost, demo, spec::validate};
+/// use chrono::NaiveDate;
+/// let spec = validate(&demo::spec("web01"), &demo::catalog()).unwrap();
+/// let day = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+/// let e = cost::estimate(&spec, &demo::rate_book(), day).unwrap();
+/// assert_eq!(e.card_version, "2026-01");
+/// assert_eq!(e.total, e.lines.iter().map(|l| l.amount).sum());
+/// ```
+pub fn estimate(spec: &ValidSpec, book: &RateBook, date: NaiveDate) -> Result<Estimate, CostError> {
+    let card = book.in_force(date)?;
+    let cc = spec.derived().cost_center.as_str();
+    let s = spec.spec();
+    let storage = Decimal::from(s.storage_gib());
+    let mut wanted: Vec<(CostItem, Decimal)> = vec![
+        (CostItem::Vcpu, Decimal::from(s.vcpus())),
+        (CostItem::RamGib, Decimal::from(s.ram_gib)),
+        (CostItem::DiskGib(s.disk_type.clone()), storage),
+    ];
+    if s.backup_local {
+        wanted.push((CostItem::BackupLocalGib, storage));
+    }
+    if s.backup_remote {
+        wanted.push((CostItem::BackupRemoteGib, storage));
+    }
+    if s.cdrom {
+        wanted.push((CostItem::Cdrom, Decimal::ONE));
+    }
+    wanted.push((CostItem::Nic, Decimal::from(s.nics.len())));
+    if s.image.is_some() {
+        wanted.push((CostItem::Image, Decimal::ONE));
+    }
+
+    let mut lines = Vec::with_capacity(wanted.len());
+    for (item, quantity) in wanted {
+        lines.push(price(card, cc, item, quantity)?);
+    }
+    let subtotal: Decimal = lines.iter().map(|l| l.amount).sum();
+    let margin_amount = card.margin.map_or(Decimal::ZERO, |m| subtotal * m);
+    Ok(Estimate {
+        card_version: card.version.clone(),
+        currency: card.currency.clone(),
+        cost_center: cc.to_string(),
+        lines,
+        subtotal,
+        margin: card.margin,
+        margin_amount,
+        total: subtotal + margin_amount,
+    })
+}
+
+fn lookup<'a>(rates: &'a Rates, item: &CostItem) -> Option<&'a Rate> {
+    match item {
+        CostItem::Vcpu => rates.vcpu.as_ref(),
+        CostItem::RamGib => rates.ram_gib.as_ref(),
+        CostItem::DiskGib(t) => rates.disk_gib.get(t),
+        CostItem::BackupLocalGib => rates.backup_local_gib.as_ref(),
+        CostItem::BackupRemoteGib => rates.backup_remote_gib.as_ref(),
+        CostItem::Cdrom => rates.cdrom.as_ref(),
+        CostItem::Nic => rates.nic.as_ref(),
+        CostItem::Image => rates.image.as_ref(),
+    }
+}
+
+fn price(
+    card: &RateCard,
+    cc: &str,
+    item: CostItem,
+    quantity: Decimal,
+) -> Result<LineItem, CostError> {
+    let own = card.cost_centers.get(cc).and_then(|r| lookup(r, &item));
+    let found = match own {
+        Some(r) => Some((r, RateSource::CostCenter)),
+        None => lookup(&card.default, &item).map(|r| (r, RateSource::Default)),
+    };
+    match found {
+        Some((rate, source)) => Ok(LineItem {
+            item,
+            rate: rate.amount,
+            per: rate.per,
+            periods: rate.per.per_month(),
+            quantity,
+            amount: rate.monthly() * quantity,
+            source,
+        }),
+        None if card.unpriced == UnpricedPolicy::Zero => Ok(LineItem {
+            item,
+            rate: Decimal::ZERO,
+            per: Period::Month,
+            periods: Decimal::ONE,
+            quantity,
+            amount: Decimal::ZERO,
+            source: RateSource::Unpriced,
+        }),
+        None => Err(CostError::MissingRate {
+            card: card.version.clone(),
+            item,
+            cost_center: cc.to_string(),
+        }),
+    }
+}
+
+/// How one line changed between two estimates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineDelta {
+    /// The item.
+    pub item: CostItem,
+    /// Amount before (`None`: the line did not exist).
+    pub before: Option<Decimal>,
+    /// Amount after (`None`: the line is gone).
+    pub after: Option<Decimal>,
+    /// after − before.
+    pub delta: Decimal,
+}
+
+/// The difference of two estimates, line by line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EstimateDiff {
+    /// Lines whose amount changed, appeared or disappeared.
+    pub lines: Vec<LineDelta>,
+    /// Total before.
+    pub total_before: Decimal,
+    /// Total after.
+    pub total_after: Decimal,
+    /// total_after − total_before.
+    pub delta: Decimal,
+}
+
+impl Estimate {
+    /// The line-by-line difference from `self` (before) to `after`; lines
+    /// with equal amounts are left out.
+    pub fn diff(&self, after: &Estimate) -> EstimateDiff {
+        let mut lines = Vec::new();
+        let find = |e: &Estimate, item: &CostItem| {
+            e.lines.iter().find(|l| &l.item == item).map(|l| l.amount)
+        };
+        let mut items: Vec<&CostItem> = self.lines.iter().map(|l| &l.item).collect();
+        items.extend(
+            after
+                .lines
+                .iter()
+                .map(|l| &l.item)
+                .filter(|i| find(self, i).is_none()),
+        );
+        for item in items {
+            let (b, a) = (find(self, item), find(after, item));
+            if b != a {
+                lines.push(LineDelta {
+                    item: item.clone(),
+                    before: b,
+                    after: a,
+                    delta: a.unwrap_or_default() - b.unwrap_or_default(),
+                });
+            }
+        }
+        EstimateDiff {
+            lines,
+            total_before: self.total,
+            total_after: after.total,
+            delta: after.total - self.total,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo;
+    use crate::spec::{validate, VmSpec};
+    use rust_decimal_macros::dec;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn normalises_periods_to_thirty_days_exactly() {
+        let v = validate(&demo::spec("a"), &demo::catalog()).unwrap();
+        let e = estimate(&v, &demo::rate_book(), day(2026, 2, 1)).unwrap();
+        let line = |i: CostItem| e.lines.iter().find(|l| l.item == i).unwrap().clone();
+        // 0.0015 UF/h × 720 × 2 vCPU
+        assert_eq!(line(CostItem::Vcpu).amount, dec!(2.16));
+        // 0.02 UF/day × 30 × 4 GiB
+        assert_eq!(line(CostItem::RamGib).amount, dec!(2.4));
+        // 0.003 UF/month × 50 GiB
+        assert_eq!(line(CostItem::DiskGib("SSD".into())).amount, dec!(0.15));
+        assert_eq!(line(CostItem::BackupLocalGib).amount, dec!(0.025));
+        assert_eq!(line(CostItem::BackupRemoteGib).amount, dec!(0.05));
+        assert_eq!(line(CostItem::Cdrom).amount, dec!(0));
+        assert_eq!(line(CostItem::Nic).amount, dec!(0.05));
+        assert_eq!(e.total, dec!(4.835));
+        assert_eq!(e.margin, None);
+        assert_eq!(
+            line(CostItem::Vcpu).to_string(),
+            "vCPU: 0.0015/hour × 720 × 2 = 2.16"
+        );
+    }
+
+    #[test]
+    fn chooses_card_in_force_applies_margin_and_cost_center_rates() {
+        let book = demo::rate_book();
+        let v = validate(&demo::spec("a"), &demo::catalog()).unwrap();
+        assert_eq!(
+            estimate(&v, &book, day(2026, 6, 30)).unwrap().card_version,
+            "2026-01"
+        );
+        let e = estimate(&v, &book, day(2026, 7, 1)).unwrap();
+        assert_eq!(e.card_version, "2026-07");
+        // vCPU 0.002 × 720 × 2 = 2.88; the rest as in January: 2.675
+        assert_eq!(e.subtotal, dec!(5.555));
+        assert_eq!(e.margin_amount, dec!(0.5555));
+        assert_eq!(e.total, dec!(6.1105));
+        let ops = validate(
+            &VmSpec {
+                unit: "OPS".into(),
+                ..demo::spec("a")
+            },
+            &demo::catalog(),
+        )
+        .unwrap();
+        let e = estimate(&ops, &book, day(2026, 7, 1)).unwrap();
+        let vcpu = e.lines.iter().find(|l| l.item == CostItem::Vcpu).unwrap();
+        assert_eq!(
+            (vcpu.source, vcpu.amount),
+            (RateSource::CostCenter, dec!(1.44))
+        );
+        let ram = e.lines.iter().find(|l| l.item == CostItem::RamGib).unwrap();
+        assert_eq!(ram.source, RateSource::Default);
+        assert!(matches!(
+            estimate(&v, &book, day(2025, 12, 31)),
+            Err(CostError::NoCardInForce {
+                earliest: Some(_),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn unpriced_items_are_an_error_or_an_explicit_zero_line() {
+        let mut cards = demo::rate_book().cards().to_vec();
+        cards[0].default.disk_gib.remove("SSD");
+        let book = RateBook::new(cards.clone()).unwrap();
+        let v = validate(&demo::spec("a"), &demo::catalog()).unwrap();
+        let err = estimate(&v, &book, day(2026, 2, 1)).unwrap_err();
+        assert_eq!(
+            err,
+            CostError::MissingRate {
+                card: "2026-01".into(),
+                item: CostItem::DiskGib("SSD".into()),
+                cost_center: "CC-1001".into()
+            }
+        );
+        cards[0].unpriced = UnpricedPolicy::Zero;
+        let e = estimate(&v, &RateBook::new(cards).unwrap(), day(2026, 2, 1)).unwrap();
+        let disk = e
+            .lines
+            .iter()
+            .find(|l| l.item == CostItem::DiskGib("SSD".into()))
+            .unwrap();
+        assert_eq!((disk.source, disk.amount), (RateSource::Unpriced, dec!(0)));
+    }
+
+    #[test]
+    fn diff_shows_changed_added_and_removed_lines() {
+        let cat = demo::catalog();
+        let book = demo::rate_book();
+        let before = estimate(
+            &validate(&demo::spec("a"), &cat).unwrap(),
+            &book,
+            day(2026, 2, 1),
+        )
+        .unwrap();
+        let bigger = VmSpec {
+            ram_gib: 8,
+            cdrom: false,
+            image: Some("rhel9".into()),
+            ..demo::spec("a")
+        };
+        let after = estimate(&validate(&bigger, &cat).unwrap(), &book, day(2026, 2, 1)).unwrap();
+        let d = before.diff(&after);
+        let items: Vec<_> = d
+            .lines
+            .iter()
+            .map(|l| (l.item.clone(), l.before, l.after))
+            .collect();
+        assert!(items.contains(&(CostItem::RamGib, Some(dec!(2.4)), Some(dec!(4.8)))));
+        assert!(items.contains(&(CostItem::Cdrom, Some(dec!(0)), None)));
+        assert!(items.contains(&(CostItem::Image, None, Some(dec!(0.2)))));
+        assert!(!items.iter().any(|(i, _, _)| *i == CostItem::Vcpu));
+        assert_eq!(d.delta, after.total - before.total);
+        assert_eq!(d.lines.iter().map(|l| l.delta).sum::<Decimal>(), d.delta);
+    }
+
+    #[test]
+    fn rate_book_checks_cards_and_loads_toml() {
+        let mut cards = demo::rate_book().cards().to_vec();
+        cards[1].effective_from = cards[0].effective_from;
+        assert!(matches!(
+            RateBook::new(cards),
+            Err(CostError::InvalidCard { .. })
+        ));
+        let book = RateBook::from_toml_str(
+            r#"
+[[rate_cards]]
+version = "v1"
+effective_from = "2026-01-01"
+currency = "USD"
+margin = "0.05"
+[rate_cards.default]
+vcpu = { amount = "10", per = "month" }
+ram_gib = { amount = "0.01", per = "hour" }
+disk_gib = { SSD = { amount = "0.1", per = "month" } }
+nic = { amount = "0", per = "month" }
+backup_local_gib = { amount = "0", per = "month" }
+backup_remote_gib = { amount = "0", per = "month" }
+cdrom = { amount = "0", per = "month" }
+"#,
+        )
+        .unwrap();
+        let v = validate(&demo::spec("a"), &demo::catalog()).unwrap();
+        let e = estimate(&v, &book, day(2026, 5, 5)).unwrap();
+        // 10×2 + 0.01×720×4 + 0.1×50 = 20 + 28.8 + 5 = 53.8; × 1.05
+        assert_eq!(e.total, dec!(56.49));
+        assert!(RateBook::from_toml_str("rate_cards = 1").is_err());
+    }
+}

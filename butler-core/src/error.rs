@@ -1,0 +1,73 @@
+//! The error of Butler's public operations.
+
+use crate::backend::BackendError;
+use crate::catalog::CatalogError;
+use crate::cost::CostError;
+use crate::request::TransitionError;
+use crate::spec::SpecErrors;
+use crate::store::StoreError;
+
+/// Everything a Butler operation can fail with. Each variant keeps the typed
+/// error of its boundary so callers can match on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ButlerError {
+    /// The VM spec has problems (all of them are listed).
+    #[error(transparent)]
+    Validation(#[from] SpecErrors),
+    /// No estimate could be made.
+    #[error(transparent)]
+    Cost(#[from] CostError),
+    /// The actor may not do this (or not in this state).
+    #[error(transparent)]
+    Denied(#[from] TransitionError),
+    /// The actor may not do this operation (outside the request workflow).
+    #[error("{actor} may not {action}: {reason}")]
+    Forbidden {
+        /// The actor's user name.
+        actor: String,
+        /// The operation.
+        action: String,
+        /// Why.
+        reason: crate::request::DenyReason,
+    },
+    /// Someone else changed the object first; reload and retry.
+    #[error("conflict: {0}")]
+    Conflict(StoreError),
+    /// The object does not exist (or is not visible to the actor).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The input is malformed.
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// The catalog is malformed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(StoreError),
+    /// A backend failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+impl From<StoreError> for ButlerError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict { .. } => ButlerError::Conflict(e),
+            StoreError::NotFound(what) => ButlerError::NotFound(what),
+            other => ButlerError::Store(other),
+        }
+    }
+}
+
+impl ButlerError {
+    /// Whether retrying the same call may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ButlerError::Store(e) => e.is_retryable(),
+            ButlerError::Backend(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! # butler-core
+//!
+//! The domain of Butler: VM provisioning requests and cluster migrations for
+//! an IaaS platform. Plain data, pure rules and the traits every backend
+//! implements; no I/O of its own.
+//!
+//! | SPEC section | module |
+//! |---|---|
+//! | §1 actors and authorization | [`auth`], [`request::permits`] |
+//! | §2 a provisioning request (fields, validation) | [`catalog`], [`spec`] |
+//! | §3 the request's life (states, actions, history) | [`request`] |
+//! | §4 cost estimate | [`cost`] |
+//! | §2–§4, §6 the operations a host calls | [`service`] |
+//! | §10 backends | [`backend`], [`store`] |
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use butler_core::{auth::{Actor, Role}, demo, service::RequestService, store::MemoryStore};
+//! use std::sync::Arc;
+//!
+//! let svc = RequestService::new(Arc::new(MemoryStore::new()), demo::catalog(), demo::rate_book());
+//! let ana = Actor::new("ana", [Role::Requester]);
+//! let boss = Actor::new("bea", [Role::Approver]);
+//! let r = svc.create(&ana, demo::spec("web01")).await?;
+//! let r = svc.submit(&ana, r.id, r.version).await?;
+//! let r = svc.approve(&boss, r.id, r.version).await?;
+//! assert_eq!(r.state, butler_core::request::RequestState::Approved);
+//! assert_eq!(r.history.len(), 3);
+//! # Ok::<(), butler_core::ButlerError>(())
+//! # }).unwrap();
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod backend;
+pub mod catalog;
+pub mod cost;
+pub mod demo;
+mod error;
+pub mod request;
+pub mod service;
+pub mod spec;
+pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use error::ButlerError;

@@ -1,0 +1,213 @@
+//! The provisioning request (SPEC §3): aggregate, states, actions, who may
+//! do what, and history.
+//!
+//! Every change goes through [`transition`], a pure function of (request,
+//! actor, action, time) that returns the new request with its history entry
+//! appended and its version bumped, or a [`TransitionError`] naming the
+//! actor, the action, the state and the reason. Nothing is changed on error.
+
+mod history;
+mod policy;
+mod transition;
+
+pub use history::{CostChange, FieldChange, HistoryEntry};
+pub use policy::{can_view, permits, sees_all_requests, ActionKind, DenyReason};
+pub use transition::{create, transition, Action, Priced, TransitionError};
+
+use crate::cost::Estimate;
+use crate::spec::{Derived, VmSpec};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A request number, assigned by the store, never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RequestId(pub u64);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// The states of SPEC §3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    /// Being drafted by its owner.
+    Created,
+    /// Submitted, waiting for an approver.
+    Requested,
+    /// Edited by an approver.
+    Reviewed,
+    /// Approved; the engine will provision it.
+    Approved,
+    /// The engine is running its steps (see [`Request::progress`]).
+    Provisioning,
+    /// Provisioned (final).
+    Completed,
+    /// A step kept failing (final for the workflow; may be retried).
+    Error,
+    /// Rejected by an approver (final).
+    Rejected,
+    /// Cancelled by its owner (final).
+    Cancelled,
+}
+
+impl RequestState {
+    /// Every state.
+    pub const ALL: [RequestState; 9] = [
+        RequestState::Created,
+        RequestState::Requested,
+        RequestState::Reviewed,
+        RequestState::Approved,
+        RequestState::Provisioning,
+        RequestState::Completed,
+        RequestState::Error,
+        RequestState::Rejected,
+        RequestState::Cancelled,
+    ];
+
+    /// `Completed`, `Rejected`, `Cancelled`: nothing ever leaves them.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RequestState::Completed | RequestState::Rejected | RequestState::Cancelled
+        )
+    }
+
+    /// The state's name in `snake_case`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Created => "created",
+            RequestState::Requested => "requested",
+            RequestState::Reviewed => "reviewed",
+            RequestState::Approved => "approved",
+            RequestState::Provisioning => "provisioning",
+            RequestState::Completed => "completed",
+            RequestState::Error => "error",
+            RequestState::Rejected => "rejected",
+            RequestState::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for RequestState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The provisioning steps, in order (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProvisioningStep {
+    /// Create the VM and wait for the platform's task.
+    CreateVm,
+    /// Protect it as its backup flags ask.
+    Protect,
+    /// Register it with monitoring.
+    Monitor,
+    /// Activate billing for its cost center.
+    Bill,
+}
+
+impl ProvisioningStep {
+    /// Every step, in order.
+    pub const ALL: [ProvisioningStep; 4] = [
+        ProvisioningStep::CreateVm,
+        ProvisioningStep::Protect,
+        ProvisioningStep::Monitor,
+        ProvisioningStep::Bill,
+    ];
+
+    /// The step after this one, or `None` after the last.
+    pub fn next(self) -> Option<ProvisioningStep> {
+        let i = Self::ALL.iter().position(|s| *s == self)?;
+        Self::ALL.get(i + 1).copied()
+    }
+
+    /// The step's name in `snake_case`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProvisioningStep::CreateVm => "create_vm",
+            ProvisioningStep::Protect => "protect",
+            ProvisioningStep::Monitor => "monitor",
+            ProvisioningStep::Bill => "bill",
+        }
+    }
+}
+
+impl fmt::Display for ProvisioningStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where provisioning stands: the current step and its attempt (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepProgress {
+    /// The step running.
+    pub step: ProvisioningStep,
+    /// Its attempt number, from 1.
+    pub attempt: u32,
+}
+
+/// Why provisioning stopped in `Error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepFailure {
+    /// The failing step (a retry resumes there).
+    pub step: ProvisioningStep,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last reason.
+    pub reason: String,
+}
+
+/// A provisioning request: the aggregate every action acts on.
+///
+/// Fields are public for reading; change a request only through
+/// [`transition`] (the service and the stores do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// Request number.
+    pub id: RequestId,
+    /// User name of the requester who owns it.
+    pub owner: String,
+    /// The approver who last reviewed, approved or rejected it.
+    pub approver: Option<String>,
+    /// Current state.
+    pub state: RequestState,
+    /// The (validated, normalised) VM spec.
+    pub spec: VmSpec,
+    /// Project, category and cost center derived from the spec.
+    pub derived: Derived,
+    /// Monthly cost estimate of the current spec.
+    pub estimate: Estimate,
+    /// Current provisioning step while `Provisioning`.
+    pub progress: Option<StepProgress>,
+    /// The failure while in `Error`.
+    pub failure: Option<StepFailure>,
+    /// The platform's VM id, once created.
+    pub vm_uuid: Option<String>,
+    /// Optimistic-concurrency version, bumped by every change.
+    pub version: u64,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Append-only history, oldest first.
+    pub history: Vec<HistoryEntry>,
+}
+
+impl Request {
+    /// The platform-wide unique VM name: the requested name plus the request
+    /// number (`web01-r42`). Deterministic, so the engine can look it up
+    /// before creating (idempotent creates).
+    pub fn platform_vm_name(&self) -> String {
+        format!("{}-r{}", self.spec.name, self.id.0)
+    }
+}
+
+#[cfg(test)]
+mod tests;

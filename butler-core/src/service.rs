@@ -1,0 +1,342 @@
+//! The request service: the API a host application calls for SPEC §2–§4 and
+//! §6. It validates, prices, authorises, applies the state machine and
+//! stores, with optimistic concurrency.
+
+use crate::auth::Actor;
+use crate::backend::{Clock, SystemClock};
+use crate::catalog::Catalog;
+use crate::cost::{self, RateBook};
+use crate::error::ButlerError;
+use crate::request::{
+    self, can_view, Action, ActionKind, DenyReason, Priced, Request, RequestId, TransitionError,
+};
+use crate::spec::{validate, VmSpec};
+use crate::store::{Page, RequestQuery, Store};
+use std::sync::{Arc, RwLock};
+
+/// Requests: create, edit, submit, cancel, review, reject, approve, retry,
+/// read and list, each as a given [`Actor`].
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use butler_core::{auth::{Actor, Role}, demo, service::RequestService, store::MemoryStore};
+/// use std::sync::Arc;
+/// let svc = RequestService::new(Arc::new(MemoryStore::new()), demo::catalog(), demo::rate_book());
+/// let ana = Actor::new("ana", [Role::Requester]);
+/// let r = svc.create(&ana, demo::spec("web01")).await.unwrap();
+/// let r = svc.submit(&ana, r.id, r.version).await.unwrap();
+/// assert_eq!(r.state, butler_core::request::RequestState::Requested);
+/// # });
+/// ```
+pub struct RequestService {
+    store: Arc<dyn Store>,
+    catalog: RwLock<Arc<Catalog>>,
+    rates: RwLock<Arc<RateBook>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for RequestService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestService").finish_non_exhaustive()
+    }
+}
+
+impl RequestService {
+    /// A service on `store` with the system clock.
+    pub fn new(store: Arc<dyn Store>, catalog: Catalog, rates: RateBook) -> Self {
+        Self::with_clock(store, catalog, rates, Arc::new(SystemClock))
+    }
+
+    /// A service with an explicit clock (tests, the simulator).
+    pub fn with_clock(
+        store: Arc<dyn Store>,
+        catalog: Catalog,
+        rates: RateBook,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        RequestService {
+            store,
+            catalog: RwLock::new(Arc::new(catalog)),
+            rates: RwLock::new(Arc::new(rates)),
+            clock,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The current catalog.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The current rate book.
+    pub fn rate_book(&self) -> Arc<RateBook> {
+        self.rates.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the catalog (e.g. after a refresh from the platform). Admin only.
+    pub fn set_catalog(&self, actor: &Actor, catalog: Catalog) -> Result<(), ButlerError> {
+        require_admin(actor, "set_catalog")?;
+        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(catalog);
+        Ok(())
+    }
+
+    /// Replaces the rate book. Admin only.
+    pub fn set_rate_book(&self, actor: &Actor, rates: RateBook) -> Result<(), ButlerError> {
+        require_admin(actor, "set_rate_book")?;
+        *self.rates.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rates);
+        Ok(())
+    }
+
+    /// Validates `spec` and estimates its cost today, without storing
+    /// anything (for a live form).
+    pub fn price(&self, spec: &VmSpec) -> Result<Priced, ButlerError> {
+        let valid = validate(spec, &self.catalog())?;
+        let estimate = cost::estimate(&valid, &self.rate_book(), self.clock.now().date_naive())?;
+        Ok(Priced {
+            spec: valid,
+            estimate,
+        })
+    }
+
+    /// Creates a request owned by `actor` (Requester or Approver).
+    pub async fn create(&self, actor: &Actor, spec: VmSpec) -> Result<Request, ButlerError> {
+        // Authorise before any work, so a denied actor learns nothing else.
+        request::permits(
+            actor,
+            true,
+            request::RequestState::Created,
+            ActionKind::Create,
+        )
+        .map_err(|reason| TransitionError {
+            actor: actor.name.clone(),
+            action: ActionKind::Create,
+            request: None,
+            state: None,
+            reason,
+        })?;
+        let priced = self.price(&spec)?;
+        let id = self.store.next_request_id().await?;
+        let r = request::create(id, actor, priced, self.clock.now())?;
+        self.store.insert_request(&r).await?;
+        tracing::info!(request = %r.id, actor = %actor.name, "request created");
+        Ok(r)
+    }
+
+    /// Reads a request visible to `actor`.
+    pub async fn get(&self, actor: &Actor, id: RequestId) -> Result<Request, ButlerError> {
+        let r = self.store.get_request(id).await?;
+        if !can_view(actor, &r) {
+            // Same answer as a missing request: do not reveal that it exists.
+            return Err(ButlerError::NotFound(format!("request {id}")));
+        }
+        Ok(r)
+    }
+
+    /// Lists requests visible to `actor`: a Requester only ever sees their
+    /// own, whatever `query.owner` says.
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        query: &RequestQuery,
+    ) -> Result<Page<Request>, ButlerError> {
+        let mut q = query.clone();
+        if !request::sees_all_requests(actor) {
+            q.owner = Some(actor.name.clone());
+        }
+        Ok(self.store.list_requests(&q).await?)
+    }
+
+    /// The owner edits a draft.
+    pub async fn save(
+        &self,
+        actor: &Actor,
+        id: RequestId,
+        version: u64,
+        spec: VmSpec,
+    ) -> Result<Request, ButlerError> {
+        self.apply_spec(actor, id, version, spec, ActionKind::Save)
+            .await
+    }
+
+    /// The owner submits a draft for approval. The spec is checked again
+    /// against the current catalog.
+    pub async fn submit(
+        &self,
+        actor: &Actor,
+        id: RequestId,
+        version: u64,
+    ) -> Result<Request, ButlerError> {
+        let r = self.load(actor, id, version).await?;
+        check(&r, actor, ActionKind::Submit)?;
+        validate(&r.spec, &self.catalog())?;
+        self.commit(&r, actor, Action::Submit).await
+    }
+
+    /// The owner cancels.
+    pub async fn cancel(
+        &self,
+        actor: &Actor,
+        id: RequestId,
+        version: u64,
+        reason: Option<String>,
+    ) -> Result<Request, ButlerError> {
+        let r = self.load(actor, id, version).await?;
+        self.commit(&r, actor, Action::Cancel { reason }).await
+    }
+
+    /// An approver edits (→ `Reviewed`); history shows fields and cost before/after.
+    pub async fn review(
+        &self,
+        actor: &Actor,
+        id: RequestId,
+        version: u64,
+        spec: VmSpec,
+    ) -> Result<Request, ButlerError> {
+        self.apply_spec(actor, id, version, spec, ActionKind::Review)
+            .await
+    }
+
+    /// An approver rejects; a reason is required.
+    pub async fn reject(
+        &self,
+        actor: &Actor,
+        id: RequestId,
+        version: u64,
+        reason: &str,
+    ) -> Result<Request, ButlerError> {
+        if reason.trim().is_empty() {
+            return Err(ButlerError::Invalid("a rejection needs a reason".into()));
+        }
+        let r = self.load(actor, id, version).await?;
+        self.commit(
+            &r,
+            actor,
+            Action::Reject {
+                reason: reason.trim().to_string(),
+            },
+        )
+        .await
+    }
+
+    /// An approver approves; the spec is checked again against the current catalog.
+    pub async fn approve(
+        &self,
+        actor: &Actor,
+        id: RequestId,
+        version: u64,
+    ) -> Result<Request, ButlerError> {
+        let r = self.load(actor, id, version).await?;
+        check(&r, actor, ActionKind::Approve)?;
+        validate(&r.spec, &self.catalog())?;
+        self.commit(&r, actor, Action::Approve).await
+    }
+
+    /// An admin (or approver) retries a request in `Error` at its failed step.
+    pub async fn retry(
+        &self,
+        actor: &Actor,
+        id: RequestId,
+        version: u64,
+    ) -> Result<Request, ButlerError> {
+        let r = self.load(actor, id, version).await?;
+        self.commit(&r, actor, Action::Retry).await
+    }
+
+    /// Applies any action (used by the engine) with the version check.
+    pub async fn apply(
+        &self,
+        actor: &Actor,
+        id: RequestId,
+        version: u64,
+        action: Action,
+    ) -> Result<Request, ButlerError> {
+        let r = self.load(actor, id, version).await?;
+        self.commit(&r, actor, action).await
+    }
+
+    async fn apply_spec(
+        &self,
+        actor: &Actor,
+        id: RequestId,
+        version: u64,
+        spec: VmSpec,
+        kind: ActionKind,
+    ) -> Result<Request, ButlerError> {
+        let r = self.load(actor, id, version).await?;
+        check(&r, actor, kind)?;
+        let priced = Box::new(self.price(&spec)?);
+        let action = if kind == ActionKind::Save {
+            Action::Save(priced)
+        } else {
+            Action::Review(priced)
+        };
+        self.commit(&r, actor, action).await
+    }
+
+    async fn load(
+        &self,
+        actor: &Actor,
+        id: RequestId,
+        version: u64,
+    ) -> Result<Request, ButlerError> {
+        let r = self.get(actor, id).await?;
+        if r.version != version {
+            return Err(ButlerError::Conflict(crate::store::StoreError::Conflict {
+                what: format!("request {id}"),
+                expected: version,
+                found: r.version,
+            }));
+        }
+        Ok(r)
+    }
+
+    async fn commit(
+        &self,
+        r: &Request,
+        actor: &Actor,
+        action: Action,
+    ) -> Result<Request, ButlerError> {
+        let (next, entry) = request::transition(r, actor, action, self.clock.now())?;
+        self.store.update_request(&next, r.version).await?;
+        tracing::info!(request = %next.id, actor = %actor.name, action = %entry.action, to = %next.state, "request changed");
+        Ok(next)
+    }
+}
+
+fn check(r: &Request, actor: &Actor, kind: ActionKind) -> Result<(), ButlerError> {
+    request::permits(actor, r.owner == actor.name, r.state, kind).map_err(|reason| {
+        ButlerError::Denied(TransitionError {
+            actor: actor.name.clone(),
+            action: kind,
+            request: Some(r.id),
+            state: Some(r.state),
+            reason,
+        })
+    })
+}
+
+fn require_admin(actor: &Actor, what: &str) -> Result<(), ButlerError> {
+    if actor.has(crate::auth::Role::Admin) {
+        Ok(())
+    } else {
+        Err(ButlerError::Forbidden {
+            actor: actor.name.clone(),
+            action: what.to_string(),
+            reason: DenyReason::MissingRole {
+                needs: vec![crate::auth::Role::Admin],
+            },
+        })
+    }
+}

@@ -1,0 +1,113 @@
+use super::{Page, RequestQuery, Store, StoreError};
+use crate::request::{Request, RequestId, RequestState};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// An in-memory [`Store`] for tests, demos and embedding without persistence.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    last_id: u64,
+    requests: BTreeMap<RequestId, Request>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave `Inner` half-written:
+        // every method mutates it in one statement.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn next_request_id(&self) -> Result<RequestId, StoreError> {
+        let mut g = self.lock();
+        g.last_id += 1;
+        Ok(RequestId(g.last_id))
+    }
+
+    async fn insert_request(&self, request: &Request) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.requests.contains_key(&request.id) {
+            return Err(StoreError::AlreadyExists(format!("request {}", request.id)));
+        }
+        g.last_id = g.last_id.max(request.id.0);
+        g.requests.insert(request.id, request.clone());
+        Ok(())
+    }
+
+    async fn get_request(&self, id: RequestId) -> Result<Request, StoreError> {
+        self.lock()
+            .requests
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound(format!("request {id}")))
+    }
+
+    async fn update_request(
+        &self,
+        request: &Request,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let stored = g
+            .requests
+            .get_mut(&request.id)
+            .ok_or_else(|| StoreError::NotFound(format!("request {}", request.id)))?;
+        if stored.version != expected_version {
+            return Err(StoreError::Conflict {
+                what: format!("request {}", request.id),
+                expected: expected_version,
+                found: stored.version,
+            });
+        }
+        *stored = request.clone();
+        Ok(())
+    }
+
+    async fn list_requests(&self, query: &RequestQuery) -> Result<Page<Request>, StoreError> {
+        let g = self.lock();
+        let mut rows: Vec<&Request> = g.requests.values().filter(|r| query.matches(r)).collect();
+        rows.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
+        let total = rows.len();
+        let items = rows
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit.unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        Ok(Page { items, total })
+    }
+
+    async fn requests_in_states(
+        &self,
+        states: &[RequestState],
+    ) -> Result<Vec<Request>, StoreError> {
+        Ok(self
+            .lock()
+            .requests
+            .values()
+            .filter(|r| states.contains(&r.state))
+            .cloned()
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn memory_store_passes_the_store_suite() {
+        crate::testing::store::run_all(&super::MemoryStore::new()).await;
+    }
+}

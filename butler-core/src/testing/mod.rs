@@ -1,0 +1,6 @@
+//! Shared test suites that every implementation of a core trait must pass
+//! (enable the `testing` feature).
+//!
+//! - [`store`]: the store-agnostic [`Store`](crate::store::Store) suite.
+
+pub mod store;

@@ -1,0 +1,181 @@
+//! The [`Store`] conformance suite: call [`run_all`] from a backend's tests.
+
+use crate::auth::{Actor, Role};
+use crate::cost::estimate;
+use crate::demo;
+use crate::request::{self, Action, Priced, Request, RequestId, RequestState};
+use crate::spec::validate;
+use crate::store::{RequestQuery, Store, StoreError};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// A fresh `Created` request owned by `owner`, created at `at`.
+pub fn sample_request(id: RequestId, owner: &str, at: DateTime<Utc>) -> Request {
+    let valid = validate(&demo::spec(&format!("vm{}", id.0)), &demo::catalog())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let est =
+        estimate(&valid, &demo::rate_book(), at.date_naive()).unwrap_or_else(|e| panic!("{e}"));
+    request::create(
+        id,
+        &Actor::new(owner, [Role::Requester]),
+        Priced {
+            spec: valid,
+            estimate: est,
+        },
+        at,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs every check below.
+pub async fn run_all(store: &dyn Store) {
+    ids_are_unique_and_round_trip(store).await;
+    stale_updates_conflict(store).await;
+    lists_filter_page_and_order(store).await;
+}
+
+/// Allocated ids are distinct; a stored request reads back equal; a second
+/// insert of the same id is refused; a missing id is `NotFound`.
+pub async fn ids_are_unique_and_round_trip(store: &dyn Store) {
+    let a = store
+        .next_request_id()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let b = store
+        .next_request_id()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(a, b);
+    let r = sample_request(a, "ana", t0());
+    store
+        .insert_request(&r)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.get_request(a).await.ok(), Some(r.clone()));
+    assert!(matches!(
+        store.insert_request(&r).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        store.get_request(RequestId(u64::MAX / 2)).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// An update against a stale version is a conflict and changes nothing.
+pub async fn stale_updates_conflict(store: &dyn Store) {
+    let id = store
+        .next_request_id()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r = sample_request(id, "ana", t0());
+    store
+        .insert_request(&r)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ana = Actor::new("ana", [Role::Requester]);
+    let (submitted, _) =
+        request::transition(&r, &ana, Action::Submit, t0()).unwrap_or_else(|e| panic!("{e}"));
+    let (cancelled, _) = request::transition(&r, &ana, Action::Cancel { reason: None }, t0())
+        .unwrap_or_else(|e| panic!("{e}"));
+    store
+        .update_request(&submitted, r.version)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = store.update_request(&cancelled, r.version).await;
+    assert!(
+        matches!(
+            err,
+            Err(StoreError::Conflict {
+                expected: 1,
+                found: 2,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    let stored = store
+        .get_request(id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.state, RequestState::Requested);
+    assert_eq!(stored.history.len(), 2);
+}
+
+/// Lists honour state, owner and date filters, page, and come newest first.
+pub async fn lists_filter_page_and_order(store: &dyn Store) {
+    let owner = format!(
+        "lister-{}",
+        store.next_request_id().await.map(|i| i.0).unwrap_or(0)
+    );
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let id = store
+            .next_request_id()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let r = sample_request(id, &owner, t0() + Duration::hours(i));
+        store
+            .insert_request(&r)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        ids.push(id);
+    }
+    let q = RequestQuery {
+        owner: Some(owner.clone()),
+        limit: Some(3),
+        ..RequestQuery::default()
+    };
+    let page = store
+        .list_requests(&q)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.total, 7);
+    let got: Vec<RequestId> = page.items.iter().map(|r| r.id).collect();
+    assert_eq!(got, vec![ids[6], ids[5], ids[4]]);
+    let q2 = RequestQuery {
+        offset: 6,
+        ..q.clone()
+    };
+    let got: Vec<RequestId> = store
+        .list_requests(&q2)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .items
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(got, vec![ids[0]]);
+    let dated = RequestQuery {
+        created_from: Some(t0() + Duration::hours(2)),
+        created_to: Some(t0() + Duration::hours(4)),
+        limit: None,
+        ..q.clone()
+    };
+    let got: Vec<RequestId> = store
+        .list_requests(&dated)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .items
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(got, vec![ids[3], ids[2]]);
+    let none = RequestQuery {
+        states: vec![RequestState::Approved],
+        ..q
+    };
+    assert_eq!(
+        store
+            .list_requests(&none)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .total,
+        0
+    );
+}

@@ -1,0 +1,19 @@
+//! # Butler
+//!
+//! VM provisioning requests and cluster-to-cluster migrations for an IaaS
+//! platform, as a library. This crate gathers the parts so an application
+//! depends on one crate:
+//!
+//! - the domain from [`butler_core`] (re-exported at the top level),
+//! - [`sim`]: the in-memory simulated platform (feature `sim`, on by default),
+//! - `nutanix`: the Prism Central v3 / Prism Element v2 adapter (feature `nutanix`).
+//!
+//! Start with `cargo run --example quickstart` and `docs/architecture.md`.
+
+pub use butler_core::*;
+
+#[cfg(feature = "sim")]
+pub use butler_sim as sim;
+
+#[cfg(feature = "nutanix")]
+pub use butler_nutanix as nutanix;
