@@ -57,6 +57,19 @@ pub enum PowerState {
     Off,
 }
 
+/// Where a VM's own provisioning stands (Nutanix v3 `status.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VmState {
+    /// Accepted; its create task is still running. The VM is already
+    /// visible by name, which is what makes look-up-before-create safe.
+    Pending,
+    /// Created.
+    Ready,
+    /// Its create task failed; the entity remains.
+    Error,
+}
+
 /// A VM as the platform reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VmInfo {
@@ -70,6 +83,8 @@ pub struct VmInfo {
     pub project: Option<String>,
     /// Power state.
     pub power: PowerState,
+    /// Provisioning state.
+    pub state: VmState,
     /// vCPUs.
     pub vcpus: u32,
     /// RAM GiB.

@@ -23,7 +23,7 @@ pub use clock::{Clock, SystemClock};
 pub use cluster::{
     ClusterBackend, ClusterInfo, ImageInfo, PowerState, ProjectInfo, ProtectRequest,
     ProtectionGroup, Schedule, ScheduleKind, SubnetInfo, TaskId, TaskState, TaskStatus, VmCreate,
-    VmInfo,
+    VmInfo, VmState,
 };
 pub use error::{BackendError, ErrorKind};
 pub use services::{Billing, BillingActivation, Monitor, MonitorRegistration};

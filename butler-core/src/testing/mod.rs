@@ -2,5 +2,7 @@
 //! (enable the `testing` feature).
 //!
 //! - [`store`]: the store-agnostic [`Store`](crate::store::Store) suite.
+//! - [`backend`]: the [`ClusterBackend`](crate::backend::ClusterBackend) conformance suite.
 
+pub mod backend;
 pub mod store;

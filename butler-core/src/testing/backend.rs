@@ -1,0 +1,293 @@
+//! The [`ClusterBackend`] conformance suite. Any backend — the simulator,
+//! the Nutanix adapter over its fake server, a future vSphere adapter —
+//! calls [`run_all`] with a [`Fixture`] describing its environment.
+
+use crate::backend::{
+    BackendError, Clock, ClusterBackend, ErrorKind, PowerState, ProtectRequest, Schedule,
+    ScheduleKind, TaskId, TaskState, VmCreate, VmInfo, VmState,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the suite needs to know about the backend's environment.
+#[derive(Clone)]
+pub struct Fixture {
+    /// Clock used to wait between polls.
+    pub clock: Arc<dyn Clock>,
+    /// A cluster to create VMs on.
+    pub source: String,
+    /// Another cluster, a remote site of `source`.
+    pub destination: String,
+    /// A project allowed on both clusters.
+    pub project: String,
+    /// A subnet of that project.
+    pub subnet: String,
+    /// A category to tag VMs with.
+    pub category: String,
+    /// An image, if the platform has one.
+    pub image: Option<(String, u32)>,
+    /// Prefix for the names the suite creates (must be unused).
+    pub prefix: String,
+    /// How long to wait for a task or a migration.
+    pub max_wait: Duration,
+    /// Poll interval.
+    pub poll: Duration,
+}
+
+fn ok<T>(r: Result<T, BackendError>, what: &str) -> T {
+    r.unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+/// Runs every check below, in order (later checks use earlier ones' VMs).
+pub async fn run_all(b: &dyn ClusterBackend, fx: &Fixture) {
+    inventory(b, fx).await;
+    let vm = create_and_follow_task(b, fx).await;
+    protect(b, fx, &vm).await;
+    migrate(b, fx, &vm).await;
+    error_classification(b, fx).await;
+}
+
+/// Lists hold the fixture's clusters, project, subnet and image; cluster
+/// names are unique.
+pub async fn inventory(b: &dyn ClusterBackend, fx: &Fixture) {
+    let clusters = ok(b.list_clusters().await, "list_clusters");
+    let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+    assert!(
+        names.contains(&fx.source.as_str()) && names.contains(&fx.destination.as_str()),
+        "clusters: {names:?}"
+    );
+    let mut dedup = names.clone();
+    dedup.sort_unstable();
+    dedup.dedup();
+    assert_eq!(dedup.len(), names.len(), "cluster names repeat: {names:?}");
+    let projects = ok(b.list_projects().await, "list_projects");
+    let p = projects
+        .iter()
+        .find(|p| p.name == fx.project)
+        .unwrap_or_else(|| panic!("no project {}", fx.project));
+    assert!(
+        p.subnets.contains(&fx.subnet),
+        "project {} lacks subnet {}",
+        fx.project,
+        fx.subnet
+    );
+    assert!(
+        p.clusters.contains(&fx.source),
+        "project {} lacks cluster {}",
+        fx.project,
+        fx.source
+    );
+    let subnets = ok(b.list_subnets().await, "list_subnets");
+    assert!(subnets.iter().any(|s| s.name == fx.subnet));
+    if let Some((image, size)) = &fx.image {
+        let images = ok(b.list_images().await, "list_images");
+        let i = images
+            .iter()
+            .find(|i| &i.name == image)
+            .unwrap_or_else(|| panic!("no image {image}"));
+        assert_eq!(i.size_gib, *size);
+    }
+}
+
+async fn wait_task(b: &dyn ClusterBackend, fx: &Fixture, task: &TaskId) -> TaskState {
+    let mut waited = Duration::ZERO;
+    let mut last_percent = 0;
+    loop {
+        let st = ok(b.task(task).await, "task");
+        assert!(
+            st.percent >= last_percent,
+            "task progress went back: {} < {last_percent}",
+            st.percent
+        );
+        last_percent = st.percent;
+        if st.state.is_terminal() {
+            return st.state;
+        }
+        assert!(
+            waited < fx.max_wait,
+            "task {task:?} not done after {waited:?}"
+        );
+        fx.clock.sleep(fx.poll).await;
+        waited += fx.poll;
+    }
+}
+
+/// Creates a powered-off VM, follows its task to success, and finds it by
+/// name and in its cluster's list with the requested shape.
+pub async fn create_and_follow_task(b: &dyn ClusterBackend, fx: &Fixture) -> VmInfo {
+    let name = format!("{}-conf-1", fx.prefix);
+    assert_eq!(
+        ok(b.find_vm(&name).await, "find_vm"),
+        None,
+        "{name} exists before the suite"
+    );
+    let disk0 = fx.image.as_ref().map_or(20, |(_, s)| *s + 1);
+    let req = VmCreate {
+        name: name.clone(),
+        cluster: fx.source.clone(),
+        project: fx.project.clone(),
+        category: fx.category.clone(),
+        cores_per_socket: 2,
+        sockets: 1,
+        ram_gib: 2,
+        disks_gib: vec![disk0, 10],
+        image: fx.image.as_ref().map(|(i, _)| i.clone()),
+        nics: vec![fx.subnet.clone()],
+        cdrom: true,
+        uefi: true,
+        power_on: false,
+    };
+    let task = ok(b.create_vm(&req).await, "create_vm");
+    assert_eq!(wait_task(b, fx, &task).await, TaskState::Succeeded);
+    let vm = ok(b.find_vm(&name).await, "find_vm")
+        .unwrap_or_else(|| panic!("{name} not found after its task"));
+    assert_eq!(vm.state, VmState::Ready);
+    assert_eq!(
+        (vm.cluster.as_str(), vm.vcpus, vm.ram_gib),
+        (fx.source.as_str(), 2, 2)
+    );
+    assert_eq!(vm.disks_gib, vec![disk0, 10]);
+    assert_eq!(vm.project.as_deref(), Some(fx.project.as_str()));
+    assert_eq!(vm.power, PowerState::Off);
+    let listed = ok(b.list_vms(&fx.source).await, "list_vms");
+    assert!(listed.iter().any(|v| v.uuid == vm.uuid));
+    vm
+}
+
+fn schedules(fx: &Fixture) -> Vec<Schedule> {
+    vec![
+        Schedule {
+            kind: ScheduleKind::Local,
+            every_minutes: 60,
+            retention: 24,
+            remote_site: None,
+        },
+        Schedule {
+            kind: ScheduleKind::Remote,
+            every_minutes: 60,
+            retention: 24,
+            remote_site: Some(fx.destination.clone()),
+        },
+    ]
+}
+
+fn group_name(fx: &Fixture) -> String {
+    format!("PD-{}-conf-1", fx.prefix)
+}
+
+/// Protects the VM with local and remote schedules, twice: the second call
+/// changes nothing.
+pub async fn protect(b: &dyn ClusterBackend, fx: &Fixture, vm: &VmInfo) {
+    let req = ProtectRequest {
+        group: group_name(fx),
+        vm_name: vm.name.clone(),
+        schedules: schedules(fx),
+    };
+    ok(b.protect_vm(&fx.source, &req).await, "protect_vm");
+    ok(b.protect_vm(&fx.source, &req).await, "protect_vm again");
+    let groups = ok(
+        b.list_protection_groups(&fx.source).await,
+        "list_protection_groups",
+    );
+    let g = groups
+        .iter()
+        .find(|g| g.name == req.group)
+        .unwrap_or_else(|| panic!("no group {}", req.group));
+    assert!(g.active);
+    assert_eq!(g.vms, vec![vm.name.clone()]);
+    assert_eq!(g.schedules.len(), 2, "{:?}", g.schedules);
+    assert!(g.remote_sites.contains(&fx.destination));
+}
+
+/// Migrates the group and waits until it is active on the destination with
+/// the VM there, powered off, and inactive on the source.
+pub async fn migrate(b: &dyn ClusterBackend, fx: &Fixture, vm: &VmInfo) {
+    let group = group_name(fx);
+    ok(
+        b.migrate_protection_group(&fx.source, &group, &fx.destination)
+            .await,
+        "migrate",
+    );
+    let mut waited = Duration::ZERO;
+    loop {
+        let dst = ok(
+            b.list_protection_groups(&fx.destination).await,
+            "list_protection_groups",
+        );
+        if dst
+            .iter()
+            .any(|g| g.name == group && g.active && g.vms.contains(&vm.name))
+        {
+            break;
+        }
+        assert!(
+            waited < fx.max_wait,
+            "group {group} not active on {} after {waited:?}",
+            fx.destination
+        );
+        fx.clock.sleep(fx.poll).await;
+        waited += fx.poll;
+    }
+    let moved = ok(b.list_vms(&fx.destination).await, "list_vms");
+    let v = moved
+        .iter()
+        .find(|v| v.uuid == vm.uuid)
+        .unwrap_or_else(|| panic!("{} not on {}", vm.name, fx.destination));
+    assert_eq!(v.power, PowerState::Off);
+    let src = ok(
+        b.list_protection_groups(&fx.source).await,
+        "list_protection_groups",
+    );
+    assert!(
+        src.iter().all(|g| g.name != group || !g.active),
+        "group still active on the source"
+    );
+}
+
+/// Unknown things give typed, non-retryable errors (or `None` for a lookup).
+pub async fn error_classification(b: &dyn ClusterBackend, fx: &Fixture) {
+    assert_eq!(
+        ok(
+            b.find_vm(&format!("{}-no-such-vm", fx.prefix)).await,
+            "find_vm"
+        ),
+        None
+    );
+    let e = b
+        .task(&TaskId("00000000-0000-0000-0000-000000000000".into()))
+        .await
+        .err();
+    assert!(
+        matches!(e, Some(ref e) if e.kind == ErrorKind::NotFound && !e.is_retryable()),
+        "{e:?}"
+    );
+    let e = b
+        .migrate_protection_group(
+            &fx.source,
+            &format!("{}-no-such-pd", fx.prefix),
+            &fx.destination,
+        )
+        .await
+        .err();
+    assert!(
+        matches!(e, Some(ref e) if e.kind == ErrorKind::NotFound),
+        "{e:?}"
+    );
+    let bad = VmCreate {
+        name: format!("{}-conf-bad", fx.prefix),
+        cluster: format!("{}-no-such-cluster", fx.prefix),
+        project: fx.project.clone(),
+        category: fx.category.clone(),
+        cores_per_socket: 1,
+        sockets: 1,
+        ram_gib: 1,
+        disks_gib: vec![10],
+        image: None,
+        nics: vec![fx.subnet.clone()],
+        cdrom: false,
+        uefi: true,
+        power_on: false,
+    };
+    let e = b.create_vm(&bad).await.err();
+    assert!(matches!(e, Some(ref e) if !e.is_retryable()), "{e:?}");
+}

@@ -1,0 +1,113 @@
+//! Simulated time.
+
+use async_trait::async_trait;
+use butler_core::backend::Clock;
+use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How a [`SimClock`] moves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ClockMode {
+    /// Time moves only when someone sleeps or calls [`SimClock::advance`]:
+    /// `sleep(d)` returns at once and moves the clock to at least the
+    /// sleeper's start + `d`. Tests run in no wall time and never flake.
+    Virtual,
+    /// Time runs `factor` times faster than the wall clock (1.0 = real time),
+    /// for demos.
+    Scaled(f64),
+}
+
+/// A controllable [`Clock`].
+#[derive(Debug)]
+pub struct SimClock {
+    mode: ClockMode,
+    state: Mutex<ClockState>,
+}
+
+#[derive(Debug)]
+struct ClockState {
+    now: DateTime<Utc>,
+    wall_origin: Instant,
+}
+
+impl SimClock {
+    /// A virtual clock starting at `start`.
+    pub fn virtual_at(start: DateTime<Utc>) -> Self {
+        Self::new(ClockMode::Virtual, start)
+    }
+
+    /// A virtual clock starting at 2026-01-05 08:00 UTC.
+    pub fn virtual_default() -> Self {
+        Self::virtual_at(
+            Utc.with_ymd_and_hms(2026, 1, 5, 8, 0, 0)
+                .single()
+                .unwrap_or_default(),
+        )
+    }
+
+    /// A clock in `mode` starting at `start`.
+    pub fn new(mode: ClockMode, start: DateTime<Utc>) -> Self {
+        SimClock {
+            mode,
+            state: Mutex::new(ClockState {
+                now: start,
+                wall_origin: Instant::now(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ClockState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Moves the clock forward by `d` (both modes).
+    pub fn advance(&self, d: Duration) {
+        let mut s = self.lock();
+        s.now += to_chrono(d);
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> ClockMode {
+        self.mode
+    }
+}
+
+pub(crate) fn to_chrono(d: Duration) -> ChronoDuration {
+    ChronoDuration::from_std(d).unwrap_or(ChronoDuration::MAX)
+}
+
+#[async_trait]
+impl Clock for SimClock {
+    fn now(&self) -> DateTime<Utc> {
+        let s = self.lock();
+        match self.mode {
+            ClockMode::Virtual => s.now,
+            ClockMode::Scaled(f) => {
+                let wall = s.wall_origin.elapsed().as_secs_f64() * f;
+                s.now + to_chrono(Duration::from_secs_f64(wall.max(0.0)))
+            }
+        }
+    }
+
+    async fn sleep(&self, d: Duration) {
+        match self.mode {
+            ClockMode::Virtual => {
+                {
+                    // Concurrent sleepers each wait from their own start, so
+                    // the clock moves to the latest wake-up, not the sum.
+                    let mut s = self.lock();
+                    let wake = s.now + to_chrono(d);
+                    if wake > s.now {
+                        s.now = wake;
+                    }
+                }
+                tokio::task::yield_now().await;
+            }
+            ClockMode::Scaled(f) => {
+                let f = if f > 0.0 { f } else { 1.0 };
+                tokio::time::sleep(d.div_f64(f)).await;
+            }
+        }
+    }
+}

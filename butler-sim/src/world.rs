@@ -1,0 +1,332 @@
+//! The simulated platform's state and the effects of long operations.
+
+use crate::clock::to_chrono;
+use butler_core::backend::{
+    BillingActivation, ClusterInfo, ImageInfo, MonitorRegistration, PowerState, ProjectInfo,
+    ProtectionGroup, Schedule, ScheduleKind, SubnetInfo, TaskState, TaskStatus, VmInfo, VmState,
+};
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Durations of long operations (simulated time).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timings {
+    /// Time a task waits `QUEUED` before `RUNNING`.
+    pub queue: Duration,
+    /// Time a VM create runs.
+    pub create_vm: Duration,
+    /// Fixed part of a protection-group migration.
+    pub migrate_base: Duration,
+    /// Added per GiB of the group's VMs' disks.
+    pub migrate_per_gib: Duration,
+    /// Probability that a VM-create task ends `FAILED`.
+    pub task_failure_rate: f64,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            queue: Duration::from_secs(2),
+            create_vm: Duration::from_secs(30),
+            migrate_base: Duration::from_secs(60),
+            migrate_per_gib: Duration::from_millis(200),
+            task_failure_rate: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SimVm {
+    pub(crate) info: VmInfo,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SimPg {
+    pub(crate) name: String,
+    pub(crate) cluster: String,
+    pub(crate) active: bool,
+    pub(crate) vms: Vec<String>,
+    pub(crate) schedules: Vec<Schedule>,
+    pub(crate) remote_sites: Vec<String>,
+    /// When remote replication started (replicas every remote interval since).
+    pub(crate) replication_since: Option<DateTime<Utc>>,
+    /// Replication stopped here (a stale replica), if set.
+    pub(crate) replication_stalled_at: Option<DateTime<Utc>>,
+    pub(crate) migrating_until: Option<DateTime<Utc>>,
+}
+
+impl SimPg {
+    pub(crate) fn new(cluster: &str, name: &str) -> Self {
+        SimPg {
+            name: name.to_string(),
+            cluster: cluster.to_string(),
+            active: true,
+            vms: Vec::new(),
+            schedules: Vec::new(),
+            remote_sites: Vec::new(),
+            replication_since: None,
+            replication_stalled_at: None,
+            migrating_until: None,
+        }
+    }
+
+    /// The time of the last replica at `now`: remote replicas are sent every
+    /// remote-schedule interval from `replication_since`, unless stalled.
+    pub(crate) fn last_replica(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let since = self.replication_since?;
+        let every = self
+            .schedules
+            .iter()
+            .filter(|s| s.kind == ScheduleKind::Remote)
+            .map(|s| s.every_minutes)
+            .min()?;
+        let until = self.replication_stalled_at.map_or(now, |s| s.min(now));
+        if until < since {
+            return None;
+        }
+        let every = chrono::Duration::minutes(i64::from(every.max(1)));
+        let n = (until - since).num_seconds() / every.num_seconds().max(1);
+        Some(since + every * i32::try_from(n).unwrap_or(i32::MAX))
+    }
+
+    pub(crate) fn view(&self, now: DateTime<Utc>) -> ProtectionGroup {
+        ProtectionGroup {
+            name: self.name.clone(),
+            cluster: self.cluster.clone(),
+            active: self.active,
+            vms: self.vms.clone(),
+            schedules: self.schedules.clone(),
+            remote_sites: self.remote_sites.clone(),
+            last_replica: self.last_replica(now),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Effect {
+    /// Settles a pending VM: ready (and powered on if asked) or error.
+    CreateVm { uuid: String, power_on: bool },
+    Migrate {
+        source: String,
+        group: String,
+        destination: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SimTask {
+    pub(crate) starts: DateTime<Utc>,
+    pub(crate) ends: DateTime<Utc>,
+    pub(crate) fails: Option<String>,
+    pub(crate) entity_uuid: Option<String>,
+    pub(crate) effect: Option<Effect>,
+}
+
+/// The whole simulated platform.
+#[derive(Debug)]
+pub(crate) struct World {
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) timings: Timings,
+    pub(crate) clusters: BTreeMap<String, ClusterInfo>,
+    pub(crate) projects: BTreeMap<String, ProjectInfo>,
+    pub(crate) subnets: BTreeMap<String, SubnetInfo>,
+    pub(crate) images: BTreeMap<String, ImageInfo>,
+    pub(crate) vms: Vec<SimVm>,
+    pub(crate) vm_by_uuid: HashMap<String, usize>,
+    /// Name → indexes (names are not unique on real platforms either).
+    pub(crate) vm_by_name: HashMap<String, Vec<usize>>,
+    pub(crate) pgs: BTreeMap<(String, String), SimPg>,
+    pub(crate) tasks: HashMap<String, SimTask>,
+    pub(crate) pending: Vec<(DateTime<Utc>, String)>,
+    pub(crate) remote_sites: BTreeMap<String, Vec<String>>,
+    pub(crate) monitor: Vec<MonitorRegistration>,
+    pub(crate) billing: Vec<BillingActivation>,
+}
+
+impl World {
+    pub(crate) fn new(rng: ChaCha8Rng, timings: Timings) -> Self {
+        World {
+            rng,
+            timings,
+            clusters: BTreeMap::new(),
+            projects: BTreeMap::new(),
+            subnets: BTreeMap::new(),
+            images: BTreeMap::new(),
+            vms: Vec::new(),
+            vm_by_uuid: HashMap::new(),
+            vm_by_name: HashMap::new(),
+            pgs: BTreeMap::new(),
+            tasks: HashMap::new(),
+            pending: Vec::new(),
+            remote_sites: BTreeMap::new(),
+            monitor: Vec::new(),
+            billing: Vec::new(),
+        }
+    }
+
+    /// A deterministic UUID-shaped id from the seeded generator.
+    pub(crate) fn uuid(&mut self) -> String {
+        let a: u128 = self.rng.gen();
+        let h = format!("{a:032x}");
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        )
+    }
+
+    pub(crate) fn insert_vm(&mut self, info: VmInfo) {
+        let i = self.vms.len();
+        self.vm_by_uuid.insert(info.uuid.clone(), i);
+        self.vm_by_name
+            .entry(info.name.clone())
+            .or_default()
+            .push(i);
+        self.vms.push(SimVm { info });
+    }
+
+    pub(crate) fn vm_named(&self, name: &str) -> Option<&SimVm> {
+        self.vm_by_name
+            .get(name)
+            .and_then(|v| v.first())
+            .and_then(|i| self.vms.get(*i))
+    }
+
+    pub(crate) fn new_task(
+        &mut self,
+        now: DateTime<Utc>,
+        run: Duration,
+        fails: Option<String>,
+        entity: Option<String>,
+        effect: Option<Effect>,
+    ) -> String {
+        let id = self.uuid();
+        let starts = now + to_chrono(self.timings.queue);
+        let ends = starts + to_chrono(run);
+        self.tasks.insert(
+            id.clone(),
+            SimTask {
+                starts,
+                ends,
+                fails,
+                entity_uuid: entity,
+                effect,
+            },
+        );
+        self.pending.push((ends, id.clone()));
+        id
+    }
+
+    pub(crate) fn task_status(&self, t: &SimTask, now: DateTime<Utc>) -> TaskStatus {
+        let (state, percent) = if now < t.starts {
+            (TaskState::Queued, 0)
+        } else if now < t.ends {
+            let total = (t.ends - t.starts).num_milliseconds().max(1);
+            let done = (now - t.starts).num_milliseconds();
+            (
+                TaskState::Running,
+                u8::try_from((done * 100 / total).clamp(0, 99)).unwrap_or(99),
+            )
+        } else {
+            match &t.fails {
+                Some(reason) => (TaskState::Failed(reason.clone()), 100),
+                None => (TaskState::Succeeded, 100),
+            }
+        };
+        TaskStatus {
+            state,
+            percent,
+            entity_uuid: t.entity_uuid.clone(),
+        }
+    }
+
+    /// Applies every effect due by `now`, oldest first.
+    pub(crate) fn settle(&mut self, now: DateTime<Utc>) {
+        if self.pending.iter().all(|(due, _)| *due > now) {
+            return;
+        }
+        self.pending.sort_by_key(|(due, _)| *due);
+        let split = self.pending.partition_point(|(due, _)| *due <= now);
+        let due: Vec<(DateTime<Utc>, String)> = self.pending.drain(..split).collect();
+        for (_, id) in due {
+            let (effect, failed) = match self.tasks.get_mut(&id) {
+                Some(t) => (t.effect.take(), t.fails.is_some()),
+                None => (None, false),
+            };
+            match effect {
+                Some(Effect::CreateVm { uuid, power_on }) => {
+                    let i = self.vm_by_uuid.get(&uuid).copied();
+                    if let Some(vm) = i.and_then(|i| self.vms.get_mut(i)) {
+                        vm.info.state = if failed {
+                            VmState::Error
+                        } else {
+                            VmState::Ready
+                        };
+                        if power_on && !failed {
+                            vm.info.power = PowerState::On;
+                        }
+                    }
+                }
+                Some(Effect::Migrate {
+                    source,
+                    group,
+                    destination,
+                }) if !failed => self.finish_migration(&source, &group, &destination),
+                _ => {}
+            }
+        }
+    }
+
+    fn finish_migration(&mut self, source: &str, group: &str, destination: &str) {
+        let Some(src) = self.pgs.get_mut(&(source.to_string(), group.to_string())) else {
+            return;
+        };
+        let members = std::mem::take(&mut src.vms);
+        src.active = false;
+        src.migrating_until = None;
+        src.replication_since = None;
+        for name in &members {
+            if let Some(idxs) = self.vm_by_name.get(name) {
+                for i in idxs.clone() {
+                    if let Some(vm) = self.vms.get_mut(i) {
+                        if vm.info.cluster == source {
+                            vm.info.cluster = destination.to_string();
+                            vm.info.power = PowerState::Off;
+                        }
+                    }
+                }
+            }
+        }
+        let dst = self
+            .pgs
+            .entry((destination.to_string(), group.to_string()))
+            .or_insert_with(|| SimPg::new(destination, group));
+        dst.active = true;
+        dst.vms = members;
+        if !dst.remote_sites.iter().any(|s| s == source) {
+            dst.remote_sites.push(source.to_string());
+        }
+    }
+
+    pub(crate) fn migration_time(&self, source: &str, group: &str) -> Duration {
+        let gib: u64 = self
+            .pgs
+            .get(&(source.to_string(), group.to_string()))
+            .map(|pg| {
+                pg.vms
+                    .iter()
+                    .filter_map(|n| self.vm_named(n))
+                    .map(|v| v.info.disks_gib.iter().map(|d| u64::from(*d)).sum::<u64>())
+                    .sum()
+            })
+            .unwrap_or(0);
+        let per = self.timings.migrate_per_gib.as_secs_f64() * gib as f64;
+        self.timings.migrate_base + Duration::from_secs_f64(per)
+    }
+}
