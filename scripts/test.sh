@@ -2,5 +2,5 @@
 # Runs every test of the workspace (the README's test command).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --workspace --all-targets
+cargo test --workspace --lib --bins --tests --examples
 cargo test --workspace --doc

@@ -46,6 +46,9 @@ pub enum ButlerError {
     /// Storage failed.
     #[error(transparent)]
     Store(StoreError),
+    /// Writing an export failed.
+    #[error("export failed: {0}")]
+    Export(String),
     /// A backend failed.
     #[error(transparent)]
     Backend(#[from] BackendError),

@@ -37,7 +37,11 @@ pub mod backend;
 pub mod catalog;
 pub mod cost;
 pub mod demo;
+pub mod engine;
 mod error;
+#[cfg(feature = "xlsx")]
+pub mod export;
+pub mod notify;
 pub mod request;
 pub mod service;
 pub mod spec;

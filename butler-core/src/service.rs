@@ -7,6 +7,8 @@ use crate::backend::{Clock, SystemClock};
 use crate::catalog::Catalog;
 use crate::cost::{self, RateBook};
 use crate::error::ButlerError;
+use crate::notify::{Event, NotifyHub};
+use crate::request::HistoryEntry;
 use crate::request::{
     self, can_view, Action, ActionKind, DenyReason, Priced, Request, RequestId, TransitionError,
 };
@@ -33,6 +35,7 @@ pub struct RequestService {
     catalog: RwLock<Arc<Catalog>>,
     rates: RwLock<Arc<RateBook>>,
     clock: Arc<dyn Clock>,
+    notify: Option<NotifyHub>,
 }
 
 impl std::fmt::Debug for RequestService {
@@ -59,6 +62,37 @@ impl RequestService {
             catalog: RwLock::new(Arc::new(catalog)),
             rates: RwLock::new(Arc::new(rates)),
             clock,
+            notify: None,
+        }
+    }
+
+    /// Sends an [`Event`](crate::notify::Event) for every change to `hub`.
+    pub fn with_notifications(mut self, hub: NotifyHub) -> Self {
+        self.notify = Some(hub);
+        self
+    }
+
+    fn emit(&self, r: &Request, entry: &HistoryEntry) {
+        if let Some(hub) = &self.notify {
+            let mut summary = format!("request {} {} by {}", r.id, entry.action, entry.actor);
+            if let Some(n) = &entry.note {
+                summary.push_str(": ");
+                summary.push_str(n);
+            }
+            hub.emit(Event {
+                request: r.id,
+                from: entry.from,
+                to: entry.to,
+                actor: entry.actor.clone(),
+                at: entry.at,
+                requester: r.owner.clone(),
+                approver: r.approver.clone(),
+                notify_support: matches!(
+                    r.state,
+                    request::RequestState::Completed | request::RequestState::Error
+                ),
+                summary,
+            });
         }
     }
 
@@ -130,6 +164,9 @@ impl RequestService {
         let id = self.store.next_request_id().await?;
         let r = request::create(id, actor, priced, self.clock.now())?;
         self.store.insert_request(&r).await?;
+        if let Some(entry) = r.history.last() {
+            self.emit(&r, entry);
+        }
         tracing::info!(request = %r.id, actor = %actor.name, "request created");
         Ok(r)
     }
@@ -156,6 +193,65 @@ impl RequestService {
             q.owner = Some(actor.name.clone());
         }
         Ok(self.store.list_requests(&q).await?)
+    }
+
+    /// Every request `actor` may export: a Requester gets all of their own
+    /// (whatever the filter); others get what `query` selects, all pages.
+    pub async fn export_rows(
+        &self,
+        actor: &Actor,
+        query: &RequestQuery,
+    ) -> Result<Vec<Request>, ButlerError> {
+        let q = if request::sees_all_requests(actor) {
+            RequestQuery {
+                offset: 0,
+                limit: None,
+                ..query.clone()
+            }
+        } else {
+            RequestQuery {
+                owner: Some(actor.name.clone()),
+                offset: 0,
+                limit: None,
+                ..RequestQuery::default()
+            }
+        };
+        Ok(self.store.list_requests(&q).await?.items)
+    }
+
+    /// Exports [`export_rows`](Self::export_rows) as `.xlsx` to `out`.
+    #[cfg(feature = "xlsx")]
+    pub async fn export_xlsx(
+        &self,
+        actor: &Actor,
+        query: &RequestQuery,
+        out: &mut dyn std::io::Write,
+    ) -> Result<usize, ButlerError> {
+        let rows = self.export_rows(actor, query).await?;
+        crate::export::write_requests_xlsx(&rows, out)
+            .map_err(|e| ButlerError::Export(e.to_string()))?;
+        Ok(rows.len())
+    }
+
+    /// Exports to a file at `path` (written to a sibling temporary name,
+    /// then renamed, so a reader never sees half a file; nothing is left
+    /// behind on failure).
+    #[cfg(feature = "xlsx")]
+    pub async fn export_xlsx_to_path(
+        &self,
+        actor: &Actor,
+        query: &RequestQuery,
+        path: &std::path::Path,
+    ) -> Result<usize, ButlerError> {
+        let mut buf = Vec::new();
+        let n = self.export_xlsx(actor, query, &mut buf).await?;
+        let tmp = path.with_extension("xlsx.partial");
+        let written = std::fs::write(&tmp, &buf).and_then(|_| std::fs::rename(&tmp, path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(ButlerError::Export(format!("{}: {e}", path.display())));
+        }
+        Ok(n)
     }
 
     /// The owner edits a draft.
@@ -302,6 +398,34 @@ impl RequestService {
         Ok(r)
     }
 
+    /// Applies `action` to a request the caller holds (the engine), without
+    /// reloading it; the store's version check guards against staleness.
+    pub(crate) async fn commit_current(
+        &self,
+        r: &Request,
+        actor: &Actor,
+        action: Action,
+    ) -> Result<Request, ButlerError> {
+        self.commit(r, actor, action).await
+    }
+
+    /// As [`commit_current`](Self::commit_current), writing a step-log line
+    /// in the same store write.
+    pub(crate) async fn commit_current_logged(
+        &self,
+        r: &Request,
+        actor: &Actor,
+        action: Action,
+        log: &crate::store::StepLogEntry,
+    ) -> Result<Request, ButlerError> {
+        let (next, entry) = request::transition(r, actor, action, self.clock.now())?;
+        self.store
+            .update_request_with_log(&next, r.version, log)
+            .await?;
+        self.emit(&next, &entry);
+        Ok(next)
+    }
+
     async fn commit(
         &self,
         r: &Request,
@@ -310,6 +434,7 @@ impl RequestService {
     ) -> Result<Request, ButlerError> {
         let (next, entry) = request::transition(r, actor, action, self.clock.now())?;
         self.store.update_request(&next, r.version).await?;
+        self.emit(&next, &entry);
         tracing::info!(request = %next.id, actor = %actor.name, action = %entry.action, to = %next.state, "request changed");
         Ok(next)
     }

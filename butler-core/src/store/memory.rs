@@ -1,6 +1,7 @@
-use super::{Page, RequestQuery, Store, StoreError};
+use super::{Page, RequestQuery, StepLogEntry, Store, StoreError};
 use crate::request::{Request, RequestId, RequestState};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -14,6 +15,8 @@ pub struct MemoryStore {
 struct Inner {
     last_id: u64,
     requests: BTreeMap<RequestId, Request>,
+    step_logs: BTreeMap<RequestId, Vec<StepLogEntry>>,
+    leases: BTreeMap<RequestId, (String, DateTime<Utc>)>,
 }
 
 impl MemoryStore {
@@ -90,17 +93,55 @@ impl Store for MemoryStore {
         Ok(Page { items, total })
     }
 
-    async fn requests_in_states(
+    async fn request_ids_in_states(
         &self,
         states: &[RequestState],
-    ) -> Result<Vec<Request>, StoreError> {
+    ) -> Result<Vec<RequestId>, StoreError> {
         Ok(self
             .lock()
             .requests
             .values()
             .filter(|r| states.contains(&r.state))
-            .cloned()
+            .map(|r| r.id)
             .collect())
+    }
+
+    async fn append_step_log(&self, id: RequestId, entry: &StepLogEntry) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if !g.requests.contains_key(&id) {
+            return Err(StoreError::NotFound(format!("request {id}")));
+        }
+        g.step_logs.entry(id).or_default().push(entry.clone());
+        Ok(())
+    }
+
+    async fn step_log(&self, id: RequestId) -> Result<Vec<StepLogEntry>, StoreError> {
+        Ok(self.lock().step_logs.get(&id).cloned().unwrap_or_default())
+    }
+
+    async fn acquire_lease(
+        &self,
+        id: RequestId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        match g.leases.get(&id) {
+            Some((holder, expires)) if holder != owner && *expires > now => Ok(false),
+            _ => {
+                g.leases.insert(id, (owner.to_string(), until));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.leases.get(&id).is_some_and(|(holder, _)| holder == owner) {
+            g.leases.remove(&id);
+        }
+        Ok(())
     }
 }
 

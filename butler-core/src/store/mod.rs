@@ -2,8 +2,12 @@
 //! embedded SQLite store lives in its own module behind the same trait.
 
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
 
 use crate::request::{Request, RequestId, RequestState};
 use async_trait::async_trait;
@@ -40,6 +44,42 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, StoreError::Backend(_))
     }
+}
+
+/// What happened to a provisioning step, written before the side effect
+/// (`Started`) and after it (`Succeeded` / `Failed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "phase")]
+pub enum StepPhase {
+    /// About to do the side effect.
+    Started,
+    /// Done; what was found or made.
+    Succeeded {
+        /// Outcome, e.g. `created VM 1f…` or `already registered`.
+        detail: String,
+    },
+    /// Failed.
+    Failed {
+        /// The reason.
+        reason: String,
+        /// Whether it will be retried.
+        will_retry: bool,
+    },
+}
+
+/// One line of the saga-style step log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepLogEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Which engine instance.
+    pub engine: String,
+    /// The step.
+    pub step: crate::request::ProvisioningStep,
+    /// Attempt, from 1.
+    pub attempt: u32,
+    /// What happened.
+    pub phase: StepPhase,
 }
 
 /// A request-list query: filters and a page. Results are newest first
@@ -112,7 +152,42 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Lists requests.
     async fn list_requests(&self, query: &RequestQuery) -> Result<Page<Request>, StoreError>;
-    /// Requests in the given states (for the engine), oldest first.
-    async fn requests_in_states(&self, states: &[RequestState])
-        -> Result<Vec<Request>, StoreError>;
+    /// Numbers of the requests in the given states (for the engine), oldest first.
+    async fn request_ids_in_states(
+        &self,
+        states: &[RequestState],
+    ) -> Result<Vec<RequestId>, StoreError>;
+
+    /// Appends to a request's provisioning step log.
+    async fn append_step_log(&self, id: RequestId, entry: &StepLogEntry) -> Result<(), StoreError>;
+
+    /// Appends `log` and replaces the request, as one atomic write where the
+    /// store can (the default does the two in turn: log first, so a crash
+    /// between them only leaves a log line whose step is redone).
+    async fn update_request_with_log(
+        &self,
+        request: &Request,
+        expected_version: u64,
+        log: &StepLogEntry,
+    ) -> Result<(), StoreError> {
+        self.append_step_log(request.id, log).await?;
+        self.update_request(request, expected_version).await
+    }
+
+    /// A request's provisioning step log, oldest first.
+    async fn step_log(&self, id: RequestId) -> Result<Vec<StepLogEntry>, StoreError>;
+
+    /// Takes (or renews) the lease on a request for `owner` until `until`,
+    /// if no other owner holds an unexpired one. Several engines sharing one
+    /// store process each request once: only the lease holder works on it.
+    async fn acquire_lease(
+        &self,
+        id: RequestId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives a lease back (no-op if `owner` does not hold it).
+    async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError>;
 }

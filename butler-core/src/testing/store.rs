@@ -37,6 +37,94 @@ pub async fn run_all(store: &dyn Store) {
     ids_are_unique_and_round_trip(store).await;
     stale_updates_conflict(store).await;
     lists_filter_page_and_order(store).await;
+    step_log_appends_in_order(store).await;
+    leases_exclude_other_owners_until_expiry(store).await;
+}
+
+/// The step log keeps entries in order, per request.
+pub async fn step_log_appends_in_order(store: &dyn Store) {
+    use crate::request::ProvisioningStep;
+    use crate::store::{StepLogEntry, StepPhase};
+    let id = store
+        .next_request_id()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store
+        .insert_request(&sample_request(id, "ana", t0()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let e1 = StepLogEntry {
+        at: t0(),
+        engine: "e1".into(),
+        step: ProvisioningStep::CreateVm,
+        attempt: 1,
+        phase: StepPhase::Started,
+    };
+    let e2 = StepLogEntry {
+        phase: StepPhase::Failed {
+            reason: "503".into(),
+            will_retry: true,
+        },
+        ..e1.clone()
+    };
+    let e3 = StepLogEntry {
+        attempt: 2,
+        phase: StepPhase::Succeeded {
+            detail: "made".into(),
+        },
+        ..e1.clone()
+    };
+    for e in [&e1, &e2, &e3] {
+        store
+            .append_step_log(id, e)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(
+        store.step_log(id).await.unwrap_or_else(|e| panic!("{e}")),
+        vec![e1.clone(), e2, e3]
+    );
+    assert!(matches!(
+        store.append_step_log(RequestId(u64::MAX / 2), &e1).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// A lease excludes other owners until it expires; its owner may renew it.
+pub async fn leases_exclude_other_owners_until_expiry(store: &dyn Store) {
+    let id = store
+        .next_request_id()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store
+        .insert_request(&sample_request(id, "ana", t0()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let lease = |owner: &'static str, now_min: i64| async move {
+        let now = t0() + Duration::minutes(now_min);
+        store
+            .acquire_lease(id, owner, now, now + Duration::minutes(5))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert!(lease("a", 0).await);
+    assert!(!lease("b", 1).await);
+    assert!(lease("a", 2).await, "the owner renews");
+    assert!(!lease("b", 6).await, "renewed until minute 7");
+    assert!(lease("b", 8).await, "expired: another may take it");
+    store
+        .release_lease(id, "a")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !lease("a", 9).await,
+        "a release by a non-holder changes nothing"
+    );
+    store
+        .release_lease(id, "b")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(lease("a", 9).await);
 }
 
 /// Allocated ids are distinct; a stored request reads back equal; a second

@@ -1,0 +1,84 @@
+//! End-to-end provisioning throughput: approved requests taken to
+//! `Completed` by the engine on the simulator (zero latency, instant tasks)
+//! with the SQLite store on a file (WAL). Requests/s = N / median time.
+
+use butler::auth::{Actor, Role};
+use butler::demo;
+use butler::engine::{Engine, EngineConfig};
+use butler::service::RequestService;
+use butler::sim::{SimPlatform, Timings};
+use butler::store::SqliteStore;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+async fn setup(n: usize, dir: &std::path::Path) -> Arc<Engine> {
+    let timings = Timings {
+        queue: Duration::ZERO,
+        create_vm: Duration::ZERO,
+        ..Timings::default()
+    };
+    let sim = SimPlatform::demo_builder(1).timings(timings).build();
+    let path = dir.join(format!("bench-{}.sqlite", sim.new_uuid()));
+    let store = Arc::new(SqliteStore::open(&path).expect("open the bench store"));
+    let svc = Arc::new(RequestService::with_clock(
+        store,
+        demo::catalog(),
+        demo::rate_book(),
+        sim.clock(),
+    ));
+    let ana = Actor::new("ana", [Role::Requester]);
+    let bea = Actor::new("bea", [Role::Approver]);
+    for i in 0..n {
+        let r = svc
+            .create(&ana, demo::spec(&format!("b{i}")))
+            .await
+            .expect("create");
+        let r = svc.submit(&ana, r.id, r.version).await.expect("submit");
+        svc.approve(&bea, r.id, r.version).await.expect("approve");
+    }
+    let mut cfg = EngineConfig {
+        max_in_flight: 64,
+        task_poll: Duration::ZERO,
+        ..EngineConfig::default()
+    };
+    cfg.protection
+        .remote_sites
+        .insert("c1-madrid".into(), "c2-santiago".into());
+    let p = Arc::new(sim);
+    Arc::new(Engine::new(svc, p.clone(), p.clone(), p, cfg))
+}
+
+fn throughput(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut g = c.benchmark_group("provision");
+    g.sample_size(10);
+    let n = 2000usize;
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_with_input(
+        BenchmarkId::new("approved_to_completed_sqlite", n),
+        &n,
+        |b, &n| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let engine = rt.block_on(setup(n, dir.path()));
+                    let t = Instant::now();
+                    let s = rt.block_on(engine.run_until_idle()).expect("engine run");
+                    total += t.elapsed();
+                    assert_eq!(s.completed, n);
+                }
+                total
+            })
+        },
+    );
+    g.finish();
+}
+
+criterion_group!(benches, throughput);
+criterion_main!(benches);

@@ -1,0 +1,513 @@
+//! The provisioning engine (SPEC §5): takes every `Approved` request through
+//! create VM → protect → monitoring → billing → `Completed`, by itself.
+//!
+//! - **Saga-style step log**: each attempt is written to the store as
+//!   `Started` *before* its side effect and `Succeeded`/`Failed` after; the
+//!   request's own state (`Provisioning` at step *s*, attempt *n*) is the
+//!   resume point. After a restart the engine resumes every request in
+//!   `Approved` or `Provisioning`.
+//! - **Exactly once**: every step looks up by the deterministic VM name
+//!   (`<name>-r<number>`) before acting, so a lost reply, a crash or a
+//!   repeated step never makes a second VM, registration or activation.
+//! - **Retries**: bounded attempts with exponential backoff and jitter on
+//!   retryable errors, within a deadline per step ([`RetryPolicy`]); then
+//!   `Error` naming step, attempts and last reason. An Admin's retry resumes
+//!   at the failed step.
+//! - **Concurrency**: at most [`EngineConfig::max_in_flight`] requests at
+//!   once; a lease in the store keeps two engines sharing one store off the
+//!   same request.
+//! - Runs as a tokio task ([`Engine::start`]) with graceful shutdown, or
+//!   on demand ([`Engine::run_until_idle`]).
+
+mod hooks;
+mod retry;
+mod steps;
+
+pub use hooks::{HookAction, HookPoint, Hooks, NoHooks};
+pub use retry::RetryPolicy;
+
+use crate::auth::Actor;
+use crate::backend::{Billing, ClusterBackend, Monitor, Schedule, ScheduleKind};
+use crate::error::ButlerError;
+use crate::request::{Action, ProvisioningStep, Request, RequestId, RequestState};
+use crate::service::RequestService;
+use crate::store::{StepLogEntry, StepPhase, StoreError};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use steps::Backends;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+/// How VMs are protected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtectionConfig {
+    /// Protection-group name prefix (`PD-` gives `PD-web01-r7`).
+    pub group_prefix: String,
+    /// Local snapshot schedule (its `kind`/`remote_site` are ignored).
+    pub local: Schedule,
+    /// Remote replication schedule (its `kind`/`remote_site` are ignored).
+    pub remote: Schedule,
+    /// Remote-site name to replicate to, per cluster.
+    pub remote_sites: BTreeMap<String, String>,
+}
+
+impl Default for ProtectionConfig {
+    fn default() -> Self {
+        ProtectionConfig {
+            group_prefix: "PD-".into(),
+            local: Schedule {
+                kind: ScheduleKind::Local,
+                every_minutes: 60,
+                retention: 24,
+                remote_site: None,
+            },
+            remote: Schedule {
+                kind: ScheduleKind::Remote,
+                every_minutes: 60,
+                retention: 24,
+                remote_site: None,
+            },
+            remote_sites: BTreeMap::new(),
+        }
+    }
+}
+
+/// Engine settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineConfig {
+    /// This instance's name (step log, leases).
+    pub engine_id: String,
+    /// Requests processed at once.
+    pub max_in_flight: usize,
+    /// Retries and deadlines.
+    pub retry: RetryPolicy,
+    /// Interval between polls of a platform task.
+    pub task_poll: Duration,
+    /// Interval between looks for new work when running in the background.
+    pub poll_interval: Duration,
+    /// How long a lease lasts (renewed at every step).
+    pub lease_ttl: Duration,
+    /// Protection settings.
+    pub protection: ProtectionConfig,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            engine_id: "engine-1".into(),
+            max_in_flight: 16,
+            retry: RetryPolicy::default(),
+            task_poll: Duration::from_secs(5),
+            poll_interval: Duration::from_secs(2),
+            lease_ttl: Duration::from_secs(15 * 60),
+            protection: ProtectionConfig::default(),
+        }
+    }
+}
+
+/// Why the engine stopped working on a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// A test hook simulated a process death.
+    #[error("engine crashed (injected) at {0:?} of request {1}")]
+    Crashed(HookPoint, RequestId),
+    /// The store or the workflow refused something.
+    #[error(transparent)]
+    Butler(#[from] ButlerError),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        EngineError::Butler(e.into())
+    }
+}
+
+/// What one pass of [`Engine::run_until_idle`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Requests that ended `Completed`.
+    pub completed: usize,
+    /// Requests that ended `Error`.
+    pub failed: usize,
+    /// Requests skipped (leased by another engine, or changed meanwhile).
+    pub skipped: usize,
+}
+
+/// The provisioning engine.
+pub struct Engine {
+    svc: Arc<RequestService>,
+    backends: Backends,
+    config: EngineConfig,
+    hooks: Arc<dyn Hooks>,
+    in_flight: Mutex<HashSet<RequestId>>,
+    actor: Actor,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine over the service's store and clock and the given backends.
+    pub fn new(
+        svc: Arc<RequestService>,
+        cluster: Arc<dyn ClusterBackend>,
+        monitor: Arc<dyn Monitor>,
+        billing: Arc<dyn Billing>,
+        config: EngineConfig,
+    ) -> Engine {
+        let clock = svc.clock().clone();
+        Engine {
+            svc,
+            backends: Backends {
+                cluster,
+                monitor,
+                billing,
+                clock,
+            },
+            config,
+            hooks: Arc::new(NoHooks),
+            in_flight: Mutex::new(HashSet::new()),
+            actor: Actor::engine(),
+        }
+    }
+
+    /// Installs test hooks (crash and repeat injection).
+    pub fn with_hooks(mut self, hooks: Arc<dyn Hooks>) -> Engine {
+        self.hooks = hooks;
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Processes every request in `Approved` or `Provisioning` until none is
+    /// left that this engine may take, `max_in_flight` at a time. An
+    /// injected crash stops everything at once, like a process death.
+    pub async fn run_until_idle(self: &Arc<Self>) -> Result<RunSummary, EngineError> {
+        self.run_inner(None).await
+    }
+
+    async fn run_inner(
+        self: &Arc<Self>,
+        stop: Option<watch::Receiver<bool>>,
+    ) -> Result<RunSummary, EngineError> {
+        let mut summary = RunSummary::default();
+        let stopping =
+            |stop: &Option<watch::Receiver<bool>>| stop.as_ref().is_some_and(|s| *s.borrow());
+        loop {
+            let work = self
+                .svc
+                .store()
+                .request_ids_in_states(&[RequestState::Approved, RequestState::Provisioning])
+                .await?;
+            let work: Vec<RequestId> = {
+                let busy = self.lock_in_flight();
+                work.into_iter().filter(|id| !busy.contains(id)).collect()
+            };
+            if work.is_empty() || stopping(&stop) {
+                return Ok(summary);
+            }
+            let before = summary.clone();
+            let sem = Arc::new(Semaphore::new(self.config.max_in_flight.max(1)));
+            let mut set = JoinSet::new();
+            for id in work {
+                if stopping(&stop) {
+                    break;
+                }
+                let Ok(permit) = sem.clone().acquire_owned().await else {
+                    break;
+                };
+                let me = self.clone();
+                set.spawn(async move {
+                    let out = me.process(id).await;
+                    drop(permit);
+                    out
+                });
+                // Reap finished ones as we go so a crash stops new work early.
+                while let Some(done) = set.try_join_next() {
+                    tally(&mut summary, done)?;
+                }
+            }
+            while let Some(done) = set.join_next().await {
+                tally(&mut summary, done)?;
+            }
+            if summary.completed == before.completed && summary.failed == before.failed {
+                // Nothing this engine can finish right now (leased elsewhere).
+                return Ok(summary);
+            }
+        }
+    }
+
+    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<RequestId>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes one request as far as it goes: `Completed`, `Error`, or
+    /// untouched when another engine holds its lease.
+    pub async fn process(&self, id: RequestId) -> Result<RequestState, EngineError> {
+        if !self.lock_in_flight().insert(id) {
+            return Ok(RequestState::Provisioning);
+        }
+        let out = self.process_leased(id).await;
+        self.lock_in_flight().remove(&id);
+        out
+    }
+
+    /// Takes or renews the lease; `Some(expiry)` when held.
+    async fn lease(&self, id: RequestId) -> Result<Option<DateTime<Utc>>, EngineError> {
+        let now = self.backends.clock.now();
+        let until = now
+            + chrono::Duration::from_std(self.config.lease_ttl).unwrap_or(chrono::Duration::MAX);
+        let held = self
+            .svc
+            .store()
+            .acquire_lease(id, &self.config.engine_id, now, until)
+            .await?;
+        Ok(held.then_some(until))
+    }
+
+    async fn process_leased(&self, id: RequestId) -> Result<RequestState, EngineError> {
+        let Some(until) = self.lease(id).await? else {
+            tracing::debug!(request = %id, "leased by another engine; skipped");
+            return Ok(RequestState::Provisioning);
+        };
+        let result = self.drive(id, until).await;
+        if !matches!(result, Err(EngineError::Crashed(..))) {
+            // A dead process releases nothing; its lease simply expires.
+            self.svc
+                .store()
+                .release_lease(id, &self.config.engine_id)
+                .await?;
+        }
+        result
+    }
+
+    async fn drive(
+        &self,
+        id: RequestId,
+        mut lease_until: DateTime<Utc>,
+    ) -> Result<RequestState, EngineError> {
+        let half =
+            chrono::Duration::from_std(self.config.lease_ttl / 2).unwrap_or(chrono::Duration::MAX);
+        let mut r = self.svc.store().get_request(id).await?;
+        loop {
+            r = match r.state {
+                RequestState::Approved => self.apply(&r, Action::StartProvisioning).await?,
+                RequestState::Provisioning => {
+                    let Some(p) = r.progress else {
+                        return Ok(r.state);
+                    };
+                    // Renew once half the lease is spent, and never work on
+                    // a request whose lease another engine has taken.
+                    if self.backends.clock.now() + half >= lease_until {
+                        match self.lease(id).await? {
+                            Some(until) => lease_until = until,
+                            None => return Ok(RequestState::Provisioning),
+                        }
+                    }
+                    self.run_step(r, p.step).await?
+                }
+                other => return Ok(other),
+            };
+        }
+    }
+
+    async fn apply(&self, r: &Request, action: Action) -> Result<Request, EngineError> {
+        // The engine holds the request it last wrote; the store's version
+        // check still refuses the write if anyone changed it since.
+        Ok(self.svc.commit_current(r, &self.actor, action).await?)
+    }
+
+    fn log_line(&self, step: ProvisioningStep, attempt: u32, phase: StepPhase) -> StepLogEntry {
+        StepLogEntry {
+            at: self.backends.clock.now(),
+            engine: self.config.engine_id.clone(),
+            step,
+            attempt,
+            phase,
+        }
+    }
+
+    async fn log(
+        &self,
+        r: &Request,
+        step: ProvisioningStep,
+        attempt: u32,
+        phase: StepPhase,
+    ) -> Result<(), EngineError> {
+        let line = self.log_line(step, attempt, phase);
+        Ok(self.svc.store().append_step_log(r.id, &line).await?)
+    }
+
+    fn hook(&self, id: RequestId, point: HookPoint) -> Result<HookAction, EngineError> {
+        match self.hooks.at(id, point) {
+            HookAction::Crash => Err(EngineError::Crashed(point, id)),
+            other => Ok(other),
+        }
+    }
+
+    async fn run_step(
+        &self,
+        mut r: Request,
+        step: ProvisioningStep,
+    ) -> Result<Request, EngineError> {
+        let clock = &self.backends.clock;
+        let deadline = clock.now()
+            + chrono::Duration::from_std(self.config.retry.step_deadline)
+                .unwrap_or(chrono::Duration::MAX);
+        loop {
+            let attempt = r.progress.map_or(1, |p| p.attempt);
+            self.log(&r, step, attempt, StepPhase::Started).await?;
+            self.hook(r.id, HookPoint::Before(step))?;
+            let mut result = self.backends.run(&self.config, &r, step, deadline).await;
+            if result.is_ok() && self.hook(r.id, HookPoint::After(step))? == HookAction::Repeat {
+                result = self.backends.run(&self.config, &r, step, deadline).await;
+            }
+            match result {
+                Ok(out) => {
+                    tracing::info!(request = %r.id, %step, attempt, "{}", out.detail);
+                    let line = self.log_line(
+                        step,
+                        attempt,
+                        StepPhase::Succeeded {
+                            detail: out.detail.clone(),
+                        },
+                    );
+                    let done = Action::StepDone {
+                        step,
+                        vm_uuid: out.vm_uuid,
+                        note: Some(out.detail),
+                    };
+                    return Ok(self
+                        .svc
+                        .commit_current_logged(&r, &self.actor, done, &line)
+                        .await?);
+                }
+                Err(fault) => {
+                    let delay = self
+                        .config
+                        .retry
+                        .delay(attempt, r.id.0.wrapping_mul(31).wrapping_add(step as u64));
+                    let wake = clock.now()
+                        + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+                    let will_retry = fault.retryable
+                        && attempt < self.config.retry.max_attempts
+                        && wake < deadline;
+                    tracing::warn!(request = %r.id, %step, attempt, will_retry, "{}", fault.reason);
+                    let line = self.log_line(
+                        step,
+                        attempt,
+                        StepPhase::Failed {
+                            reason: fault.reason.clone(),
+                            will_retry,
+                        },
+                    );
+                    let action = if will_retry {
+                        Action::StepRetry {
+                            step,
+                            reason: fault.reason,
+                        }
+                    } else {
+                        Action::Fail {
+                            step,
+                            reason: fault.reason,
+                        }
+                    };
+                    r = self
+                        .svc
+                        .commit_current_logged(&r, &self.actor, action, &line)
+                        .await?;
+                    if !will_retry {
+                        return Ok(r);
+                    }
+                    clock.sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    /// Runs the engine as a background task: it looks for work every
+    /// `poll_interval` (or at once after [`EngineHandle::wake`]) until
+    /// [`EngineHandle::shutdown`].
+    pub fn start(self: Arc<Self>) -> EngineHandle {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let wake2 = wake.clone();
+        let join = tokio::spawn(async move {
+            let mut stop = stop_rx;
+            loop {
+                if *stop.borrow() {
+                    break;
+                }
+                if let Err(e) = self.run_inner(Some(stop.clone())).await {
+                    tracing::error!("engine pass failed: {e}");
+                }
+                tokio::select! {
+                    _ = stop.changed() => {}
+                    _ = wake2.notified() => {}
+                    _ = tokio::time::sleep(self.config.poll_interval) => {}
+                }
+            }
+        });
+        EngineHandle {
+            stop: stop_tx,
+            wake,
+            join,
+        }
+    }
+}
+
+fn tally(
+    summary: &mut RunSummary,
+    done: Result<Result<RequestState, EngineError>, tokio::task::JoinError>,
+) -> Result<(), EngineError> {
+    match done {
+        Ok(Ok(RequestState::Completed)) => summary.completed += 1,
+        Ok(Ok(RequestState::Error)) => summary.failed += 1,
+        Ok(Ok(_)) => summary.skipped += 1,
+        Ok(Err(EngineError::Butler(ButlerError::Conflict(_)))) => summary.skipped += 1,
+        Ok(Err(e)) => return Err(e),
+        Err(join) => {
+            tracing::error!("engine task ended abnormally: {join}");
+            summary.skipped += 1;
+        }
+    }
+    Ok(())
+}
+
+/// A running engine.
+#[derive(Debug)]
+pub struct EngineHandle {
+    stop: watch::Sender<bool>,
+    wake: Arc<tokio::sync::Notify>,
+    join: tokio::task::JoinHandle<()>,
+}
+
+impl EngineHandle {
+    /// Looks for work now (e.g. right after an approval).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Stops taking new requests, lets those in flight finish, and returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if let Err(e) = self.join.await {
+            tracing::error!("engine task ended abnormally: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

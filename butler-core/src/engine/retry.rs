@@ -1,0 +1,75 @@
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Bounded retries with exponential backoff and jitter, and a deadline per step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryPolicy {
+    /// Attempts per step before the request ends in `Error`.
+    pub max_attempts: u32,
+    /// Delay before the second attempt.
+    pub base_delay: Duration,
+    /// Upper bound of any delay.
+    pub max_delay: Duration,
+    /// Time allowed for one step, all attempts and waits included.
+    pub step_deadline: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(60),
+            step_deadline: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay after failed attempt `attempt` (1-based): exponential,
+    /// capped, with "equal jitter" (between half and all of it). The jitter
+    /// is a hash of `salt` and the attempt, so runs repeat exactly while
+    /// different requests still spread out.
+    pub fn delay(&self, attempt: u32, salt: u64) -> Duration {
+        let exp = self.base_delay.saturating_mul(
+            1u32.checked_shl(attempt.saturating_sub(1).min(31))
+                .unwrap_or(u32::MAX),
+        );
+        let full = exp.min(self.max_delay);
+        let frac = (splitmix(salt ^ u64::from(attempt)) >> 11) as f64 / (1u64 << 53) as f64;
+        full.div_f64(2.0) + full.div_f64(2.0).mul_f64(frac)
+    }
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_are_capped_and_jittered_within_half() {
+        let p = RetryPolicy {
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(10),
+            ..Default::default()
+        };
+        for salt in 0..50u64 {
+            for attempt in 1..12 {
+                let full = Duration::from_secs(1u64 << (attempt - 1)).min(Duration::from_secs(10));
+                let d = p.delay(attempt, salt);
+                assert!(
+                    d >= full / 2 && d <= full,
+                    "attempt {attempt}: {d:?} vs {full:?}"
+                );
+            }
+        }
+        assert_ne!(p.delay(3, 1), p.delay(3, 2), "different salts spread out");
+        assert_eq!(p.delay(3, 1), p.delay(3, 1), "deterministic");
+    }
+}

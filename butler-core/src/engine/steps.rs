@@ -1,0 +1,292 @@
+//! The side effects of each provisioning step, each idempotent: look up by
+//! the deterministic VM name before creating anything.
+
+use super::EngineConfig;
+use crate::backend::{
+    BackendError, Billing, BillingActivation, Clock, ClusterBackend, Monitor, MonitorRegistration,
+    ProtectRequest, Schedule, ScheduleKind, TaskId, TaskState, VmCreate, VmState,
+};
+use crate::request::{ProvisioningStep, Request};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+/// What a step achieved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StepOutcome {
+    pub(crate) vm_uuid: Option<String>,
+    pub(crate) detail: String,
+}
+
+/// Why a step attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StepFault {
+    pub(crate) retryable: bool,
+    pub(crate) reason: String,
+}
+
+impl From<BackendError> for StepFault {
+    fn from(e: BackendError) -> Self {
+        StepFault {
+            retryable: e.is_retryable(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+fn permanent(reason: String) -> StepFault {
+    StepFault {
+        retryable: false,
+        reason,
+    }
+}
+
+pub(crate) struct Backends {
+    pub(crate) cluster: Arc<dyn ClusterBackend>,
+    pub(crate) monitor: Arc<dyn Monitor>,
+    pub(crate) billing: Arc<dyn Billing>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl Backends {
+    pub(crate) async fn run(
+        &self,
+        cfg: &EngineConfig,
+        r: &Request,
+        step: ProvisioningStep,
+        deadline: DateTime<Utc>,
+    ) -> Result<StepOutcome, StepFault> {
+        match step {
+            ProvisioningStep::CreateVm => self.create_vm(cfg, r, deadline).await,
+            ProvisioningStep::Protect => self.protect(cfg, r).await,
+            ProvisioningStep::Monitor => self.register(r).await,
+            ProvisioningStep::Bill => self.bill(r).await,
+        }
+    }
+
+    async fn create_vm(
+        &self,
+        cfg: &EngineConfig,
+        r: &Request,
+        deadline: DateTime<Utc>,
+    ) -> Result<StepOutcome, StepFault> {
+        let name = r.platform_vm_name();
+        if let Some(vm) = self.cluster.find_vm(&name).await? {
+            let uuid = self.wait_ready(cfg, &name, vm.state, deadline).await?;
+            return Ok(StepOutcome {
+                vm_uuid: Some(uuid.clone()),
+                detail: format!("found VM {name} ({uuid}) made earlier"),
+            });
+        }
+        let s = &r.spec;
+        let req = VmCreate {
+            name: name.clone(),
+            cluster: s.cluster.clone(),
+            project: r.derived.project.clone(),
+            category: r.derived.category.clone(),
+            cores_per_socket: s.cores_per_socket,
+            sockets: s.sockets,
+            ram_gib: s.ram_gib,
+            disks_gib: s.disks_gib.clone(),
+            image: s.image.clone(),
+            nics: s.nics.clone(),
+            cdrom: s.cdrom,
+            uefi: true,
+            power_on: true,
+        };
+        let task = self.cluster.create_vm(&req).await?;
+        match self.wait_task(cfg, &task, deadline).await? {
+            TaskState::Succeeded => {}
+            TaskState::Failed(reason) => {
+                return Err(permanent(format!(
+                    "platform task {} failed: {reason}",
+                    task.0
+                )))
+            }
+            other => {
+                return Err(permanent(format!(
+                    "platform task {} ended {other:?}",
+                    task.0
+                )))
+            }
+        }
+        let vm = self
+            .cluster
+            .find_vm(&name)
+            .await?
+            .ok_or_else(|| StepFault {
+                retryable: true,
+                reason: format!("VM {name} not visible yet after its task succeeded"),
+            })?;
+        Ok(StepOutcome {
+            vm_uuid: Some(vm.uuid.clone()),
+            detail: format!("created VM {name} ({})", vm.uuid),
+        })
+    }
+
+    /// Polls until the VM named `name` is ready. Poll errors that may pass
+    /// are waited out; only the step deadline ends the wait.
+    async fn wait_ready(
+        &self,
+        cfg: &EngineConfig,
+        name: &str,
+        mut state: VmState,
+        deadline: DateTime<Utc>,
+    ) -> Result<String, StepFault> {
+        loop {
+            if state == VmState::Error {
+                return Err(permanent(format!(
+                    "VM {name} exists in error state; remove it on the platform, then retry"
+                )));
+            }
+            if state == VmState::Ready {
+                if let Ok(Some(vm)) = self.cluster.find_vm(name).await {
+                    if vm.state == VmState::Ready {
+                        return Ok(vm.uuid);
+                    }
+                }
+            }
+            if self.clock.now() >= deadline {
+                return Err(StepFault {
+                    retryable: false,
+                    reason: format!("VM {name} not ready before the step deadline"),
+                });
+            }
+            self.clock.sleep(cfg.task_poll).await;
+            match self.cluster.find_vm(name).await {
+                Ok(Some(vm)) => state = vm.state,
+                Ok(None) => {
+                    return Err(StepFault {
+                        retryable: true,
+                        reason: format!("VM {name} disappeared"),
+                    })
+                }
+                Err(e) if e.is_retryable() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn wait_task(
+        &self,
+        cfg: &EngineConfig,
+        task: &TaskId,
+        deadline: DateTime<Utc>,
+    ) -> Result<TaskState, StepFault> {
+        loop {
+            match self.cluster.task(task).await {
+                Ok(st) if st.state.is_terminal() => return Ok(st.state),
+                Ok(_) => {}
+                Err(e) if e.is_retryable() => {}
+                Err(e) => return Err(e.into()),
+            }
+            if self.clock.now() >= deadline {
+                return Err(permanent(format!(
+                    "platform task {} not done before the step deadline",
+                    task.0
+                )));
+            }
+            self.clock.sleep(cfg.task_poll).await;
+        }
+    }
+
+    async fn protect(&self, cfg: &EngineConfig, r: &Request) -> Result<StepOutcome, StepFault> {
+        let s = &r.spec;
+        if !s.backup_local && !s.backup_remote {
+            return Ok(StepOutcome {
+                vm_uuid: None,
+                detail: "no backups requested".into(),
+            });
+        }
+        let mut schedules = Vec::new();
+        if s.backup_local {
+            schedules.push(Schedule {
+                kind: ScheduleKind::Local,
+                remote_site: None,
+                ..cfg.protection.local
+            });
+        }
+        if s.backup_remote {
+            let site = cfg.protection.remote_sites.get(&s.cluster).ok_or_else(|| {
+                permanent(format!(
+                    "no remote site is configured for cluster {:?} (protection.remote_sites)",
+                    s.cluster
+                ))
+            })?;
+            schedules.push(Schedule {
+                kind: ScheduleKind::Remote,
+                remote_site: Some(site.clone()),
+                ..cfg.protection.remote
+            });
+        }
+        let name = r.platform_vm_name();
+        let req = ProtectRequest {
+            group: format!("{}{name}", cfg.protection.group_prefix),
+            vm_name: name,
+            schedules,
+        };
+        self.cluster.protect_vm(&s.cluster, &req).await?;
+        Ok(StepOutcome {
+            vm_uuid: None,
+            detail: format!(
+                "protected in {} with {} schedule(s)",
+                req.group,
+                req.schedules.len()
+            ),
+        })
+    }
+
+    async fn uuid(&self, r: &Request) -> Result<String, StepFault> {
+        if let Some(u) = &r.vm_uuid {
+            return Ok(u.clone());
+        }
+        let name = r.platform_vm_name();
+        match self.cluster.find_vm(&name).await? {
+            Some(vm) => Ok(vm.uuid),
+            None => Err(permanent(format!("VM {name} not found"))),
+        }
+    }
+
+    async fn register(&self, r: &Request) -> Result<StepOutcome, StepFault> {
+        let name = r.platform_vm_name();
+        if self.monitor.find(&name).await?.is_some() {
+            return Ok(StepOutcome {
+                vm_uuid: None,
+                detail: "already registered".into(),
+            });
+        }
+        let reg = MonitorRegistration {
+            vm_name: name,
+            vm_uuid: self.uuid(r).await?,
+            cluster: r.spec.cluster.clone(),
+        };
+        self.monitor.register(&reg).await?;
+        Ok(StepOutcome {
+            vm_uuid: None,
+            detail: "registered".into(),
+        })
+    }
+
+    async fn bill(&self, r: &Request) -> Result<StepOutcome, StepFault> {
+        let name = r.platform_vm_name();
+        if self.billing.find(&name).await?.is_some() {
+            return Ok(StepOutcome {
+                vm_uuid: None,
+                detail: "already active".into(),
+            });
+        }
+        let act = BillingActivation {
+            vm_name: name,
+            vm_uuid: self.uuid(r).await?,
+            cost_center: r.derived.cost_center.clone(),
+            vcpus: r.spec.vcpus(),
+            ram_gib: r.spec.ram_gib,
+            storage_gib: r.spec.storage_gib(),
+            disk_type: r.spec.disk_type.clone(),
+        };
+        self.billing.activate(&act).await?;
+        Ok(StepOutcome {
+            vm_uuid: None,
+            detail: format!("billing active for cost center {}", act.cost_center),
+        })
+    }
+}

@@ -1,0 +1,295 @@
+//! Orchestration unit tests against mockall doubles of the backends.
+
+use super::*;
+use crate::auth::Role;
+use crate::backend::*;
+use crate::demo;
+use crate::request::{ActionKind, RequestState};
+use crate::spec::VmSpec;
+use crate::store::MemoryStore;
+use async_trait::async_trait;
+use mockall::predicate::*;
+
+mockall::mock! {
+    pub Cluster {}
+    #[async_trait]
+    impl ClusterBackend for Cluster {
+        async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError>;
+        async fn list_projects(&self) -> Result<Vec<ProjectInfo>, BackendError>;
+        async fn list_subnets(&self) -> Result<Vec<SubnetInfo>, BackendError>;
+        async fn list_images(&self) -> Result<Vec<ImageInfo>, BackendError>;
+        async fn list_vms(&self, cluster: &str) -> Result<Vec<VmInfo>, BackendError>;
+        async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError>;
+        async fn create_vm(&self, vm: &VmCreate) -> Result<TaskId, BackendError>;
+        async fn task(&self, id: &TaskId) -> Result<TaskStatus, BackendError>;
+        async fn list_protection_groups(&self, cluster: &str) -> Result<Vec<ProtectionGroup>, BackendError>;
+        async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError>;
+        async fn migrate_protection_group(&self, source: &str, group: &str, destination: &str) -> Result<(), BackendError>;
+        async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError>;
+    }
+}
+
+mockall::mock! {
+    pub Mon {}
+    #[async_trait]
+    impl Monitor for Mon {
+        async fn find(&self, vm_name: &str) -> Result<Option<MonitorRegistration>, BackendError>;
+        async fn register(&self, reg: &MonitorRegistration) -> Result<(), BackendError>;
+    }
+}
+
+mockall::mock! {
+    pub Bill {}
+    #[async_trait]
+    impl Billing for Bill {
+        async fn find(&self, vm_name: &str) -> Result<Option<BillingActivation>, BackendError>;
+        async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError>;
+    }
+}
+
+fn vm(name: &str, state: VmState) -> VmInfo {
+    VmInfo {
+        uuid: "uuid-1".into(),
+        name: name.into(),
+        cluster: "c1-madrid".into(),
+        project: Some("prod-project".into()),
+        power: PowerState::On,
+        state,
+        vcpus: 2,
+        ram_gib: 4,
+        disks_gib: vec![50],
+        nics: vec!["vlan-10".into()],
+        categories: vec![],
+    }
+}
+
+fn config() -> EngineConfig {
+    let mut c = EngineConfig::default();
+    c.retry.base_delay = Duration::from_millis(1);
+    c.retry.max_delay = Duration::from_millis(2);
+    c.task_poll = Duration::from_millis(1);
+    c.protection
+        .remote_sites
+        .insert("c1-madrid".into(), "c2-santiago".into());
+    c
+}
+
+async fn approved(spec: VmSpec) -> (Arc<RequestService>, RequestId) {
+    let svc = Arc::new(RequestService::new(
+        Arc::new(MemoryStore::new()),
+        demo::catalog(),
+        demo::rate_book(),
+    ));
+    let ana = Actor::new("ana", [Role::Requester]);
+    let bea = Actor::new("bea", [Role::Approver]);
+    let r = svc.create(&ana, spec).await.unwrap();
+    let r = svc.submit(&ana, r.id, r.version).await.unwrap();
+    let r = svc.approve(&bea, r.id, r.version).await.unwrap();
+    (svc, r.id)
+}
+
+fn engine(svc: Arc<RequestService>, c: MockCluster, m: MockMon, b: MockBill) -> Engine {
+    Engine::new(svc, Arc::new(c), Arc::new(m), Arc::new(b), config())
+}
+
+#[tokio::test]
+async fn existing_vm_registration_and_activation_are_never_made_twice() {
+    let (svc, id) = approved(demo::spec("web01")).await;
+    let name = format!("web01-r{}", id.0);
+    let mut c = MockCluster::new();
+    let n = name.clone();
+    c.expect_find_vm()
+        .with(eq(name.clone()))
+        .returning(move |_| Ok(Some(vm(&n, VmState::Ready))));
+    c.expect_create_vm().never();
+    c.expect_protect_vm()
+        .withf(|cluster, req| {
+            cluster == "c1-madrid"
+                && req.group.starts_with("PD-web01-r")
+                && req.schedules.iter().map(|s| s.kind).collect::<Vec<_>>()
+                    == vec![ScheduleKind::Local, ScheduleKind::Remote]
+                && req.schedules[1].remote_site.as_deref() == Some("c2-santiago")
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let mut m = MockMon::new();
+    let n = name.clone();
+    m.expect_find().returning(move |_| {
+        Ok(Some(MonitorRegistration {
+            vm_name: n.clone(),
+            vm_uuid: "uuid-1".into(),
+            cluster: "c1-madrid".into(),
+        }))
+    });
+    m.expect_register().never();
+    let mut b = MockBill::new();
+    b.expect_find().times(1).returning(|_| Ok(None));
+    b.expect_activate()
+        .withf(|a| {
+            a.cost_center == "CC-1001"
+                && a.vm_uuid == "uuid-1"
+                && a.vcpus == 2
+                && a.storage_gib == 50
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let e = engine(svc.clone(), c, m, b);
+    assert_eq!(e.process(id).await.unwrap(), RequestState::Completed);
+    let r = svc.store().get_request(id).await.unwrap();
+    assert_eq!(r.vm_uuid.as_deref(), Some("uuid-1"));
+}
+
+#[tokio::test]
+async fn a_retryable_failure_is_retried_and_logged_before_and_after() {
+    let (svc, id) = approved(VmSpec {
+        backup_local: false,
+        backup_remote: false,
+        ..demo::spec("web01")
+    })
+    .await;
+    let mut c = MockCluster::new();
+    let mut seq = mockall::Sequence::new();
+    c.expect_find_vm()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(None));
+    c.expect_create_vm()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Err(BackendError::new(ErrorKind::Transient, "create_vm", "503")));
+    c.expect_find_vm()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(None));
+    c.expect_create_vm()
+        .withf(|v| {
+            v.uefi
+                && v.power_on
+                && v.project == "prod-project"
+                && v.category == "Environment:Production"
+        })
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(TaskId("t1".into())));
+    c.expect_task().returning(|_| {
+        Ok(TaskStatus {
+            state: TaskState::Succeeded,
+            percent: 100,
+            entity_uuid: Some("uuid-1".into()),
+        })
+    });
+    c.expect_find_vm()
+        .returning(|n| Ok(Some(vm(n, VmState::Ready))));
+    c.expect_protect_vm().never();
+    let mut m = MockMon::new();
+    m.expect_find().returning(|_| Ok(None));
+    m.expect_register().times(1).returning(|_| Ok(()));
+    let mut b = MockBill::new();
+    b.expect_find().returning(|_| Ok(None));
+    b.expect_activate().times(1).returning(|_| Ok(()));
+    let e = engine(svc.clone(), c, m, b);
+    assert_eq!(e.process(id).await.unwrap(), RequestState::Completed);
+    let r = svc.store().get_request(id).await.unwrap();
+    let kinds: Vec<ActionKind> = r.history.iter().map(|h| h.action).collect();
+    assert_eq!(
+        kinds[3..].to_vec(),
+        vec![
+            ActionKind::StartProvisioning,
+            ActionKind::StepRetry,
+            ActionKind::StepDone,
+            ActionKind::StepDone,
+            ActionKind::StepDone,
+            ActionKind::StepDone
+        ]
+    );
+    assert!(r
+        .history
+        .iter()
+        .any(|h| h.note.as_deref() == Some("protect done: no backups requested")));
+    let log = svc.store().step_log(id).await.unwrap();
+    let phases: Vec<(ProvisioningStep, u32, &str)> = log
+        .iter()
+        .map(|l| {
+            (
+                l.step,
+                l.attempt,
+                match l.phase {
+                    StepPhase::Started => "started",
+                    StepPhase::Succeeded { .. } => "ok",
+                    StepPhase::Failed { .. } => "failed",
+                },
+            )
+        })
+        .collect();
+    assert_eq!(
+        &phases[..3],
+        &[
+            (ProvisioningStep::CreateVm, 1, "started"),
+            (ProvisioningStep::CreateVm, 1, "failed"),
+            (ProvisioningStep::CreateVm, 2, "started"),
+        ]
+    );
+    assert_eq!(phases.len(), 3 + 1 + 2 * 3);
+}
+
+#[tokio::test]
+async fn a_permanent_failure_ends_in_error_naming_the_step_and_nothing_after_runs() {
+    let (svc, id) = approved(demo::spec("web01")).await;
+    let mut c = MockCluster::new();
+    c.expect_find_vm()
+        .returning(|n| Ok(Some(vm(n, VmState::Ready))));
+    c.expect_protect_vm().times(1).returning(|_, _| {
+        Err(BackendError::new(
+            ErrorKind::Invalid,
+            "protect_vm",
+            "bad schedule",
+        ))
+    });
+    let mut m = MockMon::new();
+    m.expect_find().never();
+    m.expect_register().never();
+    let mut b = MockBill::new();
+    b.expect_find().never();
+    b.expect_activate().never();
+    let e = engine(svc.clone(), c, m, b);
+    assert_eq!(e.process(id).await.unwrap(), RequestState::Error);
+    let r = svc.store().get_request(id).await.unwrap();
+    let f = r.failure.unwrap();
+    assert_eq!((f.step, f.attempts), (ProvisioningStep::Protect, 1));
+    assert!(f.reason.contains("bad schedule"), "{}", f.reason);
+}
+
+#[tokio::test]
+async fn retries_stop_at_max_attempts() {
+    let (svc, id) = approved(demo::spec("web01")).await;
+    let mut c = MockCluster::new();
+    c.expect_find_vm()
+        .times(10)
+        .returning(|_| Err(BackendError::new(ErrorKind::RateLimited, "find_vm", "429")));
+    let e = engine(svc.clone(), c, MockMon::new(), MockBill::new());
+    assert_eq!(e.process(id).await.unwrap(), RequestState::Error);
+    let f = svc.store().get_request(id).await.unwrap().failure.unwrap();
+    assert_eq!((f.step, f.attempts), (ProvisioningStep::CreateVm, 10));
+}
+
+#[tokio::test]
+async fn a_missing_remote_site_is_a_clear_permanent_error() {
+    let (svc, id) = approved(VmSpec {
+        cluster: "c2-santiago".into(),
+        ..demo::spec("web01")
+    })
+    .await;
+    let mut c = MockCluster::new();
+    c.expect_find_vm()
+        .returning(|n| Ok(Some(vm(n, VmState::Ready))));
+    c.expect_protect_vm().never();
+    let e = engine(svc.clone(), c, MockMon::new(), MockBill::new());
+    assert_eq!(e.process(id).await.unwrap(), RequestState::Error);
+    let f = svc.store().get_request(id).await.unwrap().failure.unwrap();
+    assert!(
+        f.reason
+            .contains("no remote site is configured for cluster \"c2-santiago\""),
+        "{}",
+        f.reason
+    );
+}

@@ -1,0 +1,102 @@
+//! Shared set-up for the integration tests: a simulated platform, a store,
+//! the request service on the simulator's clock, and an engine.
+#![allow(dead_code)]
+
+use butler::auth::{Actor, Role};
+use butler::engine::{Engine, EngineConfig, Hooks};
+use butler::request::{Request, RequestId};
+use butler::service::RequestService;
+use butler::sim::SimPlatform;
+use butler::store::Store;
+use butler::{demo, spec::VmSpec};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn ana() -> Actor {
+    Actor::new("ana", [Role::Requester])
+}
+pub fn bea() -> Actor {
+    Actor::new("bea", [Role::Approver])
+}
+
+pub struct World {
+    pub sim: SimPlatform,
+    pub svc: Arc<RequestService>,
+}
+
+impl World {
+    pub fn new(sim: SimPlatform, store: Arc<dyn Store>) -> World {
+        let svc = Arc::new(RequestService::with_clock(
+            store,
+            demo::catalog(),
+            demo::rate_book(),
+            sim.clock(),
+        ));
+        World { sim, svc }
+    }
+
+    pub fn engine_config(id: &str) -> EngineConfig {
+        let mut c = EngineConfig {
+            engine_id: id.into(),
+            max_in_flight: 64,
+            ..EngineConfig::default()
+        };
+        c.protection
+            .remote_sites
+            .insert("c1-madrid".into(), "c2-santiago".into());
+        c.protection
+            .remote_sites
+            .insert("c2-santiago".into(), "c1-madrid".into());
+        c.task_poll = Duration::from_secs(5);
+        c
+    }
+
+    pub fn engine(&self, config: EngineConfig) -> Arc<Engine> {
+        let sim = Arc::new(self.sim.clone());
+        Arc::new(Engine::new(
+            self.svc.clone(),
+            sim.clone(),
+            sim.clone(),
+            sim,
+            config,
+        ))
+    }
+
+    pub fn engine_with_hooks(&self, config: EngineConfig, hooks: Arc<dyn Hooks>) -> Arc<Engine> {
+        let sim = Arc::new(self.sim.clone());
+        Arc::new(
+            Engine::new(self.svc.clone(), sim.clone(), sim.clone(), sim, config).with_hooks(hooks),
+        )
+    }
+
+    pub async fn approved(&self, name: &str) -> Request {
+        self.approved_spec(demo::spec(name)).await
+    }
+
+    pub async fn approved_spec(&self, spec: VmSpec) -> Request {
+        let r = self.svc.create(&ana(), spec).await.unwrap();
+        let r = self.svc.submit(&ana(), r.id, r.version).await.unwrap();
+        self.svc.approve(&bea(), r.id, r.version).await.unwrap()
+    }
+
+    pub async fn get(&self, id: RequestId) -> Request {
+        self.svc.store().get_request(id).await.unwrap()
+    }
+
+    /// Exactly one VM, one registration, one activation for the request.
+    pub async fn assert_exactly_once(&self, id: RequestId) {
+        let r = self.get(id).await;
+        let name = r.platform_vm_name();
+        assert_eq!(self.sim.vms_named(&name), 1, "{name}: VMs");
+        assert_eq!(
+            self.sim.monitor_registrations(&name),
+            1,
+            "{name}: monitoring registrations"
+        );
+        assert_eq!(
+            self.sim.billing_activations(&name),
+            1,
+            "{name}: billing activations"
+        );
+    }
+}

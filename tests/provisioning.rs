@@ -1,0 +1,308 @@
+//! Provisioning on the simulator: crash harness, fault storm, permanent
+//! failures, admin retry, racing approvers, background engine.
+
+mod common;
+
+use butler::auth::{Actor, Role};
+use butler::engine::{HookAction, HookPoint, Hooks};
+use butler::request::{ProvisioningStep, RequestId, RequestState};
+use butler::sim::{FaultConfig, Op, SimClock, SimPlatform};
+use butler::store::{MemoryStore, SqliteStore, Store};
+use butler::ButlerError;
+use common::{bea, World};
+use std::sync::Arc;
+
+/// Crashes (or repeats) at one hook point, once.
+struct At {
+    point: HookPoint,
+    action: HookAction,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+impl Hooks for At {
+    fn at(&self, _: RequestId, point: HookPoint) -> HookAction {
+        if point == self.point && !self.fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.action
+        } else {
+            HookAction::Continue
+        }
+    }
+}
+
+/// Repeats every step's side effect.
+struct RepeatAll;
+impl Hooks for RepeatAll {
+    fn at(&self, _: RequestId, point: HookPoint) -> HookAction {
+        match point {
+            HookPoint::After(_) => HookAction::Repeat,
+            HookPoint::Before(_) => HookAction::Continue,
+        }
+    }
+}
+
+fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
+    vec![
+        ("memory", Arc::new(MemoryStore::new())),
+        ("sqlite", Arc::new(SqliteStore::open_in_memory().unwrap())),
+    ]
+}
+
+#[tokio::test]
+async fn crash_before_and_after_every_step_then_restart_completes_exactly_once() {
+    for (store_name, store) in stores() {
+        for step in ProvisioningStep::ALL {
+            for point in [HookPoint::Before(step), HookPoint::After(step)] {
+                let w = World::new(SimPlatform::demo(1), store.clone());
+                let r = w
+                    .approved(&format!("crash-{}", step.as_str().replace('_', "-")))
+                    .await;
+                let hooks = Arc::new(At {
+                    point,
+                    action: HookAction::Crash,
+                    fired: Default::default(),
+                });
+                let first = w.engine_with_hooks(World::engine_config("e1"), hooks);
+                let err = first.run_until_idle().await.unwrap_err();
+                assert!(err.to_string().contains("crashed"), "{err}");
+                assert_eq!(
+                    w.get(r.id).await.state,
+                    RequestState::Provisioning,
+                    "{store_name} {point:?}"
+                );
+                // A restarted process (same engine id) resumes from the store.
+                let second = w.engine(World::engine_config("e1"));
+                let summary = second.run_until_idle().await.unwrap();
+                assert_eq!(summary.completed, 1, "{store_name} {point:?}");
+                let done = w.get(r.id).await;
+                assert_eq!(
+                    done.state,
+                    RequestState::Completed,
+                    "{store_name} {point:?}"
+                );
+                w.assert_exactly_once(r.id).await;
+                let log = w.svc.store().step_log(r.id).await.unwrap();
+                assert!(log.iter().any(|l| l.step == step), "step log names {step}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_step_repeated_twice_still_makes_everything_once() {
+    let w = World::new(SimPlatform::demo(2), Arc::new(MemoryStore::new()));
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(w.approved(&format!("rep{i}")).await.id);
+    }
+    let e = w.engine_with_hooks(World::engine_config("e1"), Arc::new(RepeatAll));
+    assert_eq!(e.run_until_idle().await.unwrap().completed, 5);
+    for id in ids {
+        w.assert_exactly_once(id).await;
+    }
+}
+
+#[tokio::test]
+async fn a_restart_with_another_engine_id_waits_for_the_lease() {
+    let w = World::new(SimPlatform::demo(3), Arc::new(MemoryStore::new()));
+    let r = w.approved("leased").await;
+    let hooks = Arc::new(At {
+        point: HookPoint::After(ProvisioningStep::CreateVm),
+        action: HookAction::Crash,
+        fired: Default::default(),
+    });
+    w.engine_with_hooks(World::engine_config("e1"), hooks)
+        .run_until_idle()
+        .await
+        .unwrap_err();
+    let other = w.engine(World::engine_config("e2"));
+    let s = other.run_until_idle().await.unwrap();
+    assert_eq!((s.completed, s.skipped), (0, 1), "e1's lease still holds");
+    w.sim
+        .clock()
+        .advance(std::time::Duration::from_secs(16 * 60));
+    assert_eq!(
+        other.run_until_idle().await.unwrap().completed,
+        1,
+        "after expiry e2 takes over"
+    );
+    w.assert_exactly_once(r.id).await;
+}
+
+fn paused_world(seed: u64, store: Arc<dyn Store>) -> World {
+    let sim = SimPlatform::demo_builder(seed)
+        .clock(Arc::new(SimClock::tokio_default()))
+        .build();
+    World::new(sim, store)
+}
+
+#[tokio::test(start_paused = true)]
+async fn fault_storm_thirty_percent_transient_everywhere_all_final_none_duplicated() {
+    let w = paused_world(4, Arc::new(MemoryStore::new()));
+    let mut ids = Vec::new();
+    for i in 0..1000 {
+        ids.push(w.approved(&format!("storm{i}")).await.id);
+    }
+    w.sim.set_default_faults(FaultConfig {
+        transient: 0.3,
+        lose_reply: 0.05,
+        ..Default::default()
+    });
+    let mut cfg = World::engine_config("e1");
+    cfg.retry.max_attempts = 30;
+    let e = w.engine(cfg);
+    let summary = e.run_until_idle().await.unwrap();
+    assert_eq!(summary.completed + summary.failed, 1000, "{summary:?}");
+    for id in &ids {
+        let r = w.get(*id).await;
+        assert!(
+            matches!(r.state, RequestState::Completed | RequestState::Error),
+            "{:?}",
+            r.state
+        );
+        let name = r.platform_vm_name();
+        assert!(w.sim.vms_named(&name) <= 1, "duplicate VM {name}");
+        assert!(
+            w.sim.monitor_registrations(&name) <= 1,
+            "duplicate registration {name}"
+        );
+        assert!(
+            w.sim.billing_activations(&name) <= 1,
+            "duplicate activation {name}"
+        );
+        if r.state == RequestState::Completed {
+            w.assert_exactly_once(*id).await;
+        }
+    }
+    assert_eq!(
+        summary.completed, 1000,
+        "with 30 attempts every request completes: {summary:?}"
+    );
+    assert!(w.sim.calls(Op::CreateVm) >= 1000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_errors_end_in_error_naming_the_step() {
+    let w = paused_world(5, Arc::new(MemoryStore::new()));
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        ids.push(w.approved(&format!("perm{i}")).await.id);
+    }
+    w.sim
+        .set_faults(Op::MonitorRegister, FaultConfig::permanent(1.0));
+    let s = w
+        .engine(World::engine_config("e1"))
+        .run_until_idle()
+        .await
+        .unwrap();
+    assert_eq!(s.failed, 50);
+    for id in &ids {
+        let r = w.get(*id).await;
+        let f = r.failure.clone().unwrap();
+        assert_eq!(
+            (r.state, f.step, f.attempts),
+            (RequestState::Error, ProvisioningStep::Monitor, 1)
+        );
+        assert!(f.reason.contains("monitor_register"), "{}", f.reason);
+        assert_eq!(
+            w.sim.billing_activations(&r.platform_vm_name()),
+            0,
+            "nothing after the failed step"
+        );
+    }
+    // An admin fixes the cause and retries: it resumes at the failed step.
+    w.sim.clear_faults();
+    let admin = Actor::new("root", [Role::Admin]);
+    let r = w.get(ids[0]).await;
+    w.svc.retry(&admin, r.id, r.version).await.unwrap();
+    let requester_retry = w
+        .svc
+        .retry(&common::ana(), ids[1], w.get(ids[1]).await.version)
+        .await;
+    assert!(matches!(
+        requester_retry,
+        Err(ButlerError::NotFound(_) | ButlerError::Denied(_))
+    ));
+    assert_eq!(
+        w.engine(World::engine_config("e1"))
+            .run_until_idle()
+            .await
+            .unwrap()
+            .completed,
+        1
+    );
+    w.assert_exactly_once(ids[0]).await;
+    let log = w.svc.store().step_log(ids[0]).await.unwrap();
+    let create_starts = log
+        .iter()
+        .filter(|l| {
+            l.step == ProvisioningStep::CreateVm && l.phase == butler::store::StepPhase::Started
+        })
+        .count();
+    assert_eq!(create_starts, 1, "the retry did not redo create_vm");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_approvers_racing_get_one_decision_each_and_the_loser_a_conflict() {
+    for (_, store) in stores() {
+        let w = World::new(SimPlatform::demo(6), store);
+        let mut reqs = Vec::new();
+        for i in 0..50 {
+            let r = w
+                .svc
+                .create(&common::ana(), butler::demo::spec(&format!("race{i}")))
+                .await
+                .unwrap();
+            reqs.push(w.svc.submit(&common::ana(), r.id, r.version).await.unwrap());
+        }
+        let bob = Actor::new("bob", [Role::Approver]);
+        let mut handles = Vec::new();
+        for r in reqs.clone() {
+            let (s1, s2) = (w.svc.clone(), w.svc.clone());
+            let (b1, b2) = (bea(), bob.clone());
+            let r2 = r.clone();
+            handles.push(tokio::spawn(async move {
+                s1.approve(&b1, r.id, r.version).await
+            }));
+            handles.push(tokio::spawn(async move {
+                s2.reject(&b2, r2.id, r2.version, "no budget").await
+            }));
+        }
+        let mut wins = 0;
+        let mut conflicts = 0;
+        for h in handles {
+            match h.await.unwrap() {
+                Ok(_) => wins += 1,
+                Err(ButlerError::Conflict(_)) => conflicts += 1,
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        assert_eq!((wins, conflicts), (50, 50));
+        for r in reqs {
+            let got = w.get(r.id).await;
+            assert_eq!(got.history.len(), 3, "exactly one decision");
+            assert!(matches!(
+                got.state,
+                RequestState::Approved | RequestState::Rejected
+            ));
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn background_engine_provisions_and_shuts_down_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("b.sqlite")).unwrap());
+    let w = paused_world(7, store);
+    let handle = w.engine(World::engine_config("bg")).start();
+    let r = w.approved("bg01").await;
+    handle.wake();
+    for _ in 0..200 {
+        if w.get(r.id).await.state == RequestState::Completed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    assert_eq!(w.get(r.id).await.state, RequestState::Completed);
+    handle.shutdown().await;
+    w.assert_exactly_once(r.id).await;
+}
