@@ -4,7 +4,9 @@
 //! Run: `cargo run --example quickstart`
 
 use butler::auth::{Actor, Role};
+use butler::backend::{PowerState, Schedule, ScheduleKind};
 use butler::engine::{Engine, EngineConfig};
+use butler::migration::{MigrationConfig, MigrationService};
 use butler::notify::{Event, Notifier, NotifyHub};
 use butler::request::RequestState;
 use butler::service::RequestService;
@@ -158,5 +160,98 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .export_xlsx_to_path(&bea, &RequestQuery::default(), &xlsx)
         .await?;
     println!("  {n} request(s) written to {}", xlsx.display());
+
+    migration_drill(&sim, service.store().clone(), &name).await
+}
+
+/// A disaster-recovery drill: move the new VM to the other cluster.
+async fn migration_drill(
+    sim: &SimPlatform,
+    store: Arc<dyn butler::store::Store>,
+    vm: &str,
+) -> Result<(), Box<dyn Error>> {
+    let olga = Actor::new("olga", [Role::Operator]);
+    let config = MigrationConfig {
+        recreate_schedules: vec![Schedule {
+            kind: ScheduleKind::Remote,
+            every_minutes: 60,
+            retention: 24,
+            remote_site: Some("c1-madrid".into()),
+        }],
+        ..MigrationConfig::default()
+    };
+    let migrations = MigrationService::new(store, Arc::new(sim.clone()), sim.clock(), config);
+
+    println!("\n== 8. Olga (operator) builds a drill group ==");
+    let g = migrations.create_group(&olga, "dr-drill").await?;
+    let g = migrations
+        .set_source(&olga, g.id, g.version, "c1-madrid")
+        .await?;
+    let g = migrations
+        .set_destination(&olga, g.id, g.version, "c2-santiago")
+        .await?;
+    let g = migrations.add_vm(&olga, g.id, g.version, vm).await?;
+    let names: Vec<&str> = g.vms.iter().map(|v| v.name.as_str()).collect();
+    println!(
+        "  group {:?}: c1-madrid → c2-santiago, VMs {names:?}",
+        g.name
+    );
+
+    println!("\n== 9. Validate ==");
+    migrations.refresh(&olga, g.id).await?;
+    let (g, facts, report) = migrations.validate(&olga, g.id).await?;
+    for f in &report.findings {
+        println!(
+            "  {:?} [{}] {}",
+            f.severity(),
+            f.code,
+            f.message(&g, &facts)
+        );
+    }
+    println!(
+        "  {} error(s), {} warning(s): can migrate: {}",
+        report.errors,
+        report.warnings,
+        report.can_migrate()
+    );
+
+    println!("\n== 10. Fix it (power the VM off) and validate again ==");
+    sim.set_power(vm, PowerState::Off);
+    migrations.refresh(&olga, g.id).await?;
+    let (_, _, report) = migrations.validate(&olga, g.id).await?;
+    println!(
+        "  {} error(s), {} warning(s): can migrate: {}",
+        report.errors,
+        report.warnings,
+        report.can_migrate()
+    );
+
+    println!("\n== 11. Migrate ==");
+    let run = migrations.migrate(&olga, &report.token).await?;
+    let mut events = run.events();
+    while let Some(e) = events.next().await {
+        let bar = "#".repeat((e.percent / 5.0) as usize);
+        let what =
+            e.vm.as_deref()
+                .or(e.protection_group.as_deref())
+                .unwrap_or("group");
+        println!(
+            "  [{bar:<20}] {:>3.0}% {:?} {what} attempt {}: {:?}",
+            e.percent, e.step, e.attempt, e.outcome
+        );
+    }
+    let done = run.wait().await?;
+    print!("  {}", done.to_string().replace('\n', "\n  "));
+
+    println!("\n== 12. Clone the return group and switch it ==");
+    let back = migrations.clone_group(&olga, g.id, None).await?;
+    let back = migrations.switch(&olga, back.id, back.version).await?;
+    println!(
+        "  {:?}: {} → {} with {} VM(s)",
+        back.name,
+        back.source.as_deref().unwrap_or("?"),
+        back.destination.as_deref().unwrap_or("?"),
+        back.vms.len()
+    );
     Ok(())
 }

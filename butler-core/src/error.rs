@@ -37,6 +37,9 @@ pub enum ButlerError {
     /// The object does not exist (or is not visible to the actor).
     #[error("not found: {0}")]
     NotFound(String),
+    /// A migration group edit was refused.
+    #[error(transparent)]
+    Group(#[from] crate::migration::GroupError),
     /// The input is malformed.
     #[error("invalid input: {0}")]
     Invalid(String),
@@ -46,6 +49,9 @@ pub enum ButlerError {
     /// Storage failed.
     #[error(transparent)]
     Store(StoreError),
+    /// A migration was refused: no validation, a stale one, or one with errors.
+    #[error("migration refused: {0}")]
+    ValidationRequired(String),
     /// Writing an export failed.
     #[error("export failed: {0}")]
     Export(String),

@@ -41,6 +41,7 @@ pub mod engine;
 mod error;
 #[cfg(feature = "xlsx")]
 pub mod export;
+pub mod migration;
 pub mod notify;
 pub mod request;
 pub mod service;

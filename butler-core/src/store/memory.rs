@@ -1,4 +1,5 @@
 use super::{Page, RequestQuery, StepLogEntry, Store, StoreError};
+use crate::migration::{GroupId, MigrationGroup, MigrationReport, RunId};
 use crate::request::{Request, RequestId, RequestState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,6 +18,10 @@ struct Inner {
     requests: BTreeMap<RequestId, Request>,
     step_logs: BTreeMap<RequestId, Vec<StepLogEntry>>,
     leases: BTreeMap<RequestId, (String, DateTime<Utc>)>,
+    last_group: u64,
+    groups: BTreeMap<GroupId, MigrationGroup>,
+    last_run: u64,
+    reports: BTreeMap<RunId, MigrationReport>,
 }
 
 impl MemoryStore {
@@ -104,6 +109,132 @@ impl Store for MemoryStore {
             .filter(|r| states.contains(&r.state))
             .map(|r| r.id)
             .collect())
+    }
+
+    async fn next_group_id(&self) -> Result<GroupId, StoreError> {
+        let mut g = self.lock();
+        g.last_group += 1;
+        Ok(GroupId(g.last_group))
+    }
+
+    async fn insert_group(&self, group: &MigrationGroup) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.groups.contains_key(&group.id) {
+            return Err(StoreError::AlreadyExists(format!(
+                "migration group {}",
+                group.id
+            )));
+        }
+        if g.groups.values().any(|x| x.name == group.name) {
+            return Err(StoreError::AlreadyExists(format!(
+                "migration group named {:?}",
+                group.name
+            )));
+        }
+        g.last_group = g.last_group.max(group.id.0);
+        g.groups.insert(group.id, group.clone());
+        Ok(())
+    }
+
+    async fn get_group(&self, id: GroupId) -> Result<MigrationGroup, StoreError> {
+        self.lock()
+            .groups
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound(format!("migration group {id}")))
+    }
+
+    async fn update_group(
+        &self,
+        group: &MigrationGroup,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let found = g
+            .groups
+            .get(&group.id)
+            .map(|x| x.version)
+            .ok_or_else(|| StoreError::NotFound(format!("migration group {}", group.id)))?;
+        if found != expected_version {
+            return Err(StoreError::Conflict {
+                what: format!("migration group {}", group.id),
+                expected: expected_version,
+                found,
+            });
+        }
+        if g.groups
+            .values()
+            .any(|x| x.id != group.id && x.name == group.name)
+        {
+            return Err(StoreError::AlreadyExists(format!(
+                "migration group named {:?}",
+                group.name
+            )));
+        }
+        g.groups.insert(group.id, group.clone());
+        Ok(())
+    }
+
+    async fn delete_group(&self, id: GroupId, expected_version: u64) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let found = g
+            .groups
+            .get(&id)
+            .map(|x| x.version)
+            .ok_or_else(|| StoreError::NotFound(format!("migration group {id}")))?;
+        if found != expected_version {
+            return Err(StoreError::Conflict {
+                what: format!("migration group {id}"),
+                expected: expected_version,
+                found,
+            });
+        }
+        g.groups.remove(&id);
+        Ok(())
+    }
+
+    async fn find_groups(&self, name_part: &str) -> Result<Vec<MigrationGroup>, StoreError> {
+        let needle = name_part.to_lowercase();
+        let mut out: Vec<MigrationGroup> = self
+            .lock()
+            .groups
+            .values()
+            .filter(|g| g.name.to_lowercase().contains(&needle))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    async fn next_run_id(&self) -> Result<RunId, StoreError> {
+        let mut g = self.lock();
+        g.last_run += 1;
+        Ok(RunId(g.last_run))
+    }
+
+    async fn save_report(&self, report: &MigrationReport) -> Result<(), StoreError> {
+        self.lock().reports.insert(report.id, report.clone());
+        Ok(())
+    }
+
+    async fn get_report(&self, id: RunId) -> Result<MigrationReport, StoreError> {
+        self.lock()
+            .reports
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound(format!("migration report {id}")))
+    }
+
+    async fn list_reports(&self, group: GroupId) -> Result<Vec<MigrationReport>, StoreError> {
+        let mut out: Vec<MigrationReport> = self
+            .lock()
+            .reports
+            .values()
+            .filter(|r| r.group == group)
+            .cloned()
+            .collect();
+        out.sort_by_key(|r| std::cmp::Reverse(r.id));
+        Ok(out)
     }
 
     async fn append_step_log(&self, id: RequestId, entry: &StepLogEntry) -> Result<(), StoreError> {

@@ -9,6 +9,7 @@ pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
+use crate::migration::{GroupId, MigrationGroup, MigrationReport, RunId};
 use crate::request::{Request, RequestId, RequestState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -173,6 +174,33 @@ pub trait Store: Send + Sync {
         self.append_step_log(request.id, log).await?;
         self.update_request(request, expected_version).await
     }
+
+    /// Allocates a migration-group id.
+    async fn next_group_id(&self) -> Result<GroupId, StoreError>;
+    /// Stores a new group; `AlreadyExists` if its name is taken (enforced
+    /// by the store itself, so two creators cannot both win).
+    async fn insert_group(&self, group: &MigrationGroup) -> Result<(), StoreError>;
+    /// Reads a group.
+    async fn get_group(&self, id: GroupId) -> Result<MigrationGroup, StoreError>;
+    /// Replaces a group if its stored version is `expected_version`
+    /// (`AlreadyExists` if renamed onto a taken name).
+    async fn update_group(
+        &self,
+        group: &MigrationGroup,
+        expected_version: u64,
+    ) -> Result<(), StoreError>;
+    /// Deletes a group and its VM list if its stored version is `expected_version`.
+    async fn delete_group(&self, id: GroupId, expected_version: u64) -> Result<(), StoreError>;
+    /// Groups whose name contains `name_part` (case-insensitive), by name.
+    async fn find_groups(&self, name_part: &str) -> Result<Vec<MigrationGroup>, StoreError>;
+    /// Allocates a migration-run id.
+    async fn next_run_id(&self) -> Result<RunId, StoreError>;
+    /// Inserts or replaces a migration report.
+    async fn save_report(&self, report: &MigrationReport) -> Result<(), StoreError>;
+    /// Reads a migration report.
+    async fn get_report(&self, id: RunId) -> Result<MigrationReport, StoreError>;
+    /// A group's migration reports, newest first.
+    async fn list_reports(&self, group: GroupId) -> Result<Vec<MigrationReport>, StoreError>;
 
     /// A request's provisioning step log, oldest first.
     async fn step_log(&self, id: RequestId) -> Result<Vec<StepLogEntry>, StoreError>;

@@ -8,6 +8,7 @@
 //! one database without processing a request twice.
 
 use super::{Page, RequestQuery, StepLogEntry, Store, StoreError};
+use crate::migration::{GroupId, MigrationGroup, MigrationReport, RunId};
 use crate::request::{HistoryEntry, Request, RequestId, RequestState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -48,6 +49,20 @@ const MIGRATIONS: &[&str] = &[
         owner TEXT NOT NULL,
         expires_at INTEGER NOT NULL
      );",
+    // 2: migration groups (names unique, enforced here) and run reports.
+    "CREATE TABLE migration_groups (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL
+     );
+     CREATE TABLE migration_reports (
+        id INTEGER PRIMARY KEY,
+        group_id INTEGER NOT NULL,
+        body TEXT NOT NULL
+     );
+     CREATE INDEX migration_reports_group ON migration_reports(group_id, id DESC);
+     INSERT INTO sequences VALUES ('group', 0), ('run', 0);",
 ];
 
 /// A [`Store`] on SQLite.
@@ -329,6 +344,48 @@ fn insert_log(c: &Connection, id: RequestId, line: &str) -> Result<(), StoreErro
     }
 }
 
+fn next_in(c: &Connection, sequence: &str) -> Result<u64, StoreError> {
+    let v: i64 = c
+        .query_row(
+            "UPDATE sequences SET value = value + 1 WHERE name = ?1 RETURNING value",
+            [sequence],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    Ok(v as u64)
+}
+
+fn unique_violation(e: rusqlite::Error, what: &str) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::AlreadyExists(what.to_string())
+        }
+        _ => backend(e),
+    }
+}
+
+/// After an update matched no row: a conflict if the row exists, else not found.
+fn version_error(c: &Connection, table: &str, id: u64, what: &str, expected: u64) -> StoreError {
+    let found: Result<Option<i64>, _> = c
+        .query_row(
+            &format!("SELECT version FROM {table} WHERE id = ?1"),
+            [id as i64],
+            |r| r.get(0),
+        )
+        .optional();
+    match found {
+        Ok(Some(v)) => StoreError::Conflict {
+            what: what.to_string(),
+            expected,
+            found: v as u64,
+        },
+        Ok(None) => StoreError::NotFound(what.to_string()),
+        Err(e) => backend(e),
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn next_request_id(&self) -> Result<RequestId, StoreError> {
@@ -470,6 +527,160 @@ impl Store for SqliteStore {
             Ok(ids)
         })
         .await
+    }
+
+    async fn next_group_id(&self) -> Result<GroupId, StoreError> {
+        self.with(|c| next_in(c, "group").map(GroupId)).await
+    }
+
+    async fn insert_group(&self, group: &MigrationGroup) -> Result<(), StoreError> {
+        let (id, name, version, body) = (group.id, group.name.clone(), group.version, json(group)?);
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO migration_groups (id, name, version, body) VALUES (?1, ?2, ?3, ?4)",
+                params![id.0 as i64, name, version as i64, body],
+            )
+            .map_err(|e| {
+                unique_violation(e, &format!("migration group named {name:?} or id {id}"))
+            })?;
+            c.execute(
+                "UPDATE sequences SET value = max(value, ?1) WHERE name = 'group'",
+                [id.0 as i64],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_group(&self, id: GroupId) -> Result<MigrationGroup, StoreError> {
+        let body: String = self
+            .with(move |c| {
+                c.query_row(
+                    "SELECT body FROM migration_groups WHERE id = ?1",
+                    [id.0 as i64],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?
+                .ok_or_else(|| StoreError::NotFound(format!("migration group {id}")))
+            })
+            .await?;
+        parse(&body)
+    }
+
+    async fn update_group(
+        &self,
+        group: &MigrationGroup,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let (id, name, version, body) = (group.id, group.name.clone(), group.version, json(group)?);
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE migration_groups SET name = ?1, version = ?2, body = ?3 WHERE id = ?4 AND version = ?5",
+                    params![name, version as i64, body, id.0 as i64, expected_version as i64],
+                )
+                .map_err(|e| unique_violation(e, &format!("migration group named {name:?}")))?;
+            if n == 0 {
+                return Err(version_error(c, "migration_groups", id.0, &format!("migration group {id}"), expected_version));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_group(&self, id: GroupId, expected_version: u64) -> Result<(), StoreError> {
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "DELETE FROM migration_groups WHERE id = ?1 AND version = ?2",
+                    params![id.0 as i64, expected_version as i64],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(version_error(
+                    c,
+                    "migration_groups",
+                    id.0,
+                    &format!("migration group {id}"),
+                    expected_version,
+                ));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_groups(&self, name_part: &str) -> Result<Vec<MigrationGroup>, StoreError> {
+        let pattern = format!(
+            "%{}%",
+            name_part
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let bodies: Vec<String> = self
+            .with(move |c| {
+                let mut stmt = c
+                    .prepare("SELECT body FROM migration_groups WHERE name LIKE ?1 ESCAPE '\\' ORDER BY name")
+                    .map_err(backend)?;
+                let rows = stmt.query_map([pattern], |r| r.get(0)).map_err(backend)?;
+                rows.collect::<Result<Vec<String>, _>>().map_err(backend)
+            })
+            .await?;
+        bodies.iter().map(|b| parse(b)).collect()
+    }
+
+    async fn next_run_id(&self) -> Result<RunId, StoreError> {
+        self.with(|c| next_in(c, "run").map(RunId)).await
+    }
+
+    async fn save_report(&self, report: &MigrationReport) -> Result<(), StoreError> {
+        let (id, group, body) = (report.id, report.group, json(report)?);
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO migration_reports (id, group_id, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET body = excluded.body, group_id = excluded.group_id",
+                params![id.0 as i64, group.0 as i64, body],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_report(&self, id: RunId) -> Result<MigrationReport, StoreError> {
+        let body: String = self
+            .with(move |c| {
+                c.query_row(
+                    "SELECT body FROM migration_reports WHERE id = ?1",
+                    [id.0 as i64],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?
+                .ok_or_else(|| StoreError::NotFound(format!("migration report {id}")))
+            })
+            .await?;
+        parse(&body)
+    }
+
+    async fn list_reports(&self, group: GroupId) -> Result<Vec<MigrationReport>, StoreError> {
+        let bodies: Vec<String> = self
+            .with(move |c| {
+                let mut stmt = c
+                    .prepare(
+                        "SELECT body FROM migration_reports WHERE group_id = ?1 ORDER BY id DESC",
+                    )
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map([group.0 as i64], |r| r.get(0))
+                    .map_err(backend)?;
+                rows.collect::<Result<Vec<String>, _>>().map_err(backend)
+            })
+            .await?;
+        bodies.iter().map(|b| parse(b)).collect()
     }
 
     async fn append_step_log(&self, id: RequestId, entry: &StepLogEntry) -> Result<(), StoreError> {

@@ -39,6 +39,147 @@ pub async fn run_all(store: &dyn Store) {
     lists_filter_page_and_order(store).await;
     step_log_appends_in_order(store).await;
     leases_exclude_other_owners_until_expiry(store).await;
+    groups_have_unique_names_and_versions(store).await;
+    reports_round_trip_newest_first(store).await;
+}
+
+/// Group names are unique (the store refuses), updates check versions,
+/// deletes remove, finds match by part of the name.
+pub async fn groups_have_unique_names_and_versions(store: &dyn Store) {
+    use crate::migration::MigrationGroup;
+    let ok = |r: Result<(), StoreError>| r.unwrap_or_else(|e| panic!("{e}"));
+    let id1 = store
+        .next_group_id()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let id2 = store
+        .next_group_id()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(id1, id2);
+    let mut a =
+        MigrationGroup::new(id1, "Drill North", "ops", t0()).unwrap_or_else(|e| panic!("{e}"));
+    a.add_vm("v1").unwrap_or_else(|e| panic!("{e}"));
+    ok(store.insert_group(&a).await);
+    let b = MigrationGroup::new(id2, "Drill North", "ops", t0()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(
+            store.insert_group(&b).await,
+            Err(StoreError::AlreadyExists(_))
+        ),
+        "duplicate name"
+    );
+    let b = MigrationGroup::new(id2, "drill south", "ops", t0()).unwrap_or_else(|e| panic!("{e}"));
+    ok(store.insert_group(&b).await);
+    assert_eq!(store.get_group(id1).await.ok(), Some(a.clone()));
+    let found: Vec<String> = store
+        .find_groups("DRILL")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(
+        found,
+        vec!["Drill North".to_string(), "drill south".to_string()]
+    );
+    assert_eq!(
+        store.find_groups("north").await.map(|v| v.len()).ok(),
+        Some(1)
+    );
+    assert_eq!(
+        store.find_groups("%").await.map(|v| v.len()).ok(),
+        Some(0),
+        "wildcards are literal"
+    );
+    let mut renamed = b.clone();
+    renamed.name = "Drill North".into();
+    renamed.version = 2;
+    assert!(
+        matches!(
+            store.update_group(&renamed, 1).await,
+            Err(StoreError::AlreadyExists(_))
+        ),
+        "rename onto a taken name"
+    );
+    renamed.name = "Drill East".into();
+    ok(store.update_group(&renamed, 1).await);
+    assert!(matches!(
+        store.update_group(&renamed, 1).await,
+        Err(StoreError::Conflict {
+            expected: 1,
+            found: 2,
+            ..
+        })
+    ));
+    assert!(matches!(
+        store.delete_group(id2, 1).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    ok(store.delete_group(id2, 2).await);
+    assert!(matches!(
+        store.get_group(id2).await,
+        Err(StoreError::NotFound(_))
+    ));
+    ok(store.delete_group(id1, 1).await);
+}
+
+/// Reports are stored, replaced and listed newest first per group.
+pub async fn reports_round_trip_newest_first(store: &dyn Store) {
+    use crate::migration::{GroupId, MigrationReport, VmOutcome, VmReport};
+    let mk = |id, group| MigrationReport {
+        id,
+        group,
+        group_name: "g".into(),
+        source: "a".into(),
+        destination: "b".into(),
+        started_by: "ops".into(),
+        started: t0(),
+        ended: None,
+        cancelled: false,
+        vms: vec![],
+    };
+    let r1 = store.next_run_id().await.unwrap_or_else(|e| panic!("{e}"));
+    let r2 = store.next_run_id().await.unwrap_or_else(|e| panic!("{e}"));
+    let g = GroupId(4242);
+    let mut first = mk(r1, g);
+    store
+        .save_report(&first)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store
+        .save_report(&mk(r2, g))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store
+        .save_report(&mk(r2, GroupId(4243)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    first.ended = Some(t0());
+    first.vms.push(VmReport {
+        vm: "v".into(),
+        protection_group: None,
+        outcome: VmOutcome::Migrated,
+        attempts: vec![],
+        notes: vec![],
+    });
+    store
+        .save_report(&first)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.get_report(r1).await.ok(), Some(first));
+    let ids: Vec<_> = store
+        .list_reports(g)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        ids,
+        vec![r1],
+        "a report moved to another group leaves this one"
+    );
 }
 
 /// The step log keeps entries in order, per request.

@@ -1,0 +1,113 @@
+//! Migration validation speed over 10k, 100k and 1M VMs from the fleet
+//! generator (realistic mix: about half the VMs carry a finding), and the
+//! backend calls of refreshing a 10,000-VM group over 100 protection groups.
+
+use butler::backend::SystemClock;
+use butler::migration::{validate, FactsSnapshot, GroupId, Inventory, MigrationGroup};
+use butler::sim::{fleet, Op, SimPlatform};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::hint::black_box;
+
+fn setup(n: usize) -> (MigrationGroup, FactsSnapshot, chrono::DateTime<chrono::Utc>) {
+    let sim = SimPlatform::demo(1);
+    let spec = fleet::FleetSpec {
+        vms: n,
+        groups: n / 100,
+        mix: fleet::ProblemMix::REALISTIC,
+        ..Default::default()
+    };
+    let f = fleet::generate(&sim, &spec);
+    let mut g = MigrationGroup::new(GroupId(1), "bench", "bench", sim.now()).expect("group");
+    g.source = Some(f.source.clone());
+    g.destination = Some(f.destination.clone());
+    g.vms = f
+        .vm_names
+        .iter()
+        .map(|v| butler::migration::GroupVm {
+            name: v.clone(),
+            selected: true,
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let inv = rt
+        .block_on(Inventory::fetch(&sim, &SystemClock))
+        .expect("inventory");
+    let facts = FactsSnapshot::build(&g, &inv, 1);
+    (g, facts, sim.now())
+}
+
+fn validation(c: &mut Criterion) {
+    let mut grp = c.benchmark_group("validate");
+    grp.sample_size(20);
+    for n in [10_000usize, 100_000, 1_000_000] {
+        let (g, facts, now) = setup(n);
+        let r = validate(&g, &facts, now, None);
+        let flagged = {
+            let mut v: Vec<u32> = r
+                .findings
+                .iter()
+                .filter(|f| f.severity() != butler::migration::Severity::Info)
+                .map(|f| f.vm)
+                .collect();
+            v.dedup();
+            v.len()
+        };
+        eprintln!(
+            "validate/{n}: {} findings, {:.0}% of VMs flagged",
+            r.findings.len(),
+            flagged as f64 * 100.0 / n as f64
+        );
+        grp.throughput(Throughput::Elements(n as u64));
+        grp.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| black_box(validate(&g, &facts, now, None)))
+        });
+    }
+    grp.finish();
+}
+
+fn refresh_calls(c: &mut Criterion) {
+    let sim = SimPlatform::demo(2);
+    let f = fleet::generate(
+        &sim,
+        &fleet::FleetSpec {
+            vms: 10_000,
+            groups: 100,
+            ..Default::default()
+        },
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    sim.reset_calls();
+    let inv = rt
+        .block_on(Inventory::fetch(&sim, &SystemClock))
+        .expect("inventory");
+    let calls = sim.total_calls();
+    let bound = 10_000u64.div_ceil(500) + 2 * 100;
+    eprintln!(
+        "refresh of a 10,000-VM group over 100 protection groups on {} clusters: {calls} backend calls (list_vms {}, list_protection_groups {}); bound ⌈N/500⌉ + 2·PDs = {bound}",
+        inv.clusters.len(),
+        sim.calls(Op::ListVms),
+        sim.calls(Op::ListProtectionGroups)
+    );
+    assert!(calls <= bound + 2);
+    let mut g = MigrationGroup::new(GroupId(1), "r", "r", sim.now()).expect("group");
+    g.vms = f
+        .vm_names
+        .iter()
+        .map(|v| butler::migration::GroupVm {
+            name: v.clone(),
+            selected: true,
+        })
+        .collect();
+    c.bench_function("facts_build/10000", |b| {
+        b.iter(|| black_box(FactsSnapshot::build(&g, &inv, 1)))
+    });
+}
+
+criterion_group!(benches, validation, refresh_calls);
+criterion_main!(benches);

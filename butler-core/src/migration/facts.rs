@@ -1,0 +1,272 @@
+//! Migration facts: what the platform says about each VM of a group,
+//! gathered in batched calls and kept compact so validation over a million
+//! VMs is a memory scan.
+
+use super::group::MigrationGroup;
+use crate::backend::{
+    BackendError, Clock, ClusterBackend, ClusterInfo, PowerState, ProjectInfo, ProtectionGroup,
+    VmInfo,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// "Absent" in a `u16` index.
+pub const NONE16: u16 = u16::MAX;
+/// "Absent" in a `u32` index.
+pub const NONE32: u32 = u32::MAX;
+
+/// Everything a refresh reads from the platform, in 2 + 2 × clusters calls:
+/// clusters, projects, then per cluster its VMs and its protection groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    /// When it was read.
+    pub taken_at: DateTime<Utc>,
+    /// Clusters.
+    pub clusters: Vec<ClusterInfo>,
+    /// Projects.
+    pub projects: Vec<ProjectInfo>,
+    /// VMs of every cluster.
+    pub vms: Vec<VmInfo>,
+    /// Protection groups of every cluster.
+    pub groups: Vec<ProtectionGroup>,
+}
+
+impl Inventory {
+    /// Reads the inventory in batched calls (never one call per VM).
+    pub async fn fetch(
+        backend: &dyn ClusterBackend,
+        clock: &dyn Clock,
+    ) -> Result<Inventory, BackendError> {
+        let clusters = backend.list_clusters().await?;
+        let projects = backend.list_projects().await?;
+        let mut vms = Vec::new();
+        let mut groups = Vec::new();
+        for c in &clusters {
+            vms.extend(backend.list_vms(&c.name).await?);
+            groups.extend(backend.list_protection_groups(&c.name).await?);
+        }
+        Ok(Inventory {
+            taken_at: clock.now(),
+            clusters,
+            projects,
+            vms,
+            groups,
+        })
+    }
+}
+
+/// One VM's facts (12 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmFacts {
+    /// Index into [`FactsSnapshot::clusters`]; [`NONE16`]: the VM was not found.
+    pub cluster: u16,
+    /// Index into [`FactsSnapshot::projects`]; [`NONE16`]: no project.
+    pub project: u16,
+    /// Index into [`FactsSnapshot::groups`]; [`NONE32`]: in no protection group.
+    pub group: u32,
+    /// Powered on.
+    pub powered_on: bool,
+}
+
+impl VmFacts {
+    /// Facts of a VM the platform does not know.
+    pub const MISSING: VmFacts = VmFacts {
+        cluster: NONE16,
+        project: NONE16,
+        group: NONE32,
+        powered_on: false,
+    };
+}
+
+/// A project and the clusters (indexes) it may use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectFacts {
+    /// Name.
+    pub name: String,
+    /// Cluster indexes it may use.
+    pub clusters: Vec<u16>,
+}
+
+/// A protection group's facts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupFacts {
+    /// Name.
+    pub name: String,
+    /// Cluster index it lives on.
+    pub cluster: u16,
+    /// Active there.
+    pub active: bool,
+    /// Number of schedules.
+    pub schedules: u16,
+    /// Remote sites (cluster-name indexes) it replicates to.
+    pub remote_sites: Vec<u16>,
+    /// Last replica, if any.
+    pub last_replica: Option<DateTime<Utc>>,
+    /// Member VMs on the platform.
+    pub members: u32,
+}
+
+/// The facts of one group's VMs, aligned with `group.vms` (same order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FactsSnapshot {
+    /// Id of this snapshot (tokens are bound to it).
+    pub snapshot_id: u64,
+    /// The group version the facts are aligned with.
+    pub group_version: u64,
+    /// When the platform was read.
+    pub taken_at: DateTime<Utc>,
+    /// Cluster and remote-site names, interned.
+    pub clusters: Vec<String>,
+    /// Projects.
+    pub projects: Vec<ProjectFacts>,
+    /// Protection groups.
+    pub groups: Vec<GroupFacts>,
+    /// Per group VM, in the group's order.
+    pub vms: Vec<VmFacts>,
+    /// The VM names the facts are aligned with (for re-alignment).
+    #[serde(skip)]
+    pub names: Vec<String>,
+}
+
+struct Interner<'a> {
+    index: HashMap<&'a str, u16>,
+    names: Vec<String>,
+}
+
+impl<'a> Interner<'a> {
+    fn get(&mut self, name: &'a str) -> u16 {
+        if let Some(i) = self.index.get(name) {
+            return *i;
+        }
+        let i = u16::try_from(self.names.len())
+            .unwrap_or(NONE16 - 1)
+            .min(NONE16 - 1);
+        self.index.insert(name, i);
+        self.names.push(name.to_string());
+        i
+    }
+}
+
+impl FactsSnapshot {
+    /// Aligns the inventory with `group`'s VMs.
+    pub fn build(group: &MigrationGroup, inv: &Inventory, snapshot_id: u64) -> FactsSnapshot {
+        let mut clusters = Interner {
+            index: HashMap::new(),
+            names: Vec::new(),
+        };
+        for c in &inv.clusters {
+            clusters.get(&c.name);
+        }
+        let mut project_index = HashMap::new();
+        let projects: Vec<ProjectFacts> = inv
+            .projects
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                project_index.insert(p.name.as_str(), i as u16);
+                ProjectFacts {
+                    name: p.name.clone(),
+                    clusters: p.clusters.iter().map(|c| clusters.get(c)).collect(),
+                }
+            })
+            .collect();
+        let mut member_of: HashMap<&str, u32> = HashMap::new();
+        let groups: Vec<GroupFacts> = inv
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                for vm in &g.vms {
+                    // A VM's group is the one active where it runs; an
+                    // inactive replica-side copy only counts if nothing else does.
+                    let replace = match member_of.get(vm.as_str()) {
+                        None => true,
+                        Some(prev) => g.active && !inv.groups[*prev as usize].active,
+                    };
+                    if replace {
+                        member_of.insert(vm.as_str(), i as u32);
+                    }
+                }
+                GroupFacts {
+                    name: g.name.clone(),
+                    cluster: clusters.get(&g.cluster),
+                    active: g.active,
+                    schedules: u16::try_from(g.schedules.len()).unwrap_or(u16::MAX),
+                    remote_sites: g.remote_sites.iter().map(|s| clusters.get(s)).collect(),
+                    last_replica: g.last_replica,
+                    members: u32::try_from(g.vms.len()).unwrap_or(u32::MAX),
+                }
+            })
+            .collect();
+        let mut by_name: HashMap<&str, &VmInfo> = HashMap::with_capacity(inv.vms.len());
+        for v in &inv.vms {
+            by_name.entry(v.name.as_str()).or_insert(v);
+        }
+        let vms = group
+            .vms
+            .iter()
+            .map(|gv| match by_name.get(gv.name.as_str()) {
+                None => VmFacts::MISSING,
+                Some(v) => VmFacts {
+                    cluster: clusters.get(&v.cluster),
+                    project: v
+                        .project
+                        .as_deref()
+                        .and_then(|p| project_index.get(p).copied())
+                        .unwrap_or(NONE16),
+                    group: member_of.get(gv.name.as_str()).copied().unwrap_or(NONE32),
+                    powered_on: v.power == PowerState::On,
+                },
+            })
+            .collect();
+        FactsSnapshot {
+            snapshot_id,
+            group_version: group.version,
+            taken_at: inv.taken_at,
+            clusters: clusters.names,
+            projects,
+            groups,
+            vms,
+            names: group.vms.iter().map(|v| v.name.clone()).collect(),
+        }
+    }
+
+    /// The index of a cluster name, if known.
+    pub fn cluster_index(&self, name: &str) -> Option<u16> {
+        self.clusters
+            .iter()
+            .position(|c| c == name)
+            .and_then(|i| u16::try_from(i).ok())
+    }
+
+    /// The facts re-aligned with a changed group: VMs added since the
+    /// refresh have no facts ([`VmFacts::MISSING`]) until the next one.
+    pub fn realign(&self, group: &MigrationGroup) -> FactsSnapshot {
+        let old: HashMap<&str, VmFacts> = self
+            .names
+            .iter()
+            .map(String::as_str)
+            .zip(self.vms.iter().copied())
+            .collect();
+        FactsSnapshot {
+            group_version: group.version,
+            vms: group
+                .vms
+                .iter()
+                .map(|v| {
+                    old.get(v.name.as_str())
+                        .copied()
+                        .unwrap_or(VmFacts::MISSING)
+                })
+                .collect(),
+            names: group.vms.iter().map(|v| v.name.clone()).collect(),
+            ..self.clone()
+        }
+    }
+
+    /// How old the facts are at `now`.
+    pub fn age(&self, now: DateTime<Utc>) -> chrono::Duration {
+        now - self.taken_at
+    }
+}

@@ -1,0 +1,229 @@
+//! Migration groups (SPEC §7): plain data and pure edits.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A group's id, assigned by the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GroupId(pub u64);
+
+impl fmt::Display for GroupId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "g{}", self.0)
+    }
+}
+
+/// A VM of a group and whether it is selected for migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupVm {
+    /// The VM's platform name.
+    pub name: String,
+    /// Selected for migration.
+    pub selected: bool,
+}
+
+/// A migration group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationGroup {
+    /// Id.
+    pub id: GroupId,
+    /// Unique name.
+    pub name: String,
+    /// Source cluster (unset on a new group).
+    pub source: Option<String>,
+    /// Destination cluster (unset on a new group; never equal to the source).
+    pub destination: Option<String>,
+    /// VMs, in the order added.
+    pub vms: Vec<GroupVm>,
+    /// Optimistic-concurrency version.
+    pub version: u64,
+    /// Last changed by.
+    pub updated_by: String,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Why an edit of a group was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GroupError {
+    /// Names must be 1–80 printable characters, not blank.
+    #[error("group name {0:?} is invalid: use 1 to 80 characters, not only spaces")]
+    InvalidName(String),
+    /// Source and destination would be equal.
+    #[error("source and destination must differ (both {0:?})")]
+    SameClusters(String),
+    /// The VM is already in the group.
+    #[error("VM {0:?} is already in the group")]
+    DuplicateVm(String),
+    /// The VM is not in the group.
+    #[error("VM {0:?} is not in the group")]
+    UnknownVm(String),
+}
+
+impl MigrationGroup {
+    /// A new, empty group.
+    pub fn new(
+        id: GroupId,
+        name: &str,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<MigrationGroup, GroupError> {
+        Ok(MigrationGroup {
+            id,
+            name: check_name(name)?,
+            source: None,
+            destination: None,
+            vms: Vec::new(),
+            version: 1,
+            updated_by: by.to_string(),
+            updated_at: at,
+        })
+    }
+
+    /// The name suggested for a clone: `<name> (return)` when the clone is
+    /// meant to bring the VMs back, which is the typical use.
+    pub fn suggested_clone_name(&self) -> String {
+        format!("{} (return)", self.name)
+    }
+
+    /// A copy under `id` and `name` with the same clusters and VMs.
+    pub fn clone_as(
+        &self,
+        id: GroupId,
+        name: &str,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<MigrationGroup, GroupError> {
+        Ok(MigrationGroup {
+            id,
+            name: check_name(name)?,
+            version: 1,
+            updated_by: by.to_string(),
+            updated_at: at,
+            ..self.clone()
+        })
+    }
+
+    /// Renames.
+    pub fn rename(&mut self, name: &str) -> Result<(), GroupError> {
+        self.name = check_name(name)?;
+        Ok(())
+    }
+
+    /// Swaps source and destination.
+    pub fn switch(&mut self) {
+        std::mem::swap(&mut self.source, &mut self.destination);
+    }
+
+    /// Sets the source.
+    pub fn set_source(&mut self, cluster: &str) -> Result<(), GroupError> {
+        if self.destination.as_deref() == Some(cluster) {
+            return Err(GroupError::SameClusters(cluster.to_string()));
+        }
+        self.source = Some(cluster.to_string());
+        Ok(())
+    }
+
+    /// Sets the destination.
+    pub fn set_destination(&mut self, cluster: &str) -> Result<(), GroupError> {
+        if self.source.as_deref() == Some(cluster) {
+            return Err(GroupError::SameClusters(cluster.to_string()));
+        }
+        self.destination = Some(cluster.to_string());
+        Ok(())
+    }
+
+    /// Adds a VM, selected (as the original did).
+    pub fn add_vm(&mut self, name: &str) -> Result<(), GroupError> {
+        if self.vms.iter().any(|v| v.name == name) {
+            return Err(GroupError::DuplicateVm(name.to_string()));
+        }
+        self.vms.push(GroupVm {
+            name: name.to_string(),
+            selected: true,
+        });
+        Ok(())
+    }
+
+    /// Removes a VM.
+    pub fn remove_vm(&mut self, name: &str) -> Result<(), GroupError> {
+        let before = self.vms.len();
+        self.vms.retain(|v| v.name != name);
+        if self.vms.len() == before {
+            return Err(GroupError::UnknownVm(name.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Selects or deselects a VM.
+    pub fn select(&mut self, name: &str, selected: bool) -> Result<(), GroupError> {
+        let vm = self
+            .vms
+            .iter_mut()
+            .find(|v| v.name == name)
+            .ok_or_else(|| GroupError::UnknownVm(name.to_string()))?;
+        vm.selected = selected;
+        Ok(())
+    }
+
+    /// The selected VMs' names.
+    pub fn selected(&self) -> impl Iterator<Item = &str> {
+        self.vms
+            .iter()
+            .filter(|v| v.selected)
+            .map(|v| v.name.as_str())
+    }
+}
+
+fn check_name(name: &str) -> Result<String, GroupError> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 80 || trimmed.chars().any(char::is_control) {
+        return Err(GroupError::InvalidName(name.to_string()));
+    }
+    Ok(trimmed.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g() -> MigrationGroup {
+        MigrationGroup::new(GroupId(1), " drill ", "ops", Utc::now()).unwrap()
+    }
+
+    #[test]
+    fn edits_keep_the_rules() {
+        let mut g = g();
+        assert_eq!(g.name, "drill");
+        g.set_source("a").unwrap();
+        assert_eq!(
+            g.set_destination("a"),
+            Err(GroupError::SameClusters("a".into()))
+        );
+        g.set_destination("b").unwrap();
+        g.switch();
+        assert_eq!(
+            (g.source.as_deref(), g.destination.as_deref()),
+            (Some("b"), Some("a"))
+        );
+        assert_eq!(g.set_source("a"), Err(GroupError::SameClusters("a".into())));
+        g.add_vm("v1").unwrap();
+        g.add_vm("v2").unwrap();
+        assert_eq!(g.add_vm("v1"), Err(GroupError::DuplicateVm("v1".into())));
+        g.select("v2", false).unwrap();
+        assert_eq!(g.selected().collect::<Vec<_>>(), vec!["v1"]);
+        g.remove_vm("v1").unwrap();
+        assert_eq!(g.remove_vm("v1"), Err(GroupError::UnknownVm("v1".into())));
+        assert!(g.rename("   ").is_err());
+        assert!(g.rename(&"x".repeat(81)).is_err());
+        let c = g
+            .clone_as(GroupId(2), &g.suggested_clone_name(), "ops", Utc::now())
+            .unwrap();
+        assert_eq!(
+            (c.name.as_str(), c.vms.clone(), c.version),
+            ("drill (return)", g.vms.clone(), 1)
+        );
+    }
+}

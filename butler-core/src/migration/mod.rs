@@ -1,0 +1,29 @@
+//! Migrations (SPEC §7–§9): groups, facts, validation, execution, reports.
+//!
+//! ```text
+//! MigrationService::refresh(group)      batched: Inventory::fetch → FactsSnapshot::build
+//! MigrationService::validate(group)     pure: validate(group, facts, now) → ValidationReport + token
+//! MigrationService::migrate(token)      Runner: per protection group, ≤ max_parallel at once,
+//!                                       retries until the deadline, wait, verify each VM
+//!                                       → EventStream for observers, MigrationReport stored
+//! ```
+
+mod facts;
+mod group;
+mod report;
+mod run;
+mod service;
+mod validate;
+
+pub use facts::{FactsSnapshot, GroupFacts, Inventory, ProjectFacts, VmFacts, NONE16, NONE32};
+pub use group::{GroupError, GroupId, GroupVm, MigrationGroup};
+pub use report::{Attempt, MigrationReport, RunId, VmOutcome, VmReport};
+pub use run::{EventOutcome, EventStream, MigrationConfig, MigrationEvent, MigrationStep};
+pub use service::{FactsStatus, MigrationHandle, MigrationService, RefresherHandle};
+pub use validate::{
+    validate, Finding, FindingCode, Severity, ValidationReport, ValidationToken,
+    STALE_AFTER_MINUTES,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,147 @@
+//! What a migration did, per VM and for the group (SPEC §9). Stored and
+//! readable later.
+
+use super::group::GroupId;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A migration run's id, assigned by the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RunId(pub u64);
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "m{}", self.0)
+    }
+}
+
+/// How one VM ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum VmOutcome {
+    /// On the destination and verified.
+    Migrated,
+    /// Not migrated (or not verified), with the last reason.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// Never started (cancelled, or the deadline passed first).
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One attempt at moving a VM's protection group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// From 1.
+    pub number: u32,
+    /// Started.
+    pub started: DateTime<Utc>,
+    /// Ended.
+    pub ended: DateTime<Utc>,
+    /// `None` when it succeeded; else the reason.
+    pub error: Option<String>,
+}
+
+/// One VM's line of the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmReport {
+    /// VM name.
+    pub vm: String,
+    /// Its protection group.
+    pub protection_group: Option<String>,
+    /// How it ended.
+    pub outcome: VmOutcome,
+    /// Every attempt of its protection group's migration.
+    pub attempts: Vec<Attempt>,
+    /// Verification notes (project remapped, schedules recreated, …).
+    pub notes: Vec<String>,
+}
+
+/// The report of one migration run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationReport {
+    /// Run id.
+    pub id: RunId,
+    /// Group migrated.
+    pub group: GroupId,
+    /// Group name at the time.
+    pub group_name: String,
+    /// Source cluster.
+    pub source: String,
+    /// Destination cluster.
+    pub destination: String,
+    /// Who started it.
+    pub started_by: String,
+    /// When it started.
+    pub started: DateTime<Utc>,
+    /// When it ended (`None` while running).
+    pub ended: Option<DateTime<Utc>>,
+    /// Whether it was cancelled.
+    pub cancelled: bool,
+    /// Per VM.
+    pub vms: Vec<VmReport>,
+}
+
+impl MigrationReport {
+    /// (migrated, failed, skipped).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for v in &self.vms {
+            match v.outcome {
+                VmOutcome::Migrated => c.0 += 1,
+                VmOutcome::Failed { .. } => c.1 += 1,
+                VmOutcome::Skipped { .. } => c.2 += 1,
+            }
+        }
+        c
+    }
+
+    /// Names of the VMs that failed.
+    pub fn failed_vms(&self) -> Vec<String> {
+        self.vms
+            .iter()
+            .filter(|v| matches!(v.outcome, VmOutcome::Failed { .. }))
+            .map(|v| v.vm.clone())
+            .collect()
+    }
+}
+
+impl fmt::Display for MigrationReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (m, fl, s) = self.counts();
+        writeln!(
+            f,
+            "migration {} of group {:?} ({} → {}) by {}: {m} migrated, {fl} failed, {s} skipped{}",
+            self.id,
+            self.group_name,
+            self.source,
+            self.destination,
+            self.started_by,
+            if self.cancelled { " (cancelled)" } else { "" }
+        )?;
+        for v in &self.vms {
+            let outcome = match &v.outcome {
+                VmOutcome::Migrated => "migrated".to_string(),
+                VmOutcome::Failed { reason } => format!("FAILED: {reason}"),
+                VmOutcome::Skipped { reason } => format!("skipped: {reason}"),
+            };
+            write!(
+                f,
+                "  {:<24} {:<28} {} attempt(s)  {outcome}",
+                v.vm,
+                v.protection_group.as_deref().unwrap_or("-"),
+                v.attempts.len()
+            )?;
+            for n in &v.notes {
+                write!(f, "; {n}")?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,505 @@
+//! Executing a migration (SPEC §9): protection groups moved with a
+//! concurrency cap and retries until the group deadline, each VM verified
+//! on the destination, progress broadcast to any number of observers,
+//! cancellation, and a per-VM report.
+
+use super::report::{Attempt, RunId, VmOutcome, VmReport};
+use crate::backend::{BackendError, Clock, ClusterBackend, ErrorKind, ProtectRequest, Schedule};
+use crate::engine::RetryPolicy;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, watch, Semaphore};
+
+/// Migration settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationConfig {
+    /// Protection groups migrated at once.
+    pub max_parallel: usize,
+    /// The whole run's time limit.
+    pub deadline: Duration,
+    /// Backoff between attempts of one protection group.
+    pub retry: RetryPolicy,
+    /// Interval between checks of a migration's progress.
+    pub poll: Duration,
+    /// Project on the destination, per source project and destination cluster.
+    pub project_map: BTreeMap<String, BTreeMap<String, String>>,
+    /// Schedules to create on the destination when the moved protection
+    /// group has none there (empty: leave schedules alone).
+    pub recreate_schedules: Vec<Schedule>,
+}
+
+impl Default for MigrationConfig {
+    fn default() -> Self {
+        MigrationConfig {
+            max_parallel: 4,
+            deadline: Duration::from_secs(2 * 3600),
+            retry: RetryPolicy {
+                max_attempts: u32::MAX,
+                base_delay: Duration::from_secs(5),
+                max_delay: Duration::from_secs(300),
+                step_deadline: Duration::from_secs(2 * 3600),
+            },
+            poll: Duration::from_secs(10),
+            project_map: BTreeMap::new(),
+            recreate_schedules: Vec::new(),
+        }
+    }
+}
+
+/// The step an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationStep {
+    /// Asking the platform to migrate the protection group.
+    Migrate,
+    /// Waiting for it to be active on the destination.
+    Wait,
+    /// Verifying a VM on the destination (VM, project, group, schedules).
+    Verify,
+    /// The whole run.
+    Run,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum EventOutcome {
+    /// The step started.
+    Started,
+    /// The step succeeded.
+    Succeeded,
+    /// The step failed.
+    Failed {
+        /// Why.
+        reason: String,
+        /// Whether it will be tried again.
+        will_retry: bool,
+    },
+    /// The step was skipped.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A progress event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MigrationEvent {
+    /// The run.
+    pub run: RunId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The VM, if about one.
+    pub vm: Option<String>,
+    /// The protection group, if about one.
+    pub protection_group: Option<String>,
+    /// The step.
+    pub step: MigrationStep,
+    /// Attempt number (from 1).
+    pub attempt: u32,
+    /// What happened.
+    pub outcome: EventOutcome,
+    /// Share of the group's VMs finished (migrated, failed or skipped), 0–100.
+    pub percent: f32,
+}
+
+/// A stream of events for one observer. Observers that fall behind by more
+/// than the buffer skip the oldest events rather than slowing the run.
+#[derive(Debug)]
+pub struct EventStream {
+    rx: broadcast::Receiver<MigrationEvent>,
+}
+
+impl EventStream {
+    pub(crate) fn from_receiver(rx: broadcast::Receiver<MigrationEvent>) -> Self {
+        EventStream { rx }
+    }
+
+    /// The next event, or `None` once the run is over and all are read.
+    pub async fn next(&mut self) -> Option<MigrationEvent> {
+        loop {
+            match self.rx.recv().await {
+                Ok(e) => return Some(e),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!("progress observer skipped {n} events")
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+/// One unit of work: a protection group and the selected VMs it carries.
+#[derive(Debug, Clone)]
+pub(crate) struct Unit {
+    pub(crate) group: Option<String>,
+    pub(crate) vms: Vec<String>,
+}
+
+pub(crate) struct Runner {
+    pub(crate) id: RunId,
+    pub(crate) backend: Arc<dyn ClusterBackend>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: MigrationConfig,
+    pub(crate) source: String,
+    pub(crate) destination: String,
+    pub(crate) events: broadcast::Sender<MigrationEvent>,
+    pub(crate) cancel: watch::Receiver<bool>,
+    pub(crate) total: usize,
+    pub(crate) done: AtomicUsize,
+    pub(crate) lines: Mutex<Vec<VmReport>>,
+}
+
+impl Runner {
+    fn percent(&self) -> f32 {
+        if self.total == 0 {
+            return 100.0;
+        }
+        self.done.load(Ordering::SeqCst) as f32 * 100.0 / self.total as f32
+    }
+
+    fn emit(
+        &self,
+        vm: Option<&str>,
+        group: Option<&str>,
+        step: MigrationStep,
+        attempt: u32,
+        outcome: EventOutcome,
+    ) {
+        let _ = self.events.send(MigrationEvent {
+            run: self.id,
+            at: self.clock.now(),
+            vm: vm.map(str::to_string),
+            protection_group: group.map(str::to_string),
+            step,
+            attempt,
+            outcome,
+            percent: self.percent(),
+        });
+    }
+
+    fn cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    fn finish(
+        &self,
+        vm: &str,
+        group: Option<&str>,
+        outcome: VmOutcome,
+        attempts: &[Attempt],
+        notes: Vec<String>,
+    ) {
+        self.done.fetch_add(1, Ordering::SeqCst);
+        let event = match &outcome {
+            VmOutcome::Migrated => EventOutcome::Succeeded,
+            VmOutcome::Failed { reason } => EventOutcome::Failed {
+                reason: reason.clone(),
+                will_retry: false,
+            },
+            VmOutcome::Skipped { reason } => EventOutcome::Skipped {
+                reason: reason.clone(),
+            },
+        };
+        self.emit(
+            Some(vm),
+            group,
+            MigrationStep::Verify,
+            attempts.len() as u32,
+            event,
+        );
+        self.lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(VmReport {
+                vm: vm.to_string(),
+                protection_group: group.map(str::to_string),
+                outcome,
+                attempts: attempts.to_vec(),
+                notes,
+            });
+    }
+
+    /// Runs every unit, at most `max_parallel` at once, and returns the lines.
+    pub(crate) async fn run(
+        self: Arc<Self>,
+        units: Vec<Unit>,
+        deadline: DateTime<Utc>,
+    ) -> Vec<VmReport> {
+        self.emit(None, None, MigrationStep::Run, 1, EventOutcome::Started);
+        let sem = Arc::new(Semaphore::new(self.config.max_parallel.max(1)));
+        let mut set = tokio::task::JoinSet::new();
+        for unit in units {
+            let Ok(permit) = sem.clone().acquire_owned().await else {
+                break;
+            };
+            let me = self.clone();
+            set.spawn(async move {
+                me.unit(unit, deadline).await;
+                drop(permit);
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            if let Err(e) = r {
+                tracing::error!("a migration unit ended abnormally: {e}");
+            }
+        }
+        self.emit(None, None, MigrationStep::Run, 1, EventOutcome::Succeeded);
+        let mut lines = std::mem::take(&mut *self.lines.lock().unwrap_or_else(|e| e.into_inner()));
+        lines.sort_by(|a, b| a.vm.cmp(&b.vm));
+        lines
+    }
+
+    async fn unit(&self, unit: Unit, deadline: DateTime<Utc>) {
+        let Some(group) = unit.group.clone() else {
+            for vm in &unit.vms {
+                let reason = "the VM is in no protection domain".to_string();
+                self.finish(vm, None, VmOutcome::Failed { reason }, &[], Vec::new());
+            }
+            return;
+        };
+        let g = Some(group.as_str());
+        if self.cancelled() || self.clock.now() >= deadline {
+            let reason = if self.cancelled() {
+                "migration cancelled"
+            } else {
+                "deadline passed before it started"
+            };
+            for vm in &unit.vms {
+                self.finish(
+                    vm,
+                    g,
+                    VmOutcome::Skipped {
+                        reason: reason.into(),
+                    },
+                    &[],
+                    Vec::new(),
+                );
+            }
+            return;
+        }
+        let mut attempts = Vec::new();
+        if let Err(reason) = self.migrate(&group, deadline, &mut attempts).await {
+            for vm in &unit.vms {
+                self.finish(
+                    vm,
+                    g,
+                    VmOutcome::Failed {
+                        reason: reason.clone(),
+                    },
+                    &attempts,
+                    Vec::new(),
+                );
+            }
+            return;
+        }
+        let dst_group = match self.wait_active(&group, &unit.vms, deadline).await {
+            Ok(pg) => pg,
+            Err(reason) => {
+                for vm in &unit.vms {
+                    self.finish(
+                        vm,
+                        g,
+                        VmOutcome::Failed {
+                            reason: reason.clone(),
+                        },
+                        &attempts,
+                        Vec::new(),
+                    );
+                }
+                return;
+            }
+        };
+        for vm in &unit.vms {
+            match self
+                .verify(vm, &group, dst_group.schedules.is_empty())
+                .await
+            {
+                Ok(notes) => self.finish(vm, g, VmOutcome::Migrated, &attempts, notes),
+                Err(reason) => {
+                    self.finish(vm, g, VmOutcome::Failed { reason }, &attempts, Vec::new())
+                }
+            }
+        }
+    }
+
+    async fn migrate(
+        &self,
+        group: &str,
+        deadline: DateTime<Utc>,
+        attempts: &mut Vec<Attempt>,
+    ) -> Result<(), String> {
+        let g = Some(group);
+        loop {
+            let n = attempts.len() as u32 + 1;
+            self.emit(None, g, MigrationStep::Migrate, n, EventOutcome::Started);
+            let started = self.clock.now();
+            let result = self
+                .backend
+                .migrate_protection_group(&self.source, group, &self.destination)
+                .await;
+            let ended = self.clock.now();
+            let error = match result {
+                Ok(()) => None,
+                // After a lost reply the first call may have started it: a
+                // conflict ("already migrating" / "not active here") is
+                // settled by waiting and verifying, not by failing.
+                Err(e) if e.kind == ErrorKind::Conflict && n > 1 => None,
+                Err(e) => Some(e),
+            };
+            attempts.push(Attempt {
+                number: n,
+                started,
+                ended,
+                error: error.as_ref().map(BackendError::to_string),
+            });
+            let Some(e) = error else {
+                self.emit(None, g, MigrationStep::Migrate, n, EventOutcome::Succeeded);
+                return Ok(());
+            };
+            let delay = self.config.retry.delay(n, hash(group));
+            let wake = self.clock.now()
+                + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+            let will_retry = e.is_retryable()
+                && wake < deadline
+                && !self.cancelled()
+                && n < self.config.retry.max_attempts;
+            self.emit(
+                None,
+                g,
+                MigrationStep::Migrate,
+                n,
+                EventOutcome::Failed {
+                    reason: e.to_string(),
+                    will_retry,
+                },
+            );
+            if !will_retry {
+                let why = if self.cancelled() { " (cancelled)" } else { "" };
+                return Err(format!("{e}{why}"));
+            }
+            self.clock.sleep(delay).await;
+        }
+    }
+
+    async fn wait_active(
+        &self,
+        group: &str,
+        vms: &[String],
+        deadline: DateTime<Utc>,
+    ) -> Result<crate::backend::ProtectionGroup, String> {
+        self.emit(
+            None,
+            Some(group),
+            MigrationStep::Wait,
+            1,
+            EventOutcome::Started,
+        );
+        loop {
+            match self.backend.list_protection_groups(&self.destination).await {
+                Ok(list) => {
+                    if let Some(pg) = list.into_iter().find(|p| {
+                        p.name == group && p.active && vms.iter().all(|v| p.vms.contains(v))
+                    }) {
+                        self.emit(
+                            None,
+                            Some(group),
+                            MigrationStep::Wait,
+                            1,
+                            EventOutcome::Succeeded,
+                        );
+                        return Ok(pg);
+                    }
+                }
+                Err(e) if e.is_retryable() => {}
+                Err(e) => {
+                    return Err(format!(
+                        "cannot read protection domains on {}: {e}",
+                        self.destination
+                    ))
+                }
+            }
+            if self.clock.now() >= deadline {
+                return Err(format!(
+                    "protection domain {group:?} not active on {} before the deadline",
+                    self.destination
+                ));
+            }
+            self.clock.sleep(self.config.poll).await;
+        }
+    }
+
+    /// Checks the VM on the destination, remaps its project and recreates
+    /// schedules when configured. Returns notes for the report.
+    async fn verify(
+        &self,
+        vm: &str,
+        group: &str,
+        needs_schedules: bool,
+    ) -> Result<Vec<String>, String> {
+        let mut notes = Vec::new();
+        let info = retry_read(|| self.backend.find_vm(vm), 5)
+            .await
+            .map_err(|e| format!("cannot look the VM up: {e}"))?
+            .ok_or_else(|| "the VM is not on the platform after the migration".to_string())?;
+        if info.cluster != self.destination {
+            return Err(format!(
+                "the VM is on {:?}, not on {:?}",
+                info.cluster, self.destination
+            ));
+        }
+        notes.push(format!("on {}", self.destination));
+        let target = info
+            .project
+            .as_ref()
+            .and_then(|p| self.config.project_map.get(p))
+            .and_then(|m| m.get(&self.destination));
+        match (info.project.as_deref(), target) {
+            (Some(p), Some(t)) if p != t => {
+                retry_read(|| self.backend.set_vm_project(&info.uuid, t), 5)
+                    .await
+                    .map_err(|e| format!("cannot move the VM to project {t:?}: {e}"))?;
+                notes.push(format!("project {p} → {t}"));
+            }
+            (Some(p), _) => notes.push(format!("project {p} kept")),
+            (None, _) => notes.push("no project".into()),
+        }
+        if needs_schedules && !self.config.recreate_schedules.is_empty() {
+            let req = ProtectRequest {
+                group: group.to_string(),
+                vm_name: vm.to_string(),
+                schedules: self.config.recreate_schedules.clone(),
+            };
+            retry_read(|| self.backend.protect_vm(&self.destination, &req), 5)
+                .await
+                .map_err(|e| format!("cannot recreate schedules: {e}"))?;
+            notes.push(format!("{} schedule(s) recreated", req.schedules.len()));
+        }
+        Ok(notes)
+    }
+}
+
+/// Calls `f` up to `tries` times while it fails with a retryable error.
+async fn retry_read<T, F, Fut>(mut f: F, tries: u32) -> Result<T, BackendError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, BackendError>>,
+{
+    let mut n = 1;
+    loop {
+        match f().await {
+            Err(e) if e.is_retryable() && n < tries => n += 1,
+            other => return other,
+        }
+    }
+}
+
+fn hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}

@@ -1,0 +1,688 @@
+//! The migration API a host calls: groups (Operators and Admins change,
+//! Viewers read), fact refresh, validation, migration, reports.
+
+use super::facts::{FactsSnapshot, Inventory};
+use super::group::{GroupId, MigrationGroup};
+use super::report::{MigrationReport, RunId};
+use super::run::{EventStream, MigrationConfig, MigrationEvent, Runner, Unit};
+use super::validate::{validate, ValidationReport, ValidationToken};
+use crate::auth::{Actor, Role};
+use crate::backend::{Clock, ClusterBackend};
+use crate::error::ButlerError;
+use crate::request::DenyReason;
+use crate::store::Store;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+
+const READERS: [Role; 3] = [Role::Viewer, Role::Operator, Role::Admin];
+const WRITERS: [Role; 2] = [Role::Operator, Role::Admin];
+
+/// The facts the service holds for a group, and how fresh they are.
+#[derive(Debug, Clone)]
+pub struct FactsStatus {
+    /// The last good snapshot.
+    pub snapshot: Arc<FactsSnapshot>,
+    /// Its age at the time asked.
+    pub age: chrono::Duration,
+    /// The last refresh failure since that snapshot, if any (when, why).
+    pub last_error: Option<(DateTime<Utc>, String)>,
+}
+
+struct FactsEntry {
+    snapshot: Arc<FactsSnapshot>,
+    last_error: Option<(DateTime<Utc>, String)>,
+}
+
+/// Groups, facts, validation, migration and reports.
+pub struct MigrationService {
+    store: Arc<dyn Store>,
+    backend: Arc<dyn ClusterBackend>,
+    clock: Arc<dyn Clock>,
+    config: MigrationConfig,
+    facts: Mutex<HashMap<GroupId, FactsEntry>>,
+    refresh_failures: Mutex<Option<(DateTime<Utc>, String)>>,
+    snapshots: AtomicU64,
+}
+
+impl std::fmt::Debug for MigrationService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MigrationService")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn allow(actor: &Actor, roles: &[Role], action: &str) -> Result<(), ButlerError> {
+    if roles.iter().any(|r| actor.has(*r)) {
+        Ok(())
+    } else {
+        Err(ButlerError::Forbidden {
+            actor: actor.name.clone(),
+            action: action.to_string(),
+            reason: DenyReason::MissingRole {
+                needs: roles.to_vec(),
+            },
+        })
+    }
+}
+
+impl MigrationService {
+    /// A service over `store` and `backend`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        backend: Arc<dyn ClusterBackend>,
+        clock: Arc<dyn Clock>,
+        config: MigrationConfig,
+    ) -> Self {
+        MigrationService {
+            store,
+            backend,
+            clock,
+            config,
+            facts: Mutex::new(HashMap::new()),
+            refresh_failures: Mutex::new(None),
+            snapshots: AtomicU64::new(0),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MigrationConfig {
+        &self.config
+    }
+
+    // ---- groups ----
+
+    /// Groups whose name contains `name_part` (case-insensitive).
+    pub async fn find_groups(
+        &self,
+        actor: &Actor,
+        name_part: &str,
+    ) -> Result<Vec<MigrationGroup>, ButlerError> {
+        allow(actor, &READERS, "read migration groups")?;
+        Ok(self.store.find_groups(name_part).await?)
+    }
+
+    /// One group.
+    pub async fn group(&self, actor: &Actor, id: GroupId) -> Result<MigrationGroup, ButlerError> {
+        allow(actor, &READERS, "read migration groups")?;
+        Ok(self.store.get_group(id).await?)
+    }
+
+    /// Creates an empty group; the store refuses a taken name.
+    pub async fn create_group(
+        &self,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<MigrationGroup, ButlerError> {
+        allow(actor, &WRITERS, "create migration groups")?;
+        let id = self.store.next_group_id().await?;
+        let g = MigrationGroup::new(id, name, &actor.name, self.clock.now())?;
+        self.store.insert_group(&g).await?;
+        Ok(g)
+    }
+
+    /// Copies a group (clusters and VMs) under `name`, or under the
+    /// suggested name (`<name> (return)`) when `None`.
+    pub async fn clone_group(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        name: Option<&str>,
+    ) -> Result<MigrationGroup, ButlerError> {
+        allow(actor, &WRITERS, "clone migration groups")?;
+        let from = self.store.get_group(id).await?;
+        let name = name
+            .map(str::to_string)
+            .unwrap_or_else(|| from.suggested_clone_name());
+        let new_id = self.store.next_group_id().await?;
+        let g = from.clone_as(new_id, &name, &actor.name, self.clock.now())?;
+        self.store.insert_group(&g).await?;
+        Ok(g)
+    }
+
+    /// Applies `edit` to version `version` of the group and stores it.
+    async fn edit(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        version: u64,
+        what: &str,
+        edit: impl FnOnce(&mut MigrationGroup) -> Result<(), ButlerError>,
+    ) -> Result<MigrationGroup, ButlerError> {
+        allow(actor, &WRITERS, what)?;
+        let mut g = self.store.get_group(id).await?;
+        if g.version != version {
+            return Err(ButlerError::Conflict(crate::store::StoreError::Conflict {
+                what: format!("migration group {id}"),
+                expected: version,
+                found: g.version,
+            }));
+        }
+        edit(&mut g)?;
+        g.version += 1;
+        g.updated_by = actor.name.clone();
+        g.updated_at = self.clock.now();
+        self.store.update_group(&g, version).await?;
+        Ok(g)
+    }
+
+    /// Renames.
+    pub async fn rename(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        version: u64,
+        name: &str,
+    ) -> Result<MigrationGroup, ButlerError> {
+        self.edit(actor, id, version, "rename migration groups", |g| {
+            Ok(g.rename(name)?)
+        })
+        .await
+    }
+
+    /// Swaps source and destination.
+    pub async fn switch(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        version: u64,
+    ) -> Result<MigrationGroup, ButlerError> {
+        self.edit(actor, id, version, "switch migration groups", |g| {
+            g.switch();
+            Ok(())
+        })
+        .await
+    }
+
+    async fn check_cluster(&self, cluster: &str) -> Result<(), ButlerError> {
+        let clusters = self.backend.list_clusters().await?;
+        if clusters.iter().any(|c| c.name == cluster) {
+            Ok(())
+        } else {
+            Err(ButlerError::Invalid(format!(
+                "cluster {cluster:?} is not on the platform"
+            )))
+        }
+    }
+
+    /// Sets the source cluster (never equal to the destination).
+    pub async fn set_source(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        version: u64,
+        cluster: &str,
+    ) -> Result<MigrationGroup, ButlerError> {
+        allow(actor, &WRITERS, "change migration groups")?;
+        self.check_cluster(cluster).await?;
+        self.edit(actor, id, version, "change migration groups", |g| {
+            Ok(g.set_source(cluster)?)
+        })
+        .await
+    }
+
+    /// Sets the destination cluster (never equal to the source).
+    pub async fn set_destination(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        version: u64,
+        cluster: &str,
+    ) -> Result<MigrationGroup, ButlerError> {
+        allow(actor, &WRITERS, "change migration groups")?;
+        self.check_cluster(cluster).await?;
+        self.edit(actor, id, version, "change migration groups", |g| {
+            Ok(g.set_destination(cluster)?)
+        })
+        .await
+    }
+
+    /// Adds any VM of the platform (selected).
+    pub async fn add_vm(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        version: u64,
+        vm: &str,
+    ) -> Result<MigrationGroup, ButlerError> {
+        allow(actor, &WRITERS, "change migration groups")?;
+        if self.backend.find_vm(vm).await?.is_none() {
+            return Err(ButlerError::Invalid(format!(
+                "VM {vm:?} is not on the platform"
+            )));
+        }
+        self.edit(actor, id, version, "change migration groups", |g| {
+            Ok(g.add_vm(vm)?)
+        })
+        .await
+    }
+
+    /// Removes a VM.
+    pub async fn remove_vm(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        version: u64,
+        vm: &str,
+    ) -> Result<MigrationGroup, ButlerError> {
+        self.edit(actor, id, version, "change migration groups", |g| {
+            Ok(g.remove_vm(vm)?)
+        })
+        .await
+    }
+
+    /// Selects or deselects a VM.
+    pub async fn select(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        version: u64,
+        vm: &str,
+        selected: bool,
+    ) -> Result<MigrationGroup, ButlerError> {
+        self.edit(actor, id, version, "change migration groups", |g| {
+            Ok(g.select(vm, selected)?)
+        })
+        .await
+    }
+
+    /// Saves a group edited by the caller as a whole (name, clusters, VMs,
+    /// selection), if `group.version` is still the stored one.
+    pub async fn save(
+        &self,
+        actor: &Actor,
+        group: &MigrationGroup,
+    ) -> Result<MigrationGroup, ButlerError> {
+        let wanted = group.clone();
+        self.edit(
+            actor,
+            group.id,
+            group.version,
+            "change migration groups",
+            move |g| {
+                let mut check =
+                    MigrationGroup::new(g.id, &wanted.name, &g.updated_by, g.updated_at)?;
+                if let Some(s) = &wanted.source {
+                    check.set_source(s)?;
+                }
+                if let Some(d) = &wanted.destination {
+                    check.set_destination(d)?;
+                }
+                for v in &wanted.vms {
+                    check.add_vm(&v.name)?;
+                    check.select(&v.name, v.selected)?;
+                }
+                g.name = check.name;
+                g.source = check.source;
+                g.destination = check.destination;
+                g.vms = check.vms;
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    /// Deletes a group and its VM list.
+    pub async fn delete_group(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        version: u64,
+    ) -> Result<(), ButlerError> {
+        allow(actor, &WRITERS, "delete migration groups")?;
+        self.store.delete_group(id, version).await?;
+        self.lock_facts().remove(&id);
+        Ok(())
+    }
+
+    // ---- facts ----
+
+    fn lock_facts(&self) -> std::sync::MutexGuard<'_, HashMap<GroupId, FactsEntry>> {
+        self.facts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn next_snapshot(&self) -> u64 {
+        self.snapshots
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1
+    }
+
+    /// Reads the platform (batched) and rebuilds the group's facts. On
+    /// failure the last good facts stay and the error is kept with them.
+    pub async fn refresh(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+    ) -> Result<Arc<FactsSnapshot>, ButlerError> {
+        allow(actor, &READERS, "refresh migration facts")?;
+        let group = self.store.get_group(id).await?;
+        match Inventory::fetch(self.backend.as_ref(), self.clock.as_ref()).await {
+            Ok(inv) => Ok(self.install(&group, &inv)),
+            Err(e) => {
+                if let Some(entry) = self.lock_facts().get_mut(&id) {
+                    entry.last_error = Some((self.clock.now(), e.to_string()));
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    fn install(&self, group: &MigrationGroup, inv: &Inventory) -> Arc<FactsSnapshot> {
+        let snap = Arc::new(FactsSnapshot::build(group, inv, self.next_snapshot()));
+        self.lock_facts().insert(
+            group.id,
+            FactsEntry {
+                snapshot: snap.clone(),
+                last_error: None,
+            },
+        );
+        snap
+    }
+
+    /// Refreshes every group from one inventory read; on failure every
+    /// group keeps its last good facts. Returns how many groups were refreshed.
+    pub async fn refresh_all(&self) -> Result<usize, ButlerError> {
+        let groups = self.store.find_groups("").await?;
+        match Inventory::fetch(self.backend.as_ref(), self.clock.as_ref()).await {
+            Ok(inv) => {
+                for g in &groups {
+                    self.install(g, &inv);
+                }
+                *self
+                    .refresh_failures
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = None;
+                Ok(groups.len())
+            }
+            Err(e) => {
+                let at = self.clock.now();
+                for entry in self.lock_facts().values_mut() {
+                    entry.last_error = Some((at, e.to_string()));
+                }
+                *self
+                    .refresh_failures
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some((at, e.to_string()));
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The facts held for a group, their age and the last refresh error.
+    pub fn facts(&self, actor: &Actor, id: GroupId) -> Result<FactsStatus, ButlerError> {
+        allow(actor, &READERS, "read migration facts")?;
+        let now = self.clock.now();
+        self.lock_facts()
+            .get(&id)
+            .map(|e| FactsStatus {
+                snapshot: e.snapshot.clone(),
+                age: e.snapshot.age(now),
+                last_error: e.last_error.clone(),
+            })
+            .ok_or_else(|| {
+                ButlerError::NotFound(format!("facts of migration group {id}: refresh first"))
+            })
+    }
+
+    /// Refreshes every group every `interval` on the current runtime.
+    pub fn start_refresher(self: &Arc<Self>, interval: Duration) -> RefresherHandle {
+        let (stop, mut rx) = watch::channel(false);
+        let me = self.clone();
+        let join = tokio::spawn(async move {
+            loop {
+                if let Err(e) = me.refresh_all().await {
+                    tracing::warn!(
+                        "migration facts refresh failed; keeping the last good facts: {e}"
+                    );
+                }
+                tokio::select! {
+                    _ = rx.changed() => break,
+                    _ = me.clock.sleep(interval) => {}
+                }
+            }
+        });
+        RefresherHandle { stop, join }
+    }
+
+    // ---- validation ----
+
+    fn current_facts(&self, group: &MigrationGroup) -> Result<Arc<FactsSnapshot>, ButlerError> {
+        let entry = self.lock_facts().get(&group.id).map(|e| e.snapshot.clone());
+        let snap = entry.ok_or_else(|| {
+            ButlerError::ValidationRequired(format!(
+                "no facts for group {:?}: refresh first",
+                group.name
+            ))
+        })?;
+        if snap.group_version == group.version {
+            return Ok(snap);
+        }
+        // The group changed since the refresh: keep the facts, re-aligned.
+        let realigned = Arc::new(snap.realign(group));
+        self.lock_facts().insert(
+            group.id,
+            FactsEntry {
+                snapshot: realigned.clone(),
+                last_error: None,
+            },
+        );
+        Ok(realigned)
+    }
+
+    /// Validates the group as it stands against its current facts.
+    pub async fn validate(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+    ) -> Result<(MigrationGroup, Arc<FactsSnapshot>, ValidationReport), ButlerError> {
+        allow(actor, &READERS, "validate migration groups")?;
+        let group = self.store.get_group(id).await?;
+        let facts = self.current_facts(&group)?;
+        let report = validate(&group, &facts, self.clock.now(), None);
+        Ok((group, facts, report))
+    }
+
+    /// Validates only the VMs that failed in run `run` (to retry them).
+    pub async fn validate_failed(
+        &self,
+        actor: &Actor,
+        run: RunId,
+    ) -> Result<(MigrationGroup, Arc<FactsSnapshot>, ValidationReport), ButlerError> {
+        allow(actor, &READERS, "validate migration groups")?;
+        let report = self.store.get_report(run).await?;
+        let failed = report.failed_vms();
+        if failed.is_empty() {
+            return Err(ButlerError::Invalid(format!("run {run} has no failed VMs")));
+        }
+        let group = self.store.get_group(report.group).await?;
+        let facts = self.current_facts(&group)?;
+        let v = validate(&group, &facts, self.clock.now(), Some(&failed));
+        Ok((group, facts, v))
+    }
+
+    // ---- migration ----
+
+    /// Starts migrating the group (or the token's subset) if `token` is a
+    /// validation of the group as it stands, on the current facts, with no
+    /// error.
+    pub async fn migrate(
+        &self,
+        actor: &Actor,
+        token: &ValidationToken,
+    ) -> Result<MigrationHandle, ButlerError> {
+        allow(actor, &WRITERS, "migrate")?;
+        let group = self.store.get_group(token.group).await?;
+        if token.group_version != group.version {
+            return Err(ButlerError::ValidationRequired(format!(
+                "group {:?} changed since it was validated (version {} → {}); validate again",
+                group.name, token.group_version, group.version
+            )));
+        }
+        let facts = self.current_facts(&group)?;
+        if facts.snapshot_id != token.snapshot_id {
+            return Err(ButlerError::ValidationRequired(
+                "the facts were refreshed since the validation; validate again".into(),
+            ));
+        }
+        if token.errors > 0 {
+            return Err(ButlerError::ValidationRequired(format!(
+                "the validation found {} error(s)",
+                token.errors
+            )));
+        }
+        let (Some(source), Some(destination)) = (group.source.clone(), group.destination.clone())
+        else {
+            return Err(ButlerError::ValidationRequired(
+                "the group needs a source and a destination".into(),
+            ));
+        };
+        // One unit per protection group: one migrate call moves all its VMs.
+        let mut units: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
+        let only: Option<std::collections::HashSet<&str>> = token
+            .only
+            .as_ref()
+            .map(|o| o.iter().map(String::as_str).collect());
+        for (i, vm) in group.vms.iter().enumerate() {
+            if !vm.selected || only.as_ref().is_some_and(|o| !o.contains(vm.name.as_str())) {
+                continue;
+            }
+            let pg = facts
+                .vms
+                .get(i)
+                .and_then(|f| facts.groups.get(f.group as usize))
+                .map(|g| g.name.clone());
+            units.entry(pg).or_default().push(vm.name.clone());
+        }
+        let total = units.values().map(Vec::len).sum();
+        let run = self.store.next_run_id().await?;
+        let started = self.clock.now();
+        let mut report = MigrationReport {
+            id: run,
+            group: group.id,
+            group_name: group.name.clone(),
+            source: source.clone(),
+            destination: destination.clone(),
+            started_by: actor.name.clone(),
+            started,
+            ended: None,
+            cancelled: false,
+            vms: Vec::new(),
+        };
+        self.store.save_report(&report).await?;
+        let (events, first) = broadcast::channel(4096);
+        let template = first.resubscribe();
+        let (cancel_tx, cancel_rx) = watch::channel(false);
+        let runner = Arc::new(Runner {
+            id: run,
+            backend: self.backend.clone(),
+            clock: self.clock.clone(),
+            config: self.config.clone(),
+            source,
+            destination,
+            events,
+            cancel: cancel_rx.clone(),
+            total,
+            done: AtomicUsize::new(0),
+            lines: Mutex::new(Vec::new()),
+        });
+        let deadline = started
+            + chrono::Duration::from_std(self.config.deadline).unwrap_or(chrono::Duration::MAX);
+        let store = self.store.clone();
+        let clock = self.clock.clone();
+        let units: Vec<Unit> = units
+            .into_iter()
+            .map(|(group, vms)| Unit { group, vms })
+            .collect();
+        let join = tokio::spawn(async move {
+            let lines = runner.run(units, deadline).await;
+            report.vms = lines;
+            report.ended = Some(clock.now());
+            report.cancelled = *cancel_rx.borrow();
+            if let Err(e) = store.save_report(&report).await {
+                tracing::error!(run = %report.id, "could not store the migration report: {e}");
+            }
+            report
+        });
+        Ok(MigrationHandle {
+            run,
+            template,
+            first: Mutex::new(Some(EventStream::from_receiver(first))),
+            cancel: cancel_tx,
+            join,
+        })
+    }
+
+    /// A stored report.
+    pub async fn report(&self, actor: &Actor, run: RunId) -> Result<MigrationReport, ButlerError> {
+        allow(actor, &READERS, "read migration reports")?;
+        Ok(self.store.get_report(run).await?)
+    }
+
+    /// A group's reports, newest first.
+    pub async fn reports(
+        &self,
+        actor: &Actor,
+        group: GroupId,
+    ) -> Result<Vec<MigrationReport>, ButlerError> {
+        allow(actor, &READERS, "read migration reports")?;
+        Ok(self.store.list_reports(group).await?)
+    }
+}
+
+/// A running migration.
+#[derive(Debug)]
+pub struct MigrationHandle {
+    run: RunId,
+    // A receiver (not a sender), so streams end when the run ends.
+    template: broadcast::Receiver<MigrationEvent>,
+    first: Mutex<Option<EventStream>>,
+    cancel: watch::Sender<bool>,
+    join: tokio::task::JoinHandle<MigrationReport>,
+}
+
+impl MigrationHandle {
+    /// The run's id (its report's id).
+    pub fn run(&self) -> RunId {
+        self.run
+    }
+
+    /// A progress stream. The first call gets every event from the start;
+    /// later calls see events from then on.
+    pub fn events(&self) -> EventStream {
+        if let Some(first) = self.first.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            return first;
+        }
+        EventStream::from_receiver(self.template.resubscribe())
+    }
+
+    /// Stops starting new work; VMs not yet moved are reported skipped.
+    pub fn cancel(&self) {
+        let _ = self.cancel.send(true);
+    }
+
+    /// Waits for the end and returns the (stored) report.
+    pub async fn wait(self) -> Result<MigrationReport, ButlerError> {
+        self.join
+            .await
+            .map_err(|e| ButlerError::Invalid(format!("the migration task failed: {e}")))
+    }
+}
+
+/// A running refresher.
+#[derive(Debug)]
+pub struct RefresherHandle {
+    stop: watch::Sender<bool>,
+    join: tokio::task::JoinHandle<()>,
+}
+
+impl RefresherHandle {
+    /// Stops it.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.join.await;
+    }
+}

@@ -1,0 +1,278 @@
+//! Validation rules over hand-built facts: every finding code, the
+//! severities, and invariants under random input.
+
+use super::*;
+use chrono::{Duration, TimeZone, Utc};
+use proptest::prelude::*;
+
+fn now() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).single().unwrap()
+}
+
+/// Clusters: 0 = src, 1 = dst, 2 = other. Projects: 0 "p" on src+dst, 1 "q" on dst only.
+/// Groups: 0 healthy, 1 inactive, 2 no schedule, 3 not replicating to dst,
+/// 4 never replicated, 5 stale, 6 holds an extra unselected member.
+fn facts(vms: Vec<VmFacts>) -> FactsSnapshot {
+    let members_ok = vms.iter().filter(|v| v.group == 0).count() as u32;
+    let g =
+        |name: &str, cluster, active, schedules, sites: Vec<u16>, last: Option<i64>, members| {
+            GroupFacts {
+                name: name.into(),
+                cluster,
+                active,
+                schedules,
+                remote_sites: sites,
+                last_replica: last.map(|m| now() - Duration::minutes(m)),
+                members,
+            }
+        };
+    FactsSnapshot {
+        snapshot_id: 7,
+        group_version: 1,
+        taken_at: now(),
+        clusters: vec!["src".into(), "dst".into(), "other".into()],
+        projects: vec![
+            ProjectFacts {
+                name: "p".into(),
+                clusters: vec![0, 1],
+            },
+            ProjectFacts {
+                name: "q".into(),
+                clusters: vec![1],
+            },
+        ],
+        groups: vec![
+            g("pd-ok", 0, true, 2, vec![1], Some(10), members_ok),
+            g("pd-inactive", 0, false, 2, vec![1], Some(10), 1),
+            g("pd-nosched", 0, true, 0, vec![1], Some(10), 1),
+            g("pd-norepl", 0, true, 2, vec![2], Some(10), 1),
+            g("pd-never", 0, true, 2, vec![1], None, 1),
+            g("pd-stale", 0, true, 2, vec![1], Some(61), 1),
+            g("pd-extra", 0, true, 2, vec![1], Some(10), 2),
+        ],
+        names: (0..vms.len()).map(|i| format!("vm{i}")).collect(),
+        vms,
+    }
+}
+
+fn ok_vm(group: u32) -> VmFacts {
+    VmFacts {
+        cluster: 0,
+        project: 0,
+        group,
+        powered_on: false,
+    }
+}
+
+fn group(n: usize) -> MigrationGroup {
+    let mut g = MigrationGroup::new(GroupId(1), "g", "ops", now()).unwrap();
+    g.set_source("src").unwrap();
+    g.set_destination("dst").unwrap();
+    for i in 0..n {
+        g.add_vm(&format!("vm{i}")).unwrap();
+    }
+    g
+}
+
+fn codes_of(r: &ValidationReport, vm: u32) -> Vec<FindingCode> {
+    r.findings
+        .iter()
+        .filter(|f| f.vm == vm)
+        .map(|f| f.code)
+        .collect()
+}
+
+#[test]
+fn every_vm_level_code_is_found_with_its_severity() {
+    use FindingCode as F;
+    let vms = vec![
+        ok_vm(0),         // 0 clean
+        VmFacts::MISSING, // 1 not found
+        VmFacts {
+            cluster: 2,
+            ..ok_vm(0)
+        }, // 2 wrong cluster (and project p not on "other")
+        VmFacts {
+            project: 1,
+            ..ok_vm(0)
+        }, // 3 project q not on src
+        VmFacts {
+            powered_on: true,
+            ..ok_vm(0)
+        }, // 4 powered on
+        VmFacts {
+            group: NONE32,
+            ..ok_vm(0)
+        }, // 5 no group
+        ok_vm(1),         // 6 inactive
+        ok_vm(2),         // 7 no schedule
+        ok_vm(3),         // 8 not replicating to dst
+        ok_vm(4),         // 9 never replicated
+        ok_vm(5),         // 10 stale
+        ok_vm(6),         // 11 group has another member
+        VmFacts {
+            project: NONE16,
+            ..ok_vm(0)
+        }, // 12 no project
+        ok_vm(0),         // 13 unselected
+    ];
+    let mut g = group(vms.len());
+    g.select("vm13", false).unwrap();
+    let f = facts(vms);
+    let r = validate(&g, &f, now(), None);
+    // vm0 and vm13 share pd-ok... vm13 is unselected, so pd-ok carries an unselected VM.
+    assert_eq!(
+        codes_of(&r, 0),
+        vec![F::GroupHasUnselectedVms, F::SharedGroup]
+    );
+    assert_eq!(codes_of(&r, 1), vec![F::VmNotFound]);
+    assert_eq!(
+        codes_of(&r, 2),
+        vec![F::NotOnSource, F::ProjectMismatch, F::GroupHasUnselectedVms]
+    );
+    assert_eq!(
+        codes_of(&r, 3),
+        vec![F::ProjectMismatch, F::GroupHasUnselectedVms]
+    );
+    assert_eq!(
+        codes_of(&r, 4),
+        vec![F::PoweredOn, F::GroupHasUnselectedVms]
+    );
+    assert_eq!(codes_of(&r, 5), vec![F::NoProtectionGroup]);
+    assert_eq!(codes_of(&r, 6), vec![F::GroupNotActiveOnSource]);
+    assert_eq!(codes_of(&r, 7), vec![F::NoSchedule]);
+    assert_eq!(codes_of(&r, 8), vec![F::NotReplicatingToDestination]);
+    assert_eq!(codes_of(&r, 9), vec![F::NoReplica]);
+    assert_eq!(codes_of(&r, 10), vec![F::StaleReplica]);
+    assert_eq!(codes_of(&r, 11), vec![F::GroupHasUnselectedVms]);
+    assert_eq!(
+        codes_of(&r, 12),
+        vec![F::ProjectMismatch, F::GroupHasUnselectedVms]
+    );
+    assert_eq!(codes_of(&r, 13), vec![F::NotSelected]);
+    // pd-ok holds 5 selected VMs (0, 2, 3, 4, 12): one shared-group info, on the first.
+    assert_eq!(
+        r.findings
+            .iter()
+            .filter(|f| f.code == F::SharedGroup)
+            .map(|f| f.vm)
+            .collect::<Vec<_>>(),
+        vec![0]
+    );
+    assert_eq!(F::NoReplica.severity(), Severity::Warning);
+    assert_eq!(F::StaleReplica.severity(), Severity::Warning);
+    assert_eq!(F::SharedGroup.severity(), Severity::Info);
+    assert!(!r.can_migrate());
+    for finding in &r.findings {
+        assert!(!finding.message(&g, &f).is_empty());
+    }
+    let stale = r
+        .findings
+        .iter()
+        .find(|x| x.code == F::StaleReplica)
+        .unwrap();
+    assert!(
+        stale.message(&g, &f).contains("61 minutes"),
+        "{}",
+        stale.message(&g, &f)
+    );
+}
+
+#[test]
+fn group_level_codes() {
+    use FindingCode as F;
+    let mut g = MigrationGroup::new(GroupId(1), "g", "ops", now()).unwrap();
+    let empty = facts(vec![]);
+    let r = validate(&g, &empty, now(), None);
+    let codes: Vec<_> = r.findings.iter().map(|f| (f.code, f.vm)).collect();
+    assert_eq!(
+        codes,
+        vec![
+            (F::MissingSource, Finding::GROUP),
+            (F::MissingDestination, Finding::GROUP),
+            (F::EmptyGroup, Finding::GROUP)
+        ]
+    );
+    g.source = Some("src".into());
+    g.destination = Some("src".into()); // bypassing set_destination, as a corrupt save might
+    g.add_vm("vm0").unwrap();
+    g.select("vm0", false).unwrap();
+    let r = validate(&g, &facts(vec![ok_vm(0)]), now(), None);
+    let codes: Vec<_> = r.findings.iter().map(|f| f.code).collect();
+    assert_eq!(
+        codes,
+        vec![F::SameClusters, F::NoSelectedVm, F::NotSelected]
+    );
+}
+
+#[test]
+fn a_clean_group_can_migrate_and_the_token_binds_version_and_snapshot() {
+    let g = group(1);
+    let r = validate(&g, &facts(vec![ok_vm(0)]), now(), None);
+    assert!(r.can_migrate(), "{:?}", r.findings);
+    assert_eq!((r.errors, r.warnings), (0, 0));
+    assert_eq!(
+        (r.token.group, r.token.group_version, r.token.snapshot_id),
+        (GroupId(1), 1, 7)
+    );
+}
+
+#[test]
+fn a_subset_validation_looks_only_at_the_subset() {
+    let g = group(2);
+    let r = validate(
+        &g,
+        &facts(vec![
+            VmFacts {
+                powered_on: true,
+                ..ok_vm(0)
+            },
+            ok_vm(3),
+        ]),
+        now(),
+        Some(&["vm0".to_string()]),
+    );
+    let codes: Vec<_> = r.findings.iter().map(|f| (f.code, f.vm)).collect();
+    assert_eq!(codes, vec![(FindingCode::PoweredOn, 0)]);
+    assert_eq!(r.token.only, Some(vec!["vm0".to_string()]));
+}
+
+proptest! {
+    #[test]
+    fn counts_match_findings_and_no_errors_means_every_selected_vm_is_ready(
+        raw in proptest::collection::vec((0u16..4, 0u16..3, 0u32..8, any::<bool>(), any::<bool>()), 0..60)
+    ) {
+        let vms: Vec<VmFacts> = raw.iter().map(|(c, p, g, on, _)| VmFacts {
+            cluster: if *c == 3 { NONE16 } else { *c },
+            project: if *p == 2 { NONE16 } else { *p },
+            group: if *g == 7 { NONE32 } else { *g },
+            powered_on: *on,
+        }).collect();
+        let mut g = group(vms.len());
+        for (i, (.., sel)) in raw.iter().enumerate() {
+            g.select(&format!("vm{i}"), *sel).unwrap();
+        }
+        let f = facts(vms.clone());
+        let r = validate(&g, &f, now(), None);
+        let count = |s| r.findings.iter().filter(|x| x.severity() == s).count() as u32;
+        prop_assert_eq!((r.errors, r.warnings, r.infos), (count(Severity::Error), count(Severity::Warning), count(Severity::Info)));
+        for x in &r.findings {
+            prop_assert!(x.vm == Finding::GROUP || (x.vm as usize) < vms.len());
+            if x.vm != Finding::GROUP && !g.vms[x.vm as usize].selected {
+                prop_assert_eq!(x.code, FindingCode::NotSelected);
+            }
+        }
+        if r.errors == 0 {
+            prop_assert!(g.vms.iter().any(|v| v.selected));
+            for (i, v) in vms.iter().enumerate() {
+                if g.vms[i].selected {
+                    prop_assert_eq!(v.cluster, 0);
+                    prop_assert!(!v.powered_on);
+                    prop_assert!(v.group != NONE32);
+                    let pg = &f.groups[v.group as usize];
+                    prop_assert!(pg.active && pg.schedules > 0 && pg.remote_sites.contains(&1));
+                }
+            }
+        }
+    }
+}

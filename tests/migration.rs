@@ -1,0 +1,552 @@
+//! Migrations on the simulator: groups, batched refresh, validation codes,
+//! token rules, migration under faults, cancel, retry of failed VMs,
+//! progress observers, reports against what the simulator moved.
+
+use butler::auth::{Actor, Role};
+use butler::backend::{PowerState, Schedule, ScheduleKind};
+use butler::migration::{
+    EventOutcome, FindingCode, MigrationConfig, MigrationGroup, MigrationService, MigrationStep,
+    VmOutcome,
+};
+use butler::sim::{fleet, FaultConfig, FaultKind, Op, ScriptedFault, SimClock, SimPlatform};
+use butler::store::{MemoryStore, SqliteStore, Store};
+use butler::ButlerError;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn ops() -> Actor {
+    Actor::new("olga", [Role::Operator])
+}
+fn viewer() -> Actor {
+    Actor::new("vic", [Role::Viewer])
+}
+
+fn sim(seed: u64) -> SimPlatform {
+    SimPlatform::demo_builder(seed)
+        .clock(Arc::new(SimClock::tokio_default()))
+        .project("dr-project", &["c2-santiago"], &["vlan-10"])
+        .build()
+}
+
+fn config() -> MigrationConfig {
+    let mut c = MigrationConfig {
+        max_parallel: 4,
+        ..MigrationConfig::default()
+    };
+    c.poll = Duration::from_secs(5);
+    c.project_map.insert(
+        "prod-project".into(),
+        BTreeMap::from([("c2-santiago".to_string(), "dr-project".to_string())]),
+    );
+    c.recreate_schedules = vec![
+        Schedule {
+            kind: ScheduleKind::Local,
+            every_minutes: 60,
+            retention: 24,
+            remote_site: None,
+        },
+        Schedule {
+            kind: ScheduleKind::Remote,
+            every_minutes: 60,
+            retention: 24,
+            remote_site: Some("c1-madrid".into()),
+        },
+    ];
+    c
+}
+
+fn service(
+    sim: &SimPlatform,
+    store: Arc<dyn Store>,
+    config: MigrationConfig,
+) -> Arc<MigrationService> {
+    Arc::new(MigrationService::new(
+        store,
+        Arc::new(sim.clone()),
+        sim.clock(),
+        config,
+    ))
+}
+
+/// A group holding the whole fleet, saved in one go.
+async fn fleet_group(svc: &MigrationService, f: &fleet::Fleet, name: &str) -> MigrationGroup {
+    let g = svc.create_group(&ops(), name).await.unwrap();
+    let mut edit = g.clone();
+    edit.source = Some(f.source.clone());
+    edit.destination = Some(f.destination.clone());
+    for v in &f.vm_names {
+        edit.add_vm(v).unwrap();
+    }
+    svc.save(&ops(), &edit).await.unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn group_operations_roles_and_unique_names() {
+    let s = sim(1);
+    let f = fleet::generate(
+        &s,
+        &fleet::FleetSpec {
+            vms: 4,
+            groups: 2,
+            ..Default::default()
+        },
+    );
+    let svc = service(
+        &s,
+        Arc::new(SqliteStore::open_in_memory().unwrap()),
+        config(),
+    );
+    assert!(matches!(
+        svc.create_group(&viewer(), "x").await,
+        Err(ButlerError::Forbidden { .. })
+    ));
+    let g = svc.create_group(&ops(), "Drill").await.unwrap();
+    let dup = svc.create_group(&ops(), "Drill").await.unwrap_err();
+    assert!(dup.to_string().contains("already exists"), "{dup}");
+    let g = svc
+        .set_source(&ops(), g.id, g.version, "c1-madrid")
+        .await
+        .unwrap();
+    assert!(matches!(
+        svc.set_destination(&ops(), g.id, g.version, "c1-madrid")
+            .await,
+        Err(ButlerError::Group(_))
+    ));
+    assert!(matches!(
+        svc.set_destination(&ops(), g.id, g.version, "mars").await,
+        Err(ButlerError::Invalid(_))
+    ));
+    let g = svc
+        .set_destination(&ops(), g.id, g.version, "c2-santiago")
+        .await
+        .unwrap();
+    let g = svc
+        .add_vm(&ops(), g.id, g.version, &f.vm_names[0])
+        .await
+        .unwrap();
+    assert!(matches!(
+        svc.add_vm(&ops(), g.id, g.version, "no-such-vm").await,
+        Err(ButlerError::Invalid(_))
+    ));
+    let g = svc
+        .add_vm(&ops(), g.id, g.version, &f.vm_names[1])
+        .await
+        .unwrap();
+    let g = svc
+        .select(&ops(), g.id, g.version, &f.vm_names[1], false)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            svc.rename(&ops(), g.id, g.version - 1, "x").await,
+            Err(ButlerError::Conflict(_))
+        ),
+        "stale version"
+    );
+    assert!(matches!(
+        svc.remove_vm(&viewer(), g.id, g.version, &f.vm_names[0])
+            .await,
+        Err(ButlerError::Forbidden { .. })
+    ));
+    let back = svc.clone_group(&ops(), g.id, None).await.unwrap();
+    assert_eq!(back.name, "Drill (return)");
+    assert_eq!(back.vms, g.vms);
+    let back = svc.switch(&ops(), back.id, back.version).await.unwrap();
+    assert_eq!(
+        (back.source.as_deref(), back.destination.as_deref()),
+        (Some("c2-santiago"), Some("c1-madrid"))
+    );
+    let found: Vec<String> = svc
+        .find_groups(&viewer(), "drill")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(
+        found,
+        vec!["Drill".to_string(), "Drill (return)".to_string()]
+    );
+    svc.delete_group(&ops(), back.id, back.version)
+        .await
+        .unwrap();
+    assert!(matches!(
+        svc.group(&viewer(), back.id).await,
+        Err(ButlerError::NotFound(_))
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_creates_of_one_name_make_one_group() {
+    let s = sim(2);
+    let svc = service(&s, Arc::new(MemoryStore::new()), config());
+    let mut hs = Vec::new();
+    for _ in 0..8 {
+        let svc = svc.clone();
+        hs.push(tokio::spawn(async move {
+            svc.create_group(&ops(), "same").await.is_ok()
+        }));
+    }
+    let mut ok = 0;
+    for h in hs {
+        ok += usize::from(h.await.unwrap());
+    }
+    assert_eq!(ok, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn refresh_is_batched_and_a_failed_refresh_keeps_the_last_good_facts() {
+    let s = sim(3);
+    let f = fleet::generate(
+        &s,
+        &fleet::FleetSpec {
+            vms: 10_000,
+            groups: 100,
+            ..Default::default()
+        },
+    );
+    let svc = service(&s, Arc::new(MemoryStore::new()), config());
+    let g = fleet_group(&svc, &f, "big").await;
+    s.reset_calls();
+    let snap = svc.refresh(&viewer(), g.id).await.unwrap();
+    let calls = s.total_calls();
+    assert_eq!(
+        calls,
+        2 + 2 * 2,
+        "clusters, projects, then VMs and groups per cluster"
+    );
+    assert!(calls <= 10_000u64.div_ceil(500) + 2 * 100 + 2);
+    assert_eq!(snap.vms.len(), 10_000);
+    s.set_faults(Op::ListVms, FaultConfig::permanent(1.0));
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert!(svc.refresh(&viewer(), g.id).await.is_err());
+    let status = svc.facts(&viewer(), g.id).unwrap();
+    assert_eq!(
+        status.snapshot.snapshot_id, snap.snapshot_id,
+        "the last good facts stay"
+    );
+    assert!(
+        status.age >= chrono::Duration::seconds(600),
+        "and say how old they are: {:?}",
+        status.age
+    );
+    assert!(status.last_error.unwrap().1.contains("list_vms"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_realistic_fleet_shows_every_platform_finding() {
+    let s = sim(4);
+    let f = fleet::generate(
+        &s,
+        &fleet::FleetSpec {
+            vms: 5000,
+            groups: 500,
+            mix: fleet::ProblemMix::REALISTIC,
+            ..Default::default()
+        },
+    );
+    let svc = service(&s, Arc::new(MemoryStore::new()), config());
+    let g = fleet_group(&svc, &f, "realistic").await;
+    svc.refresh(&viewer(), g.id).await.unwrap();
+    let (g, facts, report) = svc.validate(&viewer(), g.id).await.unwrap();
+    use FindingCode as F;
+    for code in [
+        F::NotOnSource,
+        F::ProjectMismatch,
+        F::PoweredOn,
+        F::NoProtectionGroup,
+        F::NoSchedule,
+        F::NotReplicatingToDestination,
+        F::NoReplica,
+        F::StaleReplica,
+        F::SharedGroup,
+    ] {
+        assert!(report.findings.iter().any(|x| x.code == code), "no {code}");
+    }
+    assert!(!report.can_migrate());
+    let with_finding: std::collections::HashSet<u32> = report
+        .findings
+        .iter()
+        .filter(|x| x.severity() != butler::migration::Severity::Info)
+        .map(|x| x.vm)
+        .collect();
+    let share = with_finding.len() as f64 / g.vms.len() as f64;
+    assert!(
+        (0.35..0.65).contains(&share),
+        "about half carry a finding: {share}"
+    );
+    // Messages render on demand and name the VM.
+    let first = report
+        .findings
+        .iter()
+        .find(|x| x.code == F::PoweredOn)
+        .unwrap();
+    assert!(first
+        .message(&g, &facts)
+        .contains(&g.vms[first.vm as usize].name));
+    // Not selected VMs are reported as such.
+    let g = svc
+        .select(&ops(), g.id, g.version, &f.vm_names[0], false)
+        .await
+        .unwrap();
+    let (_, _, report) = svc.validate(&viewer(), g.id).await.unwrap();
+    assert!(report
+        .findings
+        .iter()
+        .any(|x| x.code == F::NotSelected && x.vm == 0));
+}
+
+async fn clean_setup(
+    seed: u64,
+    vms: usize,
+    groups: usize,
+    store: Arc<dyn Store>,
+) -> (
+    SimPlatform,
+    fleet::Fleet,
+    Arc<MigrationService>,
+    MigrationGroup,
+) {
+    let s = sim(seed);
+    let f = fleet::generate(
+        &s,
+        &fleet::FleetSpec {
+            vms,
+            groups,
+            ..Default::default()
+        },
+    );
+    let svc = service(&s, store, config());
+    let g = fleet_group(&svc, &f, "clean").await;
+    svc.refresh(&ops(), g.id).await.unwrap();
+    (s, f, svc, g)
+}
+
+#[tokio::test(start_paused = true)]
+async fn tokens_are_refused_when_stale_or_with_errors() {
+    let (s, f, svc, g) = clean_setup(5, 20, 4, Arc::new(MemoryStore::new())).await;
+    let (_, _, ok) = svc.validate(&ops(), g.id).await.unwrap();
+    assert!(ok.can_migrate(), "{:?}", ok.findings);
+    // The group changed after validation.
+    let g2 = svc
+        .select(&ops(), g.id, g.version, &f.vm_names[0], false)
+        .await
+        .unwrap();
+    assert!(matches!(
+        svc.migrate(&ops(), &ok.token).await,
+        Err(ButlerError::ValidationRequired(_))
+    ));
+    let g3 = svc
+        .select(&ops(), g2.id, g2.version, &f.vm_names[0], true)
+        .await
+        .unwrap();
+    let (_, _, ok) = svc.validate(&ops(), g3.id).await.unwrap();
+    // The facts were refreshed after validation.
+    svc.refresh(&ops(), g.id).await.unwrap();
+    assert!(matches!(
+        svc.migrate(&ops(), &ok.token).await,
+        Err(ButlerError::ValidationRequired(_))
+    ));
+    // A validation with errors.
+    s.set_power(&f.vm_names[3], PowerState::On);
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, bad) = svc.validate(&ops(), g.id).await.unwrap();
+    assert_eq!(bad.errors, 1);
+    let err = svc.migrate(&ops(), &bad.token).await.unwrap_err();
+    assert!(err.to_string().contains("1 error"), "{err}");
+    // Viewers may validate but not migrate.
+    s.set_power(&f.vm_names[3], PowerState::Off);
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, ok) = svc.validate(&viewer(), g.id).await.unwrap();
+    assert!(matches!(
+        svc.migrate(&viewer(), &ok.token).await,
+        Err(ButlerError::Forbidden { .. })
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn migration_with_30_percent_transient_failures_completes_and_the_report_matches_the_platform(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.sqlite");
+    let (s, f, svc, g) = clean_setup(6, 200, 20, Arc::new(SqliteStore::open(&path).unwrap())).await;
+    s.set_faults(Op::MigrateProtectionGroup, FaultConfig::transient(0.3));
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    assert!(v.can_migrate(), "{:?}", v.findings.first());
+    let started = s.now();
+    let handle = svc.migrate(&ops(), &v.token).await.unwrap();
+    let mut a = handle.events();
+    let mut b = handle.events();
+    let watcher = tokio::spawn(async move {
+        let mut n = 0;
+        let mut last = 0.0f32;
+        while let Some(e) = b.next().await {
+            assert!(e.percent >= last, "progress never goes back");
+            last = e.percent;
+            n += 1;
+        }
+        (n, last)
+    });
+    let mut retried = 0;
+    let mut seen = 0;
+    while let Some(e) = a.next().await {
+        seen += 1;
+        if e.step == MigrationStep::Migrate
+            && matches!(
+                e.outcome,
+                EventOutcome::Failed {
+                    will_retry: true,
+                    ..
+                }
+            )
+        {
+            retried += 1;
+        }
+    }
+    let report = handle.wait().await.unwrap();
+    let (n, last) = watcher.await.unwrap();
+    assert!(
+        n > 0 && n <= seen,
+        "a second observer follows too ({n} of {seen})"
+    );
+    assert_eq!(last, 100.0);
+    assert!(retried > 0, "some migrate calls failed and were retried");
+    assert_eq!(report.counts(), (200, 0, 0), "{report}");
+    assert!(
+        s.now() - started < chrono::Duration::hours(2),
+        "within the deadline"
+    );
+    for line in &report.vms {
+        let vm = s.vm(&line.vm).unwrap();
+        assert_eq!(
+            (vm.cluster.as_str(), vm.power, vm.project.as_deref()),
+            ("c2-santiago", PowerState::Off, Some("dr-project"))
+        );
+        assert!(line.attempts.iter().any(|a| a.error.is_none()));
+        assert!(
+            line.notes
+                .iter()
+                .any(|n| n.contains("project prod-project → dr-project")),
+            "{:?}",
+            line.notes
+        );
+        assert!(
+            line.notes
+                .iter()
+                .any(|n| n.contains("schedule(s) recreated")),
+            "{:?}",
+            line.notes
+        );
+    }
+    let pd = s
+        .protection_group("c2-santiago", &f.groups[0].name)
+        .unwrap();
+    assert!(pd.active && pd.schedules.len() == 2);
+    // One migrate call per protection group, plus retries.
+    let attempts: usize = f.groups.len() + retried;
+    assert_eq!(s.calls(Op::MigrateProtectionGroup) as usize, attempts);
+    // The report is stored and readable later, even from a reopened store.
+    drop(svc);
+    let reopened = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), config());
+    let again = reopened.report(&viewer(), report.id).await.unwrap();
+    assert_eq!(again, report);
+    assert_eq!(reopened.reports(&viewer(), g.id).await.unwrap().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_stops_new_work_and_reports_the_rest_skipped() {
+    let (s, _f, svc, g) = clean_setup(7, 40, 20, Arc::new(MemoryStore::new())).await;
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    let cfg_parallel = svc.config().max_parallel;
+    let handle = svc.migrate(&ops(), &v.token).await.unwrap();
+    let mut events = handle.events();
+    // Cancel as soon as the first protection group has moved.
+    while let Some(e) = events.next().await {
+        if e.step == MigrationStep::Verify && e.outcome == EventOutcome::Succeeded {
+            handle.cancel();
+            break;
+        }
+    }
+    let report = handle.wait().await.unwrap();
+    let (migrated, failed, skipped) = report.counts();
+    assert!(report.cancelled);
+    assert_eq!(failed, 0);
+    assert!(
+        skipped > 0 && migrated > 0 && migrated <= 2 * cfg_parallel * 2,
+        "{report}"
+    );
+    for line in &report.vms {
+        let on = s.vm(&line.vm).unwrap().cluster;
+        match line.outcome {
+            VmOutcome::Migrated => assert_eq!(on, "c2-santiago"),
+            VmOutcome::Skipped { ref reason } => {
+                assert_eq!(on, "c1-madrid", "skipped VMs did not move");
+                assert!(reason.contains("cancelled"));
+            }
+            VmOutcome::Failed { .. } => unreachable!(),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_vms_can_be_retried_alone() {
+    let (s, f, svc, g) = clean_setup(8, 30, 6, Arc::new(MemoryStore::new())).await;
+    let broken = f.groups[2].name.clone();
+    s.script_fault(ScriptedFault::nth_call(
+        Op::MigrateProtectionGroup,
+        1,
+        Some(&broken),
+        FaultKind::Permanent,
+    ));
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    let first = svc
+        .migrate(&ops(), &v.token)
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    let failed = first.failed_vms();
+    assert_eq!(failed.len(), 5, "{first}");
+    assert!(first
+        .vms
+        .iter()
+        .filter(|l| matches!(l.outcome, VmOutcome::Failed { .. }))
+        .all(|l| l.protection_group.as_deref() == Some(broken.as_str())));
+    let before = s.calls(Op::MigrateProtectionGroup);
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, v2) = svc.validate_failed(&ops(), first.id).await.unwrap();
+    assert!(v2.can_migrate(), "{:?}", v2.findings);
+    let second = svc
+        .migrate(&ops(), &v2.token)
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(second.counts(), (5, 0, 0));
+    let mut names: Vec<String> = second.vms.iter().map(|l| l.vm.clone()).collect();
+    names.sort();
+    let mut expected = failed.clone();
+    expected.sort();
+    assert_eq!(names, expected, "only the failed VMs");
+    assert_eq!(
+        s.calls(Op::MigrateProtectionGroup) - before,
+        1,
+        "one protection group moved"
+    );
+    assert!(f
+        .vm_names
+        .iter()
+        .all(|v| s.vm(v).unwrap().cluster == "c2-santiago"));
+    assert_eq!(
+        svc.reports(&viewer(), g.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>(),
+        vec![second.id, first.id]
+    );
+}
