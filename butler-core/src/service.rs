@@ -225,7 +225,7 @@ impl RequestService {
         &self,
         actor: &Actor,
         query: &RequestQuery,
-        out: &mut dyn std::io::Write,
+        out: &mut (dyn std::io::Write + Send),
     ) -> Result<usize, ButlerError> {
         let rows = self.export_rows(actor, query).await?;
         crate::export::write_requests_xlsx(&rows, out)

@@ -1,1 +1,52 @@
-//! Stub.
+//! Python bindings for Butler: `import butler`.
+//!
+//! The Rust async runtime lives in the module; every long call releases the
+//! GIL. Rust errors become a small exception hierarchy rooted at
+//! `butler.ButlerError`. Large results (validation findings) stay in Rust
+//! and are read lazily, so fleet-sized calls cost what the Rust call costs.
+
+#![allow(clippy::useless_conversion)] // pyo3's macros generate conversions clippy flags
+
+mod catalog;
+mod convert;
+mod engine;
+mod errors;
+mod migration;
+mod requests;
+
+use pyo3::prelude::*;
+use std::future::Future;
+use std::sync::OnceLock;
+
+fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
+    static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("butler")
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(|e| errors::ButlerError::new_err(format!("cannot start the Butler runtime: {e}")))
+}
+
+/// Runs a future on the module's runtime with the GIL released.
+pub(crate) fn block<F>(py: Python<'_>, fut: F) -> PyResult<F::Output>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    let rt = runtime()?;
+    Ok(py.allow_threads(|| rt.block_on(fut)))
+}
+
+#[pymodule]
+fn _butler(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    catalog::register(m)?;
+    requests::register(m)?;
+    migration::register(m)?;
+    engine::register(m)?;
+    Ok(())
+}

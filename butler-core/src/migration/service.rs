@@ -312,14 +312,15 @@ impl MigrationService {
                 if let Some(d) = &wanted.destination {
                     check.set_destination(d)?;
                 }
-                for v in &wanted.vms {
-                    check.add_vm(&v.name)?;
-                    check.select(&v.name, v.selected)?;
+                // One pass with a set: groups may hold a million VMs.
+                let mut seen = std::collections::HashSet::with_capacity(wanted.vms.len());
+                if let Some(dup) = wanted.vms.iter().find(|v| !seen.insert(v.name.as_str())) {
+                    return Err(super::GroupError::DuplicateVm(dup.name.clone()).into());
                 }
                 g.name = check.name;
                 g.source = check.source;
                 g.destination = check.destination;
-                g.vms = check.vms;
+                g.vms = wanted.vms.clone();
                 Ok(())
             },
         )

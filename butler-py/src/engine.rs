@@ -1,0 +1,760 @@
+use crate::block;
+use crate::catalog::{Catalog, RateBook, VmSpec};
+use crate::convert::actor;
+use crate::errors::{IntoPyResult, InvalidInput};
+use crate::migration::{
+    Facts, MigrationGroup, MigrationReport, MigrationRun, ValidationReport, ValidationToken,
+};
+use crate::requests::{Request, RequestPage};
+use butler_core::auth::Actor;
+use butler_core::engine::{Engine, EngineConfig};
+use butler_core::migration::{GroupId, MigrationConfig, MigrationService, RunId};
+use butler_core::request::{RequestId, RequestState};
+use butler_core::service::RequestService;
+use butler_core::store::{RequestQuery, SqliteStore, Store};
+use butler_sim::{fleet, FaultConfig, Op, SimPlatform};
+use chrono::{DateTime, Utc};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::sync::Arc;
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Butler>()?;
+    m.add_class::<Session>()?;
+    m.add_class::<Simulator>()?;
+    Ok(())
+}
+
+/// A Butler: request service, provisioning engine and migrations over a
+/// platform and a store. ``Butler()`` runs on the simulated platform and an
+/// in-memory SQLite store; give ``db_path`` for a file.
+#[pyclass(module = "butler", frozen)]
+pub(crate) struct Butler {
+    requests: Arc<RequestService>,
+    migrations: Arc<MigrationService>,
+    engine: Arc<Engine>,
+    sim: SimPlatform,
+}
+
+#[pymethods]
+impl Butler {
+    #[new]
+    #[pyo3(signature = (db_path=None, seed=0, catalog=None, rate_book=None))]
+    fn new(
+        db_path: Option<&str>,
+        seed: u64,
+        catalog: Option<&Catalog>,
+        rate_book: Option<&RateBook>,
+    ) -> PyResult<Self> {
+        let store: Arc<dyn Store> = Arc::new(
+            match db_path {
+                Some(p) => SqliteStore::open(p),
+                None => SqliteStore::open_in_memory(),
+            }
+            .map_err(|e| crate::errors::BackendError::new_err(e.to_string()))?,
+        );
+        let sim = SimPlatform::demo(seed);
+        let cat = catalog
+            .map(|c| (*c.inner).clone())
+            .unwrap_or_else(butler_core::demo::catalog);
+        let rates = rate_book
+            .map(|r| (*r.inner).clone())
+            .unwrap_or_else(butler_core::demo::rate_book);
+        let requests = Arc::new(RequestService::with_clock(
+            store.clone(),
+            cat,
+            rates,
+            sim.clock(),
+        ));
+        let mut config = EngineConfig::default();
+        config
+            .protection
+            .remote_sites
+            .insert("c1-madrid".into(), "c2-santiago".into());
+        config
+            .protection
+            .remote_sites
+            .insert("c2-santiago".into(), "c1-madrid".into());
+        let platform = Arc::new(sim.clone());
+        let engine = Arc::new(Engine::new(
+            requests.clone(),
+            platform.clone(),
+            platform.clone(),
+            platform.clone(),
+            config,
+        ));
+        let migrations = Arc::new(MigrationService::new(
+            store,
+            platform,
+            sim.clock(),
+            MigrationConfig::default(),
+        ));
+        Ok(Butler {
+            requests,
+            migrations,
+            engine,
+            sim,
+        })
+    }
+
+    /// Acts as ``user`` holding ``roles`` (``requester``, ``approver``,
+    /// ``viewer``, ``operator``, ``admin``).
+    fn session(&self, user: &str, roles: Vec<String>) -> PyResult<Session> {
+        Ok(Session {
+            actor: actor(user, &roles)?,
+            requests: self.requests.clone(),
+            migrations: self.migrations.clone(),
+        })
+    }
+
+    /// Provisions every approved request now; returns counts.
+    fn provision<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let engine = self.engine.clone();
+        let s = block(py, async move { engine.run_until_idle().await })?
+            .map_err(|e| crate::errors::ButlerError::new_err(e.to_string()))?;
+        let d = PyDict::new(py);
+        d.set_item("completed", s.completed)?;
+        d.set_item("failed", s.failed)?;
+        d.set_item("skipped", s.skipped)?;
+        Ok(d)
+    }
+
+    /// The simulated platform (to inspect it and inject faults).
+    #[getter]
+    fn simulator(&self) -> Simulator {
+        Simulator {
+            sim: self.sim.clone(),
+        }
+    }
+}
+
+fn parse_state(s: &str) -> PyResult<RequestState> {
+    RequestState::ALL
+        .into_iter()
+        .find(|x| x.as_str() == s)
+        .ok_or_else(|| InvalidInput::new_err(format!("unknown state {s:?}")))
+}
+
+/// Everything a user does, checked against their roles.
+#[pyclass(module = "butler", frozen)]
+pub(crate) struct Session {
+    actor: Actor,
+    requests: Arc<RequestService>,
+    migrations: Arc<MigrationService>,
+}
+
+macro_rules! call {
+    ($py:expr, $svc:expr, |$s:ident| $body:expr) => {{
+        let $s = $svc.clone();
+        block($py, async move { $body.await })?.py()
+    }};
+}
+
+#[pymethods]
+impl Session {
+    /// The user name.
+    #[getter]
+    fn user(&self) -> String {
+        self.actor.name.clone()
+    }
+
+    // ---- requests ----
+
+    /// Creates a request (raises ``ValidationError`` listing every problem).
+    fn create_request(&self, py: Python<'_>, spec: &VmSpec) -> PyResult<Request> {
+        let (a, spec) = (self.actor.clone(), spec.to_core());
+        let r = call!(py, self.requests, |s| s.create(&a, spec))?;
+        Ok(Request { inner: r })
+    }
+
+    /// Reads a request you may see.
+    fn get_request(&self, py: Python<'_>, id: u64) -> PyResult<Request> {
+        let a = self.actor.clone();
+        Ok(Request {
+            inner: call!(py, self.requests, |s| s.get(&a, RequestId(id)))?,
+        })
+    }
+
+    /// Lists requests (a requester sees only their own), newest first.
+    #[pyo3(signature = (states=None, owner=None, created_from=None, created_to=None, offset=0, limit=Some(50)))]
+    #[allow(clippy::too_many_arguments)] // mirrors the Python keyword arguments
+    fn list_requests(
+        &self,
+        py: Python<'_>,
+        states: Option<Vec<String>>,
+        owner: Option<String>,
+        created_from: Option<DateTime<Utc>>,
+        created_to: Option<DateTime<Utc>>,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> PyResult<RequestPage> {
+        let states = states
+            .unwrap_or_default()
+            .iter()
+            .map(|s| parse_state(s))
+            .collect::<PyResult<Vec<_>>>()?;
+        let q = RequestQuery {
+            states,
+            owner,
+            created_from,
+            created_to,
+            offset,
+            limit,
+        };
+        let a = self.actor.clone();
+        let page = call!(py, self.requests, |s| s.list(&a, &q))?;
+        Ok(RequestPage {
+            items: page
+                .items
+                .into_iter()
+                .map(|r| Request { inner: r })
+                .collect(),
+            total: page.total,
+        })
+    }
+
+    /// Edits your draft.
+    fn save(&self, py: Python<'_>, id: u64, version: u64, spec: &VmSpec) -> PyResult<Request> {
+        let (a, spec) = (self.actor.clone(), spec.to_core());
+        Ok(Request {
+            inner: call!(py, self.requests, |s| s.save(
+                &a,
+                RequestId(id),
+                version,
+                spec
+            ))?,
+        })
+    }
+
+    /// Submits your draft for approval.
+    fn submit(&self, py: Python<'_>, id: u64, version: u64) -> PyResult<Request> {
+        let a = self.actor.clone();
+        Ok(Request {
+            inner: call!(py, self.requests, |s| s.submit(&a, RequestId(id), version))?,
+        })
+    }
+
+    /// Cancels your request (while created or requested).
+    #[pyo3(signature = (id, version, reason=None))]
+    fn cancel(
+        &self,
+        py: Python<'_>,
+        id: u64,
+        version: u64,
+        reason: Option<String>,
+    ) -> PyResult<Request> {
+        let a = self.actor.clone();
+        Ok(Request {
+            inner: call!(py, self.requests, |s| s.cancel(
+                &a,
+                RequestId(id),
+                version,
+                reason
+            ))?,
+        })
+    }
+
+    /// Approver edit (→ reviewed).
+    fn review(&self, py: Python<'_>, id: u64, version: u64, spec: &VmSpec) -> PyResult<Request> {
+        let (a, spec) = (self.actor.clone(), spec.to_core());
+        Ok(Request {
+            inner: call!(py, self.requests, |s| s.review(
+                &a,
+                RequestId(id),
+                version,
+                spec
+            ))?,
+        })
+    }
+
+    /// Rejects, with a reason.
+    fn reject(&self, py: Python<'_>, id: u64, version: u64, reason: String) -> PyResult<Request> {
+        let a = self.actor.clone();
+        Ok(Request {
+            inner: call!(py, self.requests, |s| s.reject(
+                &a,
+                RequestId(id),
+                version,
+                &reason
+            ))?,
+        })
+    }
+
+    /// Approves.
+    fn approve(&self, py: Python<'_>, id: u64, version: u64) -> PyResult<Request> {
+        let a = self.actor.clone();
+        Ok(Request {
+            inner: call!(py, self.requests, |s| s.approve(&a, RequestId(id), version))?,
+        })
+    }
+
+    /// Retries a request in error at its failed step (admin).
+    fn retry(&self, py: Python<'_>, id: u64, version: u64) -> PyResult<Request> {
+        let a = self.actor.clone();
+        Ok(Request {
+            inner: call!(py, self.requests, |s| s.retry(&a, RequestId(id), version))?,
+        })
+    }
+
+    /// Writes the request list to an ``.xlsx`` file; returns the row count.
+    #[pyo3(signature = (path, states=None, owner=None))]
+    fn export_xlsx(
+        &self,
+        py: Python<'_>,
+        path: String,
+        states: Option<Vec<String>>,
+        owner: Option<String>,
+    ) -> PyResult<usize> {
+        let states = states
+            .unwrap_or_default()
+            .iter()
+            .map(|s| parse_state(s))
+            .collect::<PyResult<Vec<_>>>()?;
+        let q = RequestQuery {
+            states,
+            owner,
+            ..RequestQuery::default()
+        };
+        let a = self.actor.clone();
+        call!(py, self.requests, |s| s.export_xlsx_to_path(
+            &a,
+            &q,
+            std::path::Path::new(&path)
+        ))
+    }
+
+    // ---- migration groups ----
+
+    /// Creates an empty group.
+    fn create_group(&self, py: Python<'_>, name: String) -> PyResult<MigrationGroup> {
+        let a = self.actor.clone();
+        Ok(MigrationGroup {
+            inner: Arc::new(call!(py, self.migrations, |m| m.create_group(&a, &name))?),
+        })
+    }
+
+    /// Creates a group with clusters and VMs in one go.
+    fn create_group_with_vms(
+        &self,
+        py: Python<'_>,
+        name: String,
+        source: String,
+        destination: String,
+        vms: Vec<String>,
+    ) -> PyResult<MigrationGroup> {
+        let a = self.actor.clone();
+        let g = call!(py, self.migrations, |m| async move {
+            let g = m.create_group(&a, &name).await?;
+            let mut edit = g.clone();
+            edit.source = Some(source);
+            edit.destination = Some(destination);
+            edit.vms = vms
+                .into_iter()
+                .map(|name| butler_core::migration::GroupVm {
+                    name,
+                    selected: true,
+                })
+                .collect();
+            m.save(&a, &edit).await
+        })?;
+        Ok(MigrationGroup { inner: Arc::new(g) })
+    }
+
+    /// A group.
+    fn group(&self, py: Python<'_>, id: u64) -> PyResult<MigrationGroup> {
+        let a = self.actor.clone();
+        Ok(MigrationGroup {
+            inner: Arc::new(call!(py, self.migrations, |m| m.group(&a, GroupId(id)))?),
+        })
+    }
+
+    /// Groups whose name contains ``name_part``.
+    #[pyo3(signature = (name_part=String::new()))]
+    fn find_groups(&self, py: Python<'_>, name_part: String) -> PyResult<Vec<MigrationGroup>> {
+        let a = self.actor.clone();
+        let gs = call!(py, self.migrations, |m| m.find_groups(&a, &name_part))?;
+        Ok(gs
+            .into_iter()
+            .map(|g| MigrationGroup { inner: Arc::new(g) })
+            .collect())
+    }
+
+    /// Clones a group (default name: ``<name> (return)``).
+    #[pyo3(signature = (id, name=None))]
+    fn clone_group(
+        &self,
+        py: Python<'_>,
+        id: u64,
+        name: Option<String>,
+    ) -> PyResult<MigrationGroup> {
+        let a = self.actor.clone();
+        Ok(MigrationGroup {
+            inner: Arc::new(call!(py, self.migrations, |m| m.clone_group(
+                &a,
+                GroupId(id),
+                name.as_deref()
+            ))?),
+        })
+    }
+
+    /// Renames.
+    fn rename_group(
+        &self,
+        py: Python<'_>,
+        id: u64,
+        version: u64,
+        name: String,
+    ) -> PyResult<MigrationGroup> {
+        let a = self.actor.clone();
+        Ok(MigrationGroup {
+            inner: Arc::new(call!(py, self.migrations, |m| m.rename(
+                &a,
+                GroupId(id),
+                version,
+                &name
+            ))?),
+        })
+    }
+
+    /// Swaps source and destination.
+    fn switch(&self, py: Python<'_>, id: u64, version: u64) -> PyResult<MigrationGroup> {
+        let a = self.actor.clone();
+        Ok(MigrationGroup {
+            inner: Arc::new(call!(py, self.migrations, |m| m.switch(
+                &a,
+                GroupId(id),
+                version
+            ))?),
+        })
+    }
+
+    /// Sets the source cluster.
+    fn set_source(
+        &self,
+        py: Python<'_>,
+        id: u64,
+        version: u64,
+        cluster: String,
+    ) -> PyResult<MigrationGroup> {
+        let a = self.actor.clone();
+        Ok(MigrationGroup {
+            inner: Arc::new(call!(py, self.migrations, |m| m.set_source(
+                &a,
+                GroupId(id),
+                version,
+                &cluster
+            ))?),
+        })
+    }
+
+    /// Sets the destination cluster.
+    fn set_destination(
+        &self,
+        py: Python<'_>,
+        id: u64,
+        version: u64,
+        cluster: String,
+    ) -> PyResult<MigrationGroup> {
+        let a = self.actor.clone();
+        Ok(MigrationGroup {
+            inner: Arc::new(call!(py, self.migrations, |m| m.set_destination(
+                &a,
+                GroupId(id),
+                version,
+                &cluster
+            ))?),
+        })
+    }
+
+    /// Adds a platform VM.
+    fn add_vm(
+        &self,
+        py: Python<'_>,
+        id: u64,
+        version: u64,
+        vm: String,
+    ) -> PyResult<MigrationGroup> {
+        let a = self.actor.clone();
+        Ok(MigrationGroup {
+            inner: Arc::new(call!(py, self.migrations, |m| m.add_vm(
+                &a,
+                GroupId(id),
+                version,
+                &vm
+            ))?),
+        })
+    }
+
+    /// Removes a VM.
+    fn remove_vm(
+        &self,
+        py: Python<'_>,
+        id: u64,
+        version: u64,
+        vm: String,
+    ) -> PyResult<MigrationGroup> {
+        let a = self.actor.clone();
+        Ok(MigrationGroup {
+            inner: Arc::new(call!(py, self.migrations, |m| m.remove_vm(
+                &a,
+                GroupId(id),
+                version,
+                &vm
+            ))?),
+        })
+    }
+
+    /// Selects or deselects a VM.
+    fn select(
+        &self,
+        py: Python<'_>,
+        id: u64,
+        version: u64,
+        vm: String,
+        selected: bool,
+    ) -> PyResult<MigrationGroup> {
+        let a = self.actor.clone();
+        Ok(MigrationGroup {
+            inner: Arc::new(call!(py, self.migrations, |m| m.select(
+                &a,
+                GroupId(id),
+                version,
+                &vm,
+                selected
+            ))?),
+        })
+    }
+
+    /// Deletes a group.
+    fn delete_group(&self, py: Python<'_>, id: u64, version: u64) -> PyResult<()> {
+        let a = self.actor.clone();
+        call!(py, self.migrations, |m| m.delete_group(
+            &a,
+            GroupId(id),
+            version
+        ))
+    }
+
+    // ---- facts, validation, migration ----
+
+    /// Reads the platform (batched) and returns the group's facts.
+    fn refresh(&self, py: Python<'_>, id: u64) -> PyResult<Facts> {
+        let a = self.actor.clone();
+        Ok(Facts {
+            inner: call!(py, self.migrations, |m| m.refresh(&a, GroupId(id)))?,
+        })
+    }
+
+    /// Validates the group as it stands against its current facts.
+    fn validate(&self, py: Python<'_>, id: u64) -> PyResult<ValidationReport> {
+        let a = self.actor.clone();
+        let (g, f, r) = call!(py, self.migrations, |m| m.validate(&a, GroupId(id)))?;
+        Ok(ValidationReport {
+            group: Arc::new(g),
+            facts: f,
+            inner: r,
+        })
+    }
+
+    /// Validates only the VMs that failed in run ``run_id``.
+    fn validate_failed(&self, py: Python<'_>, run_id: u64) -> PyResult<ValidationReport> {
+        let a = self.actor.clone();
+        let (g, f, r) = call!(py, self.migrations, |m| m
+            .validate_failed(&a, RunId(run_id)))?;
+        Ok(ValidationReport {
+            group: Arc::new(g),
+            facts: f,
+            inner: r,
+        })
+    }
+
+    /// Starts a migration; iterate the result for progress, then ``wait()``.
+    fn start_migration(&self, py: Python<'_>, token: &ValidationToken) -> PyResult<MigrationRun> {
+        let (a, t) = (self.actor.clone(), token.inner.clone());
+        let h = call!(py, self.migrations, |m| m.migrate(&a, &t))?;
+        Ok(MigrationRun::new(h))
+    }
+
+    /// Migrates and returns the report, calling ``on_event(event)`` for
+    /// each progress event if given.
+    #[pyo3(signature = (token, on_event=None))]
+    fn migrate(
+        &self,
+        py: Python<'_>,
+        token: &ValidationToken,
+        on_event: Option<PyObject>,
+    ) -> PyResult<MigrationReport> {
+        let run = self.start_migration(py, token)?;
+        loop {
+            match run.__next__(py) {
+                Ok(event) => {
+                    if let Some(cb) = &on_event {
+                        cb.call1(py, (event,))?;
+                    }
+                }
+                Err(e) if e.is_instance_of::<pyo3::exceptions::PyStopIteration>(py) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        run.wait(py)
+    }
+
+    /// A stored report.
+    fn report(&self, py: Python<'_>, run_id: u64) -> PyResult<MigrationReport> {
+        let a = self.actor.clone();
+        Ok(MigrationReport {
+            inner: call!(py, self.migrations, |m| m.report(&a, RunId(run_id)))?,
+        })
+    }
+
+    /// A group's reports, newest first.
+    fn reports(&self, py: Python<'_>, group_id: u64) -> PyResult<Vec<MigrationReport>> {
+        let a = self.actor.clone();
+        let rs = call!(py, self.migrations, |m| m.reports(&a, GroupId(group_id)))?;
+        Ok(rs
+            .into_iter()
+            .map(|r| MigrationReport { inner: r })
+            .collect())
+    }
+}
+
+fn parse_op(name: &str) -> PyResult<Op> {
+    Op::ALL
+        .into_iter()
+        .find(|o| o.as_str() == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = Op::ALL.iter().map(|o| o.as_str()).collect();
+            InvalidInput::new_err(format!(
+                "unknown operation {name:?}; one of {}",
+                names.join(", ")
+            ))
+        })
+}
+
+fn rate(name: &str, v: f64) -> PyResult<f64> {
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(InvalidInput::new_err(format!(
+            "{name} must be between 0 and 1, not {v}"
+        )))
+    }
+}
+
+/// The simulated platform behind a ``Butler()``.
+#[pyclass(module = "butler", frozen)]
+pub(crate) struct Simulator {
+    sim: SimPlatform,
+}
+
+#[pymethods]
+impl Simulator {
+    /// Number of VMs.
+    #[getter]
+    fn vm_count(&self) -> usize {
+        self.sim.vm_count()
+    }
+    /// ``(cluster, power, project)`` of the VM named ``name``, or ``None``.
+    fn vm(&self, name: &str) -> Option<(String, String, Option<String>)> {
+        self.sim.vm(name).map(|v| {
+            let power = if v.power == butler_core::backend::PowerState::On {
+                "on"
+            } else {
+                "off"
+            };
+            (v.cluster, power.to_string(), v.project)
+        })
+    }
+    /// VMs named ``name`` (more than 1 is a duplicate create).
+    fn vms_named(&self, name: &str) -> usize {
+        self.sim.vms_named(name)
+    }
+    /// Monitoring registrations of a VM.
+    fn monitor_registrations(&self, name: &str) -> usize {
+        self.sim.monitor_registrations(name)
+    }
+    /// Billing activations of a VM.
+    fn billing_activations(&self, name: &str) -> usize {
+        self.sim.billing_activations(name)
+    }
+    /// Powers a VM on or off; ``False`` if no such VM.
+    fn set_power(&self, name: &str, on: bool) -> bool {
+        self.sim.set_power(
+            name,
+            if on {
+                butler_core::backend::PowerState::On
+            } else {
+                butler_core::backend::PowerState::Off
+            },
+        )
+    }
+    /// Calls made to an operation (e.g. ``create_vm``).
+    fn calls(&self, op: &str) -> PyResult<u64> {
+        Ok(self.sim.calls(parse_op(op)?))
+    }
+    /// Injects random faults into an operation (rates between 0 and 1).
+    #[pyo3(signature = (op, transient=0.0, permanent=0.0, timeout=0.0, lose_reply=0.0))]
+    fn set_faults(
+        &self,
+        op: &str,
+        transient: f64,
+        permanent: f64,
+        timeout: f64,
+        lose_reply: f64,
+    ) -> PyResult<()> {
+        let cfg = FaultConfig {
+            transient: rate("transient", transient)?,
+            permanent: rate("permanent", permanent)?,
+            timeout: rate("timeout", timeout)?,
+            lose_reply: rate("lose_reply", lose_reply)?,
+            latency: std::time::Duration::ZERO,
+        };
+        if cfg.transient + cfg.permanent + cfg.timeout + cfg.lose_reply > 1.0 {
+            return Err(InvalidInput::new_err(
+                "the fault rates add up to more than 1",
+            ));
+        }
+        self.sim.set_faults(parse_op(op)?, cfg);
+        Ok(())
+    }
+    /// Removes every fault.
+    fn clear_faults(&self) {
+        self.sim.clear_faults()
+    }
+    /// Adds ``vms`` VMs over ``groups`` protection groups on ``c1-madrid``
+    /// (replicating to ``c2-santiago``) with a ``"none"`` or ``"realistic"``
+    /// problem mix; returns the VM names.
+    #[pyo3(signature = (vms, groups, mix="none", prefix="fleet", seed=1))]
+    fn generate_fleet(
+        &self,
+        py: Python<'_>,
+        vms: usize,
+        groups: usize,
+        mix: &str,
+        prefix: &str,
+        seed: u64,
+    ) -> PyResult<Vec<String>> {
+        let mix = match mix {
+            "none" => fleet::ProblemMix::NONE,
+            "realistic" => fleet::ProblemMix::REALISTIC,
+            other => {
+                return Err(InvalidInput::new_err(format!(
+                    "mix must be \"none\" or \"realistic\", not {other:?}"
+                )))
+            }
+        };
+        if groups == 0 {
+            return Err(InvalidInput::new_err("groups must be at least 1"));
+        }
+        let spec = fleet::FleetSpec {
+            vms,
+            groups,
+            mix,
+            seed,
+            prefix: prefix.to_string(),
+            ..fleet::FleetSpec::default()
+        };
+        let sim = self.sim.clone();
+        Ok(py.allow_threads(move || fleet::generate(&sim, &spec).vm_names))
+    }
+}

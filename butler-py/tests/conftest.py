@@ -1,0 +1,23 @@
+import pytest
+
+import butler
+
+
+@pytest.fixture
+def b():
+    return butler.Butler(seed=7)
+
+
+@pytest.fixture
+def ana(b):
+    return b.session("ana", ["requester"])
+
+
+@pytest.fixture
+def bea(b):
+    return b.session("bea", ["approver"])
+
+
+@pytest.fixture
+def ops(b):
+    return b.session("olga", ["operator"])

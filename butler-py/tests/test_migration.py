@@ -1,0 +1,114 @@
+import pytest
+
+import butler
+
+
+def drill(b, ops, vms=20, groups=4, mix="none", name="drill"):
+    names = b.simulator.generate_fleet(vms, groups, mix=mix, prefix=name)
+    g = ops.create_group_with_vms(name, "c1-madrid", "c2-santiago", names)
+    ops.refresh(g.id)
+    return g, names
+
+
+def test_group_operations(b, ops):
+    viewer = b.session("vic", ["viewer"])
+    names = b.simulator.generate_fleet(4, 2)
+    g = ops.create_group("north")
+    with pytest.raises(butler.ButlerError, match="already exists"):
+        ops.create_group("north")
+    with pytest.raises(butler.PermissionDenied):
+        viewer.create_group("x")
+    g = ops.set_source(g.id, g.version, "c1-madrid")
+    with pytest.raises(butler.InvalidInput):
+        ops.set_destination(g.id, g.version, "c1-madrid")
+    g = ops.set_destination(g.id, g.version, "c2-santiago")
+    g = ops.add_vm(g.id, g.version, names[0])
+    with pytest.raises(butler.InvalidInput):
+        ops.add_vm(g.id, g.version, "ghost")
+    g = ops.add_vm(g.id, g.version, names[1])
+    g = ops.select(g.id, g.version, names[1], False)
+    assert g.vms == [(names[0], True), (names[1], False)]
+    g = ops.remove_vm(g.id, g.version, names[1])
+    g = ops.rename_group(g.id, g.version, "north-2")
+    back = ops.clone_group(g.id)
+    assert back.name == "north-2 (return)"
+    back = ops.switch(back.id, back.version)
+    assert (back.source, back.destination) == ("c2-santiago", "c1-madrid")
+    assert [x.name for x in viewer.find_groups("north")] == ["north-2", "north-2 (return)"]
+    with pytest.raises(butler.Conflict):
+        ops.rename_group(g.id, g.version - 1, "stale")
+    ops.delete_group(back.id, back.version)
+    with pytest.raises(butler.NotFound):
+        ops.group(back.id)
+
+
+def test_validation_findings_codes_and_token_rules(b, ops):
+    g, names = drill(b, ops, vms=400, groups=40, mix="realistic")
+    report = ops.validate(g.id)
+    assert not report.can_migrate
+    counts = report.counts()
+    for code in ["powered_on", "no_protection_group", "stale_replica", "not_on_source"]:
+        assert counts.get(code, 0) > 0, code
+    errors = report.findings(severity="error", limit=5)
+    assert len(errors) == 5 and all(f.severity == "error" and f.message for f in errors)
+    assert len(report) == sum(counts.values())
+    with pytest.raises(butler.MigrationRefused, match="error"):
+        ops.migrate(report.token)
+    pure = butler.validate(ops.group(g.id), ops.refresh(g.id))
+    assert pure.counts() == report.counts()
+
+
+def test_migrate_with_events_callback_and_report(b, ops):
+    g, names = drill(b, ops)
+    report = ops.validate(g.id)
+    assert report.can_migrate, report.findings(limit=3)
+    events = []
+    result = ops.migrate(report.token, on_event=events.append)
+    assert (result.migrated, result.failed, result.skipped) == (20, 0, 0)
+    assert events[-1].percent == 100.0
+    assert {e.step for e in events} >= {"migrate", "wait", "verify"}
+    assert all(b.simulator.vm(n)[0] == "c2-santiago" for n in names)
+    stored = ops.report(result.id)
+    assert stored.migrated == 20 and "20 migrated" in str(stored)
+    assert [r.id for r in ops.reports(g.id)] == [result.id]
+    # A used token is stale once the platform changed and facts were refreshed.
+    ops.refresh(g.id)
+    with pytest.raises(butler.MigrationRefused):
+        ops.migrate(report.token)
+
+
+def test_iterate_progress_cancel_and_retry_failed(b, ops):
+    g, names = drill(b, ops, vms=40, groups=20)
+    b.simulator.set_faults("migrate_protection_group", permanent=0.3)
+    run = ops.start_migration(ops.validate(g.id).token)
+    seen = [e for e in run]
+    first = run.wait()
+    assert seen and first.failed > 0 and first.migrated > 0
+    with pytest.raises(butler.InvalidInput):
+        run.wait()
+    b.simulator.clear_faults()
+    ops.refresh(g.id)
+    retry = ops.validate_failed(first.id)
+    assert retry.can_migrate
+    second = ops.migrate(retry.token)
+    assert second.migrated == first.failed and sorted(v.vm for v in second.vms) == sorted(first.failed_vms)
+    assert all(b.simulator.vm(n)[0] == "c2-santiago" for n in names)
+
+
+def test_cancel_skips_what_has_not_started(b, ops):
+    g, _ = drill(b, ops, vms=40, groups=40)
+    run = ops.start_migration(ops.validate(g.id).token)
+    for event in run:
+        if event.step == "verify" and event.outcome == "succeeded":
+            run.cancel()
+            break
+    report = run.wait()
+    assert report.cancelled and report.skipped > 0
+    assert all(v.reason and "cancelled" in v.reason for v in report.vms if v.outcome == "skipped")
+
+
+def test_viewers_cannot_migrate(b, ops):
+    g, _ = drill(b, ops)
+    viewer = b.session("vic", ["viewer"])
+    with pytest.raises(butler.PermissionDenied):
+        viewer.migrate(viewer.validate(g.id).token)
