@@ -411,6 +411,30 @@ impl SimPlatform {
         }
     }
 
+    /// One page of `list_vms(cluster)` and the total, cloning only the page
+    /// (for HTTP facades that page large fleets). Counts and faults as `ListVms`.
+    pub async fn list_vms_page(
+        &self,
+        cluster: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<VmInfo>, usize), BackendError> {
+        self.enter(Op::ListVms, Some(cluster)).await?;
+        let w = self.world();
+        if !w.clusters.contains_key(cluster) {
+            return Err(not_found(Op::ListVms, format!("no cluster {cluster:?}")));
+        }
+        let on = w.vms.iter().filter(|v| v.info.cluster == cluster);
+        let total = on.clone().count();
+        Ok((
+            on.skip(offset)
+                .take(limit)
+                .map(|v| v.info.clone())
+                .collect(),
+            total,
+        ))
+    }
+
     /// A new VM uuid from the seeded generator.
     pub fn new_uuid(&self) -> String {
         self.world().uuid()

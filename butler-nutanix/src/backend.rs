@@ -1,0 +1,441 @@
+//! [`NutanixBackend`]: `ClusterBackend` over Prism Central v3 (inventory,
+//! VMs, tasks, projects) and Prism Element v2 (protection domains).
+
+use crate::client::{Api, PrismClient};
+use crate::config::NutanixConfig;
+use crate::decode;
+use crate::error::NutanixError;
+use async_trait::async_trait;
+use butler_core::backend::{
+    BackendError, ClusterBackend, ClusterInfo, ErrorKind, ImageInfo, ProjectInfo, ProtectRequest,
+    ProtectionGroup, ScheduleKind, SubnetInfo, TaskId, TaskStatus, VmCreate, VmInfo,
+};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The Nutanix adapter.
+#[derive(Debug)]
+pub struct NutanixBackend {
+    pc: PrismClient,
+    pe: BTreeMap<String, PrismClient>,
+    page: u32,
+    requests: Arc<AtomicU64>,
+}
+
+fn op_err(op: &'static str) -> impl Fn(NutanixError) -> BackendError {
+    move |e| e.into_backend(op)
+}
+
+impl NutanixBackend {
+    /// Clients for Prism Central and every configured Prism Element.
+    pub fn new(config: &NutanixConfig) -> Result<NutanixBackend, NutanixError> {
+        let requests = Arc::new(AtomicU64::new(0));
+        let pc = PrismClient::new(
+            &config.prism_central,
+            Api::CentralV3,
+            config,
+            requests.clone(),
+        )?;
+        let mut pe = BTreeMap::new();
+        for (name, ep) in &config.clusters {
+            pe.insert(
+                name.clone(),
+                PrismClient::new(ep, Api::ElementV2, config, requests.clone())?,
+            );
+        }
+        Ok(NutanixBackend {
+            pc,
+            pe,
+            page: config.page_size,
+            requests,
+        })
+    }
+
+    /// HTTP requests sent so far (all endpoints, logins and retries included).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn pe(&self, cluster: &str, op: &'static str) -> Result<&PrismClient, BackendError> {
+        self.pe.get(cluster).ok_or_else(|| {
+            BackendError::new(
+                ErrorKind::Invalid,
+                op,
+                format!(
+                    "no Prism Element is configured for cluster {cluster:?} ([clusters.{cluster}])"
+                ),
+            )
+        })
+    }
+
+    /// Every entity of `kind`. The first page tells `total_matches`; the
+    /// other pages are then fetched up to eight at a time. Without a total
+    /// (some PCs omit it) pages are read one by one until a short page.
+    /// An exact multiple of the page size costs no extra request when the
+    /// total is known.
+    async fn list_all(
+        &self,
+        kind: &str,
+        filter: Option<String>,
+    ) -> Result<Vec<Value>, NutanixError> {
+        use futures::{StreamExt, TryStreamExt};
+        let path = format!("/{kind}s/list");
+        let body = |offset: usize| {
+            let mut b = json!({"kind": kind, "offset": offset, "length": self.page});
+            if let Some(f) = &filter {
+                b["filter"] = json!(f);
+            }
+            b
+        };
+        let first = self
+            .pc
+            .call(Method::POST, &path, Some(&body(0)), true)
+            .await?;
+        let mut out: Vec<Value> = decode::entities(&first).to_vec();
+        let page = self.page as usize;
+        if out.len() < page {
+            return Ok(out);
+        }
+        if let Some(total) = decode::at(&first, &["metadata", "total_matches"]).as_u64() {
+            let offsets: Vec<usize> = (1..)
+                .map(|i| i * page)
+                .take_while(|o| (*o as u64) < total)
+                .collect();
+            let pages: Vec<Value> = futures::stream::iter(offsets)
+                .map(|o| {
+                    let b = body(o);
+                    let path = path.clone();
+                    async move { self.pc.call(Method::POST, &path, Some(&b), true).await }
+                })
+                .buffered(8)
+                .try_collect()
+                .await?;
+            for p in &pages {
+                out.extend(decode::entities(p).iter().cloned());
+            }
+            return Ok(out);
+        }
+        loop {
+            let resp = self
+                .pc
+                .call(Method::POST, &path, Some(&body(out.len())), true)
+                .await?;
+            let n = decode::entities(&resp).len();
+            out.extend(decode::entities(&resp).iter().cloned());
+            if n < page {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn uuid_of(
+        &self,
+        kind: &str,
+        name: &str,
+        op: &'static str,
+    ) -> Result<String, BackendError> {
+        let all = self.list_all(kind, None).await.map_err(op_err(op))?;
+        all.iter()
+            .find(|e| {
+                decode::s(e, &["status", "name"]) == name || decode::s(e, &["spec", "name"]) == name
+            })
+            .map(|e| decode::s(e, &["metadata", "uuid"]))
+            .ok_or_else(|| {
+                BackendError::new(
+                    ErrorKind::Invalid,
+                    op,
+                    format!("no {kind} named {name:?} in Prism Central"),
+                )
+            })
+    }
+}
+
+#[async_trait]
+impl ClusterBackend for NutanixBackend {
+    async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError> {
+        let all = self
+            .list_all("cluster", None)
+            .await
+            .map_err(op_err("list_clusters"))?;
+        Ok(all
+            .iter()
+            .filter(|e| !decode::is_prism_central(e))
+            .map(decode::cluster)
+            .collect())
+    }
+
+    async fn list_projects(&self) -> Result<Vec<ProjectInfo>, BackendError> {
+        let all = self
+            .list_all("project", None)
+            .await
+            .map_err(op_err("list_projects"))?;
+        let needs_names = all.iter().any(|p| {
+            ["cluster_reference_list", "subnet_reference_list"]
+                .iter()
+                .any(|k| {
+                    decode::at(p, &["spec", "resources", k])
+                        .as_array()
+                        .is_some_and(|l| l.iter().any(|r| decode::s(r, &["name"]).is_empty()))
+                })
+        });
+        let mut names = BTreeMap::new();
+        if needs_names {
+            for c in self.list_clusters().await? {
+                names.insert(c.uuid, c.name);
+            }
+            for s in self.list_subnets().await? {
+                names.insert(s.uuid, s.name);
+            }
+        }
+        Ok(all
+            .iter()
+            .map(|p| decode::project(p, &|u| names.get(u).cloned()))
+            .collect())
+    }
+
+    async fn list_subnets(&self) -> Result<Vec<SubnetInfo>, BackendError> {
+        Ok(self
+            .list_all("subnet", None)
+            .await
+            .map_err(op_err("list_subnets"))?
+            .iter()
+            .map(decode::subnet)
+            .collect())
+    }
+
+    async fn list_images(&self) -> Result<Vec<ImageInfo>, BackendError> {
+        Ok(self
+            .list_all("image", None)
+            .await
+            .map_err(op_err("list_images"))?
+            .iter()
+            .map(decode::image)
+            .collect())
+    }
+
+    async fn list_vms(&self, cluster: &str) -> Result<Vec<VmInfo>, BackendError> {
+        let all = self
+            .list_all("vm", Some(format!("cluster_name=={cluster}")))
+            .await
+            .map_err(op_err("list_vms"))?;
+        // The filter narrows the transfer; the check keeps us right if a PC ignores it.
+        Ok(all
+            .iter()
+            .map(decode::vm)
+            .filter(|v| v.cluster == cluster)
+            .collect())
+    }
+
+    async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError> {
+        let all = self
+            .list_all("vm", Some(format!("vm_name=={name}")))
+            .await
+            .map_err(op_err("find_vm"))?;
+        Ok(all.iter().map(decode::vm).find(|v| v.name == name))
+    }
+
+    async fn create_vm(&self, vm: &VmCreate) -> Result<TaskId, BackendError> {
+        let op = "create_vm";
+        let cluster = self.uuid_of("cluster", &vm.cluster, op).await?;
+        let project = self.uuid_of("project", &vm.project, op).await?;
+        let subnets = self.list_subnets().await?;
+        let mut nics = Vec::new();
+        for n in &vm.nics {
+            let s = subnets.iter().find(|s| &s.name == n).ok_or_else(|| {
+                BackendError::new(ErrorKind::Invalid, op, format!("no subnet named {n:?}"))
+            })?;
+            nics.push(json!({"subnet_reference": {"kind": "subnet", "uuid": s.uuid, "name": s.name}, "is_connected": true}));
+        }
+        let image = match &vm.image {
+            Some(i) => Some(self.uuid_of("image", i, op).await?),
+            None => None,
+        };
+        let mut disks = Vec::new();
+        for (i, size) in vm.disks_gib.iter().enumerate() {
+            let mut d = json!({"device_properties": {"device_type": "DISK", "disk_address": {"adapter_type": "SCSI", "device_index": i}},
+                               "disk_size_mib": u64::from(*size) * 1024});
+            if let (0, Some(img)) = (i, &image) {
+                d["data_source_reference"] = json!({"kind": "image", "uuid": img});
+            }
+            disks.push(d);
+        }
+        if vm.cdrom {
+            disks.push(json!({"device_properties": {"device_type": "CDROM", "disk_address": {"adapter_type": "IDE", "device_index": 0}}}));
+        }
+        let mut categories = serde_json::Map::new();
+        if let Some((k, v)) = vm.category.split_once(':') {
+            categories.insert(k.to_string(), json!(v));
+        }
+        let body = json!({
+            "api_version": "3.1",
+            "metadata": {"kind": "vm", "project_reference": {"kind": "project", "uuid": project}, "categories": categories},
+            "spec": {
+                "name": vm.name,
+                "description": "created by butler",
+                "cluster_reference": {"kind": "cluster", "uuid": cluster},
+                "resources": {
+                    "num_sockets": vm.sockets, "num_vcpus_per_socket": vm.cores_per_socket, "num_threads_per_core": 1,
+                    "memory_size_mib": u64::from(vm.ram_gib) * 1024,
+                    "power_state": if vm.power_on { "ON" } else { "OFF" },
+                    "boot_config": {"boot_type": if vm.uefi { "UEFI" } else { "LEGACY" }},
+                    "disk_list": disks,
+                    "nic_list": nics,
+                }
+            }
+        });
+        // Never retried blindly: the caller looks the VM up by name first.
+        let resp = self
+            .pc
+            .call(Method::POST, "/vms", Some(&body), false)
+            .await
+            .map_err(op_err(op))?;
+        decode::task_uuid(&resp).map(TaskId).ok_or_else(|| {
+            BackendError::new(
+                ErrorKind::Permanent,
+                op,
+                "Prism accepted the VM but returned no task_uuid",
+            )
+        })
+    }
+
+    async fn task(&self, id: &TaskId) -> Result<TaskStatus, BackendError> {
+        let resp = self
+            .pc
+            .call(Method::GET, &format!("/tasks/{}", id.0), None, true)
+            .await
+            .map_err(op_err("task"))?;
+        Ok(decode::task(&resp))
+    }
+
+    async fn list_protection_groups(
+        &self,
+        cluster: &str,
+    ) -> Result<Vec<ProtectionGroup>, BackendError> {
+        let op = "list_protection_groups";
+        let resp = self
+            .pe(cluster, op)?
+            .call(
+                Method::GET,
+                "/protection_domains/?include_deleted=false",
+                None,
+                true,
+            )
+            .await
+            .map_err(op_err(op))?;
+        Ok(decode::entities(&resp)
+            .iter()
+            .map(|p| decode::protection_domain(p, cluster))
+            .collect())
+    }
+
+    async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError> {
+        let op = "protect_vm";
+        let pe = self.pe(cluster, op)?;
+        match pe
+            .call(
+                Method::POST,
+                "/protection_domains",
+                Some(&json!({"value": req.group})),
+                false,
+            )
+            .await
+        {
+            Ok(_) => {}
+            // 422: the protection domain exists already (idempotent create).
+            Err(e) if e.status == Some(422) => {}
+            Err(e) => return Err(e.into_backend(op)),
+        }
+        let body = json!({"names": [req.vm_name], "ignore_dup_or_missing_vms": true});
+        pe.call(
+            Method::POST,
+            &format!("/protection_domains/{}/protect_vms", req.group),
+            Some(&body),
+            true,
+        )
+        .await
+        .map_err(op_err(op))?;
+        let existing = pe
+            .call(
+                Method::GET,
+                &format!("/protection_domains/{}/schedules", req.group),
+                None,
+                true,
+            )
+            .await
+            .map_err(op_err(op))?;
+        let have = decode::protection_domain(&json!({"cron_schedules": existing.get("entities").cloned().unwrap_or(existing.clone())}), cluster).schedules;
+        for s in req.schedules.iter().filter(|s| !have.contains(s)) {
+            let (ty, nth) = if s.every_minutes % 1440 == 0 {
+                ("DAILY", s.every_minutes / 1440)
+            } else if s.every_minutes % 60 == 0 {
+                ("HOURLY", s.every_minutes / 60)
+            } else {
+                ("MINUTELY", s.every_minutes)
+            };
+            let retention = match (&s.kind, &s.remote_site) {
+                (ScheduleKind::Remote, Some(site)) => {
+                    json!({"local_max_snapshots": 1, "remote_max_snapshots": {site.as_str(): s.retention}})
+                }
+                _ => json!({"local_max_snapshots": s.retention}),
+            };
+            let body = json!({"pd_name": req.group, "type": ty, "every_nth": nth, "user_start_time_in_usecs": 0, "app_consistent": false, "retention_policy": retention});
+            pe.call(
+                Method::POST,
+                &format!("/protection_domains/{}/schedules", req.group),
+                Some(&body),
+                false,
+            )
+            .await
+            .map_err(op_err(op))?;
+        }
+        Ok(())
+    }
+
+    async fn migrate_protection_group(
+        &self,
+        source: &str,
+        group: &str,
+        destination: &str,
+    ) -> Result<(), BackendError> {
+        let op = "migrate_protection_group";
+        // Per protection domain, on the source, to the remote-site name; no task id comes back.
+        self.pe(source, op)?
+            .call(
+                Method::POST,
+                &format!("/protection_domains/{group}/migrate"),
+                Some(&json!({"value": destination})),
+                false,
+            )
+            .await
+            .map_err(op_err(op))?;
+        Ok(())
+    }
+
+    async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {
+        let op = "set_vm_project";
+        let project_uuid = self.uuid_of("project", project, op).await?;
+        let mut vm = self
+            .pc
+            .call(Method::GET, &format!("/vms/{vm_uuid}"), None, true)
+            .await
+            .map_err(op_err(op))?;
+        let Some(obj) = vm.as_object_mut() else {
+            return Err(BackendError::new(
+                ErrorKind::Permanent,
+                op,
+                "Prism returned a VM that is not an object",
+            ));
+        };
+        obj.remove("status");
+        vm["metadata"]["project_reference"] =
+            json!({"kind": "project", "uuid": project_uuid, "name": project});
+        self.pc
+            .call(Method::PUT, &format!("/vms/{vm_uuid}"), Some(&vm), false)
+            .await
+            .map_err(op_err(op))?;
+        Ok(())
+    }
+}

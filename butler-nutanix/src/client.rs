@@ -1,0 +1,225 @@
+//! One HTTP client per Prism endpoint: session login, one re-login on 401,
+//! jittered retries of idempotent calls, typed errors, request counting.
+
+use crate::config::{Endpoint, NutanixConfig};
+use crate::error::NutanixError;
+use butler_core::backend::ErrorKind;
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which API an endpoint speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// Prism Central v3 (`/api/nutanix/v3`), session cookie from `/users/me`.
+    CentralV3,
+    /// Prism Element v2 (`/PrismGateway/services/rest/v2.0`), Basic auth.
+    ElementV2,
+}
+
+/// A client of one Prism endpoint.
+pub struct PrismClient {
+    http: reqwest::Client,
+    base: String,
+    api: Api,
+    username: String,
+    password: SecretString,
+    logged_in: AtomicBool,
+    max_retries: u32,
+    retry_base: Duration,
+    requests: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for PrismClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrismClient")
+            .field("base", &self.base)
+            .field("api", &self.api)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PrismClient {
+    /// Builds a client for `endpoint` with the config's timeouts and TLS options.
+    pub fn new(
+        endpoint: &Endpoint,
+        api: Api,
+        config: &NutanixConfig,
+        requests: Arc<AtomicU64>,
+    ) -> Result<PrismClient, NutanixError> {
+        let mut b = reqwest::Client::builder()
+            .cookie_store(true)
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.read_timeout)
+            .user_agent(concat!("butler-nutanix/", env!("CARGO_PKG_VERSION")));
+        if config.insecure {
+            tracing::warn!(endpoint = %endpoint.url, "TLS VERIFICATION IS OFF for this Prism endpoint (insecure = true); use ca_bundle instead");
+            b = b.danger_accept_invalid_certs(true);
+        }
+        if let Some(path) = &config.ca_bundle {
+            let pem = std::fs::read(path).map_err(|e| {
+                NutanixError::new(
+                    ErrorKind::Invalid,
+                    None,
+                    format!("ca_bundle {}: {e}", path.display()),
+                )
+            })?;
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                NutanixError::new(
+                    ErrorKind::Invalid,
+                    None,
+                    format!("ca_bundle {}: {e}", path.display()),
+                )
+            })?;
+            b = b.add_root_certificate(cert);
+        }
+        let http = b.build().map_err(|e| {
+            NutanixError::new(
+                ErrorKind::Invalid,
+                None,
+                format!("cannot build the HTTP client: {e}"),
+            )
+        })?;
+        Ok(PrismClient {
+            http,
+            base: endpoint.url.clone(),
+            api,
+            username: endpoint.username.clone(),
+            password: endpoint.password.clone(),
+            logged_in: AtomicBool::new(false),
+            max_retries: config.max_retries,
+            retry_base: config.retry_base,
+            requests,
+        })
+    }
+
+    fn prefix(&self) -> &'static str {
+        match self.api {
+            Api::CentralV3 => "/api/nutanix/v3",
+            Api::ElementV2 => "/PrismGateway/services/rest/v2.0",
+        }
+    }
+
+    async fn login(&self) -> Result<(), NutanixError> {
+        if self.api == Api::ElementV2 {
+            return Ok(());
+        }
+        let url = format!("{}{}/users/me", self.base, self.prefix());
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = self
+            .http
+            .get(url)
+            .basic_auth(&self.username, Some(self.password.expose_secret()))
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            let body = resp.text().await.unwrap_or_default();
+            return Err(NutanixError::from_response(status, &body));
+        }
+        self.logged_in.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn once(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, NutanixError> {
+        if self.api == Api::CentralV3 && !self.logged_in.load(Ordering::SeqCst) {
+            self.login().await?;
+        }
+        let url = format!("{}{}{}", self.base, self.prefix(), path);
+        let mut req = self
+            .http
+            .request(method.clone(), url)
+            .header("Accept", "application/json");
+        if self.api == Api::ElementV2 {
+            req = req.basic_auth(&self.username, Some(self.password.expose_secret()));
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(transport)?;
+        if !(200..300).contains(&status) {
+            return Err(NutanixError::from_response(status, &text));
+        }
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        let v: Value = serde_json::from_str(&text).map_err(|e| {
+            NutanixError::new(
+                ErrorKind::Permanent,
+                Some(status),
+                format!("malformed JSON from Prism: {e}"),
+            )
+        })?;
+        // v3 may answer 2xx with an ERROR state inside.
+        if v.get("state").and_then(Value::as_str) == Some("ERROR") {
+            return Err(NutanixError::from_response(
+                if status < 400 { 500 } else { status },
+                &text,
+            ));
+        }
+        Ok(v)
+    }
+
+    /// Calls `method path`. A 401 triggers one re-login and one retry;
+    /// idempotent calls are retried on retryable errors with jittered backoff.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        idempotent: bool,
+    ) -> Result<Value, NutanixError> {
+        let mut relogged = false;
+        let mut attempt = 0u32;
+        loop {
+            match self.once(&method, path, body).await {
+                Err(e)
+                    if e.kind == ErrorKind::Unauthorized && e.status == Some(401) && !relogged =>
+                {
+                    relogged = true;
+                    self.logged_in.store(false, Ordering::SeqCst);
+                    tracing::info!(endpoint = %self.base, "session expired; logging in again");
+                }
+                Err(e) if idempotent && e.is_retryable() && attempt < self.max_retries => {
+                    attempt += 1;
+                    let full = self.retry_base.saturating_mul(1 << attempt.min(10));
+                    let jitter = (nanos() % 1000) as f64 / 1000.0;
+                    let delay = full.mul_f64(0.5 + jitter / 2.0);
+                    tracing::debug!(endpoint = %self.base, path, attempt, "retrying after {e}");
+                    tokio::time::sleep(delay).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+fn nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos()))
+        .unwrap_or(0)
+}
+
+fn transport(e: reqwest::Error) -> NutanixError {
+    let kind = if e.is_timeout() {
+        ErrorKind::Timeout
+    } else {
+        ErrorKind::Transient
+    };
+    // reqwest errors carry the URL, never the credentials (sent as headers).
+    NutanixError::new(kind, None, format!("transport error: {e}"))
+}

@@ -1,0 +1,407 @@
+//! Tolerant decoding of Prism JSON into Butler's types: missing fields
+//! become defaults or `None`, never panics.
+
+use butler_core::backend::{
+    ClusterInfo, ImageInfo, PowerState, ProjectInfo, ProtectionGroup, Schedule, ScheduleKind,
+    SubnetInfo, TaskState, TaskStatus, VmInfo, VmState,
+};
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::Value;
+
+/// The value at `path` (object keys), or `Null`.
+pub fn at<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
+    path.iter().fold(v, |v, k| v.get(k).unwrap_or(&Value::Null))
+}
+
+/// The string at `path`, or "".
+pub fn s(v: &Value, path: &[&str]) -> String {
+    at(v, path).as_str().unwrap_or_default().to_string()
+}
+
+fn first_s(v: &Value, paths: &[&[&str]]) -> String {
+    paths
+        .iter()
+        .map(|p| s(v, p))
+        .find(|x| !x.is_empty())
+        .unwrap_or_default()
+}
+
+fn u(v: &Value, path: &[&str]) -> u64 {
+    at(v, path).as_u64().unwrap_or(0)
+}
+
+fn arr<'a>(v: &'a Value, path: &[&str]) -> &'a [Value] {
+    at(v, path).as_array().map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// `entities` of a list response.
+pub fn entities(v: &Value) -> &[Value] {
+    arr(v, &["entities"])
+}
+
+/// Whether a v3 cluster entity is Prism Central itself.
+pub fn is_prism_central(e: &Value) -> bool {
+    arr(e, &["status", "resources", "config", "service_list"])
+        .iter()
+        .any(|x| x.as_str() == Some("PRISM_CENTRAL"))
+}
+
+/// A v3 cluster.
+pub fn cluster(e: &Value) -> ClusterInfo {
+    ClusterInfo {
+        name: first_s(e, &[&["status", "name"], &["spec", "name"]]),
+        uuid: s(e, &["metadata", "uuid"]),
+    }
+}
+
+/// A v3 subnet.
+pub fn subnet(e: &Value) -> SubnetInfo {
+    let vlan = at(e, &["status", "resources", "vlan_id"])
+        .as_u64()
+        .or_else(|| at(e, &["spec", "resources", "vlan_id"]).as_u64());
+    SubnetInfo {
+        name: first_s(e, &[&["status", "name"], &["spec", "name"]]),
+        uuid: s(e, &["metadata", "uuid"]),
+        vlan_id: u32::try_from(vlan.unwrap_or(0)).unwrap_or(0),
+    }
+}
+
+/// A v3 image (size rounded up to whole GiB).
+pub fn image(e: &Value) -> ImageInfo {
+    let bytes = u(e, &["status", "resources", "size_bytes"]);
+    ImageInfo {
+        name: first_s(e, &[&["status", "name"], &["spec", "name"]]),
+        uuid: s(e, &["metadata", "uuid"]),
+        size_gib: u32::try_from(bytes.div_ceil(1 << 30)).unwrap_or(u32::MAX),
+    }
+}
+
+/// A v3 project; references are resolved to names by `name_of` when the
+/// reference carries no name.
+pub fn project(e: &Value, name_of: &dyn Fn(&str) -> Option<String>) -> ProjectInfo {
+    let refs = |key: &str| -> Vec<String> {
+        let mut list = arr(e, &["spec", "resources", key]);
+        if list.is_empty() {
+            list = arr(e, &["status", "resources", key]);
+        }
+        list.iter()
+            .filter_map(|r| {
+                let n = s(r, &["name"]);
+                if n.is_empty() {
+                    name_of(&s(r, &["uuid"]))
+                } else {
+                    Some(n)
+                }
+            })
+            .collect()
+    };
+    ProjectInfo {
+        name: first_s(e, &[&["spec", "name"], &["status", "name"]]),
+        uuid: s(e, &["metadata", "uuid"]),
+        clusters: refs("cluster_reference_list"),
+        subnets: refs("subnet_reference_list"),
+    }
+}
+
+/// A v3 VM.
+pub fn vm(e: &Value) -> VmInfo {
+    let res = |k: &[&str]| -> Value {
+        let mut p = vec!["status", "resources"];
+        p.extend_from_slice(k);
+        let v = at(e, &p);
+        if v.is_null() {
+            let mut p = vec!["spec", "resources"];
+            p.extend_from_slice(k);
+            at(e, &p).clone()
+        } else {
+            v.clone()
+        }
+    };
+    let power = match res(&["power_state"])
+        .as_str()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
+        Some("ON") => PowerState::On,
+        _ => PowerState::Off,
+    };
+    let state = match s(e, &["status", "state"]).to_ascii_uppercase().as_str() {
+        "COMPLETE" => VmState::Ready,
+        "ERROR" => VmState::Error,
+        _ => VmState::Pending,
+    };
+    let disks = res(&["disk_list"])
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter(|d| {
+                    matches!(
+                        s(d, &["device_properties", "device_type"]).as_str(),
+                        "" | "DISK"
+                    )
+                })
+                .map(|d| u32::try_from(u(d, &["disk_size_mib"]).div_ceil(1024)).unwrap_or(u32::MAX))
+                .collect()
+        })
+        .unwrap_or_default();
+    let nics = res(&["nic_list"])
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|n| s(n, &["subnet_reference", "name"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    let categories = at(e, &["metadata", "categories"])
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}:{}", v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let sockets = res(&["num_sockets"]).as_u64().unwrap_or(1);
+    let cores = res(&["num_vcpus_per_socket"]).as_u64().unwrap_or(1);
+    let project = s(e, &["metadata", "project_reference", "name"]);
+    VmInfo {
+        uuid: s(e, &["metadata", "uuid"]),
+        name: first_s(e, &[&["status", "name"], &["spec", "name"]]),
+        cluster: first_s(
+            e,
+            &[
+                &["status", "cluster_reference", "name"],
+                &["spec", "cluster_reference", "name"],
+            ],
+        ),
+        project: (!project.is_empty()).then_some(project),
+        power,
+        state,
+        vcpus: u32::try_from(sockets.saturating_mul(cores)).unwrap_or(u32::MAX),
+        ram_gib: u32::try_from(
+            res(&["memory_size_mib"])
+                .as_u64()
+                .unwrap_or(0)
+                .div_ceil(1024),
+        )
+        .unwrap_or(u32::MAX),
+        disks_gib: disks,
+        nics,
+        categories,
+    }
+}
+
+/// `task_uuid` of a create/update response: a string in POST/PUT replies,
+/// a list in GET replies.
+pub fn task_uuid(v: &Value) -> Option<String> {
+    match at(v, &["status", "execution_context", "task_uuid"]) {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(l) => l.iter().find_map(|x| x.as_str().map(str::to_string)),
+        _ => None,
+    }
+}
+
+/// A v3 task.
+pub fn task(v: &Value) -> TaskStatus {
+    let detail = [s(v, &["error_detail"]), s(v, &["progress_message"])]
+        .into_iter()
+        .filter(|x| !x.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ");
+    let state = match s(v, &["status"]).to_ascii_uppercase().as_str() {
+        "QUEUED" => TaskState::Queued,
+        "RUNNING" | "SUSPENDED" => TaskState::Running,
+        "SUCCEEDED" => TaskState::Succeeded,
+        "ABORTED" => TaskState::Aborted,
+        "FAILED" => TaskState::Failed(if detail.is_empty() {
+            "task failed".into()
+        } else {
+            detail
+        }),
+        other => TaskState::Failed(format!("unknown task status {other:?}")),
+    };
+    let entity = arr(v, &["entity_reference_list"])
+        .iter()
+        .find_map(|r| r.get("uuid").and_then(Value::as_str).map(str::to_string));
+    TaskStatus {
+        state,
+        percent: u8::try_from(u(v, &["percentage_complete"]).min(100)).unwrap_or(100),
+        entity_uuid: entity,
+    }
+}
+
+fn micros(t: u64) -> Option<DateTime<Utc>> {
+    Utc.timestamp_micros(i64::try_from(t).ok()?).single()
+}
+
+/// Minutes between snapshots of a v2 cron schedule.
+pub fn schedule_minutes(kind: &str, every_nth: u64) -> u32 {
+    let unit: u64 = match kind.to_ascii_uppercase().as_str() {
+        "MINUTELY" => 1,
+        "HOURLY" => 60,
+        "DAILY" => 1440,
+        "WEEKLY" => 10_080,
+        "MONTHLY" => 43_200,
+        _ => 60,
+    };
+    u32::try_from(unit.saturating_mul(every_nth.max(1))).unwrap_or(u32::MAX)
+}
+
+/// A PE v2 protection domain.
+pub fn protection_domain(v: &Value, cluster: &str) -> ProtectionGroup {
+    let schedules = arr(v, &["cron_schedules"])
+        .iter()
+        .map(|c| {
+            let remote = at(c, &["retention_policy", "remote_max_snapshots"]).as_object();
+            let site = remote.and_then(|m| m.keys().next().cloned());
+            Schedule {
+                kind: if site.is_some() {
+                    ScheduleKind::Remote
+                } else {
+                    ScheduleKind::Local
+                },
+                every_minutes: schedule_minutes(&s(c, &["type"]), u(c, &["every_nth"])),
+                retention: u32::try_from(match (&site, remote) {
+                    (Some(k), Some(m)) => m.get(k).and_then(Value::as_u64).unwrap_or(0),
+                    _ => u(c, &["retention_policy", "local_max_snapshots"]),
+                })
+                .unwrap_or(u32::MAX),
+                remote_site: site,
+            }
+        })
+        .collect();
+    let last_replica = arr(v, &["replication_links"])
+        .iter()
+        .filter_map(|l| {
+            l.get("last_replication_start_time_in_usecs")
+                .and_then(Value::as_u64)
+        })
+        .max()
+        .and_then(micros);
+    ProtectionGroup {
+        name: s(v, &["name"]),
+        cluster: cluster.to_string(),
+        active: at(v, &["active"]).as_bool().unwrap_or(false),
+        vms: arr(v, &["vms"])
+            .iter()
+            .map(|m| s(m, &["vm_name"]))
+            .filter(|n| !n.is_empty())
+            .collect(),
+        schedules,
+        remote_sites: arr(v, &["remote_site_names"])
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        last_replica,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn task_uuid_comes_as_string_or_list() {
+        let post = serde_json::json!({"status": {"execution_context": {"task_uuid": "t-1"}}});
+        let get = serde_json::json!({"status": {"execution_context": {"task_uuid": ["t-2"]}}});
+        assert_eq!(task_uuid(&post).as_deref(), Some("t-1"));
+        assert_eq!(task_uuid(&get).as_deref(), Some("t-2"));
+        assert_eq!(task_uuid(&serde_json::json!({})), None);
+    }
+
+    #[test]
+    fn every_terminal_task_status_is_handled() {
+        let t = |st: &str| {
+            task(&serde_json::json!({"status": st, "error_detail": "INTERNAL_ERROR: ErrorCode: 9"}))
+                .state
+        };
+        assert_eq!(t("SUCCEEDED"), TaskState::Succeeded);
+        assert_eq!(t("ABORTED"), TaskState::Aborted);
+        assert_eq!(
+            t("FAILED"),
+            TaskState::Failed("INTERNAL_ERROR: ErrorCode: 9".into())
+        );
+        assert_eq!(t("QUEUED"), TaskState::Queued);
+        assert!(matches!(t("WEIRD"), TaskState::Failed(_)));
+    }
+
+    #[test]
+    fn pe_power_state_and_replication_links() {
+        let pd = serde_json::json!({"name": "PD-1", "active": true, "vms": [{"vm_name": "a"}],
+            "remote_site_names": ["dr"], "cron_schedules": [{"type": "HOURLY", "every_nth": 2,
+            "retention_policy": {"local_max_snapshots": 4, "remote_max_snapshots": {"dr": 6}}}],
+            "replication_links": [{"last_replication_start_time_in_usecs": 1_700_000_000_000_000u64},
+                                  {"remote_site_name": "dr"}]});
+        let g = protection_domain(&pd, "c1");
+        assert_eq!(
+            g.schedules[0],
+            Schedule {
+                kind: ScheduleKind::Remote,
+                every_minutes: 120,
+                retention: 6,
+                remote_site: Some("dr".into())
+            }
+        );
+        assert!(
+            g.last_replica.is_some(),
+            "a link without a timestamp does not hide the other"
+        );
+        let on = vm(&serde_json::json!({"status": {"resources": {"power_state": "on"}}}));
+        assert_eq!(on.power, PowerState::On);
+    }
+
+    fn arb_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            "[a-zA-Z_ ]{0,8}".prop_map(serde_json::Value::from),
+            prop_oneof![
+                Just("ON"),
+                Just("on"),
+                Just("FAILED"),
+                Just("PRISM_CENTRAL"),
+                Just("DISK")
+            ]
+            .prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 64, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("status".to_string()),
+                        Just("spec".to_string()),
+                        Just("resources".to_string()),
+                        Just("metadata".to_string()),
+                        Just("entities".to_string()),
+                        Just("disk_list".to_string()),
+                        Just("cron_schedules".to_string()),
+                        Just("retention_policy".to_string()),
+                        Just("remote_max_snapshots".to_string()),
+                        Just("task_uuid".to_string()),
+                        Just("name".to_string())
+                    ],
+                    inner,
+                    0..5
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_arbitrary_bodies_never_panics(v in arb_json(), text in ".{0,64}") {
+            let _ = vm(&v);
+            let _ = task(&v);
+            let _ = task_uuid(&v);
+            let _ = protection_domain(&v, "c");
+            let _ = project(&v, &|_| None);
+            let _ = (cluster(&v), subnet(&v), image(&v), is_prism_central(&v));
+            let _ = crate::error::NutanixError::from_response(500, &text);
+            let _ = crate::error::NutanixError::from_response(422, &v.to_string());
+        }
+    }
+}

@@ -1,0 +1,137 @@
+use butler_core::backend::{BackendError, ErrorKind};
+use std::fmt;
+
+/// A failed Prism call: HTTP status (if any), Nutanix `message_list`
+/// reasons, and a message. Never holds credentials.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct NutanixError {
+    /// What kind of failure (retry decisions read this).
+    pub kind: ErrorKind,
+    /// HTTP status, when a response came back.
+    pub status: Option<u16>,
+    /// `message_list[].reason` values (e.g. `INVALID_REQUEST`, `RATE_LIMIT_EXCEEDED`).
+    pub reasons: Vec<String>,
+    /// What happened.
+    pub message: String,
+}
+
+impl NutanixError {
+    pub(crate) fn new(kind: ErrorKind, status: Option<u16>, message: impl Into<String>) -> Self {
+        NutanixError {
+            kind,
+            status,
+            reasons: Vec::new(),
+            message: message.into(),
+        }
+    }
+
+    /// Whether a retry may succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.kind.is_retryable()
+    }
+
+    /// The error for a backend caller, naming the operation.
+    pub fn into_backend(self, operation: &str) -> BackendError {
+        BackendError::new(self.kind, operation, self.to_string())
+    }
+
+    /// Classifies an HTTP status and body.
+    pub(crate) fn from_response(status: u16, body: &str) -> Self {
+        // 401 bodies are not JSON: never parse them.
+        if status == 401 {
+            return NutanixError::new(
+                ErrorKind::Unauthorized,
+                Some(401),
+                "credentials refused (HTTP 401)",
+            );
+        }
+        let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+        let reasons: Vec<String> = parsed
+            .as_ref()
+            .and_then(|v| v.get("message_list"))
+            .and_then(|l| l.as_array())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|m| m.get("reason").and_then(|r| r.as_str()).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let messages: Vec<String> = parsed
+            .as_ref()
+            .and_then(|v| v.get("message_list"))
+            .and_then(|l| l.as_array())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|m| {
+                        m.get("message")
+                            .and_then(|r| r.as_str())
+                            .map(str::to_string)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let rate_limited = reasons.iter().any(|r| r.starts_with("RATE_LIMIT"))
+            || body.contains("RATE_LIMIT_EXCEEDED");
+        let kind = match status {
+            429 => ErrorKind::RateLimited,
+            _ if rate_limited => ErrorKind::RateLimited,
+            408 => ErrorKind::Timeout,
+            502..=504 => ErrorKind::Transient,
+            404 => ErrorKind::NotFound,
+            409 => ErrorKind::Conflict,
+            400 | 422 => ErrorKind::Invalid,
+            403 => ErrorKind::Unauthorized,
+            _ => ErrorKind::Permanent,
+        };
+        let text = if messages.is_empty() {
+            format!("HTTP {status}")
+        } else {
+            format!("HTTP {status}: {}", messages.join("; "))
+        };
+        NutanixError {
+            kind,
+            status: Some(status),
+            reasons,
+            message: text,
+        }
+    }
+}
+
+impl fmt::Display for NutanixError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message)?;
+        if !self.reasons.is_empty() {
+            write!(f, " [{}]", self.reasons.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_bodies_are_classified() {
+        let e = NutanixError::from_response(401, "<html>login</html>");
+        assert_eq!((e.kind, e.status), (ErrorKind::Unauthorized, Some(401)));
+        let e = NutanixError::from_response(
+            422,
+            r#"{"state":"ERROR","message_list":[{"reason":"INVALID_REQUEST","message":"bad nic"}]}"#,
+        );
+        assert_eq!(
+            (e.kind, e.reasons.clone()),
+            (ErrorKind::Invalid, vec!["INVALID_REQUEST".to_string()])
+        );
+        assert!(e.to_string().contains("bad nic"));
+        let e = NutanixError::from_response(
+            400,
+            r#"{"message_list":[{"reason":"RATE_LIMIT_EXCEEDED","message":"slow down"}]}"#,
+        );
+        assert!(e.is_retryable());
+        for s in [408, 429, 502, 503] {
+            assert!(NutanixError::from_response(s, "").is_retryable(), "{s}");
+        }
+        assert!(!NutanixError::from_response(500, "not json").is_retryable());
+    }
+}

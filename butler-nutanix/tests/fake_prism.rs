@@ -1,0 +1,124 @@
+//! The adapter over real HTTP against the fake Prism server.
+
+use butler_core::backend::{ClusterBackend, ErrorKind};
+use butler_core::testing::backend::{run_all, Fixture};
+use butler_nutanix::fake::FakePrism;
+use butler_nutanix::NutanixBackend;
+use butler_sim::{fleet, FaultConfig, Op, SimPlatform};
+use std::time::Duration;
+
+async fn setup(seed: u64) -> (SimPlatform, FakePrism, NutanixBackend) {
+    let sim = SimPlatform::demo(seed);
+    let fake = FakePrism::start(sim.clone()).await.unwrap();
+    let backend = NutanixBackend::new(&fake.config().await).unwrap();
+    (sim, fake, backend)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adapter_passes_the_backend_conformance_suite_over_http() {
+    let (sim, _fake, backend) = setup(21).await;
+    let fx = Fixture {
+        clock: sim.clock(),
+        source: "c1-madrid".into(),
+        destination: "c2-santiago".into(),
+        project: "prod-project".into(),
+        subnet: "vlan-10".into(),
+        category: "Environment:Production".into(),
+        image: Some(("rhel9".into(), 40)),
+        prefix: "ntnx".into(),
+        max_wait: Duration::from_secs(3600),
+        poll: Duration::from_secs(5),
+    };
+    run_all(&backend, &fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prism_central_is_not_a_cluster_and_paging_stops_on_exact_multiples() {
+    let (sim, fake, backend) = setup(22).await;
+    let names: Vec<String> = backend
+        .list_clusters()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(
+        names,
+        vec!["c1-madrid".to_string(), "c2-santiago".to_string()]
+    );
+    // 200 VMs on the source with page 100: exactly 2 list requests, no empty third.
+    fleet::generate(
+        &sim,
+        &fleet::FleetSpec {
+            vms: 200,
+            groups: 2,
+            ..Default::default()
+        },
+    );
+    let before = fake.requests();
+    let vms = backend.list_vms("c1-madrid").await.unwrap();
+    assert_eq!(vms.len(), 200);
+    assert_eq!(fake.requests() - before, 2);
+    let before = fake.requests();
+    let vms = backend.list_vms("c1-madrid").await.unwrap();
+    assert_eq!((vms.len(), fake.requests() - before), (200, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_session_logs_in_again_once() {
+    let (_sim, fake, backend) = setup(23).await;
+    backend.list_clusters().await.unwrap();
+    fake.expire_sessions();
+    let before = backend.requests();
+    assert_eq!(backend.list_clusters().await.unwrap().len(), 2);
+    assert_eq!(backend.requests() - before, 3, "401, login, retry");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_retried_with_backoff() {
+    let (_sim, fake, backend) = setup(24).await;
+    backend.list_clusters().await.unwrap();
+    fake.rate_limit_next(4);
+    assert_eq!(backend.list_clusters().await.unwrap().len(), 2);
+    fake.rate_limit_next(50);
+    let err = backend.list_clusters().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::RateLimited, "{err}");
+    assert!(err.is_retryable());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_carry_status_and_reasons_and_creates_are_not_retried() {
+    let (sim, _fake, backend) = setup(25).await;
+    let mut vm = sim.sample_vm("x1");
+    vm.nics = vec!["vlan-30".into()]; // not a subnet of prod-project
+    let err = backend.create_vm(&vm).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid);
+    assert!(
+        err.message.contains("HTTP 422") && err.message.contains("INVALID_REQUEST"),
+        "{err}"
+    );
+    sim.set_faults(Op::CreateVm, FaultConfig::lose_reply(1.0));
+    let calls = sim.calls(Op::CreateVm);
+    let err = backend.create_vm(&sim.sample_vm("x2")).await.unwrap_err();
+    assert_eq!(
+        sim.calls(Op::CreateVm) - calls,
+        1,
+        "a create is never retried blindly"
+    );
+    assert!(err.is_retryable(), "{err}");
+    let found = backend.find_vm("x2").await.unwrap();
+    assert!(found.is_some(), "the lost reply's VM is found by name");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_never_show_in_debug_or_errors() {
+    let (_sim, fake, backend) = setup(26).await;
+    let shown = format!("{backend:?} {:?}", fake.config().await);
+    assert!(!shown.contains(butler_nutanix::fake::PASSWORD), "{shown}");
+    let mut cfg = fake.config().await;
+    cfg.prism_central.password = "wrong-password".to_string().into();
+    let bad = NutanixBackend::new(&cfg).unwrap();
+    let err = bad.list_clusters().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unauthorized);
+    assert!(!err.to_string().contains("wrong-password"));
+}
