@@ -58,12 +58,14 @@ pub struct NutanixConfig {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FileEndpoint {
     url: String,
     username: String,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct File {
     prism_central: FileEndpoint,
     #[serde(default)]
@@ -209,5 +211,11 @@ username = "admin"
         );
         let bad = NutanixConfig::from_toml(&format!("page_size = 900\n{TOML}"), env).unwrap_err();
         assert!(matches!(bad, ConfigError::Invalid(_)));
+        // A misplaced or misspelt key is an error, not silently ignored.
+        let typo = NutanixConfig::from_toml(&format!("{TOML}max_retries = 0\n"), env).unwrap_err();
+        assert!(
+            matches!(typo, ConfigError::File(ref m) if m.contains("max_retries")),
+            "{typo}"
+        );
     }
 }

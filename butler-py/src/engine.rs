@@ -32,8 +32,18 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 pub(crate) struct Butler {
     requests: Arc<RequestService>,
     migrations: Arc<MigrationService>,
-    engine: Arc<Engine>,
-    sim: SimPlatform,
+    /// `None` on Nutanix until monitoring and billing adapters exist.
+    engine: Option<Arc<Engine>>,
+    sim: Option<SimPlatform>,
+}
+
+fn open_store(db_path: Option<&str>) -> PyResult<Arc<dyn Store>> {
+    let store = match db_path {
+        Some(p) => SqliteStore::open(p),
+        None => SqliteStore::open_in_memory(),
+    }
+    .map_err(|e| crate::errors::BackendError::new_err(e.to_string()))?;
+    Ok(Arc::new(store))
 }
 
 #[pymethods]
@@ -92,8 +102,54 @@ impl Butler {
         Ok(Butler {
             requests,
             migrations,
-            engine,
-            sim,
+            engine: Some(engine),
+            sim: Some(sim),
+        })
+    }
+
+    /// A Butler on Nutanix: the TOML config at ``config_path`` (passwords
+    /// from ``BUTLER_NUTANIX_*_PASSWORD``). Requests and migrations work;
+    /// ``provision()`` needs monitoring and billing adapters, not shipped yet.
+    #[staticmethod]
+    #[pyo3(signature = (config_path, db_path=None, catalog=None, rate_book=None))]
+    fn nutanix(
+        config_path: &str,
+        db_path: Option<&str>,
+        catalog: Option<&Catalog>,
+        rate_book: Option<&RateBook>,
+    ) -> PyResult<Self> {
+        let config = butler_nutanix::NutanixConfig::from_path(std::path::Path::new(config_path))
+            .map_err(|e| InvalidInput::new_err(e.to_string()))?;
+        let backend = Arc::new(
+            butler_nutanix::NutanixBackend::new(&config)
+                .map_err(|e| crate::errors::BackendError::new_err(e.to_string()))?,
+        );
+        let store = open_store(db_path)?;
+        let clock: Arc<dyn butler_core::backend::Clock> =
+            Arc::new(butler_core::backend::SystemClock);
+        let cat = catalog
+            .map(|c| (*c.inner).clone())
+            .unwrap_or_else(butler_core::demo::catalog);
+        let rates = rate_book
+            .map(|r| (*r.inner).clone())
+            .unwrap_or_else(butler_core::demo::rate_book);
+        let requests = Arc::new(RequestService::with_clock(
+            store.clone(),
+            cat,
+            rates,
+            clock.clone(),
+        ));
+        let migrations = Arc::new(MigrationService::new(
+            store,
+            backend,
+            clock,
+            MigrationConfig::default(),
+        ));
+        Ok(Butler {
+            requests,
+            migrations,
+            engine: None,
+            sim: None,
         })
     }
 
@@ -109,7 +165,11 @@ impl Butler {
 
     /// Provisions every approved request now; returns counts.
     fn provision<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let engine = self.engine.clone();
+        let Some(engine) = self.engine.clone() else {
+            return Err(crate::errors::ButlerError::new_err(
+                "provisioning on Nutanix needs monitoring and billing adapters, which this version does not ship; use the Rust API with your own Monitor and Billing",
+            ));
+        };
         let s = block(py, async move { engine.run_until_idle().await })?
             .map_err(|e| crate::errors::ButlerError::new_err(e.to_string()))?;
         let d = PyDict::new(py);
@@ -119,12 +179,10 @@ impl Butler {
         Ok(d)
     }
 
-    /// The simulated platform (to inspect it and inject faults).
+    /// The simulated platform (to inspect it and inject faults); ``None`` on Nutanix.
     #[getter]
-    fn simulator(&self) -> Simulator {
-        Simulator {
-            sim: self.sim.clone(),
-        }
+    fn simulator(&self) -> Option<Simulator> {
+        self.sim.clone().map(|sim| Simulator { sim })
     }
 }
 
