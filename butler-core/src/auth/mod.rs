@@ -146,3 +146,7 @@ impl fmt::Display for Actor {
         f.write_str(&self.name)
     }
 }
+
+mod users;
+
+pub use users::{AuthError, User, UserDirectory};
