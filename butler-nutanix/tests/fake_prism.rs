@@ -5,7 +5,6 @@ use butler_core::testing::backend::{run_all, Fixture};
 use butler_nutanix::fake::FakePrism;
 use butler_nutanix::NutanixBackend;
 use butler_sim::{fleet, FaultConfig, Op, SimPlatform};
-use std::time::Duration;
 
 async fn setup(seed: u64) -> (SimPlatform, FakePrism, NutanixBackend) {
     let sim = SimPlatform::demo(seed);
@@ -17,18 +16,7 @@ async fn setup(seed: u64) -> (SimPlatform, FakePrism, NutanixBackend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adapter_passes_the_backend_conformance_suite_over_http() {
     let (sim, _fake, backend) = setup(21).await;
-    let fx = Fixture {
-        clock: sim.clock(),
-        source: "c1-madrid".into(),
-        destination: "c2-santiago".into(),
-        project: "prod-project".into(),
-        subnet: "vlan-10".into(),
-        category: "Environment:Production".into(),
-        image: Some(("rhel9".into(), 40)),
-        prefix: "ntnx".into(),
-        max_wait: Duration::from_secs(3600),
-        poll: Duration::from_secs(5),
-    };
+    let fx = Fixture::demo_platform(sim.clock(), "ntnx");
     run_all(&backend, &fx).await;
 }
 

@@ -34,6 +34,27 @@ pub struct Fixture {
     pub poll: Duration,
 }
 
+impl Fixture {
+    /// The fixture of a platform shaped like `crate::demo::catalog()`
+    /// (clusters `c1-madrid` → `c2-santiago`, `prod-project`, `vlan-10`,
+    /// image `rhel9` of 40 GiB), as the simulator's demo platform and the
+    /// fake Prism serving it are.
+    pub fn demo_platform(clock: Arc<dyn Clock>, prefix: &str) -> Fixture {
+        Fixture {
+            clock,
+            source: "c1-madrid".into(),
+            destination: "c2-santiago".into(),
+            project: "prod-project".into(),
+            subnet: "vlan-10".into(),
+            category: "Environment:Production".into(),
+            image: Some(("rhel9".into(), 40)),
+            prefix: prefix.into(),
+            max_wait: Duration::from_secs(3600),
+            poll: Duration::from_secs(5),
+        }
+    }
+}
+
 fn ok<T>(r: Result<T, BackendError>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
