@@ -380,6 +380,28 @@ impl SimPlatform {
             .map(|p| p.view(now))
     }
 
+    /// The remote replicas of a protection group sent in the last `window`,
+    /// newest first: (creation time, size in GiB of its VMs' disks).
+    pub fn replicas(
+        &self,
+        cluster: &str,
+        group: &str,
+        window: std::time::Duration,
+    ) -> Vec<(DateTime<Utc>, u64)> {
+        let now = self.now();
+        let w = self.world();
+        let Some(pg) = w.pgs.get(&(cluster.to_string(), group.to_string())) else {
+            return Vec::new();
+        };
+        let size: u64 = pg
+            .vms
+            .iter()
+            .filter_map(|n| w.vm_named(n))
+            .map(|v| v.info.disks_gib.iter().map(|d| u64::from(*d)).sum::<u64>())
+            .sum();
+        pg.replicas(now, crate::clock::to_chrono(window), size)
+    }
+
     /// Adds a VM directly (no task), e.g. to set up a migration scenario.
     pub fn add_vm(&self, info: VmInfo) {
         self.world().insert_vm(info);

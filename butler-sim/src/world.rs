@@ -92,6 +92,34 @@ impl SimPg {
         Some(since + every * i32::try_from(n).unwrap_or(i32::MAX))
     }
 
+    /// Remote replicas sent in the last `window`, newest first, with their size.
+    pub(crate) fn replicas(
+        &self,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+        size_gib: u64,
+    ) -> Vec<(DateTime<Utc>, u64)> {
+        let Some(last) = self.last_replica(now) else {
+            return Vec::new();
+        };
+        let every = self
+            .schedules
+            .iter()
+            .filter(|s| s.kind == ScheduleKind::Remote)
+            .map(|s| s.every_minutes)
+            .min()
+            .unwrap_or(60);
+        let step = chrono::Duration::minutes(i64::from(every.max(1)));
+        let since = self.replication_since.unwrap_or(last);
+        let mut out = Vec::new();
+        let mut t = last;
+        while t >= since && now - t <= window {
+            out.push((t, size_gib));
+            t -= step;
+        }
+        out
+    }
+
     pub(crate) fn view(&self, now: DateTime<Utc>) -> ProtectionGroup {
         ProtectionGroup {
             name: self.name.clone(),

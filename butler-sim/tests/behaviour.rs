@@ -320,6 +320,18 @@ async fn protection_groups_report_fresh_and_stale_replicas() {
         .last_replica
         .unwrap();
     assert_eq!(sim.now() - last, chrono::Duration::minutes(5));
+    let replicas = sim.replicas("c1-madrid", "PD-app", Duration::from_secs(3600));
+    assert_eq!(
+        replicas.len(),
+        2,
+        "every 30 minutes within the last hour: {replicas:?}"
+    );
+    assert_eq!(
+        replicas[0],
+        (last, 40),
+        "newest first, sized by the group's disks"
+    );
+    assert!(replicas[0].0 - replicas[1].0 == chrono::Duration::minutes(30));
     sim.stall_replication("c1-madrid", "PD-app", true);
     sim.clock().advance(Duration::from_secs(3 * 3600));
     let last = sim
