@@ -310,6 +310,30 @@ impl ClusterBackend for NutanixBackend {
         Ok(decode::task(&resp))
     }
 
+    async fn wait_task(
+        &self,
+        id: &TaskId,
+        max_wait: std::time::Duration,
+    ) -> Result<TaskStatus, BackendError> {
+        // `/tasks/poll` holds the request until the task ends or the timeout
+        // (at most 30 s) passes: fewer requests than polling `/tasks/{uuid}`.
+        let secs = max_wait.as_secs().min(30);
+        let body = json!({"task_uuid_list": [id.0], "poll_timeout_seconds": secs});
+        let resp = self
+            .pc
+            .call(Method::POST, "/tasks/poll", Some(&body), true)
+            .await
+            .map_err(op_err("task"))?;
+        match decode::entities(&resp)
+            .iter()
+            .find(|t| decode::s(t, &["uuid"]) == id.0)
+        {
+            Some(t) => Ok(decode::task(t)),
+            // Timed out without news: ask directly.
+            None => self.task(id).await,
+        }
+    }
+
     async fn list_protection_groups(
         &self,
         cluster: &str,

@@ -617,6 +617,34 @@ async fn pc(
                 Err(e) => from_backend(e),
             }
         }
+        (&Method::POST, ["tasks", "poll"]) => {
+            // The simulator's time is its own, so the fake answers at once:
+            // finished tasks in `entities`, `has_poll_timed_out` otherwise.
+            let ids: Vec<String> = body
+                .get("task_uuid_list")
+                .and_then(Value::as_array)
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut done = Vec::new();
+            for id in &ids {
+                if let Ok(t) = sim.task(&butler_core::backend::TaskId(id.clone())).await {
+                    let (status, detail) = match &t.state {
+                        TaskState::Succeeded => ("SUCCEEDED", None),
+                        TaskState::Aborted => ("ABORTED", None),
+                        TaskState::Failed(r) => ("FAILED", Some(r.clone())),
+                        TaskState::Queued | TaskState::Running => continue,
+                    };
+                    done.push(json!({"uuid": id, "status": status, "percentage_complete": 100, "error_detail": detail,
+                        "entity_reference_list": t.entity_uuid.map(|u| vec![json!({"kind": "vm", "uuid": u})]).unwrap_or_default()}));
+                }
+            }
+            let timed_out = done.is_empty();
+            axum::Json(json!({"entities": done, "has_poll_timed_out": timed_out})).into_response()
+        }
         (&Method::GET, ["tasks", id]) => {
             if f.synthetic_tasks
                 .lock()

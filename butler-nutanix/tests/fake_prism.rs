@@ -5,6 +5,7 @@ use butler_core::testing::backend::{run_all, Fixture};
 use butler_nutanix::fake::FakePrism;
 use butler_nutanix::NutanixBackend;
 use butler_sim::{fleet, FaultConfig, Op, SimPlatform};
+use std::time::Duration;
 
 async fn setup(seed: u64) -> (SimPlatform, FakePrism, NutanixBackend) {
     let sim = SimPlatform::demo(seed);
@@ -109,4 +110,22 @@ async fn passwords_never_show_in_debug_or_errors() {
     let err = bad.list_clusters().await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unauthorized);
     assert!(!err.to_string().contains("wrong-password"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_task_long_polls_and_falls_back_to_a_direct_read() {
+    let (sim, _fake, backend) = setup(27).await;
+    let task = backend.create_vm(&sim.sample_vm("lp1")).await.unwrap();
+    let st = backend
+        .wait_task(&task, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert!(!st.state.is_terminal(), "still queued: {st:?}");
+    sim.clock().advance(Duration::from_secs(120));
+    let st = backend
+        .wait_task(&task, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(st.state, butler_core::backend::TaskState::Succeeded);
+    assert_eq!(st.entity_uuid, sim.vm("lp1").map(|v| v.uuid));
 }

@@ -245,6 +245,17 @@ pub trait ClusterBackend: Send + Sync {
     async fn create_vm(&self, vm: &VmCreate) -> Result<TaskId, BackendError>;
     /// A task's status.
     async fn task(&self, id: &TaskId) -> Result<TaskStatus, BackendError>;
+    /// A task's status, waiting up to `max_wait` on the platform for it to
+    /// end when the platform can long-poll (Prism's `/tasks/poll`). The
+    /// default asks once and returns at once; callers sleep the remainder.
+    async fn wait_task(
+        &self,
+        id: &TaskId,
+        max_wait: std::time::Duration,
+    ) -> Result<TaskStatus, BackendError> {
+        let _ = max_wait;
+        self.task(id).await
+    }
     /// Every protection group on a cluster, with schedules and replication.
     async fn list_protection_groups(
         &self,

@@ -173,19 +173,25 @@ impl Backends {
         deadline: DateTime<Utc>,
     ) -> Result<TaskState, StepFault> {
         loop {
-            match self.cluster.task(task).await {
+            let asked = self.clock.now();
+            match self.cluster.wait_task(task, cfg.task_poll).await {
                 Ok(st) if st.state.is_terminal() => return Ok(st.state),
                 Ok(_) => {}
                 Err(e) if e.is_retryable() => {}
                 Err(e) => return Err(e.into()),
             }
-            if self.clock.now() >= deadline {
+            let now = self.clock.now();
+            if now >= deadline {
                 return Err(permanent(format!(
                     "platform task {} not done before the step deadline",
                     task.0
                 )));
             }
-            self.clock.sleep(cfg.task_poll).await;
+            // A long-poll already waited on the platform; sleep only what is left.
+            let waited = (now - asked).to_std().unwrap_or_default();
+            if waited < cfg.task_poll {
+                self.clock.sleep(cfg.task_poll - waited).await;
+            }
         }
     }
 
