@@ -17,3 +17,8 @@ pub use butler_sim as sim;
 
 #[cfg(feature = "nutanix")]
 pub use butler_nutanix as nutanix;
+
+/// The README's Rust snippets, compiled as doctests so they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
