@@ -1,0 +1,71 @@
+"""An asyncio face for Butler.
+
+Every Butler call releases the GIL while it works, so running it in a worker
+thread lets an event loop carry on::
+
+    import asyncio, butler, butler.aio
+
+    async def main():
+        b = butler.Butler()
+        ana = butler.aio.AsyncSession(b.session("ana", ["requester"]))
+        r = await ana.create_request(butler.VmSpec.demo("web01"))
+
+    asyncio.run(main())
+"""
+
+import asyncio
+import functools
+from typing import Any, Callable
+
+from ._butler import Butler, MigrationEvent, MigrationRun, Session
+
+__all__ = ["AsyncButler", "AsyncSession", "events"]
+
+
+def _threaded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    return call
+
+
+class AsyncSession:
+    """Every ``Session`` method, as a coroutine."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    @property
+    def user(self) -> str:
+        return self._session.user
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._session, name)
+        return _threaded(attr) if callable(attr) else attr
+
+
+class AsyncButler:
+    """``Butler`` with coroutine ``provision()`` and async sessions."""
+
+    def __init__(self, butler: Butler) -> None:
+        self._butler = butler
+
+    def session(self, user: str, roles: list) -> AsyncSession:
+        return AsyncSession(self._butler.session(user, roles))
+
+    async def provision(self) -> dict:
+        return await asyncio.to_thread(self._butler.provision)
+
+    @property
+    def simulator(self) -> Any:
+        return self._butler.simulator
+
+
+async def events(run: MigrationRun):
+    """Iterates a migration's progress events without blocking the loop."""
+    while True:
+        event: MigrationEvent | None = await asyncio.to_thread(next, run, None)
+        if event is None:
+            return
+        yield event
