@@ -296,7 +296,7 @@ async fn background_engine_provisions_and_shuts_down_gracefully() {
     let handle = w.engine(World::engine_config("bg")).start();
     let r = w.approved("bg01").await;
     handle.wake();
-    for _ in 0..200 {
+    for _ in 0..5000 {
         if w.get(r.id).await.state == RequestState::Completed {
             break;
         }
