@@ -35,6 +35,7 @@
 pub mod auth;
 pub mod backend;
 pub mod catalog;
+pub mod catalog_sync;
 pub mod cost;
 pub mod demo;
 pub mod engine;

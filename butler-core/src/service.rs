@@ -133,6 +133,39 @@ impl RequestService {
         Ok(())
     }
 
+    /// Refreshes clusters, images and environment VLANs from the platform.
+    /// On any failure the current catalog stays in use and the error is returned.
+    pub async fn refresh_catalog(
+        &self,
+        backend: &dyn crate::backend::ClusterBackend,
+    ) -> Result<crate::catalog_sync::CatalogChanges, ButlerError> {
+        let current = self.catalog();
+        let (next, changes) = crate::catalog_sync::refresh(&current, backend).await?;
+        if !changes.is_empty() {
+            tracing::info!(?changes, "catalog refreshed from the platform");
+        }
+        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        Ok(changes)
+    }
+
+    /// Refreshes the catalog every `interval` until the handle is dropped or
+    /// stopped; failures are logged and the last good catalog kept.
+    pub fn start_catalog_refresher(
+        self: &Arc<Self>,
+        backend: Arc<dyn crate::backend::ClusterBackend>,
+        interval: std::time::Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = me.refresh_catalog(backend.as_ref()).await {
+                    tracing::warn!("catalog refresh failed; keeping the last good catalog: {e}");
+                }
+                me.clock.sleep(interval).await;
+            }
+        })
+    }
+
     /// Validates `spec` and estimates its cost today, without storing
     /// anything (for a live form).
     pub fn price(&self, spec: &VmSpec) -> Result<Priced, ButlerError> {
