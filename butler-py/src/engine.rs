@@ -186,6 +186,18 @@ impl Butler {
     }
 }
 
+/// Runs a migration-group operation and wraps its result.
+fn group<F>(py: Python<'_>, fut: F) -> PyResult<MigrationGroup>
+where
+    F: std::future::Future<
+            Output = Result<butler_core::migration::MigrationGroup, butler_core::ButlerError>,
+        > + Send,
+{
+    Ok(MigrationGroup {
+        inner: Arc::new(block(py, fut)?.py()?),
+    })
+}
+
 fn parse_state(s: &str) -> PyResult<RequestState> {
     RequestState::ALL
         .into_iter()
@@ -385,10 +397,8 @@ impl Session {
 
     /// Creates an empty group.
     fn create_group(&self, py: Python<'_>, name: String) -> PyResult<MigrationGroup> {
-        let a = self.actor.clone();
-        Ok(MigrationGroup {
-            inner: Arc::new(call!(py, self.migrations, |m| m.create_group(&a, &name))?),
-        })
+        let (m, a) = (self.migrations.clone(), self.actor.clone());
+        group(py, async move { m.create_group(&a, &name).await })
     }
 
     /// Creates a group with clusters and VMs in one go.
@@ -420,10 +430,8 @@ impl Session {
 
     /// A group.
     fn group(&self, py: Python<'_>, id: u64) -> PyResult<MigrationGroup> {
-        let a = self.actor.clone();
-        Ok(MigrationGroup {
-            inner: Arc::new(call!(py, self.migrations, |m| m.group(&a, GroupId(id)))?),
-        })
+        let (m, a) = (self.migrations.clone(), self.actor.clone());
+        group(py, async move { m.group(&a, GroupId(id)).await })
     }
 
     /// Groups whose name contains ``name_part``.
@@ -445,13 +453,9 @@ impl Session {
         id: u64,
         name: Option<String>,
     ) -> PyResult<MigrationGroup> {
-        let a = self.actor.clone();
-        Ok(MigrationGroup {
-            inner: Arc::new(call!(py, self.migrations, |m| m.clone_group(
-                &a,
-                GroupId(id),
-                name.as_deref()
-            ))?),
+        let (m, a) = (self.migrations.clone(), self.actor.clone());
+        group(py, async move {
+            m.clone_group(&a, GroupId(id), name.as_deref()).await
         })
     }
 
@@ -463,27 +467,16 @@ impl Session {
         version: u64,
         name: String,
     ) -> PyResult<MigrationGroup> {
-        let a = self.actor.clone();
-        Ok(MigrationGroup {
-            inner: Arc::new(call!(py, self.migrations, |m| m.rename(
-                &a,
-                GroupId(id),
-                version,
-                &name
-            ))?),
+        let (m, a) = (self.migrations.clone(), self.actor.clone());
+        group(py, async move {
+            m.rename(&a, GroupId(id), version, &name).await
         })
     }
 
     /// Swaps source and destination.
     fn switch(&self, py: Python<'_>, id: u64, version: u64) -> PyResult<MigrationGroup> {
-        let a = self.actor.clone();
-        Ok(MigrationGroup {
-            inner: Arc::new(call!(py, self.migrations, |m| m.switch(
-                &a,
-                GroupId(id),
-                version
-            ))?),
-        })
+        let (m, a) = (self.migrations.clone(), self.actor.clone());
+        group(py, async move { m.switch(&a, GroupId(id), version).await })
     }
 
     /// Sets the source cluster.
@@ -494,14 +487,9 @@ impl Session {
         version: u64,
         cluster: String,
     ) -> PyResult<MigrationGroup> {
-        let a = self.actor.clone();
-        Ok(MigrationGroup {
-            inner: Arc::new(call!(py, self.migrations, |m| m.set_source(
-                &a,
-                GroupId(id),
-                version,
-                &cluster
-            ))?),
+        let (m, a) = (self.migrations.clone(), self.actor.clone());
+        group(py, async move {
+            m.set_source(&a, GroupId(id), version, &cluster).await
         })
     }
 
@@ -513,14 +501,9 @@ impl Session {
         version: u64,
         cluster: String,
     ) -> PyResult<MigrationGroup> {
-        let a = self.actor.clone();
-        Ok(MigrationGroup {
-            inner: Arc::new(call!(py, self.migrations, |m| m.set_destination(
-                &a,
-                GroupId(id),
-                version,
-                &cluster
-            ))?),
+        let (m, a) = (self.migrations.clone(), self.actor.clone());
+        group(py, async move {
+            m.set_destination(&a, GroupId(id), version, &cluster).await
         })
     }
 
@@ -532,15 +515,11 @@ impl Session {
         version: u64,
         vm: String,
     ) -> PyResult<MigrationGroup> {
-        let a = self.actor.clone();
-        Ok(MigrationGroup {
-            inner: Arc::new(call!(py, self.migrations, |m| m.add_vm(
-                &a,
-                GroupId(id),
-                version,
-                &vm
-            ))?),
-        })
+        let (m, a) = (self.migrations.clone(), self.actor.clone());
+        group(
+            py,
+            async move { m.add_vm(&a, GroupId(id), version, &vm).await },
+        )
     }
 
     /// Removes a VM.
@@ -551,14 +530,9 @@ impl Session {
         version: u64,
         vm: String,
     ) -> PyResult<MigrationGroup> {
-        let a = self.actor.clone();
-        Ok(MigrationGroup {
-            inner: Arc::new(call!(py, self.migrations, |m| m.remove_vm(
-                &a,
-                GroupId(id),
-                version,
-                &vm
-            ))?),
+        let (m, a) = (self.migrations.clone(), self.actor.clone());
+        group(py, async move {
+            m.remove_vm(&a, GroupId(id), version, &vm).await
         })
     }
 
@@ -571,15 +545,9 @@ impl Session {
         vm: String,
         selected: bool,
     ) -> PyResult<MigrationGroup> {
-        let a = self.actor.clone();
-        Ok(MigrationGroup {
-            inner: Arc::new(call!(py, self.migrations, |m| m.select(
-                &a,
-                GroupId(id),
-                version,
-                &vm,
-                selected
-            ))?),
+        let (m, a) = (self.migrations.clone(), self.actor.clone());
+        group(py, async move {
+            m.select(&a, GroupId(id), version, &vm, selected).await
         })
     }
 
