@@ -42,17 +42,7 @@ fn refresh(c: &mut Criterion) {
                 MigrationConfig::default(),
             );
             let g = svc.create_group(&ops, "bench").await.expect("group");
-            let mut edit = g.clone();
-            edit.source = Some(f.source.clone());
-            edit.destination = Some(f.destination.clone());
-            edit.vms = f
-                .vm_names
-                .iter()
-                .map(|v| butler::migration::GroupVm {
-                    name: v.clone(),
-                    selected: true,
-                })
-                .collect();
+            let edit = g.with_members(&f.source, &f.destination, f.vm_names.iter().cloned());
             let g = svc.save(&ops, &edit).await.expect("save");
             (svc, backend, g.id)
         });

@@ -17,17 +17,9 @@ fn setup(n: usize) -> (MigrationGroup, FactsSnapshot, chrono::DateTime<chrono::U
         ..Default::default()
     };
     let f = fleet::generate(&sim, &spec);
-    let mut g = MigrationGroup::new(GroupId(1), "bench", "bench", sim.now()).expect("group");
-    g.source = Some(f.source.clone());
-    g.destination = Some(f.destination.clone());
-    g.vms = f
-        .vm_names
-        .iter()
-        .map(|v| butler::migration::GroupVm {
-            name: v.clone(),
-            selected: true,
-        })
-        .collect();
+    let g = MigrationGroup::new(GroupId(1), "bench", "bench", sim.now())
+        .expect("group")
+        .with_members(&f.source, &f.destination, f.vm_names.iter().cloned());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -95,15 +87,9 @@ fn refresh_calls(c: &mut Criterion) {
         sim.calls(Op::ListProtectionGroups)
     );
     assert!(calls <= bound + 2);
-    let mut g = MigrationGroup::new(GroupId(1), "r", "r", sim.now()).expect("group");
-    g.vms = f
-        .vm_names
-        .iter()
-        .map(|v| butler::migration::GroupVm {
-            name: v.clone(),
-            selected: true,
-        })
-        .collect();
+    let g = MigrationGroup::new(GroupId(1), "r", "r", sim.now())
+        .expect("group")
+        .with_members(&f.source, &f.destination, f.vm_names.iter().cloned());
     c.bench_function("facts_build/10000", |b| {
         b.iter(|| black_box(FactsSnapshot::build(&g, &inv, 1)))
     });

@@ -78,12 +78,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         MigrationConfig::default(),
     );
     let g = svc.create_group(&ops, "nutanix-drill").await?;
-    let mut edit = g.clone();
-    edit.source = Some(source);
-    edit.destination = Some(destination);
-    for v in &vms {
-        edit.add_vm(v)?;
-    }
+    let edit = g.with_members(&source, &destination, vms);
     let g = svc.save(&ops, &edit).await?;
     let before = backend.requests();
     let t = Instant::now();

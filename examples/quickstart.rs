@@ -4,7 +4,7 @@
 //! Run: `cargo run --example quickstart`
 
 use butler::auth::{Actor, Role};
-use butler::backend::{PowerState, Schedule, ScheduleKind};
+use butler::backend::{PowerState, Schedule};
 use butler::engine::{Engine, EngineConfig};
 use butler::migration::{MigrationConfig, MigrationService};
 use butler::notify::{Event, Notifier, NotifyHub};
@@ -172,12 +172,7 @@ async fn migration_drill(
 ) -> Result<(), Box<dyn Error>> {
     let olga = Actor::new("olga", [Role::Operator]);
     let config = MigrationConfig {
-        recreate_schedules: vec![Schedule {
-            kind: ScheduleKind::Remote,
-            every_minutes: 60,
-            retention: 24,
-            remote_site: Some("c1-madrid".into()),
-        }],
+        recreate_schedules: vec![Schedule::remote("c1-madrid", 60, 24)],
         ..MigrationConfig::default()
     };
     let migrations = MigrationService::new(store, Arc::new(sim.clone()), sim.clock(), config);

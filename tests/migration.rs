@@ -3,7 +3,7 @@
 //! progress observers, reports against what the simulator moved.
 
 use butler::auth::{Actor, Role};
-use butler::backend::{PowerState, Schedule, ScheduleKind};
+use butler::backend::{PowerState, Schedule};
 use butler::migration::{
     EventOutcome, FindingCode, MigrationConfig, MigrationGroup, MigrationService, MigrationStep,
     VmOutcome,
@@ -40,18 +40,8 @@ fn config() -> MigrationConfig {
         BTreeMap::from([("c2-santiago".to_string(), "dr-project".to_string())]),
     );
     c.recreate_schedules = vec![
-        Schedule {
-            kind: ScheduleKind::Local,
-            every_minutes: 60,
-            retention: 24,
-            remote_site: None,
-        },
-        Schedule {
-            kind: ScheduleKind::Remote,
-            every_minutes: 60,
-            retention: 24,
-            remote_site: Some("c1-madrid".into()),
-        },
+        Schedule::local(60, 24),
+        Schedule::remote("c1-madrid", 60, 24),
     ];
     c
 }
@@ -72,12 +62,7 @@ fn service(
 /// A group holding the whole fleet, saved in one go.
 async fn fleet_group(svc: &MigrationService, f: &fleet::Fleet, name: &str) -> MigrationGroup {
     let g = svc.create_group(&ops(), name).await.unwrap();
-    let mut edit = g.clone();
-    edit.source = Some(f.source.clone());
-    edit.destination = Some(f.destination.clone());
-    for v in &f.vm_names {
-        edit.add_vm(v).unwrap();
-    }
+    let edit = g.with_members(&f.source, &f.destination, f.vm_names.iter().cloned());
     svc.save(&ops(), &edit).await.unwrap()
 }
 

@@ -413,16 +413,7 @@ impl Session {
         let a = self.actor.clone();
         let g = call!(py, self.migrations, |m| async move {
             let g = m.create_group(&a, &name).await?;
-            let mut edit = g.clone();
-            edit.source = Some(source);
-            edit.destination = Some(destination);
-            edit.vms = vms
-                .into_iter()
-                .map(|name| butler_core::migration::GroupVm {
-                    name,
-                    selected: true,
-                })
-                .collect();
+            let edit = g.with_members(&source, &destination, vms);
             m.save(&a, &edit).await
         })?;
         Ok(MigrationGroup { inner: Arc::new(g) })

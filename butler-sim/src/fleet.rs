@@ -4,7 +4,7 @@
 
 use crate::platform::SimPlatform;
 use crate::world::SimPg;
-use butler_core::backend::{PowerState, ProjectInfo, Schedule, ScheduleKind, VmInfo, VmState};
+use butler_core::backend::{PowerState, ProjectInfo, Schedule, VmInfo, VmState};
 use chrono::Duration;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -152,18 +152,8 @@ pub fn generate(sim: &SimPlatform, spec: &FleetSpec) -> Fleet {
             let mut pg = SimPg::new(&source, &format!("{}-pd-{g:06}", spec.prefix));
             if rng.gen::<f64>() >= spec.mix.no_schedule {
                 pg.schedules = vec![
-                    Schedule {
-                        kind: ScheduleKind::Local,
-                        every_minutes: 60,
-                        retention: 24,
-                        remote_site: None,
-                    },
-                    Schedule {
-                        kind: ScheduleKind::Remote,
-                        every_minutes: 60,
-                        retention: 24,
-                        remote_site: Some(destination.clone()),
-                    },
+                    Schedule::local(60, 24),
+                    Schedule::remote(destination.clone(), 60, 24),
                 ];
                 pg.remote_sites = vec![destination.clone()];
                 if rng.gen::<f64>() < spec.mix.never_replicated {

@@ -3,7 +3,7 @@
 
 use butler_core::backend::{
     Billing, BillingActivation, Clock, ClusterBackend, ErrorKind, Monitor, MonitorRegistration,
-    PowerState, ProtectRequest, Schedule, ScheduleKind, TaskState, VmState,
+    PowerState, ProtectRequest, Schedule, TaskState, VmState,
 };
 use butler_sim::{fleet, FaultConfig, FaultKind, Op, ScriptedFault, SimPlatform, Timings};
 use std::time::Duration;
@@ -291,12 +291,7 @@ async fn protection_groups_report_fresh_and_stale_replicas() {
     let sim = SimPlatform::demo(3);
     sim.create_vm(&sim.sample_vm("app")).await.unwrap();
     sim.clock().advance(Duration::from_secs(60));
-    let remote = Schedule {
-        kind: ScheduleKind::Remote,
-        every_minutes: 30,
-        retention: 4,
-        remote_site: Some("c2-santiago".into()),
-    };
+    let remote = Schedule::remote("c2-santiago", 30, 4);
     sim.protect_vm(
         "c1-madrid",
         &ProtectRequest {
@@ -340,12 +335,7 @@ async fn protection_groups_report_fresh_and_stale_replicas() {
         .last_replica
         .unwrap();
     assert!(sim.now() - last > chrono::Duration::hours(3));
-    let bad = Schedule {
-        kind: ScheduleKind::Remote,
-        every_minutes: 30,
-        retention: 4,
-        remote_site: Some("mars".into()),
-    };
+    let bad = Schedule::remote("mars", 30, 4);
     let e = sim
         .protect_vm(
             "c1-madrid",

@@ -192,6 +192,28 @@ pub struct Schedule {
     pub remote_site: Option<String>,
 }
 
+impl Schedule {
+    /// Local snapshots every `every_minutes`, keeping `retention`.
+    pub fn local(every_minutes: u32, retention: u32) -> Schedule {
+        Schedule {
+            kind: ScheduleKind::Local,
+            every_minutes,
+            retention,
+            remote_site: None,
+        }
+    }
+
+    /// Replication to `remote_site` every `every_minutes`, keeping `retention` there.
+    pub fn remote(remote_site: impl Into<String>, every_minutes: u32, retention: u32) -> Schedule {
+        Schedule {
+            kind: ScheduleKind::Remote,
+            every_minutes,
+            retention,
+            remote_site: Some(remote_site.into()),
+        }
+    }
+}
+
 /// A protection group (Nutanix: protection domain): the unit that is
 /// snapshotted, replicated and migrated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

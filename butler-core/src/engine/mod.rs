@@ -58,12 +58,7 @@ impl Default for ProtectionConfig {
     fn default() -> Self {
         ProtectionConfig {
             group_prefix: "PD-".into(),
-            local: Schedule {
-                kind: ScheduleKind::Local,
-                every_minutes: 60,
-                retention: 24,
-                remote_site: None,
-            },
+            local: Schedule::local(60, 24),
             remote: Schedule {
                 kind: ScheduleKind::Remote,
                 every_minutes: 60,

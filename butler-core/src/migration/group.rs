@@ -168,6 +168,26 @@ impl MigrationGroup {
         Ok(())
     }
 
+    /// This group with `source`, `destination` and `vms` (all selected), to
+    /// hand whole to `MigrationService::save`, which checks it.
+    pub fn with_members(
+        mut self,
+        source: &str,
+        destination: &str,
+        vms: impl IntoIterator<Item = String>,
+    ) -> MigrationGroup {
+        self.source = Some(source.to_string());
+        self.destination = Some(destination.to_string());
+        self.vms = vms
+            .into_iter()
+            .map(|name| GroupVm {
+                name,
+                selected: true,
+            })
+            .collect();
+        self
+    }
+
     /// The selected VMs' names.
     pub fn selected(&self) -> impl Iterator<Item = &str> {
         self.vms

@@ -217,12 +217,8 @@ impl MigrationService {
         version: u64,
         cluster: &str,
     ) -> Result<MigrationGroup, ButlerError> {
-        allow(actor, &WRITERS, "change migration groups")?;
-        self.check_cluster(cluster).await?;
-        self.edit(actor, id, version, "change migration groups", |g| {
-            Ok(g.set_source(cluster)?)
-        })
-        .await
+        self.set_cluster(actor, id, version, cluster, MigrationGroup::set_source)
+            .await
     }
 
     /// Sets the destination cluster (never equal to the source).
@@ -233,10 +229,23 @@ impl MigrationService {
         version: u64,
         cluster: &str,
     ) -> Result<MigrationGroup, ButlerError> {
+        self.set_cluster(actor, id, version, cluster, MigrationGroup::set_destination)
+            .await
+    }
+
+    async fn set_cluster(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        version: u64,
+        cluster: &str,
+        set: fn(&mut MigrationGroup, &str) -> Result<(), super::GroupError>,
+    ) -> Result<MigrationGroup, ButlerError> {
+        // Authorise before asking the platform anything.
         allow(actor, &WRITERS, "change migration groups")?;
         self.check_cluster(cluster).await?;
         self.edit(actor, id, version, "change migration groups", |g| {
-            Ok(g.set_destination(cluster)?)
+            Ok(set(g, cluster)?)
         })
         .await
     }

@@ -3,8 +3,8 @@
 //! calls [`run_all`] with a [`Fixture`] describing its environment.
 
 use crate::backend::{
-    BackendError, Clock, ClusterBackend, ErrorKind, PowerState, ProtectRequest, Schedule,
-    ScheduleKind, TaskId, TaskState, VmCreate, VmInfo, VmState,
+    BackendError, Clock, ClusterBackend, ErrorKind, PowerState, ProtectRequest, Schedule, TaskId,
+    TaskState, VmCreate, VmInfo, VmState,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -177,18 +177,8 @@ pub async fn create_and_follow_task(b: &dyn ClusterBackend, fx: &Fixture) -> VmI
 
 fn schedules(fx: &Fixture) -> Vec<Schedule> {
     vec![
-        Schedule {
-            kind: ScheduleKind::Local,
-            every_minutes: 60,
-            retention: 24,
-            remote_site: None,
-        },
-        Schedule {
-            kind: ScheduleKind::Remote,
-            every_minutes: 60,
-            retention: 24,
-            remote_site: Some(fx.destination.clone()),
-        },
+        Schedule::local(60, 24),
+        Schedule::remote(fx.destination.clone(), 60, 24),
     ]
 }
 
