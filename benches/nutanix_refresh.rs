@@ -18,7 +18,7 @@ fn refresh(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let ops = Actor::new("olga", [Role::Operator]);
+    let ops = Actor::trusted("olga", [Role::Operator]).unwrap();
     let (svc, backend, gid): (MigrationService, Arc<NutanixBackend>, GroupId) =
         rt.block_on(async {
             let sim = SimPlatform::demo(1);

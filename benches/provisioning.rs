@@ -27,8 +27,8 @@ async fn setup(n: usize, dir: &std::path::Path) -> Arc<Engine> {
         demo::rate_book(),
         sim.clock(),
     ));
-    let ana = Actor::new("ana", [Role::Requester]);
-    let bea = Actor::new("bea", [Role::Approver]);
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
     for i in 0..n {
         let r = svc
             .create(&ana, demo::spec(&format!("b{i}")))

@@ -70,7 +70,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     for c in backend.list_clusters().await? {
         println!("cluster {} ({})", c.name, c.uuid);
     }
-    let ops = Actor::new("olga", [Role::Operator]);
+    let ops = Actor::trusted("olga", [Role::Operator])?;
     let svc = MigrationService::new(
         Arc::new(MemoryStore::new()),
         backend.clone(),

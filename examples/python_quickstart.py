@@ -10,9 +10,12 @@ import butler
 
 def main() -> None:
     b = butler.Butler()  # simulated platform + in-memory SQLite store
-    ana = b.session("ana", ["requester"])
-    bea = b.session("bea", ["approver"])
-    olga = b.session("olga", ["operator"])
+    root = b.bootstrap_admin("root", "root's long demo password")
+    for name, role in [("ana", "requester"), ("bea", "approver"), ("olga", "operator")]:
+        root.add_user(name, [role], f"{name}'s long demo password")
+    ana = b.login("ana", "ana's long demo password")
+    bea = b.login("bea", "bea's long demo password")
+    olga = b.login("olga", "olga's long demo password")
 
     spec = butler.VmSpec.demo("web01")
     spec.name = "web 01"

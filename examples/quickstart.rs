@@ -13,6 +13,7 @@ use butler::service::RequestService;
 use butler::sim::SimPlatform;
 use butler::spec::VmSpec;
 use butler::store::{RequestQuery, SqliteStore};
+use butler::users::UserService;
 use butler::{demo, ButlerError};
 use std::error::Error;
 use std::path::PathBuf;
@@ -49,14 +50,28 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     let store = Arc::new(SqliteStore::open(&db)?);
     let sim = SimPlatform::demo(42);
+    // Users are stored; every Actor below comes from a login.
+    let users = UserService::with_clock(store.clone(), sim.clock());
+    let root = users
+        .bootstrap_admin("root", "root's demo password")
+        .await?;
+    for (name, role) in [
+        ("ana", Role::Requester),
+        ("bea", Role::Approver),
+        ("olga", Role::Operator),
+    ] {
+        users
+            .add(&root, name, [role], &format!("{name}'s demo password"))
+            .await?;
+    }
     let hub = NotifyHub::start(vec![Arc::new(Printer)], 1024, Duration::from_secs(5));
     let service = Arc::new(
         RequestService::with_clock(store, demo::catalog(), demo::rate_book(), sim.clock())
             .with_notifications(hub),
     );
     println!("store: SQLite file {}", db.display());
-    let ana = Actor::new("ana", [Role::Requester]);
-    let bea = Actor::new("bea", [Role::Approver]);
+    let ana = users.authenticate("ana", "ana's demo password").await?;
+    let bea = users.authenticate("bea", "bea's demo password").await?;
 
     println!("\n== 1. Ana asks for a VM, with two mistakes ==");
     let draft = VmSpec {
@@ -161,16 +176,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .await?;
     println!("  {n} request(s) written to {}", xlsx.display());
 
-    migration_drill(&sim, service.store().clone(), &name).await
+    let olga = users.authenticate("olga", "olga's demo password").await?;
+    migration_drill(&sim, service.store().clone(), &olga, &name).await
 }
 
 /// A disaster-recovery drill: move the new VM to the other cluster.
 async fn migration_drill(
     sim: &SimPlatform,
     store: Arc<dyn butler::store::Store>,
+    olga: &Actor,
     vm: &str,
 ) -> Result<(), Box<dyn Error>> {
-    let olga = Actor::new("olga", [Role::Operator]);
     let config = MigrationConfig {
         recreate_schedules: vec![Schedule::remote("c1-madrid", 60, 24)],
         ..MigrationConfig::default()
@@ -178,14 +194,14 @@ async fn migration_drill(
     let migrations = MigrationService::new(store, Arc::new(sim.clone()), sim.clock(), config);
 
     println!("\n== 8. Olga (operator) builds a drill group ==");
-    let g = migrations.create_group(&olga, "dr-drill").await?;
+    let g = migrations.create_group(olga, "dr-drill").await?;
     let g = migrations
-        .set_source(&olga, g.id, g.version, "c1-madrid")
+        .set_source(olga, g.id, g.version, "c1-madrid")
         .await?;
     let g = migrations
-        .set_destination(&olga, g.id, g.version, "c2-santiago")
+        .set_destination(olga, g.id, g.version, "c2-santiago")
         .await?;
-    let g = migrations.add_vm(&olga, g.id, g.version, vm).await?;
+    let g = migrations.add_vm(olga, g.id, g.version, vm).await?;
     let names: Vec<&str> = g.vms.iter().map(|v| v.name.as_str()).collect();
     println!(
         "  group {:?}: c1-madrid → c2-santiago, VMs {names:?}",
@@ -193,8 +209,8 @@ async fn migration_drill(
     );
 
     println!("\n== 9. Validate ==");
-    migrations.refresh(&olga, g.id).await?;
-    let (g, facts, report) = migrations.validate(&olga, g.id).await?;
+    migrations.refresh(olga, g.id).await?;
+    let (g, facts, report) = migrations.validate(olga, g.id).await?;
     for f in &report.findings {
         println!(
             "  {:?} [{}] {}",
@@ -212,8 +228,8 @@ async fn migration_drill(
 
     println!("\n== 10. Fix it (power the VM off) and validate again ==");
     sim.set_power(vm, PowerState::Off);
-    migrations.refresh(&olga, g.id).await?;
-    let (_, _, report) = migrations.validate(&olga, g.id).await?;
+    migrations.refresh(olga, g.id).await?;
+    let (_, _, report) = migrations.validate(olga, g.id).await?;
     println!(
         "  {} error(s), {} warning(s): can migrate: {}",
         report.errors,
@@ -222,7 +238,12 @@ async fn migration_drill(
     );
 
     println!("\n== 11. Migrate ==");
-    let run = migrations.migrate(&olga, &report.token).await?;
+    let run = migrations
+        .migrate(
+            olga,
+            report.token().ok_or("the service signs every validation")?,
+        )
+        .await?;
     let mut events = run.events();
     while let Some(e) = events.next().await {
         let bar = "#".repeat((e.percent / 5.0) as usize);
@@ -239,8 +260,8 @@ async fn migration_drill(
     print!("  {}", done.to_string().replace('\n', "\n  "));
 
     println!("\n== 12. Clone the return group and switch it ==");
-    let back = migrations.clone_group(&olga, g.id, None).await?;
-    let back = migrations.switch(&olga, back.id, back.version).await?;
+    let back = migrations.clone_group(olga, g.id, None).await?;
+    let back = migrations.switch(olga, back.id, back.version).await?;
     println!(
         "  {:?}: {} → {} with {} VM(s)",
         back.name,

@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn ops() -> Actor {
-    Actor::new("olga", [Role::Operator])
+    Actor::trusted("olga", [Role::Operator]).unwrap()
 }
 fn viewer() -> Actor {
-    Actor::new("vic", [Role::Viewer])
+    Actor::trusted("vic", [Role::Viewer]).unwrap()
 }
 
 fn sim(seed: u64) -> SimPlatform {
@@ -84,7 +84,7 @@ async fn group_operations_roles_and_unique_names() {
     );
     assert!(matches!(
         svc.create_group(&viewer(), "x").await,
-        Err(ButlerError::Forbidden { .. })
+        Err(ButlerError::Denied(_))
     ));
     let g = svc.create_group(&ops(), "Drill").await.unwrap();
     let dup = svc.create_group(&ops(), "Drill").await.unwrap_err();
@@ -132,7 +132,7 @@ async fn group_operations_roles_and_unique_names() {
     assert!(matches!(
         svc.remove_vm(&viewer(), g.id, g.version, &f.vm_names[0])
             .await,
-        Err(ButlerError::Forbidden { .. })
+        Err(ButlerError::Denied(_))
     ));
     let back = svc.clone_group(&ops(), g.id, None).await.unwrap();
     assert_eq!(back.name, "Drill (return)");
@@ -194,7 +194,15 @@ async fn refresh_is_batched_and_a_failed_refresh_keeps_the_last_good_facts() {
     let svc = service(&s, Arc::new(MemoryStore::new()), config());
     let g = fleet_group(&svc, &f, "big").await;
     s.reset_calls();
-    let snap = svc.refresh(&viewer(), g.id).await.unwrap();
+    assert!(
+        matches!(
+            svc.refresh(&viewer(), g.id).await,
+            Err(ButlerError::Denied(_))
+        ),
+        "a viewer triggers nothing"
+    );
+    assert_eq!(s.total_calls(), 0);
+    let snap = svc.refresh(&ops(), g.id).await.unwrap();
     let calls = s.total_calls();
     assert_eq!(
         calls,
@@ -205,7 +213,7 @@ async fn refresh_is_batched_and_a_failed_refresh_keeps_the_last_good_facts() {
     assert_eq!(snap.vms.len(), 10_000);
     s.set_faults(Op::ListVms, FaultConfig::permanent(1.0));
     tokio::time::sleep(Duration::from_secs(600)).await;
-    assert!(svc.refresh(&viewer(), g.id).await.is_err());
+    assert!(svc.refresh(&ops(), g.id).await.is_err());
     let status = svc.facts(&viewer(), g.id).unwrap();
     assert_eq!(
         status.snapshot.snapshot_id, snap.snapshot_id,
@@ -233,8 +241,8 @@ async fn a_realistic_fleet_shows_every_platform_finding() {
     );
     let svc = service(&s, Arc::new(MemoryStore::new()), config());
     let g = fleet_group(&svc, &f, "realistic").await;
-    svc.refresh(&viewer(), g.id).await.unwrap();
-    let (g, facts, report) = svc.validate(&viewer(), g.id).await.unwrap();
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (g, facts, report) = svc.validate(&ops(), g.id).await.unwrap();
     use FindingCode as F;
     for code in [
         F::NotOnSource,
@@ -275,7 +283,7 @@ async fn a_realistic_fleet_shows_every_platform_finding() {
         .select(&ops(), g.id, g.version, &f.vm_names[0], false)
         .await
         .unwrap();
-    let (_, _, report) = svc.validate(&viewer(), g.id).await.unwrap();
+    let (_, _, report) = svc.validate(&ops(), g.id).await.unwrap();
     assert!(report
         .findings
         .iter()
@@ -319,7 +327,7 @@ async fn tokens_are_refused_when_stale_or_with_errors() {
         .await
         .unwrap();
     assert!(matches!(
-        svc.migrate(&ops(), &ok.token).await,
+        svc.migrate(&ops(), ok.token().unwrap()).await,
         Err(ButlerError::ValidationRequired(_))
     ));
     let g3 = svc
@@ -327,26 +335,27 @@ async fn tokens_are_refused_when_stale_or_with_errors() {
         .await
         .unwrap();
     let (_, _, ok) = svc.validate(&ops(), g3.id).await.unwrap();
-    // The facts were refreshed after validation.
-    svc.refresh(&ops(), g.id).await.unwrap();
-    assert!(matches!(
-        svc.migrate(&ops(), &ok.token).await,
-        Err(ButlerError::ValidationRequired(_))
-    ));
-    // A validation with errors.
+    // A refresh that finds different facts invalidates the token.
     s.set_power(&f.vm_names[3], PowerState::On);
     svc.refresh(&ops(), g.id).await.unwrap();
+    let refused = svc.migrate(&ops(), ok.token().unwrap()).await.unwrap_err();
+    assert!(refused.to_string().contains("facts changed"), "{refused}");
+    // A validation with errors.
     let (_, _, bad) = svc.validate(&ops(), g.id).await.unwrap();
     assert_eq!(bad.errors, 1);
-    let err = svc.migrate(&ops(), &bad.token).await.unwrap_err();
+    let err = svc.migrate(&ops(), bad.token().unwrap()).await.unwrap_err();
     assert!(err.to_string().contains("1 error"), "{err}");
-    // Viewers may validate but not migrate.
+    // Viewers neither validate nor migrate.
     s.set_power(&f.vm_names[3], PowerState::Off);
     svc.refresh(&ops(), g.id).await.unwrap();
-    let (_, _, ok) = svc.validate(&viewer(), g.id).await.unwrap();
     assert!(matches!(
-        svc.migrate(&viewer(), &ok.token).await,
-        Err(ButlerError::Forbidden { .. })
+        svc.validate(&viewer(), g.id).await,
+        Err(ButlerError::Denied(_))
+    ));
+    let (_, _, ok) = svc.validate(&ops(), g.id).await.unwrap();
+    assert!(matches!(
+        svc.migrate(&viewer(), ok.token().unwrap()).await,
+        Err(ButlerError::Denied(_))
     ));
 }
 
@@ -360,7 +369,7 @@ async fn migration_with_30_percent_transient_failures_completes_and_the_report_m
     let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
     assert!(v.can_migrate(), "{:?}", v.findings.first());
     let started = s.now();
-    let handle = svc.migrate(&ops(), &v.token).await.unwrap();
+    let handle = svc.migrate(&ops(), v.token().unwrap()).await.unwrap();
     let mut a = handle.events();
     let mut b = handle.events();
     let watcher = tokio::spawn(async move {
@@ -444,7 +453,7 @@ async fn cancel_stops_new_work_and_reports_the_rest_skipped() {
     let (s, _f, svc, g) = clean_setup(7, 40, 20, Arc::new(MemoryStore::new())).await;
     let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
     let cfg_parallel = svc.config().max_parallel;
-    let handle = svc.migrate(&ops(), &v.token).await.unwrap();
+    let handle = svc.migrate(&ops(), v.token().unwrap()).await.unwrap();
     let mut events = handle.events();
     // Cancel as soon as the first protection group has moved.
     while let Some(e) = events.next().await {
@@ -486,7 +495,7 @@ async fn failed_vms_can_be_retried_alone() {
     ));
     let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
     let first = svc
-        .migrate(&ops(), &v.token)
+        .migrate(&ops(), v.token().unwrap())
         .await
         .unwrap()
         .wait()
@@ -504,7 +513,7 @@ async fn failed_vms_can_be_retried_alone() {
     let (_, _, v2) = svc.validate_failed(&ops(), first.id).await.unwrap();
     assert!(v2.can_migrate(), "{:?}", v2.findings);
     let second = svc
-        .migrate(&ops(), &v2.token)
+        .migrate(&ops(), v2.token().unwrap())
         .await
         .unwrap()
         .wait()

@@ -211,7 +211,7 @@ async fn permanent_errors_end_in_error_naming_the_step() {
     }
     // An admin fixes the cause and retries: it resumes at the failed step.
     w.sim.clear_faults();
-    let admin = Actor::new("root", [Role::Admin]);
+    let admin = Actor::trusted("root", [Role::Admin]).unwrap();
     let r = w.get(ids[0]).await;
     w.svc.retry(&admin, r.id, r.version).await.unwrap();
     let requester_retry = w
@@ -254,7 +254,7 @@ async fn two_approvers_racing_get_one_decision_each_and_the_loser_a_conflict() {
                 .unwrap();
             reqs.push(w.svc.submit(&common::ana(), r.id, r.version).await.unwrap());
         }
-        let bob = Actor::new("bob", [Role::Approver]);
+        let bob = Actor::trusted("bob", [Role::Approver]).unwrap();
         let mut handles = Vec::new();
         for r in reqs.clone() {
             let (s1, s2) = (w.svc.clone(), w.svc.clone());

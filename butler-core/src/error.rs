@@ -1,9 +1,9 @@
 //! The error of Butler's public operations.
 
+use crate::auth::{AuthError, Denied};
 use crate::backend::BackendError;
 use crate::catalog::CatalogError;
 use crate::cost::CostError;
-use crate::request::TransitionError;
 use crate::spec::SpecErrors;
 use crate::store::StoreError;
 
@@ -18,19 +18,12 @@ pub enum ButlerError {
     /// No estimate could be made.
     #[error(transparent)]
     Cost(#[from] CostError),
-    /// The actor may not do this (or not in this state).
+    /// The actor may not do this (role, ownership, four eyes or state).
     #[error(transparent)]
-    Denied(#[from] TransitionError),
-    /// The actor may not do this operation (outside the request workflow).
-    #[error("{actor} may not {action}: {reason}")]
-    Forbidden {
-        /// The actor's user name.
-        actor: String,
-        /// The operation.
-        action: String,
-        /// Why.
-        reason: crate::request::DenyReason,
-    },
+    Denied(#[from] Denied),
+    /// A login failed, or a user operation was refused for its input.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     /// Someone else changed the object first; reload and retry.
     #[error("conflict: {0}")]
     Conflict(StoreError),

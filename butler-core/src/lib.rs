@@ -6,7 +6,7 @@
 //!
 //! | SPEC section | module |
 //! |---|---|
-//! | §1 actors and authorization | [`auth`], [`request::permits`] |
+//! | §1 actors and authorization | [`auth`] ([`auth::policy`]: the one table), [`users`] |
 //! | §2 a provisioning request (fields, validation) | [`catalog`], [`spec`] |
 //! | §3 the request's life (states, actions, history) | [`request`] |
 //! | §4 cost estimate | [`cost`] |
@@ -19,14 +19,14 @@
 //! use std::sync::Arc;
 //!
 //! let svc = RequestService::new(Arc::new(MemoryStore::new()), demo::catalog(), demo::rate_book());
-//! let ana = Actor::new("ana", [Role::Requester]);
-//! let boss = Actor::new("bea", [Role::Approver]);
+//! let ana = Actor::trusted("ana", [Role::Requester])?;
+//! let boss = Actor::trusted("bea", [Role::Approver])?;
 //! let r = svc.create(&ana, demo::spec("web01")).await?;
 //! let r = svc.submit(&ana, r.id, r.version).await?;
 //! let r = svc.approve(&boss, r.id, r.version).await?;
 //! assert_eq!(r.state, butler_core::request::RequestState::Approved);
 //! assert_eq!(r.history.len(), 3);
-//! # Ok::<(), butler_core::ButlerError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
 
@@ -50,5 +50,6 @@ pub mod spec;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod users;
 
 pub use error::ButlerError;

@@ -2,16 +2,14 @@
 //! §6. It validates, prices, authorises, applies the state machine and
 //! stores, with optimistic concurrency.
 
-use crate::auth::Actor;
+use crate::auth::{Actor, Denied, Operation, Policy};
 use crate::backend::{Clock, SystemClock};
 use crate::catalog::Catalog;
 use crate::cost::{self, RateBook};
 use crate::error::ButlerError;
 use crate::notify::{Event, NotifyHub};
 use crate::request::HistoryEntry;
-use crate::request::{
-    self, can_view, Action, ActionKind, DenyReason, Priced, Request, RequestId, TransitionError,
-};
+use crate::request::{self, Action, ActionKind, EngineAction, Priced, Request, RequestId};
 use crate::spec::{validate, VmSpec};
 use crate::store::{Page, RequestQuery, Store};
 use std::sync::{Arc, RwLock};
@@ -24,11 +22,12 @@ use std::sync::{Arc, RwLock};
 /// use butler_core::{auth::{Actor, Role}, demo, service::RequestService, store::MemoryStore};
 /// use std::sync::Arc;
 /// let svc = RequestService::new(Arc::new(MemoryStore::new()), demo::catalog(), demo::rate_book());
-/// let ana = Actor::new("ana", [Role::Requester]);
-/// let r = svc.create(&ana, demo::spec("web01")).await.unwrap();
-/// let r = svc.submit(&ana, r.id, r.version).await.unwrap();
+/// let ana = Actor::trusted("ana", [Role::Requester])?;
+/// let r = svc.create(&ana, demo::spec("web01")).await?;
+/// let r = svc.submit(&ana, r.id, r.version).await?;
 /// assert_eq!(r.state, butler_core::request::RequestState::Requested);
-/// # });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
 /// ```
 pub struct RequestService {
     store: Arc<dyn Store>,
@@ -36,6 +35,7 @@ pub struct RequestService {
     rates: RwLock<Arc<RateBook>>,
     clock: Arc<dyn Clock>,
     notify: Option<NotifyHub>,
+    policy: Policy,
 }
 
 impl std::fmt::Debug for RequestService {
@@ -63,7 +63,25 @@ impl RequestService {
             rates: RwLock::new(Arc::new(rates)),
             clock,
             notify: None,
+            policy: Policy::standard(),
         }
+    }
+
+    /// Uses `policy` instead of SPEC §1 as written (e.g. four eyes off,
+    /// which is logged as a warning).
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        if !policy.four_eyes() {
+            tracing::warn!(
+                "four eyes are OFF: approvers may review, approve and reject their own requests"
+            );
+        }
+        self.policy = policy;
+        self
+    }
+
+    /// The authorization policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// Sends an [`Event`](crate::notify::Event) for every change to `hub`.
@@ -121,14 +139,14 @@ impl RequestService {
 
     /// Replaces the catalog (e.g. after a refresh from the platform). Admin only.
     pub fn set_catalog(&self, actor: &Actor, catalog: Catalog) -> Result<(), ButlerError> {
-        require_admin(actor, "set_catalog")?;
+        self.policy.check(actor, Operation::EditCatalog)?;
         *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(catalog);
         Ok(())
     }
 
     /// Replaces the rate book. Admin only.
     pub fn set_rate_book(&self, actor: &Actor, rates: RateBook) -> Result<(), ButlerError> {
-        require_admin(actor, "set_rate_book")?;
+        self.policy.check(actor, Operation::EditRates)?;
         *self.rates.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rates);
         Ok(())
     }
@@ -180,34 +198,22 @@ impl RequestService {
     /// Creates a request owned by `actor` (Requester or Approver).
     pub async fn create(&self, actor: &Actor, spec: VmSpec) -> Result<Request, ButlerError> {
         // Authorise before any work, so a denied actor learns nothing else.
-        request::permits(
-            actor,
-            true,
-            request::RequestState::Created,
-            ActionKind::Create,
-        )
-        .map_err(|reason| TransitionError {
-            actor: actor.name.clone(),
-            action: ActionKind::Create,
-            request: None,
-            state: None,
-            reason,
-        })?;
+        self.policy.check_request(actor, None, ActionKind::Create)?;
         let priced = self.price(&spec)?;
         let id = self.store.next_request_id().await?;
-        let r = request::create(id, actor, priced, self.clock.now())?;
+        let r = request::create(&self.policy, id, actor, priced, self.clock.now())?;
         self.store.insert_request(&r).await?;
         if let Some(entry) = r.history.last() {
             self.emit(&r, entry);
         }
-        tracing::info!(request = %r.id, actor = %actor.name, "request created");
+        tracing::info!(request = %r.id, actor = %actor.name(), "request created");
         Ok(r)
     }
 
     /// Reads a request visible to `actor`.
     pub async fn get(&self, actor: &Actor, id: RequestId) -> Result<Request, ButlerError> {
         let r = self.store.get_request(id).await?;
-        if !can_view(actor, &r) {
+        if !self.policy.can_view(actor, &r.owner) {
             // Same answer as a missing request: do not reveal that it exists.
             return Err(ButlerError::NotFound(format!("request {id}")));
         }
@@ -222,8 +228,8 @@ impl RequestService {
         query: &RequestQuery,
     ) -> Result<Page<Request>, ButlerError> {
         let mut q = query.clone();
-        if !request::sees_all_requests(actor) {
-            q.owner = Some(actor.name.clone());
+        if !self.policy.sees_all_requests(actor) {
+            q.owner = Some(actor.name().to_string());
         }
         Ok(self.store.list_requests(&q).await?)
     }
@@ -235,7 +241,7 @@ impl RequestService {
         actor: &Actor,
         query: &RequestQuery,
     ) -> Result<Vec<Request>, ButlerError> {
-        let q = if request::sees_all_requests(actor) {
+        let q = if self.policy.sees_all_requests(actor) {
             RequestQuery {
                 offset: 0,
                 limit: None,
@@ -243,7 +249,7 @@ impl RequestService {
             }
         } else {
             RequestQuery {
-                owner: Some(actor.name.clone()),
+                owner: Some(actor.name().to_string()),
                 offset: 0,
                 limit: None,
                 ..RequestQuery::default()
@@ -308,7 +314,7 @@ impl RequestService {
         version: u64,
     ) -> Result<Request, ButlerError> {
         let r = self.load(actor, id, version).await?;
-        check(&r, actor, ActionKind::Submit)?;
+        self.check(&r, actor, ActionKind::Submit)?;
         validate(&r.spec, &self.catalog())?;
         self.commit(&r, actor, Action::Submit).await
     }
@@ -367,7 +373,7 @@ impl RequestService {
         version: u64,
     ) -> Result<Request, ButlerError> {
         let r = self.load(actor, id, version).await?;
-        check(&r, actor, ActionKind::Approve)?;
+        self.check(&r, actor, ActionKind::Approve)?;
         validate(&r.spec, &self.catalog())?;
         self.commit(&r, actor, Action::Approve).await
     }
@@ -383,18 +389,6 @@ impl RequestService {
         self.commit(&r, actor, Action::Retry).await
     }
 
-    /// Applies any action (used by the engine) with the version check.
-    pub async fn apply(
-        &self,
-        actor: &Actor,
-        id: RequestId,
-        version: u64,
-        action: Action,
-    ) -> Result<Request, ButlerError> {
-        let r = self.load(actor, id, version).await?;
-        self.commit(&r, actor, action).await
-    }
-
     async fn apply_spec(
         &self,
         actor: &Actor,
@@ -404,7 +398,7 @@ impl RequestService {
         kind: ActionKind,
     ) -> Result<Request, ButlerError> {
         let r = self.load(actor, id, version).await?;
-        check(&r, actor, kind)?;
+        self.check(&r, actor, kind)?;
         let priced = Box::new(self.price(&spec)?);
         let action = if kind == ActionKind::Save {
             Action::Save(priced)
@@ -431,30 +425,24 @@ impl RequestService {
         Ok(r)
     }
 
-    /// Applies `action` to a request the caller holds (the engine), without
-    /// reloading it; the store's version check guards against staleness.
-    pub(crate) async fn commit_current(
+    /// Records an engine action on a request the engine holds, writing a
+    /// step-log line in the same store write when given. The store's
+    /// version check guards against staleness.
+    pub(crate) async fn commit_engine(
         &self,
         r: &Request,
-        actor: &Actor,
-        action: Action,
+        action: EngineAction,
+        log: Option<&crate::store::StepLogEntry>,
     ) -> Result<Request, ButlerError> {
-        self.commit(r, actor, action).await
-    }
-
-    /// As [`commit_current`](Self::commit_current), writing a step-log line
-    /// in the same store write.
-    pub(crate) async fn commit_current_logged(
-        &self,
-        r: &Request,
-        actor: &Actor,
-        action: Action,
-        log: &crate::store::StepLogEntry,
-    ) -> Result<Request, ButlerError> {
-        let (next, entry) = request::transition(r, actor, action, self.clock.now())?;
-        self.store
-            .update_request_with_log(&next, r.version, log)
-            .await?;
+        let (next, entry) = request::advance(r, action, self.clock.now())?;
+        match log {
+            Some(line) => {
+                self.store
+                    .update_request_with_log(&next, r.version, line)
+                    .await?
+            }
+            None => self.store.update_request(&next, r.version).await?,
+        }
         self.emit(&next, &entry);
         Ok(next)
     }
@@ -465,36 +453,15 @@ impl RequestService {
         actor: &Actor,
         action: Action,
     ) -> Result<Request, ButlerError> {
-        let (next, entry) = request::transition(r, actor, action, self.clock.now())?;
+        let (next, entry) = request::transition(&self.policy, r, actor, action, self.clock.now())?;
         self.store.update_request(&next, r.version).await?;
         self.emit(&next, &entry);
-        tracing::info!(request = %next.id, actor = %actor.name, action = %entry.action, to = %next.state, "request changed");
+        tracing::info!(request = %next.id, actor = %actor.name(), action = %entry.action, to = %next.state, "request changed");
         Ok(next)
     }
-}
 
-fn check(r: &Request, actor: &Actor, kind: ActionKind) -> Result<(), ButlerError> {
-    request::permits(actor, r.owner == actor.name, r.state, kind).map_err(|reason| {
-        ButlerError::Denied(TransitionError {
-            actor: actor.name.clone(),
-            action: kind,
-            request: Some(r.id),
-            state: Some(r.state),
-            reason,
-        })
-    })
-}
-
-fn require_admin(actor: &Actor, what: &str) -> Result<(), ButlerError> {
-    if actor.has(crate::auth::Role::Admin) {
-        Ok(())
-    } else {
-        Err(ButlerError::Forbidden {
-            actor: actor.name.clone(),
-            action: what.to_string(),
-            reason: DenyReason::MissingRole {
-                needs: vec![crate::auth::Role::Admin],
-            },
-        })
+    fn check(&self, r: &Request, actor: &Actor, kind: ActionKind) -> Result<(), Denied> {
+        self.policy
+            .check_request(actor, Some((r.id, &r.owner, r.state)), kind)
     }
 }

@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 async fn seeded(store: Arc<dyn Store>) -> RequestService {
     let s = RequestService::new(store, demo::catalog(), demo::rate_book());
-    let evil = Actor::new("=HYPERLINK(\"http://x\",\"y\")", [Role::Requester]);
-    let plus = Actor::new("+ana", [Role::Requester]);
-    let minus = Actor::new("-bob", [Role::Requester]);
-    let at = Actor::new("@boss", [Role::Approver]);
+    let evil = Actor::trusted("=HYPERLINK(\"http://x\",\"y\")", [Role::Requester]).unwrap();
+    let plus = Actor::trusted("+ana", [Role::Requester]).unwrap();
+    let minus = Actor::trusted("-bob", [Role::Requester]).unwrap();
+    let at = Actor::trusted("@boss", [Role::Approver]).unwrap();
     for (i, who) in [&evil, &plus, &minus, &evil, &plus].iter().enumerate() {
         let r = s.create(who, demo::spec(&format!("vm{i}"))).await.unwrap();
         if i % 2 == 0 {
@@ -45,7 +45,7 @@ fn text(d: &Data) -> String {
 
 async fn check_export(store: Arc<dyn Store>) {
     let s = seeded(store).await;
-    let approver = Actor::new("@boss", [Role::Approver]);
+    let approver = Actor::trusted("@boss", [Role::Approver]).unwrap();
     let q = RequestQuery {
         states: vec![RequestState::Approved],
         limit: Some(1),
@@ -81,7 +81,7 @@ async fn check_export(store: Arc<dyn Store>) {
     }
 
     // A requester's export: all of their own, whatever the filter says.
-    let plus = Actor::new("+ana", [Role::Requester]);
+    let plus = Actor::trusted("+ana", [Role::Requester]).unwrap();
     let mut buf = Vec::new();
     let n = s.export_xlsx(&plus, &q, &mut buf).await.unwrap();
     assert_eq!(n, 2);
@@ -104,7 +104,7 @@ async fn export_to_a_path_leaves_only_the_file() {
     let s = seeded(Arc::new(MemoryStore::new())).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("requests.xlsx");
-    let viewer = Actor::new("vic", [Role::Viewer]);
+    let viewer = Actor::trusted("vic", [Role::Viewer]).unwrap();
     let n = s
         .export_xlsx_to_path(&viewer, &RequestQuery::default(), &path)
         .await
@@ -127,7 +127,7 @@ async fn export_to_a_path_leaves_only_the_file() {
 #[tokio::test]
 async fn lists_page_filter_and_hide_others_requests() {
     let s = seeded(Arc::new(SqliteStore::open_in_memory().unwrap())).await;
-    let viewer = Actor::new("vic", [Role::Viewer]);
+    let viewer = Actor::trusted("vic", [Role::Viewer]).unwrap();
     let page = s
         .list(
             &viewer,
@@ -152,7 +152,7 @@ async fn lists_page_filter_and_hide_others_requests() {
         .await
         .unwrap();
     assert_eq!(created.total, 2);
-    let minus = Actor::new("-bob", [Role::Requester]);
+    let minus = Actor::trusted("-bob", [Role::Requester]).unwrap();
     let mine = s.list(&minus, &RequestQuery::default()).await.unwrap();
     assert_eq!(mine.total, 1);
     assert!(mine.items.iter().all(|r| r.owner == "-bob"));

@@ -1,7 +1,8 @@
 //! The request service as a host application uses it.
 
 use butler_core::auth::{Actor, Role};
-use butler_core::request::{ActionKind, DenyReason, RequestState};
+use butler_core::auth::{DenyReason, Operation};
+use butler_core::request::{ActionKind, RequestState};
 use butler_core::service::RequestService;
 use butler_core::spec::{SpecErrorCode, VmSpec};
 use butler_core::store::{MemoryStore, RequestQuery};
@@ -16,13 +17,13 @@ fn svc() -> RequestService {
     )
 }
 fn ana() -> Actor {
-    Actor::new("ana", [Role::Requester])
+    Actor::trusted("ana", [Role::Requester]).unwrap()
 }
 fn otto() -> Actor {
-    Actor::new("otto", [Role::Requester])
+    Actor::trusted("otto", [Role::Requester]).unwrap()
 }
 fn bea() -> Actor {
-    Actor::new("bea", [Role::Approver])
+    Actor::trusted("bea", [Role::Approver]).unwrap()
 }
 
 #[tokio::test]
@@ -80,14 +81,14 @@ async fn requesters_see_and_touch_only_their_own() {
             .total,
         2
     );
-    let viewer = Actor::new("vic", [Role::Viewer]);
+    let viewer = Actor::trusted("vic", [Role::Viewer]).unwrap();
     assert_eq!(s.get(&viewer, theirs.id).await.unwrap().id, theirs.id);
     match s.cancel(&viewer, theirs.id, theirs.version, None).await {
         Err(ButlerError::Denied(e)) => {
             assert_eq!(
                 (e.action, e.reason.clone()),
                 (
-                    ActionKind::Cancel,
+                    Operation::Request(ActionKind::Cancel),
                     DenyReason::MissingRole {
                         needs: vec![Role::Requester, Role::Approver]
                     }
@@ -171,7 +172,7 @@ async fn stale_version_is_a_conflict_and_racing_approvers_get_one_decision() {
     let s = Arc::new(svc());
     let r = s.create(&ana(), demo::spec("web01")).await.unwrap();
     let r = s.submit(&ana(), r.id, r.version).await.unwrap();
-    let b2 = Actor::new("bob", [Role::Approver]);
+    let b2 = Actor::trusted("bob", [Role::Approver]).unwrap();
     let b1 = bea();
     let (x, y) = tokio::join!(
         s.approve(&b1, r.id, r.version),
@@ -213,8 +214,11 @@ async fn only_admins_replace_catalog_and_rates() {
     let s = svc();
     assert!(matches!(
         s.set_catalog(&bea(), demo::catalog()),
-        Err(ButlerError::Forbidden { .. })
+        Err(ButlerError::Denied(e)) if e.action == Operation::EditCatalog
     ));
-    s.set_catalog(&Actor::new("root", [Role::Admin]), demo::catalog())
-        .unwrap();
+    s.set_catalog(
+        &Actor::trusted("root", [Role::Admin]).unwrap(),
+        demo::catalog(),
+    )
+    .unwrap();
 }

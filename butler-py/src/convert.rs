@@ -10,29 +10,19 @@ pub(crate) fn decimal<'py>(py: Python<'py>, d: &Decimal) -> PyResult<Bound<'py, 
 }
 
 pub(crate) fn role(name: &str) -> PyResult<Role> {
-    Ok(match name.to_ascii_lowercase().as_str() {
-        "requester" => Role::Requester,
-        "approver" => Role::Approver,
-        "viewer" => Role::Viewer,
-        "operator" => Role::Operator,
-        "admin" => Role::Admin,
-        other => {
-            return Err(crate::errors::InvalidInput::new_err(format!(
-                "unknown role {other:?}: use requester, approver, viewer, operator or admin"
-            )))
-        }
+    Role::parse(name).ok_or_else(|| {
+        crate::errors::InvalidInput::new_err(format!(
+            "unknown role {name:?}: use requester, approver, viewer, operator or admin"
+        ))
     })
 }
 
-pub(crate) fn actor(user: &str, roles: &[String]) -> PyResult<Actor> {
-    if user.trim().is_empty() {
-        return Err(crate::errors::InvalidInput::new_err(
-            "the user name is empty",
-        ));
-    }
-    let roles = roles
-        .iter()
-        .map(|r| role(r))
-        .collect::<PyResult<Vec<_>>>()?;
-    Ok(Actor::new(user, roles))
+pub(crate) fn roles(names: &[String]) -> PyResult<Vec<Role>> {
+    names.iter().map(|r| role(r)).collect()
+}
+
+/// An actor the calling script vouches for (it authenticated the user).
+pub(crate) fn trusted_actor(user: &str, roles: &[String]) -> PyResult<Actor> {
+    Actor::trusted(user, self::roles(roles)?)
+        .map_err(|e| crate::errors::InvalidInput::new_err(e.to_string()))
 }

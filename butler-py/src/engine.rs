@@ -1,17 +1,18 @@
 use crate::block;
 use crate::catalog::{Catalog, RateBook, VmSpec};
-use crate::convert::actor;
+use crate::convert::{roles, trusted_actor};
 use crate::errors::{IntoPyResult, InvalidInput};
 use crate::migration::{
     Facts, MigrationGroup, MigrationReport, MigrationRun, ValidationReport, ValidationToken,
 };
 use crate::requests::{Request, RequestPage};
-use butler_core::auth::Actor;
+use butler_core::auth::{Actor, Policy};
 use butler_core::engine::{Engine, EngineConfig};
 use butler_core::migration::{GroupId, MigrationConfig, MigrationService, RunId};
 use butler_core::request::{RequestId, RequestState};
 use butler_core::service::RequestService;
 use butler_core::store::{RequestQuery, SqliteStore, Store};
+use butler_core::users::UserService;
 use butler_sim::{fleet, FaultConfig, Op, SimPlatform};
 use chrono::{DateTime, Utc};
 use pyo3::prelude::*;
@@ -32,6 +33,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 pub(crate) struct Butler {
     requests: Arc<RequestService>,
     migrations: Arc<MigrationService>,
+    users: Arc<UserService>,
     /// `None` on Nutanix until monitoring and billing adapters exist.
     engine: Option<Arc<Engine>>,
     sim: Option<SimPlatform>,
@@ -49,12 +51,13 @@ fn open_store(db_path: Option<&str>) -> PyResult<Arc<dyn Store>> {
 #[pymethods]
 impl Butler {
     #[new]
-    #[pyo3(signature = (db_path=None, seed=0, catalog=None, rate_book=None))]
+    #[pyo3(signature = (db_path=None, seed=0, catalog=None, rate_book=None, *, four_eyes=true))]
     fn new(
         db_path: Option<&str>,
         seed: u64,
         catalog: Option<&Catalog>,
         rate_book: Option<&RateBook>,
+        four_eyes: bool,
     ) -> PyResult<Self> {
         let store: Arc<dyn Store> = Arc::new(
             match db_path {
@@ -70,12 +73,15 @@ impl Butler {
         let rates = rate_book
             .map(|r| (*r.inner).clone())
             .unwrap_or_else(butler_core::demo::rate_book);
-        let requests = Arc::new(RequestService::with_clock(
-            store.clone(),
-            cat,
-            rates,
-            sim.clock(),
-        ));
+        let policy = if four_eyes {
+            Policy::standard()
+        } else {
+            Policy::without_four_eyes()
+        };
+        let requests = Arc::new(
+            RequestService::with_clock(store.clone(), cat, rates, sim.clock()).with_policy(policy),
+        );
+        let users = Arc::new(UserService::with_clock(store.clone(), sim.clock()));
         let mut config = EngineConfig::default();
         config
             .protection
@@ -102,6 +108,7 @@ impl Butler {
         Ok(Butler {
             requests,
             migrations,
+            users,
             engine: Some(engine),
             sim: Some(sim),
         })
@@ -139,6 +146,7 @@ impl Butler {
             rates,
             clock.clone(),
         ));
+        let users = Arc::new(UserService::with_clock(store.clone(), clock.clone()));
         let migrations = Arc::new(MigrationService::new(
             store,
             backend,
@@ -148,19 +156,44 @@ impl Butler {
         Ok(Butler {
             requests,
             migrations,
+            users,
             engine: None,
             sim: None,
         })
     }
 
-    /// Acts as ``user`` holding ``roles`` (``requester``, ``approver``,
-    /// ``viewer``, ``operator``, ``admin``).
-    fn session(&self, user: &str, roles: Vec<String>) -> PyResult<Session> {
-        Ok(Session {
-            actor: actor(user, &roles)?,
-            requests: self.requests.clone(),
-            migrations: self.migrations.clone(),
-        })
+    /// Logs in with a stored user's name and password and returns their
+    /// session. Raises ``LoginError`` for an unknown user, a wrong password
+    /// or a disabled user alike (the same error after the same work, so
+    /// nobody learns which users exist).
+    fn login(&self, py: Python<'_>, name: &str, password: &str) -> PyResult<Session> {
+        let (users, name, password) = (self.users.clone(), name.to_string(), password.to_string());
+        let actor = block(
+            py,
+            async move { users.authenticate(&name, &password).await },
+        )?
+        .py()?;
+        Ok(self.session_for(actor))
+    }
+
+    /// Adds the first admin of an empty deployment and returns their
+    /// session; refused once any user exists.
+    fn bootstrap_admin(&self, py: Python<'_>, name: &str, password: &str) -> PyResult<Session> {
+        let (users, name, password) = (self.users.clone(), name.to_string(), password.to_string());
+        let actor = block(
+            py,
+            async move { users.bootstrap_admin(&name, &password).await },
+        )?
+        .py()?;
+        Ok(self.session_for(actor))
+    }
+
+    /// A session for ``user`` holding ``roles`` **that this script vouches
+    /// for**: Butler does not check a password. For scripts that
+    /// authenticated the user themselves (single sign-on, a service
+    /// account); everyone else uses ``login``.
+    fn trusted_session(&self, user: &str, roles: Vec<String>) -> PyResult<Session> {
+        Ok(self.session_for(trusted_actor(user, &roles)?))
     }
 
     /// Provisions every approved request now; returns counts.
@@ -183,6 +216,17 @@ impl Butler {
     #[getter]
     fn simulator(&self) -> Option<Simulator> {
         self.sim.clone().map(|sim| Simulator { sim })
+    }
+}
+
+impl Butler {
+    fn session_for(&self, actor: Actor) -> Session {
+        Session {
+            actor,
+            requests: self.requests.clone(),
+            migrations: self.migrations.clone(),
+            users: self.users.clone(),
+        }
     }
 }
 
@@ -211,6 +255,7 @@ pub(crate) struct Session {
     actor: Actor,
     requests: Arc<RequestService>,
     migrations: Arc<MigrationService>,
+    users: Arc<UserService>,
 }
 
 macro_rules! call {
@@ -225,7 +270,104 @@ impl Session {
     /// The user name.
     #[getter]
     fn user(&self) -> String {
-        self.actor.name.clone()
+        self.actor.name().to_string()
+    }
+
+    /// The roles the user holds (read-only: a session never gains roles).
+    #[getter]
+    fn roles(&self) -> Vec<String> {
+        self.actor
+            .roles()
+            .iter()
+            .map(|r| r.as_str().to_string())
+            .collect()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Session(user={:?}, roles={:?})",
+            self.actor.name(),
+            self.roles()
+        )
+    }
+
+    // ---- users ----
+
+    /// Adds a user (admin).
+    fn add_user(
+        &self,
+        py: Python<'_>,
+        name: String,
+        roles: Vec<String>,
+        password: String,
+    ) -> PyResult<()> {
+        let roles = self::roles(&roles)?;
+        call!(py, self.users, |u| async move {
+            u.add(&self.actor, &name, roles, &password)
+                .await
+                .map(|_| ())
+        })
+    }
+
+    /// Replaces a user's roles (admin).
+    fn set_user_roles(&self, py: Python<'_>, name: String, roles: Vec<String>) -> PyResult<()> {
+        let roles = self::roles(&roles)?;
+        call!(py, self.users, |u| async move {
+            u.set_roles(&self.actor, &name, roles).await.map(|_| ())
+        })
+    }
+
+    /// Disables (or enables again) a user (admin).
+    fn set_user_disabled(&self, py: Python<'_>, name: String, disabled: bool) -> PyResult<()> {
+        call!(py, self.users, |u| async move {
+            u.set_disabled(&self.actor, &name, disabled)
+                .await
+                .map(|_| ())
+        })
+    }
+
+    /// Sets a new password for a user (admin).
+    fn reset_password(&self, py: Python<'_>, name: String, password: String) -> PyResult<()> {
+        call!(py, self.users, |u| async move {
+            u.reset_password(&self.actor, &name, &password)
+                .await
+                .map(|_| ())
+        })
+    }
+
+    /// Removes a user (admin).
+    fn remove_user(&self, py: Python<'_>, name: String) -> PyResult<()> {
+        call!(py, self.users, |u| async move {
+            u.remove(&self.actor, &name).await
+        })
+    }
+
+    /// Users as ``(name, roles, disabled)`` (admin).
+    fn users(&self, py: Python<'_>) -> PyResult<Vec<(String, Vec<String>, bool)>> {
+        let list = call!(py, self.users, |u| async move { u.list(&self.actor).await })?;
+        Ok(list
+            .into_iter()
+            .map(|u| {
+                let roles = u.roles.iter().map(|r| r.as_str().to_string()).collect();
+                (u.name, roles, u.disabled)
+            })
+            .collect())
+    }
+
+    /// Changes this user's own password, given the current one.
+    fn change_password(&self, py: Python<'_>, old: String, new: String) -> PyResult<()> {
+        let name = self.actor.name().to_string();
+        call!(py, self.users, |u| async move {
+            u.change_password(&name, &old, &new).await
+        })
+    }
+
+    /// Reads a token's text form (``str(token)``), checking its signature.
+    fn parse_token(&self, py: Python<'_>, text: String) -> PyResult<ValidationToken> {
+        let inner = call!(py, self.migrations, |m| async move {
+            m.parse_token(&text).await
+        })?;
+        Ok(ValidationToken { inner })
     }
 
     // ---- requests ----

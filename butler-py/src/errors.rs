@@ -43,6 +43,12 @@ create_exception!(
 );
 create_exception!(
     butler,
+    LoginError,
+    ButlerError,
+    "User name or password is wrong (the same error whether or not the user exists)."
+);
+create_exception!(
+    butler,
     MigrationRefused,
     ButlerError,
     "Migration needs a fresh validation with no errors."
@@ -58,6 +64,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InvalidInput", py.get_type::<InvalidInput>())?;
     m.add("BackendError", py.get_type::<BackendError>())?;
     m.add("MigrationRefused", py.get_type::<MigrationRefused>())?;
+    m.add("LoginError", py.get_type::<LoginError>())?;
     Ok(())
 }
 
@@ -76,7 +83,16 @@ pub(crate) fn to_py(e: Core) -> PyErr {
             });
             err
         }
-        Core::Denied(_) | Core::Forbidden { .. } => PermissionDenied::new_err(msg),
+        Core::Denied(_) => PermissionDenied::new_err(msg),
+        Core::Auth(a) => {
+            use butler_core::auth::AuthError as A;
+            match a {
+                A::BadCredentials => LoginError::new_err(msg),
+                A::UnknownUser(_) => NotFound::new_err(msg),
+                A::Exists(_) | A::AlreadyBootstrapped => Conflict::new_err(msg),
+                _ => InvalidInput::new_err(msg),
+            }
+        }
         Core::Conflict(_) => Conflict::new_err(msg),
         Core::NotFound(_) => NotFound::new_err(msg),
         Core::Invalid(_) | Core::Group(_) | Core::Catalog(_) | Core::Cost(_) => {

@@ -117,12 +117,30 @@ impl ValidationToken {
     /// Errors seen (a token with errors never allows a migration).
     #[getter]
     fn errors(&self) -> u32 {
-        self.inner.errors
+        self.inner.errors()
     }
     /// Group id.
     #[getter]
     fn group_id(&self) -> u64 {
-        self.inner.group.0
+        self.inner.group().0
+    }
+    /// The group's version when validated.
+    #[getter]
+    fn group_version(&self) -> u64 {
+        self.inner.group_version()
+    }
+    /// The signed text form, to pass through a web page or a file;
+    /// ``Session.parse_token`` reads it back and checks the signature.
+    fn __str__(&self) -> String {
+        self.inner.encode()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "ValidationToken(group_id={}, group_version={}, errors={})",
+            self.inner.group().0,
+            self.inner.group_version(),
+            self.inner.errors()
+        )
     }
 }
 
@@ -190,10 +208,11 @@ impl ValidationReport {
     }
     /// The token to pass to ``Session.migrate``.
     #[getter]
-    fn token(&self) -> ValidationToken {
-        ValidationToken {
-            inner: self.inner.token.clone(),
-        }
+    fn token(&self) -> PyResult<ValidationToken> {
+        let inner = self.inner.token().cloned().ok_or_else(|| {
+            crate::errors::MigrationRefused::new_err("this report carries no signed token")
+        })?;
+        Ok(ValidationToken { inner })
     }
     fn __len__(&self) -> usize {
         self.inner.findings.len()

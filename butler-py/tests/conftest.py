@@ -10,14 +10,14 @@ def b():
 
 @pytest.fixture
 def ana(b):
-    return b.session("ana", ["requester"])
+    return b.trusted_session("ana", ["requester"])
 
 
 @pytest.fixture
 def bea(b):
-    return b.session("bea", ["approver"])
+    return b.trusted_session("bea", ["approver"])
 
 
 @pytest.fixture
 def ops(b):
-    return b.session("olga", ["operator"])
+    return b.trusted_session("olga", ["operator"])

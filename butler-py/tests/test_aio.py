@@ -8,7 +8,7 @@ def test_async_sessions_run_the_workflow_and_follow_a_migration():
     async def main():
         b = butler.Butler()
         ab = butler.aio.AsyncButler(b)
-        ana, bea, ops = ab.session("ana", ["requester"]), ab.session("bea", ["approver"]), ab.session("olga", ["operator"])
+        ana, bea, ops = ab.trusted_session("ana", ["requester"]), ab.trusted_session("bea", ["approver"]), ab.trusted_session("olga", ["operator"])
         assert ana.user == "ana"
         r = await ana.create_request(butler.VmSpec.demo("web01"))
         r = await ana.submit(r.id, r.version)

@@ -11,7 +11,7 @@ def drill(b, ops, vms=20, groups=4, mix="none", name="drill"):
 
 
 def test_group_operations(b, ops):
-    viewer = b.session("vic", ["viewer"])
+    viewer = b.trusted_session("vic", ["viewer"])
     names = b.simulator.generate_fleet(4, 2)
     g = ops.create_group("north")
     with pytest.raises(butler.ButlerError, match="already exists"):
@@ -117,6 +117,6 @@ def test_cancel_skips_what_has_not_started(b, ops):
 
 def test_viewers_cannot_migrate(b, ops):
     g, _ = drill(b, ops)
-    viewer = b.session("vic", ["viewer"])
+    viewer = b.trusted_session("vic", ["viewer"])
     with pytest.raises(butler.PermissionDenied):
         viewer.migrate(viewer.validate(g.id).token)

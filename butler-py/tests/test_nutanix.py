@@ -31,12 +31,12 @@ def test_unreachable_prism_is_a_backend_error_and_provisioning_is_refused(tmp_pa
     path.write_text("connect_timeout_secs = 1\nread_timeout_secs = 2\nmax_retries = 0\n" + CONFIG)
     b = butler.Butler.nutanix(str(path))
     assert b.simulator is None
-    ops = b.session("olga", ["operator"])
+    ops = b.trusted_session("olga", ["operator"])
     with pytest.raises(butler.BackendError) as err:
         ops.create_group_with_vms("g", "c1", "c2", ["vm1"]) and ops.refresh(1)
     assert "s3cret-pw" not in str(err.value)
     with pytest.raises(butler.ButlerError, match="monitoring and billing"):
         b.provision()
     # Requests work without the platform.
-    r = b.session("ana", ["requester"]).create_request(butler.VmSpec.demo("web01"))
+    r = b.trusted_session("ana", ["requester"]).create_request(butler.VmSpec.demo("web01"))
     assert r.state == "created"

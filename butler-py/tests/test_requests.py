@@ -32,20 +32,20 @@ def test_full_workflow_with_history_cost_diff_and_provisioning(b, ana, bea):
 
 def test_roles_are_enforced(b, ana, bea):
     r = ana.create_request(butler.VmSpec.demo("a1"))
-    viewer = b.session("vic", ["viewer"])
+    viewer = b.trusted_session("vic", ["viewer"])
     with pytest.raises(butler.PermissionDenied, match="vic may not approve"):
         viewer.approve(r.id, r.version)
     with pytest.raises(butler.PermissionDenied):
         viewer.create_request(butler.VmSpec.demo("v"))
-    otto = b.session("otto", ["requester"])
+    otto = b.trusted_session("otto", ["requester"])
     with pytest.raises(butler.NotFound):
         otto.get_request(r.id)
     assert otto.list_requests().total == 0
     assert viewer.get_request(r.id).id == r.id
     with pytest.raises(butler.InvalidInput):
-        b.session("x", ["wizard"])
+        b.trusted_session("x", ["wizard"])
     with pytest.raises(butler.InvalidInput):
-        b.session("  ", ["viewer"])
+        b.trusted_session("  ", ["viewer"])
 
 
 def test_stale_versions_conflict_and_bad_input_changes_nothing(ana, bea):
@@ -89,7 +89,7 @@ def test_failures_end_in_error_and_admin_retry_resumes(b, ana, bea):
     step, attempts, reason = failed.failure
     assert step == "monitor" and attempts == 1 and "monitor_register" in reason
     b.simulator.clear_faults()
-    admin = b.session("root", ["admin"])
+    admin = b.trusted_session("root", ["admin"])
     admin.retry(failed.id, failed.version)
     assert b.provision()["completed"] == 1
     assert b.simulator.monitor_registrations(failed.vm_name) == 1
@@ -102,7 +102,7 @@ def test_failures_end_in_error_and_admin_retry_resumes(b, ana, bea):
 def test_store_on_a_file_survives_a_new_butler(tmp_path):
     path = str(tmp_path / "b.sqlite")
     first = butler.Butler(db_path=path)
-    r = first.session("ana", ["requester"]).create_request(butler.VmSpec.demo("keep"))
+    r = first.trusted_session("ana", ["requester"]).create_request(butler.VmSpec.demo("keep"))
     del first
     again = butler.Butler(db_path=path)
-    assert again.session("vic", ["viewer"]).get_request(r.id).spec.name == "keep"
+    assert again.trusted_session("vic", ["viewer"]).get_request(r.id).spec.name == "keep"

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub fn ana() -> Actor {
-    Actor::new("ana", [Role::Requester])
+    Actor::trusted("ana", [Role::Requester]).unwrap()
 }
 pub fn bea() -> Actor {
-    Actor::new("bea", [Role::Approver])
+    Actor::trusted("bea", [Role::Approver]).unwrap()
 }
 
 pub struct World {

@@ -1,57 +1,77 @@
-//! Actors and roles (SPEC §1).
+//! Actors, roles, user names, passwords and the authorization policy (SPEC §1).
 //!
-//! Butler never trusts a caller's UI: every operation takes an [`Actor`] and the
-//! library decides, from the actor's roles, whether it may act.
+//! Butler never trusts a caller's UI: every operation takes an [`Actor`] and
+//! the library decides, from one table ([`policy`]), whether it may act.
+//!
+//! What is structural (holds whatever the host does with the public API):
+//! - an [`Actor`] comes only from a login ([`crate::users::UserService`]) or
+//!   from [`Actor::trusted`], whose name says the host vouches for it;
+//! - no role carries the engine's powers: starting provisioning, recording
+//!   a step and ending in `Completed` or `Error` are crate-private;
+//! - an Approver never reviews, approves or rejects their own request unless
+//!   the deployment switched four eyes off ([`Policy::without_four_eyes`]).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A role a user may hold. A user may hold several.
+///
+/// There is no engine role: the provisioning engine's powers are not a role
+/// anyone can hold (SPEC §1), they exist only inside the library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Role {
     /// Creates, edits, submits and cancels their own requests; sees only their own.
     Requester,
-    /// A requester for their own requests, plus: sees all, reviews, rejects, approves.
+    /// A requester for their own requests, plus: sees all, reviews, rejects,
+    /// approves (never their own: four eyes).
     Approver,
-    /// Reads every request and migration group; changes nothing.
+    /// Reads every request, migration group, facts and report; changes nothing.
     Viewer,
-    /// Manages migration groups, validates and migrates.
+    /// Manages migration groups, refreshes facts, validates and migrates.
     Operator,
     /// Manages the catalog, rate cards and users; retries requests in `Error`.
+    /// Not an Operator unless it also holds that role.
     Admin,
-    /// The provisioning engine itself: the only actor allowed the automatic transitions.
-    Engine,
 }
 
 impl Role {
     /// Every role, in declaration order (used by exhaustive tests and UIs).
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 5] = [
         Role::Requester,
         Role::Approver,
         Role::Viewer,
         Role::Operator,
         Role::Admin,
-        Role::Engine,
     ];
 
     fn bit(self) -> u8 {
         1 << (self as u8)
     }
-}
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self {
+    /// The role's name in `snake_case`.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Role::Requester => "requester",
             Role::Approver => "approver",
             Role::Viewer => "viewer",
             Role::Operator => "operator",
             Role::Admin => "admin",
-            Role::Engine => "engine",
-        };
-        f.write_str(s)
+        }
+    }
+
+    /// The role named `name` (`snake_case`, any case).
+    pub fn parse(name: &str) -> Option<Role> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(name.trim()))
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -104,35 +124,66 @@ impl<'de> Deserialize<'de> for RoleSet {
 
 /// Who is acting: an authenticated user name and the roles it holds.
 ///
-/// Authentication (password, LDAP, SSO) happens before Butler is called; the
-/// embedding service builds an `Actor` for the authenticated user.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Fields are private: an `Actor` comes from
+/// [`UserService::authenticate`](crate::users::UserService::authenticate)
+/// (stored users, Argon2id), or from [`Actor::trusted`] when the host
+/// authenticated the user itself (SSO, a reverse proxy) and vouches for the
+/// roles. Neither can produce the engine's powers: those are not a role.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Actor {
-    /// The user name, as recorded in history.
-    pub name: String,
-    /// The roles the user holds.
-    pub roles: RoleSet,
+    name: String,
+    roles: RoleSet,
 }
 
 impl Actor {
-    /// An actor with the given name and roles.
+    /// An actor for a user **the host has authenticated itself** (single
+    /// sign-on, a reverse proxy, a test): Butler trusts the host for who the
+    /// user is and which roles they hold. Hosts without their own login use
+    /// [`UserService::authenticate`](crate::users::UserService::authenticate)
+    /// instead. The name must pass the user-name rules ([`normalize_user_name`])
+    /// and may not be one of Butler's reserved names.
     ///
     /// ```
     /// use butler_core::auth::{Actor, Role};
-    /// let ana = Actor::new("ana", [Role::Requester]);
+    /// let ana = Actor::trusted("ana", [Role::Requester])?;
     /// assert!(ana.has(Role::Requester));
     /// assert!(!ana.has(Role::Approver));
+    /// assert!(Actor::trusted("butler-engine", [Role::Admin]).is_err());
+    /// # Ok::<(), butler_core::auth::AuthError>(())
     /// ```
-    pub fn new(name: impl Into<String>, roles: impl Into<RoleSet>) -> Self {
-        Actor {
-            name: name.into(),
+    pub fn trusted(name: &str, roles: impl Into<RoleSet>) -> Result<Self, AuthError> {
+        Ok(Actor {
+            name: normalize_user_name(name)?,
             roles: roles.into(),
+        })
+    }
+
+    /// The actor of a stored user who just logged in.
+    pub(crate) fn of_user(user: &User) -> Self {
+        Actor {
+            name: user.name.clone(),
+            roles: user.roles,
         }
     }
 
-    /// The provisioning engine's actor (role [`Role::Engine`]).
-    pub fn engine() -> Self {
-        Actor::new("butler-engine", [Role::Engine])
+    /// The provisioning engine as it appears in history: a reserved name
+    /// and no role. Its powers come from being inside the library, not from
+    /// this value.
+    pub(crate) fn engine() -> Self {
+        Actor {
+            name: ENGINE_NAME.to_string(),
+            roles: RoleSet::empty(),
+        }
+    }
+
+    /// The user name, as recorded in history.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The roles the user holds.
+    pub fn roles(&self) -> RoleSet {
+        self.roles
     }
 
     /// Whether the actor holds `role`.
@@ -147,6 +198,13 @@ impl fmt::Display for Actor {
     }
 }
 
+mod names;
+mod password;
+pub mod policy;
 mod users;
 
-pub use users::{AuthError, User, UserDirectory};
+pub use names::{normalize_user_name, ENGINE_NAME, MAX_USER_NAME_CHARS, RESERVED_NAMES};
+pub use password::MIN_PASSWORD_CHARS;
+pub(crate) use password::{hash_password, verify_nothing, verify_password};
+pub use policy::{Denied, DenyReason, Operation, Policy};
+pub use users::{AuthError, User, UserAudit, UserChange};

@@ -26,10 +26,9 @@ mod steps;
 pub use hooks::{HookAction, HookPoint, Hooks, NoHooks};
 pub use retry::RetryPolicy;
 
-use crate::auth::Actor;
 use crate::backend::{Billing, ClusterBackend, Monitor, Schedule, ScheduleKind};
 use crate::error::ButlerError;
-use crate::request::{Action, ProvisioningStep, Request, RequestId, RequestState};
+use crate::request::{EngineAction, ProvisioningStep, Request, RequestId, RequestState};
 use crate::service::RequestService;
 use crate::store::{StepLogEntry, StepPhase, StoreError};
 use chrono::{DateTime, Utc};
@@ -139,7 +138,6 @@ pub struct Engine {
     config: EngineConfig,
     hooks: Arc<dyn Hooks>,
     in_flight: Mutex<HashSet<RequestId>>,
-    actor: Actor,
 }
 
 impl std::fmt::Debug for Engine {
@@ -171,7 +169,6 @@ impl Engine {
             config,
             hooks: Arc::new(NoHooks),
             in_flight: Mutex::new(HashSet::new()),
-            actor: Actor::engine(),
         }
     }
 
@@ -298,7 +295,11 @@ impl Engine {
         let mut r = self.svc.store().get_request(id).await?;
         loop {
             r = match r.state {
-                RequestState::Approved => self.apply(&r, Action::StartProvisioning).await?,
+                RequestState::Approved => {
+                    self.svc
+                        .commit_engine(&r, EngineAction::StartProvisioning, None)
+                        .await?
+                }
                 RequestState::Provisioning => {
                     let Some(p) = r.progress else {
                         return Ok(r.state);
@@ -316,12 +317,6 @@ impl Engine {
                 other => return Ok(other),
             };
         }
-    }
-
-    async fn apply(&self, r: &Request, action: Action) -> Result<Request, EngineError> {
-        // The engine holds the request it last wrote; the store's version
-        // check still refuses the write if anyone changed it since.
-        Ok(self.svc.commit_current(r, &self.actor, action).await?)
     }
 
     fn log_line(&self, step: ProvisioningStep, attempt: u32, phase: StepPhase) -> StepLogEntry {
@@ -379,15 +374,12 @@ impl Engine {
                             detail: out.detail.clone(),
                         },
                     );
-                    let done = Action::StepDone {
+                    let done = EngineAction::StepDone {
                         step,
                         vm_uuid: out.vm_uuid,
                         note: Some(out.detail),
                     };
-                    return Ok(self
-                        .svc
-                        .commit_current_logged(&r, &self.actor, done, &line)
-                        .await?);
+                    return Ok(self.svc.commit_engine(&r, done, Some(&line)).await?);
                 }
                 Err(fault) => {
                     let delay = self
@@ -409,20 +401,17 @@ impl Engine {
                         },
                     );
                     let action = if will_retry {
-                        Action::StepRetry {
+                        EngineAction::StepRetry {
                             step,
                             reason: fault.reason,
                         }
                     } else {
-                        Action::Fail {
+                        EngineAction::Fail {
                             step,
                             reason: fault.reason,
                         }
                     };
-                    r = self
-                        .svc
-                        .commit_current_logged(&r, &self.actor, action, &line)
-                        .await?;
+                    r = self.svc.commit_engine(&r, action, Some(&line)).await?;
                     if !will_retry {
                         return Ok(r);
                     }

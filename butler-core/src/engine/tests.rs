@@ -1,6 +1,7 @@
 //! Orchestration unit tests against mockall doubles of the backends.
 
 use super::*;
+use crate::auth::Actor;
 use crate::auth::Role;
 use crate::backend::*;
 use crate::demo;
@@ -80,8 +81,8 @@ async fn approved(spec: VmSpec) -> (Arc<RequestService>, RequestId) {
         demo::catalog(),
         demo::rate_book(),
     ));
-    let ana = Actor::new("ana", [Role::Requester]);
-    let bea = Actor::new("bea", [Role::Approver]);
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
     let r = svc.create(&ana, spec).await.unwrap();
     let r = svc.submit(&ana, r.id, r.version).await.unwrap();
     let r = svc.approve(&bea, r.id, r.version).await.unwrap();

@@ -127,6 +127,34 @@ pub struct FactsSnapshot {
     /// The VM names the facts are aligned with (for re-alignment).
     #[serde(skip)]
     pub names: Vec<String>,
+    /// [`content_hash`](Self::content_hash), computed once.
+    #[serde(skip)]
+    pub(super) content: HashCache,
+}
+
+/// A lazily computed hash that takes no part in equality.
+#[derive(Debug, Clone, Default)]
+pub(super) struct HashCache(std::sync::OnceLock<[u8; 32]>);
+
+impl PartialEq for HashCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for HashCache {}
+
+/// The first 8 bytes of the SHA-256 of `parts`, each length-prefixed.
+fn digest<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> [u8; 8] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    let full = h.finalize();
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&full[..8]);
+    out
 }
 
 struct Interner<'a> {
@@ -229,7 +257,87 @@ impl FactsSnapshot {
             groups,
             vms,
             names: group.vms.iter().map(|v| v.name.clone()).collect(),
+            content: HashCache::default(),
         }
+    }
+
+    /// A SHA-256 over what the platform says about the group's VMs, by
+    /// name, not by position in the platform's lists: per VM its cluster,
+    /// project (with the clusters it may use), power state and protection
+    /// group (cluster, active, schedules, remote sites, last replica,
+    /// members), plus the platform's cluster names. A refresh that finds the
+    /// same facts gives the same hash; when the read time is all that
+    /// changed, a validation token stays valid (SPEC §8).
+    pub fn content_hash(&self) -> [u8; 32] {
+        *self.content.0.get_or_init(|| self.compute_content_hash())
+    }
+
+    fn compute_content_hash(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let name = |i: u16| {
+            self.clusters
+                .get(usize::from(i))
+                .map_or(&[][..], |s| s.as_bytes())
+        };
+        let clusters: Vec<[u8; 8]> = self
+            .clusters
+            .iter()
+            .map(|c| digest([c.as_bytes()]))
+            .collect();
+        let projects: Vec<[u8; 8]> = self
+            .projects
+            .iter()
+            .map(|p| {
+                let mut allowed: Vec<&[u8]> = p.clusters.iter().map(|c| name(*c)).collect();
+                allowed.sort_unstable();
+                digest(std::iter::once(p.name.as_bytes()).chain(allowed))
+            })
+            .collect();
+        let groups: Vec<[u8; 8]> = self
+            .groups
+            .iter()
+            .map(|g| {
+                let mut remote: Vec<&[u8]> = g.remote_sites.iter().map(|c| name(*c)).collect();
+                remote.sort_unstable();
+                let replica = g
+                    .last_replica
+                    .map_or(i64::MIN, |t| t.timestamp_micros())
+                    .to_le_bytes();
+                let fixed = [
+                    &[u8::from(g.active)][..],
+                    &g.schedules.to_le_bytes(),
+                    &replica,
+                    &g.members.to_le_bytes(),
+                ];
+                digest(
+                    [g.name.as_bytes(), name(g.cluster)]
+                        .into_iter()
+                        .chain(fixed)
+                        .chain(remote),
+                )
+            })
+            .collect();
+        let mut h = Sha256::new();
+        let mut sorted: Vec<&[u8; 8]> = clusters.iter().collect();
+        sorted.sort_unstable();
+        h.update((sorted.len() as u64).to_le_bytes());
+        for c in sorted {
+            h.update(c);
+        }
+        const ABSENT: [u8; 8] = [0xff; 8];
+        let mut buf = Vec::with_capacity(25 * 4096);
+        for chunk in self.vms.chunks(4096) {
+            buf.clear();
+            for v in chunk {
+                let pick = |table: &[[u8; 8]], i: usize| table.get(i).copied().unwrap_or(ABSENT);
+                buf.extend_from_slice(&pick(&clusters, usize::from(v.cluster)));
+                buf.extend_from_slice(&pick(&projects, usize::from(v.project)));
+                buf.extend_from_slice(&pick(&groups, v.group as usize));
+                buf.push(u8::from(v.powered_on));
+            }
+            h.update(&buf);
+        }
+        h.finalize().into()
     }
 
     /// The index of a cluster name, if known.
@@ -261,6 +369,7 @@ impl FactsSnapshot {
                 })
                 .collect(),
             names: group.vms.iter().map(|v| v.name.clone()).collect(),
+            content: HashCache::default(),
             ..self.clone()
         }
     }

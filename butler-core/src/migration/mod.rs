@@ -2,8 +2,10 @@
 //!
 //! ```text
 //! MigrationService::refresh(group)      batched: Inventory::fetch → FactsSnapshot::build
-//! MigrationService::validate(group)     pure: validate(group, facts, now) → ValidationReport + token
-//! MigrationService::migrate(token)      Runner: per protection group, ≤ max_parallel at once,
+//! MigrationService::validate(group)     pure: validate(group, facts, now) → ValidationReport,
+//!                                       + a token signed with the store's key over the group
+//!                                       version and the facts' content hash
+//! MigrationService::migrate(token)      checks signature, version, facts hash, errors; then Runner: per protection group, ≤ max_parallel at once,
 //!                                       retries until the deadline, wait, verify each VM
 //!                                       → EventStream for observers, MigrationReport stored
 //! ```
@@ -13,6 +15,7 @@ mod group;
 mod report;
 mod run;
 mod service;
+mod token;
 mod validate;
 
 pub use facts::{FactsSnapshot, GroupFacts, Inventory, ProjectFacts, VmFacts, NONE16, NONE32};
@@ -20,9 +23,9 @@ pub use group::{GroupError, GroupId, GroupVm, MigrationGroup};
 pub use report::{Attempt, MigrationReport, RunId, VmOutcome, VmReport};
 pub use run::{EventOutcome, EventStream, MigrationConfig, MigrationEvent, MigrationStep};
 pub use service::{FactsStatus, MigrationHandle, MigrationService, RefresherHandle};
+pub use token::{TokenError, ValidationToken, MAX_TOKEN_CHARS};
 pub use validate::{
-    validate, Finding, FindingCode, Severity, ValidationReport, ValidationToken,
-    STALE_AFTER_MINUTES,
+    validate, Finding, FindingCode, Severity, ValidationReport, STALE_AFTER_MINUTES,
 };
 
 #[cfg(test)]

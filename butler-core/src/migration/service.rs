@@ -1,25 +1,23 @@
-//! The migration API a host calls: groups (Operators and Admins change,
-//! Viewers read), fact refresh, validation, migration, reports.
+//! The migration API a host calls: groups (Operators change; Viewers,
+//! Operators and Admins read), fact refresh, validation, migration, reports.
+//! Who may do what is [`crate::auth::policy`].
 
 use super::facts::{FactsSnapshot, Inventory};
 use super::group::{GroupId, MigrationGroup};
 use super::report::{MigrationReport, RunId};
 use super::run::{EventStream, MigrationConfig, MigrationEvent, Runner, Unit};
-use super::validate::{validate, ValidationReport, ValidationToken};
-use crate::auth::{Actor, Role};
+use super::token::ValidationToken;
+use super::validate::{validate, ValidationReport};
+use crate::auth::{Actor, Operation, Policy};
 use crate::backend::{Clock, ClusterBackend};
 use crate::error::ButlerError;
-use crate::request::DenyReason;
-use crate::store::Store;
+use crate::store::{SecretKey, Store};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
-
-const READERS: [Role; 3] = [Role::Viewer, Role::Operator, Role::Admin];
-const WRITERS: [Role; 2] = [Role::Operator, Role::Admin];
 
 /// The facts the service holds for a group, and how fresh they are.
 #[derive(Debug, Clone)]
@@ -46,27 +44,18 @@ pub struct MigrationService {
     facts: Mutex<HashMap<GroupId, FactsEntry>>,
     refresh_failures: Mutex<Option<(DateTime<Utc>, String)>>,
     snapshots: AtomicU64,
+    policy: Policy,
+    token_key: tokio::sync::OnceCell<SecretKey>,
 }
+
+/// The store's key for validation tokens.
+const TOKEN_KEY: &str = "validation-token";
 
 impl std::fmt::Debug for MigrationService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MigrationService")
             .field("config", &self.config)
             .finish_non_exhaustive()
-    }
-}
-
-fn allow(actor: &Actor, roles: &[Role], action: &str) -> Result<(), ButlerError> {
-    if roles.iter().any(|r| actor.has(*r)) {
-        Ok(())
-    } else {
-        Err(ButlerError::Forbidden {
-            actor: actor.name.clone(),
-            action: action.to_string(),
-            reason: DenyReason::MissingRole {
-                needs: roles.to_vec(),
-            },
-        })
     }
 }
 
@@ -86,7 +75,47 @@ impl MigrationService {
             facts: Mutex::new(HashMap::new()),
             refresh_failures: Mutex::new(None),
             snapshots: AtomicU64::new(0),
+            policy: Policy::standard(),
+            token_key: tokio::sync::OnceCell::new(),
         }
+    }
+
+    fn allow(&self, actor: &Actor, op: Operation) -> Result<(), ButlerError> {
+        Ok(self.policy.check(actor, op)?)
+    }
+
+    async fn token_key(&self) -> Result<&SecretKey, ButlerError> {
+        Ok(self
+            .token_key
+            .get_or_try_init(|| self.store.secret_key(TOKEN_KEY))
+            .await?)
+    }
+
+    /// Signs a validation of `group` on `facts`.
+    async fn issue(
+        &self,
+        group: &MigrationGroup,
+        facts: &FactsSnapshot,
+        mut report: ValidationReport,
+    ) -> Result<ValidationReport, ButlerError> {
+        let key = self.token_key().await?;
+        report.token = Some(ValidationToken::sign(
+            key,
+            group.id,
+            group.version,
+            facts.content_hash(),
+            report.errors,
+            report.only.clone(),
+        ));
+        Ok(report)
+    }
+
+    /// Reads a token that travelled as text ([`ValidationToken::encode`]),
+    /// checking its signature: a forged or altered one is refused here.
+    pub async fn parse_token(&self, text: &str) -> Result<ValidationToken, ButlerError> {
+        let key = self.token_key().await?;
+        ValidationToken::decode(key, text)
+            .map_err(|e| ButlerError::ValidationRequired(e.to_string()))
     }
 
     /// The configuration.
@@ -102,13 +131,13 @@ impl MigrationService {
         actor: &Actor,
         name_part: &str,
     ) -> Result<Vec<MigrationGroup>, ButlerError> {
-        allow(actor, &READERS, "read migration groups")?;
+        self.allow(actor, Operation::ReadGroups)?;
         Ok(self.store.find_groups(name_part).await?)
     }
 
     /// One group.
     pub async fn group(&self, actor: &Actor, id: GroupId) -> Result<MigrationGroup, ButlerError> {
-        allow(actor, &READERS, "read migration groups")?;
+        self.allow(actor, Operation::ReadGroups)?;
         Ok(self.store.get_group(id).await?)
     }
 
@@ -118,9 +147,9 @@ impl MigrationService {
         actor: &Actor,
         name: &str,
     ) -> Result<MigrationGroup, ButlerError> {
-        allow(actor, &WRITERS, "create migration groups")?;
+        self.allow(actor, Operation::EditGroups)?;
         let id = self.store.next_group_id().await?;
-        let g = MigrationGroup::new(id, name, &actor.name, self.clock.now())?;
+        let g = MigrationGroup::new(id, name, actor.name(), self.clock.now())?;
         self.store.insert_group(&g).await?;
         Ok(g)
     }
@@ -133,13 +162,13 @@ impl MigrationService {
         id: GroupId,
         name: Option<&str>,
     ) -> Result<MigrationGroup, ButlerError> {
-        allow(actor, &WRITERS, "clone migration groups")?;
+        self.allow(actor, Operation::EditGroups)?;
         let from = self.store.get_group(id).await?;
         let name = name
             .map(str::to_string)
             .unwrap_or_else(|| from.suggested_clone_name());
         let new_id = self.store.next_group_id().await?;
-        let g = from.clone_as(new_id, &name, &actor.name, self.clock.now())?;
+        let g = from.clone_as(new_id, &name, actor.name(), self.clock.now())?;
         self.store.insert_group(&g).await?;
         Ok(g)
     }
@@ -150,10 +179,9 @@ impl MigrationService {
         actor: &Actor,
         id: GroupId,
         version: u64,
-        what: &str,
         edit: impl FnOnce(&mut MigrationGroup) -> Result<(), ButlerError>,
     ) -> Result<MigrationGroup, ButlerError> {
-        allow(actor, &WRITERS, what)?;
+        self.allow(actor, Operation::EditGroups)?;
         let mut g = self.store.get_group(id).await?;
         if g.version != version {
             return Err(ButlerError::Conflict(crate::store::StoreError::Conflict {
@@ -164,7 +192,7 @@ impl MigrationService {
         }
         edit(&mut g)?;
         g.version += 1;
-        g.updated_by = actor.name.clone();
+        g.updated_by = actor.name().to_string();
         g.updated_at = self.clock.now();
         self.store.update_group(&g, version).await?;
         Ok(g)
@@ -178,10 +206,7 @@ impl MigrationService {
         version: u64,
         name: &str,
     ) -> Result<MigrationGroup, ButlerError> {
-        self.edit(actor, id, version, "rename migration groups", |g| {
-            Ok(g.rename(name)?)
-        })
-        .await
+        self.edit(actor, id, version, |g| Ok(g.rename(name)?)).await
     }
 
     /// Swaps source and destination.
@@ -191,7 +216,7 @@ impl MigrationService {
         id: GroupId,
         version: u64,
     ) -> Result<MigrationGroup, ButlerError> {
-        self.edit(actor, id, version, "switch migration groups", |g| {
+        self.edit(actor, id, version, |g| {
             g.switch();
             Ok(())
         })
@@ -242,12 +267,10 @@ impl MigrationService {
         set: fn(&mut MigrationGroup, &str) -> Result<(), super::GroupError>,
     ) -> Result<MigrationGroup, ButlerError> {
         // Authorise before asking the platform anything.
-        allow(actor, &WRITERS, "change migration groups")?;
+        self.allow(actor, Operation::EditGroups)?;
         self.check_cluster(cluster).await?;
-        self.edit(actor, id, version, "change migration groups", |g| {
-            Ok(set(g, cluster)?)
-        })
-        .await
+        self.edit(actor, id, version, |g| Ok(set(g, cluster)?))
+            .await
     }
 
     /// Adds any VM of the platform (selected).
@@ -258,16 +281,13 @@ impl MigrationService {
         version: u64,
         vm: &str,
     ) -> Result<MigrationGroup, ButlerError> {
-        allow(actor, &WRITERS, "change migration groups")?;
+        self.allow(actor, Operation::EditGroups)?;
         if self.backend.find_vm(vm).await?.is_none() {
             return Err(ButlerError::Invalid(format!(
                 "VM {vm:?} is not on the platform"
             )));
         }
-        self.edit(actor, id, version, "change migration groups", |g| {
-            Ok(g.add_vm(vm)?)
-        })
-        .await
+        self.edit(actor, id, version, |g| Ok(g.add_vm(vm)?)).await
     }
 
     /// Removes a VM.
@@ -278,10 +298,8 @@ impl MigrationService {
         version: u64,
         vm: &str,
     ) -> Result<MigrationGroup, ButlerError> {
-        self.edit(actor, id, version, "change migration groups", |g| {
-            Ok(g.remove_vm(vm)?)
-        })
-        .await
+        self.edit(actor, id, version, |g| Ok(g.remove_vm(vm)?))
+            .await
     }
 
     /// Selects or deselects a VM.
@@ -293,10 +311,8 @@ impl MigrationService {
         vm: &str,
         selected: bool,
     ) -> Result<MigrationGroup, ButlerError> {
-        self.edit(actor, id, version, "change migration groups", |g| {
-            Ok(g.select(vm, selected)?)
-        })
-        .await
+        self.edit(actor, id, version, |g| Ok(g.select(vm, selected)?))
+            .await
     }
 
     /// Saves a group edited by the caller as a whole (name, clusters, VMs,
@@ -307,32 +323,25 @@ impl MigrationService {
         group: &MigrationGroup,
     ) -> Result<MigrationGroup, ButlerError> {
         let wanted = group.clone();
-        self.edit(
-            actor,
-            group.id,
-            group.version,
-            "change migration groups",
-            move |g| {
-                let mut check =
-                    MigrationGroup::new(g.id, &wanted.name, &g.updated_by, g.updated_at)?;
-                if let Some(s) = &wanted.source {
-                    check.set_source(s)?;
-                }
-                if let Some(d) = &wanted.destination {
-                    check.set_destination(d)?;
-                }
-                // One pass with a set: groups may hold a million VMs.
-                let mut seen = std::collections::HashSet::with_capacity(wanted.vms.len());
-                if let Some(dup) = wanted.vms.iter().find(|v| !seen.insert(v.name.as_str())) {
-                    return Err(super::GroupError::DuplicateVm(dup.name.clone()).into());
-                }
-                g.name = check.name;
-                g.source = check.source;
-                g.destination = check.destination;
-                g.vms = wanted.vms.clone();
-                Ok(())
-            },
-        )
+        self.edit(actor, group.id, group.version, move |g| {
+            let mut check = MigrationGroup::new(g.id, &wanted.name, &g.updated_by, g.updated_at)?;
+            if let Some(s) = &wanted.source {
+                check.set_source(s)?;
+            }
+            if let Some(d) = &wanted.destination {
+                check.set_destination(d)?;
+            }
+            // One pass with a set: groups may hold a million VMs.
+            let mut seen = std::collections::HashSet::with_capacity(wanted.vms.len());
+            if let Some(dup) = wanted.vms.iter().find(|v| !seen.insert(v.name.as_str())) {
+                return Err(super::GroupError::DuplicateVm(dup.name.clone()).into());
+            }
+            g.name = check.name;
+            g.source = check.source;
+            g.destination = check.destination;
+            g.vms = wanted.vms.clone();
+            Ok(())
+        })
         .await
     }
 
@@ -343,7 +352,7 @@ impl MigrationService {
         id: GroupId,
         version: u64,
     ) -> Result<(), ButlerError> {
-        allow(actor, &WRITERS, "delete migration groups")?;
+        self.allow(actor, Operation::EditGroups)?;
         self.store.delete_group(id, version).await?;
         self.lock_facts().remove(&id);
         Ok(())
@@ -368,7 +377,7 @@ impl MigrationService {
         actor: &Actor,
         id: GroupId,
     ) -> Result<Arc<FactsSnapshot>, ButlerError> {
-        allow(actor, &READERS, "refresh migration facts")?;
+        self.allow(actor, Operation::RefreshFacts)?;
         let group = self.store.get_group(id).await?;
         match Inventory::fetch(self.backend.as_ref(), self.clock.as_ref()).await {
             Ok(inv) => Ok(self.install(&group, &inv)),
@@ -424,7 +433,7 @@ impl MigrationService {
 
     /// The facts held for a group, their age and the last refresh error.
     pub fn facts(&self, actor: &Actor, id: GroupId) -> Result<FactsStatus, ButlerError> {
-        allow(actor, &READERS, "read migration facts")?;
+        self.allow(actor, Operation::ReadGroups)?;
         let now = self.clock.now();
         self.lock_facts()
             .get(&id)
@@ -489,10 +498,11 @@ impl MigrationService {
         actor: &Actor,
         id: GroupId,
     ) -> Result<(MigrationGroup, Arc<FactsSnapshot>, ValidationReport), ButlerError> {
-        allow(actor, &READERS, "validate migration groups")?;
+        self.allow(actor, Operation::ValidateGroups)?;
         let group = self.store.get_group(id).await?;
         let facts = self.current_facts(&group)?;
         let report = validate(&group, &facts, self.clock.now(), None);
+        let report = self.issue(&group, &facts, report).await?;
         Ok((group, facts, report))
     }
 
@@ -502,7 +512,7 @@ impl MigrationService {
         actor: &Actor,
         run: RunId,
     ) -> Result<(MigrationGroup, Arc<FactsSnapshot>, ValidationReport), ButlerError> {
-        allow(actor, &READERS, "validate migration groups")?;
+        self.allow(actor, Operation::ValidateGroups)?;
         let report = self.store.get_report(run).await?;
         let failed = report.failed_vms();
         if failed.is_empty() {
@@ -511,37 +521,44 @@ impl MigrationService {
         let group = self.store.get_group(report.group).await?;
         let facts = self.current_facts(&group)?;
         let v = validate(&group, &facts, self.clock.now(), Some(&failed));
+        let v = self.issue(&group, &facts, v).await?;
         Ok((group, facts, v))
     }
 
     // ---- migration ----
 
     /// Starts migrating the group (or the token's subset) if `token` is a
-    /// validation of the group as it stands, on the current facts, with no
-    /// error.
+    /// validation this deployment signed, of the group as it stands, on
+    /// facts with the same content as now, with no error. Anything else is
+    /// refused and nothing moves.
     pub async fn migrate(
         &self,
         actor: &Actor,
         token: &ValidationToken,
     ) -> Result<MigrationHandle, ButlerError> {
-        allow(actor, &WRITERS, "migrate")?;
-        let group = self.store.get_group(token.group).await?;
-        if token.group_version != group.version {
+        self.allow(actor, Operation::Migrate)?;
+        token
+            .verify(self.token_key().await?)
+            .map_err(|e| ButlerError::ValidationRequired(e.to_string()))?;
+        let group = self.store.get_group(token.group()).await?;
+        if token.group_version() != group.version {
             return Err(ButlerError::ValidationRequired(format!(
                 "group {:?} changed since it was validated (version {} → {}); validate again",
-                group.name, token.group_version, group.version
+                group.name,
+                token.group_version(),
+                group.version
             )));
         }
         let facts = self.current_facts(&group)?;
-        if facts.snapshot_id != token.snapshot_id {
+        if facts.content_hash() != *token.facts_hash() {
             return Err(ButlerError::ValidationRequired(
-                "the facts were refreshed since the validation; validate again".into(),
+                "the platform's facts changed since the validation; validate again".into(),
             ));
         }
-        if token.errors > 0 {
+        if token.errors() > 0 {
             return Err(ButlerError::ValidationRequired(format!(
                 "the validation found {} error(s)",
-                token.errors
+                token.errors()
             )));
         }
         let (Some(source), Some(destination)) = (group.source.clone(), group.destination.clone())
@@ -552,10 +569,8 @@ impl MigrationService {
         };
         // One unit per protection group: one migrate call moves all its VMs.
         let mut units: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
-        let only: Option<std::collections::HashSet<&str>> = token
-            .only
-            .as_ref()
-            .map(|o| o.iter().map(String::as_str).collect());
+        let only: Option<std::collections::HashSet<&str>> =
+            token.only().map(|o| o.iter().map(String::as_str).collect());
         for (i, vm) in group.vms.iter().enumerate() {
             if !vm.selected || only.as_ref().is_some_and(|o| !o.contains(vm.name.as_str())) {
                 continue;
@@ -576,7 +591,7 @@ impl MigrationService {
             group_name: group.name.clone(),
             source: source.clone(),
             destination: destination.clone(),
-            started_by: actor.name.clone(),
+            started_by: actor.name().to_string(),
             started,
             ended: None,
             cancelled: false,
@@ -628,7 +643,7 @@ impl MigrationService {
 
     /// A stored report.
     pub async fn report(&self, actor: &Actor, run: RunId) -> Result<MigrationReport, ButlerError> {
-        allow(actor, &READERS, "read migration reports")?;
+        self.allow(actor, Operation::ReadGroups)?;
         Ok(self.store.get_report(run).await?)
     }
 
@@ -638,7 +653,7 @@ impl MigrationService {
         actor: &Actor,
         group: GroupId,
     ) -> Result<Vec<MigrationReport>, ButlerError> {
-        allow(actor, &READERS, "read migration reports")?;
+        self.allow(actor, Operation::ReadGroups)?;
         Ok(self.store.list_reports(group).await?)
     }
 }

@@ -52,6 +52,7 @@ fn facts(vms: Vec<VmFacts>) -> FactsSnapshot {
         ],
         names: (0..vms.len()).map(|i| format!("vm{i}")).collect(),
         vms,
+        content: Default::default(),
     }
 }
 
@@ -206,15 +207,37 @@ fn group_level_codes() {
 }
 
 #[test]
-fn a_clean_group_can_migrate_and_the_token_binds_version_and_snapshot() {
+fn a_clean_group_can_migrate_and_the_pure_check_signs_nothing() {
     let g = group(1);
     let r = validate(&g, &facts(vec![ok_vm(0)]), now(), None);
     assert!(r.can_migrate(), "{:?}", r.findings);
     assert_eq!((r.errors, r.warnings), (0, 0));
-    assert_eq!(
-        (r.token.group, r.token.group_version, r.token.snapshot_id),
-        (GroupId(1), 1, 7)
-    );
+    assert!(r.token().is_none(), "only the service holds the key");
+}
+
+#[test]
+fn the_content_hash_follows_the_facts_not_the_read_time_or_snapshot() {
+    let a = facts(vec![ok_vm(0), ok_vm(0)]);
+    let mut b = facts(vec![ok_vm(0), ok_vm(0)]);
+    b.snapshot_id = 99;
+    b.taken_at = now() + Duration::minutes(5);
+    assert_eq!(a.content_hash(), b.content_hash());
+    let mut c = facts(vec![ok_vm(0), ok_vm(0)]);
+    c.vms[1].powered_on = true;
+    assert_ne!(a.content_hash(), c.content_hash());
+    let mut d = facts(vec![ok_vm(0), ok_vm(0)]);
+    d.groups[0].last_replica = Some(now());
+    assert_ne!(a.content_hash(), d.content_hash());
+    let mut e = facts(vec![ok_vm(0), ok_vm(0)]);
+    e.projects[0].clusters = vec![1];
+    assert_ne!(a.content_hash(), e.content_hash());
+    // Same facts listed in another order on the platform: same hash.
+    let mut f = facts(vec![ok_vm(0), ok_vm(0)]);
+    f.projects.swap(0, 1);
+    for v in &mut f.vms {
+        v.project = 1 - v.project;
+    }
+    assert_eq!(a.content_hash(), f.content_hash());
 }
 
 #[test]
@@ -234,7 +257,7 @@ fn a_subset_validation_looks_only_at_the_subset() {
     );
     let codes: Vec<_> = r.findings.iter().map(|f| (f.code, f.vm)).collect();
     assert_eq!(codes, vec![(FindingCode::PoweredOn, 0)]);
-    assert_eq!(r.token.only, Some(vec!["vm0".to_string()]));
+    assert_eq!(r.only, Some(vec!["vm0".to_string()]));
 }
 
 proptest! {

@@ -3,7 +3,8 @@
 //! only when asked.
 
 use super::facts::{FactsSnapshot, NONE16, NONE32};
-use super::group::{GroupId, MigrationGroup};
+use super::group::MigrationGroup;
+use super::token::ValidationToken;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -187,21 +188,6 @@ impl Finding {
     }
 }
 
-/// Binds a successful validation to the group version and the facts it saw.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ValidationToken {
-    /// The group.
-    pub group: GroupId,
-    /// Its version when validated.
-    pub group_version: u64,
-    /// The facts snapshot used.
-    pub snapshot_id: u64,
-    /// Error findings seen (a token with errors never allows a migration).
-    pub errors: u32,
-    /// The subset validated (retry of failed VMs), if any; sorted names.
-    pub only: Option<Vec<String>>,
-}
-
 /// Counts and findings of one validation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidationReport {
@@ -213,11 +199,23 @@ pub struct ValidationReport {
     pub infos: u32,
     /// Every finding, group-level first, then by VM order.
     pub findings: Vec<Finding>,
-    /// The token for `migrate`.
-    pub token: ValidationToken,
+    /// The subset validated (retry of failed VMs), if any; sorted names.
+    pub only: Option<Vec<String>>,
+    /// The signed token, when the service issued one.
+    #[serde(skip)]
+    pub(crate) token: Option<ValidationToken>,
 }
 
 impl ValidationReport {
+    /// The token to pass to
+    /// [`MigrationService::migrate`](super::MigrationService::migrate):
+    /// present on every report [`MigrationService`](super::MigrationService)
+    /// returns, absent on the pure [`validate`] function's (only the
+    /// service holds the signing key).
+    pub fn token(&self) -> Option<&ValidationToken> {
+        self.token.as_ref()
+    }
+
     /// Whether migration may start (no errors).
     pub fn can_migrate(&self) -> bool {
         self.errors == 0
@@ -413,12 +411,7 @@ pub fn validate(
         warnings,
         infos,
         findings,
-        token: ValidationToken {
-            group: group.id,
-            group_version: group.version,
-            snapshot_id: facts.snapshot_id,
-            errors,
-            only,
-        },
+        only,
+        token: None,
     }
 }

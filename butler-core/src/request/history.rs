@@ -1,4 +1,4 @@
-use super::policy::ActionKind;
+use super::ActionKind;
 use super::RequestState;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;

@@ -1,18 +1,24 @@
 //! The provisioning request (SPEC §3): aggregate, states, actions, who may
 //! do what, and history.
 //!
-//! Every change goes through [`transition`], a pure function of (request,
-//! actor, action, time) that returns the new request with its history entry
-//! appended and its version bumped, or a [`TransitionError`] naming the
-//! actor, the action, the state and the reason. Nothing is changed on error.
+//! Every change a user makes goes through [`transition`], a pure function
+//! of (policy, request, actor, action, time) that returns the new request
+//! with its history entry appended and its version bumped, or a
+//! [`Denied`](crate::auth::Denied) naming the actor, the action, the state
+//! and the reason. Nothing is changed on error. Who may do what is in
+//! [`crate::auth::policy`].
+//!
+//! The engine's actions (start provisioning, record a step, `Completed`,
+//! `Error`) are not in [`Action`]: they exist only inside the library.
 
+mod action_kind;
 mod history;
-mod policy;
 mod transition;
 
+pub use action_kind::ActionKind;
 pub use history::{CostChange, FieldChange, HistoryEntry};
-pub use policy::{can_view, permits, sees_all_requests, ActionKind, DenyReason};
-pub use transition::{create, transition, Action, Priced, TransitionError};
+pub(crate) use transition::{advance, EngineAction};
+pub use transition::{create, transition, Action, Priced};
 
 use crate::cost::Estimate;
 use crate::spec::{Derived, VmSpec};

@@ -1,91 +1,37 @@
 use super::*;
-use crate::auth::{Actor, Role};
+use crate::auth::{Actor, DenyReason, Policy, Role};
 use crate::cost::estimate;
 use crate::demo;
 use crate::spec::{validate, VmSpec};
 use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 
-/// The authorization table, written by hand from SPEC §1 and §3:
-/// role, action, states in which it is allowed, and whether only the owner may.
-const TABLE: &str = "
-requester save               created             own
-requester submit             created             own
-requester cancel             created,requested   own
-approver  save               created             own
-approver  submit             created             own
-approver  cancel             created,requested   own
-approver  review             requested,reviewed  any
-approver  reject             requested,reviewed  any
-approver  approve            requested,reviewed  any
-approver  retry              error               any
-admin     retry              error               any
-engine    start_provisioning approved            any
-engine    step_retry         provisioning        any
-engine    step_done          provisioning        any
-engine    fail               provisioning        any
-";
+const P: Policy = Policy::standard();
 
-fn expected(role: Role, action: ActionKind, state: RequestState, own: bool) -> bool {
-    TABLE.lines().filter(|l| !l.trim().is_empty()).any(|l| {
-        let cols: Vec<&str> = l.split_whitespace().collect();
-        cols[0] == role.to_string()
-            && cols[1] == action.as_str()
-            && cols[2].split(',').any(|s| s == state.as_str())
-            && (cols[3] == "any" || own)
-    })
-}
-
-#[test]
-fn every_role_state_action_and_ownership_matches_the_spec_table() {
-    let mut checked = 0;
-    for role in Role::ALL {
-        let actor = Actor::new("someone", [role]);
-        for state in RequestState::ALL {
-            for action in ActionKind::ALL
-                .into_iter()
-                .filter(|a| *a != ActionKind::Create)
-            {
-                for own in [true, false] {
-                    let got = permits(&actor, own, state, action);
-                    assert_eq!(
-                        got.is_ok(),
-                        expected(role, action, state, own),
-                        "{role} {action} in {state} (own: {own}) gave {got:?}"
-                    );
-                    checked += 1;
-                }
-            }
-        }
-    }
-    assert_eq!(checked, 6 * 9 * 11 * 2);
-    for role in Role::ALL {
-        let may_create = matches!(role, Role::Requester | Role::Approver);
-        let got = permits(
-            &Actor::new("x", [role]),
-            true,
-            RequestState::Created,
-            ActionKind::Create,
-        );
-        assert_eq!(got.is_ok(), may_create, "{role} create");
-    }
+fn permits(
+    actor: &Actor,
+    own: bool,
+    state: RequestState,
+    action: ActionKind,
+) -> Result<(), DenyReason> {
+    P.request(actor, own, state, action)
 }
 
 #[test]
 fn denials_name_the_reason() {
-    let viewer = Actor::new("vic", [Role::Viewer]);
+    let viewer = Actor::trusted("vic", [Role::Viewer]).unwrap();
     assert_eq!(
         permits(&viewer, false, RequestState::Requested, ActionKind::Approve),
         Err(DenyReason::MissingRole {
             needs: vec![Role::Approver]
         })
     );
-    let other = Actor::new("otto", [Role::Requester]);
+    let other = Actor::trusted("otto", [Role::Requester]).unwrap();
     assert_eq!(
         permits(&other, false, RequestState::Created, ActionKind::Submit),
         Err(DenyReason::NotVisible)
     );
-    let approver = Actor::new("bea", [Role::Approver]);
+    let approver = Actor::trusted("bea", [Role::Approver]).unwrap();
     assert_eq!(
         permits(&approver, false, RequestState::Created, ActionKind::Submit),
         Err(DenyReason::NotOwner)
@@ -108,6 +54,31 @@ fn denials_name_the_reason() {
         ),
         Err(DenyReason::WrongState)
     );
+    assert_eq!(
+        permits(
+            &approver,
+            true,
+            RequestState::Requested,
+            ActionKind::Approve
+        ),
+        Err(DenyReason::OwnRequest)
+    );
+    assert_eq!(
+        Policy::without_four_eyes().request(
+            &approver,
+            true,
+            RequestState::Requested,
+            ActionKind::Approve
+        ),
+        Ok(())
+    );
+    let admin = Actor::trusted("root", [Role::Admin]).unwrap();
+    for kind in ActionKind::ALL.into_iter().filter(|k| k.is_engine_only()) {
+        assert_eq!(
+            permits(&admin, false, RequestState::Approved, kind),
+            Err(DenyReason::EngineOnly)
+        );
+    }
 }
 
 fn at(min: i64) -> chrono::DateTime<Utc> {
@@ -124,21 +95,21 @@ fn priced(spec: VmSpec) -> Box<Priced> {
 }
 
 fn new_request(owner: &Actor) -> Request {
-    create(RequestId(7), owner, *priced(demo::spec("web01")), at(0)).unwrap()
+    create(&P, RequestId(7), owner, *priced(demo::spec("web01")), at(0)).unwrap()
 }
 
 #[test]
 fn review_records_field_changes_and_cost_before_after() {
-    let ana = Actor::new("ana", [Role::Requester]);
-    let bea = Actor::new("bea", [Role::Approver]);
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
     let r = new_request(&ana);
-    let (r, _) = transition(&r, &ana, Action::Submit, at(1)).unwrap();
+    let (r, _) = transition(&P, &r, &ana, Action::Submit, at(1)).unwrap();
     let bigger = VmSpec {
         ram_gib: 8,
         disks_gib: vec![50, 100],
         ..demo::spec("web01")
     };
-    let (r2, entry) = transition(&r, &bea, Action::Review(priced(bigger)), at(2)).unwrap();
+    let (r2, entry) = transition(&P, &r, &bea, Action::Review(priced(bigger)), at(2)).unwrap();
     assert_eq!(r2.state, RequestState::Reviewed);
     assert_eq!(r2.approver.as_deref(), Some("bea"));
     assert_eq!(r2.version, r.version + 1);
@@ -167,14 +138,13 @@ fn review_records_field_changes_and_cost_before_after() {
 
 #[test]
 fn provisioning_walks_the_steps_fails_and_retries_at_the_failed_step() {
-    let ana = Actor::new("ana", [Role::Requester]);
-    let bea = Actor::new("bea", [Role::Approver]);
-    let eng = Actor::engine();
-    let adm = Actor::new("root", [Role::Admin]);
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
+    let adm = Actor::trusted("root", [Role::Admin]).unwrap();
     let r = new_request(&ana);
-    let (r, _) = transition(&r, &ana, Action::Submit, at(1)).unwrap();
-    let (r, _) = transition(&r, &bea, Action::Approve, at(2)).unwrap();
-    let (r, _) = transition(&r, &eng, Action::StartProvisioning, at(3)).unwrap();
+    let (r, _) = transition(&P, &r, &ana, Action::Submit, at(1)).unwrap();
+    let (r, _) = transition(&P, &r, &bea, Action::Approve, at(2)).unwrap();
+    let (r, _) = advance(&r, EngineAction::StartProvisioning, at(3)).unwrap();
     assert_eq!(
         r.progress,
         Some(StepProgress {
@@ -182,10 +152,9 @@ fn provisioning_walks_the_steps_fails_and_retries_at_the_failed_step() {
             attempt: 1
         })
     );
-    let wrong = transition(
+    let wrong = advance(
         &r,
-        &eng,
-        Action::StepDone {
+        EngineAction::StepDone {
             step: ProvisioningStep::Bill,
             vm_uuid: None,
             note: None,
@@ -193,10 +162,9 @@ fn provisioning_walks_the_steps_fails_and_retries_at_the_failed_step() {
         at(4),
     );
     assert_eq!(wrong.unwrap_err().reason, DenyReason::WrongStep);
-    let (r, _) = transition(
+    let (r, _) = advance(
         &r,
-        &eng,
-        Action::StepDone {
+        EngineAction::StepDone {
             step: ProvisioningStep::CreateVm,
             vm_uuid: Some("u-1".into()),
             note: None,
@@ -204,10 +172,9 @@ fn provisioning_walks_the_steps_fails_and_retries_at_the_failed_step() {
         at(4),
     )
     .unwrap();
-    let (r, _) = transition(
+    let (r, _) = advance(
         &r,
-        &eng,
-        Action::StepRetry {
+        EngineAction::StepRetry {
             step: ProvisioningStep::Protect,
             reason: "503".into(),
         },
@@ -221,10 +188,9 @@ fn provisioning_walks_the_steps_fails_and_retries_at_the_failed_step() {
             attempt: 2
         })
     );
-    let (r, e) = transition(
+    let (r, e) = advance(
         &r,
-        &eng,
-        Action::Fail {
+        EngineAction::Fail {
             step: ProvisioningStep::Protect,
             reason: "still 503".into(),
         },
@@ -244,8 +210,8 @@ fn provisioning_walks_the_steps_fails_and_retries_at_the_failed_step() {
         .note
         .unwrap()
         .contains("protect failed after 2 attempt(s)"));
-    assert!(transition(&r, &ana, Action::Retry, at(7)).is_err());
-    let (r, _) = transition(&r, &adm, Action::Retry, at(7)).unwrap();
+    assert!(transition(&P, &r, &ana, Action::Retry, at(7)).is_err());
+    let (r, _) = transition(&P, &r, &adm, Action::Retry, at(7)).unwrap();
     assert_eq!(
         r.progress,
         Some(StepProgress {
@@ -259,10 +225,9 @@ fn provisioning_walks_the_steps_fails_and_retries_at_the_failed_step() {
         ProvisioningStep::Monitor,
         ProvisioningStep::Bill,
     ] {
-        r = transition(
+        r = advance(
             &r,
-            &eng,
-            Action::StepDone {
+            EngineAction::StepDone {
                 step,
                 vm_uuid: None,
                 note: None,
@@ -279,48 +244,54 @@ fn provisioning_walks_the_steps_fails_and_retries_at_the_failed_step() {
 
 fn actors() -> Vec<Actor> {
     vec![
-        Actor::new("ana", [Role::Requester]),
-        Actor::new("otto", [Role::Requester]),
-        Actor::new("bea", [Role::Approver]),
-        Actor::new("vic", [Role::Viewer]),
-        Actor::new("ops", [Role::Operator]),
-        Actor::new("root", [Role::Admin]),
-        Actor::engine(),
+        Actor::trusted("ana", [Role::Requester]).unwrap(),
+        Actor::trusted("otto", [Role::Requester]).unwrap(),
+        Actor::trusted("bea", [Role::Approver]).unwrap(),
+        Actor::trusted("vic", [Role::Viewer]).unwrap(),
+        Actor::trusted("ops", [Role::Operator]).unwrap(),
+        Actor::trusted("root", [Role::Admin]).unwrap(),
     ]
 }
 
-fn action_for(i: usize, step: Option<ProvisioningStep>, ram: u32) -> Action {
+/// A user action (by actor index) or an engine action.
+enum Move {
+    User(usize, Action),
+    Engine(EngineAction),
+}
+
+fn move_for(who: usize, i: usize, step: Option<ProvisioningStep>, ram: u32) -> Move {
     let step = step.unwrap_or(ProvisioningStep::CreateVm);
+    let user = |a| Move::User(who, a);
     match i {
-        0 => Action::Save(priced(VmSpec {
+        0 => user(Action::Save(priced(VmSpec {
             ram_gib: ram,
             ..demo::spec("web01")
-        })),
-        1 => Action::Submit,
-        2 => Action::Cancel { reason: None },
-        3 => Action::Review(priced(VmSpec {
+        }))),
+        1 => user(Action::Submit),
+        2 => user(Action::Cancel { reason: None }),
+        3 => user(Action::Review(priced(VmSpec {
             ram_gib: ram,
             ..demo::spec("web01")
-        })),
-        4 => Action::Reject {
+        }))),
+        4 => user(Action::Reject {
             reason: "no".into(),
-        },
-        5 => Action::Approve,
-        6 => Action::StartProvisioning,
-        7 => Action::StepRetry {
+        }),
+        5 => user(Action::Approve),
+        6 => Move::Engine(EngineAction::StartProvisioning),
+        7 => Move::Engine(EngineAction::StepRetry {
             step,
             reason: "flaky".into(),
-        },
-        8 => Action::StepDone {
+        }),
+        8 => Move::Engine(EngineAction::StepDone {
             step,
             vm_uuid: Some("u".into()),
             note: None,
-        },
-        9 => Action::Fail {
+        }),
+        9 => Move::Engine(EngineAction::Fail {
             step,
             reason: "down".into(),
-        },
-        _ => Action::Retry,
+        }),
+        _ => user(Action::Retry),
     }
 }
 
@@ -345,16 +316,37 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
     #[test]
     fn random_sequences_keep_every_invariant(
-        steps in proptest::collection::vec((0usize..7, 0usize..11, 1u32..16), 1..40)
+        steps in proptest::collection::vec((0usize..6, 0usize..11, 1u32..16), 1..40)
     ) {
         let actors = actors();
         let mut r = new_request(&actors[0]);
+        let mut engine_steps_done = 0;
         for (n, (who, what, ram)) in steps.into_iter().enumerate() {
-            let actor = &actors[who];
             let before = r.clone();
-            let action = action_for(what, r.progress.map(|p| p.step), ram);
-            let kind = action.kind();
-            match transition(&r, actor, action, at(n as i64 + 1)) {
+            let mv = move_for(who, what, r.progress.map(|p| p.step), ram);
+            let (result, actor) = match mv {
+                Move::User(w, action) => {
+                    let kind = action.kind();
+                    let actor = &actors[w];
+                    let out = transition(&P, &r, actor, action, at(n as i64 + 1));
+                    if out.is_ok() {
+                        if matches!(kind, ActionKind::Approve | ActionKind::Reject | ActionKind::Review) {
+                            prop_assert!(actor.has(Role::Approver));
+                            prop_assert_ne!(actor.name(), r.owner.as_str(), "four eyes");
+                        }
+                        if matches!(kind, ActionKind::Save | ActionKind::Submit | ActionKind::Cancel) {
+                            prop_assert_eq!(actor.name(), r.owner.as_str());
+                        }
+                    }
+                    if let Err(e) = &out {
+                        prop_assert_eq!(e.action, crate::auth::Operation::Request(kind));
+                        prop_assert_eq!(e.actor.as_str(), actor.name());
+                    }
+                    (out, Some(actor))
+                }
+                Move::Engine(a) => (advance(&r, a, at(n as i64 + 1)), None),
+            };
+            match result {
                 Ok((next, entry)) => {
                     prop_assert!(!before.state.is_final(), "left final state {}", before.state);
                     prop_assert!(legal_edge(before.state, next.state), "{} -> {}", before.state, next.state);
@@ -363,21 +355,20 @@ proptest! {
                     prop_assert_eq!(next.version, before.version + 1);
                     prop_assert_eq!(&next.history[..before.history.len()], &before.history[..]);
                     prop_assert_eq!(next.history.len(), before.history.len() + 1);
-                    if matches!(kind, ActionKind::Approve | ActionKind::Reject | ActionKind::Review) {
-                        prop_assert!(actor.has(Role::Approver));
-                    }
-                    if matches!(kind, ActionKind::Save | ActionKind::Submit | ActionKind::Cancel) {
-                        prop_assert_eq!(&actor.name, &r.owner);
-                    }
                     prop_assert_eq!(next.progress.is_some(), next.state == RequestState::Provisioning);
                     prop_assert_eq!(next.failure.is_some(), next.state == RequestState::Error);
+                    if actor.is_none() && entry.action == ActionKind::StepDone {
+                        engine_steps_done += 1;
+                    }
+                    if next.state == RequestState::Completed {
+                        // Completed only through the engine's last step.
+                        prop_assert!(actor.is_none());
+                        prop_assert_eq!(entry.action, ActionKind::StepDone);
+                        prop_assert!(engine_steps_done >= ProvisioningStep::ALL.len());
+                    }
                     r = next;
                 }
-                Err(e) => {
-                    prop_assert_eq!(e.action, kind);
-                    prop_assert_eq!(e.state, Some(before.state));
-                    prop_assert_eq!(&e.actor, &actor.name);
-                }
+                Err(e) => prop_assert_eq!(e.state, Some(before.state)),
             }
         }
         // The history is one path from creation to the current state.

@@ -1,11 +1,11 @@
 use super::history::{field_changes, CostChange, HistoryEntry};
-use super::policy::{permits, ActionKind, DenyReason};
-use super::{ProvisioningStep, Request, RequestId, RequestState, StepFailure, StepProgress};
-use crate::auth::Actor;
+use super::{
+    ActionKind, ProvisioningStep, Request, RequestId, RequestState, StepFailure, StepProgress,
+};
+use crate::auth::{Actor, Denied, DenyReason, Operation, Policy};
 use crate::cost::Estimate;
 use crate::spec::ValidSpec;
 use chrono::{DateTime, Utc};
-use std::fmt;
 
 /// A validated spec with its estimate: what `Save`, `Review` and [`create`]
 /// take, so a transition never has to consult the catalog or the rate cards.
@@ -17,7 +17,7 @@ pub struct Priced {
     pub estimate: Estimate,
 }
 
-/// An action on an existing request.
+/// An action a user takes on an existing request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Action {
@@ -39,32 +39,7 @@ pub enum Action {
     },
     /// Approver approves.
     Approve,
-    /// Engine starts at the first step.
-    StartProvisioning,
-    /// Engine records a failed attempt it will retry.
-    StepRetry {
-        /// The step (must be the current one).
-        step: ProvisioningStep,
-        /// Why the attempt failed.
-        reason: String,
-    },
-    /// Engine finished a step.
-    StepDone {
-        /// The step (must be the current one).
-        step: ProvisioningStep,
-        /// The VM uuid, when `CreateVm` finishes.
-        vm_uuid: Option<String>,
-        /// Outcome for history.
-        note: Option<String>,
-    },
-    /// Engine gives up on a step.
-    Fail {
-        /// The step (must be the current one).
-        step: ProvisioningStep,
-        /// The last reason.
-        reason: String,
-    },
-    /// Admin retries a request in `Error` at its failed step.
+    /// Admin (or approver) retries a request in `Error` at its failed step.
     Retry,
 }
 
@@ -78,65 +53,61 @@ impl Action {
             Action::Review(_) => ActionKind::Review,
             Action::Reject { .. } => ActionKind::Reject,
             Action::Approve => ActionKind::Approve,
-            Action::StartProvisioning => ActionKind::StartProvisioning,
-            Action::StepRetry { .. } => ActionKind::StepRetry,
-            Action::StepDone { .. } => ActionKind::StepDone,
-            Action::Fail { .. } => ActionKind::Fail,
             Action::Retry => ActionKind::Retry,
         }
     }
 }
 
-/// A refused action: who, what, in which state, why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct TransitionError {
-    /// The actor's user name.
-    pub actor: String,
-    /// The action.
-    pub action: ActionKind,
-    /// The request, if it exists yet.
-    pub request: Option<RequestId>,
-    /// The request's state.
-    pub state: Option<RequestState>,
-    /// Why.
-    pub reason: DenyReason,
+/// What the provisioning engine records. Crate-private: no host code, user
+/// or role can produce one (SPEC §1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EngineAction {
+    /// Start at the first step.
+    StartProvisioning,
+    /// A failed attempt that will be retried.
+    StepRetry {
+        step: ProvisioningStep,
+        reason: String,
+    },
+    /// A finished step.
+    StepDone {
+        step: ProvisioningStep,
+        vm_uuid: Option<String>,
+        note: Option<String>,
+    },
+    /// Give up on a step.
+    Fail {
+        step: ProvisioningStep,
+        reason: String,
+    },
 }
 
-impl fmt::Display for TransitionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} may not {}", self.actor, self.action)?;
-        if let Some(id) = self.request {
-            write!(f, " request {id}")?;
+impl EngineAction {
+    fn kind(&self) -> ActionKind {
+        match self {
+            EngineAction::StartProvisioning => ActionKind::StartProvisioning,
+            EngineAction::StepRetry { .. } => ActionKind::StepRetry,
+            EngineAction::StepDone { .. } => ActionKind::StepDone,
+            EngineAction::Fail { .. } => ActionKind::Fail,
         }
-        if let Some(s) = self.state {
-            write!(f, " in state {s}")?;
-        }
-        write!(f, ": {}", self.reason)
     }
 }
 
 /// Creates a request (state `Created`, version 1) for `actor`, who becomes
 /// its owner. `id` comes from the store.
 pub fn create(
+    policy: &Policy,
     id: RequestId,
     actor: &Actor,
     priced: Priced,
     at: DateTime<Utc>,
-) -> Result<Request, TransitionError> {
-    permits(actor, true, RequestState::Created, ActionKind::Create).map_err(|reason| {
-        TransitionError {
-            actor: actor.name.clone(),
-            action: ActionKind::Create,
-            request: None,
-            state: None,
-            reason,
-        }
-    })?;
+) -> Result<Request, Denied> {
+    policy.check_request(actor, None, ActionKind::Create)?;
     let (spec, derived) = priced.spec.into_parts();
     let entry = HistoryEntry {
         seq: 1,
         at,
-        actor: actor.name.clone(),
+        actor: actor.name().to_string(),
         action: ActionKind::Create,
         from: None,
         to: RequestState::Created,
@@ -146,7 +117,7 @@ pub fn create(
     };
     Ok(Request {
         id,
-        owner: actor.name.clone(),
+        owner: actor.name().to_string(),
         approver: None,
         state: RequestState::Created,
         spec,
@@ -162,36 +133,28 @@ pub fn create(
     })
 }
 
-/// Applies `action` by `actor` to `request` at time `at`.
+/// Applies `action` by `actor` to `request` at time `at`, if `policy`
+/// allows it.
 ///
 /// Returns the new request (history entry appended, version + 1) and a copy
 /// of the entry; or an error, and `request` is untouched.
 pub fn transition(
+    policy: &Policy,
     request: &Request,
     actor: &Actor,
     action: Action,
     at: DateTime<Utc>,
-) -> Result<(Request, HistoryEntry), TransitionError> {
+) -> Result<(Request, HistoryEntry), Denied> {
     let kind = action.kind();
-    let deny = |reason| TransitionError {
-        actor: actor.name.clone(),
-        action: kind,
-        request: Some(request.id),
-        state: Some(request.state),
-        reason,
-    };
-    permits(actor, request.owner == actor.name, request.state, kind).map_err(deny)?;
-
+    policy.check_request(
+        actor,
+        Some((request.id, &request.owner, request.state)),
+        kind,
+    )?;
     let mut next = request.clone();
     let mut changes = Vec::new();
     let mut cost = None;
     let mut note = None;
-    let from = request.state;
-    let current_step = |step: ProvisioningStep| match request.progress {
-        Some(p) if p.step == step => Ok(p),
-        _ => Err(deny(DenyReason::WrongStep)),
-    };
-
     match action {
         Action::Save(priced) | Action::Review(priced) => {
             let (spec, derived) = priced.spec.into_parts();
@@ -208,7 +171,7 @@ pub fn transition(
             next.estimate = priced.estimate;
             if kind == ActionKind::Review {
                 next.state = RequestState::Reviewed;
-                next.approver = Some(actor.name.clone());
+                next.approver = Some(actor.name().to_string());
             }
         }
         Action::Submit => next.state = RequestState::Requested,
@@ -218,21 +181,107 @@ pub fn transition(
         }
         Action::Reject { reason } => {
             next.state = RequestState::Rejected;
-            next.approver = Some(actor.name.clone());
+            next.approver = Some(actor.name().to_string());
             note = Some(reason);
         }
         Action::Approve => {
             next.state = RequestState::Approved;
-            next.approver = Some(actor.name.clone());
+            next.approver = Some(actor.name().to_string());
         }
-        Action::StartProvisioning => {
+        Action::Retry => {
+            let Some(failure) = request.failure.clone() else {
+                return Err(denied(request, actor, kind, DenyReason::WrongState));
+            };
+            next.state = RequestState::Provisioning;
+            next.progress = Some(StepProgress {
+                step: failure.step,
+                attempt: 1,
+            });
+            next.failure = None;
+            note = Some(format!("retry at step {}", failure.step));
+        }
+    }
+    Ok(finish(request, next, actor, kind, changes, cost, note, at))
+}
+
+fn denied(request: &Request, actor: &Actor, kind: ActionKind, reason: DenyReason) -> Denied {
+    Denied {
+        actor: actor.name().to_string(),
+        action: Operation::Request(kind),
+        request: Some(request.id),
+        state: Some(request.state),
+        reason,
+    }
+}
+
+/// Appends the history entry and bumps the version.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    request: &Request,
+    mut next: Request,
+    actor: &Actor,
+    kind: ActionKind,
+    changes: Vec<super::FieldChange>,
+    cost: Option<CostChange>,
+    note: Option<String>,
+    at: DateTime<Utc>,
+) -> (Request, HistoryEntry) {
+    let entry = HistoryEntry {
+        seq: u32::try_from(request.history.len() + 1).unwrap_or(u32::MAX),
+        at,
+        actor: actor.name().to_string(),
+        action: kind,
+        from: Some(request.state),
+        to: next.state,
+        changes,
+        cost,
+        note,
+    };
+    next.history.push(entry.clone());
+    next.version += 1;
+    next.updated_at = at;
+    (next, entry)
+}
+
+/// Applies an engine action. Crate-private: the engine is the only caller,
+/// so `Completed` is reached only after its steps really ran.
+pub(crate) fn advance(
+    request: &Request,
+    action: EngineAction,
+    at: DateTime<Utc>,
+) -> Result<(Request, HistoryEntry), Denied> {
+    let engine = Actor::engine();
+    let kind = action.kind();
+    let deny = |reason| denied(request, &engine, kind, reason);
+    let wanted = if kind == ActionKind::StartProvisioning {
+        RequestState::Approved
+    } else {
+        RequestState::Provisioning
+    };
+    if request.state != wanted {
+        let reason = if request.state.is_final() {
+            DenyReason::Final
+        } else {
+            DenyReason::WrongState
+        };
+        return Err(deny(reason));
+    }
+    let current_step = |step: ProvisioningStep| match request.progress {
+        Some(p) if p.step == step => Ok(p),
+        _ => Err(deny(DenyReason::WrongStep)),
+    };
+    let mut next = request.clone();
+    let note;
+    match action {
+        EngineAction::StartProvisioning => {
             next.state = RequestState::Provisioning;
             next.progress = Some(StepProgress {
                 step: ProvisioningStep::CreateVm,
                 attempt: 1,
             });
+            note = None;
         }
-        Action::StepRetry { step, reason } => {
+        EngineAction::StepRetry { step, reason } => {
             let p = current_step(step)?;
             next.progress = Some(StepProgress {
                 step,
@@ -240,7 +289,7 @@ pub fn transition(
             });
             note = Some(format!("{step} attempt {} failed: {reason}", p.attempt));
         }
-        Action::StepDone {
+        EngineAction::StepDone {
             step,
             vm_uuid,
             note: outcome,
@@ -266,7 +315,7 @@ pub fn transition(
                 None => format!("{step} done"),
             });
         }
-        Action::Fail { step, reason } => {
+        EngineAction::Fail { step, reason } => {
             let p = current_step(step)?;
             next.state = RequestState::Error;
             next.progress = None;
@@ -280,34 +329,15 @@ pub fn transition(
                 p.attempt
             ));
         }
-        Action::Retry => {
-            let failure = request
-                .failure
-                .clone()
-                .ok_or_else(|| deny(DenyReason::WrongState))?;
-            next.state = RequestState::Provisioning;
-            next.progress = Some(StepProgress {
-                step: failure.step,
-                attempt: 1,
-            });
-            next.failure = None;
-            note = Some(format!("retry at step {}", failure.step));
-        }
     }
-
-    let entry = HistoryEntry {
-        seq: u32::try_from(request.history.len() + 1).unwrap_or(u32::MAX),
-        at,
-        actor: actor.name.clone(),
-        action: kind,
-        from: Some(from),
-        to: next.state,
-        changes,
-        cost,
+    Ok(finish(
+        request,
+        next,
+        &engine,
+        kind,
+        Vec::new(),
+        None,
         note,
-    };
-    next.history.push(entry.clone());
-    next.version += 1;
-    next.updated_at = at;
-    Ok((next, entry))
+        at,
+    ))
 }

@@ -1,4 +1,5 @@
-use super::{Page, RequestQuery, StepLogEntry, Store, StoreError};
+use super::{Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError};
+use crate::auth::{User, UserAudit};
 use crate::migration::{GroupId, MigrationGroup, MigrationReport, RunId};
 use crate::request::{Request, RequestId, RequestState};
 use async_trait::async_trait;
@@ -22,6 +23,9 @@ struct Inner {
     groups: BTreeMap<GroupId, MigrationGroup>,
     last_run: u64,
     reports: BTreeMap<RunId, MigrationReport>,
+    users: BTreeMap<String, User>,
+    user_audit: Vec<UserAudit>,
+    secrets: BTreeMap<String, SecretKey>,
 }
 
 impl MemoryStore {
@@ -273,6 +277,88 @@ impl Store for MemoryStore {
             g.leases.remove(&id);
         }
         Ok(())
+    }
+
+    async fn insert_user(&self, user: &User, audit: &UserAudit) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.users.contains_key(&user.name) {
+            return Err(StoreError::AlreadyExists(format!("user {:?}", user.name)));
+        }
+        g.users.insert(user.name.clone(), user.clone());
+        g.user_audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn get_user(&self, name: &str) -> Result<User, StoreError> {
+        self.lock()
+            .users
+            .get(name)
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))
+    }
+
+    async fn update_user(
+        &self,
+        user: &User,
+        expected_version: u64,
+        audit: &UserAudit,
+    ) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let stored = g
+            .users
+            .get_mut(&user.name)
+            .ok_or_else(|| StoreError::NotFound(format!("user {:?}", user.name)))?;
+        if stored.version != expected_version {
+            return Err(StoreError::Conflict {
+                what: format!("user {:?}", user.name),
+                expected: expected_version,
+                found: stored.version,
+            });
+        }
+        *stored = user.clone();
+        g.user_audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn delete_user(
+        &self,
+        name: &str,
+        expected_version: u64,
+        audit: &UserAudit,
+    ) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let found = g
+            .users
+            .get(name)
+            .map(|u| u.version)
+            .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))?;
+        if found != expected_version {
+            return Err(StoreError::Conflict {
+                what: format!("user {name:?}"),
+                expected: expected_version,
+                found,
+            });
+        }
+        g.users.remove(name);
+        g.user_audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        Ok(self.lock().users.values().cloned().collect())
+    }
+
+    async fn user_audit(&self) -> Result<Vec<UserAudit>, StoreError> {
+        Ok(self.lock().user_audit.clone())
+    }
+
+    async fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError> {
+        Ok(self
+            .lock()
+            .secrets
+            .entry(purpose.to_string())
+            .or_insert_with(SecretKey::random)
+            .clone())
     }
 }
 

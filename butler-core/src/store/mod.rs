@@ -9,6 +9,7 @@ pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
+use crate::auth::{User, UserAudit};
 use crate::migration::{GroupId, MigrationGroup, MigrationReport, RunId};
 use crate::request::{Request, RequestId, RequestState};
 use async_trait::async_trait;
@@ -218,4 +219,65 @@ pub trait Store: Send + Sync {
 
     /// Gives a lease back (no-op if `owner` does not hold it).
     async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError>;
+
+    /// Stores a new user and its audit line in one write; `AlreadyExists`
+    /// if the (normalised) name is taken.
+    async fn insert_user(&self, user: &User, audit: &UserAudit) -> Result<(), StoreError>;
+    /// Reads a user by normalised name.
+    async fn get_user(&self, name: &str) -> Result<User, StoreError>;
+    /// Replaces a user if its stored version is `expected_version`, and
+    /// appends the audit line, in one write.
+    async fn update_user(
+        &self,
+        user: &User,
+        expected_version: u64,
+        audit: &UserAudit,
+    ) -> Result<(), StoreError>;
+    /// Removes a user if its stored version is `expected_version`, and
+    /// appends the audit line, in one write.
+    async fn delete_user(
+        &self,
+        name: &str,
+        expected_version: u64,
+        audit: &UserAudit,
+    ) -> Result<(), StoreError>;
+    /// Every user, by name.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// The user audit trail, oldest first.
+    async fn user_audit(&self) -> Result<Vec<UserAudit>, StoreError>;
+
+    /// A random 32-byte key kept by the store under `purpose`, made on first
+    /// use and the same for every process sharing the store afterwards
+    /// (validation tokens are signed with `"validation-token"`). Never logged.
+    async fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError>;
+}
+
+/// A secret key kept by the store. Its `Debug` never shows the bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(pub(crate) [u8; 32]);
+
+impl SecretKey {
+    /// Wraps key bytes (for store implementations).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        SecretKey(bytes)
+    }
+
+    /// A fresh key from the operating system's random source.
+    pub fn random() -> Self {
+        use argon2::password_hash::rand_core::{OsRng, RngCore};
+        let mut k = [0u8; 32];
+        OsRng.fill_bytes(&mut k);
+        SecretKey(k)
+    }
+
+    /// The bytes (for store implementations that persist them).
+    pub fn expose_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(…)")
+    }
 }

@@ -7,7 +7,8 @@
 //! OR leases.expires_at <= $now`, which is what lets several engines share
 //! one database without processing a request twice.
 
-use super::{Page, RequestQuery, StepLogEntry, Store, StoreError};
+use super::{Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError};
+use crate::auth::{User, UserAudit};
 use crate::migration::{GroupId, MigrationGroup, MigrationReport, RunId};
 use crate::request::{HistoryEntry, Request, RequestId, RequestState};
 use async_trait::async_trait;
@@ -63,6 +64,20 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX migration_reports_group ON migration_reports(group_id, id DESC);
      INSERT INTO sequences VALUES ('group', 0), ('run', 0);",
+    // 3: stored users, their audit trail, and the store's secret keys.
+    "CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE user_audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        body TEXT NOT NULL
+     );
+     CREATE TABLE secrets (
+        purpose TEXT PRIMARY KEY,
+        key BLOB NOT NULL
+     ) WITHOUT ROWID;",
 ];
 
 /// A [`Store`] on SQLite.
@@ -363,6 +378,35 @@ fn unique_violation(e: rusqlite::Error, what: &str) -> StoreError {
             StoreError::AlreadyExists(what.to_string())
         }
         _ => backend(e),
+    }
+}
+
+fn insert_audit(c: &Connection, line: &str) -> Result<(), StoreError> {
+    c.execute("INSERT INTO user_audit (body) VALUES (?1)", [line])
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn column(c: &Connection, sql: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt = c.prepare(sql).map_err(backend)?;
+    let rows = stmt.query_map([], |r| r.get(0)).map_err(backend)?;
+    rows.collect::<Result<Vec<String>, _>>().map_err(backend)
+}
+
+fn user_version_error(c: &Connection, name: &str, expected: u64) -> StoreError {
+    let found: Result<Option<i64>, _> = c
+        .query_row("SELECT version FROM users WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional();
+    match found {
+        Ok(Some(v)) => StoreError::Conflict {
+            what: format!("user {name:?}"),
+            expected,
+            found: v as u64,
+        },
+        Ok(None) => StoreError::NotFound(format!("user {name:?}")),
+        Err(e) => backend(e),
     }
 }
 
@@ -735,6 +779,119 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn insert_user(&self, user: &User, audit: &UserAudit) -> Result<(), StoreError> {
+        let (name, version, body, line) =
+            (user.name.clone(), user.version, json(user)?, json(audit)?);
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO users (name, version, body) VALUES (?1, ?2, ?3)",
+                params![name, version as i64, body],
+            )
+            .map_err(|e| unique_violation(e, &format!("user {name:?}")))?;
+            insert_audit(c, &line)
+        })
+        .await
+    }
+
+    async fn get_user(&self, name: &str) -> Result<User, StoreError> {
+        let name = name.to_string();
+        let body: String = self
+            .with(move |c| {
+                c.query_row("SELECT body FROM users WHERE name = ?1", [&name], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(backend)?
+                .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))
+            })
+            .await?;
+        parse(&body)
+    }
+
+    async fn update_user(
+        &self,
+        user: &User,
+        expected_version: u64,
+        audit: &UserAudit,
+    ) -> Result<(), StoreError> {
+        let (name, version, body, line) =
+            (user.name.clone(), user.version, json(user)?, json(audit)?);
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE users SET version = ?1, body = ?2 WHERE name = ?3 AND version = ?4",
+                    params![version as i64, body, name, expected_version as i64],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(user_version_error(c, &name, expected_version));
+            }
+            insert_audit(c, &line)
+        })
+        .await
+    }
+
+    async fn delete_user(
+        &self,
+        name: &str,
+        expected_version: u64,
+        audit: &UserAudit,
+    ) -> Result<(), StoreError> {
+        let (name, line) = (name.to_string(), json(audit)?);
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "DELETE FROM users WHERE name = ?1 AND version = ?2",
+                    params![name, expected_version as i64],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(user_version_error(c, &name, expected_version));
+            }
+            insert_audit(c, &line)
+        })
+        .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let bodies = self
+            .with(|c| column(c, "SELECT body FROM users ORDER BY name"))
+            .await?;
+        bodies.iter().map(|b| parse(b)).collect()
+    }
+
+    async fn user_audit(&self) -> Result<Vec<UserAudit>, StoreError> {
+        let bodies = self
+            .with(|c| column(c, "SELECT body FROM user_audit ORDER BY id"))
+            .await?;
+        bodies.iter().map(|b| parse(b)).collect()
+    }
+
+    async fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError> {
+        let purpose = purpose.to_string();
+        let fresh = SecretKey::random();
+        let key: Vec<u8> = self
+            .with(move |c| {
+                // First writer wins; every later reader gets the same key.
+                c.execute(
+                    "INSERT OR IGNORE INTO secrets (purpose, key) VALUES (?1, ?2)",
+                    params![purpose, fresh.expose_bytes().as_slice()],
+                )
+                .map_err(backend)?;
+                c.query_row(
+                    "SELECT key FROM secrets WHERE purpose = ?1",
+                    [&purpose],
+                    |r| r.get(0),
+                )
+                .map_err(backend)
+            })
+            .await?;
+        let bytes: [u8; 32] = key
+            .try_into()
+            .map_err(|_| StoreError::Backend("a stored secret key is not 32 bytes".into()))?;
+        Ok(SecretKey::from_bytes(bytes))
+    }
 }
 
 #[cfg(test)]
@@ -750,15 +907,20 @@ mod tests {
     async fn sqlite_file_passes_the_store_suite_and_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("butler.sqlite");
-        let id = {
+        let (id, key) = {
             let s = SqliteStore::open(&path).unwrap();
             crate::testing::store::run_all(&s).await;
             let id = s.next_request_id().await.unwrap();
             let r = crate::testing::store::sample_request(id, "zoe", chrono::Utc::now());
             s.insert_request(&r).await.unwrap();
-            id
+            (id, s.secret_key("validation-token").await.unwrap())
         };
         let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            s.secret_key("validation-token").await.unwrap(),
+            key,
+            "tokens signed before a restart stay verifiable"
+        );
         assert_eq!(s.schema_version().await.unwrap(), MIGRATIONS.len() as i64);
         let r = s.get_request(id).await.unwrap();
         assert_eq!((r.owner.as_str(), r.history.len()), ("zoe", 1));

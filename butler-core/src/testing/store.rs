@@ -21,8 +21,9 @@ pub fn sample_request(id: RequestId, owner: &str, at: DateTime<Utc>) -> Request 
     let est =
         estimate(&valid, &demo::rate_book(), at.date_naive()).unwrap_or_else(|e| panic!("{e}"));
     request::create(
+        &crate::auth::Policy::standard(),
         id,
-        &Actor::new(owner, [Role::Requester]),
+        &Actor::trusted(owner, [Role::Requester]).unwrap(),
         Priced {
             spec: valid,
             estimate: est,
@@ -34,6 +35,8 @@ pub fn sample_request(id: RequestId, owner: &str, at: DateTime<Utc>) -> Request 
 
 /// Runs every check below.
 pub async fn run_all(store: &dyn Store) {
+    users_round_trip_with_versions_and_audit(store).await;
+    secret_keys_are_made_once_and_kept(store).await;
     ids_are_unique_and_round_trip(store).await;
     stale_updates_conflict(store).await;
     lists_filter_page_and_order(store).await;
@@ -307,11 +310,23 @@ pub async fn stale_updates_conflict(store: &dyn Store) {
         .insert_request(&r)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let ana = Actor::new("ana", [Role::Requester]);
-    let (submitted, _) =
-        request::transition(&r, &ana, Action::Submit, t0()).unwrap_or_else(|e| panic!("{e}"));
-    let (cancelled, _) = request::transition(&r, &ana, Action::Cancel { reason: None }, t0())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let (submitted, _) = request::transition(
+        &crate::auth::Policy::standard(),
+        &r,
+        &ana,
+        Action::Submit,
+        t0(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (cancelled, _) = request::transition(
+        &crate::auth::Policy::standard(),
+        &r,
+        &ana,
+        Action::Cancel { reason: None },
+        t0(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     store
         .update_request(&submitted, r.version)
         .await
@@ -407,4 +422,102 @@ pub async fn lists_filter_page_and_order(store: &dyn Store) {
             .total,
         0
     );
+}
+
+fn user(name: &str, version: u64) -> crate::auth::User {
+    crate::auth::User {
+        name: name.to_string(),
+        roles: [crate::auth::Role::Viewer].into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".into(),
+        disabled: false,
+        version,
+        created_at: t0(),
+        updated_at: t0(),
+    }
+}
+
+fn audit(user: &str, change: crate::auth::UserChange) -> crate::auth::UserAudit {
+    crate::auth::UserAudit {
+        at: t0(),
+        actor: "root".into(),
+        user: user.into(),
+        change,
+    }
+}
+
+/// Users: unique names, versioned updates and deletes, and an audit line
+/// written with every change (and none with a refused one).
+pub async fn users_round_trip_with_versions_and_audit(store: &dyn Store) {
+    use crate::auth::UserChange as C;
+    let before = store
+        .user_audit()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .len();
+    let added = C::Added {
+        roles: [crate::auth::Role::Viewer].into(),
+    };
+    store
+        .insert_user(&user("zoe", 1), &audit("zoe", added.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        store
+            .insert_user(&user("zoe", 1), &audit("zoe", added))
+            .await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(store.get_user("zoe").await.map(|u| u.version), Ok(1));
+    let mut v2 = user("zoe", 2);
+    v2.disabled = true;
+    let disabled = C::Disabled { disabled: true };
+    store
+        .update_user(&v2, 1, &audit("zoe", disabled.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        store.update_user(&v2, 1, &audit("zoe", disabled)).await,
+        Err(StoreError::Conflict {
+            expected: 1,
+            found: 2,
+            ..
+        })
+    ));
+    assert_eq!(store.get_user("zoe").await.map(|u| u.disabled), Ok(true));
+    assert!(store
+        .list_users()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .any(|u| u.name == "zoe"));
+    assert!(matches!(
+        store.delete_user("zoe", 1, &audit("zoe", C::Removed)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    store
+        .delete_user("zoe", 2, &audit("zoe", C::Removed))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        store.get_user("zoe").await,
+        Err(StoreError::NotFound(_))
+    ));
+    let trail = store.user_audit().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(trail.len(), before + 3, "one line per accepted change");
+    assert_eq!(trail.last().map(|a| &a.change), Some(&C::Removed));
+}
+
+/// A secret key is made on first use and the same ever after; purposes differ.
+pub async fn secret_keys_are_made_once_and_kept(store: &dyn Store) {
+    let a = store
+        .secret_key("test-a")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.secret_key("test-a").await.as_ref(), Ok(&a));
+    let b = store
+        .secret_key("test-b")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(a, b);
+    assert_eq!(format!("{a:?}"), "SecretKey(…)");
 }

@@ -1,12 +1,17 @@
 """Butler: VM provisioning requests and cluster migrations, from Python.
 
 Start with ``Butler()`` (a simulated platform and an in-memory SQLite store)
-and a ``Session`` per user::
+and a ``Session`` per user, from a login::
 
     import butler
     b = butler.Butler()
-    ana = b.session("ana", ["requester"])
+    root = b.bootstrap_admin("root", "a long admin password")
+    root.add_user("ana", ["requester"], "ana's long password")
+    ana = b.login("ana", "ana's long password")
     r = ana.create_request(butler.VmSpec.demo("web01"))
+
+Scripts that authenticate users themselves use ``b.trusted_session(user,
+roles)``, whose name says that Butler trusts the script for who the user is.
 
 Every error is a ``butler.ButlerError``; ``ValidationError.problems`` lists
 all problems of a VM spec at once.
@@ -24,6 +29,7 @@ from ._butler import (
     HistoryEntry,
     InvalidInput,
     LineItem,
+    LoginError,
     MigrationEvent,
     MigrationGroup,
     MigrationRefused,
@@ -57,6 +63,7 @@ __all__ = [
     "HistoryEntry",
     "InvalidInput",
     "LineItem",
+    "LoginError",
     "MigrationEvent",
     "MigrationGroup",
     "MigrationRefused",

@@ -7,7 +7,7 @@ thread lets an event loop carry on::
 
     async def main():
         b = butler.Butler()
-        ana = butler.aio.AsyncSession(b.session("ana", ["requester"]))
+        ana = butler.aio.AsyncSession(b.login("ana", password))
         r = await ana.create_request(butler.VmSpec.demo("web01"))
 
     asyncio.run(main())
@@ -51,8 +51,13 @@ class AsyncButler:
     def __init__(self, butler: Butler) -> None:
         self._butler = butler
 
-    def session(self, user: str, roles: list) -> AsyncSession:
-        return AsyncSession(self._butler.session(user, roles))
+    async def login(self, name: str, password: str) -> AsyncSession:
+        """Logs in a stored user (Argon2 runs off the event loop)."""
+        return AsyncSession(await asyncio.to_thread(self._butler.login, name, password))
+
+    def trusted_session(self, user: str, roles: list) -> AsyncSession:
+        """A session this program vouches for; see ``Butler.trusted_session``."""
+        return AsyncSession(self._butler.trusted_session(user, roles))
 
     async def provision(self) -> dict:
         return await asyncio.to_thread(self._butler.provision)
