@@ -306,3 +306,52 @@ async fn background_engine_provisions_and_shuts_down_gracefully() {
     handle.shutdown().await;
     w.assert_exactly_once(r.id).await;
 }
+
+/// One seeded fault storm on the virtual clock: every request's history
+/// (with times) and step log, and the simulator's counters.
+async fn storm_transcript(seed: u64) -> String {
+    let w = World::new(SimPlatform::demo(seed), Arc::new(MemoryStore::new()));
+    let mut ids = Vec::new();
+    for i in 0..300 {
+        ids.push(w.approved(&format!("storm{i}")).await.id);
+    }
+    w.sim.set_default_faults(FaultConfig {
+        transient: 0.3,
+        lose_reply: 0.05,
+        ..Default::default()
+    });
+    let mut cfg = World::engine_config("e1");
+    cfg.retry.max_attempts = 30;
+    let summary = w.engine(cfg).run_until_idle().await.unwrap();
+    let mut out = format!("{summary:?}\n{:?}\n", w.sim.all_calls());
+    for id in ids {
+        let r = w.get(id).await;
+        out.push_str(&format!(
+            "{:?} {:?} {:?}\n",
+            r.state, r.vm_uuid, r.updated_at
+        ));
+        for h in &r.history {
+            out.push_str(&format!("  {h}\n"));
+        }
+        for line in w.svc.store().step_log(id).await.unwrap() {
+            out.push_str(&format!("  {line:?}\n"));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_same_seeded_fault_storm_twice_gives_the_same_transcript() {
+    let first = storm_transcript(21).await;
+    let second = storm_transcript(21).await;
+    assert!(
+        first.contains("attempt 1 failed"),
+        "the storm injected faults"
+    );
+    assert_eq!(first, second, "seeded runs repeat bit for bit");
+    assert_ne!(
+        first,
+        storm_transcript(22).await,
+        "another seed, another storm"
+    );
+}

@@ -45,6 +45,7 @@ pub mod export;
 pub mod migration;
 pub mod notify;
 pub mod request;
+pub mod resilience;
 pub mod service;
 pub mod spec;
 pub mod store;

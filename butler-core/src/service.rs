@@ -179,7 +179,7 @@ impl RequestService {
                 if let Err(e) = me.refresh_catalog(backend.as_ref()).await {
                     tracing::warn!("catalog refresh failed; keeping the last good catalog: {e}");
                 }
-                me.clock.sleep(interval).await;
+                me.clock.sleep_idle(interval).await;
             }
         })
     }

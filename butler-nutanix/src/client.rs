@@ -28,8 +28,8 @@ pub struct PrismClient {
     username: String,
     password: SecretString,
     logged_in: AtomicBool,
-    max_retries: u32,
-    retry_base: Duration,
+    retry: butler_core::resilience::RetryPolicy,
+    clock: Arc<dyn butler_core::backend::Clock>,
     requests: Arc<AtomicU64>,
 }
 
@@ -91,8 +91,14 @@ impl PrismClient {
             username: endpoint.username.clone(),
             password: endpoint.password.clone(),
             logged_in: AtomicBool::new(false),
-            max_retries: config.max_retries,
-            retry_base: config.retry_base,
+            retry: butler_core::resilience::RetryPolicy {
+                // Attempts after the first, as the config counts them.
+                max_attempts: config.max_retries.saturating_add(1),
+                base_delay: config.retry_base,
+                max_delay: config.retry_base.saturating_mul(1 << 10),
+                step_deadline: Duration::MAX,
+            },
+            clock: Arc::new(butler_core::backend::SystemClock),
             requests,
         })
     }
@@ -193,25 +199,20 @@ impl PrismClient {
                     self.logged_in.store(false, Ordering::SeqCst);
                     tracing::info!(endpoint = %self.base, "session expired; logging in again");
                 }
-                Err(e) if idempotent && e.is_retryable() && attempt < self.max_retries => {
+                Err(e)
+                    if idempotent && e.is_retryable() && attempt + 1 < self.retry.max_attempts =>
+                {
                     attempt += 1;
-                    let full = self.retry_base.saturating_mul(1 << attempt.min(10));
-                    let jitter = (nanos() % 1000) as f64 / 1000.0;
-                    let delay = full.mul_f64(0.5 + jitter / 2.0);
+                    let delay = self
+                        .retry
+                        .delay(attempt, butler_core::resilience::salt(path));
                     tracing::debug!(endpoint = %self.base, path, attempt, "retrying after {e}");
-                    tokio::time::sleep(delay).await;
+                    self.clock.sleep(delay).await;
                 }
                 other => return other,
             }
         }
     }
-}
-
-fn nanos() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::from(d.subsec_nanos()))
-        .unwrap_or(0)
 }
 
 fn transport(e: reqwest::Error) -> NutanixError {

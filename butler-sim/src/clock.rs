@@ -1,24 +1,32 @@
 //! Simulated time.
+//!
+//! [`ClockMode::Virtual`] is a discrete-event clock: a sleep parks until
+//! time reaches its deadline, and time jumps to the earliest deadline only
+//! when every task waiting on the clock has stopped making progress (or
+//! when a test calls [`SimClock::advance`]). Concurrent sleeps overlap: 100
+//! tasks sleeping 60 s move the clock 60 s, not 6,000 s. Background waits
+//! ([`Clock::sleep_idle`]: refreshers, an idle engine) never drive time on
+//! their own, so an idle simulation stands still instead of spinning.
 
 use async_trait::async_trait;
 use butler_core::backend::Clock;
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 /// How a [`SimClock`] moves.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ClockMode {
-    /// Time moves only when someone sleeps or calls [`SimClock::advance`]:
-    /// `sleep(d)` returns at once and moves the clock to at least the
-    /// sleeper's start + `d`. Tests run in no wall time and never flake.
+    /// Discrete-event virtual time (see the module docs). Tests and demos
+    /// run in no wall time, and sleeps that overlap take the time of the
+    /// longest, as they would for real.
     Virtual,
     /// Time is tokio's: `now` follows `tokio::time::Instant` and `sleep` is
     /// `tokio::time::sleep`. Under a paused tokio runtime
-    /// (`#[tokio::test(start_paused = true)]`) this is a true discrete-event
-    /// clock — time jumps to the next timer once every task waits — which
-    /// keeps simulated time right when many tasks sleep at once. Under a
-    /// normal runtime it is real time.
+    /// (`#[tokio::test(start_paused = true)]`) this is tokio's own
+    /// discrete-event clock; under a normal runtime it is real time.
     Tokio,
     /// Time runs `factor` times faster than the wall clock (1.0 = real time),
     /// for demos.
@@ -29,6 +37,11 @@ pub enum ClockMode {
 #[derive(Debug)]
 pub struct SimClock {
     mode: ClockMode,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
     state: Mutex<ClockState>,
 }
 
@@ -37,7 +50,25 @@ struct ClockState {
     now: DateTime<Utc>,
     wall_origin: Instant,
     tokio_origin: Option<tokio::time::Instant>,
+    /// Parked sleepers by (deadline, ticket).
+    sleepers: BTreeMap<(DateTime<Utc>, u64), Sleeper>,
+    next_ticket: u64,
+    /// Parked sleepers that drive time (not background waits).
+    foreground: usize,
+    /// Bumped whenever a sleeper parks or wakes: the driver advances only
+    /// after it stops changing.
+    activity: u64,
+    driver_running: bool,
 }
+
+#[derive(Debug)]
+struct Sleeper {
+    waker: Option<Waker>,
+    background: bool,
+}
+
+/// Yields per quiescence check: enough for every ready task to run and park.
+const QUIET_YIELDS: usize = 32;
 
 impl SimClock {
     /// A virtual clock starting at `start`.
@@ -65,28 +96,175 @@ impl SimClock {
     pub fn new(mode: ClockMode, start: DateTime<Utc>) -> Self {
         SimClock {
             mode,
-            state: Mutex::new(ClockState {
-                now: start,
-                wall_origin: Instant::now(),
-                // tokio's clock needs a runtime; its origin is taken on first use.
-                tokio_origin: None,
+            shared: Arc::new(Shared {
+                state: Mutex::new(ClockState {
+                    now: start,
+                    wall_origin: Instant::now(),
+                    // tokio's clock needs a runtime; its origin is taken on first use.
+                    tokio_origin: None,
+                    sleepers: BTreeMap::new(),
+                    next_ticket: 0,
+                    foreground: 0,
+                    activity: 0,
+                    driver_running: false,
+                }),
             }),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, ClockState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Moves the clock forward by `d` (both modes).
+    /// Moves the clock forward by `d` and wakes every sleeper due by then.
     pub fn advance(&self, d: Duration) {
-        let mut s = self.lock();
-        s.now += to_chrono(d);
+        let due = {
+            let mut s = self.shared.lock();
+            s.now += to_chrono(d);
+            s.take_due()
+        };
+        due.into_iter().for_each(Waker::wake);
     }
 
     /// The mode.
     pub fn mode(&self) -> ClockMode {
         self.mode
+    }
+
+    /// Sleepers parked on a virtual clock (for tests and diagnostics).
+    pub fn parked(&self) -> usize {
+        self.shared.lock().sleepers.len()
+    }
+
+    async fn park(&self, d: Duration, background: bool) {
+        if d.is_zero() {
+            tokio::task::yield_now().await;
+            return;
+        }
+        let (deadline, ticket) = {
+            let mut s = self.shared.lock();
+            let ticket = s.next_ticket;
+            s.next_ticket += 1;
+            (s.now + to_chrono(d), ticket)
+        };
+        let key = (deadline, ticket);
+        let _unpark = Unpark {
+            shared: &self.shared,
+            key,
+        };
+        std::future::poll_fn(|cx| {
+            let mut s = self.shared.lock();
+            if s.now >= deadline {
+                s.remove(key);
+                return Poll::Ready(());
+            }
+            match s.sleepers.get_mut(&key) {
+                Some(sl) => sl.waker = Some(cx.waker().clone()),
+                None => {
+                    s.sleepers.insert(
+                        key,
+                        Sleeper {
+                            waker: Some(cx.waker().clone()),
+                            background,
+                        },
+                    );
+                    if !background {
+                        s.foreground += 1;
+                    }
+                    s.activity += 1;
+                    if !s.driver_running && s.foreground > 0 {
+                        match tokio::runtime::Handle::try_current() {
+                            Ok(rt) => {
+                                s.driver_running = true;
+                                rt.spawn(drive(self.shared.clone()));
+                            }
+                            // No runtime to drive time: move it at once.
+                            Err(_) => {
+                                s.now = s.now.max(deadline);
+                                s.remove(key);
+                                return Poll::Ready(());
+                            }
+                        }
+                    }
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ClockState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl ClockState {
+    fn remove(&mut self, key: (DateTime<Utc>, u64)) {
+        if let Some(sl) = self.sleepers.remove(&key) {
+            if !sl.background {
+                self.foreground -= 1;
+            }
+            self.activity += 1;
+        }
+    }
+
+    /// Removes the sleepers due at `now` and returns their wakers.
+    fn take_due(&mut self) -> Vec<Waker> {
+        let mut wakers = Vec::new();
+        while let Some((&key, _)) = self.sleepers.first_key_value() {
+            if key.0 > self.now {
+                break;
+            }
+            if let Some(sl) = self.sleepers.remove(&key) {
+                if !sl.background {
+                    self.foreground -= 1;
+                }
+                wakers.extend(sl.waker);
+            }
+            self.activity += 1;
+        }
+        wakers
+    }
+}
+
+/// Removes a sleeper whose future is dropped before it is due (a `select!`
+/// that took another branch), so it never holds time back or drives it.
+struct Unpark<'a> {
+    shared: &'a Shared,
+    key: (DateTime<Utc>, u64),
+}
+
+impl Drop for Unpark<'_> {
+    fn drop(&mut self) {
+        self.shared.lock().remove(self.key);
+    }
+}
+
+/// Advances time to the earliest deadline whenever the tasks waiting on the
+/// clock have stopped making progress, while at least one foreground sleeper
+/// waits; stops when none does.
+async fn drive(shared: Arc<Shared>) {
+    loop {
+        let before = shared.lock().activity;
+        for _ in 0..QUIET_YIELDS {
+            tokio::task::yield_now().await;
+        }
+        let due = {
+            let mut s = shared.lock();
+            if s.foreground == 0 {
+                s.driver_running = false;
+                return;
+            }
+            if s.activity != before {
+                continue;
+            }
+            match s.sleepers.first_key_value() {
+                Some((&(deadline, _), _)) => {
+                    s.now = s.now.max(deadline);
+                    s.take_due()
+                }
+                None => Vec::new(),
+            }
+        };
+        due.into_iter().for_each(Waker::wake);
     }
 }
 
@@ -97,7 +275,7 @@ pub(crate) fn to_chrono(d: Duration) -> ChronoDuration {
 #[async_trait]
 impl Clock for SimClock {
     fn now(&self) -> DateTime<Utc> {
-        let mut s = self.lock();
+        let mut s = self.shared.lock();
         match self.mode {
             ClockMode::Virtual => s.now,
             ClockMode::Tokio => {
@@ -113,23 +291,12 @@ impl Clock for SimClock {
 
     async fn sleep(&self, d: Duration) {
         match self.mode {
-            ClockMode::Virtual => {
-                {
-                    // Concurrent sleepers each wait from their own start, so
-                    // the clock moves to the latest wake-up, not the sum.
-                    let mut s = self.lock();
-                    let wake = s.now + to_chrono(d);
-                    if wake > s.now {
-                        s.now = wake;
-                    }
-                }
-                tokio::task::yield_now().await;
-            }
+            ClockMode::Virtual => self.park(d, false).await,
             ClockMode::Tokio => {
-                {
-                    let mut s = self.lock();
-                    s.tokio_origin.get_or_insert_with(tokio::time::Instant::now);
-                }
+                self.shared
+                    .lock()
+                    .tokio_origin
+                    .get_or_insert_with(tokio::time::Instant::now);
                 tokio::time::sleep(d).await
             }
             ClockMode::Scaled(f) => {
@@ -137,5 +304,94 @@ impl Clock for SimClock {
                 tokio::time::sleep(d.div_f64(f)).await;
             }
         }
+    }
+
+    async fn sleep_idle(&self, d: Duration) {
+        match self.mode {
+            ClockMode::Virtual => self.park(d, true).await,
+            _ => self.sleep(d).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn concurrent_sleeps_overlap_instead_of_adding_up() {
+        let clock = Arc::new(SimClock::virtual_default());
+        let start = clock.now();
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..100 {
+            let c = clock.clone();
+            set.spawn(async move { c.sleep(Duration::from_secs(60)).await });
+        }
+        while set.join_next().await.is_some() {}
+        assert_eq!(clock.now() - start, ChronoDuration::seconds(60));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn overlapping_sleeps_wake_in_deadline_order_on_a_threaded_runtime() {
+        let clock = Arc::new(SimClock::virtual_default());
+        let start = clock.now();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut set = tokio::task::JoinSet::new();
+        for secs in [30u64, 10, 20, 10] {
+            let (c, o) = (clock.clone(), order.clone());
+            set.spawn(async move {
+                c.sleep(Duration::from_secs(secs)).await;
+                let at = (c.now() - start).num_seconds();
+                o.lock().unwrap().push((secs, at));
+            });
+        }
+        while set.join_next().await.is_some() {}
+        let mut got = order.lock().unwrap().clone();
+        got.sort();
+        assert_eq!(got, vec![(10, 10), (10, 10), (20, 20), (30, 30)]);
+        assert_eq!(clock.now() - start, ChronoDuration::seconds(30));
+    }
+
+    #[tokio::test]
+    async fn background_waits_do_not_move_an_idle_clock() {
+        let clock = Arc::new(SimClock::virtual_default());
+        let start = clock.now();
+        let c = clock.clone();
+        let refresher = tokio::spawn(async move {
+            let mut n = 0u32;
+            loop {
+                c.sleep_idle(Duration::from_secs(300)).await;
+                n += 1;
+                if n == 3 {
+                    return n;
+                }
+            }
+        });
+        for _ in 0..1000 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            clock.now(),
+            start,
+            "nothing but a background wait: time stands still"
+        );
+        // Foreground work moves time, and the background loop follows it.
+        clock.sleep(Duration::from_secs(900)).await;
+        assert_eq!(refresher.await.unwrap(), 3);
+        assert_eq!(clock.now() - start, ChronoDuration::seconds(900));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_sleep_neither_holds_nor_drives_time() {
+        let clock = Arc::new(SimClock::virtual_default());
+        let start = clock.now();
+        tokio::select! {
+            _ = clock.sleep(Duration::from_secs(3600)) => panic!("the shorter one wins"),
+            _ = clock.sleep(Duration::from_secs(5)) => {}
+        }
+        assert_eq!(clock.parked(), 0);
+        assert_eq!(clock.now() - start, ChronoDuration::seconds(5));
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(clock.now() - start, ChronoDuration::seconds(6));
     }
 }

@@ -9,6 +9,14 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
     /// Waits `d` of this clock's time.
     async fn sleep(&self, d: Duration);
+
+    /// Waits `d` as a periodic background loop does (a refresher, an idle
+    /// engine): on a virtual clock such a wait never makes time pass by
+    /// itself, so an otherwise idle simulation does not spin; it ends when
+    /// other work moves time past it. Real clocks just sleep.
+    async fn sleep_idle(&self, d: Duration) {
+        self.sleep(d).await
+    }
 }
 
 /// Wall-clock time and tokio sleeps.

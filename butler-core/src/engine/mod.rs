@@ -20,11 +20,10 @@
 //!   on demand ([`Engine::run_until_idle`]).
 
 mod hooks;
-mod retry;
 mod steps;
 
+pub use crate::resilience::RetryPolicy;
 pub use hooks::{HookAction, HookPoint, Hooks, NoHooks};
-pub use retry::RetryPolicy;
 
 use crate::backend::{Billing, ClusterBackend, Monitor, Schedule, ScheduleKind};
 use crate::error::ButlerError;
@@ -84,6 +83,9 @@ pub struct EngineConfig {
     pub poll_interval: Duration,
     /// How long a lease lasts (renewed at every step).
     pub lease_ttl: Duration,
+    /// Deadline of one backend call ([`crate::resilience::Guarded`]); keep
+    /// it well under `lease_ttl`.
+    pub call_deadline: Duration,
     /// Protection settings.
     pub protection: ProtectionConfig,
 }
@@ -97,6 +99,7 @@ impl Default for EngineConfig {
             task_poll: Duration::from_secs(5),
             poll_interval: Duration::from_secs(2),
             lease_ttl: Duration::from_secs(15 * 60),
+            call_deadline: crate::resilience::DEFAULT_CALL_DEADLINE,
             protection: ProtectionConfig::default(),
         }
     }
@@ -157,13 +160,15 @@ impl Engine {
         billing: Arc<dyn Billing>,
         config: EngineConfig,
     ) -> Engine {
+        use crate::resilience::Guarded;
         let clock = svc.clock().clone();
+        let d = config.call_deadline;
         Engine {
             svc,
             backends: Backends {
-                cluster,
-                monitor,
-                billing,
+                cluster: Arc::new(Guarded::cluster(cluster, clock.clone(), d)),
+                monitor: Arc::new(Guarded::monitor(monitor, clock.clone(), d)),
+                billing: Arc::new(Guarded::billing(billing, clock.clone(), d)),
                 clock,
             },
             config,
@@ -440,7 +445,7 @@ impl Engine {
                 tokio::select! {
                     _ = stop.changed() => {}
                     _ = wake2.notified() => {}
-                    _ = tokio::time::sleep(self.config.poll_interval) => {}
+                    _ = self.backends.clock.sleep_idle(self.config.poll_interval) => {}
                 }
             }
         });

@@ -5,7 +5,7 @@
 
 use super::report::{Attempt, RunId, VmOutcome, VmReport};
 use crate::backend::{BackendError, Clock, ClusterBackend, ErrorKind, ProtectRequest, Schedule};
-use crate::engine::RetryPolicy;
+use crate::resilience::{retry, salt, RetryPolicy};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -23,6 +23,13 @@ pub struct MigrationConfig {
     pub deadline: Duration,
     /// Backoff between attempts of one protection group.
     pub retry: RetryPolicy,
+    /// Backoff of the reads and fixes that verify each VM afterwards.
+    pub verify_retry: RetryPolicy,
+    /// Deadline of one backend call ([`crate::resilience::Guarded`]).
+    pub call_deadline: Duration,
+    /// After a cancel, how long a protection group already migrating may
+    /// take to become active on the destination before it is given up.
+    pub cancel_grace: Duration,
     /// Interval between checks of a migration's progress.
     pub poll: Duration,
     /// Project on the destination, per source project and destination cluster.
@@ -43,6 +50,14 @@ impl Default for MigrationConfig {
                 max_delay: Duration::from_secs(300),
                 step_deadline: Duration::from_secs(2 * 3600),
             },
+            verify_retry: RetryPolicy {
+                max_attempts: 8,
+                base_delay: Duration::from_secs(2),
+                max_delay: Duration::from_secs(60),
+                step_deadline: Duration::from_secs(10 * 60),
+            },
+            call_deadline: crate::resilience::DEFAULT_CALL_DEADLINE,
+            cancel_grace: Duration::from_secs(10 * 60),
             poll: Duration::from_secs(10),
             project_map: BTreeMap::new(),
             recreate_schedules: Vec::new(),
@@ -184,6 +199,15 @@ impl Runner {
 
     fn cancelled(&self) -> bool {
         *self.cancel.borrow()
+    }
+
+    /// Sleeps `d` on the clock, or less when the run is cancelled meanwhile.
+    async fn pause(&self, d: Duration) {
+        let mut cancel = self.cancel.clone();
+        tokio::select! {
+            _ = self.clock.sleep(d) => {}
+            _ = cancel.wait_for(|c| *c) => {}
+        }
     }
 
     fn finish(
@@ -361,7 +385,7 @@ impl Runner {
                 self.emit(None, g, MigrationStep::Migrate, n, EventOutcome::Succeeded);
                 return Ok(());
             };
-            let delay = self.config.retry.delay(n, hash(group));
+            let delay = self.config.retry.delay(n, salt(group));
             let wake = self.clock.now()
                 + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
             let will_retry = e.is_retryable()
@@ -382,7 +406,7 @@ impl Runner {
                 let why = if self.cancelled() { " (cancelled)" } else { "" };
                 return Err(format!("{e}{why}"));
             }
-            self.clock.sleep(delay).await;
+            self.pause(delay).await;
         }
     }
 
@@ -399,6 +423,7 @@ impl Runner {
             1,
             EventOutcome::Started,
         );
+        let mut cancel_seen = None;
         loop {
             match self.backend.list_protection_groups(&self.destination).await {
                 Ok(list) => {
@@ -429,6 +454,19 @@ impl Runner {
                     self.destination
                 ));
             }
+            // A cancel stops new work; a migration already asked for gets
+            // `cancel_grace` to finish, so it is verified, not abandoned.
+            if self.cancelled() {
+                let since = *cancel_seen.get_or_insert_with(|| self.clock.now());
+                let grace = chrono::Duration::from_std(self.config.cancel_grace)
+                    .unwrap_or(chrono::Duration::MAX);
+                if self.clock.now() >= since + grace {
+                    return Err(format!(
+                        "the run was cancelled and protection domain {group:?} was still not active on {} {:?} later",
+                        self.destination, self.config.cancel_grace
+                    ));
+                }
+            }
             self.clock.sleep(self.config.poll).await;
         }
     }
@@ -442,7 +480,8 @@ impl Runner {
         needs_schedules: bool,
     ) -> Result<Vec<String>, String> {
         let mut notes = Vec::new();
-        let info = retry_read(|| self.backend.find_vm(vm), 5)
+        let (clock, policy, key) = (self.clock.as_ref(), &self.config.verify_retry, salt(vm));
+        let info = retry(clock, policy, key, "find_vm", || self.backend.find_vm(vm))
             .await
             .map_err(|e| format!("cannot look the VM up: {e}"))?
             .ok_or_else(|| "the VM is not on the platform after the migration".to_string())?;
@@ -460,9 +499,11 @@ impl Runner {
             .and_then(|m| m.get(&self.destination));
         match (info.project.as_deref(), target) {
             (Some(p), Some(t)) if p != t => {
-                retry_read(|| self.backend.set_vm_project(&info.uuid, t), 5)
-                    .await
-                    .map_err(|e| format!("cannot move the VM to project {t:?}: {e}"))?;
+                retry(clock, policy, key, "set_vm_project", || {
+                    self.backend.set_vm_project(&info.uuid, t)
+                })
+                .await
+                .map_err(|e| format!("cannot move the VM to project {t:?}: {e}"))?;
                 notes.push(format!("project {p} → {t}"));
             }
             (Some(p), _) => notes.push(format!("project {p} kept")),
@@ -474,32 +515,13 @@ impl Runner {
                 vm_name: vm.to_string(),
                 schedules: self.config.recreate_schedules.clone(),
             };
-            retry_read(|| self.backend.protect_vm(&self.destination, &req), 5)
-                .await
-                .map_err(|e| format!("cannot recreate schedules: {e}"))?;
+            retry(clock, policy, key, "protect_vm", || {
+                self.backend.protect_vm(&self.destination, &req)
+            })
+            .await
+            .map_err(|e| format!("cannot recreate schedules: {e}"))?;
             notes.push(format!("{} schedule(s) recreated", req.schedules.len()));
         }
         Ok(notes)
     }
-}
-
-/// Calls `f` up to `tries` times while it fails with a retryable error.
-async fn retry_read<T, F, Fut>(mut f: F, tries: u32) -> Result<T, BackendError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, BackendError>>,
-{
-    let mut n = 1;
-    loop {
-        match f().await {
-            Err(e) if e.is_retryable() && n < tries => n += 1,
-            other => return other,
-        }
-    }
-}
-
-fn hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
 }

@@ -67,6 +67,11 @@ impl MigrationService {
         clock: Arc<dyn Clock>,
         config: MigrationConfig,
     ) -> Self {
+        let backend = Arc::new(crate::resilience::Guarded::cluster(
+            backend,
+            clock.clone(),
+            config.call_deadline,
+        ));
         MigrationService {
             store,
             backend,
@@ -460,7 +465,7 @@ impl MigrationService {
                 }
                 tokio::select! {
                     _ = rx.changed() => break,
-                    _ = me.clock.sleep(interval) => {}
+                    _ = me.clock.sleep_idle(interval) => {}
                 }
             }
         });

@@ -1,4 +1,9 @@
+//! Backoff and bounded retries: the one policy and the one jitter scheme
+//! every retry in Butler uses.
+
+use crate::backend::{BackendError, Clock};
 use serde::{Deserialize, Serialize};
+use std::future::Future;
 use std::time::Duration;
 
 /// Bounded retries with exponential backoff and jitter, and a deadline per step.
@@ -39,6 +44,53 @@ impl RetryPolicy {
         let frac = (splitmix(salt ^ u64::from(attempt)) >> 11) as f64 / (1u64 << 53) as f64;
         full.div_f64(2.0) + full.div_f64(2.0).mul_f64(frac)
     }
+}
+
+/// Calls `f` until it succeeds, fails with an error that is not retryable,
+/// or `policy` runs out (attempts or `step_deadline`), sleeping the
+/// policy's backoff on `clock` between attempts. For idempotent calls only:
+/// the operation must be safe to repeat. `salt` spreads the jitter of
+/// different callers and keeps one caller's delays the same across runs.
+pub async fn retry<T, F, Fut>(
+    clock: &dyn Clock,
+    policy: &RetryPolicy,
+    salt: u64,
+    operation: &str,
+    mut f: F,
+) -> Result<T, BackendError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, BackendError>>,
+{
+    let deadline = clock.now()
+        + chrono::Duration::from_std(policy.step_deadline).unwrap_or(chrono::Duration::MAX);
+    let mut attempt = 1u32;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_retryable() => {
+                let delay = policy.delay(attempt, salt);
+                let wake = clock.now()
+                    + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+                if attempt >= policy.max_attempts || wake >= deadline {
+                    tracing::warn!(operation, attempts = attempt, "retries exhausted: {e}");
+                    return Err(e);
+                }
+                tracing::debug!(operation, attempt, ?delay, "retrying after {e}");
+                clock.sleep(delay).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A stable salt for `key` (FNV-1a), so jitter depends on what is retried,
+/// not on when.
+pub fn salt(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn splitmix(mut x: u64) -> u64 {

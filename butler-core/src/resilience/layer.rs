@@ -1,0 +1,224 @@
+//! Deadlines and tracing spans around every backend call.
+
+use crate::backend::{
+    BackendError, Billing, BillingActivation, Clock, ClusterBackend, ClusterInfo, ErrorKind,
+    ImageInfo, Monitor, MonitorRegistration, ProjectInfo, ProtectRequest, ProtectionGroup,
+    SubnetInfo, TaskId, TaskStatus, VmCreate, VmInfo,
+};
+use async_trait::async_trait;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
+
+/// The default deadline of one backend call: long enough for a slow list of
+/// a large cluster, far shorter than the engine's lease.
+pub const DEFAULT_CALL_DEADLINE: Duration = Duration::from_secs(120);
+
+/// A backend whose every call has a deadline and a tracing span.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use butler_core::backend::{ClusterBackend, SystemClock};
+/// use butler_core::resilience::Guarded;
+/// use std::{sync::Arc, time::Duration};
+/// # struct Never;
+/// # #[async_trait::async_trait]
+/// # impl butler_core::backend::Monitor for Never {
+/// #   async fn find(&self, _: &str) -> Result<Option<butler_core::backend::MonitorRegistration>, butler_core::backend::BackendError> { std::future::pending().await }
+/// #   async fn register(&self, _: &butler_core::backend::MonitorRegistration) -> Result<(), butler_core::backend::BackendError> { std::future::pending().await }
+/// # }
+/// use butler_core::backend::{ErrorKind, Monitor};
+/// let monitor: Arc<dyn Monitor> = Arc::new(Never);
+/// let guarded = Guarded::monitor(monitor, Arc::new(SystemClock), Duration::from_millis(10));
+/// let err = guarded.find("web01-r1").await.unwrap_err();
+/// assert_eq!(err.kind, ErrorKind::Timeout);
+/// # });
+/// ```
+pub struct Guarded<B: ?Sized> {
+    inner: Arc<B>,
+    clock: Arc<dyn Clock>,
+    deadline: Duration,
+    backend: &'static str,
+}
+
+impl<B: ?Sized> std::fmt::Debug for Guarded<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guarded")
+            .field("backend", &self.backend)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: ?Sized> Guarded<B> {
+    fn wrap(
+        inner: Arc<B>,
+        clock: Arc<dyn Clock>,
+        deadline: Duration,
+        backend: &'static str,
+    ) -> Self {
+        Guarded {
+            inner,
+            clock,
+            deadline,
+            backend,
+        }
+    }
+
+    /// The deadline of one call.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    async fn call<T>(
+        &self,
+        operation: &'static str,
+        extra: Duration,
+        fut: impl Future<Output = Result<T, BackendError>>,
+    ) -> Result<T, BackendError> {
+        let limit = self.deadline.saturating_add(extra);
+        let span = tracing::debug_span!("backend_call", backend = self.backend, operation);
+        async {
+            tokio::select! {
+                out = fut => out,
+                _ = self.clock.sleep(limit) => {
+                    tracing::warn!(backend = self.backend, operation, ?limit, "backend call timed out");
+                    Err(BackendError::new(
+                        ErrorKind::Timeout,
+                        operation,
+                        format!("no answer within {limit:?} (the call deadline)"),
+                    ))
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+impl Guarded<dyn ClusterBackend> {
+    /// Guards a cluster backend.
+    pub fn cluster(
+        inner: Arc<dyn ClusterBackend>,
+        clock: Arc<dyn Clock>,
+        deadline: Duration,
+    ) -> Self {
+        Self::wrap(inner, clock, deadline, "cluster")
+    }
+}
+
+impl Guarded<dyn Monitor> {
+    /// Guards a monitoring backend.
+    pub fn monitor(inner: Arc<dyn Monitor>, clock: Arc<dyn Clock>, deadline: Duration) -> Self {
+        Self::wrap(inner, clock, deadline, "monitor")
+    }
+}
+
+impl Guarded<dyn Billing> {
+    /// Guards a billing backend.
+    pub fn billing(inner: Arc<dyn Billing>, clock: Arc<dyn Clock>, deadline: Duration) -> Self {
+        Self::wrap(inner, clock, deadline, "billing")
+    }
+}
+
+const NONE: Duration = Duration::ZERO;
+
+#[async_trait]
+impl ClusterBackend for Guarded<dyn ClusterBackend> {
+    async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError> {
+        self.call("list_clusters", NONE, self.inner.list_clusters())
+            .await
+    }
+    async fn list_projects(&self) -> Result<Vec<ProjectInfo>, BackendError> {
+        self.call("list_projects", NONE, self.inner.list_projects())
+            .await
+    }
+    async fn list_subnets(&self) -> Result<Vec<SubnetInfo>, BackendError> {
+        self.call("list_subnets", NONE, self.inner.list_subnets())
+            .await
+    }
+    async fn list_images(&self) -> Result<Vec<ImageInfo>, BackendError> {
+        self.call("list_images", NONE, self.inner.list_images())
+            .await
+    }
+    async fn list_vms(&self, cluster: &str) -> Result<Vec<VmInfo>, BackendError> {
+        self.call("list_vms", NONE, self.inner.list_vms(cluster))
+            .await
+    }
+    async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError> {
+        self.call("find_vm", NONE, self.inner.find_vm(name)).await
+    }
+    async fn create_vm(&self, vm: &VmCreate) -> Result<TaskId, BackendError> {
+        self.call("create_vm", NONE, self.inner.create_vm(vm)).await
+    }
+    async fn task(&self, id: &TaskId) -> Result<TaskStatus, BackendError> {
+        self.call("task", NONE, self.inner.task(id)).await
+    }
+    async fn wait_task(&self, id: &TaskId, max_wait: Duration) -> Result<TaskStatus, BackendError> {
+        // A long-poll may legitimately take `max_wait` on top of the call.
+        self.call("wait_task", max_wait, self.inner.wait_task(id, max_wait))
+            .await
+    }
+    async fn list_protection_groups(
+        &self,
+        cluster: &str,
+    ) -> Result<Vec<ProtectionGroup>, BackendError> {
+        self.call(
+            "list_protection_groups",
+            NONE,
+            self.inner.list_protection_groups(cluster),
+        )
+        .await
+    }
+    async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError> {
+        self.call("protect_vm", NONE, self.inner.protect_vm(cluster, req))
+            .await
+    }
+    async fn migrate_protection_group(
+        &self,
+        source: &str,
+        group: &str,
+        destination: &str,
+    ) -> Result<(), BackendError> {
+        self.call(
+            "migrate_protection_group",
+            NONE,
+            self.inner
+                .migrate_protection_group(source, group, destination),
+        )
+        .await
+    }
+    async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {
+        self.call(
+            "set_vm_project",
+            NONE,
+            self.inner.set_vm_project(vm_uuid, project),
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Monitor for Guarded<dyn Monitor> {
+    async fn find(&self, vm_name: &str) -> Result<Option<MonitorRegistration>, BackendError> {
+        self.call("monitor_find", NONE, self.inner.find(vm_name))
+            .await
+    }
+    async fn register(&self, reg: &MonitorRegistration) -> Result<(), BackendError> {
+        self.call("monitor_register", NONE, self.inner.register(reg))
+            .await
+    }
+}
+
+#[async_trait]
+impl Billing for Guarded<dyn Billing> {
+    async fn find(&self, vm_name: &str) -> Result<Option<BillingActivation>, BackendError> {
+        self.call("billing_find", NONE, self.inner.find(vm_name))
+            .await
+    }
+    async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError> {
+        self.call("billing_activate", NONE, self.inner.activate(act))
+            .await
+    }
+}

@@ -1,0 +1,221 @@
+//! Every call to the outside has a deadline on the injected clock: a backend
+//! that never answers ends in a typed timeout, the engine still shuts down,
+//! and a cancelled migration still ends, all within the configured
+//! deadlines of virtual time (and in no wall time).
+
+mod common;
+
+use async_trait::async_trait;
+use butler::auth::{Actor, Role};
+use butler::backend::*;
+use butler::engine::{Engine, RetryPolicy};
+use butler::migration::{MigrationConfig, MigrationService, VmOutcome};
+use butler::request::RequestState;
+use butler::resilience::Guarded;
+use butler::sim::{fleet, SimPlatform};
+use butler::store::MemoryStore;
+use common::World;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The simulator, except that the named operations never return.
+struct Hanging {
+    sim: SimPlatform,
+    hang: HashSet<&'static str>,
+}
+
+impl Hanging {
+    async fn gate(&self, op: &'static str) {
+        if self.hang.contains(op) {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+#[async_trait]
+impl ClusterBackend for Hanging {
+    async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError> {
+        self.gate("list_clusters").await;
+        self.sim.list_clusters().await
+    }
+    async fn list_projects(&self) -> Result<Vec<ProjectInfo>, BackendError> {
+        self.gate("list_projects").await;
+        self.sim.list_projects().await
+    }
+    async fn list_subnets(&self) -> Result<Vec<SubnetInfo>, BackendError> {
+        self.sim.list_subnets().await
+    }
+    async fn list_images(&self) -> Result<Vec<ImageInfo>, BackendError> {
+        self.sim.list_images().await
+    }
+    async fn list_vms(&self, cluster: &str) -> Result<Vec<VmInfo>, BackendError> {
+        self.gate("list_vms").await;
+        self.sim.list_vms(cluster).await
+    }
+    async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError> {
+        self.gate("find_vm").await;
+        self.sim.find_vm(name).await
+    }
+    async fn create_vm(&self, vm: &VmCreate) -> Result<TaskId, BackendError> {
+        self.gate("create_vm").await;
+        self.sim.create_vm(vm).await
+    }
+    async fn task(&self, id: &TaskId) -> Result<TaskStatus, BackendError> {
+        self.sim.task(id).await
+    }
+    async fn list_protection_groups(
+        &self,
+        cluster: &str,
+    ) -> Result<Vec<ProtectionGroup>, BackendError> {
+        self.sim.list_protection_groups(cluster).await
+    }
+    async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError> {
+        self.sim.protect_vm(cluster, req).await
+    }
+    async fn migrate_protection_group(
+        &self,
+        source: &str,
+        group: &str,
+        destination: &str,
+    ) -> Result<(), BackendError> {
+        self.gate("migrate_protection_group").await;
+        self.sim
+            .migrate_protection_group(source, group, destination)
+            .await
+    }
+    async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {
+        self.sim.set_vm_project(vm_uuid, project).await
+    }
+}
+
+fn hanging(sim: &SimPlatform, ops: &[&'static str]) -> Arc<Hanging> {
+    Arc::new(Hanging {
+        sim: sim.clone(),
+        hang: ops.iter().copied().collect(),
+    })
+}
+
+#[tokio::test]
+async fn a_call_that_never_returns_is_a_timeout_at_the_deadline() {
+    let sim = SimPlatform::demo(1);
+    let clock = sim.clock();
+    let guarded = Guarded::cluster(
+        hanging(&sim, &["list_clusters"]),
+        clock.clone(),
+        Duration::from_secs(90),
+    );
+    let start = clock.now();
+    let err = guarded.list_clusters().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Timeout);
+    assert!(err.is_retryable());
+    assert_eq!(err.operation, "list_clusters");
+    assert_eq!(
+        (clock.now() - start).num_seconds(),
+        90,
+        "exactly the deadline of virtual time"
+    );
+    // Calls that answer are untouched.
+    assert!(!guarded.list_images().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_engine_gives_up_on_a_hanging_step_and_shuts_down_within_its_deadlines() {
+    let sim = SimPlatform::demo(2);
+    let w = World::new(sim.clone(), Arc::new(MemoryStore::new()));
+    let r = w.approved("stuck").await;
+    let mut config = World::engine_config("e1");
+    config.call_deadline = Duration::from_secs(60);
+    config.retry = RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_secs(5),
+        max_delay: Duration::from_secs(30),
+        step_deadline: Duration::from_secs(10 * 60),
+    };
+    let backend = hanging(&sim, &["create_vm"]);
+    let platform = Arc::new(sim.clone());
+    let engine = Arc::new(Engine::new(
+        w.svc.clone(),
+        backend,
+        platform.clone(),
+        platform,
+        config.clone(),
+    ));
+    let clock = sim.clock();
+    let start = clock.now();
+    let handle = engine.clone().start();
+    handle.wake();
+    // Let the engine pick the request up, then ask it to stop.
+    clock.sleep(Duration::from_secs(1)).await;
+    handle.shutdown().await;
+    let elapsed = (clock.now() - start).to_std().unwrap();
+    assert!(
+        elapsed <= config.retry.step_deadline + config.call_deadline,
+        "shutdown took {elapsed:?} of virtual time"
+    );
+    let done = w.get(r.id).await;
+    assert_eq!(done.state, RequestState::Error, "{:?}", done.history.last());
+    let failure = done.failure.unwrap();
+    assert_eq!(failure.attempts, 4);
+    assert!(
+        failure.reason.contains("no answer within 60s"),
+        "{}",
+        failure.reason
+    );
+    assert_eq!(sim.vms_named(&r.platform_vm_name()), 0);
+}
+
+#[tokio::test]
+async fn a_cancelled_migration_ends_although_the_platform_never_answers() {
+    let sim = SimPlatform::demo(3);
+    let f = fleet::generate(
+        &sim,
+        &fleet::FleetSpec {
+            vms: 6,
+            groups: 3,
+            ..Default::default()
+        },
+    );
+    let config = MigrationConfig {
+        call_deadline: Duration::from_secs(120),
+        ..MigrationConfig::default()
+    };
+    let svc = MigrationService::new(
+        Arc::new(MemoryStore::new()),
+        hanging(&sim, &["migrate_protection_group"]),
+        sim.clock(),
+        config.clone(),
+    );
+    let olga = Actor::trusted("olga", [Role::Operator]).unwrap();
+    let g = svc.create_group(&olga, "drill").await.unwrap();
+    let g = svc
+        .save(
+            &olga,
+            &g.with_members(&f.source, &f.destination, f.vm_names.iter().cloned()),
+        )
+        .await
+        .unwrap();
+    svc.refresh(&olga, g.id).await.unwrap();
+    let (_, _, v) = svc.validate(&olga, g.id).await.unwrap();
+    let clock = sim.clock();
+    let start = clock.now();
+    let run = svc.migrate(&olga, v.token().unwrap()).await.unwrap();
+    clock.sleep(Duration::from_secs(10)).await;
+    run.cancel();
+    let report = run.wait().await.unwrap();
+    let elapsed = (clock.now() - start).to_std().unwrap();
+    assert!(
+        elapsed <= config.call_deadline + Duration::from_secs(10),
+        "{elapsed:?}"
+    );
+    assert!(report.cancelled);
+    assert_eq!(report.vms.len(), 6);
+    for vm in &report.vms {
+        assert!(!matches!(vm.outcome, VmOutcome::Migrated), "{vm:?}");
+        assert_eq!(
+            sim.vm(&vm.vm).map(|v| v.cluster),
+            Some(f.source.clone()),
+            "nothing moved"
+        );
+    }
+}
