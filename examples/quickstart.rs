@@ -5,15 +5,14 @@
 
 use butler::auth::{Actor, Role};
 use butler::backend::{PowerState, Schedule};
-use butler::engine::{Engine, EngineConfig};
+use butler::engine::EngineConfig;
 use butler::migration::{MigrationConfig, MigrationService};
-use butler::notify::{Event, Notifier, NotifyHub};
+use butler::notify::{Event, Notifier};
 use butler::request::RequestState;
-use butler::service::RequestService;
 use butler::sim::SimPlatform;
-use butler::spec::VmSpec;
-use butler::store::{RequestQuery, SqliteStore};
-use butler::users::UserService;
+use butler::store::RequestQuery;
+use butler::vm_spec::VmSpec;
+use butler::Butler;
 use butler::{demo, ButlerError};
 use std::error::Error;
 use std::path::PathBuf;
@@ -48,10 +47,26 @@ async fn main() -> Result<(), Box<dyn Error>> {
     for stale in ["butler.sqlite", "butler.sqlite-wal", "butler.sqlite-shm"] {
         let _ = std::fs::remove_file(dir.join(stale));
     }
-    let store = Arc::new(SqliteStore::open(&db)?);
     let sim = SimPlatform::demo(42);
+    let mut engine_config = EngineConfig::default();
+    engine_config
+        .protection
+        .remote_sites
+        .insert("c1-madrid".into(), "c2-santiago".into());
+    // The one composition root: store, platform, clock, catalog, rates,
+    // notifiers, engine and migration settings.
+    let butler = Butler::builder()
+        .sqlite(&db)
+        .simulator(sim.clone())
+        .notifier(Arc::new(Printer))
+        .engine_config(engine_config)
+        .migration_config(MigrationConfig {
+            recreate_schedules: vec![Schedule::remote("c1-madrid", 60, 24)],
+            ..MigrationConfig::default()
+        })
+        .build()?;
     // Users are stored; every Actor below comes from a login.
-    let users = UserService::with_clock(store.clone(), sim.clock());
+    let users = butler.users();
     let root = users
         .bootstrap_admin("root", "root's demo password")
         .await?;
@@ -64,11 +79,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .add(&root, name, [role], &format!("{name}'s demo password"))
             .await?;
     }
-    let hub = NotifyHub::start(vec![Arc::new(Printer)], 1024, Duration::from_secs(5));
-    let service = Arc::new(
-        RequestService::with_clock(store, demo::catalog(), demo::rate_book(), sim.clock())
-            .with_notifications(hub),
-    );
+    let service = butler.requests();
     println!("store: SQLite file {}", db.display());
     let ana = users.authenticate("ana", "ana's demo password").await?;
     let bea = users.authenticate("bea", "bea's demo password").await?;
@@ -132,19 +143,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     );
 
     println!("\n== 6. Butler provisions it on the simulated platform ==");
-    let mut config = EngineConfig::default();
-    config
-        .protection
-        .remote_sites
-        .insert("c1-madrid".into(), "c2-santiago".into());
-    let platform = Arc::new(sim.clone());
-    let engine = Arc::new(Engine::new(
-        service.clone(),
-        platform.clone(),
-        platform.clone(),
-        platform,
-        config,
-    ));
+    let engine = butler.engine().ok_or("the simulator provisions")?;
     let summary = engine.run_until_idle().await?;
     tokio::time::sleep(Duration::from_millis(50)).await; // let the printer catch up
     let r = service.get(&bea, r.id).await?;
@@ -177,22 +176,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("  {n} request(s) written to {}", xlsx.display());
 
     let olga = users.authenticate("olga", "olga's demo password").await?;
-    migration_drill(&sim, service.store().clone(), &olga, &name).await
+    migration_drill(&sim, butler.migrations(), &olga, &name).await
 }
 
 /// A disaster-recovery drill: move the new VM to the other cluster.
 async fn migration_drill(
     sim: &SimPlatform,
-    store: Arc<dyn butler::store::Store>,
+    migrations: &MigrationService,
     olga: &Actor,
     vm: &str,
 ) -> Result<(), Box<dyn Error>> {
-    let config = MigrationConfig {
-        recreate_schedules: vec![Schedule::remote("c1-madrid", 60, 24)],
-        ..MigrationConfig::default()
-    };
-    let migrations = MigrationService::new(store, Arc::new(sim.clone()), sim.clock(), config);
-
     println!("\n== 8. Olga (operator) builds a drill group ==");
     let g = migrations.create_group(olga, "dr-drill").await?;
     let g = migrations

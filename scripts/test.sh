@@ -3,6 +3,8 @@
 # tests, then the Python bindings built into .venv and their pytest suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The pure rules must not reach the runtime (docs/architecture.md, "Layers").
+bash scripts/check-layers.sh
 # butler-py is a Python extension; its tests are the pytest suite below.
 cargo test --workspace --exclude butler-py --lib --bins --tests --examples
 cargo test --workspace --exclude butler-py --doc

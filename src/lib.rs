@@ -6,11 +6,15 @@
 //!
 //! - the domain from [`butler_core`] (re-exported at the top level),
 //! - [`sim`]: the in-memory simulated platform (feature `sim`, on by default),
-//! - `nutanix`: the Prism Central v3 / Prism Element v2 adapter (feature `nutanix`).
+//! - `nutanix`: the Prism Central v3 / Prism Element v2 adapter (feature `nutanix`),
+//! - [`Butler::builder`]: the one composition root that wires them.
 //!
 //! Start with `cargo run --example quickstart` and `docs/architecture.md`.
 
 pub use butler_core::*;
+
+mod builder;
+pub use builder::{Butler, ButlerBuilder};
 
 #[cfg(feature = "sim")]
 pub use butler_sim as sim;

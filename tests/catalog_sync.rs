@@ -3,8 +3,8 @@
 use butler::demo;
 use butler::service::RequestService;
 use butler::sim::{FaultConfig, Op, SimPlatform};
-use butler::spec::{SpecErrorCode, VmSpec};
 use butler::store::MemoryStore;
+use butler::vm_spec::{SpecErrorCode, VmSpec};
 use std::sync::Arc;
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use crate::catalog::{
     Catalog, Cluster, CostCenterEntry, DiskType, Division, Environment, Image, Limits, Unit,
 };
 use crate::cost::{Period, Rate, RateBook, RateCard, Rates, UnpricedPolicy};
-use crate::spec::VmSpec;
+use crate::vm_spec::VmSpec;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;

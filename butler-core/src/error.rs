@@ -4,8 +4,8 @@ use crate::auth::{AuthError, Denied};
 use crate::backend::BackendError;
 use crate::catalog::CatalogError;
 use crate::cost::CostError;
-use crate::spec::SpecErrors;
 use crate::store::StoreError;
+use crate::vm_spec::SpecErrors;
 
 /// Everything a Butler operation can fail with. Each variant keeps the typed
 /// error of its boundary so callers can match on it.

@@ -7,7 +7,7 @@
 //! | SPEC section | module |
 //! |---|---|
 //! | §1 actors and authorization | [`auth`] ([`auth::policy`]: the one table), [`users`] |
-//! | §2 a provisioning request (fields, validation) | [`catalog`], [`spec`] |
+//! | §2 a provisioning request (fields, validation) | [`catalog`], [`vm_spec`] |
 //! | §3 the request's life (states, actions, history) | [`request`] |
 //! | §4 cost estimate | [`cost`] |
 //! | §2–§4, §6 the operations a host calls | [`service`] |
@@ -46,11 +46,13 @@ pub mod migration;
 pub mod notify;
 pub mod request;
 pub mod resilience;
+mod secret;
 pub mod service;
-pub mod spec;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+#[cfg(feature = "users")]
 pub mod users;
+pub mod vm_spec;
 
 pub use error::ButlerError;

@@ -10,8 +10,8 @@ use crate::error::ButlerError;
 use crate::notify::{Event, NotifyHub};
 use crate::request::HistoryEntry;
 use crate::request::{self, Action, ActionKind, EngineAction, Priced, Request, RequestId};
-use crate::spec::{validate, VmSpec};
 use crate::store::{Page, RequestQuery, Store};
+use crate::vm_spec::{validate, VmSpec};
 use std::sync::{Arc, RwLock};
 
 /// Requests: create, edit, submit, cancel, review, reject, approve, retry,

@@ -4,8 +4,8 @@ use butler_core::auth::{Actor, Role};
 use butler_core::auth::{DenyReason, Operation};
 use butler_core::request::{ActionKind, RequestState};
 use butler_core::service::RequestService;
-use butler_core::spec::{SpecErrorCode, VmSpec};
 use butler_core::store::{MemoryStore, RequestQuery};
+use butler_core::vm_spec::{SpecErrorCode, VmSpec};
 use butler_core::{demo, ButlerError};
 use std::sync::Arc;
 

@@ -4,7 +4,7 @@ use butler_core::catalog::Catalog as CoreCatalog;
 use butler_core::cost::{
     self, Estimate as CoreEstimate, LineItem as CoreLine, RateBook as CoreBook,
 };
-use butler_core::spec::{self, SpecError, VmSpec as CoreSpec};
+use butler_core::vm_spec::{self, SpecError, VmSpec as CoreSpec};
 use chrono::NaiveDate;
 use pyo3::prelude::*;
 use std::sync::Arc;
@@ -109,7 +109,7 @@ impl Catalog {
 
     /// Every problem of ``spec`` (an empty list when it is valid).
     fn validate(&self, spec: &VmSpec) -> Vec<SpecProblem> {
-        match spec::validate(&spec.to_core(), &self.inner) {
+        match vm_spec::validate(&spec.to_core(), &self.inner) {
             Ok(_) => Vec::new(),
             Err(e) => e.0.into_iter().map(Into::into).collect(),
         }
@@ -171,7 +171,7 @@ impl RateBook {
         catalog: &Catalog,
         date: Option<NaiveDate>,
     ) -> PyResult<Estimate> {
-        let valid = spec::validate(&spec.to_core(), &catalog.inner)
+        let valid = vm_spec::validate(&spec.to_core(), &catalog.inner)
             .map_err(butler_core::ButlerError::from)
             .py()?;
         let day = date.unwrap_or_else(|| chrono::Utc::now().date_naive());

@@ -4,15 +4,17 @@
 //! GIL. Rust errors become a small exception hierarchy rooted at
 //! `butler.ButlerError`. Large results (validation findings) stay in Rust
 //! and are read lazily, so fleet-sized calls cost what the Rust call costs.
+//! Rust's logs are forwarded to Python's `logging` (pyo3-log).
 
 #![allow(clippy::useless_conversion)] // pyo3's macros generate conversions clippy flags
 
 mod catalog;
 mod convert;
-mod engine;
+mod deployment;
 mod errors;
 mod migration;
 mod requests;
+mod simulator;
 
 use pyo3::prelude::*;
 use std::future::Future;
@@ -43,10 +45,13 @@ where
 
 #[pymodule]
 fn _butler(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Butler's logs go to Python's `logging` under the logger "butler_core.*"
+    // (and "butler_nutanix.*", …); a reset handle lets tests change levels.
+    let _ = pyo3_log::try_init();
     errors::register(m)?;
     catalog::register(m)?;
     requests::register(m)?;
     migration::register(m)?;
-    engine::register(m)?;
+    deployment::register(m)?;
     Ok(())
 }

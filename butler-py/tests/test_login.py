@@ -127,3 +127,11 @@ def test_tokens_travel_as_text_and_tampering_is_refused(b):
         ops.parse_token(tampered)
     report = ops.migrate(back)
     assert all(v.outcome == "migrated" for v in report.vms)
+
+
+def test_rust_warnings_reach_python_logging(caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        butler.Butler(four_eyes=False)
+    assert any("four eyes are OFF" in r.getMessage() for r in caplog.records), caplog.records

@@ -8,7 +8,7 @@ use butler::request::{Request, RequestId};
 use butler::service::RequestService;
 use butler::sim::SimPlatform;
 use butler::store::Store;
-use butler::{demo, spec::VmSpec};
+use butler::{demo, vm_spec::VmSpec, Butler};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,13 +26,15 @@ pub struct World {
 
 impl World {
     pub fn new(sim: SimPlatform, store: Arc<dyn Store>) -> World {
-        let svc = Arc::new(RequestService::with_clock(
-            store,
-            demo::catalog(),
-            demo::rate_book(),
-            sim.clock(),
-        ));
-        World { sim, svc }
+        let b = Butler::builder()
+            .store(store)
+            .simulator(sim.clone())
+            .build()
+            .unwrap();
+        World {
+            sim,
+            svc: b.requests().clone(),
+        }
     }
 
     pub fn engine_config(id: &str) -> EngineConfig {

@@ -159,6 +159,7 @@ impl Actor {
     }
 
     /// The actor of a stored user who just logged in.
+    #[cfg(feature = "users")]
     pub(crate) fn of_user(user: &User) -> Self {
         Actor {
             name: user.name.clone(),
@@ -199,12 +200,15 @@ impl fmt::Display for Actor {
 }
 
 mod names;
+#[cfg(feature = "users")]
 mod password;
 pub mod policy;
 mod users;
 
 pub use names::{normalize_user_name, ENGINE_NAME, MAX_USER_NAME_CHARS, RESERVED_NAMES};
+#[cfg(feature = "users")]
 pub use password::MIN_PASSWORD_CHARS;
+#[cfg(feature = "users")]
 pub(crate) use password::{hash_password, verify_nothing, verify_password};
 pub use policy::{Denied, DenyReason, Operation, Policy};
 pub use users::{AuthError, User, UserAudit, UserChange};

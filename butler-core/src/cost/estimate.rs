@@ -1,6 +1,6 @@
 use super::card::{Period, Rate, RateBook, RateCard, Rates, UnpricedPolicy};
 use super::CostError;
-use crate::spec::ValidSpec;
+use crate::vm_spec::ValidSpec;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -139,7 +139,7 @@ impl fmt::Display for Estimate {
 /// Estimates the monthly cost of `spec` with the card in force on `date`.
 ///
 /// ```
-/// use butler_core::{cost, demo, spec::validate};
+/// use butler_core::{cost, demo, vm_spec::validate};
 /// use chrono::NaiveDate;
 /// let spec = validate(&demo::spec("web01"), &demo::catalog()).unwrap();
 /// let day = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
@@ -306,7 +306,7 @@ impl Estimate {
 mod tests {
     use super::*;
     use crate::demo;
-    use crate::spec::{validate, VmSpec};
+    use crate::vm_spec::{validate, VmSpec};
     use rust_decimal_macros::dec;
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {

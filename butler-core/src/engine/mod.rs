@@ -252,6 +252,7 @@ impl Engine {
 
     /// Takes one request as far as it goes: `Completed`, `Error`, or
     /// untouched when another engine holds its lease.
+    #[tracing::instrument(name = "request", skip(self), fields(request = %id, engine = %self.config.engine_id))]
     pub async fn process(&self, id: RequestId) -> Result<RequestState, EngineError> {
         if !self.lock_in_flight().insert(id) {
             return Ok(RequestState::Provisioning);
@@ -352,6 +353,7 @@ impl Engine {
         }
     }
 
+    #[tracing::instrument(name = "step", skip(self, r), fields(%step))]
     async fn run_step(
         &self,
         mut r: Request,

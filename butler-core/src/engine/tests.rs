@@ -6,8 +6,8 @@ use crate::auth::Role;
 use crate::backend::*;
 use crate::demo;
 use crate::request::{ActionKind, RequestState};
-use crate::spec::VmSpec;
 use crate::store::MemoryStore;
+use crate::vm_spec::VmSpec;
 use async_trait::async_trait;
 use mockall::predicate::*;
 

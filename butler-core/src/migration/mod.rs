@@ -12,14 +12,16 @@
 
 mod facts;
 mod group;
+mod inventory;
 mod report;
 mod run;
 mod service;
 mod token;
 mod validate;
 
-pub use facts::{FactsSnapshot, GroupFacts, Inventory, ProjectFacts, VmFacts, NONE16, NONE32};
+pub use facts::{FactsSnapshot, GroupFacts, ProjectFacts, VmFacts, NONE16, NONE32};
 pub use group::{GroupError, GroupId, GroupVm, MigrationGroup};
+pub use inventory::Inventory;
 pub use report::{Attempt, MigrationReport, RunId, VmOutcome, VmReport};
 pub use run::{EventOutcome, EventStream, MigrationConfig, MigrationEvent, MigrationStep};
 pub use service::{FactsStatus, MigrationHandle, MigrationService, RefresherHandle};

@@ -249,6 +249,7 @@ impl Runner {
     }
 
     /// Runs every unit, at most `max_parallel` at once, and returns the lines.
+    #[tracing::instrument(name = "migration", skip_all, fields(run = %self.id, source = %self.source, destination = %self.destination))]
     pub(crate) async fn run(
         self: Arc<Self>,
         units: Vec<Unit>,
@@ -278,6 +279,7 @@ impl Runner {
         lines
     }
 
+    #[tracing::instrument(name = "protection_group", skip_all, fields(group = unit.group.as_deref().unwrap_or("-"), vms = unit.vms.len()))]
     async fn unit(&self, unit: Unit, deadline: DateTime<Utc>) {
         let Some(group) = unit.group.clone() else {
             for vm in &unit.vms {

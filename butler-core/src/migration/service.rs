@@ -2,8 +2,9 @@
 //! Operators and Admins read), fact refresh, validation, migration, reports.
 //! Who may do what is [`crate::auth::policy`].
 
-use super::facts::{FactsSnapshot, Inventory};
+use super::facts::FactsSnapshot;
 use super::group::{GroupId, MigrationGroup};
+use super::inventory::Inventory;
 use super::report::{MigrationReport, RunId};
 use super::run::{EventStream, MigrationConfig, MigrationEvent, Runner, Unit};
 use super::token::ValidationToken;
@@ -377,6 +378,7 @@ impl MigrationService {
 
     /// Reads the platform (batched) and rebuilds the group's facts. On
     /// failure the last good facts stay and the error is kept with them.
+    #[tracing::instrument(name = "refresh", skip(self, actor), fields(group = %id, actor = %actor.name()))]
     pub async fn refresh(
         &self,
         actor: &Actor,

@@ -7,7 +7,7 @@
 //! accepted back only through [`MigrationService::parse_token`](super::MigrationService::parse_token).
 
 use super::GroupId;
-use crate::store::SecretKey;
+use crate::secret::SecretKey;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn text_round_trips_and_any_altered_byte_is_refused() {
-        let key = SecretKey::random();
+        let key = SecretKey::random().unwrap();
         let t = ValidationToken::sign(
             &key,
             GroupId(7),
@@ -278,7 +278,7 @@ mod tests {
         let text = t.encode();
         assert_eq!(ValidationToken::decode(&key, &text), Ok(t.clone()));
         assert_eq!(
-            ValidationToken::decode(&SecretKey::random(), &text),
+            ValidationToken::decode(&SecretKey::random().unwrap(), &text),
             Err(TokenError::BadSignature)
         );
         let bytes = text.as_bytes();
@@ -298,7 +298,7 @@ mod tests {
 
     #[test]
     fn a_signed_payload_with_lying_lengths_is_refused_without_allocating() {
-        let key = SecretKey::random();
+        let key = SecretKey::random().unwrap();
         let mut p = payload(GroupId(1), 1, &[0; 32], 0, None);
         p.pop();
         p.push(1);

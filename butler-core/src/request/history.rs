@@ -88,8 +88,8 @@ impl std::fmt::Display for HistoryEntry {
 
 /// The field changes from `old` to `new` spec.
 pub(crate) fn field_changes(
-    old: &crate::spec::VmSpec,
-    new: &crate::spec::VmSpec,
+    old: &crate::vm_spec::VmSpec,
+    new: &crate::vm_spec::VmSpec,
 ) -> Vec<FieldChange> {
     let (a, b) = (old.fields(), new.fields());
     let mut out = Vec::new();

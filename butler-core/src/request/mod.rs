@@ -21,7 +21,7 @@ pub(crate) use transition::{advance, EngineAction};
 pub use transition::{create, transition, Action, Priced};
 
 use crate::cost::Estimate;
-use crate::spec::{Derived, VmSpec};
+use crate::vm_spec::{Derived, VmSpec};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -2,7 +2,7 @@ use super::*;
 use crate::auth::{Actor, DenyReason, Policy, Role};
 use crate::cost::estimate;
 use crate::demo;
-use crate::spec::{validate, VmSpec};
+use crate::vm_spec::{validate, VmSpec};
 use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 

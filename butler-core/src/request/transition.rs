@@ -4,7 +4,7 @@ use super::{
 };
 use crate::auth::{Actor, Denied, DenyReason, Operation, Policy};
 use crate::cost::Estimate;
-use crate::spec::ValidSpec;
+use crate::vm_spec::ValidSpec;
 use chrono::{DateTime, Utc};
 
 /// A validated spec with its estimate: what `Save`, `Review` and [`create`]

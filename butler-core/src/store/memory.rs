@@ -353,12 +353,13 @@ impl Store for MemoryStore {
     }
 
     async fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError> {
-        Ok(self
-            .lock()
-            .secrets
-            .entry(purpose.to_string())
-            .or_insert_with(SecretKey::random)
-            .clone())
+        let mut g = self.lock();
+        if let Some(k) = g.secrets.get(purpose) {
+            return Ok(k.clone());
+        }
+        let k = SecretKey::random()?;
+        g.secrets.insert(purpose.to_string(), k.clone());
+        Ok(k)
     }
 }
 

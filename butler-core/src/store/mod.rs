@@ -12,6 +12,7 @@ pub use sqlite::SqliteStore;
 use crate::auth::{User, UserAudit};
 use crate::migration::{GroupId, MigrationGroup, MigrationReport, RunId};
 use crate::request::{Request, RequestId, RequestState};
+pub use crate::secret::SecretKey;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -250,34 +251,4 @@ pub trait Store: Send + Sync {
     /// use and the same for every process sharing the store afterwards
     /// (validation tokens are signed with `"validation-token"`). Never logged.
     async fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError>;
-}
-
-/// A secret key kept by the store. Its `Debug` never shows the bytes.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretKey(pub(crate) [u8; 32]);
-
-impl SecretKey {
-    /// Wraps key bytes (for store implementations).
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        SecretKey(bytes)
-    }
-
-    /// A fresh key from the operating system's random source.
-    pub fn random() -> Self {
-        use argon2::password_hash::rand_core::{OsRng, RngCore};
-        let mut k = [0u8; 32];
-        OsRng.fill_bytes(&mut k);
-        SecretKey(k)
-    }
-
-    /// The bytes (for store implementations that persist them).
-    pub fn expose_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SecretKey(…)")
-    }
 }

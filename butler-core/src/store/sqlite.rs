@@ -870,7 +870,7 @@ impl Store for SqliteStore {
 
     async fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError> {
         let purpose = purpose.to_string();
-        let fresh = SecretKey::random();
+        let fresh = SecretKey::random()?;
         let key: Vec<u8> = self
             .with(move |c| {
                 // First writer wins; every later reader gets the same key.

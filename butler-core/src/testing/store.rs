@@ -4,8 +4,8 @@ use crate::auth::{Actor, Role};
 use crate::cost::estimate;
 use crate::demo;
 use crate::request::{self, Action, Priced, Request, RequestId, RequestState};
-use crate::spec::validate;
 use crate::store::{RequestQuery, Store, StoreError};
+use crate::vm_spec::validate;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 fn t0() -> DateTime<Utc> {

@@ -6,14 +6,15 @@ use crate::migration::{
     Facts, MigrationGroup, MigrationReport, MigrationRun, ValidationReport, ValidationToken,
 };
 use crate::requests::{Request, RequestPage};
+use crate::simulator::Simulator;
 use butler_core::auth::{Actor, Policy};
-use butler_core::engine::{Engine, EngineConfig};
-use butler_core::migration::{GroupId, MigrationConfig, MigrationService, RunId};
+use butler_core::engine::Engine;
+use butler_core::migration::{GroupId, MigrationService, RunId};
 use butler_core::request::{RequestId, RequestState};
 use butler_core::service::RequestService;
-use butler_core::store::{RequestQuery, SqliteStore, Store};
+use butler_core::store::RequestQuery;
 use butler_core::users::UserService;
-use butler_sim::{fleet, FaultConfig, Op, SimPlatform};
+use butler_sim::SimPlatform;
 use chrono::{DateTime, Utc};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -22,7 +23,7 @@ use std::sync::Arc;
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Butler>()?;
     m.add_class::<Session>()?;
-    m.add_class::<Simulator>()?;
+    m.add_class::<crate::simulator::Simulator>()?;
     Ok(())
 }
 
@@ -39,15 +40,6 @@ pub(crate) struct Butler {
     sim: Option<SimPlatform>,
 }
 
-fn open_store(db_path: Option<&str>) -> PyResult<Arc<dyn Store>> {
-    let store = match db_path {
-        Some(p) => SqliteStore::open(p),
-        None => SqliteStore::open_in_memory(),
-    }
-    .map_err(|e| crate::errors::BackendError::new_err(e.to_string()))?;
-    Ok(Arc::new(store))
-}
-
 #[pymethods]
 impl Butler {
     #[new]
@@ -59,59 +51,21 @@ impl Butler {
         rate_book: Option<&RateBook>,
         four_eyes: bool,
     ) -> PyResult<Self> {
-        let store: Arc<dyn Store> = Arc::new(
-            match db_path {
-                Some(p) => SqliteStore::open(p),
-                None => SqliteStore::open_in_memory(),
-            }
-            .map_err(|e| crate::errors::BackendError::new_err(e.to_string()))?,
-        );
-        let sim = SimPlatform::demo(seed);
-        let cat = catalog
-            .map(|c| (*c.inner).clone())
-            .unwrap_or_else(butler_core::demo::catalog);
-        let rates = rate_book
-            .map(|r| (*r.inner).clone())
-            .unwrap_or_else(butler_core::demo::rate_book);
-        let policy = if four_eyes {
+        let mut b = butler::Butler::builder().seed(seed).policy(if four_eyes {
             Policy::standard()
         } else {
             Policy::without_four_eyes()
-        };
-        let requests = Arc::new(
-            RequestService::with_clock(store.clone(), cat, rates, sim.clock()).with_policy(policy),
-        );
-        let users = Arc::new(UserService::with_clock(store.clone(), sim.clock()));
-        let mut config = EngineConfig::default();
-        config
-            .protection
-            .remote_sites
-            .insert("c1-madrid".into(), "c2-santiago".into());
-        config
-            .protection
-            .remote_sites
-            .insert("c2-santiago".into(), "c1-madrid".into());
-        let platform = Arc::new(sim.clone());
-        let engine = Arc::new(Engine::new(
-            requests.clone(),
-            platform.clone(),
-            platform.clone(),
-            platform.clone(),
-            config,
-        ));
-        let migrations = Arc::new(MigrationService::new(
-            store,
-            platform,
-            sim.clock(),
-            MigrationConfig::default(),
-        ));
-        Ok(Butler {
-            requests,
-            migrations,
-            users,
-            engine: Some(engine),
-            sim: Some(sim),
-        })
+        });
+        if let Some(p) = db_path {
+            b = b.sqlite(p);
+        }
+        if let Some(c) = catalog {
+            b = b.catalog((*c.inner).clone());
+        }
+        if let Some(r) = rate_book {
+            b = b.rate_book((*r.inner).clone());
+        }
+        Self::from_built(b)
     }
 
     /// A Butler on Nutanix: the TOML config at ``config_path`` (passwords
@@ -131,35 +85,22 @@ impl Butler {
             butler_nutanix::NutanixBackend::new(&config)
                 .map_err(|e| crate::errors::BackendError::new_err(e.to_string()))?,
         );
-        let store = open_store(db_path)?;
-        let clock: Arc<dyn butler_core::backend::Clock> =
-            Arc::new(butler_core::backend::SystemClock);
-        let cat = catalog
-            .map(|c| (*c.inner).clone())
-            .unwrap_or_else(butler_core::demo::catalog);
-        let rates = rate_book
-            .map(|r| (*r.inner).clone())
-            .unwrap_or_else(butler_core::demo::rate_book);
-        let requests = Arc::new(RequestService::with_clock(
-            store.clone(),
-            cat,
-            rates,
-            clock.clone(),
-        ));
-        let users = Arc::new(UserService::with_clock(store.clone(), clock.clone()));
-        let migrations = Arc::new(MigrationService::new(
-            store,
-            backend,
-            clock,
-            MigrationConfig::default(),
-        ));
-        Ok(Butler {
-            requests,
-            migrations,
-            users,
-            engine: None,
-            sim: None,
-        })
+        let mut b = butler::Butler::builder()
+            .platform(backend)
+            .catalog(
+                catalog
+                    .map(|c| (*c.inner).clone())
+                    .unwrap_or_else(butler_core::demo::catalog),
+            )
+            .rate_book(
+                rate_book
+                    .map(|r| (*r.inner).clone())
+                    .unwrap_or_else(butler_core::demo::rate_book),
+            );
+        if let Some(p) = db_path {
+            b = b.sqlite(p);
+        }
+        Self::from_built(b)
     }
 
     /// Logs in with a stored user's name and password and returns their
@@ -220,6 +161,17 @@ impl Butler {
 }
 
 impl Butler {
+    fn from_built(builder: butler::ButlerBuilder) -> PyResult<Self> {
+        let b = builder.build().py()?;
+        Ok(Butler {
+            requests: b.requests().clone(),
+            migrations: b.migrations().clone(),
+            users: b.users().clone(),
+            engine: b.engine().cloned(),
+            sim: b.simulator().cloned(),
+        })
+    }
+
     fn session_for(&self, actor: Actor) -> Session {
         Session {
             actor,
@@ -774,146 +726,5 @@ impl Session {
             .into_iter()
             .map(|r| MigrationReport { inner: r })
             .collect())
-    }
-}
-
-fn parse_op(name: &str) -> PyResult<Op> {
-    Op::ALL
-        .into_iter()
-        .find(|o| o.as_str() == name)
-        .ok_or_else(|| {
-            let names: Vec<&str> = Op::ALL.iter().map(|o| o.as_str()).collect();
-            InvalidInput::new_err(format!(
-                "unknown operation {name:?}; one of {}",
-                names.join(", ")
-            ))
-        })
-}
-
-fn rate(name: &str, v: f64) -> PyResult<f64> {
-    if (0.0..=1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(InvalidInput::new_err(format!(
-            "{name} must be between 0 and 1, not {v}"
-        )))
-    }
-}
-
-/// The simulated platform behind a ``Butler()``.
-#[pyclass(module = "butler", frozen)]
-pub(crate) struct Simulator {
-    sim: SimPlatform,
-}
-
-#[pymethods]
-impl Simulator {
-    /// Number of VMs.
-    #[getter]
-    fn vm_count(&self) -> usize {
-        self.sim.vm_count()
-    }
-    /// ``(cluster, power, project)`` of the VM named ``name``, or ``None``.
-    fn vm(&self, name: &str) -> Option<(String, String, Option<String>)> {
-        self.sim.vm(name).map(|v| {
-            let power = if v.power == butler_core::backend::PowerState::On {
-                "on"
-            } else {
-                "off"
-            };
-            (v.cluster, power.to_string(), v.project)
-        })
-    }
-    /// VMs named ``name`` (more than 1 is a duplicate create).
-    fn vms_named(&self, name: &str) -> usize {
-        self.sim.vms_named(name)
-    }
-    /// Monitoring registrations of a VM.
-    fn monitor_registrations(&self, name: &str) -> usize {
-        self.sim.monitor_registrations(name)
-    }
-    /// Billing activations of a VM.
-    fn billing_activations(&self, name: &str) -> usize {
-        self.sim.billing_activations(name)
-    }
-    /// Powers a VM on or off; ``False`` if no such VM.
-    fn set_power(&self, name: &str, on: bool) -> bool {
-        self.sim.set_power(
-            name,
-            if on {
-                butler_core::backend::PowerState::On
-            } else {
-                butler_core::backend::PowerState::Off
-            },
-        )
-    }
-    /// Calls made to an operation (e.g. ``create_vm``).
-    fn calls(&self, op: &str) -> PyResult<u64> {
-        Ok(self.sim.calls(parse_op(op)?))
-    }
-    /// Injects random faults into an operation (rates between 0 and 1).
-    #[pyo3(signature = (op, transient=0.0, permanent=0.0, timeout=0.0, lose_reply=0.0))]
-    fn set_faults(
-        &self,
-        op: &str,
-        transient: f64,
-        permanent: f64,
-        timeout: f64,
-        lose_reply: f64,
-    ) -> PyResult<()> {
-        let cfg = FaultConfig {
-            transient: rate("transient", transient)?,
-            permanent: rate("permanent", permanent)?,
-            timeout: rate("timeout", timeout)?,
-            lose_reply: rate("lose_reply", lose_reply)?,
-            latency: std::time::Duration::ZERO,
-        };
-        if cfg.transient + cfg.permanent + cfg.timeout + cfg.lose_reply > 1.0 {
-            return Err(InvalidInput::new_err(
-                "the fault rates add up to more than 1",
-            ));
-        }
-        self.sim.set_faults(parse_op(op)?, cfg);
-        Ok(())
-    }
-    /// Removes every fault.
-    fn clear_faults(&self) {
-        self.sim.clear_faults()
-    }
-    /// Adds ``vms`` VMs over ``groups`` protection groups on ``c1-madrid``
-    /// (replicating to ``c2-santiago``) with a ``"none"`` or ``"realistic"``
-    /// problem mix; returns the VM names.
-    #[pyo3(signature = (vms, groups, mix="none", prefix="fleet", seed=1))]
-    fn generate_fleet(
-        &self,
-        py: Python<'_>,
-        vms: usize,
-        groups: usize,
-        mix: &str,
-        prefix: &str,
-        seed: u64,
-    ) -> PyResult<Vec<String>> {
-        let mix = match mix {
-            "none" => fleet::ProblemMix::NONE,
-            "realistic" => fleet::ProblemMix::REALISTIC,
-            other => {
-                return Err(InvalidInput::new_err(format!(
-                    "mix must be \"none\" or \"realistic\", not {other:?}"
-                )))
-            }
-        };
-        if groups == 0 {
-            return Err(InvalidInput::new_err("groups must be at least 1"));
-        }
-        let spec = fleet::FleetSpec {
-            vms,
-            groups,
-            mix,
-            seed,
-            prefix: prefix.to_string(),
-            ..fleet::FleetSpec::default()
-        };
-        let sim = self.sim.clone();
-        Ok(py.allow_threads(move || fleet::generate(&sim, &spec).vm_names))
     }
 }

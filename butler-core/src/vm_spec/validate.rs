@@ -147,7 +147,7 @@ impl Problems {
 /// image's size (this is not an error).
 ///
 /// ```
-/// use butler_core::{catalog::Catalog, spec::{validate, VmSpec, SpecErrorCode}};
+/// use butler_core::{catalog::Catalog, vm_spec::{validate, VmSpec, SpecErrorCode}};
 /// let catalog = butler_core::demo::catalog();
 /// let spec = VmSpec { name: "bad name!".into(), ..butler_core::demo::spec("web01") };
 /// let errs = validate(&spec, &catalog).unwrap_err();
