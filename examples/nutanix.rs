@@ -4,10 +4,10 @@
 //! fake Prism server serving a simulated 10,000-VM fleet with 20 ms latency.
 //!
 //! ```sh
-//! cargo run --release --example nutanix --features nutanix
+//! cargo run --release --example nutanix --features fake-prism
 //! BUTLER_NUTANIX_CONFIG=nutanix.toml BUTLER_NUTANIX_PC_PASSWORD=... \
 //!   BUTLER_SOURCE=c1 BUTLER_DESTINATION=c2 BUTLER_VMS=vm1,vm2 \
-//!   cargo run --release --example nutanix --features nutanix
+//!   cargo run --release --example nutanix --features fake-prism
 //! ```
 
 use butler::auth::{Actor, Role};

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../butler-core/src"
 pure=(vm_spec/*.rs cost/*.rs request/mod.rs request/action_kind.rs request/history.rs
       request/transition.rs catalog.rs auth/policy.rs auth/names.rs auth/users.rs
       migration/group.rs migration/facts.rs migration/validate.rs migration/token.rs
-      migration/report.rs)
+      migration/report.rs migration/plan.rs)
 runtime='tokio|async fn|async_trait|crate::(store|engine|service|resilience|notify|users|catalog_sync|migration::(run|service|inventory))|dyn (ClusterBackend|Clock|Monitor|Billing)\b|backend::\{?[^;]*\b(ClusterBackend|Clock|Monitor|Billing)\b|rusqlite|reqwest|std::net'
 status=0
 for f in "${pure[@]}"; do

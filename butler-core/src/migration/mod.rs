@@ -11,8 +11,10 @@
 //! ```
 
 mod facts;
+mod facts_cache;
 mod group;
 mod inventory;
+mod plan;
 mod report;
 mod run;
 mod service;
@@ -20,11 +22,12 @@ mod token;
 mod validate;
 
 pub use facts::{FactsSnapshot, GroupFacts, ProjectFacts, VmFacts, NONE16, NONE32};
+pub use facts_cache::FactsStatus;
 pub use group::{GroupError, GroupId, GroupVm, MigrationGroup};
 pub use inventory::Inventory;
 pub use report::{Attempt, MigrationReport, RunId, VmOutcome, VmReport};
 pub use run::{EventOutcome, EventStream, MigrationConfig, MigrationEvent, MigrationStep};
-pub use service::{FactsStatus, MigrationHandle, MigrationService, RefresherHandle};
+pub use service::{MigrationHandle, MigrationService, RefresherHandle};
 pub use token::{TokenError, ValidationToken, MAX_TOKEN_CHARS};
 pub use validate::{
     validate, Finding, FindingCode, Severity, ValidationReport, STALE_AFTER_MINUTES,

@@ -3,6 +3,7 @@
 //! on the destination, progress broadcast to any number of observers,
 //! cancellation, and a per-VM report.
 
+use super::plan::Unit;
 use super::report::{Attempt, RunId, VmOutcome, VmReport};
 use crate::backend::{BackendError, Clock, ClusterBackend, ErrorKind, ProtectRequest, Schedule};
 use crate::resilience::{retry, salt, RetryPolicy};
@@ -146,13 +147,6 @@ impl EventStream {
             }
         }
     }
-}
-
-/// One unit of work: a protection group and the selected VMs it carries.
-#[derive(Debug, Clone)]
-pub(crate) struct Unit {
-    pub(crate) group: Option<String>,
-    pub(crate) vms: Vec<String>,
 }
 
 pub(crate) struct Runner {

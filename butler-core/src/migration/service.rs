@@ -3,38 +3,23 @@
 //! Who may do what is [`crate::auth::policy`].
 
 use super::facts::FactsSnapshot;
+use super::facts_cache::{FactsCache, FactsStatus};
 use super::group::{GroupId, MigrationGroup};
 use super::inventory::Inventory;
+use super::plan::plan;
 use super::report::{MigrationReport, RunId};
-use super::run::{EventStream, MigrationConfig, MigrationEvent, Runner, Unit};
+use super::run::{EventStream, MigrationConfig, MigrationEvent, Runner};
 use super::token::ValidationToken;
 use super::validate::{validate, ValidationReport};
 use crate::auth::{Actor, Operation, Policy};
 use crate::backend::{Clock, ClusterBackend};
 use crate::error::ButlerError;
 use crate::store::{SecretKey, Store};
-use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
-
-/// The facts the service holds for a group, and how fresh they are.
-#[derive(Debug, Clone)]
-pub struct FactsStatus {
-    /// The last good snapshot.
-    pub snapshot: Arc<FactsSnapshot>,
-    /// Its age at the time asked.
-    pub age: chrono::Duration,
-    /// The last refresh failure since that snapshot, if any (when, why).
-    pub last_error: Option<(DateTime<Utc>, String)>,
-}
-
-struct FactsEntry {
-    snapshot: Arc<FactsSnapshot>,
-    last_error: Option<(DateTime<Utc>, String)>,
-}
 
 /// Groups, facts, validation, migration and reports.
 pub struct MigrationService {
@@ -42,9 +27,7 @@ pub struct MigrationService {
     backend: Arc<dyn ClusterBackend>,
     clock: Arc<dyn Clock>,
     config: MigrationConfig,
-    facts: Mutex<HashMap<GroupId, FactsEntry>>,
-    refresh_failures: Mutex<Option<(DateTime<Utc>, String)>>,
-    snapshots: AtomicU64,
+    facts: FactsCache,
     policy: Policy,
     token_key: tokio::sync::OnceCell<SecretKey>,
 }
@@ -78,9 +61,7 @@ impl MigrationService {
             backend,
             clock,
             config,
-            facts: Mutex::new(HashMap::new()),
-            refresh_failures: Mutex::new(None),
-            snapshots: AtomicU64::new(0),
+            facts: FactsCache::default(),
             policy: Policy::standard(),
             token_key: tokio::sync::OnceCell::new(),
         }
@@ -360,21 +341,11 @@ impl MigrationService {
     ) -> Result<(), ButlerError> {
         self.allow(actor, Operation::EditGroups)?;
         self.store.delete_group(id, version).await?;
-        self.lock_facts().remove(&id);
+        self.facts.remove(id);
         Ok(())
     }
 
     // ---- facts ----
-
-    fn lock_facts(&self) -> std::sync::MutexGuard<'_, HashMap<GroupId, FactsEntry>> {
-        self.facts.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn next_snapshot(&self) -> u64 {
-        self.snapshots
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1
-    }
 
     /// Reads the platform (batched) and rebuilds the group's facts. On
     /// failure the last good facts stay and the error is kept with them.
@@ -387,26 +358,12 @@ impl MigrationService {
         self.allow(actor, Operation::RefreshFacts)?;
         let group = self.store.get_group(id).await?;
         match Inventory::fetch(self.backend.as_ref(), self.clock.as_ref()).await {
-            Ok(inv) => Ok(self.install(&group, &inv)),
+            Ok(inv) => Ok(self.facts.install(&group, &inv)),
             Err(e) => {
-                if let Some(entry) = self.lock_facts().get_mut(&id) {
-                    entry.last_error = Some((self.clock.now(), e.to_string()));
-                }
+                self.facts.failed(id, self.clock.now(), &e.to_string());
                 Err(e.into())
             }
         }
-    }
-
-    fn install(&self, group: &MigrationGroup, inv: &Inventory) -> Arc<FactsSnapshot> {
-        let snap = Arc::new(FactsSnapshot::build(group, inv, self.next_snapshot()));
-        self.lock_facts().insert(
-            group.id,
-            FactsEntry {
-                snapshot: snap.clone(),
-                last_error: None,
-            },
-        );
-        snap
     }
 
     /// Refreshes every group from one inventory read; on failure every
@@ -416,23 +373,12 @@ impl MigrationService {
         match Inventory::fetch(self.backend.as_ref(), self.clock.as_ref()).await {
             Ok(inv) => {
                 for g in &groups {
-                    self.install(g, &inv);
+                    self.facts.install(g, &inv);
                 }
-                *self
-                    .refresh_failures
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()) = None;
                 Ok(groups.len())
             }
             Err(e) => {
-                let at = self.clock.now();
-                for entry in self.lock_facts().values_mut() {
-                    entry.last_error = Some((at, e.to_string()));
-                }
-                *self
-                    .refresh_failures
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()) = Some((at, e.to_string()));
+                self.facts.all_failed(self.clock.now(), &e.to_string());
                 Err(e.into())
             }
         }
@@ -441,17 +387,9 @@ impl MigrationService {
     /// The facts held for a group, their age and the last refresh error.
     pub fn facts(&self, actor: &Actor, id: GroupId) -> Result<FactsStatus, ButlerError> {
         self.allow(actor, Operation::ReadGroups)?;
-        let now = self.clock.now();
-        self.lock_facts()
-            .get(&id)
-            .map(|e| FactsStatus {
-                snapshot: e.snapshot.clone(),
-                age: e.snapshot.age(now),
-                last_error: e.last_error.clone(),
-            })
-            .ok_or_else(|| {
-                ButlerError::NotFound(format!("facts of migration group {id}: refresh first"))
-            })
+        self.facts.status(id, self.clock.now()).ok_or_else(|| {
+            ButlerError::NotFound(format!("facts of migration group {id}: refresh first"))
+        })
     }
 
     /// Refreshes every group every `interval` on the current runtime.
@@ -477,26 +415,12 @@ impl MigrationService {
     // ---- validation ----
 
     fn current_facts(&self, group: &MigrationGroup) -> Result<Arc<FactsSnapshot>, ButlerError> {
-        let entry = self.lock_facts().get(&group.id).map(|e| e.snapshot.clone());
-        let snap = entry.ok_or_else(|| {
+        self.facts.current(group).ok_or_else(|| {
             ButlerError::ValidationRequired(format!(
                 "no facts for group {:?}: refresh first",
                 group.name
             ))
-        })?;
-        if snap.group_version == group.version {
-            return Ok(snap);
-        }
-        // The group changed since the refresh: keep the facts, re-aligned.
-        let realigned = Arc::new(snap.realign(group));
-        self.lock_facts().insert(
-            group.id,
-            FactsEntry {
-                snapshot: realigned.clone(),
-                last_error: None,
-            },
-        );
-        Ok(realigned)
+        })
     }
 
     /// Validates the group as it stands against its current facts.
@@ -575,21 +499,8 @@ impl MigrationService {
             ));
         };
         // One unit per protection group: one migrate call moves all its VMs.
-        let mut units: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
-        let only: Option<std::collections::HashSet<&str>> =
-            token.only().map(|o| o.iter().map(String::as_str).collect());
-        for (i, vm) in group.vms.iter().enumerate() {
-            if !vm.selected || only.as_ref().is_some_and(|o| !o.contains(vm.name.as_str())) {
-                continue;
-            }
-            let pg = facts
-                .vms
-                .get(i)
-                .and_then(|f| facts.groups.get(f.group as usize))
-                .map(|g| g.name.clone());
-            units.entry(pg).or_default().push(vm.name.clone());
-        }
-        let total = units.values().map(Vec::len).sum();
+        let units = plan(&group, &facts, token.only());
+        let total = units.iter().map(|u| u.vms.len()).sum();
         let run = self.store.next_run_id().await?;
         let started = self.clock.now();
         let mut report = MigrationReport {
@@ -625,10 +536,6 @@ impl MigrationService {
             + chrono::Duration::from_std(self.config.deadline).unwrap_or(chrono::Duration::MAX);
         let store = self.store.clone();
         let clock = self.clock.clone();
-        let units: Vec<Unit> = units
-            .into_iter()
-            .map(|(group, vms)| Unit { group, vms })
-            .collect();
         let join = tokio::spawn(async move {
             let lines = runner.run(units, deadline).await;
             report.vms = lines;

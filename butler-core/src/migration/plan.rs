@@ -1,0 +1,40 @@
+//! What a migration will move: the selected VMs (or a retry's subset),
+//! grouped by protection group, since one migrate call moves a whole group.
+
+use super::facts::FactsSnapshot;
+use super::group::MigrationGroup;
+use std::collections::{BTreeMap, HashSet};
+
+/// One protection group and the selected VMs it moves (`group: None`: VMs
+/// in no protection group, which cannot move).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Unit {
+    pub group: Option<String>,
+    pub vms: Vec<String>,
+}
+
+/// The units of a migration of `group` on `facts` (aligned with it),
+/// optionally restricted to the VMs in `only`.
+pub(crate) fn plan(
+    group: &MigrationGroup,
+    facts: &FactsSnapshot,
+    only: Option<&[String]>,
+) -> Vec<Unit> {
+    let only: Option<HashSet<&str>> = only.map(|o| o.iter().map(String::as_str).collect());
+    let mut units: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
+    for (i, vm) in group.vms.iter().enumerate() {
+        if !vm.selected || only.as_ref().is_some_and(|o| !o.contains(vm.name.as_str())) {
+            continue;
+        }
+        let pg = facts
+            .vms
+            .get(i)
+            .and_then(|f| facts.groups.get(f.group as usize))
+            .map(|g| g.name.clone());
+        units.entry(pg).or_default().push(vm.name.clone());
+    }
+    units
+        .into_iter()
+        .map(|(group, vms)| Unit { group, vms })
+        .collect()
+}
