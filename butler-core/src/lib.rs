@@ -42,6 +42,7 @@ pub mod engine;
 mod error;
 #[cfg(feature = "xlsx")]
 pub mod export;
+mod ledger;
 pub mod migration;
 pub mod notify;
 pub mod request;

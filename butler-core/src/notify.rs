@@ -96,3 +96,27 @@ impl NotifyHub {
         }
     }
 }
+
+/// The event announcing `entry`, just appended to `r`.
+pub(crate) fn event_for(
+    r: &crate::request::Request,
+    entry: &crate::request::HistoryEntry,
+) -> Event {
+    use crate::request::RequestState;
+    let mut summary = format!("request {} {} by {}", r.id, entry.action, entry.actor);
+    if let Some(n) = &entry.note {
+        summary.push_str(": ");
+        summary.push_str(n);
+    }
+    Event {
+        request: r.id,
+        from: entry.from,
+        to: entry.to,
+        actor: entry.actor.clone(),
+        at: entry.at,
+        requester: r.owner.clone(),
+        approver: r.approver.clone(),
+        notify_support: matches!(r.state, RequestState::Completed | RequestState::Error),
+        summary,
+    }
+}

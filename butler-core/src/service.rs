@@ -7,9 +7,9 @@ use crate::backend::{Clock, SystemClock};
 use crate::catalog::Catalog;
 use crate::cost::{self, RateBook};
 use crate::error::ButlerError;
-use crate::notify::{Event, NotifyHub};
+use crate::notify::NotifyHub;
 use crate::request::HistoryEntry;
-use crate::request::{self, Action, ActionKind, EngineAction, Priced, Request, RequestId};
+use crate::request::{self, Action, ActionKind, Priced, Request, RequestId};
 use crate::store::{Page, RequestQuery, Store};
 use crate::vm_spec::{validate, VmSpec};
 use std::sync::{Arc, RwLock};
@@ -92,25 +92,16 @@ impl RequestService {
 
     fn emit(&self, r: &Request, entry: &HistoryEntry) {
         if let Some(hub) = &self.notify {
-            let mut summary = format!("request {} {} by {}", r.id, entry.action, entry.actor);
-            if let Some(n) = &entry.note {
-                summary.push_str(": ");
-                summary.push_str(n);
-            }
-            hub.emit(Event {
-                request: r.id,
-                from: entry.from,
-                to: entry.to,
-                actor: entry.actor.clone(),
-                at: entry.at,
-                requester: r.owner.clone(),
-                approver: r.approver.clone(),
-                notify_support: matches!(
-                    r.state,
-                    request::RequestState::Completed | request::RequestState::Error
-                ),
-                summary,
-            });
+            hub.emit(crate::notify::event_for(r, entry));
+        }
+    }
+
+    /// The engine's write port over this service's store, clock and notifiers.
+    pub(crate) fn engine_ledger(&self) -> crate::ledger::EngineLedger {
+        crate::ledger::EngineLedger {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            notify: self.notify.clone(),
         }
     }
 
@@ -423,28 +414,6 @@ impl RequestService {
             }));
         }
         Ok(r)
-    }
-
-    /// Records an engine action on a request the engine holds, writing a
-    /// step-log line in the same store write when given. The store's
-    /// version check guards against staleness.
-    pub(crate) async fn commit_engine(
-        &self,
-        r: &Request,
-        action: EngineAction,
-        log: Option<&crate::store::StepLogEntry>,
-    ) -> Result<Request, ButlerError> {
-        let (next, entry) = request::advance(r, action, self.clock.now())?;
-        match log {
-            Some(line) => {
-                self.store
-                    .update_request_with_log(&next, r.version, line)
-                    .await?
-            }
-            None => self.store.update_request(&next, r.version).await?,
-        }
-        self.emit(&next, &entry);
-        Ok(next)
     }
 
     async fn commit(

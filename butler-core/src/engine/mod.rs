@@ -27,6 +27,7 @@ pub use hooks::{HookAction, HookPoint, Hooks, NoHooks};
 
 use crate::backend::{Billing, ClusterBackend, Monitor, Schedule, ScheduleKind};
 use crate::error::ButlerError;
+use crate::ledger::EngineLedger;
 use crate::request::{EngineAction, ProvisioningStep, Request, RequestId, RequestState};
 use crate::service::RequestService;
 use crate::store::{StepLogEntry, StepPhase, StoreError};
@@ -136,7 +137,7 @@ pub struct RunSummary {
 
 /// The provisioning engine.
 pub struct Engine {
-    svc: Arc<RequestService>,
+    ledger: EngineLedger,
     backends: Backends,
     config: EngineConfig,
     hooks: Arc<dyn Hooks>,
@@ -161,10 +162,11 @@ impl Engine {
         config: EngineConfig,
     ) -> Engine {
         use crate::resilience::Guarded;
-        let clock = svc.clock().clone();
+        let ledger = svc.engine_ledger();
+        let clock = ledger.clock.clone();
         let d = config.call_deadline;
         Engine {
-            svc,
+            ledger,
             backends: Backends {
                 cluster: Arc::new(Guarded::cluster(cluster, clock.clone(), d)),
                 monitor: Arc::new(Guarded::monitor(monitor, clock.clone(), d)),
@@ -204,8 +206,8 @@ impl Engine {
             |stop: &Option<watch::Receiver<bool>>| stop.as_ref().is_some_and(|s| *s.borrow());
         loop {
             let work = self
-                .svc
-                .store()
+                .ledger
+                .store
                 .request_ids_in_states(&[RequestState::Approved, RequestState::Provisioning])
                 .await?;
             let work: Vec<RequestId> = {
@@ -268,8 +270,8 @@ impl Engine {
         let until = now
             + chrono::Duration::from_std(self.config.lease_ttl).unwrap_or(chrono::Duration::MAX);
         let held = self
-            .svc
-            .store()
+            .ledger
+            .store
             .acquire_lease(id, &self.config.engine_id, now, until)
             .await?;
         Ok(held.then_some(until))
@@ -283,8 +285,8 @@ impl Engine {
         let result = self.drive(id, until).await;
         if !matches!(result, Err(EngineError::Crashed(..))) {
             // A dead process releases nothing; its lease simply expires.
-            self.svc
-                .store()
+            self.ledger
+                .store
                 .release_lease(id, &self.config.engine_id)
                 .await?;
         }
@@ -298,12 +300,12 @@ impl Engine {
     ) -> Result<RequestState, EngineError> {
         let half =
             chrono::Duration::from_std(self.config.lease_ttl / 2).unwrap_or(chrono::Duration::MAX);
-        let mut r = self.svc.store().get_request(id).await?;
+        let mut r = self.ledger.store.get_request(id).await?;
         loop {
             r = match r.state {
                 RequestState::Approved => {
-                    self.svc
-                        .commit_engine(&r, EngineAction::StartProvisioning, None)
+                    self.ledger
+                        .commit(&r, EngineAction::StartProvisioning, None)
                         .await?
                 }
                 RequestState::Provisioning => {
@@ -343,7 +345,7 @@ impl Engine {
         phase: StepPhase,
     ) -> Result<(), EngineError> {
         let line = self.log_line(step, attempt, phase);
-        Ok(self.svc.store().append_step_log(r.id, &line).await?)
+        Ok(self.ledger.store.append_step_log(r.id, &line).await?)
     }
 
     fn hook(&self, id: RequestId, point: HookPoint) -> Result<HookAction, EngineError> {
@@ -386,7 +388,7 @@ impl Engine {
                         vm_uuid: out.vm_uuid,
                         note: Some(out.detail),
                     };
-                    return Ok(self.svc.commit_engine(&r, done, Some(&line)).await?);
+                    return Ok(self.ledger.commit(&r, done, Some(&line)).await?);
                 }
                 Err(fault) => {
                     let delay = self
@@ -418,7 +420,7 @@ impl Engine {
                             reason: fault.reason,
                         }
                     };
-                    r = self.svc.commit_engine(&r, action, Some(&line)).await?;
+                    r = self.ledger.commit(&r, action, Some(&line)).await?;
                     if !will_retry {
                         return Ok(r);
                     }
