@@ -3,11 +3,12 @@
 //! wall time (criterion) and HTTP requests (printed).
 
 use butler::auth::{Actor, Role};
-use butler::migration::{GroupId, MigrationConfig, MigrationService};
+use butler::migration::{GroupId, MigrationService};
 use butler::nutanix::fake::FakePrism;
 use butler::nutanix::NutanixBackend;
-use butler::sim::{fleet, SimPlatform};
+use butler::sim::{fleet, SimClock, SimPlatform};
 use butler::store::MemoryStore;
+use butler::Butler;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,9 +20,12 @@ fn refresh(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let ops = Actor::trusted("olga", [Role::Operator]).unwrap();
-    let (svc, backend, gid): (MigrationService, Arc<NutanixBackend>, GroupId) =
+    let (svc, backend, gid): (Arc<MigrationService>, Arc<NutanixBackend>, GroupId) =
         rt.block_on(async {
-            let sim = SimPlatform::demo(1);
+            // The fake's platform lives in the same "now" as Butler's real clock.
+            let sim = SimPlatform::demo_builder(1)
+                .clock(Arc::new(SimClock::virtual_at(chrono::Utc::now())))
+                .build();
             let f = fleet::generate(
                 &sim,
                 &fleet::FleetSpec {
@@ -31,16 +35,18 @@ fn refresh(c: &mut Criterion) {
                     ..Default::default()
                 },
             );
-            let clock = sim.clock();
             let fake = FakePrism::start(sim).await.expect("fake prism");
             fake.set_latency(Duration::from_millis(20));
             let backend = Arc::new(NutanixBackend::new(&fake.config().await).expect("backend"));
-            let svc = MigrationService::new(
-                Arc::new(MemoryStore::new()),
-                backend.clone(),
-                clock,
-                MigrationConfig::default(),
-            );
+            // Real HTTP, real time: the builder's system clock.
+            let butler = Butler::builder()
+                .store(Arc::new(MemoryStore::new()))
+                .platform(backend.clone())
+                .catalog(butler::demo::catalog())
+                .rate_book(butler::demo::rate_book())
+                .build()
+                .expect("wire");
+            let svc = butler.migrations().clone();
             let g = svc.create_group(&ops, "bench").await.expect("group");
             let edit = g.with_members(&f.source, &f.destination, f.vm_names.iter().cloned());
             let g = svc.save(&ops, &edit).await.expect("save");

@@ -3,11 +3,9 @@
 //! with the SQLite store on a file (WAL). Requests/s = N / median time.
 
 use butler::auth::{Actor, Role};
-use butler::demo;
 use butler::engine::{Engine, EngineConfig};
-use butler::service::RequestService;
 use butler::sim::{SimPlatform, Timings};
-use butler::store::SqliteStore;
+use butler::{demo, Butler};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,13 +18,21 @@ async fn setup(n: usize, dir: &std::path::Path) -> Arc<Engine> {
     };
     let sim = SimPlatform::demo_builder(1).timings(timings).build();
     let path = dir.join(format!("bench-{}.sqlite", sim.new_uuid()));
-    let store = Arc::new(SqliteStore::open(&path).expect("open the bench store"));
-    let svc = Arc::new(RequestService::with_clock(
-        store,
-        demo::catalog(),
-        demo::rate_book(),
-        sim.clock(),
-    ));
+    let mut cfg = EngineConfig {
+        max_in_flight: 64,
+        task_poll: Duration::ZERO,
+        ..EngineConfig::default()
+    };
+    cfg.protection
+        .remote_sites
+        .insert("c1-madrid".into(), "c2-santiago".into());
+    let butler = Butler::builder()
+        .sqlite(&path)
+        .simulator(sim)
+        .engine_config(cfg)
+        .build()
+        .expect("wire the bench Butler");
+    let svc = butler.requests();
     let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
     let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
     for i in 0..n {
@@ -37,16 +43,7 @@ async fn setup(n: usize, dir: &std::path::Path) -> Arc<Engine> {
         let r = svc.submit(&ana, r.id, r.version).await.expect("submit");
         svc.approve(&bea, r.id, r.version).await.expect("approve");
     }
-    let mut cfg = EngineConfig {
-        max_in_flight: 64,
-        task_poll: Duration::ZERO,
-        ..EngineConfig::default()
-    };
-    cfg.protection
-        .remote_sites
-        .insert("c1-madrid".into(), "c2-santiago".into());
-    let p = Arc::new(sim);
-    Arc::new(Engine::new(svc, p.clone(), p.clone(), p, cfg))
+    butler.engine().expect("the simulator provisions").clone()
 }
 
 fn throughput(c: &mut Criterion) {

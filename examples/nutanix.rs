@@ -11,19 +11,19 @@
 //! ```
 
 use butler::auth::{Actor, Role};
-use butler::backend::{Clock, ClusterBackend, SystemClock};
-use butler::migration::{MigrationConfig, MigrationService};
+use butler::backend::ClusterBackend;
 use butler::nutanix::fake::FakePrism;
 use butler::nutanix::{NutanixBackend, NutanixConfig};
-use butler::sim::{fleet, SimPlatform};
+use butler::sim::{fleet, SimClock, SimPlatform};
 use butler::store::MemoryStore;
+use butler::Butler;
 use std::error::Error;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let (config, source, destination, vms, clock) = match std::env::var("BUTLER_NUTANIX_CONFIG") {
+    let (config, source, destination, vms) = match std::env::var("BUTLER_NUTANIX_CONFIG") {
         Ok(path) => {
             let config = NutanixConfig::from_path(std::path::Path::new(&path))?;
             let env = |k: &str| std::env::var(k).map_err(|_| format!("set {k}"));
@@ -32,17 +32,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 .map(|s| s.trim().to_string())
                 .collect();
             println!("real Prism at {}", config.prism_central.url);
-            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             (
                 config,
                 env("BUTLER_SOURCE")?,
                 env("BUTLER_DESTINATION")?,
                 vms,
-                clock,
             )
         }
         Err(_) => {
-            let sim = SimPlatform::demo(1);
+            // The fake's platform lives in the same "now" as Butler's real clock.
+            let sim = SimPlatform::demo_builder(1)
+                .clock(Arc::new(SimClock::virtual_at(chrono::Utc::now())))
+                .build();
             let spec = fleet::FleetSpec {
                 vms: 10_000,
                 groups: 100,
@@ -50,20 +51,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 ..Default::default()
             };
             let f = fleet::generate(&sim, &spec);
-            let clock: Arc<dyn Clock> = sim.clock();
             let fake = FakePrism::start(sim).await?;
             fake.set_latency(Duration::from_millis(20));
             println!(
                 "fake Prism at http://{} (10,000 VMs, 100 protection domains, 20 ms per request)",
                 fake.addr()
             );
-            (
-                fake.config().await,
-                f.source,
-                f.destination,
-                f.vm_names,
-                clock,
-            )
+            (fake.config().await, f.source, f.destination, f.vm_names)
         }
     };
     let backend = Arc::new(NutanixBackend::new(&config)?);
@@ -71,12 +65,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
         println!("cluster {} ({})", c.name, c.uuid);
     }
     let ops = Actor::trusted("olga", [Role::Operator])?;
-    let svc = MigrationService::new(
-        Arc::new(MemoryStore::new()),
-        backend.clone(),
-        clock,
-        MigrationConfig::default(),
-    );
+    // Butler talks HTTP in real time: the system clock (the builder's
+    // default for a real platform), whatever clock the fake's simulator has.
+    let butler = Butler::builder()
+        .store(Arc::new(MemoryStore::new()))
+        .platform(backend.clone())
+        .catalog(butler::demo::catalog())
+        .rate_book(butler::demo::rate_book())
+        .build()?;
+    let svc = butler.migrations();
     let g = svc.create_group(&ops, "nutanix-drill").await?;
     let edit = g.with_members(&source, &destination, vms);
     let g = svc.save(&ops, &edit).await?;
