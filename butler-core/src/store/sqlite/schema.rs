@@ -1,0 +1,65 @@
+//! The schema, applied in order on open; `PRAGMA user_version` records
+//! the last version applied.
+
+/// Schema versions, applied in order; `PRAGMA user_version` records the last.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: requests, their history, the id sequence, the step log and leases.
+    "CREATE TABLE requests (
+        id INTEGER PRIMARY KEY,
+        owner TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL
+     );
+     CREATE INDEX requests_state ON requests(state, id);
+     CREATE INDEX requests_created ON requests(created_at DESC, id DESC);
+     CREATE INDEX requests_owner_created ON requests(owner, created_at DESC, id DESC);
+     CREATE TABLE history (
+        request_id INTEGER NOT NULL REFERENCES requests(id),
+        seq INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (request_id, seq)
+     ) WITHOUT ROWID;
+     CREATE TABLE sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+     INSERT INTO sequences VALUES ('request', 0);
+     CREATE TABLE step_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        request_id INTEGER NOT NULL REFERENCES requests(id),
+        body TEXT NOT NULL
+     );
+     CREATE INDEX step_log_request ON step_log(request_id, id);
+     CREATE TABLE leases (
+        request_id INTEGER PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+     );",
+    // 2: migration groups (names unique, enforced here) and run reports.
+    "CREATE TABLE migration_groups (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL
+     );
+     CREATE TABLE migration_reports (
+        id INTEGER PRIMARY KEY,
+        group_id INTEGER NOT NULL,
+        body TEXT NOT NULL
+     );
+     CREATE INDEX migration_reports_group ON migration_reports(group_id, id DESC);
+     INSERT INTO sequences VALUES ('group', 0), ('run', 0);",
+    // 3: stored users, their audit trail, and the store's secret keys.
+    "CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE user_audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        body TEXT NOT NULL
+     );
+     CREATE TABLE secrets (
+        purpose TEXT PRIMARY KEY,
+        key BLOB NOT NULL
+     ) WITHOUT ROWID;",
+];

@@ -1,0 +1,365 @@
+//! The simulated platform as a backend: `ClusterBackend`, `Monitor`, `Billing`.
+
+use super::*;
+
+#[async_trait]
+impl ClusterBackend for SimPlatform {
+    async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError> {
+        self.enter(Op::ListClusters, None).await?;
+        Ok(self.world().clusters.values().cloned().collect())
+    }
+
+    async fn list_projects(&self) -> Result<Vec<ProjectInfo>, BackendError> {
+        self.enter(Op::ListProjects, None).await?;
+        Ok(self.world().projects.values().cloned().collect())
+    }
+
+    async fn list_subnets(&self) -> Result<Vec<SubnetInfo>, BackendError> {
+        self.enter(Op::ListSubnets, None).await?;
+        Ok(self.world().subnets.values().cloned().collect())
+    }
+
+    async fn list_images(&self) -> Result<Vec<ImageInfo>, BackendError> {
+        self.enter(Op::ListImages, None).await?;
+        Ok(self.world().images.values().cloned().collect())
+    }
+
+    async fn list_vms(&self, cluster: &str) -> Result<Vec<VmInfo>, BackendError> {
+        self.enter(Op::ListVms, Some(cluster)).await?;
+        let w = self.world();
+        if !w.clusters.contains_key(cluster) {
+            return Err(not_found(Op::ListVms, format!("no cluster {cluster:?}")));
+        }
+        Ok(w.vms
+            .iter()
+            .filter(|v| v.info.cluster == cluster)
+            .map(|v| v.info.clone())
+            .collect())
+    }
+
+    async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError> {
+        self.enter(Op::FindVm, Some(name)).await?;
+        Ok(self.world().vm_named(name).map(|v| v.info.clone()))
+    }
+
+    async fn create_vm(&self, vm: &VmCreate) -> Result<TaskId, BackendError> {
+        let fault = self.enter(Op::CreateVm, Some(&vm.name)).await?;
+        let now = self.now();
+        let mut w = self.world();
+        let op = Op::CreateVm;
+        if !w.clusters.contains_key(&vm.cluster) {
+            return Err(invalid(op, format!("no cluster {:?}", vm.cluster)));
+        }
+        let project = w
+            .projects
+            .get(&vm.project)
+            .ok_or_else(|| invalid(op, format!("no project {:?}", vm.project)))?;
+        if !project.clusters.contains(&vm.cluster) {
+            return Err(invalid(
+                op,
+                format!(
+                    "project {:?} may not use cluster {:?}",
+                    vm.project, vm.cluster
+                ),
+            ));
+        }
+        for nic in &vm.nics {
+            if !project.subnets.contains(nic) {
+                return Err(invalid(
+                    op,
+                    format!(
+                        "subnet {nic:?} is not available to project {:?}",
+                        vm.project
+                    ),
+                ));
+            }
+        }
+        if vm.name.is_empty() || vm.name.len() > 80 {
+            return Err(invalid(op, "name must be 1 to 80 characters".into()));
+        }
+        if vm.disks_gib.is_empty()
+            || vm.nics.is_empty()
+            || vm.sockets == 0
+            || vm.cores_per_socket == 0
+            || vm.ram_gib == 0
+        {
+            return Err(invalid(
+                op,
+                "a VM needs at least one disk, one NIC, one vCPU and 1 GiB".into(),
+            ));
+        }
+        let mut disks = vm.disks_gib.clone();
+        if let Some(img) = &vm.image {
+            let size = w
+                .images
+                .get(img)
+                .map(|i| i.size_gib)
+                .ok_or_else(|| invalid(op, format!("no image {img:?}")))?;
+            if let Some(d0) = disks.first_mut() {
+                if *d0 < size {
+                    return Err(invalid(
+                        op,
+                        format!("disk 0 ({d0} GiB) is smaller than image {img:?} ({size} GiB)"),
+                    ));
+                }
+            }
+        }
+        let uuid = w.uuid();
+        let info = VmInfo {
+            uuid: uuid.clone(),
+            name: vm.name.clone(),
+            cluster: vm.cluster.clone(),
+            project: Some(vm.project.clone()),
+            power: PowerState::Off,
+            state: VmState::Pending,
+            vcpus: vm.cores_per_socket * vm.sockets,
+            ram_gib: vm.ram_gib,
+            disks_gib: std::mem::take(&mut disks),
+            nics: vm.nics.clone(),
+            categories: vec![vm.category.clone()],
+        };
+        use rand::Rng;
+        let rate = w.timings.task_failure_rate;
+        let fails = (rate > 0.0 && w.rng.gen::<f64>() < rate)
+            .then(|| "injected task failure: host out of memory".to_string());
+        let run = w.timings.create_vm;
+        // Like Prism Central v3, the entity exists (PENDING) as soon as the
+        // create is accepted; the task settles it.
+        w.insert_vm(info);
+        let effect = Effect::CreateVm {
+            uuid: uuid.clone(),
+            power_on: vm.power_on,
+        };
+        let id = w.new_task(now, run, fails, Some(uuid), Some(effect));
+        drop(w);
+        Self::exit(op, fault, TaskId(id))
+    }
+
+    async fn task(&self, id: &TaskId) -> Result<TaskStatus, BackendError> {
+        self.enter(Op::Task, Some(&id.0)).await?;
+        let now = self.now();
+        let w = self.world();
+        let t = w
+            .tasks
+            .get(&id.0)
+            .ok_or_else(|| not_found(Op::Task, format!("no task {:?}", id.0)))?;
+        Ok(w.task_status(t, now))
+    }
+
+    async fn list_protection_groups(
+        &self,
+        cluster: &str,
+    ) -> Result<Vec<ProtectionGroup>, BackendError> {
+        self.enter(Op::ListProtectionGroups, Some(cluster)).await?;
+        let now = self.now();
+        let w = self.world();
+        if !w.clusters.contains_key(cluster) {
+            return Err(not_found(
+                Op::ListProtectionGroups,
+                format!("no cluster {cluster:?}"),
+            ));
+        }
+        Ok(w.pgs
+            .values()
+            .filter(|p| p.cluster == cluster)
+            .map(|p| p.view(now))
+            .collect())
+    }
+
+    async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError> {
+        let fault = self.enter(Op::ProtectVm, Some(&req.group)).await?;
+        let now = self.now();
+        let op = Op::ProtectVm;
+        let mut w = self.world();
+        match w.vm_named(&req.vm_name) {
+            Some(vm) if vm.info.cluster == cluster => {}
+            Some(_) => {
+                return Err(invalid(
+                    op,
+                    format!("VM {:?} is not on cluster {cluster:?}", req.vm_name),
+                ))
+            }
+            None => return Err(not_found(op, format!("no VM {:?}", req.vm_name))),
+        }
+        let sites = w.remote_sites.get(cluster).cloned().unwrap_or_default();
+        for s in &req.schedules {
+            if s.kind == ScheduleKind::Remote
+                && !s.remote_site.as_ref().is_some_and(|r| sites.contains(r))
+            {
+                return Err(invalid(
+                    op,
+                    format!(
+                        "remote site {:?} is not configured on {cluster:?}",
+                        s.remote_site
+                    ),
+                ));
+            }
+        }
+        let in_other = w
+            .pgs
+            .values()
+            .any(|p| p.name != req.group && p.active && p.vms.contains(&req.vm_name));
+        if in_other {
+            return Err(BackendError::new(
+                ErrorKind::Conflict,
+                op.as_str(),
+                format!(
+                    "VM {:?} is already in another protection domain",
+                    req.vm_name
+                ),
+            ));
+        }
+        let pg = w
+            .pgs
+            .entry((cluster.to_string(), req.group.clone()))
+            .or_insert_with(|| SimPg::new(cluster, &req.group));
+        if !pg.active {
+            return Err(BackendError::new(
+                ErrorKind::Conflict,
+                op.as_str(),
+                format!(
+                    "protection domain {:?} is inactive on {cluster:?}",
+                    req.group
+                ),
+            ));
+        }
+        if !pg.vms.contains(&req.vm_name) {
+            pg.vms.push(req.vm_name.clone());
+        }
+        for s in &req.schedules {
+            if !pg.schedules.contains(s) {
+                pg.schedules.push(s.clone());
+            }
+            if let Some(site) = &s.remote_site {
+                if !pg.remote_sites.contains(site) {
+                    pg.remote_sites.push(site.clone());
+                }
+                if pg.replication_since.is_none() {
+                    pg.replication_since = Some(now);
+                }
+            }
+        }
+        drop(w);
+        Self::exit(op, fault, ())
+    }
+
+    async fn migrate_protection_group(
+        &self,
+        source: &str,
+        group: &str,
+        destination: &str,
+    ) -> Result<(), BackendError> {
+        let fault = self.enter(Op::MigrateProtectionGroup, Some(group)).await?;
+        let now = self.now();
+        let op = Op::MigrateProtectionGroup;
+        let run = self.world().migration_time(source, group);
+        let mut w = self.world();
+        let pg = w
+            .pgs
+            .get(&(source.to_string(), group.to_string()))
+            .ok_or_else(|| {
+                not_found(op, format!("no protection domain {group:?} on {source:?}"))
+            })?;
+        if !pg.active {
+            return Err(BackendError::new(
+                ErrorKind::Conflict,
+                op.as_str(),
+                format!("protection domain {group:?} is not active on {source:?}"),
+            ));
+        }
+        if pg.migrating_until.is_some() {
+            return Err(BackendError::new(
+                ErrorKind::Conflict,
+                op.as_str(),
+                format!("protection domain {group:?} is already migrating"),
+            ));
+        }
+        if !pg.remote_sites.iter().any(|s| s == destination) {
+            return Err(invalid(
+                op,
+                format!("protection domain {group:?} has no remote site {destination:?}"),
+            ));
+        }
+        let effect = Effect::Migrate {
+            source: source.to_string(),
+            group: group.to_string(),
+            destination: destination.to_string(),
+        };
+        let task = w.new_task(now, run, None, None, Some(effect));
+        let ends = w.tasks.get(&task).map(|t| t.ends);
+        if let Some(pg) = w.pgs.get_mut(&(source.to_string(), group.to_string())) {
+            pg.migrating_until = ends;
+        }
+        drop(w);
+        Self::exit(op, fault, ())
+    }
+
+    async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {
+        let fault = self.enter(Op::SetVmProject, Some(vm_uuid)).await?;
+        let op = Op::SetVmProject;
+        let mut w = self.world();
+        let i = *w
+            .vm_by_uuid
+            .get(vm_uuid)
+            .ok_or_else(|| not_found(op, format!("no VM {vm_uuid:?}")))?;
+        let cluster = w
+            .vms
+            .get(i)
+            .map(|v| v.info.cluster.clone())
+            .unwrap_or_default();
+        let p = w
+            .projects
+            .get(project)
+            .ok_or_else(|| invalid(op, format!("no project {project:?}")))?;
+        if !p.clusters.contains(&cluster) {
+            return Err(invalid(
+                op,
+                format!("project {project:?} may not use cluster {cluster:?}"),
+            ));
+        }
+        if let Some(vm) = w.vms.get_mut(i) {
+            vm.info.project = Some(project.to_string());
+        }
+        drop(w);
+        Self::exit(op, fault, ())
+    }
+}
+
+#[async_trait]
+impl Monitor for SimPlatform {
+    async fn find(&self, vm_name: &str) -> Result<Option<MonitorRegistration>, BackendError> {
+        self.enter(Op::MonitorFind, Some(vm_name)).await?;
+        Ok(self
+            .world()
+            .monitor
+            .iter()
+            .find(|r| r.vm_name == vm_name)
+            .cloned())
+    }
+
+    async fn register(&self, reg: &MonitorRegistration) -> Result<(), BackendError> {
+        let fault = self.enter(Op::MonitorRegister, Some(&reg.vm_name)).await?;
+        // Like most monitoring APIs, registering twice makes two hosts.
+        self.world().monitor.push(reg.clone());
+        Self::exit(Op::MonitorRegister, fault, ())
+    }
+}
+
+#[async_trait]
+impl Billing for SimPlatform {
+    async fn find(&self, vm_name: &str) -> Result<Option<BillingActivation>, BackendError> {
+        self.enter(Op::BillingFind, Some(vm_name)).await?;
+        Ok(self
+            .world()
+            .billing
+            .iter()
+            .find(|r| r.vm_name == vm_name)
+            .cloned())
+    }
+
+    async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError> {
+        let fault = self.enter(Op::BillingActivate, Some(&act.vm_name)).await?;
+        self.world().billing.push(act.clone());
+        Self::exit(Op::BillingActivate, fault, ())
+    }
+}

@@ -1,0 +1,175 @@
+//! Building a simulated platform: clusters, subnets, projects, images, remote sites, seed, clock, timings.
+
+use super::*;
+
+/// Builds a [`SimPlatform`].
+#[derive(Debug)]
+pub struct SimBuilder {
+    seed: u64,
+    clock: Option<Arc<SimClock>>,
+    timings: Timings,
+    clusters: Vec<String>,
+    projects: Vec<(String, Vec<String>, Vec<String>)>,
+    subnets: Vec<(String, u32)>,
+    images: Vec<(String, u32)>,
+    remote_pairs: Vec<(String, String)>,
+}
+
+impl SimBuilder {
+    /// Seeds every random choice (ids, faults, task outcomes).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Uses `clock` (default: a virtual clock).
+    pub fn clock(mut self, clock: Arc<SimClock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+    /// Operation durations.
+    pub fn timings(mut self, timings: Timings) -> Self {
+        self.timings = timings;
+        self
+    }
+    /// Adds a cluster.
+    pub fn cluster(mut self, name: &str) -> Self {
+        self.clusters.push(name.to_string());
+        self
+    }
+    /// Adds a subnet with its VLAN id.
+    pub fn subnet(mut self, name: &str, vlan_id: u32) -> Self {
+        self.subnets.push((name.to_string(), vlan_id));
+        self
+    }
+    /// Adds a project allowed on `clusters` with `subnets`.
+    pub fn project(mut self, name: &str, clusters: &[&str], subnets: &[&str]) -> Self {
+        self.projects.push((
+            name.to_string(),
+            clusters.iter().map(|s| s.to_string()).collect(),
+            subnets.iter().map(|s| s.to_string()).collect(),
+        ));
+        self
+    }
+    /// Adds an image of `size_gib`.
+    pub fn image(mut self, name: &str, size_gib: u32) -> Self {
+        self.images.push((name.to_string(), size_gib));
+        self
+    }
+    /// Makes `a` and `b` remote sites of each other (named like the clusters).
+    pub fn remote_sites(mut self, a: &str, b: &str) -> Self {
+        self.remote_pairs.push((a.to_string(), b.to_string()));
+        self
+    }
+    /// Builds the platform.
+    pub fn build(self) -> SimPlatform {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let fault_rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5eed_fa17);
+        use rand::Rng;
+        let world_seed: u64 = rng.gen();
+        let mut w = World::new(ChaCha8Rng::seed_from_u64(world_seed), self.timings);
+        for c in &self.clusters {
+            let uuid = w.uuid();
+            w.clusters.insert(
+                c.clone(),
+                ClusterInfo {
+                    name: c.clone(),
+                    uuid,
+                },
+            );
+        }
+        for (s, vlan) in &self.subnets {
+            let uuid = w.uuid();
+            w.subnets.insert(
+                s.clone(),
+                SubnetInfo {
+                    name: s.clone(),
+                    uuid,
+                    vlan_id: *vlan,
+                },
+            );
+        }
+        for (p, clusters, subnets) in &self.projects {
+            let uuid = w.uuid();
+            w.projects.insert(
+                p.clone(),
+                ProjectInfo {
+                    name: p.clone(),
+                    uuid,
+                    clusters: clusters.clone(),
+                    subnets: subnets.clone(),
+                },
+            );
+        }
+        for (i, size) in &self.images {
+            let uuid = w.uuid();
+            w.images.insert(
+                i.clone(),
+                ImageInfo {
+                    name: i.clone(),
+                    uuid,
+                    size_gib: *size,
+                },
+            );
+        }
+        let mut remote: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (a, b) in &self.remote_pairs {
+            remote.entry(a.clone()).or_default().push(b.clone());
+            remote.entry(b.clone()).or_default().push(a.clone());
+        }
+        SimPlatform {
+            inner: Arc::new(Inner {
+                clock: self
+                    .clock
+                    .unwrap_or_else(|| Arc::new(SimClock::virtual_default())),
+                world: Mutex::new(w),
+                faults: Mutex::new((FaultPlan::default(), fault_rng)),
+                calls: Mutex::new(BTreeMap::new()),
+            }),
+        }
+        .with_remote_sites(remote)
+    }
+}
+
+impl SimPlatform {
+    /// A builder with seed 0 and a virtual clock.
+    pub fn builder() -> SimBuilder {
+        SimBuilder {
+            seed: 0,
+            clock: None,
+            timings: Timings::default(),
+            clusters: Vec::new(),
+            projects: Vec::new(),
+            subnets: Vec::new(),
+            images: Vec::new(),
+            remote_pairs: Vec::new(),
+        }
+    }
+
+    /// The platform matching `butler_core::demo::catalog()`: clusters
+    /// `c1-madrid` and `c2-santiago` (remote sites of each other), projects
+    /// `prod-project` (`vlan-10`, `vlan-11`) and `dev-project` (`vlan-30`) on
+    /// both, images `rhel9` (40 GiB) and `win2022` (64 GiB).
+    pub fn demo(seed: u64) -> SimPlatform {
+        Self::demo_builder(seed).build()
+    }
+
+    /// The builder behind [`SimPlatform::demo`], to change timings or the clock.
+    pub fn demo_builder(seed: u64) -> SimBuilder {
+        Self::builder()
+            .seed(seed)
+            .cluster("c1-madrid")
+            .cluster("c2-santiago")
+            .remote_sites("c1-madrid", "c2-santiago")
+            .subnet("vlan-10", 10)
+            .subnet("vlan-11", 11)
+            .subnet("vlan-30", 30)
+            .project(
+                "prod-project",
+                &["c1-madrid", "c2-santiago"],
+                &["vlan-10", "vlan-11"],
+            )
+            .project("dev-project", &["c1-madrid", "c2-santiago"], &["vlan-30"])
+            .image("rhel9", 40)
+            .image("win2022", 64)
+    }
+}

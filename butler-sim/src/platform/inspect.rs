@@ -1,0 +1,155 @@
+//! What tests and demos read and change on the simulated platform directly
+//! (not through the backend traits): counts, records, power, replication.
+
+use super::*;
+
+impl SimPlatform {
+    /// How many VMs are named `name` (more than 1 means a duplicate create).
+    pub fn vms_named(&self, name: &str) -> usize {
+        self.world().vm_by_name.get(name).map_or(0, Vec::len)
+    }
+
+    /// Every VM.
+    pub fn vm_count(&self) -> usize {
+        self.world().vms.len()
+    }
+
+    /// The VM named `name` (the first, if duplicated).
+    pub fn vm(&self, name: &str) -> Option<VmInfo> {
+        self.world().vm_named(name).map(|v| v.info.clone())
+    }
+
+    /// Monitoring registrations for `vm_name` (more than 1 is a duplicate).
+    pub fn monitor_registrations(&self, vm_name: &str) -> usize {
+        self.world()
+            .monitor
+            .iter()
+            .filter(|r| r.vm_name == vm_name)
+            .count()
+    }
+
+    /// Billing activations for `vm_name` (more than 1 is a duplicate).
+    pub fn billing_activations(&self, vm_name: &str) -> usize {
+        self.world()
+            .billing
+            .iter()
+            .filter(|r| r.vm_name == vm_name)
+            .count()
+    }
+
+    /// Every billing activation, in order.
+    pub fn billing_log(&self) -> Vec<BillingActivation> {
+        self.world().billing.clone()
+    }
+
+    /// The protection group `name` on `cluster`.
+    pub fn protection_group(&self, cluster: &str, name: &str) -> Option<ProtectionGroup> {
+        let now = self.now();
+        self.world()
+            .pgs
+            .get(&(cluster.to_string(), name.to_string()))
+            .map(|p| p.view(now))
+    }
+
+    /// The remote replicas of a protection group sent in the last `window`,
+    /// newest first: (creation time, size in GiB of its VMs' disks).
+    pub fn replicas(
+        &self,
+        cluster: &str,
+        group: &str,
+        window: std::time::Duration,
+    ) -> Vec<(DateTime<Utc>, u64)> {
+        let now = self.now();
+        let w = self.world();
+        let Some(pg) = w.pgs.get(&(cluster.to_string(), group.to_string())) else {
+            return Vec::new();
+        };
+        let size: u64 = pg
+            .vms
+            .iter()
+            .filter_map(|n| w.vm_named(n))
+            .map(|v| v.info.disks_gib.iter().map(|d| u64::from(*d)).sum::<u64>())
+            .sum();
+        pg.replicas(now, crate::clock::to_chrono(window), size)
+    }
+
+    /// Adds a VM directly (no task), e.g. to set up a migration scenario.
+    pub fn add_vm(&self, info: VmInfo) {
+        self.world().insert_vm(info);
+    }
+
+    /// Sets a VM's power state.
+    pub fn set_power(&self, name: &str, power: PowerState) -> bool {
+        let mut w = self.world();
+        let idx = w.vm_by_name.get(name).cloned().unwrap_or_default();
+        for i in &idx {
+            if let Some(vm) = w.vms.get_mut(*i) {
+                vm.info.power = power;
+            }
+        }
+        !idx.is_empty()
+    }
+
+    /// Stops (`true`) or resumes replication of a protection group, so its
+    /// last replica grows stale.
+    pub fn stall_replication(&self, cluster: &str, group: &str, stalled: bool) -> bool {
+        let now = self.now();
+        let mut w = self.world();
+        match w.pgs.get_mut(&(cluster.to_string(), group.to_string())) {
+            Some(pg) => {
+                pg.replication_stalled_at = stalled.then_some(now);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// One page of `list_vms(cluster)` and the total, cloning only the page
+    /// (for HTTP facades that page large fleets). Counts and faults as `ListVms`.
+    pub async fn list_vms_page(
+        &self,
+        cluster: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<VmInfo>, usize), BackendError> {
+        self.enter(Op::ListVms, Some(cluster)).await?;
+        let w = self.world();
+        if !w.clusters.contains_key(cluster) {
+            return Err(not_found(Op::ListVms, format!("no cluster {cluster:?}")));
+        }
+        let on = w.vms.iter().filter(|v| v.info.cluster == cluster);
+        let total = on.clone().count();
+        Ok((
+            on.skip(offset)
+                .take(limit)
+                .map(|v| v.info.clone())
+                .collect(),
+            total,
+        ))
+    }
+
+    /// A new VM uuid from the seeded generator.
+    pub fn new_uuid(&self) -> String {
+        self.world().uuid()
+    }
+
+    /// A valid create request on the demo platform (`c1-madrid`,
+    /// `prod-project`, `vlan-10`), powered off.
+    pub fn sample_vm(&self, name: &str) -> VmCreate {
+        VmCreate {
+            name: name.to_string(),
+            cluster: "c1-madrid".into(),
+            project: "prod-project".into(),
+            category: "Environment:Production".into(),
+            cores_per_socket: 1,
+            sockets: 2,
+            ram_gib: 4,
+            disks_gib: vec![40],
+            image: None,
+            nics: vec!["vlan-10".into()],
+            cdrom: true,
+            uefi: true,
+            power_on: false,
+        }
+    }
+}
