@@ -114,7 +114,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     );
     println!(
         "  cost center {} (derived), project {}",
-        r.derived.cost_center, r.derived.project
+        r.spec.derived().cost_center,
+        r.spec.derived().project
     );
     println!("  {}", r.estimate.to_string().replace('\n', "\n  "));
     let r = service.submit(&ana, r.id, r.version).await?;

@@ -56,7 +56,7 @@ pub fn write_requests_xlsx(rows: &[Request], out: &mut dyn Write) -> Result<(), 
         sheet.write_string(row, 3, &r.spec.name)?;
         sheet.write_string(row, 4, &r.owner)?;
         sheet.write_string(row, 5, r.approver.as_deref().unwrap_or(""))?;
-        sheet.write_string(row, 6, &r.derived.cost_center)?;
+        sheet.write_string(row, 6, &r.spec.derived().cost_center)?;
         // Excel numbers are doubles; the exact decimal is in the estimate itself.
         let total = r.estimate.total.to_string().parse::<f64>().unwrap_or(0.0);
         sheet.write_number_with_format(row, 7, total, &money)?;

@@ -72,7 +72,7 @@ async fn check_export(store: Arc<dyn Store>) {
             "text starting with = + - @ stays text"
         );
         assert_eq!(text(&row[5]), r.approver.clone().unwrap_or_default());
-        assert_eq!(text(&row[6]), r.derived.cost_center);
+        assert_eq!(text(&row[6]), r.spec.derived().cost_center);
         let Data::Float(est) = row[7] else {
             panic!("estimate is a number")
         };

@@ -209,6 +209,10 @@ impl PrismClient {
                     tracing::debug!(endpoint = %self.base, path, attempt, "retrying after {e}");
                     self.clock.sleep(delay).await;
                 }
+                Err(e) if idempotent && e.is_retryable() => {
+                    tracing::warn!(endpoint = %self.base, path, attempts = attempt + 1, "retries exhausted: {e}");
+                    return Err(e);
+                }
                 other => return other,
             }
         }

@@ -54,12 +54,12 @@ impl Request {
     /// Derived cost center.
     #[getter]
     fn cost_center(&self) -> String {
-        self.inner.derived.cost_center.clone()
+        self.inner.spec.derived().cost_center.clone()
     }
     /// Derived project.
     #[getter]
     fn project(&self) -> String {
-        self.inner.derived.project.clone()
+        self.inner.spec.derived().project.clone()
     }
     /// The monthly estimate.
     #[getter]

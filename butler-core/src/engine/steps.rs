@@ -81,8 +81,8 @@ impl Backends {
         let req = VmCreate {
             name: name.clone(),
             cluster: s.cluster.clone(),
-            project: r.derived.project.clone(),
-            category: r.derived.category.clone(),
+            project: r.spec.derived().project.clone(),
+            category: r.spec.derived().category.clone(),
             cores_per_socket: s.cores_per_socket,
             sockets: s.sockets,
             ram_gib: s.ram_gib,
@@ -283,7 +283,7 @@ impl Backends {
         let act = BillingActivation {
             vm_name: name,
             vm_uuid: self.uuid(r).await?,
-            cost_center: r.derived.cost_center.clone(),
+            cost_center: r.spec.derived().cost_center.clone(),
             vcpus: r.spec.vcpus(),
             ram_gib: r.spec.ram_gib,
             storage_gib: r.spec.storage_gib(),

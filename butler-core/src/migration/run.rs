@@ -400,6 +400,13 @@ impl Runner {
             );
             if !will_retry {
                 let why = if self.cancelled() { " (cancelled)" } else { "" };
+                if e.is_retryable() && !self.cancelled() {
+                    tracing::warn!(
+                        group,
+                        attempts = n,
+                        "giving up on migrating the protection group: {e}"
+                    );
+                }
                 return Err(format!("{e}{why}"));
             }
             self.pause(delay).await;

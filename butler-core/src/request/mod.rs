@@ -21,7 +21,9 @@ pub(crate) use transition::{advance, EngineAction};
 pub use transition::{create, transition, Action, Priced};
 
 use crate::cost::Estimate;
-use crate::vm_spec::{Derived, VmSpec};
+use crate::vm_spec::ValidSpec;
+#[cfg(doc)]
+use crate::vm_spec::VmSpec;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -174,7 +176,8 @@ pub struct StepFailure {
 ///
 /// Fields are public for reading; change a request only through
 /// [`transition`] (the service and the stores do).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "repr::Owned")]
 pub struct Request {
     /// Request number.
     pub id: RequestId,
@@ -184,10 +187,12 @@ pub struct Request {
     pub approver: Option<String>,
     /// Current state.
     pub state: RequestState,
-    /// The (validated, normalised) VM spec.
-    pub spec: VmSpec,
-    /// Project, category and cost center derived from the spec.
-    pub derived: Derived,
+    /// The VM spec as validated against the catalog (normalised), with the
+    /// project, category and cost center derived from it
+    /// ([`ValidSpec::derived`]). Only validation makes one, so a stored
+    /// request always holds a checked spec. It reads as a [`VmSpec`]
+    /// (`r.spec.name`); stored as the fields `spec` and `derived`.
+    pub spec: ValidSpec,
     /// Monthly cost estimate of the current spec.
     pub estimate: Estimate,
     /// Current provisioning step while `Provisioning`.
@@ -212,6 +217,98 @@ impl Request {
     /// before creating (idempotent creates).
     pub fn platform_vm_name(&self) -> String {
         format!("{}-r{}", self.spec.name, self.id.0)
+    }
+}
+
+impl Serialize for Request {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        repr::Borrowed::from(self).serialize(s)
+    }
+}
+
+/// How a request is stored: its spec and what was derived from it as two
+/// fields, as before `ValidSpec` was kept whole (rows stay readable).
+mod repr {
+    use super::*;
+    use crate::vm_spec::{Derived, VmSpec};
+
+    #[derive(Serialize)]
+    pub(super) struct Borrowed<'a> {
+        id: RequestId,
+        owner: &'a str,
+        approver: &'a Option<String>,
+        state: RequestState,
+        spec: &'a VmSpec,
+        derived: &'a Derived,
+        estimate: &'a Estimate,
+        progress: &'a Option<StepProgress>,
+        failure: &'a Option<StepFailure>,
+        vm_uuid: &'a Option<String>,
+        version: u64,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+        history: &'a [HistoryEntry],
+    }
+
+    impl<'a> From<&'a Request> for Borrowed<'a> {
+        fn from(r: &'a Request) -> Self {
+            Borrowed {
+                id: r.id,
+                owner: &r.owner,
+                approver: &r.approver,
+                state: r.state,
+                spec: r.spec.spec(),
+                derived: r.spec.derived(),
+                estimate: &r.estimate,
+                progress: &r.progress,
+                failure: &r.failure,
+                vm_uuid: &r.vm_uuid,
+                version: r.version,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+                history: &r.history,
+            }
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Owned {
+        id: RequestId,
+        owner: String,
+        approver: Option<String>,
+        state: RequestState,
+        spec: VmSpec,
+        derived: Derived,
+        estimate: Estimate,
+        progress: Option<StepProgress>,
+        failure: Option<StepFailure>,
+        vm_uuid: Option<String>,
+        version: u64,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+        #[serde(default)]
+        history: Vec<HistoryEntry>,
+    }
+
+    impl From<Owned> for Request {
+        fn from(o: Owned) -> Self {
+            Request {
+                id: o.id,
+                owner: o.owner,
+                approver: o.approver,
+                state: o.state,
+                // Stored requests were validated when they were written.
+                spec: ValidSpec::from_stored(o.spec, o.derived),
+                estimate: o.estimate,
+                progress: o.progress,
+                failure: o.failure,
+                vm_uuid: o.vm_uuid,
+                version: o.version,
+                created_at: o.created_at,
+                updated_at: o.updated_at,
+                history: o.history,
+            }
+        }
     }
 }
 

@@ -103,7 +103,6 @@ pub fn create(
     at: DateTime<Utc>,
 ) -> Result<Request, Denied> {
     policy.check_request(actor, None, ActionKind::Create)?;
-    let (spec, derived) = priced.spec.into_parts();
     let entry = HistoryEntry {
         seq: 1,
         at,
@@ -120,8 +119,7 @@ pub fn create(
         owner: actor.name().to_string(),
         approver: None,
         state: RequestState::Created,
-        spec,
-        derived,
+        spec: priced.spec,
         estimate: priced.estimate,
         progress: None,
         failure: None,
@@ -157,8 +155,7 @@ pub fn transition(
     let mut note = None;
     match action {
         Action::Save(priced) | Action::Review(priced) => {
-            let (spec, derived) = priced.spec.into_parts();
-            changes = field_changes(&request.spec, &spec);
+            changes = field_changes(&request.spec, &priced.spec);
             if request.estimate.total != priced.estimate.total || !changes.is_empty() {
                 cost = Some(CostChange {
                     before: request.estimate.total,
@@ -166,8 +163,7 @@ pub fn transition(
                     currency: priced.estimate.currency.clone(),
                 });
             }
-            next.spec = spec;
-            next.derived = derived;
+            next.spec = priced.spec;
             next.estimate = priced.estimate;
             if kind == ActionKind::Review {
                 next.state = RequestState::Reviewed;

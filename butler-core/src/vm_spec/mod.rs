@@ -119,7 +119,7 @@ impl VmSpec {
 ///
 /// Only [`validate`] builds one, so holding a `ValidSpec` proves the spec was
 /// checked against a catalog.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ValidSpec {
     spec: VmSpec,
     derived: Derived,
@@ -145,8 +145,21 @@ impl ValidSpec {
     pub fn derived(&self) -> &Derived {
         &self.derived
     }
+    /// A spec read back from storage, validated when it was written.
+    pub(crate) fn from_stored(spec: VmSpec, derived: Derived) -> Self {
+        ValidSpec { spec, derived }
+    }
+
     /// Splits into its parts.
     pub fn into_parts(self) -> (VmSpec, Derived) {
         (self.spec, self.derived)
+    }
+}
+
+/// A valid spec reads as the spec it holds (`r.spec.name`, `&r.spec`).
+impl std::ops::Deref for ValidSpec {
+    type Target = VmSpec;
+    fn deref(&self) -> &VmSpec {
+        &self.spec
     }
 }

@@ -1,0 +1,455 @@
+//! Prism Central v3: the fake's routes, one handler each.
+
+use super::*;
+use axum::extract::Path;
+use butler_core::backend::{PowerState, TaskState, VmCreate, VmInfo, VmState};
+
+/// Clusters and projects as PC v3 refers to them (by uuid).
+struct Pc {
+    clusters: Vec<butler_core::backend::ClusterInfo>,
+    projects: Vec<butler_core::backend::ProjectInfo>,
+}
+
+impl Pc {
+    async fn load(sim: &SimPlatform) -> Result<Pc, Response> {
+        Ok(Pc {
+            clusters: sim.list_clusters().await.map_err(from_backend)?,
+            projects: sim.list_projects().await.map_err(from_backend)?,
+        })
+    }
+
+    fn cluster_uuid(&self, name: &str) -> String {
+        self.clusters
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.uuid.clone())
+            .unwrap_or_default()
+    }
+
+    fn project_uuid(&self, name: &Option<String>) -> String {
+        name.as_ref()
+            .and_then(|n| self.projects.iter().find(|p| &p.name == n))
+            .map(|p| p.uuid.clone())
+            .unwrap_or_default()
+    }
+}
+
+macro_rules! pc_or_return {
+    ($sim:expr) => {
+        match Pc::load($sim).await {
+            Ok(pc) => pc,
+            Err(r) => return r,
+        }
+    };
+}
+
+/// `GET /users/me`: Basic credentials in, a session cookie out.
+pub(super) async fn login(State(f): State<Arc<Fake>>, headers: HeaderMap) -> Response {
+    if !basic_ok(&headers) {
+        return unauthorized();
+    }
+    let token = format!("s{}", f.counter.fetch_add(1, Ordering::SeqCst));
+    f.sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(token.clone());
+    (
+        StatusCode::OK,
+        [(
+            "set-cookie",
+            format!("NTNX_IGW_SESSION={token}; Path=/; HttpOnly"),
+        )],
+        axum::Json(json!({"status": {"name": USER}})),
+    )
+        .into_response()
+}
+
+/// `POST /{kind}/list`: paged lists, with Prism's defaults and quirks.
+pub(super) async fn list(
+    State(f): State<Arc<Fake>>,
+    uri: axum::http::Uri,
+    Body(body): Body,
+) -> Response {
+    // The kind is the segment before `/list` (`/vms/list` shares its prefix
+    // with `/vms/{uuid}`, so it cannot be a path parameter).
+    let kind = uri
+        .path()
+        .trim_end_matches("/list")
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let sim = &f.sim;
+    let pc = pc_or_return!(sim);
+    let body = &body;
+
+    let filter = body
+        .get("filter")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    match kind.as_str() {
+                "clusters" => {
+                    let mut list = vec![json!({"metadata": {"kind": "cluster", "uuid": "pc-0000"},
+                        "status": {"name": "prism-central", "resources": {"config": {"service_list": ["PRISM_CENTRAL"]}}}})];
+                    list.extend(pc.clusters.iter().map(|c| json!({"metadata": {"kind": "cluster", "uuid": c.uuid},
+                        "status": {"name": c.name, "resources": {"config": {"service_list": ["AOS"]}}}})));
+                    page(list, body, "cluster", false)
+                }
+                "projects" => {
+                    let list = pc.projects
+                        .iter()
+                        .map(|p| json!({"metadata": {"kind": "project", "uuid": p.uuid}, "spec": {"name": p.name, "resources": {
+                            "cluster_reference_list": p.clusters.iter().map(|c| json!({"kind": "cluster", "uuid": pc.cluster_uuid(c)})).collect::<Vec<_>>(),
+                            "subnet_reference_list": p.subnets.iter().map(|s| json!({"kind": "subnet", "name": s})).collect::<Vec<_>>()}}}))
+                        .collect();
+                    page(list, body, "project", true)
+                }
+                "subnets" => match sim.list_subnets().await {
+                    Ok(s) => page(
+                        s.iter().map(|s| json!({"metadata": {"kind": "subnet", "uuid": s.uuid}, "status": {"name": s.name, "resources": {"subnet_type": "VLAN", "vlan_id": s.vlan_id}}})).collect(),
+                        body,
+                        "subnet",
+                        true,
+                    ),
+                    Err(e) => from_backend(e),
+                },
+                "images" => match sim.list_images().await {
+                    Ok(i) => page(
+                        i.iter().map(|i| json!({"metadata": {"kind": "image", "uuid": i.uuid}, "status": {"name": i.name, "resources": {"size_bytes": u64::from(i.size_gib) << 30}}})).collect(),
+                        body,
+                        "image",
+                        true,
+                    ),
+                    Err(e) => from_backend(e),
+                },
+                "vms" => {
+                    if let Some(c) = filter.strip_prefix("cluster_name==") {
+                        let offset = body.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
+                        let length = body.get("length").and_then(Value::as_u64).unwrap_or(20).min(500) as usize;
+                        return match sim.list_vms_page(c, offset, length).await {
+                            Ok((vms, total)) => {
+                                let items: Vec<Value> = vms.iter().map(|v| vm_json(v, &pc.cluster_uuid(&v.cluster), &pc.project_uuid(&v.project), None)).collect();
+                                let n = items.len();
+                                axum::Json(json!({"api_version": "3.1", "metadata": {"kind": "vm", "total_matches": total, "offset": offset, "length": n}, "entities": items})).into_response()
+                            }
+                            Err(e) => from_backend(e),
+                        };
+                    }
+                    let vms = all_vms(sim).await.map(|all| match filter.strip_prefix("vm_name==") {
+                        Some(n) => all.into_iter().filter(|v| v.name == n).collect(),
+                        None => all,
+                    });
+                    match vms {
+                        // "Entities that have not been created successfully are not listed" — but
+                        // PENDING ones are, which is what makes look-up-before-create work.
+                        Ok(vms) => page_of(vms, body, "vm", true, |v| vm_json(&v, &pc.cluster_uuid(&v.cluster), &pc.project_uuid(&v.project), None)),
+                        Err(e) => from_backend(e),
+                    }
+                }
+                other => error(StatusCode::NOT_FOUND, "NOT_FOUND", &format!("no list endpoint {other}")),
+            }
+}
+
+/// `POST /vms`: creates a VM; answers 202 with the task.
+pub(super) async fn create_vm(State(f): State<Arc<Fake>>, Body(body): Body) -> Response {
+    let sim = &f.sim;
+    let pc = pc_or_return!(sim);
+    let body = &body;
+
+    let s = |p: &[&str]| crate::decode::s(body, p);
+    let r = crate::decode::at(body, &["spec", "resources"]);
+    let cluster = pc
+        .clusters
+        .iter()
+        .find(|c| c.uuid == s(&["spec", "cluster_reference", "uuid"]))
+        .map(|c| c.name.clone());
+    let project = pc
+        .projects
+        .iter()
+        .find(|p| p.uuid == s(&["metadata", "project_reference", "uuid"]))
+        .map(|p| p.name.clone());
+    let (Some(cluster), Some(project)) = (cluster, project) else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_REQUEST",
+            "unknown cluster_reference or project_reference",
+        );
+    };
+    let subnets = sim.list_subnets().await.unwrap_or_default();
+    let images = sim.list_images().await.unwrap_or_default();
+    let mut disks = Vec::new();
+    let mut image = None;
+    let mut cdrom = false;
+    for d in r
+        .get("disk_list")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+    {
+        if crate::decode::s(&d, &["device_properties", "device_type"]) == "CDROM" {
+            cdrom = true;
+            continue;
+        }
+        disks.push(
+            u32::try_from(d.get("disk_size_mib").and_then(Value::as_u64).unwrap_or(0) / 1024)
+                .unwrap_or(0),
+        );
+        let img = crate::decode::s(&d, &["data_source_reference", "uuid"]);
+        if !img.is_empty() {
+            image = images
+                .iter()
+                .find(|i| i.uuid == img)
+                .map(|i| i.name.clone());
+        }
+    }
+    let nics = r
+        .get("nic_list")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .map(|n| crate::decode::s(n, &["subnet_reference", "uuid"]))
+                .map(|u| {
+                    subnets
+                        .iter()
+                        .find(|s| s.uuid == u)
+                        .map(|s| s.name.clone())
+                        .unwrap_or(u)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let category = crate::decode::at(body, &["metadata", "categories"])
+        .as_object()
+        .and_then(|m| {
+            m.iter()
+                .next()
+                .map(|(k, v)| format!("{k}:{}", v.as_str().unwrap_or_default()))
+        })
+        .unwrap_or_default();
+    let n = |k: &str| u32::try_from(r.get(k).and_then(Value::as_u64).unwrap_or(1)).unwrap_or(1);
+    let create = VmCreate {
+        name: s(&["spec", "name"]),
+        cluster,
+        project,
+        category,
+        cores_per_socket: n("num_vcpus_per_socket"),
+        sockets: n("num_sockets"),
+        ram_gib: n("memory_size_mib") / 1024,
+        disks_gib: disks,
+        image,
+        nics,
+        cdrom,
+        uefi: crate::decode::s(r, &["boot_config", "boot_type"]) == "UEFI",
+        power_on: crate::decode::s(r, &["power_state"]) == "ON",
+    };
+    match sim.create_vm(&create).await {
+        Ok(task) => {
+            let vm_uuid = sim
+                .task(&task)
+                .await
+                .ok()
+                .and_then(|t| t.entity_uuid)
+                .unwrap_or_default();
+            let resp = json!({"api_version": "3.1", "metadata": {"kind": "vm", "uuid": vm_uuid, "spec_version": 0},
+                        "spec": body.get("spec").cloned().unwrap_or(Value::Null),
+                        "status": {"state": "PENDING", "execution_context": {"task_uuid": task.0}}});
+            (StatusCode::ACCEPTED, axum::Json(resp)).into_response()
+        }
+        Err(e) => from_backend(e),
+    }
+}
+
+/// `GET /vms/{uuid}`.
+pub(super) async fn get_vm(State(f): State<Arc<Fake>>, Path(uuid): Path<String>) -> Response {
+    let sim = &f.sim;
+    let pc = pc_or_return!(sim);
+    match all_vms(sim).await {
+        Ok(all) => match all.iter().find(|v| v.uuid == uuid) {
+            Some(v) => axum::Json(vm_json(
+                v,
+                &pc.cluster_uuid(&v.cluster),
+                &pc.project_uuid(&v.project),
+                Some("t-create"),
+            ))
+            .into_response(),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "ENTITY_NOT_FOUND",
+                &format!("VM {uuid} not found"),
+            ),
+        },
+        Err(e) => from_backend(e),
+    }
+}
+
+/// `PUT /vms/{uuid}`: moves a VM to another project; answers 202 with a task.
+pub(super) async fn put_vm(
+    State(f): State<Arc<Fake>>,
+    Path(uuid): Path<String>,
+    Body(body): Body,
+) -> Response {
+    let sim = &f.sim;
+    let pc = pc_or_return!(sim);
+    let body = &body;
+    let uuid = uuid.as_str();
+
+    let p = crate::decode::s(body, &["metadata", "project_reference", "uuid"]);
+    let Some(project) = pc.projects.iter().find(|x| x.uuid == p) else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_REQUEST",
+            "unknown project_reference",
+        );
+    };
+    match sim.set_vm_project(uuid, &project.name).await {
+        Ok(()) => {
+            let t = format!("put-{}", f.counter.fetch_add(1, Ordering::SeqCst));
+            f.synthetic_tasks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(t.clone());
+            (StatusCode::ACCEPTED, axum::Json(json!({"metadata": {"kind": "vm", "uuid": uuid}, "status": {"state": "PENDING", "execution_context": {"task_uuid": t}}}))).into_response()
+        }
+        Err(e) => from_backend(e),
+    }
+}
+
+/// `POST /tasks/poll`: the tasks of the list that have ended.
+pub(super) async fn poll_tasks(State(f): State<Arc<Fake>>, Body(body): Body) -> Response {
+    let sim = &f.sim;
+
+    // The simulator's time is its own, so the fake answers at once:
+    // finished tasks in `entities`, `has_poll_timed_out` otherwise.
+    let ids: Vec<String> = body
+        .get("task_uuid_list")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut done = Vec::new();
+    for id in &ids {
+        if let Ok(t) = sim.task(&butler_core::backend::TaskId(id.clone())).await {
+            let (status, detail) = match &t.state {
+                TaskState::Succeeded => ("SUCCEEDED", None),
+                TaskState::Aborted => ("ABORTED", None),
+                TaskState::Failed(r) => ("FAILED", Some(r.clone())),
+                TaskState::Queued | TaskState::Running => continue,
+            };
+            done.push(json!({"uuid": id, "status": status, "percentage_complete": 100, "error_detail": detail,
+                        "entity_reference_list": t.entity_uuid.map(|u| vec![json!({"kind": "vm", "uuid": u})]).unwrap_or_default()}));
+        }
+    }
+    let timed_out = done.is_empty();
+    axum::Json(json!({"entities": done, "has_poll_timed_out": timed_out})).into_response()
+}
+
+/// `GET /tasks/{id}`.
+pub(super) async fn task(State(f): State<Arc<Fake>>, Path(id): Path<String>) -> Response {
+    let sim = &f.sim;
+
+    if f.synthetic_tasks
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(id.as_str())
+    {
+        return axum::Json(json!({"uuid": id, "status": "SUCCEEDED", "percentage_complete": 100}))
+            .into_response();
+    }
+    match sim
+        .task(&butler_core::backend::TaskId(id.to_string()))
+        .await
+    {
+        Ok(t) => {
+            let (status, detail) = match &t.state {
+                TaskState::Queued => ("QUEUED", None),
+                TaskState::Running => ("RUNNING", None),
+                TaskState::Succeeded => ("SUCCEEDED", None),
+                TaskState::Failed(r) => ("FAILED", Some(r.clone())),
+                TaskState::Aborted => ("ABORTED", None),
+            };
+            axum::Json(json!({"uuid": id, "status": status, "percentage_complete": t.percent, "error_detail": detail,
+                        "entity_reference_list": t.entity_uuid.map(|u| vec![json!({"kind": "vm", "uuid": u})]).unwrap_or_default()}))
+                    .into_response()
+        }
+        Err(e) => from_backend(e),
+    }
+}
+
+async fn all_vms(sim: &SimPlatform) -> Result<Vec<VmInfo>, BackendError> {
+    let mut out = Vec::new();
+    for c in sim.list_clusters().await? {
+        out.extend(sim.list_vms(&c.name).await?);
+    }
+    Ok(out)
+}
+
+fn vm_json(v: &VmInfo, cluster_uuid: &str, project_uuid: &str, task: Option<&str>) -> Value {
+    let categories: serde_json::Map<String, Value> = v
+        .categories
+        .iter()
+        .filter_map(|c| c.split_once(':'))
+        .map(|(k, x)| (k.to_string(), json!(x)))
+        .collect();
+    let disks: Vec<Value> = v.disks_gib.iter().map(|d| json!({"device_properties": {"device_type": "DISK"}, "disk_size_mib": u64::from(*d) * 1024})).collect();
+    let nics: Vec<Value> = v
+        .nics
+        .iter()
+        .map(|n| json!({"subnet_reference": {"kind": "subnet", "name": n}, "is_connected": true}))
+        .collect();
+    let resources = json!({"power_state": if v.power == PowerState::On { "ON" } else { "OFF" }, "num_sockets": v.vcpus,
+        "num_vcpus_per_socket": 1, "memory_size_mib": u64::from(v.ram_gib) * 1024, "disk_list": disks, "nic_list": nics});
+    let state = match v.state {
+        VmState::Pending => "PENDING",
+        VmState::Ready => "COMPLETE",
+        VmState::Error => "ERROR",
+    };
+    let mut status = json!({"name": v.name, "state": state, "cluster_reference": {"kind": "cluster", "name": v.cluster, "uuid": cluster_uuid}, "resources": resources});
+    if let Some(t) = task {
+        status["execution_context"] = json!({"task_uuid": [t]});
+    }
+    let mut metadata =
+        json!({"kind": "vm", "uuid": v.uuid, "categories": categories, "spec_version": 0});
+    if let Some(p) = &v.project {
+        metadata["project_reference"] = json!({"kind": "project", "name": p, "uuid": project_uuid});
+    }
+    json!({"metadata": metadata, "spec": {"name": v.name, "resources": status["resources"].clone()}, "status": status})
+}
+
+fn page(entities: Vec<Value>, body: &Value, kind: &str, with_offsets: bool) -> Response {
+    page_of(entities, body, kind, with_offsets, |v| v)
+}
+
+/// Pages `all` and renders only the page's items.
+fn page_of<T>(
+    all: Vec<T>,
+    body: &Value,
+    kind: &str,
+    with_offsets: bool,
+    render: impl Fn(T) -> Value,
+) -> Response {
+    let offset = body.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
+    // Real Prism: 20 when `length` is missing, never more than 500.
+    let length = body
+        .get("length")
+        .and_then(Value::as_u64)
+        .unwrap_or(20)
+        .min(500) as usize;
+    let total = all.len();
+    let items: Vec<Value> = all
+        .into_iter()
+        .skip(offset)
+        .take(length)
+        .map(render)
+        .collect();
+    let mut metadata = json!({"kind": kind, "total_matches": total});
+    if with_offsets {
+        metadata["offset"] = json!(offset);
+        metadata["length"] = json!(items.len());
+    }
+    axum::Json(json!({"api_version": "3.1", "metadata": metadata, "entities": items}))
+        .into_response()
+}

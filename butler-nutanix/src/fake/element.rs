@@ -1,0 +1,197 @@
+//! Prism Element v2: the fake's protection-domain routes, one handler each.
+
+use super::*;
+use axum::extract::Path;
+use butler_core::backend::{ProtectRequest, Schedule, ScheduleKind};
+use std::collections::BTreeMap;
+
+/// `GET /protection_domains`: every PD of the cluster, with Prism's
+/// `total_entities: 0` quirk.
+pub(super) async fn list(State(f): State<Arc<Fake>>, Path(cluster): Path<String>) -> Response {
+    let sim = &f.sim;
+    let cluster = cluster.as_str();
+
+    match sim.list_protection_groups(cluster).await {
+        Ok(groups) => {
+            let mut names: BTreeMap<String, Value> = BTreeMap::new();
+            for g in &groups {
+                let links: Vec<Value> = g
+                        .remote_sites
+                        .iter()
+                        .map(|s| match g.last_replica {
+                            Some(t) => json!({"remote_site_name": s, "last_replication_start_time_in_usecs": t.timestamp_micros()}),
+                            None => json!({"remote_site_name": s}),
+                        })
+                        .collect();
+                names.insert(g.name.clone(), json!({"name": g.name, "active": g.active,
+                        "vms": g.vms.iter().map(|v| json!({"vm_name": v})).collect::<Vec<_>>(),
+                        "remote_site_names": g.remote_sites, "cron_schedules": g.schedules.iter().map(schedule_json).collect::<Vec<_>>(),
+                        "replication_links": links, "marked_for_removal": false}));
+            }
+            for (c, n) in f.declared.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                if c == cluster && !names.contains_key(n) {
+                    names.insert(n.clone(), json!({"name": n, "active": true, "vms": [], "remote_site_names": [], "cron_schedules": [], "replication_links": []}));
+                }
+            }
+            let n = names.len();
+            // Recorded quirk: total_entities 0 while count holds the real number.
+            axum::Json(json!({"metadata": {"grand_total_entities": n, "total_entities": 0, "count": n}, "entities": names.into_values().collect::<Vec<_>>()})).into_response()
+        }
+        Err(e) => from_backend(e),
+    }
+}
+
+/// `POST /protection_domains`: declares an empty PD (422 when it exists).
+pub(super) async fn create(
+    State(f): State<Arc<Fake>>,
+    Path(cluster): Path<String>,
+    Body(body): Body,
+) -> Response {
+    let sim = &f.sim;
+    let cluster = cluster.as_str();
+    let body = &body;
+
+    let name = body
+        .get("value")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if name.is_empty() {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_REQUEST",
+            "value (the protection domain name) is required",
+        );
+    }
+    let exists = sim.protection_group(cluster, &name).is_some();
+    let mut declared = f.declared.lock().unwrap_or_else(|e| e.into_inner());
+    if exists || !declared.insert((cluster.to_string(), name.clone())) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_REQUEST",
+            &format!("protection domain {name} already exists"),
+        );
+    }
+    (StatusCode::CREATED, axum::Json(json!({"value": name}))).into_response()
+}
+
+/// `POST /protection_domains/{name}/protect_vms`.
+pub(super) async fn protect_vms(
+    State(f): State<Arc<Fake>>,
+    Path((cluster, name)): Path<(String, String)>,
+    Body(body): Body,
+) -> Response {
+    let sim = &f.sim;
+    let (cluster, name) = (cluster.as_str(), name.as_str());
+    let body = &body;
+
+    let vms: Vec<String> = body
+        .get("names")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    for vm in vms {
+        let req = ProtectRequest {
+            group: name.to_string(),
+            vm_name: vm,
+            schedules: vec![],
+        };
+        if let Err(e) = sim.protect_vm(cluster, &req).await {
+            return from_backend(e);
+        }
+    }
+    axum::Json(json!([])).into_response()
+}
+
+/// `GET /protection_domains/{name}/schedules`.
+pub(super) async fn schedules(
+    State(f): State<Arc<Fake>>,
+    Path((cluster, name)): Path<(String, String)>,
+) -> Response {
+    let sim = &f.sim;
+    let (cluster, name) = (cluster.as_str(), name.as_str());
+
+    let list = sim
+        .protection_group(cluster, name)
+        .map(|g| g.schedules.iter().map(schedule_json).collect::<Vec<_>>())
+        .unwrap_or_default();
+    axum::Json(json!(list)).into_response()
+}
+
+/// `POST /protection_domains/{name}/schedules`.
+pub(super) async fn add_schedule(
+    State(f): State<Arc<Fake>>,
+    Path((cluster, name)): Path<(String, String)>,
+    Body(body): Body,
+) -> Response {
+    let sim = &f.sim;
+    let (cluster, name) = (cluster.as_str(), name.as_str());
+    let body = &body;
+
+    let Some(g) = sim.protection_group(cluster, name) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "ENTITY_NOT_FOUND",
+            &format!("no protection domain {name}"),
+        );
+    };
+    let Some(vm) = g.vms.first().cloned() else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_REQUEST",
+            "protect a VM before adding schedules",
+        );
+    };
+    let decoded =
+        crate::decode::protection_domain(&json!({"cron_schedules": [body]}), cluster).schedules;
+    let req = ProtectRequest {
+        group: name.to_string(),
+        vm_name: vm,
+        schedules: decoded,
+    };
+    match sim.protect_vm(cluster, &req).await {
+        Ok(()) => (StatusCode::CREATED, axum::Json(body.clone())).into_response(),
+        Err(e) => from_backend(e),
+    }
+}
+
+/// `POST /protection_domains/{name}/migrate`.
+pub(super) async fn migrate(
+    State(f): State<Arc<Fake>>,
+    Path((cluster, name)): Path<(String, String)>,
+    Body(body): Body,
+) -> Response {
+    let sim = &f.sim;
+    let (cluster, name) = (cluster.as_str(), name.as_str());
+    let body = &body;
+
+    let dest = body
+        .get("value")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    match sim.migrate_protection_group(cluster, name, dest).await {
+        Ok(()) => axum::Json(json!({"metadata": {"count": 0}, "entities": []})).into_response(),
+        Err(e) => from_backend(e),
+    }
+}
+
+fn schedule_json(s: &Schedule) -> Value {
+    let (ty, nth) = if s.every_minutes % 1440 == 0 {
+        ("DAILY", s.every_minutes / 1440)
+    } else if s.every_minutes % 60 == 0 {
+        ("HOURLY", s.every_minutes / 60)
+    } else {
+        ("MINUTELY", s.every_minutes)
+    };
+    let retention = match &s.remote_site {
+        Some(site) if s.kind == ScheduleKind::Remote => {
+            json!({"local_max_snapshots": 1, "remote_max_snapshots": {site.as_str(): s.retention}})
+        }
+        _ => json!({"local_max_snapshots": s.retention, "remote_max_snapshots": {}}),
+    };
+    json!({"type": ty, "every_nth": nth, "retention_policy": retention, "suspended": false})
+}

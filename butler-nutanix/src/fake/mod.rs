@@ -1,0 +1,340 @@
+//! A fake Prism (Central v3 + Element v2) over HTTP on 127.0.0.1, serving a
+//! `butler-sim` platform with the real JSON shapes and quirks: Prism Central
+//! listed among the clusters, default page 20 and maximum 500, `task_uuid`
+//! as a string on POST and a list on GET, lowercase-insensitive power
+//! states, non-JSON 401 bodies, session cookies that can expire, bursts of
+//! 429 and `RATE_LIMIT_EXCEEDED`, added latency, and lost replies (the
+//! simulator's `lose_reply` faults surface as 504 after the work is done).
+//!
+//! One axum route per Prism endpoint: [`central`] (PC v3) and [`element`]
+//! (PE v2), behind a front door (request count, latency, rate-limit bursts)
+//! and each API's authentication.
+
+mod central;
+mod element;
+
+use crate::config::{Endpoint, NutanixConfig};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use butler_core::backend::{BackendError, ClusterBackend, ErrorKind};
+use butler_sim::SimPlatform;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use std::collections::{BTreeSet, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// User name the fake accepts.
+pub const USER: &str = "admin";
+/// Password the fake accepts.
+pub const PASSWORD: &str = "fake-prism-secret";
+
+struct Fake {
+    sim: SimPlatform,
+    sessions: Mutex<HashSet<String>>,
+    declared: Mutex<BTreeSet<(String, String)>>,
+    synthetic_tasks: Mutex<HashSet<String>>,
+    rate_limit: AtomicU32,
+    latency: Mutex<Duration>,
+    requests: AtomicU64,
+    counter: AtomicU64,
+}
+
+/// A running fake Prism; dropping it does not stop the server (it ends with the runtime).
+#[derive(Clone)]
+pub struct FakePrism {
+    state: Arc<Fake>,
+    addr: SocketAddr,
+}
+
+impl std::fmt::Debug for FakePrism {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakePrism")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakePrism {
+    /// Serves `sim` on an ephemeral port of 127.0.0.1.
+    pub async fn start(sim: SimPlatform) -> std::io::Result<FakePrism> {
+        let state = Arc::new(Fake {
+            sim,
+            sessions: Mutex::new(HashSet::new()),
+            declared: Mutex::new(BTreeSet::new()),
+            synthetic_tasks: Mutex::new(HashSet::new()),
+            rate_limit: AtomicU32::new(0),
+            latency: Mutex::new(Duration::ZERO),
+            requests: AtomicU64::new(0),
+            counter: AtomicU64::new(0),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let app = router(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("fake Prism stopped: {e}");
+            }
+        });
+        Ok(FakePrism { state, addr })
+    }
+
+    /// The address served.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// An adapter configuration for this fake (PC plus a PE per simulated cluster).
+    pub async fn config(&self) -> NutanixConfig {
+        let ep = |url: String| Endpoint {
+            url,
+            username: USER.into(),
+            password: SecretString::from(PASSWORD.to_string()),
+        };
+        let clusters = self.state.sim.list_clusters().await.unwrap_or_default();
+        NutanixConfig {
+            prism_central: ep(format!("http://{}", self.addr)),
+            clusters: clusters
+                .into_iter()
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        ep(format!("http://{}/pe/{}", self.addr, c.name)),
+                    )
+                })
+                .collect(),
+            page_size: 100,
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(30),
+            max_retries: 5,
+            retry_base: Duration::from_millis(2),
+            insecure: false,
+            ca_bundle: None,
+        }
+    }
+
+    /// Makes every Prism Central session invalid (the next call gets a 401).
+    pub fn expire_sessions(&self) {
+        self.state
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// The next `n` requests are refused with 429 or a `RATE_LIMIT_EXCEEDED` body.
+    pub fn rate_limit_next(&self, n: u32) {
+        self.state.rate_limit.store(n, Ordering::SeqCst);
+    }
+
+    /// Adds `d` of real latency to every request.
+    pub fn set_latency(&self, d: Duration) {
+        *self.state.latency.lock().unwrap_or_else(|e| e.into_inner()) = d;
+    }
+
+    /// Requests served so far.
+    pub fn requests(&self) -> u64 {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// Every Prism endpoint the adapter uses, one route each.
+fn router(state: Arc<Fake>) -> Router {
+    let central = Router::new()
+        .route("/:kind/list", post(central::list))
+        .route("/vms/list", post(central::list))
+        .route("/vms", post(central::create_vm))
+        .route("/vms/:uuid", get(central::get_vm).put(central::put_vm))
+        .route("/tasks/poll", post(central::poll_tasks))
+        .route("/tasks/:id", get(central::task))
+        .route_layer(middleware::from_fn_with_state(state.clone(), central_auth))
+        // Logging in is the one call without a session.
+        .route("/users/me", get(central::login));
+    let element = Router::new()
+        .route(
+            "/protection_domains",
+            get(element::list).post(element::create),
+        )
+        .route("/protection_domains/", get(element::list))
+        .route(
+            "/protection_domains/:name/protect_vms",
+            post(element::protect_vms),
+        )
+        .route(
+            "/protection_domains/:name/schedules",
+            get(element::schedules).post(element::add_schedule),
+        )
+        .route("/protection_domains/:name/migrate", post(element::migrate))
+        .route_layer(middleware::from_fn(element_auth));
+    Router::new()
+        .nest("/api/nutanix/v3", central)
+        .nest("/pe/:cluster/PrismGateway/services/rest/v2.0", element)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), front_door))
+        .with_state(state)
+}
+
+/// Every request: counted, delayed by the configured latency, and refused
+/// while a rate-limit burst lasts (alternately 429 and a
+/// `RATE_LIMIT_EXCEEDED` body, as Prism does).
+async fn front_door(State(f): State<Arc<Fake>>, req: Request, next: Next) -> Response {
+    f.requests.fetch_add(1, Ordering::SeqCst);
+    let latency = *f.latency.lock().unwrap_or_else(|e| e.into_inner());
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let burst = f.rate_limit.load(Ordering::SeqCst);
+    if burst > 0 {
+        f.rate_limit.store(burst - 1, Ordering::SeqCst);
+        return if burst % 2 == 0 {
+            (StatusCode::TOO_MANY_REQUESTS, "").into_response()
+        } else {
+            error(
+                StatusCode::BAD_REQUEST,
+                "RATE_LIMIT_EXCEEDED",
+                "too many requests, slow down",
+            )
+        };
+    }
+    next.run(req).await
+}
+
+/// Prism Central: a session cookie from `/users/me`, or Basic credentials.
+async fn central_auth(State(f): State<Arc<Fake>>, req: Request, next: Next) -> Response {
+    if !session_ok(&f, req.headers()) && !basic_ok(req.headers()) {
+        return unauthorized();
+    }
+    next.run(req).await
+}
+
+/// Prism Element v2: Basic credentials on every call.
+async fn element_auth(req: Request, next: Next) -> Response {
+    if !basic_ok(req.headers()) {
+        return unauthorized();
+    }
+    next.run(req).await
+}
+
+async fn not_found(uri: axum::http::Uri, method: axum::http::Method) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        &format!("no endpoint {method} {}", uri.path()),
+    )
+}
+
+/// A request body read as JSON (empty: `null`), or Prism's error for a body
+/// that is not JSON.
+struct Body(Value);
+
+#[axum::async_trait]
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if bytes.is_empty() {
+            return Ok(Body(Value::Null));
+        }
+        serde_json::from_slice(&bytes).map(Body).map_err(|e| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_REQUEST",
+                &format!("body is not JSON: {e}"),
+            )
+        })
+    }
+}
+
+fn error(status: StatusCode, reason: &str, message: &str) -> Response {
+    let body = json!({"api_version": "3.1", "code": status.as_u16(), "kind": "error", "state": "ERROR",
+                      "message_list": [{"reason": reason, "message": message}]});
+    (status, axum::Json(body)).into_response()
+}
+
+fn from_backend(e: BackendError) -> Response {
+    match e.kind {
+        ErrorKind::NotFound => error(StatusCode::NOT_FOUND, "ENTITY_NOT_FOUND", &e.message),
+        ErrorKind::Invalid => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_REQUEST",
+            &e.message,
+        ),
+        ErrorKind::Conflict => error(StatusCode::CONFLICT, "CONFLICT", &e.message),
+        ErrorKind::Transient => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            &e.message,
+        ),
+        ErrorKind::RateLimited => error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMIT_EXCEEDED",
+            &e.message,
+        ),
+        // A lost reply: the work may be done, the client never hears back.
+        ErrorKind::Timeout => error(StatusCode::GATEWAY_TIMEOUT, "GATEWAY_TIMEOUT", &e.message),
+        _ => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            &e.message,
+        ),
+    }
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [("content-type", "text/html")],
+        "<html><body>401 Authorization Required</body></html>",
+    )
+        .into_response()
+}
+
+fn basic_ok(h: &HeaderMap) -> bool {
+    // base64("admin:fake-prism-secret")
+    let expected = format!("Basic {}", b64(format!("{USER}:{PASSWORD}").as_bytes()));
+    h.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str())
+}
+
+fn b64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn session_ok(f: &Fake, h: &HeaderMap) -> bool {
+    let sessions = f.sessions.lock().unwrap_or_else(|e| e.into_inner());
+    h.get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|c| c.split(';'))
+        .any(|c| {
+            c.trim()
+                .strip_prefix("NTNX_IGW_SESSION=")
+                .is_some_and(|t| sessions.contains(t))
+        })
+}
