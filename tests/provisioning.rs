@@ -355,3 +355,45 @@ async fn the_same_seeded_fault_storm_twice_gives_the_same_transcript() {
         "another seed, another storm"
     );
 }
+
+/// Two engines on one store; VM creation takes longer than a lease. The
+/// first engine's lease must hold for the whole step: the second never
+/// takes the request over mid-step, and exactly one VM, registration and
+/// activation result.
+#[tokio::test]
+async fn a_step_slower_than_the_lease_is_never_taken_over() {
+    let timings = butler::sim::Timings {
+        create_vm: std::time::Duration::from_secs(20 * 60),
+        ..Default::default()
+    };
+    let sim = SimPlatform::demo_builder(9).timings(timings).build();
+    let w = World::new(sim, Arc::new(MemoryStore::new()));
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(w.approved(&format!("slow{i}")).await.id);
+    }
+    let e1 = w.engine(World::engine_config("e1"));
+    let e2 = w.engine(World::engine_config("e2"));
+    let clock = w.sim.clock();
+    let first = tokio::spawn({
+        let e1 = e1.clone();
+        async move { e1.run_until_idle().await }
+    });
+    // The second engine comes looking after the first one's lease (15 min)
+    // would have run out, while the creates (20 min) are still running.
+    use butler::backend::Clock;
+    clock.sleep(std::time::Duration::from_secs(16 * 60)).await;
+    let second = e2.run_until_idle().await.unwrap();
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.completed, 5, "{first:?} / {second:?}");
+    assert_eq!(second.completed, 0, "{second:?}");
+    for id in ids {
+        assert_eq!(w.get(id).await.state, RequestState::Completed);
+        w.assert_exactly_once(id).await;
+        let log = w.svc.store().step_log(id).await.unwrap();
+        assert!(
+            log.iter().all(|l| l.engine == "e1"),
+            "only e1 worked on {id}: {log:?}"
+        );
+    }
+}

@@ -69,10 +69,39 @@ impl Default for ProtectionConfig {
     }
 }
 
+/// A fresh engine id: `<host>-<pid>-<random>`. Two engines left at their
+/// defaults never share an id, so their leases keep them apart; give an
+/// instance a stable id of your own if a restart should resume its own
+/// requests at once instead of after `lease_ttl`.
+pub fn unique_engine_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let mut r = [0u8; 4];
+    // Without an entropy source the time's nanoseconds still separate processes.
+    if getrandom::getrandom(&mut r).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        r = nanos.to_le_bytes();
+    }
+    format!(
+        "{host}-{}-{:08x}",
+        std::process::id(),
+        u32::from_le_bytes(r)
+    )
+}
+
 /// Engine settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineConfig {
-    /// This instance's name (step log, leases).
+    /// This instance's name (step log, leases); default
+    /// [`unique_engine_id`], never shared by two engines.
     pub engine_id: String,
     /// Requests processed at once.
     pub max_in_flight: usize,
@@ -94,7 +123,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            engine_id: "engine-1".into(),
+            engine_id: unique_engine_id(),
             max_in_flight: 16,
             retry: RetryPolicy::default(),
             task_poll: Duration::from_secs(5),
@@ -113,6 +142,11 @@ pub enum EngineError {
     /// A test hook simulated a process death.
     #[error("engine crashed (injected) at {0:?} of request {1}")]
     Crashed(HookPoint, RequestId),
+    /// Another engine holds the request's lease now: this one stopped its
+    /// step without recording anything (the next owner looks the side
+    /// effect up before acting).
+    #[error("lost the lease on request {0}")]
+    LeaseLost(RequestId),
     /// The store or the workflow refused something.
     #[error(transparent)]
     Butler(#[from] ButlerError),
@@ -277,13 +311,36 @@ impl Engine {
         Ok(held.then_some(until))
     }
 
+    /// Renews the lease every third of its time to live; returns only when
+    /// it could not be renewed before it ran out (another engine has it, or
+    /// the store is unreachable for that long).
+    async fn heartbeat(&self, id: RequestId, until: &mut DateTime<Utc>) {
+        let every = (self.config.lease_ttl / 3).max(std::time::Duration::from_millis(1));
+        loop {
+            self.backends.clock.sleep(every).await;
+            match self.lease(id).await {
+                Ok(Some(next)) => *until = next,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(request = %id, "cannot renew the lease: {e}");
+                    if self.backends.clock.now() >= *until {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
     async fn process_leased(&self, id: RequestId) -> Result<RequestState, EngineError> {
         let Some(until) = self.lease(id).await? else {
             tracing::debug!(request = %id, "leased by another engine; skipped");
             return Ok(RequestState::Provisioning);
         };
         let result = self.drive(id, until).await;
-        if !matches!(result, Err(EngineError::Crashed(..))) {
+        if !matches!(
+            result,
+            Err(EngineError::Crashed(..) | EngineError::LeaseLost(_))
+        ) {
             // A dead process releases nothing; its lease simply expires.
             self.ledger
                 .store
@@ -320,7 +377,16 @@ impl Engine {
                             None => return Ok(RequestState::Provisioning),
                         }
                     }
-                    self.run_step(r, p.step).await?
+                    // The lease is renewed while the step runs; if another
+                    // engine holds it after all, the step is dropped before
+                    // it records anything.
+                    tokio::select! {
+                        out = self.run_step(r, p.step) => out?,
+                        () = self.heartbeat(id, &mut lease_until) => {
+                            tracing::warn!(request = %id, "lease lost mid-step; leaving the request to its new owner");
+                            return Err(EngineError::LeaseLost(id));
+                        }
+                    }
                 }
                 other => return Ok(other),
             };
@@ -469,7 +535,9 @@ fn tally(
         Ok(Ok(RequestState::Completed)) => summary.completed += 1,
         Ok(Ok(RequestState::Error)) => summary.failed += 1,
         Ok(Ok(_)) => summary.skipped += 1,
-        Ok(Err(EngineError::Butler(ButlerError::Conflict(_)))) => summary.skipped += 1,
+        Ok(Err(EngineError::Butler(ButlerError::Conflict(_)) | EngineError::LeaseLost(_))) => {
+            summary.skipped += 1
+        }
         Ok(Err(e)) => return Err(e),
         Err(join) => {
             tracing::error!("engine task ended abnormally: {join}");

@@ -294,3 +294,14 @@ async fn a_missing_remote_site_is_a_clear_permanent_error() {
         f.reason
     );
 }
+
+#[test]
+fn default_engine_ids_are_never_shared() {
+    let (a, b) = (EngineConfig::default(), EngineConfig::default());
+    assert_ne!(a.engine_id, b.engine_id);
+    assert!(
+        a.engine_id.contains(&format!("-{}-", std::process::id())),
+        "{}",
+        a.engine_id
+    );
+}

@@ -40,6 +40,10 @@ pub enum StoreError {
     /// The storage itself failed.
     #[error("storage failed: {0}")]
     Backend(String),
+    /// The stored data is damaged or not a Butler store; refused, never
+    /// replaced by a new one.
+    #[error("the store is damaged: {0}")]
+    Damaged(String),
 }
 
 impl StoreError {

@@ -54,13 +54,72 @@ fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
+/// An existing file must read as SQLite, pass the quick integrity check and
+/// hold Butler's schema (or be an empty database).
+fn check_sound(c: &Connection) -> Result<(), String> {
+    let verdict: String = c
+        .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    if verdict != "ok" {
+        return Err(format!("integrity check failed: {verdict}"));
+    }
+    let version: i64 = c
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    let tables: i64 = c
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| e.to_string())?;
+    if version == 0 && tables > 0 {
+        return Err("a database, but not a Butler store (no Butler schema)".into());
+    }
+    if version == 0 {
+        // Butler writes its schema the moment it creates a file, so a file
+        // without it lost its write-ahead log (or was never a Butler store).
+        return Err(
+            "no Butler schema in an existing file: its write-ahead log (-wal) may be missing"
+                .into(),
+        );
+    }
+    if version > 0 && tables == 0 {
+        return Err(format!(
+            "schema version {version} but no tables: the data is gone"
+        ));
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) a database file, in WAL mode, and brings
     /// its schema up to date.
+    ///
+    /// A file that exists must be a sound Butler store: an empty (0-byte)
+    /// file, a file SQLite cannot read, a failed integrity check or a
+    /// database with tables but no Butler schema is refused with
+    /// [`StoreError::Damaged`], never taken for a new store (request numbers
+    /// name VMs; restarting them at #1 could adopt old VMs).
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
-        let conn = Connection::open(path).map_err(backend)?;
+        let path = path.as_ref();
+        let damaged = |why: String| StoreError::Damaged(format!("{}: {why}", path.display()));
+        let existed = match std::fs::metadata(path) {
+            Ok(m) if m.len() == 0 => {
+                return Err(damaged(
+                    "the file is empty (0 bytes); restore it from a backup or remove it to start a new store".into(),
+                ))
+            }
+            Ok(_) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(damaged(format!("cannot read it: {e}"))),
+        };
+        let conn = Connection::open(path).map_err(|e| damaged(e.to_string()))?;
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(backend)?;
+            .map_err(|e| damaged(e.to_string()))?;
+        if existed {
+            check_sound(&conn).map_err(damaged)?;
+        }
         Self::init(conn)
     }
 
@@ -77,8 +136,11 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(backend)?;
         // Checkpoint (and fsync) every ~32 MiB of WAL rather than every 4 MiB:
-        // fewer fsyncs under sustained provisioning load.
+        // fewer fsyncs under sustained provisioning load; after a checkpoint
+        // the WAL file is truncated to at most 64 MiB, so it stays bounded.
         conn.pragma_update(None, "wal_autocheckpoint", 8192)
+            .map_err(backend)?;
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
             .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
@@ -110,6 +172,22 @@ impl SqliteStore {
         Ok(SqliteStore {
             jobs: Arc::new(jobs),
         })
+    }
+
+    /// Runs SQLite's integrity check on the whole file (slow on large
+    /// stores; `open` runs the quick one).
+    pub async fn integrity_check(&self) -> Result<(), StoreError> {
+        self.with(|c| {
+            let verdict: String = c
+                .query_row("PRAGMA integrity_check(1)", [], |r| r.get(0))
+                .map_err(backend)?;
+            if verdict == "ok" {
+                Ok(())
+            } else {
+                Err(StoreError::Damaged(verdict))
+            }
+        })
+        .await
     }
 
     /// The schema version in the database.
@@ -640,6 +718,75 @@ mod tests {
             s.next_request_id().await.unwrap() > id,
             "ids are never reused"
         );
+    }
+
+    #[tokio::test]
+    async fn empty_damaged_and_foreign_files_are_refused_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let damaged = |p: &std::path::Path| {
+            let err = SqliteStore::open(p).map(|_| ()).unwrap_err();
+            assert!(matches!(err, StoreError::Damaged(_)), "{err}");
+            err.to_string()
+        };
+        // A 0-byte file (a failed copy, a truncated volume).
+        let empty = dir.path().join("empty.sqlite");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(damaged(&empty).contains("empty"));
+        assert_eq!(
+            std::fs::metadata(&empty).unwrap().len(),
+            0,
+            "left as it was"
+        );
+        // Not SQLite at all.
+        let junk = dir.path().join("junk.sqlite");
+        std::fs::write(&junk, vec![0x42u8; 8192]).unwrap();
+        damaged(&junk);
+        // A sound store whose pages were overwritten in the middle.
+        let torn = dir.path().join("torn.sqlite");
+        {
+            let s = SqliteStore::open(&torn).unwrap();
+            for i in 0..200 {
+                let id = s.next_request_id().await.unwrap();
+                let r =
+                    crate::testing::store::sample_request(id, &format!("u{i}"), chrono::Utc::now());
+                s.insert_request(&r).await.unwrap();
+            }
+        }
+        // Wait for the store thread to close the file (its last checkpoint).
+        let wal = torn.with_extension("sqlite-wal");
+        for _ in 0..200 {
+            if !wal.exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(!wal.exists(), "checkpointed on close");
+        let mut bytes = std::fs::read(&torn).unwrap();
+        let len = bytes.len();
+        assert!(len > 8 * 4096, "{len}");
+        for b in &mut bytes[4096..len - 4096] {
+            *b = 0x5a;
+        }
+        std::fs::write(&torn, bytes).unwrap();
+        damaged(&torn);
+        // Somebody else's database.
+        let foreign = dir.path().join("foreign.sqlite");
+        rusqlite::Connection::open(&foreign)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x INTEGER)")
+            .unwrap();
+        assert!(damaged(&foreign).contains("not a Butler store"));
+        // A store whose write-ahead log was lost before any checkpoint.
+        let walless = dir.path().join("walless.sqlite");
+        {
+            let c = rusqlite::Connection::open(&walless).unwrap();
+            c.pragma_update(None, "journal_mode", "WAL").unwrap();
+        }
+        assert!(damaged(&walless).contains("write-ahead log"));
+        // A missing file is a new store, as always.
+        let fresh = dir.path().join("fresh.sqlite");
+        let s = SqliteStore::open(&fresh).unwrap();
+        s.integrity_check().await.unwrap();
     }
 
     #[tokio::test]
