@@ -1,5 +1,6 @@
 //! Excel export of request lists (SPEC §6), written in memory with
-//! rust_xlsxwriter and copied to the caller's writer: no temporary files.
+//! rust_xlsxwriter and copied to the caller's writer. A cell longer than
+//! Excel allows is cut with a marker instead of failing the export.
 //!
 //! Every text cell is written as a string, so text that starts with `=`,
 //! `+`, `-` or `@` stays text and never becomes a formula.
@@ -33,6 +34,23 @@ pub enum ExportError {
     Io(#[from] std::io::Error),
 }
 
+/// Excel's limit on one cell's text.
+pub const MAX_CELL_CHARS: usize = 32_767;
+const TRUNCATED: &str = "…[truncated]";
+
+/// `text` as one cell holds it: cut, with a marker, past Excel's limit, so
+/// one oversized value never fails a whole export.
+fn cell(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_CELL_CHARS) {
+        None => text.into(),
+        Some(_) => {
+            let keep = MAX_CELL_CHARS - TRUNCATED.chars().count();
+            let end = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
+            format!("{}{TRUNCATED}", &text[..end]).into()
+        }
+    }
+}
+
 /// Writes `rows` as a one-sheet workbook to `out`.
 pub fn write_requests_xlsx(rows: &[Request], out: &mut dyn Write) -> Result<(), ExportError> {
     let mut wb = Workbook::new();
@@ -53,17 +71,37 @@ pub fn write_requests_xlsx(rows: &[Request], out: &mut dyn Write) -> Result<(), 
         sheet.write_number(row, 0, r.id.0 as f64)?;
         sheet.write_string(row, 1, r.state.as_str())?;
         sheet.write_string(row, 2, r.updated_at.format("%Y-%m-%d %H:%M:%S").to_string())?;
-        sheet.write_string(row, 3, &r.spec.name)?;
-        sheet.write_string(row, 4, &r.owner)?;
-        sheet.write_string(row, 5, r.approver.as_deref().unwrap_or(""))?;
-        sheet.write_string(row, 6, &r.spec.derived().cost_center)?;
+        sheet.write_string(row, 3, cell(&r.spec.name))?;
+        sheet.write_string(row, 4, cell(&r.owner))?;
+        sheet.write_string(row, 5, cell(r.approver.as_deref().unwrap_or("")))?;
+        sheet.write_string(row, 6, cell(&r.spec.derived().cost_center))?;
         // Excel numbers are doubles; the exact decimal is in the estimate itself.
         let total = r.estimate.total.to_string().parse::<f64>().unwrap_or(0.0);
         sheet.write_number_with_format(row, 7, total, &money)?;
-        sheet.write_string(row, 8, &r.estimate.currency)?;
+        sheet.write_string(row, 8, cell(&r.estimate.currency))?;
     }
     let bytes = wb.save_to_buffer()?;
     out.write_all(&bytes)?;
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_cells_are_cut_with_a_marker_at_excels_limit() {
+        assert_eq!(cell("short"), "short");
+        let exact = "é".repeat(MAX_CELL_CHARS);
+        assert_eq!(cell(&exact).chars().count(), MAX_CELL_CHARS);
+        let long = "é".repeat(MAX_CELL_CHARS + 10);
+        let cut = cell(&long);
+        assert_eq!(cut.chars().count(), MAX_CELL_CHARS);
+        assert!(cut.ends_with(TRUNCATED));
+        // A workbook with such a cell still builds.
+        let mut wb = Workbook::new();
+        wb.add_worksheet().write_string(0, 0, cut.as_ref()).unwrap();
+        assert!(wb.save_to_buffer().is_ok());
+    }
 }

@@ -263,9 +263,10 @@ impl RequestService {
         Ok(rows.len())
     }
 
-    /// Exports to a file at `path` (written to a sibling temporary name,
-    /// then renamed, so a reader never sees half a file; nothing is left
-    /// behind on failure).
+    /// Exports to a file at `path`: written to a new temporary file with a
+    /// random name in the same folder (created exclusively, so a planted
+    /// file or symlink is never followed), then renamed over `path`, so a
+    /// reader never sees half a file and nothing is left behind on failure.
     #[cfg(feature = "xlsx")]
     pub async fn export_xlsx_to_path(
         &self,
@@ -273,14 +274,24 @@ impl RequestService {
         query: &RequestQuery,
         path: &std::path::Path,
     ) -> Result<usize, ButlerError> {
+        use std::io::Write;
         let mut buf = Vec::new();
         let n = self.export_xlsx(actor, query, &mut buf).await?;
-        let tmp = path.with_extension("xlsx.partial");
-        let written = std::fs::write(&tmp, &buf).and_then(|_| std::fs::rename(&tmp, path));
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(ButlerError::Export(format!("{}: {e}", path.display())));
-        }
+        let fail =
+            |e: &dyn std::fmt::Display| ButlerError::Export(format!("{}: {e}", path.display()));
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".butler-export-")
+            .suffix(".partial")
+            .tempfile_in(dir)
+            .map_err(|e| fail(&e))?;
+        tmp.write_all(&buf)
+            .and_then(|_| tmp.as_file().sync_all())
+            .map_err(|e| fail(&e))?;
+        tmp.persist(path).map_err(|e| fail(&e.error))?;
         Ok(n)
     }
 
@@ -318,6 +329,10 @@ impl RequestService {
         version: u64,
         reason: Option<String>,
     ) -> Result<Request, ButlerError> {
+        let reason = match reason {
+            Some(text) => Some(clean_reason("reason", &text)?).filter(|r| !r.is_empty()),
+            None => None,
+        };
         let r = self.load(actor, id, version).await?;
         self.commit(&r, actor, Action::Cancel { reason }).await
     }
@@ -342,18 +357,12 @@ impl RequestService {
         version: u64,
         reason: &str,
     ) -> Result<Request, ButlerError> {
-        if reason.trim().is_empty() {
+        let reason = clean_reason("reason", reason)?;
+        if reason.is_empty() {
             return Err(ButlerError::Invalid("a rejection needs a reason".into()));
         }
         let r = self.load(actor, id, version).await?;
-        self.commit(
-            &r,
-            actor,
-            Action::Reject {
-                reason: reason.trim().to_string(),
-            },
-        )
-        .await
+        self.commit(&r, actor, Action::Reject { reason }).await
     }
 
     /// An approver approves; the spec is checked again against the current catalog.
@@ -433,4 +442,24 @@ impl RequestService {
         self.policy
             .check_request(actor, Some((r.id, &r.owner, r.state)), kind)
     }
+}
+
+/// Longest reason (reject, cancel) kept in history, in characters.
+pub const MAX_REASON_CHARS: usize = 2000;
+
+/// A reason as history keeps it: trimmed, at most [`MAX_REASON_CHARS`],
+/// control characters (line breaks included) turned into spaces so it can
+/// never forge a line in a log or a report.
+fn clean_reason(field: &str, text: &str) -> Result<String, ButlerError> {
+    let n = text.chars().count();
+    if n > MAX_REASON_CHARS {
+        return Err(ButlerError::Invalid(format!(
+            "{field} has {n} characters; at most {MAX_REASON_CHARS}"
+        )));
+    }
+    Ok(text
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect())
 }

@@ -141,7 +141,11 @@ impl Simulator {
             prefix: prefix.to_string(),
             ..fleet::FleetSpec::default()
         };
+        spec.check()
+            .map_err(|e| InvalidInput::new_err(e.to_string()))?;
         let sim = self.sim.clone();
-        Ok(py.allow_threads(move || fleet::generate(&sim, &spec).vm_names))
+        py.allow_threads(move || fleet::try_generate(&sim, &spec))
+            .map(|f| f.vm_names)
+            .map_err(|e| InvalidInput::new_err(e.to_string()))
     }
 }

@@ -76,3 +76,19 @@ def test_spec_fields_are_settable_and_wrong_types_raise_type_error():
         butler.VmSpec(ram_gib="eight")
     with pytest.raises(OverflowError):
         butler.VmSpec(ram_gib=-1)
+
+
+def test_absurd_rates_are_refused_at_load_not_a_panic_later():
+    card = """
+[[rate_cards]]
+version = "huge"
+effective_from = "2026-01-01"
+currency = "UF"
+[rate_cards.default]
+vcpu = { amount = "100000000000000000000000000", per = "hour" }
+"""
+    with pytest.raises(butler.InvalidInput, match="above the limit"):
+        butler.RateBook.from_toml(card)
+    with pytest.raises(butler.InvalidInput, match="margin"):
+        butler.RateBook.from_toml(card.replace('"100000000000000000000000000"', '"1"').replace(
+            'currency = "UF"', 'currency = "UF"\nmargin = "1000"'))

@@ -120,3 +120,12 @@ def test_viewers_cannot_migrate(b, ops):
     viewer = b.trusted_session("vic", ["viewer"])
     with pytest.raises(butler.PermissionDenied):
         viewer.migrate(viewer.validate(g.id).token)
+
+
+def test_absurd_fleet_sizes_are_a_typed_error_not_a_panic(b):
+    with pytest.raises(butler.InvalidInput, match="vms"):
+        b.simulator.generate_fleet(2**62, 1)
+    with pytest.raises(butler.InvalidInput, match="groups"):
+        b.simulator.generate_fleet(10, 10**9)
+    with pytest.raises(OverflowError):
+        b.simulator.generate_fleet(-1, 1)

@@ -111,8 +111,64 @@ pub struct Fleet {
     pub groups: Vec<FleetGroup>,
 }
 
+/// Most VMs one fleet may have.
+pub const MAX_FLEET_VMS: usize = 20_000_000;
+/// Most protection groups one fleet may have.
+pub const MAX_FLEET_GROUPS: usize = 2_000_000;
+
+/// A fleet spec out of bounds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("fleet {field} = {value} is out of range 1..={limit}")]
+pub struct FleetError {
+    /// `vms` or `groups`.
+    pub field: &'static str,
+    /// The value given.
+    pub value: usize,
+    /// The largest allowed.
+    pub limit: usize,
+}
+
+impl FleetSpec {
+    /// Checks the sizes before any memory is reserved.
+    pub fn check(&self) -> Result<(), FleetError> {
+        if self.vms > MAX_FLEET_VMS {
+            return Err(FleetError {
+                field: "vms",
+                value: self.vms,
+                limit: MAX_FLEET_VMS,
+            });
+        }
+        if self.groups == 0 || self.groups > MAX_FLEET_GROUPS {
+            return Err(FleetError {
+                field: "groups",
+                value: self.groups,
+                limit: MAX_FLEET_GROUPS,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Adds a fleet to `sim` (which needs at least two clusters), or says
+/// which size is out of bounds.
+pub fn try_generate(sim: &SimPlatform, spec: &FleetSpec) -> Result<Fleet, FleetError> {
+    spec.check()?;
+    Ok(generate_checked(sim, spec))
+}
+
 /// Adds a fleet to `sim` (which needs at least two clusters).
+///
+/// # Panics
+/// When `spec` is out of bounds ([`FleetSpec::check`]); use
+/// [`try_generate`] with sizes that come from outside.
 pub fn generate(sim: &SimPlatform, spec: &FleetSpec) -> Fleet {
+    if let Err(e) = spec.check() {
+        panic!("{e}");
+    }
+    generate_checked(sim, spec)
+}
+
+fn generate_checked(sim: &SimPlatform, spec: &FleetSpec) -> Fleet {
     let now = sim.now();
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     let (clusters, source, destination) = {

@@ -47,10 +47,19 @@ pub struct Rate {
     pub per: Period,
 }
 
+/// Largest rate a card may give, per unit and period: a rate card is
+/// money per vCPU, GiB or NIC, and nothing real costs more, so a larger
+/// one is a typing mistake (or an attack) caught when the card is loaded.
+pub const MAX_RATE: Decimal = Decimal::from_parts(0xD4A5_1000, 0xE8, 0, false, 0); // 1e12
+
+/// Largest margin a card may give (100 = +10,000 %).
+pub const MAX_MARGIN: Decimal = Decimal::from_parts(100, 0, 0, false, 0);
+
 impl Rate {
-    /// The price per unit per 30-day month.
-    pub fn monthly(&self) -> Decimal {
-        self.amount * self.per.per_month()
+    /// The price per unit per 30-day month, or `None` when it does not fit
+    /// exact decimal arithmetic.
+    pub fn monthly(&self) -> Option<Decimal> {
+        self.amount.checked_mul(self.per.per_month())
     }
 }
 
@@ -144,16 +153,34 @@ impl RateBook {
             if c.margin.is_some_and(|m| m.is_sign_negative()) {
                 return Err(bad("margin is negative".into()));
             }
+            if let Some(m) = c.margin.filter(|m| *m > MAX_MARGIN) {
+                return Err(bad(format!("margin {m} is above the limit {MAX_MARGIN}")));
+            }
             for (scope, rates) in std::iter::once(("default", &c.default))
                 .chain(c.cost_centers.iter().map(|(k, v)| (k.as_str(), v)))
             {
-                if rates.all().any(|(_, r)| r.amount.is_sign_negative()) {
-                    return Err(bad(format!("a {scope} rate is negative")));
+                for (item, r) in rates.all() {
+                    if r.amount.is_sign_negative() {
+                        return Err(bad(format!("the {scope} rate for {item} is negative")));
+                    }
+                    if r.amount > MAX_RATE {
+                        return Err(bad(format!(
+                            "the {scope} rate for {item} ({}) is above the limit {MAX_RATE} per {:?}",
+                            r.amount, r.per
+                        )));
+                    }
                 }
             }
         }
         cards.sort_by_key(|c| c.effective_from);
         Ok(RateBook { cards })
+    }
+
+    /// A book of `cards` as given, without the load-time checks (tests of
+    /// the estimator's own overflow handling).
+    #[cfg(test)]
+    pub(crate) fn unchecked(cards: Vec<RateCard>) -> RateBook {
+        RateBook { cards }
     }
 
     /// Parses `[[rate_cards]]` tables from TOML.

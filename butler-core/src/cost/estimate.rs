@@ -175,8 +175,21 @@ pub fn estimate(spec: &ValidSpec, book: &RateBook, date: NaiveDate) -> Result<Es
     for (item, quantity) in wanted {
         lines.push(price(card, cc, item, quantity)?);
     }
-    let subtotal: Decimal = lines.iter().map(|l| l.amount).sum();
-    let margin_amount = card.margin.map_or(Decimal::ZERO, |m| subtotal * m);
+    let overflow = |what: &str| CostError::Overflow {
+        card: card.version.clone(),
+        what: what.to_string(),
+    };
+    let subtotal = lines
+        .iter()
+        .try_fold(Decimal::ZERO, |sum, l| sum.checked_add(l.amount))
+        .ok_or_else(|| overflow("subtotal"))?;
+    let margin_amount = match card.margin {
+        Some(m) => subtotal.checked_mul(m).ok_or_else(|| overflow("margin"))?,
+        None => Decimal::ZERO,
+    };
+    let total = subtotal
+        .checked_add(margin_amount)
+        .ok_or_else(|| overflow("total"))?;
     Ok(Estimate {
         card_version: card.version.clone(),
         currency: card.currency.clone(),
@@ -185,7 +198,7 @@ pub fn estimate(spec: &ValidSpec, book: &RateBook, date: NaiveDate) -> Result<Es
         subtotal,
         margin: card.margin,
         margin_amount,
-        total: subtotal + margin_amount,
+        total,
     })
 }
 
@@ -214,15 +227,23 @@ fn price(
         None => lookup(&card.default, &item).map(|r| (r, RateSource::Default)),
     };
     match found {
-        Some((rate, source)) => Ok(LineItem {
-            item,
-            rate: rate.amount,
-            per: rate.per,
-            periods: rate.per.per_month(),
-            quantity,
-            amount: rate.monthly() * quantity,
-            source,
-        }),
+        Some((rate, source)) => {
+            let Some(amount) = rate.monthly().and_then(|m| m.checked_mul(quantity)) else {
+                return Err(CostError::Overflow {
+                    card: card.version.clone(),
+                    what: format!("{item} line"),
+                });
+            };
+            Ok(LineItem {
+                item,
+                rate: rate.amount,
+                per: rate.per,
+                periods: rate.per.per_month(),
+                quantity,
+                amount,
+                source,
+            })
+        }
         None if card.unpriced == UnpricedPolicy::Zero => Ok(LineItem {
             item,
             rate: Decimal::ZERO,
@@ -462,5 +483,118 @@ cdrom = { amount = "0", per = "month" }
         // 10×2 + 0.01×720×4 + 0.1×50 = 20 + 28.8 + 5 = 53.8; × 1.05
         assert_eq!(e.total, dec!(56.49));
         assert!(RateBook::from_toml_str("rate_cards = 1").is_err());
+    }
+
+    mod overflow {
+        use super::super::*;
+        use crate::cost::card::{Period, Rate, RateBook, RateCard, Rates, UnpricedPolicy};
+        use crate::cost::{CostError, MAX_MARGIN, MAX_RATE};
+        use crate::{demo, vm_spec::validate};
+        use chrono::NaiveDate;
+        use proptest::prelude::*;
+        use rust_decimal::Decimal;
+
+        fn amount() -> impl Strategy<Value = Decimal> {
+            prop_oneof![
+                (0i64..1_000_000, 0u32..6).prop_map(|(m, s)| Decimal::new(m, s)),
+                (any::<u32>(), any::<u32>(), any::<u32>(), 0u32..28)
+                    .prop_map(|(lo, mid, hi, sc)| Decimal::from_parts(lo, mid, hi, false, sc)),
+                Just(Decimal::MAX),
+            ]
+        }
+
+        fn period() -> impl Strategy<Value = Period> {
+            prop_oneof![Just(Period::Hour), Just(Period::Day), Just(Period::Month)]
+        }
+
+        fn card(rate: Decimal, per: Period, margin: Option<Decimal>) -> RateCard {
+            let r = Some(Rate { amount: rate, per });
+            RateCard {
+                version: "p".into(),
+                effective_from: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+                currency: "UF".into(),
+                margin,
+                unpriced: UnpricedPolicy::Zero,
+                default: Rates {
+                    vcpu: r,
+                    ram_gib: r,
+                    disk_gib: [
+                        ("SSD".to_string(), Rate { amount: rate, per }),
+                        ("HDD".to_string(), Rate { amount: rate, per }),
+                    ]
+                    .into(),
+                    backup_local_gib: r,
+                    backup_remote_gib: r,
+                    cdrom: r,
+                    nic: r,
+                    image: r,
+                },
+                cost_centers: Default::default(),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(400))]
+            /// Any card, loaded or not, and a spec up to the catalog's limits:
+            /// never a panic; an estimate adds up exactly; a loadable card
+            /// never overflows.
+            #[test]
+            fn no_card_and_spec_panic_and_totals_add_up(
+                rate in amount(), per in period(), margin in proptest::option::of(amount()),
+                ram_pick in any::<u32>(), sockets_pick in any::<u32>(), disks in proptest::collection::vec(any::<u32>(), 1..12),
+            ) {
+                // Quantities anywhere within the catalog's limits, up to them.
+                let limits = demo::catalog().limits;
+                let spec = crate::vm_spec::VmSpec {
+                    ram_gib: 1 + ram_pick % limits.max_ram_gib,
+                    sockets: 1 + sockets_pick % limits.max_sockets,
+                    disks_gib: disks.into_iter().map(|d| 64 + d % (limits.max_disk_gib - 64)).collect(),
+                    ..demo::spec("p")
+                };
+                let valid = validate(&spec, &demo::catalog());
+                prop_assert!(valid.is_ok(), "{:?}", valid.err());
+                let Ok(valid) = valid else { return Ok(()); };
+                let day = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+                let c = card(rate, per, margin);
+                let loadable = RateBook::new(vec![c.clone()]).is_ok();
+                match estimate(&valid, &RateBook::unchecked(vec![c]), day) {
+                    Ok(e) => {
+                        let sum = e.lines.iter().try_fold(Decimal::ZERO, |a, l| a.checked_add(l.amount));
+                        prop_assert_eq!(Some(e.subtotal), sum);
+                        prop_assert_eq!(e.total, e.subtotal + e.margin_amount);
+                    }
+                    Err(CostError::Overflow { .. }) => prop_assert!(!loadable, "a loadable card overflowed"),
+                    Err(other) => prop_assert!(false, "{other}"),
+                }
+            }
+        }
+
+        #[test]
+        fn absurd_rates_and_margins_are_refused_when_the_card_is_loaded() {
+            assert_eq!(MAX_RATE, Decimal::new(1_000_000_000_000, 0));
+            assert_eq!(MAX_MARGIN, Decimal::new(100, 0));
+            let huge = Decimal::new(1, 0) * Decimal::from(10u64.pow(13));
+            let err = RateBook::new(vec![card(huge, Period::Hour, None)]).unwrap_err();
+            assert!(err.to_string().contains("above the limit"), "{err}");
+            let err = RateBook::new(vec![card(
+                Decimal::ONE,
+                Period::Hour,
+                Some(Decimal::from(101)),
+            )])
+            .unwrap_err();
+            assert!(
+                err.to_string().contains("margin 101 is above the limit"),
+                "{err}"
+            );
+            // An unchecked book with an absurd rate gives a typed error, not a panic.
+            let valid = validate(&demo::spec("p"), &demo::catalog()).unwrap();
+            let day = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+            let e = estimate(
+                &valid,
+                &RateBook::unchecked(vec![card(Decimal::MAX, Period::Hour, None)]),
+                day,
+            );
+            assert!(matches!(e, Err(CostError::Overflow { .. })), "{e:?}");
+        }
     }
 }

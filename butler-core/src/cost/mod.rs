@@ -17,6 +17,7 @@ mod card;
 mod estimate;
 
 pub use card::{Period, Rate, RateBook, RateCard, Rates, UnpricedPolicy};
+pub use card::{MAX_MARGIN, MAX_RATE};
 pub use estimate::{estimate, CostItem, Estimate, EstimateDiff, LineDelta, LineItem, RateSource};
 
 /// Why no estimate could be made.
@@ -40,6 +41,16 @@ pub enum CostError {
         item: CostItem,
         /// The cost center asked for.
         cost_center: String,
+    },
+    /// An amount does not fit Butler's exact decimals (28 digits); nothing
+    /// was priced. Rate cards within [`MAX_RATE`] and [`MAX_MARGIN`] never
+    /// get here with a valid spec.
+    #[error("rate card {card}: the {what} overflows exact decimal arithmetic")]
+    Overflow {
+        /// Card version.
+        card: String,
+        /// Which amount (a line's item, the subtotal, the margin, the total).
+        what: String,
     },
     /// A card is malformed.
     #[error("rate card {card}: {reason}")]

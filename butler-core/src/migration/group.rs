@@ -60,6 +60,9 @@ pub enum GroupError {
     /// The VM is not in the group.
     #[error("VM {0:?} is not in the group")]
     UnknownVm(String),
+    /// A VM name is empty, too long or holds control characters.
+    #[error("VM name {0:?} is invalid: use 1 to {MAX_VM_NAME_CHARS} characters without control characters")]
+    InvalidVmName(String),
 }
 
 impl MigrationGroup {
@@ -137,6 +140,7 @@ impl MigrationGroup {
 
     /// Adds a VM, selected (as the original did).
     pub fn add_vm(&mut self, name: &str) -> Result<(), GroupError> {
+        check_vm_name(name)?;
         if self.vms.iter().any(|v| v.name == name) {
             return Err(GroupError::DuplicateVm(name.to_string()));
         }
@@ -195,6 +199,22 @@ impl MigrationGroup {
             .filter(|v| v.selected)
             .map(|v| v.name.as_str())
     }
+}
+
+/// Longest VM name a group accepts (Prism allows 80; some platforms 255).
+pub const MAX_VM_NAME_CHARS: usize = 255;
+
+/// A VM name as a group may hold it: 1 to 255 characters, no control
+/// characters (NUL included), not only spaces. Echoed back truncated.
+pub fn check_vm_name(name: &str) -> Result<(), GroupError> {
+    let bad = name.trim().is_empty()
+        || name.chars().any(char::is_control)
+        || name.chars().nth(MAX_VM_NAME_CHARS).is_some();
+    if bad {
+        let shown: String = name.chars().take(64).collect();
+        return Err(GroupError::InvalidVmName(shown));
+    }
+    Ok(())
 }
 
 fn check_name(name: &str) -> Result<String, GroupError> {

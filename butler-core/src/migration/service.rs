@@ -304,11 +304,22 @@ impl MigrationService {
 
     /// Saves a group edited by the caller as a whole (name, clusters, VMs,
     /// selection), if `group.version` is still the stored one.
+    ///
+    /// Checked like the single edits: a valid name, clusters that are on
+    /// the platform and differ, valid and unique VM names.
     pub async fn save(
         &self,
         actor: &Actor,
         group: &MigrationGroup,
     ) -> Result<MigrationGroup, ButlerError> {
+        // Authorise before asking the platform anything.
+        self.allow(actor, Operation::EditGroups)?;
+        for c in [&group.source, &group.destination].into_iter().flatten() {
+            self.check_cluster(c).await?;
+        }
+        for v in &group.vms {
+            super::check_vm_name(&v.name)?;
+        }
         let wanted = group.clone();
         self.edit(actor, group.id, group.version, move |g| {
             let mut check = MigrationGroup::new(g.id, &wanted.name, &g.updated_by, g.updated_at)?;
