@@ -544,3 +544,122 @@ async fn failed_vms_can_be_retried_alone() {
         vec![second.id, first.id]
     );
 }
+
+/// A platform that migrates at once, for the report-honesty tests.
+async fn instant_setup(seed: u64) -> (SimPlatform, fleet::Fleet, MigrationGroup) {
+    let s = SimPlatform::demo_builder(seed)
+        .clock(Arc::new(SimClock::tokio_default()))
+        .timings(butler::sim::Timings {
+            queue: Duration::ZERO,
+            migrate_base: Duration::ZERO,
+            migrate_per_gib: Duration::ZERO,
+            ..Default::default()
+        })
+        .project("dr-project", &["c2-santiago"], &["vlan-10"])
+        .build();
+    let f = fleet::generate(
+        &s,
+        &fleet::FleetSpec {
+            vms: 12,
+            groups: 4,
+            ..Default::default()
+        },
+    );
+    let probe = service(&s, Arc::new(MemoryStore::new()), config());
+    let g = fleet_group(&probe, &f, "honest").await;
+    (s, f, g)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_vm_on_the_destination_is_never_reported_failed() {
+    let (s, f, _) = instant_setup(41).await;
+    let mut cfg = config();
+    cfg.retry.max_attempts = 1; // one try only: a lost reply ends the attempts
+    let svc = service(&s, Arc::new(MemoryStore::new()), cfg);
+    let g = fleet_group(&svc, &f, "lost-replies").await;
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    // Every migrate call does its work, but no reply comes back.
+    s.set_faults(
+        Op::MigrateProtectionGroup,
+        FaultConfig {
+            lose_reply: 1.0,
+            ..Default::default()
+        },
+    );
+    let report = svc
+        .migrate(&ops(), v.token().unwrap())
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    for line in &report.vms {
+        assert_eq!(s.vm(&line.vm).unwrap().cluster, "c2-santiago");
+        assert!(
+            matches!(line.outcome, VmOutcome::Migrated),
+            "{} is on the destination but reported {:?}",
+            line.vm,
+            line.outcome
+        );
+        assert!(
+            line.notes[0].contains("on the destination although"),
+            "{:?}",
+            line.notes
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn retrying_failed_vms_skips_and_names_those_that_moved_since() {
+    let (s, f, g) = instant_setup(42).await;
+    let svc = service(&s, Arc::new(MemoryStore::new()), config());
+    let g = fleet_group(&svc, &f, &format!("{}-2", g.name)).await;
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    s.set_faults(Op::MigrateProtectionGroup, FaultConfig::permanent(1.0));
+    let first = svc
+        .migrate(&ops(), v.token().unwrap())
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(first.failed_vms().len(), 12);
+    // One protection domain is moved by hand (or by a late platform).
+    s.clear_faults();
+    use butler::backend::ClusterBackend;
+    let moved_pd = f.groups[0].name.clone();
+    s.migrate_protection_group("c1-madrid", &moved_pd, "c2-santiago")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, retry) = svc.validate_failed(&ops(), first.id).await.unwrap();
+    let moved: Vec<&String> = f
+        .vm_names
+        .iter()
+        .filter(|n| s.vm(n).unwrap().cluster == "c2-santiago")
+        .collect();
+    assert!(!moved.is_empty());
+    assert_eq!(
+        retry.already_moved.len(),
+        moved.len(),
+        "{:?}",
+        retry.already_moved
+    );
+    assert_eq!(retry.only.as_ref().unwrap().len(), 12 - moved.len());
+    assert!(retry.can_migrate(), "{:?}", retry.findings);
+    let second = svc
+        .migrate(&ops(), retry.token().unwrap())
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(second.failed_vms(), Vec::<String>::new(), "{second}");
+    assert!(f
+        .vm_names
+        .iter()
+        .all(|n| s.vm(n).unwrap().cluster == "c2-santiago"));
+}

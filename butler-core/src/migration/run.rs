@@ -305,15 +305,7 @@ impl Runner {
         let mut attempts = Vec::new();
         if let Err(reason) = self.migrate(&group, deadline, &mut attempts).await {
             for vm in &unit.vms {
-                self.finish(
-                    vm,
-                    g,
-                    VmOutcome::Failed {
-                        reason: reason.clone(),
-                    },
-                    &attempts,
-                    Vec::new(),
-                );
+                self.settle(vm, &group, &reason, &attempts).await;
             }
             return;
         }
@@ -321,15 +313,7 @@ impl Runner {
             Ok(pg) => pg,
             Err(reason) => {
                 for vm in &unit.vms {
-                    self.finish(
-                        vm,
-                        g,
-                        VmOutcome::Failed {
-                            reason: reason.clone(),
-                        },
-                        &attempts,
-                        Vec::new(),
-                    );
+                    self.settle(vm, &group, &reason, &attempts).await;
                 }
                 return;
             }
@@ -344,6 +328,41 @@ impl Runner {
                     self.finish(vm, g, VmOutcome::Failed { reason }, &attempts, Vec::new())
                 }
             }
+        }
+    }
+
+    /// After a failed migrate or wait: a VM that is on the destination all
+    /// the same (a lost reply, a slow platform) is verified and reported for
+    /// what it is, never "failed"; one still on the source fails with `reason`.
+    async fn settle(&self, vm: &str, group: &str, reason: &str, attempts: &[Attempt]) {
+        let g = Some(group);
+        let (clock, policy, key) = (self.clock.as_ref(), &self.config.verify_retry, salt(vm));
+        let found = retry(clock, policy, key, "find_vm", || self.backend.find_vm(vm)).await;
+        match found {
+            Ok(Some(info)) if info.cluster == self.destination => {
+                match self.verify(vm, group, false).await {
+                    Ok(mut notes) => {
+                        notes.insert(0, format!("on the destination although: {reason}"));
+                        self.finish(vm, g, VmOutcome::Migrated, attempts, notes)
+                    }
+                    Err(why) => self.finish(
+                        vm,
+                        g,
+                        VmOutcome::Failed { reason: why },
+                        attempts,
+                        Vec::new(),
+                    ),
+                }
+            }
+            _ => self.finish(
+                vm,
+                g,
+                VmOutcome::Failed {
+                    reason: reason.to_string(),
+                },
+                attempts,
+                Vec::new(),
+            ),
         }
     }
 

@@ -462,7 +462,24 @@ impl MigrationService {
         }
         let group = self.store.get_group(report.group).await?;
         let facts = self.current_facts(&group)?;
-        let v = validate(&group, &facts, self.clock.now(), Some(&failed));
+        // Retry exactly the failed VMs still off the destination; the others
+        // moved after all (the facts say so) and are named, not retried.
+        let on_destination = |name: &str| {
+            let i = facts.names.iter().position(|n| n == name)?;
+            let c = facts.vms.get(i)?.cluster;
+            facts.clusters.get(usize::from(c)).map(String::as_str)
+        };
+        let (moved, still): (Vec<String>, Vec<String>) = failed
+            .into_iter()
+            .partition(|vm| on_destination(vm) == Some(report.destination.as_str()));
+        if still.is_empty() {
+            return Err(ButlerError::Invalid(format!(
+                "every failed VM of run {run} is on {} already: nothing to retry",
+                report.destination
+            )));
+        }
+        let mut v = validate(&group, &facts, self.clock.now(), Some(&still));
+        v.already_moved = moved;
         let v = self.issue(&group, &facts, v).await?;
         Ok((group, facts, v))
     }

@@ -201,6 +201,10 @@ pub struct ValidationReport {
     pub findings: Vec<Finding>,
     /// The subset validated (retry of failed VMs), if any; sorted names.
     pub only: Option<Vec<String>>,
+    /// For a retry of failed VMs: those left out because the facts show
+    /// them on the destination already.
+    #[serde(default)]
+    pub already_moved: Vec<String>,
     /// The signed token, when the service issued one.
     #[serde(skip)]
     pub(crate) token: Option<ValidationToken>,
@@ -412,6 +416,7 @@ pub fn validate(
         infos,
         findings,
         only,
+        already_moved: Vec::new(),
         token: None,
     }
 }
