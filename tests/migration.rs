@@ -663,3 +663,26 @@ async fn retrying_failed_vms_skips_and_names_those_that_moved_since() {
         .iter()
         .all(|n| s.vm(n).unwrap().cluster == "c2-santiago"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_vm_not_definitely_off_cannot_migrate() {
+    let (s, f, svc, g) = clean_setup(43, 6, 3, Arc::new(MemoryStore::new())).await;
+    s.set_power(&f.vm_names[2], PowerState::Unknown); // paused, suspended, unknown
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (g, facts, v) = svc.validate(&ops(), g.id).await.unwrap();
+    let flagged: Vec<&str> = v
+        .findings
+        .iter()
+        .filter(|x| x.code == FindingCode::PoweredOn)
+        .map(|x| g.vms[x.vm as usize].name.as_str())
+        .collect();
+    assert_eq!(flagged, vec![f.vm_names[2].as_str()]);
+    assert!(!v.can_migrate());
+    let msg = v
+        .findings
+        .iter()
+        .find(|x| x.code == FindingCode::PoweredOn)
+        .unwrap()
+        .message(&g, &facts);
+    assert!(msg.contains("not powered off"), "{msg}");
+}

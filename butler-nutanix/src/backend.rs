@@ -32,6 +32,9 @@ fn op_err(op: &'static str) -> impl Fn(NutanixError) -> BackendError {
 impl NutanixBackend {
     /// Clients for Prism Central and every configured Prism Element.
     pub fn new(config: &NutanixConfig) -> Result<NutanixBackend, NutanixError> {
+        config
+            .check_endpoints()
+            .map_err(|e| NutanixError::new(ErrorKind::Invalid, None, e.to_string()))?;
         let requests = Arc::new(AtomicU64::new(0));
         let pc = PrismClient::new(
             &config.prism_central,
@@ -181,9 +184,12 @@ impl ClusterBackend for NutanixBackend {
                         .is_some_and(|l| l.iter().any(|r| decode::s(r, &["name"]).is_empty()))
                 })
         });
+        let unrestricted = all.iter().any(|p| !decode::project_lists_clusters(p));
         let mut names = BTreeMap::new();
-        if needs_names {
+        let mut every_cluster = Vec::new();
+        if needs_names || unrestricted {
             for c in self.list_clusters().await? {
+                every_cluster.push(c.name.clone());
                 names.insert(c.uuid, c.name);
             }
             for s in self.list_subnets().await? {
@@ -192,7 +198,13 @@ impl ClusterBackend for NutanixBackend {
         }
         Ok(all
             .iter()
-            .map(|p| decode::project(p, &|u| names.get(u).cloned()))
+            .map(|p| {
+                let mut project = decode::project(p, &|u| names.get(u).cloned());
+                if !decode::project_lists_clusters(p) {
+                    project.clusters = every_cluster.clone();
+                }
+                project
+            })
             .collect())
     }
 
@@ -218,7 +230,10 @@ impl ClusterBackend for NutanixBackend {
 
     async fn list_vms(&self, cluster: &str) -> Result<Vec<VmInfo>, BackendError> {
         let all = self
-            .list_all("vm", Some(format!("cluster_name=={cluster}")))
+            .list_all(
+                "vm",
+                crate::url_safe::fiql_plain(cluster).then(|| format!("cluster_name=={cluster}")),
+            )
             .await
             .map_err(op_err("list_vms"))?;
         // The filter narrows the transfer; the check keeps us right if a PC ignores it.
@@ -231,7 +246,10 @@ impl ClusterBackend for NutanixBackend {
 
     async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError> {
         let all = self
-            .list_all("vm", Some(format!("vm_name=={name}")))
+            .list_all(
+                "vm",
+                crate::url_safe::fiql_plain(name).then(|| format!("vm_name=={name}")),
+            )
             .await
             .map_err(op_err("find_vm"))?;
         Ok(all.iter().map(decode::vm).find(|v| v.name == name))
@@ -304,7 +322,12 @@ impl ClusterBackend for NutanixBackend {
     async fn task(&self, id: &TaskId) -> Result<TaskStatus, BackendError> {
         let resp = self
             .pc
-            .call(Method::GET, &format!("/tasks/{}", id.0), None, true)
+            .call(
+                Method::GET,
+                &format!("/tasks/{}", crate::url_safe::segment(&id.0, "task")?),
+                None,
+                true,
+            )
             .await
             .map_err(op_err("task"))?;
         Ok(decode::task(&resp))
@@ -375,7 +398,10 @@ impl ClusterBackend for NutanixBackend {
         let body = json!({"names": [req.vm_name], "ignore_dup_or_missing_vms": true});
         pe.call(
             Method::POST,
-            &format!("/protection_domains/{}/protect_vms", req.group),
+            &format!(
+                "/protection_domains/{}/protect_vms",
+                crate::url_safe::segment(&req.group, "protect_vm")?
+            ),
             Some(&body),
             true,
         )
@@ -384,7 +410,10 @@ impl ClusterBackend for NutanixBackend {
         let existing = pe
             .call(
                 Method::GET,
-                &format!("/protection_domains/{}/schedules", req.group),
+                &format!(
+                    "/protection_domains/{}/schedules",
+                    crate::url_safe::segment(&req.group, "protect_vm")?
+                ),
                 None,
                 true,
             )
@@ -408,7 +437,10 @@ impl ClusterBackend for NutanixBackend {
             let body = json!({"pd_name": req.group, "type": ty, "every_nth": nth, "user_start_time_in_usecs": 0, "app_consistent": false, "retention_policy": retention});
             pe.call(
                 Method::POST,
-                &format!("/protection_domains/{}/schedules", req.group),
+                &format!(
+                    "/protection_domains/{}/schedules",
+                    crate::url_safe::segment(&req.group, "protect_vm")?
+                ),
                 Some(&body),
                 false,
             )
@@ -425,17 +457,29 @@ impl ClusterBackend for NutanixBackend {
         destination: &str,
     ) -> Result<(), BackendError> {
         let op = "migrate_protection_group";
-        // Per protection domain, on the source, to the remote-site name; no task id comes back.
-        self.pe(source, op)?
+        // Per protection domain, on the source, to the remote-site name; no
+        // task id comes back. A 200 with a non-empty list is a refusal.
+        let answer = self
+            .pe(source, op)?
             .call(
                 Method::POST,
-                &format!("/protection_domains/{group}/migrate"),
+                &format!(
+                    "/protection_domains/{}/migrate",
+                    crate::url_safe::segment(group, op)?
+                ),
                 Some(&json!({"value": destination})),
                 false,
             )
             .await
             .map_err(op_err(op))?;
-        Ok(())
+        match decode::migrate_refusal(&answer) {
+            None => Ok(()),
+            Some(reasons) => Err(BackendError::new(
+                ErrorKind::Permanent,
+                op,
+                format!("Prism refused to migrate protection domain {group:?}: {reasons}"),
+            )),
+        }
     }
 
     async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {
@@ -443,7 +487,12 @@ impl ClusterBackend for NutanixBackend {
         let project_uuid = self.uuid_of("project", project, op).await?;
         let mut vm = self
             .pc
-            .call(Method::GET, &format!("/vms/{vm_uuid}"), None, true)
+            .call(
+                Method::GET,
+                &format!("/vms/{}", crate::url_safe::segment(vm_uuid, op)?),
+                None,
+                true,
+            )
             .await
             .map_err(op_err(op))?;
         let Some(obj) = vm.as_object_mut() else {
@@ -457,7 +506,12 @@ impl ClusterBackend for NutanixBackend {
         vm["metadata"]["project_reference"] =
             json!({"kind": "project", "uuid": project_uuid, "name": project});
         self.pc
-            .call(Method::PUT, &format!("/vms/{vm_uuid}"), Some(&vm), false)
+            .call(
+                Method::PUT,
+                &format!("/vms/{}", crate::url_safe::segment(vm_uuid, op)?),
+                Some(&vm),
+                false,
+            )
             .await
             .map_err(op_err(op))?;
         Ok(())

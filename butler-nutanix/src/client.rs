@@ -56,6 +56,9 @@ impl PrismClient {
             .connect_timeout(config.connect_timeout)
             .timeout(config.read_timeout)
             .user_agent(concat!("butler-nutanix/", env!("CARGO_PKG_VERSION")));
+        if endpoint.url.starts_with("http://") {
+            tracing::warn!(endpoint = %endpoint.url, "PLAIN HTTP to this Prism endpoint (allow_plain_http = true): credentials travel in clear");
+        }
         if config.insecure {
             tracing::warn!(endpoint = %endpoint.url, "TLS VERIFICATION IS OFF for this Prism endpoint (insecure = true); use ca_bundle instead");
             b = b.danger_accept_invalid_certs(true);

@@ -6,6 +6,7 @@
 //! connect_timeout_secs = 10
 //! read_timeout_secs = 60
 //! insecure = false                # loudly logged when true
+//! allow_plain_http = false        # http:// endpoints refused unless true (logged)
 //! ca_bundle = "/etc/butler/prism-ca.pem"
 //!
 //! [prism_central]
@@ -55,6 +56,47 @@ pub struct NutanixConfig {
     pub insecure: bool,
     /// Extra CA bundle (PEM) to trust.
     pub ca_bundle: Option<PathBuf>,
+    /// Accept `http://` endpoints (labs, the fake Prism). Off by default:
+    /// Prism Element takes Basic credentials on every call, which would
+    /// travel in clear. Logged as a warning when on.
+    pub allow_plain_http: bool,
+}
+
+impl NutanixConfig {
+    /// Checks what a struct-built configuration could get wrong: plain
+    /// `http://` without `allow_plain_http`, credentials inside a URL.
+    pub fn check_endpoints(&self) -> Result<(), ConfigError> {
+        let all = std::iter::once(("prism_central", &self.prism_central))
+            .chain(self.clusters.iter().map(|(k, v)| (k.as_str(), v)));
+        for (name, e) in all {
+            check_url(name, &e.url, self.allow_plain_http)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_url(endpoint: &str, url: &str, allow_plain_http: bool) -> Result<(), ConfigError> {
+    let rest = if let Some(r) = url.strip_prefix("https://") {
+        r
+    } else if let Some(r) = url.strip_prefix("http://") {
+        if !allow_plain_http {
+            return Err(ConfigError::Invalid(format!(
+                "{endpoint}: {url:?} is plain http, so credentials would travel in clear; use https:// or set allow_plain_http = true"
+            )));
+        }
+        r
+    } else {
+        return Err(ConfigError::Invalid(format!(
+            "{endpoint}: url {url:?} must start with https://"
+        )));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(ConfigError::Invalid(format!(
+            "{endpoint}: put no user name or password in the url; use username and the environment variable"
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -76,6 +118,7 @@ struct File {
     max_retries: Option<u32>,
     insecure: Option<bool>,
     ca_bundle: Option<PathBuf>,
+    allow_plain_http: Option<bool>,
 }
 
 /// Why a configuration was refused.
@@ -121,18 +164,26 @@ impl NutanixConfig {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<NutanixConfig, ConfigError> {
         let f: File = toml::from_str(text).map_err(|e| ConfigError::File(e.to_string()))?;
+        let allow_plain_http = f.allow_plain_http.unwrap_or(false);
+        // Two endpoints must never share a password variable (a cluster
+        // named "pc"; "c1-madrid" and "c1.madrid").
+        let mut vars: BTreeMap<String, String> = BTreeMap::new();
+        vars.insert(password_var(None), "prism_central".into());
+        for name in f.clusters.keys() {
+            if let Some(other) = vars.insert(password_var(Some(name)), name.clone()) {
+                return Err(ConfigError::Invalid(format!(
+                    "clusters {other:?} and {name:?} would share the password variable {}; rename one",
+                    password_var(Some(name))
+                )));
+            }
+        }
         let endpoint = |e: FileEndpoint, cluster: Option<&str>| -> Result<Endpoint, ConfigError> {
+            check_url(cluster.unwrap_or("prism_central"), &e.url, allow_plain_http)?;
             let var = password_var(cluster);
             let password = env(&var).ok_or_else(|| ConfigError::MissingPassword {
                 endpoint: cluster.unwrap_or("prism_central").to_string(),
                 var: var.clone(),
             })?;
-            if !(e.url.starts_with("https://") || e.url.starts_with("http://")) {
-                return Err(ConfigError::Invalid(format!(
-                    "url {:?} must start with https://",
-                    e.url
-                )));
-            }
             Ok(Endpoint {
                 url: e.url.trim_end_matches('/').to_string(),
                 username: e.username,
@@ -161,6 +212,7 @@ impl NutanixConfig {
             retry_base: Duration::from_millis(500),
             insecure: f.insecure.unwrap_or(false),
             ca_bundle: f.ca_bundle,
+            allow_plain_http,
         })
     }
 
@@ -174,6 +226,48 @@ impl NutanixConfig {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn plain_http_urls_with_credentials_and_shared_password_variables_are_refused() {
+        let env = |_: &str| Some("pw".to_string());
+        let cfg = |pc: &str, extra: &str| {
+            format!("{extra}\n[prism_central]\nurl = \"{pc}\"\nusername = \"b\"\n")
+        };
+        let err = NutanixConfig::from_toml(&cfg("http://pc:9440", ""), env).unwrap_err();
+        assert!(err.to_string().contains("plain http"), "{err}");
+        let ok = NutanixConfig::from_toml(&cfg("http://pc:9440", "allow_plain_http = true"), env)
+            .unwrap();
+        assert!(ok.allow_plain_http);
+        let err =
+            NutanixConfig::from_toml(&cfg("https://admin:secret@pc:9440", ""), env).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("no user name or password in the url"),
+            "{err}"
+        );
+        assert!(
+            !err.to_string().contains("secret"),
+            "the secret is not echoed"
+        );
+        let two = format!(
+            "{}[clusters.c1-madrid]\nurl = \"https://a\"\nusername = \"b\"\n[clusters.\"c1.madrid\"]\nurl = \"https://b\"\nusername = \"b\"\n",
+            cfg("https://pc", "")
+        );
+        let err = NutanixConfig::from_toml(&two, env).unwrap_err();
+        assert!(
+            err.to_string().contains("share the password variable"),
+            "{err}"
+        );
+        let pc = format!(
+            "{}[clusters.pc]\nurl = \"https://a\"\nusername = \"b\"\n",
+            cfg("https://pc", "")
+        );
+        assert!(
+            NutanixConfig::from_toml(&pc, env).is_err(),
+            "a cluster named pc shares PC's variable"
+        );
+    }
+
     use super::*;
     use secrecy::ExposeSecret;
 

@@ -76,6 +76,46 @@ pub fn image(e: &Value) -> ImageInfo {
     }
 }
 
+/// Whether a v3 project says which clusters it may use. Older Prism Central
+/// versions send no `cluster_reference_list` at all: such a project is not
+/// restricted to any cluster (it is not "allowed on none").
+pub fn project_lists_clusters(e: &Value) -> bool {
+    ["spec", "status"]
+        .iter()
+        .any(|side| at(e, &[side, "resources", "cluster_reference_list"]).is_array())
+}
+
+/// What a PE v2 `protection_domains/{pd}/migrate` answer says: `Ok` when
+/// the migration was accepted (an empty list), or the platform's reasons
+/// when it refused (a non-empty list, or `metadata.count` above 0, with 200).
+pub fn migrate_refusal(v: &Value) -> Option<String> {
+    let entities: Vec<Value> = match v {
+        Value::Array(items) => items.clone(),
+        Value::Object(_) => arr(v, &["entities"]).to_vec(),
+        _ => Vec::new(),
+    };
+    let count = u(v, &["metadata", "count"]);
+    if entities.is_empty() && count == 0 {
+        return None;
+    }
+    let reasons: Vec<String> = entities
+        .iter()
+        .take(10)
+        .map(|e| match e {
+            Value::String(s) => s.clone(),
+            other => {
+                let text = other.to_string();
+                text.chars().take(300).collect()
+            }
+        })
+        .collect();
+    Some(if reasons.is_empty() {
+        format!("{count} refusal(s) without details")
+    } else {
+        reasons.join("; ")
+    })
+}
+
 /// A v3 project; references are resolved to names by `name_of` when the
 /// reference carries no name.
 pub fn project(e: &Value, name_of: &dyn Fn(&str) -> Option<String>) -> ProjectInfo {
@@ -117,13 +157,16 @@ pub fn vm(e: &Value) -> VmInfo {
             v.clone()
         }
     };
+    // Only a definite OFF is off: PAUSED, SUSPENDED, UNKNOWN or a missing
+    // state must never let a VM pass as safely stopped (SPEC §8).
     let power = match res(&["power_state"])
         .as_str()
         .map(str::to_ascii_uppercase)
         .as_deref()
     {
         Some("ON") => PowerState::On,
-        _ => PowerState::Off,
+        Some("OFF") => PowerState::Off,
+        _ => PowerState::Unknown,
     };
     let state = match s(e, &["status", "state"]).to_ascii_uppercase().as_str() {
         "COMPLETE" => VmState::Ready,
@@ -297,6 +340,43 @@ pub fn protection_domain(v: &Value, cluster: &str) -> ProtectionGroup {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_migrate_answer_with_entries_is_a_refusal() {
+        use serde_json::json;
+        assert_eq!(migrate_refusal(&json!([])), None);
+        assert_eq!(
+            migrate_refusal(&json!({"metadata": {"count": 0}, "entities": []})),
+            None
+        );
+        assert_eq!(migrate_refusal(&Value::Null), None);
+        assert_eq!(
+            migrate_refusal(&json!(["NGT disabled"])).as_deref(),
+            Some("NGT disabled")
+        );
+        assert!(migrate_refusal(
+            &json!({"metadata": {"count": 1}, "entities": [{"reason": "delta disks"}]})
+        )
+        .is_some_and(|r| r.contains("delta disks")));
+        assert!(migrate_refusal(&json!({"metadata": {"count": 2}})).is_some());
+    }
+
+    #[test]
+    fn power_states_other_than_on_and_off_are_unknown() {
+        use serde_json::json;
+        for (given, want) in [
+            (json!("ON"), PowerState::On),
+            (json!("off"), PowerState::Off),
+            (json!("PAUSED"), PowerState::Unknown),
+            (json!("SUSPENDED"), PowerState::Unknown),
+            (json!("UNKNOWN"), PowerState::Unknown),
+            (Value::Null, PowerState::Unknown),
+        ] {
+            let v = vm(&json!({"status": {"resources": {"power_state": given.clone()}}}));
+            assert_eq!(v.power, want, "{given}");
+        }
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -30,6 +30,7 @@ pub mod decode;
 mod error;
 #[cfg(feature = "fake-server")]
 pub mod fake;
+mod url_safe;
 
 pub use backend::NutanixBackend;
 pub use client::{Api, PrismClient};

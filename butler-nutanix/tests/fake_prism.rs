@@ -129,3 +129,130 @@ async fn wait_task_long_polls_and_falls_back_to_a_direct_read() {
     assert_eq!(st.state, butler_core::backend::TaskState::Succeeded);
     assert_eq!(st.entity_uuid, sim.vm("lp1").map(|v| v.uuid));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_migration_is_an_error_and_nothing_moves() {
+    let (sim, fake, backend) = setup(31).await;
+    let f = fleet::generate(
+        &sim,
+        &fleet::FleetSpec {
+            vms: 3,
+            groups: 1,
+            ..Default::default()
+        },
+    );
+    fake.set_quirks(butler_nutanix::fake::Quirks {
+        refuse_migrations: Some(vec!["NGT is not enabled on VM fleet-vm-0000000".into()]),
+        ..Default::default()
+    });
+    let pd = &f.groups[0].name;
+    let err = backend
+        .migrate_protection_group(&f.source, pd, &f.destination)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
+    assert!(err.message.contains("NGT is not enabled"), "{err}");
+    assert!(
+        sim.protection_group(&f.source, pd).unwrap().active,
+        "still active on the source"
+    );
+    for vm in &f.vm_names {
+        assert_eq!(sim.vm(vm).unwrap().cluster, f.source, "{vm} did not move");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projects_without_a_cluster_list_may_use_every_cluster() {
+    let (_sim, fake, backend) = setup(32).await;
+    fake.set_quirks(butler_nutanix::fake::Quirks {
+        projects_without_clusters: true,
+        ..Default::default()
+    });
+    let mut clusters: Vec<String> = backend
+        .list_clusters()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    clusters.sort();
+    let projects = backend.list_projects().await.unwrap();
+    assert!(!projects.is_empty());
+    for p in projects {
+        let mut got = p.clusters.clone();
+        got.sort();
+        assert_eq!(
+            got, clusters,
+            "project {} is unrestricted, not 'on no cluster'",
+            p.name
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_definite_off_is_off() {
+    use butler_core::backend::PowerState;
+    let (sim, _fake, backend) = setup(33).await;
+    let f = fleet::generate(
+        &sim,
+        &fleet::FleetSpec {
+            vms: 2,
+            groups: 1,
+            ..Default::default()
+        },
+    );
+    sim.set_power(&f.vm_names[0], PowerState::Unknown);
+    sim.set_power(&f.vm_names[1], PowerState::Off);
+    let paused = backend.find_vm(&f.vm_names[0]).await.unwrap().unwrap();
+    assert_eq!(paused.power, PowerState::Unknown, "PAUSED is not off");
+    let off = backend.find_vm(&f.vm_names[1]).await.unwrap().unwrap();
+    assert_eq!(off.power, PowerState::Off);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_with_url_syntax_reach_exactly_their_protection_domain() {
+    use butler_core::backend::{ProtectRequest, Schedule};
+    let (sim, fake, backend) = setup(34).await;
+    let f = fleet::generate(
+        &sim,
+        &fleet::FleetSpec {
+            vms: 1,
+            groups: 1,
+            ..Default::default()
+        },
+    );
+    // A VM in no protection domain yet.
+    let mut loose = sim.vm(&f.vm_names[0]).unwrap();
+    loose.name = "loose-vm".into();
+    loose.uuid = sim.new_uuid();
+    sim.add_vm(loose);
+    let odd = "PD-a/../b?c=1#frag 100%";
+    let req = ProtectRequest {
+        group: odd.into(),
+        vm_name: "loose-vm".into(),
+        schedules: vec![Schedule::local(60, 24)],
+    };
+    let before = fake.requests();
+    backend.protect_vm(&f.source, &req).await.unwrap();
+    assert!(fake.requests() > before);
+    let pg = sim
+        .protection_group(&f.source, odd)
+        .expect("exactly that name on the platform");
+    assert!(pg.vms.contains(&"loose-vm".to_string()));
+    for bad in ["..", "."] {
+        let err = backend
+            .protect_vm(
+                &f.source,
+                &ProtectRequest {
+                    group: bad.into(),
+                    ..req.clone()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
+    }
+    // A VM name FIQL would misread is found by listing, not by a filter.
+    assert!(backend.find_vm("no;such,vm==x").await.unwrap().is_none());
+    assert!(backend.find_vm(&f.vm_names[0]).await.unwrap().is_some());
+}

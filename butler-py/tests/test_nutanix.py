@@ -4,7 +4,7 @@ import butler
 
 CONFIG = """
 [prism_central]
-url = "http://127.0.0.1:1"
+url = "https://127.0.0.1:1"
 username = "butler"
 """
 
@@ -40,3 +40,14 @@ def test_unreachable_prism_is_a_backend_error_and_provisioning_is_refused(tmp_pa
     # Requests work without the platform.
     r = b.trusted_session("ana", ["requester"]).create_request(butler.VmSpec.demo("web01"))
     assert r.state == "created"
+
+
+def test_plain_http_and_credentials_in_urls_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("BUTLER_NUTANIX_PC_PASSWORD", "x")
+    path = tmp_path / "nutanix.toml"
+    path.write_text(CONFIG.replace("https://", "http://"))
+    with pytest.raises(butler.InvalidInput, match="plain http"):
+        butler.Butler.nutanix(str(path))
+    path.write_text(CONFIG.replace("https://", "https://root:pw@"))
+    with pytest.raises(butler.InvalidInput, match="no user name or password in the url"):
+        butler.Butler.nutanix(str(path))

@@ -53,8 +53,10 @@ pub struct ImageInfo {
 pub enum PowerState {
     /// Running.
     On,
-    /// Stopped.
+    /// Stopped: the only state in which a VM may migrate.
     Off,
+    /// Paused, suspended, unknown or not reported: not safely off.
+    Unknown,
 }
 
 /// Where a VM's own provisioning stands (Nutanix v3 `status.state`).

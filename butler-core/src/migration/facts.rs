@@ -202,7 +202,8 @@ impl FactsSnapshot {
                         .and_then(|p| project_index.get(p).copied())
                         .unwrap_or(NONE16),
                     group: member_of.get(gv.name.as_str()).copied().unwrap_or(NONE32),
-                    powered_on: v.power == PowerState::On,
+                    // Anything but a definite off counts (SPEC §8).
+                    powered_on: v.power != PowerState::Off,
                 },
             })
             .collect();

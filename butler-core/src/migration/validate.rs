@@ -165,7 +165,7 @@ impl Finding {
                     None => format!("VM {vm:?} has no project"),
                 }
             }
-            F::PoweredOn => format!("VM {vm:?} is powered on; power it off first"),
+            F::PoweredOn => format!("VM {vm:?} is not powered off (on, paused, suspended or unknown); power it off first"),
             F::NoProtectionGroup => format!("VM {vm:?} is in no protection domain"),
             F::GroupNotActiveOnSource => format!("protection domain {pg:?} of VM {vm:?} is not active on {src:?}"),
             F::NoSchedule => format!("protection domain {pg:?} of VM {vm:?} has no replication schedule"),

@@ -97,11 +97,20 @@ pub(super) async fn list(
                     page(list, body, "cluster", false)
                 }
                 "projects" => {
+                    let omit_clusters = f.quirks().projects_without_clusters;
                     let list = pc.projects
                         .iter()
-                        .map(|p| json!({"metadata": {"kind": "project", "uuid": p.uuid}, "spec": {"name": p.name, "resources": {
-                            "cluster_reference_list": p.clusters.iter().map(|c| json!({"kind": "cluster", "uuid": pc.cluster_uuid(c)})).collect::<Vec<_>>(),
-                            "subnet_reference_list": p.subnets.iter().map(|s| json!({"kind": "subnet", "name": s})).collect::<Vec<_>>()}}}))
+                        .map(|p| {
+                            let mut v = json!({"metadata": {"kind": "project", "uuid": p.uuid}, "spec": {"name": p.name, "resources": {
+                                "cluster_reference_list": p.clusters.iter().map(|c| json!({"kind": "cluster", "uuid": pc.cluster_uuid(c)})).collect::<Vec<_>>(),
+                                "subnet_reference_list": p.subnets.iter().map(|s| json!({"kind": "subnet", "name": s})).collect::<Vec<_>>()}}});
+                            if omit_clusters {
+                                if let Some(r) = v["spec"]["resources"].as_object_mut() {
+                                    r.remove("cluster_reference_list");
+                                }
+                            }
+                            v
+                        })
                         .collect();
                     page(list, body, "project", true)
                 }
@@ -400,7 +409,13 @@ fn vm_json(v: &VmInfo, cluster_uuid: &str, project_uuid: &str, task: Option<&str
         .iter()
         .map(|n| json!({"subnet_reference": {"kind": "subnet", "name": n}, "is_connected": true}))
         .collect();
-    let resources = json!({"power_state": if v.power == PowerState::On { "ON" } else { "OFF" }, "num_sockets": v.vcpus,
+    let power = match v.power {
+        PowerState::On => "ON",
+        PowerState::Off => "OFF",
+        // Prism's other states; the simulator's "unknown" stands for them.
+        PowerState::Unknown => "PAUSED",
+    };
+    let resources = json!({"power_state": power, "num_sockets": v.vcpus,
         "num_vcpus_per_socket": 1, "memory_size_mib": u64::from(v.ram_gib) * 1024, "disk_list": disks, "nic_list": nics});
     let state = match v.state {
         VmState::Pending => "PENDING",

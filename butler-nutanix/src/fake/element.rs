@@ -173,6 +173,15 @@ pub(super) async fn migrate(
         .get("value")
         .and_then(Value::as_str)
         .unwrap_or_default();
+    if let Some(reasons) = f.quirks().refuse_migrations {
+        // Recorded shape (SB Invoke-AsyncDr.ps1): 200, count > 0, one entity per problem.
+        let entities: Vec<Value> = reasons
+            .iter()
+            .map(|r| json!({"protection_domain_name": name, "reason": r}))
+            .collect();
+        return axum::Json(json!({"metadata": {"count": entities.len()}, "entities": entities}))
+            .into_response();
+    }
     match sim.migrate_protection_group(cluster, name, dest).await {
         Ok(()) => axum::Json(json!({"metadata": {"count": 0}, "entities": []})).into_response(),
         Err(e) => from_backend(e),

@@ -42,9 +42,31 @@ struct Fake {
     declared: Mutex<BTreeSet<(String, String)>>,
     synthetic_tasks: Mutex<HashSet<String>>,
     rate_limit: AtomicU32,
+    quirks: Mutex<Quirks>,
     latency: Mutex<Duration>,
     requests: AtomicU64,
     counter: AtomicU64,
+}
+
+/// Real Prism behaviours the fake can switch on, each a way a client can
+/// reach a wrong result without noticing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Quirks {
+    /// PE v2 `migrate` answers 200 with a non-empty list: refused, nothing
+    /// moves (the reasons given are these).
+    pub refuse_migrations: Option<Vec<String>>,
+    /// Projects come without `cluster_reference_list` (older Prism
+    /// Central): not restricted to any cluster.
+    pub projects_without_clusters: bool,
+}
+
+impl Fake {
+    fn quirks(&self) -> Quirks {
+        self.quirks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// A running fake Prism; dropping it does not stop the server (it ends with the runtime).
@@ -71,6 +93,7 @@ impl FakePrism {
             declared: Mutex::new(BTreeSet::new()),
             synthetic_tasks: Mutex::new(HashSet::new()),
             rate_limit: AtomicU32::new(0),
+            quirks: Mutex::new(Quirks::default()),
             latency: Mutex::new(Duration::ZERO),
             requests: AtomicU64::new(0),
             counter: AtomicU64::new(0),
@@ -117,6 +140,8 @@ impl FakePrism {
             retry_base: Duration::from_millis(2),
             insecure: false,
             ca_bundle: None,
+            // The fake serves plain http on loopback.
+            allow_plain_http: true,
         }
     }
 
@@ -127,6 +152,12 @@ impl FakePrism {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+    }
+
+    /// Switches on behaviours of real Prism that a careless client gets
+    /// wrong (see [`Quirks`]).
+    pub fn set_quirks(&self, quirks: Quirks) {
+        *self.state.quirks.lock().unwrap_or_else(|e| e.into_inner()) = quirks;
     }
 
     /// The next `n` requests are refused with 429 or a `RATE_LIMIT_EXCEEDED` body.
