@@ -22,6 +22,7 @@ pub struct NutanixBackend {
     pc: PrismClient,
     pe: BTreeMap<String, PrismClient>,
     page: u32,
+    max_entities: usize,
     requests: Arc<AtomicU64>,
 }
 
@@ -53,6 +54,7 @@ impl NutanixBackend {
             pc,
             pe,
             page: config.page_size,
+            max_entities: config.max_list_entities,
             requests,
         })
     }
@@ -98,15 +100,26 @@ impl NutanixBackend {
             .call(Method::POST, &path, Some(&body(0)), true)
             .await?;
         let mut out: Vec<Value> = decode::entities(&first).to_vec();
-        let page = self.page as usize;
+        let page = (self.page as usize).max(1);
+        let max = self.max_entities;
+        let too_many = |n: u64| {
+            NutanixError::new(
+                ErrorKind::Permanent,
+                None,
+                format!("Prism lists {n} {kind}s or more, above max_list_entities = {max}"),
+            )
+        };
         if out.len() < page {
             return Ok(out);
         }
         if let Some(total) = decode::at(&first, &["metadata", "total_matches"]).as_u64() {
-            let offsets: Vec<usize> = (1..)
+            // The claimed total is checked before anything is reserved or requested.
+            if total > max as u64 {
+                return Err(too_many(total));
+            }
+            let offsets = (1..)
                 .map(|i| i * page)
-                .take_while(|o| (*o as u64) < total)
-                .collect();
+                .take_while(move |o| (*o as u64) < total);
             let pages: Vec<Value> = futures::stream::iter(offsets)
                 .map(|o| {
                     let b = body(o);
@@ -121,15 +134,20 @@ impl NutanixBackend {
             }
             return Ok(out);
         }
+        // No total: page until an empty page (a short page may only be
+        // Prism trimming), never past the entity bound.
         loop {
             let resp = self
                 .pc
                 .call(Method::POST, &path, Some(&body(out.len())), true)
                 .await?;
-            let n = decode::entities(&resp).len();
-            out.extend(decode::entities(&resp).iter().cloned());
-            if n < page {
+            let got = decode::entities(&resp);
+            if got.is_empty() {
                 return Ok(out);
+            }
+            out.extend(got.iter().cloned());
+            if out.len() > max {
+                return Err(too_many(out.len() as u64));
             }
         }
     }

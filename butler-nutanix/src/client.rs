@@ -29,6 +29,7 @@ pub struct PrismClient {
     password: SecretString,
     logged_in: AtomicBool,
     retry: butler_core::resilience::RetryPolicy,
+    max_body: usize,
     clock: Arc<dyn butler_core::backend::Clock>,
     requests: Arc<AtomicU64>,
 }
@@ -102,6 +103,7 @@ impl PrismClient {
                 step_deadline: Duration::MAX,
             },
             clock: Arc::new(butler_core::backend::SystemClock),
+            max_body: config.max_body_bytes.max(1024),
             requests,
         })
     }
@@ -135,6 +137,33 @@ impl PrismClient {
         Ok(())
     }
 
+    /// Reads a body chunk by chunk, refusing (not allocating) past the cap.
+    async fn read_capped(&self, mut resp: reqwest::Response) -> Result<String, NutanixError> {
+        let too_big = |n: u64| {
+            NutanixError::new(
+                ErrorKind::Permanent,
+                None,
+                format!(
+                    "response body of {n} bytes or more is above max_body_bytes = {}",
+                    self.max_body
+                ),
+            )
+        };
+        if let Some(n) = resp.content_length().filter(|n| *n > self.max_body as u64) {
+            return Err(too_big(n));
+        }
+        let mut buf: Vec<u8> = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            if buf.len() + chunk.len() > self.max_body {
+                return Err(too_big((buf.len() + chunk.len()) as u64));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        String::from_utf8(buf).map_err(|_| {
+            NutanixError::new(ErrorKind::Permanent, None, "response body is not UTF-8")
+        })
+    }
+
     async fn once(
         &self,
         method: &Method,
@@ -158,7 +187,7 @@ impl PrismClient {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(transport)?;
+        let text = self.read_capped(resp).await?;
         if !(200..300).contains(&status) {
             return Err(NutanixError::from_response(status, &text));
         }

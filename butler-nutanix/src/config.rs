@@ -7,6 +7,8 @@
 //! read_timeout_secs = 60
 //! insecure = false                # loudly logged when true
 //! allow_plain_http = false        # http:// endpoints refused unless true (logged)
+//! max_body_mib = 64               # larger responses are an error, streamed
+//! max_list_entities = 5000000     # bounds paging
 //! ca_bundle = "/etc/butler/prism-ca.pem"
 //!
 //! [prism_central]
@@ -56,6 +58,13 @@ pub struct NutanixConfig {
     pub insecure: bool,
     /// Extra CA bundle (PEM) to trust.
     pub ca_bundle: Option<PathBuf>,
+    /// Largest response body read, in bytes (streamed; a larger one is an
+    /// error, never an allocation). Default 64 MiB.
+    pub max_body_bytes: usize,
+    /// Most entities one list may return (bounds paging against a reply
+    /// that claims billions, or a server that always fills its pages).
+    /// Default 5,000,000.
+    pub max_list_entities: usize,
     /// Accept `http://` endpoints (labs, the fake Prism). Off by default:
     /// Prism Element takes Basic credentials on every call, which would
     /// travel in clear. Logged as a warning when on.
@@ -119,6 +128,8 @@ struct File {
     insecure: Option<bool>,
     ca_bundle: Option<PathBuf>,
     allow_plain_http: Option<bool>,
+    max_body_mib: Option<usize>,
+    max_list_entities: Option<usize>,
 }
 
 /// Why a configuration was refused.
@@ -213,6 +224,8 @@ impl NutanixConfig {
             insecure: f.insecure.unwrap_or(false),
             ca_bundle: f.ca_bundle,
             allow_plain_http,
+            max_body_bytes: f.max_body_mib.unwrap_or(64).saturating_mul(1 << 20),
+            max_list_entities: f.max_list_entities.unwrap_or(5_000_000),
         })
     }
 

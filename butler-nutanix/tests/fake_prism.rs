@@ -256,3 +256,58 @@ async fn names_with_url_syntax_reach_exactly_their_protection_domain() {
     assert!(backend.find_vm("no;such,vm==x").await.unwrap().is_none());
     assert!(backend.find_vm(&f.vm_names[0]).await.unwrap().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lying_totals_endless_pages_and_huge_bodies_are_bounded_errors() {
+    use butler_nutanix::fake::Quirks;
+    let sim = SimPlatform::demo(35);
+    fleet::generate(
+        &sim,
+        &fleet::FleetSpec {
+            vms: 150,
+            groups: 3,
+            ..Default::default()
+        },
+    );
+    let fake = FakePrism::start(sim.clone()).await.unwrap();
+    let mut config = fake.config().await;
+    config.max_list_entities = 1000;
+    config.max_body_bytes = 1 << 20;
+    let backend = NutanixBackend::new(&config).unwrap();
+
+    // A reply that claims 2^40 VMs: refused before anything is reserved.
+    fake.set_quirks(Quirks {
+        claim_total: Some(1 << 40),
+        ..Default::default()
+    });
+    let before = fake.requests();
+    let err = backend.list_vms("c1-madrid").await.unwrap_err();
+    assert!(err.message.contains("max_list_entities"), "{err}");
+    assert!(fake.requests() - before <= 2, "no page storm");
+
+    // A server that always fills its pages: the bound stops the reading.
+    fake.set_quirks(Quirks {
+        endless_pages: true,
+        ..Default::default()
+    });
+    let before = fake.requests();
+    let err = backend.list_vms("c1-madrid").await.unwrap_err();
+    assert!(err.message.contains("max_list_entities"), "{err}");
+    assert!(
+        fake.requests() - before <= 1000 / 100 + 3,
+        "{} requests",
+        fake.requests() - before
+    );
+
+    // A body larger than the cap is an error, not an allocation.
+    fake.set_quirks(Quirks {
+        pad_bytes: 2 << 20,
+        ..Default::default()
+    });
+    let err = backend.list_vms("c1-madrid").await.unwrap_err();
+    assert!(err.message.contains("max_body_bytes"), "{err}");
+
+    // And with the quirks off, the same client lists everything.
+    fake.set_quirks(Quirks::default());
+    assert_eq!(backend.list_vms("c1-madrid").await.unwrap().len(), 150);
+}

@@ -64,8 +64,52 @@ pub(super) async fn login(State(f): State<Arc<Fake>>, headers: HeaderMap) -> Res
         .into_response()
 }
 
-/// `POST /{kind}/list`: paged lists, with Prism's defaults and quirks.
+/// `POST /{kind}/list`, with the paging quirks switched on in [`Quirks`]:
+/// a lying `total_matches`, pages that never end, padded bodies.
 pub(super) async fn list(
+    State(f): State<Arc<Fake>>,
+    uri: axum::http::Uri,
+    Body(body): Body,
+) -> Response {
+    let q = f.quirks();
+    if q.endless_pages {
+        // Always a full page, never a total: a client must bound itself.
+        let length = body
+            .get("length")
+            .and_then(Value::as_u64)
+            .unwrap_or(20)
+            .min(500);
+        let offset = body.get("offset").and_then(Value::as_u64).unwrap_or(0);
+        let items: Vec<Value> = (offset..offset + length)
+            .map(|i| json!({"metadata": {"kind": "vm", "uuid": format!("endless-{i}")}, "status": {"name": format!("endless-{i}")}}))
+            .collect();
+        return axum::Json(
+            json!({"api_version": "3.1", "metadata": {"kind": "vm"}, "entities": items}),
+        )
+        .into_response();
+    }
+    let resp = list_pages(State(f.clone()), uri, Body(body)).await;
+    if q.claim_total.is_none() && q.pad_bytes == 0 {
+        return resp;
+    }
+    let (parts, b) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(b, usize::MAX).await else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "body");
+    };
+    let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else {
+        return (parts.status, bytes).into_response();
+    };
+    if let Some(t) = q.claim_total {
+        v["metadata"]["total_matches"] = json!(t);
+    }
+    if q.pad_bytes > 0 {
+        v["padding"] = json!("x".repeat(q.pad_bytes));
+    }
+    (parts.status, axum::Json(v)).into_response()
+}
+
+/// Paged lists with Prism's defaults (20 per page, at most 500).
+async fn list_pages(
     State(f): State<Arc<Fake>>,
     uri: axum::http::Uri,
     Body(body): Body,

@@ -58,6 +58,12 @@ pub struct Quirks {
     /// Projects come without `cluster_reference_list` (older Prism
     /// Central): not restricted to any cluster.
     pub projects_without_clusters: bool,
+    /// Lists claim this `total_matches`, whatever they hold.
+    pub claim_total: Option<u64>,
+    /// Lists always answer a full page and no total, however far one pages.
+    pub endless_pages: bool,
+    /// List answers carry this many bytes of padding.
+    pub pad_bytes: usize,
 }
 
 impl Fake {
@@ -142,6 +148,8 @@ impl FakePrism {
             ca_bundle: None,
             // The fake serves plain http on loopback.
             allow_plain_http: true,
+            max_body_bytes: 64 << 20,
+            max_list_entities: 5_000_000,
         }
     }
 
