@@ -686,3 +686,74 @@ async fn a_vm_not_definitely_off_cannot_migrate() {
         .message(&g, &facts);
     assert!(msg.contains("not powered off"), "{msg}");
 }
+
+/// A process that dies mid-migration loses no line it had finished; the
+/// next process closes the run as interrupted with exactly those lines.
+#[test]
+fn a_crash_mid_migration_loses_no_finished_line_and_the_run_is_closed_as_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crash.sqlite");
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap()
+    };
+    let first = runtime();
+    let (s, run, finished) = first.block_on(async {
+        let s = sim(44);
+        let f = fleet::generate(
+            &s,
+            &fleet::FleetSpec {
+                vms: 20,
+                groups: 10,
+                ..Default::default()
+            },
+        );
+        let mut cfg = config();
+        cfg.max_parallel = 2;
+        let svc = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), cfg);
+        let g = fleet_group(&svc, &f, "crashing").await;
+        svc.refresh(&ops(), g.id).await.unwrap();
+        let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+        let handle = svc.migrate(&ops(), v.token().unwrap()).await.unwrap();
+        let mut events = handle.events();
+        let mut finished = 0;
+        while let Some(e) = events.next().await {
+            if e.step == MigrationStep::Verify && e.vm.is_some() {
+                finished += 1;
+                if finished == 6 {
+                    break;
+                }
+            }
+        }
+        // Let the line of the sixth VM reach the store, not much more.
+        tokio::task::yield_now().await;
+        (s.clone(), handle.run(), finished)
+    });
+    drop(first); // the process dies: the runner stops mid-run
+    let second = runtime();
+    second.block_on(async {
+        let svc = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), config());
+        let closed = svc.recover_interrupted(&ops()).await.unwrap();
+        assert_eq!(closed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![run]);
+        let r = svc.report(&viewer(), run).await.unwrap();
+        assert!(r.interrupted && r.ended.is_some(), "{r}");
+        assert!(
+            r.vms.len() >= finished - 1 && r.vms.len() < 20,
+            "{} lines",
+            r.vms.len()
+        );
+        let mut seen = std::collections::HashSet::new();
+        for line in &r.vms {
+            assert!(seen.insert(line.vm.clone()), "{} reported twice", line.vm);
+            assert!(matches!(line.outcome, VmOutcome::Migrated), "{line:?}");
+            assert_eq!(s.vm(&line.vm).unwrap().cluster, "c2-santiago");
+        }
+        assert!(
+            svc.recover_interrupted(&ops()).await.unwrap().is_empty(),
+            "closed once"
+        );
+    });
+}

@@ -83,6 +83,11 @@ pub struct MigrationReport {
     pub ended: Option<DateTime<Utc>>,
     /// Whether it was cancelled.
     pub cancelled: bool,
+    /// Whether the process running it stopped before the end (closed by
+    /// [`MigrationService::recover_interrupted`](super::MigrationService::recover_interrupted));
+    /// the lines are what was known then.
+    #[serde(default)]
+    pub interrupted: bool,
     /// Per VM.
     pub vms: Vec<VmReport>,
 }

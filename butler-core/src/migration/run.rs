@@ -161,6 +161,10 @@ pub(crate) struct Runner {
     pub(crate) total: usize,
     pub(crate) done: AtomicUsize,
     pub(crate) lines: Mutex<Vec<VmReport>>,
+    /// Where each finished line is appended as it happens (crash safety).
+    pub(crate) store: Arc<dyn crate::store::Store>,
+    /// Lines finished and not yet appended to the store.
+    pub(crate) unsaved: Mutex<Vec<VmReport>>,
 }
 
 impl Runner {
@@ -230,16 +234,37 @@ impl Runner {
             attempts.len() as u32,
             event,
         );
+        let line = VmReport {
+            vm: vm.to_string(),
+            protection_group: group.map(str::to_string),
+            outcome,
+            attempts: attempts.to_vec(),
+            notes,
+        };
+        self.unsaved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(line.clone());
         self.lines
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(VmReport {
-                vm: vm.to_string(),
-                protection_group: group.map(str::to_string),
-                outcome,
-                attempts: attempts.to_vec(),
-                notes,
-            });
+            .push(line);
+    }
+
+    /// Appends the lines finished so far to the stored report, so a crash
+    /// loses nothing already known. A store failure is logged; the lines
+    /// stay queued for the next try and for the final report.
+    async fn save_progress(&self) {
+        let batch = std::mem::take(&mut *self.unsaved.lock().unwrap_or_else(|e| e.into_inner()));
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.append_report_lines(self.id, &batch).await {
+            tracing::warn!(run = %self.id, "could not save migration progress: {e}");
+            let mut unsaved = self.unsaved.lock().unwrap_or_else(|e| e.into_inner());
+            let newer = std::mem::replace(&mut *unsaved, batch);
+            unsaved.extend(newer);
+        }
     }
 
     /// Runs every unit, at most `max_parallel` at once, and returns the lines.
@@ -259,6 +284,7 @@ impl Runner {
             let me = self.clone();
             set.spawn(async move {
                 me.unit(unit, deadline).await;
+                me.save_progress().await;
                 drop(permit);
             });
         }

@@ -541,6 +541,7 @@ impl MigrationService {
             started,
             ended: None,
             cancelled: false,
+            interrupted: false,
             vms: Vec::new(),
         };
         self.store.save_report(&report).await?;
@@ -559,6 +560,8 @@ impl MigrationService {
             total,
             done: AtomicUsize::new(0),
             lines: Mutex::new(Vec::new()),
+            store: self.store.clone(),
+            unsaved: Mutex::new(Vec::new()),
         });
         let deadline = started
             + chrono::Duration::from_std(self.config.deadline).unwrap_or(chrono::Duration::MAX);
@@ -581,6 +584,27 @@ impl MigrationService {
             cancel: cancel_tx,
             join,
         })
+    }
+
+    /// Closes the reports of runs that a crash (or a stopped process) left
+    /// unfinished: each says `interrupted`, ends now, and holds every VM line
+    /// that was saved as it happened. Call it when this process starts and
+    /// no other process is migrating with the same store.
+    pub async fn recover_interrupted(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<MigrationReport>, ButlerError> {
+        self.allow(actor, Operation::Migrate)?;
+        let now = self.clock.now();
+        let mut closed = Vec::new();
+        for mut r in self.store.unfinished_reports().await? {
+            r.ended = Some(now);
+            r.interrupted = true;
+            self.store.save_report(&r).await?;
+            tracing::warn!(run = %r.id, lines = r.vms.len(), "migration run was interrupted; its report is closed with what is known");
+            closed.push(r);
+        }
+        Ok(closed)
     }
 
     /// A stored report.

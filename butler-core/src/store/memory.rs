@@ -1,6 +1,6 @@
 use super::{Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError};
 use crate::auth::{User, UserAudit};
-use crate::migration::{GroupId, MigrationGroup, MigrationReport, RunId};
+use crate::migration::{GroupId, MigrationGroup, MigrationReport, RunId, VmReport};
 use crate::request::{Request, RequestId, RequestState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -23,6 +23,7 @@ struct Inner {
     groups: BTreeMap<GroupId, MigrationGroup>,
     last_run: u64,
     reports: BTreeMap<RunId, MigrationReport>,
+    report_lines: BTreeMap<RunId, Vec<VmReport>>,
     users: BTreeMap<String, User>,
     user_audit: Vec<UserAudit>,
     secrets: BTreeMap<String, SecretKey>,
@@ -39,6 +40,14 @@ impl MemoryStore {
         // every method mutates it in one statement.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A running report shows the lines appended so far.
+fn with_lines(mut r: MigrationReport, lines: &BTreeMap<RunId, Vec<VmReport>>) -> MigrationReport {
+    if r.ended.is_none() && r.vms.is_empty() {
+        r.vms = lines.get(&r.id).cloned().unwrap_or_default();
+    }
+    r
 }
 
 #[async_trait]
@@ -217,25 +226,32 @@ impl Store for MemoryStore {
     }
 
     async fn save_report(&self, report: &MigrationReport) -> Result<(), StoreError> {
-        self.lock().reports.insert(report.id, report.clone());
+        let mut g = self.lock();
+        if report.ended.is_some() {
+            // The final report holds every line; the appended ones go.
+            g.report_lines.remove(&report.id);
+        }
+        g.reports.insert(report.id, report.clone());
         Ok(())
     }
 
     async fn get_report(&self, id: RunId) -> Result<MigrationReport, StoreError> {
-        self.lock()
-            .reports
+        let g = self.lock();
+        g.reports
             .get(&id)
             .cloned()
+            .map(|r| with_lines(r, &g.report_lines))
             .ok_or_else(|| StoreError::NotFound(format!("migration report {id}")))
     }
 
     async fn list_reports(&self, group: GroupId) -> Result<Vec<MigrationReport>, StoreError> {
-        let mut out: Vec<MigrationReport> = self
-            .lock()
+        let g = self.lock();
+        let mut out: Vec<MigrationReport> = g
             .reports
             .values()
             .filter(|r| r.group == group)
             .cloned()
+            .map(|r| with_lines(r, &g.report_lines))
             .collect();
         out.sort_by_key(|r| std::cmp::Reverse(r.id));
         Ok(out)
@@ -360,6 +376,24 @@ impl Store for MemoryStore {
         let k = SecretKey::random()?;
         g.secrets.insert(purpose.to_string(), k.clone());
         Ok(k)
+    }
+
+    async fn append_report_lines(&self, run: RunId, lines: &[VmReport]) -> Result<(), StoreError> {
+        self.lock()
+            .report_lines
+            .entry(run)
+            .or_default()
+            .extend_from_slice(lines);
+        Ok(())
+    }
+
+    async fn unfinished_reports(&self) -> Result<Vec<MigrationReport>, StoreError> {
+        let g = self.lock();
+        Ok(g.reports
+            .values()
+            .filter(|r| r.ended.is_none())
+            .map(|r| with_lines(r.clone(), &g.report_lines))
+            .collect())
     }
 }
 

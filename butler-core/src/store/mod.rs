@@ -10,7 +10,7 @@ pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
 use crate::auth::{User, UserAudit};
-use crate::migration::{GroupId, MigrationGroup, MigrationReport, RunId};
+use crate::migration::{GroupId, MigrationGroup, MigrationReport, RunId, VmReport};
 use crate::request::{Request, RequestId, RequestState};
 pub use crate::secret::SecretKey;
 use async_trait::async_trait;
@@ -207,6 +207,14 @@ pub trait Store: Send + Sync {
     async fn get_report(&self, id: RunId) -> Result<MigrationReport, StoreError>;
     /// A group's migration reports, newest first.
     async fn list_reports(&self, group: GroupId) -> Result<Vec<MigrationReport>, StoreError>;
+    /// Appends per-VM lines to a running migration's report as they happen,
+    /// so a crash loses nothing already known. Until the run's final
+    /// [`save_report`](Self::save_report), `get_report` and `list_reports`
+    /// show these lines as the report's VMs.
+    async fn append_report_lines(&self, run: RunId, lines: &[VmReport]) -> Result<(), StoreError>;
+    /// Reports of runs that never ended (still running elsewhere, or
+    /// interrupted by a crash), with the lines appended so far.
+    async fn unfinished_reports(&self) -> Result<Vec<MigrationReport>, StoreError>;
 
     /// A request's provisioning step log, oldest first.
     async fn step_log(&self, id: RequestId) -> Result<Vec<StepLogEntry>, StoreError>;

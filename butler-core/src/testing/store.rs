@@ -140,6 +140,7 @@ pub async fn reports_round_trip_newest_first(store: &dyn Store) {
         started: t0(),
         ended: None,
         cancelled: false,
+        interrupted: false,
         vms: vec![],
     };
     let r1 = store.next_run_id().await.unwrap_or_else(|e| panic!("{e}"));
@@ -183,6 +184,55 @@ pub async fn reports_round_trip_newest_first(store: &dyn Store) {
         vec![r1],
         "a report moved to another group leaves this one"
     );
+
+    // A running report: lines appended as they happen show in reads and in
+    // the unfinished list, and the final save replaces them.
+    let r3 = store.next_run_id().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut running = mk(r3, GroupId(4244));
+    store
+        .save_report(&running)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let line = |vm: &str| VmReport {
+        vm: vm.into(),
+        protection_group: Some("pd".into()),
+        outcome: VmOutcome::Migrated,
+        attempts: vec![],
+        notes: vec![],
+    };
+    store
+        .append_report_lines(r3, &[line("a"), line("b")])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store
+        .append_report_lines(r3, &[line("c")])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let seen = store.get_report(r3).await.unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = seen.vms.iter().map(|v| v.vm.as_str()).collect();
+    assert_eq!(names, ["a", "b", "c"], "lines in the order they happened");
+    let unfinished = store
+        .unfinished_reports()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(unfinished.iter().any(|r| r.id == r3 && r.vms.len() == 3));
+    assert!(
+        unfinished.iter().all(|r| r.id != r1),
+        "an ended run is not unfinished"
+    );
+    running.ended = Some(t0());
+    running.vms = vec![line("a"), line("b"), line("c"), line("d")];
+    store
+        .save_report(&running)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.get_report(r3).await.ok(), Some(running));
+    assert!(store
+        .unfinished_reports()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .iter()
+        .all(|r| r.id != r3));
 }
 
 /// The step log keeps entries in order, per request.

@@ -9,7 +9,7 @@
 
 use super::{Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError};
 use crate::auth::{User, UserAudit};
-use crate::migration::{GroupId, MigrationGroup, MigrationReport, RunId};
+use crate::migration::{GroupId, MigrationGroup, MigrationReport, RunId, VmReport};
 use crate::request::{Request, RequestId, RequestState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -172,6 +172,29 @@ impl SqliteStore {
         Ok(SqliteStore {
             jobs: Arc::new(jobs),
         })
+    }
+
+    /// A running report shows the lines appended so far.
+    async fn with_lines(&self, mut r: MigrationReport) -> Result<MigrationReport, StoreError> {
+        if r.ended.is_some() || !r.vms.is_empty() {
+            return Ok(r);
+        }
+        let run = r.id;
+        let bodies: Vec<String> = self
+            .with(move |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT body FROM migration_report_lines WHERE run_id = ?1 ORDER BY id",
+                    )
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map([run.0 as i64], |row| row.get(0))
+                    .map_err(backend)?;
+                rows.collect::<Result<Vec<String>, _>>().map_err(backend)
+            })
+            .await?;
+        r.vms = bodies.iter().map(|b| parse(b)).collect::<Result<_, _>>()?;
+        Ok(r)
     }
 
     /// Runs SQLite's integrity check on the whole file (slow on large
@@ -471,7 +494,12 @@ impl Store for SqliteStore {
     }
 
     async fn save_report(&self, report: &MigrationReport) -> Result<(), StoreError> {
-        let (id, group, body) = (report.id, report.group, json(report)?);
+        let (id, group, body, done) = (
+            report.id,
+            report.group,
+            json(report)?,
+            report.ended.is_some(),
+        );
         self.with(move |c| {
             c.execute(
                 "INSERT INTO migration_reports (id, group_id, body) VALUES (?1, ?2, ?3)
@@ -479,9 +507,45 @@ impl Store for SqliteStore {
                 params![id.0 as i64, group.0 as i64, body],
             )
             .map_err(backend)?;
+            if done {
+                // The final report holds every line; the appended ones go.
+                c.execute(
+                    "DELETE FROM migration_report_lines WHERE run_id = ?1",
+                    [id.0 as i64],
+                )
+                .map_err(backend)?;
+            }
             Ok(())
         })
         .await
+    }
+
+    async fn append_report_lines(&self, run: RunId, lines: &[VmReport]) -> Result<(), StoreError> {
+        let bodies = lines.iter().map(json).collect::<Result<Vec<String>, _>>()?;
+        self.with(move |c| {
+            let mut stmt = c
+                .prepare_cached("INSERT INTO migration_report_lines (run_id, body) VALUES (?1, ?2)")
+                .map_err(backend)?;
+            for b in &bodies {
+                stmt.execute(params![run.0 as i64, b]).map_err(backend)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn unfinished_reports(&self) -> Result<Vec<MigrationReport>, StoreError> {
+        let bodies = self
+            .with(|c| column(c, "SELECT body FROM migration_reports ORDER BY id"))
+            .await?;
+        let mut out = Vec::new();
+        for b in &bodies {
+            let r: MigrationReport = parse(b)?;
+            if r.ended.is_none() {
+                out.push(self.with_lines(r).await?);
+            }
+        }
+        Ok(out)
     }
 
     async fn get_report(&self, id: RunId) -> Result<MigrationReport, StoreError> {
@@ -497,7 +561,7 @@ impl Store for SqliteStore {
                 .ok_or_else(|| StoreError::NotFound(format!("migration report {id}")))
             })
             .await?;
-        parse(&body)
+        self.with_lines(parse(&body)?).await
     }
 
     async fn list_reports(&self, group: GroupId) -> Result<Vec<MigrationReport>, StoreError> {
@@ -514,7 +578,11 @@ impl Store for SqliteStore {
                 rows.collect::<Result<Vec<String>, _>>().map_err(backend)
             })
             .await?;
-        bodies.iter().map(|b| parse(b)).collect()
+        let mut out = Vec::with_capacity(bodies.len());
+        for b in &bodies {
+            out.push(self.with_lines(parse(b)?).await?);
+        }
+        Ok(out)
     }
 
     async fn append_step_log(&self, id: RequestId, entry: &StepLogEntry) -> Result<(), StoreError> {

@@ -62,4 +62,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
         purpose TEXT PRIMARY KEY,
         key BLOB NOT NULL
      ) WITHOUT ROWID;",
+    // 4: per-VM lines of running migrations, appended as they happen.
+    "CREATE TABLE migration_report_lines (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER NOT NULL,
+        body TEXT NOT NULL
+     );
+     CREATE INDEX migration_report_lines_run ON migration_report_lines(run_id, id);",
 ];
