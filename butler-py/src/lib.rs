@@ -33,14 +33,33 @@ fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
     .map_err(|e| errors::ButlerError::new_err(format!("cannot start the Butler runtime: {e}")))
 }
 
-/// Runs a future on the module's runtime with the GIL released.
+/// How often a waiting call looks for Ctrl-C (and other Python signals).
+const SIGNAL_CHECK: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Runs a future on the module's runtime with the GIL released, checking
+/// for Python signals every 50 ms: Ctrl-C raises `KeyboardInterrupt` at
+/// once and drops the future. Butler's work is written step by step
+/// (step log, report lines), so what was done stays recorded and the next
+/// call resumes from there.
 pub(crate) fn block<F>(py: Python<'_>, fut: F) -> PyResult<F::Output>
 where
     F: Future + Send,
     F::Output: Send,
 {
     let rt = runtime()?;
-    Ok(py.allow_threads(|| rt.block_on(fut)))
+    py.allow_threads(|| {
+        rt.block_on(async {
+            tokio::pin!(fut);
+            loop {
+                tokio::select! {
+                    out = &mut fut => return Ok(out),
+                    _ = tokio::time::sleep(SIGNAL_CHECK) => {
+                        Python::with_gil(|py| py.check_signals())?;
+                    }
+                }
+            }
+        })
+    })
 }
 
 #[pymodule]

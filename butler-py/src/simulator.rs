@@ -144,8 +144,16 @@ impl Simulator {
         spec.check()
             .map_err(|e| InvalidInput::new_err(e.to_string()))?;
         let sim = self.sim.clone();
-        py.allow_threads(move || fleet::try_generate(&sim, &spec))
-            .map(|f| f.vm_names)
-            .map_err(|e| InvalidInput::new_err(e.to_string()))
+        // On a blocking thread, so Ctrl-C is noticed while it runs.
+        let work = async move {
+            tokio::task::spawn_blocking(move || fleet::try_generate(&sim, &spec)).await
+        };
+        match crate::block(py, work)? {
+            Ok(Ok(f)) => Ok(f.vm_names),
+            Ok(Err(e)) => Err(InvalidInput::new_err(e.to_string())),
+            Err(e) => Err(crate::errors::ButlerError::new_err(format!(
+                "fleet generation failed: {e}"
+            ))),
+        }
     }
 }

@@ -129,3 +129,19 @@ def test_absurd_fleet_sizes_are_a_typed_error_not_a_panic(b):
         b.simulator.generate_fleet(10, 10**9)
     with pytest.raises(OverflowError):
         b.simulator.generate_fleet(-1, 1)
+
+
+def test_ctrl_c_interrupts_a_long_call_promptly(b):
+    import os
+    import signal
+    import threading
+    import time
+
+    threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    t = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        # A million VMs: seconds of work, interrupted after 0.2 s.
+        b.simulator.generate_fleet(1_000_000, 10_000)
+    assert time.monotonic() - t < 3.0
+    # The module still answers afterwards (another platform, no waiting).
+    assert butler.Butler(seed=9).simulator.vm_count == 0
