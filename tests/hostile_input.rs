@@ -115,3 +115,34 @@ async fn saving_a_whole_group_is_checked_like_single_edits() {
     }
     assert_eq!(svc.group(&olga, g.id).await.unwrap(), g, "nothing stored");
 }
+
+#[tokio::test]
+async fn group_names_that_only_look_alike_are_one_name_or_refused() {
+    let sim = SimPlatform::demo(4);
+    let svc = MigrationService::new(
+        Arc::new(butler::store::SqliteStore::open_in_memory().unwrap()),
+        Arc::new(sim.clone()),
+        sim.clock(),
+        MigrationConfig::default(),
+    );
+    let olga = Actor::trusted("olga", [Role::Operator]).unwrap();
+    let g = svc.create_group(&olga, "Drill Sur").await.unwrap();
+    for twin in ["drill sur", "DRILL SUR", " Drill Sur "] {
+        assert!(
+            svc.create_group(&olga, twin).await.is_err(),
+            "{twin:?} was accepted next to {:?}",
+            g.name
+        );
+    }
+    // "é" typed as e + combining accent is the same name as "é".
+    let a = svc.create_group(&olga, "Migraci\u{f3}n").await.unwrap();
+    assert!(svc.create_group(&olga, "Migracio\u{301}n").await.is_err());
+    assert_eq!(a.name, "Migraci\u{f3}n");
+    for invisible in ["Drill\u{200b}Sur", "\u{202e}ruS llirD", "Drill\u{feff}"] {
+        assert!(matches!(
+            svc.create_group(&olga, invisible).await,
+            Err(ButlerError::Group(GroupError::InvalidName(_)))
+        ));
+    }
+    assert_eq!(svc.find_groups(&olga, "").await.unwrap().len(), 2);
+}

@@ -199,7 +199,7 @@ impl fmt::Display for Actor {
     }
 }
 
-mod names;
+pub(crate) mod names;
 #[cfg(feature = "users")]
 mod password;
 pub mod policy;

@@ -19,7 +19,7 @@ pub const RESERVED_NAMES: [&str; 4] = [ENGINE_NAME, "butler-refresher", "engine"
 /// Invisible characters: Unicode's default-ignorable code points and format
 /// characters (zero-width spaces and joiners, bidirectional controls, soft
 /// hyphen, variation selectors, tags…), private use and non-characters.
-fn is_invisible(c: char) -> bool {
+pub(crate) fn is_invisible(c: char) -> bool {
     matches!(c as u32,
         0x00AD | 0x034F | 0x061C | 0x0600..=0x0605 | 0x06DD | 0x070F | 0x08E2
         | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F

@@ -48,8 +48,9 @@ pub struct MigrationGroup {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum GroupError {
-    /// Names must be 1–80 printable characters, not blank.
-    #[error("group name {0:?} is invalid: use 1 to 80 characters, not only spaces")]
+    /// Names must be 1–80 printable characters, not blank, with no
+    /// invisible or bidirectional characters.
+    #[error("group name {0:?} is invalid: use 1 to 80 visible characters, not only spaces")]
     InvalidName(String),
     /// Source and destination would be equal.
     #[error("source and destination must differ (both {0:?})")]
@@ -217,12 +218,32 @@ pub fn check_vm_name(name: &str) -> Result<(), GroupError> {
     Ok(())
 }
 
+/// A group name as stored: NFC, trimmed, 1–80 characters, no control,
+/// invisible or bidirectional characters (two names must never look alike
+/// and differ). Uniqueness ignores case: see [`name_key`].
 fn check_name(name: &str) -> Result<String, GroupError> {
-    let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > 80 || trimmed.chars().any(char::is_control) {
-        return Err(GroupError::InvalidName(name.to_string()));
+    use unicode_normalization::UnicodeNormalization;
+    let shown = || GroupError::InvalidName(name.chars().take(80).collect());
+    if name.chars().nth(320).is_some() {
+        return Err(shown());
     }
-    Ok(trimmed.to_string())
+    let n: String = name.trim().nfc().collect();
+    let bad = n.is_empty()
+        || n.chars().count() > 80
+        || n.chars()
+            .any(|c| c.is_control() || crate::auth::names::is_invisible(c));
+    if bad {
+        return Err(shown());
+    }
+    Ok(n)
+}
+
+/// The key under which group names are unique: the NFC name in lower case,
+/// so `Drill` and `drill` (or `drill` typed with a decomposed accent) are
+/// one name.
+pub fn name_key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.trim().nfc().collect::<String>().to_lowercase()
 }
 
 #[cfg(test)]

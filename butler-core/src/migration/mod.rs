@@ -23,7 +23,9 @@ mod validate;
 
 pub use facts::{FactsSnapshot, GroupFacts, ProjectFacts, VmFacts, NONE16, NONE32};
 pub use facts_cache::FactsStatus;
-pub use group::{check_vm_name, GroupError, GroupId, GroupVm, MigrationGroup, MAX_VM_NAME_CHARS};
+pub use group::{
+    check_vm_name, name_key, GroupError, GroupId, GroupVm, MigrationGroup, MAX_VM_NAME_CHARS,
+};
 pub use inventory::Inventory;
 pub use report::{Attempt, MigrationReport, RunId, VmOutcome, VmReport};
 pub use run::{EventOutcome, EventStream, MigrationConfig, MigrationEvent, MigrationStep};

@@ -138,7 +138,11 @@ impl Store for MemoryStore {
                 group.id
             )));
         }
-        if g.groups.values().any(|x| x.name == group.name) {
+        let key = crate::migration::name_key(&group.name);
+        if g.groups
+            .values()
+            .any(|x| crate::migration::name_key(&x.name) == key)
+        {
             return Err(StoreError::AlreadyExists(format!(
                 "migration group named {:?}",
                 group.name
@@ -175,9 +179,10 @@ impl Store for MemoryStore {
                 found,
             });
         }
+        let key = crate::migration::name_key(&group.name);
         if g.groups
             .values()
-            .any(|x| x.id != group.id && x.name == group.name)
+            .any(|x| x.id != group.id && crate::migration::name_key(&x.name) == key)
         {
             return Err(StoreError::AlreadyExists(format!(
                 "migration group named {:?}",

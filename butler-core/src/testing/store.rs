@@ -72,6 +72,15 @@ pub async fn groups_have_unique_names_and_versions(store: &dyn Store) {
         ),
         "duplicate name"
     );
+    let shouting =
+        MigrationGroup::new(id2, "DRILL NORTH", "ops", t0()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(
+            store.insert_group(&shouting).await,
+            Err(StoreError::AlreadyExists(_))
+        ),
+        "names differing only by case are one name"
+    );
     let b = MigrationGroup::new(id2, "drill south", "ops", t0()).unwrap_or_else(|e| panic!("{e}"));
     ok(store.insert_group(&b).await);
     assert_eq!(store.get_group(id1).await.ok(), Some(a.clone()));

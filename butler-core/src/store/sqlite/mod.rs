@@ -54,6 +54,37 @@ fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
+/// Gives older groups their case-insensitive name key, then makes it
+/// unique; two existing names that differ only by case are reported.
+fn fill_group_name_keys(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction().map_err(backend)?;
+    let rows: Vec<(i64, String)> = {
+        let mut stmt = tx
+            .prepare("SELECT id, name FROM migration_groups WHERE name_key IS NULL")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)?
+    };
+    for (id, name) in rows {
+        tx.execute(
+            "UPDATE migration_groups SET name_key = ?1 WHERE id = ?2",
+            params![crate::migration::name_key(&name), id],
+        )
+        .map_err(backend)?;
+    }
+    tx.execute_batch(
+        "CREATE UNIQUE INDEX IF NOT EXISTS migration_groups_name_key ON migration_groups(name_key)",
+    )
+    .map_err(|e| {
+        StoreError::Damaged(format!(
+            "two migration groups have names that differ only by case; rename one first ({e})"
+        ))
+    })?;
+    tx.commit().map_err(backend)
+}
+
 /// An existing file must read as SQLite, pass the quick integrity check and
 /// hold Butler's schema (or be an empty database).
 fn check_sound(c: &Connection) -> Result<(), String> {
@@ -164,6 +195,7 @@ impl SqliteStore {
                 .map_err(backend)?;
             tx.commit().map_err(backend)?;
         }
+        fill_group_name_keys(&mut conn)?;
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("butler-sqlite".into())
@@ -392,10 +424,11 @@ impl Store for SqliteStore {
 
     async fn insert_group(&self, group: &MigrationGroup) -> Result<(), StoreError> {
         let (id, name, version, body) = (group.id, group.name.clone(), group.version, json(group)?);
+        let key = crate::migration::name_key(&name);
         self.with(move |c| {
             c.execute(
-                "INSERT INTO migration_groups (id, name, version, body) VALUES (?1, ?2, ?3, ?4)",
-                params![id.0 as i64, name, version as i64, body],
+                "INSERT INTO migration_groups (id, name, version, body, name_key) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id.0 as i64, name, version as i64, body, key],
             )
             .map_err(|e| {
                 unique_violation(e, &format!("migration group named {name:?} or id {id}"))
@@ -435,8 +468,8 @@ impl Store for SqliteStore {
         self.with(move |c| {
             let n = c
                 .execute(
-                    "UPDATE migration_groups SET name = ?1, version = ?2, body = ?3 WHERE id = ?4 AND version = ?5",
-                    params![name, version as i64, body, id.0 as i64, expected_version as i64],
+                    "UPDATE migration_groups SET name = ?1, version = ?2, body = ?3, name_key = ?6 WHERE id = ?4 AND version = ?5",
+                    params![name, version as i64, body, id.0 as i64, expected_version as i64, crate::migration::name_key(&name)],
                 )
                 .map_err(|e| unique_violation(e, &format!("migration group named {name:?}")))?;
             if n == 0 {
@@ -855,6 +888,54 @@ mod tests {
         let fresh = dir.path().join("fresh.sqlite");
         let s = SqliteStore::open(&fresh).unwrap();
         s.integrity_check().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn older_stores_get_case_insensitive_group_names_on_open() {
+        use crate::migration::{GroupId, MigrationGroup};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            let s = SqliteStore::open(&path).unwrap();
+            for (id, name) in [(1, "Alpha"), (2, "Beta")] {
+                let g = MigrationGroup::new(GroupId(id), name, "ops", chrono::Utc::now()).unwrap();
+                s.insert_group(&g).await.unwrap();
+            }
+        }
+        // As a store written before name keys existed.
+        let wait_closed = || async {
+            for _ in 0..200 {
+                if !path.with_extension("sqlite-wal").exists() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        };
+        wait_closed().await;
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(
+                "DROP INDEX migration_groups_name_key; UPDATE migration_groups SET name_key = NULL;",
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        let dup = MigrationGroup::new(GroupId(3), "ALPHA", "ops", chrono::Utc::now()).unwrap();
+        assert!(matches!(
+            s.insert_group(&dup).await,
+            Err(StoreError::AlreadyExists(_))
+        ));
+        drop(s);
+        wait_closed().await;
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(
+                "DROP INDEX migration_groups_name_key; UPDATE migration_groups SET name_key = NULL, name = 'beta' WHERE id = 1;",
+            )
+            .unwrap();
+        }
+        let err = SqliteStore::open(&path).map(|_| ()).unwrap_err();
+        assert!(err.to_string().contains("differ only by case"), "{err}");
     }
 
     #[tokio::test]

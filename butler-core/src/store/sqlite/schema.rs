@@ -69,4 +69,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
         body TEXT NOT NULL
      );
      CREATE INDEX migration_report_lines_run ON migration_report_lines(run_id, id);",
+    // 5: group names unique regardless of case (the key is filled by
+    // `SqliteStore::open` for older rows, then made unique).
+    "ALTER TABLE migration_groups ADD COLUMN name_key TEXT;",
 ];
