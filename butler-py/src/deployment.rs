@@ -374,6 +374,7 @@ impl Session {
                 .map(|r| Request { inner: r })
                 .collect(),
             total: page.total,
+            skipped: page.skipped,
         })
     }
 

@@ -205,4 +205,6 @@ pub(crate) struct RequestPage {
     pub items: Vec<Request>,
     /// Requests matching the filter over all pages.
     pub total: usize,
+    /// Rows of this page that could not be read (damaged); left out, logged.
+    pub skipped: usize,
 }

@@ -108,7 +108,11 @@ impl Store for MemoryStore {
             .take(query.limit.unwrap_or(usize::MAX))
             .cloned()
             .collect();
-        Ok(Page { items, total })
+        Ok(Page {
+            items,
+            total,
+            skipped: 0,
+        })
     }
 
     async fn request_ids_in_states(

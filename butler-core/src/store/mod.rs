@@ -137,6 +137,10 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Rows matching the filters, over all pages.
     pub total: usize,
+    /// Rows of this page that could not be decoded (damaged or written by
+    /// a newer Butler): left out, logged and counted, never hiding the rest.
+    #[serde(default)]
+    pub skipped: usize,
 }
 
 /// Durable storage of requests (and, later, migration groups and reports).

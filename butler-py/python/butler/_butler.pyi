@@ -177,6 +177,7 @@ class Request:
 class RequestPage:
     items: List[Request]
     total: int
+    skipped: int
 
 class MigrationGroup:
     @property

@@ -377,8 +377,11 @@ impl Store for SqliteStore {
             let total: i64 = c
                 .query_row(&format!("SELECT COUNT(*) FROM requests {filter}"), params_from_iter(args.iter()), |r| r.get(0))
                 .map_err(backend)?;
-            let limit = q.limit.map_or(-1, |l| l as i64);
-            let sql = format!("SELECT id, body FROM requests {filter} ORDER BY created_at DESC, id DESC LIMIT {limit} OFFSET {}", q.offset as i64);
+            // Past i64 is "everything" / "beyond the end", never a negative
+            // number SQLite would read as "no limit" / "from the start".
+            let limit = q.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+            let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
+            let sql = format!("SELECT id, body FROM requests {filter} ORDER BY created_at DESC, id DESC LIMIT {limit} OFFSET {offset}");
             let mut stmt = c.prepare(&sql).map_err(backend)?;
             let rows: Vec<(i64, String)> = stmt
                 .query_map(params_from_iter(args.iter()), |r| Ok((r.get(0)?, r.get(1)?)))
@@ -389,7 +392,20 @@ impl Store for SqliteStore {
             Ok((raws, total as usize))
         })
         .await
-        .and_then(|(raws, total)| Ok(Page { items: raws.iter().map(RawRequest::decode).collect::<Result<_, _>>()?, total }))
+        .map(|(raws, total)| {
+            let mut items = Vec::with_capacity(raws.len());
+            let mut skipped = 0;
+            for raw in &raws {
+                match raw.decode() {
+                    Ok(r) => items.push(r),
+                    Err(e) => {
+                        skipped += 1;
+                        tracing::error!(request = raw.id, "a stored request cannot be read; left out of the list: {e}");
+                    }
+                }
+            }
+            Page { items, total, skipped }
+        })
     }
 
     async fn request_ids_in_states(
@@ -936,6 +952,43 @@ mod tests {
         }
         let err = SqliteStore::open(&path).map(|_| ()).unwrap_err();
         assert!(err.to_string().contains("differ only by case"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn extreme_offsets_page_right_and_one_damaged_row_hides_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rows.sqlite");
+        let s = SqliteStore::open(&path).unwrap();
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            let id = s.next_request_id().await.unwrap();
+            let r = crate::testing::store::sample_request(id, &format!("u{i}"), chrono::Utc::now());
+            s.insert_request(&r).await.unwrap();
+            ids.push(id);
+        }
+        let all = |offset, limit| RequestQuery {
+            offset,
+            limit,
+            ..RequestQuery::default()
+        };
+        let far = s.list_requests(&all(usize::MAX, Some(10))).await.unwrap();
+        assert_eq!(
+            (far.items.len(), far.total),
+            (0, 3),
+            "beyond the end is empty"
+        );
+        let every = s.list_requests(&all(0, Some(usize::MAX))).await.unwrap();
+        assert_eq!(every.items.len(), 3);
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute(
+                "UPDATE requests SET body = '{\"damaged\": tru' WHERE id = ?1",
+                [ids[1].0 as i64],
+            )
+            .unwrap();
+        let page = s.list_requests(&all(0, None)).await.unwrap();
+        assert_eq!((page.items.len(), page.skipped, page.total), (2, 1, 3));
+        assert!(page.items.iter().all(|r| r.id != ids[1]));
     }
 
     #[tokio::test]

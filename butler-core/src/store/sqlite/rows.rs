@@ -32,6 +32,8 @@ pub(super) fn insert_history(
 
 /// A request as stored: decoded by the caller, off the store thread.
 pub(super) struct RawRequest {
+    /// The request number (to name it when it cannot be decoded).
+    pub(super) id: i64,
     body: String,
     history: Vec<String>,
 }
@@ -57,7 +59,7 @@ pub(super) fn load_raw(c: &Connection, id: i64, body: String) -> Result<RawReque
         .map_err(backend)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(backend)?;
-    Ok(RawRequest { body, history })
+    Ok(RawRequest { id, body, history })
 }
 
 pub(super) fn update_row(
