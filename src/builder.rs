@@ -334,6 +334,20 @@ impl ButlerBuilder {
             ));
         }
         let requests = Arc::new(requests);
+        // Each step needs its backend unless the deployment switched it off.
+        let off = Engine::switched_off();
+        let monitor = monitor
+            .or_else(|| (!engine_config.monitoring).then(|| off.clone() as Arc<dyn Monitor>));
+        let billing =
+            billing.or_else(|| (!engine_config.billing).then_some(off as Arc<dyn Billing>));
+        for (step, on) in [
+            ("monitoring", engine_config.monitoring),
+            ("billing", engine_config.billing),
+        ] {
+            if !on {
+                tracing::warn!("{step} is switched off: its provisioning step is recorded as skipped by configuration");
+            }
+        }
         let engine = match (monitor, billing) {
             (Some(m), Some(b)) => Some(Arc::new(Engine::new(
                 requests.clone(),
@@ -343,7 +357,7 @@ impl ButlerBuilder {
                 engine_config,
             ))),
             _ => {
-                tracing::warn!("no monitoring or billing backend: this Butler does not provision");
+                tracing::warn!("no monitoring or billing backend (and the steps are not switched off): this Butler does not provision");
                 None
             }
         };

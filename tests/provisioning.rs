@@ -397,3 +397,41 @@ async fn a_step_slower_than_the_lease_is_never_taken_over() {
         );
     }
 }
+
+#[tokio::test]
+async fn switched_off_steps_are_recorded_as_skipped_never_as_done() {
+    let w = World::new(SimPlatform::demo(12), Arc::new(MemoryStore::new()));
+    let r = w.approved("nomon").await;
+    let mut cfg = World::engine_config("e1");
+    cfg.monitoring = false;
+    cfg.billing = false;
+    let sim = Arc::new(w.sim.clone());
+    let off = butler::engine::Engine::switched_off();
+    let engine = Arc::new(butler::engine::Engine::new(
+        w.svc.clone(),
+        sim,
+        off.clone(),
+        off,
+        cfg,
+    ));
+    engine.run_until_idle().await.unwrap();
+    let done = w.get(r.id).await;
+    assert_eq!(done.state, RequestState::Completed);
+    let name = done.platform_vm_name();
+    assert_eq!(w.sim.vms_named(&name), 1);
+    assert_eq!(w.sim.monitor_registrations(&name), 0);
+    assert_eq!(w.sim.billing_activations(&name), 0);
+    let notes: Vec<String> = done.history.iter().filter_map(|h| h.note.clone()).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n == "monitor done: skipped by configuration"),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n == "bill done: skipped by configuration"),
+        "{notes:?}"
+    );
+}

@@ -70,14 +70,19 @@ impl Butler {
 
     /// A Butler on Nutanix: the TOML config at ``config_path`` (passwords
     /// from ``BUTLER_NUTANIX_*_PASSWORD``). Requests and migrations work;
-    /// ``provision()`` needs monitoring and billing adapters, not shipped yet.
+    /// ``provision()`` needs monitoring and billing adapters, not shipped
+    /// yet, unless the deployment switches those steps off
+    /// (``monitoring=False``, ``billing=False``): history then says
+    /// "skipped by configuration".
     #[staticmethod]
-    #[pyo3(signature = (config_path, db_path=None, catalog=None, rate_book=None))]
+    #[pyo3(signature = (config_path, db_path=None, catalog=None, rate_book=None, *, monitoring=true, billing=true))]
     fn nutanix(
         config_path: &str,
         db_path: Option<&str>,
         catalog: Option<&Catalog>,
         rate_book: Option<&RateBook>,
+        monitoring: bool,
+        billing: bool,
     ) -> PyResult<Self> {
         let config = butler_nutanix::NutanixConfig::from_path(std::path::Path::new(config_path))
             .map_err(|e| InvalidInput::new_err(e.to_string()))?;
@@ -100,6 +105,11 @@ impl Butler {
         if let Some(p) = db_path {
             b = b.sqlite(p);
         }
+        b = b.engine_config(butler_core::engine::EngineConfig {
+            monitoring,
+            billing,
+            ..Default::default()
+        });
         Self::from_built(b)
     }
 
@@ -141,7 +151,7 @@ impl Butler {
     fn provision<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let Some(engine) = self.engine.clone() else {
             return Err(crate::errors::ButlerError::new_err(
-                "provisioning on Nutanix needs monitoring and billing adapters, which this version does not ship; use the Rust API with your own Monitor and Billing",
+                "provisioning on Nutanix needs monitoring and billing adapters, which this version does not ship: pass monitoring=False, billing=False to record those steps as skipped by configuration, or use the Rust API with your own Monitor and Billing",
             ));
         };
         let s = block(py, async move { engine.run_until_idle().await })?

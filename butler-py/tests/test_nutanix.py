@@ -51,3 +51,11 @@ def test_plain_http_and_credentials_in_urls_are_refused(tmp_path, monkeypatch):
     path.write_text(CONFIG.replace("https://", "https://root:pw@"))
     with pytest.raises(butler.InvalidInput, match="no user name or password in the url"):
         butler.Butler.nutanix(str(path))
+
+
+def test_switched_off_steps_let_a_nutanix_deployment_provision(tmp_path, monkeypatch):
+    monkeypatch.setenv("BUTLER_NUTANIX_PC_PASSWORD", "x")
+    path = tmp_path / "nutanix.toml"
+    path.write_text(CONFIG)
+    b = butler.Butler.nutanix(str(path), monitoring=False, billing=False)
+    assert b.provision() == {"completed": 0, "failed": 0, "skipped": 0}

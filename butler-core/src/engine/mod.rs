@@ -118,6 +118,12 @@ pub struct EngineConfig {
     pub call_deadline: Duration,
     /// Protection settings.
     pub protection: ProtectionConfig,
+    /// Register VMs with monitoring (SPEC §5). When off, the step is
+    /// recorded in history as "skipped by configuration".
+    pub monitoring: bool,
+    /// Activate billing (SPEC §5). When off, the step is recorded in
+    /// history as "skipped by configuration".
+    pub billing: bool,
 }
 
 impl Default for EngineConfig {
@@ -131,8 +137,55 @@ impl Default for EngineConfig {
             lease_ttl: Duration::from_secs(15 * 60),
             call_deadline: crate::resilience::DEFAULT_CALL_DEADLINE,
             protection: ProtectionConfig::default(),
+            monitoring: true,
+            billing: true,
         }
     }
+}
+
+/// The monitoring or billing backend of a deployment that switched the step
+/// off: every call is a permanent error (the engine never makes one).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SwitchedOff;
+
+#[async_trait::async_trait]
+impl crate::backend::Monitor for SwitchedOff {
+    async fn find(
+        &self,
+        _: &str,
+    ) -> Result<Option<crate::backend::MonitorRegistration>, crate::backend::BackendError> {
+        Err(off("monitoring"))
+    }
+    async fn register(
+        &self,
+        _: &crate::backend::MonitorRegistration,
+    ) -> Result<(), crate::backend::BackendError> {
+        Err(off("monitoring"))
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::backend::Billing for SwitchedOff {
+    async fn find(
+        &self,
+        _: &str,
+    ) -> Result<Option<crate::backend::BillingActivation>, crate::backend::BackendError> {
+        Err(off("billing"))
+    }
+    async fn activate(
+        &self,
+        _: &crate::backend::BillingActivation,
+    ) -> Result<(), crate::backend::BackendError> {
+        Err(off("billing"))
+    }
+}
+
+fn off(what: &str) -> crate::backend::BackendError {
+    crate::backend::BackendError::new(
+        crate::backend::ErrorKind::Permanent,
+        what,
+        format!("{what} is switched off in this deployment"),
+    )
 }
 
 /// Why the engine stopped working on a request.
@@ -187,6 +240,13 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
+    /// A backend for a step the deployment switched off
+    /// ([`EngineConfig::monitoring`], [`EngineConfig::billing`]): never
+    /// called, and says so if it is.
+    pub fn switched_off() -> Arc<SwitchedOff> {
+        Arc::new(SwitchedOff)
+    }
+
     /// An engine over the service's store and clock and the given backends.
     pub fn new(
         svc: Arc<RequestService>,

@@ -40,6 +40,14 @@ fn permanent(reason: String) -> StepFault {
     }
 }
 
+/// A step this deployment switched off: recorded as such, never as done.
+fn skipped() -> StepOutcome {
+    StepOutcome {
+        vm_uuid: None,
+        detail: "skipped by configuration".into(),
+    }
+}
+
 pub(crate) struct Backends {
     pub(crate) cluster: Arc<dyn ClusterBackend>,
     pub(crate) monitor: Arc<dyn Monitor>,
@@ -58,6 +66,8 @@ impl Backends {
         match step {
             ProvisioningStep::CreateVm => self.create_vm(cfg, r, deadline).await,
             ProvisioningStep::Protect => self.protect(cfg, r).await,
+            ProvisioningStep::Monitor if !cfg.monitoring => Ok(skipped()),
+            ProvisioningStep::Bill if !cfg.billing => Ok(skipped()),
             ProvisioningStep::Monitor => self.register(r).await,
             ProvisioningStep::Bill => self.bill(r).await,
         }
