@@ -8,7 +8,7 @@ use crate::error::NutanixError;
 use async_trait::async_trait;
 use butler_core::backend::{
     BackendError, ClusterBackend, ClusterInfo, ErrorKind, ImageInfo, ProjectInfo, ProtectRequest,
-    ProtectionGroup, ScheduleKind, SubnetInfo, TaskId, TaskStatus, VmCreate, VmInfo,
+    ProtectionGroup, ScheduleKind, SubnetInfo, TaskId, TaskState, TaskStatus, VmCreate, VmInfo,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -425,6 +425,29 @@ impl ClusterBackend for NutanixBackend {
         )
         .await
         .map_err(op_err(op))?;
+        // Prism skips, without a word, a VM it cannot add (and a 422 on the
+        // create above may hide a real refusal): read the domain back.
+        let groups = self.list_protection_groups(cluster).await?;
+        let Some(pd) = groups.iter().find(|g| g.name == req.group) else {
+            return Err(BackendError::new(
+                ErrorKind::Permanent,
+                op,
+                format!(
+                    "protection domain {:?} is not on {cluster} after creating it",
+                    req.group
+                ),
+            ));
+        };
+        if !pd.vms.iter().any(|v| v == &req.vm_name) {
+            return Err(BackendError::new(
+                ErrorKind::Permanent,
+                op,
+                format!(
+                    "Prism did not add VM {:?} to protection domain {:?} (missing, or protected by another domain)",
+                    req.vm_name, req.group
+                ),
+            ));
+        }
         let existing = pe
             .call(
                 Method::GET,
@@ -503,35 +526,70 @@ impl ClusterBackend for NutanixBackend {
     async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {
         let op = "set_vm_project";
         let project_uuid = self.uuid_of("project", project, op).await?;
-        let mut vm = self
-            .pc
-            .call(
-                Method::GET,
-                &format!("/vms/{}", crate::url_safe::segment(vm_uuid, op)?),
-                None,
-                true,
-            )
-            .await
-            .map_err(op_err(op))?;
-        let Some(obj) = vm.as_object_mut() else {
-            return Err(BackendError::new(
-                ErrorKind::Permanent,
-                op,
-                "Prism returned a VM that is not an object",
-            ));
+        let path = format!("/vms/{}", crate::url_safe::segment(vm_uuid, op)?);
+        // A PUT carries the spec_version read; when someone changed the VM
+        // in between (409), read it again and try once more.
+        let mut tries = 0;
+        let answer = loop {
+            tries += 1;
+            let mut vm = self
+                .pc
+                .call(Method::GET, &path, None, true)
+                .await
+                .map_err(op_err(op))?;
+            let Some(obj) = vm.as_object_mut() else {
+                return Err(BackendError::new(
+                    ErrorKind::Permanent,
+                    op,
+                    "Prism returned a VM that is not an object",
+                ));
+            };
+            obj.remove("status");
+            vm["metadata"]["project_reference"] =
+                json!({"kind": "project", "uuid": project_uuid, "name": project});
+            match self.pc.call(Method::PUT, &path, Some(&vm), false).await {
+                Ok(a) => break a,
+                Err(e) if e.status == Some(409) && tries < 2 => {
+                    tracing::info!(
+                        vm = vm_uuid,
+                        "spec_version changed under us; reading the VM again"
+                    );
+                }
+                Err(e) => return Err(e.into_backend(op)),
+            }
         };
-        obj.remove("status");
-        vm["metadata"]["project_reference"] =
-            json!({"kind": "project", "uuid": project_uuid, "name": project});
-        self.pc
-            .call(
-                Method::PUT,
-                &format!("/vms/{}", crate::url_safe::segment(vm_uuid, op)?),
-                Some(&vm),
-                false,
-            )
-            .await
-            .map_err(op_err(op))?;
-        Ok(())
+        // The PUT only starts the change: it is done when its task is.
+        let Some(task) = decode::task_uuid(&answer) else {
+            return Ok(());
+        };
+        let task = TaskId(task);
+        for _ in 0..4 {
+            let status = self
+                .wait_task(&task, std::time::Duration::from_secs(20))
+                .await?;
+            match status.state {
+                TaskState::Succeeded => return Ok(()),
+                TaskState::Failed(why) => {
+                    return Err(BackendError::new(
+                        ErrorKind::Permanent,
+                        op,
+                        format!("moving the VM to project {project:?} failed: {why}"),
+                    ))
+                }
+                TaskState::Aborted => {
+                    return Err(BackendError::new(
+                        ErrorKind::Permanent,
+                        op,
+                        format!("moving the VM to project {project:?} was aborted"),
+                    ))
+                }
+                TaskState::Queued | TaskState::Running => {}
+            }
+        }
+        Err(BackendError::new(
+            ErrorKind::Timeout,
+            op,
+            format!("the task moving the VM to project {project:?} is still running"),
+        ))
     }
 }

@@ -311,3 +311,91 @@ async fn lying_totals_endless_pages_and_huge_bodies_are_bounded_errors() {
     fake.set_quirks(Quirks::default());
     assert_eq!(backend.list_vms("c1-madrid").await.unwrap().len(), 150);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vm_prism_silently_left_out_of_a_protection_domain_is_an_error() {
+    use butler_core::backend::{ProtectRequest, Schedule};
+    let (sim, fake, backend) = setup(36).await;
+    let f = fleet::generate(
+        &sim,
+        &fleet::FleetSpec {
+            vms: 1,
+            groups: 1,
+            ..Default::default()
+        },
+    );
+    fake.set_quirks(butler_nutanix::fake::Quirks {
+        silent_protect: true,
+        ..Default::default()
+    });
+    // The VM is protected by the fleet's domain already: Prism skips it.
+    let req = ProtectRequest {
+        group: "PD-new".into(),
+        vm_name: f.vm_names[0].clone(),
+        schedules: vec![Schedule::local(60, 24)],
+    };
+    let err = backend.protect_vm(&f.source, &req).await.unwrap_err();
+    assert!(err.message.contains("did not add VM"), "{err}");
+    assert!(!err.is_retryable());
+    // A VM that does not exist is no better.
+    let err = backend
+        .protect_vm(
+            &f.source,
+            &ProtectRequest {
+                vm_name: "no-such-vm".into(),
+                ..req.clone()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("did not add VM"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_change_waits_for_its_task_and_survives_one_spec_version_conflict() {
+    use butler_nutanix::fake::Quirks;
+    let (sim, fake, backend) = setup(37).await;
+    let f = fleet::generate(
+        &sim,
+        &fleet::FleetSpec {
+            vms: 1,
+            groups: 1,
+            ..Default::default()
+        },
+    );
+    let uuid = sim.vm(&f.vm_names[0]).unwrap().uuid;
+    // Someone changed the VM between our read and our write: read again, once.
+    fake.set_quirks(Quirks {
+        spec_version_conflicts: 1,
+        ..Default::default()
+    });
+    backend.set_vm_project(&uuid, "dev-project").await.unwrap();
+    assert_eq!(
+        sim.vm(&f.vm_names[0]).unwrap().project.as_deref(),
+        Some("dev-project")
+    );
+    // Twice in a row is an error, not a loop.
+    fake.set_quirks(Quirks {
+        spec_version_conflicts: 2,
+        ..Default::default()
+    });
+    let err = backend
+        .set_vm_project(&uuid, "prod-project")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
+    // A PUT accepted whose task then fails is a failure, not a success.
+    fake.set_quirks(Quirks {
+        failing_put_tasks: true,
+        ..Default::default()
+    });
+    let err = backend
+        .set_vm_project(&uuid, "prod-project")
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("cannot be moved"), "{err}");
+    assert_eq!(
+        sim.vm(&f.vm_names[0]).unwrap().project.as_deref(),
+        Some("dev-project")
+    );
+}

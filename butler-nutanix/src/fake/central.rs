@@ -347,6 +347,17 @@ pub(super) async fn put_vm(
     let body = &body;
     let uuid = uuid.as_str();
 
+    {
+        let mut q = f.quirks.lock().unwrap_or_else(|e| e.into_inner());
+        if q.spec_version_conflicts > 0 {
+            q.spec_version_conflicts -= 1;
+            return error(
+                StatusCode::CONFLICT,
+                "CONFLICT",
+                "spec_version mismatch: the VM was changed by another request",
+            );
+        }
+    }
     let p = crate::decode::s(body, &["metadata", "project_reference", "uuid"]);
     let Some(project) = pc.projects.iter().find(|x| x.uuid == p) else {
         return error(
@@ -355,6 +366,11 @@ pub(super) async fn put_vm(
             "unknown project_reference",
         );
     };
+    if f.quirks().failing_put_tasks {
+        // Accepted, then the task fails: nothing changes.
+        let t = format!("putfail-{}", f.counter.fetch_add(1, Ordering::SeqCst));
+        return (StatusCode::ACCEPTED, axum::Json(json!({"metadata": {"kind": "vm", "uuid": uuid}, "status": {"state": "PENDING", "execution_context": {"task_uuid": t}}}))).into_response();
+    }
     match sim.set_vm_project(uuid, &project.name).await {
         Ok(()) => {
             let t = format!("put-{}", f.counter.fetch_add(1, Ordering::SeqCst));
@@ -403,6 +419,13 @@ pub(super) async fn poll_tasks(State(f): State<Arc<Fake>>, Body(body): Body) -> 
 /// `GET /tasks/{id}`.
 pub(super) async fn task(State(f): State<Arc<Fake>>, Path(id): Path<String>) -> Response {
     let sim = &f.sim;
+    if id.starts_with("putfail-") {
+        return axum::Json(
+            json!({"uuid": id, "status": "FAILED", "percentage_complete": 100,
+            "error_detail": "the VM cannot be moved to that project now"}),
+        )
+        .into_response();
+    }
 
     if f.synthetic_tasks
         .lock()

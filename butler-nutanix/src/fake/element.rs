@@ -94,6 +94,13 @@ pub(super) async fn protect_vms(
                 .collect()
         })
         .unwrap_or_default();
+    // Real Prism with `ignore_dup_or_missing_vms: true` answers 200 and
+    // says nothing about VMs it skipped (missing, or in another PD).
+    let silent = body
+        .get("ignore_dup_or_missing_vms")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+        && f.quirks().silent_protect;
     for vm in vms {
         let req = ProtectRequest {
             group: name.to_string(),
@@ -101,6 +108,9 @@ pub(super) async fn protect_vms(
             schedules: vec![],
         };
         if let Err(e) = sim.protect_vm(cluster, &req).await {
+            if silent {
+                continue;
+            }
             return from_backend(e);
         }
     }

@@ -64,6 +64,13 @@ pub struct Quirks {
     pub endless_pages: bool,
     /// List answers carry this many bytes of padding.
     pub pad_bytes: usize,
+    /// `protect_vms` with `ignore_dup_or_missing_vms` skips VMs it cannot
+    /// add (missing, or in another protection domain) and still answers 200.
+    pub silent_protect: bool,
+    /// The next this-many VM PUTs answer 409 (`spec_version` changed).
+    pub spec_version_conflicts: u32,
+    /// VM PUTs are accepted (202) and their task then fails.
+    pub failing_put_tasks: bool,
 }
 
 impl Fake {
