@@ -159,18 +159,31 @@ impl NutanixBackend {
         op: &'static str,
     ) -> Result<String, BackendError> {
         let all = self.list_all(kind, None).await.map_err(op_err(op))?;
-        all.iter()
-            .find(|e| {
+        let uuids: Vec<String> = all
+            .iter()
+            .filter(|e| kind != "image" || decode::image_is_bootable_disk(e))
+            .filter(|e| {
                 decode::s(e, &["status", "name"]) == name || decode::s(e, &["spec", "name"]) == name
             })
             .map(|e| decode::s(e, &["metadata", "uuid"]))
-            .ok_or_else(|| {
-                BackendError::new(
-                    ErrorKind::Invalid,
-                    op,
-                    format!("no {kind} named {name:?} in Prism Central"),
-                )
-            })
+            .collect();
+        match uuids.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(BackendError::new(
+                ErrorKind::Invalid,
+                op,
+                format!("no {kind} named {name:?} in Prism Central"),
+            )),
+            many => Err(BackendError::new(
+                ErrorKind::Invalid,
+                op,
+                format!(
+                    "{} {kind}s are named {name:?} in Prism Central ({}): rename one, Butler will not guess",
+                    many.len(),
+                    many.join(", ")
+                ),
+            )),
+        }
     }
 }
 
@@ -242,6 +255,7 @@ impl ClusterBackend for NutanixBackend {
             .await
             .map_err(op_err("list_images"))?
             .iter()
+            .filter(|e| decode::image_is_bootable_disk(e))
             .map(decode::image)
             .collect())
     }

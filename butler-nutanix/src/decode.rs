@@ -76,6 +76,21 @@ pub fn image(e: &Value) -> ImageInfo {
     }
 }
 
+/// Whether a v3 image can boot a VM: a disk image (not an ISO), complete
+/// (not still uploading or failed). Fields an older Prism omits count as fine.
+pub fn image_is_bootable_disk(e: &Value) -> bool {
+    let ty = first_s(
+        e,
+        &[
+            &["status", "resources", "image_type"],
+            &["spec", "resources", "image_type"],
+        ],
+    );
+    let state = s(e, &["status", "state"]);
+    (ty.is_empty() || ty.eq_ignore_ascii_case("DISK_IMAGE"))
+        && (state.is_empty() || state.eq_ignore_ascii_case("COMPLETE"))
+}
+
 /// Whether a v3 project says which clusters it may use. Older Prism Central
 /// versions send no `cluster_reference_list` at all: such a project is not
 /// restricted to any cluster (it is not "allowed on none").

@@ -70,6 +70,29 @@ impl NutanixError {
                     .collect()
             })
             .unwrap_or_default();
+        // Prism Element v2 answers `{"message": …, "error_code": {"code": …}}`.
+        let mut reasons = reasons;
+        let mut messages = messages;
+        if messages.is_empty() {
+            if let Some(m) = parsed
+                .as_ref()
+                .and_then(|v| v.get("message"))
+                .and_then(|m| m.as_str())
+            {
+                messages.push(m.to_string());
+            }
+            if let Some(code) = parsed
+                .as_ref()
+                .and_then(|v| v.get("error_code"))
+                .and_then(|c| c.get("code").or(Some(c)))
+                .filter(|c| c.is_number() || c.is_string())
+            {
+                reasons.push(format!(
+                    "error_code {}",
+                    code.as_str().map_or(code.to_string(), str::to_string)
+                ));
+            }
+        }
         let rate_limited = reasons.iter().any(|r| r.starts_with("RATE_LIMIT"))
             || body.contains("RATE_LIMIT_EXCEEDED");
         let kind = match status {
@@ -133,5 +156,15 @@ mod tests {
             assert!(NutanixError::from_response(s, "").is_retryable(), "{s}");
         }
         assert!(!NutanixError::from_response(500, "not json").is_retryable());
+    }
+
+    #[test]
+    fn prism_element_errors_keep_their_message_and_code() {
+        let e = NutanixError::from_response(
+            500,
+            r#"{"message": "Protection domain PD-x has VMs in another consistency group", "error_code": {"code": 1103, "help_url": "http://x"}}"#,
+        );
+        assert!(e.message.contains("another consistency group"), "{e}");
+        assert_eq!(e.reasons, vec!["error_code 1103".to_string()]);
     }
 }

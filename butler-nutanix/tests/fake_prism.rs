@@ -399,3 +399,35 @@ async fn a_project_change_waits_for_its_task_and_survives_one_spec_version_confl
         Some("dev-project")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_complete_disk_images_boot_and_a_duplicate_name_is_refused() {
+    let (sim, fake, backend) = setup(38).await;
+    fake.set_quirks(butler_nutanix::fake::Quirks {
+        iso_and_duplicate_images: true,
+        ..Default::default()
+    });
+    let images = sim.list_images().await.unwrap();
+    let (first, second) = (images[0].name.clone(), images[1].name.clone());
+    let listed = backend.list_images().await.unwrap();
+    assert_eq!(
+        listed.iter().filter(|i| i.name == first).count(),
+        1,
+        "the ISO and the upload in progress are no boot images"
+    );
+    let mut vm = sim.sample_vm("boots");
+    vm.image = Some(first.clone());
+    assert!(
+        backend.create_vm(&vm).await.is_ok(),
+        "one complete disk image: fine"
+    );
+    let mut vm = sim.sample_vm("ambiguous");
+    vm.image = Some(second.clone());
+    let err = backend.create_vm(&vm).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid);
+    assert!(
+        err.message.contains("dup-1") && err.message.contains(&images[1].uuid),
+        "{err}"
+    );
+    assert_eq!(sim.vms_named("ambiguous"), 0, "nothing created");
+}

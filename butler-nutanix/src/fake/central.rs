@@ -168,12 +168,23 @@ async fn list_pages(
                     Err(e) => from_backend(e),
                 },
                 "images" => match sim.list_images().await {
-                    Ok(i) => page(
-                        i.iter().map(|i| json!({"metadata": {"kind": "image", "uuid": i.uuid}, "status": {"name": i.name, "resources": {"size_bytes": u64::from(i.size_gib) << 30}}})).collect(),
-                        body,
-                        "image",
-                        true,
-                    ),
+                    Ok(i) => {
+                        let mut list: Vec<Value> = i.iter().map(|i| json!({"metadata": {"kind": "image", "uuid": i.uuid}, "status": {"name": i.name, "state": "COMPLETE", "resources": {"image_type": "DISK_IMAGE", "size_bytes": u64::from(i.size_gib) << 30}}})).collect();
+                        if f.quirks().iso_and_duplicate_images {
+                            // An ISO and an upload in progress under a disk image's
+                            // name, and a second complete disk image under another's.
+                            for (n, (name, ty, state)) in i.iter().take(2).enumerate().map(|(k, im)| (k, match k {
+                                0 => (im.name.clone(), "ISO_IMAGE", "COMPLETE"),
+                                _ => (im.name.clone(), "DISK_IMAGE", "COMPLETE"),
+                            })) {
+                                list.push(json!({"metadata": {"kind": "image", "uuid": format!("dup-{n}")}, "status": {"name": name, "state": state, "resources": {"image_type": ty, "size_bytes": 1u64 << 30}}}));
+                            }
+                            if let Some(first) = i.first() {
+                                list.push(json!({"metadata": {"kind": "image", "uuid": "pending-0"}, "status": {"name": first.name, "state": "PENDING", "resources": {"image_type": "DISK_IMAGE"}}}));
+                            }
+                        }
+                        page(list, body, "image", true)
+                    }
                     Err(e) => from_backend(e),
                 },
                 "vms" => {

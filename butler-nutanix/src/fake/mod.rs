@@ -71,6 +71,9 @@ pub struct Quirks {
     pub spec_version_conflicts: u32,
     /// VM PUTs are accepted (202) and their task then fails.
     pub failing_put_tasks: bool,
+    /// Image lists also hold an ISO and an uploading image under the first
+    /// image's name, and a second disk image under the second's.
+    pub iso_and_duplicate_images: bool,
 }
 
 impl Fake {
