@@ -26,6 +26,16 @@ pub struct NutanixBackend {
     requests: Arc<AtomicU64>,
 }
 
+/// A source cluster's remote sites: Prism names them as it likes; the
+/// remote site's uuid is the remote cluster's uuid.
+#[derive(Debug, Default)]
+struct RemoteSites {
+    /// Remote-site name → cluster name (for what PDs say they replicate to).
+    to_cluster: BTreeMap<String, String>,
+    /// Cluster name → remote-site name (for what migrate wants).
+    to_site: BTreeMap<String, String>,
+}
+
 fn op_err(op: &'static str) -> impl Fn(NutanixError) -> BackendError {
     move |e| e.into_backend(op)
 }
@@ -57,6 +67,32 @@ impl NutanixBackend {
             max_entities: config.max_list_entities,
             requests,
         })
+    }
+
+    /// The remote sites configured on `cluster`'s Prism Element, mapped to
+    /// and from the clusters they point at (`GET /remote_sites`; a remote
+    /// site's uuid is its cluster's uuid).
+    async fn remote_sites(
+        &self,
+        cluster: &str,
+        op: &'static str,
+    ) -> Result<RemoteSites, BackendError> {
+        let sites = self
+            .pe(cluster, op)?
+            .call(Method::GET, "/remote_sites", None, true)
+            .await
+            .map_err(op_err(op))?;
+        let clusters = self.list_clusters().await?;
+        let mut map = RemoteSites::default();
+        for site in decode::entities(&sites) {
+            let name = decode::s(site, &["name"]);
+            let uuid = decode::s(site, &["uuid"]);
+            if let Some(c) = clusters.iter().find(|c| !uuid.is_empty() && c.uuid == uuid) {
+                map.to_cluster.insert(name.clone(), c.name.clone());
+                map.to_site.insert(c.name.clone(), name);
+            }
+        }
+        Ok(map)
     }
 
     /// HTTP requests sent so far (all endpoints, logins and retries included).
@@ -404,10 +440,24 @@ impl ClusterBackend for NutanixBackend {
             )
             .await
             .map_err(op_err(op))?;
-        Ok(decode::entities(&resp)
+        let mut groups: Vec<ProtectionGroup> = decode::entities(&resp)
             .iter()
             .map(|p| decode::protection_domain(p, cluster))
-            .collect())
+            .collect();
+        // PDs name the remote sites they replicate to; validation compares
+        // with cluster names, so translate (a site that matches no cluster
+        // keeps its own name and matches nothing).
+        if groups.iter().any(|g| !g.remote_sites.is_empty()) {
+            let sites = self.remote_sites(cluster, op).await?;
+            for g in &mut groups {
+                for r in &mut g.remote_sites {
+                    if let Some(c) = sites.to_cluster.get(r) {
+                        *r = c.clone();
+                    }
+                }
+            }
+        }
+        Ok(groups)
     }
 
     async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError> {
@@ -512,6 +562,15 @@ impl ClusterBackend for NutanixBackend {
         destination: &str,
     ) -> Result<(), BackendError> {
         let op = "migrate_protection_group";
+        // Prism migrates to a remote site, named as the source PE names it.
+        let sites = self.remote_sites(source, op).await?;
+        let Some(site) = sites.to_site.get(destination) else {
+            return Err(BackendError::new(
+                ErrorKind::Invalid,
+                op,
+                format!("{source} has no remote site pointing at cluster {destination}"),
+            ));
+        };
         // Per protection domain, on the source, to the remote-site name; no
         // task id comes back. A 200 with a non-empty list is a refusal.
         let answer = self
@@ -522,7 +581,7 @@ impl ClusterBackend for NutanixBackend {
                     "/protection_domains/{}/migrate",
                     crate::url_safe::segment(group, op)?
                 ),
-                Some(&json!({"value": destination})),
+                Some(&json!({"value": site})),
                 false,
             )
             .await

@@ -431,3 +431,43 @@ async fn only_complete_disk_images_boot_and_a_duplicate_name_is_refused() {
     );
     assert_eq!(sim.vms_named("ambiguous"), 0, "nothing created");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_go_to_the_remote_site_not_the_cluster_name() {
+    let (sim, fake, backend) = setup(39).await;
+    let f = fleet::generate(
+        &sim,
+        &fleet::FleetSpec {
+            vms: 2,
+            groups: 1,
+            ..Default::default()
+        },
+    );
+    fake.set_quirks(butler_nutanix::fake::Quirks {
+        remote_site_prefix: Some("dr-site-".into()),
+        ..Default::default()
+    });
+    // What PDs replicate to reads as the destination cluster, as validation expects.
+    let groups = backend.list_protection_groups(&f.source).await.unwrap();
+    let pd = groups.iter().find(|g| g.name == f.groups[0].name).unwrap();
+    assert_eq!(pd.remote_sites, vec![f.destination.clone()]);
+    // And migrate names the remote site Prism knows.
+    backend
+        .migrate_protection_group(&f.source, &f.groups[0].name, &f.destination)
+        .await
+        .unwrap();
+    sim.clock().advance(Duration::from_secs(3600));
+    // The simulator applies due effects on its next call.
+    let moved = sim.list_vms(&f.destination).await.unwrap();
+    assert!(!moved.is_empty());
+    assert!(f
+        .vm_names
+        .iter()
+        .all(|v| sim.vm(v).unwrap().cluster == f.destination));
+    // A destination no remote site points at is refused before any migrate.
+    let err = backend
+        .migrate_protection_group(&f.destination, &f.groups[0].name, "c9-nowhere")
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("no remote site"), "{err}");
+}

@@ -5,6 +5,35 @@ use axum::extract::Path;
 use butler_core::backend::{ProtectRequest, Schedule, ScheduleKind};
 use std::collections::BTreeMap;
 
+/// The name this PE gives the remote site pointing at `cluster`.
+fn site_name(f: &Fake, cluster: &str) -> String {
+    match f.quirks().remote_site_prefix {
+        Some(p) => format!("{p}{cluster}"),
+        None => cluster.to_string(),
+    }
+}
+
+/// `GET /remote_sites`: every other cluster, by its remote-site name, with
+/// the remote cluster's uuid.
+pub(super) async fn remote_sites(
+    State(f): State<Arc<Fake>>,
+    Path(cluster): Path<String>,
+) -> Response {
+    match f.sim.list_clusters().await {
+        Ok(all) => {
+            let entities: Vec<Value> = all
+                .iter()
+                .filter(|c| c.name != cluster)
+                .map(|c| json!({"name": site_name(&f, &c.name), "uuid": c.uuid, "remote_ip_ports": {"10.0.0.1": 2020}}))
+                .collect();
+            let n = entities.len();
+            axum::Json(json!({"metadata": {"count": n, "total_entities": n}, "entities": entities}))
+                .into_response()
+        }
+        Err(e) => from_backend(e),
+    }
+}
+
 /// `GET /protection_domains`: every PD of the cluster, with Prism's
 /// `total_entities: 0` quirk.
 pub(super) async fn list(State(f): State<Arc<Fake>>, Path(cluster): Path<String>) -> Response {
@@ -19,13 +48,13 @@ pub(super) async fn list(State(f): State<Arc<Fake>>, Path(cluster): Path<String>
                         .remote_sites
                         .iter()
                         .map(|s| match g.last_replica {
-                            Some(t) => json!({"remote_site_name": s, "last_replication_start_time_in_usecs": t.timestamp_micros()}),
-                            None => json!({"remote_site_name": s}),
+                            Some(t) => json!({"remote_site_name": site_name(&f, s), "last_replication_start_time_in_usecs": t.timestamp_micros()}),
+                            None => json!({"remote_site_name": site_name(&f, s)}),
                         })
                         .collect();
                 names.insert(g.name.clone(), json!({"name": g.name, "active": g.active,
                         "vms": g.vms.iter().map(|v| json!({"vm_name": v})).collect::<Vec<_>>(),
-                        "remote_site_names": g.remote_sites, "cron_schedules": g.schedules.iter().map(schedule_json).collect::<Vec<_>>(),
+                        "remote_site_names": g.remote_sites.iter().map(|r| site_name(&f, r)).collect::<Vec<_>>(), "cron_schedules": g.schedules.iter().map(schedule_json).collect::<Vec<_>>(),
                         "replication_links": links, "marked_for_removal": false}));
             }
             for (c, n) in f.declared.lock().unwrap_or_else(|e| e.into_inner()).iter() {
@@ -179,10 +208,24 @@ pub(super) async fn migrate(
     let (cluster, name) = (cluster.as_str(), name.as_str());
     let body = &body;
 
-    let dest = body
+    let site = body
         .get("value")
         .and_then(Value::as_str)
         .unwrap_or_default();
+    // The value is a remote-site name: find the cluster it points at.
+    let clusters = f.sim.list_clusters().await.unwrap_or_default();
+    let Some(dest) = clusters
+        .iter()
+        .map(|c| c.name.clone())
+        .find(|c| c != cluster && site_name(&f, c) == site)
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            &format!("remote site {site} not found"),
+        );
+    };
+    let dest = dest.as_str();
     if let Some(reasons) = f.quirks().refuse_migrations {
         // Recorded shape (SB Invoke-AsyncDr.ps1): 200, count > 0, one entity per problem.
         let entities: Vec<Value> = reasons

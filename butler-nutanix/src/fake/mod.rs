@@ -74,6 +74,10 @@ pub struct Quirks {
     /// Image lists also hold an ISO and an uploading image under the first
     /// image's name, and a second disk image under the second's.
     pub iso_and_duplicate_images: bool,
+    /// Remote sites are named this prefix plus the cluster's name (real
+    /// Prism lets an administrator name them anything); `migrate` then
+    /// wants that name and refuses a cluster name.
+    pub remote_site_prefix: Option<String>,
 }
 
 impl Fake {
@@ -221,6 +225,7 @@ fn router(state: Arc<Fake>) -> Router {
             get(element::schedules).post(element::add_schedule),
         )
         .route("/protection_domains/:name/migrate", post(element::migrate))
+        .route("/remote_sites", get(element::remote_sites))
         .route_layer(middleware::from_fn(element_auth));
     Router::new()
         .nest("/api/nutanix/v3", central)
