@@ -95,5 +95,56 @@ fn refresh_calls(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, validation, refresh_calls);
+/// What a user waits for: `MigrationService::validate` on a stored,
+/// refreshed 1M-VM group (SQLite), token signing included.
+fn service_validate(c: &mut Criterion) {
+    use butler::auth::{Actor, Role};
+    use butler::migration::{MigrationConfig, MigrationService};
+    use std::sync::Arc;
+    let n = 1_000_000;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let ops = Actor::trusted("olga", [Role::Operator]).expect("actor");
+    let (svc, id) = rt.block_on(async {
+        let sim = SimPlatform::demo(7);
+        let f = fleet::generate(
+            &sim,
+            &fleet::FleetSpec {
+                vms: n,
+                groups: n / 100,
+                mix: fleet::ProblemMix::REALISTIC,
+                ..Default::default()
+            },
+        );
+        let store = Arc::new(butler::store::SqliteStore::open_in_memory().expect("store"));
+        let svc = MigrationService::new(
+            store,
+            Arc::new(sim.clone()),
+            sim.clock(),
+            MigrationConfig::default(),
+        );
+        let g = svc.create_group(&ops, "bench").await.expect("group");
+        let g = svc
+            .save(
+                &ops,
+                &g.with_members(&f.source, &f.destination, f.vm_names.iter().cloned()),
+            )
+            .await
+            .expect("save");
+        svc.refresh(&ops, g.id).await.expect("refresh");
+        (svc, g.id)
+    });
+    let mut grp = c.benchmark_group("service_validate");
+    grp.sample_size(10);
+    grp.throughput(Throughput::Elements(n as u64));
+    grp.bench_function(BenchmarkId::from_parameter(n), |b| {
+        b.iter(|| rt.block_on(async { black_box(svc.validate(&ops, id).await.expect("validate")) }))
+    });
+    grp.finish();
+}
+
+criterion_group!(benches, validation, refresh_calls, service_validate);
 criterion_main!(benches);

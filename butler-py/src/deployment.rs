@@ -672,7 +672,7 @@ impl Session {
         let a = self.actor.clone();
         let (g, f, r) = call!(py, self.migrations, |m| m.validate(&a, GroupId(id)))?;
         Ok(ValidationReport {
-            group: Arc::new(g),
+            group: g,
             facts: f,
             inner: r,
         })
@@ -684,7 +684,7 @@ impl Session {
         let (g, f, r) = call!(py, self.migrations, |m| m
             .validate_failed(&a, RunId(run_id)))?;
         Ok(ValidationReport {
-            group: Arc::new(g),
+            group: g,
             facts: f,
             inner: r,
         })

@@ -30,6 +30,9 @@ pub struct MigrationService {
     facts: FactsCache,
     policy: Policy,
     token_key: tokio::sync::OnceCell<SecretKey>,
+    /// Decoded groups by id, kept while their stored version is unchanged:
+    /// validating a million-VM group reads one version, not the group.
+    decoded: Mutex<std::collections::HashMap<GroupId, Arc<MigrationGroup>>>,
 }
 
 /// The store's key for validation tokens.
@@ -64,7 +67,21 @@ impl MigrationService {
             facts: FactsCache::default(),
             policy: Policy::standard(),
             token_key: tokio::sync::OnceCell::new(),
+            decoded: Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// The group as stored now: the decoded copy when its version is
+    /// unchanged, else read (and kept).
+    async fn current_group(&self, id: GroupId) -> Result<Arc<MigrationGroup>, ButlerError> {
+        let version = self.store.group_version(id).await?;
+        let lock = || self.decoded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(g) = lock().get(&id).filter(|g| g.version == version) {
+            return Ok(g.clone());
+        }
+        let g = Arc::new(self.store.get_group(id).await?);
+        lock().insert(id, g.clone());
+        Ok(g)
     }
 
     fn allow(&self, actor: &Actor, op: Operation) -> Result<(), ButlerError> {
@@ -439,9 +456,9 @@ impl MigrationService {
         &self,
         actor: &Actor,
         id: GroupId,
-    ) -> Result<(MigrationGroup, Arc<FactsSnapshot>, ValidationReport), ButlerError> {
+    ) -> Result<(Arc<MigrationGroup>, Arc<FactsSnapshot>, ValidationReport), ButlerError> {
         self.allow(actor, Operation::ValidateGroups)?;
-        let group = self.store.get_group(id).await?;
+        let group = self.current_group(id).await?;
         let facts = self.current_facts(&group)?;
         let report = validate(&group, &facts, self.clock.now(), None);
         let report = self.issue(&group, &facts, report).await?;
@@ -453,14 +470,14 @@ impl MigrationService {
         &self,
         actor: &Actor,
         run: RunId,
-    ) -> Result<(MigrationGroup, Arc<FactsSnapshot>, ValidationReport), ButlerError> {
+    ) -> Result<(Arc<MigrationGroup>, Arc<FactsSnapshot>, ValidationReport), ButlerError> {
         self.allow(actor, Operation::ValidateGroups)?;
         let report = self.store.get_report(run).await?;
         let failed = report.failed_vms();
         if failed.is_empty() {
             return Err(ButlerError::Invalid(format!("run {run} has no failed VMs")));
         }
-        let group = self.store.get_group(report.group).await?;
+        let group = self.current_group(report.group).await?;
         let facts = self.current_facts(&group)?;
         // Retry exactly the failed VMs still off the destination; the others
         // moved after all (the facts say so) and are named, not retried.
@@ -499,7 +516,7 @@ impl MigrationService {
         token
             .verify(self.token_key().await?)
             .map_err(|e| ButlerError::ValidationRequired(e.to_string()))?;
-        let group = self.store.get_group(token.group()).await?;
+        let group = self.current_group(token.group()).await?;
         if token.group_version() != group.version {
             return Err(ButlerError::ValidationRequired(format!(
                 "group {:?} changed since it was validated (version {} → {}); validate again",

@@ -165,6 +165,14 @@ impl Store for MemoryStore {
             .ok_or_else(|| StoreError::NotFound(format!("migration group {id}")))
     }
 
+    async fn group_version(&self, id: GroupId) -> Result<u64, StoreError> {
+        self.lock()
+            .groups
+            .get(&id)
+            .map(|g| g.version)
+            .ok_or_else(|| StoreError::NotFound(format!("migration group {id}")))
+    }
+
     async fn update_group(
         &self,
         group: &MigrationGroup,

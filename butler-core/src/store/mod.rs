@@ -192,6 +192,12 @@ pub trait Store: Send + Sync {
     async fn insert_group(&self, group: &MigrationGroup) -> Result<(), StoreError>;
     /// Reads a group.
     async fn get_group(&self, id: GroupId) -> Result<MigrationGroup, StoreError>;
+    /// A group's current version, without reading the group (lets callers
+    /// keep a decoded copy of a large group until it changes). The default
+    /// reads the whole group.
+    async fn group_version(&self, id: GroupId) -> Result<u64, StoreError> {
+        Ok(self.get_group(id).await?.version)
+    }
     /// Replaces a group if its stored version is `expected_version`
     /// (`AlreadyExists` if renamed onto a taken name).
     async fn update_group(

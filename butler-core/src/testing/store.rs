@@ -115,7 +115,13 @@ pub async fn groups_have_unique_names_and_versions(store: &dyn Store) {
         "rename onto a taken name"
     );
     renamed.name = "Drill East".into();
+    assert_eq!(store.group_version(id2).await, Ok(1));
     ok(store.update_group(&renamed, 1).await);
+    assert_eq!(
+        store.group_version(id2).await,
+        Ok(2),
+        "the version alone, read cheaply"
+    );
     assert!(matches!(
         store.update_group(&renamed, 1).await,
         Err(StoreError::Conflict {
@@ -131,6 +137,10 @@ pub async fn groups_have_unique_names_and_versions(store: &dyn Store) {
     ok(store.delete_group(id2, 2).await);
     assert!(matches!(
         store.get_group(id2).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.group_version(id2).await,
         Err(StoreError::NotFound(_))
     ));
     ok(store.delete_group(id1, 1).await);

@@ -475,6 +475,22 @@ impl Store for SqliteStore {
         parse(&body)
     }
 
+    async fn group_version(&self, id: GroupId) -> Result<u64, StoreError> {
+        let v: i64 = self
+            .with(move |c| {
+                c.query_row(
+                    "SELECT version FROM migration_groups WHERE id = ?1",
+                    [id.0 as i64],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?
+                .ok_or_else(|| StoreError::NotFound(format!("migration group {id}")))
+            })
+            .await?;
+        Ok(v as u64)
+    }
+
     async fn update_group(
         &self,
         group: &MigrationGroup,
