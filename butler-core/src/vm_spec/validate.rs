@@ -128,6 +128,22 @@ impl fmt::Display for SpecErrors {
     }
 }
 
+/// Longest part of a value echoed back in a message, in characters.
+const ECHO_CHARS: usize = 64;
+
+/// A value as messages show it: quoted, cut after [`ECHO_CHARS`] characters,
+/// so a 10 MiB field never becomes a 10 MiB message.
+fn shown(value: &str) -> String {
+    match value.char_indices().nth(ECHO_CHARS) {
+        None => format!("{value:?}"),
+        Some((cut, _)) => format!(
+            "{:?}… ({} characters)",
+            &value[..cut],
+            value.chars().count()
+        ),
+    }
+}
+
 struct Problems(Vec<SpecError>);
 
 impl Problems {
@@ -200,21 +216,23 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
         p.add(
             "division",
             C::UnknownDivision,
-            format!("unknown division {:?}", spec.division),
+            format!("unknown division {}", shown(&spec.division)),
         );
     }
     match catalog.unit(&spec.unit) {
         None => p.add(
             "unit",
             C::UnknownUnit,
-            format!("unknown unit {:?}", spec.unit),
+            format!("unknown unit {}", shown(&spec.unit)),
         ),
         Some(u) if division_ok && u.division != spec.division => p.add(
             "unit",
             C::UnitNotInDivision,
             format!(
-                "unit {:?} belongs to division {:?}, not {:?}",
-                u.code, u.division, spec.division
+                "unit {:?} belongs to division {:?}, not {}",
+                u.code,
+                u.division,
+                shown(&spec.division)
             ),
         ),
         Some(_) => {}
@@ -224,14 +242,14 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
         p.add(
             "environment",
             C::UnknownEnvironment,
-            format!("unknown environment {:?}", spec.environment),
+            format!("unknown environment {}", shown(&spec.environment)),
         );
     }
     if catalog.disk_type(&spec.disk_type).is_none() {
         p.add(
             "disk_type",
             C::UnknownDiskType,
-            format!("unknown disk type {:?}", spec.disk_type),
+            format!("unknown disk type {}", shown(&spec.disk_type)),
         );
     }
     let cost_center = catalog.cost_center(
@@ -245,8 +263,11 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
             "cost_center",
             C::NoCostCenter,
             format!(
-                "no cost center is mapped for division {:?}, unit {:?}, environment {:?}, disk type {:?}",
-                spec.division, spec.unit, spec.environment, spec.disk_type
+                "no cost center is mapped for division {}, unit {}, environment {}, disk type {}",
+                shown(&spec.division),
+                shown(&spec.unit),
+                shown(&spec.environment),
+                shown(&spec.disk_type)
             ),
         );
     }
@@ -254,7 +275,7 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
         p.add(
             "cluster",
             C::UnknownCluster,
-            format!("unknown cluster {:?}", spec.cluster),
+            format!("unknown cluster {}", shown(&spec.cluster)),
         );
     }
 
@@ -265,7 +286,15 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
             format!("{} disks; a VM has 1 to {MAX_DISKS}", spec.disks_gib.len()),
         );
     }
-    for (i, d) in spec.disks_gib.iter().enumerate() {
+    // Per-disk checks only for a list within bounds: a million disks is one
+    // problem, not a million.
+    let disks_in_bounds = spec.disks_gib.len() <= MAX_DISKS;
+    for (i, d) in spec
+        .disks_gib
+        .iter()
+        .enumerate()
+        .take_while(|_| disks_in_bounds)
+    {
         if !(1..=lim.max_disk_gib).contains(d) {
             p.add(
                 format!("disks_gib[{i}]"),
@@ -276,7 +305,11 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
     }
     if let Some(name) = &spec.image {
         match catalog.image(name) {
-            None => p.add("image", C::UnknownImage, format!("unknown image {name:?}")),
+            None => p.add(
+                "image",
+                C::UnknownImage,
+                format!("unknown image {}", shown(name)),
+            ),
             Some(img) => {
                 if let Some(d0) = spec.disks_gib.first_mut() {
                     if *d0 < img.size_gib {
@@ -295,15 +328,18 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
         );
     }
     let mut seen = BTreeSet::new();
-    for (i, vlan) in spec.nics.iter().enumerate() {
+    let nics_in_bounds = spec.nics.len() <= MAX_NICS;
+    for (i, vlan) in spec.nics.iter().enumerate().take_while(|_| nics_in_bounds) {
         if let Some(env) = env {
             if !env.vlans.iter().any(|v| v == vlan) {
                 p.add(
                     format!("nics[{i}]"),
                     C::NicVlanNotAllowed,
                     format!(
-                        "VLAN {vlan:?} is not available to project {:?} of environment {:?}",
-                        env.project, env.code
+                        "VLAN {} is not available to project {:?} of environment {:?}",
+                        shown(vlan),
+                        env.project,
+                        env.code
                     ),
                 );
             }
@@ -312,7 +348,7 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
             p.add(
                 format!("nics[{i}]"),
                 C::NicDuplicate,
-                format!("VLAN {vlan:?} is used by another NIC"),
+                format!("VLAN {} is used by another NIC", shown(vlan)),
             );
         }
     }
@@ -385,6 +421,29 @@ mod tests {
     use super::*;
     use crate::demo;
     use proptest::prelude::*;
+
+    #[test]
+    fn huge_lists_and_fields_give_few_short_problems() {
+        let huge = "x".repeat(10 << 20);
+        let spec = VmSpec {
+            disks_gib: vec![0; 1_000_000],
+            nics: vec!["nope".into(); 100_000],
+            division: huge.clone(),
+            unit: huge.clone(),
+            environment: huge.clone(),
+            disk_type: huge.clone(),
+            cluster: huge,
+            ..demo::spec("web01")
+        };
+        let errs = validate(&spec, &demo::catalog()).unwrap_err();
+        assert!(errs.0.len() < 20, "{} problems", errs.0.len());
+        let text = errs.to_string();
+        assert!(text.len() < 4096, "{} bytes of message", text.len());
+        assert!(
+            text.contains("1000000 disks") && text.contains("100000 NICs"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn a_good_spec_derives_project_category_and_cost_center() {
