@@ -147,16 +147,20 @@ impl ValidationToken {
         }
     }
 
-    /// Whether `key` signed exactly these claims (constant-time compare).
-    pub(crate) fn verify(&self, key: &SecretKey) -> Result<(), TokenError> {
-        let p = payload(
+    /// The signed bytes of these claims.
+    fn claims(&self) -> Vec<u8> {
+        payload(
             self.group,
             self.group_version,
             &self.facts,
             self.errors,
             self.only.as_deref(),
-        );
-        mac_of(key, &p)
+        )
+    }
+
+    /// Whether `key` signed exactly these claims (constant-time compare).
+    pub(crate) fn verify(&self, key: &SecretKey) -> Result<(), TokenError> {
+        mac_of(key, &self.claims())
             .verify_slice(&self.mac)
             .map_err(|_| TokenError::BadSignature)
     }
@@ -221,16 +225,9 @@ impl ValidationToken {
 
     /// The token as text, to travel through a web page or a script.
     pub fn encode(&self) -> String {
-        let p = payload(
-            self.group,
-            self.group_version,
-            &self.facts,
-            self.errors,
-            self.only.as_deref(),
-        );
         format!(
             "{PREFIX}{}.{}",
-            URL_SAFE_NO_PAD.encode(p),
+            URL_SAFE_NO_PAD.encode(self.claims()),
             URL_SAFE_NO_PAD.encode(self.mac)
         )
     }

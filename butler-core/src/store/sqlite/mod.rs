@@ -211,18 +211,14 @@ impl SqliteStore {
         if r.ended.is_some() || !r.vms.is_empty() {
             return Ok(r);
         }
-        let run = r.id;
-        let bodies: Vec<String> = self
+        let run = r.id.0 as i64;
+        let bodies = self
             .with(move |c| {
-                let mut stmt = c
-                    .prepare_cached(
-                        "SELECT body FROM migration_report_lines WHERE run_id = ?1 ORDER BY id",
-                    )
-                    .map_err(backend)?;
-                let rows = stmt
-                    .query_map([run.0 as i64], |row| row.get(0))
-                    .map_err(backend)?;
-                rows.collect::<Result<Vec<String>, _>>().map_err(backend)
+                column_for(
+                    c,
+                    "SELECT body FROM migration_report_lines WHERE run_id = ?1 ORDER BY id",
+                    run,
+                )
             })
             .await?;
         r.vms = bodies.iter().map(|b| parse(b)).collect::<Result<_, _>>()?;
@@ -630,17 +626,14 @@ impl Store for SqliteStore {
     }
 
     async fn list_reports(&self, group: GroupId) -> Result<Vec<MigrationReport>, StoreError> {
-        let bodies: Vec<String> = self
+        let group = group.0 as i64;
+        let bodies = self
             .with(move |c| {
-                let mut stmt = c
-                    .prepare(
-                        "SELECT body FROM migration_reports WHERE group_id = ?1 ORDER BY id DESC",
-                    )
-                    .map_err(backend)?;
-                let rows = stmt
-                    .query_map([group.0 as i64], |r| r.get(0))
-                    .map_err(backend)?;
-                rows.collect::<Result<Vec<String>, _>>().map_err(backend)
+                column_for(
+                    c,
+                    "SELECT body FROM migration_reports WHERE group_id = ?1 ORDER BY id DESC",
+                    group,
+                )
             })
             .await?;
         let mut out = Vec::with_capacity(bodies.len());

@@ -149,6 +149,13 @@ pub(super) fn column(c: &Connection, sql: &str) -> Result<Vec<String>, StoreErro
     rows.collect::<Result<Vec<String>, _>>().map_err(backend)
 }
 
+/// The one text column of the rows `sql` selects for `key` (its `?1`).
+pub(super) fn column_for(c: &Connection, sql: &str, key: i64) -> Result<Vec<String>, StoreError> {
+    let mut stmt = c.prepare_cached(sql).map_err(backend)?;
+    let rows = stmt.query_map([key], |r| r.get(0)).map_err(backend)?;
+    rows.collect::<Result<Vec<String>, _>>().map_err(backend)
+}
+
 pub(super) fn user_version_error(c: &Connection, name: &str, expected: u64) -> StoreError {
     let found: Result<Option<i64>, _> = c
         .query_row("SELECT version FROM users WHERE name = ?1", [name], |r| {
