@@ -219,3 +219,28 @@ async fn a_cancelled_migration_ends_although_the_platform_never_answers() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_catalog_refresh_that_never_answers_times_out_and_keeps_the_last_catalog() {
+    let sim = SimPlatform::demo(4);
+    let clock = sim.clock();
+    let svc = butler::service::RequestService::with_clock(
+        Arc::new(MemoryStore::new()),
+        butler::demo::catalog(),
+        butler::demo::rate_book(),
+        clock.clone(),
+    );
+    let before = svc.catalog();
+    let start = clock.now();
+    let err = svc
+        .refresh_catalog(hanging(&sim, &["list_clusters"]).as_ref())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, butler::ButlerError::Backend(b) if b.kind == ErrorKind::Timeout),
+        "{err}"
+    );
+    let waited = (clock.now() - start).to_std().unwrap();
+    assert_eq!(waited, butler::resilience::DEFAULT_CALL_DEADLINE * 3);
+    assert_eq!(*svc.catalog(), *before, "the last good catalog stays");
+}

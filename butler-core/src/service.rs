@@ -142,14 +142,22 @@ impl RequestService {
         Ok(())
     }
 
-    /// Refreshes clusters, images and environment VLANs from the platform.
-    /// On any failure the current catalog stays in use and the error is returned.
+    /// Refreshes clusters, images and environment VLANs from the platform,
+    /// within a deadline on the service's clock (3 × the standard call
+    /// deadline). On any failure, a timeout included, the current catalog
+    /// stays in use and the error is returned.
     pub async fn refresh_catalog(
         &self,
         backend: &dyn crate::backend::ClusterBackend,
     ) -> Result<crate::catalog_sync::CatalogChanges, ButlerError> {
         let current = self.catalog();
-        let (next, changes) = crate::catalog_sync::refresh(&current, backend).await?;
+        // Three list calls, each allowed the standard call deadline.
+        let limit = crate::resilience::DEFAULT_CALL_DEADLINE * 3;
+        // The timeout is the outer error; the refresh's own errors keep their type.
+        let refresh = async { Ok(crate::catalog_sync::refresh(&current, backend).await) };
+        let (next, changes) =
+            crate::resilience::deadline(self.clock.as_ref(), limit, "refresh_catalog", refresh)
+                .await??;
         if !changes.is_empty() {
             tracing::info!(?changes, "catalog refreshed from the platform");
         }

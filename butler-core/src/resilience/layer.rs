@@ -15,6 +15,27 @@ use tracing::Instrument;
 /// a large cluster, far shorter than the engine's lease.
 pub const DEFAULT_CALL_DEADLINE: Duration = Duration::from_secs(120);
 
+/// Runs `fut` until it answers or `limit` of `clock`'s time has passed,
+/// then a typed [`ErrorKind::Timeout`] naming `operation`.
+pub async fn deadline<T>(
+    clock: &dyn Clock,
+    limit: Duration,
+    operation: &str,
+    fut: impl Future<Output = Result<T, BackendError>>,
+) -> Result<T, BackendError> {
+    tokio::select! {
+        out = fut => out,
+        _ = clock.sleep(limit) => {
+            tracing::warn!(operation, ?limit, "call to the outside timed out");
+            Err(BackendError::new(
+                ErrorKind::Timeout,
+                operation,
+                format!("no answer within {limit:?} (the call deadline)"),
+            ))
+        }
+    }
+}
+
 /// A backend whose every call has a deadline and a tracing span.
 ///
 /// ```
@@ -79,21 +100,9 @@ impl<B: ?Sized> Guarded<B> {
     ) -> Result<T, BackendError> {
         let limit = self.deadline.saturating_add(extra);
         let span = tracing::debug_span!("backend_call", backend = self.backend, operation);
-        async {
-            tokio::select! {
-                out = fut => out,
-                _ = self.clock.sleep(limit) => {
-                    tracing::warn!(backend = self.backend, operation, ?limit, "backend call timed out");
-                    Err(BackendError::new(
-                        ErrorKind::Timeout,
-                        operation,
-                        format!("no answer within {limit:?} (the call deadline)"),
-                    ))
-                }
-            }
-        }
-        .instrument(span)
-        .await
+        deadline(self.clock.as_ref(), limit, operation, fut)
+            .instrument(span)
+            .await
     }
 }
 

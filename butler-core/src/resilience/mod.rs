@@ -20,5 +20,5 @@
 mod layer;
 mod retry;
 
-pub use layer::{Guarded, DEFAULT_CALL_DEADLINE};
+pub use layer::{deadline, Guarded, DEFAULT_CALL_DEADLINE};
 pub use retry::{retry, salt, RetryPolicy};

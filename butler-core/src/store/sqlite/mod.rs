@@ -54,6 +54,22 @@ fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
+/// One column (`body` or `version`) of a migration group, or not found.
+fn group_column<T: rusqlite::types::FromSql>(
+    c: &Connection,
+    column: &'static str,
+    id: GroupId,
+) -> Result<T, StoreError> {
+    c.query_row(
+        &format!("SELECT {column} FROM migration_groups WHERE id = ?1"),
+        [id.0 as i64],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(backend)?
+    .ok_or_else(|| StoreError::NotFound(format!("migration group {id}")))
+}
+
 /// Gives older groups their case-insensitive name key, then makes it
 /// unique; two existing names that differ only by case are reported.
 fn fill_group_name_keys(conn: &mut Connection) -> Result<(), StoreError> {
@@ -456,34 +472,12 @@ impl Store for SqliteStore {
     }
 
     async fn get_group(&self, id: GroupId) -> Result<MigrationGroup, StoreError> {
-        let body: String = self
-            .with(move |c| {
-                c.query_row(
-                    "SELECT body FROM migration_groups WHERE id = ?1",
-                    [id.0 as i64],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(backend)?
-                .ok_or_else(|| StoreError::NotFound(format!("migration group {id}")))
-            })
-            .await?;
+        let body: String = self.with(move |c| group_column(c, "body", id)).await?;
         parse(&body)
     }
 
     async fn group_version(&self, id: GroupId) -> Result<u64, StoreError> {
-        let v: i64 = self
-            .with(move |c| {
-                c.query_row(
-                    "SELECT version FROM migration_groups WHERE id = ?1",
-                    [id.0 as i64],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(backend)?
-                .ok_or_else(|| StoreError::NotFound(format!("migration group {id}")))
-            })
-            .await?;
+        let v: i64 = self.with(move |c| group_column(c, "version", id)).await?;
         Ok(v as u64)
     }
 
