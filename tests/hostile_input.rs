@@ -146,3 +146,123 @@ async fn group_names_that_only_look_alike_are_one_name_or_refused() {
     }
     assert_eq!(svc.find_groups(&olga, "").await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_group_past_the_vm_limit_is_refused_before_any_per_vm_work() {
+    let sim = SimPlatform::demo(4);
+    let svc = MigrationService::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(sim.clone()),
+        sim.clock(),
+        MigrationConfig::default(),
+    );
+    let olga = Actor::trusted("olga", [Role::Operator]).unwrap();
+    let g = svc.create_group(&olga, "huge").await.unwrap();
+    // Empty names would each be refused; the count is refused first.
+    let names = std::iter::repeat_n(String::new(), butler::limits::MAX_GROUP_VMS + 1);
+    let huge = g.clone().with_members("c1-madrid", "c2-santiago", names);
+    assert!(matches!(
+        svc.save(&olga, &huge).await,
+        Err(ButlerError::Group(GroupError::TooManyVms(n))) if n == butler::limits::MAX_GROUP_VMS + 1
+    ));
+    assert_eq!(svc.group(&olga, g.id).await.unwrap(), g, "nothing stored");
+}
+
+#[tokio::test]
+async fn request_pages_are_bounded() {
+    let w = World::new(SimPlatform::demo(5), Arc::new(MemoryStore::new()));
+    w.approved("web01").await;
+    for limit in [
+        None,
+        Some(butler::limits::MAX_PAGE_SIZE + 1),
+        Some(usize::MAX),
+    ] {
+        let q = RequestQuery {
+            limit,
+            ..RequestQuery::default()
+        };
+        match w.svc.list(&bea(), &q).await {
+            Err(ButlerError::Limit(e)) => {
+                assert_eq!(
+                    (e.field.as_str(), e.limit),
+                    ("limit", butler::limits::MAX_PAGE_SIZE)
+                )
+            }
+            other => panic!("limit {limit:?} accepted: {other:?}"),
+        }
+    }
+    let extreme = RequestQuery {
+        offset: usize::MAX,
+        limit: Some(butler::limits::MAX_PAGE_SIZE),
+        ..RequestQuery::default()
+    };
+    let page = w.svc.list(&bea(), &extreme).await.unwrap();
+    assert_eq!((page.items.len(), page.total), (0, 1));
+}
+
+#[test]
+fn catalogs_past_their_limits_are_refused_naming_the_field() {
+    use butler::catalog::{Catalog, CatalogError, Cluster};
+    let good = butler::demo::catalog();
+    let with = |f: &dyn Fn(&mut Catalog)| {
+        let mut c = good.clone();
+        f(&mut c);
+        Catalog::new(c)
+    };
+    let many = with(&|c| {
+        c.clusters = (0..=butler::limits::MAX_CATALOG_ENTRIES)
+            .map(|i| Cluster {
+                name: format!("c{i}"),
+            })
+            .collect()
+    });
+    assert!(matches!(many, Err(CatalogError::Limit(e)) if e.field == "clusters"));
+    let control = with(&|c| c.clusters[0].name = "c1\u{1b}[2J".into());
+    assert!(
+        matches!(&control, Err(CatalogError::Invalid { entry, field: "name", reason }) if entry == "clusters[0]" && reason.contains("control")),
+        "{control:?}"
+    );
+    let long = with(&|c| c.divisions[0].name = "d".repeat(10 << 20));
+    match long {
+        Err(e @ CatalogError::Invalid { .. }) => assert!(e.to_string().len() < 300, "echo cut"),
+        other => panic!("{other:?}"),
+    }
+    let note = with(&|c| c.limits.max_note_chars = usize::MAX);
+    assert!(matches!(note, Err(CatalogError::Limit(e)) if e.field == "limits.max_note_chars"));
+    let text = format!("# {}\n", "x".repeat(butler::limits::MAX_CONFIG_BYTES));
+    assert!(matches!(
+        Catalog::from_toml_str(&text),
+        Err(CatalogError::Limit(e)) if e.unit == "bytes"
+    ));
+    assert!(Catalog::new(good).is_ok());
+}
+
+#[test]
+fn rate_cards_with_hostile_text_are_refused() {
+    use butler::cost::{CostError, RateBook};
+    let good = butler::demo::rate_book().cards().to_vec();
+    let mut bad = good.clone();
+    bad[0].currency = "UF\r\nfake".into();
+    assert!(matches!(
+        RateBook::new(bad),
+        Err(CostError::InvalidCard { reason, .. }) if reason.contains("currency has control characters")
+    ));
+    let mut bad = good.clone();
+    bad[0].version = "v".repeat(1 << 20);
+    match RateBook::new(bad) {
+        Err(e @ CostError::InvalidCard { .. }) => assert!(e.to_string().len() < 400, "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(RateBook::new(good).is_ok());
+}
+
+#[tokio::test]
+async fn special_requirements_lose_control_characters_but_keep_lines() {
+    let w = World::new(SimPlatform::demo(6), Arc::new(MemoryStore::new()));
+    let spec = butler::vm_spec::VmSpec {
+        special_requirement: "line one\n\tline two\u{1b}[31m red\u{7}".into(),
+        ..butler::demo::spec("web01")
+    };
+    let r = w.svc.create(&ana(), spec).await.unwrap();
+    assert_eq!(r.spec.special_requirement, "line one\n\tline two[31m red");
+}

@@ -177,6 +177,9 @@ pub enum CatalogError {
         /// The value that did not resolve.
         value: String,
     },
+    /// The text, a list or a field is past one of the [`limits`](crate::limits).
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitError),
     /// A field has a value that can never be right.
     #[error("{entry}: {field} {reason}")]
     Invalid {
@@ -198,12 +201,14 @@ impl Catalog {
 
     /// Parses and checks a TOML catalog.
     pub fn from_toml_str(text: &str) -> Result<Catalog, CatalogError> {
+        check_text_size(text.len())?;
         let c: Catalog = toml::from_str(text).map_err(|e| CatalogError::Syntax(e.to_string()))?;
         Catalog::new(c)
     }
 
     /// Parses and checks a JSON catalog.
     pub fn from_json_str(text: &str) -> Result<Catalog, CatalogError> {
+        check_text_size(text.len())?;
         let c: Catalog =
             serde_json::from_str(text).map_err(|e| CatalogError::Syntax(e.to_string()))?;
         Catalog::new(c)
@@ -213,10 +218,14 @@ impl Catalog {
     pub fn from_path(path: impl AsRef<Path>) -> Result<Catalog, CatalogError> {
         let path = path.as_ref();
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| CatalogError::Io {
+        let io = |e: std::io::Error| CatalogError::Io {
             path: shown.clone(),
             reason: e.to_string(),
-        })?;
+        };
+        // Refuse a huge file before reading it, not after.
+        let size = std::fs::metadata(path).map_err(io)?.len();
+        check_text_size(usize::try_from(size).unwrap_or(usize::MAX))?;
+        let text = std::fs::read_to_string(path).map_err(io)?;
         match path.extension().and_then(|e| e.to_str()) {
             Some("toml") => Catalog::from_toml_str(&text),
             Some("json") => Catalog::from_json_str(&text),
@@ -225,6 +234,7 @@ impl Catalog {
     }
 
     fn check(&self) -> Result<(), CatalogError> {
+        self.check_sizes()?;
         let divisions = unique("divisions", self.divisions.iter().map(|d| &d.code))?;
         let units = unique("units", self.units.iter().map(|u| &u.code))?;
         let envs = unique("environments", self.environments.iter().map(|e| &e.code))?;
@@ -311,6 +321,75 @@ impl Catalog {
         Ok(())
     }
 
+    /// List lengths first (before any per-entry work), then every text
+    /// field: short, without control characters.
+    fn check_sizes(&self) -> Result<(), CatalogError> {
+        use crate::limits::{check, MAX_CATALOG_ENTRIES, MAX_ENVIRONMENT_VLANS, MAX_NOTE_CHARS};
+        for (list, len) in [
+            ("divisions", self.divisions.len()),
+            ("units", self.units.len()),
+            ("environments", self.environments.len()),
+            ("disk_types", self.disk_types.len()),
+            ("clusters", self.clusters.len()),
+            ("images", self.images.len()),
+            ("cost_centers", self.cost_centers.len()),
+        ] {
+            check(list, len, MAX_CATALOG_ENTRIES, "entries")?;
+        }
+        check(
+            "limits.max_note_chars",
+            self.limits.max_note_chars,
+            MAX_NOTE_CHARS,
+            "characters",
+        )?;
+        let mut fields: Vec<(String, &'static str, &str)> = Vec::new();
+        for (i, d) in self.divisions.iter().enumerate() {
+            fields.push((format!("divisions[{i}]"), "code", &d.code));
+            fields.push((format!("divisions[{i}]"), "name", &d.name));
+        }
+        for (i, u) in self.units.iter().enumerate() {
+            fields.push((format!("units[{i}]"), "code", &u.code));
+            fields.push((format!("units[{i}]"), "name", &u.name));
+            fields.push((format!("units[{i}]"), "division", &u.division));
+        }
+        for (i, e) in self.environments.iter().enumerate() {
+            let entry = format!("environments[{i}]");
+            check(
+                format!("{entry}.vlans"),
+                e.vlans.len(),
+                MAX_ENVIRONMENT_VLANS,
+                "entries",
+            )?;
+            fields.push((entry.clone(), "code", &e.code));
+            fields.push((entry.clone(), "name", &e.name));
+            fields.push((entry.clone(), "project", &e.project));
+            fields.push((entry.clone(), "category", &e.category));
+            fields.extend(e.vlans.iter().map(|v| (entry.clone(), "vlans", v.as_str())));
+        }
+        for (i, d) in self.disk_types.iter().enumerate() {
+            fields.push((format!("disk_types[{i}]"), "code", &d.code));
+            fields.push((format!("disk_types[{i}]"), "name", &d.name));
+        }
+        for (i, c) in self.clusters.iter().enumerate() {
+            fields.push((format!("clusters[{i}]"), "name", &c.name));
+        }
+        for (i, img) in self.images.iter().enumerate() {
+            fields.push((format!("images[{i}]"), "name", &img.name));
+        }
+        for (i, cc) in self.cost_centers.iter().enumerate() {
+            let entry = format!("cost_centers[{i}]");
+            fields.push((entry.clone(), "division", &cc.division));
+            fields.push((entry.clone(), "unit", &cc.unit));
+            fields.push((entry.clone(), "environment", &cc.environment));
+            fields.push((entry.clone(), "disk_type", &cc.disk_type));
+            fields.push((entry, "cost_center", &cc.cost_center));
+        }
+        for (entry, field, value) in fields {
+            check_code_text(&entry, field, value)?;
+        }
+        Ok(())
+    }
+
     /// The division with `code`.
     pub fn division(&self, code: &str) -> Option<&Division> {
         self.divisions.iter().find(|d| d.code == code)
@@ -352,6 +431,47 @@ impl Catalog {
                     && c.disk_type == disk_type
             })
             .map(|c| c.cost_center.as_str())
+    }
+}
+
+fn check_text_size(bytes: usize) -> Result<(), CatalogError> {
+    crate::limits::check(
+        "catalog text",
+        bytes,
+        crate::limits::MAX_CONFIG_BYTES,
+        "bytes",
+    )?;
+    Ok(())
+}
+
+/// A code or name of a catalog or rate card: at most
+/// [`MAX_CODE_CHARS`](crate::limits::MAX_CODE_CHARS) characters and no
+/// control characters. The reason, not the value, is echoed.
+pub(crate) fn code_text_problem(value: &str) -> Option<String> {
+    use crate::limits::MAX_CODE_CHARS;
+    if value.chars().nth(MAX_CODE_CHARS).is_some() {
+        return Some(format!(
+            "is longer than {MAX_CODE_CHARS} characters ({})",
+            crate::limits::shown(value)
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Some(format!(
+            "has control characters ({})",
+            crate::limits::shown(value)
+        ));
+    }
+    None
+}
+
+fn check_code_text(entry: &str, field: &'static str, value: &str) -> Result<(), CatalogError> {
+    match code_text_problem(value) {
+        None => Ok(()),
+        Some(reason) => Err(CatalogError::Invalid {
+            entry: entry.to_string(),
+            field,
+            reason,
+        }),
     }
 }
 

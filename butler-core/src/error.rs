@@ -51,6 +51,9 @@ pub enum ButlerError {
     /// A backend failed.
     #[error(transparent)]
     Backend(#[from] BackendError),
+    /// An input is past one of the [`limits`](crate::limits).
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitError),
 }
 
 impl From<StoreError> for ButlerError {

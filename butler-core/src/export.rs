@@ -35,7 +35,7 @@ pub enum ExportError {
 }
 
 /// Excel's limit on one cell's text.
-pub const MAX_CELL_CHARS: usize = 32_767;
+pub use crate::limits::MAX_CELL_CHARS;
 const TRUNCATED: &str = "…[truncated]";
 
 /// `text` as one cell holds it: cut, with a marker, past Excel's limit, so

@@ -43,6 +43,7 @@ mod error;
 #[cfg(feature = "xlsx")]
 pub mod export;
 mod ledger;
+pub mod limits;
 pub mod migration;
 pub mod notify;
 pub mod request;

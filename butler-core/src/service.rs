@@ -220,12 +220,16 @@ impl RequestService {
     }
 
     /// Lists requests visible to `actor`: a Requester only ever sees their
-    /// own, whatever `query.owner` says.
+    /// own, whatever `query.owner` says. A page has at most
+    /// [`MAX_PAGE_SIZE`](crate::limits::MAX_PAGE_SIZE) rows (`limit: None`
+    /// is refused too: [`export_rows`](Self::export_rows) reads them all).
     pub async fn list(
         &self,
         actor: &Actor,
         query: &RequestQuery,
     ) -> Result<Page<Request>, ButlerError> {
+        let rows = query.limit.unwrap_or(usize::MAX);
+        crate::limits::check("limit", rows, crate::limits::MAX_PAGE_SIZE, "rows")?;
         let mut q = query.clone();
         if !self.policy.sees_all_requests(actor) {
             q.owner = Some(actor.name().to_string());
@@ -452,13 +456,12 @@ impl RequestService {
     }
 }
 
-/// Longest reason (reject, cancel) kept in history, in characters.
-pub const MAX_REASON_CHARS: usize = 2000;
+pub use crate::limits::MAX_REASON_CHARS;
 
 /// A reason as history keeps it: trimmed, at most [`MAX_REASON_CHARS`],
 /// control characters (line breaks included) turned into spaces so it can
 /// never forge a line in a log or a report.
-fn clean_reason(field: &str, text: &str) -> Result<String, ButlerError> {
+pub fn clean_reason(field: &str, text: &str) -> Result<String, ButlerError> {
     let n = text.chars().count();
     if n > MAX_REASON_CHARS {
         return Err(ButlerError::Invalid(format!(

@@ -618,8 +618,19 @@ impl ClusterBackend for NutanixBackend {
                 ));
             };
             obj.remove("status");
-            vm["metadata"]["project_reference"] =
-                json!({"kind": "project", "uuid": project_uuid, "name": project});
+            // `IndexMut` on a JSON value panics unless it is an object:
+            // check what Prism sent before writing into it.
+            let Some(metadata) = obj.get_mut("metadata").and_then(|m| m.as_object_mut()) else {
+                return Err(BackendError::new(
+                    ErrorKind::Permanent,
+                    op,
+                    "Prism returned a VM without metadata",
+                ));
+            };
+            metadata.insert(
+                "project_reference".into(),
+                json!({"kind": "project", "uuid": project_uuid, "name": project}),
+            );
             match self.pc.call(Method::PUT, &path, Some(&vm), false).await {
                 Ok(a) => break a,
                 Err(e) if e.status == Some(409) && tries < 2 => {

@@ -35,8 +35,9 @@ impl NutanixError {
         BackendError::new(self.kind, operation, self.to_string())
     }
 
-    /// Classifies an HTTP status and body.
-    pub(crate) fn from_response(status: u16, body: &str) -> Self {
+    /// Classifies an HTTP status and the body Prism answered with (v3's
+    /// `message_list`, PE v2's `message`/`error_code`, or anything else).
+    pub fn from_response(status: u16, body: &str) -> Self {
         // 401 bodies are not JSON: never parse them.
         if status == 401 {
             return NutanixError::new(

@@ -95,7 +95,7 @@ pub(crate) fn to_py(e: Core) -> PyErr {
         }
         Core::Conflict(_) => Conflict::new_err(msg),
         Core::NotFound(_) => NotFound::new_err(msg),
-        Core::Invalid(_) | Core::Group(_) | Core::Catalog(_) | Core::Cost(_) => {
+        Core::Invalid(_) | Core::Group(_) | Core::Catalog(_) | Core::Cost(_) | Core::Limit(_) => {
             InvalidInput::new_err(msg)
         }
         Core::ValidationRequired(_) => MigrationRefused::new_err(msg),

@@ -8,7 +8,7 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_security::MixedScript;
 
 /// Longest user name, in characters (after NFC normalisation).
-pub const MAX_USER_NAME_CHARS: usize = 64;
+pub use crate::limits::MAX_USER_NAME_CHARS;
 
 /// The name the provisioning engine has in history.
 pub const ENGINE_NAME: &str = "butler-engine";

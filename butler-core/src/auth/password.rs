@@ -9,7 +9,7 @@ use argon2::Argon2;
 /// Shortest password accepted, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Longest password accepted, in bytes (bounds the hashing work an input can ask for).
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+pub use crate::limits::MAX_PASSWORD_BYTES;
 
 /// A hash of nothing anyone knows, with the default parameters: checked
 /// against when the user does not exist, so a wrong name costs the same

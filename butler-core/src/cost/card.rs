@@ -47,13 +47,7 @@ pub struct Rate {
     pub per: Period,
 }
 
-/// Largest rate a card may give, per unit and period: a rate card is
-/// money per vCPU, GiB or NIC, and nothing real costs more, so a larger
-/// one is a typing mistake (or an attack) caught when the card is loaded.
-pub const MAX_RATE: Decimal = Decimal::from_parts(0xD4A5_1000, 0xE8, 0, false, 0); // 1e12
-
-/// Largest margin a card may give (100 = +10,000 %).
-pub const MAX_MARGIN: Decimal = Decimal::from_parts(100, 0, 0, false, 0);
+pub use crate::limits::{MAX_MARGIN, MAX_RATE};
 
 impl Rate {
     /// The price per unit per 30-day month, or `None` when it does not fit
@@ -134,13 +128,46 @@ impl RateBook {
     /// Checks and orders the cards: versions and effective dates unique,
     /// amounts and margin not negative.
     pub fn new(mut cards: Vec<RateCard>) -> Result<RateBook, CostError> {
+        use crate::limits::MAX_CATALOG_ENTRIES;
+        let too_many = |what: &str, card: &str, n: usize| CostError::InvalidCard {
+            card: card.to_string(),
+            reason: format!("{n} {what}; at most {MAX_CATALOG_ENTRIES}"),
+        };
+        if cards.len() > MAX_CATALOG_ENTRIES {
+            return Err(too_many("rate cards", "(book)", cards.len()));
+        }
         let mut versions = BTreeSet::new();
         let mut dates = BTreeSet::new();
         for c in &cards {
+            let card = || -> String { c.version.chars().take(crate::limits::ECHO_CHARS).collect() };
             let bad = |reason: String| CostError::InvalidCard {
-                card: c.version.clone(),
+                card: card(),
                 reason,
             };
+            if c.cost_centers.len() > MAX_CATALOG_ENTRIES {
+                return Err(too_many(
+                    "cost-center overrides",
+                    &card(),
+                    c.cost_centers.len(),
+                ));
+            }
+            let keys = std::iter::once(("version", c.version.as_str()))
+                .chain(std::iter::once(("currency", c.currency.as_str())))
+                .chain(c.cost_centers.keys().map(|k| ("cost center", k.as_str())))
+                .chain(
+                    std::iter::once(&c.default)
+                        .chain(c.cost_centers.values())
+                        .flat_map(|r| r.disk_gib.keys())
+                        .map(|k| ("disk type", k.as_str())),
+                );
+            for (what, text) in keys {
+                if let Some(problem) = crate::catalog::code_text_problem(text) {
+                    return Err(bad(format!("{what} {problem}")));
+                }
+            }
+            if c.version.trim().is_empty() || c.currency.trim().is_empty() {
+                return Err(bad("version and currency must not be empty".into()));
+            }
             if !versions.insert(c.version.clone()) {
                 return Err(bad("version is used by another card".into()));
             }
@@ -185,6 +212,16 @@ impl RateBook {
 
     /// Parses `[[rate_cards]]` tables from TOML.
     pub fn from_toml_str(text: &str) -> Result<RateBook, CostError> {
+        if text.len() > crate::limits::MAX_CONFIG_BYTES {
+            return Err(CostError::InvalidCard {
+                card: "(file)".into(),
+                reason: format!(
+                    "{} bytes; a rate-card file has at most {}",
+                    text.len(),
+                    crate::limits::MAX_CONFIG_BYTES
+                ),
+            });
+        }
         let f: RateBookFile = toml::from_str(text).map_err(|e| CostError::InvalidCard {
             card: "(file)".into(),
             reason: e.to_string(),

@@ -50,7 +50,7 @@ pub struct MigrationGroup {
 pub enum GroupError {
     /// Names must be 1–80 printable characters, not blank, with no
     /// invisible or bidirectional characters.
-    #[error("group name {0:?} is invalid: use 1 to 80 visible characters, not only spaces")]
+    #[error("group name {0:?} is invalid: use 1 to {MAX_GROUP_NAME_CHARS} visible characters, not only spaces")]
     InvalidName(String),
     /// Source and destination would be equal.
     #[error("source and destination must differ (both {0:?})")]
@@ -64,6 +64,9 @@ pub enum GroupError {
     /// A VM name is empty, too long or holds control characters.
     #[error("VM name {0:?} is invalid: use 1 to {MAX_VM_NAME_CHARS} characters without control characters")]
     InvalidVmName(String),
+    /// The group would hold more than [`MAX_GROUP_VMS`](crate::limits::MAX_GROUP_VMS) VMs.
+    #[error("a group holds at most {max} VMs ({0} given)", max = crate::limits::MAX_GROUP_VMS)]
+    TooManyVms(usize),
 }
 
 impl MigrationGroup {
@@ -142,6 +145,9 @@ impl MigrationGroup {
     /// Adds a VM, selected (as the original did).
     pub fn add_vm(&mut self, name: &str) -> Result<(), GroupError> {
         check_vm_name(name)?;
+        if self.vms.len() >= crate::limits::MAX_GROUP_VMS {
+            return Err(GroupError::TooManyVms(self.vms.len() + 1));
+        }
         if self.vms.iter().any(|v| v.name == name) {
             return Err(GroupError::DuplicateVm(name.to_string()));
         }
@@ -202,8 +208,7 @@ impl MigrationGroup {
     }
 }
 
-/// Longest VM name a group accepts (Prism allows 80; some platforms 255).
-pub const MAX_VM_NAME_CHARS: usize = 255;
+pub use crate::limits::{MAX_GROUP_NAME_CHARS, MAX_VM_NAME_CHARS};
 
 /// A VM name as a group may hold it: 1 to 255 characters, no control
 /// characters (NUL included), not only spaces. Echoed back truncated.
@@ -212,7 +217,7 @@ pub fn check_vm_name(name: &str) -> Result<(), GroupError> {
         || name.chars().any(char::is_control)
         || name.chars().nth(MAX_VM_NAME_CHARS).is_some();
     if bad {
-        let shown: String = name.chars().take(64).collect();
+        let shown: String = name.chars().take(crate::limits::ECHO_CHARS).collect();
         return Err(GroupError::InvalidVmName(shown));
     }
     Ok(())
@@ -223,13 +228,13 @@ pub fn check_vm_name(name: &str) -> Result<(), GroupError> {
 /// and differ). Uniqueness ignores case: see [`name_key`].
 fn check_name(name: &str) -> Result<String, GroupError> {
     use unicode_normalization::UnicodeNormalization;
-    let shown = || GroupError::InvalidName(name.chars().take(80).collect());
-    if name.chars().nth(320).is_some() {
+    let shown = || GroupError::InvalidName(name.chars().take(MAX_GROUP_NAME_CHARS).collect());
+    if name.chars().nth(4 * MAX_GROUP_NAME_CHARS).is_some() {
         return Err(shown());
     }
     let n: String = name.trim().nfc().collect();
     let bad = n.is_empty()
-        || n.chars().count() > 80
+        || n.chars().count() > MAX_GROUP_NAME_CHARS
         || n.chars()
             .any(|c| c.is_control() || crate::auth::names::is_invisible(c));
     if bad {

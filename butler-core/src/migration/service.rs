@@ -334,6 +334,9 @@ impl MigrationService {
         for c in [&group.source, &group.destination].into_iter().flatten() {
             self.check_cluster(c).await?;
         }
+        if group.vms.len() > crate::limits::MAX_GROUP_VMS {
+            return Err(super::GroupError::TooManyVms(group.vms.len()).into());
+        }
         for v in &group.vms {
             super::check_vm_name(&v.name)?;
         }

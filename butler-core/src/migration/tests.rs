@@ -260,15 +260,33 @@ fn a_subset_validation_looks_only_at_the_subset() {
     assert_eq!(r.only, Some(vec!["vm0".to_string()]));
 }
 
+#[test]
+fn facts_pointing_past_their_lists_neither_panic_nor_alias() {
+    let mut f = facts(vec![
+        VmFacts {
+            project: 1,
+            ..ok_vm(0)
+        },
+        ok_vm(40),
+    ]);
+    // Cluster index 3 of project 0 would land on project 1's cluster 0.
+    f.projects[0].clusters.push(3);
+    let r = validate(&group(2), &f, now(), None);
+    assert!(codes_of(&r, 0).contains(&FindingCode::ProjectMismatch));
+    assert!(codes_of(&r, 1).contains(&FindingCode::NoProtectionGroup));
+}
+
 proptest! {
     #[test]
     fn counts_match_findings_and_no_errors_means_every_selected_vm_is_ready(
-        raw in proptest::collection::vec((0u16..4, 0u16..3, 0u32..8, any::<bool>(), any::<bool>()), 0..60)
+        // Indices past the facts' lists too (3–4, 2, 7–8): facts that did
+        // not come from Butler must give findings, never a panic.
+        raw in proptest::collection::vec((0u16..6, 0u16..4, 0u32..10, any::<bool>(), any::<bool>()), 0..60)
     ) {
         let vms: Vec<VmFacts> = raw.iter().map(|(c, p, g, on, _)| VmFacts {
-            cluster: if *c == 3 { NONE16 } else { *c },
-            project: if *p == 2 { NONE16 } else { *p },
-            group: if *g == 7 { NONE32 } else { *g },
+            cluster: if *c == 5 { NONE16 } else { *c },
+            project: if *p == 3 { NONE16 } else { *p },
+            group: if *g == 9 { NONE32 } else { *g },
             powered_on: *on,
         }).collect();
         let mut g = group(vms.len());

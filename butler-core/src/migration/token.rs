@@ -18,7 +18,7 @@ type HmacSha256 = Hmac<Sha256>;
 
 const PREFIX: &str = "bvt1.";
 /// Longest token text accepted (a retry subset can name many VMs, not millions).
-pub const MAX_TOKEN_CHARS: usize = 16 * 1024 * 1024;
+pub use crate::limits::MAX_TOKEN_CHARS;
 
 /// Proof that a group, as it stood, was validated on certain facts.
 #[derive(Clone, PartialEq, Eq)]

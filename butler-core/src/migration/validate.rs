@@ -318,11 +318,15 @@ pub fn validate(
     let mut first_in_pg = vec![NONE32; facts.groups.len()];
     if aligned {
         for (i, (f, s)) in facts.vms.iter().zip(&selected).enumerate() {
-            if *s && f.group != NONE32 {
-                let g = f.group as usize;
-                selected_in_pg[g] += 1;
-                if first_in_pg[g] == NONE32 {
-                    first_in_pg[g] = i as u32;
+            // `get_mut`: facts built elsewhere may point past their groups.
+            if let (true, Some(n), Some(first)) = (
+                *s,
+                selected_in_pg.get_mut(f.group as usize),
+                first_in_pg.get_mut(f.group as usize),
+            ) {
+                *n += 1;
+                if *first == NONE32 {
+                    *first = i as u32;
                 }
             }
         }
@@ -333,7 +337,11 @@ pub fn validate(
     let mut project_ok = vec![false; facts.projects.len() * n_clusters];
     for (p, proj) in facts.projects.iter().enumerate() {
         for c in &proj.clusters {
-            if let Some(cell) = project_ok.get_mut(p * n_clusters + *c as usize) {
+            let c = usize::from(*c);
+            if let Some(cell) = project_ok
+                .get_mut(p * n_clusters + c)
+                .filter(|_| c < n_clusters)
+            {
                 *cell = true;
             }
         }
@@ -359,19 +367,20 @@ pub fn validate(
         if f.cluster != src {
             push(&mut findings, F::NotOnSource, vm);
         }
-        let cell = f.project as usize * n_clusters + f.cluster as usize;
-        if f.project == NONE16 || !project_ok.get(cell).copied().unwrap_or(false) {
+        let cell = usize::from(f.project) * n_clusters + usize::from(f.cluster);
+        let allowed = usize::from(f.cluster) < n_clusters && project_ok.get(cell) == Some(&true);
+        if f.project == NONE16 || !allowed {
             push(&mut findings, F::ProjectMismatch, vm);
         }
         if f.powered_on {
             push(&mut findings, F::PoweredOn, vm);
         }
-        if f.group == NONE32 {
+        let g = f.group as usize;
+        // NONE32, or an index past the groups (facts not built by Butler).
+        let (Some(&flags), Some(pg)) = (pg_flags.get(g), facts.groups.get(g)) else {
             push(&mut findings, F::NoProtectionGroup, vm);
             continue;
-        }
-        let g = f.group as usize;
-        let flags = pg_flags[g];
+        };
         if flags != 0 {
             if flags & PG_INACTIVE != 0 {
                 push(&mut findings, F::GroupNotActiveOnSource, vm);
@@ -389,7 +398,7 @@ pub fn validate(
                 push(&mut findings, F::StaleReplica, vm);
             }
         }
-        if selected_in_pg[g] < facts.groups[g].members {
+        if selected_in_pg[g] < pg.members {
             push(&mut findings, F::GroupHasUnselectedVms, vm);
         }
         if selected_in_pg[g] > 1 && first_in_pg[g] == vm {

@@ -4,11 +4,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
 
-/// Longest VM name accepted. Nutanix accepts 80 characters; Butler keeps
-/// room for the `-r<request number>` suffix of the platform-wide name.
-pub const MAX_NAME_LEN: usize = 60;
-const MAX_DISKS: usize = 12;
-const MAX_NICS: usize = 4;
+/// Longest VM name accepted (see [`limits`](crate::limits)).
+pub use crate::limits::MAX_SPEC_NAME_CHARS as MAX_NAME_LEN;
+use crate::limits::{shown, MAX_DISKS, MAX_NICS};
 
 /// A stable code per kind of problem. Serialised in `snake_case`; codes are
 /// never renumbered or reused.
@@ -125,22 +123,6 @@ impl fmt::Display for SpecErrors {
             write!(f, " [{}] {}: {};", e.code, e.field, e.message)?;
         }
         Ok(())
-    }
-}
-
-/// Longest part of a value echoed back in a message, in characters.
-const ECHO_CHARS: usize = 64;
-
-/// A value as messages show it: quoted, cut after [`ECHO_CHARS`] characters,
-/// so a 10 MiB field never becomes a 10 MiB message.
-fn shown(value: &str) -> String {
-    match value.char_indices().nth(ECHO_CHARS) {
-        None => format!("{value:?}"),
-        Some((cut, _)) => format!(
-            "{:?}… ({} characters)",
-            &value[..cut],
-            value.chars().count()
-        ),
     }
 }
 
@@ -352,6 +334,7 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
             );
         }
     }
+    spec.special_requirement = clean_note(&spec.special_requirement);
     let note_chars = spec.special_requirement.chars().count();
     if note_chars > lim.max_note_chars {
         p.add(
@@ -372,6 +355,21 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
         }
         _ => Err(SpecErrors(p.0)),
     }
+}
+
+/// Free text as kept: control characters other than line breaks and tabs
+/// dropped (a note must not carry terminal escapes or forge log lines;
+/// logs take it as an escaped field anyway).
+fn clean_note(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        return text.to_string();
+    }
+    text.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect()
 }
 
 /// Codes whose problem already explains why no cost center resolves.
