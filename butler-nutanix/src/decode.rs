@@ -202,14 +202,19 @@ pub fn vm(e: &Value) -> VmInfo {
                 .collect()
         })
         .unwrap_or_default();
-    let nics = res(&["nic_list"])
-        .as_array()
-        .map(|l| {
-            l.iter()
-                .map(|n| s(n, &["subnet_reference", "name"]))
-                .collect()
-        })
-        .unwrap_or_default();
+    let nic_list = res(&["nic_list"]);
+    let nic_list = nic_list.as_array().map(Vec::as_slice).unwrap_or_default();
+    let nics = nic_list
+        .iter()
+        .map(|n| s(n, &["subnet_reference", "name"]))
+        .collect();
+    // Every NIC's addresses (learned or assigned), in NIC order.
+    let ip_addresses = nic_list
+        .iter()
+        .flat_map(|n| arr(n, &["ip_endpoint_list"]))
+        .map(|ip| s(ip, &["ip"]))
+        .filter(|ip| !ip.is_empty())
+        .collect();
     let categories = at(e, &["metadata", "categories"])
         .as_object()
         .map(|m| {
@@ -245,6 +250,7 @@ pub fn vm(e: &Value) -> VmInfo {
         disks_gib: disks,
         nics,
         categories,
+        ip_addresses,
     }
 }
 

@@ -263,6 +263,7 @@ fn generate_checked(sim: &SimPlatform, spec: &FleetSpec) -> Fleet {
             disks_gib: vec![40 + (i % 5) as u32 * 20],
             nics: vec!["vlan-10".into()],
             categories: vec!["Environment:Production".into()],
+            ip_addresses: Vec::new(),
         });
         vm_names.push(name);
     }

@@ -209,6 +209,23 @@ impl World {
         )
     }
 
+    /// One address per NIC, handed out per subnet as a DHCP server would:
+    /// `10.<subnet>.<vm>` with the subnet's place in the platform's list
+    /// and the VM's index (unique per subnet up to 65,536 VMs).
+    fn addresses_for(&self, vm: usize) -> Vec<String> {
+        let Some(v) = self.vms.get(vm) else {
+            return Vec::new();
+        };
+        v.info
+            .nics
+            .iter()
+            .map(|subnet| {
+                let s = self.subnets.keys().position(|k| k == subnet).unwrap_or(0) % 250;
+                format!("10.{s}.{}.{}", (vm >> 8) & 0xff, vm & 0xff)
+            })
+            .collect()
+    }
+
     pub(crate) fn insert_vm(&mut self, info: VmInfo) {
         let i = self.vms.len();
         self.vm_by_uuid.insert(info.uuid.clone(), i);
@@ -290,7 +307,11 @@ impl World {
             match effect {
                 Some(Effect::CreateVm { uuid, power_on }) => {
                     let i = self.vm_by_uuid.get(&uuid).copied();
+                    let addresses = i.map(|i| self.addresses_for(i)).unwrap_or_default();
                     if let Some(vm) = i.and_then(|i| self.vms.get_mut(i)) {
+                        if !failed {
+                            vm.info.ip_addresses = addresses;
+                        }
                         vm.info.state = if failed {
                             VmState::Error
                         } else {

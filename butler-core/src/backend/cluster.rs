@@ -97,6 +97,10 @@ pub struct VmInfo {
     pub nics: Vec<String>,
     /// Categories `key:value`.
     pub categories: Vec<String>,
+    /// IP addresses the platform reports for the VM's NICs (Prism's
+    /// `nic_list[].ip_endpoint_list[].ip`); empty until the VM has one.
+    #[serde(default)]
+    pub ip_addresses: Vec<String>,
 }
 
 /// What to create.

@@ -11,6 +11,16 @@ pub struct MonitorRegistration {
     pub vm_uuid: String,
     /// Cluster it runs on.
     pub cluster: String,
+    /// The address to check (the VM's first IP address).
+    pub address: String,
+    /// Name shown to people: the VM name the requester asked for.
+    pub display_name: String,
+    /// Request number.
+    pub request: u64,
+    /// Who asked for the VM.
+    pub requester: String,
+    /// Cost center billed for the VM.
+    pub cost_center: String,
 }
 
 /// A monitoring system. `register` must be idempotent per `vm_name`: callers
@@ -40,13 +50,26 @@ pub struct BillingActivation {
     pub storage_gib: u64,
     /// Disk type code.
     pub disk_type: String,
+    /// Request number.
+    pub request: u64,
+    /// The monthly estimate the request was approved with (card version,
+    /// currency, line items, total).
+    pub estimate: crate::cost::Estimate,
+    /// First day billed.
+    pub effective_date: chrono::NaiveDate,
 }
 
 /// A billing system. As with [`Monitor`], look up before activating.
+///
+/// Billing systems keep different things (a category on the VM, a row in a
+/// chargeback tool, a webhook receiver's ledger), so the look-up only asks
+/// whether the VM is billed. One that cannot be asked answers `false` and
+/// makes `activate` idempotent itself (the webhook adapter sends the same
+/// idempotency key on every attempt).
 #[async_trait]
 pub trait Billing: Send + Sync {
-    /// The activation for `vm_name`, if any.
-    async fn find(&self, vm_name: &str) -> Result<Option<BillingActivation>, BackendError>;
+    /// Whether billing is already active for `vm_name`.
+    async fn is_active(&self, vm_name: &str) -> Result<bool, BackendError>;
     /// Activates billing.
     async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError>;
 }

@@ -124,6 +124,15 @@ pub struct EngineConfig {
     /// Activate billing (SPEC §5). When off, the step is recorded in
     /// history as "skipped by configuration".
     pub billing: bool,
+    /// How long the monitoring step waits for the platform to report the
+    /// new VM's IP address (polled every `task_poll`); past it the step
+    /// fails with a retryable "no IP address" error.
+    #[serde(default = "default_address_wait")]
+    pub address_wait: Duration,
+}
+
+fn default_address_wait() -> Duration {
+    Duration::from_secs(10 * 60)
 }
 
 impl Default for EngineConfig {
@@ -139,6 +148,7 @@ impl Default for EngineConfig {
             protection: ProtectionConfig::default(),
             monitoring: true,
             billing: true,
+            address_wait: default_address_wait(),
         }
     }
 }
@@ -166,10 +176,7 @@ impl crate::backend::Monitor for SwitchedOff {
 
 #[async_trait::async_trait]
 impl crate::backend::Billing for SwitchedOff {
-    async fn find(
-        &self,
-        _: &str,
-    ) -> Result<Option<crate::backend::BillingActivation>, crate::backend::BackendError> {
+    async fn is_active(&self, _: &str) -> Result<bool, crate::backend::BackendError> {
         Err(off("billing"))
     }
     async fn activate(

@@ -68,7 +68,7 @@ impl Backends {
             ProvisioningStep::Protect => self.protect(cfg, r).await,
             ProvisioningStep::Monitor if !cfg.monitoring => Ok(skipped()),
             ProvisioningStep::Bill if !cfg.billing => Ok(skipped()),
-            ProvisioningStep::Monitor => self.register(r).await,
+            ProvisioningStep::Monitor => self.register(cfg, r, deadline).await,
             ProvisioningStep::Bill => self.bill(r).await,
         }
     }
@@ -262,7 +262,12 @@ impl Backends {
         }
     }
 
-    async fn register(&self, r: &Request) -> Result<StepOutcome, StepFault> {
+    async fn register(
+        &self,
+        cfg: &EngineConfig,
+        r: &Request,
+        deadline: DateTime<Utc>,
+    ) -> Result<StepOutcome, StepFault> {
         let name = r.platform_vm_name();
         if self.monitor.find(&name).await?.is_some() {
             return Ok(StepOutcome {
@@ -270,21 +275,60 @@ impl Backends {
                 detail: "already registered".into(),
             });
         }
+        let (vm_uuid, address) = self.address(cfg, &name, deadline).await?;
         let reg = MonitorRegistration {
             vm_name: name,
-            vm_uuid: self.uuid(r).await?,
+            vm_uuid,
             cluster: r.spec.cluster.clone(),
+            address,
+            display_name: r.spec.name.clone(),
+            request: r.id.0,
+            requester: r.owner.clone(),
+            cost_center: r.spec.derived().cost_center.clone(),
         };
         self.monitor.register(&reg).await?;
         Ok(StepOutcome {
             vm_uuid: None,
-            detail: "registered".into(),
+            detail: format!("registered with address {}", reg.address),
         })
+    }
+
+    /// The VM's uuid and first IP address, polling until the platform
+    /// reports one (a new VM gets its address from DHCP or IPAM a little
+    /// after power-on), up to `address_wait` or the step deadline.
+    async fn address(
+        &self,
+        cfg: &EngineConfig,
+        name: &str,
+        deadline: DateTime<Utc>,
+    ) -> Result<(String, String), StepFault> {
+        let until = chrono::Duration::from_std(cfg.address_wait)
+            .ok()
+            .and_then(|wait| self.clock.now().checked_add_signed(wait))
+            .map_or(deadline, |t| t.min(deadline));
+        loop {
+            let Some(vm) = self.cluster.find_vm(name).await? else {
+                return Err(permanent(format!("VM {name} not found")));
+            };
+            if let Some(ip) = vm.ip_addresses.first() {
+                return Ok((vm.uuid, ip.clone()));
+            }
+            if self.clock.now() >= until {
+                return Err(StepFault {
+                    retryable: true,
+                    reason: format!(
+                        "VM {name} reported no IP address within {} s; monitoring needs one",
+                        cfg.address_wait.as_secs()
+                    ),
+                });
+            }
+            self.clock.sleep(cfg.task_poll).await;
+        }
     }
 
     async fn bill(&self, r: &Request) -> Result<StepOutcome, StepFault> {
         let name = r.platform_vm_name();
-        if self.billing.find(&name).await?.is_some() {
+        if self.billing.is_active(&name).await? {
             return Ok(StepOutcome {
                 vm_uuid: None,
                 detail: "already active".into(),
@@ -298,6 +342,9 @@ impl Backends {
             ram_gib: r.spec.ram_gib,
             storage_gib: r.spec.storage_gib(),
             disk_type: r.spec.disk_type.clone(),
+            request: r.id.0,
+            estimate: r.estimate.clone(),
+            effective_date: self.clock.now().date_naive(),
         };
         self.billing.activate(&act).await?;
         Ok(StepOutcome {

@@ -43,7 +43,7 @@ mockall::mock! {
     pub Bill {}
     #[async_trait]
     impl Billing for Bill {
-        async fn find(&self, vm_name: &str) -> Result<Option<BillingActivation>, BackendError>;
+        async fn is_active(&self, vm_name: &str) -> Result<bool, BackendError>;
         async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError>;
     }
 }
@@ -61,6 +61,7 @@ fn vm(name: &str, state: VmState) -> VmInfo {
         disks_gib: vec![50],
         nics: vec!["vlan-10".into()],
         categories: vec![],
+        ip_addresses: vec!["10.0.0.5".into()],
     }
 }
 
@@ -120,11 +121,16 @@ async fn existing_vm_registration_and_activation_are_never_made_twice() {
             vm_name: n.clone(),
             vm_uuid: "uuid-1".into(),
             cluster: "c1-madrid".into(),
+            address: "10.0.0.5".into(),
+            display_name: "web01".into(),
+            request: 1,
+            requester: "ana".into(),
+            cost_center: "CC-1001".into(),
         }))
     });
     m.expect_register().never();
     let mut b = MockBill::new();
-    b.expect_find().times(1).returning(|_| Ok(None));
+    b.expect_is_active().times(1).returning(|_| Ok(false));
     b.expect_activate()
         .withf(|a| {
             a.cost_center == "CC-1001"
@@ -186,7 +192,7 @@ async fn a_retryable_failure_is_retried_and_logged_before_and_after() {
     m.expect_find().returning(|_| Ok(None));
     m.expect_register().times(1).returning(|_| Ok(()));
     let mut b = MockBill::new();
-    b.expect_find().returning(|_| Ok(None));
+    b.expect_is_active().returning(|_| Ok(false));
     b.expect_activate().times(1).returning(|_| Ok(()));
     let e = engine(svc.clone(), c, m, b);
     assert_eq!(e.process(id).await.unwrap(), RequestState::Completed);
@@ -250,7 +256,7 @@ async fn a_permanent_failure_ends_in_error_naming_the_step_and_nothing_after_run
     m.expect_find().never();
     m.expect_register().never();
     let mut b = MockBill::new();
-    b.expect_find().never();
+    b.expect_is_active().never();
     b.expect_activate().never();
     let e = engine(svc.clone(), c, m, b);
     assert_eq!(e.process(id).await.unwrap(), RequestState::Error);

@@ -222,8 +222,8 @@ impl Monitor for Guarded<dyn Monitor> {
 
 #[async_trait]
 impl Billing for Guarded<dyn Billing> {
-    async fn find(&self, vm_name: &str) -> Result<Option<BillingActivation>, BackendError> {
-        self.call("billing_find", NONE, self.inner.find(vm_name))
+    async fn is_active(&self, vm_name: &str) -> Result<bool, BackendError> {
+        self.call("billing_find", NONE, self.inner.is_active(vm_name))
             .await
     }
     async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError> {

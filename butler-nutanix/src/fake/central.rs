@@ -482,10 +482,21 @@ fn vm_json(v: &VmInfo, cluster_uuid: &str, project_uuid: &str, task: Option<&str
         .map(|(k, x)| (k.to_string(), json!(x)))
         .collect();
     let disks: Vec<Value> = v.disks_gib.iter().map(|d| json!({"device_properties": {"device_type": "DISK"}, "disk_size_mib": u64::from(*d) * 1024})).collect();
+    // Prism reports a NIC's addresses in status only, once the VM has them.
     let nics: Vec<Value> = v
         .nics
         .iter()
-        .map(|n| json!({"subnet_reference": {"kind": "subnet", "name": n}, "is_connected": true}))
+        .enumerate()
+        .map(|(i, n)| {
+            let ips: Vec<Value> = v
+                .ip_addresses
+                .get(i)
+                .map(|ip| json!({"ip": ip, "type": "ASSIGNED"}))
+                .into_iter()
+                .collect();
+            json!({"subnet_reference": {"kind": "subnet", "name": n}, "is_connected": true,
+                   "ip_endpoint_list": ips})
+        })
         .collect();
     let power = match v.power {
         PowerState::On => "ON",

@@ -117,6 +117,7 @@ impl ClusterBackend for SimPlatform {
             disks_gib: std::mem::take(&mut disks),
             nics: vm.nics.clone(),
             categories: vec![vm.category.clone()],
+            ip_addresses: Vec::new(),
         };
         use rand::Rng;
         let rate = w.timings.task_failure_rate;
@@ -347,14 +348,9 @@ impl Monitor for SimPlatform {
 
 #[async_trait]
 impl Billing for SimPlatform {
-    async fn find(&self, vm_name: &str) -> Result<Option<BillingActivation>, BackendError> {
+    async fn is_active(&self, vm_name: &str) -> Result<bool, BackendError> {
         self.enter(Op::BillingFind, Some(vm_name)).await?;
-        Ok(self
-            .world()
-            .billing
-            .iter()
-            .find(|r| r.vm_name == vm_name)
-            .cloned())
+        Ok(self.world().billing.iter().any(|r| r.vm_name == vm_name))
     }
 
     async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError> {
