@@ -95,6 +95,122 @@ impl NutanixBackend {
         Ok(map)
     }
 
+    /// Changes a VM's metadata the way Prism wants it: GET the VM, drop
+    /// `status`, edit `metadata`, PUT it back with the `spec_version` read
+    /// (a 409 means someone changed it in between: read again, once), then
+    /// wait for the task the PUT started.
+    pub(crate) async fn update_vm_metadata(
+        &self,
+        vm_uuid: &str,
+        op: &'static str,
+        what: &str,
+        edit: impl Fn(&mut serde_json::Map<String, Value>),
+    ) -> Result<(), BackendError> {
+        let path = format!("/vms/{}", crate::url_safe::segment(vm_uuid, op)?);
+        let mut tries = 0;
+        let answer = loop {
+            tries += 1;
+            let mut vm = self
+                .pc
+                .call(Method::GET, &path, None, true)
+                .await
+                .map_err(op_err(op))?;
+            let Some(obj) = vm.as_object_mut() else {
+                return Err(BackendError::new(
+                    ErrorKind::Permanent,
+                    op,
+                    "Prism returned a VM that is not an object",
+                ));
+            };
+            obj.remove("status");
+            // `IndexMut` on a JSON value panics unless it is an object:
+            // check what Prism sent before writing into it.
+            let Some(metadata) = obj.get_mut("metadata").and_then(|m| m.as_object_mut()) else {
+                return Err(BackendError::new(
+                    ErrorKind::Permanent,
+                    op,
+                    "Prism returned a VM without metadata",
+                ));
+            };
+            edit(metadata);
+            match self.pc.call(Method::PUT, &path, Some(&vm), false).await {
+                Ok(a) => break a,
+                Err(e) if e.status == Some(409) && tries < 2 => {
+                    tracing::info!(
+                        vm = vm_uuid,
+                        "spec_version changed under us; reading the VM again"
+                    );
+                }
+                Err(e) => return Err(e.into_backend(op)),
+            }
+        };
+        // The PUT only starts the change: it is done when its task is.
+        let Some(task) = decode::task_uuid(&answer) else {
+            return Ok(());
+        };
+        let task = TaskId(task);
+        for _ in 0..4 {
+            let status = self
+                .wait_task(&task, std::time::Duration::from_secs(20))
+                .await?;
+            match status.state {
+                TaskState::Succeeded => return Ok(()),
+                TaskState::Failed(why) => {
+                    return Err(BackendError::new(
+                        ErrorKind::Permanent,
+                        op,
+                        format!("{what} failed: {why}"),
+                    ))
+                }
+                TaskState::Aborted => {
+                    return Err(BackendError::new(
+                        ErrorKind::Permanent,
+                        op,
+                        format!("{what} was aborted"),
+                    ))
+                }
+                TaskState::Queued | TaskState::Running => {}
+            }
+        }
+        Err(BackendError::new(
+            ErrorKind::Timeout,
+            op,
+            format!("the task {what} is still running"),
+        ))
+    }
+
+    /// Ensures the category `key` and its `value` exist (`PUT
+    /// /categories/{key}` and `PUT /categories/{key}/{value}`: both create
+    /// or keep, so repeating them is harmless).
+    pub(crate) async fn ensure_category(
+        &self,
+        key: &str,
+        value: &str,
+        op: &'static str,
+    ) -> Result<(), BackendError> {
+        let k = crate::url_safe::segment(key, op)?;
+        let v = crate::url_safe::segment(value, op)?;
+        self.pc
+            .call(
+                Method::PUT,
+                &format!("/categories/{k}"),
+                Some(&json!({"name": key, "description": "set by Butler"})),
+                true,
+            )
+            .await
+            .map_err(op_err(op))?;
+        self.pc
+            .call(
+                Method::PUT,
+                &format!("/categories/{k}/{v}"),
+                Some(&json!({"value": value, "description": "set by Butler"})),
+                true,
+            )
+            .await
+            .map_err(op_err(op))?;
+        Ok(())
+    }
+
     /// HTTP requests sent so far (all endpoints, logins and retries included).
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
@@ -599,81 +715,15 @@ impl ClusterBackend for NutanixBackend {
     async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {
         let op = "set_vm_project";
         let project_uuid = self.uuid_of("project", project, op).await?;
-        let path = format!("/vms/{}", crate::url_safe::segment(vm_uuid, op)?);
-        // A PUT carries the spec_version read; when someone changed the VM
-        // in between (409), read it again and try once more.
-        let mut tries = 0;
-        let answer = loop {
-            tries += 1;
-            let mut vm = self
-                .pc
-                .call(Method::GET, &path, None, true)
-                .await
-                .map_err(op_err(op))?;
-            let Some(obj) = vm.as_object_mut() else {
-                return Err(BackendError::new(
-                    ErrorKind::Permanent,
-                    op,
-                    "Prism returned a VM that is not an object",
-                ));
-            };
-            obj.remove("status");
-            // `IndexMut` on a JSON value panics unless it is an object:
-            // check what Prism sent before writing into it.
-            let Some(metadata) = obj.get_mut("metadata").and_then(|m| m.as_object_mut()) else {
-                return Err(BackendError::new(
-                    ErrorKind::Permanent,
-                    op,
-                    "Prism returned a VM without metadata",
-                ));
-            };
-            metadata.insert(
-                "project_reference".into(),
-                json!({"kind": "project", "uuid": project_uuid, "name": project}),
-            );
-            match self.pc.call(Method::PUT, &path, Some(&vm), false).await {
-                Ok(a) => break a,
-                Err(e) if e.status == Some(409) && tries < 2 => {
-                    tracing::info!(
-                        vm = vm_uuid,
-                        "spec_version changed under us; reading the VM again"
-                    );
-                }
-                Err(e) => return Err(e.into_backend(op)),
-            }
-        };
-        // The PUT only starts the change: it is done when its task is.
-        let Some(task) = decode::task_uuid(&answer) else {
-            return Ok(());
-        };
-        let task = TaskId(task);
-        for _ in 0..4 {
-            let status = self
-                .wait_task(&task, std::time::Duration::from_secs(20))
-                .await?;
-            match status.state {
-                TaskState::Succeeded => return Ok(()),
-                TaskState::Failed(why) => {
-                    return Err(BackendError::new(
-                        ErrorKind::Permanent,
-                        op,
-                        format!("moving the VM to project {project:?} failed: {why}"),
-                    ))
-                }
-                TaskState::Aborted => {
-                    return Err(BackendError::new(
-                        ErrorKind::Permanent,
-                        op,
-                        format!("moving the VM to project {project:?} was aborted"),
-                    ))
-                }
-                TaskState::Queued | TaskState::Running => {}
-            }
-        }
-        Err(BackendError::new(
-            ErrorKind::Timeout,
+        let reference = json!({"kind": "project", "uuid": project_uuid, "name": project});
+        self.update_vm_metadata(
+            vm_uuid,
             op,
-            format!("the task moving the VM to project {project:?} is still running"),
-        ))
+            &format!("moving the VM to project {project:?}"),
+            |m| {
+                m.insert("project_reference".into(), reference.clone());
+            },
+        )
+        .await
     }
 }

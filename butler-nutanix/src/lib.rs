@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+pub mod billing;
 mod client;
 pub mod config;
 pub mod decode;
@@ -33,6 +34,7 @@ pub mod fake;
 mod url_safe;
 
 pub use backend::NutanixBackend;
+pub use billing::CategoryBilling;
 pub use client::{Api, PrismClient};
 pub use config::{ConfigError, Endpoint, NutanixConfig};
 pub use error::NutanixError;

@@ -471,3 +471,99 @@ async fn migrations_go_to_the_remote_site_not_the_cluster_name() {
         .unwrap_err();
     assert!(err.message.contains("no remote site"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn category_billing_creates_the_value_then_sets_it_on_the_vm() {
+    use butler_core::backend::Billing;
+    use butler_nutanix::fake::Quirks;
+    use butler_nutanix::CategoryBilling;
+    let (sim, fake, backend) = setup(38).await;
+    let f = fleet::generate(
+        &sim,
+        &fleet::FleetSpec {
+            vms: 1,
+            groups: 1,
+            ..Default::default()
+        },
+    );
+    let name = f.vm_names[0].clone();
+    let before = sim.vm(&name).unwrap();
+    let billing = CategoryBilling::new(std::sync::Arc::new(backend), "CostCenter");
+    let mut act = butler_core::testing::activation(&name);
+    act.vm_uuid = before.uuid.clone();
+    assert!(!billing.is_active(&name).await.unwrap());
+    // One conflicting write on the way: read again and succeed.
+    fake.set_quirks(Quirks {
+        spec_version_conflicts: 1,
+        ..Default::default()
+    });
+    billing.activate(&act).await.unwrap();
+    let after = sim.vm(&name).unwrap();
+    let cc = format!("CostCenter:{}", act.cost_center);
+    assert!(after.categories.contains(&cc), "{:?}", after.categories);
+    // Nothing else on the VM changed: its other categories and project stay.
+    for c in &before.categories {
+        assert!(after.categories.contains(c), "{c} lost");
+    }
+    assert_eq!(after.project, before.project);
+    assert!(billing.is_active(&name).await.unwrap());
+    // Again (a retry after a lost reply): harmless.
+    billing.activate(&act).await.unwrap();
+    assert_eq!(
+        sim.vm(&name)
+            .unwrap()
+            .categories
+            .iter()
+            .filter(|c| **c == cc)
+            .count(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_refuses_category_values_that_were_never_created() {
+    // Raw wire: a PUT naming a category value Prism does not have is a 422,
+    // whatever the adapter thinks.
+    let (sim, fake, _backend) = setup(39).await;
+    let f = fleet::generate(
+        &sim,
+        &fleet::FleetSpec {
+            vms: 1,
+            groups: 1,
+            ..Default::default()
+        },
+    );
+    let uuid = sim.vm(&f.vm_names[0]).unwrap().uuid;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}/api/nutanix/v3", fake.addr());
+    let auth = |r: reqwest::RequestBuilder| {
+        r.basic_auth(
+            butler_nutanix::fake::USER,
+            Some(butler_nutanix::fake::PASSWORD),
+        )
+    };
+    let mut vm: serde_json::Value = auth(http.get(format!("{base}/vms/{uuid}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    vm.as_object_mut().unwrap().remove("status");
+    vm["metadata"]["categories"]["CostCenter"] = serde_json::json!("CC-NOPE");
+    let r = auth(http.put(format!("{base}/vms/{uuid}")).json(&vm))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    vm["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("spec_version");
+    vm["metadata"]["categories"] = serde_json::json!({});
+    let r = auth(http.put(format!("{base}/vms/{uuid}")).json(&vm))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422, "a PUT without spec_version");
+}

@@ -369,6 +369,54 @@ pub(super) async fn put_vm(
             );
         }
     }
+    // What Prism checks on the wire: a PUT carries the spec_version read,
+    // and only category values that exist.
+    if !body["metadata"]["spec_version"].is_u64() {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_REQUEST",
+            "metadata.spec_version is required",
+        );
+    }
+    let current = match all_vms(sim).await {
+        Ok(all) => all.into_iter().find(|v| v.uuid == uuid),
+        Err(e) => return from_backend(e),
+    };
+    let Some(current) = current else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "ENTITY_NOT_FOUND",
+            &format!("VM {uuid} not found"),
+        );
+    };
+    let mut categories = Vec::new();
+    if let Some(wanted) = body["metadata"]["categories"].as_object() {
+        let known = f
+            .categories
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for (k, v) in wanted {
+            let Some(v) = v.as_str() else {
+                return error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "INVALID_REQUEST",
+                    "a category value must be a string",
+                );
+            };
+            let pair = format!("{k}:{v}");
+            let exists = current.categories.contains(&pair)
+                || known.get(k).is_some_and(|vals| vals.contains(v));
+            if !exists {
+                return error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "INVALID_REQUEST",
+                    &format!("category {k}:{v} does not exist"),
+                );
+            }
+            categories.push(pair);
+        }
+    }
     let p = crate::decode::s(body, &["metadata", "project_reference", "uuid"]);
     let Some(project) = pc.projects.iter().find(|x| x.uuid == p) else {
         return error(
@@ -384,6 +432,9 @@ pub(super) async fn put_vm(
     }
     match sim.set_vm_project(uuid, &project.name).await {
         Ok(()) => {
+            if body["metadata"]["categories"].is_object() {
+                sim.set_vm_categories(uuid, categories);
+            }
             let t = format!("put-{}", f.counter.fetch_add(1, Ordering::SeqCst));
             f.synthetic_tasks
                 .lock()
@@ -393,6 +444,62 @@ pub(super) async fn put_vm(
         }
         Err(e) => from_backend(e),
     }
+}
+
+/// `PUT /categories/{key}`: creates or keeps a category key; the body's
+/// `name` must be the key (Prism's `category_key`).
+pub(super) async fn put_category_key(
+    State(f): State<Arc<Fake>>,
+    Path(key): Path<String>,
+    Body(body): Body,
+) -> Response {
+    if body["name"].as_str() != Some(key.as_str()) || key.is_empty() || key.len() > 64 {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_REQUEST",
+            "category_key: name must be the key in the path (1 to 64 characters)",
+        );
+    }
+    f.categories
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key.clone())
+        .or_default();
+    (
+        StatusCode::OK,
+        axum::Json(json!({"name": key, "system_defined": false})),
+    )
+        .into_response()
+}
+
+/// `PUT /categories/{key}/{value}`: creates or keeps a value of an existing
+/// key; the body's `value` must be the value (Prism's `category_value`).
+pub(super) async fn put_category_value(
+    State(f): State<Arc<Fake>>,
+    Path((key, value)): Path<(String, String)>,
+    Body(body): Body,
+) -> Response {
+    if body["value"].as_str() != Some(value.as_str()) || value.is_empty() || value.len() > 64 {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_REQUEST",
+            "category_value: value must be the value in the path (1 to 64 characters)",
+        );
+    }
+    let mut cats = f.categories.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(values) = cats.get_mut(&key) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "ENTITY_NOT_FOUND",
+            &format!("category {key} does not exist"),
+        );
+    };
+    values.insert(value.clone());
+    (
+        StatusCode::OK,
+        axum::Json(json!({"name": key, "value": value})),
+    )
+        .into_response()
 }
 
 /// `POST /tasks/poll`: the tasks of the list that have ended.

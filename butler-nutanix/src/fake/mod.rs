@@ -25,7 +25,7 @@ use butler_core::backend::{BackendError, ClusterBackend, ErrorKind};
 use butler_sim::SimPlatform;
 use secrecy::SecretString;
 use serde_json::{json, Value};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,6 +40,8 @@ struct Fake {
     sim: SimPlatform,
     sessions: Mutex<HashSet<String>>,
     declared: Mutex<BTreeSet<(String, String)>>,
+    /// Category keys and their values created through `PUT /categories`.
+    categories: Mutex<BTreeMap<String, BTreeSet<String>>>,
     synthetic_tasks: Mutex<HashSet<String>>,
     rate_limit: AtomicU32,
     quirks: Mutex<Quirks>,
@@ -111,6 +113,7 @@ impl FakePrism {
             sim,
             sessions: Mutex::new(HashSet::new()),
             declared: Mutex::new(BTreeSet::new()),
+            categories: Mutex::new(BTreeMap::new()),
             synthetic_tasks: Mutex::new(HashSet::new()),
             rate_limit: AtomicU32::new(0),
             quirks: Mutex::new(Quirks::default()),
@@ -206,6 +209,14 @@ fn router(state: Arc<Fake>) -> Router {
         .route("/vms", post(central::create_vm))
         .route("/vms/:uuid", get(central::get_vm).put(central::put_vm))
         .route("/tasks/poll", post(central::poll_tasks))
+        .route(
+            "/categories/:key",
+            axum::routing::put(central::put_category_key),
+        )
+        .route(
+            "/categories/:key/:value",
+            axum::routing::put(central::put_category_value),
+        )
         .route("/tasks/:id", get(central::task))
         .route_layer(middleware::from_fn_with_state(state.clone(), central_auth))
         // Logging in is the one call without a session.

@@ -90,6 +90,22 @@ impl SimPlatform {
         !idx.is_empty()
     }
 
+    /// Replaces the categories (`key:value`) of the VM with `uuid`; `false`
+    /// when there is none (the fake Prism's VM update uses it).
+    pub fn set_vm_categories(&self, uuid: &str, categories: Vec<String>) -> bool {
+        let mut w = self.world();
+        let Some(i) = w.vm_by_uuid.get(uuid).copied() else {
+            return false;
+        };
+        match w.vms.get_mut(i) {
+            Some(vm) => {
+                vm.info.categories = categories;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Stops (`true`) or resumes replication of a protection group, so its
     /// last replica grows stale.
     pub fn stall_replication(&self, cluster: &str, group: &str, stalled: bool) -> bool {

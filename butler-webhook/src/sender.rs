@@ -1,0 +1,161 @@
+use crate::config::{ConfigError, WebhookConfig};
+use async_trait::async_trait;
+use butler_core::backend::{BackendError, Billing, BillingActivation, ErrorKind};
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+use sha2::Sha256;
+
+/// Header carrying the idempotency key.
+pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
+/// Header carrying `sha256=<hex HMAC of the body>`.
+pub const SIGNATURE_HEADER: &str = "X-Butler-Signature";
+
+/// `sha256=<hex>`: the HMAC-SHA256 of `body` with `secret`, as sent in
+/// [`SIGNATURE_HEADER`].
+///
+/// ```
+/// let s = butler_webhook::signature(b"a shared secret of 32 bytes.....", b"{}");
+/// assert!(s.starts_with("sha256=") && s.len() == 7 + 64);
+/// ```
+pub fn signature(secret: &[u8], body: &[u8]) -> String {
+    // HMAC takes keys of any length: this cannot fail.
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    mac.update(body);
+    let bytes = mac.finalize().into_bytes();
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256=");
+    for b in bytes {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// Activates billing by a signed `POST` per VM.
+pub struct WebhookBilling {
+    http: reqwest::Client,
+    url: reqwest::Url,
+    secret: SecretString,
+}
+
+impl std::fmt::Debug for WebhookBilling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookBilling")
+            .field("url", &self.url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebhookBilling {
+    /// A sender for `config` (redirects are not followed: a signed body
+    /// goes to the configured receiver or nowhere).
+    pub fn new(config: WebhookConfig) -> Result<WebhookBilling, ConfigError> {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(std::time::Duration::from_secs(10)));
+        if let Some(path) = &config.ca_cert {
+            let pem = std::fs::read(path)
+                .map_err(|e| ConfigError::Invalid(format!("ca_cert {}: {e}", path.display())))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| ConfigError::Invalid(format!("ca_cert {}: {e}", path.display())))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| ConfigError::Invalid(format!("cannot build the HTTP client: {e}")))?;
+        let url = reqwest::Url::parse(&config.url)
+            .map_err(|e| ConfigError::Invalid(format!("url: {e}")))?;
+        Ok(WebhookBilling {
+            http,
+            url,
+            secret: config.secret,
+        })
+    }
+
+    /// The body sent for `act` (exactly these bytes are signed).
+    pub fn body(act: &BillingActivation) -> Vec<u8> {
+        let e = &act.estimate;
+        json!({
+            "event": "billing.activate",
+            "request": act.request,
+            "vm": {"name": act.vm_name, "uuid": act.vm_uuid},
+            "cost_center": act.cost_center,
+            "effective_date": act.effective_date,
+            "currency": e.currency,
+            "monthly_total": e.total,
+            "resources": {
+                "vcpus": act.vcpus,
+                "ram_gib": act.ram_gib,
+                "storage_gib": act.storage_gib,
+                "disk_type": act.disk_type,
+            },
+            "estimate": e,
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    /// The key sent with every attempt for `vm_name`.
+    pub fn idempotency_key(vm_name: &str) -> String {
+        format!("butler-billing-{vm_name}")
+    }
+}
+
+#[async_trait]
+impl Billing for WebhookBilling {
+    async fn is_active(&self, _vm_name: &str) -> Result<bool, BackendError> {
+        Ok(false)
+    }
+
+    async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError> {
+        let op = "billing_activate";
+        let body = Self::body(act);
+        let sig = signature(self.secret.expose_secret().as_bytes(), &body);
+        let resp = self
+            .http
+            .post(self.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(IDEMPOTENCY_HEADER, Self::idempotency_key(&act.vm_name))
+            .header(SIGNATURE_HEADER, sig)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                let kind = if e.is_timeout() {
+                    ErrorKind::Timeout
+                } else {
+                    ErrorKind::Transient
+                };
+                let mut chain = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    chain.push_str(": ");
+                    chain.push_str(&s.to_string());
+                    source = s.source();
+                }
+                BackendError::new(kind, op, format!("delivery failed: {chain}"))
+            })?;
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        let kind = match status {
+            // The same key is being processed: try again later.
+            409 => ErrorKind::Transient,
+            429 => ErrorKind::RateLimited,
+            408 => ErrorKind::Timeout,
+            500..=599 => ErrorKind::Transient,
+            401 | 403 => ErrorKind::Unauthorized,
+            _ => ErrorKind::Invalid,
+        };
+        Err(BackendError::new(
+            kind,
+            op,
+            format!("the billing receiver answered HTTP {status}"),
+        ))
+    }
+}
