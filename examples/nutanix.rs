@@ -3,6 +3,12 @@
 //! file (passwords in `BUTLER_NUTANIX_*_PASSWORD`), otherwise against the
 //! fake Prism server serving a simulated 10,000-VM fleet with 20 ms latency.
 //!
+//! On the fake it then provisions one request end to end: the VM on the
+//! fake Prism with its cost-center category, the host in the real Icinga2
+//! when one runs (`BUTLER_TEST_ICINGA_*`, as `scripts/services/icinga2.sh`
+//! writes them; otherwise the simulator's monitor), and one signed webhook
+//! delivery to a receiver on loopback.
+//!
 //! ```sh
 //! cargo run --release --example nutanix --features fake-prism
 //! BUTLER_NUTANIX_CONFIG=nutanix.toml BUTLER_NUTANIX_PC_PASSWORD=... \
@@ -23,6 +29,7 @@ use std::time::{Duration, Instant};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
+    let mut fake_prism = None;
     let (config, source, destination, vms) = match std::env::var("BUTLER_NUTANIX_CONFIG") {
         Ok(path) => {
             let config = NutanixConfig::from_path(std::path::Path::new(&path))?;
@@ -41,8 +48,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
         Err(_) => {
             // The fake's platform lives in the same "now" as Butler's real clock.
+            // Tasks settle at once: Butler waits in real time over HTTP.
             let sim = SimPlatform::demo_builder(1)
                 .clock(Arc::new(SimClock::virtual_at(chrono::Utc::now())))
+                .timings(butler::sim::Timings {
+                    queue: Duration::ZERO,
+                    create_vm: Duration::ZERO,
+                    ..Default::default()
+                })
                 .build();
             let spec = fleet::FleetSpec {
                 vms: 10_000,
@@ -51,7 +64,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 ..Default::default()
             };
             let f = fleet::generate(&sim, &spec);
-            let fake = FakePrism::start(sim).await?;
+            let fake = FakePrism::start(sim.clone()).await?;
+            fake_prism = Some((fake.clone(), sim));
             fake.set_latency(Duration::from_millis(20));
             println!(
                 "fake Prism at http://{} (10,000 VMs, 100 protection domains, 20 ms per request)",
@@ -98,5 +112,81 @@ async fn main() -> Result<(), Box<dyn Error>> {
             f.message(&g, &facts)
         );
     }
+    if let Some((fake, sim)) = fake_prism {
+        provision_one(&fake, &sim).await?;
+    }
+    Ok(())
+}
+
+/// One request through the whole stack, wired from a deployment file.
+async fn provision_one(fake: &FakePrism, sim: &SimPlatform) -> Result<(), Box<dyn Error>> {
+    use butler::webhook::receiver::Receiver;
+    const SECRET: &str = "example-secret-of-at-least-32-bytes!";
+    let receiver = Receiver::start(SECRET.as_bytes()).await?;
+    let icinga = ["URL", "USER", "PASSWORD", "CA"]
+        .map(|k| std::env::var(format!("BUTLER_TEST_ICINGA_{k}")).ok());
+    let mut text = fake.config_toml().await;
+    if let [Some(url), Some(user), Some(_), Some(ca)] = &icinga {
+        text.push_str(&format!(
+            "\n[monitoring.icinga]\nurl = {url:?}\nusername = {user:?}\nca_cert = {ca:?}\n"
+        ));
+    }
+    text.push_str(&format!(
+        "\n[billing.nutanix_category]\nkey = \"CostCenter\"\n\
+         [billing.webhook]\nurl = {:?}\nallow_plain_http = true\n",
+        receiver.url()
+    ));
+    let icinga_password = icinga[2].clone();
+    let env = |k: &str| match k {
+        "BUTLER_ICINGA_PASSWORD" => icinga_password.clone(),
+        "BUTLER_BILLING_WEBHOOK_SECRET" => Some(SECRET.to_string()),
+        _ => Some(butler::nutanix::fake::PASSWORD.to_string()),
+    };
+    let mut deployment = butler::deployment::Deployment::from_toml(&text, env)?;
+    let monitored_by = if deployment.monitor.is_some() {
+        "the real Icinga2"
+    } else {
+        deployment.monitor = Some(Arc::new(sim.clone()));
+        "the simulator's monitor (no Icinga2 running)"
+    };
+    let mut engine = butler::engine::EngineConfig {
+        task_poll: Duration::from_millis(50),
+        ..Default::default()
+    };
+    for (a, b) in [("c1-madrid", "c2-santiago"), ("c2-santiago", "c1-madrid")] {
+        engine.protection.remote_sites.insert(a.into(), b.into());
+    }
+    let butler = deployment
+        .apply(
+            Butler::builder()
+                .store(Arc::new(MemoryStore::new()))
+                .catalog(butler::demo::catalog())
+                .rate_book(butler::demo::rate_book()),
+            engine,
+        )
+        .build()?;
+    let ana = Actor::trusted("ana", [Role::Requester])?;
+    let bea = Actor::trusted("bea", [Role::Approver])?;
+    let svc = butler.requests();
+    let name = format!("demo{}", std::process::id());
+    let r = svc.create(&ana, butler::demo::spec(&name)).await?;
+    let r = svc.submit(&ana, r.id, r.version).await?;
+    let r = svc.approve(&bea, r.id, r.version).await?;
+    let engine = butler.engine().ok_or("the deployment provisions")?;
+    let t = Instant::now();
+    engine.run_until_idle().await?;
+    let r = svc.get(&bea, r.id).await?;
+    let vm = sim.vm(&r.platform_vm_name()).ok_or("VM missing")?;
+    println!(
+        "\nrequest #{} {:?} in {:.0} ms: VM {} at {:?} with categories {:?}; monitored by {monitored_by}; {} webhook delivery(ies), {} activation",
+        r.id.0,
+        r.state,
+        t.elapsed().as_secs_f64() * 1e3,
+        vm.name,
+        vm.ip_addresses,
+        vm.categories,
+        receiver.deliveries(),
+        receiver.activations().len()
+    );
     Ok(())
 }

@@ -22,6 +22,15 @@ pub use butler_sim as sim;
 #[cfg(feature = "nutanix")]
 pub use butler_nutanix as nutanix;
 
+#[cfg(feature = "nutanix")]
+pub use butler_icinga as icinga;
+
+#[cfg(feature = "nutanix")]
+pub use butler_webhook as webhook;
+
+#[cfg(feature = "nutanix")]
+pub mod deployment;
+
 /// The README's Rust snippets, compiled as doctests so they stay true.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

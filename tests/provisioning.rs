@@ -9,25 +9,8 @@ use butler::request::{ProvisioningStep, RequestId, RequestState};
 use butler::sim::{FaultConfig, Op, SimClock, SimPlatform};
 use butler::store::{MemoryStore, SqliteStore, Store};
 use butler::ButlerError;
-use common::{bea, World};
+use common::{bea, At, World};
 use std::sync::Arc;
-
-/// Crashes (or repeats) at one hook point, once.
-struct At {
-    point: HookPoint,
-    action: HookAction,
-    fired: std::sync::atomic::AtomicBool,
-}
-
-impl Hooks for At {
-    fn at(&self, _: RequestId, point: HookPoint) -> HookAction {
-        if point == self.point && !self.fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            self.action
-        } else {
-            HookAction::Continue
-        }
-    }
-}
 
 /// Repeats every step's side effect.
 struct RepeatAll;

@@ -249,14 +249,17 @@ impl Monitor for IcingaMonitor {
             .await
         {
             Ok(_) => return Ok(()),
-            // Icinga answers 500 "Object '…' already exists." to a second
-            // create: someone (an earlier attempt whose reply was lost, or
-            // another engine) got there first. Reconcile below.
-            Err(e) if e.message.contains("already exists") => {}
+            // Icinga answers a second create with 500: "Object '…' already
+            // exists." after the first, "… re-defined" while both are in
+            // flight. Someone (an earlier attempt whose reply was lost, or
+            // another engine) got there first: when the object is there,
+            // reconcile; otherwise the 500 stands.
+            Err(e) if e.kind == ErrorKind::Transient => match self.find(&reg.vm_name).await? {
+                Some(existing) if existing == *reg => return Ok(()),
+                Some(_) => {}
+                None => return Err(e),
+            },
             Err(e) => return Err(e),
-        }
-        if self.find(&reg.vm_name).await?.as_ref() == Some(reg) {
-            return Ok(());
         }
         tracing::info!(vm = %reg.vm_name, "updating the existing Icinga host object");
         self.send(op, Method::POST, url, Some(json!({ "attrs": attrs })))

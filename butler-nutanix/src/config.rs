@@ -130,6 +130,11 @@ struct File {
     allow_plain_http: Option<bool>,
     max_body_mib: Option<usize>,
     max_list_entities: Option<usize>,
+    // The deployment's other sections: `butler::deployment` reads them.
+    #[serde(rename = "monitoring")]
+    _monitoring: Option<toml::Value>,
+    #[serde(rename = "billing")]
+    _billing: Option<toml::Value>,
 }
 
 /// Why a configuration was refused.

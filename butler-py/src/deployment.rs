@@ -68,12 +68,15 @@ impl Butler {
         Self::from_built(b)
     }
 
-    /// A Butler on Nutanix: the TOML config at ``config_path`` (passwords
-    /// from ``BUTLER_NUTANIX_*_PASSWORD``). Requests and migrations work;
-    /// ``provision()`` needs monitoring and billing adapters, not shipped
-    /// yet, unless the deployment switches those steps off
-    /// (``monitoring=False``, ``billing=False``): history then says
-    /// "skipped by configuration".
+    /// A Butler on Nutanix from one deployment file (``butler::deployment``):
+    /// ``[prism_central]`` and ``[clusters.*]`` (passwords from
+    /// ``BUTLER_NUTANIX_*_PASSWORD``), ``[monitoring.icinga]`` (password from
+    /// ``BUTLER_ICINGA_PASSWORD``), ``[billing.nutanix_category]`` and/or
+    /// ``[billing.webhook]`` (secret from ``BUTLER_BILLING_WEBHOOK_SECRET``).
+    /// With both steps configured (or switched off, here or by ``enabled =
+    /// false`` in the file: history then says "skipped by configuration"),
+    /// ``provision()`` provisions end to end; without them requests and
+    /// migrations work and provisioning is refused.
     #[staticmethod]
     #[pyo3(signature = (config_path, db_path=None, catalog=None, rate_book=None, *, monitoring=true, billing=true))]
     fn nutanix(
@@ -84,14 +87,15 @@ impl Butler {
         monitoring: bool,
         billing: bool,
     ) -> PyResult<Self> {
-        let config = butler_nutanix::NutanixConfig::from_path(std::path::Path::new(config_path))
+        let mut d = butler::deployment::Deployment::from_path(std::path::Path::new(config_path))
             .map_err(|e| InvalidInput::new_err(e.to_string()))?;
-        let backend = Arc::new(
-            butler_nutanix::NutanixBackend::new(&config)
-                .map_err(|e| crate::errors::BackendError::new_err(e.to_string()))?,
-        );
+        if !monitoring {
+            (d.monitor, d.monitoring_enabled) = (None, false);
+        }
+        if !billing {
+            (d.billing, d.billing_enabled) = (None, false);
+        }
         let mut b = butler::Butler::builder()
-            .platform(backend)
             .catalog(
                 catalog
                     .map(|c| (*c.inner).clone())
@@ -105,11 +109,7 @@ impl Butler {
         if let Some(p) = db_path {
             b = b.sqlite(p);
         }
-        b = b.engine_config(butler_core::engine::EngineConfig {
-            monitoring,
-            billing,
-            ..Default::default()
-        });
+        b = d.apply(b, butler_core::engine::EngineConfig::default());
         Self::from_built(b)
     }
 

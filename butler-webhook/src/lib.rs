@@ -30,6 +30,8 @@
 //! and the idempotency key makes the repeat harmless.
 
 mod config;
+#[cfg(feature = "receiver")]
+pub mod receiver;
 mod sender;
 
 pub use config::{ConfigError, WebhookConfig, SECRET_VAR};

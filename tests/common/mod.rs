@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use butler::auth::{Actor, Role};
-use butler::engine::{Engine, EngineConfig, Hooks};
+use butler::engine::{Engine, EngineConfig, HookAction, HookPoint, Hooks};
 use butler::request::{Request, RequestId};
 use butler::service::RequestService;
 use butler::sim::SimPlatform;
@@ -17,6 +17,34 @@ pub fn ana() -> Actor {
 }
 pub fn bea() -> Actor {
     Actor::trusted("bea", [Role::Approver]).unwrap()
+}
+
+/// Crashes (or repeats) at one hook point, once.
+pub struct At {
+    pub point: HookPoint,
+    pub action: HookAction,
+    pub fired: std::sync::atomic::AtomicBool,
+}
+
+impl At {
+    /// Crashes once at `point`.
+    pub fn crash(point: HookPoint) -> Arc<At> {
+        Arc::new(At {
+            point,
+            action: HookAction::Crash,
+            fired: Default::default(),
+        })
+    }
+}
+
+impl Hooks for At {
+    fn at(&self, _: RequestId, point: HookPoint) -> HookAction {
+        if point == self.point && !self.fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.action
+        } else {
+            HookAction::Continue
+        }
+    }
 }
 
 pub struct World {

@@ -26,4 +26,4 @@ pub use cluster::{
     VmInfo, VmState,
 };
 pub use error::{BackendError, ErrorKind};
-pub use services::{Billing, BillingActivation, Monitor, MonitorRegistration};
+pub use services::{Billing, BillingActivation, EveryBilling, Monitor, MonitorRegistration};

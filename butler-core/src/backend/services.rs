@@ -73,3 +73,37 @@ pub trait Billing: Send + Sync {
     /// Activates billing.
     async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError>;
 }
+
+/// Several billing systems at once (a category on the VM for the finance
+/// tools that read Prism, and a webhook to the chargeback system): billing
+/// is active when every one says so, and activating asks each one that is
+/// not yet active, in order.
+pub struct EveryBilling(Vec<std::sync::Arc<dyn Billing>>);
+
+impl EveryBilling {
+    /// All of `systems`.
+    pub fn new(systems: Vec<std::sync::Arc<dyn Billing>>) -> EveryBilling {
+        EveryBilling(systems)
+    }
+}
+
+#[async_trait]
+impl Billing for EveryBilling {
+    async fn is_active(&self, vm_name: &str) -> Result<bool, BackendError> {
+        for b in &self.0 {
+            if !b.is_active(vm_name).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError> {
+        for b in &self.0 {
+            if !b.is_active(&act.vm_name).await? {
+                b.activate(act).await?;
+            }
+        }
+        Ok(())
+    }
+}

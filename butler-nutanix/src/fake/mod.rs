@@ -137,6 +137,22 @@ impl FakePrism {
         self.addr
     }
 
+    /// The same configuration as a deployment file's TOML (passwords in
+    /// `BUTLER_NUTANIX_*_PASSWORD`, all [`PASSWORD`]).
+    pub async fn config_toml(&self) -> String {
+        let mut text = format!(
+            "allow_plain_http = true\n\n[prism_central]\nurl = \"http://{}\"\nusername = \"{USER}\"\n",
+            self.addr
+        );
+        for c in self.state.sim.list_clusters().await.unwrap_or_default() {
+            text.push_str(&format!(
+                "\n[clusters.{:?}]\nurl = \"http://{}/pe/{}\"\nusername = \"{USER}\"\n",
+                c.name, self.addr, c.name
+            ));
+        }
+        text
+    }
+
     /// An adapter configuration for this fake (PC plus a PE per simulated cluster).
     pub async fn config(&self) -> NutanixConfig {
         let ep = |url: String| Endpoint {

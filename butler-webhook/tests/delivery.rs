@@ -1,0 +1,86 @@
+//! The adapter against a real HTTP receiver on loopback that checks the
+//! signature with its own code (constant-time HMAC verification), not the
+//! sender's.
+
+use butler_core::backend::{Billing, ErrorKind};
+use butler_webhook::receiver::Receiver;
+use butler_webhook::{WebhookBilling, WebhookConfig, SECRET_VAR};
+use std::time::Duration;
+
+const SECRET: &str = "a-shared-secret-of-at-least-32-bytes";
+
+fn sender(url: &str, secret: &str, timeout_secs: u64) -> WebhookBilling {
+    let text = format!("url = {url:?}\nallow_plain_http = true\ntimeout_secs = {timeout_secs}\n");
+    let secret = secret.to_string();
+    let c = WebhookConfig::from_toml(&text, |k| (k == SECRET_VAR).then(|| secret.clone())).unwrap();
+    WebhookBilling::new(c).unwrap()
+}
+
+#[tokio::test]
+async fn a_delivery_is_signed_keyed_and_carries_the_estimate() {
+    let r = Receiver::start(SECRET.as_bytes()).await.unwrap();
+    let s = sender(&r.url(), SECRET, 5);
+    let act = butler_core::testing::activation("web01-r1");
+    assert!(
+        !s.is_active("web01-r1").await.unwrap(),
+        "a webhook cannot be asked"
+    );
+    s.activate(&act).await.unwrap();
+    assert_eq!((r.deliveries(), r.refused()), (1, 0));
+    let got = r.activations();
+    let body = &got["butler-billing-web01-r1"];
+    assert_eq!(body["event"], "billing.activate");
+    assert_eq!(body["request"], 1);
+    assert_eq!(body["vm"]["name"], "web01-r1");
+    assert_eq!(body["cost_center"], act.cost_center.as_str());
+    assert_eq!(body["currency"], act.estimate.currency.as_str());
+    assert_eq!(body["monthly_total"], act.estimate.total.to_string());
+    assert_eq!(body["effective_date"], "2026-03-01");
+    assert_eq!(
+        body["estimate"]["lines"].as_array().map(Vec::len),
+        Some(act.estimate.lines.len())
+    );
+}
+
+#[tokio::test]
+async fn repeats_are_one_activation_and_a_lost_reply_is_a_retryable_timeout() {
+    let r = Receiver::start(SECRET.as_bytes()).await.unwrap();
+    let s = sender(&r.url(), SECRET, 1);
+    let act = butler_core::testing::activation("web02-r2");
+    r.lose_next_replies(1, Duration::from_millis(2500));
+    let e = s.activate(&act).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Timeout, "{e}");
+    assert!(e.is_retryable());
+    s.activate(&act).await.unwrap();
+    s.activate(&act).await.unwrap();
+    assert_eq!(r.deliveries(), 3);
+    assert_eq!(r.activations().len(), 1, "one effective activation");
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_refused_by_the_receiver_and_is_permanent() {
+    let r = Receiver::start(SECRET.as_bytes()).await.unwrap();
+    let s = sender(&r.url(), "another-secret-also-at-least-32-bytes", 5);
+    let e = s
+        .activate(&butler_core::testing::activation("web03-r3"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unauthorized, "{e}");
+    assert!(!e.is_retryable());
+    assert_eq!((r.deliveries(), r.refused()), (0, 1));
+    assert!(!format!("{s:?}").contains("another-secret"));
+}
+
+#[tokio::test]
+async fn an_unreachable_receiver_is_a_retryable_error_naming_the_cause() {
+    // A port nothing listens on.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    drop(l);
+    let e = sender(&url, SECRET, 2)
+        .activate(&butler_core::testing::activation("web04-r4"))
+        .await
+        .unwrap_err();
+    assert!(e.is_retryable(), "{e}");
+    assert!(e.message.contains("delivery failed"), "{e}");
+}

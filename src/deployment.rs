@@ -1,0 +1,238 @@
+//! A real deployment from one TOML file: the Nutanix adapter, monitoring
+//! and billing, each in its own section (feature `nutanix`).
+//!
+//! ```toml
+//! [prism_central]                  # and [clusters.<name>]: see butler_nutanix::config
+//! url = "https://pc.example.com:9440"
+//! username = "butler"              # password: BUTLER_NUTANIX_PC_PASSWORD
+//!
+//! [monitoring]
+//! enabled = true                   # false: the step is "skipped by configuration"
+//! [monitoring.icinga]              # butler_icinga::IcingaConfig
+//! url = "https://icinga.example.com:5665"
+//! username = "butler"              # password: BUTLER_ICINGA_PASSWORD
+//! ca_cert = "/etc/butler/icinga-ca.crt"
+//!
+//! [billing]
+//! enabled = true
+//! [billing.nutanix_category]       # the cost center as a category on the VM
+//! key = "CostCenter"
+//! [billing.webhook]                # butler_webhook::WebhookConfig
+//! url = "https://chargeback.example.com/butler"   # secret: BUTLER_BILLING_WEBHOOK_SECRET
+//! ```
+//!
+//! A step is either done by its adapter or switched off (`enabled = false`,
+//! recorded in history as "skipped by configuration"); a deployment with
+//! neither (a Nutanix file alone, for migrations) gets no provisioning
+//! engine, so provisioning is refused rather than half done. With both
+//! billing adapters, both must be active for the step to count as done
+//! ([`EveryBilling`]).
+
+use crate::backend::{Billing, EveryBilling, Monitor};
+use crate::builder::ButlerBuilder;
+use crate::engine::EngineConfig;
+use butler_icinga::{IcingaConfig, IcingaMonitor};
+use butler_nutanix::{CategoryBilling, NutanixBackend, NutanixConfig};
+use butler_webhook::{WebhookBilling, WebhookConfig};
+use serde::Deserialize;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Why a deployment file was refused: the section and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("deployment config [{section}]: {reason}")]
+pub struct DeploymentError {
+    /// The section, e.g. `monitoring.icinga`.
+    pub section: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn err(section: &str, reason: impl ToString) -> DeploymentError {
+    DeploymentError {
+        section: section.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct MonitoringSection {
+    enabled: Option<bool>,
+    icinga: Option<toml::Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct BillingSection {
+    enabled: Option<bool>,
+    nutanix_category: Option<CategorySection>,
+    webhook: Option<toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategorySection {
+    key: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Sections {
+    #[serde(default)]
+    monitoring: MonitoringSection,
+    #[serde(default)]
+    billing: BillingSection,
+}
+
+/// The parts of a deployment, ready to go into a [`ButlerBuilder`].
+pub struct Deployment {
+    /// The Nutanix adapter.
+    pub platform: Arc<NutanixBackend>,
+    /// Monitoring, `None` when switched off or not configured.
+    pub monitor: Option<Arc<dyn Monitor>>,
+    /// Billing, `None` when switched off or not configured.
+    pub billing: Option<Arc<dyn Billing>>,
+    /// `[monitoring] enabled` (default true).
+    pub monitoring_enabled: bool,
+    /// `[billing] enabled` (default true).
+    pub billing_enabled: bool,
+}
+
+impl std::fmt::Debug for Deployment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deployment")
+            .field("monitoring", &self.monitor.is_some())
+            .field("billing", &self.billing.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deployment {
+    /// Reads a deployment file; secrets come from the process environment.
+    pub fn from_path(path: &Path) -> Result<Deployment, DeploymentError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| err("file", format!("{}: {e}", path.display())))?;
+        Deployment::from_toml(&text, |k| std::env::var(k).ok())
+    }
+
+    /// Parses a deployment, secrets from `env`.
+    pub fn from_toml(
+        text: &str,
+        env: impl Fn(&str) -> Option<String> + Copy,
+    ) -> Result<Deployment, DeploymentError> {
+        let nutanix = NutanixConfig::from_toml(text, env).map_err(|e| err("prism_central", e))?;
+        let platform =
+            Arc::new(NutanixBackend::new(&nutanix).map_err(|e| err("prism_central", e))?);
+        let sections: Sections = toml::from_str(text).map_err(|e| err("monitoring/billing", e))?;
+
+        let monitor: Option<Arc<dyn Monitor>> =
+            match (sections.monitoring.enabled, sections.monitoring.icinga) {
+                (Some(false), _) => None,
+                (_, Some(icinga)) => {
+                    let c = IcingaConfig::from_value(icinga, env)
+                        .map_err(|e| err("monitoring.icinga", e))?;
+                    Some(Arc::new(
+                        IcingaMonitor::new(c).map_err(|e| err("monitoring.icinga", e))?,
+                    ))
+                }
+                (_, None) => None,
+            };
+
+        let b = sections.billing;
+        let billing: Option<Arc<dyn Billing>> = if b.enabled == Some(false) {
+            None
+        } else {
+            let mut systems: Vec<Arc<dyn Billing>> = Vec::new();
+            if let Some(c) = b.nutanix_category {
+                let key = c
+                    .key
+                    .unwrap_or_else(|| butler_nutanix::billing::DEFAULT_KEY.to_string());
+                if key.is_empty() || key.len() > 64 {
+                    return Err(err("billing.nutanix_category", "key must be 1 to 64 bytes"));
+                }
+                systems.push(Arc::new(CategoryBilling::new(platform.clone(), key)));
+            }
+            if let Some(w) = b.webhook {
+                let c = WebhookConfig::from_value(w, env).map_err(|e| err("billing.webhook", e))?;
+                systems.push(Arc::new(
+                    WebhookBilling::new(c).map_err(|e| err("billing.webhook", e))?,
+                ));
+            }
+            match systems.len() {
+                0 | 1 => systems.pop(),
+                _ => Some(Arc::new(EveryBilling::new(systems))),
+            }
+        };
+        Ok(Deployment {
+            platform,
+            monitor,
+            billing,
+            monitoring_enabled: sections.monitoring.enabled != Some(false),
+            billing_enabled: b.enabled != Some(false),
+        })
+    }
+
+    /// Puts the parts into `builder`, switching off in `engine` the steps
+    /// the file switched off.
+    pub fn apply(self, builder: ButlerBuilder, mut engine: EngineConfig) -> ButlerBuilder {
+        engine.monitoring = self.monitoring_enabled;
+        engine.billing = self.billing_enabled;
+        let mut b = builder.platform(self.platform).engine_config(engine);
+        if let Some(m) = self.monitor {
+            b = b.monitor(m);
+        }
+        if let Some(x) = self.billing {
+            b = b.billing(x);
+        }
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "[prism_central]\nurl = \"https://pc:9440\"\nusername = \"b\"\n";
+
+    fn env(k: &str) -> Option<String> {
+        Some(match k {
+            "BUTLER_BILLING_WEBHOOK_SECRET" => "0123456789abcdef0123456789abcdef".into(),
+            _ => "pw".into(),
+        })
+    }
+
+    #[test]
+    fn every_section_wires_its_adapter_and_missing_ones_are_refused() {
+        let full = format!(
+            "{BASE}[monitoring.icinga]\nurl = \"https://icinga:5665\"\nusername = \"b\"\n\
+             [billing.nutanix_category]\n[billing.webhook]\nurl = \"https://bill/hook\"\n"
+        );
+        let d = Deployment::from_toml(&full, env).unwrap();
+        assert!(d.monitor.is_some() && d.billing.is_some());
+
+        let off = format!("{BASE}[monitoring]\nenabled = false\n[billing]\nenabled = false\n");
+        let d = Deployment::from_toml(&off, env).unwrap();
+        assert!(d.monitor.is_none() && d.billing.is_none());
+
+        let bare = Deployment::from_toml(BASE, env).unwrap();
+        assert!(
+            bare.monitor.is_none() && bare.monitoring_enabled,
+            "no adapter, not off"
+        );
+        let e = Deployment::from_toml(
+            &format!(
+                "{BASE}[monitoring]\nenabled = false\n[billing.webhook]\nurl = \"http://x/h\"\n"
+            ),
+            env,
+        )
+        .unwrap_err();
+        assert_eq!(e.section, "billing.webhook");
+        assert!(e.reason.contains("https"), "{e}");
+        let e = Deployment::from_toml(
+            &format!("{BASE}[monitoring]\nenabled = false\nnonsense = 1\n"),
+            env,
+        )
+        .unwrap_err();
+        assert!(e.reason.contains("nonsense"), "{e}");
+    }
+}

@@ -1,0 +1,297 @@
+//! Provisioning end to end on a real stack, wired from one deployment file
+//! (`butler::deployment`): the fake Prism (HTTP, the simulator behind it)
+//! with cost-center categories, a real Icinga2 daemon (started by
+//! `scripts/services/icinga2.sh`; without it these tests say so and pass
+//! outside CI, and fail under `CI=true`) and a signed-webhook receiver on
+//! loopback that verifies every delivery.
+
+mod common;
+
+use butler::auth::{Actor, Role};
+use butler::backend::SystemClock;
+use butler::deployment::Deployment;
+use butler::engine::EngineConfig;
+use butler::nutanix::fake::{FakePrism, PASSWORD};
+use butler::request::RequestState;
+use butler::sim::{SimClock, SimPlatform, Timings};
+use butler::store::MemoryStore;
+use butler::webhook::receiver::Receiver;
+use butler::Butler;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+const SECRET: &str = "a-shared-secret-of-at-least-32-bytes";
+
+struct Icinga {
+    url: String,
+    user: String,
+    password: String,
+    ca: String,
+}
+
+fn icinga() -> Option<Icinga> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (
+        var("BUTLER_TEST_ICINGA_URL"),
+        var("BUTLER_TEST_ICINGA_USER"),
+        var("BUTLER_TEST_ICINGA_PASSWORD"),
+        var("BUTLER_TEST_ICINGA_CA"),
+    ) {
+        (Some(url), Some(user), Some(password), Some(ca)) => Some(Icinga {
+            url,
+            user,
+            password,
+            ca,
+        }),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but no Icinga2 is running (scripts/test.sh starts it)")
+        }
+        _ => {
+            eprintln!("\n*** SKIPPED: no real Icinga2 (BUTLER_TEST_ICINGA_* unset); run scripts/test.sh ***\n");
+            None
+        }
+    }
+}
+
+/// The host object over the raw API (not the adapter's decoder).
+async fn host(ic: &Icinga, name: &str) -> Option<Value> {
+    let pem = std::fs::read(&ic.ca).unwrap();
+    let http = reqwest_client(&pem);
+    let r = http
+        .get(format!("{}/v1/objects/hosts/{name}", ic.url))
+        .basic_auth(&ic.user, Some(&ic.password))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    if r.status().as_u16() == 404 {
+        return None;
+    }
+    let v: Value = r.json().await.unwrap();
+    Some(v["results"][0]["attrs"].clone())
+}
+
+fn reqwest_client(pem: &[u8]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pem).unwrap())
+        .build()
+        .unwrap()
+}
+
+struct Stack {
+    sim: SimPlatform,
+    receiver: Receiver,
+    butler: Butler,
+    parts: Parts,
+    engine_config: EngineConfig,
+}
+
+/// The deployment's adapters, for engines built by hand (crash hooks).
+struct Parts {
+    platform: Arc<dyn butler::backend::ClusterBackend>,
+    monitor: Arc<dyn butler::backend::Monitor>,
+    billing: Arc<dyn butler::backend::Billing>,
+}
+
+async fn stack(ic: &Icinga, seed: u64) -> Stack {
+    // Tasks settle at once: Butler runs on the system clock against HTTP.
+    let sim = SimPlatform::demo_builder(seed)
+        .clock(Arc::new(SimClock::virtual_at(chrono::Utc::now())))
+        .timings(Timings {
+            queue: Duration::ZERO,
+            create_vm: Duration::ZERO,
+            ..Timings::default()
+        })
+        .build();
+    let fake = FakePrism::start(sim.clone()).await.unwrap();
+    let receiver = Receiver::start(SECRET.as_bytes()).await.unwrap();
+    let text = format!(
+        "{}\n[monitoring.icinga]\nurl = {:?}\nusername = {:?}\nca_cert = {:?}\n\
+         [billing.nutanix_category]\nkey = \"CostCenter\"\n\
+         [billing.webhook]\nurl = {:?}\nallow_plain_http = true\ntimeout_secs = 1\n",
+        fake.config_toml().await,
+        ic.url,
+        ic.user,
+        ic.ca,
+        receiver.url()
+    );
+    let icinga_password = ic.password.clone();
+    let env = |k: &str| -> Option<String> {
+        match k {
+            "BUTLER_ICINGA_PASSWORD" => Some(icinga_password.clone()),
+            "BUTLER_BILLING_WEBHOOK_SECRET" => Some(SECRET.to_string()),
+            _ => Some(PASSWORD.to_string()),
+        }
+    };
+    let deployment = Deployment::from_toml(&text, env).unwrap();
+    let mut engine = EngineConfig::default();
+    engine.retry.base_delay = Duration::from_millis(20);
+    engine.retry.max_delay = Duration::from_millis(200);
+    engine.task_poll = Duration::from_millis(20);
+    engine.call_deadline = Duration::from_secs(10);
+    for (a, b) in [("c1-madrid", "c2-santiago"), ("c2-santiago", "c1-madrid")] {
+        engine.protection.remote_sites.insert(a.into(), b.into());
+    }
+    let builder = Butler::builder()
+        .store(Arc::new(MemoryStore::new()))
+        .clock(Arc::new(SystemClock))
+        .catalog(butler::demo::catalog())
+        .rate_book(butler::demo::rate_book());
+    let parts = Parts {
+        platform: deployment.platform.clone(),
+        monitor: deployment.monitor.clone().unwrap(),
+        billing: deployment.billing.clone().unwrap(),
+    };
+    let butler = deployment.apply(builder, engine.clone()).build().unwrap();
+    Stack {
+        sim,
+        receiver,
+        butler,
+        parts,
+        engine_config: engine,
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros()
+        % 1_000_000_000;
+    format!("{prefix}{n}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_request_is_provisioned_on_prism_icinga_and_billing() {
+    let Some(ic) = icinga() else { return };
+    let s = stack(&ic, 61).await;
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
+    let svc = s.butler.requests();
+    let name = unique("web");
+    let r = svc.create(&ana, butler::demo::spec(&name)).await.unwrap();
+    let r = svc.submit(&ana, r.id, r.version).await.unwrap();
+    let r = svc.approve(&bea, r.id, r.version).await.unwrap();
+    // One reply lost: the engine retries, the receiver keeps one activation.
+    s.receiver.lose_next_replies(1, Duration::from_millis(2500));
+    let engine = s.butler.engine().expect("configured deployment provisions");
+    let summary = engine.run_until_idle().await.unwrap();
+    let r = svc.get(&bea, r.id).await.unwrap();
+    assert_eq!(
+        r.state,
+        RequestState::Completed,
+        "{:?} {summary:?}",
+        r.failure
+    );
+    let vm_name = r.platform_vm_name();
+
+    // Prism: the VM with its cost-center category.
+    let vm = s.sim.vm(&vm_name).expect("VM on the platform");
+    let cc = &r.spec.derived().cost_center;
+    assert!(
+        vm.categories.contains(&format!("CostCenter:{cc}")),
+        "{:?}",
+        vm.categories
+    );
+
+    // Icinga: the host object, with the VM's address.
+    let h = host(&ic, &vm_name).await.expect("host object in Icinga");
+    assert_eq!(
+        h["address"].as_str(),
+        vm.ip_addresses.first().map(String::as_str)
+    );
+    assert_eq!(h["display_name"], name.as_str());
+    assert_eq!(h["vars"]["cost_center"], cc.as_str());
+    assert_eq!(h["vars"]["butler_request"], r.id.0);
+
+    // Billing: exactly one effective, verified activation, however many tries.
+    let acts = s.receiver.activations();
+    assert_eq!(acts.len(), 1);
+    let body = &acts[&format!("butler-billing-{vm_name}")];
+    assert_eq!(body["monthly_total"], r.estimate.total.to_string());
+    assert!(s.receiver.deliveries() >= 2, "the lost reply was retried");
+    assert_eq!(s.receiver.refused(), 0);
+
+    // History says what each step did.
+    let details: Vec<String> = r.history.iter().filter_map(|h| h.note.clone()).collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("registered with address")),
+        "{details:?}"
+    );
+
+    // Running again changes nothing anywhere.
+    engine.run_until_idle().await.unwrap();
+    assert_eq!(s.receiver.activations().len(), 1);
+    assert_eq!(s.sim.vms_named(&vm_name), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_before_or_after_any_step_makes_nothing_twice_on_the_real_stack() {
+    use butler::engine::{Engine, HookPoint};
+    use butler::request::ProvisioningStep;
+    let Some(ic) = icinga() else { return };
+    let s = stack(&ic, 64).await;
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
+    let svc = s.butler.requests();
+    let engine = |hooks: Option<Arc<common::At>>| {
+        let e = Engine::new(
+            svc.clone(),
+            s.parts.platform.clone(),
+            s.parts.monitor.clone(),
+            s.parts.billing.clone(),
+            s.engine_config.clone(),
+        );
+        Arc::new(match hooks {
+            Some(h) => e.with_hooks(h),
+            None => e,
+        })
+    };
+    let mut done = Vec::new();
+    for step in ProvisioningStep::ALL {
+        for point in [HookPoint::Before(step), HookPoint::After(step)] {
+            let name = unique("crash");
+            let r = svc.create(&ana, butler::demo::spec(&name)).await.unwrap();
+            let r = svc.submit(&ana, r.id, r.version).await.unwrap();
+            let r = svc.approve(&bea, r.id, r.version).await.unwrap();
+            let err = engine(Some(common::At::crash(point)))
+                .run_until_idle()
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("crashed"), "{err}");
+            // The restarted process (same engine id) resumes from the store.
+            engine(None).run_until_idle().await.unwrap();
+            let r = svc.get(&bea, r.id).await.unwrap();
+            assert_eq!(
+                r.state,
+                RequestState::Completed,
+                "{point:?}: {:?}",
+                r.failure
+            );
+            done.push(r);
+        }
+    }
+    let acts = s.receiver.activations();
+    for r in &done {
+        let vm_name = r.platform_vm_name();
+        assert_eq!(s.sim.vms_named(&vm_name), 1, "one VM for {vm_name}");
+        let vm = s.sim.vm(&vm_name).unwrap();
+        let cc = format!("CostCenter:{}", r.spec.derived().cost_center);
+        assert_eq!(vm.categories.iter().filter(|c| **c == cc).count(), 1);
+        let h = host(&ic, &vm_name).await.expect("one host object");
+        assert_eq!(
+            h["address"].as_str(),
+            vm.ip_addresses.first().map(String::as_str)
+        );
+        assert!(acts.contains_key(&format!("butler-billing-{vm_name}")));
+    }
+    assert_eq!(
+        acts.len(),
+        done.len(),
+        "one effective activation per request"
+    );
+    assert_eq!(s.receiver.refused(), 0);
+}
