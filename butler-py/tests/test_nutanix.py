@@ -59,3 +59,29 @@ def test_switched_off_steps_let_a_nutanix_deployment_provision(tmp_path, monkeyp
     path.write_text(CONFIG)
     b = butler.Butler.nutanix(str(path), monitoring=False, billing=False)
     assert b.provision() == {"completed": 0, "failed": 0, "skipped": 0}
+
+
+def test_deployment_sections_are_checked_and_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("BUTLER_NUTANIX_PC_PASSWORD", "x")
+    monkeypatch.delenv("BUTLER_BILLING_WEBHOOK_SECRET", raising=False)
+    path = tmp_path / "deployment.toml"
+    path.write_text(CONFIG + '[billing.webhook]\nurl = "https://bill.example.com/hook"\n')
+    with pytest.raises(butler.InvalidInput, match=r"billing\.webhook.*BUTLER_BILLING_WEBHOOK_SECRET"):
+        butler.Butler.nutanix(str(path))
+    monkeypatch.setenv("BUTLER_BILLING_WEBHOOK_SECRET", "s" * 40)
+    monkeypatch.setenv("BUTLER_ICINGA_PASSWORD", "icinga-pw")
+    path.write_text(
+        CONFIG
+        + '[monitoring.icinga]\nurl = "http://icinga:5665"\nusername = "b"\n'
+        + '[billing.webhook]\nurl = "https://bill.example.com/hook"\n'
+    )
+    with pytest.raises(butler.InvalidInput, match=r"monitoring\.icinga.*https"):
+        butler.Butler.nutanix(str(path))
+    path.write_text(
+        CONFIG
+        + '[monitoring.icinga]\nurl = "https://icinga:5665"\nusername = "b"\n'
+        + '[billing.nutanix_category]\n[billing.webhook]\nurl = "https://bill.example.com/hook"\n'
+    )
+    b = butler.Butler.nutanix(str(path))
+    # Both steps have adapters: this Butler provisions (nothing approved yet).
+    assert b.provision() == {"completed": 0, "failed": 0, "skipped": 0}
