@@ -10,17 +10,27 @@ bash scripts/check-layers.sh
 # missing one skips its tests loudly; under CI (CI=true) it fails the run.
 services="$(mktemp -d /tmp/butler-services.XXXXXX)"
 chmod 755 "$services"  # the daemon runs as nagios and must reach its folder
-trap 'bash scripts/services/icinga2.sh stop "$services/icinga" >/dev/null 2>&1 || true; rm -rf "$services"' EXIT
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-if BUTLER_TEST_ICINGA_PORT="$port" bash scripts/services/icinga2.sh start "$services/icinga"; then
-  # shellcheck disable=SC1091
-  source "$services/icinga/env"
-elif [ "${CI:-}" = "true" ]; then
-  echo "CI: Icinga2 is required (.ci/run installs Debian's icinga2)" >&2
-  exit 1
-else
-  echo "*** Icinga2 unavailable: its tests will be SKIPPED (apt-get install icinga2) ***" >&2
-fi
+stop_services() {
+  bash scripts/services/icinga2.sh stop "$services/icinga" >/dev/null 2>&1 || true
+  bash scripts/services/postgres.sh stop "$services/postgres" >/dev/null 2>&1 || true
+  rm -rf "$services"
+}
+trap stop_services EXIT
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# start NAME SCRIPT PORT_VARIABLE: starts one service and loads its env.
+start() {
+  if env "$3=$(free_port)" bash "scripts/services/$2.sh" start "$services/$2"; then
+    # shellcheck disable=SC1090
+    source "$services/$2/env"
+  elif [ "${CI:-}" = "true" ]; then
+    echo "CI: $1 is required (.ci/run installs it)" >&2
+    exit 1
+  else
+    echo "*** $1 unavailable: its tests will be SKIPPED ***" >&2
+  fi
+}
+start Icinga2 icinga2 BUTLER_TEST_ICINGA_PORT
+start PostgreSQL postgres BUTLER_TEST_POSTGRES_PORT
 
 # butler-py is a Python extension; its tests are the pytest suite below.
 # All features: the Nutanix adapter, its fake Prism and the deployment wiring.

@@ -31,6 +31,9 @@ pub use butler_webhook as webhook;
 #[cfg(feature = "nutanix")]
 pub mod deployment;
 
+#[cfg(feature = "postgres")]
+pub use butler_postgres as postgres;
+
 /// The README's Rust snippets, compiled as doctests so they stay true.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

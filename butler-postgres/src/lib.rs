@@ -1,0 +1,33 @@
+//! # butler-postgres
+//!
+//! Butler's shared store (SPEC §11): several Butler processes, on one host
+//! or many, on one PostgreSQL database. It keeps what the embedded SQLite
+//! store keeps, in the same tables, and passes the same conformance suite
+//! (`butler_core::testing::store`).
+//!
+//! What makes sharing safe:
+//! - every update carries the version read and is refused by the
+//!   `UPDATE … WHERE version = $n` itself, so two writers can never both win;
+//! - a lease is one upsert, `INSERT … ON CONFLICT … WHERE leases.owner =
+//!   $owner OR leases.expires_at <= $now`, so two engines never hold the same
+//!   request;
+//! - ids come from one row per sequence, incremented under its row lock;
+//! - schema changes run under a transaction-scoped advisory lock, so two
+//!   processes starting together migrate once.
+//!
+//! Every call has a deadline: connecting (10 s), waiting for a pooled
+//! connection (30 s), and each statement (`statement_timeout`, 30 s).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), butler_core::store::StoreError> {
+//! let store = butler_postgres::PostgresStore::connect(
+//!     "postgres://butler:secret@db.example.com/butler",
+//! )
+//! .await?;
+//! # Ok(()) }
+//! ```
+
+mod schema;
+mod store;
+
+pub use store::{PoolOptions, PostgresStore};

@@ -1,0 +1,69 @@
+//! The schema, applied in order; `butler_schema.version` records the last
+//! version applied. The tables are SQLite's (`butler_core::store::SqliteStore`)
+//! with PostgreSQL's types: the same JSON bodies, the same indexed columns.
+
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: everything SQLite's versions 1 to 5 built.
+    "CREATE TABLE requests (
+        id BIGINT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        version BIGINT NOT NULL,
+        body TEXT NOT NULL
+     );
+     CREATE INDEX requests_state ON requests(state, id);
+     CREATE INDEX requests_created ON requests(created_at DESC, id DESC);
+     CREATE INDEX requests_owner_created ON requests(owner, created_at DESC, id DESC);
+     CREATE TABLE history (
+        request_id BIGINT NOT NULL REFERENCES requests(id),
+        seq BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (request_id, seq)
+     );
+     CREATE TABLE sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+     INSERT INTO sequences VALUES ('request', 0), ('group', 0), ('run', 0);
+     CREATE TABLE step_log (
+        id BIGSERIAL PRIMARY KEY,
+        request_id BIGINT NOT NULL REFERENCES requests(id),
+        body TEXT NOT NULL
+     );
+     CREATE INDEX step_log_request ON step_log(request_id, id);
+     CREATE TABLE leases (
+        request_id BIGINT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+     );
+     CREATE TABLE migration_groups (
+        id BIGINT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        name_key TEXT NOT NULL UNIQUE,
+        version BIGINT NOT NULL,
+        body TEXT NOT NULL
+     );
+     CREATE TABLE migration_reports (
+        id BIGINT PRIMARY KEY,
+        group_id BIGINT NOT NULL,
+        body TEXT NOT NULL
+     );
+     CREATE INDEX migration_reports_group ON migration_reports(group_id, id DESC);
+     CREATE TABLE migration_report_lines (
+        id BIGSERIAL PRIMARY KEY,
+        run_id BIGINT NOT NULL,
+        body TEXT NOT NULL
+     );
+     CREATE INDEX migration_report_lines_run ON migration_report_lines(run_id, id);
+     CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        version BIGINT NOT NULL,
+        body TEXT NOT NULL
+     );
+     CREATE TABLE user_audit (
+        id BIGSERIAL PRIMARY KEY,
+        body TEXT NOT NULL
+     );
+     CREATE TABLE secrets (
+        purpose TEXT PRIMARY KEY,
+        key BYTEA NOT NULL
+     );",
+];

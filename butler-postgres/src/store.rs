@@ -1,0 +1,962 @@
+use crate::schema::MIGRATIONS;
+use async_trait::async_trait;
+use butler_core::auth::{User, UserAudit};
+use butler_core::migration::{GroupId, MigrationGroup, MigrationReport, RunId, VmReport};
+use butler_core::request::{HistoryEntry, Request, RequestId, RequestState};
+use butler_core::store::{Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError};
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::NoTls;
+
+/// Pool size and deadlines.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Connections kept at most.
+    pub max_connections: usize,
+    /// Deadline to open a connection.
+    pub connect_timeout: Duration,
+    /// Deadline to get a pooled connection when all are busy.
+    pub wait_timeout: Duration,
+    /// Deadline of each statement (`statement_timeout`).
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_connections: 16,
+            connect_timeout: Duration::from_secs(10),
+            wait_timeout: Duration::from_secs(30),
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A [`Store`] on PostgreSQL, shared by any number of Butler processes.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    // The connection string holds the password: never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").finish_non_exhaustive()
+    }
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// A database error with PostgreSQL's code and message (never the
+/// connection string).
+fn pg(e: tokio_postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db) => {
+            StoreError::Backend(format!("PostgreSQL {}: {}", db.code().code(), db.message()))
+        }
+        None => backend(e),
+    }
+}
+
+fn is(e: &tokio_postgres::Error, state: &SqlState) -> bool {
+    e.code() == Some(state)
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(backend)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s)
+        .map_err(|e| StoreError::Backend(format!("stored row does not decode: {e}")))
+}
+
+/// A Butler number as a BIGINT (numbers past i64 do not occur; saturate).
+fn big(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A BIGINT read back as a Butler number (negative ones are not Butler's).
+fn num(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// Splits a request into its row body (JSON without history) and history.
+fn split(mut r: Request) -> Result<(Request, String, Vec<HistoryEntry>), StoreError> {
+    let history = std::mem::take(&mut r.history);
+    let body = json(&r)?;
+    Ok((r, body, history))
+}
+
+async fn insert_history(
+    c: &impl GenericClient,
+    id: RequestId,
+    after_seq: i64,
+    history: &[HistoryEntry],
+) -> Result<(), StoreError> {
+    for h in history.iter().filter(|h| i64::from(h.seq) > after_seq) {
+        c.execute(
+            "INSERT INTO history (request_id, seq, body) VALUES ($1, $2, $3)",
+            &[&big(id.0), &i64::from(h.seq), &json(h)?],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    Ok(())
+}
+
+async fn next_in(c: &impl GenericClient, sequence: &str) -> Result<u64, StoreError> {
+    let row = c
+        .query_one(
+            "UPDATE sequences SET value = value + 1 WHERE name = $1 RETURNING value",
+            &[&sequence],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(num(row.get(0)))
+}
+
+/// After an update matched no row: a conflict if the row exists, else not found.
+async fn version_error(
+    c: &impl GenericClient,
+    sql: &str,
+    key: &(dyn ToSql + Sync),
+    what: String,
+    expected: u64,
+) -> StoreError {
+    match c.query_opt(sql, &[key]).await {
+        Ok(Some(row)) => StoreError::Conflict {
+            what,
+            expected,
+            found: num(row.get(0)),
+        },
+        Ok(None) => StoreError::NotFound(what),
+        Err(e) => pg(e),
+    }
+}
+
+async fn insert_log(c: &impl GenericClient, id: RequestId, line: &str) -> Result<(), StoreError> {
+    match c
+        .execute(
+            "INSERT INTO step_log (request_id, body) VALUES ($1, $2)",
+            &[&big(id.0), &line],
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        // The foreign key refuses a line for a request that does not exist.
+        Err(e) if is(&e, &SqlState::FOREIGN_KEY_VIOLATION) => {
+            Err(StoreError::NotFound(format!("request {id}")))
+        }
+        Err(e) => Err(pg(e)),
+    }
+}
+
+async fn update_row(
+    c: &impl GenericClient,
+    r: &Request,
+    body: &str,
+    history: &[HistoryEntry],
+    expected_version: u64,
+) -> Result<(), StoreError> {
+    let id = big(r.id.0);
+    let changed = c
+        .execute(
+            "UPDATE requests SET owner = $1, state = $2, version = $3, body = $4 WHERE id = $5 AND version = $6",
+            &[&r.owner, &r.state.as_str(), &big(r.version), &body, &id, &big(expected_version)],
+        )
+        .await
+        .map_err(pg)?;
+    if changed == 0 {
+        return Err(version_error(
+            c,
+            "SELECT version FROM requests WHERE id = $1",
+            &id,
+            format!("request {}", r.id),
+            expected_version,
+        )
+        .await);
+    }
+    let stored: i64 = c
+        .query_one(
+            "SELECT COALESCE(MAX(seq), 0) FROM history WHERE request_id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(pg)?
+        .get(0);
+    // Only entries past the stored ones are written: history is append-only.
+    insert_history(c, r.id, stored, history).await
+}
+
+async fn insert_audit(c: &impl GenericClient, line: &str) -> Result<(), StoreError> {
+    c.execute("INSERT INTO user_audit (body) VALUES ($1)", &[&line])
+        .await
+        .map_err(pg)?;
+    Ok(())
+}
+
+/// A request as stored, decoded by the caller so one bad row can be skipped.
+struct RawRequest {
+    id: i64,
+    body: String,
+    history: Vec<String>,
+}
+
+impl RawRequest {
+    fn decode(&self) -> Result<Request, StoreError> {
+        let mut r: Request = parse(&self.body)?;
+        r.history = self
+            .history
+            .iter()
+            .map(|h| parse(h))
+            .collect::<Result<_, _>>()?;
+        Ok(r)
+    }
+}
+
+async fn load_raw(c: &impl GenericClient, id: i64, body: String) -> Result<RawRequest, StoreError> {
+    let history = c
+        .query(
+            "SELECT body FROM history WHERE request_id = $1 ORDER BY seq",
+            &[&id],
+        )
+        .await
+        .map_err(pg)?
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    Ok(RawRequest { id, body, history })
+}
+
+impl PostgresStore {
+    /// Connects with default [`PoolOptions`] and brings the schema up to
+    /// date. `url` is a libpq connection string or URL; its password is
+    /// never logged or shown.
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        PostgresStore::connect_with(url, PoolOptions::default()).await
+    }
+
+    /// Connects with `options`.
+    pub async fn connect_with(
+        url: &str,
+        options: PoolOptions,
+    ) -> Result<PostgresStore, StoreError> {
+        // The parser's message can quote the string: keep it out.
+        let mut config: tokio_postgres::Config = url.parse().map_err(|_| {
+            StoreError::Backend("the PostgreSQL connection string does not parse".into())
+        })?;
+        config
+            .connect_timeout(options.connect_timeout)
+            .application_name("butler")
+            .options(format!(
+                "-c statement_timeout={}",
+                options.statement_timeout.as_millis()
+            ));
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.max_connections.max(1))
+            .wait_timeout(Some(options.wait_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(backend)?;
+        let store = PostgresStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Backend(format!("no PostgreSQL connection: {e}")))
+    }
+
+    /// Applies the schema versions this database lacks, once, whoever
+    /// else starts at the same time; refuses a database that holds tables
+    /// but no Butler schema, or a newer schema.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        tx.execute("SELECT pg_advisory_xact_lock(7305114112)", &[])
+            .await
+            .map_err(pg)?;
+        let ours: Option<String> = tx
+            .query_one("SELECT to_regclass('butler_schema')::text", &[])
+            .await
+            .map_err(pg)?
+            .get(0);
+        if ours.is_none() {
+            let tables: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+                    &[],
+                )
+                .await
+                .map_err(pg)?
+                .get(0);
+            if tables > 0 {
+                return Err(StoreError::Damaged(
+                    "the database holds tables but no Butler schema: not a Butler store".into(),
+                ));
+            }
+            tx.batch_execute(
+                "CREATE TABLE butler_schema (version INTEGER NOT NULL); INSERT INTO butler_schema VALUES (0);",
+            )
+            .await
+            .map_err(pg)?;
+        }
+        let current: i32 = tx
+            .query_one("SELECT version FROM butler_schema", &[])
+            .await
+            .map_err(pg)?
+            .get(0);
+        let target = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
+        if current > target {
+            return Err(StoreError::Backend(format!(
+                "database schema version {current} is newer than this Butler ({target}); upgrade Butler"
+            )));
+        }
+        for (i, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(current).unwrap_or(0))
+        {
+            tx.batch_execute(sql).await.map_err(pg)?;
+            let v = i32::try_from(i + 1).unwrap_or(i32::MAX);
+            tx.execute("UPDATE butler_schema SET version = $1", &[&v])
+                .await
+                .map_err(pg)?;
+        }
+        tx.commit().await.map_err(pg)
+    }
+
+    /// The schema version in the database.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let c = self.client().await?;
+        let v: i32 = c
+            .query_one("SELECT version FROM butler_schema", &[])
+            .await
+            .map_err(pg)?
+            .get(0);
+        Ok(i64::from(v))
+    }
+
+    /// A running report shows the lines appended so far.
+    async fn with_lines(
+        c: &impl GenericClient,
+        mut r: MigrationReport,
+    ) -> Result<MigrationReport, StoreError> {
+        if r.ended.is_some() || !r.vms.is_empty() {
+            return Ok(r);
+        }
+        let rows = c
+            .query(
+                "SELECT body FROM migration_report_lines WHERE run_id = $1 ORDER BY id",
+                &[&big(r.id.0)],
+            )
+            .await
+            .map_err(pg)?;
+        r.vms = rows
+            .iter()
+            .map(|row| parse(row.get::<_, &str>(0)))
+            .collect::<Result<_, _>>()?;
+        Ok(r)
+    }
+
+    async fn bodies(
+        &self,
+        sql: &str,
+        args: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<String>, StoreError> {
+        let c = self.client().await?;
+        let rows = c.query(sql, args).await.map_err(pg)?;
+        Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn next_request_id(&self) -> Result<RequestId, StoreError> {
+        let c = self.client().await?;
+        next_in(&c, "request").await.map(RequestId)
+    }
+
+    async fn insert_request(&self, request: &Request) -> Result<(), StoreError> {
+        let (r, body, history) = split(request.clone())?;
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        let id = big(r.id.0);
+        let inserted = tx
+            .execute(
+                "INSERT INTO requests (id, owner, state, created_at, version, body) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (id) DO NOTHING",
+                &[&id, &r.owner, &r.state.as_str(), &micros(r.created_at), &big(r.version), &body],
+            )
+            .await
+            .map_err(pg)?;
+        if inserted == 0 {
+            return Err(StoreError::AlreadyExists(format!("request {}", r.id)));
+        }
+        insert_history(&tx, r.id, 0, &history).await?;
+        tx.execute(
+            "UPDATE sequences SET value = GREATEST(value, $1) WHERE name = 'request'",
+            &[&id],
+        )
+        .await
+        .map_err(pg)?;
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn get_request(&self, id: RequestId) -> Result<Request, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt("SELECT body FROM requests WHERE id = $1", &[&big(id.0)])
+            .await
+            .map_err(pg)?
+            .ok_or_else(|| StoreError::NotFound(format!("request {id}")))?;
+        load_raw(&c, big(id.0), row.get(0)).await?.decode()
+    }
+
+    async fn update_request(
+        &self,
+        request: &Request,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let (r, body, history) = split(request.clone())?;
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        update_row(&tx, &r, &body, &history, expected_version).await?;
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn update_request_with_log(
+        &self,
+        request: &Request,
+        expected_version: u64,
+        log: &StepLogEntry,
+    ) -> Result<(), StoreError> {
+        let (r, body, history) = split(request.clone())?;
+        let line = json(log)?;
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        insert_log(&tx, r.id, &line).await?;
+        update_row(&tx, &r, &body, &history, expected_version).await?;
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn list_requests(&self, query: &RequestQuery) -> Result<Page<Request>, StoreError> {
+        let mut clauses = Vec::new();
+        let states: Vec<String> = query
+            .states
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect();
+        let owner = query.owner.clone();
+        let from = query.created_from.map(micros);
+        let to = query.created_to.map(micros);
+        let mut args: Vec<&(dyn ToSql + Sync)> = Vec::new();
+        if !states.is_empty() {
+            args.push(&states);
+            clauses.push(format!("state = ANY(${})", args.len()));
+        }
+        if let Some(o) = &owner {
+            args.push(o);
+            clauses.push(format!("owner = ${}", args.len()));
+        }
+        if let Some(t) = &from {
+            args.push(t);
+            clauses.push(format!("created_at >= ${}", args.len()));
+        }
+        if let Some(t) = &to {
+            args.push(t);
+            clauses.push(format!("created_at < ${}", args.len()));
+        }
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let c = self.client().await?;
+        let total: i64 = c
+            .query_one(&format!("SELECT COUNT(*) FROM requests {filter}"), &args)
+            .await
+            .map_err(pg)?
+            .get(0);
+        // Past i64 is "everything" / "beyond the end".
+        let limit = query.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+        let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+        args.push(&limit);
+        let limit_at = args.len();
+        args.push(&offset);
+        let offset_at = args.len();
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT id, body FROM requests {filter} ORDER BY created_at DESC, id DESC LIMIT ${limit_at} OFFSET ${offset_at}"
+                ),
+                &args,
+            )
+            .await
+            .map_err(pg)?;
+        let mut items = Vec::with_capacity(rows.len());
+        let mut skipped = 0;
+        for row in rows {
+            let raw = load_raw(&c, row.get(0), row.get(1)).await?;
+            match raw.decode() {
+                Ok(r) => items.push(r),
+                Err(e) => {
+                    skipped += 1;
+                    tracing::error!(
+                        request = raw.id,
+                        "a stored request cannot be read; left out of the list: {e}"
+                    );
+                }
+            }
+        }
+        Ok(Page {
+            items,
+            total: usize::try_from(total).unwrap_or(0),
+            skipped,
+        })
+    }
+
+    async fn request_ids_in_states(
+        &self,
+        states: &[RequestState],
+    ) -> Result<Vec<RequestId>, StoreError> {
+        if states.is_empty() {
+            return Ok(Vec::new());
+        }
+        let states: Vec<String> = states.iter().map(|s| s.as_str().to_string()).collect();
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT id FROM requests WHERE state = ANY($1) ORDER BY id",
+                &[&states],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(|r| RequestId(num(r.get(0)))).collect())
+    }
+
+    async fn append_step_log(&self, id: RequestId, entry: &StepLogEntry) -> Result<(), StoreError> {
+        let line = json(entry)?;
+        let c = self.client().await?;
+        insert_log(&c, id, &line).await
+    }
+
+    async fn next_group_id(&self) -> Result<GroupId, StoreError> {
+        let c = self.client().await?;
+        next_in(&c, "group").await.map(GroupId)
+    }
+
+    async fn insert_group(&self, group: &MigrationGroup) -> Result<(), StoreError> {
+        let body = json(group)?;
+        let key = butler_core::migration::name_key(&group.name);
+        let id = big(group.id.0);
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        tx.execute(
+            "INSERT INTO migration_groups (id, name, name_key, version, body) VALUES ($1, $2, $3, $4, $5)",
+            &[&id, &group.name, &key, &big(group.version), &body],
+        )
+        .await
+        .map_err(|e| {
+            if is(&e, &SqlState::UNIQUE_VIOLATION) {
+                StoreError::AlreadyExists(format!(
+                    "migration group named {:?} or id {}",
+                    group.name, group.id
+                ))
+            } else {
+                pg(e)
+            }
+        })?;
+        tx.execute(
+            "UPDATE sequences SET value = GREATEST(value, $1) WHERE name = 'group'",
+            &[&id],
+        )
+        .await
+        .map_err(pg)?;
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn get_group(&self, id: GroupId) -> Result<MigrationGroup, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "SELECT body FROM migration_groups WHERE id = $1",
+                &[&big(id.0)],
+            )
+            .await
+            .map_err(pg)?
+            .ok_or_else(|| StoreError::NotFound(format!("migration group {id}")))?;
+        parse(row.get::<_, &str>(0))
+    }
+
+    async fn group_version(&self, id: GroupId) -> Result<u64, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "SELECT version FROM migration_groups WHERE id = $1",
+                &[&big(id.0)],
+            )
+            .await
+            .map_err(pg)?
+            .ok_or_else(|| StoreError::NotFound(format!("migration group {id}")))?;
+        Ok(num(row.get(0)))
+    }
+
+    async fn update_group(
+        &self,
+        group: &MigrationGroup,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let body = json(group)?;
+        let key = butler_core::migration::name_key(&group.name);
+        let id = big(group.id.0);
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "UPDATE migration_groups SET name = $1, name_key = $2, version = $3, body = $4 WHERE id = $5 AND version = $6",
+                &[&group.name, &key, &big(group.version), &body, &id, &big(expected_version)],
+            )
+            .await
+            .map_err(|e| {
+                if is(&e, &SqlState::UNIQUE_VIOLATION) {
+                    StoreError::AlreadyExists(format!("migration group named {:?}", group.name))
+                } else {
+                    pg(e)
+                }
+            })?;
+        if n == 0 {
+            return Err(version_error(
+                &c,
+                "SELECT version FROM migration_groups WHERE id = $1",
+                &id,
+                format!("migration group {}", group.id),
+                expected_version,
+            )
+            .await);
+        }
+        Ok(())
+    }
+
+    async fn delete_group(&self, id: GroupId, expected_version: u64) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        let key = big(id.0);
+        let n = c
+            .execute(
+                "DELETE FROM migration_groups WHERE id = $1 AND version = $2",
+                &[&key, &big(expected_version)],
+            )
+            .await
+            .map_err(pg)?;
+        if n == 0 {
+            return Err(version_error(
+                &c,
+                "SELECT version FROM migration_groups WHERE id = $1",
+                &key,
+                format!("migration group {id}"),
+                expected_version,
+            )
+            .await);
+        }
+        Ok(())
+    }
+
+    async fn find_groups(&self, name_part: &str) -> Result<Vec<MigrationGroup>, StoreError> {
+        // As SQLite's LIKE: case-insensitive, wildcards in the input literal.
+        let pattern = format!(
+            "%{}%",
+            name_part
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let bodies = self
+            .bodies(
+                "SELECT body FROM migration_groups WHERE name ILIKE $1 ESCAPE '\\' ORDER BY name",
+                &[&pattern],
+            )
+            .await?;
+        bodies.iter().map(|b| parse(b)).collect()
+    }
+
+    async fn next_run_id(&self) -> Result<RunId, StoreError> {
+        let c = self.client().await?;
+        next_in(&c, "run").await.map(RunId)
+    }
+
+    async fn save_report(&self, report: &MigrationReport) -> Result<(), StoreError> {
+        let body = json(report)?;
+        let id = big(report.id.0);
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        tx.execute(
+            "INSERT INTO migration_reports (id, group_id, body) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body, group_id = EXCLUDED.group_id",
+            &[&id, &big(report.group.0), &body],
+        )
+        .await
+        .map_err(pg)?;
+        if report.ended.is_some() {
+            // The final report holds every line; the appended ones go.
+            tx.execute(
+                "DELETE FROM migration_report_lines WHERE run_id = $1",
+                &[&id],
+            )
+            .await
+            .map_err(pg)?;
+        }
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn get_report(&self, id: RunId) -> Result<MigrationReport, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "SELECT body FROM migration_reports WHERE id = $1",
+                &[&big(id.0)],
+            )
+            .await
+            .map_err(pg)?
+            .ok_or_else(|| StoreError::NotFound(format!("migration report {id}")))?;
+        Self::with_lines(&c, parse(row.get::<_, &str>(0))?).await
+    }
+
+    async fn list_reports(&self, group: GroupId) -> Result<Vec<MigrationReport>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT body FROM migration_reports WHERE group_id = $1 ORDER BY id DESC",
+                &[&big(group.0)],
+            )
+            .await
+            .map_err(pg)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(Self::with_lines(&c, parse(row.get::<_, &str>(0))?).await?);
+        }
+        Ok(out)
+    }
+
+    async fn append_report_lines(&self, run: RunId, lines: &[VmReport]) -> Result<(), StoreError> {
+        let bodies = lines.iter().map(json).collect::<Result<Vec<String>, _>>()?;
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        for b in &bodies {
+            tx.execute(
+                "INSERT INTO migration_report_lines (run_id, body) VALUES ($1, $2)",
+                &[&big(run.0), b],
+            )
+            .await
+            .map_err(pg)?;
+        }
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn unfinished_reports(&self) -> Result<Vec<MigrationReport>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query("SELECT body FROM migration_reports ORDER BY id", &[])
+            .await
+            .map_err(pg)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let r: MigrationReport = parse(row.get::<_, &str>(0))?;
+            if r.ended.is_none() {
+                out.push(Self::with_lines(&c, r).await?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn step_log(&self, id: RequestId) -> Result<Vec<StepLogEntry>, StoreError> {
+        let bodies = self
+            .bodies(
+                "SELECT body FROM step_log WHERE request_id = $1 ORDER BY id",
+                &[&big(id.0)],
+            )
+            .await?;
+        bodies.iter().map(|b| parse(b)).collect()
+    }
+
+    async fn acquire_lease(
+        &self,
+        id: RequestId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "INSERT INTO leases (request_id, owner, expires_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (request_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+                 WHERE leases.owner = EXCLUDED.owner OR leases.expires_at <= $4",
+                &[&big(id.0), &owner, &micros(until), &micros(now)],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(n == 1)
+    }
+
+    async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        c.execute(
+            "DELETE FROM leases WHERE request_id = $1 AND owner = $2",
+            &[&big(id.0), &owner],
+        )
+        .await
+        .map_err(pg)?;
+        Ok(())
+    }
+
+    async fn insert_user(&self, user: &User, audit: &UserAudit) -> Result<(), StoreError> {
+        let (body, line) = (json(user)?, json(audit)?);
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        tx.execute(
+            "INSERT INTO users (name, version, body) VALUES ($1, $2, $3)",
+            &[&user.name, &big(user.version), &body],
+        )
+        .await
+        .map_err(|e| {
+            if is(&e, &SqlState::UNIQUE_VIOLATION) {
+                StoreError::AlreadyExists(format!("user {:?}", user.name))
+            } else {
+                pg(e)
+            }
+        })?;
+        insert_audit(&tx, &line).await?;
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn get_user(&self, name: &str) -> Result<User, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt("SELECT body FROM users WHERE name = $1", &[&name])
+            .await
+            .map_err(pg)?
+            .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))?;
+        parse(row.get::<_, &str>(0))
+    }
+
+    async fn update_user(
+        &self,
+        user: &User,
+        expected_version: u64,
+        audit: &UserAudit,
+    ) -> Result<(), StoreError> {
+        let (body, line) = (json(user)?, json(audit)?);
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        let n = tx
+            .execute(
+                "UPDATE users SET version = $1, body = $2 WHERE name = $3 AND version = $4",
+                &[
+                    &big(user.version),
+                    &body,
+                    &user.name,
+                    &big(expected_version),
+                ],
+            )
+            .await
+            .map_err(pg)?;
+        if n == 0 {
+            return Err(version_error(
+                &tx,
+                "SELECT version FROM users WHERE name = $1",
+                &user.name,
+                format!("user {:?}", user.name),
+                expected_version,
+            )
+            .await);
+        }
+        insert_audit(&tx, &line).await?;
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn delete_user(
+        &self,
+        name: &str,
+        expected_version: u64,
+        audit: &UserAudit,
+    ) -> Result<(), StoreError> {
+        let line = json(audit)?;
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        let n = tx
+            .execute(
+                "DELETE FROM users WHERE name = $1 AND version = $2",
+                &[&name, &big(expected_version)],
+            )
+            .await
+            .map_err(pg)?;
+        if n == 0 {
+            return Err(version_error(
+                &tx,
+                "SELECT version FROM users WHERE name = $1",
+                &name,
+                format!("user {name:?}"),
+                expected_version,
+            )
+            .await);
+        }
+        insert_audit(&tx, &line).await?;
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let bodies = self
+            .bodies("SELECT body FROM users ORDER BY name", &[])
+            .await?;
+        bodies.iter().map(|b| parse(b)).collect()
+    }
+
+    async fn user_audit(&self) -> Result<Vec<UserAudit>, StoreError> {
+        let bodies = self
+            .bodies("SELECT body FROM user_audit ORDER BY id", &[])
+            .await?;
+        bodies.iter().map(|b| parse(b)).collect()
+    }
+
+    async fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError> {
+        let fresh = SecretKey::random()?;
+        let c = self.client().await?;
+        // First writer wins; every later reader gets the same key.
+        c.execute(
+            "INSERT INTO secrets (purpose, key) VALUES ($1, $2) ON CONFLICT (purpose) DO NOTHING",
+            &[&purpose, &fresh.expose_bytes().as_slice()],
+        )
+        .await
+        .map_err(pg)?;
+        let key: Vec<u8> = c
+            .query_one("SELECT key FROM secrets WHERE purpose = $1", &[&purpose])
+            .await
+            .map_err(pg)?
+            .get(0);
+        let bytes: [u8; 32] = key
+            .try_into()
+            .map_err(|_| StoreError::Backend("a stored secret key is not 32 bytes".into()))?;
+        Ok(SecretKey::from_bytes(bytes))
+    }
+}

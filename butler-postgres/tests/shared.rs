@@ -1,0 +1,224 @@
+//! Against a real PostgreSQL started by `scripts/services/postgres.sh`
+//! (`scripts/test.sh` does it); each test gets a database of its own.
+//! Without the server these tests say so and pass outside CI; under
+//! `CI=true` they fail.
+
+use butler_core::backend::SystemClock;
+use butler_core::engine::{Engine, EngineConfig};
+use butler_core::request::RequestState;
+use butler_core::service::RequestService;
+use butler_core::store::{RequestQuery, Store, StoreError};
+use butler_postgres::PostgresStore;
+use butler_sim::{SimClock, SimPlatform, Timings};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A URL of a new, empty database, or `None` (skipped) without a server.
+async fn fresh_db() -> Option<String> {
+    let Some(url) = std::env::var("BUTLER_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("CI=true but no PostgreSQL is running (scripts/test.sh starts it)");
+        }
+        eprintln!("\n*** SKIPPED: no PostgreSQL (BUTLER_TEST_POSTGRES_URL unset); run scripts/test.sh ***\n");
+        return None;
+    };
+    let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let name = format!(
+        "butler_t_{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+    Some(format!("{base}/{name}"))
+}
+
+#[tokio::test]
+async fn postgres_passes_the_store_suite() {
+    let Some(url) = fresh_db().await else { return };
+    let s = PostgresStore::connect(&url).await.unwrap();
+    butler_core::testing::store::run_all(&s).await;
+}
+
+#[tokio::test]
+async fn a_second_process_sees_the_same_store_and_keys() {
+    let Some(url) = fresh_db().await else { return };
+    let a = PostgresStore::connect(&url).await.unwrap();
+    let id = a.next_request_id().await.unwrap();
+    let r = butler_core::testing::store::sample_request(id, "zoe", chrono::Utc::now());
+    a.insert_request(&r).await.unwrap();
+    let key = a.secret_key("validation-token").await.unwrap();
+    // Another connection pool, as another process would have.
+    let b = PostgresStore::connect(&url).await.unwrap();
+    assert_eq!(b.secret_key("validation-token").await.unwrap(), key);
+    assert_eq!(b.get_request(id).await.unwrap(), r);
+    assert!(
+        b.next_request_id().await.unwrap() > id,
+        "ids are never reused"
+    );
+    assert_eq!(b.schema_version().await.unwrap(), 1);
+    assert!(
+        !format!("{b:?}").contains("butler:"),
+        "no connection string in Debug"
+    );
+}
+
+#[tokio::test]
+async fn foreign_and_newer_databases_are_refused() {
+    let Some(url) = fresh_db().await else { return };
+    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    c.batch_execute("CREATE TABLE somebody_elses (x INT)")
+        .await
+        .unwrap();
+    let e = PostgresStore::connect(&url).await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Damaged(ref m) if m.contains("not a Butler store")),
+        "{e}"
+    );
+
+    let Some(url) = fresh_db().await else { return };
+    drop(PostgresStore::connect(&url).await.unwrap());
+    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    c.batch_execute("UPDATE butler_schema SET version = 99")
+        .await
+        .unwrap();
+    let e = PostgresStore::connect(&url).await.unwrap_err();
+    assert!(e.to_string().contains("newer"), "{e}");
+
+    let e = PostgresStore::connect("postgres://nobody:wrong-password@127.0.0.1:1/x")
+        .await
+        .unwrap_err();
+    assert!(!e.to_string().contains("wrong-password"), "{e}");
+}
+
+#[tokio::test]
+async fn extreme_offsets_page_right_and_one_damaged_row_hides_nothing_else() {
+    let Some(url) = fresh_db().await else { return };
+    let s = PostgresStore::connect(&url).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let id = s.next_request_id().await.unwrap();
+        let r =
+            butler_core::testing::store::sample_request(id, &format!("u{i}"), chrono::Utc::now());
+        s.insert_request(&r).await.unwrap();
+        ids.push(id);
+    }
+    let all = |offset, limit| RequestQuery {
+        offset,
+        limit,
+        ..RequestQuery::default()
+    };
+    let far = s.list_requests(&all(usize::MAX, Some(10))).await.unwrap();
+    assert_eq!((far.items.len(), far.total), (0, 3));
+    assert_eq!(
+        s.list_requests(&all(0, Some(usize::MAX)))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        3
+    );
+    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let damaged = i64::try_from(ids[1].0).unwrap();
+    c.execute(
+        "UPDATE requests SET body = '{\"damaged\": tru' WHERE id = $1",
+        &[&damaged],
+    )
+    .await
+    .unwrap();
+    let page = s.list_requests(&all(0, None)).await.unwrap();
+    assert_eq!((page.items.len(), page.skipped, page.total), (2, 1, 3));
+}
+
+/// Two Butler processes (two pools, two engines with their own ids) on one
+/// database and one platform: every request is provisioned exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_engines_on_one_database_provision_each_request_once() {
+    let Some(url) = fresh_db().await else { return };
+    // Platform tasks settle at once: the engines run on the system clock.
+    let sim = SimPlatform::demo_builder(9)
+        .clock(Arc::new(SimClock::virtual_at(chrono::Utc::now())))
+        .timings(Timings {
+            queue: Duration::ZERO,
+            create_vm: Duration::ZERO,
+            ..Timings::default()
+        })
+        .build();
+    let mut engines = Vec::new();
+    let mut services = Vec::new();
+    for name in ["engine-a", "engine-b"] {
+        let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).await.unwrap());
+        let svc = Arc::new(RequestService::with_clock(
+            store,
+            butler_core::demo::catalog(),
+            butler_core::demo::rate_book(),
+            Arc::new(SystemClock),
+        ));
+        let mut config = EngineConfig {
+            engine_id: name.into(),
+            task_poll: Duration::from_millis(5),
+            ..EngineConfig::default()
+        };
+        config.retry.base_delay = Duration::from_millis(5);
+        for (a, b) in [("c1-madrid", "c2-santiago"), ("c2-santiago", "c1-madrid")] {
+            config.protection.remote_sites.insert(a.into(), b.into());
+        }
+        let p = Arc::new(sim.clone());
+        engines.push(Arc::new(Engine::new(
+            svc.clone(),
+            p.clone(),
+            p.clone(),
+            p,
+            config,
+        )));
+        services.push(svc);
+    }
+    let ana =
+        butler_core::auth::Actor::trusted("ana", [butler_core::auth::Role::Requester]).unwrap();
+    let bea =
+        butler_core::auth::Actor::trusted("bea", [butler_core::auth::Role::Approver]).unwrap();
+    let n = 40;
+    let mut ids = Vec::new();
+    for i in 0..n {
+        // Requests go in through either process.
+        let svc = &services[i % 2];
+        let r = svc
+            .create(&ana, butler_core::demo::spec(&format!("pg{i}")))
+            .await
+            .unwrap();
+        let r = svc.submit(&ana, r.id, r.version).await.unwrap();
+        ids.push(svc.approve(&bea, r.id, r.version).await.unwrap().id);
+    }
+    let (a, b) = (engines[0].clone(), engines[1].clone());
+    let (ra, rb) = tokio::join!(a.run_until_idle(), b.run_until_idle());
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.completed + rb.completed, n, "{ra:?} {rb:?}");
+    for id in ids {
+        let r = services[0].store().get_request(id).await.unwrap();
+        assert_eq!(r.state, RequestState::Completed);
+        let name = r.platform_vm_name();
+        assert_eq!(sim.vms_named(&name), 1, "{name} created once");
+        assert_eq!(sim.monitor_registrations(&name), 1);
+        assert_eq!(sim.billing_activations(&name), 1);
+    }
+}
