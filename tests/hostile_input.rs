@@ -266,3 +266,16 @@ async fn special_requirements_lose_control_characters_but_keep_lines() {
     let r = w.svc.create(&ana(), spec).await.unwrap();
     assert_eq!(r.spec.special_requirement, "line one\n\tline two[31m red");
 }
+
+#[tokio::test]
+async fn durations_of_forever_are_saturated_never_a_panic() {
+    let w = World::new(SimPlatform::demo(7), Arc::new(MemoryStore::new()));
+    let r = w.approved("forever").await;
+    let mut c = World::engine_config("e1");
+    c.lease_ttl = std::time::Duration::MAX;
+    c.address_wait = std::time::Duration::MAX;
+    c.retry.step_deadline = std::time::Duration::MAX;
+    let summary = w.engine(c).run_until_idle().await.unwrap();
+    assert_eq!(summary.completed, 1);
+    assert_eq!(w.get(r.id).await.state, RequestState::Completed);
+}

@@ -116,7 +116,7 @@ impl SimClock {
     pub fn advance(&self, d: Duration) {
         let due = {
             let mut s = self.shared.lock();
-            s.now += to_chrono(d);
+            s.now = butler_core::backend::after(s.now, d);
             s.take_due()
         };
         due.into_iter().for_each(Waker::wake);
@@ -141,7 +141,7 @@ impl SimClock {
             let mut s = self.shared.lock();
             let ticket = s.next_ticket;
             s.next_ticket += 1;
-            (s.now + to_chrono(d), ticket)
+            (butler_core::backend::after(s.now, d), ticket)
         };
         let key = (deadline, ticket);
         let _unpark = Unpark {
@@ -280,11 +280,17 @@ impl Clock for SimClock {
             ClockMode::Virtual => s.now,
             ClockMode::Tokio => {
                 let origin = *s.tokio_origin.get_or_insert_with(tokio::time::Instant::now);
-                s.now + to_chrono(tokio::time::Instant::now().saturating_duration_since(origin))
+                butler_core::backend::after(
+                    s.now,
+                    tokio::time::Instant::now().saturating_duration_since(origin),
+                )
             }
             ClockMode::Scaled(f) => {
                 let wall = s.wall_origin.elapsed().as_secs_f64() * f;
-                s.now + to_chrono(Duration::from_secs_f64(wall.max(0.0)))
+                butler_core::backend::after(
+                    s.now,
+                    Duration::try_from_secs_f64(wall.max(0.0)).unwrap_or(Duration::MAX),
+                )
             }
         }
     }

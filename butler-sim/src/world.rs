@@ -1,6 +1,5 @@
 //! The simulated platform's state and the effects of long operations.
 
-use crate::clock::to_chrono;
 use butler_core::backend::{
     BillingActivation, ClusterInfo, ImageInfo, MonitorRegistration, PowerState, ProjectInfo,
     ProtectionGroup, Schedule, ScheduleKind, SubnetInfo, TaskState, TaskStatus, VmInfo, VmState,
@@ -252,8 +251,8 @@ impl World {
         effect: Option<Effect>,
     ) -> String {
         let id = self.uuid();
-        let starts = now + to_chrono(self.timings.queue);
-        let ends = starts + to_chrono(run);
+        let starts = butler_core::backend::after(now, self.timings.queue);
+        let ends = butler_core::backend::after(starts, run);
         self.tasks.insert(
             id.clone(),
             SimTask {

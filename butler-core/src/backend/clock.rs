@@ -32,3 +32,18 @@ impl Clock for SystemClock {
         tokio::time::sleep(d).await
     }
 }
+
+/// `t + d`, saturating at the end of representable time: a configured
+/// duration of "forever" (`Duration::MAX`) must never panic on addition.
+///
+/// ```
+/// use butler_core::backend::after;
+/// let t = chrono::Utc::now();
+/// assert!(after(t, std::time::Duration::MAX) > t);
+/// ```
+pub fn after(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| t.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}

@@ -19,7 +19,7 @@ mod cluster;
 mod error;
 mod services;
 
-pub use clock::{Clock, SystemClock};
+pub use clock::{after, Clock, SystemClock};
 pub use cluster::{
     ClusterBackend, ClusterInfo, ImageInfo, PowerState, ProjectInfo, ProtectRequest,
     ProtectionGroup, Schedule, ScheduleKind, SubnetInfo, TaskId, TaskState, TaskStatus, VmCreate,

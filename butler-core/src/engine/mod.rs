@@ -330,7 +330,7 @@ impl Engine {
                 };
                 let me = self.clone();
                 set.spawn(async move {
-                    let out = me.process(id).await;
+                    let out = me.process_worked(id).await;
                     drop(permit);
                     out
                 });
@@ -357,8 +357,15 @@ impl Engine {
     /// untouched when another engine holds its lease.
     #[tracing::instrument(name = "request", skip(self), fields(request = %id, engine = %self.config.engine_id))]
     pub async fn process(&self, id: RequestId) -> Result<RequestState, EngineError> {
+        self.process_worked(id).await.map(|(state, _)| state)
+    }
+
+    /// As [`process`](Self::process), and whether this engine moved the
+    /// request at all (one another engine finished meanwhile is not ours
+    /// to count).
+    async fn process_worked(&self, id: RequestId) -> Result<(RequestState, bool), EngineError> {
         if !self.lock_in_flight().insert(id) {
-            return Ok(RequestState::Provisioning);
+            return Ok((RequestState::Provisioning, false));
         }
         let out = self.process_leased(id).await;
         self.lock_in_flight().remove(&id);
@@ -368,8 +375,7 @@ impl Engine {
     /// Takes or renews the lease; `Some(expiry)` when held.
     async fn lease(&self, id: RequestId) -> Result<Option<DateTime<Utc>>, EngineError> {
         let now = self.backends.clock.now();
-        let until = now
-            + chrono::Duration::from_std(self.config.lease_ttl).unwrap_or(chrono::Duration::MAX);
+        let until = crate::backend::after(now, self.config.lease_ttl);
         let held = self
             .ledger
             .store
@@ -398,10 +404,10 @@ impl Engine {
         }
     }
 
-    async fn process_leased(&self, id: RequestId) -> Result<RequestState, EngineError> {
+    async fn process_leased(&self, id: RequestId) -> Result<(RequestState, bool), EngineError> {
         let Some(until) = self.lease(id).await? else {
             tracing::debug!(request = %id, "leased by another engine; skipped");
-            return Ok(RequestState::Provisioning);
+            return Ok((RequestState::Provisioning, false));
         };
         let result = self.drive(id, until).await;
         if !matches!(
@@ -421,12 +427,14 @@ impl Engine {
         &self,
         id: RequestId,
         mut lease_until: DateTime<Utc>,
-    ) -> Result<RequestState, EngineError> {
+    ) -> Result<(RequestState, bool), EngineError> {
         let half =
             chrono::Duration::from_std(self.config.lease_ttl / 2).unwrap_or(chrono::Duration::MAX);
         let mut r = self.ledger.store.get_request(id).await?;
+        let mut worked = false;
         loop {
-            r = match r.state {
+            let state = r.state;
+            r = match state {
                 RequestState::Approved => {
                     self.ledger
                         .commit(&r, EngineAction::StartProvisioning, None)
@@ -434,14 +442,20 @@ impl Engine {
                 }
                 RequestState::Provisioning => {
                     let Some(p) = r.progress else {
-                        return Ok(r.state);
+                        return Ok((r.state, worked));
                     };
                     // Renew once half the lease is spent, and never work on
                     // a request whose lease another engine has taken.
-                    if self.backends.clock.now() + half >= lease_until {
+                    if self
+                        .backends
+                        .clock
+                        .now()
+                        .checked_add_signed(half)
+                        .is_none_or(|t| t >= lease_until)
+                    {
                         match self.lease(id).await? {
                             Some(until) => lease_until = until,
-                            None => return Ok(RequestState::Provisioning),
+                            None => return Ok((RequestState::Provisioning, worked)),
                         }
                     }
                     // The lease is renewed while the step runs; if another
@@ -455,8 +469,9 @@ impl Engine {
                         }
                     }
                 }
-                other => return Ok(other),
+                other => return Ok((other, worked)),
             };
+            worked = true;
         }
     }
 
@@ -495,9 +510,7 @@ impl Engine {
         step: ProvisioningStep,
     ) -> Result<Request, EngineError> {
         let clock = &self.backends.clock;
-        let deadline = clock.now()
-            + chrono::Duration::from_std(self.config.retry.step_deadline)
-                .unwrap_or(chrono::Duration::MAX);
+        let deadline = crate::backend::after(clock.now(), self.config.retry.step_deadline);
         loop {
             let attempt = r.progress.map_or(1, |p| p.attempt);
             self.log(&r, step, attempt, StepPhase::Started).await?;
@@ -528,8 +541,7 @@ impl Engine {
                         .config
                         .retry
                         .delay(attempt, r.id.0.wrapping_mul(31).wrapping_add(step as u64));
-                    let wake = clock.now()
-                        + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+                    let wake = crate::backend::after(clock.now(), delay);
                     let will_retry = fault.retryable
                         && attempt < self.config.retry.max_attempts
                         && wake < deadline;
@@ -596,11 +608,11 @@ impl Engine {
 
 fn tally(
     summary: &mut RunSummary,
-    done: Result<Result<RequestState, EngineError>, tokio::task::JoinError>,
+    done: Result<Result<(RequestState, bool), EngineError>, tokio::task::JoinError>,
 ) -> Result<(), EngineError> {
     match done {
-        Ok(Ok(RequestState::Completed)) => summary.completed += 1,
-        Ok(Ok(RequestState::Error)) => summary.failed += 1,
+        Ok(Ok((RequestState::Completed, true))) => summary.completed += 1,
+        Ok(Ok((RequestState::Error, true))) => summary.failed += 1,
         Ok(Ok(_)) => summary.skipped += 1,
         Ok(Err(EngineError::Butler(ButlerError::Conflict(_)) | EngineError::LeaseLost(_))) => {
             summary.skipped += 1

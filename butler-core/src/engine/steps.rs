@@ -302,10 +302,7 @@ impl Backends {
         name: &str,
         deadline: DateTime<Utc>,
     ) -> Result<(String, String), StepFault> {
-        let until = chrono::Duration::from_std(cfg.address_wait)
-            .ok()
-            .and_then(|wait| self.clock.now().checked_add_signed(wait))
-            .map_or(deadline, |t| t.min(deadline));
+        let until = crate::backend::after(self.clock.now(), cfg.address_wait).min(deadline);
         loop {
             let Some(vm) = self.cluster.find_vm(name).await? else {
                 return Err(permanent(format!("VM {name} not found")));

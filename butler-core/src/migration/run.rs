@@ -427,8 +427,7 @@ impl Runner {
                 return Ok(());
             };
             let delay = self.config.retry.delay(n, salt(group));
-            let wake = self.clock.now()
-                + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+            let wake = crate::backend::after(self.clock.now(), delay);
             let will_retry = e.is_retryable()
                 && wake < deadline
                 && !self.cancelled()
@@ -506,9 +505,7 @@ impl Runner {
             // `cancel_grace` to finish, so it is verified, not abandoned.
             if self.cancelled() {
                 let since = *cancel_seen.get_or_insert_with(|| self.clock.now());
-                let grace = chrono::Duration::from_std(self.config.cancel_grace)
-                    .unwrap_or(chrono::Duration::MAX);
-                if self.clock.now() >= since + grace {
+                if self.clock.now() >= crate::backend::after(since, self.config.cancel_grace) {
                     return Err(format!(
                         "the run was cancelled and protection domain {group:?} was still not active on {} {:?} later",
                         self.destination, self.config.cancel_grace

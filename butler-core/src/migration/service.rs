@@ -583,8 +583,7 @@ impl MigrationService {
             store: self.store.clone(),
             unsaved: Mutex::new(Vec::new()),
         });
-        let deadline = started
-            + chrono::Duration::from_std(self.config.deadline).unwrap_or(chrono::Duration::MAX);
+        let deadline = crate::backend::after(started, self.config.deadline);
         let store = self.store.clone();
         let clock = self.clock.clone();
         let join = tokio::spawn(async move {

@@ -62,16 +62,14 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, BackendError>>,
 {
-    let deadline = clock.now()
-        + chrono::Duration::from_std(policy.step_deadline).unwrap_or(chrono::Duration::MAX);
+    let deadline = crate::backend::after(clock.now(), policy.step_deadline);
     let mut attempt = 1u32;
     loop {
         match f().await {
             Ok(v) => return Ok(v),
             Err(e) if e.is_retryable() => {
                 let delay = policy.delay(attempt, salt);
-                let wake = clock.now()
-                    + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+                let wake = crate::backend::after(clock.now(), delay);
                 if attempt >= policy.max_attempts || wake >= deadline {
                     tracing::warn!(operation, attempts = attempt, "retries exhausted: {e}");
                     return Err(e);
