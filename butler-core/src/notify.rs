@@ -92,7 +92,7 @@ impl NotifyHub {
     /// Queues an event without waiting.
     pub fn emit(&self, event: Event) {
         if let Err(e) = self.tx.try_send(event) {
-            tracing::warn!("notification dropped: {e}");
+            tracing::warn!(error = ?e, "notification dropped");
         }
     }
 }

@@ -176,7 +176,7 @@ impl RequestService {
         tokio::spawn(async move {
             loop {
                 if let Err(e) = me.refresh_catalog(backend.as_ref()).await {
-                    tracing::warn!("catalog refresh failed; keeping the last good catalog: {e}");
+                    tracing::warn!(error = ?e, "catalog refresh failed; keeping the last good catalog");
                 }
                 me.clock.sleep_idle(interval).await;
             }

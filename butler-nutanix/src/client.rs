@@ -238,11 +238,11 @@ impl PrismClient {
                     let delay = self
                         .retry
                         .delay(attempt, butler_core::resilience::salt(path));
-                    tracing::debug!(endpoint = %self.base, path, attempt, "retrying after {e}");
+                    tracing::debug!(endpoint = %self.base, path, attempt, error = ?e, "retrying after");
                     self.clock.sleep(delay).await;
                 }
                 Err(e) if idempotent && e.is_retryable() => {
-                    tracing::warn!(endpoint = %self.base, path, attempts = attempt + 1, "retries exhausted: {e}");
+                    tracing::warn!(endpoint = %self.base, path, attempts = attempt + 1, error = ?e, "retries exhausted");
                     return Err(e);
                 }
                 other => return other,

@@ -60,7 +60,7 @@ impl Receiver {
             .with_state(inner.clone());
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!("webhook receiver stopped: {e}");
+                tracing::error!(error = ?e, "webhook receiver stopped");
             }
         });
         Ok(Receiver { inner, addr })

@@ -395,7 +395,7 @@ impl Engine {
                 Ok(Some(next)) => *until = next,
                 Ok(None) => return,
                 Err(e) => {
-                    tracing::warn!(request = %id, "cannot renew the lease: {e}");
+                    tracing::warn!(request = %id, error = ?e, "cannot renew the lease");
                     if self.backends.clock.now() >= *until {
                         return;
                     }
@@ -521,7 +521,7 @@ impl Engine {
             }
             match result {
                 Ok(out) => {
-                    tracing::info!(request = %r.id, %step, attempt, "{}", out.detail);
+                    tracing::info!(request = %r.id, %step, attempt, detail = ?out.detail, "step done");
                     let line = self.log_line(
                         step,
                         attempt,
@@ -545,7 +545,7 @@ impl Engine {
                     let will_retry = fault.retryable
                         && attempt < self.config.retry.max_attempts
                         && wake < deadline;
-                    tracing::warn!(request = %r.id, %step, attempt, will_retry, "{}", fault.reason);
+                    tracing::warn!(request = %r.id, %step, attempt, will_retry, reason = ?fault.reason, "step failed");
                     let line = self.log_line(
                         step,
                         attempt,
@@ -589,7 +589,7 @@ impl Engine {
                     break;
                 }
                 if let Err(e) = self.run_inner(Some(stop.clone())).await {
-                    tracing::error!("engine pass failed: {e}");
+                    tracing::error!(error = ?e, "engine pass failed");
                 }
                 tokio::select! {
                     _ = stop.changed() => {}
@@ -644,7 +644,7 @@ impl EngineHandle {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         if let Err(e) = self.join.await {
-            tracing::error!("engine task ended abnormally: {e}");
+            tracing::error!(error = ?e, "engine task ended abnormally");
         }
     }
 }

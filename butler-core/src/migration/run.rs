@@ -260,7 +260,7 @@ impl Runner {
             return;
         }
         if let Err(e) = self.store.append_report_lines(self.id, &batch).await {
-            tracing::warn!(run = %self.id, "could not save migration progress: {e}");
+            tracing::warn!(run = %self.id, error = ?e, "could not save migration progress");
             let mut unsaved = self.unsaved.lock().unwrap_or_else(|e| e.into_inner());
             let newer = std::mem::replace(&mut *unsaved, batch);
             unsaved.extend(newer);
@@ -290,7 +290,7 @@ impl Runner {
         }
         while let Some(r) = set.join_next().await {
             if let Err(e) = r {
-                tracing::error!("a migration unit ended abnormally: {e}");
+                tracing::error!(error = ?e, "a migration unit ended abnormally");
             }
         }
         self.emit(None, None, MigrationStep::Run, 1, EventOutcome::Succeeded);
@@ -448,7 +448,8 @@ impl Runner {
                     tracing::warn!(
                         group,
                         attempts = n,
-                        "giving up on migrating the protection group: {e}"
+                        error = ?e,
+                        "giving up on migrating the protection group"
                     );
                 }
                 return Err(format!("{e}{why}"));

@@ -431,7 +431,8 @@ impl MigrationService {
             loop {
                 if let Err(e) = me.refresh_all().await {
                     tracing::warn!(
-                        "migration facts refresh failed; keeping the last good facts: {e}"
+                        error = ?e,
+                        "migration facts refresh failed; keeping the last good facts"
                     );
                 }
                 tokio::select! {
@@ -592,7 +593,7 @@ impl MigrationService {
             report.ended = Some(clock.now());
             report.cancelled = *cancel_rx.borrow();
             if let Err(e) = store.save_report(&report).await {
-                tracing::error!(run = %report.id, "could not store the migration report: {e}");
+                tracing::error!(run = %report.id, error = ?e, "could not store the migration report");
             }
             report
         });

@@ -71,10 +71,10 @@ where
                 let delay = policy.delay(attempt, salt);
                 let wake = crate::backend::after(clock.now(), delay);
                 if attempt >= policy.max_attempts || wake >= deadline {
-                    tracing::warn!(operation, attempts = attempt, "retries exhausted: {e}");
+                    tracing::warn!(operation, attempts = attempt, error = ?e, "retries exhausted");
                     return Err(e);
                 }
-                tracing::debug!(operation, attempt, ?delay, "retrying after {e}");
+                tracing::debug!(operation, attempt, ?delay, error = ?e, "retrying after");
                 clock.sleep(delay).await;
                 attempt += 1;
             }

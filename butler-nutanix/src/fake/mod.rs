@@ -126,7 +126,7 @@ impl FakePrism {
         let app = router(state.clone());
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!("fake Prism stopped: {e}");
+                tracing::error!(error = ?e, "fake Prism stopped");
             }
         });
         Ok(FakePrism { state, addr })

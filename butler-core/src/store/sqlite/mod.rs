@@ -412,7 +412,7 @@ impl Store for SqliteStore {
                     Ok(r) => items.push(r),
                     Err(e) => {
                         skipped += 1;
-                        tracing::error!(request = raw.id, "a stored request cannot be read; left out of the list: {e}");
+                        tracing::error!(request = raw.id, error = ?e, "a stored request cannot be read; left out of the list");
                     }
                 }
             }
