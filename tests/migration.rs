@@ -478,7 +478,9 @@ async fn cancel_stops_new_work_and_reports_the_rest_skipped() {
                 assert_eq!(on, "c1-madrid", "skipped VMs did not move");
                 assert!(reason.contains("cancelled"));
             }
-            VmOutcome::Failed { .. } => unreachable!(),
+            VmOutcome::Failed { .. } | VmOutcome::StillRunning { .. } => {
+                panic!("{}: {:?}", line.vm, line.outcome)
+            }
         }
     }
 }
@@ -756,4 +758,55 @@ fn a_crash_mid_migration_loses_no_finished_line_and_the_run_is_closed_as_interru
             "closed once"
         );
     });
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_migration_still_running_at_the_deadline_is_unknown_not_failed() {
+    // Each protection domain takes an hour to move; the run may take ten minutes.
+    let s = SimPlatform::demo_builder(44)
+        .clock(Arc::new(SimClock::tokio_default()))
+        .timings(butler::sim::Timings {
+            queue: Duration::ZERO,
+            migrate_base: Duration::from_secs(3600),
+            migrate_per_gib: Duration::ZERO,
+            ..Default::default()
+        })
+        .project("dr-project", &["c2-santiago"], &["vlan-10"])
+        .build();
+    let f = fleet::generate(
+        &s,
+        &fleet::FleetSpec {
+            vms: 6,
+            groups: 3,
+            ..Default::default()
+        },
+    );
+    let mut c = config();
+    c.deadline = Duration::from_secs(600);
+    let svc = service(&s, Arc::new(MemoryStore::new()), c);
+    let g = fleet_group(&svc, &f, "slow").await;
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    let first = svc
+        .migrate(&ops(), v.token().unwrap())
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(first.counts(), (0, 0, 0), "{first}");
+    assert_eq!(first.still_running(), 6, "{first}");
+    assert!(first.to_string().contains("6 still running"), "{first}");
+    assert_eq!(first.failed_vms().len(), 6, "a retry takes them");
+    // The platform finishes later; the retry finds every VM moved.
+    tokio::time::sleep(Duration::from_secs(3 * 3600)).await;
+    svc.refresh(&ops(), g.id).await.unwrap();
+    match svc.validate_failed(&ops(), first.id).await {
+        Err(ButlerError::Invalid(m)) => assert!(m.contains("on c2-santiago already"), "{m}"),
+        other => panic!("expected 'nothing to retry': {other:?}"),
+    }
+    assert!(f
+        .vm_names
+        .iter()
+        .all(|n| s.vm(n).unwrap().cluster == "c2-santiago"));
 }

@@ -491,7 +491,14 @@ impl MigrationReport {
     fn skipped(&self) -> usize {
         self.inner.counts().2
     }
-    /// Names of the failed VMs.
+    /// VMs whose migration was still running at the deadline (neither
+    /// migrated nor failed: a retry validates where each one is).
+    #[getter]
+    fn still_running(&self) -> usize {
+        self.inner.still_running()
+    }
+    /// Names of the VMs not known to be on the destination (failed or
+    /// still running).
     #[getter]
     fn failed_vms(&self) -> Vec<String> {
         self.inner.failed_vms()
@@ -507,6 +514,7 @@ impl MigrationReport {
                     VmOutcome::Migrated => ("migrated", None),
                     VmOutcome::Failed { reason } => ("failed", Some(reason.clone())),
                     VmOutcome::Skipped { reason } => ("skipped", Some(reason.clone())),
+                    VmOutcome::StillRunning { reason } => ("still_running", Some(reason.clone())),
                 };
                 VmReport {
                     vm: v.vm.clone(),

@@ -32,6 +32,14 @@ pub enum VmOutcome {
         /// Why.
         reason: String,
     },
+    /// Unknown: the platform accepted the migration but had not finished
+    /// it by the deadline, and the VM was not yet on the destination. It
+    /// may still arrive: a later validation reads where it is, and
+    /// retrying the failed VMs takes it (or says it moved meanwhile).
+    StillRunning {
+        /// What was seen last.
+        reason: String,
+    },
 }
 
 /// One attempt at moving a VM's protection group.
@@ -93,7 +101,8 @@ pub struct MigrationReport {
 }
 
 impl MigrationReport {
-    /// (migrated, failed, skipped).
+    /// (migrated, failed, skipped); VMs [still running](VmOutcome::StillRunning)
+    /// are in none of them: see [`still_running`](Self::still_running).
     pub fn counts(&self) -> (usize, usize, usize) {
         let mut c = (0, 0, 0);
         for v in &self.vms {
@@ -101,16 +110,31 @@ impl MigrationReport {
                 VmOutcome::Migrated => c.0 += 1,
                 VmOutcome::Failed { .. } => c.1 += 1,
                 VmOutcome::Skipped { .. } => c.2 += 1,
+                VmOutcome::StillRunning { .. } => {}
             }
         }
         c
     }
 
-    /// Names of the VMs that failed.
+    /// VMs whose migration was still running at the deadline.
+    pub fn still_running(&self) -> usize {
+        self.vms
+            .iter()
+            .filter(|v| matches!(v.outcome, VmOutcome::StillRunning { .. }))
+            .count()
+    }
+
+    /// Names of the VMs not known to be on the destination: failed, or
+    /// still running at the deadline (a retry validates where each is).
     pub fn failed_vms(&self) -> Vec<String> {
         self.vms
             .iter()
-            .filter(|v| matches!(v.outcome, VmOutcome::Failed { .. }))
+            .filter(|v| {
+                matches!(
+                    v.outcome,
+                    VmOutcome::Failed { .. } | VmOutcome::StillRunning { .. }
+                )
+            })
             .map(|v| v.vm.clone())
             .collect()
     }
@@ -119,9 +143,13 @@ impl MigrationReport {
 impl fmt::Display for MigrationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (m, fl, s) = self.counts();
+        let running = match self.still_running() {
+            0 => String::new(),
+            n => format!(", {n} still running"),
+        };
         writeln!(
             f,
-            "migration {} of group {:?} ({} → {}) by {}: {m} migrated, {fl} failed, {s} skipped{}",
+            "migration {} of group {:?} ({} → {}) by {}: {m} migrated, {fl} failed, {s} skipped{running}{}",
             self.id,
             self.group_name,
             self.source,
@@ -134,6 +162,7 @@ impl fmt::Display for MigrationReport {
                 VmOutcome::Migrated => "migrated".to_string(),
                 VmOutcome::Failed { reason } => format!("FAILED: {reason}"),
                 VmOutcome::Skipped { reason } => format!("skipped: {reason}"),
+                VmOutcome::StillRunning { reason } => format!("STILL RUNNING: {reason}"),
             };
             write!(
                 f,

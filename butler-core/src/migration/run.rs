@@ -226,6 +226,10 @@ impl Runner {
             VmOutcome::Skipped { reason } => EventOutcome::Skipped {
                 reason: reason.clone(),
             },
+            VmOutcome::StillRunning { reason } => EventOutcome::Failed {
+                reason: format!("still running at the deadline: {reason}"),
+                will_retry: false,
+            },
         };
         self.emit(
             Some(vm),
@@ -331,15 +335,15 @@ impl Runner {
         let mut attempts = Vec::new();
         if let Err(reason) = self.migrate(&group, deadline, &mut attempts).await {
             for vm in &unit.vms {
-                self.settle(vm, &group, &reason, &attempts).await;
+                self.settle(vm, &group, &reason, &attempts, false).await;
             }
             return;
         }
         let dst_group = match self.wait_active(&group, &unit.vms, deadline).await {
             Ok(pg) => pg,
-            Err(reason) => {
+            Err((reason, running)) => {
                 for vm in &unit.vms {
-                    self.settle(vm, &group, &reason, &attempts).await;
+                    self.settle(vm, &group, &reason, &attempts, running).await;
                 }
                 return;
             }
@@ -359,8 +363,17 @@ impl Runner {
 
     /// After a failed migrate or wait: a VM that is on the destination all
     /// the same (a lost reply, a slow platform) is verified and reported for
-    /// what it is, never "failed"; one still on the source fails with `reason`.
-    async fn settle(&self, vm: &str, group: &str, reason: &str, attempts: &[Attempt]) {
+    /// what it is, never "failed"; one not there fails with `reason`, or is
+    /// [still running](VmOutcome::StillRunning) when the platform accepted
+    /// the migration and was still at it when the deadline came.
+    async fn settle(
+        &self,
+        vm: &str,
+        group: &str,
+        reason: &str,
+        attempts: &[Attempt],
+        running: bool,
+    ) {
         let g = Some(group);
         let (clock, policy, key) = (self.clock.as_ref(), &self.config.verify_retry, salt(vm));
         let found = retry(clock, policy, key, "find_vm", || self.backend.find_vm(vm)).await;
@@ -380,6 +393,15 @@ impl Runner {
                     ),
                 }
             }
+            _ if running => self.finish(
+                vm,
+                g,
+                VmOutcome::StillRunning {
+                    reason: reason.to_string(),
+                },
+                attempts,
+                Vec::new(),
+            ),
             _ => self.finish(
                 vm,
                 g,
@@ -463,7 +485,7 @@ impl Runner {
         group: &str,
         vms: &[String],
         deadline: DateTime<Utc>,
-    ) -> Result<crate::backend::ProtectionGroup, String> {
+    ) -> Result<crate::backend::ProtectionGroup, (String, bool)> {
         self.emit(
             None,
             Some(group),
@@ -490,16 +512,23 @@ impl Runner {
                 }
                 Err(e) if e.is_retryable() => {}
                 Err(e) => {
-                    return Err(format!(
-                        "cannot read protection domains on {}: {e}",
-                        self.destination
+                    return Err((
+                        format!(
+                            "cannot read protection domains on {}: {e}",
+                            self.destination
+                        ),
+                        false,
                     ))
                 }
             }
             if self.clock.now() >= deadline {
-                return Err(format!(
-                    "protection domain {group:?} not active on {} before the deadline",
-                    self.destination
+                // Accepted and not finished: unknown, not failed.
+                return Err((
+                    format!(
+                        "protection domain {group:?} not active on {} before the deadline",
+                        self.destination
+                    ),
+                    true,
                 ));
             }
             // A cancel stops new work; a migration already asked for gets
@@ -507,9 +536,12 @@ impl Runner {
             if self.cancelled() {
                 let since = *cancel_seen.get_or_insert_with(|| self.clock.now());
                 if self.clock.now() >= crate::backend::after(since, self.config.cancel_grace) {
-                    return Err(format!(
-                        "the run was cancelled and protection domain {group:?} was still not active on {} {:?} later",
-                        self.destination, self.config.cancel_grace
+                    return Err((
+                        format!(
+                            "the run was cancelled and protection domain {group:?} was still not active on {} {:?} later",
+                            self.destination, self.config.cancel_grace
+                        ),
+                        true,
                     ));
                 }
             }
