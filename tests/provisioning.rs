@@ -109,6 +109,18 @@ async fn a_restart_with_another_engine_id_waits_for_the_lease() {
         "after expiry e2 takes over"
     );
     w.assert_exactly_once(r.id).await;
+    // Every line carries its writer's fencing token: e1 held generation 1,
+    // e2 took over with generation 2.
+    let log = w.svc.store().step_log(r.id).await.unwrap();
+    let generations: std::collections::BTreeSet<(String, u64)> =
+        log.iter().map(|l| (l.engine.clone(), l.lease)).collect();
+    assert_eq!(
+        generations,
+        [("e1".to_string(), 1), ("e2".to_string(), 2)]
+            .into_iter()
+            .collect(),
+        "{log:?}"
+    );
 }
 
 fn paused_world(seed: u64, store: Arc<dyn Store>) -> World {

@@ -31,3 +31,6 @@ mod schema;
 mod store;
 
 pub use store::{PoolOptions, PostgresStore};
+
+/// The schema version this build writes (see [`PostgresStore::schema_version`]).
+pub const SCHEMA_VERSION: i64 = schema::MIGRATIONS.len() as i64;

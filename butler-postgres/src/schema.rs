@@ -66,4 +66,6 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         purpose TEXT PRIMARY KEY,
         key BYTEA NOT NULL
      );",
+    // 2: lease generations (fencing tokens), kept across releases.
+    "ALTER TABLE leases ADD COLUMN generation BIGINT NOT NULL DEFAULT 1;",
 ];

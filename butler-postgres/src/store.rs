@@ -805,25 +805,28 @@ impl Store for PostgresStore {
         owner: &str,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         let c = self.client().await?;
-        let n = c
-            .execute(
-                "INSERT INTO leases (request_id, owner, expires_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (request_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
-                 WHERE leases.owner = EXCLUDED.owner OR leases.expires_at <= $4",
+        let row = c
+            .query_opt(
+                "INSERT INTO leases (request_id, owner, expires_at, generation) VALUES ($1, $2, $3, 1)
+                 ON CONFLICT (request_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at,
+                    generation = CASE WHEN leases.owner = EXCLUDED.owner THEN leases.generation ELSE leases.generation + 1 END
+                 WHERE leases.owner = EXCLUDED.owner OR leases.expires_at <= $4
+                 RETURNING generation",
                 &[&big(id.0), &owner, &micros(until), &micros(now)],
             )
             .await
             .map_err(pg)?;
-        Ok(n == 1)
+        Ok(row.map(|r| num(r.get(0))))
     }
 
     async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError> {
         let c = self.client().await?;
+        // Expired at once; the row (and its generation) stays.
         c.execute(
-            "DELETE FROM leases WHERE request_id = $1 AND owner = $2",
-            &[&big(id.0), &owner],
+            "UPDATE leases SET expires_at = $3 WHERE request_id = $1 AND owner = $2",
+            &[&big(id.0), &owner, &i64::MIN],
         )
         .await
         .map_err(pg)?;

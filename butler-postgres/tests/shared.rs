@@ -67,7 +67,10 @@ async fn a_second_process_sees_the_same_store_and_keys() {
         b.next_request_id().await.unwrap() > id,
         "ids are never reused"
     );
-    assert_eq!(b.schema_version().await.unwrap(), 1);
+    assert_eq!(
+        b.schema_version().await.unwrap(),
+        butler_postgres::SCHEMA_VERSION
+    );
     assert!(
         !format!("{b:?}").contains("butler:"),
         "no connection string in Debug"

@@ -372,16 +372,16 @@ impl Engine {
         out
     }
 
-    /// Takes or renews the lease; `Some(expiry)` when held.
-    async fn lease(&self, id: RequestId) -> Result<Option<DateTime<Utc>>, EngineError> {
+    /// Takes or renews the lease; `Some(expiry, generation)` when held.
+    async fn lease(&self, id: RequestId) -> Result<Option<(DateTime<Utc>, u64)>, EngineError> {
         let now = self.backends.clock.now();
         let until = crate::backend::after(now, self.config.lease_ttl);
-        let held = self
+        let generation = self
             .ledger
             .store
             .acquire_lease(id, &self.config.engine_id, now, until)
             .await?;
-        Ok(held.then_some(until))
+        Ok(generation.map(|g| (until, g)))
     }
 
     /// Renews the lease every third of its time to live; returns only when
@@ -392,7 +392,7 @@ impl Engine {
         loop {
             self.backends.clock.sleep(every).await;
             match self.lease(id).await {
-                Ok(Some(next)) => *until = next,
+                Ok(Some((next, _))) => *until = next,
                 Ok(None) => return,
                 Err(e) => {
                     tracing::warn!(request = %id, error = ?e, "cannot renew the lease");
@@ -405,11 +405,11 @@ impl Engine {
     }
 
     async fn process_leased(&self, id: RequestId) -> Result<(RequestState, bool), EngineError> {
-        let Some(until) = self.lease(id).await? else {
+        let Some((until, generation)) = self.lease(id).await? else {
             tracing::debug!(request = %id, "leased by another engine; skipped");
             return Ok((RequestState::Provisioning, false));
         };
-        let result = self.drive(id, until).await;
+        let result = self.drive(id, until, generation).await;
         if !matches!(
             result,
             Err(EngineError::Crashed(..) | EngineError::LeaseLost(_))
@@ -427,6 +427,7 @@ impl Engine {
         &self,
         id: RequestId,
         mut lease_until: DateTime<Utc>,
+        generation: u64,
     ) -> Result<(RequestState, bool), EngineError> {
         let half =
             chrono::Duration::from_std(self.config.lease_ttl / 2).unwrap_or(chrono::Duration::MAX);
@@ -454,7 +455,8 @@ impl Engine {
                         .is_none_or(|t| t >= lease_until)
                     {
                         match self.lease(id).await? {
-                            Some(until) => lease_until = until,
+                            // Renewed by this owner: the same generation.
+                            Some((until, _)) => lease_until = until,
                             None => return Ok((RequestState::Provisioning, worked)),
                         }
                     }
@@ -462,7 +464,7 @@ impl Engine {
                     // engine holds it after all, the step is dropped before
                     // it records anything.
                     tokio::select! {
-                        out = self.run_step(r, p.step) => out?,
+                        out = self.run_step(r, p.step, generation) => out?,
                         () = self.heartbeat(id, &mut lease_until) => {
                             tracing::warn!(request = %id, "lease lost mid-step; leaving the request to its new owner");
                             return Err(EngineError::LeaseLost(id));
@@ -475,8 +477,15 @@ impl Engine {
         }
     }
 
-    fn log_line(&self, step: ProvisioningStep, attempt: u32, phase: StepPhase) -> StepLogEntry {
+    fn log_line(
+        &self,
+        step: ProvisioningStep,
+        attempt: u32,
+        phase: StepPhase,
+        lease: u64,
+    ) -> StepLogEntry {
         StepLogEntry {
+            lease,
             at: self.backends.clock.now(),
             engine: self.config.engine_id.clone(),
             step,
@@ -491,8 +500,9 @@ impl Engine {
         step: ProvisioningStep,
         attempt: u32,
         phase: StepPhase,
+        lease: u64,
     ) -> Result<(), EngineError> {
-        let line = self.log_line(step, attempt, phase);
+        let line = self.log_line(step, attempt, phase, lease);
         Ok(self.ledger.store.append_step_log(r.id, &line).await?)
     }
 
@@ -508,12 +518,14 @@ impl Engine {
         &self,
         mut r: Request,
         step: ProvisioningStep,
+        lease: u64,
     ) -> Result<Request, EngineError> {
         let clock = &self.backends.clock;
         let deadline = crate::backend::after(clock.now(), self.config.retry.step_deadline);
         loop {
             let attempt = r.progress.map_or(1, |p| p.attempt);
-            self.log(&r, step, attempt, StepPhase::Started).await?;
+            self.log(&r, step, attempt, StepPhase::Started, lease)
+                .await?;
             self.hook(r.id, HookPoint::Before(step))?;
             let mut result = self.backends.run(&self.config, &r, step, deadline).await;
             if result.is_ok() && self.hook(r.id, HookPoint::After(step))? == HookAction::Repeat {
@@ -528,6 +540,7 @@ impl Engine {
                         StepPhase::Succeeded {
                             detail: out.detail.clone(),
                         },
+                        lease,
                     );
                     let done = EngineAction::StepDone {
                         step,
@@ -553,6 +566,7 @@ impl Engine {
                             reason: fault.reason.clone(),
                             will_retry,
                         },
+                        lease,
                     );
                     let action = if will_retry {
                         EngineAction::StepRetry {

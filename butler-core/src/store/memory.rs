@@ -18,7 +18,8 @@ struct Inner {
     last_id: u64,
     requests: BTreeMap<RequestId, Request>,
     step_logs: BTreeMap<RequestId, Vec<StepLogEntry>>,
-    leases: BTreeMap<RequestId, (String, DateTime<Utc>)>,
+    /// Owner, expiry, generation.
+    leases: BTreeMap<RequestId, (String, DateTime<Utc>, u64)>,
     last_group: u64,
     groups: BTreeMap<GroupId, MigrationGroup>,
     last_run: u64,
@@ -293,21 +294,23 @@ impl Store for MemoryStore {
         owner: &str,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         let mut g = self.lock();
-        match g.leases.get(&id) {
-            Some((holder, expires)) if holder != owner && *expires > now => Ok(false),
-            _ => {
-                g.leases.insert(id, (owner.to_string(), until));
-                Ok(true)
-            }
-        }
+        let generation = match g.leases.get(&id) {
+            Some((holder, expires, _)) if holder != owner && *expires > now => return Ok(None),
+            Some((holder, _, generation)) if holder == owner => *generation,
+            Some((_, _, generation)) => generation + 1,
+            None => 1,
+        };
+        g.leases.insert(id, (owner.to_string(), until, generation));
+        Ok(Some(generation))
     }
 
     async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError> {
         let mut g = self.lock();
-        if g.leases.get(&id).is_some_and(|(holder, _)| holder == owner) {
-            g.leases.remove(&id);
+        if let Some(lease) = g.leases.get_mut(&id).filter(|(holder, ..)| holder == owner) {
+            // Expired at once; the generation stays for the next owner.
+            lease.1 = DateTime::<Utc>::MIN_UTC;
         }
         Ok(())
     }

@@ -87,6 +87,12 @@ pub struct StepLogEntry {
     pub attempt: u32,
     /// What happened.
     pub phase: StepPhase,
+    /// The generation of the lease the engine held (its fencing token):
+    /// lines of a step written under an older generation than a later
+    /// line were written by an engine that had lost the request. 0 in logs
+    /// written before generations existed.
+    #[serde(default)]
+    pub lease: u64,
 }
 
 /// A request-list query: filters and a page. Results are newest first
@@ -232,15 +238,21 @@ pub trait Store: Send + Sync {
     /// Takes (or renews) the lease on a request for `owner` until `until`,
     /// if no other owner holds an unexpired one. Several engines sharing one
     /// store process each request once: only the lease holder works on it.
+    ///
+    /// Returns the lease's **generation** (a fencing token) when held: it
+    /// starts at 1 and grows by one each time the lease passes to another
+    /// owner, never going back, even after a release; renewals by the same
+    /// owner keep it. `None` when another owner holds the lease.
     async fn acquire_lease(
         &self,
         id: RequestId,
         owner: &str,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Option<u64>, StoreError>;
 
-    /// Gives a lease back (no-op if `owner` does not hold it).
+    /// Gives a lease back (no-op if `owner` does not hold it); the
+    /// generation is kept for the next owner.
     async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError>;
 
     /// Stores a new user and its audit line in one write; `AlreadyExists`

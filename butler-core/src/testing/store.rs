@@ -272,6 +272,7 @@ pub async fn step_log_appends_in_order(store: &dyn Store) {
         step: ProvisioningStep::CreateVm,
         attempt: 1,
         phase: StepPhase::Started,
+        lease: 7,
     };
     let e2 = StepLogEntry {
         phase: StepPhase::Failed {
@@ -320,24 +321,38 @@ pub async fn leases_exclude_other_owners_until_expiry(store: &dyn Store) {
             .await
             .unwrap_or_else(|e| panic!("{e}"))
     };
-    assert!(lease("a", 0).await);
-    assert!(!lease("b", 1).await);
-    assert!(lease("a", 2).await, "the owner renews");
-    assert!(!lease("b", 6).await, "renewed until minute 7");
-    assert!(lease("b", 8).await, "expired: another may take it");
+    assert_eq!(lease("a", 0).await, Some(1));
+    assert_eq!(lease("b", 1).await, None);
+    assert_eq!(
+        lease("a", 2).await,
+        Some(1),
+        "the owner renews, same generation"
+    );
+    assert_eq!(lease("b", 6).await, None, "renewed until minute 7");
+    assert_eq!(
+        lease("b", 8).await,
+        Some(2),
+        "expired: another takes it, next generation"
+    );
     store
         .release_lease(id, "a")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        !lease("a", 9).await,
+    assert_eq!(
+        lease("a", 9).await,
+        None,
         "a release by a non-holder changes nothing"
     );
     store
         .release_lease(id, "b")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(lease("a", 9).await);
+    assert_eq!(lease("a", 9).await, Some(3), "generations never go back");
+    store
+        .release_lease(id, "a")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(lease("a", 10).await, Some(3), "the same owner again");
 }
 
 /// Allocated ids are distinct; a stored request reads back equal; a second

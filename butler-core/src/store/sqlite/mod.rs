@@ -661,18 +661,23 @@ impl Store for SqliteStore {
         owner: &str,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         let owner = owner.to_string();
         self.with(move |c| {
-            let n = c
+            let generation: Option<i64> = c
                 .prepare_cached(
-                    "INSERT INTO leases (request_id, owner, expires_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(request_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-                     WHERE leases.owner = excluded.owner OR leases.expires_at <= ?4",
+                    "INSERT INTO leases (request_id, owner, expires_at, generation) VALUES (?1, ?2, ?3, 1)
+                     ON CONFLICT(request_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
+                        generation = CASE WHEN leases.owner = excluded.owner THEN leases.generation ELSE leases.generation + 1 END
+                     WHERE leases.owner = excluded.owner OR leases.expires_at <= ?4
+                     RETURNING generation",
                 )
-                .and_then(|mut s| s.execute(params![id.0 as i64, owner, micros(until), micros(now)]))
+                .and_then(|mut s| {
+                    s.query_row(params![id.0 as i64, owner, micros(until), micros(now)], |r| r.get(0))
+                        .optional()
+                })
                 .map_err(backend)?;
-            Ok(n == 1)
+            Ok(generation.map(|g| u64::try_from(g).unwrap_or(0)))
         })
         .await
     }
@@ -680,9 +685,10 @@ impl Store for SqliteStore {
     async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError> {
         let owner = owner.to_string();
         self.with(move |c| {
+            // Expired at once; the row (and its generation) stays.
             c.execute(
-                "DELETE FROM leases WHERE request_id = ?1 AND owner = ?2",
-                params![id.0 as i64, owner],
+                "UPDATE leases SET expires_at = ?3 WHERE request_id = ?1 AND owner = ?2",
+                params![id.0 as i64, owner, i64::MIN],
             )
             .map_err(backend)?;
             Ok(())

@@ -72,4 +72,6 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 5: group names unique regardless of case (the key is filled by
     // `SqliteStore::open` for older rows, then made unique).
     "ALTER TABLE migration_groups ADD COLUMN name_key TEXT;",
+    // 6: lease generations (fencing tokens), kept across releases.
+    "ALTER TABLE leases ADD COLUMN generation INTEGER NOT NULL DEFAULT 1;",
 ];
