@@ -49,6 +49,68 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
+/// Statements prepared once per connection and reused (deadpool's cache):
+/// one round trip per call instead of two.
+#[async_trait]
+trait Cached {
+    async fn execute_c(
+        &self,
+        sql: &str,
+        p: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, tokio_postgres::Error>;
+    async fn query_c(
+        &self,
+        sql: &str,
+        p: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>;
+    async fn query_one_c(
+        &self,
+        sql: &str,
+        p: &[&(dyn ToSql + Sync)],
+    ) -> Result<tokio_postgres::Row, tokio_postgres::Error>;
+    async fn query_opt_c(
+        &self,
+        sql: &str,
+        p: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<tokio_postgres::Row>, tokio_postgres::Error>;
+}
+
+#[async_trait]
+impl<T: GenericClient + Sync> Cached for T {
+    async fn execute_c(
+        &self,
+        sql: &str,
+        p: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, tokio_postgres::Error> {
+        let s = self.prepare_cached(sql).await?;
+        self.execute(&s, p).await
+    }
+    async fn query_c(
+        &self,
+        sql: &str,
+        p: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+        let s = self.prepare_cached(sql).await?;
+        self.query(&s, p).await
+    }
+    async fn query_one_c(
+        &self,
+        sql: &str,
+        p: &[&(dyn ToSql + Sync)],
+    ) -> Result<tokio_postgres::Row, tokio_postgres::Error> {
+        let s = self.prepare_cached(sql).await?;
+        self.query_one(&s, p).await
+    }
+    async fn query_opt_c(
+        &self,
+        sql: &str,
+        p: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<tokio_postgres::Row>, tokio_postgres::Error> {
+        let s = self.prepare_cached(sql).await?;
+        self.query_opt(&s, p).await
+    }
+}
+
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
@@ -105,7 +167,7 @@ async fn insert_history(
     history: &[HistoryEntry],
 ) -> Result<(), StoreError> {
     for h in history.iter().filter(|h| i64::from(h.seq) > after_seq) {
-        c.execute(
+        c.execute_c(
             "INSERT INTO history (request_id, seq, body) VALUES ($1, $2, $3)",
             &[&big(id.0), &i64::from(h.seq), &json(h)?],
         )
@@ -117,7 +179,7 @@ async fn insert_history(
 
 async fn next_in(c: &impl GenericClient, sequence: &str) -> Result<u64, StoreError> {
     let row = c
-        .query_one(
+        .query_one_c(
             "UPDATE sequences SET value = value + 1 WHERE name = $1 RETURNING value",
             &[&sequence],
         )
@@ -134,7 +196,7 @@ async fn version_error(
     what: String,
     expected: u64,
 ) -> StoreError {
-    match c.query_opt(sql, &[key]).await {
+    match c.query_opt_c(sql, &[key]).await {
         Ok(Some(row)) => StoreError::Conflict {
             what,
             expected,
@@ -147,7 +209,7 @@ async fn version_error(
 
 async fn insert_log(c: &impl GenericClient, id: RequestId, line: &str) -> Result<(), StoreError> {
     match c
-        .execute(
+        .execute_c(
             "INSERT INTO step_log (request_id, body) VALUES ($1, $2)",
             &[&big(id.0), &line],
         )
@@ -171,7 +233,7 @@ async fn update_row(
 ) -> Result<(), StoreError> {
     let id = big(r.id.0);
     let changed = c
-        .execute(
+        .execute_c(
             "UPDATE requests SET owner = $1, state = $2, version = $3, body = $4 WHERE id = $5 AND version = $6",
             &[&r.owner, &r.state.as_str(), &big(r.version), &body, &id, &big(expected_version)],
         )
@@ -188,7 +250,7 @@ async fn update_row(
         .await);
     }
     let stored: i64 = c
-        .query_one(
+        .query_one_c(
             "SELECT COALESCE(MAX(seq), 0) FROM history WHERE request_id = $1",
             &[&id],
         )
@@ -200,7 +262,7 @@ async fn update_row(
 }
 
 async fn insert_audit(c: &impl GenericClient, line: &str) -> Result<(), StoreError> {
-    c.execute("INSERT INTO user_audit (body) VALUES ($1)", &[&line])
+    c.execute_c("INSERT INTO user_audit (body) VALUES ($1)", &[&line])
         .await
         .map_err(pg)?;
     Ok(())
@@ -227,7 +289,7 @@ impl RawRequest {
 
 async fn load_raw(c: &impl GenericClient, id: i64, body: String) -> Result<RawRequest, StoreError> {
     let history = c
-        .query(
+        .query_c(
             "SELECT body FROM history WHERE request_id = $1 ORDER BY seq",
             &[&id],
         )
@@ -295,17 +357,17 @@ impl PostgresStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg)?;
-        tx.execute("SELECT pg_advisory_xact_lock(7305114112)", &[])
+        tx.execute_c("SELECT pg_advisory_xact_lock(7305114112)", &[])
             .await
             .map_err(pg)?;
         let ours: Option<String> = tx
-            .query_one("SELECT to_regclass('butler_schema')::text", &[])
+            .query_one_c("SELECT to_regclass('butler_schema')::text", &[])
             .await
             .map_err(pg)?
             .get(0);
         if ours.is_none() {
             let tables: i64 = tx
-                .query_one(
+                .query_one_c(
                     "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()",
                     &[],
                 )
@@ -324,7 +386,7 @@ impl PostgresStore {
             .map_err(pg)?;
         }
         let current: i32 = tx
-            .query_one("SELECT version FROM butler_schema", &[])
+            .query_one_c("SELECT version FROM butler_schema", &[])
             .await
             .map_err(pg)?
             .get(0);
@@ -341,7 +403,7 @@ impl PostgresStore {
         {
             tx.batch_execute(sql).await.map_err(pg)?;
             let v = i32::try_from(i + 1).unwrap_or(i32::MAX);
-            tx.execute("UPDATE butler_schema SET version = $1", &[&v])
+            tx.execute_c("UPDATE butler_schema SET version = $1", &[&v])
                 .await
                 .map_err(pg)?;
         }
@@ -352,7 +414,7 @@ impl PostgresStore {
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
         let c = self.client().await?;
         let v: i32 = c
-            .query_one("SELECT version FROM butler_schema", &[])
+            .query_one_c("SELECT version FROM butler_schema", &[])
             .await
             .map_err(pg)?
             .get(0);
@@ -368,7 +430,7 @@ impl PostgresStore {
             return Ok(r);
         }
         let rows = c
-            .query(
+            .query_c(
                 "SELECT body FROM migration_report_lines WHERE run_id = $1 ORDER BY id",
                 &[&big(r.id.0)],
             )
@@ -387,7 +449,7 @@ impl PostgresStore {
         args: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<String>, StoreError> {
         let c = self.client().await?;
-        let rows = c.query(sql, args).await.map_err(pg)?;
+        let rows = c.query_c(sql, args).await.map_err(pg)?;
         Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
     }
 }
@@ -405,7 +467,7 @@ impl Store for PostgresStore {
         let tx = c.transaction().await.map_err(pg)?;
         let id = big(r.id.0);
         let inserted = tx
-            .execute(
+            .execute_c(
                 "INSERT INTO requests (id, owner, state, created_at, version, body) VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (id) DO NOTHING",
                 &[&id, &r.owner, &r.state.as_str(), &micros(r.created_at), &big(r.version), &body],
@@ -416,7 +478,7 @@ impl Store for PostgresStore {
             return Err(StoreError::AlreadyExists(format!("request {}", r.id)));
         }
         insert_history(&tx, r.id, 0, &history).await?;
-        tx.execute(
+        tx.execute_c(
             "UPDATE sequences SET value = GREATEST(value, $1) WHERE name = 'request'",
             &[&id],
         )
@@ -428,7 +490,7 @@ impl Store for PostgresStore {
     async fn get_request(&self, id: RequestId) -> Result<Request, StoreError> {
         let c = self.client().await?;
         let row = c
-            .query_opt("SELECT body FROM requests WHERE id = $1", &[&big(id.0)])
+            .query_opt_c("SELECT body FROM requests WHERE id = $1", &[&big(id.0)])
             .await
             .map_err(pg)?
             .ok_or_else(|| StoreError::NotFound(format!("request {id}")))?;
@@ -496,7 +558,7 @@ impl Store for PostgresStore {
         };
         let c = self.client().await?;
         let total: i64 = c
-            .query_one(&format!("SELECT COUNT(*) FROM requests {filter}"), &args)
+            .query_one_c(&format!("SELECT COUNT(*) FROM requests {filter}"), &args)
             .await
             .map_err(pg)?
             .get(0);
@@ -508,7 +570,7 @@ impl Store for PostgresStore {
         args.push(&offset);
         let offset_at = args.len();
         let rows = c
-            .query(
+            .query_c(
                 &format!(
                     "SELECT id, body FROM requests {filter} ORDER BY created_at DESC, id DESC LIMIT ${limit_at} OFFSET ${offset_at}"
                 ),
@@ -516,10 +578,29 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(pg)?;
+        // The page's history in one query, not one per row.
+        let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+        let mut history: std::collections::HashMap<i64, Vec<String>> =
+            std::collections::HashMap::with_capacity(ids.len());
+        for h in c
+            .query_c(
+                "SELECT request_id, body FROM history WHERE request_id = ANY($1) ORDER BY request_id, seq",
+                &[&ids],
+            )
+            .await
+            .map_err(pg)?
+        {
+            history.entry(h.get(0)).or_default().push(h.get(1));
+        }
         let mut items = Vec::with_capacity(rows.len());
         let mut skipped = 0;
         for row in rows {
-            let raw = load_raw(&c, row.get(0), row.get(1)).await?;
+            let id: i64 = row.get(0);
+            let raw = RawRequest {
+                id,
+                body: row.get(1),
+                history: history.remove(&id).unwrap_or_default(),
+            };
             match raw.decode() {
                 Ok(r) => items.push(r),
                 Err(e) => {
@@ -548,7 +629,7 @@ impl Store for PostgresStore {
         let states: Vec<String> = states.iter().map(|s| s.as_str().to_string()).collect();
         let c = self.client().await?;
         let rows = c
-            .query(
+            .query_c(
                 "SELECT id FROM requests WHERE state = ANY($1) ORDER BY id",
                 &[&states],
             )
@@ -574,7 +655,7 @@ impl Store for PostgresStore {
         let id = big(group.id.0);
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg)?;
-        tx.execute(
+        tx.execute_c(
             "INSERT INTO migration_groups (id, name, name_key, version, body) VALUES ($1, $2, $3, $4, $5)",
             &[&id, &group.name, &key, &big(group.version), &body],
         )
@@ -589,7 +670,7 @@ impl Store for PostgresStore {
                 pg(e)
             }
         })?;
-        tx.execute(
+        tx.execute_c(
             "UPDATE sequences SET value = GREATEST(value, $1) WHERE name = 'group'",
             &[&id],
         )
@@ -601,7 +682,7 @@ impl Store for PostgresStore {
     async fn get_group(&self, id: GroupId) -> Result<MigrationGroup, StoreError> {
         let c = self.client().await?;
         let row = c
-            .query_opt(
+            .query_opt_c(
                 "SELECT body FROM migration_groups WHERE id = $1",
                 &[&big(id.0)],
             )
@@ -614,7 +695,7 @@ impl Store for PostgresStore {
     async fn group_version(&self, id: GroupId) -> Result<u64, StoreError> {
         let c = self.client().await?;
         let row = c
-            .query_opt(
+            .query_opt_c(
                 "SELECT version FROM migration_groups WHERE id = $1",
                 &[&big(id.0)],
             )
@@ -634,7 +715,7 @@ impl Store for PostgresStore {
         let id = big(group.id.0);
         let c = self.client().await?;
         let n = c
-            .execute(
+            .execute_c(
                 "UPDATE migration_groups SET name = $1, name_key = $2, version = $3, body = $4 WHERE id = $5 AND version = $6",
                 &[&group.name, &key, &big(group.version), &body, &id, &big(expected_version)],
             )
@@ -663,7 +744,7 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let key = big(id.0);
         let n = c
-            .execute(
+            .execute_c(
                 "DELETE FROM migration_groups WHERE id = $1 AND version = $2",
                 &[&key, &big(expected_version)],
             )
@@ -710,7 +791,7 @@ impl Store for PostgresStore {
         let id = big(report.id.0);
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg)?;
-        tx.execute(
+        tx.execute_c(
             "INSERT INTO migration_reports (id, group_id, body) VALUES ($1, $2, $3)
              ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body, group_id = EXCLUDED.group_id",
             &[&id, &big(report.group.0), &body],
@@ -719,7 +800,7 @@ impl Store for PostgresStore {
         .map_err(pg)?;
         if report.ended.is_some() {
             // The final report holds every line; the appended ones go.
-            tx.execute(
+            tx.execute_c(
                 "DELETE FROM migration_report_lines WHERE run_id = $1",
                 &[&id],
             )
@@ -732,7 +813,7 @@ impl Store for PostgresStore {
     async fn get_report(&self, id: RunId) -> Result<MigrationReport, StoreError> {
         let c = self.client().await?;
         let row = c
-            .query_opt(
+            .query_opt_c(
                 "SELECT body FROM migration_reports WHERE id = $1",
                 &[&big(id.0)],
             )
@@ -745,7 +826,7 @@ impl Store for PostgresStore {
     async fn list_reports(&self, group: GroupId) -> Result<Vec<MigrationReport>, StoreError> {
         let c = self.client().await?;
         let rows = c
-            .query(
+            .query_c(
                 "SELECT body FROM migration_reports WHERE group_id = $1 ORDER BY id DESC",
                 &[&big(group.0)],
             )
@@ -763,7 +844,7 @@ impl Store for PostgresStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg)?;
         for b in &bodies {
-            tx.execute(
+            tx.execute_c(
                 "INSERT INTO migration_report_lines (run_id, body) VALUES ($1, $2)",
                 &[&big(run.0), b],
             )
@@ -776,7 +857,7 @@ impl Store for PostgresStore {
     async fn unfinished_reports(&self) -> Result<Vec<MigrationReport>, StoreError> {
         let c = self.client().await?;
         let rows = c
-            .query("SELECT body FROM migration_reports ORDER BY id", &[])
+            .query_c("SELECT body FROM migration_reports ORDER BY id", &[])
             .await
             .map_err(pg)?;
         let mut out = Vec::new();
@@ -808,7 +889,7 @@ impl Store for PostgresStore {
     ) -> Result<Option<u64>, StoreError> {
         let c = self.client().await?;
         let row = c
-            .query_opt(
+            .query_opt_c(
                 "INSERT INTO leases (request_id, owner, expires_at, generation) VALUES ($1, $2, $3, 1)
                  ON CONFLICT (request_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at,
                     generation = CASE WHEN leases.owner = EXCLUDED.owner THEN leases.generation ELSE leases.generation + 1 END
@@ -824,7 +905,7 @@ impl Store for PostgresStore {
     async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError> {
         let c = self.client().await?;
         // Expired at once; the row (and its generation) stays.
-        c.execute(
+        c.execute_c(
             "UPDATE leases SET expires_at = $3 WHERE request_id = $1 AND owner = $2",
             &[&big(id.0), &owner, &i64::MIN],
         )
@@ -837,7 +918,7 @@ impl Store for PostgresStore {
         let (body, line) = (json(user)?, json(audit)?);
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg)?;
-        tx.execute(
+        tx.execute_c(
             "INSERT INTO users (name, version, body) VALUES ($1, $2, $3)",
             &[&user.name, &big(user.version), &body],
         )
@@ -856,7 +937,7 @@ impl Store for PostgresStore {
     async fn get_user(&self, name: &str) -> Result<User, StoreError> {
         let c = self.client().await?;
         let row = c
-            .query_opt("SELECT body FROM users WHERE name = $1", &[&name])
+            .query_opt_c("SELECT body FROM users WHERE name = $1", &[&name])
             .await
             .map_err(pg)?
             .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))?;
@@ -873,7 +954,7 @@ impl Store for PostgresStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg)?;
         let n = tx
-            .execute(
+            .execute_c(
                 "UPDATE users SET version = $1, body = $2 WHERE name = $3 AND version = $4",
                 &[
                     &big(user.version),
@@ -908,7 +989,7 @@ impl Store for PostgresStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg)?;
         let n = tx
-            .execute(
+            .execute_c(
                 "DELETE FROM users WHERE name = $1 AND version = $2",
                 &[&name, &big(expected_version)],
             )
@@ -946,14 +1027,14 @@ impl Store for PostgresStore {
         let fresh = SecretKey::random()?;
         let c = self.client().await?;
         // First writer wins; every later reader gets the same key.
-        c.execute(
+        c.execute_c(
             "INSERT INTO secrets (purpose, key) VALUES ($1, $2) ON CONFLICT (purpose) DO NOTHING",
             &[&purpose, &fresh.expose_bytes().as_slice()],
         )
         .await
         .map_err(pg)?;
         let key: Vec<u8> = c
-            .query_one("SELECT key FROM secrets WHERE purpose = $1", &[&purpose])
+            .query_one_c("SELECT key FROM secrets WHERE purpose = $1", &[&purpose])
             .await
             .map_err(pg)?
             .get(0);
