@@ -86,29 +86,11 @@ mod pg {
     use butler::engine::{Engine, EngineConfig};
     use butler::postgres::PostgresStore;
     use butler::service::RequestService;
-    use butler::sim::{SimClock, SimPlatform, Timings};
+    use butler::sim::SimPlatform;
     use std::time::Instant;
 
-    /// A new database, or `None` without a server.
     pub async fn fresh_db() -> Option<String> {
-        let url = std::env::var("BUTLER_TEST_POSTGRES_URL").ok()?;
-        let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .ok()?;
-        tokio::spawn(conn);
-        let name = format!(
-            "butler_b_{}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .ok()?
-                .as_nanos()
-        );
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .ok()?;
-        let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
-        Some(format!("{base}/{name}"))
+        butler::postgres::testing::fresh_database("butler_b").await
     }
 
     pub fn list(c: &mut Criterion) {
@@ -122,14 +104,7 @@ mod pg {
     }
 
     async fn two_engines(url: &str, n: usize) -> (Arc<Engine>, Arc<Engine>) {
-        let sim = SimPlatform::demo_builder(1)
-            .clock(Arc::new(SimClock::virtual_at(chrono::Utc::now())))
-            .timings(Timings {
-                queue: Duration::ZERO,
-                create_vm: Duration::ZERO,
-                ..Timings::default()
-            })
-            .build();
+        let sim = SimPlatform::realtime_demo_builder(1).build();
         let mut engines = Vec::new();
         let mut first = None;
         for id in ["bench-a", "bench-b"] {

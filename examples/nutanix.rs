@@ -20,7 +20,7 @@ use butler::auth::{Actor, Role};
 use butler::backend::ClusterBackend;
 use butler::nutanix::fake::FakePrism;
 use butler::nutanix::{NutanixBackend, NutanixConfig};
-use butler::sim::{fleet, SimClock, SimPlatform};
+use butler::sim::{fleet, SimPlatform};
 use butler::store::MemoryStore;
 use butler::Butler;
 use std::error::Error;
@@ -49,14 +49,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         Err(_) => {
             // The fake's platform lives in the same "now" as Butler's real clock.
             // Tasks settle at once: Butler waits in real time over HTTP.
-            let sim = SimPlatform::demo_builder(1)
-                .clock(Arc::new(SimClock::virtual_at(chrono::Utc::now())))
-                .timings(butler::sim::Timings {
-                    queue: Duration::ZERO,
-                    create_vm: Duration::ZERO,
-                    ..Default::default()
-                })
-                .build();
+            let sim = SimPlatform::realtime_demo_builder(1).build();
             let spec = fleet::FleetSpec {
                 vms: 10_000,
                 groups: 100,

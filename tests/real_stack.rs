@@ -13,7 +13,7 @@ use butler::deployment::Deployment;
 use butler::engine::EngineConfig;
 use butler::nutanix::fake::{FakePrism, PASSWORD};
 use butler::request::RequestState;
-use butler::sim::{SimClock, SimPlatform, Timings};
+use butler::sim::SimPlatform;
 use butler::store::MemoryStore;
 use butler::webhook::receiver::Receiver;
 use butler::Butler;
@@ -23,60 +23,15 @@ use std::time::Duration;
 
 const SECRET: &str = "a-shared-secret-of-at-least-32-bytes";
 
-struct Icinga {
-    url: String,
-    user: String,
-    password: String,
-    ca: String,
-}
+use butler::icinga::testing::LiveIcinga as Icinga;
 
 fn icinga() -> Option<Icinga> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    match (
-        var("BUTLER_TEST_ICINGA_URL"),
-        var("BUTLER_TEST_ICINGA_USER"),
-        var("BUTLER_TEST_ICINGA_PASSWORD"),
-        var("BUTLER_TEST_ICINGA_CA"),
-    ) {
-        (Some(url), Some(user), Some(password), Some(ca)) => Some(Icinga {
-            url,
-            user,
-            password,
-            ca,
-        }),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true but no Icinga2 is running (scripts/test.sh starts it)")
-        }
-        _ => {
-            eprintln!("\n*** SKIPPED: no real Icinga2 (BUTLER_TEST_ICINGA_* unset); run scripts/test.sh ***\n");
-            None
-        }
-    }
+    Icinga::from_env()
 }
 
 /// The host object over the raw API (not the adapter's decoder).
 async fn host(ic: &Icinga, name: &str) -> Option<Value> {
-    let pem = std::fs::read(&ic.ca).unwrap();
-    let http = reqwest_client(&pem);
-    let r = http
-        .get(format!("{}/v1/objects/hosts/{name}", ic.url))
-        .basic_auth(&ic.user, Some(&ic.password))
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .unwrap();
-    if r.status().as_u16() == 404 {
-        return None;
-    }
-    let v: Value = r.json().await.unwrap();
-    Some(v["results"][0]["attrs"].clone())
-}
-
-fn reqwest_client(pem: &[u8]) -> reqwest::Client {
-    reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(pem).unwrap())
-        .build()
-        .unwrap()
+    ic.host(name).await
 }
 
 struct Stack {
@@ -96,14 +51,7 @@ struct Parts {
 
 async fn stack(ic: &Icinga, seed: u64) -> Stack {
     // Tasks settle at once: Butler runs on the system clock against HTTP.
-    let sim = SimPlatform::demo_builder(seed)
-        .clock(Arc::new(SimClock::virtual_at(chrono::Utc::now())))
-        .timings(Timings {
-            queue: Duration::ZERO,
-            create_vm: Duration::ZERO,
-            ..Timings::default()
-        })
-        .build();
+    let sim = SimPlatform::realtime_demo_builder(seed).build();
     let fake = FakePrism::start(sim.clone()).await.unwrap();
     let receiver = Receiver::start(SECRET.as_bytes()).await.unwrap();
     let text = format!(

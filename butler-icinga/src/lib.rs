@@ -31,6 +31,8 @@
 
 mod client;
 mod config;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use client::IcingaMonitor;
 pub use config::{ConfigError, IcingaConfig, PASSWORD_VAR};

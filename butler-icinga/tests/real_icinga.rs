@@ -7,37 +7,10 @@ use butler_core::backend::{ErrorKind, Monitor};
 use butler_icinga::{IcingaConfig, IcingaMonitor, PASSWORD_VAR};
 use serde_json::Value;
 
-struct Live {
-    url: String,
-    user: String,
-    password: String,
-    ca: String,
-}
+use butler_icinga::testing::LiveIcinga as Live;
 
 fn live() -> Option<Live> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    match (
-        var("BUTLER_TEST_ICINGA_URL"),
-        var("BUTLER_TEST_ICINGA_USER"),
-        var("BUTLER_TEST_ICINGA_PASSWORD"),
-        var("BUTLER_TEST_ICINGA_CA"),
-    ) {
-        (Some(url), Some(user), Some(password), Some(ca)) => Some(Live {
-            url,
-            user,
-            password,
-            ca,
-        }),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true but no Icinga2 is running: BUTLER_TEST_ICINGA_* unset (scripts/test.sh starts it)")
-        }
-        _ => {
-            eprintln!(
-                "\n*** SKIPPED: no real Icinga2 (BUTLER_TEST_ICINGA_* unset); run scripts/test.sh ***\n"
-            );
-            None
-        }
-    }
+    Live::from_env()
 }
 
 fn monitor(l: &Live, password: &str, ca: Option<&str>) -> IcingaMonitor {
@@ -51,26 +24,8 @@ fn monitor(l: &Live, password: &str, ca: Option<&str>) -> IcingaMonitor {
     IcingaMonitor::new(config).unwrap()
 }
 
-/// The host object as the API serves it, or `None` on 404.
 async fn raw_host(l: &Live, name: &str) -> Option<Value> {
-    let pem = std::fs::read(&l.ca).unwrap();
-    let http = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
-        .build()
-        .unwrap();
-    let r = http
-        .get(format!("{}/v1/objects/hosts/{name}", l.url))
-        .basic_auth(&l.user, Some(&l.password))
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .unwrap();
-    if r.status() == 404 {
-        return None;
-    }
-    assert!(r.status().is_success(), "{}", r.status());
-    let v: Value = r.json().await.unwrap();
-    Some(v["results"][0]["attrs"].clone())
+    l.host(name).await
 }
 
 fn unique(prefix: &str) -> String {

@@ -29,6 +29,8 @@
 
 mod schema;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use store::{PoolOptions, PostgresStore};
 

@@ -15,7 +15,7 @@ use butler_core::store::Store;
 use butler_nutanix::fake::FakePrism;
 use butler_nutanix::{NutanixBackend, NutanixConfig};
 use butler_postgres::PostgresStore;
-use butler_sim::{SimClock, SimPlatform, Timings};
+use butler_sim::SimPlatform;
 use butler_webhook::receiver::Receiver;
 use butler_webhook::{WebhookBilling, WebhookConfig, SECRET_VAR};
 use std::sync::Arc;
@@ -24,33 +24,7 @@ use std::time::{Duration, Instant};
 const SECRET: &str = "two-process-test-secret-of-32-bytes!";
 
 async fn fresh_db() -> Option<String> {
-    let Some(url) = std::env::var("BUTLER_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("CI=true but no PostgreSQL is running (scripts/test.sh starts it)");
-        }
-        eprintln!("\n*** SKIPPED: no PostgreSQL (BUTLER_TEST_POSTGRES_URL unset); run scripts/test.sh ***\n");
-        return None;
-    };
-    let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let name = format!(
-        "butler_p_{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
-    Some(format!("{base}/{name}"))
+    butler_postgres::testing::fresh_database("butler_p").await
 }
 
 fn engine_config(id: &str) -> EngineConfig {
@@ -149,14 +123,7 @@ fn spawn_worker(id: &str, db: &str, prism: &str, hook: &str) -> std::process::Ch
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_the_database_and_one_killed_loses_nothing() {
     let Some(db) = fresh_db().await else { return };
-    let sim = SimPlatform::demo_builder(17)
-        .clock(Arc::new(SimClock::virtual_at(chrono::Utc::now())))
-        .timings(Timings {
-            queue: Duration::ZERO,
-            create_vm: Duration::ZERO,
-            ..Timings::default()
-        })
-        .build();
+    let sim = SimPlatform::realtime_demo_builder(17).build();
     let fake = FakePrism::start(sim.clone()).await.unwrap();
     // Every Prism request takes 80 ms: steps take longer than the lease.
     fake.set_latency(Duration::from_millis(80));

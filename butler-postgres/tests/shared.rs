@@ -9,39 +9,13 @@ use butler_core::request::RequestState;
 use butler_core::service::RequestService;
 use butler_core::store::{RequestQuery, Store, StoreError};
 use butler_postgres::PostgresStore;
-use butler_sim::{SimClock, SimPlatform, Timings};
+use butler_sim::SimPlatform;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// A URL of a new, empty database, or `None` (skipped) without a server.
 async fn fresh_db() -> Option<String> {
-    let Some(url) = std::env::var("BUTLER_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("CI=true but no PostgreSQL is running (scripts/test.sh starts it)");
-        }
-        eprintln!("\n*** SKIPPED: no PostgreSQL (BUTLER_TEST_POSTGRES_URL unset); run scripts/test.sh ***\n");
-        return None;
-    };
-    let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let name = format!(
-        "butler_t_{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
-    Some(format!("{base}/{name}"))
+    butler_postgres::testing::fresh_database("butler_t").await
 }
 
 #[tokio::test]
@@ -159,14 +133,7 @@ async fn extreme_offsets_page_right_and_one_damaged_row_hides_nothing_else() {
 async fn two_engines_on_one_database_provision_each_request_once() {
     let Some(url) = fresh_db().await else { return };
     // Platform tasks settle at once: the engines run on the system clock.
-    let sim = SimPlatform::demo_builder(9)
-        .clock(Arc::new(SimClock::virtual_at(chrono::Utc::now())))
-        .timings(Timings {
-            queue: Duration::ZERO,
-            create_vm: Duration::ZERO,
-            ..Timings::default()
-        })
-        .build();
+    let sim = SimPlatform::realtime_demo_builder(9).build();
     let mut engines = Vec::new();
     let mut services = Vec::new();
     for name in ["engine-a", "engine-b"] {

@@ -153,6 +153,22 @@ impl SimPlatform {
         Self::demo_builder(seed).build()
     }
 
+    /// The demo platform for use behind real I/O (the fake Prism, a real
+    /// store, engines on the system clock): its virtual clock starts at the
+    /// wall-clock now and its tasks take no time, so nothing waits on
+    /// virtual time that nobody advances.
+    pub fn realtime_demo_builder(seed: u64) -> SimBuilder {
+        Self::demo_builder(seed)
+            .clock(std::sync::Arc::new(crate::SimClock::virtual_at(
+                chrono::Utc::now(),
+            )))
+            .timings(crate::Timings {
+                queue: std::time::Duration::ZERO,
+                create_vm: std::time::Duration::ZERO,
+                ..crate::Timings::default()
+            })
+    }
+
     /// The builder behind [`SimPlatform::demo`], to change timings or the clock.
     pub fn demo_builder(seed: u64) -> SimBuilder {
         Self::builder()
