@@ -243,3 +243,34 @@ async fn a_crash_before_or_after_any_step_makes_nothing_twice_on_the_real_stack(
     );
     assert_eq!(s.receiver.refused(), 0);
 }
+
+#[tokio::test]
+async fn nutanix_tls_failures_name_their_cause_and_ca_bundle_is_trusted() {
+    use butler::backend::ClusterBackend;
+    use butler::nutanix::{NutanixBackend, NutanixConfig};
+    // Icinga's API is a real TLS server whose CA no system trusts: the
+    // adapter pointed at it must say why it cannot connect.
+    let Some(ic) = icinga() else { return };
+    let text = |ca: Option<&str>| {
+        let ca = ca.map_or(String::new(), |c| format!("ca_bundle = {c:?}\n"));
+        format!(
+            "max_retries = 0\n{ca}[prism_central]\nurl = {:?}\nusername = \"b\"\n",
+            ic.url
+        )
+    };
+    let pw = |_: &str| Some("not-a-real-password".to_string());
+    let untrusted =
+        NutanixBackend::new(&NutanixConfig::from_toml(&text(None), pw).unwrap()).unwrap();
+    let e = untrusted.list_clusters().await.unwrap_err();
+    assert!(
+        e.message.to_lowercase().contains("certificate"),
+        "the cause is named: {e}"
+    );
+    assert!(!e.to_string().contains("not-a-real-password"));
+    // With Icinga's CA as the bundle the TLS handshake succeeds: what fails
+    // now is Prism's API itself (not Prism at all), not the certificate.
+    let trusted =
+        NutanixBackend::new(&NutanixConfig::from_toml(&text(Some(&ic.ca)), pw).unwrap()).unwrap();
+    let e = trusted.list_clusters().await.unwrap_err();
+    assert!(!e.message.to_lowercase().contains("certificate"), "{e}");
+}

@@ -184,16 +184,14 @@ fn transport(op: &str, e: &reqwest::Error) -> BackendError {
     } else {
         ErrorKind::Transient
     };
-    // The whole chain: reqwest's own message hides the cause (connection
-    // refused, certificate not trusted).
-    let mut chain = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        chain.push_str(": ");
-        chain.push_str(&s.to_string());
-        source = s.source();
-    }
-    BackendError::new(kind, op, format!("cannot reach Icinga: {chain}"))
+    BackendError::new(
+        kind,
+        op,
+        format!(
+            "cannot reach Icinga: {}",
+            butler_core::backend::error_chain(e)
+        ),
+    )
 }
 
 fn registration_of(vm_name: &str, v: &Value) -> Option<MonitorRegistration> {

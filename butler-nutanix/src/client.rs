@@ -257,6 +257,11 @@ fn transport(e: reqwest::Error) -> NutanixError {
     } else {
         ErrorKind::Transient
     };
-    // reqwest errors carry the URL, never the credentials (sent as headers).
-    NutanixError::new(kind, None, format!("transport error: {e}"))
+    // reqwest errors carry the URL, never the credentials (sent as
+    // headers); the cause (refused, certificate) is in the source chain.
+    NutanixError::new(
+        kind,
+        None,
+        format!("transport error: {}", butler_core::backend::error_chain(&e)),
+    )
 }

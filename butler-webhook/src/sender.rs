@@ -130,14 +130,11 @@ impl Billing for WebhookBilling {
                 } else {
                     ErrorKind::Transient
                 };
-                let mut chain = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(s) = source {
-                    chain.push_str(": ");
-                    chain.push_str(&s.to_string());
-                    source = s.source();
-                }
-                BackendError::new(kind, op, format!("delivery failed: {chain}"))
+                BackendError::new(
+                    kind,
+                    op,
+                    format!("delivery failed: {}", butler_core::backend::error_chain(&e)),
+                )
             })?;
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {

@@ -70,3 +70,26 @@ impl fmt::Display for BackendError {
         )
     }
 }
+
+/// An error and its whole source chain, `outer: inner: root`: HTTP
+/// clients put the cause (connection refused, certificate not trusted)
+/// only in the sources, which their own message leaves out.
+///
+/// ```
+/// let e = std::io::Error::new(std::io::ErrorKind::Other, "root cause");
+/// assert_eq!(butler_core::backend::error_chain(&e), "root cause");
+/// ```
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        // Some layers repeat their source's message; say it once.
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}

@@ -25,5 +25,5 @@ pub use cluster::{
     ProtectionGroup, Schedule, ScheduleKind, SubnetInfo, TaskId, TaskState, TaskStatus, VmCreate,
     VmInfo, VmState,
 };
-pub use error::{BackendError, ErrorKind};
+pub use error::{error_chain, BackendError, ErrorKind};
 pub use services::{Billing, BillingActivation, EveryBilling, Monitor, MonitorRegistration};
