@@ -392,13 +392,34 @@ impl ClusterBackend for NutanixBackend {
     }
 
     async fn list_subnets(&self) -> Result<Vec<SubnetInfo>, BackendError> {
-        Ok(self
+        let all = self
             .list_all("subnet", None)
             .await
-            .map_err(op_err("list_subnets"))?
+            .map_err(op_err("list_subnets"))?;
+        let mut subnets: Vec<SubnetInfo> = all.iter().map(decode::subnet).collect();
+        // A cluster reference without its name: name it from the clusters.
+        let unnamed: Vec<(usize, String)> = all
             .iter()
-            .map(decode::subnet)
-            .collect())
+            .enumerate()
+            .filter(|(i, _)| subnets.get(*i).is_some_and(|s| s.cluster.is_none()))
+            .map(|(i, e)| (i, decode::s(e, &["status", "cluster_reference", "uuid"])))
+            .filter(|(_, uuid)| !uuid.is_empty())
+            .collect();
+        if !unnamed.is_empty() {
+            let clusters = self.list_clusters().await?;
+            for (i, uuid) in unnamed {
+                let name = clusters
+                    .iter()
+                    .find(|c| c.uuid == uuid)
+                    .map(|c| c.name.clone());
+                if let Some(s) = subnets.get_mut(i) {
+                    // Unknown uuid: keep it, so the subnet fits no cluster
+                    // rather than every cluster.
+                    s.cluster = Some(name.unwrap_or(uuid));
+                }
+            }
+        }
+        Ok(subnets)
     }
 
     async fn list_images(&self) -> Result<Vec<ImageInfo>, BackendError> {
@@ -446,9 +467,36 @@ impl ClusterBackend for NutanixBackend {
         let subnets = self.list_subnets().await?;
         let mut nics = Vec::new();
         for n in &vm.nics {
-            let s = subnets.iter().find(|s| &s.name == n).ok_or_else(|| {
-                BackendError::new(ErrorKind::Invalid, op, format!("no subnet named {n:?}"))
-            })?;
+            // The subnet of that name on the VM's cluster (or one every
+            // cluster may use): real Prism has one name on several clusters.
+            let fits: Vec<&SubnetInfo> = subnets
+                .iter()
+                .filter(|s| &s.name == n)
+                .filter(|s| s.cluster.as_ref().is_none_or(|c| *c == vm.cluster))
+                .collect();
+            let s =
+                match fits.as_slice() {
+                    [one] => *one,
+                    [] => {
+                        return Err(BackendError::new(
+                            ErrorKind::Invalid,
+                            op,
+                            format!("no subnet named {n:?} on cluster {:?}", vm.cluster),
+                        ))
+                    }
+                    many => {
+                        return Err(BackendError::new(
+                            ErrorKind::Invalid,
+                            op,
+                            format!(
+                            "{} subnets named {n:?} may be used on cluster {:?} ({}); rename one",
+                            many.len(),
+                            vm.cluster,
+                            many.iter().map(|s| s.uuid.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                        ))
+                    }
+                };
             nics.push(json!({"subnet_reference": {"kind": "subnet", "uuid": s.uuid, "name": s.name}, "is_connected": true}));
         }
         let image = match &vm.image {

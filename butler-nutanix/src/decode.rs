@@ -59,10 +59,18 @@ pub fn subnet(e: &Value) -> SubnetInfo {
     let vlan = at(e, &["status", "resources", "vlan_id"])
         .as_u64()
         .or_else(|| at(e, &["spec", "resources", "vlan_id"]).as_u64());
+    let cluster = first_s(
+        e,
+        &[
+            &["status", "cluster_reference", "name"],
+            &["spec", "cluster_reference", "name"],
+        ],
+    );
     SubnetInfo {
         name: first_s(e, &[&["status", "name"], &["spec", "name"]]),
         uuid: s(e, &["metadata", "uuid"]),
         vlan_id: u32::try_from(vlan.unwrap_or(0)).unwrap_or(0),
+        cluster: (!cluster.is_empty()).then_some(cluster),
     }
 }
 

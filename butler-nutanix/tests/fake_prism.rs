@@ -567,3 +567,50 @@ async fn the_fake_refuses_category_values_that_were_never_created() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 422, "a PUT without spec_version");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subnet_name_on_several_clusters_resolves_to_the_vms_cluster() {
+    use butler_core::backend::{TaskState, VmCreate};
+    use butler_nutanix::fake::Quirks;
+    let (sim, fake, backend) = setup(72).await;
+    fake.set_quirks(Quirks {
+        per_cluster_subnets: true,
+        ..Default::default()
+    });
+    let subnets = backend.list_subnets().await.unwrap();
+    let vlan10: Vec<_> = subnets.iter().filter(|s| s.name == "vlan-10").collect();
+    assert_eq!(vlan10.len(), 2, "{subnets:?}");
+    assert!(vlan10.iter().all(|s| s.cluster.is_some()));
+    assert_ne!(vlan10[0].vlan_id, vlan10[1].vlan_id);
+    // On the second cluster: the first subnet named vlan-10 is the wrong one.
+    let create = VmCreate {
+        name: "percluster-r1".into(),
+        cluster: "c2-santiago".into(),
+        project: "prod-project".into(),
+        category: "Environment:Production".into(),
+        cores_per_socket: 1,
+        sockets: 1,
+        ram_gib: 1,
+        disks_gib: vec![20],
+        image: None,
+        nics: vec!["vlan-10".into()],
+        cdrom: false,
+        uefi: true,
+        power_on: false,
+    };
+    let task = backend.create_vm(&create).await.unwrap();
+    let mut state = TaskState::Queued;
+    for _ in 0..50 {
+        state = backend.task(&task).await.unwrap().state;
+        if !matches!(state, TaskState::Queued | TaskState::Running) {
+            break;
+        }
+        sim.clock().advance(Duration::from_secs(10));
+    }
+    assert_eq!(state, TaskState::Succeeded);
+    let vm = sim.vm("percluster-r1").unwrap();
+    assert_eq!(
+        (vm.cluster.as_str(), vm.nics.clone()),
+        ("c2-santiago", vec!["vlan-10".to_string()])
+    );
+}

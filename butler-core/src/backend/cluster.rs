@@ -32,8 +32,14 @@ pub struct SubnetInfo {
     pub name: String,
     /// Platform id.
     pub uuid: String,
-    /// VLAN id.
+    /// VLAN id (0 for an overlay subnet).
     pub vlan_id: u32,
+    /// The cluster a VLAN subnet belongs to (real Prism Central has the
+    /// same subnet name on several clusters, with different VLANs); `None`
+    /// for a subnet every cluster may use (overlay, or a platform without
+    /// per-cluster subnets).
+    #[serde(default)]
+    pub cluster: Option<String>,
 }
 
 /// A boot image.

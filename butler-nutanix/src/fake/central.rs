@@ -159,6 +159,20 @@ async fn list_pages(
                     page(list, body, "project", true)
                 }
                 "subnets" => match sim.list_subnets().await {
+                    Ok(s) if f.quirks().per_cluster_subnets => {
+                        // As real Prism Central: one VLAN subnet of a name
+                        // per cluster, each with its own uuid and VLAN.
+                        let mut list = Vec::new();
+                        for (k, c) in pc.clusters.iter().enumerate() {
+                            for s in &s {
+                                let vlan = s.vlan_id + 100 * u32::try_from(k).unwrap_or(0);
+                                list.push(json!({"metadata": {"kind": "subnet", "uuid": format!("{}:{}", s.uuid, c.name)},
+                                    "status": {"name": s.name, "cluster_reference": {"kind": "cluster", "name": c.name, "uuid": c.uuid},
+                                               "resources": {"subnet_type": "VLAN", "vlan_id": vlan}}}));
+                            }
+                        }
+                        page(list, body, "subnet", true)
+                    }
                     Ok(s) => page(
                         s.iter().map(|s| json!({"metadata": {"kind": "subnet", "uuid": s.uuid}, "status": {"name": s.name, "resources": {"subnet_type": "VLAN", "vlan_id": s.vlan_id}}})).collect(),
                         body,
@@ -267,22 +281,34 @@ pub(super) async fn create_vm(State(f): State<Arc<Fake>>, Body(body): Body) -> R
                 .map(|i| i.name.clone());
         }
     }
-    let nics = r
+    let mut nics = Vec::new();
+    for n in r
         .get("nic_list")
         .and_then(Value::as_array)
-        .map(|l| {
-            l.iter()
-                .map(|n| crate::decode::s(n, &["subnet_reference", "uuid"]))
-                .map(|u| {
-                    subnets
-                        .iter()
-                        .find(|s| s.uuid == u)
-                        .map(|s| s.name.clone())
-                        .unwrap_or(u)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+        .cloned()
+        .unwrap_or_default()
+    {
+        let u = crate::decode::s(&n, &["subnet_reference", "uuid"]);
+        // Per-cluster subnets: Prism refuses a subnet of another cluster.
+        let (base, on) = match u.split_once(':') {
+            Some((b, c)) => (b.to_string(), Some(c.to_string())),
+            None => (u.clone(), None),
+        };
+        if let Some(on) = on.filter(|c| *c != cluster) {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "INVALID_REQUEST",
+                &format!("subnet {u} belongs to cluster {on}, not {cluster}"),
+            );
+        }
+        nics.push(
+            subnets
+                .iter()
+                .find(|s| s.uuid == base)
+                .map(|s| s.name.clone())
+                .unwrap_or(u),
+        );
+    }
     let category = crate::decode::at(body, &["metadata", "categories"])
         .as_object()
         .and_then(|m| {

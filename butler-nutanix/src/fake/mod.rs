@@ -80,6 +80,10 @@ pub struct Quirks {
     /// Prism lets an administrator name them anything); `migrate` then
     /// wants that name and refuses a cluster name.
     pub remote_site_prefix: Option<String>,
+    /// Subnets are per cluster, as on real Prism Central: each subnet name
+    /// exists once on every cluster (own uuid, own VLAN), and a VM create
+    /// naming another cluster's subnet is refused.
+    pub per_cluster_subnets: bool,
 }
 
 impl Fake {

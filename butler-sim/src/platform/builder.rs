@@ -85,6 +85,7 @@ impl SimBuilder {
                     name: s.clone(),
                     uuid,
                     vlan_id: *vlan,
+                    cluster: None,
                 },
             );
         }
