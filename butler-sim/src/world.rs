@@ -171,6 +171,10 @@ pub(crate) struct World {
     pub(crate) remote_sites: BTreeMap<String, Vec<String>>,
     pub(crate) monitor: Vec<MonitorRegistration>,
     pub(crate) billing: Vec<BillingActivation>,
+    /// VM name → positions in `monitor` (look-ups stay O(1) on large runs).
+    pub(crate) monitor_by_name: HashMap<String, Vec<usize>>,
+    /// VM name → activations in `billing`.
+    pub(crate) billing_by_name: HashMap<String, usize>,
 }
 
 impl World {
@@ -191,6 +195,8 @@ impl World {
             remote_sites: BTreeMap::new(),
             monitor: Vec::new(),
             billing: Vec::new(),
+            monitor_by_name: HashMap::new(),
+            billing_by_name: HashMap::new(),
         }
     }
 
@@ -223,6 +229,22 @@ impl World {
                 format!("10.{s}.{}.{}", (vm >> 8) & 0xff, vm & 0xff)
             })
             .collect()
+    }
+
+    /// Records a monitoring registration (twice makes two, as most
+    /// monitoring APIs do).
+    pub(crate) fn add_registration(&mut self, reg: MonitorRegistration) {
+        self.monitor_by_name
+            .entry(reg.vm_name.clone())
+            .or_default()
+            .push(self.monitor.len());
+        self.monitor.push(reg);
+    }
+
+    /// Records a billing activation (twice bills twice).
+    pub(crate) fn add_activation(&mut self, act: BillingActivation) {
+        *self.billing_by_name.entry(act.vm_name.clone()).or_default() += 1;
+        self.billing.push(act);
     }
 
     pub(crate) fn insert_vm(&mut self, info: VmInfo) {

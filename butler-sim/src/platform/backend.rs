@@ -330,18 +330,18 @@ impl ClusterBackend for SimPlatform {
 impl Monitor for SimPlatform {
     async fn find(&self, vm_name: &str) -> Result<Option<MonitorRegistration>, BackendError> {
         self.enter(Op::MonitorFind, Some(vm_name)).await?;
-        Ok(self
-            .world()
-            .monitor
-            .iter()
-            .find(|r| r.vm_name == vm_name)
+        let w = self.world();
+        Ok(w.monitor_by_name
+            .get(vm_name)
+            .and_then(|at| at.first())
+            .and_then(|i| w.monitor.get(*i))
             .cloned())
     }
 
     async fn register(&self, reg: &MonitorRegistration) -> Result<(), BackendError> {
         let fault = self.enter(Op::MonitorRegister, Some(&reg.vm_name)).await?;
         // Like most monitoring APIs, registering twice makes two hosts.
-        self.world().monitor.push(reg.clone());
+        self.world().add_registration(reg.clone());
         Self::exit(Op::MonitorRegister, fault, ())
     }
 }
@@ -350,12 +350,12 @@ impl Monitor for SimPlatform {
 impl Billing for SimPlatform {
     async fn is_active(&self, vm_name: &str) -> Result<bool, BackendError> {
         self.enter(Op::BillingFind, Some(vm_name)).await?;
-        Ok(self.world().billing.iter().any(|r| r.vm_name == vm_name))
+        Ok(self.world().billing_by_name.contains_key(vm_name))
     }
 
     async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError> {
         let fault = self.enter(Op::BillingActivate, Some(&act.vm_name)).await?;
-        self.world().billing.push(act.clone());
+        self.world().add_activation(act.clone());
         Self::exit(Op::BillingActivate, fault, ())
     }
 }

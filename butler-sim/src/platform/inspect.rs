@@ -22,19 +22,18 @@ impl SimPlatform {
     /// Monitoring registrations for `vm_name` (more than 1 is a duplicate).
     pub fn monitor_registrations(&self, vm_name: &str) -> usize {
         self.world()
-            .monitor
-            .iter()
-            .filter(|r| r.vm_name == vm_name)
-            .count()
+            .monitor_by_name
+            .get(vm_name)
+            .map_or(0, Vec::len)
     }
 
     /// Billing activations for `vm_name` (more than 1 is a duplicate).
     pub fn billing_activations(&self, vm_name: &str) -> usize {
         self.world()
-            .billing
-            .iter()
-            .filter(|r| r.vm_name == vm_name)
-            .count()
+            .billing_by_name
+            .get(vm_name)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Every billing activation, in order.
