@@ -53,7 +53,14 @@ ENV
   ;;
 stop)
   [ -f "$IC/pid" ] && stop_pid "$(cat "$IC/pid")"
-  pkill -f "icinga2 daemon -DConfigDir=$IC/etc" 2>/dev/null || true
+  # The daemon forks workers (run as nagios) that outlive the umbrella pid:
+  # stop every process started with this folder's config, then wait.
+  pkill -TERM -f -- "-DConfigDir=$IC/etc" 2>/dev/null || true
+  for _ in $(seq 50); do
+    pgrep -f -- "-DConfigDir=$IC/etc" >/dev/null || break
+    sleep 0.1
+  done
+  pkill -KILL -f -- "-DConfigDir=$IC/etc" 2>/dev/null || true
   rm -rf "$IC"
   ;;
 *)
