@@ -11,7 +11,7 @@ bash scripts/check-layers.sh
 services="$(mktemp -d /tmp/butler-services.XXXXXX)"
 chmod 755 "$services"  # the daemon runs as nagios and must reach its folder
 stop_services() {
-  bash scripts/services/icinga2.sh stop "$services/icinga" >/dev/null 2>&1 || true
+  bash scripts/services/icinga2.sh stop "$services/icinga2" >/dev/null 2>&1 || true
   bash scripts/services/postgres.sh stop "$services/postgres" >/dev/null 2>&1 || true
   rm -rf "$services"
 }
