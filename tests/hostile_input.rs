@@ -79,16 +79,21 @@ async fn exports_to_a_path_never_follow_planted_links() {
     assert!(leftovers.is_empty());
 }
 
-#[tokio::test]
-async fn saving_a_whole_group_is_checked_like_single_edits() {
-    let sim = SimPlatform::demo(3);
+/// A migration service on the demo simulator, and an operator.
+fn migrations(seed: u64) -> (MigrationService, Actor) {
+    let sim = SimPlatform::demo(seed);
     let svc = MigrationService::new(
         Arc::new(MemoryStore::new()),
         Arc::new(sim.clone()),
         sim.clock(),
         MigrationConfig::default(),
     );
-    let olga = Actor::trusted("olga", [Role::Operator]).unwrap();
+    (svc, Actor::trusted("olga", [Role::Operator]).unwrap())
+}
+
+#[tokio::test]
+async fn saving_a_whole_group_is_checked_like_single_edits() {
+    let (svc, olga) = migrations(3);
     let g = svc.create_group(&olga, "g").await.unwrap();
     let unknown_cluster = g
         .clone()
@@ -149,14 +154,7 @@ async fn group_names_that_only_look_alike_are_one_name_or_refused() {
 
 #[tokio::test]
 async fn a_group_past_the_vm_limit_is_refused_before_any_per_vm_work() {
-    let sim = SimPlatform::demo(4);
-    let svc = MigrationService::new(
-        Arc::new(MemoryStore::new()),
-        Arc::new(sim.clone()),
-        sim.clock(),
-        MigrationConfig::default(),
-    );
-    let olga = Actor::trusted("olga", [Role::Operator]).unwrap();
+    let (svc, olga) = migrations(4);
     let g = svc.create_group(&olga, "huge").await.unwrap();
     // Empty names would each be refused; the count is refused first.
     let names = std::iter::repeat_n(String::new(), butler::limits::MAX_GROUP_VMS + 1);
