@@ -88,6 +88,14 @@ impl MigrationService {
         Ok(self.policy.check(actor, op)?)
     }
 
+    /// Whether `actor` may do `op` here, by the same policy every method
+    /// of this service applies. For callers that hold a
+    /// [`MigrationHandle`] on someone else's behalf (a service cancelling a
+    /// run for a user): ask before acting.
+    pub fn authorize(&self, actor: &Actor, op: Operation) -> Result<(), ButlerError> {
+        self.allow(actor, op)
+    }
+
     async fn token_key(&self) -> Result<&SecretKey, ButlerError> {
         Ok(self
             .token_key

@@ -1,0 +1,218 @@
+//! Login, logout, the caller and their password.
+
+use crate::extract::{Caller, JsonBody, SESSION_COOKIE};
+use crate::problem::{ApiResult, Problem};
+use crate::session::SessionKind;
+use crate::AppState;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use butler::auth::RoleSet;
+use butler::ButlerError;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use utoipa::ToSchema;
+
+/// A login.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    /// User name.
+    pub user: String,
+    /// Password (never logged).
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+    /// `true` for a bearer token in the answer (scripts) instead of a
+    /// session cookie (browsers).
+    #[serde(default)]
+    pub bearer: bool,
+}
+
+/// Who is logged in.
+#[derive(Serialize, ToSchema)]
+pub struct LoginAnswer {
+    /// User name.
+    pub user: String,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// For cookie sessions: send it back in `X-CSRF-Token` on every write.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csrf_token: Option<String>,
+    /// For bearer sessions: send `Authorization: Bearer <token>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Seconds of idleness after which the session ends.
+    pub idle_timeout_seconds: i64,
+}
+
+pub(crate) fn role_names(roles: RoleSet) -> Vec<String> {
+    roles.iter().map(|r| r.as_str().to_string()).collect()
+}
+
+fn client_address(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<ConnectInfo<SocketAddr>>,
+) -> String {
+    if state.settings().trust_forwarded_for {
+        if let Some(first) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+        {
+            return first.trim().to_string();
+        }
+    }
+    peer.map(|ConnectInfo(a)| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub(crate) fn session_cookie(state: &AppState, token: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.settings().cookie_secure {
+        "; Secure"
+    } else {
+        ""
+    };
+    let text =
+        format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
+    HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// Logs in with a stored user's name and password. Wrong names, wrong
+/// passwords and disabled users get the same answer; too many failures
+/// for one user or one address get 429 before any password is checked.
+#[utoipa::path(post, path = "/api/login", tag = "session", request_body = LoginBody,
+    responses(
+        (status = 200, description = "Logged in; a cookie session also gets Set-Cookie", body = LoginAnswer),
+        (status = 401, description = "Wrong user name or password", body = Problem),
+        (status = 429, description = "Too many failed logins; see Retry-After", body = Problem),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    peer: Option<ConnectInfo<SocketAddr>>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<LoginBody>,
+) -> ApiResult<Response> {
+    let now = state.butler().clock().now();
+    let address = client_address(&state, &headers, peer);
+    if let Err(wait) = state.limiter().check(&body.user, &address, now) {
+        let mut p = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many failed logins; wait and try again",
+        );
+        p.retry_after = Some(wait);
+        return Err(p);
+    }
+    let actor = match state
+        .butler()
+        .users()
+        .authenticate(&body.user, body.password.expose_secret())
+        .await
+    {
+        Ok(a) => a,
+        Err(e @ ButlerError::Auth(_)) => {
+            state.limiter().failed(&body.user, &address, now);
+            tracing::info!(address = ?address, "failed login");
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state.limiter().succeeded(&body.user);
+    // A session id known before login is never reused (fixation).
+    if let Some(old) = crate::extract::cookie(&headers, SESSION_COOKIE) {
+        state.sessions().close(old);
+    }
+    let kind = if body.bearer {
+        SessionKind::Bearer
+    } else {
+        SessionKind::Cookie
+    };
+    let (token, session) = state.sessions().open(actor.name(), kind, now);
+    let idle = state.sessions().idle().num_seconds();
+    let answer = LoginAnswer {
+        user: actor.name().to_string(),
+        roles: role_names(actor.roles()),
+        csrf_token: (kind == SessionKind::Cookie).then(|| session.csrf.clone()),
+        token: (kind == SessionKind::Bearer).then(|| token.clone()),
+        idle_timeout_seconds: idle,
+    };
+    let mut res = Json(answer).into_response();
+    if kind == SessionKind::Cookie {
+        res.headers_mut()
+            .insert(header::SET_COOKIE, session_cookie(&state, &token, idle));
+    }
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// Ends the caller's session.
+#[utoipa::path(post, path = "/api/logout", tag = "session",
+    responses((status = 204, description = "Logged out")))]
+pub async fn logout(State(state): State<AppState>, caller: Caller) -> Response {
+    state.sessions().close(&caller.token);
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&state, "", 0));
+    res
+}
+
+/// The caller.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    /// User name.
+    pub user: String,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// For cookie sessions, the CSRF token again (a reloaded page needs it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csrf_token: Option<String>,
+}
+
+/// Who is logged in.
+#[utoipa::path(get, path = "/api/me", tag = "session",
+    responses((status = 200, body = Me), (status = 401, body = Problem)))]
+pub async fn me(caller: Caller) -> Json<Me> {
+    Json(Me {
+        user: caller.actor.name().to_string(),
+        roles: role_names(caller.actor.roles()),
+        csrf_token: (caller.session.kind == SessionKind::Cookie).then(|| caller.session.csrf),
+    })
+}
+
+/// A password change.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The current password.
+    #[schema(value_type = String, format = Password)]
+    pub current: SecretString,
+    /// The new password.
+    #[schema(value_type = String, format = Password)]
+    pub new: SecretString,
+}
+
+/// Changes the caller's password; every session of the caller ends (log
+/// in again with the new one).
+#[utoipa::path(put, path = "/api/me/password", tag = "session", request_body = PasswordChange,
+    responses((status = 204), (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    state
+        .butler()
+        .users()
+        .change_password(
+            caller.actor.name(),
+            body.current.expose_secret(),
+            body.new.expose_secret(),
+        )
+        .await?;
+    state.sessions().close_all_of(caller.actor.name());
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,148 @@
+//! The routes. Each handler carries its `#[utoipa::path]`; the router is
+//! built from those annotations ([`utoipa_axum::routes!`]), so the OpenAPI
+//! document at `/openapi.json` and the routes served are one list.
+
+pub mod auth;
+pub mod catalog;
+pub mod migrations;
+pub mod requests;
+pub mod users;
+
+use crate::problem::Problem;
+use crate::AppState;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Json;
+use std::sync::Arc;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::openapi::schema::{ObjectBuilder, Schema};
+use utoipa::openapi::RefOr;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Butler",
+        description = "VM provisioning requests and cluster migrations. Errors are application/problem+json (RFC 9457) with Butler's stable `code`; writes need If-Match with the ETag read; cookie sessions send X-CSRF-Token on writes."
+    ),
+    components(schemas(Problem)),
+    tags(
+        (name = "session", description = "Login, logout and the caller"),
+        (name = "requests", description = "VM requests and their workflow"),
+        (name = "migrations", description = "Migration groups, validation and runs"),
+        (name = "users", description = "Stored users (Admin)"),
+        (name = "catalog", description = "Catalog and rate cards"),
+    )
+)]
+struct ApiDoc;
+
+/// Domain objects documented as JSON objects: their fields are the
+/// library's serde forms, described in its rustdoc.
+macro_rules! described_object {
+    ($(#[$doc:meta] $name:ident = $desc:expr;)*) => {$(
+        #[$doc]
+        pub struct $name;
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new().description(Some($desc)).into()
+            }
+        }
+        impl utoipa::ToSchema for $name {}
+    )*};
+}
+
+described_object! {
+    /// A VM spec.
+    SpecDoc = "A VM spec (SPEC §2): name, cores_per_socket, sockets, ram_gib, division, unit, environment, disk_type, cluster, disks_gib, nics, image, backup_local, backup_remote, cdrom, special_requirement";
+    /// A request.
+    RequestDoc = "A request: id, owner, approver, state, spec, derived, estimate, progress, failure, vm_uuid, version, created_at, updated_at, history";
+    /// An estimate.
+    EstimateDoc = "A monthly estimate with its lines (rate card, quantity, unit price, amount) and total";
+    /// A migration group.
+    GroupDoc = "A migration group: id, name, source, destination, vms (name, selected), version, updated_by, updated_at";
+    /// A validation.
+    ValidationDoc = "A validation: errors, warnings, infos, findings (severity, code, vm, message), only, already_moved, token";
+    /// A migration report.
+    ReportDoc = "A migration report: id, group, source, destination, started_by, started, ended, cancelled, interrupted, vms (per-VM outcome and attempts)";
+    /// Facts of a group.
+    FactsDoc = "The facts held for a group: snapshot id, taken_at, age_seconds, vm count, last refresh error, and per-VM rows";
+    /// The catalog.
+    CatalogDoc = "The catalog: divisions, units, environments, clusters, disk types, images, limits";
+    /// The rate book.
+    RatesDoc = "The rate book: rate cards with their effective dates";
+}
+
+
+/// The router with every route, the OpenAPI document, `/healthz`, the
+/// body limit and the timeout.
+pub fn router(state: AppState) -> axum::Router {
+    let (router, doc) = api_router().split_for_parts();
+    let doc = Arc::new(doc);
+    let settings = state.settings().clone();
+    router
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { Json((*doc).clone()) }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async { Problem::not_found("no such route") })
+        .layer(RequestBodyLimitLayer::new(settings.body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            settings.request_timeout,
+        ))
+        .with_state(state)
+}
+
+/// The API routes with their documentation (also used by the tests that
+/// check the document against the router).
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(requests::list, requests::create))
+        .routes(routes!(requests::estimate))
+        .routes(routes!(requests::export_xlsx))
+        .routes(routes!(requests::get_one, requests::save))
+        .routes(routes!(requests::submit))
+        .routes(routes!(requests::review))
+        .routes(routes!(requests::approve))
+        .routes(routes!(requests::reject))
+        .routes(routes!(requests::cancel))
+        .routes(routes!(requests::retry))
+        .routes(routes!(migrations::find_groups, migrations::create_group))
+        .routes(routes!(
+            migrations::get_group,
+            migrations::edit_group,
+            migrations::delete_group
+        ))
+        .routes(routes!(migrations::clone_group))
+        .routes(routes!(migrations::switch_group))
+        .routes(routes!(migrations::add_vm))
+        .routes(routes!(migrations::remove_vm))
+        .routes(routes!(migrations::select_vm))
+        .routes(routes!(migrations::refresh))
+        .routes(routes!(migrations::facts))
+        .routes(routes!(migrations::validate))
+        .routes(routes!(migrations::reports))
+        .routes(routes!(migrations::migrate))
+        .routes(routes!(migrations::report))
+        .routes(routes!(migrations::events))
+        .routes(routes!(migrations::cancel_run))
+        .routes(routes!(migrations::validate_failed))
+        .routes(routes!(users::list, users::add))
+        .routes(routes!(users::update, users::remove))
+        .routes(routes!(catalog::get_catalog, catalog::put_catalog))
+        .routes(routes!(catalog::get_rates, catalog::put_rates))
+}
+
+/// `201 Created`.
+pub(crate) const CREATED: StatusCode = StatusCode::CREATED;

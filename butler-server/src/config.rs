@@ -1,0 +1,288 @@
+//! The server's TOML file: where to listen, the store, the platform, the
+//! HTTP and login settings and the first admin. Secrets are never in the
+//! file: they come from environment variables it names.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//!
+//! [store]
+//! sqlite = "/var/lib/butler/butler.sqlite"
+//!
+//! [platform]
+//! # The Nutanix deployment file (Prism, Icinga2, billing; see
+//! # `butler::deployment`), with the catalog and rate book it needs.
+//! deployment = "/etc/butler/deployment.toml"
+//! catalog = "/etc/butler/catalog.toml"
+//! rates = "/etc/butler/rates.toml"
+//!
+//! [http]
+//! body_limit_bytes = 1048576
+//! request_timeout_seconds = 60
+//! cookie_secure = true
+//! trust_forwarded_for = false      # true only behind a reverse proxy
+//!
+//! [sessions]
+//! idle_minutes = 30
+//! lifetime_hours = 12
+//!
+//! [login]
+//! window_minutes = 15
+//! failures_per_user = 5
+//! failures_per_address = 50
+//!
+//! [admin]
+//! # Added when the store has no user yet; the password from this variable.
+//! name = "root"
+//! password_env = "BUTLER_ADMIN_PASSWORD"
+//! ```
+
+use crate::HttpSettings;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A configuration the server cannot start with, naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {key}: {message}")]
+pub struct ConfigError {
+    /// The key or section, e.g. `http.body_limit_bytes`.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn err(key: &str, message: impl std::fmt::Display) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        message: message.to_string(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    listen: Option<String>,
+    #[serde(default)]
+    store: StoreSection,
+    #[serde(default)]
+    platform: PlatformSection,
+    #[serde(default)]
+    http: HttpSection,
+    #[serde(default)]
+    sessions: SessionsSection,
+    #[serde(default)]
+    login: LoginSection,
+    admin: Option<AdminSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreSection {
+    sqlite: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlatformSection {
+    deployment: Option<PathBuf>,
+    catalog: Option<PathBuf>,
+    rates: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpSection {
+    body_limit_bytes: Option<usize>,
+    request_timeout_seconds: Option<u64>,
+    cookie_secure: Option<bool>,
+    trust_forwarded_for: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionsSection {
+    idle_minutes: Option<i64>,
+    lifetime_hours: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginSection {
+    window_minutes: Option<i64>,
+    failures_per_user: Option<usize>,
+    failures_per_address: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminSection {
+    name: String,
+    password_env: String,
+}
+
+/// Where the platform comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformChoice {
+    /// The simulator with the demo catalog (no deployment file given).
+    Demo,
+    /// A Nutanix deployment file, its catalog and its rate book.
+    Deployment {
+        /// The deployment file.
+        file: PathBuf,
+        /// The catalog (TOML).
+        catalog: PathBuf,
+        /// The rate book (TOML).
+        rates: PathBuf,
+    },
+}
+
+/// The first admin, added when the store has no users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminBootstrap {
+    /// User name.
+    pub name: String,
+    /// The environment variable holding the password.
+    pub password_env: String,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// SQLite file; `None`: in memory (demo only, lost at exit).
+    pub sqlite: Option<PathBuf>,
+    /// The platform.
+    pub platform: PlatformChoice,
+    /// HTTP settings.
+    pub http: HttpSettings,
+    /// The first admin.
+    pub admin: Option<AdminBootstrap>,
+}
+
+fn positive(key: &str, v: Option<i64>, default: i64) -> Result<i64, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(n) if n > 0 && n <= 1_000_000 => Ok(n),
+        Some(n) => Err(err(key, format!("{n} must be 1 to 1000000"))),
+    }
+}
+
+impl ServerConfig {
+    /// Reads a file.
+    pub fn from_path(path: &Path) -> Result<ServerConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| err("file", format!("{}: {e}", path.display())))?;
+        ServerConfig::from_toml(&text)
+    }
+
+    /// Parses the TOML text.
+    pub fn from_toml(text: &str) -> Result<ServerConfig, ConfigError> {
+        let f: File = toml::from_str(text).map_err(|e| err("file", e))?;
+        let listen = f
+            .listen
+            .as_deref()
+            .unwrap_or("127.0.0.1:8080")
+            .parse()
+            .map_err(|e| err("listen", e))?;
+        let platform = match (f.platform.deployment, f.platform.catalog, f.platform.rates) {
+            (None, None, None) => PlatformChoice::Demo,
+            (Some(file), Some(catalog), Some(rates)) => PlatformChoice::Deployment {
+                file,
+                catalog,
+                rates,
+            },
+            _ => {
+                return Err(err(
+                    "platform",
+                    "give deployment, catalog and rates together (or none, for the demo simulator)",
+                ))
+            }
+        };
+        let d = HttpSettings::default();
+        let body_limit = f.http.body_limit_bytes.unwrap_or(d.body_limit);
+        if !(1024..=(256 << 20)).contains(&body_limit) {
+            return Err(err("http.body_limit_bytes", "must be 1 KiB to 256 MiB"));
+        }
+        let timeout = positive(
+            "http.request_timeout_seconds",
+            f.http.request_timeout_seconds.map(|v| v.min(i64::MAX as u64) as i64),
+            60,
+        )?;
+        let http = HttpSettings {
+            body_limit,
+            request_timeout: std::time::Duration::from_secs(timeout.unsigned_abs()),
+            cookie_secure: f.http.cookie_secure.unwrap_or(true),
+            trust_forwarded_for: f.http.trust_forwarded_for.unwrap_or(false),
+            session_idle: chrono::Duration::minutes(positive(
+                "sessions.idle_minutes",
+                f.sessions.idle_minutes,
+                30,
+            )?),
+            session_lifetime: chrono::Duration::hours(positive(
+                "sessions.lifetime_hours",
+                f.sessions.lifetime_hours,
+                12,
+            )?),
+            login_window: chrono::Duration::minutes(positive(
+                "login.window_minutes",
+                f.login.window_minutes,
+                15,
+            )?),
+            login_failures_per_user: positive(
+                "login.failures_per_user",
+                f.login.failures_per_user.map(|v| v.min(i64::MAX as usize) as i64),
+                5,
+            )?
+            .unsigned_abs() as usize,
+            login_failures_per_address: positive(
+                "login.failures_per_address",
+                f.login.failures_per_address.map(|v| v.min(i64::MAX as usize) as i64),
+                50,
+            )?
+            .unsigned_abs() as usize,
+            runs_kept: d.runs_kept,
+        };
+        Ok(ServerConfig {
+            listen,
+            sqlite: f.store.sqlite,
+            platform,
+            http,
+            admin: f.admin.map(|a| AdminBootstrap {
+                name: a.name,
+                password_env: a.password_env,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_is_the_demo_on_loopback_with_safe_defaults() {
+        let c = ServerConfig::from_toml("").map_err(|e| e.to_string());
+        let c = c.as_ref().map_err(String::as_str);
+        assert!(matches!(c.map(|c| &c.platform), Ok(PlatformChoice::Demo)));
+        let c = ServerConfig::from_toml("").ok();
+        assert_eq!(c.as_ref().map(|c| c.listen.to_string()), Some("127.0.0.1:8080".into()));
+        assert_eq!(c.as_ref().map(|c| c.http.cookie_secure), Some(true));
+    }
+
+    #[test]
+    fn mistakes_name_their_key() {
+        for (text, key) in [
+            ("listen = \"nowhere\"", "listen"),
+            ("[http]\nbody_limit_bytes = 10", "http.body_limit_bytes"),
+            ("[sessions]\nidle_minutes = 0", "sessions.idle_minutes"),
+            ("[platform]\ndeployment = \"d.toml\"", "platform"),
+            ("[htp]\nx = 1", "file"),
+        ] {
+            match ServerConfig::from_toml(text) {
+                Err(e) => assert_eq!(e.key, key, "{text}"),
+                Ok(_) => panic!("{text:?} was accepted"),
+            }
+        }
+    }
+}

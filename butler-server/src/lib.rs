@@ -1,0 +1,203 @@
+//! # butler-server
+//!
+//! Butler's reference HTTP service, built on the library's public API
+//! alone, so it is also the model for teams that embed Butler in a service
+//! of their own:
+//!
+//! - a REST API under `/api` for requests, migration groups and runs,
+//!   users and the catalog (every route is listed in the OpenAPI 3
+//!   document served at `/openapi.json`, generated from the handlers);
+//! - login against Butler's stored users into a server-side session, as a
+//!   browser cookie (`HttpOnly`, `Secure`, `SameSite=Strict`, with a CSRF
+//!   token for writes) or a bearer token for scripts; login attempts are
+//!   rate-limited per user and per address;
+//! - errors as `application/problem+json` (RFC 9457) carrying Butler's
+//!   stable codes; optimistic versions as `ETag` / `If-Match`;
+//! - migration progress as server-sent events that resume from the last
+//!   event id.
+//!
+//! The server never decides who may do what: every call goes to the
+//! library as the logged-in [`Actor`](butler::auth::Actor), and the
+//! library's policy answers.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let butler = butler::Butler::builder().build()?;
+//! let server = butler_server::Server::new(butler, butler_server::HttpSettings::default());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! server.serve(listener, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod config;
+pub mod extract;
+pub mod problem;
+pub mod runs;
+pub mod session;
+pub mod setup;
+
+use butler::engine::EngineHandle;
+use butler::Butler;
+use chrono::Duration;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+/// HTTP-side settings (the library's own live in [`Butler`]).
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Largest request body accepted, in bytes (413 beyond).
+    pub body_limit: usize,
+    /// Longest a call may take before the server answers 408/503.
+    pub request_timeout: std::time::Duration,
+    /// Mark the session cookie `Secure` (keep on; only a plain-HTTP
+    /// demo on a host other than localhost needs it off).
+    pub cookie_secure: bool,
+    /// A session unused this long ends.
+    pub session_idle: Duration,
+    /// A session ends this long after login, used or not.
+    pub session_lifetime: Duration,
+    /// Failed logins counted over this window.
+    pub login_window: Duration,
+    /// Failed logins per user name in the window.
+    pub login_failures_per_user: usize,
+    /// Failed logins per client address in the window.
+    pub login_failures_per_address: usize,
+    /// Take the client address from `X-Forwarded-For` (only behind a
+    /// reverse proxy that sets it).
+    pub trust_forwarded_for: bool,
+    /// Finished migration runs whose events are kept for resuming streams.
+    pub runs_kept: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            body_limit: 1 << 20,
+            request_timeout: std::time::Duration::from_secs(60),
+            cookie_secure: true,
+            session_idle: Duration::minutes(30),
+            session_lifetime: Duration::hours(12),
+            login_window: Duration::minutes(15),
+            login_failures_per_user: 5,
+            login_failures_per_address: 50,
+            trust_forwarded_for: false,
+            runs_kept: 100,
+        }
+    }
+}
+
+struct Inner {
+    butler: Butler,
+    sessions: session::Sessions,
+    limiter: session::LoginLimiter,
+    runs: Arc<runs::Runs>,
+    engine: Mutex<Option<EngineHandle>>,
+    settings: HttpSettings,
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    /// The library.
+    pub fn butler(&self) -> &Butler {
+        &self.0.butler
+    }
+
+    /// Live sessions.
+    pub fn sessions(&self) -> &session::Sessions {
+        &self.0.sessions
+    }
+
+    pub(crate) fn limiter(&self) -> &session::LoginLimiter {
+        &self.0.limiter
+    }
+
+    pub(crate) fn runs(&self) -> &Arc<runs::Runs> {
+        &self.0.runs
+    }
+
+    /// The HTTP settings.
+    pub fn settings(&self) -> &HttpSettings {
+        &self.0.settings
+    }
+
+    /// Tells the provisioning engine there is work (after an approval).
+    pub(crate) fn wake_engine(&self) {
+        if let Some(h) = self.0.engine.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            h.wake();
+        }
+    }
+}
+
+/// The service: the library plus sessions, runs and the router.
+pub struct Server {
+    state: AppState,
+}
+
+impl Server {
+    /// Wraps `butler`; starts its provisioning engine (if it has one) in
+    /// the background. Needs a tokio runtime.
+    pub fn new(butler: Butler, settings: HttpSettings) -> Server {
+        let engine = butler.engine().map(|e| e.clone().start());
+        let state = AppState(Arc::new(Inner {
+            sessions: session::Sessions::new(settings.session_idle, settings.session_lifetime),
+            limiter: session::LoginLimiter::new(
+                settings.login_window,
+                settings.login_failures_per_user,
+                settings.login_failures_per_address,
+            ),
+            runs: runs::Runs::new(settings.runs_kept),
+            engine: Mutex::new(engine),
+            butler,
+            settings,
+        }));
+        Server { state }
+    }
+
+    /// The shared state (for embedding next to routes of your own).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The router: `/api/...`, `/openapi.json` and `/healthz`.
+    pub fn router(&self) -> axum::Router {
+        api::router(self.state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then stops taking
+    /// calls, asks running migrations to stop starting new work, and lets
+    /// the engine finish the step it is in.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.shutdown().await;
+        Ok(())
+    }
+
+    /// Stops the engine (after its current step) and the migration runs.
+    pub async fn shutdown(&self) {
+        self.state.runs().cancel_all();
+        let engine = self
+            .state
+            .0
+            .engine
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(e) = engine {
+            e.shutdown().await;
+        }
+    }
+}

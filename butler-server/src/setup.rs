@@ -1,0 +1,108 @@
+//! Building the library from a [`ServerConfig`]: the demo (simulator,
+//! demo catalog, demo users) or a Nutanix deployment.
+
+use crate::config::{PlatformChoice, ServerConfig};
+use butler::auth::Role;
+use butler::backend::{Schedule, SystemClock};
+use butler::catalog::Catalog;
+use butler::cost::RateBook;
+use butler::engine::EngineConfig;
+use butler::migration::MigrationConfig;
+use butler::{Butler, ButlerError};
+use std::sync::Arc;
+
+/// A demo user, printed at start so people can log in.
+#[derive(Clone)]
+pub struct DemoLogin {
+    /// User name.
+    pub user: String,
+    /// Role.
+    pub role: Role,
+    /// Its password, made up at start.
+    pub password: String,
+}
+
+impl std::fmt::Debug for DemoLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoLogin")
+            .field("user", &self.user)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The library for `config`.
+pub fn build(config: &ServerConfig) -> Result<Butler, ButlerError> {
+    let builder = Butler::builder();
+    let builder = match &config.sqlite {
+        Some(p) => builder.sqlite(p),
+        None => builder,
+    };
+    match &config.platform {
+        PlatformChoice::Demo => demo_builder(builder).build(),
+        PlatformChoice::Deployment {
+            file,
+            catalog,
+            rates,
+        } => {
+            let read = |p: &std::path::Path| {
+                std::fs::read_to_string(p)
+                    .map_err(|e| ButlerError::Invalid(format!("{}: {e}", p.display())))
+            };
+            let catalog = Catalog::from_toml_str(&read(catalog)?)?;
+            let rates = RateBook::from_toml_str(&read(rates)?)?;
+            let d = butler::deployment::Deployment::from_path(file)
+                .map_err(|e| ButlerError::Invalid(e.to_string()))?;
+            d.apply(builder, EngineConfig::default())
+                .catalog(catalog)
+                .rate_book(rates)
+                .build()
+        }
+    }
+}
+
+/// The demo platform on the wall clock: the simulated Madrid and Santiago
+/// clusters replicating to each other, provisioning and migrating at once.
+pub fn demo_builder(builder: butler::ButlerBuilder) -> butler::ButlerBuilder {
+    let sim = butler::sim::SimPlatform::realtime_demo_builder(42).build();
+    let mut engine = EngineConfig::default();
+    for (a, b) in [("c1-madrid", "c2-santiago"), ("c2-santiago", "c1-madrid")] {
+        engine.protection.remote_sites.insert(a.into(), b.into());
+    }
+    builder
+        .simulator(sim)
+        .clock(Arc::new(SystemClock))
+        .engine_config(engine)
+        .migration_config(MigrationConfig {
+            recreate_schedules: vec![Schedule::remote("c1-madrid", 60, 24)],
+            ..MigrationConfig::default()
+        })
+}
+
+/// Adds the demo users (an admin, a requester, an approver and an
+/// operator) with made-up passwords, when the store has none.
+pub async fn demo_users(butler: &Butler) -> Result<Vec<DemoLogin>, ButlerError> {
+    let users = butler.users();
+    let made_up = || crate::session::random_token()[..16].to_string();
+    let admin_pw = made_up();
+    let root = users.bootstrap_admin("admin", &admin_pw).await?;
+    let mut out = vec![DemoLogin {
+        user: "admin".into(),
+        role: Role::Admin,
+        password: admin_pw,
+    }];
+    for (name, role) in [
+        ("ana", Role::Requester),
+        ("bea", Role::Approver),
+        ("olga", Role::Operator),
+    ] {
+        let pw = made_up();
+        users.add(&root, name, [role], &pw).await?;
+        out.push(DemoLogin {
+            user: name.into(),
+            role,
+            password: pw,
+        });
+    }
+    Ok(out)
+}
