@@ -185,20 +185,19 @@ impl ServerConfig {
             .unwrap_or("127.0.0.1:8080")
             .parse()
             .map_err(|e| err("listen", e))?;
-        let platform = match (f.platform.deployment, f.platform.catalog, f.platform.rates) {
-            (None, None, None) => PlatformChoice::Demo,
-            (Some(file), Some(catalog), Some(rates)) => PlatformChoice::Deployment {
-                file,
-                catalog,
-                rates,
-            },
-            _ => {
-                return Err(err(
+        let platform =
+            match (f.platform.deployment, f.platform.catalog, f.platform.rates) {
+                (None, None, None) => PlatformChoice::Demo,
+                (Some(file), Some(catalog), Some(rates)) => PlatformChoice::Deployment {
+                    file,
+                    catalog,
+                    rates,
+                },
+                _ => return Err(err(
                     "platform",
                     "give deployment, catalog and rates together (or none, for the demo simulator)",
-                ))
-            }
-        };
+                )),
+            };
         let d = HttpSettings::default();
         let body_limit = f.http.body_limit_bytes.unwrap_or(d.body_limit);
         if !(1024..=(256 << 20)).contains(&body_limit) {
@@ -206,7 +205,9 @@ impl ServerConfig {
         }
         let timeout = positive(
             "http.request_timeout_seconds",
-            f.http.request_timeout_seconds.map(|v| v.min(i64::MAX as u64) as i64),
+            f.http
+                .request_timeout_seconds
+                .map(|v| v.min(i64::MAX as u64) as i64),
             60,
         )?;
         let http = HttpSettings {
@@ -231,13 +232,17 @@ impl ServerConfig {
             )?),
             login_failures_per_user: positive(
                 "login.failures_per_user",
-                f.login.failures_per_user.map(|v| v.min(i64::MAX as usize) as i64),
+                f.login
+                    .failures_per_user
+                    .map(|v| v.min(i64::MAX as usize) as i64),
                 5,
             )?
             .unsigned_abs() as usize,
             login_failures_per_address: positive(
                 "login.failures_per_address",
-                f.login.failures_per_address.map(|v| v.min(i64::MAX as usize) as i64),
+                f.login
+                    .failures_per_address
+                    .map(|v| v.min(i64::MAX as usize) as i64),
                 50,
             )?
             .unsigned_abs() as usize,
@@ -266,7 +271,10 @@ mod tests {
         let c = c.as_ref().map_err(String::as_str);
         assert!(matches!(c.map(|c| &c.platform), Ok(PlatformChoice::Demo)));
         let c = ServerConfig::from_toml("").ok();
-        assert_eq!(c.as_ref().map(|c| c.listen.to_string()), Some("127.0.0.1:8080".into()));
+        assert_eq!(
+            c.as_ref().map(|c| c.listen.to_string()),
+            Some("127.0.0.1:8080".into())
+        );
         assert_eq!(c.as_ref().map(|c| c.http.cookie_secure), Some(true));
     }
 

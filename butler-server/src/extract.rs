@@ -228,7 +228,10 @@ mod tests {
     #[test]
     fn cookies_are_found_among_others() {
         let mut h = HeaderMap::new();
-        h.append(header::COOKIE, HeaderValue::from_static("a=1; butler_session=xyz"));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; butler_session=xyz"),
+        );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("xyz"));
         assert_eq!(cookie(&h, "b"), None);
     }

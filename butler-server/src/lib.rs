@@ -29,6 +29,11 @@
 //! # Ok(()) }
 //! ```
 
+// Handlers return `Result<_, Problem>`; a problem is built once per failed
+// call and turned into a response at once, so its size costs nothing worth
+// a box on every success path.
+#![allow(clippy::result_large_err)]
+
 pub mod api;
 pub mod config;
 pub mod extract;
@@ -127,7 +132,13 @@ impl AppState {
 
     /// Tells the provisioning engine there is work (after an approval).
     pub(crate) fn wake_engine(&self) {
-        if let Some(h) = self.0.engine.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some(h) = self
+            .0
+            .engine
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             h.wake();
         }
     }

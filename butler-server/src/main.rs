@@ -82,15 +82,32 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         config.listen = l.parse()?;
     }
     let butler = setup::build(&config)?;
-    if args.demo || config.platform == PlatformChoice::Demo && butler.store().list_users().await?.is_empty() {
+    if args.demo
+        || config.platform == PlatformChoice::Demo && butler.store().list_users().await?.is_empty()
+    {
         println!("Butler demo: simulated clusters c1-madrid and c2-santiago.");
         for l in setup::demo_users(&butler).await? {
-            println!("  log in as {:<6} ({:<9}) password {}", l.user, l.role.as_str(), l.password);
+            println!(
+                "  log in as {:<6} ({:<9}) password {}",
+                l.user,
+                l.role.as_str(),
+                l.password
+            );
         }
+        let vms = setup::demo_fleet(&butler);
+        println!(
+            "  {} VMs on c1-madrid to try migrations with ({}, …)",
+            vms.len(),
+            vms.first().map(String::as_str).unwrap_or("-")
+        );
     } else if let Some(a) = &config.admin {
         if butler.store().list_users().await?.is_empty() {
-            let pw = std::env::var(&a.password_env)
-                .map_err(|_| format!("admin.password_env: set {} to the first admin's password", a.password_env))?;
+            let pw = std::env::var(&a.password_env).map_err(|_| {
+                format!(
+                    "admin.password_env: set {} to the first admin's password",
+                    a.password_env
+                )
+            })?;
             butler.users().bootstrap_admin(&a.name, &pw).await?;
             println!("added the first admin {:?}", a.name);
         }

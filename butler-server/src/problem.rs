@@ -206,7 +206,11 @@ impl From<ButlerError> for Problem {
             }
             ButlerError::Export(_) => {
                 tracing::error!(error = ?detail, "export failed");
-                Problem::new(S::INTERNAL_SERVER_ERROR, "export", "the export could not be written")
+                Problem::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "export",
+                    "the export could not be written",
+                )
             }
             ButlerError::Backend(b) => {
                 let status = if b.is_retryable() {

@@ -20,7 +20,10 @@ impl RunLog {
     pub fn since(&self, from: usize) -> (Vec<Arc<MigrationEvent>>, bool) {
         let done = self.progress.borrow().1;
         let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        (events.get(from..).map(<[_]>::to_vec).unwrap_or_default(), done)
+        (
+            events.get(from..).map(<[_]>::to_vec).unwrap_or_default(),
+            done,
+        )
     }
 
     /// Wakes when more events come or the run ends.
@@ -30,7 +33,12 @@ impl RunLog {
 
     /// Asks the run to stop starting new work.
     pub fn cancel(&self) -> bool {
-        match self.handle.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        match self
+            .handle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             Some(h) => {
                 h.cancel();
                 true

@@ -124,7 +124,8 @@ impl Sessions {
             }
             // Marking "seen" more often than once a second buys nothing and
             // would take the write lock on every call.
-            if !Self::expired(s, now, self.idle, self.lifetime) && now - s.seen < Duration::seconds(1)
+            if !Self::expired(s, now, self.idle, self.lifetime)
+                && now - s.seen < Duration::seconds(1)
             {
                 return Some(s.clone());
             }
@@ -199,7 +200,11 @@ impl LoginLimiter {
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let mut wait = 0i64;
         for (key, is_user) in Self::keys(user, address) {
-            let budget = if is_user { self.per_user } else { self.per_address };
+            let budget = if is_user {
+                self.per_user
+            } else {
+                self.per_address
+            };
             if let Some(times) = map.get_mut(&key) {
                 times.retain(|t| now - *t < self.window);
                 if times.len() >= budget {
@@ -249,7 +254,10 @@ mod tests {
     fn a_session_is_found_by_its_token_only_in_its_own_kind() {
         let s = Sessions::new(Duration::minutes(30), Duration::hours(8));
         let (tok, _) = s.open("ana", SessionKind::Cookie, t0());
-        assert_eq!(s.find(&tok, SessionKind::Cookie, t0()).map(|s| s.user), Some("ana".into()));
+        assert_eq!(
+            s.find(&tok, SessionKind::Cookie, t0()).map(|s| s.user),
+            Some("ana".into())
+        );
         assert!(s.find(&tok, SessionKind::Bearer, t0()).is_none());
         assert!(s.find("forged", SessionKind::Cookie, t0()).is_none());
     }
@@ -267,7 +275,9 @@ mod tests {
         now += Duration::minutes(21);
         assert!(s.find(&tok, SessionKind::Cookie, now).is_none(), "lifetime");
         let (idle, _) = s.open("bea", SessionKind::Cookie, t0());
-        assert!(s.find(&idle, SessionKind::Cookie, t0() + Duration::minutes(31)).is_none());
+        assert!(s
+            .find(&idle, SessionKind::Cookie, t0() + Duration::minutes(31))
+            .is_none());
     }
 
     #[test]
@@ -298,7 +308,9 @@ mod tests {
         l.failed("bea", "10.0.0.1", t0());
         assert!(l.check("carl", "10.0.0.1", t0()).is_err(), "address budget");
         assert!(l.check("carl", "10.0.0.3", t0()).is_ok());
-        assert!(l.check("ana", "10.0.0.2", t0() + Duration::minutes(6)).is_ok());
+        assert!(l
+            .check("ana", "10.0.0.2", t0() + Duration::minutes(6))
+            .is_ok());
     }
 
     #[test]

@@ -106,3 +106,24 @@ pub async fn demo_users(butler: &Butler) -> Result<Vec<DemoLogin>, ButlerError> 
     }
     Ok(out)
 }
+
+/// Puts a small legacy estate on the demo's Madrid cluster (VMs in
+/// protection groups, some with findings) so a migration drill has
+/// something to move. Returns the VM names.
+pub fn demo_fleet(butler: &Butler) -> Vec<String> {
+    let Some(sim) = butler.simulator() else {
+        return Vec::new();
+    };
+    let spec = butler::sim::fleet::FleetSpec {
+        vms: 12,
+        groups: 3,
+        prefix: "legacy".into(),
+        mix: butler::sim::fleet::ProblemMix {
+            powered_on: 0.25,
+            ..butler::sim::fleet::ProblemMix::NONE
+        },
+        seed: 7,
+        ..butler::sim::fleet::FleetSpec::default()
+    };
+    butler::sim::fleet::generate(sim, &spec).vm_names
+}

@@ -75,8 +75,9 @@ pub(crate) fn session_cookie(state: &AppState, token: &str, max_age: i64) -> Hea
     } else {
         ""
     };
-    let text =
-        format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
+    let text = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    );
     HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static(""))
 }
 
@@ -179,7 +180,7 @@ pub async fn me(caller: Caller) -> Json<Me> {
     Json(Me {
         user: caller.actor.name().to_string(),
         roles: role_names(caller.actor.roles()),
-        csrf_token: (caller.session.kind == SessionKind::Cookie).then(|| caller.session.csrf),
+        csrf_token: (caller.session.kind == SessionKind::Cookie).then_some(caller.session.csrf),
     })
 }
 

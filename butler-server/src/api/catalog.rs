@@ -24,7 +24,8 @@ fn text_body(headers: &HeaderMap, body: &[u8], what: &str) -> Result<String, Pro
             format!("send the {what} as Content-Type: application/toml"),
         ));
     }
-    String::from_utf8(body.to_vec()).map_err(|_| Problem::bad_request(format!("the {what} is not UTF-8")))
+    String::from_utf8(body.to_vec())
+        .map_err(|_| Problem::bad_request(format!("the {what} is not UTF-8")))
 }
 
 /// The catalog in use.
@@ -70,6 +71,9 @@ pub async fn put_rates(
 ) -> ApiResult<StatusCode> {
     let text = text_body(&headers, &body, "rate book")?;
     let rates = RateBook::from_toml_str(&text).map_err(ButlerError::from)?;
-    state.butler().requests().set_rate_book(&caller.actor, rates)?;
+    state
+        .butler()
+        .requests()
+        .set_rate_book(&caller.actor, rates)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -364,7 +364,11 @@ fn facts_view(
                 found: f.cluster != NONE16,
                 cluster: (f.cluster != NONE16).then(|| name(f.cluster)).flatten(),
                 project: (f.project != NONE16)
-                    .then(|| snap.projects.get(usize::from(f.project)).map(|p| p.name.clone()))
+                    .then(|| {
+                        snap.projects
+                            .get(usize::from(f.project))
+                            .map(|p| p.name.clone())
+                    })
                     .flatten(),
                 powered_on: f.powered_on,
                 protection_domain: pg.map(|g| g.name.clone()),

@@ -75,7 +75,6 @@ described_object! {
     RatesDoc = "The rate book: rate cards with their effective dates";
 }
 
-
 /// The router with every route, the OpenAPI document, `/healthz`, the
 /// body limit and the timeout.
 pub fn router(state: AppState) -> axum::Router {
@@ -97,7 +96,37 @@ pub fn router(state: AppState) -> axum::Router {
             StatusCode::SERVICE_UNAVAILABLE,
             settings.request_timeout,
         ))
+        // Outermost, so the limit's and the timeout's answers pass through it.
+        .layer(axum::middleware::map_response(as_problem))
         .with_state(state)
+}
+
+/// Answers made below the handlers (body limit, timeout, wrong method)
+/// become problem documents too, so every error a client sees has one
+/// shape.
+async fn as_problem(res: axum::response::Response) -> axum::response::Response {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let ct = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct.starts_with("application/problem+json") {
+        return res;
+    }
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::NOT_FOUND => "not_found",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    };
+    let detail = status.canonical_reason().unwrap_or("error").to_string();
+    axum::response::IntoResponse::into_response(Problem::new(status, code, detail))
 }
 
 /// The API routes with their documentation (also used by the tests that

@@ -112,7 +112,11 @@ pub async fn create(
     caller: Caller,
     JsonBody(spec): JsonBody<VmSpec>,
 ) -> ApiResult<Response> {
-    let r = state.butler().requests().create(&caller.actor, spec).await?;
+    let r = state
+        .butler()
+        .requests()
+        .create(&caller.actor, spec)
+        .await?;
     Ok(with_etag(StatusCode::CREATED, &r))
 }
 
@@ -167,7 +171,10 @@ pub async fn export_xlsx(
                 header::CONTENT_TYPE,
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             ),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"requests.xlsx\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"requests.xlsx\"",
+            ),
         ],
         buf,
     )

@@ -61,10 +61,7 @@ pub(crate) fn parse_roles(names: &[String]) -> Result<RoleSet, Problem> {
 /// Every user.
 #[utoipa::path(get, path = "/api/users", tag = "users",
     responses((status = 200, body = Vec<UserView>), (status = 403, body = Problem)))]
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<Json<Vec<UserView>>> {
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<UserView>>> {
     let users = state.butler().users().list(&caller.actor).await?;
     Ok(Json(users.into_iter().map(UserView::from).collect()))
 }
@@ -94,7 +91,12 @@ pub async fn add(
     let u = state
         .butler()
         .users()
-        .add(&caller.actor, &body.name, roles, body.password.expose_secret())
+        .add(
+            &caller.actor,
+            &body.name,
+            roles,
+            body.password.expose_secret(),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(u.into())))
 }
@@ -144,7 +146,9 @@ pub async fn update(
     }
     match last {
         Some(u) => Ok(Json(u.into())),
-        None => Err(Problem::bad_request("nothing to change: give roles, disabled or password")),
+        None => Err(Problem::bad_request(
+            "nothing to change: give roles, disabled or password",
+        )),
     }
 }
 

@@ -166,6 +166,8 @@ impl SimPlatform {
             .timings(crate::Timings {
                 queue: std::time::Duration::ZERO,
                 create_vm: std::time::Duration::ZERO,
+                migrate_base: std::time::Duration::ZERO,
+                migrate_per_gib: std::time::Duration::ZERO,
                 ..crate::Timings::default()
             })
     }

@@ -1,0 +1,205 @@
+//! A real server on a loopback port and a plain HTTP client that handles
+//! cookies, CSRF tokens and ETags by hand, so the tests see the wire.
+
+#![allow(dead_code)]
+
+use butler_server::{setup, HttpSettings, Server};
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub struct TestServer {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub state: butler_server::AppState,
+    pub passwords: std::collections::HashMap<String, String>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+/// How a test client is logged in.
+#[derive(Clone, Default)]
+pub struct Login {
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+    pub bearer: Option<String>,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn etag(&self) -> String {
+        self.headers
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    }
+
+    pub fn content_type(&self) -> String {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// The problem code, asserting the answer is a problem document.
+    pub fn code(&self) -> String {
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "{:?}",
+            self.body
+        );
+        self.body["code"].as_str().unwrap_or("").to_string()
+    }
+}
+
+pub async fn start(settings: HttpSettings) -> TestServer {
+    let butler = setup::demo_builder(butler::Butler::builder())
+        .build()
+        .expect("the demo builds");
+    let logins = setup::demo_users(&butler).await.expect("demo users");
+    let passwords = logins.into_iter().map(|l| (l.user, l.password)).collect();
+    let server = Server::new(butler, settings);
+    let state = server.state().clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let task = tokio::spawn(async move {
+        let _ = server.serve(listener, std::future::pending()).await;
+    });
+    TestServer {
+        base,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        state,
+        passwords,
+        _task: task,
+    }
+}
+
+impl TestServer {
+    pub fn password(&self, user: &str) -> String {
+        self.passwords.get(user).cloned().unwrap_or_default()
+    }
+
+    pub async fn raw(
+        &self,
+        login: &Login,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        if_match: Option<&str>,
+    ) -> Answer {
+        let mut rq = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(c) = &login.cookie {
+            rq = rq.header("cookie", format!("butler_session={c}"));
+        }
+        if let Some(t) = &login.csrf {
+            rq = rq.header("x-csrf-token", t);
+        }
+        if let Some(b) = &login.bearer {
+            rq = rq.header("authorization", format!("Bearer {b}"));
+        }
+        if let Some(v) = if_match {
+            rq = rq.header("if-match", v);
+        }
+        if let Some(b) = body {
+            rq = rq.json(&b);
+        }
+        let res = rq.send().await.expect("the server answers");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.expect("a body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, login: &Login, path: &str) -> Answer {
+        self.raw(login, Method::GET, path, None, None).await
+    }
+
+    pub async fn post(
+        &self,
+        login: &Login,
+        path: &str,
+        body: Value,
+        if_match: Option<&str>,
+    ) -> Answer {
+        self.raw(login, Method::POST, path, Some(body), if_match)
+            .await
+    }
+
+    /// Logs in with a cookie session (as a browser does).
+    pub async fn browser(&self, user: &str) -> Login {
+        let a = self
+            .raw(
+                &Login::default(),
+                Method::POST,
+                "/api/login",
+                Some(json!({"user": user, "password": self.password(user)})),
+                None,
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        let set = a
+            .headers
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let cookie = set
+            .split(';')
+            .next()
+            .and_then(|kv| kv.strip_prefix("butler_session="))
+            .map(str::to_string);
+        Login {
+            cookie,
+            csrf: a.body["csrf_token"].as_str().map(str::to_string),
+            bearer: None,
+        }
+    }
+
+    /// Logs in with a bearer token (as a script does).
+    pub async fn script(&self, user: &str) -> Login {
+        let a = self
+            .post(
+                &Login::default(),
+                "/api/login",
+                json!({"user": user, "password": self.password(user), "bearer": true}),
+                None,
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        Login {
+            bearer: a.body["token"].as_str().map(str::to_string),
+            ..Login::default()
+        }
+    }
+
+    pub fn sim(&self) -> &butler::sim::SimPlatform {
+        self.state
+            .butler()
+            .simulator()
+            .expect("the demo runs on the simulator")
+    }
+}
+
+pub fn spec(name: &str) -> Value {
+    serde_json::to_value(butler::demo::spec(name)).expect("a spec serialises")
+}
+
+pub type Shared = Arc<TestServer>;

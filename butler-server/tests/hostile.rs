@@ -1,0 +1,390 @@
+//! Hostile calls over HTTP: someone else's request, missing or forged
+//! CSRF tokens, stale or missing If-Match, forged validation tokens,
+//! oversize bodies, wrong content types, forged sessions, password
+//! guessing. Each gets a problem document and changes nothing.
+
+mod common;
+
+use common::{spec, start, Login};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+fn settings() -> butler_server::HttpSettings {
+    butler_server::HttpSettings {
+        body_limit: 64 * 1024,
+        login_failures_per_user: 3,
+        ..butler_server::HttpSettings::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_elses_request_is_not_found_and_not_changed() {
+    let s = start(settings()).await;
+    let admin = s.script("admin").await;
+    let made = s
+        .post(
+            &admin,
+            "/api/users",
+            json!({"name": "carl", "roles": ["requester"], "password": "carl's long password"}),
+            None,
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    assert!(made.body.get("password_hash").is_none() && !made.body.to_string().contains("argon2"));
+    let ana = s.script("ana").await;
+    let r = s.post(&ana, "/api/requests", spec("web01"), None).await;
+    let id = r.body["id"].as_u64().unwrap_or(0);
+    let carl = s
+        .post(
+            &Login::default(),
+            "/api/login",
+            json!({"user": "carl", "password": "carl's long password", "bearer": true}),
+            None,
+        )
+        .await;
+    let carl = Login {
+        bearer: carl.body["token"].as_str().map(str::to_string),
+        ..Login::default()
+    };
+    let read = s.get(&carl, &format!("/api/requests/{id}")).await;
+    assert_eq!(read.status, StatusCode::NOT_FOUND);
+    assert_eq!(read.code(), "not_found");
+    let missing = s.get(&carl, "/api/requests/999999").await;
+    // The same answer as for a request that does not exist (bar the number asked).
+    assert_eq!(missing.status, read.status);
+    assert_eq!(
+        missing.body["detail"]
+            .as_str()
+            .map(|d| d.replace("999999", &id.to_string())),
+        read.body["detail"].as_str().map(str::to_string),
+        "existence must not leak"
+    );
+    let sub = s
+        .post(
+            &carl,
+            &format!("/api/requests/{id}/submit"),
+            json!(null),
+            Some(&r.etag()),
+        )
+        .await;
+    assert_eq!(sub.status, StatusCode::NOT_FOUND, "{:?}", sub.body);
+    let list = s.get(&carl, "/api/requests?owner=ana").await;
+    assert_eq!(list.body["total"], 0, "a requester lists only their own");
+    let after = s.get(&ana, &format!("/api/requests/{id}")).await;
+    assert_eq!(after.etag(), "\"1\"", "nothing changed");
+    // A requester may not manage users; the library says which role is needed.
+    let users = s.get(&carl, "/api/users").await;
+    assert_eq!(users.status, StatusCode::FORBIDDEN);
+    assert_eq!(users.body["reason"], "missing_role");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_sessions_need_their_csrf_token_on_writes() {
+    let s = start(settings()).await;
+    let ana = s.browser("ana").await;
+    let r = s.post(&ana, "/api/requests", spec("web01"), None).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let id = r.body["id"].as_u64().unwrap_or(0);
+    let no_token = Login {
+        csrf: None,
+        ..ana.clone()
+    };
+    let forged = Login {
+        csrf: Some("forged".into()),
+        ..ana.clone()
+    };
+    for who in [&no_token, &forged] {
+        let a = s
+            .post(
+                who,
+                &format!("/api/requests/{id}/submit"),
+                json!(null),
+                Some(&r.etag()),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+        assert_eq!(a.code(), "csrf");
+        let c = s.post(who, "/api/requests", spec("web02"), None).await;
+        assert_eq!(c.code(), "csrf");
+    }
+    // Reads need no token.
+    assert_eq!(
+        s.get(&no_token, &format!("/api/requests/{id}"))
+            .await
+            .etag(),
+        "\"1\""
+    );
+    // Another session's token does not do either.
+    let other = s.browser("ana").await;
+    let mixed = Login {
+        csrf: other.csrf.clone(),
+        ..ana.clone()
+    };
+    let a = s.post(&mixed, "/api/requests", spec("web03"), None).await;
+    assert_eq!(a.code(), "csrf");
+    let page = s.get(&ana, "/api/requests").await;
+    assert_eq!(page.body["total"], 1, "nothing was created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_need_the_version_read() {
+    let s = start(settings()).await;
+    let ana = s.script("ana").await;
+    let r = s.post(&ana, "/api/requests", spec("web01"), None).await;
+    let id = r.body["id"].as_u64().unwrap_or(0);
+    let path = format!("/api/requests/{id}");
+    let mut edited = spec("web01");
+    edited["ram_gib"] = json!(8);
+    let none = s
+        .raw(&ana, Method::PUT, &path, Some(edited.clone()), None)
+        .await;
+    assert_eq!(none.status, StatusCode::PRECONDITION_REQUIRED);
+    assert_eq!(none.code(), "if_match_required");
+    let bad = s
+        .raw(&ana, Method::PUT, &path, Some(edited.clone()), Some("*"))
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let ok = s
+        .raw(
+            &ana,
+            Method::PUT,
+            &path,
+            Some(edited.clone()),
+            Some("\"1\""),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    assert_eq!(ok.etag(), "\"2\"");
+    let stale = s
+        .raw(&ana, Method::PUT, &path, Some(edited), Some("\"1\""))
+        .await;
+    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(stale.code(), "stale_version");
+    assert_eq!(stale.body["expected_version"], 1);
+    assert_eq!(stale.body["found_version"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_validation_token_moves_nothing() {
+    let s = start(settings()).await;
+    let olga = s.script("olga").await;
+    let vms = butler_server::setup::demo_fleet(s.state.butler());
+    let g = s
+        .post(&olga, "/api/groups", json!({"name": "g"}), None)
+        .await;
+    let gid = g.body["id"].as_u64().unwrap_or(0);
+    let g = s
+        .raw(
+            &olga,
+            Method::PATCH,
+            &format!("/api/groups/{gid}"),
+            Some(json!({"source": "c1-madrid", "destination": "c2-santiago"})),
+            Some(&g.etag()),
+        )
+        .await;
+    let g = s
+        .post(
+            &olga,
+            &format!("/api/groups/{gid}/vms"),
+            json!({"name": vms[0]}),
+            Some(&g.etag()),
+        )
+        .await;
+    assert_eq!(g.status, StatusCode::OK, "{:?}", g.body);
+    s.post(
+        &olga,
+        &format!("/api/groups/{gid}/refresh"),
+        json!(null),
+        None,
+    )
+    .await;
+    let v = s
+        .post(
+            &olga,
+            &format!("/api/groups/{gid}/validate"),
+            json!(null),
+            None,
+        )
+        .await;
+    let token = v.body["token"].as_str().unwrap_or("").to_string();
+    assert!(!token.is_empty());
+    // Flip one character of the token, and try plain garbage.
+    let mut forged: Vec<char> = token.chars().collect();
+    let i = forged.len() / 2;
+    forged[i] = if forged[i] == 'A' { 'B' } else { 'A' };
+    let forged: String = forged.into_iter().collect();
+    for t in [forged.as_str(), "garbage", ""] {
+        let a = s.post(&olga, "/api/runs", json!({"token": t}), None).await;
+        assert_eq!(a.status, StatusCode::CONFLICT, "{t:?}: {:?}", a.body);
+        assert_eq!(a.code(), "validation_required");
+    }
+    let reports = s.get(&olga, &format!("/api/groups/{gid}/reports")).await;
+    assert_eq!(reports.body, json!([]), "no run was started");
+    assert_eq!(
+        s.sim().vm(&vms[0]).map(|v| v.cluster),
+        Some("c1-madrid".into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_of_the_wrong_size_type_or_shape_are_refused() {
+    let s = start(settings()).await;
+    let ana = s.script("ana").await;
+    let mut big = spec("web01");
+    big["special_requirement"] = json!("x".repeat(100 * 1024));
+    let a = s.post(&ana, "/api/requests", big, None).await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{:?}", a.body);
+    assert_eq!(a.code(), "body_too_large");
+    let form = s
+        .http
+        .post(format!("{}/api/requests", s.base))
+        .header(
+            "authorization",
+            format!("Bearer {}", ana.bearer.clone().unwrap_or_default()),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=web01")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(form.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let broken = s
+        .http
+        .post(format!("{}/api/requests", s.base))
+        .header(
+            "authorization",
+            format!("Bearer {}", ana.bearer.clone().unwrap_or_default()),
+        )
+        .header("content-type", "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+    let mut extra = json!({"user": "ana", "password": "x", "admin": true});
+    let a = s
+        .post(&Login::default(), "/api/login", extra.take(), None)
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(a.code(), "bad_body");
+    let q = s.get(&ana, "/api/requests?limit=20000").await;
+    assert_eq!(q.code(), "limit");
+    let q = s.get(&ana, "/api/requests?state=nonsense").await;
+    assert_eq!(q.status, StatusCode::BAD_REQUEST);
+    assert_eq!(s.get(&ana, "/api/requests").await.body["total"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_cannot_be_forged_swapped_or_outlive_their_user() {
+    let s = start(settings()).await;
+    let anon = s.get(&Login::default(), "/api/me").await;
+    assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(anon.code(), "unauthenticated");
+    let forged = Login {
+        bearer: Some("A".repeat(43)),
+        ..Login::default()
+    };
+    assert_eq!(
+        s.get(&forged, "/api/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // A bearer token presented as a cookie, and a cookie id as a bearer token.
+    let script = s.script("ana").await;
+    let as_cookie = Login {
+        cookie: script.bearer.clone(),
+        ..Login::default()
+    };
+    assert_eq!(
+        s.get(&as_cookie, "/api/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let browser = s.browser("ana").await;
+    let as_bearer = Login {
+        bearer: browser.cookie.clone(),
+        ..Login::default()
+    };
+    assert_eq!(
+        s.get(&as_bearer, "/api/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Disabling a user ends their sessions at once.
+    let admin = s.script("admin").await;
+    let off = s
+        .raw(
+            &admin,
+            Method::PATCH,
+            "/api/users/ana",
+            Some(json!({"disabled": true})),
+            None,
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+    assert_eq!(
+        s.get(&script, "/api/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        s.get(&browser, "/api/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // A role change takes effect on the next call of a live session.
+    let bea = s.script("bea").await;
+    let roles = s
+        .raw(
+            &admin,
+            Method::PATCH,
+            "/api/users/bea",
+            Some(json!({"roles": ["requester"]})),
+            None,
+        )
+        .await;
+    assert_eq!(roles.status, StatusCode::OK);
+    assert_eq!(
+        s.get(&bea, "/api/me").await.body["roles"],
+        json!(["requester"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_guessing_is_slowed_and_names_do_not_leak() {
+    let s = start(settings()).await;
+    let try_login = |user: &'static str, pw: &'static str| {
+        let s = &s;
+        async move {
+            s.post(
+                &Login::default(),
+                "/api/login",
+                json!({"user": user, "password": pw}),
+                None,
+            )
+            .await
+        }
+    };
+    let wrong = try_login("ana", "wrong password!").await;
+    let unknown = try_login("nobody", "wrong password!").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        wrong.body, unknown.body,
+        "unknown users and wrong passwords look alike"
+    );
+    try_login("ana", "wrong password!").await;
+    try_login("ana", "wrong password!").await;
+    let limited = try_login("ana", "wrong password!").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.code(), "too_many_attempts");
+    assert!(limited.headers.get("retry-after").is_some());
+    // Even the right password waits out the window, so guessing gains nothing.
+    let right = s
+        .post(
+            &Login::default(),
+            "/api/login",
+            json!({"user": "ana", "password": s.password("ana")}),
+            None,
+        )
+        .await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
+    // Other users are not locked out by it.
+    assert!(s.script("bea").await.bearer.is_some());
+    // No answer ever carries the password.
+    assert!(!limited.body.to_string().contains("wrong password"));
+}

@@ -1,0 +1,340 @@
+//! The quickstart story over HTTP with a real client: login, a request
+//! with mistakes, the fix, review, approval, provisioning, export, and a
+//! migration drill followed over server-sent events (with a reconnect).
+
+mod common;
+
+use butler::backend::PowerState;
+use common::{spec, start, Login};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quickstart_story_over_http() {
+    let s = start(butler_server::HttpSettings::default()).await;
+
+    // 1. Ana logs in from a browser: the cookie is HttpOnly, Secure,
+    //    SameSite=Strict, and she gets a CSRF token for writes.
+    let login = s
+        .post(
+            &Login::default(),
+            "/api/login",
+            json!({"user": "ana", "password": s.password("ana")}),
+            None,
+        )
+        .await;
+    let cookie = login
+        .headers
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attr), "{attr} missing from {cookie}");
+    }
+    let ana = s.browser("ana").await;
+    let me = s.get(&ana, "/api/me").await;
+    assert_eq!(me.body["user"], "ana");
+    assert_eq!(me.body["roles"], json!(["requester"]));
+
+    // 2. Her first try has two mistakes: both come back at once.
+    let mut bad = spec("web 01");
+    bad["nics"] = json!(["vlan-30"]);
+    let a = s.post(&ana, "/api/requests", bad, None).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(a.code(), "validation");
+    let fields: Vec<&str> = a.body["problems"]
+        .as_array()
+        .map(|p| p.iter().filter_map(|x| x["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        fields.contains(&"name") && fields.iter().any(|f| f.starts_with("nics")),
+        "{fields:?}"
+    );
+
+    // The estimate of the fixed draft, without storing anything.
+    let est = s
+        .post(&ana, "/api/requests/estimate", spec("web01"), None)
+        .await;
+    assert_eq!(est.status, StatusCode::OK, "{:?}", est.body);
+    assert!(est.body["estimate"]["total"].is_string() || est.body["estimate"]["total"].is_number());
+
+    // 3. Fixed: created as version 1, then submitted with If-Match.
+    let created = s.post(&ana, "/api/requests", spec("web01"), None).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.etag(), "\"1\"");
+    let id = created.body["id"].as_u64().unwrap_or(0);
+    assert_eq!(
+        created
+            .headers
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some(format!("/api/requests/{id}").as_str())
+    );
+    let sub = s
+        .post(
+            &ana,
+            &format!("/api/requests/{id}/submit"),
+            json!(null),
+            Some(&created.etag()),
+        )
+        .await;
+    assert_eq!(sub.status, StatusCode::OK, "{:?}", sub.body);
+    assert_eq!(sub.body["state"], "requested");
+
+    // 4. Bea (a script with a bearer token) reviews with more RAM.
+    let bea = s.script("bea").await;
+    let cur = s.get(&bea, &format!("/api/requests/{id}")).await;
+    let mut reviewed = cur.body["spec"].clone();
+    reviewed["ram_gib"] = json!(8);
+    let rev = s
+        .post(
+            &bea,
+            &format!("/api/requests/{id}/review"),
+            reviewed,
+            Some(&cur.etag()),
+        )
+        .await;
+    assert_eq!(rev.status, StatusCode::OK, "{:?}", rev.body);
+
+    // 5. Ana may no longer cancel: the library says why.
+    let no = s
+        .post(
+            &ana,
+            &format!("/api/requests/{id}/cancel"),
+            json!({}),
+            Some(&rev.etag()),
+        )
+        .await;
+    assert_eq!(no.status, StatusCode::FORBIDDEN, "{:?}", no.body);
+    assert_eq!(no.code(), "denied");
+
+    // 6. Bea approves; the engine provisions on its own.
+    let ok = s
+        .post(
+            &bea,
+            &format!("/api/requests/{id}/approve"),
+            json!(null),
+            Some(&rev.etag()),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    let done = wait_for_state(&s, &bea, id, "completed").await;
+    assert!(done["vm_uuid"].is_string());
+    let history: Vec<&str> = done["history"]
+        .as_array()
+        .map(|h| h.iter().filter_map(|e| e["to"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(history.first().copied(), Some("created"));
+    assert_eq!(history.last().copied(), Some("completed"));
+    assert!(history.contains(&"reviewed"), "{history:?}");
+
+    // 7. Bea exports the list as a workbook.
+    let xlsx = s
+        .http
+        .get(format!(
+            "{}/api/requests/export.xlsx?state=completed",
+            s.base
+        ))
+        .header(
+            "authorization",
+            format!("Bearer {}", bea.bearer.clone().unwrap_or_default()),
+        )
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(xlsx.status(), StatusCode::OK);
+    assert!(xlsx
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.contains("spreadsheetml")));
+    let bytes = xlsx.bytes().await.expect("workbook");
+    assert!(bytes.starts_with(b"PK"), "an xlsx is a zip");
+
+    // 8. Olga drills a migration of the new VM to Santiago.
+    let olga = s.script("olga").await;
+    let vm = format!("web01-r{id}");
+    let g = s
+        .post(&olga, "/api/groups", json!({"name": "dr-drill"}), None)
+        .await;
+    assert_eq!(g.status, StatusCode::CREATED, "{:?}", g.body);
+    let gid = g.body["id"].as_u64().unwrap_or(0);
+    let g = s
+        .raw(
+            &olga,
+            Method::PATCH,
+            &format!("/api/groups/{gid}"),
+            Some(json!({"source": "c1-madrid", "destination": "c2-santiago"})),
+            Some(&g.etag()),
+        )
+        .await;
+    assert_eq!(g.status, StatusCode::OK, "{:?}", g.body);
+    let g = s
+        .post(
+            &olga,
+            &format!("/api/groups/{gid}/vms"),
+            json!({"name": vm}),
+            Some(&g.etag()),
+        )
+        .await;
+    assert_eq!(g.status, StatusCode::OK, "{:?}", g.body);
+
+    // Powered on: validation finds an error and gives no usable token.
+    let facts = s
+        .post(
+            &olga,
+            &format!("/api/groups/{gid}/refresh"),
+            json!(null),
+            None,
+        )
+        .await;
+    assert_eq!(facts.status, StatusCode::OK, "{:?}", facts.body);
+    assert_eq!(facts.body["rows"][0]["vm"], json!(vm));
+    assert_eq!(facts.body["rows"][0]["cluster"], "c1-madrid");
+    let v = s
+        .post(
+            &olga,
+            &format!("/api/groups/{gid}/validate"),
+            json!(null),
+            None,
+        )
+        .await;
+    assert!(v.body["errors"].as_u64().unwrap_or(0) > 0, "{:?}", v.body);
+    if let Some(t) = v.body["token"].as_str() {
+        let refused = s.post(&olga, "/api/runs", json!({"token": t}), None).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT);
+        assert_eq!(refused.code(), "validation_required");
+    }
+
+    // Powered off, it validates clean and migrates.
+    s.sim().set_power(&vm, PowerState::Off);
+    s.post(
+        &olga,
+        &format!("/api/groups/{gid}/refresh"),
+        json!(null),
+        None,
+    )
+    .await;
+    let v = s
+        .post(
+            &olga,
+            &format!("/api/groups/{gid}/validate"),
+            json!(null),
+            None,
+        )
+        .await;
+    assert_eq!(v.body["errors"], 0, "{:?}", v.body);
+    let token = v.body["token"].as_str().unwrap_or("").to_string();
+    let started = s
+        .post(&olga, "/api/runs", json!({"token": token}), None)
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{:?}", started.body);
+    let run = started.body["run"].as_u64().unwrap_or(0);
+
+    // Read two events, drop the stream, resume after the last id seen.
+    let first = read_events(&s, &olga, run, None, Some(2)).await;
+    assert_eq!(first.iter().filter(|e| e.0 == "progress").count(), 2);
+    let last_id = first.last().and_then(|e| e.1).unwrap_or(0);
+    let rest = read_events(&s, &olga, run, Some(last_id), None).await;
+    assert_eq!(rest.last().map(|e| e.0.as_str()), Some("end"), "{rest:?}");
+    let ids: Vec<usize> = first.iter().chain(&rest).filter_map(|e| e.1).collect();
+    let expected: Vec<usize> = (1..=ids.len()).collect();
+    assert_eq!(
+        ids, expected,
+        "every event once, in order, across the reconnect"
+    );
+
+    // 9. The stored report says the VM moved.
+    let rep = s.get(&olga, &format!("/api/runs/{run}")).await;
+    assert_eq!(rep.status, StatusCode::OK);
+    assert_eq!(rep.body["vms"][0]["vm"], json!(vm), "{:?}", rep.body);
+    assert_eq!(
+        rep.body["vms"][0]["outcome"]["outcome"], "migrated",
+        "{:?}",
+        rep.body
+    );
+    assert_eq!(
+        s.sim().vm(&vm).map(|v| v.cluster),
+        Some("c2-santiago".to_string())
+    );
+
+    // Logout ends the session.
+    let out = s.post(&ana, "/api/logout", json!(null), None).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        s.get(&ana, "/api/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn wait_for_state(s: &common::TestServer, who: &Login, id: u64, state: &str) -> Value {
+    // Provisioning on the real-time simulator takes milliseconds; the
+    // bound only keeps a broken engine from hanging the test.
+    for _ in 0..500 {
+        let r = s.get(who, &format!("/api/requests/{id}")).await;
+        if r.body["state"] == state {
+            return r.body;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("request {id} never reached {state}");
+}
+
+/// (event name, id) of the stream's events, stopping after `max`
+/// progress events or at the end.
+async fn read_events(
+    s: &common::TestServer,
+    who: &Login,
+    run: u64,
+    last: Option<usize>,
+    max: Option<usize>,
+) -> Vec<(String, Option<usize>)> {
+    use futures_util::StreamExt;
+    let mut rq = s
+        .http
+        .get(format!("{}/api/runs/{run}/events", s.base))
+        .header(
+            "authorization",
+            format!("Bearer {}", who.bearer.clone().unwrap_or_default()),
+        );
+    if let Some(l) = last {
+        rq = rq.header("last-event-id", l.to_string());
+    }
+    let res = rq.send().await.expect("events");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/event-stream")));
+    let mut body = res.bytes_stream();
+    let mut buf = String::new();
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(deadline, body.next()).await {
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let mut name = String::from("message");
+            let mut id = None;
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    name = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().parse().ok();
+                }
+            }
+            if block.lines().all(|l| l.starts_with(':') || l.is_empty()) {
+                continue; // keep-alive comment
+            }
+            let is_end = name == "end";
+            out.push((name, id));
+            if is_end || max.is_some_and(|m| out.len() >= m) {
+                return out;
+            }
+        }
+    }
+    out
+}
