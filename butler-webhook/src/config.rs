@@ -62,6 +62,17 @@ impl WebhookConfig {
         value: toml::Value,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<WebhookConfig, ConfigError> {
+        WebhookConfig::from_value_with_secret(value, env, SECRET_VAR)
+    }
+
+    /// As [`from_value`](Self::from_value), the secret read from
+    /// `secret_var` (each webhook has a secret of its own, e.g.
+    /// [`NOTIFY_SECRET_VAR`](crate::NOTIFY_SECRET_VAR) for notifications).
+    pub fn from_value_with_secret(
+        value: toml::Value,
+        env: impl Fn(&str) -> Option<String>,
+        secret_var: &'static str,
+    ) -> Result<WebhookConfig, ConfigError> {
         let f: File = value
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
@@ -84,9 +95,9 @@ impl WebhookConfig {
                 "url must not carry credentials".into(),
             ));
         }
-        let secret = env(SECRET_VAR)
+        let secret = env(secret_var)
             .filter(|s| s.len() >= 32)
-            .ok_or(ConfigError::MissingSecret(SECRET_VAR))?;
+            .ok_or(ConfigError::MissingSecret(secret_var))?;
         let timeout = Duration::from_secs(f.timeout_secs.unwrap_or(30));
         if timeout.is_zero() || timeout > Duration::from_secs(600) {
             return Err(ConfigError::Invalid("timeout_secs must be 1 to 600".into()));

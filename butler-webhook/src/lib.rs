@@ -30,9 +30,11 @@
 //! and the idempotency key makes the repeat harmless.
 
 mod config;
+mod notifier;
 #[cfg(feature = "receiver")]
 pub mod receiver;
 mod sender;
 
 pub use config::{ConfigError, WebhookConfig, SECRET_VAR};
+pub use notifier::{DeliveryStats, WebhookNotifier, NOTIFY_SECRET_VAR};
 pub use sender::{signature, WebhookBilling, IDEMPOTENCY_HEADER, SIGNATURE_HEADER};

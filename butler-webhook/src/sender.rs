@@ -34,6 +34,28 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
     out
 }
 
+/// The HTTP client and URL of `config`. Redirects are not followed: a
+/// signed body goes to the configured receiver or nowhere.
+pub(crate) fn client(config: &WebhookConfig) -> Result<(reqwest::Client, reqwest::Url), ConfigError> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(config.timeout)
+        .connect_timeout(config.timeout.min(std::time::Duration::from_secs(10)));
+    if let Some(path) = &config.ca_cert {
+        let pem = std::fs::read(path)
+            .map_err(|e| ConfigError::Invalid(format!("ca_cert {}: {e}", path.display())))?;
+        let cert = reqwest::Certificate::from_pem(&pem)
+            .map_err(|e| ConfigError::Invalid(format!("ca_cert {}: {e}", path.display())))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    let http = builder
+        .build()
+        .map_err(|e| ConfigError::Invalid(format!("cannot build the HTTP client: {e}")))?;
+    let url =
+        reqwest::Url::parse(&config.url).map_err(|e| ConfigError::Invalid(format!("url: {e}")))?;
+    Ok((http, url))
+}
+
 /// Activates billing by a signed `POST` per VM.
 pub struct WebhookBilling {
     http: reqwest::Client,
@@ -53,22 +75,7 @@ impl WebhookBilling {
     /// A sender for `config` (redirects are not followed: a signed body
     /// goes to the configured receiver or nowhere).
     pub fn new(config: WebhookConfig) -> Result<WebhookBilling, ConfigError> {
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(std::time::Duration::from_secs(10)));
-        if let Some(path) = &config.ca_cert {
-            let pem = std::fs::read(path)
-                .map_err(|e| ConfigError::Invalid(format!("ca_cert {}: {e}", path.display())))?;
-            let cert = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| ConfigError::Invalid(format!("ca_cert {}: {e}", path.display())))?;
-            builder = builder.add_root_certificate(cert);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| ConfigError::Invalid(format!("cannot build the HTTP client: {e}")))?;
-        let url = reqwest::Url::parse(&config.url)
-            .map_err(|e| ConfigError::Invalid(format!("url: {e}")))?;
+        let (http, url) = client(&config)?;
         Ok(WebhookBilling {
             http,
             url,
