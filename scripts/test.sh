@@ -13,6 +13,7 @@ chmod 755 "$services"  # the daemon runs as nagios and must reach its folder
 stop_services() {
   bash scripts/services/icinga2.sh stop "$services/icinga2" >/dev/null 2>&1 || true
   bash scripts/services/postgres.sh stop "$services/postgres" >/dev/null 2>&1 || true
+  bash scripts/services/smtp.sh stop "$services/smtp" >/dev/null 2>&1 || true
   rm -rf "$services"
 }
 trap stop_services EXIT
@@ -31,6 +32,7 @@ start() {
 }
 start Icinga2 icinga2 BUTLER_TEST_ICINGA_PORT
 start PostgreSQL postgres BUTLER_TEST_POSTGRES_PORT
+start SMTP smtp BUTLER_TEST_SMTP_PORT
 
 # butler-py is a Python extension; its tests are the pytest suite below.
 # All features: the Nutanix adapter, its fake Prism and the deployment wiring.

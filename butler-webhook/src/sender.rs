@@ -36,7 +36,9 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
 
 /// The HTTP client and URL of `config`. Redirects are not followed: a
 /// signed body goes to the configured receiver or nowhere.
-pub(crate) fn client(config: &WebhookConfig) -> Result<(reqwest::Client, reqwest::Url), ConfigError> {
+pub(crate) fn client(
+    config: &WebhookConfig,
+) -> Result<(reqwest::Client, reqwest::Url), ConfigError> {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(config.timeout)
