@@ -30,6 +30,15 @@
 //! failures_per_user = 5
 //! failures_per_address = 50
 //!
+//! [notifications.email]            # see butler_mail (SMTP with STARTTLS)
+//! host = "smtp.example.org"
+//! from = "Butler <butler@example.org>"
+//! domain = "example.org"
+//! support = ["support@example.org"]
+//!
+//! [notifications.webhook]          # see butler_webhook::WebhookNotifier;
+//! url = "https://hooks.example.org/butler"   # secret in BUTLER_NOTIFY_WEBHOOK_SECRET
+//!
 //! [admin]
 //! # Added when the store has no user yet; the password from this variable.
 //! name = "root"
@@ -73,6 +82,15 @@ struct File {
     #[serde(default)]
     login: LoginSection,
     admin: Option<AdminSection>,
+    #[serde(default)]
+    notifications: NotificationsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotificationsSection {
+    email: Option<toml::Value>,
+    webhook: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -158,6 +176,10 @@ pub struct ServerConfig {
     pub http: HttpSettings,
     /// The first admin.
     pub admin: Option<AdminBootstrap>,
+    /// `[notifications.email]`, checked by `butler_mail::MailConfig`.
+    pub email: Option<toml::Value>,
+    /// `[notifications.webhook]`, checked by `butler_webhook::WebhookConfig`.
+    pub webhook: Option<toml::Value>,
 }
 
 fn positive(key: &str, v: Option<i64>, default: i64) -> Result<i64, ConfigError> {
@@ -257,6 +279,8 @@ impl ServerConfig {
                 name: a.name,
                 password_env: a.password_env,
             }),
+            email: f.notifications.email,
+            webhook: f.notifications.webhook,
         })
     }
 }

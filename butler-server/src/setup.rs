@@ -8,6 +8,8 @@ use butler::catalog::Catalog;
 use butler::cost::RateBook;
 use butler::engine::EngineConfig;
 use butler::migration::MigrationConfig;
+use butler::notify::Notifier;
+use butler::store::Store;
 use butler::{Butler, ButlerError};
 use std::sync::Arc;
 
@@ -31,13 +33,46 @@ impl std::fmt::Debug for DemoLogin {
     }
 }
 
-/// The library for `config`.
+/// The notifiers of `config` (e-mail, webhook), secrets from `env`.
+pub fn notifiers(
+    config: &ServerConfig,
+    store: &Arc<dyn Store>,
+    env: impl Fn(&str) -> Option<String> + Copy,
+) -> Result<Vec<Arc<dyn Notifier>>, ButlerError> {
+    let invalid = |e: &dyn std::fmt::Display| ButlerError::Invalid(format!("notifications: {e}"));
+    let clock: Arc<dyn butler::backend::Clock> = Arc::new(SystemClock);
+    let mut out: Vec<Arc<dyn Notifier>> = vec![Arc::new(butler::notify::LoggingNotifier)];
+    if let Some(v) = &config.email {
+        let c = butler_mail::MailConfig::from_value(v.clone(), env).map_err(|e| invalid(&e))?;
+        out.push(Arc::new(
+            butler_mail::MailNotifier::new(c, store.clone(), clock.clone())
+                .map_err(|e| invalid(&e))?,
+        ));
+    }
+    if let Some(v) = &config.webhook {
+        let c = butler_webhook::WebhookConfig::from_value_with_secret(
+            v.clone(),
+            env,
+            butler_webhook::NOTIFY_SECRET_VAR,
+        )
+        .map_err(|e| invalid(&e))?;
+        out.push(Arc::new(
+            butler_webhook::WebhookNotifier::new(c, clock, 5).map_err(|e| invalid(&e))?,
+        ));
+    }
+    Ok(out)
+}
+
+/// The library for `config`, secrets from the process environment.
 pub fn build(config: &ServerConfig) -> Result<Butler, ButlerError> {
-    let builder = Butler::builder();
-    let builder = match &config.sqlite {
-        Some(p) => builder.sqlite(p),
-        None => builder,
+    let store: Arc<dyn Store> = match &config.sqlite {
+        Some(p) => Arc::new(butler::store::SqliteStore::open(p)?),
+        None => Arc::new(butler::store::SqliteStore::open_in_memory()?),
     };
+    let mut builder = Butler::builder().store(store.clone());
+    for n in notifiers(config, &store, |k| std::env::var(k).ok())? {
+        builder = builder.notifier(n);
+    }
     match &config.platform {
         PlatformChoice::Demo => demo_builder(builder).build(),
         PlatformChoice::Deployment {

@@ -64,6 +64,11 @@ pub async fn start(settings: HttpSettings) -> TestServer {
     let butler = setup::demo_builder(butler::Butler::builder())
         .build()
         .expect("the demo builds");
+    start_with(butler, settings).await
+}
+
+/// A server around `butler` (a demo build), with the demo users.
+pub async fn start_with(butler: butler::Butler, settings: HttpSettings) -> TestServer {
     let logins = setup::demo_users(&butler).await.expect("demo users");
     let passwords = logins.into_iter().map(|l| (l.user, l.password)).collect();
     let server = Server::new(butler, settings);
