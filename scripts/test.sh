@@ -14,6 +14,7 @@ stop_services() {
   bash scripts/services/icinga2.sh stop "$services/icinga2" >/dev/null 2>&1 || true
   bash scripts/services/postgres.sh stop "$services/postgres" >/dev/null 2>&1 || true
   bash scripts/services/smtp.sh stop "$services/smtp" >/dev/null 2>&1 || true
+  bash scripts/services/ldap.sh stop "$services/ldap" >/dev/null 2>&1 || true
   rm -rf "$services"
 }
 trap stop_services EXIT
@@ -33,6 +34,23 @@ start() {
 start Icinga2 icinga2 BUTLER_TEST_ICINGA_PORT
 start PostgreSQL postgres BUTLER_TEST_POSTGRES_PORT
 start SMTP smtp BUTLER_TEST_SMTP_PORT
+# slapd takes two ports: ldap:// (StartTLS) and ldaps:// on the next one.
+ldap_port() { python3 -c 'import socket
+for p in range(20000, 60000, 7):
+    a, b = socket.socket(), socket.socket()
+    try:
+        a.bind(("127.0.0.1", p)); b.bind(("127.0.0.1", p + 1)); print(p); break
+    except OSError: pass
+    finally: a.close(); b.close()'; }
+if env BUTLER_TEST_LDAP_PORT="$(ldap_port)" bash scripts/services/ldap.sh start "$services/ldap"; then
+  # shellcheck disable=SC1091
+  source "$services/ldap/env"
+elif [ "${CI:-}" = "true" ]; then
+  echo "CI: OpenLDAP is required (.ci/run installs it)" >&2
+  exit 1
+else
+  echo "*** OpenLDAP unavailable: its tests will be SKIPPED ***" >&2
+fi
 
 # butler-py is a Python extension; its tests are the pytest suite below.
 # All features: the Nutanix adapter, its fake Prism and the deployment wiring.

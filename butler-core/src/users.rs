@@ -306,3 +306,10 @@ impl UserService {
         Ok(self.store.user_audit().await?)
     }
 }
+
+#[async_trait::async_trait]
+impl crate::auth::Authenticator for UserService {
+    async fn authenticate(&self, name: &str, password: &str) -> Result<Actor, ButlerError> {
+        UserService::authenticate(self, name, password).await
+    }
+}

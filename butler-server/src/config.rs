@@ -39,6 +39,13 @@
 //! [notifications.webhook]          # see butler_webhook::WebhookNotifier;
 //! url = "https://hooks.example.org/butler"   # secret in BUTLER_NOTIFY_WEBHOOK_SECRET
 //!
+//! [auth.ldap]                      # directory users; see butler_ldap
+//! url = "ldaps://ldap.example.org"  # service password in BUTLER_LDAP_BIND_PASSWORD
+//! bind_dn = "cn=butler,dc=example,dc=org"
+//! user_base = "ou=people,dc=example,dc=org"
+//! group_base = "ou=groups,dc=example,dc=org"
+//! roles = { "cn=butler-approvers,ou=groups,dc=example,dc=org" = ["approver"] }
+//!
 //! [admin]
 //! # Added when the store has no user yet; the password from this variable.
 //! name = "root"
@@ -84,6 +91,14 @@ struct File {
     admin: Option<AdminSection>,
     #[serde(default)]
     notifications: NotificationsSection,
+    #[serde(default)]
+    auth: AuthSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthSection {
+    ldap: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -180,6 +195,8 @@ pub struct ServerConfig {
     pub email: Option<toml::Value>,
     /// `[notifications.webhook]`, checked by `butler_webhook::WebhookConfig`.
     pub webhook: Option<toml::Value>,
+    /// `[auth.ldap]`, checked by `butler_ldap::LdapConfig`.
+    pub ldap: Option<toml::Value>,
 }
 
 fn positive(key: &str, v: Option<i64>, default: i64) -> Result<i64, ConfigError> {
@@ -281,6 +298,7 @@ impl ServerConfig {
             }),
             email: f.notifications.email,
             webhook: f.notifications.webhook,
+            ldap: f.auth.ldap,
         })
     }
 }

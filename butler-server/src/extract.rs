@@ -86,6 +86,15 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(Problem::csrf());
             }
         }
+        if let Some(roles) = session.directory_roles {
+            let actor = Actor::trusted(&session.user, roles)
+                .map_err(|e| Problem::from(butler::ButlerError::from(e)))?;
+            return Ok(Caller {
+                actor,
+                session,
+                token: token.to_string(),
+            });
+        }
         let user = match state.butler().store().get_user(&session.user).await {
             Ok(u) if !u.disabled => u,
             Ok(_) | Err(StoreError::NotFound(_)) => {

@@ -42,6 +42,7 @@ pub mod runs;
 pub mod session;
 pub mod setup;
 
+use butler::auth::Authenticator;
 use butler::engine::EngineHandle;
 use butler::Butler;
 use chrono::Duration;
@@ -99,6 +100,7 @@ struct Inner {
     limiter: session::LoginLimiter,
     runs: Arc<runs::Runs>,
     engine: Mutex<Option<EngineHandle>>,
+    directory: Option<Arc<dyn Authenticator>>,
     settings: HttpSettings,
 }
 
@@ -119,6 +121,10 @@ impl AppState {
 
     pub(crate) fn limiter(&self) -> &session::LoginLimiter {
         &self.0.limiter
+    }
+
+    pub(crate) fn directory(&self) -> Option<&Arc<dyn Authenticator>> {
+        self.0.directory.as_ref()
     }
 
     pub(crate) fn runs(&self) -> &Arc<runs::Runs> {
@@ -163,10 +169,22 @@ impl Server {
             ),
             runs: runs::Runs::new(settings.runs_kept),
             engine: Mutex::new(engine),
+            directory: None,
             butler,
             settings,
         }));
         Server { state }
+    }
+
+    /// Also lets directory users log in (e.g. `butler_ldap`): a name that
+    /// is not a stored user is checked against `directory`, and the
+    /// session keeps the roles it gave (until the session ends).
+    pub fn with_directory(mut self, directory: Arc<dyn Authenticator>) -> Server {
+        match Arc::get_mut(&mut self.state.0) {
+            Some(inner) => inner.directory = Some(directory),
+            None => tracing::error!("with_directory must be called before the server is shared"),
+        }
+        self
     }
 
     /// The shared state (for embedding next to routes of your own).

@@ -117,7 +117,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "listening on http://{} (API under /api, OpenAPI at /openapi.json)",
         listener.local_addr()?
     );
-    let server = Server::new(butler, config.http.clone());
+    let mut server = Server::new(butler, config.http.clone());
+    if let Some(d) = setup::directory(&config, |k| std::env::var(k).ok())? {
+        server = server.with_directory(d);
+        println!("directory users may log in ([auth.ldap])");
+    }
     server
         .serve(listener, async {
             let _ = tokio::signal::ctrl_c().await;

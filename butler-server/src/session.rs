@@ -33,6 +33,9 @@ pub struct Session {
     pub kind: SessionKind,
     /// The CSRF token cookie sessions send back in `X-CSRF-Token`.
     pub csrf: String,
+    /// For a directory (LDAP) user, the roles the directory gave at login
+    /// (the store holds no such user); `None` for a stored user.
+    pub directory_roles: Option<butler::auth::RoleSet>,
     /// When it was opened.
     pub created: DateTime<Utc>,
     /// Last use.
@@ -91,10 +94,22 @@ impl Sessions {
 
     /// Opens a session and returns its token (shown once).
     pub fn open(&self, user: &str, kind: SessionKind, now: DateTime<Utc>) -> (String, Session) {
+        self.open_with(user, kind, now, None)
+    }
+
+    /// Opens a session of a directory user with the roles it gave.
+    pub fn open_with(
+        &self,
+        user: &str,
+        kind: SessionKind,
+        now: DateTime<Utc>,
+        directory_roles: Option<butler::auth::RoleSet>,
+    ) -> (String, Session) {
         let token = random_token();
         let s = Session {
             user: user.to_string(),
             kind,
+            directory_roles,
             csrf: random_token(),
             created: now,
             seen: now,

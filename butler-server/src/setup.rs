@@ -63,6 +63,21 @@ pub fn notifiers(
     Ok(out)
 }
 
+/// The directory authenticator of `[auth.ldap]`, if configured.
+pub fn directory(
+    config: &ServerConfig,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Arc<dyn butler::auth::Authenticator>>, ButlerError> {
+    let Some(v) = &config.ldap else {
+        return Ok(None);
+    };
+    let invalid = |e: &dyn std::fmt::Display| ButlerError::Invalid(format!("auth.ldap: {e}"));
+    let c = butler_ldap::LdapConfig::from_value(v.clone(), env).map_err(|e| invalid(&e))?;
+    Ok(Some(Arc::new(
+        butler_ldap::LdapAuthenticator::new(c).map_err(|e| invalid(&e))?,
+    )))
+}
+
 /// The library for `config`, secrets from the process environment.
 pub fn build(config: &ServerConfig) -> Result<Butler, ButlerError> {
     let store: Arc<dyn Store> = match &config.sqlite {

@@ -69,9 +69,18 @@ pub async fn start(settings: HttpSettings) -> TestServer {
 
 /// A server around `butler` (a demo build), with the demo users.
 pub async fn start_with(butler: butler::Butler, settings: HttpSettings) -> TestServer {
+    start_server(butler, |s| s, settings).await
+}
+
+/// As [`start_with`], the server changed by `adjust` before it serves.
+pub async fn start_server(
+    butler: butler::Butler,
+    adjust: impl FnOnce(Server) -> Server,
+    settings: HttpSettings,
+) -> TestServer {
     let logins = setup::demo_users(&butler).await.expect("demo users");
     let passwords = logins.into_iter().map(|l| (l.user, l.password)).collect();
-    let server = Server::new(butler, settings);
+    let server = adjust(Server::new(butler, settings));
     let state = server.state().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -14,6 +14,18 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// Checks a user name and password and says who that is, as an [`Actor`]
+/// whose roles the library's policy then applies. Butler's stored users
+/// ([`UserService`](crate::users::UserService), feature `users`) are one;
+/// a directory (LDAP) is another. Every failure to log in is
+/// [`AuthError::BadCredentials`], whatever the reason, so a caller cannot
+/// learn which names exist.
+#[async_trait::async_trait]
+pub trait Authenticator: Send + Sync {
+    /// The actor for `name` and `password`.
+    async fn authenticate(&self, name: &str, password: &str) -> Result<Actor, crate::ButlerError>;
+}
+
 /// A role a user may hold. A user may hold several.
 ///
 /// There is no engine role: the provisioning engine's powers are not a role

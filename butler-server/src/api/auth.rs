@@ -107,12 +107,31 @@ pub async fn login(
         p.retry_after = Some(wait);
         return Err(p);
     }
-    let actor = match state
-        .butler()
-        .users()
-        .authenticate(&body.user, body.password.expose_secret())
-        .await
-    {
+    // Stored users first; a name the store does not hold may be a
+    // directory user.
+    let stored = match butler::auth::normalize_user_name(&body.user) {
+        Ok(n) => match state.butler().store().get_user(&n).await {
+            Ok(_) => true,
+            Err(butler::store::StoreError::NotFound(_)) => false,
+            Err(e) => return Err(ButlerError::from(e).into()),
+        },
+        Err(_) => true,
+    };
+    let directory = state.directory().filter(|_| !stored).cloned();
+    let result = match &directory {
+        Some(d) => {
+            d.authenticate(&body.user, body.password.expose_secret())
+                .await
+        }
+        None => {
+            state
+                .butler()
+                .users()
+                .authenticate(&body.user, body.password.expose_secret())
+                .await
+        }
+    };
+    let actor = match result {
         Ok(a) => a,
         Err(e @ ButlerError::Auth(_)) => {
             state.limiter().failed(&body.user, &address, now);
@@ -131,7 +150,8 @@ pub async fn login(
     } else {
         SessionKind::Cookie
     };
-    let (token, session) = state.sessions().open(actor.name(), kind, now);
+    let roles = directory.as_ref().map(|_| actor.roles());
+    let (token, session) = state.sessions().open_with(actor.name(), kind, now, roles);
     let idle = state.sessions().idle().num_seconds();
     let answer = LoginAnswer {
         user: actor.name().to_string(),

@@ -1,0 +1,59 @@
+//! Directory users (a real OpenLDAP) log in over HTTP; stored users keep
+//! their own passwords; the answers for failures do not differ.
+
+mod common;
+
+use butler_ldap::testing::LiveLdap;
+use butler_server::Server;
+use common::Login;
+use reqwest::StatusCode;
+use serde_json::json;
+use std::sync::Arc;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_users_log_in_and_act_with_their_group_roles() {
+    let Some(d) = LiveLdap::from_env() else {
+        return;
+    };
+    let v: toml::Value = toml::from_str(&d.config_toml(&d.ldaps_url, false)).expect("toml");
+    let pw = d.bind_password.clone();
+    let ldap = butler_ldap::LdapAuthenticator::new(
+        butler_ldap::LdapConfig::from_value(v, |_| Some(pw.clone())).expect("config"),
+    )
+    .expect("authenticator");
+    let butler = butler_server::setup::demo_builder(butler::Butler::builder())
+        .build()
+        .expect("demo");
+    let s = common::start_server(
+        butler,
+        |srv: Server| srv.with_directory(Arc::new(ldap)),
+        butler_server::HttpSettings::default(),
+    )
+    .await;
+    let login = |user: &str, pw: &str| {
+        let s = &s;
+        let body = json!({"user": user, "password": pw, "bearer": true});
+        async move { s.post(&Login::default(), "/api/login", body, None).await }
+    };
+    let alice = login("alice", "alice-pw-123").await;
+    assert_eq!(alice.status, StatusCode::OK, "{:?}", alice.body);
+    assert_eq!(alice.body["roles"], json!(["requester", "approver"]));
+    let alice = Login {
+        bearer: alice.body["token"].as_str().map(str::to_string),
+        ..Login::default()
+    };
+    let r = s
+        .post(&alice, "/api/requests", common::spec("ldap01"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.body["owner"], "alice");
+    // Stored users still log in with their stored password.
+    assert!(s.script("ana").await.bearer.is_some());
+    // Wrong password, no Butler group, unknown: one answer.
+    let wrong = login("alice", "nope").await;
+    let carol = login("carol", "carol-pw-123").await;
+    let nobody = login("nobody", "x-pw-123").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.body, carol.body);
+    assert_eq!(wrong.body, nobody.body);
+}
