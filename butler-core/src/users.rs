@@ -28,6 +28,9 @@ use crate::error::ButlerError;
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
 
+mod api_tokens;
+pub use api_tokens::{ApiTokenCreated, MAX_API_TOKENS, TOKEN_PREFIX};
+
 /// The stored users of one deployment.
 pub struct UserService {
     store: Arc<dyn Store>,
@@ -131,6 +134,7 @@ impl UserService {
             version: 1,
             created_at: now,
             updated_at: now,
+            api_tokens: Vec::new(),
         })
     }
 
@@ -169,7 +173,7 @@ impl UserService {
         Ok(user)
     }
 
-    async fn load(&self, name: &str) -> Result<User, ButlerError> {
+    pub(crate) async fn load(&self, name: &str) -> Result<User, ButlerError> {
         let n = normalize_user_name(name)?;
         self.store.get_user(&n).await.map_err(|e| match e {
             StoreError::NotFound(_) => AuthError::UnknownUser(n).into(),
@@ -189,7 +193,7 @@ impl UserService {
         Ok(admins.len() == 1 && admins[0] == name)
     }
 
-    async fn change(
+    pub(crate) async fn change(
         &self,
         actor: &str,
         mut user: User,

@@ -23,8 +23,8 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub struct Caller {
     /// The actor every library call is made as.
     pub actor: Actor,
-    /// The session.
-    pub session: Session,
+    /// The session; `None` for a personal API token.
+    pub session: Option<Session>,
     /// The presented token (to log out).
     pub(crate) token: String,
 }
@@ -65,6 +65,24 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let now = state.butler().clock().now();
+        if let Some(t) =
+            bearer(&parts.headers).filter(|t| t.starts_with(butler::users::TOKEN_PREFIX))
+        {
+            let actor = state
+                .butler()
+                .users()
+                .authenticate_api_token(t)
+                .await
+                .map_err(|e| match e {
+                    butler::ButlerError::Auth(_) => Problem::unauthenticated(),
+                    other => other.into(),
+                })?;
+            return Ok(Caller {
+                actor,
+                session: None,
+                token: String::new(),
+            });
+        }
         let (token, kind) = match bearer(&parts.headers) {
             Some(t) => (t, SessionKind::Bearer),
             None => (
@@ -91,7 +109,7 @@ impl FromRequestParts<AppState> for Caller {
                 .map_err(|e| Problem::from(butler::ButlerError::from(e)))?;
             return Ok(Caller {
                 actor,
-                session,
+                session: Some(session),
                 token: token.to_string(),
             });
         }
@@ -107,7 +125,7 @@ impl FromRequestParts<AppState> for Caller {
             .map_err(|e| Problem::from(butler::ButlerError::from(e)))?;
         Ok(Caller {
             actor,
-            session,
+            session: Some(session),
             token: token.to_string(),
         })
     }

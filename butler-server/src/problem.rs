@@ -171,6 +171,10 @@ impl From<ButlerError> for Problem {
                 AuthError::AlreadyBootstrapped => {
                     Problem::new(S::CONFLICT, "already_bootstrapped", detail)
                 }
+                AuthError::UnknownToken(_) => Problem::new(S::NOT_FOUND, "unknown_token", detail),
+                AuthError::TooManyTokens(_) => {
+                    Problem::new(S::UNPROCESSABLE_ENTITY, "too_many_tokens", detail)
+                }
                 _ => Problem::new(S::BAD_REQUEST, "auth", detail),
             },
             ButlerError::Conflict(store) => {

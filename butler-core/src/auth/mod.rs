@@ -223,4 +223,4 @@ pub use password::MIN_PASSWORD_CHARS;
 #[cfg(feature = "users")]
 pub(crate) use password::{hash_password, verify_nothing, verify_password};
 pub use policy::{Denied, DenyReason, Operation, Policy};
-pub use users::{AuthError, User, UserAudit, UserChange};
+pub use users::{ApiToken, AuthError, User, UserAudit, UserChange};

@@ -27,6 +27,35 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// When the user last changed.
     pub updated_at: DateTime<Utc>,
+    /// Personal API tokens (only their SHA-256 is kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) api_tokens: Vec<ApiToken>,
+}
+
+/// A personal API token as stored: its id, label and dates, and the
+/// SHA-256 of its secret (the secret itself is shown once, at creation).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    /// Public id (12 hex digits), used to list and revoke it.
+    pub id: String,
+    /// What it is for, as its owner named it.
+    pub label: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Hex SHA-256 of the secret.
+    pub(crate) hash: String,
+}
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiToken")
+            .field("id", &self.id)
+            .field("label", &self.label)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for User {
@@ -66,6 +95,16 @@ pub enum UserChange {
     PasswordReset,
     /// Password changed by the user.
     PasswordChanged,
+    /// A personal API token was made.
+    TokenCreated {
+        /// Its id.
+        id: String,
+    },
+    /// A personal API token was revoked.
+    TokenRevoked {
+        /// Its id.
+        id: String,
+    },
     /// Removed.
     Removed,
 }
@@ -109,4 +148,10 @@ pub enum AuthError {
     /// Users exist already: bootstrapping is for an empty store only.
     #[error("users exist already; an admin adds the others")]
     AlreadyBootstrapped,
+    /// No such API token (or not the caller's).
+    #[error("no API token {0:?}")]
+    UnknownToken(String),
+    /// The user holds as many API tokens as allowed.
+    #[error("at most {0} API tokens per user; revoke one first")]
+    TooManyTokens(usize),
 }

@@ -517,6 +517,7 @@ fn user(name: &str, version: u64) -> crate::auth::User {
         version,
         created_at: t0(),
         updated_at: t0(),
+        api_tokens: Vec::new(),
     }
 }
 

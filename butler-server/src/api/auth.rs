@@ -174,7 +174,9 @@ pub async fn login(
 #[utoipa::path(post, path = "/api/logout", tag = "session",
     responses((status = 204, description = "Logged out")))]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> Response {
-    state.sessions().close(&caller.token);
+    if caller.session.is_some() {
+        state.sessions().close(&caller.token);
+    }
     let mut res = StatusCode::NO_CONTENT.into_response();
     res.headers_mut()
         .insert(header::SET_COOKIE, session_cookie(&state, "", 0));
@@ -200,7 +202,10 @@ pub async fn me(caller: Caller) -> Json<Me> {
     Json(Me {
         user: caller.actor.name().to_string(),
         roles: role_names(caller.actor.roles()),
-        csrf_token: (caller.session.kind == SessionKind::Cookie).then_some(caller.session.csrf),
+        csrf_token: caller
+            .session
+            .filter(|s| s.kind == SessionKind::Cookie)
+            .map(|s| s.csrf),
     })
 }
 
@@ -235,5 +240,114 @@ pub async fn change_password(
         )
         .await?;
     state.sessions().close_all_of(caller.actor.name());
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A personal API token as listed.
+#[derive(Serialize, ToSchema)]
+pub struct TokenView {
+    /// Id (to revoke it).
+    pub id: String,
+    /// Label.
+    pub label: String,
+    /// Made.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Stops working.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<butler::auth::ApiToken> for TokenView {
+    fn from(t: butler::auth::ApiToken) -> Self {
+        TokenView {
+            id: t.id,
+            label: t.label,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+        }
+    }
+}
+
+/// The caller's personal API tokens (never their secrets).
+#[utoipa::path(get, path = "/api/me/tokens", tag = "session",
+    responses((status = 200, body = Vec<TokenView>), (status = 401, body = Problem)))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<TokenView>>> {
+    let t = state.butler().users().api_tokens(&caller.actor).await?;
+    Ok(Json(t.into_iter().map(TokenView::from).collect()))
+}
+
+/// A new token's label and lifetime.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// What it is for.
+    pub label: String,
+    /// Days it works (none: until revoked).
+    pub expires_in_days: Option<u32>,
+}
+
+/// A token just made: `token` is shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedToken {
+    /// The record.
+    #[serde(flatten)]
+    pub info: TokenView,
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+}
+
+/// Makes a personal API token for scripts (stored users only).
+#[utoipa::path(post, path = "/api/me/tokens", tag = "session", request_body = NewToken,
+    responses((status = 201, body = CreatedToken), (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<NewToken>,
+) -> ApiResult<Response> {
+    let now = state.butler().clock().now();
+    let expires = match body.expires_in_days {
+        Some(0) | Some(3651..) => {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                "expires_in_days must be 1 to 3650",
+            ))
+        }
+        Some(d) => Some(now + chrono::Duration::days(i64::from(d))),
+        None => None,
+    };
+    let made = state
+        .butler()
+        .users()
+        .create_api_token(&caller.actor, &body.label, expires)
+        .await?;
+    let mut res = (
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            info: made.token.into(),
+            token: made.secret,
+        }),
+    )
+        .into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// Revokes one of the caller's tokens; it stops working at once.
+#[utoipa::path(delete, path = "/api/me/tokens/{id}", tag = "session", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    crate::extract::PathArgs(id): crate::extract::PathArgs<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .butler()
+        .users()
+        .revoke_api_token(&caller.actor, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

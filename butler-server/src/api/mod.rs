@@ -137,6 +137,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
         .routes(routes!(auth::change_password))
+        .routes(routes!(auth::list_tokens, auth::create_token))
+        .routes(routes!(auth::revoke_token))
         .routes(routes!(requests::list, requests::create))
         .routes(routes!(requests::estimate))
         .routes(routes!(requests::export_xlsx))
