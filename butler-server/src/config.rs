@@ -7,6 +7,8 @@
 //!
 //! [store]
 //! sqlite = "/var/lib/butler/butler.sqlite"
+//! # or, for several instances on one database:
+//! # postgres_url_env = "BUTLER_DATABASE_URL"
 //!
 //! [platform]
 //! # The Nutanix deployment file (Prism, Icinga2, billing; see
@@ -112,6 +114,22 @@ struct NotificationsSection {
 #[serde(deny_unknown_fields)]
 struct StoreSection {
     sqlite: Option<PathBuf>,
+    postgres_url_env: Option<String>,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// SQLite in memory (the demo; lost at exit).
+    Memory,
+    /// A SQLite file (one host).
+    Sqlite(PathBuf),
+    /// PostgreSQL, shared by several instances; the connection string
+    /// (with its password) is read from this environment variable.
+    Postgres {
+        /// The variable's name.
+        url_env: String,
+    },
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -183,8 +201,8 @@ pub struct AdminBootstrap {
 pub struct ServerConfig {
     /// Listen address.
     pub listen: SocketAddr,
-    /// SQLite file; `None`: in memory (demo only, lost at exit).
-    pub sqlite: Option<PathBuf>,
+    /// The store.
+    pub store: StoreChoice,
     /// The platform.
     pub platform: PlatformChoice,
     /// HTTP settings.
@@ -289,7 +307,14 @@ impl ServerConfig {
         };
         Ok(ServerConfig {
             listen,
-            sqlite: f.store.sqlite,
+            store: match (f.store.sqlite, f.store.postgres_url_env) {
+                (None, None) => StoreChoice::Memory,
+                (Some(p), None) => StoreChoice::Sqlite(p),
+                (None, Some(url_env)) => StoreChoice::Postgres { url_env },
+                (Some(_), Some(_)) => {
+                    return Err(err("store", "give sqlite or postgres_url_env, not both"))
+                }
+            },
             platform,
             http,
             admin: f.admin.map(|a| AdminBootstrap {
@@ -328,6 +353,7 @@ mod tests {
             ("[sessions]\nidle_minutes = 0", "sessions.idle_minutes"),
             ("[platform]\ndeployment = \"d.toml\"", "platform"),
             ("[htp]\nx = 1", "file"),
+            ("[store]\nsqlite = \"a\"\npostgres_url_env = \"B\"", "store"),
         ] {
             match ServerConfig::from_toml(text) {
                 Err(e) => assert_eq!(e.key, key, "{text}"),

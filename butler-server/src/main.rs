@@ -81,7 +81,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(l) = &args.listen {
         config.listen = l.parse()?;
     }
-    let butler = setup::build(&config)?;
+    let butler = setup::build(&config).await?;
     if args.demo
         || config.platform == PlatformChoice::Demo && butler.store().list_users().await?.is_empty()
     {

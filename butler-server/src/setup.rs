@@ -1,7 +1,7 @@
 //! Building the library from a [`ServerConfig`]: the demo (simulator,
 //! demo catalog, demo users) or a Nutanix deployment.
 
-use crate::config::{PlatformChoice, ServerConfig};
+use crate::config::{PlatformChoice, ServerConfig, StoreChoice};
 use butler::auth::Role;
 use butler::backend::{Schedule, SystemClock};
 use butler::catalog::Catalog;
@@ -78,12 +78,28 @@ pub fn directory(
     )))
 }
 
+/// The store of `config` (connects to PostgreSQL and migrates its schema).
+pub async fn open_store(
+    config: &ServerConfig,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Arc<dyn Store>, ButlerError> {
+    Ok(match &config.store {
+        StoreChoice::Memory => Arc::new(butler::store::SqliteStore::open_in_memory()?),
+        StoreChoice::Sqlite(p) => Arc::new(butler::store::SqliteStore::open(p)?),
+        StoreChoice::Postgres { url_env } => {
+            let url = env(url_env).ok_or_else(|| {
+                ButlerError::Invalid(format!(
+                    "store.postgres_url_env: set {url_env} to the PostgreSQL connection string"
+                ))
+            })?;
+            Arc::new(butler::postgres::PostgresStore::connect(&url).await?)
+        }
+    })
+}
+
 /// The library for `config`, secrets from the process environment.
-pub fn build(config: &ServerConfig) -> Result<Butler, ButlerError> {
-    let store: Arc<dyn Store> = match &config.sqlite {
-        Some(p) => Arc::new(butler::store::SqliteStore::open(p)?),
-        None => Arc::new(butler::store::SqliteStore::open_in_memory()?),
-    };
+pub async fn build(config: &ServerConfig) -> Result<Butler, ButlerError> {
+    let store = open_store(config, |k| std::env::var(k).ok()).await?;
     let mut builder = Butler::builder().store(store.clone());
     for n in notifiers(config, &store, |k| std::env::var(k).ok())? {
         builder = builder.notifier(n);

@@ -80,6 +80,16 @@ pub async fn start_server(
 ) -> TestServer {
     let logins = setup::demo_users(&butler).await.expect("demo users");
     let passwords = logins.into_iter().map(|l| (l.user, l.password)).collect();
+    serve(butler, adjust, settings, passwords).await
+}
+
+/// A server around `butler` whose users exist already (`passwords`).
+pub async fn serve(
+    butler: butler::Butler,
+    adjust: impl FnOnce(Server) -> Server,
+    settings: HttpSettings,
+    passwords: std::collections::HashMap<String, String>,
+) -> TestServer {
     let server = adjust(Server::new(butler, settings));
     let state = server.state().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
