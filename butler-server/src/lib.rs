@@ -36,6 +36,7 @@
 
 pub mod api;
 pub mod config;
+pub mod console;
 pub mod extract;
 pub mod problem;
 pub mod runs;

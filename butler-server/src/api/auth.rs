@@ -51,7 +51,7 @@ pub(crate) fn role_names(roles: RoleSet) -> Vec<String> {
     roles.iter().map(|r| r.as_str().to_string()).collect()
 }
 
-fn client_address(
+pub(crate) fn client_address(
     state: &AppState,
     headers: &HeaderMap,
     peer: Option<ConnectInfo<SocketAddr>>,
@@ -81,6 +81,56 @@ pub(crate) fn session_cookie(state: &AppState, token: &str, max_age: i64) -> Hea
     HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static(""))
 }
 
+/// Checks a login: the rate limit first (per user and per address, the
+/// same whether the user exists), then stored users, then the directory
+/// for names the store does not hold. Returns the actor and, for a
+/// directory user, the roles the directory gave.
+pub(crate) async fn check_login(
+    state: &AppState,
+    user: &str,
+    password: &str,
+    address: &str,
+) -> Result<(butler::auth::Actor, Option<RoleSet>), Problem> {
+    let now = state.butler().clock().now();
+    if let Err(wait) = state.limiter().check(user, address, now) {
+        let mut p = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many failed logins; wait and try again",
+        );
+        p.retry_after = Some(wait);
+        return Err(p);
+    }
+    // Stored users first; a name the store does not hold may be a
+    // directory user.
+    let stored = match butler::auth::normalize_user_name(user) {
+        Ok(n) => match state.butler().store().get_user(&n).await {
+            Ok(_) => true,
+            Err(butler::store::StoreError::NotFound(_)) => false,
+            Err(e) => return Err(ButlerError::from(e).into()),
+        },
+        Err(_) => true,
+    };
+    let directory = state.directory().filter(|_| !stored).cloned();
+    let result = match &directory {
+        Some(d) => d.authenticate(user, password).await,
+        None => state.butler().users().authenticate(user, password).await,
+    };
+    match result {
+        Ok(a) => {
+            state.limiter().succeeded(user);
+            let roles = directory.map(|_| a.roles());
+            Ok((a, roles))
+        }
+        Err(e @ ButlerError::Auth(_)) => {
+            state.limiter().failed(user, address, now);
+            tracing::info!(address = ?address, "failed login");
+            Err(e.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Logs in with a stored user's name and password. Wrong names, wrong
 /// passwords and disabled users get the same answer; too many failures
 /// for one user or one address get 429 before any password is checked.
@@ -98,49 +148,8 @@ pub async fn login(
 ) -> ApiResult<Response> {
     let now = state.butler().clock().now();
     let address = client_address(&state, &headers, peer);
-    if let Err(wait) = state.limiter().check(&body.user, &address, now) {
-        let mut p = Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "too many failed logins; wait and try again",
-        );
-        p.retry_after = Some(wait);
-        return Err(p);
-    }
-    // Stored users first; a name the store does not hold may be a
-    // directory user.
-    let stored = match butler::auth::normalize_user_name(&body.user) {
-        Ok(n) => match state.butler().store().get_user(&n).await {
-            Ok(_) => true,
-            Err(butler::store::StoreError::NotFound(_)) => false,
-            Err(e) => return Err(ButlerError::from(e).into()),
-        },
-        Err(_) => true,
-    };
-    let directory = state.directory().filter(|_| !stored).cloned();
-    let result = match &directory {
-        Some(d) => {
-            d.authenticate(&body.user, body.password.expose_secret())
-                .await
-        }
-        None => {
-            state
-                .butler()
-                .users()
-                .authenticate(&body.user, body.password.expose_secret())
-                .await
-        }
-    };
-    let actor = match result {
-        Ok(a) => a,
-        Err(e @ ButlerError::Auth(_)) => {
-            state.limiter().failed(&body.user, &address, now);
-            tracing::info!(address = ?address, "failed login");
-            return Err(e.into());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    state.limiter().succeeded(&body.user);
+    let (actor, directory_roles) =
+        check_login(&state, &body.user, body.password.expose_secret(), &address).await?;
     // A session id known before login is never reused (fixation).
     if let Some(old) = crate::extract::cookie(&headers, SESSION_COOKIE) {
         state.sessions().close(old);
@@ -150,8 +159,9 @@ pub async fn login(
     } else {
         SessionKind::Cookie
     };
-    let roles = directory.as_ref().map(|_| actor.roles());
-    let (token, session) = state.sessions().open_with(actor.name(), kind, now, roles);
+    let (token, session) = state
+        .sessions()
+        .open_with(actor.name(), kind, now, directory_roles);
     let idle = state.sessions().idle().num_seconds();
     let answer = LoginAnswer {
         user: actor.name().to_string(),

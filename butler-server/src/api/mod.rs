@@ -90,6 +90,7 @@ pub fn router(state: AppState) -> axum::Router {
             }),
         )
         .route("/healthz", get(|| async { "ok" }))
+        .merge(crate::console::router())
         .fallback(|| async { Problem::not_found("no such route") })
         .layer(RequestBodyLimitLayer::new(settings.body_limit))
         .layer(TimeoutLayer::with_status_code(
@@ -114,7 +115,8 @@ async fn as_problem(res: axum::response::Response) -> axum::response::Response {
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if ct.starts_with("application/problem+json") {
+    // Problem documents and the console's own error pages stay as they are.
+    if ct.starts_with("application/problem+json") || ct.starts_with("text/html") {
         return res;
     }
     let code = match status {

@@ -1,0 +1,121 @@
+//! Users and roles (Admin).
+
+use super::{render, Chrome, Form, Viewer};
+use crate::api::users::parse_roles;
+use crate::AppState;
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use butler::auth::Role;
+
+struct UserRow {
+    name: String,
+    roles: Vec<&'static str>,
+    disabled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    c: Chrome,
+    users: Vec<UserRow>,
+    all_roles: Vec<&'static str>,
+    error: String,
+}
+
+impl UsersPage {
+    fn has_role(&self, u: &UserRow, role: &str) -> bool {
+        u.roles.contains(&role)
+    }
+}
+
+async fn page(state: &AppState, v: Viewer, error: String) -> Response {
+    match state.butler().users().list(&v.actor).await {
+        Ok(users) => {
+            let status = if error.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            let page = UsersPage {
+                c: v.chrome,
+                users: users
+                    .into_iter()
+                    .map(|u| UserRow {
+                        roles: u.roles.iter().map(Role::as_str).collect(),
+                        name: u.name,
+                        disabled: u.disabled,
+                    })
+                    .collect(),
+                all_roles: ["requester", "approver", "operator", "admin"].to_vec(),
+                error,
+            };
+            (status, render(&page)).into_response()
+        }
+        Err(e) => v.butler_error(e),
+    }
+}
+
+pub(super) async fn users(State(state): State<AppState>, v: Viewer) -> Response {
+    page(&state, v, String::new()).await
+}
+
+pub(super) async fn add_user(State(state): State<AppState>, v: Viewer, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(r) = v.check_csrf(&form) {
+        return r;
+    }
+    let roles = match parse_roles(&form.all("roles")) {
+        Ok(r) => r,
+        Err(p) => return page(&state, v, p.detail).await,
+    };
+    match state
+        .butler()
+        .users()
+        .add(&v.actor, form.one("name"), roles, form.one("password"))
+        .await
+    {
+        Ok(_) => Redirect::to("/admin/users").into_response(),
+        Err(e) => {
+            let msg = e.to_string();
+            page(&state, v, msg).await
+        }
+    }
+}
+
+pub(super) async fn change_user(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let form = Form::parse(&body);
+    if let Err(r) = v.check_csrf(&form) {
+        return r;
+    }
+    let users = state.butler().users();
+    let result = match form.one("what") {
+        "roles" => match parse_roles(&form.all("roles")) {
+            Ok(r) => users.set_roles(&v.actor, &name, r).await.map(|_| ()),
+            Err(p) => return page(&state, v, p.detail).await,
+        },
+        "disable" => {
+            let r = users.set_disabled(&v.actor, &name, true).await.map(|_| ());
+            if r.is_ok() {
+                state.sessions().close_all_of(&name);
+            }
+            r
+        }
+        "enable" => users.set_disabled(&v.actor, &name, false).await.map(|_| ()),
+        _ => return v.error_page(StatusCode::NOT_FOUND, "not_found", "action"),
+    };
+    match result {
+        Ok(()) => Redirect::to("/admin/users").into_response(),
+        Err(e) => {
+            let msg = e.to_string();
+            page(&state, v, msg).await
+        }
+    }
+}

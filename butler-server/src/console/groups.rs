@@ -1,0 +1,452 @@
+//! Migration screens: groups, VMs, facts, validation, migration progress
+//! and reports.
+
+use super::{render, Chrome, Form, Viewer};
+use crate::AppState;
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use butler::auth::Operation;
+use butler::migration::{
+    GroupId, MigrationGroup, MigrationReport, RunId, Severity, VmOutcome, NONE16, NONE32,
+};
+use butler::ButlerError;
+use std::collections::HashMap;
+
+#[derive(Template)]
+#[template(path = "groups.html")]
+struct ListPage {
+    c: Chrome,
+    groups: Vec<MigrationGroup>,
+    q: String,
+    error: String,
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    v: Viewer,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let find = q.get("q").cloned().unwrap_or_default();
+    match state
+        .butler()
+        .migrations()
+        .find_groups(&v.actor, &find)
+        .await
+    {
+        Ok(groups) => render(&ListPage {
+            c: v.chrome,
+            groups,
+            q: find,
+            error: String::new(),
+        }),
+        Err(e) => v.butler_error(e),
+    }
+}
+
+pub(super) async fn create(State(state): State<AppState>, v: Viewer, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(r) = v.check_csrf(&form) {
+        return r;
+    }
+    match state
+        .butler()
+        .migrations()
+        .create_group(&v.actor, form.one("name"))
+        .await
+    {
+        Ok(g) => Redirect::to(&format!("/groups/{}", g.id.0)).into_response(),
+        Err(e) => {
+            let groups = state
+                .butler()
+                .migrations()
+                .find_groups(&v.actor, "")
+                .await
+                .unwrap_or_default();
+            let page = ListPage {
+                c: v.chrome,
+                groups,
+                q: String::new(),
+                error: e.to_string(),
+            };
+            (StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response()
+        }
+    }
+}
+
+/// A VM of the group with its facts.
+struct VmRow {
+    name: String,
+    selected: bool,
+    cluster: String,
+    project: String,
+    powered_on: String,
+    protection_domain: String,
+    last_replica: String,
+}
+
+/// Findings of one severity and code.
+struct FindingGroup {
+    severity: &'static str,
+    code: String,
+    messages: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "group.html")]
+struct GroupPage {
+    c: Chrome,
+    g: MigrationGroup,
+    clusters: Vec<String>,
+    rows: Vec<VmRow>,
+    facts_age: Option<String>,
+    facts_error: String,
+    search: String,
+    found: Vec<String>,
+    findings: Vec<FindingGroup>,
+    counts: Option<(u32, u32, u32)>,
+    token: Option<String>,
+    reports: Vec<MigrationReport>,
+    message: String,
+}
+
+async fn group_page(
+    state: &AppState,
+    v: Viewer,
+    id: u64,
+    search: String,
+    validation: Option<butler::migration::ValidationReport>,
+    message: String,
+) -> Response {
+    let m = state.butler().migrations();
+    let g = match m.group(&v.actor, GroupId(id)).await {
+        Ok(g) => g,
+        Err(e) => return v.butler_error(e),
+    };
+    let facts = m.facts(&v.actor, g.id).ok();
+    let rows = g
+        .vms
+        .iter()
+        .enumerate()
+        .map(|(i, vm)| {
+            let snap = facts.as_ref().map(|f| &f.snapshot);
+            let fx = snap.and_then(|s| {
+                let j = s.names.iter().position(|n| n == &vm.name).unwrap_or(i);
+                s.vms.get(j).map(|f| (s, *f))
+            });
+            let (cluster, project, power, pd, replica) = match fx {
+                Some((s, f)) if f.cluster != NONE16 => {
+                    let pg = (f.group != NONE32)
+                        .then(|| s.groups.get(f.group as usize))
+                        .flatten();
+                    (
+                        s.clusters
+                            .get(usize::from(f.cluster))
+                            .cloned()
+                            .unwrap_or_default(),
+                        (f.project != NONE16)
+                            .then(|| {
+                                s.projects
+                                    .get(usize::from(f.project))
+                                    .map(|p| p.name.clone())
+                            })
+                            .flatten()
+                            .unwrap_or_default(),
+                        if f.powered_on { "✔" } else { "—" }.to_string(),
+                        pg.map(|p| p.name.clone()).unwrap_or_default(),
+                        pg.and_then(|p| p.last_replica)
+                            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                            .unwrap_or_default(),
+                    )
+                }
+                Some(_) => (
+                    "?".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ),
+                None => Default::default(),
+            };
+            VmRow {
+                name: vm.name.clone(),
+                selected: vm.selected,
+                cluster,
+                project,
+                powered_on: power,
+                protection_domain: pd,
+                last_replica: replica,
+            }
+        })
+        .collect();
+    // VMs of the source cluster matching the search, to add. Listing the
+    // platform is part of editing groups: the library says who may.
+    let mut found = Vec::new();
+    if !search.trim().is_empty() {
+        if let (Ok(()), Some(src)) = (m.authorize(&v.actor, Operation::EditGroups), &g.source) {
+            if let Ok(vms) = state.butler().platform().list_vms(src).await {
+                let needle = search.trim().to_lowercase();
+                found = vms
+                    .into_iter()
+                    .map(|vm| vm.name)
+                    .filter(|n| {
+                        n.to_lowercase().contains(&needle) && !g.vms.iter().any(|x| &x.name == n)
+                    })
+                    .take(50)
+                    .collect();
+                found.sort();
+            }
+        }
+    }
+    let (findings, counts, token) = match (&validation, &facts) {
+        (Some(rep), Some(f)) => {
+            let mut by: Vec<FindingGroup> = Vec::new();
+            for finding in &rep.findings {
+                let sev = match finding.severity() {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                    _ => "info",
+                };
+                let code = finding.code.to_string();
+                let msg = finding.message(&g, &f.snapshot);
+                match by.iter_mut().find(|b| b.severity == sev && b.code == code) {
+                    Some(b) => b.messages.push(msg),
+                    None => by.push(FindingGroup {
+                        severity: sev,
+                        code,
+                        messages: vec![msg],
+                    }),
+                }
+            }
+            let rank = |s: &str| match s {
+                "error" => 0,
+                "warning" => 1,
+                _ => 2,
+            };
+            by.sort_by_key(|b| rank(b.severity));
+            (
+                by,
+                Some((rep.errors, rep.warnings, rep.infos)),
+                rep.token().filter(|_| rep.errors == 0).map(|t| t.encode()),
+            )
+        }
+        _ => (Vec::new(), None, None),
+    };
+    let reports = m.reports(&v.actor, g.id).await.unwrap_or_default();
+    let page = GroupPage {
+        clusters: state
+            .butler()
+            .requests()
+            .catalog()
+            .clusters
+            .iter()
+            .map(|c| c.name.clone())
+            .collect(),
+        rows,
+        facts_age: facts.as_ref().map(|f| format!("{} s", f.age.num_seconds())),
+        facts_error: facts
+            .as_ref()
+            .and_then(|f| f.last_error.clone())
+            .map(|(_, why)| why)
+            .unwrap_or_default(),
+        search,
+        found,
+        findings,
+        counts,
+        token,
+        reports,
+        message,
+        c: v.chrome,
+        g,
+    };
+    render(&page)
+}
+
+pub(super) async fn show(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(id): Path<u64>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let search = q.get("q").cloned().unwrap_or_default();
+    group_page(&state, v, id, search, None, String::new()).await
+}
+
+pub(super) async fn act(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path((id, what)): Path<(u64, String)>,
+    body: Bytes,
+) -> Response {
+    let form = Form::parse(&body);
+    if let Err(r) = v.check_csrf(&form) {
+        return r;
+    }
+    let m = state.butler().migrations();
+    let (a, gid) = (&v.actor, GroupId(id));
+    let version: u64 = form.one("version").parse().unwrap_or(0);
+    let vm = form.one("vm");
+    let back = || Redirect::to(&format!("/groups/{id}")).into_response();
+    let edited: Result<Option<MigrationGroup>, ButlerError> = match what.as_str() {
+        "clusters" => {
+            async {
+                let mut g = m.group(a, gid).await?;
+                if g.version != version {
+                    return Err(ButlerError::Conflict(butler::store::StoreError::Conflict {
+                        what: format!("migration group {id}"),
+                        expected: version,
+                        found: g.version,
+                    }));
+                }
+                if g.source.as_deref() != Some(form.one("source")) {
+                    g = m.set_source(a, gid, g.version, form.one("source")).await?;
+                }
+                if g.destination.as_deref() != Some(form.one("destination")) {
+                    g = m
+                        .set_destination(a, gid, g.version, form.one("destination"))
+                        .await?;
+                }
+                Ok(Some(g))
+            }
+            .await
+        }
+        "switch" => m.switch(a, gid, version).await.map(Some),
+        "rename" => m.rename(a, gid, version, form.one("name")).await.map(Some),
+        "add_vm" => m.add_vm(a, gid, version, vm).await.map(Some),
+        "remove_vm" => m.remove_vm(a, gid, version, vm).await.map(Some),
+        "select" => m.select(a, gid, version, vm, true).await.map(Some),
+        "deselect" => m.select(a, gid, version, vm, false).await.map(Some),
+        "refresh" => m.refresh(a, gid).await.map(|_| None),
+        "clone" => {
+            let name = Some(form.one("name")).filter(|n| !n.trim().is_empty());
+            return match m.clone_group(a, gid, name).await {
+                Ok(g) => Redirect::to(&format!("/groups/{}", g.id.0)).into_response(),
+                Err(e) => v.butler_error(e),
+            };
+        }
+        "delete" => {
+            return match m.delete_group(a, gid, version).await {
+                Ok(()) => Redirect::to("/groups").into_response(),
+                Err(e) => v.butler_error(e),
+            };
+        }
+        "validate" => {
+            return match m.validate(a, gid).await {
+                Ok((_, _, report)) => {
+                    group_page(&state, v, id, String::new(), Some(report), String::new()).await
+                }
+                Err(e) => v.butler_error(e),
+            };
+        }
+        "migrate" => {
+            let started = async {
+                let token = m.parse_token(form.one("token")).await?;
+                m.migrate(a, &token).await
+            }
+            .await;
+            return match started {
+                Ok(handle) => {
+                    let run = handle.run().0;
+                    state.runs().follow(handle);
+                    Redirect::to(&format!("/groups/{id}/run/{run}")).into_response()
+                }
+                Err(e) => v.butler_error(e),
+            };
+        }
+        "retry_failed" => {
+            let run: u64 = form.one("run").parse().unwrap_or(0);
+            return match m.validate_failed(a, RunId(run)).await {
+                Ok((_, _, report)) => {
+                    group_page(&state, v, id, String::new(), Some(report), String::new()).await
+                }
+                Err(e) => v.butler_error(e),
+            };
+        }
+        "cancel_run" => {
+            let run: u64 = form.one("run").parse().unwrap_or(0);
+            if let Err(e) = m.authorize(a, Operation::Migrate) {
+                return v.butler_error(e);
+            }
+            if let Some(l) = state.runs().get(RunId(run)) {
+                l.cancel();
+            }
+            return Redirect::to(&format!("/groups/{id}/run/{run}")).into_response();
+        }
+        _ => return v.error_page(StatusCode::NOT_FOUND, "not_found", &what),
+    };
+    match edited {
+        Ok(_) => back(),
+        Err(ButlerError::Conflict(_)) => {
+            let msg = v.chrome.t("stale").to_string();
+            let res = group_page(&state, v, id, String::new(), None, msg).await;
+            (StatusCode::CONFLICT, res).into_response()
+        }
+        Err(e @ (ButlerError::Group(_) | ButlerError::NotFound(_) | ButlerError::Invalid(_))) => {
+            let msg = e.to_string();
+            let res = group_page(&state, v, id, String::new(), None, msg).await;
+            (StatusCode::UNPROCESSABLE_ENTITY, res).into_response()
+        }
+        Err(e) => v.butler_error(e),
+    }
+}
+
+/// One VM line of a report.
+struct ReportRow {
+    vm: String,
+    outcome: String,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "run.html")]
+struct RunPage {
+    c: Chrome,
+    group: u64,
+    run: u64,
+    ended: bool,
+    rows: Vec<ReportRow>,
+    failed: usize,
+}
+
+pub(super) async fn run_page(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path((group, run)): Path<(u64, u64)>,
+) -> Response {
+    let rep = match state
+        .butler()
+        .migrations()
+        .report(&v.actor, RunId(run))
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return v.butler_error(e),
+    };
+    let rows: Vec<ReportRow> = rep
+        .vms
+        .iter()
+        .map(|l| {
+            let (outcome, detail) = match &l.outcome {
+                VmOutcome::Migrated => ("migrated", l.notes.join("; ")),
+                VmOutcome::Failed { reason } => ("failed", reason.clone()),
+                VmOutcome::Skipped { reason } => ("skipped", reason.clone()),
+                _ => ("still_running", l.notes.join("; ")),
+            };
+            ReportRow {
+                vm: l.vm.clone(),
+                outcome: outcome.into(),
+                detail,
+            }
+        })
+        .collect();
+    render(&RunPage {
+        c: v.chrome,
+        group,
+        run,
+        ended: rep.ended.is_some(),
+        failed: rows.iter().filter(|r| r.outcome == "failed").count(),
+        rows,
+    })
+}

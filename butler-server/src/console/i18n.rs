@@ -1,0 +1,217 @@
+//! The console's words in Spanish and English (the original's users
+//! worked in Spanish). The language is the user's choice, kept in a
+//! cookie; Spanish is the default.
+
+/// A language of the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// Español.
+    Es,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// From the cookie value.
+    pub fn parse(v: &str) -> Lang {
+        if v.eq_ignore_ascii_case("en") {
+            Lang::En
+        } else {
+            Lang::Es
+        }
+    }
+
+    /// The code (`es`, `en`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Es => "es",
+            Lang::En => "en",
+        }
+    }
+
+    /// The other language (for the switch).
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Es => Lang::En,
+            Lang::En => Lang::Es,
+        }
+    }
+}
+
+/// (key, Spanish, English).
+const WORDS: &[(&str, &str, &str)] = &[
+    ("app", "Butler", "Butler"),
+    ("login", "Iniciar sesión", "Log in"),
+    ("logout", "Cerrar sesión", "Log out"),
+    ("user", "Usuario", "User"),
+    ("password", "Contraseña", "Password"),
+    (
+        "bad_login",
+        "Usuario o contraseña incorrectos",
+        "Wrong user name or password",
+    ),
+    (
+        "too_many",
+        "Demasiados intentos; espere e intente de nuevo",
+        "Too many attempts; wait and try again",
+    ),
+    ("requests", "Solicitudes", "Requests"),
+    ("new_request", "Nueva solicitud", "New request"),
+    ("groups", "Grupos de migración", "Migration groups"),
+    ("users", "Usuarios", "Users"),
+    ("my_account", "Mi cuenta", "My account"),
+    ("state", "Estado", "State"),
+    ("all", "Todos", "All"),
+    ("requester", "Solicitante", "Requester"),
+    ("approver", "Aprobador", "Approver"),
+    ("from", "Desde", "From"),
+    ("to", "Hasta", "To"),
+    ("filter", "Filtrar", "Filter"),
+    ("export", "Exportar a Excel", "Export to Excel"),
+    ("total", "Total", "Total"),
+    ("previous", "Anterior", "Previous"),
+    ("next", "Siguiente", "Next"),
+    ("created", "Creada", "Created"),
+    ("vm_name", "Nombre de la VM", "VM name"),
+    ("sockets", "Sockets", "Sockets"),
+    ("cores_per_socket", "Núcleos por socket", "Cores per socket"),
+    ("ram_gib", "RAM (GiB)", "RAM (GiB)"),
+    ("division", "División", "Division"),
+    ("unit", "Unidad de gestión", "Management unit"),
+    ("environment", "Ambiente", "Environment"),
+    ("disk_type", "Tipo de disco", "Disk type"),
+    ("cluster", "Clúster", "Cluster"),
+    (
+        "disks_gib",
+        "Discos (GiB, separados por comas)",
+        "Disks (GiB, comma separated)",
+    ),
+    ("nics", "Redes (VLAN)", "Networks (VLAN)"),
+    ("image", "Imagen", "Image"),
+    ("none", "Ninguna", "None"),
+    ("backup_local", "Respaldo local", "Local backup"),
+    ("backup_remote", "Respaldo remoto", "Remote backup"),
+    ("cdrom", "CD-ROM", "CD-ROM"),
+    (
+        "special_requirement",
+        "Requerimiento especial",
+        "Special requirement",
+    ),
+    ("save_draft", "Guardar borrador", "Save draft"),
+    ("save", "Guardar", "Save"),
+    ("submit", "Enviar a aprobación", "Submit for approval"),
+    ("estimate", "Costo mensual estimado", "Monthly estimate"),
+    ("cost_center", "Centro de costo", "Cost center"),
+    ("project", "Proyecto", "Project"),
+    ("history", "Historial", "History"),
+    ("steps", "Pasos de aprovisionamiento", "Provisioning steps"),
+    ("actions", "Acciones", "Actions"),
+    ("edit", "Editar", "Edit"),
+    ("review", "Revisar", "Review"),
+    ("approve", "Aprobar", "Approve"),
+    ("reject", "Rechazar", "Reject"),
+    ("cancel", "Cancelar", "Cancel"),
+    ("retry", "Reintentar", "Retry"),
+    ("reason", "Motivo", "Reason"),
+    (
+        "stale",
+        "Otra persona cambió esta solicitud primero; esta es la versión actual.",
+        "Someone else changed this first; this is the current version.",
+    ),
+    (
+        "problems",
+        "Corrija lo indicado",
+        "Please fix what is marked",
+    ),
+    ("not_found", "No encontrado", "Not found"),
+    ("denied", "No permitido", "Not allowed"),
+    ("name", "Nombre", "Name"),
+    ("create", "Crear", "Create"),
+    ("find", "Buscar", "Find"),
+    ("source", "Origen", "Source"),
+    ("destination", "Destino", "Destination"),
+    ("set_clusters", "Fijar clústeres", "Set clusters"),
+    ("switch", "Invertir", "Switch"),
+    ("clone", "Clonar", "Clone"),
+    ("rename", "Renombrar", "Rename"),
+    ("delete", "Eliminar", "Delete"),
+    ("add_vm", "Agregar VM", "Add VM"),
+    (
+        "search_vms",
+        "Buscar VMs del clúster de origen",
+        "Search the source cluster's VMs",
+    ),
+    ("remove", "Quitar", "Remove"),
+    ("selected", "Seleccionada", "Selected"),
+    ("select", "Seleccionar", "Select"),
+    ("deselect", "Quitar selección", "Deselect"),
+    ("refresh", "Actualizar datos", "Refresh facts"),
+    ("facts", "Datos de la plataforma", "Platform facts"),
+    ("age", "Antigüedad", "Age"),
+    ("validate", "Validar", "Validate"),
+    ("migrate", "Migrar", "Migrate"),
+    ("errors", "Errores", "Errors"),
+    ("warnings", "Advertencias", "Warnings"),
+    ("infos", "Información", "Information"),
+    ("progress", "Progreso", "Progress"),
+    ("reports", "Informes", "Reports"),
+    ("report", "Informe", "Report"),
+    (
+        "retry_failed",
+        "Reintentar las fallidas",
+        "Retry the failed ones",
+    ),
+    ("done", "Terminado", "Done"),
+    ("roles", "Roles", "Roles"),
+    ("disabled", "Deshabilitado", "Disabled"),
+    ("add_user", "Agregar usuario", "Add user"),
+    ("change_password", "Cambiar contraseña", "Change password"),
+    ("current_password", "Contraseña actual", "Current password"),
+    ("new_password", "Nueva contraseña", "New password"),
+    ("catalog", "Catálogo y tarifas", "Catalog and rates"),
+    ("language", "English", "Español"),
+    ("powered_on", "Encendida", "Powered on"),
+    (
+        "protection_domain",
+        "Dominio de protección",
+        "Protection domain",
+    ),
+    ("last_replica", "Última réplica", "Last replica"),
+    ("outcome", "Resultado", "Outcome"),
+    ("apply", "Aplicar", "Apply"),
+    ("enable", "Habilitar", "Enable"),
+    ("disable", "Deshabilitar", "Disable"),
+    ("saved", "Guardado", "Saved"),
+];
+
+/// A word in `lang` (the key itself when missing, so a gap shows).
+pub fn word(lang: Lang, key: &str) -> &'static str {
+    for (k, es, en) in WORDS {
+        if *k == key {
+            return match lang {
+                Lang::Es => es,
+                Lang::En => en,
+            };
+        }
+    }
+    "?"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_unique_and_has_both_languages() {
+        let mut keys: Vec<&str> = WORDS.iter().map(|w| w.0).collect();
+        keys.sort_unstable();
+        let n = keys.len();
+        keys.dedup();
+        assert_eq!(keys.len(), n, "duplicate keys");
+        assert!(WORDS
+            .iter()
+            .all(|(_, es, en)| !es.is_empty() && !en.is_empty()));
+        assert_eq!(word(Lang::Es, "requests"), "Solicitudes");
+        assert_eq!(word(Lang::En, "requests"), "Requests");
+    }
+}

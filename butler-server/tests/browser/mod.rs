@@ -1,0 +1,198 @@
+//! A real headless Chromium driven over WebDriver (chromedriver), both
+//! from Debian's packages; skipped loudly outside CI when absent.
+
+#![allow(dead_code)]
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct Browser {
+    pub c: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+    shots: PathBuf,
+}
+
+fn find(paths: &[&str]) -> Option<String> {
+    paths
+        .iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .map(|p| p.to_string())
+}
+
+impl Browser {
+    /// A fresh browser (its own profile, 1280×800), or `None` (loudly)
+    /// when Chromium or chromedriver is missing outside CI.
+    pub async fn start() -> Option<Browser> {
+        let (Some(chromium), Some(driver)) = (
+            find(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]),
+            find(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]),
+        ) else {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("CI=true but Chromium/chromedriver are missing (.ci/run installs them)");
+            }
+            eprintln!("\n*** SKIPPED: no Chromium/chromedriver (apt-get install chromium chromium-driver) ***\n");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1280,800",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let mut last = None;
+        for _ in 0..100 {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(c) => {
+                    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                        .join("../target/console-screenshots");
+                    let _ = std::fs::create_dir_all(&shots);
+                    return Some(Browser {
+                        c,
+                        driver: child,
+                        _profile: profile,
+                        shots,
+                    });
+                }
+                Err(e) => {
+                    last = Some(e.to_string());
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        panic!("chromedriver did not answer: {last:?}");
+    }
+
+    pub async fn go(&self, url: &str) {
+        self.c
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("goto {url}: {e}"));
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let e = self
+            .c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        e.clear()
+            .await
+            .unwrap_or_else(|e| panic!("clear {css}: {e}"));
+        e.send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type {css}: {e}"));
+    }
+
+    pub async fn choose(&self, css: &str, value: &str) {
+        self.c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        match self.c.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    pub async fn exists(&self, css: &str) -> bool {
+        self.c.find(Locator::Css(css)).await.is_ok()
+    }
+
+    /// Waits (bounded) until `css` exists and its text contains `want`.
+    pub async fn wait_text(&self, css: &str, want: &str) -> String {
+        let mut last = String::new();
+        for _ in 0..300 {
+            if let Ok(e) = self.c.find(Locator::Css(css)).await {
+                last = e.text().await.unwrap_or_default();
+                if last.contains(want) {
+                    return last;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{css} never showed {want:?} (last: {last:?})");
+    }
+
+    pub async fn title(&self) -> String {
+        self.c.title().await.unwrap_or_default()
+    }
+
+    pub async fn shot(&self, name: &str) {
+        if let Ok(png) = self.c.screenshot().await {
+            let _ = std::fs::write(self.shots.join(format!("{name}.png")), png);
+        }
+    }
+
+    pub async fn login(&self, base: &str, user: &str, password: &str) {
+        self.go(&format!("{base}/login")).await;
+        self.fill("#user", user).await;
+        self.fill("#password", password).await;
+        self.click("#login-button").await;
+        self.wait_text("header nav", user).await;
+    }
+
+    pub async fn logout(&self) {
+        self.click("header form button").await;
+        for _ in 0..100 {
+            if self.exists("#login-button").await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+
+    pub async fn cookie(&self, name: &str) -> Option<String> {
+        self.c
+            .get_named_cookie(name)
+            .await
+            .ok()
+            .map(|c| c.value().to_string())
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.c.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}

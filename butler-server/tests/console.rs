@@ -1,0 +1,302 @@
+//! The console in a real headless Chromium: the quickstart story with a
+//! requester, an approver and an operator, and hostile cases. Screenshots
+//! of each screen go to target/console-screenshots/.
+
+mod browser;
+mod common;
+
+use browser::Browser;
+use butler::backend::PowerState;
+use std::time::Duration;
+
+fn settings() -> butler_server::HttpSettings {
+    // Plain HTTP on loopback: a Secure cookie would not be sent back.
+    butler_server::HttpSettings {
+        cookie_secure: false,
+        ..butler_server::HttpSettings::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quickstart_story_in_the_browser() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = common::start(settings()).await;
+    let base = s.base.clone();
+
+    // Ana, in English, asks for a VM with two mistakes; both show at once.
+    b.go(&format!("{base}/lang/en")).await;
+    b.login(&base, "ana", &s.password("ana")).await;
+    b.shot("01-requests-empty").await;
+    b.go(&format!("{base}/requests/new")).await;
+    b.fill("#name", "web 01").await;
+    b.fill("#ram_gib", "100000").await;
+    b.choose("#division", "CORP").await;
+    b.choose("#unit", "IT").await;
+    b.choose("#environment", "PRD").await;
+    b.choose("#disk_type", "SSD").await;
+    b.click("input[name=nics][value=vlan-10]").await;
+    b.fill("#disks_gib", "50").await;
+    b.wait_text("#estimate-body", "").await;
+    b.shot("02-new-request").await;
+    b.click("#submit").await;
+    b.wait_text("#form-problems", "").await;
+    let name_err = b.text("#name-err").await;
+    let ram_err = b.text("#ram-err").await;
+    assert!(
+        !name_err.is_empty() && !ram_err.is_empty(),
+        "name: {name_err:?}, ram: {ram_err:?}"
+    );
+    b.shot("03-two-mistakes").await;
+
+    // Fixed, with a live estimate, and submitted.
+    b.fill("#name", "web01").await;
+    b.fill("#ram_gib", "4").await;
+    let est = b.wait_text("#estimate-body", "UF").await;
+    assert!(est.contains("UF"), "{est}");
+    b.click("#submit").await;
+    let state = b.wait_text("#state", "requested").await;
+    assert_eq!(state, "requested");
+    let url =
+        b.c.current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+    let id: u64 = url
+        .rsplit('/')
+        .next()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
+    assert!(id > 0, "{url}");
+    // A requester sees no approver action.
+    assert!(!b.exists("#act-approve").await && !b.exists("#act-review").await);
+    b.shot("04-request-submitted").await;
+    b.logout().await;
+
+    // Bea reviews (more RAM: the history shows the cost before and after)
+    // and approves; Butler provisions it.
+    b.login(&base, "bea", &s.password("bea")).await;
+    b.go(&format!("{base}/requests/{id}")).await;
+    b.click("#act-review").await;
+    b.fill("#ram_gib", "8").await;
+    b.click("#save").await;
+    let state = b.wait_text("#state", "reviewed").await;
+    assert_eq!(state, "reviewed");
+    let history = b.text("#history").await;
+    assert!(
+        history.contains("→") && history.contains("ram_gib"),
+        "{history}"
+    );
+    assert!(
+        b.text("#history .cost").await.contains("UF"),
+        "cost delta shown"
+    );
+    b.shot("05-reviewed-with-cost-delta").await;
+    b.click("#act-approve").await;
+    for _ in 0..100 {
+        if b.text("#state").await == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        b.go(&format!("{base}/requests/{id}")).await;
+    }
+    assert_eq!(b.text("#state").await, "completed");
+    assert!(b.text("#steps").await.contains("create_vm"));
+    b.shot("06-provisioned").await;
+
+    // The export link downloads what the list selects (read with the
+    // browser's own session cookie).
+    b.go(&format!("{base}/requests?state=completed")).await;
+    assert!(b.text("#request-list").await.contains("web01"));
+    b.shot("07-list").await;
+    let href =
+        b.c.find(fantoccini::Locator::Css("#export"))
+            .await
+            .expect("export link")
+            .attr("href")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+    let cookie = b.cookie("butler_session").await.unwrap_or_default();
+    let xlsx = s
+        .http
+        .get(format!("{base}{href}"))
+        .header("cookie", format!("butler_session={cookie}"))
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(xlsx.status(), 200);
+    assert!(xlsx.bytes().await.expect("bytes").starts_with(b"PK"));
+    b.logout().await;
+
+    // Olga drills the migration of the new VM and watches it reach 100 %.
+    let vm = format!("web01-r{id}");
+    b.login(&base, "olga", &s.password("olga")).await;
+    b.go(&format!("{base}/groups")).await;
+    b.fill("#new-group", "dr-drill").await;
+    b.click("#create-group").await;
+    b.wait_text("h1", "dr-drill").await;
+    b.choose("#source", "c1-madrid").await;
+    b.choose("#destination", "c2-santiago").await;
+    b.click("#set-clusters").await;
+    b.wait_text("#source", "").await;
+    b.fill("#vm-search", "web01").await;
+    b.click("#search").await;
+    b.click(&format!("button.add-vm[data-vm='{vm}']")).await;
+    b.wait_text("#vms", &vm).await;
+    b.click("#refresh").await;
+    b.wait_text("#vms", "c1-madrid").await;
+    b.click("#validate").await;
+    let counts = b.wait_text("#counts", "").await;
+    assert!(
+        !b.exists("#migrate").await,
+        "powered on: no migrate button ({counts})"
+    );
+    assert!(
+        b.text("#findings").await.to_lowercase().contains("power"),
+        "findings grouped by code"
+    );
+    b.shot("08-validation-errors").await;
+    s.sim().set_power(&vm, PowerState::Off);
+    b.click("#refresh").await;
+    b.wait_text("#vms", "c1-madrid").await;
+    b.click("#validate").await;
+    b.wait_text("#counts", "").await;
+    b.shot("09-validation-clean").await;
+    b.click("#migrate").await;
+    let pct = b.wait_text("#percent", "100").await;
+    assert!(pct.starts_with("100"), "{pct}");
+    let report = b.wait_text("#report", "migrated").await;
+    assert!(report.contains(&vm), "{report}");
+    b.shot("10-migration-done").await;
+    assert_eq!(
+        s.sim().vm(&vm).map(|v| v.cluster),
+        Some("c2-santiago".into())
+    );
+
+    // Spanish is a click away.
+    b.click("a.lang").await;
+    b.wait_text("header nav", "Solicitudes").await;
+
+    // On a phone's width the pages fit (tables scroll inside themselves).
+    b.c.set_window_size(390, 844).await.expect("phone width");
+    for path in [
+        format!("/requests/{id}"),
+        "/requests/new".into(),
+        "/groups".into(),
+    ] {
+        b.go(&format!("{base}{path}")).await;
+        let fits =
+            b.c.execute(
+                "return document.documentElement.scrollWidth <= window.innerWidth + 1",
+                vec![],
+            )
+            .await
+            .expect("script");
+        assert_eq!(
+            fits,
+            serde_json::json!(true),
+            "{path} is wider than a phone"
+        );
+    }
+    b.shot("13-phone-request-form").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_cases_in_the_browser() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = common::start(settings()).await;
+    let base = s.base.clone();
+    let butler = s.state.butler();
+    let users = butler.users();
+    let admin = users
+        .authenticate("admin", &s.password("admin"))
+        .await
+        .expect("admin");
+    users
+        .add(
+            &admin,
+            "carl",
+            [butler::auth::Role::Requester],
+            "carl's long password",
+        )
+        .await
+        .expect("carl");
+    let carl = users
+        .authenticate("carl", "carl's long password")
+        .await
+        .expect("carl");
+    let theirs = butler
+        .requests()
+        .create(&carl, butler::demo::spec("carl01"))
+        .await
+        .expect("carl's request");
+
+    // Another requester's request URL: not found, nothing shown.
+    b.login(&base, "ana", &s.password("ana")).await;
+    b.go(&format!("{base}/requests/{}", theirs.id.0)).await;
+    assert!(!b.text("main").await.contains("carl01"));
+    assert!(
+        b.text("h1").await.contains("No encontrado"),
+        "{}",
+        b.text("h1").await
+    );
+    b.shot("11-someone-elses-request").await;
+
+    // A form posted without its CSRF token is refused and changes nothing.
+    b.go(&format!("{base}/requests/new")).await;
+    b.fill("#name", "nocsrf").await;
+    b.choose("#division", "CORP").await;
+    b.choose("#unit", "IT").await;
+    b.choose("#environment", "PRD").await;
+    b.choose("#disk_type", "SSD").await;
+    b.click("input[name=nics][value=vlan-10]").await;
+    b.c.execute(
+        "document.querySelector('#request-form input[name=_csrf]').remove()",
+        vec![],
+    )
+    .await
+    .expect("script");
+    b.click("#save-draft").await;
+    b.wait_text("h1", "No permitido").await;
+    let ana = users
+        .authenticate("ana", &s.password("ana"))
+        .await
+        .expect("ana");
+    let mine = butler
+        .requests()
+        .list(&ana, &butler::store::RequestQuery::default())
+        .await
+        .expect("list");
+    assert_eq!(mine.total, 0, "nothing was created");
+
+    // A stale edit: someone saves first; the page says so and shows the
+    // current version.
+    let r = butler
+        .requests()
+        .create(&ana, butler::demo::spec("stale01"))
+        .await
+        .expect("request");
+    b.go(&format!("{base}/requests/{}/edit", r.id.0)).await;
+    let mut newer = butler::demo::spec("stale01");
+    newer.ram_gib = 16;
+    butler
+        .requests()
+        .save(&ana, r.id, r.version, newer)
+        .await
+        .expect("saved elsewhere");
+    b.fill("#ram_gib", "2").await;
+    b.click("#save").await;
+    b.wait_text("#stale", "").await;
+    assert!(
+        b.text("main").await.contains("16 GiB"),
+        "the current version is shown"
+    );
+    b.shot("12-stale-edit").await;
+    b.close().await;
+}
