@@ -85,4 +85,7 @@ document.addEventListener("DOMContentLoaded", () => {
   if (form) requestForm(form);
   const view = document.getElementById("progress-view");
   if (view) progressView(view);
+  // A request being provisioned shows its steps as they happen.
+  const live = document.querySelector("[data-refresh]");
+  if (live) setTimeout(() => location.reload(), 1000 * Number(live.dataset.refresh));
 });

@@ -298,5 +298,34 @@ async fn hostile_cases_in_the_browser() {
         "the current version is shown"
     );
     b.shot("12-stale-edit").await;
+
+    // Rate cards with their effective dates are readable; only an Admin
+    // gets the forms to replace them.
+    b.go(&format!("{base}/admin/catalog")).await;
+    let cards = b.wait_text("#rate-cards", "2026-07-01").await;
+    assert!(
+        cards.contains("2026-01-01") && cards.contains("UF"),
+        "{cards}"
+    );
+    assert!(!b.exists("#rates-toml").await);
+    b.logout().await;
+    b.login(&base, "admin", &s.password("admin")).await;
+    b.go(&format!("{base}/admin/catalog")).await;
+    assert!(b.exists("#rates-toml").await);
+    b.fill("#rates-toml", "not = [valid").await;
+    b.c.find(fantoccini::Locator::Css("#rates-toml ~ button"))
+        .await
+        .expect("apply")
+        .click()
+        .await
+        .expect("click");
+    let msg = b.wait_text("#catalog-message", "").await;
+    assert!(!msg.is_empty());
+    assert_eq!(
+        butler.requests().rate_book().cards().len(),
+        2,
+        "a faulty file changes nothing"
+    );
+    b.shot("14-catalog").await;
     b.close().await;
 }

@@ -119,3 +119,83 @@ pub(super) async fn change_user(
         }
     }
 }
+
+/// One rate card as listed.
+struct CardRow {
+    version: String,
+    effective_from: String,
+    currency: String,
+    margin: String,
+    cost_centers: usize,
+}
+
+#[derive(Template)]
+#[template(path = "catalog.html")]
+struct CatalogPage {
+    c: Chrome,
+    cat: std::sync::Arc<butler::catalog::Catalog>,
+    cards: Vec<CardRow>,
+    message: String,
+}
+
+async fn catalog_page(
+    state: &AppState,
+    v: Viewer,
+    message: String,
+    status: StatusCode,
+) -> Response {
+    let rates = state.butler().requests().rate_book();
+    let page = CatalogPage {
+        cat: state.butler().requests().catalog(),
+        cards: rates
+            .cards()
+            .iter()
+            .map(|card| CardRow {
+                version: card.version.clone(),
+                effective_from: card.effective_from.to_string(),
+                currency: card.currency.clone(),
+                margin: card.margin.map(|m| m.to_string()).unwrap_or_default(),
+                cost_centers: card.cost_centers.len(),
+            })
+            .collect(),
+        c: v.chrome,
+        message,
+    };
+    (status, render(&page)).into_response()
+}
+
+pub(super) async fn catalog(State(state): State<AppState>, v: Viewer) -> Response {
+    catalog_page(&state, v, String::new(), StatusCode::OK).await
+}
+
+/// Replaces the catalog or the rate book from pasted TOML (Admin; the
+/// library checks the role and refuses a faulty file whole).
+pub(super) async fn replace_catalog(
+    State(state): State<AppState>,
+    v: Viewer,
+    body: Bytes,
+) -> Response {
+    let form = Form::parse(&body);
+    if let Err(r) = v.check_csrf(&form) {
+        return r;
+    }
+    let text = form.one("toml");
+    let requests = state.butler().requests();
+    let result = match form.one("what") {
+        "catalog" => butler::catalog::Catalog::from_toml_str(text)
+            .map_err(butler::ButlerError::from)
+            .and_then(|c| requests.set_catalog(&v.actor, c)),
+        "rates" => butler::cost::RateBook::from_toml_str(text)
+            .map_err(butler::ButlerError::from)
+            .and_then(|r| requests.set_rate_book(&v.actor, r)),
+        _ => return v.error_page(StatusCode::NOT_FOUND, "not_found", "what"),
+    };
+    match result {
+        Ok(()) => {
+            let msg = v.chrome.t("saved").to_string();
+            catalog_page(&state, v, msg, StatusCode::OK).await
+        }
+        Err(e @ butler::ButlerError::Denied(_)) => v.butler_error(e),
+        Err(e) => catalog_page(&state, v, e.to_string(), StatusCode::UNPROCESSABLE_ENTITY).await,
+    }
+}

@@ -297,4 +297,8 @@ pub fn router() -> Router<AppState> {
         .route("/groups/:id/run/:run", get(groups::run_page))
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/users/:name", post(admin::change_user))
+        .route(
+            "/admin/catalog",
+            get(admin::catalog).post(admin::replace_catalog),
+        )
 }
