@@ -1,106 +1,157 @@
+//! Butler's errors as the Python exceptions of `butler.exceptions`
+//! (classes written in Python so each can also derive from the matching
+//! built-in), with the library's details as attributes.
+
 use butler_core::ButlerError as Core;
-use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyList, PyType};
+use pyo3::BoundObject;
 
-create_exception!(
-    butler,
-    ButlerError,
-    PyException,
-    "Base class of every Butler error."
-);
-create_exception!(
-    butler,
-    ValidationError,
-    ButlerError,
-    "The VM spec has problems; `problems` lists them all."
-);
-create_exception!(
-    butler,
-    PermissionDenied,
-    ButlerError,
-    "The user may not do this (role, ownership or state)."
-);
-create_exception!(
-    butler,
-    Conflict,
-    ButlerError,
-    "Someone changed the object first; reload and try again."
-);
-create_exception!(
-    butler,
-    NotFound,
-    ButlerError,
-    "No such object (or not visible to the user)."
-);
-create_exception!(butler, InvalidInput, ButlerError, "The input is malformed.");
-create_exception!(
-    butler,
-    BackendError,
-    ButlerError,
-    "The platform, monitoring, billing or the store failed."
-);
-create_exception!(
-    butler,
-    LoginError,
-    ButlerError,
-    "User name or password is wrong (the same error whether or not the user exists)."
-);
-create_exception!(
-    butler,
-    MigrationRefused,
-    ButlerError,
-    "Migration needs a fresh validation with no errors."
-);
+static MODULE: GILOnceCell<Py<PyModule>> = GILOnceCell::new();
 
-pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = m.py();
-    m.add("ButlerError", py.get_type::<ButlerError>())?;
-    m.add("ValidationError", py.get_type::<ValidationError>())?;
-    m.add("PermissionDenied", py.get_type::<PermissionDenied>())?;
-    m.add("Conflict", py.get_type::<Conflict>())?;
-    m.add("NotFound", py.get_type::<NotFound>())?;
-    m.add("InvalidInput", py.get_type::<InvalidInput>())?;
-    m.add("BackendError", py.get_type::<BackendError>())?;
-    m.add("MigrationRefused", py.get_type::<MigrationRefused>())?;
-    m.add("LoginError", py.get_type::<LoginError>())?;
-    Ok(())
+/// An instance of `butler.exceptions.<class>` with `msg`; a
+/// `RuntimeError` if that module cannot be imported (a broken install).
+fn make(class: &str, msg: String, attrs: &[(&str, PyObject)]) -> PyErr {
+    Python::with_gil(|py| {
+        let built = (|| -> PyResult<PyErr> {
+            let m = MODULE
+                .get_or_try_init(py, || py.import("butler.exceptions").map(|m| m.unbind()))?;
+            let cls = m.bind(py).getattr(class)?.downcast_into::<PyType>()?;
+            let value = cls.call1((msg.clone(),))?;
+            for (k, v) in attrs {
+                value.setattr(*k, v)?;
+            }
+            Ok(PyErr::from_value(value))
+        })();
+        built.unwrap_or_else(|e| PyRuntimeError::new_err(format!("{msg} ({e})")))
+    })
+}
+
+macro_rules! exception {
+    ($rust:ident, $py:literal) => {
+        /// Raises `butler.exceptions.
+        #[doc = $py]
+        /// `.
+        pub(crate) struct $rust;
+        impl $rust {
+            pub(crate) fn new_err(msg: impl Into<String>) -> PyErr {
+                make($py, msg.into(), &[])
+            }
+        }
+    };
+}
+
+exception!(ButlerError, "ButlerError");
+exception!(InvalidInput, "InvalidInputError");
+exception!(MigrationRefused, "MigrationRefusedError");
+
+fn obj<'py, T>(py: Python<'py>, v: T) -> PyObject
+where
+    T: IntoPyObject<'py>,
+{
+    v.into_pyobject(py)
+        .map(|b| BoundObject::into_any(b).unbind())
+        .unwrap_or_else(|_| py.None())
 }
 
 /// Maps a Butler error to its Python exception.
 pub(crate) fn to_py(e: Core) -> PyErr {
     let msg = e.to_string();
-    match e {
+    Python::with_gil(|py| match e {
         Core::Validation(problems) => {
-            let err = ValidationError::new_err(msg);
-            Python::with_gil(|py| {
-                let list: Vec<crate::catalog::SpecProblem> =
-                    problems.0.into_iter().map(Into::into).collect();
-                if let Ok(l) = PyList::new(py, list) {
-                    let _ = err.value(py).setattr("problems", l);
-                }
-            });
-            err
+            let list: Vec<crate::catalog::SpecProblem> =
+                problems.0.into_iter().map(Into::into).collect();
+            let l = PyList::new(py, list)
+                .map(|l| l.into_any().unbind())
+                .unwrap_or_else(|_| py.None());
+            make("ValidationError", msg, &[("problems", l)])
         }
-        Core::Denied(_) => PermissionDenied::new_err(msg),
+        Core::Denied(d) => {
+            let reason = crate::errors::deny_code(&d.reason);
+            make(
+                "PermissionDeniedError",
+                msg,
+                &[
+                    ("actor", obj(py, d.actor.clone())),
+                    ("action", obj(py, d.action.to_string())),
+                    ("request", obj(py, d.request.map(|r| r.0))),
+                    ("state", obj(py, d.state.map(|s| s.as_str()))),
+                    ("reason", obj(py, reason)),
+                ],
+            )
+        }
         Core::Auth(a) => {
             use butler_core::auth::AuthError as A;
             match a {
-                A::BadCredentials => LoginError::new_err(msg),
-                A::UnknownUser(_) => NotFound::new_err(msg),
-                A::Exists(_) | A::AlreadyBootstrapped => Conflict::new_err(msg),
-                _ => InvalidInput::new_err(msg),
+                A::BadCredentials => make("LoginError", msg, &[]),
+                A::UnknownUser(u) | A::UnknownToken(u) => {
+                    make("NotFoundError", msg, &[("what", obj(py, u))])
+                }
+                A::Exists(u) => make("ConflictError", msg, &[("what", obj(py, u))]),
+                A::AlreadyBootstrapped => make("ConflictError", msg, &[]),
+                _ => make("InvalidInputError", msg, &[]),
             }
         }
-        Core::Conflict(_) => Conflict::new_err(msg),
-        Core::NotFound(_) => NotFound::new_err(msg),
-        Core::Invalid(_) | Core::Group(_) | Core::Catalog(_) | Core::Cost(_) | Core::Limit(_) => {
-            InvalidInput::new_err(msg)
+        Core::Conflict(c) => {
+            let attrs = match c {
+                butler_core::store::StoreError::Conflict {
+                    what,
+                    expected,
+                    found,
+                } => vec![
+                    ("what", obj(py, what)),
+                    ("expected_version", obj(py, expected)),
+                    ("found_version", obj(py, found)),
+                ],
+                _ => Vec::new(),
+            };
+            make("ConflictError", msg, &attrs)
         }
-        Core::ValidationRequired(_) => MigrationRefused::new_err(msg),
-        Core::Store(_) | Core::Backend(_) | Core::Export(_) => BackendError::new_err(msg),
-        _ => ButlerError::new_err(msg),
+        Core::NotFound(what) => make("NotFoundError", msg, &[("what", obj(py, what))]),
+        Core::Limit(l) => make(
+            "InvalidInputError",
+            msg,
+            &[
+                ("field", obj(py, l.field.clone())),
+                ("limit", obj(py, l.limit)),
+                ("found", obj(py, l.found)),
+                ("unit", obj(py, l.unit)),
+            ],
+        ),
+        Core::Invalid(_) | Core::Group(_) | Core::Catalog(_) | Core::Cost(_) => {
+            make("InvalidInputError", msg, &[])
+        }
+        Core::ValidationRequired(_) => make("MigrationRefusedError", msg, &[]),
+        Core::Store(s) => make(
+            "BackendError",
+            msg,
+            &[("retryable", obj(py, s.is_retryable()))],
+        ),
+        Core::Backend(b) => make(
+            "BackendError",
+            msg,
+            &[("retryable", obj(py, b.is_retryable()))],
+        ),
+        Core::Export(_) => make("BackendError", msg, &[]),
+        _ => make("ButlerError", msg, &[]),
+    })
+}
+
+/// The stable code of a refusal's reason (as the HTTP service sends it).
+pub(crate) fn deny_code(reason: &butler_core::auth::DenyReason) -> &'static str {
+    use butler_core::auth::DenyReason as D;
+    match reason {
+        D::MissingRole { .. } => "missing_role",
+        D::NotOwner => "not_owner",
+        D::OwnRequest => "own_request",
+        D::NotVisible => "not_visible",
+        D::WrongState => "wrong_state",
+        D::Final => "final",
+        D::EngineOnly => "engine_only",
+        D::WrongStep => "wrong_step",
+        _ => "denied",
     }
 }
 

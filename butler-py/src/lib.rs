@@ -67,7 +67,7 @@ fn _butler(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // Butler's logs go to Python's `logging` under the logger "butler_core.*"
     // (and "butler_nutanix.*", …); a reset handle lets tests change levels.
     let _ = pyo3_log::try_init();
-    errors::register(m)?;
+
     catalog::register(m)?;
     requests::register(m)?;
     migration::register(m)?;

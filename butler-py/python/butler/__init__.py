@@ -13,37 +13,49 @@ and a ``Session`` per user, from a login::
 Scripts that authenticate users themselves use ``b.trusted_session(user,
 roles)``, whose name says that Butler trusts the script for who the user is.
 
-Every error is a ``butler.ButlerError``; ``ValidationError.problems`` lists
-all problems of a VM spec at once.
+Every error is a ``butler.ButlerError`` (``butler.exceptions``); each kind
+also derives from the matching built-in (``NotFoundError`` is a
+``LookupError``, ``PermissionDeniedError`` a ``PermissionError``,
+``ValidationError`` and ``InvalidInputError`` are ``ValueError``s) and
+carries the details as attributes. ``ValidationError.problems`` lists all
+problems of a VM spec at once.
 """
 
-from ._butler import (
+from . import exceptions
+from .exceptions import (
     BackendError,
-    Butler,
     ButlerError,
-    Catalog,
     Conflict,
+    ConflictError,
+    InvalidInput,
+    InvalidInputError,
+    LoginError,
+    MigrationRefused,
+    MigrationRefusedError,
+    NotFound,
+    NotFoundError,
+    PermissionDenied,
+    PermissionDeniedError,
+    ValidationError,
+)
+from ._butler import (
+    Butler,
+    Catalog,
     Estimate,
     Facts,
     Finding,
     HistoryEntry,
-    InvalidInput,
     LineItem,
-    LoginError,
     MigrationEvent,
     MigrationGroup,
-    MigrationRefused,
     MigrationReport,
     MigrationRun,
-    NotFound,
-    PermissionDenied,
     RateBook,
     Request,
     RequestPage,
     Session,
     Simulator,
     SpecProblem,
-    ValidationError,
     ValidationReport,
     ValidationToken,
     VmReport,
@@ -52,6 +64,12 @@ from ._butler import (
 )
 
 __all__ = [
+    "exceptions",
+    "ConflictError",
+    "InvalidInputError",
+    "MigrationRefusedError",
+    "NotFoundError",
+    "PermissionDeniedError",
     "BackendError",
     "Butler",
     "ButlerError",
