@@ -2,16 +2,25 @@
 
 import datetime
 from decimal import Decimal
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import final, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+__all__ = [
+    "Catalog", "RateBook", "VmSpec", "SpecProblem", "Estimate", "LineItem", "Request",
+    "HistoryEntry", "RequestPage", "MigrationGroup", "Facts", "ValidationReport",
+    "ValidationToken", "Finding", "MigrationEvent", "MigrationRun", "MigrationReport",
+    "VmReport", "validate", "Butler", "Session", "Simulator",
+]
 
 # Exceptions live in ``butler.exceptions`` (Python classes, each also a
 # subclass of the matching built-in).
 
+@final
 class SpecProblem:
     field: str
     code: str
     message: str
 
+@final
 class VmSpec:
     name: str
     cores_per_socket: int
@@ -29,31 +38,32 @@ class VmSpec:
     backup_remote: bool
     cdrom: bool
     special_requirement: str
-    def __init__(
-        self,
-        name: str = "",
+    def __new__(
+        cls,
+        name: str = ...,
         cores_per_socket: int = 1,
         sockets: int = 1,
         ram_gib: int = 1,
-        division: str = "",
-        unit: str = "",
-        environment: str = "",
-        disk_type: str = "",
-        cluster: str = "",
+        division: str = ...,
+        unit: str = ...,
+        environment: str = ...,
+        disk_type: str = ...,
+        cluster: str = ...,
         disks_gib: Sequence[int] = ...,
         nics: Sequence[str] = ...,
         image: Optional[str] = None,
         backup_local: bool = True,
         backup_remote: bool = True,
         cdrom: bool = True,
-        special_requirement: str = "",
-    ) -> None: ...
+        special_requirement: str = ...,
+    ) -> VmSpec: ...
     @staticmethod
     def demo(name: str) -> VmSpec: ...
     @property
     def vcpus(self) -> int: ...
     def copy(self) -> VmSpec: ...
 
+@final
 class Catalog:
     @staticmethod
     def demo() -> Catalog: ...
@@ -70,6 +80,7 @@ class Catalog:
     def validate(self, spec: VmSpec) -> List[SpecProblem]: ...
     def cost_center(self, spec: VmSpec) -> Optional[str]: ...
 
+@final
 class LineItem:
     @property
     def item(self) -> str: ...
@@ -86,6 +97,7 @@ class LineItem:
     @property
     def source(self) -> str: ...
 
+@final
 class Estimate:
     @property
     def card_version(self) -> str: ...
@@ -103,6 +115,7 @@ class Estimate:
     def total(self) -> Decimal: ...
     def diff(self, after: Estimate) -> List[Tuple[str, Optional[Decimal], Optional[Decimal], Decimal]]: ...
 
+@final
 class RateBook:
     @staticmethod
     def demo() -> RateBook: ...
@@ -112,6 +125,7 @@ class RateBook:
     def versions(self) -> List[str]: ...
     def estimate(self, spec: VmSpec, catalog: Catalog, date: Optional[datetime.date] = None) -> Estimate: ...
 
+@final
 class HistoryEntry:
     @property
     def seq(self) -> int: ...
@@ -132,6 +146,7 @@ class HistoryEntry:
     @property
     def note(self) -> Optional[str]: ...
 
+@final
 class Request:
     @property
     def id(self) -> int: ...
@@ -166,11 +181,13 @@ class Request:
     @property
     def history(self) -> List[HistoryEntry]: ...
 
+@final
 class RequestPage:
     items: List[Request]
     total: int
     skipped: int
 
+@final
 class MigrationGroup:
     @property
     def id(self) -> int: ...
@@ -186,6 +203,7 @@ class MigrationGroup:
     def vms(self) -> List[Tuple[str, bool]]: ...
     def __len__(self) -> int: ...
 
+@final
 class Facts:
     @property
     def snapshot_id(self) -> int: ...
@@ -193,6 +211,7 @@ class Facts:
     def taken_at(self) -> datetime.datetime: ...
     def __len__(self) -> int: ...
 
+@final
 class ValidationToken:
     """Opaque, signed: only Butler issues it; ``str(token)`` is its text form."""
     @property
@@ -202,12 +221,14 @@ class ValidationToken:
     @property
     def group_version(self) -> int: ...
 
+@final
 class Finding:
     code: str
     severity: str
     vm: Optional[str]
     message: str
 
+@final
 class ValidationReport:
     @property
     def errors(self) -> int: ...
@@ -225,6 +246,7 @@ class ValidationReport:
 
 def validate(group: MigrationGroup, facts: Facts, now: Optional[datetime.datetime] = None) -> ValidationReport: ...
 
+@final
 class MigrationEvent:
     run: int
     at: datetime.datetime
@@ -237,6 +259,7 @@ class MigrationEvent:
     will_retry: bool
     percent: float
 
+@final
 class VmReport:
     vm: str
     protection_group: Optional[str]
@@ -245,6 +268,7 @@ class VmReport:
     attempts: List[Tuple[int, datetime.datetime, datetime.datetime, Optional[str]]]
     notes: List[str]
 
+@final
 class MigrationReport:
     @property
     def id(self) -> int: ...
@@ -271,6 +295,7 @@ class MigrationReport:
     @property
     def vms(self) -> List[VmReport]: ...
 
+@final
 class MigrationRun(Iterator[MigrationEvent]):
     @property
     def id(self) -> int: ...
@@ -279,6 +304,7 @@ class MigrationRun(Iterator[MigrationEvent]):
     def cancel(self) -> None: ...
     def wait(self) -> MigrationReport: ...
 
+@final
 class Simulator:
     @property
     def vm_count(self) -> int: ...
@@ -292,6 +318,7 @@ class Simulator:
     def clear_faults(self) -> None: ...
     def generate_fleet(self, vms: int, groups: int, mix: str = "none", prefix: str = "fleet", seed: int = 1) -> List[str]: ...
 
+@final
 class Session:
     @property
     def user(self) -> str: ...
@@ -314,7 +341,7 @@ class Session:
         created_from: Optional[datetime.datetime] = None,
         created_to: Optional[datetime.datetime] = None,
         offset: int = 0,
-        limit: int = 50,
+        limit: int = ...,
     ) -> RequestPage: ...
     def save(self, id: int, version: int, spec: VmSpec) -> Request: ...
     def submit(self, id: int, version: int) -> Request: ...
@@ -327,7 +354,7 @@ class Session:
     def create_group(self, name: str) -> MigrationGroup: ...
     def create_group_with_vms(self, name: str, source: str, destination: str, vms: Sequence[str]) -> MigrationGroup: ...
     def group(self, id: int) -> MigrationGroup: ...
-    def find_groups(self, name_part: str = "") -> List[MigrationGroup]: ...
+    def find_groups(self, name_part: str = ...) -> List[MigrationGroup]: ...
     def clone_group(self, id: int, name: Optional[str] = None) -> MigrationGroup: ...
     def rename_group(self, id: int, version: int, name: str) -> MigrationGroup: ...
     def switch(self, id: int, version: int) -> MigrationGroup: ...
@@ -345,8 +372,9 @@ class Session:
     def report(self, run_id: int) -> MigrationReport: ...
     def reports(self, group_id: int) -> List[MigrationReport]: ...
 
+@final
 class Butler:
-    def __init__(self, db_path: Optional[str] = None, seed: int = 0, catalog: Optional[Catalog] = None, rate_book: Optional[RateBook] = None, *, four_eyes: bool = True) -> None: ...
+    def __new__(cls, db_path: Optional[str] = None, seed: int = 0, catalog: Optional[Catalog] = None, rate_book: Optional[RateBook] = None, *, four_eyes: bool = True) -> Butler: ...
     @staticmethod
     def nutanix(config_path: str, db_path: Optional[str] = None, catalog: Optional[Catalog] = None, rate_book: Optional[RateBook] = None, *, monitoring: bool = True, billing: bool = True) -> Butler: ...
     def login(self, name: str, password: str) -> Session: ...
