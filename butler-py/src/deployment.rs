@@ -18,6 +18,7 @@ use butler_sim::SimPlatform;
 use chrono::{DateTime, Utc};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use pyo3::types::PyTuple;
 use std::sync::Arc;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -388,86 +389,118 @@ impl Session {
         })
     }
 
-    /// Edits your draft.
-    fn save(&self, py: Python<'_>, id: u64, version: u64, spec: &VmSpec) -> PyResult<Request> {
-        let (a, spec) = (self.actor.clone(), spec.to_core());
+    /// Edits your draft: ``save(request, spec)`` (or ``save(id, version, spec)``).
+    #[pyo3(signature = (target, *args))]
+    fn save(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Request> {
+        let t = crate::target::target("save", target, args, 1..=1)?;
+        let spec = t.rest[0].extract::<PyRef<'_, VmSpec>>()?.to_core();
+        let (a, id, version) = (self.actor.clone(), RequestId(t.id), t.version);
         Ok(Request {
-            inner: call!(py, self.requests, |s| s.save(
-                &a,
-                RequestId(id),
-                version,
-                spec
-            ))?,
+            inner: call!(py, self.requests, |s| s.save(&a, id, version, spec))?,
         })
     }
 
-    /// Submits your draft for approval.
-    fn submit(&self, py: Python<'_>, id: u64, version: u64) -> PyResult<Request> {
-        let a = self.actor.clone();
+    /// Submits your draft for approval: ``submit(request)`` (or ``submit(id, version)``).
+    #[pyo3(signature = (target, *args))]
+    fn submit(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Request> {
+        let t = crate::target::target("submit", target, args, 0..=0)?;
+        let (a, id, version) = (self.actor.clone(), RequestId(t.id), t.version);
         Ok(Request {
-            inner: call!(py, self.requests, |s| s.submit(&a, RequestId(id), version))?,
+            inner: call!(py, self.requests, |s| s.submit(&a, id, version))?,
         })
     }
 
-    /// Cancels your request (while created or requested).
-    #[pyo3(signature = (id, version, reason=None))]
+    /// Cancels your request (while created or requested):
+    /// ``cancel(request, reason=None)`` (or ``cancel(id, version, reason=None)``).
+    #[pyo3(signature = (target, *args, reason=None))]
     fn cancel(
         &self,
         py: Python<'_>,
-        id: u64,
-        version: u64,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
         reason: Option<String>,
     ) -> PyResult<Request> {
-        let a = self.actor.clone();
+        let t = crate::target::target("cancel", target, args, 0..=1)?;
+        let reason = match t.rest.first() {
+            Some(r) => Some(r.extract::<String>()?),
+            None => reason,
+        };
+        let (a, id, version) = (self.actor.clone(), RequestId(t.id), t.version);
         Ok(Request {
-            inner: call!(py, self.requests, |s| s.cancel(
-                &a,
-                RequestId(id),
-                version,
-                reason
-            ))?,
+            inner: call!(py, self.requests, |s| s.cancel(&a, id, version, reason))?,
         })
     }
 
-    /// Approver edit (→ reviewed).
-    fn review(&self, py: Python<'_>, id: u64, version: u64, spec: &VmSpec) -> PyResult<Request> {
-        let (a, spec) = (self.actor.clone(), spec.to_core());
+    /// Reviews with edits (approver): ``review(request, spec)`` (or ``review(id, version, spec)``).
+    #[pyo3(signature = (target, *args))]
+    fn review(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Request> {
+        let t = crate::target::target("review", target, args, 1..=1)?;
+        let spec = t.rest[0].extract::<PyRef<'_, VmSpec>>()?.to_core();
+        let (a, id, version) = (self.actor.clone(), RequestId(t.id), t.version);
         Ok(Request {
-            inner: call!(py, self.requests, |s| s.review(
-                &a,
-                RequestId(id),
-                version,
-                spec
-            ))?,
+            inner: call!(py, self.requests, |s| s.review(&a, id, version, spec))?,
         })
     }
 
-    /// Rejects, with a reason.
-    fn reject(&self, py: Python<'_>, id: u64, version: u64, reason: String) -> PyResult<Request> {
-        let a = self.actor.clone();
+    /// Rejects, with a reason: ``reject(request, reason)`` (or ``reject(id, version, reason)``).
+    #[pyo3(signature = (target, *args))]
+    fn reject(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Request> {
+        let t = crate::target::target("reject", target, args, 1..=1)?;
+        let reason: String = t.rest[0].extract()?;
+        let (a, id, version) = (self.actor.clone(), RequestId(t.id), t.version);
         Ok(Request {
-            inner: call!(py, self.requests, |s| s.reject(
-                &a,
-                RequestId(id),
-                version,
-                &reason
-            ))?,
+            inner: call!(py, self.requests, |s| s.reject(&a, id, version, &reason))?,
         })
     }
 
-    /// Approves.
-    fn approve(&self, py: Python<'_>, id: u64, version: u64) -> PyResult<Request> {
-        let a = self.actor.clone();
+    /// Approves: ``approve(request)`` (or ``approve(id, version)``).
+    #[pyo3(signature = (target, *args))]
+    fn approve(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Request> {
+        let t = crate::target::target("approve", target, args, 0..=0)?;
+        let (a, id, version) = (self.actor.clone(), RequestId(t.id), t.version);
         Ok(Request {
-            inner: call!(py, self.requests, |s| s.approve(&a, RequestId(id), version))?,
+            inner: call!(py, self.requests, |s| s.approve(&a, id, version))?,
         })
     }
 
-    /// Retries a request in error at its failed step (admin).
-    fn retry(&self, py: Python<'_>, id: u64, version: u64) -> PyResult<Request> {
-        let a = self.actor.clone();
+    /// Retries a request in error at its failed step (admin):
+    /// ``retry(request)`` (or ``retry(id, version)``).
+    #[pyo3(signature = (target, *args))]
+    fn retry(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Request> {
+        let t = crate::target::target("retry", target, args, 0..=0)?;
+        let (a, id, version) = (self.actor.clone(), RequestId(t.id), t.version);
         Ok(Request {
-            inner: call!(py, self.requests, |s| s.retry(&a, RequestId(id), version))?,
+            inner: call!(py, self.requests, |s| s.retry(&a, id, version))?,
         })
     }
 
@@ -555,106 +588,159 @@ impl Session {
         })
     }
 
-    /// Renames.
+    /// Renames a group: ``rename_group(group, name)`` (or ``rename_group(id, version, name)``).
+    #[pyo3(signature = (target, *args))]
     fn rename_group(
         &self,
         py: Python<'_>,
-        id: u64,
-        version: u64,
-        name: String,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
     ) -> PyResult<MigrationGroup> {
-        let (m, a) = (self.migrations.clone(), self.actor.clone());
-        group(py, async move {
-            m.rename(&a, GroupId(id), version, &name).await
-        })
+        let t = crate::target::target("rename_group", target, args, 1..=1)?;
+        let name: String = t.rest[0].extract()?;
+        let (m, a, id, version) = (
+            self.migrations.clone(),
+            self.actor.clone(),
+            GroupId(t.id),
+            t.version,
+        );
+        group(py, async move { m.rename(&a, id, version, &name).await })
     }
 
-    /// Swaps source and destination.
-    fn switch(&self, py: Python<'_>, id: u64, version: u64) -> PyResult<MigrationGroup> {
-        let (m, a) = (self.migrations.clone(), self.actor.clone());
-        group(py, async move { m.switch(&a, GroupId(id), version).await })
+    /// Swaps source and destination: ``switch(group)`` (or ``switch(id, version)``).
+    #[pyo3(signature = (target, *args))]
+    fn switch(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<MigrationGroup> {
+        let t = crate::target::target("switch", target, args, 0..=0)?;
+
+        let (m, a, id, version) = (
+            self.migrations.clone(),
+            self.actor.clone(),
+            GroupId(t.id),
+            t.version,
+        );
+        group(py, async move { m.switch(&a, id, version).await })
     }
 
-    /// Sets the source cluster.
+    /// Sets the source cluster: ``set_source(group, cluster)``.
+    #[pyo3(signature = (target, *args))]
     fn set_source(
         &self,
         py: Python<'_>,
-        id: u64,
-        version: u64,
-        cluster: String,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
     ) -> PyResult<MigrationGroup> {
-        let (m, a) = (self.migrations.clone(), self.actor.clone());
-        group(py, async move {
-            m.set_source(&a, GroupId(id), version, &cluster).await
-        })
-    }
-
-    /// Sets the destination cluster.
-    fn set_destination(
-        &self,
-        py: Python<'_>,
-        id: u64,
-        version: u64,
-        cluster: String,
-    ) -> PyResult<MigrationGroup> {
-        let (m, a) = (self.migrations.clone(), self.actor.clone());
-        group(py, async move {
-            m.set_destination(&a, GroupId(id), version, &cluster).await
-        })
-    }
-
-    /// Adds a platform VM.
-    fn add_vm(
-        &self,
-        py: Python<'_>,
-        id: u64,
-        version: u64,
-        vm: String,
-    ) -> PyResult<MigrationGroup> {
-        let (m, a) = (self.migrations.clone(), self.actor.clone());
+        let t = crate::target::target("set_source", target, args, 1..=1)?;
+        let cluster: String = t.rest[0].extract()?;
+        let (m, a, id, version) = (
+            self.migrations.clone(),
+            self.actor.clone(),
+            GroupId(t.id),
+            t.version,
+        );
         group(
             py,
-            async move { m.add_vm(&a, GroupId(id), version, &vm).await },
+            async move { m.set_source(&a, id, version, &cluster).await },
         )
     }
 
-    /// Removes a VM.
+    /// Sets the destination cluster: ``set_destination(group, cluster)``.
+    #[pyo3(signature = (target, *args))]
+    fn set_destination(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<MigrationGroup> {
+        let t = crate::target::target("set_destination", target, args, 1..=1)?;
+        let cluster: String = t.rest[0].extract()?;
+        let (m, a, id, version) = (
+            self.migrations.clone(),
+            self.actor.clone(),
+            GroupId(t.id),
+            t.version,
+        );
+        group(py, async move {
+            m.set_destination(&a, id, version, &cluster).await
+        })
+    }
+
+    /// Adds a platform VM: ``add_vm(group, vm)``.
+    #[pyo3(signature = (target, *args))]
+    fn add_vm(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<MigrationGroup> {
+        let t = crate::target::target("add_vm", target, args, 1..=1)?;
+        let vm: String = t.rest[0].extract()?;
+        let (m, a, id, version) = (
+            self.migrations.clone(),
+            self.actor.clone(),
+            GroupId(t.id),
+            t.version,
+        );
+        group(py, async move { m.add_vm(&a, id, version, &vm).await })
+    }
+
+    /// Removes a VM: ``remove_vm(group, vm)``.
+    #[pyo3(signature = (target, *args))]
     fn remove_vm(
         &self,
         py: Python<'_>,
-        id: u64,
-        version: u64,
-        vm: String,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
     ) -> PyResult<MigrationGroup> {
-        let (m, a) = (self.migrations.clone(), self.actor.clone());
-        group(py, async move {
-            m.remove_vm(&a, GroupId(id), version, &vm).await
-        })
+        let t = crate::target::target("remove_vm", target, args, 1..=1)?;
+        let vm: String = t.rest[0].extract()?;
+        let (m, a, id, version) = (
+            self.migrations.clone(),
+            self.actor.clone(),
+            GroupId(t.id),
+            t.version,
+        );
+        group(py, async move { m.remove_vm(&a, id, version, &vm).await })
     }
 
-    /// Selects or deselects a VM.
+    /// Selects or deselects a VM: ``select(group, vm, selected)``.
+    #[pyo3(signature = (target, *args))]
     fn select(
         &self,
         py: Python<'_>,
-        id: u64,
-        version: u64,
-        vm: String,
-        selected: bool,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
     ) -> PyResult<MigrationGroup> {
-        let (m, a) = (self.migrations.clone(), self.actor.clone());
-        group(py, async move {
-            m.select(&a, GroupId(id), version, &vm, selected).await
-        })
+        let t = crate::target::target("select", target, args, 2..=2)?;
+        let vm: String = t.rest[0].extract()?;
+        let selected: bool = t.rest[1].extract()?;
+        let (m, a, id, version) = (
+            self.migrations.clone(),
+            self.actor.clone(),
+            GroupId(t.id),
+            t.version,
+        );
+        group(
+            py,
+            async move { m.select(&a, id, version, &vm, selected).await },
+        )
     }
 
-    /// Deletes a group.
-    fn delete_group(&self, py: Python<'_>, id: u64, version: u64) -> PyResult<()> {
-        let a = self.actor.clone();
-        call!(py, self.migrations, |m| m.delete_group(
-            &a,
-            GroupId(id),
-            version
-        ))
+    /// Deletes a group: ``delete_group(group)`` (or ``delete_group(id, version)``).
+    #[pyo3(signature = (target, *args))]
+    fn delete_group(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<()> {
+        let t = crate::target::target("delete_group", target, args, 0..=0)?;
+        let (a, id, version) = (self.actor.clone(), GroupId(t.id), t.version);
+        call!(py, self.migrations, |m| m.delete_group(&a, id, version))
     }
 
     // ---- facts, validation, migration ----

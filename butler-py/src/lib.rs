@@ -15,6 +15,7 @@ mod errors;
 mod migration;
 mod requests;
 mod simulator;
+mod target;
 
 use pyo3::prelude::*;
 use std::future::Future;
