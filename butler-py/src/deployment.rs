@@ -753,6 +753,13 @@ impl Session {
         })
     }
 
+    /// The facts held for a group (from the last refresh), without reading
+    /// the platform; ``NotFoundError`` before the first refresh.
+    fn facts(&self, id: u64) -> PyResult<Facts> {
+        let f = self.migrations.facts(&self.actor, GroupId(id)).py()?;
+        Ok(Facts { inner: f.snapshot })
+    }
+
     /// Validates the group as it stands against its current facts.
     fn validate(&self, py: Python<'_>, id: u64) -> PyResult<ValidationReport> {
         let a = self.actor.clone();

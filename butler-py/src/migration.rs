@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<MigrationGroup>()?;
     m.add_class::<Facts>()?;
+    m.add_class::<VmFactsRow>()?;
     m.add_class::<ValidationReport>()?;
     m.add_class::<ValidationToken>()?;
     m.add_class::<Finding>()?;
@@ -102,6 +103,114 @@ impl Facts {
     }
     fn __len__(&self) -> usize {
         self.inner.vms.len()
+    }
+
+    /// The per-VM facts as rows, ``offset`` to ``offset + limit``
+    /// (default: all), in the group's order.
+    #[pyo3(signature = (offset=0, limit=None))]
+    fn rows(&self, offset: usize, limit: Option<usize>) -> Vec<VmFactsRow> {
+        let s = &self.inner;
+        (offset
+            ..s.vms
+                .len()
+                .min(offset.saturating_add(limit.unwrap_or(usize::MAX))))
+            .map(|i| row(s, i))
+            .collect()
+    }
+
+    /// The per-VM facts as columns (a dict of equal-length lists), ready for
+    /// ``pandas.DataFrame(facts.columns())`` or ``polars.DataFrame(..)``.
+    fn columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let s = &self.inner;
+        let rows: Vec<VmFactsRow> = (0..s.vms.len()).map(|i| row(s, i)).collect();
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("vm", rows.iter().map(|r| r.vm.clone()).collect::<Vec<_>>())?;
+        d.set_item("found", rows.iter().map(|r| r.found).collect::<Vec<_>>())?;
+        d.set_item(
+            "cluster",
+            rows.iter().map(|r| r.cluster.clone()).collect::<Vec<_>>(),
+        )?;
+        d.set_item(
+            "project",
+            rows.iter().map(|r| r.project.clone()).collect::<Vec<_>>(),
+        )?;
+        d.set_item(
+            "powered_on",
+            rows.iter().map(|r| r.powered_on).collect::<Vec<_>>(),
+        )?;
+        d.set_item(
+            "protection_domain",
+            rows.iter()
+                .map(|r| r.protection_domain.clone())
+                .collect::<Vec<_>>(),
+        )?;
+        d.set_item(
+            "schedules",
+            rows.iter().map(|r| r.schedules).collect::<Vec<_>>(),
+        )?;
+        d.set_item(
+            "last_replica",
+            rows.iter().map(|r| r.last_replica).collect::<Vec<_>>(),
+        )?;
+        Ok(d)
+    }
+}
+
+fn row(s: &FactsSnapshot, i: usize) -> VmFactsRow {
+    use butler_core::migration::{NONE16, NONE32};
+    let f = s.vms[i];
+    let pg = (f.group != NONE32)
+        .then(|| s.groups.get(f.group as usize))
+        .flatten();
+    VmFactsRow {
+        vm: s.names.get(i).cloned().unwrap_or_default(),
+        found: f.cluster != NONE16,
+        cluster: (f.cluster != NONE16)
+            .then(|| s.clusters.get(usize::from(f.cluster)).cloned())
+            .flatten(),
+        project: (f.project != NONE16)
+            .then(|| {
+                s.projects
+                    .get(usize::from(f.project))
+                    .map(|p| p.name.clone())
+            })
+            .flatten(),
+        powered_on: f.powered_on,
+        protection_domain: pg.map(|g| g.name.clone()),
+        schedules: pg.map(|g| g.schedules),
+        last_replica: pg.and_then(|g| g.last_replica),
+    }
+}
+
+/// One VM's facts.
+#[pyclass(module = "butler", frozen, get_all)]
+#[derive(Clone, Debug)]
+pub(crate) struct VmFactsRow {
+    /// VM name.
+    pub vm: String,
+    /// Whether the platform knows it.
+    pub found: bool,
+    /// Its cluster.
+    pub cluster: Option<String>,
+    /// Its project.
+    pub project: Option<String>,
+    /// Powered on (only a definite off counts as off).
+    pub powered_on: bool,
+    /// Its protection domain.
+    pub protection_domain: Option<String>,
+    /// Schedules of that domain.
+    pub schedules: Option<u16>,
+    /// Last replica of that domain.
+    pub last_replica: Option<DateTime<Utc>>,
+}
+
+#[pymethods]
+impl VmFactsRow {
+    fn __repr__(&self) -> String {
+        format!(
+            "VmFactsRow(vm={:?}, cluster={:?}, powered_on={}, protection_domain={:?})",
+            self.vm, self.cluster, self.powered_on, self.protection_domain
+        )
     }
 }
 

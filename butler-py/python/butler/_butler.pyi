@@ -8,7 +8,7 @@ __all__ = [
     "Catalog", "RateBook", "VmSpec", "SpecProblem", "Estimate", "LineItem", "Request",
     "HistoryEntry", "RequestPage", "MigrationGroup", "Facts", "ValidationReport",
     "ValidationToken", "Finding", "MigrationEvent", "MigrationRun", "MigrationReport",
-    "VmReport", "validate", "Butler", "Session", "Simulator",
+    "VmReport", "validate", "Butler", "Session", "Simulator", "VmFactsRow",
 ]
 
 # The closed vocabularies, as the module returns them.
@@ -221,6 +221,19 @@ class Facts:
     @property
     def taken_at(self) -> datetime.datetime: ...
     def __len__(self) -> int: ...
+    def rows(self, offset: int = 0, limit: Optional[int] = None) -> List[VmFactsRow]: ...
+    def columns(self) -> Dict[str, list]: ...
+
+@final
+class VmFactsRow:
+    vm: str
+    found: bool
+    cluster: Optional[str]
+    project: Optional[str]
+    powered_on: bool
+    protection_domain: Optional[str]
+    schedules: Optional[int]
+    last_replica: Optional[datetime.datetime]
 
 @final
 class ValidationToken:
@@ -421,6 +434,7 @@ class Session:
     @overload
     def delete_group(self, target: int, version: int) -> None: ...
     def refresh(self, id: int) -> Facts: ...
+    def facts(self, id: int) -> Facts: ...
     def validate(self, id: int) -> ValidationReport: ...
     def validate_failed(self, run_id: int) -> ValidationReport: ...
     def start_migration(self, token: ValidationToken) -> MigrationRun: ...
