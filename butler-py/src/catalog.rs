@@ -343,14 +343,6 @@ impl VmSpec {
     }
 }
 
-/// `(item, before, after, delta)` of an estimate diff.
-type DiffRow<'py> = (
-    String,
-    Option<Bound<'py, PyAny>>,
-    Option<Bound<'py, PyAny>>,
-    Bound<'py, PyAny>,
-);
-
 /// One estimate line: rate × periods × quantity = amount.
 #[pyclass(module = "butler", frozen)]
 pub(crate) struct LineItem {
@@ -451,19 +443,23 @@ impl Estimate {
     fn total<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         decimal(py, &self.inner.total)
     }
-    /// Line-by-line difference to ``after``: list of ``(item, before, after, delta)``.
-    fn diff<'py>(&self, py: Python<'py>, after: &Estimate) -> PyResult<Vec<DiffRow<'py>>> {
+    /// Line-by-line difference to ``after``: ``LineDiff(item, before, after, delta)``s.
+    fn diff(&self, py: Python<'_>, after: &Estimate) -> PyResult<Vec<PyObject>> {
         self.inner
             .diff(&after.inner)
             .lines
             .iter()
             .map(|l| {
-                Ok((
-                    l.item.to_string(),
-                    l.before.as_ref().map(|d| decimal(py, d)).transpose()?,
-                    l.after.as_ref().map(|d| decimal(py, d)).transpose()?,
-                    decimal(py, &l.delta)?,
-                ))
+                crate::named::named(
+                    py,
+                    "LineDiff",
+                    (
+                        l.item.to_string(),
+                        l.before.as_ref().map(|d| decimal(py, d)).transpose()?,
+                        l.after.as_ref().map(|d| decimal(py, d)).transpose()?,
+                        decimal(py, &l.delta)?,
+                    ),
+                )
             })
             .collect()
     }

@@ -13,6 +13,7 @@ mod convert;
 mod deployment;
 mod errors;
 mod migration;
+mod named;
 mod requests;
 mod simulator;
 mod target;

@@ -57,13 +57,13 @@ impl MigrationGroup {
     fn version(&self) -> u64 {
         self.inner.version
     }
-    /// ``(vm name, selected)`` pairs.
+    /// ``GroupVm(name, selected)`` per VM, in the order added.
     #[getter]
-    fn vms(&self) -> Vec<(String, bool)> {
+    fn vms(&self, py: Python<'_>) -> PyResult<Vec<PyObject>> {
         self.inner
             .vms
             .iter()
-            .map(|v| (v.name.clone(), v.selected))
+            .map(|v| crate::named::named(py, "GroupVm", (v.name.clone(), v.selected)))
             .collect()
     }
     fn __len__(&self) -> usize {
@@ -527,9 +527,6 @@ impl MigrationRun {
     }
 }
 
-/// `(number, started, ended, error)` of one attempt.
-type AttemptRow = (u32, DateTime<Utc>, DateTime<Utc>, Option<String>);
-
 /// One VM's line of a migration report.
 #[pyclass(module = "butler", frozen, get_all)]
 pub(crate) struct VmReport {
@@ -541,8 +538,8 @@ pub(crate) struct VmReport {
     pub outcome: String,
     /// Why it failed or was skipped.
     pub reason: Option<String>,
-    /// ``(number, started, ended, error)`` per attempt.
-    pub attempts: Vec<AttemptRow>,
+    /// ``Attempt(number, started, ended, error)`` per attempt.
+    pub attempts: Vec<PyObject>,
     /// Verification notes.
     pub notes: Vec<String>,
 }
@@ -614,7 +611,7 @@ impl MigrationReport {
     }
     /// Per-VM lines.
     #[getter]
-    fn vms(&self) -> Vec<VmReport> {
+    fn vms(&self, py: Python<'_>) -> PyResult<Vec<VmReport>> {
         self.inner
             .vms
             .iter()
@@ -625,7 +622,7 @@ impl MigrationReport {
                     VmOutcome::Skipped { reason } => ("skipped", Some(reason.clone())),
                     VmOutcome::StillRunning { reason } => ("still_running", Some(reason.clone())),
                 };
-                VmReport {
+                Ok(VmReport {
                     vm: v.vm.clone(),
                     protection_group: v.protection_group.clone(),
                     outcome: outcome.into(),
@@ -633,10 +630,16 @@ impl MigrationReport {
                     attempts: v
                         .attempts
                         .iter()
-                        .map(|a| (a.number, a.started, a.ended, a.error.clone()))
-                        .collect(),
+                        .map(|a| {
+                            crate::named::named(
+                                py,
+                                "Attempt",
+                                (a.number, a.started, a.ended, a.error.clone()),
+                            )
+                        })
+                        .collect::<PyResult<Vec<_>>>()?,
                     notes: v.notes.clone(),
-                }
+                })
             })
             .collect()
     }

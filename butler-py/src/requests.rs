@@ -83,13 +83,20 @@ impl Request {
     fn step(&self) -> Option<&'static str> {
         self.inner.progress.map(|p| p.step.as_str())
     }
-    /// ``(step, attempts, reason)`` while in ``error``.
+    /// A ``StepFailure(step, attempts, reason)`` while in ``error``.
     #[getter]
-    fn failure(&self) -> Option<(&'static str, u32, String)> {
+    fn failure(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
         self.inner
             .failure
             .as_ref()
-            .map(|f| (f.step.as_str(), f.attempts, f.reason.clone()))
+            .map(|f| {
+                crate::named::named(
+                    py,
+                    "StepFailure",
+                    (f.step.as_str(), f.attempts, f.reason.clone()),
+                )
+            })
+            .transpose()
     }
     /// Created at (UTC).
     #[getter]
@@ -121,9 +128,6 @@ impl Request {
         )
     }
 }
-
-/// `(before, after, currency)` of a cost change.
-type CostRow<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, String);
 
 /// One history entry.
 #[pyclass(module = "butler", frozen)]
@@ -164,27 +168,37 @@ impl HistoryEntry {
     fn to_state(&self) -> &'static str {
         self.inner.to.as_str()
     }
-    /// Field changes: ``(field, old, new)``.
+    /// Field changes: ``FieldChange(field, old, new)``.
     #[getter]
-    fn changes(&self) -> Vec<(String, Option<String>, Option<String>)> {
+    fn changes(&self, py: Python<'_>) -> PyResult<Vec<PyObject>> {
         self.inner
             .changes
             .iter()
-            .map(|c| (c.field.clone(), c.old.clone(), c.new.clone()))
+            .map(|c| {
+                crate::named::named(
+                    py,
+                    "FieldChange",
+                    (c.field.clone(), c.old.clone(), c.new.clone()),
+                )
+            })
             .collect()
     }
-    /// ``(before, after, currency)`` when the spec changed.
+    /// ``CostChange(before, after, currency)`` when the spec changed.
     #[getter]
-    fn cost<'py>(&self, py: Python<'py>) -> PyResult<Option<CostRow<'py>>> {
+    fn cost(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
         self.inner
             .cost
             .as_ref()
             .map(|c| {
-                Ok((
-                    decimal(py, &c.before)?,
-                    decimal(py, &c.after)?,
-                    c.currency.clone(),
-                ))
+                crate::named::named(
+                    py,
+                    "CostChange",
+                    (
+                        decimal(py, &c.before)?,
+                        decimal(py, &c.after)?,
+                        c.currency.clone(),
+                    ),
+                )
             })
             .transpose()
     }

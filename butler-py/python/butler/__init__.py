@@ -21,7 +21,8 @@ carries the details as attributes. ``ValidationError.problems`` lists all
 problems of a VM spec at once.
 """
 
-from . import exceptions
+from . import exceptions, types
+from .types import Attempt, CostChange, FieldChange, GroupVm, LineDiff, StepFailure
 from .exceptions import (
     BackendError,
     ButlerError,
@@ -65,6 +66,13 @@ from ._butler import (
 
 __all__ = [
     "exceptions",
+    "types",
+    "Attempt",
+    "CostChange",
+    "FieldChange",
+    "GroupVm",
+    "LineDiff",
+    "StepFailure",
     "ConflictError",
     "InvalidInputError",
     "MigrationRefusedError",

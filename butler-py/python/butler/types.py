@@ -1,0 +1,60 @@
+"""Named results: what Butler returns as small records. Each is a
+``NamedTuple``, so ``field, old, new = change`` keeps working and
+``change.field`` reads better."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import NamedTuple, Optional
+
+__all__ = ["FieldChange", "CostChange", "StepFailure", "LineDiff", "GroupVm", "Attempt"]
+
+
+class FieldChange(NamedTuple):
+    """One field a history entry changed."""
+
+    field: str
+    old: Optional[str]
+    new: Optional[str]
+
+
+class CostChange(NamedTuple):
+    """The monthly estimate before and after a change."""
+
+    before: Decimal
+    after: Decimal
+    currency: str
+
+
+class StepFailure(NamedTuple):
+    """Why provisioning stopped in ``error``."""
+
+    step: str
+    attempts: int
+    reason: str
+
+
+class LineDiff(NamedTuple):
+    """One estimate line before and after (``None``: absent on that side)."""
+
+    item: str
+    before: Optional[Decimal]
+    after: Optional[Decimal]
+    delta: Decimal
+
+
+class GroupVm(NamedTuple):
+    """A VM of a migration group and whether it is selected."""
+
+    name: str
+    selected: bool
+
+
+class Attempt(NamedTuple):
+    """One attempt at migrating a VM."""
+
+    number: int
+    started: datetime.datetime
+    ended: datetime.datetime
+    error: Optional[str]
