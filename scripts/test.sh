@@ -64,5 +64,5 @@ fi
 VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH" .venv/bin/maturin develop -q -m butler-py/Cargo.toml
 # The hand-written stubs must match the built module (names, signatures,
 # defaults), or this fails.
-.venv/bin/python -m mypy.stubtest butler._butler
+.venv/bin/python -m mypy.stubtest butler._butler butler.aio
 .venv/bin/python -m pytest -q butler-py/tests

@@ -54,3 +54,25 @@ def test_misspelt_states_and_roles_are_type_errors(tmp_path):
     )
     assert code == 1, out
     assert "complete" in out and "boss" in out, out
+
+
+def test_the_asyncio_face_is_typed(tmp_path):
+    code, out = _mypy(
+        tmp_path,
+        """
+        import asyncio
+        import butler
+        import butler.aio
+
+        async def main() -> None:
+            b = butler.Butler()
+            root = b.bootstrap_admin("root", "a long admin password")
+            root.add_user("ana", ["requester"], "ana's long password")
+            ana = await butler.aio.AsyncButler(b).login("ana", "ana's long password")
+            r = await ana.create_request(butler.VmSpec.demo("web01"))
+            n: int = await ana.submit(r)
+
+        asyncio.run(main())
+        """,
+    )
+    assert code == 1 and 'has type "Request"' in out, out

@@ -15,6 +15,7 @@ thread lets an event loop carry on::
 
 import asyncio
 import functools
+import inspect
 from typing import Any, Callable
 
 from ._butler import Butler, MigrationEvent, MigrationRun, Session
@@ -31,18 +32,37 @@ def _threaded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class AsyncSession:
-    """Every ``Session`` method, as a coroutine."""
+    """Every ``Session`` method, as a coroutine (typed in ``aio.pyi``)."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    @property
-    def user(self) -> str:
-        return self._session.user
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._session, name)
-        return _threaded(attr) if callable(attr) else attr
+def _forward(name: str) -> Any:
+    async def method(self: AsyncSession, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(getattr(self._session, name), *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = getattr(Session, name).__doc__
+    try:  # the native method's own signature, for help() and stub checks
+        method.__signature__ = inspect.signature(getattr(Session, name))  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        pass
+    return method
+
+
+def _read(name: str) -> property:
+    return property(lambda self: getattr(self._session, name), doc=getattr(Session, name).__doc__)
+
+
+# Real methods (not __getattr__), so help(), tab completion and the stub
+# check see every one of them.
+for _name in dir(Session):
+    if _name.startswith("_"):
+        continue
+    _attr = getattr(Session, _name)
+    setattr(AsyncSession, _name, _forward(_name) if callable(_attr) else _read(_name))
+del _name, _attr
 
 
 class AsyncButler:
