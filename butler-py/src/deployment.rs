@@ -44,13 +44,14 @@ pub(crate) struct Butler {
 #[pymethods]
 impl Butler {
     #[new]
-    #[pyo3(signature = (db_path=None, seed=0, catalog=None, rate_book=None, *, four_eyes=true))]
+    #[pyo3(signature = (db_path=None, seed=0, catalog=None, rate_book=None, *, four_eyes=true, on_event=None))]
     fn new(
         db_path: Option<&str>,
         seed: u64,
         catalog: Option<&Catalog>,
         rate_book: Option<&RateBook>,
         four_eyes: bool,
+        on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let mut b = butler::Butler::builder().seed(seed).policy(if four_eyes {
             Policy::standard()
@@ -65,6 +66,9 @@ impl Butler {
         }
         if let Some(r) = rate_book {
             b = b.rate_book((*r.inner).clone());
+        }
+        if let Some(cb) = on_event {
+            b = b.notifier(Arc::new(crate::notify::PyNotifier::new(cb)));
         }
         Self::from_built(b)
     }
@@ -173,6 +177,8 @@ impl Butler {
 
 impl Butler {
     fn from_built(builder: butler::ButlerBuilder) -> PyResult<Self> {
+        // Notifiers start their delivery task on Butler's runtime.
+        let _rt = crate::runtime()?.enter();
         let b = builder.build().py()?;
         Ok(Butler {
             requests: b.requests().clone(),

@@ -14,6 +14,7 @@ mod deployment;
 mod errors;
 mod migration;
 mod named;
+mod notify;
 mod requests;
 mod simulator;
 mod target;
@@ -22,7 +23,7 @@ use pyo3::prelude::*;
 use std::future::Future;
 use std::sync::OnceLock;
 
-fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
     static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
     RT.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()

@@ -12,6 +12,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<MigrationGroup>()?;
     m.add_class::<Facts>()?;
     m.add_class::<VmFactsRow>()?;
+    m.add_class::<crate::notify::RequestEvent>()?;
     m.add_class::<ValidationReport>()?;
     m.add_class::<ValidationToken>()?;
     m.add_class::<Finding>()?;

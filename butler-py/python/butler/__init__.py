@@ -40,6 +40,8 @@ from .exceptions import (
     ValidationError,
 )
 from ._butler import (
+    RequestEvent,
+    VmFactsRow,
     Butler,
     Catalog,
     Estimate,
@@ -65,6 +67,8 @@ from ._butler import (
 )
 
 __all__ = [
+    "RequestEvent",
+    "VmFactsRow",
     "exceptions",
     "types",
     "Attempt",

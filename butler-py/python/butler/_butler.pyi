@@ -9,7 +9,7 @@ __all__ = [
     "Catalog", "RateBook", "VmSpec", "SpecProblem", "Estimate", "LineItem", "Request",
     "HistoryEntry", "RequestPage", "MigrationGroup", "Facts", "ValidationReport",
     "ValidationToken", "Finding", "MigrationEvent", "MigrationRun", "MigrationReport",
-    "VmReport", "validate", "Butler", "Session", "Simulator", "VmFactsRow",
+    "VmReport", "validate", "Butler", "Session", "Simulator", "VmFactsRow", "RequestEvent",
 ]
 
 # The closed vocabularies, as the module returns them.
@@ -224,6 +224,18 @@ class Facts:
     def __len__(self) -> int: ...
     def rows(self, offset: int = 0, limit: Optional[int] = None) -> List[VmFactsRow]: ...
     def columns(self) -> Dict[str, list]: ...
+
+@final
+class RequestEvent:
+    request: int
+    from_state: Optional[_RequestState]
+    to_state: _RequestState
+    actor: str
+    at: datetime.datetime
+    requester: str
+    approver: Optional[str]
+    notify_support: bool
+    summary: str
 
 @final
 class VmFactsRow:
@@ -445,7 +457,7 @@ class Session:
 
 @final
 class Butler:
-    def __new__(cls, db_path: Optional[str] = None, seed: int = 0, catalog: Optional[Catalog] = None, rate_book: Optional[RateBook] = None, *, four_eyes: bool = True) -> Butler: ...
+    def __new__(cls, db_path: Optional[str] = None, seed: int = 0, catalog: Optional[Catalog] = None, rate_book: Optional[RateBook] = None, *, four_eyes: bool = True, on_event: Optional[Callable[[RequestEvent], object]] = None) -> Butler: ...
     @staticmethod
     def nutanix(config_path: str, db_path: Optional[str] = None, catalog: Optional[Catalog] = None, rate_book: Optional[RateBook] = None, *, monitoring: bool = True, billing: bool = True) -> Butler: ...
     def login(self, name: str, password: str) -> Session: ...
