@@ -569,6 +569,23 @@ impl Session {
         group(py, async move { m.group(&a, GroupId(id)).await })
     }
 
+    /// The platform's VMs on ``cluster`` whose name contains ``contains``
+    /// (any case), by name, at most ``limit`` (operators: to pick VMs for a
+    /// group).
+    #[pyo3(signature = (cluster, contains=String::new(), limit=100))]
+    fn platform_vms(
+        &self,
+        py: Python<'_>,
+        cluster: String,
+        contains: String,
+        limit: usize,
+    ) -> PyResult<Vec<crate::migration::PlatformVm>> {
+        let a = self.actor.clone();
+        let vms = call!(py, self.migrations, |m| m
+            .platform_vms(&a, &cluster, &contains, limit))?;
+        Ok(vms.into_iter().map(Into::into).collect())
+    }
+
     /// Groups whose name contains ``name_part``.
     #[pyo3(signature = (name_part=String::new()))]
     fn find_groups(&self, py: Python<'_>, name_part: String) -> PyResult<Vec<MigrationGroup>> {

@@ -12,6 +12,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<MigrationGroup>()?;
     m.add_class::<Facts>()?;
     m.add_class::<VmFactsRow>()?;
+    m.add_class::<PlatformVm>()?;
     m.add_class::<crate::notify::RequestEvent>()?;
     m.add_class::<ValidationReport>()?;
     m.add_class::<ValidationToken>()?;
@@ -212,6 +213,61 @@ impl VmFactsRow {
             "VmFactsRow(vm={:?}, cluster={:?}, powered_on={}, protection_domain={:?})",
             self.vm, self.cluster, self.powered_on, self.protection_domain
         )
+    }
+}
+
+/// A VM as the platform reports it.
+#[pyclass(module = "butler", frozen, get_all)]
+#[derive(Clone, Debug)]
+pub(crate) struct PlatformVm {
+    /// Name.
+    pub name: String,
+    /// Platform id.
+    pub uuid: String,
+    /// Cluster.
+    pub cluster: String,
+    /// Project.
+    pub project: Option<String>,
+    /// ``on``, ``off`` or ``unknown`` (only ``off`` may migrate).
+    pub power: &'static str,
+    /// vCPUs.
+    pub vcpus: u32,
+    /// RAM in GiB.
+    pub ram_gib: u32,
+    /// Disk sizes in GiB.
+    pub disks_gib: Vec<u32>,
+    /// Subnets.
+    pub nics: Vec<String>,
+}
+
+#[pymethods]
+impl PlatformVm {
+    fn __repr__(&self) -> String {
+        format!(
+            "PlatformVm(name={:?}, cluster={:?}, power={:?})",
+            self.name, self.cluster, self.power
+        )
+    }
+}
+
+impl From<butler_core::backend::VmInfo> for PlatformVm {
+    fn from(v: butler_core::backend::VmInfo) -> Self {
+        use butler_core::backend::PowerState as P;
+        PlatformVm {
+            name: v.name,
+            uuid: v.uuid,
+            cluster: v.cluster,
+            project: v.project,
+            power: match v.power {
+                P::On => "on",
+                P::Off => "off",
+                _ => "unknown",
+            },
+            vcpus: v.vcpus,
+            ram_gib: v.ram_gib,
+            disks_gib: v.disks_gib,
+            nics: v.nics,
+        }
     }
 }
 

@@ -30,3 +30,22 @@ def test_facts_rows_and_columns_describe_each_vm():
     }
     assert all(len(v) == len(names) for v in cols.values())
     assert cols["vm"] == names
+
+
+def test_operators_list_the_platforms_vms_to_pick_from():
+    b = butler.Butler()
+    root = b.bootstrap_admin("root", "a long admin password")
+    root.add_user("olga", ["operator"], "olga's long password")
+    root.add_user("ana", ["requester"], "ana's long password")
+    ops = b.login("olga", "olga's long password")
+    names = b.simulator.generate_fleet(12, 3)
+    vms = ops.platform_vms("c1-madrid", contains=names[0][:4].upper(), limit=5)
+    assert len(vms) == 5 and [v.name for v in vms] == sorted(v.name for v in vms)
+    assert all(isinstance(v, butler.PlatformVm) and v.cluster == "c1-madrid" for v in vms)
+    assert {v.power for v in vms} <= {"on", "off", "unknown"}
+    import pytest
+
+    with pytest.raises(PermissionError):
+        b.login("ana", "ana's long password").platform_vms("c1-madrid")
+    with pytest.raises(ValueError):
+        ops.platform_vms("c1-madrid", limit=10**9)

@@ -147,6 +147,31 @@ impl MigrationService {
         Ok(self.store.find_groups(name_part).await?)
     }
 
+    /// The platform's VMs on `cluster` whose name contains `contains`
+    /// (any case), by name, at most `limit`: what a person picks from when
+    /// adding VMs to a group (the same permission as editing groups).
+    pub async fn platform_vms(
+        &self,
+        actor: &Actor,
+        cluster: &str,
+        contains: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::backend::VmInfo>, ButlerError> {
+        self.allow(actor, Operation::EditGroups)?;
+        crate::limits::check("limit", limit, crate::limits::MAX_PAGE_SIZE, "rows")?;
+        let needle = contains.trim().to_lowercase();
+        let mut vms: Vec<_> = self
+            .backend
+            .list_vms(cluster)
+            .await?
+            .into_iter()
+            .filter(|v| v.name.to_lowercase().contains(&needle))
+            .collect();
+        vms.sort_by(|a, b| a.name.cmp(&b.name));
+        vms.truncate(limit);
+        Ok(vms)
+    }
+
     /// One group.
     pub async fn group(&self, actor: &Actor, id: GroupId) -> Result<MigrationGroup, ButlerError> {
         self.allow(actor, Operation::ReadGroups)?;

@@ -40,6 +40,7 @@ from .exceptions import (
     ValidationError,
 )
 from ._butler import (
+    PlatformVm,
     RequestEvent,
     VmFactsRow,
     Butler,
@@ -67,6 +68,7 @@ from ._butler import (
 )
 
 __all__ = [
+    "PlatformVm",
     "RequestEvent",
     "VmFactsRow",
     "exceptions",

@@ -9,7 +9,7 @@ __all__ = [
     "Catalog", "RateBook", "VmSpec", "SpecProblem", "Estimate", "LineItem", "Request",
     "HistoryEntry", "RequestPage", "MigrationGroup", "Facts", "ValidationReport",
     "ValidationToken", "Finding", "MigrationEvent", "MigrationRun", "MigrationReport",
-    "VmReport", "validate", "Butler", "Session", "Simulator", "VmFactsRow", "RequestEvent",
+    "VmReport", "validate", "Butler", "Session", "Simulator", "VmFactsRow", "RequestEvent", "PlatformVm",
 ]
 
 # The closed vocabularies, as the module returns them.
@@ -238,6 +238,18 @@ class RequestEvent:
     summary: str
 
 @final
+class PlatformVm:
+    name: str
+    uuid: str
+    cluster: str
+    project: Optional[str]
+    power: Literal["on", "off", "unknown"]
+    vcpus: int
+    ram_gib: int
+    disks_gib: List[int]
+    nics: List[str]
+
+@final
 class VmFactsRow:
     vm: str
     found: bool
@@ -412,6 +424,7 @@ class Session:
     def create_group(self, name: str) -> MigrationGroup: ...
     def create_group_with_vms(self, name: str, source: str, destination: str, vms: Sequence[str]) -> MigrationGroup: ...
     def group(self, id: int) -> MigrationGroup: ...
+    def platform_vms(self, cluster: str, contains: str = ..., limit: int = 100) -> List[PlatformVm]: ...
     def find_groups(self, name_part: str = ...) -> List[MigrationGroup]: ...
     def clone_group(self, id: int, name: Optional[str] = None) -> MigrationGroup: ...
     @overload

@@ -181,23 +181,15 @@ async fn group_page(
             }
         })
         .collect();
-    // VMs of the source cluster matching the search, to add. Listing the
-    // platform is part of editing groups: the library says who may.
+    // VMs of the source cluster matching the search, to add.
     let mut found = Vec::new();
-    if !search.trim().is_empty() {
-        if let (Ok(()), Some(src)) = (m.authorize(&v.actor, Operation::EditGroups), &g.source) {
-            if let Ok(vms) = state.butler().platform().list_vms(src).await {
-                let needle = search.trim().to_lowercase();
-                found = vms
-                    .into_iter()
-                    .map(|vm| vm.name)
-                    .filter(|n| {
-                        n.to_lowercase().contains(&needle) && !g.vms.iter().any(|x| &x.name == n)
-                    })
-                    .take(50)
-                    .collect();
-                found.sort();
-            }
+    if let (false, Some(src)) = (search.trim().is_empty(), &g.source) {
+        if let Ok(vms) = m.platform_vms(&v.actor, src, &search, 50).await {
+            found = vms
+                .into_iter()
+                .map(|vm| vm.name)
+                .filter(|n| !g.vms.iter().any(|x| &x.name == n))
+                .collect();
         }
     }
     let (findings, counts, token) = match (&validation, &facts) {
