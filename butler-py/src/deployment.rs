@@ -312,15 +312,14 @@ impl Session {
     }
 
     /// Users as ``(name, roles, disabled)`` (admin).
-    fn users(&self, py: Python<'_>) -> PyResult<Vec<(String, Vec<String>, bool)>> {
+    fn users(&self, py: Python<'_>) -> PyResult<Vec<PyObject>> {
         let list = call!(py, self.users, |u| async move { u.list(&self.actor).await })?;
-        Ok(list
-            .into_iter()
+        list.into_iter()
             .map(|u| {
-                let roles = u.roles.iter().map(|r| r.as_str().to_string()).collect();
-                (u.name, roles, u.disabled)
+                let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
+                crate::named::named(py, "UserInfo", (u.name, roles, u.disabled))
             })
-            .collect())
+            .collect()
     }
 
     /// Changes this user's own password, given the current one.

@@ -42,15 +42,19 @@ impl Simulator {
         self.sim.vm_count()
     }
     /// ``(cluster, power, project)`` of the VM named ``name``, or ``None``.
-    fn vm(&self, name: &str) -> Option<(String, String, Option<String>)> {
-        self.sim.vm(name).map(|v| {
-            let power = if v.power == butler_core::backend::PowerState::On {
-                "on"
-            } else {
-                "off"
-            };
-            (v.cluster, power.to_string(), v.project)
-        })
+    fn vm(&self, py: Python<'_>, name: &str) -> PyResult<Option<PyObject>> {
+        use butler_core::backend::PowerState as P;
+        self.sim
+            .vm(name)
+            .map(|v| {
+                let power = match v.power {
+                    P::On => "on",
+                    P::Off => "off",
+                    _ => "unknown",
+                };
+                crate::named::named(py, "SimVm", (v.cluster, power, v.project))
+            })
+            .transpose()
     }
     /// VMs named ``name`` (more than 1 is a duplicate create).
     fn vms_named(&self, name: &str) -> usize {

@@ -8,7 +8,7 @@ import datetime
 from decimal import Decimal
 from typing import NamedTuple, Optional
 
-__all__ = ["FieldChange", "CostChange", "StepFailure", "LineDiff", "GroupVm", "Attempt"]
+__all__ = ["FieldChange", "CostChange", "StepFailure", "LineDiff", "GroupVm", "Attempt", "UserInfo", "SimVm"]
 
 
 class FieldChange(NamedTuple):
@@ -58,3 +58,19 @@ class Attempt(NamedTuple):
     started: datetime.datetime
     ended: datetime.datetime
     error: Optional[str]
+
+
+class UserInfo(NamedTuple):
+    """A stored user as an Admin lists them."""
+
+    name: str
+    roles: list
+    disabled: bool
+
+
+class SimVm(NamedTuple):
+    """Where the simulator holds a VM and how it is."""
+
+    cluster: str
+    power: str
+    project: Optional[str]
