@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3::types::PyTuple;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -82,8 +83,15 @@ impl Butler {
     /// false`` in the file: history then says "skipped by configuration"),
     /// ``provision()`` provisions end to end; without them requests and
     /// migrations work and provisioning is refused.
+    ///
+    /// A real deployment needs its own ``catalog`` and ``rate_book`` (the
+    /// demo ones only with ``demo_catalog=True``). Migration settings:
+    /// ``project_map`` (source project → destination cluster → project),
+    /// ``recreate_schedules`` (``(remote site, every minutes, retention)``),
+    /// ``max_parallel`` and ``deadline_seconds``.
     #[staticmethod]
-    #[pyo3(signature = (config_path, db_path=None, catalog=None, rate_book=None, *, monitoring=true, billing=true))]
+    #[pyo3(signature = (config_path, db_path=None, catalog=None, rate_book=None, *, monitoring=true, billing=true, demo_catalog=false, project_map=None, recreate_schedules=None, max_parallel=None, deadline_seconds=None, on_event=None))]
+    #[allow(clippy::too_many_arguments)]
     fn nutanix(
         config_path: &str,
         db_path: Option<&str>,
@@ -91,7 +99,24 @@ impl Butler {
         rate_book: Option<&RateBook>,
         monitoring: bool,
         billing: bool,
+        demo_catalog: bool,
+        project_map: Option<BTreeMap<String, BTreeMap<String, String>>>,
+        recreate_schedules: Option<Vec<(String, u32, u32)>>,
+        max_parallel: Option<usize>,
+        deadline_seconds: Option<f64>,
+        on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
+        if !demo_catalog && (catalog.is_none() || rate_book.is_none()) {
+            return Err(InvalidInput::new_err(
+                "Butler.nutanix needs catalog= and rate_book= for the deployment (the demo ones only with demo_catalog=True)",
+            ));
+        }
+        let migration = migration_config(
+            project_map,
+            recreate_schedules,
+            max_parallel,
+            deadline_seconds,
+        )?;
         let mut d = butler::deployment::Deployment::from_path(std::path::Path::new(config_path))
             .map_err(|e| InvalidInput::new_err(e.to_string()))?;
         if !monitoring {
@@ -114,7 +139,12 @@ impl Butler {
         if let Some(p) = db_path {
             b = b.sqlite(p);
         }
-        b = d.apply(b, butler_core::engine::EngineConfig::default());
+        b = d
+            .apply(b, butler_core::engine::EngineConfig::default())
+            .migration_config(migration);
+        if let Some(cb) = on_event {
+            b = b.notifier(Arc::new(crate::notify::PyNotifier::new(cb)));
+        }
         Self::from_built(b)
     }
 
@@ -197,6 +227,49 @@ impl Butler {
             users: self.users.clone(),
         }
     }
+}
+
+/// Migration settings from keyword arguments (defaults for the rest).
+fn migration_config(
+    project_map: Option<BTreeMap<String, BTreeMap<String, String>>>,
+    recreate_schedules: Option<Vec<(String, u32, u32)>>,
+    max_parallel: Option<usize>,
+    deadline_seconds: Option<f64>,
+) -> PyResult<butler_core::migration::MigrationConfig> {
+    let mut c = butler_core::migration::MigrationConfig::default();
+    if let Some(m) = project_map {
+        c.project_map = m;
+    }
+    if let Some(list) = recreate_schedules {
+        for (site, every, retention) in &list {
+            if site.trim().is_empty() || *every == 0 || *retention == 0 {
+                return Err(InvalidInput::new_err(
+                    "recreate_schedules: each is (remote site, every minutes ≥ 1, retention ≥ 1)",
+                ));
+            }
+        }
+        c.recreate_schedules = list
+            .into_iter()
+            .map(|(site, every, retention)| {
+                butler_core::backend::Schedule::remote(site, every, retention)
+            })
+            .collect();
+    }
+    if let Some(n) = max_parallel {
+        if n == 0 || n > 1024 {
+            return Err(InvalidInput::new_err("max_parallel must be 1 to 1024"));
+        }
+        c.max_parallel = n;
+    }
+    if let Some(s) = deadline_seconds {
+        if !s.is_finite() || s <= 0.0 || s > 30.0 * 86_400.0 {
+            return Err(InvalidInput::new_err(
+                "deadline_seconds must be above 0 and at most 30 days",
+            ));
+        }
+        c.deadline = std::time::Duration::from_secs_f64(s);
+    }
+    Ok(c)
 }
 
 /// Runs a migration-group operation and wraps its result.

@@ -472,7 +472,21 @@ class Session:
 class Butler:
     def __new__(cls, db_path: Optional[str] = None, seed: int = 0, catalog: Optional[Catalog] = None, rate_book: Optional[RateBook] = None, *, four_eyes: bool = True, on_event: Optional[Callable[[RequestEvent], object]] = None) -> Butler: ...
     @staticmethod
-    def nutanix(config_path: str, db_path: Optional[str] = None, catalog: Optional[Catalog] = None, rate_book: Optional[RateBook] = None, *, monitoring: bool = True, billing: bool = True) -> Butler: ...
+    def nutanix(
+        config_path: str,
+        db_path: Optional[str] = None,
+        catalog: Optional[Catalog] = None,
+        rate_book: Optional[RateBook] = None,
+        *,
+        monitoring: bool = True,
+        billing: bool = True,
+        demo_catalog: bool = False,
+        project_map: Optional[Dict[str, Dict[str, str]]] = None,
+        recreate_schedules: Optional[Sequence[Tuple[str, int, int]]] = None,
+        max_parallel: Optional[int] = None,
+        deadline_seconds: Optional[float] = None,
+        on_event: Optional[Callable[[RequestEvent], object]] = None,
+    ) -> Butler: ...
     def login(self, name: str, password: str) -> Session: ...
     def bootstrap_admin(self, name: str, password: str) -> Session: ...
     def trusted_session(self, user: str, roles: Sequence[_Role]) -> Session: ...
