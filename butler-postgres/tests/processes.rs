@@ -138,7 +138,13 @@ async fn two_processes_share_the_database_and_one_killed_loses_nothing() {
     );
     let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
     let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
-    let n = 200;
+    // 200 by default; BUTLER_TWO_PROCESS_REQUESTS=2000 for the issue's
+    // scale (where the simulator behind the fake Prism slows down: see the
+    // README's Testing section).
+    let n: usize = std::env::var("BUTLER_TWO_PROCESS_REQUESTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let mut ids = Vec::new();
     for i in 0..n {
         let r = svc
@@ -164,7 +170,7 @@ async fn two_processes_share_the_database_and_one_killed_loses_nothing() {
             break;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(120),
+            started.elapsed() < Duration::from_secs(600),
             "no progress: {done} done"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
