@@ -654,17 +654,33 @@ impl ClusterBackend for NutanixBackend {
         .await
         .map_err(op_err(op))?;
         // Prism skips, without a word, a VM it cannot add (and a 422 on the
-        // create above may hide a real refusal): read the domain back.
-        let groups = self.list_protection_groups(cluster).await?;
-        let Some(pd) = groups.iter().find(|g| g.name == req.group) else {
-            return Err(BackendError::new(
-                ErrorKind::Permanent,
-                op,
-                format!(
-                    "protection domain {:?} is not on {cluster} after creating it",
-                    req.group
+        // create above may hide a real refusal): read the domain back, by
+        // name (one domain, not the cluster's whole list: protecting VM
+        // number n must not read n domains).
+        let pd = match pe
+            .call(
+                Method::GET,
+                &format!(
+                    "/protection_domains/{}",
+                    crate::url_safe::segment(&req.group, "protect_vm")?
                 ),
-            ));
+                None,
+                true,
+            )
+            .await
+        {
+            Ok(v) => decode::protection_domain(&v, cluster),
+            Err(e) if e.status == Some(404) => {
+                return Err(BackendError::new(
+                    ErrorKind::Permanent,
+                    op,
+                    format!(
+                        "protection domain {:?} is not on {cluster} after creating it",
+                        req.group
+                    ),
+                ))
+            }
+            Err(e) => return Err(e.into_backend(op)),
         };
         if !pd.vms.iter().any(|v| v == &req.vm_name) {
             return Err(BackendError::new(

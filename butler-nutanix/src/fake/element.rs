@@ -34,6 +34,48 @@ pub(super) async fn remote_sites(
     }
 }
 
+/// One protection domain as PE v2 serves it.
+fn pd_json(f: &Fake, g: &butler_core::backend::ProtectionGroup) -> Value {
+    let links: Vec<Value> = g
+        .remote_sites
+        .iter()
+        .map(|s| match g.last_replica {
+            Some(t) => json!({"remote_site_name": site_name(f, s), "last_replication_start_time_in_usecs": t.timestamp_micros()}),
+            None => json!({"remote_site_name": site_name(f, s)}),
+        })
+        .collect();
+    json!({"name": g.name, "active": g.active,
+        "vms": g.vms.iter().map(|v| json!({"vm_name": v})).collect::<Vec<_>>(),
+        "remote_site_names": g.remote_sites.iter().map(|r| site_name(f, r)).collect::<Vec<_>>(),
+        "cron_schedules": g.schedules.iter().map(schedule_json).collect::<Vec<_>>(),
+        "replication_links": links, "marked_for_removal": false})
+}
+
+/// `GET /protection_domains/{name}`: one PD (a declared empty one too), or
+/// Prism's 404.
+pub(super) async fn one(
+    State(f): State<Arc<Fake>>,
+    Path((cluster, name)): Path<(String, String)>,
+) -> Response {
+    if let Some(g) = f.sim.protection_group(&cluster, &name) {
+        return axum::Json(pd_json(&f, &g)).into_response();
+    }
+    let declared = f
+        .declared
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|(c, n)| c == &cluster && n == &name);
+    if declared {
+        return axum::Json(json!({"name": name, "active": true, "vms": [], "remote_site_names": [], "cron_schedules": [], "replication_links": []})).into_response();
+    }
+    error(
+        StatusCode::NOT_FOUND,
+        "ENTITY_NOT_FOUND",
+        &format!("Protection domain {name} does not exist"),
+    )
+}
+
 /// `GET /protection_domains`: every PD of the cluster, with Prism's
 /// `total_entities: 0` quirk.
 pub(super) async fn list(State(f): State<Arc<Fake>>, Path(cluster): Path<String>) -> Response {
@@ -44,18 +86,7 @@ pub(super) async fn list(State(f): State<Arc<Fake>>, Path(cluster): Path<String>
         Ok(groups) => {
             let mut names: BTreeMap<String, Value> = BTreeMap::new();
             for g in &groups {
-                let links: Vec<Value> = g
-                        .remote_sites
-                        .iter()
-                        .map(|s| match g.last_replica {
-                            Some(t) => json!({"remote_site_name": site_name(&f, s), "last_replication_start_time_in_usecs": t.timestamp_micros()}),
-                            None => json!({"remote_site_name": site_name(&f, s)}),
-                        })
-                        .collect();
-                names.insert(g.name.clone(), json!({"name": g.name, "active": g.active,
-                        "vms": g.vms.iter().map(|v| json!({"vm_name": v})).collect::<Vec<_>>(),
-                        "remote_site_names": g.remote_sites.iter().map(|r| site_name(&f, r)).collect::<Vec<_>>(), "cron_schedules": g.schedules.iter().map(schedule_json).collect::<Vec<_>>(),
-                        "replication_links": links, "marked_for_removal": false}));
+                names.insert(g.name.clone(), pd_json(&f, g));
             }
             for (c, n) in f.declared.lock().unwrap_or_else(|e| e.into_inner()).iter() {
                 if c == cluster && !names.contains_key(n) {

@@ -247,6 +247,7 @@ fn router(state: Arc<Fake>) -> Router {
             get(element::list).post(element::create),
         )
         .route("/protection_domains/", get(element::list))
+        .route("/protection_domains/:name", get(element::one))
         .route(
             "/protection_domains/:name/protect_vms",
             post(element::protect_vms),
