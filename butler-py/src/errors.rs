@@ -69,7 +69,7 @@ pub(crate) fn to_py(e: Core) -> PyErr {
             make("ValidationError", msg, &[("problems", l)])
         }
         Core::Denied(d) => {
-            let reason = crate::errors::deny_code(&d.reason);
+            let reason = d.reason.code();
             make(
                 "PermissionDeniedError",
                 msg,
@@ -137,22 +137,6 @@ pub(crate) fn to_py(e: Core) -> PyErr {
         Core::Export(_) => make("BackendError", msg, &[]),
         _ => make("ButlerError", msg, &[]),
     })
-}
-
-/// The stable code of a refusal's reason (as the HTTP service sends it).
-pub(crate) fn deny_code(reason: &butler_core::auth::DenyReason) -> &'static str {
-    use butler_core::auth::DenyReason as D;
-    match reason {
-        D::MissingRole { .. } => "missing_role",
-        D::NotOwner => "not_owner",
-        D::OwnRequest => "own_request",
-        D::NotVisible => "not_visible",
-        D::WrongState => "wrong_state",
-        D::Final => "final",
-        D::EngineOnly => "engine_only",
-        D::WrongStep => "wrong_step",
-        _ => "denied",
-    }
 }
 
 /// `Result<T, ButlerError>` → `PyResult<T>`.

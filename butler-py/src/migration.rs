@@ -116,7 +116,8 @@ impl Facts {
             ..s.vms
                 .len()
                 .min(offset.saturating_add(limit.unwrap_or(usize::MAX))))
-            .map(|i| row(s, i))
+            .filter_map(|i| s.row(i))
+            .map(VmFactsRow::from)
             .collect()
     }
 
@@ -124,7 +125,7 @@ impl Facts {
     /// ``pandas.DataFrame(facts.columns())`` or ``polars.DataFrame(..)``.
     fn columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
         let s = &self.inner;
-        let rows: Vec<VmFactsRow> = (0..s.vms.len()).map(|i| row(s, i)).collect();
+        let rows: Vec<core::VmFactsRow> = (0..s.vms.len()).filter_map(|i| s.row(i)).collect();
         let d = pyo3::types::PyDict::new(py);
         d.set_item("vm", rows.iter().map(|r| r.vm.clone()).collect::<Vec<_>>())?;
         d.set_item("found", rows.iter().map(|r| r.found).collect::<Vec<_>>())?;
@@ -158,29 +159,18 @@ impl Facts {
     }
 }
 
-fn row(s: &FactsSnapshot, i: usize) -> VmFactsRow {
-    use butler_core::migration::{NONE16, NONE32};
-    let f = s.vms[i];
-    let pg = (f.group != NONE32)
-        .then(|| s.groups.get(f.group as usize))
-        .flatten();
-    VmFactsRow {
-        vm: s.names.get(i).cloned().unwrap_or_default(),
-        found: f.cluster != NONE16,
-        cluster: (f.cluster != NONE16)
-            .then(|| s.clusters.get(usize::from(f.cluster)).cloned())
-            .flatten(),
-        project: (f.project != NONE16)
-            .then(|| {
-                s.projects
-                    .get(usize::from(f.project))
-                    .map(|p| p.name.clone())
-            })
-            .flatten(),
-        powered_on: f.powered_on,
-        protection_domain: pg.map(|g| g.name.clone()),
-        schedules: pg.map(|g| g.schedules),
-        last_replica: pg.and_then(|g| g.last_replica),
+impl From<core::VmFactsRow> for VmFactsRow {
+    fn from(r: core::VmFactsRow) -> Self {
+        VmFactsRow {
+            vm: r.vm,
+            found: r.found,
+            cluster: r.cluster,
+            project: r.project,
+            powered_on: r.powered_on,
+            protection_domain: r.protection_domain,
+            schedules: r.schedules,
+            last_replica: r.last_replica,
+        }
     }
 }
 

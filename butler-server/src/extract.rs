@@ -104,30 +104,35 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(Problem::csrf());
             }
         }
-        if let Some(roles) = session.directory_roles {
-            let actor = Actor::trusted(&session.user, roles)
-                .map_err(|e| Problem::from(butler::ButlerError::from(e)))?;
-            return Ok(Caller {
-                actor,
-                session: Some(session),
-                token: token.to_string(),
-            });
-        }
-        let user = match state.butler().store().get_user(&session.user).await {
-            Ok(u) if !u.disabled => u,
-            Ok(_) | Err(StoreError::NotFound(_)) => {
-                state.sessions().close_all_of(&session.user);
-                return Err(Problem::unauthenticated());
-            }
-            Err(e) => return Err(butler::ButlerError::from(e).into()),
-        };
-        let actor = Actor::trusted(&user.name, user.roles)
-            .map_err(|e| Problem::from(butler::ButlerError::from(e)))?;
+        let actor = session_actor(state, &session)
+            .await?
+            .ok_or_else(Problem::unauthenticated)?;
         Ok(Caller {
             actor,
             session: Some(session),
             token: token.to_string(),
         })
+    }
+}
+
+/// The actor of a live session: the roles a directory gave at login, or
+/// the stored user's roles now. `None` when the stored user is gone or
+/// disabled (their sessions are ended then).
+pub(crate) async fn session_actor(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<Actor>, Problem> {
+    let bad = |e: butler::auth::AuthError| Problem::from(butler::ButlerError::from(e));
+    if let Some(roles) = session.directory_roles {
+        return Actor::trusted(&session.user, roles).map(Some).map_err(bad);
+    }
+    match state.butler().store().get_user(&session.user).await {
+        Ok(u) if !u.disabled => Actor::trusted(&u.name, u.roles).map(Some).map_err(bad),
+        Ok(_) | Err(StoreError::NotFound(_)) => {
+            state.sessions().close_all_of(&session.user);
+            Ok(None)
+        }
+        Err(e) => Err(butler::ButlerError::from(e).into()),
     }
 }
 

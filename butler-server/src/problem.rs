@@ -117,20 +117,6 @@ impl IntoResponse for Problem {
     }
 }
 
-fn deny_code(reason: &DenyReason) -> &'static str {
-    match reason {
-        DenyReason::MissingRole { .. } => "missing_role",
-        DenyReason::NotOwner => "not_owner",
-        DenyReason::OwnRequest => "own_request",
-        DenyReason::NotVisible => "not_visible",
-        DenyReason::WrongState => "wrong_state",
-        DenyReason::Final => "final",
-        DenyReason::EngineOnly => "engine_only",
-        DenyReason::WrongStep => "wrong_step",
-        _ => "denied",
-    }
-}
-
 impl From<ButlerError> for Problem {
     fn from(e: ButlerError) -> Problem {
         use StatusCode as S;
@@ -152,7 +138,7 @@ impl From<ButlerError> for Problem {
                     return Problem::not_found("no such request");
                 }
                 let mut p = Problem::new(S::FORBIDDEN, "denied", detail);
-                p.reason = Some(deny_code(&d.reason).to_string());
+                p.reason = Some(d.reason.code().to_string());
                 p
             }
             ButlerError::Auth(a) => match a {

@@ -388,3 +388,32 @@ async fn password_guessing_is_slowed_and_names_do_not_leak() {
     // No answer ever carries the password.
     assert!(!limited.body.to_string().contains("wrong password"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_form_without_the_version_read_is_refused_not_guessed() {
+    let s = start(settings()).await;
+    let ana = s.browser("ana").await;
+    let r = s.post(&ana, "/api/requests", spec("web01"), None).await;
+    let id = r.body["id"].as_u64().unwrap_or(0);
+    let cookie = format!("butler_session={}", ana.cookie.clone().unwrap_or_default());
+    let csrf = ana.csrf.clone().unwrap_or_default();
+    for body in [format!("_csrf={csrf}"), format!("_csrf={csrf}&version=x")] {
+        let res = s
+            .http
+            .post(format!("{}/requests/{id}/act/submit", s.base))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(res
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("reload the page"));
+    }
+    let after = s.get(&ana, &format!("/api/requests/{id}")).await;
+    assert_eq!(after.body["state"], "created", "nothing changed");
+}

@@ -210,6 +210,23 @@ pub enum DenyReason {
     WrongStep,
 }
 
+impl DenyReason {
+    /// A stable code for programs (`missing_role`, `not_owner`, …), as the
+    /// HTTP service and the Python exceptions report it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DenyReason::MissingRole { .. } => "missing_role",
+            DenyReason::NotOwner => "not_owner",
+            DenyReason::OwnRequest => "own_request",
+            DenyReason::NotVisible => "not_visible",
+            DenyReason::WrongState => "wrong_state",
+            DenyReason::Final => "final",
+            DenyReason::EngineOnly => "engine_only",
+            DenyReason::WrongStep => "wrong_step",
+        }
+    }
+}
+
 impl fmt::Display for DenyReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -337,4 +337,52 @@ impl FactsSnapshot {
     pub fn age(&self, now: DateTime<Utc>) -> chrono::Duration {
         now - self.taken_at
     }
+
+    /// The facts of the `i`-th VM (in the group's order) with the indexes
+    /// resolved to names, as people read them; `None` past the end.
+    pub fn row(&self, i: usize) -> Option<VmFactsRow> {
+        let f = *self.vms.get(i)?;
+        let pg = (f.group != NONE32)
+            .then(|| self.groups.get(f.group as usize))
+            .flatten();
+        Some(VmFactsRow {
+            vm: self.names.get(i).cloned().unwrap_or_default(),
+            found: f.cluster != NONE16,
+            cluster: (f.cluster != NONE16)
+                .then(|| self.clusters.get(usize::from(f.cluster)).cloned())
+                .flatten(),
+            project: (f.project != NONE16)
+                .then(|| {
+                    self.projects
+                        .get(usize::from(f.project))
+                        .map(|p| p.name.clone())
+                })
+                .flatten(),
+            powered_on: f.powered_on,
+            protection_domain: pg.map(|g| g.name.clone()),
+            schedules: pg.map(|g| g.schedules),
+            last_replica: pg.and_then(|g| g.last_replica),
+        })
+    }
+}
+
+/// One VM's facts with names instead of indexes ([`FactsSnapshot::row`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VmFactsRow {
+    /// VM name.
+    pub vm: String,
+    /// Whether the platform knows it.
+    pub found: bool,
+    /// Its cluster.
+    pub cluster: Option<String>,
+    /// Its project.
+    pub project: Option<String>,
+    /// Powered on (only a definite off counts as off).
+    pub powered_on: bool,
+    /// Its protection domain.
+    pub protection_domain: Option<String>,
+    /// Schedules of that domain.
+    pub schedules: Option<u16>,
+    /// Last replica of that domain.
+    pub last_replica: Option<DateTime<Utc>>,
 }

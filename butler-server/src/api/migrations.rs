@@ -10,8 +10,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use butler::migration::{
-    FactsSnapshot, GroupId, MigrationGroup, MigrationReport, RunId, ValidationReport, NONE16,
-    NONE32,
+    FactsSnapshot, GroupId, MigrationGroup, MigrationReport, RunId, ValidationReport, VmFactsRow,
 };
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, Stream, StreamExt};
@@ -284,27 +283,6 @@ pub async fn select_vm(
     Ok(group_response(StatusCode::OK, &g))
 }
 
-/// One VM's facts, as a row.
-#[derive(Serialize, ToSchema)]
-pub struct VmFactsRow {
-    /// VM name.
-    pub vm: String,
-    /// Found on the platform.
-    pub found: bool,
-    /// Its cluster.
-    pub cluster: Option<String>,
-    /// Its project.
-    pub project: Option<String>,
-    /// Powered on.
-    pub powered_on: bool,
-    /// Its protection domain.
-    pub protection_domain: Option<String>,
-    /// Schedules of that domain.
-    pub schedules: Option<u16>,
-    /// Last replica of that domain.
-    pub last_replica: Option<DateTime<Utc>>,
-}
-
 /// The facts held for a group.
 #[derive(Serialize, ToSchema)]
 pub struct FactsView {
@@ -320,7 +298,9 @@ pub struct FactsView {
     pub vms: usize,
     /// The last failed refresh since, if any.
     pub last_error: Option<String>,
-    /// Rows `offset..offset+limit`.
+    /// Rows `offset..offset+limit`: vm, found, cluster, project,
+    /// powered_on, protection_domain, schedules, last_replica.
+    #[schema(value_type = Vec<Object>)]
     pub rows: Vec<VmFactsRow>,
 }
 
@@ -348,34 +328,9 @@ fn facts_view(
             butler::limits::MAX_PAGE_SIZE
         )));
     }
-    let name = |i: u16| snap.clusters.get(usize::from(i)).cloned();
-    let rows = snap
-        .names
-        .iter()
-        .zip(&snap.vms)
-        .skip(args.offset)
+    let rows = (args.offset..snap.vms.len())
         .take(limit)
-        .map(|(vm, f)| {
-            let pg = (f.group != NONE32)
-                .then(|| snap.groups.get(f.group as usize))
-                .flatten();
-            VmFactsRow {
-                vm: vm.clone(),
-                found: f.cluster != NONE16,
-                cluster: (f.cluster != NONE16).then(|| name(f.cluster)).flatten(),
-                project: (f.project != NONE16)
-                    .then(|| {
-                        snap.projects
-                            .get(usize::from(f.project))
-                            .map(|p| p.name.clone())
-                    })
-                    .flatten(),
-                powered_on: f.powered_on,
-                protection_domain: pg.map(|g| g.name.clone()),
-                schedules: pg.map(|g| g.schedules),
-                last_replica: pg.and_then(|g| g.last_replica),
-            }
-        })
+        .filter_map(|i| snap.row(i))
         .collect();
     Ok(FactsView {
         snapshot: snap.snapshot_id,

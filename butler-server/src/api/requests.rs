@@ -54,8 +54,10 @@ impl ListArgs {
             if name.is_empty() {
                 continue;
             }
-            let s: RequestState = serde_json::from_value(serde_json::Value::String(name.into()))
-                .map_err(|_| Problem::bad_request(format!("unknown state {name:?}")))?;
+            let s = RequestState::ALL
+                .into_iter()
+                .find(|s| s.as_str() == name)
+                .ok_or_else(|| Problem::bad_request(format!("unknown state {name:?}")))?;
             states.push(s);
         }
         Ok(RequestQuery {

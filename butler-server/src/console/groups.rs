@@ -9,9 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use butler::auth::Operation;
-use butler::migration::{
-    GroupId, MigrationGroup, MigrationReport, RunId, Severity, VmOutcome, NONE16, NONE32,
-};
+use butler::migration::{GroupId, MigrationGroup, MigrationReport, RunId, Severity, VmOutcome};
 use butler::ButlerError;
 use std::collections::HashMap;
 
@@ -131,36 +129,23 @@ async fn group_page(
         .iter()
         .enumerate()
         .map(|(i, vm)| {
-            let snap = facts.as_ref().map(|f| &f.snapshot);
-            let fx = snap.and_then(|s| {
+            // The facts row of this VM (facts align with the group's order
+            // unless the group changed since the refresh).
+            let fx = facts.as_ref().and_then(|f| {
+                let s = &f.snapshot;
                 let j = s.names.iter().position(|n| n == &vm.name).unwrap_or(i);
-                s.vms.get(j).map(|f| (s, *f))
+                s.row(j)
             });
             let (cluster, project, power, pd, replica) = match fx {
-                Some((s, f)) if f.cluster != NONE16 => {
-                    let pg = (f.group != NONE32)
-                        .then(|| s.groups.get(f.group as usize))
-                        .flatten();
-                    (
-                        s.clusters
-                            .get(usize::from(f.cluster))
-                            .cloned()
-                            .unwrap_or_default(),
-                        (f.project != NONE16)
-                            .then(|| {
-                                s.projects
-                                    .get(usize::from(f.project))
-                                    .map(|p| p.name.clone())
-                            })
-                            .flatten()
-                            .unwrap_or_default(),
-                        if f.powered_on { "✔" } else { "—" }.to_string(),
-                        pg.map(|p| p.name.clone()).unwrap_or_default(),
-                        pg.and_then(|p| p.last_replica)
-                            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-                            .unwrap_or_default(),
-                    )
-                }
+                Some(r) if r.found => (
+                    r.cluster.unwrap_or_default(),
+                    r.project.unwrap_or_default(),
+                    if r.powered_on { "✔" } else { "—" }.to_string(),
+                    r.protection_domain.unwrap_or_default(),
+                    r.last_replica
+                        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_default(),
+                ),
                 Some(_) => (
                     "?".into(),
                     String::new(),
@@ -278,7 +263,25 @@ pub(super) async fn act(
     }
     let m = state.butler().migrations();
     let (a, gid) = (&v.actor, GroupId(id));
-    let version: u64 = form.one("version").parse().unwrap_or(0);
+    // Edits carry the version read; the other actions need none.
+    let edits = [
+        "clusters",
+        "switch",
+        "rename",
+        "add_vm",
+        "remove_vm",
+        "select",
+        "deselect",
+        "delete",
+    ];
+    let version = if edits.contains(&what.as_str()) {
+        match v.version(&form) {
+            Ok(n) => n,
+            Err(r) => return r,
+        }
+    } else {
+        0
+    };
     let vm = form.one("vm");
     let back = || Redirect::to(&format!("/groups/{id}")).into_response();
     let edited: Result<Option<MigrationGroup>, ButlerError> = match what.as_str() {

@@ -91,15 +91,9 @@ impl FromRequestParts<AppState> for Viewer {
             .sessions()
             .find(token, SessionKind::Cookie, now)
             .ok_or_else(to_login)?;
-        let actor = match session.directory_roles {
-            Some(roles) => Actor::trusted(&session.user, roles).map_err(|_| to_login())?,
-            None => match state.butler().store().get_user(&session.user).await {
-                Ok(u) if !u.disabled => Actor::trusted(&u.name, u.roles).map_err(|_| to_login())?,
-                _ => {
-                    state.sessions().close_all_of(&session.user);
-                    return Err(to_login());
-                }
-            },
+        let actor = match crate::extract::session_actor(state, &session).await {
+            Ok(Some(a)) => a,
+            _ => return Err(to_login()),
         };
         let chrome = Chrome {
             lang: lang_of(parts),
@@ -124,6 +118,18 @@ impl Viewer {
         } else {
             Err(self.error_page(StatusCode::FORBIDDEN, "denied", "CSRF"))
         }
+    }
+
+    /// The version the form was read at; a form without one (not ours, or
+    /// tampered with) gets an error page, never a guess.
+    pub fn version(&self, form: &Form) -> Result<u64, Response> {
+        form.one("version").parse().map_err(|_| {
+            self.error_page(
+                StatusCode::BAD_REQUEST,
+                "problems",
+                "the form carries no version of what it edits; reload the page",
+            )
+        })
     }
 
     /// A page for a refused or failed action.

@@ -17,19 +17,6 @@ use std::collections::{BTreeMap, HashMap};
 
 const PAGE: usize = 25;
 
-/// The states a list can filter on, in workflow order.
-const STATES: &[RequestState] = &[
-    RequestState::Created,
-    RequestState::Requested,
-    RequestState::Reviewed,
-    RequestState::Approved,
-    RequestState::Provisioning,
-    RequestState::Completed,
-    RequestState::Error,
-    RequestState::Rejected,
-    RequestState::Cancelled,
-];
-
 #[derive(Template)]
 #[template(path = "requests.html")]
 struct ListPage {
@@ -65,7 +52,7 @@ pub(super) async fn list(
     let get = |k: &str| q.get(k).cloned().unwrap_or_default();
     let (st, owner, from, to) = (get("state"), get("owner"), get("from"), get("to"));
     let offset: usize = get("offset").parse().unwrap_or(0);
-    let states = STATES
+    let states = RequestState::ALL
         .iter()
         .filter(|s| s.as_str() == st)
         .copied()
@@ -118,7 +105,7 @@ pub(super) async fn list(
         owner,
         from,
         to,
-        states: STATES.iter().map(|s| s.as_str()).collect(),
+        states: RequestState::ALL.iter().map(|s| s.as_str()).collect(),
         query: api_query,
     })
 }
@@ -497,7 +484,10 @@ pub(super) async fn edit(
     if let Err(r) = v.check_csrf(&form) {
         return r;
     }
-    let version: u64 = form.one("version").parse().unwrap_or(0);
+    let version = match v.version(&form) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
     let (spec, errors) = spec_from(&form);
     let service = state.butler().requests();
     let current = match service.get(&v.actor, RequestId(id)).await {
@@ -543,7 +533,10 @@ pub(super) async fn act(
     if let Err(r) = v.check_csrf(&form) {
         return r;
     }
-    let version: u64 = form.one("version").parse().unwrap_or(0);
+    let version = match v.version(&form) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
     let reason = form.one("reason").to_string();
     let s = state.butler().requests();
     let (a, id) = (&v.actor, RequestId(id));
