@@ -7,6 +7,11 @@
 //! tasks sleeping 60 s move the clock 60 s, not 6,000 s. Background waits
 //! ([`Clock::sleep_idle`]: refreshers, an idle engine) never drive time on
 //! their own, so an idle simulation stands still instead of spinning.
+//!
+//! The clock sees only tasks that wait on it: a task spawned but not yet
+//! run, or one the operating system has descheduled before its first sleep,
+//! cannot hold time back. A caller that needs several sleeps to start at the
+//! same instant takes a [`SimClock::hold`] while it starts them.
 
 use async_trait::async_trait;
 use butler_core::backend::Clock;
@@ -59,6 +64,8 @@ struct ClockState {
     /// after it stops changing.
     activity: u64,
     driver_running: bool,
+    /// Live [`ClockHold`]s: while any exists, time moves only by `advance`.
+    holds: usize,
 }
 
 #[derive(Debug)]
@@ -107,6 +114,7 @@ impl SimClock {
                     foreground: 0,
                     activity: 0,
                     driver_running: false,
+                    holds: 0,
                 }),
             }),
         }
@@ -120,6 +128,17 @@ impl SimClock {
             s.take_due()
         };
         due.into_iter().for_each(Waker::wake);
+    }
+
+    /// Stops virtual time from moving on its own until the returned guard
+    /// is dropped ([`SimClock::advance`] still moves it). Take it while
+    /// starting tasks whose sleeps must all begin at the current instant;
+    /// without it, time can move between two of them.
+    pub fn hold(&self) -> ClockHold {
+        self.shared.lock().holds += 1;
+        ClockHold {
+            shared: self.shared.clone(),
+        }
     }
 
     /// The mode.
@@ -225,6 +244,21 @@ impl ClockState {
     }
 }
 
+/// Keeps a virtual clock still while it lives (see [`SimClock::hold`]).
+#[derive(Debug)]
+#[must_use = "time is held only while the guard lives"]
+pub struct ClockHold {
+    shared: Arc<Shared>,
+}
+
+impl Drop for ClockHold {
+    fn drop(&mut self) {
+        let mut s = self.shared.lock();
+        s.holds -= 1;
+        s.activity += 1;
+    }
+}
+
 /// Removes a sleeper whose future is dropped before it is due (a `select!`
 /// that took another branch), so it never holds time back or drives it.
 struct Unpark<'a> {
@@ -239,21 +273,26 @@ impl Drop for Unpark<'_> {
 }
 
 /// Advances time to the earliest deadline whenever the tasks waiting on the
-/// clock have stopped making progress, while at least one foreground sleeper
-/// waits; stops when none does.
+/// clock have stopped making progress and no spawned task waits for its
+/// first run, while at least one foreground sleeper waits; stops when none
+/// does.
 async fn drive(shared: Arc<Shared>) {
+    let metrics = tokio::runtime::Handle::try_current().map(|rt| rt.metrics());
     loop {
         let before = shared.lock().activity;
         for _ in 0..QUIET_YIELDS {
             tokio::task::yield_now().await;
         }
+        // Tasks spawned from outside the runtime wait in its global queue;
+        // they may be about to sleep from the current instant.
+        let queued = metrics.as_ref().map_or(0, |m| m.global_queue_depth());
         let due = {
             let mut s = shared.lock();
             if s.foreground == 0 {
                 s.driver_running = false;
                 return;
             }
-            if s.activity != before {
+            if s.activity != before || s.holds > 0 || queued > 0 {
                 continue;
             }
             match s.sleepers.first_key_value() {
@@ -343,6 +382,9 @@ mod tests {
         let start = clock.now();
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut set = tokio::task::JoinSet::new();
+        // The test thread can be descheduled between two spawns while the
+        // workers run the first sleepers: the hold makes all four start now.
+        let hold = clock.hold();
         for secs in [30u64, 10, 20, 10] {
             let (c, o) = (clock.clone(), order.clone());
             set.spawn(async move {
@@ -351,6 +393,11 @@ mod tests {
                 o.lock().unwrap().push((secs, at));
             });
         }
+        while clock.parked() < 4 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(clock.now(), start, "held: time stood still");
+        drop(hold);
         while set.join_next().await.is_some() {}
         let mut got = order.lock().unwrap().clone();
         got.sort();

@@ -52,7 +52,7 @@ pub mod fleet;
 mod platform;
 mod world;
 
-pub use clock::{ClockMode, SimClock};
+pub use clock::{ClockHold, ClockMode, SimClock};
 pub use faults::{FaultConfig, FaultKind, Op, ScriptedFault};
 pub use platform::{SimBuilder, SimPlatform};
 pub use world::Timings;
