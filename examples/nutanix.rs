@@ -161,6 +161,20 @@ async fn provision_one(fake: &FakePrism, sim: &SimPlatform) -> Result<(), Box<dy
     let ana = Actor::trusted("ana", [Role::Requester])?;
     let bea = Actor::trusted("bea", [Role::Approver])?;
     let svc = butler.requests();
+    // The catalog follows Prism: each cluster's VLANs and storage
+    // containers, each project's clusters, which categories exist.
+    let changes = svc.refresh_catalog(butler.platform().as_ref()).await?;
+    let catalog = svc.catalog();
+    for c in &catalog.clusters {
+        println!(
+            "catalog: cluster {} has VLANs {:?} and storage containers {:?}",
+            c.name, c.vlans, c.storage_containers
+        );
+    }
+    println!(
+        "catalog: environment categories missing on Prism: {:?}",
+        changes.categories_missing
+    );
     let name = format!("demo{}", std::process::id());
     let r = svc.create(&ana, butler::demo::spec(&name)).await?;
     let r = svc.submit(&ana, r.id, r.version).await?;
@@ -171,13 +185,14 @@ async fn provision_one(fake: &FakePrism, sim: &SimPlatform) -> Result<(), Box<dy
     let r = svc.get(&bea, r.id).await?;
     let vm = sim.vm(&r.platform_vm_name()).ok_or("VM missing")?;
     println!(
-        "\nrequest #{} {:?} in {:.0} ms: VM {} at {:?} with categories {:?}; monitored by {monitored_by}; {} webhook delivery(ies), {} activation",
+        "\nrequest #{} {:?} in {:.0} ms: VM {} at {:?} with categories {:?}, disks on {:?}; monitored by {monitored_by}; {} webhook delivery(ies), {} activation",
         r.id.0,
         r.state,
         t.elapsed().as_secs_f64() * 1e3,
         vm.name,
         vm.ip_addresses,
         vm.categories,
+        sim.vm_storage_container(&vm.name).unwrap_or_default(),
         receiver.deliveries(),
         receiver.activations().len()
     );

@@ -241,6 +241,6 @@ async fn a_catalog_refresh_that_never_answers_times_out_and_keeps_the_last_catal
         "{err}"
     );
     let waited = (clock.now() - start).to_std().unwrap();
-    assert_eq!(waited, butler::resilience::DEFAULT_CALL_DEADLINE * 3);
+    assert_eq!(waited, butler::resilience::DEFAULT_CALL_DEADLINE * 6);
     assert_eq!(*svc.catalog(), *before, "the last good catalog stays");
 }

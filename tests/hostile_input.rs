@@ -209,9 +209,7 @@ fn catalogs_past_their_limits_are_refused_naming_the_field() {
     };
     let many = with(&|c| {
         c.clusters = (0..=butler::limits::MAX_CATALOG_ENTRIES)
-            .map(|i| Cluster {
-                name: format!("c{i}"),
-            })
+            .map(|i| Cluster::named(format!("c{i}")))
             .collect()
     });
     assert!(matches!(many, Err(CatalogError::Limit(e)) if e.field == "clusters"));

@@ -430,3 +430,32 @@ async fn switched_off_steps_are_recorded_as_skipped_never_as_done() {
         "{notes:?}"
     );
 }
+
+/// The disk type reaches the platform: every disk of the VM is on the disk
+/// type's storage container, so the VM and its bill agree.
+#[tokio::test]
+async fn disks_are_placed_on_the_disk_types_storage_container() {
+    let w = World::new(SimPlatform::demo(4), Arc::new(MemoryStore::new()));
+    let hdd = w
+        .approved_spec(butler::vm_spec::VmSpec {
+            disk_type: "HDD".into(),
+            ..butler::demo::spec("hdd01")
+        })
+        .await;
+    let ssd = w.approved("ssd01").await;
+    let summary = w
+        .engine(World::engine_config("e1"))
+        .run_until_idle()
+        .await
+        .unwrap();
+    assert_eq!(summary.completed, 2);
+    for (r, ctr) in [(hdd, "ctr-hdd"), (ssd, "ctr-ssd")] {
+        let done = w.get(r.id).await;
+        assert_eq!(
+            w.sim
+                .vm_storage_container(&done.platform_vm_name())
+                .as_deref(),
+            Some(ctr)
+        );
+    }
+}

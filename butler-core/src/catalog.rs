@@ -42,6 +42,11 @@ pub struct Environment {
     pub category: String,
     /// VLANs (subnet names) of the project that NICs may use.
     pub vlans: Vec<String>,
+    /// Clusters the project may use; empty: any cluster (a project of an
+    /// older Prism Central lists none and is not restricted). A catalog
+    /// refresh reads it from the platform.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<String>,
 }
 
 /// A disk type (HDD, SSD, …); one per VM, applied to every disk.
@@ -51,6 +56,10 @@ pub struct DiskType {
     pub code: String,
     /// Display name.
     pub name: String,
+    /// The storage container (by name) a VM's disks of this type go to on
+    /// every cluster; `None`: the platform's default placement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_container: Option<String>,
 }
 
 /// A cluster VMs may be placed on.
@@ -58,6 +67,28 @@ pub struct DiskType {
 pub struct Cluster {
     /// Cluster name as the platform knows it.
     pub name: String,
+    /// The VLANs (subnet names) that exist on this cluster. When no cluster
+    /// of the catalog lists any, they are not known and NICs are checked
+    /// against the environment only. A catalog refresh reads them from the
+    /// platform.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vlans: Vec<String>,
+    /// The storage containers (names) on this cluster. When no cluster of
+    /// the catalog lists any, they are not known and disk placement is not
+    /// checked. A catalog refresh reads them from the platform.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub storage_containers: Vec<String>,
+}
+
+impl Cluster {
+    /// A cluster known by name only (VLANs and storage not known).
+    pub fn named(name: impl Into<String>) -> Cluster {
+        Cluster {
+            name: name.into(),
+            vlans: Vec::new(),
+            storage_containers: Vec::new(),
+        }
+    }
 }
 
 /// A boot image, cloned onto disk 0.
@@ -139,6 +170,12 @@ pub struct Catalog {
     /// Spec limits.
     #[serde(default)]
     pub limits: Limits,
+    /// The categories (`key:value`) of the environments that exist on the
+    /// platform, as the last catalog refresh read them; `None` until a
+    /// refresh has read them. A spec whose environment's category is not
+    /// here is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_categories: Option<Vec<String>>,
 }
 
 /// Why a catalog was refused. Every variant names the entry.
@@ -266,6 +303,13 @@ impl Catalog {
                     reason: "must list at least one VLAN".into(),
                 });
             }
+            if let Some(c) = e.clusters.iter().find(|c| self.cluster(c).is_none()) {
+                return Err(CatalogError::UnknownReference {
+                    entry: entry(),
+                    field: "clusters",
+                    value: c.clone(),
+                });
+            }
         }
         for (i, img) in self.images.iter().enumerate() {
             if img.size_gib == 0 {
@@ -365,13 +409,52 @@ impl Catalog {
             fields.push((entry.clone(), "project", &e.project));
             fields.push((entry.clone(), "category", &e.category));
             fields.extend(e.vlans.iter().map(|v| (entry.clone(), "vlans", v.as_str())));
+            check(
+                format!("{entry}.clusters"),
+                e.clusters.len(),
+                MAX_CATALOG_ENTRIES,
+                "entries",
+            )?;
+            fields.extend(
+                e.clusters
+                    .iter()
+                    .map(|c| (entry.clone(), "clusters", c.as_str())),
+            );
         }
         for (i, d) in self.disk_types.iter().enumerate() {
             fields.push((format!("disk_types[{i}]"), "code", &d.code));
             fields.push((format!("disk_types[{i}]"), "name", &d.name));
+            if let Some(ctr) = &d.storage_container {
+                fields.push((format!("disk_types[{i}]"), "storage_container", ctr));
+            }
         }
         for (i, c) in self.clusters.iter().enumerate() {
-            fields.push((format!("clusters[{i}]"), "name", &c.name));
+            let entry = format!("clusters[{i}]");
+            fields.push((entry.clone(), "name", &c.name));
+            for (list, items) in [
+                ("vlans", &c.vlans),
+                ("storage_containers", &c.storage_containers),
+            ] {
+                check(
+                    format!("{entry}.{list}"),
+                    items.len(),
+                    MAX_CATALOG_ENTRIES,
+                    "entries",
+                )?;
+                fields.extend(items.iter().map(|v| (entry.clone(), list, v.as_str())));
+            }
+        }
+        if let Some(cats) = &self.platform_categories {
+            check(
+                "platform_categories",
+                cats.len(),
+                MAX_CATALOG_ENTRIES,
+                "entries",
+            )?;
+            fields.extend(
+                cats.iter()
+                    .map(|c| ("platform_categories".to_string(), "category", c.as_str())),
+            );
         }
         for (i, img) in self.images.iter().enumerate() {
             fields.push((format!("images[{i}]"), "name", &img.name));
@@ -409,6 +492,19 @@ impl Catalog {
     /// The cluster named `name`.
     pub fn cluster(&self, name: &str) -> Option<&Cluster> {
         self.clusters.iter().find(|c| c.name == name)
+    }
+    /// Whether the catalog knows which VLANs each cluster has (some cluster
+    /// lists VLANs): then a VLAN missing from a cluster's list is not on it.
+    pub fn knows_cluster_vlans(&self) -> bool {
+        self.clusters.iter().any(|c| !c.vlans.is_empty())
+    }
+    /// Whether the catalog knows each cluster's storage containers (some
+    /// cluster lists them): then a container missing from a cluster's list
+    /// is not on it.
+    pub fn knows_storage_containers(&self) -> bool {
+        self.clusters
+            .iter()
+            .any(|c| !c.storage_containers.is_empty())
     }
     /// The image named `name`.
     pub fn image(&self, name: &str) -> Option<&Image> {

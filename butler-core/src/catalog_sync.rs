@@ -1,11 +1,15 @@
-//! Keeping the catalog in step with the platform (SPEC §5): clusters,
-//! images and each environment's VLANs are read from the platform; the
+//! Keeping the catalog in step with the platform (SPEC §5): clusters (with
+//! the VLANs and storage containers each one has), images, each
+//! environment's VLANs and clusters (its project's) and whether each
+//! environment's category exists are read from the platform; the
 //! organisation (divisions, units, cost centers, environment → project and
-//! category) stays as configured. A failed refresh keeps the last good copy.
+//! category, disk type → storage container) stays as configured. A failed
+//! refresh keeps the last good copy.
 
 use crate::backend::ClusterBackend;
 use crate::catalog::{Catalog, Cluster, Image};
 use crate::error::ButlerError;
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 
 /// What a refresh changed.
@@ -19,8 +23,13 @@ pub struct CatalogChanges {
     pub images_changed: Vec<String>,
     /// Images that disappeared.
     pub images_removed: Vec<String>,
-    /// Environments whose VLANs changed.
+    /// Environments whose VLANs or clusters changed.
     pub environments_changed: Vec<String>,
+    /// Clusters whose VLANs or storage containers changed.
+    pub clusters_changed: Vec<String>,
+    /// Environment categories (`key:value`) the platform does not have:
+    /// specs of those environments are refused until they exist.
+    pub categories_missing: Vec<String>,
 }
 
 impl CatalogChanges {
@@ -32,7 +41,8 @@ impl CatalogChanges {
 
 /// The catalog `current` updated from the platform, and what changed.
 /// Environments whose project the platform does not know keep their VLANs
-/// (and are logged), so a half-configured platform cannot empty them.
+/// and clusters (and are logged), so a half-configured platform cannot
+/// empty them.
 pub async fn refresh(
     current: &Catalog,
     backend: &dyn ClusterBackend,
@@ -40,6 +50,8 @@ pub async fn refresh(
     let clusters = backend.list_clusters().await?;
     let images = backend.list_images().await?;
     let projects = backend.list_projects().await?;
+    let subnets = backend.list_subnets().await?;
+    let containers = backend.list_storage_containers().await?;
     let mut next = current.clone();
     let mut ch = CatalogChanges::default();
 
@@ -49,10 +61,31 @@ pub async fn refresh(
     ch.clusters_removed = old.difference(&new).map(|s| s.to_string()).collect();
     next.clusters = clusters
         .iter()
-        .map(|c| Cluster {
-            name: c.name.clone(),
+        .map(|c| {
+            // A subnet without a cluster (overlay) is usable on every cluster.
+            let vlans: BTreeSet<String> = subnets
+                .iter()
+                .filter(|s| s.cluster.as_ref().is_none_or(|sc| *sc == c.name))
+                .map(|s| s.name.clone())
+                .collect();
+            let ctrs: BTreeSet<String> = containers
+                .iter()
+                .filter(|x| x.cluster == c.name)
+                .map(|x| x.name.clone())
+                .collect();
+            Cluster {
+                name: c.name.clone(),
+                vlans: vlans.into_iter().collect(),
+                storage_containers: ctrs.into_iter().collect(),
+            }
         })
         .collect();
+    for c in &next.clusters {
+        let was = current.cluster(&c.name);
+        if was.is_some_and(|w| w.vlans != c.vlans || w.storage_containers != c.storage_containers) {
+            ch.clusters_changed.push(c.name.clone());
+        }
+    }
 
     for i in &images {
         if current.image(&i.name).map(|x| x.size_gib) != Some(i.size_gib) {
@@ -76,16 +109,68 @@ pub async fn refresh(
     for env in &mut next.environments {
         match projects.iter().find(|p| p.name == env.project) {
             Some(p) if !p.subnets.is_empty() => {
-                if env.vlans != p.subnets {
+                // Only clusters the platform lists; a project allowed on
+                // every cluster lists them all, which is no restriction.
+                let mut allowed: Vec<String> = p
+                    .clusters
+                    .iter()
+                    .filter(|c| new.contains(c.as_str()))
+                    .cloned()
+                    .collect();
+                allowed.sort();
+                allowed.dedup();
+                if allowed.len() == new.len() {
+                    allowed.clear();
+                }
+                if env.vlans != p.subnets || env.clusters != allowed {
                     env.vlans = p.subnets.clone();
+                    env.clusters = allowed;
                     ch.environments_changed.push(env.code.clone());
                 }
             }
             _ => {
-                tracing::warn!(environment = %env.code, project = %env.project, "the platform has no such project (or it has no subnets); keeping the configured VLANs")
+                tracing::warn!(environment = %env.code, project = %env.project, "the platform has no such project (or it has no subnets); keeping the configured VLANs and clusters")
             }
         }
     }
+
+    next.platform_categories = platform_categories(current, backend).await?;
+    if let Some(known) = &next.platform_categories {
+        ch.categories_missing = current
+            .environments
+            .iter()
+            .map(|e| e.category.clone())
+            .filter(|c| !known.contains(c))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+    }
     let checked = Catalog::new(next)?;
     Ok((checked, ch))
+}
+
+/// The environments' categories that exist on the platform (one look-up
+/// per category key), or `None` for a platform without categories.
+async fn platform_categories(
+    catalog: &Catalog,
+    backend: &dyn ClusterBackend,
+) -> Result<Option<Vec<String>>, ButlerError> {
+    let mut by_key: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for e in &catalog.environments {
+        let (key, value) = e.category.split_once(':').unwrap_or((&e.category, ""));
+        by_key.entry(key).or_default().insert(value);
+    }
+    let mut found = Vec::new();
+    for (key, wanted) in by_key {
+        let Some(values) = backend.category_values(key).await? else {
+            return Ok(None);
+        };
+        found.extend(
+            wanted
+                .into_iter()
+                .filter(|v| values.iter().any(|x| x == v))
+                .map(|v| format!("{key}:{v}")),
+        );
+    }
+    Ok(Some(found))
 }

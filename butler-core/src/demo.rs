@@ -14,8 +14,9 @@ fn s(v: &str) -> String {
     v.to_string()
 }
 
-/// Two divisions, three units, two environments, two disk types, two
-/// clusters (`c1-madrid`, `c2-santiago`), two images and five cost centers.
+/// Two divisions, three units, two environments, two disk types (on the
+/// storage containers `ctr-ssd` and `ctr-hdd`), two clusters (`c1-madrid`,
+/// `c2-santiago`), two images and five cost centers.
 /// (CORP, IT, DEV, HDD) deliberately has no cost center.
 pub fn catalog() -> Catalog {
     let cc = |d: &str, u: &str, e: &str, t: &str, c: &str| CostCenterEntry {
@@ -60,6 +61,7 @@ pub fn catalog() -> Catalog {
                 project: s("prod-project"),
                 category: s("Environment:Production"),
                 vlans: vec![s("vlan-10"), s("vlan-11")],
+                clusters: Vec::new(),
             },
             Environment {
                 code: s("DEV"),
@@ -67,26 +69,22 @@ pub fn catalog() -> Catalog {
                 project: s("dev-project"),
                 category: s("Environment:Development"),
                 vlans: vec![s("vlan-30")],
+                clusters: Vec::new(),
             },
         ],
         disk_types: vec![
             DiskType {
                 code: s("SSD"),
                 name: s("Solid state"),
+                storage_container: Some(s("ctr-ssd")),
             },
             DiskType {
                 code: s("HDD"),
                 name: s("Hard disk"),
+                storage_container: Some(s("ctr-hdd")),
             },
         ],
-        clusters: vec![
-            Cluster {
-                name: s("c1-madrid"),
-            },
-            Cluster {
-                name: s("c2-santiago"),
-            },
-        ],
+        clusters: vec![Cluster::named("c1-madrid"), Cluster::named("c2-santiago")],
         images: vec![
             Image {
                 name: s("rhel9"),
@@ -105,6 +103,7 @@ pub fn catalog() -> Catalog {
             cc("RET", "FIN", "PRD", "SSD", "CC-3001"),
         ],
         limits: Limits::default(),
+        platform_categories: None,
     };
     // The demo data is fixed and checked by tests; a failure here is a bug in this file.
     Catalog::new(c).unwrap_or_else(|e| panic!("demo catalog is inconsistent: {e}"))

@@ -142,8 +142,10 @@ impl RequestService {
         Ok(())
     }
 
-    /// Refreshes clusters, images and environment VLANs from the platform,
-    /// within a deadline on the service's clock (3 × the standard call
+    /// Refreshes clusters (VLANs and storage containers), images,
+    /// environment VLANs and clusters, and which environment categories
+    /// exist, from the platform ([`catalog_sync::refresh`](crate::catalog_sync::refresh)),
+    /// within a deadline on the service's clock (6 × the standard call
     /// deadline). On any failure, a timeout included, the current catalog
     /// stays in use and the error is returned.
     pub async fn refresh_catalog(
@@ -151,8 +153,9 @@ impl RequestService {
         backend: &dyn crate::backend::ClusterBackend,
     ) -> Result<crate::catalog_sync::CatalogChanges, ButlerError> {
         let current = self.catalog();
-        // Three list calls, each allowed the standard call deadline.
-        let limit = crate::resilience::DEFAULT_CALL_DEADLINE * 3;
+        // Five lists and a category look-up or two, each allowed the
+        // standard call deadline.
+        let limit = crate::resilience::DEFAULT_CALL_DEADLINE * 6;
         // The timeout is the outer error; the refresh's own errors keep their type.
         let refresh = async { Ok(crate::catalog_sync::refresh(&current, backend).await) };
         let (next, changes) =

@@ -8,7 +8,8 @@ use crate::error::NutanixError;
 use async_trait::async_trait;
 use butler_core::backend::{
     BackendError, ClusterBackend, ClusterInfo, ErrorKind, ImageInfo, ProjectInfo, ProtectRequest,
-    ProtectionGroup, ScheduleKind, SubnetInfo, TaskId, TaskState, TaskStatus, VmCreate, VmInfo,
+    ProtectionGroup, ScheduleKind, StorageContainerInfo, SubnetInfo, TaskId, TaskState, TaskStatus,
+    VmCreate, VmInfo,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -22,6 +23,7 @@ pub struct NutanixBackend {
     pc: PrismClient,
     pe: BTreeMap<String, PrismClient>,
     page: u32,
+    list_concurrency: usize,
     max_entities: usize,
     requests: Arc<AtomicU64>,
 }
@@ -64,6 +66,7 @@ impl NutanixBackend {
             pc,
             pe,
             page: config.page_size,
+            list_concurrency: config.list_concurrency.max(1),
             max_entities: config.max_list_entities,
             requests,
         })
@@ -93,6 +96,29 @@ impl NutanixBackend {
             }
         }
         Ok(map)
+    }
+
+    /// The storage containers of `cluster`, from its Prism Element
+    /// (`GET /storage_containers`; Prism Central v3 has no such list).
+    async fn storage_containers_of(
+        &self,
+        cluster: &str,
+        op: &'static str,
+    ) -> Result<Vec<StorageContainerInfo>, BackendError> {
+        let resp = self
+            .pe(cluster, op)?
+            .call(Method::GET, "/storage_containers", None, true)
+            .await
+            .map_err(op_err(op))?;
+        Ok(decode::entities(&resp)
+            .iter()
+            .map(|c| StorageContainerInfo {
+                name: decode::s(c, &["name"]),
+                uuid: decode::s(c, &["storage_container_uuid"]),
+                cluster: cluster.to_string(),
+            })
+            .filter(|c| !c.name.is_empty() && !c.uuid.is_empty())
+            .collect())
     }
 
     /// Changes a VM's metadata the way Prism wants it: GET the VM, drop
@@ -229,7 +255,7 @@ impl NutanixBackend {
     }
 
     /// Every entity of `kind`. The first page tells `total_matches`; the
-    /// other pages are then fetched up to eight at a time. Without a total
+    /// other pages are then fetched `list_concurrency` at a time. Without a total
     /// (some PCs omit it) pages are read one by one until a short page.
     /// An exact multiple of the page size costs no extra request when the
     /// total is known.
@@ -238,6 +264,15 @@ impl NutanixBackend {
         kind: &str,
         filter: Option<String>,
     ) -> Result<Vec<Value>, NutanixError> {
+        self.list_all_as::<Value>(kind, filter).await
+    }
+
+    /// [`list_all`](Self::list_all) decoding each entity straight into `T`.
+    async fn list_all_as<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        kind: &str,
+        filter: Option<String>,
+    ) -> Result<Vec<T>, NutanixError> {
         use futures::{StreamExt, TryStreamExt};
         let path = format!("/{kind}s/list");
         let body = |offset: usize| {
@@ -247,11 +282,9 @@ impl NutanixBackend {
             }
             b
         };
-        let first = self
-            .pc
-            .call(Method::POST, &path, Some(&body(0)), true)
-            .await?;
-        let mut out: Vec<Value> = decode::entities(&first).to_vec();
+        let first = self.pc.call_list::<T>(&path, &body(0)).await?;
+        let total = first.metadata.total_matches;
+        let mut out: Vec<T> = first.entities;
         let page = (self.page as usize).max(1);
         let max = self.max_entities;
         let too_many = |n: u64| {
@@ -264,7 +297,7 @@ impl NutanixBackend {
         if out.len() < page {
             return Ok(out);
         }
-        if let Some(total) = decode::at(&first, &["metadata", "total_matches"]).as_u64() {
+        if let Some(total) = total {
             // The claimed total is checked before anything is reserved or requested.
             if total > max as u64 {
                 return Err(too_many(total));
@@ -272,32 +305,30 @@ impl NutanixBackend {
             let offsets = (1..)
                 .map(|i| i * page)
                 .take_while(move |o| (*o as u64) < total);
-            let pages: Vec<Value> = futures::stream::iter(offsets)
+            let pages: Vec<Vec<T>> = futures::stream::iter(offsets)
                 .map(|o| {
                     let b = body(o);
                     let path = path.clone();
-                    async move { self.pc.call(Method::POST, &path, Some(&b), true).await }
+                    async move { self.pc.call_list::<T>(&path, &b).await.map(|a| a.entities) }
                 })
-                .buffered(8)
+                .buffered(self.list_concurrency)
                 .try_collect()
                 .await?;
-            for p in &pages {
-                out.extend(decode::entities(p).iter().cloned());
-            }
+            out.extend(pages.into_iter().flatten());
             return Ok(out);
         }
         // No total: page until an empty page (a short page may only be
         // Prism trimming), never past the entity bound.
         loop {
-            let resp = self
+            let got = self
                 .pc
-                .call(Method::POST, &path, Some(&body(out.len())), true)
-                .await?;
-            let got = decode::entities(&resp);
+                .call_list::<T>(&path, &body(out.len()))
+                .await?
+                .entities;
             if got.is_empty() {
                 return Ok(out);
             }
-            out.extend(got.iter().cloned());
+            out.extend(got);
             if out.len() > max {
                 return Err(too_many(out.len() as u64));
             }
@@ -435,7 +466,7 @@ impl ClusterBackend for NutanixBackend {
 
     async fn list_vms(&self, cluster: &str) -> Result<Vec<VmInfo>, BackendError> {
         let all = self
-            .list_all(
+            .list_all_as::<decode::VmEntity>(
                 "vm",
                 crate::url_safe::fiql_plain(cluster).then(|| format!("cluster_name=={cluster}")),
             )
@@ -443,21 +474,24 @@ impl ClusterBackend for NutanixBackend {
             .map_err(op_err("list_vms"))?;
         // The filter narrows the transfer; the check keeps us right if a PC ignores it.
         Ok(all
-            .iter()
-            .map(decode::vm)
+            .into_iter()
+            .map(decode::VmEntity::into_info)
             .filter(|v| v.cluster == cluster)
             .collect())
     }
 
     async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError> {
         let all = self
-            .list_all(
+            .list_all_as::<decode::VmEntity>(
                 "vm",
                 crate::url_safe::fiql_plain(name).then(|| format!("vm_name=={name}")),
             )
             .await
             .map_err(op_err("find_vm"))?;
-        Ok(all.iter().map(decode::vm).find(|v| v.name == name))
+        Ok(all
+            .into_iter()
+            .map(decode::VmEntity::into_info)
+            .find(|v| v.name == name))
     }
 
     async fn create_vm(&self, vm: &VmCreate) -> Result<TaskId, BackendError> {
@@ -503,10 +537,47 @@ impl ClusterBackend for NutanixBackend {
             Some(i) => Some(self.uuid_of("image", i, op).await?),
             None => None,
         };
+        // The disk type's container on this cluster: the bill names the
+        // disk type, so the disks must really be there.
+        let container = match &vm.storage_container {
+            None => None,
+            Some(name) => {
+                let all = self.storage_containers_of(&vm.cluster, op).await?;
+                let found: Vec<&StorageContainerInfo> =
+                    all.iter().filter(|c| &c.name == name).collect();
+                match found.as_slice() {
+                    [one] => Some(one.uuid.clone()),
+                    [] => {
+                        return Err(BackendError::new(
+                            ErrorKind::Invalid,
+                            op,
+                            format!(
+                                "no storage container named {name:?} on cluster {:?}",
+                                vm.cluster
+                            ),
+                        ))
+                    }
+                    many => {
+                        return Err(BackendError::new(
+                            ErrorKind::Invalid,
+                            op,
+                            format!(
+                            "{} storage containers are named {name:?} on cluster {:?}; rename one",
+                            many.len(),
+                            vm.cluster
+                        ),
+                        ))
+                    }
+                }
+            }
+        };
         let mut disks = Vec::new();
         for (i, size) in vm.disks_gib.iter().enumerate() {
             let mut d = json!({"device_properties": {"device_type": "DISK", "disk_address": {"adapter_type": "SCSI", "device_index": i}},
                                "disk_size_mib": u64::from(*size) * 1024});
+            if let Some(ctr) = &container {
+                d["storage_config"] = json!({"storage_container_reference": {"kind": "storage_container", "uuid": ctr}});
+            }
             if let (0, Some(img)) = (i, &image) {
                 d["data_source_reference"] = json!({"kind": "image", "uuid": img});
             }
@@ -789,5 +860,57 @@ impl ClusterBackend for NutanixBackend {
             },
         )
         .await
+    }
+
+    async fn list_storage_containers(&self) -> Result<Vec<StorageContainerInfo>, BackendError> {
+        use futures::{StreamExt, TryStreamExt};
+        let lists: Vec<Vec<StorageContainerInfo>> =
+            futures::stream::iter(self.pe.keys().cloned().collect::<Vec<_>>())
+                .map(|c| async move {
+                    self.storage_containers_of(&c, "list_storage_containers")
+                        .await
+                })
+                .buffered(self.list_concurrency)
+                .try_collect()
+                .await?;
+        Ok(lists.into_iter().flatten().collect())
+    }
+
+    async fn category_values(&self, key: &str) -> Result<Option<Vec<String>>, BackendError> {
+        let op = "category_values";
+        let path = format!("/categories/{}/list", crate::url_safe::segment(key, op)?);
+        let mut values = Vec::new();
+        loop {
+            let body = json!({"kind": "category", "offset": values.len(), "length": self.page});
+            let resp = match self.pc.call(Method::POST, &path, Some(&body), true).await {
+                Ok(r) => r,
+                // No such key: none of its values exist.
+                Err(e) if e.status == Some(404) => return Ok(Some(Vec::new())),
+                Err(e) => return Err(e.into_backend(op)),
+            };
+            let got = decode::entities(&resp);
+            values.extend(
+                got.iter()
+                    .map(|v| decode::s(v, &["value"]))
+                    .filter(|v| !v.is_empty()),
+            );
+            let total = decode::at(&resp, &["metadata", "total_matches"]).as_u64();
+            if got.is_empty()
+                || total.is_some_and(|t| values.len() as u64 >= t)
+                || got.len() < self.page as usize
+            {
+                return Ok(Some(values));
+            }
+            if values.len() > self.max_entities {
+                return Err(BackendError::new(
+                    ErrorKind::Permanent,
+                    op,
+                    format!(
+                        "category {key:?} lists more than {} values",
+                        self.max_entities
+                    ),
+                ));
+            }
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! environment.
 //!
 //! ```toml
-//! page_size = 100
+//! page_size = 100                  # entities per list page, 1–500
+//! list_concurrency = 8            # pages of one list fetched at once, 1–32
 //! connect_timeout_secs = 10
 //! read_timeout_secs = 60
 //! insecure = false                # loudly logged when true
@@ -61,6 +62,9 @@ pub struct NutanixConfig {
     /// Largest response body read, in bytes (streamed; a larger one is an
     /// error, never an allocation). Default 64 MiB.
     pub max_body_bytes: usize,
+    /// Pages of one list fetched at once once its total is known, 1–32.
+    /// Default 8.
+    pub list_concurrency: usize,
     /// Most entities one list may return (bounds paging against a reply
     /// that claims billions, or a server that always fills its pages).
     /// Default 5,000,000.
@@ -122,6 +126,7 @@ struct File {
     #[serde(default)]
     clusters: BTreeMap<String, FileEndpoint>,
     page_size: Option<u32>,
+    list_concurrency: Option<usize>,
     connect_timeout_secs: Option<u64>,
     read_timeout_secs: Option<u64>,
     max_retries: Option<u32>,
@@ -218,10 +223,17 @@ impl NutanixConfig {
                 "page_size {page_size} must be 1 to 500"
             )));
         }
+        let list_concurrency = f.list_concurrency.unwrap_or(8);
+        if !(1..=32).contains(&list_concurrency) {
+            return Err(ConfigError::Invalid(format!(
+                "list_concurrency {list_concurrency} must be 1 to 32"
+            )));
+        }
         Ok(NutanixConfig {
             prism_central: pc,
             clusters,
             page_size,
+            list_concurrency,
             connect_timeout: Duration::from_secs(f.connect_timeout_secs.unwrap_or(10)),
             read_timeout: Duration::from_secs(f.read_timeout_secs.unwrap_or(60)),
             max_retries: f.max_retries.unwrap_or(5),
@@ -321,6 +333,9 @@ username = "admin"
                 var: "BUTLER_NUTANIX_PC_PASSWORD".into()
             }
         );
+        let bad =
+            NutanixConfig::from_toml(&format!("list_concurrency = 0\n{TOML}"), env).unwrap_err();
+        assert!(bad.to_string().contains("list_concurrency 0"), "{bad}");
         let bad = NutanixConfig::from_toml(&format!("page_size = 900\n{TOML}"), env).unwrap_err();
         assert!(matches!(bad, ConfigError::Invalid(_)));
         // A misplaced or misspelt key is an error, not silently ignored.

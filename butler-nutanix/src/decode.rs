@@ -6,7 +6,9 @@ use butler_core::backend::{
     SubnetInfo, TaskState, TaskStatus, VmInfo, VmState,
 };
 use chrono::{DateTime, TimeZone, Utc};
+use serde::Deserialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// The value at `path` (object keys), or `Null`.
 pub fn at<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
@@ -166,99 +168,181 @@ pub fn project(e: &Value, name_of: &dyn Fn(&str) -> Option<String>) -> ProjectIn
     }
 }
 
-/// A v3 VM.
+/// A v3 VM entity: reads [`VmEntity`] from a JSON value (a malformed
+/// entity reads as an empty one; list answers are decoded as
+/// [`VmEntity`] directly and refuse malformed pages).
 pub fn vm(e: &Value) -> VmInfo {
-    let res = |k: &[&str]| -> Value {
-        let mut p = vec!["status", "resources"];
-        p.extend_from_slice(k);
-        let v = at(e, &p);
-        if v.is_null() {
-            let mut p = vec!["spec", "resources"];
-            p.extend_from_slice(k);
-            at(e, &p).clone()
-        } else {
-            v.clone()
+    VmEntity::deserialize(e).unwrap_or_default().into_info()
+}
+
+/// The fields of a v3 VM entity Butler reads (`metadata`, `spec`,
+/// `status`), decoded without building a JSON tree; every other field is
+/// skipped.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct VmEntity {
+    metadata: VmMetadata,
+    spec: VmPart,
+    status: VmPart,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct VmMetadata {
+    uuid: Option<String>,
+    categories: Option<BTreeMap<String, Value>>,
+    project_reference: Option<NamedRef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct NamedRef {
+    name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct VmPart {
+    name: Option<String>,
+    state: Option<String>,
+    cluster_reference: Option<NamedRef>,
+    resources: Option<VmResources>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct VmResources {
+    power_state: Option<String>,
+    num_sockets: Option<u64>,
+    num_vcpus_per_socket: Option<u64>,
+    memory_size_mib: Option<u64>,
+    disk_list: Option<Vec<VmDisk>>,
+    nic_list: Option<Vec<VmNic>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct VmDisk {
+    device_properties: Option<DeviceProperties>,
+    disk_size_mib: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct DeviceProperties {
+    device_type: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct VmNic {
+    subnet_reference: Option<NamedRef>,
+    ip_endpoint_list: Option<Vec<VmIp>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct VmIp {
+    ip: Option<String>,
+}
+
+impl VmEntity {
+    /// The VM as Butler sees it: status first, spec where status lacks a
+    /// field.
+    pub fn into_info(self) -> VmInfo {
+        let VmEntity {
+            metadata,
+            spec,
+            status,
+        } = self;
+        let nonempty = |s: Option<String>| s.filter(|x| !x.is_empty());
+        let cluster_of = |r: Option<NamedRef>| nonempty(r.and_then(|r| r.name));
+        let name = nonempty(status.name)
+            .or_else(|| nonempty(spec.name))
+            .unwrap_or_default();
+        let cluster = cluster_of(status.cluster_reference)
+            .or_else(|| cluster_of(spec.cluster_reference))
+            .unwrap_or_default();
+        let (sr, pr) = (
+            status.resources.unwrap_or_default(),
+            spec.resources.unwrap_or_default(),
+        );
+        // Only a definite OFF is off: PAUSED, SUSPENDED, UNKNOWN or a missing
+        // state must never let a VM pass as safely stopped (SPEC §8).
+        let power = match sr
+            .power_state
+            .or(pr.power_state)
+            .map(|p| p.to_ascii_uppercase())
+            .as_deref()
+        {
+            Some("ON") => PowerState::On,
+            Some("OFF") => PowerState::Off,
+            _ => PowerState::Unknown,
+        };
+        let state = match status
+            .state
+            .unwrap_or_default()
+            .to_ascii_uppercase()
+            .as_str()
+        {
+            "COMPLETE" => VmState::Ready,
+            "ERROR" => VmState::Error,
+            _ => VmState::Pending,
+        };
+        let disks = sr
+            .disk_list
+            .or(pr.disk_list)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|d| {
+                matches!(
+                    d.device_properties
+                        .as_ref()
+                        .and_then(|p| p.device_type.as_deref())
+                        .unwrap_or_default(),
+                    "" | "DISK"
+                )
+            })
+            .map(|d| u32::try_from(d.disk_size_mib.unwrap_or(0).div_ceil(1024)).unwrap_or(u32::MAX))
+            .collect();
+        let nic_list = sr.nic_list.or(pr.nic_list).unwrap_or_default();
+        // Every NIC's addresses (learned or assigned), in NIC order.
+        let ip_addresses = nic_list
+            .iter()
+            .flat_map(|n| n.ip_endpoint_list.iter().flatten())
+            .filter_map(|ip| ip.ip.clone())
+            .filter(|ip| !ip.is_empty())
+            .collect();
+        let nics = nic_list
+            .into_iter()
+            .map(|n| n.subnet_reference.and_then(|r| r.name).unwrap_or_default())
+            .collect();
+        let categories = metadata
+            .categories
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| format!("{k}:{}", v.as_str().unwrap_or_default()))
+            .collect();
+        let sockets = sr.num_sockets.or(pr.num_sockets).unwrap_or(1);
+        let cores = sr
+            .num_vcpus_per_socket
+            .or(pr.num_vcpus_per_socket)
+            .unwrap_or(1);
+        let memory = sr.memory_size_mib.or(pr.memory_size_mib).unwrap_or(0);
+        VmInfo {
+            uuid: metadata.uuid.unwrap_or_default(),
+            name,
+            cluster,
+            project: nonempty(metadata.project_reference.and_then(|r| r.name)),
+            power,
+            state,
+            vcpus: u32::try_from(sockets.saturating_mul(cores)).unwrap_or(u32::MAX),
+            ram_gib: u32::try_from(memory.div_ceil(1024)).unwrap_or(u32::MAX),
+            disks_gib: disks,
+            nics,
+            categories,
+            ip_addresses,
         }
-    };
-    // Only a definite OFF is off: PAUSED, SUSPENDED, UNKNOWN or a missing
-    // state must never let a VM pass as safely stopped (SPEC §8).
-    let power = match res(&["power_state"])
-        .as_str()
-        .map(str::to_ascii_uppercase)
-        .as_deref()
-    {
-        Some("ON") => PowerState::On,
-        Some("OFF") => PowerState::Off,
-        _ => PowerState::Unknown,
-    };
-    let state = match s(e, &["status", "state"]).to_ascii_uppercase().as_str() {
-        "COMPLETE" => VmState::Ready,
-        "ERROR" => VmState::Error,
-        _ => VmState::Pending,
-    };
-    let disks = res(&["disk_list"])
-        .as_array()
-        .map(|l| {
-            l.iter()
-                .filter(|d| {
-                    matches!(
-                        s(d, &["device_properties", "device_type"]).as_str(),
-                        "" | "DISK"
-                    )
-                })
-                .map(|d| u32::try_from(u(d, &["disk_size_mib"]).div_ceil(1024)).unwrap_or(u32::MAX))
-                .collect()
-        })
-        .unwrap_or_default();
-    let nic_list = res(&["nic_list"]);
-    let nic_list = nic_list.as_array().map(Vec::as_slice).unwrap_or_default();
-    let nics = nic_list
-        .iter()
-        .map(|n| s(n, &["subnet_reference", "name"]))
-        .collect();
-    // Every NIC's addresses (learned or assigned), in NIC order.
-    let ip_addresses = nic_list
-        .iter()
-        .flat_map(|n| arr(n, &["ip_endpoint_list"]))
-        .map(|ip| s(ip, &["ip"]))
-        .filter(|ip| !ip.is_empty())
-        .collect();
-    let categories = at(e, &["metadata", "categories"])
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}:{}", v.as_str().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let sockets = res(&["num_sockets"]).as_u64().unwrap_or(1);
-    let cores = res(&["num_vcpus_per_socket"]).as_u64().unwrap_or(1);
-    let project = s(e, &["metadata", "project_reference", "name"]);
-    VmInfo {
-        uuid: s(e, &["metadata", "uuid"]),
-        name: first_s(e, &[&["status", "name"], &["spec", "name"]]),
-        cluster: first_s(
-            e,
-            &[
-                &["status", "cluster_reference", "name"],
-                &["spec", "cluster_reference", "name"],
-            ],
-        ),
-        project: (!project.is_empty()).then_some(project),
-        power,
-        state,
-        vcpus: u32::try_from(sockets.saturating_mul(cores)).unwrap_or(u32::MAX),
-        ram_gib: u32::try_from(
-            res(&["memory_size_mib"])
-                .as_u64()
-                .unwrap_or(0)
-                .div_ceil(1024),
-        )
-        .unwrap_or(u32::MAX),
-        disks_gib: disks,
-        nics,
-        categories,
-        ip_addresses,
     }
 }
 

@@ -594,6 +594,7 @@ async fn a_subnet_name_on_several_clusters_resolves_to_the_vms_cluster() {
         disks_gib: vec![20],
         image: None,
         nics: vec!["vlan-10".into()],
+        storage_container: None,
         cdrom: false,
         uefi: true,
         power_on: false,
@@ -612,5 +613,97 @@ async fn a_subnet_name_on_several_clusters_resolves_to_the_vms_cluster() {
     assert_eq!(
         (vm.cluster.as_str(), vm.nics.clone()),
         ("c2-santiago", vec!["vlan-10".to_string()])
+    );
+}
+
+/// Disk placement and environment categories come from Prism: storage
+/// containers from each Prism Element (`GET /storage_containers`), category
+/// values from Prism Central (`POST /categories/{key}/list`); every disk of
+/// a VM goes to its disk type's container on the VM's cluster (the fake
+/// reads each disk's raw `storage_config.storage_container_reference`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disks_go_to_the_named_container_and_categories_are_read_from_prism() {
+    use butler_core::backend::VmCreate;
+    let (sim, _fake, backend) = setup(73).await;
+    let mut ctrs: Vec<(String, String)> = backend
+        .list_storage_containers()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.cluster, c.name))
+        .collect();
+    ctrs.sort();
+    assert_eq!(
+        ctrs,
+        [
+            ("c1-madrid", "ctr-hdd"),
+            ("c1-madrid", "ctr-ssd"),
+            ("c2-santiago", "ctr-hdd"),
+            ("c2-santiago", "ctr-ssd")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    let mut values = backend
+        .category_values("Environment")
+        .await
+        .unwrap()
+        .unwrap();
+    values.sort();
+    assert_eq!(values, ["Development", "Production"]);
+    assert_eq!(
+        backend.category_values("NoSuchKey").await.unwrap(),
+        Some(Vec::new())
+    );
+
+    let create = |name: &str, ctr: &str| VmCreate {
+        name: name.into(),
+        cluster: "c2-santiago".into(),
+        project: "prod-project".into(),
+        category: "Environment:Production".into(),
+        cores_per_socket: 1,
+        sockets: 1,
+        ram_gib: 1,
+        disks_gib: vec![20, 30],
+        image: None,
+        nics: vec!["vlan-10".into()],
+        storage_container: Some(ctr.into()),
+        cdrom: false,
+        uefi: true,
+        power_on: false,
+    };
+    backend
+        .create_vm(&create("placed-r1", "ctr-hdd"))
+        .await
+        .unwrap();
+    assert_eq!(
+        sim.vm_storage_container("placed-r1").as_deref(),
+        Some("ctr-hdd")
+    );
+    let err = backend
+        .create_vm(&create("placed-r2", "ctr-nvme"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid);
+    assert!(err.to_string().contains("ctr-nvme"), "{err}");
+    assert_eq!(sim.vms_named("placed-r2"), 0);
+
+    // A catalog refresh through the adapter learns both.
+    let (catalog, changes) =
+        butler_core::catalog_sync::refresh(&butler_core::demo::catalog(), &backend)
+            .await
+            .unwrap();
+    assert!(changes.categories_missing.is_empty(), "{changes:?}");
+    assert_eq!(
+        catalog.cluster("c2-santiago").unwrap().storage_containers,
+        ["ctr-hdd", "ctr-ssd"]
+    );
+    assert_eq!(
+        catalog.platform_categories.as_deref(),
+        Some(
+            &[
+                "Environment:Development".to_string(),
+                "Environment:Production".to_string()
+            ][..]
+        )
     );
 }

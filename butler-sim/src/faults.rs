@@ -35,6 +35,10 @@ pub enum Op {
     MigrateProtectionGroup,
     /// `ClusterBackend::set_vm_project`.
     SetVmProject,
+    /// `ClusterBackend::list_storage_containers`.
+    ListStorageContainers,
+    /// `ClusterBackend::category_values`.
+    CategoryValues,
     /// `Monitor::find`.
     MonitorFind,
     /// `Monitor::register`.
@@ -47,7 +51,7 @@ pub enum Op {
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 16] = [
+    pub const ALL: [Op; 18] = [
         Op::ListClusters,
         Op::ListProjects,
         Op::ListSubnets,
@@ -60,6 +64,8 @@ impl Op {
         Op::ProtectVm,
         Op::MigrateProtectionGroup,
         Op::SetVmProject,
+        Op::ListStorageContainers,
+        Op::CategoryValues,
         Op::MonitorFind,
         Op::MonitorRegister,
         Op::BillingFind,
@@ -81,6 +87,8 @@ impl Op {
             Op::ProtectVm => "protect_vm",
             Op::MigrateProtectionGroup => "migrate_protection_group",
             Op::SetVmProject => "set_vm_project",
+            Op::ListStorageContainers => "list_storage_containers",
+            Op::CategoryValues => "category_values",
             Op::MonitorFind => "monitor_find",
             Op::MonitorRegister => "monitor_register",
             Op::BillingFind => "billing_find",

@@ -2,12 +2,13 @@
 
 use butler_core::backend::{
     BillingActivation, ClusterInfo, ImageInfo, MonitorRegistration, PowerState, ProjectInfo,
-    ProtectionGroup, Schedule, ScheduleKind, SubnetInfo, TaskState, TaskStatus, VmInfo, VmState,
+    ProtectionGroup, Schedule, ScheduleKind, StorageContainerInfo, SubnetInfo, TaskState,
+    TaskStatus, VmInfo, VmState,
 };
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 /// Durations of long operations (simulated time).
@@ -152,6 +153,16 @@ pub(crate) struct SimTask {
     pub(crate) effect: Option<Effect>,
 }
 
+/// The VMs of one cluster.
+#[derive(Debug, Default)]
+pub(crate) struct ClusterVms {
+    /// VM indexes, ascending (creation order); some may be of VMs that
+    /// have moved away since.
+    pub(crate) on: Vec<usize>,
+    /// How many entries of `on` are VMs that moved away.
+    pub(crate) moved: usize,
+}
+
 /// The whole simulated platform.
 #[derive(Debug)]
 pub(crate) struct World {
@@ -165,6 +176,9 @@ pub(crate) struct World {
     pub(crate) vm_by_uuid: HashMap<String, usize>,
     /// Name → indexes (names are not unique on real platforms either).
     pub(crate) vm_by_name: HashMap<String, Vec<usize>>,
+    /// Cluster → its VMs (see [`ClusterVms`]): listing a cluster or one
+    /// page of it never scans the others.
+    pub(crate) vm_by_cluster: HashMap<String, ClusterVms>,
     pub(crate) pgs: BTreeMap<(String, String), SimPg>,
     pub(crate) tasks: HashMap<String, SimTask>,
     pub(crate) pending: Vec<(DateTime<Utc>, String)>,
@@ -175,6 +189,11 @@ pub(crate) struct World {
     pub(crate) monitor_by_name: HashMap<String, Vec<usize>>,
     /// VM name → activations in `billing`.
     pub(crate) billing_by_name: HashMap<String, usize>,
+    pub(crate) containers: Vec<StorageContainerInfo>,
+    /// VM uuid → the storage container its disks were placed on.
+    pub(crate) placements: HashMap<String, String>,
+    /// Category key → values.
+    pub(crate) categories: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl World {
@@ -189,6 +208,7 @@ impl World {
             vms: Vec::new(),
             vm_by_uuid: HashMap::new(),
             vm_by_name: HashMap::new(),
+            vm_by_cluster: HashMap::new(),
             pgs: BTreeMap::new(),
             tasks: HashMap::new(),
             pending: Vec::new(),
@@ -197,6 +217,9 @@ impl World {
             billing: Vec::new(),
             monitor_by_name: HashMap::new(),
             billing_by_name: HashMap::new(),
+            containers: Vec::new(),
+            placements: HashMap::new(),
+            categories: BTreeMap::new(),
         }
     }
 
@@ -254,7 +277,76 @@ impl World {
             .entry(info.name.clone())
             .or_default()
             .push(i);
+        self.vm_by_cluster
+            .entry(info.cluster.clone())
+            .or_default()
+            .on
+            .push(i);
         self.vms.push(SimVm { info });
+    }
+
+    /// The VMs on `cluster`, in creation order, from the `skip`-th on.
+    pub(crate) fn vms_on<'a>(
+        &'a self,
+        cluster: &'a str,
+        skip: usize,
+    ) -> impl Iterator<Item = &'a SimVm> + 'a {
+        let (on, moved) = self
+            .vm_by_cluster
+            .get(cluster)
+            .map_or((&[][..], 0), |c| (c.on.as_slice(), c.moved));
+        // Without moved-away entries a page starts at its offset directly.
+        let (from, skip) = if moved == 0 {
+            (on.get(skip..).unwrap_or_default(), 0)
+        } else {
+            (on, skip)
+        };
+        from.iter()
+            .filter_map(|i| self.vms.get(*i))
+            .filter(move |v| moved == 0 || v.info.cluster == cluster)
+            .skip(skip)
+    }
+
+    /// How many VMs are on `cluster`.
+    pub(crate) fn vm_count_on(&self, cluster: &str) -> usize {
+        self.vm_by_cluster
+            .get(cluster)
+            .map_or(0, |c| c.on.len().saturating_sub(c.moved))
+    }
+
+    /// Records that the VMs `arrived` (indexes) moved from `source` to
+    /// `destination`: the source keeps their entries as moved-away until
+    /// they are half its list; the destination merges them in order (one
+    /// entry still there from an earlier stay counts again).
+    fn index_moves(&mut self, source: &str, destination: &str, arrived: Vec<usize>) {
+        if arrived.is_empty() {
+            return;
+        }
+        let vms = &self.vms;
+        if let Some(src) = self.vm_by_cluster.get_mut(source) {
+            src.moved += arrived.len();
+            if src.moved * 2 >= src.on.len() {
+                src.on
+                    .retain(|i| vms.get(*i).is_some_and(|v| v.info.cluster == source));
+                src.moved = 0;
+            }
+        }
+        let dst = self
+            .vm_by_cluster
+            .entry(destination.to_string())
+            .or_default();
+        let mut new = Vec::with_capacity(arrived.len());
+        for i in arrived {
+            if dst.on.binary_search(&i).is_ok() {
+                dst.moved = dst.moved.saturating_sub(1);
+            } else {
+                new.push(i);
+            }
+        }
+        new.sort_unstable();
+        dst.on.extend(new);
+        // Two sorted runs: the stable sort merges them in linear time.
+        dst.on.sort();
     }
 
     pub(crate) fn vm_named(&self, name: &str) -> Option<&SimVm> {
@@ -361,18 +453,21 @@ impl World {
         src.active = false;
         src.migrating_until = None;
         src.replication_since = None;
+        let mut arrived = Vec::new();
         for name in &members {
             if let Some(idxs) = self.vm_by_name.get(name) {
-                for i in idxs.clone() {
+                for &i in idxs {
                     if let Some(vm) = self.vms.get_mut(i) {
                         if vm.info.cluster == source {
                             vm.info.cluster = destination.to_string();
                             vm.info.power = PowerState::Off;
+                            arrived.push(i);
                         }
                     }
                 }
             }
         }
+        self.index_moves(source, destination, arrived);
         let dst = self
             .pgs
             .entry((destination.to_string(), group.to_string()))

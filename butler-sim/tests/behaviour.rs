@@ -418,3 +418,52 @@ fn fleet_generator_honours_sizes_and_problem_mix() {
         .sum();
     assert!(within(n - grouped, n, 0.05), "{}", n - grouped);
 }
+
+/// Listings follow VMs that migrate away and back: every VM listed once,
+/// on the cluster it is on, pages included.
+#[tokio::test]
+async fn cluster_listings_follow_vms_that_move_away_and_back() {
+    let sim = SimPlatform::demo(12);
+    let f = fleet::generate(
+        &sim,
+        &fleet::FleetSpec {
+            vms: 40,
+            groups: 4,
+            ..Default::default()
+        },
+    );
+    let count = |c: &str| {
+        let sim = sim.clone();
+        let c = c.to_string();
+        async move {
+            let all = sim.list_vms(&c).await.unwrap();
+            let (page, total) = sim.list_vms_page(&c, 5, 1000).await.unwrap();
+            assert_eq!(total, all.len());
+            assert_eq!(page.len(), all.len().saturating_sub(5));
+            let mut names: Vec<_> = all.iter().map(|v| v.name.clone()).collect();
+            names.sort();
+            names.dedup();
+            assert_eq!(names.len(), all.len(), "each VM listed once");
+            all.len()
+        }
+    };
+    let (src, dst) = (f.source.clone(), f.destination.clone());
+    let start_src = count(&src).await;
+    let start_dst = count(&dst).await;
+    let settle = || sim.clock().advance(Duration::from_secs(24 * 3600));
+    // Three of four groups away, then one of them back.
+    for g in &f.groups[..3] {
+        sim.migrate_protection_group(&src, &g.name, &dst)
+            .await
+            .unwrap();
+    }
+    settle();
+    assert_eq!(count(&src).await, start_src - 30);
+    assert_eq!(count(&dst).await, start_dst + 30);
+    sim.migrate_protection_group(&dst, &f.groups[0].name, &src)
+        .await
+        .unwrap();
+    settle();
+    assert_eq!(count(&src).await, start_src - 20);
+    assert_eq!(count(&dst).await, start_dst + 20);
+}

@@ -42,6 +42,17 @@ pub struct SubnetInfo {
     pub cluster: Option<String>,
 }
 
+/// A storage container of a cluster (where a VM's disks are placed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageContainerInfo {
+    /// Name (unique on its cluster).
+    pub name: String,
+    /// Platform id.
+    pub uuid: String,
+    /// The cluster it belongs to.
+    pub cluster: String,
+}
+
 /// A boot image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageInfo {
@@ -132,6 +143,11 @@ pub struct VmCreate {
     pub image: Option<String>,
     /// Subnet of each NIC.
     pub nics: Vec<String>,
+    /// The storage container (name, on `cluster`) every disk is placed on:
+    /// the disk type's, so the VM and its bill agree. `None`: the
+    /// platform's default container.
+    #[serde(default)]
+    pub storage_container: Option<String>,
     /// Add an empty CD-ROM.
     pub cdrom: bool,
     /// UEFI boot.
@@ -308,4 +324,18 @@ pub trait ClusterBackend: Send + Sync {
     ) -> Result<(), BackendError>;
     /// Moves a VM to another project (after a migration).
     async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError>;
+    /// The storage containers of every cluster. The default (a platform
+    /// that does not place disks by container) has none, which leaves disk
+    /// placement unchecked.
+    async fn list_storage_containers(&self) -> Result<Vec<StorageContainerInfo>, BackendError> {
+        Ok(Vec::new())
+    }
+    /// The values of the category `key` (`Environment` → `Production`, …);
+    /// an empty list when the key does not exist. `None` (the default) for
+    /// a platform without categories, which leaves environment categories
+    /// unchecked.
+    async fn category_values(&self, key: &str) -> Result<Option<Vec<String>>, BackendError> {
+        let _ = key;
+        Ok(None)
+    }
 }

@@ -99,6 +99,7 @@ impl Backends {
             disks_gib: s.disks_gib.clone(),
             image: s.image.clone(),
             nics: s.nics.clone(),
+            storage_container: r.spec.derived().storage_container.clone(),
             cdrom: s.cdrom,
             uefi: true,
             power_on: true,

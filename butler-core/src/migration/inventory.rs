@@ -25,18 +25,27 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// Reads the inventory in batched calls (never one call per VM).
+    /// Reads the inventory in batched calls (never one call per VM), the
+    /// clusters concurrently.
     pub async fn fetch(
         backend: &dyn ClusterBackend,
         clock: &dyn Clock,
     ) -> Result<Inventory, BackendError> {
-        let clusters = backend.list_clusters().await?;
-        let projects = backend.list_projects().await?;
+        let (clusters, projects) =
+            futures::try_join!(backend.list_clusters(), backend.list_projects())?;
+        // Every cluster at once: the wait is the slowest cluster's, not the sum.
+        let per_cluster = futures::future::try_join_all(clusters.iter().map(|c| async move {
+            futures::try_join!(
+                backend.list_vms(&c.name),
+                backend.list_protection_groups(&c.name)
+            )
+        }))
+        .await?;
         let mut vms = Vec::new();
         let mut groups = Vec::new();
-        for c in &clusters {
-            vms.extend(backend.list_vms(&c.name).await?);
-            groups.extend(backend.list_protection_groups(&c.name).await?);
+        for (v, g) in per_cluster {
+            vms.extend(v);
+            groups.extend(g);
         }
         Ok(Inventory {
             taken_at: clock.now(),

@@ -3,7 +3,7 @@
 use crate::backend::{
     BackendError, Billing, BillingActivation, Clock, ClusterBackend, ClusterInfo, ErrorKind,
     ImageInfo, Monitor, MonitorRegistration, ProjectInfo, ProtectRequest, ProtectionGroup,
-    SubnetInfo, TaskId, TaskStatus, VmCreate, VmInfo,
+    StorageContainerInfo, SubnetInfo, TaskId, TaskStatus, VmCreate, VmInfo,
 };
 use async_trait::async_trait;
 use std::future::Future;
@@ -205,6 +205,18 @@ impl ClusterBackend for Guarded<dyn ClusterBackend> {
             self.inner.set_vm_project(vm_uuid, project),
         )
         .await
+    }
+    async fn list_storage_containers(&self) -> Result<Vec<StorageContainerInfo>, BackendError> {
+        self.call(
+            "list_storage_containers",
+            NONE,
+            self.inner.list_storage_containers(),
+        )
+        .await
+    }
+    async fn category_values(&self, key: &str) -> Result<Option<Vec<String>>, BackendError> {
+        self.call("category_values", NONE, self.inner.category_values(key))
+            .await
     }
 }
 

@@ -134,6 +134,9 @@ pub struct Derived {
     pub category: String,
     /// The cost center from the catalog's table.
     pub cost_center: String,
+    /// The storage container of the disk type, where every disk goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_container: Option<String>,
 }
 
 impl ValidSpec {

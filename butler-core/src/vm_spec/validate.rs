@@ -57,6 +57,14 @@ pub enum SpecErrorCode {
     UnknownImage,
     /// The special-requirement text is too long.
     NoteTooLong,
+    /// The environment's project may not use the cluster.
+    ClusterNotAllowed,
+    /// A NIC's VLAN does not exist on the chosen cluster.
+    NicVlanNotOnCluster,
+    /// The disk type's storage container does not exist on the cluster.
+    DiskTypeNotOnCluster,
+    /// The environment's category does not exist on the platform.
+    EnvironmentCategoryMissing,
 }
 
 impl SpecErrorCode {
@@ -84,6 +92,10 @@ impl SpecErrorCode {
             Self::NicDuplicate => "nic_duplicate",
             Self::UnknownImage => "unknown_image",
             Self::NoteTooLong => "note_too_long",
+            Self::ClusterNotAllowed => "cluster_not_allowed",
+            Self::NicVlanNotOnCluster => "nic_vlan_not_on_cluster",
+            Self::DiskTypeNotOnCluster => "disk_type_not_on_cluster",
+            Self::EnvironmentCategoryMissing => "environment_category_missing",
         }
     }
 }
@@ -220,14 +232,31 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
         Some(_) => {}
     }
     let env = catalog.environment(&spec.environment);
-    if env.is_none() {
-        p.add(
+    match env {
+        None => p.add(
             "environment",
             C::UnknownEnvironment,
             format!("unknown environment {}", shown(&spec.environment)),
-        );
+        ),
+        Some(e) => {
+            let on_platform = catalog
+                .platform_categories
+                .as_ref()
+                .is_none_or(|cats| cats.contains(&e.category));
+            if !on_platform {
+                p.add(
+                    "environment",
+                    C::EnvironmentCategoryMissing,
+                    format!(
+                        "the category {:?} of environment {:?} does not exist on the platform",
+                        e.category, e.code
+                    ),
+                );
+            }
+        }
     }
-    if catalog.disk_type(&spec.disk_type).is_none() {
+    let disk_type = catalog.disk_type(&spec.disk_type);
+    if disk_type.is_none() {
         p.add(
             "disk_type",
             C::UnknownDiskType,
@@ -253,12 +282,35 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
             ),
         );
     }
-    if catalog.cluster(&spec.cluster).is_none() {
-        p.add(
+    let cluster = catalog.cluster(&spec.cluster);
+    match (cluster, env) {
+        (None, _) => p.add(
             "cluster",
             C::UnknownCluster,
             format!("unknown cluster {}", shown(&spec.cluster)),
-        );
+        ),
+        (Some(c), Some(e)) if !e.clusters.is_empty() && !e.clusters.contains(&c.name) => p.add(
+            "cluster",
+            C::ClusterNotAllowed,
+            format!(
+                "project {:?} of environment {:?} may not use cluster {:?}",
+                e.project, e.code, c.name
+            ),
+        ),
+        _ => {}
+    }
+    let storage_container = disk_type.and_then(|d| d.storage_container.clone());
+    if let (Some(c), Some(ctr)) = (cluster, &storage_container) {
+        if catalog.knows_storage_containers() && !c.storage_containers.contains(ctr) {
+            p.add(
+                "disk_type",
+                C::DiskTypeNotOnCluster,
+                format!(
+                    "disk type {:?} goes to storage container {ctr:?}, which cluster {:?} does not have",
+                    spec.disk_type, c.name
+                ),
+            );
+        }
     }
 
     if !(1..=MAX_DISKS).contains(&spec.disks_gib.len()) {
@@ -324,6 +376,20 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
                         env.code
                     ),
                 );
+            } else if let Some(c) = cluster.filter(|_| catalog.knows_cluster_vlans()) {
+                // VLANs belong to one cluster: the same name elsewhere is
+                // another network.
+                if !c.vlans.contains(vlan) {
+                    p.add(
+                        format!("nics[{i}]"),
+                        C::NicVlanNotOnCluster,
+                        format!(
+                            "VLAN {} does not exist on cluster {:?}",
+                            shown(vlan),
+                            c.name
+                        ),
+                    );
+                }
             }
         }
         if !seen.insert(vlan) {
@@ -350,6 +416,7 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
                 project: env.project.clone(),
                 category: env.category.clone(),
                 cost_center: cc.to_string(),
+                storage_container,
             };
             Ok(ValidSpec { spec, derived })
         }

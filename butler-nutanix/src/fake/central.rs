@@ -207,9 +207,10 @@ async fn list_pages(
                         let length = body.get("length").and_then(Value::as_u64).unwrap_or(20).min(500) as usize;
                         return match sim.list_vms_page(c, offset, length).await {
                             Ok((vms, total)) => {
-                                let items: Vec<Value> = vms.iter().map(|v| vm_json(v, &pc.cluster_uuid(&v.cluster), &pc.project_uuid(&v.project), None)).collect();
-                                let n = items.len();
-                                axum::Json(json!({"api_version": "3.1", "metadata": {"kind": "vm", "total_matches": total, "offset": offset, "length": n}, "entities": items})).into_response()
+                                let uuids: Vec<(String, String)> = vms.iter().map(|v| (pc.cluster_uuid(&v.cluster), pc.project_uuid(&v.project))).collect();
+                                let entities: Vec<_> = vms.iter().zip(&uuids).map(|(v, (c, p))| vm_entity(v, c, p, None)).collect();
+                                let metadata = shape::PageMetadata { kind: "vm", total_matches: total, offset, length: entities.len() };
+                                axum::Json(shape::Page { api_version: "3.1", metadata, entities }).into_response()
                             }
                             Err(e) => from_backend(e),
                         };
@@ -256,6 +257,8 @@ pub(super) async fn create_vm(State(f): State<Arc<Fake>>, Body(body): Body) -> R
     };
     let subnets = sim.list_subnets().await.unwrap_or_default();
     let images = sim.list_images().await.unwrap_or_default();
+    let containers = sim.list_storage_containers().await.unwrap_or_default();
+    let mut placed = BTreeSet::new();
     let mut disks = Vec::new();
     let mut image = None;
     let mut cdrom = false;
@@ -273,6 +276,25 @@ pub(super) async fn create_vm(State(f): State<Arc<Fake>>, Body(body): Body) -> R
             u32::try_from(d.get("disk_size_mib").and_then(Value::as_u64).unwrap_or(0) / 1024)
                 .unwrap_or(0),
         );
+        let ctr = crate::decode::s(
+            &d,
+            &["storage_config", "storage_container_reference", "uuid"],
+        );
+        if !ctr.is_empty() {
+            // Prism places a disk only on a container of the VM's cluster.
+            match containers.iter().find(|c| c.uuid == ctr) {
+                Some(c) if c.cluster == cluster => {
+                    placed.insert(c.name.clone());
+                }
+                _ => {
+                    return error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "INVALID_REQUEST",
+                        &format!("storage container {ctr} is not on cluster {cluster}"),
+                    )
+                }
+            }
+        }
         let img = crate::decode::s(&d, &["data_source_reference", "uuid"]);
         if !img.is_empty() {
             image = images
@@ -317,6 +339,18 @@ pub(super) async fn create_vm(State(f): State<Arc<Fake>>, Body(body): Body) -> R
                 .map(|(k, v)| format!("{k}:{}", v.as_str().unwrap_or_default()))
         })
         .unwrap_or_default();
+    // Butler puts every disk of a VM on one container (its disk type's).
+    let storage_container = match placed.len() {
+        0 => None,
+        1 => placed.into_iter().next(),
+        _ => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "INVALID_REQUEST",
+                "the fake expects every disk of a VM on one storage container",
+            )
+        }
+    };
     let n = |k: &str| u32::try_from(r.get(k).and_then(Value::as_u64).unwrap_or(1)).unwrap_or(1);
     let create = VmCreate {
         name: s(&["spec", "name"]),
@@ -329,6 +363,7 @@ pub(super) async fn create_vm(State(f): State<Arc<Fake>>, Body(body): Body) -> R
         disks_gib: disks,
         image,
         nics,
+        storage_container,
         cdrom,
         uefi: crate::decode::s(r, &["boot_config", "boot_type"]) == "UEFI",
         power_on: crate::decode::s(r, &["power_state"]) == "ON",
@@ -528,6 +563,40 @@ pub(super) async fn put_category_value(
         .into_response()
 }
 
+/// `POST /categories/{key}/list`: the key's values (`category_value_list_response`:
+/// entities with `name` and `value`), the platform's and those put since;
+/// Prism's 404 for an unknown key.
+pub(super) async fn category_values(
+    State(f): State<Arc<Fake>>,
+    Path(key): Path<String>,
+    Body(body): Body,
+) -> Response {
+    let mut values: BTreeSet<String> = match f.sim.category_values(&key).await {
+        Ok(v) => v.unwrap_or_default().into_iter().collect(),
+        Err(e) => return from_backend(e),
+    };
+    let put = f
+        .categories
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
+        .cloned();
+    let known = !values.is_empty() || put.is_some();
+    values.extend(put.unwrap_or_default());
+    if !known {
+        return error(
+            StatusCode::NOT_FOUND,
+            "ENTITY_NOT_FOUND",
+            &format!("category {key} does not exist"),
+        );
+    }
+    let entities: Vec<Value> = values
+        .iter()
+        .map(|v| json!({"name": key, "value": v, "system_defined": false}))
+        .collect();
+    page(entities, &body, "category", true)
+}
+
 /// `POST /tasks/poll`: the tasks of the list that have ended.
 pub(super) async fn poll_tasks(State(f): State<Arc<Fake>>, Body(body): Body) -> Response {
     let sim = &f.sim;
@@ -608,52 +677,186 @@ async fn all_vms(sim: &SimPlatform) -> Result<Vec<VmInfo>, BackendError> {
 }
 
 fn vm_json(v: &VmInfo, cluster_uuid: &str, project_uuid: &str, task: Option<&str>) -> Value {
-    let categories: serde_json::Map<String, Value> = v
-        .categories
-        .iter()
-        .filter_map(|c| c.split_once(':'))
-        .map(|(k, x)| (k.to_string(), json!(x)))
-        .collect();
-    let disks: Vec<Value> = v.disks_gib.iter().map(|d| json!({"device_properties": {"device_type": "DISK"}, "disk_size_mib": u64::from(*d) * 1024})).collect();
-    // Prism reports a NIC's addresses in status only, once the VM has them.
-    let nics: Vec<Value> = v
-        .nics
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let ips: Vec<Value> = v
-                .ip_addresses
-                .get(i)
-                .map(|ip| json!({"ip": ip, "type": "ASSIGNED"}))
-                .into_iter()
-                .collect();
-            json!({"subnet_reference": {"kind": "subnet", "name": n}, "is_connected": true,
-                   "ip_endpoint_list": ips})
-        })
-        .collect();
-    let power = match v.power {
-        PowerState::On => "ON",
-        PowerState::Off => "OFF",
-        // Prism's other states; the simulator's "unknown" stands for them.
-        PowerState::Unknown => "PAUSED",
+    serde_json::to_value(vm_entity(v, cluster_uuid, project_uuid, task)).unwrap_or(Value::Null)
+}
+
+/// A VM entity as PC v3 serves it (the fields of the recorded `vm_get.json`
+/// Butler reads), serialised straight from the simulator's record: a
+/// 100,000-VM listing builds no intermediate JSON tree.
+fn vm_entity<'a>(
+    v: &'a VmInfo,
+    cluster_uuid: &'a str,
+    project_uuid: &'a str,
+    task: Option<&'a str>,
+) -> shape::Vm<'a> {
+    use shape::*;
+    let resources = Resources {
+        power_state: match v.power {
+            PowerState::On => "ON",
+            PowerState::Off => "OFF",
+            // Prism's other states; the simulator's "unknown" stands for them.
+            PowerState::Unknown => "PAUSED",
+        },
+        num_sockets: v.vcpus,
+        num_vcpus_per_socket: 1,
+        memory_size_mib: u64::from(v.ram_gib) * 1024,
+        disk_list: v
+            .disks_gib
+            .iter()
+            .map(|d| Disk {
+                device_properties: DeviceProperties {
+                    device_type: "DISK",
+                },
+                disk_size_mib: u64::from(*d) * 1024,
+            })
+            .collect(),
+        // Prism reports a NIC's addresses in status only, once the VM has them.
+        nic_list: v
+            .nics
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Nic {
+                subnet_reference: Ref::named("subnet", n, None),
+                is_connected: true,
+                ip_endpoint_list: v
+                    .ip_addresses
+                    .get(i)
+                    .map(|ip| Ip {
+                        ip,
+                        kind: "ASSIGNED",
+                    })
+                    .into_iter()
+                    .collect(),
+            })
+            .collect(),
     };
-    let resources = json!({"power_state": power, "num_sockets": v.vcpus,
-        "num_vcpus_per_socket": 1, "memory_size_mib": u64::from(v.ram_gib) * 1024, "disk_list": disks, "nic_list": nics});
-    let state = match v.state {
-        VmState::Pending => "PENDING",
-        VmState::Ready => "COMPLETE",
-        VmState::Error => "ERROR",
-    };
-    let mut status = json!({"name": v.name, "state": state, "cluster_reference": {"kind": "cluster", "name": v.cluster, "uuid": cluster_uuid}, "resources": resources});
-    if let Some(t) = task {
-        status["execution_context"] = json!({"task_uuid": [t]});
+    Vm {
+        metadata: Metadata {
+            kind: "vm",
+            uuid: &v.uuid,
+            categories: v
+                .categories
+                .iter()
+                .filter_map(|c| c.split_once(':'))
+                .collect(),
+            spec_version: 0,
+            project_reference: v
+                .project
+                .as_deref()
+                .map(|p| Ref::named("project", p, Some(project_uuid))),
+        },
+        spec: Spec {
+            name: &v.name,
+            resources: resources.clone(),
+        },
+        status: Status {
+            name: &v.name,
+            state: match v.state {
+                VmState::Pending => "PENDING",
+                VmState::Ready => "COMPLETE",
+                VmState::Error => "ERROR",
+            },
+            cluster_reference: Ref::named("cluster", &v.cluster, Some(cluster_uuid)),
+            resources,
+            execution_context: task.map(|t| ExecutionContext { task_uuid: [t] }),
+        },
     }
-    let mut metadata =
-        json!({"kind": "vm", "uuid": v.uuid, "categories": categories, "spec_version": 0});
-    if let Some(p) = &v.project {
-        metadata["project_reference"] = json!({"kind": "project", "name": p, "uuid": project_uuid});
+}
+
+/// PC v3 VM entity shapes, serialised without building a JSON tree.
+mod shape {
+    use serde::Serialize;
+    use std::collections::BTreeMap;
+
+    #[derive(Serialize)]
+    pub(super) struct Vm<'a> {
+        pub metadata: Metadata<'a>,
+        pub spec: Spec<'a>,
+        pub status: Status<'a>,
     }
-    json!({"metadata": metadata, "spec": {"name": v.name, "resources": status["resources"].clone()}, "status": status})
+    #[derive(Serialize)]
+    pub(super) struct Metadata<'a> {
+        pub kind: &'static str,
+        pub uuid: &'a str,
+        pub categories: BTreeMap<&'a str, &'a str>,
+        pub spec_version: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub project_reference: Option<Ref<'a>>,
+    }
+    #[derive(Serialize, Clone)]
+    pub(super) struct Ref<'a> {
+        pub kind: &'static str,
+        pub name: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub uuid: Option<&'a str>,
+    }
+    impl<'a> Ref<'a> {
+        pub fn named(kind: &'static str, name: &'a str, uuid: Option<&'a str>) -> Self {
+            Ref { kind, name, uuid }
+        }
+    }
+    #[derive(Serialize)]
+    pub(super) struct Spec<'a> {
+        pub name: &'a str,
+        pub resources: Resources<'a>,
+    }
+    #[derive(Serialize)]
+    pub(super) struct Status<'a> {
+        pub name: &'a str,
+        pub state: &'static str,
+        pub cluster_reference: Ref<'a>,
+        pub resources: Resources<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub execution_context: Option<ExecutionContext<'a>>,
+    }
+    #[derive(Serialize)]
+    pub(super) struct ExecutionContext<'a> {
+        pub task_uuid: [&'a str; 1],
+    }
+    #[derive(Serialize, Clone)]
+    pub(super) struct Resources<'a> {
+        pub power_state: &'static str,
+        pub num_sockets: u32,
+        pub num_vcpus_per_socket: u32,
+        pub memory_size_mib: u64,
+        pub disk_list: Vec<Disk>,
+        pub nic_list: Vec<Nic<'a>>,
+    }
+    #[derive(Serialize, Clone)]
+    pub(super) struct Disk {
+        pub device_properties: DeviceProperties,
+        pub disk_size_mib: u64,
+    }
+    #[derive(Serialize, Clone)]
+    pub(super) struct DeviceProperties {
+        pub device_type: &'static str,
+    }
+    #[derive(Serialize, Clone)]
+    pub(super) struct Nic<'a> {
+        pub subnet_reference: Ref<'a>,
+        pub is_connected: bool,
+        pub ip_endpoint_list: Vec<Ip<'a>>,
+    }
+    #[derive(Serialize, Clone)]
+    pub(super) struct Ip<'a> {
+        pub ip: &'a str,
+        #[serde(rename = "type")]
+        pub kind: &'static str,
+    }
+    /// A v3 list answer.
+    #[derive(Serialize)]
+    pub(super) struct Page<T> {
+        pub api_version: &'static str,
+        pub metadata: PageMetadata,
+        pub entities: Vec<T>,
+    }
+    #[derive(Serialize)]
+    pub(super) struct PageMetadata {
+        pub kind: &'static str,
+        pub total_matches: usize,
+        pub offset: usize,
+        pub length: usize,
+    }
 }
 
 fn page(entities: Vec<Value>, body: &Value, kind: &str, with_offsets: bool) -> Response {

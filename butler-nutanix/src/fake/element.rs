@@ -34,6 +34,41 @@ pub(super) async fn remote_sites(
     }
 }
 
+/// `GET /storage_containers`: this cluster's containers in PE v2's list
+/// envelope (`storage_container_uuid`, `name`, `cluster_uuid`).
+pub(super) async fn storage_containers(
+    State(f): State<Arc<Fake>>,
+    Path(cluster): Path<String>,
+) -> Response {
+    let (containers, clusters) = match (
+        f.sim.list_storage_containers().await,
+        f.sim.list_clusters().await,
+    ) {
+        (Ok(a), Ok(c)) => (a, c),
+        (Err(e), _) | (_, Err(e)) => return from_backend(e),
+    };
+    let cluster_uuid = clusters
+        .iter()
+        .find(|c| c.name == cluster)
+        .map(|c| c.uuid.clone())
+        .unwrap_or_default();
+    let entities: Vec<Value> = containers
+        .iter()
+        .filter(|c| c.cluster == cluster)
+        .map(|c| {
+            json!({"id": format!("{cluster_uuid}::{}", c.uuid), "storage_container_uuid": c.uuid,
+                        "name": c.name, "cluster_uuid": cluster_uuid, "replication_factor": 2})
+        })
+        .collect();
+    let n = entities.len();
+    axum::Json(
+        json!({"metadata": {"grand_total_entities": n, "total_entities": n, "count": n,
+                                   "start_index": 0, "end_index": n},
+                      "entities": entities}),
+    )
+    .into_response()
+}
+
 /// One protection domain as PE v2 serves it.
 fn pd_json(f: &Fake, g: &butler_core::backend::ProtectionGroup) -> Value {
     let links: Vec<Value> = g

@@ -177,6 +177,7 @@ impl FakePrism {
                 })
                 .collect(),
             page_size: 100,
+            list_concurrency: 8,
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(30),
             max_retries: 5,
@@ -233,6 +234,7 @@ fn router(state: Arc<Fake>) -> Router {
             "/categories/:key",
             axum::routing::put(central::put_category_key),
         )
+        .route("/categories/:key/list", post(central::category_values))
         .route(
             "/categories/:key/:value",
             axum::routing::put(central::put_category_value),
@@ -258,6 +260,8 @@ fn router(state: Arc<Fake>) -> Router {
         )
         .route("/protection_domains/:name/migrate", post(element::migrate))
         .route("/remote_sites", get(element::remote_sites))
+        .route("/storage_containers", get(element::storage_containers))
+        .route("/storage_containers/", get(element::storage_containers))
         .route_layer(middleware::from_fn(element_auth));
     Router::new()
         .nest("/api/nutanix/v3", central)

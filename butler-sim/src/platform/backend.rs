@@ -30,11 +30,7 @@ impl ClusterBackend for SimPlatform {
         if !w.clusters.contains_key(cluster) {
             return Err(not_found(Op::ListVms, format!("no cluster {cluster:?}")));
         }
-        Ok(w.vms
-            .iter()
-            .filter(|v| v.info.cluster == cluster)
-            .map(|v| v.info.clone())
-            .collect())
+        Ok(w.vms_on(cluster, 0).map(|v| v.info.clone()).collect())
     }
 
     async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError> {
@@ -64,6 +60,17 @@ impl ClusterBackend for SimPlatform {
             ));
         }
         for nic in &vm.nics {
+            let elsewhere = w
+                .subnets
+                .get(nic)
+                .and_then(|s| s.cluster.as_ref())
+                .filter(|c| **c != vm.cluster);
+            if let Some(c) = elsewhere {
+                return Err(invalid(
+                    op,
+                    format!("subnet {nic:?} is on cluster {c:?}, not {:?}", vm.cluster),
+                ));
+            }
             if !project.subnets.contains(nic) {
                 return Err(invalid(
                     op,
@@ -87,6 +94,18 @@ impl ClusterBackend for SimPlatform {
                 op,
                 "a VM needs at least one disk, one NIC, one vCPU and 1 GiB".into(),
             ));
+        }
+        if let Some(ctr) = &vm.storage_container {
+            if !w
+                .containers
+                .iter()
+                .any(|c| c.cluster == vm.cluster && &c.name == ctr)
+            {
+                return Err(invalid(
+                    op,
+                    format!("no storage container {ctr:?} on cluster {:?}", vm.cluster),
+                ));
+            }
         }
         let mut disks = vm.disks_gib.clone();
         if let Some(img) = &vm.image {
@@ -127,6 +146,9 @@ impl ClusterBackend for SimPlatform {
         // Like Prism Central v3, the entity exists (PENDING) as soon as the
         // create is accepted; the task settles it.
         w.insert_vm(info);
+        if let Some(ctr) = &vm.storage_container {
+            w.placements.insert(uuid.clone(), ctr.clone());
+        }
         let effect = Effect::CreateVm {
             uuid: uuid.clone(),
             power_on: vm.power_on,
@@ -323,6 +345,22 @@ impl ClusterBackend for SimPlatform {
         }
         drop(w);
         Self::exit(op, fault, ())
+    }
+
+    async fn list_storage_containers(&self) -> Result<Vec<StorageContainerInfo>, BackendError> {
+        self.enter(Op::ListStorageContainers, None).await?;
+        Ok(self.world().containers.clone())
+    }
+
+    async fn category_values(&self, key: &str) -> Result<Option<Vec<String>>, BackendError> {
+        self.enter(Op::CategoryValues, Some(key)).await?;
+        Ok(Some(
+            self.world()
+                .categories
+                .get(key)
+                .map(|v| v.iter().cloned().collect())
+                .unwrap_or_default(),
+        ))
     }
 }
 

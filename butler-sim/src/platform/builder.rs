@@ -10,9 +10,11 @@ pub struct SimBuilder {
     timings: Timings,
     clusters: Vec<String>,
     projects: Vec<(String, Vec<String>, Vec<String>)>,
-    subnets: Vec<(String, u32)>,
+    subnets: Vec<(String, u32, Option<String>)>,
     images: Vec<(String, u32)>,
     remote_pairs: Vec<(String, String)>,
+    containers: Vec<(String, String)>,
+    categories: Vec<(String, String)>,
 }
 
 impl SimBuilder {
@@ -38,7 +40,14 @@ impl SimBuilder {
     }
     /// Adds a subnet with its VLAN id.
     pub fn subnet(mut self, name: &str, vlan_id: u32) -> Self {
-        self.subnets.push((name.to_string(), vlan_id));
+        self.subnets.push((name.to_string(), vlan_id, None));
+        self
+    }
+    /// Adds a subnet that exists on `cluster` only (a VLAN subnet of real
+    /// Prism Central belongs to one cluster).
+    pub fn subnet_on(mut self, cluster: &str, name: &str, vlan_id: u32) -> Self {
+        self.subnets
+            .push((name.to_string(), vlan_id, Some(cluster.to_string())));
         self
     }
     /// Adds a project allowed on `clusters` with `subnets`.
@@ -60,6 +69,17 @@ impl SimBuilder {
         self.remote_pairs.push((a.to_string(), b.to_string()));
         self
     }
+    /// Adds a storage container `name` on `cluster`.
+    pub fn storage_container(mut self, cluster: &str, name: &str) -> Self {
+        self.containers
+            .push((cluster.to_string(), name.to_string()));
+        self
+    }
+    /// Adds the category `key` with `value`.
+    pub fn category(mut self, key: &str, value: &str) -> Self {
+        self.categories.push((key.to_string(), value.to_string()));
+        self
+    }
     /// Builds the platform.
     pub fn build(self) -> SimPlatform {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
@@ -77,7 +97,7 @@ impl SimBuilder {
                 },
             );
         }
-        for (s, vlan) in &self.subnets {
+        for (s, vlan, cluster) in &self.subnets {
             let uuid = w.uuid();
             w.subnets.insert(
                 s.clone(),
@@ -85,7 +105,7 @@ impl SimBuilder {
                     name: s.clone(),
                     uuid,
                     vlan_id: *vlan,
-                    cluster: None,
+                    cluster: cluster.clone(),
                 },
             );
         }
@@ -111,6 +131,20 @@ impl SimBuilder {
                     size_gib: *size,
                 },
             );
+        }
+        for (cluster, name) in &self.containers {
+            let uuid = w.uuid();
+            w.containers.push(StorageContainerInfo {
+                name: name.clone(),
+                uuid,
+                cluster: cluster.clone(),
+            });
+        }
+        for (key, value) in &self.categories {
+            w.categories
+                .entry(key.clone())
+                .or_default()
+                .insert(value.clone());
         }
         let mut remote: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (a, b) in &self.remote_pairs {
@@ -143,13 +177,17 @@ impl SimPlatform {
             subnets: Vec::new(),
             images: Vec::new(),
             remote_pairs: Vec::new(),
+            containers: Vec::new(),
+            categories: Vec::new(),
         }
     }
 
     /// The platform matching `butler_core::demo::catalog()`: clusters
     /// `c1-madrid` and `c2-santiago` (remote sites of each other), projects
     /// `prod-project` (`vlan-10`, `vlan-11`) and `dev-project` (`vlan-30`) on
-    /// both, images `rhel9` (40 GiB) and `win2022` (64 GiB).
+    /// both, images `rhel9` (40 GiB) and `win2022` (64 GiB), storage
+    /// containers `ctr-ssd` and `ctr-hdd` on both, and the categories
+    /// `Environment:Production` and `Environment:Development`.
     pub fn demo(seed: u64) -> SimPlatform {
         Self::demo_builder(seed).build()
     }
@@ -190,5 +228,11 @@ impl SimPlatform {
             .project("dev-project", &["c1-madrid", "c2-santiago"], &["vlan-30"])
             .image("rhel9", 40)
             .image("win2022", 64)
+            .storage_container("c1-madrid", "ctr-ssd")
+            .storage_container("c1-madrid", "ctr-hdd")
+            .storage_container("c2-santiago", "ctr-ssd")
+            .storage_container("c2-santiago", "ctr-hdd")
+            .category("Environment", "Production")
+            .category("Environment", "Development")
     }
 }

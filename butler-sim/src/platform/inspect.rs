@@ -9,7 +9,15 @@ impl SimPlatform {
         self.world().vm_by_name.get(name).map_or(0, Vec::len)
     }
 
-    /// Every VM.
+    /// The storage container the disks of the VM named `name` were placed
+    /// on (`None`: the default container, or no such VM).
+    pub fn vm_storage_container(&self, name: &str) -> Option<String> {
+        let w = self.world();
+        let uuid = &w.vm_named(name)?.info.uuid;
+        w.placements.get(uuid).cloned()
+    }
+
+    /// Number of VMs.
     pub fn vm_count(&self) -> usize {
         self.world().vms.len()
     }
@@ -132,10 +140,9 @@ impl SimPlatform {
         if !w.clusters.contains_key(cluster) {
             return Err(not_found(Op::ListVms, format!("no cluster {cluster:?}")));
         }
-        let on = w.vms.iter().filter(|v| v.info.cluster == cluster);
-        let total = on.clone().count();
+        let total = w.vm_count_on(cluster);
         Ok((
-            on.skip(offset)
+            w.vms_on(cluster, offset)
                 .take(limit)
                 .map(|v| v.info.clone())
                 .collect(),
@@ -162,6 +169,7 @@ impl SimPlatform {
             disks_gib: vec![40],
             image: None,
             nics: vec!["vlan-10".into()],
+            storage_container: None,
             cdrom: true,
             uefi: true,
             power_on: false,
