@@ -60,9 +60,13 @@ cargo test --workspace --exclude butler-py --all-features --doc
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.5,<2" pytest "mypy>=1.13,<2"
+.venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.5,<2" pytest "mypy>=1.13,<2" \
+    "pyarrow>=14" "pandas>=2"
 VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH" .venv/bin/maturin develop -q -m butler-py/Cargo.toml
 # The hand-written stubs must match the built module (names, signatures,
 # defaults), or this fails.
 .venv/bin/python -m mypy.stubtest butler._butler butler.aio
+# The Python scripts' tests talk HTTP to a fake Prism in its own process.
+cargo build -q --example fake_prism --features fake-prism
+export BUTLER_FAKE_PRISM_BIN="$PWD/target/debug/examples/fake_prism"
 .venv/bin/python -m pytest -q butler-py/tests

@@ -8,6 +8,7 @@
 
 #![allow(clippy::useless_conversion)] // pyo3's macros generate conversions clippy flags
 
+mod arrow;
 mod catalog;
 mod convert;
 mod deployment;

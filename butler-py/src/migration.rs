@@ -121,6 +121,17 @@ impl Facts {
             .collect()
     }
 
+    /// The per-VM facts as a ``pyarrow.Table`` (needs ``pyarrow``), built
+    /// from buffers in one pass: ``facts.to_arrow().to_pandas()`` or
+    /// ``polars.from_arrow(..)`` for large reports. Columns: ``vm``,
+    /// ``found``, ``cluster``, ``project``, ``powered_on``,
+    /// ``protection_domain`` (dictionary columns for the interned names),
+    /// ``schedules``, ``last_replica`` (UTC); null where a VM has no such
+    /// fact.
+    fn to_arrow(&self, py: Python<'_>) -> PyResult<PyObject> {
+        crate::arrow::facts_table(py, &self.inner)
+    }
+
     /// The per-VM facts as columns (a dict of equal-length lists), ready for
     /// ``pandas.DataFrame(facts.columns())`` or ``polars.DataFrame(..)``.
     fn columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {

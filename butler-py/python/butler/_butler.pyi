@@ -3,7 +3,7 @@
 import datetime
 from decimal import Decimal
 from .types import Attempt, CostChange, FieldChange, GroupVm, LineDiff, SimVm, StepFailure, UserInfo
-from typing import final, overload, Literal, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import final, overload, Any, Literal, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 __all__ = [
     "Catalog", "RateBook", "VmSpec", "SpecProblem", "Estimate", "LineItem", "Request",
@@ -224,6 +224,9 @@ class Facts:
     def __len__(self) -> int: ...
     def rows(self, offset: int = 0, limit: Optional[int] = None) -> List[VmFactsRow]: ...
     def columns(self) -> Dict[str, list]: ...
+    def to_arrow(self) -> Any:
+        """The per-VM facts as a ``pyarrow.Table`` (needs ``pyarrow``)."""
+        ...
 
 @final
 class RequestEvent:
