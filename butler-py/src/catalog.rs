@@ -115,6 +115,14 @@ impl Catalog {
         }
     }
 
+    /// The whole catalog as JSON (what ``from_json`` reads), e.g. to see
+    /// what a refresh learnt: each cluster's ``vlans`` and
+    /// ``storage_containers``, each environment's ``clusters``,
+    /// ``platform_categories``.
+    fn to_json(&self) -> PyResult<String> {
+        serde_json::to_string_pretty(&*self.inner).map_err(|e| InvalidInput::new_err(e.to_string()))
+    }
+
     /// The cost center the catalog derives for ``spec``, or ``None``.
     fn cost_center(&self, spec: &VmSpec) -> Option<String> {
         self.inner

@@ -7,7 +7,8 @@ use crate::migration::{
 };
 use crate::requests::{Request, RequestPage};
 use crate::simulator::Simulator;
-use butler_core::auth::{Actor, Policy};
+use butler_core::auth::{Actor, Operation, Policy};
+use butler_core::backend::ClusterBackend;
 use butler_core::engine::Engine;
 use butler_core::migration::{GroupId, MigrationService, RunId};
 use butler_core::request::{RequestId, RequestState};
@@ -40,6 +41,7 @@ pub(crate) struct Butler {
     /// `None` on Nutanix until monitoring and billing adapters exist.
     engine: Option<Arc<Engine>>,
     sim: Option<SimPlatform>,
+    platform: Arc<dyn ClusterBackend>,
 }
 
 #[pymethods]
@@ -216,6 +218,7 @@ impl Butler {
             users: b.users().clone(),
             engine: b.engine().cloned(),
             sim: b.simulator().cloned(),
+            platform: b.platform().clone(),
         })
     }
 
@@ -225,6 +228,7 @@ impl Butler {
             requests: self.requests.clone(),
             migrations: self.migrations.clone(),
             users: self.users.clone(),
+            platform: self.platform.clone(),
         }
     }
 }
@@ -298,6 +302,7 @@ pub(crate) struct Session {
     requests: Arc<RequestService>,
     migrations: Arc<MigrationService>,
     users: Arc<UserService>,
+    platform: Arc<dyn ClusterBackend>,
 }
 
 macro_rules! call {
@@ -607,6 +612,68 @@ impl Session {
             &q,
             std::path::Path::new(&path)
         ))
+    }
+
+    // ---- catalog and rate cards ----
+
+    /// The catalog in use.
+    fn catalog(&self) -> Catalog {
+        Catalog {
+            inner: self.requests.catalog(),
+        }
+    }
+
+    /// Replaces the catalog (admins). New and edited requests are checked
+    /// against it; stored requests keep what they were priced with.
+    fn set_catalog(&self, catalog: &Catalog) -> PyResult<()> {
+        self.requests
+            .set_catalog(&self.actor, (*catalog.inner).clone())
+            .py()
+    }
+
+    /// Reads clusters (their VLANs and storage containers), images, the
+    /// environments' projects and which environment categories exist from
+    /// the platform into the catalog (admins). Returns what changed: a
+    /// dict of name lists (``clusters_added``, ``clusters_removed``,
+    /// ``clusters_changed``, ``images_changed``, ``images_removed``,
+    /// ``environments_changed``, ``categories_missing``). On failure the
+    /// catalog in use stays.
+    fn refresh_catalog(&self, py: Python<'_>) -> PyResult<BTreeMap<&'static str, Vec<String>>> {
+        self.requests
+            .policy()
+            .check(&self.actor, Operation::EditCatalog)
+            .map_err(butler_core::ButlerError::from)
+            .py()?;
+        let (svc, platform) = (self.requests.clone(), self.platform.clone());
+        let ch = block(
+            py,
+            async move { svc.refresh_catalog(platform.as_ref()).await },
+        )?
+        .py()?;
+        Ok(BTreeMap::from([
+            ("clusters_added", ch.clusters_added),
+            ("clusters_removed", ch.clusters_removed),
+            ("clusters_changed", ch.clusters_changed),
+            ("images_changed", ch.images_changed),
+            ("images_removed", ch.images_removed),
+            ("environments_changed", ch.environments_changed),
+            ("categories_missing", ch.categories_missing),
+        ]))
+    }
+
+    /// The rate book in use (every card version).
+    fn rate_book(&self) -> RateBook {
+        RateBook {
+            inner: self.requests.rate_book(),
+        }
+    }
+
+    /// Replaces the rate book (admins): estimates from now on use its card
+    /// in force on the day; stored estimates keep their card version.
+    fn set_rate_book(&self, rate_book: &RateBook) -> PyResult<()> {
+        self.requests
+            .set_rate_book(&self.actor, (*rate_book.inner).clone())
+            .py()
     }
 
     // ---- migration groups ----
