@@ -9,7 +9,7 @@ import butler
 
 
 def main() -> None:
-    b = butler.Butler()  # simulated platform + in-memory SQLite store
+    b = butler.Butler.demo()  # simulated platform + in-memory SQLite store
     root = b.bootstrap_admin("root", "root's long demo password")
     for name, role in [("ana", "requester"), ("bea", "approver"), ("olga", "operator")]:
         root.add_user(name, [role], f"{name}'s long demo password")

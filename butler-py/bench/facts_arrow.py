@@ -14,7 +14,7 @@ import butler
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    b = butler.Butler()
+    b = butler.Butler.demo()
     ops = b.trusted_session("olga", ["operator"])
     names = b.simulator.generate_fleet(n, max(1, n // 100), mix="realistic")
     g = ops.create_group_with_vms("bench", "c1-madrid", "c2-santiago", names)

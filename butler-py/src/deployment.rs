@@ -46,9 +46,13 @@ pub(crate) struct Butler {
 
 #[pymethods]
 impl Butler {
-    #[new]
+    /// A Butler on the simulator, with the demo catalog and rate book
+    /// unless others are given: for trying Butler out, tests and demos.
+    /// ``db_path`` keeps the store in a SQLite file (default: in memory);
+    /// ``seed`` fixes the simulator's random choices.
+    #[staticmethod]
     #[pyo3(signature = (db_path=None, seed=0, catalog=None, rate_book=None, *, four_eyes=true, on_event=None))]
-    fn new(
+    fn demo(
         db_path: Option<&str>,
         seed: u64,
         catalog: Option<&Catalog>,
@@ -56,11 +60,9 @@ impl Butler {
         four_eyes: bool,
         on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
-        let mut b = butler::Butler::builder().seed(seed).policy(if four_eyes {
-            Policy::standard()
-        } else {
-            Policy::without_four_eyes()
-        });
+        let mut b = butler::Butler::builder()
+            .seed(seed)
+            .policy(policy(four_eyes));
         if let Some(p) = db_path {
             b = b.sqlite(p);
         }
@@ -76,7 +78,8 @@ impl Butler {
         Self::from_built(b)
     }
 
-    /// A Butler on Nutanix from one deployment file (``butler::deployment``):
+    /// A Butler for a real deployment, from one deployment file
+    /// (``butler::deployment``):
     /// ``[prism_central]`` and ``[clusters.*]`` (passwords from
     /// ``BUTLER_NUTANIX_*_PASSWORD``), ``[monitoring.icinga]`` (password from
     /// ``BUTLER_ICINGA_PASSWORD``), ``[billing.nutanix_category]`` and/or
@@ -91,8 +94,48 @@ impl Butler {
     /// ``project_map`` (source project → destination cluster → project),
     /// ``recreate_schedules`` (``(remote site, every minutes, retention)``),
     /// ``max_parallel`` and ``deadline_seconds``.
+    /// ``four_eyes=False`` lets approvers handle their own requests (logged);
+    /// ``on_event`` receives every request state change. For the simulator
+    /// and the demo data: ``Butler.demo()``.
+    #[new]
+    #[pyo3(signature = (config, db_path=None, catalog=None, rate_book=None, *, monitoring=true, billing=true, demo_catalog=false, project_map=None, recreate_schedules=None, max_parallel=None, deadline_seconds=None, four_eyes=true, on_event=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        config: &str,
+        db_path: Option<&str>,
+        catalog: Option<&Catalog>,
+        rate_book: Option<&RateBook>,
+        monitoring: bool,
+        billing: bool,
+        demo_catalog: bool,
+        project_map: Option<BTreeMap<String, BTreeMap<String, String>>>,
+        recreate_schedules: Option<Vec<(String, u32, u32)>>,
+        max_parallel: Option<usize>,
+        deadline_seconds: Option<f64>,
+        four_eyes: bool,
+        on_event: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        Self::from_config(
+            config,
+            db_path,
+            catalog,
+            rate_book,
+            monitoring,
+            billing,
+            demo_catalog,
+            project_map,
+            recreate_schedules,
+            max_parallel,
+            deadline_seconds,
+            four_eyes,
+            on_event,
+        )
+    }
+
+    /// The same as ``Butler(config, ...)`` (kept for scripts written
+    /// against the first Python API).
     #[staticmethod]
-    #[pyo3(signature = (config_path, db_path=None, catalog=None, rate_book=None, *, monitoring=true, billing=true, demo_catalog=false, project_map=None, recreate_schedules=None, max_parallel=None, deadline_seconds=None, on_event=None))]
+    #[pyo3(signature = (config_path, db_path=None, catalog=None, rate_book=None, *, monitoring=true, billing=true, demo_catalog=false, project_map=None, recreate_schedules=None, max_parallel=None, deadline_seconds=None, four_eyes=true, on_event=None))]
     #[allow(clippy::too_many_arguments)]
     fn nutanix(
         config_path: &str,
@@ -106,48 +149,24 @@ impl Butler {
         recreate_schedules: Option<Vec<(String, u32, u32)>>,
         max_parallel: Option<usize>,
         deadline_seconds: Option<f64>,
+        four_eyes: bool,
         on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
-        if !demo_catalog && (catalog.is_none() || rate_book.is_none()) {
-            return Err(InvalidInput::new_err(
-                "Butler.nutanix needs catalog= and rate_book= for the deployment (the demo ones only with demo_catalog=True)",
-            ));
-        }
-        let migration = migration_config(
+        Self::from_config(
+            config_path,
+            db_path,
+            catalog,
+            rate_book,
+            monitoring,
+            billing,
+            demo_catalog,
             project_map,
             recreate_schedules,
             max_parallel,
             deadline_seconds,
-        )?;
-        let mut d = butler::deployment::Deployment::from_path(std::path::Path::new(config_path))
-            .map_err(|e| InvalidInput::new_err(e.to_string()))?;
-        if !monitoring {
-            (d.monitor, d.monitoring_enabled) = (None, false);
-        }
-        if !billing {
-            (d.billing, d.billing_enabled) = (None, false);
-        }
-        let mut b = butler::Butler::builder()
-            .catalog(
-                catalog
-                    .map(|c| (*c.inner).clone())
-                    .unwrap_or_else(butler_core::demo::catalog),
-            )
-            .rate_book(
-                rate_book
-                    .map(|r| (*r.inner).clone())
-                    .unwrap_or_else(butler_core::demo::rate_book),
-            );
-        if let Some(p) = db_path {
-            b = b.sqlite(p);
-        }
-        b = d
-            .apply(b, butler_core::engine::EngineConfig::default())
-            .migration_config(migration);
-        if let Some(cb) = on_event {
-            b = b.notifier(Arc::new(crate::notify::PyNotifier::new(cb)));
-        }
-        Self::from_built(b)
+            four_eyes,
+            on_event,
+        )
     }
 
     /// Logs in with a stored user's name and password and returns their
@@ -208,6 +227,65 @@ impl Butler {
 }
 
 impl Butler {
+    #[allow(clippy::too_many_arguments)]
+    fn from_config(
+        config: &str,
+        db_path: Option<&str>,
+        catalog: Option<&Catalog>,
+        rate_book: Option<&RateBook>,
+        monitoring: bool,
+        billing: bool,
+        demo_catalog: bool,
+        project_map: Option<BTreeMap<String, BTreeMap<String, String>>>,
+        recreate_schedules: Option<Vec<(String, u32, u32)>>,
+        max_parallel: Option<usize>,
+        deadline_seconds: Option<f64>,
+        four_eyes: bool,
+        on_event: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        if !demo_catalog && (catalog.is_none() || rate_book.is_none()) {
+            return Err(InvalidInput::new_err(
+                "Butler(config) needs catalog= and rate_book= for the deployment (the demo ones only with demo_catalog=True)",
+            ));
+        }
+        let migration = migration_config(
+            project_map,
+            recreate_schedules,
+            max_parallel,
+            deadline_seconds,
+        )?;
+        let mut d = butler::deployment::Deployment::from_path(std::path::Path::new(config))
+            .map_err(|e| InvalidInput::new_err(e.to_string()))?;
+        if !monitoring {
+            (d.monitor, d.monitoring_enabled) = (None, false);
+        }
+        if !billing {
+            (d.billing, d.billing_enabled) = (None, false);
+        }
+        let mut b = butler::Butler::builder()
+            .policy(policy(four_eyes))
+            .catalog(
+                catalog
+                    .map(|c| (*c.inner).clone())
+                    .unwrap_or_else(butler_core::demo::catalog),
+            )
+            .rate_book(
+                rate_book
+                    .map(|r| (*r.inner).clone())
+                    .unwrap_or_else(butler_core::demo::rate_book),
+            );
+        if let Some(p) = db_path {
+            b = b.sqlite(p);
+        }
+        b = d
+            .apply(b, butler_core::engine::EngineConfig::default())
+            .migration_config(migration);
+        if let Some(cb) = on_event {
+            b = b.notifier(Arc::new(crate::notify::PyNotifier::new(cb)));
+        }
+        Self::from_built(b)
+    }
+
     fn from_built(builder: butler::ButlerBuilder) -> PyResult<Self> {
         // Notifiers start their delivery task on Butler's runtime.
         let _rt = crate::runtime()?.enter();
@@ -293,6 +371,14 @@ fn parse_state(s: &str) -> PyResult<RequestState> {
         .into_iter()
         .find(|x| x.as_str() == s)
         .ok_or_else(|| InvalidInput::new_err(format!("unknown state {s:?}")))
+}
+
+fn policy(four_eyes: bool) -> Policy {
+    if four_eyes {
+        Policy::standard()
+    } else {
+        Policy::without_four_eyes()
+    }
 }
 
 /// Everything a user does, checked against their roles.

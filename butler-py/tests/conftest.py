@@ -5,7 +5,7 @@ import butler
 
 @pytest.fixture
 def b():
-    return butler.Butler(seed=7)
+    return butler.Butler.demo(seed=7)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import butler.aio
 
 def test_async_sessions_run_the_workflow_and_follow_a_migration():
     async def main():
-        b = butler.Butler()
+        b = butler.Butler.demo()
         ab = butler.aio.AsyncButler(b)
         ana, bea, ops = ab.trusted_session("ana", ["requester"]), ab.trusted_session("bea", ["approver"]), ab.trusted_session("olga", ["operator"])
         assert ana.user == "ana"

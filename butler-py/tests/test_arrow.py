@@ -17,7 +17,7 @@ else:
 
 
 def _facts(vms: int, groups: int, mix: str = "realistic"):
-    b = butler.Butler()
+    b = butler.Butler.demo()
     ops = b.trusted_session("olga", ["operator"])
     names = b.simulator.generate_fleet(vms, groups, mix=mix)
     # Two names the platform does not know: their facts are nulls.
@@ -74,7 +74,7 @@ def test_a_100000_vm_facts_table_becomes_a_pandas_dataframe():
 
 
 def test_an_empty_group_is_an_empty_table():
-    b = butler.Butler()
+    b = butler.Butler.demo()
     ops = b.trusted_session("olga", ["operator"])
     g = ops.create_group("empty")
     ops.refresh(g.id)

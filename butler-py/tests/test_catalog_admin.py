@@ -24,7 +24,7 @@ cdrom = { amount = "0", per = "month" }
 
 
 def _sessions():
-    b = butler.Butler()
+    b = butler.Butler.demo()
     return (
         b,
         b.trusted_session("root", ["admin"]),

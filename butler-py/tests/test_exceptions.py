@@ -9,7 +9,7 @@ from butler import exceptions as ex
 
 
 def _session():
-    b = butler.Butler()
+    b = butler.Butler.demo()
     root = b.bootstrap_admin("root", "a long admin password")
     root.add_user("ana", ["requester"], "ana's long password")
     root.add_user("bea", ["approver"], "bea's long password")
@@ -69,4 +69,4 @@ def test_validation_problems_and_limits_are_value_errors_with_details():
     assert isinstance(info.value, ex.ValidationError)
     assert [p.field for p in info.value.problems] == ["name"]
     with pytest.raises(PermissionError):
-        butler.Butler().login("nobody", "whatever password")
+        butler.Butler.demo().login("nobody", "whatever password")

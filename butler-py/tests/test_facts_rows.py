@@ -5,7 +5,7 @@ import butler
 
 
 def test_facts_rows_and_columns_describe_each_vm():
-    b = butler.Butler()
+    b = butler.Butler.demo()
     root = b.bootstrap_admin("root", "a long admin password")
     root.add_user("olga", ["operator"], "olga's long password")
     ops = b.login("olga", "olga's long password")
@@ -33,7 +33,7 @@ def test_facts_rows_and_columns_describe_each_vm():
 
 
 def test_operators_list_the_platforms_vms_to_pick_from():
-    b = butler.Butler()
+    b = butler.Butler.demo()
     root = b.bootstrap_admin("root", "a long admin password")
     root.add_user("olga", ["operator"], "olga's long password")
     root.add_user("ana", ["requester"], "ana's long password")

@@ -64,7 +64,7 @@ def keyword_names(fn):
 
 
 def world():
-    b = butler.Butler(seed=3)
+    b = butler.Butler.demo(seed=3)
     root = b.bootstrap_admin("root", "a long admin password")
     ana = b.trusted_session("ana", ["requester"])
     bea = b.trusted_session("bea", ["approver"])

@@ -13,7 +13,7 @@ ROOT_PW = "root's long test password"
 
 @pytest.fixture
 def b():
-    b = butler.Butler(seed=3)
+    b = butler.Butler.demo(seed=3)
     root = b.bootstrap_admin("root", ROOT_PW)
     root.add_user("ana", ["requester"], "ana's long password")
     root.add_user("bea", ["approver"], "bea's long password")
@@ -100,7 +100,7 @@ def test_four_eyes_hold_unless_the_deployment_switches_them_off(b):
     r = bea.submit(*_draft(bea))
     with pytest.raises(butler.PermissionDenied, match="four eyes"):
         bea.approve(r.id, r.version)
-    lax = butler.Butler(four_eyes=False)
+    lax = butler.Butler.demo(four_eyes=False)
     solo = lax.trusted_session("bea", ["approver"])
     r = solo.submit(*_draft(solo))
     assert solo.approve(r.id, r.version).state == "approved"
@@ -133,5 +133,5 @@ def test_rust_warnings_reach_python_logging(caplog):
     import logging
 
     with caplog.at_level(logging.WARNING):
-        butler.Butler(four_eyes=False)
+        butler.Butler.demo(four_eyes=False)
     assert any("four eyes are OFF" in r.getMessage() for r in caplog.records), caplog.records

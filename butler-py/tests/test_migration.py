@@ -144,4 +144,4 @@ def test_ctrl_c_interrupts_a_long_call_promptly(b):
         b.simulator.generate_fleet(1_000_000, 10_000)
     assert time.monotonic() - t < 3.0
     # The module still answers afterwards (another platform, no waiting).
-    assert butler.Butler(seed=9).simulator.vm_count == 0
+    assert butler.Butler.demo(seed=9).simulator.vm_count == 0

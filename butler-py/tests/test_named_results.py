@@ -6,7 +6,7 @@ import butler
 
 
 def test_history_changes_cost_and_group_vms_have_names():
-    b = butler.Butler()
+    b = butler.Butler.demo()
     root = b.bootstrap_admin("root", "a long admin password")
     root.add_user("ana", ["requester"], "ana's long password")
     root.add_user("bea", ["approver"], "bea's long password")

@@ -111,3 +111,24 @@ def test_a_real_deployment_names_its_catalog_and_migration_settings(tmp_path, mo
     ]:
         with pytest.raises(butler.exceptions.InvalidInputError):
             butler.Butler.nutanix(str(path), demo_catalog=True, **bad)
+
+
+def test_butler_needs_a_deployment_file_and_the_demo_is_asked_for_by_name(tmp_path, monkeypatch):
+    with pytest.raises(TypeError):
+        butler.Butler()  # type: ignore[call-arg]
+    monkeypatch.setenv("BUTLER_NUTANIX_PC_PASSWORD", "x")
+    path = tmp_path / "deployment.toml"
+    path.write_text(CONFIG)
+    # No demo data unless asked for.
+    with pytest.raises(butler.InvalidInputError, match="catalog= and rate_book="):
+        butler.Butler(str(path))
+    b = butler.Butler(
+        str(path), catalog=butler.Catalog.demo(), rate_book=butler.RateBook.demo(),
+        monitoring=False, billing=False, four_eyes=False,
+    )
+    assert b.simulator is None
+    bea = b.trusted_session("bea", ["requester", "approver"])
+    r = bea.submit(bea.create_request(butler.VmSpec.demo("own01")))
+    assert bea.approve(r).state == "approved", "four_eyes=False: approvers approve their own"
+    demo = butler.Butler.demo()
+    assert demo.simulator is not None

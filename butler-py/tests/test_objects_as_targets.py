@@ -7,7 +7,7 @@ import butler
 
 
 def _people():
-    b = butler.Butler()
+    b = butler.Butler.demo()
     root = b.bootstrap_admin("root", "a long admin password")
     root.add_user("ana", ["requester"], "ana's long password")
     root.add_user("bea", ["approver"], "bea's long password")

@@ -24,7 +24,7 @@ def test_every_state_change_reaches_the_callback():
         with lock:
             seen.append(e)
 
-    b = butler.Butler(on_event=on_event)
+    b = butler.Butler.demo(on_event=on_event)
     root = b.bootstrap_admin("root", "a long admin password")
     root.add_user("ana", ["requester"], "ana's long password")
     root.add_user("bea", ["approver"], "bea's long password")
@@ -43,7 +43,7 @@ def test_a_raising_callback_changes_nothing():
     def boom(e):
         raise RuntimeError("the script's own bug")
 
-    b = butler.Butler(on_event=boom)
+    b = butler.Butler.demo(on_event=boom)
     root = b.bootstrap_admin("root", "a long admin password")
     root.add_user("ana", ["requester"], "ana's long password")
     ana = b.login("ana", "ana's long password")

@@ -101,8 +101,8 @@ def test_failures_end_in_error_and_admin_retry_resumes(b, ana, bea):
 
 def test_store_on_a_file_survives_a_new_butler(tmp_path):
     path = str(tmp_path / "b.sqlite")
-    first = butler.Butler(db_path=path)
+    first = butler.Butler.demo(db_path=path)
     r = first.trusted_session("ana", ["requester"]).create_request(butler.VmSpec.demo("keep"))
     del first
-    again = butler.Butler(db_path=path)
+    again = butler.Butler.demo(db_path=path)
     assert again.trusted_session("vic", ["viewer"]).get_request(r.id).spec.name == "keep"

@@ -26,7 +26,7 @@ def test_a_correct_script_type_checks(tmp_path):
         tmp_path,
         """
         import butler
-        b = butler.Butler()
+        b = butler.Butler.demo()
         root = b.bootstrap_admin("root", "a long admin password")
         root.add_user("ana", ["requester"], "ana's long password")
         r = b.login("ana", "ana's long password").create_request(butler.VmSpec.demo("web01"))
@@ -46,7 +46,7 @@ def test_misspelt_states_and_roles_are_type_errors(tmp_path):
         tmp_path,
         """
         import butler
-        b = butler.Butler()
+        b = butler.Butler.demo()
         root = b.bootstrap_admin("root", "a long admin password")
         r = root.list_requests(states=["complete"])
         root.add_user("bob", ["boss"], "bob's long password")
@@ -65,7 +65,7 @@ def test_the_asyncio_face_is_typed(tmp_path):
         import butler.aio
 
         async def main() -> None:
-            b = butler.Butler()
+            b = butler.Butler.demo()
             root = b.bootstrap_admin("root", "a long admin password")
             root.add_user("ana", ["requester"], "ana's long password")
             ana = await butler.aio.AsyncButler(b).login("ana", "ana's long password")

@@ -1,10 +1,10 @@
 """Butler: VM provisioning requests and cluster migrations, from Python.
 
-Start with ``Butler()`` (a simulated platform and an in-memory SQLite store)
+Start with ``Butler.demo()`` (a simulated platform and an in-memory SQLite store)
 and a ``Session`` per user, from a login::
 
     import butler
-    b = butler.Butler()
+    b = butler.Butler.demo()
     root = b.bootstrap_admin("root", "a long admin password")
     root.add_user("ana", ["requester"], "ana's long password")
     ana = b.login("ana", "ana's long password")

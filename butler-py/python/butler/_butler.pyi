@@ -479,7 +479,29 @@ class Session:
 
 @final
 class Butler:
-    def __new__(cls, db_path: Optional[str] = None, seed: int = 0, catalog: Optional[Catalog] = None, rate_book: Optional[RateBook] = None, *, four_eyes: bool = True, on_event: Optional[Callable[[RequestEvent], object]] = None) -> Butler: ...
+    def __new__(
+        cls,
+        config: str,
+        db_path: Optional[str] = None,
+        catalog: Optional[Catalog] = None,
+        rate_book: Optional[RateBook] = None,
+        *,
+        monitoring: bool = True,
+        billing: bool = True,
+        demo_catalog: bool = False,
+        project_map: Optional[Dict[str, Dict[str, str]]] = None,
+        recreate_schedules: Optional[Sequence[Tuple[str, int, int]]] = None,
+        max_parallel: Optional[int] = None,
+        deadline_seconds: Optional[float] = None,
+        four_eyes: bool = True,
+        on_event: Optional[Callable[[RequestEvent], object]] = None,
+    ) -> Butler:
+        """A Butler for a real deployment, from one deployment file."""
+        ...
+    @staticmethod
+    def demo(db_path: Optional[str] = None, seed: int = 0, catalog: Optional[Catalog] = None, rate_book: Optional[RateBook] = None, *, four_eyes: bool = True, on_event: Optional[Callable[[RequestEvent], object]] = None) -> Butler:
+        """A Butler on the simulator with the demo catalog and rate book."""
+        ...
     @staticmethod
     def nutanix(
         config_path: str,
@@ -494,6 +516,7 @@ class Butler:
         recreate_schedules: Optional[Sequence[Tuple[str, int, int]]] = None,
         max_parallel: Optional[int] = None,
         deadline_seconds: Optional[float] = None,
+        four_eyes: bool = True,
         on_event: Optional[Callable[[RequestEvent], object]] = None,
     ) -> Butler: ...
     def login(self, name: str, password: str) -> Session: ...

@@ -6,7 +6,7 @@ thread lets an event loop carry on::
     import asyncio, butler, butler.aio
 
     async def main():
-        b = butler.Butler()
+        b = butler.Butler.demo()
         ana = butler.aio.AsyncSession(b.login("ana", password))
         r = await ana.create_request(butler.VmSpec.demo("web01"))
 
