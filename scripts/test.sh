@@ -70,3 +70,6 @@ VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH" .venv/bin/maturin develop -
 cargo build -q --example fake_prism --features fake-prism
 export BUTLER_FAKE_PRISM_BIN="$PWD/target/debug/examples/fake_prism"
 .venv/bin/python -m pytest -q butler-py/tests
+# What users install: the abi3 wheel and the source distribution, each in a
+# fresh virtual environment.
+bash scripts/py-dist-check.sh
