@@ -275,7 +275,11 @@ fn generate_checked(sim: &SimPlatform, spec: &FleetSpec) -> Fleet {
         })
         .collect();
     for pg in pgs {
-        w.pgs.insert((pg.cluster.clone(), pg.name.clone()), pg);
+        let key = (pg.cluster.clone(), pg.name.clone());
+        for vm in &pg.vms {
+            w.vm_groups.entry(vm.clone()).or_default().push(key.clone());
+        }
+        w.pgs.insert(key, pg);
     }
     Fleet {
         source,

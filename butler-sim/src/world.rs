@@ -189,6 +189,9 @@ pub(crate) struct World {
     pub(crate) monitor_by_name: HashMap<String, Vec<usize>>,
     /// VM name → activations in `billing`.
     pub(crate) billing_by_name: HashMap<String, usize>,
+    /// VM name → the protection groups (cluster, name) that list it, so
+    /// "is it protected elsewhere" never scans every group.
+    pub(crate) vm_groups: HashMap<String, Vec<(String, String)>>,
     pub(crate) containers: Vec<StorageContainerInfo>,
     /// VM uuid → the storage container its disks were placed on.
     pub(crate) placements: HashMap<String, String>,
@@ -217,6 +220,7 @@ impl World {
             billing: Vec::new(),
             monitor_by_name: HashMap::new(),
             billing_by_name: HashMap::new(),
+            vm_groups: HashMap::new(),
             containers: Vec::new(),
             placements: HashMap::new(),
             categories: BTreeMap::new(),
@@ -349,6 +353,32 @@ impl World {
         dst.on.sort();
     }
 
+    /// Adds `vm` to the group `key` (created if absent) and indexes it.
+    pub(crate) fn add_to_group(&mut self, key: &(String, String), vm: &str) {
+        let pg = self
+            .pgs
+            .entry(key.clone())
+            .or_insert_with(|| SimPg::new(&key.0, &key.1));
+        if !pg.vms.iter().any(|v| v == vm) {
+            pg.vms.push(vm.to_string());
+        }
+        let listed = self.vm_groups.entry(vm.to_string()).or_default();
+        if !listed.contains(key) {
+            listed.push(key.clone());
+        }
+    }
+
+    /// Whether an active group other than `group` holds `vm`.
+    pub(crate) fn in_other_active_group(&self, vm: &str, group: &str) -> bool {
+        self.vm_groups.get(vm).into_iter().flatten().any(|k| {
+            k.1 != group
+                && self
+                    .pgs
+                    .get(k)
+                    .is_some_and(|p| p.active && p.vms.iter().any(|v| v == vm))
+        })
+    }
+
     pub(crate) fn vm_named(&self, name: &str) -> Option<&SimVm> {
         self.vm_by_name
             .get(name)
@@ -468,9 +498,16 @@ impl World {
             }
         }
         self.index_moves(source, destination, arrived);
+        let dst_key = (destination.to_string(), group.to_string());
+        for m in &members {
+            let listed = self.vm_groups.entry(m.clone()).or_default();
+            if !listed.contains(&dst_key) {
+                listed.push(dst_key.clone());
+            }
+        }
         let dst = self
             .pgs
-            .entry((destination.to_string(), group.to_string()))
+            .entry(dst_key.clone())
             .or_insert_with(|| SimPg::new(destination, group));
         dst.active = true;
         dst.vms = members;

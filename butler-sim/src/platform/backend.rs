@@ -218,10 +218,7 @@ impl ClusterBackend for SimPlatform {
                 ));
             }
         }
-        let in_other = w
-            .pgs
-            .values()
-            .any(|p| p.name != req.group && p.active && p.vms.contains(&req.vm_name));
+        let in_other = w.in_other_active_group(&req.vm_name, &req.group);
         if in_other {
             return Err(BackendError::new(
                 ErrorKind::Conflict,
@@ -232,9 +229,10 @@ impl ClusterBackend for SimPlatform {
                 ),
             ));
         }
+        let key = (cluster.to_string(), req.group.clone());
         let pg = w
             .pgs
-            .entry((cluster.to_string(), req.group.clone()))
+            .entry(key.clone())
             .or_insert_with(|| SimPg::new(cluster, &req.group));
         if !pg.active {
             return Err(BackendError::new(
@@ -245,9 +243,6 @@ impl ClusterBackend for SimPlatform {
                     req.group
                 ),
             ));
-        }
-        if !pg.vms.contains(&req.vm_name) {
-            pg.vms.push(req.vm_name.clone());
         }
         for s in &req.schedules {
             if !pg.schedules.contains(s) {
@@ -262,6 +257,7 @@ impl ClusterBackend for SimPlatform {
                 }
             }
         }
+        w.add_to_group(&key, &req.vm_name);
         drop(w);
         Self::exit(op, fault, ())
     }
