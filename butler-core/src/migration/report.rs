@@ -96,6 +96,11 @@ pub struct MigrationReport {
     /// the lines are what was known then.
     #[serde(default)]
     pub interrupted: bool,
+    /// The VMs the run set out to migrate, so that a run a crash stopped
+    /// still accounts for each of them (see
+    /// [`MigrationService::recover_interrupted`](super::MigrationService::recover_interrupted)).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planned: Vec<String>,
     /// Per VM.
     pub vms: Vec<VmReport>,
 }

@@ -432,10 +432,12 @@ impl Runner {
             let ended = self.clock.now();
             let error = match result {
                 Ok(()) => None,
-                // After a lost reply the first call may have started it: a
-                // conflict ("already migrating" / "not active here") is
-                // settled by waiting and verifying, not by failing.
-                Err(e) if e.kind == ErrorKind::Conflict && n > 1 => None,
+                // A conflict ("already migrating" / "not active here") means
+                // the migration was started before: by this run's earlier
+                // call whose reply was lost, or by a run a crash stopped.
+                // Waiting and verifying settles it; verification, not this
+                // answer, decides whether the VMs are on the destination.
+                Err(e) if e.kind == ErrorKind::Conflict => None,
                 Err(e) => Some(e),
             };
             attempts.push(Attempt {

@@ -7,7 +7,7 @@ use super::facts_cache::{FactsCache, FactsStatus};
 use super::group::{GroupId, MigrationGroup};
 use super::inventory::Inventory;
 use super::plan::plan;
-use super::report::{MigrationReport, RunId};
+use super::report::{MigrationReport, RunId, VmOutcome, VmReport};
 use super::run::{EventStream, MigrationConfig, MigrationEvent, Runner};
 use super::token::ValidationToken;
 use super::validate::{validate, ValidationReport};
@@ -596,6 +596,7 @@ impl MigrationService {
             ended: None,
             cancelled: false,
             interrupted: false,
+            planned: units.iter().flat_map(|u| u.vms.iter().cloned()).collect(),
             vms: Vec::new(),
         };
         self.store.save_report(&report).await?;
@@ -641,8 +642,15 @@ impl MigrationService {
 
     /// Closes the reports of runs that a crash (or a stopped process) left
     /// unfinished: each says `interrupted`, ends now, and holds every VM line
-    /// that was saved as it happened. Call it when this process starts and
-    /// no other process is migrating with the same store.
+    /// that was saved as it happened. Every planned VM without a line is
+    /// then looked up on the platform (one batched read): on the
+    /// destination it is `Migrated` (with a note saying it was found there
+    /// after the restart), anywhere else `Failed` as interrupted, so a
+    /// [`validate_failed`](Self::validate_failed) of the run retries
+    /// exactly the VMs that did not move. If the platform cannot be read,
+    /// the report is closed with the lines it has (logged). Call it when
+    /// this process starts and no other process is migrating with the same
+    /// store.
     pub async fn recover_interrupted(
         &self,
         actor: &Actor,
@@ -650,9 +658,29 @@ impl MigrationService {
         self.allow(actor, Operation::Migrate)?;
         let now = self.clock.now();
         let mut closed = Vec::new();
-        for mut r in self.store.unfinished_reports().await? {
+        let unfinished = self.store.unfinished_reports().await?;
+        let unaccounted = unfinished.iter().any(|r| {
+            let have: std::collections::HashSet<&str> =
+                r.vms.iter().map(|l| l.vm.as_str()).collect();
+            r.planned.iter().any(|v| !have.contains(v.as_str()))
+        });
+        let where_now: Option<std::collections::HashMap<String, String>> = if unaccounted {
+            match Inventory::fetch(self.backend.as_ref(), self.clock.as_ref()).await {
+                Ok(inv) => Some(inv.vms.into_iter().map(|v| (v.name, v.cluster)).collect()),
+                Err(e) => {
+                    tracing::warn!(error = ?e, "cannot read the platform: interrupted runs are closed with the lines they have");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        for mut r in unfinished {
             r.ended = Some(now);
             r.interrupted = true;
+            if let Some(clusters) = &where_now {
+                account_for_planned(&mut r, clusters);
+            }
             self.store.save_report(&r).await?;
             tracing::warn!(run = %r.id, lines = r.vms.len(), "migration run was interrupted; its report is closed with what is known");
             closed.push(r);
@@ -728,5 +756,46 @@ impl RefresherHandle {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.join.await;
+    }
+}
+
+/// Adds a line for every planned VM of an interrupted run that has none,
+/// from where the platform has it now.
+fn account_for_planned(
+    r: &mut MigrationReport,
+    clusters: &std::collections::HashMap<String, String>,
+) {
+    let have: std::collections::HashSet<String> = r.vms.iter().map(|l| l.vm.clone()).collect();
+    let missing: Vec<String> = r
+        .planned
+        .iter()
+        .filter(|v| !have.contains(*v))
+        .cloned()
+        .collect();
+    for vm in missing {
+        let on = clusters.get(&vm);
+        let (outcome, note) = if on == Some(&r.destination) {
+            (
+                VmOutcome::Migrated,
+                "found on the destination when the interrupted run was closed".to_string(),
+            )
+        } else {
+            (
+                VmOutcome::Failed {
+                    reason: format!(
+                        "the run was interrupted before this VM moved (now on {})",
+                        on.map_or("no cluster", String::as_str)
+                    ),
+                },
+                "accounted for when the interrupted run was closed".to_string(),
+            )
+        };
+        r.vms.push(VmReport {
+            vm,
+            protection_group: None,
+            outcome,
+            attempts: Vec::new(),
+            notes: vec![note],
+        });
     }
 }

@@ -160,6 +160,7 @@ pub async fn reports_round_trip_newest_first(store: &dyn Store) {
         ended: None,
         cancelled: false,
         interrupted: false,
+        planned: Vec::new(),
         vms: vec![],
     };
     let r1 = store.next_run_id().await.unwrap_or_else(|e| panic!("{e}"));
