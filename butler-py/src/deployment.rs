@@ -51,21 +51,22 @@ impl Butler {
     /// ``db_path`` keeps the store in a SQLite file (default: in memory);
     /// ``seed`` fixes the simulator's random choices.
     #[staticmethod]
-    #[pyo3(signature = (db_path=None, seed=0, catalog=None, rate_book=None, *, four_eyes=true, on_event=None))]
+    #[pyo3(signature = (db_path=None, seed=0, catalog=None, rate_book=None, *, postgres_url_env=None, four_eyes=true, on_event=None))]
+    #[allow(clippy::too_many_arguments)]
     fn demo(
+        py: Python<'_>,
         db_path: Option<&str>,
         seed: u64,
         catalog: Option<&Catalog>,
         rate_book: Option<&RateBook>,
+        postgres_url_env: Option<&str>,
         four_eyes: bool,
         on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let mut b = butler::Butler::builder()
             .seed(seed)
             .policy(policy(four_eyes));
-        if let Some(p) = db_path {
-            b = b.sqlite(p);
-        }
+        b = with_store(py, b, db_path, postgres_url_env)?;
         if let Some(c) = catalog {
             b = b.catalog((*c.inner).clone());
         }
@@ -98,13 +99,15 @@ impl Butler {
     /// ``on_event`` receives every request state change. For the simulator
     /// and the demo data: ``Butler.demo()``.
     #[new]
-    #[pyo3(signature = (config, db_path=None, catalog=None, rate_book=None, *, monitoring=true, billing=true, demo_catalog=false, project_map=None, recreate_schedules=None, max_parallel=None, deadline_seconds=None, four_eyes=true, on_event=None))]
+    #[pyo3(signature = (config, db_path=None, catalog=None, rate_book=None, *, postgres_url_env=None, monitoring=true, billing=true, demo_catalog=false, project_map=None, recreate_schedules=None, max_parallel=None, deadline_seconds=None, four_eyes=true, on_event=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
+        py: Python<'_>,
         config: &str,
         db_path: Option<&str>,
         catalog: Option<&Catalog>,
         rate_book: Option<&RateBook>,
+        postgres_url_env: Option<&str>,
         monitoring: bool,
         billing: bool,
         demo_catalog: bool,
@@ -116,10 +119,12 @@ impl Butler {
         on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         Self::from_config(
+            py,
             config,
             db_path,
             catalog,
             rate_book,
+            postgres_url_env,
             monitoring,
             billing,
             demo_catalog,
@@ -135,13 +140,15 @@ impl Butler {
     /// The same as ``Butler(config, ...)`` (kept for scripts written
     /// against the first Python API).
     #[staticmethod]
-    #[pyo3(signature = (config_path, db_path=None, catalog=None, rate_book=None, *, monitoring=true, billing=true, demo_catalog=false, project_map=None, recreate_schedules=None, max_parallel=None, deadline_seconds=None, four_eyes=true, on_event=None))]
+    #[pyo3(signature = (config_path, db_path=None, catalog=None, rate_book=None, *, postgres_url_env=None, monitoring=true, billing=true, demo_catalog=false, project_map=None, recreate_schedules=None, max_parallel=None, deadline_seconds=None, four_eyes=true, on_event=None))]
     #[allow(clippy::too_many_arguments)]
     fn nutanix(
+        py: Python<'_>,
         config_path: &str,
         db_path: Option<&str>,
         catalog: Option<&Catalog>,
         rate_book: Option<&RateBook>,
+        postgres_url_env: Option<&str>,
         monitoring: bool,
         billing: bool,
         demo_catalog: bool,
@@ -153,10 +160,12 @@ impl Butler {
         on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         Self::from_config(
+            py,
             config_path,
             db_path,
             catalog,
             rate_book,
+            postgres_url_env,
             monitoring,
             billing,
             demo_catalog,
@@ -229,10 +238,12 @@ impl Butler {
 impl Butler {
     #[allow(clippy::too_many_arguments)]
     fn from_config(
+        py: Python<'_>,
         config: &str,
         db_path: Option<&str>,
         catalog: Option<&Catalog>,
         rate_book: Option<&RateBook>,
+        postgres_url_env: Option<&str>,
         monitoring: bool,
         billing: bool,
         demo_catalog: bool,
@@ -274,9 +285,7 @@ impl Butler {
                     .map(|r| (*r.inner).clone())
                     .unwrap_or_else(butler_core::demo::rate_book),
             );
-        if let Some(p) = db_path {
-            b = b.sqlite(p);
-        }
+        b = with_store(py, b, db_path, postgres_url_env)?;
         b = d
             .apply(b, butler_core::engine::EngineConfig::default())
             .migration_config(migration);
@@ -371,6 +380,37 @@ fn parse_state(s: &str) -> PyResult<RequestState> {
         .into_iter()
         .find(|x| x.as_str() == s)
         .ok_or_else(|| InvalidInput::new_err(format!("unknown state {s:?}")))
+}
+
+/// The store: a SQLite file (`db_path`), PostgreSQL (the connection
+/// string in the environment variable named `postgres_url_env`, so it
+/// never sits in a script), or SQLite in memory.
+fn with_store(
+    py: Python<'_>,
+    b: butler::ButlerBuilder,
+    db_path: Option<&str>,
+    postgres_url_env: Option<&str>,
+) -> PyResult<butler::ButlerBuilder> {
+    match (db_path, postgres_url_env) {
+        (Some(_), Some(_)) => Err(InvalidInput::new_err(
+            "give db_path (SQLite) or postgres_url_env (PostgreSQL), not both",
+        )),
+        (Some(p), None) => Ok(b.sqlite(p)),
+        (None, Some(var)) => {
+            let url = std::env::var(var).map_err(|_| {
+                InvalidInput::new_err(format!(
+                    "postgres_url_env: set {var} to the PostgreSQL connection string"
+                ))
+            })?;
+            let store = block(py, async move {
+                butler::postgres::PostgresStore::connect(&url).await
+            })?
+            .map_err(butler_core::ButlerError::from)
+            .py()?;
+            Ok(b.store(Arc::new(store)))
+        }
+        (None, None) => Ok(b),
+    }
 }
 
 fn policy(four_eyes: bool) -> Policy {

@@ -486,6 +486,7 @@ class Butler:
         catalog: Optional[Catalog] = None,
         rate_book: Optional[RateBook] = None,
         *,
+        postgres_url_env: Optional[str] = None,
         monitoring: bool = True,
         billing: bool = True,
         demo_catalog: bool = False,
@@ -499,7 +500,7 @@ class Butler:
         """A Butler for a real deployment, from one deployment file."""
         ...
     @staticmethod
-    def demo(db_path: Optional[str] = None, seed: int = 0, catalog: Optional[Catalog] = None, rate_book: Optional[RateBook] = None, *, four_eyes: bool = True, on_event: Optional[Callable[[RequestEvent], object]] = None) -> Butler:
+    def demo(db_path: Optional[str] = None, seed: int = 0, catalog: Optional[Catalog] = None, rate_book: Optional[RateBook] = None, *, postgres_url_env: Optional[str] = None, four_eyes: bool = True, on_event: Optional[Callable[[RequestEvent], object]] = None) -> Butler:
         """A Butler on the simulator with the demo catalog and rate book."""
         ...
     @staticmethod
@@ -509,6 +510,7 @@ class Butler:
         catalog: Optional[Catalog] = None,
         rate_book: Optional[RateBook] = None,
         *,
+        postgres_url_env: Optional[str] = None,
         monitoring: bool = True,
         billing: bool = True,
         demo_catalog: bool = False,
