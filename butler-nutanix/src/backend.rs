@@ -667,17 +667,13 @@ impl ClusterBackend for NutanixBackend {
         let op = "list_protection_groups";
         let resp = self
             .pe(cluster, op)?
-            .call(
-                Method::GET,
-                "/protection_domains/?include_deleted=false",
-                None,
-                true,
-            )
+            .get_list::<decode::PdEntity>("/protection_domains/?include_deleted=false")
             .await
             .map_err(op_err(op))?;
-        let mut groups: Vec<ProtectionGroup> = decode::entities(&resp)
-            .iter()
-            .map(|p| decode::protection_domain(p, cluster))
+        let mut groups: Vec<ProtectionGroup> = resp
+            .entities
+            .into_iter()
+            .map(|p| p.into_group(cluster))
             .collect();
         // PDs name the remote sites they replicate to; validation compares
         // with cluster names, so translate (a site that matches no cluster

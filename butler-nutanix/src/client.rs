@@ -249,6 +249,16 @@ impl PrismClient {
             .await
     }
 
+    /// `GET path` decoding a list answer (PE v2's envelope too) into typed
+    /// entities.
+    pub async fn get_list<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        path: &str,
+    ) -> Result<ListAnswer<T>, NutanixError> {
+        self.call_with(Method::GET, path, None, true, parse_list::<T>)
+            .await
+    }
+
     async fn call_with<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         method: Method,

@@ -402,52 +402,93 @@ pub fn schedule_minutes(kind: &str, every_nth: u64) -> u32 {
     u32::try_from(unit.saturating_mul(every_nth.max(1))).unwrap_or(u32::MAX)
 }
 
-/// A PE v2 protection domain.
+/// A PE v2 protection domain: reads [`PdEntity`] from a JSON value (a
+/// malformed one reads as empty; list answers decode as [`PdEntity`]
+/// directly).
 pub fn protection_domain(v: &Value, cluster: &str) -> ProtectionGroup {
-    let schedules = arr(v, &["cron_schedules"])
-        .iter()
-        .map(|c| {
-            let remote = at(c, &["retention_policy", "remote_max_snapshots"]).as_object();
-            let site = remote.and_then(|m| m.keys().next().cloned());
-            Schedule {
-                kind: if site.is_some() {
-                    ScheduleKind::Remote
-                } else {
-                    ScheduleKind::Local
-                },
-                every_minutes: schedule_minutes(&s(c, &["type"]), u(c, &["every_nth"])),
-                retention: u32::try_from(match (&site, remote) {
-                    (Some(k), Some(m)) => m.get(k).and_then(Value::as_u64).unwrap_or(0),
-                    _ => u(c, &["retention_policy", "local_max_snapshots"]),
-                })
-                .unwrap_or(u32::MAX),
-                remote_site: site,
-            }
-        })
-        .collect();
-    let last_replica = arr(v, &["replication_links"])
-        .iter()
-        .filter_map(|l| {
-            l.get("last_replication_start_time_in_usecs")
-                .and_then(Value::as_u64)
-        })
-        .max()
-        .and_then(micros);
-    ProtectionGroup {
-        name: s(v, &["name"]),
-        cluster: cluster.to_string(),
-        active: at(v, &["active"]).as_bool().unwrap_or(false),
-        vms: arr(v, &["vms"])
+    PdEntity::deserialize(v)
+        .unwrap_or_default()
+        .into_group(cluster)
+}
+
+/// The fields of a PE v2 protection domain Butler reads, decoded without a
+/// JSON tree for its member list (a cluster's list can hold 100,000 VMs).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PdEntity {
+    name: Option<String>,
+    active: Option<bool>,
+    vms: Option<Vec<PdVm>>,
+    remote_site_names: Option<Vec<Value>>,
+    cron_schedules: Option<Vec<Value>>,
+    replication_links: Option<Vec<PdLink>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PdVm {
+    vm_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PdLink {
+    last_replication_start_time_in_usecs: Option<u64>,
+}
+
+impl PdEntity {
+    /// The protection group as Butler sees it, on `cluster`.
+    pub fn into_group(self, cluster: &str) -> ProtectionGroup {
+        let schedules = self
+            .cron_schedules
+            .unwrap_or_default()
             .iter()
-            .map(|m| s(m, &["vm_name"]))
-            .filter(|n| !n.is_empty())
-            .collect(),
-        schedules,
-        remote_sites: arr(v, &["remote_site_names"])
+            .map(|c| {
+                let remote = at(c, &["retention_policy", "remote_max_snapshots"]).as_object();
+                let site = remote.and_then(|m| m.keys().next().cloned());
+                Schedule {
+                    kind: if site.is_some() {
+                        ScheduleKind::Remote
+                    } else {
+                        ScheduleKind::Local
+                    },
+                    every_minutes: schedule_minutes(&s(c, &["type"]), u(c, &["every_nth"])),
+                    retention: u32::try_from(match (&site, remote) {
+                        (Some(k), Some(m)) => m.get(k).and_then(Value::as_u64).unwrap_or(0),
+                        _ => u(c, &["retention_policy", "local_max_snapshots"]),
+                    })
+                    .unwrap_or(u32::MAX),
+                    remote_site: site,
+                }
+            })
+            .collect();
+        let last_replica = self
+            .replication_links
+            .unwrap_or_default()
             .iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect(),
-        last_replica,
+            .filter_map(|l| l.last_replication_start_time_in_usecs)
+            .max()
+            .and_then(micros);
+        ProtectionGroup {
+            name: self.name.unwrap_or_default(),
+            cluster: cluster.to_string(),
+            active: self.active.unwrap_or(false),
+            vms: self
+                .vms
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|m| m.vm_name)
+                .filter(|n| !n.is_empty())
+                .collect(),
+            schedules,
+            remote_sites: self
+                .remote_site_names
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            last_replica,
+        }
     }
 }
 

@@ -69,8 +69,40 @@ pub(super) async fn storage_containers(
     .into_response()
 }
 
-/// One protection domain as PE v2 serves it.
-fn pd_json(f: &Fake, g: &butler_core::backend::ProtectionGroup) -> Value {
+/// One protection domain as PE v2 serves it (the recorded fields Butler
+/// reads), serialised without building a JSON tree for its members.
+#[derive(serde::Serialize)]
+struct Pd {
+    name: String,
+    active: bool,
+    vms: Vec<PdVm>,
+    remote_site_names: Vec<String>,
+    cron_schedules: Vec<Value>,
+    replication_links: Vec<Value>,
+    marked_for_removal: bool,
+}
+
+#[derive(serde::Serialize)]
+struct PdVm {
+    vm_name: String,
+}
+
+impl Pd {
+    /// A domain declared (created) with nothing in it yet.
+    fn empty(name: &str) -> Pd {
+        Pd {
+            name: name.to_string(),
+            active: true,
+            vms: Vec::new(),
+            remote_site_names: Vec::new(),
+            cron_schedules: Vec::new(),
+            replication_links: Vec::new(),
+            marked_for_removal: false,
+        }
+    }
+}
+
+fn pd_json(f: &Fake, g: &butler_core::backend::ProtectionGroup) -> Pd {
     let links: Vec<Value> = g
         .remote_sites
         .iter()
@@ -79,11 +111,15 @@ fn pd_json(f: &Fake, g: &butler_core::backend::ProtectionGroup) -> Value {
             None => json!({"remote_site_name": site_name(f, s)}),
         })
         .collect();
-    json!({"name": g.name, "active": g.active,
-        "vms": g.vms.iter().map(|v| json!({"vm_name": v})).collect::<Vec<_>>(),
-        "remote_site_names": g.remote_sites.iter().map(|r| site_name(f, r)).collect::<Vec<_>>(),
-        "cron_schedules": g.schedules.iter().map(schedule_json).collect::<Vec<_>>(),
-        "replication_links": links, "marked_for_removal": false})
+    Pd {
+        name: g.name.clone(),
+        active: g.active,
+        vms: g.vms.iter().map(|v| PdVm { vm_name: v.clone() }).collect(),
+        remote_site_names: g.remote_sites.iter().map(|r| site_name(f, r)).collect(),
+        cron_schedules: g.schedules.iter().map(schedule_json).collect(),
+        replication_links: links,
+        marked_for_removal: false,
+    }
 }
 
 /// `GET /protection_domains/{name}`: one PD (a declared empty one too), or
@@ -102,7 +138,7 @@ pub(super) async fn one(
         .iter()
         .any(|(c, n)| c == &cluster && n == &name);
     if declared {
-        return axum::Json(json!({"name": name, "active": true, "vms": [], "remote_site_names": [], "cron_schedules": [], "replication_links": []})).into_response();
+        return axum::Json(Pd::empty(&name)).into_response();
     }
     error(
         StatusCode::NOT_FOUND,
@@ -119,13 +155,13 @@ pub(super) async fn list(State(f): State<Arc<Fake>>, Path(cluster): Path<String>
 
     match sim.list_protection_groups(cluster).await {
         Ok(groups) => {
-            let mut names: BTreeMap<String, Value> = BTreeMap::new();
+            let mut names: BTreeMap<String, Pd> = BTreeMap::new();
             for g in &groups {
                 names.insert(g.name.clone(), pd_json(&f, g));
             }
             for (c, n) in f.declared.lock().unwrap_or_else(|e| e.into_inner()).iter() {
                 if c == cluster && !names.contains_key(n) {
-                    names.insert(n.clone(), json!({"name": n, "active": true, "vms": [], "remote_site_names": [], "cron_schedules": [], "replication_links": []}));
+                    names.insert(n.clone(), Pd::empty(n));
                 }
             }
             let n = names.len();
