@@ -59,6 +59,16 @@ fn service(
     ))
 }
 
+/// A process of its own for the crash tests: dropping it stops everything
+/// it was running, as a killed process would.
+fn process() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
 /// A group holding the whole fleet, saved in one go.
 async fn fleet_group(svc: &MigrationService, f: &fleet::Fleet, name: &str) -> MigrationGroup {
     let g = svc.create_group(&ops(), name).await.unwrap();
@@ -695,14 +705,7 @@ async fn a_vm_not_definitely_off_cannot_migrate() {
 fn a_crash_mid_migration_loses_no_finished_line_and_the_run_is_closed_as_interrupted() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crash.sqlite");
-    let runtime = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .unwrap()
-    };
-    let first = runtime();
+    let first = process();
     let (s, run, finished) = first.block_on(async {
         let s = sim(44);
         let f = fleet::generate(
@@ -742,7 +745,7 @@ fn a_crash_mid_migration_loses_no_finished_line_and_the_run_is_closed_as_interru
         (s.clone(), handle.run(), stored)
     });
     drop(first); // the process dies: the runner stops mid-run
-    let second = runtime();
+    let second = process();
     second.block_on(async {
         let svc = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), config());
         let closed = svc.recover_interrupted(&ops()).await.unwrap();
@@ -833,13 +836,6 @@ async fn a_migration_still_running_at_the_deadline_is_unknown_not_failed() {
 fn a_1000_vm_migration_killed_mid_run_accounts_for_every_vm_and_its_retry_moves_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crash-1000.sqlite");
-    let runtime = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .unwrap()
-    };
     let faulty = |s: &SimPlatform| {
         for op in [
             Op::MigrateProtectionGroup,
@@ -850,7 +846,7 @@ fn a_1000_vm_migration_killed_mid_run_accounts_for_every_vm_and_its_retry_moves_
             s.set_faults(op, FaultConfig::transient(0.3));
         }
     };
-    let first = runtime();
+    let first = process();
     let (s, names, run) = first.block_on(async {
         let s = sim(45);
         let f = fleet::generate(
@@ -881,7 +877,7 @@ fn a_1000_vm_migration_killed_mid_run_accounts_for_every_vm_and_its_retry_moves_
         (s.clone(), f.vm_names.clone(), handle.run())
     });
     drop(first); // the process dies mid-run
-    let second = runtime();
+    let second = process();
     second.block_on(async {
         let svc = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), config());
         // Reading the platform may itself fail now and then: the report is
