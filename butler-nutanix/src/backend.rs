@@ -38,6 +38,16 @@ struct RemoteSites {
     to_site: BTreeMap<String, String>,
 }
 
+/// Prism answered with a shape Butler cannot read: a permanent error
+/// naming what and where (serde's path), never a guess.
+fn unreadable(op: &'static str, what: &str, e: serde_json::Error) -> BackendError {
+    BackendError::new(
+        ErrorKind::Permanent,
+        op,
+        format!("Prism returned a {what} Butler cannot read: {e}"),
+    )
+}
+
 fn op_err(op: &'static str) -> impl Fn(NutanixError) -> BackendError {
     move |e| e.into_backend(op)
 }
@@ -736,7 +746,8 @@ impl ClusterBackend for NutanixBackend {
             )
             .await
         {
-            Ok(v) => decode::protection_domain(&v, cluster),
+            Ok(v) => decode::protection_domain(&v, cluster)
+                .map_err(|e| unreadable(op, "protection domain", e))?,
             Err(e) if e.status == Some(404) => {
                 return Err(BackendError::new(
                     ErrorKind::Permanent,
@@ -771,7 +782,9 @@ impl ClusterBackend for NutanixBackend {
             )
             .await
             .map_err(op_err(op))?;
-        let have = decode::protection_domain(&json!({"cron_schedules": existing.get("entities").cloned().unwrap_or(existing.clone())}), cluster).schedules;
+        let have = decode::protection_domain(&json!({"cron_schedules": existing.get("entities").cloned().unwrap_or(existing.clone())}), cluster)
+            .map_err(|e| unreadable(op, "schedule list", e))?
+            .schedules;
         for s in req.schedules.iter().filter(|s| !have.contains(s)) {
             let (ty, nth) = if s.every_minutes % 1440 == 0 {
                 ("DAILY", s.every_minutes / 1440)

@@ -168,11 +168,11 @@ pub fn project(e: &Value, name_of: &dyn Fn(&str) -> Option<String>) -> ProjectIn
     }
 }
 
-/// A v3 VM entity: reads [`VmEntity`] from a JSON value (a malformed
-/// entity reads as an empty one; list answers are decoded as
-/// [`VmEntity`] directly and refuse malformed pages).
-pub fn vm(e: &Value) -> VmInfo {
-    VmEntity::deserialize(e).unwrap_or_default().into_info()
+/// A v3 VM entity read from a JSON value (list answers decode as
+/// [`VmEntity`] directly). A field of the wrong type is an error naming
+/// it, never an empty VM.
+pub fn vm(e: &Value) -> Result<VmInfo, serde_json::Error> {
+    Ok(VmEntity::deserialize(e)?.into_info())
 }
 
 /// The fields of a v3 VM entity Butler reads (`metadata`, `spec`,
@@ -402,13 +402,11 @@ pub fn schedule_minutes(kind: &str, every_nth: u64) -> u32 {
     u32::try_from(unit.saturating_mul(every_nth.max(1))).unwrap_or(u32::MAX)
 }
 
-/// A PE v2 protection domain: reads [`PdEntity`] from a JSON value (a
-/// malformed one reads as empty; list answers decode as [`PdEntity`]
-/// directly).
-pub fn protection_domain(v: &Value, cluster: &str) -> ProtectionGroup {
-    PdEntity::deserialize(v)
-        .unwrap_or_default()
-        .into_group(cluster)
+/// A PE v2 protection domain read from a JSON value (list answers decode
+/// as [`PdEntity`] directly). A field of the wrong type is an error naming
+/// it, never an empty domain.
+pub fn protection_domain(v: &Value, cluster: &str) -> Result<ProtectionGroup, serde_json::Error> {
+    Ok(PdEntity::deserialize(v)?.into_group(cluster))
 }
 
 /// The fields of a PE v2 protection domain Butler reads, decoded without a
@@ -526,9 +524,22 @@ mod tests {
             (json!("UNKNOWN"), PowerState::Unknown),
             (Value::Null, PowerState::Unknown),
         ] {
-            let v = vm(&json!({"status": {"resources": {"power_state": given.clone()}}}));
+            let v = vm(&json!({"status": {"resources": {"power_state": given.clone()}}})).unwrap();
             assert_eq!(v.power, want, "{given}");
         }
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_an_error_naming_it_not_an_empty_entity() {
+        use serde_json::json;
+        let e = vm(
+            &json!({"metadata": {"uuid": "u1"}, "status": {"resources": {"num_sockets": "two"}}}),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("invalid type"), "{e}");
+        let e =
+            protection_domain(&json!({"name": "PD-1", "vms": {"vm_name": "a"}}), "c1").unwrap_err();
+        assert!(e.to_string().contains("invalid type"), "{e}");
     }
 
     use super::*;
@@ -566,7 +577,7 @@ mod tests {
             "retention_policy": {"local_max_snapshots": 4, "remote_max_snapshots": {"dr": 6}}}],
             "replication_links": [{"last_replication_start_time_in_usecs": 1_700_000_000_000_000u64},
                                   {"remote_site_name": "dr"}]});
-        let g = protection_domain(&pd, "c1");
+        let g = protection_domain(&pd, "c1").unwrap();
         assert_eq!(
             g.schedules[0],
             Schedule {
@@ -580,7 +591,7 @@ mod tests {
             g.last_replica.is_some(),
             "a link without a timestamp does not hide the other"
         );
-        let on = vm(&serde_json::json!({"status": {"resources": {"power_state": "on"}}}));
+        let on = vm(&serde_json::json!({"status": {"resources": {"power_state": "on"}}})).unwrap();
         assert_eq!(on.power, PowerState::On);
     }
 

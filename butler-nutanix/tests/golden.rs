@@ -25,7 +25,7 @@ fn a_real_vm_list_decodes_every_field_butler_uses() {
     let list = response("vms_list.json");
     let entities = decode::entities(&list);
     assert_eq!(entities.len(), 1);
-    let vm = decode::vm(&entities[0]);
+    let vm = decode::vm(&entities[0]).unwrap();
     assert_eq!(vm.name, "test-vm");
     assert_eq!(vm.uuid, "bdbbad7a-a401-4f9a-a789-2b8406905b56");
     assert_eq!(vm.cluster, "ncn-dev-sandbox");
@@ -37,7 +37,7 @@ fn a_real_vm_list_decodes_every_field_butler_uses() {
     assert_eq!(vm.ip_addresses, vec!["10.23.129.96".to_string()]);
     assert!(vm.categories.is_empty());
     assert_eq!(
-        decode::vm(&response("vm_get.json")),
+        decode::vm(&response("vm_get.json")).unwrap(),
         vm,
         "GET and list agree"
     );

@@ -288,7 +288,16 @@ pub(super) async fn add_schedule(
         );
     };
     let decoded =
-        crate::decode::protection_domain(&json!({"cron_schedules": [body]}), cluster).schedules;
+        match crate::decode::protection_domain(&json!({"cron_schedules": [body]}), cluster) {
+            Ok(pd) => pd.schedules,
+            Err(e) => {
+                return error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "INVALID_REQUEST",
+                    &format!("schedule: {e}"),
+                )
+            }
+        };
     let req = ProtectRequest {
         group: name.to_string(),
         vm_name: vm,
