@@ -1018,6 +1018,74 @@ impl Session {
         )
     }
 
+    /// Adds platform VMs, all or none: ``add_vms(group, ["vm1", "vm2"])``.
+    /// Returns the group's new version; the store writes the VMs named,
+    /// not the group, so this is as quick on a million-VM group.
+    #[pyo3(signature = (target, *args))]
+    fn add_vms(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<u64> {
+        let t = crate::target::target("add_vms", target, args, 1..=1)?;
+        let vms: Vec<String> = t.rest[0].extract()?;
+        let (m, a, id, version) = (
+            self.migrations.clone(),
+            self.actor.clone(),
+            GroupId(t.id),
+            t.version,
+        );
+        let done = block(py, async move { m.add_vms(&a, id, version, &vms).await })?.py()?;
+        Ok(done.version)
+    }
+
+    /// Removes VMs, all or none: ``remove_vms(group, ["vm1"])``. Returns
+    /// the group's new version.
+    #[pyo3(signature = (target, *args))]
+    fn remove_vms(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<u64> {
+        let t = crate::target::target("remove_vms", target, args, 1..=1)?;
+        let vms: Vec<String> = t.rest[0].extract()?;
+        let (m, a, id, version) = (
+            self.migrations.clone(),
+            self.actor.clone(),
+            GroupId(t.id),
+            t.version,
+        );
+        let done = block(py, async move { m.remove_vms(&a, id, version, &vms).await })?.py()?;
+        Ok(done.version)
+    }
+
+    /// Selects or deselects VMs, all or none: ``select_vms(group, ["vm1"],
+    /// False)``. Returns the group's new version.
+    #[pyo3(signature = (target, *args))]
+    fn select_vms(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<u64> {
+        let t = crate::target::target("select_vms", target, args, 2..=2)?;
+        let vms: Vec<String> = t.rest[0].extract()?;
+        let selected: bool = t.rest[1].extract()?;
+        let (m, a, id, version) = (
+            self.migrations.clone(),
+            self.actor.clone(),
+            GroupId(t.id),
+            t.version,
+        );
+        let done = block(py, async move {
+            m.select_vms(&a, id, version, &vms, selected).await
+        })?
+        .py()?;
+        Ok(done.version)
+    }
+
     /// Deletes a group: ``delete_group(group)`` (or ``delete_group(id, version)``).
     #[pyo3(signature = (target, *args))]
     fn delete_group(

@@ -42,6 +42,27 @@ def test_group_operations(b, ops):
         ops.group(back.id)
 
 
+def test_bulk_vm_edits_are_all_or_nothing_and_return_the_version(b, ops):
+    names = b.simulator.generate_fleet(60, 6, prefix="bulk")
+    g = ops.create_group_with_vms("bulk", "c1-madrid", "c2-santiago", names[:10])
+    v = ops.add_vms(g.id, g.version, names[10:])
+    assert v == g.version + 1 and len(ops.group(g.id).vms) == 60
+    with pytest.raises(butler.InvalidInput, match="2 more are not on the platform"):
+        ops.add_vms(g.id, v, ["ghost-1", "ghost-2", "ghost-3"])
+    with pytest.raises(butler.InvalidInput, match="already in the group"):
+        ops.add_vms(g.id, v, [names[0]])
+    v = ops.select_vms(g.id, v, names[:5], False)
+    with pytest.raises(butler.InvalidInput, match="not in the group"):
+        ops.remove_vms(g.id, v, [names[5], "ghost"])
+    assert len(ops.group(g.id).vms) == 60, "a refused batch changes nothing"
+    v = ops.remove_vms(g.id, v, names[50:])
+    after = ops.group(g.id)
+    assert after.version == v and len(after.vms) == 50
+    assert [s for _, s in after.vms[:6]] == [False] * 5 + [True]
+    with pytest.raises(butler.Conflict):
+        ops.add_vms(g.id, v - 1, [names[55]])
+
+
 def test_validation_findings_codes_and_token_rules(b, ops):
     g, names = drill(b, ops, vms=400, groups=40, mix="realistic")
     report = ops.validate(g.id)

@@ -288,6 +288,17 @@ pub trait ClusterBackend: Send + Sync {
     async fn list_images(&self) -> Result<Vec<ImageInfo>, BackendError>;
     /// Every VM on a cluster.
     async fn list_vms(&self, cluster: &str) -> Result<Vec<VmInfo>, BackendError>;
+    /// The names of every VM on a cluster: what checking many names
+    /// against the platform needs. The default lists the VMs; a backend
+    /// that can answer with names alone overrides it.
+    async fn list_vm_names(&self, cluster: &str) -> Result<Vec<String>, BackendError> {
+        Ok(self
+            .list_vms(cluster)
+            .await?
+            .into_iter()
+            .map(|v| v.name)
+            .collect())
+    }
     /// The VM named `name`, anywhere on the platform.
     async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError>;
     /// Starts creating a VM. Not idempotent on the platform: look it up with

@@ -208,6 +208,130 @@ impl MigrationGroup {
     }
 }
 
+/// A change to a group's VM list that a store applies in place
+/// ([`Store::change_group_vms`](crate::store::Store::change_group_vms)): on a
+/// million-VM group an edit writes the VMs it names, not the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupVmsEdit {
+    /// Add these VMs, selected, after the others.
+    Add(Vec<String>),
+    /// Remove these VMs.
+    Remove(Vec<String>),
+    /// Select (or deselect) these VMs.
+    Select {
+        /// The VMs.
+        vms: Vec<String>,
+        /// Selected for migration or not.
+        selected: bool,
+    },
+}
+
+impl GroupVmsEdit {
+    /// The VMs it names.
+    pub fn vms(&self) -> &[String] {
+        match self {
+            GroupVmsEdit::Add(v)
+            | GroupVmsEdit::Remove(v)
+            | GroupVmsEdit::Select { vms: v, .. } => v,
+        }
+    }
+
+    /// Checks what can be checked without the group: valid names, no name
+    /// twice, an addition within [`MAX_GROUP_VMS`](crate::limits::MAX_GROUP_VMS).
+    pub fn check(&self) -> Result<(), GroupError> {
+        let vms = self.vms();
+        if vms.len() > crate::limits::MAX_GROUP_VMS {
+            return Err(GroupError::TooManyVms(vms.len()));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(vms.len());
+        for v in vms {
+            check_vm_name(v)?;
+            if !seen.insert(v.as_str()) {
+                return Err(GroupError::DuplicateVm(v.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a VM-list edit left: the group's new version and size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupVmsEdited {
+    /// The group.
+    pub id: GroupId,
+    /// Its version after the edit (pass it to the next edit).
+    pub version: u64,
+    /// How many VMs it holds now.
+    pub vms: usize,
+}
+
+impl MigrationGroup {
+    /// Applies `edit`: all of it, or nothing when a VM is refused (already
+    /// in the group for an addition, not in it otherwise). Does not touch
+    /// the version; the caller stamps the edit.
+    pub fn apply_vms_edit(&mut self, edit: &GroupVmsEdit) -> Result<(), GroupError> {
+        edit.check()?;
+        let index: std::collections::HashMap<&str, usize> = self
+            .vms
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.name.as_str(), i))
+            .collect();
+        match edit {
+            GroupVmsEdit::Add(vms) => {
+                if let Some(dup) = vms.iter().find(|v| index.contains_key(v.as_str())) {
+                    return Err(GroupError::DuplicateVm(dup.clone()));
+                }
+                let total = self.vms.len() + vms.len();
+                if total > crate::limits::MAX_GROUP_VMS {
+                    return Err(GroupError::TooManyVms(total));
+                }
+                self.vms.extend(vms.iter().map(|name| GroupVm {
+                    name: name.clone(),
+                    selected: true,
+                }));
+            }
+            GroupVmsEdit::Remove(vms) | GroupVmsEdit::Select { vms, .. } => {
+                let mut at = Vec::with_capacity(vms.len());
+                for v in vms {
+                    at.push(
+                        *index
+                            .get(v.as_str())
+                            .ok_or_else(|| GroupError::UnknownVm(v.clone()))?,
+                    );
+                }
+                if let GroupVmsEdit::Select { selected, .. } = edit {
+                    for i in at {
+                        self.vms[i].selected = *selected;
+                    }
+                } else {
+                    let gone: std::collections::HashSet<usize> = at.into_iter().collect();
+                    let mut i = 0;
+                    self.vms.retain(|_| {
+                        i += 1;
+                        !gone.contains(&(i - 1))
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// This group without its VM list: what stores keep beside the rows.
+    pub fn header(&self) -> MigrationGroup {
+        MigrationGroup {
+            id: self.id,
+            name: self.name.clone(),
+            source: self.source.clone(),
+            destination: self.destination.clone(),
+            vms: Vec::new(),
+            version: self.version,
+            updated_by: self.updated_by.clone(),
+            updated_at: self.updated_at,
+        }
+    }
+}
+
 pub use crate::limits::{MAX_GROUP_NAME_CHARS, MAX_VM_NAME_CHARS};
 
 /// A VM name as a group may hold it: 1 to 255 characters, no control

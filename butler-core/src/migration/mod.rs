@@ -24,7 +24,8 @@ mod validate;
 pub use facts::{FactsSnapshot, GroupFacts, ProjectFacts, VmFacts, VmFactsRow, NONE16, NONE32};
 pub use facts_cache::FactsStatus;
 pub use group::{
-    check_vm_name, name_key, GroupError, GroupId, GroupVm, MigrationGroup, MAX_VM_NAME_CHARS,
+    check_vm_name, name_key, GroupError, GroupId, GroupVm, GroupVmsEdit, GroupVmsEdited,
+    MigrationGroup, MAX_VM_NAME_CHARS,
 };
 pub use inventory::Inventory;
 pub use report::{Attempt, MigrationReport, RunId, VmOutcome, VmReport};

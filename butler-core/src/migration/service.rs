@@ -4,7 +4,7 @@
 
 use super::facts::FactsSnapshot;
 use super::facts_cache::{FactsCache, FactsStatus};
-use super::group::{GroupId, MigrationGroup};
+use super::group::{GroupId, GroupVmsEdit, GroupVmsEdited, MigrationGroup};
 use super::inventory::Inventory;
 use super::plan::plan;
 use super::report::{MigrationReport, RunId, VmOutcome, VmReport};
@@ -211,6 +211,8 @@ impl MigrationService {
     }
 
     /// Applies `edit` to version `version` of the group and stores it.
+    /// Applies a change of name or clusters: the stored VM list is kept as
+    /// it is (not rewritten).
     async fn edit(
         &self,
         actor: &Actor,
@@ -219,20 +221,75 @@ impl MigrationService {
         edit: impl FnOnce(&mut MigrationGroup) -> Result<(), ButlerError>,
     ) -> Result<MigrationGroup, ButlerError> {
         self.allow(actor, Operation::EditGroups)?;
-        let mut g = self.store.get_group(id).await?;
-        if g.version != version {
+        let current = self.current_group(id).await?;
+        if current.version != version {
             return Err(ButlerError::Conflict(crate::store::StoreError::Conflict {
                 what: format!("migration group {id}"),
                 expected: version,
-                found: g.version,
+                found: current.version,
             }));
         }
+        let mut g = current.header();
         edit(&mut g)?;
         g.version += 1;
         g.updated_by = actor.name().to_string();
         g.updated_at = self.clock.now();
-        self.store.update_group(&g, version).await?;
+        self.store.update_group_header(&g, version).await?;
+        g.vms = current.vms.clone();
         Ok(g)
+    }
+
+    /// Applies a VM-list edit in the store, in place.
+    async fn change_vms(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        version: u64,
+        edit: GroupVmsEdit,
+    ) -> Result<GroupVmsEdited, ButlerError> {
+        self.allow(actor, Operation::EditGroups)?;
+        edit.check()?;
+        let done = self
+            .store
+            .change_group_vms(id, version, &edit, actor.name(), self.clock.now())
+            .await??;
+        Ok(done)
+    }
+
+    /// Refuses VMs the platform does not have: a few are looked up by
+    /// name, more through one listing per cluster.
+    async fn check_on_platform(&self, vms: &[String]) -> Result<(), ButlerError> {
+        const LOOKUPS: usize = 32;
+        let missing: Vec<&String> = if vms.len() <= LOOKUPS {
+            let mut missing = Vec::new();
+            for vm in vms {
+                if self.backend.find_vm(vm).await?.is_none() {
+                    missing.push(vm);
+                }
+            }
+            missing
+        } else {
+            // Strike off the names found; a million-VM listing needs no
+            // set of its own.
+            let mut wanted: std::collections::HashSet<&str> =
+                vms.iter().map(String::as_str).collect();
+            for cluster in self.backend.list_clusters().await? {
+                for name in self.backend.list_vm_names(&cluster.name).await? {
+                    wanted.remove(name.as_str());
+                }
+            }
+            vms.iter().filter(|v| wanted.contains(v.as_str())).collect()
+        };
+        match missing.as_slice() {
+            [] => Ok(()),
+            [one] => Err(ButlerError::Invalid(format!(
+                "VM {one:?} is not on the platform"
+            ))),
+            [first, rest @ ..] => Err(ButlerError::Invalid(format!(
+                "VM {first:?} and {} more are not on the platform",
+                rest.len()
+            ))),
+        }
     }
 
     /// Renames.
@@ -310,7 +367,9 @@ impl MigrationService {
             .await
     }
 
-    /// Adds any VM of the platform (selected).
+    /// Adds any VM of the platform (selected) and returns the group.
+    /// On large groups prefer [`add_vms`](Self::add_vms), which returns
+    /// only the new version.
     pub async fn add_vm(
         &self,
         actor: &Actor,
@@ -318,16 +377,29 @@ impl MigrationService {
         version: u64,
         vm: &str,
     ) -> Result<MigrationGroup, ButlerError> {
-        self.allow(actor, Operation::EditGroups)?;
-        if self.backend.find_vm(vm).await?.is_none() {
-            return Err(ButlerError::Invalid(format!(
-                "VM {vm:?} is not on the platform"
-            )));
-        }
-        self.edit(actor, id, version, |g| Ok(g.add_vm(vm)?)).await
+        self.add_vms(actor, id, version, &[vm.to_string()]).await?;
+        Ok(self.store.get_group(id).await?)
     }
 
-    /// Removes a VM.
+    /// Adds VMs of the platform (selected), after the others: all of them,
+    /// or none when one is refused (not on the platform, already in the
+    /// group, named twice, invalid). The store writes the VMs added, not
+    /// the group, so this costs the same on a group of ten or a million.
+    pub async fn add_vms(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        version: u64,
+        vms: &[String],
+    ) -> Result<GroupVmsEdited, ButlerError> {
+        self.allow(actor, Operation::EditGroups)?;
+        let edit = GroupVmsEdit::Add(vms.to_vec());
+        edit.check()?;
+        self.check_on_platform(vms).await?;
+        self.change_vms(actor, id, version, edit).await
+    }
+
+    /// Removes a VM and returns the group.
     pub async fn remove_vm(
         &self,
         actor: &Actor,
@@ -335,11 +407,24 @@ impl MigrationService {
         version: u64,
         vm: &str,
     ) -> Result<MigrationGroup, ButlerError> {
-        self.edit(actor, id, version, |g| Ok(g.remove_vm(vm)?))
+        self.remove_vms(actor, id, version, &[vm.to_string()])
+            .await?;
+        Ok(self.store.get_group(id).await?)
+    }
+
+    /// Removes VMs: all of them, or none when one is not in the group.
+    pub async fn remove_vms(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        version: u64,
+        vms: &[String],
+    ) -> Result<GroupVmsEdited, ButlerError> {
+        self.change_vms(actor, id, version, GroupVmsEdit::Remove(vms.to_vec()))
             .await
     }
 
-    /// Selects or deselects a VM.
+    /// Selects or deselects a VM and returns the group.
     pub async fn select(
         &self,
         actor: &Actor,
@@ -348,8 +433,26 @@ impl MigrationService {
         vm: &str,
         selected: bool,
     ) -> Result<MigrationGroup, ButlerError> {
-        self.edit(actor, id, version, |g| Ok(g.select(vm, selected)?))
-            .await
+        self.select_vms(actor, id, version, &[vm.to_string()], selected)
+            .await?;
+        Ok(self.store.get_group(id).await?)
+    }
+
+    /// Selects or deselects VMs: all of them, or none when one is not in
+    /// the group.
+    pub async fn select_vms(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        version: u64,
+        vms: &[String],
+        selected: bool,
+    ) -> Result<GroupVmsEdited, ButlerError> {
+        let edit = GroupVmsEdit::Select {
+            vms: vms.to_vec(),
+            selected,
+        };
+        self.change_vms(actor, id, version, edit).await
     }
 
     /// Saves a group edited by the caller as a whole (name, clusters, VMs,
@@ -373,27 +476,30 @@ impl MigrationService {
         for v in &group.vms {
             super::check_vm_name(&v.name)?;
         }
-        let wanted = group.clone();
-        self.edit(actor, group.id, group.version, move |g| {
-            let mut check = MigrationGroup::new(g.id, &wanted.name, &g.updated_by, g.updated_at)?;
-            if let Some(s) = &wanted.source {
-                check.set_source(s)?;
-            }
-            if let Some(d) = &wanted.destination {
-                check.set_destination(d)?;
-            }
-            // One pass with a set: groups may hold a million VMs.
-            let mut seen = std::collections::HashSet::with_capacity(wanted.vms.len());
-            if let Some(dup) = wanted.vms.iter().find(|v| !seen.insert(v.name.as_str())) {
-                return Err(super::GroupError::DuplicateVm(dup.name.clone()).into());
-            }
-            g.name = check.name;
-            g.source = check.source;
-            g.destination = check.destination;
-            g.vms = wanted.vms.clone();
-            Ok(())
-        })
-        .await
+        // One pass with a set: groups may hold a million VMs.
+        let mut seen = std::collections::HashSet::with_capacity(group.vms.len());
+        if let Some(dup) = group.vms.iter().find(|v| !seen.insert(v.name.as_str())) {
+            return Err(super::GroupError::DuplicateVm(dup.name.clone()).into());
+        }
+        let stored = self.store.group_version(group.id).await?;
+        if stored != group.version {
+            return Err(ButlerError::Conflict(crate::store::StoreError::Conflict {
+                what: format!("migration group {}", group.id),
+                expected: group.version,
+                found: stored,
+            }));
+        }
+        let mut g = MigrationGroup::new(group.id, &group.name, actor.name(), self.clock.now())?;
+        if let Some(s) = &group.source {
+            g.set_source(s)?;
+        }
+        if let Some(d) = &group.destination {
+            g.set_destination(d)?;
+        }
+        g.vms = group.vms.clone();
+        g.version = group.version + 1;
+        self.store.update_group(&g, group.version).await?;
+        Ok(g)
     }
 
     /// Deletes a group and its VM list.

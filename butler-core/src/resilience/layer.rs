@@ -155,6 +155,10 @@ impl ClusterBackend for Guarded<dyn ClusterBackend> {
         self.call("list_vms", NONE, self.inner.list_vms(cluster))
             .await
     }
+    async fn list_vm_names(&self, cluster: &str) -> Result<Vec<String>, BackendError> {
+        self.call("list_vm_names", NONE, self.inner.list_vm_names(cluster))
+            .await
+    }
     async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError> {
         self.call("find_vm", NONE, self.inner.find_vm(name)).await
     }

@@ -1,6 +1,9 @@
 use super::{Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError};
 use crate::auth::{User, UserAudit};
-use crate::migration::{GroupId, MigrationGroup, MigrationReport, RunId, VmReport};
+use crate::migration::{
+    GroupError, GroupId, GroupVmsEdit, GroupVmsEdited, MigrationGroup, MigrationReport, RunId,
+    VmReport,
+};
 use crate::request::{Request, RequestId, RequestState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -204,6 +207,39 @@ impl Store for MemoryStore {
         }
         g.groups.insert(group.id, group.clone());
         Ok(())
+    }
+
+    async fn change_group_vms(
+        &self,
+        id: GroupId,
+        expected_version: u64,
+        edit: &GroupVmsEdit,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Result<GroupVmsEdited, GroupError>, StoreError> {
+        let mut state = self.lock();
+        let g = state
+            .groups
+            .get_mut(&id)
+            .ok_or_else(|| StoreError::NotFound(format!("migration group {id}")))?;
+        if g.version != expected_version {
+            return Err(StoreError::Conflict {
+                what: format!("migration group {id}"),
+                expected: expected_version,
+                found: g.version,
+            });
+        }
+        if let Err(e) = g.apply_vms_edit(edit) {
+            return Ok(Err(e));
+        }
+        g.version += 1;
+        g.updated_by = by.to_string();
+        g.updated_at = at;
+        Ok(Ok(GroupVmsEdited {
+            id,
+            version: g.version,
+            vms: g.vms.len(),
+        }))
     }
 
     async fn delete_group(&self, id: GroupId, expected_version: u64) -> Result<(), StoreError> {

@@ -10,7 +10,10 @@ pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
 use crate::auth::{User, UserAudit};
-use crate::migration::{GroupId, MigrationGroup, MigrationReport, RunId, VmReport};
+use crate::migration::{
+    GroupError, GroupId, GroupVmsEdit, GroupVmsEdited, MigrationGroup, MigrationReport, RunId,
+    VmReport,
+};
 use crate::request::{Request, RequestId, RequestState};
 pub use crate::secret::SecretKey;
 use async_trait::async_trait;
@@ -211,6 +214,54 @@ pub trait Store: Send + Sync {
         group: &MigrationGroup,
         expected_version: u64,
     ) -> Result<(), StoreError>;
+    /// Replaces a group's name and clusters, keeping its stored VM list
+    /// (`group.vms` is ignored), if its version is `expected_version`.
+    /// The default reads and rewrites the whole group; stores that keep
+    /// VMs as rows write one row.
+    async fn update_group_header(
+        &self,
+        group: &MigrationGroup,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let stored = self.get_group(group.id).await?;
+        let mut whole = group.header();
+        whole.vms = stored.vms;
+        self.update_group(&whole, expected_version).await
+    }
+    /// Applies `edit` to a group's VM list in place if its version is
+    /// `expected_version`, stamping the new version with `by` and `at`.
+    /// All of it or nothing: a refused VM (see [`GroupVmsEdit`]) is the
+    /// inner error and changes nothing. The default reads and rewrites the
+    /// whole group; stores that keep VMs as rows write the rows named.
+    async fn change_group_vms(
+        &self,
+        id: GroupId,
+        expected_version: u64,
+        edit: &GroupVmsEdit,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Result<GroupVmsEdited, GroupError>, StoreError> {
+        let mut g = self.get_group(id).await?;
+        if g.version != expected_version {
+            return Err(StoreError::Conflict {
+                what: format!("migration group {id}"),
+                expected: expected_version,
+                found: g.version,
+            });
+        }
+        if let Err(e) = g.apply_vms_edit(edit) {
+            return Ok(Err(e));
+        }
+        g.version += 1;
+        g.updated_by = by.to_string();
+        g.updated_at = at;
+        self.update_group(&g, expected_version).await?;
+        Ok(Ok(GroupVmsEdited {
+            id,
+            version: g.version,
+            vms: g.vms.len(),
+        }))
+    }
     /// Deletes a group and its VM list if its stored version is `expected_version`.
     async fn delete_group(&self, id: GroupId, expected_version: u64) -> Result<(), StoreError>;
     /// Groups whose name contains `name_part` (case-insensitive), by name.

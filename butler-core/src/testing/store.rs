@@ -14,6 +14,11 @@ fn t0() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
+/// Unwraps a store call that must succeed.
+fn ok(r: Result<(), StoreError>) {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// A fresh `Created` request owned by `owner`, created at `at`.
 pub fn sample_request(id: RequestId, owner: &str, at: DateTime<Utc>) -> Request {
     let valid = validate(&demo::spec(&format!("vm{}", id.0)), &demo::catalog())
@@ -43,6 +48,7 @@ pub async fn run_all(store: &dyn Store) {
     step_log_appends_in_order(store).await;
     leases_exclude_other_owners_until_expiry(store).await;
     groups_have_unique_names_and_versions(store).await;
+    group_vm_edits_apply_in_place_all_or_nothing(store).await;
     reports_round_trip_newest_first(store).await;
 }
 
@@ -50,7 +56,6 @@ pub async fn run_all(store: &dyn Store) {
 /// deletes remove, finds match by part of the name.
 pub async fn groups_have_unique_names_and_versions(store: &dyn Store) {
     use crate::migration::MigrationGroup;
-    let ok = |r: Result<(), StoreError>| r.unwrap_or_else(|e| panic!("{e}"));
     let id1 = store
         .next_group_id()
         .await
@@ -144,6 +149,135 @@ pub async fn groups_have_unique_names_and_versions(store: &dyn Store) {
         Err(StoreError::NotFound(_))
     ));
     ok(store.delete_group(id1, 1).await);
+}
+
+/// VM-list edits apply in place, in order, all or nothing, with a version
+/// check; a header update keeps the VM list; a delete takes the VMs along.
+pub async fn group_vm_edits_apply_in_place_all_or_nothing(store: &dyn Store) {
+    use crate::migration::{GroupError, GroupVm, GroupVmsEdit, MigrationGroup};
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let id = store
+        .next_group_id()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut g = MigrationGroup::new(id, "rows", "ops", t0()).unwrap_or_else(|e| panic!("{e}"));
+    g.add_vm("a").unwrap_or_else(|e| panic!("{e}"));
+    ok(store.insert_group(&g).await);
+    let edit = |e: GroupVmsEdit, v: u64| async move {
+        store
+            .change_group_vms(id, v, &e, "olga", t0() + Duration::minutes(v as i64))
+            .await
+    };
+    let done = edit(GroupVmsEdit::Add(names(&["b", "c", "d"])), 1)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((done.id, done.version, done.vms), (id, 2, 4));
+    assert_eq!(
+        edit(GroupVmsEdit::Add(names(&["e"])), 1).await,
+        Err(StoreError::Conflict {
+            what: format!("migration group {id}"),
+            expected: 1,
+            found: 2
+        }),
+        "a stale version changes nothing"
+    );
+    assert_eq!(
+        edit(GroupVmsEdit::Add(names(&["e", "b"])), 2).await,
+        Ok(Err(GroupError::DuplicateVm("b".into()))),
+        "a VM already in the group refuses the whole batch"
+    );
+    assert_eq!(
+        edit(GroupVmsEdit::Remove(names(&["d", "zz"])), 2).await,
+        Ok(Err(GroupError::UnknownVm("zz".into())))
+    );
+    assert_eq!(
+        edit(
+            GroupVmsEdit::Select {
+                vms: names(&["c", "nope"]),
+                selected: false
+            },
+            2
+        )
+        .await,
+        Ok(Err(GroupError::UnknownVm("nope".into())))
+    );
+    assert_eq!(
+        store.group_version(id).await,
+        Ok(2),
+        "refusals keep the version"
+    );
+    let stored = store.get_group(id).await.unwrap_or_else(|e| panic!("{e}"));
+    let listed: Vec<&str> = stored.vms.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(
+        listed,
+        ["a", "b", "c", "d"],
+        "nothing of a refused batch stays"
+    );
+    ok(edit(GroupVmsEdit::Remove(names(&["b"])), 2)
+        .await
+        .map(|_| ()));
+    ok(edit(
+        GroupVmsEdit::Select {
+            vms: names(&["c"]),
+            selected: false,
+        },
+        3,
+    )
+    .await
+    .map(|_| ()));
+    ok(edit(GroupVmsEdit::Add(names(&["b"])), 4).await.map(|_| ()));
+    let stored = store.get_group(id).await.unwrap_or_else(|e| panic!("{e}"));
+    let vm = |n: &str, selected| GroupVm {
+        name: n.into(),
+        selected,
+    };
+    assert_eq!(
+        stored.vms,
+        vec![vm("a", true), vm("c", false), vm("d", true), vm("b", true)],
+        "order kept, a re-added VM goes last"
+    );
+    assert_eq!(
+        (
+            stored.version,
+            stored.updated_by.as_str(),
+            stored.updated_at
+        ),
+        (5, "olga", t0() + Duration::minutes(4)),
+        "each edit is stamped"
+    );
+    let mut renamed = stored.header();
+    renamed.name = "rows renamed".into();
+    renamed.version = 6;
+    ok(store.update_group_header(&renamed, 5).await);
+    let stored = store.get_group(id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (stored.name.as_str(), stored.vms.len()),
+        ("rows renamed", 4)
+    );
+    assert!(matches!(
+        store.update_group_header(&renamed, 5).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let mut whole = stored.clone();
+    whole.vms = vec![vm("z", true)];
+    whole.version = 7;
+    ok(store.update_group(&whole, 6).await);
+    assert_eq!(
+        store.get_group(id).await.map(|g| g.vms).ok(),
+        Some(vec![vm("z", true)]),
+        "a whole-group update replaces the list"
+    );
+    ok(store.delete_group(id, 7).await);
+    let mut again = MigrationGroup::new(id, "rows", "ops", t0()).unwrap_or_else(|e| panic!("{e}"));
+    again.vms = vec![vm("z", true)];
+    ok(store.insert_group(&again).await);
+    assert_eq!(
+        store.get_group(id).await.map(|g| g.vms).ok(),
+        Some(vec![vm("z", true)]),
+        "a deleted group's VMs went with it"
+    );
+    ok(store.delete_group(id, 1).await);
 }
 
 /// Reports are stored, replaced and listed newest first per group.

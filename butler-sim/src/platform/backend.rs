@@ -33,6 +33,15 @@ impl ClusterBackend for SimPlatform {
         Ok(w.vms_on(cluster, 0).map(|v| v.info.clone()).collect())
     }
 
+    async fn list_vm_names(&self, cluster: &str) -> Result<Vec<String>, BackendError> {
+        self.enter(Op::ListVms, Some(cluster)).await?;
+        let w = self.world();
+        if !w.clusters.contains_key(cluster) {
+            return Err(not_found(Op::ListVms, format!("no cluster {cluster:?}")));
+        }
+        Ok(w.vms_on(cluster, 0).map(|v| v.info.name.clone()).collect())
+    }
+
     async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError> {
         self.enter(Op::FindVm, Some(name)).await?;
         Ok(self.world().vm_named(name).map(|v| v.info.clone()))

@@ -9,7 +9,10 @@
 
 use super::{Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError};
 use crate::auth::{User, UserAudit};
-use crate::migration::{GroupId, MigrationGroup, MigrationReport, RunId, VmReport};
+use crate::migration::{
+    GroupError, GroupId, GroupVmsEdit, GroupVmsEdited, MigrationGroup, MigrationReport, RunId,
+    VmReport,
+};
 use crate::request::{Request, RequestId, RequestState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,6 +20,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::Arc;
 
+mod groups;
 mod rows;
 mod schema;
 mod writer;
@@ -189,6 +193,11 @@ impl SqliteStore {
             .map_err(backend)?;
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
             .map_err(backend)?;
+        // 64 MiB of page cache (the default is 2 MiB): the VM-name index of
+        // a million-VM group is about 40 MiB, and a bulk edit of it should
+        // not read pages back from the file.
+        conn.pragma_update(None, "cache_size", -64 * 1024)
+            .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         let current: i64 = conn
@@ -212,6 +221,7 @@ impl SqliteStore {
             tx.commit().map_err(backend)?;
         }
         fill_group_name_keys(&mut conn)?;
+        groups::move_members_to_rows(&mut conn)?;
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("butler-sqlite".into())
@@ -272,10 +282,29 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.run(f, |_| true).await
+    }
+
+    /// Like `with` for an edit that may be refused: its writes are kept
+    /// only when it is not.
+    async fn with_edit<T: Send + 'static, E: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<Result<T, E>, StoreError> + Send + 'static,
+    ) -> Result<Result<T, E>, StoreError> {
+        self.run(f, |r| r.is_ok()).await
+    }
+
+    /// Runs `f` on the store thread in its own savepoint; its writes are
+    /// committed when it succeeds and `keep` accepts what it returned.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        keep: fn(&T) -> bool,
+    ) -> Result<T, StoreError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |c| {
             let out = f(c);
-            let ok = out.is_ok();
+            let ok = out.as_ref().is_ok_and(keep);
             let done: Done = Box::new(move |commit: Result<(), StoreError>| {
                 let _ = tx.send(commit.and(out));
             });
@@ -451,19 +480,12 @@ impl Store for SqliteStore {
     }
 
     async fn insert_group(&self, group: &MigrationGroup) -> Result<(), StoreError> {
-        let (id, name, version, body) = (group.id, group.name.clone(), group.version, json(group)?);
-        let key = crate::migration::name_key(&name);
+        let group = group.clone();
         self.with(move |c| {
-            c.execute(
-                "INSERT INTO migration_groups (id, name, version, body, name_key) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id.0 as i64, name, version as i64, body, key],
-            )
-            .map_err(|e| {
-                unique_violation(e, &format!("migration group named {name:?} or id {id}"))
-            })?;
+            groups::insert(c, &group)?;
             c.execute(
                 "UPDATE sequences SET value = max(value, ?1) WHERE name = 'group'",
-                [id.0 as i64],
+                [group.id.0 as i64],
             )
             .map_err(backend)?;
             Ok(())
@@ -472,8 +494,13 @@ impl Store for SqliteStore {
     }
 
     async fn get_group(&self, id: GroupId) -> Result<MigrationGroup, StoreError> {
-        let body: String = self.with(move |c| group_column(c, "body", id)).await?;
-        parse(&body)
+        self.with(move |c| {
+            let body: String = group_column(c, "body", id)?;
+            let mut g: MigrationGroup = parse(&body)?;
+            g.vms = groups::read_members(c, id)?;
+            Ok(g)
+        })
+        .await
     }
 
     async fn group_version(&self, id: GroupId) -> Result<u64, StoreError> {
@@ -486,20 +513,38 @@ impl Store for SqliteStore {
         group: &MigrationGroup,
         expected_version: u64,
     ) -> Result<(), StoreError> {
-        let (id, name, version, body) = (group.id, group.name.clone(), group.version, json(group)?);
+        let group = group.clone();
         self.with(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE migration_groups SET name = ?1, version = ?2, body = ?3, name_key = ?6 WHERE id = ?4 AND version = ?5",
-                    params![name, version as i64, body, id.0 as i64, expected_version as i64, crate::migration::name_key(&name)],
-                )
-                .map_err(|e| unique_violation(e, &format!("migration group named {name:?}")))?;
-            if n == 0 {
-                return Err(version_error(c, "migration_groups", id.0, &format!("migration group {id}"), expected_version));
-            }
-            Ok(())
+            groups::update_header(c, &group, expected_version, Some(group.vms.len()))?;
+            groups::replace_members(c, group.id, &group.vms)
         })
         .await
+    }
+
+    async fn update_group_header(
+        &self,
+        group: &MigrationGroup,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let header = group.header();
+        self.with(move |c| groups::update_header(c, &header, expected_version, None))
+            .await
+    }
+
+    async fn change_group_vms(
+        &self,
+        id: GroupId,
+        expected_version: u64,
+        edit: &GroupVmsEdit,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Result<GroupVmsEdited, GroupError>, StoreError> {
+        if let Err(e) = edit.check() {
+            return Ok(Err(e));
+        }
+        let (edit, by) = (edit.clone(), by.to_string());
+        self.with_edit(move |c| groups::change(c, id, expected_version, &edit, &by, at))
+            .await
     }
 
     async fn delete_group(&self, id: GroupId, expected_version: u64) -> Result<(), StoreError> {
@@ -519,6 +564,8 @@ impl Store for SqliteStore {
                     expected_version,
                 ));
             }
+            c.execute("DELETE FROM group_vms WHERE group_id = ?1", [id.0 as i64])
+                .map_err(backend)?;
             Ok(())
         })
         .await
@@ -532,16 +579,22 @@ impl Store for SqliteStore {
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         );
-        let bodies: Vec<String> = self
-            .with(move |c| {
-                let mut stmt = c
-                    .prepare("SELECT body FROM migration_groups WHERE name LIKE ?1 ESCAPE '\\' ORDER BY name")
-                    .map_err(backend)?;
-                let rows = stmt.query_map([pattern], |r| r.get(0)).map_err(backend)?;
-                rows.collect::<Result<Vec<String>, _>>().map_err(backend)
-            })
-            .await?;
-        bodies.iter().map(|b| parse(b)).collect()
+        self.with(move |c| {
+            let mut stmt = c
+                .prepare("SELECT body FROM migration_groups WHERE name LIKE ?1 ESCAPE '\\' ORDER BY name")
+                .map_err(backend)?;
+            let rows = stmt.query_map([pattern], |r| r.get(0)).map_err(backend)?;
+            let bodies = rows.collect::<Result<Vec<String>, _>>().map_err(backend)?;
+            bodies
+                .iter()
+                .map(|b| {
+                    let mut g: MigrationGroup = parse(b)?;
+                    g.vms = groups::read_members(c, g.id)?;
+                    Ok(g)
+                })
+                .collect()
+        })
+        .await
     }
 
     async fn next_run_id(&self) -> Result<RunId, StoreError> {
@@ -961,6 +1014,60 @@ mod tests {
         }
         let err = SqliteStore::open(&path).map(|_| ()).unwrap_err();
         assert!(err.to_string().contains("differ only by case"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn groups_stored_with_their_vms_in_the_body_move_to_rows_on_open() {
+        use crate::migration::{GroupId, GroupVmsEdit, MigrationGroup};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        let mut g = MigrationGroup::new(GroupId(1), "old", "ops", chrono::Utc::now()).unwrap();
+        for n in ["x", "y", "z"] {
+            g.add_vm(n).unwrap();
+        }
+        g.select("y", false).unwrap();
+        drop(SqliteStore::open(&path).unwrap());
+        for _ in 0..200 {
+            if !path.with_extension("sqlite-wal").exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        {
+            // As schema 6 wrote it: the whole group in the body.
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute(
+                "INSERT INTO migration_groups (id, name, version, body, name_key) VALUES (1, 'old', 1, ?1, 'old')",
+                [serde_json::to_string(&g).unwrap()],
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.get_group(GroupId(1)).await.unwrap(), g);
+        let done = s
+            .change_group_vms(
+                GroupId(1),
+                1,
+                &GroupVmsEdit::Add(vec!["w".into()]),
+                "olga",
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.vms, 4, "the count came along");
+        assert_eq!(
+            s.change_group_vms(
+                GroupId(1),
+                2,
+                &GroupVmsEdit::Add(vec!["x".into()]),
+                "olga",
+                chrono::Utc::now()
+            )
+            .await,
+            Ok(Err(crate::migration::GroupError::DuplicateVm("x".into()))),
+            "moved VMs are known to the row index"
+        );
     }
 
     #[tokio::test]

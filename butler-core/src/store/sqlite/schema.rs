@@ -74,4 +74,16 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE migration_groups ADD COLUMN name_key TEXT;",
     // 6: lease generations (fencing tokens), kept across releases.
     "ALTER TABLE leases ADD COLUMN generation INTEGER NOT NULL DEFAULT 1;",
+    // 7: a group's VMs as rows, in the order added (an edit writes the VMs
+    // it names); `SqliteStore::open` moves older groups' lists here and
+    // sets their `vm_count`.
+    "CREATE TABLE group_vms (
+        group_id INTEGER NOT NULL,
+        pos INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        selected INTEGER NOT NULL,
+        PRIMARY KEY (group_id, pos)
+     ) WITHOUT ROWID;
+     CREATE UNIQUE INDEX group_vms_name ON group_vms(group_id, name);
+     ALTER TABLE migration_groups ADD COLUMN vm_count INTEGER;",
 ];
