@@ -23,7 +23,7 @@ pub use clock::{after, Clock, SystemClock};
 pub use cluster::{
     ClusterBackend, ClusterInfo, ImageInfo, PowerState, ProjectInfo, ProtectRequest,
     ProtectionGroup, Schedule, ScheduleKind, StorageContainerInfo, SubnetInfo, TaskId, TaskState,
-    TaskStatus, VmCreate, VmInfo, VmState,
+    TaskStatus, VmBrief, VmCreate, VmInfo, VmState,
 };
 pub use error::{error_chain, BackendError, ErrorKind};
 pub use services::{Billing, BillingActivation, EveryBilling, Monitor, MonitorRegistration};

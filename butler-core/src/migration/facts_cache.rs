@@ -1,7 +1,7 @@
 //! The facts the migration service holds per group: the last good snapshot,
 //! the last refresh error, and re-alignment when the group changed since.
 
-use super::facts::FactsSnapshot;
+use super::facts::{FactsSnapshot, GroupIndex};
 use super::group::{GroupId, MigrationGroup};
 use super::inventory::Inventory;
 use chrono::{DateTime, Utc};
@@ -37,18 +37,28 @@ impl FactsCache {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Builds and keeps the snapshot of `group` from `inv`.
-    pub(crate) fn install(&self, group: &MigrationGroup, inv: &Inventory) -> Arc<FactsSnapshot> {
+    /// Builds and keeps the snapshot of `group` from `inv` (with the
+    /// group's index when the caller has one). Returns it and the snapshot
+    /// it replaced.
+    pub(crate) fn install(
+        &self,
+        group: &MigrationGroup,
+        index: Option<&GroupIndex>,
+        inv: &Inventory,
+    ) -> (Arc<FactsSnapshot>, Option<Arc<FactsSnapshot>>) {
         let id = self.snapshots.fetch_add(1, Ordering::SeqCst) + 1;
-        let snap = Arc::new(FactsSnapshot::build(group, inv, id));
-        self.lock().insert(
+        let snap = Arc::new(match index {
+            Some(index) => FactsSnapshot::build_indexed(group, index, inv, id),
+            None => FactsSnapshot::build(group, inv, id),
+        });
+        let old = self.lock().insert(
             group.id,
             Entry {
                 snapshot: snap.clone(),
                 last_error: None,
             },
         );
-        snap
+        (snap, old.map(|e| e.snapshot))
     }
 
     /// Records a failed refresh of one group (its last good facts stay).

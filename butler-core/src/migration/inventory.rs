@@ -3,7 +3,7 @@
 //! snapshot from what was read, purely.
 
 use crate::backend::{
-    BackendError, Clock, ClusterBackend, ClusterInfo, ProjectInfo, ProtectionGroup, VmInfo,
+    BackendError, Clock, ClusterBackend, ClusterInfo, ProjectInfo, ProtectionGroup, VmBrief,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,8 +18,8 @@ pub struct Inventory {
     pub clusters: Vec<ClusterInfo>,
     /// Projects.
     pub projects: Vec<ProjectInfo>,
-    /// VMs of every cluster.
-    pub vms: Vec<VmInfo>,
+    /// VMs of every cluster, briefly.
+    pub vms: Vec<VmBrief>,
     /// Protection groups of every cluster.
     pub groups: Vec<ProtectionGroup>,
 }
@@ -36,13 +36,14 @@ impl Inventory {
         // Every cluster at once: the wait is the slowest cluster's, not the sum.
         let per_cluster = futures::future::try_join_all(clusters.iter().map(|c| async move {
             futures::try_join!(
-                backend.list_vms(&c.name),
+                backend.list_vm_briefs(&c.name),
                 backend.list_protection_groups(&c.name)
             )
         }))
         .await?;
-        let mut vms = Vec::new();
-        let mut groups = Vec::new();
+        // Sized once: a million VMs are not moved by repeated growth.
+        let mut vms = Vec::with_capacity(per_cluster.iter().map(|(v, _)| v.len()).sum());
+        let mut groups = Vec::with_capacity(per_cluster.iter().map(|(_, g)| g.len()).sum());
         for (v, g) in per_cluster {
             vms.extend(v);
             groups.extend(g);

@@ -21,7 +21,9 @@ mod service;
 mod token;
 mod validate;
 
-pub use facts::{FactsSnapshot, GroupFacts, ProjectFacts, VmFacts, VmFactsRow, NONE16, NONE32};
+pub use facts::{
+    FactsSnapshot, GroupFacts, GroupIndex, ProjectFacts, VmFacts, VmFactsRow, NONE16, NONE32,
+};
 pub use facts_cache::FactsStatus;
 pub use group::{
     check_vm_name, name_key, GroupError, GroupId, GroupVm, GroupVmsEdit, GroupVmsEdited,

@@ -2,7 +2,7 @@
 //! Operators and Admins read), fact refresh, validation, migration, reports.
 //! Who may do what is [`crate::auth::policy`].
 
-use super::facts::FactsSnapshot;
+use super::facts::{FactsSnapshot, GroupIndex};
 use super::facts_cache::{FactsCache, FactsStatus};
 use super::group::{GroupId, GroupVmsEdit, GroupVmsEdited, MigrationGroup};
 use super::inventory::Inventory;
@@ -33,6 +33,9 @@ pub struct MigrationService {
     /// Decoded groups by id, kept while their stored version is unchanged:
     /// validating a million-VM group reads one version, not the group.
     decoded: Mutex<std::collections::HashMap<GroupId, Arc<MigrationGroup>>>,
+    /// Each group's VM positions by name, for its current version: a
+    /// refresh of an unchanged group does not index it again.
+    indexes: Mutex<std::collections::HashMap<GroupId, Arc<GroupIndex>>>,
 }
 
 /// The store's key for validation tokens.
@@ -68,6 +71,7 @@ impl MigrationService {
             policy: Policy::standard(),
             token_key: tokio::sync::OnceCell::new(),
             decoded: Mutex::new(std::collections::HashMap::new()),
+            indexes: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -512,6 +516,10 @@ impl MigrationService {
         self.allow(actor, Operation::EditGroups)?;
         self.store.delete_group(id, version).await?;
         self.facts.remove(id);
+        self.indexes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
         Ok(())
     }
 
@@ -526,9 +534,41 @@ impl MigrationService {
         id: GroupId,
     ) -> Result<Arc<FactsSnapshot>, ButlerError> {
         self.allow(actor, Operation::RefreshFacts)?;
-        let group = self.store.get_group(id).await?;
-        match Inventory::fetch(self.backend.as_ref(), self.clock.as_ref()).await {
-            Ok(inv) => Ok(self.facts.install(&group, &inv)),
+        let group = self.current_group(id).await?;
+        let kept = self
+            .indexes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .filter(|x| x.fits(&group))
+            .cloned();
+        // A new group version is indexed on a blocking thread while the
+        // platform is read.
+        let indexing = match kept {
+            Some(index) => Ok(index),
+            None => {
+                let g = group.clone();
+                Err(tokio::task::spawn_blocking(move || {
+                    Arc::new(GroupIndex::new(&g))
+                }))
+            }
+        };
+        let inv = Inventory::fetch(self.backend.as_ref(), self.clock.as_ref()).await;
+        let index = match indexing {
+            Ok(index) => Some(index),
+            Err(task) => task.await.ok(),
+        };
+        match inv {
+            Ok(inv) => {
+                if let Some(index) = &index {
+                    self.indexes
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(id, index.clone());
+                }
+                let (snap, _) = self.facts.install(&group, index.as_deref(), &inv);
+                Ok(snap)
+            }
             Err(e) => {
                 self.facts.failed(id, self.clock.now(), &e.to_string());
                 Err(e.into())
@@ -543,7 +583,7 @@ impl MigrationService {
         match Inventory::fetch(self.backend.as_ref(), self.clock.as_ref()).await {
             Ok(inv) => {
                 for g in &groups {
-                    self.facts.install(g, &inv);
+                    self.facts.install(g, None, &inv);
                 }
                 Ok(groups.len())
             }

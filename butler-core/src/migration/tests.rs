@@ -317,3 +317,96 @@ proptest! {
         }
     }
 }
+
+/// A platform of up to 12 VM names (repeats allowed: the first listed is
+/// the one), on clusters 0–2, in up to 4 protection domains (active or not)
+/// whose members may name VMs the platform lacks.
+fn arb_inventory() -> impl Strategy<Value = Inventory> {
+    use crate::backend::{ClusterInfo, PowerState, ProjectInfo, ProtectionGroup, VmBrief};
+    let vm = (0usize..12, 0usize..3, proptest::option::of(0usize..2), any::<bool>());
+    let pd = (proptest::collection::vec(0usize..14, 0..6), any::<bool>());
+    (
+        proptest::collection::vec(vm, 0..20),
+        proptest::collection::vec(pd, 0..4),
+    )
+        .prop_map(|(vms, pds)| {
+            let cluster = |c: usize| format!("c{c}");
+            Inventory {
+                taken_at: now(),
+                clusters: (0..3)
+                    .map(|c| ClusterInfo {
+                        name: cluster(c),
+                        uuid: format!("u{c}"),
+                    })
+                    .collect(),
+                projects: (0..2)
+                    .map(|p| ProjectInfo {
+                        name: format!("p{p}"),
+                        uuid: format!("pu{p}"),
+                        clusters: vec![cluster(p)],
+                        subnets: Vec::new(),
+                    })
+                    .collect(),
+                vms: vms
+                    .into_iter()
+                    .map(|(n, c, p, on)| VmBrief {
+                        name: format!("vm{n}"),
+                        cluster: cluster(c),
+                        project: p.map(|p| format!("p{p}")),
+                        power: if on { PowerState::On } else { PowerState::Off },
+                    })
+                    .collect(),
+                groups: pds
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (members, active))| ProtectionGroup {
+                        name: format!("pd{i}"),
+                        cluster: cluster(0),
+                        active,
+                        vms: members.into_iter().map(|m| format!("vm{m}")).collect(),
+                        schedules: Vec::new(),
+                        remote_sites: Vec::new(),
+                        last_replica: None,
+                    })
+                    .collect(),
+            }
+        })
+}
+
+proptest! {
+    /// The facts match a plain reading of the inventory, VM by VM, however
+    /// the index was come by: made for the group, kept from an earlier
+    /// refresh, or stale (another version: rebuilt).
+    #[test]
+    fn built_facts_match_the_inventory_with_a_kept_or_a_stale_index(
+        inv in arb_inventory(),
+        n in 0usize..14,
+    ) {
+        let g = group(n);
+        let plain = FactsSnapshot::build(&g, &inv, 1);
+        for (i, gv) in g.vms.iter().enumerate() {
+            let vm = inv.vms.iter().find(|v| v.name == gv.name);
+            let got = plain.vms[i];
+            match vm {
+                None => prop_assert_eq!(got, VmFacts::MISSING),
+                Some(v) => {
+                    prop_assert_eq!(&plain.clusters[usize::from(got.cluster)], &v.cluster);
+                    let project = (got.project != NONE16).then(|| plain.projects[usize::from(got.project)].name.clone());
+                    prop_assert_eq!(project, v.project.clone());
+                    prop_assert_eq!(got.powered_on, v.power != crate::backend::PowerState::Off);
+                    let holders: Vec<usize> = inv.groups.iter().enumerate()
+                        .filter(|(_, p)| p.vms.contains(&gv.name)).map(|(j, _)| j).collect();
+                    let want = holders.iter().find(|&&j| inv.groups[j].active)
+                        .or(holders.first()).map_or(NONE32, |&j| j as u32);
+                    prop_assert_eq!(got.group, want);
+                }
+            }
+        }
+        let kept = GroupIndex::new(&g);
+        prop_assert_eq!(&FactsSnapshot::build_indexed(&g, &kept, &inv, 1), &plain);
+        let mut newer = g.clone();
+        newer.version += 1;
+        let stale = FactsSnapshot::build_indexed(&newer, &kept, &inv, 1);
+        prop_assert_eq!(&stale.vms, &plain.vms, "a stale index is not used");
+    }
+}

@@ -3,7 +3,7 @@
 use crate::backend::{
     BackendError, Billing, BillingActivation, Clock, ClusterBackend, ClusterInfo, ErrorKind,
     ImageInfo, Monitor, MonitorRegistration, ProjectInfo, ProtectRequest, ProtectionGroup,
-    StorageContainerInfo, SubnetInfo, TaskId, TaskStatus, VmCreate, VmInfo,
+    StorageContainerInfo, SubnetInfo, TaskId, TaskStatus, VmBrief, VmCreate, VmInfo,
 };
 use async_trait::async_trait;
 use std::future::Future;
@@ -153,6 +153,10 @@ impl ClusterBackend for Guarded<dyn ClusterBackend> {
     }
     async fn list_vms(&self, cluster: &str) -> Result<Vec<VmInfo>, BackendError> {
         self.call("list_vms", NONE, self.inner.list_vms(cluster))
+            .await
+    }
+    async fn list_vm_briefs(&self, cluster: &str) -> Result<Vec<VmBrief>, BackendError> {
+        self.call("list_vm_briefs", NONE, self.inner.list_vm_briefs(cluster))
             .await
     }
     async fn list_vm_names(&self, cluster: &str) -> Result<Vec<String>, BackendError> {

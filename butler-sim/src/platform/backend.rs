@@ -33,6 +33,22 @@ impl ClusterBackend for SimPlatform {
         Ok(w.vms_on(cluster, 0).map(|v| v.info.clone()).collect())
     }
 
+    async fn list_vm_briefs(&self, cluster: &str) -> Result<Vec<VmBrief>, BackendError> {
+        self.enter(Op::ListVms, Some(cluster)).await?;
+        let w = self.world();
+        if !w.clusters.contains_key(cluster) {
+            return Err(not_found(Op::ListVms, format!("no cluster {cluster:?}")));
+        }
+        Ok(w.vms_on(cluster, 0)
+            .map(|v| VmBrief {
+                name: v.info.name.clone(),
+                cluster: v.info.cluster.clone(),
+                project: v.info.project.clone(),
+                power: v.info.power,
+            })
+            .collect())
+    }
+
     async fn list_vm_names(&self, cluster: &str) -> Result<Vec<String>, BackendError> {
         self.enter(Op::ListVms, Some(cluster)).await?;
         let w = self.world();
