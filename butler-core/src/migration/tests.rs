@@ -295,6 +295,15 @@ proptest! {
         }
         let f = facts(vms.clone());
         let r = validate(&g, &f, now(), None);
+        // Cut into chunks (threads), the report is the same, in the same order.
+        let some: Vec<String> = (0..vms.len()).step_by(3).map(|i| format!("vm{i}")).collect();
+        for parts in 2..=5 {
+            prop_assert_eq!(&super::validate::validate_in(&g, &f, now(), None, parts), &r);
+            prop_assert_eq!(
+                super::validate::validate_in(&g, &f, now(), Some(&some), parts),
+                validate(&g, &f, now(), Some(&some))
+            );
+        }
         let count = |s| r.findings.iter().filter(|x| x.severity() == s).count() as u32;
         prop_assert_eq!((r.errors, r.warnings, r.infos), (count(Severity::Error), count(Severity::Warning), count(Severity::Info)));
         for x in &r.findings {
@@ -323,7 +332,12 @@ proptest! {
 /// whose members may name VMs the platform lacks.
 fn arb_inventory() -> impl Strategy<Value = Inventory> {
     use crate::backend::{ClusterInfo, PowerState, ProjectInfo, ProtectionGroup, VmBrief};
-    let vm = (0usize..12, 0usize..3, proptest::option::of(0usize..2), any::<bool>());
+    let vm = (
+        0usize..12,
+        0usize..3,
+        proptest::option::of(0usize..2),
+        any::<bool>(),
+    );
     let pd = (proptest::collection::vec(0usize..14, 0..6), any::<bool>());
     (
         proptest::collection::vec(vm, 0..20),

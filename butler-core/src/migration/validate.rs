@@ -236,6 +236,57 @@ const PG_NO_REPLICATION: u8 = 4;
 const PG_NO_REPLICA: u8 = 8;
 const PG_STALE: u8 = 16;
 
+/// VMs per chunk below which validation stays on the calling thread.
+const CHUNK_MIN: usize = 131_072;
+
+/// How many chunks a validation of `n` VMs works in: one on small groups,
+/// else one per core (at most 8), each at least [`CHUNK_MIN`] long.
+fn chunks_for(n: usize) -> usize {
+    // Asked once: on Linux the answer reads the cgroup files.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    if n < 2 * CHUNK_MIN {
+        return 1;
+    }
+    let cores =
+        *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |c| c.get().min(8)));
+    (n / CHUNK_MIN).clamp(1, cores)
+}
+
+/// `n` VMs cut into `parts` ranges (at least one, maybe empty).
+fn chunk_ranges(n: usize, parts: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let parts = parts.max(1);
+    let size = n.div_ceil(parts).max(1);
+    (0..parts).map(move |k| (k * size).min(n)..((k + 1) * size).min(n))
+}
+
+/// `work(k, range)` over each of [`chunk_ranges`]`(n, parts)`, the chunks on
+/// threads of their own when there are several; results in chunk order.
+fn in_chunks<T: Send>(
+    n: usize,
+    parts: usize,
+    work: impl Fn(usize, std::ops::Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    let ranges: Vec<_> = chunk_ranges(n, parts).collect();
+    if ranges.len() == 1 {
+        return ranges.into_iter().map(|r| work(0, r)).collect();
+    }
+    std::thread::scope(|scope| {
+        let work = &work;
+        let running: Vec<_> = ranges
+            .into_iter()
+            .enumerate()
+            .map(|(k, r)| scope.spawn(move || work(k, r)))
+            .collect();
+        running
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
 /// Validates `group` against `facts` (aligned with it) at time `now`,
 /// optionally only the VMs named in `only` (a retry of failed VMs).
 pub fn validate(
@@ -244,10 +295,19 @@ pub fn validate(
     now: DateTime<Utc>,
     only: Option<&[String]>,
 ) -> ValidationReport {
+    validate_in(group, facts, now, only, chunks_for(group.vms.len()))
+}
+
+/// [`validate`] in `parts` chunks (threads when more than one).
+pub(super) fn validate_in(
+    group: &MigrationGroup,
+    facts: &FactsSnapshot,
+    now: DateTime<Utc>,
+    only: Option<&[String]>,
+    parts: usize,
+) -> ValidationReport {
     use FindingCode as F;
-    // Findings are small; reserving for about half the VMs avoids most
-    // regrowth copies on large groups.
-    let mut findings = Vec::with_capacity(group.vms.len() / 2 + 8);
+    let mut findings = Vec::new();
     let push = |f: &mut Vec<Finding>, code, vm| f.push(Finding { code, vm });
 
     let src = group
@@ -272,22 +332,54 @@ pub fn validate(
     }
 
     // The selection: the group's ticks, narrowed to `only` when given.
-    let selected: Vec<bool> = match only {
-        None => group.vms.iter().map(|v| v.selected).collect(),
-        Some(names) => {
-            let set: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
-            group
-                .vms
-                .iter()
-                .map(|v| v.selected && set.contains(v.name.as_str()))
-                .collect()
+    let set: Option<std::collections::HashSet<&str>> =
+        only.map(|names| names.iter().map(String::as_str).collect());
+    let n = group.vms.len();
+    let aligned = facts.vms.len() == n;
+    let groups = facts.groups.len();
+    // Pass 1, in chunks: the selection, and the selected VMs per protection
+    // group (to spot groups that would carry unselected VMs along, and
+    // groups shared by several selected VMs).
+    let pass1 = in_chunks(n, parts, |_, range| {
+        let selected: Vec<bool> = group.vms[range.clone()]
+            .iter()
+            .map(|v| v.selected && set.as_ref().is_none_or(|s| s.contains(v.name.as_str())))
+            .collect();
+        let mut count = vec![0u32; groups];
+        let mut first = vec![NONE32; groups];
+        if aligned {
+            for (i, (f, s)) in facts.vms[range.clone()].iter().zip(&selected).enumerate() {
+                // `get_mut`: facts built elsewhere may point past their groups.
+                if let (true, Some(c), Some(first)) = (
+                    *s,
+                    count.get_mut(f.group as usize),
+                    first.get_mut(f.group as usize),
+                ) {
+                    *c += 1;
+                    if *first == NONE32 {
+                        *first = (range.start + i) as u32;
+                    }
+                }
+            }
         }
-    };
-    if !group.vms.is_empty() && !selected.iter().any(|s| *s) {
+        (selected, count, first)
+    });
+    let mut selected_in_pg = vec![0u32; groups];
+    let mut first_in_pg = vec![NONE32; groups];
+    let mut any_selected = false;
+    for (selected, count, first) in &pass1 {
+        any_selected |= selected.iter().any(|s| *s);
+        for g in 0..groups {
+            selected_in_pg[g] += count[g];
+            if first_in_pg[g] == NONE32 {
+                first_in_pg[g] = first[g];
+            }
+        }
+    }
+    if n > 0 && !any_selected {
         push(&mut findings, F::NoSelectedVm, Finding::GROUP);
     }
 
-    let aligned = facts.vms.len() == group.vms.len();
     let (src, dst) = (src.unwrap_or(NONE16), dst.unwrap_or(NONE16));
     let stale_before = now - Duration::minutes(STALE_AFTER_MINUTES);
     let pg_flags: Vec<u8> = facts
@@ -312,25 +404,6 @@ pub fn validate(
             f
         })
         .collect();
-    // Selected VMs per protection group, to spot groups that would carry
-    // unselected VMs along, and groups shared by several selected VMs.
-    let mut selected_in_pg = vec![0u32; facts.groups.len()];
-    let mut first_in_pg = vec![NONE32; facts.groups.len()];
-    if aligned {
-        for (i, (f, s)) in facts.vms.iter().zip(&selected).enumerate() {
-            // `get_mut`: facts built elsewhere may point past their groups.
-            if let (true, Some(n), Some(first)) = (
-                *s,
-                selected_in_pg.get_mut(f.group as usize),
-                first_in_pg.get_mut(f.group as usize),
-            ) {
-                *n += 1;
-                if *first == NONE32 {
-                    *first = i as u32;
-                }
-            }
-        }
-    }
 
     // (project, cluster) → allowed, flat, so the per-VM check is one load.
     let n_clusters = facts.clusters.len();
@@ -347,73 +420,91 @@ pub fn validate(
         }
     }
 
-    for (i, s) in selected.iter().enumerate() {
-        let vm = i as u32;
-        if !*s {
-            if only.is_none() {
-                push(&mut findings, F::NotSelected, vm);
-            }
-            continue;
-        }
-        let f = if aligned {
-            facts.vms[i]
-        } else {
-            super::facts::VmFacts::MISSING
+    // Pass 2, over the same chunks: the per-VM checks.
+    let pass2 = in_chunks(n, parts, |k, range| {
+        let Some((selected, ..)) = pass1.get(k) else {
+            return (Vec::new(), [0; 3]);
         };
-        if f.cluster == NONE16 {
-            push(&mut findings, F::VmNotFound, vm);
-            continue;
-        }
-        if f.cluster != src {
-            push(&mut findings, F::NotOnSource, vm);
-        }
-        let cell = usize::from(f.project) * n_clusters + usize::from(f.cluster);
-        let allowed = usize::from(f.cluster) < n_clusters && project_ok.get(cell) == Some(&true);
-        if f.project == NONE16 || !allowed {
-            push(&mut findings, F::ProjectMismatch, vm);
-        }
-        if f.powered_on {
-            push(&mut findings, F::PoweredOn, vm);
-        }
-        let g = f.group as usize;
-        // NONE32, or an index past the groups (facts not built by Butler).
-        let (Some(&flags), Some(pg)) = (pg_flags.get(g), facts.groups.get(g)) else {
-            push(&mut findings, F::NoProtectionGroup, vm);
-            continue;
-        };
-        if flags != 0 {
-            if flags & PG_INACTIVE != 0 {
-                push(&mut findings, F::GroupNotActiveOnSource, vm);
+        let mut findings: Vec<Finding> = Vec::with_capacity(range.len() / 2 + 8);
+        for (k, s) in selected.iter().enumerate() {
+            let i = range.start + k;
+            let vm = i as u32;
+            if !*s {
+                if only.is_none() {
+                    push(&mut findings, F::NotSelected, vm);
+                }
+                continue;
             }
-            if flags & PG_NO_SCHEDULE != 0 {
-                push(&mut findings, F::NoSchedule, vm);
+            let f = if aligned {
+                facts.vms[i]
+            } else {
+                super::facts::VmFacts::MISSING
+            };
+            if f.cluster == NONE16 {
+                push(&mut findings, F::VmNotFound, vm);
+                continue;
             }
-            if flags & PG_NO_REPLICATION != 0 {
-                push(&mut findings, F::NotReplicatingToDestination, vm);
+            if f.cluster != src {
+                push(&mut findings, F::NotOnSource, vm);
             }
-            if flags & PG_NO_REPLICA != 0 {
-                push(&mut findings, F::NoReplica, vm);
+            let cell = usize::from(f.project) * n_clusters + usize::from(f.cluster);
+            let allowed =
+                usize::from(f.cluster) < n_clusters && project_ok.get(cell) == Some(&true);
+            if f.project == NONE16 || !allowed {
+                push(&mut findings, F::ProjectMismatch, vm);
             }
-            if flags & PG_STALE != 0 {
-                push(&mut findings, F::StaleReplica, vm);
+            if f.powered_on {
+                push(&mut findings, F::PoweredOn, vm);
+            }
+            let g = f.group as usize;
+            // NONE32, or an index past the groups (facts not built by Butler).
+            let (Some(&flags), Some(pg)) = (pg_flags.get(g), facts.groups.get(g)) else {
+                push(&mut findings, F::NoProtectionGroup, vm);
+                continue;
+            };
+            if flags != 0 {
+                if flags & PG_INACTIVE != 0 {
+                    push(&mut findings, F::GroupNotActiveOnSource, vm);
+                }
+                if flags & PG_NO_SCHEDULE != 0 {
+                    push(&mut findings, F::NoSchedule, vm);
+                }
+                if flags & PG_NO_REPLICATION != 0 {
+                    push(&mut findings, F::NotReplicatingToDestination, vm);
+                }
+                if flags & PG_NO_REPLICA != 0 {
+                    push(&mut findings, F::NoReplica, vm);
+                }
+                if flags & PG_STALE != 0 {
+                    push(&mut findings, F::StaleReplica, vm);
+                }
+            }
+            if selected_in_pg[g] < pg.members {
+                push(&mut findings, F::GroupHasUnselectedVms, vm);
+            }
+            if selected_in_pg[g] > 1 && first_in_pg[g] == vm {
+                push(&mut findings, F::SharedGroup, vm);
             }
         }
-        if selected_in_pg[g] < pg.members {
-            push(&mut findings, F::GroupHasUnselectedVms, vm);
+        let mut counts = [0u32; 3];
+        for f in &findings {
+            counts[f.severity() as usize] += 1;
         }
-        if selected_in_pg[g] > 1 && first_in_pg[g] == vm {
-            push(&mut findings, F::SharedGroup, vm);
-        }
-    }
-
-    let (mut errors, mut warnings, mut infos) = (0u32, 0u32, 0u32);
+        (findings, counts)
+    });
+    let mut counts = [0u32; 3];
     for f in &findings {
-        match f.severity() {
-            Severity::Error => errors += 1,
-            Severity::Warning => warnings += 1,
-            Severity::Info => infos += 1,
+        counts[f.severity() as usize] += 1;
+    }
+    // The group's findings first, then each chunk's.
+    findings.reserve(pass2.iter().map(|(f, _)| f.len()).sum());
+    for (part, c) in pass2 {
+        findings.extend(part);
+        for (total, c) in counts.iter_mut().zip(c) {
+            *total += c;
         }
     }
+    let [infos, warnings, errors] = counts; // in `Severity` order
     let only = only.map(|o| {
         let mut v = o.to_vec();
         v.sort();
