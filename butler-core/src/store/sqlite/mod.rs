@@ -319,35 +319,29 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn next_request_id(&self) -> Result<RequestId, StoreError> {
-        self.with(|c| {
-            let v: i64 = c
-                .query_row(
-                    "UPDATE sequences SET value = value + 1 WHERE name = 'request' RETURNING value",
-                    [],
-                    |r| r.get(0),
-                )
-                .map_err(backend)?;
-            Ok(RequestId(v as u64))
-        })
-        .await
+        self.with(|c| Ok(RequestId(next_in(c, "request")?))).await
     }
 
     async fn insert_request(&self, request: &Request) -> Result<(), StoreError> {
         let (r, body, history) = split(request.clone())?;
         self.with(move |c| {
-            let tx = c;
             let id = r.id.0 as i64;
-            let inserted = tx.execute(
-                "INSERT INTO requests (id, owner, state, created_at, version, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(id) DO NOTHING",
-                params![id, r.owner, r.state.as_str(), micros(r.created_at), r.version as i64, body],
-            )
-            .map_err(backend)?;
+            let inserted = c
+                .prepare_cached(
+                    "INSERT INTO requests (id, owner, state, created_at, version, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT(id) DO NOTHING",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![id, r.owner, r.state.as_str(), micros(r.created_at), r.version as i64, body])
+                })
+                .map_err(backend)?;
             if inserted == 0 {
                 return Err(StoreError::AlreadyExists(format!("request {}", r.id)));
             }
-            insert_history(tx, r.id, 0, &history)?;
-            tx.execute("UPDATE sequences SET value = max(value, ?1) WHERE name = 'request'", [id]).map_err(backend)?;
+            insert_history(c, r.id, 0, &history)?;
+            c.prepare_cached("UPDATE sequences SET value = max(value, ?1) WHERE name = 'request'")
+                .and_then(|mut s| s.execute([id]))
+                .map_err(backend)?;
             Ok(())
         })
         .await

@@ -7,24 +7,40 @@ use crate::request::{HistoryEntry, Request, RequestId};
 use crate::store::StoreError;
 use rusqlite::{params, Connection, OptionalExtension};
 
-/// Splits a request into its row body (JSON without history) and history.
-pub(super) fn split(mut r: Request) -> Result<(Request, String, Vec<HistoryEntry>), StoreError> {
+/// A history entry encoded for its row (by the caller, off the store thread).
+pub(super) struct HistoryRow {
+    seq: u32,
+    body: String,
+}
+
+/// Splits a request into its row body (JSON without history) and its
+/// history rows, all encoded here rather than on the store thread.
+pub(super) fn split(mut r: Request) -> Result<(Request, String, Vec<HistoryRow>), StoreError> {
     let history = std::mem::take(&mut r.history);
     let body = json(&r)?;
-    Ok((r, body, history))
+    let rows = history
+        .iter()
+        .map(|h: &HistoryEntry| {
+            Ok(HistoryRow {
+                seq: h.seq,
+                body: json(h)?,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok((r, body, rows))
 }
 
 pub(super) fn insert_history(
     tx: &Connection,
     id: RequestId,
     after_seq: i64,
-    history: &[HistoryEntry],
+    history: &[HistoryRow],
 ) -> Result<(), StoreError> {
     let mut stmt = tx
         .prepare_cached("INSERT INTO history (request_id, seq, body) VALUES (?1, ?2, ?3)")
         .map_err(backend)?;
     for h in history.iter().filter(|h| i64::from(h.seq) > after_seq) {
-        stmt.execute(params![id.0 as i64, h.seq, json(h)?])
+        stmt.execute(params![id.0 as i64, h.seq, h.body])
             .map_err(backend)?;
     }
     Ok(())
@@ -66,7 +82,7 @@ pub(super) fn update_row(
     tx: &Connection,
     r: &Request,
     body: &str,
-    history: &[HistoryEntry],
+    history: &[HistoryRow],
     expected_version: u64,
 ) -> Result<(), StoreError> {
     let id = r.id.0 as i64;
@@ -117,11 +133,8 @@ pub(super) fn insert_log(c: &Connection, id: RequestId, line: &str) -> Result<()
 
 pub(super) fn next_in(c: &Connection, sequence: &str) -> Result<u64, StoreError> {
     let v: i64 = c
-        .query_row(
-            "UPDATE sequences SET value = value + 1 WHERE name = ?1 RETURNING value",
-            [sequence],
-            |r| r.get(0),
-        )
+        .prepare_cached("UPDATE sequences SET value = value + 1 WHERE name = ?1 RETURNING value")
+        .and_then(|mut s| s.query_row([sequence], |r| r.get(0)))
         .map_err(backend)?;
     Ok(v as u64)
 }
