@@ -733,10 +733,10 @@ impl Store for SqliteStore {
         let owner = owner.to_string();
         self.with(move |c| {
             // Expired at once; the row (and its generation) stays.
-            c.execute(
+            c.prepare_cached(
                 "UPDATE leases SET expires_at = ?3 WHERE request_id = ?1 AND owner = ?2",
-                params![id.0 as i64, owner, i64::MIN],
             )
+            .and_then(|mut s| s.execute(params![id.0 as i64, owner, i64::MIN]))
             .map_err(backend)?;
             Ok(())
         })
