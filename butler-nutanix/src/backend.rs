@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use butler_core::backend::{
     BackendError, ClusterBackend, ClusterInfo, ErrorKind, ImageInfo, ProjectInfo, ProtectRequest,
     ProtectionGroup, ScheduleKind, StorageContainerInfo, SubnetInfo, TaskId, TaskState, TaskStatus,
-    VmCreate, VmInfo,
+    VmBrief, VmCreate, VmInfo,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -486,6 +486,21 @@ impl ClusterBackend for NutanixBackend {
         Ok(all
             .into_iter()
             .map(decode::VmEntity::into_info)
+            .filter(|v| v.cluster == cluster)
+            .collect())
+    }
+
+    async fn list_vm_briefs(&self, cluster: &str) -> Result<Vec<VmBrief>, BackendError> {
+        let all = self
+            .list_all_as::<decode::VmBriefEntity>(
+                "vm",
+                crate::url_safe::fiql_plain(cluster).then(|| format!("cluster_name=={cluster}")),
+            )
+            .await
+            .map_err(op_err("list_vm_briefs"))?;
+        Ok(all
+            .into_iter()
+            .map(decode::VmBriefEntity::into_brief)
             .filter(|v| v.cluster == cluster)
             .collect())
     }

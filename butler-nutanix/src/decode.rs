@@ -3,7 +3,7 @@
 
 use butler_core::backend::{
     ClusterInfo, ImageInfo, PowerState, ProjectInfo, ProtectionGroup, Schedule, ScheduleKind,
-    SubnetInfo, TaskState, TaskStatus, VmInfo, VmState,
+    SubnetInfo, TaskState, TaskStatus, VmBrief, VmInfo, VmState,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
@@ -246,6 +246,76 @@ struct VmIp {
     ip: Option<String>,
 }
 
+/// Only a definite OFF is off: PAUSED, SUSPENDED, UNKNOWN or a missing
+/// state must never let a VM pass as safely stopped (SPEC §8).
+fn power_of(state: Option<String>) -> PowerState {
+    match state.map(|p| p.to_ascii_uppercase()).as_deref() {
+        Some("ON") => PowerState::On,
+        Some("OFF") => PowerState::Off,
+        _ => PowerState::Unknown,
+    }
+}
+
+/// The fields of a v3 VM entity a migration refresh reads (name, cluster,
+/// project, power), decoded alone: disks, NICs, addresses and categories
+/// are skipped without being kept.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct VmBriefEntity {
+    metadata: BriefMetadata,
+    spec: BriefPart,
+    status: BriefPart,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct BriefMetadata {
+    project_reference: Option<NamedRef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct BriefPart {
+    name: Option<String>,
+    cluster_reference: Option<NamedRef>,
+    resources: Option<BriefResources>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct BriefResources {
+    power_state: Option<String>,
+}
+
+impl VmBriefEntity {
+    /// The brief, read as [`VmEntity::into_info`] reads the same fields.
+    pub fn into_brief(self) -> VmBrief {
+        let VmBriefEntity {
+            metadata,
+            spec,
+            status,
+        } = self;
+        let nonempty = |s: Option<String>| s.filter(|x| !x.is_empty());
+        let cluster_of = |r: Option<NamedRef>| nonempty(r.and_then(|r| r.name));
+        let power = |p: &BriefPart| p.resources.as_ref().and_then(|r| r.power_state.clone());
+        VmBrief {
+            power: power_of(power(&status).or_else(|| power(&spec))),
+            name: nonempty(status.name)
+                .or_else(|| nonempty(spec.name))
+                .unwrap_or_default(),
+            cluster: cluster_of(status.cluster_reference)
+                .or_else(|| cluster_of(spec.cluster_reference))
+                .unwrap_or_default(),
+            project: nonempty(metadata.project_reference.and_then(|r| r.name)),
+        }
+    }
+}
+
+/// A v3 VM entity's brief read from a JSON value.
+pub fn vm_brief(e: &Value) -> Result<VmBrief, serde_json::Error> {
+    Ok(VmBriefEntity::deserialize(e)?.into_brief())
+}
+
 impl VmEntity {
     /// The VM as Butler sees it: status first, spec where status lacks a
     /// field.
@@ -267,18 +337,7 @@ impl VmEntity {
             status.resources.unwrap_or_default(),
             spec.resources.unwrap_or_default(),
         );
-        // Only a definite OFF is off: PAUSED, SUSPENDED, UNKNOWN or a missing
-        // state must never let a VM pass as safely stopped (SPEC §8).
-        let power = match sr
-            .power_state
-            .or(pr.power_state)
-            .map(|p| p.to_ascii_uppercase())
-            .as_deref()
-        {
-            Some("ON") => PowerState::On,
-            Some("OFF") => PowerState::Off,
-            _ => PowerState::Unknown,
-        };
+        let power = power_of(sr.power_state.or(pr.power_state));
         let state = match status
             .state
             .unwrap_or_default()

@@ -41,6 +41,11 @@ fn a_real_vm_list_decodes_every_field_butler_uses() {
         vm,
         "GET and list agree"
     );
+    assert_eq!(
+        decode::vm_brief(&entities[0]).unwrap(),
+        butler_core::backend::VmBrief::from(vm),
+        "the brief a refresh reads says what the full record says"
+    );
 }
 
 #[test]
