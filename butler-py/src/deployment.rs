@@ -1028,16 +1028,13 @@ impl Session {
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<u64> {
-        let t = crate::target::target("add_vms", target, args, 1..=1)?;
-        let vms: Vec<String> = t.rest[0].extract()?;
-        let (m, a, id, version) = (
-            self.migrations.clone(),
-            self.actor.clone(),
-            GroupId(t.id),
-            t.version,
-        );
-        let done = block(py, async move { m.add_vms(&a, id, version, &vms).await })?.py()?;
-        Ok(done.version)
+        self.edit_vms(
+            py,
+            "add_vms",
+            target,
+            args,
+            |m, a, id, v, vms, _| async move { m.add_vms(&a, id, v, &vms).await },
+        )
     }
 
     /// Removes VMs, all or none: ``remove_vms(group, ["vm1"])``. Returns
@@ -1049,16 +1046,13 @@ impl Session {
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<u64> {
-        let t = crate::target::target("remove_vms", target, args, 1..=1)?;
-        let vms: Vec<String> = t.rest[0].extract()?;
-        let (m, a, id, version) = (
-            self.migrations.clone(),
-            self.actor.clone(),
-            GroupId(t.id),
-            t.version,
-        );
-        let done = block(py, async move { m.remove_vms(&a, id, version, &vms).await })?.py()?;
-        Ok(done.version)
+        self.edit_vms(
+            py,
+            "remove_vms",
+            target,
+            args,
+            |m, a, id, v, vms, _| async move { m.remove_vms(&a, id, v, &vms).await },
+        )
     }
 
     /// Selects or deselects VMs, all or none: ``select_vms(group, ["vm1"],
@@ -1070,20 +1064,16 @@ impl Session {
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<u64> {
-        let t = crate::target::target("select_vms", target, args, 2..=2)?;
-        let vms: Vec<String> = t.rest[0].extract()?;
-        let selected: bool = t.rest[1].extract()?;
-        let (m, a, id, version) = (
-            self.migrations.clone(),
-            self.actor.clone(),
-            GroupId(t.id),
-            t.version,
-        );
-        let done = block(py, async move {
-            m.select_vms(&a, id, version, &vms, selected).await
-        })?
-        .py()?;
-        Ok(done.version)
+        self.edit_vms(
+            py,
+            "select_vms",
+            target,
+            args,
+            |m, a, id, v, vms, selected| async move {
+                m.select_vms(&a, id, v, &vms, selected.unwrap_or(true))
+                    .await
+            },
+        )
     }
 
     /// Deletes a group: ``delete_group(group)`` (or ``delete_group(id, version)``).
@@ -1186,5 +1176,51 @@ impl Session {
             .into_iter()
             .map(|r| MigrationReport { inner: r })
             .collect())
+    }
+}
+
+impl Session {
+    /// The shared part of the bulk VM edits: `(group, names)` or
+    /// `(id, version, names)`, plus `selected` for `select_vms`; returns the
+    /// new version.
+    fn edit_vms<F, Fut>(
+        &self,
+        py: Python<'_>,
+        what: &str,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        edit: F,
+    ) -> PyResult<u64>
+    where
+        F: FnOnce(
+            Arc<butler_core::migration::MigrationService>,
+            butler_core::auth::Actor,
+            GroupId,
+            u64,
+            Vec<String>,
+            Option<bool>,
+        ) -> Fut,
+        Fut: std::future::Future<
+                Output = Result<butler_core::migration::GroupVmsEdited, butler_core::ButlerError>,
+            > + Send,
+    {
+        let with_flag = what == "select_vms";
+        let arity = if with_flag { 2..=2 } else { 1..=1 };
+        let t = crate::target::target(what, target, args, arity)?;
+        let vms: Vec<String> = t.rest[0].extract()?;
+        let selected: Option<bool> = if with_flag {
+            Some(t.rest[1].extract()?)
+        } else {
+            None
+        };
+        let fut = edit(
+            self.migrations.clone(),
+            self.actor.clone(),
+            GroupId(t.id),
+            t.version,
+            vms,
+            selected,
+        );
+        Ok(block(py, fut)?.py()?.version)
     }
 }

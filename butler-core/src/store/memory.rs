@@ -222,24 +222,7 @@ impl Store for MemoryStore {
             .groups
             .get_mut(&id)
             .ok_or_else(|| StoreError::NotFound(format!("migration group {id}")))?;
-        if g.version != expected_version {
-            return Err(StoreError::Conflict {
-                what: format!("migration group {id}"),
-                expected: expected_version,
-                found: g.version,
-            });
-        }
-        if let Err(e) = g.apply_vms_edit(edit) {
-            return Ok(Err(e));
-        }
-        g.version += 1;
-        g.updated_by = by.to_string();
-        g.updated_at = at;
-        Ok(Ok(GroupVmsEdited {
-            id,
-            version: g.version,
-            vms: g.vms.len(),
-        }))
+        super::edit_group(g, expected_version, edit, by, at)
     }
 
     async fn delete_group(&self, id: GroupId, expected_version: u64) -> Result<(), StoreError> {

@@ -56,6 +56,36 @@ impl StoreError {
     }
 }
 
+/// Applies a VM-list edit to a group held in memory at `expected_version`
+/// and stamps it: what [`Store::change_group_vms`] does, for stores that
+/// hold whole groups.
+pub fn edit_group(
+    g: &mut MigrationGroup,
+    expected_version: u64,
+    edit: &GroupVmsEdit,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<Result<GroupVmsEdited, GroupError>, StoreError> {
+    if g.version != expected_version {
+        return Err(StoreError::Conflict {
+            what: format!("migration group {}", g.id),
+            expected: expected_version,
+            found: g.version,
+        });
+    }
+    if let Err(e) = g.apply_vms_edit(edit) {
+        return Ok(Err(e));
+    }
+    g.version += 1;
+    g.updated_by = by.to_string();
+    g.updated_at = at;
+    Ok(Ok(GroupVmsEdited {
+        id: g.id,
+        version: g.version,
+        vms: g.vms.len(),
+    }))
+}
+
 /// What happened to a provisioning step, written before the side effect
 /// (`Started`) and after it (`Succeeded` / `Failed`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,25 +272,12 @@ pub trait Store: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<Result<GroupVmsEdited, GroupError>, StoreError> {
         let mut g = self.get_group(id).await?;
-        if g.version != expected_version {
-            return Err(StoreError::Conflict {
-                what: format!("migration group {id}"),
-                expected: expected_version,
-                found: g.version,
-            });
-        }
-        if let Err(e) = g.apply_vms_edit(edit) {
-            return Ok(Err(e));
-        }
-        g.version += 1;
-        g.updated_by = by.to_string();
-        g.updated_at = at;
+        let done = match edit_group(&mut g, expected_version, edit, by, at)? {
+            Ok(done) => done,
+            Err(refused) => return Ok(Err(refused)),
+        };
         self.update_group(&g, expected_version).await?;
-        Ok(Ok(GroupVmsEdited {
-            id,
-            version: g.version,
-            vms: g.vms.len(),
-        }))
+        Ok(Ok(done))
     }
     /// Deletes a group and its VM list if its stored version is `expected_version`.
     async fn delete_group(&self, id: GroupId, expected_version: u64) -> Result<(), StoreError>;
