@@ -163,7 +163,10 @@ async fn provision_one(fake: &FakePrism, sim: &SimPlatform) -> Result<(), Box<dy
     let svc = butler.requests();
     // The catalog follows Prism: each cluster's VLANs and storage
     // containers, each project's clusters, which categories exist.
-    let changes = svc.refresh_catalog(butler.platform().as_ref()).await?;
+    let admin = Actor::trusted("ada", [Role::Admin])?;
+    let changes = svc
+        .refresh_catalog(&admin, butler.platform().as_ref())
+        .await?;
     let catalog = svc.catalog();
     for c in &catalog.clusters {
         println!(

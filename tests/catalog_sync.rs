@@ -1,11 +1,16 @@
 //! The catalog follows the platform and survives a failed refresh.
 
+use butler::auth::{Actor, Role};
 use butler::demo;
 use butler::service::RequestService;
 use butler::sim::{FaultConfig, Op, SimPlatform};
 use butler::store::MemoryStore;
 use butler::vm_spec::{SpecErrorCode, VmSpec};
 use std::sync::Arc;
+
+fn admin() -> Actor {
+    Actor::trusted("ada", [Role::Admin]).unwrap()
+}
 
 fn codes(svc: &RequestService, spec: &VmSpec) -> Vec<SpecErrorCode> {
     match svc.price(spec) {
@@ -44,7 +49,7 @@ async fn clusters_images_and_vlans_come_from_the_platform() {
         "{before}"
     );
 
-    let changes = svc.refresh_catalog(&sim).await.unwrap();
+    let changes = svc.refresh_catalog(&admin(), &sim).await.unwrap();
     assert_eq!(changes.clusters_added, vec!["c3-lima".to_string()]);
     assert_eq!(changes.images_changed, vec!["ubuntu24".to_string()]);
     // DEV's project may not use the new cluster: DEV changed too.
@@ -76,12 +81,15 @@ async fn clusters_images_and_vlans_come_from_the_platform() {
 
     // A failed refresh keeps the last good catalog.
     sim.set_faults(Op::ListImages, FaultConfig::permanent(1.0));
-    assert!(svc.refresh_catalog(&sim).await.is_err());
+    assert!(svc.refresh_catalog(&admin(), &sim).await.is_err());
     assert!(svc.price(&on_lima).is_ok());
-    assert!(svc.refresh_catalog(&sim).await.is_err());
+    assert!(svc.refresh_catalog(&admin(), &sim).await.is_err());
     sim.clear_faults();
     assert!(
-        svc.refresh_catalog(&sim).await.unwrap().is_empty(),
+        svc.refresh_catalog(&admin(), &sim)
+            .await
+            .unwrap()
+            .is_empty(),
         "nothing changed since"
     );
 }
@@ -115,7 +123,7 @@ async fn per_cluster_vlans_storage_and_categories_are_checked_at_validation() {
         demo::rate_book(),
         sim.clock(),
     );
-    let changes = svc.refresh_catalog(&sim).await.unwrap();
+    let changes = svc.refresh_catalog(&admin(), &sim).await.unwrap();
     assert_eq!(
         changes.categories_missing,
         vec!["Environment:Development".to_string()]
@@ -174,7 +182,7 @@ async fn per_cluster_vlans_storage_and_categories_are_checked_at_validation() {
         .category("Environment", "Production")
         .category("Environment", "Development")
         .build();
-    let changes = svc.refresh_catalog(&sim2).await.unwrap();
+    let changes = svc.refresh_catalog(&admin(), &sim2).await.unwrap();
     assert!(changes.categories_missing.is_empty(), "{changes:?}");
     let dev_ok = VmSpec {
         environment: "DEV".into(),
@@ -183,4 +191,34 @@ async fn per_cluster_vlans_storage_and_categories_are_checked_at_validation() {
         ..demo::spec("web05")
     };
     assert!(svc.price(&dev_ok).is_ok(), "{:?}", svc.price(&dev_ok).err());
+}
+
+#[tokio::test]
+async fn only_admins_refresh_the_catalog() {
+    let sim = SimPlatform::demo_builder(1).cluster("c3-lima").build();
+    let svc = RequestService::with_clock(
+        Arc::new(MemoryStore::new()),
+        demo::catalog(),
+        demo::rate_book(),
+        sim.clock(),
+    );
+    let before = svc.catalog();
+    for role in [
+        Role::Requester,
+        Role::Approver,
+        Role::Operator,
+        Role::Viewer,
+    ] {
+        let who = Actor::trusted("someone", [role]).unwrap();
+        assert!(
+            matches!(
+                svc.refresh_catalog(&who, &sim).await,
+                Err(butler::ButlerError::Denied(_))
+            ),
+            "{role:?} may not replace the catalog"
+        );
+    }
+    assert_eq!(svc.catalog(), before, "and nothing changed");
+    assert!(svc.refresh_catalog(&admin(), &sim).await.is_ok());
+    assert!(svc.catalog().clusters.iter().any(|c| c.name == "c3-lima"));
 }

@@ -233,7 +233,10 @@ async fn a_catalog_refresh_that_never_answers_times_out_and_keeps_the_last_catal
     let before = svc.catalog();
     let start = clock.now();
     let err = svc
-        .refresh_catalog(hanging(&sim, &["list_clusters"]).as_ref())
+        .refresh_catalog(
+            &butler::auth::Actor::trusted("ada", [butler::auth::Role::Admin]).unwrap(),
+            hanging(&sim, &["list_clusters"]).as_ref(),
+        )
         .await
         .unwrap_err();
     assert!(

@@ -147,8 +147,20 @@ impl RequestService {
     /// exist, from the platform ([`catalog_sync::refresh`](crate::catalog_sync::refresh)),
     /// within a deadline on the service's clock (6 × the standard call
     /// deadline). On any failure, a timeout included, the current catalog
-    /// stays in use and the error is returned.
+    /// stays in use and the error is returned. Admin only (it replaces the
+    /// catalog, like [`set_catalog`](Self::set_catalog)).
     pub async fn refresh_catalog(
+        &self,
+        actor: &Actor,
+        backend: &dyn crate::backend::ClusterBackend,
+    ) -> Result<crate::catalog_sync::CatalogChanges, ButlerError> {
+        self.policy.check(actor, Operation::EditCatalog)?;
+        self.refresh_catalog_from(backend).await
+    }
+
+    /// [`refresh_catalog`](Self::refresh_catalog) for the host's own
+    /// refresher, which acts for no user.
+    async fn refresh_catalog_from(
         &self,
         backend: &dyn crate::backend::ClusterBackend,
     ) -> Result<crate::catalog_sync::CatalogChanges, ButlerError> {
@@ -178,7 +190,7 @@ impl RequestService {
         let me = self.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(e) = me.refresh_catalog(backend.as_ref()).await {
+                if let Err(e) = me.refresh_catalog_from(backend.as_ref()).await {
                     tracing::warn!(error = ?e, "catalog refresh failed; keeping the last good catalog");
                 }
                 me.clock.sleep_idle(interval).await;

@@ -7,7 +7,7 @@ use crate::migration::{
 };
 use crate::requests::{Request, RequestPage};
 use crate::simulator::Simulator;
-use butler_core::auth::{Actor, Operation, Policy};
+use butler_core::auth::{Actor, Policy};
 use butler_core::backend::ClusterBackend;
 use butler_core::engine::Engine;
 use butler_core::migration::{GroupId, MigrationService, RunId};
@@ -765,16 +765,14 @@ impl Session {
     /// ``environments_changed``, ``categories_missing``). On failure the
     /// catalog in use stays.
     fn refresh_catalog(&self, py: Python<'_>) -> PyResult<BTreeMap<&'static str, Vec<String>>> {
-        self.requests
-            .policy()
-            .check(&self.actor, Operation::EditCatalog)
-            .map_err(butler_core::ButlerError::from)
-            .py()?;
-        let (svc, platform) = (self.requests.clone(), self.platform.clone());
-        let ch = block(
-            py,
-            async move { svc.refresh_catalog(platform.as_ref()).await },
-        )?
+        let (svc, platform, actor) = (
+            self.requests.clone(),
+            self.platform.clone(),
+            self.actor.clone(),
+        );
+        let ch = block(py, async move {
+            svc.refresh_catalog(&actor, platform.as_ref()).await
+        })?
         .py()?;
         Ok(BTreeMap::from([
             ("clusters_added", ch.clusters_added),
