@@ -1029,6 +1029,7 @@ impl Session {
         self.edit_vms(
             py,
             "add_vms",
+            false,
             target,
             args,
             |m, a, id, v, vms, _| async move { m.add_vms(&a, id, v, &vms).await },
@@ -1047,6 +1048,7 @@ impl Session {
         self.edit_vms(
             py,
             "remove_vms",
+            false,
             target,
             args,
             |m, a, id, v, vms, _| async move { m.remove_vms(&a, id, v, &vms).await },
@@ -1065,6 +1067,7 @@ impl Session {
         self.edit_vms(
             py,
             "select_vms",
+            true,
             target,
             args,
             |m, a, id, v, vms, selected| async move {
@@ -1179,12 +1182,14 @@ impl Session {
 
 impl Session {
     /// The shared part of the bulk VM edits: `(group, names)` or
-    /// `(id, version, names)`, plus `selected` for `select_vms`; returns the
+    /// `(id, version, names)`, plus `selected` when `with_flag`; returns the
     /// new version.
+    #[allow(clippy::too_many_arguments)]
     fn edit_vms<F, Fut>(
         &self,
         py: Python<'_>,
         what: &str,
+        with_flag: bool,
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
         edit: F,
@@ -1202,7 +1207,6 @@ impl Session {
                 Output = Result<butler_core::migration::GroupVmsEdited, butler_core::ButlerError>,
             > + Send,
     {
-        let with_flag = what == "select_vms";
         let arity = if with_flag { 2..=2 } else { 1..=1 };
         let t = crate::target::target(what, target, args, arity)?;
         let vms: Vec<String> = t.rest[0].extract()?;

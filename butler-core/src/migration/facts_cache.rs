@@ -38,27 +38,26 @@ impl FactsCache {
     }
 
     /// Builds and keeps the snapshot of `group` from `inv` (with the
-    /// group's index when the caller has one). Returns it and the snapshot
-    /// it replaced.
+    /// group's index when the caller has one).
     pub(crate) fn install(
         &self,
         group: &MigrationGroup,
         index: Option<&GroupIndex>,
         inv: &Inventory,
-    ) -> (Arc<FactsSnapshot>, Option<Arc<FactsSnapshot>>) {
+    ) -> Arc<FactsSnapshot> {
         let id = self.snapshots.fetch_add(1, Ordering::SeqCst) + 1;
         let snap = Arc::new(match index {
             Some(index) => FactsSnapshot::build_indexed(group, index, inv, id),
             None => FactsSnapshot::build(group, inv, id),
         });
-        let old = self.lock().insert(
+        self.lock().insert(
             group.id,
             Entry {
                 snapshot: snap.clone(),
                 last_error: None,
             },
         );
-        (snap, old.map(|e| e.snapshot))
+        snap
     }
 
     /// Records a failed refresh of one group (its last good facts stay).

@@ -542,10 +542,13 @@ impl MigrationService {
             .get(&id)
             .filter(|x| x.fits(&group))
             .cloned();
-        // A new group version is indexed on a blocking thread while the
-        // platform is read.
+        // A new version of a large group is indexed on a blocking thread
+        // while the platform is read; a small one at once (no wait that a
+        // discrete-event clock could take for idleness).
+        const INDEX_APART: usize = 100_000;
         let indexing = match kept {
             Some(index) => Ok(index),
+            None if group.vms.len() < INDEX_APART => Ok(Arc::new(GroupIndex::new(&group))),
             None => {
                 let g = group.clone();
                 Err(tokio::task::spawn_blocking(move || {
@@ -566,8 +569,7 @@ impl MigrationService {
                         .unwrap_or_else(|e| e.into_inner())
                         .insert(id, index.clone());
                 }
-                let (snap, _) = self.facts.install(&group, index.as_deref(), &inv);
-                Ok(snap)
+                Ok(self.facts.install(&group, index.as_deref(), &inv))
             }
             Err(e) => {
                 self.facts.failed(id, self.clock.now(), &e.to_string());
