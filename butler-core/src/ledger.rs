@@ -18,26 +18,31 @@ pub(crate) struct EngineLedger {
 }
 
 impl EngineLedger {
-    /// Records `action` on `r` (the version the engine holds), with `log`
-    /// in the same write when given.
+    /// Records `action` on `r` (the version the engine holds), in the same
+    /// write as `log` and the line `opens` gives for the new version (the
+    /// `Started` line of the step it is to run next, if any). Returns the
+    /// new version and whether `opens` gave a line.
     pub(crate) async fn commit(
         &self,
         r: &Request,
         action: EngineAction,
-        log: Option<&StepLogEntry>,
-    ) -> Result<Request, ButlerError> {
+        log: Option<StepLogEntry>,
+        opens: impl FnOnce(&Request) -> Option<StepLogEntry>,
+    ) -> Result<(Request, bool), ButlerError> {
         let (next, entry) = request::advance(r, action, self.clock.now())?;
-        match log {
-            Some(line) => {
-                self.store
-                    .update_request_with_log(&next, r.version, line)
-                    .await?
-            }
-            None => self.store.update_request(&next, r.version).await?,
+        let opened = opens(&next);
+        let has_opened = opened.is_some();
+        let lines: Vec<StepLogEntry> = log.into_iter().chain(opened).collect();
+        if lines.is_empty() {
+            self.store.update_request(&next, r.version).await?;
+        } else {
+            self.store
+                .update_request_with_log(&next, r.version, &lines)
+                .await?;
         }
         if let Some(hub) = &self.notify {
             hub.emit(crate::notify::event_for(&next, &entry));
         }
-        Ok(next)
+        Ok((next, has_opened))
     }
 }

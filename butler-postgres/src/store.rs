@@ -160,23 +160,6 @@ fn split(mut r: Request) -> Result<(Request, String, Vec<HistoryEntry>), StoreEr
     Ok((r, body, history))
 }
 
-async fn insert_history(
-    c: &impl GenericClient,
-    id: RequestId,
-    after_seq: i64,
-    history: &[HistoryEntry],
-) -> Result<(), StoreError> {
-    for h in history.iter().filter(|h| i64::from(h.seq) > after_seq) {
-        c.execute_c(
-            "INSERT INTO history (request_id, seq, body) VALUES ($1, $2, $3)",
-            &[&big(id.0), &i64::from(h.seq), &json(h)?],
-        )
-        .await
-        .map_err(pg)?;
-    }
-    Ok(())
-}
-
 async fn next_in(c: &impl GenericClient, sequence: &str) -> Result<u64, StoreError> {
     let row = c
         .query_one_c(
@@ -208,21 +191,44 @@ async fn version_error(
 }
 
 async fn insert_log(c: &impl GenericClient, id: RequestId, line: &str) -> Result<(), StoreError> {
-    match c
+    // Only for a request that exists (the store keeps this, not a key).
+    let inserted = c
         .execute_c(
-            "INSERT INTO step_log (request_id, body) VALUES ($1, $2)",
+            "INSERT INTO step_log (request_id, body) SELECT id, $2 FROM requests WHERE id = $1",
             &[&big(id.0), &line],
         )
         .await
-    {
-        Ok(_) => Ok(()),
-        // The foreign key refuses a line for a request that does not exist.
-        Err(e) if is(&e, &SqlState::FOREIGN_KEY_VIOLATION) => {
-            Err(StoreError::NotFound(format!("request {id}")))
-        }
-        Err(e) => Err(pg(e)),
+        .map_err(pg)?;
+    if inserted == 0 {
+        return Err(StoreError::NotFound(format!("request {id}")));
     }
+    Ok(())
 }
+
+/// A request's history as the two arrays a statement unnests.
+fn history_arrays(history: &[HistoryEntry]) -> Result<(Vec<i64>, Vec<String>), StoreError> {
+    let seqs = history.iter().map(|h| i64::from(h.seq)).collect();
+    let bodies = history.iter().map(json).collect::<Result<_, _>>()?;
+    Ok((seqs, bodies))
+}
+
+/// The version check, the row, the new history entries and the step-log
+/// lines are one statement: one round trip and its own transaction. The
+/// engine writes one per step, so round trips are what its throughput is
+/// made of. History is append-only: only entries past the stored ones
+/// are written; nothing is written when the version does not match.
+const UPDATE_ROW: &str = "WITH u AS (
+        UPDATE requests SET owner = $1, state = $2, version = $3, body = $4
+        WHERE id = $5 AND version = $6 RETURNING id
+     ), h AS (
+        INSERT INTO history (request_id, seq, body)
+        SELECT u.id, x.seq, x.body FROM u, unnest($7::BIGINT[], $8::TEXT[]) AS x(seq, body)
+        WHERE x.seq > (SELECT COALESCE(MAX(seq), 0) FROM history WHERE request_id = $5)
+     ), l AS (
+        INSERT INTO step_log (request_id, body)
+        SELECT u.id, x.body FROM u, unnest($9::TEXT[]) WITH ORDINALITY AS x(body, n) ORDER BY x.n
+     )
+     SELECT count(*) FROM u";
 
 async fn update_row(
     c: &impl GenericClient,
@@ -230,15 +236,28 @@ async fn update_row(
     body: &str,
     history: &[HistoryEntry],
     expected_version: u64,
+    log: &[String],
 ) -> Result<(), StoreError> {
     let id = big(r.id.0);
-    let changed = c
-        .execute_c(
-            "UPDATE requests SET owner = $1, state = $2, version = $3, body = $4 WHERE id = $5 AND version = $6",
-            &[&r.owner, &r.state.as_str(), &big(r.version), &body, &id, &big(expected_version)],
+    let (seqs, bodies) = history_arrays(history)?;
+    let changed: i64 = c
+        .query_one_c(
+            UPDATE_ROW,
+            &[
+                &r.owner,
+                &r.state.as_str(),
+                &big(r.version),
+                &body,
+                &id,
+                &big(expected_version),
+                &seqs,
+                &bodies,
+                &log,
+            ],
         )
         .await
-        .map_err(pg)?;
+        .map_err(pg)?
+        .get(0);
     if changed == 0 {
         return Err(version_error(
             c,
@@ -249,16 +268,7 @@ async fn update_row(
         )
         .await);
     }
-    let stored: i64 = c
-        .query_one_c(
-            "SELECT COALESCE(MAX(seq), 0) FROM history WHERE request_id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(pg)?
-        .get(0);
-    // Only entries past the stored ones are written: history is append-only.
-    insert_history(c, r.id, stored, history).await
+    Ok(())
 }
 
 async fn insert_audit(c: &impl GenericClient, line: &str) -> Result<(), StoreError> {
@@ -285,20 +295,6 @@ impl RawRequest {
             .collect::<Result<_, _>>()?;
         Ok(r)
     }
-}
-
-async fn load_raw(c: &impl GenericClient, id: i64, body: String) -> Result<RawRequest, StoreError> {
-    let history = c
-        .query_c(
-            "SELECT body FROM history WHERE request_id = $1 ORDER BY seq",
-            &[&id],
-        )
-        .await
-        .map_err(pg)?
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .collect();
-    Ok(RawRequest { id, body, history })
 }
 
 impl PostgresStore {
@@ -463,38 +459,60 @@ impl Store for PostgresStore {
 
     async fn insert_request(&self, request: &Request) -> Result<(), StoreError> {
         let (r, body, history) = split(request.clone())?;
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg)?;
-        let id = big(r.id.0);
-        let inserted = tx
-            .execute_c(
-                "INSERT INTO requests (id, owner, state, created_at, version, body) VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (id) DO NOTHING",
-                &[&id, &r.owner, &r.state.as_str(), &micros(r.created_at), &big(r.version), &body],
+        let (seqs, bodies) = history_arrays(&history)?;
+        let c = self.client().await?;
+        // Row, history and the sequence's floor in one statement.
+        let inserted: i64 = c
+            .query_one_c(
+                "WITH i AS (
+                    INSERT INTO requests (id, owner, state, created_at, version, body) VALUES ($1, $2, $3, $4, $5, $6)
+                    ON CONFLICT (id) DO NOTHING RETURNING id
+                 ), h AS (
+                    INSERT INTO history (request_id, seq, body)
+                    SELECT i.id, x.seq, x.body FROM i, unnest($7::BIGINT[], $8::TEXT[]) AS x(seq, body)
+                 ), s AS (
+                    UPDATE sequences SET value = GREATEST(value, $1)
+                    WHERE name = 'request' AND EXISTS (SELECT 1 FROM i)
+                 )
+                 SELECT count(*) FROM i",
+                &[
+                    &big(r.id.0),
+                    &r.owner,
+                    &r.state.as_str(),
+                    &micros(r.created_at),
+                    &big(r.version),
+                    &body,
+                    &seqs,
+                    &bodies,
+                ],
             )
             .await
-            .map_err(pg)?;
+            .map_err(pg)?
+            .get(0);
         if inserted == 0 {
             return Err(StoreError::AlreadyExists(format!("request {}", r.id)));
         }
-        insert_history(&tx, r.id, 0, &history).await?;
-        tx.execute_c(
-            "UPDATE sequences SET value = GREATEST(value, $1) WHERE name = 'request'",
-            &[&id],
-        )
-        .await
-        .map_err(pg)?;
-        tx.commit().await.map_err(pg)
+        Ok(())
     }
 
     async fn get_request(&self, id: RequestId) -> Result<Request, StoreError> {
         let c = self.client().await?;
+        // The row and its history in one round trip.
         let row = c
-            .query_opt_c("SELECT body FROM requests WHERE id = $1", &[&big(id.0)])
+            .query_opt_c(
+                "SELECT body, ARRAY(SELECT h.body FROM history h WHERE h.request_id = r.id ORDER BY h.seq)
+                 FROM requests r WHERE id = $1",
+                &[&big(id.0)],
+            )
             .await
             .map_err(pg)?
             .ok_or_else(|| StoreError::NotFound(format!("request {id}")))?;
-        load_raw(&c, big(id.0), row.get(0)).await?.decode()
+        RawRequest {
+            id: big(id.0),
+            body: row.get(0),
+            history: row.get(1),
+        }
+        .decode()
     }
 
     async fn update_request(
@@ -503,25 +521,20 @@ impl Store for PostgresStore {
         expected_version: u64,
     ) -> Result<(), StoreError> {
         let (r, body, history) = split(request.clone())?;
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg)?;
-        update_row(&tx, &r, &body, &history, expected_version).await?;
-        tx.commit().await.map_err(pg)
+        let c = self.client().await?;
+        update_row(&c, &r, &body, &history, expected_version, &[]).await
     }
 
     async fn update_request_with_log(
         &self,
         request: &Request,
         expected_version: u64,
-        log: &StepLogEntry,
+        log: &[StepLogEntry],
     ) -> Result<(), StoreError> {
         let (r, body, history) = split(request.clone())?;
-        let line = json(log)?;
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg)?;
-        insert_log(&tx, r.id, &line).await?;
-        update_row(&tx, &r, &body, &history, expected_version).await?;
-        tx.commit().await.map_err(pg)
+        let lines = log.iter().map(json).collect::<Result<Vec<_>, _>>()?;
+        let c = self.client().await?;
+        update_row(&c, &r, &body, &history, expected_version, &lines).await
     }
 
     async fn list_requests(&self, query: &RequestQuery) -> Result<Page<Request>, StoreError> {

@@ -4,7 +4,9 @@
 //! - **Saga-style step log**: each attempt is written to the store as
 //!   `Started` *before* its side effect and `Succeeded`/`Failed` after; the
 //!   request's own state (`Provisioning` at step *s*, attempt *n*) is the
-//!   resume point. After a restart the engine resumes every request in
+//!   resume point. A step's outcome, the request's new version and the next
+//!   step's `Started` line are one store write, so a step costs one write
+//!   plus its side effect. After a restart the engine resumes every request in
 //!   `Approved` or `Provisioning`.
 //! - **Exactly once**: every step looks up by the deterministic VM name
 //!   (`<name>-r<number>`) before acting, so a lost reply, a crash or a
@@ -433,12 +435,15 @@ impl Engine {
             chrono::Duration::from_std(self.config.lease_ttl / 2).unwrap_or(chrono::Duration::MAX);
         let mut r = self.ledger.store.get_request(id).await?;
         let mut worked = false;
+        // Whether the last write already logged the next step's `Started`.
+        let mut opened = false;
         loop {
             let state = r.state;
-            r = match state {
+            (r, opened) = match state {
                 RequestState::Approved => {
+                    let opens = |next: &Request| self.opening(next, generation, lease_until);
                     self.ledger
-                        .commit(&r, EngineAction::StartProvisioning, None)
+                        .commit(&r, EngineAction::StartProvisioning, None, opens)
                         .await?
                 }
                 RequestState::Provisioning => {
@@ -464,7 +469,7 @@ impl Engine {
                     // engine holds it after all, the step is dropped before
                     // it records anything.
                     tokio::select! {
-                        out = self.run_step(r, p.step, generation) => out?,
+                        out = self.run_step(r, p.step, generation, lease_until, opened) => out?,
                         () = self.heartbeat(id, &mut lease_until) => {
                             tracing::warn!(request = %id, "lease lost mid-step; leaving the request to its new owner");
                             return Err(EngineError::LeaseLost(id));
@@ -506,6 +511,29 @@ impl Engine {
         Ok(self.ledger.store.append_step_log(r.id, &line).await?)
     }
 
+    /// The `Started` line of the step `next` is to run, written with the
+    /// write that got it there (one store write per step, not two), when
+    /// the lease is fresh enough that the step will start without renewing
+    /// it first. Otherwise `None`, and the step logs its own start.
+    fn opening(
+        &self,
+        next: &Request,
+        lease: u64,
+        lease_until: DateTime<Utc>,
+    ) -> Option<StepLogEntry> {
+        let p = next
+            .progress
+            .filter(|_| next.state == RequestState::Provisioning)?;
+        let half = chrono::Duration::from_std(self.config.lease_ttl / 2).ok()?;
+        let fresh = self
+            .backends
+            .clock
+            .now()
+            .checked_add_signed(half)
+            .is_some_and(|t| t < lease_until);
+        fresh.then(|| self.log_line(p.step, p.attempt, StepPhase::Started, lease))
+    }
+
     fn hook(&self, id: RequestId, point: HookPoint) -> Result<HookAction, EngineError> {
         match self.hooks.at(id, point) {
             HookAction::Crash => Err(EngineError::Crashed(point, id)),
@@ -519,13 +547,17 @@ impl Engine {
         mut r: Request,
         step: ProvisioningStep,
         lease: u64,
-    ) -> Result<Request, EngineError> {
+        lease_until: DateTime<Utc>,
+        mut opened: bool,
+    ) -> Result<(Request, bool), EngineError> {
         let clock = &self.backends.clock;
         let deadline = crate::backend::after(clock.now(), self.config.retry.step_deadline);
         loop {
             let attempt = r.progress.map_or(1, |p| p.attempt);
-            self.log(&r, step, attempt, StepPhase::Started, lease)
-                .await?;
+            if !std::mem::take(&mut opened) {
+                self.log(&r, step, attempt, StepPhase::Started, lease)
+                    .await?;
+            }
             self.hook(r.id, HookPoint::Before(step))?;
             let mut result = self.backends.run(&self.config, &r, step, deadline).await;
             if result.is_ok() && self.hook(r.id, HookPoint::After(step))? == HookAction::Repeat {
@@ -547,7 +579,8 @@ impl Engine {
                         vm_uuid: out.vm_uuid,
                         note: Some(out.detail),
                     };
-                    return Ok(self.ledger.commit(&r, done, Some(&line)).await?);
+                    let opens = |next: &Request| self.opening(next, lease, lease_until);
+                    return Ok(self.ledger.commit(&r, done, Some(line), opens).await?);
                 }
                 Err(fault) => {
                     let delay = self
@@ -579,9 +612,10 @@ impl Engine {
                             reason: fault.reason,
                         }
                     };
-                    r = self.ledger.commit(&r, action, Some(&line)).await?;
+                    // A retry logs its own start after the back-off.
+                    (r, _) = self.ledger.commit(&r, action, Some(line), |_| None).await?;
                     if !will_retry {
-                        return Ok(r);
+                        return Ok((r, false));
                     }
                     clock.sleep(delay).await;
                 }

@@ -311,3 +311,29 @@ fn default_engine_ids_are_never_shared() {
         a.engine_id
     );
 }
+
+#[tokio::test]
+async fn the_next_steps_start_rides_on_the_write_only_while_the_lease_is_fresh() {
+    let (svc, id) = approved(demo::spec("web01")).await;
+    let e = engine(
+        svc.clone(),
+        MockCluster::new(),
+        MockMon::new(),
+        MockBill::new(),
+    );
+    let r = svc.store().get_request(id).await.unwrap();
+    let now = chrono::Utc::now();
+    let (next, _) = crate::request::advance(&r, EngineAction::StartProvisioning, now).unwrap();
+    let ttl = chrono::Duration::from_std(e.config.lease_ttl).unwrap();
+
+    let line = e.opening(&next, 7, now + ttl).expect("a fresh lease");
+    assert_eq!(
+        (line.step, line.attempt, line.lease, line.phase),
+        (ProvisioningStep::CreateVm, 1, 7, StepPhase::Started)
+    );
+    assert_eq!(line.engine, e.config.engine_id);
+    // Past half the lease, the step renews it first and logs its own start.
+    assert!(e.opening(&next, 7, now + ttl / 3).is_none());
+    // Nothing to open on a request that is not provisioning.
+    assert!(e.opening(&r, 7, now + ttl).is_none());
+}

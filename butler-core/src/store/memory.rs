@@ -101,6 +101,33 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn update_request_with_log(
+        &self,
+        request: &Request,
+        expected_version: u64,
+        log: &[StepLogEntry],
+    ) -> Result<(), StoreError> {
+        // Under one lock: a refused update leaves no line behind.
+        let mut g = self.lock();
+        let stored = g
+            .requests
+            .get_mut(&request.id)
+            .ok_or_else(|| StoreError::NotFound(format!("request {}", request.id)))?;
+        if stored.version != expected_version {
+            return Err(StoreError::Conflict {
+                what: format!("request {}", request.id),
+                expected: expected_version,
+                found: stored.version,
+            });
+        }
+        *stored = request.clone();
+        g.step_logs
+            .entry(request.id)
+            .or_default()
+            .extend_from_slice(log);
+        Ok(())
+    }
+
     async fn list_requests(&self, query: &RequestQuery) -> Result<Page<Request>, StoreError> {
         let g = self.lock();
         let mut rows: Vec<&Request> = g.requests.values().filter(|r| query.matches(r)).collect();

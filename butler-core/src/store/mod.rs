@@ -211,16 +211,20 @@ pub trait Store: Send + Sync {
     /// Appends to a request's provisioning step log.
     async fn append_step_log(&self, id: RequestId, entry: &StepLogEntry) -> Result<(), StoreError>;
 
-    /// Appends `log` and replaces the request, as one atomic write where the
-    /// store can (the default does the two in turn: log first, so a crash
-    /// between them only leaves a log line whose step is redone).
+    /// Appends the `log` lines, in order, and replaces the request, as one
+    /// atomic write where the store can (the default does them in turn: log
+    /// first, so a crash between them only leaves log lines whose step is
+    /// looked up again). The engine writes a step's outcome and the next
+    /// step's `Started` line this way: one write per step.
     async fn update_request_with_log(
         &self,
         request: &Request,
         expected_version: u64,
-        log: &StepLogEntry,
+        log: &[StepLogEntry],
     ) -> Result<(), StoreError> {
-        self.append_step_log(request.id, log).await?;
+        for line in log {
+            self.append_step_log(request.id, line).await?;
+        }
         self.update_request(request, expected_version).await
     }
 

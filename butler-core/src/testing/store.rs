@@ -437,6 +437,49 @@ pub async fn step_log_appends_in_order(store: &dyn Store) {
         store.append_step_log(RequestId(u64::MAX / 2), &e1).await,
         Err(StoreError::NotFound(_))
     ));
+
+    // Lines written with an update land in order, after the others, with
+    // the request's new version; a refused update writes none of its lines.
+    let r = store
+        .get_request(id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap_or_else(|e| panic!("{e}"));
+    let policy = crate::auth::Policy::standard();
+    let (submitted, _) = request::transition(&policy, &r, &ana, Action::Submit, t0())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (cancelled, _) =
+        request::transition(&policy, &r, &ana, Action::Cancel { reason: None }, t0())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let e4 = StepLogEntry {
+        step: ProvisioningStep::Protect,
+        attempt: 1,
+        ..e1.clone()
+    };
+    let e5 = StepLogEntry {
+        step: ProvisioningStep::Monitor,
+        ..e4.clone()
+    };
+    store
+        .update_request_with_log(&submitted, r.version, &[e4.clone(), e5.clone()])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let refused = store
+        .update_request_with_log(&cancelled, r.version, std::slice::from_ref(&e1))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict { .. })),
+        "{refused:?}"
+    );
+    let log = store.step_log(id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(log.len(), 5);
+    assert_eq!(log[3..], [e4, e5]);
+    let stored = store
+        .get_request(id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.state, RequestState::Requested);
+    assert_eq!(stored.history.len(), submitted.history.len());
 }
 
 /// A lease excludes other owners until it expires; its owner may renew it.

@@ -94,12 +94,22 @@ impl Browser {
             .unwrap_or_else(|e| panic!("goto {url}: {e}"));
     }
 
+    /// Finds `css`, waiting (bounded) for the page that shows it to load:
+    /// a click that submits a form returns before the next page is there.
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        let mut last = None;
+        for _ in 0..300 {
+            match self.c.find(Locator::Css(css)).await {
+                Ok(e) => return e,
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{css} never appeared: {last:?}");
+    }
+
     pub async fn fill(&self, css: &str, text: &str) {
-        let e = self
-            .c
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        let e = self.find(css).await;
         e.clear()
             .await
             .unwrap_or_else(|e| panic!("clear {css}: {e}"));
@@ -109,20 +119,16 @@ impl Browser {
     }
 
     pub async fn choose(&self, css: &str, value: &str) {
-        self.c
-            .find(Locator::Css(css))
+        self.find(css)
             .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
             .select_by_value(value)
             .await
             .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
     }
 
     pub async fn click(&self, css: &str) {
-        self.c
-            .find(Locator::Css(css))
+        self.find(css)
             .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
             .click()
             .await
             .unwrap_or_else(|e| panic!("click {css}: {e}"));

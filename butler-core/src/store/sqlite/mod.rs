@@ -375,12 +375,14 @@ impl Store for SqliteStore {
         &self,
         request: &Request,
         expected_version: u64,
-        log: &StepLogEntry,
+        log: &[StepLogEntry],
     ) -> Result<(), StoreError> {
         let (r, body, history) = split(request.clone())?;
-        let line = json(log)?;
+        let lines = log.iter().map(json).collect::<Result<Vec<_>, _>>()?;
         self.with(move |c| {
-            insert_log(c, r.id, &line)?;
+            for line in &lines {
+                insert_log(c, r.id, line)?;
+            }
             update_row(c, &r, &body, &history, expected_version)
         })
         .await
