@@ -27,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 
+mod group_commit;
 mod schema;
 mod store;
 #[cfg(feature = "testing")]

@@ -1,3 +1,4 @@
+use crate::group_commit::{LeaseAsk, RowWrite, Writer};
 use crate::schema::MIGRATIONS;
 use async_trait::async_trait;
 use butler_core::auth::{User, UserAudit};
@@ -40,6 +41,7 @@ impl Default for PoolOptions {
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    writer: Writer,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -52,7 +54,7 @@ impl std::fmt::Debug for PostgresStore {
 /// Statements prepared once per connection and reused (deadpool's cache):
 /// one round trip per call instead of two.
 #[async_trait]
-trait Cached {
+pub(crate) trait Cached {
     async fn execute_c(
         &self,
         sql: &str,
@@ -117,7 +119,7 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 
 /// A database error with PostgreSQL's code and message (never the
 /// connection string).
-fn pg(e: tokio_postgres::Error) -> StoreError {
+pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {
         Some(db) => {
             StoreError::Backend(format!("PostgreSQL {}: {}", db.code().code(), db.message()))
@@ -130,7 +132,7 @@ fn is(e: &tokio_postgres::Error, state: &SqlState) -> bool {
     e.code() == Some(state)
 }
 
-fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(backend)
 }
 
@@ -140,12 +142,12 @@ fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
 }
 
 /// A Butler number as a BIGINT (numbers past i64 do not occur; saturate).
-fn big(v: u64) -> i64 {
+pub(crate) fn big(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 /// A BIGINT read back as a Butler number (negative ones are not Butler's).
-fn num(v: i64) -> u64 {
+pub(crate) fn num(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
@@ -212,65 +214,6 @@ fn history_arrays(history: &[HistoryEntry]) -> Result<(Vec<i64>, Vec<String>), S
     Ok((seqs, bodies))
 }
 
-/// The version check, the row, the new history entries and the step-log
-/// lines are one statement: one round trip and its own transaction. The
-/// engine writes one per step, so round trips are what its throughput is
-/// made of. History is append-only: only entries past the stored ones
-/// are written; nothing is written when the version does not match.
-const UPDATE_ROW: &str = "WITH u AS (
-        UPDATE requests SET owner = $1, state = $2, version = $3, body = $4
-        WHERE id = $5 AND version = $6 RETURNING id
-     ), h AS (
-        INSERT INTO history (request_id, seq, body)
-        SELECT u.id, x.seq, x.body FROM u, unnest($7::BIGINT[], $8::TEXT[]) AS x(seq, body)
-        WHERE x.seq > (SELECT COALESCE(MAX(seq), 0) FROM history WHERE request_id = $5)
-     ), l AS (
-        INSERT INTO step_log (request_id, body)
-        SELECT u.id, x.body FROM u, unnest($9::TEXT[]) WITH ORDINALITY AS x(body, n) ORDER BY x.n
-     )
-     SELECT count(*) FROM u";
-
-async fn update_row(
-    c: &impl GenericClient,
-    r: &Request,
-    body: &str,
-    history: &[HistoryEntry],
-    expected_version: u64,
-    log: &[String],
-) -> Result<(), StoreError> {
-    let id = big(r.id.0);
-    let (seqs, bodies) = history_arrays(history)?;
-    let changed: i64 = c
-        .query_one_c(
-            UPDATE_ROW,
-            &[
-                &r.owner,
-                &r.state.as_str(),
-                &big(r.version),
-                &body,
-                &id,
-                &big(expected_version),
-                &seqs,
-                &bodies,
-                &log,
-            ],
-        )
-        .await
-        .map_err(pg)?
-        .get(0);
-    if changed == 0 {
-        return Err(version_error(
-            c,
-            "SELECT version FROM requests WHERE id = $1",
-            &id,
-            format!("request {}", r.id),
-            expected_version,
-        )
-        .await);
-    }
-    Ok(())
-}
-
 async fn insert_audit(c: &impl GenericClient, line: &str) -> Result<(), StoreError> {
     c.execute_c("INSERT INTO user_audit (body) VALUES ($1)", &[&line])
         .await
@@ -335,7 +278,8 @@ impl PostgresStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(backend)?;
-        let store = PostgresStore { pool };
+        let writer = Writer::start(pool.clone());
+        let store = PostgresStore { pool, writer };
         store.migrate().await?;
         Ok(store)
     }
@@ -520,9 +464,9 @@ impl Store for PostgresStore {
         request: &Request,
         expected_version: u64,
     ) -> Result<(), StoreError> {
-        let (r, body, history) = split(request.clone())?;
-        let c = self.client().await?;
-        update_row(&c, &r, &body, &history, expected_version, &[]).await
+        self.writer
+            .update(RowWrite::new(request, expected_version, &[])?)
+            .await
     }
 
     async fn update_request_with_log(
@@ -531,10 +475,9 @@ impl Store for PostgresStore {
         expected_version: u64,
         log: &[StepLogEntry],
     ) -> Result<(), StoreError> {
-        let (r, body, history) = split(request.clone())?;
-        let lines = log.iter().map(json).collect::<Result<Vec<_>, _>>()?;
-        let c = self.client().await?;
-        update_row(&c, &r, &body, &history, expected_version, &lines).await
+        self.writer
+            .update(RowWrite::new(request, expected_version, log)?)
+            .await
     }
 
     async fn list_requests(&self, query: &RequestQuery) -> Result<Page<Request>, StoreError> {
@@ -900,31 +843,18 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Option<u64>, StoreError> {
-        let c = self.client().await?;
-        let row = c
-            .query_opt_c(
-                "INSERT INTO leases (request_id, owner, expires_at, generation) VALUES ($1, $2, $3, 1)
-                 ON CONFLICT (request_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at,
-                    generation = CASE WHEN leases.owner = EXCLUDED.owner THEN leases.generation ELSE leases.generation + 1 END
-                 WHERE leases.owner = EXCLUDED.owner OR leases.expires_at <= $4
-                 RETURNING generation",
-                &[&big(id.0), &owner, &micros(until), &micros(now)],
-            )
+        self.writer
+            .acquire(LeaseAsk {
+                id: big(id.0),
+                owner: owner.to_string(),
+                until: micros(until),
+                now: micros(now),
+            })
             .await
-            .map_err(pg)?;
-        Ok(row.map(|r| num(r.get(0))))
     }
 
     async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError> {
-        let c = self.client().await?;
-        // Expired at once; the row (and its generation) stays.
-        c.execute_c(
-            "UPDATE leases SET expires_at = $3 WHERE request_id = $1 AND owner = $2",
-            &[&big(id.0), &owner, &i64::MIN],
-        )
-        .await
-        .map_err(pg)?;
-        Ok(())
+        self.writer.release(big(id.0), owner.to_string()).await
     }
 
     async fn insert_user(&self, user: &User, audit: &UserAudit) -> Result<(), StoreError> {

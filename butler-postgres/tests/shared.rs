@@ -192,3 +192,92 @@ async fn two_engines_on_one_database_provision_each_request_once() {
         assert_eq!(sim.billing_activations(&name), 1);
     }
 }
+
+/// Updates that wait together are written by one statement (group
+/// commit); each caller still gets its own answer, and a refused update
+/// writes none of its lines.
+#[tokio::test]
+async fn concurrent_updates_each_get_their_own_answer() {
+    use butler_core::auth::{Actor, Policy, Role};
+    use butler_core::request::{transition, Action, ProvisioningStep, RequestId};
+    use butler_core::store::{StepLogEntry, StepPhase};
+    let Some(url) = fresh_db().await else { return };
+    let s = Arc::new(PostgresStore::connect(&url).await.unwrap());
+    let at = chrono::Utc::now();
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let line = |id: u64, attempt: u32| StepLogEntry {
+        at,
+        engine: format!("e{id}"),
+        step: ProvisioningStep::CreateVm,
+        attempt,
+        phase: StepPhase::Started,
+        lease: id,
+    };
+    let mut set = tokio::task::JoinSet::new();
+    let (mut ids, mut writes) = (Vec::new(), Vec::new());
+    for _ in 0..300 {
+        let id = s.next_request_id().await.unwrap();
+        let r = butler_core::testing::store::sample_request(id, "ana", at);
+        s.insert_request(&r).await.unwrap();
+        let policy = Policy::standard();
+        let (submit, _) = transition(&policy, &r, &ana, Action::Submit, at).unwrap();
+        // A second writer on every third request, with no new history
+        // (nothing else in the statement would refuse it): exactly one wins.
+        let mut touched = r.clone();
+        touched.version = 2;
+        let racers = if id.0 % 3 == 0 {
+            vec![submit, touched]
+        } else {
+            vec![submit]
+        };
+        for (n, next) in racers.into_iter().enumerate() {
+            writes.push((next, vec![line(id.0, n as u32 + 1)]));
+        }
+        ids.push(id);
+    }
+    // All at once, so that they wait together.
+    let start = Arc::new(tokio::sync::Barrier::new(writes.len()));
+    for (next, log) in writes {
+        let (s, start) = (s.clone(), start.clone());
+        set.spawn(async move {
+            start.wait().await;
+            let out = s.update_request_with_log(&next, 1, &log).await;
+            (next, log, out)
+        });
+    }
+    for missing in 0..20u64 {
+        let r =
+            butler_core::testing::store::sample_request(RequestId(1_000_000 + missing), "ana", at);
+        let s = s.clone();
+        set.spawn(async move {
+            let mut next = r.clone();
+            next.version = 2;
+            let out = s.update_request_with_log(&next, 1, &[]).await;
+            (next, Vec::new(), out)
+        });
+    }
+    let mut won = std::collections::HashMap::new();
+    while let Some(done) = set.join_next().await {
+        let (next, log, out) = done.unwrap();
+        match out {
+            Ok(()) => assert!(
+                won.insert(next.id, (next, log)).is_none(),
+                "two writers won"
+            ),
+            Err(StoreError::Conflict {
+                expected: 1,
+                found: 2,
+                ..
+            }) => assert_eq!(next.id.0 % 3, 0),
+            Err(StoreError::NotFound(_)) => assert!(next.id.0 >= 1_000_000),
+            Err(e) => panic!("request {}: {e}", next.id),
+        }
+    }
+    assert_eq!(won.len(), ids.len());
+    for id in ids {
+        let (next, log) = &won[&id];
+        let stored = s.get_request(id).await.unwrap();
+        assert_eq!(&stored, next);
+        assert_eq!(&s.step_log(id).await.unwrap(), log, "request {id}");
+    }
+}
