@@ -1,5 +1,5 @@
-//! Group commit of the engine's hot writes: request updates and lease
-//! takes and releases. Every engine step is one update of its request
+//! Group commit of the engine's hot calls: request reads and updates, and
+//! lease takes and releases. Every engine step is one update of its request
 //! (version check, row, new history, step-log lines), and each statement
 //! costs PostgreSQL a whole round trip: executor start, commit, system
 //! calls. Calls that wait at the same time are therefore written by one
@@ -13,7 +13,7 @@
 //! database refuses a batch as a whole (such a deadlock, say), its calls
 //! are retried one by one, so one bad row never fails the others.
 
-use crate::store::{big, json, num, pg, Cached};
+use crate::store::{big, json, num, pg, Cached, RawRequest};
 use butler_core::request::Request;
 use butler_core::store::{StepLogEntry, StoreError};
 use deadpool_postgres::{GenericClient, Pool};
@@ -42,15 +42,18 @@ pub(crate) struct RowWrite {
 
 impl RowWrite {
     /// `request` as it is to be stored over `expected_version`, with `log`
-    /// appended in order.
-    pub(crate) fn new(
+    /// appended in order; history entries up to `stored` are known to be
+    /// stored already and are not sent.
+    fn new(
         request: &Request,
         expected_version: u64,
         log: &[StepLogEntry],
+        stored: i64,
     ) -> Result<RowWrite, StoreError> {
         let history = request
             .history
             .iter()
+            .filter(|h| i64::from(h.seq) > stored)
             .map(|h| Ok((i64::from(h.seq), json(h)?)))
             .collect::<Result<_, StoreError>>()?;
         let mut row = request.clone();
@@ -153,6 +156,11 @@ const RELEASE_MANY: &str = "UPDATE leases l SET expires_at = $3
      FROM unnest($1::BIGINT[], $2::TEXT[]) AS x(id, owner)
      WHERE l.request_id = x.id AND l.owner = x.owner";
 
+/// Requests and their history, in one statement.
+const GET_MANY: &str = "SELECT r.id, r.body,
+        ARRAY(SELECT h.body FROM history h WHERE h.request_id = r.id ORDER BY h.seq)
+     FROM requests r WHERE r.id = ANY($1)";
+
 /// A lease asked for: request, owner, until, now (microseconds).
 pub(crate) struct LeaseAsk {
     pub(crate) id: i64,
@@ -165,6 +173,7 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 /// What waits in the queue, each with its caller's answer.
 enum Job {
+    Get(i64, Reply<Option<RawRequest>>),
     Update(RowWrite, Reply<()>),
     Acquire(LeaseAsk, Reply<Option<u64>>),
     Release(i64, String, Reply<()>),
@@ -177,6 +186,7 @@ impl Job {
             Job::Update(r, _) => (0, r.id),
             Job::Acquire(a, _) => (1, a.id),
             Job::Release(id, ..) => (2, *id),
+            Job::Get(id, _) => (3, *id),
         }
     }
 
@@ -185,14 +195,42 @@ impl Job {
         match self {
             Job::Update(_, t) | Job::Release(_, _, t) => drop(t.send(Err(e))),
             Job::Acquire(_, t) => drop(t.send(Err(e))),
+            Job::Get(_, t) => drop(t.send(Err(e))),
         }
     }
 }
 
-/// The queue the engine's hot writes wait in; cloning shares it.
+/// The queue the engine's hot calls wait in; cloning shares it.
 #[derive(Clone)]
 pub(crate) struct Writer {
     queue: mpsc::UnboundedSender<Job>,
+    seen: Arc<HistorySeen>,
+}
+
+/// The last history entry seen stored, per request, from this process's
+/// own reads and writes. History is append-only, so entries up to it need
+/// not be sent again (the statement still skips whatever is stored, so a
+/// forgotten or missing entry only means sending more).
+#[derive(Default)]
+struct HistorySeen(std::sync::Mutex<std::collections::HashMap<i64, i64>>);
+
+impl HistorySeen {
+    /// Requests remembered at most; past it the memory starts over.
+    const MAX: usize = 1 << 16;
+
+    fn get(&self, id: i64) -> i64 {
+        let seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        seen.get(&id).copied().unwrap_or(0)
+    }
+
+    fn saw(&self, id: i64, seq: i64) {
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= Self::MAX {
+            seen.clear();
+        }
+        let at = seen.entry(id).or_insert(seq);
+        *at = (*at).max(seq);
+    }
 }
 
 fn stopped() -> StoreError {
@@ -205,7 +243,10 @@ impl Writer {
     pub(crate) fn start(pool: Pool) -> Writer {
         let (queue, jobs) = mpsc::unbounded_channel();
         tokio::spawn(dispatch(pool, jobs));
-        Writer { queue }
+        Writer {
+            queue,
+            seen: Arc::default(),
+        }
     }
 
     async fn ask<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
@@ -214,9 +255,31 @@ impl Writer {
         answer.await.map_err(|_| stopped())?
     }
 
-    /// Writes `row` with whatever else is waiting; its own answer.
-    pub(crate) async fn update(&self, row: RowWrite) -> Result<(), StoreError> {
-        self.ask(|r| Job::Update(row, r)).await
+    /// Reads a request (`None` if there is none) with whatever else waits.
+    pub(crate) async fn get(&self, id: i64) -> Result<Option<RawRequest>, StoreError> {
+        self.ask(|r| Job::Get(id, r)).await
+    }
+
+    /// Remembers that `request`'s history is stored (it was just read).
+    pub(crate) fn saw(&self, request: &Request) {
+        if let Some(seq) = request.history.iter().map(|h| h.seq).max() {
+            self.seen.saw(big(request.id.0), i64::from(seq));
+        }
+    }
+
+    /// Writes `request` over `expected_version` with `log`, with whatever
+    /// else is waiting; its own answer.
+    pub(crate) async fn update(
+        &self,
+        request: &Request,
+        expected_version: u64,
+        log: &[StepLogEntry],
+    ) -> Result<(), StoreError> {
+        let id = big(request.id.0);
+        let row = RowWrite::new(request, expected_version, log, self.seen.get(id))?;
+        self.ask(|r| Job::Update(row, r)).await?;
+        self.saw(request);
+        Ok(())
     }
 
     /// Takes or renews a lease; its generation when held.
@@ -281,12 +344,17 @@ async fn run(pool: &Pool, batch: Vec<Job>) {
         }
     };
     let (mut updates, mut acquires, mut releases) = (Vec::new(), Vec::new(), Vec::new());
+    let mut gets = Vec::new();
     for j in batch {
         match j {
+            Job::Get(id, t) => gets.push((id, t)),
             Job::Update(row, t) => updates.push((row, t)),
             Job::Acquire(ask, t) => acquires.push((ask, t)),
             Job::Release(id, owner, t) => releases.push((id, owner, t)),
         }
+    }
+    if !gets.is_empty() {
+        run_gets(&c, gets).await;
     }
     if !updates.is_empty() {
         run_updates(&c, updates).await;
@@ -318,6 +386,37 @@ where
             }
         }
         Err(_) => {}
+    }
+}
+
+async fn run_gets(c: &impl GenericClient, gets: Vec<(i64, Reply<Option<RawRequest>>)>) {
+    let ids: Vec<i64> = gets.iter().map(|(id, _)| *id).collect();
+    match c.query_c(GET_MANY, &[&ids]).await {
+        Ok(rows) => {
+            let mut found: std::collections::HashMap<i64, RawRequest> = rows
+                .into_iter()
+                .map(|r| {
+                    let id = r.get(0);
+                    (
+                        id,
+                        RawRequest {
+                            id,
+                            body: r.get(1),
+                            history: r.get(2),
+                        },
+                    )
+                })
+                .collect();
+            for (id, t) in gets {
+                let _ = t.send(Ok(found.remove(&id)));
+            }
+        }
+        Err(e) => {
+            let err = pg(e);
+            for (_, t) in gets {
+                let _ = t.send(Err(err.clone()));
+            }
+        }
     }
 }
 

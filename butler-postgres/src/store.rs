@@ -1,4 +1,4 @@
-use crate::group_commit::{LeaseAsk, RowWrite, Writer};
+use crate::group_commit::{LeaseAsk, Writer};
 use crate::schema::MIGRATIONS;
 use async_trait::async_trait;
 use butler_core::auth::{User, UserAudit};
@@ -222,14 +222,14 @@ async fn insert_audit(c: &impl GenericClient, line: &str) -> Result<(), StoreErr
 }
 
 /// A request as stored, decoded by the caller so one bad row can be skipped.
-struct RawRequest {
-    id: i64,
-    body: String,
-    history: Vec<String>,
+pub(crate) struct RawRequest {
+    pub(crate) id: i64,
+    pub(crate) body: String,
+    pub(crate) history: Vec<String>,
 }
 
 impl RawRequest {
-    fn decode(&self) -> Result<Request, StoreError> {
+    pub(crate) fn decode(&self) -> Result<Request, StoreError> {
         let mut r: Request = parse(&self.body)?;
         r.history = self
             .history
@@ -440,23 +440,16 @@ impl Store for PostgresStore {
     }
 
     async fn get_request(&self, id: RequestId) -> Result<Request, StoreError> {
-        let c = self.client().await?;
-        // The row and its history in one round trip.
-        let row = c
-            .query_opt_c(
-                "SELECT body, ARRAY(SELECT h.body FROM history h WHERE h.request_id = r.id ORDER BY h.seq)
-                 FROM requests r WHERE id = $1",
-                &[&big(id.0)],
-            )
-            .await
-            .map_err(pg)?
-            .ok_or_else(|| StoreError::NotFound(format!("request {id}")))?;
-        RawRequest {
-            id: big(id.0),
-            body: row.get(0),
-            history: row.get(1),
-        }
-        .decode()
+        // With whatever other reads wait: the engine reads each request it
+        // takes, and many at once.
+        let r = self
+            .writer
+            .get(big(id.0))
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("request {id}")))?
+            .decode()?;
+        self.writer.saw(&r);
+        Ok(r)
     }
 
     async fn update_request(
@@ -464,9 +457,7 @@ impl Store for PostgresStore {
         request: &Request,
         expected_version: u64,
     ) -> Result<(), StoreError> {
-        self.writer
-            .update(RowWrite::new(request, expected_version, &[])?)
-            .await
+        self.writer.update(request, expected_version, &[]).await
     }
 
     async fn update_request_with_log(
@@ -475,9 +466,7 @@ impl Store for PostgresStore {
         expected_version: u64,
         log: &[StepLogEntry],
     ) -> Result<(), StoreError> {
-        self.writer
-            .update(RowWrite::new(request, expected_version, log)?)
-            .await
+        self.writer.update(request, expected_version, log).await
     }
 
     async fn list_requests(&self, query: &RequestQuery) -> Result<Page<Request>, StoreError> {

@@ -281,3 +281,48 @@ async fn concurrent_updates_each_get_their_own_answer() {
         assert_eq!(&s.step_log(id).await.unwrap(), log, "request {id}");
     }
 }
+
+/// Each process sends only the history entries it has not seen stored;
+/// writers through two stores still leave the whole history, once.
+#[tokio::test]
+async fn history_stays_whole_across_two_writers() {
+    use butler_core::auth::{Actor, Policy, Role};
+    use butler_core::request::{transition, Action};
+    let Some(url) = fresh_db().await else { return };
+    let a = PostgresStore::connect(&url).await.unwrap();
+    let b = PostgresStore::connect(&url).await.unwrap();
+    let at = chrono::Utc::now();
+    let (ana, bea) = (
+        Actor::trusted("ana", [Role::Requester]).unwrap(),
+        Actor::trusted("bea", [Role::Approver]).unwrap(),
+    );
+    let policy = Policy::standard();
+    let id = a.next_request_id().await.unwrap();
+    let r = butler_core::testing::store::sample_request(id, "ana", at);
+    a.insert_request(&r).await.unwrap();
+    a.get_request(id).await.unwrap();
+    // B moves it on; A, which has seen only the first entry stored, writes
+    // on top of B's version: it sends entries 2 and 3, and entry 2 (B's)
+    // is kept as B wrote it.
+    let (submitted, _) = transition(&policy, &r, &ana, Action::Submit, at).unwrap();
+    b.update_request(&submitted, 1).await.unwrap();
+    let (approved, _) = transition(&policy, &submitted, &bea, Action::Approve, at).unwrap();
+    a.update_request(&approved, 2).await.unwrap();
+    // B's stale write is refused and writes nothing.
+    let (cancelled, _) = transition(
+        &policy,
+        &submitted,
+        &ana,
+        Action::Cancel { reason: None },
+        at,
+    )
+    .unwrap();
+    assert!(matches!(
+        b.update_request(&cancelled, 2).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let stored = b.get_request(id).await.unwrap();
+    assert_eq!(stored, approved);
+    let seqs: Vec<u32> = stored.history.iter().map(|h| h.seq).collect();
+    assert_eq!(seqs, vec![1, 2, 3]);
+}
