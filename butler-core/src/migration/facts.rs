@@ -8,6 +8,7 @@ use crate::backend::PowerState;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// "Absent" in a `u16` index.
 pub const NONE16: u16 = u16::MAX;
@@ -82,9 +83,10 @@ pub struct FactsSnapshot {
     pub groups: Vec<GroupFacts>,
     /// Per group VM, in the group's order.
     pub vms: Vec<VmFacts>,
-    /// The VM names the facts are aligned with (for re-alignment).
+    /// The VM names the facts are aligned with (for re-alignment), shared
+    /// with the group's [`GroupIndex`]: a refresh copies no name.
     #[serde(skip)]
-    pub names: Vec<String>,
+    pub names: Arc<[String]>,
     /// [`content_hash`](Self::content_hash), computed once.
     #[serde(skip)]
     pub(super) content: HashCache,
@@ -160,6 +162,7 @@ pub struct GroupIndex {
     group: super::group::GroupId,
     version: u64,
     len: usize,
+    names: Arc<[String]>,
     keys: (ahash::RandomState, ahash::RandomState),
     table: hashbrown::HashTable<(u64, u64, u32)>,
 }
@@ -191,6 +194,7 @@ impl GroupIndex {
             group: group.id,
             version: group.version,
             len: group.vms.len(),
+            names: group.vms.iter().map(|v| v.name.clone()).collect(),
             keys,
             table,
         }
@@ -316,7 +320,7 @@ impl FactsSnapshot {
             projects,
             groups,
             vms,
-            names: group.vms.iter().map(|v| v.name.clone()).collect(),
+            names: index.names.clone(),
             content: HashCache::default(),
         }
     }
