@@ -39,14 +39,15 @@ impl ClusterBackend for SimPlatform {
         if !w.clusters.contains_key(cluster) {
             return Err(not_found(Op::ListVms, format!("no cluster {cluster:?}")));
         }
-        Ok(w.vms_on(cluster, 0)
-            .map(|v| VmBrief {
-                name: v.info.name.clone(),
-                cluster: v.info.cluster.clone(),
-                project: v.info.project.clone(),
-                power: v.info.power,
-            })
-            .collect())
+        // Sized once: a million briefs are not moved by repeated growth.
+        let mut out = Vec::with_capacity(w.vm_count_on(cluster));
+        out.extend(w.vms_on(cluster, 0).map(|v| VmBrief {
+            name: v.info.name.clone(),
+            cluster: v.info.cluster.clone(),
+            project: v.info.project.clone(),
+            power: v.info.power,
+        }));
+        Ok(out)
     }
 
     async fn list_vm_names(&self, cluster: &str) -> Result<Vec<String>, BackendError> {
