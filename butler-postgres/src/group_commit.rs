@@ -389,6 +389,13 @@ where
     }
 }
 
+/// Gives every caller the same failure (those that stopped waiting need none).
+fn tell_all<T>(callers: impl Iterator<Item = Reply<T>>, err: &StoreError) {
+    for t in callers {
+        let _ = t.send(Err(err.clone()));
+    }
+}
+
 async fn run_gets(c: &impl GenericClient, gets: Vec<(i64, Reply<Option<RawRequest>>)>) {
     let ids: Vec<i64> = gets.iter().map(|(id, _)| *id).collect();
     match c.query_c(GET_MANY, &[&ids]).await {
@@ -411,12 +418,7 @@ async fn run_gets(c: &impl GenericClient, gets: Vec<(i64, Reply<Option<RawReques
                 let _ = t.send(Ok(found.remove(&id)));
             }
         }
-        Err(e) => {
-            let err = pg(e);
-            for (_, t) in gets {
-                let _ = t.send(Err(err.clone()));
-            }
-        }
+        Err(e) => tell_all(gets.into_iter().map(|(_, t)| t), &pg(e)),
     }
 }
 
@@ -447,10 +449,7 @@ async fn run_acquires(c: &impl GenericClient, mut acquires: Vec<(LeaseAsk, Reply
             }
             Err(e) if acquires.len() > 1 && e.as_db_error().is_some() => Err((acquires, e)),
             Err(e) => {
-                let err = pg(e);
-                for (_, t) in acquires {
-                    let _ = t.send(Err(err.clone()));
-                }
+                tell_all(acquires.into_iter().map(|(_, t)| t), &pg(e));
                 Ok(())
             }
         }
@@ -501,10 +500,7 @@ async fn run_updates(c: &impl GenericClient, mut updates: Vec<(RowWrite, Reply<(
             // A lone update refused, or the connection failed (whether the
             // batch was written is then unknown): every caller is told.
             Err(e) => {
-                let err = pg(e);
-                for (_, t) in updates {
-                    let _ = t.send(Err(err.clone()));
-                }
+                tell_all(updates.into_iter().map(|(_, t)| t), &pg(e));
                 Ok(())
             }
         }

@@ -47,6 +47,23 @@ impl MemoryStore {
 }
 
 /// A running report shows the lines appended so far.
+/// Replaces a stored request if its version is `expected_version`.
+fn replace(g: &mut Inner, request: &Request, expected_version: u64) -> Result<(), StoreError> {
+    let stored = g
+        .requests
+        .get_mut(&request.id)
+        .ok_or_else(|| StoreError::NotFound(format!("request {}", request.id)))?;
+    if stored.version != expected_version {
+        return Err(StoreError::Conflict {
+            what: format!("request {}", request.id),
+            expected: expected_version,
+            found: stored.version,
+        });
+    }
+    *stored = request.clone();
+    Ok(())
+}
+
 fn with_lines(mut r: MigrationReport, lines: &BTreeMap<RunId, Vec<VmReport>>) -> MigrationReport {
     if r.ended.is_none() && r.vms.is_empty() {
         r.vms = lines.get(&r.id).cloned().unwrap_or_default();
@@ -85,20 +102,7 @@ impl Store for MemoryStore {
         request: &Request,
         expected_version: u64,
     ) -> Result<(), StoreError> {
-        let mut g = self.lock();
-        let stored = g
-            .requests
-            .get_mut(&request.id)
-            .ok_or_else(|| StoreError::NotFound(format!("request {}", request.id)))?;
-        if stored.version != expected_version {
-            return Err(StoreError::Conflict {
-                what: format!("request {}", request.id),
-                expected: expected_version,
-                found: stored.version,
-            });
-        }
-        *stored = request.clone();
-        Ok(())
+        replace(&mut self.lock(), request, expected_version)
     }
 
     async fn update_request_with_log(
@@ -109,18 +113,7 @@ impl Store for MemoryStore {
     ) -> Result<(), StoreError> {
         // Under one lock: a refused update leaves no line behind.
         let mut g = self.lock();
-        let stored = g
-            .requests
-            .get_mut(&request.id)
-            .ok_or_else(|| StoreError::NotFound(format!("request {}", request.id)))?;
-        if stored.version != expected_version {
-            return Err(StoreError::Conflict {
-                what: format!("request {}", request.id),
-                expected: expected_version,
-                found: stored.version,
-            });
-        }
-        *stored = request.clone();
+        replace(&mut g, request, expected_version)?;
         g.step_logs
             .entry(request.id)
             .or_default()
