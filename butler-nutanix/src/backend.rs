@@ -278,6 +278,29 @@ impl NutanixBackend {
     }
 
     /// [`list_all`](Self::list_all) decoding each entity straight into `T`.
+    /// The VMs on `cluster`, each entity decoded as `E` and read by `into`.
+    async fn vms_on<E: serde::de::DeserializeOwned + Send + 'static, T>(
+        &self,
+        cluster: &str,
+        op: &'static str,
+        into: fn(E) -> T,
+        cluster_of: fn(&T) -> &String,
+    ) -> Result<Vec<T>, BackendError> {
+        let all = self
+            .list_all_as::<E>(
+                "vm",
+                crate::url_safe::fiql_plain(cluster).then(|| format!("cluster_name=={cluster}")),
+            )
+            .await
+            .map_err(op_err(op))?;
+        // The filter narrows the transfer; the check keeps us right if a PC ignores it.
+        Ok(all
+            .into_iter()
+            .map(into)
+            .filter(|v| cluster_of(v) == cluster)
+            .collect())
+    }
+
     async fn list_all_as<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         kind: &str,
@@ -475,34 +498,20 @@ impl ClusterBackend for NutanixBackend {
     }
 
     async fn list_vms(&self, cluster: &str) -> Result<Vec<VmInfo>, BackendError> {
-        let all = self
-            .list_all_as::<decode::VmEntity>(
-                "vm",
-                crate::url_safe::fiql_plain(cluster).then(|| format!("cluster_name=={cluster}")),
-            )
-            .await
-            .map_err(op_err("list_vms"))?;
-        // The filter narrows the transfer; the check keeps us right if a PC ignores it.
-        Ok(all
-            .into_iter()
-            .map(decode::VmEntity::into_info)
-            .filter(|v| v.cluster == cluster)
-            .collect())
+        self.vms_on::<decode::VmEntity, _>(cluster, "list_vms", decode::VmEntity::into_info, |v| {
+            &v.cluster
+        })
+        .await
     }
 
     async fn list_vm_briefs(&self, cluster: &str) -> Result<Vec<VmBrief>, BackendError> {
-        let all = self
-            .list_all_as::<decode::VmBriefEntity>(
-                "vm",
-                crate::url_safe::fiql_plain(cluster).then(|| format!("cluster_name=={cluster}")),
-            )
-            .await
-            .map_err(op_err("list_vm_briefs"))?;
-        Ok(all
-            .into_iter()
-            .map(decode::VmBriefEntity::into_brief)
-            .filter(|v| v.cluster == cluster)
-            .collect())
+        self.vms_on::<decode::VmBriefEntity, _>(
+            cluster,
+            "list_vm_briefs",
+            decode::VmBriefEntity::into_brief,
+            |v| &v.cluster,
+        )
+        .await
     }
 
     async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError> {

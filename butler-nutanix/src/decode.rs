@@ -287,6 +287,24 @@ struct BriefResources {
     power_state: Option<String>,
 }
 
+/// A VM's name and cluster: status first, spec where status lacks one
+/// (the full and the brief decoders read them alike).
+fn name_and_cluster(
+    status: (Option<String>, Option<NamedRef>),
+    spec: (Option<String>, Option<NamedRef>),
+) -> (String, String) {
+    let nonempty = |s: Option<String>| s.filter(|x| !x.is_empty());
+    let cluster_of = |r: Option<NamedRef>| nonempty(r.and_then(|r| r.name));
+    let name = nonempty(status.0).or_else(|| nonempty(spec.0));
+    let cluster = cluster_of(status.1).or_else(|| cluster_of(spec.1));
+    (name.unwrap_or_default(), cluster.unwrap_or_default())
+}
+
+/// The project a VM's metadata names, if any.
+fn project_name(reference: Option<NamedRef>) -> Option<String> {
+    reference.and_then(|r| r.name).filter(|x| !x.is_empty())
+}
+
 impl VmBriefEntity {
     /// The brief, read as [`VmEntity::into_info`] reads the same fields.
     pub fn into_brief(self) -> VmBrief {
@@ -295,18 +313,17 @@ impl VmBriefEntity {
             spec,
             status,
         } = self;
-        let nonempty = |s: Option<String>| s.filter(|x| !x.is_empty());
-        let cluster_of = |r: Option<NamedRef>| nonempty(r.and_then(|r| r.name));
         let power = |p: &BriefPart| p.resources.as_ref().and_then(|r| r.power_state.clone());
+        let power = power_of(power(&status).or_else(|| power(&spec)));
+        let (name, cluster) = name_and_cluster(
+            (status.name, status.cluster_reference),
+            (spec.name, spec.cluster_reference),
+        );
         VmBrief {
-            power: power_of(power(&status).or_else(|| power(&spec))),
-            name: nonempty(status.name)
-                .or_else(|| nonempty(spec.name))
-                .unwrap_or_default(),
-            cluster: cluster_of(status.cluster_reference)
-                .or_else(|| cluster_of(spec.cluster_reference))
-                .unwrap_or_default(),
-            project: nonempty(metadata.project_reference.and_then(|r| r.name)),
+            power,
+            name,
+            cluster,
+            project: project_name(metadata.project_reference),
         }
     }
 }
@@ -325,14 +342,10 @@ impl VmEntity {
             spec,
             status,
         } = self;
-        let nonempty = |s: Option<String>| s.filter(|x| !x.is_empty());
-        let cluster_of = |r: Option<NamedRef>| nonempty(r.and_then(|r| r.name));
-        let name = nonempty(status.name)
-            .or_else(|| nonempty(spec.name))
-            .unwrap_or_default();
-        let cluster = cluster_of(status.cluster_reference)
-            .or_else(|| cluster_of(spec.cluster_reference))
-            .unwrap_or_default();
+        let (name, cluster) = name_and_cluster(
+            (status.name, status.cluster_reference),
+            (spec.name, spec.cluster_reference),
+        );
         let (sr, pr) = (
             status.resources.unwrap_or_default(),
             spec.resources.unwrap_or_default(),
@@ -392,7 +405,7 @@ impl VmEntity {
             uuid: metadata.uuid.unwrap_or_default(),
             name,
             cluster,
-            project: nonempty(metadata.project_reference.and_then(|r| r.name)),
+            project: project_name(metadata.project_reference),
             power,
             state,
             vcpus: u32::try_from(sockets.saturating_mul(cores)).unwrap_or(u32::MAX),

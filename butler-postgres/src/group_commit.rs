@@ -13,7 +13,7 @@
 //! database refuses a batch as a whole (such a deadlock, say), its calls
 //! are retried one by one, so one bad row never fails the others.
 
-use crate::store::{big, json, num, pg, Cached, RawRequest};
+use crate::store::{big, json, num, pg, split, version_error, Cached, RawRequest};
 use butler_core::request::Request;
 use butler_core::store::{StepLogEntry, StoreError};
 use deadpool_postgres::{GenericClient, Pool};
@@ -50,20 +50,18 @@ impl RowWrite {
         log: &[StepLogEntry],
         stored: i64,
     ) -> Result<RowWrite, StoreError> {
-        let history = request
-            .history
+        let (row, body, history) = split(request.clone())?;
+        let history = history
             .iter()
             .filter(|h| i64::from(h.seq) > stored)
             .map(|h| Ok((i64::from(h.seq), json(h)?)))
             .collect::<Result<_, StoreError>>()?;
-        let mut row = request.clone();
-        row.history = Vec::new();
         Ok(RowWrite {
-            id: big(request.id.0),
-            owner: request.owner.clone(),
-            state: request.state.as_str(),
-            version: big(request.version),
-            body: json(&row)?,
+            id: big(row.id.0),
+            owner: row.owner,
+            state: row.state.as_str(),
+            version: big(row.version),
+            body,
             expected: big(expected_version),
             history,
             log: log.iter().map(json).collect::<Result<_, _>>()?,
@@ -93,19 +91,14 @@ const UPDATE_MANY: &str = "WITH i AS (
 
 /// Why `row` matched nothing: a conflict if the request exists, else not found.
 async fn refusal(c: &impl GenericClient, row: &RowWrite) -> StoreError {
-    let what = format!("request {}", row.id);
-    match c
-        .query_opt_c("SELECT version FROM requests WHERE id = $1", &[&row.id])
-        .await
-    {
-        Ok(Some(found)) => StoreError::Conflict {
-            what,
-            expected: num(row.expected),
-            found: num(found.get(0)),
-        },
-        Ok(None) => StoreError::NotFound(what),
-        Err(e) => pg(e),
-    }
+    version_error(
+        c,
+        "SELECT version FROM requests WHERE id = $1",
+        &row.id,
+        format!("request {}", row.id),
+        num(row.expected),
+    )
+    .await
 }
 
 /// Writes `rows` (distinct requests) in one statement; the ids written.
@@ -375,17 +368,13 @@ where
     F: Fn(Vec<J>) -> Fut,
     Fut: std::future::Future<Output = Result<(), (Vec<J>, tokio_postgres::Error)>>,
 {
-    let many = jobs.len() > 1;
-    match statement(jobs).await {
-        Ok(()) => {}
-        Err((jobs, e)) if many && e.as_db_error().is_some() => {
-            tracing::debug!(error = %e, jobs = jobs.len(), "batch refused; running its jobs one by one");
-            for j in jobs {
-                // A lone job's failure is answered by `statement` itself.
-                let _ = statement(vec![j]).await;
-            }
+    // `statement` hands the jobs back only for a refused batch of several;
+    // a lone job's failure it answers itself.
+    if let Err((jobs, e)) = statement(jobs).await {
+        tracing::debug!(error = %e, jobs = jobs.len(), "batch refused; running its jobs one by one");
+        for j in jobs {
+            let _ = statement(vec![j]).await;
         }
-        Err(_) => {}
     }
 }
 

@@ -156,7 +156,7 @@ fn micros(t: DateTime<Utc>) -> i64 {
 }
 
 /// Splits a request into its row body (JSON without history) and history.
-fn split(mut r: Request) -> Result<(Request, String, Vec<HistoryEntry>), StoreError> {
+pub(crate) fn split(mut r: Request) -> Result<(Request, String, Vec<HistoryEntry>), StoreError> {
     let history = std::mem::take(&mut r.history);
     let body = json(&r)?;
     Ok((r, body, history))
@@ -174,7 +174,7 @@ async fn next_in(c: &impl GenericClient, sequence: &str) -> Result<u64, StoreErr
 }
 
 /// After an update matched no row: a conflict if the row exists, else not found.
-async fn version_error(
+pub(crate) async fn version_error(
     c: &impl GenericClient,
     sql: &str,
     key: &(dyn ToSql + Sync),
