@@ -277,14 +277,14 @@ impl NutanixBackend {
         self.list_all_as::<Value>(kind, filter).await
     }
 
-    /// [`list_all`](Self::list_all) decoding each entity straight into `T`.
-    /// The VMs on `cluster`, each entity decoded as `E` and read by `into`.
+    /// The VMs on `cluster`, each entity decoded as `E` and read by `read`,
+    /// which answers `None` for an entity on another cluster: the filter
+    /// narrows the transfer, the check keeps us right if a PC ignores it.
     async fn vms_on<E: serde::de::DeserializeOwned + Send + 'static, T>(
         &self,
         cluster: &str,
         op: &'static str,
-        into: fn(E) -> T,
-        cluster_of: fn(&T) -> &String,
+        read: impl FnMut(E) -> Option<T>,
     ) -> Result<Vec<T>, BackendError> {
         let all = self
             .list_all_as::<E>(
@@ -293,12 +293,7 @@ impl NutanixBackend {
             )
             .await
             .map_err(op_err(op))?;
-        // The filter narrows the transfer; the check keeps us right if a PC ignores it.
-        Ok(all
-            .into_iter()
-            .map(into)
-            .filter(|v| cluster_of(v) == cluster)
-            .collect())
+        Ok(all.into_iter().filter_map(read).collect())
     }
 
     async fn list_all_as<T: serde::de::DeserializeOwned + Send + 'static>(
@@ -498,20 +493,16 @@ impl ClusterBackend for NutanixBackend {
     }
 
     async fn list_vms(&self, cluster: &str) -> Result<Vec<VmInfo>, BackendError> {
-        self.vms_on::<decode::VmEntity, _>(cluster, "list_vms", decode::VmEntity::into_info, |v| {
-            &v.cluster
+        self.vms_on(cluster, "list_vms", |e: decode::VmEntity| {
+            Some(e.into_info()).filter(|v| v.cluster == cluster)
         })
         .await
     }
 
     async fn list_vm_briefs(&self, cluster: &str) -> Result<Vec<VmBrief>, BackendError> {
-        self.vms_on::<decode::VmBriefEntity, _>(
-            cluster,
-            "list_vm_briefs",
-            decode::VmBriefEntity::into_brief,
-            |v| &v.cluster,
-        )
-        .await
+        let mut briefs = decode::ClusterBriefs::on(cluster);
+        self.vms_on(cluster, "list_vm_briefs", |e| briefs.read(e))
+            .await
     }
 
     async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError> {
@@ -784,7 +775,7 @@ impl ClusterBackend for NutanixBackend {
             }
             Err(e) => return Err(e.into_backend(op)),
         };
-        if !pd.vms.iter().any(|v| v == &req.vm_name) {
+        if !pd.vms.iter().any(|v| **v == *req.vm_name) {
             return Err(BackendError::new(
                 ErrorKind::Permanent,
                 op,

@@ -8,7 +8,8 @@ use butler_core::backend::{
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// The value at `path` (object keys), or `Null`.
 pub fn at<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
@@ -308,6 +309,17 @@ fn project_name(reference: Option<NamedRef>) -> Option<String> {
 impl VmBriefEntity {
     /// The brief, read as [`VmEntity::into_info`] reads the same fields.
     pub fn into_brief(self) -> VmBrief {
+        let (name, cluster, project, power) = self.into_parts();
+        VmBrief {
+            name: name.into(),
+            cluster: cluster.into(),
+            project: project.map(Into::into),
+            power,
+        }
+    }
+
+    /// Name, cluster, project and power state.
+    fn into_parts(self) -> (String, String, Option<String>, PowerState) {
         let VmBriefEntity {
             metadata,
             spec,
@@ -319,12 +331,53 @@ impl VmBriefEntity {
             (status.name, status.cluster_reference),
             (spec.name, spec.cluster_reference),
         );
-        VmBrief {
-            power,
+        (
             name,
             cluster,
-            project: project_name(metadata.project_reference),
+            project_name(metadata.project_reference),
+            power,
+        )
+    }
+}
+
+/// Reads the briefs of one cluster's VM list: every brief shares one string
+/// for the cluster and one per project, not a copy each.
+#[derive(Debug)]
+pub struct ClusterBriefs {
+    cluster: Arc<str>,
+    projects: HashMap<String, Arc<str>>,
+}
+
+impl ClusterBriefs {
+    /// A reader for the list of `cluster`.
+    pub fn on(cluster: &str) -> ClusterBriefs {
+        ClusterBriefs {
+            cluster: Arc::from(cluster),
+            projects: HashMap::new(),
         }
+    }
+
+    /// The entity's brief, or `None` when it is on another cluster (a
+    /// Prism Central that ignores the list's filter).
+    pub fn read(&mut self, e: VmBriefEntity) -> Option<VmBrief> {
+        let (name, cluster, project, power) = e.into_parts();
+        if *cluster != *self.cluster {
+            return None;
+        }
+        let project = project.map(|p| match self.projects.get(&p) {
+            Some(shared) => shared.clone(),
+            None => {
+                let shared: Arc<str> = Arc::from(p.as_str());
+                self.projects.insert(p, shared.clone());
+                shared
+            }
+        });
+        Some(VmBrief {
+            name: name.into(),
+            cluster: self.cluster.clone(),
+            project,
+            power,
+        })
     }
 }
 
@@ -549,6 +602,7 @@ impl PdEntity {
                 .into_iter()
                 .filter_map(|m| m.vm_name)
                 .filter(|n| !n.is_empty())
+                .map(Arc::from)
                 .collect(),
             schedules,
             remote_sites: self
@@ -564,6 +618,38 @@ impl PdEntity {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn briefs_of_one_cluster_share_its_and_their_projects_strings() {
+        use serde_json::json;
+        let entity = |name: &str, cluster: &str, project: &str| {
+            VmBriefEntity::deserialize(json!({
+                "metadata": {"project_reference": {"kind": "project", "name": project}},
+                "status": {"name": name, "cluster_reference": {"kind": "cluster", "name": cluster},
+                           "resources": {"power_state": "ON"}},
+            }))
+            .expect("entity")
+        };
+        let mut briefs = ClusterBriefs::on("c1");
+        let a = briefs.read(entity("a", "c1", "p")).expect("on c1");
+        let b = briefs.read(entity("b", "c1", "p")).expect("on c1");
+        assert_eq!(briefs.read(entity("x", "c2", "p")), None, "another cluster");
+        assert_eq!(
+            (&*a.name, &*a.cluster, a.project.as_deref()),
+            ("a", "c1", Some("p"))
+        );
+        assert_eq!(a.power, PowerState::On);
+        assert!(Arc::ptr_eq(&a.cluster, &b.cluster));
+        assert!(Arc::ptr_eq(
+            a.project.as_ref().expect("project"),
+            b.project.as_ref().expect("project")
+        ));
+        assert_eq!(
+            a,
+            entity("a", "c1", "p").into_brief(),
+            "reads as the lone decoder"
+        );
+    }
 
     #[test]
     fn a_migrate_answer_with_entries_is_a_refusal() {

@@ -247,11 +247,9 @@ fn generate_checked(sim: &SimPlatform, spec: &FleetSpec) -> Fleet {
         } else {
             PowerState::Off
         };
-        if rng.gen::<f64>() >= spec.mix.no_group {
-            pgs[i % groups].vms.push(name.clone());
-        }
+        let grouped = rng.gen::<f64>() >= spec.mix.no_group;
         let uuid = w.uuid();
-        w.insert_vm(VmInfo {
+        let shared = w.insert_vm(VmInfo {
             uuid,
             name: name.clone(),
             cluster,
@@ -265,6 +263,9 @@ fn generate_checked(sim: &SimPlatform, spec: &FleetSpec) -> Fleet {
             categories: vec!["Environment:Production".into()],
             ip_addresses: Vec::new(),
         });
+        if grouped {
+            pgs[i % groups].vms.push(shared);
+        }
         vm_names.push(name);
     }
     let fleet_groups = pgs
@@ -277,7 +278,10 @@ fn generate_checked(sim: &SimPlatform, spec: &FleetSpec) -> Fleet {
     for pg in pgs {
         let key = (pg.cluster.clone(), pg.name.clone());
         for vm in &pg.vms {
-            w.vm_groups.entry(vm.clone()).or_default().push(key.clone());
+            w.vm_groups
+                .entry(vm.to_string())
+                .or_default()
+                .push(key.clone());
         }
         w.pgs.insert(key, pg);
     }

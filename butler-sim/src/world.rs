@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Durations of long operations (simulated time).
@@ -41,6 +42,10 @@ impl Default for Timings {
 #[derive(Debug, Clone)]
 pub(crate) struct SimVm {
     pub(crate) info: VmInfo,
+    /// `info.name`, shared with the name index, the groups that hold the
+    /// VM and every brief listed: a refresh of a million VMs counts
+    /// references instead of copying names.
+    pub(crate) name: Arc<str>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,7 +53,8 @@ pub(crate) struct SimPg {
     pub(crate) name: String,
     pub(crate) cluster: String,
     pub(crate) active: bool,
-    pub(crate) vms: Vec<String>,
+    /// Members, sharing their VMs' names ([`SimVm::name`]).
+    pub(crate) vms: Vec<Arc<str>>,
     pub(crate) schedules: Vec<Schedule>,
     pub(crate) remote_sites: Vec<String>,
     /// When remote replication started (replicas every remote interval since).
@@ -175,7 +181,7 @@ pub(crate) struct World {
     pub(crate) vms: Vec<SimVm>,
     pub(crate) vm_by_uuid: HashMap<String, usize>,
     /// Name → indexes (names are not unique on real platforms either).
-    pub(crate) vm_by_name: HashMap<String, Vec<usize>>,
+    pub(crate) vm_by_name: HashMap<Arc<str>, Vec<usize>>,
     /// Cluster → its VMs (see [`ClusterVms`]): listing a cluster or one
     /// page of it never scans the others.
     pub(crate) vm_by_cluster: HashMap<String, ClusterVms>,
@@ -274,19 +280,29 @@ impl World {
         self.billing.push(act);
     }
 
-    pub(crate) fn insert_vm(&mut self, info: VmInfo) {
+    /// Adds the VM; returns its shared name.
+    pub(crate) fn insert_vm(&mut self, info: VmInfo) -> Arc<str> {
         let i = self.vms.len();
         self.vm_by_uuid.insert(info.uuid.clone(), i);
-        self.vm_by_name
-            .entry(info.name.clone())
-            .or_default()
-            .push(i);
+        let name = self.shared_name(&info.name);
+        self.vm_by_name.entry(name.clone()).or_default().push(i);
         self.vm_by_cluster
             .entry(info.cluster.clone())
             .or_default()
             .on
             .push(i);
-        self.vms.push(SimVm { info });
+        self.vms.push(SimVm {
+            info,
+            name: name.clone(),
+        });
+        name
+    }
+
+    /// The shared copy of a VM name the world knows, or a new one.
+    fn shared_name(&self, name: &str) -> Arc<str> {
+        self.vm_by_name
+            .get_key_value(name)
+            .map_or_else(|| Arc::from(name), |(k, _)| k.clone())
     }
 
     /// The VMs on `cluster`, in creation order, from the `skip`-th on.
@@ -359,8 +375,11 @@ impl World {
             .pgs
             .entry(key.clone())
             .or_insert_with(|| SimPg::new(&key.0, &key.1));
-        if !pg.vms.iter().any(|v| v == vm) {
-            pg.vms.push(vm.to_string());
+        if !pg.vms.iter().any(|v| **v == *vm) {
+            let name = self.shared_name(vm);
+            if let Some(pg) = self.pgs.get_mut(key) {
+                pg.vms.push(name);
+            }
         }
         let listed = self.vm_groups.entry(vm.to_string()).or_default();
         if !listed.contains(key) {
@@ -375,7 +394,7 @@ impl World {
                 && self
                     .pgs
                     .get(k)
-                    .is_some_and(|p| p.active && p.vms.iter().any(|v| v == vm))
+                    .is_some_and(|p| p.active && p.vms.iter().any(|v| **v == *vm))
         })
     }
 
@@ -500,7 +519,7 @@ impl World {
         self.index_moves(source, destination, arrived);
         let dst_key = (destination.to_string(), group.to_string());
         for m in &members {
-            let listed = self.vm_groups.entry(m.clone()).or_default();
+            let listed = self.vm_groups.entry(m.to_string()).or_default();
             if !listed.contains(&dst_key) {
                 listed.push(dst_key.clone());
             }

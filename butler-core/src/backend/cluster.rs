@@ -2,6 +2,7 @@ use super::BackendError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// A cluster of the platform.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,14 +122,19 @@ pub struct VmInfo {
 }
 
 /// What a migration refresh reads of a VM ([`ClusterBackend::list_vm_briefs`]).
+///
+/// Its strings are shared, not owned: a list of a million briefs names a
+/// handful of clusters and projects, so a backend hands every brief of one
+/// cluster (or project) the same [`Arc`], and one that holds its VMs' names
+/// as shared strings (the simulator) hands those out rather than copies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VmBrief {
     /// Name.
-    pub name: String,
+    pub name: Arc<str>,
     /// Cluster it is on.
-    pub cluster: String,
+    pub cluster: Arc<str>,
     /// Project, if any.
-    pub project: Option<String>,
+    pub project: Option<Arc<str>>,
     /// Power state.
     pub power: PowerState,
 }
@@ -136,9 +142,9 @@ pub struct VmBrief {
 impl From<VmInfo> for VmBrief {
     fn from(v: VmInfo) -> VmBrief {
         VmBrief {
-            name: v.name,
-            cluster: v.cluster,
-            project: v.project,
+            name: v.name.into(),
+            cluster: v.cluster.into(),
+            project: v.project.map(Into::into),
             power: v.power,
         }
     }
@@ -276,8 +282,8 @@ pub struct ProtectionGroup {
     pub cluster: String,
     /// Active on this cluster (the side that runs the VMs).
     pub active: bool,
-    /// Member VM names.
-    pub vms: Vec<String>,
+    /// Member VM names, shared strings (see [`VmBrief`]).
+    pub vms: Vec<Arc<str>>,
     /// Schedules.
     pub schedules: Vec<Schedule>,
     /// Remote sites it replicates to.

@@ -4,6 +4,7 @@
 
 use super::group::MigrationGroup;
 use super::inventory::Inventory;
+use super::name_table::NameTable;
 use crate::backend::PowerState;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -150,21 +151,15 @@ impl<'a> Interner<'a> {
 }
 
 /// A group's VM positions by name, for [`FactsSnapshot::build_indexed`],
-/// built once per group version and kept between refreshes.
-///
-/// Each entry holds a 128-bit fingerprint of the name (two independently,
-/// randomly keyed hashes) beside the position, so a lookup touches the
-/// table alone, not the group's strings: on a million VMs that halves a
-/// refresh. Two names share a fingerprint with a probability near 10⁻²⁷
-/// for a million VMs; the random keys (new for every index) keep names
-/// chosen by someone on the platform from aiming at one.
+/// built once per group version and kept between refreshes. It holds
+/// fingerprints of the names, not the names (see `name_table`): a lookup
+/// touches the table alone, not the group's strings.
 pub struct GroupIndex {
     group: super::group::GroupId,
     version: u64,
     len: usize,
     names: Arc<[String]>,
-    keys: (ahash::RandomState, ahash::RandomState),
-    table: hashbrown::HashTable<(u64, u64, u32)>,
+    table: NameTable,
 }
 
 impl std::fmt::Debug for GroupIndex {
@@ -179,42 +174,18 @@ impl std::fmt::Debug for GroupIndex {
 impl GroupIndex {
     /// Indexes `group`'s VMs (the first of a repeated name wins).
     pub fn new(group: &MigrationGroup) -> GroupIndex {
-        let keys = (ahash::RandomState::new(), ahash::RandomState::new());
-        let mut table = hashbrown::HashTable::with_capacity(group.vms.len());
-        for (i, vm) in group.vms.iter().enumerate() {
-            let (h, check) = Self::fingerprint(&keys, &vm.name);
-            if table
-                .find(h, |e: &(u64, u64, u32)| e.0 == h && e.1 == check)
-                .is_none()
-            {
-                table.insert_unique(h, (h, check, i as u32), |e| e.0);
-            }
-        }
         GroupIndex {
             group: group.id,
             version: group.version,
             len: group.vms.len(),
             names: group.vms.iter().map(|v| v.name.clone()).collect(),
-            keys,
-            table,
+            table: NameTable::new(group.vms.iter().map(|v| v.name.as_str())),
         }
-    }
-
-    fn fingerprint(keys: &(ahash::RandomState, ahash::RandomState), name: &str) -> (u64, u64) {
-        (keys.0.hash_one(name), keys.1.hash_one(name))
     }
 
     /// Whether it indexes `group` as it stands.
     pub fn fits(&self, group: &MigrationGroup) -> bool {
         self.group == group.id && self.version == group.version && self.len == group.vms.len()
-    }
-
-    /// The position of `name` in the group it was built from.
-    fn position(&self, name: &str) -> Option<usize> {
-        let (h, check) = Self::fingerprint(&self.keys, name);
-        self.table
-            .find(h, |e| e.0 == h && e.1 == check)
-            .map(|e| e.2 as usize)
     }
 }
 
@@ -232,6 +203,21 @@ impl FactsSnapshot {
         index: &GroupIndex,
         inv: &Inventory,
         snapshot_id: u64,
+    ) -> FactsSnapshot {
+        // The two passes each look up to a million names up in the index,
+        // one cache miss apiece: a large group runs them on two threads.
+        const TWO_THREADS_FROM: usize = 100_000;
+        Self::build_split(group, index, inv, snapshot_id, TWO_THREADS_FROM)
+    }
+
+    /// [`build_indexed`](Self::build_indexed), on two threads when the
+    /// group has `two_threads_from` VMs or more.
+    pub(crate) fn build_split(
+        group: &MigrationGroup,
+        index: &GroupIndex,
+        inv: &Inventory,
+        snapshot_id: u64,
+        two_threads_from: usize,
     ) -> FactsSnapshot {
         if !index.fits(group) {
             return FactsSnapshot::build(group, inv, snapshot_id);
@@ -257,59 +243,37 @@ impl FactsSnapshot {
                 }
             })
             .collect();
-        let at = |name: &str| index.position(name);
-        let mut vms = vec![VmFacts::MISSING; group.vms.len()];
         let groups: Vec<GroupFacts> = inv
             .groups
             .iter()
-            .enumerate()
-            .map(|(i, g)| {
-                for vm in &g.vms {
-                    let Some(at) = at(vm) else {
-                        continue;
-                    };
-                    let facts = &mut vms[at];
-                    // A VM's group is the one active where it runs; an
-                    // inactive replica-side copy only counts if nothing else does.
-                    let replace = facts.group == NONE32
-                        || (g.active && !inv.groups[facts.group as usize].active);
-                    if replace {
-                        facts.group = i as u32;
-                    }
-                }
-                GroupFacts {
-                    name: g.name.clone(),
-                    cluster: clusters.get(&g.cluster),
-                    active: g.active,
-                    schedules: u16::try_from(g.schedules.len()).unwrap_or(u16::MAX),
-                    remote_sites: g.remote_sites.iter().map(|s| clusters.get(s)).collect(),
-                    last_replica: g.last_replica,
-                    members: u32::try_from(g.vms.len()).unwrap_or(u32::MAX),
-                }
+            .map(|g| GroupFacts {
+                name: g.name.clone(),
+                cluster: clusters.get(&g.cluster),
+                active: g.active,
+                schedules: u16::try_from(g.schedules.len()).unwrap_or(u16::MAX),
+                remote_sites: g.remote_sites.iter().map(|s| clusters.get(s)).collect(),
+                last_replica: g.last_replica,
+                members: u32::try_from(g.vms.len()).unwrap_or(u32::MAX),
             })
             .collect();
-        for v in &inv.vms {
-            let Some(at) = at(&v.name) else {
-                continue;
-            };
-            let facts = &mut vms[at];
-            // The first VM of a name the platform lists is the one.
-            if facts.cluster != NONE16 {
-                continue;
-            }
-            facts.cluster = clusters.get(&v.cluster);
-            facts.project = v
-                .project
-                .as_deref()
-                .and_then(|p| project_index.get(p).copied())
-                .unwrap_or(NONE16);
-            // Anything but a definite off counts (SPEC §8).
-            facts.powered_on = v.power != PowerState::Off;
-        }
-        for f in &mut vms {
+        let mut vms = vec![VmFacts::MISSING; group.vms.len()];
+        let group_of = if group.vms.len() < two_threads_from {
+            let of = Self::memberships(index, inv, group.vms.len());
+            Self::read_vms(index, inv, &mut clusters, &project_index, &mut vms);
+            of
+        } else {
+            std::thread::scope(|s| {
+                let of = s.spawn(|| Self::memberships(index, inv, group.vms.len()));
+                Self::read_vms(index, inv, &mut clusters, &project_index, &mut vms);
+                of.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+            })
+        };
+        for (f, g) in vms.iter_mut().zip(group_of) {
             // A VM the platform does not list has no facts at all.
             if f.cluster == NONE16 {
                 *f = VmFacts::MISSING;
+            } else {
+                f.group = g;
             }
         }
         FactsSnapshot {
@@ -323,6 +287,61 @@ impl FactsSnapshot {
             names: index.names.clone(),
             content: HashCache::default(),
         }
+    }
+
+    /// Each group VM's protection group (an index into `inv.groups`), or
+    /// [`NONE32`].
+    fn memberships(index: &GroupIndex, inv: &Inventory, len: usize) -> Vec<u32> {
+        let mut of = vec![NONE32; len];
+        for (i, g) in inv.groups.iter().enumerate() {
+            index.table.each_position(
+                &g.vms,
+                |n| &**n,
+                |_, at| {
+                    let Some(held) = of.get_mut(at) else {
+                        return;
+                    };
+                    // A VM's group is the one active where it runs; an
+                    // inactive replica-side copy only counts if nothing else does.
+                    if *held == NONE32 || (g.active && !inv.groups[*held as usize].active) {
+                        *held = i as u32;
+                    }
+                },
+            );
+        }
+        of
+    }
+
+    /// Each group VM's cluster, project and power, from the platform's
+    /// VM list.
+    fn read_vms<'a>(
+        index: &GroupIndex,
+        inv: &'a Inventory,
+        clusters: &mut Interner<'a>,
+        projects: &HashMap<&str, u16, ahash::RandomState>,
+        vms: &mut [VmFacts],
+    ) {
+        index.table.each_position(
+            &inv.vms,
+            |v| &*v.name,
+            |v, at| {
+                let Some(facts) = vms.get_mut(at) else {
+                    return;
+                };
+                // The first VM of a name the platform lists is the one.
+                if facts.cluster != NONE16 {
+                    return;
+                }
+                facts.cluster = clusters.get(&v.cluster);
+                facts.project = v
+                    .project
+                    .as_deref()
+                    .and_then(|p| projects.get(p).copied())
+                    .unwrap_or(NONE16);
+                // Anything but a definite off counts (SPEC §8).
+                facts.powered_on = v.power != PowerState::Off;
+            },
+        );
     }
 
     /// A SHA-256 over what the platform says about the group's VMs, by

@@ -14,6 +14,7 @@ mod facts;
 mod facts_cache;
 mod group;
 mod inventory;
+mod name_table;
 mod plan;
 mod report;
 mod run;

@@ -500,7 +500,9 @@ impl Runner {
             match self.backend.list_protection_groups(&self.destination).await {
                 Ok(list) => {
                     if let Some(pg) = list.into_iter().find(|p| {
-                        p.name == group && p.active && vms.iter().all(|v| p.vms.contains(v))
+                        p.name == group
+                            && p.active
+                            && vms.iter().all(|v| p.vms.iter().any(|m| **m == **v))
                     }) {
                         self.emit(
                             None,

@@ -812,7 +812,7 @@ impl MigrationService {
                 r.vms.iter().map(|l| l.vm.as_str()).collect();
             r.planned.iter().any(|v| !have.contains(v.as_str()))
         });
-        let where_now: Option<std::collections::HashMap<String, String>> = if unaccounted {
+        let where_now: Option<std::collections::HashMap<Arc<str>, Arc<str>>> = if unaccounted {
             match Inventory::fetch(self.backend.as_ref(), self.clock.as_ref()).await {
                 Ok(inv) => Some(inv.vms.into_iter().map(|v| (v.name, v.cluster)).collect()),
                 Err(e) => {
@@ -911,7 +911,7 @@ impl RefresherHandle {
 /// from where the platform has it now.
 fn account_for_planned(
     r: &mut MigrationReport,
-    clusters: &std::collections::HashMap<String, String>,
+    clusters: &std::collections::HashMap<Arc<str>, Arc<str>>,
 ) {
     let have: std::collections::HashSet<String> = r.vms.iter().map(|l| l.vm.clone()).collect();
     let missing: Vec<String> = r
@@ -921,8 +921,8 @@ fn account_for_planned(
         .cloned()
         .collect();
     for vm in missing {
-        let on = clusters.get(&vm);
-        let (outcome, note) = if on == Some(&r.destination) {
+        let on = clusters.get(vm.as_str()).map(|c| &**c);
+        let (outcome, note) = if on == Some(r.destination.as_str()) {
             (
                 VmOutcome::Migrated,
                 "found on the destination when the interrupted run was closed".to_string(),
@@ -932,7 +932,7 @@ fn account_for_planned(
                 VmOutcome::Failed {
                     reason: format!(
                         "the run was interrupted before this VM moved (now on {})",
-                        on.map_or("no cluster", String::as_str)
+                        on.unwrap_or("no cluster")
                     ),
                 },
                 "accounted for when the interrupted run was closed".to_string(),

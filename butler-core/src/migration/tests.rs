@@ -364,9 +364,9 @@ fn arb_inventory() -> impl Strategy<Value = Inventory> {
                 vms: vms
                     .into_iter()
                     .map(|(n, c, p, on)| VmBrief {
-                        name: format!("vm{n}"),
-                        cluster: cluster(c),
-                        project: p.map(|p| format!("p{p}")),
+                        name: format!("vm{n}").into(),
+                        cluster: cluster(c).into(),
+                        project: p.map(|p| format!("p{p}").into()),
                         power: if on { PowerState::On } else { PowerState::Off },
                     })
                     .collect(),
@@ -377,7 +377,10 @@ fn arb_inventory() -> impl Strategy<Value = Inventory> {
                         name: format!("pd{i}"),
                         cluster: cluster(0),
                         active,
-                        vms: members.into_iter().map(|m| format!("vm{m}")).collect(),
+                        vms: members
+                            .into_iter()
+                            .map(|m| format!("vm{m}").into())
+                            .collect(),
                         schedules: Vec::new(),
                         remote_sites: Vec::new(),
                         last_replica: None,
@@ -399,17 +402,17 @@ proptest! {
         let g = group(n);
         let plain = FactsSnapshot::build(&g, &inv, 1);
         for (i, gv) in g.vms.iter().enumerate() {
-            let vm = inv.vms.iter().find(|v| v.name == gv.name);
+            let vm = inv.vms.iter().find(|v| *v.name == *gv.name);
             let got = plain.vms[i];
             match vm {
                 None => prop_assert_eq!(got, VmFacts::MISSING),
                 Some(v) => {
-                    prop_assert_eq!(&plain.clusters[usize::from(got.cluster)], &v.cluster);
-                    let project = (got.project != NONE16).then(|| plain.projects[usize::from(got.project)].name.clone());
-                    prop_assert_eq!(project, v.project.clone());
+                    prop_assert_eq!(plain.clusters[usize::from(got.cluster)].as_str(), &*v.cluster);
+                    let project = (got.project != NONE16).then(|| plain.projects[usize::from(got.project)].name.as_str());
+                    prop_assert_eq!(project, v.project.as_deref());
                     prop_assert_eq!(got.powered_on, v.power != crate::backend::PowerState::Off);
                     let holders: Vec<usize> = inv.groups.iter().enumerate()
-                        .filter(|(_, p)| p.vms.contains(&gv.name)).map(|(j, _)| j).collect();
+                        .filter(|(_, p)| p.vms.iter().any(|m| **m == *gv.name)).map(|(j, _)| j).collect();
                     let want = holders.iter().find(|&&j| inv.groups[j].active)
                         .or(holders.first()).map_or(NONE32, |&j| j as u32);
                     prop_assert_eq!(got.group, want);
@@ -418,6 +421,7 @@ proptest! {
         }
         let kept = GroupIndex::new(&g);
         prop_assert_eq!(&FactsSnapshot::build_indexed(&g, &kept, &inv, 1), &plain);
+        prop_assert_eq!(&FactsSnapshot::build_split(&g, &kept, &inv, 1, 0), &plain, "built on two threads");
         let mut newer = g.clone();
         newer.version += 1;
         let stale = FactsSnapshot::build_indexed(&newer, &kept, &inv, 1);

@@ -206,7 +206,7 @@ pub async fn protect(b: &dyn ClusterBackend, fx: &Fixture, vm: &VmInfo) {
         .find(|g| g.name == req.group)
         .unwrap_or_else(|| panic!("no group {}", req.group));
     assert!(g.active);
-    assert_eq!(g.vms, vec![vm.name.clone()]);
+    assert_eq!(g.vms, vec![Arc::<str>::from(vm.name.as_str())]);
     assert_eq!(g.schedules.len(), 2, "{:?}", g.schedules);
     assert!(g.remote_sites.contains(&fx.destination));
 }
@@ -228,7 +228,7 @@ pub async fn migrate(b: &dyn ClusterBackend, fx: &Fixture, vm: &VmInfo) {
         );
         if dst
             .iter()
-            .any(|g| g.name == group && g.active && g.vms.contains(&vm.name))
+            .any(|g| g.name == group && g.active && g.vms.iter().any(|m| **m == *vm.name))
         {
             break;
         }

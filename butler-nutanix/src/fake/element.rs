@@ -114,7 +114,13 @@ fn pd_json(f: &Fake, g: &butler_core::backend::ProtectionGroup) -> Pd {
     Pd {
         name: g.name.clone(),
         active: g.active,
-        vms: g.vms.iter().map(|v| PdVm { vm_name: v.clone() }).collect(),
+        vms: g
+            .vms
+            .iter()
+            .map(|v| PdVm {
+                vm_name: v.to_string(),
+            })
+            .collect(),
         remote_site_names: g.remote_sites.iter().map(|r| site_name(f, r)).collect(),
         cron_schedules: g.schedules.iter().map(schedule_json).collect(),
         replication_links: links,
@@ -280,7 +286,7 @@ pub(super) async fn add_schedule(
             &format!("no protection domain {name}"),
         );
     };
-    let Some(vm) = g.vms.first().cloned() else {
+    let Some(vm) = g.vms.first().map(|v| v.to_string()) else {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "INVALID_REQUEST",

@@ -1,6 +1,7 @@
 //! The simulated platform as a backend: `ClusterBackend`, `Monitor`, `Billing`.
 
 use super::*;
+use std::collections::HashMap;
 
 #[async_trait]
 impl ClusterBackend for SimPlatform {
@@ -41,11 +42,20 @@ impl ClusterBackend for SimPlatform {
         }
         // Sized once: a million briefs are not moved by repeated growth.
         let mut out = Vec::with_capacity(w.vm_count_on(cluster));
-        out.extend(w.vms_on(cluster, 0).map(|v| VmBrief {
-            name: v.info.name.clone(),
-            cluster: v.info.cluster.clone(),
-            project: v.info.project.clone(),
-            power: v.info.power,
+        // Every brief shares its cluster's and its project's one string.
+        let on: Arc<str> = Arc::from(cluster);
+        let mut projects: HashMap<&str, Arc<str>> = HashMap::new();
+        out.extend(w.vms_on(cluster, 0).map(|v| {
+            VmBrief {
+                name: v.name.clone(),
+                cluster: on.clone(),
+                project: v
+                    .info
+                    .project
+                    .as_deref()
+                    .map(|p| projects.entry(p).or_insert_with(|| Arc::from(p)).clone()),
+                power: v.info.power,
+            }
         }));
         Ok(out)
     }
