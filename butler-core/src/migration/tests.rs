@@ -304,6 +304,10 @@ proptest! {
                 validate(&g, &f, now(), Some(&some))
             );
         }
+        // Each VM's findings are those of a plain reading of the rules.
+        for i in 0..vms.len() {
+            prop_assert_eq!(codes_of(&r, i as u32), plain_codes(&g, &f, i), "vm{}", i);
+        }
         let count = |s| r.findings.iter().filter(|x| x.severity() == s).count() as u32;
         prop_assert_eq!((r.errors, r.warnings, r.infos), (count(Severity::Error), count(Severity::Warning), count(Severity::Info)));
         for x in &r.findings {
@@ -325,6 +329,61 @@ proptest! {
             }
         }
     }
+}
+
+/// The findings of VM `i`, read off the rules one by one (source is
+/// cluster 0, destination 1, as in [`facts`]), in the report's order.
+fn plain_codes(g: &MigrationGroup, f: &FactsSnapshot, i: usize) -> Vec<FindingCode> {
+    use FindingCode as F;
+    let selected = |j: usize| g.vms[j].selected;
+    if !selected(i) {
+        return vec![F::NotSelected];
+    }
+    let v = f.vms[i];
+    if v.cluster == NONE16 {
+        return vec![F::VmNotFound];
+    }
+    let mut out = Vec::new();
+    if v.cluster != 0 {
+        out.push(F::NotOnSource);
+    }
+    let may_use = f.projects.get(usize::from(v.project)).is_some_and(|p| {
+        p.clusters.contains(&v.cluster) && usize::from(v.cluster) < f.clusters.len()
+    });
+    if !may_use {
+        out.push(F::ProjectMismatch);
+    }
+    if v.powered_on {
+        out.push(F::PoweredOn);
+    }
+    let Some(pg) = f.groups.get(v.group as usize) else {
+        out.push(F::NoProtectionGroup);
+        return out;
+    };
+    if !(pg.active && pg.cluster == 0) {
+        out.push(F::GroupNotActiveOnSource);
+    }
+    if pg.schedules == 0 {
+        out.push(F::NoSchedule);
+    }
+    if !pg.remote_sites.contains(&1) {
+        out.push(F::NotReplicatingToDestination);
+    }
+    match pg.last_replica {
+        None => out.push(F::NoReplica),
+        Some(t) if t < now() - Duration::minutes(STALE_AFTER_MINUTES) => out.push(F::StaleReplica),
+        Some(_) => {}
+    }
+    let picked: Vec<usize> = (0..f.vms.len())
+        .filter(|&j| selected(j) && f.vms[j].group == v.group)
+        .collect();
+    if (picked.len() as u32) < pg.members {
+        out.push(F::GroupHasUnselectedVms);
+    }
+    if picked.len() > 1 && picked[0] == i {
+        out.push(F::SharedGroup);
+    }
+    out
 }
 
 /// A platform of up to 12 VM names (repeats allowed: the first listed is
