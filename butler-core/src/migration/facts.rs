@@ -263,9 +263,14 @@ impl FactsSnapshot {
             of
         } else {
             std::thread::scope(|s| {
-                let of = s.spawn(|| Self::memberships(index, inv, group.vms.len()));
+                let of = std::thread::Builder::new()
+                    .spawn_scoped(s, || Self::memberships(index, inv, group.vms.len()));
                 Self::read_vms(index, inv, &mut clusters, &project_index, &mut vms);
-                of.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+                match of {
+                    Ok(of) => of.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                    // No thread to be had: both passes on this one.
+                    Err(_) => Self::memberships(index, inv, group.vms.len()),
+                }
             })
         };
         for (f, g) in vms.iter_mut().zip(group_of) {

@@ -297,16 +297,24 @@ fn in_chunks<T: Send>(
     }
     std::thread::scope(|scope| {
         let work = &work;
+        // A chunk no thread can be had for runs on this one, in its turn.
         let running: Vec<_> = ranges
             .into_iter()
             .enumerate()
-            .map(|(k, r)| scope.spawn(move || work(k, r)))
+            .map(|(k, r)| {
+                let mine = r.clone();
+                std::thread::Builder::new()
+                    .spawn_scoped(scope, move || work(k, mine))
+                    .map_err(|_| (k, r))
+            })
             .collect();
         running
             .into_iter()
-            .map(|h| match h.join() {
-                Ok(v) => v,
-                Err(panic) => std::panic::resume_unwind(panic),
+            .map(|h| match h {
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err((k, r)) => work(k, r),
             })
             .collect()
     })
