@@ -229,37 +229,12 @@ impl ValidationReport {
 /// Age beyond which a replica is stale.
 pub const STALE_AFTER_MINUTES: i64 = 60;
 
-/// A VM's findings as bits, bit `b` for `BY_BIT[b]`: the order of the
-/// bits is the order of a VM's findings in the report.
-const BY_BIT: [FindingCode; 13] = {
-    use FindingCode as F;
-    [
-        F::NotSelected,
-        F::VmNotFound,
-        F::NotOnSource,
-        F::ProjectMismatch,
-        F::PoweredOn,
-        F::NoProtectionGroup,
-        F::GroupNotActiveOnSource,
-        F::NoSchedule,
-        F::NotReplicatingToDestination,
-        F::NoReplica,
-        F::StaleReplica,
-        F::GroupHasUnselectedVms,
-        F::SharedGroup,
-    ]
-};
-/// The bit of a VM-level `code` (evaluated at compile time).
-const fn bit(code: FindingCode) -> u16 {
-    let mut b = 0;
-    while b < BY_BIT.len() {
-        if BY_BIT[b] as u8 == code as u8 {
-            return 1 << b;
-        }
-        b += 1;
-    }
-    panic!("a VM-level code without a bit")
-}
+// Per-protection-group verdicts, computed once per validation.
+const PG_INACTIVE: u8 = 1;
+const PG_NO_SCHEDULE: u8 = 2;
+const PG_NO_REPLICATION: u8 = 4;
+const PG_NO_REPLICA: u8 = 8;
+const PG_STALE: u8 = 16;
 
 /// VMs per chunk below which validation stays on the calling thread.
 const CHUNK_MIN: usize = 131_072;
@@ -415,40 +390,28 @@ pub(super) fn validate_in(
 
     let (src, dst) = (src.unwrap_or(NONE16), dst.unwrap_or(NONE16));
     let stale_before = now - Duration::minutes(STALE_AFTER_MINUTES);
-    // Per protection group, once: the bits of the findings every selected
-    // VM in it gets (the shared-group bit only for the first of them), and
-    // a last entry for VMs in none.
-    let pg_bits: Vec<u16> = facts
+    let pg_flags: Vec<u8> = facts
         .groups
         .iter()
-        .enumerate()
-        .map(|(i, g)| {
-            let mut b = 0;
+        .map(|g| {
+            let mut f = 0;
             if !(g.active && g.cluster == src) {
-                b |= bit(F::GroupNotActiveOnSource);
+                f |= PG_INACTIVE;
             }
             if g.schedules == 0 {
-                b |= bit(F::NoSchedule);
+                f |= PG_NO_SCHEDULE;
             }
             if !g.remote_sites.contains(&dst) {
-                b |= bit(F::NotReplicatingToDestination);
+                f |= PG_NO_REPLICATION;
             }
             match g.last_replica {
-                None => b |= bit(F::NoReplica),
-                Some(t) if t < stale_before => b |= bit(F::StaleReplica),
+                None => f |= PG_NO_REPLICA,
+                Some(t) if t < stale_before => f |= PG_STALE,
                 Some(_) => {}
             }
-            if selected_in_pg[i] < g.members {
-                b |= bit(F::GroupHasUnselectedVms);
-            }
-            if selected_in_pg[i] > 1 {
-                b |= bit(F::SharedGroup);
-            }
-            b
+            f
         })
-        .chain([bit(F::NoProtectionGroup)])
         .collect();
-    first_in_pg.push(NONE32);
 
     // (project, cluster) → allowed, flat, so the per-VM check is one load.
     let n_clusters = facts.clusters.len();
@@ -465,47 +428,70 @@ pub(super) fn validate_in(
         }
     }
 
-    // Pass 2, over the same chunks: the per-VM checks, as bits. About half
-    // the VMs fail some check, at random: checks that branch would
-    // mispredict most of the time, bits cost a few instructions each.
-    let keep_unselected = only.is_none();
+    // Pass 2, over the same chunks: the per-VM checks.
     let pass2 = in_chunks(n, parts, |k, range| {
         let Some((selected, ..)) = pass1.get(k) else {
             return (Vec::new(), [0; 3]);
         };
         let mut findings: Vec<Finding> = Vec::with_capacity(range.len() / 2 + 8);
-        let none = pg_bits.len() - 1;
         for (k, s) in selected.iter().enumerate() {
             let i = range.start + k;
             let vm = i as u32;
+            if !*s {
+                if only.is_none() {
+                    push(&mut findings, F::NotSelected, vm);
+                }
+                continue;
+            }
             let f = if aligned {
                 facts.vms[i]
             } else {
                 super::facts::VmFacts::MISSING
             };
-            let found = f.cluster != NONE16;
-            let checked = *s & found;
+            if f.cluster == NONE16 {
+                push(&mut findings, F::VmNotFound, vm);
+                continue;
+            }
+            if f.cluster != src {
+                push(&mut findings, F::NotOnSource, vm);
+            }
             let cell = usize::from(f.project) * n_clusters + usize::from(f.cluster);
             let allowed =
-                (usize::from(f.cluster) < n_clusters) & (project_ok.get(cell) == Some(&true));
-            let on = |holds: bool, code| if holds { bit(code) } else { 0 };
-            let mut bits = on(!*s & keep_unselected, F::NotSelected)
-                | on(*s & !found, F::VmNotFound)
-                | on(f.cluster != src, F::NotOnSource)
-                | on((f.project == NONE16) | !allowed, F::ProjectMismatch)
-                | on(f.powered_on, F::PoweredOn);
+                usize::from(f.cluster) < n_clusters && project_ok.get(cell) == Some(&true);
+            if f.project == NONE16 || !allowed {
+                push(&mut findings, F::ProjectMismatch, vm);
+            }
+            if f.powered_on {
+                push(&mut findings, F::PoweredOn, vm);
+            }
+            let g = f.group as usize;
             // NONE32, or an index past the groups (facts not built by Butler).
-            let g = (f.group as usize).min(none);
-            let shared_here = on(first_in_pg[g] != vm, F::SharedGroup);
-            let checks = bits | (pg_bits[g] & !shared_here);
-            let vm_level = bit(F::NotSelected) | bit(F::VmNotFound);
-            bits = (bits & vm_level) | if checked { checks & !vm_level } else { 0 };
-            while bits != 0 {
-                findings.push(Finding {
-                    code: BY_BIT[bits.trailing_zeros() as usize],
-                    vm,
-                });
-                bits &= bits - 1;
+            let (Some(&flags), Some(pg)) = (pg_flags.get(g), facts.groups.get(g)) else {
+                push(&mut findings, F::NoProtectionGroup, vm);
+                continue;
+            };
+            if flags != 0 {
+                if flags & PG_INACTIVE != 0 {
+                    push(&mut findings, F::GroupNotActiveOnSource, vm);
+                }
+                if flags & PG_NO_SCHEDULE != 0 {
+                    push(&mut findings, F::NoSchedule, vm);
+                }
+                if flags & PG_NO_REPLICATION != 0 {
+                    push(&mut findings, F::NotReplicatingToDestination, vm);
+                }
+                if flags & PG_NO_REPLICA != 0 {
+                    push(&mut findings, F::NoReplica, vm);
+                }
+                if flags & PG_STALE != 0 {
+                    push(&mut findings, F::StaleReplica, vm);
+                }
+            }
+            if selected_in_pg[g] < pg.members {
+                push(&mut findings, F::GroupHasUnselectedVms, vm);
+            }
+            if selected_in_pg[g] > 1 && first_in_pg[g] == vm {
+                push(&mut findings, F::SharedGroup, vm);
             }
         }
         let mut counts = [0u32; 3];
