@@ -3,12 +3,12 @@
 
 use butler_core::backend::{
     ClusterInfo, ImageInfo, PowerState, ProjectInfo, ProtectionGroup, Schedule, ScheduleKind,
-    SubnetInfo, TaskState, TaskStatus, VmBrief, VmInfo, VmState,
+    SharedStrings, SubnetInfo, TaskState, TaskStatus, VmBrief, VmInfo, VmState,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The value at `path` (object keys), or `Null`.
@@ -345,7 +345,7 @@ impl VmBriefEntity {
 #[derive(Debug)]
 pub struct ClusterBriefs {
     cluster: Arc<str>,
-    projects: HashMap<String, Arc<str>>,
+    projects: SharedStrings,
 }
 
 impl ClusterBriefs {
@@ -353,7 +353,7 @@ impl ClusterBriefs {
     pub fn on(cluster: &str) -> ClusterBriefs {
         ClusterBriefs {
             cluster: Arc::from(cluster),
-            projects: HashMap::new(),
+            projects: SharedStrings::default(),
         }
     }
 
@@ -364,14 +364,7 @@ impl ClusterBriefs {
         if *cluster != *self.cluster {
             return None;
         }
-        let project = project.map(|p| match self.projects.get(&p) {
-            Some(shared) => shared.clone(),
-            None => {
-                let shared: Arc<str> = Arc::from(p.as_str());
-                self.projects.insert(p, shared.clone());
-                shared
-            }
-        });
+        let project = project.map(|p| self.projects.share(&p));
         Some(VmBrief {
             name: name.into(),
             cluster: self.cluster.clone(),

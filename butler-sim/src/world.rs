@@ -371,15 +371,13 @@ impl World {
 
     /// Adds `vm` to the group `key` (created if absent) and indexes it.
     pub(crate) fn add_to_group(&mut self, key: &(String, String), vm: &str) {
+        let name = self.shared_name(vm);
         let pg = self
             .pgs
             .entry(key.clone())
             .or_insert_with(|| SimPg::new(&key.0, &key.1));
-        if !pg.vms.iter().any(|v| **v == *vm) {
-            let name = self.shared_name(vm);
-            if let Some(pg) = self.pgs.get_mut(key) {
-                pg.vms.push(name);
-            }
+        if !pg.vms.contains(&name) {
+            pg.vms.push(name);
         }
         let listed = self.vm_groups.entry(vm.to_string()).or_default();
         if !listed.contains(key) {

@@ -139,6 +139,23 @@ pub struct VmBrief {
     pub power: PowerState,
 }
 
+/// One shared copy of each distinct string handed to it: what a backend
+/// uses to give every [`VmBrief`] of one project the same [`Arc`].
+#[derive(Debug, Default)]
+pub struct SharedStrings(std::collections::HashSet<Arc<str>>);
+
+impl SharedStrings {
+    /// The shared copy of `s`, made on first sight.
+    pub fn share(&mut self, s: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(s) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(s);
+        self.0.insert(shared.clone());
+        shared
+    }
+}
+
 impl From<VmInfo> for VmBrief {
     fn from(v: VmInfo) -> VmBrief {
         VmBrief {

@@ -22,8 +22,8 @@ mod services;
 pub use clock::{after, Clock, SystemClock};
 pub use cluster::{
     ClusterBackend, ClusterInfo, ImageInfo, PowerState, ProjectInfo, ProtectRequest,
-    ProtectionGroup, Schedule, ScheduleKind, StorageContainerInfo, SubnetInfo, TaskId, TaskState,
-    TaskStatus, VmBrief, VmCreate, VmInfo, VmState,
+    ProtectionGroup, Schedule, ScheduleKind, SharedStrings, StorageContainerInfo, SubnetInfo,
+    TaskId, TaskState, TaskStatus, VmBrief, VmCreate, VmInfo, VmState,
 };
 pub use error::{error_chain, BackendError, ErrorKind};
 pub use services::{Billing, BillingActivation, EveryBilling, Monitor, MonitorRegistration};

@@ -5,9 +5,8 @@
 //! half and all of the second are kept) beside its position, never the
 //! name: a lookup touches one 16-byte slot, not the group's strings. Two
 //! of a million names share the 96 kept bits with a probability below
-//! 10⁻¹⁷; the random
-//! keys (new for every table) keep names chosen by someone on the platform
-//! from aiming at one.
+//! 10⁻¹⁷; the random keys (new for every table) keep names chosen by
+//! someone on the platform from aiming at one.
 //!
 //! The table is at most half full, so a lookup almost always ends in its
 //! first slot, and [`NameTable::each_position`] reads the first slots of a

@@ -46,24 +46,22 @@ impl MemoryStore {
     }
 }
 
-/// A running report shows the lines appended so far.
 /// Replaces a stored request if its version is `expected_version`.
 fn replace(g: &mut Inner, request: &Request, expected_version: u64) -> Result<(), StoreError> {
     let stored = g
         .requests
         .get_mut(&request.id)
         .ok_or_else(|| StoreError::NotFound(format!("request {}", request.id)))?;
-    if stored.version != expected_version {
-        return Err(StoreError::Conflict {
-            what: format!("request {}", request.id),
-            expected: expected_version,
-            found: stored.version,
-        });
-    }
+    super::expect_version(
+        || format!("request {}", request.id),
+        expected_version,
+        stored.version,
+    )?;
     *stored = request.clone();
     Ok(())
 }
 
+/// A running report shows the lines appended so far.
 fn with_lines(mut r: MigrationReport, lines: &BTreeMap<RunId, Vec<VmReport>>) -> MigrationReport {
     if r.ended.is_none() && r.vms.is_empty() {
         r.vms = lines.get(&r.id).cloned().unwrap_or_default();
@@ -208,13 +206,11 @@ impl Store for MemoryStore {
             .get(&group.id)
             .map(|x| x.version)
             .ok_or_else(|| StoreError::NotFound(format!("migration group {}", group.id)))?;
-        if found != expected_version {
-            return Err(StoreError::Conflict {
-                what: format!("migration group {}", group.id),
-                expected: expected_version,
-                found,
-            });
-        }
+        super::expect_version(
+            || format!("migration group {}", group.id),
+            expected_version,
+            found,
+        )?;
         let key = crate::migration::name_key(&group.name);
         if g.groups
             .values()
@@ -252,13 +248,7 @@ impl Store for MemoryStore {
             .get(&id)
             .map(|x| x.version)
             .ok_or_else(|| StoreError::NotFound(format!("migration group {id}")))?;
-        if found != expected_version {
-            return Err(StoreError::Conflict {
-                what: format!("migration group {id}"),
-                expected: expected_version,
-                found,
-            });
-        }
+        super::expect_version(|| format!("migration group {id}"), expected_version, found)?;
         g.groups.remove(&id);
         Ok(())
     }
@@ -383,13 +373,11 @@ impl Store for MemoryStore {
             .users
             .get_mut(&user.name)
             .ok_or_else(|| StoreError::NotFound(format!("user {:?}", user.name)))?;
-        if stored.version != expected_version {
-            return Err(StoreError::Conflict {
-                what: format!("user {:?}", user.name),
-                expected: expected_version,
-                found: stored.version,
-            });
-        }
+        super::expect_version(
+            || format!("user {:?}", user.name),
+            expected_version,
+            stored.version,
+        )?;
         *stored = user.clone();
         g.user_audit.push(audit.clone());
         Ok(())
@@ -407,13 +395,7 @@ impl Store for MemoryStore {
             .get(name)
             .map(|u| u.version)
             .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))?;
-        if found != expected_version {
-            return Err(StoreError::Conflict {
-                what: format!("user {name:?}"),
-                expected: expected_version,
-                found,
-            });
-        }
+        super::expect_version(|| format!("user {name:?}"), expected_version, found)?;
         g.users.remove(name);
         g.user_audit.push(audit.clone());
         Ok(())

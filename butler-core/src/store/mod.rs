@@ -56,6 +56,23 @@ impl StoreError {
     }
 }
 
+/// `Ok` when the stored version `found` is the `expected` one, else the
+/// conflict naming `what` (made only then).
+pub(crate) fn expect_version(
+    what: impl FnOnce() -> String,
+    expected: u64,
+    found: u64,
+) -> Result<(), StoreError> {
+    if found == expected {
+        return Ok(());
+    }
+    Err(StoreError::Conflict {
+        what: what(),
+        expected,
+        found,
+    })
+}
+
 /// Applies a VM-list edit to a group held in memory at `expected_version`
 /// and stamps it: what [`Store::change_group_vms`] does, for stores that
 /// hold whole groups.
@@ -66,13 +83,11 @@ pub fn edit_group(
     by: &str,
     at: DateTime<Utc>,
 ) -> Result<Result<GroupVmsEdited, GroupError>, StoreError> {
-    if g.version != expected_version {
-        return Err(StoreError::Conflict {
-            what: format!("migration group {}", g.id),
-            expected: expected_version,
-            found: g.version,
-        });
-    }
+    expect_version(
+        || format!("migration group {}", g.id),
+        expected_version,
+        g.version,
+    )?;
     if let Err(e) = g.apply_vms_edit(edit) {
         return Ok(Err(e));
     }

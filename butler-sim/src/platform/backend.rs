@@ -1,7 +1,7 @@
 //! The simulated platform as a backend: `ClusterBackend`, `Monitor`, `Billing`.
 
 use super::*;
-use std::collections::HashMap;
+use butler_core::backend::SharedStrings;
 
 #[async_trait]
 impl ClusterBackend for SimPlatform {
@@ -44,18 +44,12 @@ impl ClusterBackend for SimPlatform {
         let mut out = Vec::with_capacity(w.vm_count_on(cluster));
         // Every brief shares its cluster's and its project's one string.
         let on: Arc<str> = Arc::from(cluster);
-        let mut projects: HashMap<&str, Arc<str>> = HashMap::new();
-        out.extend(w.vms_on(cluster, 0).map(|v| {
-            VmBrief {
-                name: v.name.clone(),
-                cluster: on.clone(),
-                project: v
-                    .info
-                    .project
-                    .as_deref()
-                    .map(|p| projects.entry(p).or_insert_with(|| Arc::from(p)).clone()),
-                power: v.info.power,
-            }
+        let mut projects = SharedStrings::default();
+        out.extend(w.vms_on(cluster, 0).map(|v| VmBrief {
+            name: v.name.clone(),
+            cluster: on.clone(),
+            project: v.info.project.as_deref().map(|p| projects.share(p)),
+            power: v.info.power,
         }));
         Ok(out)
     }

@@ -144,13 +144,11 @@ pub(super) fn change(
         .map_err(backend)?;
     let (version, count, body) =
         row.ok_or_else(|| StoreError::NotFound(format!("migration group {id}")))?;
-    if version as u64 != expected_version {
-        return Err(StoreError::Conflict {
-            what: format!("migration group {id}"),
-            expected: expected_version,
-            found: version as u64,
-        });
-    }
+    crate::store::expect_version(
+        || format!("migration group {id}"),
+        expected_version,
+        version as u64,
+    )?;
     let mut count = count as usize;
     match edit {
         GroupVmsEdit::Add(vms) => {
