@@ -10,6 +10,7 @@
 //!                                       → EventStream for observers, MigrationReport stored
 //! ```
 
+mod chunks;
 mod facts;
 mod facts_cache;
 mod group;

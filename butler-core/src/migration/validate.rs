@@ -2,7 +2,8 @@
 //! function, compact findings (a code and a VM index), messages rendered
 //! only when asked.
 
-use super::facts::{FactsSnapshot, NONE16, NONE32};
+use super::chunks::{chunks_for, two_passes};
+use super::facts::{FactsSnapshot, VmFacts, NONE16, NONE32};
 use super::group::MigrationGroup;
 use super::token::ValidationToken;
 use chrono::{DateTime, Duration, Utc};
@@ -229,71 +230,57 @@ impl ValidationReport {
 /// Age beyond which a replica is stale.
 pub const STALE_AFTER_MINUTES: i64 = 60;
 
-// Per-protection-group verdicts, computed once per validation.
-const PG_INACTIVE: u8 = 1;
-const PG_NO_SCHEDULE: u8 = 2;
-const PG_NO_REPLICATION: u8 = 4;
-const PG_NO_REPLICA: u8 = 8;
-const PG_STALE: u8 = 16;
-
-/// VMs per chunk below which validation stays on the calling thread.
-const CHUNK_MIN: usize = 131_072;
-
-/// How many chunks a validation of `n` VMs works in: one on small groups,
-/// else one per core (at most 8), each at least [`CHUNK_MIN`] long.
-fn chunks_for(n: usize) -> usize {
-    // Asked once: on Linux the answer reads the cgroup files.
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    if n < 2 * CHUNK_MIN {
-        return 1;
+/// A VM's findings as bits, bit `b` standing for `BY_BIT[b]`: the order of
+/// the bits is the order of a VM's findings in the report. The entries past
+/// the thirteen codes are never emitted (no check sets their bit); they keep
+/// a lookup by the `trailing_zeros` of an empty set in bounds.
+const BY_BIT: [FindingCode; 33] = {
+    use FindingCode as F;
+    let order = [
+        F::NotSelected,
+        F::VmNotFound,
+        F::NotOnSource,
+        F::ProjectMismatch,
+        F::PoweredOn,
+        F::NoProtectionGroup,
+        F::GroupNotActiveOnSource,
+        F::NoSchedule,
+        F::NotReplicatingToDestination,
+        F::NoReplica,
+        F::StaleReplica,
+        F::GroupHasUnselectedVms,
+        F::SharedGroup,
+    ];
+    let mut table = [F::NotSelected; 33];
+    let mut b = 0;
+    while b < order.len() {
+        table[b] = order[b];
+        b += 1;
     }
-    let cores =
-        *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |c| c.get().min(8)));
-    (n / CHUNK_MIN).clamp(1, cores)
-}
+    table
+};
 
-/// `n` VMs cut into `parts` ranges (at least one, maybe empty).
-fn chunk_ranges(n: usize, parts: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
-    let parts = parts.max(1);
-    let size = n.div_ceil(parts).max(1);
-    (0..parts).map(move |k| (k * size).min(n)..((k + 1) * size).min(n))
-}
-
-/// `work(k, range)` over each of [`chunk_ranges`]`(n, parts)`, the chunks on
-/// threads of their own when there are several; results in chunk order.
-fn in_chunks<T: Send>(
-    n: usize,
-    parts: usize,
-    work: impl Fn(usize, std::ops::Range<usize>) -> T + Sync,
-) -> Vec<T> {
-    let ranges: Vec<_> = chunk_ranges(n, parts).collect();
-    if ranges.len() == 1 {
-        return ranges.into_iter().map(|r| work(0, r)).collect();
+/// The bit of a VM-level `code` (evaluated at compile time).
+const fn bit(code: FindingCode) -> u32 {
+    let mut b = 0;
+    while b < 13 {
+        if BY_BIT[b] as u8 == code as u8 {
+            return 1 << b;
+        }
+        b += 1;
     }
-    std::thread::scope(|scope| {
-        let work = &work;
-        // A chunk no thread can be had for runs on this one, in its turn.
-        let running: Vec<_> = ranges
-            .into_iter()
-            .enumerate()
-            .map(|(k, r)| {
-                let mine = r.clone();
-                std::thread::Builder::new()
-                    .spawn_scoped(scope, move || work(k, mine))
-                    .map_err(|_| (k, r))
-            })
-            .collect();
-        running
-            .into_iter()
-            .map(|h| match h {
-                Ok(h) => h
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                Err((k, r)) => work(k, r),
-            })
-            .collect()
-    })
+    panic!("a VM-level code without a bit")
 }
+
+/// `bit` when `holds`, else 0, without a branch.
+fn on(holds: bool, bit: u32) -> u32 {
+    u32::from(holds).wrapping_neg() & bit
+}
+
+/// The bits of the info codes but the shared-group one (a VM may have
+/// both), and of the warning codes (a VM has at most one).
+const INFO_BITS: u32 = bit(FindingCode::NotSelected);
+const WARNING_BITS: u32 = bit(FindingCode::NoReplica) | bit(FindingCode::StaleReplica);
 
 /// Validates `group` against `facts` (aligned with it) at time `now`,
 /// optionally only the VMs named in `only` (a retry of failed VMs).
@@ -348,170 +335,109 @@ pub(super) fn validate_in(
     // Pass 1, in chunks: the selection, and the selected VMs per protection
     // group (to spot groups that would carry unselected VMs along, and
     // groups shared by several selected VMs).
-    let pass1 = in_chunks(n, parts, |_, range| {
-        let selected: Vec<bool> = group.vms[range.clone()]
-            .iter()
-            .map(|v| v.selected && set.as_ref().is_none_or(|s| s.contains(v.name.as_str())))
-            .collect();
-        let mut count = vec![0u32; groups];
-        let mut first = vec![NONE32; groups];
-        if aligned {
-            for (i, (f, s)) in facts.vms[range.clone()].iter().zip(&selected).enumerate() {
-                // `get_mut`: facts built elsewhere may point past their groups.
-                if let (true, Some(c), Some(first)) = (
-                    *s,
-                    count.get_mut(f.group as usize),
-                    first.get_mut(f.group as usize),
-                ) {
-                    *c += 1;
-                    if *first == NONE32 {
-                        *first = (range.start + i) as u32;
+    let (src, dst) = (src.unwrap_or(NONE16), dst.unwrap_or(NONE16));
+    let head = findings;
+    let chunks = two_passes(
+        n,
+        parts,
+        // Pass 1, per chunk: the selection, and the selected VMs per
+        // protection group (to spot groups that would carry unselected VMs
+        // along, and groups shared by several selected VMs).
+        |_, range| {
+            let vms = &group.vms[range.clone()];
+            let mut selected = Vec::with_capacity(vms.len());
+            match &set {
+                None => selected.extend(vms.iter().map(|v| v.selected)),
+                Some(set) => selected.extend(
+                    vms.iter()
+                        .map(|v| v.selected && set.contains(v.name.as_str())),
+                ),
+            }
+            let any = selected.contains(&true);
+            // Per protection group: selected VMs and the first of them.
+            let mut per_pg = vec![(0u32, NONE32); groups];
+            if let Some(facts) = facts.vms.get(range.clone()).filter(|_| aligned) {
+                let len = facts.len().min(selected.len());
+                let (facts, selected) = (&facts[..len], &selected[..len]);
+                for i in 0..len {
+                    // `get_mut`: facts built elsewhere may point past their groups.
+                    if let (true, Some((count, first))) =
+                        (selected[i], per_pg.get_mut(facts[i].group as usize))
+                    {
+                        *count += 1;
+                        if *first == NONE32 {
+                            *first = (range.start + i) as u32;
+                        }
                     }
                 }
             }
-        }
-        (selected, count, first)
-    });
-    let mut selected_in_pg = vec![0u32; groups];
-    let mut first_in_pg = vec![NONE32; groups];
-    let mut any_selected = false;
-    for (selected, count, first) in &pass1 {
-        any_selected |= selected.iter().any(|s| *s);
-        for g in 0..groups {
-            selected_in_pg[g] += count[g];
-            if first_in_pg[g] == NONE32 {
-                first_in_pg[g] = first[g];
-            }
-        }
-    }
-    if n > 0 && !any_selected {
-        push(&mut findings, F::NoSelectedVm, Finding::GROUP);
-    }
-
-    let (src, dst) = (src.unwrap_or(NONE16), dst.unwrap_or(NONE16));
-    let stale_before = now - Duration::minutes(STALE_AFTER_MINUTES);
-    let pg_flags: Vec<u8> = facts
-        .groups
-        .iter()
-        .map(|g| {
-            let mut f = 0;
-            if !(g.active && g.cluster == src) {
-                f |= PG_INACTIVE;
-            }
-            if g.schedules == 0 {
-                f |= PG_NO_SCHEDULE;
-            }
-            if !g.remote_sites.contains(&dst) {
-                f |= PG_NO_REPLICATION;
-            }
-            match g.last_replica {
-                None => f |= PG_NO_REPLICA,
-                Some(t) if t < stale_before => f |= PG_STALE,
-                Some(_) => {}
-            }
-            f
-        })
-        .collect();
-
-    // (project, cluster) → allowed, flat, so the per-VM check is one load.
-    let n_clusters = facts.clusters.len();
-    let mut project_ok = vec![false; facts.projects.len() * n_clusters];
-    for (p, proj) in facts.projects.iter().enumerate() {
-        for c in &proj.clusters {
-            let c = usize::from(*c);
-            if let Some(cell) = project_ok
-                .get_mut(p * n_clusters + c)
-                .filter(|_| c < n_clusters)
-            {
-                *cell = true;
-            }
-        }
-    }
-
-    // Pass 2, over the same chunks: the per-VM checks.
-    let pass2 = in_chunks(n, parts, |k, range| {
-        let Some((selected, ..)) = pass1.get(k) else {
-            return (Vec::new(), [0; 3]);
-        };
-        let mut findings: Vec<Finding> = Vec::with_capacity(range.len() / 2 + 8);
-        for (k, s) in selected.iter().enumerate() {
-            let i = range.start + k;
-            let vm = i as u32;
-            if !*s {
-                if only.is_none() {
-                    push(&mut findings, F::NotSelected, vm);
+            (selected, any, per_pg)
+        },
+        // What follows from the facts alone, while pass 1 runs.
+        || Rules::new(facts, src, dst, now, only.is_none()),
+        // Between the passes: the chunks' counts added up.
+        |rules, pass1| {
+            let mut selected_in_pg = vec![0u32; groups];
+            let mut first_in_pg = vec![NONE32; groups];
+            let mut any_selected = false;
+            for (_, any, per_pg) in pass1 {
+                any_selected |= any;
+                let totals = selected_in_pg.iter_mut().zip(&mut first_in_pg);
+                for ((total, first), (count, first_here)) in totals.zip(per_pg) {
+                    *total += count;
+                    if *first == NONE32 {
+                        *first = *first_here;
+                    }
                 }
-                continue;
             }
-            let f = if aligned {
-                facts.vms[i]
-            } else {
-                super::facts::VmFacts::MISSING
+            let mut head = head;
+            if n > 0 && !any_selected {
+                push(&mut head, F::NoSelectedVm, Finding::GROUP);
+            }
+            (
+                rules.with_selection(facts, &selected_in_pg, &first_in_pg),
+                head,
+            )
+        },
+        // Pass 2, per chunk: the per-VM checks.
+        |k, range, (selected, ..), (rules, head)| {
+            // Chunk 0 starts with the group's findings and becomes the
+            // report's list: the others are appended to it, so no list is
+            // copied whole. Room for a finding per VM, the realistic upper
+            // end (about half the VMs have one, some several), so a list
+            // rarely grows (a copy); chunk 0 has room for the whole group's.
+            let head: &[Finding] = if k == 0 { head } else { &[] };
+            let room = if k == 0 { n } else { range.len() };
+            let mut out = Vec::with_capacity(head.len() + room + 2);
+            out.extend_from_slice(head);
+            let mut counts = head.iter().fold([0u32; 3], |mut c, f| {
+                c[f.severity() as usize] += 1;
+                c
+            });
+            let missing;
+            let facts_of = match facts.vms.get(range.clone()).filter(|_| aligned) {
+                Some(f) => f,
+                None => {
+                    missing = vec![VmFacts::MISSING; range.len()];
+                    &missing[..]
+                }
             };
-            if f.cluster == NONE16 {
-                push(&mut findings, F::VmNotFound, vm);
-                continue;
+            let vm_counts = rules.check(range.start as u32, selected, facts_of, &mut out);
+            for (total, c) in counts.iter_mut().zip(vm_counts) {
+                *total += c;
             }
-            if f.cluster != src {
-                push(&mut findings, F::NotOnSource, vm);
-            }
-            let cell = usize::from(f.project) * n_clusters + usize::from(f.cluster);
-            let allowed =
-                usize::from(f.cluster) < n_clusters && project_ok.get(cell) == Some(&true);
-            if f.project == NONE16 || !allowed {
-                push(&mut findings, F::ProjectMismatch, vm);
-            }
-            if f.powered_on {
-                push(&mut findings, F::PoweredOn, vm);
-            }
-            let g = f.group as usize;
-            // NONE32, or an index past the groups (facts not built by Butler).
-            let (Some(&flags), Some(pg)) = (pg_flags.get(g), facts.groups.get(g)) else {
-                push(&mut findings, F::NoProtectionGroup, vm);
-                continue;
-            };
-            if flags != 0 {
-                if flags & PG_INACTIVE != 0 {
-                    push(&mut findings, F::GroupNotActiveOnSource, vm);
-                }
-                if flags & PG_NO_SCHEDULE != 0 {
-                    push(&mut findings, F::NoSchedule, vm);
-                }
-                if flags & PG_NO_REPLICATION != 0 {
-                    push(&mut findings, F::NotReplicatingToDestination, vm);
-                }
-                if flags & PG_NO_REPLICA != 0 {
-                    push(&mut findings, F::NoReplica, vm);
-                }
-                if flags & PG_STALE != 0 {
-                    push(&mut findings, F::StaleReplica, vm);
-                }
-            }
-            if selected_in_pg[g] < pg.members {
-                push(&mut findings, F::GroupHasUnselectedVms, vm);
-            }
-            if selected_in_pg[g] > 1 && first_in_pg[g] == vm {
-                push(&mut findings, F::SharedGroup, vm);
-            }
-        }
-        let mut counts = [0u32; 3];
-        for f in &findings {
-            counts[f.severity() as usize] += 1;
-        }
-        (findings, counts)
-    });
-    let mut counts = [0u32; 3];
-    for f in &findings {
-        counts[f.severity() as usize] += 1;
-    }
-    // The group's findings first, then each chunk's.
-    findings.reserve(pass2.iter().map(|(f, _)| f.len()).sum());
-    for (part, c) in pass2 {
+            (out, counts)
+        },
+    );
+    let mut chunks = chunks.into_iter();
+    let (mut findings, mut counts) = chunks.next().unwrap_or_default();
+    for (part, c) in chunks {
         findings.extend(part);
         for (total, c) in counts.iter_mut().zip(c) {
             *total += c;
         }
     }
+
     let [infos, warnings, errors] = counts; // in `Severity` order
     let only = only.map(|o| {
         let mut v = o.to_vec();
@@ -526,5 +452,190 @@ pub(super) fn validate_in(
         only,
         already_moved: Vec::new(),
         token: None,
+    }
+}
+
+/// A protection group's verdict for its selected VMs.
+#[derive(Debug, Clone, Copy)]
+struct PgRule {
+    /// The bits of the findings each selected VM in it gets (the shared-group
+    /// bit only applies to `first`).
+    bits: u32,
+    /// Its first selected VM.
+    first: u32,
+}
+
+/// What the per-VM checks need of the whole group, worked out once.
+struct Rules {
+    /// The bits of an unselected VM (none when validating a retry subset).
+    unselected: u32,
+    /// Per protection group, and a last entry for VMs in none or pointing
+    /// past the groups (facts not built by Butler).
+    pg: Vec<PgRule>,
+    /// (project, cluster) → the bits of its placement findings (not on the
+    /// source, project may not use the cluster), flat, with a last row and
+    /// column for "none" or out of range, so the checks are one load.
+    placement: Vec<u32>,
+    /// Columns of `placement` (clusters and "none").
+    cols: usize,
+    /// Rows of `placement` (projects and "none").
+    rows: usize,
+}
+
+impl Rules {
+    /// The rules that follow from the facts alone; the protection groups'
+    /// selection-dependent bits come with [`with_selection`](Self::with_selection).
+    fn new(
+        facts: &FactsSnapshot,
+        src: u16,
+        dst: u16,
+        now: DateTime<Utc>,
+        report_unselected: bool,
+    ) -> Rules {
+        use FindingCode as F;
+        let stale_before = now - Duration::minutes(STALE_AFTER_MINUTES);
+        let pg = facts
+            .groups
+            .iter()
+            .map(|g| {
+                let replica = match g.last_replica {
+                    None => bit(F::NoReplica),
+                    Some(t) if t < stale_before => bit(F::StaleReplica),
+                    Some(_) => 0,
+                };
+                let bits = replica
+                    | on(
+                        !(g.active && g.cluster == src),
+                        bit(F::GroupNotActiveOnSource),
+                    )
+                    | on(g.schedules == 0, bit(F::NoSchedule))
+                    | on(
+                        !g.remote_sites.contains(&dst),
+                        bit(F::NotReplicatingToDestination),
+                    );
+                PgRule {
+                    bits,
+                    first: NONE32,
+                }
+            })
+            .chain([PgRule {
+                bits: bit(F::NoProtectionGroup),
+                first: NONE32,
+            }])
+            .collect();
+        let n_clusters = facts.clusters.len();
+        let (cols, rows) = (n_clusters + 1, facts.projects.len() + 1);
+        let mut placement: Vec<u32> = (0..rows * cols)
+            .map(|cell| {
+                let cluster = cell % cols;
+                on(cluster != usize::from(src), bit(F::NotOnSource)) | bit(F::ProjectMismatch)
+            })
+            .collect();
+        for (p, proj) in facts.projects.iter().enumerate() {
+            for c in proj.clusters.iter().map(|c| usize::from(*c)) {
+                if c < n_clusters {
+                    placement[p * cols + c] &= !bit(F::ProjectMismatch);
+                }
+            }
+        }
+        Rules {
+            unselected: if report_unselected {
+                bit(F::NotSelected)
+            } else {
+                0
+            },
+            pg,
+            placement,
+            cols,
+            rows,
+        }
+    }
+
+    /// Adds what the selection says of each protection group: its selected
+    /// VMs (`selected[g]`, against its members on the platform) and the
+    /// first of them (`first[g]`).
+    fn with_selection(mut self, facts: &FactsSnapshot, selected: &[u32], first: &[u32]) -> Rules {
+        use FindingCode as F;
+        for (((pg, g), &selected), &first) in self
+            .pg
+            .iter_mut()
+            .zip(&facts.groups)
+            .zip(selected)
+            .zip(first)
+        {
+            pg.bits |= on(selected < g.members, bit(F::GroupHasUnselectedVms))
+                | on(selected > 1, bit(F::SharedGroup));
+            pg.first = first;
+        }
+        self
+    }
+
+    /// Appends the findings of the VMs from `start` on (their selection and
+    /// facts) to `out`; returns their counts in [`Severity`] order.
+    ///
+    /// About half the VMs fail some check, at random, so a branch per check
+    /// would mispredict often. The checks are bits instead, and the first
+    /// two findings of a VM are written whether it has them or not, then
+    /// cut off again.
+    fn check(
+        &self,
+        start: u32,
+        selected: &[bool],
+        facts: &[VmFacts],
+        out: &mut Vec<Finding>,
+    ) -> [u32; 3] {
+        use FindingCode as F;
+        let Rules {
+            unselected,
+            ref pg,
+            ref placement,
+            cols,
+            rows,
+        } = *self;
+        let (last_pg, last_row, last_col) = (pg.len() - 1, rows - 1, cols - 1);
+        let n = selected.len().min(facts.len());
+        let (selected, facts) = (&selected[..n], &facts[..n]);
+        let first = out.len();
+        let (mut infos, mut warnings) = (0u32, 0u32);
+        for i in 0..n {
+            let vm = start + i as u32;
+            let f = facts[i];
+            let mut bits = if !selected[i] {
+                unselected
+            } else if f.cluster == NONE16 {
+                bit(F::VmNotFound)
+            } else {
+                let cell = usize::from(f.project).min(last_row) * cols
+                    + usize::from(f.cluster).min(last_col);
+                let pg = pg[(f.group as usize).min(last_pg)];
+                let elsewhere = on(pg.first != vm, bit(F::SharedGroup));
+                placement[cell] | on(f.powered_on, bit(F::PoweredOn)) | (pg.bits & !elsewhere)
+            };
+            infos += u32::from(bits & INFO_BITS != 0) + u32::from(bits & bit(F::SharedGroup) != 0);
+            warnings += u32::from(bits & WARNING_BITS != 0);
+            let a = Finding {
+                code: BY_BIT[bits.trailing_zeros() as usize],
+                vm,
+            };
+            let mut kept = usize::from(bits != 0);
+            bits &= bits.wrapping_sub(1);
+            let b = Finding {
+                code: BY_BIT[bits.trailing_zeros() as usize],
+                vm,
+            };
+            kept += usize::from(bits != 0);
+            bits &= bits.wrapping_sub(1);
+            out.extend_from_slice(&[a, b]);
+            out.truncate(out.len() - 2 + kept);
+            while bits != 0 {
+                out.push(Finding {
+                    code: BY_BIT[bits.trailing_zeros() as usize],
+                    vm,
+                });
+                bits &= bits - 1;
+            }
+        }
+        let all = (out.len() - first) as u32;
+        [infos, warnings, all - infos - warnings]
     }
 }
