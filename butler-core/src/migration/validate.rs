@@ -474,8 +474,9 @@ struct Rules {
     pg: Vec<PgRule>,
     /// (project, cluster) → the bits of its placement findings (not on the
     /// source, project may not use the cluster), flat, with a last row and
-    /// column for "none" or out of range, so the checks are one load.
-    placement: Vec<u32>,
+    /// column for "none" or out of range, so the checks are one load. One
+    /// byte a cell: both bits are among the low eight.
+    placement: Vec<u8>,
     /// Columns of `placement` (clusters and "none").
     cols: usize,
     /// Rows of `placement` (projects and "none").
@@ -525,16 +526,22 @@ impl Rules {
             .collect();
         let n_clusters = facts.clusters.len();
         let (cols, rows) = (n_clusters + 1, facts.projects.len() + 1);
-        let mut placement: Vec<u32> = (0..rows * cols)
+        const NOT_ON_SOURCE: u8 = bit(FindingCode::NotOnSource) as u8;
+        const MISMATCH: u8 = bit(FindingCode::ProjectMismatch) as u8;
+        let mut placement: Vec<u8> = (0..rows * cols)
             .map(|cell| {
-                let cluster = cell % cols;
-                on(cluster != usize::from(src), bit(F::NotOnSource)) | bit(F::ProjectMismatch)
+                MISMATCH
+                    | if cell % cols == usize::from(src) {
+                        0
+                    } else {
+                        NOT_ON_SOURCE
+                    }
             })
             .collect();
         for (p, proj) in facts.projects.iter().enumerate() {
             for c in proj.clusters.iter().map(|c| usize::from(*c)) {
                 if c < n_clusters {
-                    placement[p * cols + c] &= !bit(F::ProjectMismatch);
+                    placement[p * cols + c] &= !MISMATCH;
                 }
             }
         }
@@ -609,7 +616,9 @@ impl Rules {
                     + usize::from(f.cluster).min(last_col);
                 let pg = pg[(f.group as usize).min(last_pg)];
                 let elsewhere = on(pg.first != vm, bit(F::SharedGroup));
-                placement[cell] | on(f.powered_on, bit(F::PoweredOn)) | (pg.bits & !elsewhere)
+                u32::from(placement[cell])
+                    | on(f.powered_on, bit(F::PoweredOn))
+                    | (pg.bits & !elsewhere)
             };
             infos += u32::from(bits & INFO_BITS != 0) + u32::from(bits & bit(F::SharedGroup) != 0);
             warnings += u32::from(bits & WARNING_BITS != 0);
