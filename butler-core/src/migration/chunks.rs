@@ -218,42 +218,30 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_panic_in_either_pass_reaches_the_caller() {
-        for bad in [0usize, 1] {
-            let first_pass = std::panic::catch_unwind(|| {
-                two_passes(
-                    100,
-                    2,
-                    |k, _| assert_ne!(k, bad, "first pass"),
-                    || (),
-                    |_, _: &[&()]| (),
-                    |_, _, _, _| (),
-                )
-            });
-            assert!(first_pass.is_err());
-            let second_pass = std::panic::catch_unwind(|| {
-                two_passes(
-                    100,
-                    2,
-                    |_, _| (),
-                    || (),
-                    |_, _: &[&()]| (),
-                    |k, _, _, _| assert_ne!(k, bad, "second pass"),
-                )
-            });
-            assert!(second_pass.is_err());
-        }
-        let between = std::panic::catch_unwind(|| {
+    /// Whether [`two_passes`] over two chunks panics when the first pass
+    /// panics on chunk `first`, the step between on `between`, the second
+    /// pass on chunk `then`.
+    fn panics(first: Option<usize>, between: bool, then: Option<usize>) -> bool {
+        std::panic::catch_unwind(|| {
             two_passes(
                 100,
                 2,
-                |_, _| (),
+                |k, _| assert_ne!(Some(k), first, "first pass"),
                 || (),
-                |_, _: &[&()]| panic!("between"),
-                |_, _, _, _| (),
+                |_, _: &[&()]| assert!(!between, "between"),
+                |k, _, _, _| assert_ne!(Some(k), then, "second pass"),
             )
-        });
-        assert!(between.is_err());
+        })
+        .is_err()
+    }
+
+    #[test]
+    fn a_panic_in_any_pass_reaches_the_caller() {
+        assert!(!panics(None, false, None));
+        for bad in [0, 1] {
+            assert!(panics(Some(bad), false, None));
+            assert!(panics(None, false, Some(bad)));
+        }
+        assert!(panics(None, true, None));
     }
 }
