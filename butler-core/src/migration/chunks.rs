@@ -49,6 +49,18 @@ fn lock(progress: &Mutex<Progress>) -> std::sync::MutexGuard<'_, Progress> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Waits on `changed` until `done` holds of the progress or the run failed;
+/// the lock is held on return.
+fn wait_until<'a>(
+    progress: &'a Mutex<Progress>,
+    changed: &Condvar,
+    done: impl Fn(&Progress) -> bool,
+) -> std::sync::MutexGuard<'a, Progress> {
+    changed
+        .wait_while(lock(progress), |p| !done(p) && !p.failed)
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Marks the run failed when dropped before [`Self::done`]: while a panic
 /// unwinds, so that no thread waits for it for ever.
 struct Failing<'a> {
@@ -116,14 +128,9 @@ where
                     done: false,
                 };
                 let a = firsts[k].get_or_init(|| first(k, r.clone()));
-                let mut p = lock(progress);
-                p.handed_in += 1;
+                lock(progress).handed_in += 1;
                 changed.notify_all();
-                while !p.ready && !p.failed {
-                    p = changed
-                        .wait(p)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
-                }
+                let p = wait_until(progress, changed, |p| p.ready);
                 let go = p.ready && !p.failed;
                 drop(p);
                 let out = step.get().filter(|_| go).map(|m| then(k, r, a, m));
@@ -152,14 +159,7 @@ where
             firsts[*k].get_or_init(|| first(*k, ranges[*k].clone()));
         }
         let threads = running.iter().filter(|h| h.is_ok()).count();
-        let mut p = lock(progress);
-        while p.handed_in < threads && !p.failed {
-            p = changed
-                .wait(p)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
-        let failed = p.failed;
-        drop(p);
+        let failed = wait_until(progress, changed, |p| p.handed_in >= threads).failed;
         if !failed {
             let all: Vec<&A> = firsts.iter().filter_map(OnceLock::get).collect();
             // `set` fails only if already set, which nothing else does.

@@ -230,13 +230,16 @@ impl ValidationReport {
 /// Age beyond which a replica is stale.
 pub const STALE_AFTER_MINUTES: i64 = 60;
 
+/// How many codes a VM's findings may carry, each a bit of [`BY_BIT`].
+const VM_CODES: usize = 13;
+
 /// A VM's findings as bits, bit `b` standing for `BY_BIT[b]`: the order of
 /// the bits is the order of a VM's findings in the report. The entries past
 /// the thirteen codes are never emitted (no check sets their bit); they keep
 /// a lookup by the `trailing_zeros` of an empty set in bounds.
 const BY_BIT: [FindingCode; 33] = {
     use FindingCode as F;
-    let order = [
+    let order: [FindingCode; VM_CODES] = [
         F::NotSelected,
         F::VmNotFound,
         F::NotOnSource,
@@ -263,7 +266,7 @@ const BY_BIT: [FindingCode; 33] = {
 /// The bit of a VM-level `code` (evaluated at compile time).
 const fn bit(code: FindingCode) -> u32 {
     let mut b = 0;
-    while b < 13 {
+    while b < VM_CODES {
         if BY_BIT[b] as u8 == code as u8 {
             return 1 << b;
         }
@@ -332,10 +335,10 @@ pub(super) fn validate_in(
     let n = group.vms.len();
     let aligned = facts.vms.len() == n;
     let groups = facts.groups.len();
-    // Pass 1, in chunks: the selection, and the selected VMs per protection
-    // group (to spot groups that would carry unselected VMs along, and
-    // groups shared by several selected VMs).
     let (src, dst) = (src.unwrap_or(NONE16), dst.unwrap_or(NONE16));
+    // A chunk's facts, when they are aligned with the group.
+    let facts_of =
+        |range: &std::ops::Range<usize>| facts.vms.get(range.clone()).filter(|_| aligned);
     let head = findings;
     let chunks = two_passes(
         n,
@@ -356,7 +359,7 @@ pub(super) fn validate_in(
             let any = selected.contains(&true);
             // Per protection group: selected VMs and the first of them.
             let mut per_pg = vec![(0u32, NONE32); groups];
-            if let Some(facts) = facts.vms.get(range.clone()).filter(|_| aligned) {
+            if let Some(facts) = facts_of(&range) {
                 let len = facts.len().min(selected.len());
                 let (facts, selected) = (&facts[..len], &selected[..len]);
                 for i in 0..len {
@@ -415,14 +418,14 @@ pub(super) fn validate_in(
                 c
             });
             let missing;
-            let facts_of = match facts.vms.get(range.clone()).filter(|_| aligned) {
+            let chunk_facts = match facts_of(&range) {
                 Some(f) => f,
                 None => {
                     missing = vec![VmFacts::MISSING; range.len()];
                     &missing[..]
                 }
             };
-            let vm_counts = rules.check(range.start as u32, selected, facts_of, &mut out);
+            let vm_counts = rules.check(range.start as u32, selected, chunk_facts, &mut out);
             for (total, c) in counts.iter_mut().zip(vm_counts) {
                 *total += c;
             }
