@@ -19,7 +19,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The simulator, except that the named operations never return.
+/// The simulator, except that the named operations never return (in
+/// simulated time: they wait on the clock for ten years).
 struct Hanging {
     sim: SimPlatform,
     hang: HashSet<&'static str>,
@@ -28,7 +29,10 @@ struct Hanging {
 impl Hanging {
     async fn gate(&self, op: &'static str) {
         if self.hang.contains(op) {
-            std::future::pending::<()>().await;
+            self.sim
+                .clock()
+                .sleep(Duration::from_secs(10 * 365 * 86_400))
+                .await;
         }
     }
 }
@@ -246,4 +250,181 @@ async fn a_catalog_refresh_that_never_answers_times_out_and_keeps_the_last_catal
     let waited = (clock.now() - start).to_std().unwrap();
     assert_eq!(waited, butler::resilience::DEFAULT_CALL_DEADLINE * 6);
     assert_eq!(*svc.catalog(), *before, "the last good catalog stays");
+}
+
+/// The simulator, except that `list_clusters` first reads one line from a
+/// real socket: a server on loopback that answers after `answer_after` of
+/// real time, or never.
+struct OverTheWire {
+    sim: SimPlatform,
+    addr: std::net::SocketAddr,
+}
+
+#[async_trait]
+impl ClusterBackend for OverTheWire {
+    async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError> {
+        use tokio::io::AsyncReadExt;
+        let io = |e: std::io::Error| {
+            BackendError::new(ErrorKind::Transient, "list_clusters", e.to_string())
+        };
+        let mut s = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .map_err(io)?;
+        let mut byte = [0u8; 1];
+        s.read_exact(&mut byte).await.map_err(io)?;
+        self.sim.list_clusters().await
+    }
+    async fn list_projects(&self) -> Result<Vec<ProjectInfo>, BackendError> {
+        self.sim.list_projects().await
+    }
+    async fn list_subnets(&self) -> Result<Vec<SubnetInfo>, BackendError> {
+        self.sim.list_subnets().await
+    }
+    async fn list_images(&self) -> Result<Vec<ImageInfo>, BackendError> {
+        self.sim.list_images().await
+    }
+    async fn list_vms(&self, cluster: &str) -> Result<Vec<VmInfo>, BackendError> {
+        self.sim.list_vms(cluster).await
+    }
+    async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError> {
+        self.sim.find_vm(name).await
+    }
+    async fn create_vm(&self, vm: &VmCreate) -> Result<TaskId, BackendError> {
+        self.sim.create_vm(vm).await
+    }
+    async fn task(&self, id: &TaskId) -> Result<TaskStatus, BackendError> {
+        self.sim.task(id).await
+    }
+    async fn list_protection_groups(
+        &self,
+        cluster: &str,
+    ) -> Result<Vec<ProtectionGroup>, BackendError> {
+        self.sim.list_protection_groups(cluster).await
+    }
+    async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError> {
+        self.sim.protect_vm(cluster, req).await
+    }
+    async fn migrate_protection_group(
+        &self,
+        source: &str,
+        group: &str,
+        destination: &str,
+    ) -> Result<(), BackendError> {
+        self.sim
+            .migrate_protection_group(source, group, destination)
+            .await
+    }
+    async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {
+        self.sim.set_vm_project(vm_uuid, project).await
+    }
+}
+
+/// A loopback server that writes one byte to each connection after
+/// `answer_after` of real time (`None`: holds it open, silent).
+fn slow_server(answer_after: Option<Duration>) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            match answer_after {
+                Some(d) => {
+                    std::thread::spawn(move || {
+                        std::thread::sleep(d);
+                        let _ = std::io::Write::write_all(&mut conn, b"!");
+                    });
+                }
+                None => open.push(conn),
+            }
+        }
+    });
+    addr
+}
+
+/// A real call of 100 ms under a 120 s deadline on the virtual clock
+/// succeeds every time, while a five-minute heartbeat loops on the same
+/// clock: time does not move while the call waits on its socket (before:
+/// 20 timeouts in 20 calls, and the heartbeat moved the clock 300,000 s).
+/// On one thread the calls follow each other with no wait between them,
+/// so no time may pass at all.
+#[tokio::test]
+async fn a_real_call_is_never_cut_by_a_virtual_deadline_that_did_not_pass() {
+    let sim = SimPlatform::demo(5);
+    let clock = sim.clock();
+    let backend = Arc::new(OverTheWire {
+        sim: sim.clone(),
+        addr: slow_server(Some(Duration::from_millis(100))),
+    });
+    let guarded = Guarded::cluster(backend, clock.clone(), Duration::from_secs(120));
+    let c = clock.clone();
+    let heartbeat = tokio::spawn(async move {
+        loop {
+            c.sleep(Duration::from_secs(300)).await;
+        }
+    });
+    let start = clock.now();
+    for call in 0..20 {
+        let clusters = guarded.list_clusters().await;
+        assert!(clusters.is_ok(), "call {call}: {clusters:?}");
+    }
+    heartbeat.abort();
+    let moved = (clock.now() - start).num_seconds();
+    assert_eq!(
+        moved, 0,
+        "the clock moved {moved} s during 2 s of real calls"
+    );
+}
+
+/// A real call that never answers still ends on a virtual clock: the call
+/// deadline also runs in real time.
+#[tokio::test]
+async fn a_hung_real_call_times_out_in_real_time_on_a_virtual_clock() {
+    let sim = SimPlatform::demo(6);
+    let backend = Arc::new(OverTheWire {
+        sim: sim.clone(),
+        addr: slow_server(None),
+    });
+    let guarded = Guarded::cluster(backend, sim.clock(), Duration::from_millis(300));
+    let err = guarded.list_clusters().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Timeout);
+    assert!(err.to_string().contains("of real time"), "{err}");
+}
+
+/// An approval reaches a background engine that is idle on a virtual clock
+/// without the host calling `wake()`: the service tells its engines.
+#[tokio::test]
+async fn an_approval_reaches_an_idle_engine_on_a_virtual_clock_without_wake() {
+    let sim = SimPlatform::demo(8);
+    let b = butler::Butler::builder()
+        .simulator(sim.clone())
+        .engine_config(World::engine_config("idle"))
+        .build()
+        .unwrap();
+    let handle = b.engine().unwrap().clone().start();
+    // The engine's first pass finds nothing; it then waits idle.
+    while sim.clock().parked() < 1 {
+        tokio::task::yield_now().await;
+    }
+    let (ana, bea) = (common::ana(), common::bea());
+    let r = b
+        .requests()
+        .create(&ana, butler::demo::spec("idle01"))
+        .await
+        .unwrap();
+    let r = b.requests().submit(&ana, r.id, r.version).await.unwrap();
+    let r = b.requests().approve(&bea, r.id, r.version).await.unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let now = b.store().get_request(r.id).await.unwrap();
+            if now.state == butler::request::RequestState::Completed {
+                return now;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the approval reached the idle engine");
+    assert_eq!(done.state, butler::request::RequestState::Completed);
+    handle.shutdown().await;
 }

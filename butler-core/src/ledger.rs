@@ -15,6 +15,8 @@ pub(crate) struct EngineLedger {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) notify: Option<NotifyHub>,
+    /// Moves whenever a request becomes `Approved` through the service.
+    pub(crate) approvals: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl EngineLedger {

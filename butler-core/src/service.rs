@@ -9,7 +9,7 @@ use crate::cost::{self, RateBook};
 use crate::error::ButlerError;
 use crate::notify::NotifyHub;
 use crate::request::HistoryEntry;
-use crate::request::{self, Action, ActionKind, Priced, Request, RequestId};
+use crate::request::{self, Action, ActionKind, Priced, Request, RequestId, RequestState};
 use crate::store::{Page, RequestQuery, Store};
 use crate::vm_spec::{validate, VmSpec};
 use std::sync::{Arc, RwLock};
@@ -36,6 +36,10 @@ pub struct RequestService {
     clock: Arc<dyn Clock>,
     notify: Option<NotifyHub>,
     policy: Policy,
+    /// Counts requests that became `Approved`: engines on this service
+    /// look for work when it moves, so an approval reaches an idle engine
+    /// at once (on a virtual clock its idle wait would never end alone).
+    approvals: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for RequestService {
@@ -57,6 +61,7 @@ impl RequestService {
         rates: RateBook,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        store.report_waits_to(clock.clone());
         RequestService {
             store,
             catalog: RwLock::new(Arc::new(catalog)),
@@ -64,6 +69,7 @@ impl RequestService {
             clock,
             notify: None,
             policy: Policy::standard(),
+            approvals: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 
@@ -102,6 +108,7 @@ impl RequestService {
             store: self.store.clone(),
             clock: self.clock.clone(),
             notify: self.notify.clone(),
+            approvals: self.approvals.clone(),
         }
     }
 
@@ -171,8 +178,7 @@ impl RequestService {
         // The timeout is the outer error; the refresh's own errors keep their type.
         let refresh = async { Ok(crate::catalog_sync::refresh(&current, backend).await) };
         let (next, changes) =
-            crate::resilience::deadline(self.clock.as_ref(), limit, "refresh_catalog", refresh)
-                .await??;
+            crate::resilience::deadline(&self.clock, limit, "refresh_catalog", refresh).await??;
         if !changes.is_empty() {
             tracing::info!(?changes, "catalog refreshed from the platform");
         }
@@ -461,6 +467,9 @@ impl RequestService {
         let (next, entry) = request::transition(&self.policy, r, actor, action, self.clock.now())?;
         self.store.update_request(&next, r.version).await?;
         self.emit(&next, &entry);
+        if next.state == RequestState::Approved {
+            self.approvals.send_modify(|n| *n = n.wrapping_add(1));
+        }
         tracing::info!(request = %next.id, actor = %actor.name(), action = %entry.action, to = %next.state, "request changed");
         Ok(next)
     }

@@ -44,17 +44,21 @@ impl std::fmt::Debug for UserService {
     }
 }
 
-/// Runs Argon2 off the async threads: it is deliberately slow.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(f).await {
+/// Runs Argon2 off the async threads (it is deliberately slow), as an
+/// outside wait on `clock`: virtual time does not pass while it hashes.
+async fn blocking<T: Send + 'static>(
+    clock: &Arc<dyn Clock>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    match crate::backend::outside(clock.clone(), tokio::task::spawn_blocking(f)).await {
         Ok(v) => v,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 
-async fn hash(password: &str) -> Result<String, AuthError> {
+async fn hash(clock: &Arc<dyn Clock>, password: &str) -> Result<String, AuthError> {
     let p = password.to_string();
-    blocking(move || hash_password(&p)).await
+    blocking(clock, move || hash_password(&p)).await
 }
 
 impl UserService {
@@ -65,6 +69,7 @@ impl UserService {
 
     /// Users kept by `store`, stamped with `clock`.
     pub fn with_clock(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        store.report_waits_to(clock.clone());
         UserService {
             store,
             clock,
@@ -87,7 +92,7 @@ impl UserService {
             Err(_) => None,
         };
         let password = password.to_string();
-        let actor = blocking(move || match user {
+        let actor = blocking(&self.clock, move || match user {
             Some(u) if verify_password(&password, &u.password_hash) && !u.disabled => {
                 Some(Actor::of_user(&u))
             }
@@ -129,7 +134,7 @@ impl UserService {
         Ok(User {
             name,
             roles,
-            password_hash: hash(password).await?,
+            password_hash: hash(&self.clock, password).await?,
             disabled: false,
             version: 1,
             created_at: now,
@@ -258,7 +263,7 @@ impl UserService {
     ) -> Result<User, ButlerError> {
         self.policy.check(actor, Operation::ManageUsers)?;
         let user = self.load(name).await?;
-        let h = hash(password).await?;
+        let h = hash(&self.clock, password).await?;
         self.change(actor.name(), user, UserChange::PasswordReset, |u| {
             u.password_hash = h
         })
@@ -273,7 +278,7 @@ impl UserService {
         new: &str,
     ) -> Result<(), ButlerError> {
         let me = self.authenticate(name, old).await?;
-        let h = hash(new).await?;
+        let h = hash(&self.clock, new).await?;
         let user = self.load(me.name()).await?;
         self.change(me.name(), user, UserChange::PasswordChanged, |u| {
             u.password_hash = h

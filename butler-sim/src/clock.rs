@@ -8,13 +8,22 @@
 //! ([`Clock::sleep_idle`]: refreshers, an idle engine) never drive time on
 //! their own, so an idle simulation stands still instead of spinning.
 //!
-//! The clock sees only tasks that wait on it: a task spawned but not yet
-//! run, or one the operating system has descheduled before its first sleep,
-//! cannot hold time back. A caller that needs several sleeps to start at the
-//! same instant takes a [`SimClock::hold`] while it starts them.
+//! Waits on anything else count as work in flight: while a task waits on
+//! the SQLite store's thread, the blocking pool or a socket through
+//! [`butler_core::backend::outside`] (the engine, the migration runner, the
+//! user service and the SQLite store all do), time stands still. The rule a
+//! host follows: a wait that ends without time passing goes through
+//! `outside`, and no such wait may depend on this clock moving.
+//!
+//! The clock sees only tasks that wait on it or report an outside wait: a
+//! task spawned but not yet run, or one the operating system has descheduled
+//! before its first sleep, cannot hold time back. A caller that needs
+//! several sleeps to start at the same instant takes a [`SimClock::hold`]
+//! while it starts them. While time is held or outside work is open the
+//! driver parks on a notification; it never spins.
 
 use async_trait::async_trait;
-use butler_core::backend::Clock;
+use butler_core::backend::{Clock, OutsideWait};
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -48,6 +57,8 @@ pub struct SimClock {
 #[derive(Debug)]
 struct Shared {
     state: Mutex<ClockState>,
+    /// Wakes a parked driver when a hold or the last outside wait ends.
+    unheld: tokio::sync::Notify,
 }
 
 #[derive(Debug)]
@@ -66,6 +77,11 @@ struct ClockState {
     driver_running: bool,
     /// Live [`ClockHold`]s: while any exists, time moves only by `advance`.
     holds: usize,
+    /// Open [`OutsideWait`]s: tasks waiting on something that needs no time.
+    outside: usize,
+    /// Times the driver checked for quiet (diagnostics: a held clock must
+    /// not count up).
+    driver_checks: u64,
 }
 
 #[derive(Debug)]
@@ -115,7 +131,10 @@ impl SimClock {
                     activity: 0,
                     driver_running: false,
                     holds: 0,
+                    outside: 0,
+                    driver_checks: 0,
                 }),
+                unheld: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -149,6 +168,17 @@ impl SimClock {
     /// Sleepers parked on a virtual clock (for tests and diagnostics).
     pub fn parked(&self) -> usize {
         self.shared.lock().sleepers.len()
+    }
+
+    /// Outside waits open now (for tests and diagnostics).
+    pub fn outside_waits(&self) -> usize {
+        self.shared.lock().outside
+    }
+
+    /// How many times the driver has checked whether the tasks are quiet
+    /// (for tests and diagnostics: it does not count up while time is held).
+    pub fn driver_checks(&self) -> u64 {
+        self.shared.lock().driver_checks
     }
 
     async fn park(&self, d: Duration, background: bool) {
@@ -203,6 +233,7 @@ impl SimClock {
                     }
                 }
             }
+            butler_core::backend::note_parked_on_clock();
             Poll::Pending
         })
         .await
@@ -212,6 +243,21 @@ impl SimClock {
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, ClockState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Ends one hold or outside wait (`count` picks which) and wakes the
+    /// driver when nothing keeps time still any more.
+    fn release(&self, count: fn(&mut ClockState) -> &mut usize) {
+        let free = {
+            let mut s = self.lock();
+            let n = count(&mut s);
+            *n = n.saturating_sub(1);
+            s.activity += 1;
+            s.holds == 0 && s.outside == 0
+        };
+        if free {
+            self.unheld.notify_one();
+        }
     }
 }
 
@@ -253,9 +299,7 @@ pub struct ClockHold {
 
 impl Drop for ClockHold {
     fn drop(&mut self) {
-        let mut s = self.shared.lock();
-        s.holds -= 1;
-        s.activity += 1;
+        self.shared.release(|s| &mut s.holds);
     }
 }
 
@@ -273,13 +317,32 @@ impl Drop for Unpark<'_> {
 }
 
 /// Advances time to the earliest deadline whenever the tasks waiting on the
-/// clock have stopped making progress and no spawned task waits for its
-/// first run, while at least one foreground sleeper waits; stops when none
-/// does.
+/// clock have stopped making progress, no outside wait is open and no
+/// spawned task waits for its first run, while at least one foreground
+/// sleeper waits; stops when none does. Parks while time is held.
 async fn drive(shared: Arc<Shared>) {
     let metrics = tokio::runtime::Handle::try_current().map(|rt| rt.metrics());
     loop {
-        let before = shared.lock().activity;
+        // Held or waiting on the outside: park until that ends.
+        loop {
+            let unheld = shared.unheld.notified();
+            {
+                let mut s = shared.lock();
+                if s.foreground == 0 {
+                    s.driver_running = false;
+                    return;
+                }
+                if s.holds == 0 && s.outside == 0 {
+                    break;
+                }
+            }
+            unheld.await;
+        }
+        let before = {
+            let mut s = shared.lock();
+            s.driver_checks += 1;
+            s.activity
+        };
         for _ in 0..QUIET_YIELDS {
             tokio::task::yield_now().await;
         }
@@ -292,7 +355,7 @@ async fn drive(shared: Arc<Shared>) {
                 s.driver_running = false;
                 return;
             }
-            if s.activity != before || s.holds > 0 || queued > 0 {
+            if s.activity != before || s.holds > 0 || s.outside > 0 || queued > 0 {
                 continue;
             }
             match s.sleepers.first_key_value() {
@@ -356,6 +419,23 @@ impl Clock for SimClock {
             ClockMode::Virtual => self.park(d, true).await,
             _ => self.sleep(d).await,
         }
+    }
+
+    fn outside_wait(&self) -> OutsideWait {
+        if self.mode != ClockMode::Virtual {
+            return OutsideWait::none();
+        }
+        {
+            let mut s = self.shared.lock();
+            s.outside += 1;
+            s.activity += 1;
+        }
+        let shared = self.shared.clone();
+        OutsideWait::closing_with(move || shared.release(|s| &mut s.outside))
+    }
+
+    fn is_virtual(&self) -> bool {
+        self.mode == ClockMode::Virtual
     }
 }
 
@@ -446,5 +526,65 @@ mod tests {
         assert_eq!(clock.now() - start, ChronoDuration::seconds(5));
         clock.advance(Duration::from_secs(1));
         assert_eq!(clock.now() - start, ChronoDuration::seconds(6));
+    }
+
+    #[tokio::test]
+    async fn a_held_clock_parks_its_driver_instead_of_spinning() {
+        let clock = Arc::new(SimClock::virtual_default());
+        let start = clock.now();
+        let hold = clock.hold();
+        let c = clock.clone();
+        let sleeper = tokio::spawn(async move { c.sleep(Duration::from_secs(60)).await });
+        while clock.parked() < 1 {
+            tokio::task::yield_now().await;
+        }
+        // On this one-thread runtime a spinning driver would run between
+        // every two of these yields.
+        let checks = clock.driver_checks();
+        for _ in 0..10_000 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            clock.driver_checks() <= checks + 1,
+            "the driver checked {} times while held",
+            clock.driver_checks() - checks
+        );
+        assert_eq!(clock.now(), start, "held: time stood still");
+        drop(hold);
+        sleeper.await.unwrap();
+        assert_eq!(clock.now() - start, ChronoDuration::seconds(60));
+    }
+
+    #[tokio::test]
+    async fn an_outside_wait_holds_time_and_a_clock_wait_inside_it_does_not() {
+        use butler_core::backend::outside;
+        let clock = Arc::new(SimClock::virtual_default());
+        let dynclock: Arc<dyn Clock> = clock.clone();
+        let start = clock.now();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        // A task waiting on something that needs no time (a store thread's
+        // answer), beside a heartbeat that sleeps on the clock.
+        let waiting = tokio::spawn(outside(dynclock.clone(), rx));
+        let c = clock.clone();
+        let heartbeat = tokio::spawn(async move {
+            for _ in 0..10 {
+                c.sleep(Duration::from_secs(300)).await;
+            }
+        });
+        while clock.outside_waits() < 1 || clock.parked() < 1 {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..1_000 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(clock.now(), start, "nothing passes while the answer is due");
+        tx.send(()).unwrap();
+        waiting.await.unwrap().unwrap();
+        heartbeat.await.unwrap();
+        assert_eq!(clock.outside_waits(), 0);
+        assert_eq!(clock.now() - start, ChronoDuration::seconds(3000));
+        // A wait on the clock inside an outside wrapper lets time pass.
+        outside(dynclock, clock.sleep(Duration::from_secs(7))).await;
+        assert_eq!(clock.now() - start, ChronoDuration::seconds(3007));
     }
 }

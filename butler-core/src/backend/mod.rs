@@ -19,7 +19,7 @@ mod cluster;
 mod error;
 mod services;
 
-pub use clock::{after, Clock, SystemClock};
+pub use clock::{after, note_parked_on_clock, outside, Clock, Outside, OutsideWait, SystemClock};
 pub use cluster::{
     ClusterBackend, ClusterInfo, ImageInfo, PowerState, ProjectInfo, ProtectRequest,
     ProtectionGroup, Schedule, ScheduleKind, SharedStrings, StorageContainerInfo, SubnetInfo,

@@ -71,10 +71,8 @@ impl Default for ProtectionConfig {
     }
 }
 
-/// A fresh engine id: `<host>-<pid>-<random>`. Two engines left at their
-/// defaults never share an id, so their leases keep them apart; give an
-/// instance a stable id of your own if a restart should resume its own
-/// requests at once instead of after `lease_ttl`.
+/// A fresh engine id: `<host>-<pid>-<random>`, the default of
+/// [`EngineConfig::engine_id`].
 pub fn unique_engine_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
@@ -83,6 +81,10 @@ pub fn unique_engine_id() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "host".into());
+    format!("{host}-{}-{:08x}", std::process::id(), random_u32())
+}
+
+fn random_u32() -> u32 {
     let mut r = [0u8; 4];
     // Without an entropy source the time's nanoseconds still separate processes.
     if getrandom::getrandom(&mut r).is_err() {
@@ -92,18 +94,18 @@ pub fn unique_engine_id() -> String {
             .unwrap_or(0);
         r = nanos.to_le_bytes();
     }
-    format!(
-        "{host}-{}-{:08x}",
-        std::process::id(),
-        u32::from_le_bytes(r)
-    )
+    u32::from_le_bytes(r)
 }
 
 /// Engine settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineConfig {
-    /// This instance's name (step log, leases); default
-    /// [`unique_engine_id`], never shared by two engines.
+    /// This instance's name in the step log, the history and the traces;
+    /// default [`unique_engine_id`]. Leases are held by the name and a
+    /// random epoch of the [`Engine`] value, so two live engines never
+    /// share a lease even when configured with the same name (two hosts
+    /// sharing one configuration file), and a restarted process takes its
+    /// old requests over only when their leases run out (`lease_ttl`).
     pub engine_id: String,
     /// Requests processed at once.
     pub max_in_flight: usize,
@@ -238,6 +240,8 @@ pub struct Engine {
     config: EngineConfig,
     hooks: Arc<dyn Hooks>,
     in_flight: Mutex<HashSet<RequestId>>,
+    /// Who holds this engine's leases: `engine_id` and a random epoch.
+    lease_owner: String,
 }
 
 impl std::fmt::Debug for Engine {
@@ -276,6 +280,7 @@ impl Engine {
                 billing: Arc::new(Guarded::billing(billing, clock.clone(), d)),
                 clock,
             },
+            lease_owner: format!("{}#{:08x}", config.engine_id, random_u32()),
             config,
             hooks: Arc::new(NoHooks),
             in_flight: Mutex::new(HashSet::new()),
@@ -323,8 +328,12 @@ impl Engine {
             let before = summary.clone();
             let sem = Arc::new(Semaphore::new(self.config.max_in_flight.max(1)));
             let mut set = JoinSet::new();
+            // The first error ends the pass, but only after every task in
+            // flight has been reaped: dropping the set would abort them
+            // half way (their leases held, their steps unrecorded).
+            let mut failed: Option<EngineError> = None;
             for id in work {
-                if stopping(&stop) {
+                if stopping(&stop) || failed.is_some() {
                     break;
                 }
                 let Ok(permit) = sem.clone().acquire_owned().await else {
@@ -336,13 +345,24 @@ impl Engine {
                     drop(permit);
                     out
                 });
-                // Reap finished ones as we go so a crash stops new work early.
+                // Reap finished ones as we go so an error stops new work early.
                 while let Some(done) = set.try_join_next() {
-                    tally(&mut summary, done)?;
+                    tally(&mut summary, &mut failed, done);
+                }
+                match failed {
+                    // An injected process death: everything stops at once.
+                    Some(crash @ EngineError::Crashed(..)) => return Err(crash),
+                    other => failed = other,
                 }
             }
             while let Some(done) = set.join_next().await {
-                tally(&mut summary, done)?;
+                tally(&mut summary, &mut failed, done);
+                if matches!(failed, Some(EngineError::Crashed(..))) {
+                    break;
+                }
+            }
+            if let Some(e) = failed {
+                return Err(e);
             }
             if summary.completed == before.completed && summary.failed == before.failed {
                 // Nothing this engine can finish right now (leased elsewhere).
@@ -369,9 +389,10 @@ impl Engine {
         if !self.lock_in_flight().insert(id) {
             return Ok((RequestState::Provisioning, false));
         }
-        let out = self.process_leased(id).await;
-        self.lock_in_flight().remove(&id);
-        out
+        // Cleared however this ends, an aborted task included: an id left
+        // behind would be skipped as busy for the life of the engine.
+        let _busy = InFlight { engine: self, id };
+        self.process_leased(id).await
     }
 
     /// Takes or renews the lease; `Some(expiry, generation)` when held.
@@ -381,7 +402,7 @@ impl Engine {
         let generation = self
             .ledger
             .store
-            .acquire_lease(id, &self.config.engine_id, now, until)
+            .acquire_lease(id, &self.lease_owner, now, until)
             .await?;
         Ok(generation.map(|g| (until, g)))
     }
@@ -419,7 +440,7 @@ impl Engine {
             // A dead process releases nothing; its lease simply expires.
             self.ledger
                 .store
-                .release_lease(id, &self.config.engine_id)
+                .release_lease(id, &self.lease_owner)
                 .await?;
         }
         result
@@ -630,6 +651,7 @@ impl Engine {
         let (stop_tx, stop_rx) = watch::channel(false);
         let wake = Arc::new(tokio::sync::Notify::new());
         let wake2 = wake.clone();
+        let mut approvals = self.ledger.approvals.subscribe();
         let join = tokio::spawn(async move {
             let mut stop = stop_rx;
             loop {
@@ -642,6 +664,9 @@ impl Engine {
                 tokio::select! {
                     _ = stop.changed() => {}
                     _ = wake2.notified() => {}
+                    // An approval through this service: no need to wait for
+                    // the poll (which a virtual clock never ends alone).
+                    Ok(()) = approvals.changed() => {}
                     _ = self.backends.clock.sleep_idle(self.config.poll_interval) => {}
                 }
             }
@@ -654,10 +679,24 @@ impl Engine {
     }
 }
 
+/// Marks a request as worked on by this engine while it lives.
+struct InFlight<'a> {
+    engine: &'a Engine,
+    id: RequestId,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.engine.lock_in_flight().remove(&self.id);
+    }
+}
+
+/// Counts one finished task; its error, if the first, is kept in `failed`.
 fn tally(
     summary: &mut RunSummary,
+    failed: &mut Option<EngineError>,
     done: Result<Result<(RequestState, bool), EngineError>, tokio::task::JoinError>,
-) -> Result<(), EngineError> {
+) {
     match done {
         Ok(Ok((RequestState::Completed, true))) => summary.completed += 1,
         Ok(Ok((RequestState::Error, true))) => summary.failed += 1,
@@ -665,13 +704,18 @@ fn tally(
         Ok(Err(EngineError::Butler(ButlerError::Conflict(_)) | EngineError::LeaseLost(_))) => {
             summary.skipped += 1
         }
-        Ok(Err(e)) => return Err(e),
+        Ok(Err(e)) => {
+            tracing::warn!(error = ?e, "engine task failed; the pass ends after the others");
+            // A crash outranks an earlier store error: it stops everything.
+            if failed.is_none() || matches!(e, EngineError::Crashed(..)) {
+                *failed = Some(e);
+            }
+        }
         Err(join) => {
             tracing::error!("engine task ended abnormally: {join}");
             summary.skipped += 1;
         }
     }
-    Ok(())
 }
 
 /// A running engine.

@@ -57,6 +57,7 @@ impl MigrationService {
         clock: Arc<dyn Clock>,
         config: MigrationConfig,
     ) -> Self {
+        store.report_waits_to(clock.clone());
         let backend = Arc::new(crate::resilience::Guarded::cluster(
             backend,
             clock.clone(),
@@ -559,7 +560,7 @@ impl MigrationService {
         let inv = Inventory::fetch(self.backend.as_ref(), self.clock.as_ref()).await;
         let index = match indexing {
             Ok(index) => Some(index),
-            Err(task) => task.await.ok(),
+            Err(task) => crate::backend::outside(self.clock.clone(), task).await.ok(),
         };
         match inv {
             Ok(inv) => {

@@ -15,25 +15,46 @@ use tracing::Instrument;
 /// a large cluster, far shorter than the engine's lease.
 pub const DEFAULT_CALL_DEADLINE: Duration = Duration::from_secs(120);
 
-/// Runs `fut` until it answers or `limit` of `clock`'s time has passed,
-/// then a typed [`ErrorKind::Timeout`] naming `operation`.
+/// Runs `fut` until it answers or `limit` has passed, then a typed
+/// [`ErrorKind::Timeout`] naming `operation`.
+///
+/// `fut` runs as an [outside wait](crate::backend::outside): while it waits
+/// on anything but the clock (a socket, a thread), a discrete-event clock
+/// holds time still, so a real call is never cut by a virtual deadline that
+/// did not really pass; while it sleeps on the clock (a simulated latency,
+/// a task poll), time moves as usual. On such a clock `limit` also runs in
+/// real time, so a real call that hangs still ends: the deadline is
+/// whichever of the two passes first.
 pub async fn deadline<T>(
-    clock: &dyn Clock,
+    clock: &Arc<dyn Clock>,
     limit: Duration,
     operation: &str,
     fut: impl Future<Output = Result<T, BackendError>>,
 ) -> Result<T, BackendError> {
-    tokio::select! {
-        out = fut => out,
-        _ = clock.sleep(limit) => {
-            tracing::warn!(operation, ?limit, "call to the outside timed out");
-            Err(BackendError::new(
-                ErrorKind::Timeout,
-                operation,
-                format!("no answer within {limit:?} (the call deadline)"),
-            ))
+    let real_limit = async {
+        if clock.is_virtual() {
+            tokio::time::sleep(limit).await
+        } else {
+            std::future::pending().await
         }
+    };
+    tokio::select! {
+        // The call first: its outside wait is open before the deadline's
+        // sleep parks, so time cannot jump to the deadline in between.
+        biased;
+        out = crate::backend::outside(clock.clone(), fut) => out,
+        _ = clock.sleep(limit) => Err(timed_out(operation, limit, "")),
+        _ = real_limit => Err(timed_out(operation, limit, " of real time")),
     }
+}
+
+fn timed_out(operation: &str, limit: Duration, which: &str) -> BackendError {
+    tracing::warn!(operation, ?limit, "call to the outside timed out");
+    BackendError::new(
+        ErrorKind::Timeout,
+        operation,
+        format!("no answer within {limit:?}{which} (the call deadline)"),
+    )
 }
 
 /// A backend whose every call has a deadline and a tracing span.
@@ -100,7 +121,7 @@ impl<B: ?Sized> Guarded<B> {
     ) -> Result<T, BackendError> {
         let limit = self.deadline.saturating_add(extra);
         let span = tracing::debug_span!("backend_call", backend = self.backend, operation);
-        deadline(self.clock.as_ref(), limit, operation, fut)
+        deadline(&self.clock, limit, operation, fut)
             .instrument(span)
             .await
     }

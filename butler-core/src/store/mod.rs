@@ -372,4 +372,15 @@ pub trait Store: Send + Sync {
     /// use and the same for every process sharing the store afterwards
     /// (validation tokens are signed with `"validation-token"`). Never logged.
     async fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError>;
+
+    /// Tells the store which clock its callers' time runs on. A store whose
+    /// calls wait on something other than the caller's task (a thread of
+    /// its own, a socket) reports each such wait to it through
+    /// [`crate::backend::outside`], so a discrete-event clock does not
+    /// let time jump while a caller waits for the store. The services call
+    /// it when they are built; the first clock given is kept. Stores that
+    /// answer within the call (like [`MemoryStore`]) need do nothing.
+    fn report_waits_to(&self, clock: std::sync::Arc<dyn crate::backend::Clock>) {
+        let _ = clock;
+    }
 }

@@ -3,9 +3,13 @@
 //!
 //! - [`store`]: the store-agnostic [`Store`](crate::store::Store) suite.
 //! - [`backend`]: the [`ClusterBackend`](crate::backend::ClusterBackend) conformance suite.
+//! - [`FaultyStore`]: any store, failing chosen calls once.
 
 pub mod backend;
+mod faulty_store;
 pub mod store;
+
+pub use faulty_store::FaultyStore;
 
 /// A monitoring registration for `vm_name` with plausible fields, for
 /// tests of [`Monitor`](crate::backend::Monitor) implementations.

@@ -33,6 +33,8 @@ use writer::{writer, Done, Job};
 #[derive(Clone)]
 pub struct SqliteStore {
     jobs: Arc<std::sync::mpsc::Sender<Job>>,
+    /// The clock a caller's wait for the store thread is reported to.
+    clock: Arc<std::sync::OnceLock<Arc<dyn crate::backend::Clock>>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -229,6 +231,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(format!("cannot start the store thread: {e}")))?;
         Ok(SqliteStore {
             jobs: Arc::new(jobs),
+            clock: Arc::default(),
         })
     }
 
@@ -312,7 +315,12 @@ impl SqliteStore {
         });
         let stopped = || StoreError::Backend("the store thread has stopped".into());
         self.jobs.send(job).map_err(|_| stopped())?;
-        rx.await.map_err(|_| stopped())?
+        // The store thread answers without any clock moving: an outside wait.
+        let answer = match self.clock.get() {
+            Some(clock) => crate::backend::outside(clock.clone(), rx).await,
+            None => rx.await,
+        };
+        answer.map_err(|_| stopped())?
     }
 }
 
@@ -831,6 +839,13 @@ impl Store for SqliteStore {
             .with(|c| column(c, "SELECT body FROM user_audit ORDER BY id"))
             .await?;
         bodies.iter().map(|b| parse(b)).collect()
+    }
+
+    fn report_waits_to(&self, clock: Arc<dyn crate::backend::Clock>) {
+        // Real clocks ignore outside waits: only a virtual one is kept.
+        if clock.is_virtual() {
+            let _ = self.clock.set(clock);
+        }
     }
 
     async fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError> {

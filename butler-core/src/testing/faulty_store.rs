@@ -1,0 +1,155 @@
+//! A [`Store`] that forwards to another and fails chosen calls, for tests
+//! of what the engine and the services do when the store fails mid-way.
+
+use crate::auth::{User, UserAudit};
+use crate::migration::{
+    GroupError, GroupId, GroupVmsEdit, GroupVmsEdited, MigrationGroup, MigrationReport, RunId,
+    VmReport,
+};
+use crate::request::{Request, RequestId, RequestState};
+use crate::store::{Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Forwards every call to `inner`, except the ones a plan fails: the
+/// `n`-th call (counted from 1) of an operation named like the [`Store`]
+/// method fails once with [`StoreError::Backend`].
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use butler_core::store::{MemoryStore, Store};
+/// use butler_core::testing::FaultyStore;
+/// use std::sync::Arc;
+/// let store = FaultyStore::new(Arc::new(MemoryStore::new()));
+/// store.fail_call("next_request_id", 2);
+/// assert!(store.next_request_id().await.is_ok());
+/// assert!(store.next_request_id().await.is_err());
+/// assert!(store.next_request_id().await.is_ok());
+/// assert_eq!(store.failures(), 1);
+/// # });
+/// ```
+pub struct FaultyStore {
+    inner: Arc<dyn Store>,
+    plan: Mutex<Plan>,
+}
+
+#[derive(Default)]
+struct Plan {
+    calls: HashMap<&'static str, u64>,
+    fail_at: HashMap<&'static str, Vec<u64>>,
+    failures: u64,
+}
+
+impl FaultyStore {
+    /// A store that fails nothing until told to.
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        FaultyStore {
+            inner,
+            plan: Mutex::new(Plan::default()),
+        }
+    }
+
+    /// Fails the `nth` call of `operation` (counted from 1 over the store's
+    /// life), once.
+    pub fn fail_call(&self, operation: &'static str, nth: u64) {
+        self.lock().fail_at.entry(operation).or_default().push(nth);
+    }
+
+    /// How many calls failed by plan so far.
+    pub fn failures(&self) -> u64 {
+        self.lock().failures
+    }
+
+    /// How many calls of `operation` were made so far.
+    pub fn calls(&self, operation: &str) -> u64 {
+        self.lock().calls.get(operation).copied().unwrap_or(0)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Plan> {
+        self.plan.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn gate(&self, operation: &'static str) -> Result<(), StoreError> {
+        let mut plan = self.lock();
+        let n = {
+            let count = plan.calls.entry(operation).or_insert(0);
+            *count += 1;
+            *count
+        };
+        let hit = plan
+            .fail_at
+            .get_mut(operation)
+            .and_then(|at| at.iter().position(|&x| x == n).map(|i| at.swap_remove(i)))
+            .is_some();
+        if hit {
+            plan.failures += 1;
+            return Err(StoreError::Backend(format!(
+                "injected failure of {operation} call {n}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for FaultyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultyStore").finish_non_exhaustive()
+    }
+}
+
+/// Every [`Store`] method, gated then forwarded (the provided ones too, so
+/// the inner store's own versions run).
+macro_rules! forward_all {
+    ($( fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )*) => {
+        #[async_trait::async_trait]
+        impl Store for FaultyStore {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    self.gate(stringify!($name))?;
+                    self.inner.$name($($arg),*).await
+                }
+            )*
+
+            fn report_waits_to(&self, clock: Arc<dyn crate::backend::Clock>) {
+                self.inner.report_waits_to(clock)
+            }
+        }
+    };
+}
+
+forward_all! {
+    fn next_request_id(&self) -> Result<RequestId, StoreError>;
+    fn insert_request(&self, request: &Request) -> Result<(), StoreError>;
+    fn get_request(&self, id: RequestId) -> Result<Request, StoreError>;
+    fn update_request(&self, request: &Request, expected_version: u64) -> Result<(), StoreError>;
+    fn list_requests(&self, query: &RequestQuery) -> Result<Page<Request>, StoreError>;
+    fn request_ids_in_states(&self, states: &[RequestState]) -> Result<Vec<RequestId>, StoreError>;
+    fn append_step_log(&self, id: RequestId, entry: &StepLogEntry) -> Result<(), StoreError>;
+    fn update_request_with_log(&self, request: &Request, expected_version: u64, log: &[StepLogEntry]) -> Result<(), StoreError>;
+    fn next_group_id(&self) -> Result<GroupId, StoreError>;
+    fn insert_group(&self, group: &MigrationGroup) -> Result<(), StoreError>;
+    fn get_group(&self, id: GroupId) -> Result<MigrationGroup, StoreError>;
+    fn group_version(&self, id: GroupId) -> Result<u64, StoreError>;
+    fn update_group(&self, group: &MigrationGroup, expected_version: u64) -> Result<(), StoreError>;
+    fn update_group_header(&self, group: &MigrationGroup, expected_version: u64) -> Result<(), StoreError>;
+    fn change_group_vms(&self, id: GroupId, expected_version: u64, edit: &GroupVmsEdit, by: &str, at: DateTime<Utc>) -> Result<Result<GroupVmsEdited, GroupError>, StoreError>;
+    fn delete_group(&self, id: GroupId, expected_version: u64) -> Result<(), StoreError>;
+    fn find_groups(&self, name_part: &str) -> Result<Vec<MigrationGroup>, StoreError>;
+    fn next_run_id(&self) -> Result<RunId, StoreError>;
+    fn save_report(&self, report: &MigrationReport) -> Result<(), StoreError>;
+    fn get_report(&self, id: RunId) -> Result<MigrationReport, StoreError>;
+    fn list_reports(&self, group: GroupId) -> Result<Vec<MigrationReport>, StoreError>;
+    fn append_report_lines(&self, run: RunId, lines: &[VmReport]) -> Result<(), StoreError>;
+    fn unfinished_reports(&self) -> Result<Vec<MigrationReport>, StoreError>;
+    fn step_log(&self, id: RequestId) -> Result<Vec<StepLogEntry>, StoreError>;
+    fn acquire_lease(&self, id: RequestId, owner: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Option<u64>, StoreError>;
+    fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError>;
+    fn insert_user(&self, user: &User, audit: &UserAudit) -> Result<(), StoreError>;
+    fn get_user(&self, name: &str) -> Result<User, StoreError>;
+    fn update_user(&self, user: &User, expected_version: u64, audit: &UserAudit) -> Result<(), StoreError>;
+    fn delete_user(&self, name: &str, expected_version: u64, audit: &UserAudit) -> Result<(), StoreError>;
+    fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    fn user_audit(&self) -> Result<Vec<UserAudit>, StoreError>;
+    fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError>;
+}
