@@ -167,7 +167,10 @@ impl ButlerBuilder {
     }
 
     /// Runs on a real platform (e.g. `butler::nutanix::NutanixBackend`),
-    /// on the system clock unless [`clock`](Self::clock) says otherwise.
+    /// on the system clock unless [`clock`](Self::clock) says otherwise. A
+    /// virtual clock with a real platform is logged as a warning: the
+    /// platform's calls hold virtual time still while they wait, and their
+    /// deadlines also run in real time (see `backend::outside`).
     pub fn platform(mut self, platform: Arc<dyn ClusterBackend>) -> Self {
         self.platform = Some(platform);
         self
@@ -318,6 +321,14 @@ impl ButlerBuilder {
                 return Err(invalid("a real platform needs a rate book: .rate_book(..)"))
             }
         };
+        if clock.is_virtual() && !demo {
+            // Allowed (tests drive real adapters this way), but never silent.
+            tracing::warn!(
+                "a virtual clock with a platform of your own: its calls count as outside waits \
+                 (time stands still while they wait) and their deadlines also run in real time; \
+                 a server in this process whose answers sleep on this clock would stall until then"
+            );
+        }
         let engine_config = engine_config.unwrap_or_default();
         if engine_config.call_deadline >= engine_config.lease_ttl {
             return Err(invalid(

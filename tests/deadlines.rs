@@ -20,10 +20,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The simulator, except that the named operations never return (in
-/// simulated time: they wait on the clock for ten years).
+/// simulated time: they wait on the clock for ten years), and, with `wire`,
+/// `list_clusters` first reads one byte from a real socket.
 struct Hanging {
     sim: SimPlatform,
     hang: HashSet<&'static str>,
+    wire: Option<std::net::SocketAddr>,
 }
 
 impl Hanging {
@@ -35,12 +37,26 @@ impl Hanging {
                 .await;
         }
     }
+
+    async fn over_the_wire(&self) -> Result<(), BackendError> {
+        use tokio::io::AsyncReadExt;
+        let Some(addr) = self.wire else {
+            return Ok(());
+        };
+        let io = |e: std::io::Error| {
+            BackendError::new(ErrorKind::Transient, "list_clusters", e.to_string())
+        };
+        let mut s = tokio::net::TcpStream::connect(addr).await.map_err(io)?;
+        s.read_exact(&mut [0u8; 1]).await.map_err(io)?;
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl ClusterBackend for Hanging {
     async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError> {
         self.gate("list_clusters").await;
+        self.over_the_wire().await?;
         self.sim.list_clusters().await
     }
     async fn list_projects(&self) -> Result<Vec<ProjectInfo>, BackendError> {
@@ -97,6 +113,7 @@ fn hanging(sim: &SimPlatform, ops: &[&'static str]) -> Arc<Hanging> {
     Arc::new(Hanging {
         sim: sim.clone(),
         hang: ops.iter().copied().collect(),
+        wire: None,
     })
 }
 
@@ -252,73 +269,6 @@ async fn a_catalog_refresh_that_never_answers_times_out_and_keeps_the_last_catal
     assert_eq!(*svc.catalog(), *before, "the last good catalog stays");
 }
 
-/// The simulator, except that `list_clusters` first reads one line from a
-/// real socket: a server on loopback that answers after `answer_after` of
-/// real time, or never.
-struct OverTheWire {
-    sim: SimPlatform,
-    addr: std::net::SocketAddr,
-}
-
-#[async_trait]
-impl ClusterBackend for OverTheWire {
-    async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError> {
-        use tokio::io::AsyncReadExt;
-        let io = |e: std::io::Error| {
-            BackendError::new(ErrorKind::Transient, "list_clusters", e.to_string())
-        };
-        let mut s = tokio::net::TcpStream::connect(self.addr)
-            .await
-            .map_err(io)?;
-        let mut byte = [0u8; 1];
-        s.read_exact(&mut byte).await.map_err(io)?;
-        self.sim.list_clusters().await
-    }
-    async fn list_projects(&self) -> Result<Vec<ProjectInfo>, BackendError> {
-        self.sim.list_projects().await
-    }
-    async fn list_subnets(&self) -> Result<Vec<SubnetInfo>, BackendError> {
-        self.sim.list_subnets().await
-    }
-    async fn list_images(&self) -> Result<Vec<ImageInfo>, BackendError> {
-        self.sim.list_images().await
-    }
-    async fn list_vms(&self, cluster: &str) -> Result<Vec<VmInfo>, BackendError> {
-        self.sim.list_vms(cluster).await
-    }
-    async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError> {
-        self.sim.find_vm(name).await
-    }
-    async fn create_vm(&self, vm: &VmCreate) -> Result<TaskId, BackendError> {
-        self.sim.create_vm(vm).await
-    }
-    async fn task(&self, id: &TaskId) -> Result<TaskStatus, BackendError> {
-        self.sim.task(id).await
-    }
-    async fn list_protection_groups(
-        &self,
-        cluster: &str,
-    ) -> Result<Vec<ProtectionGroup>, BackendError> {
-        self.sim.list_protection_groups(cluster).await
-    }
-    async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError> {
-        self.sim.protect_vm(cluster, req).await
-    }
-    async fn migrate_protection_group(
-        &self,
-        source: &str,
-        group: &str,
-        destination: &str,
-    ) -> Result<(), BackendError> {
-        self.sim
-            .migrate_protection_group(source, group, destination)
-            .await
-    }
-    async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {
-        self.sim.set_vm_project(vm_uuid, project).await
-    }
-}
-
 /// A loopback server that writes one byte to each connection after
 /// `answer_after` of real time (`None`: holds it open, silent).
 fn slow_server(answer_after: Option<Duration>) -> std::net::SocketAddr {
@@ -352,9 +302,10 @@ fn slow_server(answer_after: Option<Duration>) -> std::net::SocketAddr {
 async fn a_real_call_is_never_cut_by_a_virtual_deadline_that_did_not_pass() {
     let sim = SimPlatform::demo(5);
     let clock = sim.clock();
-    let backend = Arc::new(OverTheWire {
+    let backend = Arc::new(Hanging {
         sim: sim.clone(),
-        addr: slow_server(Some(Duration::from_millis(100))),
+        hang: HashSet::new(),
+        wire: Some(slow_server(Some(Duration::from_millis(100)))),
     });
     let guarded = Guarded::cluster(backend, clock.clone(), Duration::from_secs(120));
     let c = clock.clone();
@@ -381,9 +332,10 @@ async fn a_real_call_is_never_cut_by_a_virtual_deadline_that_did_not_pass() {
 #[tokio::test]
 async fn a_hung_real_call_times_out_in_real_time_on_a_virtual_clock() {
     let sim = SimPlatform::demo(6);
-    let backend = Arc::new(OverTheWire {
+    let backend = Arc::new(Hanging {
         sim: sim.clone(),
-        addr: slow_server(None),
+        hang: HashSet::new(),
+        wire: Some(slow_server(None)),
     });
     let guarded = Guarded::cluster(backend, sim.clock(), Duration::from_millis(300));
     let err = guarded.list_clusters().await.unwrap_err();
