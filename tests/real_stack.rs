@@ -210,7 +210,14 @@ async fn a_crash_before_or_after_any_step_makes_nothing_twice_on_the_real_stack(
                 .await
                 .unwrap_err();
             assert!(err.to_string().contains("crashed"), "{err}");
-            // The restarted process (same engine id) resumes from the store.
+            // The dead process's lease runs out (here: taken and dropped as
+            // a day later, instead of waiting lease_ttl); the restarted
+            // process (same engine id, a new epoch) resumes from the store.
+            let later = chrono::Utc::now() + chrono::Duration::days(1);
+            let store = s.butler.store();
+            let expired = store.acquire_lease(r.id, "lease-ran-out", later, later);
+            assert!(expired.await.unwrap().is_some(), "{point:?}");
+            store.release_lease(r.id, "lease-ran-out").await.unwrap();
             engine(None).run_until_idle().await.unwrap();
             let r = svc.get(&bea, r.id).await.unwrap();
             assert_eq!(

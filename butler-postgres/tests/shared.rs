@@ -326,3 +326,58 @@ async fn history_stays_whole_across_two_writers() {
     let seqs: Vec<u32> = stored.history.iter().map(|h| h.seq).collect();
     assert_eq!(seqs, vec![1, 2, 3]);
 }
+
+/// A store call that fails in the middle of a pass strands no request on
+/// PostgreSQL either: the pass ends after reaping every task in flight, and
+/// the same engine's next pass takes every request to the end, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_failure_mid_pass_strands_no_request() {
+    let Some(url) = fresh_db().await else { return };
+    let sim = SimPlatform::realtime_demo_builder(11).build();
+    let store = Arc::new(butler_core::testing::FaultyStore::new(Arc::new(
+        PostgresStore::connect(&url).await.unwrap(),
+    )));
+    let svc = Arc::new(RequestService::with_clock(
+        store.clone(),
+        butler_core::demo::catalog(),
+        butler_core::demo::rate_book(),
+        Arc::new(SystemClock),
+    ));
+    let mut config = EngineConfig {
+        engine_id: "strand".into(),
+        max_in_flight: 16,
+        task_poll: Duration::from_millis(5),
+        ..EngineConfig::default()
+    };
+    config.retry.base_delay = Duration::from_millis(5);
+    for (a, b) in [("c1-madrid", "c2-santiago"), ("c2-santiago", "c1-madrid")] {
+        config.protection.remote_sites.insert(a.into(), b.into());
+    }
+    let p = Arc::new(sim.clone());
+    let engine = Arc::new(Engine::new(svc.clone(), p.clone(), p.clone(), p, config));
+    let ana =
+        butler_core::auth::Actor::trusted("ana", [butler_core::auth::Role::Requester]).unwrap();
+    let bea =
+        butler_core::auth::Actor::trusted("bea", [butler_core::auth::Role::Approver]).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        let r = svc
+            .create(&ana, butler_core::demo::spec(&format!("strand{i}")))
+            .await
+            .unwrap();
+        let r = svc.submit(&ana, r.id, r.version).await.unwrap();
+        ids.push(svc.approve(&bea, r.id, r.version).await.unwrap().id);
+    }
+    store.fail_call("update_request_with_log", 20);
+    let err = engine.run_until_idle().await.unwrap_err();
+    assert!(err.to_string().contains("injected"), "{err}");
+    let summary = engine.run_until_idle().await.unwrap();
+    assert_eq!(summary.skipped, 0, "{summary:?}");
+    for id in ids {
+        let r = store.get_request(id).await.unwrap();
+        assert_eq!(r.state, RequestState::Completed, "{id}");
+        let name = r.platform_vm_name();
+        assert_eq!(sim.vms_named(&name), 1, "{name} created once");
+        assert_eq!(sim.billing_activations(&name), 1);
+    }
+}
