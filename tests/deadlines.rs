@@ -343,10 +343,13 @@ async fn a_hung_real_call_times_out_in_real_time_on_a_virtual_clock() {
     assert!(err.to_string().contains("of real time"), "{err}");
 }
 
-/// An approval reaches a background engine that is idle on a virtual clock
-/// without the host calling `wake()`: the service tells its engines.
+/// An approval, and an admin's retry, reach a background engine that is
+/// idle on a virtual clock without the host calling `wake()`: the service
+/// tells its engines.
 #[tokio::test]
-async fn an_approval_reaches_an_idle_engine_on_a_virtual_clock_without_wake() {
+async fn approvals_and_retries_reach_an_idle_engine_on_a_virtual_clock_without_wake() {
+    use butler::request::RequestState;
+    use butler::sim::{FaultConfig, Op};
     let sim = SimPlatform::demo(8);
     let b = butler::Butler::builder()
         .simulator(sim.clone())
@@ -354,29 +357,54 @@ async fn an_approval_reaches_an_idle_engine_on_a_virtual_clock_without_wake() {
         .build()
         .unwrap();
     let handle = b.engine().unwrap().clone().start();
-    // The engine's first pass finds nothing; it then waits idle.
-    while sim.clock().parked() < 1 {
-        tokio::task::yield_now().await;
-    }
+    let idle = || async {
+        // The engine's pass found nothing more; it waits idle again.
+        while sim.clock().parked() < 1 {
+            tokio::task::yield_now().await;
+        }
+    };
+    let reaches = |id, state| {
+        let store = b.store().clone();
+        async move {
+            tokio::time::timeout(Duration::from_secs(60), async {
+                loop {
+                    let now = store.get_request(id).await.unwrap();
+                    if now.state == state {
+                        return now;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+            .await
+            .unwrap_or_else(|_| panic!("request {id} never reached {state:?}"))
+        }
+    };
     let (ana, bea) = (common::ana(), common::bea());
-    let r = b
-        .requests()
-        .create(&ana, butler::demo::spec("idle01"))
+    let approved = |name: &'static str| {
+        let svc = b.requests().clone();
+        let (ana, bea) = (ana.clone(), bea.clone());
+        async move {
+            let r = svc.create(&ana, butler::demo::spec(name)).await.unwrap();
+            let r = svc.submit(&ana, r.id, r.version).await.unwrap();
+            svc.approve(&bea, r.id, r.version).await.unwrap()
+        }
+    };
+    idle().await;
+    let r = approved("idle01").await;
+    reaches(r.id, RequestState::Completed).await;
+    // A request that fails for good, then an admin's retry once the
+    // platform is healthy again.
+    sim.set_faults(Op::CreateVm, FaultConfig::permanent(1.0));
+    idle().await;
+    let r = approved("idle02").await;
+    let failed = reaches(r.id, RequestState::Error).await;
+    sim.set_faults(Op::CreateVm, FaultConfig::default());
+    idle().await;
+    let admin = butler::auth::Actor::trusted("ada", [butler::auth::Role::Admin]).unwrap();
+    b.requests()
+        .retry(&admin, failed.id, failed.version)
         .await
         .unwrap();
-    let r = b.requests().submit(&ana, r.id, r.version).await.unwrap();
-    let r = b.requests().approve(&bea, r.id, r.version).await.unwrap();
-    let done = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            let now = b.store().get_request(r.id).await.unwrap();
-            if now.state == butler::request::RequestState::Completed {
-                return now;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await
-    .expect("the approval reached the idle engine");
-    assert_eq!(done.state, butler::request::RequestState::Completed);
+    reaches(r.id, RequestState::Completed).await;
     handle.shutdown().await;
 }

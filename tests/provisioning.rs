@@ -544,7 +544,9 @@ async fn virtual_storm(store: Arc<dyn Store>, engines: usize) -> StormEnd {
 /// wait for the store's thread, virtual time stands still, so no step is
 /// cut by a deadline that never really passed (before: 514-545 `Error`s on
 /// SQLite against about 40 on memory, 92-98 h of virtual time against 1.4).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// One thread: a running task is never hidden from the clock by the
+// operating system, so the outcome does not depend on the machine's speed.
+#[tokio::test]
 async fn a_fault_storm_on_sqlite_ends_like_on_memory_on_the_virtual_clock() {
     let memory = virtual_storm(Arc::new(MemoryStore::new()), 1).await;
     let dir = tempfile::tempdir().unwrap();
@@ -554,16 +556,22 @@ async fn a_fault_storm_on_sqlite_ends_like_on_memory_on_the_virtual_clock() {
     )
     .await;
     for end in [&memory, &sqlite] {
+        eprintln!("{end:?}");
         assert_eq!(
             end.cut_short, 0,
             "every Error after its full attempts: {end:?}"
         );
-        eprintln!("{end:?}");
         assert!(end.errors > 0 && end.errors < 100, "{end:?}");
-        assert!(end.virtual_hours < 6.0, "{end:?}");
     }
+    // The same storm, so the same time and about as many errors: which
+    // request draws which fault depends on the order calls arrive in, so
+    // the counts differ by chance (about 30 expected, σ about 5.5 each).
     assert!(
-        memory.errors.abs_diff(sqlite.errors) <= 20,
+        sqlite.virtual_hours <= memory.virtual_hours * 1.5,
+        "memory {memory:?} / sqlite {sqlite:?}"
+    );
+    assert!(
+        memory.errors.abs_diff(sqlite.errors) <= 35,
         "memory {memory:?} / sqlite {sqlite:?}"
     );
 }
@@ -571,7 +579,9 @@ async fn a_fault_storm_on_sqlite_ends_like_on_memory_on_the_virtual_clock() {
 /// Three engines race on one SQLite file through the storm: no step attempt
 /// is started by two of them (a lease never runs out in time that did not
 /// pass).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// One thread: a running task is never hidden from the clock by the
+// operating system, so the outcome does not depend on the machine's speed.
+#[tokio::test]
 async fn three_engines_in_a_storm_on_sqlite_never_start_the_same_attempt() {
     let dir = tempfile::tempdir().unwrap();
     let end = virtual_storm(
@@ -582,6 +592,8 @@ async fn three_engines_in_a_storm_on_sqlite_never_start_the_same_attempt() {
     eprintln!("{end:?}");
     assert_eq!(end.doubly_started, 0, "{end:?}");
     assert_eq!(end.cut_short, 0, "{end:?}");
+    // Three engines share the storm one ends in 1.2 h (0.42-0.44 h measured).
+    assert!(end.virtual_hours < 0.8, "{end:?}");
 }
 
 /// A store call that fails in the middle of a pass ends the pass, but no

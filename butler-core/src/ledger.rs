@@ -15,8 +15,9 @@ pub(crate) struct EngineLedger {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) notify: Option<NotifyHub>,
-    /// Moves whenever a request becomes `Approved` through the service.
-    pub(crate) approvals: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Moves whenever the service hands a request to the engine (approved,
+    /// or retried by an admin).
+    pub(crate) work_ready: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl EngineLedger {

@@ -36,10 +36,11 @@ pub struct RequestService {
     clock: Arc<dyn Clock>,
     notify: Option<NotifyHub>,
     policy: Policy,
-    /// Counts requests that became `Approved`: engines on this service
-    /// look for work when it moves, so an approval reaches an idle engine
-    /// at once (on a virtual clock its idle wait would never end alone).
-    approvals: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Counts requests handed to the engine (approved, or retried by an
+    /// admin): engines on this service look for work when it moves, so the
+    /// request reaches an idle engine at once (on a virtual clock its idle
+    /// wait would never end alone).
+    work_ready: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for RequestService {
@@ -69,7 +70,7 @@ impl RequestService {
             clock,
             notify: None,
             policy: Policy::standard(),
-            approvals: Arc::new(tokio::sync::watch::Sender::new(0)),
+            work_ready: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 
@@ -108,7 +109,7 @@ impl RequestService {
             store: self.store.clone(),
             clock: self.clock.clone(),
             notify: self.notify.clone(),
-            approvals: self.approvals.clone(),
+            work_ready: self.work_ready.clone(),
         }
     }
 
@@ -467,8 +468,11 @@ impl RequestService {
         let (next, entry) = request::transition(&self.policy, r, actor, action, self.clock.now())?;
         self.store.update_request(&next, r.version).await?;
         self.emit(&next, &entry);
-        if next.state == RequestState::Approved {
-            self.approvals.send_modify(|n| *n = n.wrapping_add(1));
+        if matches!(
+            next.state,
+            RequestState::Approved | RequestState::Provisioning
+        ) {
+            self.work_ready.send_modify(|n| *n = n.wrapping_add(1));
         }
         tracing::info!(request = %next.id, actor = %actor.name(), action = %entry.action, to = %next.state, "request changed");
         Ok(next)

@@ -18,6 +18,37 @@ async fn fresh_db() -> Option<String> {
     butler_postgres::testing::fresh_database("butler_t").await
 }
 
+/// The request service on `store`, the demo catalog and the system clock.
+fn service(store: Arc<dyn Store>) -> Arc<RequestService> {
+    Arc::new(RequestService::with_clock(
+        store,
+        butler_core::demo::catalog(),
+        butler_core::demo::rate_book(),
+        Arc::new(SystemClock),
+    ))
+}
+
+/// Engine settings for a platform whose tasks settle at once: short polls
+/// and back-offs on the system clock, the demo remote sites.
+fn fast_engine_config(name: &str) -> EngineConfig {
+    let mut config = EngineConfig {
+        engine_id: name.into(),
+        task_poll: Duration::from_millis(5),
+        ..EngineConfig::default()
+    };
+    config.retry.base_delay = Duration::from_millis(5);
+    for (a, b) in [("c1-madrid", "c2-santiago"), ("c2-santiago", "c1-madrid")] {
+        config.protection.remote_sites.insert(a.into(), b.into());
+    }
+    config
+}
+
+/// An engine for `svc` with the simulator as platform, monitor and billing.
+fn engine(svc: &Arc<RequestService>, sim: &SimPlatform, config: EngineConfig) -> Arc<Engine> {
+    let p = Arc::new(sim.clone());
+    Arc::new(Engine::new(svc.clone(), p.clone(), p.clone(), p, config))
+}
+
 #[tokio::test]
 async fn postgres_passes_the_store_suite() {
     let Some(url) = fresh_db().await else { return };
@@ -137,30 +168,8 @@ async fn two_engines_on_one_database_provision_each_request_once() {
     let mut engines = Vec::new();
     let mut services = Vec::new();
     for name in ["engine-a", "engine-b"] {
-        let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).await.unwrap());
-        let svc = Arc::new(RequestService::with_clock(
-            store,
-            butler_core::demo::catalog(),
-            butler_core::demo::rate_book(),
-            Arc::new(SystemClock),
-        ));
-        let mut config = EngineConfig {
-            engine_id: name.into(),
-            task_poll: Duration::from_millis(5),
-            ..EngineConfig::default()
-        };
-        config.retry.base_delay = Duration::from_millis(5);
-        for (a, b) in [("c1-madrid", "c2-santiago"), ("c2-santiago", "c1-madrid")] {
-            config.protection.remote_sites.insert(a.into(), b.into());
-        }
-        let p = Arc::new(sim.clone());
-        engines.push(Arc::new(Engine::new(
-            svc.clone(),
-            p.clone(),
-            p.clone(),
-            p,
-            config,
-        )));
+        let svc = service(Arc::new(PostgresStore::connect(&url).await.unwrap()));
+        engines.push(engine(&svc, &sim, fast_engine_config(name)));
         services.push(svc);
     }
     let ana =
@@ -337,24 +346,12 @@ async fn a_store_failure_mid_pass_strands_no_request() {
     let store = Arc::new(butler_core::testing::FaultyStore::new(Arc::new(
         PostgresStore::connect(&url).await.unwrap(),
     )));
-    let svc = Arc::new(RequestService::with_clock(
-        store.clone(),
-        butler_core::demo::catalog(),
-        butler_core::demo::rate_book(),
-        Arc::new(SystemClock),
-    ));
-    let mut config = EngineConfig {
-        engine_id: "strand".into(),
+    let svc = service(store.clone());
+    let config = EngineConfig {
         max_in_flight: 16,
-        task_poll: Duration::from_millis(5),
-        ..EngineConfig::default()
+        ..fast_engine_config("strand")
     };
-    config.retry.base_delay = Duration::from_millis(5);
-    for (a, b) in [("c1-madrid", "c2-santiago"), ("c2-santiago", "c1-madrid")] {
-        config.protection.remote_sites.insert(a.into(), b.into());
-    }
-    let p = Arc::new(sim.clone());
-    let engine = Arc::new(Engine::new(svc.clone(), p.clone(), p.clone(), p, config));
+    let engine = engine(&svc, &sim, config);
     let ana =
         butler_core::auth::Actor::trusted("ana", [butler_core::auth::Role::Requester]).unwrap();
     let bea =

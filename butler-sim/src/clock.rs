@@ -10,8 +10,9 @@
 //!
 //! Waits on anything else count as work in flight: while a task waits on
 //! the SQLite store's thread, the blocking pool or a socket through
-//! [`butler_core::backend::outside`] (the engine, the migration runner, the
-//! user service and the SQLite store all do), time stands still. The rule a
+//! [`butler_core::backend::outside`] (every guarded backend call, the SQLite
+//! store, the user service and the migration service do), time stands
+//! still. The rule a
 //! host follows: a wait that ends without time passing goes through
 //! `outside`, and no such wait may depend on this clock moving.
 //!

@@ -30,9 +30,10 @@ pub trait Clock: Send + Sync {
     }
 
     /// Whether time passes only when the tasks waiting on this clock let it
-    /// (a discrete-event clock), rather than with the wall clock. A host
-    /// must not pair such a clock with a backend that does real I/O on the
-    /// clock's deadlines (see [`outside`]).
+    /// (a discrete-event clock), rather than with the wall clock. On such a
+    /// clock waits on anything else must be reported (see [`outside`]), and
+    /// call deadlines also run in real time
+    /// ([`crate::resilience::deadline`]).
     fn is_virtual(&self) -> bool {
         false
     }
@@ -132,10 +133,11 @@ pin_project_lite::pin_project! {
 /// counts as waiting on the clock and time may pass.
 ///
 /// The rule for hosts and adapters on a virtual clock: every wait that ends
-/// without time passing must go through this wrapper (the engine, the
-/// migration runner and the SQLite store do it), and no such wait may depend
-/// on the same clock moving (a server in the same process whose handler
-/// sleeps on that clock would never answer).
+/// without time passing must go through this wrapper (every guarded backend
+/// call, the SQLite store, the user service's hashing and the migration
+/// service's index build do), and no such wait may depend on the same clock
+/// moving (a server in the same process whose handler sleeps on that clock
+/// would answer only after the call's real-time deadline).
 pub fn outside<F: Future>(clock: Arc<dyn Clock>, fut: F) -> Outside<F> {
     Outside {
         inner: fut,

@@ -651,7 +651,7 @@ impl Engine {
         let (stop_tx, stop_rx) = watch::channel(false);
         let wake = Arc::new(tokio::sync::Notify::new());
         let wake2 = wake.clone();
-        let mut approvals = self.ledger.approvals.subscribe();
+        let mut work_ready = self.ledger.work_ready.subscribe();
         let join = tokio::spawn(async move {
             let mut stop = stop_rx;
             loop {
@@ -664,9 +664,9 @@ impl Engine {
                 tokio::select! {
                     _ = stop.changed() => {}
                     _ = wake2.notified() => {}
-                    // An approval through this service: no need to wait for
-                    // the poll (which a virtual clock never ends alone).
-                    Ok(()) = approvals.changed() => {}
+                    // An approval or retry through this service: no need to
+                    // wait for the poll (a virtual clock never ends it alone).
+                    Ok(()) = work_ready.changed() => {}
                     _ = self.backends.clock.sleep_idle(self.config.poll_interval) => {}
                 }
             }

@@ -61,11 +61,6 @@ impl FaultyStore {
         self.lock().failures
     }
 
-    /// How many calls of `operation` were made so far.
-    pub fn calls(&self, operation: &str) -> u64 {
-        self.lock().calls.get(operation).copied().unwrap_or(0)
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Plan> {
         self.plan.lock().unwrap_or_else(|e| e.into_inner())
     }
