@@ -2,7 +2,7 @@
 //! fleets.
 
 use crate::errors::InvalidInput;
-use butler_sim::{fleet, FaultConfig, Op, SimPlatform};
+use butler_sim::{fleet, FaultConfig, FaultKind, Op, ScriptedFault, SimPlatform};
 use pyo3::prelude::*;
 
 fn parse_op(name: &str) -> PyResult<Op> {
@@ -106,6 +106,31 @@ impl Simulator {
             ));
         }
         self.sim.set_faults(parse_op(op)?, cfg);
+        Ok(())
+    }
+    /// Makes the ``nth`` call (from 1) of an operation fail with ``kind``
+    /// (``"transient"``, ``"permanent"``, ``"timeout"`` or ``"lose_reply"``),
+    /// once; with ``key``, only calls about that VM or protection group
+    /// count. Unlike the random rates of ``set_faults``, the same script
+    /// fails the same calls whatever order they arrive in.
+    #[pyo3(signature = (op, kind, key=None, nth=1))]
+    fn script_fault(&self, op: &str, kind: &str, key: Option<&str>, nth: u64) -> PyResult<()> {
+        let kind = match kind {
+            "transient" => FaultKind::Transient,
+            "permanent" => FaultKind::Permanent,
+            "timeout" => FaultKind::Timeout,
+            "lose_reply" => FaultKind::LoseReply,
+            other => {
+                return Err(InvalidInput::new_err(format!(
+                    "kind must be \"transient\", \"permanent\", \"timeout\" or \"lose_reply\", not {other:?}"
+                )))
+            }
+        };
+        if nth == 0 {
+            return Err(InvalidInput::new_err("nth counts calls from 1"));
+        }
+        self.sim
+            .script_fault(ScriptedFault::nth_call(parse_op(op)?, nth, key, kind));
         Ok(())
     }
     /// Removes every fault.
