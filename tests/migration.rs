@@ -5,8 +5,8 @@
 use butler::auth::{Actor, Role};
 use butler::backend::{PowerState, Schedule};
 use butler::migration::{
-    EventOutcome, FindingCode, MigrationConfig, MigrationGroup, MigrationService, MigrationStep,
-    VmOutcome,
+    EventOutcome, FindingCode, MigrationConfig, MigrationGroup, MigrationReport, MigrationService,
+    MigrationStep, ValidationReport, VmOutcome,
 };
 use butler::sim::{fleet, FaultConfig, FaultKind, Op, ScriptedFault, SimClock, SimPlatform};
 use butler::store::{MemoryStore, SqliteStore, Store};
@@ -61,6 +61,16 @@ fn service(
 
 /// A process of its own for the crash tests: dropping it stops everything
 /// it was running, as a killed process would.
+/// Migrates what `v` validated and waits for the report.
+async fn run_to_end(svc: &MigrationService, v: &ValidationReport) -> MigrationReport {
+    svc.migrate(&ops(), v.token().unwrap())
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap()
+}
+
 fn process() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -488,7 +498,9 @@ async fn cancel_stops_new_work_and_reports_the_rest_skipped() {
                 assert_eq!(on, "c1-madrid", "skipped VMs did not move");
                 assert!(reason.contains("cancelled"));
             }
-            VmOutcome::Failed { .. } | VmOutcome::StillRunning { .. } => {
+            VmOutcome::Failed { .. }
+            | VmOutcome::StillRunning { .. }
+            | VmOutcome::PostMovePending { .. } => {
                 panic!("{}: {:?}", line.vm, line.outcome)
             }
         }
@@ -506,13 +518,7 @@ async fn failed_vms_can_be_retried_alone() {
         FaultKind::Permanent,
     ));
     let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
-    let first = svc
-        .migrate(&ops(), v.token().unwrap())
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
+    let first = run_to_end(&svc, &v).await;
     let failed = first.failed_vms();
     assert_eq!(failed.len(), 5, "{first}");
     assert!(first
@@ -524,13 +530,7 @@ async fn failed_vms_can_be_retried_alone() {
     svc.refresh(&ops(), g.id).await.unwrap();
     let (_, _, v2) = svc.validate_failed(&ops(), first.id).await.unwrap();
     assert!(v2.can_migrate(), "{:?}", v2.findings);
-    let second = svc
-        .migrate(&ops(), v2.token().unwrap())
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
+    let second = run_to_end(&svc, &v2).await;
     assert_eq!(second.counts(), (5, 0, 0));
     let mut names: Vec<String> = second.vms.iter().map(|l| l.vm.clone()).collect();
     names.sort();
@@ -554,6 +554,67 @@ async fn failed_vms_can_be_retried_alone() {
             .map(|r| r.id)
             .collect::<Vec<_>>(),
         vec![second.id, first.id]
+    );
+}
+
+/// A VM that moved but whose project remap failed is neither migrated nor
+/// failed: its post-move steps are pending, and retrying the run's failed
+/// VMs redoes only those steps (no second migrate call).
+#[tokio::test(start_paused = true)]
+async fn a_moved_vm_whose_remap_failed_is_pending_and_its_retry_remaps_it() {
+    let (s, f, svc, g) = clean_setup(9, 12, 4, Arc::new(MemoryStore::new())).await;
+    let unlucky = f.vm_names[0].clone();
+    let uuid = s.vm(&unlucky).unwrap().uuid;
+    s.script_fault(ScriptedFault::nth_call(
+        Op::SetVmProject,
+        1,
+        Some(&uuid),
+        FaultKind::Permanent,
+    ));
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    let first = run_to_end(&svc, &v).await;
+    assert_eq!(first.counts(), (11, 0, 0), "{first}");
+    assert_eq!(first.post_move_pending(), 1, "{first}");
+    assert_eq!(first.failed_vms(), vec![unlucky.clone()]);
+    let line = first.vms.iter().find(|l| l.vm == unlucky).unwrap();
+    match &line.outcome {
+        VmOutcome::PostMovePending { reason } => {
+            assert!(reason.contains("dr-project"), "{reason}")
+        }
+        other => panic!("expected pending post-move steps: {other:?}"),
+    }
+    assert!(first
+        .to_string()
+        .contains("1 moved with post-move steps pending"));
+    let on = s.vm(&unlucky).unwrap();
+    assert_eq!(
+        (on.cluster.as_str(), on.project.as_deref()),
+        ("c2-santiago", Some("prod-project"))
+    );
+
+    let moves = s.calls(Op::MigrateProtectionGroup);
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, retry) = svc.validate_failed(&ops(), first.id).await.unwrap();
+    assert_eq!(retry.already_moved, vec![unlucky.clone()]);
+    assert_eq!(retry.only, Some(Vec::new()), "nothing left to move");
+    assert!(retry.can_migrate(), "{:?}", retry.findings);
+    let second = run_to_end(&svc, &retry).await;
+    assert_eq!(second.counts(), (1, 0, 0), "{second}");
+    assert!(
+        second.vms[0]
+            .notes
+            .iter()
+            .any(|n| n.contains("post-move steps only")),
+        "{second}"
+    );
+    assert_eq!(
+        s.calls(Op::MigrateProtectionGroup),
+        moves,
+        "nothing moved again"
+    );
+    assert_eq!(
+        s.vm(&unlucky).unwrap().project.as_deref(),
+        Some("dr-project")
     );
 }
 
@@ -599,13 +660,7 @@ async fn a_vm_on_the_destination_is_never_reported_failed() {
             ..Default::default()
         },
     );
-    let report = svc
-        .migrate(&ops(), v.token().unwrap())
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
+    let report = run_to_end(&svc, &v).await;
     for line in &report.vms {
         assert_eq!(s.vm(&line.vm).unwrap().cluster, "c2-santiago");
         assert!(
@@ -630,13 +685,7 @@ async fn retrying_failed_vms_skips_and_names_those_that_moved_since() {
     svc.refresh(&ops(), g.id).await.unwrap();
     let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
     s.set_faults(Op::MigrateProtectionGroup, FaultConfig::permanent(1.0));
-    let first = svc
-        .migrate(&ops(), v.token().unwrap())
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
+    let first = run_to_end(&svc, &v).await;
     assert_eq!(first.failed_vms().len(), 12);
     // One protection domain is moved by hand (or by a late platform).
     s.clear_faults();
@@ -662,13 +711,7 @@ async fn retrying_failed_vms_skips_and_names_those_that_moved_since() {
     );
     assert_eq!(retry.only.as_ref().unwrap().len(), 12 - moved.len());
     assert!(retry.can_migrate(), "{:?}", retry.findings);
-    let second = svc
-        .migrate(&ops(), retry.token().unwrap())
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
+    let second = run_to_end(&svc, &retry).await;
     assert_eq!(second.failed_vms(), Vec::<String>::new(), "{second}");
     assert!(f
         .vm_names
@@ -765,7 +808,9 @@ fn a_crash_mid_migration_loses_no_finished_line_and_the_run_is_closed_as_interru
             assert!(seen.insert(line.vm.clone()), "{} reported twice", line.vm);
             let on = s.vm(&line.vm).unwrap().cluster;
             match line.outcome {
-                VmOutcome::Migrated => assert_eq!(on, "c2-santiago", "{line:?}"),
+                VmOutcome::Migrated | VmOutcome::PostMovePending { .. } => {
+                    assert_eq!(on, "c2-santiago", "{line:?}")
+                }
                 VmOutcome::Failed { .. } => assert_ne!(on, "c2-santiago", "{line:?}"),
                 _ => panic!("{line:?}"),
             }
@@ -804,28 +849,35 @@ async fn a_migration_still_running_at_the_deadline_is_unknown_not_failed() {
     let g = fleet_group(&svc, &f, "slow").await;
     svc.refresh(&ops(), g.id).await.unwrap();
     let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
-    let first = svc
-        .migrate(&ops(), v.token().unwrap())
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
+    let first = run_to_end(&svc, &v).await;
     assert_eq!(first.counts(), (0, 0, 0), "{first}");
     assert_eq!(first.still_running(), 6, "{first}");
     assert!(first.to_string().contains("6 still running"), "{first}");
     assert_eq!(first.failed_vms().len(), 6, "a retry takes them");
-    // The platform finishes later; the retry finds every VM moved.
+    // The platform finishes later, after the run gave up waiting: the VMs
+    // arrive with their source project, which nothing has remapped yet.
     tokio::time::sleep(Duration::from_secs(3 * 3600)).await;
     svc.refresh(&ops(), g.id).await.unwrap();
-    match svc.validate_failed(&ops(), first.id).await {
-        Err(ButlerError::Invalid(m)) => assert!(m.contains("on c2-santiago already"), "{m}"),
-        other => panic!("expected 'nothing to retry': {other:?}"),
+    for n in &f.vm_names {
+        let vm = s.vm(n).unwrap();
+        assert_eq!(
+            (vm.cluster.as_str(), vm.project.as_deref()),
+            ("c2-santiago", Some("prod-project"))
+        );
     }
+    // The retry finds every VM moved and does only their post-move steps.
+    let (_, _, retry) = svc.validate_failed(&ops(), first.id).await.unwrap();
+    assert_eq!(retry.already_moved.len(), 6);
+    let second = run_to_end(&svc, &retry).await;
+    assert_eq!(second.counts(), (6, 0, 0), "{second}");
     assert!(f
         .vm_names
         .iter()
-        .all(|n| s.vm(n).unwrap().cluster == "c2-santiago"));
+        .all(|n| s.vm(n).unwrap().project.as_deref() == Some("dr-project")));
+    match svc.validate_failed(&ops(), second.id).await {
+        Err(ButlerError::Invalid(m)) => assert!(m.contains("no failed VMs"), "{m}"),
+        other => panic!("expected 'no failed VMs': {other:?}"),
+    }
 }
 
 /// Issue-scale crash: 1,000 VMs over 50 protection groups, 30 % of
@@ -921,16 +973,14 @@ fn a_1000_vm_migration_killed_mid_run_accounts_for_every_vm_and_its_retry_moves_
         let (_, _, v) = svc.validate_failed(&ops(), run).await.unwrap();
         assert!(v.can_migrate(), "{:?}", v.findings.first());
         faulty(&s);
-        let retry = svc
-            .migrate(&ops(), v.token().unwrap())
-            .await
-            .unwrap()
-            .wait()
-            .await
-            .unwrap();
-        assert_eq!(retry.counts(), (failed, 0, 0), "{retry}");
-        assert!(names
-            .iter()
-            .all(|v| s.vm(v).unwrap().cluster == "c2-santiago"));
+        let retry = run_to_end(&svc, &v).await;
+        // VMs found on the destination at recovery get their post-move
+        // steps; the rest move.
+        let pending = r.post_move_pending();
+        assert_eq!(retry.counts(), (failed + pending, 0, 0), "{retry}");
+        assert!(names.iter().all(|v| {
+            let vm = s.vm(v).unwrap();
+            vm.cluster == "c2-santiago" && vm.project.as_deref() == Some("dr-project")
+        }));
     });
 }

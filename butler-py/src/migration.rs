@@ -661,8 +661,15 @@ impl MigrationReport {
     fn still_running(&self) -> usize {
         self.inner.still_running()
     }
-    /// Names of the VMs not known to be on the destination (failed or
-    /// still running).
+    /// VMs on the destination whose post-move steps (project remap,
+    /// schedules) failed or were never run: a retry of the failed VMs
+    /// redoes only those steps.
+    #[getter]
+    fn post_move_pending(&self) -> usize {
+        self.inner.post_move_pending()
+    }
+    /// Names of the VMs a retry takes (failed, still running, or moved
+    /// with post-move steps pending).
     #[getter]
     fn failed_vms(&self) -> Vec<String> {
         self.inner.failed_vms()
@@ -679,6 +686,9 @@ impl MigrationReport {
                     VmOutcome::Failed { reason } => ("failed", Some(reason.clone())),
                     VmOutcome::Skipped { reason } => ("skipped", Some(reason.clone())),
                     VmOutcome::StillRunning { reason } => ("still_running", Some(reason.clone())),
+                    VmOutcome::PostMovePending { reason } => {
+                        ("post_move_pending", Some(reason.clone()))
+                    }
                 };
                 Ok(VmReport {
                     vm: v.vm.clone(),

@@ -11,6 +11,9 @@ use std::collections::{BTreeMap, HashSet};
 pub(crate) struct Unit {
     pub group: Option<String>,
     pub vms: Vec<String>,
+    /// The VMs are on the destination already: only their post-move steps
+    /// are to do.
+    pub after_move: bool,
 }
 
 /// The units of a migration of `group` on `facts` (aligned with it),
@@ -19,6 +22,28 @@ pub(crate) fn plan(
     group: &MigrationGroup,
     facts: &FactsSnapshot,
     only: Option<&[String]>,
+) -> Vec<Unit> {
+    units(group, facts, only, false)
+}
+
+/// The units of a retry's VMs on the destination already (`names`), whose
+/// post-move steps are redone.
+pub(crate) fn plan_after_move(
+    group: &MigrationGroup,
+    facts: &FactsSnapshot,
+    names: &[String],
+) -> Vec<Unit> {
+    if names.is_empty() {
+        return Vec::new();
+    }
+    units(group, facts, Some(names), true)
+}
+
+fn units(
+    group: &MigrationGroup,
+    facts: &FactsSnapshot,
+    only: Option<&[String]>,
+    after_move: bool,
 ) -> Vec<Unit> {
     let only: Option<HashSet<&str>> = only.map(|o| o.iter().map(String::as_str).collect());
     let mut units: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
@@ -35,6 +60,10 @@ pub(crate) fn plan(
     }
     units
         .into_iter()
-        .map(|(group, vms)| Unit { group, vms })
+        .map(|(group, vms)| Unit {
+            group,
+            vms,
+            after_move,
+        })
         .collect()
 }

@@ -40,6 +40,15 @@ pub enum VmOutcome {
         /// What was seen last.
         reason: String,
     },
+    /// On the destination, but a step that must follow the move (the
+    /// project remap, the schedules) failed or was never run (the process
+    /// stopped first). Neither migrated nor failed: retrying the failed
+    /// VMs ([`MigrationService::validate_failed`](super::MigrationService::validate_failed))
+    /// redoes only those steps.
+    PostMovePending {
+        /// Which step failed, and why.
+        reason: String,
+    },
 }
 
 /// One attempt at moving a VM's protection group.
@@ -107,7 +116,9 @@ pub struct MigrationReport {
 
 impl MigrationReport {
     /// (migrated, failed, skipped); VMs [still running](VmOutcome::StillRunning)
-    /// are in none of them: see [`still_running`](Self::still_running).
+    /// or [waiting for their post-move steps](VmOutcome::PostMovePending)
+    /// are in none of them: see [`still_running`](Self::still_running) and
+    /// [`post_move_pending`](Self::post_move_pending).
     pub fn counts(&self) -> (usize, usize, usize) {
         let mut c = (0, 0, 0);
         for v in &self.vms {
@@ -115,7 +126,7 @@ impl MigrationReport {
                 VmOutcome::Migrated => c.0 += 1,
                 VmOutcome::Failed { .. } => c.1 += 1,
                 VmOutcome::Skipped { .. } => c.2 += 1,
-                VmOutcome::StillRunning { .. } => {}
+                VmOutcome::StillRunning { .. } | VmOutcome::PostMovePending { .. } => {}
             }
         }
         c
@@ -129,15 +140,27 @@ impl MigrationReport {
             .count()
     }
 
-    /// Names of the VMs not known to be on the destination: failed, or
-    /// still running at the deadline (a retry validates where each is).
+    /// VMs on the destination whose post-move steps are still to do.
+    pub fn post_move_pending(&self) -> usize {
+        self.vms
+            .iter()
+            .filter(|v| matches!(v.outcome, VmOutcome::PostMovePending { .. }))
+            .count()
+    }
+
+    /// Names of the VMs a retry takes: failed, still running at the
+    /// deadline, or moved with post-move steps pending (the retry validates
+    /// where each is, and redoes only the post-move steps of those on the
+    /// destination).
     pub fn failed_vms(&self) -> Vec<String> {
         self.vms
             .iter()
             .filter(|v| {
                 matches!(
                     v.outcome,
-                    VmOutcome::Failed { .. } | VmOutcome::StillRunning { .. }
+                    VmOutcome::Failed { .. }
+                        | VmOutcome::StillRunning { .. }
+                        | VmOutcome::PostMovePending { .. }
                 )
             })
             .map(|v| v.vm.clone())
@@ -148,10 +171,13 @@ impl MigrationReport {
 impl fmt::Display for MigrationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (m, fl, s) = self.counts();
-        let running = match self.still_running() {
+        let mut running = match self.still_running() {
             0 => String::new(),
             n => format!(", {n} still running"),
         };
+        if let n @ 1.. = self.post_move_pending() {
+            running.push_str(&format!(", {n} moved with post-move steps pending"));
+        }
         writeln!(
             f,
             "migration {} of group {:?} ({} → {}) by {}: {m} migrated, {fl} failed, {s} skipped{running}{}",
@@ -168,6 +194,9 @@ impl fmt::Display for MigrationReport {
                 VmOutcome::Failed { reason } => format!("FAILED: {reason}"),
                 VmOutcome::Skipped { reason } => format!("skipped: {reason}"),
                 VmOutcome::StillRunning { reason } => format!("STILL RUNNING: {reason}"),
+                VmOutcome::PostMovePending { reason } => {
+                    format!("MOVED, POST-MOVE STEPS PENDING: {reason}")
+                }
             };
             write!(
                 f,

@@ -230,6 +230,10 @@ impl Runner {
                 reason: format!("still running at the deadline: {reason}"),
                 will_retry: false,
             },
+            VmOutcome::PostMovePending { reason } => EventOutcome::Failed {
+                reason: format!("on the destination, post-move steps pending: {reason}"),
+                will_retry: false,
+            },
         };
         self.emit(
             Some(vm),
@@ -312,6 +316,9 @@ impl Runner {
             }
             return;
         };
+        if unit.after_move {
+            return self.after_move(&group, &unit.vms).await;
+        }
         let g = Some(group.as_str());
         if self.cancelled() || self.clock.now() >= deadline {
             let reason = if self.cancelled() {
@@ -349,15 +356,59 @@ impl Runner {
             }
         };
         for vm in &unit.vms {
-            match self
+            let verified = self
                 .verify(vm, &group, dst_group.schedules.is_empty())
-                .await
-            {
-                Ok(notes) => self.finish(vm, g, VmOutcome::Migrated, &attempts, notes),
-                Err(reason) => {
-                    self.finish(vm, g, VmOutcome::Failed { reason }, &attempts, Vec::new())
+                .await;
+            let (outcome, notes) = verified.outcome(Vec::new());
+            self.finish(vm, g, outcome, &attempts, notes);
+        }
+    }
+
+    /// A retry's VMs found on the destination already: only the steps that
+    /// follow a move (project remap, schedules) are (re)done. Both are
+    /// idempotent, so redoing a step an earlier run did changes nothing.
+    async fn after_move(&self, group: &str, vms: &[String]) {
+        let g = Some(group);
+        let (clock, policy, key) = (self.clock.as_ref(), &self.config.verify_retry, salt(group));
+        let groups = retry(clock, policy, key, "list_protection_groups", || {
+            self.backend.list_protection_groups(&self.destination)
+        })
+        .await;
+        let needs_schedules = match groups {
+            Ok(list) => list
+                .iter()
+                .find(|p| p.name == group)
+                .is_none_or(|p| p.schedules.is_empty()),
+            Err(e) => {
+                let reason = format!(
+                    "cannot read protection domains on {}: {e}",
+                    self.destination
+                );
+                for vm in vms {
+                    let outcome = VmOutcome::PostMovePending {
+                        reason: reason.clone(),
+                    };
+                    self.finish(vm, g, outcome, &[], Vec::new());
                 }
+                return;
             }
+        };
+        for vm in vms {
+            if self.cancelled() {
+                let reason = "the run was cancelled before its post-move steps".to_string();
+                self.finish(
+                    vm,
+                    g,
+                    VmOutcome::PostMovePending { reason },
+                    &[],
+                    Vec::new(),
+                );
+                continue;
+            }
+            let verified = self.verify(vm, group, needs_schedules).await;
+            let note = "on the destination before this run: post-move steps only".to_string();
+            let (outcome, notes) = verified.outcome(vec![note]);
+            self.finish(vm, g, outcome, &[], notes);
         }
     }
 
@@ -379,19 +430,10 @@ impl Runner {
         let found = retry(clock, policy, key, "find_vm", || self.backend.find_vm(vm)).await;
         match found {
             Ok(Some(info)) if info.cluster == self.destination => {
-                match self.verify(vm, group, false).await {
-                    Ok(mut notes) => {
-                        notes.insert(0, format!("on the destination although: {reason}"));
-                        self.finish(vm, g, VmOutcome::Migrated, attempts, notes)
-                    }
-                    Err(why) => self.finish(
-                        vm,
-                        g,
-                        VmOutcome::Failed { reason: why },
-                        attempts,
-                        Vec::new(),
-                    ),
-                }
+                let verified = self.verify(vm, group, false).await;
+                let note = format!("on the destination although: {reason}");
+                let (outcome, notes) = verified.outcome(vec![note]);
+                self.finish(vm, g, outcome, attempts, notes)
             }
             _ if running => self.finish(
                 vm,
@@ -555,25 +597,44 @@ impl Runner {
 
     /// Checks the VM on the destination, remaps its project and recreates
     /// schedules when configured. Returns notes for the report.
-    async fn verify(
-        &self,
-        vm: &str,
-        group: &str,
-        needs_schedules: bool,
-    ) -> Result<Vec<String>, String> {
-        let mut notes = Vec::new();
+    async fn verify(&self, vm: &str, group: &str, needs_schedules: bool) -> Verified {
         let (clock, policy, key) = (self.clock.as_ref(), &self.config.verify_retry, salt(vm));
-        let info = retry(clock, policy, key, "find_vm", || self.backend.find_vm(vm))
-            .await
-            .map_err(|e| format!("cannot look the VM up: {e}"))?
-            .ok_or_else(|| "the VM is not on the platform after the migration".to_string())?;
+        let info = match retry(clock, policy, key, "find_vm", || self.backend.find_vm(vm)).await {
+            Err(e) => return Verified::NotThere(format!("cannot look the VM up: {e}")),
+            Ok(None) => {
+                return Verified::NotThere(
+                    "the VM is not on the platform after the migration".into(),
+                )
+            }
+            Ok(Some(info)) => info,
+        };
         if info.cluster != self.destination {
-            return Err(format!(
+            return Verified::NotThere(format!(
                 "the VM is on {:?}, not on {:?}",
                 info.cluster, self.destination
             ));
         }
-        notes.push(format!("on {}", self.destination));
+        let mut notes = vec![format!("on {}", self.destination)];
+        match self
+            .after_move_steps(vm, &info, group, needs_schedules, &mut notes)
+            .await
+        {
+            Ok(()) => Verified::Done(notes),
+            Err(reason) => Verified::StepsPending(reason),
+        }
+    }
+
+    /// The steps that follow a move: the project remap and, when the
+    /// destination's protection group has none, the schedules.
+    async fn after_move_steps(
+        &self,
+        vm: &str,
+        info: &crate::backend::VmInfo,
+        group: &str,
+        needs_schedules: bool,
+        notes: &mut Vec<String>,
+    ) -> Result<(), String> {
+        let (clock, policy, key) = (self.clock.as_ref(), &self.config.verify_retry, salt(vm));
         let target = info
             .project
             .as_ref()
@@ -604,6 +665,30 @@ impl Runner {
             .map_err(|e| format!("cannot recreate schedules: {e}"))?;
             notes.push(format!("{} schedule(s) recreated", req.schedules.len()));
         }
-        Ok(notes)
+        Ok(())
+    }
+}
+
+/// What verifying a VM on the destination found.
+enum Verified {
+    /// There, and every post-move step done (notes for the report).
+    Done(Vec<String>),
+    /// Not on the destination (or it could not be looked up).
+    NotThere(String),
+    /// On the destination, with a post-move step failed.
+    StepsPending(String),
+}
+
+impl Verified {
+    /// The VM's outcome, and its notes after `first`.
+    fn outcome(self, mut first: Vec<String>) -> (VmOutcome, Vec<String>) {
+        match self {
+            Verified::Done(notes) => {
+                first.extend(notes);
+                (VmOutcome::Migrated, first)
+            }
+            Verified::NotThere(reason) => (VmOutcome::Failed { reason }, Vec::new()),
+            Verified::StepsPending(reason) => (VmOutcome::PostMovePending { reason }, first),
+        }
     }
 }

@@ -6,11 +6,11 @@ use super::facts::{FactsSnapshot, GroupIndex};
 use super::facts_cache::{FactsCache, FactsStatus};
 use super::group::{GroupId, GroupVmsEdit, GroupVmsEdited, MigrationGroup};
 use super::inventory::Inventory;
-use super::plan::plan;
+use super::plan::{plan, plan_after_move};
 use super::report::{MigrationReport, RunId, VmOutcome, VmReport};
 use super::run::{EventStream, MigrationConfig, MigrationEvent, Runner};
 use super::token::ValidationToken;
-use super::validate::{validate, ValidationReport};
+use super::validate::{validate, FindingCode, ValidationReport};
 use crate::auth::{Actor, Operation, Policy};
 use crate::backend::{Clock, ClusterBackend};
 use crate::error::ButlerError;
@@ -123,6 +123,7 @@ impl MigrationService {
             facts.content_hash(),
             report.errors,
             report.only.clone(),
+            report.already_moved.clone(),
         ));
         Ok(report)
     }
@@ -651,7 +652,12 @@ impl MigrationService {
         Ok((group, facts, report))
     }
 
-    /// Validates only the VMs that failed in run `run` (to retry them).
+    /// Validates only the VMs that failed in run `run` (to retry them):
+    /// failed, still running at its deadline, or moved with post-move steps
+    /// pending. Those the facts show on the destination are not validated
+    /// again; they are listed in `already_moved`, and the retry redoes only
+    /// their post-move steps (project remap, schedules), which are
+    /// idempotent.
     pub async fn validate_failed(
         &self,
         actor: &Actor,
@@ -665,23 +671,22 @@ impl MigrationService {
         }
         let group = self.current_group(report.group).await?;
         let facts = self.current_facts(&group)?;
-        // Retry exactly the failed VMs still off the destination; the others
-        // moved after all (the facts say so) and are named, not retried.
         let on_destination = |name: &str| {
             let i = facts.names.iter().position(|n| n == name)?;
             let c = facts.vms.get(i)?.cluster;
             facts.clusters.get(usize::from(c)).map(String::as_str)
         };
-        let (moved, still): (Vec<String>, Vec<String>) = failed
+        let (mut moved, still): (Vec<String>, Vec<String>) = failed
             .into_iter()
             .partition(|vm| on_destination(vm) == Some(report.destination.as_str()));
-        if still.is_empty() {
-            return Err(ButlerError::Invalid(format!(
-                "every failed VM of run {run} is on {} already: nothing to retry",
-                report.destination
-            )));
-        }
+        moved.sort_unstable();
         let mut v = validate(&group, &facts, self.clock.now(), Some(&still));
+        if still.is_empty() {
+            // Post-move steps only: nothing to move is no error here.
+            let before = v.findings.len();
+            v.findings.retain(|f| f.code != FindingCode::NoSelectedVm);
+            v.errors -= (before - v.findings.len()) as u32;
+        }
         v.already_moved = moved;
         let v = self.issue(&group, &facts, v).await?;
         Ok((group, facts, v))
@@ -729,8 +734,10 @@ impl MigrationService {
                 "the group needs a source and a destination".into(),
             ));
         };
-        // One unit per protection group: one migrate call moves all its VMs.
-        let units = plan(&group, &facts, token.only());
+        // One unit per protection group: one migrate call moves all its VMs;
+        // a retry's VMs on the destination already get their post-move steps.
+        let mut units = plan(&group, &facts, token.only());
+        units.extend(plan_after_move(&group, &facts, token.after_move()));
         let total = units.iter().map(|u| u.vms.len()).sum();
         let run = self.store.next_run_id().await?;
         let started = self.clock.now();
@@ -793,10 +800,11 @@ impl MigrationService {
     /// unfinished: each says `interrupted`, ends now, and holds every VM line
     /// that was saved as it happened. Every planned VM without a line is
     /// then looked up on the platform (one batched read): on the
-    /// destination it is `Migrated` (with a note saying it was found there
-    /// after the restart), anywhere else `Failed` as interrupted, so a
-    /// [`validate_failed`](Self::validate_failed) of the run retries
-    /// exactly the VMs that did not move. If the platform cannot be read,
+    /// destination it is [`PostMovePending`](VmOutcome::PostMovePending)
+    /// (whether its project remap and schedules were done is unknown),
+    /// anywhere else `Failed` as interrupted, so a
+    /// [`validate_failed`](Self::validate_failed) of the run moves exactly
+    /// the VMs that did not move and finishes the others. If the platform cannot be read,
     /// the report is closed with the lines it has (logged). Call it when
     /// this process starts and no other process is migrating with the same
     /// store.
@@ -925,7 +933,10 @@ fn account_for_planned(
         let on = clusters.get(vm.as_str()).map(|c| &**c);
         let (outcome, note) = if on == Some(r.destination.as_str()) {
             (
-                VmOutcome::Migrated,
+                VmOutcome::PostMovePending {
+                    reason: "the run was interrupted before its project and schedules were checked"
+                        .into(),
+                },
                 "found on the destination when the interrupted run was closed".to_string(),
             )
         } else {

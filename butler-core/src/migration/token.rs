@@ -1,7 +1,8 @@
 //! The validation token (SPEC §8): an opaque value only the library issues
 //! and checks. It binds a validation to the group (id and version), to the
-//! content hash of the facts it was computed on, to its error count and to
-//! the subset of VMs it covered, all under an HMAC-SHA256 with a key the
+//! content hash of the facts it was computed on, to its error count, to
+//! the subset of VMs it covered and to the VMs already on the destination
+//! whose post-move steps a retry redoes, all under an HMAC-SHA256 with a key the
 //! store keeps. Its fields are private, it has no public constructor and no
 //! `Deserialize`; as text it is `bvt1.<payload>.<mac>` (URL-safe base64),
 //! accepted back only through [`MigrationService::parse_token`](super::MigrationService::parse_token).
@@ -28,6 +29,7 @@ pub struct ValidationToken {
     facts: [u8; 32],
     errors: u32,
     only: Option<Vec<String>>,
+    after_move: Vec<String>,
     mac: [u8; 32],
 }
 
@@ -38,6 +40,7 @@ impl fmt::Debug for ValidationToken {
             .field("group_version", &self.group_version)
             .field("errors", &self.errors)
             .field("only", &self.only.as_ref().map(Vec::len))
+            .field("after_move", &self.after_move.len())
             .finish_non_exhaustive()
     }
 }
@@ -55,15 +58,27 @@ pub enum TokenError {
     BadSignature,
 }
 
+/// The payload format; tokens of another version are refused.
+const VERSION: u8 = 2;
+
+fn push_names(p: &mut Vec<u8>, names: &[String]) {
+    p.extend_from_slice(&(names.len() as u64).to_be_bytes());
+    for n in names {
+        p.extend_from_slice(&(n.len() as u64).to_be_bytes());
+        p.extend_from_slice(n.as_bytes());
+    }
+}
+
 fn payload(
     group: GroupId,
     group_version: u64,
     facts: &[u8; 32],
     errors: u32,
     only: Option<&[String]>,
+    after_move: &[String],
 ) -> Vec<u8> {
     let mut p = Vec::with_capacity(64);
-    p.push(1u8);
+    p.push(VERSION);
     p.extend_from_slice(&group.0.to_be_bytes());
     p.extend_from_slice(&group_version.to_be_bytes());
     p.extend_from_slice(facts);
@@ -72,13 +87,10 @@ fn payload(
         None => p.push(0),
         Some(names) => {
             p.push(1);
-            p.extend_from_slice(&(names.len() as u64).to_be_bytes());
-            for n in names {
-                p.extend_from_slice(&(n.len() as u64).to_be_bytes());
-                p.extend_from_slice(n.as_bytes());
-            }
+            push_names(&mut p, names);
         }
     }
+    push_names(&mut p, after_move);
     p
 }
 
@@ -123,6 +135,16 @@ impl<'a> Reader<'a> {
         }
         Ok(n)
     }
+    fn names(&mut self) -> Result<Vec<String>, TokenError> {
+        let count = self.len()?;
+        let mut names = Vec::with_capacity(count.min(self.0.len() / 8));
+        for _ in 0..count {
+            let n = self.len()?;
+            let s = std::str::from_utf8(self.take(n)?).map_err(|_| TokenError::Malformed)?;
+            names.push(s.to_string());
+        }
+        Ok(names)
+    }
 }
 
 impl ValidationToken {
@@ -134,8 +156,16 @@ impl ValidationToken {
         facts: [u8; 32],
         errors: u32,
         only: Option<Vec<String>>,
+        after_move: Vec<String>,
     ) -> Self {
-        let p = payload(group, group_version, &facts, errors, only.as_deref());
+        let p = payload(
+            group,
+            group_version,
+            &facts,
+            errors,
+            only.as_deref(),
+            &after_move,
+        );
         let mac = mac_of(key, &p).finalize().into_bytes().into();
         ValidationToken {
             group,
@@ -143,6 +173,7 @@ impl ValidationToken {
             facts,
             errors,
             only,
+            after_move,
             mac,
         }
     }
@@ -155,6 +186,7 @@ impl ValidationToken {
             &self.facts,
             self.errors,
             self.only.as_deref(),
+            &self.after_move,
         )
     }
 
@@ -188,7 +220,7 @@ impl ValidationToken {
             .verify_slice(&mac)
             .map_err(|_| TokenError::BadSignature)?;
         let mut r = Reader(&body);
-        if r.u8()? != 1 {
+        if r.u8()? != VERSION {
             return Err(TokenError::Malformed);
         }
         let group = GroupId(r.u64()?);
@@ -198,18 +230,10 @@ impl ValidationToken {
         let errors = r.u32()?;
         let only = match r.u8()? {
             0 => None,
-            1 => {
-                let count = r.len()?;
-                let mut names = Vec::with_capacity(count.min(r.0.len() / 8));
-                for _ in 0..count {
-                    let n = r.len()?;
-                    let s = std::str::from_utf8(r.take(n)?).map_err(|_| TokenError::Malformed)?;
-                    names.push(s.to_string());
-                }
-                Some(names)
-            }
+            1 => Some(r.names()?),
             _ => return Err(TokenError::Malformed),
         };
+        let after_move = r.names()?;
         if !r.0.is_empty() {
             return Err(TokenError::Malformed);
         }
@@ -219,6 +243,7 @@ impl ValidationToken {
             facts,
             errors,
             only,
+            after_move,
             mac,
         })
     }
@@ -252,6 +277,12 @@ impl ValidationToken {
         self.only.as_deref()
     }
 
+    /// The VMs found on the destination already whose post-move steps
+    /// (project remap, schedules) the migration redoes (a retry), sorted.
+    pub fn after_move(&self) -> &[String] {
+        &self.after_move
+    }
+
     pub(crate) fn facts_hash(&self) -> &[u8; 32] {
         &self.facts
     }
@@ -271,6 +302,7 @@ mod tests {
             [9; 32],
             0,
             Some(vec!["a".into(), "b".into()]),
+            vec!["c".into()],
         );
         let text = t.encode();
         assert_eq!(ValidationToken::decode(&key, &text), Ok(t.clone()));
@@ -296,8 +328,8 @@ mod tests {
     #[test]
     fn a_signed_payload_with_lying_lengths_is_refused_without_allocating() {
         let key = SecretKey::random().unwrap();
-        let mut p = payload(GroupId(1), 1, &[0; 32], 0, None);
-        p.pop();
+        let mut p = payload(GroupId(1), 1, &[0; 32], 0, None, &[]);
+        p.truncate(p.len() - 9);
         p.push(1);
         p.extend_from_slice(&u64::MAX.to_be_bytes());
         let mac: [u8; 32] = mac_of(&key, &p).finalize().into_bytes().into();

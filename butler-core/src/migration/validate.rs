@@ -202,8 +202,9 @@ pub struct ValidationReport {
     pub findings: Vec<Finding>,
     /// The subset validated (retry of failed VMs), if any; sorted names.
     pub only: Option<Vec<String>>,
-    /// For a retry of failed VMs: those left out because the facts show
-    /// them on the destination already.
+    /// For a retry of failed VMs: those the facts show on the destination
+    /// already, so not validated; the retry redoes only their post-move
+    /// steps (project remap, schedules). Sorted.
     #[serde(default)]
     pub already_moved: Vec<String>,
     /// The signed token, when the service issued one.

@@ -21,7 +21,7 @@ _Role = Literal["requester", "approver", "operator", "admin", "viewer"]
 _Severity = Literal["error", "warning", "info"]
 _MigrationStep = Literal["migrate", "wait", "verify", "run"]
 _EventOutcome = Literal["started", "succeeded", "failed", "skipped"]
-_VmOutcome = Literal["migrated", "failed", "skipped", "still_running"]
+_VmOutcome = Literal["migrated", "failed", "skipped", "still_running", "post_move_pending"]
 
 # Exceptions live in ``butler.exceptions`` (Python classes, each also a
 # subclass of the matching built-in).
@@ -343,6 +343,8 @@ class MigrationReport:
     def skipped(self) -> int: ...
     @property
     def still_running(self) -> int: ...
+    @property
+    def post_move_pending(self) -> int: ...
     @property
     def failed_vms(self) -> List[str]: ...
     @property

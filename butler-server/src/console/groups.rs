@@ -427,6 +427,7 @@ pub(super) async fn run_page(
                 VmOutcome::Migrated => ("migrated", l.notes.join("; ")),
                 VmOutcome::Failed { reason } => ("failed", reason.clone()),
                 VmOutcome::Skipped { reason } => ("skipped", reason.clone()),
+                VmOutcome::PostMovePending { reason } => ("post_move_pending", reason.clone()),
                 _ => ("still_running", l.notes.join("; ")),
             };
             ReportRow {
