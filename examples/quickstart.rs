@@ -7,7 +7,7 @@ use butler::auth::{Actor, Role};
 use butler::backend::{PowerState, Schedule};
 use butler::engine::EngineConfig;
 use butler::migration::{MigrationConfig, MigrationService};
-use butler::notify::{Event, Notifier};
+use butler::notify::{Event, Notifier, NotifyError};
 use butler::request::RequestState;
 use butler::sim::SimPlatform;
 use butler::store::RequestQuery;
@@ -24,7 +24,11 @@ struct Printer;
 
 #[async_trait::async_trait]
 impl Notifier for Printer {
-    async fn notify(&self, e: &Event) {
+    fn name(&self) -> &str {
+        "printer"
+    }
+
+    async fn notify(&self, e: &Event) -> Result<(), NotifyError> {
         if matches!(
             e.to,
             RequestState::Provisioning | RequestState::Completed | RequestState::Error
@@ -36,6 +40,7 @@ impl Notifier for Printer {
                 e.summary
             );
         }
+        Ok(())
     }
 }
 

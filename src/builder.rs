@@ -6,7 +6,7 @@ use butler_core::catalog::Catalog;
 use butler_core::cost::RateBook;
 use butler_core::engine::{Engine, EngineConfig};
 use butler_core::migration::{MigrationConfig, MigrationService};
-use butler_core::notify::{Notifier, NotifyHub};
+use butler_core::notify::{Notifier, NotifyConfig, NotifyHub};
 use butler_core::service::RequestService;
 use butler_core::store::Store;
 #[cfg(feature = "users")]
@@ -15,7 +15,6 @@ use butler_core::ButlerError;
 #[cfg(feature = "sqlite")]
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// A wired Butler: the request service, the migration service, the stored
 /// users and the provisioning engine, over one store, one platform and one
@@ -123,6 +122,7 @@ pub struct ButlerBuilder {
     catalog: Option<Catalog>,
     rates: Option<RateBook>,
     notifiers: Vec<Arc<dyn Notifier>>,
+    notify: NotifyConfig,
     engine: Option<EngineConfig>,
     migration: MigrationConfig,
     policy: Policy,
@@ -142,6 +142,7 @@ impl Default for ButlerBuilder {
             catalog: None,
             rates: None,
             notifiers: Vec::new(),
+            notify: NotifyConfig::default(),
             engine: None,
             migration: MigrationConfig::default(),
             policy: Policy::standard(),
@@ -221,9 +222,18 @@ impl ButlerBuilder {
         self
     }
 
-    /// Adds a notifier for every request event (delivery never blocks).
+    /// Adds a notifier for every request event. Events wait in the store's
+    /// outbox until delivered (delivery never blocks the workflow, and
+    /// survives restarts and outages); names must differ.
     pub fn notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
         self.notifiers.push(notifier);
+        self
+    }
+
+    /// How notifications are delivered: parallelism, attempt deadline,
+    /// retry schedule (default: [`NotifyConfig::default`]).
+    pub fn notify_config(mut self, config: NotifyConfig) -> Self {
+        self.notify = config;
         self
     }
 
@@ -338,10 +348,19 @@ impl ButlerBuilder {
         let mut requests = RequestService::with_clock(store.clone(), catalog, rates, clock.clone())
             .with_policy(self.policy);
         if !self.notifiers.is_empty() {
+            self.notify.check().map_err(|m| invalid(&m))?;
+            let mut names = std::collections::BTreeSet::new();
+            if let Some(n) = self.notifiers.iter().find(|n| !names.insert(n.name())) {
+                return Err(invalid(&format!(
+                    "two notifiers are named {:?}: give each its own name",
+                    n.name()
+                )));
+            }
             requests = requests.with_notifications(NotifyHub::start(
+                store.clone(),
+                clock.clone(),
                 self.notifiers,
-                4096,
-                Duration::from_secs(10),
+                self.notify,
             ));
         }
         let requests = Arc::new(requests);

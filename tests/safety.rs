@@ -60,7 +60,9 @@ fn spec_allows_operation(role: Role, op: Operation) -> bool {
         O::ReadGroups => &[Role::Viewer, Role::Operator, Role::Admin],
         O::EditGroups | O::ValidateGroups | O::Migrate => &[Role::Operator],
         O::RefreshFacts => &[Role::Operator, Role::Admin],
-        O::ReadUsers | O::ManageUsers | O::EditCatalog | O::EditRates => &[Role::Admin],
+        O::ReadUsers | O::ManageUsers | O::EditCatalog | O::EditRates | O::ReadNotifications => {
+            &[Role::Admin]
+        }
         other => panic!("{other:?} is not in SPEC §1's table"),
     };
     roles.contains(&role)

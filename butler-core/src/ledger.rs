@@ -1,6 +1,6 @@
 //! The narrow port the provisioning engine writes requests through: engine
 //! transitions, each with its step-log line in the same store write,
-//! version-checked and announced to the notifiers. The engine sees nothing
+//! version-checked, its event queued in the store's outbox by the same write. The engine sees nothing
 //! else of the request service.
 
 use crate::backend::Clock;
@@ -32,10 +32,13 @@ impl EngineLedger {
         log: Option<StepLogEntry>,
         opens: impl FnOnce(&Request) -> Option<StepLogEntry>,
     ) -> Result<(Request, bool), ButlerError> {
-        let (next, entry) = request::advance(r, action, self.clock.now())?;
+        let (next, _) = request::advance(r, action, self.clock.now())?;
         let opened = opens(&next);
         let has_opened = opened.is_some();
         let lines: Vec<StepLogEntry> = log.into_iter().chain(opened).collect();
+        if let Some(hub) = &self.notify {
+            hub.ready().await;
+        }
         if lines.is_empty() {
             self.store.update_request(&next, r.version).await?;
         } else {
@@ -44,7 +47,7 @@ impl EngineLedger {
                 .await?;
         }
         if let Some(hub) = &self.notify {
-            hub.emit(crate::notify::event_for(&next, &entry));
+            hub.written();
         }
         Ok((next, has_opened))
     }

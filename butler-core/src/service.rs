@@ -8,7 +8,6 @@ use crate::catalog::Catalog;
 use crate::cost::{self, RateBook};
 use crate::error::ButlerError;
 use crate::notify::NotifyHub;
-use crate::request::HistoryEntry;
 use crate::request::{self, Action, ActionKind, Priced, Request, RequestId, RequestState};
 use crate::store::{Page, RequestQuery, Store};
 use crate::vm_spec::{validate, VmSpec};
@@ -91,16 +90,37 @@ impl RequestService {
         &self.policy
     }
 
-    /// Sends an [`Event`](crate::notify::Event) for every change to `hub`.
+    /// Lets `hub` deliver every change's [`Event`](crate::notify::Event)
+    /// (the store keeps each in its outbox; the hub is told when this
+    /// service writes one, and writes wait for the hub's registration).
     pub fn with_notifications(mut self, hub: NotifyHub) -> Self {
         self.notify = Some(hub);
         self
     }
 
-    fn emit(&self, r: &Request, entry: &HistoryEntry) {
+    /// Waits until the notifiers are registered, so the store queues this
+    /// write's event for them.
+    async fn notifiers_ready(&self) {
         if let Some(hub) = &self.notify {
-            hub.emit(crate::notify::event_for(r, entry));
+            hub.ready().await;
         }
+    }
+
+    fn written(&self) {
+        if let Some(hub) = &self.notify {
+            hub.written();
+        }
+    }
+
+    /// Deliveries of notifications that failed at least once (waiting for
+    /// a retry, or given up), up to `limit`, given-up ones first. Admins only.
+    pub async fn failed_deliveries(
+        &self,
+        actor: &Actor,
+        limit: usize,
+    ) -> Result<Vec<crate::store::Delivery>, ButlerError> {
+        self.policy.check(actor, Operation::ReadNotifications)?;
+        Ok(self.store.failed_deliveries(limit).await?)
     }
 
     /// The engine's write port over this service's store, clock and notifiers.
@@ -223,10 +243,9 @@ impl RequestService {
         let priced = self.price(&spec)?;
         let id = self.store.next_request_id().await?;
         let r = request::create(&self.policy, id, actor, priced, self.clock.now())?;
+        self.notifiers_ready().await;
         self.store.insert_request(&r).await?;
-        if let Some(entry) = r.history.last() {
-            self.emit(&r, entry);
-        }
+        self.written();
         tracing::info!(request = %r.id, actor = %actor.name(), "request created");
         Ok(r)
     }
@@ -466,8 +485,9 @@ impl RequestService {
         action: Action,
     ) -> Result<Request, ButlerError> {
         let (next, entry) = request::transition(&self.policy, r, actor, action, self.clock.now())?;
+        self.notifiers_ready().await;
         self.store.update_request(&next, r.version).await?;
-        self.emit(&next, &entry);
+        self.written();
         if matches!(
             next.state,
             RequestState::Approved | RequestState::Provisioning

@@ -44,7 +44,9 @@ pub struct MailConfig {
     pub support: Vec<String>,
     /// Deadline of one delivery.
     pub timeout: Duration,
-    /// Tries per message.
+    /// Tries per delivery, a few seconds apart (default 1): the
+    /// notification hub retries a failed delivery later on its own
+    /// schedule, for hours.
     pub attempts: u32,
     /// Subject prefix.
     pub subject_prefix: String,
@@ -154,7 +156,7 @@ impl MailConfig {
             addresses: f.addresses,
             support: f.support,
             timeout,
-            attempts: f.attempts.unwrap_or(3).clamp(1, 10),
+            attempts: f.attempts.unwrap_or(1).clamp(1, 10),
             subject_prefix: f.subject_prefix.unwrap_or_else(|| "[Butler]".into()),
         })
     }

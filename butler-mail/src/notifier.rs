@@ -5,7 +5,7 @@ use crate::render::render;
 use async_trait::async_trait;
 use butler_core::auth::Role;
 use butler_core::backend::Clock;
-use butler_core::notify::{Event, Notifier};
+use butler_core::notify::{Event, Notifier, NotifyError};
 use butler_core::request::RequestState;
 use butler_core::store::Store;
 use lettre::message::{Mailbox, MultiPart};
@@ -126,14 +126,11 @@ impl MailNotifier {
         out
     }
 
-    async fn message(&self, e: &Event) -> Option<Message> {
-        let request = match self.store.get_request(e.request).await {
-            Ok(r) => r,
-            Err(err) => {
-                tracing::warn!(request = %e.request, error = ?err, "cannot read the request of a notification");
-                return None;
-            }
-        };
+    /// The message for `e`; `Ok(None)` when nobody is to be written to.
+    async fn message(&self, e: &Event) -> Result<Option<Message>, NotifyError> {
+        let request = self.store.get_request(e.request).await.map_err(|err| {
+            NotifyError::retry(format!("cannot read request {}: {err}", e.request))
+        })?;
         let mut to: BTreeSet<String> = BTreeSet::new();
         for user in self.people(e).await {
             match self.config.address_of(&user) {
@@ -162,14 +159,15 @@ impl MailNotifier {
         }
         if !any {
             self.stats.no_recipient.fetch_add(1, Ordering::Relaxed);
-            return None;
+            return Ok(None);
         }
         match b.multipart(MultiPart::alternative_plain_html(r.text, r.html)) {
-            Ok(m) => Some(m),
+            Ok(m) => Ok(Some(m)),
             Err(err) => {
-                tracing::warn!(request = %e.request, error = ?err, "cannot build the message");
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                None
+                Err(NotifyError::permanent(format!(
+                    "cannot build the message: {err}"
+                )))
             }
         }
     }
@@ -177,26 +175,38 @@ impl MailNotifier {
 
 #[async_trait]
 impl Notifier for MailNotifier {
-    async fn notify(&self, e: &Event) {
-        let Some(msg) = self.message(e).await else {
-            return;
+    fn name(&self) -> &str {
+        "mail"
+    }
+
+    /// Sends the event's message, trying up to `attempts` times a few
+    /// seconds apart (the hub retries for longer).
+    async fn notify(&self, e: &Event) -> Result<(), NotifyError> {
+        let Some(msg) = self.message(e).await? else {
+            return Ok(());
         };
         let mut wait = self.backoff;
-        for n in 1..=self.config.attempts {
+        let mut n = 1;
+        loop {
             match self.transport.send(msg.clone()).await {
                 Ok(_) => {
                     self.stats.sent.fetch_add(1, Ordering::Relaxed);
-                    return;
+                    return Ok(());
                 }
                 Err(err) if !err.is_permanent() && n < self.config.attempts => {
                     tracing::debug!(request = %e.request, attempt = n, error = ?err.to_string(), "mail not sent; retrying");
                     self.clock.sleep(wait).await;
                     wait = wait.saturating_mul(2);
+                    n += 1;
                 }
                 Err(err) => {
                     self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(request = %e.request, attempts = n, error = ?err.to_string(), "mail not sent");
-                    return;
+                    let why = format!("mail not sent: {err}");
+                    return Err(if err.is_permanent() {
+                        NotifyError::permanent(why)
+                    } else {
+                        NotifyError::retry(why)
+                    });
                 }
             }
         }

@@ -126,7 +126,8 @@ async fn a_submission_mails_the_requester_and_every_approver_with_the_summary() 
         notify_support: false,
         summary: format!("request {} submitted by ana", r.id),
     })
-    .await;
+    .await
+    .expect("delivered");
     assert_eq!(
         stats.sent.load(Ordering::Relaxed),
         1,
@@ -197,18 +198,20 @@ async fn a_server_with_the_wrong_certificate_name_gets_nothing() {
     .expect("notifier")
     .with_backoff(Duration::from_millis(10));
     let stats = n.stats();
-    n.notify(&Event {
-        request: r.id,
-        from: None,
-        to: RequestState::Completed,
-        actor: "butler".into(),
-        at: r.created_at,
-        requester: "ana".into(),
-        approver: Some("bea".into()),
-        notify_support: true,
-        summary: "provisioned".into(),
-    })
-    .await;
+    let sent = n
+        .notify(&Event {
+            request: r.id,
+            from: None,
+            to: RequestState::Completed,
+            actor: "butler".into(),
+            at: r.created_at,
+            requester: "ana".into(),
+            approver: Some("bea".into()),
+            notify_support: true,
+            summary: "provisioned".into(),
+        })
+        .await;
+    assert!(sent.is_err(), "an unverified server is a failed delivery");
     assert_eq!(stats.sent.load(Ordering::Relaxed), 0);
     assert_eq!(stats.failed.load(Ordering::Relaxed), 1);
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -28,6 +28,7 @@
 //! ```
 
 mod group_commit;
+mod outbox;
 mod schema;
 mod store;
 #[cfg(feature = "testing")]

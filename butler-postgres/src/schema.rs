@@ -79,4 +79,31 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      ALTER TABLE step_log DROP CONSTRAINT step_log_pkey;
      DROP INDEX step_log_request;
      ALTER TABLE step_log ADD PRIMARY KEY (request_id, id);",
+    // 4: the notification outbox. Every history row inserted queues, in the
+    // same transaction (a trigger), one delivery per registered notifier.
+    "CREATE TABLE notifiers (
+        name TEXT PRIMARY KEY,
+        owner TEXT,
+        expires_at BIGINT NOT NULL DEFAULT 0
+     );
+     CREATE TABLE deliveries (
+        notifier TEXT NOT NULL,
+        request_id BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        next_at BIGINT NOT NULL DEFAULT 0,
+        last_error TEXT,
+        gave_up BOOLEAN NOT NULL DEFAULT FALSE,
+        PRIMARY KEY (notifier, request_id, seq)
+     );
+     CREATE INDEX deliveries_due ON deliveries(notifier, gave_up, next_at, request_id, seq);
+     CREATE INDEX deliveries_failed ON deliveries(attempts) WHERE attempts > 0;
+     CREATE FUNCTION butler_history_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+        INSERT INTO deliveries (notifier, request_id, seq)
+        SELECT name, NEW.request_id, NEW.seq FROM notifiers;
+        RETURN NULL;
+     END $$;
+     CREATE TRIGGER history_outbox AFTER INSERT ON history
+        FOR EACH ROW EXECUTE FUNCTION butler_history_outbox();",
 ];

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use butler_core::auth::{User, UserAudit};
 use butler_core::migration::{GroupId, MigrationGroup, MigrationReport, RunId, VmReport};
 use butler_core::request::{HistoryEntry, Request, RequestId, RequestState};
-use butler_core::store::{Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError};
+use butler_core::store::{
+    Delivery, DeliveryOutcome, Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError,
+};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -136,7 +138,7 @@ pub(crate) fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(backend)
 }
 
-fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
     serde_json::from_str(s)
         .map_err(|e| StoreError::Backend(format!("stored row does not decode: {e}")))
 }
@@ -151,9 +153,7 @@ pub(crate) fn num(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-fn micros(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
-}
+use butler_core::store::outbox::micros;
 
 /// Splits a request into its row body (JSON without history) and history.
 pub(crate) fn split(mut r: Request) -> Result<(Request, String, Vec<HistoryEntry>), StoreError> {
@@ -953,6 +953,44 @@ impl Store for PostgresStore {
             .bodies("SELECT body FROM user_audit ORDER BY id", &[])
             .await?;
         bodies.iter().map(|b| parse(b)).collect()
+    }
+
+    async fn register_notifier(&self, name: &str) -> Result<(), StoreError> {
+        crate::outbox::register(&self.client().await?, name).await
+    }
+
+    async fn claim_notifier(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        crate::outbox::claim(&self.client().await?, name, owner, now, until).await
+    }
+
+    async fn due_deliveries(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        crate::outbox::due(&self.client().await?, name, now, limit).await
+    }
+
+    async fn record_deliveries(
+        &self,
+        name: &str,
+        outcomes: &[DeliveryOutcome],
+    ) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        crate::outbox::record(&tx, name, outcomes).await?;
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn failed_deliveries(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        crate::outbox::failed(&self.client().await?, limit).await
     }
 
     async fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError> {

@@ -526,6 +526,39 @@ impl Session {
             .collect()
     }
 
+    /// Notification deliveries that failed at least once, given-up ones
+    /// first, as ``FailedDelivery`` records (admin). ``limit`` is 1 to 1,000.
+    #[pyo3(signature = (limit = 100))]
+    fn failed_deliveries(&self, py: Python<'_>, limit: usize) -> PyResult<Vec<PyObject>> {
+        if !(1..=1000).contains(&limit) {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "limit must be 1 to 1000",
+            ));
+        }
+        let list = call!(py, self.requests, |r| async move {
+            r.failed_deliveries(&self.actor, limit).await
+        })?;
+        list.into_iter()
+            .map(|d| {
+                crate::named::named(
+                    py,
+                    "FailedDelivery",
+                    (
+                        d.notifier,
+                        d.request.0,
+                        d.event.to.as_str(),
+                        d.event.summary,
+                        d.event.at,
+                        d.attempts,
+                        d.last_error,
+                        d.gave_up,
+                        (!d.gave_up).then_some(d.next_at),
+                    ),
+                )
+            })
+            .collect()
+    }
+
     /// Changes this user's own password, given the current one.
     fn change_password(&self, py: Python<'_>, old: String, new: String) -> PyResult<()> {
         let name = self.actor.name().to_string();

@@ -3,7 +3,7 @@
 //! GIL, and whatever it raises is logged, never returned to the workflow.
 
 use async_trait::async_trait;
-use butler_core::notify::{Event, Notifier};
+use butler_core::notify::{Event, Notifier, NotifyError};
 use chrono::{DateTime, Utc};
 use pyo3::prelude::*;
 
@@ -75,20 +75,35 @@ impl PyNotifier {
 
 #[async_trait]
 impl Notifier for PyNotifier {
-    async fn notify(&self, e: &Event) {
+    fn name(&self) -> &str {
+        "python"
+    }
+
+    /// Calls the callback; an exception it raises is a failed delivery,
+    /// retried later by the hub.
+    async fn notify(&self, e: &Event) -> Result<(), NotifyError> {
         let event = RequestEvent::from(e);
         let cb = self.callback.clone();
         // The GIL is taken on a blocking thread, never on a runtime worker.
         let done = tokio::task::spawn_blocking(move || {
             Python::with_gil(|py| {
-                if let Err(err) = cb.call1(py, (event,)) {
-                    tracing::warn!(error = ?err.to_string(), "the on_event callback raised; event skipped");
-                }
+                cb.call1(py, (event,))
+                    .map(|_| ())
+                    .map_err(|err| err.to_string())
             })
         })
         .await;
-        if let Err(join) = done {
-            tracing::warn!(error = ?join.to_string(), "the on_event callback did not finish");
+        match done {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => {
+                tracing::warn!(error = ?err, "the on_event callback raised; it will be called again later");
+                Err(NotifyError::retry(format!(
+                    "the on_event callback raised: {err}"
+                )))
+            }
+            Err(join) => Err(NotifyError::retry(format!(
+                "the on_event callback did not finish: {join}"
+            ))),
         }
     }
 }

@@ -49,3 +49,28 @@ def test_a_raising_callback_changes_nothing():
     ana = b.login("ana", "ana's long password")
     r = ana.submit(ana.create_request(butler.VmSpec.demo("web01")))
     assert r.state == "requested"
+    # The failed deliveries wait in the outbox; an Admin sees them and why.
+    failed = []
+
+    def listed():
+        failed[:] = [d for d in root.failed_deliveries() if d.request == r.id]
+        return len(failed) == 2
+
+    assert _wait(listed), failed
+    assert {d.to_state for d in failed} == {"created", "requested"}
+    for d in failed:
+        assert isinstance(d, butler.types.FailedDelivery)
+        assert d.notifier == "python" and not d.gave_up and d.attempts >= 1
+        assert "the script's own bug" in d.last_error and d.next_at is not None
+    try:
+        ana.failed_deliveries()
+    except butler.PermissionDenied:
+        pass
+    else:
+        raise AssertionError("only Admins see failed deliveries")
+    try:
+        root.failed_deliveries(limit=0)
+    except ValueError as e:
+        assert "limit" in str(e)
+    else:
+        raise AssertionError("a bad limit is refused")

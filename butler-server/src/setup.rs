@@ -57,7 +57,9 @@ pub fn notifiers(
         )
         .map_err(|e| invalid(&e))?;
         out.push(Arc::new(
-            butler_webhook::WebhookNotifier::new(c, clock, 5).map_err(|e| invalid(&e))?,
+            // One try per delivery: the hub retries later, for hours, and a
+            // dead endpoint does not hold up the webhook's other events.
+            butler_webhook::WebhookNotifier::new(c, clock, 1).map_err(|e| invalid(&e))?,
         ));
     }
     Ok(out)

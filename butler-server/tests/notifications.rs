@@ -128,5 +128,45 @@ async fn a_dead_notification_endpoint_does_not_hold_the_workflow_up() {
     )
     .await;
     // Provisioned although every delivery fails (and is retried).
-    submit_and_approve(&s, "deadhook").await;
+    let id = submit_and_approve(&s, "deadhook").await;
+    // An Admin sees the deliveries waiting in the outbox, and why.
+    let admin = s.script("admin").await;
+    let mut failed = Vec::new();
+    for _ in 0..400 {
+        let a = s.get(&admin, "/api/notifications/failed?limit=1000").await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        failed = a.body.as_array().cloned().unwrap_or_default();
+        if failed
+            .iter()
+            .any(|d| d["request"] == id && d["to_state"] == "completed")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let completed = failed
+        .iter()
+        .find(|d| d["request"] == id && d["to_state"] == "completed")
+        .unwrap_or_else(|| panic!("the completion's delivery is not listed: {failed:?}"));
+    assert_eq!(completed["notifier"], "webhook");
+    assert_eq!(completed["gave_up"], false);
+    assert!(completed["attempts"].as_u64().unwrap_or(0) >= 1);
+    assert!(completed["next_at"].is_string(), "{completed}");
+    assert!(
+        completed["last_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{completed}"
+    );
+    // Nobody else may look; a bad limit is a clear error.
+    let bea = s.script("bea").await;
+    let a = s.get(&bea, "/api/notifications/failed").await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let a = s.get(&admin, "/api/notifications/failed?limit=0").await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(
+        a.body["detail"].as_str().unwrap_or("").contains("limit"),
+        "{:?}",
+        a.body
+    );
 }

@@ -7,7 +7,7 @@ use crate::config::WebhookConfig;
 use crate::sender::{client, signature, IDEMPOTENCY_HEADER, SIGNATURE_HEADER};
 use async_trait::async_trait;
 use butler_core::backend::Clock;
-use butler_core::notify::{Event, Notifier};
+use butler_core::notify::{Event, Notifier, NotifyError};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -128,27 +128,37 @@ impl WebhookNotifier {
 
 #[async_trait]
 impl Notifier for WebhookNotifier {
-    async fn notify(&self, e: &Event) {
+    fn name(&self) -> &str {
+        "webhook"
+    }
+
+    async fn notify(&self, e: &Event) -> Result<(), NotifyError> {
         let body = Self::body(e);
         let key = Self::idempotency_key(e);
         let sig = signature(self.secret.expose_secret().as_bytes(), &body);
         let mut wait = self.backoff;
-        for n in 1..=self.attempts {
+        let mut n = 1;
+        loop {
             match self.attempt(&body, &key, &sig).await {
                 Ok(()) => {
                     self.stats.delivered.fetch_add(1, Ordering::Relaxed);
-                    return;
+                    return Ok(());
                 }
                 Err((retry, why)) if retry && n < self.attempts => {
                     self.stats.retried.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(request = %e.request, attempt = n, why = ?why, "notification webhook failed; retrying");
                     self.clock.sleep(wait).await;
                     wait = wait.saturating_mul(2);
+                    n += 1;
                 }
-                Err((_, why)) => {
+                Err((retry, why)) => {
                     self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(request = %e.request, attempts = n, why = ?why, "notification webhook not delivered");
-                    return;
+                    let why = format!("notification webhook not delivered: {why}");
+                    return Err(if retry {
+                        NotifyError::retry(why)
+                    } else {
+                        NotifyError::permanent(why)
+                    });
                 }
             }
         }

@@ -49,8 +49,10 @@ async fn each_event_arrives_signed_once_even_when_a_reply_is_lost() {
     // with the same key, and the receiver keeps one copy.
     r.lose_next_replies(1, Duration::from_millis(1500));
     let e = event(RequestState::Requested);
-    n.notify(&e).await;
-    n.notify(&event(RequestState::Approved)).await;
+    n.notify(&e).await.expect("delivered after a retry");
+    n.notify(&event(RequestState::Approved))
+        .await
+        .expect("delivered");
     let got = r.activations();
     assert_eq!(got.len(), 2, "{got:?}");
     let first = &got[&WebhookNotifier::idempotency_key(&e)];
@@ -67,14 +69,22 @@ async fn a_refused_delivery_is_counted_not_retried_and_never_panics() {
     let r = Receiver::start(SECRET.as_bytes()).await.expect("receiver");
     let n = notifier(&r.url(), "another secret of at least 32 bytes!!");
     let stats = n.stats();
-    n.notify(&event(RequestState::Requested)).await;
+    let refused = n.notify(&event(RequestState::Requested)).await;
+    assert!(
+        refused.is_err_and(|e| !e.is_retryable()),
+        "a 401 is for good"
+    );
     assert_eq!(r.refused(), 1, "a 401 is not retried");
     assert_eq!(stats.failed.load(Ordering::Relaxed), 1);
     assert!(r.activations().is_empty());
     // Nobody listening: every attempt fails, then it is counted.
     let gone = notifier("http://127.0.0.1:9/hook", SECRET);
     let s = gone.stats();
-    gone.notify(&event(RequestState::Requested)).await;
+    let down = gone.notify(&event(RequestState::Requested)).await;
+    assert!(
+        down.is_err_and(|e| e.is_retryable()),
+        "nobody listening may pass"
+    );
     assert_eq!(s.failed.load(Ordering::Relaxed), 1);
     assert_eq!(s.retried.load(Ordering::Relaxed), 2);
 }

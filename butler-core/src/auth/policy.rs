@@ -137,11 +137,13 @@ pub enum Operation {
     EditCatalog,
     /// Replace the rate cards.
     EditRates,
+    /// See notification deliveries that failed.
+    ReadNotifications,
 }
 
 impl Operation {
     /// Every operation outside the request workflow.
-    pub const OTHERS: [Operation; 9] = [
+    pub const OTHERS: [Operation; 10] = [
         Operation::ReadGroups,
         Operation::EditGroups,
         Operation::RefreshFacts,
@@ -151,6 +153,7 @@ impl Operation {
         Operation::ManageUsers,
         Operation::EditCatalog,
         Operation::EditRates,
+        Operation::ReadNotifications,
     ];
 
     /// The roles any of which allow this operation (requests: see [`REQUEST_RULES`]).
@@ -161,7 +164,11 @@ impl Operation {
             O::ReadGroups => &[Role::Viewer, Role::Operator, Role::Admin],
             O::EditGroups | O::ValidateGroups | O::Migrate => &[Role::Operator],
             O::RefreshFacts => &[Role::Operator, Role::Admin],
-            O::ReadUsers | O::ManageUsers | O::EditCatalog | O::EditRates => &[Role::Admin],
+            O::ReadUsers
+            | O::ManageUsers
+            | O::EditCatalog
+            | O::EditRates
+            | O::ReadNotifications => &[Role::Admin],
         }
     }
 }
@@ -180,6 +187,7 @@ impl fmt::Display for Operation {
             O::ManageUsers => "manage users",
             O::EditCatalog => "change the catalog",
             O::EditRates => "change the rate cards",
+            O::ReadNotifications => "read failed notifications",
         })
     }
 }

@@ -84,7 +84,7 @@ pub fn unique_engine_id() -> String {
     format!("{host}-{}-{:08x}", std::process::id(), random_u32())
 }
 
-fn random_u32() -> u32 {
+pub(crate) fn random_u32() -> u32 {
     let mut r = [0u8; 4];
     // Without an entropy source the time's nanoseconds still separate processes.
     if getrandom::getrandom(&mut r).is_err() {

@@ -1,3 +1,4 @@
+use super::outbox::{Delivery, DeliveryOutcome, DeliveryResult};
 use super::{Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError};
 use crate::auth::{User, UserAudit};
 use crate::migration::{
@@ -31,6 +32,51 @@ struct Inner {
     users: BTreeMap<String, User>,
     user_audit: Vec<UserAudit>,
     secrets: BTreeMap<String, SecretKey>,
+    /// Registered notifiers and who holds each one's delivery, until when.
+    notifiers: BTreeMap<String, Option<(String, DateTime<Utc>)>>,
+    /// Pending deliveries by (notifier, request, history entry).
+    deliveries: BTreeMap<(String, RequestId, u32), Pending>,
+}
+
+/// A delivery waiting in the outbox.
+#[derive(Debug, Clone, Default)]
+struct Pending {
+    attempts: u32,
+    next_at: DateTime<Utc>,
+    last_error: Option<String>,
+    gave_up: bool,
+}
+
+impl Inner {
+    /// Queues a delivery to every notifier for each of `request`'s history
+    /// entries after `after_seq` (in the same lock as the write).
+    fn queue_events(&mut self, request: &Request, after_seq: u32) {
+        for h in request.history.iter().filter(|h| h.seq > after_seq) {
+            for name in self.notifiers.keys() {
+                self.deliveries
+                    .insert((name.clone(), request.id, h.seq), Pending::default());
+            }
+        }
+    }
+
+    fn delivery(&self, key: &(String, RequestId, u32), p: &Pending) -> Option<Delivery> {
+        let r = self.requests.get(&key.1)?;
+        let entry = r.history.iter().find(|h| h.seq == key.2)?;
+        Some(Delivery {
+            notifier: key.0.clone(),
+            request: key.1,
+            seq: key.2,
+            attempts: p.attempts,
+            next_at: p.next_at,
+            last_error: p.last_error.clone(),
+            gave_up: p.gave_up,
+            event: crate::notify::event_for(r, entry),
+        })
+    }
+}
+
+fn last_seq(r: &Request) -> u32 {
+    r.history.iter().map(|h| h.seq).max().unwrap_or(0)
 }
 
 impl MemoryStore {
@@ -57,7 +103,9 @@ fn replace(g: &mut Inner, request: &Request, expected_version: u64) -> Result<()
         expected_version,
         stored.version,
     )?;
+    let before = last_seq(stored);
     *stored = request.clone();
+    g.queue_events(request, before);
     Ok(())
 }
 
@@ -84,6 +132,7 @@ impl Store for MemoryStore {
         }
         g.last_id = g.last_id.max(request.id.0);
         g.requests.insert(request.id, request.clone());
+        g.queue_events(request, 0);
         Ok(())
     }
 
@@ -417,6 +466,100 @@ impl Store for MemoryStore {
         let k = SecretKey::random()?;
         g.secrets.insert(purpose.to_string(), k.clone());
         Ok(k)
+    }
+
+    async fn register_notifier(&self, name: &str) -> Result<(), StoreError> {
+        self.lock()
+            .notifiers
+            .entry(name.to_string())
+            .or_insert(None);
+        Ok(())
+    }
+
+    async fn claim_notifier(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        let Some(holder) = g.notifiers.get_mut(name) else {
+            return Err(StoreError::NotFound(format!("notifier {name:?}")));
+        };
+        match holder {
+            Some((other, expires)) if other != owner && *expires > now => Ok(false),
+            _ => {
+                *holder = Some((owner.to_string(), until));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn due_deliveries(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let g = self.lock();
+        let mut due: Vec<(&(String, RequestId, u32), &Pending)> = g
+            .deliveries
+            .iter()
+            .filter(|(k, p)| k.0 == name && !p.gave_up && p.next_at <= now)
+            .collect();
+        due.sort_by_key(|(k, p)| (p.next_at, k.1, k.2));
+        Ok(due
+            .into_iter()
+            .take(limit)
+            .filter_map(|(k, p)| g.delivery(k, p))
+            .collect())
+    }
+
+    async fn record_deliveries(
+        &self,
+        name: &str,
+        outcomes: &[DeliveryOutcome],
+    ) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        for o in outcomes {
+            let key = (name.to_string(), o.request, o.seq);
+            match &o.result {
+                DeliveryResult::Delivered => {
+                    g.deliveries.remove(&key);
+                }
+                DeliveryResult::Retry {
+                    attempts,
+                    next_at,
+                    error,
+                } => {
+                    let p = g.deliveries.entry(key).or_default();
+                    p.attempts = *attempts;
+                    p.next_at = *next_at;
+                    p.last_error = Some(error.clone());
+                }
+                DeliveryResult::GaveUp { attempts, error } => {
+                    let p = g.deliveries.entry(key).or_default();
+                    p.attempts = *attempts;
+                    p.last_error = Some(error.clone());
+                    p.gave_up = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn failed_deliveries(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let g = self.lock();
+        let mut failed: Vec<Delivery> = g
+            .deliveries
+            .iter()
+            .filter(|(_, p)| p.attempts > 0)
+            .filter_map(|(k, p)| g.delivery(k, p))
+            .collect();
+        failed.sort_by_key(|d| std::cmp::Reverse((d.gave_up, d.next_at, d.request, d.seq)));
+        failed.truncate(limit);
+        Ok(failed)
     }
 
     async fn append_report_lines(&self, run: RunId, lines: &[VmReport]) -> Result<(), StoreError> {

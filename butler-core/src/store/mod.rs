@@ -2,10 +2,12 @@
 //! embedded SQLite store lives in its own module behind the same trait.
 
 mod memory;
+pub mod outbox;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use memory::MemoryStore;
+pub use outbox::{Delivery, DeliveryOutcome, DeliveryResult};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
@@ -372,6 +374,45 @@ pub trait Store: Send + Sync {
     /// use and the same for every process sharing the store afterwards
     /// (validation tokens are signed with `"validation-token"`). Never logged.
     async fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError>;
+
+    /// Registers a notifier by name: from now on every history entry the
+    /// store writes (every event) gets a pending [`Delivery`] for it, in the
+    /// same write as the entry. Registering a known name changes nothing:
+    /// deliveries waiting from before a restart are kept.
+    async fn register_notifier(&self, name: &str) -> Result<(), StoreError>;
+
+    /// Takes (or renews) the right to deliver `name`'s events for `owner`
+    /// until `until`, if no other owner holds it unexpired: processes
+    /// sharing a store deliver each event once.
+    async fn claim_notifier(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Up to `limit` of `name`'s deliveries due at `now` (not given up),
+    /// the earliest due first, each with its event.
+    async fn due_deliveries(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Records how deliveries of `name` went, in one write: delivered ones
+    /// are removed, others rescheduled or marked given up.
+    async fn record_deliveries(
+        &self,
+        name: &str,
+        outcomes: &[DeliveryOutcome],
+    ) -> Result<(), StoreError>;
+
+    /// Up to `limit` deliveries that failed at least once: the given-up
+    /// ones first, then those waiting for a retry, each group the latest
+    /// due first.
+    async fn failed_deliveries(&self, limit: usize) -> Result<Vec<Delivery>, StoreError>;
 
     /// Tells the store which clock its callers' time runs on. A store whose
     /// calls wait on something other than the caller's task (a thread of

@@ -7,7 +7,9 @@ use crate::migration::{
     VmReport,
 };
 use crate::request::{Request, RequestId, RequestState};
-use crate::store::{Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError};
+use crate::store::{
+    Delivery, DeliveryOutcome, Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError,
+};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -147,4 +149,9 @@ forward_all! {
     fn list_users(&self) -> Result<Vec<User>, StoreError>;
     fn user_audit(&self) -> Result<Vec<UserAudit>, StoreError>;
     fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError>;
+    fn register_notifier(&self, name: &str) -> Result<(), StoreError>;
+    fn claim_notifier(&self, name: &str, owner: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, StoreError>;
+    fn due_deliveries(&self, name: &str, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+    fn record_deliveries(&self, name: &str, outcomes: &[DeliveryOutcome]) -> Result<(), StoreError>;
+    fn failed_deliveries(&self, limit: usize) -> Result<Vec<Delivery>, StoreError>;
 }

@@ -50,6 +50,7 @@ pub async fn run_all(store: &dyn Store) {
     groups_have_unique_names_and_versions(store).await;
     group_vm_edits_apply_in_place_all_or_nothing(store).await;
     reports_round_trip_newest_first(store).await;
+    outbox_queues_each_event_once_per_notifier(store).await;
 }
 
 /// Group names are unique (the store refuses), updates check versions,
@@ -783,4 +784,154 @@ pub async fn secret_keys_are_made_once_and_kept(store: &dyn Store) {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_ne!(a, b);
     assert_eq!(format!("{a:?}"), "SecretKey(…)");
+}
+
+/// The outbox: every history entry written after a notifier registered is
+/// queued for it in the same write (a refused update queues nothing);
+/// deliveries come due in order, are rescheduled, given up or removed as
+/// recorded; the failed ones are listed; one owner at a time may deliver.
+pub async fn outbox_queues_each_event_once_per_notifier(store: &dyn Store) {
+    let mine = |ds: Vec<crate::store::Delivery>, id: RequestId| -> Vec<crate::store::Delivery> {
+        ds.into_iter().filter(|d| d.request == id).collect()
+    };
+    let later = t0() + Duration::days(400);
+    let before = store
+        .next_request_id()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    ok(store
+        .insert_request(&sample_request(before, "ana", t0()))
+        .await);
+    for name in ["outbox-mail", "outbox-hook", "outbox-mail"] {
+        ok(store.register_notifier(name).await);
+    }
+    let id = store
+        .next_request_id()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r = sample_request(id, "ana", t0());
+    ok(store.insert_request(&r).await);
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let policy = crate::auth::Policy::standard();
+    let (submitted, _) = request::transition(&policy, &r, &ana, Action::Submit, t0())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (cancelled, _) =
+        request::transition(&policy, &r, &ana, Action::Cancel { reason: None }, t0())
+            .unwrap_or_else(|e| panic!("{e}"));
+    ok(store.update_request(&submitted, r.version).await);
+    assert!(store.update_request(&cancelled, r.version).await.is_err());
+
+    let all = store
+        .due_deliveries("outbox-mail", later, 100_000)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        mine(all.clone(), before).is_empty(),
+        "written before registering"
+    );
+    let due = mine(all, id);
+    let seen: Vec<(u32, RequestState)> = due.iter().map(|d| (d.seq, d.event.to)).collect();
+    assert_eq!(
+        seen,
+        vec![(1, RequestState::Created), (2, RequestState::Requested)],
+        "one delivery per entry, in order; none for the refused update"
+    );
+    assert_eq!(due[1].event.requester, "ana");
+    assert_eq!(due[1].event.from, Some(RequestState::Created));
+    let hook = store
+        .due_deliveries("outbox-hook", later, 100_000)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(mine(hook, id).len(), 2, "each notifier has its own");
+
+    let outcome = |seq, result| crate::store::DeliveryOutcome {
+        request: id,
+        seq,
+        result,
+    };
+    let retry_at = later + Duration::hours(1);
+    ok(store
+        .record_deliveries(
+            "outbox-mail",
+            &[
+                outcome(1, crate::store::DeliveryResult::Delivered),
+                outcome(
+                    2,
+                    crate::store::DeliveryResult::Retry {
+                        attempts: 1,
+                        next_at: retry_at,
+                        error: "server down".into(),
+                    },
+                ),
+            ],
+        )
+        .await);
+    let due = |at| async move {
+        let all = store
+            .due_deliveries("outbox-mail", at, 100_000)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        mine(all, id)
+    };
+    assert!(
+        due(later).await.is_empty(),
+        "delivered, and the retry is not due"
+    );
+    let again = due(retry_at).await;
+    assert_eq!(
+        (again.len(), again[0].seq, again[0].attempts),
+        (1, 2, 1),
+        "{again:?}"
+    );
+    assert_eq!(again[0].last_error.as_deref(), Some("server down"));
+    let failed = mine(
+        store
+            .failed_deliveries(100_000)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        id,
+    );
+    assert_eq!(failed.len(), 1);
+    assert!(!failed[0].gave_up && failed[0].notifier == "outbox-mail");
+    ok(store
+        .record_deliveries(
+            "outbox-mail",
+            &[outcome(
+                2,
+                crate::store::DeliveryResult::GaveUp {
+                    attempts: 2,
+                    error: "refused".into(),
+                },
+            )],
+        )
+        .await);
+    assert!(due(retry_at).await.is_empty(), "given up: never due again");
+    let failed = mine(
+        store
+            .failed_deliveries(100_000)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        id,
+    );
+    assert_eq!(
+        (failed.len(), failed[0].gave_up, failed[0].attempts),
+        (1, true, 2)
+    );
+
+    let claim = |owner: &'static str, now| async move {
+        store
+            .claim_notifier("outbox-hook", owner, now, now + Duration::minutes(2))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert!(claim("p1", t0()).await);
+    assert!(!claim("p2", t0() + Duration::minutes(1)).await, "held");
+    assert!(claim("p1", t0() + Duration::minutes(1)).await, "renewed");
+    assert!(claim("p2", t0() + Duration::minutes(4)).await, "expired");
+    assert!(matches!(
+        store
+            .claim_notifier("nobody", "p1", t0(), t0() + Duration::minutes(1))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
 }

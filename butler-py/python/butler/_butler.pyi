@@ -2,7 +2,17 @@
 
 import datetime
 from decimal import Decimal
-from .types import Attempt, CostChange, FieldChange, GroupVm, LineDiff, SimVm, StepFailure, UserInfo
+from .types import (
+    Attempt,
+    CostChange,
+    FailedDelivery,
+    FieldChange,
+    GroupVm,
+    LineDiff,
+    SimVm,
+    StepFailure,
+    UserInfo,
+)
 from typing import final, overload, Any, Literal, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 __all__ = [
@@ -386,6 +396,7 @@ class Session:
     def reset_password(self, name: str, password: str) -> None: ...
     def remove_user(self, name: str) -> None: ...
     def users(self) -> List[UserInfo]: ...
+    def failed_deliveries(self, limit: int = 100) -> List[FailedDelivery]: ...
     def change_password(self, old: str, new: str) -> None: ...
     def parse_token(self, text: str) -> ValidationToken: ...
     def create_request(self, spec: VmSpec) -> Request: ...

@@ -8,7 +8,17 @@ import datetime
 from decimal import Decimal
 from typing import NamedTuple, Optional
 
-__all__ = ["FieldChange", "CostChange", "StepFailure", "LineDiff", "GroupVm", "Attempt", "UserInfo", "SimVm"]
+__all__ = [
+    "FieldChange",
+    "CostChange",
+    "StepFailure",
+    "LineDiff",
+    "GroupVm",
+    "Attempt",
+    "UserInfo",
+    "SimVm",
+    "FailedDelivery",
+]
 
 
 class FieldChange(NamedTuple):
@@ -74,3 +84,17 @@ class SimVm(NamedTuple):
     cluster: str
     power: str
     project: Optional[str]
+
+
+class FailedDelivery(NamedTuple):
+    """A notification that could not be delivered yet (or was given up)."""
+
+    notifier: str
+    request: int
+    to_state: str
+    summary: str
+    at: datetime.datetime
+    attempts: int
+    last_error: Optional[str]
+    gave_up: bool
+    next_at: Optional[datetime.datetime]

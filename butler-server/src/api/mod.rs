@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod migrations;
+pub mod notifications;
 pub mod requests;
 pub mod users;
 
@@ -35,6 +36,7 @@ use utoipa_axum::routes;
         (name = "migrations", description = "Migration groups, validation and runs"),
         (name = "users", description = "Stored users (Admin)"),
         (name = "catalog", description = "Catalog and rate cards"),
+        (name = "notifications", description = "Failed notification deliveries (Admin)"),
     )
 )]
 struct ApiDoc;
@@ -175,6 +177,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::update, users::remove))
         .routes(routes!(catalog::get_catalog, catalog::put_catalog))
         .routes(routes!(catalog::get_rates, catalog::put_rates))
+        .routes(routes!(notifications::failed))
 }
 
 /// `201 Created`.

@@ -7,7 +7,9 @@
 //! OR leases.expires_at <= $now`, which is what lets several engines share
 //! one database without processing a request twice.
 
-use super::{Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError};
+use super::{
+    Delivery, DeliveryOutcome, Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError,
+};
 use crate::auth::{User, UserAudit};
 use crate::migration::{
     GroupError, GroupId, GroupVmsEdit, GroupVmsEdited, MigrationGroup, MigrationReport, RunId,
@@ -21,6 +23,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 mod groups;
+mod outbox;
 mod rows;
 mod schema;
 mod writer;
@@ -56,9 +59,7 @@ fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
         .map_err(|e| StoreError::Backend(format!("stored row does not decode: {e}")))
 }
 
-fn micros(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
-}
+use super::outbox::micros;
 
 /// One column (`body` or `version`) of a migration group, or not found.
 fn group_column<T: rusqlite::types::FromSql>(
@@ -630,6 +631,51 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn register_notifier(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_string();
+        self.with(move |c| outbox::register(c, &name)).await
+    }
+
+    async fn claim_notifier(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (name, owner) = (name.to_string(), owner.to_string());
+        self.with(move |c| outbox::claim(c, &name, &owner, now, until))
+            .await
+    }
+
+    async fn due_deliveries(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let name = name.to_string();
+        let raw = self
+            .with(move |c| outbox::due(c, &name, now, limit))
+            .await?;
+        raw.into_iter().map(outbox::RawDelivery::decode).collect()
+    }
+
+    async fn record_deliveries(
+        &self,
+        name: &str,
+        outcomes: &[DeliveryOutcome],
+    ) -> Result<(), StoreError> {
+        let (name, outcomes) = (name.to_string(), outcomes.to_vec());
+        self.with(move |c| outbox::record(c, &name, &outcomes))
+            .await
+    }
+
+    async fn failed_deliveries(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let raw = self.with(move |c| outbox::failed(c, limit)).await?;
+        raw.into_iter().map(outbox::RawDelivery::decode).collect()
     }
 
     async fn append_report_lines(&self, run: RunId, lines: &[VmReport]) -> Result<(), StoreError> {

@@ -86,4 +86,27 @@ pub(super) const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      CREATE UNIQUE INDEX group_vms_name ON group_vms(group_id, name);
      ALTER TABLE migration_groups ADD COLUMN vm_count INTEGER;",
+    // 8: the notification outbox. Every history row inserted queues, in the
+    // same transaction (a trigger), one delivery per registered notifier.
+    "CREATE TABLE notifiers (
+        name TEXT PRIMARY KEY,
+        owner TEXT,
+        expires_at INTEGER NOT NULL DEFAULT 0
+     ) WITHOUT ROWID;
+     CREATE TABLE deliveries (
+        notifier TEXT NOT NULL,
+        request_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        gave_up INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (notifier, request_id, seq)
+     ) WITHOUT ROWID;
+     CREATE INDEX deliveries_due ON deliveries(notifier, gave_up, next_at, request_id, seq);
+     CREATE INDEX deliveries_failed ON deliveries(attempts) WHERE attempts > 0;
+     CREATE TRIGGER history_outbox AFTER INSERT ON history BEGIN
+        INSERT INTO deliveries (notifier, request_id, seq)
+        SELECT name, NEW.request_id, NEW.seq FROM notifiers;
+     END;",
 ];
