@@ -3,8 +3,8 @@
 # tests, then the Python bindings built into .venv and their pytest suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The pure rules must not reach the runtime (docs/architecture.md, "Layers").
-bash scripts/check-layers.sh
+# The pure rules must not reach the runtime (docs/architecture.md, "Layers"):
+# butler-core's `layers` test, run with the workspace's tests below.
 
 # Real services on loopback, started here and stopped on exit. Outside CI a
 # missing one skips its tests loudly; under CI (CI=true) it fails the run.

@@ -15,6 +15,7 @@ mod facts;
 mod facts_cache;
 mod group;
 mod inventory;
+mod inventory_read;
 mod name_table;
 mod plan;
 mod report;
