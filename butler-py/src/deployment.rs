@@ -639,7 +639,7 @@ impl Session {
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<Request> {
-        let t = crate::target::target("save", target, args, 1..=1)?;
+        let t = crate::target::request("save", target, args, 1..=1)?;
         let spec = t.rest[0].extract::<PyRef<'_, VmSpec>>()?.to_core();
         let (a, id, version) = (self.actor.clone(), RequestId(t.id), t.version);
         Ok(Request {
@@ -655,7 +655,7 @@ impl Session {
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<Request> {
-        let t = crate::target::target("submit", target, args, 0..=0)?;
+        let t = crate::target::request("submit", target, args, 0..=0)?;
         let (a, id, version) = (self.actor.clone(), RequestId(t.id), t.version);
         Ok(Request {
             inner: call!(py, self.requests, |s| s.submit(&a, id, version))?,
@@ -672,7 +672,7 @@ impl Session {
         args: &Bound<'_, PyTuple>,
         reason: Option<String>,
     ) -> PyResult<Request> {
-        let t = crate::target::target("cancel", target, args, 0..=1)?;
+        let t = crate::target::request("cancel", target, args, 0..=1)?;
         let reason = match t.rest.first() {
             Some(r) => Some(r.extract::<String>()?),
             None => reason,
@@ -691,7 +691,7 @@ impl Session {
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<Request> {
-        let t = crate::target::target("review", target, args, 1..=1)?;
+        let t = crate::target::request("review", target, args, 1..=1)?;
         let spec = t.rest[0].extract::<PyRef<'_, VmSpec>>()?.to_core();
         let (a, id, version) = (self.actor.clone(), RequestId(t.id), t.version);
         Ok(Request {
@@ -707,7 +707,7 @@ impl Session {
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<Request> {
-        let t = crate::target::target("reject", target, args, 1..=1)?;
+        let t = crate::target::request("reject", target, args, 1..=1)?;
         let reason: String = t.rest[0].extract()?;
         let (a, id, version) = (self.actor.clone(), RequestId(t.id), t.version);
         Ok(Request {
@@ -723,7 +723,7 @@ impl Session {
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<Request> {
-        let t = crate::target::target("approve", target, args, 0..=0)?;
+        let t = crate::target::request("approve", target, args, 0..=0)?;
         let (a, id, version) = (self.actor.clone(), RequestId(t.id), t.version);
         Ok(Request {
             inner: call!(py, self.requests, |s| s.approve(&a, id, version))?,
@@ -739,7 +739,7 @@ impl Session {
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<Request> {
-        let t = crate::target::target("retry", target, args, 0..=0)?;
+        let t = crate::target::request("retry", target, args, 0..=0)?;
         let (a, id, version) = (self.actor.clone(), RequestId(t.id), t.version);
         Ok(Request {
             inner: call!(py, self.requests, |s| s.retry(&a, id, version))?,
@@ -915,7 +915,7 @@ impl Session {
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<MigrationGroup> {
-        let t = crate::target::target("rename_group", target, args, 1..=1)?;
+        let t = crate::target::group("rename_group", target, args, 1..=1)?;
         let name: String = t.rest[0].extract()?;
         let (m, a, id, version) = (
             self.migrations.clone(),
@@ -934,7 +934,7 @@ impl Session {
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<MigrationGroup> {
-        let t = crate::target::target("switch", target, args, 0..=0)?;
+        let t = crate::target::group("switch", target, args, 0..=0)?;
 
         let (m, a, id, version) = (
             self.migrations.clone(),
@@ -953,7 +953,7 @@ impl Session {
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<MigrationGroup> {
-        let t = crate::target::target("set_source", target, args, 1..=1)?;
+        let t = crate::target::group("set_source", target, args, 1..=1)?;
         let cluster: String = t.rest[0].extract()?;
         let (m, a, id, version) = (
             self.migrations.clone(),
@@ -975,7 +975,7 @@ impl Session {
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<MigrationGroup> {
-        let t = crate::target::target("set_destination", target, args, 1..=1)?;
+        let t = crate::target::group("set_destination", target, args, 1..=1)?;
         let cluster: String = t.rest[0].extract()?;
         let (m, a, id, version) = (
             self.migrations.clone(),
@@ -996,7 +996,7 @@ impl Session {
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<MigrationGroup> {
-        let t = crate::target::target("add_vm", target, args, 1..=1)?;
+        let t = crate::target::group("add_vm", target, args, 1..=1)?;
         let vm: String = t.rest[0].extract()?;
         let (m, a, id, version) = (
             self.migrations.clone(),
@@ -1015,7 +1015,7 @@ impl Session {
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<MigrationGroup> {
-        let t = crate::target::target("remove_vm", target, args, 1..=1)?;
+        let t = crate::target::group("remove_vm", target, args, 1..=1)?;
         let vm: String = t.rest[0].extract()?;
         let (m, a, id, version) = (
             self.migrations.clone(),
@@ -1034,7 +1034,7 @@ impl Session {
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<MigrationGroup> {
-        let t = crate::target::target("select", target, args, 2..=2)?;
+        let t = crate::target::group("select", target, args, 2..=2)?;
         let vm: String = t.rest[0].extract()?;
         let selected: bool = t.rest[1].extract()?;
         let (m, a, id, version) = (
@@ -1118,7 +1118,7 @@ impl Session {
         target: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<()> {
-        let t = crate::target::target("delete_group", target, args, 0..=0)?;
+        let t = crate::target::group("delete_group", target, args, 0..=0)?;
         let (a, id, version) = (self.actor.clone(), GroupId(t.id), t.version);
         call!(py, self.migrations, |m| m.delete_group(&a, id, version))
     }
@@ -1241,7 +1241,7 @@ impl Session {
             > + Send,
     {
         let arity = if with_flag { 2..=2 } else { 1..=1 };
-        let t = crate::target::target(what, target, args, arity)?;
+        let t = crate::target::group(what, target, args, arity)?;
         let vms: Vec<String> = t.rest[0].extract()?;
         let selected: Option<bool> = if with_flag {
             Some(t.rest[1].extract()?)
