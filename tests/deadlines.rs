@@ -54,6 +54,14 @@ impl Hanging {
 
 #[async_trait]
 impl ClusterBackend for Hanging {
+    fn capabilities(&self) -> butler::backend::Capabilities {
+        // What it forwards to the simulator: no storage containers, no
+        // categories, no long-polled tasks.
+        use butler::backend::{Capabilities, Capability as C};
+        [C::Protection, C::Migration, C::ProjectRemap]
+            .into_iter()
+            .collect::<Capabilities>()
+    }
     async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError> {
         self.gate("list_clusters").await;
         self.over_the_wire().await?;

@@ -618,6 +618,30 @@ async fn a_moved_vm_whose_remap_failed_is_pending_and_its_retry_remaps_it() {
     );
 }
 
+/// A platform that cannot move protection groups: validation and
+/// migration are refused as unsupported (HTTP 501 in the service), and
+/// nothing is called on the platform.
+#[tokio::test(start_paused = true)]
+async fn a_platform_without_migration_refuses_to_validate_or_migrate() {
+    use butler::backend::{Capabilities, Capability, ErrorKind};
+    let (s, _f, svc, g) = clean_setup(14, 6, 2, Arc::new(MemoryStore::new())).await;
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    s.set_capabilities(Capabilities::all().without(Capability::Migration));
+    for result in [
+        svc.validate(&ops(), g.id).await.map(drop),
+        svc.migrate(&ops(), v.token().unwrap()).await.map(drop),
+    ] {
+        match result {
+            Err(ButlerError::Backend(e)) => {
+                assert_eq!(e.kind, ErrorKind::Unsupported);
+                assert!(e.to_string().contains("no migration"), "{e}");
+            }
+            other => panic!("expected unsupported: {other:?}"),
+        }
+    }
+    assert_eq!(s.calls(Op::MigrateProtectionGroup), 0);
+}
+
 /// A platform that migrates at once, for the report-honesty tests.
 async fn instant_setup(seed: u64) -> (SimPlatform, fleet::Fleet, MigrationGroup) {
     let s = SimPlatform::demo_builder(seed)

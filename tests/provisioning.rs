@@ -437,6 +437,37 @@ async fn switched_off_steps_are_recorded_as_skipped_never_as_done() {
     );
 }
 
+/// A platform without protection groups (or storage containers):
+/// provisioning completes and the protect step says why it did nothing; a
+/// migration is refused as unsupported, never attempted.
+#[tokio::test]
+async fn a_platform_without_protection_provisions_and_says_why_it_did_not_protect() {
+    use butler::backend::{Capabilities, Capability};
+    let w = World::new(SimPlatform::demo(13), Arc::new(MemoryStore::new()));
+    w.sim.set_capabilities(
+        Capabilities::all()
+            .without(Capability::Protection)
+            .without(Capability::Migration)
+            .without(Capability::StorageContainers),
+    );
+    let r = w.approved("noprot").await;
+    w.engine(World::engine_config("e1"))
+        .run_until_idle()
+        .await
+        .unwrap();
+    let done = w.get(r.id).await;
+    assert_eq!(done.state, RequestState::Completed, "{:?}", done.failure);
+    let notes: Vec<String> = done.history.iter().filter_map(|h| h.note.clone()).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n == "protect done: skipped: the platform has no protection groups"),
+        "{notes:?}"
+    );
+    assert_eq!(w.sim.calls(butler::sim::Op::ProtectVm), 0);
+    w.assert_exactly_once(r.id).await;
+}
+
 /// The disk type reaches the platform: every disk of the VM is on the disk
 /// type's storage container, so the VM and its bill agree.
 #[tokio::test]

@@ -51,7 +51,16 @@ pub async fn refresh(
     let images = backend.list_images().await?;
     let projects = backend.list_projects().await?;
     let subnets = backend.list_subnets().await?;
-    let containers = backend.list_storage_containers().await?;
+    // A platform that does not place disks by container leaves placement
+    // unchecked.
+    let containers = if backend
+        .capabilities()
+        .has(crate::backend::Capability::StorageContainers)
+    {
+        backend.list_storage_containers().await?
+    } else {
+        Vec::new()
+    };
     let mut next = current.clone();
     let mut ch = CatalogChanges::default();
 
@@ -160,11 +169,15 @@ async fn platform_categories(
         let (key, value) = e.category.split_once(':').unwrap_or((&e.category, ""));
         by_key.entry(key).or_default().insert(value);
     }
+    if !backend
+        .capabilities()
+        .has(crate::backend::Capability::Categories)
+    {
+        return Ok(None);
+    }
     let mut found = Vec::new();
     for (key, wanted) in by_key {
-        let Some(values) = backend.category_values(key).await? else {
-            return Ok(None);
-        };
+        let values = backend.category_values(key).await?;
         found.extend(
             wanted
                 .into_iter()

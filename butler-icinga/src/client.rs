@@ -163,14 +163,7 @@ fn reasons(v: &Value) -> String {
 }
 
 fn http_error(op: &str, status: u16, body: &Value) -> BackendError {
-    let kind = match status {
-        401 | 403 => ErrorKind::Unauthorized,
-        404 => ErrorKind::NotFound,
-        409 => ErrorKind::Conflict,
-        429 => ErrorKind::RateLimited,
-        500..=599 => ErrorKind::Transient,
-        _ => ErrorKind::Invalid,
-    };
+    let kind = ErrorKind::from_http_status(status);
     BackendError::new(
         kind,
         op,

@@ -7,9 +7,9 @@ use crate::decode;
 use crate::error::NutanixError;
 use async_trait::async_trait;
 use butler_core::backend::{
-    BackendError, ClusterBackend, ClusterInfo, ErrorKind, ImageInfo, ProjectInfo, ProtectRequest,
-    ProtectionGroup, ScheduleKind, StorageContainerInfo, SubnetInfo, TaskId, TaskState, TaskStatus,
-    VmBrief, VmCreate, VmInfo,
+    BackendError, Capabilities, ClusterBackend, ClusterInfo, ErrorKind, ImageInfo, ProjectInfo,
+    ProtectRequest, ProtectionGroup, ScheduleKind, StorageContainerInfo, SubnetInfo, TaskId,
+    TaskState, TaskStatus, VmBrief, VmCreate, VmInfo,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -400,6 +400,12 @@ impl NutanixBackend {
 
 #[async_trait]
 impl ClusterBackend for NutanixBackend {
+    /// Prism Central v3 and Prism Element v2 offer every feature Butler
+    /// uses; tasks long-poll through `/tasks/poll`.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::all()
+    }
+
     async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError> {
         let all = self
             .list_all("cluster", None)
@@ -900,7 +906,7 @@ impl ClusterBackend for NutanixBackend {
         Ok(lists.into_iter().flatten().collect())
     }
 
-    async fn category_values(&self, key: &str) -> Result<Option<Vec<String>>, BackendError> {
+    async fn category_values(&self, key: &str) -> Result<Vec<String>, BackendError> {
         let op = "category_values";
         let path = format!("/categories/{}/list", crate::url_safe::segment(key, op)?);
         let mut values = Vec::new();
@@ -909,7 +915,7 @@ impl ClusterBackend for NutanixBackend {
             let resp = match self.pc.call(Method::POST, &path, Some(&body), true).await {
                 Ok(r) => r,
                 // No such key: none of its values exist.
-                Err(e) if e.status == Some(404) => return Ok(Some(Vec::new())),
+                Err(e) if e.status == Some(404) => return Ok(Vec::new()),
                 Err(e) => return Err(e.into_backend(op)),
             };
             let got = decode::entities(&resp);
@@ -923,7 +929,7 @@ impl ClusterBackend for NutanixBackend {
                 || total.is_some_and(|t| values.len() as u64 >= t)
                 || got.len() < self.page as usize
             {
-                return Ok(Some(values));
+                return Ok(values);
             }
             if values.len() > self.max_entities {
                 return Err(BackendError::new(

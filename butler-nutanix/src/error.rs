@@ -97,15 +97,11 @@ impl NutanixError {
         let rate_limited = reasons.iter().any(|r| r.starts_with("RATE_LIMIT"))
             || body.contains("RATE_LIMIT_EXCEEDED");
         let kind = match status {
-            429 => ErrorKind::RateLimited,
             _ if rate_limited => ErrorKind::RateLimited,
-            408 => ErrorKind::Timeout,
-            502..=504 => ErrorKind::Transient,
-            404 => ErrorKind::NotFound,
-            409 => ErrorKind::Conflict,
-            400 | 422 => ErrorKind::Invalid,
-            403 => ErrorKind::Unauthorized,
-            _ => ErrorKind::Permanent,
+            // Prism Element answers refusals ("PD has VMs in another
+            // consistency group") with 500: not worth a retry.
+            500 | 501 => ErrorKind::Permanent,
+            s => ErrorKind::from_http_status(s),
         };
         let text = if messages.is_empty() {
             format!("HTTP {status}")

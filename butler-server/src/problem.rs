@@ -202,6 +202,9 @@ impl From<ButlerError> for Problem {
                     "the export could not be written",
                 )
             }
+            ButlerError::Backend(b) if b.kind == butler::backend::ErrorKind::Unsupported => {
+                Problem::new(S::NOT_IMPLEMENTED, "unsupported", detail)
+            }
             ButlerError::Backend(b) => {
                 let status = if b.is_retryable() {
                     S::SERVICE_UNAVAILABLE

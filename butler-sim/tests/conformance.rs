@@ -1,8 +1,25 @@
+use butler_core::backend::{Capabilities, Capability, ClusterBackend};
 use butler_core::testing::backend::{run_all, Fixture};
 use butler_sim::SimPlatform;
 
 #[tokio::test]
 async fn simulator_passes_the_backend_conformance_suite() {
     let sim = SimPlatform::demo(11);
-    run_all(&sim, &Fixture::demo_platform(sim.clock(), "sim")).await;
+    let skipped = run_all(&sim, &Fixture::demo_platform(sim.clock(), "sim")).await;
+    assert_eq!(
+        skipped,
+        Vec::<Capability>::new(),
+        "the simulator has everything"
+    );
+}
+
+/// A platform without the optional features: the suite skips their checks
+/// (and says so), and each answers `Unsupported` rather than "none".
+#[tokio::test]
+async fn a_platform_without_optional_features_passes_with_their_checks_skipped() {
+    let sim = SimPlatform::demo(12);
+    sim.set_capabilities(Capabilities::none());
+    assert_eq!(sim.capabilities(), Capabilities::none());
+    let skipped = run_all(&sim, &Fixture::demo_platform(sim.clock(), "bare")).await;
+    assert_eq!(skipped, vec![Capability::Protection, Capability::Migration]);
 }

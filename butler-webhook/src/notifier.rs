@@ -6,7 +6,7 @@
 use crate::config::WebhookConfig;
 use crate::sender::{client, signature, IDEMPOTENCY_HEADER, SIGNATURE_HEADER};
 use async_trait::async_trait;
-use butler_core::backend::Clock;
+use butler_core::backend::{Clock, ErrorKind};
 use butler_core::notify::{Event, Notifier, NotifyError};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -120,8 +120,12 @@ impl WebhookNotifier {
         let status = resp.status().as_u16();
         match status {
             200..=299 => Ok(()),
-            408 | 409 | 429 | 500..=599 => Err((true, format!("HTTP {status}"))),
-            _ => Err((false, format!("HTTP {status}"))),
+            // 409: the same key is being processed; try again later.
+            409 => Err((true, format!("HTTP {status}"))),
+            s => Err((
+                ErrorKind::from_http_status(s).is_retryable(),
+                format!("HTTP {status}"),
+            )),
         }
     }
 }

@@ -152,11 +152,7 @@ impl Billing for WebhookBilling {
         let kind = match status {
             // The same key is being processed: try again later.
             409 => ErrorKind::Transient,
-            429 => ErrorKind::RateLimited,
-            408 => ErrorKind::Timeout,
-            500..=599 => ErrorKind::Transient,
-            401 | 403 => ErrorKind::Unauthorized,
-            _ => ErrorKind::Invalid,
+            s => ErrorKind::from_http_status(s),
         };
         Err(BackendError::new(
             kind,

@@ -1,4 +1,4 @@
-use super::BackendError;
+use super::{BackendError, Capabilities, Capability};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -320,11 +320,18 @@ pub struct ProtectRequest {
     pub schedules: Vec<Schedule>,
 }
 
-/// An IaaS cluster backend: inventory, VM creation and tasks, protection and
-/// migration. Implementations do the paging and retries of their transport;
-/// callers retry on [`BackendError::is_retryable`].
+/// An IaaS cluster backend: inventory, VM creation and tasks, and the
+/// optional features its [`capabilities`](Self::capabilities) name
+/// (protection, migration, project remap, storage containers, categories).
+/// Callers ask before using an optional feature; one the platform lacks
+/// answers [`ErrorKind::Unsupported`](super::ErrorKind::Unsupported) (the
+/// defaults below), never an empty value. Implementations do the paging
+/// and retries of their transport; callers retry on
+/// [`BackendError::is_retryable`].
 #[async_trait]
 pub trait ClusterBackend: Send + Sync {
+    /// The optional features this platform has.
+    fn capabilities(&self) -> Capabilities;
     /// Clusters (never the management plane itself).
     async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError>;
     /// Projects with their clusters and subnets.
@@ -376,36 +383,69 @@ pub trait ClusterBackend: Send + Sync {
         let _ = max_wait;
         self.task(id).await
     }
-    /// Every protection group on a cluster, with schedules and replication.
+    /// Every protection group on a cluster, with schedules and replication
+    /// ([`Capability::Protection`]).
     async fn list_protection_groups(
         &self,
         cluster: &str,
-    ) -> Result<Vec<ProtectionGroup>, BackendError>;
-    /// Ensures the VM is in the group with the schedules (idempotent).
-    async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError>;
+    ) -> Result<Vec<ProtectionGroup>, BackendError> {
+        let _ = cluster;
+        Err(BackendError::unsupported(
+            "list_protection_groups",
+            Capability::Protection,
+        ))
+    }
+    /// Ensures the VM is in the group with the schedules, idempotent
+    /// ([`Capability::Protection`]).
+    async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError> {
+        let _ = (cluster, req);
+        Err(BackendError::unsupported(
+            "protect_vm",
+            Capability::Protection,
+        ))
+    }
     /// Starts migrating a protection group from `source` to the remote site
     /// `destination`. Completion shows in [`list_protection_groups`](Self::list_protection_groups)
-    /// (active on the destination) and [`list_vms`](Self::list_vms).
+    /// (active on the destination) and [`list_vms`](Self::list_vms)
+    /// ([`Capability::Migration`]).
     async fn migrate_protection_group(
         &self,
         source: &str,
         group: &str,
         destination: &str,
-    ) -> Result<(), BackendError>;
-    /// Moves a VM to another project (after a migration).
-    async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError>;
-    /// The storage containers of every cluster. The default (a platform
-    /// that does not place disks by container) has none, which leaves disk
-    /// placement unchecked.
+    ) -> Result<(), BackendError> {
+        let _ = (source, group, destination);
+        Err(BackendError::unsupported(
+            "migrate_protection_group",
+            Capability::Migration,
+        ))
+    }
+    /// Moves a VM to another project, after a migration
+    /// ([`Capability::ProjectRemap`]).
+    async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {
+        let _ = (vm_uuid, project);
+        Err(BackendError::unsupported(
+            "set_vm_project",
+            Capability::ProjectRemap,
+        ))
+    }
+    /// The storage containers of every cluster
+    /// ([`Capability::StorageContainers`]; without it disk placement is
+    /// left unchecked).
     async fn list_storage_containers(&self) -> Result<Vec<StorageContainerInfo>, BackendError> {
-        Ok(Vec::new())
+        Err(BackendError::unsupported(
+            "list_storage_containers",
+            Capability::StorageContainers,
+        ))
     }
     /// The values of the category `key` (`Environment` → `Production`, …);
-    /// an empty list when the key does not exist. `None` (the default) for
-    /// a platform without categories, which leaves environment categories
-    /// unchecked.
-    async fn category_values(&self, key: &str) -> Result<Option<Vec<String>>, BackendError> {
+    /// an empty list when the key does not exist ([`Capability::Categories`];
+    /// without it environment categories are left unchecked).
+    async fn category_values(&self, key: &str) -> Result<Vec<String>, BackendError> {
         let _ = key;
-        Ok(None)
+        Err(BackendError::unsupported(
+            "category_values",
+            Capability::Categories,
+        ))
     }
 }

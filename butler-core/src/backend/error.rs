@@ -23,9 +23,36 @@ pub enum ErrorKind {
     Invalid,
     /// Any other failure that retrying will not fix.
     Permanent,
+    /// The platform lacks the feature asked for (see
+    /// [`Capabilities`](super::Capabilities)); callers ask before use.
+    Unsupported,
 }
 
 impl ErrorKind {
+    /// The kind an HTTP error status means, the one mapping every adapter
+    /// starts from (an adapter overrides only what its platform documents
+    /// otherwise, e.g. Prism Element's refusals sent as 500).
+    ///
+    /// ```
+    /// use butler_core::backend::ErrorKind;
+    /// assert_eq!(ErrorKind::from_http_status(429), ErrorKind::RateLimited);
+    /// assert_eq!(ErrorKind::from_http_status(503), ErrorKind::Transient);
+    /// assert!(!ErrorKind::from_http_status(422).is_retryable());
+    /// ```
+    pub fn from_http_status(status: u16) -> ErrorKind {
+        match status {
+            401 | 403 => ErrorKind::Unauthorized,
+            404 | 410 => ErrorKind::NotFound,
+            408 => ErrorKind::Timeout,
+            409 | 412 => ErrorKind::Conflict,
+            429 => ErrorKind::RateLimited,
+            501 => ErrorKind::Unsupported,
+            500..=599 => ErrorKind::Transient,
+            400..=499 => ErrorKind::Invalid,
+            _ => ErrorKind::Permanent,
+        }
+    }
+
     /// Whether a retry may succeed.
     pub fn is_retryable(self) -> bool {
         matches!(
@@ -58,6 +85,15 @@ impl BackendError {
     /// Whether a retry may succeed.
     pub fn is_retryable(&self) -> bool {
         self.kind.is_retryable()
+    }
+
+    /// `operation` needs `capability`, which the platform lacks.
+    pub fn unsupported(operation: &str, capability: super::Capability) -> Self {
+        BackendError::new(
+            ErrorKind::Unsupported,
+            operation,
+            format!("the platform has no {capability}"),
+        )
     }
 }
 

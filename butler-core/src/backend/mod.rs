@@ -14,11 +14,13 @@
 //! Every trait is `Send + Sync` and object safe, so backends are passed as
 //! `Arc<dyn …>`. Each boundary has one error type with `is_retryable()`.
 
+mod capabilities;
 mod clock;
 mod cluster;
 mod error;
 mod services;
 
+pub use capabilities::{Capabilities, Capability};
 pub use clock::{after, note_parked_on_clock, outside, Clock, Outside, OutsideWait, SystemClock};
 pub use cluster::{
     ClusterBackend, ClusterInfo, ImageInfo, PowerState, ProjectInfo, ProtectRequest,

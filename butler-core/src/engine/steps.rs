@@ -3,8 +3,9 @@
 
 use super::EngineConfig;
 use crate::backend::{
-    BackendError, Billing, BillingActivation, Clock, ClusterBackend, Monitor, MonitorRegistration,
-    ProtectRequest, Schedule, ScheduleKind, TaskId, TaskState, VmCreate, VmState,
+    BackendError, Billing, BillingActivation, Capability, Clock, ClusterBackend, Monitor,
+    MonitorRegistration, ProtectRequest, Schedule, ScheduleKind, TaskId, TaskState, VmCreate,
+    VmState,
 };
 use crate::request::{ProvisioningStep, Request};
 use chrono::{DateTime, Utc};
@@ -65,6 +66,14 @@ impl Backends {
     ) -> Result<StepOutcome, StepFault> {
         match step {
             ProvisioningStep::CreateVm => self.create_vm(cfg, r, deadline).await,
+            ProvisioningStep::Protect
+                if !self.cluster.capabilities().has(Capability::Protection) =>
+            {
+                Ok(StepOutcome {
+                    vm_uuid: None,
+                    detail: "skipped: the platform has no protection groups".into(),
+                })
+            }
             ProvisioningStep::Protect => self.protect(cfg, r).await,
             ProvisioningStep::Monitor if !cfg.monitoring => Ok(skipped()),
             ProvisioningStep::Bill if !cfg.billing => Ok(skipped()),

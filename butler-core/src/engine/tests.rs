@@ -15,6 +15,7 @@ mockall::mock! {
     pub Cluster {}
     #[async_trait]
     impl ClusterBackend for Cluster {
+        fn capabilities(&self) -> Capabilities;
         async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError>;
         async fn list_projects(&self) -> Result<Vec<ProjectInfo>, BackendError>;
         async fn list_subnets(&self) -> Result<Vec<SubnetInfo>, BackendError>;
@@ -28,6 +29,13 @@ mockall::mock! {
         async fn migrate_protection_group(&self, source: &str, group: &str, destination: &str) -> Result<(), BackendError>;
         async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError>;
     }
+}
+
+/// A mocked platform with every capability (each test adds its calls).
+fn cluster() -> MockCluster {
+    let mut c = MockCluster::new();
+    c.expect_capabilities().returning(Capabilities::all);
+    c
 }
 
 mockall::mock! {
@@ -98,7 +106,7 @@ fn engine(svc: Arc<RequestService>, c: MockCluster, m: MockMon, b: MockBill) -> 
 async fn existing_vm_registration_and_activation_are_never_made_twice() {
     let (svc, id) = approved(demo::spec("web01")).await;
     let name = format!("web01-r{}", id.0);
-    let mut c = MockCluster::new();
+    let mut c = cluster();
     let n = name.clone();
     c.expect_find_vm()
         .with(eq(name.clone()))
@@ -154,7 +162,7 @@ async fn a_retryable_failure_is_retried_and_logged_before_and_after() {
         ..demo::spec("web01")
     })
     .await;
-    let mut c = MockCluster::new();
+    let mut c = cluster();
     let mut seq = mockall::Sequence::new();
     c.expect_find_vm()
         .times(1)
@@ -242,7 +250,7 @@ async fn a_retryable_failure_is_retried_and_logged_before_and_after() {
 #[tokio::test]
 async fn a_permanent_failure_ends_in_error_naming_the_step_and_nothing_after_runs() {
     let (svc, id) = approved(demo::spec("web01")).await;
-    let mut c = MockCluster::new();
+    let mut c = cluster();
     c.expect_find_vm()
         .returning(|n| Ok(Some(vm(n, VmState::Ready))));
     c.expect_protect_vm().times(1).returning(|_, _| {
@@ -269,7 +277,7 @@ async fn a_permanent_failure_ends_in_error_naming_the_step_and_nothing_after_run
 #[tokio::test]
 async fn retries_stop_at_max_attempts() {
     let (svc, id) = approved(demo::spec("web01")).await;
-    let mut c = MockCluster::new();
+    let mut c = cluster();
     c.expect_find_vm()
         .times(10)
         .returning(|_| Err(BackendError::new(ErrorKind::RateLimited, "find_vm", "429")));
@@ -286,7 +294,7 @@ async fn a_missing_remote_site_is_a_clear_permanent_error() {
         ..demo::spec("web01")
     })
     .await;
-    let mut c = MockCluster::new();
+    let mut c = cluster();
     c.expect_find_vm()
         .returning(|n| Ok(Some(vm(n, VmState::Ready))));
     c.expect_protect_vm().never();

@@ -2,7 +2,7 @@
 //! I/O (2 + 2 × clusters batched calls).
 
 use super::inventory::Inventory;
-use crate::backend::{BackendError, Clock, ClusterBackend};
+use crate::backend::{BackendError, Capability, Clock, ClusterBackend};
 
 impl Inventory {
     /// Reads the inventory in batched calls (never one call per VM), the
@@ -13,12 +13,17 @@ impl Inventory {
     ) -> Result<Inventory, BackendError> {
         let (clusters, projects) =
             futures::try_join!(backend.list_clusters(), backend.list_projects())?;
+        // A platform without protection groups has none to read.
+        let protection = backend.capabilities().has(Capability::Protection);
         // Every cluster at once: the wait is the slowest cluster's, not the sum.
         let per_cluster = futures::future::try_join_all(clusters.iter().map(|c| async move {
-            futures::try_join!(
-                backend.list_vm_briefs(&c.name),
-                backend.list_protection_groups(&c.name)
-            )
+            futures::try_join!(backend.list_vm_briefs(&c.name), async {
+                if protection {
+                    backend.list_protection_groups(&c.name).await
+                } else {
+                    Ok(Vec::new())
+                }
+            })
         }))
         .await?;
         // Sized once: a million VMs are not moved by repeated growth.

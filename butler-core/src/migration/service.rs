@@ -638,6 +638,20 @@ impl MigrationService {
         })
     }
 
+    /// A migration needs a platform that moves protection groups between
+    /// sites.
+    fn can_migrate(&self) -> Result<(), ButlerError> {
+        use crate::backend::{BackendError, Capability};
+        let caps = self.backend.capabilities();
+        match [Capability::Protection, Capability::Migration]
+            .into_iter()
+            .find(|c| !caps.has(*c))
+        {
+            Some(c) => Err(BackendError::unsupported("migrate", c).into()),
+            None => Ok(()),
+        }
+    }
+
     /// Validates the group as it stands against its current facts.
     pub async fn validate(
         &self,
@@ -645,6 +659,7 @@ impl MigrationService {
         id: GroupId,
     ) -> Result<(Arc<MigrationGroup>, Arc<FactsSnapshot>, ValidationReport), ButlerError> {
         self.allow(actor, Operation::ValidateGroups)?;
+        self.can_migrate()?;
         let group = self.current_group(id).await?;
         let facts = self.current_facts(&group)?;
         let report = validate(&group, &facts, self.clock.now(), None);
@@ -664,6 +679,7 @@ impl MigrationService {
         run: RunId,
     ) -> Result<(Arc<MigrationGroup>, Arc<FactsSnapshot>, ValidationReport), ButlerError> {
         self.allow(actor, Operation::ValidateGroups)?;
+        self.can_migrate()?;
         let report = self.store.get_report(run).await?;
         let failed = report.failed_vms();
         if failed.is_empty() {
@@ -704,6 +720,7 @@ impl MigrationService {
         token: &ValidationToken,
     ) -> Result<MigrationHandle, ButlerError> {
         self.allow(actor, Operation::Migrate)?;
+        self.can_migrate()?;
         token
             .verify(self.token_key().await?)
             .map_err(|e| ButlerError::ValidationRequired(e.to_string()))?;

@@ -1,9 +1,10 @@
 //! Deadlines and tracing spans around every backend call.
 
 use crate::backend::{
-    BackendError, Billing, BillingActivation, Clock, ClusterBackend, ClusterInfo, ErrorKind,
-    ImageInfo, Monitor, MonitorRegistration, ProjectInfo, ProtectRequest, ProtectionGroup,
-    StorageContainerInfo, SubnetInfo, TaskId, TaskStatus, VmBrief, VmCreate, VmInfo,
+    BackendError, Billing, BillingActivation, Capabilities, Clock, ClusterBackend, ClusterInfo,
+    ErrorKind, ImageInfo, Monitor, MonitorRegistration, ProjectInfo, ProtectRequest,
+    ProtectionGroup, StorageContainerInfo, SubnetInfo, TaskId, TaskStatus, VmBrief, VmCreate,
+    VmInfo,
 };
 use async_trait::async_trait;
 use std::future::Future;
@@ -156,6 +157,9 @@ const NONE: Duration = Duration::ZERO;
 
 #[async_trait]
 impl ClusterBackend for Guarded<dyn ClusterBackend> {
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
     async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError> {
         self.call("list_clusters", NONE, self.inner.list_clusters())
             .await
@@ -243,7 +247,7 @@ impl ClusterBackend for Guarded<dyn ClusterBackend> {
         )
         .await
     }
-    async fn category_values(&self, key: &str) -> Result<Option<Vec<String>>, BackendError> {
+    async fn category_values(&self, key: &str) -> Result<Vec<String>, BackendError> {
         self.call("category_values", NONE, self.inner.category_values(key))
             .await
     }

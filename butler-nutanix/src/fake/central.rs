@@ -572,7 +572,7 @@ pub(super) async fn category_values(
     Body(body): Body,
 ) -> Response {
     let mut values: BTreeSet<String> = match f.sim.category_values(&key).await {
-        Ok(v) => v.unwrap_or_default().into_iter().collect(),
+        Ok(v) => v.into_iter().collect(),
         Err(e) => return from_backend(e),
     };
     let put = f

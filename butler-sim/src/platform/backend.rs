@@ -5,6 +5,10 @@ use butler_core::backend::SharedStrings;
 
 #[async_trait]
 impl ClusterBackend for SimPlatform {
+    fn capabilities(&self) -> Capabilities {
+        *lock(&self.inner.capabilities)
+    }
+
     async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError> {
         self.enter(Op::ListClusters, None).await?;
         Ok(self.world().clusters.values().cloned().collect())
@@ -203,6 +207,7 @@ impl ClusterBackend for SimPlatform {
         &self,
         cluster: &str,
     ) -> Result<Vec<ProtectionGroup>, BackendError> {
+        self.offers(Capability::Protection, "list_protection_groups")?;
         self.enter(Op::ListProtectionGroups, Some(cluster)).await?;
         let now = self.now();
         let w = self.world();
@@ -220,6 +225,7 @@ impl ClusterBackend for SimPlatform {
     }
 
     async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError> {
+        self.offers(Capability::Protection, "protect_vm")?;
         let fault = self.enter(Op::ProtectVm, Some(&req.group)).await?;
         let now = self.now();
         let op = Op::ProtectVm;
@@ -298,6 +304,7 @@ impl ClusterBackend for SimPlatform {
         group: &str,
         destination: &str,
     ) -> Result<(), BackendError> {
+        self.offers(Capability::Migration, "migrate_protection_group")?;
         let fault = self.enter(Op::MigrateProtectionGroup, Some(group)).await?;
         let now = self.now();
         let op = Op::MigrateProtectionGroup;
@@ -344,6 +351,7 @@ impl ClusterBackend for SimPlatform {
     }
 
     async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {
+        self.offers(Capability::ProjectRemap, "set_vm_project")?;
         let fault = self.enter(Op::SetVmProject, Some(vm_uuid)).await?;
         let op = Op::SetVmProject;
         let mut w = self.world();
@@ -374,19 +382,20 @@ impl ClusterBackend for SimPlatform {
     }
 
     async fn list_storage_containers(&self) -> Result<Vec<StorageContainerInfo>, BackendError> {
+        self.offers(Capability::StorageContainers, "list_storage_containers")?;
         self.enter(Op::ListStorageContainers, None).await?;
         Ok(self.world().containers.clone())
     }
 
-    async fn category_values(&self, key: &str) -> Result<Option<Vec<String>>, BackendError> {
+    async fn category_values(&self, key: &str) -> Result<Vec<String>, BackendError> {
+        self.offers(Capability::Categories, "category_values")?;
         self.enter(Op::CategoryValues, Some(key)).await?;
-        Ok(Some(
-            self.world()
-                .categories
-                .get(key)
-                .map(|v| v.iter().cloned().collect())
-                .unwrap_or_default(),
-        ))
+        Ok(self
+            .world()
+            .categories
+            .get(key)
+            .map(|v| v.iter().cloned().collect())
+            .unwrap_or_default())
     }
 }
 

@@ -156,6 +156,7 @@ impl SimBuilder {
                 clock: self
                     .clock
                     .unwrap_or_else(|| Arc::new(SimClock::virtual_default())),
+                capabilities: Mutex::new(Capabilities::all()),
                 world: Mutex::new(w),
                 faults: Mutex::new((FaultPlan::default(), fault_rng)),
                 calls: Mutex::new(BTreeMap::new()),

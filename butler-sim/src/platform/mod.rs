@@ -5,10 +5,10 @@ use crate::faults::{fault_error, FaultConfig, FaultKind, FaultPlan, Op, Scripted
 use crate::world::{Effect, SimPg, Timings, World};
 use async_trait::async_trait;
 use butler_core::backend::{
-    BackendError, Billing, BillingActivation, Clock, ClusterBackend, ClusterInfo, ErrorKind,
-    ImageInfo, Monitor, MonitorRegistration, PowerState, ProjectInfo, ProtectRequest,
-    ProtectionGroup, ScheduleKind, StorageContainerInfo, SubnetInfo, TaskId, TaskStatus, VmBrief,
-    VmCreate, VmInfo, VmState,
+    BackendError, Billing, BillingActivation, Capabilities, Capability, Clock, ClusterBackend,
+    ClusterInfo, ErrorKind, ImageInfo, Monitor, MonitorRegistration, PowerState, ProjectInfo,
+    ProtectRequest, ProtectionGroup, ScheduleKind, StorageContainerInfo, SubnetInfo, TaskId,
+    TaskStatus, VmBrief, VmCreate, VmInfo, VmState,
 };
 use chrono::{DateTime, Utc};
 use rand::SeedableRng;
@@ -56,6 +56,8 @@ pub struct SimPlatform {
 
 struct Inner {
     clock: Arc<SimClock>,
+    /// The optional features it offers (all by default).
+    capabilities: Mutex<Capabilities>,
     world: Mutex<World>,
     faults: Mutex<(FaultPlan, ChaCha8Rng)>,
     calls: Mutex<BTreeMap<Op, u64>>,
@@ -101,6 +103,22 @@ impl SimPlatform {
     /// Random faults for every operation without its own setting.
     pub fn set_default_faults(&self, cfg: FaultConfig) {
         lock(&self.inner.faults).0.default = cfg;
+    }
+
+    /// Offers only `capabilities`: calls needing another answer
+    /// `Unsupported`, as a platform without that feature would (for tests
+    /// of what callers do then).
+    pub fn set_capabilities(&self, capabilities: Capabilities) {
+        *lock(&self.inner.capabilities) = capabilities;
+    }
+
+    /// `Unsupported` for `operation` when `capability` is switched off.
+    fn offers(&self, capability: Capability, operation: &str) -> Result<(), BackendError> {
+        if lock(&self.inner.capabilities).has(capability) {
+            Ok(())
+        } else {
+            Err(BackendError::unsupported(operation, capability))
+        }
     }
 
     /// Random faults for one operation.

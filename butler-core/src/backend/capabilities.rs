@@ -1,0 +1,118 @@
+//! What a platform can do beyond the core every [`ClusterBackend`]
+//! offers (inventory, creating VMs, tasks). Callers ask before they use an
+//! optional feature; a backend asked for one it lacks answers
+//! [`ErrorKind::Unsupported`], never an empty value that reads like "none".
+//!
+//! [`ClusterBackend`]: super::ClusterBackend
+//! [`ErrorKind::Unsupported`]: super::ErrorKind::Unsupported
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One optional feature of a platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Capability {
+    /// Protection groups: `list_protection_groups`, `protect_vm`.
+    Protection,
+    /// Moving a protection group to another site: `migrate_protection_group`.
+    Migration,
+    /// Moving a VM between projects: `set_vm_project`.
+    ProjectRemap,
+    /// Storage containers: `list_storage_containers`.
+    StorageContainers,
+    /// Categories: `category_values`.
+    Categories,
+    /// Waiting on the platform for a task to end: `wait_task` long-polls.
+    TaskLongPoll,
+}
+
+impl Capability {
+    /// Every capability, in order.
+    pub const ALL: [Capability; 6] = [
+        Capability::Protection,
+        Capability::Migration,
+        Capability::ProjectRemap,
+        Capability::StorageContainers,
+        Capability::Categories,
+        Capability::TaskLongPoll,
+    ];
+
+    /// Its name (`storage_containers`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Protection => "protection",
+            Capability::Migration => "migration",
+            Capability::ProjectRemap => "project_remap",
+            Capability::StorageContainers => "storage_containers",
+            Capability::Categories => "categories",
+            Capability::TaskLongPoll => "task_long_poll",
+        }
+    }
+
+    fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The set of optional features a platform has.
+///
+/// ```
+/// use butler_core::backend::{Capabilities, Capability};
+/// let c = Capabilities::none().with(Capability::Protection);
+/// assert!(c.has(Capability::Protection) && !c.has(Capability::Categories));
+/// assert_eq!(Capabilities::all().without(Capability::Categories).iter().count(), 5);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Capabilities(u32);
+
+impl Capabilities {
+    /// None of them.
+    pub const fn none() -> Self {
+        Capabilities(0)
+    }
+
+    /// Every one.
+    pub fn all() -> Self {
+        Capability::ALL.into_iter().fold(Self::none(), Self::with)
+    }
+
+    /// This set and `c`.
+    pub fn with(self, c: Capability) -> Self {
+        Capabilities(self.0 | c.bit())
+    }
+
+    /// This set without `c`.
+    pub fn without(self, c: Capability) -> Self {
+        Capabilities(self.0 & !c.bit())
+    }
+
+    /// Whether `c` is in the set.
+    pub fn has(self, c: Capability) -> bool {
+        self.0 & c.bit() != 0
+    }
+
+    /// The capabilities in the set, in order.
+    pub fn iter(self) -> impl Iterator<Item = Capability> {
+        Capability::ALL.into_iter().filter(move |c| self.has(*c))
+    }
+}
+
+impl fmt::Debug for Capabilities {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl FromIterator<Capability> for Capabilities {
+    fn from_iter<I: IntoIterator<Item = Capability>>(iter: I) -> Self {
+        iter.into_iter().fold(Self::none(), Self::with)
+    }
+}
