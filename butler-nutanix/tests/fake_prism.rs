@@ -584,22 +584,11 @@ async fn a_subnet_name_on_several_clusters_resolves_to_the_vms_cluster() {
     assert!(vlan10.iter().all(|s| s.cluster.is_some()));
     assert_ne!(vlan10[0].vlan_id, vlan10[1].vlan_id);
     // On the second cluster: the first subnet named vlan-10 is the wrong one.
-    let create = VmCreate {
-        name: "percluster-r1".into(),
-        cluster: "c2-santiago".into(),
-        project: "prod-project".into(),
-        category: "Environment:Production".into(),
-        cores_per_socket: 1,
-        sockets: 1,
-        ram_gib: 1,
-        disks_gib: vec![20],
-        image: None,
-        nics: vec!["vlan-10".into()],
-        storage_container: None,
-        cdrom: false,
-        uefi: true,
-        power_on: false,
-    };
+    let create = VmCreate::new("percluster-r1", "c2-santiago")
+        .project("prod-project")
+        .category("Environment:Production")
+        .disks_gib(vec![20])
+        .nics(vec!["vlan-10".into()]);
     let task = backend.create_vm(&create).await.unwrap();
     let mut state = TaskState::Queued;
     for _ in 0..50 {
@@ -644,10 +633,7 @@ async fn disks_go_to_the_named_container_and_categories_are_read_from_prism() {
         ]
         .map(|(a, b)| (a.to_string(), b.to_string()))
     );
-    let mut values = backend
-        .category_values("Environment")
-        .await
-        .unwrap();
+    let mut values = backend.category_values("Environment").await.unwrap();
     values.sort();
     assert_eq!(values, ["Development", "Production"]);
     assert_eq!(
@@ -655,21 +641,13 @@ async fn disks_go_to_the_named_container_and_categories_are_read_from_prism() {
         Vec::<String>::new()
     );
 
-    let create = |name: &str, ctr: &str| VmCreate {
-        name: name.into(),
-        cluster: "c2-santiago".into(),
-        project: "prod-project".into(),
-        category: "Environment:Production".into(),
-        cores_per_socket: 1,
-        sockets: 1,
-        ram_gib: 1,
-        disks_gib: vec![20, 30],
-        image: None,
-        nics: vec!["vlan-10".into()],
-        storage_container: Some(ctr.into()),
-        cdrom: false,
-        uefi: true,
-        power_on: false,
+    let create = |name: &str, ctr: &str| {
+        VmCreate::new(name, "c2-santiago")
+            .project("prod-project")
+            .category("Environment:Production")
+            .disks_gib(vec![20, 30])
+            .nics(vec!["vlan-10".into()])
+            .storage_container(Some(ctr.into()))
     };
     backend
         .create_vm(&create("placed-r1", "ctr-hdd"))

@@ -167,8 +167,22 @@ impl From<VmInfo> for VmBrief {
     }
 }
 
-/// What to create.
+/// What to create. Non-exhaustive, so a field can be added without
+/// breaking adapters: other crates build one with [`VmCreate::new`] and the
+/// setters, and read its public fields.
+///
+/// ```
+/// use butler_core::backend::VmCreate;
+/// let vm = VmCreate::new("web01", "c1-madrid")
+///     .project("prod-project")
+///     .cpu(2, 1)
+///     .ram_gib(4)
+///     .disks_gib(vec![40])
+///     .nics(vec!["vlan-10".into()]);
+/// assert_eq!((vm.sockets, vm.ram_gib, vm.power_on), (2, 4, false));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VmCreate {
     /// Platform-wide unique name (idempotency key: look it up before creating).
     pub name: String,
@@ -201,6 +215,85 @@ pub struct VmCreate {
     pub uefi: bool,
     /// Power on once created.
     pub power_on: bool,
+}
+
+impl VmCreate {
+    /// A VM named `name` on `cluster`: one socket of one core, 1 GiB of
+    /// RAM, no disk, NIC, image, project or category, UEFI, left off.
+    pub fn new(name: impl Into<String>, cluster: impl Into<String>) -> Self {
+        VmCreate {
+            name: name.into(),
+            cluster: cluster.into(),
+            project: String::new(),
+            category: String::new(),
+            cores_per_socket: 1,
+            sockets: 1,
+            ram_gib: 1,
+            disks_gib: Vec::new(),
+            image: None,
+            nics: Vec::new(),
+            storage_container: None,
+            cdrom: false,
+            uefi: true,
+            power_on: false,
+        }
+    }
+    /// In `project`.
+    pub fn project(mut self, project: impl Into<String>) -> Self {
+        self.project = project.into();
+        self
+    }
+    /// Tagged with the category `key:value`.
+    pub fn category(mut self, category: impl Into<String>) -> Self {
+        self.category = category.into();
+        self
+    }
+    /// `sockets` sockets of `cores_per_socket` cores.
+    pub fn cpu(mut self, sockets: u32, cores_per_socket: u32) -> Self {
+        self.sockets = sockets;
+        self.cores_per_socket = cores_per_socket;
+        self
+    }
+    /// RAM in GiB.
+    pub fn ram_gib(mut self, gib: u32) -> Self {
+        self.ram_gib = gib;
+        self
+    }
+    /// Disk sizes in GiB (disk 0 holds the image, if any).
+    pub fn disks_gib(mut self, disks: Vec<u32>) -> Self {
+        self.disks_gib = disks;
+        self
+    }
+    /// The image cloned onto disk 0.
+    pub fn image(mut self, image: Option<String>) -> Self {
+        self.image = image;
+        self
+    }
+    /// The subnet of each NIC.
+    pub fn nics(mut self, nics: Vec<String>) -> Self {
+        self.nics = nics;
+        self
+    }
+    /// The storage container every disk is placed on.
+    pub fn storage_container(mut self, container: Option<String>) -> Self {
+        self.storage_container = container;
+        self
+    }
+    /// With an empty CD-ROM.
+    pub fn cdrom(mut self, cdrom: bool) -> Self {
+        self.cdrom = cdrom;
+        self
+    }
+    /// UEFI (else legacy BIOS) boot.
+    pub fn uefi(mut self, uefi: bool) -> Self {
+        self.uefi = uefi;
+        self
+    }
+    /// Powered on once created.
+    pub fn power_on(mut self, on: bool) -> Self {
+        self.power_on = on;
+        self
+    }
 }
 
 /// A platform task id.

@@ -352,22 +352,18 @@ pub(super) async fn create_vm(State(f): State<Arc<Fake>>, Body(body): Body) -> R
         }
     };
     let n = |k: &str| u32::try_from(r.get(k).and_then(Value::as_u64).unwrap_or(1)).unwrap_or(1);
-    let create = VmCreate {
-        name: s(&["spec", "name"]),
-        cluster,
-        project,
-        category,
-        cores_per_socket: n("num_vcpus_per_socket"),
-        sockets: n("num_sockets"),
-        ram_gib: n("memory_size_mib") / 1024,
-        disks_gib: disks,
-        image,
-        nics,
-        storage_container,
-        cdrom,
-        uefi: crate::decode::s(r, &["boot_config", "boot_type"]) == "UEFI",
-        power_on: crate::decode::s(r, &["power_state"]) == "ON",
-    };
+    let create = VmCreate::new(s(&["spec", "name"]), cluster)
+        .project(project)
+        .category(category)
+        .cpu(n("num_sockets"), n("num_vcpus_per_socket"))
+        .ram_gib(n("memory_size_mib") / 1024)
+        .disks_gib(disks)
+        .image(image)
+        .nics(nics)
+        .storage_container(storage_container)
+        .cdrom(cdrom)
+        .uefi(crate::decode::s(r, &["boot_config", "boot_type"]) == "UEFI")
+        .power_on(crate::decode::s(r, &["power_state"]) == "ON");
     match sim.create_vm(&create).await {
         Ok(task) => {
             let vm_uuid = sim

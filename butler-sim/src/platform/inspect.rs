@@ -158,21 +158,13 @@ impl SimPlatform {
     /// A valid create request on the demo platform (`c1-madrid`,
     /// `prod-project`, `vlan-10`), powered off.
     pub fn sample_vm(&self, name: &str) -> VmCreate {
-        VmCreate {
-            name: name.to_string(),
-            cluster: "c1-madrid".into(),
-            project: "prod-project".into(),
-            category: "Environment:Production".into(),
-            cores_per_socket: 1,
-            sockets: 2,
-            ram_gib: 4,
-            disks_gib: vec![40],
-            image: None,
-            nics: vec!["vlan-10".into()],
-            storage_container: None,
-            cdrom: true,
-            uefi: true,
-            power_on: false,
-        }
+        VmCreate::new(name, "c1-madrid")
+            .project("prod-project")
+            .category("Environment:Production")
+            .cpu(2, 1)
+            .ram_gib(4)
+            .disks_gib(vec![40])
+            .nics(vec!["vlan-10".into()])
+            .cdrom(true)
     }
 }
