@@ -9,7 +9,7 @@ use butler::migration::{
     MigrationStep, ValidationReport, VmOutcome,
 };
 use butler::sim::{fleet, FaultConfig, FaultKind, Op, ScriptedFault, SimClock, SimPlatform};
-use butler::store::{MemoryStore, SqliteStore, Store};
+use butler::store::{MemoryStore, ReportStore, SqliteStore, Store};
 use butler::ButlerError;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -5,7 +5,8 @@ use butler_core::auth::{User, UserAudit};
 use butler_core::migration::{GroupId, MigrationGroup, MigrationReport, RunId, VmReport};
 use butler_core::request::{HistoryEntry, Request, RequestId, RequestState};
 use butler_core::store::{
-    Delivery, DeliveryOutcome, Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError,
+    Delivery, DeliveryOutcome, FlowStore, GroupStore, KeyStore, OutboxStore, Page, ReportStore,
+    RequestQuery, RequestStore, SecretKey, StepLogEntry, Store, StoreError, UserStore,
 };
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -395,7 +396,7 @@ impl PostgresStore {
 }
 
 #[async_trait]
-impl Store for PostgresStore {
+impl RequestStore for PostgresStore {
     async fn next_request_id(&self) -> Result<RequestId, StoreError> {
         let c = self.client().await?;
         next_in(&c, "request").await.map(RequestId)
@@ -458,15 +459,6 @@ impl Store for PostgresStore {
         expected_version: u64,
     ) -> Result<(), StoreError> {
         self.writer.update(request, expected_version, &[]).await
-    }
-
-    async fn update_request_with_log(
-        &self,
-        request: &Request,
-        expected_version: u64,
-        log: &[StepLogEntry],
-    ) -> Result<(), StoreError> {
-        self.writer.update(request, expected_version, log).await
     }
 
     async fn list_requests(&self, query: &RequestQuery) -> Result<Page<Request>, StoreError> {
@@ -582,6 +574,18 @@ impl Store for PostgresStore {
             .map_err(pg)?;
         Ok(rows.iter().map(|r| RequestId(num(r.get(0)))).collect())
     }
+}
+
+#[async_trait]
+impl FlowStore for PostgresStore {
+    async fn update_request_with_log(
+        &self,
+        request: &Request,
+        expected_version: u64,
+        log: &[StepLogEntry],
+    ) -> Result<(), StoreError> {
+        self.writer.update(request, expected_version, log).await
+    }
 
     async fn append_step_log(&self, id: RequestId, entry: &StepLogEntry) -> Result<(), StoreError> {
         let line = json(entry)?;
@@ -589,6 +593,40 @@ impl Store for PostgresStore {
         insert_log(&c, id, &line).await
     }
 
+    async fn step_log(&self, id: RequestId) -> Result<Vec<StepLogEntry>, StoreError> {
+        let bodies = self
+            .bodies(
+                "SELECT body FROM step_log WHERE request_id = $1 ORDER BY id",
+                &[&big(id.0)],
+            )
+            .await?;
+        bodies.iter().map(|b| parse(b)).collect()
+    }
+
+    async fn acquire_lease(
+        &self,
+        id: RequestId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError> {
+        self.writer
+            .acquire(LeaseAsk {
+                id: big(id.0),
+                owner: owner.to_string(),
+                until: micros(until),
+                now: micros(now),
+            })
+            .await
+    }
+
+    async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError> {
+        self.writer.release(big(id.0), owner.to_string()).await
+    }
+}
+
+#[async_trait]
+impl GroupStore for PostgresStore {
     async fn next_group_id(&self) -> Result<GroupId, StoreError> {
         let c = self.client().await?;
         next_in(&c, "group").await.map(GroupId)
@@ -725,7 +763,10 @@ impl Store for PostgresStore {
             .await?;
         bodies.iter().map(|b| parse(b)).collect()
     }
+}
 
+#[async_trait]
+impl ReportStore for PostgresStore {
     async fn next_run_id(&self) -> Result<RunId, StoreError> {
         let c = self.client().await?;
         next_in(&c, "run").await.map(RunId)
@@ -814,38 +855,10 @@ impl Store for PostgresStore {
         }
         Ok(out)
     }
+}
 
-    async fn step_log(&self, id: RequestId) -> Result<Vec<StepLogEntry>, StoreError> {
-        let bodies = self
-            .bodies(
-                "SELECT body FROM step_log WHERE request_id = $1 ORDER BY id",
-                &[&big(id.0)],
-            )
-            .await?;
-        bodies.iter().map(|b| parse(b)).collect()
-    }
-
-    async fn acquire_lease(
-        &self,
-        id: RequestId,
-        owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Option<u64>, StoreError> {
-        self.writer
-            .acquire(LeaseAsk {
-                id: big(id.0),
-                owner: owner.to_string(),
-                until: micros(until),
-                now: micros(now),
-            })
-            .await
-    }
-
-    async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError> {
-        self.writer.release(big(id.0), owner.to_string()).await
-    }
-
+#[async_trait]
+impl UserStore for PostgresStore {
     async fn insert_user(&self, user: &User, audit: &UserAudit) -> Result<(), StoreError> {
         let (body, line) = (json(user)?, json(audit)?);
         let mut c = self.client().await?;
@@ -954,7 +967,34 @@ impl Store for PostgresStore {
             .await?;
         bodies.iter().map(|b| parse(b)).collect()
     }
+}
 
+#[async_trait]
+impl KeyStore for PostgresStore {
+    async fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError> {
+        let fresh = SecretKey::random()?;
+        let c = self.client().await?;
+        // First writer wins; every later reader gets the same key.
+        c.execute_c(
+            "INSERT INTO secrets (purpose, key) VALUES ($1, $2) ON CONFLICT (purpose) DO NOTHING",
+            &[&purpose, &fresh.expose_bytes().as_slice()],
+        )
+        .await
+        .map_err(pg)?;
+        let key: Vec<u8> = c
+            .query_one_c("SELECT key FROM secrets WHERE purpose = $1", &[&purpose])
+            .await
+            .map_err(pg)?
+            .get(0);
+        let bytes: [u8; 32] = key
+            .try_into()
+            .map_err(|_| StoreError::Backend("a stored secret key is not 32 bytes".into()))?;
+        Ok(SecretKey::from_bytes(bytes))
+    }
+}
+
+#[async_trait]
+impl OutboxStore for PostgresStore {
     async fn register_notifier(&self, name: &str) -> Result<(), StoreError> {
         crate::outbox::register(&self.client().await?, name).await
     }
@@ -992,25 +1032,6 @@ impl Store for PostgresStore {
     async fn failed_deliveries(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
         crate::outbox::failed(&self.client().await?, limit).await
     }
-
-    async fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError> {
-        let fresh = SecretKey::random()?;
-        let c = self.client().await?;
-        // First writer wins; every later reader gets the same key.
-        c.execute_c(
-            "INSERT INTO secrets (purpose, key) VALUES ($1, $2) ON CONFLICT (purpose) DO NOTHING",
-            &[&purpose, &fresh.expose_bytes().as_slice()],
-        )
-        .await
-        .map_err(pg)?;
-        let key: Vec<u8> = c
-            .query_one_c("SELECT key FROM secrets WHERE purpose = $1", &[&purpose])
-            .await
-            .map_err(pg)?
-            .get(0);
-        let bytes: [u8; 32] = key
-            .try_into()
-            .map_err(|_| StoreError::Backend("a stored secret key is not 32 bytes".into()))?;
-        Ok(SecretKey::from_bytes(bytes))
-    }
 }
+
+impl Store for PostgresStore {}

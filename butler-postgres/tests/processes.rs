@@ -11,6 +11,7 @@ use butler_core::backend::{Billing, Monitor, SystemClock};
 use butler_core::engine::{Engine, EngineConfig};
 use butler_core::request::RequestState;
 use butler_core::service::RequestService;
+use butler_core::store::prelude::*;
 use butler_core::store::Store;
 use butler_nutanix::fake::FakePrism;
 use butler_nutanix::{NutanixBackend, NutanixConfig};

@@ -7,6 +7,7 @@ use butler_core::backend::SystemClock;
 use butler_core::engine::{Engine, EngineConfig};
 use butler_core::request::RequestState;
 use butler_core::service::RequestService;
+use butler_core::store::prelude::*;
 use butler_core::store::{RequestQuery, Store, StoreError};
 use butler_postgres::PostgresStore;
 use butler_sim::SimPlatform;

@@ -1,5 +1,8 @@
 use super::outbox::{Delivery, DeliveryOutcome, DeliveryResult};
-use super::{Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError};
+use super::{
+    FlowStore, GroupStore, KeyStore, OutboxStore, Page, ReportStore, RequestQuery, RequestStore,
+    SecretKey, StepLogEntry, Store, StoreError, UserStore,
+};
 use crate::auth::{User, UserAudit};
 use crate::migration::{
     GroupError, GroupId, GroupVmsEdit, GroupVmsEdited, MigrationGroup, MigrationReport, RunId,
@@ -118,7 +121,7 @@ fn with_lines(mut r: MigrationReport, lines: &BTreeMap<RunId, Vec<VmReport>>) ->
 }
 
 #[async_trait]
-impl Store for MemoryStore {
+impl RequestStore for MemoryStore {
     async fn next_request_id(&self) -> Result<RequestId, StoreError> {
         let mut g = self.lock();
         g.last_id += 1;
@@ -152,22 +155,6 @@ impl Store for MemoryStore {
         replace(&mut self.lock(), request, expected_version)
     }
 
-    async fn update_request_with_log(
-        &self,
-        request: &Request,
-        expected_version: u64,
-        log: &[StepLogEntry],
-    ) -> Result<(), StoreError> {
-        // Under one lock: a refused update leaves no line behind.
-        let mut g = self.lock();
-        replace(&mut g, request, expected_version)?;
-        g.step_logs
-            .entry(request.id)
-            .or_default()
-            .extend_from_slice(log);
-        Ok(())
-    }
-
     async fn list_requests(&self, query: &RequestQuery) -> Result<Page<Request>, StoreError> {
         let g = self.lock();
         let mut rows: Vec<&Request> = g.requests.values().filter(|r| query.matches(r)).collect();
@@ -198,7 +185,69 @@ impl Store for MemoryStore {
             .map(|r| r.id)
             .collect())
     }
+}
 
+#[async_trait]
+impl FlowStore for MemoryStore {
+    async fn update_request_with_log(
+        &self,
+        request: &Request,
+        expected_version: u64,
+        log: &[StepLogEntry],
+    ) -> Result<(), StoreError> {
+        // Under one lock: a refused update leaves no line behind.
+        let mut g = self.lock();
+        replace(&mut g, request, expected_version)?;
+        g.step_logs
+            .entry(request.id)
+            .or_default()
+            .extend_from_slice(log);
+        Ok(())
+    }
+
+    async fn append_step_log(&self, id: RequestId, entry: &StepLogEntry) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if !g.requests.contains_key(&id) {
+            return Err(StoreError::NotFound(format!("request {id}")));
+        }
+        g.step_logs.entry(id).or_default().push(entry.clone());
+        Ok(())
+    }
+
+    async fn step_log(&self, id: RequestId) -> Result<Vec<StepLogEntry>, StoreError> {
+        Ok(self.lock().step_logs.get(&id).cloned().unwrap_or_default())
+    }
+
+    async fn acquire_lease(
+        &self,
+        id: RequestId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut g = self.lock();
+        let generation = match g.leases.get(&id) {
+            Some((holder, expires, _)) if holder != owner && *expires > now => return Ok(None),
+            Some((holder, _, generation)) if holder == owner => *generation,
+            Some((_, _, generation)) => generation + 1,
+            None => 1,
+        };
+        g.leases.insert(id, (owner.to_string(), until, generation));
+        Ok(Some(generation))
+    }
+
+    async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if let Some(lease) = g.leases.get_mut(&id).filter(|(holder, ..)| holder == owner) {
+            // Expired at once; the generation stays for the next owner.
+            lease.1 = DateTime::<Utc>::MIN_UTC;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl GroupStore for MemoryStore {
     async fn next_group_id(&self) -> Result<GroupId, StoreError> {
         let mut g = self.lock();
         g.last_group += 1;
@@ -314,7 +363,10 @@ impl Store for MemoryStore {
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
+}
 
+#[async_trait]
+impl ReportStore for MemoryStore {
     async fn next_run_id(&self) -> Result<RunId, StoreError> {
         let mut g = self.lock();
         g.last_run += 1;
@@ -353,46 +405,27 @@ impl Store for MemoryStore {
         Ok(out)
     }
 
-    async fn append_step_log(&self, id: RequestId, entry: &StepLogEntry) -> Result<(), StoreError> {
-        let mut g = self.lock();
-        if !g.requests.contains_key(&id) {
-            return Err(StoreError::NotFound(format!("request {id}")));
-        }
-        g.step_logs.entry(id).or_default().push(entry.clone());
+    async fn append_report_lines(&self, run: RunId, lines: &[VmReport]) -> Result<(), StoreError> {
+        self.lock()
+            .report_lines
+            .entry(run)
+            .or_default()
+            .extend_from_slice(lines);
         Ok(())
     }
 
-    async fn step_log(&self, id: RequestId) -> Result<Vec<StepLogEntry>, StoreError> {
-        Ok(self.lock().step_logs.get(&id).cloned().unwrap_or_default())
+    async fn unfinished_reports(&self) -> Result<Vec<MigrationReport>, StoreError> {
+        let g = self.lock();
+        Ok(g.reports
+            .values()
+            .filter(|r| r.ended.is_none())
+            .map(|r| with_lines(r.clone(), &g.report_lines))
+            .collect())
     }
+}
 
-    async fn acquire_lease(
-        &self,
-        id: RequestId,
-        owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Option<u64>, StoreError> {
-        let mut g = self.lock();
-        let generation = match g.leases.get(&id) {
-            Some((holder, expires, _)) if holder != owner && *expires > now => return Ok(None),
-            Some((holder, _, generation)) if holder == owner => *generation,
-            Some((_, _, generation)) => generation + 1,
-            None => 1,
-        };
-        g.leases.insert(id, (owner.to_string(), until, generation));
-        Ok(Some(generation))
-    }
-
-    async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError> {
-        let mut g = self.lock();
-        if let Some(lease) = g.leases.get_mut(&id).filter(|(holder, ..)| holder == owner) {
-            // Expired at once; the generation stays for the next owner.
-            lease.1 = DateTime::<Utc>::MIN_UTC;
-        }
-        Ok(())
-    }
-
+#[async_trait]
+impl UserStore for MemoryStore {
     async fn insert_user(&self, user: &User, audit: &UserAudit) -> Result<(), StoreError> {
         let mut g = self.lock();
         if g.users.contains_key(&user.name) {
@@ -457,7 +490,10 @@ impl Store for MemoryStore {
     async fn user_audit(&self) -> Result<Vec<UserAudit>, StoreError> {
         Ok(self.lock().user_audit.clone())
     }
+}
 
+#[async_trait]
+impl KeyStore for MemoryStore {
     async fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError> {
         let mut g = self.lock();
         if let Some(k) = g.secrets.get(purpose) {
@@ -467,7 +503,10 @@ impl Store for MemoryStore {
         g.secrets.insert(purpose.to_string(), k.clone());
         Ok(k)
     }
+}
 
+#[async_trait]
+impl OutboxStore for MemoryStore {
     async fn register_notifier(&self, name: &str) -> Result<(), StoreError> {
         self.lock()
             .notifiers
@@ -561,25 +600,9 @@ impl Store for MemoryStore {
         failed.truncate(limit);
         Ok(failed)
     }
-
-    async fn append_report_lines(&self, run: RunId, lines: &[VmReport]) -> Result<(), StoreError> {
-        self.lock()
-            .report_lines
-            .entry(run)
-            .or_default()
-            .extend_from_slice(lines);
-        Ok(())
-    }
-
-    async fn unfinished_reports(&self) -> Result<Vec<MigrationReport>, StoreError> {
-        let g = self.lock();
-        Ok(g.reports
-            .values()
-            .filter(|r| r.ended.is_none())
-            .map(|r| with_lines(r.clone(), &g.report_lines))
-            .collect())
-    }
 }
+
+impl Store for MemoryStore {}
 
 #[cfg(test)]
 mod tests {

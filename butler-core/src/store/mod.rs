@@ -8,6 +8,15 @@ mod sqlite;
 
 pub use memory::MemoryStore;
 pub use outbox::{Delivery, DeliveryOutcome, DeliveryResult};
+
+/// The ports, to call their methods on a concrete store
+/// (`use butler_core::store::prelude::*`); through `dyn Store` they need no
+/// import.
+pub mod prelude {
+    pub use super::{
+        FlowStore, GroupStore, KeyStore, OutboxStore, ReportStore, RequestStore, Store, UserStore,
+    };
+}
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
@@ -199,12 +208,9 @@ pub struct Page<T> {
     pub skipped: usize,
 }
 
-/// Durable storage of requests (and, later, migration groups and reports).
-///
-/// Every update carries the version the caller read; a store must refuse a
-/// stale one with [`StoreError::Conflict`] atomically (no read-then-write race).
+/// Requests: numbers, rows with their history, versions, lists.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait RequestStore: Send + Sync {
     /// Allocates a new request number (never reused, may leave gaps).
     async fn next_request_id(&self) -> Result<RequestId, StoreError>;
     /// Stores a new request; `AlreadyExists` if its number is taken.
@@ -224,7 +230,11 @@ pub trait Store: Send + Sync {
         &self,
         states: &[RequestState],
     ) -> Result<Vec<RequestId>, StoreError>;
+}
 
+/// The provisioning flow's step log and leases, and the one write that advances a request with its log lines.
+#[async_trait]
+pub trait FlowStore: RequestStore {
     /// Appends to a request's provisioning step log.
     async fn append_step_log(&self, id: RequestId, entry: &StepLogEntry) -> Result<(), StoreError>;
 
@@ -245,6 +255,33 @@ pub trait Store: Send + Sync {
         self.update_request(request, expected_version).await
     }
 
+    /// A request's provisioning step log, oldest first.
+    async fn step_log(&self, id: RequestId) -> Result<Vec<StepLogEntry>, StoreError>;
+
+    /// Takes (or renews) the lease on a request for `owner` until `until`,
+    /// if no other owner holds an unexpired one. Several engines sharing one
+    /// store process each request once: only the lease holder works on it.
+    ///
+    /// Returns the lease's **generation** (a fencing token) when held: it
+    /// starts at 1 and grows by one each time the lease passes to another
+    /// owner, never going back, even after a release; renewals by the same
+    /// owner keep it. `None` when another owner holds the lease.
+    async fn acquire_lease(
+        &self,
+        id: RequestId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError>;
+
+    /// Gives a lease back (no-op if `owner` does not hold it); the
+    /// generation is kept for the next owner.
+    async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError>;
+}
+
+/// Migration groups and their VM lists.
+#[async_trait]
+pub trait GroupStore: Send + Sync {
     /// Allocates a migration-group id.
     async fn next_group_id(&self) -> Result<GroupId, StoreError>;
     /// Stores a new group; `AlreadyExists` if its name is taken (enforced
@@ -304,6 +341,11 @@ pub trait Store: Send + Sync {
     async fn delete_group(&self, id: GroupId, expected_version: u64) -> Result<(), StoreError>;
     /// Groups whose name contains `name_part` (case-insensitive), by name.
     async fn find_groups(&self, name_part: &str) -> Result<Vec<MigrationGroup>, StoreError>;
+}
+
+/// Migration runs' reports, their lines appended as they happen.
+#[async_trait]
+pub trait ReportStore: Send + Sync {
     /// Allocates a migration-run id.
     async fn next_run_id(&self) -> Result<RunId, StoreError>;
     /// Inserts or replaces a migration report.
@@ -320,30 +362,11 @@ pub trait Store: Send + Sync {
     /// Reports of runs that never ended (still running elsewhere, or
     /// interrupted by a crash), with the lines appended so far.
     async fn unfinished_reports(&self) -> Result<Vec<MigrationReport>, StoreError>;
+}
 
-    /// A request's provisioning step log, oldest first.
-    async fn step_log(&self, id: RequestId) -> Result<Vec<StepLogEntry>, StoreError>;
-
-    /// Takes (or renews) the lease on a request for `owner` until `until`,
-    /// if no other owner holds an unexpired one. Several engines sharing one
-    /// store process each request once: only the lease holder works on it.
-    ///
-    /// Returns the lease's **generation** (a fencing token) when held: it
-    /// starts at 1 and grows by one each time the lease passes to another
-    /// owner, never going back, even after a release; renewals by the same
-    /// owner keep it. `None` when another owner holds the lease.
-    async fn acquire_lease(
-        &self,
-        id: RequestId,
-        owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Option<u64>, StoreError>;
-
-    /// Gives a lease back (no-op if `owner` does not hold it); the
-    /// generation is kept for the next owner.
-    async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError>;
-
+/// Stored users and their audit trail.
+#[async_trait]
+pub trait UserStore: Send + Sync {
     /// Stores a new user and its audit line in one write; `AlreadyExists`
     /// if the (normalised) name is taken.
     async fn insert_user(&self, user: &User, audit: &UserAudit) -> Result<(), StoreError>;
@@ -369,12 +392,20 @@ pub trait Store: Send + Sync {
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
     /// The user audit trail, oldest first.
     async fn user_audit(&self) -> Result<Vec<UserAudit>, StoreError>;
+}
 
+/// Keys the store keeps for every process sharing it.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
     /// A random 32-byte key kept by the store under `purpose`, made on first
     /// use and the same for every process sharing the store afterwards
     /// (validation tokens are signed with `"validation-token"`). Never logged.
     async fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError>;
+}
 
+/// The notification outbox (see [`outbox`]).
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
     /// Registers a notifier by name: from now on every history entry the
     /// store writes (every event) gets a pending [`Delivery`] for it, in the
     /// same write as the entry. Registering a known name changes nothing:
@@ -413,7 +444,18 @@ pub trait Store: Send + Sync {
     /// ones first, then those waiting for a retry, each group the latest
     /// due first.
     async fn failed_deliveries(&self, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+}
 
+/// Durable storage: the sum of one port per aggregate ([`RequestStore`],
+/// [`FlowStore`], [`GroupStore`], [`ReportStore`], [`UserStore`],
+/// [`KeyStore`], [`OutboxStore`]); a host passes one `Arc<dyn Store>`, and
+/// each port has its own conformance checks in `testing::store`.
+///
+/// Every update carries the version the caller read; a store must refuse a
+/// stale one with [`StoreError::Conflict`] atomically (no read-then-write race).
+pub trait Store:
+    RequestStore + FlowStore + GroupStore + ReportStore + UserStore + KeyStore + OutboxStore
+{
     /// Tells the store which clock its callers' time runs on. A store whose
     /// calls wait on something other than the caller's task (a thread of
     /// its own, a socket) reports each such wait to it through

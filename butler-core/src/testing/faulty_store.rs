@@ -8,7 +8,8 @@ use crate::migration::{
 };
 use crate::request::{Request, RequestId, RequestState};
 use crate::store::{
-    Delivery, DeliveryOutcome, Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError,
+    Delivery, DeliveryOutcome, FlowStore, GroupStore, KeyStore, OutboxStore, Page, ReportStore,
+    RequestQuery, RequestStore, SecretKey, StepLogEntry, Store, StoreError, UserStore,
 };
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -95,35 +96,46 @@ impl std::fmt::Debug for FaultyStore {
     }
 }
 
-/// Every [`Store`] method, gated then forwarded (the provided ones too, so
-/// the inner store's own versions run).
-macro_rules! forward_all {
-    ($( fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )*) => {
+/// Every method of a [`Store`] port, gated then forwarded (the provided
+/// ones too, so the inner store's own versions run).
+macro_rules! forward {
+    ($port:ident { $( fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )* }) => {
         #[async_trait::async_trait]
-        impl Store for FaultyStore {
+        impl $port for FaultyStore {
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     self.gate(stringify!($name))?;
                     self.inner.$name($($arg),*).await
                 }
             )*
-
-            fn report_waits_to(&self, clock: Arc<dyn crate::backend::Clock>) {
-                self.inner.report_waits_to(clock)
-            }
         }
     };
 }
 
-forward_all! {
+impl Store for FaultyStore {
+    fn report_waits_to(&self, clock: Arc<dyn crate::backend::Clock>) {
+        self.inner.report_waits_to(clock)
+    }
+}
+
+forward!(RequestStore {
     fn next_request_id(&self) -> Result<RequestId, StoreError>;
     fn insert_request(&self, request: &Request) -> Result<(), StoreError>;
     fn get_request(&self, id: RequestId) -> Result<Request, StoreError>;
     fn update_request(&self, request: &Request, expected_version: u64) -> Result<(), StoreError>;
     fn list_requests(&self, query: &RequestQuery) -> Result<Page<Request>, StoreError>;
     fn request_ids_in_states(&self, states: &[RequestState]) -> Result<Vec<RequestId>, StoreError>;
+});
+
+forward!(FlowStore {
     fn append_step_log(&self, id: RequestId, entry: &StepLogEntry) -> Result<(), StoreError>;
     fn update_request_with_log(&self, request: &Request, expected_version: u64, log: &[StepLogEntry]) -> Result<(), StoreError>;
+    fn step_log(&self, id: RequestId) -> Result<Vec<StepLogEntry>, StoreError>;
+    fn acquire_lease(&self, id: RequestId, owner: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Option<u64>, StoreError>;
+    fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError>;
+});
+
+forward!(GroupStore {
     fn next_group_id(&self) -> Result<GroupId, StoreError>;
     fn insert_group(&self, group: &MigrationGroup) -> Result<(), StoreError>;
     fn get_group(&self, id: GroupId) -> Result<MigrationGroup, StoreError>;
@@ -133,25 +145,34 @@ forward_all! {
     fn change_group_vms(&self, id: GroupId, expected_version: u64, edit: &GroupVmsEdit, by: &str, at: DateTime<Utc>) -> Result<Result<GroupVmsEdited, GroupError>, StoreError>;
     fn delete_group(&self, id: GroupId, expected_version: u64) -> Result<(), StoreError>;
     fn find_groups(&self, name_part: &str) -> Result<Vec<MigrationGroup>, StoreError>;
+});
+
+forward!(ReportStore {
     fn next_run_id(&self) -> Result<RunId, StoreError>;
     fn save_report(&self, report: &MigrationReport) -> Result<(), StoreError>;
     fn get_report(&self, id: RunId) -> Result<MigrationReport, StoreError>;
     fn list_reports(&self, group: GroupId) -> Result<Vec<MigrationReport>, StoreError>;
     fn append_report_lines(&self, run: RunId, lines: &[VmReport]) -> Result<(), StoreError>;
     fn unfinished_reports(&self) -> Result<Vec<MigrationReport>, StoreError>;
-    fn step_log(&self, id: RequestId) -> Result<Vec<StepLogEntry>, StoreError>;
-    fn acquire_lease(&self, id: RequestId, owner: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Option<u64>, StoreError>;
-    fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError>;
+});
+
+forward!(UserStore {
     fn insert_user(&self, user: &User, audit: &UserAudit) -> Result<(), StoreError>;
     fn get_user(&self, name: &str) -> Result<User, StoreError>;
     fn update_user(&self, user: &User, expected_version: u64, audit: &UserAudit) -> Result<(), StoreError>;
     fn delete_user(&self, name: &str, expected_version: u64, audit: &UserAudit) -> Result<(), StoreError>;
     fn list_users(&self) -> Result<Vec<User>, StoreError>;
     fn user_audit(&self) -> Result<Vec<UserAudit>, StoreError>;
+});
+
+forward!(KeyStore {
     fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError>;
+});
+
+forward!(OutboxStore {
     fn register_notifier(&self, name: &str) -> Result<(), StoreError>;
     fn claim_notifier(&self, name: &str, owner: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, StoreError>;
     fn due_deliveries(&self, name: &str, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>, StoreError>;
     fn record_deliveries(&self, name: &str, outcomes: &[DeliveryOutcome]) -> Result<(), StoreError>;
     fn failed_deliveries(&self, limit: usize) -> Result<Vec<Delivery>, StoreError>;
-}
+});

@@ -38,18 +38,54 @@ pub fn sample_request(id: RequestId, owner: &str, at: DateTime<Utc>) -> Request 
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Runs every check below.
+/// Runs every port's checks below.
 pub async fn run_all(store: &dyn Store) {
-    users_round_trip_with_versions_and_audit(store).await;
-    secret_keys_are_made_once_and_kept(store).await;
+    requests(store).await;
+    flow(store).await;
+    groups(store).await;
+    reports(store).await;
+    users(store).await;
+    keys(store).await;
+    outbox(store).await;
+}
+
+/// The [`RequestStore`](crate::store::RequestStore) port: ids, rows,
+/// versions, lists.
+pub async fn requests(store: &dyn Store) {
     ids_are_unique_and_round_trip(store).await;
     stale_updates_conflict(store).await;
     lists_filter_page_and_order(store).await;
+}
+
+/// The [`FlowStore`](crate::store::FlowStore) port: the step log and leases.
+pub async fn flow(store: &dyn Store) {
     step_log_appends_in_order(store).await;
     leases_exclude_other_owners_until_expiry(store).await;
+}
+
+/// The [`GroupStore`](crate::store::GroupStore) port.
+pub async fn groups(store: &dyn Store) {
     groups_have_unique_names_and_versions(store).await;
     group_vm_edits_apply_in_place_all_or_nothing(store).await;
+}
+
+/// The [`ReportStore`](crate::store::ReportStore) port.
+pub async fn reports(store: &dyn Store) {
     reports_round_trip_newest_first(store).await;
+}
+
+/// The [`UserStore`](crate::store::UserStore) port.
+pub async fn users(store: &dyn Store) {
+    users_round_trip_with_versions_and_audit(store).await;
+}
+
+/// The [`KeyStore`](crate::store::KeyStore) port.
+pub async fn keys(store: &dyn Store) {
+    secret_keys_are_made_once_and_kept(store).await;
+}
+
+/// The [`OutboxStore`](crate::store::OutboxStore) port.
+pub async fn outbox(store: &dyn Store) {
     outbox_queues_each_event_once_per_notifier(store).await;
 }
 

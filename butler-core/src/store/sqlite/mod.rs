@@ -8,7 +8,8 @@
 //! one database without processing a request twice.
 
 use super::{
-    Delivery, DeliveryOutcome, Page, RequestQuery, SecretKey, StepLogEntry, Store, StoreError,
+    Delivery, DeliveryOutcome, FlowStore, GroupStore, KeyStore, OutboxStore, Page, ReportStore,
+    RequestQuery, RequestStore, SecretKey, StepLogEntry, Store, StoreError, UserStore,
 };
 use crate::auth::{User, UserAudit};
 use crate::migration::{
@@ -326,7 +327,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl RequestStore for SqliteStore {
     async fn next_request_id(&self) -> Result<RequestId, StoreError> {
         self.with(|c| Ok(RequestId(next_in(c, "request")?))).await
     }
@@ -378,23 +379,6 @@ impl Store for SqliteStore {
         let (r, body, history) = split(request.clone())?;
         self.with(move |c| update_row(c, &r, &body, &history, expected_version))
             .await
-    }
-
-    async fn update_request_with_log(
-        &self,
-        request: &Request,
-        expected_version: u64,
-        log: &[StepLogEntry],
-    ) -> Result<(), StoreError> {
-        let (r, body, history) = split(request.clone())?;
-        let lines = log.iter().map(json).collect::<Result<Vec<_>, _>>()?;
-        self.with(move |c| {
-            for line in &lines {
-                insert_log(c, r.id, line)?;
-            }
-            update_row(c, &r, &body, &history, expected_version)
-        })
-        .await
     }
 
     async fn list_requests(&self, query: &RequestQuery) -> Result<Page<Request>, StoreError> {
@@ -479,7 +463,89 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl FlowStore for SqliteStore {
+    async fn update_request_with_log(
+        &self,
+        request: &Request,
+        expected_version: u64,
+        log: &[StepLogEntry],
+    ) -> Result<(), StoreError> {
+        let (r, body, history) = split(request.clone())?;
+        let lines = log.iter().map(json).collect::<Result<Vec<_>, _>>()?;
+        self.with(move |c| {
+            for line in &lines {
+                insert_log(c, r.id, line)?;
+            }
+            update_row(c, &r, &body, &history, expected_version)
+        })
+        .await
+    }
+
+    async fn append_step_log(&self, id: RequestId, entry: &StepLogEntry) -> Result<(), StoreError> {
+        let body = json(entry)?;
+        self.with(move |c| insert_log(c, id, &body)).await
+    }
+
+    async fn step_log(&self, id: RequestId) -> Result<Vec<StepLogEntry>, StoreError> {
+        self.with(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT body FROM step_log WHERE request_id = ?1 ORDER BY id")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([id.0 as i64], |r| r.get::<_, String>(0))
+                .map_err(backend)?;
+            rows.map(|b| parse(&b.map_err(backend)?)).collect()
+        })
+        .await
+    }
+
+    async fn acquire_lease(
+        &self,
+        id: RequestId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError> {
+        let owner = owner.to_string();
+        self.with(move |c| {
+            let generation: Option<i64> = c
+                .prepare_cached(
+                    "INSERT INTO leases (request_id, owner, expires_at, generation) VALUES (?1, ?2, ?3, 1)
+                     ON CONFLICT(request_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
+                        generation = CASE WHEN leases.owner = excluded.owner THEN leases.generation ELSE leases.generation + 1 END
+                     WHERE leases.owner = excluded.owner OR leases.expires_at <= ?4
+                     RETURNING generation",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![id.0 as i64, owner, micros(until), micros(now)], |r| r.get(0))
+                        .optional()
+                })
+                .map_err(backend)?;
+            Ok(generation.map(|g| u64::try_from(g).unwrap_or(0)))
+        })
+        .await
+    }
+
+    async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError> {
+        let owner = owner.to_string();
+        self.with(move |c| {
+            // Expired at once; the row (and its generation) stays.
+            c.prepare_cached(
+                "UPDATE leases SET expires_at = ?3 WHERE request_id = ?1 AND owner = ?2",
+            )
+            .and_then(|mut s| s.execute(params![id.0 as i64, owner, i64::MIN]))
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl GroupStore for SqliteStore {
     async fn next_group_id(&self) -> Result<GroupId, StoreError> {
         self.with(|c| next_in(c, "group").map(GroupId)).await
     }
@@ -601,7 +667,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl ReportStore for SqliteStore {
     async fn next_run_id(&self) -> Result<RunId, StoreError> {
         self.with(|c| next_in(c, "run").map(RunId)).await
     }
@@ -631,51 +700,6 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await
-    }
-
-    async fn register_notifier(&self, name: &str) -> Result<(), StoreError> {
-        let name = name.to_string();
-        self.with(move |c| outbox::register(c, &name)).await
-    }
-
-    async fn claim_notifier(
-        &self,
-        name: &str,
-        owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let (name, owner) = (name.to_string(), owner.to_string());
-        self.with(move |c| outbox::claim(c, &name, &owner, now, until))
-            .await
-    }
-
-    async fn due_deliveries(
-        &self,
-        name: &str,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<Delivery>, StoreError> {
-        let name = name.to_string();
-        let raw = self
-            .with(move |c| outbox::due(c, &name, now, limit))
-            .await?;
-        raw.into_iter().map(outbox::RawDelivery::decode).collect()
-    }
-
-    async fn record_deliveries(
-        &self,
-        name: &str,
-        outcomes: &[DeliveryOutcome],
-    ) -> Result<(), StoreError> {
-        let (name, outcomes) = (name.to_string(), outcomes.to_vec());
-        self.with(move |c| outbox::record(c, &name, &outcomes))
-            .await
-    }
-
-    async fn failed_deliveries(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
-        let raw = self.with(move |c| outbox::failed(c, limit)).await?;
-        raw.into_iter().map(outbox::RawDelivery::decode).collect()
     }
 
     async fn append_report_lines(&self, run: RunId, lines: &[VmReport]) -> Result<(), StoreError> {
@@ -739,66 +763,10 @@ impl Store for SqliteStore {
         }
         Ok(out)
     }
+}
 
-    async fn append_step_log(&self, id: RequestId, entry: &StepLogEntry) -> Result<(), StoreError> {
-        let body = json(entry)?;
-        self.with(move |c| insert_log(c, id, &body)).await
-    }
-
-    async fn step_log(&self, id: RequestId) -> Result<Vec<StepLogEntry>, StoreError> {
-        self.with(move |c| {
-            let mut stmt = c
-                .prepare_cached("SELECT body FROM step_log WHERE request_id = ?1 ORDER BY id")
-                .map_err(backend)?;
-            let rows = stmt
-                .query_map([id.0 as i64], |r| r.get::<_, String>(0))
-                .map_err(backend)?;
-            rows.map(|b| parse(&b.map_err(backend)?)).collect()
-        })
-        .await
-    }
-
-    async fn acquire_lease(
-        &self,
-        id: RequestId,
-        owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Option<u64>, StoreError> {
-        let owner = owner.to_string();
-        self.with(move |c| {
-            let generation: Option<i64> = c
-                .prepare_cached(
-                    "INSERT INTO leases (request_id, owner, expires_at, generation) VALUES (?1, ?2, ?3, 1)
-                     ON CONFLICT(request_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
-                        generation = CASE WHEN leases.owner = excluded.owner THEN leases.generation ELSE leases.generation + 1 END
-                     WHERE leases.owner = excluded.owner OR leases.expires_at <= ?4
-                     RETURNING generation",
-                )
-                .and_then(|mut s| {
-                    s.query_row(params![id.0 as i64, owner, micros(until), micros(now)], |r| r.get(0))
-                        .optional()
-                })
-                .map_err(backend)?;
-            Ok(generation.map(|g| u64::try_from(g).unwrap_or(0)))
-        })
-        .await
-    }
-
-    async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError> {
-        let owner = owner.to_string();
-        self.with(move |c| {
-            // Expired at once; the row (and its generation) stays.
-            c.prepare_cached(
-                "UPDATE leases SET expires_at = ?3 WHERE request_id = ?1 AND owner = ?2",
-            )
-            .and_then(|mut s| s.execute(params![id.0 as i64, owner, i64::MIN]))
-            .map_err(backend)?;
-            Ok(())
-        })
-        .await
-    }
-
+#[async_trait]
+impl UserStore for SqliteStore {
     async fn insert_user(&self, user: &User, audit: &UserAudit) -> Result<(), StoreError> {
         let (name, version, body, line) =
             (user.name.clone(), user.version, json(user)?, json(audit)?);
@@ -886,14 +854,10 @@ impl Store for SqliteStore {
             .await?;
         bodies.iter().map(|b| parse(b)).collect()
     }
+}
 
-    fn report_waits_to(&self, clock: Arc<dyn crate::backend::Clock>) {
-        // Real clocks ignore outside waits: only a virtual one is kept.
-        if clock.is_virtual() {
-            let _ = self.clock.set(clock);
-        }
-    }
-
+#[async_trait]
+impl KeyStore for SqliteStore {
     async fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError> {
         let purpose = purpose.to_string();
         let fresh = SecretKey::random()?;
@@ -917,6 +881,63 @@ impl Store for SqliteStore {
             .try_into()
             .map_err(|_| StoreError::Backend("a stored secret key is not 32 bytes".into()))?;
         Ok(SecretKey::from_bytes(bytes))
+    }
+}
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn register_notifier(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_string();
+        self.with(move |c| outbox::register(c, &name)).await
+    }
+
+    async fn claim_notifier(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (name, owner) = (name.to_string(), owner.to_string());
+        self.with(move |c| outbox::claim(c, &name, &owner, now, until))
+            .await
+    }
+
+    async fn due_deliveries(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let name = name.to_string();
+        let raw = self
+            .with(move |c| outbox::due(c, &name, now, limit))
+            .await?;
+        raw.into_iter().map(outbox::RawDelivery::decode).collect()
+    }
+
+    async fn record_deliveries(
+        &self,
+        name: &str,
+        outcomes: &[DeliveryOutcome],
+    ) -> Result<(), StoreError> {
+        let (name, outcomes) = (name.to_string(), outcomes.to_vec());
+        self.with(move |c| outbox::record(c, &name, &outcomes))
+            .await
+    }
+
+    async fn failed_deliveries(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let raw = self.with(move |c| outbox::failed(c, limit)).await?;
+        raw.into_iter().map(outbox::RawDelivery::decode).collect()
+    }
+}
+
+impl Store for SqliteStore {
+    fn report_waits_to(&self, clock: Arc<dyn crate::backend::Clock>) {
+        // Real clocks ignore outside waits: only a virtual one is kept.
+        if clock.is_virtual() {
+            let _ = self.clock.set(clock);
+        }
     }
 }
 
