@@ -288,3 +288,25 @@ fn two_notifiers_with_one_name_are_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("\"same\""), "{err}");
 }
+
+#[test]
+fn writes_wait_for_a_registration_the_store_refused_once_so_no_event_is_missed() {
+    let sim = SimPlatform::demo(74);
+    let rec = Recorder::new("rec", true);
+    process().block_on(async {
+        let store = Arc::new(butler::testing::FaultyStore::new(Arc::new(
+            butler::store::SqliteStore::open_in_memory().unwrap(),
+        )));
+        store.fail_call("register_notifier", 1);
+        let b = Butler::builder()
+            .simulator(sim.clone())
+            .store(store.clone())
+            .notifier(rec.clone())
+            .build()
+            .unwrap();
+        let ids = submit(&b, 3, "rg").await;
+        until(&b, Duration::from_secs(600), || rec.got().len() >= 6).await;
+        assert_eq!(store.failures(), 1, "the registration failed once");
+        each_once(&rec.got(), &ids);
+    });
+}

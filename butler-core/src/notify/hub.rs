@@ -184,7 +184,11 @@ impl Worker {
                     tracing::warn!(notifier = self.name(), error = ?e, "cannot register the notifier with the store; retrying");
                 }
             }
-            let wait = self.config.retry.delay(n, salt(self.name()));
+            // Writes wait for the registration: retry it soon (0.1 s
+            // doubling to 5 s), not on the deliveries' slow schedule.
+            let wait = Duration::from_millis(100)
+                .saturating_mul(1 << n.min(6))
+                .min(Duration::from_secs(5));
             tokio::select! {
                 _ = stop.wait_for(|s| *s) => return false,
                 _ = self.clock.sleep(wait) => {}
