@@ -642,6 +642,69 @@ async fn a_platform_without_migration_refuses_to_validate_or_migrate() {
     assert_eq!(s.calls(Op::MigrateProtectionGroup), 0);
 }
 
+/// A run is cancelled from another process sharing the store: the process
+/// running it sees the request within its poll, starts nothing new, and
+/// reports what it did not move as skipped; an ended run is refused.
+#[tokio::test(start_paused = true)]
+async fn a_run_is_cancelled_from_another_process_sharing_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cancel.sqlite");
+    let s = SimPlatform::demo_builder(46)
+        .clock(Arc::new(SimClock::tokio_default()))
+        .timings(butler::sim::Timings {
+            queue: Duration::ZERO,
+            migrate_base: Duration::from_secs(600),
+            migrate_per_gib: Duration::ZERO,
+            ..Default::default()
+        })
+        .project("dr-project", &["c2-santiago"], &["vlan-10"])
+        .build();
+    let f = fleet::generate(
+        &s,
+        &fleet::FleetSpec {
+            vms: 8,
+            groups: 4,
+            ..Default::default()
+        },
+    );
+    let mut cfg = config();
+    cfg.max_parallel = 1;
+    let a = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), cfg.clone());
+    let b = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), cfg);
+    let g = fleet_group(&a, &f, "far").await;
+    a.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, v) = a.validate(&ops(), g.id).await.unwrap();
+    let handle = a.migrate(&ops(), v.token().unwrap()).await.unwrap();
+    let mut events = handle.events();
+    while let Some(e) = events.next().await {
+        if e.step == MigrationStep::Migrate && e.outcome == EventOutcome::Succeeded {
+            break; // the first protection domain is on its way
+        }
+    }
+    assert!(matches!(
+        b.cancel(&viewer(), handle.run()).await,
+        Err(ButlerError::Denied(_))
+    ));
+    b.cancel(&ops(), handle.run()).await.unwrap();
+    let report = handle.wait().await.unwrap();
+    assert!(report.cancelled, "{report}");
+    let (_, failed, skipped) = report.counts();
+    assert_eq!(failed, 0, "{report}");
+    assert_eq!(
+        skipped, 6,
+        "three protection domains never started: {report}"
+    );
+    assert_eq!(
+        s.calls(Op::MigrateProtectionGroup),
+        1,
+        "nothing new started"
+    );
+    assert!(matches!(
+        b.cancel(&ops(), report.id).await,
+        Err(ButlerError::Invalid(m)) if m.contains("has ended")
+    ));
+}
+
 /// A platform that migrates at once, for the report-honesty tests.
 async fn instant_setup(seed: u64) -> (SimPlatform, fleet::Fleet, MigrationGroup) {
     let s = SimPlatform::demo_builder(seed)

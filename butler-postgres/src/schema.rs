@@ -106,4 +106,6 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      END $$;
      CREATE TRIGGER history_outbox AFTER INSERT ON history
         FOR EACH ROW EXECUTE FUNCTION butler_history_outbox();",
+    // 5: runs someone asked to stop (from any process sharing the store).
+    "CREATE TABLE run_cancels (run_id BIGINT PRIMARY KEY);",
 ];

@@ -840,6 +840,42 @@ impl ReportStore for PostgresStore {
         tx.commit().await.map_err(pg)
     }
 
+    async fn request_cancel(&self, run: RunId) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        let inserted = c
+            .execute_c(
+                "INSERT INTO run_cancels (run_id) SELECT id FROM migration_reports WHERE id = $1
+                 ON CONFLICT DO NOTHING",
+                &[&big(run.0)],
+            )
+            .await
+            .map_err(pg)?;
+        if inserted == 0 {
+            let known = c
+                .query_opt_c(
+                    "SELECT 1 FROM migration_reports WHERE id = $1",
+                    &[&big(run.0)],
+                )
+                .await
+                .map_err(pg)?;
+            if known.is_none() {
+                return Err(StoreError::NotFound(format!("migration run {run}")));
+            }
+        }
+        Ok(())
+    }
+
+    async fn cancel_requested(&self, run: RunId) -> Result<bool, StoreError> {
+        let c = self.client().await?;
+        Ok(c.query_opt_c(
+            "SELECT 1 FROM run_cancels WHERE run_id = $1",
+            &[&big(run.0)],
+        )
+        .await
+        .map_err(pg)?
+        .is_some())
+    }
+
     async fn unfinished_reports(&self) -> Result<Vec<MigrationReport>, StoreError> {
         let c = self.client().await?;
         let rows = c

@@ -1202,6 +1202,14 @@ impl Session {
         })
     }
 
+    /// Asks run ``run_id`` to stop, whichever process runs it (it sees the
+    /// request within its poll interval); what it did not move is reported
+    /// skipped. A run that has ended is refused.
+    fn cancel_run(&self, py: Python<'_>, run_id: u64) -> PyResult<()> {
+        let a = self.actor.clone();
+        call!(py, self.migrations, |m| m.cancel(&a, RunId(run_id)))
+    }
+
     /// A group's reports, newest first.
     fn reports(&self, py: Python<'_>, group_id: u64) -> PyResult<Vec<MigrationReport>> {
         let a = self.actor.clone();

@@ -92,6 +92,11 @@ def test_migrate_with_events_callback_and_report(b, ops):
     stored = ops.report(result.id)
     assert stored.migrated == 20 and "20 migrated" in str(stored)
     assert [r.id for r in ops.reports(g.id)] == [result.id]
+    # Cancelling is for runs still running, from any session or process.
+    with pytest.raises(butler.InvalidInput, match="has ended"):
+        ops.cancel_run(result.id)
+    with pytest.raises(butler.NotFound):
+        ops.cancel_run(10**9)
     # A used token is stale once the platform changed and facts were refreshed.
     ops.refresh(g.id)
     with pytest.raises(butler.MigrationRefused):

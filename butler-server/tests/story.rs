@@ -259,6 +259,16 @@ async fn the_quickstart_story_over_http() {
         s.sim().vm(&vm).map(|v| v.cluster),
         Some("c2-santiago".to_string())
     );
+    // An ended run cannot be cancelled; an unknown one is not found.
+    let ended = s
+        .post(&olga, &format!("/api/runs/{run}/cancel"), json!(null), None)
+        .await;
+    assert_eq!(ended.status, StatusCode::CONFLICT, "{:?}", ended.body);
+    assert_eq!(ended.code(), "run_not_running");
+    let unknown = s
+        .post(&olga, "/api/runs/999999/cancel", json!(null), None)
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{:?}", unknown.body);
 
     // Logout ends the session.
     let out = s.post(&ana, "/api/logout", json!(null), None).await;

@@ -794,8 +794,19 @@ impl MigrationService {
         let deadline = crate::backend::after(started, self.config.deadline);
         let store = self.store.clone();
         let clock = self.clock.clone();
+        let cancel_tx = Arc::new(cancel_tx);
+        let asked = watch_for_cancel(
+            store.clone(),
+            clock.clone(),
+            run,
+            self.config.poll,
+            cancel_tx.clone(),
+        );
         let join = tokio::spawn(async move {
-            let lines = runner.run(units, deadline).await;
+            let lines = tokio::select! {
+                lines = runner.run(units, deadline) => lines,
+                never = asked => match never {},
+            };
             report.vms = lines;
             report.ended = Some(clock.now());
             report.cancelled = *cancel_rx.borrow();
@@ -811,6 +822,22 @@ impl MigrationService {
             cancel: cancel_tx,
             join,
         })
+    }
+
+    /// Asks run `run` to stop, wherever it runs: the process running it
+    /// (this one or another sharing the store) sees the request within
+    /// its poll interval, starts nothing new, and reports what it did not
+    /// move as skipped. Needs the right to migrate; a run that has ended is
+    /// refused.
+    pub async fn cancel(&self, actor: &Actor, run: RunId) -> Result<(), ButlerError> {
+        self.allow(actor, Operation::Migrate)?;
+        let report = self.store.get_report(run).await?;
+        if report.ended.is_some() {
+            return Err(ButlerError::Invalid(format!("run {run} has ended")));
+        }
+        self.store.request_cancel(run).await?;
+        tracing::info!(run = %run, actor = %actor.name(), "migration cancel requested");
+        Ok(())
     }
 
     /// Closes the reports of runs that a crash (or a stopped process) left
@@ -886,7 +913,7 @@ pub struct MigrationHandle {
     // A receiver (not a sender), so streams end when the run ends.
     template: broadcast::Receiver<MigrationEvent>,
     first: Mutex<Option<EventStream>>,
-    cancel: watch::Sender<bool>,
+    cancel: Arc<watch::Sender<bool>>,
     join: tokio::task::JoinHandle<MigrationReport>,
 }
 
@@ -974,5 +1001,28 @@ fn account_for_planned(
             attempts: Vec::new(),
             notes: vec![note],
         });
+    }
+}
+
+/// Never ends: every `poll`, looks whether someone asked the run to stop
+/// (through the store, from any process) and passes it on to the run.
+async fn watch_for_cancel(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    run: RunId,
+    poll: Duration,
+    cancel: Arc<watch::Sender<bool>>,
+) -> std::convert::Infallible {
+    loop {
+        clock.sleep_idle(poll).await;
+        match store.cancel_requested(run).await {
+            Ok(true) => {
+                cancel.send_replace(true);
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(run = %run, error = ?e, "cannot read whether the run was cancelled")
+            }
+        }
     }
 }

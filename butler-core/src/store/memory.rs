@@ -32,6 +32,8 @@ struct Inner {
     last_run: u64,
     reports: BTreeMap<RunId, MigrationReport>,
     report_lines: BTreeMap<RunId, Vec<VmReport>>,
+    /// Runs someone asked to stop.
+    cancels: std::collections::BTreeSet<RunId>,
     users: BTreeMap<String, User>,
     user_audit: Vec<UserAudit>,
     secrets: BTreeMap<String, SecretKey>,
@@ -421,6 +423,19 @@ impl ReportStore for MemoryStore {
             .filter(|r| r.ended.is_none())
             .map(|r| with_lines(r.clone(), &g.report_lines))
             .collect())
+    }
+
+    async fn request_cancel(&self, run: RunId) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if !g.reports.contains_key(&run) {
+            return Err(StoreError::NotFound(format!("migration run {run}")));
+        }
+        g.cancels.insert(run);
+        Ok(())
+    }
+
+    async fn cancel_requested(&self, run: RunId) -> Result<bool, StoreError> {
+        Ok(self.lock().cancels.contains(&run))
     }
 }
 

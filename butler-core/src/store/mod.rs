@@ -362,6 +362,12 @@ pub trait ReportStore: Send + Sync {
     /// Reports of runs that never ended (still running elsewhere, or
     /// interrupted by a crash), with the lines appended so far.
     async fn unfinished_reports(&self) -> Result<Vec<MigrationReport>, StoreError>;
+    /// Asks the run to stop, from any process sharing the store (the
+    /// process running it looks every poll interval); `NotFound` when no
+    /// such run exists. Asking twice is asking once.
+    async fn request_cancel(&self, run: RunId) -> Result<(), StoreError>;
+    /// Whether someone asked the run to stop.
+    async fn cancel_requested(&self, run: RunId) -> Result<bool, StoreError>;
 }
 
 /// Stored users and their audit trail.

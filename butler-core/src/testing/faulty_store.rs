@@ -154,6 +154,8 @@ forward!(ReportStore {
     fn list_reports(&self, group: GroupId) -> Result<Vec<MigrationReport>, StoreError>;
     fn append_report_lines(&self, run: RunId, lines: &[VmReport]) -> Result<(), StoreError>;
     fn unfinished_reports(&self) -> Result<Vec<MigrationReport>, StoreError>;
+    fn request_cancel(&self, run: RunId) -> Result<(), StoreError>;
+    fn cancel_requested(&self, run: RunId) -> Result<bool, StoreError>;
 });
 
 forward!(UserStore {

@@ -72,6 +72,7 @@ pub async fn groups(store: &dyn Store) {
 /// The [`ReportStore`](crate::store::ReportStore) port.
 pub async fn reports(store: &dyn Store) {
     reports_round_trip_newest_first(store).await;
+    runs_can_be_asked_to_stop(store).await;
 }
 
 /// The [`UserStore`](crate::store::UserStore) port.
@@ -968,6 +969,47 @@ pub async fn outbox_queues_each_event_once_per_notifier(store: &dyn Store) {
         store
             .claim_notifier("nobody", "p1", t0(), t0() + Duration::minutes(1))
             .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// A cancel request is kept per run (asking twice is asking once); an
+/// unknown run is `NotFound`.
+pub async fn runs_can_be_asked_to_stop(store: &dyn Store) {
+    use crate::migration::{GroupId, MigrationReport, RunId};
+    let run = store.next_run_id().await.unwrap_or_else(|e| panic!("{e}"));
+    let other = store.next_run_id().await.unwrap_or_else(|e| panic!("{e}"));
+    for id in [run, other] {
+        ok(store
+            .save_report(&MigrationReport {
+                id,
+                group: GroupId(4250),
+                group_name: "g".into(),
+                source: "a".into(),
+                destination: "b".into(),
+                started_by: "ops".into(),
+                started: t0(),
+                ended: None,
+                cancelled: false,
+                interrupted: false,
+                planned: Vec::new(),
+                vms: Vec::new(),
+            })
+            .await);
+    }
+    let asked = |id| async move {
+        store
+            .cancel_requested(id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert!(!asked(run).await);
+    ok(store.request_cancel(run).await);
+    ok(store.request_cancel(run).await);
+    assert!(asked(run).await);
+    assert!(!asked(other).await, "only the run asked");
+    assert!(matches!(
+        store.request_cancel(RunId(u64::MAX / 4)).await,
         Err(StoreError::NotFound(_))
     ));
 }

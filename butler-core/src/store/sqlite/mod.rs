@@ -746,6 +746,41 @@ impl ReportStore for SqliteStore {
         self.with_lines(parse(&body)?).await
     }
 
+    async fn request_cancel(&self, run: RunId) -> Result<(), StoreError> {
+        let id = run.0 as i64;
+        self.with(move |c| {
+            let known: Option<i64> = c
+                .query_row("SELECT 1 FROM migration_reports WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(backend)?;
+            if known.is_none() {
+                return Err(StoreError::NotFound(format!("migration run {run}")));
+            }
+            c.execute(
+                "INSERT INTO run_cancels (run_id) VALUES (?1) ON CONFLICT DO NOTHING",
+                [id],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn cancel_requested(&self, run: RunId) -> Result<bool, StoreError> {
+        let id = run.0 as i64;
+        self.with(move |c| {
+            c.query_row("SELECT 1 FROM run_cancels WHERE run_id = ?1", [id], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+            .map(|x| x.is_some())
+            .map_err(backend)
+        })
+        .await
+    }
+
     async fn list_reports(&self, group: GroupId) -> Result<Vec<MigrationReport>, StoreError> {
         let group = group.0 as i64;
         let bodies = self

@@ -109,4 +109,6 @@ pub(super) const MIGRATIONS: &[&str] = &[
         INSERT INTO deliveries (notifier, request_id, seq)
         SELECT name, NEW.request_id, NEW.seq FROM notifiers;
      END;",
+    // 9: runs someone asked to stop (from any process sharing the store).
+    "CREATE TABLE run_cancels (run_id INTEGER PRIMARY KEY);",
 ];
