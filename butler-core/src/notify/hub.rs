@@ -237,6 +237,15 @@ impl Worker {
     /// deliveries at once, record how they went. Returns how many.
     async fn round(&self) -> Result<usize, crate::store::StoreError> {
         let now = self.clock.now();
+        // A read first: an idle poll writes nothing (the claim is a write).
+        if self
+            .store
+            .due_deliveries(self.name(), now, 1)
+            .await?
+            .is_empty()
+        {
+            return Ok(0);
+        }
         let until = after(now, self.config.lease);
         if !self
             .store
