@@ -1,0 +1,218 @@
+//! Runs: start, read, list, the progress stream and cancel.
+
+use crate::api::ReportDoc;
+use crate::extract::{Caller, JsonBody, PathArgs, QueryArgs};
+use crate::problem::{ApiResult, Problem};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use butler::migration::{GroupId, MigrationReport, RunId};
+use futures_util::stream::{self, Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use std::convert::Infallible;
+use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
+
+/// A group's reports, newest first.
+#[utoipa::path(get, path = "/api/groups/{id}/reports", tag = "migrations",
+    params(("id" = u64, Path)),
+    responses((status = 200, body = Vec<ReportDoc>)))]
+pub async fn reports(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<u64>,
+) -> ApiResult<Json<Vec<MigrationReport>>> {
+    Ok(Json(
+        state
+            .butler()
+            .migrations()
+            .reports(&caller.actor, GroupId(id))
+            .await?,
+    ))
+}
+
+/// The validation token to migrate by.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateBody {
+    /// As returned by a validation.
+    pub token: String,
+}
+
+/// A started run.
+#[derive(Serialize, ToSchema)]
+pub struct Started {
+    /// The run (its report's id).
+    pub run: u64,
+    /// Its progress stream.
+    pub events: String,
+}
+
+/// Starts migrating what the token validated. A token that is forged,
+/// stale (group or facts changed) or carries errors is refused and nothing
+/// moves.
+#[utoipa::path(post, path = "/api/runs", tag = "migrations", request_body = MigrateBody,
+    responses((status = 202, body = Started), (status = 409, description = "Validation required", body = Problem)))]
+pub async fn migrate(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<MigrateBody>,
+) -> ApiResult<Response> {
+    let m = state.butler().migrations();
+    let token = m.parse_token(&body.token).await?;
+    let handle = m.migrate(&caller.actor, &token).await?;
+    let run = handle.run().0;
+    state.runs().follow(handle);
+    let started = Started {
+        run,
+        events: format!("/api/runs/{run}/events"),
+    };
+    let mut res = (StatusCode::ACCEPTED, Json(started)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/runs/{run}")) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+/// A run's report (lines are stored as VMs finish).
+#[utoipa::path(get, path = "/api/runs/{run}", tag = "migrations", params(("run" = u64, Path)),
+    responses((status = 200, body = ReportDoc), (status = 404, body = Problem)))]
+pub async fn report(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(run): PathArgs<u64>,
+) -> ApiResult<Json<MigrationReport>> {
+    Ok(Json(
+        state
+            .butler()
+            .migrations()
+            .report(&caller.actor, RunId(run))
+            .await?,
+    ))
+}
+
+/// Where a resumed stream starts: `Last-Event-ID` (as browsers send it)
+/// or `?last_event_id=`.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeArgs {
+    /// The id of the last event received.
+    pub last_event_id: Option<usize>,
+}
+
+/// The run's progress as server-sent events: `progress` events (JSON of
+/// one migration event; ids count from 1) and one `end` event once the
+/// run is over and its report stored. Reconnect with `Last-Event-ID` to
+/// get exactly the events after it.
+#[utoipa::path(get, path = "/api/runs/{run}/events", tag = "migrations",
+    params(("run" = u64, Path), ResumeArgs),
+    responses((status = 200, description = "text/event-stream", content_type = "text/event-stream"), (status = 404, body = Problem)))]
+pub async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(run): PathArgs<u64>,
+    QueryArgs(args): QueryArgs<ResumeArgs>,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    // Reading the report checks the caller may see migrations at all.
+    let report = state
+        .butler()
+        .migrations()
+        .report(&caller.actor, RunId(run))
+        .await?;
+    let from = match headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
+        Some(text) => text
+            .trim()
+            .parse::<usize>()
+            .map_err(|_| Problem::bad_request("Last-Event-ID must be an event id (a number)"))?,
+        None => args.last_event_id.unwrap_or(0),
+    };
+    let log = state.runs().get(RunId(run));
+    if log.is_none() && report.ended.is_none() {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "run_not_followed",
+            "this run was not started by this server process (or it restarted); read its report",
+        ));
+    }
+    let watch = log.as_ref().map(|l| l.watch());
+    let stream = stream::unfold(
+        (log, watch, from, false),
+        move |(log, mut watch, next, ended)| async move {
+            if ended {
+                return None;
+            }
+            let Some(l) = log.clone() else {
+                // A finished run this process does not follow: only the end.
+                let e = Event::default().event("end").data(run.to_string());
+                return Some((vec![Ok(e)], (None, None, next, true)));
+            };
+            loop {
+                let (batch, done) = l.since(next);
+                if !batch.is_empty() {
+                    let n = batch.len();
+                    let out = batch
+                        .iter()
+                        .enumerate()
+                        .map(|(i, e)| Ok(progress_event(next + i + 1, e)))
+                        .collect();
+                    return Some((out, (log, watch, next + n, false)));
+                }
+                if done {
+                    let e = Event::default().event("end").data(run.to_string());
+                    return Some((vec![Ok(e)], (log, watch, next, true)));
+                }
+                match watch.as_mut() {
+                    Some(w) => {
+                        if w.changed().await.is_err() {
+                            // The run's log is gone: the run is over.
+                            let (batch, _) = l.since(next);
+                            if batch.is_empty() {
+                                let e = Event::default().event("end").data(run.to_string());
+                                return Some((vec![Ok(e)], (log, watch, next, true)));
+                            }
+                        }
+                    }
+                    None => return None,
+                }
+            }
+        },
+    )
+    .flat_map(stream::iter);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+pub(super) fn progress_event(id: usize, e: &Arc<butler::migration::MigrationEvent>) -> Event {
+    let data = serde_json::to_string(e.as_ref()).unwrap_or_else(|_| "{}".into());
+    Event::default()
+        .id(id.to_string())
+        .event("progress")
+        .data(data)
+}
+
+/// Asks a run to stop starting new work, whichever instance runs it; VMs
+/// not yet moved are reported skipped.
+#[utoipa::path(post, path = "/api/runs/{run}/cancel", tag = "migrations", params(("run" = u64, Path)),
+    responses((status = 202), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn cancel_run(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(run): PathArgs<u64>,
+) -> ApiResult<StatusCode> {
+    let migrations = state.butler().migrations();
+    match migrations.cancel(&caller.actor, RunId(run)).await {
+        Ok(()) => {}
+        Err(butler::ButlerError::Invalid(m)) => {
+            return Err(Problem::new(StatusCode::CONFLICT, "run_not_running", m))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // A run of this process stops at once; another's within its poll.
+    if let Some(l) = state.runs().get(RunId(run)) {
+        l.cancel();
+    }
+    Ok(StatusCode::ACCEPTED)
+}
