@@ -13,6 +13,10 @@ use crate::store::{Page, RequestQuery, Store};
 use crate::vm_spec::{validate, VmSpec};
 use std::sync::{Arc, RwLock};
 
+mod catalog_admin;
+mod export;
+mod notifications;
+
 /// Requests: create, edit, submit, cancel, review, reject, approve, retry,
 /// read and list, each as a given [`Actor`].
 ///
@@ -98,31 +102,6 @@ impl RequestService {
         self
     }
 
-    /// Waits until the notifiers are registered, so the store queues this
-    /// write's event for them.
-    async fn notifiers_ready(&self) {
-        if let Some(hub) = &self.notify {
-            hub.ready().await;
-        }
-    }
-
-    fn written(&self) {
-        if let Some(hub) = &self.notify {
-            hub.written();
-        }
-    }
-
-    /// Deliveries of notifications that failed at least once (waiting for
-    /// a retry, or given up), up to `limit`, given-up ones first. Admins only.
-    pub async fn failed_deliveries(
-        &self,
-        actor: &Actor,
-        limit: usize,
-    ) -> Result<Vec<crate::store::Delivery>, ButlerError> {
-        self.policy.check(actor, Operation::ReadNotifications)?;
-        Ok(self.store.failed_deliveries(limit).await?)
-    }
-
     /// The engine's write port over this service's store, clock and notifiers.
     pub(crate) fn engine_ledger(&self) -> crate::ledger::EngineLedger {
         crate::ledger::EngineLedger {
@@ -141,88 +120,6 @@ impl RequestService {
     /// The clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
-    }
-
-    /// The current catalog.
-    pub fn catalog(&self) -> Arc<Catalog> {
-        self.catalog
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// The current rate book.
-    pub fn rate_book(&self) -> Arc<RateBook> {
-        self.rates.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Replaces the catalog (e.g. after a refresh from the platform). Admin only.
-    pub fn set_catalog(&self, actor: &Actor, catalog: Catalog) -> Result<(), ButlerError> {
-        self.policy.check(actor, Operation::EditCatalog)?;
-        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(catalog);
-        Ok(())
-    }
-
-    /// Replaces the rate book. Admin only.
-    pub fn set_rate_book(&self, actor: &Actor, rates: RateBook) -> Result<(), ButlerError> {
-        self.policy.check(actor, Operation::EditRates)?;
-        *self.rates.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rates);
-        Ok(())
-    }
-
-    /// Refreshes clusters (VLANs and storage containers), images,
-    /// environment VLANs and clusters, and which environment categories
-    /// exist, from the platform ([`catalog_sync::refresh`](crate::catalog_sync::refresh)),
-    /// within a deadline on the service's clock (6 × the standard call
-    /// deadline). On any failure, a timeout included, the current catalog
-    /// stays in use and the error is returned. Admin only (it replaces the
-    /// catalog, like [`set_catalog`](Self::set_catalog)).
-    pub async fn refresh_catalog(
-        &self,
-        actor: &Actor,
-        backend: &dyn crate::backend::ClusterBackend,
-    ) -> Result<crate::catalog_sync::CatalogChanges, ButlerError> {
-        self.policy.check(actor, Operation::EditCatalog)?;
-        self.refresh_catalog_from(backend).await
-    }
-
-    /// [`refresh_catalog`](Self::refresh_catalog) for the host's own
-    /// refresher, which acts for no user.
-    async fn refresh_catalog_from(
-        &self,
-        backend: &dyn crate::backend::ClusterBackend,
-    ) -> Result<crate::catalog_sync::CatalogChanges, ButlerError> {
-        let current = self.catalog();
-        // Five lists and a category look-up or two, each allowed the
-        // standard call deadline.
-        let limit = crate::resilience::DEFAULT_CALL_DEADLINE * 6;
-        // The timeout is the outer error; the refresh's own errors keep their type.
-        let refresh = async { Ok(crate::catalog_sync::refresh(&current, backend).await) };
-        let (next, changes) =
-            crate::resilience::deadline(&self.clock, limit, "refresh_catalog", refresh).await??;
-        if !changes.is_empty() {
-            tracing::info!(?changes, "catalog refreshed from the platform");
-        }
-        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
-        Ok(changes)
-    }
-
-    /// Refreshes the catalog every `interval` until the handle is dropped or
-    /// stopped; failures are logged and the last good catalog kept.
-    pub fn start_catalog_refresher(
-        self: &Arc<Self>,
-        backend: Arc<dyn crate::backend::ClusterBackend>,
-        interval: std::time::Duration,
-    ) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
-        tokio::spawn(async move {
-            loop {
-                if let Err(e) = me.refresh_catalog_from(backend.as_ref()).await {
-                    tracing::warn!(error = ?e, "catalog refresh failed; keeping the last good catalog");
-                }
-                me.clock.sleep_idle(interval).await;
-            }
-        })
     }
 
     /// Validates `spec` and estimates its cost today, without storing
@@ -276,76 +173,6 @@ impl RequestService {
             q.owner = Some(actor.name().to_string());
         }
         Ok(self.store.list_requests(&q).await?)
-    }
-
-    /// Every request `actor` may export: a Requester gets all of their own
-    /// (whatever the filter); others get what `query` selects, all pages.
-    pub async fn export_rows(
-        &self,
-        actor: &Actor,
-        query: &RequestQuery,
-    ) -> Result<Vec<Request>, ButlerError> {
-        let q = if self.policy.sees_all_requests(actor) {
-            RequestQuery {
-                offset: 0,
-                limit: None,
-                ..query.clone()
-            }
-        } else {
-            RequestQuery {
-                owner: Some(actor.name().to_string()),
-                offset: 0,
-                limit: None,
-                ..RequestQuery::default()
-            }
-        };
-        Ok(self.store.list_requests(&q).await?.items)
-    }
-
-    /// Exports [`export_rows`](Self::export_rows) as `.xlsx` to `out`.
-    #[cfg(feature = "xlsx")]
-    pub async fn export_xlsx(
-        &self,
-        actor: &Actor,
-        query: &RequestQuery,
-        out: &mut (dyn std::io::Write + Send),
-    ) -> Result<usize, ButlerError> {
-        let rows = self.export_rows(actor, query).await?;
-        crate::export::write_requests_xlsx(&rows, out)
-            .map_err(|e| ButlerError::Export(e.to_string()))?;
-        Ok(rows.len())
-    }
-
-    /// Exports to a file at `path`: written to a new temporary file with a
-    /// random name in the same folder (created exclusively, so a planted
-    /// file or symlink is never followed), then renamed over `path`, so a
-    /// reader never sees half a file and nothing is left behind on failure.
-    #[cfg(feature = "xlsx")]
-    pub async fn export_xlsx_to_path(
-        &self,
-        actor: &Actor,
-        query: &RequestQuery,
-        path: &std::path::Path,
-    ) -> Result<usize, ButlerError> {
-        use std::io::Write;
-        let mut buf = Vec::new();
-        let n = self.export_xlsx(actor, query, &mut buf).await?;
-        let fail =
-            |e: &dyn std::fmt::Display| ButlerError::Export(format!("{}: {e}", path.display()));
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => std::path::Path::new("."),
-        };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".butler-export-")
-            .suffix(".partial")
-            .tempfile_in(dir)
-            .map_err(|e| fail(&e))?;
-        tmp.write_all(&buf)
-            .and_then(|_| tmp.as_file().sync_all())
-            .map_err(|e| fail(&e))?;
-        tmp.persist(path).map_err(|e| fail(&e.error))?;
-        Ok(n)
     }
 
     /// The owner edits a draft.

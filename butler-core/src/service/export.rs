@@ -1,0 +1,75 @@
+//! Exports of request lists: the rows a user may export, and `.xlsx` to a writer or, atomically, to a file.
+
+use super::*;
+
+impl RequestService {
+    /// Every request `actor` may export: a Requester gets all of their own
+    /// (whatever the filter); others get what `query` selects, all pages.
+    pub async fn export_rows(
+        &self,
+        actor: &Actor,
+        query: &RequestQuery,
+    ) -> Result<Vec<Request>, ButlerError> {
+        let q = if self.policy.sees_all_requests(actor) {
+            RequestQuery {
+                offset: 0,
+                limit: None,
+                ..query.clone()
+            }
+        } else {
+            RequestQuery {
+                owner: Some(actor.name().to_string()),
+                offset: 0,
+                limit: None,
+                ..RequestQuery::default()
+            }
+        };
+        Ok(self.store.list_requests(&q).await?.items)
+    }
+
+    /// Exports [`export_rows`](Self::export_rows) as `.xlsx` to `out`.
+    #[cfg(feature = "xlsx")]
+    pub async fn export_xlsx(
+        &self,
+        actor: &Actor,
+        query: &RequestQuery,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<usize, ButlerError> {
+        let rows = self.export_rows(actor, query).await?;
+        crate::export::write_requests_xlsx(&rows, out)
+            .map_err(|e| ButlerError::Export(e.to_string()))?;
+        Ok(rows.len())
+    }
+
+    /// Exports to a file at `path`: written to a new temporary file with a
+    /// random name in the same folder (created exclusively, so a planted
+    /// file or symlink is never followed), then renamed over `path`, so a
+    /// reader never sees half a file and nothing is left behind on failure.
+    #[cfg(feature = "xlsx")]
+    pub async fn export_xlsx_to_path(
+        &self,
+        actor: &Actor,
+        query: &RequestQuery,
+        path: &std::path::Path,
+    ) -> Result<usize, ButlerError> {
+        use std::io::Write;
+        let mut buf = Vec::new();
+        let n = self.export_xlsx(actor, query, &mut buf).await?;
+        let fail =
+            |e: &dyn std::fmt::Display| ButlerError::Export(format!("{}: {e}", path.display()));
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".butler-export-")
+            .suffix(".partial")
+            .tempfile_in(dir)
+            .map_err(|e| fail(&e))?;
+        tmp.write_all(&buf)
+            .and_then(|_| tmp.as_file().sync_all())
+            .map_err(|e| fail(&e))?;
+        tmp.persist(path).map_err(|e| fail(&e.error))?;
+        Ok(n)
+    }
+}
