@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// use butler_core::store::{MemoryStore, Store};
+/// use butler_core::store::{prelude::*, MemoryStore};
 /// use butler_core::testing::FaultyStore;
 /// use std::sync::Arc;
 /// let store = FaultyStore::new(Arc::new(MemoryStore::new()));
