@@ -647,8 +647,10 @@ async fn a_platform_without_migration_refuses_to_validate_or_migrate() {
 /// reports what it did not move as skipped; an ended run is refused.
 #[tokio::test(start_paused = true)]
 async fn a_run_is_cancelled_from_another_process_sharing_the_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("cancel.sqlite");
+    // One memory store for both services: it answers within the call, so
+    // tokio's paused clock cannot jump ahead while a call waits on a
+    // thread (the SQLite stores pass the same port checks).
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let s = SimPlatform::demo_builder(46)
         .clock(Arc::new(SimClock::tokio_default()))
         .timings(butler::sim::Timings {
@@ -669,8 +671,8 @@ async fn a_run_is_cancelled_from_another_process_sharing_the_store() {
     );
     let mut cfg = config();
     cfg.max_parallel = 1;
-    let a = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), cfg.clone());
-    let b = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), cfg);
+    let a = service(&s, store.clone(), cfg.clone());
+    let b = service(&s, store, cfg);
     let g = fleet_group(&a, &f, "far").await;
     a.refresh(&ops(), g.id).await.unwrap();
     let (_, _, v) = a.validate(&ops(), g.id).await.unwrap();
