@@ -158,6 +158,8 @@ pub(crate) struct Runner {
     pub(crate) destination: String,
     pub(crate) events: broadcast::Sender<MigrationEvent>,
     pub(crate) cancel: watch::Receiver<bool>,
+    /// Passes on a cancel asked through the store (from any process).
+    pub(crate) cancel_tx: Arc<watch::Sender<bool>>,
     pub(crate) total: usize,
     pub(crate) done: AtomicUsize,
     pub(crate) lines: Mutex<Vec<VmReport>>,
@@ -197,6 +199,20 @@ impl Runner {
 
     fn cancelled(&self) -> bool {
         *self.cancel.borrow()
+    }
+
+    /// Whether someone asked the run to stop through the store (from any
+    /// process), read before each protection group starts; passed on.
+    async fn read_cancel(&self) {
+        match self.store.cancel_requested(self.id).await {
+            Ok(true) => {
+                self.cancel_tx.send_replace(true);
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(run = %self.id, error = ?e, "cannot read whether the run was cancelled")
+            }
+        }
     }
 
     /// Sleeps `d` on the clock, or less when the run is cancelled meanwhile.
@@ -319,6 +335,7 @@ impl Runner {
         if unit.after_move {
             return self.after_move(&group, &unit.vms).await;
         }
+        self.read_cancel().await;
         let g = Some(group.as_str());
         if self.cancelled() || self.clock.now() >= deadline {
             let reason = if self.cancelled() {

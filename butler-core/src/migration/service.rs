@@ -776,6 +776,7 @@ impl MigrationService {
         let (events, first) = broadcast::channel(4096);
         let template = first.resubscribe();
         let (cancel_tx, cancel_rx) = watch::channel(false);
+        let cancel_tx = Arc::new(cancel_tx);
         let runner = Arc::new(Runner {
             id: run,
             backend: self.backend.clone(),
@@ -785,6 +786,7 @@ impl MigrationService {
             destination,
             events,
             cancel: cancel_rx.clone(),
+            cancel_tx: cancel_tx.clone(),
             total,
             done: AtomicUsize::new(0),
             lines: Mutex::new(Vec::new()),
@@ -794,19 +796,8 @@ impl MigrationService {
         let deadline = crate::backend::after(started, self.config.deadline);
         let store = self.store.clone();
         let clock = self.clock.clone();
-        let cancel_tx = Arc::new(cancel_tx);
-        let asked = watch_for_cancel(
-            store.clone(),
-            clock.clone(),
-            run,
-            self.config.poll,
-            cancel_tx.clone(),
-        );
         let join = tokio::spawn(async move {
-            let lines = tokio::select! {
-                lines = runner.run(units, deadline) => lines,
-                never = asked => match never {},
-            };
+            let lines = runner.run(units, deadline).await;
             report.vms = lines;
             report.ended = Some(clock.now());
             report.cancelled = *cancel_rx.borrow();
@@ -825,9 +816,9 @@ impl MigrationService {
     }
 
     /// Asks run `run` to stop, wherever it runs: the process running it
-    /// (this one or another sharing the store) sees the request within
-    /// its poll interval, starts nothing new, and reports what it did not
-    /// move as skipped. Needs the right to migrate; a run that has ended is
+    /// (this one or another sharing the store) reads the request before it
+    /// starts each protection group, starts nothing new, and reports what
+    /// it did not move as skipped. Needs the right to migrate; a run that has ended is
     /// refused.
     pub async fn cancel(&self, actor: &Actor, run: RunId) -> Result<(), ButlerError> {
         self.allow(actor, Operation::Migrate)?;
@@ -1001,28 +992,5 @@ fn account_for_planned(
             attempts: Vec::new(),
             notes: vec![note],
         });
-    }
-}
-
-/// Never ends: every `poll`, looks whether someone asked the run to stop
-/// (through the store, from any process) and passes it on to the run.
-async fn watch_for_cancel(
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    run: RunId,
-    poll: Duration,
-    cancel: Arc<watch::Sender<bool>>,
-) -> std::convert::Infallible {
-    loop {
-        clock.sleep_idle(poll).await;
-        match store.cancel_requested(run).await {
-            Ok(true) => {
-                cancel.send_replace(true);
-            }
-            Ok(false) => {}
-            Err(e) => {
-                tracing::warn!(run = %run, error = ?e, "cannot read whether the run was cancelled")
-            }
-        }
     }
 }
