@@ -1202,9 +1202,9 @@ impl Session {
         })
     }
 
-    /// Asks run ``run_id`` to stop, whichever process runs it (it sees the
-    /// request within its poll interval); what it did not move is reported
-    /// skipped. A run that has ended is refused.
+    /// Asks run ``run_id`` to stop, whichever process runs it (it reads the
+    /// request before starting each protection group); what it did not
+    /// move is reported skipped. A run that has ended is refused.
     fn cancel_run(&self, py: Python<'_>, run_id: u64) -> PyResult<()> {
         let a = self.actor.clone();
         call!(py, self.migrations, |m| m.cancel(&a, RunId(run_id)))
