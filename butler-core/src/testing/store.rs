@@ -318,10 +318,12 @@ pub async fn group_vm_edits_apply_in_place_all_or_nothing(store: &dyn Store) {
     ok(store.delete_group(id, 1).await);
 }
 
-/// Reports are stored, replaced and listed newest first per group.
-pub async fn reports_round_trip_newest_first(store: &dyn Store) {
-    use crate::migration::{GroupId, MigrationReport, VmOutcome, VmReport};
-    let mk = |id, group| MigrationReport {
+/// A report of run `id` of `group`, started at `t0()` and still running.
+fn running_report(
+    id: crate::migration::RunId,
+    group: crate::migration::GroupId,
+) -> crate::migration::MigrationReport {
+    crate::migration::MigrationReport {
         id,
         group,
         group_name: "g".into(),
@@ -333,8 +335,14 @@ pub async fn reports_round_trip_newest_first(store: &dyn Store) {
         cancelled: false,
         interrupted: false,
         planned: Vec::new(),
-        vms: vec![],
-    };
+        vms: Vec::new(),
+    }
+}
+
+/// Reports are stored, replaced and listed newest first per group.
+pub async fn reports_round_trip_newest_first(store: &dyn Store) {
+    use crate::migration::{GroupId, VmOutcome, VmReport};
+    let mk = running_report;
     let r1 = store.next_run_id().await.unwrap_or_else(|e| panic!("{e}"));
     let r2 = store.next_run_id().await.unwrap_or_else(|e| panic!("{e}"));
     let g = GroupId(4242);
@@ -976,26 +984,11 @@ pub async fn outbox_queues_each_event_once_per_notifier(store: &dyn Store) {
 /// A cancel request is kept per run (asking twice is asking once); an
 /// unknown run is `NotFound`.
 pub async fn runs_can_be_asked_to_stop(store: &dyn Store) {
-    use crate::migration::{GroupId, MigrationReport, RunId};
+    use crate::migration::{GroupId, RunId};
     let run = store.next_run_id().await.unwrap_or_else(|e| panic!("{e}"));
     let other = store.next_run_id().await.unwrap_or_else(|e| panic!("{e}"));
     for id in [run, other] {
-        ok(store
-            .save_report(&MigrationReport {
-                id,
-                group: GroupId(4250),
-                group_name: "g".into(),
-                source: "a".into(),
-                destination: "b".into(),
-                started_by: "ops".into(),
-                started: t0(),
-                ended: None,
-                cancelled: false,
-                interrupted: false,
-                planned: Vec::new(),
-                vms: Vec::new(),
-            })
-            .await);
+        ok(store.save_report(&running_report(id, GroupId(4250))).await);
     }
     let asked = |id| async move {
         store
