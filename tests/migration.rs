@@ -651,24 +651,7 @@ async fn a_run_is_cancelled_from_another_process_sharing_the_store() {
     // tokio's paused clock cannot jump ahead while a call waits on a
     // thread (the SQLite stores pass the same port checks).
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let s = SimPlatform::demo_builder(46)
-        .clock(Arc::new(SimClock::tokio_default()))
-        .timings(butler::sim::Timings {
-            queue: Duration::ZERO,
-            migrate_base: Duration::from_secs(600),
-            migrate_per_gib: Duration::ZERO,
-            ..Default::default()
-        })
-        .project("dr-project", &["c2-santiago"], &["vlan-10"])
-        .build();
-    let f = fleet::generate(
-        &s,
-        &fleet::FleetSpec {
-            vms: 8,
-            groups: 4,
-            ..Default::default()
-        },
-    );
+    let (s, f) = slow_platform(46, Duration::from_secs(600), 8, 4);
     let mut cfg = config();
     cfg.max_parallel = 1;
     let a = service(&s, store.clone(), cfg.clone());
@@ -705,6 +688,35 @@ async fn a_run_is_cancelled_from_another_process_sharing_the_store() {
         b.cancel(&ops(), report.id).await,
         Err(ButlerError::Invalid(m)) if m.contains("has ended")
     ));
+}
+
+/// A platform on which each protection domain takes `migrate` to move,
+/// with a fleet of `vms` VMs over `groups` protection domains.
+fn slow_platform(
+    seed: u64,
+    migrate: Duration,
+    vms: usize,
+    groups: usize,
+) -> (SimPlatform, fleet::Fleet) {
+    let s = SimPlatform::demo_builder(seed)
+        .clock(Arc::new(SimClock::tokio_default()))
+        .timings(butler::sim::Timings {
+            queue: Duration::ZERO,
+            migrate_base: migrate,
+            migrate_per_gib: Duration::ZERO,
+            ..Default::default()
+        })
+        .project("dr-project", &["c2-santiago"], &["vlan-10"])
+        .build();
+    let f = fleet::generate(
+        &s,
+        &fleet::FleetSpec {
+            vms,
+            groups,
+            ..Default::default()
+        },
+    );
+    (s, f)
 }
 
 /// A platform that migrates at once, for the report-honesty tests.
@@ -914,24 +926,7 @@ fn a_crash_mid_migration_loses_no_finished_line_and_the_run_is_closed_as_interru
 #[tokio::test(start_paused = true)]
 async fn a_migration_still_running_at_the_deadline_is_unknown_not_failed() {
     // Each protection domain takes an hour to move; the run may take ten minutes.
-    let s = SimPlatform::demo_builder(44)
-        .clock(Arc::new(SimClock::tokio_default()))
-        .timings(butler::sim::Timings {
-            queue: Duration::ZERO,
-            migrate_base: Duration::from_secs(3600),
-            migrate_per_gib: Duration::ZERO,
-            ..Default::default()
-        })
-        .project("dr-project", &["c2-santiago"], &["vlan-10"])
-        .build();
-    let f = fleet::generate(
-        &s,
-        &fleet::FleetSpec {
-            vms: 6,
-            groups: 3,
-            ..Default::default()
-        },
-    );
+    let (s, f) = slow_platform(44, Duration::from_secs(3600), 6, 3);
     let mut c = config();
     c.deadline = Duration::from_secs(600);
     let svc = service(&s, Arc::new(MemoryStore::new()), c);
