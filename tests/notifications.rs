@@ -310,3 +310,25 @@ fn writes_wait_for_a_registration_the_store_refused_once_so_no_event_is_missed()
         each_once(&rec.got(), &ids);
     });
 }
+
+#[test]
+fn notify_settings_that_cannot_work_are_refused_by_name() {
+    let build = |config: NotifyConfig| {
+        Butler::builder()
+            .notifier(Recorder::new("rec", true))
+            .notify_config(config)
+            .build()
+            .unwrap_err()
+            .to_string()
+    };
+    let none = build(NotifyConfig {
+        parallel: 0,
+        ..NotifyConfig::default()
+    });
+    assert!(none.contains("parallel"), "{none}");
+    let short = build(NotifyConfig {
+        lease: Duration::from_secs(30),
+        ..NotifyConfig::default()
+    });
+    assert!(short.contains("lease"), "{short}");
+}
