@@ -317,12 +317,36 @@ impl Drop for Unpark<'_> {
     }
 }
 
+/// Clears `driver_running` if the driver's task is dropped mid-loop. The
+/// quiet exits clear the flag themselves under the lock that saw no
+/// foreground sleeper (and disarm this), so a sleeper that parks right
+/// after always starts a new driver and never waits on one that is leaving.
+struct DriverRunning<'a> {
+    shared: &'a Shared,
+    armed: bool,
+}
+
+impl Drop for DriverRunning<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shared.lock().driver_running = false;
+        }
+    }
+}
+
 /// Advances time to the earliest deadline whenever the tasks waiting on the
 /// clock have stopped making progress, no outside wait is open and no
 /// spawned task waits for its first run, while at least one foreground
 /// sleeper waits; stops when none does. Parks while time is held.
 async fn drive(shared: Arc<Shared>) {
     let metrics = tokio::runtime::Handle::try_current().map(|rt| rt.metrics());
+    // A runtime that shuts down (a test's "process" that dies) drops this
+    // task mid-loop; the next sleeper, on another runtime, must then start
+    // a driver of its own instead of waiting for this one for ever.
+    let mut running = DriverRunning {
+        shared: &shared,
+        armed: true,
+    };
     loop {
         // Held or waiting on the outside: park until that ends.
         loop {
@@ -331,6 +355,7 @@ async fn drive(shared: Arc<Shared>) {
                 let mut s = shared.lock();
                 if s.foreground == 0 {
                     s.driver_running = false;
+                    running.armed = false;
                     return;
                 }
                 if s.holds == 0 && s.outside == 0 {
@@ -354,6 +379,7 @@ async fn drive(shared: Arc<Shared>) {
             let mut s = shared.lock();
             if s.foreground == 0 {
                 s.driver_running = false;
+                running.armed = false;
                 return;
             }
             if s.activity != before || s.holds > 0 || s.outside > 0 || queued > 0 {
@@ -587,5 +613,42 @@ mod tests {
         // A wait on the clock inside an outside wrapper lets time pass.
         outside(dynclock, clock.sleep(Duration::from_secs(7))).await;
         assert_eq!(clock.now() - start, ChronoDuration::seconds(3007));
+    }
+
+    #[test]
+    fn a_runtime_that_dies_mid_drive_leaves_time_to_the_next_one() {
+        let clock = Arc::new(SimClock::virtual_default());
+        let start = clock.now();
+        let first = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let hold = clock.hold();
+        first.block_on(async {
+            let c = clock.clone();
+            tokio::spawn(async move { c.sleep(Duration::from_secs(3600)).await });
+            while clock.parked() < 1 {
+                tokio::task::yield_now().await;
+            }
+        });
+        // The process dies with its driver parked on the hold.
+        drop(first);
+        drop(hold);
+        assert_eq!(clock.parked(), 0, "the dead sleeper is gone");
+        let second = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        second.block_on(async {
+            // Real time bounds only a hang: without a new driver this
+            // sleep would never end.
+            tokio::time::timeout(
+                Duration::from_secs(60),
+                clock.sleep(Duration::from_secs(60)),
+            )
+            .await
+            .expect("a new driver moves time");
+        });
+        assert_eq!(clock.now() - start, ChronoDuration::seconds(60));
     }
 }
