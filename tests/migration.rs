@@ -3,12 +3,12 @@
 //! progress observers, reports against what the simulator moved.
 
 use butler::auth::{Actor, Role};
-use butler::backend::{PowerState, Schedule};
+use butler::backend::{Clock, PowerState, Schedule};
 use butler::migration::{
     EventOutcome, FindingCode, MigrationConfig, MigrationGroup, MigrationReport, MigrationService,
     MigrationStep, ValidationReport, VmOutcome,
 };
-use butler::sim::{fleet, FaultConfig, FaultKind, Op, ScriptedFault, SimClock, SimPlatform};
+use butler::sim::{fleet, FaultConfig, FaultKind, Op, ScriptedFault, SimPlatform};
 use butler::store::{MemoryStore, ReportStore, SqliteStore, Store};
 use butler::ButlerError;
 use std::collections::BTreeMap;
@@ -24,7 +24,6 @@ fn viewer() -> Actor {
 
 fn sim(seed: u64) -> SimPlatform {
     SimPlatform::demo_builder(seed)
-        .clock(Arc::new(SimClock::tokio_default()))
         .project("dr-project", &["c2-santiago"], &["vlan-10"])
         .build()
 }
@@ -74,7 +73,6 @@ async fn run_to_end(svc: &MigrationService, v: &ValidationReport) -> MigrationRe
 fn process() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .start_paused(true)
         .build()
         .unwrap()
 }
@@ -86,7 +84,7 @@ async fn fleet_group(svc: &MigrationService, f: &fleet::Fleet, name: &str) -> Mi
     svc.save(&ops(), &edit).await.unwrap()
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn group_operations_roles_and_unique_names() {
     let s = sim(1);
     let f = fleet::generate(
@@ -182,7 +180,7 @@ async fn group_operations_roles_and_unique_names() {
     ));
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn concurrent_creates_of_one_name_make_one_group() {
     let s = sim(2);
     let svc = service(&s, Arc::new(MemoryStore::new()), config());
@@ -200,7 +198,7 @@ async fn concurrent_creates_of_one_name_make_one_group() {
     assert_eq!(ok, 1);
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn refresh_is_batched_and_a_failed_refresh_keeps_the_last_good_facts() {
     let s = sim(3);
     let f = fleet::generate(
@@ -232,7 +230,7 @@ async fn refresh_is_batched_and_a_failed_refresh_keeps_the_last_good_facts() {
     assert!(calls <= 10_000u64.div_ceil(500) + 2 * 100 + 2);
     assert_eq!(snap.vms.len(), 10_000);
     s.set_faults(Op::ListVms, FaultConfig::permanent(1.0));
-    tokio::time::sleep(Duration::from_secs(600)).await;
+    s.clock().sleep(Duration::from_secs(600)).await;
     assert!(svc.refresh(&ops(), g.id).await.is_err());
     let status = svc.facts(&viewer(), g.id).unwrap();
     assert_eq!(
@@ -247,7 +245,7 @@ async fn refresh_is_batched_and_a_failed_refresh_keeps_the_last_good_facts() {
     assert!(status.last_error.unwrap().1.contains("list_vms"));
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_realistic_fleet_shows_every_platform_finding() {
     let s = sim(4);
     let f = fleet::generate(
@@ -336,7 +334,7 @@ async fn clean_setup(
     (s, f, svc, g)
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn tokens_are_refused_when_stale_or_with_errors() {
     let (s, f, svc, g) = clean_setup(5, 20, 4, Arc::new(MemoryStore::new())).await;
     let (_, _, ok) = svc.validate(&ops(), g.id).await.unwrap();
@@ -379,7 +377,7 @@ async fn tokens_are_refused_when_stale_or_with_errors() {
     ));
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn migration_with_30_percent_transient_failures_completes_and_the_report_matches_the_platform(
 ) {
     let dir = tempfile::tempdir().unwrap();
@@ -468,7 +466,7 @@ async fn migration_with_30_percent_transient_failures_completes_and_the_report_m
     assert_eq!(reopened.reports(&viewer(), g.id).await.unwrap().len(), 1);
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn cancel_stops_new_work_and_reports_the_rest_skipped() {
     let (s, _f, svc, g) = clean_setup(7, 40, 20, Arc::new(MemoryStore::new())).await;
     let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
@@ -507,7 +505,7 @@ async fn cancel_stops_new_work_and_reports_the_rest_skipped() {
     }
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn failed_vms_can_be_retried_alone() {
     let (s, f, svc, g) = clean_setup(8, 30, 6, Arc::new(MemoryStore::new())).await;
     let broken = f.groups[2].name.clone();
@@ -560,7 +558,7 @@ async fn failed_vms_can_be_retried_alone() {
 /// A VM that moved but whose project remap failed is neither migrated nor
 /// failed: its post-move steps are pending, and retrying the run's failed
 /// VMs redoes only those steps (no second migrate call).
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_moved_vm_whose_remap_failed_is_pending_and_its_retry_remaps_it() {
     let (s, f, svc, g) = clean_setup(9, 12, 4, Arc::new(MemoryStore::new())).await;
     let unlucky = f.vm_names[0].clone();
@@ -621,7 +619,7 @@ async fn a_moved_vm_whose_remap_failed_is_pending_and_its_retry_remaps_it() {
 /// A platform that cannot move protection groups: validation and
 /// migration are refused as unsupported (HTTP 501 in the service), and
 /// nothing is called on the platform.
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_platform_without_migration_refuses_to_validate_or_migrate() {
     use butler::backend::{Capabilities, Capability, ErrorKind};
     let (s, _f, svc, g) = clean_setup(14, 6, 2, Arc::new(MemoryStore::new())).await;
@@ -645,7 +643,7 @@ async fn a_platform_without_migration_refuses_to_validate_or_migrate() {
 /// A run is cancelled from another process sharing the store: the process
 /// running it sees the request within its poll, starts nothing new, and
 /// reports what it did not move as skipped; an ended run is refused.
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_run_is_cancelled_from_another_process_sharing_the_store() {
     // One memory store for both services: it answers within the call, so
     // tokio's paused clock cannot jump ahead while a call waits on a
@@ -699,7 +697,6 @@ fn slow_platform(
     groups: usize,
 ) -> (SimPlatform, fleet::Fleet) {
     let s = SimPlatform::demo_builder(seed)
-        .clock(Arc::new(SimClock::tokio_default()))
         .timings(butler::sim::Timings {
             queue: Duration::ZERO,
             migrate_base: migrate,
@@ -722,7 +719,6 @@ fn slow_platform(
 /// A platform that migrates at once, for the report-honesty tests.
 async fn instant_setup(seed: u64) -> (SimPlatform, fleet::Fleet, MigrationGroup) {
     let s = SimPlatform::demo_builder(seed)
-        .clock(Arc::new(SimClock::tokio_default()))
         .timings(butler::sim::Timings {
             queue: Duration::ZERO,
             migrate_base: Duration::ZERO,
@@ -744,7 +740,7 @@ async fn instant_setup(seed: u64) -> (SimPlatform, fleet::Fleet, MigrationGroup)
     (s, f, g)
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_vm_on_the_destination_is_never_reported_failed() {
     let (s, f, _) = instant_setup(41).await;
     let mut cfg = config();
@@ -778,7 +774,7 @@ async fn a_vm_on_the_destination_is_never_reported_failed() {
     }
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn retrying_failed_vms_skips_and_names_those_that_moved_since() {
     let (s, f, g) = instant_setup(42).await;
     let svc = service(&s, Arc::new(MemoryStore::new()), config());
@@ -795,7 +791,7 @@ async fn retrying_failed_vms_skips_and_names_those_that_moved_since() {
     s.migrate_protection_group("c1-madrid", &moved_pd, "c2-santiago")
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    s.clock().sleep(Duration::from_secs(5)).await;
     svc.refresh(&ops(), g.id).await.unwrap();
     let (_, _, retry) = svc.validate_failed(&ops(), first.id).await.unwrap();
     let moved: Vec<&String> = f
@@ -820,7 +816,7 @@ async fn retrying_failed_vms_skips_and_names_those_that_moved_since() {
         .all(|n| s.vm(n).unwrap().cluster == "c2-santiago"));
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_vm_not_definitely_off_cannot_migrate() {
     let (s, f, svc, g) = clean_setup(43, 6, 3, Arc::new(MemoryStore::new())).await;
     s.set_power(&f.vm_names[2], PowerState::Unknown); // paused, suspended, unknown
@@ -923,7 +919,7 @@ fn a_crash_mid_migration_loses_no_finished_line_and_the_run_is_closed_as_interru
     });
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_migration_still_running_at_the_deadline_is_unknown_not_failed() {
     // Each protection domain takes an hour to move; the run may take ten minutes.
     let (s, f) = slow_platform(44, Duration::from_secs(3600), 6, 3);
@@ -940,7 +936,7 @@ async fn a_migration_still_running_at_the_deadline_is_unknown_not_failed() {
     assert_eq!(first.failed_vms().len(), 6, "a retry takes them");
     // The platform finishes later, after the run gave up waiting: the VMs
     // arrive with their source project, which nothing has remapped yet.
-    tokio::time::sleep(Duration::from_secs(3 * 3600)).await;
+    s.clock().sleep(Duration::from_secs(3 * 3600)).await;
     svc.refresh(&ops(), g.id).await.unwrap();
     for n in &f.vm_names {
         let vm = s.vm(n).unwrap();

@@ -63,7 +63,6 @@ impl Notifier for Recorder {
 fn process() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .start_paused(true)
         .build()
         .unwrap()
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use butler::auth::{Actor, Role};
+use butler::backend::Clock;
 use butler::engine::{HookAction, HookPoint, Hooks};
 use butler::request::{ProvisioningStep, RequestId, RequestState};
 use butler::sim::{FaultConfig, Op, SimClock, SimPlatform};
@@ -289,11 +290,13 @@ async fn two_approvers_racing_get_one_decision_each_and_the_loser_a_conflict() {
     }
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn background_engine_provisions_and_shuts_down_gracefully() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("b.sqlite")).unwrap());
-    let w = paused_world(7, store);
+    // The virtual clock stands still while a task waits on SQLite's thread;
+    // tokio's paused clock would jump past the engine's deadlines meanwhile.
+    let w = World::new(SimPlatform::demo(7), store);
     let handle = w.engine(World::engine_config("bg")).start();
     let r = w.approved("bg01").await;
     handle.wake();
@@ -301,7 +304,7 @@ async fn background_engine_provisions_and_shuts_down_gracefully() {
         if w.get(r.id).await.state == RequestState::Completed {
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        w.sim.clock().sleep(std::time::Duration::from_secs(1)).await;
     }
     assert_eq!(w.get(r.id).await.state, RequestState::Completed);
     handle.shutdown().await;
