@@ -41,7 +41,11 @@ pub enum ClockMode {
     /// Time is tokio's: `now` follows `tokio::time::Instant` and `sleep` is
     /// `tokio::time::sleep`. Under a paused tokio runtime
     /// (`#[tokio::test(start_paused = true)]`) this is tokio's own
-    /// discrete-event clock; under a normal runtime it is real time.
+    /// discrete-event clock; under a normal runtime it is real time. A
+    /// paused runtime jumps its clock whenever every task waits on
+    /// something else, a store's thread included: pair it only with the
+    /// memory store, and use [`ClockMode::Virtual`] on a normal runtime
+    /// for anything that waits on SQLite, PostgreSQL or a socket.
     Tokio,
     /// Time runs `factor` times faster than the wall clock (1.0 = real time),
     /// for demos.
