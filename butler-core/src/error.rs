@@ -1,7 +1,7 @@
 //! The error of Butler's public operations.
 
 use crate::auth::{AuthError, Denied};
-use crate::backend::BackendError;
+use crate::backend::{BackendError, ErrorClass};
 use crate::catalog::CatalogError;
 use crate::cost::CostError;
 use crate::store::StoreError;
@@ -67,12 +67,28 @@ impl From<StoreError> for ButlerError {
 }
 
 impl ButlerError {
+    /// What a caller may do about it ([`ErrorClass`]): the one answer
+    /// the REST problem mapping and the Python exceptions both read.
+    /// Refusals of the input, the actor or the state are
+    /// [`ErrorClass::Permanent`]: the same call fails the same way.
+    ///
+    /// ```
+    /// use butler_core::backend::{BackendError, ErrorClass, ErrorKind};
+    /// use butler_core::ButlerError;
+    /// let e = ButlerError::from(BackendError::new(ErrorKind::Timeout, "find_vm", "no answer"));
+    /// assert_eq!(e.class(), ErrorClass::Retryable);
+    /// assert_eq!(ButlerError::Invalid("x".into()).class(), ErrorClass::Permanent);
+    /// ```
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            ButlerError::Store(e) if e.is_retryable() => ErrorClass::Retryable,
+            ButlerError::Backend(e) => e.class(),
+            _ => ErrorClass::Permanent,
+        }
+    }
+
     /// Whether retrying the same call may succeed.
     pub fn is_retryable(&self) -> bool {
-        match self {
-            ButlerError::Store(e) => e.is_retryable(),
-            ButlerError::Backend(e) => e.is_retryable(),
-            _ => false,
-        }
+        self.class().is_retryable()
     }
 }

@@ -120,9 +120,9 @@ impl IcingaMonitor {
         if let Some(b) = &body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(|e| transport(op, &e))?;
+        let resp = req.send().await.map_err(|e| transport(op, e))?;
         let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(|e| transport(op, &e))?;
+        let bytes = resp.bytes().await.map_err(|e| transport(op, e))?;
         if bytes.len() > MAX_BODY_BYTES {
             return Err(BackendError::new(
                 ErrorKind::Permanent,
@@ -171,7 +171,7 @@ fn http_error(op: &str, status: u16, body: &Value) -> BackendError {
     )
 }
 
-fn transport(op: &str, e: &reqwest::Error) -> BackendError {
+fn transport(op: &str, e: reqwest::Error) -> BackendError {
     let kind = if e.is_timeout() {
         ErrorKind::Timeout
     } else {
@@ -182,9 +182,10 @@ fn transport(op: &str, e: &reqwest::Error) -> BackendError {
         op,
         format!(
             "cannot reach Icinga: {}",
-            butler_core::backend::error_chain(e)
+            butler_core::backend::error_chain(&e)
         ),
     )
+    .with_source(e)
 }
 
 fn registration_of(vm_name: &str, v: &Value) -> Option<MonitorRegistration> {

@@ -2,6 +2,7 @@
 //! (classes written in Python so each can also derive from the matching
 //! built-in), with the library's details as attributes.
 
+use butler_core::backend::ErrorClass;
 use butler_core::ButlerError as Core;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -54,6 +55,15 @@ where
     v.into_pyobject(py)
         .map(|b| BoundObject::into_any(b).unbind())
         .unwrap_or_else(|_| py.None())
+}
+
+/// The class name of a store failure, which is retryable or permanent.
+fn e_class(retryable: bool) -> &'static str {
+    if retryable {
+        ErrorClass::Retryable.as_str()
+    } else {
+        ErrorClass::Permanent.as_str()
+    }
 }
 
 /// Maps a Butler error to its Python exception.
@@ -127,13 +137,24 @@ pub(crate) fn to_py(e: Core) -> PyErr {
         Core::Store(s) => make(
             "BackendError",
             msg,
-            &[("retryable", obj(py, s.is_retryable()))],
+            &[
+                ("retryable", obj(py, s.is_retryable())),
+                ("error_class", obj(py, e_class(s.is_retryable()))),
+            ],
         ),
-        Core::Backend(b) => make(
-            "BackendError",
-            msg,
-            &[("retryable", obj(py, b.is_retryable()))],
-        ),
+        Core::Backend(b) => {
+            let class = b.class();
+            let attrs = [
+                ("retryable", obj(py, class.is_retryable())),
+                ("error_class", obj(py, class.as_str())),
+                ("operation", obj(py, b.operation.clone())),
+                ("attempts", obj(py, b.attempts)),
+            ];
+            match class {
+                ErrorClass::Unsupported => make("UnsupportedError", msg, &attrs),
+                _ => make("BackendError", msg, &attrs),
+            }
+        }
         Core::Export(_) => make("BackendError", msg, &[]),
         _ => make("ButlerError", msg, &[]),
     })

@@ -2,6 +2,7 @@
 //! fleets.
 
 use crate::errors::InvalidInput;
+use butler_core::backend::{Capabilities, Capability};
 use butler_sim::{fleet, FaultConfig, FaultKind, Op, ScriptedFault, SimPlatform};
 use pyo3::prelude::*;
 
@@ -131,6 +132,26 @@ impl Simulator {
         }
         self.sim
             .script_fault(ScriptedFault::nth_call(parse_op(op)?, nth, key, kind));
+        Ok(())
+    }
+    /// Makes the simulated platform offer only the optional features named
+    /// (``"protection"``, ``"migration"``, ``"project_remap"``,
+    /// ``"storage_containers"``, ``"categories"``, ``"task_long_poll"``),
+    /// as a platform without them would: what needs a missing one raises
+    /// ``UnsupportedError``. An unknown name changes nothing.
+    fn set_capabilities(&self, names: Vec<String>) -> PyResult<()> {
+        let mut caps = Capabilities::none();
+        for name in &names {
+            let c = Capability::from_name(name).ok_or_else(|| {
+                let known: Vec<&str> = Capability::ALL.iter().map(|c| c.as_str()).collect();
+                InvalidInput::new_err(format!(
+                    "unknown capability {name:?}; known: {}",
+                    known.join(", ")
+                ))
+            })?;
+            caps = caps.with(c);
+        }
+        self.sim.set_capabilities(caps);
         Ok(())
     }
     /// Removes every fault.

@@ -214,3 +214,18 @@ def test_ctrl_c_interrupts_a_long_call_promptly(tmp_path, monkeypatch):
     assert waiting.is_set()
     # The module still answers afterwards (another platform, no waiting).
     assert butler.Butler.demo(seed=9).simulator.vm_count == 0
+
+def test_a_platform_without_migration_raises_unsupported_naming_the_call(b, ops):
+    g, _ = drill(b, ops, vms=4, groups=2, name="nomove")
+    with pytest.raises(butler.InvalidInputError, match="teleport"):
+        b.simulator.set_capabilities(["teleport"])
+    b.simulator.set_capabilities(["protection", "project_remap", "categories"])
+    with pytest.raises(butler.UnsupportedError) as err:
+        ops.validate(g.id)
+    e = err.value
+    # Unsupported is a NotImplementedError, and a backend error that
+    # retrying will not fix.
+    assert isinstance(e, NotImplementedError) and isinstance(e, butler.BackendError)
+    assert (e.error_class, e.retryable) == ("unsupported", False)
+    assert "migration" in str(e) and e.operation
+    assert b.simulator.calls("migrate_protection_group") == 0

@@ -6,6 +6,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use butler::auth::{AuthError, DenyReason};
+use butler::backend::ErrorClass;
 use butler::vm_spec::SpecError;
 use butler::ButlerError;
 use serde::Serialize;
@@ -202,17 +203,16 @@ impl From<ButlerError> for Problem {
                     "the export could not be written",
                 )
             }
-            ButlerError::Backend(b) if b.kind == butler::backend::ErrorKind::Unsupported => {
-                Problem::new(S::NOT_IMPLEMENTED, "unsupported", detail)
-            }
-            ButlerError::Backend(b) => {
-                let status = if b.is_retryable() {
-                    S::SERVICE_UNAVAILABLE
-                } else {
-                    S::BAD_GATEWAY
-                };
-                Problem::new(status, "backend", detail)
-            }
+            ButlerError::Backend(b) => match b.class() {
+                ErrorClass::Unsupported => Problem::new(S::NOT_IMPLEMENTED, "unsupported", detail),
+                ErrorClass::Retryable => Problem::new(S::SERVICE_UNAVAILABLE, "backend", detail),
+                // Butler retried already: the client may come back later,
+                // but not at once.
+                ErrorClass::RetriesExhausted => {
+                    Problem::new(S::SERVICE_UNAVAILABLE, "retries_exhausted", detail)
+                }
+                _ => Problem::new(S::BAD_GATEWAY, "backend", detail),
+            },
             ButlerError::Limit(_) => Problem::new(S::UNPROCESSABLE_ENTITY, "limit", detail),
             _ => Problem::new(S::INTERNAL_SERVER_ERROR, "internal", detail),
         }
@@ -221,3 +221,44 @@ impl From<ButlerError> for Problem {
 
 /// What handlers return.
 pub type ApiResult<T> = Result<T, Problem>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use butler::backend::{BackendError, ErrorKind};
+
+    fn problem_of(e: BackendError) -> Problem {
+        Problem::from(ButlerError::from(e))
+    }
+
+    #[test]
+    fn backend_errors_answer_by_their_class() {
+        let passing = BackendError::new(ErrorKind::Transient, "find_vm", "HTTP 503");
+        let cases = [
+            (passing.clone(), 503, "backend"),
+            (passing.exhausted_after(8), 503, "retries_exhausted"),
+            (
+                BackendError::new(ErrorKind::Invalid, "create_vm", "bad spec"),
+                502,
+                "backend",
+            ),
+            (
+                BackendError::new(ErrorKind::Unsupported, "migrate", "no migration"),
+                501,
+                "unsupported",
+            ),
+        ];
+        for (e, status, code) in cases {
+            let p = problem_of(e.clone());
+            assert_eq!((p.status, p.code.as_str()), (status, code), "{e}");
+        }
+        let p = problem_of(
+            BackendError::new(ErrorKind::Timeout, "find_vm", "no answer").exhausted_after(3),
+        );
+        assert!(
+            p.detail.contains("retries exhausted after 3 attempts"),
+            "{}",
+            p.detail
+        );
+    }
+}

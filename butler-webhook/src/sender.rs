@@ -144,6 +144,7 @@ impl Billing for WebhookBilling {
                     op,
                     format!("delivery failed: {}", butler_core::backend::error_chain(&e)),
                 )
+                .with_source(e)
             })?;
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {

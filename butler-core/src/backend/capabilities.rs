@@ -51,6 +51,17 @@ impl Capability {
         }
     }
 
+    /// The capability named `name` ([`as_str`](Self::as_str)), if any.
+    ///
+    /// ```
+    /// use butler_core::backend::Capability;
+    /// assert_eq!(Capability::from_name("migration"), Some(Capability::Migration));
+    /// assert_eq!(Capability::from_name("teleport"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Capability> {
+        Capability::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     fn bit(self) -> u32 {
         1 << (self as u32)
     }

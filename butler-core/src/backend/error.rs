@@ -62,8 +62,64 @@ impl ErrorKind {
     }
 }
 
-/// A failed backend call: kind, operation and message (never a secret).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+/// What a caller may do about an error: the one place that says whether
+/// a failure is worth retrying, will never work, needs a feature the
+/// platform lacks, or was retried to the end already.
+///
+/// ```
+/// use butler_core::backend::{BackendError, ErrorClass, ErrorKind};
+/// let e = BackendError::new(ErrorKind::Transient, "create_vm", "HTTP 503");
+/// assert_eq!(e.class(), ErrorClass::Retryable);
+/// assert_eq!(e.exhausted_after(5).class(), ErrorClass::RetriesExhausted);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// Trying again may work.
+    Retryable,
+    /// Trying again will fail the same way.
+    Permanent,
+    /// The platform lacks the feature asked for.
+    Unsupported,
+    /// A passing failure that was retried until the policy ran out
+    /// (attempts or deadline): callers above must not retry it again, or
+    /// retries would multiply.
+    RetriesExhausted,
+}
+
+impl ErrorClass {
+    /// Whether trying again may work.
+    pub fn is_retryable(self) -> bool {
+        self == ErrorClass::Retryable
+    }
+
+    /// A stable name (`retryable`, `permanent`, `unsupported`,
+    /// `retries_exhausted`) for wire formats.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Retryable => "retryable",
+            ErrorClass::Permanent => "permanent",
+            ErrorClass::Unsupported => "unsupported",
+            ErrorClass::RetriesExhausted => "retries_exhausted",
+        }
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The underlying error a [`BackendError`] keeps (an HTTP client's, an
+/// I/O error), for [`std::error::Error::source`].
+pub type ErrorSource = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A failed backend call: kind, operation and message (never a secret),
+/// how many attempts were made, and the cause it came from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BackendError {
     /// The kind.
     pub kind: ErrorKind,
@@ -71,6 +127,50 @@ pub struct BackendError {
     pub operation: String,
     /// What the platform said.
     pub message: String,
+    /// Attempts made before giving up: 1 unless a retry loop ran out
+    /// ([`BackendError::exhausted_after`]).
+    #[serde(default = "one")]
+    pub attempts: u32,
+    /// Whether a retry policy ran out on it.
+    #[serde(default)]
+    exhausted: bool,
+    /// The cause, when a lower layer failed (kept in-process only).
+    #[serde(skip)]
+    source: Option<ErrorSource>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Equal when kind, operation, message and attempts are: a cause is
+/// detail, and most causes cannot be compared.
+impl PartialEq for BackendError {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            self.kind,
+            &self.operation,
+            &self.message,
+            self.attempts,
+            self.exhausted,
+        ) == (
+            other.kind,
+            &other.operation,
+            &other.message,
+            other.attempts,
+            other.exhausted,
+        )
+    }
+}
+
+impl Eq for BackendError {}
+
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 impl BackendError {
@@ -80,11 +180,40 @@ impl BackendError {
             kind,
             operation: operation.into(),
             message: message.into(),
+            attempts: 1,
+            exhausted: false,
+            source: None,
         }
     }
-    /// Whether a retry may succeed.
+
+    /// The same error, keeping `cause` as its [`source`](std::error::Error::source).
+    pub fn with_source(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(std::sync::Arc::new(cause));
+        self
+    }
+
+    /// The same error after `attempts` attempts that all failed: a passing
+    /// failure becomes [`ErrorClass::RetriesExhausted`].
+    pub fn exhausted_after(mut self, attempts: u32) -> Self {
+        self.attempts = attempts.max(1);
+        self.exhausted = true;
+        self
+    }
+
+    /// What a caller may do about it; see [`ErrorClass`].
+    pub fn class(&self) -> ErrorClass {
+        match self.kind {
+            ErrorKind::Unsupported => ErrorClass::Unsupported,
+            k if k.is_retryable() && self.exhausted => ErrorClass::RetriesExhausted,
+            k if k.is_retryable() => ErrorClass::Retryable,
+            _ => ErrorClass::Permanent,
+        }
+    }
+
+    /// Whether a retry may succeed: a passing failure not yet retried to
+    /// the end.
     pub fn is_retryable(&self) -> bool {
-        self.kind.is_retryable()
+        self.class().is_retryable()
     }
 
     /// `operation` needs `capability`, which the platform lacks.
@@ -99,11 +228,12 @@ impl BackendError {
 
 impl fmt::Display for BackendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} failed ({:?}): {}",
-            self.operation, self.kind, self.message
-        )
+        write!(f, "{} failed ({:?}", self.operation, self.kind)?;
+        if self.class() == ErrorClass::RetriesExhausted {
+            let s = if self.attempts == 1 { "" } else { "s" };
+            write!(f, ", retries exhausted after {} attempt{s}", self.attempts)?;
+        }
+        write!(f, "): {}", self.message)
     }
 }
 
@@ -121,7 +251,7 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     while let Some(s) = source {
         let text = s.to_string();
         // Some layers repeat their source's message; say it once.
-        if !out.ends_with(&text) {
+        if !out.contains(&text) {
             out.push_str(": ");
             out.push_str(&text);
         }

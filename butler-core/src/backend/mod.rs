@@ -27,5 +27,5 @@ pub use cluster::{
     ProtectionGroup, Schedule, ScheduleKind, SharedStrings, StorageContainerInfo, SubnetInfo,
     TaskId, TaskState, TaskStatus, VmBrief, VmCreate, VmInfo, VmState,
 };
-pub use error::{error_chain, BackendError, ErrorKind};
+pub use error::{error_chain, BackendError, ErrorClass, ErrorKind, ErrorSource};
 pub use services::{Billing, BillingActivation, EveryBilling, Monitor, MonitorRegistration};

@@ -48,7 +48,9 @@ impl RetryPolicy {
 
 /// Calls `f` until it succeeds, fails with an error that is not retryable,
 /// or `policy` runs out (attempts or `step_deadline`), sleeping the
-/// policy's backoff on `clock` between attempts. For idempotent calls only:
+/// policy's backoff on `clock` between attempts. An error returned because
+/// the policy ran out says so ([`ErrorClass::RetriesExhausted`](crate::backend::ErrorClass),
+/// with the attempts made), so no caller above retries it again. For idempotent calls only:
 /// the operation must be safe to repeat. `salt` spreads the jitter of
 /// different callers and keeps one caller's delays the same across runs.
 pub async fn retry<T, F, Fut>(
@@ -72,7 +74,7 @@ where
                 let wake = crate::backend::after(clock.now(), delay);
                 if attempt >= policy.max_attempts || wake >= deadline {
                     tracing::warn!(operation, attempts = attempt, error = ?e, "retries exhausted");
-                    return Err(e);
+                    return Err(e.exhausted_after(attempt));
                 }
                 tracing::debug!(operation, attempt, ?delay, error = ?e, "retrying after");
                 clock.sleep(delay).await;
@@ -121,5 +123,93 @@ mod tests {
         }
         assert_ne!(p.delay(3, 1), p.delay(3, 2), "different salts spread out");
         assert_eq!(p.delay(3, 1), p.delay(3, 1), "deterministic");
+    }
+
+    /// Sleeps move it at once: the test waits on nothing real.
+    struct Jumping(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+    #[async_trait::async_trait]
+    impl Clock for Jumping {
+        fn now(&self) -> chrono::DateTime<chrono::Utc> {
+            *self.0.lock().unwrap()
+        }
+        async fn sleep(&self, d: Duration) {
+            let mut t = self.0.lock().unwrap();
+            *t = crate::backend::after(*t, d);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_policy_that_runs_out_says_so_and_stops_retries_above_it() {
+        use crate::backend::{BackendError, ErrorClass, ErrorKind};
+        let clock = Jumping(std::sync::Mutex::new(chrono::Utc::now()));
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(10),
+            ..Default::default()
+        };
+        let mut calls = 0;
+        let e = retry(&clock, &policy, 1, "find_vm", || {
+            calls += 1;
+            async {
+                Err::<(), _>(BackendError::new(
+                    ErrorKind::Transient,
+                    "find_vm",
+                    "HTTP 503",
+                ))
+            }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(calls, 3);
+        assert_eq!((e.class(), e.attempts), (ErrorClass::RetriesExhausted, 3));
+        assert!(!e.is_retryable(), "no caller above retries it again");
+        assert!(
+            e.to_string().contains("retries exhausted after 3 attempts"),
+            "{e}"
+        );
+        // A refusal is returned at once, as it was: permanent, one attempt.
+        let mut calls = 0;
+        let e = retry(&clock, &policy, 1, "create_vm", || {
+            calls += 1;
+            async {
+                Err::<(), _>(BackendError::new(
+                    ErrorKind::Invalid,
+                    "create_vm",
+                    "bad spec",
+                ))
+            }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(
+            (calls, e.class(), e.attempts),
+            (1, ErrorClass::Permanent, 1)
+        );
+    }
+
+    #[test]
+    fn a_backend_error_keeps_its_cause() {
+        use crate::backend::{error_chain, BackendError, ErrorKind};
+        use std::error::Error as _;
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let e = BackendError::new(ErrorKind::Transient, "register", "cannot reach Icinga")
+            .with_source(io);
+        assert_eq!(
+            e.source().map(|s| s.to_string()).as_deref(),
+            Some("connection refused")
+        );
+        assert!(
+            error_chain(&e).ends_with("cannot reach Icinga: connection refused"),
+            "{}",
+            error_chain(&e)
+        );
+        // Wrapped in the library's error, the cause is still reachable.
+        let outer = crate::ButlerError::from(e);
+        assert!(
+            error_chain(&outer).contains("connection refused"),
+            "{}",
+            error_chain(&outer)
+        );
     }
 }

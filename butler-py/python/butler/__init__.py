@@ -37,6 +37,7 @@ from .exceptions import (
     NotFoundError,
     PermissionDenied,
     PermissionDeniedError,
+    UnsupportedError,
     ValidationError,
 )
 from ._butler import (
@@ -85,6 +86,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "BackendError",
+    "UnsupportedError",
     "Butler",
     "ButlerError",
     "Catalog",

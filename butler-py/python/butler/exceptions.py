@@ -28,6 +28,7 @@ __all__ = [
     "NotFoundError",
     "ConflictError",
     "BackendError",
+    "UnsupportedError",
     "MigrationRefusedError",
 ]
 
@@ -89,10 +90,23 @@ class ConflictError(ButlerError, RuntimeError):
 
 
 class BackendError(ButlerError, ConnectionError):
-    """The platform, monitoring, billing or the store failed; ``retryable``
-    says whether trying again may work."""
+    """The platform, monitoring, billing or the store failed.
+
+    ``error_class`` says what to do about it: ``"retryable"`` (trying again
+    may work; ``retryable`` is then true), ``"permanent"``,
+    ``"retries_exhausted"`` (Butler retried ``attempts`` times already) or
+    ``"unsupported"`` (see :class:`UnsupportedError`). ``operation`` names
+    the platform call that failed."""
 
     retryable: bool = False
+    error_class: str = "permanent"
+    operation: Optional[str] = None
+    attempts: int = 1
+
+
+class UnsupportedError(BackendError, NotImplementedError):
+    """The platform lacks the feature this needs (no protection groups, no
+    cross-cluster migration); asking again will not help."""
 
 
 class MigrationRefusedError(ButlerError, RuntimeError):
