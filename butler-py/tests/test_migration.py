@@ -162,7 +162,7 @@ def test_absurd_fleet_sizes_are_a_typed_error_not_a_panic(b):
         b.simulator.generate_fleet(-1, 1)
 
 
-def test_ctrl_c_interrupts_a_long_call_promptly(tmp_path, monkeypatch):
+def test_ctrl_c_interrupts_a_long_call_promptly(tmp_path, monkeypatch, request):
     """Ctrl-C ends a call that waits on the platform, whatever the machine's
     speed: the Prism address is a loopback socket of the test's that takes
     the connection and never answers, and the signal is sent only once the
@@ -192,6 +192,11 @@ def test_ctrl_c_interrupts_a_long_call_promptly(tmp_path, monkeypatch):
         if waiting.wait(60):
             os.kill(os.getpid(), signal.SIGINT)
 
+    # A process started in the background by a shell inherits SIGINT as
+    # ignored, and Python then installs no KeyboardInterrupt handler: put
+    # the default one in place for this test, as an interactive run has it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     threading.Thread(target=hold_connections, daemon=True).start()
     threading.Thread(target=interrupt_once_waiting, daemon=True).start()
     monkeypatch.setenv("BUTLER_NUTANIX_PC_PASSWORD", "x")
