@@ -18,14 +18,11 @@ async fn setup(n: usize, dir: &std::path::Path) -> Arc<Engine> {
     };
     let sim = SimPlatform::demo_builder(1).timings(timings).build();
     let path = dir.join(format!("bench-{}.sqlite", sim.new_uuid()));
-    let mut cfg = EngineConfig {
+    let cfg = EngineConfig {
         max_in_flight: 64,
         task_poll: Duration::ZERO,
         ..EngineConfig::default()
     };
-    cfg.protection
-        .remote_sites
-        .insert("c1-madrid".into(), "c2-santiago".into());
     let butler = Butler::builder()
         .sqlite(&path)
         .simulator(sim)

@@ -117,15 +117,12 @@ mod pg {
                 butler::demo::rate_book(),
                 Arc::new(SystemClock),
             ));
-            let mut cfg = EngineConfig {
+            let cfg = EngineConfig {
                 engine_id: id.into(),
                 max_in_flight: 32,
                 task_poll: Duration::ZERO,
                 ..EngineConfig::default()
             };
-            cfg.protection
-                .remote_sites
-                .insert("c1-madrid".into(), "c2-santiago".into());
             let p = Arc::new(sim.clone());
             engines.push(Arc::new(Engine::new(
                 svc.clone(),

@@ -53,11 +53,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         let _ = std::fs::remove_file(dir.join(stale));
     }
     let sim = SimPlatform::demo(42);
-    let mut engine_config = EngineConfig::default();
-    engine_config
-        .protection
-        .remote_sites
-        .insert("c1-madrid".into(), "c2-santiago".into());
+    // Remote backups replicate to the one remote site each simulated
+    // cluster has; `engine_config.protection.remote_sites` would choose.
+    let engine_config = EngineConfig::default();
     // The one composition root: store, platform, clock, catalog, rates,
     // notifiers, engine and migration settings.
     let butler = Butler::builder()

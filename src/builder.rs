@@ -237,8 +237,7 @@ impl ButlerBuilder {
         self
     }
 
-    /// Engine settings (default: [`EngineConfig::default`], plus the
-    /// demo remote sites on the default simulator).
+    /// Engine settings (default: [`EngineConfig::default`]).
     pub fn engine_config(mut self, config: EngineConfig) -> Self {
         self.engine = Some(config);
         self
@@ -273,7 +272,7 @@ impl ButlerBuilder {
             StoreChoice::InMemorySqlite => Arc::new(butler_core::store::MemoryStore::new()),
         };
         #[cfg_attr(not(feature = "sim"), allow(unused_mut))]
-        let mut engine_config = self.engine;
+        let engine_config = self.engine;
         #[cfg(feature = "sim")]
         let (platform, monitor, billing, clock, simulator, demo) = match self.platform {
             Some(p) => (
@@ -285,18 +284,10 @@ impl ButlerBuilder {
                 false,
             ),
             None => {
-                let default_sim = self.simulator.is_none();
                 let sim = self
                     .simulator
                     .unwrap_or_else(|| crate::sim::SimPlatform::demo(self.seed));
                 let shared = Arc::new(sim.clone());
-                if default_sim && engine_config.is_none() {
-                    let mut c = EngineConfig::default();
-                    for (a, b) in [("c1-madrid", "c2-santiago"), ("c2-santiago", "c1-madrid")] {
-                        c.protection.remote_sites.insert(a.into(), b.into());
-                    }
-                    engine_config = Some(c);
-                }
                 let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| sim.clock());
                 let monitor = self.monitor.unwrap_or_else(|| shared.clone());
                 let billing = self.billing.unwrap_or_else(|| shared.clone());

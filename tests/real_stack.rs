@@ -78,9 +78,6 @@ async fn stack(ic: &Icinga, seed: u64) -> Stack {
     engine.retry.max_delay = Duration::from_millis(200);
     engine.task_poll = Duration::from_millis(20);
     engine.call_deadline = Duration::from_secs(10);
-    for (a, b) in [("c1-madrid", "c2-santiago"), ("c2-santiago", "c1-madrid")] {
-        engine.protection.remote_sites.insert(a.into(), b.into());
-    }
     let builder = Butler::builder()
         .store(Arc::new(MemoryStore::new()))
         .clock(Arc::new(SystemClock))

@@ -8,8 +8,8 @@ use crate::error::NutanixError;
 use async_trait::async_trait;
 use butler_core::backend::{
     BackendError, Capabilities, ClusterBackend, ClusterInfo, ErrorKind, ImageInfo, ProjectInfo,
-    ProtectRequest, ProtectionGroup, ScheduleKind, StorageContainerInfo, SubnetInfo, TaskId,
-    TaskState, TaskStatus, VmBrief, VmCreate, VmInfo,
+    ProtectRequest, ProtectionGroup, RemoteSite, ScheduleKind, StorageContainerInfo, SubnetInfo,
+    TaskId, TaskState, TaskStatus, VmBrief, VmCreate, VmInfo,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -36,6 +36,8 @@ struct RemoteSites {
     to_cluster: BTreeMap<String, String>,
     /// Cluster name → remote-site name (for what migrate wants).
     to_site: BTreeMap<String, String>,
+    /// Every site, in Prism's order, with its cluster when known.
+    all: Vec<RemoteSite>,
 }
 
 /// Prism answered with a shape Butler cannot read: a permanent error
@@ -85,11 +87,7 @@ impl NutanixBackend {
     /// The remote sites configured on `cluster`'s Prism Element, mapped to
     /// and from the clusters they point at (`GET /remote_sites`; a remote
     /// site's uuid is its cluster's uuid).
-    async fn remote_sites(
-        &self,
-        cluster: &str,
-        op: &'static str,
-    ) -> Result<RemoteSites, BackendError> {
+    async fn site_map(&self, cluster: &str, op: &'static str) -> Result<RemoteSites, BackendError> {
         let sites = self
             .pe(cluster, op)?
             .call(Method::GET, "/remote_sites", None, true)
@@ -100,9 +98,14 @@ impl NutanixBackend {
         for site in decode::entities(&sites) {
             let name = decode::s(site, &["name"]);
             let uuid = decode::s(site, &["uuid"]);
-            if let Some(c) = clusters.iter().find(|c| !uuid.is_empty() && c.uuid == uuid) {
+            let cluster = clusters.iter().find(|c| !uuid.is_empty() && c.uuid == uuid);
+            if let Some(c) = cluster {
                 map.to_cluster.insert(name.clone(), c.name.clone());
-                map.to_site.insert(c.name.clone(), name);
+                map.to_site.insert(c.name.clone(), name.clone());
+            }
+            if !name.is_empty() {
+                map.all
+                    .push(RemoteSite::new(name, cluster.map(|c| c.name.clone())));
             }
         }
         Ok(map)
@@ -710,7 +713,7 @@ impl ClusterBackend for NutanixBackend {
         // with cluster names, so translate (a site that matches no cluster
         // keeps its own name and matches nothing).
         if groups.iter().any(|g| !g.remote_sites.is_empty()) {
-            let sites = self.remote_sites(cluster, op).await?;
+            let sites = self.site_map(cluster, op).await?;
             for g in &mut groups {
                 for r in &mut g.remote_sites {
                     if let Some(c) = sites.to_cluster.get(r) {
@@ -720,6 +723,10 @@ impl ClusterBackend for NutanixBackend {
             }
         }
         Ok(groups)
+    }
+
+    async fn remote_sites(&self, cluster: &str) -> Result<Vec<RemoteSite>, BackendError> {
+        Ok(self.site_map(cluster, "remote_sites").await?.all)
     }
 
     async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError> {
@@ -844,7 +851,7 @@ impl ClusterBackend for NutanixBackend {
     ) -> Result<(), BackendError> {
         let op = "migrate_protection_group";
         // Prism migrates to a remote site, named as the source PE names it.
-        let sites = self.remote_sites(source, op).await?;
+        let sites = self.site_map(source, op).await?;
         let Some(site) = sites.to_site.get(destination) else {
             return Err(BackendError::new(
                 ErrorKind::Invalid,

@@ -448,6 +448,16 @@ async fn migrations_go_to_the_remote_site_not_the_cluster_name() {
         remote_site_prefix: Some("dr-site-".into()),
         ..Default::default()
     });
+    // The sites a cluster can replicate to carry Prism's names, each with
+    // the cluster it points at (provisioning's remote backups use the name).
+    let sites = backend.remote_sites(&f.source).await.unwrap();
+    assert_eq!(
+        sites,
+        vec![butler_core::backend::RemoteSite::new(
+            format!("dr-site-{}", f.destination),
+            Some(f.destination.clone())
+        )]
+    );
     // What PDs replicate to reads as the destination cluster, as validation expects.
     let groups = backend.list_protection_groups(&f.source).await.unwrap();
     let pd = groups.iter().find(|g| g.name == f.groups[0].name).unwrap();

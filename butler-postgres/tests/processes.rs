@@ -47,9 +47,6 @@ fn engine_config(id: &str) -> EngineConfig {
     // Two engines, the fake Prism and PostgreSQL share two cores: a call
     // may miss its deadline under that load and is then retried.
     c.retry.max_attempts = 100;
-    for (a, b) in [("c1-madrid", "c2-santiago"), ("c2-santiago", "c1-madrid")] {
-        c.protection.remote_sites.insert(a.into(), b.into());
-    }
     c
 }
 

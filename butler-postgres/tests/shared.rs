@@ -38,9 +38,6 @@ fn fast_engine_config(name: &str) -> EngineConfig {
         ..EngineConfig::default()
     };
     config.retry.base_delay = Duration::from_millis(5);
-    for (a, b) in [("c1-madrid", "c2-santiago"), ("c2-santiago", "c1-madrid")] {
-        config.protection.remote_sites.insert(a.into(), b.into());
-    }
     config
 }
 

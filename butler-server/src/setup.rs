@@ -133,14 +133,9 @@ pub async fn build(config: &ServerConfig) -> Result<Butler, ButlerError> {
 /// clusters replicating to each other, provisioning and migrating at once.
 pub fn demo_builder(builder: butler::ButlerBuilder) -> butler::ButlerBuilder {
     let sim = butler::sim::SimPlatform::realtime_demo_builder(42).build();
-    let mut engine = EngineConfig::default();
-    for (a, b) in [("c1-madrid", "c2-santiago"), ("c2-santiago", "c1-madrid")] {
-        engine.protection.remote_sites.insert(a.into(), b.into());
-    }
     builder
         .simulator(sim)
         .clock(Arc::new(SystemClock))
-        .engine_config(engine)
         .migration_config(MigrationConfig {
             recreate_schedules: vec![Schedule::remote("c1-madrid", 60, 24)],
             ..MigrationConfig::default()

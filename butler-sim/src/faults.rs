@@ -29,6 +29,8 @@ pub enum Op {
     Task,
     /// `ClusterBackend::list_protection_groups`.
     ListProtectionGroups,
+    /// `ClusterBackend::remote_sites`.
+    RemoteSites,
     /// `ClusterBackend::protect_vm`.
     ProtectVm,
     /// `ClusterBackend::migrate_protection_group`.
@@ -51,7 +53,7 @@ pub enum Op {
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 18] = [
+    pub const ALL: [Op; 19] = [
         Op::ListClusters,
         Op::ListProjects,
         Op::ListSubnets,
@@ -61,6 +63,7 @@ impl Op {
         Op::CreateVm,
         Op::Task,
         Op::ListProtectionGroups,
+        Op::RemoteSites,
         Op::ProtectVm,
         Op::MigrateProtectionGroup,
         Op::SetVmProject,
@@ -84,6 +87,7 @@ impl Op {
             Op::CreateVm => "create_vm",
             Op::Task => "task",
             Op::ListProtectionGroups => "list_protection_groups",
+            Op::RemoteSites => "remote_sites",
             Op::ProtectVm => "protect_vm",
             Op::MigrateProtectionGroup => "migrate_protection_group",
             Op::SetVmProject => "set_vm_project",

@@ -71,12 +71,6 @@ impl World {
             max_in_flight: 64,
             ..EngineConfig::default()
         };
-        c.protection
-            .remote_sites
-            .insert("c1-madrid".into(), "c2-santiago".into());
-        c.protection
-            .remote_sites
-            .insert("c2-santiago".into(), "c1-madrid".into());
         c.task_poll = Duration::from_secs(5);
         c
     }

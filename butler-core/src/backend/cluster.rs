@@ -402,6 +402,26 @@ pub struct ProtectionGroup {
     pub last_replica: Option<DateTime<Utc>>,
 }
 
+/// A site a cluster can replicate to ([`ClusterBackend::remote_sites`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RemoteSite {
+    /// The platform's name for it (Prism Element's remote-site name).
+    pub name: String,
+    /// The cluster it points at, when the platform knows it.
+    pub cluster: Option<String>,
+}
+
+impl RemoteSite {
+    /// A site named `name` pointing at `cluster`.
+    pub fn new(name: impl Into<String>, cluster: Option<String>) -> Self {
+        RemoteSite {
+            name: name.into(),
+            cluster,
+        }
+    }
+}
+
 /// Protect a VM: put it in a group (created if absent) with schedules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProtectRequest {
@@ -485,6 +505,19 @@ pub trait ClusterBackend: Send + Sync {
         let _ = cluster;
         Err(BackendError::unsupported(
             "list_protection_groups",
+            Capability::Protection,
+        ))
+    }
+    /// The remote sites `cluster` can replicate to, as the platform names
+    /// them (the names a [`Schedule::remote_site`] takes), each with the
+    /// cluster it points at when the platform knows it
+    /// ([`Capability::Protection`]). Provisioning's protect step replicates
+    /// to the only one there is unless the deployment chooses
+    /// ([`EngineConfig::protection`](crate::engine::EngineConfig::protection)).
+    async fn remote_sites(&self, cluster: &str) -> Result<Vec<RemoteSite>, BackendError> {
+        let _ = cluster;
+        Err(BackendError::unsupported(
+            "remote_sites",
             Capability::Protection,
         ))
     }

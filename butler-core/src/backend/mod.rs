@@ -24,8 +24,8 @@ pub use capabilities::{Capabilities, Capability};
 pub use clock::{after, note_parked_on_clock, outside, Clock, Outside, OutsideWait, SystemClock};
 pub use cluster::{
     ClusterBackend, ClusterInfo, ImageInfo, PowerState, ProjectInfo, ProtectRequest,
-    ProtectionGroup, Schedule, ScheduleKind, SharedStrings, StorageContainerInfo, SubnetInfo,
-    TaskId, TaskState, TaskStatus, VmBrief, VmCreate, VmInfo, VmState,
+    ProtectionGroup, RemoteSite, Schedule, ScheduleKind, SharedStrings, StorageContainerInfo,
+    SubnetInfo, TaskId, TaskState, TaskStatus, VmBrief, VmCreate, VmInfo, VmState,
 };
 pub use error::{error_chain, BackendError, ErrorClass, ErrorKind, ErrorSource};
 pub use services::{Billing, BillingActivation, EveryBilling, Monitor, MonitorRegistration};

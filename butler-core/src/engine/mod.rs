@@ -51,7 +51,10 @@ pub struct ProtectionConfig {
     pub local: Schedule,
     /// Remote replication schedule (its `kind`/`remote_site` are ignored).
     pub remote: Schedule,
-    /// Remote-site name to replicate to, per cluster.
+    /// The remote site to replicate to, per cluster, where the deployment
+    /// chooses. A cluster not named here replicates to the only remote
+    /// site the platform lists for it ([`ClusterBackend::remote_sites`]);
+    /// a cluster with several must be named here.
     pub remote_sites: BTreeMap<String, String>,
 }
 

@@ -232,15 +232,13 @@ impl Backends {
             });
         }
         if s.backup_remote {
-            let site = cfg.protection.remote_sites.get(&s.cluster).ok_or_else(|| {
-                permanent(format!(
-                    "no remote site is configured for cluster {:?} (protection.remote_sites)",
-                    s.cluster
-                ))
-            })?;
+            let site = match cfg.protection.remote_sites.get(&s.cluster) {
+                Some(chosen) => chosen.clone(),
+                None => self.only_remote_site(&s.cluster).await?,
+            };
             schedules.push(Schedule {
                 kind: ScheduleKind::Remote,
-                remote_site: Some(site.clone()),
+                remote_site: Some(site),
                 ..cfg.protection.remote
             });
         }
@@ -259,6 +257,26 @@ impl Backends {
                 req.schedules.len()
             ),
         })
+    }
+
+    /// The remote site `cluster` replicates to when the deployment did not
+    /// choose one: the only one the platform lists. None, or several, is a
+    /// refusal naming what to configure.
+    async fn only_remote_site(&self, cluster: &str) -> Result<String, StepFault> {
+        let mut sites = self.cluster.remote_sites(cluster).await?;
+        match sites.len() {
+            1 => Ok(sites.remove(0).name),
+            0 => Err(permanent(format!(
+                "cluster {cluster:?} has no remote site on the platform; a remote backup needs one"
+            ))),
+            _ => {
+                let names: Vec<&str> = sites.iter().map(|s| s.name.as_str()).collect();
+                Err(permanent(format!(
+                    "cluster {cluster:?} can replicate to {}: choose one in protection.remote_sites",
+                    names.join(", ")
+                )))
+            }
+        }
     }
 
     async fn uuid(&self, r: &Request) -> Result<String, StepFault> {

@@ -25,6 +25,7 @@ mockall::mock! {
         async fn create_vm(&self, vm: &VmCreate) -> Result<TaskId, BackendError>;
         async fn task(&self, id: &TaskId) -> Result<TaskStatus, BackendError>;
         async fn list_protection_groups(&self, cluster: &str) -> Result<Vec<ProtectionGroup>, BackendError>;
+        async fn remote_sites(&self, cluster: &str) -> Result<Vec<RemoteSite>, BackendError>;
         async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError>;
         async fn migrate_protection_group(&self, source: &str, group: &str, destination: &str) -> Result<(), BackendError>;
         async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError>;
@@ -287,26 +288,67 @@ async fn retries_stop_at_max_attempts() {
     assert_eq!((f.step, f.attempts), (ProvisioningStep::CreateVm, 10));
 }
 
+/// A cluster the deployment did not choose a site for replicates to the
+/// only remote site the platform lists; none, or several, is a permanent
+/// error naming what to configure, and nothing is protected.
 #[tokio::test]
-async fn a_missing_remote_site_is_a_clear_permanent_error() {
-    let (svc, id) = approved(VmSpec {
-        cluster: "c2-santiago".into(),
-        ..demo::spec("web01")
-    })
-    .await;
-    let mut c = cluster();
-    c.expect_find_vm()
-        .returning(|n| Ok(Some(vm(n, VmState::Ready))));
-    c.expect_protect_vm().never();
-    let e = engine(svc.clone(), c, MockMon::new(), MockBill::new());
-    assert_eq!(e.process(id).await.unwrap(), RequestState::Error);
-    let f = svc.store().get_request(id).await.unwrap().failure.unwrap();
-    assert!(
-        f.reason
-            .contains("no remote site is configured for cluster \"c2-santiago\""),
-        "{}",
-        f.reason
-    );
+async fn the_remote_site_comes_from_the_platform_unless_the_deployment_chooses() {
+    let site = |n: &str| RemoteSite::new(n, Some(n.to_string()));
+    let cases: [(Vec<RemoteSite>, Option<&str>, &str); 3] = [
+        (vec![site("c1-madrid")], Some("c1-madrid"), ""),
+        (vec![], None, "has no remote site on the platform"),
+        (
+            vec![site("c1-madrid"), site("c3-lima")],
+            None,
+            "can replicate to c1-madrid, c3-lima: choose one in protection.remote_sites",
+        ),
+    ];
+    for (listed, replicated_to, refusal) in cases {
+        let (svc, id) = approved(VmSpec {
+            cluster: "c2-santiago".into(),
+            ..demo::spec("web01")
+        })
+        .await;
+        let mut c = cluster();
+        c.expect_find_vm()
+            .returning(|n| Ok(Some(vm(n, VmState::Ready))));
+        c.expect_remote_sites()
+            .with(eq("c2-santiago"))
+            .times(1)
+            .returning(move |_| Ok(listed.clone()));
+        let mut m = MockMon::new();
+        let mut b = MockBill::new();
+        match replicated_to {
+            Some(to) => {
+                c.expect_protect_vm()
+                    .withf(move |_, req| {
+                        req.schedules
+                            .iter()
+                            .any(|s| s.remote_site.as_deref() == Some(to))
+                    })
+                    .times(1)
+                    .returning(|_, _| Ok(()));
+                m.expect_find().returning(|_| Ok(None));
+                m.expect_register().returning(|_| Ok(()));
+                b.expect_is_active().returning(|_| Ok(false));
+                b.expect_activate().returning(|_| Ok(()));
+            }
+            None => {
+                c.expect_protect_vm().never();
+            }
+        }
+        let e = engine(svc.clone(), c, m, b);
+        let state = e.process(id).await.unwrap();
+        let r = svc.store().get_request(id).await.unwrap();
+        if replicated_to.is_some() {
+            assert_eq!(state, RequestState::Completed, "{:?}", r.failure);
+        } else {
+            assert_eq!(state, RequestState::Error);
+            let f = r.failure.unwrap();
+            assert_eq!((f.step, f.attempts), (ProvisioningStep::Protect, 1));
+            assert!(f.reason.contains(refusal), "{}", f.reason);
+        }
+    }
 }
 
 #[test]

@@ -3,8 +3,8 @@
 use crate::backend::{
     BackendError, Billing, BillingActivation, Capabilities, Clock, ClusterBackend, ClusterInfo,
     ErrorKind, ImageInfo, Monitor, MonitorRegistration, ProjectInfo, ProtectRequest,
-    ProtectionGroup, StorageContainerInfo, SubnetInfo, TaskId, TaskStatus, VmBrief, VmCreate,
-    VmInfo,
+    ProtectionGroup, RemoteSite, StorageContainerInfo, SubnetInfo, TaskId, TaskStatus, VmBrief,
+    VmCreate, VmInfo,
 };
 use async_trait::async_trait;
 use std::future::Future;
@@ -212,6 +212,10 @@ impl ClusterBackend for Guarded<dyn ClusterBackend> {
             self.inner.list_protection_groups(cluster),
         )
         .await
+    }
+    async fn remote_sites(&self, cluster: &str) -> Result<Vec<RemoteSite>, BackendError> {
+        self.call("remote_sites", NONE, self.inner.remote_sites(cluster))
+            .await
     }
     async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError> {
         self.call("protect_vm", NONE, self.inner.protect_vm(cluster, req))

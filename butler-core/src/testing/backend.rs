@@ -100,7 +100,10 @@ pub async fn lacking_features_answer_unsupported(b: &dyn ClusterBackend, fx: &Fi
     };
     for c in Capability::ALL.into_iter().filter(|c| !caps.has(*c)) {
         let answer = match c {
-            Capability::Protection => b.list_protection_groups(&fx.source).await.map(drop),
+            Capability::Protection => {
+                unsupported(b.remote_sites(&fx.source).await.map(drop), c);
+                b.list_protection_groups(&fx.source).await.map(drop)
+            }
             Capability::Migration => {
                 b.migrate_protection_group(&fx.source, "any", &fx.destination)
                     .await
@@ -237,6 +240,15 @@ fn group_name(fx: &Fixture) -> String {
 /// Protects the VM with local and remote schedules, twice: the second call
 /// changes nothing.
 pub async fn protect(b: &dyn ClusterBackend, fx: &Fixture, vm: &VmInfo) {
+    let sites = ok(b.remote_sites(&fx.source).await, "remote_sites");
+    assert!(
+        sites
+            .iter()
+            .any(|s| s.cluster.as_deref() == Some(fx.destination.as_str())),
+        "{} lists no remote site pointing at {}: {sites:?}",
+        fx.source,
+        fx.destination
+    );
     let req = ProtectRequest {
         group: group_name(fx),
         vm_name: vm.name.clone(),

@@ -224,6 +224,28 @@ impl ClusterBackend for SimPlatform {
             .collect())
     }
 
+    async fn remote_sites(&self, cluster: &str) -> Result<Vec<RemoteSite>, BackendError> {
+        self.offers(Capability::Protection, "remote_sites")?;
+        let fault = self.enter(Op::RemoteSites, Some(cluster)).await?;
+        let w = self.world();
+        if !w.clusters.contains_key(cluster) {
+            return Err(not_found(
+                Op::RemoteSites,
+                format!("no cluster {cluster:?}"),
+            ));
+        }
+        // The simulator names each remote site after the cluster it points at.
+        let sites = w
+            .remote_sites
+            .get(cluster)
+            .into_iter()
+            .flatten()
+            .map(|s| RemoteSite::new(s.clone(), Some(s.clone())))
+            .collect();
+        drop(w);
+        Self::exit(Op::RemoteSites, fault, sites)
+    }
+
     async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError> {
         self.offers(Capability::Protection, "protect_vm")?;
         let fault = self.enter(Op::ProtectVm, Some(&req.group)).await?;

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use butler_core::backend::{
     BackendError, Billing, BillingActivation, Capabilities, Capability, Clock, ClusterBackend,
     ClusterInfo, ErrorKind, ImageInfo, Monitor, MonitorRegistration, PowerState, ProjectInfo,
-    ProtectRequest, ProtectionGroup, ScheduleKind, StorageContainerInfo, SubnetInfo, TaskId,
-    TaskStatus, VmBrief, VmCreate, VmInfo, VmState,
+    ProtectRequest, ProtectionGroup, RemoteSite, ScheduleKind, StorageContainerInfo, SubnetInfo,
+    TaskId, TaskStatus, VmBrief, VmCreate, VmInfo, VmState,
 };
 use chrono::{DateTime, Utc};
 use rand::SeedableRng;
