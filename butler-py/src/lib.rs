@@ -17,6 +17,7 @@ mod migration;
 mod named;
 mod notify;
 mod requests;
+mod session;
 mod simulator;
 mod target;
 

@@ -1,0 +1,106 @@
+//! Facts, validation, migration runs and their reports.
+
+use super::Session;
+use crate::block;
+use crate::errors::IntoPyResult;
+use crate::migration::{Facts, MigrationReport, MigrationRun, ValidationReport, ValidationToken};
+use butler_core::migration::{GroupId, RunId};
+use pyo3::prelude::*;
+
+#[pymethods]
+impl Session {
+    /// Reads the platform (batched) and returns the group's facts.
+    fn refresh(&self, py: Python<'_>, id: u64) -> PyResult<Facts> {
+        let a = self.actor.clone();
+        Ok(Facts {
+            inner: call!(py, self.migrations, |m| m.refresh(&a, GroupId(id)))?,
+        })
+    }
+
+    /// The facts held for a group (from the last refresh), without reading
+    /// the platform; ``NotFoundError`` before the first refresh.
+    fn facts(&self, id: u64) -> PyResult<Facts> {
+        let f = self.migrations.facts(&self.actor, GroupId(id)).py()?;
+        Ok(Facts { inner: f.snapshot })
+    }
+
+    /// Validates the group as it stands against its current facts.
+    fn validate(&self, py: Python<'_>, id: u64) -> PyResult<ValidationReport> {
+        let a = self.actor.clone();
+        let (g, f, r) = call!(py, self.migrations, |m| m.validate(&a, GroupId(id)))?;
+        Ok(ValidationReport {
+            group: g,
+            facts: f,
+            inner: r,
+        })
+    }
+
+    /// Validates only the VMs that failed in run ``run_id``.
+    fn validate_failed(&self, py: Python<'_>, run_id: u64) -> PyResult<ValidationReport> {
+        let a = self.actor.clone();
+        let (g, f, r) = call!(py, self.migrations, |m| m
+            .validate_failed(&a, RunId(run_id)))?;
+        Ok(ValidationReport {
+            group: g,
+            facts: f,
+            inner: r,
+        })
+    }
+
+    /// Starts a migration; iterate the result for progress, then ``wait()``.
+    fn start_migration(&self, py: Python<'_>, token: &ValidationToken) -> PyResult<MigrationRun> {
+        let (a, t) = (self.actor.clone(), token.inner.clone());
+        let h = call!(py, self.migrations, |m| m.migrate(&a, &t))?;
+        Ok(MigrationRun::new(h))
+    }
+
+    /// Migrates and returns the report, calling ``on_event(event)`` for
+    /// each progress event if given.
+    #[pyo3(signature = (token, on_event=None))]
+    fn migrate(
+        &self,
+        py: Python<'_>,
+        token: &ValidationToken,
+        on_event: Option<PyObject>,
+    ) -> PyResult<MigrationReport> {
+        let run = self.start_migration(py, token)?;
+        loop {
+            match run.__next__(py) {
+                Ok(event) => {
+                    if let Some(cb) = &on_event {
+                        cb.call1(py, (event,))?;
+                    }
+                }
+                Err(e) if e.is_instance_of::<pyo3::exceptions::PyStopIteration>(py) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        run.wait(py)
+    }
+
+    /// A stored report.
+    fn report(&self, py: Python<'_>, run_id: u64) -> PyResult<MigrationReport> {
+        let a = self.actor.clone();
+        Ok(MigrationReport {
+            inner: call!(py, self.migrations, |m| m.report(&a, RunId(run_id)))?,
+        })
+    }
+
+    /// Asks run ``run_id`` to stop, whichever process runs it (it reads the
+    /// request before starting each protection group); what it did not
+    /// move is reported skipped. A run that has ended is refused.
+    fn cancel_run(&self, py: Python<'_>, run_id: u64) -> PyResult<()> {
+        let a = self.actor.clone();
+        call!(py, self.migrations, |m| m.cancel(&a, RunId(run_id)))
+    }
+
+    /// A group's reports, newest first.
+    fn reports(&self, py: Python<'_>, group_id: u64) -> PyResult<Vec<MigrationReport>> {
+        let a = self.actor.clone();
+        let rs = call!(py, self.migrations, |m| m.reports(&a, GroupId(group_id)))?;
+        Ok(rs
+            .into_iter()
+            .map(|r| MigrationReport { inner: r })
+            .collect())
+    }
+}
