@@ -645,15 +645,14 @@ async fn a_platform_without_migration_refuses_to_validate_or_migrate() {
 /// reports what it did not move as skipped; an ended run is refused.
 #[tokio::test]
 async fn a_run_is_cancelled_from_another_process_sharing_the_store() {
-    // One memory store for both services: it answers within the call, so
-    // tokio's paused clock cannot jump ahead while a call waits on a
-    // thread (the SQLite stores pass the same port checks).
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    // Two services over one SQLite file, as two processes would be.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.sqlite");
     let (s, f) = slow_platform(46, Duration::from_secs(600), 8, 4);
     let mut cfg = config();
     cfg.max_parallel = 1;
-    let a = service(&s, store.clone(), cfg.clone());
-    let b = service(&s, store, cfg);
+    let a = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), cfg.clone());
+    let b = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), cfg);
     let g = fleet_group(&a, &f, "far").await;
     a.refresh(&ops(), g.id).await.unwrap();
     let (_, _, v) = a.validate(&ops(), g.id).await.unwrap();
@@ -1067,4 +1066,71 @@ fn a_1000_vm_migration_killed_mid_run_accounts_for_every_vm_and_its_retry_moves_
             vm.cluster == "c2-santiago" && vm.project.as_deref() == Some("dr-project")
         }));
     });
+}
+
+/// Another process sharing the store follows a run it did not start: every
+/// VM once, as it finishes, then the end with the stored report.
+#[tokio::test]
+async fn a_run_is_followed_from_another_process_sharing_the_store() {
+    use butler::migration::{RunId, RunProgress};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.sqlite");
+    let (s, f) = slow_platform(47, Duration::from_secs(600), 12, 4);
+    let mut cfg = config();
+    cfg.max_parallel = 1;
+    let a = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), cfg.clone());
+    let b = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), cfg);
+    let g = fleet_group(&a, &f, "followed").await;
+    a.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, v) = a.validate(&ops(), g.id).await.unwrap();
+    assert!(matches!(
+        b.watch(&ops(), RunId(999), Duration::from_secs(5)).await,
+        Err(ButlerError::NotFound(_))
+    ));
+    let handle = a.migrate(&ops(), v.token().unwrap()).await.unwrap();
+    assert!(matches!(
+        b.watch(&requester(), handle.run(), Duration::from_secs(5))
+            .await,
+        Err(ButlerError::Denied(_))
+    ));
+    let mut watch = b
+        .watch(&viewer(), handle.run(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut batches = 0;
+    let ended = loop {
+        match watch.next().await.unwrap() {
+            Some(RunProgress::Lines {
+                lines,
+                done,
+                planned,
+            }) => {
+                batches += 1;
+                seen.extend(lines.into_iter().map(|l| l.vm));
+                assert_eq!((done, planned), (seen.len(), 12));
+            }
+            Some(RunProgress::Ended(report)) => break report,
+            Some(other) => panic!("unexpected {other:?}"),
+            None => panic!("ended without the end"),
+        }
+    };
+    assert!(
+        watch.next().await.unwrap().is_none(),
+        "the end is answered once"
+    );
+    let report = handle.wait().await.unwrap();
+    assert_eq!(*ended, report);
+    let mut expected = f.vm_names.clone();
+    expected.sort();
+    seen.sort();
+    assert_eq!(seen, expected, "every VM once");
+    assert!(
+        batches > 1,
+        "lines arrive as protection domains finish, not all at the end"
+    );
+}
+
+fn requester() -> Actor {
+    Actor::trusted("olga", [Role::Requester]).unwrap()
 }

@@ -348,3 +348,90 @@ async fn read_events(
     }
     out
 }
+
+/// A run started by another instance sharing the store (a SQLite file
+/// here) is followed through the store: one `vm` event per VM, then `end`,
+/// and a reconnect resumes after the last id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_started_by_another_instance_is_followed_through_the_store() {
+    use butler_server::setup;
+    let dir = tempfile::tempdir().expect("a folder");
+    let path = dir.path().join("shared.sqlite");
+    let instance = || {
+        setup::demo_builder(butler::Butler::builder().sqlite(&path))
+            .build()
+            .expect("the demo builds")
+    };
+    let settings = butler_server::HttpSettings::default;
+    let a = common::start_with(instance(), settings()).await;
+    let b = common::serve(instance(), |s| s, settings(), a.passwords.clone()).await;
+    let fleet = butler::sim::fleet::generate(
+        a.sim(),
+        &butler::sim::fleet::FleetSpec {
+            vms: 6,
+            groups: 3,
+            prefix: "far".into(),
+            ..Default::default()
+        },
+    );
+    let olga = a.script("olga").await;
+    let g = a
+        .post(&olga, "/api/groups", json!({"name": "far"}), None)
+        .await;
+    let gid = g.body["id"].as_u64().unwrap_or(0);
+    let mut g = a
+        .raw(
+            &olga,
+            Method::PATCH,
+            &format!("/api/groups/{gid}"),
+            Some(json!({"source": "c1-madrid", "destination": "c2-santiago"})),
+            Some(&g.etag()),
+        )
+        .await;
+    for vm in &fleet.vm_names {
+        g = a
+            .post(
+                &olga,
+                &format!("/api/groups/{gid}/vms"),
+                json!({"name": vm}),
+                Some(&g.etag()),
+            )
+            .await;
+        assert_eq!(g.status, StatusCode::OK, "{:?}", g.body);
+    }
+    a.post(
+        &olga,
+        &format!("/api/groups/{gid}/refresh"),
+        json!(null),
+        None,
+    )
+    .await;
+    let v = a
+        .post(
+            &olga,
+            &format!("/api/groups/{gid}/validate"),
+            json!(null),
+            None,
+        )
+        .await;
+    assert_eq!(v.body["errors"], 0, "{:?}", v.body);
+    let token = v.body["token"].as_str().unwrap_or("").to_string();
+    let started = a
+        .post(&olga, "/api/runs", json!({"token": token}), None)
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{:?}", started.body);
+    let run = started.body["run"].as_u64().unwrap_or(0);
+    // A follows its own run step by step; it ends with the report stored.
+    let own = read_events(&a, &olga, run, None, None).await;
+    assert_eq!(own.last().map(|e| e.0.as_str()), Some("end"), "{own:?}");
+    // B never ran it: it follows the stored lines.
+    let olga_b = b.script("olga").await;
+    let seen = read_events(&b, &olga_b, run, None, None).await;
+    let vms: Vec<Option<usize>> = seen.iter().filter(|e| e.0 == "vm").map(|e| e.1).collect();
+    assert_eq!(vms, (1..=6).map(Some).collect::<Vec<_>>(), "{seen:?}");
+    assert_eq!(seen.last().map(|e| e.0.as_str()), Some("end"), "{seen:?}");
+    let rest = read_events(&b, &olga_b, run, Some(4), None).await;
+    let names: Vec<&str> = rest.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(names, ["vm", "vm", "end"], "{rest:?}");
+    assert_eq!(rest[0].1, Some(5));
+}

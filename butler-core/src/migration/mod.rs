@@ -23,6 +23,7 @@ mod run;
 mod service;
 mod token;
 mod validate;
+mod watch;
 
 pub use facts::{
     FactsSnapshot, GroupFacts, GroupIndex, ProjectFacts, VmFacts, VmFactsRow, NONE16, NONE32,
@@ -40,6 +41,7 @@ pub use token::{TokenError, ValidationToken, MAX_TOKEN_CHARS};
 pub use validate::{
     validate, Finding, FindingCode, Severity, ValidationReport, STALE_AFTER_MINUTES,
 };
+pub use watch::{RunProgress, RunWatch};
 
 #[cfg(test)]
 mod tests;

@@ -880,6 +880,43 @@ impl MigrationService {
         Ok(closed)
     }
 
+    /// Follows run `run` through the store, whichever instance (this
+    /// process, another server, a script) runs it: each
+    /// [`RunWatch::next`] answers the VMs finished since, then the end.
+    /// The store is read every `poll` on the service's clock. Refused, like
+    /// [`report`](Self::report), to those who may not read migrations, and
+    /// for a run that does not exist.
+    ///
+    /// ```no_run
+    /// # async fn f(svc: &butler_core::migration::MigrationService, ops: &butler_core::auth::Actor) -> Result<(), butler_core::ButlerError> {
+    /// use butler_core::migration::{RunId, RunProgress};
+    /// let mut watch = svc.watch(ops, RunId(7), std::time::Duration::from_secs(2)).await?;
+    /// while let Some(p) = watch.next().await? {
+    ///     match p {
+    ///         RunProgress::Lines { done, planned, .. } => println!("{done}/{planned}"),
+    ///         RunProgress::Ended(report) => println!("{report}"),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn watch(
+        &self,
+        actor: &Actor,
+        run: RunId,
+        poll: Duration,
+    ) -> Result<super::RunWatch, ButlerError> {
+        self.allow(actor, Operation::ReadGroups)?;
+        // A run that does not exist is refused now, not at the first poll.
+        self.store.get_report(run).await?;
+        Ok(super::RunWatch::new(
+            self.store.clone(),
+            self.clock.clone(),
+            run,
+            poll,
+        ))
+    }
+
     /// A stored report.
     pub async fn report(&self, actor: &Actor, run: RunId) -> Result<MigrationReport, ButlerError> {
         self.allow(actor, Operation::ReadGroups)?;

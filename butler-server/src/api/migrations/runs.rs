@@ -10,7 +10,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use butler::migration::{GroupId, MigrationReport, RunId};
-use futures_util::stream::{self, Stream, StreamExt};
+use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -103,10 +103,14 @@ pub struct ResumeArgs {
     pub last_event_id: Option<usize>,
 }
 
-/// The run's progress as server-sent events: `progress` events (JSON of
-/// one migration event; ids count from 1) and one `end` event once the
-/// run is over and its report stored. Reconnect with `Last-Event-ID` to
-/// get exactly the events after it.
+/// The run's progress as server-sent events, then one `end` event once the
+/// run is over and its report stored. A run this process started sends
+/// `progress` events (JSON of one migration event: every step). A run
+/// started elsewhere (another instance sharing the store, a script, or
+/// this process before a restart) is followed through the store: one `vm`
+/// event per finished VM (JSON of its report line), read every 2 s. Ids
+/// count from 1 in both; reconnect with `Last-Event-ID` to get exactly the
+/// events after it.
 #[utoipa::path(get, path = "/api/runs/{run}/events", tag = "migrations",
     params(("run" = u64, Path), ResumeArgs),
     responses((status = 200, description = "text/event-stream", content_type = "text/event-stream"), (status = 404, body = Problem)))]
@@ -116,9 +120,9 @@ pub async fn events(
     PathArgs(run): PathArgs<u64>,
     QueryArgs(args): QueryArgs<ResumeArgs>,
     headers: HeaderMap,
-) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+) -> ApiResult<Sse<EventStream>> {
     // Reading the report checks the caller may see migrations at all.
-    let report = state
+    state
         .butler()
         .migrations()
         .report(&caller.actor, RunId(run))
@@ -130,14 +134,16 @@ pub async fn events(
             .map_err(|_| Problem::bad_request("Last-Event-ID must be an event id (a number)"))?,
         None => args.last_event_id.unwrap_or(0),
     };
-    let log = state.runs().get(RunId(run));
-    if log.is_none() && report.ended.is_none() {
-        return Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            "run_not_followed",
-            "this run was not started by this server process (or it restarted); read its report",
-        ));
-    }
+    let Some(log) = state.runs().get(RunId(run)) else {
+        let watch = state
+            .butler()
+            .migrations()
+            .watch(&caller.actor, RunId(run), STORE_POLL)
+            .await?;
+        let stream = stored_events(watch, run, from);
+        return Ok(Sse::new(stream.boxed()).keep_alive(KeepAlive::default()));
+    };
+    let log = Some(log);
     let watch = log.as_ref().map(|l| l.watch());
     let stream = stream::unfold(
         (log, watch, from, false),
@@ -145,11 +151,7 @@ pub async fn events(
             if ended {
                 return None;
             }
-            let Some(l) = log.clone() else {
-                // A finished run this process does not follow: only the end.
-                let e = Event::default().event("end").data(run.to_string());
-                return Some((vec![Ok(e)], (None, None, next, true)));
-            };
+            let l = log.clone()?;
             loop {
                 let (batch, done) = l.since(next);
                 if !batch.is_empty() {
@@ -162,8 +164,7 @@ pub async fn events(
                     return Some((out, (log, watch, next + n, false)));
                 }
                 if done {
-                    let e = Event::default().event("end").data(run.to_string());
-                    return Some((vec![Ok(e)], (log, watch, next, true)));
+                    return Some((vec![Ok(end_event(run))], (log, watch, next, true)));
                 }
                 match watch.as_mut() {
                     Some(w) => {
@@ -171,8 +172,7 @@ pub async fn events(
                             // The run's log is gone: the run is over.
                             let (batch, _) = l.since(next);
                             if batch.is_empty() {
-                                let e = Event::default().event("end").data(run.to_string());
-                                return Some((vec![Ok(e)], (log, watch, next, true)));
+                                return Some((vec![Ok(end_event(run))], (log, watch, next, true)));
                             }
                         }
                     }
@@ -182,7 +182,55 @@ pub async fn events(
         },
     )
     .flat_map(stream::iter);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Ok(Sse::new(stream.boxed()).keep_alive(KeepAlive::default()))
+}
+
+/// How often a run followed through the store is read.
+const STORE_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+type EventStream = futures_util::stream::BoxStream<'static, Result<Event, Infallible>>;
+
+fn end_event(run: u64) -> Event {
+    Event::default().event("end").data(run.to_string())
+}
+
+/// A run followed through the store: `vm` events (ids from 1; those up to
+/// `after` skipped, for a reconnect), then `end`. A store failure ends the
+/// stream early; the client reconnects with the last id.
+fn stored_events(watch: butler::migration::RunWatch, run: u64, after: usize) -> EventStream {
+    use butler::migration::RunProgress;
+    stream::unfold(Some((watch, 0usize)), move |state| async move {
+        let (mut watch, mut n) = state?;
+        loop {
+            match watch.next().await {
+                Ok(Some(RunProgress::Lines { lines, .. })) => {
+                    let mut out = Vec::new();
+                    for line in &lines {
+                        n += 1;
+                        if n > after {
+                            let data = serde_json::to_string(line).unwrap_or_else(|_| "{}".into());
+                            out.push(Ok(Event::default()
+                                .id(n.to_string())
+                                .event("vm")
+                                .data(data)));
+                        }
+                    }
+                    if !out.is_empty() {
+                        return Some((out, Some((watch, n))));
+                    }
+                }
+                Ok(Some(RunProgress::Ended(_))) => return Some((vec![Ok(end_event(run))], None)),
+                Ok(Some(_)) => {}
+                Ok(None) => return None,
+                Err(e) => {
+                    tracing::warn!(run, error = %e, "following a run through the store failed");
+                    return None;
+                }
+            }
+        }
+    })
+    .flat_map(stream::iter)
+    .boxed()
 }
 
 pub(super) fn progress_event(id: usize, e: &Arc<butler::migration::MigrationEvent>) -> Event {
