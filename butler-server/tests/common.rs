@@ -112,6 +112,45 @@ pub async fn serve(
 }
 
 impl TestServer {
+    /// Makes a group `name` moving `vms` from Madrid to Santiago through
+    /// the API as `who`, refreshes its facts and validates it; returns the
+    /// group id and the validation's answer.
+    pub async fn validated_group(&self, who: &Login, name: &str, vms: &[String]) -> (u64, Answer) {
+        let g = self
+            .post(who, "/api/groups", serde_json::json!({"name": name}), None)
+            .await;
+        assert_eq!(g.status, reqwest::StatusCode::CREATED, "{:?}", g.body);
+        let gid = g.body["id"].as_u64().unwrap_or(0);
+        let mut g = self
+            .raw(
+                who,
+                reqwest::Method::PATCH,
+                &format!("/api/groups/{gid}"),
+                Some(serde_json::json!({"source": "c1-madrid", "destination": "c2-santiago"})),
+                Some(&g.etag()),
+            )
+            .await;
+        for vm in vms {
+            g = self
+                .post(
+                    who,
+                    &format!("/api/groups/{gid}/vms"),
+                    serde_json::json!({"name": vm}),
+                    Some(&g.etag()),
+                )
+                .await;
+            assert_eq!(g.status, reqwest::StatusCode::OK, "{:?}", g.body);
+        }
+        let refresh = format!("/api/groups/{gid}/refresh");
+        self.post(who, &refresh, serde_json::Value::Null, None)
+            .await;
+        let validate = format!("/api/groups/{gid}/validate");
+        let v = self
+            .post(who, &validate, serde_json::Value::Null, None)
+            .await;
+        (gid, v)
+    }
+
     pub fn password(&self, user: &str) -> String {
         self.passwords.get(user).cloned().unwrap_or_default()
     }

@@ -169,43 +169,7 @@ async fn a_forged_validation_token_moves_nothing() {
     let s = start(settings()).await;
     let olga = s.script("olga").await;
     let vms = butler_server::setup::demo_fleet(s.state.butler());
-    let g = s
-        .post(&olga, "/api/groups", json!({"name": "g"}), None)
-        .await;
-    let gid = g.body["id"].as_u64().unwrap_or(0);
-    let g = s
-        .raw(
-            &olga,
-            Method::PATCH,
-            &format!("/api/groups/{gid}"),
-            Some(json!({"source": "c1-madrid", "destination": "c2-santiago"})),
-            Some(&g.etag()),
-        )
-        .await;
-    let g = s
-        .post(
-            &olga,
-            &format!("/api/groups/{gid}/vms"),
-            json!({"name": vms[0]}),
-            Some(&g.etag()),
-        )
-        .await;
-    assert_eq!(g.status, StatusCode::OK, "{:?}", g.body);
-    s.post(
-        &olga,
-        &format!("/api/groups/{gid}/refresh"),
-        json!(null),
-        None,
-    )
-    .await;
-    let v = s
-        .post(
-            &olga,
-            &format!("/api/groups/{gid}/validate"),
-            json!(null),
-            None,
-        )
-        .await;
+    let (gid, v) = s.validated_group(&olga, "g", &vms[..1]).await;
     let token = v.body["token"].as_str().unwrap_or("").to_string();
     assert!(!token.is_empty());
     // Flip one character of the token, and try plain garbage.

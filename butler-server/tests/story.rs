@@ -375,45 +375,7 @@ async fn a_run_started_by_another_instance_is_followed_through_the_store() {
         },
     );
     let olga = a.script("olga").await;
-    let g = a
-        .post(&olga, "/api/groups", json!({"name": "far"}), None)
-        .await;
-    let gid = g.body["id"].as_u64().unwrap_or(0);
-    let mut g = a
-        .raw(
-            &olga,
-            Method::PATCH,
-            &format!("/api/groups/{gid}"),
-            Some(json!({"source": "c1-madrid", "destination": "c2-santiago"})),
-            Some(&g.etag()),
-        )
-        .await;
-    for vm in &fleet.vm_names {
-        g = a
-            .post(
-                &olga,
-                &format!("/api/groups/{gid}/vms"),
-                json!({"name": vm}),
-                Some(&g.etag()),
-            )
-            .await;
-        assert_eq!(g.status, StatusCode::OK, "{:?}", g.body);
-    }
-    a.post(
-        &olga,
-        &format!("/api/groups/{gid}/refresh"),
-        json!(null),
-        None,
-    )
-    .await;
-    let v = a
-        .post(
-            &olga,
-            &format!("/api/groups/{gid}/validate"),
-            json!(null),
-            None,
-        )
-        .await;
+    let (_, v) = a.validated_group(&olga, "far", &fleet.vm_names).await;
     assert_eq!(v.body["errors"], 0, "{:?}", v.body);
     let token = v.body["token"].as_str().unwrap_or("").to_string();
     let started = a
