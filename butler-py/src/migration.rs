@@ -1,4 +1,5 @@
 use crate::block;
+use crate::errors::IntoPyResult;
 use butler_core::migration::{
     self as core, EventOutcome, EventStream, FactsSnapshot, MigrationHandle, Severity, VmOutcome,
 };
@@ -20,6 +21,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<MigrationEvent>()?;
     m.add_class::<MigrationRun>()?;
     m.add_class::<MigrationReport>()?;
+    m.add_class::<RunWatch>()?;
     m.add_class::<VmReport>()?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     Ok(())
@@ -602,6 +604,118 @@ pub(crate) struct VmReport {
     pub notes: Vec<String>,
 }
 
+impl VmReport {
+    pub(crate) fn from_line(py: Python<'_>, v: &core::VmReport) -> PyResult<VmReport> {
+        let (outcome, reason) = match &v.outcome {
+            VmOutcome::Migrated => ("migrated", None),
+            VmOutcome::Failed { reason } => ("failed", Some(reason.clone())),
+            VmOutcome::Skipped { reason } => ("skipped", Some(reason.clone())),
+            VmOutcome::StillRunning { reason } => ("still_running", Some(reason.clone())),
+            VmOutcome::PostMovePending { reason } => ("post_move_pending", Some(reason.clone())),
+        };
+        Ok(VmReport {
+            vm: v.vm.clone(),
+            protection_group: v.protection_group.clone(),
+            outcome: outcome.into(),
+            reason,
+            attempts: v
+                .attempts
+                .iter()
+                .map(|a| {
+                    crate::named::named(
+                        py,
+                        "Attempt",
+                        (a.number, a.started, a.ended, a.error.clone()),
+                    )
+                })
+                .collect::<PyResult<Vec<_>>>()?,
+            notes: v.notes.clone(),
+        })
+    }
+}
+
+/// A run followed through the store, whichever process runs it
+/// (``Session.watch_run``): iterating gives each finished VM's ``VmReport``
+/// once, as the runner stores it, and stops when the run has ended;
+/// ``report`` then holds the stored ``MigrationReport``.
+#[pyclass(module = "butler", frozen)]
+pub(crate) struct RunWatch {
+    pub(crate) id: u64,
+    pub(crate) watch: Mutex<Option<butler_core::migration::RunWatch>>,
+    pub(crate) pending: Mutex<std::collections::VecDeque<core::VmReport>>,
+    pub(crate) report: Mutex<Option<core::MigrationReport>>,
+}
+
+impl RunWatch {
+    pub(crate) fn new(watch: butler_core::migration::RunWatch) -> Self {
+        RunWatch {
+            id: watch.run().0,
+            watch: Mutex::new(Some(watch)),
+            pending: Mutex::new(Default::default()),
+            report: Mutex::new(None),
+        }
+    }
+}
+
+#[pymethods]
+impl RunWatch {
+    /// The run followed.
+    #[getter]
+    fn id(&self) -> u64 {
+        self.id
+    }
+    /// The stored report once the run has ended (``None`` before).
+    #[getter]
+    fn report(&self) -> Option<MigrationReport> {
+        self.report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .map(|inner| MigrationReport { inner })
+    }
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+    fn __next__(&self, py: Python<'_>) -> PyResult<VmReport> {
+        use butler_core::migration::RunProgress;
+        loop {
+            if let Some(line) = self
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_front()
+            {
+                return VmReport::from_line(py, &line);
+            }
+            let taken = self.watch.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let Some(mut watch) = taken else {
+                return Err(PyStopIteration::new_err(()));
+            };
+            let (next, watch) = block(py, async move {
+                let n = watch.next().await;
+                (n, watch)
+            })?;
+            match next.py()? {
+                Some(RunProgress::Lines { lines, .. }) => {
+                    self.pending
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend(lines);
+                    *self.watch.lock().unwrap_or_else(|e| e.into_inner()) = Some(watch);
+                }
+                Some(RunProgress::Ended(report)) => {
+                    *self.report.lock().unwrap_or_else(|e| e.into_inner()) = Some(*report);
+                    return Err(PyStopIteration::new_err(()));
+                }
+                Some(_) => {
+                    *self.watch.lock().unwrap_or_else(|e| e.into_inner()) = Some(watch);
+                }
+                None => return Err(PyStopIteration::new_err(())),
+            }
+        }
+    }
+}
+
 /// A stored migration report.
 #[pyclass(module = "butler", frozen)]
 pub(crate) struct MigrationReport {
@@ -680,35 +794,7 @@ impl MigrationReport {
         self.inner
             .vms
             .iter()
-            .map(|v| {
-                let (outcome, reason) = match &v.outcome {
-                    VmOutcome::Migrated => ("migrated", None),
-                    VmOutcome::Failed { reason } => ("failed", Some(reason.clone())),
-                    VmOutcome::Skipped { reason } => ("skipped", Some(reason.clone())),
-                    VmOutcome::StillRunning { reason } => ("still_running", Some(reason.clone())),
-                    VmOutcome::PostMovePending { reason } => {
-                        ("post_move_pending", Some(reason.clone()))
-                    }
-                };
-                Ok(VmReport {
-                    vm: v.vm.clone(),
-                    protection_group: v.protection_group.clone(),
-                    outcome: outcome.into(),
-                    reason,
-                    attempts: v
-                        .attempts
-                        .iter()
-                        .map(|a| {
-                            crate::named::named(
-                                py,
-                                "Attempt",
-                                (a.number, a.started, a.ended, a.error.clone()),
-                            )
-                        })
-                        .collect::<PyResult<Vec<_>>>()?,
-                    notes: v.notes.clone(),
-                })
-            })
+            .map(|v| VmReport::from_line(py, v))
             .collect()
     }
     fn __str__(&self) -> String {

@@ -234,3 +234,27 @@ def test_a_platform_without_migration_raises_unsupported_naming_the_call(b, ops)
     assert (e.error_class, e.retryable) == ("unsupported", False)
     assert "migration" in str(e) and e.operation
     assert b.simulator.calls("migrate_protection_group") == 0
+
+
+def test_a_run_is_followed_from_another_butler_sharing_the_store(tmp_path):
+    db = str(tmp_path / "shared.sqlite")
+    a = butler.Butler.demo(db_path=db, seed=5)
+    b = butler.Butler.demo(db_path=db, seed=5)
+    ops_a = a.trusted_session("olga", ["operator"])
+    g, names = drill(a, ops_a, vms=6, groups=3, name="followed")
+    v = ops_a.validate(g.id)
+    assert v.can_migrate
+    report = ops_a.start_migration(v.token).wait()
+    # b never ran it: it follows what the store holds.
+    viewer = b.trusted_session("vic", ["viewer"])
+    with pytest.raises(butler.NotFoundError):
+        viewer.watch_run(report.id + 100)
+    with pytest.raises(butler.InvalidInputError):
+        viewer.watch_run(report.id, poll_seconds=0)
+    watch = viewer.watch_run(report.id, poll_seconds=0.05)
+    assert watch.report is None
+    lines = list(watch)
+    assert sorted(line.vm for line in lines) == sorted(names)
+    assert all(line.outcome == "migrated" for line in lines)
+    assert watch.report is not None and watch.report.id == report.id
+    assert list(watch) == []

@@ -3,7 +3,9 @@
 use super::Session;
 use crate::block;
 use crate::errors::IntoPyResult;
-use crate::migration::{Facts, MigrationReport, MigrationRun, ValidationReport, ValidationToken};
+use crate::migration::{
+    Facts, MigrationReport, MigrationRun, RunWatch, ValidationReport, ValidationToken,
+};
 use butler_core::migration::{GroupId, RunId};
 use pyo3::prelude::*;
 
@@ -84,6 +86,25 @@ impl Session {
         Ok(MigrationReport {
             inner: call!(py, self.migrations, |m| m.report(&a, RunId(run_id)))?,
         })
+    }
+
+    /// Follows run ``run_id`` through the store, whichever process runs
+    /// it (this one, another script, a server): iterate for each finished
+    /// VM's line, once, as it is stored (the store is read every
+    /// ``poll_seconds``); ``report`` holds the stored report after the end.
+    #[pyo3(signature = (run_id, poll_seconds=2.0))]
+    fn watch_run(&self, py: Python<'_>, run_id: u64, poll_seconds: f64) -> PyResult<RunWatch> {
+        if !poll_seconds.is_finite() || !(0.01..=3600.0).contains(&poll_seconds) {
+            return Err(crate::errors::InvalidInput::new_err(
+                "poll_seconds must be between 0.01 and 3600",
+            ));
+        }
+        let (a, poll) = (
+            self.actor.clone(),
+            std::time::Duration::from_secs_f64(poll_seconds),
+        );
+        let w = call!(py, self.migrations, |m| m.watch(&a, RunId(run_id), poll))?;
+        Ok(RunWatch::new(w))
     }
 
     /// Asks run ``run_id`` to stop, whichever process runs it (it reads the
