@@ -14,7 +14,9 @@ impl SecretKey {
     pub fn random() -> Result<Self, crate::store::StoreError> {
         let mut k = [0u8; 32];
         getrandom::getrandom(&mut k).map_err(|e| {
-            crate::store::StoreError::Backend(format!("no random source for a secret key: {e}"))
+            crate::store::StoreError::Backend(
+                format!("no random source for a secret key: {e}").into(),
+            )
         })?;
         Ok(SecretKey(k))
     }

@@ -329,7 +329,10 @@ async fn run(pool: &Pool, batch: Vec<Job>) {
     let c = match pool.get().await {
         Ok(c) => c,
         Err(e) => {
-            let err = StoreError::Backend(format!("no PostgreSQL connection: {e}"));
+            let err = StoreError::Backend(
+                butler_core::store::StorageFailure::caused_by(e)
+                    .context("no PostgreSQL connection"),
+            );
             for j in batch {
                 j.fail(err.clone());
             }

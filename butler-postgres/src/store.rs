@@ -6,7 +6,8 @@ use butler_core::migration::{GroupId, MigrationGroup, MigrationReport, RunId, Vm
 use butler_core::request::{HistoryEntry, Request, RequestId, RequestState};
 use butler_core::store::{
     Delivery, DeliveryOutcome, FlowStore, GroupStore, KeyStore, OutboxStore, Page, ReportStore,
-    RequestQuery, RequestStore, SecretKey, StepLogEntry, Store, StoreError, UserStore,
+    RequestQuery, RequestStore, SecretKey, StepLogEntry, StorageFailure, Store, StoreError,
+    UserStore,
 };
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -116,8 +117,8 @@ impl<T: GenericClient + Sync> Cached for T {
     }
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(StorageFailure::caused_by(e))
 }
 
 /// A database error with PostgreSQL's code and message (never the
@@ -125,7 +126,8 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {
         Some(db) => {
-            StoreError::Backend(format!("PostgreSQL {}: {}", db.code().code(), db.message()))
+            let message = format!("PostgreSQL {}: {}", db.code().code(), db.message());
+            StoreError::Backend(StorageFailure::caused_by(e).replaced_by(message))
         }
         None => backend(e),
     }
@@ -140,8 +142,9 @@ pub(crate) fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
 }
 
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s)
-        .map_err(|e| StoreError::Backend(format!("stored row does not decode: {e}")))
+    serde_json::from_str(s).map_err(|e| {
+        StoreError::Backend(StorageFailure::caused_by(e).context("stored row does not decode"))
+    })
 }
 
 /// A Butler number as a BIGINT (numbers past i64 do not occur; saturate).
@@ -286,10 +289,9 @@ impl PostgresStore {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Backend(format!("no PostgreSQL connection: {e}")))
+        self.pool.get().await.map_err(|e| {
+            StoreError::Backend(StorageFailure::caused_by(e).context("no PostgreSQL connection"))
+        })
     }
 
     /// Applies the schema versions this database lacks, once, whoever
@@ -333,9 +335,12 @@ impl PostgresStore {
             .get(0);
         let target = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
         if current > target {
-            return Err(StoreError::Backend(format!(
-                "database schema version {current} is newer than this Butler ({target}); upgrade Butler"
-            )));
+            return Err(StoreError::Backend(
+                format!(
+                    "database schema version {current} is newer than this Butler ({target}); upgrade Butler"
+                )
+                .into(),
+            ));
         }
         for (i, sql) in MIGRATIONS
             .iter()

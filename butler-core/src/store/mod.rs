@@ -51,13 +51,103 @@ pub enum StoreError {
     /// Something with that key or unique name exists.
     #[error("{0} already exists")]
     AlreadyExists(String),
-    /// The storage itself failed.
+    /// The storage itself failed (retryable); the database's own error is
+    /// its source.
     #[error("storage failed: {0}")]
-    Backend(String),
+    Backend(#[source] StorageFailure),
     /// The stored data is damaged or not a Butler store; refused, never
     /// replaced by a new one.
     #[error("the store is damaged: {0}")]
     Damaged(String),
+}
+
+/// What failed in the storage: a message, and the database's (or file
+/// system's) error it came from, kept as the
+/// [`source`](std::error::Error::source).
+///
+/// ```
+/// use butler_core::store::{StorageFailure, StoreError};
+/// use std::error::Error as _;
+/// let io = std::io::Error::new(std::io::ErrorKind::Other, "disk full");
+/// let e = StoreError::Backend(StorageFailure::caused_by(io));
+/// assert_eq!(e.to_string(), "storage failed: disk full");
+/// assert!(e.source().and_then(|f| f.source()).is_some());
+/// ```
+#[derive(Debug, Clone)]
+pub struct StorageFailure {
+    message: String,
+    source: Option<crate::backend::ErrorSource>,
+}
+
+impl StorageFailure {
+    /// A failure described by `message` alone.
+    pub fn new(message: impl Into<String>) -> Self {
+        StorageFailure {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A failure whose message is `cause`'s, keeping `cause` as its source.
+    pub fn caused_by(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StorageFailure {
+            message: cause.to_string(),
+            source: Some(std::sync::Arc::new(cause)),
+        }
+    }
+
+    /// The same failure with `message` in front of its own.
+    pub fn context(mut self, message: &str) -> Self {
+        self.message = format!("{message}: {}", self.message);
+        self
+    }
+
+    /// The same failure (and cause) told by `message` instead, for a
+    /// cause whose own words say less (a database error's code).
+    pub fn replaced_by(mut self, message: String) -> Self {
+        self.message = message;
+        self
+    }
+
+    /// What failed.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for StorageFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StorageFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Equal when the messages are: causes cannot be compared.
+impl PartialEq for StorageFailure {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message
+    }
+}
+
+impl Eq for StorageFailure {}
+
+impl From<String> for StorageFailure {
+    fn from(message: String) -> Self {
+        StorageFailure::new(message)
+    }
+}
+
+impl From<&str> for StorageFailure {
+    fn from(message: &str) -> Self {
+        StorageFailure::new(message)
+    }
 }
 
 impl StoreError {

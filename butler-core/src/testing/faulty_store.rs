@@ -82,9 +82,9 @@ impl FaultyStore {
             .is_some();
         if hit {
             plan.failures += 1;
-            return Err(StoreError::Backend(format!(
-                "injected failure of {operation} call {n}"
-            )));
+            return Err(StoreError::Backend(
+                format!("injected failure of {operation} call {n}").into(),
+            ));
         }
         Ok(())
     }

@@ -9,7 +9,8 @@
 
 use super::{
     Delivery, DeliveryOutcome, FlowStore, GroupStore, KeyStore, OutboxStore, Page, ReportStore,
-    RequestQuery, RequestStore, SecretKey, StepLogEntry, Store, StoreError, UserStore,
+    RequestQuery, RequestStore, SecretKey, StepLogEntry, StorageFailure, Store, StoreError,
+    UserStore,
 };
 use crate::auth::{User, UserAudit};
 use crate::migration::{
@@ -47,8 +48,8 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(StorageFailure::caused_by(e))
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
@@ -56,8 +57,9 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s)
-        .map_err(|e| StoreError::Backend(format!("stored row does not decode: {e}")))
+    serde_json::from_str(s).map_err(|e| {
+        StoreError::Backend(StorageFailure::caused_by(e).context("stored row does not decode"))
+    })
 }
 
 use super::outbox::micros;
@@ -209,9 +211,12 @@ impl SqliteStore {
             .map_err(backend)?;
         let target = MIGRATIONS.len() as i64;
         if current > target {
-            return Err(StoreError::Backend(format!(
-                "database schema version {current} is newer than this Butler ({target}); upgrade Butler"
-            )));
+            return Err(StoreError::Backend(
+                format!(
+                    "database schema version {current} is newer than this Butler ({target}); upgrade Butler"
+                )
+                .into(),
+            ));
         }
         for (i, sql) in MIGRATIONS
             .iter()
@@ -230,7 +235,11 @@ impl SqliteStore {
         std::thread::Builder::new()
             .name("butler-sqlite".into())
             .spawn(move || writer(conn, rx))
-            .map_err(|e| StoreError::Backend(format!("cannot start the store thread: {e}")))?;
+            .map_err(|e| {
+                StoreError::Backend(
+                    StorageFailure::caused_by(e).context("cannot start the store thread"),
+                )
+            })?;
         Ok(SqliteStore {
             jobs: Arc::new(jobs),
             clock: Arc::default(),
@@ -1229,7 +1238,22 @@ mod tests {
         c.pragma_update(None, "user_version", 99).unwrap();
         drop(c);
         assert!(
-            matches!(SqliteStore::open(&path), Err(StoreError::Backend(m)) if m.contains("newer"))
+            matches!(SqliteStore::open(&path), Err(StoreError::Backend(m)) if m.message().contains("newer"))
         );
+    }
+
+    #[test]
+    fn a_database_failure_keeps_sqlites_error_as_its_source() {
+        use std::error::Error as _;
+        // Every SQLite call's error goes through `backend`.
+        let c = Connection::open_in_memory().unwrap();
+        let e = backend(c.execute("NOT SQL", []).unwrap_err());
+        assert!(e.is_retryable(), "{e}");
+        let cause = e.source().and_then(|f| f.source());
+        assert!(
+            cause.is_some_and(|c| c.downcast_ref::<rusqlite::Error>().is_some()),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("syntax error"), "{e}");
     }
 }
