@@ -1,6 +1,6 @@
 //! # butler-ldap
 //!
-//! Log in with directory accounts: an [`Authenticator`] over LDAP.
+//! Log in with directory accounts: an [`Authenticator`](butler_core::auth::Authenticator) over LDAP.
 //!
 //! 1. connect over `ldaps://`, or `ldap://` with StartTLS (required: a
 //!    password never crosses the network in the clear), the server's

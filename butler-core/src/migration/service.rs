@@ -882,7 +882,7 @@ impl MigrationService {
 
     /// Follows run `run` through the store, whichever instance (this
     /// process, another server, a script) runs it: each
-    /// [`RunWatch::next`] answers the VMs finished since, then the end.
+    /// [`RunWatch::next`](super::RunWatch::next) answers the VMs finished since, then the end.
     /// The store is read every `poll` on the service's clock. Refused, like
     /// [`report`](Self::report), to those who may not read migrations, and
     /// for a run that does not exist.

@@ -175,7 +175,7 @@ pub(crate) fn expect_version(
 }
 
 /// Applies a VM-list edit to a group held in memory at `expected_version`
-/// and stamps it: what [`Store::change_group_vms`] does, for stores that
+/// and stamps it: what [`GroupStore::change_group_vms`] does, for stores that
 /// hold whole groups.
 pub fn edit_group(
     g: &mut MigrationGroup,

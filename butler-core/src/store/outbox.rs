@@ -1,6 +1,6 @@
 //! The notification outbox's records. Every history entry a store writes
 //! gets, in the same write, one pending delivery per registered notifier
-//! (see [`Store::register_notifier`](super::Store::register_notifier)); the
+//! (see [`OutboxStore::register_notifier`](super::OutboxStore::register_notifier)); the
 //! [`NotifyHub`](crate::notify::NotifyHub) takes the due ones, delivers
 //! them and records how each went. A restart, a crash or a notifier that is
 //! down for hours loses nothing: the deliveries wait in the store.
@@ -32,7 +32,7 @@ pub struct Delivery {
     pub event: Event,
 }
 
-/// How one delivery went, for [`Store::record_deliveries`](super::Store::record_deliveries).
+/// How one delivery went, for [`OutboxStore::record_deliveries`](super::OutboxStore::record_deliveries).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryOutcome {
     /// The request.

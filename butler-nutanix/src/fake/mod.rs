@@ -6,7 +6,7 @@
 //! 429 and `RATE_LIMIT_EXCEEDED`, added latency, and lost replies (the
 //! simulator's `lose_reply` faults surface as 504 after the work is done).
 //!
-//! One axum route per Prism endpoint: [`central`] (PC v3) and [`element`]
+//! One axum route per Prism endpoint: `central.rs` (PC v3) and `element.rs`
 //! (PE v2), behind a front door (request count, latency, rate-limit bursts)
 //! and each API's authentication.
 
