@@ -701,3 +701,92 @@ async fn two_live_engines_with_the_same_id_never_share_a_lease() {
     let log = w.svc.store().step_log(r.id).await.unwrap();
     assert!(log.iter().all(|l| l.lease == 1), "{log:?}");
 }
+
+/// Provisioning as data for the fault matrix: each step and the platform
+/// call that makes its side effect.
+const PROVISIONING: [(ProvisioningStep, Op); 4] = [
+    (ProvisioningStep::CreateVm, Op::CreateVm),
+    (ProvisioningStep::Protect, Op::ProtectVm),
+    (ProvisioningStep::Monitor, Op::MonitorRegister),
+    (ProvisioningStep::Bill, Op::BillingActivate),
+];
+
+/// Every step in turn fails once and passes on retry, loses its reply
+/// after doing its work, and fails for good then resumes on an Admin's
+/// retry: each request ends `Completed` with everything made exactly once,
+/// and a resumed request never redoes a step that had succeeded.
+#[tokio::test]
+async fn every_step_fails_loses_its_reply_and_resumes_in_turn() {
+    use butler::sim::{FaultKind, ScriptedFault};
+    use butler::store::StepPhase;
+    assert_eq!(
+        PROVISIONING.map(|(s, _)| s),
+        ProvisioningStep::ALL,
+        "the matrix covers every step, in order"
+    );
+    let admin = Actor::trusted("root", [Role::Admin]).unwrap();
+    for (i, (step, op)) in PROVISIONING.into_iter().enumerate() {
+        for kind in [FaultKind::Transient, FaultKind::LoseReply] {
+            let w = World::new(
+                SimPlatform::demo(20 + i as u64),
+                Arc::new(MemoryStore::new()),
+            );
+            let r = w
+                .approved(&format!("m-{}", step.as_str().replace('_', "-")))
+                .await;
+            w.sim
+                .script_fault(ScriptedFault::nth_call(op, 1, None, kind));
+            let s = w
+                .engine(World::engine_config("e1"))
+                .run_until_idle()
+                .await
+                .unwrap();
+            assert_eq!(s.completed, 1, "{step} {kind:?}");
+            w.assert_exactly_once(r.id).await;
+            let log = w.svc.store().step_log(r.id).await.unwrap();
+            let retried = log.iter().any(|l| {
+                l.step == step
+                    && matches!(
+                        l.phase,
+                        StepPhase::Failed {
+                            will_retry: true,
+                            ..
+                        }
+                    )
+            });
+            assert!(retried, "{step} {kind:?}: {log:?}");
+        }
+        // Fails for good: Error naming the step; nothing after it ran.
+        let w = World::new(
+            SimPlatform::demo(40 + i as u64),
+            Arc::new(MemoryStore::new()),
+        );
+        let r = w
+            .approved(&format!("p-{}", step.as_str().replace('_', "-")))
+            .await;
+        w.sim
+            .script_fault(ScriptedFault::nth_call(op, 1, None, FaultKind::Permanent));
+        let e = w.engine(World::engine_config("e1"));
+        assert_eq!(e.run_until_idle().await.unwrap().failed, 1, "{step}");
+        let failed = w.get(r.id).await;
+        let f = failed.failure.clone().unwrap();
+        assert_eq!(
+            (failed.state, f.step, f.attempts),
+            (RequestState::Error, step, 1)
+        );
+        for (later, later_op) in &PROVISIONING[i + 1..] {
+            assert_eq!(w.sim.calls(*later_op), 0, "{later} ran after {step} failed");
+        }
+        w.svc.retry(&admin, r.id, failed.version).await.unwrap();
+        assert_eq!(e.run_until_idle().await.unwrap().completed, 1, "{step}");
+        w.assert_exactly_once(r.id).await;
+        let log = w.svc.store().step_log(r.id).await.unwrap();
+        for (earlier, _) in &PROVISIONING[..i] {
+            let starts = log
+                .iter()
+                .filter(|l| l.step == *earlier && l.phase == StepPhase::Started)
+                .count();
+            assert_eq!(starts, 1, "{earlier} redone after {step} was retried");
+        }
+    }
+}
