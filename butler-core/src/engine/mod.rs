@@ -630,6 +630,13 @@ impl Engine {
                             step,
                             reason: fault.reason,
                         }
+                    } else if fault.retryable {
+                        // A passing failure the policy ran out on: say so,
+                        // so nobody reads it as the platform's refusal.
+                        EngineAction::Fail {
+                            step,
+                            reason: format!("retries exhausted: {}", fault.reason),
+                        }
                     } else {
                         EngineAction::Fail {
                             step,

@@ -286,6 +286,11 @@ async fn retries_stop_at_max_attempts() {
     assert_eq!(e.process(id).await.unwrap(), RequestState::Error);
     let f = svc.store().get_request(id).await.unwrap().failure.unwrap();
     assert_eq!((f.step, f.attempts), (ProvisioningStep::CreateVm, 10));
+    assert!(
+        f.reason.starts_with("retries exhausted: find_vm failed (RateLimited)"),
+        "{}",
+        f.reason
+    );
 }
 
 /// A cluster the deployment did not choose a site for replicates to the
