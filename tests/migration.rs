@@ -1134,3 +1134,36 @@ async fn a_run_is_followed_from_another_process_sharing_the_store() {
 fn requester() -> Actor {
     Actor::trusted("olga", [Role::Requester]).unwrap()
 }
+
+/// A protection domain whose migrate call keeps failing for passing reasons
+/// fails its VMs saying the retries ran out, and after how many attempts.
+#[tokio::test]
+async fn a_migration_given_up_after_passing_failures_says_retries_exhausted() {
+    let s = sim(48);
+    let f = fleet::generate(
+        &s,
+        &fleet::FleetSpec {
+            vms: 4,
+            groups: 2,
+            ..Default::default()
+        },
+    );
+    let mut cfg = config();
+    cfg.retry.max_attempts = 3;
+    let svc = service(&s, Arc::new(MemoryStore::new()), cfg);
+    let g = fleet_group(&svc, &f, "flaky").await;
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    s.set_faults(Op::MigrateProtectionGroup, FaultConfig::transient(1.0));
+    let report = run_to_end(&svc, &v).await;
+    assert_eq!(report.failed_vms().len(), 4, "{report}");
+    for line in &report.vms {
+        match &line.outcome {
+            VmOutcome::Failed { reason } => assert!(
+                reason.contains("retries exhausted after 3 attempts"),
+                "{reason}"
+            ),
+            other => panic!("{}: {other:?}", line.vm),
+        }
+    }
+}

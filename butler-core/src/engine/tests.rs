@@ -287,7 +287,8 @@ async fn retries_stop_at_max_attempts() {
     let f = svc.store().get_request(id).await.unwrap().failure.unwrap();
     assert_eq!((f.step, f.attempts), (ProvisioningStep::CreateVm, 10));
     assert!(
-        f.reason.starts_with("retries exhausted: find_vm failed (RateLimited)"),
+        f.reason
+            .starts_with("retries exhausted: find_vm failed (RateLimited)"),
         "{}",
         f.reason
     );

@@ -535,6 +535,12 @@ impl Runner {
                         "giving up on migrating the protection group"
                     );
                 }
+                // A passing failure the policy ran out on says so.
+                let e = if e.is_retryable() && !self.cancelled() {
+                    e.exhausted_after(n)
+                } else {
+                    e
+                };
                 return Err(format!("{e}{why}"));
             }
             self.pause(delay).await;
