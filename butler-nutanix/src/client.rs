@@ -363,4 +363,5 @@ fn transport(e: reqwest::Error) -> NutanixError {
         None,
         format!("transport error: {}", butler_core::backend::error_chain(&e)),
     )
+    .caused_by(e)
 }

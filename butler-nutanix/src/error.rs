@@ -1,9 +1,11 @@
-use butler_core::backend::{BackendError, ErrorKind};
+use butler_core::backend::{BackendError, ErrorKind, ErrorSource};
 use std::fmt;
 
 /// A failed Prism call: HTTP status (if any), Nutanix `message_list`
-/// reasons, and a message. Never holds credentials.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// reasons, a message, and the transport error it came from (kept as its
+/// `source()`). Never holds credentials.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct NutanixError {
     /// What kind of failure (retry decisions read this).
     pub kind: ErrorKind,
@@ -13,7 +15,27 @@ pub struct NutanixError {
     pub reasons: Vec<String>,
     /// What happened.
     pub message: String,
+    /// The HTTP client's error, for a call that got no answer.
+    cause: Option<ErrorSource>,
 }
+
+impl std::error::Error for NutanixError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Equal when everything but the cause is (causes cannot be compared).
+impl PartialEq for NutanixError {
+    fn eq(&self, other: &Self) -> bool {
+        (self.kind, self.status, &self.reasons, &self.message)
+            == (other.kind, other.status, &other.reasons, &other.message)
+    }
+}
+
+impl Eq for NutanixError {}
 
 impl NutanixError {
     pub(crate) fn new(kind: ErrorKind, status: Option<u16>, message: impl Into<String>) -> Self {
@@ -22,7 +44,17 @@ impl NutanixError {
             status,
             reasons: Vec::new(),
             message: message.into(),
+            cause: None,
         }
+    }
+
+    /// The same error, keeping `cause` as its source.
+    pub(crate) fn caused_by(
+        mut self,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.cause = Some(std::sync::Arc::new(cause));
+        self
     }
 
     /// Whether a retry may succeed.
@@ -32,7 +64,9 @@ impl NutanixError {
 
     /// The error for a backend caller, naming the operation.
     pub fn into_backend(self, operation: &str) -> BackendError {
-        BackendError::new(self.kind, operation, self.to_string())
+        let message = self.to_string();
+        let kind = self.kind;
+        BackendError::new(kind, operation, message).with_source(self)
     }
 
     /// Classifies an HTTP status and the body Prism answered with (v3's
@@ -113,6 +147,7 @@ impl NutanixError {
             status: Some(status),
             reasons,
             message: text,
+            cause: None,
         }
     }
 }

@@ -695,3 +695,29 @@ async fn disks_go_to_the_named_container_and_categories_are_read_from_prism() {
         )
     );
 }
+
+/// A Prism that cannot be reached: the error names the transport failure
+/// and keeps the HTTP client's error as its source, under the backend's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_prism_keeps_the_transport_error_as_the_cause() {
+    use std::error::Error as _;
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let text = format!(
+        "max_retries = 0\nconnect_timeout_secs = 5\n[prism_central]\nurl = \"https://127.0.0.1:{port}\"\nusername = \"butler\"\n"
+    );
+    let config = butler_nutanix::NutanixConfig::from_toml(&text, |_| Some("pw".into())).unwrap();
+    let backend = NutanixBackend::new(&config).unwrap();
+    let e = backend.list_clusters().await.unwrap_err();
+    assert!(e.message.contains("transport error"), "{e}");
+    let mut cause = e.source();
+    let mut found = false;
+    while let Some(c) = cause {
+        found |= c.downcast_ref::<reqwest::Error>().is_some();
+        cause = c.source();
+    }
+    assert!(found, "no reqwest error under {e:?}");
+}
