@@ -640,22 +640,40 @@ async fn a_platform_without_migration_refuses_to_validate_or_migrate() {
     assert_eq!(s.calls(Op::MigrateProtectionGroup), 0);
 }
 
+/// Two migration services over one SQLite file, as two processes would be,
+/// on a platform where each protection domain (two VMs each) takes ten
+/// minutes to move, one at a time; `a` has validated a group of them all.
+async fn two_processes(
+    seed: u64,
+    vms: usize,
+    group: &str,
+) -> (
+    tempfile::TempDir,
+    SimPlatform,
+    Arc<MigrationService>,
+    Arc<MigrationService>,
+    fleet::Fleet,
+    ValidationReport,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.sqlite");
+    let (s, f) = slow_platform(seed, Duration::from_secs(600), vms, vms / 2);
+    let mut cfg = config();
+    cfg.max_parallel = 1;
+    let a = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), cfg.clone());
+    let b = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), cfg);
+    let g = fleet_group(&a, &f, group).await;
+    a.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, v) = a.validate(&ops(), g.id).await.unwrap();
+    (dir, s, a, b, f, v)
+}
+
 /// A run is cancelled from another process sharing the store: the process
 /// running it sees the request within its poll, starts nothing new, and
 /// reports what it did not move as skipped; an ended run is refused.
 #[tokio::test]
 async fn a_run_is_cancelled_from_another_process_sharing_the_store() {
-    // Two services over one SQLite file, as two processes would be.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("shared.sqlite");
-    let (s, f) = slow_platform(46, Duration::from_secs(600), 8, 4);
-    let mut cfg = config();
-    cfg.max_parallel = 1;
-    let a = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), cfg.clone());
-    let b = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), cfg);
-    let g = fleet_group(&a, &f, "far").await;
-    a.refresh(&ops(), g.id).await.unwrap();
-    let (_, _, v) = a.validate(&ops(), g.id).await.unwrap();
+    let (_dir, s, a, b, _f, v) = two_processes(46, 8, "far").await;
     let handle = a.migrate(&ops(), v.token().unwrap()).await.unwrap();
     let mut events = handle.events();
     while let Some(e) = events.next().await {
@@ -1073,16 +1091,7 @@ fn a_1000_vm_migration_killed_mid_run_accounts_for_every_vm_and_its_retry_moves_
 #[tokio::test]
 async fn a_run_is_followed_from_another_process_sharing_the_store() {
     use butler::migration::{RunId, RunProgress};
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("shared.sqlite");
-    let (s, f) = slow_platform(47, Duration::from_secs(600), 12, 4);
-    let mut cfg = config();
-    cfg.max_parallel = 1;
-    let a = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), cfg.clone());
-    let b = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), cfg);
-    let g = fleet_group(&a, &f, "followed").await;
-    a.refresh(&ops(), g.id).await.unwrap();
-    let (_, _, v) = a.validate(&ops(), g.id).await.unwrap();
+    let (_dir, _s, a, b, f, v) = two_processes(47, 12, "followed").await;
     assert!(matches!(
         b.watch(&ops(), RunId(999), Duration::from_secs(5)).await,
         Err(ButlerError::NotFound(_))

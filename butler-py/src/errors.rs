@@ -57,18 +57,11 @@ where
         .unwrap_or_else(|_| py.None())
 }
 
-/// The class name of a store failure, which is retryable or permanent.
-fn e_class(retryable: bool) -> &'static str {
-    if retryable {
-        ErrorClass::Retryable.as_str()
-    } else {
-        ErrorClass::Permanent.as_str()
-    }
-}
-
 /// Maps a Butler error to its Python exception.
 pub(crate) fn to_py(e: Core) -> PyErr {
     let msg = e.to_string();
+    // The library's one answer to "should I try again".
+    let class = e.class();
     Python::with_gil(|py| match e {
         Core::Validation(problems) => {
             let list: Vec<crate::catalog::SpecProblem> =
@@ -134,16 +127,15 @@ pub(crate) fn to_py(e: Core) -> PyErr {
             make("InvalidInputError", msg, &[])
         }
         Core::ValidationRequired(_) => make("MigrationRefusedError", msg, &[]),
-        Core::Store(s) => make(
+        Core::Store(_) => make(
             "BackendError",
             msg,
             &[
-                ("retryable", obj(py, s.is_retryable())),
-                ("error_class", obj(py, e_class(s.is_retryable()))),
+                ("retryable", obj(py, class.is_retryable())),
+                ("error_class", obj(py, class.as_str())),
             ],
         ),
         Core::Backend(b) => {
-            let class = b.class();
             let attrs = [
                 ("retryable", obj(py, class.is_retryable())),
                 ("error_class", obj(py, class.as_str())),

@@ -143,17 +143,15 @@ pub async fn events(
         let stream = stored_events(watch, run, from);
         return Ok(Sse::new(stream.boxed()).keep_alive(KeepAlive::default()));
     };
-    let log = Some(log);
-    let watch = log.as_ref().map(|l| l.watch());
+    let watch = log.watch();
     let stream = stream::unfold(
         (log, watch, from, false),
         move |(log, mut watch, next, ended)| async move {
             if ended {
                 return None;
             }
-            let l = log.clone()?;
             loop {
-                let (batch, done) = l.since(next);
+                let (batch, done) = log.since(next);
                 if !batch.is_empty() {
                     let n = batch.len();
                     let out = batch
@@ -166,17 +164,9 @@ pub async fn events(
                 if done {
                     return Some((vec![Ok(end_event(run))], (log, watch, next, true)));
                 }
-                match watch.as_mut() {
-                    Some(w) => {
-                        if w.changed().await.is_err() {
-                            // The run's log is gone: the run is over.
-                            let (batch, _) = l.since(next);
-                            if batch.is_empty() {
-                                return Some((vec![Ok(end_event(run))], (log, watch, next, true)));
-                            }
-                        }
-                    }
-                    None => return None,
+                // The run's log is gone: the run is over once all is read.
+                if watch.changed().await.is_err() && log.since(next).0.is_empty() {
+                    return Some((vec![Ok(end_event(run))], (log, watch, next, true)));
                 }
             }
         },
