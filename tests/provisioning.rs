@@ -6,8 +6,10 @@ mod common;
 use butler::auth::{Actor, Role};
 use butler::backend::Clock;
 use butler::engine::{HookAction, HookPoint, Hooks};
+use butler::request::flow::Flow;
 use butler::request::{ProvisioningStep, RequestId, RequestState};
 use butler::sim::{FaultConfig, Op, SimClock, SimPlatform};
+use butler::store::StepPhase;
 use butler::store::{MemoryStore, SqliteStore, Store};
 use butler::ButlerError;
 use common::{bea, At, World};
@@ -31,47 +33,100 @@ fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
     ]
 }
 
+/// A request of `flow`, approved and ready for the engine. A flow added
+/// to [`butler::request::flow::ALL`] fails the generic test below until
+/// it says here how its requests start.
+async fn approved_for(w: &World, flow: &Flow, name: &str) -> butler::request::Request {
+    let r = match flow.name() {
+        "provisioning" => w.approved(name).await,
+        other => panic!("the generic flow test does not know how to start a {other} request"),
+    };
+    assert_eq!(r.flow(), flow);
+    r
+}
+
+/// The generic fault test of every flow (steno's "fail every node, repeat
+/// every node"; omicron's saga test helpers): each step of each flow in
+/// turn fails once and passes on retry, has its side effect repeated, and
+/// sees the process die right before and right after it, on the memory
+/// and the SQLite store. After a dead process, a new one resumes once the
+/// lease runs out. Every time the request ends `Completed` with
+/// everything made exactly once, and the step log names the step.
 #[tokio::test]
-async fn crash_before_and_after_every_step_then_restart_completes_exactly_once() {
-    for (store_name, store) in stores() {
-        for step in ProvisioningStep::ALL {
-            for point in [HookPoint::Before(step), HookPoint::After(step)] {
-                let w = World::new(SimPlatform::demo(1), store.clone());
-                let r = w
-                    .approved(&format!("crash-{}", step.as_str().replace('_', "-")))
-                    .await;
-                let hooks = Arc::new(At {
-                    point,
-                    action: HookAction::Crash,
-                    fired: Default::default(),
-                });
-                let first = w.engine_with_hooks(World::engine_config("e1"), hooks);
-                let err = first.run_until_idle().await.unwrap_err();
-                assert!(err.to_string().contains("crashed"), "{err}");
-                assert_eq!(
-                    w.get(r.id).await.state,
-                    RequestState::Provisioning,
-                    "{store_name} {point:?}"
-                );
-                // A restarted process (same engine id, a new process) resumes
-                // from the store once the dead one's lease has run out.
-                let second = w.engine(World::engine_config("e1"));
-                let summary = second.run_until_idle().await.unwrap();
-                assert_eq!(summary.completed, 0, "the dead process's lease holds");
-                w.sim
-                    .clock()
-                    .advance(std::time::Duration::from_secs(16 * 60));
-                let summary = second.run_until_idle().await.unwrap();
-                assert_eq!(summary.completed, 1, "{store_name} {point:?}");
-                let done = w.get(r.id).await;
-                assert_eq!(
-                    done.state,
-                    RequestState::Completed,
-                    "{store_name} {point:?}"
-                );
-                w.assert_exactly_once(r.id).await;
-                let log = w.svc.store().step_log(r.id).await.unwrap();
-                assert!(log.iter().any(|l| l.step == step), "step log names {step}");
+async fn every_flow_survives_each_step_failing_repeating_and_dying() {
+    use HookAction::{Crash, Fail, Repeat};
+    use HookPoint::{After, Before};
+    type Fault = (&'static str, fn(ProvisioningStep) -> HookPoint, HookAction);
+    let faults: [Fault; 4] = [
+        ("fails once", Before, Fail),
+        ("repeats", After, Repeat),
+        ("dies before", Before, Crash),
+        ("dies after", After, Crash),
+    ];
+    for flow in butler::request::flow::ALL {
+        for (store_name, store) in stores() {
+            for &step in flow.steps() {
+                for (what, at, action) in faults {
+                    let case = format!("{} {store_name}: {step} {what}", flow.name());
+                    let w = World::new(SimPlatform::demo(1), store.clone());
+                    let name = format!(
+                        "{}-{}",
+                        step.as_str().replace('_', "-"),
+                        what.replace(' ', "-")
+                    );
+                    let r = approved_for(&w, flow, &name).await;
+                    let hooks = Arc::new(At {
+                        point: at(step),
+                        action,
+                        fired: Default::default(),
+                    });
+                    let first = w.engine_with_hooks(World::engine_config("e1"), hooks);
+                    if action == Crash {
+                        let err = first.run_until_idle().await.unwrap_err();
+                        assert!(err.to_string().contains("crashed"), "{case}: {err}");
+                        assert_eq!(
+                            w.get(r.id).await.state,
+                            RequestState::Provisioning,
+                            "{case}"
+                        );
+                        // A restarted process (same engine id, a new
+                        // process) resumes once the dead one's lease ran out.
+                        let second = w.engine(World::engine_config("e1"));
+                        let s = second.run_until_idle().await.unwrap();
+                        assert_eq!(s.completed, 0, "{case}: the dead process's lease holds");
+                        w.sim
+                            .clock()
+                            .advance(std::time::Duration::from_secs(16 * 60));
+                        let s = second.run_until_idle().await.unwrap();
+                        assert_eq!(s.completed, 1, "{case}");
+                    } else {
+                        let s = first.run_until_idle().await.unwrap();
+                        assert_eq!(s.completed, 1, "{case}");
+                    }
+                    assert_eq!(w.get(r.id).await.state, RequestState::Completed, "{case}");
+                    w.assert_exactly_once(r.id).await;
+                    let log = w.svc.store().step_log(r.id).await.unwrap();
+                    let retried = log.iter().any(|l| {
+                        l.step == step
+                            && matches!(
+                                l.phase,
+                                StepPhase::Failed {
+                                    will_retry: true,
+                                    ..
+                                }
+                            )
+                    });
+                    assert_eq!(retried, action == Fail, "{case}: {log:?}");
+                    for &s in flow.steps() {
+                        let done = log
+                            .iter()
+                            .filter(|l| {
+                                l.step == s && matches!(l.phase, StepPhase::Succeeded { .. })
+                            })
+                            .count();
+                        assert_eq!(done, 1, "{case}: {s} recorded done once: {log:?}");
+                    }
+                }
             }
         }
     }

@@ -18,6 +18,9 @@ pub enum HookAction {
     Continue,
     /// Stop as if the process died here: nothing more is written.
     Crash,
+    /// (At `Before` only) fail this attempt with a retryable fault instead
+    /// of running the step's action, as a platform's passing error would.
+    Fail,
     /// (At `After` only) do the side effect once more, as a redelivered
     /// message or a re-run after a crash would.
     Repeat,

@@ -1,6 +1,14 @@
 //! The provisioning engine (SPEC §5): takes every `Approved` request through
 //! create VM → protect → monitoring → billing → `Completed`, by itself.
 //!
+//! - **Flows as data**: the steps of a request's flow, in order, are a list
+//!   in [`crate::request::flow`]; each step's action is a plain async
+//!   function found in a table (`provisioning::ACTIONS`), given the request,
+//!   the settings, the step's deadline and the outputs of earlier steps.
+//!   An action's output (create_vm: the VM's id) is kept in the step log
+//!   and read back when a request is resumed. This executor is the one
+//!   every flow runs on.
+//!
 //! - **Saga-style step log**: each attempt is written to the store as
 //!   `Started` *before* its side effect and `Succeeded`/`Failed` after; the
 //!   request's own state (`Provisioning` at step *s*, attempt *n*) is the
@@ -21,8 +29,9 @@
 //! - Runs as a tokio task ([`Engine::start`]) with graceful shutdown, or
 //!   on demand ([`Engine::run_until_idle`]).
 
+mod flow;
 mod hooks;
-mod steps;
+mod provisioning;
 
 pub use crate::resilience::RetryPolicy;
 pub use hooks::{HookAction, HookPoint, Hooks, NoHooks};
@@ -34,11 +43,11 @@ use crate::request::{EngineAction, ProvisioningStep, Request, RequestId, Request
 use crate::service::RequestService;
 use crate::store::{StepLogEntry, StepPhase, StoreError};
 use chrono::{DateTime, Utc};
+use flow::{Backends, StepCtx, StepFault, StepOutputs};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use steps::Backends;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
@@ -458,6 +467,7 @@ impl Engine {
         let half =
             chrono::Duration::from_std(self.config.lease_ttl / 2).unwrap_or(chrono::Duration::MAX);
         let mut r = self.ledger.store.get_request(id).await?;
+        let mut outputs = self.outputs_so_far(&r).await?;
         let mut worked = false;
         // Whether the last write already logged the next step's `Started`.
         let mut opened = false;
@@ -493,7 +503,7 @@ impl Engine {
                     // engine holds it after all, the step is dropped before
                     // it records anything.
                     tokio::select! {
-                        out = self.run_step(r, p.step, generation, lease_until, opened) => out?,
+                        out = self.run_step(r, p.step, generation, lease_until, opened, &mut outputs) => out?,
                         () = self.heartbeat(id, &mut lease_until) => {
                             tracing::warn!(request = %id, "lease lost mid-step; leaving the request to its new owner");
                             return Err(EngineError::LeaseLost(id));
@@ -503,6 +513,20 @@ impl Engine {
                 other => return Ok((other, worked)),
             };
             worked = true;
+        }
+    }
+
+    /// What the request's earlier steps returned: nothing for a request
+    /// at its flow's first step, else read back from its step log (a
+    /// request this engine resumes after a crash, a lease expiry or an
+    /// Admin's retry).
+    async fn outputs_so_far(&self, r: &Request) -> Result<StepOutputs, EngineError> {
+        match r.progress {
+            Some(p) if p.step != r.flow().first() => {
+                let log = self.ledger.store.step_log(r.id).await?;
+                Ok(StepOutputs::from_log(&log))
+            }
+            _ => Ok(StepOutputs::default()),
         }
     }
 
@@ -565,7 +589,9 @@ impl Engine {
         }
     }
 
-    #[tracing::instrument(name = "step", skip(self, r), fields(%step))]
+    /// Runs `step` of the request's flow until it succeeds, fails for
+    /// good or runs out of retries, recording each attempt.
+    #[tracing::instrument(name = "step", skip(self, r, outputs), fields(flow = r.flow().name(), %step))]
     async fn run_step(
         &self,
         mut r: Request,
@@ -573,19 +599,41 @@ impl Engine {
         lease: u64,
         lease_until: DateTime<Utc>,
         mut opened: bool,
+        outputs: &mut StepOutputs,
     ) -> Result<(Request, bool), EngineError> {
         let clock = &self.backends.clock;
         let deadline = crate::backend::after(clock.now(), self.config.retry.step_deadline);
+        let action = flow::action_of(&provisioning::ACTIONS, step);
         loop {
             let attempt = r.progress.map_or(1, |p| p.attempt);
             if !std::mem::take(&mut opened) {
                 self.log(&r, step, attempt, StepPhase::Started, lease)
                     .await?;
             }
-            self.hook(r.id, HookPoint::Before(step))?;
-            let mut result = self.backends.run(&self.config, &r, step, deadline).await;
-            if result.is_ok() && self.hook(r.id, HookPoint::After(step))? == HookAction::Repeat {
-                result = self.backends.run(&self.config, &r, step, deadline).await;
+            let mut result = match (self.hook(r.id, HookPoint::Before(step))?, &action) {
+                (HookAction::Fail, _) => Err(StepFault {
+                    retryable: true,
+                    reason: format!("injected failure before {step}"),
+                }),
+                (_, Err(missing)) => Err(missing.clone()),
+                (_, Ok(run)) => {
+                    let cx = StepCtx {
+                        config: &self.config,
+                        request: &r,
+                        deadline,
+                        outputs,
+                    };
+                    let mut result = run(&self.backends, &cx).await;
+                    if result.is_ok()
+                        && self.hook(r.id, HookPoint::After(step))? == HookAction::Repeat
+                    {
+                        result = run(&self.backends, &cx).await;
+                    }
+                    result
+                }
+            };
+            if let Ok(out) = &mut result {
+                outputs.record(step, out.output.clone());
             }
             match result {
                 Ok(out) => {
@@ -595,6 +643,7 @@ impl Engine {
                         attempt,
                         StepPhase::Succeeded {
                             detail: out.detail.clone(),
+                            output: out.output,
                         },
                         lease,
                     );

@@ -393,3 +393,119 @@ async fn the_next_steps_start_rides_on_the_write_only_while_the_lease_is_fresh()
     // Nothing to open on a request that is not provisioning.
     assert!(e.opening(&r, 7, now + ttl).is_none());
 }
+
+/// Crashes once, before `step`.
+struct CrashOnceBefore(ProvisioningStep, std::sync::atomic::AtomicBool);
+
+impl Hooks for CrashOnceBefore {
+    fn at(&self, _: RequestId, point: HookPoint) -> HookAction {
+        let fire = point == HookPoint::Before(self.0)
+            && !self.1.swap(true, std::sync::atomic::Ordering::SeqCst);
+        if fire {
+            HookAction::Crash
+        } else {
+            HookAction::Continue
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_resumed_request_reads_earlier_steps_outputs_from_its_step_log() {
+    let (svc, id) = approved(demo::spec("web01")).await;
+    let name = format!("web01-r{}", id.0);
+    let mut c = cluster();
+    let n = name.clone();
+    // create_vm looks the VM up and confirms it ready: two reads. Billing,
+    // after the crash, takes the VM's id from create_vm's logged output
+    // instead of reading the platform a third time.
+    c.expect_find_vm()
+        .times(2)
+        .returning(move |_| Ok(Some(vm(&n, VmState::Ready))));
+    c.expect_protect_vm().times(1).returning(|_, _| Ok(()));
+    let mut m = MockMon::new();
+    m.expect_find().never();
+    m.expect_register().never();
+    let mut b = MockBill::new();
+    b.expect_is_active().times(1).returning(|_| Ok(false));
+    b.expect_activate()
+        .withf(|a| a.vm_uuid == "uuid-1")
+        .times(1)
+        .returning(|_| Ok(()));
+    let mut cfg = config();
+    cfg.monitoring = false;
+    let e = Engine::new(svc.clone(), Arc::new(c), Arc::new(m), Arc::new(b), cfg).with_hooks(
+        Arc::new(CrashOnceBefore(ProvisioningStep::Bill, Default::default())),
+    );
+    let crashed = e.process(id).await.unwrap_err();
+    assert!(matches!(crashed, EngineError::Crashed(..)), "{crashed}");
+    let log = svc.store().step_log(id).await.unwrap();
+    let create = log
+        .iter()
+        .find_map(|l| match (&l.step, &l.phase) {
+            (ProvisioningStep::CreateVm, StepPhase::Succeeded { output, .. }) => Some(output),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(create["vm_uuid"], "uuid-1", "{log:?}");
+    assert_eq!(e.process(id).await.unwrap(), RequestState::Completed);
+}
+
+#[test]
+fn every_step_of_every_flow_has_an_action_and_no_action_is_orphaned() {
+    use crate::request::flow;
+    for f in flow::ALL {
+        for &step in f.steps() {
+            assert!(
+                super::flow::action_of(&super::provisioning::ACTIONS, step).is_ok(),
+                "{} step {step} has no action",
+                f.name()
+            );
+        }
+    }
+    for a in &super::provisioning::ACTIONS {
+        assert!(
+            flow::ALL.iter().any(|f| f.steps().contains(&a.step)),
+            "action for {} belongs to no flow",
+            a.step
+        );
+    }
+    assert_eq!(flow::PROVISIONING.first(), ProvisioningStep::CreateVm);
+    assert_eq!(
+        flow::PROVISIONING.next(ProvisioningStep::Monitor),
+        Some(ProvisioningStep::Bill)
+    );
+    assert_eq!(flow::PROVISIONING.next(ProvisioningStep::Bill), None);
+}
+
+#[test]
+fn outputs_keep_the_last_success_of_each_step_and_ignore_nulls() {
+    use super::flow::StepOutputs;
+    let line = |step, phase| StepLogEntry {
+        at: chrono::DateTime::UNIX_EPOCH,
+        engine: "e".into(),
+        step,
+        attempt: 1,
+        phase,
+        lease: 1,
+    };
+    let ok = |output| StepPhase::Succeeded {
+        detail: "d".into(),
+        output,
+    };
+    let log = [
+        line(
+            ProvisioningStep::CreateVm,
+            ok(serde_json::json!({"vm_uuid": "old"})),
+        ),
+        line(ProvisioningStep::CreateVm, StepPhase::Started),
+        line(
+            ProvisioningStep::CreateVm,
+            ok(serde_json::json!({"vm_uuid": "new"})),
+        ),
+        line(ProvisioningStep::Protect, ok(serde_json::Value::Null)),
+    ];
+    let out = StepOutputs::from_log(&log);
+    assert_eq!(out.text(ProvisioningStep::CreateVm, "vm_uuid"), Some("new"));
+    assert_eq!(out.text(ProvisioningStep::Protect, "vm_uuid"), None);
+    assert_eq!(out.text(ProvisioningStep::CreateVm, "other"), None);
+}

@@ -12,6 +12,7 @@
 //! `Error`) are not in [`Action`]: they exist only inside the library.
 
 mod action_kind;
+pub mod flow;
 mod history;
 mod transition;
 
@@ -129,10 +130,10 @@ impl ProvisioningStep {
         ProvisioningStep::Bill,
     ];
 
-    /// The step after this one, or `None` after the last.
+    /// The step after this one in the provisioning flow, or `None` after
+    /// the last ([`flow::PROVISIONING`]).
     pub fn next(self) -> Option<ProvisioningStep> {
-        let i = Self::ALL.iter().position(|s| *s == self)?;
-        Self::ALL.get(i + 1).copied()
+        flow::PROVISIONING.next(self)
     }
 
     /// The step's name in `snake_case`.

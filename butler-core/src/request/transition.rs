@@ -272,7 +272,7 @@ pub(crate) fn advance(
         EngineAction::StartProvisioning => {
             next.state = RequestState::Provisioning;
             next.progress = Some(StepProgress {
-                step: ProvisioningStep::CreateVm,
+                step: request.flow().first(),
                 attempt: 1,
             });
             note = None;
@@ -294,7 +294,7 @@ pub(crate) fn advance(
             if vm_uuid.is_some() {
                 next.vm_uuid = vm_uuid;
             }
-            match step.next() {
+            match request.flow().next(step) {
                 Some(s) => {
                     next.progress = Some(StepProgress {
                         step: s,

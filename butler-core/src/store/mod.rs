@@ -213,6 +213,11 @@ pub enum StepPhase {
     Succeeded {
         /// Outcome, e.g. `created VM 1f…` or `already registered`.
         detail: String,
+        /// What the step returned for later steps of its flow (create_vm:
+        /// `{"vm_uuid": …}`); `null` when nothing. Read back by the engine
+        /// when it resumes a request.
+        #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+        output: serde_json::Value,
     },
     /// Failed.
     Failed {

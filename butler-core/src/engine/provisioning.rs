@@ -1,100 +1,62 @@
-//! The side effects of each provisioning step, each idempotent: look up by
-//! the deterministic VM name before creating anything.
+//! The provisioning flow's actions (SPEC §5), each idempotent: it looks
+//! up by the deterministic VM name before creating anything. The order of
+//! the steps is [`crate::request::flow::PROVISIONING`]; [`ACTIONS`] gives
+//! each step its action.
 
+use super::flow::{permanent, Backends, StepAction, StepCtx, StepFault, StepOutcome};
 use super::EngineConfig;
 use crate::backend::{
-    BackendError, Billing, BillingActivation, Capability, Clock, ClusterBackend, Monitor,
-    MonitorRegistration, ProtectRequest, Schedule, ScheduleKind, TaskId, TaskState, VmCreate,
-    VmState,
+    BillingActivation, Capability, MonitorRegistration, ProtectRequest, Schedule, ScheduleKind,
+    TaskId, TaskState, VmCreate, VmState,
 };
-use crate::request::{ProvisioningStep, Request};
+use crate::request::ProvisioningStep;
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
 
-/// What a step achieved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StepOutcome {
-    pub(crate) vm_uuid: Option<String>,
-    pub(crate) detail: String,
-}
+/// Each provisioning step and its action.
+pub(crate) const ACTIONS: [StepAction; 4] = [
+    StepAction {
+        step: ProvisioningStep::CreateVm,
+        run: |b, cx| Box::pin(b.create_vm(cx)),
+    },
+    StepAction {
+        step: ProvisioningStep::Protect,
+        run: |b, cx| Box::pin(b.protect(cx)),
+    },
+    StepAction {
+        step: ProvisioningStep::Monitor,
+        run: |b, cx| Box::pin(b.register(cx)),
+    },
+    StepAction {
+        step: ProvisioningStep::Bill,
+        run: |b, cx| Box::pin(b.bill(cx)),
+    },
+];
 
-/// Why a step attempt failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StepFault {
-    pub(crate) retryable: bool,
-    pub(crate) reason: String,
-}
+/// The key of create_vm's output that holds the VM's platform id.
+const VM_UUID: &str = "vm_uuid";
 
-impl From<BackendError> for StepFault {
-    fn from(e: BackendError) -> Self {
-        StepFault {
-            retryable: e.is_retryable(),
-            reason: e.to_string(),
-        }
-    }
-}
-
-fn permanent(reason: String) -> StepFault {
-    StepFault {
-        retryable: false,
-        reason,
+/// create_vm's outcome: the VM's id, for the request and for later steps.
+fn made(uuid: String, detail: String) -> StepOutcome {
+    StepOutcome {
+        output: serde_json::json!({ VM_UUID: uuid }),
+        vm_uuid: Some(uuid),
+        detail,
     }
 }
 
 /// A step this deployment switched off: recorded as such, never as done.
 fn skipped() -> StepOutcome {
-    StepOutcome {
-        vm_uuid: None,
-        detail: "skipped by configuration".into(),
-    }
-}
-
-pub(crate) struct Backends {
-    pub(crate) cluster: Arc<dyn ClusterBackend>,
-    pub(crate) monitor: Arc<dyn Monitor>,
-    pub(crate) billing: Arc<dyn Billing>,
-    pub(crate) clock: Arc<dyn Clock>,
+    StepOutcome::done("skipped by configuration")
 }
 
 impl Backends {
-    pub(crate) async fn run(
-        &self,
-        cfg: &EngineConfig,
-        r: &Request,
-        step: ProvisioningStep,
-        deadline: DateTime<Utc>,
-    ) -> Result<StepOutcome, StepFault> {
-        match step {
-            ProvisioningStep::CreateVm => self.create_vm(cfg, r, deadline).await,
-            ProvisioningStep::Protect
-                if !self.cluster.capabilities().has(Capability::Protection) =>
-            {
-                Ok(StepOutcome {
-                    vm_uuid: None,
-                    detail: "skipped: the platform has no protection groups".into(),
-                })
-            }
-            ProvisioningStep::Protect => self.protect(cfg, r).await,
-            ProvisioningStep::Monitor if !cfg.monitoring => Ok(skipped()),
-            ProvisioningStep::Bill if !cfg.billing => Ok(skipped()),
-            ProvisioningStep::Monitor => self.register(cfg, r, deadline).await,
-            ProvisioningStep::Bill => self.bill(r).await,
-        }
-    }
-
-    async fn create_vm(
-        &self,
-        cfg: &EngineConfig,
-        r: &Request,
-        deadline: DateTime<Utc>,
-    ) -> Result<StepOutcome, StepFault> {
+    async fn create_vm(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
+        let (cfg, r, deadline) = (cx.config, cx.request, cx.deadline);
         let name = r.platform_vm_name();
         if let Some(vm) = self.cluster.find_vm(&name).await? {
             let uuid = self.wait_ready(cfg, &name, vm.state, deadline).await?;
-            return Ok(StepOutcome {
-                vm_uuid: Some(uuid.clone()),
-                detail: format!("found VM {name} ({uuid}) made earlier"),
-            });
+            let detail = format!("found VM {name} ({uuid}) made earlier");
+            return Ok(made(uuid, detail));
         }
         let s = &r.spec;
         let req = VmCreate {
@@ -137,10 +99,8 @@ impl Backends {
                 retryable: true,
                 reason: format!("VM {name} not visible yet after its task succeeded"),
             })?;
-        Ok(StepOutcome {
-            vm_uuid: Some(vm.uuid.clone()),
-            detail: format!("created VM {name} ({})", vm.uuid),
-        })
+        let detail = format!("created VM {name} ({})", vm.uuid);
+        Ok(made(vm.uuid, detail))
     }
 
     /// Polls until the VM named `name` is ready. Poll errors that may pass
@@ -215,13 +175,16 @@ impl Backends {
         }
     }
 
-    async fn protect(&self, cfg: &EngineConfig, r: &Request) -> Result<StepOutcome, StepFault> {
+    async fn protect(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
+        let (cfg, r) = (cx.config, cx.request);
+        if !self.cluster.capabilities().has(Capability::Protection) {
+            return Ok(StepOutcome::done(
+                "skipped: the platform has no protection groups",
+            ));
+        }
         let s = &r.spec;
         if !s.backup_local && !s.backup_remote {
-            return Ok(StepOutcome {
-                vm_uuid: None,
-                detail: "no backups requested".into(),
-            });
+            return Ok(StepOutcome::done("no backups requested"));
         }
         let mut schedules = Vec::new();
         if s.backup_local {
@@ -249,14 +212,11 @@ impl Backends {
             schedules,
         };
         self.cluster.protect_vm(&s.cluster, &req).await?;
-        Ok(StepOutcome {
-            vm_uuid: None,
-            detail: format!(
-                "protected in {} with {} schedule(s)",
-                req.group,
-                req.schedules.len()
-            ),
-        })
+        Ok(StepOutcome::done(format!(
+            "protected in {} with {} schedule(s)",
+            req.group,
+            req.schedules.len()
+        )))
     }
 
     /// The remote site `cluster` replicates to when the deployment did not
@@ -279,9 +239,12 @@ impl Backends {
         }
     }
 
-    async fn uuid(&self, r: &Request) -> Result<String, StepFault> {
-        if let Some(u) = &r.vm_uuid {
-            return Ok(u.clone());
+    /// The VM's platform id: create_vm's output, else (a step log written
+    /// before steps had outputs) a look-up by name.
+    async fn uuid(&self, cx: &StepCtx<'_>) -> Result<String, StepFault> {
+        let r = cx.request;
+        if let Some(u) = cx.outputs.text(ProvisioningStep::CreateVm, VM_UUID) {
+            return Ok(u.to_string());
         }
         let name = r.platform_vm_name();
         match self.cluster.find_vm(&name).await? {
@@ -290,18 +253,14 @@ impl Backends {
         }
     }
 
-    async fn register(
-        &self,
-        cfg: &EngineConfig,
-        r: &Request,
-        deadline: DateTime<Utc>,
-    ) -> Result<StepOutcome, StepFault> {
+    async fn register(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
+        let (cfg, r, deadline) = (cx.config, cx.request, cx.deadline);
+        if !cfg.monitoring {
+            return Ok(skipped());
+        }
         let name = r.platform_vm_name();
         if self.monitor.find(&name).await?.is_some() {
-            return Ok(StepOutcome {
-                vm_uuid: None,
-                detail: "already registered".into(),
-            });
+            return Ok(StepOutcome::done("already registered"));
         }
         let (vm_uuid, address) = self.address(cfg, &name, deadline).await?;
         let reg = MonitorRegistration {
@@ -315,10 +274,10 @@ impl Backends {
             cost_center: r.spec.derived().cost_center.clone(),
         };
         self.monitor.register(&reg).await?;
-        Ok(StepOutcome {
-            vm_uuid: None,
-            detail: format!("registered with address {}", reg.address),
-        })
+        Ok(StepOutcome::done(format!(
+            "registered with address {}",
+            reg.address
+        )))
     }
 
     /// The VM's uuid and first IP address, polling until the platform
@@ -351,17 +310,18 @@ impl Backends {
         }
     }
 
-    async fn bill(&self, r: &Request) -> Result<StepOutcome, StepFault> {
+    async fn bill(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
+        let r = cx.request;
+        if !cx.config.billing {
+            return Ok(skipped());
+        }
         let name = r.platform_vm_name();
         if self.billing.is_active(&name).await? {
-            return Ok(StepOutcome {
-                vm_uuid: None,
-                detail: "already active".into(),
-            });
+            return Ok(StepOutcome::done("already active"));
         }
         let act = BillingActivation {
             vm_name: name,
-            vm_uuid: self.uuid(r).await?,
+            vm_uuid: self.uuid(cx).await?,
             cost_center: r.spec.derived().cost_center.clone(),
             vcpus: r.spec.vcpus(),
             ram_gib: r.spec.ram_gib,
@@ -372,9 +332,9 @@ impl Backends {
             effective_date: self.clock.now().date_naive(),
         };
         self.billing.activate(&act).await?;
-        Ok(StepOutcome {
-            vm_uuid: None,
-            detail: format!("billing active for cost center {}", act.cost_center),
-        })
+        Ok(StepOutcome::done(format!(
+            "billing active for cost center {}",
+            act.cost_center
+        )))
     }
 }

@@ -1,0 +1,135 @@
+//! What the executor needs of a flow's steps: a table from each step to its
+//! action, the context an action gets, and what it returns. The order of
+//! the steps is data in [`crate::request::flow`]; the actions of the
+//! provisioning flow live in `provisioning.rs`.
+
+use super::EngineConfig;
+use crate::backend::{BackendError, Billing, Clock, ClusterBackend, Monitor};
+use crate::request::{ProvisioningStep, Request};
+use crate::store::{StepLogEntry, StepPhase};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// The backends every action may call, each behind its deadline guard.
+pub(crate) struct Backends {
+    pub(crate) cluster: Arc<dyn ClusterBackend>,
+    pub(crate) monitor: Arc<dyn Monitor>,
+    pub(crate) billing: Arc<dyn Billing>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// What an action sees: the request, the engine's settings, the step's
+/// deadline and what earlier steps of the flow returned.
+pub(crate) struct StepCtx<'a> {
+    pub(crate) config: &'a EngineConfig,
+    pub(crate) request: &'a Request,
+    pub(crate) deadline: DateTime<Utc>,
+    pub(crate) outputs: &'a StepOutputs,
+}
+
+/// What a step achieved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StepOutcome {
+    /// The VM's platform id, when the step learned it (the request keeps it).
+    pub(crate) vm_uuid: Option<String>,
+    /// One line for the history and the step log.
+    pub(crate) detail: String,
+    /// The step's output for later steps, kept in the step log
+    /// (`serde_json::Value::Null`: none).
+    pub(crate) output: serde_json::Value,
+}
+
+impl StepOutcome {
+    /// An outcome with a detail line and no output.
+    pub(crate) fn done(detail: impl Into<String>) -> StepOutcome {
+        StepOutcome {
+            vm_uuid: None,
+            detail: detail.into(),
+            output: serde_json::Value::Null,
+        }
+    }
+}
+
+/// Why a step attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StepFault {
+    pub(crate) retryable: bool,
+    pub(crate) reason: String,
+}
+
+impl From<BackendError> for StepFault {
+    fn from(e: BackendError) -> Self {
+        StepFault {
+            retryable: e.is_retryable(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+pub(crate) fn permanent(reason: String) -> StepFault {
+    StepFault {
+        retryable: false,
+        reason,
+    }
+}
+
+/// The future an action returns.
+pub(crate) type StepFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<StepOutcome, StepFault>> + Send + 'a>>;
+
+/// One step's action: a plain async function of the backends and the
+/// step's context. It must be idempotent (look up before acting): the
+/// executor runs it again after a lost reply, a crash or a lease expiry.
+pub(crate) type Action = for<'a> fn(&'a Backends, &'a StepCtx<'a>) -> StepFuture<'a>;
+
+/// A step of some flow and its action.
+pub(crate) struct StepAction {
+    pub(crate) step: ProvisioningStep,
+    pub(crate) run: Action,
+}
+
+/// The action of `step`: a permanent fault when this engine has none (a
+/// request written by a newer version of Butler, say), never a panic.
+pub(crate) fn action_of(
+    table: &'static [StepAction],
+    step: ProvisioningStep,
+) -> Result<Action, StepFault> {
+    table
+        .iter()
+        .find(|a| a.step == step)
+        .map(|a| a.run)
+        .ok_or_else(|| permanent(format!("this engine has no action for step {step}")))
+}
+
+/// The outputs of a request's succeeded steps, by step: filled as the
+/// executor goes, and read back from the step log when it resumes a
+/// request another process (or an earlier pass) started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct StepOutputs(BTreeMap<ProvisioningStep, serde_json::Value>);
+
+impl StepOutputs {
+    /// The outputs the step log records (the last success of each step wins).
+    pub(crate) fn from_log(log: &[StepLogEntry]) -> StepOutputs {
+        let mut out = StepOutputs::default();
+        for line in log {
+            if let StepPhase::Succeeded { output, .. } = &line.phase {
+                out.record(line.step, output.clone());
+            }
+        }
+        out
+    }
+
+    pub(crate) fn record(&mut self, step: ProvisioningStep, output: serde_json::Value) {
+        if !output.is_null() {
+            self.0.insert(step, output);
+        }
+    }
+
+    /// Field `key` of `step`'s output, if that step returned it as a string.
+    pub(crate) fn text(&self, step: ProvisioningStep, key: &str) -> Option<&str> {
+        self.0.get(&step)?.get(key)?.as_str()
+    }
+}

@@ -1,0 +1,60 @@
+//! Flows as data: the named steps an approved request goes through, in
+//! order. The state machine reads a request's first and next step here,
+//! and the engine looks each step's action up in its own table
+//! (`engine::actions`), so a new flow is a new list and new actions, never
+//! a new executor.
+
+use super::{ProvisioningStep, Request};
+
+/// One flow: a name and its steps, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow {
+    name: &'static str,
+    steps: &'static [ProvisioningStep],
+}
+
+impl Flow {
+    /// A flow of `steps`, in order. A flow has at least one step: an empty
+    /// list fails to compile where the flow is a constant.
+    pub const fn new(name: &'static str, steps: &'static [ProvisioningStep]) -> Flow {
+        assert!(!steps.is_empty(), "a flow has at least one step");
+        Flow { name, steps }
+    }
+
+    /// The flow's name (in traces and the docs).
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Its steps, in order.
+    pub const fn steps(&self) -> &'static [ProvisioningStep] {
+        self.steps
+    }
+
+    /// The step a request of this flow starts with.
+    pub fn first(&self) -> ProvisioningStep {
+        // Never empty: `new` refuses that.
+        self.steps[0]
+    }
+
+    /// The step after `step`, or `None` after the last (or for a step
+    /// that is not part of this flow).
+    pub fn next(&self, step: ProvisioningStep) -> Option<ProvisioningStep> {
+        let i = self.steps.iter().position(|s| *s == step)?;
+        self.steps.get(i + 1).copied()
+    }
+}
+
+/// Provisioning (SPEC §5): create the VM, protect it, register it with
+/// monitoring, activate billing.
+pub const PROVISIONING: Flow = Flow::new("provisioning", &ProvisioningStep::ALL);
+
+/// Every flow the engine runs; the generic fault test walks each of them.
+pub const ALL: [&Flow; 1] = [&PROVISIONING];
+
+impl Request {
+    /// The flow this request runs once approved.
+    pub fn flow(&self) -> &'static Flow {
+        &PROVISIONING
+    }
+}
