@@ -33,6 +33,20 @@ fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
     ]
 }
 
+/// Whether the step log shows `step` failing and being retried.
+fn retried(log: &[butler::store::StepLogEntry], step: ProvisioningStep) -> bool {
+    log.iter().any(|l| {
+        l.step == step
+            && matches!(
+                l.phase,
+                StepPhase::Failed {
+                    will_retry: true,
+                    ..
+                }
+            )
+    })
+}
+
 /// A request of `flow`, approved and ready for the engine. A flow added
 /// to [`butler::request::flow::ALL`] fails the generic test below until
 /// it says here how its requests start.
@@ -106,17 +120,7 @@ async fn every_flow_survives_each_step_failing_repeating_and_dying() {
                     assert_eq!(w.get(r.id).await.state, RequestState::Completed, "{case}");
                     w.assert_exactly_once(r.id).await;
                     let log = w.svc.store().step_log(r.id).await.unwrap();
-                    let retried = log.iter().any(|l| {
-                        l.step == step
-                            && matches!(
-                                l.phase,
-                                StepPhase::Failed {
-                                    will_retry: true,
-                                    ..
-                                }
-                            )
-                    });
-                    assert_eq!(retried, action == Fail, "{case}: {log:?}");
+                    assert_eq!(retried(&log, step), action == Fail, "{case}: {log:?}");
                     for &s in flow.steps() {
                         let done = log
                             .iter()
@@ -773,7 +777,6 @@ const PROVISIONING: [(ProvisioningStep, Op); 4] = [
 #[tokio::test]
 async fn every_step_fails_loses_its_reply_and_resumes_in_turn() {
     use butler::sim::{FaultKind, ScriptedFault};
-    use butler::store::StepPhase;
     assert_eq!(
         PROVISIONING.map(|(s, _)| s),
         ProvisioningStep::ALL,
@@ -799,17 +802,7 @@ async fn every_step_fails_loses_its_reply_and_resumes_in_turn() {
             assert_eq!(s.completed, 1, "{step} {kind:?}");
             w.assert_exactly_once(r.id).await;
             let log = w.svc.store().step_log(r.id).await.unwrap();
-            let retried = log.iter().any(|l| {
-                l.step == step
-                    && matches!(
-                        l.phase,
-                        StepPhase::Failed {
-                            will_retry: true,
-                            ..
-                        }
-                    )
-            });
-            assert!(retried, "{step} {kind:?}: {log:?}");
+            assert!(retried(&log, step), "{step} {kind:?}: {log:?}");
         }
         // Fails for good: Error naming the step; nothing after it ran.
         let w = World::new(

@@ -37,4 +37,4 @@ pub mod testing;
 pub use store::{PoolOptions, PostgresStore};
 
 /// The schema version this build writes (see [`PostgresStore::schema_version`]).
-pub const SCHEMA_VERSION: i64 = schema::MIGRATIONS.len() as i64;
+pub const SCHEMA_VERSION: i64 = schema::SCHEMA.versions.len() as i64;

@@ -1,5 +1,5 @@
 use crate::group_commit::{LeaseAsk, Writer};
-use crate::schema::MIGRATIONS;
+use crate::schema::SCHEMA;
 use async_trait::async_trait;
 use butler_core::auth::{User, UserAudit};
 use butler_core::migration::{GroupId, MigrationGroup, MigrationReport, RunId, VmReport};
@@ -117,9 +117,9 @@ impl<T: GenericClient + Sync> Cached for T {
     }
 }
 
-fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Backend(StorageFailure::caused_by(e))
-}
+pub(crate) use butler_core::store::sql::codec::{
+    big, json, num, parse, split_request as split, storage_error as backend, RawRequest,
+};
 
 /// A database error with PostgreSQL's code and message (never the
 /// connection string).
@@ -137,34 +137,7 @@ fn is(e: &tokio_postgres::Error, state: &SqlState) -> bool {
     e.code() == Some(state)
 }
 
-pub(crate) fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(backend)
-}
-
-pub(crate) fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|e| {
-        StoreError::Backend(StorageFailure::caused_by(e).context("stored row does not decode"))
-    })
-}
-
-/// A Butler number as a BIGINT (numbers past i64 do not occur; saturate).
-pub(crate) fn big(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// A BIGINT read back as a Butler number (negative ones are not Butler's).
-pub(crate) fn num(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
 use butler_core::store::outbox::micros;
-
-/// Splits a request into its row body (JSON without history) and history.
-pub(crate) fn split(mut r: Request) -> Result<(Request, String, Vec<HistoryEntry>), StoreError> {
-    let history = std::mem::take(&mut r.history);
-    let body = json(&r)?;
-    Ok((r, body, history))
-}
 
 async fn next_in(c: &impl GenericClient, sequence: &str) -> Result<u64, StoreError> {
     let row = c
@@ -223,25 +196,6 @@ async fn insert_audit(c: &impl GenericClient, line: &str) -> Result<(), StoreErr
         .await
         .map_err(pg)?;
     Ok(())
-}
-
-/// A request as stored, decoded by the caller so one bad row can be skipped.
-pub(crate) struct RawRequest {
-    pub(crate) id: i64,
-    pub(crate) body: String,
-    pub(crate) history: Vec<String>,
-}
-
-impl RawRequest {
-    pub(crate) fn decode(&self) -> Result<Request, StoreError> {
-        let mut r: Request = parse(&self.body)?;
-        r.history = self
-            .history
-            .iter()
-            .map(|h| parse(h))
-            .collect::<Result<_, _>>()?;
-        Ok(r)
-    }
 }
 
 impl PostgresStore {
@@ -333,22 +287,9 @@ impl PostgresStore {
             .await
             .map_err(pg)?
             .get(0);
-        let target = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
-        if current > target {
-            return Err(StoreError::Backend(
-                format!(
-                    "database schema version {current} is newer than this Butler ({target}); upgrade Butler"
-                )
-                .into(),
-            ));
-        }
-        for (i, sql) in MIGRATIONS
-            .iter()
-            .enumerate()
-            .skip(usize::try_from(current).unwrap_or(0))
-        {
-            tx.batch_execute(sql).await.map_err(pg)?;
-            let v = i32::try_from(i + 1).unwrap_or(i32::MAX);
+        for (version, sql) in SCHEMA.pending(i64::from(current))? {
+            tx.batch_execute(&sql).await.map_err(pg)?;
+            let v = i32::try_from(version).unwrap_or(i32::MAX);
             tx.execute_c("UPDATE butler_schema SET version = $1", &[&v])
                 .await
                 .map_err(pg)?;

@@ -3,6 +3,7 @@
 
 mod memory;
 pub mod outbox;
+pub mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 

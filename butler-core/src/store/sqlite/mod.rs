@@ -1,11 +1,7 @@
 //! The embedded SQLite store: a file (WAL) or in memory, schema migrations,
 //! transactions, and the version check done by the `UPDATE … WHERE version = ?`
-//! itself, so two writers can never both win.
-//!
-//! Design note for a PostgreSQL store: the same tables carry over; the lease
-//! upsert below becomes `INSERT … ON CONFLICT … WHERE leases.owner = $owner
-//! OR leases.expires_at <= $now`, which is what lets several engines share
-//! one database without processing a request twice.
+//! itself, so two writers can never both win. Its tables, schema runner
+//! plan and row codec are the shared SQL layer's ([`crate::store::sql`]).
 
 use super::{
     Delivery, DeliveryOutcome, FlowStore, GroupStore, KeyStore, OutboxStore, Page, ReportStore,
@@ -31,7 +27,7 @@ mod schema;
 mod writer;
 
 use rows::*;
-use schema::MIGRATIONS;
+use schema::SCHEMA;
 use writer::{writer, Done, Job};
 
 /// A [`Store`] on SQLite.
@@ -48,19 +44,7 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Backend(StorageFailure::caused_by(e))
-}
-
-fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(backend)
-}
-
-fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|e| {
-        StoreError::Backend(StorageFailure::caused_by(e).context("stored row does not decode"))
-    })
-}
+use super::sql::codec::{json, parse, storage_error as backend};
 
 use super::outbox::micros;
 
@@ -209,23 +193,10 @@ impl SqliteStore {
         let current: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(backend)?;
-        let target = MIGRATIONS.len() as i64;
-        if current > target {
-            return Err(StoreError::Backend(
-                format!(
-                    "database schema version {current} is newer than this Butler ({target}); upgrade Butler"
-                )
-                .into(),
-            ));
-        }
-        for (i, sql) in MIGRATIONS
-            .iter()
-            .enumerate()
-            .skip(usize::try_from(current).unwrap_or(0))
-        {
+        for (version, sql) in SCHEMA.pending(current)? {
             let tx = conn.transaction().map_err(backend)?;
-            tx.execute_batch(sql).map_err(backend)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)
+            tx.execute_batch(&sql).map_err(backend)?;
+            tx.pragma_update(None, "user_version", version)
                 .map_err(backend)?;
             tx.commit().map_err(backend)?;
         }
@@ -989,6 +960,95 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
+    /// The schema of `c` as SQLite reports it, one line per table, column,
+    /// foreign key, index key and trigger, in name order: what a fresh
+    /// store must have, whatever the text that made it.
+    fn schema_of(c: &Connection) -> String {
+        use rusqlite::types::Value;
+        // Every row of `sql`, its columns as text.
+        let rows = |sql: &str| -> Vec<Vec<String>> {
+            let mut st = c.prepare(sql).unwrap();
+            let n = st.column_count();
+            st.query_map([], |r| {
+                (0..n)
+                    .map(|i| {
+                        Ok(match r.get::<_, Value>(i)? {
+                            Value::Null => "-".to_string(),
+                            Value::Integer(v) => v.to_string(),
+                            Value::Text(t) => t,
+                            other => format!("{other:?}"),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+        };
+        let mut out = String::new();
+        for t in rows(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        ) {
+            let (table, sql) = (&t[0], &t[1]);
+            let clustered = sql.contains("WITHOUT ROWID");
+            let autoinc = sql.contains("AUTOINCREMENT");
+            out += &format!("table {table} clustered={clustered} autoincrement={autoinc}\n");
+            // cid, name, type, notnull, default, pk
+            for col in rows(&format!("PRAGMA table_info({table})")) {
+                out += &format!(
+                    "  column {} {} notnull={} default={} pk={}\n",
+                    col[1], col[2], col[3], col[4], col[5]
+                );
+            }
+            // id, seq, table, from, to, ...
+            for fk in rows(&format!("PRAGMA foreign_key_list({table})")) {
+                out += &format!("  fk {} -> {}({})\n", fk[3], fk[2], fk[4]);
+            }
+        }
+        for ix in rows(
+            "SELECT name, tbl_name, coalesce(sql, 'CREATE UNIQUE') FROM sqlite_master WHERE type = 'index' ORDER BY name",
+        ) {
+            // A constraint's own index has no SQL, and is unique.
+            let (index, table, sql) = (&ix[0], &ix[1], &ix[2]);
+            let unique = sql.starts_with("CREATE UNIQUE");
+            let filter = sql.split(" WHERE ").nth(1).map(str::trim);
+            // seqno, cid, name, desc, coll, key
+            let keys: Vec<String> = rows(&format!("PRAGMA index_xinfo({index})"))
+                .into_iter()
+                .filter(|k| k[5] == "1")
+                .map(|k| format!("{}{}", k[2], if k[3] == "1" { " desc" } else { "" }))
+                .collect();
+            out += &format!(
+                "index {index} on {table}({}) unique={unique} filter={filter:?}\n",
+                keys.join(", ")
+            );
+        }
+        for tr in
+            rows("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+        {
+            out += &format!("trigger {} on {}\n", tr[0], tr[1]);
+        }
+        out
+    }
+
+    /// The schema a new store file gets, as SQLite reports it, is the one
+    /// recorded in `schema.txt` (checked once against the schema text the
+    /// tables were written in before the shared SQL layer). A change to a
+    /// table shows here; record it with `BUTLER_RECORD_SCHEMA=1`, and add
+    /// a schema version for stores that exist.
+    #[tokio::test]
+    async fn a_new_store_has_the_recorded_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("butler.sqlite");
+        drop(SqliteStore::open(&path).unwrap());
+        let got = schema_of(&Connection::open(&path).unwrap());
+        let record = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/sqlite/schema.txt");
+        if std::env::var_os("BUTLER_RECORD_SCHEMA").is_some() {
+            std::fs::write(record, &got).unwrap();
+        }
+        assert_eq!(got, std::fs::read_to_string(record).unwrap());
+    }
+
     #[tokio::test]
     async fn sqlite_in_memory_passes_the_store_suite() {
         crate::testing::store::run_all(&SqliteStore::open_in_memory().unwrap()).await;
@@ -1012,7 +1072,7 @@ mod tests {
             key,
             "tokens signed before a restart stay verifiable"
         );
-        assert_eq!(s.schema_version().await.unwrap(), MIGRATIONS.len() as i64);
+        assert_eq!(s.schema_version().await.unwrap(), SCHEMA.target());
         let r = s.get_request(id).await.unwrap();
         assert_eq!((r.owner.as_str(), r.history.len()), ("zoe", 1));
         assert!(

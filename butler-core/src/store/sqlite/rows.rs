@@ -2,8 +2,10 @@
 //! and their history, the step log, sequences, version and uniqueness
 //! errors, users' audit lines.
 
-use super::{backend, json, parse};
+use super::{backend, json};
 use crate::request::{HistoryEntry, Request, RequestId};
+use crate::store::sql::codec::split_request;
+pub(super) use crate::store::sql::codec::RawRequest;
 use crate::store::StoreError;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -15,9 +17,8 @@ pub(super) struct HistoryRow {
 
 /// Splits a request into its row body (JSON without history) and its
 /// history rows, all encoded here rather than on the store thread.
-pub(super) fn split(mut r: Request) -> Result<(Request, String, Vec<HistoryRow>), StoreError> {
-    let history = std::mem::take(&mut r.history);
-    let body = json(&r)?;
+pub(super) fn split(r: Request) -> Result<(Request, String, Vec<HistoryRow>), StoreError> {
+    let (r, body, history) = split_request(r)?;
     let rows = history
         .iter()
         .map(|h: &HistoryEntry| {
@@ -44,26 +45,6 @@ pub(super) fn insert_history(
             .map_err(backend)?;
     }
     Ok(())
-}
-
-/// A request as stored: decoded by the caller, off the store thread.
-pub(super) struct RawRequest {
-    /// The request number (to name it when it cannot be decoded).
-    pub(super) id: i64,
-    body: String,
-    history: Vec<String>,
-}
-
-impl RawRequest {
-    pub(super) fn decode(&self) -> Result<Request, StoreError> {
-        let mut r: Request = parse(&self.body)?;
-        r.history = self
-            .history
-            .iter()
-            .map(|h| parse(h))
-            .collect::<Result<_, _>>()?;
-        Ok(r)
-    }
 }
 
 pub(super) fn load_raw(c: &Connection, id: i64, body: String) -> Result<RawRequest, StoreError> {
