@@ -1086,6 +1086,42 @@ fn a_1000_vm_migration_killed_mid_run_accounts_for_every_vm_and_its_retry_moves_
     });
 }
 
+/// Watching a run nobody moves (its process died before recovery closed
+/// it) on the virtual clock neither ends nor makes time run: the watch
+/// re-reads the store as idle work does, never jumping time ahead at each
+/// read (which would spin, and fire every deadline in the process).
+#[tokio::test]
+async fn watching_a_run_nobody_moves_does_not_run_the_clock() {
+    use butler::migration::{MigrationReport, IDLE_REREAD};
+    let (dir, s, _a, b, _f, _v) = two_processes(48, 4, "stalled").await;
+    let store = SqliteStore::open(dir.path().join("shared.sqlite")).unwrap();
+    let run = store.next_run_id().await.unwrap();
+    let t0 = s.clock().now();
+    let stalled = MigrationReport {
+        id: run,
+        group: butler::migration::GroupId(1),
+        group_name: "stalled".into(),
+        source: "c1-madrid".into(),
+        destination: "c2-santiago".into(),
+        started_by: "ops".into(),
+        started: t0,
+        ended: None,
+        cancelled: false,
+        interrupted: false,
+        planned: vec!["vm-a".into()],
+        vms: vec![],
+    };
+    store.save_report(&stalled).await.unwrap();
+    let mut watch = b
+        .watch(&viewer(), run, Duration::from_secs(5))
+        .await
+        .unwrap();
+    // Long enough in real time for many re-reads, whatever the load.
+    let waited = tokio::time::timeout(IDLE_REREAD * 6, watch.next()).await;
+    assert!(waited.is_err(), "a stalled run answered {waited:?}");
+    assert_eq!(s.clock().now(), t0, "the watch made virtual time pass");
+}
+
 /// Another process sharing the store follows a run it did not start: every
 /// VM once, as it finishes, then the end with the stored report.
 #[tokio::test]

@@ -41,7 +41,7 @@ pub use token::{TokenError, ValidationToken, MAX_TOKEN_CHARS};
 pub use validate::{
     validate, Finding, FindingCode, Severity, ValidationReport, STALE_AFTER_MINUTES,
 };
-pub use watch::{RunProgress, RunWatch};
+pub use watch::{RunProgress, RunWatch, IDLE_REREAD};
 
 #[cfg(test)]
 mod tests;

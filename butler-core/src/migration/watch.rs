@@ -29,6 +29,10 @@ pub enum RunProgress {
     Ended(Box<MigrationReport>),
 }
 
+/// How often, in real time, a watch on a virtual clock re-reads the store
+/// while nothing in its process moves that clock.
+pub const IDLE_REREAD: Duration = Duration::from_millis(50);
+
 /// Follows one run through the store; see
 /// [`MigrationService::watch`](super::MigrationService::watch).
 pub struct RunWatch {
@@ -67,6 +71,22 @@ impl RunWatch {
         }
     }
 
+    /// Waits before the next read of the store: `poll` on the clock. On a
+    /// virtual clock, a wait that alone made time pass would let a watcher
+    /// of a run in another process (or of one nobody moves any more) spin,
+    /// jumping time ahead at every read; so it waits as idle work does,
+    /// until the clock passes `poll` or [`IDLE_REREAD`] of real time.
+    async fn pause(&self) {
+        if self.clock.is_virtual() {
+            tokio::select! {
+                () = self.clock.sleep_idle(self.poll) => {}
+                () = tokio::time::sleep(IDLE_REREAD) => {}
+            }
+        } else {
+            self.clock.sleep(self.poll).await;
+        }
+    }
+
     /// The run followed.
     pub fn run(&self) -> RunId {
         self.run
@@ -99,7 +119,7 @@ impl RunWatch {
                 self.ended = true;
                 return Ok(Some(RunProgress::Ended(Box::new(report))));
             }
-            self.clock.sleep(self.poll).await;
+            self.pause().await;
         }
     }
 }
