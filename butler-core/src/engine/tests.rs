@@ -504,6 +504,11 @@ fn outputs_keep_the_last_success_of_each_step_and_ignore_nulls() {
         ),
         line(ProvisioningStep::Protect, ok(serde_json::Value::Null)),
     ];
+    assert_eq!(
+        log[0].phase.to_string(),
+        "succeeded: d",
+        "people see the detail, not the output"
+    );
     let out = StepOutputs::from_log(&log);
     assert_eq!(out.text(ProvisioningStep::CreateVm, "vm_uuid"), Some("new"));
     assert_eq!(out.text(ProvisioningStep::Protect, "vm_uuid"), None);

@@ -229,6 +229,23 @@ pub enum StepPhase {
     },
 }
 
+impl std::fmt::Display for StepPhase {
+    /// One line for people: `started`, `succeeded: <detail>`, `failed:
+    /// <reason>` (and whether it will be retried); outputs are for the
+    /// engine and are not shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepPhase::Started => f.write_str("started"),
+            StepPhase::Succeeded { detail, .. } => write!(f, "succeeded: {detail}"),
+            StepPhase::Failed {
+                reason,
+                will_retry: true,
+            } => write!(f, "failed, will retry: {reason}"),
+            StepPhase::Failed { reason, .. } => write!(f, "failed: {reason}"),
+        }
+    }
+}
+
 /// One line of the saga-style step log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepLogEntry {

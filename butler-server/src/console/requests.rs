@@ -393,7 +393,7 @@ async fn request_page(state: &AppState, v: Viewer, id: u64, stale: bool) -> Resp
         .into_iter()
         .map(|s| {
             format!(
-                "{}  {} #{} {:?}",
+                "{}  {} #{} {}",
                 s.at.format("%Y-%m-%d %H:%M:%S"),
                 s.step,
                 s.attempt,
