@@ -194,11 +194,6 @@ async fn a_forged_validation_token_moves_nothing() {
 async fn bodies_of_the_wrong_size_type_or_shape_are_refused() {
     let s = start(settings()).await;
     let ana = s.script("ana").await;
-    let mut big = spec("web01");
-    big["special_requirement"] = json!("x".repeat(100 * 1024));
-    let a = s.post(&ana, "/api/requests", big, None).await;
-    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{:?}", a.body);
-    assert_eq!(a.code(), "body_too_large");
     let form = s
         .http
         .post(format!("{}/api/requests", s.base))
@@ -236,6 +231,14 @@ async fn bodies_of_the_wrong_size_type_or_shape_are_refused() {
     let q = s.get(&ana, "/api/requests?state=nonsense").await;
     assert_eq!(q.status, StatusCode::BAD_REQUEST);
     assert_eq!(s.get(&ana, "/api/requests").await.body["total"], 0);
+    // Last: the server answers an oversized body before reading it all and
+    // closes the connection, which a pooled client may not know yet when
+    // it sends its next request (a spurious IncompleteMessage under load).
+    let mut big = spec("web01");
+    big["special_requirement"] = json!("x".repeat(100 * 1024));
+    let a = s.post(&ana, "/api/requests", big, None).await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{:?}", a.body);
+    assert_eq!(a.code(), "body_too_large");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
