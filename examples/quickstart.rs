@@ -224,7 +224,7 @@ async fn migration_drill(
     );
 
     println!("\n== 10. Fix it (power the VM off) and validate again ==");
-    sim.set_power(vm, PowerState::Off);
+    sim.set_vm_power(vm, PowerState::Off);
     migrations.refresh(olga, g.id).await?;
     let (_, _, report) = migrations.validate(olga, g.id).await?;
     println!(

@@ -5,6 +5,7 @@ use butler_core::backend::{Billing, Clock, ClusterBackend, Monitor, SystemClock}
 use butler_core::catalog::Catalog;
 use butler_core::cost::RateBook;
 use butler_core::engine::{Engine, EngineConfig};
+use butler_core::inventory::{InventoryConfig, VmService};
 use butler_core::migration::{MigrationConfig, MigrationService};
 use butler_core::notify::{Notifier, NotifyConfig, NotifyHub};
 use butler_core::service::RequestService;
@@ -36,6 +37,7 @@ use std::sync::Arc;
 pub struct Butler {
     requests: Arc<RequestService>,
     migrations: Arc<MigrationService>,
+    vms: Arc<VmService>,
     #[cfg(feature = "users")]
     users: Arc<UserService>,
     engine: Option<Arc<Engine>>,
@@ -69,6 +71,12 @@ impl Butler {
     /// Migration groups, facts, validation, migration, reports (SPEC §7–§9).
     pub fn migrations(&self) -> &Arc<MigrationService> {
         &self.migrations
+    }
+
+    /// The inventory: the VMs Butler made or adopted, their power and
+    /// their reconcile with the platform (SPEC §12).
+    pub fn vms(&self) -> &Arc<VmService> {
+        &self.vms
     }
 
     /// Stored users and login (SPEC §1).
@@ -125,6 +133,7 @@ pub struct ButlerBuilder {
     notify: NotifyConfig,
     engine: Option<EngineConfig>,
     migration: MigrationConfig,
+    inventory: InventoryConfig,
     policy: Policy,
     seed: u64,
     #[cfg(feature = "sim")]
@@ -145,6 +154,7 @@ impl Default for ButlerBuilder {
             notify: NotifyConfig::default(),
             engine: None,
             migration: MigrationConfig::default(),
+            inventory: InventoryConfig::default(),
             policy: Policy::standard(),
             seed: 0,
             #[cfg(feature = "sim")]
@@ -249,6 +259,12 @@ impl ButlerBuilder {
         self
     }
 
+    /// Inventory settings (guest shutdown wait, reconcile page).
+    pub fn inventory_config(mut self, config: InventoryConfig) -> Self {
+        self.inventory = config;
+        self
+    }
+
     /// The authorization policy (default: [`Policy::standard`]).
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
@@ -336,6 +352,13 @@ impl ButlerBuilder {
                 "engine call_deadline must be shorter than lease_ttl, or a slow call could outlive its lease",
             ));
         }
+        let vms = Arc::new(VmService::new(
+            store.clone(),
+            platform.clone(),
+            clock.clone(),
+            self.policy,
+            self.inventory,
+        ));
         let mut requests = RequestService::with_clock(store.clone(), catalog, rates, clock.clone())
             .with_policy(self.policy);
         if !self.notifiers.is_empty() {
@@ -391,6 +414,7 @@ impl ButlerBuilder {
         Ok(Butler {
             requests,
             migrations,
+            vms,
             #[cfg(feature = "users")]
             users: Arc::new(UserService::with_clock(store.clone(), clock.clone())),
             engine,

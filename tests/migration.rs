@@ -354,7 +354,7 @@ async fn tokens_are_refused_when_stale_or_with_errors() {
         .unwrap();
     let (_, _, ok) = svc.validate(&ops(), g3.id).await.unwrap();
     // A refresh that finds different facts invalidates the token.
-    s.set_power(&f.vm_names[3], PowerState::On);
+    s.set_vm_power(&f.vm_names[3], PowerState::On);
     svc.refresh(&ops(), g.id).await.unwrap();
     let refused = svc.migrate(&ops(), ok.token().unwrap()).await.unwrap_err();
     assert!(refused.to_string().contains("facts changed"), "{refused}");
@@ -364,7 +364,7 @@ async fn tokens_are_refused_when_stale_or_with_errors() {
     let err = svc.migrate(&ops(), bad.token().unwrap()).await.unwrap_err();
     assert!(err.to_string().contains("1 error"), "{err}");
     // Viewers neither validate nor migrate.
-    s.set_power(&f.vm_names[3], PowerState::Off);
+    s.set_vm_power(&f.vm_names[3], PowerState::Off);
     svc.refresh(&ops(), g.id).await.unwrap();
     assert!(matches!(
         svc.validate(&viewer(), g.id).await,
@@ -836,7 +836,7 @@ async fn retrying_failed_vms_skips_and_names_those_that_moved_since() {
 #[tokio::test]
 async fn a_vm_not_definitely_off_cannot_migrate() {
     let (s, f, svc, g) = clean_setup(43, 6, 3, Arc::new(MemoryStore::new())).await;
-    s.set_power(&f.vm_names[2], PowerState::Unknown); // paused, suspended, unknown
+    s.set_vm_power(&f.vm_names[2], PowerState::Unknown); // paused, suspended, unknown
     svc.refresh(&ops(), g.id).await.unwrap();
     let (g, facts, v) = svc.validate(&ops(), g.id).await.unwrap();
     let flagged: Vec<&str> = v

@@ -60,6 +60,9 @@ fn spec_allows_operation(role: Role, op: Operation) -> bool {
         O::ReadGroups => &[Role::Viewer, Role::Operator, Role::Admin],
         O::EditGroups | O::ValidateGroups | O::Migrate => &[Role::Operator],
         O::RefreshFacts => &[Role::Operator, Role::Admin],
+        // SPEC §12: power (besides the owner) and reconcile; adopting is an Admin's.
+        O::PowerVms | O::ReconcileVms => &[Role::Operator, Role::Admin],
+        O::AdoptVms => &[Role::Admin],
         O::ReadUsers | O::ManageUsers | O::EditCatalog | O::EditRates | O::ReadNotifications => {
             &[Role::Admin]
         }
@@ -327,8 +330,9 @@ async fn no_user_or_host_call_takes_an_approved_request_further_only_the_engine(
         .filter(|h| h.action == ActionKind::StepDone && h.actor == butler::auth::ENGINE_NAME)
         .count();
     assert_eq!(
-        engine_steps, 4,
-        "Completed only after the engine's four steps"
+        engine_steps,
+        butler::request::ProvisioningStep::ALL.len(),
+        "Completed only after every step of the engine's flow"
     );
 }
 
@@ -447,7 +451,7 @@ async fn tampered_forged_foreign_and_stale_tokens_are_refused_and_move_nothing()
         .unwrap();
 
     // With errors: a powered-on VM.
-    s.set_power(&f.vm_names[1], PowerState::On);
+    s.set_vm_power(&f.vm_names[1], PowerState::On);
     svc.refresh(&olga(), g.id).await.unwrap();
     let (_, _, bad) = svc.validate(&olga(), g.id).await.unwrap();
     assert!(bad.errors > 0);
@@ -464,7 +468,7 @@ async fn tampered_forged_foreign_and_stale_tokens_are_refused_and_move_nothing()
     );
 
     // A refresh that finds the same facts keeps a token valid.
-    s.set_power(&f.vm_names[1], PowerState::Off);
+    s.set_vm_power(&f.vm_names[1], PowerState::Off);
     svc.refresh(&olga(), g.id).await.unwrap();
     let (_, _, ok) = svc.validate(&olga(), g.id).await.unwrap();
     let good = ok.token().unwrap().clone();

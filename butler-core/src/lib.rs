@@ -42,6 +42,7 @@ pub mod engine;
 mod error;
 #[cfg(feature = "xlsx")]
 pub mod export;
+pub mod inventory;
 mod ledger;
 pub mod limits;
 pub mod migration;

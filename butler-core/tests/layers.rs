@@ -23,6 +23,8 @@ const PURE: &[&str] = &[
     "request/action_kind.rs",
     "request/history.rs",
     "request/transition.rs",
+    "request/flow.rs",
+    "inventory/record.rs",
     "catalog.rs",
     "auth/policy.rs",
     "auth/names.rs",

@@ -202,8 +202,8 @@ async fn only_a_definite_off_is_off() {
             ..Default::default()
         },
     );
-    sim.set_power(&f.vm_names[0], PowerState::Unknown);
-    sim.set_power(&f.vm_names[1], PowerState::Off);
+    sim.set_vm_power(&f.vm_names[0], PowerState::Unknown);
+    sim.set_vm_power(&f.vm_names[1], PowerState::Off);
     let paused = backend.find_vm(&f.vm_names[0]).await.unwrap().unwrap();
     assert_eq!(paused.power, PowerState::Unknown, "PAUSED is not off");
     let off = backend.find_vm(&f.vm_names[1]).await.unwrap().unwrap();
@@ -720,4 +720,73 @@ async fn an_unreachable_prism_keeps_the_transport_error_as_the_cause() {
         cause = c.source();
     }
     assert!(found, "no reqwest error under {e:?}");
+}
+
+/// Power through v3 `PUT /vms/{uuid}` (`power_state` and its mechanism)
+/// and a restart through Prism Element's `set_power_state`; Prism's
+/// failing power-off of an off VM surfaces as the task's error, and the
+/// inventory never asks for it (it reads the state first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn power_changes_reach_prism_and_an_off_vm_is_never_powered_off_again() {
+    use butler_core::backend::{PowerChange, PowerState};
+    use butler_nutanix::fake::Quirks;
+    let (sim, fake, backend) = setup(39).await;
+    let f = fleet::generate(
+        &sim,
+        &fleet::FleetSpec {
+            vms: 1,
+            groups: 1,
+            ..Default::default()
+        },
+    );
+    let name = f.vm_names[0].clone();
+    let uuid = sim.vm(&name).unwrap().uuid;
+    backend.set_power(&uuid, PowerChange::On).await.unwrap();
+    assert_eq!(sim.vm(&name).unwrap().power, PowerState::On);
+    backend
+        .set_power(&uuid, PowerChange::GuestRestart)
+        .await
+        .unwrap();
+    assert_eq!(sim.guest_restarts(&name), 1, "ACPI_REBOOT reached the VM");
+    backend
+        .set_power(&uuid, PowerChange::GuestShutdown)
+        .await
+        .unwrap();
+    assert_eq!(sim.vm(&name).unwrap().power, PowerState::Off);
+    fake.set_quirks(Quirks {
+        power_off_when_off_fails: true,
+        ..Default::default()
+    });
+    let err = backend
+        .set_power(&uuid, PowerChange::HardOff)
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("ErrorCode: 9"), "{err}");
+    // The same through the inventory: read first, nothing asked.
+    let vms = butler_core::inventory::VmService::new(
+        std::sync::Arc::new(butler_core::store::MemoryStore::new()),
+        std::sync::Arc::new(backend),
+        sim.clock(),
+        butler_core::auth::Policy::standard(),
+        Default::default(),
+    );
+    let ada = butler_core::auth::Actor::trusted("ada", [butler_core::auth::Role::Admin]).unwrap();
+    let rec = vms.adopt(&ada, &name, "ana", "CC-1").await.unwrap();
+    let before = fake.requests();
+    let out = vms
+        .power(
+            &ada,
+            rec.id,
+            butler_core::inventory::PowerRequest {
+                change: PowerChange::HardOff,
+                force_after_deadline: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        butler_core::inventory::PowerOutcome::Already(PowerState::Off)
+    );
+    assert!(fake.requests() - before <= 2, "one look-up, no PUT");
 }

@@ -33,6 +33,7 @@ mod schema;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod vms;
 
 pub use store::{PoolOptions, PostgresStore};
 

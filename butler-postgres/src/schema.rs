@@ -50,4 +50,6 @@ const VERSIONS: &[Version] = &[
     &[Change::Group(t::OUTBOX)],
     // 5: runs someone asked to stop (from any process sharing the store).
     &[Change::Table(t::RUN_CANCELS)],
+    // 6: the inventory.
+    &[Change::Group(t::INVENTORY)],
 ];

@@ -133,7 +133,7 @@ pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
-fn is(e: &tokio_postgres::Error, state: &SqlState) -> bool {
+pub(crate) fn is(e: &tokio_postgres::Error, state: &SqlState) -> bool {
     e.code() == Some(state)
 }
 
@@ -242,7 +242,7 @@ impl PostgresStore {
         Ok(store)
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(|e| {
             StoreError::Backend(StorageFailure::caused_by(e).context("no PostgreSQL connection"))
         })

@@ -34,6 +34,7 @@ pub(crate) struct Butler {
     requests: Arc<RequestService>,
     migrations: Arc<MigrationService>,
     users: Arc<UserService>,
+    vms: Arc<butler_core::inventory::VmService>,
     /// `None` on Nutanix until monitoring and billing adapters exist.
     engine: Option<Arc<Engine>>,
     sim: Option<SimPlatform>,
@@ -270,6 +271,7 @@ impl Butler {
             requests: b.requests().clone(),
             migrations: b.migrations().clone(),
             users: b.users().clone(),
+            vms: b.vms().clone(),
             engine: b.engine().cloned(),
             sim: b.simulator().cloned(),
             platform: b.platform().clone(),
@@ -282,6 +284,7 @@ impl Butler {
             requests: self.requests.clone(),
             migrations: self.migrations.clone(),
             users: self.users.clone(),
+            vms: self.vms.clone(),
             platform: self.platform.clone(),
         }
     }

@@ -71,7 +71,7 @@ impl Simulator {
     }
     /// Powers a VM on or off; ``False`` if no such VM.
     fn set_power(&self, name: &str, on: bool) -> bool {
-        self.sim.set_power(
+        self.sim.set_vm_power(
             name,
             if on {
                 butler_core::backend::PowerState::On

@@ -159,7 +159,7 @@ async fn the_quickstart_story_in_the_browser() {
         "findings grouped by code"
     );
     b.shot("08-validation-errors").await;
-    s.sim().set_power(&vm, PowerState::Off);
+    s.sim().set_vm_power(&vm, PowerState::Off);
     b.click("#refresh").await;
     b.wait_text("#vms", "c1-madrid").await;
     b.click("#validate").await;

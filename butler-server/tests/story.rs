@@ -4,7 +4,6 @@
 
 mod common;
 
-use butler::backend::PowerState;
 use common::{spec, start, Login};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -128,6 +127,36 @@ async fn the_quickstart_story_over_http() {
         .unwrap_or_default();
     assert_eq!(history.first().copied(), Some("created"));
     assert_eq!(history.last().copied(), Some("completed"));
+
+    // 6b. Her VM is in her inventory: she shuts it down, and the second
+    //     time nothing is asked of the platform. Bea sees it but may not
+    //     power it; a change that does not exist is refused.
+    let vms = s.get(&ana, "/api/vms").await;
+    assert_eq!(vms.status, StatusCode::OK, "{:?}", vms.body);
+    assert_eq!(vms.body["total"], 1, "{:?}", vms.body);
+    assert_eq!(vms.body["items"][0]["request"], id);
+    let vm_id = vms.body["items"][0]["id"].as_u64().unwrap_or(0);
+    let power = format!("/api/vms/{vm_id}/power");
+    let off = s
+        .post(&ana, &power, json!({"change": "guest_shutdown"}), None)
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+    assert_eq!(off.body, json!({"outcome": "done", "power": "off"}));
+    let again = s
+        .post(&ana, &power, json!({"change": "hard_off"}), None)
+        .await;
+    assert_eq!(again.body, json!({"outcome": "already", "power": "off"}));
+    let denied = s.post(&bea, &power, json!({"change": "on"}), None).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN, "{:?}", denied.body);
+    let odd = s
+        .post(&ana, &power, json!({"change": "explode"}), None)
+        .await;
+    assert!(odd.status.is_client_error(), "{:?}", odd.body);
+    let vm = s.get(&bea, &format!("/api/vms/{vm_id}")).await;
+    assert_eq!(vm.body["power"], "off");
+    assert_eq!(vm.body["history"].as_array().map(Vec::len), Some(3));
+    let on = s.post(&ana, &power, json!({"change": "on"}), None).await;
+    assert_eq!(on.body, json!({"outcome": "done", "power": "on"}));
     assert!(history.contains(&"reviewed"), "{history:?}");
 
     // 7. Bea exports the list as a workbook.
@@ -208,8 +237,17 @@ async fn the_quickstart_story_over_http() {
         assert_eq!(refused.code(), "validation_required");
     }
 
-    // Powered off, it validates clean and migrates.
-    s.sim().set_power(&vm, PowerState::Off);
+    // Olga (Operator) powers it off through the inventory; then it
+    // validates clean and migrates.
+    let off = s
+        .post(
+            &olga,
+            &format!("/api/vms/{vm_id}/power"),
+            json!({"change": "guest_shutdown", "force_after_deadline": true}),
+            None,
+        )
+        .await;
+    assert_eq!(off.body, json!({"outcome": "done", "power": "off"}));
     s.post(
         &olga,
         &format!("/api/groups/{gid}/refresh"),

@@ -37,6 +37,8 @@ pub enum Op {
     MigrateProtectionGroup,
     /// `ClusterBackend::set_vm_project`.
     SetVmProject,
+    /// `ClusterBackend::set_power`.
+    SetPower,
     /// `ClusterBackend::list_storage_containers`.
     ListStorageContainers,
     /// `ClusterBackend::category_values`.
@@ -53,7 +55,7 @@ pub enum Op {
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 19] = [
+    pub const ALL: [Op; 20] = [
         Op::ListClusters,
         Op::ListProjects,
         Op::ListSubnets,
@@ -67,6 +69,7 @@ impl Op {
         Op::ProtectVm,
         Op::MigrateProtectionGroup,
         Op::SetVmProject,
+        Op::SetPower,
         Op::ListStorageContainers,
         Op::CategoryValues,
         Op::MonitorFind,
@@ -91,6 +94,7 @@ impl Op {
             Op::ProtectVm => "protect_vm",
             Op::MigrateProtectionGroup => "migrate_protection_group",
             Op::SetVmProject => "set_vm_project",
+            Op::SetPower => "set_power",
             Op::ListStorageContainers => "list_storage_containers",
             Op::CategoryValues => "category_values",
             Op::MonitorFind => "monitor_find",
@@ -108,6 +112,7 @@ impl Op {
                 | Op::ProtectVm
                 | Op::MigrateProtectionGroup
                 | Op::SetVmProject
+                | Op::SetPower
                 | Op::MonitorRegister
                 | Op::BillingActivate
         )

@@ -8,7 +8,7 @@ use butler_core::backend::{
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -203,6 +203,10 @@ pub(crate) struct World {
     pub(crate) placements: HashMap<String, String>,
     /// Category key → values.
     pub(crate) categories: BTreeMap<String, BTreeSet<String>>,
+    /// VM uuids whose guests ignore ACPI shutdown and restart.
+    pub(crate) unresponsive_guests: HashSet<String>,
+    /// VM uuid → guest restarts done.
+    pub(crate) guest_restarts: HashMap<String, u32>,
 }
 
 impl World {
@@ -230,6 +234,8 @@ impl World {
             containers: Vec::new(),
             placements: HashMap::new(),
             categories: BTreeMap::new(),
+            unresponsive_guests: HashSet::new(),
+            guest_restarts: HashMap::new(),
         }
     }
 
@@ -325,6 +331,26 @@ impl World {
             .filter_map(|i| self.vms.get(*i))
             .filter(move |v| moved == 0 || v.info.cluster == cluster)
             .skip(skip)
+    }
+
+    /// Deletes the VM at index `i` as someone at the platform's console
+    /// would: gone from every index; its slot stays, on no cluster.
+    pub(crate) fn delete_vm(&mut self, i: usize) {
+        let Some(vm) = self.vms.get_mut(i) else {
+            return;
+        };
+        let cluster = std::mem::take(&mut vm.info.cluster);
+        let (name, uuid) = (vm.name.clone(), vm.info.uuid.clone());
+        self.vm_by_uuid.remove(&uuid);
+        if let Some(same) = self.vm_by_name.get_mut(&*name) {
+            same.retain(|x| *x != i);
+            if same.is_empty() {
+                self.vm_by_name.remove(&*name);
+            }
+        }
+        if let Some(c) = self.vm_by_cluster.get_mut(&cluster) {
+            c.moved += 1;
+        }
     }
 
     /// How many VMs are on `cluster`.

@@ -219,7 +219,7 @@ async fn migration_moves_every_vm_of_the_group_and_takes_longer_with_more_data()
     let g = &f.groups[0];
     let members = sim.protection_group(&g.cluster, &g.name).unwrap().vms;
     assert_eq!(members.len(), 10);
-    sim.set_power(&members[0], PowerState::On);
+    sim.set_vm_power(&members[0], PowerState::On);
     sim.migrate_protection_group(&g.cluster, &g.name, &f.destination)
         .await
         .unwrap();

@@ -21,5 +21,12 @@ async fn a_platform_without_optional_features_passes_with_their_checks_skipped()
     sim.set_capabilities(Capabilities::none());
     assert_eq!(sim.capabilities(), Capabilities::none());
     let skipped = run_all(&sim, &Fixture::demo_platform(sim.clock(), "bare")).await;
-    assert_eq!(skipped, vec![Capability::Protection, Capability::Migration]);
+    assert_eq!(
+        skipped,
+        vec![
+            Capability::Power,
+            Capability::Protection,
+            Capability::Migration
+        ]
+    );
 }

@@ -122,5 +122,11 @@ impl World {
             1,
             "{name}: billing activations"
         );
+        // One inventory record, for this request and the VM made.
+        let rec = self.svc.store().find_vm_named(&name).await.unwrap();
+        let rec = rec.unwrap_or_else(|| panic!("{name}: no inventory record"));
+        assert_eq!(rec.request, Some(id), "{name}: inventory record");
+        let vm = self.sim.vm(&name).unwrap();
+        assert_eq!(rec.platform_id, vm.uuid, "{name}: inventory record's VM");
     }
 }

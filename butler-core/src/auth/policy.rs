@@ -139,11 +139,17 @@ pub enum Operation {
     EditRates,
     /// See notification deliveries that failed.
     ReadNotifications,
+    /// Power any VM of the inventory (owners may power their own).
+    PowerVms,
+    /// Adopt a VM that predates Butler into the inventory.
+    AdoptVms,
+    /// Reconcile the inventory with the platform.
+    ReconcileVms,
 }
 
 impl Operation {
     /// Every operation outside the request workflow.
-    pub const OTHERS: [Operation; 10] = [
+    pub const OTHERS: [Operation; 13] = [
         Operation::ReadGroups,
         Operation::EditGroups,
         Operation::RefreshFacts,
@@ -154,6 +160,9 @@ impl Operation {
         Operation::EditCatalog,
         Operation::EditRates,
         Operation::ReadNotifications,
+        Operation::PowerVms,
+        Operation::AdoptVms,
+        Operation::ReconcileVms,
     ];
 
     /// The roles any of which allow this operation (requests: see [`REQUEST_RULES`]).
@@ -163,7 +172,8 @@ impl Operation {
             O::Request(a) => request_rule(a).roles,
             O::ReadGroups => &[Role::Viewer, Role::Operator, Role::Admin],
             O::EditGroups | O::ValidateGroups | O::Migrate => &[Role::Operator],
-            O::RefreshFacts => &[Role::Operator, Role::Admin],
+            O::RefreshFacts | O::PowerVms | O::ReconcileVms => &[Role::Operator, Role::Admin],
+            O::AdoptVms => &[Role::Admin],
             O::ReadUsers
             | O::ManageUsers
             | O::EditCatalog
@@ -188,6 +198,9 @@ impl fmt::Display for Operation {
             O::EditCatalog => "change the catalog",
             O::EditRates => "change the rate cards",
             O::ReadNotifications => "read failed notifications",
+            O::PowerVms => "power VMs",
+            O::AdoptVms => "adopt VMs",
+            O::ReconcileVms => "reconcile the inventory",
         })
     }
 }

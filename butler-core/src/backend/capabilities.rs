@@ -26,17 +26,20 @@ pub enum Capability {
     Categories,
     /// Waiting on the platform for a task to end: `wait_task` long-polls.
     TaskLongPoll,
+    /// Powering VMs on, off and restarting them: `set_power`.
+    Power,
 }
 
 impl Capability {
     /// Every capability, in order.
-    pub const ALL: [Capability; 6] = [
+    pub const ALL: [Capability; 7] = [
         Capability::Protection,
         Capability::Migration,
         Capability::ProjectRemap,
         Capability::StorageContainers,
         Capability::Categories,
         Capability::TaskLongPoll,
+        Capability::Power,
     ];
 
     /// Its name (`storage_containers`).
@@ -48,6 +51,7 @@ impl Capability {
             Capability::StorageContainers => "storage_containers",
             Capability::Categories => "categories",
             Capability::TaskLongPoll => "task_long_poll",
+            Capability::Power => "power",
         }
     }
 
@@ -79,7 +83,7 @@ impl fmt::Display for Capability {
 /// use butler_core::backend::{Capabilities, Capability};
 /// let c = Capabilities::none().with(Capability::Protection);
 /// assert!(c.has(Capability::Protection) && !c.has(Capability::Categories));
-/// assert_eq!(Capabilities::all().without(Capability::Categories).iter().count(), 5);
+/// assert_eq!(Capabilities::all().without(Capability::Categories).iter().count(), 6);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Capabilities(u32);

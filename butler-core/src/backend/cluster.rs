@@ -422,6 +422,56 @@ impl RemoteSite {
     }
 }
 
+/// A change of a VM's power ([`ClusterBackend::set_power`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PowerChange {
+    /// Power on.
+    On,
+    /// Ask the guest to shut down (ACPI): the VM is off once the guest is
+    /// done, which may take a while or never happen.
+    GuestShutdown,
+    /// Cut the power at once.
+    HardOff,
+    /// Ask the guest to restart (ACPI reboot).
+    GuestRestart,
+}
+
+impl PowerChange {
+    /// Every change, in order.
+    pub const ALL: [PowerChange; 4] = [
+        PowerChange::On,
+        PowerChange::GuestShutdown,
+        PowerChange::HardOff,
+        PowerChange::GuestRestart,
+    ];
+
+    /// Its name (`guest_shutdown`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PowerChange::On => "on",
+            PowerChange::GuestShutdown => "guest_shutdown",
+            PowerChange::HardOff => "hard_off",
+            PowerChange::GuestRestart => "guest_restart",
+        }
+    }
+
+    /// The power state the change leads to (a restart: on).
+    pub fn target(self) -> PowerState {
+        match self {
+            PowerChange::On | PowerChange::GuestRestart => PowerState::On,
+            PowerChange::GuestShutdown | PowerChange::HardOff => PowerState::Off,
+        }
+    }
+}
+
+impl std::fmt::Display for PowerChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Protect a VM: put it in a group (created if absent) with schedules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProtectRequest {
@@ -554,6 +604,15 @@ pub trait ClusterBackend: Send + Sync {
             "set_vm_project",
             Capability::ProjectRemap,
         ))
+    }
+    /// Changes the power of the VM `vm_uuid` ([`Capability::Power`]);
+    /// returns once the platform has done it (its task, where it reports
+    /// one, succeeded). A guest shutdown is done when the guest is: read
+    /// the power state to know. Asking for the state a VM is already in is
+    /// the caller's to avoid (Prism fails a power-off of an off VM).
+    async fn set_power(&self, vm_uuid: &str, change: PowerChange) -> Result<(), BackendError> {
+        let _ = (vm_uuid, change);
+        Err(BackendError::unsupported("set_power", Capability::Power))
     }
     /// The storage containers of every cluster
     /// ([`Capability::StorageContainers`]; without it disk placement is

@@ -23,7 +23,7 @@ mod services;
 pub use capabilities::{Capabilities, Capability};
 pub use clock::{after, note_parked_on_clock, outside, Clock, Outside, OutsideWait, SystemClock};
 pub use cluster::{
-    ClusterBackend, ClusterInfo, ImageInfo, PowerState, ProjectInfo, ProtectRequest,
+    ClusterBackend, ClusterInfo, ImageInfo, PowerChange, PowerState, ProjectInfo, ProtectRequest,
     ProtectionGroup, RemoteSite, Schedule, ScheduleKind, SharedStrings, StorageContainerInfo,
     SubnetInfo, TaskId, TaskState, TaskStatus, VmBrief, VmCreate, VmInfo, VmState,
 };

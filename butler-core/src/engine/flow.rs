@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 /// The backends every action may call, each behind its deadline guard.
 pub(crate) struct Backends {
+    /// The store, for steps that record in it (the inventory).
+    pub(crate) store: Arc<dyn crate::store::Store>,
     pub(crate) cluster: Arc<dyn ClusterBackend>,
     pub(crate) monitor: Arc<dyn Monitor>,
     pub(crate) billing: Arc<dyn Billing>,

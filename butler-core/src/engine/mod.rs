@@ -283,10 +283,12 @@ impl Engine {
         use crate::resilience::Guarded;
         let ledger = svc.engine_ledger();
         let clock = ledger.clock.clone();
+        let store = ledger.store.clone();
         let d = config.call_deadline;
         Engine {
             ledger,
             backends: Backends {
+                store,
                 cluster: Arc::new(Guarded::cluster(cluster, clock.clone(), d)),
                 monitor: Arc::new(Guarded::monitor(monitor, clock.clone(), d)),
                 billing: Arc::new(Guarded::billing(billing, clock.clone(), d)),

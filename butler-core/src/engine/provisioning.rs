@@ -13,7 +13,7 @@ use crate::request::ProvisioningStep;
 use chrono::{DateTime, Utc};
 
 /// Each provisioning step and its action.
-pub(crate) const ACTIONS: [StepAction; 4] = [
+pub(crate) const ACTIONS: [StepAction; 5] = [
     StepAction {
         step: ProvisioningStep::CreateVm,
         run: |b, cx| Box::pin(b.create_vm(cx)),
@@ -29,6 +29,10 @@ pub(crate) const ACTIONS: [StepAction; 4] = [
     StepAction {
         step: ProvisioningStep::Bill,
         run: |b, cx| Box::pin(b.bill(cx)),
+    },
+    StepAction {
+        step: ProvisioningStep::Inventory,
+        run: |b, cx| Box::pin(b.record(cx)),
     },
 ];
 
@@ -336,5 +340,27 @@ impl Backends {
             "billing active for cost center {}",
             act.cost_center
         )))
+    }
+
+    /// Records the VM in the inventory, once: a record already there (a
+    /// repeated step, another engine) is kept.
+    async fn record(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
+        let uuid = self.uuid(cx).await?;
+        let (rec, made) = crate::inventory::VmService::record_provisioned(
+            self.store.as_ref(),
+            cx.request,
+            &uuid,
+            self.clock.now(),
+        )
+        .await
+        .map_err(|e| StepFault {
+            retryable: e.is_retryable(),
+            reason: format!("cannot record the VM in the inventory: {e}"),
+        })?;
+        Ok(StepOutcome::done(if made {
+            format!("recorded in the inventory as {}", rec.id)
+        } else {
+            format!("already in the inventory as {}", rec.id)
+        }))
     }
 }

@@ -215,6 +215,8 @@ async fn a_retryable_failure_is_retried_and_logged_before_and_after() {
             ActionKind::StepDone,
             ActionKind::StepDone,
             ActionKind::StepDone,
+            ActionKind::StepDone,
+            // The inventory records the VM.
             ActionKind::StepDone
         ]
     );
@@ -245,7 +247,7 @@ async fn a_retryable_failure_is_retried_and_logged_before_and_after() {
             (ProvisioningStep::CreateVm, 2, "started"),
         ]
     );
-    assert_eq!(phases.len(), 3 + 1 + 2 * 3);
+    assert_eq!(phases.len(), 3 + 1 + 2 * 4);
 }
 
 #[tokio::test]
@@ -474,7 +476,11 @@ fn every_step_of_every_flow_has_an_action_and_no_action_is_orphaned() {
         flow::PROVISIONING.next(ProvisioningStep::Monitor),
         Some(ProvisioningStep::Bill)
     );
-    assert_eq!(flow::PROVISIONING.next(ProvisioningStep::Bill), None);
+    assert_eq!(
+        flow::PROVISIONING.next(ProvisioningStep::Bill),
+        Some(ProvisioningStep::Inventory)
+    );
+    assert_eq!(flow::PROVISIONING.next(ProvisioningStep::Inventory), None);
 }
 
 #[test]

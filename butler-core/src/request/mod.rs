@@ -119,15 +119,18 @@ pub enum ProvisioningStep {
     Monitor,
     /// Activate billing for its cost center.
     Bill,
+    /// Record the VM in the inventory (SPEC §12).
+    Inventory,
 }
 
 impl ProvisioningStep {
     /// Every step, in order.
-    pub const ALL: [ProvisioningStep; 4] = [
+    pub const ALL: [ProvisioningStep; 5] = [
         ProvisioningStep::CreateVm,
         ProvisioningStep::Protect,
         ProvisioningStep::Monitor,
         ProvisioningStep::Bill,
+        ProvisioningStep::Inventory,
     ];
 
     /// The step after this one in the provisioning flow, or `None` after
@@ -143,6 +146,7 @@ impl ProvisioningStep {
             ProvisioningStep::Protect => "protect",
             ProvisioningStep::Monitor => "monitor",
             ProvisioningStep::Bill => "bill",
+            ProvisioningStep::Inventory => "inventory",
         }
     }
 }

@@ -224,6 +224,7 @@ fn provisioning_walks_the_steps_fails_and_retries_at_the_failed_step() {
         ProvisioningStep::Protect,
         ProvisioningStep::Monitor,
         ProvisioningStep::Bill,
+        ProvisioningStep::Inventory,
     ] {
         r = advance(
             &r,

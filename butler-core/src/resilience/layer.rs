@@ -2,7 +2,7 @@
 
 use crate::backend::{
     BackendError, Billing, BillingActivation, Capabilities, Clock, ClusterBackend, ClusterInfo,
-    ErrorKind, ImageInfo, Monitor, MonitorRegistration, ProjectInfo, ProtectRequest,
+    ErrorKind, ImageInfo, Monitor, MonitorRegistration, PowerChange, ProjectInfo, ProtectRequest,
     ProtectionGroup, RemoteSite, StorageContainerInfo, SubnetInfo, TaskId, TaskStatus, VmBrief,
     VmCreate, VmInfo,
 };
@@ -242,6 +242,10 @@ impl ClusterBackend for Guarded<dyn ClusterBackend> {
             self.inner.set_vm_project(vm_uuid, project),
         )
         .await
+    }
+    async fn set_power(&self, vm_uuid: &str, change: PowerChange) -> Result<(), BackendError> {
+        self.call("set_power", NONE, self.inner.set_power(vm_uuid, change))
+            .await
     }
     async fn list_storage_containers(&self) -> Result<Vec<StorageContainerInfo>, BackendError> {
         self.call(

@@ -1,9 +1,10 @@
 use super::outbox::{Delivery, DeliveryOutcome, DeliveryResult};
 use super::{
     FlowStore, GroupStore, KeyStore, OutboxStore, Page, ReportStore, RequestQuery, RequestStore,
-    SecretKey, StepLogEntry, Store, StoreError, UserStore,
+    SecretKey, StepLogEntry, Store, StoreError, UserStore, VmStore,
 };
 use crate::auth::{User, UserAudit};
+use crate::inventory::{VmId, VmQuery, VmRecord};
 use crate::migration::{
     GroupError, GroupId, GroupVmsEdit, GroupVmsEdited, MigrationGroup, MigrationReport, RunId,
     VmReport,
@@ -41,6 +42,10 @@ struct Inner {
     notifiers: BTreeMap<String, Option<(String, DateTime<Utc>)>>,
     /// Pending deliveries by (notifier, request, history entry).
     deliveries: BTreeMap<(String, RequestId, u32), Pending>,
+    last_vm: u64,
+    vms: BTreeMap<VmId, VmRecord>,
+    /// Platform name → record.
+    vm_names: BTreeMap<String, VmId>,
 }
 
 /// A delivery waiting in the outbox.
@@ -245,6 +250,82 @@ impl FlowStore for MemoryStore {
             lease.1 = DateTime::<Utc>::MIN_UTC;
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl VmStore for MemoryStore {
+    async fn next_vm_id(&self) -> Result<VmId, StoreError> {
+        let mut g = self.lock();
+        g.last_vm += 1;
+        Ok(VmId(g.last_vm))
+    }
+
+    async fn insert_vm(&self, vm: &VmRecord) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.vms.contains_key(&vm.id) {
+            return Err(StoreError::AlreadyExists(format!("VM record {}", vm.id)));
+        }
+        if g.vm_names.contains_key(&vm.name) {
+            return Err(StoreError::AlreadyExists(format!("VM named {:?}", vm.name)));
+        }
+        g.last_vm = g.last_vm.max(vm.id.0);
+        g.vm_names.insert(vm.name.clone(), vm.id);
+        g.vms.insert(vm.id, vm.clone());
+        Ok(())
+    }
+
+    async fn get_vm(&self, id: VmId) -> Result<VmRecord, StoreError> {
+        self.lock()
+            .vms
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound(format!("VM record {id}")))
+    }
+
+    async fn find_vm_named(&self, name: &str) -> Result<Option<VmRecord>, StoreError> {
+        let g = self.lock();
+        Ok(g.vm_names.get(name).and_then(|id| g.vms.get(id)).cloned())
+    }
+
+    async fn update_vm(&self, vm: &VmRecord, expected_version: u64) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let Some(stored) = g.vms.get(&vm.id) else {
+            return Err(StoreError::NotFound(format!("VM record {}", vm.id)));
+        };
+        if stored.version != expected_version {
+            return Err(StoreError::Conflict {
+                what: format!("VM record {}", vm.id),
+                expected: expected_version,
+                found: stored.version,
+            });
+        }
+        if stored.name != vm.name {
+            if g.vm_names.contains_key(&vm.name) {
+                return Err(StoreError::AlreadyExists(format!("VM named {:?}", vm.name)));
+            }
+            let old = stored.name.clone();
+            g.vm_names.remove(&old);
+            g.vm_names.insert(vm.name.clone(), vm.id);
+        }
+        g.vms.insert(vm.id, vm.clone());
+        Ok(())
+    }
+
+    async fn list_vms(&self, query: &VmQuery) -> Result<Page<VmRecord>, StoreError> {
+        let g = self.lock();
+        let matching = g.vms.values().rev().filter(|r| query.matches(r));
+        let total = matching.clone().count();
+        let items = matching
+            .skip(query.offset)
+            .take(query.limit.unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        Ok(Page {
+            items,
+            total,
+            skipped: 0,
+        })
     }
 }
 

@@ -16,12 +16,14 @@ pub use outbox::{Delivery, DeliveryOutcome, DeliveryResult};
 pub mod prelude {
     pub use super::{
         FlowStore, GroupStore, KeyStore, OutboxStore, ReportStore, RequestStore, Store, UserStore,
+        VmStore,
     };
 }
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 use crate::auth::{User, UserAudit};
+use crate::inventory::{VmId, VmQuery, VmRecord};
 use crate::migration::{
     GroupError, GroupId, GroupVmsEdit, GroupVmsEdited, MigrationGroup, MigrationReport, RunId,
     VmReport,
@@ -483,6 +485,26 @@ pub trait ReportStore: Send + Sync {
     async fn cancel_requested(&self, run: RunId) -> Result<bool, StoreError>;
 }
 
+/// The inventory: a record for every VM Butler made or adopted.
+#[async_trait]
+pub trait VmStore: Send + Sync {
+    /// Allocates a VM record number (never reused, may leave gaps).
+    async fn next_vm_id(&self) -> Result<VmId, StoreError>;
+    /// Stores a new record; `AlreadyExists` if its number or its platform
+    /// name is taken (one record per VM, whoever writes it).
+    async fn insert_vm(&self, vm: &VmRecord) -> Result<(), StoreError>;
+    /// Reads a record.
+    async fn get_vm(&self, id: VmId) -> Result<VmRecord, StoreError>;
+    /// The record of the VM named `name` on the platform, if any.
+    async fn find_vm_named(&self, name: &str) -> Result<Option<VmRecord>, StoreError>;
+    /// Replaces a record if its stored version is `expected_version`
+    /// (`Conflict` otherwise, `NotFound` if there is none).
+    async fn update_vm(&self, vm: &VmRecord, expected_version: u64) -> Result<(), StoreError>;
+    /// One page of the records `query` selects, newest first, with the
+    /// total over all pages.
+    async fn list_vms(&self, query: &VmQuery) -> Result<Page<VmRecord>, StoreError>;
+}
+
 /// Stored users and their audit trail.
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -573,7 +595,7 @@ pub trait OutboxStore: Send + Sync {
 /// Every update carries the version the caller read; a store must refuse a
 /// stale one with [`StoreError::Conflict`] atomically (no read-then-write race).
 pub trait Store:
-    RequestStore + FlowStore + GroupStore + ReportStore + UserStore + KeyStore + OutboxStore
+    RequestStore + FlowStore + GroupStore + ReportStore + VmStore + UserStore + KeyStore + OutboxStore
 {
     /// Tells the store which clock its callers' time runs on. A store whose
     /// calls wait on something other than the caller's task (a thread of

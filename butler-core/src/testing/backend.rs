@@ -72,6 +72,11 @@ pub async fn run_all(b: &dyn ClusterBackend, fx: &Fixture) -> Vec<Capability> {
     };
     inventory(b, fx).await;
     let vm = create_and_follow_task(b, fx).await;
+    if caps.has(Capability::Power) {
+        power(b, &vm).await;
+    } else {
+        skip(Capability::Power, "power");
+    }
     if caps.has(Capability::Protection) {
         protect(b, fx, &vm).await;
     } else {
@@ -111,6 +116,10 @@ pub async fn lacking_features_answer_unsupported(b: &dyn ClusterBackend, fx: &Fi
             Capability::ProjectRemap => b.set_vm_project("any", &fx.project).await,
             Capability::StorageContainers => b.list_storage_containers().await.map(drop),
             Capability::Categories => b.category_values("Environment").await.map(drop),
+            Capability::Power => {
+                b.set_power("any", crate::backend::PowerChange::HardOff)
+                    .await
+            }
             // Without long-polling, `wait_task` still answers (it asks once).
             _ => continue,
         };
@@ -235,6 +244,29 @@ fn schedules(fx: &Fixture) -> Vec<Schedule> {
 
 fn group_name(fx: &Fixture) -> String {
     format!("PD-{}-conf-1", fx.prefix)
+}
+
+/// Power: off hard, on, off by the guest, on again, a guest restart, off;
+/// each change shows in the VM's power state as the platform reports it.
+pub async fn power(b: &dyn ClusterBackend, vm: &VmInfo) {
+    use crate::backend::{PowerChange, PowerState};
+    let state = |what: &'static str| async move {
+        ok(b.find_vm(&vm.name).await, what)
+            .unwrap_or_else(|| panic!("{} vanished", vm.name))
+            .power
+    };
+    for (change, then) in [
+        (PowerChange::HardOff, PowerState::Off),
+        (PowerChange::On, PowerState::On),
+        (PowerChange::GuestShutdown, PowerState::Off),
+        (PowerChange::On, PowerState::On),
+        (PowerChange::GuestRestart, PowerState::On),
+        // Left off, as it was made.
+        (PowerChange::HardOff, PowerState::Off),
+    ] {
+        ok(b.set_power(&vm.uuid, change).await, "set_power");
+        assert_eq!(state("find_vm").await, then, "after {change}");
+    }
 }
 
 /// Protects the VM with local and remote schedules, twice: the second call

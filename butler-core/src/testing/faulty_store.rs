@@ -2,6 +2,7 @@
 //! of what the engine and the services do when the store fails mid-way.
 
 use crate::auth::{User, UserAudit};
+use crate::inventory::{VmId, VmQuery, VmRecord};
 use crate::migration::{
     GroupError, GroupId, GroupVmsEdit, GroupVmsEdited, MigrationGroup, MigrationReport, RunId,
     VmReport,
@@ -9,7 +10,7 @@ use crate::migration::{
 use crate::request::{Request, RequestId, RequestState};
 use crate::store::{
     Delivery, DeliveryOutcome, FlowStore, GroupStore, KeyStore, OutboxStore, Page, ReportStore,
-    RequestQuery, RequestStore, SecretKey, StepLogEntry, Store, StoreError, UserStore,
+    RequestQuery, RequestStore, SecretKey, StepLogEntry, Store, StoreError, UserStore, VmStore,
 };
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -133,6 +134,15 @@ forward!(FlowStore {
     fn step_log(&self, id: RequestId) -> Result<Vec<StepLogEntry>, StoreError>;
     fn acquire_lease(&self, id: RequestId, owner: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Option<u64>, StoreError>;
     fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError>;
+});
+
+forward!(VmStore {
+    fn next_vm_id(&self) -> Result<VmId, StoreError>;
+    fn insert_vm(&self, vm: &VmRecord) -> Result<(), StoreError>;
+    fn get_vm(&self, id: VmId) -> Result<VmRecord, StoreError>;
+    fn find_vm_named(&self, name: &str) -> Result<Option<VmRecord>, StoreError>;
+    fn update_vm(&self, vm: &VmRecord, expected_version: u64) -> Result<(), StoreError>;
+    fn list_vms(&self, query: &VmQuery) -> Result<Page<VmRecord>, StoreError>;
 });
 
 forward!(GroupStore {

@@ -44,9 +44,19 @@ pub async fn run_all(store: &dyn Store) {
     flow(store).await;
     groups(store).await;
     reports(store).await;
+    vms(store).await;
     users(store).await;
     keys(store).await;
     outbox(store).await;
+}
+
+mod vms;
+pub use vms::{vm_lists_filter_page_and_order, vm_records_are_unique_versioned_and_round_trip};
+
+/// The [`VmStore`](crate::store::VmStore) port: the inventory.
+pub async fn vms(store: &dyn Store) {
+    vm_records_are_unique_versioned_and_round_trip(store).await;
+    vm_lists_filter_page_and_order(store).await;
 }
 
 /// The [`RequestStore`](crate::store::RequestStore) port: ids, rows,

@@ -2,7 +2,7 @@
 
 use super::*;
 use axum::extract::Path;
-use butler_core::backend::{PowerState, TaskState, VmCreate, VmInfo, VmState};
+use butler_core::backend::{PowerChange, PowerState, TaskState, VmCreate, VmInfo, VmState};
 
 /// Clusters and projects as PC v3 refers to them (by uuid).
 struct Pc {
@@ -482,6 +482,31 @@ pub(super) async fn put_vm(
             "unknown project_reference",
         );
     };
+    // The power state the spec asks for, and how (v3 `power_state`,
+    // `power_state_mechanism.mechanism`).
+    let resources = &body["spec"]["resources"];
+    let mechanism = resources["power_state_mechanism"]["mechanism"].as_str();
+    let power = match (resources["power_state"].as_str(), mechanism) {
+        (None, _) => None,
+        (Some("ON"), _) => Some(PowerChange::On),
+        (Some("OFF"), None | Some("HARD")) => Some(PowerChange::HardOff),
+        (Some("OFF"), Some("ACPI" | "GUEST")) => Some(PowerChange::GuestShutdown),
+        (Some(other), m) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "INVALID_REQUEST",
+                &format!("power_state {other:?} with mechanism {m:?} is not valid"),
+            )
+        }
+    };
+    // The state the VM is in already: no transition (Prism compares too).
+    let power = power.filter(|c| c.target() != current.power || mechanism.is_some());
+    let already_off =
+        power.is_some_and(|c| c.target() == PowerState::Off) && current.power == PowerState::Off;
+    if already_off && f.quirks().power_off_when_off_fails {
+        let t = format!("powerfail-{}", f.counter.fetch_add(1, Ordering::SeqCst));
+        return (StatusCode::ACCEPTED, axum::Json(json!({"metadata": {"kind": "vm", "uuid": uuid}, "status": {"state": "PENDING", "execution_context": {"task_uuid": t}}}))).into_response();
+    }
     if f.quirks().failing_put_tasks {
         // Accepted, then the task fails: nothing changes.
         let t = format!("putfail-{}", f.counter.fetch_add(1, Ordering::SeqCst));
@@ -491,6 +516,14 @@ pub(super) async fn put_vm(
         Ok(()) => {
             if body["metadata"]["categories"].is_object() {
                 sim.set_vm_categories(uuid, categories);
+            }
+            match power {
+                Some(c) if c.target() != current.power || c == PowerChange::HardOff => {
+                    if let Err(e) = sim.set_power(uuid, c).await {
+                        return from_backend(e);
+                    }
+                }
+                _ => {}
             }
             let t = format!("put-{}", f.counter.fetch_add(1, Ordering::SeqCst));
             f.synthetic_tasks
@@ -628,6 +661,13 @@ pub(super) async fn poll_tasks(State(f): State<Arc<Fake>>, Body(body): Body) -> 
 /// `GET /tasks/{id}`.
 pub(super) async fn task(State(f): State<Arc<Fake>>, Path(id): Path<String>) -> Response {
     let sim = &f.sim;
+    if id.starts_with("powerfail-") {
+        return axum::Json(
+            json!({"uuid": id, "status": "FAILED", "percentage_complete": 100,
+            "error_detail": "INTERNAL_ERROR: ErrorCode: 9"}),
+        )
+        .into_response();
+    }
     if id.starts_with("putfail-") {
         return axum::Json(
             json!({"uuid": id, "status": "FAILED", "percentage_complete": 100,

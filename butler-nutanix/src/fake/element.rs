@@ -358,6 +358,36 @@ pub(super) async fn migrate(
     }
 }
 
+/// `POST /vms/{uuid}/set_power_state` `{"transition": ...}`: answers a
+/// task of this Prism Element.
+pub(super) async fn set_power_state(
+    State(f): State<Arc<Fake>>,
+    Path((_cluster, uuid)): Path<(String, String)>,
+    Body(body): Body,
+) -> Response {
+    use butler_core::backend::PowerChange;
+    let change = match body.get("transition").and_then(Value::as_str) {
+        Some("ON") => PowerChange::On,
+        Some("OFF") => PowerChange::HardOff,
+        Some("ACPI_SHUTDOWN") => PowerChange::GuestShutdown,
+        Some("ACPI_REBOOT") => PowerChange::GuestRestart,
+        other => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_REQUEST",
+                &format!("transition {other:?} is not valid"),
+            )
+        }
+    };
+    match f.sim.set_power(&uuid, change).await {
+        Ok(()) => {
+            let t = format!("pe-power-{}", f.counter.fetch_add(1, Ordering::SeqCst));
+            axum::Json(json!({"task_uuid": t})).into_response()
+        }
+        Err(e) => from_backend(e),
+    }
+}
+
 fn schedule_json(s: &Schedule) -> Value {
     let (ty, nth) = if s.every_minutes % 1440 == 0 {
         ("DAILY", s.every_minutes / 1440)

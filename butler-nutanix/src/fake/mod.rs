@@ -76,6 +76,10 @@ pub struct Quirks {
     /// Image lists also hold an ISO and an uploading image under the first
     /// image's name, and a second disk image under the second's.
     pub iso_and_duplicate_images: bool,
+    /// A v3 power-off of a VM that is already off is accepted and its task
+    /// fails with `INTERNAL_ERROR: ErrorCode: 9`, as Prism Central did
+    /// (terraform-provider-nutanix issue 289).
+    pub power_off_when_off_fails: bool,
     /// Remote sites are named this prefix plus the cluster's name (real
     /// Prism lets an administrator name them anything); `migrate` then
     /// wants that name and refuses a cluster name.
@@ -259,6 +263,7 @@ fn router(state: Arc<Fake>) -> Router {
             get(element::schedules).post(element::add_schedule),
         )
         .route("/protection_domains/:name/migrate", post(element::migrate))
+        .route("/vms/:uuid/set_power_state", post(element::set_power_state))
         .route("/remote_sites", get(element::remote_sites))
         .route("/storage_containers", get(element::storage_containers))
         .route("/storage_containers/", get(element::storage_containers))

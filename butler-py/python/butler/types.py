@@ -18,6 +18,7 @@ __all__ = [
     "UserInfo",
     "SimVm",
     "FailedDelivery",
+    "Vm",
 ]
 
 
@@ -98,3 +99,22 @@ class FailedDelivery(NamedTuple):
     last_error: Optional[str]
     gave_up: bool
     next_at: Optional[datetime.datetime]
+
+
+class Vm(NamedTuple):
+    """A VM of the inventory (SPEC §12)."""
+
+    id: int
+    name: str
+    display_name: str
+    owner: str
+    cluster: str
+    cost_center: str
+    power: str
+    lifecycle: str
+    drift: list
+    request: Optional[int]
+    vcpus: int
+    ram_gib: int
+    disks_gib: list
+    version: int

@@ -21,6 +21,7 @@ mod admin;
 mod groups;
 mod requests;
 mod runs;
+mod vms;
 
 /// Everything a user does, checked against their roles.
 #[pyclass(module = "butler", frozen)]
@@ -29,6 +30,7 @@ pub(crate) struct Session {
     pub(crate) requests: Arc<RequestService>,
     pub(crate) migrations: Arc<MigrationService>,
     pub(crate) users: Arc<UserService>,
+    pub(crate) vms: Arc<butler_core::inventory::VmService>,
     pub(crate) platform: Arc<dyn ClusterBackend>,
 }
 

@@ -8,6 +8,7 @@ pub mod migrations;
 pub mod notifications;
 pub mod requests;
 pub mod users;
+pub mod vms;
 
 use crate::problem::Problem;
 use crate::AppState;
@@ -34,6 +35,7 @@ use utoipa_axum::routes;
         (name = "session", description = "Login, logout and the caller"),
         (name = "requests", description = "VM requests and their workflow"),
         (name = "migrations", description = "Migration groups, validation and runs"),
+        (name = "vms", description = "The inventory: VMs Butler made or adopted, their power"),
         (name = "users", description = "Stored users (Admin)"),
         (name = "catalog", description = "Catalog and rate cards"),
         (name = "notifications", description = "Failed notification deliveries (Admin)"),
@@ -75,6 +77,8 @@ described_object! {
     CatalogDoc = "The catalog: divisions, units, environments, clusters, disk types, images, limits";
     /// The rate book.
     RatesDoc = "The rate book: rate cards with their effective dates";
+    /// A VM of the inventory.
+    VmDoc = "A VM of the inventory: id, version, name, display_name, request, owner, division, unit, environment, cost_center, cluster, spec (vcpus, ram_gib, disks_gib, nics, image), platform_id, power, lease_end, lifecycle (active, retiring, retired), drift, created_at, history";
 }
 
 /// The router with every route, the OpenAPI document, `/healthz`, the
@@ -178,6 +182,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog::get_catalog, catalog::put_catalog))
         .routes(routes!(catalog::get_rates, catalog::put_rates))
         .routes(routes!(notifications::failed))
+        .routes(routes!(vms::list))
+        .routes(routes!(vms::adopt))
+        .routes(routes!(vms::reconcile))
+        .routes(routes!(vms::get_one))
+        .routes(routes!(vms::power))
 }
 
 /// `201 Created`.

@@ -372,6 +372,46 @@ impl ClusterBackend for SimPlatform {
         Self::exit(op, fault, ())
     }
 
+    async fn set_power(&self, vm_uuid: &str, change: PowerChange) -> Result<(), BackendError> {
+        self.offers(Capability::Power, "set_power")?;
+        let fault = self.enter(Op::SetPower, Some(vm_uuid)).await?;
+        let op = Op::SetPower;
+        let mut w = self.world();
+        let i = *w
+            .vm_by_uuid
+            .get(vm_uuid)
+            .ok_or_else(|| not_found(op, format!("no VM {vm_uuid:?}")))?;
+        let unresponsive = w.unresponsive_guests.contains(vm_uuid);
+        let Some(vm) = w.vms.get_mut(i) else {
+            return Err(not_found(op, format!("no VM {vm_uuid:?}")));
+        };
+        if vm.info.state != VmState::Ready {
+            return Err(invalid(
+                op,
+                format!("VM {:?} is not ready ({:?})", vm.info.name, vm.info.state),
+            ));
+        }
+        let on = vm.info.power == PowerState::On;
+        match change {
+            PowerChange::On => vm.info.power = PowerState::On,
+            PowerChange::HardOff => vm.info.power = PowerState::Off,
+            // A guest only answers ACPI while it runs, and only if it listens.
+            PowerChange::GuestShutdown if on && !unresponsive => vm.info.power = PowerState::Off,
+            PowerChange::GuestRestart if on && !unresponsive => {
+                *w.guest_restarts.entry(vm_uuid.to_string()).or_default() += 1;
+            }
+            PowerChange::GuestShutdown | PowerChange::GuestRestart if !on => {
+                return Err(invalid(
+                    op,
+                    format!("VM {:?} is off: its guest cannot answer", vm.info.name),
+                ));
+            }
+            _ => {}
+        }
+        drop(w);
+        Self::exit(op, fault, ())
+    }
+
     async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {
         self.offers(Capability::ProjectRemap, "set_vm_project")?;
         let fault = self.enter(Op::SetVmProject, Some(vm_uuid)).await?;

@@ -85,8 +85,9 @@ impl SimPlatform {
         self.world().insert_vm(info);
     }
 
-    /// Sets a VM's power state.
-    pub fn set_power(&self, name: &str, power: PowerState) -> bool {
+    /// Sets a VM's power state, as someone at the platform's own console
+    /// would (no call is counted, no fault applies).
+    pub fn set_vm_power(&self, name: &str, power: PowerState) -> bool {
         let mut w = self.world();
         let idx = w.vm_by_name.get(name).cloned().unwrap_or_default();
         for i in &idx {
@@ -95,6 +96,55 @@ impl SimPlatform {
             }
         }
         !idx.is_empty()
+    }
+
+    /// Makes the guest of the VM named `name` ignore (or again obey) ACPI
+    /// requests: a guest shutdown or restart is accepted and nothing
+    /// happens, as with a hung guest or one without ACPI support.
+    pub fn set_guest_unresponsive(&self, name: &str, unresponsive: bool) -> bool {
+        let mut w = self.world();
+        let Some(uuid) = w.vm_named(name).map(|v| v.info.uuid.clone()) else {
+            return false;
+        };
+        if unresponsive {
+            w.unresponsive_guests.insert(uuid);
+        } else {
+            w.unresponsive_guests.remove(&uuid);
+        }
+        true
+    }
+
+    /// Deletes the VM named `name` as someone at the platform's own
+    /// console would (no call is counted): what a reconcile must notice.
+    pub fn delete_vm_outside(&self, name: &str) -> bool {
+        let mut w = self.world();
+        let Some(i) = w.vm_by_name.get(name).and_then(|v| v.first().copied()) else {
+            return false;
+        };
+        w.delete_vm(i);
+        true
+    }
+
+    /// Resizes the VM named `name` as someone at the platform's own console
+    /// would (no call is counted).
+    pub fn resize_vm_outside(&self, name: &str, vcpus: u32, ram_gib: u32) -> bool {
+        let mut w = self.world();
+        let idx = w.vm_by_name.get(name).cloned().unwrap_or_default();
+        for i in &idx {
+            if let Some(vm) = w.vms.get_mut(*i) {
+                vm.info.vcpus = vcpus;
+                vm.info.ram_gib = ram_gib;
+            }
+        }
+        !idx.is_empty()
+    }
+
+    /// Guest restarts done on the VM named `name`.
+    pub fn guest_restarts(&self, name: &str) -> u32 {
+        let w = self.world();
+        w.vm_named(name)
+            .and_then(|v| w.guest_restarts.get(&v.info.uuid).copied())
+            .unwrap_or(0)
     }
 
     /// Replaces the categories (`key:value`) of the VM with `uuid`; `false`

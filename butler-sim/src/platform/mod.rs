@@ -6,9 +6,9 @@ use crate::world::{Effect, SimPg, Timings, World};
 use async_trait::async_trait;
 use butler_core::backend::{
     BackendError, Billing, BillingActivation, Capabilities, Capability, Clock, ClusterBackend,
-    ClusterInfo, ErrorKind, ImageInfo, Monitor, MonitorRegistration, PowerState, ProjectInfo,
-    ProtectRequest, ProtectionGroup, RemoteSite, ScheduleKind, StorageContainerInfo, SubnetInfo,
-    TaskId, TaskStatus, VmBrief, VmCreate, VmInfo, VmState,
+    ClusterInfo, ErrorKind, ImageInfo, Monitor, MonitorRegistration, PowerChange, PowerState,
+    ProjectInfo, ProtectRequest, ProtectionGroup, RemoteSite, ScheduleKind, StorageContainerInfo,
+    SubnetInfo, TaskId, TaskStatus, VmBrief, VmCreate, VmInfo, VmState,
 };
 use chrono::{DateTime, Utc};
 use rand::SeedableRng;

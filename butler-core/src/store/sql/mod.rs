@@ -7,6 +7,7 @@
 pub mod codec;
 pub mod ddl;
 pub mod tables;
+pub mod vms;
 
 use crate::store::StoreError;
 pub use ddl::{Dialect, Version};

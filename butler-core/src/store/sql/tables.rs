@@ -271,3 +271,32 @@ pub const RUN_CANCELS: Table = Table {
     primary_key: &["run_id"],
     clustered: false,
 };
+
+/// The inventory: one row per VM record, its JSON body and what lists
+/// filter on.
+pub const VMS: Table = Table {
+    name: "vms",
+    columns: &[
+        int("id"),
+        text("name").unique(),
+        text("owner"),
+        text("cluster"),
+        text("lifecycle"),
+        text("cost_center"),
+        Column::new("drifted", Type::Bool),
+        int("version"),
+        text("body"),
+    ],
+    primary_key: &["id"],
+    clustered: false,
+};
+
+/// The inventory's table, its list indexes (by owner, cluster and
+/// lifecycle, newest first) and its number sequence.
+pub const INVENTORY: &[Change] = &[
+    Change::Table(VMS),
+    Change::Index(Index::on("vms_owner", "vms", &["owner", "id DESC"])),
+    Change::Index(Index::on("vms_cluster", "vms", &["cluster", "id DESC"])),
+    Change::Index(Index::on("vms_lifecycle", "vms", &["lifecycle", "id DESC"])),
+    Change::Sql("INSERT INTO sequences VALUES ('vm', 0);"),
+];

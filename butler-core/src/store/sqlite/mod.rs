@@ -24,6 +24,7 @@ mod groups;
 mod outbox;
 mod rows;
 mod schema;
+mod vms;
 mod writer;
 
 use rows::*;

@@ -59,4 +59,6 @@ const VERSIONS: &[Version] = &[
     &[Change::Group(t::OUTBOX)],
     // 9: runs someone asked to stop (from any process sharing the store).
     &[Change::Table(t::RUN_CANCELS)],
+    // 10: the inventory.
+    &[Change::Group(t::INVENTORY)],
 ];

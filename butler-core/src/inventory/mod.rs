@@ -1,0 +1,17 @@
+//! The inventory (SPEC §12): one record for every VM Butler made or
+//! adopted, with who owns it, what it was built as, its power, its lease
+//! and its life (active, retiring, retired), and what a reconcile found
+//! changed outside Butler. The records, their query and the comparison
+//! with the platform are pure (`inventory/record.rs`); [`VmService`] stores
+//! and authorises.
+
+mod record;
+mod service;
+
+pub use record::{
+    drift, found_spec, BuiltSpec, Drift, Lifecycle, PowerRequest, VmEvent, VmId, VmQuery, VmRecord,
+};
+pub use service::{InventoryConfig, PowerOutcome, ReconcileSummary, VmService};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,356 @@
+//! The inventory's records, pure: what a VM record holds, its query, and
+//! the comparison with what the platform reports.
+
+use crate::backend::{PowerChange, PowerState, VmInfo};
+use crate::request::{Request, RequestId};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A VM record's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VmId(pub u64);
+
+impl fmt::Display for VmId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "vm-{}", self.0)
+    }
+}
+
+/// Where a VM is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lifecycle {
+    /// In use.
+    Active,
+    /// Being retired (a decommission is under way or in its grace period).
+    Retiring,
+    /// Gone: deleted on the platform, billing stopped.
+    Retired,
+}
+
+impl Lifecycle {
+    /// Its name (`active`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lifecycle::Active => "active",
+            Lifecycle::Retiring => "retiring",
+            Lifecycle::Retired => "retired",
+        }
+    }
+
+    /// The lifecycle named `name`.
+    pub fn from_name(name: &str) -> Option<Lifecycle> {
+        [Lifecycle::Active, Lifecycle::Retiring, Lifecycle::Retired]
+            .into_iter()
+            .find(|l| l.as_str() == name)
+    }
+}
+
+impl fmt::Display for Lifecycle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a VM was built as (or, adopted, found as).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuiltSpec {
+    /// vCPUs.
+    pub vcpus: u32,
+    /// RAM GiB.
+    pub ram_gib: u32,
+    /// Disk sizes GiB.
+    pub disks_gib: Vec<u32>,
+    /// Subnet of each NIC.
+    pub nics: Vec<String>,
+    /// The image cloned onto disk 0, if any.
+    pub image: Option<String>,
+}
+
+/// Something a reconcile found changed outside Butler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Drift {
+    /// The platform no longer has the VM.
+    Deleted,
+    /// Its size differs from the record's.
+    Resized {
+        /// The record's spec.
+        recorded: BuiltSpec,
+        /// What the platform reports.
+        found: BuiltSpec,
+    },
+    /// It is on another cluster.
+    Moved {
+        /// The record's cluster.
+        from: String,
+        /// Where the platform has it.
+        to: String,
+    },
+}
+
+impl fmt::Display for Drift {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Drift::Deleted => f.write_str("deleted outside Butler"),
+            Drift::Resized { recorded, found } => write!(
+                f,
+                "resized outside Butler: {} vCPU / {} GiB / disks {:?} recorded, {} vCPU / {} GiB / disks {:?} found",
+                recorded.vcpus,
+                recorded.ram_gib,
+                recorded.disks_gib,
+                found.vcpus,
+                found.ram_gib,
+                found.disks_gib
+            ),
+            Drift::Moved { from, to } => write!(f, "moved outside Butler from {from} to {to}"),
+        }
+    }
+}
+
+/// One line of a VM's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmEvent {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (a user, or `butler` for the engine and the reconcile).
+    pub actor: String,
+    /// What happened, in a line.
+    pub what: String,
+}
+
+/// A VM Butler manages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmRecord {
+    /// Its number.
+    pub id: VmId,
+    /// Bumped by every change (the store checks it).
+    pub version: u64,
+    /// Its name on the platform (`<name>-r<request>` for VMs Butler made).
+    pub name: String,
+    /// The name its owner gave it.
+    pub display_name: String,
+    /// The request that made it (`None`: adopted).
+    pub request: Option<RequestId>,
+    /// Its owner (who sees it and may power it).
+    pub owner: String,
+    /// Division.
+    pub division: String,
+    /// Unit.
+    pub unit: String,
+    /// Environment.
+    pub environment: String,
+    /// Cost center billed.
+    pub cost_center: String,
+    /// Cluster it runs on.
+    pub cluster: String,
+    /// What it was built as.
+    pub spec: BuiltSpec,
+    /// The platform's id for it.
+    pub platform_id: String,
+    /// Its power, as last seen.
+    pub power: PowerState,
+    /// When its lease ends, if it has one.
+    pub lease_end: Option<NaiveDate>,
+    /// Where it is in its life.
+    pub lifecycle: Lifecycle,
+    /// What the last reconcile found changed outside Butler (empty: none).
+    pub drift: Vec<Drift>,
+    /// When the record was made.
+    pub created_at: DateTime<Utc>,
+    /// Its history, oldest first.
+    pub history: Vec<VmEvent>,
+}
+
+impl VmRecord {
+    /// The record of the VM `request` made (the platform's id for it
+    /// `platform_id`), numbered `id`; provisioning leaves it on.
+    pub fn provisioned(
+        id: VmId,
+        request: &Request,
+        platform_id: &str,
+        at: DateTime<Utc>,
+    ) -> VmRecord {
+        let s = &request.spec;
+        VmRecord {
+            id,
+            version: 1,
+            name: request.platform_vm_name(),
+            display_name: s.name.clone(),
+            request: Some(request.id),
+            owner: request.owner.clone(),
+            division: s.division.clone(),
+            unit: s.unit.clone(),
+            environment: s.environment.clone(),
+            cost_center: s.derived().cost_center.clone(),
+            cluster: s.cluster.clone(),
+            spec: BuiltSpec {
+                vcpus: s.vcpus(),
+                ram_gib: s.ram_gib,
+                disks_gib: s.disks_gib.clone(),
+                nics: s.nics.clone(),
+                image: s.image.clone(),
+            },
+            platform_id: platform_id.to_string(),
+            power: PowerState::On,
+            lease_end: None,
+            lifecycle: Lifecycle::Active,
+            drift: Vec::new(),
+            created_at: at,
+            history: vec![VmEvent {
+                at,
+                actor: "butler".into(),
+                what: format!("provisioned by request {}", request.id),
+            }],
+        }
+    }
+
+    /// The record of a VM that predates Butler, adopted by `actor` for
+    /// `owner` and `cost_center`, as the platform reports it.
+    pub fn adopted(
+        id: VmId,
+        vm: &VmInfo,
+        owner: &str,
+        cost_center: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> VmRecord {
+        VmRecord {
+            id,
+            version: 1,
+            name: vm.name.clone(),
+            display_name: vm.name.clone(),
+            request: None,
+            owner: owner.to_string(),
+            division: String::new(),
+            unit: String::new(),
+            environment: String::new(),
+            cost_center: cost_center.to_string(),
+            cluster: vm.cluster.clone(),
+            spec: found_spec(vm),
+            platform_id: vm.uuid.clone(),
+            power: vm.power,
+            lease_end: None,
+            lifecycle: Lifecycle::Active,
+            drift: Vec::new(),
+            created_at: at,
+            history: vec![VmEvent {
+                at,
+                actor: actor.to_string(),
+                what: format!("adopted for {owner}, cost center {cost_center}"),
+            }],
+        }
+    }
+
+    /// The record one version on, with `what` done by `actor` at `at`
+    /// added to its history.
+    pub fn next(&self, actor: &str, at: DateTime<Utc>, what: impl Into<String>) -> VmRecord {
+        let mut r = self.clone();
+        r.version += 1;
+        r.history.push(VmEvent {
+            at,
+            actor: actor.to_string(),
+            what: what.into(),
+        });
+        r
+    }
+}
+
+/// What the platform reports of a VM, as a [`BuiltSpec`].
+pub fn found_spec(vm: &VmInfo) -> BuiltSpec {
+    BuiltSpec {
+        vcpus: vm.vcpus,
+        ram_gib: vm.ram_gib,
+        disks_gib: vm.disks_gib.clone(),
+        nics: vm.nics.clone(),
+        image: None,
+    }
+}
+
+/// What differs between a record and what the platform reports of its VM
+/// (`None`: the platform no longer has it). Power is not drift: it is
+/// simply read.
+pub fn drift(record: &VmRecord, found: Option<&VmInfo>) -> Vec<Drift> {
+    let Some(vm) = found else {
+        return vec![Drift::Deleted];
+    };
+    let mut out = Vec::new();
+    if vm.cluster != record.cluster {
+        out.push(Drift::Moved {
+            from: record.cluster.clone(),
+            to: vm.cluster.clone(),
+        });
+    }
+    let f = found_spec(vm);
+    let r = &record.spec;
+    if (f.vcpus, f.ram_gib, &f.disks_gib) != (r.vcpus, r.ram_gib, &r.disks_gib) {
+        out.push(Drift::Resized {
+            recorded: BuiltSpec {
+                image: None,
+                ..r.clone()
+            },
+            found: f,
+        });
+    }
+    out
+}
+
+/// A list of VM records: filters and a page. Newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmQuery {
+    /// Only this owner.
+    pub owner: Option<String>,
+    /// Only on this cluster.
+    pub cluster: Option<String>,
+    /// Only in these lifecycles (empty: all).
+    pub lifecycles: Vec<Lifecycle>,
+    /// Only this cost center.
+    pub cost_center: Option<String>,
+    /// Only those a reconcile found changed.
+    pub drifted: bool,
+    /// Rows to skip.
+    pub offset: usize,
+    /// Rows to return (`None`: all).
+    pub limit: Option<usize>,
+}
+
+impl Default for VmQuery {
+    fn default() -> Self {
+        VmQuery {
+            owner: None,
+            cluster: None,
+            lifecycles: Vec::new(),
+            cost_center: None,
+            drifted: false,
+            offset: 0,
+            limit: Some(50),
+        }
+    }
+}
+
+impl VmQuery {
+    /// Whether `r` passes the filters (ignoring paging).
+    pub fn matches(&self, r: &VmRecord) -> bool {
+        self.owner.as_ref().is_none_or(|o| *o == r.owner)
+            && self.cluster.as_ref().is_none_or(|c| *c == r.cluster)
+            && (self.lifecycles.is_empty() || self.lifecycles.contains(&r.lifecycle))
+            && self
+                .cost_center
+                .as_ref()
+                .is_none_or(|c| *c == r.cost_center)
+            && (!self.drifted || !r.drift.is_empty())
+    }
+}
+
+/// What a power request asks for: the change, and for a guest shutdown
+/// whether to cut the power when the guest has not shut down in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PowerRequest {
+    /// The change.
+    pub change: PowerChange,
+    /// For a guest shutdown: power off hard once the deadline passes.
+    pub force_after_deadline: bool,
+}

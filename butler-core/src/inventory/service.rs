@@ -1,0 +1,407 @@
+//! The inventory as a service: lists and pages by the request visibility
+//! rules, power with the owner's or an Operator's or Admin's say-so,
+//! adoption of VMs that predate Butler, and the reconcile with the
+//! platform. Every change goes through the store's version check and into
+//! the VM's history.
+
+use super::record::{drift, Lifecycle, PowerRequest, VmId, VmQuery, VmRecord};
+use crate::auth::{Actor, Operation, Policy};
+use crate::backend::{Clock, ClusterBackend, PowerChange, PowerState, VmInfo};
+use crate::error::ButlerError;
+use crate::store::{Page, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a power request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", content = "power", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PowerOutcome {
+    /// Done: the VM is now in this state.
+    Done(PowerState),
+    /// Nothing to do: the VM already was in this state (nothing was asked
+    /// of the platform).
+    Already(PowerState),
+    /// The guest did not shut down in time and the power was cut, as asked.
+    ForcedOff,
+    /// The guest did not shut down in time; the VM still runs.
+    StillOn,
+}
+
+/// What one reconcile pass saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileSummary {
+    /// Records compared with the platform.
+    pub checked: usize,
+    /// Records whose drift changed (newly flagged, or cleared).
+    pub changed: usize,
+    /// Records now flagged with drift.
+    pub drifted: usize,
+}
+
+/// Settings of the inventory service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryConfig {
+    /// How long a guest shutdown may take before it counts as not done.
+    pub shutdown_wait: Duration,
+    /// How often the power state is read while waiting.
+    pub poll: Duration,
+    /// Records read per page by the reconcile.
+    pub reconcile_page: usize,
+}
+
+impl Default for InventoryConfig {
+    fn default() -> Self {
+        InventoryConfig {
+            shutdown_wait: Duration::from_secs(5 * 60),
+            poll: Duration::from_secs(5),
+            reconcile_page: 1000,
+        }
+    }
+}
+
+/// The inventory service.
+pub struct VmService {
+    store: Arc<dyn Store>,
+    cluster: Arc<dyn ClusterBackend>,
+    clock: Arc<dyn Clock>,
+    policy: Policy,
+    config: InventoryConfig,
+}
+
+impl std::fmt::Debug for VmService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VmService")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Tries of a record update that lost a race before giving up.
+const UPDATE_TRIES: u32 = 5;
+
+impl VmService {
+    /// A service over `store`, acting on `cluster` (each call under its
+    /// deadline, through [`crate::resilience::Guarded`]) on `clock`'s time.
+    pub fn new(
+        store: Arc<dyn Store>,
+        cluster: Arc<dyn ClusterBackend>,
+        clock: Arc<dyn Clock>,
+        policy: Policy,
+        config: InventoryConfig,
+    ) -> VmService {
+        store.report_waits_to(clock.clone());
+        let cluster = Arc::new(crate::resilience::Guarded::cluster(
+            cluster,
+            clock.clone(),
+            crate::resilience::DEFAULT_CALL_DEADLINE,
+        ));
+        VmService {
+            store,
+            cluster,
+            clock,
+            policy,
+            config,
+        }
+    }
+
+    /// The records `actor` may see that `query` selects: a Requester only
+    /// ever sees their own, whatever `query.owner` says; Approvers,
+    /// Viewers, Admins and Operators (who power and reconcile VMs) see
+    /// every one. A page has at most
+    /// [`MAX_PAGE_SIZE`](crate::limits::MAX_PAGE_SIZE) rows.
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        query: &VmQuery,
+    ) -> Result<Page<VmRecord>, ButlerError> {
+        let rows = query.limit.unwrap_or(usize::MAX);
+        crate::limits::check("limit", rows, crate::limits::MAX_PAGE_SIZE, "rows")?;
+        let mut q = query.clone();
+        if !self.sees_all(actor) {
+            q.owner = Some(actor.name().to_string());
+        }
+        Ok(self.store.list_vms(&q).await?)
+    }
+
+    /// Whether `actor` sees every VM: those who see every request, and
+    /// Operators, who power and reconcile the estate.
+    fn sees_all(&self, actor: &Actor) -> bool {
+        self.policy.sees_all_requests(actor)
+            || self.policy.check(actor, Operation::PowerVms).is_ok()
+    }
+
+    /// One record, if `actor` may see it (else the same answer as a missing
+    /// one: its existence is not revealed).
+    pub async fn get(&self, actor: &Actor, id: VmId) -> Result<VmRecord, ButlerError> {
+        let r = self.store.get_vm(id).await?;
+        if r.owner != actor.name() && !self.sees_all(actor) {
+            return Err(ButlerError::NotFound(format!("VM record {id}")));
+        }
+        Ok(r)
+    }
+
+    /// Changes a VM's power: its owner, an Operator or an Admin. The
+    /// platform's state is read first and nothing is asked of it when the
+    /// VM already is where the change leads (Prism fails a power-off of an
+    /// off VM). A guest shutdown is waited for up to
+    /// [`InventoryConfig::shutdown_wait`]; past it the power is cut when
+    /// `req.force_after_deadline` says so. The outcome goes into the VM's
+    /// history either way.
+    pub async fn power(
+        &self,
+        actor: &Actor,
+        id: VmId,
+        req: PowerRequest,
+    ) -> Result<PowerOutcome, ButlerError> {
+        let rec = self.get(actor, id).await?;
+        if rec.owner != actor.name() {
+            self.policy.check(actor, Operation::PowerVms)?;
+        }
+        if rec.lifecycle == Lifecycle::Retired {
+            return Err(ButlerError::Invalid(format!(
+                "VM {} is retired: there is nothing to power",
+                rec.name
+            )));
+        }
+        let vm = self.on_platform(&rec).await?;
+        let change = req.change;
+        let outcome = if vm.power == change.target() && change != PowerChange::GuestRestart {
+            PowerOutcome::Already(vm.power)
+        } else {
+            self.cluster.set_power(&vm.uuid, change).await?;
+            if change == PowerChange::GuestShutdown {
+                self.await_shutdown(&rec.name, &vm.uuid, req.force_after_deadline)
+                    .await?
+            } else {
+                PowerOutcome::Done(change.target())
+            }
+        };
+        let line = match outcome {
+            PowerOutcome::Done(_) => format!("power {change}: done"),
+            PowerOutcome::Already(p) => format!("power {change}: already {}", power_name(p)),
+            PowerOutcome::ForcedOff => format!(
+                "power {change}: the guest did not stop within {} s; powered off hard",
+                self.config.shutdown_wait.as_secs()
+            ),
+            PowerOutcome::StillOn => format!(
+                "power {change}: the guest did not stop within {} s; still on",
+                self.config.shutdown_wait.as_secs()
+            ),
+        };
+        let power = match outcome {
+            PowerOutcome::Done(p) | PowerOutcome::Already(p) => p,
+            PowerOutcome::ForcedOff => PowerState::Off,
+            PowerOutcome::StillOn => PowerState::On,
+        };
+        self.change(id, actor.name(), &line, |r| r.power = power)
+            .await?;
+        Ok(outcome)
+    }
+
+    /// Polls the VM's power until the guest has shut down or the wait is
+    /// over; then cuts the power if `force`.
+    async fn await_shutdown(
+        &self,
+        name: &str,
+        uuid: &str,
+        force: bool,
+    ) -> Result<PowerOutcome, ButlerError> {
+        let until = crate::backend::after(self.clock.now(), self.config.shutdown_wait);
+        loop {
+            let vm = self.cluster.find_vm(name).await?;
+            if vm.as_ref().is_some_and(|v| v.power == PowerState::Off) {
+                return Ok(PowerOutcome::Done(PowerState::Off));
+            }
+            if self.clock.now() >= until {
+                break;
+            }
+            self.clock.sleep(self.config.poll).await;
+        }
+        if !force {
+            return Ok(PowerOutcome::StillOn);
+        }
+        self.cluster.set_power(uuid, PowerChange::HardOff).await?;
+        Ok(PowerOutcome::ForcedOff)
+    }
+
+    /// The platform's view of the record's VM.
+    async fn on_platform(&self, rec: &VmRecord) -> Result<VmInfo, ButlerError> {
+        self.cluster.find_vm(&rec.name).await?.ok_or_else(|| {
+            ButlerError::NotFound(format!(
+                "VM {} on the platform (deleted outside Butler?)",
+                rec.name
+            ))
+        })
+    }
+
+    /// Adopts the VM named `name` on the platform into the inventory, for
+    /// `owner` and `cost_center` (an Admin). A VM already in the inventory
+    /// is refused with `AlreadyExists`.
+    pub async fn adopt(
+        &self,
+        actor: &Actor,
+        name: &str,
+        owner: &str,
+        cost_center: &str,
+    ) -> Result<VmRecord, ButlerError> {
+        self.policy.check(actor, Operation::AdoptVms)?;
+        let owner = crate::auth::normalize_user_name(owner)
+            .map_err(|e| ButlerError::Invalid(format!("owner: {e}")))?;
+        let owner = owner.as_str();
+        if cost_center.trim().is_empty() {
+            return Err(ButlerError::Invalid("cost_center: required".into()));
+        }
+        let vm = self
+            .cluster
+            .find_vm(name)
+            .await?
+            .ok_or_else(|| ButlerError::NotFound(format!("VM {name:?} on the platform")))?;
+        let id = self.store.next_vm_id().await?;
+        let rec = VmRecord::adopted(
+            id,
+            &vm,
+            owner,
+            cost_center.trim(),
+            actor.name(),
+            self.clock.now(),
+        );
+        self.store.insert_vm(&rec).await?;
+        Ok(rec)
+    }
+
+    /// Compares every active or retiring record with the platform, one
+    /// listing per cluster, and flags what changed outside Butler (or
+    /// clears a flag that no longer holds); power states are refreshed.
+    /// An Operator or an Admin (the server's refresher runs it as Butler).
+    pub async fn reconcile(&self, actor: &Actor) -> Result<ReconcileSummary, ButlerError> {
+        self.policy.check(actor, Operation::ReconcileVms)?;
+        self.reconcile_all(actor.name()).await
+    }
+
+    pub(crate) async fn reconcile_all(&self, by: &str) -> Result<ReconcileSummary, ButlerError> {
+        let mut summary = ReconcileSummary::default();
+        // Every VM of every cluster, by name, read once per cluster.
+        let mut found: HashMap<String, VmInfo> = HashMap::new();
+        for c in self.cluster.list_clusters().await? {
+            for vm in self.cluster.list_vms(&c.name).await? {
+                found.insert(vm.name.clone(), vm);
+            }
+        }
+        let mut offset = 0;
+        loop {
+            let page = self
+                .store
+                .list_vms(&VmQuery {
+                    lifecycles: vec![Lifecycle::Active, Lifecycle::Retiring],
+                    offset,
+                    limit: Some(self.config.reconcile_page.max(1)),
+                    ..VmQuery::default()
+                })
+                .await?;
+            let n = page.items.len() + page.skipped;
+            for rec in page.items {
+                summary.checked += 1;
+                let vm = found.get(&rec.name);
+                let d = drift(&rec, vm);
+                let power = vm.map_or(rec.power, |v| v.power);
+                if !d.is_empty() {
+                    summary.drifted += 1;
+                }
+                if d == rec.drift && power == rec.power {
+                    continue;
+                }
+                if d != rec.drift {
+                    summary.changed += 1;
+                }
+                let line = if d.is_empty() {
+                    "reconcile: matches the platform again".to_string()
+                } else {
+                    let what: Vec<String> = d.iter().map(ToString::to_string).collect();
+                    format!("reconcile: {}", what.join("; "))
+                };
+                let line = if d == rec.drift {
+                    format!("reconcile: power {}", power_name(power))
+                } else {
+                    line
+                };
+                self.change(rec.id, by, &line, |r| {
+                    r.drift = d.clone();
+                    r.power = power;
+                })
+                .await?;
+            }
+            if n == 0 {
+                break;
+            }
+            offset += n;
+        }
+        tracing::info!(
+            checked = summary.checked,
+            changed = summary.changed,
+            drifted = summary.drifted,
+            "inventory reconciled"
+        );
+        Ok(summary)
+    }
+
+    /// Applies `edit` to the stored record and records `what` in its
+    /// history, re-reading and re-applying when someone else changed it
+    /// first.
+    async fn change(
+        &self,
+        id: VmId,
+        by: &str,
+        what: &str,
+        edit: impl Fn(&mut VmRecord),
+    ) -> Result<VmRecord, ButlerError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let stored = self.store.get_vm(id).await?;
+            let mut next = stored.next(by, self.clock.now(), what);
+            edit(&mut next);
+            match self.store.update_vm(&next, stored.version).await {
+                Ok(()) => return Ok(next),
+                Err(StoreError::Conflict { .. }) if tries < UPDATE_TRIES => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Records the VM `request` made (`platform_id`), unless it is
+    /// recorded already (the provisioning flow's last step: repeating it
+    /// changes nothing); `true` when this call made the record.
+    pub(crate) async fn record_provisioned(
+        store: &dyn Store,
+        request: &crate::request::Request,
+        platform_id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(VmRecord, bool), StoreError> {
+        let name = request.platform_vm_name();
+        if let Some(r) = store.find_vm_named(&name).await? {
+            return Ok((r, false));
+        }
+        let id = store.next_vm_id().await?;
+        let rec = VmRecord::provisioned(id, request, platform_id, at);
+        match store.insert_vm(&rec).await {
+            Ok(()) => Ok((rec, true)),
+            // Another engine recorded it between the look-up and the insert.
+            Err(StoreError::AlreadyExists(_)) => match store.find_vm_named(&name).await? {
+                Some(r) => Ok((r, false)),
+                None => Err(StoreError::AlreadyExists(format!("VM record {id}"))),
+            },
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn power_name(p: PowerState) -> &'static str {
+    match p {
+        PowerState::On => "on",
+        PowerState::Off => "off",
+        PowerState::Unknown => "unknown",
+    }
+}

@@ -1,0 +1,237 @@
+//! The inventory's statements, written once for both dialects: each is
+//! SQL with the dialect's placeholders and the values to bind, which the
+//! store's driver binds and runs.
+
+use super::codec::{big, json, parse};
+use super::ddl::Dialect;
+use crate::inventory::{VmId, VmQuery, VmRecord};
+use crate::store::{Page, StoreError};
+
+/// A value to bind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    /// A 64-bit integer.
+    Int(i64),
+    /// Text.
+    Text(String),
+    /// A flag.
+    Bool(bool),
+}
+
+/// SQL and the values its placeholders take, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// The SQL, with `?n` (SQLite) or `$n` (PostgreSQL) placeholders.
+    pub sql: String,
+    /// The values, `params[n - 1]` for placeholder `n`.
+    pub params: Vec<Param>,
+}
+
+impl Dialect {
+    /// Placeholder `n` (from 1).
+    pub fn placeholder(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("?{n}"),
+            Dialect::Postgres => format!("${n}"),
+        }
+    }
+
+    /// `a, b, …` placeholders `from..from + count`.
+    fn placeholders(self, from: usize, count: usize) -> String {
+        (from..from + count)
+            .map(|n| self.placeholder(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The columns a record is written to, in order.
+const COLUMNS: [&str; 9] = [
+    "id",
+    "name",
+    "owner",
+    "cluster",
+    "lifecycle",
+    "cost_center",
+    "drifted",
+    "version",
+    "body",
+];
+
+/// A record's column values, in [`COLUMNS`] order.
+fn row(vm: &VmRecord) -> Result<Vec<Param>, StoreError> {
+    Ok(vec![
+        Param::Int(big(vm.id.0)),
+        Param::Text(vm.name.clone()),
+        Param::Text(vm.owner.clone()),
+        Param::Text(vm.cluster.clone()),
+        Param::Text(vm.lifecycle.as_str().into()),
+        Param::Text(vm.cost_center.clone()),
+        Param::Bool(!vm.drift.is_empty()),
+        Param::Int(big(vm.version)),
+        Param::Text(json(vm)?),
+    ])
+}
+
+/// The next record number.
+pub fn next_id() -> Statement {
+    Statement {
+        sql: "UPDATE sequences SET value = value + 1 WHERE name = 'vm' RETURNING value".into(),
+        params: vec![],
+    }
+}
+
+/// Inserts a new record (a unique violation: its number or name is taken).
+pub fn insert(d: Dialect, vm: &VmRecord) -> Result<Statement, StoreError> {
+    Ok(Statement {
+        sql: format!(
+            "INSERT INTO vms ({}) VALUES ({})",
+            COLUMNS.join(", "),
+            d.placeholders(1, COLUMNS.len())
+        ),
+        params: row(vm)?,
+    })
+}
+
+/// Keeps the number sequence past a record inserted with its own number.
+pub fn bump_sequence(d: Dialect, id: VmId) -> Statement {
+    let max = match d {
+        Dialect::Sqlite => "max",
+        Dialect::Postgres => "GREATEST",
+    };
+    Statement {
+        sql: format!(
+            "UPDATE sequences SET value = {max}(value, {}) WHERE name = 'vm'",
+            d.placeholder(1)
+        ),
+        params: vec![Param::Int(big(id.0))],
+    }
+}
+
+/// Replaces a record whose stored version is `expected`; no row changed
+/// means a conflict or no such record ([`version`] tells which).
+pub fn update(d: Dialect, vm: &VmRecord, expected: u64) -> Result<Statement, StoreError> {
+    let sets: Vec<String> = COLUMNS[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = {}", d.placeholder(i + 2)))
+        .collect();
+    let mut params = row(vm)?;
+    params.push(Param::Int(big(expected)));
+    Ok(Statement {
+        sql: format!(
+            "UPDATE vms SET {} WHERE id = {} AND version = {}",
+            sets.join(", "),
+            d.placeholder(1),
+            d.placeholder(COLUMNS.len() + 1)
+        ),
+        params,
+    })
+}
+
+/// The body of record `id`.
+pub fn get(d: Dialect, id: VmId) -> Statement {
+    Statement {
+        sql: format!("SELECT body FROM vms WHERE id = {}", d.placeholder(1)),
+        params: vec![Param::Int(big(id.0))],
+    }
+}
+
+/// The stored version of record `id`.
+pub fn version(d: Dialect, id: VmId) -> Statement {
+    Statement {
+        sql: format!("SELECT version FROM vms WHERE id = {}", d.placeholder(1)),
+        params: vec![Param::Int(big(id.0))],
+    }
+}
+
+/// The body of the record named `name`.
+pub fn named(d: Dialect, name: &str) -> Statement {
+    Statement {
+        sql: format!("SELECT body FROM vms WHERE name = {}", d.placeholder(1)),
+        params: vec![Param::Text(name.to_string())],
+    }
+}
+
+/// The count of the records `q` selects, and the bodies of its page,
+/// newest first.
+pub fn list(d: Dialect, q: &VmQuery) -> (Statement, Statement) {
+    let mut filters = Vec::new();
+    let mut params = Vec::new();
+    let mut bind = |column: &str, p: Param, filters: &mut Vec<String>| {
+        params.push(p);
+        filters.push(format!("{column} = {}", d.placeholder(params.len())));
+    };
+    if let Some(o) = &q.owner {
+        bind("owner", Param::Text(o.clone()), &mut filters);
+    }
+    if let Some(c) = &q.cluster {
+        bind("cluster", Param::Text(c.clone()), &mut filters);
+    }
+    if let Some(c) = &q.cost_center {
+        bind("cost_center", Param::Text(c.clone()), &mut filters);
+    }
+    if q.drifted {
+        bind("drifted", Param::Bool(true), &mut filters);
+    }
+    if !q.lifecycles.is_empty() {
+        let from = params.len() + 1;
+        params.extend(
+            q.lifecycles
+                .iter()
+                .map(|l| Param::Text(l.as_str().to_string())),
+        );
+        filters.push(format!(
+            "lifecycle IN ({})",
+            d.placeholders(from, q.lifecycles.len())
+        ));
+    }
+    let filter = if filters.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", filters.join(" AND "))
+    };
+    let count = Statement {
+        sql: format!("SELECT count(*) FROM vms{filter}"),
+        params: params.clone(),
+    };
+    let mut page_params = params;
+    let limit = q
+        .limit
+        .map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
+    page_params.push(Param::Int(limit));
+    page_params.push(Param::Int(offset));
+    let n = page_params.len();
+    let page = Statement {
+        sql: format!(
+            "SELECT id, body FROM vms{filter} ORDER BY id DESC LIMIT {} OFFSET {}",
+            d.placeholder(n - 1),
+            d.placeholder(n)
+        ),
+        params: page_params,
+    };
+    (count, page)
+}
+
+/// A page of bodies decoded; one that does not decode is logged, counted
+/// and left out, never hiding the rest.
+pub fn decode_page(total: i64, rows: Vec<(i64, String)>) -> Page<VmRecord> {
+    let mut skipped = 0;
+    let items = rows
+        .into_iter()
+        .filter_map(|(id, body)| match parse::<VmRecord>(&body) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(vm = id, error = %e, "a VM record does not decode; left out");
+                skipped += 1;
+                None
+            }
+        })
+        .collect();
+    Page {
+        items,
+        total: usize::try_from(total).unwrap_or(0),
+        skipped,
+    }
+}

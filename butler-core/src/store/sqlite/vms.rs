@@ -1,0 +1,118 @@
+//! The inventory on SQLite: the shared statements (`sql::vms`) bound and
+//! run on the store thread.
+
+use super::{backend, parse, unique_violation, SqliteStore};
+use crate::inventory::{VmId, VmQuery, VmRecord};
+use crate::store::sql::vms::{self, Param, Statement};
+use crate::store::sql::Dialect;
+use crate::store::{Page, StoreError, VmStore};
+use async_trait::async_trait;
+use rusqlite::types::{ToSqlOutput, Value};
+use rusqlite::{params_from_iter, Connection, OptionalExtension};
+
+const D: Dialect = Dialect::Sqlite;
+
+impl rusqlite::ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Owned(match self {
+            Param::Int(v) => Value::Integer(*v),
+            Param::Text(t) => Value::Text(t.clone()),
+            Param::Bool(b) => Value::Integer(i64::from(*b)),
+        }))
+    }
+}
+
+fn execute(c: &Connection, s: &Statement) -> rusqlite::Result<usize> {
+    c.prepare_cached(&s.sql)?
+        .execute(params_from_iter(s.params.iter()))
+}
+
+/// The first column of the row `s` selects, if any.
+fn one<T: rusqlite::types::FromSql>(
+    c: &Connection,
+    s: &Statement,
+) -> Result<Option<T>, StoreError> {
+    c.prepare_cached(&s.sql)
+        .and_then(|mut st| {
+            st.query_row(params_from_iter(s.params.iter()), |r| r.get(0))
+                .optional()
+        })
+        .map_err(backend)
+}
+
+#[async_trait]
+impl VmStore for SqliteStore {
+    async fn next_vm_id(&self) -> Result<VmId, StoreError> {
+        self.with(|c| {
+            let v: Option<i64> = one(c, &vms::next_id())?;
+            Ok(VmId(v.map_or(0, |v| v as u64)))
+        })
+        .await
+    }
+
+    async fn insert_vm(&self, vm: &VmRecord) -> Result<(), StoreError> {
+        let insert = vms::insert(D, vm)?;
+        let bump = vms::bump_sequence(D, vm.id);
+        let what = format!("VM record {} or a VM named {:?}", vm.id, vm.name);
+        self.with(move |c| {
+            execute(c, &insert).map_err(|e| unique_violation(e, &what))?;
+            execute(c, &bump).map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_vm(&self, id: VmId) -> Result<VmRecord, StoreError> {
+        let body: Option<String> = self.with(move |c| one(c, &vms::get(D, id))).await?;
+        match body {
+            Some(b) => parse(&b),
+            None => Err(StoreError::NotFound(format!("VM record {id}"))),
+        }
+    }
+
+    async fn find_vm_named(&self, name: &str) -> Result<Option<VmRecord>, StoreError> {
+        let s = vms::named(D, name);
+        let body: Option<String> = self.with(move |c| one(c, &s)).await?;
+        body.map(|b| parse(&b)).transpose()
+    }
+
+    async fn update_vm(&self, vm: &VmRecord, expected_version: u64) -> Result<(), StoreError> {
+        let update = vms::update(D, vm, expected_version)?;
+        let (id, name) = (vm.id, vm.name.clone());
+        self.with(move |c| {
+            let what = format!("a VM named {name:?}");
+            if execute(c, &update).map_err(|e| unique_violation(e, &what))? == 1 {
+                return Ok(());
+            }
+            let found: Option<i64> = one(c, &vms::version(D, id))?;
+            Err(match found {
+                Some(v) => StoreError::Conflict {
+                    what: format!("VM record {id}"),
+                    expected: expected_version,
+                    found: v as u64,
+                },
+                None => StoreError::NotFound(format!("VM record {id}")),
+            })
+        })
+        .await
+    }
+
+    async fn list_vms(&self, query: &VmQuery) -> Result<Page<VmRecord>, StoreError> {
+        let (count, page) = vms::list(D, query);
+        let (total, rows) = self
+            .with(move |c| {
+                let total: Option<i64> = one(c, &count)?;
+                let mut st = c.prepare_cached(&page.sql).map_err(backend)?;
+                let rows = st
+                    .query_map(params_from_iter(page.params.iter()), |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                    })
+                    .map_err(backend)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(backend)?;
+                Ok((total.unwrap_or(0), rows))
+            })
+            .await?;
+        Ok(vms::decode_page(total, rows))
+    }
+}

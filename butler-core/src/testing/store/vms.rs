@@ -1,0 +1,167 @@
+//! Conformance checks of the inventory port.
+
+use crate::backend::PowerState;
+use crate::inventory::{BuiltSpec, Drift, Lifecycle, VmEvent, VmId, VmQuery, VmRecord};
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Utc};
+
+fn record(id: VmId, name: &str, owner: &str, cluster: &str) -> VmRecord {
+    let at = DateTime::<Utc>::UNIX_EPOCH;
+    VmRecord {
+        id,
+        version: 1,
+        name: name.into(),
+        display_name: name.into(),
+        request: None,
+        owner: owner.into(),
+        division: "Sales".into(),
+        unit: "Web".into(),
+        environment: "Production".into(),
+        cost_center: format!("CC-{owner}"),
+        cluster: cluster.into(),
+        spec: BuiltSpec {
+            vcpus: 2,
+            ram_gib: 4,
+            disks_gib: vec![40, 100],
+            nics: vec!["vlan-10".into()],
+            image: Some("ubuntu-22.04".into()),
+        },
+        platform_id: format!("uuid-{name}"),
+        power: PowerState::On,
+        lease_end: None,
+        lifecycle: Lifecycle::Active,
+        drift: vec![],
+        created_at: at,
+        history: vec![VmEvent {
+            at,
+            actor: "butler".into(),
+            what: "made".into(),
+        }],
+    }
+}
+
+/// Numbers are new each time; a record reads back whole; a second record
+/// with the same number or platform name is refused; a stale update
+/// conflicts and a missing record is not found.
+pub async fn vm_records_are_unique_versioned_and_round_trip(store: &dyn Store) {
+    let a = store.next_vm_id().await.unwrap();
+    let b = store.next_vm_id().await.unwrap();
+    assert!(b > a, "{a} then {b}");
+    let r = record(a, "rt-web01-r1", "ana", "c1-madrid");
+    store.insert_vm(&r).await.unwrap();
+    assert_eq!(store.get_vm(a).await.unwrap(), r);
+    assert_eq!(
+        store.find_vm_named("rt-web01-r1").await.unwrap(),
+        Some(r.clone())
+    );
+    assert_eq!(store.find_vm_named("rt-nobody").await.unwrap(), None);
+    let same_name = record(b, "rt-web01-r1", "bea", "c1-madrid");
+    assert!(matches!(
+        store.insert_vm(&same_name).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let same_id = record(a, "rt-other", "bea", "c1-madrid");
+    assert!(matches!(
+        store.insert_vm(&same_id).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    // A record inserted with its own number keeps later numbers past it.
+    let far = VmId(b.0 + 1000);
+    store
+        .insert_vm(&record(far, "rt-far", "ana", "c1-madrid"))
+        .await
+        .unwrap();
+    assert!(store.next_vm_id().await.unwrap() > far);
+
+    let mut next = r.next("ops", DateTime::<Utc>::UNIX_EPOCH, "powered off");
+    next.power = PowerState::Off;
+    next.drift = vec![Drift::Deleted];
+    store.update_vm(&next, 1).await.unwrap();
+    assert_eq!(store.get_vm(a).await.unwrap(), next);
+    match store.update_vm(&next, 1).await {
+        Err(StoreError::Conflict {
+            expected, found, ..
+        }) => assert_eq!((expected, found), (1, 2)),
+        other => panic!("a stale update answered {other:?}"),
+    }
+    let ghost = record(VmId(b.0 + 5000), "rt-ghost", "ana", "c1-madrid");
+    assert!(matches!(
+        store.update_vm(&ghost, 1).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.get_vm(ghost.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// Lists filter by owner, cluster, lifecycle, cost center and drift,
+/// newest first, with the total over all pages.
+pub async fn vm_lists_filter_page_and_order(store: &dyn Store) {
+    let mut ids = Vec::new();
+    for i in 0..7u32 {
+        let id = store.next_vm_id().await.unwrap();
+        let owner = if i % 2 == 0 { "lf-ana" } else { "lf-bea" };
+        let cluster = if i < 4 { "lf-c1" } else { "lf-c2" };
+        let mut r = record(id, &format!("lf-vm{i}"), owner, cluster);
+        if i == 5 {
+            r.lifecycle = Lifecycle::Retired;
+        }
+        if i == 6 {
+            r.drift = vec![Drift::Moved {
+                from: "lf-c1".into(),
+                to: "lf-c2".into(),
+            }];
+        }
+        store.insert_vm(&r).await.unwrap();
+        ids.push(id);
+    }
+    let names = |page: &crate::store::Page<VmRecord>| -> Vec<String> {
+        page.items.iter().map(|r| r.name.clone()).collect()
+    };
+    let q = VmQuery {
+        owner: Some("lf-ana".into()),
+        ..VmQuery::default()
+    };
+    let page = store.list_vms(&q).await.unwrap();
+    assert_eq!(names(&page), ["lf-vm6", "lf-vm4", "lf-vm2", "lf-vm0"]);
+    assert_eq!(page.total, 4);
+    let q = VmQuery {
+        owner: Some("lf-ana".into()),
+        offset: 1,
+        limit: Some(2),
+        ..VmQuery::default()
+    };
+    let page = store.list_vms(&q).await.unwrap();
+    assert_eq!(
+        (names(&page), page.total),
+        (vec!["lf-vm4".to_string(), "lf-vm2".into()], 4)
+    );
+    let q = VmQuery {
+        cluster: Some("lf-c2".into()),
+        lifecycles: vec![Lifecycle::Active],
+        limit: None,
+        ..VmQuery::default()
+    };
+    assert_eq!(
+        names(&store.list_vms(&q).await.unwrap()),
+        ["lf-vm6", "lf-vm4"]
+    );
+    let q = VmQuery {
+        cluster: Some("lf-c2".into()),
+        lifecycles: vec![Lifecycle::Retired, Lifecycle::Retiring],
+        ..VmQuery::default()
+    };
+    assert_eq!(names(&store.list_vms(&q).await.unwrap()), ["lf-vm5"]);
+    let q = VmQuery {
+        cost_center: Some("CC-lf-bea".into()),
+        ..VmQuery::default()
+    };
+    assert_eq!(store.list_vms(&q).await.unwrap().total, 3);
+    let q = VmQuery {
+        cluster: Some("lf-c2".into()),
+        drifted: true,
+        ..VmQuery::default()
+    };
+    assert_eq!(names(&store.list_vms(&q).await.unwrap()), ["lf-vm6"]);
+}

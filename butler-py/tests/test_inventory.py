@@ -1,0 +1,47 @@
+"""The inventory (SPEC §12) from Python: the VMs Butler made, their power."""
+
+import pytest
+
+import butler
+
+
+def _provision(b, ana, bea, name):
+    r = ana.create_request(butler.VmSpec.demo(name))
+    r = ana.submit(r.id, r.version)
+    bea.approve(r.id, r.version)
+    assert b.provision()["completed"] == 1
+
+
+def test_my_vms_power_and_history(b, ana, bea, ops):
+    _provision(b, ana, bea, "py-inv1")
+    mine = ana.vms()
+    assert len(mine) == 1
+    vm = mine[0]
+    assert (vm.display_name, vm.owner, vm.power, vm.lifecycle) == ("py-inv1", "ana", "on", "active")
+    assert vm.request is not None and vm.drift == []
+    assert ana.power_off(vm.id) == "done"
+    assert ana.power_off(vm.id) == "already"
+    assert ana.vm(vm.id).power == "off"
+    assert ops.power_on(vm.id) == "done"
+    assert ops.restart(vm.id) == "done"
+    whats = [what for _, _, what in ana.vm_history(vm.id)]
+    assert whats[1:] == [
+        "power guest_shutdown: done",
+        "power guest_shutdown: already off",
+        "power on: done",
+        "power guest_restart: done",
+    ]
+    # Another requester neither sees nor powers it; a bad filter is refused.
+    zoe = b.trusted_session("zoe", ["requester"])
+    assert zoe.vms() == []
+    with pytest.raises(butler.NotFoundError):
+        zoe.power_on(vm.id)
+    with pytest.raises(ValueError):
+        ana.vms(lifecycle=["sleeping"])
+
+
+def test_reconcile_is_for_operators(b, ana, bea, ops):
+    _provision(b, ana, bea, "py-inv2")
+    with pytest.raises(butler.PermissionDeniedError):
+        ana.reconcile()
+    assert ops.reconcile() == (1, 0, 0)

@@ -1,0 +1,222 @@
+//! The inventory (SPEC §12): the VMs Butler made or adopted, their power,
+//! adoption and the reconcile with the platform.
+
+use super::VmDoc;
+use crate::extract::{Caller, JsonBody, PathArgs, QueryArgs};
+use crate::problem::{ApiResult, Problem};
+use crate::AppState;
+use axum::extract::State;
+use axum::Json;
+use butler::backend::PowerChange;
+use butler::inventory::{
+    Lifecycle, PowerOutcome, PowerRequest, ReconcileSummary, VmId, VmQuery, VmRecord,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Filters and a page.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct VmListArgs {
+    /// Only this owner's (Requesters only ever see their own).
+    pub owner: Option<String>,
+    /// Only on this cluster.
+    pub cluster: Option<String>,
+    /// Lifecycles, comma-separated (`active,retiring`); none: all.
+    pub lifecycle: Option<String>,
+    /// Only this cost center.
+    pub cost_center: Option<String>,
+    /// Only VMs a reconcile found changed outside Butler.
+    #[serde(default)]
+    pub drifted: bool,
+    /// Rows to skip.
+    #[serde(default)]
+    pub offset: usize,
+    /// Rows per page, 1 to 10,000 (default 50).
+    pub limit: Option<usize>,
+}
+
+impl VmListArgs {
+    fn query(&self) -> Result<VmQuery, Problem> {
+        let mut lifecycles = Vec::new();
+        for name in self.lifecycle.iter().flat_map(|s| s.split(',')) {
+            let name = name.trim();
+            if name.is_empty() {
+                continue;
+            }
+            lifecycles.push(
+                Lifecycle::from_name(name)
+                    .ok_or_else(|| Problem::bad_request(format!("unknown lifecycle {name:?}")))?,
+            );
+        }
+        Ok(VmQuery {
+            owner: self.owner.clone(),
+            cluster: self.cluster.clone(),
+            lifecycles,
+            cost_center: self.cost_center.clone(),
+            drifted: self.drifted,
+            offset: self.offset,
+            limit: Some(self.limit.unwrap_or(50)),
+        })
+    }
+}
+
+/// One page of VMs.
+#[derive(Serialize, ToSchema)]
+pub struct VmPage {
+    /// The rows.
+    #[schema(value_type = Vec<VmDoc>)]
+    pub items: Vec<VmRecord>,
+    /// Rows matching the filters over all pages.
+    pub total: usize,
+    /// Rows of this page left out because they could not be read.
+    pub skipped: usize,
+    /// The offset asked.
+    pub offset: usize,
+}
+
+/// Lists the VMs the caller may see, newest first.
+#[utoipa::path(get, path = "/api/vms", tag = "vms", params(VmListArgs),
+    responses((status = 200, body = VmPage), (status = 400, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryArgs(args): QueryArgs<VmListArgs>,
+) -> ApiResult<Json<VmPage>> {
+    let q = args.query()?;
+    let page = state.butler().vms().list(&caller.actor, &q).await?;
+    Ok(Json(VmPage {
+        items: page.items,
+        total: page.total,
+        skipped: page.skipped,
+        offset: q.offset,
+    }))
+}
+
+/// One VM, with its history.
+#[utoipa::path(get, path = "/api/vms/{id}", tag = "vms", params(("id" = u64, Path)),
+    responses((status = 200, body = VmDoc), (status = 404, body = Problem)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<u64>,
+) -> ApiResult<Json<VmRecord>> {
+    Ok(Json(
+        state.butler().vms().get(&caller.actor, VmId(id)).await?,
+    ))
+}
+
+/// A power change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PowerBody {
+    /// `on`, `guest_shutdown`, `hard_off` or `guest_restart`.
+    #[schema(value_type = String)]
+    pub change: PowerChange,
+    /// For `guest_shutdown`: power off hard when the guest has not shut
+    /// down in time.
+    #[serde(default)]
+    pub force_after_deadline: bool,
+}
+
+/// How a power change ended.
+#[derive(Serialize, ToSchema)]
+pub struct PowerAnswer {
+    /// `done`, `already`, `forced_off` or `still_on`.
+    pub outcome: &'static str,
+    /// The VM's power now (`on`, `off`, `unknown`).
+    pub power: String,
+}
+
+/// Powers a VM on or off, or restarts it: its owner, an Operator or an Admin.
+#[utoipa::path(post, path = "/api/vms/{id}/power", tag = "vms", params(("id" = u64, Path)),
+    request_body = PowerBody,
+    responses((status = 200, body = PowerAnswer), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn power(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<u64>,
+    JsonBody(body): JsonBody<PowerBody>,
+) -> ApiResult<Json<PowerAnswer>> {
+    let req = PowerRequest {
+        change: body.change,
+        force_after_deadline: body.force_after_deadline,
+    };
+    let out = state
+        .butler()
+        .vms()
+        .power(&caller.actor, VmId(id), req)
+        .await?;
+    let (outcome, power) = match out {
+        PowerOutcome::Done(p) => ("done", p),
+        PowerOutcome::Already(p) => ("already", p),
+        PowerOutcome::ForcedOff => ("forced_off", butler::backend::PowerState::Off),
+        PowerOutcome::StillOn => ("still_on", butler::backend::PowerState::On),
+        _ => ("done", butler::backend::PowerState::Unknown),
+    };
+    let power = serde_json::to_value(power)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    Ok(Json(PowerAnswer { outcome, power }))
+}
+
+/// A VM to adopt.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdoptBody {
+    /// Its name on the platform.
+    pub name: String,
+    /// Who owns it from now on.
+    pub owner: String,
+    /// The cost center it is billed to.
+    pub cost_center: String,
+}
+
+/// Adopts a VM that predates Butler into the inventory (Admin).
+#[utoipa::path(post, path = "/api/vms/adopt", tag = "vms", request_body = AdoptBody,
+    responses((status = 201, body = VmDoc), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn adopt(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<AdoptBody>,
+) -> ApiResult<(axum::http::StatusCode, Json<VmRecord>)> {
+    let r = state
+        .butler()
+        .vms()
+        .adopt(&caller.actor, &body.name, &body.owner, &body.cost_center)
+        .await?;
+    Ok((super::CREATED, Json(r)))
+}
+
+/// What a reconcile saw.
+#[derive(Serialize, ToSchema)]
+pub struct ReconcileAnswer {
+    /// Records compared with the platform.
+    pub checked: usize,
+    /// Records whose drift flags changed.
+    pub changed: usize,
+    /// Records now flagged.
+    pub drifted: usize,
+}
+
+impl From<ReconcileSummary> for ReconcileAnswer {
+    fn from(s: ReconcileSummary) -> Self {
+        ReconcileAnswer {
+            checked: s.checked,
+            changed: s.changed,
+            drifted: s.drifted,
+        }
+    }
+}
+
+/// Compares the inventory with the platform now (Operator or Admin).
+#[utoipa::path(post, path = "/api/vms/reconcile", tag = "vms",
+    responses((status = 200, body = ReconcileAnswer), (status = 403, body = Problem)))]
+pub async fn reconcile(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<ReconcileAnswer>> {
+    let s = state.butler().vms().reconcile(&caller.actor).await?;
+    Ok(Json(s.into()))
+}

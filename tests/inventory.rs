@@ -1,0 +1,363 @@
+//! The inventory (SPEC §12) on the simulator: every VM provisioning makes
+//! is recorded once; lists follow the request visibility rules; power by
+//! owner, Operator or Admin with the platform read first; guest shutdown
+//! with its deadline; adoption; the reconcile flags what changed outside.
+
+mod common;
+
+use butler::auth::{Actor, Role};
+use butler::backend::{PowerChange, PowerState};
+use butler::inventory::{Drift, InventoryConfig, Lifecycle, PowerOutcome, PowerRequest, VmQuery};
+use butler::sim::{Op, SimPlatform};
+use butler::store::{MemoryStore, StoreError};
+use butler::{Butler, ButlerError};
+use common::{ana, bea};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn butler(sim: &SimPlatform) -> Butler {
+    Butler::builder()
+        .simulator(sim.clone())
+        .store(Arc::new(MemoryStore::new()))
+        .inventory_config(InventoryConfig {
+            shutdown_wait: Duration::from_secs(120),
+            poll: Duration::from_secs(10),
+            reconcile_page: 3,
+        })
+        .build()
+        .unwrap()
+}
+
+fn olga() -> Actor {
+    Actor::trusted("olga", [Role::Operator]).unwrap()
+}
+
+fn ada() -> Actor {
+    Actor::trusted("ada", [Role::Admin]).unwrap()
+}
+
+fn vera() -> Actor {
+    Actor::trusted("vera", [Role::Viewer]).unwrap()
+}
+
+/// Provisions `names` for `owner`, to `Completed`.
+async fn provisioned(b: &Butler, owner: &Actor, names: &[&str]) {
+    for n in names {
+        let r = b
+            .requests()
+            .create(owner, butler::demo::spec(n))
+            .await
+            .unwrap();
+        let r = b.requests().submit(owner, r.id, r.version).await.unwrap();
+        b.requests().approve(&bea(), r.id, r.version).await.unwrap();
+    }
+    let s = b.engine().unwrap().run_until_idle().await.unwrap();
+    assert_eq!(s.completed, names.len());
+}
+
+fn power(change: PowerChange, force: bool) -> PowerRequest {
+    PowerRequest {
+        change,
+        force_after_deadline: force,
+    }
+}
+
+#[tokio::test]
+async fn provisioning_records_each_vm_once_and_lists_follow_visibility() {
+    let sim = SimPlatform::demo(61);
+    let b = butler(&sim);
+    let zoe = Actor::trusted("zoe", [Role::Requester]).unwrap();
+    provisioned(&b, &ana(), &["inv-a1", "inv-a2"]).await;
+    provisioned(&b, &zoe, &["inv-z1"]).await;
+    let all = b.vms().list(&vera(), &VmQuery::default()).await.unwrap();
+    assert_eq!(all.total, 3);
+    let rec = &all.items[0];
+    assert_eq!(
+        (rec.display_name.as_str(), rec.owner.as_str(), rec.lifecycle),
+        ("inv-z1", "zoe", Lifecycle::Active)
+    );
+    let vm = sim.vm(&rec.name).unwrap();
+    assert_eq!(
+        (rec.platform_id.as_str(), rec.power),
+        (vm.uuid.as_str(), PowerState::On)
+    );
+    assert_eq!(rec.spec.vcpus, vm.vcpus);
+    assert!(rec.request.is_some() && rec.cost_center.starts_with("CC-"));
+    // A Requester sees their own, whatever they ask for.
+    let mine = b
+        .vms()
+        .list(
+            &ana(),
+            &VmQuery {
+                owner: Some("zoe".into()),
+                ..VmQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(mine.total, 2);
+    assert!(mine.items.iter().all(|r| r.owner == "ana"));
+    assert!(matches!(
+        b.vms().get(&ana(), rec.id).await,
+        Err(ButlerError::NotFound(_))
+    ));
+    assert!(matches!(
+        b.vms()
+            .list(
+                &ana(),
+                &VmQuery {
+                    limit: Some(10_001),
+                    ..VmQuery::default()
+                }
+            )
+            .await,
+        Err(ButlerError::Limit(_))
+    ));
+}
+
+#[tokio::test]
+async fn power_reads_the_platform_first_and_records_every_change() {
+    let sim = SimPlatform::demo(62);
+    let b = butler(&sim);
+    provisioned(&b, &ana(), &["pw-1"]).await;
+    let rec = b
+        .vms()
+        .list(&ana(), &VmQuery::default())
+        .await
+        .unwrap()
+        .items[0]
+        .clone();
+    let calls = || sim.calls(Op::SetPower);
+
+    // The owner shuts the guest down; the VM is off, in the record too.
+    let out = b
+        .vms()
+        .power(&ana(), rec.id, power(PowerChange::GuestShutdown, false))
+        .await
+        .unwrap();
+    assert_eq!(out, PowerOutcome::Done(PowerState::Off));
+    assert_eq!(sim.vm(&rec.name).unwrap().power, PowerState::Off);
+    assert_eq!(calls(), 1);
+    // Off already: nothing is asked of the platform (Prism would fail it).
+    for change in [PowerChange::GuestShutdown, PowerChange::HardOff] {
+        let out = b
+            .vms()
+            .power(&ana(), rec.id, power(change, false))
+            .await
+            .unwrap();
+        assert_eq!(out, PowerOutcome::Already(PowerState::Off));
+    }
+    assert_eq!(calls(), 1);
+    // Someone else's VM: a Requester does not even see it; a Viewer sees
+    // it and may not power it; an Operator may.
+    let zoe = Actor::trusted("zoe", [Role::Requester]).unwrap();
+    assert!(matches!(
+        b.vms()
+            .power(&zoe, rec.id, power(PowerChange::On, false))
+            .await,
+        Err(ButlerError::NotFound(_))
+    ));
+    assert!(matches!(
+        b.vms()
+            .power(&vera(), rec.id, power(PowerChange::On, false))
+            .await,
+        Err(ButlerError::Denied(_))
+    ));
+    let out = b
+        .vms()
+        .power(&olga(), rec.id, power(PowerChange::On, false))
+        .await
+        .unwrap();
+    assert_eq!(out, PowerOutcome::Done(PowerState::On));
+    b.vms()
+        .power(&olga(), rec.id, power(PowerChange::GuestRestart, false))
+        .await
+        .unwrap();
+    assert_eq!(sim.guest_restarts(&rec.name), 1);
+    assert_eq!(calls(), 3);
+    let after = b.vms().get(&ana(), rec.id).await.unwrap();
+    assert_eq!(after.power, PowerState::On);
+    let lines: Vec<(&str, &str)> = after
+        .history
+        .iter()
+        .map(|e| (e.actor.as_str(), e.what.as_str()))
+        .collect();
+    assert_eq!(
+        &lines[1..],
+        [
+            ("ana", "power guest_shutdown: done"),
+            ("ana", "power guest_shutdown: already off"),
+            ("ana", "power hard_off: already off"),
+            ("olga", "power on: done"),
+            ("olga", "power guest_restart: done"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_guest_that_does_not_stop_is_waited_for_then_left_on_or_cut_off() {
+    let sim = SimPlatform::demo(63);
+    let b = butler(&sim);
+    provisioned(&b, &ana(), &["hung-1"]).await;
+    let rec = b
+        .vms()
+        .list(&ana(), &VmQuery::default())
+        .await
+        .unwrap()
+        .items[0]
+        .clone();
+    assert!(sim.set_guest_unresponsive(&rec.name, true));
+    let t0 = sim.now();
+    let out = b
+        .vms()
+        .power(&ana(), rec.id, power(PowerChange::GuestShutdown, false))
+        .await
+        .unwrap();
+    assert_eq!(out, PowerOutcome::StillOn);
+    assert!(
+        sim.now() - t0 >= chrono::Duration::seconds(120),
+        "the wait ran its course"
+    );
+    assert_eq!(sim.vm(&rec.name).unwrap().power, PowerState::On);
+    let out = b
+        .vms()
+        .power(&ana(), rec.id, power(PowerChange::GuestShutdown, true))
+        .await
+        .unwrap();
+    assert_eq!(out, PowerOutcome::ForcedOff);
+    assert_eq!(sim.vm(&rec.name).unwrap().power, PowerState::Off);
+    let last = b.vms().get(&ana(), rec.id).await.unwrap();
+    assert_eq!(last.power, PowerState::Off);
+    assert!(last
+        .history
+        .last()
+        .unwrap()
+        .what
+        .contains("powered off hard"));
+}
+
+#[tokio::test]
+async fn an_admin_adopts_an_existing_vm_once() {
+    let sim = SimPlatform::demo(64);
+    let b = butler(&sim);
+    sim.add_vm(butler::backend::VmInfo {
+        uuid: sim.new_uuid(),
+        name: "legacy-db".into(),
+        cluster: "c1-madrid".into(),
+        project: Some("prod-project".into()),
+        power: PowerState::On,
+        state: butler::backend::VmState::Ready,
+        vcpus: 8,
+        ram_gib: 32,
+        disks_gib: vec![100, 500],
+        nics: vec!["vlan-10".into()],
+        categories: vec![],
+        ip_addresses: vec![],
+    });
+    assert!(matches!(
+        b.vms().adopt(&olga(), "legacy-db", "ana", "CC-1001").await,
+        Err(ButlerError::Denied(_))
+    ));
+    assert!(matches!(
+        b.vms().adopt(&ada(), "no-such-vm", "ana", "CC-1001").await,
+        Err(ButlerError::NotFound(_))
+    ));
+    assert!(matches!(
+        b.vms().adopt(&ada(), "legacy-db", "ana", " ").await,
+        Err(ButlerError::Invalid(_))
+    ));
+    let r = b
+        .vms()
+        .adopt(&ada(), "legacy-db", "ana", "CC-1001")
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.owner.as_str(), r.request, r.spec.vcpus),
+        ("ana", None, 8)
+    );
+    assert!(matches!(
+        b.vms().adopt(&ada(), "legacy-db", "bea", "CC-1001").await,
+        Err(ButlerError::Store(StoreError::AlreadyExists(_)))
+    ));
+    // Now its owner manages it like any other.
+    let mine = b.vms().list(&ana(), &VmQuery::default()).await.unwrap();
+    assert_eq!(mine.items[0].name, "legacy-db");
+    b.vms()
+        .power(&ana(), r.id, power(PowerChange::HardOff, false))
+        .await
+        .unwrap();
+    assert_eq!(sim.vm("legacy-db").unwrap().power, PowerState::Off);
+}
+
+#[tokio::test]
+async fn the_reconcile_flags_what_changed_outside_and_clears_what_came_back() {
+    let sim = SimPlatform::demo(65);
+    let b = butler(&sim);
+    // More records than one reconcile page (3), so paging is exercised.
+    provisioned(&b, &ana(), &["rc-1", "rc-2", "rc-3", "rc-4", "rc-5"]).await;
+    let page = b.vms().list(&ana(), &VmQuery::default()).await.unwrap();
+    let by_name = |n: &str| {
+        page.items
+            .iter()
+            .find(|r| r.display_name == n)
+            .unwrap()
+            .clone()
+    };
+    let (deleted, resized, off) = (by_name("rc-1"), by_name("rc-2"), by_name("rc-3"));
+    assert!(matches!(
+        b.vms().reconcile(&ana()).await,
+        Err(ButlerError::Denied(_))
+    ));
+    let s = b.vms().reconcile(&olga()).await.unwrap();
+    assert_eq!((s.checked, s.changed, s.drifted), (5, 0, 0));
+
+    assert!(sim.delete_vm_outside(&deleted.name));
+    assert!(sim.resize_vm_outside(&resized.name, 16, 64));
+    sim.set_vm_power(&off.name, PowerState::Off);
+    let s = b.vms().reconcile(&olga()).await.unwrap();
+    assert_eq!((s.checked, s.changed, s.drifted), (5, 2, 2));
+    assert_eq!(
+        b.vms().get(&ana(), deleted.id).await.unwrap().drift,
+        [Drift::Deleted]
+    );
+    let r = b.vms().get(&ana(), resized.id).await.unwrap();
+    assert!(
+        matches!(&r.drift[..], [Drift::Resized { found, .. }] if found.vcpus == 16 && found.ram_gib == 64),
+        "{:?}",
+        r.drift
+    );
+    assert_eq!(
+        b.vms().get(&ana(), off.id).await.unwrap().power,
+        PowerState::Off
+    );
+    let flagged = b
+        .vms()
+        .list(
+            &vera(),
+            &VmQuery {
+                drifted: true,
+                ..VmQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(flagged.total, 2);
+    // Nothing new: nothing changes, no history line is added.
+    let lines = b.vms().get(&ana(), resized.id).await.unwrap().history.len();
+    let s = b.vms().reconcile(&olga()).await.unwrap();
+    assert_eq!((s.changed, s.drifted), (0, 2));
+    assert_eq!(
+        b.vms().get(&ana(), resized.id).await.unwrap().history.len(),
+        lines
+    );
+    // Resized back: the flag clears, and says so.
+    assert!(sim.resize_vm_outside(&resized.name, resized.spec.vcpus, resized.spec.ram_gib));
+    let s = b.vms().reconcile(&olga()).await.unwrap();
+    assert_eq!((s.changed, s.drifted), (1, 1));
+    let r = b.vms().get(&ana(), resized.id).await.unwrap();
+    assert!(r.drift.is_empty());
+    assert_eq!(
+        r.history.last().unwrap().what,
+        "reconcile: matches the platform again"
+    );
+}
