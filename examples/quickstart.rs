@@ -4,7 +4,8 @@
 //! Run: `cargo run --example quickstart`
 
 use butler::auth::{Actor, Role};
-use butler::backend::{PowerState, Schedule};
+use butler::backend::{PowerChange, Schedule};
+use butler::inventory::{PowerRequest, VmQuery, VmService};
 use butler::engine::EngineConfig;
 use butler::migration::{MigrationConfig, MigrationService};
 use butler::notify::{Event, Notifier, NotifyError};
@@ -180,12 +181,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("  {n} request(s) written to {}", xlsx.display());
 
     let olga = users.authenticate("olga", "olga's demo password").await?;
-    migration_drill(&sim, butler.migrations(), &olga, &name).await
+    migration_drill(butler.vms(), butler.migrations(), &olga, &name).await
 }
 
 /// A disaster-recovery drill: move the new VM to the other cluster.
 async fn migration_drill(
-    sim: &SimPlatform,
+    vms: &VmService,
     migrations: &MigrationService,
     olga: &Actor,
     vm: &str,
@@ -223,8 +224,23 @@ async fn migration_drill(
         report.can_migrate()
     );
 
-    println!("\n== 10. Fix it (power the VM off) and validate again ==");
-    sim.set_vm_power(vm, PowerState::Off);
+    println!("\n== 10. Fix it: power the VM off from the inventory, validate again ==");
+    let all = vms.list(olga, &VmQuery::default()).await?;
+    let Some(rec) = all.items.iter().find(|r| r.name == vm) else {
+        return Err(format!("{vm} is not in the inventory").into());
+    };
+    let off = PowerRequest {
+        change: PowerChange::GuestShutdown,
+        force_after_deadline: true,
+    };
+    let outcome = vms.power(olga, rec.id, off).await?;
+    println!(
+        "  {} ({} of {}, request {:?}): {outcome:?}",
+        rec.name,
+        rec.display_name,
+        rec.owner,
+        rec.request.map(|r| r.0)
+    );
     migrations.refresh(olga, g.id).await?;
     let (_, _, report) = migrations.validate(olga, g.id).await?;
     println!(

@@ -361,3 +361,45 @@ async fn the_reconcile_flags_what_changed_outside_and_clears_what_came_back() {
         "reconcile: matches the platform again"
     );
 }
+
+/// The migration journey from the inventory: an Operator powers the VM
+/// off through Butler (validation then passes), migrates it, and the
+/// record follows the VM to the destination with a history line; the
+/// reconcile then finds nothing moved outside Butler.
+#[tokio::test]
+async fn a_migration_moves_the_record_and_a_reconcile_finds_no_drift() {
+    let sim = SimPlatform::demo(66);
+    let b = butler(&sim);
+    provisioned(&b, &ana(), &["mig-1"]).await;
+    let rec = b.vms().list(&olga(), &VmQuery::default()).await.unwrap().items[0].clone();
+    let m = b.migrations();
+    let g = m.create_group(&olga(), "inv-drill").await.unwrap();
+    let g = m.set_source(&olga(), g.id, g.version, "c1-madrid").await.unwrap();
+    let g = m
+        .set_destination(&olga(), g.id, g.version, "c2-santiago")
+        .await
+        .unwrap();
+    let g = m.add_vm(&olga(), g.id, g.version, &rec.name).await.unwrap();
+    m.refresh(&olga(), g.id).await.unwrap();
+    let (_, _, v) = m.validate(&olga(), g.id).await.unwrap();
+    assert!(!v.can_migrate(), "powered on: refused");
+    let out = b
+        .vms()
+        .power(&olga(), rec.id, power(PowerChange::GuestShutdown, true))
+        .await
+        .unwrap();
+    assert_eq!(out, PowerOutcome::Done(PowerState::Off));
+    m.refresh(&olga(), g.id).await.unwrap();
+    let (_, _, v) = m.validate(&olga(), g.id).await.unwrap();
+    assert!(v.can_migrate(), "{:?}", v.findings);
+    let run = m.migrate(&olga(), v.token().unwrap()).await.unwrap();
+    let report = run.wait().await.unwrap();
+    assert_eq!(report.counts(), (1, 0, 0), "{report}");
+    let moved = b.vms().get(&ana(), rec.id).await.unwrap();
+    assert_eq!(moved.cluster, "c2-santiago");
+    let last = moved.history.last().unwrap();
+    assert_eq!(last.actor, "olga");
+    assert!(last.what.starts_with("migrated from c1-madrid to c2-santiago by run"), "{}", last.what);
+    let s = b.vms().reconcile(&olga()).await.unwrap();
+    assert_eq!((s.checked, s.drifted), (1, 0));
+}

@@ -12,6 +12,7 @@ pub use record::{
     drift, found_spec, BuiltSpec, Drift, Lifecycle, PowerRequest, VmEvent, VmId, VmQuery, VmRecord,
 };
 pub use service::{InventoryConfig, PowerOutcome, ReconcileSummary, VmService};
+pub(crate) use service::record_migration;
 
 #[cfg(test)]
 mod tests;

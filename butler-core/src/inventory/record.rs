@@ -311,6 +311,10 @@ pub struct VmQuery {
     pub cost_center: Option<String>,
     /// Only those a reconcile found changed.
     pub drifted: bool,
+    /// Only records numbered below this one (keyset paging: pass the last
+    /// id of a page to get the next, at the same cost however deep).
+    #[serde(default)]
+    pub before: Option<VmId>,
     /// Rows to skip.
     pub offset: usize,
     /// Rows to return (`None`: all).
@@ -325,6 +329,7 @@ impl Default for VmQuery {
             lifecycles: Vec::new(),
             cost_center: None,
             drifted: false,
+            before: None,
             offset: 0,
             limit: Some(50),
         }
@@ -342,6 +347,7 @@ impl VmQuery {
                 .as_ref()
                 .is_none_or(|c| *c == r.cost_center)
             && (!self.drifted || !r.drift.is_empty())
+            && self.before.is_none_or(|b| r.id < b)
     }
 }
 

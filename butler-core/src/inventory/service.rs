@@ -290,18 +290,22 @@ impl VmService {
                 found.insert(vm.name.clone(), vm);
             }
         }
-        let mut offset = 0;
+        // Keyset pages, newest first: each costs the same however deep.
+        let mut before = None;
         loop {
             let page = self
                 .store
                 .list_vms(&VmQuery {
                     lifecycles: vec![Lifecycle::Active, Lifecycle::Retiring],
-                    offset,
+                    before,
                     limit: Some(self.config.reconcile_page.max(1)),
                     ..VmQuery::default()
                 })
                 .await?;
-            let n = page.items.len() + page.skipped;
+            if page.items.is_empty() {
+                break;
+            }
+            before = page.items.last().map(|r| r.id);
             for rec in page.items {
                 summary.checked += 1;
                 let vm = found.get(&rec.name);
@@ -333,10 +337,6 @@ impl VmService {
                 })
                 .await?;
             }
-            if n == 0 {
-                break;
-            }
-            offset += n;
         }
         tracing::info!(
             checked = summary.checked,
@@ -396,6 +396,52 @@ impl VmService {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Moves the inventory records of the VMs a migration run put on its
+/// destination there, each with a history line naming the run: a move
+/// Butler made is no drift. VMs not in the inventory are left alone.
+pub(crate) async fn record_migration(
+    store: &dyn Store,
+    report: &crate::migration::MigrationReport,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, StoreError> {
+    use crate::migration::VmOutcome;
+    let mut moved = 0;
+    for line in &report.vms {
+        if !matches!(
+            line.outcome,
+            VmOutcome::Migrated | VmOutcome::PostMovePending { .. }
+        ) {
+            continue;
+        }
+        for _ in 0..UPDATE_TRIES {
+            let Some(rec) = store.find_vm_named(&line.vm).await? else {
+                break;
+            };
+            if rec.cluster == report.destination {
+                break;
+            }
+            let mut next = rec.next(
+                &report.started_by,
+                at,
+                format!(
+                    "migrated from {} to {} by run {}",
+                    rec.cluster, report.destination, report.id
+                ),
+            );
+            next.cluster = report.destination.clone();
+            match store.update_vm(&next, rec.version).await {
+                Ok(()) => {
+                    moved += 1;
+                    break;
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(moved)
 }
 
 fn power_name(p: PowerState) -> &'static str {

@@ -804,6 +804,13 @@ impl MigrationService {
             if let Err(e) = store.save_report(&report).await {
                 tracing::error!(run = %report.id, error = ?e, "could not store the migration report");
             }
+            // The inventory follows the VMs Butler moved (a reconcile
+            // would otherwise flag them as moved outside Butler).
+            if let Err(e) =
+                crate::inventory::record_migration(store.as_ref(), &report, clock.now()).await
+            {
+                tracing::error!(run = %report.id, error = ?e, "could not move the inventory records of the migrated VMs");
+            }
             report
         });
         Ok(MigrationHandle {

@@ -100,6 +100,7 @@ impl Session {
             lifecycles,
             cost_center,
             drifted,
+            before: None,
             offset,
             limit: Some(limit),
         };

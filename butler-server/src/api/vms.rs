@@ -29,6 +29,9 @@ pub struct VmListArgs {
     /// Only VMs a reconcile found changed outside Butler.
     #[serde(default)]
     pub drifted: bool,
+    /// Only VMs numbered below this one (the next page after the last id
+    /// of one, at the same cost however deep).
+    pub before: Option<u64>,
     /// Rows to skip.
     #[serde(default)]
     pub offset: usize,
@@ -55,6 +58,7 @@ impl VmListArgs {
             lifecycles,
             cost_center: self.cost_center.clone(),
             drifted: self.drifted,
+            before: self.before.map(VmId),
             offset: self.offset,
             limit: Some(self.limit.unwrap_or(50)),
         })

@@ -174,6 +174,10 @@ pub fn list(d: Dialect, q: &VmQuery) -> (Statement, Statement) {
     if q.drifted {
         bind("drifted", Param::Bool(true), &mut filters);
     }
+    if let Some(b) = q.before {
+        params.push(Param::Int(big(b.0)));
+        filters.push(format!("id < {}", d.placeholder(params.len())));
+    }
     if !q.lifecycles.is_empty() {
         let from = params.len() + 1;
         params.extend(

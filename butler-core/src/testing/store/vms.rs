@@ -137,6 +137,17 @@ pub async fn vm_lists_filter_page_and_order(store: &dyn Store) {
         (names(&page), page.total),
         (vec!["lf-vm4".to_string(), "lf-vm2".into()], 4)
     );
+    // Keyset: the page after lf-vm4, whatever the offset.
+    let q = VmQuery {
+        owner: Some("lf-ana".into()),
+        before: Some(ids[4]),
+        ..VmQuery::default()
+    };
+    let page = store.list_vms(&q).await.unwrap();
+    assert_eq!(
+        (names(&page), page.total),
+        (vec!["lf-vm2".to_string(), "lf-vm0".into()], 2)
+    );
     let q = VmQuery {
         cluster: Some("lf-c2".into()),
         lifecycles: vec![Lifecycle::Active],
