@@ -5,8 +5,8 @@
 
 use butler::auth::{Actor, Role};
 use butler::backend::{PowerChange, Schedule};
-use butler::inventory::{PowerRequest, VmQuery, VmService};
 use butler::engine::EngineConfig;
+use butler::inventory::{PowerRequest, VmQuery, VmService};
 use butler::migration::{MigrationConfig, MigrationService};
 use butler::notify::{Event, Notifier, NotifyError};
 use butler::request::RequestState;

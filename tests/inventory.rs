@@ -23,6 +23,7 @@ fn butler(sim: &SimPlatform) -> Butler {
             shutdown_wait: Duration::from_secs(120),
             poll: Duration::from_secs(10),
             reconcile_page: 3,
+            reconcile_every: Duration::from_secs(60),
         })
         .build()
         .unwrap()
@@ -371,10 +372,19 @@ async fn a_migration_moves_the_record_and_a_reconcile_finds_no_drift() {
     let sim = SimPlatform::demo(66);
     let b = butler(&sim);
     provisioned(&b, &ana(), &["mig-1"]).await;
-    let rec = b.vms().list(&olga(), &VmQuery::default()).await.unwrap().items[0].clone();
+    let rec = b
+        .vms()
+        .list(&olga(), &VmQuery::default())
+        .await
+        .unwrap()
+        .items[0]
+        .clone();
     let m = b.migrations();
     let g = m.create_group(&olga(), "inv-drill").await.unwrap();
-    let g = m.set_source(&olga(), g.id, g.version, "c1-madrid").await.unwrap();
+    let g = m
+        .set_source(&olga(), g.id, g.version, "c1-madrid")
+        .await
+        .unwrap();
     let g = m
         .set_destination(&olga(), g.id, g.version, "c2-santiago")
         .await
@@ -399,7 +409,54 @@ async fn a_migration_moves_the_record_and_a_reconcile_finds_no_drift() {
     assert_eq!(moved.cluster, "c2-santiago");
     let last = moved.history.last().unwrap();
     assert_eq!(last.actor, "olga");
-    assert!(last.what.starts_with("migrated from c1-madrid to c2-santiago by run"), "{}", last.what);
+    assert!(
+        last.what
+            .starts_with("migrated from c1-madrid to c2-santiago by run"),
+        "{}",
+        last.what
+    );
     let s = b.vms().reconcile(&olga()).await.unwrap();
     assert_eq!((s.checked, s.drifted), (1, 0));
+}
+
+/// The server's background reconcile: it runs every interval of the
+/// injected clock by itself and flags what changed; it stops on request.
+#[tokio::test]
+async fn the_background_reconciler_flags_drift_on_its_own() {
+    let sim = SimPlatform::demo(67);
+    let b = butler(&sim);
+    provisioned(&b, &ana(), &["bg-1"]).await;
+    let rec = b
+        .vms()
+        .list(&ana(), &VmQuery::default())
+        .await
+        .unwrap()
+        .items[0]
+        .clone();
+    let handle = b.vms().clone().start_reconciler();
+    assert!(sim.delete_vm_outside(&rec.name));
+    // Each interval passes on the clock until a pass has run on the
+    // reconciler's own task; real time bounds only a broken one.
+    let mut drift = Vec::new();
+    for _ in 0..1000 {
+        sim.clock().advance(Duration::from_secs(61));
+        drift = b.vms().get(&ana(), rec.id).await.unwrap().drift;
+        if !drift.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(drift, [Drift::Deleted]);
+    let by = b
+        .vms()
+        .get(&ana(), rec.id)
+        .await
+        .unwrap()
+        .history
+        .last()
+        .unwrap()
+        .actor
+        .clone();
+    assert_eq!(by, butler::auth::ENGINE_NAME);
+    handle.shutdown().await;
 }

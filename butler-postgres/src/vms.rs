@@ -116,7 +116,10 @@ impl VmStore for PostgresStore {
     async fn list_vms(&self, query: &VmQuery) -> Result<Page<VmRecord>, StoreError> {
         let (count, page) = vms::list(D, query);
         let c = self.client().await?;
-        let total: i64 = opt_row(&c, &count).await?.map_or(0, |r| r.get(0));
+        let total: Option<i64> = match &count {
+            Some(count) => Some(opt_row(&c, count).await?.map_or(0, |r| r.get(0))),
+            None => None,
+        };
         let b = bound(&page);
         let rows = c.query_c(&page.sql, &refs(&b)).await.map_err(pg)?;
         let rows = rows

@@ -101,6 +101,8 @@ struct Inner {
     limiter: session::LoginLimiter,
     runs: Arc<runs::Runs>,
     engine: Mutex<Option<EngineHandle>>,
+    /// The inventory's background reconcile.
+    reconciler: Mutex<Option<butler::inventory::ReconcilerHandle>>,
     directory: Option<Arc<dyn Authenticator>>,
     settings: HttpSettings,
 }
@@ -157,10 +159,13 @@ pub struct Server {
 }
 
 impl Server {
-    /// Wraps `butler`; starts its provisioning engine (if it has one) in
-    /// the background. Needs a tokio runtime.
+    /// Wraps `butler`; starts its provisioning engine (if it has one) and
+    /// the inventory's reconcile (every
+    /// [`InventoryConfig::reconcile_every`](butler::inventory::InventoryConfig))
+    /// in the background. Needs a tokio runtime.
     pub fn new(butler: Butler, settings: HttpSettings) -> Server {
         let engine = butler.engine().map(|e| e.clone().start());
+        let reconciler = butler.vms().clone().start_reconciler();
         let state = AppState(Arc::new(Inner {
             sessions: session::Sessions::new(settings.session_idle, settings.session_lifetime),
             limiter: session::LoginLimiter::new(
@@ -170,6 +175,7 @@ impl Server {
             ),
             runs: runs::Runs::new(settings.runs_kept),
             engine: Mutex::new(engine),
+            reconciler: Mutex::new(Some(reconciler)),
             directory: None,
             butler,
             settings,
@@ -216,7 +222,8 @@ impl Server {
         Ok(())
     }
 
-    /// Stops the engine (after its current step) and the migration runs.
+    /// Stops the engine (after its current step), the inventory's
+    /// reconciler and the migration runs.
     pub async fn shutdown(&self) {
         self.state.runs().cancel_all();
         let engine = self
@@ -228,6 +235,16 @@ impl Server {
             .take();
         if let Some(e) = engine {
             e.shutdown().await;
+        }
+        let reconciler = self
+            .state
+            .0
+            .reconciler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(r) = reconciler {
+            r.shutdown().await;
         }
     }
 }

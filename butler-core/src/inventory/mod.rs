@@ -11,8 +11,8 @@ mod service;
 pub use record::{
     drift, found_spec, BuiltSpec, Drift, Lifecycle, PowerRequest, VmEvent, VmId, VmQuery, VmRecord,
 };
-pub use service::{InventoryConfig, PowerOutcome, ReconcileSummary, VmService};
 pub(crate) use service::record_migration;
+pub use service::{InventoryConfig, PowerOutcome, ReconcileSummary, ReconcilerHandle, VmService};
 
 #[cfg(test)]
 mod tests;

@@ -312,7 +312,8 @@ pub struct VmQuery {
     /// Only those a reconcile found changed.
     pub drifted: bool,
     /// Only records numbered below this one (keyset paging: pass the last
-    /// id of a page to get the next, at the same cost however deep).
+    /// id of a page to get the next, at the same cost however deep). A
+    /// keyset page does not count the rest: its `total` is its own rows.
     #[serde(default)]
     pub before: Option<VmId>,
     /// Rows to skip.

@@ -50,6 +50,8 @@ pub struct InventoryConfig {
     pub poll: Duration,
     /// Records read per page by the reconcile.
     pub reconcile_page: usize,
+    /// How often [`VmService::start_reconciler`] reconciles.
+    pub reconcile_every: Duration,
 }
 
 impl Default for InventoryConfig {
@@ -58,6 +60,7 @@ impl Default for InventoryConfig {
             shutdown_wait: Duration::from_secs(5 * 60),
             poll: Duration::from_secs(5),
             reconcile_page: 1000,
+            reconcile_every: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -347,6 +350,31 @@ impl VmService {
         Ok(summary)
     }
 
+    /// Reconciles every [`InventoryConfig::reconcile_every`] in the
+    /// background, as Butler (each pass logged; a failed pass is retried
+    /// at the next), until [`ReconcilerHandle::shutdown`].
+    pub fn start_reconciler(self: Arc<Self>) -> ReconcilerHandle {
+        let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+        let join = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    () = self.clock.sleep_idle(self.config.reconcile_every) => {}
+                }
+                if *stop.borrow() {
+                    break;
+                }
+                if let Err(e) = self.reconcile_all(crate::auth::ENGINE_NAME).await {
+                    tracing::warn!(error = %e, "inventory reconcile failed; next pass at the next interval");
+                }
+            }
+        });
+        ReconcilerHandle {
+            stop: stop_tx,
+            join,
+        }
+    }
+
     /// Applies `edit` to the stored record and records `what` in its
     /// history, re-reading and re-applying when someone else changed it
     /// first.
@@ -394,6 +422,23 @@ impl VmService {
                 None => Err(StoreError::AlreadyExists(format!("VM record {id}"))),
             },
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// A running background reconciler ([`VmService::start_reconciler`]).
+#[derive(Debug)]
+pub struct ReconcilerHandle {
+    stop: tokio::sync::watch::Sender<bool>,
+    join: tokio::task::JoinHandle<()>,
+}
+
+impl ReconcilerHandle {
+    /// Stops after the pass under way, if any.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if let Err(e) = self.join.await {
+            tracing::error!(error = ?e, "the inventory reconciler ended abnormally");
         }
     }
 }

@@ -315,12 +315,17 @@ impl VmStore for MemoryStore {
     async fn list_vms(&self, query: &VmQuery) -> Result<Page<VmRecord>, StoreError> {
         let g = self.lock();
         let matching = g.vms.values().rev().filter(|r| query.matches(r));
-        let total = matching.clone().count();
-        let items = matching
+        let items: Vec<VmRecord> = matching
+            .clone()
             .skip(query.offset)
             .take(query.limit.unwrap_or(usize::MAX))
             .cloned()
             .collect();
+        // A keyset page does not count the rest (as the SQL stores).
+        let total = match query.before {
+            Some(_) => items.len(),
+            None => matching.count(),
+        };
         Ok(Page {
             items,
             total,

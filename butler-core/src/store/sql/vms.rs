@@ -153,9 +153,9 @@ pub fn named(d: Dialect, name: &str) -> Statement {
     }
 }
 
-/// The count of the records `q` selects, and the bodies of its page,
-/// newest first.
-pub fn list(d: Dialect, q: &VmQuery) -> (Statement, Statement) {
+/// The count of the records `q` selects (`None` for a keyset page, which
+/// does not count the rest), and the bodies of its page, newest first.
+pub fn list(d: Dialect, q: &VmQuery) -> (Option<Statement>, Statement) {
     let mut filters = Vec::new();
     let mut params = Vec::new();
     let mut bind = |column: &str, p: Param, filters: &mut Vec<String>| {
@@ -195,10 +195,10 @@ pub fn list(d: Dialect, q: &VmQuery) -> (Statement, Statement) {
     } else {
         format!(" WHERE {}", filters.join(" AND "))
     };
-    let count = Statement {
+    let count = q.before.is_none().then(|| Statement {
         sql: format!("SELECT count(*) FROM vms{filter}"),
         params: params.clone(),
-    };
+    });
     let mut page_params = params;
     let limit = q
         .limit
@@ -220,7 +220,8 @@ pub fn list(d: Dialect, q: &VmQuery) -> (Statement, Statement) {
 
 /// A page of bodies decoded; one that does not decode is logged, counted
 /// and left out, never hiding the rest.
-pub fn decode_page(total: i64, rows: Vec<(i64, String)>) -> Page<VmRecord> {
+pub fn decode_page(total: Option<i64>, rows: Vec<(i64, String)>) -> Page<VmRecord> {
+    let total = total.unwrap_or(i64::try_from(rows.len()).unwrap_or(i64::MAX));
     let mut skipped = 0;
     let items = rows
         .into_iter()

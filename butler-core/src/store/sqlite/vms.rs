@@ -101,7 +101,10 @@ impl VmStore for SqliteStore {
         let (count, page) = vms::list(D, query);
         let (total, rows) = self
             .with(move |c| {
-                let total: Option<i64> = one(c, &count)?;
+                let total: Option<i64> = match &count {
+                    Some(count) => Some(one(c, count)?.unwrap_or(0)),
+                    None => None,
+                };
                 let mut st = c.prepare_cached(&page.sql).map_err(backend)?;
                 let rows = st
                     .query_map(params_from_iter(page.params.iter()), |r| {
@@ -110,7 +113,7 @@ impl VmStore for SqliteStore {
                     .map_err(backend)?
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(backend)?;
-                Ok((total.unwrap_or(0), rows))
+                Ok((total, rows))
             })
             .await?;
         Ok(vms::decode_page(total, rows))
