@@ -31,6 +31,7 @@
 use crate::backend::{Billing, EveryBilling, Monitor};
 use crate::builder::ButlerBuilder;
 use crate::engine::EngineConfig;
+use crate::inventory::InventoryConfig;
 use butler_icinga::{IcingaConfig, IcingaMonitor};
 use butler_nutanix::{CategoryBilling, NutanixBackend, NutanixConfig};
 use butler_webhook::{WebhookBilling, WebhookConfig};
@@ -76,12 +77,44 @@ struct CategorySection {
     key: Option<String>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct InventorySection {
+    reconcile_every_minutes: Option<u64>,
+    shutdown_wait_seconds: Option<u64>,
+}
+
+impl InventorySection {
+    /// The inventory settings, each within its bounds.
+    fn config(&self) -> Result<InventoryConfig, DeploymentError> {
+        let mut c = InventoryConfig::default();
+        if let Some(m) = self.reconcile_every_minutes {
+            if !(1..=7 * 24 * 60).contains(&m) {
+                return Err(err(
+                    "inventory.reconcile_every_minutes",
+                    "must be 1 to 10080 (a week)",
+                ));
+            }
+            c.reconcile_every = std::time::Duration::from_secs(m * 60);
+        }
+        if let Some(s) = self.shutdown_wait_seconds {
+            if !(10..=3600).contains(&s) {
+                return Err(err("inventory.shutdown_wait_seconds", "must be 10 to 3600"));
+            }
+            c.shutdown_wait = std::time::Duration::from_secs(s);
+        }
+        Ok(c)
+    }
+}
+
 #[derive(Deserialize)]
 struct Sections {
     #[serde(default)]
     monitoring: MonitoringSection,
     #[serde(default)]
     billing: BillingSection,
+    #[serde(default)]
+    inventory: InventorySection,
 }
 
 /// The parts of a deployment, ready to go into a [`ButlerBuilder`].
@@ -96,6 +129,9 @@ pub struct Deployment {
     pub monitoring_enabled: bool,
     /// `[billing] enabled` (default true).
     pub billing_enabled: bool,
+    /// `[inventory]`: `reconcile_every_minutes` (1 to 10080, default 15)
+    /// and `shutdown_wait_seconds` (10 to 3600, default 300).
+    pub inventory: InventoryConfig,
 }
 
 impl std::fmt::Debug for Deployment {
@@ -123,7 +159,9 @@ impl Deployment {
         let nutanix = NutanixConfig::from_toml(text, env).map_err(|e| err("prism_central", e))?;
         let platform =
             Arc::new(NutanixBackend::new(&nutanix).map_err(|e| err("prism_central", e))?);
-        let sections: Sections = toml::from_str(text).map_err(|e| err("monitoring/billing", e))?;
+        let sections: Sections =
+            toml::from_str(text).map_err(|e| err("monitoring/billing/inventory", e))?;
+        let inventory = sections.inventory.config()?;
 
         let monitor: Option<Arc<dyn Monitor>> =
             match (sections.monitoring.enabled, sections.monitoring.icinga) {
@@ -169,6 +207,7 @@ impl Deployment {
             billing,
             monitoring_enabled: sections.monitoring.enabled != Some(false),
             billing_enabled: b.enabled != Some(false),
+            inventory,
         })
     }
 
@@ -177,7 +216,10 @@ impl Deployment {
     pub fn apply(self, builder: ButlerBuilder, mut engine: EngineConfig) -> ButlerBuilder {
         engine.monitoring = self.monitoring_enabled;
         engine.billing = self.billing_enabled;
-        let mut b = builder.platform(self.platform).engine_config(engine);
+        let mut b = builder
+            .platform(self.platform)
+            .engine_config(engine)
+            .inventory_config(self.inventory);
         if let Some(m) = self.monitor {
             b = b.monitor(m);
         }
@@ -234,5 +276,35 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.reason.contains("nonsense"), "{e}");
+    }
+
+    #[test]
+    fn the_inventory_section_sets_its_intervals_within_bounds() {
+        let d = Deployment::from_toml(BASE, env).unwrap();
+        assert_eq!(d.inventory, InventoryConfig::default());
+        let d = Deployment::from_toml(
+            &format!(
+                "{BASE}[inventory]\nreconcile_every_minutes = 60\nshutdown_wait_seconds = 30\n"
+            ),
+            env,
+        )
+        .unwrap();
+        assert_eq!(d.inventory.reconcile_every.as_secs(), 3600);
+        assert_eq!(d.inventory.shutdown_wait.as_secs(), 30);
+        for (bad, key) in [
+            (
+                "reconcile_every_minutes = 0",
+                "inventory.reconcile_every_minutes",
+            ),
+            (
+                "shutdown_wait_seconds = 5",
+                "inventory.shutdown_wait_seconds",
+            ),
+        ] {
+            let e = Deployment::from_toml(&format!("{BASE}[inventory]\n{bad}\n"), env).unwrap_err();
+            assert_eq!(e.section, key, "{e}");
+        }
+        let e = Deployment::from_toml(&format!("{BASE}[inventory]\nevery = 1\n"), env).unwrap_err();
+        assert!(e.reason.contains("every"), "{e}");
     }
 }

@@ -140,6 +140,8 @@ struct File {
     _monitoring: Option<toml::Value>,
     #[serde(rename = "billing")]
     _billing: Option<toml::Value>,
+    #[serde(rename = "inventory")]
+    _inventory: Option<toml::Value>,
 }
 
 /// Why a configuration was refused.
