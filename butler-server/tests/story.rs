@@ -155,8 +155,60 @@ async fn the_quickstart_story_over_http() {
     let vm = s.get(&bea, &format!("/api/vms/{vm_id}")).await;
     assert_eq!(vm.body["power"], "off");
     assert_eq!(vm.body["history"].as_array().map(Vec::len), Some(3));
-    let on = s.post(&ana, &power, json!({"change": "on"}), None).await;
-    assert_eq!(on.body, json!({"outcome": "done", "power": "on"}));
+    // 6c. The console's "My VMs" page lists it with its power, and its
+    //     forms power it (CSRF checked); here off and on again.
+    let cookie = format!("butler_session={}", ana.cookie.clone().unwrap_or_default());
+    let csrf = ana.csrf.clone().unwrap_or_default();
+    let console = |change: &'static str| {
+        let (s, cookie, csrf) = (&s, cookie.clone(), csrf.clone());
+        async move {
+            let res = s
+                .http
+                .post(format!("{}/vms/{vm_id}/power", s.base))
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("_csrf={csrf}&change={change}"))
+                .send()
+                .await
+                .expect("the console answers");
+            (res.status(), res.text().await.unwrap_or_default())
+        }
+    };
+    let list = s
+        .http
+        .get(format!("{}/vms", s.base))
+        .header("cookie", cookie.clone())
+        .send()
+        .await
+        .expect("the console answers")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        list.contains("Mis VMs") && list.contains("web01") && list.contains("Apagada"),
+        "{list}"
+    );
+    let (status, page) = console("guest_shutdown").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Ya estaba así"), "already off: {page}");
+    let (status, page) = console("on").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Hecho") && page.contains("Encendida"),
+        "{page}"
+    );
+    let forged = s
+        .http
+        .post(format!("{}/vms/{vm_id}/power", s.base))
+        .header("cookie", cookie.clone())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("_csrf=forged&change=guest_shutdown")
+        .send()
+        .await
+        .expect("the console answers");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let vm = s.get(&bea, &format!("/api/vms/{vm_id}")).await;
+    assert_eq!(vm.body["power"], "on", "the forged form changed nothing");
     assert!(history.contains(&"reviewed"), "{history:?}");
 
     // 7. Bea exports the list as a workbook.

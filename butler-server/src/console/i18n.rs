@@ -182,6 +182,18 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("enable", "Habilitar", "Enable"),
     ("disable", "Deshabilitar", "Disable"),
     ("saved", "Guardado", "Saved"),
+    ("vms", "Mis VMs", "My VMs"),
+    ("owner", "Propietario", "Owner"),
+    ("power", "Energía", "Power"),
+    ("drift", "Cambios fuera de Butler", "Changed outside Butler"),
+    ("power_on", "Encender", "Power on"),
+    ("power_off", "Apagar", "Shut down"),
+    ("restart", "Reiniciar", "Restart"),
+    ("power_on_state", "Encendida", "On"),
+    ("power_off_state", "Apagada", "Off"),
+    ("power_unknown_state", "Desconocido", "Unknown"),
+    ("power_done", "Hecho", "Done"),
+    ("power_already", "Ya estaba así", "It already was"),
 ];
 
 /// A word in `lang` (the key itself when missing, so a gap shows).

@@ -13,6 +13,7 @@ mod groups;
 pub mod i18n;
 mod login;
 mod requests;
+mod vms;
 
 use crate::extract::{cookie, SESSION_COOKIE};
 use crate::session::{same_secret, Session, SessionKind};
@@ -297,6 +298,8 @@ pub fn router() -> Router<AppState> {
             get(requests::edit_form).post(requests::edit),
         )
         .route("/requests/:id/act/:action", post(requests::act))
+        .route("/vms", get(vms::list))
+        .route("/vms/:id/power", post(vms::power))
         .route("/groups", get(groups::list).post(groups::create))
         .route("/groups/:id", get(groups::show))
         .route("/groups/:id/do/:what", post(groups::act))
