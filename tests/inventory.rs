@@ -9,16 +9,21 @@ use butler::auth::{Actor, Role};
 use butler::backend::{PowerChange, PowerState};
 use butler::inventory::{Drift, InventoryConfig, Lifecycle, PowerOutcome, PowerRequest, VmQuery};
 use butler::sim::{Op, SimPlatform};
-use butler::store::{MemoryStore, StoreError};
+use butler::store::{MemoryStore, SqliteStore, Store, StoreError};
 use butler::{Butler, ButlerError};
 use common::{ana, bea};
 use std::sync::Arc;
 use std::time::Duration;
 
 fn butler(sim: &SimPlatform) -> Butler {
+    butler_on(sim, Arc::new(MemoryStore::new()))
+}
+
+/// A Butler on `sim`'s virtual clock over `store`.
+fn butler_on(sim: &SimPlatform, store: Arc<dyn Store>) -> Butler {
     Butler::builder()
         .simulator(sim.clone())
-        .store(Arc::new(MemoryStore::new()))
+        .store(store)
         .inventory_config(InventoryConfig {
             shutdown_wait: Duration::from_secs(120),
             poll: Duration::from_secs(10),
@@ -54,6 +59,11 @@ async fn provisioned(b: &Butler, owner: &Actor, names: &[&str]) {
     }
     let s = b.engine().unwrap().run_until_idle().await.unwrap();
     assert_eq!(s.completed, names.len());
+}
+
+/// The newest VM `who` sees.
+async fn first_vm(b: &Butler, who: &Actor) -> butler::inventory::VmRecord {
+    b.vms().list(who, &VmQuery::default()).await.unwrap().items[0].clone()
 }
 
 fn power(change: PowerChange, force: bool) -> PowerRequest {
@@ -121,13 +131,7 @@ async fn power_reads_the_platform_first_and_records_every_change() {
     let sim = SimPlatform::demo(62);
     let b = butler(&sim);
     provisioned(&b, &ana(), &["pw-1"]).await;
-    let rec = b
-        .vms()
-        .list(&ana(), &VmQuery::default())
-        .await
-        .unwrap()
-        .items[0]
-        .clone();
+    let rec = first_vm(&b, &ana()).await;
     let calls = || sim.calls(Op::SetPower);
 
     // The owner shuts the guest down; the VM is off, in the record too.
@@ -197,16 +201,22 @@ async fn power_reads_the_platform_first_and_records_every_change() {
 
 #[tokio::test]
 async fn a_guest_that_does_not_stop_is_waited_for_then_left_on_or_cut_off() {
+    // The wait runs on the virtual clock: on SQLite too, whose calls wait
+    // on its own thread (time must not jump while they do).
+    let stores: [Arc<dyn Store>; 2] = [
+        Arc::new(MemoryStore::new()),
+        Arc::new(SqliteStore::open_in_memory().unwrap()),
+    ];
+    for store in stores {
+        guest_that_does_not_stop(store).await;
+    }
+}
+
+async fn guest_that_does_not_stop(store: Arc<dyn Store>) {
     let sim = SimPlatform::demo(63);
-    let b = butler(&sim);
+    let b = butler_on(&sim, store);
     provisioned(&b, &ana(), &["hung-1"]).await;
-    let rec = b
-        .vms()
-        .list(&ana(), &VmQuery::default())
-        .await
-        .unwrap()
-        .items[0]
-        .clone();
+    let rec = first_vm(&b, &ana()).await;
     assert!(sim.set_guest_unresponsive(&rec.name, true));
     let t0 = sim.now();
     let out = b
@@ -372,13 +382,7 @@ async fn a_migration_moves_the_record_and_a_reconcile_finds_no_drift() {
     let sim = SimPlatform::demo(66);
     let b = butler(&sim);
     provisioned(&b, &ana(), &["mig-1"]).await;
-    let rec = b
-        .vms()
-        .list(&olga(), &VmQuery::default())
-        .await
-        .unwrap()
-        .items[0]
-        .clone();
+    let rec = first_vm(&b, &olga()).await;
     let m = b.migrations();
     let g = m.create_group(&olga(), "inv-drill").await.unwrap();
     let g = m
@@ -426,13 +430,7 @@ async fn the_background_reconciler_flags_drift_on_its_own() {
     let sim = SimPlatform::demo(67);
     let b = butler(&sim);
     provisioned(&b, &ana(), &["bg-1"]).await;
-    let rec = b
-        .vms()
-        .list(&ana(), &VmQuery::default())
-        .await
-        .unwrap()
-        .items[0]
-        .clone();
+    let rec = first_vm(&b, &ana()).await;
     let handle = b.vms().clone().start_reconciler();
     assert!(sim.delete_vm_outside(&rec.name));
     // Each interval passes on the clock until a pass has run on the

@@ -77,6 +77,17 @@ pub enum PowerState {
     Unknown,
 }
 
+impl PowerState {
+    /// Its name (`on`, `off`, `unknown`), as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PowerState::On => "on",
+            PowerState::Off => "off",
+            PowerState::Unknown => "unknown",
+        }
+    }
+}
+
 /// Where a VM's own provisioning stands (Nutanix v3 `status.state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

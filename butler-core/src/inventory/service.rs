@@ -30,6 +30,28 @@ pub enum PowerOutcome {
     StillOn,
 }
 
+impl PowerOutcome {
+    /// Its name (`done`, `already`, `forced_off`, `still_on`), as the
+    /// REST answer and Python give it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PowerOutcome::Done(_) => "done",
+            PowerOutcome::Already(_) => "already",
+            PowerOutcome::ForcedOff => "forced_off",
+            PowerOutcome::StillOn => "still_on",
+        }
+    }
+
+    /// The VM's power once the request is over.
+    pub fn power(self) -> PowerState {
+        match self {
+            PowerOutcome::Done(p) | PowerOutcome::Already(p) => p,
+            PowerOutcome::ForcedOff => PowerState::Off,
+            PowerOutcome::StillOn => PowerState::On,
+        }
+    }
+}
+
 /// What one reconcile pass saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReconcileSummary {
@@ -184,7 +206,7 @@ impl VmService {
         };
         let line = match outcome {
             PowerOutcome::Done(_) => format!("power {change}: done"),
-            PowerOutcome::Already(p) => format!("power {change}: already {}", power_name(p)),
+            PowerOutcome::Already(p) => format!("power {change}: already {}", p.as_str()),
             PowerOutcome::ForcedOff => format!(
                 "power {change}: the guest did not stop within {} s; powered off hard",
                 self.config.shutdown_wait.as_secs()
@@ -194,11 +216,7 @@ impl VmService {
                 self.config.shutdown_wait.as_secs()
             ),
         };
-        let power = match outcome {
-            PowerOutcome::Done(p) | PowerOutcome::Already(p) => p,
-            PowerOutcome::ForcedOff => PowerState::Off,
-            PowerOutcome::StillOn => PowerState::On,
-        };
+        let power = outcome.power();
         self.change(id, actor.name(), &line, |r| r.power = power)
             .await?;
         Ok(outcome)
@@ -323,16 +341,13 @@ impl VmService {
                 if d != rec.drift {
                     summary.changed += 1;
                 }
-                let line = if d.is_empty() {
+                let line = if d == rec.drift {
+                    format!("reconcile: power {}", power.as_str())
+                } else if d.is_empty() {
                     "reconcile: matches the platform again".to_string()
                 } else {
                     let what: Vec<String> = d.iter().map(ToString::to_string).collect();
                     format!("reconcile: {}", what.join("; "))
-                };
-                let line = if d == rec.drift {
-                    format!("reconcile: power {}", power_name(power))
-                } else {
-                    line
                 };
                 self.change(rec.id, by, &line, |r| {
                     r.drift = d.clone();
@@ -487,12 +502,4 @@ pub(crate) async fn record_migration(
         }
     }
     Ok(moved)
-}
-
-fn power_name(p: PowerState) -> &'static str {
-    match p {
-        PowerState::On => "on",
-        PowerState::Off => "off",
-        PowerState::Unknown => "unknown",
-    }
 }

@@ -3,18 +3,10 @@
 use super::Session;
 use crate::block;
 use crate::errors::IntoPyResult;
-use butler_core::backend::{PowerChange, PowerState};
-use butler_core::inventory::{Lifecycle, PowerOutcome, PowerRequest, VmId, VmQuery, VmRecord};
+use butler_core::backend::PowerChange;
+use butler_core::inventory::{Lifecycle, PowerRequest, VmId, VmQuery, VmRecord};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-
-fn power_name(p: PowerState) -> &'static str {
-    match p {
-        PowerState::On => "on",
-        PowerState::Off => "off",
-        PowerState::Unknown => "unknown",
-    }
-}
 
 /// A record as the ``Vm`` named tuple.
 fn vm(py: Python<'_>, r: VmRecord) -> PyResult<PyObject> {
@@ -31,7 +23,7 @@ fn vm(py: Python<'_>, r: VmRecord) -> PyResult<PyObject> {
         any(py, r.owner)?,
         any(py, r.cluster)?,
         any(py, r.cost_center)?,
-        any(py, power_name(r.power))?,
+        any(py, r.power.as_str())?,
         any(py, r.lifecycle.as_str())?,
         any(py, drift)?,
         any(py, r.request.map(|q| q.0))?,
@@ -58,13 +50,7 @@ impl Session {
         let out = call!(py, self.vms, |v| async move {
             v.power(&self.actor, VmId(id), req).await
         })?;
-        Ok(match out {
-            PowerOutcome::Already(_) => "already",
-            PowerOutcome::ForcedOff => "forced_off",
-            PowerOutcome::StillOn => "still_on",
-            _ => "done",
-        }
-        .to_string())
+        Ok(out.as_str().to_string())
     }
 }
 

@@ -8,9 +8,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use butler::backend::PowerChange;
-use butler::inventory::{
-    Lifecycle, PowerOutcome, PowerRequest, ReconcileSummary, VmId, VmQuery, VmRecord,
-};
+use butler::inventory::{Lifecycle, PowerRequest, ReconcileSummary, VmId, VmQuery, VmRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -129,7 +127,7 @@ pub struct PowerAnswer {
     /// `done`, `already`, `forced_off` or `still_on`.
     pub outcome: &'static str,
     /// The VM's power now (`on`, `off`, `unknown`).
-    pub power: String,
+    pub power: &'static str,
 }
 
 /// Powers a VM on or off, or restarts it: its owner, an Operator or an Admin.
@@ -151,18 +149,10 @@ pub async fn power(
         .vms()
         .power(&caller.actor, VmId(id), req)
         .await?;
-    let (outcome, power) = match out {
-        PowerOutcome::Done(p) => ("done", p),
-        PowerOutcome::Already(p) => ("already", p),
-        PowerOutcome::ForcedOff => ("forced_off", butler::backend::PowerState::Off),
-        PowerOutcome::StillOn => ("still_on", butler::backend::PowerState::On),
-        _ => ("done", butler::backend::PowerState::Unknown),
-    };
-    let power = serde_json::to_value(power)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    Ok(Json(PowerAnswer { outcome, power }))
+    Ok(Json(PowerAnswer {
+        outcome: out.as_str(),
+        power: out.power().as_str(),
+    }))
 }
 
 /// A VM to adopt.
