@@ -53,6 +53,7 @@ fn retried(log: &[butler::store::StepLogEntry], step: ProvisioningStep) -> bool 
 async fn approved_for(w: &World, flow: &Flow, name: &str) -> butler::request::Request {
     let r = match flow.name() {
         "provisioning" => w.approved(name).await,
+        "decommission" => w.decommission_approved(name).await,
         other => panic!("the generic flow test does not know how to start a {other} request"),
     };
     assert_eq!(r.flow(), flow);
@@ -779,12 +780,15 @@ async fn every_step_fails_loses_its_reply_and_resumes_in_turn() {
     use butler::sim::{FaultKind, ScriptedFault};
     assert_eq!(
         PROVISIONING.map(|(s, _)| s)[..],
-        ProvisioningStep::ALL[..4],
+        ProvisioningStep::PROVISIONING[..4],
         "the matrix covers every step that calls the platform, in order"
     );
     // The last records in the store: its failures are the store's (see
     // `every_flow_survives_each_step_failing_repeating_and_dying`).
-    assert_eq!(ProvisioningStep::ALL[4..], [ProvisioningStep::Inventory]);
+    assert_eq!(
+        ProvisioningStep::PROVISIONING[4..],
+        [ProvisioningStep::Inventory]
+    );
     let admin = Actor::trusted("root", [Role::Admin]).unwrap();
     for (i, (step, op)) in PROVISIONING.into_iter().enumerate() {
         for kind in [FaultKind::Transient, FaultKind::LoseReply] {

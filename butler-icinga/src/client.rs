@@ -258,4 +258,14 @@ impl Monitor for IcingaMonitor {
             .await
             .map(|_| ())
     }
+
+    /// `DELETE /v1/objects/hosts/<name>?cascade=1`: the host and its
+    /// services, downtimes and comments. Icinga answers 404 for a host
+    /// that is not there.
+    async fn deregister(&self, vm_name: &str) -> Result<(), BackendError> {
+        let op = "monitor_deregister";
+        let mut url = self.host_url(vm_name, op)?;
+        url.query_pairs_mut().append_pair("cascade", "1");
+        self.send(op, Method::DELETE, url, None).await.map(|_| ())
+    }
 }

@@ -4,7 +4,9 @@
 
 use crate::NutanixBackend;
 use async_trait::async_trait;
-use butler_core::backend::{BackendError, Billing, BillingActivation, ClusterBackend, ErrorKind};
+use butler_core::backend::{
+    BackendError, Billing, BillingActivation, BillingStop, ClusterBackend, ErrorKind,
+};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -98,6 +100,26 @@ impl Billing for CategoryBilling {
                         .filter(|_| uses_mapping)
                     {
                         mapping.insert(key.clone(), json!([value]));
+                    }
+                },
+            )
+            .await
+    }
+
+    /// Takes the cost-center category off the VM (and off its mapping), so
+    /// the tools that bill from it stop.
+    async fn stop(&self, stop: &BillingStop) -> Result<(), BackendError> {
+        let key = self.key.clone();
+        self.backend
+            .update_vm_metadata(
+                &stop.vm_uuid,
+                "billing_stop",
+                &format!("removing category {key}"),
+                |m| {
+                    for field in ["categories", "categories_mapping"] {
+                        if let Some(c) = m.get_mut(field).and_then(|v| v.as_object_mut()) {
+                            c.remove(&key);
+                        }
                     }
                 },
             )

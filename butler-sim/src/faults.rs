@@ -39,6 +39,10 @@ pub enum Op {
     SetVmProject,
     /// `ClusterBackend::set_power`.
     SetPower,
+    /// `ClusterBackend::unprotect_vm`.
+    UnprotectVm,
+    /// `ClusterBackend::delete_vm`.
+    DeleteVm,
     /// `ClusterBackend::list_storage_containers`.
     ListStorageContainers,
     /// `ClusterBackend::category_values`.
@@ -47,15 +51,19 @@ pub enum Op {
     MonitorFind,
     /// `Monitor::register`.
     MonitorRegister,
+    /// `Monitor::deregister`.
+    MonitorDeregister,
     /// `Billing::find`.
     BillingFind,
     /// `Billing::activate`.
     BillingActivate,
+    /// `Billing::stop`.
+    BillingStop,
 }
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 20] = [
+    pub const ALL: [Op; 24] = [
         Op::ListClusters,
         Op::ListProjects,
         Op::ListSubnets,
@@ -70,12 +78,16 @@ impl Op {
         Op::MigrateProtectionGroup,
         Op::SetVmProject,
         Op::SetPower,
+        Op::UnprotectVm,
+        Op::DeleteVm,
         Op::ListStorageContainers,
         Op::CategoryValues,
         Op::MonitorFind,
         Op::MonitorRegister,
+        Op::MonitorDeregister,
         Op::BillingFind,
         Op::BillingActivate,
+        Op::BillingStop,
     ];
 
     /// The operation's name (`create_vm`).
@@ -95,12 +107,16 @@ impl Op {
             Op::MigrateProtectionGroup => "migrate_protection_group",
             Op::SetVmProject => "set_vm_project",
             Op::SetPower => "set_power",
+            Op::UnprotectVm => "unprotect_vm",
+            Op::DeleteVm => "delete_vm",
             Op::ListStorageContainers => "list_storage_containers",
             Op::CategoryValues => "category_values",
             Op::MonitorFind => "monitor_find",
             Op::MonitorRegister => "monitor_register",
+            Op::MonitorDeregister => "monitor_deregister",
             Op::BillingFind => "billing_find",
             Op::BillingActivate => "billing_activate",
+            Op::BillingStop => "billing_stop",
         }
     }
 
@@ -113,8 +129,12 @@ impl Op {
                 | Op::MigrateProtectionGroup
                 | Op::SetVmProject
                 | Op::SetPower
+                | Op::UnprotectVm
+                | Op::DeleteVm
                 | Op::MonitorRegister
+                | Op::MonitorDeregister
                 | Op::BillingActivate
+                | Op::BillingStop
         )
     }
 }

@@ -1,9 +1,9 @@
 //! The simulated platform's state and the effects of long operations.
 
 use butler_core::backend::{
-    BillingActivation, ClusterInfo, ImageInfo, MonitorRegistration, PowerState, ProjectInfo,
-    ProtectionGroup, Schedule, ScheduleKind, StorageContainerInfo, SubnetInfo, TaskState,
-    TaskStatus, VmInfo, VmState,
+    BillingActivation, BillingStop, ClusterInfo, ImageInfo, MonitorRegistration, PowerState,
+    ProjectInfo, ProtectionGroup, Schedule, ScheduleKind, StorageContainerInfo, SubnetInfo,
+    TaskState, TaskStatus, VmInfo, VmState,
 };
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -143,6 +143,8 @@ impl SimPg {
 pub(crate) enum Effect {
     /// Settles a pending VM: ready (and powered on if asked) or error.
     CreateVm { uuid: String, power_on: bool },
+    /// Deletes a VM (Butler's decommission).
+    DeleteVm { uuid: String },
     Migrate {
         source: String,
         group: String,
@@ -191,6 +193,17 @@ pub(crate) struct World {
     pub(crate) remote_sites: BTreeMap<String, Vec<String>>,
     pub(crate) monitor: Vec<MonitorRegistration>,
     pub(crate) billing: Vec<BillingActivation>,
+    /// Billing stops, in order.
+    pub(crate) billing_stops: Vec<BillingStop>,
+    /// Stops per VM name (more than 1 stops twice).
+    pub(crate) stops_by_name: HashMap<String, u32>,
+    /// Deregistrations per VM name.
+    pub(crate) deregistrations: HashMap<String, u32>,
+    /// Deletions done by Butler, per VM uuid (more than 1 deletes twice).
+    pub(crate) deletions: HashMap<String, u32>,
+    /// The pending delete task of a VM, per uuid: asked again while it
+    /// runs, the platform answers the same task.
+    pub(crate) deleting: HashMap<String, String>,
     /// VM name → positions in `monitor` (look-ups stay O(1) on large runs).
     pub(crate) monitor_by_name: HashMap<String, Vec<usize>>,
     /// VM name → activations in `billing`.
@@ -230,6 +243,11 @@ impl World {
             billing: Vec::new(),
             monitor_by_name: HashMap::new(),
             billing_by_name: HashMap::new(),
+            billing_stops: Vec::new(),
+            stops_by_name: HashMap::new(),
+            deregistrations: HashMap::new(),
+            deletions: HashMap::new(),
+            deleting: HashMap::new(),
             vm_groups: HashMap::new(),
             containers: Vec::new(),
             placements: HashMap::new(),
@@ -505,6 +523,15 @@ impl World {
                         };
                         if power_on && !failed {
                             vm.info.power = PowerState::On;
+                        }
+                    }
+                }
+                Some(Effect::DeleteVm { uuid }) => {
+                    self.deleting.remove(&uuid);
+                    if let Some(i) = self.vm_by_uuid.get(&uuid).copied() {
+                        if !failed {
+                            *self.deletions.entry(uuid).or_default() += 1;
+                            self.delete_vm(i);
                         }
                     }
                 }

@@ -1,6 +1,6 @@
 use crate::config::{ConfigError, WebhookConfig};
 use async_trait::async_trait;
-use butler_core::backend::{BackendError, Billing, BillingActivation, ErrorKind};
+use butler_core::backend::{BackendError, Billing, BillingActivation, BillingStop, ErrorKind};
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -112,23 +112,33 @@ impl WebhookBilling {
     pub fn idempotency_key(vm_name: &str) -> String {
         format!("butler-billing-{vm_name}")
     }
-}
 
-#[async_trait]
-impl Billing for WebhookBilling {
-    async fn is_active(&self, _vm_name: &str) -> Result<bool, BackendError> {
-        Ok(false)
+    /// The body sent for `stop` (exactly these bytes are signed).
+    pub fn stop_body(stop: &BillingStop) -> Vec<u8> {
+        json!({
+            "event": "billing.stop",
+            "request": stop.request,
+            "vm": {"name": stop.vm_name, "uuid": stop.vm_uuid},
+            "cost_center": stop.cost_center,
+            "end_date": stop.end_date,
+        })
+        .to_string()
+        .into_bytes()
     }
 
-    async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError> {
-        let op = "billing_activate";
-        let body = Self::body(act);
+    /// The key sent with every attempt to stop billing `vm_name`.
+    pub fn stop_idempotency_key(vm_name: &str) -> String {
+        format!("butler-billing-stop-{vm_name}")
+    }
+
+    /// Posts `body`, signed, with the idempotency `key`.
+    async fn send(&self, op: &str, key: String, body: Vec<u8>) -> Result<(), BackendError> {
         let sig = signature(self.secret.expose_secret().as_bytes(), &body);
         let resp = self
             .http
             .post(self.url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(IDEMPOTENCY_HEADER, Self::idempotency_key(&act.vm_name))
+            .header(IDEMPOTENCY_HEADER, key)
             .header(SIGNATURE_HEADER, sig)
             .body(body)
             .send()
@@ -160,5 +170,28 @@ impl Billing for WebhookBilling {
             op,
             format!("the billing receiver answered HTTP {status}"),
         ))
+    }
+}
+
+#[async_trait]
+impl Billing for WebhookBilling {
+    async fn is_active(&self, _vm_name: &str) -> Result<bool, BackendError> {
+        Ok(false)
+    }
+
+    /// The receiver cannot be asked: every attempt sends the same
+    /// idempotency key instead.
+    fn looks_up(&self) -> bool {
+        false
+    }
+
+    async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError> {
+        let key = Self::idempotency_key(&act.vm_name);
+        self.send("billing_activate", key, Self::body(act)).await
+    }
+
+    async fn stop(&self, stop: &BillingStop) -> Result<(), BackendError> {
+        let key = Self::stop_idempotency_key(&stop.vm_name);
+        self.send("billing_stop", key, Self::stop_body(stop)).await
     }
 }

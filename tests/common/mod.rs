@@ -107,9 +107,52 @@ impl World {
         self.svc.store().get_request(id).await.unwrap()
     }
 
-    /// Exactly one VM, one registration, one activation for the request.
+    /// A VM provisioned for ana (a plain engine runs its request) and
+    /// its inventory record.
+    pub async fn provisioned(&self, name: &str) -> butler::inventory::VmRecord {
+        let r = self.approved(name).await;
+        let e = self.engine(World::engine_config("provisioner"));
+        e.run_until_idle().await.unwrap();
+        assert_eq!(
+            self.get(r.id).await.state,
+            butler::request::RequestState::Completed
+        );
+        let name = r.platform_vm_name();
+        let rec = self.svc.store().find_vm_named(&name).await.unwrap();
+        rec.unwrap_or_else(|| panic!("{name}: no inventory record"))
+    }
+
+    /// A decommission of a VM provisioned for ana, asked by her and
+    /// approved by bea.
+    pub async fn decommission_approved(&self, name: &str) -> Request {
+        let rec = self.provisioned(name).await;
+        let r = self.svc.decommission(&ana(), rec.id).await.unwrap();
+        self.svc.approve(&bea(), r.id, r.version).await.unwrap()
+    }
+
+    /// What the request asked for, done exactly once: a new VM made,
+    /// registered, billed and recorded once; a decommissioned VM deleted,
+    /// deregistered and its billing stopped once, and recorded retired.
     pub async fn assert_exactly_once(&self, id: RequestId) {
         let r = self.get(id).await;
+        if let butler::request::RequestKind::Decommission(t) = &r.kind {
+            let name = &t.name;
+            assert_eq!(self.sim.deletions(&t.platform_id), 1, "{name}: deletions");
+            assert_eq!(self.sim.vms_named(name), 0, "{name}: still on the platform");
+            assert_eq!(self.sim.billing_stops(name), 1, "{name}: billing stops");
+            assert_eq!(
+                self.sim.monitor_deregistrations(name),
+                1,
+                "{name}: deregistrations"
+            );
+            let rec = self.svc.store().get_vm(t.vm).await.unwrap();
+            assert_eq!(
+                rec.lifecycle,
+                butler::inventory::Lifecycle::Retired,
+                "{name}: inventory record"
+            );
+            return;
+        }
         let name = r.platform_vm_name();
         assert_eq!(self.sim.vms_named(&name), 1, "{name}: VMs");
         assert_eq!(

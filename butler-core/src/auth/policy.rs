@@ -145,11 +145,13 @@ pub enum Operation {
     AdoptVms,
     /// Reconcile the inventory with the platform.
     ReconcileVms,
+    /// Ask to retire any VM of the inventory (owners may ask for their own).
+    RetireVms,
 }
 
 impl Operation {
     /// Every operation outside the request workflow.
-    pub const OTHERS: [Operation; 13] = [
+    pub const OTHERS: [Operation; 14] = [
         Operation::ReadGroups,
         Operation::EditGroups,
         Operation::RefreshFacts,
@@ -163,6 +165,7 @@ impl Operation {
         Operation::PowerVms,
         Operation::AdoptVms,
         Operation::ReconcileVms,
+        Operation::RetireVms,
     ];
 
     /// The roles any of which allow this operation (requests: see [`REQUEST_RULES`]).
@@ -173,7 +176,7 @@ impl Operation {
             O::ReadGroups => &[Role::Viewer, Role::Operator, Role::Admin],
             O::EditGroups | O::ValidateGroups | O::Migrate => &[Role::Operator],
             O::RefreshFacts | O::PowerVms | O::ReconcileVms => &[Role::Operator, Role::Admin],
-            O::AdoptVms => &[Role::Admin],
+            O::AdoptVms | O::RetireVms => &[Role::Admin],
             O::ReadUsers
             | O::ManageUsers
             | O::EditCatalog
@@ -201,6 +204,7 @@ impl fmt::Display for Operation {
             O::PowerVms => "power VMs",
             O::AdoptVms => "adopt VMs",
             O::ReconcileVms => "reconcile the inventory",
+            O::RetireVms => "retire VMs",
         })
     }
 }
@@ -229,6 +233,9 @@ pub enum DenyReason {
     EngineOnly,
     /// An engine action that does not match the current step.
     WrongStep,
+    /// The request's spec cannot be edited (a decommission acts on the VM
+    /// as it is).
+    NotEditable,
 }
 
 impl DenyReason {
@@ -244,6 +251,7 @@ impl DenyReason {
             DenyReason::Final => "final",
             DenyReason::EngineOnly => "engine_only",
             DenyReason::WrongStep => "wrong_step",
+            DenyReason::NotEditable => "not_editable",
         }
     }
 }
@@ -266,6 +274,7 @@ impl fmt::Display for DenyReason {
                 f.write_str("only Butler's provisioning engine does this, never a user")
             }
             DenyReason::WrongStep => f.write_str("that is not the step provisioning is at"),
+            DenyReason::NotEditable => f.write_str("this kind of request cannot be edited"),
         }
     }
 }

@@ -28,11 +28,13 @@ pub enum Capability {
     TaskLongPoll,
     /// Powering VMs on, off and restarting them: `set_power`.
     Power,
+    /// Deleting VMs: `delete_vm` (the decommission flow).
+    Delete,
 }
 
 impl Capability {
     /// Every capability, in order.
-    pub const ALL: [Capability; 7] = [
+    pub const ALL: [Capability; 8] = [
         Capability::Protection,
         Capability::Migration,
         Capability::ProjectRemap,
@@ -40,6 +42,7 @@ impl Capability {
         Capability::Categories,
         Capability::TaskLongPoll,
         Capability::Power,
+        Capability::Delete,
     ];
 
     /// Its name (`storage_containers`).
@@ -52,6 +55,7 @@ impl Capability {
             Capability::Categories => "categories",
             Capability::TaskLongPoll => "task_long_poll",
             Capability::Power => "power",
+            Capability::Delete => "delete",
         }
     }
 
@@ -83,7 +87,7 @@ impl fmt::Display for Capability {
 /// use butler_core::backend::{Capabilities, Capability};
 /// let c = Capabilities::none().with(Capability::Protection);
 /// assert!(c.has(Capability::Protection) && !c.has(Capability::Categories));
-/// assert_eq!(Capabilities::all().without(Capability::Categories).iter().count(), 6);
+/// assert_eq!(Capabilities::all().without(Capability::Categories).iter().count(), 7);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Capabilities(u32);

@@ -591,6 +591,22 @@ pub trait ClusterBackend: Send + Sync {
             Capability::Protection,
         ))
     }
+    /// Removes the VM named `vm_name` from the protection group `group`
+    /// on `cluster` ([`Capability::Protection`]). Look the VM up in
+    /// [`list_protection_groups`](Self::list_protection_groups) first: a
+    /// VM not in the group answers [`ErrorKind::NotFound`](super::ErrorKind::NotFound).
+    async fn unprotect_vm(
+        &self,
+        cluster: &str,
+        group: &str,
+        vm_name: &str,
+    ) -> Result<(), BackendError> {
+        let _ = (cluster, group, vm_name);
+        Err(BackendError::unsupported(
+            "unprotect_vm",
+            Capability::Protection,
+        ))
+    }
     /// Starts migrating a protection group from `source` to the remote site
     /// `destination`. Completion shows in [`list_protection_groups`](Self::list_protection_groups)
     /// (active on the destination) and [`list_vms`](Self::list_vms)
@@ -624,6 +640,15 @@ pub trait ClusterBackend: Send + Sync {
     async fn set_power(&self, vm_uuid: &str, change: PowerChange) -> Result<(), BackendError> {
         let _ = (vm_uuid, change);
         Err(BackendError::unsupported("set_power", Capability::Power))
+    }
+    /// Starts deleting the VM `vm_uuid` with its disks
+    /// ([`Capability::Delete`]); the task ends when it is gone. Not
+    /// idempotent on the platform: a VM already gone answers
+    /// [`ErrorKind::NotFound`](super::ErrorKind::NotFound), so look it up
+    /// with [`find_vm`](Self::find_vm) first.
+    async fn delete_vm(&self, vm_uuid: &str) -> Result<TaskId, BackendError> {
+        let _ = vm_uuid;
+        Err(BackendError::unsupported("delete_vm", Capability::Delete))
     }
     /// The storage containers of every cluster
     /// ([`Capability::StorageContainers`]; without it disk placement is

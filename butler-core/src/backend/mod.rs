@@ -28,4 +28,6 @@ pub use cluster::{
     SubnetInfo, TaskId, TaskState, TaskStatus, VmBrief, VmCreate, VmInfo, VmState,
 };
 pub use error::{error_chain, BackendError, ErrorClass, ErrorKind, ErrorSource};
-pub use services::{Billing, BillingActivation, EveryBilling, Monitor, MonitorRegistration};
+pub use services::{
+    Billing, BillingActivation, BillingStop, EveryBilling, Monitor, MonitorRegistration,
+};

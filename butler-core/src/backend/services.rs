@@ -31,6 +31,10 @@ pub trait Monitor: Send + Sync {
     async fn find(&self, vm_name: &str) -> Result<Option<MonitorRegistration>, BackendError>;
     /// Registers a VM.
     async fn register(&self, reg: &MonitorRegistration) -> Result<(), BackendError>;
+    /// Removes the registration of `vm_name` (a retired VM) with its
+    /// checks. Look it up first: one already gone answers
+    /// [`ErrorKind::NotFound`](super::ErrorKind::NotFound).
+    async fn deregister(&self, vm_name: &str) -> Result<(), BackendError>;
 }
 
 /// What billing is told: the VM, its cost center and provisioned resources.
@@ -59,6 +63,22 @@ pub struct BillingActivation {
     pub effective_date: chrono::NaiveDate,
 }
 
+/// What billing is told when a VM is retired: bill it no more after
+/// `end_date`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingStop {
+    /// Platform-wide VM name (the idempotency key).
+    pub vm_name: String,
+    /// Platform VM uuid.
+    pub vm_uuid: String,
+    /// Cost center that was billed.
+    pub cost_center: String,
+    /// The decommission request.
+    pub request: u64,
+    /// Last day billed.
+    pub end_date: chrono::NaiveDate,
+}
+
 /// A billing system. As with [`Monitor`], look up before activating.
 ///
 /// Billing systems keep different things (a category on the VM, a row in a
@@ -70,8 +90,19 @@ pub struct BillingActivation {
 pub trait Billing: Send + Sync {
     /// Whether billing is already active for `vm_name`.
     async fn is_active(&self, vm_name: &str) -> Result<bool, BackendError>;
+    /// Whether [`is_active`](Self::is_active) tells the truth. A system
+    /// that cannot be asked (a webhook) answers `false` here and makes
+    /// `activate` and `stop` idempotent itself; callers then skip the
+    /// look-up before stopping.
+    fn looks_up(&self) -> bool {
+        true
+    }
     /// Activates billing.
     async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError>;
+    /// Stops billing (a retired VM). Look up with
+    /// [`is_active`](Self::is_active) first; stopping a VM not billed is
+    /// the caller's to avoid.
+    async fn stop(&self, stop: &BillingStop) -> Result<(), BackendError>;
 }
 
 /// Several billing systems at once (a category on the VM for the finance
@@ -102,6 +133,19 @@ impl Billing for EveryBilling {
         for b in &self.0 {
             if !b.is_active(&act.vm_name).await? {
                 b.activate(act).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn looks_up(&self) -> bool {
+        self.0.iter().all(|b| b.looks_up())
+    }
+
+    async fn stop(&self, stop: &BillingStop) -> Result<(), BackendError> {
+        for b in &self.0 {
+            if !b.looks_up() || b.is_active(&stop.vm_name).await? {
+                b.stop(stop).await?;
             }
         }
         Ok(())

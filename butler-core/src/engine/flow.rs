@@ -93,14 +93,16 @@ pub(crate) struct StepAction {
     pub(crate) run: Action,
 }
 
+/// Every flow's table of actions.
+pub(crate) const TABLES: [&[StepAction]; 2] =
+    [&super::provisioning::ACTIONS, &super::decommission::ACTIONS];
+
 /// The action of `step`: a permanent fault when this engine has none (a
 /// request written by a newer version of Butler, say), never a panic.
-pub(crate) fn action_of(
-    table: &'static [StepAction],
-    step: ProvisioningStep,
-) -> Result<Action, StepFault> {
-    table
+pub(crate) fn action_of(step: ProvisioningStep) -> Result<Action, StepFault> {
+    TABLES
         .iter()
+        .flat_map(|t| t.iter())
         .find(|a| a.step == step)
         .map(|a| a.run)
         .ok_or_else(|| permanent(format!("this engine has no action for step {step}")))

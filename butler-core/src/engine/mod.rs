@@ -29,6 +29,7 @@
 //! - Runs as a tokio task ([`Engine::start`]) with graceful shutdown, or
 //!   on demand ([`Engine::run_until_idle`]).
 
+mod decommission;
 mod flow;
 mod hooks;
 mod provisioning;
@@ -145,6 +146,14 @@ pub struct EngineConfig {
     /// fails with a retryable "no IP address" error.
     #[serde(default = "default_address_wait")]
     pub address_wait: Duration,
+    /// How long the decommission flow waits for a guest shutdown before it
+    /// powers the VM off hard.
+    #[serde(default = "default_shutdown_wait")]
+    pub shutdown_wait: Duration,
+}
+
+fn default_shutdown_wait() -> Duration {
+    Duration::from_secs(5 * 60)
 }
 
 fn default_address_wait() -> Duration {
@@ -165,6 +174,7 @@ impl Default for EngineConfig {
             monitoring: true,
             billing: true,
             address_wait: default_address_wait(),
+            shutdown_wait: default_shutdown_wait(),
         }
     }
 }
@@ -188,6 +198,9 @@ impl crate::backend::Monitor for SwitchedOff {
     ) -> Result<(), crate::backend::BackendError> {
         Err(off("monitoring"))
     }
+    async fn deregister(&self, _: &str) -> Result<(), crate::backend::BackendError> {
+        Err(off("monitoring"))
+    }
 }
 
 #[async_trait::async_trait]
@@ -198,6 +211,12 @@ impl crate::backend::Billing for SwitchedOff {
     async fn activate(
         &self,
         _: &crate::backend::BillingActivation,
+    ) -> Result<(), crate::backend::BackendError> {
+        Err(off("billing"))
+    }
+    async fn stop(
+        &self,
+        _: &crate::backend::BillingStop,
     ) -> Result<(), crate::backend::BackendError> {
         Err(off("billing"))
     }
@@ -605,7 +624,7 @@ impl Engine {
     ) -> Result<(Request, bool), EngineError> {
         let clock = &self.backends.clock;
         let deadline = crate::backend::after(clock.now(), self.config.retry.step_deadline);
-        let action = flow::action_of(&provisioning::ACTIONS, step);
+        let action = flow::action_of(step);
         loop {
             let attempt = r.progress.map_or(1, |p| p.attempt);
             if !std::mem::take(&mut opened) {

@@ -150,7 +150,7 @@ impl Backends {
         }
     }
 
-    async fn wait_task(
+    pub(super) async fn wait_task(
         &self,
         cfg: &EngineConfig,
         task: &TaskId,

@@ -441,6 +441,41 @@ impl VmService {
     }
 }
 
+/// Moves the record `id` to `lifecycle` (with `power`, when known), adding
+/// `what` by `actor` to its history, unless it is there already (a
+/// repeated step changes nothing); `true` when this call moved it. A
+/// record changed meanwhile (the reconciler) is read again.
+pub(crate) async fn move_lifecycle(
+    store: &dyn Store,
+    id: VmId,
+    lifecycle: Lifecycle,
+    power: Option<crate::backend::PowerState>,
+    actor: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    what: &str,
+) -> Result<bool, StoreError> {
+    // Each try reads the newest version; a handful is plenty against one
+    // reconciler, and a conflict that outlasts them is retried by the step.
+    let mut last = None;
+    for _ in 0..5 {
+        let rec = store.get_vm(id).await?;
+        if rec.lifecycle == lifecycle {
+            return Ok(false);
+        }
+        let mut next = rec.next(actor, at, what);
+        next.lifecycle = lifecycle;
+        if let Some(p) = power {
+            next.power = p;
+        }
+        match store.update_vm(&next, rec.version).await {
+            Ok(()) => return Ok(true),
+            Err(e @ StoreError::Conflict { .. }) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| StoreError::NotFound(format!("VM record {id}"))))
+}
+
 /// A running background reconciler ([`VmService::start_reconciler`]).
 #[derive(Debug)]
 pub struct ReconcilerHandle {

@@ -4,7 +4,7 @@
 //! (`engine::actions`), so a new flow is a new list and new actions, never
 //! a new executor.
 
-use super::{ProvisioningStep, Request};
+use super::{ProvisioningStep, Request, RequestKind};
 
 /// One flow: a name and its steps, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,14 +47,22 @@ impl Flow {
 
 /// Provisioning (SPEC §5): create the VM, protect it, register it with
 /// monitoring, activate billing.
-pub const PROVISIONING: Flow = Flow::new("provisioning", &ProvisioningStep::ALL);
+pub const PROVISIONING: Flow = Flow::new("provisioning", &ProvisioningStep::PROVISIONING);
+
+/// Decommission (SPEC §12): power off, take out of protection, deregister
+/// from monitoring, stop billing, delete, record retired. Every step looks
+/// its effect up first, so a repeated step finds it done.
+pub const DECOMMISSION: Flow = Flow::new("decommission", &ProvisioningStep::DECOMMISSION);
 
 /// Every flow the engine runs; the generic fault test walks each of them.
-pub const ALL: [&Flow; 1] = [&PROVISIONING];
+pub const ALL: [&Flow; 2] = [&PROVISIONING, &DECOMMISSION];
 
 impl Request {
     /// The flow this request runs once approved.
     pub fn flow(&self) -> &'static Flow {
-        &PROVISIONING
+        match self.kind {
+            RequestKind::NewVm => &PROVISIONING,
+            RequestKind::Decommission(_) => &DECOMMISSION,
+        }
     }
 }

@@ -14,12 +14,14 @@
 mod action_kind;
 pub mod flow;
 mod history;
+mod kind;
 mod transition;
 
 pub use action_kind::ActionKind;
 pub use history::{CostChange, FieldChange, HistoryEntry};
+pub use kind::{RequestKind, Target};
 pub(crate) use transition::{advance, EngineAction};
-pub use transition::{create, transition, Action, Priced};
+pub use transition::{create, create_decommission, transition, Action, Priced};
 
 use crate::cost::Estimate;
 use crate::vm_spec::ValidSpec;
@@ -107,7 +109,8 @@ impl fmt::Display for RequestState {
     }
 }
 
-/// The provisioning steps, in order (SPEC §5).
+/// The steps of every flow (SPEC §5, §12): provisioning's, then
+/// decommission's. The name is provisioning's, kept for compatibility.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProvisioningStep {
@@ -121,16 +124,53 @@ pub enum ProvisioningStep {
     Bill,
     /// Record the VM in the inventory (SPEC §12).
     Inventory,
+    /// Decommission: power the VM off (guest shutdown, then hard off).
+    PowerOff,
+    /// Decommission: take it out of its protection group.
+    Unprotect,
+    /// Decommission: deregister it from monitoring.
+    Deregister,
+    /// Decommission: stop billing with the end date.
+    StopBilling,
+    /// Decommission: delete it on the platform.
+    DeleteVm,
+    /// Decommission: record it retired in the inventory.
+    Retire,
 }
 
 impl ProvisioningStep {
-    /// Every step, in order.
-    pub const ALL: [ProvisioningStep; 5] = [
+    /// The provisioning flow's steps, in order.
+    pub const PROVISIONING: [ProvisioningStep; 5] = [
         ProvisioningStep::CreateVm,
         ProvisioningStep::Protect,
         ProvisioningStep::Monitor,
         ProvisioningStep::Bill,
         ProvisioningStep::Inventory,
+    ];
+
+    /// The decommission flow's steps, in order.
+    pub const DECOMMISSION: [ProvisioningStep; 6] = [
+        ProvisioningStep::PowerOff,
+        ProvisioningStep::Unprotect,
+        ProvisioningStep::Deregister,
+        ProvisioningStep::StopBilling,
+        ProvisioningStep::DeleteVm,
+        ProvisioningStep::Retire,
+    ];
+
+    /// Every step of every flow.
+    pub const ALL: [ProvisioningStep; 11] = [
+        ProvisioningStep::CreateVm,
+        ProvisioningStep::Protect,
+        ProvisioningStep::Monitor,
+        ProvisioningStep::Bill,
+        ProvisioningStep::Inventory,
+        ProvisioningStep::PowerOff,
+        ProvisioningStep::Unprotect,
+        ProvisioningStep::Deregister,
+        ProvisioningStep::StopBilling,
+        ProvisioningStep::DeleteVm,
+        ProvisioningStep::Retire,
     ];
 
     /// The step after this one in the provisioning flow, or `None` after
@@ -147,6 +187,12 @@ impl ProvisioningStep {
             ProvisioningStep::Monitor => "monitor",
             ProvisioningStep::Bill => "bill",
             ProvisioningStep::Inventory => "inventory",
+            ProvisioningStep::PowerOff => "power_off",
+            ProvisioningStep::Unprotect => "unprotect",
+            ProvisioningStep::Deregister => "deregister",
+            ProvisioningStep::StopBilling => "stop_billing",
+            ProvisioningStep::DeleteVm => "delete_vm",
+            ProvisioningStep::Retire => "retire",
         }
     }
 }
@@ -204,8 +250,10 @@ pub struct Request {
     pub progress: Option<StepProgress>,
     /// The failure while in `Error`.
     pub failure: Option<StepFailure>,
-    /// The platform's VM id, once created.
+    /// The platform's VM id, once created (a day-2 request: its target's).
     pub vm_uuid: Option<String>,
+    /// What the request asks for: a new VM, or a day-2 change of one.
+    pub kind: RequestKind,
     /// Optimistic-concurrency version, bumped by every change.
     pub version: u64,
     /// When it was created.
@@ -249,6 +297,8 @@ mod repr {
         progress: &'a Option<StepProgress>,
         failure: &'a Option<StepFailure>,
         vm_uuid: &'a Option<String>,
+        #[serde(skip_serializing_if = "RequestKind::is_new_vm")]
+        kind: &'a RequestKind,
         version: u64,
         created_at: DateTime<Utc>,
         updated_at: DateTime<Utc>,
@@ -268,6 +318,7 @@ mod repr {
                 progress: &r.progress,
                 failure: &r.failure,
                 vm_uuid: &r.vm_uuid,
+                kind: &r.kind,
                 version: r.version,
                 created_at: r.created_at,
                 updated_at: r.updated_at,
@@ -288,6 +339,8 @@ mod repr {
         progress: Option<StepProgress>,
         failure: Option<StepFailure>,
         vm_uuid: Option<String>,
+        #[serde(default)]
+        kind: RequestKind,
         version: u64,
         created_at: DateTime<Utc>,
         updated_at: DateTime<Utc>,
@@ -308,6 +361,7 @@ mod repr {
                 progress: o.progress,
                 failure: o.failure,
                 vm_uuid: o.vm_uuid,
+                kind: o.kind,
                 version: o.version,
                 created_at: o.created_at,
                 updated_at: o.updated_at,

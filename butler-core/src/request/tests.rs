@@ -365,7 +365,7 @@ proptest! {
                         // Completed only through the engine's last step.
                         prop_assert!(actor.is_none());
                         prop_assert_eq!(entry.action, ActionKind::StepDone);
-                        prop_assert!(engine_steps_done >= ProvisioningStep::ALL.len());
+                        prop_assert!(engine_steps_done >= ProvisioningStep::PROVISIONING.len());
                     }
                     r = next;
                 }

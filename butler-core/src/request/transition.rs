@@ -124,10 +124,73 @@ pub fn create(
         progress: None,
         failure: None,
         vm_uuid: None,
+        kind: super::RequestKind::NewVm,
         version: 1,
         created_at: at,
         updated_at: at,
         history: vec![entry],
+    })
+}
+
+/// Creates a decommission request for the inventory VM `target`, owned by
+/// `vm_owner`, asked by `actor` and submitted at once (state `Requested`,
+/// version 1, two history entries): there is nothing to draft. `priced` is
+/// the VM's spec and monthly cost as approved (what stops). The VM's owner
+/// may ask; anyone else needs [`Operation::RetireVms`].
+pub fn create_decommission(
+    policy: &Policy,
+    id: RequestId,
+    actor: &Actor,
+    vm_owner: &str,
+    target: super::Target,
+    priced: Priced,
+    at: DateTime<Utc>,
+) -> Result<Request, Denied> {
+    if actor.name() != vm_owner {
+        policy.check(actor, Operation::RetireVms)?;
+    }
+    let note = format!("retire {} ({})", target.name, target.vm);
+    let entry = |seq, action, from, to, note| HistoryEntry {
+        seq,
+        at,
+        actor: actor.name().to_string(),
+        action,
+        from,
+        to,
+        changes: Vec::new(),
+        cost: None,
+        note,
+    };
+    Ok(Request {
+        id,
+        owner: actor.name().to_string(),
+        approver: None,
+        state: RequestState::Requested,
+        spec: priced.spec,
+        estimate: priced.estimate,
+        progress: None,
+        failure: None,
+        vm_uuid: Some(target.platform_id.clone()),
+        kind: super::RequestKind::Decommission(target),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        history: vec![
+            entry(
+                1,
+                ActionKind::Create,
+                None,
+                RequestState::Created,
+                Some(note),
+            ),
+            entry(
+                2,
+                ActionKind::Submit,
+                Some(RequestState::Created),
+                RequestState::Requested,
+                None,
+            ),
+        ],
     })
 }
 
@@ -149,6 +212,9 @@ pub fn transition(
         Some((request.id, &request.owner, request.state)),
         kind,
     )?;
+    if matches!(action, Action::Save(_) | Action::Review(_)) && !request.kind.is_editable() {
+        return Err(denied(request, actor, kind, DenyReason::NotEditable));
+    }
     let mut next = request.clone();
     let mut changes = Vec::new();
     let mut cost = None;

@@ -1,10 +1,10 @@
 //! Deadlines and tracing spans around every backend call.
 
 use crate::backend::{
-    BackendError, Billing, BillingActivation, Capabilities, Clock, ClusterBackend, ClusterInfo,
-    ErrorKind, ImageInfo, Monitor, MonitorRegistration, PowerChange, ProjectInfo, ProtectRequest,
-    ProtectionGroup, RemoteSite, StorageContainerInfo, SubnetInfo, TaskId, TaskStatus, VmBrief,
-    VmCreate, VmInfo,
+    BackendError, Billing, BillingActivation, BillingStop, Capabilities, Clock, ClusterBackend,
+    ClusterInfo, ErrorKind, ImageInfo, Monitor, MonitorRegistration, PowerChange, ProjectInfo,
+    ProtectRequest, ProtectionGroup, RemoteSite, StorageContainerInfo, SubnetInfo, TaskId,
+    TaskStatus, VmBrief, VmCreate, VmInfo,
 };
 use async_trait::async_trait;
 use std::future::Future;
@@ -70,6 +70,7 @@ fn timed_out(operation: &str, limit: Duration, which: &str) -> BackendError {
 /// # impl butler_core::backend::Monitor for Never {
 /// #   async fn find(&self, _: &str) -> Result<Option<butler_core::backend::MonitorRegistration>, butler_core::backend::BackendError> { std::future::pending().await }
 /// #   async fn register(&self, _: &butler_core::backend::MonitorRegistration) -> Result<(), butler_core::backend::BackendError> { std::future::pending().await }
+/// #   async fn deregister(&self, _: &str) -> Result<(), butler_core::backend::BackendError> { std::future::pending().await }
 /// # }
 /// use butler_core::backend::{ErrorKind, Monitor};
 /// let monitor: Arc<dyn Monitor> = Arc::new(Never);
@@ -247,6 +248,23 @@ impl ClusterBackend for Guarded<dyn ClusterBackend> {
         self.call("set_power", NONE, self.inner.set_power(vm_uuid, change))
             .await
     }
+    async fn unprotect_vm(
+        &self,
+        cluster: &str,
+        group: &str,
+        vm_name: &str,
+    ) -> Result<(), BackendError> {
+        self.call(
+            "unprotect_vm",
+            NONE,
+            self.inner.unprotect_vm(cluster, group, vm_name),
+        )
+        .await
+    }
+    async fn delete_vm(&self, vm_uuid: &str) -> Result<TaskId, BackendError> {
+        self.call("delete_vm", NONE, self.inner.delete_vm(vm_uuid))
+            .await
+    }
     async fn list_storage_containers(&self) -> Result<Vec<StorageContainerInfo>, BackendError> {
         self.call(
             "list_storage_containers",
@@ -271,6 +289,10 @@ impl Monitor for Guarded<dyn Monitor> {
         self.call("monitor_register", NONE, self.inner.register(reg))
             .await
     }
+    async fn deregister(&self, vm_name: &str) -> Result<(), BackendError> {
+        self.call("monitor_deregister", NONE, self.inner.deregister(vm_name))
+            .await
+    }
 }
 
 #[async_trait]
@@ -279,8 +301,14 @@ impl Billing for Guarded<dyn Billing> {
         self.call("billing_find", NONE, self.inner.is_active(vm_name))
             .await
     }
+    fn looks_up(&self) -> bool {
+        self.inner.looks_up()
+    }
     async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError> {
         self.call("billing_activate", NONE, self.inner.activate(act))
             .await
+    }
+    async fn stop(&self, stop: &BillingStop) -> Result<(), BackendError> {
+        self.call("billing_stop", NONE, self.inner.stop(stop)).await
     }
 }

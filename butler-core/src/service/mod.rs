@@ -147,6 +147,121 @@ impl RequestService {
         Ok(r)
     }
 
+    /// Asks to retire the inventory VM `vm`: a decommission request,
+    /// submitted at once for an approver (SPEC §12). The VM's owner may
+    /// ask, and Admins for any VM; a VM already retiring or retired is
+    /// refused. The request carries the VM's spec and monthly cost as
+    /// approved (from the request that made it; an adopted VM's as found,
+    /// priced when the catalog knows it, else at zero), so approvers see
+    /// what stops.
+    pub async fn decommission(
+        &self,
+        actor: &Actor,
+        vm: crate::inventory::VmId,
+    ) -> Result<Request, ButlerError> {
+        let rec = self.store.get_vm(vm).await?;
+        if rec.owner != actor.name()
+            && self.policy.check(actor, Operation::RetireVms).is_err()
+            && !self.policy.sees_all_requests(actor)
+            && self.policy.check(actor, Operation::PowerVms).is_err()
+        {
+            return Err(ButlerError::NotFound(format!("VM record {vm}")));
+        }
+        if rec.lifecycle != crate::inventory::Lifecycle::Active {
+            return Err(ButlerError::Invalid(format!(
+                "VM {} is {}: it cannot be retired again",
+                rec.name, rec.lifecycle
+            )));
+        }
+        let priced = self.priced_as_built(&rec).await?;
+        let target = request::Target {
+            vm: rec.id,
+            name: rec.name.clone(),
+            platform_id: rec.platform_id.clone(),
+            cluster: rec.cluster.clone(),
+        };
+        let id = self.store.next_request_id().await?;
+        let r = request::create_decommission(
+            &self.policy,
+            id,
+            actor,
+            &rec.owner,
+            target,
+            priced,
+            self.clock.now(),
+        )?;
+        self.notifiers_ready().await;
+        self.store.insert_request(&r).await?;
+        self.written();
+        tracing::info!(request = %r.id, vm = %rec.id, actor = %actor.name(), "decommission requested");
+        Ok(r)
+    }
+
+    /// The spec and monthly cost of an inventory VM as approved: its
+    /// request's, or (adopted) as found.
+    async fn priced_as_built(
+        &self,
+        rec: &crate::inventory::VmRecord,
+    ) -> Result<Priced, ButlerError> {
+        if let Some(origin) = rec.request {
+            match self.store.get_request(origin).await {
+                Ok(o) => {
+                    return Ok(Priced {
+                        spec: o.spec,
+                        estimate: o.estimate,
+                    })
+                }
+                Err(crate::store::StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let b = &rec.spec;
+        let spec = VmSpec {
+            name: rec.display_name.clone(),
+            cores_per_socket: 1,
+            sockets: b.vcpus.max(1),
+            ram_gib: b.ram_gib,
+            division: rec.division.clone(),
+            unit: rec.unit.clone(),
+            environment: rec.environment.clone(),
+            cluster: rec.cluster.clone(),
+            disks_gib: b.disks_gib.clone(),
+            nics: b.nics.clone(),
+            image: b.image.clone(),
+            backup_local: false,
+            backup_remote: false,
+            cdrom: false,
+            ..VmSpec::default()
+        };
+        if let Ok(p) = self.price(&spec) {
+            return Ok(p);
+        }
+        let derived = crate::vm_spec::Derived {
+            project: String::new(),
+            category: String::new(),
+            cost_center: rec.cost_center.clone(),
+            storage_container: None,
+        };
+        let currency = self
+            .rate_book()
+            .in_force(self.clock.now().date_naive())
+            .map(|c| c.currency.clone())
+            .unwrap_or_default();
+        Ok(Priced {
+            spec: crate::vm_spec::ValidSpec::from_stored(spec, derived),
+            estimate: cost::Estimate {
+                card_version: "none (adopted VM, not priced)".into(),
+                currency,
+                cost_center: rec.cost_center.clone(),
+                lines: Vec::new(),
+                subtotal: rust_decimal::Decimal::ZERO,
+                margin: None,
+                margin_amount: rust_decimal::Decimal::ZERO,
+                total: rust_decimal::Decimal::ZERO,
+            },
+        })
+    }
+
     /// Reads a request visible to `actor`.
     pub async fn get(&self, actor: &Actor, id: RequestId) -> Result<Request, ButlerError> {
         let r = self.store.get_request(id).await?;

@@ -412,6 +412,64 @@ impl ClusterBackend for SimPlatform {
         Self::exit(op, fault, ())
     }
 
+    async fn unprotect_vm(
+        &self,
+        cluster: &str,
+        group: &str,
+        vm_name: &str,
+    ) -> Result<(), BackendError> {
+        self.offers(Capability::Protection, "unprotect_vm")?;
+        let fault = self.enter(Op::UnprotectVm, Some(vm_name)).await?;
+        let op = Op::UnprotectVm;
+        let mut w = self.world();
+        let key = (cluster.to_string(), group.to_string());
+        let Some(pg) = w.pgs.get_mut(&key) else {
+            return Err(not_found(
+                op,
+                format!("no protection domain {group:?} on {cluster:?}"),
+            ));
+        };
+        let before = pg.vms.len();
+        pg.vms.retain(|v| **v != *vm_name);
+        if pg.vms.len() == before {
+            return Err(not_found(
+                op,
+                format!("VM {vm_name:?} is not in protection domain {group:?}"),
+            ));
+        }
+        if let Some(listed) = w.vm_groups.get_mut(vm_name) {
+            listed.retain(|k| *k != key);
+        }
+        drop(w);
+        Self::exit(op, fault, ())
+    }
+
+    async fn delete_vm(&self, vm_uuid: &str) -> Result<TaskId, BackendError> {
+        self.offers(Capability::Delete, "delete_vm")?;
+        let fault = self.enter(Op::DeleteVm, Some(vm_uuid)).await?;
+        let op = Op::DeleteVm;
+        let now = self.now();
+        let mut w = self.world();
+        if !w.vm_by_uuid.contains_key(vm_uuid) {
+            return Err(not_found(op, format!("no VM {vm_uuid:?}")));
+        }
+        // Asked again while its delete runs, the platform answers the same task.
+        let task = match w.deleting.get(vm_uuid) {
+            Some(t) => t.clone(),
+            None => {
+                let run = w.timings.queue;
+                let effect = Effect::DeleteVm {
+                    uuid: vm_uuid.to_string(),
+                };
+                let t = w.new_task(now, run, None, Some(vm_uuid.to_string()), Some(effect));
+                w.deleting.insert(vm_uuid.to_string(), t.clone());
+                t
+            }
+        };
+        drop(w);
+        Self::exit(op, fault, TaskId(task))
+    }
+
     async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {
         self.offers(Capability::ProjectRemap, "set_vm_project")?;
         let fault = self.enter(Op::SetVmProject, Some(vm_uuid)).await?;
@@ -479,18 +537,43 @@ impl Monitor for SimPlatform {
         self.world().add_registration(reg.clone());
         Self::exit(Op::MonitorRegister, fault, ())
     }
+
+    async fn deregister(&self, vm_name: &str) -> Result<(), BackendError> {
+        let fault = self.enter(Op::MonitorDeregister, Some(vm_name)).await?;
+        let mut w = self.world();
+        if w.monitor_by_name.remove(vm_name).is_none() {
+            return Err(not_found(
+                Op::MonitorDeregister,
+                format!("no host {vm_name:?}"),
+            ));
+        }
+        *w.deregistrations.entry(vm_name.to_string()).or_default() += 1;
+        drop(w);
+        Self::exit(Op::MonitorDeregister, fault, ())
+    }
 }
 
 #[async_trait]
 impl Billing for SimPlatform {
     async fn is_active(&self, vm_name: &str) -> Result<bool, BackendError> {
         self.enter(Op::BillingFind, Some(vm_name)).await?;
-        Ok(self.world().billing_by_name.contains_key(vm_name))
+        let w = self.world();
+        Ok(w.billing_by_name.contains_key(vm_name) && !w.stops_by_name.contains_key(vm_name))
     }
 
     async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError> {
         let fault = self.enter(Op::BillingActivate, Some(&act.vm_name)).await?;
         self.world().add_activation(act.clone());
         Self::exit(Op::BillingActivate, fault, ())
+    }
+
+    async fn stop(&self, stop: &BillingStop) -> Result<(), BackendError> {
+        let fault = self.enter(Op::BillingStop, Some(&stop.vm_name)).await?;
+        let mut w = self.world();
+        // Like a chargeback ledger, stopping twice records two stops.
+        *w.stops_by_name.entry(stop.vm_name.clone()).or_default() += 1;
+        w.billing_stops.push(stop.clone());
+        drop(w);
+        Self::exit(Op::BillingStop, fault, ())
     }
 }

@@ -44,6 +44,34 @@ impl SimPlatform {
             .unwrap_or(0)
     }
 
+    /// Billing stops for `vm_name` (more than 1 stops twice).
+    pub fn billing_stops(&self, vm_name: &str) -> u32 {
+        self.world()
+            .stops_by_name
+            .get(vm_name)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every billing stop, in order.
+    pub fn billing_stop_log(&self) -> Vec<BillingStop> {
+        self.world().billing_stops.clone()
+    }
+
+    /// Deregistrations from monitoring of `vm_name`.
+    pub fn monitor_deregistrations(&self, vm_name: &str) -> u32 {
+        self.world()
+            .deregistrations
+            .get(vm_name)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// How many times Butler deleted the VM `uuid` (more than 1 deletes twice).
+    pub fn deletions(&self, uuid: &str) -> u32 {
+        self.world().deletions.get(uuid).copied().unwrap_or(0)
+    }
+
     /// Every billing activation, in order.
     pub fn billing_log(&self) -> Vec<BillingActivation> {
         self.world().billing.clone()

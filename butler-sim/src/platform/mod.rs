@@ -5,10 +5,10 @@ use crate::faults::{fault_error, FaultConfig, FaultKind, FaultPlan, Op, Scripted
 use crate::world::{Effect, SimPg, Timings, World};
 use async_trait::async_trait;
 use butler_core::backend::{
-    BackendError, Billing, BillingActivation, Capabilities, Capability, Clock, ClusterBackend,
-    ClusterInfo, ErrorKind, ImageInfo, Monitor, MonitorRegistration, PowerChange, PowerState,
-    ProjectInfo, ProtectRequest, ProtectionGroup, RemoteSite, ScheduleKind, StorageContainerInfo,
-    SubnetInfo, TaskId, TaskStatus, VmBrief, VmCreate, VmInfo, VmState,
+    BackendError, Billing, BillingActivation, BillingStop, Capabilities, Capability, Clock,
+    ClusterBackend, ClusterInfo, ErrorKind, ImageInfo, Monitor, MonitorRegistration, PowerChange,
+    PowerState, ProjectInfo, ProtectRequest, ProtectionGroup, RemoteSite, ScheduleKind,
+    StorageContainerInfo, SubnetInfo, TaskId, TaskStatus, VmBrief, VmCreate, VmInfo, VmState,
 };
 use chrono::{DateTime, Utc};
 use rand::SeedableRng;

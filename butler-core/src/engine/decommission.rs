@@ -1,0 +1,258 @@
+//! The decommission flow's actions (SPEC §12). Each looks its effect up
+//! first, so a repeated step (a lost reply, a crash, an expired lease)
+//! finds it done; and each acts on the request's [`Target`] only: a VM of
+//! the same name with another platform id, a registration of another VM,
+//! are left alone. The order is [`crate::request::flow::DECOMMISSION`].
+
+use super::flow::{permanent, Backends, StepAction, StepCtx, StepFault, StepOutcome};
+use crate::backend::{BillingStop, Capability, PowerChange, PowerState, TaskState, VmInfo};
+use crate::inventory::Lifecycle;
+use crate::request::{ProvisioningStep, Target};
+
+/// Each decommission step and its action.
+pub(crate) const ACTIONS: [StepAction; 6] = [
+    StepAction {
+        step: ProvisioningStep::PowerOff,
+        run: |b, cx| Box::pin(b.power_off(cx)),
+    },
+    StepAction {
+        step: ProvisioningStep::Unprotect,
+        run: |b, cx| Box::pin(b.unprotect(cx)),
+    },
+    StepAction {
+        step: ProvisioningStep::Deregister,
+        run: |b, cx| Box::pin(b.deregister(cx)),
+    },
+    StepAction {
+        step: ProvisioningStep::StopBilling,
+        run: |b, cx| Box::pin(b.stop_billing(cx)),
+    },
+    StepAction {
+        step: ProvisioningStep::DeleteVm,
+        run: |b, cx| Box::pin(b.delete(cx)),
+    },
+    StepAction {
+        step: ProvisioningStep::Retire,
+        run: |b, cx| Box::pin(b.retire(cx)),
+    },
+];
+
+/// The VM the request retires.
+fn target<'a>(cx: &'a StepCtx<'a>) -> Result<&'a Target, StepFault> {
+    cx.request.kind.target().ok_or_else(|| {
+        permanent(format!(
+            "request {} is not a decommission request",
+            cx.request.id
+        ))
+    })
+}
+
+fn store_fault(what: &str, e: crate::store::StoreError) -> StepFault {
+    StepFault {
+        retryable: e.is_retryable() || matches!(e, crate::store::StoreError::Conflict { .. }),
+        reason: format!("cannot {what} in the inventory: {e}"),
+    }
+}
+
+impl Backends {
+    /// The target as the platform reports it; `None` once it is gone (or
+    /// the name now belongs to another VM, which is never touched).
+    async fn target_vm(&self, t: &Target) -> Result<Option<VmInfo>, StepFault> {
+        Ok(self
+            .cluster
+            .find_vm(&t.name)
+            .await?
+            .filter(|vm| vm.uuid == t.platform_id))
+    }
+
+    async fn lifecycle(
+        &self,
+        cx: &StepCtx<'_>,
+        to: Lifecycle,
+        power: Option<PowerState>,
+        what: &str,
+    ) -> Result<bool, StepFault> {
+        let t = target(cx)?;
+        let note = format!("{what} by request {}", cx.request.id);
+        crate::inventory::move_lifecycle(
+            self.store.as_ref(),
+            t.vm,
+            to,
+            power,
+            crate::auth::ENGINE_NAME,
+            self.clock.now(),
+            &note,
+        )
+        .await
+        .map_err(|e| store_fault("record the VM", e))
+    }
+
+    /// Marks the record retiring, then powers the VM off: a guest shutdown
+    /// first, a hard power-off once `shutdown_wait` has passed (its disks
+    /// are about to be deleted, so nothing is lost that the owner kept).
+    async fn power_off(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
+        let t = target(cx)?;
+        self.lifecycle(cx, Lifecycle::Retiring, None, "retiring")
+            .await?;
+        let Some(vm) = self.target_vm(t).await? else {
+            return Ok(StepOutcome::done("already gone from the platform"));
+        };
+        if vm.power == PowerState::Off {
+            return Ok(StepOutcome::done("already off"));
+        }
+        if !self.cluster.capabilities().has(Capability::Power) {
+            return Ok(StepOutcome::done(
+                "skipped: the platform cannot power VMs (the delete powers it off)",
+            ));
+        }
+        let cfg = cx.config;
+        let until = crate::backend::after(self.clock.now(), cfg.shutdown_wait).min(cx.deadline);
+        // A guest that does not answer ACPI refuses the shutdown: the hard
+        // power-off below deals with it.
+        let mut asked = self
+            .cluster
+            .set_power(&t.platform_id, PowerChange::GuestShutdown)
+            .await
+            .map_err(StepFault::from);
+        if matches!(&asked, Err(f) if f.retryable) {
+            return asked.map(|()| StepOutcome::done(""));
+        }
+        loop {
+            match self.target_vm(t).await? {
+                None => return Ok(StepOutcome::done("gone from the platform")),
+                Some(vm) if vm.power == PowerState::Off => {
+                    return Ok(StepOutcome::done("guest shut down"))
+                }
+                Some(_) => {}
+            }
+            if asked.is_err() || self.clock.now() >= until {
+                break;
+            }
+            self.clock.sleep(cfg.task_poll).await;
+            asked = Ok(());
+        }
+        self.cluster
+            .set_power(&t.platform_id, PowerChange::HardOff)
+            .await?;
+        Ok(StepOutcome::done(format!(
+            "powered off (the guest did not shut down within {} s)",
+            cfg.shutdown_wait.as_secs()
+        )))
+    }
+
+    /// Takes the VM out of every protection group that lists it.
+    async fn unprotect(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
+        let t = target(cx)?;
+        if !self.cluster.capabilities().has(Capability::Protection) {
+            return Ok(StepOutcome::done(
+                "skipped: the platform has no protection groups",
+            ));
+        }
+        let groups = self.cluster.list_protection_groups(&t.cluster).await?;
+        let holding: Vec<&str> = groups
+            .iter()
+            .filter(|g| g.vms.iter().any(|v| **v == *t.name))
+            .map(|g| g.name.as_str())
+            .collect();
+        if holding.is_empty() {
+            return Ok(StepOutcome::done("in no protection group"));
+        }
+        for g in &holding {
+            self.cluster.unprotect_vm(&t.cluster, g, &t.name).await?;
+        }
+        Ok(StepOutcome::done(format!(
+            "removed from protection group(s) {}",
+            holding.join(", ")
+        )))
+    }
+
+    async fn deregister(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
+        let t = target(cx)?;
+        if !cx.config.monitoring {
+            return Ok(StepOutcome::done("skipped by configuration"));
+        }
+        match self.monitor.find(&t.name).await? {
+            None => Ok(StepOutcome::done("not registered")),
+            Some(reg) if reg.vm_uuid != t.platform_id => Ok(StepOutcome::done(format!(
+                "the registration of {} is another VM's ({}): kept",
+                t.name, reg.vm_uuid
+            ))),
+            Some(_) => {
+                self.monitor.deregister(&t.name).await?;
+                Ok(StepOutcome::done("deregistered from monitoring"))
+            }
+        }
+    }
+
+    async fn stop_billing(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
+        let t = target(cx)?;
+        if !cx.config.billing {
+            return Ok(StepOutcome::done("skipped by configuration"));
+        }
+        if self.billing.looks_up() && !self.billing.is_active(&t.name).await? {
+            return Ok(StepOutcome::done("not billed"));
+        }
+        let stop = BillingStop {
+            vm_name: t.name.clone(),
+            vm_uuid: t.platform_id.clone(),
+            cost_center: cx.request.spec.derived().cost_center.clone(),
+            request: cx.request.id.0,
+            end_date: self.clock.now().date_naive(),
+        };
+        self.billing.stop(&stop).await?;
+        Ok(StepOutcome::done(format!(
+            "billing stopped for cost center {} after {}",
+            stop.cost_center, stop.end_date
+        )))
+    }
+
+    async fn delete(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
+        let t = target(cx)?;
+        if self.target_vm(t).await?.is_none() {
+            return Ok(StepOutcome::done("already gone from the platform"));
+        }
+        if !self.cluster.capabilities().has(Capability::Delete) {
+            return Err(permanent(format!(
+                "the platform cannot delete VMs: delete {} there, then retry",
+                t.name
+            )));
+        }
+        let task = self.cluster.delete_vm(&t.platform_id).await?;
+        match self.wait_task(cx.config, &task, cx.deadline).await? {
+            TaskState::Succeeded => {}
+            TaskState::Failed(reason) => {
+                return Err(permanent(format!(
+                    "platform task {} failed: {reason}",
+                    task.0
+                )))
+            }
+            other => {
+                return Err(permanent(format!(
+                    "platform task {} ended {other:?}",
+                    task.0
+                )))
+            }
+        }
+        if self.target_vm(t).await?.is_some() {
+            return Err(StepFault {
+                retryable: true,
+                reason: format!("VM {} still listed after its delete task succeeded", t.name),
+            });
+        }
+        Ok(StepOutcome::done(format!(
+            "deleted VM {} ({})",
+            t.name, t.platform_id
+        )))
+    }
+
+    async fn retire(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
+        let moved = self
+            .lifecycle(cx, Lifecycle::Retired, Some(PowerState::Off), "retired")
+            .await?;
+        Ok(StepOutcome::done(if moved {
+            "recorded retired in the inventory"
+        } else {
+            "already recorded retired"
+        }))
+    }
+}

@@ -1,0 +1,63 @@
+//! What a request asks for: a new VM (provisioning) or the retirement of
+//! one in the inventory (decommission). Each kind runs its own flow
+//! ([`super::flow`]) through the same review, approval and engine.
+
+use crate::inventory::VmId;
+use serde::{Deserialize, Serialize};
+
+/// What a request asks for. Stored in the request's body; a request
+/// stored before kinds existed reads as [`RequestKind::NewVm`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestKind {
+    /// A new VM of the request's spec ([`super::flow::PROVISIONING`]).
+    #[default]
+    NewVm,
+    /// Retire an inventory VM ([`super::flow::DECOMMISSION`]): power off,
+    /// remove from protection, deregister from monitoring, stop billing,
+    /// delete, record it retired. The request's spec and estimate are the
+    /// VM's as approved (the monthly cost that stops).
+    Decommission(Target),
+}
+
+impl RequestKind {
+    /// Its name (`new_vm`, `decommission`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RequestKind::NewVm => "new_vm",
+            RequestKind::Decommission(_) => "decommission",
+        }
+    }
+
+    /// The inventory VM the request acts on, if it acts on one.
+    pub fn target(&self) -> Option<&Target> {
+        match self {
+            RequestKind::NewVm => None,
+            RequestKind::Decommission(t) => Some(t),
+        }
+    }
+
+    /// Whether the request's spec may be edited (only a new VM's may).
+    pub fn is_editable(&self) -> bool {
+        matches!(self, RequestKind::NewVm)
+    }
+
+    pub(crate) fn is_new_vm(&self) -> bool {
+        matches!(self, RequestKind::NewVm)
+    }
+}
+
+/// The inventory VM a day-2 request acts on, as the request was made: the
+/// flow acts on this platform id and name only, so a VM of the same name
+/// made since is never touched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// The inventory record.
+    pub vm: VmId,
+    /// The platform-wide name.
+    pub name: String,
+    /// The platform's id.
+    pub platform_id: String,
+    /// The cluster it runs on.
+    pub cluster: String,
+}

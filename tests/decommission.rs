@@ -1,0 +1,258 @@
+//! Decommission (SPEC §12) on the simulator: who may ask, what the
+//! request carries, and the flow that powers off, unprotects, deregisters,
+//! stops billing, deletes and records the VM retired, each exactly once
+//! through a storm of faults, touching nothing it was not asked to.
+
+mod common;
+
+use butler::auth::{Actor, DenyReason, Role};
+use butler::backend::PowerState;
+use butler::inventory::Lifecycle;
+use butler::request::{Action, ProvisioningStep, RequestKind, RequestState};
+use butler::sim::{FaultConfig, Op, SimClock, SimPlatform};
+use butler::store::{MemoryStore, Store};
+use butler::ButlerError;
+use common::{ana, bea, World};
+use std::sync::Arc;
+
+fn world(seed: u64) -> World {
+    World::new(SimPlatform::demo(seed), Arc::new(MemoryStore::new()))
+}
+
+fn denied(e: ButlerError) -> DenyReason {
+    match e {
+        ButlerError::Denied(d) => d.reason,
+        other => panic!("expected a denial, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_decommission_carries_the_vm_as_approved_and_runs_its_own_flow() {
+    let w = world(1);
+    let rec = w.provisioned("old-web").await;
+    let origin = w.get(rec.request.unwrap()).await;
+    let r = w.svc.decommission(&ana(), rec.id).await.unwrap();
+    assert_eq!(r.state, RequestState::Requested, "submitted at once");
+    assert_eq!(r.owner, "ana");
+    assert_eq!(r.flow().name(), "decommission");
+    let RequestKind::Decommission(t) = &r.kind else {
+        panic!("{:?}", r.kind)
+    };
+    assert_eq!(
+        (t.vm, &t.name, &t.platform_id),
+        (rec.id, &rec.name, &rec.platform_id)
+    );
+    assert_eq!(r.spec, origin.spec, "the VM's spec as approved");
+    assert_eq!(
+        r.estimate.total, origin.estimate.total,
+        "the monthly cost that stops"
+    );
+    assert_eq!(r.vm_uuid.as_deref(), Some(rec.platform_id.as_str()));
+    // Stored and read back whole.
+    assert_eq!(w.get(r.id).await.kind, r.kind);
+
+    // Nothing to edit: neither the owner nor an approver may change the spec.
+    let priced = w.svc.price(&butler::demo::spec("other")).unwrap();
+    let edit = w
+        .svc
+        .review(&bea(), r.id, r.version, butler::demo::spec("other"))
+        .await
+        .unwrap_err();
+    assert_eq!(denied(edit), DenyReason::NotEditable);
+    let direct = butler::request::transition(
+        w.svc.policy(),
+        &r,
+        &bea(),
+        Action::Review(Box::new(priced)),
+        chrono::Utc::now(),
+    );
+    assert_eq!(direct.unwrap_err().reason, DenyReason::NotEditable);
+    // Four eyes: ana cannot approve her own (she is no approver anyway),
+    // an approver who asked cannot approve theirs.
+    let r = w.svc.approve(&bea(), r.id, r.version).await.unwrap();
+    let e = w.engine(World::engine_config("e1"));
+    assert_eq!(e.run_until_idle().await.unwrap().completed, 1);
+    let done = w.get(r.id).await;
+    assert_eq!(done.state, RequestState::Completed);
+    let steps: Vec<ProvisioningStep> = w
+        .svc
+        .store()
+        .step_log(r.id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|l| matches!(l.phase, butler::store::StepPhase::Succeeded { .. }))
+        .map(|l| l.step)
+        .collect();
+    assert_eq!(steps, ProvisioningStep::DECOMMISSION.to_vec());
+    w.assert_exactly_once(r.id).await;
+    let retired = w.svc.store().get_vm(rec.id).await.unwrap();
+    assert_eq!(retired.power, PowerState::Off);
+    assert!(
+        retired
+            .history
+            .iter()
+            .any(|h| h.what.contains(&r.id.to_string())),
+        "{:?}",
+        retired.history
+    );
+    // Its protection domain no longer lists it.
+    let pd = w
+        .sim
+        .protection_group(&rec.cluster, &format!("PD-{}", rec.name));
+    assert!(pd.is_none_or(|g| g.vms.iter().all(|v| **v != *rec.name)));
+    // A retired VM cannot be retired again.
+    let again = w.svc.decommission(&ana(), rec.id).await.unwrap_err();
+    assert!(
+        matches!(again, ButlerError::Invalid(ref m) if m.contains("retired")),
+        "{again}"
+    );
+}
+
+#[tokio::test]
+async fn only_the_owner_or_an_admin_may_ask_and_others_learn_nothing() {
+    let w = world(2);
+    let rec = w.provisioned("theirs").await;
+    let carl = Actor::trusted("carl", [Role::Requester]).unwrap();
+    let e = w.svc.decommission(&carl, rec.id).await.unwrap_err();
+    assert!(matches!(e, ButlerError::NotFound(_)), "{e}");
+    // An Operator sees the VM but may not retire someone else's.
+    let olga = Actor::trusted("olga", [Role::Operator]).unwrap();
+    let e = w.svc.decommission(&olga, rec.id).await.unwrap_err();
+    assert!(matches!(denied(e), DenyReason::MissingRole { .. }));
+    let missing = w
+        .svc
+        .decommission(&ana(), butler::inventory::VmId(999_999))
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, ButlerError::NotFound(_)), "{missing}");
+    let before = w.svc.store().get_vm(rec.id).await.unwrap();
+    assert_eq!(
+        before.lifecycle,
+        Lifecycle::Active,
+        "refusals change nothing"
+    );
+    // An Admin may, and owns the request; an approver other than them approves.
+    let root = Actor::trusted("root", [Role::Admin]).unwrap();
+    let r = w.svc.decommission(&root, rec.id).await.unwrap();
+    assert_eq!(r.owner, "root");
+    w.svc.approve(&bea(), r.id, r.version).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_guest_that_ignores_the_shutdown_is_powered_off_after_the_wait() {
+    let w = world(3);
+    let rec = w.provisioned("deaf").await;
+    assert!(w.sim.set_guest_unresponsive(&rec.name, true));
+    let r = w.svc.decommission(&ana(), rec.id).await.unwrap();
+    w.svc.approve(&bea(), r.id, r.version).await.unwrap();
+    let mut cfg = World::engine_config("e1");
+    cfg.shutdown_wait = std::time::Duration::from_secs(60);
+    w.engine(cfg).run_until_idle().await.unwrap();
+    let done = w.get(r.id).await;
+    assert_eq!(done.state, RequestState::Completed, "{:?}", done.failure);
+    let power_off = done
+        .history
+        .iter()
+        .find(|h| {
+            h.note
+                .as_deref()
+                .is_some_and(|n| n.starts_with("power_off done"))
+        })
+        .unwrap();
+    assert!(
+        power_off
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("did not shut down within 60 s"),
+        "{power_off:?}"
+    );
+    w.assert_exactly_once(r.id).await;
+}
+
+#[tokio::test]
+async fn a_vm_deleted_outside_butler_is_still_deregistered_and_unbilled() {
+    let w = world(4);
+    let rec = w.provisioned("vanished").await;
+    assert!(w.sim.delete_vm_outside(&rec.name));
+    let r = w.svc.decommission(&ana(), rec.id).await.unwrap();
+    w.svc.approve(&bea(), r.id, r.version).await.unwrap();
+    w.engine(World::engine_config("e1"))
+        .run_until_idle()
+        .await
+        .unwrap();
+    let done = w.get(r.id).await;
+    assert_eq!(done.state, RequestState::Completed, "{:?}", done.failure);
+    assert_eq!(
+        w.sim.deletions(&rec.platform_id),
+        0,
+        "nothing left to delete"
+    );
+    assert_eq!(w.sim.calls(Op::DeleteVm), 0);
+    assert_eq!(w.sim.billing_stops(&rec.name), 1);
+    assert_eq!(w.sim.monitor_deregistrations(&rec.name), 1);
+    let retired = w.svc.store().get_vm(rec.id).await.unwrap();
+    assert_eq!(retired.lifecycle, Lifecycle::Retired);
+}
+
+/// A thousand decommissions through 30 % transient faults, 5 % timeouts
+/// and 5 % lost replies: every VM asked for is deleted, deregistered and
+/// unbilled exactly once and recorded retired; the VMs beside them are
+/// not touched.
+#[tokio::test(start_paused = true)]
+async fn a_storm_of_1000_decommissions_retires_each_once_and_touches_nothing_else() {
+    let sim = SimPlatform::demo_builder(5)
+        .clock(Arc::new(SimClock::tokio_default()))
+        .build();
+    let w = World::new(sim, Arc::new(MemoryStore::new()) as Arc<dyn Store>);
+    let mut ids = Vec::new();
+    for i in 0..1100 {
+        ids.push(w.approved(&format!("fleet{i}")).await.id);
+    }
+    let provisioner = w.engine(World::engine_config("provisioner"));
+    assert_eq!(provisioner.run_until_idle().await.unwrap().completed, 1100);
+    let mut records = Vec::new();
+    for id in &ids {
+        let name = w.get(*id).await.platform_vm_name();
+        records.push(w.svc.store().find_vm_named(&name).await.unwrap().unwrap());
+    }
+    let (retire, keep) = records.split_at(1000);
+    let mut asked = Vec::new();
+    for rec in retire {
+        let r = w.svc.decommission(&ana(), rec.id).await.unwrap();
+        asked.push(w.svc.approve(&bea(), r.id, r.version).await.unwrap().id);
+    }
+    w.sim.set_default_faults(FaultConfig {
+        transient: 0.3,
+        timeout: 0.05,
+        lose_reply: 0.05,
+        ..Default::default()
+    });
+    let mut cfg = World::engine_config("e1");
+    cfg.retry.max_attempts = 30;
+    let summary = w.engine(cfg).run_until_idle().await.unwrap();
+    assert_eq!(summary.completed, 1000, "{summary:?}");
+    for id in &asked {
+        w.assert_exactly_once(*id).await;
+    }
+    assert!(w.sim.calls(Op::DeleteVm) >= 1000);
+    for rec in keep {
+        let name = &rec.name;
+        assert_eq!(w.sim.vms_named(name), 1, "{name} kept");
+        assert_eq!(w.sim.deletions(&rec.platform_id), 0, "{name} not deleted");
+        assert_eq!(w.sim.billing_stops(name), 0, "{name} still billed");
+        assert_eq!(
+            w.sim.monitor_deregistrations(name),
+            0,
+            "{name} still monitored"
+        );
+        assert_eq!(
+            w.sim.vm(name).unwrap().power,
+            PowerState::On,
+            "{name} still on"
+        );
+        let now = w.svc.store().get_vm(rec.id).await.unwrap();
+        assert_eq!(now.lifecycle, Lifecycle::Active, "{name} still active");
+    }
+}
