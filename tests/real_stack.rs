@@ -173,6 +173,60 @@ async fn an_approved_request_is_provisioned_on_prism_icinga_and_billing() {
     assert_eq!(s.sim.vms_named(&vm_name), 1);
 }
 
+/// Retirement on the real stack: the decommission flow powers the VM off
+/// and deletes it through Prism, takes it out of its protection domain,
+/// deletes its host object from the real Icinga (read back over the raw
+/// API) and sends one signed `billing.stop` however many tries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decommission_deletes_deregisters_and_stops_billing_on_the_real_stack() {
+    let Some(ic) = icinga() else { return };
+    let s = stack(&ic, 62).await;
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
+    let svc = s.butler.requests();
+    let name = unique("old");
+    let r = svc.create(&ana, butler::demo::spec(&name)).await.unwrap();
+    let r = svc.submit(&ana, r.id, r.version).await.unwrap();
+    svc.approve(&bea, r.id, r.version).await.unwrap();
+    let engine = s.butler.engine().expect("configured deployment provisions");
+    engine.run_until_idle().await.unwrap();
+    let vm_name = svc.get(&bea, r.id).await.unwrap().platform_vm_name();
+    let vm = s.sim.vm(&vm_name).expect("VM on the platform");
+    assert!(host(&ic, &vm_name).await.is_some(), "registered first");
+    let rec = s
+        .butler
+        .vms()
+        .list(&ana, &Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|v| v.name == vm_name)
+        .expect("in the inventory");
+
+    let d = svc.decommission(&ana, rec.id).await.unwrap();
+    svc.approve(&bea, d.id, d.version).await.unwrap();
+    s.receiver.lose_next_replies(1, Duration::from_millis(2500));
+    engine.run_until_idle().await.unwrap();
+    let d = svc.get(&bea, d.id).await.unwrap();
+    assert_eq!(d.state, RequestState::Completed, "{:?}", d.failure);
+
+    assert_eq!(s.sim.deletions(&vm.uuid), 1, "deleted once through Prism");
+    assert!(s.sim.vm(&vm_name).is_none());
+    let pd = s
+        .sim
+        .protection_group(&vm.cluster, &format!("PD-{vm_name}"));
+    assert!(pd.is_none_or(|g| g.vms.iter().all(|v| **v != *vm_name)));
+    assert!(host(&ic, &vm_name).await.is_none(), "host object deleted");
+    let stops = s.receiver.activations();
+    let stop = &stops[&format!("butler-billing-stop-{vm_name}")];
+    assert_eq!(stop["event"], "billing.stop");
+    assert_eq!(stop["vm"]["uuid"], vm.uuid.as_str());
+    assert_eq!(s.receiver.refused(), 0);
+    let retired = s.butler.vms().get(&ana, rec.id).await.unwrap();
+    assert_eq!(retired.lifecycle, butler::inventory::Lifecycle::Retired);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_before_or_after_any_step_makes_nothing_twice_on_the_real_stack() {
     use butler::engine::{Engine, HookPoint};

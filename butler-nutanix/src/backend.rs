@@ -946,6 +946,45 @@ impl ClusterBackend for NutanixBackend {
         .await
     }
 
+    /// PE v2 `POST /protection_domains/{group}/unprotect_vms` with the
+    /// list of names as the body (a JSON array, not an object).
+    async fn unprotect_vm(
+        &self,
+        cluster: &str,
+        group: &str,
+        vm_name: &str,
+    ) -> Result<(), BackendError> {
+        let op = "unprotect_vm";
+        let pe = self.pe(cluster, op)?;
+        let path = format!(
+            "/protection_domains/{}/unprotect_vms",
+            crate::url_safe::segment(group, op)?
+        );
+        // Not retried blindly: the flow looks the domain up again first.
+        pe.call(Method::POST, &path, Some(&json!([vm_name])), false)
+            .await
+            .map_err(op_err(op))?;
+        Ok(())
+    }
+
+    /// v3 `DELETE /vms/{uuid}`: 202 with `DELETE_PENDING` and the task.
+    async fn delete_vm(&self, vm_uuid: &str) -> Result<TaskId, BackendError> {
+        let op = "delete_vm";
+        let path = format!("/vms/{}", crate::url_safe::segment(vm_uuid, op)?);
+        let answer = self
+            .pc
+            .call(Method::DELETE, &path, None, false)
+            .await
+            .map_err(op_err(op))?;
+        decode::task_uuid(&answer).map(TaskId).ok_or_else(|| {
+            BackendError::new(
+                ErrorKind::Permanent,
+                op,
+                "Prism accepted the delete without naming its task",
+            )
+        })
+    }
+
     async fn set_power(&self, vm_uuid: &str, change: PowerChange) -> Result<(), BackendError> {
         let op = "set_power";
         let (state, mechanism) = match change {

@@ -26,7 +26,8 @@ async fn a_platform_without_optional_features_passes_with_their_checks_skipped()
         vec![
             Capability::Power,
             Capability::Protection,
-            Capability::Migration
+            Capability::Migration,
+            Capability::Delete
         ]
     );
 }

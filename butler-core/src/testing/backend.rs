@@ -87,6 +87,11 @@ pub async fn run_all(b: &dyn ClusterBackend, fx: &Fixture) -> Vec<Capability> {
     } else {
         skip(Capability::Migration, "migrate");
     }
+    if caps.has(Capability::Delete) {
+        retire(b, fx).await;
+    } else {
+        skip(Capability::Delete, "retire");
+    }
     error_classification(b, fx).await;
     lacking_features_answer_unsupported(b, fx).await;
     skipped
@@ -120,6 +125,7 @@ pub async fn lacking_features_answer_unsupported(b: &dyn ClusterBackend, fx: &Fi
                 b.set_power("any", crate::backend::PowerChange::HardOff)
                     .await
             }
+            Capability::Delete => b.delete_vm("any").await.map(drop),
             // Without long-polling, `wait_task` still answers (it asks once).
             _ => continue,
         };
@@ -195,7 +201,11 @@ async fn wait_task(b: &dyn ClusterBackend, fx: &Fixture, task: &TaskId) -> TaskS
 /// Creates a powered-off VM, follows its task to success, and finds it by
 /// name and in its cluster's list with the requested shape.
 pub async fn create_and_follow_task(b: &dyn ClusterBackend, fx: &Fixture) -> VmInfo {
-    let name = format!("{}-conf-1", fx.prefix);
+    create_named(b, fx, &format!("{}-conf-1", fx.prefix)).await
+}
+
+async fn create_named(b: &dyn ClusterBackend, fx: &Fixture, name: &str) -> VmInfo {
+    let name = name.to_string();
     assert_eq!(
         ok(b.find_vm(&name).await, "find_vm"),
         None,
@@ -300,6 +310,54 @@ pub async fn protect(b: &dyn ClusterBackend, fx: &Fixture, vm: &VmInfo) {
     assert_eq!(g.vms, vec![Arc::<str>::from(vm.name.as_str())]);
     assert_eq!(g.schedules.len(), 2, "{:?}", g.schedules);
     assert!(g.remote_sites.contains(&fx.destination));
+}
+
+/// Retires a second VM: out of its protection group (where the platform
+/// has them; a second removal answers `NotFound`), then deleted through a
+/// task; gone from look-ups and lists, and a second delete answers
+/// `NotFound`, never a second deletion.
+pub async fn retire(b: &dyn ClusterBackend, fx: &Fixture) {
+    let vm = create_named(b, fx, &format!("{}-conf-2", fx.prefix)).await;
+    if b.capabilities().has(Capability::Protection) {
+        let group = format!("PD-{}", vm.name);
+        let req = ProtectRequest {
+            group: group.clone(),
+            vm_name: vm.name.clone(),
+            schedules: vec![Schedule::local(60, 24)],
+        };
+        ok(b.protect_vm(&fx.source, &req).await, "protect_vm");
+        ok(
+            b.unprotect_vm(&fx.source, &group, &vm.name).await,
+            "unprotect_vm",
+        );
+        let groups = ok(
+            b.list_protection_groups(&fx.source).await,
+            "list_protection_groups",
+        );
+        assert!(
+            groups.iter().all(|g| g.vms.iter().all(|v| **v != *vm.name)),
+            "{} still protected: {groups:?}",
+            vm.name
+        );
+        let again = b.unprotect_vm(&fx.source, &group, &vm.name).await;
+        assert!(
+            matches!(&again, Err(e) if e.kind == ErrorKind::NotFound),
+            "a second unprotect: {again:?}"
+        );
+    }
+    let task = ok(b.delete_vm(&vm.uuid).await, "delete_vm");
+    assert_eq!(wait_task(b, fx, &task).await, TaskState::Succeeded);
+    assert_eq!(ok(b.find_vm(&vm.name).await, "find_vm"), None);
+    let listed = ok(b.list_vms(&fx.source).await, "list_vms");
+    assert!(
+        listed.iter().all(|v| v.uuid != vm.uuid),
+        "deleted VM listed"
+    );
+    let again = b.delete_vm(&vm.uuid).await;
+    assert!(
+        matches!(&again, Err(e) if e.kind == ErrorKind::NotFound),
+        "a second delete: {again:?}"
+    );
 }
 
 /// Migrates the group and waits until it is active on the destination with

@@ -536,6 +536,29 @@ pub(super) async fn put_vm(
     }
 }
 
+/// `DELETE /vms/{uuid}`: 202 with the VM's intent, `DELETE_PENDING` and
+/// the task that deletes it (Prism's `vm_intent_response`).
+pub(super) async fn delete_vm(State(f): State<Arc<Fake>>, Path(uuid): Path<String>) -> Response {
+    let sim = &f.sim;
+    match sim.delete_vm(&uuid).await {
+        Ok(task) => (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({
+                "api_version": "3.1",
+                "metadata": {"kind": "vm", "uuid": uuid},
+                "status": {"state": "DELETE_PENDING", "execution_context": {"task_uuid": task.0}},
+            })),
+        )
+            .into_response(),
+        Err(e) if e.kind == butler_core::backend::ErrorKind::NotFound => error(
+            StatusCode::NOT_FOUND,
+            "ENTITY_NOT_FOUND",
+            &format!("VM {uuid} not found"),
+        ),
+        Err(e) => from_backend(e),
+    }
+}
+
 /// `PUT /categories/{key}`: creates or keeps a category key; the body's
 /// `name` must be the key (Prism's `category_key`).
 pub(super) async fn put_category_key(

@@ -254,6 +254,41 @@ pub(super) async fn protect_vms(
     axum::Json(json!([])).into_response()
 }
 
+/// `POST /protection_domains/{name}/unprotect_vms`: the body is a JSON
+/// list of VM names (not an object, unlike `protect_vms`).
+pub(super) async fn unprotect_vms(
+    State(f): State<Arc<Fake>>,
+    Path((cluster, name)): Path<(String, String)>,
+    Body(body): Body,
+) -> Response {
+    let Some(list) = body.as_array() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "the body must be a list of VM names",
+        );
+    };
+    let mut names = Vec::new();
+    for v in list {
+        match v.as_str() {
+            Some(n) => names.push(n.to_string()),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_REQUEST",
+                    "every VM name must be a string",
+                )
+            }
+        }
+    }
+    for vm in &names {
+        if let Err(e) = f.sim.unprotect_vm(&cluster, &name, vm).await {
+            return from_backend(e);
+        }
+    }
+    axum::Json(json!(names)).into_response()
+}
+
 /// `GET /protection_domains/{name}/schedules`.
 pub(super) async fn schedules(
     State(f): State<Arc<Fake>>,

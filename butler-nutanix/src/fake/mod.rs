@@ -232,7 +232,12 @@ fn router(state: Arc<Fake>) -> Router {
         .route("/:kind/list", post(central::list))
         .route("/vms/list", post(central::list))
         .route("/vms", post(central::create_vm))
-        .route("/vms/:uuid", get(central::get_vm).put(central::put_vm))
+        .route(
+            "/vms/:uuid",
+            get(central::get_vm)
+                .put(central::put_vm)
+                .delete(central::delete_vm),
+        )
         .route("/tasks/poll", post(central::poll_tasks))
         .route(
             "/categories/:key",
@@ -261,6 +266,10 @@ fn router(state: Arc<Fake>) -> Router {
         .route(
             "/protection_domains/:name/schedules",
             get(element::schedules).post(element::add_schedule),
+        )
+        .route(
+            "/protection_domains/:name/unprotect_vms",
+            post(element::unprotect_vms),
         )
         .route("/protection_domains/:name/migrate", post(element::migrate))
         .route("/vms/:uuid/set_power_state", post(element::set_power_state))
