@@ -360,6 +360,43 @@ async fn the_quickstart_story_over_http() {
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{:?}", unknown.body);
 
+    // 10. Ana retires web01 (now in Santiago): a decommission request,
+    //     submitted at once; Bea may not ask for someone else's VM, but
+    //     approves Ana's; the engine deletes it and the record says retired.
+    let theirs = s
+        .post(&bea, &format!("/api/vms/{vm_id}/retire"), json!(null), None)
+        .await;
+    assert_eq!(theirs.status, StatusCode::FORBIDDEN, "{:?}", theirs.body);
+    let asked = s
+        .post(&ana, &format!("/api/vms/{vm_id}/retire"), json!(null), None)
+        .await;
+    assert_eq!(asked.status, StatusCode::CREATED, "{:?}", asked.body);
+    assert_eq!(asked.body["state"], "requested");
+    assert_eq!(asked.body["kind"]["decommission"]["vm"], json!(vm_id));
+    let did = asked.body["id"].as_u64().unwrap_or(0);
+    let approved = s
+        .post(
+            &bea,
+            &format!("/api/requests/{did}/approve"),
+            json!(null),
+            Some(&asked.etag()),
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{:?}", approved.body);
+    wait_for_state(&s, &bea, did, "completed").await;
+    let gone = s.get(&ana, &format!("/api/vms/{vm_id}")).await;
+    assert_eq!(gone.body["lifecycle"], "retired", "{:?}", gone.body);
+    assert!(s.sim().vm(&vm).is_none(), "deleted on the platform");
+    let again = s
+        .post(&ana, &format!("/api/vms/{vm_id}/retire"), json!(null), None)
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        again.body
+    );
+
     // Logout ends the session.
     let out = s.post(&ana, "/api/logout", json!(null), None).await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);

@@ -1,7 +1,7 @@
 //! The inventory (SPEC §12): the VMs Butler made or adopted, their power,
 //! adoption and the reconcile with the platform.
 
-use super::VmDoc;
+use super::{RequestDoc, VmDoc};
 use crate::extract::{Caller, JsonBody, PathArgs, QueryArgs};
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
@@ -213,4 +213,25 @@ pub async fn reconcile(
 ) -> ApiResult<Json<ReconcileAnswer>> {
     let s = state.butler().vms().reconcile(&caller.actor).await?;
     Ok(Json(s.into()))
+}
+
+/// Asks to retire a VM: a decommission request, submitted at once for an
+/// approver (the VM's owner, or an Admin for any VM). Once approved, the
+/// engine powers the VM off, takes it out of protection, deregisters it
+/// from monitoring, stops billing, deletes it and records it retired.
+#[utoipa::path(post, path = "/api/vms/{id}/retire", tag = "vms", params(("id" = u64, Path)),
+    responses(
+        (status = 201, description = "The decommission request; ETag and Location set", body = RequestDoc),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn retire(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<u64>,
+) -> ApiResult<axum::response::Response> {
+    let r = state
+        .butler()
+        .requests()
+        .decommission(&caller.actor, VmId(id))
+        .await?;
+    Ok(super::requests::with_etag(super::CREATED, &r))
 }
