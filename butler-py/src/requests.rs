@@ -71,7 +71,20 @@ impl Request {
     /// Platform-wide VM name (``<name>-r<number>``).
     #[getter]
     fn vm_name(&self) -> String {
-        self.inner.platform_vm_name()
+        match self.inner.kind.target() {
+            Some(t) => t.name.clone(),
+            None => self.inner.platform_vm_name(),
+        }
+    }
+    /// What the request asks for: ``new_vm`` or ``decommission``.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.inner.kind.as_str()
+    }
+    /// The inventory VM a decommission retires (``None`` for a new VM).
+    #[getter]
+    fn target_vm(&self) -> Option<u64> {
+        self.inner.kind.target().map(|t| t.vm.0)
     }
     /// Platform VM uuid once created.
     #[getter]

@@ -45,3 +45,25 @@ def test_reconcile_is_for_operators(b, ana, bea, ops):
     with pytest.raises(butler.PermissionDeniedError):
         ana.reconcile()
     assert ops.reconcile() == (1, 0, 0)
+
+
+def test_retire_runs_the_decommission_flow(b, ana, bea, ops):
+    _provision(b, ana, bea, "py-old")
+    vm = ana.vms()[0]
+    # Nobody else may ask for it: an operator is refused, a stranger learns nothing.
+    with pytest.raises(butler.PermissionDeniedError):
+        ops.retire(vm.id)
+    with pytest.raises(butler.NotFoundError):
+        b.trusted_session("zoe", ["requester"]).retire(vm.id)
+    r = ana.retire(vm.id)
+    assert (r.kind, r.state, r.target_vm, r.vm_name) == ("decommission", "requested", vm.id, vm.name)
+    assert r.vm_uuid is not None
+    bea.approve(r.id, r.version)
+    assert b.provision()["completed"] == 1
+    done = bea.get_request(r.id)
+    assert done.state == "completed"
+    steps = [h.note.split(" ")[0] for h in done.history if h.action == "step_done"]
+    assert steps == ["power_off", "unprotect", "deregister", "stop_billing", "delete_vm", "retire"]
+    assert ana.vm(vm.id).lifecycle == "retired"
+    with pytest.raises(ValueError):
+        ana.retire(vm.id)

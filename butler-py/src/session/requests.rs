@@ -20,6 +20,19 @@ impl Session {
         Ok(Request { inner: r })
     }
 
+    /// Asks to retire the inventory VM ``vm_id`` (yours, or any as an
+    /// admin): a decommission request, submitted at once for an approver.
+    /// Once approved, the engine powers the VM off, takes it out of
+    /// protection, deregisters it, stops its billing, deletes it and
+    /// records it retired.
+    fn retire(&self, py: Python<'_>, vm_id: u64) -> PyResult<Request> {
+        let a = self.actor.clone();
+        let vm = butler_core::inventory::VmId(vm_id);
+        Ok(Request {
+            inner: call!(py, self.requests, |s| s.decommission(&a, vm))?,
+        })
+    }
+
     /// Reads a request you may see.
     fn get_request(&self, py: Python<'_>, id: u64) -> PyResult<Request> {
         let a = self.actor.clone();
