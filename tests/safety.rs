@@ -61,9 +61,9 @@ fn spec_allows_operation(role: Role, op: Operation) -> bool {
         O::EditGroups | O::ValidateGroups | O::Migrate => &[Role::Operator],
         O::RefreshFacts => &[Role::Operator, Role::Admin],
         // SPEC §12: power (besides the owner) and reconcile; adopting, and
-        // asking to retire a VM one does not own, are an Admin's.
+        // asking to change or retire a VM one does not own, are an Admin's.
         O::PowerVms | O::ReconcileVms => &[Role::Operator, Role::Admin],
-        O::AdoptVms | O::RetireVms => &[Role::Admin],
+        O::AdoptVms | O::ChangeVms => &[Role::Admin],
         O::ReadUsers | O::ManageUsers | O::EditCatalog | O::EditRates | O::ReadNotifications => {
             &[Role::Admin]
         }

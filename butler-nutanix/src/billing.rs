@@ -106,6 +106,13 @@ impl Billing for CategoryBilling {
             .await
     }
 
+    /// The category names the cost center, which a reconfigure keeps:
+    /// nothing to change (the tools that read it price the new size).
+    async fn change(&self, act: &BillingActivation) -> Result<(), BackendError> {
+        let _ = act;
+        Ok(())
+    }
+
     /// Takes the cost-center category off the VM (and off its mapping), so
     /// the tools that bill from it stop.
     async fn stop(&self, stop: &BillingStop) -> Result<(), BackendError> {

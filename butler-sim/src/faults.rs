@@ -43,6 +43,8 @@ pub enum Op {
     UnprotectVm,
     /// `ClusterBackend::delete_vm`.
     DeleteVm,
+    /// `ClusterBackend::reconfigure_vm`.
+    ReconfigureVm,
     /// `ClusterBackend::list_storage_containers`.
     ListStorageContainers,
     /// `ClusterBackend::category_values`.
@@ -59,11 +61,13 @@ pub enum Op {
     BillingActivate,
     /// `Billing::stop`.
     BillingStop,
+    /// `Billing::change`.
+    BillingChange,
 }
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 24] = [
+    pub const ALL: [Op; 26] = [
         Op::ListClusters,
         Op::ListProjects,
         Op::ListSubnets,
@@ -80,6 +84,7 @@ impl Op {
         Op::SetPower,
         Op::UnprotectVm,
         Op::DeleteVm,
+        Op::ReconfigureVm,
         Op::ListStorageContainers,
         Op::CategoryValues,
         Op::MonitorFind,
@@ -88,6 +93,7 @@ impl Op {
         Op::BillingFind,
         Op::BillingActivate,
         Op::BillingStop,
+        Op::BillingChange,
     ];
 
     /// The operation's name (`create_vm`).
@@ -109,6 +115,7 @@ impl Op {
             Op::SetPower => "set_power",
             Op::UnprotectVm => "unprotect_vm",
             Op::DeleteVm => "delete_vm",
+            Op::ReconfigureVm => "reconfigure_vm",
             Op::ListStorageContainers => "list_storage_containers",
             Op::CategoryValues => "category_values",
             Op::MonitorFind => "monitor_find",
@@ -117,6 +124,7 @@ impl Op {
             Op::BillingFind => "billing_find",
             Op::BillingActivate => "billing_activate",
             Op::BillingStop => "billing_stop",
+            Op::BillingChange => "billing_change",
         }
     }
 
@@ -131,10 +139,12 @@ impl Op {
                 | Op::SetPower
                 | Op::UnprotectVm
                 | Op::DeleteVm
+                | Op::ReconfigureVm
                 | Op::MonitorRegister
                 | Op::MonitorDeregister
                 | Op::BillingActivate
                 | Op::BillingStop
+                | Op::BillingChange
         )
     }
 }

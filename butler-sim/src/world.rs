@@ -197,6 +197,11 @@ pub(crate) struct World {
     pub(crate) billing_stops: Vec<BillingStop>,
     /// Stops per VM name (more than 1 stops twice).
     pub(crate) stops_by_name: HashMap<String, u32>,
+    /// Billing changes per (VM name, request), each applied once however
+    /// often it is sent (a ledger keyed by both).
+    pub(crate) billing_changes: BTreeMap<(String, u64), BillingActivation>,
+    /// Reconfigurations applied per VM uuid.
+    pub(crate) reconfigurations: HashMap<String, u32>,
     /// Deregistrations per VM name.
     pub(crate) deregistrations: HashMap<String, u32>,
     /// Deletions done by Butler, per VM uuid (more than 1 deletes twice).
@@ -246,6 +251,8 @@ impl World {
             billing_stops: Vec::new(),
             stops_by_name: HashMap::new(),
             deregistrations: HashMap::new(),
+            billing_changes: BTreeMap::new(),
+            reconfigurations: HashMap::new(),
             deletions: HashMap::new(),
             deleting: HashMap::new(),
             vm_groups: HashMap::new(),

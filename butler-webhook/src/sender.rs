@@ -113,6 +113,23 @@ impl WebhookBilling {
         format!("butler-billing-{vm_name}")
     }
 
+    /// The body sent for a change (a reconfigure): the activation's body
+    /// as `billing.change`, from its effective date.
+    pub fn change_body(act: &BillingActivation) -> Vec<u8> {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&Self::body(act)).unwrap_or(serde_json::Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("event".into(), json!("billing.change"));
+        }
+        v.to_string().into_bytes()
+    }
+
+    /// The key sent with every attempt of the change `request` makes to
+    /// `vm_name`.
+    pub fn change_idempotency_key(vm_name: &str, request: u64) -> String {
+        format!("butler-billing-change-{vm_name}-r{request}")
+    }
+
     /// The body sent for `stop` (exactly these bytes are signed).
     pub fn stop_body(stop: &BillingStop) -> Vec<u8> {
         json!({
@@ -188,6 +205,12 @@ impl Billing for WebhookBilling {
     async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError> {
         let key = Self::idempotency_key(&act.vm_name);
         self.send("billing_activate", key, Self::body(act)).await
+    }
+
+    async fn change(&self, act: &BillingActivation) -> Result<(), BackendError> {
+        let key = Self::change_idempotency_key(&act.vm_name, act.request);
+        self.send("billing_change", key, Self::change_body(act))
+            .await
     }
 
     async fn stop(&self, stop: &BillingStop) -> Result<(), BackendError> {

@@ -130,6 +130,30 @@ impl World {
         self.svc.approve(&bea(), r.id, r.version).await.unwrap()
     }
 
+    /// The spec of a change of `rec` (made from the demo spec): RAM down
+    /// to 2 GiB (which needs the VM off), a second socket (hot-added), disk
+    /// 0 grown and a second disk.
+    pub fn changed_spec(rec: &butler::inventory::VmRecord) -> VmSpec {
+        let mut spec = demo::spec(&rec.display_name);
+        spec.ram_gib = 2;
+        spec.sockets = 2;
+        spec.disks_gib = vec![60, 20];
+        spec
+    }
+
+    /// A reconfigure of a VM provisioned for ana (`changed_spec`, downtime
+    /// accepted), asked by her and approved by bea.
+    pub async fn reconfigure_approved(&self, name: &str) -> Request {
+        let rec = self.provisioned(name).await;
+        let spec = World::changed_spec(&rec);
+        let r = self
+            .svc
+            .reconfigure(&ana(), rec.id, spec, true)
+            .await
+            .unwrap();
+        self.svc.approve(&bea(), r.id, r.version).await.unwrap()
+    }
+
     /// What the request asked for, done exactly once: a new VM made,
     /// registered, billed and recorded once; a decommissioned VM deleted,
     /// deregistered and its billing stopped once, and recorded retired.
@@ -151,6 +175,33 @@ impl World {
                 butler::inventory::Lifecycle::Retired,
                 "{name}: inventory record"
             );
+            return;
+        }
+        if let butler::request::RequestKind::Reconfigure(c) = &r.kind {
+            let (name, t) = (&c.target.name, &c.target);
+            assert_eq!(
+                self.sim.reconfigurations(&t.platform_id),
+                1,
+                "{name}: changes"
+            );
+            let vm = self.sim.vm(name).unwrap();
+            let s = &r.spec;
+            assert_eq!(
+                (vm.vcpus, vm.ram_gib, &vm.disks_gib, &vm.nics),
+                (s.vcpus(), s.ram_gib, &s.disks_gib, &s.nics),
+                "{name}: shape"
+            );
+            assert_eq!(
+                vm.power,
+                butler::backend::PowerState::On,
+                "{name}: on again"
+            );
+            let changes = self.sim.billing_changes(name);
+            assert_eq!(changes.len(), 1, "{name}: billing changes");
+            assert_eq!(changes[0].request, id.0);
+            let rec = self.svc.store().get_vm(t.vm).await.unwrap();
+            assert_eq!(rec.last_change, Some(id), "{name}: inventory record");
+            assert_eq!((rec.spec.vcpus, rec.spec.ram_gib), (s.vcpus(), s.ram_gib));
             return;
         }
         let name = r.platform_vm_name();

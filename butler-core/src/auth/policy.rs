@@ -145,8 +145,9 @@ pub enum Operation {
     AdoptVms,
     /// Reconcile the inventory with the platform.
     ReconcileVms,
-    /// Ask to retire any VM of the inventory (owners may ask for their own).
-    RetireVms,
+    /// Ask to change or retire any VM of the inventory (owners may ask for
+    /// their own).
+    ChangeVms,
 }
 
 impl Operation {
@@ -165,7 +166,7 @@ impl Operation {
         Operation::PowerVms,
         Operation::AdoptVms,
         Operation::ReconcileVms,
-        Operation::RetireVms,
+        Operation::ChangeVms,
     ];
 
     /// The roles any of which allow this operation (requests: see [`REQUEST_RULES`]).
@@ -176,7 +177,7 @@ impl Operation {
             O::ReadGroups => &[Role::Viewer, Role::Operator, Role::Admin],
             O::EditGroups | O::ValidateGroups | O::Migrate => &[Role::Operator],
             O::RefreshFacts | O::PowerVms | O::ReconcileVms => &[Role::Operator, Role::Admin],
-            O::AdoptVms | O::RetireVms => &[Role::Admin],
+            O::AdoptVms | O::ChangeVms => &[Role::Admin],
             O::ReadUsers
             | O::ManageUsers
             | O::EditCatalog
@@ -204,7 +205,7 @@ impl fmt::Display for Operation {
             O::PowerVms => "power VMs",
             O::AdoptVms => "adopt VMs",
             O::ReconcileVms => "reconcile the inventory",
-            O::RetireVms => "retire VMs",
+            O::ChangeVms => "change or retire VMs",
         })
     }
 }

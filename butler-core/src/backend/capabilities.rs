@@ -30,11 +30,13 @@ pub enum Capability {
     Power,
     /// Deleting VMs: `delete_vm` (the decommission flow).
     Delete,
+    /// Changing a VM's CPU, RAM, disks and NICs: `reconfigure_vm`.
+    Reconfigure,
 }
 
 impl Capability {
     /// Every capability, in order.
-    pub const ALL: [Capability; 8] = [
+    pub const ALL: [Capability; 9] = [
         Capability::Protection,
         Capability::Migration,
         Capability::ProjectRemap,
@@ -43,6 +45,7 @@ impl Capability {
         Capability::TaskLongPoll,
         Capability::Power,
         Capability::Delete,
+        Capability::Reconfigure,
     ];
 
     /// Its name (`storage_containers`).
@@ -56,6 +59,7 @@ impl Capability {
             Capability::TaskLongPoll => "task_long_poll",
             Capability::Power => "power",
             Capability::Delete => "delete",
+            Capability::Reconfigure => "reconfigure",
         }
     }
 
@@ -87,7 +91,7 @@ impl fmt::Display for Capability {
 /// use butler_core::backend::{Capabilities, Capability};
 /// let c = Capabilities::none().with(Capability::Protection);
 /// assert!(c.has(Capability::Protection) && !c.has(Capability::Categories));
-/// assert_eq!(Capabilities::all().without(Capability::Categories).iter().count(), 7);
+/// assert_eq!(Capabilities::all().without(Capability::Categories).iter().count(), 8);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Capabilities(u32);

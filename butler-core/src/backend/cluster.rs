@@ -483,6 +483,56 @@ impl std::fmt::Display for PowerChange {
     }
 }
 
+/// What a VM is changed to ([`ClusterBackend::reconfigure_vm`]): its whole
+/// CPU, RAM, disk and NIC layout after the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmReconfig {
+    /// Cores per socket.
+    pub cores_per_socket: u32,
+    /// Sockets.
+    pub sockets: u32,
+    /// RAM in GiB.
+    pub ram_gib: u32,
+    /// Every disk's size in GiB, in order: the VM's disks grown or kept,
+    /// then the new ones. A disk never shrinks.
+    pub disks_gib: Vec<u32>,
+    /// The subnet of every NIC, in order: kept ones, then new ones.
+    pub nics: Vec<String>,
+}
+
+impl VmReconfig {
+    /// vCPUs: cores per socket × sockets (saturating).
+    pub fn vcpus(&self) -> u32 {
+        self.cores_per_socket.saturating_mul(self.sockets)
+    }
+
+    /// Whether `vm` already is what this asks for.
+    pub fn is_done_on(&self, vm: &VmInfo) -> bool {
+        (vm.vcpus, vm.ram_gib, &vm.disks_gib, &vm.nics)
+            == (self.vcpus(), self.ram_gib, &self.disks_gib, &self.nics)
+    }
+
+    /// What of this change needs `vm` powered off: fewer vCPUs or less RAM
+    /// (AHV and vSphere add CPU and memory to a running VM, never remove
+    /// them), a different number of cores per socket is not visible in
+    /// [`VmInfo`] and is left to the platform. Disks and NICs are added
+    /// and disks grown while it runs. Empty: it can be done hot.
+    pub fn needs_power_off(&self, vm: &VmInfo) -> Vec<String> {
+        let mut why = Vec::new();
+        if self.vcpus() < vm.vcpus {
+            why.push(format!("fewer vCPUs ({} → {})", vm.vcpus, self.vcpus()));
+        }
+        if self.ram_gib < vm.ram_gib {
+            why.push(format!("less RAM ({} → {} GiB)", vm.ram_gib, self.ram_gib));
+        }
+        let removed = vm.nics.len().saturating_sub(self.nics.len());
+        if removed > 0 {
+            why.push(format!("{removed} NIC(s) removed"));
+        }
+        why
+    }
+}
+
 /// Protect a VM: put it in a group (created if absent) with schedules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProtectRequest {
@@ -649,6 +699,17 @@ pub trait ClusterBackend: Send + Sync {
     async fn delete_vm(&self, vm_uuid: &str) -> Result<TaskId, BackendError> {
         let _ = vm_uuid;
         Err(BackendError::unsupported("delete_vm", Capability::Delete))
+    }
+    /// Changes the VM `vm_uuid`'s CPU, RAM, disks and NICs to `to`
+    /// ([`Capability::Reconfigure`]); returns once the platform has done
+    /// it. What needs the VM off ([`VmReconfig::needs_power_off`]) is
+    /// refused while it runs, as the platform would; a disk never shrinks.
+    async fn reconfigure_vm(&self, vm_uuid: &str, to: &VmReconfig) -> Result<(), BackendError> {
+        let _ = (vm_uuid, to);
+        Err(BackendError::unsupported(
+            "reconfigure_vm",
+            Capability::Reconfigure,
+        ))
     }
     /// The storage containers of every cluster
     /// ([`Capability::StorageContainers`]; without it disk placement is

@@ -99,6 +99,13 @@ pub trait Billing: Send + Sync {
     }
     /// Activates billing.
     async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError>;
+    /// Tells billing a VM's resources changed (a reconfigure): `act` holds
+    /// the new resources and monthly estimate, `act.request` the change's
+    /// request and `act.effective_date` the first day at the new rate.
+    /// Idempotent per (`vm_name`, `request`): systems that keep a ledger
+    /// key the change by both; a webhook sends the same idempotency key on
+    /// every attempt.
+    async fn change(&self, act: &BillingActivation) -> Result<(), BackendError>;
     /// Stops billing (a retired VM). Look up with
     /// [`is_active`](Self::is_active) first; stopping a VM not billed is
     /// the caller's to avoid.
@@ -140,6 +147,13 @@ impl Billing for EveryBilling {
 
     fn looks_up(&self) -> bool {
         self.0.iter().all(|b| b.looks_up())
+    }
+
+    async fn change(&self, act: &BillingActivation) -> Result<(), BackendError> {
+        for b in &self.0 {
+            b.change(act).await?;
+        }
+        Ok(())
     }
 
     async fn stop(&self, stop: &BillingStop) -> Result<(), BackendError> {

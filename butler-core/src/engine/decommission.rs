@@ -38,7 +38,7 @@ pub(crate) const ACTIONS: [StepAction; 6] = [
 ];
 
 /// The VM the request retires.
-fn target<'a>(cx: &'a StepCtx<'a>) -> Result<&'a Target, StepFault> {
+pub(super) fn target<'a>(cx: &'a StepCtx<'a>) -> Result<&'a Target, StepFault> {
     cx.request.kind.target().ok_or_else(|| {
         permanent(format!(
             "request {} is not a decommission request",
@@ -47,7 +47,7 @@ fn target<'a>(cx: &'a StepCtx<'a>) -> Result<&'a Target, StepFault> {
     })
 }
 
-fn store_fault(what: &str, e: crate::store::StoreError) -> StepFault {
+pub(super) fn store_fault(what: &str, e: crate::store::StoreError) -> StepFault {
     StepFault {
         retryable: e.is_retryable() || matches!(e, crate::store::StoreError::Conflict { .. }),
         reason: format!("cannot {what} in the inventory: {e}"),
@@ -57,7 +57,7 @@ fn store_fault(what: &str, e: crate::store::StoreError) -> StepFault {
 impl Backends {
     /// The target as the platform reports it; `None` once it is gone (or
     /// the name now belongs to another VM, which is never touched).
-    async fn target_vm(&self, t: &Target) -> Result<Option<VmInfo>, StepFault> {
+    pub(super) async fn target_vm(&self, t: &Target) -> Result<Option<VmInfo>, StepFault> {
         Ok(self
             .cluster
             .find_vm(&t.name)
@@ -105,6 +105,17 @@ impl Backends {
                 "skipped: the platform cannot power VMs (the delete powers it off)",
             ));
         }
+        self.shut_down(t, cx).await.map(StepOutcome::done)
+    }
+
+    /// Powers the target off: a guest shutdown first, a hard power-off
+    /// once `shutdown_wait` has passed (or the guest refused). The detail
+    /// line says which.
+    pub(super) async fn shut_down(
+        &self,
+        t: &Target,
+        cx: &StepCtx<'_>,
+    ) -> Result<String, StepFault> {
         let cfg = cx.config;
         let until = crate::backend::after(self.clock.now(), cfg.shutdown_wait).min(cx.deadline);
         // A guest that does not answer ACPI refuses the shutdown: the hard
@@ -114,15 +125,15 @@ impl Backends {
             .set_power(&t.platform_id, PowerChange::GuestShutdown)
             .await
             .map_err(StepFault::from);
-        if matches!(&asked, Err(f) if f.retryable) {
-            return asked.map(|()| StepOutcome::done(""));
+        if let Err(f) = &asked {
+            if f.retryable {
+                return Err(f.clone());
+            }
         }
         loop {
             match self.target_vm(t).await? {
-                None => return Ok(StepOutcome::done("gone from the platform")),
-                Some(vm) if vm.power == PowerState::Off => {
-                    return Ok(StepOutcome::done("guest shut down"))
-                }
+                None => return Ok("gone from the platform".into()),
+                Some(vm) if vm.power == PowerState::Off => return Ok("guest shut down".into()),
                 Some(_) => {}
             }
             if asked.is_err() || self.clock.now() >= until {
@@ -134,10 +145,10 @@ impl Backends {
         self.cluster
             .set_power(&t.platform_id, PowerChange::HardOff)
             .await?;
-        Ok(StepOutcome::done(format!(
+        Ok(format!(
             "powered off (the guest did not shut down within {} s)",
             cfg.shutdown_wait.as_secs()
-        )))
+        ))
     }
 
     /// Takes the VM out of every protection group that lists it.

@@ -94,8 +94,11 @@ pub(crate) struct StepAction {
 }
 
 /// Every flow's table of actions.
-pub(crate) const TABLES: [&[StepAction]; 2] =
-    [&super::provisioning::ACTIONS, &super::decommission::ACTIONS];
+pub(crate) const TABLES: [&[StepAction]; 3] = [
+    &super::provisioning::ACTIONS,
+    &super::decommission::ACTIONS,
+    &super::reconfigure::ACTIONS,
+];
 
 /// The action of `step`: a permanent fault when this engine has none (a
 /// request written by a newer version of Butler, say), never a panic.
@@ -130,6 +133,11 @@ impl StepOutputs {
         if !output.is_null() {
             self.0.insert(step, output);
         }
+    }
+
+    /// `step`'s output, if it returned one.
+    pub(crate) fn get(&self, step: ProvisioningStep) -> Option<&serde_json::Value> {
+        self.0.get(&step)
     }
 
     /// Field `key` of `step`'s output, if that step returned it as a string.

@@ -33,6 +33,7 @@ mod decommission;
 mod flow;
 mod hooks;
 mod provisioning;
+mod reconfigure;
 
 pub use crate::resilience::RetryPolicy;
 pub use hooks::{HookAction, HookPoint, Hooks, NoHooks};
@@ -217,6 +218,12 @@ impl crate::backend::Billing for SwitchedOff {
     async fn stop(
         &self,
         _: &crate::backend::BillingStop,
+    ) -> Result<(), crate::backend::BackendError> {
+        Err(off("billing"))
+    }
+    async fn change(
+        &self,
+        _: &crate::backend::BillingActivation,
     ) -> Result<(), crate::backend::BackendError> {
         Err(off("billing"))
     }

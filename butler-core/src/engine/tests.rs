@@ -56,6 +56,7 @@ mockall::mock! {
         async fn is_active(&self, vm_name: &str) -> Result<bool, BackendError>;
         async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError>;
         async fn stop(&self, stop: &crate::backend::BillingStop) -> Result<(), BackendError>;
+        async fn change(&self, act: &BillingActivation) -> Result<(), BackendError>;
     }
 }
 

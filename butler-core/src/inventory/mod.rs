@@ -11,7 +11,7 @@ mod service;
 pub use record::{
     drift, found_spec, BuiltSpec, Drift, Lifecycle, PowerRequest, VmEvent, VmId, VmQuery, VmRecord,
 };
-pub(crate) use service::{move_lifecycle, record_migration};
+pub(crate) use service::{amend, move_lifecycle, record_migration};
 pub use service::{InventoryConfig, PowerOutcome, ReconcileSummary, ReconcilerHandle, VmService};
 
 #[cfg(test)]

@@ -163,6 +163,10 @@ pub struct VmRecord {
     pub created_at: DateTime<Utc>,
     /// Its history, oldest first.
     pub history: Vec<VmEvent>,
+    /// The last reconfigure applied to it, if any: its spec and estimate
+    /// are the VM's as approved now (else [`request`](Self::request)'s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_change: Option<RequestId>,
 }
 
 impl VmRecord {
@@ -205,6 +209,7 @@ impl VmRecord {
                 actor: "butler".into(),
                 what: format!("provisioned by request {}", request.id),
             }],
+            last_change: None,
         }
     }
 
@@ -242,6 +247,7 @@ impl VmRecord {
                 actor: actor.to_string(),
                 what: format!("adopted for {owner}, cost center {cost_center}"),
             }],
+            last_change: None,
         }
     }
 

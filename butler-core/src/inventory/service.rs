@@ -443,8 +443,7 @@ impl VmService {
 
 /// Moves the record `id` to `lifecycle` (with `power`, when known), adding
 /// `what` by `actor` to its history, unless it is there already (a
-/// repeated step changes nothing); `true` when this call moved it. A
-/// record changed meanwhile (the reconciler) is read again.
+/// repeated step changes nothing); `true` when this call moved it.
 pub(crate) async fn move_lifecycle(
     store: &dyn Store,
     id: VmId,
@@ -454,18 +453,39 @@ pub(crate) async fn move_lifecycle(
     at: chrono::DateTime<chrono::Utc>,
     what: &str,
 ) -> Result<bool, StoreError> {
+    amend(store, id, actor, at, what, |r| {
+        if r.lifecycle == lifecycle {
+            return false;
+        }
+        r.lifecycle = lifecycle;
+        if let Some(p) = power {
+            r.power = p;
+        }
+        true
+    })
+    .await
+}
+
+/// Changes the record `id` with `edit`, adding `what` by `actor` to its
+/// history; `edit` answers `false` when there is nothing to do (a repeated
+/// step), and nothing is written. `true` when this call changed it. A
+/// record changed meanwhile (the reconciler) is read again.
+pub(crate) async fn amend(
+    store: &dyn Store,
+    id: VmId,
+    actor: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    what: &str,
+    edit: impl Fn(&mut VmRecord) -> bool,
+) -> Result<bool, StoreError> {
     // Each try reads the newest version; a handful is plenty against one
     // reconciler, and a conflict that outlasts them is retried by the step.
     let mut last = None;
     for _ in 0..5 {
         let rec = store.get_vm(id).await?;
-        if rec.lifecycle == lifecycle {
-            return Ok(false);
-        }
         let mut next = rec.next(actor, at, what);
-        next.lifecycle = lifecycle;
-        if let Some(p) = power {
-            next.power = p;
+        if !edit(&mut next) {
+            return Ok(false);
         }
         match store.update_vm(&next, rec.version).await {
             Ok(()) => return Ok(true),

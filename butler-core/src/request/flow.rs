@@ -54,8 +54,15 @@ pub const PROVISIONING: Flow = Flow::new("provisioning", &ProvisioningStep::PROV
 /// its effect up first, so a repeated step finds it done.
 pub const DECOMMISSION: Flow = Flow::new("decommission", &ProvisioningStep::DECOMMISSION);
 
+/// Reconfigure (SPEC §12): read the VM and decide what needs it off;
+/// power it off only if so (and the owner accepted the downtime); apply;
+/// read back; power on again if it was on; update billing; record the new
+/// spec. Whether the VM was on is the first step's output, kept in the
+/// step log, so a resumed flow powers on exactly what it powered off.
+pub const RECONFIGURE: Flow = Flow::new("reconfigure", &ProvisioningStep::RECONFIGURE);
+
 /// Every flow the engine runs; the generic fault test walks each of them.
-pub const ALL: [&Flow; 2] = [&PROVISIONING, &DECOMMISSION];
+pub const ALL: [&Flow; 3] = [&PROVISIONING, &DECOMMISSION, &RECONFIGURE];
 
 impl Request {
     /// The flow this request runs once approved.
@@ -63,6 +70,7 @@ impl Request {
         match self.kind {
             RequestKind::NewVm => &PROVISIONING,
             RequestKind::Decommission(_) => &DECOMMISSION,
+            RequestKind::Reconfigure(_) => &RECONFIGURE,
         }
     }
 }

@@ -18,6 +18,9 @@ pub enum RequestKind {
     /// delete, record it retired. The request's spec and estimate are the
     /// VM's as approved (the monthly cost that stops).
     Decommission(Target),
+    /// Change an inventory VM's CPU, RAM, disks and NICs to the request's
+    /// spec ([`super::flow::RECONFIGURE`]).
+    Reconfigure(Reconfigure),
 }
 
 impl RequestKind {
@@ -26,6 +29,7 @@ impl RequestKind {
         match self {
             RequestKind::NewVm => "new_vm",
             RequestKind::Decommission(_) => "decommission",
+            RequestKind::Reconfigure(_) => "reconfigure",
         }
     }
 
@@ -34,12 +38,15 @@ impl RequestKind {
         match self {
             RequestKind::NewVm => None,
             RequestKind::Decommission(t) => Some(t),
+            RequestKind::Reconfigure(c) => Some(&c.target),
         }
     }
 
-    /// Whether the request's spec may be edited (only a new VM's may).
+    /// Whether the request's spec may be edited (a new VM's, and a
+    /// reconfigure's CPU, RAM, disks and NICs; a decommission acts on the
+    /// VM as it is).
     pub fn is_editable(&self) -> bool {
-        matches!(self, RequestKind::NewVm)
+        !matches!(self, RequestKind::Decommission(_))
     }
 
     pub(crate) fn is_new_vm(&self) -> bool {
@@ -60,4 +67,15 @@ pub struct Target {
     pub platform_id: String,
     /// The cluster it runs on.
     pub cluster: String,
+}
+
+/// A change of an inventory VM: which one, and whether its owner accepted
+/// the downtime a change that needs the VM off brings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconfigure {
+    /// The VM changed.
+    pub target: Target,
+    /// The flow may power the VM off (and on again after) when the change
+    /// needs it; without this such a change stops in `Error`, naming why.
+    pub accept_downtime: bool,
 }

@@ -19,9 +19,9 @@ mod transition;
 
 pub use action_kind::ActionKind;
 pub use history::{CostChange, FieldChange, HistoryEntry};
-pub use kind::{RequestKind, Target};
+pub use kind::{Reconfigure, RequestKind, Target};
 pub(crate) use transition::{advance, EngineAction};
-pub use transition::{create, create_decommission, transition, Action, Priced};
+pub use transition::{create, create_change, transition, Action, Priced};
 
 use crate::cost::Estimate;
 use crate::vm_spec::ValidSpec;
@@ -109,8 +109,8 @@ impl fmt::Display for RequestState {
     }
 }
 
-/// The steps of every flow (SPEC §5, §12): provisioning's, then
-/// decommission's. The name is provisioning's, kept for compatibility.
+/// The steps of every flow (SPEC §5, §12): provisioning's, decommission's,
+/// then reconfigure's. The name is provisioning's, kept for compatibility.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProvisioningStep {
@@ -136,6 +136,21 @@ pub enum ProvisioningStep {
     DeleteVm,
     /// Decommission: record it retired in the inventory.
     Retire,
+    /// Reconfigure: read the VM and decide whether the change needs it off.
+    CheckChange,
+    /// Reconfigure: power it off when the change needs it (and the owner
+    /// accepted the downtime).
+    PowerOffForChange,
+    /// Reconfigure: apply the change on the platform.
+    ApplyChange,
+    /// Reconfigure: read the VM back and compare.
+    VerifyChange,
+    /// Reconfigure: power it on again when it was on before.
+    PowerOnAfterChange,
+    /// Reconfigure: tell billing the new resources and monthly cost.
+    UpdateBilling,
+    /// Reconfigure: record the new spec in the inventory.
+    RecordChange,
 }
 
 impl ProvisioningStep {
@@ -158,8 +173,19 @@ impl ProvisioningStep {
         ProvisioningStep::Retire,
     ];
 
+    /// The reconfigure flow's steps, in order.
+    pub const RECONFIGURE: [ProvisioningStep; 7] = [
+        ProvisioningStep::CheckChange,
+        ProvisioningStep::PowerOffForChange,
+        ProvisioningStep::ApplyChange,
+        ProvisioningStep::VerifyChange,
+        ProvisioningStep::PowerOnAfterChange,
+        ProvisioningStep::UpdateBilling,
+        ProvisioningStep::RecordChange,
+    ];
+
     /// Every step of every flow.
-    pub const ALL: [ProvisioningStep; 11] = [
+    pub const ALL: [ProvisioningStep; 18] = [
         ProvisioningStep::CreateVm,
         ProvisioningStep::Protect,
         ProvisioningStep::Monitor,
@@ -171,6 +197,13 @@ impl ProvisioningStep {
         ProvisioningStep::StopBilling,
         ProvisioningStep::DeleteVm,
         ProvisioningStep::Retire,
+        ProvisioningStep::CheckChange,
+        ProvisioningStep::PowerOffForChange,
+        ProvisioningStep::ApplyChange,
+        ProvisioningStep::VerifyChange,
+        ProvisioningStep::PowerOnAfterChange,
+        ProvisioningStep::UpdateBilling,
+        ProvisioningStep::RecordChange,
     ];
 
     /// The step after this one in the provisioning flow, or `None` after
@@ -193,6 +226,13 @@ impl ProvisioningStep {
             ProvisioningStep::StopBilling => "stop_billing",
             ProvisioningStep::DeleteVm => "delete_vm",
             ProvisioningStep::Retire => "retire",
+            ProvisioningStep::CheckChange => "check_change",
+            ProvisioningStep::PowerOffForChange => "power_off_for_change",
+            ProvisioningStep::ApplyChange => "apply_change",
+            ProvisioningStep::VerifyChange => "verify_change",
+            ProvisioningStep::PowerOnAfterChange => "power_on_after_change",
+            ProvisioningStep::UpdateBilling => "update_billing",
+            ProvisioningStep::RecordChange => "record_change",
         }
     }
 }

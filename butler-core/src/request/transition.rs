@@ -132,34 +132,72 @@ pub fn create(
     })
 }
 
-/// Creates a decommission request for the inventory VM `target`, owned by
-/// `vm_owner`, asked by `actor` and submitted at once (state `Requested`,
-/// version 1, two history entries): there is nothing to draft. `priced` is
-/// the VM's spec and monthly cost as approved (what stops). The VM's owner
-/// may ask; anyone else needs [`Operation::RetireVms`].
-pub fn create_decommission(
+/// Creates a day-2 request of `kind` (a decommission or a reconfigure of
+/// an inventory VM owned by `vm_owner`), asked by `actor` and submitted at
+/// once (state `Requested`, version 1, two history entries): the form is
+/// the draft. `priced` is what the request holds: for a decommission the
+/// VM's spec and monthly cost as approved (what stops); for a reconfigure
+/// the new spec and cost, with `before` (the VM as approved) giving the
+/// changed fields and the cost before and after in the first entry. The
+/// VM's owner may ask; anyone else needs [`Operation::ChangeVms`].
+#[allow(clippy::too_many_arguments)]
+pub fn create_change(
     policy: &Policy,
     id: RequestId,
     actor: &Actor,
     vm_owner: &str,
-    target: super::Target,
+    kind: super::RequestKind,
+    before: Option<&Priced>,
     priced: Priced,
     at: DateTime<Utc>,
 ) -> Result<Request, Denied> {
     if actor.name() != vm_owner {
-        policy.check(actor, Operation::RetireVms)?;
+        policy.check(actor, Operation::ChangeVms)?;
     }
-    let note = format!("retire {} ({})", target.name, target.vm);
-    let entry = |seq, action, from, to, note| HistoryEntry {
-        seq,
+    let Some(target) = kind.target().cloned() else {
+        return Err(Denied {
+            actor: actor.name().to_string(),
+            action: Operation::Request(ActionKind::Create),
+            request: Some(id),
+            state: None,
+            reason: DenyReason::WrongState,
+        });
+    };
+    let verb = match kind {
+        super::RequestKind::Reconfigure(_) => "change",
+        _ => "retire",
+    };
+    let (changes, cost) = match before {
+        Some(b) => (
+            field_changes(&b.spec, &priced.spec),
+            Some(CostChange {
+                before: b.estimate.total,
+                after: priced.estimate.total,
+                currency: priced.estimate.currency.clone(),
+            }),
+        ),
+        None => (Vec::new(), None),
+    };
+    let created = HistoryEntry {
+        seq: 1,
         at,
         actor: actor.name().to_string(),
-        action,
-        from,
-        to,
+        action: ActionKind::Create,
+        from: None,
+        to: RequestState::Created,
+        changes,
+        cost,
+        note: Some(format!("{verb} {} ({})", target.name, target.vm)),
+    };
+    let submitted = HistoryEntry {
+        seq: 2,
+        action: ActionKind::Submit,
+        from: Some(RequestState::Created),
+        to: RequestState::Requested,
         changes: Vec::new(),
         cost: None,
-        note,
+        note: None,
+        ..created.clone()
     };
     Ok(Request {
         id,
@@ -170,27 +208,12 @@ pub fn create_decommission(
         estimate: priced.estimate,
         progress: None,
         failure: None,
-        vm_uuid: Some(target.platform_id.clone()),
-        kind: super::RequestKind::Decommission(target),
+        vm_uuid: Some(target.platform_id),
+        kind,
         version: 1,
         created_at: at,
         updated_at: at,
-        history: vec![
-            entry(
-                1,
-                ActionKind::Create,
-                None,
-                RequestState::Created,
-                Some(note),
-            ),
-            entry(
-                2,
-                ActionKind::Submit,
-                Some(RequestState::Created),
-                RequestState::Requested,
-                None,
-            ),
-        ],
+        history: vec![created, submitted],
     })
 }
 

@@ -4,7 +4,7 @@ use crate::backend::{
     BackendError, Billing, BillingActivation, BillingStop, Capabilities, Clock, ClusterBackend,
     ClusterInfo, ErrorKind, ImageInfo, Monitor, MonitorRegistration, PowerChange, ProjectInfo,
     ProtectRequest, ProtectionGroup, RemoteSite, StorageContainerInfo, SubnetInfo, TaskId,
-    TaskStatus, VmBrief, VmCreate, VmInfo,
+    TaskStatus, VmBrief, VmCreate, VmInfo, VmReconfig,
 };
 use async_trait::async_trait;
 use std::future::Future;
@@ -265,6 +265,14 @@ impl ClusterBackend for Guarded<dyn ClusterBackend> {
         self.call("delete_vm", NONE, self.inner.delete_vm(vm_uuid))
             .await
     }
+    async fn reconfigure_vm(&self, vm_uuid: &str, to: &VmReconfig) -> Result<(), BackendError> {
+        self.call(
+            "reconfigure_vm",
+            NONE,
+            self.inner.reconfigure_vm(vm_uuid, to),
+        )
+        .await
+    }
     async fn list_storage_containers(&self) -> Result<Vec<StorageContainerInfo>, BackendError> {
         self.call(
             "list_storage_containers",
@@ -310,5 +318,9 @@ impl Billing for Guarded<dyn Billing> {
     }
     async fn stop(&self, stop: &BillingStop) -> Result<(), BackendError> {
         self.call("billing_stop", NONE, self.inner.stop(stop)).await
+    }
+    async fn change(&self, act: &BillingActivation) -> Result<(), BackendError> {
+        self.call("billing_change", NONE, self.inner.change(act))
+            .await
     }
 }

@@ -159,34 +159,16 @@ impl RequestService {
         actor: &Actor,
         vm: crate::inventory::VmId,
     ) -> Result<Request, ButlerError> {
-        let rec = self.store.get_vm(vm).await?;
-        if rec.owner != actor.name()
-            && self.policy.check(actor, Operation::RetireVms).is_err()
-            && !self.policy.sees_all_requests(actor)
-            && self.policy.check(actor, Operation::PowerVms).is_err()
-        {
-            return Err(ButlerError::NotFound(format!("VM record {vm}")));
-        }
-        if rec.lifecycle != crate::inventory::Lifecycle::Active {
-            return Err(ButlerError::Invalid(format!(
-                "VM {} is {}: it cannot be retired again",
-                rec.name, rec.lifecycle
-            )));
-        }
+        let (rec, target) = self.active_vm(actor, vm, "retired").await?;
         let priced = self.priced_as_built(&rec).await?;
-        let target = request::Target {
-            vm: rec.id,
-            name: rec.name.clone(),
-            platform_id: rec.platform_id.clone(),
-            cluster: rec.cluster.clone(),
-        };
         let id = self.store.next_request_id().await?;
-        let r = request::create_decommission(
+        let r = request::create_change(
             &self.policy,
             id,
             actor,
             &rec.owner,
-            target,
+            request::RequestKind::Decommission(target),
+            None,
             priced,
             self.clock.now(),
         )?;
@@ -197,13 +179,107 @@ impl RequestService {
         Ok(r)
     }
 
+    /// Asks to change the inventory VM `vm`'s CPU, RAM, disks and NICs to
+    /// `spec`: a reconfigure request, submitted at once for an approver
+    /// (who may edit it, as any request). `spec` is the VM's spec as
+    /// approved ([`Request::spec`] of the request that made or last changed
+    /// it) with the changes; what names or places the VM may not change,
+    /// disks only grow, and every problem is reported at once
+    /// ([`change_problems`](crate::vm_spec::change_problems)). The first
+    /// history entry holds the fields changed and the monthly cost before
+    /// and after. With `accept_downtime` the flow may power the VM off
+    /// (and on again) when the platform cannot make the change while it
+    /// runs; without it such a change stops in `Error`, saying why.
+    pub async fn reconfigure(
+        &self,
+        actor: &Actor,
+        vm: crate::inventory::VmId,
+        spec: VmSpec,
+        accept_downtime: bool,
+    ) -> Result<Request, ButlerError> {
+        let (rec, target) = self.active_vm(actor, vm, "retiring or retired").await?;
+        let before = self.priced_as_built(&rec).await?;
+        let after = self.price_change(&before, &spec)?;
+        let id = self.store.next_request_id().await?;
+        let kind = request::RequestKind::Reconfigure(request::Reconfigure {
+            target,
+            accept_downtime,
+        });
+        let r = request::create_change(
+            &self.policy,
+            id,
+            actor,
+            &rec.owner,
+            kind,
+            Some(&before),
+            after,
+            self.clock.now(),
+        )?;
+        self.notifiers_ready().await;
+        self.store.insert_request(&r).await?;
+        self.written();
+        tracing::info!(request = %r.id, vm = %rec.id, actor = %actor.name(), "reconfigure requested");
+        Ok(r)
+    }
+
+    /// `spec` validated and priced as a change of `before`: every problem
+    /// of the spec and of the change at once.
+    fn price_change(&self, before: &Priced, spec: &VmSpec) -> Result<Priced, ButlerError> {
+        let priced = self.price(spec);
+        let normalised = match &priced {
+            Ok(p) => p.spec.spec().clone(),
+            Err(_) => spec.clone(),
+        };
+        let mut problems = crate::vm_spec::change_problems(before.spec.spec(), &normalised);
+        match priced {
+            Ok(p) if problems.is_empty() => Ok(p),
+            Ok(_) => Err(crate::vm_spec::SpecErrors(problems).into()),
+            Err(ButlerError::Validation(mut e)) => {
+                e.0.append(&mut problems);
+                Err(ButlerError::Validation(e))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The inventory VM `vm` for a day-2 request by `actor`, and its
+    /// target: it must be active; those who may not see it learn nothing.
+    async fn active_vm(
+        &self,
+        actor: &Actor,
+        vm: crate::inventory::VmId,
+        not_again: &str,
+    ) -> Result<(crate::inventory::VmRecord, request::Target), ButlerError> {
+        let rec = self.store.get_vm(vm).await?;
+        if rec.owner != actor.name()
+            && self.policy.check(actor, Operation::ChangeVms).is_err()
+            && !self.policy.sees_all_requests(actor)
+            && self.policy.check(actor, Operation::PowerVms).is_err()
+        {
+            return Err(ButlerError::NotFound(format!("VM record {vm}")));
+        }
+        if rec.lifecycle != crate::inventory::Lifecycle::Active {
+            return Err(ButlerError::Invalid(format!(
+                "VM {} is {}: it cannot be {not_again}",
+                rec.name, rec.lifecycle
+            )));
+        }
+        let target = request::Target {
+            vm: rec.id,
+            name: rec.name.clone(),
+            platform_id: rec.platform_id.clone(),
+            cluster: rec.cluster.clone(),
+        };
+        Ok((rec, target))
+    }
+
     /// The spec and monthly cost of an inventory VM as approved: its
     /// request's, or (adopted) as found.
     async fn priced_as_built(
         &self,
         rec: &crate::inventory::VmRecord,
     ) -> Result<Priced, ButlerError> {
-        if let Some(origin) = rec.request {
+        if let Some(origin) = rec.last_change.or(rec.request) {
             match self.store.get_request(origin).await {
                 Ok(o) => {
                     return Ok(Priced {
@@ -394,7 +470,27 @@ impl RequestService {
     ) -> Result<Request, ButlerError> {
         let r = self.load(actor, id, version).await?;
         self.check(&r, actor, kind)?;
-        let priced = Box::new(self.price(&spec)?);
+        let priced = match &r.kind {
+            // The request's spec keeps what names and places the VM as it
+            // was: an edit may change what a reconfigure may.
+            request::RequestKind::Reconfigure(_) => {
+                let current = Priced {
+                    spec: r.spec.clone(),
+                    estimate: r.estimate.clone(),
+                };
+                let p = self.price_change(&current, &spec);
+                match p {
+                    Err(ButlerError::Validation(e))
+                        if e.codes() == [crate::vm_spec::SpecErrorCode::NothingChanged] =>
+                    {
+                        self.price(&spec)?
+                    }
+                    other => other?,
+                }
+            }
+            _ => self.price(&spec)?,
+        };
+        let priced = Box::new(priced);
         let action = if kind == ActionKind::Save {
             Action::Save(priced)
         } else {

@@ -5,8 +5,10 @@
 //! normalised (disk 0 raised to the image size) plus what is derived from the
 //! catalog (project, category, cost center) — or *every* problem at once.
 
+mod change;
 mod validate;
 
+pub use change::change_problems;
 pub use validate::{validate, SpecError, SpecErrorCode, SpecErrors, MAX_NAME_LEN};
 
 use serde::{Deserialize, Serialize};

@@ -65,6 +65,13 @@ pub enum SpecErrorCode {
     DiskTypeNotOnCluster,
     /// The environment's category does not exist on the platform.
     EnvironmentCategoryMissing,
+    /// A reconfigure changes a field that names or places the VM (name,
+    /// division, unit, environment, cluster, disk type, image, backups).
+    FixedOnReconfigure,
+    /// A reconfigure shrinks or removes a disk.
+    DiskShrinks,
+    /// A reconfigure changes nothing.
+    NothingChanged,
 }
 
 impl SpecErrorCode {
@@ -96,6 +103,9 @@ impl SpecErrorCode {
             Self::NicVlanNotOnCluster => "nic_vlan_not_on_cluster",
             Self::DiskTypeNotOnCluster => "disk_type_not_on_cluster",
             Self::EnvironmentCategoryMissing => "environment_category_missing",
+            Self::FixedOnReconfigure => "fixed_on_reconfigure",
+            Self::DiskShrinks => "disk_shrinks",
+            Self::NothingChanged => "nothing_changed",
         }
     }
 }
@@ -138,10 +148,15 @@ impl fmt::Display for SpecErrors {
     }
 }
 
-struct Problems(Vec<SpecError>);
+pub(super) struct Problems(pub(super) Vec<SpecError>);
 
 impl Problems {
-    fn add(&mut self, field: impl Into<String>, code: SpecErrorCode, message: impl Into<String>) {
+    pub(super) fn add(
+        &mut self,
+        field: impl Into<String>,
+        code: SpecErrorCode,
+        message: impl Into<String>,
+    ) {
         self.0.push(SpecError {
             field: field.into(),
             code,

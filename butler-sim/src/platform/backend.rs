@@ -444,6 +444,56 @@ impl ClusterBackend for SimPlatform {
         Self::exit(op, fault, ())
     }
 
+    async fn reconfigure_vm(&self, vm_uuid: &str, to: &VmReconfig) -> Result<(), BackendError> {
+        self.offers(Capability::Reconfigure, "reconfigure_vm")?;
+        let fault = self.enter(Op::ReconfigureVm, Some(vm_uuid)).await?;
+        let op = Op::ReconfigureVm;
+        let mut w = self.world();
+        let i = *w
+            .vm_by_uuid
+            .get(vm_uuid)
+            .ok_or_else(|| not_found(op, format!("no VM {vm_uuid:?}")))?;
+        let Some(vm) = w.vms.get(i) else {
+            return Err(not_found(op, format!("no VM {vm_uuid:?}")));
+        };
+        // AHV's rules: CPU and memory are hot-added, never hot-removed;
+        // disks grow and are added; NICs are added while it runs.
+        if vm.info.power == PowerState::On {
+            let why = to.needs_power_off(&vm.info);
+            if !why.is_empty() {
+                return Err(invalid(
+                    op,
+                    format!(
+                        "VM {:?} is on: {} needs it off",
+                        vm.info.name,
+                        why.join(", ")
+                    ),
+                ));
+            }
+        }
+        for (n, (was, now)) in vm.info.disks_gib.iter().zip(&to.disks_gib).enumerate() {
+            if now < was {
+                return Err(invalid(
+                    op,
+                    format!("disk {n} cannot shrink ({was} → {now} GiB)"),
+                ));
+            }
+        }
+        if to.disks_gib.len() < vm.info.disks_gib.len() {
+            return Err(invalid(op, "disks cannot be removed here".into()));
+        }
+        let uuid = vm.info.uuid.clone();
+        if let Some(vm) = w.vms.get_mut(i) {
+            vm.info.vcpus = to.vcpus();
+            vm.info.ram_gib = to.ram_gib;
+            vm.info.disks_gib = to.disks_gib.clone();
+            vm.info.nics = to.nics.clone();
+        }
+        *w.reconfigurations.entry(uuid).or_default() += 1;
+        drop(w);
+        Self::exit(op, fault, ())
+    }
+
     async fn delete_vm(&self, vm_uuid: &str) -> Result<TaskId, BackendError> {
         self.offers(Capability::Delete, "delete_vm")?;
         let fault = self.enter(Op::DeleteVm, Some(vm_uuid)).await?;
@@ -565,6 +615,15 @@ impl Billing for SimPlatform {
         let fault = self.enter(Op::BillingActivate, Some(&act.vm_name)).await?;
         self.world().add_activation(act.clone());
         Self::exit(Op::BillingActivate, fault, ())
+    }
+
+    async fn change(&self, act: &BillingActivation) -> Result<(), BackendError> {
+        let fault = self.enter(Op::BillingChange, Some(&act.vm_name)).await?;
+        self.world()
+            .billing_changes
+            .entry((act.vm_name.clone(), act.request))
+            .or_insert_with(|| act.clone());
+        Self::exit(Op::BillingChange, fault, ())
     }
 
     async fn stop(&self, stop: &BillingStop) -> Result<(), BackendError> {

@@ -67,6 +67,25 @@ impl SimPlatform {
             .unwrap_or(0)
     }
 
+    /// The billing changes recorded for `vm_name`, one per request.
+    pub fn billing_changes(&self, vm_name: &str) -> Vec<BillingActivation> {
+        self.world()
+            .billing_changes
+            .iter()
+            .filter(|((n, _), _)| n == vm_name)
+            .map(|(_, a)| a.clone())
+            .collect()
+    }
+
+    /// How many times the VM `uuid` was reconfigured.
+    pub fn reconfigurations(&self, uuid: &str) -> u32 {
+        self.world()
+            .reconfigurations
+            .get(uuid)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// How many times Butler deleted the VM `uuid` (more than 1 deletes twice).
     pub fn deletions(&self, uuid: &str) -> u32 {
         self.world().deletions.get(uuid).copied().unwrap_or(0)

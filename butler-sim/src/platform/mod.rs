@@ -8,7 +8,8 @@ use butler_core::backend::{
     BackendError, Billing, BillingActivation, BillingStop, Capabilities, Capability, Clock,
     ClusterBackend, ClusterInfo, ErrorKind, ImageInfo, Monitor, MonitorRegistration, PowerChange,
     PowerState, ProjectInfo, ProtectRequest, ProtectionGroup, RemoteSite, ScheduleKind,
-    StorageContainerInfo, SubnetInfo, TaskId, TaskStatus, VmBrief, VmCreate, VmInfo, VmState,
+    StorageContainerInfo, SubnetInfo, TaskId, TaskStatus, VmBrief, VmCreate, VmInfo, VmReconfig,
+    VmState,
 };
 use chrono::{DateTime, Utc};
 use rand::SeedableRng;

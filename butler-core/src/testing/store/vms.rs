@@ -37,6 +37,7 @@ fn record(id: VmId, name: &str, owner: &str, cluster: &str) -> VmRecord {
             actor: "butler".into(),
             what: "made".into(),
         }],
+        last_change: None,
     }
 }
 
