@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use butler_core::backend::{
     BackendError, Capabilities, ClusterBackend, ClusterInfo, ErrorKind, ImageInfo, PowerChange,
     ProjectInfo, ProtectRequest, ProtectionGroup, RemoteSite, ScheduleKind, StorageContainerInfo,
-    SubnetInfo, TaskId, TaskState, TaskStatus, VmBrief, VmCreate, VmInfo,
+    SubnetInfo, TaskId, TaskState, TaskStatus, VmBrief, VmCreate, VmInfo, VmReconfig,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -985,6 +985,75 @@ impl ClusterBackend for NutanixBackend {
         })
     }
 
+    /// v3 read-edit-PUT of `spec.resources`: sockets, cores per socket and
+    /// memory; each `DISK` of `disk_list` grown in order (never shrunk)
+    /// and new disks appended on the first disk's storage container; NICs
+    /// kept when their subnet is still wanted, new ones appended. Prism
+    /// refuses what AHV cannot do while the VM runs.
+    async fn reconfigure_vm(&self, vm_uuid: &str, to: &VmReconfig) -> Result<(), BackendError> {
+        let op = "reconfigure_vm";
+        let path = format!("/vms/{}", crate::url_safe::segment(vm_uuid, op)?);
+        let current = self
+            .pc
+            .call(Method::GET, &path, None, true)
+            .await
+            .map_err(op_err(op))?;
+        let cluster = decode::vm(&current)
+            .map_err(|e| {
+                BackendError::new(ErrorKind::Permanent, op, format!("unreadable VM: {e}"))
+            })?
+            .cluster;
+        let subnets = self.list_subnets().await?;
+        let mut wanted = Vec::new();
+        for n in &to.nics {
+            let fits: Vec<&SubnetInfo> = subnets
+                .iter()
+                .filter(|s| &s.name == n && s.cluster.as_ref().is_none_or(|c| *c == cluster))
+                .collect();
+            match fits.as_slice() {
+                [one] => wanted.push((one.uuid.clone(), one.name.clone())),
+                [] => {
+                    return Err(BackendError::new(
+                        ErrorKind::Invalid,
+                        op,
+                        format!("no subnet named {n:?} on cluster {cluster:?}"),
+                    ))
+                }
+                _ => {
+                    return Err(BackendError::new(
+                        ErrorKind::Invalid,
+                        op,
+                        format!("several subnets named {n:?} on cluster {cluster:?}; rename one"),
+                    ))
+                }
+            }
+        }
+        self.update_vm(vm_uuid, op, "reconfigure", |vm| {
+            let resources = vm
+                .get_mut("spec")
+                .and_then(|s| s.as_object_mut())
+                .and_then(|s| s.get_mut("resources"))
+                .and_then(|r| r.as_object_mut())
+                .ok_or_else(|| {
+                    BackendError::new(
+                        ErrorKind::Permanent,
+                        op,
+                        "Prism returned a VM without spec.resources",
+                    )
+                })?;
+            resources.insert("num_sockets".into(), json!(to.sockets));
+            resources.insert("num_vcpus_per_socket".into(), json!(to.cores_per_socket));
+            resources.insert(
+                "memory_size_mib".into(),
+                json!(u64::from(to.ram_gib) * 1024),
+            );
+            resize_disks(resources, &to.disks_gib);
+            rewire_nics(resources, &wanted);
+            Ok(())
+        })
+        .await
+    }
+
     async fn set_power(&self, vm_uuid: &str, change: PowerChange) -> Result<(), BackendError> {
         let op = "set_power";
         let (state, mechanism) = match change {
@@ -1081,4 +1150,72 @@ impl ClusterBackend for NutanixBackend {
             }
         }
     }
+}
+
+/// `disk_list` with its `DISK` entries grown to `sizes_gib` in order (a
+/// disk never shrinks) and the extra sizes appended as new disks, on the
+/// first disk's storage container; CD-ROMs are left as they are.
+fn resize_disks(resources: &mut serde_json::Map<String, Value>, sizes_gib: &[u32]) {
+    let list = resources.entry("disk_list").or_insert_with(|| json!([]));
+    if !list.is_array() {
+        *list = json!([]);
+    }
+    let Some(list) = list.as_array_mut() else {
+        return;
+    };
+    let is_disk = |d: &Value| decode::s(d, &["device_properties", "device_type"]) == "DISK";
+    let storage = list
+        .iter()
+        .find(|d| is_disk(d))
+        .and_then(|d| d.get("storage_config").cloned());
+    let mut sizes = sizes_gib.iter();
+    let mut disks = 0;
+    for d in list.iter_mut().filter(|d| is_disk(d)) {
+        disks += 1;
+        let Some(want) = sizes.next() else { break };
+        let want = u64::from(*want) * 1024;
+        let have = d.get("disk_size_mib").and_then(Value::as_u64).unwrap_or(0);
+        if let Some(o) = d.as_object_mut() {
+            if want > have {
+                o.insert("disk_size_mib".into(), json!(want));
+                // Prism reads bytes before MiB when both are sent.
+                o.remove("disk_size_bytes");
+            }
+        }
+    }
+    for (i, size) in sizes.enumerate() {
+        let mut d = json!({"device_properties": {"device_type": "DISK", "disk_address": {"adapter_type": "SCSI", "device_index": disks + i}},
+                           "disk_size_mib": u64::from(*size) * 1024});
+        if let Some(s) = &storage {
+            d["storage_config"] = s.clone();
+        }
+        list.push(d);
+    }
+}
+
+/// `nic_list` keeping each NIC whose subnet (by uuid, or by name where
+/// Prism left the uuid out) is still wanted, once, then new NICs for the
+/// wanted subnets not kept, in order.
+fn rewire_nics(resources: &mut serde_json::Map<String, Value>, wanted: &[(String, String)]) {
+    let old = match resources.remove("nic_list") {
+        Some(Value::Array(l)) => l,
+        _ => Vec::new(),
+    };
+    let mut left: Vec<&(String, String)> = wanted.iter().collect();
+    let mut nics = Vec::new();
+    for n in old {
+        let uuid = decode::s(&n, &["subnet_reference", "uuid"]);
+        let name = decode::s(&n, &["subnet_reference", "name"]);
+        let hit = left
+            .iter()
+            .position(|(u, m)| (!uuid.is_empty() && *u == uuid) || (uuid.is_empty() && *m == name));
+        if let Some(i) = hit {
+            left.remove(i);
+            nics.push(n);
+        }
+    }
+    for (uuid, name) in left {
+        nics.push(json!({"subnet_reference": {"kind": "subnet", "uuid": uuid, "name": name}, "is_connected": true}));
+    }
+    resources.insert("nic_list".into(), Value::Array(nics));
 }

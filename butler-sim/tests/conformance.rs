@@ -27,6 +27,7 @@ async fn a_platform_without_optional_features_passes_with_their_checks_skipped()
             Capability::Power,
             Capability::Protection,
             Capability::Migration,
+            Capability::Reconfigure,
             Capability::Delete
         ]
     );

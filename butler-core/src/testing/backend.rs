@@ -87,6 +87,11 @@ pub async fn run_all(b: &dyn ClusterBackend, fx: &Fixture) -> Vec<Capability> {
     } else {
         skip(Capability::Migration, "migrate");
     }
+    if caps.has(Capability::Reconfigure) {
+        reconfigure(b, fx).await;
+    } else {
+        skip(Capability::Reconfigure, "reconfigure");
+    }
     if caps.has(Capability::Delete) {
         retire(b, fx).await;
     } else {
@@ -126,6 +131,16 @@ pub async fn lacking_features_answer_unsupported(b: &dyn ClusterBackend, fx: &Fi
                     .await
             }
             Capability::Delete => b.delete_vm("any").await.map(drop),
+            Capability::Reconfigure => {
+                let to = crate::backend::VmReconfig {
+                    cores_per_socket: 1,
+                    sockets: 1,
+                    ram_gib: 1,
+                    disks_gib: vec![1],
+                    nics: vec![],
+                };
+                b.reconfigure_vm("any", &to).await
+            }
             // Without long-polling, `wait_task` still answers (it asks once).
             _ => continue,
         };
@@ -310,6 +325,59 @@ pub async fn protect(b: &dyn ClusterBackend, fx: &Fixture, vm: &VmInfo) {
     assert_eq!(g.vms, vec![Arc::<str>::from(vm.name.as_str())]);
     assert_eq!(g.schedules.len(), 2, "{:?}", g.schedules);
     assert!(g.remote_sites.contains(&fx.destination));
+}
+
+/// Changes a third VM while it is off: more CPU and RAM, disk 0 grown, a
+/// disk and a NIC added; the platform then reports exactly that. Running
+/// (where the platform powers VMs), taking RAM away is refused and
+/// changes nothing; adding more is done hot.
+pub async fn reconfigure(b: &dyn ClusterBackend, fx: &Fixture) {
+    use crate::backend::{PowerChange, VmReconfig};
+    let vm = create_named(b, fx, &format!("{}-conf-3", fx.prefix)).await;
+    let mut disks = vm.disks_gib.clone();
+    disks[0] += 10;
+    disks.push(30);
+    let to = VmReconfig {
+        cores_per_socket: 2,
+        sockets: 2,
+        ram_gib: 8,
+        disks_gib: disks,
+        nics: vec![fx.subnet.clone(), fx.subnet.clone()],
+    };
+    ok(b.reconfigure_vm(&vm.uuid, &to).await, "reconfigure_vm");
+    let now =
+        ok(b.find_vm(&vm.name).await, "find_vm").unwrap_or_else(|| panic!("{} vanished", vm.name));
+    assert!(
+        to.is_done_on(&now),
+        "asked {to:?}, the platform shows {now:?}"
+    );
+    if b.capabilities().has(Capability::Power) {
+        ok(b.set_power(&vm.uuid, PowerChange::On).await, "set_power");
+        let less = VmReconfig {
+            ram_gib: 4,
+            ..to.clone()
+        };
+        let refused = b.reconfigure_vm(&vm.uuid, &less).await;
+        assert!(
+            matches!(&refused, Err(e) if !e.is_retryable()),
+            "less RAM while running: {refused:?}"
+        );
+        let more = VmReconfig {
+            ram_gib: 12,
+            ..to.clone()
+        };
+        ok(
+            b.reconfigure_vm(&vm.uuid, &more).await,
+            "hot reconfigure_vm",
+        );
+        let now = ok(b.find_vm(&vm.name).await, "find_vm")
+            .unwrap_or_else(|| panic!("{} vanished", vm.name));
+        assert_eq!(now.ram_gib, 12, "more RAM, hot");
+        ok(
+            b.set_power(&vm.uuid, PowerChange::HardOff).await,
+            "set_power",
+        );
+    }
 }
 
 /// Retires a second VM: out of its protection group (where the platform

@@ -512,6 +512,18 @@ pub(super) async fn put_vm(
         let t = format!("putfail-{}", f.counter.fetch_add(1, Ordering::SeqCst));
         return (StatusCode::ACCEPTED, axum::Json(json!({"metadata": {"kind": "vm", "uuid": uuid}, "status": {"state": "PENDING", "execution_context": {"task_uuid": t}}}))).into_response();
     }
+    // What the spec's resources ask for, read off the wire: a change of
+    // CPU, memory, disks or NICs goes to the simulator, which keeps AHV's
+    // rules (nothing removed while the VM runs, no disk shrinks).
+    let wanted = match resources_asked(sim, resources).await {
+        Ok(w) => w,
+        Err(msg) => return error(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_REQUEST", &msg),
+    };
+    if let Some(to) = wanted.filter(|to| !to.is_done_on(&current)) {
+        if let Err(e) = sim.reconfigure_vm(uuid, &to).await {
+            return from_backend(e);
+        }
+    }
     match sim.set_vm_project(uuid, &project.name).await {
         Ok(()) => {
             if body["metadata"]["categories"].is_object() {
@@ -534,6 +546,56 @@ pub(super) async fn put_vm(
         }
         Err(e) => from_backend(e),
     }
+}
+
+/// The CPU, memory, disks and NICs a PUT's `spec.resources` asks for;
+/// `None` when it names none of them. A NIC's subnet is read by uuid (a
+/// per-cluster subnet's `<uuid>:<cluster>` too), else by name.
+async fn resources_asked(
+    sim: &butler_sim::SimPlatform,
+    r: &Value,
+) -> Result<Option<butler_core::backend::VmReconfig>, String> {
+    let (Some(sockets), Some(cores), Some(mib)) = (
+        r["num_sockets"].as_u64(),
+        r["num_vcpus_per_socket"].as_u64(),
+        r["memory_size_mib"].as_u64(),
+    ) else {
+        return Ok(None);
+    };
+    let n =
+        |v: u64, what: &str| u32::try_from(v).map_err(|_| format!("{what} {v} is out of range"));
+    let mut disks = Vec::new();
+    for d in r["disk_list"].as_array().cloned().unwrap_or_default() {
+        if crate::decode::s(&d, &["device_properties", "device_type"]) == "DISK" {
+            let mib = d["disk_size_mib"]
+                .as_u64()
+                .ok_or("every DISK needs disk_size_mib")?;
+            disks.push(n(mib / 1024, "disk size")?);
+        }
+    }
+    let subnets = sim.list_subnets().await.map_err(|e| e.to_string())?;
+    let mut nics = Vec::new();
+    for nic in r["nic_list"].as_array().cloned().unwrap_or_default() {
+        let u = crate::decode::s(&nic, &["subnet_reference", "uuid"]);
+        let base = u.split_once(':').map_or(u.as_str(), |(b, _)| b);
+        let name = if u.is_empty() {
+            crate::decode::s(&nic, &["subnet_reference", "name"])
+        } else {
+            subnets
+                .iter()
+                .find(|s| s.uuid == base)
+                .map(|s| s.name.clone())
+                .ok_or_else(|| format!("unknown subnet {u}"))?
+        };
+        nics.push(name);
+    }
+    Ok(Some(butler_core::backend::VmReconfig {
+        cores_per_socket: n(cores, "num_vcpus_per_socket")?,
+        sockets: n(sockets, "num_sockets")?,
+        ram_gib: n(mib / 1024, "memory")?,
+        disks_gib: disks,
+        nics,
+    }))
 }
 
 /// `DELETE /vms/{uuid}`: 202 with the VM's intent, `DELETE_PENDING` and
