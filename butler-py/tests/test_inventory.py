@@ -67,3 +67,26 @@ def test_retire_runs_the_decommission_flow(b, ana, bea, ops):
     assert ana.vm(vm.id).lifecycle == "retired"
     with pytest.raises(ValueError):
         ana.retire(vm.id)
+
+
+def test_reconfigure_changes_the_vm_once_approved(b, ana, bea):
+    _provision(b, ana, bea, "py-grow")
+    vm = ana.vms()[0]
+    origin = ana.get_request(vm.request)
+    spec = origin.spec
+    spec.ram_gib = 2
+    spec.disks_gib = [*spec.disks_gib, 40]
+    with pytest.raises(butler.ValidationError) as bad:
+        shrunk = origin.spec
+        shrunk.disks_gib = [1]
+        ana.reconfigure(vm.id, shrunk)
+    assert "disk_shrinks" in str(bad.value)
+    r = ana.reconfigure(vm.id, spec, accept_downtime=True)
+    assert (r.kind, r.target_vm, r.state) == ("reconfigure", vm.id, "requested")
+    first = r.history[0]
+    assert [c.field for c in first.changes] == ["ram_gib", "disks_gib[1]"]
+    assert first.cost is not None and first.cost.after < first.cost.before
+    bea.approve(r.id, r.version)
+    assert b.provision()["completed"] == 1
+    now = ana.vm(vm.id)
+    assert (now.ram_gib, now.disks_gib, now.power) == (2, [*origin.spec.disks_gib, 40], "on")

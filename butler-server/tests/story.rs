@@ -360,7 +360,49 @@ async fn the_quickstart_story_over_http() {
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{:?}", unknown.body);
 
-    // 10. Ana retires web01 (now in Santiago): a decommission request,
+    // 10a. Ana asks for more RAM for web01 (now in Santiago): every
+    //      problem at once first, then the change, approved by Bea.
+    let mut bigger = done["spec"].clone();
+    bigger["cluster"] = json!("c1-madrid");
+    bigger["disks_gib"] = json!([1]);
+    let bad = s
+        .post(
+            &ana,
+            &format!("/api/vms/{vm_id}/reconfigure"),
+            json!({"spec": bigger}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        bad.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        bad.body
+    );
+    let mut bigger = done["spec"].clone();
+    bigger["ram_gib"] = json!(16);
+    let change = s
+        .post(
+            &ana,
+            &format!("/api/vms/{vm_id}/reconfigure"),
+            json!({"spec": bigger}),
+            None,
+        )
+        .await;
+    assert_eq!(change.status, StatusCode::CREATED, "{:?}", change.body);
+    let cid = change.body["id"].as_u64().unwrap_or(0);
+    assert_eq!(change.body["history"][0]["changes"][0]["field"], "ram_gib");
+    s.post(
+        &bea,
+        &format!("/api/requests/{cid}/approve"),
+        json!(null),
+        Some(&change.etag()),
+    )
+    .await;
+    wait_for_state(&s, &bea, cid, "completed").await;
+    assert_eq!(s.sim().vm(&vm).map(|v| v.ram_gib), Some(16));
+
+    // 10b. Ana retires web01: a decommission request,
     //     submitted at once; Bea may not ask for someone else's VM, but
     //     approves Ana's; the engine deletes it and the record says retired.
     let theirs = s

@@ -33,6 +33,31 @@ impl Session {
         })
     }
 
+    /// Asks to change the inventory VM ``vm_id``'s CPU, RAM, disks and NICs
+    /// to ``spec`` (the VM's spec as approved, with the changes): a
+    /// reconfigure request, submitted at once for an approver. With
+    /// ``accept_downtime`` the flow may power the VM off (and on again)
+    /// when the change needs it.
+    #[pyo3(signature = (vm_id, spec, accept_downtime=false))]
+    fn reconfigure(
+        &self,
+        py: Python<'_>,
+        vm_id: u64,
+        spec: &VmSpec,
+        accept_downtime: bool,
+    ) -> PyResult<Request> {
+        let (a, spec) = (self.actor.clone(), spec.to_core());
+        let vm = butler_core::inventory::VmId(vm_id);
+        Ok(Request {
+            inner: call!(py, self.requests, |s| s.reconfigure(
+                &a,
+                vm,
+                spec,
+                accept_downtime
+            ))?,
+        })
+    }
+
     /// Reads a request you may see.
     fn get_request(&self, py: Python<'_>, id: u64) -> PyResult<Request> {
         let a = self.actor.clone();

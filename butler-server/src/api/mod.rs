@@ -62,7 +62,7 @@ described_object! {
     /// A VM spec.
     SpecDoc = "A VM spec (SPEC §2): name, cores_per_socket, sockets, ram_gib, division, unit, environment, disk_type, cluster, disks_gib, nics, image, backup_local, backup_remote, cdrom, special_requirement";
     /// A request.
-    RequestDoc = "A request: id, owner, approver, state, spec, derived, estimate, progress, failure, vm_uuid, kind (absent for a new VM; {\"decommission\": {vm, name, platform_id, cluster}} to retire one), version, created_at, updated_at, history";
+    RequestDoc = "A request: id, owner, approver, state, spec, derived, estimate, progress, failure, vm_uuid, kind (absent for a new VM; {\"decommission\": {vm, name, platform_id, cluster}} to retire one; {\"reconfigure\": {target, accept_downtime}} to change one), version, created_at, updated_at, history";
     /// An estimate.
     EstimateDoc = "A monthly estimate with its lines (rate card, quantity, unit price, amount) and total";
     /// A migration group.
@@ -188,6 +188,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(vms::get_one))
         .routes(routes!(vms::power))
         .routes(routes!(vms::retire))
+        .routes(routes!(vms::reconfigure))
 }
 
 /// `201 Created`.

@@ -1,7 +1,7 @@
 //! The inventory (SPEC §12): the VMs Butler made or adopted, their power,
 //! adoption and the reconcile with the platform.
 
-use super::{RequestDoc, VmDoc};
+use super::{RequestDoc, SpecDoc, VmDoc};
 use crate::extract::{Caller, JsonBody, PathArgs, QueryArgs};
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
@@ -232,6 +232,42 @@ pub async fn retire(
         .butler()
         .requests()
         .decommission(&caller.actor, VmId(id))
+        .await?;
+    Ok(super::requests::with_etag(super::CREATED, &r))
+}
+
+/// A change of a VM.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReconfigureBody {
+    /// The VM's spec as approved, with the new CPU, RAM, disks and NICs.
+    #[schema(value_type = SpecDoc)]
+    pub spec: butler::vm_spec::VmSpec,
+    /// The flow may power the VM off (and on again) when the change needs it.
+    #[serde(default)]
+    pub accept_downtime: bool,
+}
+
+/// Asks to change a VM's CPU, RAM, disks and NICs: a reconfigure request,
+/// submitted at once for an approver (the VM's owner, or an Admin). Every
+/// problem of the spec and of the change comes back at once; the request's
+/// first history entry holds the fields changed and the monthly cost before
+/// and after.
+#[utoipa::path(post, path = "/api/vms/{id}/reconfigure", tag = "vms", params(("id" = u64, Path)),
+    request_body = ReconfigureBody,
+    responses(
+        (status = 201, description = "The reconfigure request; ETag and Location set", body = RequestDoc),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn reconfigure(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<u64>,
+    JsonBody(body): JsonBody<ReconfigureBody>,
+) -> ApiResult<axum::response::Response> {
+    let r = state
+        .butler()
+        .requests()
+        .reconfigure(&caller.actor, VmId(id), body.spec, body.accept_downtime)
         .await?;
     Ok(super::requests::with_etag(super::CREATED, &r))
 }
