@@ -262,7 +262,7 @@ impl Backends {
         )
         .await
         .map_err(|e| store_fault("record the change", e))?;
-        Ok(StepOutcome::done(if changed {
+        Ok(StepOutcome::done(if changed.is_some() {
             "recorded in the inventory"
         } else {
             "already recorded"

@@ -400,18 +400,13 @@ impl VmService {
         what: &str,
         edit: impl Fn(&mut VmRecord),
     ) -> Result<VmRecord, ButlerError> {
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let stored = self.store.get_vm(id).await?;
-            let mut next = stored.next(by, self.clock.now(), what);
-            edit(&mut next);
-            match self.store.update_vm(&next, stored.version).await {
-                Ok(()) => return Ok(next),
-                Err(StoreError::Conflict { .. }) if tries < UPDATE_TRIES => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let at = self.clock.now();
+        let changed = amend(self.store.as_ref(), id, by, at, what, |r| {
+            edit(r);
+            true
+        })
+        .await?;
+        changed.ok_or_else(|| ButlerError::NotFound(format!("VM record {id}")))
     }
 
     /// Records the VM `request` made (`platform_id`), unless it is
@@ -453,7 +448,7 @@ pub(crate) async fn move_lifecycle(
     at: chrono::DateTime<chrono::Utc>,
     what: &str,
 ) -> Result<bool, StoreError> {
-    amend(store, id, actor, at, what, |r| {
+    let moved = amend(store, id, actor, at, what, |r| {
         if r.lifecycle == lifecycle {
             return false;
         }
@@ -463,13 +458,15 @@ pub(crate) async fn move_lifecycle(
         }
         true
     })
-    .await
+    .await?;
+    Ok(moved.is_some())
 }
 
 /// Changes the record `id` with `edit`, adding `what` by `actor` to its
 /// history; `edit` answers `false` when there is nothing to do (a repeated
-/// step), and nothing is written. `true` when this call changed it. A
-/// record changed meanwhile (the reconciler) is read again.
+/// step), and nothing is written. The new record when this call changed
+/// it. A record changed meanwhile (the reconciler) is read again and
+/// edited afresh, up to `UPDATE_TRIES` times.
 pub(crate) async fn amend(
     store: &dyn Store,
     id: VmId,
@@ -477,23 +474,21 @@ pub(crate) async fn amend(
     at: chrono::DateTime<chrono::Utc>,
     what: &str,
     edit: impl Fn(&mut VmRecord) -> bool,
-) -> Result<bool, StoreError> {
-    // Each try reads the newest version; a handful is plenty against one
-    // reconciler, and a conflict that outlasts them is retried by the step.
-    let mut last = None;
-    for _ in 0..5 {
+) -> Result<Option<VmRecord>, StoreError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
         let rec = store.get_vm(id).await?;
         let mut next = rec.next(actor, at, what);
         if !edit(&mut next) {
-            return Ok(false);
+            return Ok(None);
         }
         match store.update_vm(&next, rec.version).await {
-            Ok(()) => return Ok(true),
-            Err(e @ StoreError::Conflict { .. }) => last = Some(e),
+            Ok(()) => return Ok(Some(next)),
+            Err(StoreError::Conflict { .. }) if tries < UPDATE_TRIES => continue,
             Err(e) => return Err(e),
         }
     }
-    Err(last.unwrap_or_else(|| StoreError::NotFound(format!("VM record {id}"))))
 }
 
 /// A running background reconciler ([`VmService::start_reconciler`]).
@@ -530,31 +525,23 @@ pub(crate) async fn record_migration(
         ) {
             continue;
         }
-        for _ in 0..UPDATE_TRIES {
-            let Some(rec) = store.find_vm_named(&line.vm).await? else {
-                break;
-            };
-            if rec.cluster == report.destination {
-                break;
+        let Some(rec) = store.find_vm_named(&line.vm).await? else {
+            continue;
+        };
+        let what = format!(
+            "migrated from {} to {} by run {}",
+            rec.cluster, report.destination, report.id
+        );
+        let to = &report.destination;
+        let changed = amend(store, rec.id, &report.started_by, at, &what, |r| {
+            if r.cluster == *to {
+                return false;
             }
-            let mut next = rec.next(
-                &report.started_by,
-                at,
-                format!(
-                    "migrated from {} to {} by run {}",
-                    rec.cluster, report.destination, report.id
-                ),
-            );
-            next.cluster = report.destination.clone();
-            match store.update_vm(&next, rec.version).await {
-                Ok(()) => {
-                    moved += 1;
-                    break;
-                }
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(e),
-            }
-        }
+            r.cluster = to.clone();
+            true
+        })
+        .await?;
+        moved += usize::from(changed.is_some());
     }
     Ok(moved)
 }
