@@ -1029,18 +1029,7 @@ impl ClusterBackend for NutanixBackend {
             }
         }
         self.update_vm(vm_uuid, op, "reconfigure", |vm| {
-            let resources = vm
-                .get_mut("spec")
-                .and_then(|s| s.as_object_mut())
-                .and_then(|s| s.get_mut("resources"))
-                .and_then(|r| r.as_object_mut())
-                .ok_or_else(|| {
-                    BackendError::new(
-                        ErrorKind::Permanent,
-                        op,
-                        "Prism returned a VM without spec.resources",
-                    )
-                })?;
+            let resources = resources_of(vm, op)?;
             resources.insert("num_sockets".into(), json!(to.sockets));
             resources.insert("num_vcpus_per_socket".into(), json!(to.cores_per_socket));
             resources.insert(
@@ -1073,18 +1062,7 @@ impl ClusterBackend for NutanixBackend {
         // bumps `spec_version` on every power change, which `update_vm`
         // reads afresh.
         self.update_vm(vm_uuid, op, &format!("power {change}"), |vm| {
-            let resources = vm
-                .get_mut("spec")
-                .and_then(|s| s.as_object_mut())
-                .and_then(|s| s.get_mut("resources"))
-                .and_then(|r| r.as_object_mut())
-                .ok_or_else(|| {
-                    BackendError::new(
-                        ErrorKind::Permanent,
-                        op,
-                        "Prism returned a VM without spec.resources",
-                    )
-                })?;
+            let resources = resources_of(vm, op)?;
             resources.insert("power_state".into(), json!(state));
             match mechanism {
                 Some(m) => {
@@ -1218,4 +1196,22 @@ fn rewire_nics(resources: &mut serde_json::Map<String, Value>, wanted: &[(String
         nics.push(json!({"subnet_reference": {"kind": "subnet", "uuid": uuid, "name": name}, "is_connected": true}));
     }
     resources.insert("nic_list".into(), Value::Array(nics));
+}
+
+/// The `spec.resources` object of a VM read for a PUT.
+fn resources_of<'a>(
+    vm: &'a mut serde_json::Map<String, Value>,
+    op: &'static str,
+) -> Result<&'a mut serde_json::Map<String, Value>, BackendError> {
+    vm.get_mut("spec")
+        .and_then(|s| s.as_object_mut())
+        .and_then(|s| s.get_mut("resources"))
+        .and_then(|r| r.as_object_mut())
+        .ok_or_else(|| {
+            BackendError::new(
+                ErrorKind::Permanent,
+                op,
+                "Prism returned a VM without spec.resources",
+            )
+        })
 }

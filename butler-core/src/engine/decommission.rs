@@ -5,7 +5,7 @@
 //! are left alone. The order is [`crate::request::flow::DECOMMISSION`].
 
 use super::flow::{permanent, Backends, StepAction, StepCtx, StepFault, StepOutcome};
-use crate::backend::{BillingStop, Capability, PowerChange, PowerState, TaskState, VmInfo};
+use crate::backend::{BillingStop, Capability, PowerChange, PowerState, VmInfo};
 use crate::inventory::Lifecycle;
 use crate::request::{ProvisioningStep, Target};
 
@@ -229,21 +229,7 @@ impl Backends {
             )));
         }
         let task = self.cluster.delete_vm(&t.platform_id).await?;
-        match self.wait_task(cx.config, &task, cx.deadline).await? {
-            TaskState::Succeeded => {}
-            TaskState::Failed(reason) => {
-                return Err(permanent(format!(
-                    "platform task {} failed: {reason}",
-                    task.0
-                )))
-            }
-            other => {
-                return Err(permanent(format!(
-                    "platform task {} ended {other:?}",
-                    task.0
-                )))
-            }
-        }
+        self.task_succeeds(cx.config, &task, cx.deadline).await?;
         if self.target_vm(t).await?.is_some() {
             return Err(StepFault {
                 retryable: true,

@@ -48,6 +48,28 @@ fn made(uuid: String, detail: String) -> StepOutcome {
     }
 }
 
+/// What billing is told of the VM `vm_name` (`vm_uuid`) as `r` asks for
+/// it, from `at`'s day: its cost center, resources and monthly estimate.
+pub(super) fn billed(
+    r: &crate::request::Request,
+    vm_name: String,
+    vm_uuid: String,
+    at: DateTime<Utc>,
+) -> BillingActivation {
+    BillingActivation {
+        vm_name,
+        vm_uuid,
+        cost_center: r.spec.derived().cost_center.clone(),
+        vcpus: r.spec.vcpus(),
+        ram_gib: r.spec.ram_gib,
+        storage_gib: r.spec.storage_gib(),
+        disk_type: r.spec.disk_type.clone(),
+        request: r.id.0,
+        estimate: r.estimate.clone(),
+        effective_date: at.date_naive(),
+    }
+}
+
 /// A step this deployment switched off: recorded as such, never as done.
 fn skipped() -> StepOutcome {
     StepOutcome::done("skipped by configuration")
@@ -80,21 +102,7 @@ impl Backends {
             power_on: true,
         };
         let task = self.cluster.create_vm(&req).await?;
-        match self.wait_task(cfg, &task, deadline).await? {
-            TaskState::Succeeded => {}
-            TaskState::Failed(reason) => {
-                return Err(permanent(format!(
-                    "platform task {} failed: {reason}",
-                    task.0
-                )))
-            }
-            other => {
-                return Err(permanent(format!(
-                    "platform task {} ended {other:?}",
-                    task.0
-                )))
-            }
-        }
+        self.task_succeeds(cfg, &task, deadline).await?;
         let vm = self
             .cluster
             .find_vm(&name)
@@ -150,7 +158,27 @@ impl Backends {
         }
     }
 
-    pub(super) async fn wait_task(
+    /// Waits for `task` and answers a permanent fault unless it succeeded.
+    pub(super) async fn task_succeeds(
+        &self,
+        cfg: &EngineConfig,
+        task: &TaskId,
+        deadline: DateTime<Utc>,
+    ) -> Result<(), StepFault> {
+        match self.wait_task(cfg, task, deadline).await? {
+            TaskState::Succeeded => Ok(()),
+            TaskState::Failed(reason) => Err(permanent(format!(
+                "platform task {} failed: {reason}",
+                task.0
+            ))),
+            other => Err(permanent(format!(
+                "platform task {} ended {other:?}",
+                task.0
+            ))),
+        }
+    }
+
+    async fn wait_task(
         &self,
         cfg: &EngineConfig,
         task: &TaskId,
@@ -323,18 +351,7 @@ impl Backends {
         if self.billing.is_active(&name).await? {
             return Ok(StepOutcome::done("already active"));
         }
-        let act = BillingActivation {
-            vm_name: name,
-            vm_uuid: self.uuid(cx).await?,
-            cost_center: r.spec.derived().cost_center.clone(),
-            vcpus: r.spec.vcpus(),
-            ram_gib: r.spec.ram_gib,
-            storage_gib: r.spec.storage_gib(),
-            disk_type: r.spec.disk_type.clone(),
-            request: r.id.0,
-            estimate: r.estimate.clone(),
-            effective_date: self.clock.now().date_naive(),
-        };
+        let act = billed(r, name, self.uuid(cx).await?, self.clock.now());
         self.billing.activate(&act).await?;
         Ok(StepOutcome::done(format!(
             "billing active for cost center {}",

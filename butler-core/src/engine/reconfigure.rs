@@ -7,7 +7,8 @@
 
 use super::decommission::{store_fault, target};
 use super::flow::{permanent, Backends, StepAction, StepCtx, StepFault, StepOutcome};
-use crate::backend::{BillingActivation, Capability, PowerChange, PowerState, VmReconfig};
+use super::provisioning::billed;
+use crate::backend::{Capability, PowerChange, PowerState, VmReconfig};
 use crate::request::{ProvisioningStep, Request, RequestKind};
 
 /// Each reconfigure step and its action.
@@ -216,18 +217,7 @@ impl Backends {
             return Ok(StepOutcome::done("skipped by configuration"));
         }
         let (t, r) = (target(cx)?, cx.request);
-        let act = BillingActivation {
-            vm_name: t.name.clone(),
-            vm_uuid: t.platform_id.clone(),
-            cost_center: r.spec.derived().cost_center.clone(),
-            vcpus: r.spec.vcpus(),
-            ram_gib: r.spec.ram_gib,
-            storage_gib: r.spec.storage_gib(),
-            disk_type: r.spec.disk_type.clone(),
-            request: r.id.0,
-            estimate: r.estimate.clone(),
-            effective_date: self.clock.now().date_naive(),
-        };
+        let act = billed(r, t.name.clone(), t.platform_id.clone(), self.clock.now());
         self.billing.change(&act).await?;
         Ok(StepOutcome::done(format!(
             "billing at {} {} a month from {}",
