@@ -3,13 +3,17 @@
 //!   first, with the total) through `VmService::list`, over `n` stored VM
 //!   records of 1,000 owners (`BUTLER_BENCH_VMS`, default 1,000,000);
 //! - `vms_keyset_page/<store>/<n>`: the 50 records below the middle one
-//!   (how the reconcile pages), at the same cost however deep.
+//!   (how the reconcile pages), at the same cost however deep;
+//! - `reconcile/<store>/<n>`: the whole inventory compared with the
+//!   platform (a simulated fleet of the same `n` VMs), nothing drifted.
 //!
 //! The PostgreSQL variant (feature `postgres`) needs
 //! `BUTLER_TEST_POSTGRES_URL` and is skipped without it.
 
 use butler::auth::{Actor, Role};
+use butler::backend::{ClusterBackend, VmInfo};
 use butler::inventory::{InventoryConfig, VmId, VmQuery, VmRecord, VmService};
+use butler::sim::{fleet, SimPlatform};
 use butler::store::{SqliteStore, Store};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::sync::Arc;
@@ -29,30 +33,35 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// A record of owner `u<i % 1000>` numbered `i + 1`.
-fn record(i: usize) -> VmRecord {
-    let sim = butler::backend::VmInfo {
-        uuid: format!("uuid-{i}"),
-        name: format!("vm{i}-r{i}"),
-        cluster: if i % 2 == 0 {
-            "c1-madrid"
-        } else {
-            "c2-santiago"
+/// A simulated platform of `n` VMs (a generated fleet on its first
+/// cluster) and its VMs as it lists them.
+fn platform(n: usize) -> (SimPlatform, Vec<VmInfo>) {
+    let sim = SimPlatform::demo(1);
+    fleet::generate(
+        &sim,
+        &fleet::FleetSpec {
+            vms: n,
+            groups: (n / 100).max(1),
+            ..Default::default()
+        },
+    );
+    let rt = runtime();
+    let vms = rt.block_on(async {
+        let mut all = Vec::new();
+        for c in sim.list_clusters().await.expect("clusters") {
+            all.extend(sim.list_vms(&c.name).await.expect("vms"));
         }
-        .into(),
-        project: None,
-        power: butler::backend::PowerState::On,
-        state: butler::backend::VmState::Ready,
-        vcpus: 2,
-        ram_gib: 4,
-        disks_gib: vec![40, 100],
-        nics: vec!["vlan-10".into()],
-        categories: vec![],
-        ip_addresses: vec![],
-    };
+        all
+    });
+    (sim, vms)
+}
+
+/// The record of the platform's VM `vm`, adopted for owner `u<i % 1000>`
+/// and numbered `i + 1`.
+fn record(i: usize, vm: &VmInfo) -> VmRecord {
     VmRecord::adopted(
         VmId(i as u64 + 1),
-        &sim,
+        vm,
         &format!("u{}", i % 1000),
         "CC-1001",
         "bench",
@@ -60,14 +69,14 @@ fn record(i: usize) -> VmRecord {
     )
 }
 
-/// Stores `n` records, 16 writers at a time.
-async fn fill(store: Arc<dyn Store>, n: usize) {
+/// Stores a record of every VM, 16 writers at a time.
+async fn fill(store: Arc<dyn Store>, vms: Arc<Vec<VmInfo>>) {
     let mut set = tokio::task::JoinSet::new();
     for w in 0..16usize {
-        let store = store.clone();
+        let (store, vms) = (store.clone(), vms.clone());
         set.spawn(async move {
-            for i in (w..n).step_by(16) {
-                store.insert_vm(&record(i)).await.expect("insert");
+            for i in (w..vms.len()).step_by(16) {
+                store.insert_vm(&record(i, &vms[i])).await.expect("insert");
             }
         });
     }
@@ -75,14 +84,14 @@ async fn fill(store: Arc<dyn Store>, n: usize) {
 }
 
 fn pages(c: &mut Criterion, name: &str, store: Arc<dyn Store>, rt: &tokio::runtime::Runtime) {
-    let n = stored();
+    let (sim, vms) = platform(stored());
+    let n = vms.len();
     let t = std::time::Instant::now();
-    rt.block_on(fill(store.clone(), n));
+    rt.block_on(fill(store.clone(), Arc::new(vms)));
     eprintln!(
         "{name}: {n} VM records stored in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let sim = butler::sim::SimPlatform::demo(1);
     let vms = VmService::new(
         store.clone(),
         Arc::new(sim.clone()),
@@ -114,6 +123,19 @@ fn pages(c: &mut Criterion, name: &str, store: Arc<dyn Store>, rt: &tokio::runti
             let page = rt.block_on(store.list_vms(q)).expect("list");
             assert_eq!(page.items.len(), 50);
             page
+        })
+    });
+    g.finish();
+    // The whole estate compared with the platform: one listing per
+    // cluster, the records in keyset pages; nothing drifted, nothing written.
+    let olga = Actor::trusted("olga", [Role::Operator]).expect("actor");
+    let mut g = c.benchmark_group("reconcile");
+    g.sample_size(10);
+    g.bench_with_input(BenchmarkId::new(name, n), &n, |b, &n| {
+        b.iter(|| {
+            let s = rt.block_on(vms.reconcile(&olga)).expect("reconcile");
+            assert_eq!((s.checked, s.drifted), (n, 0));
+            s
         })
     });
     g.finish();

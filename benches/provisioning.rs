@@ -1,6 +1,8 @@
 //! End-to-end provisioning throughput: approved requests taken to
 //! `Completed` by the engine on the simulator (zero latency, instant tasks)
 //! with the SQLite store on a file (WAL). Requests/s = N / median time.
+//! `decommission/…` does the same for approved decommissions of VMs the
+//! engine provisioned first (not timed).
 
 use butler::auth::{Actor, Role};
 use butler::engine::{Engine, EngineConfig};
@@ -11,6 +13,45 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 async fn setup(n: usize, dir: &std::path::Path) -> Arc<Engine> {
+    setup_butler(n, dir).await.1
+}
+
+/// `n` VMs provisioned, then a decommission of each asked and approved:
+/// the engine that will retire them.
+async fn setup_decommissions(n: usize, dir: &std::path::Path) -> Arc<Engine> {
+    let (butler, engine) = setup_butler(n, dir).await;
+    let s = engine.run_until_idle().await.expect("provision");
+    assert_eq!(s.completed, n);
+    let svc = butler.requests();
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
+    let mut before = None;
+    loop {
+        let page = butler
+            .vms()
+            .list(
+                &ana,
+                &butler::inventory::VmQuery {
+                    before,
+                    limit: Some(1000),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("list");
+        if page.items.is_empty() {
+            break;
+        }
+        before = page.items.last().map(|v| v.id);
+        for vm in page.items {
+            let r = svc.decommission(&ana, vm.id).await.expect("decommission");
+            svc.approve(&bea, r.id, r.version).await.expect("approve");
+        }
+    }
+    engine
+}
+
+async fn setup_butler(n: usize, dir: &std::path::Path) -> (Butler, Arc<Engine>) {
     let timings = Timings {
         queue: Duration::ZERO,
         create_vm: Duration::ZERO,
@@ -40,7 +81,8 @@ async fn setup(n: usize, dir: &std::path::Path) -> Arc<Engine> {
         let r = svc.submit(&ana, r.id, r.version).await.expect("submit");
         svc.approve(&bea, r.id, r.version).await.expect("approve");
     }
-    butler.engine().expect("the simulator provisions").clone()
+    let engine = butler.engine().expect("the simulator provisions").clone();
+    (butler, engine)
 }
 
 fn throughput(c: &mut Criterion) {
@@ -74,6 +116,28 @@ fn throughput(c: &mut Criterion) {
             },
         );
     }
+    g.finish();
+    let mut g = c.benchmark_group("decommission");
+    g.sample_size(10);
+    let n = 2000usize;
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_with_input(
+        BenchmarkId::new("approved_to_completed_sqlite", n),
+        &n,
+        |b, &n| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let engine = rt.block_on(setup_decommissions(n, dir.path()));
+                    let t = Instant::now();
+                    let s = rt.block_on(engine.run_until_idle()).expect("engine run");
+                    total += t.elapsed();
+                    assert_eq!(s.completed, n);
+                }
+                total
+            })
+        },
+    );
     g.finish();
 }
 

@@ -176,6 +176,25 @@ async fn the_quickstart_story_in_the_browser() {
         Some("c2-santiago".into())
     );
 
+    b.logout().await;
+
+    // Ana opens her VM's own page from "My VMs": its history shows the
+    // move; she asks for more RAM, then to retire it, from its forms.
+    b.login(&base, "ana", &s.password("ana")).await;
+    b.go(&format!("{base}/vms")).await;
+    b.click("#vms a").await;
+    let history = b.wait_text("#history", "migrated").await;
+    assert!(history.contains("c2-santiago"), "{history}");
+    b.fill("#ram_gib", "16").await;
+    b.click("#accept_downtime").await;
+    b.click("#reconfigure button").await;
+    b.wait_text("#state", "requested").await;
+    b.shot("11-reconfigure-asked").await;
+    b.go(&format!("{base}/vms")).await;
+    b.click("#vms a").await;
+    b.click("#retire button").await;
+    b.wait_text("#state", "requested").await;
+
     // Spanish is a click away.
     b.click("a.lang").await;
     b.wait_text("header nav", "Solicitudes").await;

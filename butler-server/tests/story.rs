@@ -379,18 +379,52 @@ async fn the_quickstart_story_over_http() {
         "{:?}",
         bad.body
     );
-    let mut bigger = done["spec"].clone();
-    bigger["ram_gib"] = json!(16);
-    let change = s
-        .post(
-            &ana,
-            &format!("/api/vms/{vm_id}/reconfigure"),
-            json!({"spec": bigger}),
-            None,
-        )
-        .await;
-    assert_eq!(change.status, StatusCode::CREATED, "{:?}", change.body);
-    let cid = change.body["id"].as_u64().unwrap_or(0);
+    // The change itself through the VM's own console page, whose form
+    // starts from the VM's spec as approved.
+    let vm_page = s
+        .http
+        .get(format!("{}/vms/{vm_id}", s.base))
+        .header("cookie", cookie.clone())
+        .send()
+        .await
+        .expect("the console answers")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        vm_page.contains("Cambiar recursos")
+            && vm_page.contains("Retirar")
+            && vm_page.contains("migrated from c1-madrid to c2-santiago"),
+        "{vm_page}"
+    );
+    let disks = done["spec"]["disks_gib"][0].as_u64().unwrap_or(0);
+    let asked = s
+        .http
+        .post(format!("{}/vms/{vm_id}/reconfigure", s.base))
+        .header("cookie", cookie.clone())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "_csrf={csrf}&cores_per_socket=2&sockets=1&ram_gib=16&disks_gib={disks}&nics=vlan-10"
+        ))
+        .send()
+        .await
+        .expect("the console answers");
+    assert_eq!(asked.status(), StatusCode::SEE_OTHER);
+    let to = asked
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let cid: u64 = to
+        .strip_prefix("/requests/")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not sent to the request: {to}"));
+    let change = s.get(&ana, &format!("/api/requests/{cid}")).await;
+    assert_eq!(
+        change.body["kind"]["reconfigure"]["target"]["vm"],
+        json!(vm_id)
+    );
     assert_eq!(change.body["history"][0]["changes"][0]["field"], "ram_gib");
     s.post(
         &bea,

@@ -304,32 +304,54 @@ impl VmService {
 
     pub(crate) async fn reconcile_all(&self, by: &str) -> Result<ReconcileSummary, ButlerError> {
         let mut summary = ReconcileSummary::default();
-        // Every VM of every cluster, by name, read once per cluster.
-        let mut found: HashMap<String, VmInfo> = HashMap::new();
+        // Every VM of every cluster, read once per cluster, found by name.
+        let mut listed: Vec<VmInfo> = Vec::new();
         for c in self.cluster.list_clusters().await? {
-            for vm in self.cluster.list_vms(&c.name).await? {
-                found.insert(vm.name.clone(), vm);
-            }
+            listed.extend(self.cluster.list_vms(&c.name).await?);
         }
-        // Keyset pages, newest first: each costs the same however deep.
+        let found: HashMap<&str, &VmInfo> = listed.iter().map(|v| (v.name.as_str(), v)).collect();
+        // Keyset pages, newest first, one lifecycle at a time: each page
+        // costs the same however deep (two lifecycles in one query make the
+        // database sort every record below the key, page after page).
+        for lifecycle in [Lifecycle::Active, Lifecycle::Retiring] {
+            self.reconcile_lifecycle(lifecycle, &found, by, &mut summary)
+                .await?;
+        }
+        tracing::info!(
+            checked = summary.checked,
+            changed = summary.changed,
+            drifted = summary.drifted,
+            "inventory reconciled"
+        );
+        Ok(summary)
+    }
+
+    /// Compares the records in `lifecycle` with what the platform lists.
+    async fn reconcile_lifecycle(
+        &self,
+        lifecycle: Lifecycle,
+        found: &HashMap<&str, &VmInfo>,
+        by: &str,
+        summary: &mut ReconcileSummary,
+    ) -> Result<(), ButlerError> {
         let mut before = None;
         loop {
             let page = self
                 .store
                 .list_vms(&VmQuery {
-                    lifecycles: vec![Lifecycle::Active, Lifecycle::Retiring],
+                    lifecycles: vec![lifecycle],
                     before,
                     limit: Some(self.config.reconcile_page.max(1)),
                     ..VmQuery::default()
                 })
                 .await?;
             if page.items.is_empty() {
-                break;
+                return Ok(());
             }
             before = page.items.last().map(|r| r.id);
             for rec in page.items {
                 summary.checked += 1;
-                let vm = found.get(&rec.name);
+                let vm = found.get(rec.name.as_str()).copied();
                 let d = drift(&rec, vm);
                 let power = vm.map_or(rec.power, |v| v.power);
                 if !d.is_empty() {
@@ -356,13 +378,6 @@ impl VmService {
                 .await?;
             }
         }
-        tracing::info!(
-            checked = summary.checked,
-            changed = summary.changed,
-            drifted = summary.drifted,
-            "inventory reconciled"
-        );
-        Ok(summary)
     }
 
     /// Reconciles every [`InventoryConfig::reconcile_every`] in the

@@ -194,6 +194,21 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("power_unknown_state", "Desconocido", "Unknown"),
     ("power_done", "Hecho", "Done"),
     ("power_already", "Ya estaba así", "It already was"),
+    ("vm", "Máquina virtual", "Virtual machine"),
+    ("lifecycle", "Ciclo de vida", "Lifecycle"),
+    ("vcpus", "vCPU", "vCPUs"),
+    ("disks_gib", "Discos (GiB)", "Disks (GiB)"),
+    ("when", "Cuándo", "When"),
+    ("who", "Quién", "Who"),
+    ("what", "Qué", "What"),
+    ("reconfigure", "Cambiar recursos", "Change resources"),
+    ("reconfigure_help", "Separe discos y VLAN con comas; los discos solo crecen.", "Separate disks and VLANs with commas; disks only grow."),
+    ("accept_downtime", "Acepto que se apague si el cambio lo necesita", "I accept it being powered off if the change needs it"),
+    ("ask_change", "Solicitar el cambio", "Ask for the change"),
+    ("retire", "Retirar", "Retire"),
+    ("retire_help", "Se apaga, se quita de la protección, la monitorización y la facturación, y se borra, tras la aprobación.", "Once approved it is powered off, taken out of protection, monitoring and billing, and deleted."),
+    ("ask_retire", "Solicitar el retiro", "Ask to retire it"),
+    ("not_changeable", "Esta VM ya no se puede cambiar.", "This VM can no longer be changed."),
 ];
 
 /// A word in `lang` (the key itself when missing, so a gap shows).

@@ -1,5 +1,6 @@
 //! The inventory in the console: the VMs the user may see, with their
-//! power and drift, and a form per power change (SPEC §12).
+//! power and drift, and a form per power change; a VM's own page with its
+//! history and the forms that ask to change or retire it (SPEC §12).
 
 use super::{render, Chrome, Form, Viewer};
 use crate::AppState;
@@ -7,7 +8,7 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use butler::backend::{PowerChange, PowerState};
 use butler::inventory::{PowerOutcome, PowerRequest, VmId, VmQuery};
 
@@ -29,6 +30,230 @@ struct VmsPage {
     total: usize,
     changes: Vec<(&'static str, String)>,
     notice: String,
+}
+
+/// The reconfigure form, filled with the VM's spec as approved.
+struct ChangeForm {
+    cores_per_socket: u32,
+    sockets: u32,
+    ram_gib: u32,
+    disks: String,
+    nics: String,
+}
+
+#[derive(Template)]
+#[template(path = "vm.html")]
+struct VmPage {
+    c: Chrome,
+    vm: VmRow,
+    cost_center: String,
+    lifecycle: String,
+    vcpus: u32,
+    ram_gib: u32,
+    disks: String,
+    nics: String,
+    active: bool,
+    changes: Vec<(&'static str, String)>,
+    form: Option<ChangeForm>,
+    history: Vec<(String, String, String)>,
+    notice: String,
+}
+
+fn joined<T: ToString>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn power_changes(c: &Chrome) -> Vec<(&'static str, String)> {
+    [
+        ("on", "power_on"),
+        ("guest_shutdown", "power_off"),
+        ("guest_restart", "restart"),
+    ]
+    .into_iter()
+    .map(|(change, k)| (change, c.t(k).to_string()))
+    .collect()
+}
+
+/// The VM's spec as approved (the request that made or last changed
+/// it), when the viewer may read that request.
+async fn approved_spec(
+    state: &AppState,
+    v: &Viewer,
+    rec: &butler::inventory::VmRecord,
+) -> Option<butler::vm_spec::VmSpec> {
+    let id = rec.last_change.or(rec.request)?;
+    let r = state.butler().requests().get(&v.actor, id).await.ok()?;
+    Some(r.spec.spec().clone())
+}
+
+async fn vm_page(state: &AppState, v: Viewer, id: u64, notice: String) -> Response {
+    let rec = match state.butler().vms().get(&v.actor, VmId(id)).await {
+        Ok(r) => r,
+        Err(e) => return v.butler_error(e),
+    };
+    let active = rec.lifecycle == butler::inventory::Lifecycle::Active;
+    let form = match active {
+        true => approved_spec(state, &v, &rec).await.map(|s| ChangeForm {
+            cores_per_socket: s.cores_per_socket,
+            sockets: s.sockets,
+            ram_gib: s.ram_gib,
+            disks: joined(&s.disks_gib),
+            nics: joined(&s.nics),
+        }),
+        false => None,
+    };
+    let page = VmPage {
+        vm: VmRow {
+            id: rec.id.0,
+            name: rec.name.clone(),
+            display_name: rec.display_name.clone(),
+            owner: rec.owner.clone(),
+            cluster: rec.cluster.clone(),
+            power: v.chrome.t(power_key(rec.power)).to_string(),
+            drift: joined(&rec.drift),
+        },
+        cost_center: rec.cost_center.clone(),
+        lifecycle: rec.lifecycle.to_string(),
+        vcpus: rec.spec.vcpus,
+        ram_gib: rec.spec.ram_gib,
+        disks: joined(&rec.spec.disks_gib),
+        nics: joined(&rec.spec.nics),
+        active,
+        changes: power_changes(&v.chrome),
+        form,
+        history: rec
+            .history
+            .iter()
+            .rev()
+            .map(|h| {
+                (
+                    h.at.format("%Y-%m-%d %H:%M").to_string(),
+                    h.actor.clone(),
+                    h.what.clone(),
+                )
+            })
+            .collect(),
+        notice,
+        c: v.chrome,
+    };
+    render(&page).into_response()
+}
+
+/// `GET /vms/{id}`: the VM, its history, and the forms of what may be
+/// asked of it.
+pub(super) async fn one(State(state): State<AppState>, v: Viewer, Path(id): Path<u64>) -> Response {
+    vm_page(&state, v, id, String::new()).await
+}
+
+/// `POST /vms/{id}/retire`: asks to retire the VM; on to the request.
+pub(super) async fn retire(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Response {
+    let form = Form::parse(&body);
+    if let Err(r) = v.check_csrf(&form) {
+        return r;
+    }
+    match state
+        .butler()
+        .requests()
+        .decommission(&v.actor, VmId(id))
+        .await
+    {
+        Ok(r) => Redirect::to(&format!("/requests/{}", r.id.0)).into_response(),
+        Err(e) => v.butler_error(e),
+    }
+}
+
+/// A whole number from the form, or the error page naming the field.
+fn number(v: &Viewer, form: &Form, field: &str) -> Result<u32, Response> {
+    form.one(field).trim().parse().map_err(|_| {
+        v.error_page(
+            StatusCode::BAD_REQUEST,
+            "problems",
+            &format!("{field}: not a whole number"),
+        )
+    })
+}
+
+/// `POST /vms/{id}/reconfigure`: asks to change the VM's CPU, RAM, disks
+/// (comma-separated GiB) and NICs (comma-separated VLANs); on to the
+/// request. Every problem of the change comes back at once.
+pub(super) async fn reconfigure(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Response {
+    let form = Form::parse(&body);
+    if let Err(r) = v.check_csrf(&form) {
+        return r;
+    }
+    let rec = match state.butler().vms().get(&v.actor, VmId(id)).await {
+        Ok(r) => r,
+        Err(e) => return v.butler_error(e),
+    };
+    let Some(mut spec) = approved_spec(&state, &v, &rec).await else {
+        return v.error_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "problems",
+            "this VM has no request to change (adopted): use the API",
+        );
+    };
+    let numbers = (|| {
+        Ok::<_, Response>((
+            number(&v, &form, "cores_per_socket")?,
+            number(&v, &form, "sockets")?,
+            number(&v, &form, "ram_gib")?,
+        ))
+    })();
+    let (cores, sockets, ram) = match numbers {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let mut disks = Vec::new();
+    for d in form
+        .one("disks_gib")
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        match d.parse() {
+            Ok(n) => disks.push(n),
+            Err(_) => {
+                return v.error_page(
+                    StatusCode::BAD_REQUEST,
+                    "problems",
+                    &format!("disks_gib: {d:?} is not a whole number of GiB"),
+                )
+            }
+        }
+    }
+    (spec.cores_per_socket, spec.sockets, spec.ram_gib) = (cores, sockets, ram);
+    spec.disks_gib = disks;
+    spec.nics = form
+        .one("nics")
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect();
+    let downtime = form.one("accept_downtime") == "yes";
+    match state
+        .butler()
+        .requests()
+        .reconfigure(&v.actor, VmId(id), spec, downtime)
+        .await
+    {
+        Ok(r) => Redirect::to(&format!("/requests/{}", r.id.0)).into_response(),
+        Err(e) => v.butler_error(e),
+    }
 }
 
 fn power_key(p: PowerState) -> &'static str {
@@ -66,14 +291,7 @@ async fn page(state: &AppState, v: Viewer, notice: String, status: StatusCode) -
                     })
                     .collect(),
                 total: p.total,
-                changes: [
-                    ("on", "power_on"),
-                    ("guest_shutdown", "power_off"),
-                    ("guest_restart", "restart"),
-                ]
-                .into_iter()
-                .map(|(c, k)| (c, v.chrome.t(k).to_string()))
-                .collect(),
+                changes: power_changes(&v.chrome),
                 notice,
                 c: v.chrome,
             };
@@ -123,6 +341,9 @@ pub(super) async fn power(
                 _ => "power_done",
             };
             let notice = v.chrome.t(key).to_string();
+            if form.one("back") == "vm" {
+                return vm_page(&state, v, id, notice).await;
+            }
             page(&state, v, notice, StatusCode::OK).await
         }
         Err(e) => v.butler_error(e),
