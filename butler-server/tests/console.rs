@@ -159,7 +159,22 @@ async fn the_quickstart_story_in_the_browser() {
         "findings grouped by code"
     );
     b.shot("08-validation-errors").await;
-    s.sim().set_vm_power(&vm, PowerState::Off);
+    // She shuts the VM down from "My VMs" (Operators see every VM), then
+    // back to the group: the journey needs nothing but the console.
+    let here = b.c.current_url().await.expect("url");
+    let gid: String = here
+        .path()
+        .trim_start_matches("/groups/")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let group_url = format!("{base}/groups/{gid}");
+    b.go(&format!("{base}/vms")).await;
+    b.click(&format!("button[aria-label='Shut down {}']", "web01"))
+        .await;
+    b.wait_text("[role=status]", "Done").await;
+    assert_eq!(s.sim().vm(&vm).map(|v| v.power), Some(PowerState::Off));
+    b.go(&group_url).await;
     b.click("#refresh").await;
     b.wait_text("#vms", "c1-madrid").await;
     b.click("#validate").await;
