@@ -3,7 +3,7 @@
 
 use crate::store::{is, pg, Cached, PostgresStore};
 use async_trait::async_trait;
-use butler_core::inventory::{VmId, VmQuery, VmRecord};
+use butler_core::inventory::{VmId, VmQuery, VmRecord, VmShape};
 use butler_core::store::sql::codec::{num, parse};
 use butler_core::store::sql::vms::{self, Param, Statement};
 use butler_core::store::sql::Dialect;
@@ -114,6 +114,22 @@ impl VmStore for PostgresStore {
     }
 
     async fn list_vms(&self, query: &VmQuery) -> Result<Page<VmRecord>, StoreError> {
+        let (total, rows) = self.list_rows(query).await?;
+        Ok(vms::decode_page(total, rows))
+    }
+
+    async fn list_vm_shapes(&self, query: &VmQuery) -> Result<Page<VmShape>, StoreError> {
+        let (total, rows) = self.list_rows(query).await?;
+        Ok(vms::decode_page(total, rows))
+    }
+}
+
+impl PostgresStore {
+    /// The total (on a first page) and the (id, body) rows `query` selects.
+    async fn list_rows(
+        &self,
+        query: &VmQuery,
+    ) -> Result<(Option<i64>, Vec<(i64, String)>), StoreError> {
         let (count, page) = vms::list(D, query);
         let c = self.client().await?;
         let total: Option<i64> = match &count {
@@ -126,6 +142,6 @@ impl VmStore for PostgresStore {
             .iter()
             .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)))
             .collect();
-        Ok(vms::decode_page(total, rows))
+        Ok((total, rows))
     }
 }

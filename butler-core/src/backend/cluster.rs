@@ -619,6 +619,24 @@ pub trait ClusterBackend: Send + Sync {
             Capability::Protection,
         ))
     }
+    /// The names of the protection groups on `cluster` that hold the VM
+    /// named `vm_name` ([`Capability::Protection`]). The default filters
+    /// [`list_protection_groups`](Self::list_protection_groups); a backend
+    /// that can look a VM's groups up directly overrides it (retiring a
+    /// VM should not cost a read of every group).
+    async fn protection_groups_of(
+        &self,
+        cluster: &str,
+        vm_name: &str,
+    ) -> Result<Vec<String>, BackendError> {
+        Ok(self
+            .list_protection_groups(cluster)
+            .await?
+            .into_iter()
+            .filter(|g| g.vms.iter().any(|v| **v == *vm_name))
+            .map(|g| g.name)
+            .collect())
+    }
     /// The remote sites `cluster` can replicate to, as the platform names
     /// them (the names a [`Schedule::remote_site`] takes), each with the
     /// cluster it points at when the platform knows it

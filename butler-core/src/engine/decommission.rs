@@ -159,12 +159,10 @@ impl Backends {
                 "skipped: the platform has no protection groups",
             ));
         }
-        let groups = self.cluster.list_protection_groups(&t.cluster).await?;
-        let holding: Vec<&str> = groups
-            .iter()
-            .filter(|g| g.vms.iter().any(|v| **v == *t.name))
-            .map(|g| g.name.as_str())
-            .collect();
+        let holding = self
+            .cluster
+            .protection_groups_of(&t.cluster, &t.name)
+            .await?;
         if holding.is_empty() {
             return Ok(StepOutcome::done("in no protection group"));
         }

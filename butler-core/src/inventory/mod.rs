@@ -9,7 +9,8 @@ mod record;
 mod service;
 
 pub use record::{
-    drift, found_spec, BuiltSpec, Drift, Lifecycle, PowerRequest, VmEvent, VmId, VmQuery, VmRecord,
+    drift, drift_from, found_spec, BuiltSpec, Drift, Lifecycle, PowerRequest, VmEvent, VmId,
+    VmQuery, VmRecord, VmShape,
 };
 pub(crate) use service::{amend, move_lifecycle, record_migration};
 pub use service::{InventoryConfig, PowerOutcome, ReconcileSummary, ReconcilerHandle, VmService};

@@ -276,22 +276,61 @@ pub fn found_spec(vm: &VmInfo) -> BuiltSpec {
     }
 }
 
+/// What the reconcile reads of a record: enough to compare it with the
+/// platform, decoded from the stored record without the rest (its history
+/// above all), which a pass over a million records would only allocate
+/// and free.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct VmShape {
+    /// Its number.
+    pub id: VmId,
+    /// The platform-wide name.
+    pub name: String,
+    /// The cluster it was last known on.
+    pub cluster: String,
+    /// Its power as last read.
+    pub power: PowerState,
+    /// The spec as built (or last changed).
+    pub spec: BuiltSpec,
+    /// What the last reconcile found changed outside Butler.
+    #[serde(default)]
+    pub drift: Vec<Drift>,
+}
+
+impl From<VmRecord> for VmShape {
+    fn from(r: VmRecord) -> Self {
+        VmShape {
+            id: r.id,
+            name: r.name,
+            cluster: r.cluster,
+            power: r.power,
+            spec: r.spec,
+            drift: r.drift,
+        }
+    }
+}
+
 /// What differs between a record and what the platform reports of its VM
 /// (`None`: the platform no longer has it). Power is not drift: it is
 /// simply read.
 pub fn drift(record: &VmRecord, found: Option<&VmInfo>) -> Vec<Drift> {
+    drift_from(&record.cluster, &record.spec, found)
+}
+
+/// [`drift`] of a record on `cluster` built as `spec`.
+pub fn drift_from(cluster: &str, spec: &BuiltSpec, found: Option<&VmInfo>) -> Vec<Drift> {
     let Some(vm) = found else {
         return vec![Drift::Deleted];
     };
     let mut out = Vec::new();
-    if vm.cluster != record.cluster {
+    if vm.cluster != cluster {
         out.push(Drift::Moved {
-            from: record.cluster.clone(),
+            from: cluster.to_string(),
             to: vm.cluster.clone(),
         });
     }
     let f = found_spec(vm);
-    let r = &record.spec;
+    let r = spec;
     if (f.vcpus, f.ram_gib, &f.disks_gib) != (r.vcpus, r.ram_gib, &r.disks_gib) {
         out.push(Drift::Resized {
             recorded: BuiltSpec {

@@ -4,7 +4,7 @@
 //! platform. Every change goes through the store's version check and into
 //! the VM's history.
 
-use super::record::{drift, Lifecycle, PowerRequest, VmId, VmQuery, VmRecord};
+use super::record::{drift_from, Lifecycle, PowerRequest, VmId, VmQuery, VmRecord};
 use crate::auth::{Actor, Operation, Policy};
 use crate::backend::{Clock, ClusterBackend, PowerChange, PowerState, VmInfo};
 use crate::error::ButlerError;
@@ -338,7 +338,7 @@ impl VmService {
         loop {
             let page = self
                 .store
-                .list_vms(&VmQuery {
+                .list_vm_shapes(&VmQuery {
                     lifecycles: vec![lifecycle],
                     before,
                     limit: Some(self.config.reconcile_page.max(1)),
@@ -352,7 +352,7 @@ impl VmService {
             for rec in page.items {
                 summary.checked += 1;
                 let vm = found.get(rec.name.as_str()).copied();
-                let d = drift(&rec, vm);
+                let d = drift_from(&rec.cluster, &rec.spec, vm);
                 let power = vm.map_or(rec.power, |v| v.power);
                 if !d.is_empty() {
                     summary.drifted += 1;

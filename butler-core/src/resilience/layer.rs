@@ -214,6 +214,18 @@ impl ClusterBackend for Guarded<dyn ClusterBackend> {
         )
         .await
     }
+    async fn protection_groups_of(
+        &self,
+        cluster: &str,
+        vm_name: &str,
+    ) -> Result<Vec<String>, BackendError> {
+        self.call(
+            "protection_groups_of",
+            NONE,
+            self.inner.protection_groups_of(cluster, vm_name),
+        )
+        .await
+    }
     async fn remote_sites(&self, cluster: &str) -> Result<Vec<RemoteSite>, BackendError> {
         self.call("remote_sites", NONE, self.inner.remote_sites(cluster))
             .await

@@ -23,7 +23,7 @@ pub mod prelude {
 pub use sqlite::SqliteStore;
 
 use crate::auth::{User, UserAudit};
-use crate::inventory::{VmId, VmQuery, VmRecord};
+use crate::inventory::{VmId, VmQuery, VmRecord, VmShape};
 use crate::migration::{
     GroupError, GroupId, GroupVmsEdit, GroupVmsEdited, MigrationGroup, MigrationReport, RunId,
     VmReport,
@@ -503,6 +503,17 @@ pub trait VmStore: Send + Sync {
     /// One page of the records `query` selects, newest first, with the
     /// total over all pages.
     async fn list_vms(&self, query: &VmQuery) -> Result<Page<VmRecord>, StoreError>;
+    /// [`list_vms`](Self::list_vms) read as shapes (what the reconcile
+    /// compares). The default reads whole records; a store that decodes
+    /// stored bodies decodes only the shape.
+    async fn list_vm_shapes(&self, query: &VmQuery) -> Result<Page<VmShape>, StoreError> {
+        let p = self.list_vms(query).await?;
+        Ok(Page {
+            items: p.items.into_iter().map(VmShape::from).collect(),
+            total: p.total,
+            skipped: p.skipped,
+        })
+    }
 }
 
 /// Stored users and their audit trail.

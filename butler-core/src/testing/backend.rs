@@ -394,10 +394,20 @@ pub async fn retire(b: &dyn ClusterBackend, fx: &Fixture) {
             schedules: vec![Schedule::local(60, 24)],
         };
         ok(b.protect_vm(&fx.source, &req).await, "protect_vm");
+        let holding = ok(
+            b.protection_groups_of(&fx.source, &vm.name).await,
+            "protection_groups_of",
+        );
+        assert_eq!(holding, vec![group.clone()]);
         ok(
             b.unprotect_vm(&fx.source, &group, &vm.name).await,
             "unprotect_vm",
         );
+        let holding = ok(
+            b.protection_groups_of(&fx.source, &vm.name).await,
+            "protection_groups_of",
+        );
+        assert!(holding.is_empty(), "still held by {holding:?}");
         let groups = ok(
             b.list_protection_groups(&fx.source).await,
             "list_protection_groups",

@@ -412,6 +412,28 @@ impl ClusterBackend for SimPlatform {
         Self::exit(op, fault, ())
     }
 
+    async fn protection_groups_of(
+        &self,
+        cluster: &str,
+        vm_name: &str,
+    ) -> Result<Vec<String>, BackendError> {
+        self.offers(Capability::Protection, "protection_groups_of")?;
+        self.enter(Op::ListProtectionGroups, Some(cluster)).await?;
+        let w = self.world();
+        Ok(w.vm_groups
+            .get(vm_name)
+            .into_iter()
+            .flatten()
+            .filter(|(c, g)| {
+                c == cluster
+                    && w.pgs
+                        .get(&(c.clone(), g.clone()))
+                        .is_some_and(|p| p.vms.iter().any(|v| **v == *vm_name))
+            })
+            .map(|(_, g)| g.clone())
+            .collect())
+    }
+
     async fn unprotect_vm(
         &self,
         cluster: &str,

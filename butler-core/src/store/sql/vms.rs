@@ -220,12 +220,15 @@ pub fn list(d: Dialect, q: &VmQuery) -> (Option<Statement>, Statement) {
 
 /// A page of bodies decoded; one that does not decode is logged, counted
 /// and left out, never hiding the rest.
-pub fn decode_page(total: Option<i64>, rows: Vec<(i64, String)>) -> Page<VmRecord> {
+pub fn decode_page<T: serde::de::DeserializeOwned>(
+    total: Option<i64>,
+    rows: Vec<(i64, String)>,
+) -> Page<T> {
     let total = total.unwrap_or(i64::try_from(rows.len()).unwrap_or(i64::MAX));
     let mut skipped = 0;
     let items = rows
         .into_iter()
-        .filter_map(|(id, body)| match parse::<VmRecord>(&body) {
+        .filter_map(|(id, body)| match parse::<T>(&body) {
             Ok(r) => Some(r),
             Err(e) => {
                 tracing::warn!(vm = id, error = %e, "a VM record does not decode; left out");

@@ -2,7 +2,7 @@
 //! run on the store thread.
 
 use super::{backend, parse, unique_violation, SqliteStore};
-use crate::inventory::{VmId, VmQuery, VmRecord};
+use crate::inventory::{VmId, VmQuery, VmRecord, VmShape};
 use crate::store::sql::vms::{self, Param, Statement};
 use crate::store::sql::Dialect;
 use crate::store::{Page, StoreError, VmStore};
@@ -98,24 +98,38 @@ impl VmStore for SqliteStore {
     }
 
     async fn list_vms(&self, query: &VmQuery) -> Result<Page<VmRecord>, StoreError> {
-        let (count, page) = vms::list(D, query);
-        let (total, rows) = self
-            .with(move |c| {
-                let total: Option<i64> = match &count {
-                    Some(count) => Some(one(c, count)?.unwrap_or(0)),
-                    None => None,
-                };
-                let mut st = c.prepare_cached(&page.sql).map_err(backend)?;
-                let rows = st
-                    .query_map(params_from_iter(page.params.iter()), |r| {
-                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-                    })
-                    .map_err(backend)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(backend)?;
-                Ok((total, rows))
-            })
-            .await?;
+        let (total, rows) = self.list_rows(query).await?;
         Ok(vms::decode_page(total, rows))
+    }
+
+    async fn list_vm_shapes(&self, query: &VmQuery) -> Result<Page<VmShape>, StoreError> {
+        let (total, rows) = self.list_rows(query).await?;
+        Ok(vms::decode_page(total, rows))
+    }
+}
+
+impl SqliteStore {
+    /// The total (on a first page) and the (id, body) rows `query` selects.
+    async fn list_rows(
+        &self,
+        query: &VmQuery,
+    ) -> Result<(Option<i64>, Vec<(i64, String)>), StoreError> {
+        let (count, page) = vms::list(D, query);
+        self.with(move |c| {
+            let total: Option<i64> = match &count {
+                Some(count) => Some(one(c, count)?.unwrap_or(0)),
+                None => None,
+            };
+            let mut st = c.prepare_cached(&page.sql).map_err(backend)?;
+            let rows = st
+                .query_map(params_from_iter(page.params.iter()), |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            Ok((total, rows))
+        })
+        .await
     }
 }

@@ -176,4 +176,11 @@ pub async fn vm_lists_filter_page_and_order(store: &dyn Store) {
         ..VmQuery::default()
     };
     assert_eq!(names(&store.list_vms(&q).await.unwrap()), ["lf-vm6"]);
+    // Shapes are the same records, read short, with their drift.
+    let whole = store.list_vms(&q).await.unwrap();
+    let shapes = store.list_vm_shapes(&q).await.unwrap();
+    let expected: Vec<crate::inventory::VmShape> =
+        whole.items.iter().cloned().map(Into::into).collect();
+    assert_eq!((shapes.items, shapes.total), (expected, whole.total));
+    assert!(!whole.items[0].drift.is_empty(), "a drifted record");
 }
