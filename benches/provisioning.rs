@@ -32,6 +32,7 @@ async fn setup_decommissions(n: usize, dir: &std::path::Path) -> Arc<Engine> {
             .list(
                 &ana,
                 &butler::inventory::VmQuery {
+                    lifecycles: vec![butler::inventory::Lifecycle::Active],
                     before,
                     limit: Some(1000),
                     ..Default::default()
@@ -58,7 +59,11 @@ async fn setup_butler(n: usize, dir: &std::path::Path) -> (Butler, Arc<Engine>) 
         ..Timings::default()
     };
     let sim = SimPlatform::demo_builder(1).timings(timings).build();
-    let path = dir.join(format!("bench-{}.sqlite", sim.new_uuid()));
+    // A fresh file per sample: the seeded simulator's uuids repeat, so a
+    // name from them would reuse (and grow) the previous sample's store.
+    static SAMPLE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let k = SAMPLE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("bench-{n}-{k}.sqlite"));
     let cfg = EngineConfig {
         max_in_flight: 64,
         task_poll: Duration::ZERO,
