@@ -8,7 +8,7 @@ use super::{SpecError, SpecErrorCode, VmSpec};
 /// change a field that names or places it (name, division, unit,
 /// environment, cluster, disk type, image, backups, CD-ROM), shrink or
 /// remove a disk, or change nothing at all. CPU, RAM, added or grown disks
-/// and NICs may change. Every problem is reported, as [`validate`] does.
+/// and NICs may change. Every problem is reported, as [`validate`](super::validate()) does.
 ///
 /// ```
 /// use butler_core::vm_spec::{change_problems, SpecErrorCode};

@@ -197,7 +197,6 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("vm", "Máquina virtual", "Virtual machine"),
     ("lifecycle", "Ciclo de vida", "Lifecycle"),
     ("vcpus", "vCPU", "vCPUs"),
-    ("disks_gib", "Discos (GiB)", "Disks (GiB)"),
     ("when", "Cuándo", "When"),
     ("who", "Quién", "Who"),
     ("what", "Qué", "What"),
