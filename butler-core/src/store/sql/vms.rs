@@ -185,8 +185,17 @@ pub fn list(d: Dialect, q: &VmQuery) -> (Option<Statement>, Statement) {
                 .iter()
                 .map(|l| Param::Text(l.as_str().to_string())),
         );
+        // Several lifecycles through their index make SQLite gather every
+        // matching record and sort them for one page; `+lifecycle` keeps
+        // it on the newest-first scan (or the owner's or cluster's index),
+        // which stops at the page.
+        let column = if d == Dialect::Sqlite && q.lifecycles.len() > 1 {
+            "+lifecycle"
+        } else {
+            "lifecycle"
+        };
         filters.push(format!(
-            "lifecycle IN ({})",
+            "{column} IN ({})",
             d.placeholders(from, q.lifecycles.len())
         ));
     }
