@@ -90,6 +90,25 @@ async fn setup_butler(n: usize, dir: &std::path::Path) -> (Butler, Arc<Engine>) 
     (butler, engine)
 }
 
+/// `iters` engine runs, each on a fresh set-up (untimed) of `n` approved
+/// requests that must all complete: the time of the runs alone.
+fn engine_runs<F: std::future::Future<Output = Arc<Engine>>>(
+    rt: &tokio::runtime::Runtime,
+    iters: u64,
+    n: usize,
+    setup: impl Fn() -> F,
+) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let engine = rt.block_on(setup());
+        let t = Instant::now();
+        let s = rt.block_on(engine.run_until_idle()).expect("engine run");
+        total += t.elapsed();
+        assert_eq!(s.completed, n);
+    }
+    total
+}
+
 fn throughput(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -106,19 +125,7 @@ fn throughput(c: &mut Criterion) {
         g.bench_with_input(
             BenchmarkId::new("approved_to_completed_sqlite", n),
             &n,
-            |b, &n| {
-                b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let engine = rt.block_on(setup(n, dir.path()));
-                        let t = Instant::now();
-                        let s = rt.block_on(engine.run_until_idle()).expect("engine run");
-                        total += t.elapsed();
-                        assert_eq!(s.completed, n);
-                    }
-                    total
-                })
-            },
+            |b, &n| b.iter_custom(|iters| engine_runs(&rt, iters, n, || setup(n, dir.path()))),
         );
     }
     g.finish();
@@ -130,17 +137,7 @@ fn throughput(c: &mut Criterion) {
         BenchmarkId::new("approved_to_completed_sqlite", n),
         &n,
         |b, &n| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let engine = rt.block_on(setup_decommissions(n, dir.path()));
-                    let t = Instant::now();
-                    let s = rt.block_on(engine.run_until_idle()).expect("engine run");
-                    total += t.elapsed();
-                    assert_eq!(s.completed, n);
-                }
-                total
-            })
+            b.iter_custom(|iters| engine_runs(&rt, iters, n, || setup_decommissions(n, dir.path())))
         },
     );
     g.finish();

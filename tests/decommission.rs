@@ -9,8 +9,8 @@ use butler::auth::{Actor, DenyReason, Role};
 use butler::backend::PowerState;
 use butler::inventory::Lifecycle;
 use butler::request::{Action, ProvisioningStep, RequestKind, RequestState};
-use butler::sim::{FaultConfig, Op, SimClock, SimPlatform};
-use butler::store::{MemoryStore, Store};
+use butler::sim::{Op, SimPlatform};
+use butler::store::MemoryStore;
 use butler::ButlerError;
 use common::{ana, bea, World};
 use std::sync::Arc;
@@ -202,40 +202,14 @@ async fn a_vm_deleted_outside_butler_is_still_deregistered_and_unbilled() {
 /// not touched.
 #[tokio::test(start_paused = true)]
 async fn a_storm_of_1000_decommissions_retires_each_once_and_touches_nothing_else() {
-    let sim = SimPlatform::demo_builder(5)
-        .clock(Arc::new(SimClock::tokio_default()))
-        .build();
-    let w = World::new(sim, Arc::new(MemoryStore::new()) as Arc<dyn Store>);
-    let mut ids = Vec::new();
-    for i in 0..1100 {
-        ids.push(w.approved(&format!("fleet{i}")).await.id);
-    }
-    let provisioner = w.engine(World::engine_config("provisioner"));
-    assert_eq!(provisioner.run_until_idle().await.unwrap().completed, 1100);
-    let mut records = Vec::new();
-    for id in &ids {
-        let name = w.get(*id).await.platform_vm_name();
-        records.push(w.svc.store().find_vm_named(&name).await.unwrap().unwrap());
-    }
+    let (w, records) = World::fleet(5, "fleet", 1100).await;
     let (retire, keep) = records.split_at(1000);
     let mut asked = Vec::new();
     for rec in retire {
         let r = w.svc.decommission(&ana(), rec.id).await.unwrap();
         asked.push(w.svc.approve(&bea(), r.id, r.version).await.unwrap().id);
     }
-    w.sim.set_default_faults(FaultConfig {
-        transient: 0.3,
-        timeout: 0.05,
-        lose_reply: 0.05,
-        ..Default::default()
-    });
-    let mut cfg = World::engine_config("e1");
-    cfg.retry.max_attempts = 30;
-    let summary = w.engine(cfg).run_until_idle().await.unwrap();
-    assert_eq!(summary.completed, 1000, "{summary:?}");
-    for id in &asked {
-        w.assert_exactly_once(*id).await;
-    }
+    w.storm(&asked).await;
     assert!(w.sim.calls(Op::DeleteVm) >= 1000);
     for rec in keep {
         let name = &rec.name;

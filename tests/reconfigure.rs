@@ -7,8 +7,8 @@ mod common;
 use butler::auth::{Actor, DenyReason, Role};
 use butler::backend::PowerState;
 use butler::request::{ProvisioningStep, RequestKind, RequestState};
-use butler::sim::{FaultConfig, Op, SimClock, SimPlatform};
-use butler::store::{MemoryStore, Store};
+use butler::sim::{Op, SimPlatform};
+use butler::store::MemoryStore;
 use butler::vm_spec::SpecErrorCode;
 use butler::ButlerError;
 use common::{ana, bea, World};
@@ -212,21 +212,7 @@ async fn a_vm_that_was_off_stays_off_after_a_change_that_needs_it_off() {
 /// them untouched.
 #[tokio::test(start_paused = true)]
 async fn a_storm_of_1000_reconfigures_applies_each_once_and_touches_nothing_else() {
-    let sim = SimPlatform::demo_builder(5)
-        .clock(Arc::new(SimClock::tokio_default()))
-        .build();
-    let w = World::new(sim, Arc::new(MemoryStore::new()) as Arc<dyn Store>);
-    let mut ids = Vec::new();
-    for i in 0..1100 {
-        ids.push(w.approved(&format!("grow{i}")).await.id);
-    }
-    let provisioner = w.engine(World::engine_config("provisioner"));
-    assert_eq!(provisioner.run_until_idle().await.unwrap().completed, 1100);
-    let mut records = Vec::new();
-    for id in &ids {
-        let name = w.get(*id).await.platform_vm_name();
-        records.push(w.svc.store().find_vm_named(&name).await.unwrap().unwrap());
-    }
+    let (w, records) = World::fleet(5, "grow", 1100).await;
     let (change, keep) = records.split_at(1000);
     let mut asked = Vec::new();
     for rec in change {
@@ -234,19 +220,7 @@ async fn a_storm_of_1000_reconfigures_applies_each_once_and_touches_nothing_else
         let r = w.svc.reconfigure(&ana(), rec.id, spec, true).await.unwrap();
         asked.push(w.svc.approve(&bea(), r.id, r.version).await.unwrap().id);
     }
-    w.sim.set_default_faults(FaultConfig {
-        transient: 0.3,
-        timeout: 0.05,
-        lose_reply: 0.05,
-        ..Default::default()
-    });
-    let mut cfg = World::engine_config("e1");
-    cfg.retry.max_attempts = 30;
-    let summary = w.engine(cfg).run_until_idle().await.unwrap();
-    assert_eq!(summary.completed, 1000, "{summary:?}");
-    for id in &asked {
-        w.assert_exactly_once(*id).await;
-    }
+    w.storm(&asked).await;
     for rec in keep {
         let vm = w.sim.vm(&rec.name).unwrap();
         assert_eq!(

@@ -398,6 +398,23 @@ async fn the_quickstart_story_over_http() {
         "{vm_page}"
     );
     let disks = done["spec"]["disks_gib"][0].as_u64().unwrap_or(0);
+    let not_numbers = s
+        .http
+        .post(format!("{}/vms/{vm_id}/reconfigure", s.base))
+        .header("cookie", cookie.clone())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "_csrf={csrf}&cores_per_socket=2&sockets=one&ram_gib=16&disks_gib={disks},big&nics=vlan-10"
+        ))
+        .send()
+        .await
+        .expect("the console answers");
+    assert_eq!(not_numbers.status(), StatusCode::BAD_REQUEST);
+    let why = not_numbers.text().await.unwrap_or_default();
+    assert!(
+        why.contains("sockets") && why.contains("disks_gib") && why.contains("big"),
+        "every field named at once: {why}"
+    );
     let asked = s
         .http
         .post(format!("{}/vms/{vm_id}/reconfigure", s.base))

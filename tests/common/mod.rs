@@ -130,6 +130,50 @@ impl World {
         self.svc.approve(&bea(), r.id, r.version).await.unwrap()
     }
 
+    /// A world on tokio's paused clock with `n` VMs provisioned for ana
+    /// (named `<prefix><i>`), and their inventory records in order.
+    pub async fn fleet(
+        seed: u64,
+        prefix: &str,
+        n: usize,
+    ) -> (World, Vec<butler::inventory::VmRecord>) {
+        let sim = SimPlatform::demo_builder(seed)
+            .clock(Arc::new(butler::sim::SimClock::tokio_default()))
+            .build();
+        let w = World::new(sim, Arc::new(butler::store::MemoryStore::new()));
+        let mut ids = Vec::new();
+        for i in 0..n {
+            ids.push(w.approved(&format!("{prefix}{i}")).await.id);
+        }
+        let provisioner = w.engine(World::engine_config("provisioner"));
+        assert_eq!(provisioner.run_until_idle().await.unwrap().completed, n);
+        let mut records = Vec::new();
+        for id in &ids {
+            let name = w.get(*id).await.platform_vm_name();
+            records.push(w.svc.store().find_vm_named(&name).await.unwrap().unwrap());
+        }
+        (w, records)
+    }
+
+    /// Runs every approved request through 30 % transient faults, 5 %
+    /// timeouts and 5 % lost replies (30 attempts a step); all `n` complete
+    /// and each is done exactly once.
+    pub async fn storm(&self, asked: &[RequestId]) {
+        self.sim.set_default_faults(butler::sim::FaultConfig {
+            transient: 0.3,
+            timeout: 0.05,
+            lose_reply: 0.05,
+            ..Default::default()
+        });
+        let mut cfg = World::engine_config("e1");
+        cfg.retry.max_attempts = 30;
+        let summary = self.engine(cfg).run_until_idle().await.unwrap();
+        assert_eq!(summary.completed, asked.len(), "{summary:?}");
+        for id in asked {
+            self.assert_exactly_once(*id).await;
+        }
+    }
+
     /// The spec of a change of `rec` (made from the demo spec): RAM down
     /// to 2 GiB (which needs the VM off), a second socket (hot-added), disk
     /// 0 grown and a second disk.

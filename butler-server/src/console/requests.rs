@@ -149,6 +149,35 @@ impl FormPage {
 /// The form's spec, and the fields that are not even numbers.
 fn spec_from(form: &Form) -> (VmSpec, BTreeMap<String, Vec<String>>) {
     let mut errors: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let (cores, sockets, ram, disks) = resources_from(form, &mut errors);
+    let image = Some(form.one("image").to_string()).filter(|i| !i.is_empty());
+    let spec = VmSpec {
+        name: form.one("name").trim().to_string(),
+        cores_per_socket: cores,
+        sockets,
+        ram_gib: ram,
+        division: form.one("division").to_string(),
+        unit: form.one("unit").to_string(),
+        environment: form.one("environment").to_string(),
+        disk_type: form.one("disk_type").to_string(),
+        cluster: form.one("cluster").to_string(),
+        disks_gib: disks,
+        nics: form.all("nics"),
+        image,
+        backup_local: form.checked("backup_local"),
+        backup_remote: form.checked("backup_remote"),
+        cdrom: form.checked("cdrom"),
+        special_requirement: form.one("special_requirement").to_string(),
+    };
+    (spec, errors)
+}
+
+/// The form's cores per socket, sockets, RAM and disks (comma-separated
+/// GiB), each field that is not a number noted in `errors`.
+pub(super) fn resources_from(
+    form: &Form,
+    errors: &mut BTreeMap<String, Vec<String>>,
+) -> (u32, u32, u32, Vec<u32>) {
     let mut number = |key: &str| -> u32 {
         match form.one(key).trim().parse::<u32>() {
             Ok(n) => n,
@@ -179,26 +208,7 @@ fn spec_from(form: &Form) -> (VmSpec, BTreeMap<String, Vec<String>>) {
                 .push(format!("{part:?} is not a size in GiB")),
         }
     }
-    let image = Some(form.one("image").to_string()).filter(|i| !i.is_empty());
-    let spec = VmSpec {
-        name: form.one("name").trim().to_string(),
-        cores_per_socket: cores,
-        sockets,
-        ram_gib: ram,
-        division: form.one("division").to_string(),
-        unit: form.one("unit").to_string(),
-        environment: form.one("environment").to_string(),
-        disk_type: form.one("disk_type").to_string(),
-        cluster: form.one("cluster").to_string(),
-        disks_gib: disks,
-        nics: form.all("nics"),
-        image,
-        backup_local: form.checked("backup_local"),
-        backup_remote: form.checked("backup_remote"),
-        cdrom: form.checked("cdrom"),
-        special_requirement: form.one("special_requirement").to_string(),
-    };
-    (spec, errors)
+    (cores, sockets, ram, disks)
 }
 
 /// Library problems by form field (`disks_gib[1]` → `disks_gib`).
@@ -216,7 +226,7 @@ fn field_errors(e: &ButlerError) -> BTreeMap<String, Vec<String>> {
     out
 }
 
-fn disks_text(spec: &VmSpec) -> String {
+pub(super) fn disks_text(spec: &VmSpec) -> String {
     spec.disks_gib
         .iter()
         .map(u32::to_string)

@@ -101,7 +101,7 @@ async fn vm_page(state: &AppState, v: Viewer, id: u64, notice: String) -> Respon
             cores_per_socket: s.cores_per_socket,
             sockets: s.sockets,
             ram_gib: s.ram_gib,
-            disks: joined(&s.disks_gib),
+            disks: super::requests::disks_text(&s),
             nics: joined(&s.nics),
         }),
         false => None,
@@ -171,17 +171,6 @@ pub(super) async fn retire(
     }
 }
 
-/// A whole number from the form, or the error page naming the field.
-fn number(v: &Viewer, form: &Form, field: &str) -> Result<u32, Response> {
-    form.one(field).trim().parse().map_err(|_| {
-        v.error_page(
-            StatusCode::BAD_REQUEST,
-            "problems",
-            &format!("{field}: not a whole number"),
-        )
-    })
-}
-
 /// `POST /vms/{id}/reconfigure`: asks to change the VM's CPU, RAM, disks
 /// (comma-separated GiB) and NICs (comma-separated VLANs); on to the
 /// request. Every problem of the change comes back at once.
@@ -206,34 +195,14 @@ pub(super) async fn reconfigure(
             "this VM has no request to change (adopted): use the API",
         );
     };
-    let numbers = (|| {
-        Ok::<_, Response>((
-            number(&v, &form, "cores_per_socket")?,
-            number(&v, &form, "sockets")?,
-            number(&v, &form, "ram_gib")?,
-        ))
-    })();
-    let (cores, sockets, ram) = match numbers {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let mut disks = Vec::new();
-    for d in form
-        .one("disks_gib")
-        .split(',')
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-    {
-        match d.parse() {
-            Ok(n) => disks.push(n),
-            Err(_) => {
-                return v.error_page(
-                    StatusCode::BAD_REQUEST,
-                    "problems",
-                    &format!("disks_gib: {d:?} is not a whole number of GiB"),
-                )
-            }
-        }
+    let mut errors = std::collections::BTreeMap::new();
+    let (cores, sockets, ram, disks) = super::requests::resources_from(&form, &mut errors);
+    if !errors.is_empty() {
+        let named: Vec<String> = errors
+            .iter()
+            .map(|(field, why)| format!("{field}: {}", why.join("; ")))
+            .collect();
+        return v.error_page(StatusCode::BAD_REQUEST, "problems", &named.join("; "));
     }
     (spec.cores_per_socket, spec.sockets, spec.ram_gib) = (cores, sockets, ram);
     spec.disks_gib = disks;
@@ -244,7 +213,7 @@ pub(super) async fn reconfigure(
         .filter(|n| !n.is_empty())
         .map(str::to_string)
         .collect();
-    let downtime = form.one("accept_downtime") == "yes";
+    let downtime = form.checked("accept_downtime");
     match state
         .butler()
         .requests()
