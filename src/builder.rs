@@ -5,7 +5,7 @@ use butler_core::backend::{Billing, Clock, ClusterBackend, Monitor, SystemClock}
 use butler_core::catalog::Catalog;
 use butler_core::cost::RateBook;
 use butler_core::engine::{Engine, EngineConfig};
-use butler_core::inventory::{InventoryConfig, VmService};
+use butler_core::inventory::{InventoryConfig, LeaseWatch, VmService};
 use butler_core::migration::{MigrationConfig, MigrationService};
 use butler_core::notify::{Notifier, NotifyConfig, NotifyHub};
 use butler_core::service::RequestService;
@@ -38,6 +38,7 @@ pub struct Butler {
     requests: Arc<RequestService>,
     migrations: Arc<MigrationService>,
     vms: Arc<VmService>,
+    leases: Arc<LeaseWatch>,
     #[cfg(feature = "users")]
     users: Arc<UserService>,
     engine: Option<Arc<Engine>>,
@@ -77,6 +78,14 @@ impl Butler {
     /// their reconcile with the platform (SPEC §12).
     pub fn vms(&self) -> &Arc<VmService> {
         &self.vms
+    }
+
+    /// The lease watch: notices before a VM's lease ends, its retirement
+    /// when it has where the deployment says so (SPEC §12). Pass it with
+    /// [`LeaseWatch::sweep`], or in the background with
+    /// [`LeaseWatch::start`].
+    pub fn leases(&self) -> &Arc<LeaseWatch> {
+        &self.leases
     }
 
     /// Stored users and login (SPEC §1).
@@ -352,6 +361,7 @@ impl ButlerBuilder {
                 "engine call_deadline must be shorter than lease_ttl, or a slow call could outlive its lease",
             ));
         }
+        let lease_config = self.inventory.leases.clone();
         let vms = Arc::new(VmService::new(
             store.clone(),
             platform.clone(),
@@ -359,6 +369,7 @@ impl ButlerBuilder {
             self.policy,
             self.inventory,
         ));
+        let lease_notifiers = self.notifiers.clone();
         let mut requests = RequestService::with_clock(store.clone(), catalog, rates, clock.clone())
             .with_policy(self.policy);
         if !self.notifiers.is_empty() {
@@ -378,6 +389,13 @@ impl ButlerBuilder {
             ));
         }
         let requests = Arc::new(requests);
+        let leases = Arc::new(LeaseWatch::new(
+            store.clone(),
+            requests.clone(),
+            lease_notifiers,
+            clock.clone(),
+            lease_config,
+        )?);
         // Each step needs its backend unless the deployment switched it off.
         let off = Engine::switched_off();
         let monitor = monitor
@@ -415,6 +433,7 @@ impl ButlerBuilder {
             requests,
             migrations,
             vms,
+            leases,
             #[cfg(feature = "users")]
             users: Arc::new(UserService::with_clock(store.clone(), clock.clone())),
             engine,

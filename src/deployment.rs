@@ -82,6 +82,8 @@ struct CategorySection {
 struct InventorySection {
     reconcile_every_minutes: Option<u64>,
     shutdown_wait_seconds: Option<u64>,
+    lease_notice_days: Option<Vec<u32>>,
+    retire_at_lease_end: Option<bool>,
 }
 
 impl InventorySection {
@@ -102,6 +104,15 @@ impl InventorySection {
                 return Err(err("inventory.shutdown_wait_seconds", "must be 10 to 3600"));
             }
             c.shutdown_wait = std::time::Duration::from_secs(s);
+        }
+        if let Some(days) = &self.lease_notice_days {
+            c.leases.notice_days = days.clone();
+            c.leases
+                .check()
+                .map_err(|m| err("inventory.lease_notice_days", m))?;
+        }
+        if let Some(r) = self.retire_at_lease_end {
+            c.leases.retire_at_end = r;
         }
         Ok(c)
     }
@@ -129,8 +140,12 @@ pub struct Deployment {
     pub monitoring_enabled: bool,
     /// `[billing] enabled` (default true).
     pub billing_enabled: bool,
-    /// `[inventory]`: `reconcile_every_minutes` (1 to 10080, default 15)
-    /// and `shutdown_wait_seconds` (10 to 3600, default 300).
+    /// `[inventory]`: `reconcile_every_minutes` (1 to 10080, default 15),
+    /// `shutdown_wait_seconds` (10 to 3600, default 300),
+    /// `lease_notice_days` (days before a lease ends at which its owner
+    /// hears, each 1 to 365, default `[14, 7, 1]`) and
+    /// `retire_at_lease_end` (default false: the owner hears the lease
+    /// ended and the VM runs on).
     pub inventory: InventoryConfig,
 }
 
@@ -284,14 +299,19 @@ mod tests {
         assert_eq!(d.inventory, InventoryConfig::default());
         let d = Deployment::from_toml(
             &format!(
-                "{BASE}[inventory]\nreconcile_every_minutes = 60\nshutdown_wait_seconds = 30\n"
+                "{BASE}[inventory]\nreconcile_every_minutes = 60\nshutdown_wait_seconds = 30\n\
+                 lease_notice_days = [30, 3]\nretire_at_lease_end = true\n"
             ),
             env,
         )
         .unwrap();
         assert_eq!(d.inventory.reconcile_every.as_secs(), 3600);
         assert_eq!(d.inventory.shutdown_wait.as_secs(), 30);
+        assert_eq!(d.inventory.leases.notice_days, [30, 3]);
+        assert!(d.inventory.leases.retire_at_end);
         for (bad, key) in [
+            ("lease_notice_days = [7, 0]", "inventory.lease_notice_days"),
+            ("lease_notice_days = [400]", "inventory.lease_notice_days"),
             (
                 "reconcile_every_minutes = 0",
                 "inventory.reconcile_every_minutes",

@@ -29,6 +29,7 @@ fn butler_on(sim: &SimPlatform, store: Arc<dyn Store>) -> Butler {
             poll: Duration::from_secs(10),
             reconcile_page: 3,
             reconcile_every: Duration::from_secs(60),
+            ..InventoryConfig::default()
         })
         .build()
         .unwrap()

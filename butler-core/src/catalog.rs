@@ -47,6 +47,12 @@ pub struct Environment {
     /// refresh reads it from the platform.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clusters: Vec<String>,
+    /// The longest lease a VM of this environment may have, in days; every
+    /// VM of it then has a lease (the cap when its request names none).
+    /// `None`: leases are optional, up to
+    /// [`MAX_LEASE_DAYS`](crate::limits::MAX_LEASE_DAYS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lease_days: Option<u32>,
 }
 
 /// A disk type (HDD, SSD, …); one per VM, applied to every disk.

@@ -62,6 +62,7 @@ pub fn catalog() -> Catalog {
                 category: s("Environment:Production"),
                 vlans: vec![s("vlan-10"), s("vlan-11")],
                 clusters: Vec::new(),
+                max_lease_days: None,
             },
             Environment {
                 code: s("DEV"),
@@ -70,6 +71,7 @@ pub fn catalog() -> Catalog {
                 category: s("Environment:Development"),
                 vlans: vec![s("vlan-30")],
                 clusters: Vec::new(),
+                max_lease_days: None,
             },
         ],
         disk_types: vec![

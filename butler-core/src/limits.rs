@@ -13,6 +13,7 @@
 //! | VM name in a spec | 1–[`MAX_SPEC_NAME_CHARS`] ASCII letters, digits, `-_.` | [`vm_spec::validate`](crate::vm_spec::validate) |
 //! | disks / NICs of a VM | 1–[`MAX_DISKS`] / 1–[`MAX_NICS`]; a longer list is one problem | [`vm_spec::validate`](crate::vm_spec::validate) |
 //! | cores, sockets, vCPUs, RAM, disk size | the catalog's [`Limits`](crate::catalog::Limits) (defaults 64, 8, 128, 4,096 GiB, 65,536 GiB) | [`vm_spec::validate`](crate::vm_spec::validate) |
+//! | lease | 1–[`MAX_LEASE_DAYS`] days, or the environment's `max_lease_days` | [`vm_spec::validate`](crate::vm_spec::validate) |
 //! | special requirement | the catalog's `max_note_chars` (default 4,000, at most [`MAX_NOTE_CHARS`]); control characters other than line breaks and tabs removed | [`vm_spec::validate`](crate::vm_spec::validate) |
 //! | reject / cancel reason | [`MAX_REASON_CHARS`]; control characters become spaces | [`service::clean_reason`](crate::service::clean_reason) |
 //! | problems listed for one spec | bounded by the list limits above (at most about 40), each value echoed at most [`ECHO_CHARS`] characters | [`vm_spec::validate`](crate::vm_spec::validate) |
@@ -43,6 +44,9 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// Longest VM name in a spec. Nutanix accepts 80 characters; Butler keeps
 /// room for the `-r<request number>` suffix of the platform-wide name.
 pub const MAX_SPEC_NAME_CHARS: usize = 60;
+/// Longest lease a spec may ask, in days (ten years); an environment may
+/// cap it lower.
+pub const MAX_LEASE_DAYS: u32 = 3650;
 /// Most disks a VM has.
 pub const MAX_DISKS: usize = 12;
 /// Most NICs a VM has.

@@ -1,11 +1,11 @@
 //! Delivery over SMTP.
 
 use crate::config::{MailConfig, TlsMode};
-use crate::render::render;
+use crate::render::{render, render_notice, Rendered};
 use async_trait::async_trait;
 use butler_core::auth::Role;
 use butler_core::backend::Clock;
-use butler_core::notify::{Event, Notifier, NotifyError};
+use butler_core::notify::{Event, Notifier, NotifyError, VmNotice};
 use butler_core::request::RequestState;
 use butler_core::store::Store;
 use lettre::message::{Mailbox, MultiPart};
@@ -143,12 +143,17 @@ impl MailNotifier {
         if e.notify_support {
             to.extend(self.config.support.iter().cloned());
         }
-        let r = render(&request, e);
+        self.build(&to, render(&request, e))
+    }
+
+    /// The message of `r` to the addresses `to`; `Ok(None)` when none is
+    /// usable.
+    fn build(&self, to: &BTreeSet<String>, r: Rendered) -> Result<Option<Message>, NotifyError> {
         let mut b = Message::builder()
             .from(self.from.clone())
             .subject(format!("{} {}", self.config.subject_prefix, r.subject));
         let mut any = false;
-        for a in &to {
+        for a in to {
             match a.parse::<Mailbox>() {
                 Ok(m) => {
                     b = b.to(m);
@@ -185,6 +190,27 @@ impl Notifier for MailNotifier {
         let Some(msg) = self.message(e).await? else {
             return Ok(());
         };
+        self.send(msg, &format!("request {}", e.request)).await
+    }
+
+    /// Writes to the VM's owner (nobody when the owner has no address).
+    async fn notify_vm(&self, n: &VmNotice) -> Result<(), NotifyError> {
+        let Some(address) = self.config.address_of(&n.owner) else {
+            tracing::info!(user = ?n.owner, vm = %n.vm, "no e-mail address for the VM's owner; not written to");
+            self.stats.no_recipient.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        };
+        let Some(msg) = self.build(&BTreeSet::from([address]), render_notice(n))? else {
+            return Ok(());
+        };
+        self.send(msg, &format!("VM {}", n.vm)).await
+    }
+}
+
+impl MailNotifier {
+    /// Sends `msg` (about `what`), trying up to `attempts` times a few
+    /// seconds apart.
+    async fn send(&self, msg: Message, what: &str) -> Result<(), NotifyError> {
         let mut wait = self.backoff;
         let mut n = 1;
         loop {
@@ -194,7 +220,7 @@ impl Notifier for MailNotifier {
                     return Ok(());
                 }
                 Err(err) if !err.is_permanent() && n < self.config.attempts => {
-                    tracing::debug!(request = %e.request, attempt = n, error = ?err.to_string(), "mail not sent; retrying");
+                    tracing::debug!(about = what, attempt = n, error = ?err.to_string(), "mail not sent; retrying");
                     self.clock.sleep(wait).await;
                     wait = wait.saturating_mul(2);
                     n += 1;

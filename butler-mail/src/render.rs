@@ -1,7 +1,7 @@
 //! The message of one event: subject, plain text and HTML with the
 //! request's one-page summary.
 
-use butler_core::notify::Event;
+use butler_core::notify::{Event, VmNotice, VmNoticeKind};
 use butler_core::request::Request;
 use std::fmt::Write;
 
@@ -82,6 +82,22 @@ fn rows(r: &Request) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The HTML message's start: the summary line and the table of `rows`,
+/// left open for more rows.
+fn html_head<K: AsRef<str>>(summary: &str, rows: &[(K, String)]) -> String {
+    let mut html = String::from("<!doctype html><html><body style=\"font-family:sans-serif\">");
+    let _ = write!(html, "<p>{}</p><table>", esc(summary));
+    for (k, v) in rows {
+        let _ = write!(
+            html,
+            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
+            esc(k.as_ref()),
+            esc(v)
+        );
+    }
+    html
+}
+
 /// Renders `event` about `request` (as it is now).
 pub fn render(request: &Request, event: &Event) -> Rendered {
     let subject = format!(
@@ -127,16 +143,7 @@ pub fn render(request: &Request, event: &Event) -> Rendered {
         text.push('\n');
     }
 
-    let mut html = String::from("<!doctype html><html><body style=\"font-family:sans-serif\">");
-    let _ = write!(html, "<p>{}</p><table>", esc(&event.summary));
-    for (k, v) in &rows {
-        let _ = write!(
-            html,
-            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
-            esc(k),
-            esc(v)
-        );
-    }
+    let mut html = html_head(&event.summary, &rows);
     if let Some(f) = &request.failure {
         let _ = write!(
             html,
@@ -170,6 +177,36 @@ pub fn render(request: &Request, event: &Event) -> Rendered {
         );
     }
     html.push_str("</ul></body></html>");
+    Rendered {
+        subject,
+        text,
+        html,
+    }
+}
+
+/// Renders a notice about an inventory VM (its lease ending) for its owner.
+pub fn render_notice(n: &VmNotice) -> Rendered {
+    let subject = match &n.kind {
+        VmNoticeKind::LeaseEnding { ends, .. } => {
+            format!("the lease of VM {} ends on {ends}", n.display_name)
+        }
+        VmNoticeKind::LeaseEnded { ended } => {
+            format!("the lease of VM {} ended on {ended}", n.display_name)
+        }
+        _ => format!("about VM {}", n.display_name),
+    };
+    let summary = n.summary();
+    let rows = [
+        ("VM", format!("{} ({})", n.display_name, n.name)),
+        ("Inventory record", n.vm.to_string()),
+        ("Owner", n.owner.clone()),
+    ];
+    let mut text = format!("{summary}\n\n");
+    for (k, v) in &rows {
+        let _ = writeln!(text, "{k:<17} {v}");
+    }
+    let mut html = html_head(&summary, &rows);
+    html.push_str("</table></body></html>");
     Rendered {
         subject,
         text,

@@ -220,3 +220,46 @@ async fn a_server_with_the_wrong_certificate_name_gets_nothing() {
         "nothing went over an unverified connection"
     );
 }
+
+#[tokio::test]
+async fn a_lease_notice_mails_the_vms_owner_alone() {
+    let Some(smtp) = LiveSmtp::from_env() else {
+        return;
+    };
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let n = MailNotifier::new(config(&smtp, "127.0.0.1"), store, Arc::new(SystemClock))
+        .expect("notifier");
+    let name = format!("lease{}", std::process::id() % 100_000);
+    let ends = chrono::NaiveDate::from_ymd_opt(2027, 3, 31).expect("date");
+    n.notify_vm(&butler_core::notify::VmNotice {
+        vm: butler_core::inventory::VmId(42),
+        name: format!("{name}-r7"),
+        display_name: name.clone(),
+        owner: "beto".into(),
+        kind: butler_core::notify::VmNoticeKind::LeaseEnding {
+            ends,
+            days_left: 7,
+            retired_then: true,
+        },
+        at: chrono::Utc::now(),
+    })
+    .await
+    .expect("delivered");
+    let mut found = Vec::new();
+    for _ in 0..50 {
+        found = smtp.messages_containing(&format!("{name}-r7"));
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(found.len(), 1, "one message per notice");
+    let m = &unquoted(&found[0]);
+    assert_eq!(header(m, "To"), "beto.b@approvals.example.org");
+    let subject = header(m, "Subject");
+    assert!(subject.contains("ends on 2027-03-31"), "{subject}");
+    assert!(
+        m.contains("in 7 day(s)") && m.contains("retired"),
+        "the notice says when and what happens"
+    );
+}

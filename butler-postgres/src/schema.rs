@@ -52,4 +52,6 @@ const VERSIONS: &[Version] = &[
     &[Change::Table(t::RUN_CANCELS)],
     // 6: the inventory.
     &[Change::Group(t::INVENTORY)],
+    // 7: leases (no record had one before).
+    &[Change::Group(t::VM_LEASES)],
 ];

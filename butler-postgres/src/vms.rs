@@ -22,6 +22,7 @@ fn bound(s: &Statement) -> Vec<Box<dyn ToSql + Sync + Send>> {
                 Param::Int(v) => Box::new(*v),
                 Param::Text(t) => Box::new(t.clone()),
                 Param::Bool(b) => Box::new(*b),
+                Param::OptText(t) => Box::new(t.clone()),
             }
         })
         .collect()

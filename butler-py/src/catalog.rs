@@ -226,6 +226,8 @@ pub(crate) struct VmSpec {
     pub cdrom: bool,
     /// Free text.
     pub special_requirement: String,
+    /// Lease in days (None: none, or the environment's cap).
+    pub lease_days: Option<u32>,
 }
 
 impl VmSpec {
@@ -247,6 +249,7 @@ impl VmSpec {
             backup_remote: self.backup_remote,
             cdrom: self.cdrom,
             special_requirement: self.special_requirement.clone(),
+            lease_days: self.lease_days,
         }
     }
 
@@ -268,6 +271,7 @@ impl VmSpec {
             backup_remote: s.backup_remote,
             cdrom: s.cdrom,
             special_requirement: s.special_requirement.clone(),
+            lease_days: s.lease_days,
         }
     }
 }
@@ -277,7 +281,7 @@ impl VmSpec {
     #[new]
     #[pyo3(signature = (name="".to_string(), cores_per_socket=1, sockets=1, ram_gib=1, division="".to_string(), unit="".to_string(),
         environment="".to_string(), disk_type="".to_string(), cluster="".to_string(), disks_gib=Vec::new(), nics=Vec::new(),
-        image=None, backup_local=true, backup_remote=true, cdrom=true, special_requirement="".to_string()))]
+        image=None, backup_local=true, backup_remote=true, cdrom=true, special_requirement="".to_string(), lease_days=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         name: String,
@@ -296,6 +300,7 @@ impl VmSpec {
         backup_remote: bool,
         cdrom: bool,
         special_requirement: String,
+        lease_days: Option<u32>,
     ) -> Self {
         VmSpec {
             name,
@@ -314,6 +319,7 @@ impl VmSpec {
             backup_remote,
             cdrom,
             special_requirement,
+            lease_days,
         }
     }
 

@@ -90,3 +90,46 @@ def test_reconfigure_changes_the_vm_once_approved(b, ana, bea):
     assert b.provision()["completed"] == 1
     now = ana.vm(vm.id)
     assert (now.ram_gib, now.disks_gib, now.power) == (2, [*origin.spec.disks_gib, 40], "on")
+
+
+def test_a_lease_asked_becomes_the_vms_lease_end(b, ana, bea):
+    import datetime
+
+    spec = butler.VmSpec.demo("py-leased")
+    spec.lease_days = 30
+    r = ana.create_request(spec)
+    assert r.spec.lease_days == 30
+    r = ana.submit(r.id, r.version)
+    bea.approve(r.id, r.version)
+    assert b.provision()["completed"] == 1
+    vm = ana.vms()[0]
+    assert isinstance(vm.lease_end, datetime.date)
+    assert ana.vms(lease_ends_by=vm.lease_end) == [vm]
+    assert ana.vms(lease_ends_by=vm.lease_end - datetime.timedelta(days=1)) == []
+    # Zero days is refused, naming the field.
+    bad = butler.VmSpec.demo("py-lease0")
+    bad.lease_days = 0
+    with pytest.raises(butler.ValidationError) as e:
+        ana.create_request(bad)
+    assert "lease_days" in str(e.value)
+
+
+def test_extend_lease_asks_for_a_later_end(b, ana, bea):
+    import datetime
+
+    spec = butler.VmSpec.demo("py-extend")
+    spec.lease_days = 10
+    r = ana.create_request(spec)
+    r = ana.submit(r.id, r.version)
+    bea.approve(r.id, r.version)
+    assert b.provision()["completed"] == 1
+    vm = ana.vms()[0]
+    with pytest.raises(butler.ValidationError) as e:
+        ana.extend_lease(vm.id, vm.lease_end)
+    assert "until" in str(e.value)
+    later = vm.lease_end + datetime.timedelta(days=30)
+    x = ana.extend_lease(vm.id, later)
+    assert (x.kind, x.state, x.target_vm) == ("extend_lease", "requested", vm.id)
+    bea.approve(x.id, x.version)
+    assert b.provision()["completed"] == 1
+    assert ana.vm(vm.id).lease_end == later

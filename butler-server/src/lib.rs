@@ -101,8 +101,8 @@ struct Inner {
     limiter: session::LoginLimiter,
     runs: Arc<runs::Runs>,
     engine: Mutex<Option<EngineHandle>>,
-    /// The inventory's background reconcile.
-    reconciler: Mutex<Option<butler::inventory::ReconcilerHandle>>,
+    /// The inventory's background jobs: the reconcile and the lease watch.
+    reconciler: Mutex<Vec<butler::inventory::ReconcilerHandle>>,
     directory: Option<Arc<dyn Authenticator>>,
     settings: HttpSettings,
 }
@@ -162,10 +162,14 @@ impl Server {
     /// Wraps `butler`; starts its provisioning engine (if it has one) and
     /// the inventory's reconcile (every
     /// [`InventoryConfig::reconcile_every`](butler::inventory::InventoryConfig))
-    /// in the background. Needs a tokio runtime.
+    /// and the lease watch ([`Butler::leases`]) in the background. Needs a
+    /// tokio runtime.
     pub fn new(butler: Butler, settings: HttpSettings) -> Server {
         let engine = butler.engine().map(|e| e.clone().start());
-        let reconciler = butler.vms().clone().start_reconciler();
+        let reconciler = vec![
+            butler.vms().clone().start_reconciler(),
+            butler.leases().clone().start(),
+        ];
         let state = AppState(Arc::new(Inner {
             sessions: session::Sessions::new(settings.session_idle, settings.session_lifetime),
             limiter: session::LoginLimiter::new(
@@ -175,7 +179,7 @@ impl Server {
             ),
             runs: runs::Runs::new(settings.runs_kept),
             engine: Mutex::new(engine),
-            reconciler: Mutex::new(Some(reconciler)),
+            reconciler: Mutex::new(reconciler),
             directory: None,
             butler,
             settings,
@@ -223,7 +227,7 @@ impl Server {
     }
 
     /// Stops the engine (after its current step), the inventory's
-    /// reconciler and the migration runs.
+    /// reconciler and lease watch, and the migration runs.
     pub async fn shutdown(&self) {
         self.state.runs().cancel_all();
         let engine = self
@@ -236,15 +240,16 @@ impl Server {
         if let Some(e) = engine {
             e.shutdown().await;
         }
-        let reconciler = self
-            .state
-            .0
-            .reconciler
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(r) = reconciler {
-            r.shutdown().await;
+        let jobs = std::mem::take(
+            &mut *self
+                .state
+                .0
+                .reconciler
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for job in jobs {
+            job.shutdown().await;
         }
     }
 }

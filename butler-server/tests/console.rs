@@ -25,7 +25,7 @@ async fn the_quickstart_story_in_the_browser() {
     let s = common::start(settings()).await;
     let base = s.base.clone();
 
-    // Ana, in English, asks for a VM with two mistakes; both show at once.
+    // Ana, in English, asks for a VM with three mistakes; all show at once.
     b.go(&format!("{base}/lang/en")).await;
     b.login(&base, "ana", &s.password("ana")).await;
     b.shot("01-requests-empty").await;
@@ -38,21 +38,24 @@ async fn the_quickstart_story_in_the_browser() {
     b.choose("#disk_type", "SSD").await;
     b.click("input[name=nics][value=vlan-10]").await;
     b.fill("#disks_gib", "50").await;
+    b.fill("#lease_days", "a year").await;
     b.wait_text("#estimate-body", "").await;
     b.shot("02-new-request").await;
     b.click("#submit").await;
     b.wait_text("#form-problems", "").await;
     let name_err = b.text("#name-err").await;
     let ram_err = b.text("#ram-err").await;
+    let lease_err = b.text("#lease-err").await;
     assert!(
-        !name_err.is_empty() && !ram_err.is_empty(),
-        "name: {name_err:?}, ram: {ram_err:?}"
+        !name_err.is_empty() && !ram_err.is_empty() && !lease_err.is_empty(),
+        "name: {name_err:?}, ram: {ram_err:?}, lease: {lease_err:?}"
     );
-    b.shot("03-two-mistakes").await;
+    b.shot("03-three-mistakes").await;
 
-    // Fixed, with a live estimate, and submitted.
+    // Fixed (a lease of 365 days), with a live estimate, and submitted.
     b.fill("#name", "web01").await;
     b.fill("#ram_gib", "4").await;
+    b.fill("#lease_days", "365").await;
     let est = b.wait_text("#estimate-body", "UF").await;
     assert!(est.contains("UF"), "{est}");
     b.click("#submit").await;
@@ -200,6 +203,11 @@ async fn the_quickstart_story_in_the_browser() {
     b.click("#vms a").await;
     let history = b.wait_text("#history", "migrated").await;
     assert!(history.contains("c2-santiago"), "{history}");
+    let lease_end = b.text("#lease-end").await;
+    assert!(
+        lease_end.parse::<chrono::NaiveDate>().is_ok(),
+        "the lease asked shows as its end: {lease_end:?}"
+    );
     b.fill("#ram_gib", "16").await;
     b.click("#accept_downtime").await;
     b.click("#reconfigure button").await;

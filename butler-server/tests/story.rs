@@ -60,7 +60,9 @@ async fn the_quickstart_story_over_http() {
     assert!(est.body["estimate"]["total"].is_string() || est.body["estimate"]["total"].is_number());
 
     // 3. Fixed: created as version 1, then submitted with If-Match.
-    let created = s.post(&ana, "/api/requests", spec("web01"), None).await;
+    let mut leased = spec("web01");
+    leased["lease_days"] = json!(365);
+    let created = s.post(&ana, "/api/requests", leased, None).await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     assert_eq!(created.etag(), "\"1\"");
     let id = created.body["id"].as_u64().unwrap_or(0);
@@ -452,6 +454,52 @@ async fn the_quickstart_story_over_http() {
     .await;
     wait_for_state(&s, &bea, cid, "completed").await;
     assert_eq!(s.sim().vm(&vm).map(|v| v.ram_gib), Some(16));
+
+    // 10a'. Ana extends web01's lease by 30 days: a date that is not
+    //      later is refused naming the field; Bea approves the extension
+    //      and the VM's record has the new end.
+    let rec = s.get(&ana, &format!("/api/vms/{vm_id}")).await;
+    let end: chrono::NaiveDate = rec.body["lease_end"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .expect("web01 has a lease end");
+    let same = s
+        .post(
+            &ana,
+            &format!("/api/vms/{vm_id}/extend"),
+            json!({"until": end}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        same.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        same.body
+    );
+    assert!(same.body.to_string().contains("until"), "{:?}", same.body);
+    let later = end + chrono::Days::new(30);
+    let asked = s
+        .post(
+            &ana,
+            &format!("/api/vms/{vm_id}/extend"),
+            json!({"until": later}),
+            None,
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::CREATED, "{:?}", asked.body);
+    assert_eq!(asked.body["kind"]["extend_lease"]["until"], json!(later));
+    let eid = asked.body["id"].as_u64().unwrap_or(0);
+    s.post(
+        &bea,
+        &format!("/api/requests/{eid}/approve"),
+        json!(null),
+        Some(&asked.etag()),
+    )
+    .await;
+    wait_for_state(&s, &bea, eid, "completed").await;
+    let rec = s.get(&ana, &format!("/api/vms/{vm_id}")).await;
+    assert_eq!(rec.body["lease_end"], json!(later), "{:?}", rec.body);
 
     // 10b. Ana retires web01: a decommission request,
     //     submitted at once; Bea may not ask for someone else's VM, but

@@ -130,6 +130,33 @@ impl World {
         self.svc.approve(&bea(), r.id, r.version).await.unwrap()
     }
 
+    /// A lease extension by 30 days of a VM provisioned for ana with a
+    /// lease of 60, asked by her and approved by bea.
+    pub async fn extension_approved(&self, name: &str) -> Request {
+        let spec = VmSpec {
+            lease_days: Some(60),
+            ..demo::spec(name)
+        };
+        let r = self.svc.create(&ana(), spec).await.unwrap();
+        let r = self.svc.submit(&ana(), r.id, r.version).await.unwrap();
+        let r = self.svc.approve(&bea(), r.id, r.version).await.unwrap();
+        self.engine(World::engine_config("provisioner"))
+            .run_until_idle()
+            .await
+            .unwrap();
+        let made = self.get(r.id).await.platform_vm_name();
+        let rec = self
+            .svc
+            .store()
+            .find_vm_named(&made)
+            .await
+            .unwrap()
+            .unwrap();
+        let until = rec.lease_end.unwrap() + chrono::Days::new(30);
+        let r = self.svc.extend_lease(&ana(), rec.id, until).await.unwrap();
+        self.svc.approve(&bea(), r.id, r.version).await.unwrap()
+    }
+
     /// A world on tokio's paused clock with `n` VMs provisioned for ana
     /// (named `<prefix><i>`), and their inventory records in order.
     pub async fn fleet(
@@ -219,6 +246,17 @@ impl World {
                 butler::inventory::Lifecycle::Retired,
                 "{name}: inventory record"
             );
+            return;
+        }
+        if let butler::request::RequestKind::ExtendLease(e) = &r.kind {
+            let rec = self.svc.store().get_vm(e.target.vm).await.unwrap();
+            assert_eq!(rec.lease_end, Some(e.until), "{}: lease end", rec.name);
+            let extended = rec
+                .history
+                .iter()
+                .filter(|h| h.what.starts_with("lease extended"))
+                .count();
+            assert_eq!(extended, 1, "{}: recorded once", rec.name);
             return;
         }
         if let butler::request::RequestKind::Reconfigure(c) = &r.kind {

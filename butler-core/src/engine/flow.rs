@@ -94,10 +94,11 @@ pub(crate) struct StepAction {
 }
 
 /// Every flow's table of actions.
-pub(crate) const TABLES: [&[StepAction]; 3] = [
+pub(crate) const TABLES: [&[StepAction]; 4] = [
     &super::provisioning::ACTIONS,
     &super::decommission::ACTIONS,
     &super::reconfigure::ACTIONS,
+    &super::extend::ACTIONS,
 ];
 
 /// The action of `step`: a permanent fault when this engine has none (a

@@ -30,6 +30,7 @@
 //!   on demand ([`Engine::run_until_idle`]).
 
 mod decommission;
+mod extend;
 mod flow;
 mod hooks;
 mod provisioning;

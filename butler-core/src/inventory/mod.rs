@@ -5,12 +5,14 @@
 //! with the platform are pure (`inventory/record.rs`); [`VmService`] stores
 //! and authorises.
 
+mod lease;
 mod record;
 mod service;
 
+pub use lease::{LeaseConfig, LeaseSweep, LeaseWatch};
 pub use record::{
-    drift, drift_from, found_spec, BuiltSpec, Drift, Lifecycle, PowerRequest, VmEvent, VmId,
-    VmQuery, VmRecord, VmShape,
+    drift, drift_from, found_spec, lease_end, BuiltSpec, Drift, Lifecycle, PowerRequest, VmEvent,
+    VmId, VmQuery, VmRecord, VmShape,
 };
 pub(crate) use service::{amend, move_lifecycle, record_migration};
 pub use service::{InventoryConfig, PowerOutcome, ReconcileSummary, ReconcilerHandle, VmService};

@@ -5,6 +5,7 @@ use crate::backend::{PowerChange, PowerState, VmInfo};
 use crate::request::{Request, RequestId};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// A VM record's number.
@@ -153,7 +154,9 @@ pub struct VmRecord {
     pub platform_id: String,
     /// Its power, as last seen.
     pub power: PowerState,
-    /// When its lease ends, if it has one.
+    /// The day its lease ends, if it has one ([`lease_end`]): notices go
+    /// out before, and from that day it is retired where the deployment
+    /// says so ([`super::LeaseWatch`]).
     pub lease_end: Option<NaiveDate>,
     /// Where it is in its life.
     pub lifecycle: Lifecycle,
@@ -167,6 +170,22 @@ pub struct VmRecord {
     /// are the VM's as approved now (else [`request`](Self::request)'s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_change: Option<RequestId>,
+    /// The lease notices delivered for the current lease end: for each
+    /// notifier, the fewest days left it announced (0: the lease ended).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lease_notices: BTreeMap<String, u32>,
+    /// The decommission Butler asked when the lease ended, where the
+    /// deployment retires VMs at lease end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_retirement: Option<RequestId>,
+}
+
+/// The day a lease of `days` days that starts on `at`'s day (UTC) ends, on
+/// which the VM stops being leased: a lease of 30 days from 1 March ends on
+/// 31 March. `None` past the calendar's end.
+pub fn lease_end(at: DateTime<Utc>, days: u32) -> Option<NaiveDate> {
+    at.date_naive()
+        .checked_add_days(chrono::Days::new(u64::from(days)))
 }
 
 impl VmRecord {
@@ -200,7 +219,7 @@ impl VmRecord {
             },
             platform_id: platform_id.to_string(),
             power: PowerState::On,
-            lease_end: None,
+            lease_end: s.lease_days.and_then(|d| lease_end(at, d)),
             lifecycle: Lifecycle::Active,
             drift: Vec::new(),
             created_at: at,
@@ -210,6 +229,8 @@ impl VmRecord {
                 what: format!("provisioned by request {}", request.id),
             }],
             last_change: None,
+            lease_notices: BTreeMap::new(),
+            lease_retirement: None,
         }
     }
 
@@ -248,6 +269,8 @@ impl VmRecord {
                 what: format!("adopted for {owner}, cost center {cost_center}"),
             }],
             last_change: None,
+            lease_notices: BTreeMap::new(),
+            lease_retirement: None,
         }
     }
 
@@ -356,6 +379,9 @@ pub struct VmQuery {
     pub cost_center: Option<String>,
     /// Only those a reconcile found changed.
     pub drifted: bool,
+    /// Only records whose lease ends on or before this day.
+    #[serde(default)]
+    pub lease_ends_by: Option<NaiveDate>,
     /// Only records numbered below this one (keyset paging: pass the last
     /// id of a page to get the next, at the same cost however deep). A
     /// keyset page does not count the rest: its `total` is its own rows.
@@ -375,6 +401,7 @@ impl Default for VmQuery {
             lifecycles: Vec::new(),
             cost_center: None,
             drifted: false,
+            lease_ends_by: None,
             before: None,
             offset: 0,
             limit: Some(50),
@@ -393,6 +420,9 @@ impl VmQuery {
                 .as_ref()
                 .is_none_or(|c| *c == r.cost_center)
             && (!self.drifted || !r.drift.is_empty())
+            && self
+                .lease_ends_by
+                .is_none_or(|by| r.lease_end.is_some_and(|end| end <= by))
             && self.before.is_none_or(|b| r.id < b)
     }
 }

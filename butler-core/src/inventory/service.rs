@@ -74,6 +74,8 @@ pub struct InventoryConfig {
     pub reconcile_page: usize,
     /// How often [`VmService::start_reconciler`] reconciles.
     pub reconcile_every: Duration,
+    /// Lease notices and retirement ([`super::LeaseWatch`]).
+    pub leases: super::LeaseConfig,
 }
 
 impl Default for InventoryConfig {
@@ -83,6 +85,7 @@ impl Default for InventoryConfig {
             poll: Duration::from_secs(5),
             reconcile_page: 1000,
             reconcile_every: Duration::from_secs(15 * 60),
+            leases: super::LeaseConfig::default(),
         }
     }
 }
@@ -384,25 +387,15 @@ impl VmService {
     /// background, as Butler (each pass logged; a failed pass is retried
     /// at the next), until [`ReconcilerHandle::shutdown`].
     pub fn start_reconciler(self: Arc<Self>) -> ReconcilerHandle {
-        let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
-        let join = tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = stop.changed() => break,
-                    () = self.clock.sleep_idle(self.config.reconcile_every) => {}
-                }
-                if *stop.borrow() {
-                    break;
-                }
-                if let Err(e) = self.reconcile_all(crate::auth::ENGINE_NAME).await {
+        let (clock, every) = (self.clock.clone(), self.config.reconcile_every);
+        ReconcilerHandle::every(clock, every, move || {
+            let me = self.clone();
+            async move {
+                if let Err(e) = me.reconcile_all(crate::auth::ENGINE_NAME).await {
                     tracing::warn!(error = %e, "inventory reconcile failed; next pass at the next interval");
                 }
             }
-        });
-        ReconcilerHandle {
-            stop: stop_tx,
-            join,
-        }
+        })
     }
 
     /// Applies `edit` to the stored record and records `what` in its
@@ -506,7 +499,9 @@ pub(crate) async fn amend(
     }
 }
 
-/// A running background reconciler ([`VmService::start_reconciler`]).
+/// A running background job of the inventory: the reconciler
+/// ([`VmService::start_reconciler`]) or the lease watch
+/// ([`super::LeaseWatch::start`]).
 #[derive(Debug)]
 pub struct ReconcilerHandle {
     stop: tokio::sync::watch::Sender<bool>,
@@ -514,6 +509,32 @@ pub struct ReconcilerHandle {
 }
 
 impl ReconcilerHandle {
+    /// Runs `pass` every `period` of `clock` (the first after one period)
+    /// on a task of its own, until [`shutdown`](Self::shutdown).
+    pub(crate) fn every<F, Fut>(clock: Arc<dyn Clock>, period: Duration, pass: F) -> Self
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+        let join = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    () = clock.sleep_idle(period) => {}
+                }
+                if *stop.borrow() {
+                    break;
+                }
+                pass().await;
+            }
+        });
+        ReconcilerHandle {
+            stop: stop_tx,
+            join,
+        }
+    }
+
     /// Stops after the pass under way, if any.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);

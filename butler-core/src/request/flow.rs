@@ -61,8 +61,12 @@ pub const DECOMMISSION: Flow = Flow::new("decommission", &ProvisioningStep::DECO
 /// step log, so a resumed flow powers on exactly what it powered off.
 pub const RECONFIGURE: Flow = Flow::new("reconfigure", &ProvisioningStep::RECONFIGURE);
 
+/// Lease extension (SPEC §12): record the new lease end; the VM's notices
+/// start afresh.
+pub const EXTEND_LEASE: Flow = Flow::new("extend_lease", &ProvisioningStep::EXTEND_LEASE);
+
 /// Every flow the engine runs; the generic fault test walks each of them.
-pub const ALL: [&Flow; 3] = [&PROVISIONING, &DECOMMISSION, &RECONFIGURE];
+pub const ALL: [&Flow; 4] = [&PROVISIONING, &DECOMMISSION, &RECONFIGURE, &EXTEND_LEASE];
 
 impl Request {
     /// The flow this request runs once approved.
@@ -71,6 +75,7 @@ impl Request {
             RequestKind::NewVm => &PROVISIONING,
             RequestKind::Decommission(_) => &DECOMMISSION,
             RequestKind::Reconfigure(_) => &RECONFIGURE,
+            RequestKind::ExtendLease(_) => &EXTEND_LEASE,
         }
     }
 }

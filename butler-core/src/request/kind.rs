@@ -21,6 +21,10 @@ pub enum RequestKind {
     /// Change an inventory VM's CPU, RAM, disks and NICs to the request's
     /// spec ([`super::flow::RECONFIGURE`]).
     Reconfigure(Reconfigure),
+    /// Move an inventory VM's lease end later
+    /// ([`super::flow::EXTEND_LEASE`]). The request's spec and estimate
+    /// are the VM's as approved.
+    ExtendLease(ExtendLease),
 }
 
 impl RequestKind {
@@ -30,6 +34,7 @@ impl RequestKind {
             RequestKind::NewVm => "new_vm",
             RequestKind::Decommission(_) => "decommission",
             RequestKind::Reconfigure(_) => "reconfigure",
+            RequestKind::ExtendLease(_) => "extend_lease",
         }
     }
 
@@ -39,14 +44,18 @@ impl RequestKind {
             RequestKind::NewVm => None,
             RequestKind::Decommission(t) => Some(t),
             RequestKind::Reconfigure(c) => Some(&c.target),
+            RequestKind::ExtendLease(e) => Some(&e.target),
         }
     }
 
     /// Whether the request's spec may be edited (a new VM's, and a
-    /// reconfigure's CPU, RAM, disks and NICs; a decommission acts on the
-    /// VM as it is).
+    /// reconfigure's CPU, RAM, disks and NICs; a decommission or a lease
+    /// extension acts on the VM as it is).
     pub fn is_editable(&self) -> bool {
-        !matches!(self, RequestKind::Decommission(_))
+        !matches!(
+            self,
+            RequestKind::Decommission(_) | RequestKind::ExtendLease(_)
+        )
     }
 
     pub(crate) fn is_new_vm(&self) -> bool {
@@ -78,4 +87,13 @@ pub struct Reconfigure {
     /// The flow may power the VM off (and on again after) when the change
     /// needs it; without this such a change stops in `Error`, naming why.
     pub accept_downtime: bool,
+}
+
+/// A lease extension: which VM, and the day its lease is to end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtendLease {
+    /// The VM whose lease moves.
+    pub target: Target,
+    /// The lease's new end (later than the one it replaces).
+    pub until: chrono::NaiveDate,
 }

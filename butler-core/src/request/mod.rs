@@ -19,9 +19,9 @@ mod transition;
 
 pub use action_kind::ActionKind;
 pub use history::{CostChange, FieldChange, HistoryEntry};
-pub use kind::{Reconfigure, RequestKind, Target};
+pub use kind::{ExtendLease, Reconfigure, RequestKind, Target};
 pub(crate) use transition::{advance, EngineAction};
-pub use transition::{create, create_change, transition, Action, Priced};
+pub use transition::{create, create_change, retirement_at_lease_end, transition, Action, Priced};
 
 use crate::cost::Estimate;
 use crate::vm_spec::ValidSpec;
@@ -151,6 +151,8 @@ pub enum ProvisioningStep {
     UpdateBilling,
     /// Reconfigure: record the new spec in the inventory.
     RecordChange,
+    /// Lease extension: record the new lease end in the inventory.
+    ExtendLease,
 }
 
 impl ProvisioningStep {
@@ -184,8 +186,11 @@ impl ProvisioningStep {
         ProvisioningStep::RecordChange,
     ];
 
+    /// The lease extension's one step.
+    pub const EXTEND_LEASE: [ProvisioningStep; 1] = [ProvisioningStep::ExtendLease];
+
     /// Every step of every flow.
-    pub const ALL: [ProvisioningStep; 18] = [
+    pub const ALL: [ProvisioningStep; 19] = [
         ProvisioningStep::CreateVm,
         ProvisioningStep::Protect,
         ProvisioningStep::Monitor,
@@ -204,6 +209,7 @@ impl ProvisioningStep {
         ProvisioningStep::PowerOnAfterChange,
         ProvisioningStep::UpdateBilling,
         ProvisioningStep::RecordChange,
+        ProvisioningStep::ExtendLease,
     ];
 
     /// The step after this one in the provisioning flow, or `None` after
@@ -233,6 +239,7 @@ impl ProvisioningStep {
             ProvisioningStep::PowerOnAfterChange => "power_on_after_change",
             ProvisioningStep::UpdateBilling => "update_billing",
             ProvisioningStep::RecordChange => "record_change",
+            ProvisioningStep::ExtendLease => "extend_lease",
         }
     }
 }

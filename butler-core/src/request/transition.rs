@@ -163,9 +163,10 @@ pub fn create_change(
             reason: DenyReason::WrongState,
         });
     };
-    let verb = match kind {
-        super::RequestKind::Reconfigure(_) => "change",
-        _ => "retire",
+    let verb = match &kind {
+        super::RequestKind::Reconfigure(_) => "change".to_string(),
+        super::RequestKind::ExtendLease(e) => format!("extend to {} the lease of", e.until),
+        _ => "retire".to_string(),
     };
     let (changes, cost) = match before {
         Some(b) => (
@@ -215,6 +216,68 @@ pub fn create_change(
         updated_at: at,
         history: vec![created, submitted],
     })
+}
+
+/// The decommission of a VM whose lease ended on `ended`, where the
+/// deployment retires VMs at lease end: made by Butler itself (the engine's
+/// reserved name) for the VM's owner `vm_owner`, and approved at once, as
+/// the deployment's rule and not a person decided; its three history
+/// entries say so. `priced` is the VM's spec and cost as approved.
+pub fn retirement_at_lease_end(
+    id: RequestId,
+    vm_owner: &str,
+    target: super::Target,
+    priced: Priced,
+    ended: chrono::NaiveDate,
+    at: DateTime<Utc>,
+) -> Request {
+    let butler = Actor::engine();
+    let created = HistoryEntry {
+        seq: 1,
+        at,
+        actor: butler.name().to_string(),
+        action: ActionKind::Create,
+        from: None,
+        to: RequestState::Created,
+        changes: Vec::new(),
+        cost: None,
+        note: Some(format!(
+            "retire {} ({}): its lease ended on {ended}",
+            target.name, target.vm
+        )),
+    };
+    let submitted = HistoryEntry {
+        seq: 2,
+        action: ActionKind::Submit,
+        from: Some(RequestState::Created),
+        to: RequestState::Requested,
+        note: None,
+        ..created.clone()
+    };
+    let approved = HistoryEntry {
+        seq: 3,
+        action: ActionKind::Approve,
+        from: Some(RequestState::Requested),
+        to: RequestState::Approved,
+        note: Some("the deployment retires VMs at the end of their lease".into()),
+        ..created.clone()
+    };
+    Request {
+        id,
+        owner: vm_owner.to_string(),
+        approver: Some(butler.name().to_string()),
+        state: RequestState::Approved,
+        spec: priced.spec,
+        estimate: priced.estimate,
+        progress: None,
+        failure: None,
+        vm_uuid: Some(target.platform_id.clone()),
+        kind: super::RequestKind::Decommission(target),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        history: vec![created, submitted, approved],
+    }
 }
 
 /// Applies `action` by `actor` to `request` at time `at`, if `policy`

@@ -161,22 +161,166 @@ impl RequestService {
     ) -> Result<Request, ButlerError> {
         let (rec, target) = self.active_vm(actor, vm, "retired").await?;
         let priced = self.priced_as_built(&rec).await?;
+        let kind = request::RequestKind::Decommission(target);
+        self.ask_change(actor, &rec, kind, None, priced).await
+    }
+
+    /// Stores the day-2 request of `kind` that `actor` asks for the VM of
+    /// `rec` ([`request::create_change`]), submitted at once.
+    async fn ask_change(
+        &self,
+        actor: &Actor,
+        rec: &crate::inventory::VmRecord,
+        kind: request::RequestKind,
+        before: Option<&Priced>,
+        priced: Priced,
+    ) -> Result<Request, ButlerError> {
         let id = self.store.next_request_id().await?;
         let r = request::create_change(
             &self.policy,
             id,
             actor,
             &rec.owner,
-            request::RequestKind::Decommission(target),
-            None,
+            kind,
+            before,
             priced,
             self.clock.now(),
         )?;
         self.notifiers_ready().await;
         self.store.insert_request(&r).await?;
         self.written();
-        tracing::info!(request = %r.id, vm = %rec.id, actor = %actor.name(), "decommission requested");
+        tracing::info!(request = %r.id, vm = %rec.id, kind = r.kind.as_str(), actor = %actor.name(), "day-2 request asked");
         Ok(r)
+    }
+
+    /// Asks to move the lease end of the inventory VM `vm` to `until`: a
+    /// lease extension request, submitted at once for an approver, carrying
+    /// the VM's spec and cost as approved. `until` must be later than the
+    /// current end and within the environment's cap (or Butler's ten years)
+    /// from today; a VM without a lease, or whose retirement Butler already
+    /// asked at its lease end, has none to extend. Once approved the engine
+    /// records the new end and the notices start afresh.
+    pub async fn extend_lease(
+        &self,
+        actor: &Actor,
+        vm: crate::inventory::VmId,
+        until: chrono::NaiveDate,
+    ) -> Result<Request, ButlerError> {
+        let (rec, target) = self.active_vm(actor, vm, "extended").await?;
+        let Some(end) = rec.lease_end else {
+            return Err(ButlerError::Invalid(format!(
+                "VM {} has no lease end to extend",
+                rec.name
+            )));
+        };
+        if let Some(r) = rec.lease_retirement {
+            return Err(ButlerError::Invalid(format!(
+                "VM {} is being retired at its lease end (request {r})",
+                rec.name
+            )));
+        }
+        let today = self.clock.now().date_naive();
+        let cap = self
+            .catalog()
+            .environment(&rec.environment)
+            .and_then(|e| e.max_lease_days)
+            .unwrap_or(crate::limits::MAX_LEASE_DAYS)
+            .min(crate::limits::MAX_LEASE_DAYS);
+        let out_of_range = |message: String| {
+            ButlerError::Validation(crate::vm_spec::SpecErrors(vec![
+                crate::vm_spec::SpecError {
+                    field: "until".into(),
+                    code: crate::vm_spec::SpecErrorCode::LeaseOutOfRange,
+                    message,
+                },
+            ]))
+        };
+        if until <= end {
+            return Err(out_of_range(format!(
+                "{until} is not after the lease's current end, {end}"
+            )));
+        }
+        if (until - today).num_days() > i64::from(cap) {
+            return Err(out_of_range(format!(
+                "{until} is more than {cap} days from today, the longest lease of environment {:?}",
+                rec.environment
+            )));
+        }
+        let priced = self.priced_as_built(&rec).await?;
+        let kind = request::RequestKind::ExtendLease(request::ExtendLease { target, until });
+        self.ask_change(actor, &rec, kind, None, priced).await
+    }
+
+    /// The decommission of VM `vm`, whose lease ended on `ended`, made and
+    /// approved by Butler ([`request::retirement_at_lease_end`]) for the
+    /// lease watch where the deployment retires VMs at lease end. At most
+    /// one per VM: its number is written on the record
+    /// ([`VmRecord::lease_retirement`](crate::inventory::VmRecord::lease_retirement))
+    /// before the request is stored, and a request so numbered but never
+    /// stored (a crash between the two writes) is stored on the next call.
+    /// `Ok(None)`: the VM is no longer active, or its request exists.
+    pub(crate) async fn retire_at_lease_end(
+        &self,
+        vm: crate::inventory::VmId,
+        ended: chrono::NaiveDate,
+    ) -> Result<Option<Request>, ButlerError> {
+        let rec = self.store.get_vm(vm).await?;
+        if rec.lifecycle != crate::inventory::Lifecycle::Active {
+            return Ok(None);
+        }
+        let id = match rec.lease_retirement {
+            Some(id) => match self.store.get_request(id).await {
+                Ok(_) => return Ok(None),
+                Err(crate::store::StoreError::NotFound(_)) => id,
+                Err(e) => return Err(e.into()),
+            },
+            None => {
+                let id = self.store.next_request_id().await?;
+                let marked = crate::inventory::amend(
+                    self.store.as_ref(),
+                    vm,
+                    crate::auth::ENGINE_NAME,
+                    self.clock.now(),
+                    &format!("lease ended on {ended}: retired by request {id}"),
+                    |r| {
+                        let first = r.lease_retirement.is_none()
+                            && r.lifecycle == crate::inventory::Lifecycle::Active;
+                        r.lease_retirement = r.lease_retirement.or(Some(id));
+                        first
+                    },
+                )
+                .await?;
+                if marked.is_none() {
+                    return Ok(None);
+                }
+                id
+            }
+        };
+        let priced = self.priced_as_built(&rec).await?;
+        let target = request::Target {
+            vm: rec.id,
+            name: rec.name.clone(),
+            platform_id: rec.platform_id.clone(),
+            cluster: rec.cluster.clone(),
+        };
+        let r = request::retirement_at_lease_end(
+            id,
+            &rec.owner,
+            target,
+            priced,
+            ended,
+            self.clock.now(),
+        );
+        self.notifiers_ready().await;
+        match self.store.insert_request(&r).await {
+            Ok(()) => {}
+            // Stored meanwhile by another sweep.
+            Err(crate::store::StoreError::AlreadyExists(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        self.written();
+        tracing::info!(request = %r.id, vm = %rec.id, %ended, "lease ended: retirement requested");
+        Ok(Some(r))
     }
 
     /// Asks to change the inventory VM `vm`'s CPU, RAM, disks and NICs to
@@ -200,31 +344,23 @@ impl RequestService {
         let (rec, target) = self.active_vm(actor, vm, "retiring or retired").await?;
         let before = self.priced_as_built(&rec).await?;
         let after = self.price_change(&before, &spec)?;
-        let id = self.store.next_request_id().await?;
         let kind = request::RequestKind::Reconfigure(request::Reconfigure {
             target,
             accept_downtime,
         });
-        let r = request::create_change(
-            &self.policy,
-            id,
-            actor,
-            &rec.owner,
-            kind,
-            Some(&before),
-            after,
-            self.clock.now(),
-        )?;
-        self.notifiers_ready().await;
-        self.store.insert_request(&r).await?;
-        self.written();
-        tracing::info!(request = %r.id, vm = %rec.id, actor = %actor.name(), "reconfigure requested");
-        Ok(r)
+        self.ask_change(actor, &rec, kind, Some(&before), after)
+            .await
     }
 
     /// `spec` validated and priced as a change of `before`: every problem
     /// of the spec and of the change at once.
     fn price_change(&self, before: &Priced, spec: &VmSpec) -> Result<Priced, ButlerError> {
+        // The lease is the VM's, changed by an extension, never by a
+        // reconfigure: whatever the caller's copy says, it stays.
+        let spec = &VmSpec {
+            lease_days: before.spec.lease_days,
+            ..spec.clone()
+        };
         let priced = self.price(spec);
         let normalised = match &priced {
             Ok(p) => p.spec.spec().clone(),

@@ -50,6 +50,13 @@ pub struct VmSpec {
     pub cdrom: bool,
     /// Free text for the support team.
     pub special_requirement: String,
+    /// Days the VM is leased for, counted from the day it is built; at the
+    /// lease's end it is retired (see [`crate::inventory::LeaseWatch`]). `None`:
+    /// no lease, or, where the environment caps leases
+    /// ([`crate::catalog::Environment::max_lease_days`]), the cap, which
+    /// validation fills in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_days: Option<u32>,
 }
 
 impl Default for VmSpec {
@@ -72,6 +79,7 @@ impl Default for VmSpec {
             backup_remote: true,
             cdrom: true,
             special_requirement: String::new(),
+            lease_days: None,
         }
     }
 }
@@ -112,6 +120,10 @@ impl VmSpec {
         m.insert(
             "special_requirement".into(),
             self.special_requirement.clone(),
+        );
+        m.insert(
+            "lease_days".into(),
+            self.lease_days.map(|d| d.to_string()).unwrap_or_default(),
         );
         m
     }

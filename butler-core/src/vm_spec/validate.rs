@@ -1,12 +1,12 @@
 use super::{Derived, ValidSpec, VmSpec};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Environment};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
 
 /// Longest VM name accepted (see [`limits`](crate::limits)).
 pub use crate::limits::MAX_SPEC_NAME_CHARS as MAX_NAME_LEN;
-use crate::limits::{shown, MAX_DISKS, MAX_NICS};
+use crate::limits::{shown, MAX_DISKS, MAX_LEASE_DAYS, MAX_NICS};
 
 /// A stable code per kind of problem. Serialised in `snake_case`; codes are
 /// never renumbered or reused.
@@ -72,6 +72,9 @@ pub enum SpecErrorCode {
     DiskShrinks,
     /// A reconfigure changes nothing.
     NothingChanged,
+    /// The lease is 0 days, or longer than the environment (or Butler)
+    /// allows.
+    LeaseOutOfRange,
 }
 
 impl SpecErrorCode {
@@ -106,6 +109,7 @@ impl SpecErrorCode {
             Self::FixedOnReconfigure => "fixed_on_reconfigure",
             Self::DiskShrinks => "disk_shrinks",
             Self::NothingChanged => "nothing_changed",
+            Self::LeaseOutOfRange => "lease_out_of_range",
         }
     }
 }
@@ -162,6 +166,28 @@ impl Problems {
             code,
             message: message.into(),
         });
+    }
+}
+
+/// Checks the lease against the environment's cap (or Butler's), and gives
+/// a VM of a capped environment that names no lease the cap.
+fn check_lease(spec: &mut VmSpec, env: Option<&Environment>, p: &mut Problems) {
+    let cap = env.and_then(|e| e.max_lease_days);
+    let max = cap.unwrap_or(MAX_LEASE_DAYS).min(MAX_LEASE_DAYS);
+    match spec.lease_days {
+        None => spec.lease_days = cap.map(|c| c.min(MAX_LEASE_DAYS)),
+        Some(d) if !(1..=max).contains(&d) => {
+            let whose = match (cap, env) {
+                (Some(_), Some(e)) => format!("environment {:?}", e.code),
+                _ => "Butler".into(),
+            };
+            p.add(
+                "lease_days",
+                SpecErrorCode::LeaseOutOfRange,
+                format!("{d} days; {whose} allows leases of 1 to {max} days"),
+            );
+        }
+        Some(_) => {}
     }
 }
 
@@ -415,6 +441,7 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
             );
         }
     }
+    check_lease(&mut spec, env, &mut p);
     spec.special_requirement = clean_note(&spec.special_requirement);
     let note_chars = spec.special_requirement.chars().count();
     if note_chars > lim.max_note_chars {
@@ -523,6 +550,38 @@ mod tests {
             text.contains("1000000 disks") && text.contains("100000 NICs"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_capped_environment_gives_every_vm_a_lease_within_its_cap() {
+        let mut catalog = demo::catalog();
+        let prd = demo::spec("web01").environment;
+        for e in &mut catalog.environments {
+            if e.code == prd {
+                e.max_lease_days = Some(90);
+            }
+        }
+        let none = validate(&demo::spec("web01"), &catalog).unwrap();
+        assert_eq!(none.lease_days, Some(90), "the cap when none is asked");
+        let within = VmSpec {
+            lease_days: Some(30),
+            ..demo::spec("web01")
+        };
+        assert_eq!(validate(&within, &catalog).unwrap().lease_days, Some(30));
+        let past = VmSpec {
+            lease_days: Some(91),
+            ..demo::spec("web01")
+        };
+        let errs = validate(&past, &catalog).unwrap_err();
+        assert_eq!(errs.codes(), [SpecErrorCode::LeaseOutOfRange]);
+        assert!(
+            errs.0[0].message.contains(&format!("environment {prd:?}"))
+                && errs.0[0].message.contains("1 to 90 days"),
+            "{errs}"
+        );
+        // Uncapped: none stays none; Butler's ten years bound the rest.
+        let free = validate(&demo::spec("web01"), &demo::catalog()).unwrap();
+        assert_eq!(free.lease_days, None);
     }
 
     #[test]

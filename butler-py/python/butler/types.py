@@ -118,3 +118,4 @@ class Vm(NamedTuple):
     ram_gib: int
     disks_gib: list
     version: int
+    lease_end: Optional[datetime.date] = None

@@ -33,6 +33,23 @@ impl Session {
         })
     }
 
+    /// Asks to extend the lease of the inventory VM ``vm_id`` to ``until``
+    /// (a date later than its current end, within the environment's
+    /// longest lease from today): a lease extension request, submitted at
+    /// once for an approver.
+    fn extend_lease(
+        &self,
+        py: Python<'_>,
+        vm_id: u64,
+        until: chrono::NaiveDate,
+    ) -> PyResult<Request> {
+        let a = self.actor.clone();
+        let vm = butler_core::inventory::VmId(vm_id);
+        Ok(Request {
+            inner: call!(py, self.requests, |s| s.extend_lease(&a, vm, until))?,
+        })
+    }
+
     /// Asks to change the inventory VM ``vm_id``'s CPU, RAM, disks and NICs
     /// to ``spec`` (the VM's spec as approved, with the changes): a
     /// reconfigure request, submitted at once for an approver. With

@@ -31,6 +31,7 @@ fn vm(py: Python<'_>, r: VmRecord) -> PyResult<PyObject> {
         any(py, r.spec.ram_gib)?,
         any(py, r.spec.disks_gib)?,
         any(py, r.version)?,
+        any(py, r.lease_end)?,
     ];
     crate::named::named(py, "Vm", pyo3::types::PyTuple::new(py, fields)?)
 }
@@ -58,8 +59,9 @@ impl Session {
 impl Session {
     /// The VMs the user may see, newest first, as ``Vm`` records: filters
     /// by owner, cluster, lifecycle (``active``, ``retiring``,
-    /// ``retired``), cost center and drift; ``limit`` is 1 to 10,000.
-    #[pyo3(signature = (owner = None, cluster = None, lifecycle = None, cost_center = None, drifted = false, offset = 0, limit = 50))]
+    /// ``retired``), cost center, drift and lease end (``lease_ends_by``,
+    /// a date); ``limit`` is 1 to 10,000.
+    #[pyo3(signature = (owner = None, cluster = None, lifecycle = None, cost_center = None, drifted = false, offset = 0, limit = 50, lease_ends_by = None))]
     #[allow(clippy::too_many_arguments)]
     fn vms(
         &self,
@@ -71,6 +73,7 @@ impl Session {
         drifted: bool,
         offset: usize,
         limit: usize,
+        lease_ends_by: Option<chrono::NaiveDate>,
     ) -> PyResult<Vec<PyObject>> {
         let lifecycles = lifecycle
             .unwrap_or_default()
@@ -86,6 +89,7 @@ impl Session {
             lifecycles,
             cost_center,
             drifted,
+            lease_ends_by,
             before: None,
             offset,
             limit: Some(limit),

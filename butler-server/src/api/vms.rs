@@ -27,6 +27,9 @@ pub struct VmListArgs {
     /// Only VMs a reconcile found changed outside Butler.
     #[serde(default)]
     pub drifted: bool,
+    /// Only VMs whose lease ends on or before this day (`2027-01-31`).
+    #[param(value_type = Option<String>, format = Date)]
+    pub lease_ends_by: Option<chrono::NaiveDate>,
     /// Only VMs numbered below this one (the next page after the last id
     /// of one, at the same cost however deep).
     pub before: Option<u64>,
@@ -56,6 +59,7 @@ impl VmListArgs {
             lifecycles,
             cost_center: self.cost_center.clone(),
             drifted: self.drifted,
+            lease_ends_by: self.lease_ends_by,
             before: self.before.map(VmId),
             offset: self.offset,
             limit: Some(self.limit.unwrap_or(50)),
@@ -268,6 +272,39 @@ pub async fn reconfigure(
         .butler()
         .requests()
         .reconfigure(&caller.actor, VmId(id), body.spec, body.accept_downtime)
+        .await?;
+    Ok(super::requests::with_etag(super::CREATED, &r))
+}
+
+/// A lease extension.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendBody {
+    /// The lease's new end (`2027-06-30`): later than the current one, and
+    /// within the environment's longest lease from today.
+    #[schema(value_type = String, format = Date)]
+    pub until: chrono::NaiveDate,
+}
+
+/// Asks to extend a VM's lease: a lease extension request, submitted at
+/// once for an approver (the VM's owner, or an Admin). Once approved the
+/// engine records the new end and the lease notices start afresh.
+#[utoipa::path(post, path = "/api/vms/{id}/extend", tag = "vms", params(("id" = u64, Path)),
+    request_body = ExtendBody,
+    responses(
+        (status = 201, description = "The lease extension request; ETag and Location set", body = RequestDoc),
+        (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn extend(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<u64>,
+    JsonBody(body): JsonBody<ExtendBody>,
+) -> ApiResult<axum::response::Response> {
+    let r = state
+        .butler()
+        .requests()
+        .extend_lease(&caller.actor, VmId(id), body.until)
         .await?;
     Ok(super::requests::with_etag(super::CREATED, &r))
 }

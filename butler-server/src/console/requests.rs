@@ -168,8 +168,28 @@ fn spec_from(form: &Form) -> (VmSpec, BTreeMap<String, Vec<String>>) {
         backup_remote: form.checked("backup_remote"),
         cdrom: form.checked("cdrom"),
         special_requirement: form.one("special_requirement").to_string(),
+        lease_days: lease_from(form, &mut errors),
     };
     (spec, errors)
+}
+
+/// The form's lease in days: empty is none (or the environment's cap);
+/// anything else must be a whole number.
+fn lease_from(form: &Form, errors: &mut BTreeMap<String, Vec<String>>) -> Option<u32> {
+    let text = form.one("lease_days").trim();
+    if text.is_empty() {
+        return None;
+    }
+    match text.parse::<u32>() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            errors
+                .entry("lease_days".to_string())
+                .or_default()
+                .push("a whole number".into());
+            None
+        }
+    }
 }
 
 /// The form's cores per socket, sockets, RAM and disks (comma-separated
@@ -226,6 +246,22 @@ fn field_errors(e: &ButlerError) -> BTreeMap<String, Vec<String>> {
     out
 }
 
+/// `errors` (the fields that are not even numbers) and every problem
+/// validation finds in the other fields, so one typo hides nothing.
+fn with_spec_problems(
+    state: &AppState,
+    spec: &VmSpec,
+    mut errors: BTreeMap<String, Vec<String>>,
+) -> BTreeMap<String, Vec<String>> {
+    let catalog = state.butler().requests().catalog();
+    if let Err(e) = butler::vm_spec::validate(spec, &catalog) {
+        for (field, problems) in field_errors(&ButlerError::Validation(e)) {
+            errors.entry(field).or_insert(problems);
+        }
+    }
+    errors
+}
+
 pub(super) fn disks_text(spec: &VmSpec) -> String {
     spec.disks_gib
         .iter()
@@ -278,6 +314,7 @@ pub(super) async fn create(State(state): State<AppState>, v: Viewer, body: Bytes
     }
     let (spec, errors) = spec_from(&form);
     if !errors.is_empty() {
+        let errors = with_spec_problems(&state, &spec, errors);
         let page = form_page(&state, v, "new", None, spec, errors);
         return (StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response();
     }
@@ -510,6 +547,7 @@ pub(super) async fn edit(
         "edit"
     };
     if !errors.is_empty() {
+        let errors = with_spec_problems(&state, &spec, errors);
         let page = form_page(&state, v, mode, Some(&current), spec, errors);
         return (StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response();
     }

@@ -48,6 +48,7 @@ struct VmPage {
     vm: VmRow,
     cost_center: String,
     lifecycle: String,
+    lease_end: Option<chrono::NaiveDate>,
     vcpus: u32,
     ram_gib: u32,
     disks: String,
@@ -118,6 +119,7 @@ async fn vm_page(state: &AppState, v: Viewer, id: u64, notice: String) -> Respon
         },
         cost_center: rec.cost_center.clone(),
         lifecycle: rec.lifecycle.to_string(),
+        lease_end: rec.lease_end,
         vcpus: rec.spec.vcpus,
         ram_gib: rec.spec.ram_gib,
         disks: joined(&rec.spec.disks_gib),
@@ -160,15 +162,39 @@ pub(super) async fn retire(
     if let Err(r) = v.check_csrf(&form) {
         return r;
     }
-    match state
+    let asked = state
         .butler()
         .requests()
         .decommission(&v.actor, VmId(id))
-        .await
-    {
-        Ok(r) => Redirect::to(&format!("/requests/{}", r.id.0)).into_response(),
-        Err(e) => v.butler_error(e),
+        .await;
+    on_to_request(v, asked)
+}
+
+/// `POST /vms/{id}/extend`: asks to extend the VM's lease to the date
+/// given (`until`, as a date field sends it); on to the request.
+pub(super) async fn extend(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Response {
+    let form = Form::parse(&body);
+    if let Err(r) = v.check_csrf(&form) {
+        return r;
     }
+    let Ok(until) = form.one("until").trim().parse::<chrono::NaiveDate>() else {
+        return v.error_page(
+            StatusCode::BAD_REQUEST,
+            "problems",
+            "until: a date (2027-06-30)",
+        );
+    };
+    let asked = state
+        .butler()
+        .requests()
+        .extend_lease(&v.actor, VmId(id), until)
+        .await;
+    on_to_request(v, asked)
 }
 
 /// `POST /vms/{id}/reconfigure`: asks to change the VM's CPU, RAM, disks
@@ -214,12 +240,20 @@ pub(super) async fn reconfigure(
         .map(str::to_string)
         .collect();
     let downtime = form.checked("accept_downtime");
-    match state
+    let asked = state
         .butler()
         .requests()
         .reconfigure(&v.actor, VmId(id), spec, downtime)
-        .await
-    {
+        .await;
+    on_to_request(v, asked)
+}
+
+/// On to the request a form asked for, or the reason it was not made.
+fn on_to_request(
+    v: Viewer,
+    asked: Result<butler::request::Request, butler::ButlerError>,
+) -> Response {
+    match asked {
         Ok(r) => Redirect::to(&format!("/requests/{}", r.id.0)).into_response(),
         Err(e) => v.butler_error(e),
     }

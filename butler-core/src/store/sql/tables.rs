@@ -291,6 +291,19 @@ pub const VMS: Table = Table {
     clustered: false,
 };
 
+/// Leases in the inventory: each record's last day as an ISO date (NULL:
+/// no lease), indexed for the lease watch's sweep.
+pub const VM_LEASES: &[Change] = &[
+    Change::AddColumn("vms", Column::new("lease_end", Type::Text).nullable()),
+    Change::Index(Index {
+        name: "vms_lease_end",
+        table: "vms",
+        columns: &["lease_end"],
+        unique: false,
+        filter: Some("lease_end IS NOT NULL"),
+    }),
+];
+
 /// The inventory's table, its list indexes (by owner, cluster and
 /// lifecycle, newest first) and its number sequence.
 pub const INVENTORY: &[Change] = &[

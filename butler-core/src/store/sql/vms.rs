@@ -16,6 +16,8 @@ pub enum Param {
     Text(String),
     /// A flag.
     Bool(bool),
+    /// Text or NULL.
+    OptText(Option<String>),
 }
 
 /// SQL and the values its placeholders take, in order.
@@ -46,7 +48,7 @@ impl Dialect {
 }
 
 /// The columns a record is written to, in order.
-const COLUMNS: [&str; 9] = [
+const COLUMNS: [&str; 10] = [
     "id",
     "name",
     "owner",
@@ -56,6 +58,7 @@ const COLUMNS: [&str; 9] = [
     "drifted",
     "version",
     "body",
+    "lease_end",
 ];
 
 /// A record's column values, in [`COLUMNS`] order.
@@ -70,6 +73,7 @@ fn row(vm: &VmRecord) -> Result<Vec<Param>, StoreError> {
         Param::Bool(!vm.drift.is_empty()),
         Param::Int(big(vm.version)),
         Param::Text(json(vm)?),
+        Param::OptText(vm.lease_end.map(|d| d.to_string())),
     ])
 }
 
@@ -173,6 +177,11 @@ pub fn list(d: Dialect, q: &VmQuery) -> (Option<Statement>, Statement) {
     }
     if q.drifted {
         bind("drifted", Param::Bool(true), &mut filters);
+    }
+    if let Some(by) = q.lease_ends_by {
+        // ISO dates order as text.
+        params.push(Param::Text(by.to_string()));
+        filters.push(format!("lease_end <= {}", d.placeholder(params.len())));
     }
     if let Some(b) = q.before {
         params.push(Param::Int(big(b.0)));

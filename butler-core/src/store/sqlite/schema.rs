@@ -61,4 +61,6 @@ const VERSIONS: &[Version] = &[
     &[Change::Table(t::RUN_CANCELS)],
     // 10: the inventory.
     &[Change::Group(t::INVENTORY)],
+    // 11: leases (no record had one before).
+    &[Change::Group(t::VM_LEASES)],
 ];

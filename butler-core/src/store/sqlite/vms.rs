@@ -18,6 +18,7 @@ impl rusqlite::ToSql for Param {
             Param::Int(v) => Value::Integer(*v),
             Param::Text(t) => Value::Text(t.clone()),
             Param::Bool(b) => Value::Integer(i64::from(*b)),
+            Param::OptText(t) => t.clone().map_or(Value::Null, Value::Text),
         }))
     }
 }

@@ -38,6 +38,8 @@ fn record(id: VmId, name: &str, owner: &str, cluster: &str) -> VmRecord {
             what: "made".into(),
         }],
         last_change: None,
+        lease_notices: Default::default(),
+        lease_retirement: None,
     }
 }
 
@@ -96,8 +98,8 @@ pub async fn vm_records_are_unique_versioned_and_round_trip(store: &dyn Store) {
     ));
 }
 
-/// Lists filter by owner, cluster, lifecycle, cost center and drift,
-/// newest first, with the total over all pages.
+/// Lists filter by owner, cluster, lifecycle, cost center, drift and
+/// lease end, newest first, with the total over all pages.
 pub async fn vm_lists_filter_page_and_order(store: &dyn Store) {
     let mut ids = Vec::new();
     for i in 0..7u32 {
@@ -183,4 +185,39 @@ pub async fn vm_lists_filter_page_and_order(store: &dyn Store) {
         whole.items.iter().cloned().map(Into::into).collect();
     assert_eq!((shapes.items, shapes.total), (expected, whole.total));
     assert!(!whole.items[0].drift.is_empty(), "a drifted record");
+
+    // Leases: the filter reads the lease end as written last (an update
+    // moves it), and a record without a lease never matches.
+    let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+    for (i, end) in [(1, "2027-01-10"), (3, "2027-02-01")] {
+        let mut r = store.get_vm(ids[i]).await.unwrap();
+        let version = r.version;
+        r.version += 1;
+        r.lease_end = Some(day(end));
+        store.update_vm(&r, version).await.unwrap();
+    }
+    let leased_by = |by: &str| VmQuery {
+        lease_ends_by: Some(day(by)),
+        owner: Some("lf-bea".into()),
+        ..VmQuery::default()
+    };
+    assert_eq!(
+        names(&store.list_vms(&leased_by("2027-01-31")).await.unwrap()),
+        ["lf-vm1"]
+    );
+    let mut r = store.get_vm(ids[1]).await.unwrap();
+    let version = r.version;
+    r.version += 1;
+    r.lease_end = Some(day("2027-03-01"));
+    store.update_vm(&r, version).await.unwrap();
+    assert!(store
+        .list_vms(&leased_by("2027-01-31"))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert_eq!(
+        names(&store.list_vms(&leased_by("2027-03-01")).await.unwrap()),
+        ["lf-vm3", "lf-vm1"]
+    );
 }

@@ -1,0 +1,52 @@
+//! The lease extension's one action (SPEC §12): the inventory record's
+//! lease end becomes the request's, and its notices start afresh. Setting
+//! a value is its own look-up: a repeated step finds it set. The order is
+//! [`crate::request::flow::EXTEND_LEASE`].
+
+use super::decommission::{store_fault, target};
+use super::flow::{permanent, Backends, StepAction, StepCtx, StepFault, StepOutcome};
+use crate::request::{ProvisioningStep, RequestKind};
+
+/// The lease extension's step and its action.
+pub(crate) const ACTIONS: [StepAction; 1] = [StepAction {
+    step: ProvisioningStep::ExtendLease,
+    run: |b, cx| Box::pin(b.extend_lease(cx)),
+}];
+
+impl Backends {
+    async fn extend_lease(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
+        let RequestKind::ExtendLease(e) = &cx.request.kind else {
+            return Err(permanent(format!(
+                "request {} is no lease extension",
+                cx.request.id
+            )));
+        };
+        let t = target(cx)?;
+        let until = e.until;
+        let what = format!("lease extended to {until} by request {}", cx.request.id);
+        let moved = crate::inventory::amend(
+            self.store.as_ref(),
+            t.vm,
+            crate::auth::ENGINE_NAME,
+            self.clock.now(),
+            &what,
+            |rec| {
+                // Set already, or retired meanwhile: nothing to move.
+                if rec.lease_end == Some(until)
+                    || rec.lifecycle == crate::inventory::Lifecycle::Retired
+                {
+                    return false;
+                }
+                rec.lease_end = Some(until);
+                rec.lease_notices.clear();
+                true
+            },
+        )
+        .await
+        .map_err(|err| store_fault("record the lease end", err))?;
+        Ok(StepOutcome::done(match moved {
+            Some(_) => format!("the lease now ends on {until}"),
+            None => format!("the lease already ends on {until}, or the VM is retired"),
+        }))
+    }
+}

@@ -1,0 +1,350 @@
+//! Leases (SPEC §12) on the simulator and its virtual clock: the lease a
+//! request asks becomes the VM's lease end; the lease watch tells the
+//! owner 14, 7 and 1 days before, each notice once per notifier whatever
+//! the number of passes, again after a failure; at the end it tells the
+//! owner, or, where the deployment says so, asks and approves the VM's
+//! decommission once, which the engine carries out.
+
+mod common;
+
+use async_trait::async_trait;
+use butler::inventory::{InventoryConfig, LeaseConfig, Lifecycle, VmRecord};
+use butler::notify::{Event, Notifier, NotifyError, VmNotice, VmNoticeKind};
+use butler::request::{ActionKind, RequestKind, RequestState};
+use butler::sim::SimPlatform;
+use butler::Butler;
+use common::{ana, bea};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Keeps every VM notice; fails while told to.
+#[derive(Default)]
+struct Recorder {
+    notices: Mutex<Vec<VmNotice>>,
+    failing: AtomicBool,
+}
+
+#[async_trait]
+impl Notifier for Recorder {
+    fn name(&self) -> &str {
+        "recorder"
+    }
+    async fn notify(&self, _: &Event) -> Result<(), NotifyError> {
+        Ok(())
+    }
+    async fn notify_vm(&self, n: &VmNotice) -> Result<(), NotifyError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(NotifyError::retry("the mail server is down"));
+        }
+        self.notices.lock().unwrap().push(n.clone());
+        Ok(())
+    }
+}
+
+impl Recorder {
+    fn days_left(&self) -> Vec<Option<u32>> {
+        self.notices
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|n| match n.kind {
+                VmNoticeKind::LeaseEnding { days_left, .. } => Some(days_left),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+struct Leased {
+    butler: Butler,
+    sim: SimPlatform,
+    recorder: Arc<Recorder>,
+}
+
+impl Leased {
+    fn new(retire_at_end: bool) -> Leased {
+        let sim = SimPlatform::demo(7);
+        let recorder = Arc::new(Recorder::default());
+        let butler = Butler::builder()
+            .simulator(sim.clone())
+            .notifier(recorder.clone())
+            .inventory_config(InventoryConfig {
+                leases: LeaseConfig {
+                    retire_at_end,
+                    ..LeaseConfig::default()
+                },
+                ..InventoryConfig::default()
+            })
+            .build()
+            .unwrap();
+        Leased {
+            butler,
+            sim,
+            recorder,
+        }
+    }
+
+    /// A VM for ana leased for `days`, provisioned, and its record.
+    async fn vm(&self, name: &str, days: u32) -> VmRecord {
+        let svc = self.butler.requests();
+        let spec = butler::vm_spec::VmSpec {
+            lease_days: Some(days),
+            ..butler::demo::spec(name)
+        };
+        let r = svc.create(&ana(), spec).await.unwrap();
+        let r = svc.submit(&ana(), r.id, r.version).await.unwrap();
+        let r = svc.approve(&bea(), r.id, r.version).await.unwrap();
+        self.run().await;
+        let done = svc.store().get_request(r.id).await.unwrap();
+        assert_eq!(done.state, RequestState::Completed);
+        self.record(&done.platform_vm_name()).await
+    }
+
+    async fn run(&self) {
+        self.butler
+            .engine()
+            .unwrap()
+            .run_until_idle()
+            .await
+            .unwrap();
+    }
+
+    async fn record(&self, name: &str) -> VmRecord {
+        self.butler
+            .store()
+            .find_vm_named(name)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    fn today(&self) -> chrono::NaiveDate {
+        self.butler.clock().now().date_naive()
+    }
+
+    fn pass_days(&self, n: u32) {
+        self.sim.clock().advance(DAY * n);
+    }
+}
+
+#[tokio::test]
+async fn the_lease_asked_becomes_the_vms_lease_end_and_a_capped_environment_fills_it_in() {
+    let l = Leased::new(false);
+    let rec = l.vm("leased", 30).await;
+    let end = l.today().checked_add_days(chrono::Days::new(30)).unwrap();
+    assert_eq!(rec.lease_end, Some(end));
+
+    // No lease asked where the environment has no cap: no lease at all.
+    let svc = l.butler.requests();
+    let r = svc
+        .create(&ana(), butler::demo::spec("free"))
+        .await
+        .unwrap();
+    assert_eq!(r.spec.lease_days, None);
+    // Zero days, or more than Butler's ten years: refused, naming the field.
+    for days in [0, butler::limits::MAX_LEASE_DAYS + 1] {
+        let spec = butler::vm_spec::VmSpec {
+            lease_days: Some(days),
+            ..butler::demo::spec("bad-lease")
+        };
+        let e = svc.create(&ana(), spec).await.unwrap_err();
+        let butler::ButlerError::Validation(p) = e else {
+            panic!("{e}")
+        };
+        assert_eq!(p.0[0].field, "lease_days");
+        assert_eq!(p.codes(), [butler::vm_spec::SpecErrorCode::LeaseOutOfRange]);
+    }
+}
+
+#[tokio::test]
+async fn the_owner_hears_14_7_and_1_days_before_each_notice_once_and_again_after_a_failure() {
+    let l = Leased::new(false);
+    let rec = l.vm("noticed", 20).await;
+    let watch = l.butler.leases();
+
+    // 20 days left: outside the window; nothing read, nothing sent.
+    let s = watch.sweep().await.unwrap();
+    assert_eq!((s.looked_at, s.notices), (0, 0));
+    l.pass_days(6); // 14 left
+    assert_eq!(watch.sweep().await.unwrap().notices, 1);
+    // Passes in between send nothing more.
+    for _ in 0..3 {
+        l.pass_days(1);
+        assert_eq!(watch.sweep().await.unwrap().notices, 0);
+    }
+    // 7 left, but the mail server is down: nothing recorded, retried.
+    l.pass_days(4);
+    l.recorder.failing.store(true, Ordering::SeqCst);
+    let s = watch.sweep().await.unwrap();
+    assert_eq!((s.notices, s.failed), (0, 1));
+    l.recorder.failing.store(false, Ordering::SeqCst);
+    l.pass_days(1); // 6 left: the 7-day notice goes now
+    assert_eq!(watch.sweep().await.unwrap().notices, 1);
+    // A pass that comes late sends only what is due now: 1 day left.
+    l.pass_days(5);
+    assert_eq!(watch.sweep().await.unwrap().notices, 1);
+    assert_eq!(l.recorder.days_left(), [Some(14), Some(6), Some(1)]);
+
+    // The end: the owner hears it ended (once), and the VM runs on.
+    l.pass_days(1);
+    assert_eq!(watch.sweep().await.unwrap().notices, 1);
+    l.pass_days(3);
+    assert_eq!(watch.sweep().await.unwrap().notices, 0);
+    let last = l.recorder.notices.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(
+        last.kind,
+        VmNoticeKind::LeaseEnded {
+            ended: rec.lease_end.unwrap()
+        }
+    );
+    assert_eq!(last.owner, "ana");
+    let now = l.record(&rec.name).await;
+    assert_eq!(now.lifecycle, Lifecycle::Active);
+    assert_eq!(now.lease_notices.get("recorder"), Some(&0));
+    let noticed = now
+        .history
+        .iter()
+        .filter(|h| h.what.starts_with("lease notice"))
+        .count();
+    assert_eq!(noticed, 4, "each notice in the VM's history");
+    assert_eq!(l.sim.deletions(&rec.platform_id), 0);
+}
+
+#[tokio::test]
+async fn where_the_deployment_says_so_the_lease_end_retires_the_vm_once() {
+    let l = Leased::new(true);
+    let rec = l.vm("expiring", 3).await;
+    let other = l.vm("unleased-neighbour", 300).await;
+    let watch = l.butler.leases();
+    assert_eq!(watch.sweep().await.unwrap().notices, 1);
+    assert!(matches!(
+        l.recorder.notices.lock().unwrap()[0].kind,
+        VmNoticeKind::LeaseEnding {
+            retired_then: true,
+            ..
+        }
+    ));
+    l.pass_days(3);
+    let s = watch.sweep().await.unwrap();
+    assert_eq!(s.retirements, 1);
+    // A second pass before the engine runs asks nothing more.
+    assert_eq!(watch.sweep().await.unwrap().retirements, 0);
+    let marked = l.record(&rec.name).await;
+    let id = marked
+        .lease_retirement
+        .expect("the request is on the record");
+    let r = l.butler.store().get_request(id).await.unwrap();
+    assert_eq!(r.state, RequestState::Approved);
+    assert_eq!(r.owner, "ana", "the owner sees it among her requests");
+    assert!(matches!(&r.kind, RequestKind::Decommission(t) if t.vm == rec.id));
+    let actions: Vec<ActionKind> = r.history.iter().map(|h| h.action).collect();
+    assert_eq!(
+        actions,
+        [ActionKind::Create, ActionKind::Submit, ActionKind::Approve]
+    );
+    assert!(r
+        .history
+        .iter()
+        .all(|h| h.actor == butler::auth::ENGINE_NAME));
+
+    l.run().await;
+    let done = l.butler.store().get_request(id).await.unwrap();
+    assert_eq!(done.state, RequestState::Completed);
+    assert_eq!(l.record(&rec.name).await.lifecycle, Lifecycle::Retired);
+    assert_eq!(l.sim.deletions(&rec.platform_id), 1);
+    assert_eq!(l.sim.billing_stops(&rec.name), 1);
+    // The neighbour, leased for longer, is untouched.
+    assert_eq!(l.record(&other.name).await.lifecycle, Lifecycle::Active);
+    assert_eq!(l.sim.deletions(&other.platform_id), 0);
+    assert_eq!(watch.sweep().await.unwrap().retirements, 0);
+}
+
+#[tokio::test]
+async fn a_retirement_numbered_on_the_record_but_never_stored_is_stored_by_the_next_pass() {
+    let l = Leased::new(true);
+    let rec = l.vm("half-done", 2).await;
+    l.pass_days(2);
+    // A crash between the two writes: the number is on the record, no
+    // request holds it.
+    let store = l.butler.store();
+    let id = store.next_request_id().await.unwrap();
+    let mut r = store.get_vm(rec.id).await.unwrap();
+    let version = r.version;
+    r.version += 1;
+    r.lease_retirement = Some(id);
+    store.update_vm(&r, version).await.unwrap();
+    assert!(store.get_request(id).await.is_err());
+
+    let s = l.butler.leases().sweep().await.unwrap();
+    assert_eq!(s.retirements, 1);
+    let stored = store.get_request(id).await.unwrap();
+    assert!(matches!(stored.kind, RequestKind::Decommission(_)));
+    l.run().await;
+    assert_eq!(l.sim.deletions(&rec.platform_id), 1);
+}
+
+#[tokio::test]
+async fn an_approved_extension_moves_the_lease_end_and_its_notices_start_afresh() {
+    let l = Leased::new(true);
+    let rec = l.vm("extended", 10).await;
+    let watch = l.butler.leases();
+    assert_eq!(watch.sweep().await.unwrap().notices, 1, "10 days left");
+    let svc = l.butler.requests();
+    let end = rec.lease_end.unwrap();
+    let later = end + chrono::Days::new(60);
+
+    // Not later than now, or past Butler's ten years: refused, naming why.
+    for bad in [
+        end,
+        l.today() + chrono::Days::new(u64::from(butler::limits::MAX_LEASE_DAYS) + 1),
+    ] {
+        let e = svc.extend_lease(&ana(), rec.id, bad).await.unwrap_err();
+        let butler::ButlerError::Validation(p) = e else {
+            panic!("{e}")
+        };
+        assert_eq!(p.0[0].field, "until");
+    }
+    // Another requester learns nothing of the VM.
+    let zoe = butler::auth::Actor::trusted("zoe", [butler::auth::Role::Requester]).unwrap();
+    assert!(matches!(
+        svc.extend_lease(&zoe, rec.id, later).await,
+        Err(butler::ButlerError::NotFound(_))
+    ));
+
+    let r = svc.extend_lease(&ana(), rec.id, later).await.unwrap();
+    assert_eq!(r.state, RequestState::Requested);
+    assert_eq!(r.flow().name(), "extend_lease");
+    assert!(
+        r.history[0]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains(&later.to_string()),
+        "{:?}",
+        r.history[0].note
+    );
+    // Nothing to edit; four eyes: ana cannot approve it.
+    assert!(svc
+        .review(&bea(), r.id, r.version, butler::demo::spec("x"))
+        .await
+        .is_err());
+    assert!(svc.approve(&ana(), r.id, r.version).await.is_err());
+    svc.approve(&bea(), r.id, r.version).await.unwrap();
+    l.run().await;
+    let now = l.record(&rec.name).await;
+    assert_eq!(now.lease_end, Some(later));
+    assert!(now.lease_notices.is_empty(), "notices start afresh");
+
+    // The old end passes: nothing retired, nothing sent; the new window
+    // brings the 14-day notice again.
+    l.pass_days(11);
+    let s = watch.sweep().await.unwrap();
+    assert_eq!((s.retirements, s.notices), (0, 0));
+    l.pass_days(45); // 14 days before the new end
+    assert_eq!(watch.sweep().await.unwrap().notices, 1);
+    assert_eq!(l.recorder.days_left(), [Some(10), Some(14)]);
+    assert_eq!(l.sim.deletions(&rec.platform_id), 0);
+}
