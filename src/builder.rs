@@ -5,7 +5,7 @@ use butler_core::backend::{Billing, Clock, ClusterBackend, Monitor, SystemClock}
 use butler_core::catalog::Catalog;
 use butler_core::cost::RateBook;
 use butler_core::engine::{Engine, EngineConfig};
-use butler_core::inventory::{InventoryConfig, LeaseWatch, VmService};
+use butler_core::inventory::{InventoryConfig, LeaseWatch, VmNotices, VmService};
 use butler_core::migration::{MigrationConfig, MigrationService};
 use butler_core::notify::{Notifier, NotifyConfig, NotifyHub};
 use butler_core::service::RequestService;
@@ -39,6 +39,7 @@ pub struct Butler {
     migrations: Arc<MigrationService>,
     vms: Arc<VmService>,
     leases: Arc<LeaseWatch>,
+    vm_notices: Arc<VmNotices>,
     #[cfg(feature = "users")]
     users: Arc<UserService>,
     engine: Option<Arc<Engine>>,
@@ -86,6 +87,14 @@ impl Butler {
     /// [`LeaseWatch::start`].
     pub fn leases(&self) -> &Arc<LeaseWatch> {
         &self.leases
+    }
+
+    /// The deliverer of the VMs' outboxes: notices of power changes and
+    /// leases, to every notifier's [`Notifier::notify_vm`] (SPEC §12). Pass
+    /// it with [`VmNotices::deliver`], or in the background with
+    /// [`VmNotices::start`].
+    pub fn vm_notices(&self) -> &Arc<VmNotices> {
+        &self.vm_notices
     }
 
     /// Stored users and login (SPEC §1).
@@ -369,7 +378,12 @@ impl ButlerBuilder {
             self.policy,
             self.inventory,
         ));
-        let lease_notifiers = self.notifiers.clone();
+        let vm_notices = Arc::new(VmNotices::new(
+            store.clone(),
+            self.notifiers.clone(),
+            clock.clone(),
+            vms.notice_waker(),
+        ));
         let mut requests = RequestService::with_clock(store.clone(), catalog, rates, clock.clone())
             .with_policy(self.policy);
         if !self.notifiers.is_empty() {
@@ -392,8 +406,8 @@ impl ButlerBuilder {
         let leases = Arc::new(LeaseWatch::new(
             store.clone(),
             requests.clone(),
-            lease_notifiers,
             clock.clone(),
+            vms.notice_waker(),
             lease_config,
         )?);
         // Each step needs its backend unless the deployment switched it off.
@@ -434,6 +448,7 @@ impl ButlerBuilder {
             migrations,
             vms,
             leases,
+            vm_notices,
             #[cfg(feature = "users")]
             users: Arc::new(UserService::with_clock(store.clone(), clock.clone())),
             engine,

@@ -3,12 +3,16 @@
 //! owner 14, 7 and 1 days before, each notice once per notifier whatever
 //! the number of passes, again after a failure; at the end it tells the
 //! owner, or, where the deployment says so, asks and approves the VM's
-//! decommission once, which the engine carries out.
+//! decommission once, which the engine carries out. Notices, of leases and
+//! of power changes, wait in the VM's own outbox until every notifier has
+//! them.
 
 mod common;
 
 use async_trait::async_trait;
-use butler::inventory::{InventoryConfig, LeaseConfig, Lifecycle, VmRecord};
+use butler::inventory::{
+    InventoryConfig, LeaseConfig, LeaseSweep, Lifecycle, NoticePass, VmRecord,
+};
 use butler::notify::{Event, Notifier, NotifyError, VmNotice, VmNoticeKind};
 use butler::request::{ActionKind, RequestKind, RequestState};
 use butler::sim::SimPlatform;
@@ -128,6 +132,13 @@ impl Leased {
     fn pass_days(&self, n: u32) {
         self.sim.clock().advance(DAY * n);
     }
+
+    /// A lease watch pass, then a delivery of the VMs' outboxes.
+    async fn pass(&self) -> (LeaseSweep, NoticePass) {
+        let swept = self.butler.leases().sweep().await.unwrap();
+        let delivered = self.butler.vm_notices().deliver().await.unwrap();
+        (swept, delivered)
+    }
 }
 
 #[tokio::test]
@@ -163,36 +174,44 @@ async fn the_lease_asked_becomes_the_vms_lease_end_and_a_capped_environment_fill
 async fn the_owner_hears_14_7_and_1_days_before_each_notice_once_and_again_after_a_failure() {
     let l = Leased::new(false);
     let rec = l.vm("noticed", 20).await;
-    let watch = l.butler.leases();
 
-    // 20 days left: outside the window; nothing read, nothing sent.
-    let s = watch.sweep().await.unwrap();
-    assert_eq!((s.looked_at, s.notices), (0, 0));
+    // 20 days left: outside the window; nothing read, nothing written.
+    let (s, d) = l.pass().await;
+    assert_eq!((s.looked_at, s.notices, d.delivered), (0, 0, 0));
     l.pass_days(6); // 14 left
-    assert_eq!(watch.sweep().await.unwrap().notices, 1);
-    // Passes in between send nothing more.
+    let (s, d) = l.pass().await;
+    assert_eq!((s.notices, d.delivered), (1, 1));
+    // Passes in between write and send nothing more.
     for _ in 0..3 {
         l.pass_days(1);
-        assert_eq!(watch.sweep().await.unwrap().notices, 0);
+        let (s, d) = l.pass().await;
+        assert_eq!((s.notices, d.delivered), (0, 0));
     }
-    // 7 left, but the mail server is down: nothing recorded, retried.
+    // 7 left, but the mail server is down: the notice waits in the VM's
+    // outbox, and goes the next day.
     l.pass_days(4);
     l.recorder.failing.store(true, Ordering::SeqCst);
-    let s = watch.sweep().await.unwrap();
-    assert_eq!((s.notices, s.failed), (0, 1));
+    let (s, d) = l.pass().await;
+    assert_eq!((s.notices, d.delivered, d.failed), (1, 0, 1));
+    assert_eq!(l.record(&rec.name).await.outbox.len(), 1, "kept");
     l.recorder.failing.store(false, Ordering::SeqCst);
-    l.pass_days(1); // 6 left: the 7-day notice goes now
-    assert_eq!(watch.sweep().await.unwrap().notices, 1);
-    // A pass that comes late sends only what is due now: 1 day left.
+    l.pass_days(1);
+    let (s, d) = l.pass().await;
+    assert_eq!((s.notices, d.delivered), (0, 1));
+    assert!(
+        l.record(&rec.name).await.outbox.is_empty(),
+        "delivered, dropped"
+    );
+    // A pass that comes late writes only what is due now: 1 day left.
     l.pass_days(5);
-    assert_eq!(watch.sweep().await.unwrap().notices, 1);
-    assert_eq!(l.recorder.days_left(), [Some(14), Some(6), Some(1)]);
+    assert_eq!(l.pass().await.1.delivered, 1);
+    assert_eq!(l.recorder.days_left(), [Some(14), Some(7), Some(1)]);
 
     // The end: the owner hears it ended (once), and the VM runs on.
     l.pass_days(1);
-    assert_eq!(watch.sweep().await.unwrap().notices, 1);
+    assert_eq!(l.pass().await.1.delivered, 1);
     l.pass_days(3);
-    assert_eq!(watch.sweep().await.unwrap().notices, 0);
+    assert_eq!(l.pass().await.1.delivered, 0);
     let last = l.recorder.notices.lock().unwrap().last().cloned().unwrap();
     assert_eq!(
         last.kind,
@@ -203,7 +222,7 @@ async fn the_owner_hears_14_7_and_1_days_before_each_notice_once_and_again_after
     assert_eq!(last.owner, "ana");
     let now = l.record(&rec.name).await;
     assert_eq!(now.lifecycle, Lifecycle::Active);
-    assert_eq!(now.lease_notices.get("recorder"), Some(&0));
+    assert_eq!(now.lease_noticed, Some(0));
     let noticed = now
         .history
         .iter()
@@ -219,7 +238,7 @@ async fn where_the_deployment_says_so_the_lease_end_retires_the_vm_once() {
     let rec = l.vm("expiring", 3).await;
     let other = l.vm("unleased-neighbour", 300).await;
     let watch = l.butler.leases();
-    assert_eq!(watch.sweep().await.unwrap().notices, 1);
+    assert_eq!(l.pass().await.1.delivered, 1);
     assert!(matches!(
         l.recorder.notices.lock().unwrap()[0].kind,
         VmNoticeKind::LeaseEnding {
@@ -290,8 +309,7 @@ async fn a_retirement_numbered_on_the_record_but_never_stored_is_stored_by_the_n
 async fn an_approved_extension_moves_the_lease_end_and_its_notices_start_afresh() {
     let l = Leased::new(true);
     let rec = l.vm("extended", 10).await;
-    let watch = l.butler.leases();
-    assert_eq!(watch.sweep().await.unwrap().notices, 1, "10 days left");
+    assert_eq!(l.pass().await.1.delivered, 1, "10 days left");
     let svc = l.butler.requests();
     let end = rec.lease_end.unwrap();
     let later = end + chrono::Days::new(60);
@@ -336,15 +354,53 @@ async fn an_approved_extension_moves_the_lease_end_and_its_notices_start_afresh(
     l.run().await;
     let now = l.record(&rec.name).await;
     assert_eq!(now.lease_end, Some(later));
-    assert!(now.lease_notices.is_empty(), "notices start afresh");
+    assert_eq!(now.lease_noticed, None, "notices start afresh");
 
     // The old end passes: nothing retired, nothing sent; the new window
     // brings the 14-day notice again.
     l.pass_days(11);
-    let s = watch.sweep().await.unwrap();
-    assert_eq!((s.retirements, s.notices), (0, 0));
+    let (s, d) = l.pass().await;
+    assert_eq!((s.retirements, s.notices, d.delivered), (0, 0, 0));
     l.pass_days(45); // 14 days before the new end
-    assert_eq!(watch.sweep().await.unwrap().notices, 1);
+    assert_eq!(l.pass().await.1.delivered, 1);
     assert_eq!(l.recorder.days_left(), [Some(10), Some(14)]);
     assert_eq!(l.sim.deletions(&rec.platform_id), 0);
+}
+
+#[tokio::test]
+async fn a_power_change_is_a_notice_in_the_vms_outbox_delivered_once_to_each_notifier() {
+    use butler::backend::PowerChange;
+    use butler::inventory::PowerRequest;
+    let l = Leased::new(false);
+    let rec = l.vm("powered", 300).await;
+    let vms = l.butler.vms();
+    let olga = butler::auth::Actor::trusted("olga", [butler::auth::Role::Operator]).unwrap();
+    let off = PowerRequest {
+        change: PowerChange::HardOff,
+        force_after_deadline: false,
+    };
+    vms.power(&olga, rec.id, off).await.unwrap();
+    // Written with the change, before anyone delivers it.
+    let waiting = l.record(&rec.name).await.outbox;
+    assert_eq!(waiting.len(), 1);
+    assert!(matches!(
+        &waiting[0].notice.kind,
+        VmNoticeKind::Power { change: PowerChange::HardOff, by, .. } if by == "olga"
+    ));
+    // Nothing changed, nothing to tell.
+    vms.power(&olga, rec.id, off).await.unwrap();
+    assert_eq!(l.record(&rec.name).await.outbox.len(), 1);
+
+    let d = l.butler.vm_notices().deliver().await.unwrap();
+    assert_eq!((d.delivered, d.failed), (1, 0));
+    assert_eq!(l.butler.vm_notices().deliver().await.unwrap().delivered, 0);
+    let got = l.recorder.notices.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].owner.as_str(), got[0].vm), ("ana", rec.id));
+    assert!(
+        got[0].summary().contains("asked by olga"),
+        "{}",
+        got[0].summary()
+    );
+    assert!(l.record(&rec.name).await.outbox.is_empty());
 }

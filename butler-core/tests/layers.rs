@@ -25,6 +25,7 @@ const PURE: &[&str] = &[
     "request/transition.rs",
     "request/flow.rs",
     "inventory/record.rs",
+    "inventory/notice.rs",
     "catalog.rs",
     "auth/policy.rs",
     "auth/names.rs",

@@ -5,7 +5,7 @@ use crate::render::{render, render_notice, Rendered};
 use async_trait::async_trait;
 use butler_core::auth::Role;
 use butler_core::backend::Clock;
-use butler_core::notify::{Event, Notifier, NotifyError, VmNotice};
+use butler_core::notify::{Event, Notifier, NotifyError, VmNotice, VmNoticeKind};
 use butler_core::request::RequestState;
 use butler_core::store::Store;
 use lettre::message::{Mailbox, MultiPart};
@@ -193,8 +193,12 @@ impl Notifier for MailNotifier {
         self.send(msg, &format!("request {}", e.request)).await
     }
 
-    /// Writes to the VM's owner (nobody when the owner has no address).
+    /// Writes to the VM's owner (nobody when the owner has no address, nor
+    /// about a power change the owner made).
     async fn notify_vm(&self, n: &VmNotice) -> Result<(), NotifyError> {
+        if matches!(&n.kind, VmNoticeKind::Power { by, .. } if *by == n.owner) {
+            return Ok(());
+        }
         let Some(address) = self.config.address_of(&n.owner) else {
             tracing::info!(user = ?n.owner, vm = %n.vm, "no e-mail address for the VM's owner; not written to");
             self.stats.no_recipient.fetch_add(1, Ordering::Relaxed);

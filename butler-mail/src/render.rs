@@ -193,6 +193,9 @@ pub fn render_notice(n: &VmNotice) -> Rendered {
         VmNoticeKind::LeaseEnded { ended } => {
             format!("the lease of VM {} ended on {ended}", n.display_name)
         }
+        VmNoticeKind::Power { change, by, .. } => {
+            format!("VM {}: power {change} by {by}", n.display_name)
+        }
         _ => format!("about VM {}", n.display_name),
     };
     let summary = n.summary();

@@ -71,6 +71,19 @@ fn header(msg: &str, name: &str) -> String {
     out
 }
 
+/// The messages holding `needle`, once at least one has arrived (or
+/// after 5 s).
+async fn arrived(smtp: &LiveSmtp, needle: &str) -> Vec<String> {
+    for _ in 0..50 {
+        let found = smtp.messages_containing(needle);
+        if !found.is_empty() {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Vec::new()
+}
+
 #[tokio::test]
 async fn a_submission_mails_the_requester_and_every_approver_with_the_summary() {
     let Some(smtp) = LiveSmtp::from_env() else {
@@ -135,14 +148,7 @@ async fn a_submission_mails_the_requester_and_every_approver_with_the_summary() 
         stats.failed.load(Ordering::Relaxed)
     );
 
-    let mut found = Vec::new();
-    for _ in 0..50 {
-        found = smtp.messages_containing(&name);
-        if !found.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let found = arrived(&smtp, &name).await;
     assert_eq!(found.len(), 1, "one message per event");
     let m = &unquoted(&found[0]);
     let to = header(m, "To");
@@ -245,14 +251,7 @@ async fn a_lease_notice_mails_the_vms_owner_alone() {
     })
     .await
     .expect("delivered");
-    let mut found = Vec::new();
-    for _ in 0..50 {
-        found = smtp.messages_containing(&format!("{name}-r7"));
-        if !found.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let found = arrived(&smtp, &format!("{name}-r7")).await;
     assert_eq!(found.len(), 1, "one message per notice");
     let m = &unquoted(&found[0]);
     assert_eq!(header(m, "To"), "beto.b@approvals.example.org");
@@ -261,5 +260,46 @@ async fn a_lease_notice_mails_the_vms_owner_alone() {
     assert!(
         m.contains("in 7 day(s)") && m.contains("retired"),
         "the notice says when and what happens"
+    );
+}
+
+#[tokio::test]
+async fn a_power_change_mails_the_owner_unless_the_owner_made_it() {
+    let Some(smtp) = LiveSmtp::from_env() else {
+        return;
+    };
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let n = MailNotifier::new(config(&smtp, "127.0.0.1"), store, Arc::new(SystemClock))
+        .expect("notifier");
+    let stats = n.stats();
+    let name = format!("power{}", std::process::id() % 100_000);
+    let notice = |by: &str| butler_core::notify::VmNotice {
+        vm: butler_core::inventory::VmId(7),
+        name: format!("{name}-r3"),
+        display_name: name.clone(),
+        owner: "beto".into(),
+        kind: butler_core::notify::VmNoticeKind::Power {
+            change: butler_core::backend::PowerChange::GuestShutdown,
+            outcome: "power guest_shutdown: done".into(),
+            by: by.into(),
+        },
+        at: chrono::Utc::now(),
+    };
+    n.notify_vm(&notice("beto")).await.expect("nothing to send");
+    assert_eq!(
+        stats.sent.load(Ordering::Relaxed),
+        0,
+        "the owner's own change"
+    );
+    n.notify_vm(&notice("olga")).await.expect("delivered");
+    assert_eq!(stats.sent.load(Ordering::Relaxed), 1);
+    let found = arrived(&smtp, &format!("{name}-r3")).await;
+    assert_eq!(found.len(), 1);
+    let m = &unquoted(&found[0]);
+    assert_eq!(header(m, "To"), "beto.b@approvals.example.org");
+    assert!(
+        header(m, "Subject").contains("by olga"),
+        "{}",
+        header(m, "Subject")
     );
 }

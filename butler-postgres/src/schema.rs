@@ -54,4 +54,8 @@ const VERSIONS: &[Version] = &[
     &[Change::Group(t::INVENTORY)],
     // 7: leases (no record had one before).
     &[Change::Group(t::VM_LEASES)],
+    // 8: the VMs' own outboxes (no record had a notice before).
+    &[Change::Group(t::VM_OUTBOX)],
+    // 9: each record's shape in a column of its own.
+    &[t::VM_SHAPES],
 ];

@@ -162,13 +162,15 @@ impl Server {
     /// Wraps `butler`; starts its provisioning engine (if it has one) and
     /// the inventory's reconcile (every
     /// [`InventoryConfig::reconcile_every`](butler::inventory::InventoryConfig))
-    /// and the lease watch ([`Butler::leases`]) in the background. Needs a
+    /// the lease watch ([`Butler::leases`]) and the deliverer of the VMs'
+    /// notices ([`Butler::vm_notices`]) in the background. Needs a
     /// tokio runtime.
     pub fn new(butler: Butler, settings: HttpSettings) -> Server {
         let engine = butler.engine().map(|e| e.clone().start());
         let reconciler = vec![
             butler.vms().clone().start_reconciler(),
             butler.leases().clone().start(),
+            butler.vm_notices().clone().start(),
         ];
         let state = AppState(Arc::new(Inner {
             sessions: session::Sessions::new(settings.session_idle, settings.session_lifetime),

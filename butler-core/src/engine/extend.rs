@@ -38,7 +38,7 @@ impl Backends {
                     return false;
                 }
                 rec.lease_end = Some(until);
-                rec.lease_notices.clear();
+                rec.lease_noticed = None;
                 true
             },
         )

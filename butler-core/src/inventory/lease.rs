@@ -4,18 +4,17 @@
 //! deployment says so; elsewhere the owner hears that it ended.
 //!
 //! A pass of the [`LeaseWatch`] reads only the active VMs whose lease ends
-//! within the notice window (an index on the lease end). Each notifier's
-//! deliveries are written on the VM's record
-//! ([`VmRecord::lease_notices`](super::VmRecord::lease_notices)): a notice
-//! that fails goes again at the next pass, one delivered never does (a
-//! crash between the delivery and its record sends it once more), and a
-//! pass that comes late sends only the notice now due, not the ones it
-//! missed.
+//! within the notice window (an index on the lease end). A notice due is
+//! written into the VM's outbox with the threshold it announces
+//! ([`VmRecord::lease_noticed`](super::VmRecord::lease_noticed)), in one
+//! update: it is never written twice, and [`super::VmNotices`] delivers it
+//! to every notifier, again after a failure. A pass that comes late writes
+//! only the notice now due, not the ones it missed.
 
 use super::record::{Lifecycle, VmId, VmQuery, VmRecord};
 use crate::backend::Clock;
 use crate::error::ButlerError;
-use crate::notify::{Notifier, VmNotice, VmNoticeKind};
+use crate::notify::{VmNotice, VmNoticeKind};
 use crate::service::RequestService;
 use crate::store::Store;
 use chrono::NaiveDate;
@@ -70,9 +69,10 @@ impl LeaseConfig {
 pub struct LeaseSweep {
     /// Leased VMs within the notice window.
     pub looked_at: usize,
-    /// Notices delivered (one per notifier and VM).
+    /// Notices written into the VMs' outboxes (one per VM and threshold).
     pub notices: usize,
-    /// Notices that failed (they go again at the next pass).
+    /// Notices or retirements that could not be written (they are tried
+    /// again at the next pass).
     pub failed: usize,
     /// Decommissions asked because a lease ended.
     pub retirements: usize,
@@ -82,15 +82,14 @@ pub struct LeaseSweep {
 pub struct LeaseWatch {
     store: Arc<dyn Store>,
     requests: Arc<RequestService>,
-    notifiers: Vec<Arc<dyn Notifier>>,
     clock: Arc<dyn Clock>,
+    wake: Arc<tokio::sync::Notify>,
     config: LeaseConfig,
 }
 
 impl std::fmt::Debug for LeaseWatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LeaseWatch")
-            .field("notifiers", &self.notifiers.len())
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -111,20 +110,21 @@ fn due(days_left: i64, notice_days: &[u32]) -> Option<u32> {
 
 impl LeaseWatch {
     /// A watch over `store`'s inventory, asking retirements through
-    /// `requests` and writing to owners through `notifiers`.
+    /// `requests`; its notices go into the VMs' outboxes, and `wake` (the
+    /// [`super::VmNotices`] deliverer's) is notified after each.
     pub fn new(
         store: Arc<dyn Store>,
         requests: Arc<RequestService>,
-        notifiers: Vec<Arc<dyn Notifier>>,
         clock: Arc<dyn Clock>,
+        wake: Arc<tokio::sync::Notify>,
         config: LeaseConfig,
     ) -> Result<Self, ButlerError> {
         config.check().map_err(ButlerError::Invalid)?;
         Ok(LeaseWatch {
             store,
             requests,
-            notifiers,
             clock,
+            wake,
             config,
         })
     }
@@ -194,6 +194,9 @@ impl LeaseWatch {
                 retired_then: self.config.retire_at_end,
             }
         };
+        if rec.lease_noticed.is_some_and(|s| s <= due) {
+            return;
+        }
         let notice = VmNotice {
             vm: rec.id,
             name: rec.name.clone(),
@@ -202,30 +205,13 @@ impl LeaseWatch {
             kind,
             at: self.clock.now(),
         };
-        let mut delivered = Vec::new();
-        for n in &self.notifiers {
-            if rec.lease_notices.get(n.name()).is_some_and(|s| *s <= due) {
-                continue;
-            }
-            match n.notify_vm(&notice).await {
-                Ok(()) => delivered.push(n.name().to_string()),
-                Err(e) => {
-                    out.failed += 1;
-                    tracing::warn!(vm = %rec.id, notifier = n.name(), error = %e, "lease notice not delivered; next pass tries again");
-                }
-            }
-        }
-        if delivered.is_empty() {
-            return;
-        }
         let what = format!(
-            "lease notice ({}) sent by {}",
+            "lease notice: {}",
             if due == 0 {
                 "ended".to_string()
             } else {
                 format!("{days_left} day(s) left")
-            },
-            delivered.join(", ")
+            }
         );
         let written = super::amend(
             self.store.as_ref(),
@@ -234,22 +220,29 @@ impl LeaseWatch {
             notice.at,
             &what,
             |r| {
-                // A lease extended meanwhile starts its notices afresh.
-                if r.lease_end != Some(end) {
+                // A lease extended meanwhile starts its notices afresh; a
+                // pass racing this one has written it already.
+                if r.lease_end != Some(end) || r.lease_noticed.is_some_and(|s| s <= due) {
                     return false;
                 }
-                for name in &delivered {
-                    r.lease_notices.insert(name.clone(), due);
-                }
+                r.lease_noticed = Some(due);
+                r.outbox.push(super::PendingNotice {
+                    notice: notice.clone(),
+                    done: Default::default(),
+                });
                 true
             },
         )
         .await;
         match written {
-            Ok(_) => out.notices += delivered.len(),
+            Ok(Some(_)) => {
+                out.notices += 1;
+                self.wake.notify_one();
+            }
+            Ok(None) => {}
             Err(e) => {
-                out.failed += delivered.len();
-                tracing::warn!(vm = %rec.id, error = %e, "lease notice delivered but not recorded; it may go once more");
+                out.failed += 1;
+                tracing::warn!(vm = %rec.id, error = %e, "cannot write a lease notice; next pass tries again");
             }
         }
     }
@@ -258,7 +251,7 @@ impl LeaseWatch {
     /// [`ReconcilerHandle::shutdown`](super::ReconcilerHandle::shutdown).
     pub fn start(self: Arc<Self>) -> super::ReconcilerHandle {
         let (clock, every) = (self.clock.clone(), self.config.every);
-        super::ReconcilerHandle::every(clock, every, move || {
+        super::ReconcilerHandle::every(clock, every, None, move || {
             let me = self.clone();
             async move {
                 if let Err(e) = me.sweep().await {

@@ -6,15 +6,19 @@
 //! and authorises.
 
 mod lease;
+mod notice;
+mod notices;
 mod record;
 mod service;
 
 pub use lease::{LeaseConfig, LeaseSweep, LeaseWatch};
+pub use notice::{VmNotice, VmNoticeKind};
+pub use notices::{NoticePass, VmNotices};
 pub use record::{
-    drift, drift_from, found_spec, lease_end, BuiltSpec, Drift, Lifecycle, PowerRequest, VmEvent,
-    VmId, VmQuery, VmRecord, VmShape,
+    drift, drift_from, found_spec, lease_end, BuiltSpec, Drift, Lifecycle, PendingNotice,
+    PowerRequest, VmEvent, VmId, VmQuery, VmRecord, VmShape,
 };
-pub(crate) use service::{amend, move_lifecycle, record_migration};
+pub(crate) use service::{amend, move_lifecycle, record_migration, replace_quietly};
 pub use service::{InventoryConfig, PowerOutcome, ReconcileSummary, ReconcilerHandle, VmService};
 
 #[cfg(test)]

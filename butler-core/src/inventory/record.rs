@@ -5,7 +5,7 @@ use crate::backend::{PowerChange, PowerState, VmInfo};
 use crate::request::{Request, RequestId};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// A VM record's number.
@@ -123,6 +123,16 @@ pub struct VmEvent {
     pub what: String,
 }
 
+/// A notice in a VM's outbox, and the notifiers that have delivered it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingNotice {
+    /// The notice.
+    pub notice: super::notice::VmNotice,
+    /// Notifiers done with it (delivered, or given up for good).
+    #[serde(default)]
+    pub done: BTreeSet<String>,
+}
+
 /// A VM Butler manages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VmRecord {
@@ -170,10 +180,15 @@ pub struct VmRecord {
     /// are the VM's as approved now (else [`request`](Self::request)'s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_change: Option<RequestId>,
-    /// The lease notices delivered for the current lease end: for each
-    /// notifier, the fewest days left it announced (0: the lease ended).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub lease_notices: BTreeMap<String, u32>,
+    /// The fewest days left a lease notice announced for the current lease
+    /// end (0: that it ended); `None`: none yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_noticed: Option<u32>,
+    /// Notices about the VM not yet delivered by every notifier: the VM's
+    /// own outbox, written in the same update as the change it announces
+    /// and emptied by [`super::VmNotices`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<PendingNotice>,
     /// The decommission Butler asked when the lease ended, where the
     /// deployment retires VMs at lease end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -229,7 +244,8 @@ impl VmRecord {
                 what: format!("provisioned by request {}", request.id),
             }],
             last_change: None,
-            lease_notices: BTreeMap::new(),
+            lease_noticed: None,
+            outbox: Vec::new(),
             lease_retirement: None,
         }
     }
@@ -269,7 +285,8 @@ impl VmRecord {
                 what: format!("adopted for {owner}, cost center {cost_center}"),
             }],
             last_change: None,
-            lease_notices: BTreeMap::new(),
+            lease_noticed: None,
+            outbox: Vec::new(),
             lease_retirement: None,
         }
     }
@@ -302,8 +319,8 @@ pub fn found_spec(vm: &VmInfo) -> BuiltSpec {
 /// What the reconcile reads of a record: enough to compare it with the
 /// platform, decoded from the stored record without the rest (its history
 /// above all), which a pass over a million records would only allocate
-/// and free.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// and free. Stores keep it beside the record, in a column of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VmShape {
     /// Its number.
     pub id: VmId,
@@ -318,6 +335,19 @@ pub struct VmShape {
     /// What the last reconcile found changed outside Butler.
     #[serde(default)]
     pub drift: Vec<Drift>,
+}
+
+impl From<&VmRecord> for VmShape {
+    fn from(r: &VmRecord) -> Self {
+        VmShape {
+            id: r.id,
+            name: r.name.clone(),
+            cluster: r.cluster.clone(),
+            power: r.power,
+            spec: r.spec.clone(),
+            drift: r.drift.clone(),
+        }
+    }
 }
 
 impl From<VmRecord> for VmShape {
@@ -382,6 +412,9 @@ pub struct VmQuery {
     /// Only records whose lease ends on or before this day.
     #[serde(default)]
     pub lease_ends_by: Option<NaiveDate>,
+    /// Only records with notices waiting in their outbox.
+    #[serde(default)]
+    pub notices_pending: bool,
     /// Only records numbered below this one (keyset paging: pass the last
     /// id of a page to get the next, at the same cost however deep). A
     /// keyset page does not count the rest: its `total` is its own rows.
@@ -402,6 +435,7 @@ impl Default for VmQuery {
             cost_center: None,
             drifted: false,
             lease_ends_by: None,
+            notices_pending: false,
             before: None,
             offset: 0,
             limit: Some(50),
@@ -423,6 +457,7 @@ impl VmQuery {
             && self
                 .lease_ends_by
                 .is_none_or(|by| r.lease_end.is_some_and(|end| end <= by))
+            && (!self.notices_pending || !r.outbox.is_empty())
             && self.before.is_none_or(|b| r.id < b)
     }
 }

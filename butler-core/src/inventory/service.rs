@@ -97,6 +97,8 @@ pub struct VmService {
     clock: Arc<dyn Clock>,
     policy: Policy,
     config: InventoryConfig,
+    /// Wakes the deliverer of the VMs' outboxes after a notice is written.
+    notices: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for VmService {
@@ -132,7 +134,14 @@ impl VmService {
             clock,
             policy,
             config,
+            notices: Arc::default(),
         }
+    }
+
+    /// What wakes the deliverer of the VMs' outboxes ([`super::VmNotices`])
+    /// when this service writes a notice.
+    pub fn notice_waker(&self) -> Arc<tokio::sync::Notify> {
+        self.notices.clone()
     }
 
     /// The records `actor` may see that `query` selects: a Requester only
@@ -220,8 +229,32 @@ impl VmService {
             ),
         };
         let power = outcome.power();
-        self.change(id, actor.name(), &line, |r| r.power = power)
-            .await?;
+        let notice =
+            (!matches!(outcome, PowerOutcome::Already(_))).then(|| crate::notify::VmNotice {
+                vm: rec.id,
+                name: rec.name.clone(),
+                display_name: rec.display_name.clone(),
+                owner: rec.owner.clone(),
+                kind: crate::notify::VmNoticeKind::Power {
+                    change,
+                    outcome: line.clone(),
+                    by: actor.name().to_string(),
+                },
+                at: self.clock.now(),
+            });
+        self.change(id, actor.name(), &line, |r| {
+            r.power = power;
+            if let Some(n) = &notice {
+                r.outbox.push(super::PendingNotice {
+                    notice: n.clone(),
+                    done: Default::default(),
+                });
+            }
+        })
+        .await?;
+        if notice.is_some() {
+            self.notices.notify_one();
+        }
         Ok(outcome)
     }
 
@@ -388,7 +421,7 @@ impl VmService {
     /// at the next), until [`ReconcilerHandle::shutdown`].
     pub fn start_reconciler(self: Arc<Self>) -> ReconcilerHandle {
         let (clock, every) = (self.clock.clone(), self.config.reconcile_every);
-        ReconcilerHandle::every(clock, every, move || {
+        ReconcilerHandle::every(clock, every, None, move || {
             let me = self.clone();
             async move {
                 if let Err(e) = me.reconcile_all(crate::auth::ENGINE_NAME).await {
@@ -483,11 +516,36 @@ pub(crate) async fn amend(
     what: &str,
     edit: impl Fn(&mut VmRecord) -> bool,
 ) -> Result<Option<VmRecord>, StoreError> {
+    update_with(store, id, |rec| rec.next(actor, at, what), edit).await
+}
+
+/// Applies `edit` to the stored record without a history line (the
+/// bookkeeping of its outbox), re-reading on a conflict as [`amend`] does.
+pub(crate) async fn replace_quietly(
+    store: &dyn Store,
+    id: VmId,
+    edit: impl Fn(&mut VmRecord) -> bool,
+) -> Result<(), StoreError> {
+    let bumped = |rec: &VmRecord| VmRecord {
+        version: rec.version + 1,
+        ..rec.clone()
+    };
+    update_with(store, id, bumped, edit).await.map(|_| ())
+}
+
+/// The stored record made `next`, then `edit`ed, written if `edit` says
+/// so, re-read and redone on a conflict.
+async fn update_with(
+    store: &dyn Store,
+    id: VmId,
+    next: impl Fn(&VmRecord) -> VmRecord,
+    edit: impl Fn(&mut VmRecord) -> bool,
+) -> Result<Option<VmRecord>, StoreError> {
     let mut tries = 0;
     loop {
         tries += 1;
         let rec = store.get_vm(id).await?;
-        let mut next = rec.next(actor, at, what);
+        let mut next = next(&rec);
         if !edit(&mut next) {
             return Ok(None);
         }
@@ -509,19 +567,27 @@ pub struct ReconcilerHandle {
 }
 
 impl ReconcilerHandle {
-    /// Runs `pass` every `period` of `clock` (the first after one period)
-    /// on a task of its own, until [`shutdown`](Self::shutdown).
-    pub(crate) fn every<F, Fut>(clock: Arc<dyn Clock>, period: Duration, pass: F) -> Self
+    /// Runs `pass` every `period` of `clock` (the first after one period),
+    /// and at once whenever `wake` is notified, on a task of its own, until
+    /// [`shutdown`](Self::shutdown).
+    pub(crate) fn every<F, Fut>(
+        clock: Arc<dyn Clock>,
+        period: Duration,
+        wake: Option<Arc<tokio::sync::Notify>>,
+        pass: F,
+    ) -> Self
     where
         F: Fn() -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send,
     {
         let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
         let join = tokio::spawn(async move {
+            let wake = wake.unwrap_or_default();
             loop {
                 tokio::select! {
                     _ = stop.changed() => break,
                     () = clock.sleep_idle(period) => {}
+                    () = wake.notified() => {}
                 }
                 if *stop.borrow() {
                     break;

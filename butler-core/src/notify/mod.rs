@@ -36,72 +36,7 @@ pub struct Event {
     pub summary: String,
 }
 
-/// Something an inventory VM's owner must hear of that is no request's
-/// change: its lease ending ([`crate::inventory::LeaseWatch`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VmNotice {
-    /// The inventory record.
-    pub vm: crate::inventory::VmId,
-    /// Its platform-wide name.
-    pub name: String,
-    /// The name its owner gave it.
-    pub display_name: String,
-    /// Its owner (the recipient).
-    pub owner: String,
-    /// What happens.
-    pub kind: VmNoticeKind,
-    /// When the notice was made.
-    pub at: DateTime<Utc>,
-}
-
-/// What a [`VmNotice`] announces.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum VmNoticeKind {
-    /// The lease ends on `ends`, `days_left` days from now.
-    LeaseEnding {
-        /// The lease's last day.
-        ends: chrono::NaiveDate,
-        /// Days from today.
-        days_left: u32,
-        /// Whether Butler retires the VM then by itself (else it is kept
-        /// until someone asks to retire or extend it).
-        retired_then: bool,
-    },
-    /// The lease ended on `ended` and Butler does not retire VMs by itself:
-    /// the VM runs on until its owner extends or retires it.
-    LeaseEnded {
-        /// The lease's last day.
-        ended: chrono::NaiveDate,
-    },
-}
-
-impl VmNotice {
-    /// A line for people.
-    pub fn summary(&self) -> String {
-        match &self.kind {
-            VmNoticeKind::LeaseEnding {
-                ends,
-                days_left,
-                retired_then,
-            } => format!(
-                "the lease of VM {} ({}) ends on {ends}, in {days_left} day(s){}",
-                self.display_name,
-                self.name,
-                if *retired_then {
-                    ": it will then be retired (powered off and deleted) unless its lease is extended"
-                } else {
-                    ": extend it or ask to retire the VM"
-                }
-            ),
-            VmNoticeKind::LeaseEnded { ended } => format!(
-                "the lease of VM {} ({}) ended on {ended}: extend it or ask to retire the VM",
-                self.display_name, self.name
-            ),
-        }
-    }
-}
+pub use crate::inventory::{VmNotice, VmNoticeKind};
 
 /// Why a delivery failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -151,10 +86,9 @@ pub trait Notifier: Send + Sync {
     async fn notify(&self, event: &Event) -> Result<(), NotifyError>;
 
     /// Delivers a notice about an inventory VM to its owner (once: the
-    /// lease watch tries again at its next pass while this fails, and
-    /// records each notifier's deliveries on the VM's record). The default
-    /// delivers nothing: a notifier that does not write to people (a
-    /// webhook of request events) leaves it.
+    /// VM's outbox keeps it for this notifier until it is delivered, or
+    /// refused for good). The default delivers nothing: a notifier that
+    /// does not write to people (a webhook of request events) leaves it.
     async fn notify_vm(&self, notice: &VmNotice) -> Result<(), NotifyError> {
         let _ = notice;
         Ok(())

@@ -90,6 +90,7 @@ impl Session {
             cost_center,
             drifted,
             lease_ends_by,
+            notices_pending: false,
             before: None,
             offset,
             limit: Some(limit),

@@ -60,6 +60,7 @@ impl VmListArgs {
             cost_center: self.cost_center.clone(),
             drifted: self.drifted,
             lease_ends_by: self.lease_ends_by,
+            notices_pending: false,
             before: self.before.map(VmId),
             offset: self.offset,
             limit: Some(self.limit.unwrap_or(50)),

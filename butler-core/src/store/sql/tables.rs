@@ -304,6 +304,25 @@ pub const VM_LEASES: &[Change] = &[
     }),
 ];
 
+/// VMs with notices waiting in their outbox, indexed for the deliverer.
+pub const VM_OUTBOX: &[Change] = &[
+    Change::AddColumn(
+        "vms",
+        Column::new("notices_pending", Type::Bool).default(Default::Bool(false)),
+    ),
+    Change::Index(Index {
+        name: "vms_notices_pending",
+        table: "vms",
+        columns: &["id"],
+        unique: false,
+        filter: Some("notices_pending"),
+    }),
+];
+
+/// Each record's shape (what the reconcile compares), short, beside its
+/// body; NULL for records written before (read from the body instead).
+pub const VM_SHAPES: Change = Change::AddColumn("vms", Column::new("shape", Type::Text).nullable());
+
 /// The inventory's table, its list indexes (by owner, cluster and
 /// lifecycle, newest first) and its number sequence.
 pub const INVENTORY: &[Change] = &[

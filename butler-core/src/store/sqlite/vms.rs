@@ -99,23 +99,23 @@ impl VmStore for SqliteStore {
     }
 
     async fn list_vms(&self, query: &VmQuery) -> Result<Page<VmRecord>, StoreError> {
-        let (total, rows) = self.list_rows(query).await?;
+        let (total, rows) = self.list_rows(vms::list(D, query)).await?;
         Ok(vms::decode_page(total, rows))
     }
 
     async fn list_vm_shapes(&self, query: &VmQuery) -> Result<Page<VmShape>, StoreError> {
-        let (total, rows) = self.list_rows(query).await?;
+        let (total, rows) = self.list_rows(vms::list_shapes(D, query)).await?;
         Ok(vms::decode_page(total, rows))
     }
 }
 
 impl SqliteStore {
-    /// The total (on a first page) and the (id, body) rows `query` selects.
+    /// The total (on a first page) and the (id, text) rows of `list`, a
+    /// count and a page ([`vms::list`], [`vms::list_shapes`]).
     async fn list_rows(
         &self,
-        query: &VmQuery,
+        (count, page): (Option<Statement>, Statement),
     ) -> Result<(Option<i64>, Vec<(i64, String)>), StoreError> {
-        let (count, page) = vms::list(D, query);
         self.with(move |c| {
             let total: Option<i64> = match &count {
                 Some(count) => Some(one(c, count)?.unwrap_or(0)),
@@ -177,5 +177,45 @@ mod tests {
                 .unwrap();
             assert!(!plan.contains("TEMP B-TREE"), "{q:?}: {plan}");
         }
+    }
+
+    /// A record written before its shape had a column (NULL there) still
+    /// reads its shape, from the body; and a page of records with notices
+    /// waiting walks the partial index, not the table.
+    #[tokio::test]
+    async fn shapes_of_older_records_come_from_their_body() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        crate::testing::store::vm_records_are_unique_versioned_and_round_trip(&s).await;
+        let all = s.list_vms(&VmQuery::default()).await.unwrap().items;
+        assert!(!all.is_empty());
+        s.with(|c| {
+            c.execute("UPDATE vms SET shape = NULL", [])
+                .map_err(backend)
+        })
+        .await
+        .unwrap();
+        let shapes = s.list_vm_shapes(&VmQuery::default()).await.unwrap();
+        let expected: Vec<VmShape> = all.iter().map(VmShape::from).collect();
+        assert_eq!(shapes.items, expected);
+
+        let (_, page) = vms::list(
+            D,
+            &VmQuery {
+                notices_pending: true,
+                ..VmQuery::default()
+            },
+        );
+        let plan = s
+            .with(move |c| {
+                c.query_row(
+                    &format!("EXPLAIN QUERY PLAN {}", page.sql),
+                    params_from_iter(page.params.iter()),
+                    |r| r.get::<_, String>(3),
+                )
+                .map_err(backend)
+            })
+            .await
+            .unwrap();
+        assert!(plan.contains("vms_notices_pending"), "{plan}");
     }
 }

@@ -38,7 +38,8 @@ fn record(id: VmId, name: &str, owner: &str, cluster: &str) -> VmRecord {
             what: "made".into(),
         }],
         last_change: None,
-        lease_notices: Default::default(),
+        lease_noticed: None,
+        outbox: Vec::new(),
         lease_retirement: None,
     }
 }
@@ -98,8 +99,8 @@ pub async fn vm_records_are_unique_versioned_and_round_trip(store: &dyn Store) {
     ));
 }
 
-/// Lists filter by owner, cluster, lifecycle, cost center, drift and
-/// lease end, newest first, with the total over all pages.
+/// Lists filter by owner, cluster, lifecycle, cost center, drift, lease
+/// end and waiting notices, newest first, with the total over all pages.
 pub async fn vm_lists_filter_page_and_order(store: &dyn Store) {
     let mut ids = Vec::new();
     for i in 0..7u32 {
@@ -220,4 +221,41 @@ pub async fn vm_lists_filter_page_and_order(store: &dyn Store) {
         names(&store.list_vms(&leased_by("2027-03-01")).await.unwrap()),
         ["lf-vm3", "lf-vm1"]
     );
+
+    // Outboxes: a record with a notice waiting is found, and no longer
+    // once its outbox is empty again.
+    let pending = VmQuery {
+        notices_pending: true,
+        cluster: Some("lf-c1".into()),
+        ..VmQuery::default()
+    };
+    assert!(store.list_vms(&pending).await.unwrap().items.is_empty());
+    let mut r = store.get_vm(ids[2]).await.unwrap();
+    let version = r.version;
+    r.version += 1;
+    r.outbox.push(crate::inventory::PendingNotice {
+        notice: crate::notify::VmNotice {
+            vm: r.id,
+            name: r.name.clone(),
+            display_name: r.display_name.clone(),
+            owner: r.owner.clone(),
+            kind: crate::notify::VmNoticeKind::LeaseEnded {
+                ended: day("2027-01-01"),
+            },
+            at: r.created_at,
+        },
+        done: ["mail".to_string()].into(),
+    });
+    store.update_vm(&r, version).await.unwrap();
+    let found = store.list_vms(&pending).await.unwrap();
+    assert_eq!(names(&found), ["lf-vm2"]);
+    assert_eq!(
+        found.items[0].outbox, r.outbox,
+        "the outbox reads back whole"
+    );
+    let version = r.version;
+    r.version += 1;
+    r.outbox.clear();
+    store.update_vm(&r, version).await.unwrap();
+    assert!(store.list_vms(&pending).await.unwrap().items.is_empty());
 }
