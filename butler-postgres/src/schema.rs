@@ -56,6 +56,4 @@ const VERSIONS: &[Version] = &[
     &[Change::Group(t::VM_LEASES)],
     // 8: the VMs' own outboxes (no record had a notice before).
     &[Change::Group(t::VM_OUTBOX)],
-    // 9: each record's shape in a column of its own.
-    &[t::VM_SHAPES],
 ];

@@ -120,7 +120,7 @@ impl VmStore for PostgresStore {
     }
 
     async fn list_vm_shapes(&self, query: &VmQuery) -> Result<Page<VmShape>, StoreError> {
-        let (total, rows) = self.list_rows(vms::list_shapes(D, query)).await?;
+        let (total, rows) = self.list_rows(vms::list(D, query)).await?;
         Ok(vms::decode_page(total, rows))
     }
 }

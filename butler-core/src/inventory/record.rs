@@ -319,8 +319,8 @@ pub fn found_spec(vm: &VmInfo) -> BuiltSpec {
 /// What the reconcile reads of a record: enough to compare it with the
 /// platform, decoded from the stored record without the rest (its history
 /// above all), which a pass over a million records would only allocate
-/// and free. Stores keep it beside the record, in a column of its own.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// and free.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct VmShape {
     /// Its number.
     pub id: VmId,
@@ -335,19 +335,6 @@ pub struct VmShape {
     /// What the last reconcile found changed outside Butler.
     #[serde(default)]
     pub drift: Vec<Drift>,
-}
-
-impl From<&VmRecord> for VmShape {
-    fn from(r: &VmRecord) -> Self {
-        VmShape {
-            id: r.id,
-            name: r.name.clone(),
-            cluster: r.cluster.clone(),
-            power: r.power,
-            spec: r.spec.clone(),
-            drift: r.drift.clone(),
-        }
-    }
 }
 
 impl From<VmRecord> for VmShape {

@@ -319,10 +319,6 @@ pub const VM_OUTBOX: &[Change] = &[
     }),
 ];
 
-/// Each record's shape (what the reconcile compares), short, beside its
-/// body; NULL for records written before (read from the body instead).
-pub const VM_SHAPES: Change = Change::AddColumn("vms", Column::new("shape", Type::Text).nullable());
-
 /// The inventory's table, its list indexes (by owner, cluster and
 /// lifecycle, newest first) and its number sequence.
 pub const INVENTORY: &[Change] = &[

@@ -4,7 +4,7 @@
 
 use super::codec::{big, json, parse};
 use super::ddl::Dialect;
-use crate::inventory::{VmId, VmQuery, VmRecord, VmShape};
+use crate::inventory::{VmId, VmQuery, VmRecord};
 use crate::store::{Page, StoreError};
 
 /// A value to bind.
@@ -48,7 +48,7 @@ impl Dialect {
 }
 
 /// The columns a record is written to, in order.
-const COLUMNS: [&str; 12] = [
+const COLUMNS: [&str; 11] = [
     "id",
     "name",
     "owner",
@@ -60,7 +60,6 @@ const COLUMNS: [&str; 12] = [
     "body",
     "lease_end",
     "notices_pending",
-    "shape",
 ];
 
 /// A record's column values, in [`COLUMNS`] order.
@@ -77,7 +76,6 @@ fn row(vm: &VmRecord) -> Result<Vec<Param>, StoreError> {
         Param::Text(json(vm)?),
         Param::OptText(vm.lease_end.map(|d| d.to_string())),
         Param::Bool(!vm.outbox.is_empty()),
-        Param::Text(json(&VmShape::from(vm))?),
     ])
 }
 
@@ -164,18 +162,6 @@ pub fn named(d: Dialect, name: &str) -> Statement {
 /// The count of the records `q` selects (`None` for a keyset page, which
 /// does not count the rest), and the bodies of its page, newest first.
 pub fn list(d: Dialect, q: &VmQuery) -> (Option<Statement>, Statement) {
-    list_of(d, q, "body")
-}
-
-/// As [`list`], the page reading each record's shape: its own short
-/// column (a reconcile of a million records decodes a few hundred bytes
-/// each instead of the whole record with its history), or the body of a
-/// record written before the column existed.
-pub fn list_shapes(d: Dialect, q: &VmQuery) -> (Option<Statement>, Statement) {
-    list_of(d, q, "coalesce(shape, body)")
-}
-
-fn list_of(d: Dialect, q: &VmQuery, what: &str) -> (Option<Statement>, Statement) {
     let mut filters = Vec::new();
     let mut params = Vec::new();
     let mut bind = |column: &str, p: Param, filters: &mut Vec<String>| {
@@ -247,7 +233,7 @@ fn list_of(d: Dialect, q: &VmQuery, what: &str) -> (Option<Statement>, Statement
     let n = page_params.len();
     let page = Statement {
         sql: format!(
-            "SELECT id, {what} FROM vms{filter} ORDER BY id DESC LIMIT {} OFFSET {}",
+            "SELECT id, body FROM vms{filter} ORDER BY id DESC LIMIT {} OFFSET {}",
             d.placeholder(n - 1),
             d.placeholder(n)
         ),

@@ -65,6 +65,4 @@ const VERSIONS: &[Version] = &[
     &[Change::Group(t::VM_LEASES)],
     // 12: the VMs' own outboxes (no record had a notice before).
     &[Change::Group(t::VM_OUTBOX)],
-    // 13: each record's shape in a column of its own.
-    &[t::VM_SHAPES],
 ];
