@@ -404,3 +404,42 @@ async fn a_power_change_is_a_notice_in_the_vms_outbox_delivered_once_to_each_not
     );
     assert!(l.record(&rec.name).await.outbox.is_empty());
 }
+
+#[tokio::test]
+async fn an_extension_waiting_for_approval_holds_off_the_retirement_until_decided() {
+    let l = Leased::new(true);
+    let kept = l.vm("kept", 5).await;
+    let refused = l.vm("refused", 5).await;
+    let svc = l.butler.requests();
+    let later = |rec: &VmRecord| rec.lease_end.unwrap() + chrono::Days::new(30);
+    let asked = svc
+        .extend_lease(&ana(), kept.id, later(&kept))
+        .await
+        .unwrap();
+    let other = svc
+        .extend_lease(&ana(), refused.id, later(&refused))
+        .await
+        .unwrap();
+    assert_eq!(l.record(&kept.name).await.lease_extension, Some(asked.id));
+
+    // The end comes while both wait: neither is retired.
+    l.pass_days(5);
+    assert_eq!(l.pass().await.0.retirements, 0);
+    // One is rejected: its VM is retired at the next pass; the other is
+    // approved and carried out: its VM keeps running to the new end.
+    svc.reject(&bea(), other.id, other.version, "no budget")
+        .await
+        .unwrap();
+    svc.approve(&bea(), asked.id, asked.version).await.unwrap();
+    l.run().await;
+    let now = l.record(&kept.name).await;
+    assert_eq!(
+        (now.lease_end, now.lease_extension),
+        (Some(later(&kept)), None)
+    );
+    assert_eq!(l.pass().await.0.retirements, 1);
+    l.run().await;
+    assert_eq!(l.record(&refused.name).await.lifecycle, Lifecycle::Retired);
+    assert_eq!(l.record(&kept.name).await.lifecycle, Lifecycle::Active);
+    assert_eq!(l.sim.deletions(&kept.platform_id), 0);
+}

@@ -39,6 +39,9 @@ impl Backends {
                 }
                 rec.lease_end = Some(until);
                 rec.lease_noticed = None;
+                if rec.lease_extension == Some(cx.request.id) {
+                    rec.lease_extension = None;
+                }
                 true
             },
         )

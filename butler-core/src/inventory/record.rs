@@ -193,6 +193,10 @@ pub struct VmRecord {
     /// deployment retires VMs at lease end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_retirement: Option<RequestId>,
+    /// The last lease extension asked for it: while that request waits or
+    /// runs, the lease watch does not retire the VM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_extension: Option<RequestId>,
 }
 
 /// The day a lease of `days` days that starts on `at`'s day (UTC) ends, on
@@ -247,6 +251,7 @@ impl VmRecord {
             lease_noticed: None,
             outbox: Vec::new(),
             lease_retirement: None,
+            lease_extension: None,
         }
     }
 
@@ -288,6 +293,7 @@ impl VmRecord {
             lease_noticed: None,
             outbox: Vec::new(),
             lease_retirement: None,
+            lease_extension: None,
         }
     }
 

@@ -248,7 +248,23 @@ impl RequestService {
         }
         let priced = self.priced_as_built(&rec).await?;
         let kind = request::RequestKind::ExtendLease(request::ExtendLease { target, until });
-        self.ask_change(actor, &rec, kind, None, priced).await
+        let r = self.ask_change(actor, &rec, kind, None, priced).await?;
+        // Named on the record, so the lease watch holds off a retirement at
+        // the end while it waits (a crash before this line leaves it
+        // unnamed: the retirement then goes ahead, as without it).
+        crate::inventory::amend(
+            self.store.as_ref(),
+            vm,
+            actor.name(),
+            self.clock.now(),
+            &format!("lease extension to {until} asked by request {}", r.id),
+            |rec| {
+                rec.lease_extension = Some(r.id);
+                true
+            },
+        )
+        .await?;
+        Ok(r)
     }
 
     /// The decommission of VM `vm`, whose lease ended on `ended`, made and
@@ -258,7 +274,10 @@ impl RequestService {
     /// ([`VmRecord::lease_retirement`](crate::inventory::VmRecord::lease_retirement))
     /// before the request is stored, and a request so numbered but never
     /// stored (a crash between the two writes) is stored on the next call.
-    /// `Ok(None)`: the VM is no longer active, or its request exists.
+    /// `Ok(None)`: the VM is no longer active, its request exists, or a
+    /// lease extension asked for it still waits for approval or runs
+    /// ([`VmRecord::lease_extension`](crate::inventory::VmRecord::lease_extension);
+    /// one rejected, cancelled, done or failed no longer holds it off).
     pub(crate) async fn retire_at_lease_end(
         &self,
         vm: crate::inventory::VmId,
@@ -267,6 +286,16 @@ impl RequestService {
         let rec = self.store.get_vm(vm).await?;
         if rec.lifecycle != crate::inventory::Lifecycle::Active {
             return Ok(None);
+        }
+        if let Some(x) = rec.lease_extension {
+            match self.store.get_request(x).await {
+                Ok(e) if !e.state.is_final() && e.state != request::RequestState::Error => {
+                    tracing::debug!(vm = %rec.id, extension = %x, "lease ended, extension pending: not retired yet");
+                    return Ok(None);
+                }
+                Ok(_) | Err(crate::store::StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         let id = match rec.lease_retirement {
             Some(id) => match self.store.get_request(id).await {

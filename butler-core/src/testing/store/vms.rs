@@ -41,6 +41,7 @@ fn record(id: VmId, name: &str, owner: &str, cluster: &str) -> VmRecord {
         lease_noticed: None,
         outbox: Vec::new(),
         lease_retirement: None,
+        lease_extension: None,
     }
 }
 
