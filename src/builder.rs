@@ -92,7 +92,9 @@ impl Butler {
     /// The deliverer of the VMs' outboxes: notices of power changes and
     /// leases, to every notifier's [`Notifier::notify_vm`] (SPEC §12). Pass
     /// it with [`VmNotices::deliver`], or in the background with
-    /// [`VmNotices::start`].
+    /// [`VmNotices::start`] (`butler-server` does). Notices are written only
+    /// when the builder was given notifiers; a host that gives some runs
+    /// this, or the VMs' outboxes keep growing.
     pub fn vm_notices(&self) -> &Arc<VmNotices> {
         &self.vm_notices
     }
@@ -371,18 +373,24 @@ impl ButlerBuilder {
             ));
         }
         let lease_config = self.inventory.leases.clone();
-        let vms = Arc::new(VmService::new(
+        let vms = VmService::new(
             store.clone(),
             platform.clone(),
             clock.clone(),
             self.policy,
             self.inventory,
-        ));
+        );
+        // Notices of the VMs go into their outboxes only when someone
+        // delivers them (`Butler::vm_notices`).
+        let vms = Arc::new(match self.notifiers.is_empty() {
+            true => vms,
+            false => vms.with_notices(),
+        });
         let vm_notices = Arc::new(VmNotices::new(
             store.clone(),
             self.notifiers.clone(),
             clock.clone(),
-            vms.notice_waker(),
+            vms.notice_waker().unwrap_or_default(),
         ));
         let mut requests = RequestService::with_clock(store.clone(), catalog, rates, clock.clone())
             .with_policy(self.policy);

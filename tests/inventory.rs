@@ -144,6 +144,8 @@ async fn power_reads_the_platform_first_and_records_every_change() {
     assert_eq!(out, PowerOutcome::Done(PowerState::Off));
     assert_eq!(sim.vm(&rec.name).unwrap().power, PowerState::Off);
     assert_eq!(calls(), 1);
+    // No notifier, nobody to deliver a notice: none is kept.
+    assert!(first_vm(&b, &ana()).await.outbox.is_empty());
     // Off already: nothing is asked of the platform (Prism would fail it).
     for change in [PowerChange::GuestShutdown, PowerChange::HardOff] {
         let out = b

@@ -83,7 +83,7 @@ pub struct LeaseWatch {
     store: Arc<dyn Store>,
     requests: Arc<RequestService>,
     clock: Arc<dyn Clock>,
-    wake: Arc<tokio::sync::Notify>,
+    wake: Option<Arc<tokio::sync::Notify>>,
     config: LeaseConfig,
 }
 
@@ -111,12 +111,14 @@ fn due(days_left: i64, notice_days: &[u32]) -> Option<u32> {
 impl LeaseWatch {
     /// A watch over `store`'s inventory, asking retirements through
     /// `requests`; its notices go into the VMs' outboxes, and `wake` (the
-    /// [`super::VmNotices`] deliverer's) is notified after each.
+    /// [`super::VmNotices`] deliverer's) is notified after each. With no
+    /// `wake` (nobody delivers notices) a notice is a line of the VM's
+    /// history only.
     pub fn new(
         store: Arc<dyn Store>,
         requests: Arc<RequestService>,
         clock: Arc<dyn Clock>,
-        wake: Arc<tokio::sync::Notify>,
+        wake: Option<Arc<tokio::sync::Notify>>,
         config: LeaseConfig,
     ) -> Result<Self, ButlerError> {
         config.check().map_err(ButlerError::Invalid)?;
@@ -226,10 +228,12 @@ impl LeaseWatch {
                     return false;
                 }
                 r.lease_noticed = Some(due);
-                r.outbox.push(super::PendingNotice {
-                    notice: notice.clone(),
-                    done: Default::default(),
-                });
+                if self.wake.is_some() {
+                    r.outbox.push(super::PendingNotice {
+                        notice: notice.clone(),
+                        done: Default::default(),
+                    });
+                }
                 true
             },
         )
@@ -237,7 +241,9 @@ impl LeaseWatch {
         match written {
             Ok(Some(_)) => {
                 out.notices += 1;
-                self.wake.notify_one();
+                if let Some(w) = &self.wake {
+                    w.notify_one();
+                }
             }
             Ok(None) => {}
             Err(e) => {

@@ -97,8 +97,9 @@ pub struct VmService {
     clock: Arc<dyn Clock>,
     policy: Policy,
     config: InventoryConfig,
-    /// Wakes the deliverer of the VMs' outboxes after a notice is written.
-    notices: Arc<tokio::sync::Notify>,
+    /// Wakes the deliverer of the VMs' outboxes after a notice is written;
+    /// `None`: nobody delivers them, so none is written.
+    notices: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl std::fmt::Debug for VmService {
@@ -134,13 +135,22 @@ impl VmService {
             clock,
             policy,
             config,
-            notices: Arc::default(),
+            notices: None,
         }
     }
 
-    /// What wakes the deliverer of the VMs' outboxes ([`super::VmNotices`])
-    /// when this service writes a notice.
-    pub fn notice_waker(&self) -> Arc<tokio::sync::Notify> {
+    /// Writes a notice of every power change into the VM's outbox, for a
+    /// [`super::VmNotices`] woken by [`Self::notice_waker`] to deliver.
+    /// Off by default: without a deliverer the outboxes would only grow.
+    /// The `butler` crate's builder turns it on when it is given notifiers.
+    pub fn with_notices(mut self) -> Self {
+        self.notices = Some(Arc::default());
+        self
+    }
+
+    /// What wakes the deliverer of the VMs' outboxes when this service
+    /// writes a notice (`None`: it writes none).
+    pub fn notice_waker(&self) -> Option<Arc<tokio::sync::Notify>> {
         self.notices.clone()
     }
 
@@ -229,19 +239,19 @@ impl VmService {
             ),
         };
         let power = outcome.power();
-        let notice =
-            (!matches!(outcome, PowerOutcome::Already(_))).then(|| crate::notify::VmNotice {
-                vm: rec.id,
-                name: rec.name.clone(),
-                display_name: rec.display_name.clone(),
-                owner: rec.owner.clone(),
-                kind: crate::notify::VmNoticeKind::Power {
-                    change,
-                    outcome: line.clone(),
-                    by: actor.name().to_string(),
-                },
-                at: self.clock.now(),
-            });
+        let changed = !matches!(outcome, PowerOutcome::Already(_));
+        let notice = (changed && self.notices.is_some()).then(|| crate::notify::VmNotice {
+            vm: rec.id,
+            name: rec.name.clone(),
+            display_name: rec.display_name.clone(),
+            owner: rec.owner.clone(),
+            kind: crate::notify::VmNoticeKind::Power {
+                change,
+                outcome: line.clone(),
+                by: actor.name().to_string(),
+            },
+            at: self.clock.now(),
+        });
         self.change(id, actor.name(), &line, |r| {
             r.power = power;
             if let Some(n) = &notice {
@@ -252,8 +262,8 @@ impl VmService {
             }
         })
         .await?;
-        if notice.is_some() {
-            self.notices.notify_one();
+        if let (Some(_), Some(wake)) = (&notice, &self.notices) {
+            wake.notify_one();
         }
         Ok(outcome)
     }
