@@ -391,6 +391,7 @@ impl ButlerBuilder {
             self.notifiers.clone(),
             clock.clone(),
             vms.notice_waker().unwrap_or_default(),
+            &self.notify,
         ));
         let mut requests = RequestService::with_clock(store.clone(), catalog, rates, clock.clone())
             .with_policy(self.policy);

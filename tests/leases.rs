@@ -16,7 +16,7 @@ use butler::inventory::{
 use butler::notify::{Event, Notifier, NotifyError, VmNotice, VmNoticeKind};
 use butler::request::{ActionKind, RequestKind, RequestState};
 use butler::sim::SimPlatform;
-use butler::Butler;
+use butler::{Butler, ButlerBuilder};
 use common::{ana, bea};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -70,9 +70,14 @@ struct Leased {
 
 impl Leased {
     fn new(retire_at_end: bool) -> Leased {
+        Leased::with(retire_at_end, |b| b)
+    }
+
+    /// As `new`, the builder finished by `more` (more notifiers, say).
+    fn with(retire_at_end: bool, more: impl FnOnce(ButlerBuilder) -> ButlerBuilder) -> Leased {
         let sim = SimPlatform::demo(7);
         let recorder = Arc::new(Recorder::default());
-        let butler = Butler::builder()
+        let builder = Butler::builder()
             .simulator(sim.clone())
             .notifier(recorder.clone())
             .inventory_config(InventoryConfig {
@@ -81,9 +86,8 @@ impl Leased {
                     ..LeaseConfig::default()
                 },
                 ..InventoryConfig::default()
-            })
-            .build()
-            .unwrap();
+            });
+        let butler = more(builder).build().unwrap();
         Leased {
             butler,
             sim,
@@ -442,4 +446,53 @@ async fn an_extension_waiting_for_approval_holds_off_the_retirement_until_decide
     assert_eq!(l.record(&refused.name).await.lifecycle, Lifecycle::Retired);
     assert_eq!(l.record(&kept.name).await.lifecycle, Lifecycle::Active);
     assert_eq!(l.sim.deletions(&kept.platform_id), 0);
+}
+
+/// Never answers.
+struct Stuck;
+
+#[async_trait]
+impl Notifier for Stuck {
+    fn name(&self) -> &str {
+        "stuck"
+    }
+    async fn notify(&self, _: &Event) -> Result<(), NotifyError> {
+        Ok(())
+    }
+    async fn notify_vm(&self, _: &VmNotice) -> Result<(), NotifyError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_notifier_that_never_answers_is_cut_off_at_the_deadline_and_tried_again_alone() {
+    use butler::backend::PowerChange;
+    use butler::inventory::PowerRequest;
+    let l = Leased::with(false, |b| {
+        b.notifier(Arc::new(Stuck))
+            .notify_config(butler::notify::NotifyConfig {
+                attempt_deadline: Duration::from_millis(200),
+                ..Default::default()
+            })
+    });
+    let rec = l.vm("stuck-owner", 300).await;
+    let olga = butler::auth::Actor::trusted("olga", [butler::auth::Role::Operator]).unwrap();
+    let off = PowerRequest {
+        change: PowerChange::HardOff,
+        force_after_deadline: false,
+    };
+    l.butler.vms().power(&olga, rec.id, off).await.unwrap();
+    let d = l.butler.vm_notices().deliver().await.unwrap();
+    assert_eq!(
+        (d.delivered, d.failed),
+        (1, 1),
+        "the pass ends despite the stuck one"
+    );
+    let waiting = l.record(&rec.name).await.outbox;
+    assert_eq!(waiting.len(), 1, "kept for the stuck notifier");
+    assert!(waiting[0].done.contains("recorder") && !waiting[0].done.contains("stuck"));
+    // The next pass tries the stuck one alone; the recorder is not written twice.
+    let d = l.butler.vm_notices().deliver().await.unwrap();
+    assert_eq!((d.delivered, d.failed), (0, 1));
+    assert_eq!(l.recorder.notices.lock().unwrap().len(), 1);
 }

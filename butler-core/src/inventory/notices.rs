@@ -2,7 +2,8 @@
 //! changed, its lease ending) is written in the VM's record in the same
 //! update as the change it announces ([`VmRecord::outbox`]), so nothing is
 //! lost to a crash or a mail server down; [`VmNotices`] hands each to
-//! every notifier ([`Notifier::notify_vm`]), records on the record which
+//! every notifier ([`Notifier::notify_vm`], each attempt under the
+//! notifiers' attempt deadline), records on the record which
 //! are done, and drops a notice once every notifier is. A notifier that
 //! fails is tried again at the next pass (every [`VmNotices::every`], and
 //! at once after a write); one that refuses for good is given up and the
@@ -36,6 +37,7 @@ pub struct VmNotices {
     clock: Arc<dyn Clock>,
     wake: Arc<tokio::sync::Notify>,
     every: Duration,
+    attempt_deadline: Duration,
 }
 
 impl std::fmt::Debug for VmNotices {
@@ -52,12 +54,15 @@ const PAGE: usize = 500;
 
 impl VmNotices {
     /// A deliverer of `store`'s outboxes to `notifiers`, woken by `wake`
-    /// ([`super::VmService::notice_waker`]) and passing every 30 s besides.
+    /// ([`super::VmService::notice_waker`]) and passing every 30 s besides;
+    /// each delivery attempt has `config`'s attempt deadline, as a request
+    /// event's has.
     pub fn new(
         store: Arc<dyn Store>,
         notifiers: Vec<Arc<dyn Notifier>>,
         clock: Arc<dyn Clock>,
         wake: Arc<tokio::sync::Notify>,
+        config: &crate::notify::NotifyConfig,
     ) -> Self {
         VmNotices {
             store,
@@ -65,6 +70,7 @@ impl VmNotices {
             clock,
             wake,
             every: Duration::from_secs(30),
+            attempt_deadline: config.attempt_deadline,
         }
     }
 
@@ -108,7 +114,8 @@ impl VmNotices {
                 if p.done.contains(n.name()) {
                     continue;
                 }
-                match n.notify_vm(&p.notice).await {
+                let attempt = n.notify_vm(&p.notice);
+                match crate::notify::within(&self.clock, self.attempt_deadline, attempt).await {
                     Ok(()) => {
                         out.delivered += 1;
                         done.push((p.notice.clone(), n.name().to_string()));

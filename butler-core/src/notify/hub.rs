@@ -282,18 +282,12 @@ impl Worker {
     /// One attempt under the attempt deadline; on a virtual clock the
     /// attempt counts as an outside wait (time does not jump while it runs).
     async fn deliver(&self, event: &Event) -> Result<(), NotifyError> {
-        let call = async {
-            self.notifier
-                .notify(event)
-                .await
-                .map_err(|e| BackendError::new(kind_of(&e), "notify", e.to_string()))
-        };
-        crate::resilience::deadline(&self.clock, self.config.attempt_deadline, "notify", call)
-            .await
-            .map_err(|e| match e.kind {
-                ErrorKind::Permanent => NotifyError::permanent(e.message),
-                _ => NotifyError::retry(e.message),
-            })
+        within(
+            &self.clock,
+            self.config.attempt_deadline,
+            self.notifier.notify(event),
+        )
+        .await
     }
 
     fn after_failure(&self, d: &Delivery, e: NotifyError) -> DeliveryResult {
@@ -326,6 +320,26 @@ impl Worker {
             }
         }
     }
+}
+
+/// One delivery attempt `call` under `limit` of `clock`: past it, a
+/// retryable failure; on a virtual clock the attempt counts as an outside
+/// wait (time does not jump while it runs).
+pub(crate) async fn within(
+    clock: &Arc<dyn Clock>,
+    limit: Duration,
+    call: impl std::future::Future<Output = Result<(), NotifyError>>,
+) -> Result<(), NotifyError> {
+    let call = async {
+        call.await
+            .map_err(|e| BackendError::new(kind_of(&e), "notify", e.to_string()))
+    };
+    crate::resilience::deadline(clock, limit, "notify", call)
+        .await
+        .map_err(|e| match e.kind {
+            ErrorKind::Permanent => NotifyError::permanent(e.message),
+            _ => NotifyError::retry(e.message),
+        })
 }
 
 fn kind_of(e: &NotifyError) -> ErrorKind {

@@ -6,6 +6,7 @@
 
 mod hub;
 
+pub(crate) use hub::within;
 pub use hub::{NotifyConfig, NotifyHub};
 
 use crate::request::{RequestId, RequestState};
