@@ -83,6 +83,8 @@ impl Leased {
             .inventory_config(InventoryConfig {
                 leases: LeaseConfig {
                     retire_at_end,
+                    // One record a page: every pass pages through.
+                    page: 1,
                     ..LeaseConfig::default()
                 },
                 ..InventoryConfig::default()
@@ -471,7 +473,7 @@ async fn a_notifier_that_never_answers_is_cut_off_at_the_deadline_and_tried_agai
     let l = Leased::with(false, |b| {
         b.notifier(Arc::new(Stuck))
             .notify_config(butler::notify::NotifyConfig {
-                attempt_deadline: Duration::from_millis(200),
+                attempt_deadline: Duration::from_millis(500),
                 ..Default::default()
             })
     });

@@ -72,9 +72,9 @@ fn header(msg: &str, name: &str) -> String {
 }
 
 /// The messages holding `needle`, once at least one has arrived (or
-/// after 5 s).
+/// after 60 s: a slow machine waits longer, a fast one no more).
 async fn arrived(smtp: &LiveSmtp, needle: &str) -> Vec<String> {
-    for _ in 0..50 {
+    for _ in 0..600 {
         let found = smtp.messages_containing(needle);
         if !found.is_empty() {
             return found;

@@ -115,23 +115,23 @@ impl VmStore for PostgresStore {
     }
 
     async fn list_vms(&self, query: &VmQuery) -> Result<Page<VmRecord>, StoreError> {
-        let (total, rows) = self.list_rows(vms::list(D, query)).await?;
+        let (total, rows) = self.list_rows(query).await?;
         Ok(vms::decode_page(total, rows))
     }
 
     async fn list_vm_shapes(&self, query: &VmQuery) -> Result<Page<VmShape>, StoreError> {
-        let (total, rows) = self.list_rows(vms::list(D, query)).await?;
+        let (total, rows) = self.list_rows(query).await?;
         Ok(vms::decode_page(total, rows))
     }
 }
 
 impl PostgresStore {
-    /// The total (on a first page) and the (id, text) rows of `list`, a
-    /// count and a page ([`vms::list`], [`vms::list_shapes`]).
+    /// The total (on a first page) and the (id, body) rows `query` selects.
     async fn list_rows(
         &self,
-        (count, page): (Option<Statement>, Statement),
+        query: &VmQuery,
     ) -> Result<(Option<i64>, Vec<(i64, String)>), StoreError> {
+        let (count, page) = vms::list(D, query);
         let c = self.client().await?;
         let total: Option<i64> = match &count {
             Some(count) => Some(opt_row(&c, count).await?.map_or(0, |r| r.get(0))),

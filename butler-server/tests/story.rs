@@ -9,6 +9,23 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
 
+/// A console form posted with the session `cookie` (its answer as is).
+async fn console_form(
+    s: &common::TestServer,
+    cookie: &str,
+    path: &str,
+    body: String,
+) -> reqwest::Response {
+    s.http
+        .post(format!("{}{path}", s.base))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("the console answers")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_quickstart_story_over_http() {
     let s = start(butler_server::HttpSettings::default()).await;
@@ -164,15 +181,9 @@ async fn the_quickstart_story_over_http() {
     let console = |change: &'static str| {
         let (s, cookie, csrf) = (&s, cookie.clone(), csrf.clone());
         async move {
-            let res = s
-                .http
-                .post(format!("{}/vms/{vm_id}/power", s.base))
-                .header("cookie", cookie)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(format!("_csrf={csrf}&change={change}"))
-                .send()
-                .await
-                .expect("the console answers");
+            let path = format!("/vms/{vm_id}/power");
+            let res =
+                console_form(s, &cookie, &path, format!("_csrf={csrf}&change={change}")).await;
             (res.status(), res.text().await.unwrap_or_default())
         }
     };
@@ -199,15 +210,13 @@ async fn the_quickstart_story_over_http() {
         page.contains("Hecho") && page.contains("Encendida"),
         "{page}"
     );
-    let forged = s
-        .http
-        .post(format!("{}/vms/{vm_id}/power", s.base))
-        .header("cookie", cookie.clone())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("_csrf=forged&change=guest_shutdown")
-        .send()
-        .await
-        .expect("the console answers");
+    let forged = console_form(
+        &s,
+        &cookie,
+        &format!("/vms/{vm_id}/power"),
+        "_csrf=forged&change=guest_shutdown".into(),
+    )
+    .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     let vm = s.get(&bea, &format!("/api/vms/{vm_id}")).await;
     assert_eq!(vm.body["power"], "on", "the forged form changed nothing");
@@ -396,38 +405,36 @@ async fn the_quickstart_story_over_http() {
     assert!(
         vm_page.contains("Cambiar recursos")
             && vm_page.contains("Retirar")
+            && vm_page.contains("Extender el arrendamiento")
             && vm_page.contains("migrated from c1-madrid to c2-santiago"),
         "{vm_page}"
     );
     let disks = done["spec"]["disks_gib"][0].as_u64().unwrap_or(0);
-    let not_numbers = s
-        .http
-        .post(format!("{}/vms/{vm_id}/reconfigure", s.base))
-        .header("cookie", cookie.clone())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
+    let change = format!("/vms/{vm_id}/reconfigure");
+    let not_numbers = console_form(
+        &s,
+        &cookie,
+        &change,
+        format!(
             "_csrf={csrf}&cores_per_socket=2&sockets=one&ram_gib=16&disks_gib={disks},big&nics=vlan-10"
-        ))
-        .send()
-        .await
-        .expect("the console answers");
+        ),
+    )
+    .await;
     assert_eq!(not_numbers.status(), StatusCode::BAD_REQUEST);
     let why = not_numbers.text().await.unwrap_or_default();
     assert!(
         why.contains("sockets") && why.contains("disks_gib") && why.contains("big"),
         "every field named at once: {why}"
     );
-    let asked = s
-        .http
-        .post(format!("{}/vms/{vm_id}/reconfigure", s.base))
-        .header("cookie", cookie.clone())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
+    let asked = console_form(
+        &s,
+        &cookie,
+        &change,
+        format!(
             "_csrf={csrf}&cores_per_socket=2&sockets=1&ram_gib=16&disks_gib={disks}&nics=vlan-10"
-        ))
-        .send()
-        .await
-        .expect("the console answers");
+        ),
+    )
+    .await;
     assert_eq!(asked.status(), StatusCode::SEE_OTHER);
     let to = asked
         .headers()
@@ -478,6 +485,26 @@ async fn the_quickstart_story_over_http() {
         same.body
     );
     assert!(same.body.to_string().contains("until"), "{:?}", same.body);
+    // The console's form: a date it cannot read is named, nothing asked.
+    let not_a_date = console_form(
+        &s,
+        &cookie,
+        &format!("/vms/{vm_id}/extend"),
+        format!("_csrf={csrf}&until=next+year"),
+    )
+    .await;
+    assert_eq!(not_a_date.status(), StatusCode::BAD_REQUEST);
+    assert!(not_a_date
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("until"));
+    let untouched = s.get(&ana, &format!("/api/vms/{vm_id}")).await;
+    assert_eq!(
+        untouched.body["lease_extension"],
+        Value::Null,
+        "nothing asked"
+    );
     let later = end + chrono::Days::new(30);
     let asked = s
         .post(

@@ -11,7 +11,7 @@
 //! to every notifier, again after a failure. A pass that comes late writes
 //! only the notice now due, not the ones it missed.
 
-use super::record::{Lifecycle, VmId, VmQuery, VmRecord};
+use super::record::{Lifecycle, VmQuery, VmRecord};
 use crate::backend::Clock;
 use crate::error::ButlerError;
 use crate::notify::{VmNotice, VmNoticeKind};
@@ -145,19 +145,18 @@ impl LeaseWatch {
             .checked_add_days(chrono::Days::new(u64::from(window)))
             .unwrap_or(NaiveDate::MAX);
         let mut out = LeaseSweep::default();
-        let mut before: Option<VmId> = None;
+        let mut q = VmQuery {
+            lifecycles: vec![Lifecycle::Active],
+            lease_ends_by: Some(by),
+            limit: Some(self.config.page),
+            ..VmQuery::default()
+        };
         loop {
-            let q = VmQuery {
-                lifecycles: vec![Lifecycle::Active],
-                lease_ends_by: Some(by),
-                before,
-                limit: Some(self.config.page),
-                ..VmQuery::default()
-            };
-            let page = self.store.list_vms(&q).await?;
-            let Some(last) = page.items.last() else { break };
-            before = Some(last.id);
-            for rec in &page.items {
+            let page = super::next_page(self.store.as_ref(), &mut q).await?;
+            if page.is_empty() {
+                break;
+            }
+            for rec in &page {
                 out.looked_at += 1;
                 self.one(rec, today, &mut out).await;
             }

@@ -10,7 +10,7 @@
 //! VM's history says so. A crash between a delivery and its record
 //! delivers that notice once more.
 
-use super::record::{VmId, VmQuery, VmRecord};
+use super::record::{VmQuery, VmRecord};
 use crate::backend::Clock;
 use crate::error::ButlerError;
 use crate::notify::Notifier;
@@ -87,18 +87,17 @@ impl VmNotices {
     /// Delivers every pending notice once to each notifier not done with it.
     pub async fn deliver(&self) -> Result<NoticePass, ButlerError> {
         let mut out = NoticePass::default();
-        let mut before: Option<VmId> = None;
+        let mut q = VmQuery {
+            notices_pending: true,
+            limit: Some(PAGE),
+            ..VmQuery::default()
+        };
         loop {
-            let q = VmQuery {
-                notices_pending: true,
-                before,
-                limit: Some(PAGE),
-                ..VmQuery::default()
-            };
-            let page = self.store.list_vms(&q).await?;
-            let Some(last) = page.items.last() else { break };
-            before = Some(last.id);
-            for rec in &page.items {
+            let page = super::next_page(self.store.as_ref(), &mut q).await?;
+            if page.is_empty() {
+                break;
+            }
+            for rec in &page {
                 self.one(rec, &mut out).await;
             }
         }

@@ -529,6 +529,17 @@ pub(crate) async fn amend(
     update_with(store, id, |rec| rec.next(actor, at, what), edit).await
 }
 
+/// The next keyset page of the records `q` selects (empty: no more), `q`
+/// moved past it.
+pub(crate) async fn next_page(
+    store: &dyn Store,
+    q: &mut VmQuery,
+) -> Result<Vec<VmRecord>, StoreError> {
+    let page = store.list_vms(q).await?;
+    q.before = page.items.last().map(|r| r.id).or(q.before);
+    Ok(page.items)
+}
+
 /// Applies `edit` to the stored record without a history line (the
 /// bookkeeping of its outbox), re-reading on a conflict as [`amend`] does.
 pub(crate) async fn replace_quietly(

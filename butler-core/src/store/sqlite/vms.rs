@@ -99,23 +99,23 @@ impl VmStore for SqliteStore {
     }
 
     async fn list_vms(&self, query: &VmQuery) -> Result<Page<VmRecord>, StoreError> {
-        let (total, rows) = self.list_rows(vms::list(D, query)).await?;
+        let (total, rows) = self.list_rows(query).await?;
         Ok(vms::decode_page(total, rows))
     }
 
     async fn list_vm_shapes(&self, query: &VmQuery) -> Result<Page<VmShape>, StoreError> {
-        let (total, rows) = self.list_rows(vms::list(D, query)).await?;
+        let (total, rows) = self.list_rows(query).await?;
         Ok(vms::decode_page(total, rows))
     }
 }
 
 impl SqliteStore {
-    /// The total (on a first page) and the (id, text) rows of `list`, a
-    /// count and a page ([`vms::list`], [`vms::list_shapes`]).
+    /// The total (on a first page) and the (id, body) rows `query` selects.
     async fn list_rows(
         &self,
-        (count, page): (Option<Statement>, Statement),
+        query: &VmQuery,
     ) -> Result<(Option<i64>, Vec<(i64, String)>), StoreError> {
+        let (count, page) = vms::list(D, query);
         self.with(move |c| {
             let total: Option<i64> = match &count {
                 Some(count) => Some(one(c, count)?.unwrap_or(0)),
@@ -140,6 +140,26 @@ mod tests {
     use super::*;
     use crate::inventory::Lifecycle;
 
+    /// SQLite's plan for the page `q` selects, its steps joined by `; `.
+    async fn plan_of(s: &SqliteStore, q: &VmQuery) -> String {
+        let (_, page) = vms::list(D, q);
+        s.with(move |c| {
+            let mut st = c
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", page.sql))
+                .map_err(backend)?;
+            let rows = st
+                .query_map(params_from_iter(page.params.iter()), |r| {
+                    r.get::<_, String>(3)
+                })
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            Ok(rows.join("; "))
+        })
+        .await
+        .unwrap()
+    }
+
     /// The plans SQLite chooses for a page of the inventory: never a sort
     /// of every matching record (which grows with the estate), whether one
     /// lifecycle or several are asked, with or without an owner.
@@ -158,23 +178,7 @@ mod tests {
                 limit: Some(50),
                 ..VmQuery::default()
             };
-            let (_, page) = vms::list(D, &q);
-            let plan = s
-                .with(move |c| {
-                    let mut st = c
-                        .prepare(&format!("EXPLAIN QUERY PLAN {}", page.sql))
-                        .map_err(backend)?;
-                    let rows = st
-                        .query_map(params_from_iter(page.params.iter()), |r| {
-                            r.get::<_, String>(3)
-                        })
-                        .map_err(backend)?
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(backend)?;
-                    Ok(rows.join("; "))
-                })
-                .await
-                .unwrap();
+            let plan = plan_of(&s, &q).await;
             assert!(!plan.contains("TEMP B-TREE"), "{q:?}: {plan}");
         }
     }
@@ -184,24 +188,11 @@ mod tests {
     #[tokio::test]
     async fn records_with_notices_waiting_are_found_through_their_index() {
         let s = SqliteStore::open_in_memory().unwrap();
-        let (_, page) = vms::list(
-            D,
-            &VmQuery {
-                notices_pending: true,
-                ..VmQuery::default()
-            },
-        );
-        let plan = s
-            .with(move |c| {
-                c.query_row(
-                    &format!("EXPLAIN QUERY PLAN {}", page.sql),
-                    params_from_iter(page.params.iter()),
-                    |r| r.get::<_, String>(3),
-                )
-                .map_err(backend)
-            })
-            .await
-            .unwrap();
+        let q = VmQuery {
+            notices_pending: true,
+            ..VmQuery::default()
+        };
+        let plan = plan_of(&s, &q).await;
         assert!(plan.contains("vms_notices_pending"), "{plan}");
     }
 }
