@@ -446,12 +446,16 @@ impl ButlerBuilder {
                 None
             }
         };
-        let migrations = Arc::new(MigrationService::new(
+        let migrations = MigrationService::new(
             store.clone(),
             platform.clone(),
             clock.clone(),
             self.migration,
-        ));
+        );
+        let migrations = Arc::new(match vms.notice_waker() {
+            Some(wake) => migrations.with_vm_notices(wake),
+            None => migrations,
+        });
         Ok(Butler {
             requests,
             migrations,

@@ -498,3 +498,72 @@ async fn a_notifier_that_never_answers_is_cut_off_at_the_deadline_and_tried_agai
     assert_eq!((d.delivered, d.failed), (0, 1));
     assert_eq!(l.recorder.notices.lock().unwrap().len(), 1);
 }
+
+/// A migration whose group has Butler power its VMs off tells the owner
+/// of each inventory VM it powers off, and again once it runs on the
+/// destination; both changes are in the VM's history.
+#[tokio::test]
+async fn a_migration_that_powers_a_vm_off_tells_its_owner_and_again_once_it_runs_there() {
+    use butler::migration::Confirmations;
+    let l = Leased::new(false);
+    let rec = l.vm("moving", 300).await;
+    assert_eq!(rec.power, butler::backend::PowerState::On);
+    let olga = butler::auth::Actor::trusted("olga", [butler::auth::Role::Operator]).unwrap();
+    let m = l.butler.migrations();
+    let g = m.create_group(&olga, "move-on").await.unwrap();
+    let g = m
+        .set_source(&olga, g.id, g.version, "c1-madrid")
+        .await
+        .unwrap();
+    let g = m
+        .set_destination(&olga, g.id, g.version, "c2-santiago")
+        .await
+        .unwrap();
+    let g = m.add_vm(&olga, g.id, g.version, &rec.name).await.unwrap();
+    m.set_power_off(&olga, g.id, g.version, true).await.unwrap();
+    m.refresh(&olga, g.id).await.unwrap();
+    let (_, _, v) = m.validate(&olga, g.id).await.unwrap();
+    assert!(v.can_migrate(), "{:?}", v.findings);
+    let confirm = Confirmations { power_off: true };
+    let report = m
+        .migrate_with(&olga, v.token().unwrap(), confirm)
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(report.counts(), (1, 0, 0), "{report}");
+    let after = l.record(&rec.name).await;
+    assert_eq!(
+        (after.cluster.as_str(), after.power),
+        ("c2-santiago", butler::backend::PowerState::On)
+    );
+    let said: Vec<&str> = after.history.iter().map(|h| h.what.as_str()).collect();
+    let run = report.id;
+    for line in [
+        format!("powered off by migration run {run}"),
+        format!("powered on again on c2-santiago by migration run {run}"),
+    ] {
+        assert!(said.iter().any(|s| *s == line), "{line} in {said:?}");
+    }
+    let d = l.butler.vm_notices().deliver().await.unwrap();
+    assert_eq!((d.delivered, d.failed), (2, 0));
+    let got = l.recorder.notices.lock().unwrap().clone();
+    let ons: Vec<bool> = got
+        .iter()
+        .map(|n| match &n.kind {
+            VmNoticeKind::MigrationPower { on, by, to, .. } => {
+                assert_eq!((by.as_str(), to.as_str()), ("olga", "c2-santiago"));
+                *on
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(ons, [false, true]);
+    assert!(got.iter().all(|n| n.owner == "ana"));
+    assert!(
+        got[0].summary().contains("powered off to migrate it"),
+        "{}",
+        got[0].summary()
+    );
+}

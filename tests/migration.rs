@@ -1109,6 +1109,7 @@ async fn watching_a_run_nobody_moves_does_not_run_the_clock() {
         cancelled: false,
         interrupted: false,
         planned: vec!["vm-a".into()],
+        power_cycle: vec![],
         vms: vec![],
     };
     store.save_report(&stalled).await.unwrap();
@@ -1210,5 +1211,155 @@ async fn a_migration_given_up_after_passing_failures_says_retries_exhausted() {
             ),
             other => panic!("{}: {other:?}", line.vm),
         }
+    }
+}
+
+/// The VMs of `report` whose events of `step` succeeded, sorted.
+fn stepped(events: &[butler::migration::MigrationEvent], step: MigrationStep) -> Vec<String> {
+    let mut vms: Vec<String> = events
+        .iter()
+        .filter(|e| e.step == step && e.outcome == EventOutcome::Succeeded)
+        .filter_map(|e| e.vm.clone())
+        .collect();
+    vms.sort();
+    vms
+}
+
+/// A group that has Butler power its VMs off: running VMs are a warning,
+/// not an error; the run needs the Operator's confirmation, then powers
+/// each running VM off before its protection domain moves (a guest that
+/// does not answer has its power cut) and on again on the destination
+/// once verified; the VMs that were off stay off.
+#[tokio::test]
+async fn a_group_that_powers_vms_off_moves_running_vms_once_confirmed_and_runs_them_there() {
+    use butler::migration::Confirmations;
+    let (s, f, svc, g) = clean_setup(81, 6, 3, Arc::new(MemoryStore::new())).await;
+    let running: Vec<String> = [0, 2, 3].iter().map(|&i| f.vm_names[i].clone()).collect();
+    for vm in &running {
+        assert!(s.set_vm_power(vm, PowerState::On));
+    }
+    s.set_guest_unresponsive(&running[2], true);
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    assert_eq!(v.errors, 3, "running VMs are errors until the group asks");
+    let g = svc
+        .set_power_off(&ops(), g.id, g.version, true)
+        .await
+        .unwrap();
+    assert!(g.power_off);
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    let planned = v
+        .findings
+        .iter()
+        .filter(|x| x.code == FindingCode::PowerOffPlanned)
+        .count();
+    assert_eq!((v.errors, planned), (0, 3), "{:?}", v.findings);
+    let token = v.token().unwrap();
+    // Not confirmed: refused, nothing touched.
+    match svc.migrate(&ops(), token).await {
+        Err(ButlerError::ConfirmationRequired(m)) => assert!(m.contains("3 VM(s)"), "{m}"),
+        other => panic!("{:?}", other.map(|h| h.run())),
+    }
+    for vm in &running {
+        let now = s.vm(vm).unwrap();
+        assert_eq!(
+            (now.power, now.cluster.as_str()),
+            (PowerState::On, f.source.as_str())
+        );
+    }
+    let confirm = Confirmations { power_off: true };
+    let handle = svc.migrate_with(&ops(), token, confirm).await.unwrap();
+    let mut stream = handle.events();
+    let report = handle.wait().await.unwrap();
+    let mut events = Vec::new();
+    while let Some(e) = stream.next().await {
+        events.push(e);
+    }
+    assert_eq!(report.counts(), (6, 0, 0), "{report}");
+    let mut cycled = running.clone();
+    cycled.sort();
+    assert_eq!(report.power_cycle, cycled);
+    assert_eq!(stepped(&events, MigrationStep::PowerOff), cycled);
+    assert_eq!(stepped(&events, MigrationStep::PowerOn), cycled);
+    for name in &f.vm_names {
+        let vm = s.vm(name).unwrap();
+        assert_eq!(vm.cluster, f.destination, "{name}");
+        let want = if running.contains(name) {
+            PowerState::On
+        } else {
+            PowerState::Off
+        };
+        assert_eq!(vm.power, want, "{name}");
+        let line = report.vms.iter().find(|l| l.vm == *name).unwrap();
+        let notes = line.notes.join("; ");
+        assert_eq!(
+            notes.contains("powered on again on c2-santiago"),
+            running.contains(name),
+            "{notes}"
+        );
+        if *name == running[2] {
+            assert!(notes.contains("power cut"), "{notes}");
+        } else if running.contains(name) {
+            assert!(notes.contains("guest shut down"), "{notes}");
+        }
+    }
+}
+
+/// Migrates what `v` validated, the power-off confirmed, and waits.
+async fn run_confirmed(svc: &MigrationService, v: &ValidationReport) -> MigrationReport {
+    let confirm = butler::migration::Confirmations { power_off: true };
+    let handle = svc.migrate_with(&ops(), v.token().unwrap(), confirm).await;
+    handle.unwrap().wait().await.unwrap()
+}
+
+/// A protection domain that does not move has the VMs Butler powered off
+/// powered on again where they are; a VM that cannot be powered off keeps
+/// its whole domain from moving.
+#[tokio::test]
+async fn vms_powered_off_for_a_migration_that_fails_run_again_on_the_source() {
+    let (s, f, svc, g) = clean_setup(82, 4, 2, Arc::new(MemoryStore::new())).await;
+    for vm in &f.vm_names {
+        assert!(s.set_vm_power(vm, PowerState::On));
+    }
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let g = svc
+        .set_power_off(&ops(), g.id, g.version, true)
+        .await
+        .unwrap();
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    s.set_faults(Op::MigrateProtectionGroup, FaultConfig::permanent(1.0));
+    let report = run_confirmed(&svc, &v).await;
+    assert_eq!(report.failed_vms().len(), 4, "{report}");
+    for name in &f.vm_names {
+        let vm = s.vm(name).unwrap();
+        assert_eq!(
+            (vm.cluster.as_str(), vm.power),
+            (f.source.as_str(), PowerState::On),
+            "{name}"
+        );
+        let line = report.vms.iter().find(|l| l.vm == *name).unwrap();
+        let notes = line.notes.join("; ");
+        assert!(
+            notes.contains("powered on again on c1-madrid (its protection domain did not move)"),
+            "{notes}"
+        );
+    }
+    // Power that cannot be changed: nothing moves, nothing stays off.
+    s.set_faults(Op::MigrateProtectionGroup, FaultConfig::default());
+    s.set_faults(Op::SetPower, FaultConfig::permanent(1.0));
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    let report = run_confirmed(&svc, &v).await;
+    assert_eq!(report.failed_vms().len(), 4, "{report}");
+    for line in &report.vms {
+        let VmOutcome::Failed { reason } = &line.outcome else {
+            panic!("{line:?}")
+        };
+        assert!(reason.contains("cannot power VM"), "{reason}");
+        let vm = s.vm(&line.vm).unwrap();
+        assert_eq!(
+            (vm.cluster.as_str(), vm.power),
+            (f.source.as_str(), PowerState::On)
+        );
     }
 }

@@ -45,6 +45,10 @@ pub enum ButlerError {
     /// A migration was refused: no validation, a stale one, or one with errors.
     #[error("migration refused: {0}")]
     ValidationRequired(String),
+    /// The action does something its caller must confirm first (a
+    /// migration that powers running VMs off); nothing was done.
+    #[error("confirmation required: {0}")]
+    ConfirmationRequired(String),
     /// Writing an export failed.
     #[error("export failed: {0}")]
     Export(String),

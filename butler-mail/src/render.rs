@@ -196,6 +196,12 @@ pub fn render_notice(n: &VmNotice) -> Rendered {
         VmNoticeKind::Power { change, by, .. } => {
             format!("VM {}: power {change} by {by}", n.display_name)
         }
+        VmNoticeKind::MigrationPower { to, on: false, .. } => {
+            format!("VM {} is powered off to migrate it to {to}", n.display_name)
+        }
+        VmNoticeKind::MigrationPower { to, .. } => {
+            format!("VM {} is on {to} and powered on again", n.display_name)
+        }
         _ => format!("about VM {}", n.display_name),
     };
     let summary = n.summary();

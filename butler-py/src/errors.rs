@@ -126,7 +126,9 @@ pub(crate) fn to_py(e: Core) -> PyErr {
         Core::Invalid(_) | Core::Group(_) | Core::Catalog(_) | Core::Cost(_) => {
             make("InvalidInputError", msg, &[])
         }
-        Core::ValidationRequired(_) => make("MigrationRefusedError", msg, &[]),
+        Core::ValidationRequired(_) | Core::ConfirmationRequired(_) => {
+            make("MigrationRefusedError", msg, &[])
+        }
         Core::Store(_) => make(
             "BackendError",
             msg,

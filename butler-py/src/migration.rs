@@ -56,6 +56,12 @@ impl MigrationGroup {
     fn destination(&self) -> Option<String> {
         self.inner.destination.clone()
     }
+    /// Whether Butler powers the selected VMs that run off before
+    /// migrating them and on again at the destination.
+    #[getter]
+    fn power_off(&self) -> bool {
+        self.inner.power_off
+    }
     /// Version for the next change.
     #[getter]
     fn version(&self) -> u64 {
@@ -486,6 +492,8 @@ impl From<core::MigrationEvent> for MigrationEvent {
             core::MigrationStep::Wait => "wait",
             core::MigrationStep::Verify => "verify",
             core::MigrationStep::Run => "run",
+            core::MigrationStep::PowerOff => "power_off",
+            core::MigrationStep::PowerOn => "power_on",
         };
         MigrationEvent {
             run: e.run.0,
@@ -743,6 +751,11 @@ impl MigrationReport {
     #[getter]
     fn destination(&self) -> String {
         self.inner.destination.clone()
+    }
+    /// The VMs the run powers off and on again (sorted).
+    #[getter]
+    fn power_cycle(&self) -> Vec<String> {
+        self.inner.power_cycle.clone()
     }
     /// Who started it.
     #[getter]

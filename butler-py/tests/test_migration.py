@@ -103,6 +103,28 @@ def test_migrate_with_events_callback_and_report(b, ops):
         ops.migrate(report.token)
 
 
+def test_a_group_that_powers_vms_off_needs_the_operators_confirmation(b, ops):
+    g, names = drill(b, ops, vms=6, groups=3, name="cycle")
+    running = names[:2]
+    for n in running:
+        assert b.simulator.set_power(n, True)
+    ops.refresh(g.id)
+    assert ops.validate(g.id).counts().get("powered_on") == 2
+    g = ops.set_power_off(g, True)
+    assert g.power_off
+    report = ops.validate(g.id)
+    assert report.can_migrate and report.counts().get("power_off_planned") == 2
+    with pytest.raises(butler.MigrationRefused, match="confirm the power-off"):
+        ops.start_migration(report.token)
+    assert all(b.simulator.vm(n)[0:2] == ("c1-madrid", "on") for n in running)
+    events = []
+    result = ops.migrate(report.token, on_event=events.append, confirm_power_off=True)
+    assert result.migrated == 6 and sorted(result.power_cycle) == sorted(running)
+    assert sorted(e.vm for e in events if e.step == "power_on" and e.outcome == "succeeded") == sorted(running)
+    for n in names:
+        assert b.simulator.vm(n)[0:2] == ("c2-santiago", "on" if n in running else "off")
+
+
 def test_iterate_progress_cancel_and_retry_failed(b, ops):
     g, names = drill(b, ops, vms=40, groups=20)
     # Scripted, not random: which calls a random rate fails depends on the

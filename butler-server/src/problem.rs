@@ -195,6 +195,9 @@ impl From<ButlerError> for Problem {
             ButlerError::ValidationRequired(_) => {
                 Problem::new(S::CONFLICT, "validation_required", detail)
             }
+            ButlerError::ConfirmationRequired(_) => {
+                Problem::new(S::CONFLICT, "confirmation_required", detail)
+            }
             ButlerError::Export(_) => {
                 tracing::error!(error = ?detail, "export failed");
                 Problem::new(

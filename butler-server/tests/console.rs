@@ -162,8 +162,10 @@ async fn the_quickstart_story_in_the_browser() {
         "findings grouped by code"
     );
     b.shot("08-validation-errors").await;
-    // She shuts the VM down from "My VMs" (Operators see every VM), then
-    // back to the group: the journey needs nothing but the console.
+    // She has Butler power the group's running VMs off (and on again at
+    // the destination): the finding becomes a warning, and the migrate
+    // button asks her to confirm the power-off. The journey needs
+    // nothing but the console.
     let here = b.c.current_url().await.expect("url");
     let gid: String = here
         .path()
@@ -171,28 +173,54 @@ async fn the_quickstart_story_in_the_browser() {
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
-    let group_url = format!("{base}/groups/{gid}");
-    b.go(&format!("{base}/vms")).await;
-    b.click(&format!("button[aria-label='Shut down {}']", "web01"))
-        .await;
-    b.wait_text("[role=status]", "Done").await;
-    assert_eq!(s.sim().vm(&vm).map(|v| v.power), Some(PowerState::Off));
-    b.go(&group_url).await;
-    b.click("#refresh").await;
-    b.wait_text("#vms", "c1-madrid").await;
+    b.click("#power-off").await;
+    b.click("#save-power").await;
+    // Saved: the page comes back without the validation.
+    for _ in 0..300 {
+        if !b.exists("#counts").await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     b.click("#validate").await;
-    b.wait_text("#counts", "").await;
-    b.shot("09-validation-clean").await;
+    let counts = b.wait_text("#counts", "").await;
+    assert!(counts.contains("1"), "one warning: {counts}");
+    assert!(
+        b.text("#findings").await.contains("power_off_planned"),
+        "the running VM is a warning now: {}",
+        b.text("#findings").await
+    );
+    // The browser will not submit without the confirmation.
+    b.click("#migrate").await;
+    assert!(
+        b.exists("#confirm-power-off").await,
+        "still on the group page"
+    );
+    assert_eq!(s.sim().vm(&vm).map(|v| v.power), Some(PowerState::On));
+    b.click("#confirm-power-off").await;
+    b.shot("09-validation-power-off").await;
     b.click("#migrate").await;
     let pct = b.wait_text("#percent", "100").await;
     assert!(pct.starts_with("100"), "{pct}");
     let report = b.wait_text("#report", "migrated").await;
     assert!(report.contains(&vm), "{report}");
+    assert!(
+        report.contains("powered on again on c2-santiago"),
+        "{report}"
+    );
     b.shot("10-migration-done").await;
     assert_eq!(
-        s.sim().vm(&vm).map(|v| v.cluster),
-        Some("c2-santiago".into())
+        s.sim().vm(&vm).map(|v| (v.cluster, v.power)),
+        Some(("c2-santiago".into(), PowerState::On))
     );
+    // Back where it runs, she shuts it down from "My VMs" (Operators see
+    // every VM).
+    b.go(&format!("{base}/vms")).await;
+    b.click(&format!("button[aria-label='Shut down {}']", "web01"))
+        .await;
+    b.wait_text("[role=status]", "Done").await;
+    assert_eq!(s.sim().vm(&vm).map(|v| v.power), Some(PowerState::Off));
+    let _ = gid;
 
     b.logout().await;
 

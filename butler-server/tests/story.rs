@@ -300,6 +300,44 @@ async fn the_quickstart_story_over_http() {
         assert_eq!(refused.code(), "validation_required");
     }
 
+    // Had the group Butler power its VMs off, the running VM would be a
+    // warning, and the run would wait for her to confirm the power-off.
+    let flip = |on: bool, etag: String| {
+        let body = json!({ "power_off": on });
+        let path = format!("/api/groups/{gid}");
+        let (s, olga) = (&s, &olga);
+        async move {
+            s.raw(olga, Method::PATCH, &path, Some(body), Some(&etag))
+                .await
+        }
+    };
+    let g = flip(true, g.etag()).await;
+    assert_eq!(g.body["power_off"], json!(true), "{:?}", g.body);
+    let v = s
+        .post(
+            &olga,
+            &format!("/api/groups/{gid}/validate"),
+            json!(null),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (v.body["errors"].as_u64(), v.body["warnings"].as_u64()),
+        (Some(0), Some(1)),
+        "{:?}",
+        v.body
+    );
+    let t = v.body["token"].as_str().unwrap_or("");
+    let unconfirmed = s.post(&olga, "/api/runs", json!({"token": t}), None).await;
+    assert_eq!(unconfirmed.status, StatusCode::CONFLICT);
+    assert_eq!(unconfirmed.code(), "confirmation_required");
+    assert_eq!(
+        s.sim().vm(&vm).map(|v| v.power),
+        Some(butler::backend::PowerState::On)
+    );
+    let g = flip(false, g.etag()).await;
+    assert_eq!(g.body.get("power_off"), None, "{:?}", g.body);
+
     // Olga (Operator) powers it off through the inventory; then it
     // validates clean and migrates.
     let off = s

@@ -19,6 +19,7 @@ mod clock;
 mod cluster;
 mod error;
 mod services;
+mod shutdown;
 
 pub use capabilities::{Capabilities, Capability};
 pub use clock::{after, note_parked_on_clock, outside, Clock, Outside, OutsideWait, SystemClock};
@@ -31,3 +32,4 @@ pub use error::{error_chain, BackendError, ErrorClass, ErrorKind, ErrorSource};
 pub use services::{
     Billing, BillingActivation, BillingStop, EveryBilling, Monitor, MonitorRegistration,
 };
+pub use shutdown::{shut_down, ShutDown};

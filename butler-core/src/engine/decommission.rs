@@ -5,7 +5,7 @@
 //! are left alone. The order is [`crate::request::flow::DECOMMISSION`].
 
 use super::flow::{permanent, Backends, StepAction, StepCtx, StepFault, StepOutcome};
-use crate::backend::{BillingStop, Capability, PowerChange, PowerState, VmInfo};
+use crate::backend::{BillingStop, Capability, PowerState, ShutDown, VmInfo};
 use crate::inventory::Lifecycle;
 use crate::request::{ProvisioningStep, Target};
 
@@ -118,37 +118,23 @@ impl Backends {
     ) -> Result<String, StepFault> {
         let cfg = cx.config;
         let until = crate::backend::after(self.clock.now(), cfg.shutdown_wait).min(cx.deadline);
-        // A guest that does not answer ACPI refuses the shutdown: the hard
-        // power-off below deals with it.
-        let mut asked = self
-            .cluster
-            .set_power(&t.platform_id, PowerChange::GuestShutdown)
-            .await
-            .map_err(StepFault::from);
-        if let Err(f) = &asked {
-            if f.retryable {
-                return Err(f.clone());
-            }
-        }
-        loop {
-            match self.target_vm(t).await? {
-                None => return Ok("gone from the platform".into()),
-                Some(vm) if vm.power == PowerState::Off => return Ok("guest shut down".into()),
-                Some(_) => {}
-            }
-            if asked.is_err() || self.clock.now() >= until {
-                break;
-            }
-            self.clock.sleep(cfg.task_poll).await;
-            asked = Ok(());
-        }
-        self.cluster
-            .set_power(&t.platform_id, PowerChange::HardOff)
-            .await?;
-        Ok(format!(
-            "powered off (the guest did not shut down within {} s)",
-            cfg.shutdown_wait.as_secs()
-        ))
+        let how = crate::backend::shut_down(
+            self.cluster.as_ref(),
+            self.clock.as_ref(),
+            &t.name,
+            &t.platform_id,
+            until,
+            cfg.task_poll,
+        )
+        .await?;
+        Ok(match how {
+            ShutDown::Gone => "gone from the platform".into(),
+            ShutDown::Guest => "guest shut down".into(),
+            ShutDown::Forced => format!(
+                "powered off (the guest did not shut down within {} s)",
+                cfg.shutdown_wait.as_secs()
+            ),
+        })
     }
 
     /// Takes the VM out of every protection group that lists it.

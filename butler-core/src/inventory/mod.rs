@@ -18,7 +18,9 @@ pub use record::{
     drift, drift_from, found_spec, lease_end, BuiltSpec, Drift, Lifecycle, PendingNotice,
     PowerRequest, VmEvent, VmId, VmQuery, VmRecord, VmShape,
 };
-pub(crate) use service::{amend, move_lifecycle, next_page, record_migration, replace_quietly};
+pub(crate) use service::{
+    amend, move_lifecycle, next_page, record_migration, record_migration_power, replace_quietly,
+};
 pub use service::{InventoryConfig, PowerOutcome, ReconcileSummary, ReconcilerHandle, VmService};
 
 #[cfg(test)]

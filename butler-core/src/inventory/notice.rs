@@ -56,6 +56,20 @@ pub enum VmNoticeKind {
         /// Who asked.
         by: String,
     },
+    /// A migration run powered the VM off to move it (`on` false), or on
+    /// again once it was verified on the destination (`on` true).
+    MigrationPower {
+        /// The run (its report's id).
+        run: u64,
+        /// The cluster it leaves.
+        from: String,
+        /// The cluster it moves to.
+        to: String,
+        /// Powered on again (else powered off).
+        on: bool,
+        /// The Operator who started the run.
+        by: String,
+    },
 }
 
 impl VmNotice {
@@ -82,6 +96,22 @@ impl VmNotice {
             ),
             VmNoticeKind::Power { outcome, by, .. } => format!(
                 "VM {} ({}): {outcome} (asked by {by})",
+                self.display_name, self.name
+            ),
+            VmNoticeKind::MigrationPower {
+                run,
+                from,
+                to,
+                on: false,
+                by,
+            } => format!(
+                "VM {} ({}) is powered off to migrate it from {from} to {to} (migration run m{run}, started by {by}); Butler powers it on again on {to} once it is verified there",
+                self.display_name, self.name
+            ),
+            VmNoticeKind::MigrationPower {
+                run, from, to, ..
+            } => format!(
+                "VM {} ({}) was migrated from {from} to {to} (migration run m{run}) and is powered on again",
                 self.display_name, self.name
             ),
         }

@@ -634,6 +634,44 @@ impl ReconcilerHandle {
 /// Moves the inventory records of the VMs a migration run put on its
 /// destination there, each with a history line naming the run: a move
 /// Butler made is no drift. VMs not in the inventory are left alone.
+/// Records in the inventory that a migration run changed the power of
+/// the VM `name` to `power`, when the VM has a record: a history line and,
+/// given a `notice` (someone delivers the VMs' notices), a notice to its
+/// owner in the record's outbox. Returns whether a notice was written.
+pub(crate) async fn record_migration_power(
+    store: &dyn Store,
+    name: &str,
+    power: PowerState,
+    what: &str,
+    notice: Option<crate::notify::VmNoticeKind>,
+    by: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, StoreError> {
+    let Some(rec) = store.find_vm_named(name).await? else {
+        return Ok(false);
+    };
+    let note = notice.map(|kind| crate::notify::VmNotice {
+        vm: rec.id,
+        name: rec.name.clone(),
+        display_name: rec.display_name.clone(),
+        owner: rec.owner.clone(),
+        kind,
+        at,
+    });
+    amend(store, rec.id, by, at, what, |r| {
+        r.power = power;
+        if let Some(n) = &note {
+            r.outbox.push(super::PendingNotice {
+                notice: n.clone(),
+                done: Default::default(),
+            });
+        }
+        true
+    })
+    .await?;
+    Ok(note.is_some())
+}
+
 pub(crate) async fn record_migration(
     store: &dyn Store,
     report: &crate::migration::MigrationReport,

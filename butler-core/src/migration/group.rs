@@ -36,6 +36,12 @@ pub struct MigrationGroup {
     pub destination: Option<String>,
     /// VMs, in the order added.
     pub vms: Vec<GroupVm>,
+    /// Whether Butler powers the selected VMs that run off before
+    /// migrating them, and on again at the destination once verified
+    /// (their owners are told; the Operator starting the run confirms).
+    /// Unset, a VM that runs is a validation error.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub power_off: bool,
     /// Optimistic-concurrency version.
     pub version: u64,
     /// Last changed by.
@@ -83,6 +89,7 @@ impl MigrationGroup {
             source: None,
             destination: None,
             vms: Vec::new(),
+            power_off: false,
             version: 1,
             updated_by: by.to_string(),
             updated_at: at,
@@ -117,6 +124,13 @@ impl MigrationGroup {
     pub fn rename(&mut self, name: &str) -> Result<(), GroupError> {
         self.name = check_name(name)?;
         Ok(())
+    }
+
+    /// Asks Butler to power the selected VMs off before migrating them and
+    /// on again at the destination (`true`), or not (`false`: running VMs
+    /// are a validation error).
+    pub fn set_power_off(&mut self, power_off: bool) {
+        self.power_off = power_off;
     }
 
     /// Swaps source and destination.
@@ -325,6 +339,7 @@ impl MigrationGroup {
             source: self.source.clone(),
             destination: self.destination.clone(),
             vms: Vec::new(),
+            power_off: self.power_off,
             version: self.version,
             updated_by: self.updated_by.clone(),
             updated_at: self.updated_at,

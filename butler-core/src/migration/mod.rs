@@ -18,6 +18,7 @@ mod inventory;
 mod inventory_read;
 mod name_table;
 mod plan;
+mod power;
 mod report;
 mod run;
 mod service;
@@ -36,7 +37,7 @@ pub use group::{
 pub use inventory::Inventory;
 pub use report::{Attempt, MigrationReport, RunId, VmOutcome, VmReport};
 pub use run::{EventOutcome, EventStream, MigrationConfig, MigrationEvent, MigrationStep};
-pub use service::{MigrationHandle, MigrationService, RefresherHandle};
+pub use service::{Confirmations, MigrationHandle, MigrationService, RefresherHandle};
 pub use token::{TokenError, ValidationToken, MAX_TOKEN_CHARS};
 pub use validate::{
     validate, Finding, FindingCode, Severity, ValidationReport, STALE_AFTER_MINUTES,

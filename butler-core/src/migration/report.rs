@@ -110,6 +110,12 @@ pub struct MigrationReport {
     /// [`MigrationService::recover_interrupted`](super::MigrationService::recover_interrupted)).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub planned: Vec<String>,
+    /// The VMs Butler powers off before migrating them and on again once
+    /// verified (the group's [`power_off`](super::MigrationGroup::power_off)),
+    /// stored before the first is touched, so a retry after a crash still
+    /// powers them on. Sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub power_cycle: Vec<String>,
     /// Per VM.
     pub vms: Vec<VmReport>,
 }

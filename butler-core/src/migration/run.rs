@@ -38,6 +38,14 @@ pub struct MigrationConfig {
     /// Schedules to create on the destination when the moved protection
     /// group has none there (empty: leave schedules alone).
     pub recreate_schedules: Vec<Schedule>,
+    /// How long a guest may take to shut down when the group has Butler
+    /// power its VMs off, before the power is cut.
+    #[serde(default = "default_shutdown_wait")]
+    pub shutdown_wait: Duration,
+}
+
+fn default_shutdown_wait() -> Duration {
+    Duration::from_secs(5 * 60)
 }
 
 impl Default for MigrationConfig {
@@ -62,6 +70,7 @@ impl Default for MigrationConfig {
             poll: Duration::from_secs(10),
             project_map: BTreeMap::new(),
             recreate_schedules: Vec::new(),
+            shutdown_wait: default_shutdown_wait(),
         }
     }
 }
@@ -70,6 +79,9 @@ impl Default for MigrationConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MigrationStep {
+    /// Powering a VM off before its protection group migrates (the
+    /// group's [`power_off`](super::MigrationGroup::power_off)).
+    PowerOff,
     /// Asking the platform to migrate the protection group.
     Migrate,
     /// Waiting for it to be active on the destination.
@@ -78,6 +90,9 @@ pub enum MigrationStep {
     Verify,
     /// The whole run.
     Run,
+    /// Powering a VM Butler powered off on again: at the destination once
+    /// verified, or where it is when its protection group did not move.
+    PowerOn,
 }
 
 /// What happened.
@@ -167,6 +182,16 @@ pub(crate) struct Runner {
     pub(crate) store: Arc<dyn crate::store::Store>,
     /// Lines finished and not yet appended to the store.
     pub(crate) unsaved: Mutex<Vec<VmReport>>,
+    /// The VMs the run powers off and on again (the report's
+    /// [`power_cycle`](super::MigrationReport::power_cycle)).
+    pub(crate) power_cycle: std::collections::HashSet<String>,
+    /// Notes of the power changes per VM, put first on its line.
+    pub(crate) power_notes: Mutex<std::collections::HashMap<String, Vec<String>>>,
+    /// Who started the run (for the VMs' history and their owners' notices).
+    pub(crate) started_by: String,
+    /// Wakes the deliverer of the VMs' notices (`None`: nobody delivers
+    /// them, so none are written).
+    pub(crate) notices: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Runner {
@@ -177,7 +202,7 @@ impl Runner {
         self.done.load(Ordering::SeqCst) as f32 * 100.0 / self.total as f32
     }
 
-    fn emit(
+    pub(super) fn emit(
         &self,
         vm: Option<&str>,
         group: Option<&str>,
@@ -224,6 +249,16 @@ impl Runner {
         }
     }
 
+    /// Keeps `note` for the line of `vm`, before its other notes.
+    pub(super) fn note(&self, vm: &str, note: String) {
+        self.power_notes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(vm.to_string())
+            .or_default()
+            .push(note);
+    }
+
     fn finish(
         &self,
         vm: &str,
@@ -232,6 +267,18 @@ impl Runner {
         attempts: &[Attempt],
         notes: Vec<String>,
     ) {
+        let power = self
+            .power_notes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(vm);
+        let notes = match power {
+            Some(mut first) => {
+                first.extend(notes);
+                first
+            }
+            None => notes,
+        };
         self.done.fetch_add(1, Ordering::SeqCst);
         let event = match &outcome {
             VmOutcome::Migrated => EventOutcome::Succeeded,
@@ -356,8 +403,20 @@ impl Runner {
             }
             return;
         }
+        let off = match self.power_off_unit(&group, &unit.vms, deadline).await {
+            Ok(off) => off,
+            Err((reason, off)) => {
+                self.restore_power(&off, &group).await;
+                for vm in &unit.vms {
+                    let reason = format!("not migrated: {reason}");
+                    self.finish(vm, g, VmOutcome::Failed { reason }, &[], Vec::new());
+                }
+                return;
+            }
+        };
         let mut attempts = Vec::new();
         if let Err(reason) = self.migrate(&group, deadline, &mut attempts).await {
+            self.restore_power(&off, &group).await;
             for vm in &unit.vms {
                 self.settle(vm, &group, &reason, &attempts, false).await;
             }
@@ -366,6 +425,15 @@ impl Runner {
         let dst_group = match self.wait_active(&group, &unit.vms, deadline).await {
             Ok(pg) => pg,
             Err((reason, running)) => {
+                if running {
+                    // The platform may still be moving them: powering them
+                    // on now could break that; a retry powers them on.
+                    for vm in &off {
+                        self.note(vm, "left powered off while the platform migrates it".into());
+                    }
+                } else {
+                    self.restore_power(&off, &group).await;
+                }
                 for vm in &unit.vms {
                     self.settle(vm, &group, &reason, &attempts, running).await;
                 }
@@ -376,8 +444,32 @@ impl Runner {
             let verified = self
                 .verify(vm, &group, dst_group.schedules.is_empty())
                 .await;
+            let verified = self.power_on_verified(vm, g, verified).await;
             let (outcome, notes) = verified.outcome(Vec::new());
             self.finish(vm, g, outcome, &attempts, notes);
+        }
+    }
+
+    /// Powers on again, on the destination, a VM the run cycles once it is
+    /// verified there; a VM that cannot be is left with its post-move
+    /// steps pending, the reason given.
+    async fn power_on_verified(&self, vm: &str, group: Option<&str>, v: Verified) -> Verified {
+        if !self.cycles(vm) {
+            return v;
+        }
+        match v {
+            Verified::NotThere(_) => v,
+            Verified::Done(mut notes) => match self.power_on(vm, group).await {
+                Ok(note) => {
+                    notes.push(note);
+                    Verified::Done(notes)
+                }
+                Err(reason) => Verified::StepsPending(reason),
+            },
+            Verified::StepsPending(reason) => match self.power_on(vm, group).await {
+                Ok(_) => Verified::StepsPending(reason),
+                Err(more) => Verified::StepsPending(format!("{reason}; {more}")),
+            },
         }
     }
 
@@ -423,6 +515,7 @@ impl Runner {
                 continue;
             }
             let verified = self.verify(vm, group, needs_schedules).await;
+            let verified = self.power_on_verified(vm, g, verified).await;
             let note = "on the destination before this run: post-move steps only".to_string();
             let (outcome, notes) = verified.outcome(vec![note]);
             self.finish(vm, g, outcome, &[], notes);

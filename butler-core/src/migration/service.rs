@@ -36,6 +36,18 @@ pub struct MigrationService {
     /// Each group's VM positions by name, for its current version: a
     /// refresh of an unchanged group does not index it again.
     indexes: Mutex<std::collections::HashMap<GroupId, Arc<GroupIndex>>>,
+    /// Wakes the deliverer of the VMs' notices when a run writes one
+    /// (`None`: nobody delivers them, so runs write none).
+    notices: Option<Arc<tokio::sync::Notify>>,
+}
+
+/// What the Operator starting a migration confirms
+/// ([`MigrationService::migrate_with`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Confirmations {
+    /// The run may power off the running VMs it moves (the group asks for
+    /// it, [`MigrationGroup::power_off`]); their owners are told.
+    pub power_off: bool,
 }
 
 /// The store's key for validation tokens.
@@ -73,7 +85,17 @@ impl MigrationService {
             token_key: tokio::sync::OnceCell::new(),
             decoded: Mutex::new(std::collections::HashMap::new()),
             indexes: Mutex::new(std::collections::HashMap::new()),
+            notices: None,
         }
+    }
+
+    /// Has runs that power VMs off and on write a notice to each VM's
+    /// owner into the VM's outbox and wake `wake` (the deliverer,
+    /// [`crate::inventory::VmNotices`]). The `butler` crate's builder does
+    /// it when it is given notifiers.
+    pub fn with_vm_notices(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
+        self.notices = Some(wake);
+        self
     }
 
     /// The group as stored now: the decoded copy when its version is
@@ -307,6 +329,25 @@ impl MigrationService {
         name: &str,
     ) -> Result<MigrationGroup, ButlerError> {
         self.edit(actor, id, version, |g| Ok(g.rename(name)?)).await
+    }
+
+    /// Asks Butler to power the group's selected VMs that run off before
+    /// migrating them and on again at the destination once verified
+    /// (`true`), or not (`false`: a running VM is a validation error).
+    /// The VMs' owners are told; the Operator starting the run confirms
+    /// ([`migrate_with`](Self::migrate_with)).
+    pub async fn set_power_off(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        version: u64,
+        power_off: bool,
+    ) -> Result<MigrationGroup, ButlerError> {
+        self.edit(actor, id, version, |g| {
+            g.set_power_off(power_off);
+            Ok(())
+        })
+        .await
     }
 
     /// Swaps source and destination.
@@ -713,11 +754,33 @@ impl MigrationService {
     /// Starts migrating the group (or the token's subset) if `token` is a
     /// validation this deployment signed, of the group as it stands, on
     /// facts with the same content as now, with no error. Anything else is
-    /// refused and nothing moves.
+    /// refused and nothing moves. A run that would power VMs off is
+    /// refused with [`ButlerError::ConfirmationRequired`]: start it with
+    /// [`migrate_with`](Self::migrate_with).
     pub async fn migrate(
         &self,
         actor: &Actor,
         token: &ValidationToken,
+    ) -> Result<MigrationHandle, ButlerError> {
+        self.migrate_with(actor, token, Confirmations::default())
+            .await
+    }
+
+    /// [`migrate`](Self::migrate), with what the Operator confirms: when
+    /// the group has Butler power its VMs off
+    /// ([`MigrationGroup::power_off`]) and some of the VMs to move run,
+    /// the run powers each off (its owner told) before its protection
+    /// domain migrates and on again once verified on the destination (or
+    /// where it is, when its domain did not move), and only if
+    /// `confirmed.power_off`; otherwise it is refused with
+    /// [`ButlerError::ConfirmationRequired`] naming how many, and nothing
+    /// moves. A retry of failed VMs also powers on again those an earlier
+    /// run of the group powered off and did not.
+    pub async fn migrate_with(
+        &self,
+        actor: &Actor,
+        token: &ValidationToken,
+        confirmed: Confirmations,
     ) -> Result<MigrationHandle, ButlerError> {
         self.allow(actor, Operation::Migrate)?;
         self.can_migrate()?;
@@ -756,6 +819,14 @@ impl MigrationService {
         let mut units = plan(&group, &facts, token.only());
         units.extend(plan_after_move(&group, &facts, token.after_move()));
         let total = units.iter().map(|u| u.vms.len()).sum();
+        let power_cycle = self.power_cycle(&group, &facts, &units, token).await?;
+        let running = power_cycle.len();
+        if running > 0 && !confirmed.power_off {
+            return Err(ButlerError::ConfirmationRequired(format!(
+                "group {:?} has Butler power its VMs off: the run powers off {running} VM(s) that may run (their owners are told) and on again at {destination:?}; confirm the power-off to start it",
+                group.name
+            )));
+        }
         let run = self.store.next_run_id().await?;
         let started = self.clock.now();
         let mut report = MigrationReport {
@@ -770,6 +841,7 @@ impl MigrationService {
             cancelled: false,
             interrupted: false,
             planned: units.iter().flat_map(|u| u.vms.iter().cloned()).collect(),
+            power_cycle: power_cycle.iter().cloned().collect(),
             vms: Vec::new(),
         };
         self.store.save_report(&report).await?;
@@ -792,6 +864,10 @@ impl MigrationService {
             lines: Mutex::new(Vec::new()),
             store: self.store.clone(),
             unsaved: Mutex::new(Vec::new()),
+            power_cycle: power_cycle.into_iter().collect(),
+            power_notes: Mutex::new(std::collections::HashMap::new()),
+            started_by: actor.name().to_string(),
+            notices: self.notices.clone(),
         });
         let deadline = crate::backend::after(started, self.config.deadline);
         let store = self.store.clone();
@@ -820,6 +896,54 @@ impl MigrationService {
             cancel: cancel_tx,
             join,
         })
+    }
+
+    /// The VMs a run of `units` powers off and on again: when the group
+    /// asks for it, those to move that the facts show running; and, for a
+    /// retry, those an earlier run of the group powered off and did not
+    /// finish (it may have stopped before powering them on).
+    async fn power_cycle(
+        &self,
+        group: &MigrationGroup,
+        facts: &FactsSnapshot,
+        units: &[super::plan::Unit],
+        token: &ValidationToken,
+    ) -> Result<std::collections::BTreeSet<String>, ButlerError> {
+        let mut cycle = std::collections::BTreeSet::new();
+        let to_move: std::collections::HashSet<&str> = units
+            .iter()
+            .filter(|u| !u.after_move)
+            .flat_map(|u| u.vms.iter().map(String::as_str))
+            .collect();
+        if group.power_off && !to_move.is_empty() {
+            for (vm, f) in group.vms.iter().zip(&facts.vms) {
+                if f.powered_on && to_move.contains(vm.name.as_str()) {
+                    cycle.insert(vm.name.clone());
+                }
+            }
+        }
+        if token.only().is_some() || !token.after_move().is_empty() {
+            let planned: std::collections::HashSet<&str> = units
+                .iter()
+                .flat_map(|u| u.vms.iter().map(String::as_str))
+                .collect();
+            for earlier in self.store.list_reports(group.id).await? {
+                let migrated: std::collections::HashSet<&str> = earlier
+                    .vms
+                    .iter()
+                    .filter(|l| l.outcome == VmOutcome::Migrated)
+                    .map(|l| l.vm.as_str())
+                    .collect();
+                cycle.extend(
+                    earlier
+                        .power_cycle
+                        .iter()
+                        .filter(|v| planned.contains(v.as_str()) && !migrated.contains(v.as_str()))
+                        .cloned(),
+                );
+            }
+        }
+        Ok(cycle)
     }
 
     /// Asks run `run` to stop, wherever it runs: the process running it

@@ -241,6 +241,29 @@ fn the_content_hash_follows_the_facts_not_the_read_time_or_snapshot() {
 }
 
 #[test]
+fn a_running_vm_is_a_warning_when_the_group_has_butler_power_it_off() {
+    let running = VmFacts {
+        powered_on: true,
+        ..ok_vm(0)
+    };
+    let f = facts(vec![running]);
+    let mut g = group(1);
+    let r = validate(&g, &f, now(), None);
+    assert_eq!(codes_of(&r, 0), vec![FindingCode::PoweredOn]);
+    assert!(!r.can_migrate());
+    g.set_power_off(true);
+    let r = validate(&g, &f, now(), None);
+    assert_eq!(codes_of(&r, 0), vec![FindingCode::PowerOffPlanned]);
+    assert_eq!((r.errors, r.warnings), (0, 1));
+    assert!(r.can_migrate());
+    let said = r.findings[0].message(&g, &f);
+    assert!(
+        said.contains("powers it off") && said.contains("\"dst\""),
+        "{said}"
+    );
+}
+
+#[test]
 fn a_subset_validation_looks_only_at_the_subset() {
     let g = group(2);
     let r = validate(
@@ -281,7 +304,8 @@ proptest! {
     fn counts_match_findings_and_no_errors_means_every_selected_vm_is_ready(
         // Indices past the facts' lists too (3–4, 2, 7–8): facts that did
         // not come from Butler must give findings, never a panic.
-        raw in proptest::collection::vec((0u16..6, 0u16..4, 0u32..10, any::<bool>(), any::<bool>()), 0..60)
+        raw in proptest::collection::vec((0u16..6, 0u16..4, 0u32..10, any::<bool>(), any::<bool>()), 0..60),
+        power_off in any::<bool>(),
     ) {
         let vms: Vec<VmFacts> = raw.iter().map(|(c, p, g, on, _)| VmFacts {
             cluster: if *c == 5 { NONE16 } else { *c },
@@ -290,6 +314,7 @@ proptest! {
             powered_on: *on,
         }).collect();
         let mut g = group(vms.len());
+        g.set_power_off(power_off);
         for (i, (.., sel)) in raw.iter().enumerate() {
             g.select(&format!("vm{i}"), *sel).unwrap();
         }
@@ -321,7 +346,8 @@ proptest! {
             for (i, v) in vms.iter().enumerate() {
                 if g.vms[i].selected {
                     prop_assert_eq!(v.cluster, 0);
-                    prop_assert!(!v.powered_on);
+                    // A VM that runs passes only when Butler is to power it off.
+                    prop_assert!(!v.powered_on || g.power_off);
                     prop_assert!(v.group != NONE32);
                     let pg = &f.groups[v.group as usize];
                     prop_assert!(pg.active && pg.schedules > 0 && pg.remote_sites.contains(&1));
@@ -353,8 +379,10 @@ fn plain_codes(g: &MigrationGroup, f: &FactsSnapshot, i: usize) -> Vec<FindingCo
     if !may_use {
         out.push(F::ProjectMismatch);
     }
-    if v.powered_on {
-        out.push(F::PoweredOn);
+    match (v.powered_on, g.power_off) {
+        (true, false) => out.push(F::PoweredOn),
+        (true, true) => out.push(F::PowerOffPlanned),
+        (false, _) => {}
     }
     let Some(pg) = f.groups.get(v.group as usize) else {
         out.push(F::NoProtectionGroup);

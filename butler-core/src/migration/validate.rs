@@ -64,6 +64,9 @@ pub enum FindingCode {
     SharedGroup,
     /// The VM is not selected.
     NotSelected,
+    /// The VM runs and the group asks Butler to power it off before
+    /// migrating it (and on again at the destination).
+    PowerOffPlanned,
 }
 
 impl FindingCode {
@@ -71,7 +74,7 @@ impl FindingCode {
     pub fn severity(self) -> Severity {
         use FindingCode as F;
         match self {
-            F::NoReplica | F::StaleReplica => Severity::Warning,
+            F::NoReplica | F::StaleReplica | F::PowerOffPlanned => Severity::Warning,
             F::SharedGroup | F::NotSelected => Severity::Info,
             _ => Severity::Error,
         }
@@ -99,6 +102,7 @@ impl FindingCode {
             F::StaleReplica => "stale_replica",
             F::SharedGroup => "shared_group",
             F::NotSelected => "not_selected",
+            F::PowerOffPlanned => "power_off_planned",
         }
     }
 }
@@ -185,6 +189,7 @@ impl Finding {
             }
             F::SharedGroup => format!("several selected VMs share protection domain {pg:?}; one migrate call moves them all"),
             F::NotSelected => format!("VM {vm:?} is not selected for migration"),
+            F::PowerOffPlanned => format!("VM {vm:?} is not powered off: Butler powers it off before migrating it (its owner is told) and on again at {dst:?}"),
         }
     }
 }
@@ -232,11 +237,11 @@ impl ValidationReport {
 pub const STALE_AFTER_MINUTES: i64 = 60;
 
 /// How many codes a VM's findings may carry, each a bit of [`BY_BIT`].
-const VM_CODES: usize = 13;
+const VM_CODES: usize = 14;
 
 /// A VM's findings as bits, bit `b` standing for `BY_BIT[b]`: the order of
 /// the bits is the order of a VM's findings in the report. The entries past
-/// the thirteen codes are never emitted (no check sets their bit); they keep
+/// the fourteen codes are never emitted (no check sets their bit); they keep
 /// a lookup by the `trailing_zeros` of an empty set in bounds.
 const BY_BIT: [FindingCode; 33] = {
     use FindingCode as F;
@@ -246,6 +251,7 @@ const BY_BIT: [FindingCode; 33] = {
         F::NotOnSource,
         F::ProjectMismatch,
         F::PoweredOn,
+        F::PowerOffPlanned,
         F::NoProtectionGroup,
         F::GroupNotActiveOnSource,
         F::NoSchedule,
@@ -282,9 +288,11 @@ fn on(holds: bool, bit: u32) -> u32 {
 }
 
 /// The bits of the info codes but the shared-group one (a VM may have
-/// both), and of the warning codes (a VM has at most one).
+/// both), and of the warning codes.
 const INFO_BITS: u32 = bit(FindingCode::NotSelected);
-const WARNING_BITS: u32 = bit(FindingCode::NoReplica) | bit(FindingCode::StaleReplica);
+const WARNING_BITS: u32 = bit(FindingCode::NoReplica)
+    | bit(FindingCode::StaleReplica)
+    | bit(FindingCode::PowerOffPlanned);
 
 /// Validates `group` against `facts` (aligned with it) at time `now`,
 /// optionally only the VMs named in `only` (a retry of failed VMs).
@@ -378,7 +386,7 @@ pub(super) fn validate_in(
             (selected, any, per_pg)
         },
         // What follows from the facts alone, while pass 1 runs.
-        || Rules::new(facts, src, dst, now, only.is_none()),
+        || Rules::new(facts, src, dst, now, only.is_none(), group.power_off),
         // Between the passes: the chunks' counts added up.
         |rules, pass1| {
             let mut selected_in_pg = vec![0u32; groups];
@@ -485,6 +493,9 @@ struct Rules {
     cols: usize,
     /// Rows of `placement` (projects and "none").
     rows: usize,
+    /// The bit of a selected VM that runs: an error, or a warning when
+    /// the group has Butler power its VMs off.
+    running: u32,
 }
 
 impl Rules {
@@ -496,6 +507,7 @@ impl Rules {
         dst: u16,
         now: DateTime<Utc>,
         report_unselected: bool,
+        power_off: bool,
     ) -> Rules {
         use FindingCode as F;
         let stale_before = now - Duration::minutes(STALE_AFTER_MINUTES);
@@ -559,6 +571,11 @@ impl Rules {
             placement,
             cols,
             rows,
+            running: if power_off {
+                bit(F::PowerOffPlanned)
+            } else {
+                bit(F::PoweredOn)
+            },
         }
     }
 
@@ -602,6 +619,7 @@ impl Rules {
             ref placement,
             cols,
             rows,
+            running,
         } = *self;
         let (last_pg, last_row, last_col) = (pg.len() - 1, rows - 1, cols - 1);
         let n = selected.len().min(facts.len());
@@ -620,12 +638,10 @@ impl Rules {
                     + usize::from(f.cluster).min(last_col);
                 let pg = pg[(f.group as usize).min(last_pg)];
                 let elsewhere = on(pg.first != vm, bit(F::SharedGroup));
-                u32::from(placement[cell])
-                    | on(f.powered_on, bit(F::PoweredOn))
-                    | (pg.bits & !elsewhere)
+                u32::from(placement[cell]) | on(f.powered_on, running) | (pg.bits & !elsewhere)
             };
             infos += u32::from(bits & INFO_BITS != 0) + u32::from(bits & bit(F::SharedGroup) != 0);
-            warnings += u32::from(bits & WARNING_BITS != 0);
+            warnings += (bits & WARNING_BITS).count_ones();
             let a = Finding {
                 code: BY_BIT[bits.trailing_zeros() as usize],
                 vm,

@@ -345,6 +345,7 @@ fn running_report(
         cancelled: false,
         interrupted: false,
         planned: Vec::new(),
+        power_cycle: Vec::new(),
         vms: Vec::new(),
     }
 }

@@ -102,6 +102,30 @@ impl Session {
         group(py, async move { m.rename(&a, id, version, &name).await })
     }
 
+    /// Has Butler power the group's running VMs off before migrating them
+    /// and on again at the destination (``True``), or not:
+    /// ``set_power_off(group, True)`` (or ``set_power_off(id, version, True)``).
+    #[pyo3(signature = (target, *args))]
+    fn set_power_off(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<MigrationGroup> {
+        let t = crate::target::group("set_power_off", target, args, 1..=1)?;
+        let on: bool = t.rest[0].extract()?;
+        let (m, a, id, version) = (
+            self.migrations.clone(),
+            self.actor.clone(),
+            GroupId(t.id),
+            t.version,
+        );
+        group(
+            py,
+            async move { m.set_power_off(&a, id, version, on).await },
+        )
+    }
+
     /// Swaps source and destination: ``switch(group)`` (or ``switch(id, version)``).
     #[pyo3(signature = (target, *args))]
     fn switch(

@@ -50,22 +50,35 @@ impl Session {
     }
 
     /// Starts a migration; iterate the result for progress, then ``wait()``.
-    fn start_migration(&self, py: Python<'_>, token: &ValidationToken) -> PyResult<MigrationRun> {
+    /// A run that would power VMs off (the group's ``power_off``) needs
+    /// ``confirm_power_off=True``; without it ``MigrationRefusedError``.
+    #[pyo3(signature = (token, confirm_power_off=false))]
+    fn start_migration(
+        &self,
+        py: Python<'_>,
+        token: &ValidationToken,
+        confirm_power_off: bool,
+    ) -> PyResult<MigrationRun> {
         let (a, t) = (self.actor.clone(), token.inner.clone());
-        let h = call!(py, self.migrations, |m| m.migrate(&a, &t))?;
+        let confirmed = butler_core::migration::Confirmations {
+            power_off: confirm_power_off,
+        };
+        let h = call!(py, self.migrations, |m| m.migrate_with(&a, &t, confirmed))?;
         Ok(MigrationRun::new(h))
     }
 
     /// Migrates and returns the report, calling ``on_event(event)`` for
-    /// each progress event if given.
-    #[pyo3(signature = (token, on_event=None))]
+    /// each progress event if given (``confirm_power_off`` as for
+    /// ``start_migration``).
+    #[pyo3(signature = (token, on_event=None, confirm_power_off=false))]
     fn migrate(
         &self,
         py: Python<'_>,
         token: &ValidationToken,
         on_event: Option<PyObject>,
+        confirm_power_off: bool,
     ) -> PyResult<MigrationReport> {
-        let run = self.start_migration(py, token)?;
+        let run = self.start_migration(py, token, confirm_power_off)?;
         loop {
             match run.__next__(py) {
                 Ok(event) => {

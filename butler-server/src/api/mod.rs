@@ -66,11 +66,11 @@ described_object! {
     /// An estimate.
     EstimateDoc = "A monthly estimate with its lines (rate card, quantity, unit price, amount) and total";
     /// A migration group.
-    GroupDoc = "A migration group: id, name, source, destination, vms (name, selected), version, updated_by, updated_at";
+    GroupDoc = "A migration group: id, name, source, destination, vms (name, selected), power_off (present and true when Butler powers the selected VMs that run off before migrating them and on again at the destination), version, updated_by, updated_at";
     /// A validation.
     ValidationDoc = "A validation: errors, warnings, infos, findings (severity, code, vm, message), only, already_moved, token";
     /// A migration report.
-    ReportDoc = "A migration report: id, group, source, destination, started_by, started, ended, cancelled, interrupted, vms (per-VM outcome and attempts)";
+    ReportDoc = "A migration report: id, group, source, destination, started_by, started, ended, cancelled, interrupted, planned, power_cycle (the VMs Butler powers off and on again), vms (per-VM outcome, attempts and notes)";
     /// Facts of a group.
     FactsDoc = "The facts held for a group: snapshot id, taken_at, age_seconds, vm count, last refresh error, and per-VM rows";
     /// The catalog.

@@ -106,6 +106,8 @@ struct GroupPage {
     findings: Vec<FindingGroup>,
     counts: Option<(u32, u32, u32)>,
     token: Option<String>,
+    /// VMs the run would power off (the Operator confirms it).
+    power_offs: usize,
     reports: Vec<MigrationReport>,
     message: String,
 }
@@ -211,8 +213,15 @@ async fn group_page(
         }
         _ => (Vec::new(), None, None),
     };
+    let power_offs = validation.as_ref().map_or(0, |rep| {
+        rep.findings
+            .iter()
+            .filter(|f| f.code == butler::migration::FindingCode::PowerOffPlanned)
+            .count()
+    });
     let reports = m.reports(&v.actor, g.id).await.unwrap_or_default();
     let page = GroupPage {
+        power_offs,
         clusters: state
             .butler()
             .requests()
@@ -267,6 +276,7 @@ pub(super) async fn act(
     let edits = [
         "clusters",
         "switch",
+        "power_off",
         "rename",
         "add_vm",
         "remove_vm",
@@ -308,6 +318,10 @@ pub(super) async fn act(
             .await
         }
         "switch" => m.switch(a, gid, version).await.map(Some),
+        "power_off" => {
+            let on = form.one("power_off") == "on";
+            m.set_power_off(a, gid, version, on).await.map(Some)
+        }
         "rename" => m.rename(a, gid, version, form.one("name")).await.map(Some),
         "add_vm" => m.add_vm(a, gid, version, vm).await.map(Some),
         "remove_vm" => m.remove_vm(a, gid, version, vm).await.map(Some),
@@ -338,7 +352,10 @@ pub(super) async fn act(
         "migrate" => {
             let started = async {
                 let token = m.parse_token(form.one("token")).await?;
-                m.migrate(a, &token).await
+                let confirmed = butler::migration::Confirmations {
+                    power_off: form.one("confirm_power_off") == "on",
+                };
+                m.migrate_with(a, &token, confirmed).await
             }
             .await;
             return match started {
@@ -423,11 +440,18 @@ pub(super) async fn run_page(
         .vms
         .iter()
         .map(|l| {
+            // The reason first, then the notes (power changes among them).
+            let why = |reason: &str| {
+                std::iter::once(reason)
+                    .chain(l.notes.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
             let (outcome, detail) = match &l.outcome {
                 VmOutcome::Migrated => ("migrated", l.notes.join("; ")),
-                VmOutcome::Failed { reason } => ("failed", reason.clone()),
-                VmOutcome::Skipped { reason } => ("skipped", reason.clone()),
-                VmOutcome::PostMovePending { reason } => ("post_move_pending", reason.clone()),
+                VmOutcome::Failed { reason } => ("failed", why(reason)),
+                VmOutcome::Skipped { reason } => ("skipped", why(reason)),
+                VmOutcome::PostMovePending { reason } => ("post_move_pending", why(reason)),
                 _ => ("still_running", l.notes.join("; ")),
             };
             ReportRow {

@@ -165,6 +165,17 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("age", "Antigüedad", "Age"),
     ("validate", "Validar", "Validate"),
     ("migrate", "Migrar", "Migrate"),
+    (
+        "group_power_off",
+        "Butler apaga las VMs encendidas antes de migrarlas y las enciende en el destino",
+        "Butler powers running VMs off before migrating them and on again at the destination",
+    ),
+    ("save_power", "Guardar", "Save"),
+    (
+        "confirm_power_off",
+        "Apagar las VMs encendidas (se avisa a sus dueños) y encenderlas en el destino:",
+        "Power off the running VMs (their owners are told) and on again at the destination:",
+    ),
     ("errors", "Errores", "Errors"),
     ("warnings", "Advertencias", "Warnings"),
     ("infos", "Información", "Information"),

@@ -89,7 +89,7 @@ pub async fn get_group(
     Ok(group_response(StatusCode::OK, &g))
 }
 
-/// Changes to a group's name and clusters (each optional).
+/// Changes to a group's name, clusters and power handling (each optional).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupChanges {
@@ -99,10 +99,14 @@ pub struct GroupChanges {
     pub source: Option<String>,
     /// Destination cluster.
     pub destination: Option<String>,
+    /// Whether Butler powers the selected VMs that run off before
+    /// migrating them (their owners are told) and on again at the
+    /// destination once verified; unset, a running VM is a validation error.
+    pub power_off: Option<bool>,
 }
 
-/// Renames a group and sets its clusters, in that order; the first
-/// refused change stops the rest (earlier ones stay).
+/// Renames a group, sets its clusters and its power handling, in that
+/// order; the first refused change stops the rest (earlier ones stay).
 #[utoipa::path(patch, path = "/api/groups/{id}", tag = "migrations", request_body = GroupChanges,
     params(("id" = u64, Path), ("If-Match" = String, Header)),
     responses((status = 200, body = GroupDoc), (status = 412, body = Problem), (status = 422, body = Problem)))]
@@ -127,6 +131,9 @@ pub async fn edit_group(
     }
     if let Some(c) = &body.destination {
         g = m.set_destination(&caller.actor, id, g.version, c).await?;
+    }
+    if let Some(on) = body.power_off {
+        g = m.set_power_off(&caller.actor, id, g.version, on).await?;
     }
     Ok(group_response(StatusCode::OK, &g))
 }

@@ -34,12 +34,17 @@ pub async fn reports(
     ))
 }
 
-/// The validation token to migrate by.
+/// The validation token to migrate by, and what the Operator confirms.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrateBody {
     /// As returned by a validation.
     pub token: String,
+    /// The run may power off the running VMs it moves (the group's
+    /// `power_off`); without it such a run is refused with 409
+    /// `confirmation_required`.
+    #[serde(default)]
+    pub confirm_power_off: bool,
 }
 
 /// A started run.
@@ -53,9 +58,9 @@ pub struct Started {
 
 /// Starts migrating what the token validated. A token that is forged,
 /// stale (group or facts changed) or carries errors is refused and nothing
-/// moves.
+/// moves; so is a run that would power VMs off without `confirm_power_off`.
 #[utoipa::path(post, path = "/api/runs", tag = "migrations", request_body = MigrateBody,
-    responses((status = 202, body = Started), (status = 409, description = "Validation required", body = Problem)))]
+    responses((status = 202, body = Started), (status = 409, description = "Validation or confirmation required", body = Problem)))]
 pub async fn migrate(
     State(state): State<AppState>,
     caller: Caller,
@@ -63,7 +68,10 @@ pub async fn migrate(
 ) -> ApiResult<Response> {
     let m = state.butler().migrations();
     let token = m.parse_token(&body.token).await?;
-    let handle = m.migrate(&caller.actor, &token).await?;
+    let confirmed = butler::migration::Confirmations {
+        power_off: body.confirm_power_off,
+    };
+    let handle = m.migrate_with(&caller.actor, &token, confirmed).await?;
     let run = handle.run().0;
     state.runs().follow(handle);
     let started = Started {
