@@ -84,6 +84,7 @@ struct InventorySection {
     shutdown_wait_seconds: Option<u64>,
     lease_notice_days: Option<Vec<u32>>,
     retire_at_lease_end: Option<bool>,
+    retirement_grace_days: Option<u32>,
 }
 
 impl InventorySection {
@@ -116,6 +117,15 @@ impl InventorySection {
         }
         Ok(c)
     }
+
+    /// How long a retired VM is kept powered off before it is deleted.
+    fn retirement_grace(&self) -> Result<std::time::Duration, DeploymentError> {
+        match self.retirement_grace_days {
+            None => Ok(std::time::Duration::ZERO),
+            Some(d) if d <= 365 => Ok(std::time::Duration::from_secs(u64::from(d) * 86_400)),
+            Some(_) => Err(err("inventory.retirement_grace_days", "must be 0 to 365")),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -147,6 +157,10 @@ pub struct Deployment {
     /// `retire_at_lease_end` (default false: the owner hears the lease
     /// ended and the VM runs on).
     pub inventory: InventoryConfig,
+    /// `[inventory] retirement_grace_days` (0 to 365, default 0): how long
+    /// a retired VM is kept powered off, restorable, before it is deleted
+    /// ([`EngineConfig::retirement_grace`]).
+    pub retirement_grace: std::time::Duration,
 }
 
 impl std::fmt::Debug for Deployment {
@@ -177,6 +191,7 @@ impl Deployment {
         let sections: Sections =
             toml::from_str(text).map_err(|e| err("monitoring/billing/inventory", e))?;
         let inventory = sections.inventory.config()?;
+        let retirement_grace = sections.inventory.retirement_grace()?;
 
         let monitor: Option<Arc<dyn Monitor>> =
             match (sections.monitoring.enabled, sections.monitoring.icinga) {
@@ -223,6 +238,7 @@ impl Deployment {
             monitoring_enabled: sections.monitoring.enabled != Some(false),
             billing_enabled: b.enabled != Some(false),
             inventory,
+            retirement_grace,
         })
     }
 
@@ -231,6 +247,7 @@ impl Deployment {
     pub fn apply(self, builder: ButlerBuilder, mut engine: EngineConfig) -> ButlerBuilder {
         engine.monitoring = self.monitoring_enabled;
         engine.billing = self.billing_enabled;
+        engine.retirement_grace = self.retirement_grace;
         let mut b = builder
             .platform(self.platform)
             .engine_config(engine)
@@ -300,11 +317,12 @@ mod tests {
         let d = Deployment::from_toml(
             &format!(
                 "{BASE}[inventory]\nreconcile_every_minutes = 60\nshutdown_wait_seconds = 30\n\
-                 lease_notice_days = [30, 3]\nretire_at_lease_end = true\n"
+                 lease_notice_days = [30, 3]\nretire_at_lease_end = true\nretirement_grace_days = 14\n"
             ),
             env,
         )
         .unwrap();
+        assert_eq!(d.retirement_grace.as_secs(), 14 * 86_400);
         assert_eq!(d.inventory.reconcile_every.as_secs(), 3600);
         assert_eq!(d.inventory.shutdown_wait.as_secs(), 30);
         assert_eq!(d.inventory.leases.notice_days, [30, 3]);
@@ -319,6 +337,10 @@ mod tests {
             (
                 "shutdown_wait_seconds = 5",
                 "inventory.shutdown_wait_seconds",
+            ),
+            (
+                "retirement_grace_days = 400",
+                "inventory.retirement_grace_days",
             ),
         ] {
             let e = Deployment::from_toml(&format!("{BASE}[inventory]\n{bad}\n"), env).unwrap_err();

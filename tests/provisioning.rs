@@ -56,6 +56,8 @@ async fn approved_for(w: &World, flow: &Flow, name: &str) -> butler::request::Re
         "decommission" => w.decommission_approved(name).await,
         "reconfigure" => w.reconfigure_approved(name).await,
         "extend_lease" => w.extension_approved(name).await,
+        "delete_after_grace" => w.deletion_after_grace_approved(name).await,
+        "restore" => w.restore_approved(name).await,
         other => panic!("the generic flow test does not know how to start a {other} request"),
     };
     assert_eq!(r.flow(), flow);

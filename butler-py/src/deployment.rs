@@ -46,9 +46,11 @@ impl Butler {
     /// A Butler on the simulator, with the demo catalog and rate book
     /// unless others are given: for trying Butler out, tests and demos.
     /// ``db_path`` keeps the store in a SQLite file (default: in memory);
-    /// ``seed`` fixes the simulator's random choices.
+    /// ``seed`` fixes the simulator's random choices;
+    /// ``retirement_grace_days`` keeps retired VMs powered off, restorable
+    /// (``session.restore_vm``), that many days before deleting them.
     #[staticmethod]
-    #[pyo3(signature = (db_path=None, seed=0, catalog=None, rate_book=None, *, postgres_url_env=None, four_eyes=true, on_event=None))]
+    #[pyo3(signature = (db_path=None, seed=0, catalog=None, rate_book=None, *, postgres_url_env=None, four_eyes=true, on_event=None, retirement_grace_days=0))]
     #[allow(clippy::too_many_arguments)]
     fn demo(
         py: Python<'_>,
@@ -59,9 +61,22 @@ impl Butler {
         postgres_url_env: Option<&str>,
         four_eyes: bool,
         on_event: Option<Py<PyAny>>,
+        retirement_grace_days: u32,
     ) -> PyResult<Self> {
+        if retirement_grace_days > 365 {
+            return Err(InvalidInput::new_err(
+                "retirement_grace_days must be 0 to 365",
+            ));
+        }
+        let engine = butler_core::engine::EngineConfig {
+            retirement_grace: std::time::Duration::from_secs(
+                u64::from(retirement_grace_days) * 86_400,
+            ),
+            ..butler_core::engine::EngineConfig::default()
+        };
         let mut b = butler::Butler::builder()
             .seed(seed)
+            .engine_config(engine)
             .policy(policy(four_eyes));
         b = with_store(py, b, db_path, postgres_url_env)?;
         if let Some(c) = catalog {

@@ -69,6 +69,32 @@ def test_retire_runs_the_decommission_flow(b, ana, bea, ops):
         ana.retire(vm.id)
 
 
+def test_a_retired_vm_kept_in_its_grace_period_is_restored():
+    b = butler.Butler.demo(seed=7, retirement_grace_days=7)
+    ana = b.trusted_session("ana", ["requester"])
+    bea = b.trusted_session("bea", ["approver"])
+    _provision(b, ana, bea, "py-keep")
+    vm = ana.vms()[0]
+    with pytest.raises(ValueError, match="grace period"):
+        ana.restore_vm(vm.id)
+    r = ana.retire(vm.id)
+    bea.approve(r.id, r.version)
+    assert b.provision()["completed"] == 1
+    kept = ana.vm(vm.id)
+    assert (kept.lifecycle, kept.power) == ("retiring", "off")
+    assert kept.kept_until is not None
+    assert b.simulator.vm(vm.name) is not None, "kept, not deleted"
+    back = ana.restore_vm(vm.id)
+    assert (back.kind, back.state) == ("restore", "approved")
+    assert b.provision()["completed"] == 1
+    now = ana.vm(vm.id)
+    assert (now.lifecycle, now.power, now.kept_until) == ("active", "on", None)
+    with pytest.raises(butler.InvalidInput):
+        ana.restore_vm(vm.id)
+    with pytest.raises(ValueError):
+        butler.Butler.demo(retirement_grace_days=400)
+
+
 def test_reconfigure_changes_the_vm_once_approved(b, ana, bea):
     _provision(b, ana, bea, "py-grow")
     vm = ana.vms()[0]

@@ -730,3 +730,93 @@ async fn a_run_started_by_another_instance_is_followed_through_the_store() {
     assert_eq!(names, ["vm", "vm", "end"], "{rest:?}");
     assert_eq!(rest[0].1, Some(5));
 }
+
+/// With a grace period, a retired VM is kept powered off; its owner
+/// restores it from its console page (no approval), and the REST API
+/// refuses a second restore.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retired_vm_is_restored_from_its_console_page_within_the_grace_period() {
+    let engine = butler::engine::EngineConfig {
+        retirement_grace: Duration::from_secs(7 * 86_400),
+        ..butler::engine::EngineConfig::default()
+    };
+    let b = butler_server::setup::demo_builder(butler::Butler::builder())
+        .engine_config(engine)
+        .build()
+        .expect("the demo builds");
+    let s = common::start_with(b, butler_server::HttpSettings::default()).await;
+    let (ana, bea) = (s.browser("ana").await, s.script("bea").await);
+    let asked = s.post(&ana, "/api/requests", spec("keep01"), None).await;
+    let id = asked.body["id"].as_u64().unwrap_or(0);
+    let path = format!("/api/requests/{id}/submit");
+    let sub = s.post(&ana, &path, json!(null), Some(&asked.etag())).await;
+    let path = format!("/api/requests/{id}/approve");
+    let ok = s.post(&bea, &path, json!(null), Some(&sub.etag())).await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    wait_for_state(&s, &bea, id, "completed").await;
+    let vms = s.get(&ana, "/api/vms").await;
+    let vm_id = vms.body["items"][0]["id"].as_u64().unwrap_or(0);
+    let vm = vms.body["items"][0]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+
+    let retire = format!("/api/vms/{vm_id}/retire");
+    let asked = s.post(&ana, &retire, json!(null), None).await;
+    let did = asked.body["id"].as_u64().unwrap_or(0);
+    let path = format!("/api/requests/{did}/approve");
+    s.post(&bea, &path, json!(null), Some(&asked.etag())).await;
+    wait_for_state(&s, &bea, did, "completed").await;
+    let kept = s.get(&ana, &format!("/api/vms/{vm_id}")).await;
+    assert_eq!(kept.body["lifecycle"], "retiring", "{:?}", kept.body);
+    assert!(kept.body["kept_until"].is_string(), "{:?}", kept.body);
+    assert!(s.sim().vm(&vm).is_some(), "kept on the platform");
+
+    // Her VM's page offers the restore; the form brings it back.
+    let cookie = format!("butler_session={}", ana.cookie.clone().unwrap_or_default());
+    let page = s
+        .http
+        .get(format!("{}/vms/{vm_id}", s.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("the console answers")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(page.contains("id=\"kept-until\""), "{page}");
+    let csrf = ana.csrf.clone().unwrap_or_default();
+    let path = format!("/vms/{vm_id}/restore");
+    let res = console_form(&s, &cookie, &path, format!("_csrf={csrf}")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let rid: u64 = to.trim_start_matches("/requests/").parse().unwrap_or(0);
+    let restored = wait_for_state(&s, &bea, rid, "completed").await;
+    assert!(restored["kind"]["restore"].is_object(), "{restored:?}");
+    let back = s.get(&ana, &format!("/api/vms/{vm_id}")).await;
+    assert_eq!(
+        (&back.body["lifecycle"], &back.body["power"]),
+        (&json!("active"), &json!("on")),
+        "{:?}",
+        back.body
+    );
+    let again = s
+        .post(
+            &ana,
+            &format!("/api/vms/{vm_id}/restore"),
+            json!(null),
+            None,
+        )
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        again.body
+    );
+}

@@ -7,7 +7,11 @@
 //! - **Idempotent**: the header `Idempotency-Key: butler-billing-<vm name>`
 //!   is the same on every attempt for a VM (the platform-wide VM name holds
 //!   the request number), so the receiver keeps one activation however
-//!   often a lost reply or a restart makes Butler send it again.
+//!   often a lost reply or a restart makes Butler send it again. A VM
+//!   restored within its retirement's grace period starts a new life:
+//!   its activation and its next stop carry `-life<n>` after the key
+//!   (and `"restores": n` in the body), so they are new events, not
+//!   repeats of the first life's.
 //! - **Signed**: `X-Butler-Signature: sha256=<hex>` is the HMAC-SHA256 of
 //!   the exact body bytes with the shared secret; receivers recompute it
 //!   and compare in constant time ([`signature`] shows how).
@@ -20,7 +24,7 @@
 //! ```json
 //! {"event": "billing.activate", "request": 42,
 //!  "vm": {"name": "web01-r42", "uuid": "…"}, "cost_center": "CC-1001",
-//!  "effective_date": "2026-03-01", "currency": "UF", "monthly_total": "3.9000",
+//!  "effective_date": "2026-03-01", "restores": 0, "currency": "UF", "monthly_total": "3.9000",
 //!  "resources": {"vcpus": 2, "ram_gib": 4, "storage_gib": 50, "disk_type": "SSD"},
 //!  "estimate": {"card_version": "2026-01", "lines": […], "subtotal": "…", "total": "…", …}}
 //! ```

@@ -94,6 +94,7 @@ impl WebhookBilling {
             "vm": {"name": act.vm_name, "uuid": act.vm_uuid},
             "cost_center": act.cost_center,
             "effective_date": act.effective_date,
+            "restores": act.restores,
             "currency": e.currency,
             "monthly_total": e.total,
             "resources": {
@@ -138,6 +139,7 @@ impl WebhookBilling {
             "vm": {"name": stop.vm_name, "uuid": stop.vm_uuid},
             "cost_center": stop.cost_center,
             "end_date": stop.end_date,
+            "restores": stop.restores,
         })
         .to_string()
         .into_bytes()
@@ -146,6 +148,17 @@ impl WebhookBilling {
     /// The key sent with every attempt to stop billing `vm_name`.
     pub fn stop_idempotency_key(vm_name: &str) -> String {
         format!("butler-billing-stop-{vm_name}")
+    }
+
+    /// `key` for a VM restored `restores` times: its first life keeps the
+    /// key it always had; each life after a restore is `<key>-life<n>`, so
+    /// the receiver takes a restored VM's activation and its next stop as
+    /// new events, not as repeats of the first.
+    pub fn life_key(key: String, restores: u32) -> String {
+        match restores {
+            0 => key,
+            n => format!("{key}-life{n}"),
+        }
     }
 
     /// Posts `body`, signed, with the idempotency `key`.
@@ -203,7 +216,7 @@ impl Billing for WebhookBilling {
     }
 
     async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError> {
-        let key = Self::idempotency_key(&act.vm_name);
+        let key = Self::life_key(Self::idempotency_key(&act.vm_name), act.restores);
         self.send("billing_activate", key, Self::body(act)).await
     }
 
@@ -214,7 +227,7 @@ impl Billing for WebhookBilling {
     }
 
     async fn stop(&self, stop: &BillingStop) -> Result<(), BackendError> {
-        let key = Self::stop_idempotency_key(&stop.vm_name);
+        let key = Self::life_key(Self::stop_idempotency_key(&stop.vm_name), stop.restores);
         self.send("billing_stop", key, Self::stop_body(stop)).await
     }
 }

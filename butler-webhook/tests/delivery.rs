@@ -84,3 +84,46 @@ async fn an_unreachable_receiver_is_a_retryable_error_naming_the_cause() {
     assert!(e.is_retryable(), "{e}");
     assert!(e.message.contains("delivery failed"), "{e}");
 }
+
+/// A VM restored within its retirement's grace period starts a new life:
+/// its activation and its next stop are new events for the receiver, and
+/// each life's repeats are still one event.
+#[tokio::test]
+async fn a_restored_vm_is_billed_and_stopped_again_as_a_new_life() {
+    use butler_core::backend::BillingStop;
+    let r = Receiver::start(SECRET.as_bytes()).await.unwrap();
+    let s = sender(&r.url(), SECRET, 5);
+    let first = butler_core::testing::activation("web03-r3");
+    let stop = |restores| BillingStop {
+        vm_name: "web03-r3".into(),
+        vm_uuid: first.vm_uuid.clone(),
+        cost_center: first.cost_center.clone(),
+        request: 4,
+        end_date: first.effective_date,
+        restores,
+    };
+    let again = butler_core::backend::BillingActivation {
+        request: 5,
+        restores: 1,
+        ..first.clone()
+    };
+    for _ in 0..2 {
+        s.activate(&first).await.unwrap();
+        s.stop(&stop(0)).await.unwrap();
+        s.activate(&again).await.unwrap();
+        s.stop(&stop(1)).await.unwrap();
+    }
+    let got = r.activations();
+    let keys: Vec<&str> = got.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "butler-billing-stop-web03-r3",
+            "butler-billing-stop-web03-r3-life1",
+            "butler-billing-web03-r3",
+            "butler-billing-web03-r3-life1",
+        ]
+    );
+    assert_eq!(got["butler-billing-web03-r3-life1"]["restores"], 1);
+    assert_eq!(got["butler-billing-web03-r3-life1"]["request"], 5);
+}

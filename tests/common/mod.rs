@@ -50,6 +50,9 @@ impl Hooks for At {
 pub struct World {
     pub sim: SimPlatform,
     pub svc: Arc<RequestService>,
+    /// The lease watch, whose pass also asks the deletions after a
+    /// retirement's grace period.
+    pub leases: Arc<butler::inventory::LeaseWatch>,
 }
 
 impl World {
@@ -62,7 +65,51 @@ impl World {
         World {
             sim,
             svc: b.requests().clone(),
+            leases: b.leases().clone(),
         }
+    }
+
+    /// The engine settings with a retirement grace period of 7 days.
+    pub fn grace_config(id: &str) -> EngineConfig {
+        EngineConfig {
+            retirement_grace: Duration::from_secs(7 * 86_400),
+            ..World::engine_config(id)
+        }
+    }
+
+    /// A VM provisioned for ana, retired with a grace period of 7 days:
+    /// kept powered off, and its record.
+    pub async fn kept(&self, name: &str) -> butler::inventory::VmRecord {
+        let r = self.decommission_approved(name).await;
+        let e = self.engine(World::grace_config("retirer"));
+        e.run_until_idle().await.unwrap();
+        assert_eq!(
+            self.get(r.id).await.state,
+            butler::request::RequestState::Completed
+        );
+        let t = r.kind.target().unwrap();
+        let rec = self.svc.store().get_vm(t.vm).await.unwrap();
+        assert!(rec.kept_until.is_some(), "{name}: kept");
+        rec
+    }
+
+    /// The restore, asked by ana, of a VM kept in its grace period.
+    pub async fn restore_approved(&self, name: &str) -> Request {
+        let rec = self.kept(name).await;
+        self.svc.restore(&ana(), rec.id).await.unwrap()
+    }
+
+    /// The deletion Butler asks of a VM kept in its grace period once the
+    /// period is over (the lease watch's pass).
+    pub async fn deletion_after_grace_approved(&self, name: &str) -> Request {
+        let rec = self.kept(name).await;
+        self.sim
+            .clock()
+            .advance(Duration::from_secs(7 * 86_400 + 60));
+        let pass = self.leases.sweep().await.unwrap();
+        assert_eq!(pass.deletions, 1, "{pass:?}");
+        let rec = self.svc.store().get_vm(rec.id).await.unwrap();
+        self.get(rec.deletion.unwrap()).await
     }
 
     pub fn engine_config(id: &str) -> EngineConfig {
@@ -230,7 +277,8 @@ impl World {
     /// deregistered and its billing stopped once, and recorded retired.
     pub async fn assert_exactly_once(&self, id: RequestId) {
         let r = self.get(id).await;
-        if let butler::request::RequestKind::Decommission(t) = &r.kind {
+        use butler::request::RequestKind::{Decommission, DeleteAfterGrace};
+        if let Decommission(t) | DeleteAfterGrace(t) = &r.kind {
             let name = &t.name;
             assert_eq!(self.sim.deletions(&t.platform_id), 1, "{name}: deletions");
             assert_eq!(self.sim.vms_named(name), 0, "{name}: still on the platform");
@@ -246,6 +294,33 @@ impl World {
                 butler::inventory::Lifecycle::Retired,
                 "{name}: inventory record"
             );
+            return;
+        }
+        if let butler::request::RequestKind::Restore(t) = &r.kind {
+            let name = &t.name;
+            assert_eq!(self.sim.deletions(&t.platform_id), 0, "{name}: deletions");
+            let vm = self.sim.vm(name).unwrap();
+            assert_eq!(vm.power, butler::backend::PowerState::On, "{name}: on");
+            // Registered once again after the one deregistration; billed
+            // once more after the one stop.
+            let reg = self.sim.monitor_registrations(name);
+            let dereg = self.sim.monitor_deregistrations(name);
+            assert_eq!((reg, dereg), (1, 1), "{name}: registrations");
+            let billed = self.sim.billing_activations(name);
+            let stops = self.sim.billing_stops(name);
+            assert_eq!((billed, stops), (2, 1), "{name}: billing");
+            let rec = self.svc.store().get_vm(t.vm).await.unwrap();
+            assert_eq!(
+                (rec.lifecycle, rec.kept_until, rec.restore),
+                (butler::inventory::Lifecycle::Active, None, None),
+                "{name}: inventory record"
+            );
+            let restored = rec
+                .history
+                .iter()
+                .filter(|h| h.what.starts_with("restored by"))
+                .count();
+            assert_eq!(restored, 1, "{name}: recorded once");
             return;
         }
         if let butler::request::RequestKind::ExtendLease(e) = &r.kind {

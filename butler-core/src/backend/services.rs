@@ -61,6 +61,11 @@ pub struct BillingActivation {
     pub estimate: crate::cost::Estimate,
     /// First day billed.
     pub effective_date: chrono::NaiveDate,
+    /// How many times the VM was restored within a retirement's grace
+    /// period before this activation (0: its first life). A billing
+    /// system keeps each life apart (the webhook's idempotency key).
+    #[serde(default)]
+    pub restores: u32,
 }
 
 /// What billing is told when a VM is retired: bill it no more after
@@ -77,6 +82,10 @@ pub struct BillingStop {
     pub request: u64,
     /// Last day billed.
     pub end_date: chrono::NaiveDate,
+    /// How many times the VM was restored before this stop (0: the end of
+    /// its first life), as [`BillingActivation::restores`].
+    #[serde(default)]
+    pub restores: u32,
 }
 
 /// A billing system. As with [`Monitor`], look up before activating.

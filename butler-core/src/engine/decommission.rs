@@ -7,7 +7,8 @@
 use super::flow::{permanent, Backends, StepAction, StepCtx, StepFault, StepOutcome};
 use crate::backend::{BillingStop, Capability, PowerState, ShutDown, VmInfo};
 use crate::inventory::Lifecycle;
-use crate::request::{ProvisioningStep, Target};
+use crate::request::{ProvisioningStep, RequestKind, Target};
+use std::time::Duration;
 
 /// Each decommission step and its action.
 pub(crate) const ACTIONS: [StepAction; 6] = [
@@ -36,6 +37,9 @@ pub(crate) const ACTIONS: [StepAction; 6] = [
         run: |b, cx| Box::pin(b.retire(cx)),
     },
 ];
+
+/// The key of the delete step's output that says until when the VM is kept.
+const KEPT_UNTIL: &str = "kept_until";
 
 /// The VM the request retires.
 pub(super) fn target<'a>(cx: &'a StepCtx<'a>) -> Result<&'a Target, StepFault> {
@@ -187,12 +191,19 @@ impl Backends {
         if self.billing.looks_up() && !self.billing.is_active(&t.name).await? {
             return Ok(StepOutcome::done("not billed"));
         }
+        let restores = self
+            .store
+            .get_vm(t.vm)
+            .await
+            .map_err(|e| store_fault("read the VM", e))?
+            .restores;
         let stop = BillingStop {
             vm_name: t.name.clone(),
             vm_uuid: t.platform_id.clone(),
             cost_center: cx.request.spec.derived().cost_center.clone(),
             request: cx.request.id.0,
             end_date: self.clock.now().date_naive(),
+            restores,
         };
         self.billing.stop(&stop).await?;
         Ok(StepOutcome::done(format!(
@@ -203,6 +214,10 @@ impl Backends {
 
     async fn delete(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         let t = target(cx)?;
+        let grace = cx.config.retirement_grace;
+        if !grace.is_zero() && matches!(cx.request.kind, RequestKind::Decommission(_)) {
+            return self.keep(cx, grace).await;
+        }
         if self.target_vm(t).await?.is_none() {
             return Ok(StepOutcome::done("already gone from the platform"));
         }
@@ -226,7 +241,58 @@ impl Backends {
         )))
     }
 
+    /// Keeps the VM powered off for the grace period instead of deleting
+    /// it: the record says until when (the first date written stands, so
+    /// a repeated step does not move it), for a restore until then and
+    /// Butler's deletion after.
+    async fn keep(&self, cx: &StepCtx<'_>, grace: Duration) -> Result<StepOutcome, StepFault> {
+        let t = target(cx)?;
+        let now = self.clock.now();
+        let until = crate::backend::after(now, grace);
+        let what = format!(
+            "kept powered off until {} (grace period): restore it until then, deleted after",
+            until.format("%Y-%m-%d %H:%M UTC")
+        );
+        crate::inventory::amend(
+            self.store.as_ref(),
+            t.vm,
+            crate::auth::ENGINE_NAME,
+            now,
+            &what,
+            |r| {
+                if r.kept_until.is_some() || r.lifecycle != Lifecycle::Retiring {
+                    return false;
+                }
+                r.kept_until = Some(until);
+                r.power = PowerState::Off;
+                true
+            },
+        )
+        .await
+        .map_err(|e| store_fault("record the grace period", e))?;
+        let kept = self
+            .store
+            .get_vm(t.vm)
+            .await
+            .map_err(|e| store_fault("read the VM", e))?
+            .kept_until
+            .unwrap_or(until);
+        Ok(StepOutcome {
+            vm_uuid: None,
+            detail: format!(
+                "kept powered off until {}: deleted then unless restored",
+                kept.format("%Y-%m-%d %H:%M UTC")
+            ),
+            output: serde_json::json!({ KEPT_UNTIL: kept }),
+        })
+    }
+
     async fn retire(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
+        if let Some(until) = cx.outputs.text(ProvisioningStep::DeleteVm, KEPT_UNTIL) {
+            return Ok(StepOutcome::done(format!(
+                "retiring: kept until {until}, then deleted"
+            )));
+        }
         let moved = self
             .lifecycle(cx, Lifecycle::Retired, Some(PowerState::Off), "retired")
             .await?;

@@ -94,11 +94,12 @@ pub(crate) struct StepAction {
 }
 
 /// Every flow's table of actions.
-pub(crate) const TABLES: [&[StepAction]; 4] = [
+pub(crate) const TABLES: [&[StepAction]; 5] = [
     &super::provisioning::ACTIONS,
     &super::decommission::ACTIONS,
     &super::reconfigure::ACTIONS,
     &super::extend::ACTIONS,
+    &super::restore::ACTIONS,
 ];
 
 /// The action of `step`: a permanent fault when this engine has none (a

@@ -35,6 +35,7 @@ mod flow;
 mod hooks;
 mod provisioning;
 mod reconfigure;
+mod restore;
 
 pub use crate::resilience::RetryPolicy;
 pub use hooks::{HookAction, HookPoint, Hooks, NoHooks};
@@ -152,6 +153,13 @@ pub struct EngineConfig {
     /// powers the VM off hard.
     #[serde(default = "default_shutdown_wait")]
     pub shutdown_wait: Duration,
+    /// How long a retired VM is kept powered off before it is deleted
+    /// (default zero: deleted at once). Until then its owner or an Admin
+    /// can restore it ([`RequestService::restore`]); once it is over,
+    /// Butler asks and approves the deletion itself (the lease watch's
+    /// pass, [`crate::inventory::LeaseWatch::sweep`]).
+    #[serde(default)]
+    pub retirement_grace: Duration,
 }
 
 fn default_shutdown_wait() -> Duration {
@@ -177,6 +185,7 @@ impl Default for EngineConfig {
             billing: true,
             address_wait: default_address_wait(),
             shutdown_wait: default_shutdown_wait(),
+            retirement_grace: Duration::ZERO,
         }
     }
 }

@@ -67,6 +67,28 @@ pub(super) fn billed(
         request: r.id.0,
         estimate: r.estimate.clone(),
         effective_date: at.date_naive(),
+        restores: 0,
+    }
+}
+
+/// What monitoring is told of the VM `vm_name` (`vm_uuid`, at `address`
+/// on `cluster`) that `r` made or brings back.
+pub(super) fn registration(
+    r: &crate::request::Request,
+    vm_name: String,
+    cluster: &str,
+    vm_uuid: String,
+    address: String,
+) -> MonitorRegistration {
+    MonitorRegistration {
+        vm_name,
+        vm_uuid,
+        cluster: cluster.to_string(),
+        address,
+        display_name: r.spec.name.clone(),
+        request: r.id.0,
+        requester: r.owner.clone(),
+        cost_center: r.spec.derived().cost_center.clone(),
     }
 }
 
@@ -214,6 +236,18 @@ impl Backends {
                 "skipped: the platform has no protection groups",
             ));
         }
+        self.protect_vm_named(cfg, r, &r.platform_vm_name(), &r.spec.cluster)
+            .await
+    }
+
+    /// Protects the VM `name` on `cluster` as `r`'s backup flags ask.
+    pub(super) async fn protect_vm_named(
+        &self,
+        cfg: &EngineConfig,
+        r: &crate::request::Request,
+        name: &str,
+        cluster: &str,
+    ) -> Result<StepOutcome, StepFault> {
         let s = &r.spec;
         if !s.backup_local && !s.backup_remote {
             return Ok(StepOutcome::done("no backups requested"));
@@ -227,9 +261,9 @@ impl Backends {
             });
         }
         if s.backup_remote {
-            let site = match cfg.protection.remote_sites.get(&s.cluster) {
+            let site = match cfg.protection.remote_sites.get(cluster) {
                 Some(chosen) => chosen.clone(),
-                None => self.only_remote_site(&s.cluster).await?,
+                None => self.only_remote_site(cluster).await?,
             };
             schedules.push(Schedule {
                 kind: ScheduleKind::Remote,
@@ -237,13 +271,12 @@ impl Backends {
                 ..cfg.protection.remote
             });
         }
-        let name = r.platform_vm_name();
         let req = ProtectRequest {
             group: format!("{}{name}", cfg.protection.group_prefix),
-            vm_name: name,
+            vm_name: name.to_string(),
             schedules,
         };
-        self.cluster.protect_vm(&s.cluster, &req).await?;
+        self.cluster.protect_vm(cluster, &req).await?;
         Ok(StepOutcome::done(format!(
             "protected in {} with {} schedule(s)",
             req.group,
@@ -295,16 +328,7 @@ impl Backends {
             return Ok(StepOutcome::done("already registered"));
         }
         let (vm_uuid, address) = self.address(cfg, &name, deadline).await?;
-        let reg = MonitorRegistration {
-            vm_name: name,
-            vm_uuid,
-            cluster: r.spec.cluster.clone(),
-            address,
-            display_name: r.spec.name.clone(),
-            request: r.id.0,
-            requester: r.owner.clone(),
-            cost_center: r.spec.derived().cost_center.clone(),
-        };
+        let reg = registration(r, name, &r.spec.cluster, vm_uuid, address);
         self.monitor.register(&reg).await?;
         Ok(StepOutcome::done(format!(
             "registered with address {}",
@@ -315,7 +339,7 @@ impl Backends {
     /// The VM's uuid and first IP address, polling until the platform
     /// reports one (a new VM gets its address from DHCP or IPAM a little
     /// after power-on), up to `address_wait` or the step deadline.
-    async fn address(
+    pub(super) async fn address(
         &self,
         cfg: &EngineConfig,
         name: &str,

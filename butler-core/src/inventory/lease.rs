@@ -76,6 +76,9 @@ pub struct LeaseSweep {
     pub failed: usize,
     /// Decommissions asked because a lease ended.
     pub retirements: usize,
+    /// Deletions asked because a retirement's grace period was over.
+    #[serde(default)]
+    pub deletions: usize,
 }
 
 /// Watches leases: notices before they end, retirement when they have.
@@ -161,10 +164,43 @@ impl LeaseWatch {
                 self.one(rec, today, &mut out).await;
             }
         }
-        if out.notices + out.failed + out.retirements > 0 {
+        self.grace_over(&mut out).await?;
+        if out.notices + out.failed + out.retirements + out.deletions > 0 {
             tracing::info!(?out, "lease watch pass");
         }
         Ok(out)
+    }
+
+    /// Asks the deletion of every VM whose retirement's grace period is
+    /// over ([`crate::engine::EngineConfig::retirement_grace`]): the
+    /// retiring VMs are few, so they are read whole and the date checked
+    /// here.
+    async fn grace_over(&self, out: &mut LeaseSweep) -> Result<(), ButlerError> {
+        let now = self.clock.now();
+        let mut q = VmQuery {
+            lifecycles: vec![Lifecycle::Retiring],
+            limit: Some(self.config.page),
+            ..VmQuery::default()
+        };
+        loop {
+            let page = super::next_page(self.store.as_ref(), &mut q).await?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            let due = page
+                .iter()
+                .filter(|r| r.kept_until.is_some_and(|k| k <= now) && r.deletion.is_none());
+            for rec in due {
+                match self.requests.delete_after_grace(rec.id).await {
+                    Ok(Some(_)) => out.deletions += 1,
+                    Ok(None) => {}
+                    Err(e) => {
+                        out.failed += 1;
+                        tracing::warn!(vm = %rec.id, error = %e, "cannot ask the deletion of a VM whose grace period is over; next pass tries again");
+                    }
+                }
+            }
+        }
     }
 
     /// The notice or retirement due for `rec` today; a failure is logged

@@ -197,6 +197,25 @@ pub struct VmRecord {
     /// runs, the lease watch does not retire the VM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_extension: Option<RequestId>,
+    /// Until when its retirement keeps it powered off before deleting it
+    /// ([`EngineConfig::retirement_grace`](crate::engine::EngineConfig::retirement_grace));
+    /// it can be restored until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_until: Option<DateTime<Utc>>,
+    /// The deletion Butler asked once the grace period was over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion: Option<RequestId>,
+    /// The restore asked within the grace period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RequestId>,
+    /// How many times it was restored (each restore starts a new life for
+    /// billing, [`BillingActivation::restores`](crate::backend::BillingActivation::restores)).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restores: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The day a lease of `days` days that starts on `at`'s day (UTC) ends, on
@@ -252,6 +271,10 @@ impl VmRecord {
             outbox: Vec::new(),
             lease_retirement: None,
             lease_extension: None,
+            kept_until: None,
+            deletion: None,
+            restore: None,
+            restores: 0,
         }
     }
 
@@ -294,6 +317,10 @@ impl VmRecord {
             outbox: Vec::new(),
             lease_retirement: None,
             lease_extension: None,
+            kept_until: None,
+            deletion: None,
+            restore: None,
+            restores: 0,
         }
     }
 

@@ -65,8 +65,25 @@ pub const RECONFIGURE: Flow = Flow::new("reconfigure", &ProvisioningStep::RECONF
 /// start afresh.
 pub const EXTEND_LEASE: Flow = Flow::new("extend_lease", &ProvisioningStep::EXTEND_LEASE);
 
+/// The deletion Butler asks at the end of a retirement's grace period
+/// (SPEC §12): power off, delete, record retired.
+pub const DELETE_AFTER_GRACE: Flow =
+    Flow::new("delete_after_grace", &ProvisioningStep::DELETE_AFTER_GRACE);
+
+/// Restore (SPEC §12): bring back a VM kept powered off in its
+/// retirement's grace period: power on, protect, register with
+/// monitoring, bill, record active.
+pub const RESTORE: Flow = Flow::new("restore", &ProvisioningStep::RESTORE);
+
 /// Every flow the engine runs; the generic fault test walks each of them.
-pub const ALL: [&Flow; 4] = [&PROVISIONING, &DECOMMISSION, &RECONFIGURE, &EXTEND_LEASE];
+pub const ALL: [&Flow; 6] = [
+    &PROVISIONING,
+    &DECOMMISSION,
+    &RECONFIGURE,
+    &EXTEND_LEASE,
+    &DELETE_AFTER_GRACE,
+    &RESTORE,
+];
 
 impl Request {
     /// The flow this request runs once approved.
@@ -76,6 +93,8 @@ impl Request {
             RequestKind::Decommission(_) => &DECOMMISSION,
             RequestKind::Reconfigure(_) => &RECONFIGURE,
             RequestKind::ExtendLease(_) => &EXTEND_LEASE,
+            RequestKind::DeleteAfterGrace(_) => &DELETE_AFTER_GRACE,
+            RequestKind::Restore(_) => &RESTORE,
         }
     }
 }

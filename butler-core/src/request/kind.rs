@@ -25,6 +25,14 @@ pub enum RequestKind {
     /// ([`super::flow::EXTEND_LEASE`]). The request's spec and estimate
     /// are the VM's as approved.
     ExtendLease(ExtendLease),
+    /// Delete an inventory VM whose retirement kept it powered off for a
+    /// grace period, now over ([`super::flow::DELETE_AFTER_GRACE`]); asked
+    /// and approved by Butler.
+    DeleteAfterGrace(Target),
+    /// Bring back an inventory VM kept powered off in its retirement's
+    /// grace period ([`super::flow::RESTORE`]): the undo of a retirement,
+    /// asked by its owner or an Admin and approved by Butler.
+    Restore(Target),
 }
 
 impl RequestKind {
@@ -35,6 +43,8 @@ impl RequestKind {
             RequestKind::Decommission(_) => "decommission",
             RequestKind::Reconfigure(_) => "reconfigure",
             RequestKind::ExtendLease(_) => "extend_lease",
+            RequestKind::DeleteAfterGrace(_) => "delete_after_grace",
+            RequestKind::Restore(_) => "restore",
         }
     }
 
@@ -45,6 +55,7 @@ impl RequestKind {
             RequestKind::Decommission(t) => Some(t),
             RequestKind::Reconfigure(c) => Some(&c.target),
             RequestKind::ExtendLease(e) => Some(&e.target),
+            RequestKind::DeleteAfterGrace(t) | RequestKind::Restore(t) => Some(t),
         }
     }
 
@@ -52,10 +63,7 @@ impl RequestKind {
     /// reconfigure's CPU, RAM, disks and NICs; a decommission or a lease
     /// extension acts on the VM as it is).
     pub fn is_editable(&self) -> bool {
-        !matches!(
-            self,
-            RequestKind::Decommission(_) | RequestKind::ExtendLease(_)
-        )
+        matches!(self, RequestKind::NewVm | RequestKind::Reconfigure(_))
     }
 
     pub(crate) fn is_new_vm(&self) -> bool {

@@ -21,7 +21,9 @@ pub use action_kind::ActionKind;
 pub use history::{CostChange, FieldChange, HistoryEntry};
 pub use kind::{ExtendLease, Reconfigure, RequestKind, Target};
 pub(crate) use transition::{advance, EngineAction};
-pub use transition::{create, create_change, retirement_at_lease_end, transition, Action, Priced};
+pub use transition::{
+    approved_by_butler, create, create_change, retirement_at_lease_end, transition, Action, Priced,
+};
 
 use crate::cost::Estimate;
 use crate::vm_spec::ValidSpec;
@@ -153,6 +155,16 @@ pub enum ProvisioningStep {
     RecordChange,
     /// Lease extension: record the new lease end in the inventory.
     ExtendLease,
+    /// Restore: power on the VM kept in its retirement's grace period.
+    RestorePower,
+    /// Restore: protect it again as its request asked.
+    Reprotect,
+    /// Restore: register it with monitoring again.
+    Reregister,
+    /// Restore: bill it again.
+    ResumeBilling,
+    /// Restore: record it active in the inventory.
+    Reactivate,
 }
 
 impl ProvisioningStep {
@@ -189,8 +201,25 @@ impl ProvisioningStep {
     /// The lease extension's one step.
     pub const EXTEND_LEASE: [ProvisioningStep; 1] = [ProvisioningStep::ExtendLease];
 
+    /// The deletion at the end of a retirement's grace period: power off
+    /// (it may have been powered on meanwhile), delete, record retired.
+    pub const DELETE_AFTER_GRACE: [ProvisioningStep; 3] = [
+        ProvisioningStep::PowerOff,
+        ProvisioningStep::DeleteVm,
+        ProvisioningStep::Retire,
+    ];
+
+    /// The restore flow's steps, in order.
+    pub const RESTORE: [ProvisioningStep; 5] = [
+        ProvisioningStep::RestorePower,
+        ProvisioningStep::Reprotect,
+        ProvisioningStep::Reregister,
+        ProvisioningStep::ResumeBilling,
+        ProvisioningStep::Reactivate,
+    ];
+
     /// Every step of every flow.
-    pub const ALL: [ProvisioningStep; 19] = [
+    pub const ALL: [ProvisioningStep; 24] = [
         ProvisioningStep::CreateVm,
         ProvisioningStep::Protect,
         ProvisioningStep::Monitor,
@@ -210,6 +239,11 @@ impl ProvisioningStep {
         ProvisioningStep::UpdateBilling,
         ProvisioningStep::RecordChange,
         ProvisioningStep::ExtendLease,
+        ProvisioningStep::RestorePower,
+        ProvisioningStep::Reprotect,
+        ProvisioningStep::Reregister,
+        ProvisioningStep::ResumeBilling,
+        ProvisioningStep::Reactivate,
     ];
 
     /// The step after this one in the provisioning flow, or `None` after
@@ -240,6 +274,11 @@ impl ProvisioningStep {
             ProvisioningStep::UpdateBilling => "update_billing",
             ProvisioningStep::RecordChange => "record_change",
             ProvisioningStep::ExtendLease => "extend_lease",
+            ProvisioningStep::RestorePower => "restore_power",
+            ProvisioningStep::Reprotect => "reprotect",
+            ProvisioningStep::Reregister => "reregister",
+            ProvisioningStep::ResumeBilling => "resume_billing",
+            ProvisioningStep::Reactivate => "reactivate",
         }
     }
 }

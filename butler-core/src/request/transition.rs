@@ -231,20 +231,49 @@ pub fn retirement_at_lease_end(
     ended: chrono::NaiveDate,
     at: DateTime<Utc>,
 ) -> Request {
+    let why = format!(
+        "retire {} ({}): its lease ended on {ended}",
+        target.name, target.vm
+    );
+    approved_by_butler(
+        id,
+        vm_owner,
+        crate::auth::ENGINE_NAME,
+        super::RequestKind::Decommission(target),
+        priced,
+        why,
+        "the deployment retires VMs at the end of their lease",
+        at,
+    )
+}
+
+/// A day-2 request of `kind` for an inventory VM of `vm_owner` that needs
+/// no person's approval, asked by `asked_by` (Butler's reserved name when
+/// Butler asks it) and approved at once by Butler: created (saying `why`),
+/// submitted and approved (saying `approved_because`), three history
+/// entries. `priced` is the VM's spec and cost as approved.
+#[allow(clippy::too_many_arguments)]
+pub fn approved_by_butler(
+    id: RequestId,
+    vm_owner: &str,
+    asked_by: &str,
+    kind: super::RequestKind,
+    priced: Priced,
+    why: String,
+    approved_because: &str,
+    at: DateTime<Utc>,
+) -> Request {
     let butler = Actor::engine();
     let created = HistoryEntry {
         seq: 1,
         at,
-        actor: butler.name().to_string(),
+        actor: asked_by.to_string(),
         action: ActionKind::Create,
         from: None,
         to: RequestState::Created,
         changes: Vec::new(),
         cost: None,
-        note: Some(format!(
-            "retire {} ({}): its lease ended on {ended}",
-            target.name, target.vm
-        )),
+        note: Some(why),
     };
     let submitted = HistoryEntry {
         seq: 2,
@@ -256,10 +285,11 @@ pub fn retirement_at_lease_end(
     };
     let approved = HistoryEntry {
         seq: 3,
+        actor: butler.name().to_string(),
         action: ActionKind::Approve,
         from: Some(RequestState::Requested),
         to: RequestState::Approved,
-        note: Some("the deployment retires VMs at the end of their lease".into()),
+        note: Some(approved_because.to_string()),
         ..created.clone()
     };
     Request {
@@ -271,8 +301,8 @@ pub fn retirement_at_lease_end(
         estimate: priced.estimate,
         progress: None,
         failure: None,
-        vm_uuid: Some(target.platform_id.clone()),
-        kind: super::RequestKind::Decommission(target),
+        vm_uuid: kind.target().map(|t| t.platform_id.clone()),
+        kind,
         version: 1,
         created_at: at,
         updated_at: at,

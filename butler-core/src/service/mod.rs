@@ -297,7 +297,196 @@ impl RequestService {
                 Err(e) => return Err(e.into()),
             }
         }
-        let id = match rec.lease_retirement {
+        let owner = rec.owner.clone();
+        let now = self.clock.now();
+        let asked = self
+            .approved_by_butler(
+                &rec,
+                rec.lease_retirement,
+                crate::auth::ENGINE_NAME,
+                |r, id| {
+                    let first = r.lease_retirement.is_none()
+                        && r.lifecycle == crate::inventory::Lifecycle::Active;
+                    r.lease_retirement = r.lease_retirement.or(Some(id));
+                    first
+                },
+                |id| format!("lease ended on {ended}: retired by request {id}"),
+                |id, target, priced| {
+                    request::retirement_at_lease_end(id, &owner, target, priced, ended, now)
+                },
+            )
+            .await?;
+        if let Some(r) = &asked {
+            tracing::info!(request = %r.id, vm = %rec.id, %ended, "lease ended: retirement requested");
+        }
+        Ok(asked)
+    }
+
+    /// Asks the deletion of the inventory VM `vm` once the grace period of
+    /// its retirement is over ([`crate::engine::EngineConfig::retirement_grace`]):
+    /// a request Butler asks and approves itself, once (the lease watch's
+    /// pass calls it). `None`: not due, being restored, or asked already.
+    pub(crate) async fn delete_after_grace(
+        &self,
+        vm: crate::inventory::VmId,
+    ) -> Result<Option<Request>, ButlerError> {
+        let rec = self.store.get_vm(vm).await?;
+        let now = self.clock.now();
+        let due = |r: &crate::inventory::VmRecord| {
+            r.lifecycle == crate::inventory::Lifecycle::Retiring
+                && r.kept_until.is_some_and(|k| k <= now)
+                && r.restore.is_none()
+        };
+        let Some(until) = rec.kept_until.filter(|_| due(&rec)) else {
+            return Ok(None);
+        };
+        let owner = rec.owner.clone();
+        let asked = self
+            .approved_by_butler(
+                &rec,
+                rec.deletion,
+                crate::auth::ENGINE_NAME,
+                |r, id| {
+                    let first = due(r) && r.deletion.is_none();
+                    if first {
+                        r.deletion = Some(id);
+                    }
+                    first
+                },
+                |id| format!("grace period over: deleted by request {id}"),
+                |id, target, priced| {
+                    let why = format!(
+                        "delete {} ({}): its retirement kept it powered off until {}",
+                        target.name,
+                        target.vm,
+                        until.format("%Y-%m-%d %H:%M UTC")
+                    );
+                    let kind = request::RequestKind::DeleteAfterGrace(target);
+                    let because = "the retirement's grace period is over";
+                    request::approved_by_butler(
+                        id,
+                        &owner,
+                        crate::auth::ENGINE_NAME,
+                        kind,
+                        priced,
+                        why,
+                        because,
+                        now,
+                    )
+                },
+            )
+            .await?;
+        if let Some(r) = &asked {
+            tracing::info!(request = %r.id, vm = %rec.id, "grace period over: deletion requested");
+        }
+        Ok(asked)
+    }
+
+    /// Brings back the inventory VM `vm` while its retirement keeps it
+    /// powered off for the grace period
+    /// ([`crate::engine::EngineConfig::retirement_grace`]): a restore
+    /// request asked by `actor` (its owner, or one who may change any VM)
+    /// and approved by Butler at once, since an undo needs no approval.
+    /// The engine powers the VM on, protects it, registers it with
+    /// monitoring, bills it again and records it active. Refused for a VM
+    /// not in its grace period (or past it), one whose deletion Butler has
+    /// asked already, or one being restored.
+    pub async fn restore(
+        &self,
+        actor: &Actor,
+        vm: crate::inventory::VmId,
+    ) -> Result<Request, ButlerError> {
+        let rec = self.store.get_vm(vm).await?;
+        if rec.owner != actor.name() {
+            if let Err(denied) = self.policy.check(actor, Operation::ChangeVms) {
+                return Err(if self.policy.sees_all_requests(actor) {
+                    denied.into()
+                } else {
+                    ButlerError::NotFound(format!("VM record {vm}"))
+                });
+            }
+        }
+        let now = self.clock.now();
+        let name = &rec.name;
+        let Some(until) = rec
+            .kept_until
+            .filter(|_| rec.lifecycle == crate::inventory::Lifecycle::Retiring)
+        else {
+            return Err(ButlerError::Invalid(format!(
+                "VM {name} is {}: only a VM kept powered off in its retirement's grace period can be restored",
+                rec.lifecycle
+            )));
+        };
+        if let Some(d) = rec.deletion {
+            return Err(ButlerError::Invalid(format!(
+                "Butler has asked the deletion of VM {name} (request {d}): it can no longer be restored"
+            )));
+        }
+        if until <= now {
+            return Err(ButlerError::Invalid(format!(
+                "the grace period of VM {name} ended at {}: it can no longer be restored",
+                until.format("%Y-%m-%d %H:%M UTC")
+            )));
+        }
+        let owner = rec.owner.clone();
+        let by = actor.name().to_string();
+        let asked = self
+            .approved_by_butler(
+                &rec,
+                rec.restore,
+                &by,
+                |r, id| {
+                    let first = r.restore.is_none()
+                        && r.deletion.is_none()
+                        && r.lifecycle == crate::inventory::Lifecycle::Retiring;
+                    if first {
+                        r.restore = Some(id);
+                    }
+                    first
+                },
+                |id| format!("restore asked: request {id}"),
+                |id, target, priced| {
+                    let why = format!(
+                        "restore {} ({}) within its grace period",
+                        target.name, target.vm
+                    );
+                    let kind = request::RequestKind::Restore(target);
+                    let because = "an undo within the grace period needs no approval";
+                    request::approved_by_butler(id, &owner, &by, kind, priced, why, because, now)
+                },
+            )
+            .await?;
+        let Some(r) = asked else {
+            let pending = self.store.get_vm(vm).await?;
+            return Err(ButlerError::Invalid(match (pending.restore, pending.deletion) {
+                (Some(x), _) => format!("VM {name} is being restored by request {x}"),
+                (_, Some(d)) => format!(
+                    "Butler has asked the deletion of VM {name} (request {d}): it can no longer be restored"
+                ),
+                _ => format!("VM {name} changed meanwhile: look again"),
+            }));
+        };
+        tracing::info!(request = %r.id, vm = %rec.id, actor = %actor.name(), "restore asked");
+        Ok(r)
+    }
+
+    /// Stores, once, a request Butler approves itself for the VM of `rec`:
+    /// its id is written on the record first (by `mark`, which says whether
+    /// the record still calls for it; `marked` is the id written before),
+    /// so a second pass, a racing caller or a crash between the two writes
+    /// never asks a second one. `None`: no longer called for, or asked
+    /// already.
+    #[allow(clippy::too_many_arguments)]
+    async fn approved_by_butler(
+        &self,
+        rec: &crate::inventory::VmRecord,
+        marked: Option<request::RequestId>,
+        by: &str,
+        mark: impl Fn(&mut crate::inventory::VmRecord, request::RequestId) -> bool,
+        what: impl Fn(request::RequestId) -> String,
+        make: impl FnOnce(request::RequestId, request::Target, Priced) -> Request,
+    ) -> Result<Option<Request>, ButlerError> {
+        let id = match marked {
             Some(id) => match self.store.get_request(id).await {
                 Ok(_) => return Ok(None),
                 Err(crate::store::StoreError::NotFound(_)) => id,
@@ -307,16 +496,11 @@ impl RequestService {
                 let id = self.store.next_request_id().await?;
                 let marked = crate::inventory::amend(
                     self.store.as_ref(),
-                    vm,
-                    crate::auth::ENGINE_NAME,
+                    rec.id,
+                    by,
                     self.clock.now(),
-                    &format!("lease ended on {ended}: retired by request {id}"),
-                    |r| {
-                        let first = r.lease_retirement.is_none()
-                            && r.lifecycle == crate::inventory::Lifecycle::Active;
-                        r.lease_retirement = r.lease_retirement.or(Some(id));
-                        first
-                    },
+                    &what(id),
+                    |r| mark(r, id),
                 )
                 .await?;
                 if marked.is_none() {
@@ -325,30 +509,22 @@ impl RequestService {
                 id
             }
         };
-        let priced = self.priced_as_built(&rec).await?;
+        let priced = self.priced_as_built(rec).await?;
         let target = request::Target {
             vm: rec.id,
             name: rec.name.clone(),
             platform_id: rec.platform_id.clone(),
             cluster: rec.cluster.clone(),
         };
-        let r = request::retirement_at_lease_end(
-            id,
-            &rec.owner,
-            target,
-            priced,
-            ended,
-            self.clock.now(),
-        );
+        let r = make(id, target, priced);
         self.notifiers_ready().await;
         match self.store.insert_request(&r).await {
             Ok(()) => {}
-            // Stored meanwhile by another sweep.
+            // Stored meanwhile by another pass.
             Err(crate::store::StoreError::AlreadyExists(_)) => return Ok(None),
             Err(e) => return Err(e.into()),
         }
         self.written();
-        tracing::info!(request = %r.id, vm = %rec.id, %ended, "lease ended: retirement requested");
         Ok(Some(r))
     }
 

@@ -45,5 +45,6 @@ pub fn activation(vm_name: &str) -> crate::backend::BillingActivation {
         request: 1,
         estimate,
         effective_date: day,
+        restores: 0,
     }
 }

@@ -119,3 +119,4 @@ class Vm(NamedTuple):
     disks_gib: list
     version: int
     lease_end: Optional[datetime.date] = None
+    kept_until: Optional[datetime.datetime] = None

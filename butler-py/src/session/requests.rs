@@ -33,6 +33,18 @@ impl Session {
         })
     }
 
+    /// Brings back the inventory VM ``vm_id`` that its retirement keeps
+    /// powered off for the grace period (``Vm.kept_until``): a restore
+    /// request, approved by Butler at once; the engine powers it on,
+    /// protects, registers and bills it again.
+    fn restore_vm(&self, py: Python<'_>, vm_id: u64) -> PyResult<Request> {
+        let a = self.actor.clone();
+        let vm = butler_core::inventory::VmId(vm_id);
+        Ok(Request {
+            inner: call!(py, self.requests, |s| s.restore(&a, vm))?,
+        })
+    }
+
     /// Asks to extend the lease of the inventory VM ``vm_id`` to ``until``
     /// (a date later than its current end, within the environment's
     /// longest lease from today): a lease extension request, submitted at

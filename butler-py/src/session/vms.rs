@@ -32,6 +32,7 @@ fn vm(py: Python<'_>, r: VmRecord) -> PyResult<PyObject> {
         any(py, r.spec.disks_gib)?,
         any(py, r.version)?,
         any(py, r.lease_end)?,
+        any(py, r.kept_until)?,
     ];
     crate::named::named(py, "Vm", pyo3::types::PyTuple::new(py, fields)?)
 }

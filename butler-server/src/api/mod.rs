@@ -62,7 +62,7 @@ described_object! {
     /// A VM spec.
     SpecDoc = "A VM spec (SPEC §2): name, cores_per_socket, sockets, ram_gib, division, unit, environment, disk_type, cluster, disks_gib, nics, image, backup_local, backup_remote, cdrom, special_requirement, lease_days (optional: days leased from the day it is built; where the environment caps leases, the cap when absent)";
     /// A request.
-    RequestDoc = "A request: id, owner, approver, state, spec, derived, estimate, progress, failure, vm_uuid, kind (absent for a new VM; {\"decommission\": {vm, name, platform_id, cluster}} to retire one; {\"reconfigure\": {target, accept_downtime}} to change one; {\"extend_lease\": {target, until}} to extend its lease), version, created_at, updated_at, history";
+    RequestDoc = "A request: id, owner, approver, state, spec, derived, estimate, progress, failure, vm_uuid, kind (absent for a new VM; {\"decommission\": {vm, name, platform_id, cluster}} to retire one; {\"reconfigure\": {target, accept_downtime}} to change one; {\"extend_lease\": {target, until}} to extend its lease; {\"delete_after_grace\": {vm, name, platform_id, cluster}} for the deletion Butler asks once a retirement's grace period is over; {\"restore\": {vm, name, platform_id, cluster}} to bring back a VM kept in that period), version, created_at, updated_at, history";
     /// An estimate.
     EstimateDoc = "A monthly estimate with its lines (rate card, quantity, unit price, amount) and total";
     /// A migration group.
@@ -78,7 +78,7 @@ described_object! {
     /// The rate book.
     RatesDoc = "The rate book: rate cards with their effective dates";
     /// A VM of the inventory.
-    VmDoc = "A VM of the inventory: id, version, name, display_name, request, owner, division, unit, environment, cost_center, cluster, spec (vcpus, ram_gib, disks_gib, nics, image), platform_id, power, lease_end, lifecycle (active, retiring, retired), drift, created_at, history, last_change, lease_notices (per notifier, the fewest days left announced), lease_retirement (the decommission Butler asked at lease end)";
+    VmDoc = "A VM of the inventory: id, version, name, display_name, request, owner, division, unit, environment, cost_center, cluster, spec (vcpus, ram_gib, disks_gib, nics, image), platform_id, power, lease_end, lifecycle (active, retiring, retired), drift, created_at, history, last_change, lease_notices (per notifier, the fewest days left announced), lease_retirement (the decommission Butler asked at lease end), kept_until (while its retirement keeps it powered off, restorable, before the deletion), deletion (the deletion Butler asked after that), restore (the restore asked), restores (how many times it was restored)";
 }
 
 /// The router with every route, the OpenAPI document, `/healthz`, the
@@ -188,6 +188,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(vms::get_one))
         .routes(routes!(vms::power))
         .routes(routes!(vms::retire))
+        .routes(routes!(vms::restore))
         .routes(routes!(vms::reconfigure))
         .routes(routes!(vms::extend))
 }

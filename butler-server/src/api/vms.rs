@@ -241,6 +241,29 @@ pub async fn retire(
     Ok(super::requests::with_etag(super::CREATED, &r))
 }
 
+/// Brings back a VM its retirement keeps powered off for the deployment's
+/// grace period (`[inventory] retirement_grace_days`): a restore request
+/// (the VM's owner, or an Admin), approved by Butler at once. The engine
+/// powers the VM on, protects it, registers it with monitoring, bills it
+/// again and records it active. Refused (422) once the period is over or
+/// Butler has asked the deletion.
+#[utoipa::path(post, path = "/api/vms/{id}/restore", tag = "vms", params(("id" = u64, Path)),
+    responses(
+        (status = 201, description = "The restore request; ETag and Location set", body = RequestDoc),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn restore(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<u64>,
+) -> ApiResult<axum::response::Response> {
+    let r = state
+        .butler()
+        .requests()
+        .restore(&caller.actor, VmId(id))
+        .await?;
+    Ok(super::requests::with_etag(super::CREATED, &r))
+}
+
 /// A change of a VM.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

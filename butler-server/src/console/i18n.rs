@@ -234,6 +234,13 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("retire_help", "Se apaga, se quita de la protección, la monitorización y la facturación, y se borra, tras la aprobación.", "Once approved it is powered off, taken out of protection, monitoring and billing, and deleted."),
     ("ask_retire", "Solicitar el retiro", "Ask to retire it"),
     ("not_changeable", "Esta VM ya no se puede cambiar.", "This VM can no longer be changed."),
+    ("kept_until", "Conservada apagada hasta", "Kept powered off until"),
+    ("restore", "Restaurar", "Restore"),
+    (
+        "restore_help",
+        "Se enciende y vuelve a la protección, la monitorización y la facturación, sin aprobación.",
+        "It is powered on and goes back into protection, monitoring and billing, with no approval needed.",
+    ),
 ];
 
 /// A word in `lang` (the key itself when missing, so a gap shows).

@@ -302,6 +302,7 @@ pub fn router() -> Router<AppState> {
         .route("/vms/:id", get(vms::one))
         .route("/vms/:id/power", post(vms::power))
         .route("/vms/:id/retire", post(vms::retire))
+        .route("/vms/:id/restore", post(vms::restore))
         .route("/vms/:id/extend", post(vms::extend))
         .route("/vms/:id/reconfigure", post(vms::reconfigure))
         .route("/groups", get(groups::list).post(groups::create))

@@ -49,6 +49,8 @@ struct VmPage {
     cost_center: String,
     lifecycle: String,
     lease_end: Option<chrono::NaiveDate>,
+    /// While its retirement keeps it powered off, restorable.
+    kept_until: Option<String>,
     vcpus: u32,
     ram_gib: u32,
     disks: String,
@@ -120,6 +122,10 @@ async fn vm_page(state: &AppState, v: Viewer, id: u64, notice: String) -> Respon
         cost_center: rec.cost_center.clone(),
         lifecycle: rec.lifecycle.to_string(),
         lease_end: rec.lease_end,
+        kept_until: rec
+            .kept_until
+            .filter(|_| rec.lifecycle == butler::inventory::Lifecycle::Retiring)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
         vcpus: rec.spec.vcpus,
         ram_gib: rec.spec.ram_gib,
         disks: joined(&rec.spec.disks_gib),
@@ -167,6 +173,22 @@ pub(super) async fn retire(
         .requests()
         .decommission(&v.actor, VmId(id))
         .await;
+    on_to_request(v, asked)
+}
+
+/// `POST /vms/{id}/restore`: brings back a VM kept powered off in its
+/// retirement's grace period (approved by Butler); on to the request.
+pub(super) async fn restore(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Response {
+    let form = Form::parse(&body);
+    if let Err(r) = v.check_csrf(&form) {
+        return r;
+    }
+    let asked = state.butler().requests().restore(&v.actor, VmId(id)).await;
     on_to_request(v, asked)
 }
 

@@ -630,7 +630,11 @@ impl Billing for SimPlatform {
     async fn is_active(&self, vm_name: &str) -> Result<bool, BackendError> {
         self.enter(Op::BillingFind, Some(vm_name)).await?;
         let w = self.world();
-        Ok(w.billing_by_name.contains_key(vm_name) && !w.stops_by_name.contains_key(vm_name))
+        // A ledger: billed while it has more activations than stops (a VM
+        // restored after its retirement is billed again).
+        let activations = w.billing_by_name.get(vm_name).copied().unwrap_or(0);
+        let stops = w.stops_by_name.get(vm_name).copied().unwrap_or(0);
+        Ok(activations as u64 > u64::from(stops))
     }
 
     async fn activate(&self, act: &BillingActivation) -> Result<(), BackendError> {

@@ -42,6 +42,10 @@ fn record(id: VmId, name: &str, owner: &str, cluster: &str) -> VmRecord {
         outbox: Vec::new(),
         lease_retirement: None,
         lease_extension: None,
+        kept_until: None,
+        deletion: None,
+        restore: None,
+        restores: 0,
     }
 }
 
