@@ -230,3 +230,30 @@ async fn a_storm_of_1000_decommissions_retires_each_once_and_touches_nothing_els
         assert_eq!(now.lifecycle, Lifecycle::Active, "{name} still active");
     }
 }
+
+/// A decommission an earlier version left at its last step (`retire`,
+/// now part of `delete_vm`) still finishes: the record is retired.
+#[tokio::test]
+async fn a_request_left_at_the_old_retire_step_still_finishes() {
+    use butler::request::StepProgress;
+    let w = world(9);
+    let r = w.decommission_approved("legacy").await;
+    let t = r.kind.target().unwrap().clone();
+    let mut left = r.clone();
+    left.state = RequestState::Provisioning;
+    left.progress = Some(StepProgress {
+        step: ProvisioningStep::Retire,
+        attempt: 1,
+    });
+    left.version += 1;
+    w.svc
+        .store()
+        .update_request(&left, r.version)
+        .await
+        .unwrap();
+    let e = w.engine(World::engine_config("e1"));
+    assert_eq!(e.run_until_idle().await.unwrap().completed, 1);
+    assert_eq!(w.get(r.id).await.state, RequestState::Completed);
+    let rec = w.svc.store().get_vm(t.vm).await.unwrap();
+    assert_eq!(rec.lifecycle, Lifecycle::Retired);
+}

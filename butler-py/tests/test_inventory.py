@@ -63,7 +63,7 @@ def test_retire_runs_the_decommission_flow(b, ana, bea, ops):
     done = bea.get_request(r.id)
     assert done.state == "completed"
     steps = [h.note.split(" ")[0] for h in done.history if h.action == "step_done"]
-    assert steps == ["power_off", "unprotect", "deregister", "stop_billing", "delete_vm", "retire"]
+    assert steps == ["power_off", "unprotect", "deregister", "stop_billing", "delete_vm"]
     assert ana.vm(vm.id).lifecycle == "retired"
     with pytest.raises(ValueError):
         ana.retire(vm.id)

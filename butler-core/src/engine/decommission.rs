@@ -191,19 +191,13 @@ impl Backends {
         if self.billing.looks_up() && !self.billing.is_active(&t.name).await? {
             return Ok(StepOutcome::done("not billed"));
         }
-        let restores = self
-            .store
-            .get_vm(t.vm)
-            .await
-            .map_err(|e| store_fault("read the VM", e))?
-            .restores;
         let stop = BillingStop {
             vm_name: t.name.clone(),
             vm_uuid: t.platform_id.clone(),
             cost_center: cx.request.spec.derived().cost_center.clone(),
             request: cx.request.id.0,
             end_date: self.clock.now().date_naive(),
-            restores,
+            restores: t.restores,
         };
         self.billing.stop(&stop).await?;
         Ok(StepOutcome::done(format!(
@@ -219,7 +213,7 @@ impl Backends {
             return self.keep(cx, grace).await;
         }
         if self.target_vm(t).await?.is_none() {
-            return Ok(StepOutcome::done("already gone from the platform"));
+            return self.retired(cx, "already gone from the platform").await;
         }
         if !self.cluster.capabilities().has(Capability::Delete) {
             return Err(permanent(format!(
@@ -235,10 +229,21 @@ impl Backends {
                 reason: format!("VM {} still listed after its delete task succeeded", t.name),
             });
         }
-        Ok(StepOutcome::done(format!(
-            "deleted VM {} ({})",
-            t.name, t.platform_id
-        )))
+        let deleted = format!("deleted VM {} ({})", t.name, t.platform_id);
+        self.retired(cx, &deleted).await
+    }
+
+    /// Records the VM retired once it is gone (part of the delete step: a
+    /// repeated step finds the VM gone and the record retired already).
+    async fn retired(&self, cx: &StepCtx<'_>, gone: &str) -> Result<StepOutcome, StepFault> {
+        let moved = self
+            .lifecycle(cx, Lifecycle::Retired, Some(PowerState::Off), "retired")
+            .await?;
+        Ok(StepOutcome::done(if moved {
+            format!("{gone}; recorded retired in the inventory")
+        } else {
+            format!("{gone}; already recorded retired")
+        }))
     }
 
     /// Keeps the VM powered off for the grace period instead of deleting
@@ -287,19 +292,14 @@ impl Backends {
         })
     }
 
+    /// The step that followed the delete before the delete recorded the
+    /// VM retired itself: kept for requests an earlier version left at it.
     async fn retire(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         if let Some(until) = cx.outputs.text(ProvisioningStep::DeleteVm, KEPT_UNTIL) {
             return Ok(StepOutcome::done(format!(
                 "retiring: kept until {until}, then deleted"
             )));
         }
-        let moved = self
-            .lifecycle(cx, Lifecycle::Retired, Some(PowerState::Off), "retired")
-            .await?;
-        Ok(StepOutcome::done(if moved {
-            "recorded retired in the inventory"
-        } else {
-            "already recorded retired"
-        }))
+        self.retired(cx, "gone").await
     }
 }

@@ -101,14 +101,9 @@ impl Backends {
         if self.billing.is_active(&t.name).await? {
             return Ok(StepOutcome::done("already active"));
         }
-        let rec = self
-            .store
-            .get_vm(t.vm)
-            .await
-            .map_err(|e| store_fault("read the VM", e))?;
         let act = crate::backend::BillingActivation {
-            // A life of its own: billing keeps it apart from the first.
-            restores: rec.restores + 1,
+            // A life of its own: billing keeps it apart from the earlier.
+            restores: t.restores + 1,
             ..super::provisioning::billed(
                 cx.request,
                 t.name.clone(),

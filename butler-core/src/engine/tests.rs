@@ -467,9 +467,12 @@ fn every_step_of_every_flow_has_an_action_and_no_action_is_orphaned() {
             );
         }
     }
+    // Steps no flow runs any more, whose actions finish requests an
+    // earlier version left at them.
+    let legacy = [ProvisioningStep::Retire];
     for a in super::flow::TABLES.iter().flat_map(|t| t.iter()) {
         assert!(
-            flow::ALL.iter().any(|f| f.steps().contains(&a.step)),
+            legacy.contains(&a.step) || flow::ALL.iter().any(|f| f.steps().contains(&a.step)),
             "action for {} belongs to no flow",
             a.step
         );

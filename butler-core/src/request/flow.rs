@@ -50,8 +50,9 @@ impl Flow {
 pub const PROVISIONING: Flow = Flow::new("provisioning", &ProvisioningStep::PROVISIONING);
 
 /// Decommission (SPEC §12): power off, take out of protection, deregister
-/// from monitoring, stop billing, delete, record retired. Every step looks
-/// its effect up first, so a repeated step finds it done.
+/// from monitoring, stop billing, delete and record retired (or keep it
+/// powered off for the grace period). Every step looks its effect up
+/// first, so a repeated step finds it done.
 pub const DECOMMISSION: Flow = Flow::new("decommission", &ProvisioningStep::DECOMMISSION);
 
 /// Reconfigure (SPEC §12): read the VM and decide what needs it off;

@@ -84,6 +84,15 @@ pub struct Target {
     pub platform_id: String,
     /// The cluster it runs on.
     pub cluster: String,
+    /// How many times it had been restored when the request was made
+    /// ([`VmRecord::restores`](crate::inventory::VmRecord::restores)):
+    /// which of its lives billing hears of.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restores: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A change of an inventory VM: which one, and whether its owner accepted

@@ -134,9 +134,12 @@ pub enum ProvisioningStep {
     Deregister,
     /// Decommission: stop billing with the end date.
     StopBilling,
-    /// Decommission: delete it on the platform.
+    /// Decommission: delete it on the platform and record it retired in
+    /// the inventory (or, within a grace period, keep it powered off).
     DeleteVm,
-    /// Decommission: record it retired in the inventory.
+    /// Decommission, as an earlier version ran it: record it retired in
+    /// the inventory (now part of [`DeleteVm`](Self::DeleteVm); kept for
+    /// requests left at this step).
     Retire,
     /// Reconfigure: read the VM and decide whether the change needs it off.
     CheckChange,
@@ -178,13 +181,12 @@ impl ProvisioningStep {
     ];
 
     /// The decommission flow's steps, in order.
-    pub const DECOMMISSION: [ProvisioningStep; 6] = [
+    pub const DECOMMISSION: [ProvisioningStep; 5] = [
         ProvisioningStep::PowerOff,
         ProvisioningStep::Unprotect,
         ProvisioningStep::Deregister,
         ProvisioningStep::StopBilling,
         ProvisioningStep::DeleteVm,
-        ProvisioningStep::Retire,
     ];
 
     /// The reconfigure flow's steps, in order.
@@ -202,12 +204,9 @@ impl ProvisioningStep {
     pub const EXTEND_LEASE: [ProvisioningStep; 1] = [ProvisioningStep::ExtendLease];
 
     /// The deletion at the end of a retirement's grace period: power off
-    /// (it may have been powered on meanwhile), delete, record retired.
-    pub const DELETE_AFTER_GRACE: [ProvisioningStep; 3] = [
-        ProvisioningStep::PowerOff,
-        ProvisioningStep::DeleteVm,
-        ProvisioningStep::Retire,
-    ];
+    /// (it may have been powered on meanwhile), delete and record retired.
+    pub const DELETE_AFTER_GRACE: [ProvisioningStep; 2] =
+        [ProvisioningStep::PowerOff, ProvisioningStep::DeleteVm];
 
     /// The restore flow's steps, in order.
     pub const RESTORE: [ProvisioningStep; 5] = [

@@ -515,6 +515,7 @@ impl RequestService {
             name: rec.name.clone(),
             platform_id: rec.platform_id.clone(),
             cluster: rec.cluster.clone(),
+            restores: rec.restores,
         };
         let r = make(id, target, priced);
         self.notifiers_ready().await;
@@ -610,6 +611,7 @@ impl RequestService {
             name: rec.name.clone(),
             platform_id: rec.platform_id.clone(),
             cluster: rec.cluster.clone(),
+            restores: rec.restores,
         };
         Ok((rec, target))
     }
