@@ -90,6 +90,8 @@ struct File {
     sessions: SessionsSection,
     #[serde(default)]
     login: LoginSection,
+    #[serde(default)]
+    refresh: RefreshSection,
     admin: Option<AdminSection>,
     #[serde(default)]
     notifications: NotificationsSection,
@@ -147,6 +149,13 @@ struct HttpSection {
     request_timeout_seconds: Option<u64>,
     cookie_secure: Option<bool>,
     trust_forwarded_for: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshSection {
+    catalog_minutes: Option<i64>,
+    facts_minutes: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -215,6 +224,21 @@ pub struct ServerConfig {
     pub webhook: Option<toml::Value>,
     /// `[auth.ldap]`, checked by `butler_ldap::LdapConfig`.
     pub ldap: Option<toml::Value>,
+}
+
+/// A refresh interval in minutes: 0 switches the refresher off.
+fn refresh_every(
+    key: &str,
+    v: Option<i64>,
+    default: i64,
+) -> Result<Option<std::time::Duration>, ConfigError> {
+    match v {
+        Some(0) => Ok(None),
+        v => {
+            let m = positive(key, v, default)?;
+            Ok(Some(std::time::Duration::from_secs(m.unsigned_abs() * 60)))
+        }
+    }
 }
 
 fn positive(key: &str, v: Option<i64>, default: i64) -> Result<i64, ConfigError> {
@@ -304,6 +328,12 @@ impl ServerConfig {
             )?
             .unsigned_abs() as usize,
             runs_kept: d.runs_kept,
+            catalog_refresh: refresh_every(
+                "refresh.catalog_minutes",
+                f.refresh.catalog_minutes,
+                15,
+            )?,
+            facts_refresh: refresh_every("refresh.facts_minutes", f.refresh.facts_minutes, 5)?,
         };
         Ok(ServerConfig {
             listen,

@@ -76,6 +76,12 @@ pub struct HttpSettings {
     pub trust_forwarded_for: bool,
     /// Finished migration runs whose events are kept for resuming streams.
     pub runs_kept: usize,
+    /// How often the catalog is refreshed from the platform (clusters,
+    /// VLANs, images, categories), from the start; `None`: never by itself.
+    pub catalog_refresh: Option<std::time::Duration>,
+    /// How often every migration group's facts are refreshed, from the
+    /// start; `None`: only when someone asks.
+    pub facts_refresh: Option<std::time::Duration>,
 }
 
 impl Default for HttpSettings {
@@ -91,6 +97,8 @@ impl Default for HttpSettings {
             login_failures_per_address: 50,
             trust_forwarded_for: false,
             runs_kept: 100,
+            catalog_refresh: Some(std::time::Duration::from_secs(15 * 60)),
+            facts_refresh: Some(std::time::Duration::from_secs(5 * 60)),
         }
     }
 }
@@ -103,8 +111,17 @@ struct Inner {
     engine: Mutex<Option<EngineHandle>>,
     /// The inventory's background jobs: the reconcile and the lease watch.
     reconciler: Mutex<Vec<butler::inventory::ReconcilerHandle>>,
+    /// The refreshers of the catalog and of the groups' facts.
+    refreshers: Mutex<Refreshers>,
     directory: Option<Arc<dyn Authenticator>>,
     settings: HttpSettings,
+}
+
+/// The refreshers the server runs.
+#[derive(Default)]
+struct Refreshers {
+    catalog: Option<tokio::task::JoinHandle<()>>,
+    facts: Option<butler::migration::RefresherHandle>,
 }
 
 /// What every handler shares.
@@ -162,11 +179,23 @@ impl Server {
     /// Wraps `butler`; starts its provisioning engine (if it has one) and
     /// the inventory's reconcile (every
     /// [`InventoryConfig::reconcile_every`](butler::inventory::InventoryConfig))
-    /// the lease watch ([`Butler::leases`]) and the deliverer of the VMs'
-    /// notices ([`Butler::vm_notices`]) in the background. Needs a
-    /// tokio runtime.
+    /// the lease watch ([`Butler::leases`]), the deliverer of the VMs'
+    /// notices ([`Butler::vm_notices`]), and the refreshers of the catalog
+    /// and of the groups' facts ([`HttpSettings::catalog_refresh`],
+    /// [`HttpSettings::facts_refresh`]) in the background. Needs a tokio
+    /// runtime.
     pub fn new(butler: Butler, settings: HttpSettings) -> Server {
         let engine = butler.engine().map(|e| e.clone().start());
+        let refreshers = Refreshers {
+            catalog: settings.catalog_refresh.map(|every| {
+                butler
+                    .requests()
+                    .start_catalog_refresher(butler.platform().clone(), every)
+            }),
+            facts: settings
+                .facts_refresh
+                .map(|every| butler.migrations().start_refresher(every)),
+        };
         let reconciler = vec![
             butler.vms().clone().start_reconciler(),
             butler.leases().clone().start(),
@@ -182,6 +211,7 @@ impl Server {
             runs: runs::Runs::new(settings.runs_kept),
             engine: Mutex::new(engine),
             reconciler: Mutex::new(reconciler),
+            refreshers: Mutex::new(refreshers),
             directory: None,
             butler,
             settings,
@@ -252,6 +282,20 @@ impl Server {
         );
         for job in jobs {
             job.shutdown().await;
+        }
+        let refreshers = std::mem::take(
+            &mut *self
+                .state
+                .0
+                .refreshers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        if let Some(c) = refreshers.catalog {
+            c.abort();
+        }
+        if let Some(f) = refreshers.facts {
+            f.shutdown().await;
         }
     }
 }

@@ -131,11 +131,14 @@ async fn group_page(
         .iter()
         .enumerate()
         .map(|(i, vm)| {
-            // The facts row of this VM (facts align with the group's order
-            // unless the group changed since the refresh).
+            // The facts row of this VM, found by its name: a VM added since
+            // the last refresh has none yet, never another VM's.
             let fx = facts.as_ref().and_then(|f| {
                 let s = &f.snapshot;
-                let j = s.names.iter().position(|n| n == &vm.name).unwrap_or(i);
+                let j = match s.names.get(i) {
+                    Some(n) if *n == vm.name => i,
+                    _ => s.names.iter().position(|n| n == &vm.name)?,
+                };
                 s.row(j)
             });
             let (cluster, project, power, pd, replica) = match fx {
@@ -150,6 +153,13 @@ async fn group_page(
                 ),
                 Some(_) => (
                     "?".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ),
+                None if facts.is_some() => (
+                    v.chrome.t("not_refreshed").to_string(),
                     String::new(),
                     String::new(),
                     String::new(),

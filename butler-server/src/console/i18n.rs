@@ -235,6 +235,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("ask_retire", "Solicitar el retiro", "Ask to retire it"),
     ("not_changeable", "Esta VM ya no se puede cambiar.", "This VM can no longer be changed."),
     ("kept_until", "Conservada apagada hasta", "Kept powered off until"),
+    ("not_refreshed", "Sin actualizar aún", "Not refreshed yet"),
     ("restore", "Restaurar", "Restore"),
     (
         "restore_help",

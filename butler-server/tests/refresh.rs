@@ -1,0 +1,133 @@
+//! The service keeps itself fresh: the server starts the catalog's and
+//! the migration groups' facts refreshers (`HttpSettings::catalog_refresh`,
+//! `facts_refresh`), and neither needs anyone to ask.
+
+mod common;
+
+use butler::auth::{Actor, Role};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Polls `check` every 20 ms for up to 10 s (the bound only keeps a
+/// broken refresher from hanging the test).
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{what} never happened");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_refreshes_the_catalog_and_the_groups_facts_by_itself() {
+    // The platform has an image the configured catalog does not list.
+    let sim = butler::sim::SimPlatform::realtime_demo_builder(42)
+        .image("rocky-10", 30)
+        .build();
+    let b = butler::Butler::builder()
+        .simulator(sim)
+        .clock(Arc::new(butler::backend::SystemClock))
+        .build()
+        .expect("the demo builds");
+    let legacy = butler_server::setup::demo_fleet(&b);
+    assert!(!b
+        .requests()
+        .catalog()
+        .images
+        .iter()
+        .any(|i| i.name == "rocky-10"));
+    let settings = butler_server::HttpSettings {
+        catalog_refresh: Some(Duration::from_millis(50)),
+        facts_refresh: Some(Duration::from_millis(50)),
+        ..butler_server::HttpSettings::default()
+    };
+    let s = common::start_with(b, settings).await;
+    let butler = s.state.butler();
+    eventually("the catalog refresh", || {
+        butler
+            .requests()
+            .catalog()
+            .images
+            .iter()
+            .any(|i| i.name == "rocky-10")
+    })
+    .await;
+    // A group made after the start gets its facts at a later pass.
+    let olga = Actor::trusted("olga", [Role::Operator]).unwrap();
+    let m = butler.migrations();
+    let g = m.create_group(&olga, "fresh").await.unwrap();
+    let g = m
+        .set_source(&olga, g.id, g.version, "c1-madrid")
+        .await
+        .unwrap();
+    m.add_vm(&olga, g.id, g.version, &legacy[0]).await.unwrap();
+    assert!(m.facts(&olga, g.id).is_err(), "nobody asked for them");
+    eventually("the facts refresh", || m.facts(&olga, g.id).is_ok()).await;
+}
+
+#[test]
+fn refresh_intervals_come_from_the_configuration_and_zero_switches_one_off() {
+    let c = butler_server::config::ServerConfig::from_toml(
+        "[refresh]\ncatalog_minutes = 60\nfacts_minutes = 0\n",
+    )
+    .unwrap();
+    assert_eq!(c.http.catalog_refresh, Some(Duration::from_secs(3600)));
+    assert_eq!(c.http.facts_refresh, None);
+    let d = butler_server::config::ServerConfig::from_toml("").unwrap();
+    assert_eq!(d.http.catalog_refresh, Some(Duration::from_secs(15 * 60)));
+    assert_eq!(d.http.facts_refresh, Some(Duration::from_secs(5 * 60)));
+    let bad = butler_server::config::ServerConfig::from_toml("[refresh]\nfacts_minutes = -1\n");
+    assert!(bad.is_err());
+}
+
+/// A VM added to a group after its last facts refresh is shown as not
+/// refreshed yet on the group's page, never with another VM's facts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vm_added_after_the_refresh_shows_no_facts_not_anothers() {
+    let b = butler_server::setup::demo_builder(butler::Butler::builder())
+        .build()
+        .expect("the demo builds");
+    let legacy = butler_server::setup::demo_fleet(&b);
+    let settings = butler_server::HttpSettings {
+        facts_refresh: None,
+        ..butler_server::HttpSettings::default()
+    };
+    let s = common::start_with(b, settings).await;
+    let olga = Actor::trusted("olga", [Role::Operator]).unwrap();
+    let m = s.state.butler().migrations().clone();
+    let g = m.create_group(&olga, "late").await.unwrap();
+    let g = m
+        .set_source(&olga, g.id, g.version, "c1-madrid")
+        .await
+        .unwrap();
+    // Added first, refreshed; then one added in front of it... at the end.
+    let g = m.add_vm(&olga, g.id, g.version, &legacy[1]).await.unwrap();
+    m.refresh(&olga, g.id).await.unwrap();
+    let g = m.add_vm(&olga, g.id, g.version, &legacy[0]).await.unwrap();
+    m.remove_vm(&olga, g.id, g.version, &legacy[1])
+        .await
+        .unwrap();
+    let login = s.browser("olga").await;
+    let cookie = format!("butler_session={}", login.cookie.unwrap_or_default());
+    let page = s
+        .http
+        .get(format!("{}/groups/{}", s.base, g.id.0))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("the console answers")
+        .text()
+        .await
+        .unwrap_or_default();
+    let row = page
+        .split("<tr>")
+        .find(|r| r.starts_with(&format!("<td>{}</td>", legacy[0])))
+        .unwrap_or_else(|| panic!("no row for {}: {page}", legacy[0]));
+    assert!(
+        row.contains("Sin actualizar aún") || row.contains("Not refreshed yet"),
+        "{row}"
+    );
+    assert!(!row.contains("c1-madrid"), "another VM's facts: {row}");
+}
