@@ -527,6 +527,18 @@ async fn users_are_stored_logged_in_audited_and_survive_a_restart() {
             .add(&root, "ana", [Role::Viewer], "another long password")
             .await
             .is_err());
+        // A user needs a role: none is refused, on adding and on changing.
+        let no_role: [Role; 0] = [];
+        assert!(matches!(
+            users
+                .add(&root, "nemo", no_role, "nemo's long password")
+                .await,
+            Err(ButlerError::Auth(butler::auth::AuthError::NoRole(_)))
+        ));
+        assert!(matches!(
+            users.set_roles(&root, "ana", no_role).await,
+            Err(ButlerError::Auth(butler::auth::AuthError::NoRole(_)))
+        ));
     }
     let users = UserService::new(Arc::new(SqliteStore::open(&path).unwrap()));
     let ana = users

@@ -130,6 +130,9 @@ impl UserService {
         password: &str,
     ) -> Result<User, ButlerError> {
         let name = normalize_user_name(name)?;
+        if roles.is_empty() {
+            return Err(AuthError::NoRole(name).into());
+        }
         let now = self.clock.now();
         Ok(User {
             name,
@@ -225,6 +228,9 @@ impl UserService {
         self.policy.check(actor, Operation::ManageUsers)?;
         let roles = roles.into();
         let user = self.load(name).await?;
+        if roles.is_empty() {
+            return Err(AuthError::NoRole(user.name).into());
+        }
         if !roles.contains(Role::Admin) && self.is_last_admin(&user.name).await? {
             return Err(AuthError::LastAdmin(user.name).into());
         }

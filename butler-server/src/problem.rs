@@ -162,6 +162,7 @@ impl From<ButlerError> for Problem {
                 AuthError::TooManyTokens(_) => {
                     Problem::new(S::UNPROCESSABLE_ENTITY, "too_many_tokens", detail)
                 }
+                AuthError::NoRole(_) => Problem::new(S::UNPROCESSABLE_ENTITY, "no_role", detail),
                 _ => Problem::new(S::BAD_REQUEST, "auth", detail),
             },
             ButlerError::Conflict(store) => {

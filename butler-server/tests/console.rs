@@ -190,6 +190,7 @@ async fn the_quickstart_story_in_the_browser() {
         "the running VM is a warning now: {}",
         b.text("#findings").await
     );
+    b.shot("09-validation-power-off").await;
     // The browser will not submit without the confirmation.
     b.click("#migrate").await;
     assert!(
@@ -198,7 +199,6 @@ async fn the_quickstart_story_in_the_browser() {
     );
     assert_eq!(s.sim().vm(&vm).map(|v| v.power), Some(PowerState::On));
     b.click("#confirm-power-off").await;
-    b.shot("09-validation-power-off").await;
     b.click("#migrate").await;
     let pct = b.wait_text("#percent", "100").await;
     assert!(pct.starts_with("100"), "{pct}");

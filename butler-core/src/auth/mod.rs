@@ -96,6 +96,10 @@ impl RoleSet {
     pub const fn empty() -> Self {
         RoleSet(0)
     }
+    /// Whether the set holds no role.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
     /// Whether `role` is in the set.
     pub fn contains(self, role: Role) -> bool {
         self.0 & role.bit() != 0

@@ -154,4 +154,8 @@ pub enum AuthError {
     /// The user holds as many API tokens as allowed.
     #[error("at most {0} API tokens per user; revoke one first")]
     TooManyTokens(usize),
+    /// A user needs at least one role (a user with none could log in and
+    /// do nothing, which is no account but a mistake).
+    #[error("user {0:?} needs at least one role")]
+    NoRole(String),
 }

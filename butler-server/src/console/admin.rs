@@ -49,7 +49,7 @@ async fn page(state: &AppState, v: Viewer, error: String) -> Response {
                         disabled: u.disabled,
                     })
                     .collect(),
-                all_roles: ["requester", "approver", "operator", "admin"].to_vec(),
+                all_roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
                 error,
             };
             (status, render(&page)).into_response()

@@ -126,6 +126,12 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("approve", "Aprobar", "Approve"),
     ("reject", "Rechazar", "Reject"),
     ("cancel", "Cancelar", "Cancel"),
+    ("cancel_request", "Cancelar la solicitud", "Cancel the request"),
+    (
+        "confirm_cancel",
+        "Sí, cancelarla para siempre",
+        "Yes, cancel it for good",
+    ),
     ("retry", "Reintentar", "Retry"),
     ("reason", "Motivo", "Reason"),
     (

@@ -53,6 +53,20 @@ impl Chrome {
         word(self.lang, key)
     }
 
+    /// Whether the menu shows the entry `page` (`new_request`, `groups`,
+    /// `users`): by the library's own policy table, so the menu offers
+    /// exactly what the user may open.
+    pub fn may(&self, page: &str) -> bool {
+        use butler::auth::Operation;
+        let op = match page {
+            "new_request" => Operation::Request(butler::request::ActionKind::Create),
+            "groups" => Operation::ReadGroups,
+            "users" => Operation::ReadUsers,
+            _ => return false,
+        };
+        op.roles().iter().any(|r| self.roles.contains(r))
+    }
+
     /// Whether the menu shows an entry for `role`.
     pub fn has(&self, role: &str) -> bool {
         Role::parse(role).is_some_and(|r| self.roles.contains(&r))
