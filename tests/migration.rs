@@ -1363,3 +1363,33 @@ async fn vms_powered_off_for_a_migration_that_fails_run_again_on_the_source() {
         );
     }
 }
+
+/// A whole-group save checks VM names as the single edits do (no
+/// bidirectional override that makes a name look like another), and keeps
+/// the group's power handling.
+#[tokio::test]
+async fn a_whole_group_save_refuses_a_bidi_vm_name_and_keeps_the_power_handling() {
+    let (_, f, svc, g) = clean_setup(83, 2, 1, Arc::new(MemoryStore::new())).await;
+    let g = svc
+        .set_power_off(&ops(), g.id, g.version, true)
+        .await
+        .unwrap();
+    let mut spoofed = g.clone();
+    spoofed.vms[0].name = "vm-\u{202e}gpj.exe".into();
+    let refused = svc.save(&ops(), &spoofed).await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            ButlerError::Group(butler::migration::GroupError::InvalidVmName(_))
+        ),
+        "{refused}"
+    );
+    let mut renamed = g.clone();
+    renamed.name = "clean-2".into();
+    let saved = svc.save(&ops(), &renamed).await.unwrap();
+    assert!(saved.power_off, "kept across a whole-group save");
+    assert_eq!(
+        svc.group(&ops(), g.id).await.unwrap().vms.len(),
+        f.vm_names.len()
+    );
+}

@@ -384,3 +384,51 @@ async fn a_console_form_without_the_version_read_is_refused_not_guessed() {
     let after = s.get(&ana, &format!("/api/requests/{id}")).await;
     assert_eq!(after.body["state"], "created", "nothing changed");
 }
+
+/// Every answer says `nosniff`; answers with personal data (the API's and
+/// the console's pages, errors included) are never cached, while the
+/// console's static assets keep their own caching. The language switch
+/// never redirects off the site.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_are_not_sniffed_not_cached_and_redirect_only_home() {
+    let s = start(settings()).await;
+    let ana = s.script("ana").await;
+    let header = |r: &common::Answer, h: &str| {
+        r.headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    for r in [
+        s.get(&ana, "/api/me").await,
+        s.get(&ana, "/api/requests").await,
+        s.get(&ana, "/api/requests/999999").await,
+        s.get(&Login::default(), "/api/me").await,
+    ] {
+        assert_eq!(header(&r, "x-content-type-options"), "nosniff");
+        assert_eq!(header(&r, "cache-control"), "no-store", "{}", r.status);
+    }
+    let css = s.get(&Login::default(), "/assets/console.css").await;
+    assert_eq!(header(&css, "x-content-type-options"), "nosniff");
+    assert!(header(&css, "cache-control").starts_with("public"));
+    for (referer, to) in [
+        ("http://x/requests/3", "/requests/3"),
+        ("http://x/\\evil.example", "/requests"),
+        ("http://x//evil.example", "/requests"),
+    ] {
+        let res = s
+            .http
+            .get(format!("{}/lang/en", s.base))
+            .header("referer", referer)
+            .send()
+            .await
+            .expect("answers");
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert_eq!(location, to, "{referer}");
+    }
+}

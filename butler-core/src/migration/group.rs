@@ -67,8 +67,9 @@ pub enum GroupError {
     /// The VM is not in the group.
     #[error("VM {0:?} is not in the group")]
     UnknownVm(String),
-    /// A VM name is empty, too long or holds control characters.
-    #[error("VM name {0:?} is invalid: use 1 to {MAX_VM_NAME_CHARS} characters without control characters")]
+    /// A VM name is empty, too long or holds control, invisible or
+    /// bidirectional characters.
+    #[error("VM name {0:?} is invalid: use 1 to {MAX_VM_NAME_CHARS} characters without control, invisible or bidirectional characters")]
     InvalidVmName(String),
     /// The group would hold more than [`MAX_GROUP_VMS`](crate::limits::MAX_GROUP_VMS) VMs.
     #[error("a group holds at most {max} VMs ({0} given)", max = crate::limits::MAX_GROUP_VMS)]
@@ -352,8 +353,12 @@ pub use crate::limits::{MAX_GROUP_NAME_CHARS, MAX_VM_NAME_CHARS};
 /// A VM name as a group may hold it: 1 to 255 characters, no control
 /// characters (NUL included), not only spaces. Echoed back truncated.
 pub fn check_vm_name(name: &str) -> Result<(), GroupError> {
+    // Invisible and bidirectional characters make two names look alike
+    // (a right-to-left override shows `vm-gpj.exe` as `vm-exe.jpg`).
     let bad = name.trim().is_empty()
-        || name.chars().any(char::is_control)
+        || name
+            .chars()
+            .any(|c| c.is_control() || crate::auth::names::is_invisible(c))
         || name.chars().nth(MAX_VM_NAME_CHARS).is_some();
     if bad {
         let shown: String = name.chars().take(crate::limits::ECHO_CHARS).collect();

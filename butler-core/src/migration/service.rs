@@ -544,6 +544,7 @@ impl MigrationService {
             g.set_destination(d)?;
         }
         g.vms = group.vms.clone();
+        g.power_off = group.power_off;
         g.version = group.version + 1;
         self.store.update_group(&g, group.version).await?;
         Ok(g)

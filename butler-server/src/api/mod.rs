@@ -105,7 +105,25 @@ pub fn router(state: AppState) -> axum::Router {
         ))
         // Outermost, so the limit's and the timeout's answers pass through it.
         .layer(axum::middleware::map_response(as_problem))
+        .layer(axum::middleware::map_response(harden))
         .with_state(state)
+}
+
+/// Every answer: `X-Content-Type-Options: nosniff` (a browser never
+/// guesses a type other than the one sent), and `Cache-Control: no-store`
+/// unless the answer chose its own caching (the console's static assets):
+/// answers carry personal data, which no shared cache may keep.
+async fn harden(mut res: axum::response::Response) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
 }
 
 /// Answers made below the handlers (body limit, timeout, wrong method)

@@ -263,7 +263,23 @@ async fn js() -> Response {
         .into_response()
 }
 
-/// Sets the language cookie and goes back.
+/// The first path segments of the console's own pages.
+const CONSOLE_PAGES: [&str; 6] = ["requests", "vms", "groups", "admin", "account", "login"];
+
+/// Whether `path` is one of the console's own pages: `/<page>` or
+/// `/<page>/...`, plain visible ASCII without a backslash (browsers read
+/// `/\host` and `/<TAB>/host` as another host), so a redirect to it can
+/// never leave the site.
+fn is_console_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    let first = rest.split(['/', '?', '#']).next().unwrap_or("");
+    CONSOLE_PAGES.contains(&first) && path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+}
+
+/// Sets the language cookie and goes back to the page it came from, when
+/// that is one of the console's.
 async fn set_lang(
     axum::extract::Path(code): axum::extract::Path<String>,
     parts: Parts,
@@ -277,7 +293,7 @@ async fn set_lang(
             r.find("://")
                 .and_then(|i| r[i + 3..].find('/').map(|j| &r[i + 3 + j..]))
         })
-        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
+        .filter(|p| is_console_path(p))
         .unwrap_or("/requests")
         .to_string();
     let mut res = Redirect::to(&back).into_response();
@@ -329,4 +345,34 @@ pub fn router() -> Router<AppState> {
             "/admin/catalog",
             get(admin::catalog).post(admin::replace_catalog),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_console_path;
+
+    #[test]
+    fn the_language_switch_goes_back_only_to_the_consoles_own_pages() {
+        for ok in [
+            "/requests",
+            "/requests/7?state=completed",
+            "/groups/3/run/2",
+            "/vms",
+        ] {
+            assert!(is_console_path(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\\/evil.example",
+            "/requests\\..\\evil",
+            "evil.example",
+            "/evil.example",
+            "/requests\n/x",
+            "",
+        ] {
+            assert!(!is_console_path(bad), "{bad:?}");
+        }
+    }
 }
