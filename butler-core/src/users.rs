@@ -242,7 +242,9 @@ impl UserService {
             .await
     }
 
-    /// Enables or disables a user (Admin); the last enabled Admin stays enabled.
+    /// Enables or disables a user (Admin); the last enabled Admin stays
+    /// enabled. Disabling revokes the user's API tokens: enabled again,
+    /// they start with none (the host closes their sessions).
     pub async fn set_disabled(
         &self,
         actor: &Actor,
@@ -255,12 +257,17 @@ impl UserService {
             return Err(AuthError::LastAdmin(user.name).into());
         }
         self.change(actor.name(), user, UserChange::Disabled { disabled }, |u| {
-            u.disabled = disabled
+            u.disabled = disabled;
+            if disabled {
+                u.api_tokens.clear();
+            }
         })
         .await
     }
 
-    /// Sets a new password for a user (Admin).
+    /// Sets a new password for a user (Admin), and revokes the user's API
+    /// tokens: a reset is what an Admin does when an account may be in
+    /// other hands (the host closes its sessions too).
     pub async fn reset_password(
         &self,
         actor: &Actor,
@@ -271,7 +278,8 @@ impl UserService {
         let user = self.load(name).await?;
         let h = hash(&self.clock, password).await?;
         self.change(actor.name(), user, UserChange::PasswordReset, |u| {
-            u.password_hash = h
+            u.password_hash = h;
+            u.api_tokens.clear();
         })
         .await
     }

@@ -22,6 +22,11 @@
 //! request_timeout_seconds = 60
 //! cookie_secure = true
 //! trust_forwarded_for = false      # true only behind a reverse proxy
+//! trusted_proxies = ["127.0.0.1"]  # whose X-Forwarded-For is believed (default: loopback)
+//!
+//! [refresh]
+//! catalog_minutes = 15              # 0: never by itself
+//! facts_minutes = 5
 //!
 //! [sessions]
 //! idle_minutes = 30
@@ -149,6 +154,7 @@ struct HttpSection {
     request_timeout_seconds: Option<u64>,
     cookie_secure: Option<bool>,
     trust_forwarded_for: Option<bool>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -296,6 +302,20 @@ impl ServerConfig {
             request_timeout: std::time::Duration::from_secs(timeout.unsigned_abs()),
             cookie_secure: f.http.cookie_secure.unwrap_or(true),
             trust_forwarded_for: f.http.trust_forwarded_for.unwrap_or(false),
+            trusted_proxies: f
+                .http
+                .trusted_proxies
+                .unwrap_or_default()
+                .iter()
+                .map(|p| {
+                    p.trim().parse().map_err(|_| {
+                        err(
+                            "http.trusted_proxies",
+                            format!("{p:?} is not an IP address"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
             session_idle: chrono::Duration::minutes(positive(
                 "sessions.idle_minutes",
                 f.sessions.idle_minutes,
@@ -384,6 +404,8 @@ mod tests {
             ("[platform]\ndeployment = \"d.toml\"", "platform"),
             ("[htp]\nx = 1", "file"),
             ("[store]\nsqlite = \"a\"\npostgres_url_env = \"B\"", "store"),
+            ("[http]\ntrusted_proxies = [\"proxy\"]", "http.trusted_proxies"),
+            ("[refresh]\ncatalog_minutes = -5", "refresh.catalog_minutes"),
         ] {
             match ServerConfig::from_toml(text) {
                 Err(e) => assert_eq!(e.key, key, "{text}"),

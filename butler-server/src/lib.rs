@@ -72,8 +72,11 @@ pub struct HttpSettings {
     /// Failed logins per client address in the window.
     pub login_failures_per_address: usize,
     /// Take the client address from `X-Forwarded-For` (only behind a
-    /// reverse proxy that sets it).
+    /// reverse proxy that sets it), as [`trusted_proxies`](Self::trusted_proxies) appended it.
     pub trust_forwarded_for: bool,
+    /// The reverse proxies whose `X-Forwarded-For` is believed (empty:
+    /// loopback, a proxy on the same host).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Finished migration runs whose events are kept for resuming streams.
     pub runs_kept: usize,
     /// How often the catalog is refreshed from the platform (clusters,
@@ -96,6 +99,7 @@ impl Default for HttpSettings {
             login_failures_per_user: 5,
             login_failures_per_address: 50,
             trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
             runs_kept: 100,
             catalog_refresh: Some(std::time::Duration::from_secs(15 * 60)),
             facts_refresh: Some(std::time::Duration::from_secs(5 * 60)),

@@ -432,3 +432,48 @@ async fn answers_are_not_sniffed_not_cached_and_redirect_only_home() {
         assert_eq!(location, to, "{referer}");
     }
 }
+
+/// Behind a trusted proxy the client is the address the proxy appended:
+/// failed logins that each claim another address on the left of
+/// `X-Forwarded-For` still count against the one client, while another
+/// client behind the same proxy is not held back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoofed_forwarded_addresses_share_the_real_clients_budget() {
+    let s = start(butler_server::HttpSettings {
+        trust_forwarded_for: true,
+        login_failures_per_address: 5,
+        login_failures_per_user: 100,
+        ..butler_server::HttpSettings::default()
+    })
+    .await;
+    let login = |user: String, password: String, xff: String| {
+        let s = &s;
+        async move {
+            s.http
+                .post(format!("{}/api/login", s.base))
+                .header("x-forwarded-for", xff)
+                .json(&json!({"user": user, "password": password}))
+                .send()
+                .await
+                .expect("answers")
+                .status()
+        }
+    };
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let xff = format!("10.9.9.{i}, 198.51.100.7");
+        statuses.push(login(format!("guess{i}"), "wrong password!".into(), xff).await);
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    let other = login(
+        "ana".into(),
+        s.password("ana"),
+        "10.9.9.1, 198.51.100.8".into(),
+    )
+    .await;
+    assert_eq!(other, StatusCode::OK);
+}

@@ -227,6 +227,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_password_reset_or_a_disable_revokes_the_users_tokens() {
+        let (s, ana) = service().await;
+        let root = s
+            .authenticate("root", "root's long password")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let bad = |r: Result<Actor, ButlerError>| {
+            matches!(r, Err(ButlerError::Auth(AuthError::BadCredentials)))
+        };
+        let made = s.create_api_token(&ana, "ci", None).await;
+        let made = made.unwrap_or_else(|e| panic!("{e}"));
+        s.reset_password(&root, "ana", "ana's new long password")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(bad(s.authenticate_api_token(&made.secret).await), "reset");
+        let made = s.create_api_token(&ana, "ci", None).await;
+        let made = made.unwrap_or_else(|e| panic!("{e}"));
+        s.set_disabled(&root, "ana", true)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        s.set_disabled(&root, "ana", false)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(bad(s.authenticate_api_token(&made.secret).await), "disable");
+    }
+
+    #[tokio::test]
     async fn forged_altered_and_foreign_tokens_are_bad_credentials() {
         let (s, ana) = service().await;
         let made = s

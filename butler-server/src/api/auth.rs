@@ -12,7 +12,7 @@ use butler::auth::RoleSet;
 use butler::ButlerError;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use utoipa::ToSchema;
 
 /// A login.
@@ -56,17 +56,44 @@ pub(crate) fn client_address(
     headers: &HeaderMap,
     peer: Option<ConnectInfo<SocketAddr>>,
 ) -> String {
-    if state.settings().trust_forwarded_for {
-        if let Some(first) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-        {
-            return first.trim().to_string();
+    let Some(ConnectInfo(peer)) = peer else {
+        return "unknown".into();
+    };
+    let settings = state.settings();
+    if settings.trust_forwarded_for {
+        if let Some(xff) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            return forwarded_client(xff, peer.ip(), &settings.trusted_proxies).to_string();
         }
     }
-    peer.map(|ConnectInfo(a)| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    peer.ip().to_string()
+}
+
+/// The client behind trusted proxies: only a peer that is a trusted proxy
+/// (`trusted`; loopback when none is configured) is believed, and then
+/// the `X-Forwarded-For` list is read from the right, where each proxy
+/// appended the address it saw, past the trusted proxies: the first
+/// address no trusted proxy owns is the client. Whatever the client wrote
+/// itself (the left of the list) is never taken. An entry that is not an
+/// address stops the walk at the last one believed.
+pub(crate) fn forwarded_client(xff: &str, peer: IpAddr, trusted: &[IpAddr]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| {
+        if trusted.is_empty() {
+            ip.is_loopback()
+        } else {
+            trusted.contains(ip)
+        }
+    };
+    let mut client = peer;
+    for hop in xff.rsplit(',') {
+        if !is_trusted(&client) {
+            break;
+        }
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => client = ip,
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 pub(crate) fn session_cookie(state: &AppState, token: &str, max_age: i64) -> HeaderValue {
@@ -360,4 +387,43 @@ pub async fn revoke_token(
         .revoke_api_token(&caller.actor, &id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod forwarded_tests {
+    use super::forwarded_client;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    #[test]
+    fn the_client_is_what_the_trusted_proxy_appended_never_what_it_wrote() {
+        let local = ip("127.0.0.1");
+        // The client wrote 1.2.3.4; the proxy on this host appended its peer.
+        assert_eq!(
+            forwarded_client("1.2.3.4, 198.51.100.7", local, &[]),
+            ip("198.51.100.7")
+        );
+        // Two proxies of ours: past both.
+        let ours = [ip("10.0.0.2"), ip("10.0.0.3")];
+        let xff = "6.6.6.6, 198.51.100.7, 10.0.0.2";
+        assert_eq!(
+            forwarded_client(xff, ip("10.0.0.3"), &ours),
+            ip("198.51.100.7")
+        );
+        // A peer that is no trusted proxy is the client, whatever it says.
+        assert_eq!(
+            forwarded_client("1.2.3.4", ip("203.0.113.9"), &[]),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            forwarded_client("1.2.3.4", ip("203.0.113.9"), &ours),
+            ip("203.0.113.9")
+        );
+        // Garbage stops the walk at the last address believed.
+        assert_eq!(forwarded_client("junk", local, &[]), local);
+        assert_eq!(forwarded_client("1.2.3.4, junk", local, &[]), local);
+    }
 }
