@@ -404,7 +404,10 @@ mod tests {
             ("[platform]\ndeployment = \"d.toml\"", "platform"),
             ("[htp]\nx = 1", "file"),
             ("[store]\nsqlite = \"a\"\npostgres_url_env = \"B\"", "store"),
-            ("[http]\ntrusted_proxies = [\"proxy\"]", "http.trusted_proxies"),
+            (
+                "[http]\ntrusted_proxies = [\"proxy\"]",
+                "http.trusted_proxies",
+            ),
             ("[refresh]\ncatalog_minutes = -5", "refresh.catalog_minutes"),
         ] {
             match ServerConfig::from_toml(text) {

@@ -477,3 +477,68 @@ async fn spoofed_forwarded_addresses_share_the_real_clients_budget() {
     .await;
     assert_eq!(other, StatusCode::OK);
 }
+
+/// Login CSRF: the console's login form carries a token that must match
+/// its `SameSite=Strict` cookie; a form posted from another site (no
+/// cookie, or no token) signs nobody in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_form_refuses_a_post_from_another_site() {
+    let s = start(settings()).await;
+    let post = |body: String, cookie: Option<String>| {
+        let s = &s;
+        async move {
+            let mut rq = s
+                .http
+                .post(format!("{}/login", s.base))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body);
+            if let Some(c) = cookie {
+                rq = rq.header("cookie", c);
+            }
+            rq.send().await.expect("answers")
+        }
+    };
+    let creds = format!("user=ana&password={}", s.password("ana"));
+    let session = |r: &reqwest::Response| {
+        r.headers().get_all("set-cookie").iter().any(|v| {
+            v.to_str().unwrap_or("").starts_with("butler_session=")
+                && !v.to_str().unwrap_or("").starts_with("butler_session=;")
+        })
+    };
+    let forged = post(creds.clone(), None).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(!session(&forged), "signed in without the form's token");
+    let guessed = post(
+        format!("{creds}&_csrf=abc"),
+        Some("butler_login_form=abc2".into()),
+    )
+    .await;
+    assert_eq!(guessed.status(), StatusCode::FORBIDDEN);
+    // The site's own form: the page's token and its cookie.
+    let page = s
+        .http
+        .get(format!("{}/login", s.base))
+        .send()
+        .await
+        .expect("answers");
+    let cookie = page
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        cookie.contains("SameSite=Strict") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap_or("").to_string();
+    let token = pair.split('=').nth(1).unwrap_or("").to_string();
+    let html = page.text().await.unwrap_or_default();
+    assert!(
+        html.contains(&format!("name=\"_csrf\" value=\"{token}\"")),
+        "{html}"
+    );
+    let ok = post(format!("{creds}&_csrf={token}"), Some(pair)).await;
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    assert!(session(&ok));
+}

@@ -242,6 +242,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("not_changeable", "Esta VM ya no se puede cambiar.", "This VM can no longer be changed."),
     ("kept_until", "Conservada apagada hasta", "Kept powered off until"),
     ("not_refreshed", "Sin actualizar aún", "Not refreshed yet"),
+    (
+        "stale_form",
+        "El formulario caducó o no es de este sitio: vuelva a intentarlo.",
+        "The form expired or is not this site's: try again.",
+    ),
     ("restore", "Restaurar", "Restore"),
     (
         "restore_help",

@@ -33,12 +33,41 @@ fn anonymous(headers: &HeaderMap) -> Chrome {
     }
 }
 
-pub(super) async fn page(headers: HeaderMap) -> Response {
-    render(&LoginPage {
-        c: anonymous(&headers),
-        user: String::new(),
-        error: None,
-    })
+/// The cookie holding the login form's token: a form posted from another
+/// site carries neither (the cookie is `SameSite=Strict`), so nobody can
+/// sign a victim's browser into the attacker's account (login CSRF).
+const LOGIN_FORM_COOKIE: &str = "butler_login_form";
+
+/// The login page with `error`, and a fresh form token in the page and in
+/// its cookie.
+fn login_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    user: String,
+    error: Option<&'static str>,
+) -> Response {
+    let token = crate::session::random_token();
+    let mut c = anonymous(headers);
+    c.csrf = token.clone();
+    let page = LoginPage { c, user, error };
+    let mut res = (status, render(&page)).into_response();
+    let secure = if state.settings().cookie_secure {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{LOGIN_FORM_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{secure}"
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    login_page(&state, &headers, StatusCode::OK, String::new(), None)
 }
 
 pub(super) async fn submit(
@@ -49,9 +78,20 @@ pub(super) async fn submit(
 ) -> Response {
     let form = Form::parse(&body);
     let user = form.one("user").to_string();
+    let sent = form.one("_csrf");
+    let kept = cookie(&headers, LOGIN_FORM_COOKIE).unwrap_or("");
+    if sent.is_empty() || !crate::session::same_secret(sent, kept) {
+        // Not this site's form (or an old one): nothing is checked.
+        return login_page(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            user,
+            Some(anonymous(&headers).t("stale_form")),
+        );
+    }
     let password = SecretString::from(form.one("password").to_string());
     let address = client_address(&state, &headers, peer);
-    let c = anonymous(&headers);
     match check_login(&state, &user, password.expose_secret(), &address).await {
         Ok((actor, roles)) => {
             if let Some(old) = cookie(&headers, SESSION_COOKIE) {
@@ -75,12 +115,8 @@ pub(super) async fn submit(
                 "bad_login"
             };
             let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::UNAUTHORIZED);
-            let page = LoginPage {
-                error: Some(c.t(key)),
-                c,
-                user,
-            };
-            (status, render(&page)).into_response()
+            let said = anonymous(&headers).t(key);
+            login_page(&state, &headers, status, user, Some(said))
         }
     }
 }
