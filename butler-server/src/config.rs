@@ -348,6 +348,7 @@ impl ServerConfig {
             )?
             .unsigned_abs() as usize,
             runs_kept: d.runs_kept,
+            login_first_delay: d.login_first_delay,
             catalog_refresh: refresh_every(
                 "refresh.catalog_minutes",
                 f.refresh.catalog_minutes,

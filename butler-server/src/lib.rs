@@ -71,6 +71,9 @@ pub struct HttpSettings {
     pub login_failures_per_user: usize,
     /// Failed logins per client address in the window.
     pub login_failures_per_address: usize,
+    /// How long a client waits after its first failure past a budget (the
+    /// wait doubles with each further failure, up to the window).
+    pub login_first_delay: Duration,
     /// Take the client address from `X-Forwarded-For` (only behind a
     /// reverse proxy that sets it), as [`trusted_proxies`](Self::trusted_proxies) appended it.
     pub trust_forwarded_for: bool,
@@ -98,6 +101,7 @@ impl Default for HttpSettings {
             login_window: Duration::minutes(15),
             login_failures_per_user: 5,
             login_failures_per_address: 50,
+            login_first_delay: Duration::seconds(1),
             trust_forwarded_for: false,
             trusted_proxies: Vec::new(),
             runs_kept: 100,
@@ -211,7 +215,8 @@ impl Server {
                 settings.login_window,
                 settings.login_failures_per_user,
                 settings.login_failures_per_address,
-            ),
+            )
+            .with_first_delay(settings.login_first_delay),
             runs: runs::Runs::new(settings.runs_kept),
             engine: Mutex::new(engine),
             reconciler: Mutex::new(reconciler),

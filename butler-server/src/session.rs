@@ -182,51 +182,75 @@ impl Sessions {
     }
 }
 
-/// Failed logins per user name and per client address in a sliding
-/// window. A key past its budget is refused before any password check, the
-/// same way whether the user exists or not.
+/// Throttles failed logins (the policy, documented in the README):
+///
+/// - per (client address, user name), the name compared after trimming
+///   and case folding: `per_user` failures within `window` are free; after
+///   that each attempt waits 1 s after the last failure, then 2, 4, …,
+///   up to `window`. Only that client is slowed: the same user from
+///   another address is not, so nobody can lock a user out by guessing.
+/// - per client address, across names: `per_address` failures free, then
+///   the same growing delays (one client guessing many names).
+///
+/// A throttled attempt is refused before any password check, the same way
+/// whether the user exists or not, with the seconds to wait. A good login
+/// forgets that client's failures for that user.
 pub struct LoginLimiter {
     failures: Mutex<HashMap<String, Vec<DateTime<Utc>>>>,
     window: Duration,
     per_user: usize,
     per_address: usize,
+    first_delay: Duration,
 }
 
 impl LoginLimiter {
-    /// `per_user` and `per_address` failures allowed per `window`.
+    /// `per_user` failures of one client for one user, and `per_address`
+    /// of one client for anyone, free per `window`; then 1 s, doubling.
     pub fn new(window: Duration, per_user: usize, per_address: usize) -> LoginLimiter {
         LoginLimiter {
             failures: Mutex::new(HashMap::new()),
             window,
             per_user,
             per_address,
+            first_delay: Duration::seconds(1),
         }
     }
 
-    fn keys(user: &str, address: &str) -> [(String, bool); 2] {
+    /// The first delay past a budget (1 s by default), doubling after.
+    pub fn with_first_delay(mut self, first: Duration) -> LoginLimiter {
+        self.first_delay = first;
+        self
+    }
+
+    /// The keys an attempt counts under, with each one's free budget.
+    fn keys(&self, user: &str, address: &str) -> [(String, usize); 2] {
+        let user = user.trim().to_lowercase();
         [
-            (format!("u:{}", user.trim().to_lowercase()), true),
-            (format!("a:{address}"), false),
+            (format!("p:{address}|{user}"), self.per_user),
+            (format!("a:{address}"), self.per_address),
         ]
     }
 
-    /// `Err(seconds to wait)` when either key is over its budget.
+    /// `Err(seconds to wait)` while either key is throttled.
     pub fn check(&self, user: &str, address: &str, now: DateTime<Utc>) -> Result<(), u64> {
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let mut wait = 0i64;
-        for (key, is_user) in Self::keys(user, address) {
-            let budget = if is_user {
-                self.per_user
-            } else {
-                self.per_address
+        for (key, budget) in self.keys(user, address) {
+            let Some(times) = map.get_mut(&key) else {
+                continue;
             };
-            if let Some(times) = map.get_mut(&key) {
-                times.retain(|t| now - *t < self.window);
-                if times.len() >= budget {
-                    if let Some(oldest) = times.first() {
-                        wait = wait.max((self.window - (now - *oldest)).num_seconds().max(1));
-                    }
-                }
+            times.retain(|t| now - *t < self.window);
+            let (Some(over), Some(last)) = (times.len().checked_sub(budget), times.last()) else {
+                continue;
+            };
+            // `first_delay` after the first failure past the budget, doubling.
+            let delay = self
+                .first_delay
+                .checked_mul(1i32 << over.min(20))
+                .map_or(self.window, |d| d.min(self.window));
+            let ready = *last + delay;
+            if now < ready {
+                wait = wait.max((ready - now).num_seconds().max(1));
             }
         }
         if wait > 0 {
@@ -242,14 +266,14 @@ impl LoginLimiter {
         if map.len() > 100_000 {
             map.retain(|_, v| v.last().is_some_and(|t| now - *t < self.window));
         }
-        for (key, _) in Self::keys(user, address) {
+        for (key, _) in self.keys(user, address) {
             map.entry(key).or_default().push(now);
         }
     }
 
-    /// Forgets a user's failures after a good login.
-    pub fn succeeded(&self, user: &str) {
-        let [(key, _), _] = Self::keys(user, "");
+    /// Forgets the failures of this client for this user after a good login.
+    pub fn succeeded(&self, user: &str, address: &str) {
+        let [(key, _), _] = self.keys(user, address);
         self.failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -309,22 +333,37 @@ mod tests {
     }
 
     #[test]
-    fn the_limiter_counts_per_user_and_per_address_and_forgets_with_time() {
-        let l = LoginLimiter::new(Duration::minutes(5), 3, 5);
+    fn the_limiter_slows_one_client_for_one_user_and_never_locks_the_user_out() {
+        let l = LoginLimiter::new(Duration::minutes(15), 3, 5);
+        let secs = |n: i64| t0() + Duration::seconds(n);
         for _ in 0..3 {
             assert!(l.check("Ana", "10.0.0.1", t0()).is_ok());
             l.failed("Ana", "10.0.0.1", t0());
         }
-        // The user is blocked from every address, whatever the case of the name.
-        assert!(l.check("ana", "10.0.0.2", t0()).is_err());
-        // Another user from the first address has two tries left there.
-        assert!(l.check("bea", "10.0.0.1", t0()).is_ok());
-        l.failed("bea", "10.0.0.1", t0());
-        l.failed("bea", "10.0.0.1", t0());
-        assert!(l.check("carl", "10.0.0.1", t0()).is_err(), "address budget");
-        assert!(l.check("carl", "10.0.0.3", t0()).is_ok());
+        // That client waits 1 s, whatever the case or spacing of the name...
+        assert_eq!(l.check(" ana", "10.0.0.1", t0()), Err(1));
+        assert!(l.check("ana", "10.0.0.1", secs(1)).is_ok());
+        // ... and each further failure doubles its wait.
+        l.failed("ana", "10.0.0.1", secs(1));
+        assert_eq!(l.check("ana", "10.0.0.1", secs(1)), Err(2));
+        l.failed("ana", "10.0.0.1", secs(3));
+        assert_eq!(l.check("ana", "10.0.0.1", secs(3)), Err(4));
+        // The user from elsewhere is not held back.
+        assert!(l.check("ana", "10.0.0.2", secs(3)).is_ok());
+        // One client guessing many names hits its address budget.
+        assert!(l.check("bea", "10.0.0.3", t0()).is_ok());
+        for name in ["bea", "carl", "dora", "eve", "fred"] {
+            l.failed(name, "10.0.0.3", t0());
+        }
+        assert!(l.check("gina", "10.0.0.3", t0()).is_err(), "address budget");
+        assert!(l.check("gina", "10.0.0.4", t0()).is_ok());
+        // A good login forgets that client's failures for that user (its
+        // five failures still count against its address, 1 s past).
+        l.succeeded("ANA", "10.0.0.1");
+        assert!(l.check("ana", "10.0.0.1", secs(4)).is_ok());
+        // The window forgets everything.
         assert!(l
-            .check("ana", "10.0.0.2", t0() + Duration::minutes(6))
+            .check("gina", "10.0.0.3", t0() + Duration::minutes(16))
             .is_ok());
     }
 

@@ -13,6 +13,8 @@ fn settings() -> butler_server::HttpSettings {
     butler_server::HttpSettings {
         body_limit: 64 * 1024,
         login_failures_per_user: 3,
+        // Long, so a slow machine never outlasts a throttle mid-test.
+        login_first_delay: chrono::Duration::minutes(10),
         ..butler_server::HttpSettings::default()
     }
 }
@@ -340,7 +342,9 @@ async fn password_guessing_is_slowed_and_names_do_not_leak() {
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.code(), "too_many_attempts");
     assert!(limited.headers.get("retry-after").is_some());
-    // Even the right password waits out the window, so guessing gains nothing.
+    // Even the right password waits out this client's delay, so guessing
+    // gains nothing (the user from elsewhere is not held back: see the
+    // limiter's own test).
     let right = s
         .post(
             &Login::default(),
@@ -443,6 +447,7 @@ async fn spoofed_forwarded_addresses_share_the_real_clients_budget() {
         trust_forwarded_for: true,
         login_failures_per_address: 5,
         login_failures_per_user: 100,
+        login_first_delay: chrono::Duration::minutes(10),
         ..butler_server::HttpSettings::default()
     })
     .await;

@@ -145,7 +145,7 @@ pub(crate) async fn check_login(
     };
     match result {
         Ok(a) => {
-            state.limiter().succeeded(user);
+            state.limiter().succeeded(user, address);
             let roles = directory.map(|_| a.roles());
             Ok((a, roles))
         }
