@@ -34,11 +34,36 @@ pub(crate) fn hash_password(password: &str) -> Result<String, AuthError> {
             "a password of only white space is refused".into(),
         ));
     }
+    if let Some(why) = easy_to_guess(password) {
+        return Err(AuthError::WeakPassword(format!(
+            "this password is easy to guess ({why}); a few uncommon words make a better one"
+        )));
+    }
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| AuthError::WeakPassword(format!("cannot hash the password: {e}")))
+}
+
+/// Why `password` is easy to guess, if it is: zxcvbn's estimate of the
+/// guesses it takes (common passwords, keyboard walks, repeats, sequences,
+/// dates, dictionary words with digits) under a million. Only its first
+/// 100 characters are weighed: past that length none is weak, and the
+/// estimate's work grows with the length.
+fn easy_to_guess(password: &str) -> Option<String> {
+    let head: String = password.chars().take(100).collect();
+    let estimate = zxcvbn::zxcvbn(&head, &[]);
+    if estimate.score() >= zxcvbn::Score::Two {
+        return None;
+    }
+    Some(
+        estimate
+            .feedback()
+            .and_then(|f| f.warning())
+            .map(|w| w.to_string().trim_end_matches('.').to_lowercase())
+            .unwrap_or_else(|| "it takes under a million guesses".into()),
+    )
 }
 
 /// Whether `password` matches the PHC string `phc`.
@@ -54,4 +79,36 @@ pub(crate) fn verify_password(password: &str, phc: &str) -> bool {
 /// Spends the work of one verification (for a user that does not exist).
 pub(crate) fn verify_nothing(password: &str) {
     let _ = verify_password(password, DECOY);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_passwords_and_patterns_are_refused_saying_why() {
+        for weak in [
+            "password1234",
+            "123456789012",
+            "aaaaaaaaaaaa",
+            "qwertyuiop12",
+            "abcdefghijkl",
+            "iloveyou1234",
+        ] {
+            match hash_password(weak) {
+                Err(AuthError::WeakPassword(why)) => {
+                    assert!(why.contains("easy to guess"), "{weak}: {why}")
+                }
+                other => panic!("{weak} accepted: {other:?}"),
+            }
+        }
+        for fine in [
+            "ana's long password",
+            "a long enough password",
+            "the first admin's password",
+            "correct horse battery staple",
+        ] {
+            assert!(hash_password(fine).is_ok(), "{fine}");
+        }
+    }
 }
