@@ -23,6 +23,8 @@
 //! cookie_secure = true
 //! trust_forwarded_for = false      # true only behind a reverse proxy
 //! trusted_proxies = ["127.0.0.1"]  # whose X-Forwarded-For is believed (default: loopback)
+//! max_connections = 768            # more get 503 at once (keep under the descriptor limit)
+//! header_read_timeout_seconds = 10 # slow or idle clients are closed after it
 //!
 //! [refresh]
 //! catalog_minutes = 15              # 0: never by itself
@@ -155,6 +157,8 @@ struct HttpSection {
     cookie_secure: Option<bool>,
     trust_forwarded_for: Option<bool>,
     trusted_proxies: Option<Vec<String>>,
+    max_connections: Option<usize>,
+    header_read_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -348,6 +352,24 @@ impl ServerConfig {
             )?
             .unsigned_abs() as usize,
             runs_kept: d.runs_kept,
+            max_connections: positive(
+                "http.max_connections",
+                f.http
+                    .max_connections
+                    .map(|v| v.min(i64::MAX as usize) as i64),
+                768,
+            )?
+            .unsigned_abs() as usize,
+            header_read_timeout: std::time::Duration::from_secs(
+                positive(
+                    "http.header_read_timeout_seconds",
+                    f.http
+                        .header_read_timeout_seconds
+                        .map(|v| v.min(i64::MAX as u64) as i64),
+                    10,
+                )?
+                .unsigned_abs(),
+            ),
             login_first_delay: d.login_first_delay,
             catalog_refresh: refresh_every(
                 "refresh.catalog_minutes",

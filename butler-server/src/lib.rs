@@ -38,6 +38,7 @@ pub mod api;
 pub mod config;
 pub mod console;
 pub mod extract;
+mod listen;
 pub mod problem;
 pub mod runs;
 pub mod session;
@@ -48,7 +49,6 @@ use butler::engine::EngineHandle;
 use butler::Butler;
 use chrono::Duration;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 /// HTTP-side settings (the library's own live in [`Butler`]).
@@ -82,6 +82,12 @@ pub struct HttpSettings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Finished migration runs whose events are kept for resuming streams.
     pub runs_kept: usize,
+    /// Connections served at once; one more gets a `503` and is closed
+    /// (keep it under the process's descriptor limit).
+    pub max_connections: usize,
+    /// How long a connection may take to send a request's headers (slow
+    /// or idle clients are closed after it).
+    pub header_read_timeout: std::time::Duration,
     /// How often the catalog is refreshed from the platform (clusters,
     /// VLANs, images, categories), from the start; `None`: never by itself.
     pub catalog_refresh: Option<std::time::Duration>,
@@ -105,6 +111,8 @@ impl Default for HttpSettings {
             trust_forwarded_for: false,
             trusted_proxies: Vec::new(),
             runs_kept: 100,
+            max_connections: 768,
+            header_read_timeout: std::time::Duration::from_secs(10),
             catalog_refresh: Some(std::time::Duration::from_secs(15 * 60)),
             facts_refresh: Some(std::time::Duration::from_secs(5 * 60)),
         }
@@ -257,12 +265,9 @@ impl Server {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let s = self.state.settings();
+        let (max, header_timeout) = (s.max_connections, s.header_read_timeout);
+        listen::serve(listener, self.router(), max, header_timeout, shutdown).await?;
         self.shutdown().await;
         Ok(())
     }

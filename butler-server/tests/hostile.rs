@@ -547,3 +547,59 @@ async fn the_login_form_refuses_a_post_from_another_site() {
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
     assert!(session(&ok));
 }
+
+/// Slow clients: a connection that never finishes its request headers is
+/// closed after the header deadline; past the connection cap the server
+/// answers 503 at once (a problem document) instead of holding on, and
+/// takes calls again as soon as connections close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_surplus_connections_are_closed_not_kept() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let slow = start(butler_server::HttpSettings {
+        header_read_timeout: std::time::Duration::from_secs(1),
+        ..settings()
+    })
+    .await;
+    let addr = slow.base.trim_start_matches("http://").to_string();
+    let mut c = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connects");
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("writes");
+    let mut got = Vec::new();
+    // The bound only keeps a broken server from hanging the test.
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(20), c.read_to_end(&mut got)).await;
+    assert!(read.is_ok(), "a half-sent request was kept open");
+    assert!(!String::from_utf8_lossy(&got).contains("200 OK"));
+
+    let capped = start(butler_server::HttpSettings {
+        max_connections: 3,
+        header_read_timeout: std::time::Duration::from_secs(120),
+        ..settings()
+    })
+    .await;
+    let addr = capped.base.trim_start_matches("http://").to_string();
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(
+            tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connects"),
+        );
+    }
+    let busy = capped.get(&Login::default(), "/healthz").await;
+    assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(busy.code(), "busy");
+    drop(idle);
+    let mut status = busy.status;
+    for _ in 0..200 {
+        status = capped.get(&Login::default(), "/healthz").await.status;
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, StatusCode::OK, "calls are taken again");
+}
