@@ -59,10 +59,10 @@ impl Runner {
         Ok(off)
     }
 
-    /// Powers `vm` off if it runs on the source: its owner is told first,
-    /// then its guest shuts down, or its power is cut once
-    /// [`shutdown_wait`](super::MigrationConfig::shutdown_wait) has passed.
-    /// `Ok(None)`: nothing to do.
+    /// Powers `vm` off if it runs on the source: its guest shuts down, or
+    /// its power is cut once
+    /// [`shutdown_wait`](super::MigrationConfig::shutdown_wait) has passed;
+    /// then its record and its owner hear of it. `Ok(None)`: nothing to do.
     async fn power_off(&self, vm: &str, deadline: DateTime<Utc>) -> Result<Option<String>, String> {
         let (clock, policy, key) = (self.clock.as_ref(), &self.config.verify_retry, salt(vm));
         let info = retry(clock, policy, key, "find_vm", || self.backend.find_vm(vm))
@@ -72,12 +72,6 @@ impl Runner {
         if info.power == PowerState::Off || info.cluster != self.source {
             return Ok(None);
         }
-        self.record_power(
-            vm,
-            false,
-            format!("powered off by migration run {}", self.id),
-        )
-        .await;
         let until = crate::backend::after(clock.now(), self.config.shutdown_wait).min(deadline);
         let how = retry(clock, policy, key, "power_off", || {
             crate::backend::shut_down(
@@ -91,6 +85,11 @@ impl Runner {
         })
         .await
         .map_err(|e| format!("cannot power VM {vm:?} off: {e}"))?;
+        if how != ShutDown::Gone {
+            // Recorded (and its owner told) once it is so.
+            let what = format!("powered off by migration run {}", self.id);
+            self.record_power(vm, false, what).await;
+        }
         Ok(Some(match how {
             ShutDown::Guest => "powered off before migrating (guest shut down)".into(),
             ShutDown::Forced => format!(
