@@ -259,7 +259,10 @@ impl Server {
 
     /// Serves on `listener` until `shutdown` resolves, then stops taking
     /// calls, asks running migrations to stop starting new work, and lets
-    /// the engine finish the step it is in.
+    /// the engine finish the step it is in. Each connection must send its
+    /// request headers within [`HttpSettings::header_read_timeout`]; past
+    /// [`HttpSettings::max_connections`] open at once, a new one gets a
+    /// `503` and is closed.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,

@@ -206,6 +206,20 @@ impl TestServer {
             .await
     }
 
+    /// A console page as the browser session `login` sees it (its HTML).
+    pub async fn page(&self, login: &Login, path: &str) -> String {
+        let cookie = format!("butler_session={}", login.cookie.as_deref().unwrap_or(""));
+        self.http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("the console answers")
+            .text()
+            .await
+            .unwrap_or_default()
+    }
+
     /// Logs in with a cookie session (as a browser does).
     pub async fn browser(&self, user: &str) -> Login {
         let a = self

@@ -10,17 +10,7 @@ use common::start;
 /// The console's requests page as `user` sees it.
 async fn menu_of(s: &mut common::TestServer, user: &str) -> String {
     let login = s.browser(user).await;
-    let cookie = format!("butler_session={}", login.cookie.unwrap_or_default());
-    let page = s
-        .http
-        .get(format!("{}/requests", s.base))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("the console answers")
-        .text()
-        .await
-        .unwrap_or_default();
+    let page = s.page(&login, "/requests").await;
     let start = page.find("<nav").unwrap_or(0);
     let end = page.find("</nav>").unwrap_or(page.len());
     page[start..end].to_string()
@@ -53,17 +43,7 @@ async fn each_user_sees_the_menu_entries_they_may_open() {
 async fn the_users_page_gives_the_viewer_role_and_refuses_a_user_without_one() {
     let s = start(butler_server::HttpSettings::default()).await;
     let login = s.browser("admin").await;
-    let cookie = format!("butler_session={}", login.cookie.unwrap_or_default());
-    let page = s
-        .http
-        .get(format!("{}/admin/users", s.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("the console answers")
-        .text()
-        .await
-        .unwrap_or_default();
+    let page = s.page(&login, "/admin/users").await;
     assert!(page.contains("value=\"viewer\""), "{page}");
     // Through the API: a user with no role is refused, naming why.
     let admin = s.script("admin").await;
@@ -94,22 +74,7 @@ async fn cancelling_a_request_says_so_and_asks_for_confirmation() {
         .post(&ana, "/api/requests", common::spec("web09"), None)
         .await;
     let id = made.body["id"].as_u64().unwrap_or(0);
-    let cookie = format!("butler_session={}", ana.cookie.clone().unwrap_or_default());
-    let get = |path: String| {
-        let (s, cookie) = (&s, cookie.clone());
-        async move {
-            s.http
-                .get(format!("{}{path}", s.base))
-                .header("cookie", cookie)
-                .send()
-                .await
-                .expect("the console answers")
-                .text()
-                .await
-                .unwrap_or_default()
-        }
-    };
-    let page = get(format!("/requests/{id}")).await;
+    let page = s.page(&ana, &format!("/requests/{id}")).await;
     let form = page
         .split("<form")
         .find(|f| f.contains("/act/cancel"))
@@ -119,7 +84,7 @@ async fn cancelling_a_request_says_so_and_asks_for_confirmation() {
         form.contains("Cancelar la solicitud") || form.contains("Cancel the request"),
         "{form}"
     );
-    let edit = get(format!("/requests/{id}/edit")).await;
+    let edit = s.page(&ana, &format!("/requests/{id}/edit")).await;
     assert!(
         edit.contains(&format!("<a href=\"/requests/{id}\">Cancelar</a>"))
             || edit.contains(&format!("<a href=\"/requests/{id}\">Cancel</a>")),

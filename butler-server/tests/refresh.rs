@@ -110,17 +110,7 @@ async fn a_vm_added_after_the_refresh_shows_no_facts_not_anothers() {
         .await
         .unwrap();
     let login = s.browser("olga").await;
-    let cookie = format!("butler_session={}", login.cookie.unwrap_or_default());
-    let page = s
-        .http
-        .get(format!("{}/groups/{}", s.base, g.id.0))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("the console answers")
-        .text()
-        .await
-        .unwrap_or_default();
+    let page = s.page(&login, &format!("/groups/{}", g.id.0)).await;
     let row = page
         .split("<tr>")
         .find(|r| r.starts_with(&format!("<td>{}</td>", legacy[0])))

@@ -187,16 +187,7 @@ async fn the_quickstart_story_over_http() {
             (res.status(), res.text().await.unwrap_or_default())
         }
     };
-    let list = s
-        .http
-        .get(format!("{}/vms", s.base))
-        .header("cookie", cookie.clone())
-        .send()
-        .await
-        .expect("the console answers")
-        .text()
-        .await
-        .unwrap_or_default();
+    let list = s.page(&ana, "/vms").await;
     assert!(
         list.contains("Mis VMs") && list.contains("web01") && list.contains("Apagada"),
         "{list}"
@@ -430,16 +421,7 @@ async fn the_quickstart_story_over_http() {
     );
     // The change itself through the VM's own console page, whose form
     // starts from the VM's spec as approved.
-    let vm_page = s
-        .http
-        .get(format!("{}/vms/{vm_id}", s.base))
-        .header("cookie", cookie.clone())
-        .send()
-        .await
-        .expect("the console answers")
-        .text()
-        .await
-        .unwrap_or_default();
+    let vm_page = s.page(&ana, &format!("/vms/{vm_id}")).await;
     assert!(
         vm_page.contains("Cambiar recursos")
             && vm_page.contains("Retirar")
@@ -774,16 +756,7 @@ async fn a_retired_vm_is_restored_from_its_console_page_within_the_grace_period(
 
     // Her VM's page offers the restore; the form brings it back.
     let cookie = format!("butler_session={}", ana.cookie.clone().unwrap_or_default());
-    let page = s
-        .http
-        .get(format!("{}/vms/{vm_id}", s.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("the console answers")
-        .text()
-        .await
-        .unwrap_or_default();
+    let page = s.page(&ana, &format!("/vms/{vm_id}")).await;
     assert!(page.contains("id=\"kept-until\""), "{page}");
     let csrf = ana.csrf.clone().unwrap_or_default();
     let path = format!("/vms/{vm_id}/restore");
