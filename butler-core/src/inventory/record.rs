@@ -198,7 +198,7 @@ pub struct VmRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_extension: Option<RequestId>,
     /// Until when its retirement keeps it powered off before deleting it
-    /// ([`EngineConfig::retirement_grace`](crate::engine::EngineConfig::retirement_grace));
+    /// (the engine's `retirement_grace` setting);
     /// it can be restored until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept_until: Option<DateTime<Utc>>,

@@ -224,7 +224,7 @@ impl MigrationGroup {
 }
 
 /// A change to a group's VM list that a store applies in place
-/// ([`GroupStore::change_group_vms`](crate::store::GroupStore::change_group_vms)): on a
+/// (the group store's `change_group_vms`): on a
 /// million-VM group an edit writes the VMs it names, not the list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupVmsEdit {

@@ -1,7 +1,7 @@
 //! The notification outbox's records. Every history entry a store writes
 //! gets, in the same write, one pending delivery per registered notifier
 //! (see [`OutboxStore::register_notifier`](super::OutboxStore::register_notifier)); the
-//! [`NotifyHub`](crate::notify::NotifyHub) takes the due ones, delivers
+//! notification hub (`notify::NotifyHub`) takes the due ones, delivers
 //! them and records how each went. A restart, a crash or a notifier that is
 //! down for hours loses nothing: the deliveries wait in the store.
 
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 /// One event to deliver to one notifier, as the store holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
-    /// The notifier ([`Notifier::name`](crate::notify::Notifier::name)).
+    /// The notifier (its `Notifier::name`).
     pub notifier: String,
     /// The request the event is about.
     pub request: RequestId,
