@@ -118,11 +118,12 @@ impl InventorySection {
         Ok(c)
     }
 
-    /// How long a retired VM is kept powered off before it is deleted.
-    fn retirement_grace(&self) -> Result<std::time::Duration, DeploymentError> {
+    /// How long a retired VM is kept powered off before it is deleted, if
+    /// the file says.
+    fn retirement_grace(&self) -> Result<Option<std::time::Duration>, DeploymentError> {
         match self.retirement_grace_days {
-            None => Ok(std::time::Duration::ZERO),
-            Some(d) if d <= 365 => Ok(std::time::Duration::from_secs(u64::from(d) * 86_400)),
+            None => Ok(None),
+            Some(d) if d <= 365 => Ok(Some(std::time::Duration::from_secs(u64::from(d) * 86_400))),
             Some(_) => Err(err("inventory.retirement_grace_days", "must be 0 to 365")),
         }
     }
@@ -157,10 +158,11 @@ pub struct Deployment {
     /// `retire_at_lease_end` (default false: the owner hears the lease
     /// ended and the VM runs on).
     pub inventory: InventoryConfig,
-    /// `[inventory] retirement_grace_days` (0 to 365, default 0): how long
-    /// a retired VM is kept powered off, restorable, before it is deleted
-    /// ([`EngineConfig::retirement_grace`]).
-    pub retirement_grace: std::time::Duration,
+    /// `[inventory] retirement_grace_days` (0 to 365): how long a retired
+    /// VM is kept powered off, restorable, before it is deleted
+    /// ([`EngineConfig::retirement_grace`]); unset, the engine settings
+    /// given to [`apply`](Self::apply) keep theirs (default 0).
+    pub retirement_grace: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for Deployment {
@@ -247,7 +249,9 @@ impl Deployment {
     pub fn apply(self, builder: ButlerBuilder, mut engine: EngineConfig) -> ButlerBuilder {
         engine.monitoring = self.monitoring_enabled;
         engine.billing = self.billing_enabled;
-        engine.retirement_grace = self.retirement_grace;
+        if let Some(grace) = self.retirement_grace {
+            engine.retirement_grace = grace;
+        }
         let mut b = builder
             .platform(self.platform)
             .engine_config(engine)
@@ -314,6 +318,7 @@ mod tests {
     fn the_inventory_section_sets_its_intervals_within_bounds() {
         let d = Deployment::from_toml(BASE, env).unwrap();
         assert_eq!(d.inventory, InventoryConfig::default());
+        assert_eq!(d.retirement_grace, None, "unset: the engine's own stands");
         let d = Deployment::from_toml(
             &format!(
                 "{BASE}[inventory]\nreconcile_every_minutes = 60\nshutdown_wait_seconds = 30\n\
@@ -322,7 +327,10 @@ mod tests {
             env,
         )
         .unwrap();
-        assert_eq!(d.retirement_grace.as_secs(), 14 * 86_400);
+        assert_eq!(
+            d.retirement_grace,
+            Some(std::time::Duration::from_secs(14 * 86_400))
+        );
         assert_eq!(d.inventory.reconcile_every.as_secs(), 3600);
         assert_eq!(d.inventory.shutdown_wait.as_secs(), 30);
         assert_eq!(d.inventory.leases.notice_days, [30, 3]);

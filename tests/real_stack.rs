@@ -50,6 +50,11 @@ struct Parts {
 }
 
 async fn stack(ic: &Icinga, seed: u64) -> Stack {
+    stack_with(ic, seed, Duration::ZERO).await
+}
+
+/// The stack, retired VMs kept powered off for `grace` before deletion.
+async fn stack_with(ic: &Icinga, seed: u64, grace: Duration) -> Stack {
     // Tasks settle at once: Butler runs on the system clock against HTTP.
     let sim = SimPlatform::realtime_demo_builder(seed).build();
     let fake = FakePrism::start(sim.clone()).await.unwrap();
@@ -78,6 +83,7 @@ async fn stack(ic: &Icinga, seed: u64) -> Stack {
     engine.retry.max_delay = Duration::from_millis(200);
     engine.task_poll = Duration::from_millis(20);
     engine.call_deadline = Duration::from_secs(10);
+    engine.retirement_grace = grace;
     let builder = Butler::builder()
         .store(Arc::new(MemoryStore::new()))
         .clock(Arc::new(SystemClock))
@@ -225,6 +231,67 @@ async fn a_decommission_deletes_deregisters_and_stops_billing_on_the_real_stack(
     assert_eq!(s.receiver.refused(), 0);
     let retired = s.butler.vms().get(&ana, rec.id).await.unwrap();
     assert_eq!(retired.lifecycle, butler::inventory::Lifecycle::Retired);
+}
+
+/// A retirement kept for its grace period, then undone, on the real stack:
+/// the VM stays on Prism powered off while its Icinga host is deleted and
+/// its billing stopped; the restore powers it on through Prism, registers
+/// it in the real Icinga again (read back over the raw API) and sends a
+/// second life's signed activation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retired_vm_is_kept_then_restored_on_the_real_stack() {
+    let Some(ic) = icinga() else { return };
+    let s = stack_with(&ic, 63, Duration::from_secs(7 * 86_400)).await;
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
+    let svc = s.butler.requests();
+    let name = unique("keep");
+    let r = svc.create(&ana, butler::demo::spec(&name)).await.unwrap();
+    let r = svc.submit(&ana, r.id, r.version).await.unwrap();
+    svc.approve(&bea, r.id, r.version).await.unwrap();
+    let engine = s.butler.engine().expect("configured deployment provisions");
+    engine.run_until_idle().await.unwrap();
+    let vm_name = svc.get(&bea, r.id).await.unwrap().platform_vm_name();
+    let rec = s
+        .butler
+        .store()
+        .find_vm_named(&vm_name)
+        .await
+        .unwrap()
+        .unwrap();
+    let d = svc.decommission(&ana, rec.id).await.unwrap();
+    svc.approve(&bea, d.id, d.version).await.unwrap();
+    engine.run_until_idle().await.unwrap();
+    let d = svc.get(&bea, d.id).await.unwrap();
+    assert_eq!(d.state, RequestState::Completed, "{:?}", d.failure);
+    let kept = s.sim.vm(&vm_name).expect("kept on Prism");
+    assert_eq!(kept.power, butler::backend::PowerState::Off);
+    assert_eq!(s.sim.deletions(&kept.uuid), 0);
+    assert!(host(&ic, &vm_name).await.is_none(), "host object deleted");
+    assert!(s
+        .receiver
+        .activations()
+        .contains_key(&format!("butler-billing-stop-{vm_name}")));
+
+    let back = svc.restore(&ana, rec.id).await.unwrap();
+    engine.run_until_idle().await.unwrap();
+    let back = svc.get(&bea, back.id).await.unwrap();
+    assert_eq!(back.state, RequestState::Completed, "{:?}", back.failure);
+    let on = s.sim.vm(&vm_name).expect("still on Prism");
+    assert_eq!(on.power, butler::backend::PowerState::On);
+    assert!(
+        host(&ic, &vm_name).await.is_some(),
+        "registered again in Icinga"
+    );
+    let billed = s.receiver.activations();
+    let again = &billed[&format!("butler-billing-{vm_name}-life1")];
+    assert_eq!(
+        (again["event"].as_str(), again["restores"].as_u64()),
+        (Some("billing.activate"), Some(1))
+    );
+    assert_eq!(s.receiver.refused(), 0);
+    let rec = s.butler.vms().get(&ana, rec.id).await.unwrap();
+    assert_eq!(rec.lifecycle, butler::inventory::Lifecycle::Active);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

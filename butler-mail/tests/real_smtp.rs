@@ -302,4 +302,27 @@ async fn a_power_change_mails_the_owner_unless_the_owner_made_it() {
         "{}",
         header(m, "Subject")
     );
+    // A migration that powers the VM off tells its owner, naming where it goes.
+    let moved = butler_core::notify::VmNotice {
+        name: format!("{name}-r4"),
+        kind: butler_core::notify::VmNoticeKind::MigrationPower {
+            run: 5,
+            from: "c1-madrid".into(),
+            to: "c2-santiago".into(),
+            on: false,
+            by: "olga".into(),
+        },
+        ..notice("olga")
+    };
+    n.notify_vm(&moved).await.expect("delivered");
+    let found = arrived(&smtp, &format!("{name}-r4")).await;
+    assert_eq!(found.len(), 1);
+    let m = &unquoted(&found[0]);
+    assert_eq!(header(m, "To"), "beto.b@approvals.example.org");
+    assert!(
+        header(m, "Subject").contains("powered off to migrate it to c2-santiago"),
+        "{}",
+        header(m, "Subject")
+    );
+    assert!(m.contains("migration run m5"), "{m}");
 }

@@ -38,6 +38,9 @@ pub(crate) const ACTIONS: [StepAction; 6] = [
     },
 ];
 
+/// What a protection step says on a platform without protection groups.
+pub(super) const NO_PROTECTION: &str = "skipped: the platform has no protection groups";
+
 /// The key of the delete step's output that says until when the VM is kept.
 const KEPT_UNTIL: &str = "kept_until";
 
@@ -141,18 +144,28 @@ impl Backends {
         })
     }
 
+    /// The protection groups that list the target on its cluster, or
+    /// `None` when the platform has no protection groups.
+    pub(super) async fn protection_groups_of(
+        &self,
+        t: &Target,
+    ) -> Result<Option<Vec<String>>, StepFault> {
+        if !self.cluster.capabilities().has(Capability::Protection) {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.cluster
+                .protection_groups_of(&t.cluster, &t.name)
+                .await?,
+        ))
+    }
+
     /// Takes the VM out of every protection group that lists it.
     async fn unprotect(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         let t = target(cx)?;
-        if !self.cluster.capabilities().has(Capability::Protection) {
-            return Ok(StepOutcome::done(
-                "skipped: the platform has no protection groups",
-            ));
-        }
-        let holding = self
-            .cluster
-            .protection_groups_of(&t.cluster, &t.name)
-            .await?;
+        let Some(holding) = self.protection_groups_of(t).await? else {
+            return Ok(StepOutcome::done(NO_PROTECTION));
+        };
         if holding.is_empty() {
             return Ok(StepOutcome::done("in no protection group"));
         }

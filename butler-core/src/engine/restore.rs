@@ -7,7 +7,7 @@
 
 use super::decommission::{store_fault, target};
 use super::flow::{permanent, Backends, StepAction, StepCtx, StepFault, StepOutcome};
-use crate::backend::{Capability, PowerChange, PowerState};
+use crate::backend::{PowerChange, PowerState};
 use crate::inventory::Lifecycle;
 use crate::request::ProvisioningStep;
 
@@ -57,15 +57,9 @@ impl Backends {
     /// Protects it again as its request asked (its backups).
     async fn reprotect(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         let t = target(cx)?;
-        if !self.cluster.capabilities().has(Capability::Protection) {
-            return Ok(StepOutcome::done(
-                "skipped: the platform has no protection groups",
-            ));
-        }
-        let holding = self
-            .cluster
-            .protection_groups_of(&t.cluster, &t.name)
-            .await?;
+        let Some(holding) = self.protection_groups_of(t).await? else {
+            return Ok(StepOutcome::done(super::decommission::NO_PROTECTION));
+        };
         if let Some(g) = holding.first() {
             return Ok(StepOutcome::done(format!("already protected in {g}")));
         }
