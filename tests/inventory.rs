@@ -376,6 +376,100 @@ async fn the_reconcile_flags_what_changed_outside_and_clears_what_came_back() {
     );
 }
 
+/// The reconcile's readers split the records below its first page into
+/// ranges of numbers: whatever the estate's size against the page (3) and
+/// the ranges, on either store, every record is compared exactly once,
+/// retired ones never.
+#[tokio::test]
+async fn the_reconcile_compares_every_record_once_whatever_the_estate_size() {
+    for store in ["memory", "sqlite"] {
+        for n in 0..14usize {
+            let sim = SimPlatform::demo(66);
+            let records: Arc<dyn Store> = match store {
+                "memory" => Arc::new(MemoryStore::new()),
+                _ => Arc::new(SqliteStore::open_in_memory().unwrap()),
+            };
+            let b = butler_on(&sim, records.clone());
+            let fleet = butler::sim::fleet::generate(
+                &sim,
+                &butler::sim::fleet::FleetSpec {
+                    vms: n + 1,
+                    groups: 1,
+                    ..Default::default()
+                },
+            );
+            let mut ids = Vec::new();
+            for name in &fleet.vm_names {
+                ids.push(
+                    b.vms()
+                        .adopt(&ada(), name, "ana", "CC-1001")
+                        .await
+                        .unwrap()
+                        .id,
+                );
+            }
+            // The last adopted is retired: never compared.
+            let retired = ids.pop().unwrap();
+            let mut r = records
+                .get_vm(retired)
+                .await
+                .unwrap()
+                .next("test", sim.now(), "retired");
+            r.lifecycle = Lifecycle::Retired;
+            records.update_vm(&r, r.version - 1).await.unwrap();
+            for name in &fleet.vm_names {
+                assert!(sim.delete_vm_outside(name));
+            }
+            let s = b.vms().reconcile(&olga()).await.unwrap();
+            assert_eq!(
+                (s.checked, s.changed, s.drifted),
+                (n, n, n),
+                "{store}, {n} records"
+            );
+            for id in &ids {
+                let r = b.vms().get(&ada(), *id).await.unwrap();
+                let lines = r
+                    .history
+                    .iter()
+                    .filter(|e| e.what.starts_with("reconcile"))
+                    .count();
+                assert_eq!(
+                    (r.drift.as_slice(), lines),
+                    (&[Drift::Deleted][..], 1),
+                    "{store}, {n}: {id}"
+                );
+            }
+            assert!(b.vms().get(&ada(), retired).await.unwrap().drift.is_empty());
+        }
+    }
+}
+
+/// What the simulator lists for a reconcile is what it lists in full.
+#[tokio::test]
+async fn the_simulators_sizes_are_its_vms_listed_briefly() {
+    use butler::backend::{ClusterBackend, VmSize};
+    let sim = SimPlatform::demo(67);
+    butler::sim::fleet::generate(
+        &sim,
+        &butler::sim::fleet::FleetSpec {
+            vms: 20,
+            groups: 2,
+            ..Default::default()
+        },
+    );
+    for c in sim.list_clusters().await.unwrap() {
+        let full: Vec<VmSize> = sim
+            .list_vms(&c.name)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(VmSize::from)
+            .collect();
+        assert_eq!(sim.list_vm_sizes(&c.name).await.unwrap(), full);
+    }
+    assert!(sim.list_vm_sizes("no-such-cluster").await.is_err());
+}
+
 /// The migration journey from the inventory: an Operator powers the VM
 /// off through Butler (validation then passes), migrates it, and the
 /// record follows the VM to the destination with a history line; the

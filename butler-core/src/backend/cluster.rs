@@ -153,16 +153,28 @@ pub struct VmBrief {
 /// One shared copy of each distinct string handed to it: what a backend
 /// uses to give every [`VmBrief`] of one project the same [`Arc`].
 #[derive(Debug, Default)]
-pub struct SharedStrings(std::collections::HashSet<Arc<str>>);
+pub struct SharedStrings {
+    seen: std::collections::HashSet<Arc<str>>,
+    // Neighbouring VMs mostly name the same project or subnet: the last
+    // one is answered without hashing.
+    last: Option<Arc<str>>,
+}
 
 impl SharedStrings {
     /// The shared copy of `s`, made on first sight.
     pub fn share(&mut self, s: &str) -> Arc<str> {
-        if let Some(shared) = self.0.get(s) {
-            return shared.clone();
+        if let Some(last) = self.last.as_ref().filter(|l| ***l == *s) {
+            return last.clone();
         }
-        let shared: Arc<str> = Arc::from(s);
-        self.0.insert(shared.clone());
+        let shared = match self.seen.get(s) {
+            Some(shared) => shared.clone(),
+            None => {
+                let shared: Arc<str> = Arc::from(s);
+                self.seen.insert(shared.clone());
+                shared
+            }
+        };
+        self.last = Some(shared.clone());
         shared
     }
 }
@@ -174,6 +186,42 @@ impl From<VmInfo> for VmBrief {
             cluster: v.cluster.into(),
             project: v.project.map(Into::into),
             power: v.power,
+        }
+    }
+}
+
+/// What an inventory reconcile reads of a VM
+/// ([`ClusterBackend::list_vm_sizes`]): where it is, its power and its
+/// size. Its strings are shared as a [`VmBrief`]'s are: a reconcile of a
+/// million VMs compares them, it need not own a copy of each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmSize {
+    /// Name.
+    pub name: Arc<str>,
+    /// Cluster it is on.
+    pub cluster: Arc<str>,
+    /// Power state.
+    pub power: PowerState,
+    /// vCPUs.
+    pub vcpus: u32,
+    /// RAM GiB.
+    pub ram_gib: u32,
+    /// Disk sizes GiB.
+    pub disks_gib: Vec<u32>,
+    /// Subnet of each NIC.
+    pub nics: Vec<Arc<str>>,
+}
+
+impl From<VmInfo> for VmSize {
+    fn from(v: VmInfo) -> VmSize {
+        VmSize {
+            name: v.name.into(),
+            cluster: v.cluster.into(),
+            power: v.power,
+            vcpus: v.vcpus,
+            ram_gib: v.ram_gib,
+            disks_gib: v.disks_gib,
+            nics: v.nics.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -587,6 +635,17 @@ pub trait ClusterBackend: Send + Sync {
             .await?
             .into_iter()
             .map(VmBrief::from)
+            .collect())
+    }
+    /// Every VM on a cluster with its power and size: what an inventory
+    /// reconcile reads. The default lists the VMs; a backend that can
+    /// answer with less overrides it.
+    async fn list_vm_sizes(&self, cluster: &str) -> Result<Vec<VmSize>, BackendError> {
+        Ok(self
+            .list_vms(cluster)
+            .await?
+            .into_iter()
+            .map(VmSize::from)
             .collect())
     }
     /// The VM named `name`, anywhere on the platform.

@@ -1,7 +1,7 @@
 //! The inventory's records, pure: what a VM record holds, its query, and
 //! the comparison with what the platform reports.
 
-use crate::backend::{PowerChange, PowerState, VmInfo};
+use crate::backend::{PowerChange, PowerState, VmInfo, VmSize};
 use crate::request::{Request, RequestId};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -387,30 +387,39 @@ impl From<VmRecord> for VmShape {
 /// (`None`: the platform no longer has it). Power is not drift: it is
 /// simply read.
 pub fn drift(record: &VmRecord, found: Option<&VmInfo>) -> Vec<Drift> {
-    drift_from(&record.cluster, &record.spec, found)
+    let found = found.cloned().map(VmSize::from);
+    drift_from(&record.cluster, &record.spec, found.as_ref())
 }
 
-/// [`drift`] of a record on `cluster` built as `spec`.
-pub fn drift_from(cluster: &str, spec: &BuiltSpec, found: Option<&VmInfo>) -> Vec<Drift> {
+/// [`drift`] of a record on `cluster` built as `spec`, against what a
+/// reconcile lists of its VM.
+pub fn drift_from(cluster: &str, spec: &BuiltSpec, found: Option<&VmSize>) -> Vec<Drift> {
     let Some(vm) = found else {
         return vec![Drift::Deleted];
     };
     let mut out = Vec::new();
-    if vm.cluster != cluster {
+    if *vm.cluster != *cluster {
         out.push(Drift::Moved {
             from: cluster.to_string(),
-            to: vm.cluster.clone(),
+            to: vm.cluster.to_string(),
         });
     }
-    let f = found_spec(vm);
     let r = spec;
-    if (f.vcpus, f.ram_gib, &f.disks_gib) != (r.vcpus, r.ram_gib, &r.disks_gib) {
+    // Compared in place: a reconcile of a million VMs that match copies
+    // nothing.
+    if (vm.vcpus, vm.ram_gib, &vm.disks_gib) != (r.vcpus, r.ram_gib, &r.disks_gib) {
         out.push(Drift::Resized {
             recorded: BuiltSpec {
                 image: None,
                 ..r.clone()
             },
-            found: f,
+            found: BuiltSpec {
+                vcpus: vm.vcpus,
+                ram_gib: vm.ram_gib,
+                disks_gib: vm.disks_gib.clone(),
+                nics: vm.nics.iter().map(ToString::to_string).collect(),
+                image: None,
+            },
         });
     }
     out
@@ -440,6 +449,10 @@ pub struct VmQuery {
     /// keyset page does not count the rest: its `total` is its own rows.
     #[serde(default)]
     pub before: Option<VmId>,
+    /// Only records numbered above this one (with `before`, a range of
+    /// numbers that a reader can page through on its own).
+    #[serde(default)]
+    pub after: Option<VmId>,
     /// Rows to skip.
     pub offset: usize,
     /// Rows to return (`None`: all).
@@ -457,6 +470,7 @@ impl Default for VmQuery {
             lease_ends_by: None,
             notices_pending: false,
             before: None,
+            after: None,
             offset: 0,
             limit: Some(50),
         }
@@ -479,6 +493,7 @@ impl VmQuery {
                 .is_none_or(|by| r.lease_end.is_some_and(|end| end <= by))
             && (!self.notices_pending || !r.outbox.is_empty())
             && self.before.is_none_or(|b| r.id < b)
+            && self.after.is_none_or(|a| r.id > a)
     }
 }
 

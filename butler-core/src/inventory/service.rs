@@ -4,9 +4,9 @@
 //! platform. Every change goes through the store's version check and into
 //! the VM's history.
 
-use super::record::{drift_from, Lifecycle, PowerRequest, VmId, VmQuery, VmRecord};
+use super::record::{drift_from, Lifecycle, PowerRequest, VmId, VmQuery, VmRecord, VmShape};
 use crate::auth::{Actor, Operation, Policy};
-use crate::backend::{Clock, ClusterBackend, PowerChange, PowerState, VmInfo};
+use crate::backend::{Clock, ClusterBackend, PowerChange, PowerState, VmInfo, VmSize};
 use crate::error::ButlerError;
 use crate::store::{Page, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -350,19 +350,25 @@ impl VmService {
 
     pub(crate) async fn reconcile_all(&self, by: &str) -> Result<ReconcileSummary, ButlerError> {
         let mut summary = ReconcileSummary::default();
+        // The active records are read ahead while the platform is listed.
+        let active = self.read_records(Lifecycle::Active).await?;
         // Every VM of every cluster, read once per cluster, found by name.
-        let mut listed: Vec<VmInfo> = Vec::new();
+        let mut listed: Vec<VmSize> = Vec::new();
         for c in self.cluster.list_clusters().await? {
-            listed.extend(self.cluster.list_vms(&c.name).await?);
+            listed.extend(self.cluster.list_vm_sizes(&c.name).await?);
         }
-        let found: HashMap<&str, &VmInfo> = listed.iter().map(|v| (v.name.as_str(), v)).collect();
-        // Keyset pages, newest first, one lifecycle at a time: each page
-        // costs the same however deep (two lifecycles in one query make the
-        // database sort every record below the key, page after page).
-        for lifecycle in [Lifecycle::Active, Lifecycle::Retiring] {
-            self.reconcile_lifecycle(lifecycle, &found, by, &mut summary)
-                .await?;
-        }
+        // ahash, randomly keyed as SipHash is, hashes a million names in a
+        // fraction of the time.
+        let mut found: Found = HashMap::with_capacity_and_hasher(listed.len(), Default::default());
+        found.extend(listed.iter().map(|v| (&*v.name, v)));
+        // One lifecycle at a time: a keyset page of each costs the same
+        // however deep (two lifecycles in one query make the database sort
+        // every record below the key, page after page).
+        self.compare_records(active, &found, by, &mut summary)
+            .await?;
+        let retiring = self.read_records(Lifecycle::Retiring).await?;
+        self.compare_records(retiring, &found, by, &mut summary)
+            .await?;
         tracing::info!(
             checked = summary.checked,
             changed = summary.changed,
@@ -372,58 +378,111 @@ impl VmService {
         Ok(summary)
     }
 
-    /// Compares the records in `lifecycle` with what the platform lists.
-    async fn reconcile_lifecycle(
+    /// Starts reading the records in `lifecycle`, newest first, in keyset
+    /// pages. The first page gives the highest number; the records below
+    /// it are read in [`RECONCILE_READERS`] ranges of numbers, each by a
+    /// task of its own (the store's reads and the records' decoding side by
+    /// side with the comparing), at most [`RECONCILE_READ_AHEAD`] pages
+    /// ahead of it.
+    async fn read_records(&self, lifecycle: Lifecycle) -> Result<Reading, ButlerError> {
+        let limit = self.config.reconcile_page.max(1);
+        let first = self
+            .store
+            .list_vm_shapes(&shape_page(lifecycle, limit, None, None))
+            .await?;
+        let readers = RECONCILE_READERS.max(1);
+        let (tx, pages) = tokio::sync::mpsc::channel(RECONCILE_READ_AHEAD);
+        // Aborted if the pass is dropped or fails: no reader outlives it.
+        let mut tasks = tokio::task::JoinSet::new();
+        let more = first.items.len() + first.skipped >= limit;
+        if let Some(top) = first.items.last().map(|r| r.id).filter(|_| more) {
+            // Reader k takes the numbers from bound(k + 1) up to, not
+            // including, bound(k): together every number under `top`.
+            let bound = |k: u64| {
+                VmId(if k < readers {
+                    top.0 - top.0 / readers * k
+                } else {
+                    0
+                })
+            };
+            for k in 0..readers {
+                let above = (k + 1 < readers)
+                    .then(|| bound(k + 1).0.checked_sub(1))
+                    .flatten()
+                    .map(VmId);
+                let (store, tx) = (self.store.clone(), tx.clone());
+                tasks.spawn(read_range(store, lifecycle, limit, above, bound(k), tx));
+            }
+        }
+        Ok(Reading {
+            first: first.items,
+            pages,
+            tasks,
+        })
+    }
+
+    /// Compares every record `reading` reads with what the platform lists.
+    async fn compare_records(
         &self,
-        lifecycle: Lifecycle,
-        found: &HashMap<&str, &VmInfo>,
+        reading: Reading,
+        found: &Found<'_>,
         by: &str,
         summary: &mut ReconcileSummary,
     ) -> Result<(), ButlerError> {
-        let mut before = None;
-        loop {
-            let page = self
-                .store
-                .list_vm_shapes(&VmQuery {
-                    lifecycles: vec![lifecycle],
-                    before,
-                    limit: Some(self.config.reconcile_page.max(1)),
-                    ..VmQuery::default()
-                })
-                .await?;
-            if page.items.is_empty() {
-                return Ok(());
-            }
-            before = page.items.last().map(|r| r.id);
-            for rec in page.items {
-                summary.checked += 1;
-                let vm = found.get(rec.name.as_str()).copied();
-                let d = drift_from(&rec.cluster, &rec.spec, vm);
-                let power = vm.map_or(rec.power, |v| v.power);
-                if !d.is_empty() {
-                    summary.drifted += 1;
-                }
-                if d == rec.drift && power == rec.power {
-                    continue;
-                }
-                if d != rec.drift {
-                    summary.changed += 1;
-                }
-                let line = if d == rec.drift {
-                    format!("reconcile: power {}", power.as_str())
-                } else if d.is_empty() {
-                    "reconcile: matches the platform again".to_string()
-                } else {
-                    let what: Vec<String> = d.iter().map(ToString::to_string).collect();
-                    format!("reconcile: {}", what.join("; "))
-                };
-                self.change(rec.id, by, &line, |r| {
-                    r.drift = d.clone();
-                    r.power = power;
-                })
-                .await?;
-            }
+        let Reading {
+            first,
+            mut pages,
+            mut tasks,
+        } = reading;
+        self.compare_page(first, found, by, summary).await?;
+        while let Some(page) = pages.recv().await {
+            self.compare_page(page?.items, found, by, summary).await?;
         }
+        // Every reader ended (a panicked one would have sent nothing more).
+        while let Some(done) = tasks.join_next().await {
+            done.map_err(|e| ButlerError::Invalid(format!("a reconcile reader stopped: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Compares a page of records with what the platform lists, recording
+    /// what changed.
+    async fn compare_page(
+        &self,
+        records: Vec<VmShape>,
+        found: &Found<'_>,
+        by: &str,
+        summary: &mut ReconcileSummary,
+    ) -> Result<(), ButlerError> {
+        for rec in records {
+            summary.checked += 1;
+            let vm = found.get(rec.name.as_str()).copied();
+            let d = drift_from(&rec.cluster, &rec.spec, vm);
+            let power = vm.map_or(rec.power, |v| v.power);
+            if !d.is_empty() {
+                summary.drifted += 1;
+            }
+            if d == rec.drift && power == rec.power {
+                continue;
+            }
+            if d != rec.drift {
+                summary.changed += 1;
+            }
+            let line = if d == rec.drift {
+                format!("reconcile: power {}", power.as_str())
+            } else if d.is_empty() {
+                "reconcile: matches the platform again".to_string()
+            } else {
+                let what: Vec<String> = d.iter().map(ToString::to_string).collect();
+                format!("reconcile: {}", what.join("; "))
+            };
+            self.change(rec.id, by, &line, |r| {
+                r.drift = d.clone();
+                r.power = power;
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// Reconciles every [`InventoryConfig::reconcile_every`] in the
@@ -483,6 +542,69 @@ impl VmService {
                 None => Err(StoreError::AlreadyExists(format!("VM record {id}"))),
             },
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// The platform's VMs by name, as a reconcile looks them up.
+type Found<'a> = HashMap<&'a str, &'a VmSize, ahash::RandomState>;
+
+/// How many tasks read a reconcile's records side by side.
+const RECONCILE_READERS: u64 = 2;
+
+/// How many pages a reconcile's readers may read ahead of the comparing
+/// (at the default page of 1,000 records, some tens of megabytes at most).
+const RECONCILE_READ_AHEAD: usize = 64;
+
+/// A reconcile's reading of one lifecycle's records: the first page, and
+/// the pages its readers send.
+struct Reading {
+    first: Vec<VmShape>,
+    pages: tokio::sync::mpsc::Receiver<Result<Page<VmShape>, StoreError>>,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+/// A reconcile's page of records in `lifecycle`: the `limit` highest
+/// numbered above `above` and below `below`.
+fn shape_page(
+    lifecycle: Lifecycle,
+    limit: usize,
+    above: Option<VmId>,
+    below: Option<VmId>,
+) -> VmQuery {
+    VmQuery {
+        lifecycles: vec![lifecycle],
+        before: below,
+        after: above,
+        limit: Some(limit),
+        ..VmQuery::default()
+    }
+}
+
+/// Reads the records in `lifecycle` numbered above `above` and below
+/// `below`, page by page, into `pages` (a failure is sent, and ends it).
+async fn read_range(
+    store: Arc<dyn Store>,
+    lifecycle: Lifecycle,
+    limit: usize,
+    above: Option<VmId>,
+    mut below: VmId,
+    pages: tokio::sync::mpsc::Sender<Result<Page<VmShape>, StoreError>>,
+) {
+    loop {
+        let page = store
+            .list_vm_shapes(&shape_page(lifecycle, limit, above, Some(below)))
+            .await;
+        let next = match &page {
+            Ok(p) if p.items.len() + p.skipped >= limit => p.items.last().map(|r| r.id),
+            _ => None,
+        };
+        if pages.send(page).await.is_err() {
+            return;
+        }
+        match next {
+            Some(id) => below = id,
+            None => return,
         }
     }
 }

@@ -4,7 +4,7 @@ use crate::backend::{
     BackendError, Billing, BillingActivation, BillingStop, Capabilities, Clock, ClusterBackend,
     ClusterInfo, ErrorKind, ImageInfo, Monitor, MonitorRegistration, PowerChange, ProjectInfo,
     ProtectRequest, ProtectionGroup, RemoteSite, StorageContainerInfo, SubnetInfo, TaskId,
-    TaskStatus, VmBrief, VmCreate, VmInfo, VmReconfig,
+    TaskStatus, VmBrief, VmCreate, VmInfo, VmReconfig, VmSize,
 };
 use async_trait::async_trait;
 use std::future::Future;
@@ -183,6 +183,10 @@ impl ClusterBackend for Guarded<dyn ClusterBackend> {
     }
     async fn list_vm_briefs(&self, cluster: &str) -> Result<Vec<VmBrief>, BackendError> {
         self.call("list_vm_briefs", NONE, self.inner.list_vm_briefs(cluster))
+            .await
+    }
+    async fn list_vm_sizes(&self, cluster: &str) -> Result<Vec<VmSize>, BackendError> {
+        self.call("list_vm_sizes", NONE, self.inner.list_vm_sizes(cluster))
             .await
     }
     async fn list_vm_names(&self, cluster: &str) -> Result<Vec<String>, BackendError> {

@@ -13,6 +13,7 @@ use crate::request::{Request, RequestId, RequestState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::Mutex;
 
 /// An in-memory [`Store`] for tests, demos and embedding without persistence.
@@ -314,7 +315,23 @@ impl VmStore for MemoryStore {
 
     async fn list_vms(&self, query: &VmQuery) -> Result<Page<VmRecord>, StoreError> {
         let g = self.lock();
-        let matching = g.vms.values().rev().filter(|r| query.matches(r));
+        // Within the keyset bounds only: a reconcile's pages do not walk
+        // every record above each.
+        let above = query.after.map_or(Bound::Unbounded, Bound::Excluded);
+        let below = query.before.map_or(Bound::Unbounded, Bound::Excluded);
+        // An empty range (BTreeMap::range panics on one that is reversed).
+        let empty = matches!((query.after, query.before), (Some(a), Some(b)) if a.0.saturating_add(1) >= b.0);
+        let (above, below) = if empty {
+            (Bound::Unbounded, Bound::Excluded(VmId(0)))
+        } else {
+            (above, below)
+        };
+        let matching = g
+            .vms
+            .range((above, below))
+            .rev()
+            .map(|(_, r)| r)
+            .filter(|r| query.matches(r));
         let items: Vec<VmRecord> = matching
             .clone()
             .skip(query.offset)

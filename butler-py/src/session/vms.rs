@@ -93,6 +93,7 @@ impl Session {
             lease_ends_by,
             notices_pending: false,
             before: None,
+            after: None,
             offset,
             limit: Some(limit),
         };

@@ -62,6 +62,7 @@ impl VmListArgs {
             lease_ends_by: self.lease_ends_by,
             notices_pending: false,
             before: self.before.map(VmId),
+            after: None,
             offset: self.offset,
             limit: Some(self.limit.unwrap_or(50)),
         })

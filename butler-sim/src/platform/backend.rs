@@ -1,7 +1,7 @@
 //! The simulated platform as a backend: `ClusterBackend`, `Monitor`, `Billing`.
 
 use super::*;
-use butler_core::backend::SharedStrings;
+use butler_core::backend::{SharedStrings, VmSize};
 
 #[async_trait]
 impl ClusterBackend for SimPlatform {
@@ -35,7 +35,10 @@ impl ClusterBackend for SimPlatform {
         if !w.clusters.contains_key(cluster) {
             return Err(not_found(Op::ListVms, format!("no cluster {cluster:?}")));
         }
-        Ok(w.vms_on(cluster, 0).map(|v| v.info.clone()).collect())
+        // Sized once: a million VMs are not moved by repeated growth.
+        let mut out = Vec::with_capacity(w.vm_count_on(cluster));
+        out.extend(w.vms_on(cluster, 0).map(|v| v.info.clone()));
+        Ok(out)
     }
 
     async fn list_vm_briefs(&self, cluster: &str) -> Result<Vec<VmBrief>, BackendError> {
@@ -54,6 +57,28 @@ impl ClusterBackend for SimPlatform {
             cluster: on.clone(),
             project: v.info.project.as_deref().map(|p| projects.share(p)),
             power: v.info.power,
+        }));
+        Ok(out)
+    }
+
+    async fn list_vm_sizes(&self, cluster: &str) -> Result<Vec<VmSize>, BackendError> {
+        self.enter(Op::ListVms, Some(cluster)).await?;
+        let w = self.world();
+        if !w.clusters.contains_key(cluster) {
+            return Err(not_found(Op::ListVms, format!("no cluster {cluster:?}")));
+        }
+        let mut out = Vec::with_capacity(w.vm_count_on(cluster));
+        // Every VM shares its cluster's and its subnets' one string.
+        let on: Arc<str> = Arc::from(cluster);
+        let mut subnets = SharedStrings::default();
+        out.extend(w.vms_on(cluster, 0).map(|v| VmSize {
+            name: v.name.clone(),
+            cluster: on.clone(),
+            power: v.info.power,
+            vcpus: v.info.vcpus,
+            ram_gib: v.info.ram_gib,
+            disks_gib: v.info.disks_gib.clone(),
+            nics: v.info.nics.iter().map(|n| subnets.share(n)).collect(),
         }));
         Ok(out)
     }

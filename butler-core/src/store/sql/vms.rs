@@ -193,6 +193,10 @@ pub fn list(d: Dialect, q: &VmQuery) -> (Option<Statement>, Statement) {
         params.push(Param::Int(big(b.0)));
         filters.push(format!("id < {}", d.placeholder(params.len())));
     }
+    if let Some(a) = q.after {
+        params.push(Param::Int(big(a.0)));
+        filters.push(format!("id > {}", d.placeholder(params.len())));
+    }
     if !q.lifecycles.is_empty() {
         let from = params.len() + 1;
         params.extend(

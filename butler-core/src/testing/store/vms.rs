@@ -157,6 +157,32 @@ pub async fn vm_lists_filter_page_and_order(store: &dyn Store) {
         (names(&page), page.total),
         (vec!["lf-vm2".to_string(), "lf-vm0".into()], 2)
     );
+    // A range of numbers (how a reconcile's readers split the estate):
+    // both bounds excluded, and an empty or reversed range is empty.
+    let range = |after: usize, before: usize| VmQuery {
+        owner: Some("lf-ana".into()),
+        after: Some(ids[after]),
+        before: Some(ids[before]),
+        ..VmQuery::default()
+    };
+    let page = store.list_vms(&range(0, 6)).await.unwrap();
+    assert_eq!(names(&page), ["lf-vm4", "lf-vm2"]);
+    let q = VmQuery {
+        before: None,
+        ..range(2, 0)
+    };
+    assert_eq!(
+        names(&store.list_vms(&q).await.unwrap()),
+        ["lf-vm6", "lf-vm4"]
+    );
+    for (a, b) in [(4, 4), (6, 2), (4, 5)] {
+        let page = store.list_vms(&range(a, b)).await.unwrap();
+        assert!(
+            page.items.is_empty(),
+            "after {a}, before {b}: {:?}",
+            names(&page)
+        );
+    }
     let q = VmQuery {
         cluster: Some("lf-c2".into()),
         lifecycles: vec![Lifecycle::Active],
