@@ -62,8 +62,9 @@ const COLUMNS: [&str; 11] = [
     "notices_pending",
 ];
 
-/// A record's column values, in [`COLUMNS`] order.
-fn row(vm: &VmRecord) -> Result<Vec<Param>, StoreError> {
+/// A record's column values, in the order of the table's columns (as
+/// [`update_changed`] takes them).
+pub fn row(vm: &VmRecord) -> Result<Vec<Param>, StoreError> {
     Ok(vec![
         Param::Int(big(vm.id.0)),
         Param::Text(vm.name.clone()),
@@ -133,6 +134,66 @@ pub fn update(d: Dialect, vm: &VmRecord, expected: u64) -> Result<Statement, Sto
         ),
         params,
     })
+}
+
+/// The indexed columns (after `id`), which an update on SQLite writes only
+/// when their values change: SQLite rewrites the index entries of every
+/// column an `UPDATE` sets, changed or not (PostgreSQL compares values).
+const INDEXED: [&str; 6] = [
+    "name",
+    "owner",
+    "cluster",
+    "lifecycle",
+    "lease_end",
+    "notices_pending",
+];
+
+/// The version and the indexed columns of record `id` (name, owner,
+/// cluster, lifecycle, lease end, notices pending), as stored.
+pub fn indexed(d: Dialect, id: VmId) -> Statement {
+    Statement {
+        sql: format!(
+            "SELECT version, {} FROM vms WHERE id = {}",
+            INDEXED.join(", "),
+            d.placeholder(1)
+        ),
+        params: vec![Param::Int(big(id.0))],
+    }
+}
+
+/// Updates a record to `values` (its [`row`]) from version `expected`
+/// (a unique violation: its name is taken), writing an indexed column only
+/// where its value differs from `stored` (the indexed columns as
+/// [`indexed`] reads them, in that order).
+pub fn update_changed(
+    d: Dialect,
+    values: Vec<Param>,
+    expected: u64,
+    stored: &[Param],
+) -> Statement {
+    let mut sets = Vec::new();
+    // The id first (placeholder 1), then each column set.
+    let mut params: Vec<Param> = values.iter().take(1).cloned().collect();
+    for (column, value) in COLUMNS.iter().zip(values).skip(1) {
+        let unchanged = INDEXED
+            .iter()
+            .position(|c| c == column)
+            .is_some_and(|k| stored.get(k) == Some(&value));
+        if !unchanged {
+            params.push(value);
+            sets.push(format!("{column} = {}", d.placeholder(params.len())));
+        }
+    }
+    params.push(Param::Int(big(expected)));
+    Statement {
+        sql: format!(
+            "UPDATE vms SET {} WHERE id = {} AND version = {}",
+            sets.join(", "),
+            d.placeholder(1),
+            d.placeholder(params.len())
+        ),
+        params,
+    }
 }
 
 /// The body of record `id`.

@@ -93,6 +93,96 @@ pub async fn vm_records_are_unique_versioned_and_round_trip(store: &dyn Store) {
         }) => assert_eq!((expected, found), (1, 2)),
         other => panic!("a stale update answered {other:?}"),
     }
+    // Each filtered column, changed alone or unchanged, is what the lists
+    // and look-ups find (a store that writes only what changed included).
+    let listed = |q: VmQuery| async move {
+        let names: Vec<String> = store
+            .list_vms(&q)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        names.contains(&"rt-renamed".to_string())
+    };
+    let mut moved = next.next("ops", DateTime::<Utc>::UNIX_EPOCH, "moved on");
+    moved.name = "rt-renamed".into();
+    moved.owner = "bea".into();
+    moved.cluster = "c2-valencia".into();
+    moved.lifecycle = Lifecycle::Retiring;
+    moved.lease_end = Some(chrono::NaiveDate::from_ymd_opt(2030, 1, 31).unwrap());
+    store.update_vm(&moved, 2).await.unwrap();
+    assert_eq!(store.get_vm(a).await.unwrap(), moved);
+    assert_eq!(store.find_vm_named("rt-web01-r1").await.unwrap(), None);
+    assert!(store.find_vm_named("rt-renamed").await.unwrap().is_some());
+    for (q, expected) in [
+        (
+            VmQuery {
+                owner: Some("bea".into()),
+                ..VmQuery::default()
+            },
+            true,
+        ),
+        (
+            VmQuery {
+                owner: Some("ana".into()),
+                ..VmQuery::default()
+            },
+            false,
+        ),
+        (
+            VmQuery {
+                cluster: Some("c2-valencia".into()),
+                ..VmQuery::default()
+            },
+            true,
+        ),
+        (
+            VmQuery {
+                lifecycles: vec![Lifecycle::Retiring],
+                ..VmQuery::default()
+            },
+            true,
+        ),
+        (
+            VmQuery {
+                lifecycles: vec![Lifecycle::Active],
+                ..VmQuery::default()
+            },
+            false,
+        ),
+        (
+            VmQuery {
+                lease_ends_by: chrono::NaiveDate::from_ymd_opt(2030, 2, 1),
+                ..VmQuery::default()
+            },
+            true,
+        ),
+    ] {
+        assert_eq!(listed(q.clone()).await, expected, "{q:?}");
+    }
+    // The body alone changes: every filter still finds it where it was.
+    let mut noted = moved.next("ops", DateTime::<Utc>::UNIX_EPOCH, "a note");
+    noted.power = PowerState::On;
+    store.update_vm(&noted, 3).await.unwrap();
+    assert_eq!(store.get_vm(a).await.unwrap(), noted);
+    assert!(
+        listed(VmQuery {
+            lifecycles: vec![Lifecycle::Retiring],
+            owner: Some("bea".into()),
+            ..VmQuery::default()
+        })
+        .await
+    );
+    // A name another record has is refused, and nothing changes.
+    let mut clash = noted.next("ops", DateTime::<Utc>::UNIX_EPOCH, "renamed");
+    clash.name = "rt-far".into();
+    assert!(matches!(
+        store.update_vm(&clash, 4).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(store.get_vm(a).await.unwrap(), noted);
     let ghost = record(VmId(b.0 + 5000), "rt-ghost", "ana", "c1-madrid");
     assert!(matches!(
         store.update_vm(&ghost, 1).await,
