@@ -57,3 +57,55 @@ async fn directory_users_log_in_and_act_with_their_group_roles() {
     assert_eq!(wrong.body, carol.body);
     assert_eq!(wrong.body, nobody.body);
 }
+
+/// One identity per name: with a stored user `alice` beside the
+/// directory's `alice`, the directory's password under any spelling of
+/// the name never logs in as the stored user, who keeps her own password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_login_never_becomes_the_stored_user_of_that_name() {
+    let Some(d) = LiveLdap::from_env() else {
+        return;
+    };
+    let v: toml::Value = toml::from_str(&d.config_toml(&d.ldaps_url, false)).expect("toml");
+    let pw = d.bind_password.clone();
+    let ldap = butler_ldap::LdapAuthenticator::new(
+        butler_ldap::LdapConfig::from_value(v, |_| Some(pw.clone())).expect("config"),
+    )
+    .expect("authenticator");
+    let butler = butler_server::setup::demo_builder(butler::Butler::builder())
+        .build()
+        .expect("demo");
+    let s = common::start_server(
+        butler,
+        |srv: Server| srv.with_directory(Arc::new(ldap)),
+        butler_server::HttpSettings::default(),
+    )
+    .await;
+    let ada = butler::auth::Actor::trusted("ada", [butler::auth::Role::Admin]).expect("actor");
+    s.state
+        .butler()
+        .users()
+        .add(
+            &ada,
+            "alice",
+            [butler::auth::Role::Requester],
+            "stored-alice-pw-9",
+        )
+        .await
+        .expect("stored alice");
+    let login = |user: &str, pw: &str| {
+        let s = &s;
+        let body = json!({"user": user, "password": pw, "bearer": true});
+        async move { s.post(&Login::default(), "/api/login", body, None).await }
+    };
+    let nobody = login("nobody", "x-pw-123").await;
+    assert_eq!(nobody.status, StatusCode::UNAUTHORIZED);
+    for name in ["Alice", "ALICE", "alice", " alice"] {
+        let a = login(name, "alice-pw-123").await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{name:?}: {:?}", a.body);
+        assert_eq!(a.body, nobody.body, "{name:?}");
+    }
+    let stored = login("alice", "stored-alice-pw-9").await;
+    assert_eq!(stored.status, StatusCode::OK, "{:?}", stored.body);
+    assert_eq!(stored.body["roles"], json!(["requester"]));
+}

@@ -140,7 +140,10 @@ pub(crate) async fn check_login(
     };
     let directory = state.directory().filter(|_| !stored).cloned();
     let result = match &directory {
-        Some(d) => d.authenticate(user, password).await,
+        Some(d) => match d.authenticate(user, password).await {
+            Ok(a) => one_identity(state, a).await,
+            Err(e) => Err(e),
+        },
         None => state.butler().users().authenticate(user, password).await,
     };
     match result {
@@ -153,6 +156,28 @@ pub(crate) async fn check_login(
             state.limiter().failed(user, address, now);
             tracing::info!(address = ?address, "failed login");
             Err(e.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One identity per name: a directory user whose name (as the directory
+/// gives it, folded to lower case) is also a stored user's is refused, so
+/// `Alice` with the directory's password never acts as the stored `alice`.
+/// The answer is the one every failed login gets; the log says why, for
+/// the Admin who must rename or remove one of the two.
+async fn one_identity(
+    state: &AppState,
+    actor: butler::auth::Actor,
+) -> Result<butler::auth::Actor, ButlerError> {
+    match state.butler().store().get_user(actor.name()).await {
+        Err(butler::store::StoreError::NotFound(_)) => Ok(actor),
+        Ok(_) => {
+            tracing::warn!(
+                user = ?actor.name(),
+                "a directory login names a stored user; refused (one identity per name: rename or remove one of them)"
+            );
+            Err(butler::auth::AuthError::BadCredentials.into())
         }
         Err(e) => Err(e.into()),
     }
