@@ -12,9 +12,14 @@
 //!   its activation and its next stop carry `-life<n>` after the key
 //!   (and `"restores": n` in the body), so they are new events, not
 //!   repeats of the first life's.
-//! - **Signed**: `X-Butler-Signature: sha256=<hex>` is the HMAC-SHA256 of
-//!   the exact body bytes with the shared secret; receivers recompute it
-//!   and compare in constant time ([`signature`] shows how).
+//! - **Signed**: `X-Butler-Signature: v1=<hex>` is the HMAC-SHA256, with
+//!   the shared secret, of a canonical string ([`Signed::canonical`]): the
+//!   method, the URL's path, the `X-Butler-Timestamp` (Unix seconds), the
+//!   idempotency key and the exact body bytes. Receivers recompute it,
+//!   compare in constant time ([`signature`] shows how) and refuse a
+//!   timestamp more than a few minutes from their clock; with the key
+//!   signed, a captured delivery sent again under a new key is refused,
+//!   and sent again unchanged it is the repeat the key makes harmless.
 //! - **Answers**: any 2xx is success; 409 (the same key in flight), 429
 //!   and 5xx are retried by the engine's retry policy; other 4xx are
 //!   permanent.
@@ -41,4 +46,6 @@ mod sender;
 
 pub use config::{ConfigError, WebhookConfig, SECRET_VAR};
 pub use notifier::{DeliveryStats, WebhookNotifier, NOTIFY_SECRET_VAR};
-pub use sender::{signature, WebhookBilling, IDEMPOTENCY_HEADER, SIGNATURE_HEADER};
+pub use sender::{
+    signature, Signed, WebhookBilling, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};

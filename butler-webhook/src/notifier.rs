@@ -1,14 +1,15 @@
 //! Notifications as signed webhooks: each request event is one `POST` of
-//! JSON, signed like billing deliveries (`X-Butler-Signature`), with an
+//! JSON, signed like billing deliveries (`X-Butler-Signature` over the
+//! method, path, timestamp, key and body), with an
 //! `Idempotency-Key` unique to the event so a receiver keeps one copy of
 //! a delivery retried after a lost reply.
 
 use crate::config::WebhookConfig;
-use crate::sender::{client, signature, IDEMPOTENCY_HEADER, SIGNATURE_HEADER};
+use crate::sender::{client, sign_post, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use async_trait::async_trait;
 use butler_core::backend::{Clock, ErrorKind};
 use butler_core::notify::{Event, Notifier, NotifyError};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,12 +107,16 @@ impl WebhookNotifier {
         )
     }
 
-    async fn attempt(&self, body: &[u8], key: &str, sig: &str) -> Result<(), (bool, String)> {
+    async fn attempt(&self, body: &[u8], key: &str) -> Result<(), (bool, String)> {
+        // Signed at each attempt: a retry after a back-off carries a fresh
+        // timestamp, which the receiver's tolerance accepts.
+        let (timestamp, sig) = sign_post(&self.secret, &self.url, key, body);
         let resp = self
             .http
             .post(self.url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(IDEMPOTENCY_HEADER, key)
+            .header(TIMESTAMP_HEADER, timestamp)
             .header(SIGNATURE_HEADER, sig)
             .body(body.to_vec())
             .send()
@@ -139,11 +144,10 @@ impl Notifier for WebhookNotifier {
     async fn notify(&self, e: &Event) -> Result<(), NotifyError> {
         let body = Self::body(e);
         let key = Self::idempotency_key(e);
-        let sig = signature(self.secret.expose_secret().as_bytes(), &body);
         let mut wait = self.backoff;
         let mut n = 1;
         loop {
-            match self.attempt(&body, &key, &sig).await {
+            match self.attempt(&body, &key).await {
                 Ok(()) => {
                     self.stats.delivered.fetch_add(1, Ordering::Relaxed);
                     return Ok(());

@@ -1,11 +1,14 @@
 //! A reference receiver (feature `receiver`): what the chargeback side of
 //! the webhook must do, runnable on loopback for tests and demos. It checks
-//! the signature in constant time, keeps one activation per idempotency
-//! key, and can be told to lose its next replies (it records the delivery,
-//! then answers too late for the sender's deadline).
+//! the signature over method, path, timestamp, key and body in constant
+//! time, refuses a timestamp more than [`TOLERANCE`] from its clock, keeps
+//! one activation per idempotency key, and can be told to lose its next
+//! replies (it records the delivery, then answers too late for the
+//! sender's deadline).
 
-use crate::sender::{IDEMPOTENCY_HEADER, SIGNATURE_HEADER};
+use crate::sender::{IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use axum::body::Bytes;
+use axum::extract::OriginalUri;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -18,6 +21,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// How far a delivery's timestamp may be from the receiver's clock.
+pub const TOLERANCE: Duration = Duration::from_secs(300);
+
 struct Inner {
     secret: Vec<u8>,
     deliveries: AtomicU64,
@@ -25,6 +31,21 @@ struct Inner {
     lose_next: AtomicUsize,
     lose_for: Mutex<Duration>,
     activations: Mutex<BTreeMap<String, serde_json::Value>>,
+    last: Mutex<Option<Captured>>,
+}
+
+/// A delivery as it crossed the wire: what an eavesdropper could capture
+/// and send again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Captured {
+    /// The `Idempotency-Key` header.
+    pub idempotency_key: String,
+    /// The `X-Butler-Timestamp` header.
+    pub timestamp: String,
+    /// The `X-Butler-Signature` header.
+    pub signature: String,
+    /// The body.
+    pub body: Vec<u8>,
 }
 
 /// A running receiver; it stops with the runtime.
@@ -52,6 +73,7 @@ impl Receiver {
             lose_next: AtomicUsize::new(0),
             lose_for: Mutex::new(Duration::ZERO),
             activations: Mutex::new(BTreeMap::new()),
+            last: Mutex::new(None),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -92,6 +114,15 @@ impl Receiver {
         self.inner.refused.load(Ordering::SeqCst)
     }
 
+    /// The last delivery accepted, as it crossed the wire.
+    pub fn last_delivery(&self) -> Option<Captured> {
+        self.inner
+            .last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Effective activations: one body per idempotency key (the first).
     pub fn activations(&self) -> BTreeMap<String, serde_json::Value> {
         self.inner
@@ -102,16 +133,36 @@ impl Receiver {
     }
 }
 
-async fn hook(State(r): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn hook(
+    State(r): State<Arc<Inner>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let (Some(key), Some(sig)) = (header(IDEMPOTENCY_HEADER), header(SIGNATURE_HEADER)) else {
+    let (Some(key), Some(sig), Some(timestamp)) = (
+        header(IDEMPOTENCY_HEADER),
+        header(SIGNATURE_HEADER),
+        header(TIMESTAMP_HEADER).and_then(|t| t.parse::<i64>().ok()),
+    ) else {
         r.refused.fetch_add(1, Ordering::SeqCst);
         return StatusCode::BAD_REQUEST;
     };
-    if !verify(&r.secret, &body, sig) {
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    // Written here from the wire, as a receiver would, not with the
+    // sender's code.
+    let mut signed = format!("v1\nPOST\n{path}\n{timestamp}\n{key}\n").into_bytes();
+    signed.extend_from_slice(&body);
+    if !fresh(timestamp) || !verify(&r.secret, &signed, sig) {
         r.refused.fetch_add(1, Ordering::SeqCst);
         return StatusCode::UNAUTHORIZED;
     }
+    *r.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(Captured {
+        idempotency_key: key.to_string(),
+        timestamp: timestamp.to_string(),
+        signature: sig.to_string(),
+        body: body.to_vec(),
+    });
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
         r.refused.fetch_add(1, Ordering::SeqCst);
         return StatusCode::BAD_REQUEST;
@@ -133,9 +184,20 @@ async fn hook(State(r): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> S
     StatusCode::OK
 }
 
-/// `sha256=<hex>` checked against the body in constant time.
-fn verify(secret: &[u8], body: &[u8], header: &str) -> bool {
-    let Some(hex) = header.strip_prefix("sha256=") else {
+/// Whether `timestamp` is within [`TOLERANCE`] of this clock.
+fn fresh(timestamp: i64) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let tolerance = i64::try_from(TOLERANCE.as_secs()).unwrap_or(i64::MAX);
+    now.checked_sub(timestamp)
+        .is_some_and(|age| age.abs() <= tolerance)
+}
+
+/// `v1=<hex>` checked against the canonical string `signed`, in constant
+/// time.
+fn verify(secret: &[u8], signed: &[u8], header: &str) -> bool {
+    let Some(hex) = header.strip_prefix("v1=") else {
         return false;
     };
     if hex.len() != 64 || !hex.is_ascii() {
@@ -151,6 +213,6 @@ fn verify(secret: &[u8], body: &[u8], header: &str) -> bool {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
         return false;
     };
-    mac.update(body);
+    mac.update(signed);
     mac.verify_slice(&expected).is_ok()
 }

@@ -8,30 +8,101 @@ use sha2::Sha256;
 
 /// Header carrying the idempotency key.
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
-/// Header carrying `sha256=<hex HMAC of the body>`.
+/// Header carrying `v1=<hex>`, the HMAC-SHA256 of the delivery's
+/// canonical string ([`Signed::canonical`]).
 pub const SIGNATURE_HEADER: &str = "X-Butler-Signature";
+/// Header carrying the Unix time (seconds) the delivery was signed at.
+pub const TIMESTAMP_HEADER: &str = "X-Butler-Timestamp";
 
-/// `sha256=<hex>`: the HMAC-SHA256 of `body` with `secret`, as sent in
-/// [`SIGNATURE_HEADER`].
+/// What a delivery's signature covers: not the body alone, so a captured
+/// delivery cannot be sent again under another idempotency key, to
+/// another path, or later than a receiver's tolerance allows.
+#[derive(Debug, Clone, Copy)]
+pub struct Signed<'a> {
+    /// The HTTP method (`POST`).
+    pub method: &'a str,
+    /// The path of the URL, with its query if any (`/hook`).
+    pub path: &'a str,
+    /// The Unix time (seconds) sent in [`TIMESTAMP_HEADER`].
+    pub timestamp: i64,
+    /// The [`IDEMPOTENCY_HEADER`] value.
+    pub idempotency_key: &'a str,
+    /// The exact body bytes.
+    pub body: &'a [u8],
+}
+
+impl Signed<'_> {
+    /// The bytes signed: `v1`, the method, the path, the timestamp and the
+    /// idempotency key, each on a line of its own, then the body.
+    pub fn canonical(&self) -> Vec<u8> {
+        let head = format!(
+            "v1\n{}\n{}\n{}\n{}\n",
+            self.method, self.path, self.timestamp, self.idempotency_key
+        );
+        let mut out = Vec::with_capacity(head.len() + self.body.len());
+        out.extend_from_slice(head.as_bytes());
+        out.extend_from_slice(self.body);
+        out
+    }
+}
+
+/// `v1=<hex>`: the HMAC-SHA256 of `signed`'s canonical string with
+/// `secret`, as sent in [`SIGNATURE_HEADER`]. A receiver recomputes it from
+/// what it received, compares in constant time, and refuses a timestamp
+/// too far from its own clock.
 ///
 /// ```
-/// let s = butler_webhook::signature(b"a shared secret of 32 bytes.....", b"{}");
-/// assert!(s.starts_with("sha256=") && s.len() == 7 + 64);
+/// use butler_webhook::{signature, Signed};
+/// let s = signature(
+///     b"a shared secret of 32 bytes.....",
+///     &Signed { method: "POST", path: "/hook", timestamp: 1_767_225_600,
+///               idempotency_key: "butler-billing-web01-r42", body: b"{}" },
+/// );
+/// assert!(s.starts_with("v1=") && s.len() == 3 + 64);
 /// ```
-pub fn signature(secret: &[u8], body: &[u8]) -> String {
+pub fn signature(secret: &[u8], signed: &Signed<'_>) -> String {
     // HMAC takes keys of any length: this cannot fail.
     let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
         Ok(m) => m,
         Err(_) => return String::new(),
     };
-    mac.update(body);
+    mac.update(&signed.canonical());
     let bytes = mac.finalize().into_bytes();
-    let mut out = String::with_capacity(7 + 64);
-    out.push_str("sha256=");
+    let mut out = String::with_capacity(3 + 64);
+    out.push_str("v1=");
     for b in bytes {
         out.push_str(&format!("{b:02x}"));
     }
     out
+}
+
+/// The timestamp and signature headers of a `POST` of `body` under `key`
+/// to `url`, signed now. Now is the wall clock's, not an injected one: the
+/// receiver compares it with its own.
+pub(crate) fn sign_post(
+    secret: &SecretString,
+    url: &reqwest::Url,
+    key: &str,
+    body: &[u8],
+) -> (String, String) {
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    };
+    let signed = Signed {
+        method: "POST",
+        path: &path,
+        timestamp,
+        idempotency_key: key,
+        body,
+    };
+    (
+        timestamp.to_string(),
+        signature(secret.expose_secret().as_bytes(), &signed),
+    )
 }
 
 /// The HTTP client and URL of `config`. Redirects are not followed: a
@@ -163,12 +234,13 @@ impl WebhookBilling {
 
     /// Posts `body`, signed, with the idempotency `key`.
     async fn send(&self, op: &str, key: String, body: Vec<u8>) -> Result<(), BackendError> {
-        let sig = signature(self.secret.expose_secret().as_bytes(), &body);
+        let (timestamp, sig) = sign_post(&self.secret, &self.url, &key, &body);
         let resp = self
             .http
             .post(self.url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(IDEMPOTENCY_HEADER, key)
+            .header(TIMESTAMP_HEADER, timestamp)
             .header(SIGNATURE_HEADER, sig)
             .body(body)
             .send()

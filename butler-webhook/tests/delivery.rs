@@ -42,6 +42,97 @@ async fn a_delivery_is_signed_keyed_and_carries_the_estimate() {
     );
 }
 
+/// Posts a captured or forged delivery as an attacker would.
+async fn post(url: &str, key: &str, timestamp: &str, signature: &str, body: &[u8]) -> u16 {
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("Idempotency-Key", key)
+        .header("X-Butler-Timestamp", timestamp)
+        .header("X-Butler-Signature", signature)
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// `v1=<hex>` over the canonical string, computed here from the
+/// documented format, not with the sender's code.
+fn forged(path: &str, timestamp: i64, key: &str, body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("v1\nPOST\n{path}\n{timestamp}\n{key}\n").as_bytes());
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("v1={hex}")
+}
+
+/// A captured delivery sent again under a new idempotency key is refused
+/// (the key is signed), sent again unchanged it is one activation still,
+/// and a correctly signed delivery whose timestamp is an hour old is
+/// refused; the signature's format, written here from the documentation,
+/// is what the receiver accepts.
+#[tokio::test]
+async fn a_captured_delivery_cannot_be_replayed_as_a_new_activation() {
+    let r = Receiver::start(SECRET.as_bytes()).await.unwrap();
+    let s = sender(&r.url(), SECRET, 5);
+    s.activate(&butler_core::testing::activation("web09-r9"))
+        .await
+        .unwrap();
+    let c = r
+        .last_delivery()
+        .expect("the delivery as it crossed the wire");
+    assert_eq!(c.idempotency_key, "butler-billing-web09-r9");
+    let url = r.url();
+    let replay = |key: &'static str| post(&url, key, &c.timestamp, &c.signature, &c.body);
+    assert_eq!(replay("butler-billing-web09-r9-again").await, 401);
+    assert_eq!(replay("butler-billing-web09-r9").await, 200);
+    assert_eq!(
+        r.activations().len(),
+        1,
+        "the repeat is the same activation"
+    );
+    let now = chrono::Utc::now().timestamp();
+    let key = "butler-billing-web10-r10";
+    let fresh = forged("/hook", now, key, &c.body);
+    assert_eq!(
+        post(&url, key, &now.to_string(), &fresh, &c.body).await,
+        200
+    );
+    let key = "butler-billing-web11-r11";
+    let old = now - 3600;
+    let stale = forged("/hook", old, key, &c.body);
+    assert_eq!(
+        post(&url, key, &old.to_string(), &stale, &c.body).await,
+        401
+    );
+    // The body alone signed, as it once was: refused.
+    let body_only = {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(&c.body);
+        let hex: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("sha256={hex}")
+    };
+    assert_eq!(
+        post(&url, key, &now.to_string(), &body_only, &c.body).await,
+        401
+    );
+    assert_eq!(r.activations().len(), 2);
+}
+
 #[tokio::test]
 async fn repeats_are_one_activation_and_a_lost_reply_is_a_retryable_timeout() {
     let r = Receiver::start(SECRET.as_bytes()).await.unwrap();
