@@ -206,6 +206,12 @@ impl TestServer {
             .await
     }
 
+    /// The answer to a bearer login as `user` with `password`.
+    pub async fn login(&self, user: &str, password: &str) -> Answer {
+        let body = json!({"user": user, "password": password, "bearer": true});
+        self.post(&Login::default(), "/api/login", body, None).await
+    }
+
     /// A console page as the browser session `login` sees it (its HTML).
     pub async fn page(&self, login: &Login, path: &str) -> String {
         let cookie = format!("butler_session={}", login.cookie.as_deref().unwrap_or(""));

@@ -10,11 +10,10 @@ use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::Arc;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn directory_users_log_in_and_act_with_their_group_roles() {
-    let Some(d) = LiveLdap::from_env() else {
-        return;
-    };
+/// The demo server with the test directory (a real OpenLDAP) beside its
+/// stored users; `None` (the test skipped) without the directory.
+async fn with_directory() -> Option<common::TestServer> {
+    let d = LiveLdap::from_env()?;
     let v: toml::Value = toml::from_str(&d.config_toml(&d.ldaps_url, false)).expect("toml");
     let pw = d.bind_password.clone();
     let ldap = butler_ldap::LdapAuthenticator::new(
@@ -24,18 +23,22 @@ async fn directory_users_log_in_and_act_with_their_group_roles() {
     let butler = butler_server::setup::demo_builder(butler::Butler::builder())
         .build()
         .expect("demo");
-    let s = common::start_server(
-        butler,
-        |srv: Server| srv.with_directory(Arc::new(ldap)),
-        butler_server::HttpSettings::default(),
+    Some(
+        common::start_server(
+            butler,
+            |srv: Server| srv.with_directory(Arc::new(ldap)),
+            butler_server::HttpSettings::default(),
+        )
+        .await,
     )
-    .await;
-    let login = |user: &str, pw: &str| {
-        let s = &s;
-        let body = json!({"user": user, "password": pw, "bearer": true});
-        async move { s.post(&Login::default(), "/api/login", body, None).await }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_users_log_in_and_act_with_their_group_roles() {
+    let Some(s) = with_directory().await else {
+        return;
     };
-    let alice = login("alice", "alice-pw-123").await;
+    let alice = s.login("alice", "alice-pw-123").await;
     assert_eq!(alice.status, StatusCode::OK, "{:?}", alice.body);
     assert_eq!(alice.body["roles"], json!(["requester", "approver"]));
     let alice = Login {
@@ -50,9 +53,9 @@ async fn directory_users_log_in_and_act_with_their_group_roles() {
     // Stored users still log in with their stored password.
     assert!(s.script("ana").await.bearer.is_some());
     // Wrong password, no Butler group, unknown: one answer.
-    let wrong = login("alice", "nope").await;
-    let carol = login("carol", "carol-pw-123").await;
-    let nobody = login("nobody", "x-pw-123").await;
+    let wrong = s.login("alice", "nope").await;
+    let carol = s.login("carol", "carol-pw-123").await;
+    let nobody = s.login("nobody", "x-pw-123").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.body, carol.body);
     assert_eq!(wrong.body, nobody.body);
@@ -63,24 +66,9 @@ async fn directory_users_log_in_and_act_with_their_group_roles() {
 /// the name never logs in as the stored user, who keeps her own password.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_directory_login_never_becomes_the_stored_user_of_that_name() {
-    let Some(d) = LiveLdap::from_env() else {
+    let Some(s) = with_directory().await else {
         return;
     };
-    let v: toml::Value = toml::from_str(&d.config_toml(&d.ldaps_url, false)).expect("toml");
-    let pw = d.bind_password.clone();
-    let ldap = butler_ldap::LdapAuthenticator::new(
-        butler_ldap::LdapConfig::from_value(v, |_| Some(pw.clone())).expect("config"),
-    )
-    .expect("authenticator");
-    let butler = butler_server::setup::demo_builder(butler::Butler::builder())
-        .build()
-        .expect("demo");
-    let s = common::start_server(
-        butler,
-        |srv: Server| srv.with_directory(Arc::new(ldap)),
-        butler_server::HttpSettings::default(),
-    )
-    .await;
     let ada = butler::auth::Actor::trusted("ada", [butler::auth::Role::Admin]).expect("actor");
     s.state
         .butler()
@@ -93,19 +81,14 @@ async fn a_directory_login_never_becomes_the_stored_user_of_that_name() {
         )
         .await
         .expect("stored alice");
-    let login = |user: &str, pw: &str| {
-        let s = &s;
-        let body = json!({"user": user, "password": pw, "bearer": true});
-        async move { s.post(&Login::default(), "/api/login", body, None).await }
-    };
-    let nobody = login("nobody", "x-pw-123").await;
+    let nobody = s.login("nobody", "x-pw-123").await;
     assert_eq!(nobody.status, StatusCode::UNAUTHORIZED);
     for name in ["Alice", "ALICE", "alice", " alice"] {
-        let a = login(name, "alice-pw-123").await;
+        let a = s.login(name, "alice-pw-123").await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{name:?}: {:?}", a.body);
         assert_eq!(a.body, nobody.body, "{name:?}");
     }
-    let stored = login("alice", "stored-alice-pw-9").await;
+    let stored = s.login("alice", "stored-alice-pw-9").await;
     assert_eq!(stored.status, StatusCode::OK, "{:?}", stored.body);
     assert_eq!(stored.body["roles"], json!(["requester"]));
 }

@@ -61,17 +61,22 @@ async fn post(url: &str, key: &str, timestamp: &str, signature: &str, body: &[u8
 /// `v1=<hex>` over the canonical string, computed here from the
 /// documented format, not with the sender's code.
 fn forged(path: &str, timestamp: i64, key: &str, body: &[u8]) -> String {
+    let head = format!("v1\nPOST\n{path}\n{timestamp}\n{key}\n");
+    format!("v1={}", hmac_hex(&[head.as_bytes(), body]))
+}
+
+/// The hex HMAC-SHA256 of `parts`, one after the other, with the secret.
+fn hmac_hex(parts: &[&[u8]]) -> String {
     use hmac::Mac;
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(format!("v1\nPOST\n{path}\n{timestamp}\n{key}\n").as_bytes());
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize()
         .into_bytes()
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("v1={hex}")
+        .collect()
 }
 
 /// A captured delivery sent again under a new idempotency key is refused
@@ -114,18 +119,7 @@ async fn a_captured_delivery_cannot_be_replayed_as_a_new_activation() {
         401
     );
     // The body alone signed, as it once was: refused.
-    let body_only = {
-        use hmac::Mac;
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-        mac.update(&c.body);
-        let hex: String = mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        format!("sha256={hex}")
-    };
+    let body_only = format!("sha256={}", hmac_hex(&[&c.body]));
     assert_eq!(
         post(&url, key, &now.to_string(), &body_only, &c.body).await,
         401

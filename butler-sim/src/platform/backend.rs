@@ -3,6 +3,20 @@
 use super::*;
 use butler_core::backend::{SharedStrings, VmSize};
 
+impl SimPlatform {
+    /// The world, for a listing of `cluster`'s VMs: one `ListVms`
+    /// operation (its faults and latency), `NotFound` for a cluster it
+    /// does not have.
+    async fn listing(&self, cluster: &str) -> Result<MutexGuard<'_, World>, BackendError> {
+        self.enter(Op::ListVms, Some(cluster)).await?;
+        let w = self.world();
+        if !w.clusters.contains_key(cluster) {
+            return Err(not_found(Op::ListVms, format!("no cluster {cluster:?}")));
+        }
+        Ok(w)
+    }
+}
+
 #[async_trait]
 impl ClusterBackend for SimPlatform {
     fn capabilities(&self) -> Capabilities {
@@ -30,11 +44,7 @@ impl ClusterBackend for SimPlatform {
     }
 
     async fn list_vms(&self, cluster: &str) -> Result<Vec<VmInfo>, BackendError> {
-        self.enter(Op::ListVms, Some(cluster)).await?;
-        let w = self.world();
-        if !w.clusters.contains_key(cluster) {
-            return Err(not_found(Op::ListVms, format!("no cluster {cluster:?}")));
-        }
+        let w = self.listing(cluster).await?;
         // Sized once: a million VMs are not moved by repeated growth.
         let mut out = Vec::with_capacity(w.vm_count_on(cluster));
         out.extend(w.vms_on(cluster, 0).map(|v| v.info.clone()));
@@ -42,11 +52,7 @@ impl ClusterBackend for SimPlatform {
     }
 
     async fn list_vm_briefs(&self, cluster: &str) -> Result<Vec<VmBrief>, BackendError> {
-        self.enter(Op::ListVms, Some(cluster)).await?;
-        let w = self.world();
-        if !w.clusters.contains_key(cluster) {
-            return Err(not_found(Op::ListVms, format!("no cluster {cluster:?}")));
-        }
+        let w = self.listing(cluster).await?;
         // Sized once: a million briefs are not moved by repeated growth.
         let mut out = Vec::with_capacity(w.vm_count_on(cluster));
         // Every brief shares its cluster's and its project's one string.
@@ -62,11 +68,7 @@ impl ClusterBackend for SimPlatform {
     }
 
     async fn list_vm_sizes(&self, cluster: &str) -> Result<Vec<VmSize>, BackendError> {
-        self.enter(Op::ListVms, Some(cluster)).await?;
-        let w = self.world();
-        if !w.clusters.contains_key(cluster) {
-            return Err(not_found(Op::ListVms, format!("no cluster {cluster:?}")));
-        }
+        let w = self.listing(cluster).await?;
         let mut out = Vec::with_capacity(w.vm_count_on(cluster));
         // Every VM shares its cluster's and its subnets' one string.
         let on: Arc<str> = Arc::from(cluster);
@@ -84,11 +86,7 @@ impl ClusterBackend for SimPlatform {
     }
 
     async fn list_vm_names(&self, cluster: &str) -> Result<Vec<String>, BackendError> {
-        self.enter(Op::ListVms, Some(cluster)).await?;
-        let w = self.world();
-        if !w.clusters.contains_key(cluster) {
-            return Err(not_found(Op::ListVms, format!("no cluster {cluster:?}")));
-        }
+        let w = self.listing(cluster).await?;
         Ok(w.vms_on(cluster, 0).map(|v| v.info.name.clone()).collect())
     }
 
