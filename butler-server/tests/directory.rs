@@ -13,8 +13,13 @@ use std::sync::Arc;
 /// The demo server with the test directory (a real OpenLDAP) beside its
 /// stored users; `None` (the test skipped) without the directory.
 async fn with_directory() -> Option<common::TestServer> {
+    with_directory_at(|d| d.ldaps_url.clone()).await
+}
+
+/// As [`with_directory`], the directory looked for at the URL `url` gives.
+async fn with_directory_at(url: impl FnOnce(&LiveLdap) -> String) -> Option<common::TestServer> {
     let d = LiveLdap::from_env()?;
-    let v: toml::Value = toml::from_str(&d.config_toml(&d.ldaps_url, false)).expect("toml");
+    let v: toml::Value = toml::from_str(&d.config_toml(&url(&d), false)).expect("toml");
     let pw = d.bind_password.clone();
     let ldap = butler_ldap::LdapAuthenticator::new(
         butler_ldap::LdapConfig::from_value(v, |_| Some(pw.clone())).expect("config"),
@@ -91,4 +96,29 @@ async fn a_directory_login_never_becomes_the_stored_user_of_that_name() {
     let stored = s.login("alice", "stored-alice-pw-9").await;
     assert_eq!(stored.status, StatusCode::OK, "{:?}", stored.body);
     assert_eq!(stored.body["roles"], json!(["requester"]));
+}
+
+/// A directory that cannot be reached: an unknown name gets the answer a
+/// stored user's wrong password gets (401, the same document), never the
+/// directory's connection error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_directory_answers_like_any_failed_login() {
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let Some(s) = with_directory_at(|_| format!("ldaps://127.0.0.1:{closed}")).await else {
+        return;
+    };
+    let stored_wrong = s.login("ana", "not-her-password").await;
+    let unknown = s.login("nobody", "x-pw-123").await;
+    assert_eq!(stored_wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        unknown.status,
+        StatusCode::UNAUTHORIZED,
+        "{:?}",
+        unknown.body
+    );
+    assert_eq!(unknown.body, stored_wrong.body);
 }

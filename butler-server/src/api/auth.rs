@@ -142,7 +142,18 @@ pub(crate) async fn check_login(
     let result = match &directory {
         Some(d) => match d.authenticate(user, password).await {
             Ok(a) => one_identity(state, a).await,
-            Err(e) => Err(e),
+            Err(e) => {
+                // The same work as a stored user's failed login (the
+                // password hashed, against a decoy) and the same answer,
+                // whatever the directory said: an anonymous caller learns
+                // neither which names are stored nor that the directory is
+                // down. The operator reads why in the log.
+                let _ = state.butler().users().authenticate(user, password).await;
+                if !matches!(e, ButlerError::Auth(_)) {
+                    tracing::warn!(error = %e, "the directory could not check a login; answered as a failed login");
+                }
+                Err(butler::auth::AuthError::BadCredentials.into())
+            }
         },
         None => state.butler().users().authenticate(user, password).await,
     };
