@@ -179,6 +179,36 @@ async fn an_approved_request_is_provisioned_on_prism_icinga_and_billing() {
     assert_eq!(s.sim.vms_named(&vm_name), 1);
 }
 
+fn ana() -> Actor {
+    Actor::trusted("ana", [Role::Requester]).unwrap()
+}
+
+fn bea() -> Actor {
+    Actor::trusted("bea", [Role::Approver]).unwrap()
+}
+
+/// A VM requested by ana, approved by bea and provisioned on the stack
+/// (a name made from `prefix`): its inventory record.
+async fn provisioned(s: &Stack, prefix: &str) -> butler::inventory::VmRecord {
+    let svc = s.butler.requests();
+    let r = svc
+        .create(&ana(), butler::demo::spec(&unique(prefix)))
+        .await
+        .unwrap();
+    let r = svc.submit(&ana(), r.id, r.version).await.unwrap();
+    svc.approve(&bea(), r.id, r.version).await.unwrap();
+    let engine = s.butler.engine().expect("configured deployment provisions");
+    let run = engine.run_until_idle().await.unwrap();
+    assert_eq!(run.completed, 1);
+    let vm_name = svc.get(&bea(), r.id).await.unwrap().platform_vm_name();
+    s.butler
+        .store()
+        .find_vm_named(&vm_name)
+        .await
+        .unwrap()
+        .expect("in the inventory")
+}
+
 /// Retirement on the real stack: the decommission flow powers the VM off
 /// and deletes it through Prism, takes it out of its protection domain,
 /// deletes its host object from the real Icinga (read back over the raw
@@ -187,28 +217,13 @@ async fn an_approved_request_is_provisioned_on_prism_icinga_and_billing() {
 async fn a_decommission_deletes_deregisters_and_stops_billing_on_the_real_stack() {
     let Some(ic) = icinga() else { return };
     let s = stack(&ic, 62).await;
-    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
-    let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
+    let (ana, bea) = (ana(), bea());
     let svc = s.butler.requests();
-    let name = unique("old");
-    let r = svc.create(&ana, butler::demo::spec(&name)).await.unwrap();
-    let r = svc.submit(&ana, r.id, r.version).await.unwrap();
-    svc.approve(&bea, r.id, r.version).await.unwrap();
     let engine = s.butler.engine().expect("configured deployment provisions");
-    engine.run_until_idle().await.unwrap();
-    let vm_name = svc.get(&bea, r.id).await.unwrap().platform_vm_name();
+    let rec = provisioned(&s, "old").await;
+    let vm_name = rec.name.clone();
     let vm = s.sim.vm(&vm_name).expect("VM on the platform");
     assert!(host(&ic, &vm_name).await.is_some(), "registered first");
-    let rec = s
-        .butler
-        .vms()
-        .list(&ana, &Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .find(|v| v.name == vm_name)
-        .expect("in the inventory");
 
     let d = svc.decommission(&ana, rec.id).await.unwrap();
     svc.approve(&bea, d.id, d.version).await.unwrap();
@@ -242,23 +257,11 @@ async fn a_decommission_deletes_deregisters_and_stops_billing_on_the_real_stack(
 async fn a_retired_vm_is_kept_then_restored_on_the_real_stack() {
     let Some(ic) = icinga() else { return };
     let s = stack_with(&ic, 63, Duration::from_secs(7 * 86_400)).await;
-    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
-    let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
+    let (ana, bea) = (ana(), bea());
     let svc = s.butler.requests();
-    let name = unique("keep");
-    let r = svc.create(&ana, butler::demo::spec(&name)).await.unwrap();
-    let r = svc.submit(&ana, r.id, r.version).await.unwrap();
-    svc.approve(&bea, r.id, r.version).await.unwrap();
     let engine = s.butler.engine().expect("configured deployment provisions");
-    engine.run_until_idle().await.unwrap();
-    let vm_name = svc.get(&bea, r.id).await.unwrap().platform_vm_name();
-    let rec = s
-        .butler
-        .store()
-        .find_vm_named(&vm_name)
-        .await
-        .unwrap()
-        .unwrap();
+    let rec = provisioned(&s, "keep").await;
+    let vm_name = rec.name.clone();
     let d = svc.decommission(&ana, rec.id).await.unwrap();
     svc.approve(&bea, d.id, d.version).await.unwrap();
     engine.run_until_idle().await.unwrap();

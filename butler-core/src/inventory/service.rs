@@ -440,7 +440,12 @@ impl VmService {
         }
         // Every reader ended (a panicked one would have sent nothing more).
         while let Some(done) = tasks.join_next().await {
-            done.map_err(|e| ButlerError::Invalid(format!("a reconcile reader stopped: {e}")))?;
+            // A failure of Butler's own, not of the caller's input.
+            done.map_err(|e| {
+                ButlerError::Store(StoreError::Backend(
+                    format!("a reconcile reader stopped: {e}").into(),
+                ))
+            })?;
         }
         Ok(())
     }
