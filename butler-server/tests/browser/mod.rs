@@ -108,30 +108,48 @@ impl Browser {
         panic!("{css} never appeared: {last:?}");
     }
 
+    /// Runs `act` on the element `css` selects. An element of the page
+    /// being left (the find raced a navigation) goes stale before `act`
+    /// touched it: it is found again on the page that replaced it.
+    async fn on_element<F, Fut>(&self, css: &str, what: &str, act: F)
+    where
+        F: Fn(fantoccini::elements::Element) -> Fut,
+        Fut: std::future::Future<Output = Result<(), fantoccini::error::CmdError>>,
+    {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match act(self.find(css).await).await {
+                Ok(()) => return,
+                Err(e) if tries < 20 && e.to_string().contains("stale element") => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("{what} {css}: {e}"),
+            }
+        }
+    }
+
+    /// Types `text` into `css`, emptied first.
     pub async fn fill(&self, css: &str, text: &str) {
-        let e = self.find(css).await;
-        e.clear()
-            .await
-            .unwrap_or_else(|e| panic!("clear {css}: {e}"));
-        e.send_keys(text)
-            .await
-            .unwrap_or_else(|e| panic!("type {css}: {e}"));
+        self.on_element(css, "fill", |e| async move {
+            e.clear().await?;
+            e.send_keys(text).await
+        })
+        .await;
     }
 
     pub async fn choose(&self, css: &str, value: &str) {
-        self.find(css)
-            .await
-            .select_by_value(value)
-            .await
-            .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
+        self.on_element(
+            css,
+            "select",
+            |e| async move { e.select_by_value(value).await },
+        )
+        .await;
     }
 
     pub async fn click(&self, css: &str) {
-        self.find(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        self.on_element(css, "click", |e| async move { e.click().await.map(|_| ()) })
+            .await;
     }
 
     pub async fn text(&self, css: &str) -> String {
