@@ -257,3 +257,56 @@ async fn a_request_left_at_the_old_retire_step_still_finishes() {
     let rec = w.svc.store().get_vm(t.vm).await.unwrap();
     assert_eq!(rec.lifecycle, Lifecycle::Retired);
 }
+
+/// A VM record changed by someone else while a step runs (here the
+/// reconciler's power line, landing between the step's read and its
+/// write) is never overwritten: the step's success and its record change
+/// are refused together, the step runs again on the record as it is now,
+/// and both changes are kept.
+#[tokio::test]
+async fn a_record_changed_while_a_step_runs_sends_the_step_round_again_and_keeps_both() {
+    let store = Arc::new(butler::testing::FaultyStore::new(Arc::new(
+        MemoryStore::new(),
+    )));
+    let w = World::new(SimPlatform::demo(7), store.clone());
+    let r = w.decommission_approved("meddled").await;
+    let vm = r.kind.target().unwrap().vm;
+    store.before_call("update_request_with_vm", 1, move |s| async move {
+        let rec = s.get_vm(vm).await.unwrap();
+        let next = rec.next("butler", rec.created_at, "reconcile: power off");
+        s.update_vm(&next, rec.version).await.unwrap();
+    });
+    let e = w.engine(World::engine_config("e1"));
+    let summary = e.run_until_idle().await.unwrap();
+    let done = w.get(r.id).await;
+    assert_eq!(summary.completed, 1, "{summary:?} {:?}", done.history);
+    let rec = w.svc.store().get_vm(vm).await.unwrap();
+    assert_eq!(rec.lifecycle, Lifecycle::Retired);
+    let lines: Vec<&str> = rec.history.iter().map(|h| h.what.as_str()).collect();
+    for line in [
+        "reconcile: power off".to_string(),
+        format!("retiring by request {}", r.id),
+        format!("retired by request {}", r.id),
+    ] {
+        assert_eq!(
+            lines.iter().filter(|l| **l == line).count(),
+            1,
+            "{line:?} once in {lines:?}"
+        );
+    }
+    let log = w.svc.store().step_log(r.id).await.unwrap();
+    let power_off: Vec<_> = log
+        .iter()
+        .filter(|l| l.step == ProvisioningStep::PowerOff)
+        .map(|l| &l.phase)
+        .collect();
+    assert!(
+        matches!(
+            power_off.as_slice(),
+            [_, butler::store::StepPhase::Failed { reason, will_retry: true }, _, butler::store::StepPhase::Succeeded { .. }]
+                if reason.contains("changed while the step ran")
+        ),
+        "{power_off:?}"
+    );
+    w.assert_exactly_once(r.id).await;
+}

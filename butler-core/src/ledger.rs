@@ -4,6 +4,7 @@
 //! else of the request service.
 
 use crate::backend::Clock;
+use crate::engine::RecordWrite;
 use crate::error::ButlerError;
 use crate::notify::NotifyHub;
 use crate::request::{self, EngineAction, Request};
@@ -22,14 +23,16 @@ pub(crate) struct EngineLedger {
 
 impl EngineLedger {
     /// Records `action` on `r` (the version the engine holds), in the same
-    /// write as `log` and the line `opens` gives for the new version (the
-    /// `Started` line of the step it is to run next, if any). Returns the
-    /// new version and whether `opens` gave a line.
+    /// write as `log`, the line `opens` gives for the new version (the
+    /// `Started` line of the step it is to run next, if any) and the VM
+    /// record `record` holds. Returns the new version and whether `opens`
+    /// gave a line.
     pub(crate) async fn commit(
         &self,
         r: &Request,
         action: EngineAction,
         log: Option<StepLogEntry>,
+        record: Option<&RecordWrite>,
         opens: impl FnOnce(&Request) -> Option<StepLogEntry>,
     ) -> Result<(Request, bool), ButlerError> {
         let (next, _) = request::advance(r, action, self.clock.now())?;
@@ -39,7 +42,11 @@ impl EngineLedger {
         if let Some(hub) = &self.notify {
             hub.ready().await;
         }
-        if lines.is_empty() {
+        if let Some(w) = record {
+            self.store
+                .update_request_with_vm(&next, r.version, &lines, &w.record, &w.before)
+                .await?;
+        } else if lines.is_empty() {
             self.store.update_request(&next, r.version).await?;
         } else {
             self.store

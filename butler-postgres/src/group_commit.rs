@@ -275,6 +275,26 @@ impl Writer {
         Ok(())
     }
 
+    /// Writes `request` over `expected_version` with `log` on `c` (an open
+    /// transaction that writes more), outside the batches; its own answer.
+    /// The caller tells [`saw`](Self::saw) once the transaction commits.
+    pub(crate) async fn update_on(
+        &self,
+        c: &impl GenericClient,
+        request: &Request,
+        expected_version: u64,
+        log: &[StepLogEntry],
+    ) -> Result<(), StoreError> {
+        let id = big(request.id.0);
+        let row = RowWrite::new(request, expected_version, log, self.seen.get(id))?;
+        let written = write_many(c, &[&row]).await.map_err(pg)?;
+        if written.contains(&row.id) {
+            Ok(())
+        } else {
+            Err(refusal(c, &row).await)
+        }
+    }
+
     /// Takes or renews a lease; its generation when held.
     pub(crate) async fn acquire(&self, ask: LeaseAsk) -> Result<Option<u64>, StoreError> {
         self.ask(|r| Job::Acquire(ask, r)).await

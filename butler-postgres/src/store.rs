@@ -2,6 +2,7 @@ use crate::group_commit::{LeaseAsk, Writer};
 use crate::schema::SCHEMA;
 use async_trait::async_trait;
 use butler_core::auth::{User, UserAudit};
+use butler_core::inventory::VmRecord;
 use butler_core::migration::{GroupId, MigrationGroup, MigrationReport, RunId, VmReport};
 use butler_core::request::{HistoryEntry, Request, RequestId, RequestState};
 use butler_core::store::{
@@ -1016,4 +1017,26 @@ impl OutboxStore for PostgresStore {
     }
 }
 
-impl Store for PostgresStore {}
+#[async_trait]
+impl Store for PostgresStore {
+    async fn update_request_with_vm(
+        &self,
+        request: &Request,
+        expected_version: u64,
+        log: &[StepLogEntry],
+        vm: &VmRecord,
+        before: &VmRecord,
+    ) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        // The record first: its row is locked before the request's, as a
+        // lone record update would lock it.
+        crate::vms::update_on(&tx, vm, before.version).await?;
+        self.writer
+            .update_on(&tx, request, expected_version, log)
+            .await?;
+        tx.commit().await.map_err(pg)?;
+        self.writer.saw(request);
+        Ok(())
+    }
+}

@@ -47,6 +47,30 @@ async fn opt_row(
     c.query_opt_c(&s.sql, &refs(&b)).await.map_err(pg)
 }
 
+/// Replaces `vm` over `expected_version` on `c` (a connection or an open
+/// transaction): `Conflict` when stale, `NotFound` when there is none.
+pub(crate) async fn update_on(
+    c: &(impl Cached + Sync),
+    vm: &VmRecord,
+    expected_version: u64,
+) -> Result<(), StoreError> {
+    let update = vms::update(D, vm, expected_version)?;
+    let changed = execute(c, &update).await.map_err(|e| {
+        if is(&e, &SqlState::UNIQUE_VIOLATION) {
+            StoreError::AlreadyExists(format!("a VM named {:?}", vm.name))
+        } else {
+            pg(e)
+        }
+    })?;
+    if changed == 1 {
+        return Ok(());
+    }
+    Err(match opt_row(c, &vms::version(D, vm.id)).await? {
+        Some(row) => StoreError::vm_conflict(vm.id, expected_version, num(row.get(0))),
+        None => StoreError::NotFound(format!("VM record {}", vm.id)),
+    })
+}
+
 #[async_trait]
 impl VmStore for PostgresStore {
     async fn next_vm_id(&self) -> Result<VmId, StoreError> {
@@ -92,26 +116,8 @@ impl VmStore for PostgresStore {
     }
 
     async fn update_vm(&self, vm: &VmRecord, expected_version: u64) -> Result<(), StoreError> {
-        let update = vms::update(D, vm, expected_version)?;
         let c = self.client().await?;
-        let changed = execute(&c, &update).await.map_err(|e| {
-            if is(&e, &SqlState::UNIQUE_VIOLATION) {
-                StoreError::AlreadyExists(format!("a VM named {:?}", vm.name))
-            } else {
-                pg(e)
-            }
-        })?;
-        if changed == 1 {
-            return Ok(());
-        }
-        Err(match opt_row(&c, &vms::version(D, vm.id)).await? {
-            Some(row) => StoreError::Conflict {
-                what: format!("VM record {}", vm.id),
-                expected: expected_version,
-                found: num(row.get(0)),
-            },
-            None => StoreError::NotFound(format!("VM record {}", vm.id)),
-        })
+        update_on(&c, vm, expected_version).await
     }
 
     async fn list_vms(&self, query: &VmQuery) -> Result<Page<VmRecord>, StoreError> {

@@ -4,7 +4,7 @@
 //! the same name with another platform id, a registration of another VM,
 //! are left alone. The order is [`crate::request::flow::DECOMMISSION`].
 
-use super::flow::{permanent, Backends, StepAction, StepCtx, StepFault, StepOutcome};
+use super::flow::{permanent, Backends, RecordWrite, StepAction, StepCtx, StepFault, StepOutcome};
 use crate::backend::{BillingStop, Capability, PowerState, ShutDown, VmInfo};
 use crate::inventory::Lifecycle;
 use crate::request::{ProvisioningStep, RequestKind, Target};
@@ -54,13 +54,6 @@ pub(super) fn target<'a>(cx: &'a StepCtx<'a>) -> Result<&'a Target, StepFault> {
     })
 }
 
-pub(super) fn store_fault(what: &str, e: crate::store::StoreError) -> StepFault {
-    StepFault {
-        retryable: e.is_retryable() || matches!(e, crate::store::StoreError::Conflict { .. }),
-        reason: format!("cannot {what} in the inventory: {e}"),
-    }
-}
-
 impl Backends {
     /// The target as the platform reports it; `None` once it is gone (or
     /// the name now belongs to another VM, which is never touched).
@@ -72,35 +65,45 @@ impl Backends {
             .filter(|vm| vm.uuid == t.platform_id))
     }
 
+    /// The record moved to `to` (with `power`, when known), to be written
+    /// with the step's success; `None` when it is there already.
     async fn lifecycle(
         &self,
         cx: &StepCtx<'_>,
         to: Lifecycle,
         power: Option<PowerState>,
         what: &str,
-    ) -> Result<bool, StepFault> {
+    ) -> Result<Option<RecordWrite>, StepFault> {
         let t = target(cx)?;
         let note = format!("{what} by request {}", cx.request.id);
-        crate::inventory::move_lifecycle(
-            self.store.as_ref(),
-            t.vm,
-            to,
-            power,
-            crate::auth::ENGINE_NAME,
-            self.clock.now(),
-            &note,
-        )
+        self.plan_record(t.vm, &note, |r| {
+            if r.lifecycle == to {
+                return false;
+            }
+            r.lifecycle = to;
+            if let Some(p) = power {
+                r.power = p;
+            }
+            true
+        })
         .await
-        .map_err(|e| store_fault("record the VM", e))
     }
 
-    /// Marks the record retiring, then powers the VM off: a guest shutdown
-    /// first, a hard power-off once `shutdown_wait` has passed (its disks
-    /// are about to be deleted, so nothing is lost that the owner kept).
+    /// Powers the VM off (a guest shutdown first, a hard power-off once
+    /// `shutdown_wait` has passed: its disks are about to be deleted, so
+    /// nothing is lost that the owner kept) and records it retiring with
+    /// the step's success. The record is read after the platform's work,
+    /// so a change made meanwhile rarely sends the step round again.
     async fn power_off(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
-        let t = target(cx)?;
-        self.lifecycle(cx, Lifecycle::Retiring, None, "retiring")
+        let done = self.powered_off(cx).await?;
+        let retiring = self
+            .lifecycle(cx, Lifecycle::Retiring, None, "retiring")
             .await?;
+        Ok(done.recording(retiring))
+    }
+
+    async fn powered_off(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
+        let t = target(cx)?;
         let Some(vm) = self.target_vm(t).await? else {
             return Ok(StepOutcome::done("already gone from the platform"));
         };
@@ -246,17 +249,19 @@ impl Backends {
         self.retired(cx, &deleted).await
     }
 
-    /// Records the VM retired once it is gone (part of the delete step: a
-    /// repeated step finds the VM gone and the record retired already).
+    /// Records the VM retired once it is gone, with the delete step's
+    /// success (a repeated step finds the VM gone and the record retired
+    /// already).
     async fn retired(&self, cx: &StepCtx<'_>, gone: &str) -> Result<StepOutcome, StepFault> {
         let moved = self
             .lifecycle(cx, Lifecycle::Retired, Some(PowerState::Off), "retired")
             .await?;
-        Ok(StepOutcome::done(if moved {
+        let detail = if moved.is_some() {
             format!("{gone}; recorded retired in the inventory")
         } else {
             format!("{gone}; already recorded retired")
-        }))
+        };
+        Ok(StepOutcome::done(detail).recording(moved))
     }
 
     /// Keeps the VM powered off for the grace period instead of deleting
@@ -271,30 +276,22 @@ impl Backends {
             "kept powered off until {} (grace period): restore it until then, deleted after",
             until.format("%Y-%m-%d %H:%M UTC")
         );
-        crate::inventory::amend(
-            self.store.as_ref(),
-            t.vm,
-            crate::auth::ENGINE_NAME,
-            now,
-            &what,
-            |r| {
-                if r.kept_until.is_some() || r.lifecycle != Lifecycle::Retiring {
+        // The first date written stands, so a repeated step does not move it.
+        let mut kept = until;
+        let write = self
+            .plan_record(t.vm, &what, |r| {
+                if let Some(first) = r.kept_until {
+                    kept = first;
+                    return false;
+                }
+                if r.lifecycle != Lifecycle::Retiring {
                     return false;
                 }
                 r.kept_until = Some(until);
                 r.power = PowerState::Off;
                 true
-            },
-        )
-        .await
-        .map_err(|e| store_fault("record the grace period", e))?;
-        let kept = self
-            .store
-            .get_vm(t.vm)
-            .await
-            .map_err(|e| store_fault("read the VM", e))?
-            .kept_until
-            .unwrap_or(until);
+            })
+            .await?;
         Ok(StepOutcome {
             vm_uuid: None,
             detail: format!(
@@ -302,6 +299,7 @@ impl Backends {
                 kept.format("%Y-%m-%d %H:%M UTC")
             ),
             output: serde_json::json!({ KEPT_UNTIL: kept }),
+            record: write,
         })
     }
 

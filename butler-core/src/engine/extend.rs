@@ -3,7 +3,7 @@
 //! a value is its own look-up: a repeated step finds it set. The order is
 //! [`crate::request::flow::EXTEND_LEASE`].
 
-use super::decommission::{store_fault, target};
+use super::decommission::target;
 use super::flow::{permanent, Backends, StepAction, StepCtx, StepFault, StepOutcome};
 use crate::request::{ProvisioningStep, RequestKind};
 
@@ -24,13 +24,8 @@ impl Backends {
         let t = target(cx)?;
         let until = e.until;
         let what = format!("lease extended to {until} by request {}", cx.request.id);
-        let moved = crate::inventory::amend(
-            self.store.as_ref(),
-            t.vm,
-            crate::auth::ENGINE_NAME,
-            self.clock.now(),
-            &what,
-            |rec| {
+        let moved = self
+            .plan_record(t.vm, &what, |rec| {
                 // Set already, or retired meanwhile: nothing to move.
                 if rec.lease_end == Some(until)
                     || rec.lifecycle == crate::inventory::Lifecycle::Retired
@@ -43,13 +38,12 @@ impl Backends {
                     rec.lease_extension = None;
                 }
                 true
-            },
-        )
-        .await
-        .map_err(|err| store_fault("record the lease end", err))?;
-        Ok(StepOutcome::done(match moved {
+            })
+            .await?;
+        let detail = match moved {
             Some(_) => format!("the lease now ends on {until}"),
             None => format!("the lease already ends on {until}, or the VM is retired"),
-        }))
+        };
+        Ok(StepOutcome::done(detail).recording(moved))
     }
 }

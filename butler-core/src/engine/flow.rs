@@ -5,6 +5,7 @@
 
 use super::EngineConfig;
 use crate::backend::{BackendError, Billing, Clock, ClusterBackend, Monitor};
+use crate::inventory::{VmId, VmRecord};
 use crate::request::{ProvisioningStep, Request};
 use crate::store::{StepLogEntry, StepPhase};
 use chrono::{DateTime, Utc};
@@ -42,6 +43,9 @@ pub(crate) struct StepOutcome {
     /// The step's output for later steps, kept in the step log
     /// (`serde_json::Value::Null`: none).
     pub(crate) output: serde_json::Value,
+    /// The step's change to a VM record, written in the same store write
+    /// as the step's success (`None`: nothing to record).
+    pub(crate) record: Option<RecordWrite>,
 }
 
 impl StepOutcome {
@@ -51,7 +55,48 @@ impl StepOutcome {
             vm_uuid: None,
             detail: detail.into(),
             output: serde_json::Value::Null,
+            record: None,
         }
+    }
+
+    /// This outcome, with `record` written when the step's success is.
+    pub(crate) fn recording(self, record: Option<RecordWrite>) -> StepOutcome {
+        StepOutcome { record, ..self }
+    }
+}
+
+/// A VM record as a step leaves it, and the version it was read at: the
+/// executor writes it with the step's success
+/// ([`crate::store::Store::update_request_with_vm`]). When the record
+/// changed meanwhile (the reconciler, an owner's power request) the write
+/// is refused and the step runs again, reading it afresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RecordWrite {
+    pub(crate) record: VmRecord,
+    /// The record as the step read it.
+    pub(crate) before: VmRecord,
+}
+
+impl Backends {
+    /// The record `id` with `what` by the engine in its history, and
+    /// `edit`ed; `None` when `edit` answers that there is nothing to do (a
+    /// repeated step).
+    pub(crate) async fn plan_record(
+        &self,
+        id: VmId,
+        what: &str,
+        edit: impl FnOnce(&mut VmRecord) -> bool,
+    ) -> Result<Option<RecordWrite>, StepFault> {
+        let stored = self
+            .store
+            .get_vm(id)
+            .await
+            .map_err(|e| store_fault("read the VM", e))?;
+        let mut record = stored.next(crate::auth::ENGINE_NAME, self.clock.now(), what);
+        Ok(edit(&mut record).then_some(RecordWrite {
+            record,
+            before: stored,
+        }))
     }
 }
 
@@ -68,6 +113,15 @@ impl From<BackendError> for StepFault {
             retryable: e.is_retryable(),
             reason: e.to_string(),
         }
+    }
+}
+
+/// A store failure as a step's fault: retried when passing (a conflict
+/// included: the step reads afresh).
+fn store_fault(what: &str, e: crate::store::StoreError) -> StepFault {
+    StepFault {
+        retryable: e.is_retryable() || matches!(e, crate::store::StoreError::Conflict { .. }),
+        reason: format!("cannot {what} in the inventory: {e}"),
     }
 }
 

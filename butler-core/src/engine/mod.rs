@@ -47,6 +47,7 @@ use crate::request::{EngineAction, ProvisioningStep, Request, RequestId, Request
 use crate::service::RequestService;
 use crate::store::{StepLogEntry, StepPhase, StoreError};
 use chrono::{DateTime, Utc};
+pub(crate) use flow::RecordWrite;
 use flow::{Backends, StepCtx, StepFault, StepOutputs};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -515,7 +516,7 @@ impl Engine {
                 RequestState::Approved => {
                     let opens = |next: &Request| self.opening(next, generation, lease_until);
                     self.ledger
-                        .commit(&r, EngineAction::StartProvisioning, None, opens)
+                        .commit(&r, EngineAction::StartProvisioning, None, None, opens)
                         .await?
                 }
                 RequestState::Provisioning => {
@@ -648,7 +649,7 @@ impl Engine {
                 self.log(&r, step, attempt, StepPhase::Started, lease)
                     .await?;
             }
-            let mut result = match (self.hook(r.id, HookPoint::Before(step))?, &action) {
+            let result = match (self.hook(r.id, HookPoint::Before(step))?, &action) {
                 (HookAction::Fail, _) => Err(StepFault {
                     retryable: true,
                     reason: format!("injected failure before {step}"),
@@ -670,11 +671,9 @@ impl Engine {
                     result
                 }
             };
-            if let Ok(out) = &mut result {
-                outputs.record(step, out.output.clone());
-            }
-            match result {
+            let fault = match result {
                 Ok(out) => {
+                    outputs.record(step, out.output.clone());
                     tracing::info!(request = %r.id, %step, attempt, detail = ?out.detail, "step done");
                     let line = self.log_line(
                         step,
@@ -691,53 +690,73 @@ impl Engine {
                         note: Some(out.detail),
                     };
                     let opens = |next: &Request| self.opening(next, lease, lease_until);
-                    return Ok(self.ledger.commit(&r, done, Some(line), opens).await?);
-                }
-                Err(fault) => {
-                    let delay = self
-                        .config
-                        .retry
-                        .delay(attempt, r.id.0.wrapping_mul(31).wrapping_add(step as u64));
-                    let wake = crate::backend::after(clock.now(), delay);
-                    let will_retry = fault.retryable
-                        && attempt < self.config.retry.max_attempts
-                        && wake < deadline;
-                    tracing::warn!(request = %r.id, %step, attempt, will_retry, reason = ?fault.reason, "step failed");
-                    let line = self.log_line(
-                        step,
-                        attempt,
-                        StepPhase::Failed {
-                            reason: fault.reason.clone(),
-                            will_retry,
-                        },
-                        lease,
-                    );
-                    let action = if will_retry {
-                        EngineAction::StepRetry {
-                            step,
-                            reason: fault.reason,
+                    let record = out.record.as_ref();
+                    match self
+                        .ledger
+                        .commit(&r, done, Some(line), record, opens)
+                        .await
+                    {
+                        Ok(next) => return Ok(next),
+                        // Changed meanwhile (the reconciler, an owner's
+                        // power request): nothing was written, and the
+                        // step runs again on the record as it is now.
+                        Err(ButlerError::Conflict(e))
+                            if record.is_some_and(|w| e.is_vm_conflict(w.record.id)) =>
+                        {
+                            StepFault {
+                                retryable: true,
+                                reason: format!("the VM record changed while the step ran: {e}"),
+                            }
                         }
-                    } else if fault.retryable {
-                        // A passing failure the policy ran out on: say so,
-                        // so nobody reads it as the platform's refusal.
-                        EngineAction::Fail {
-                            step,
-                            reason: format!("retries exhausted: {}", fault.reason),
-                        }
-                    } else {
-                        EngineAction::Fail {
-                            step,
-                            reason: fault.reason,
-                        }
-                    };
-                    // A retry logs its own start after the back-off.
-                    (r, _) = self.ledger.commit(&r, action, Some(line), |_| None).await?;
-                    if !will_retry {
-                        return Ok((r, false));
+                        Err(e) => return Err(e.into()),
                     }
-                    clock.sleep(delay).await;
                 }
+                Err(fault) => fault,
+            };
+            let delay = self
+                .config
+                .retry
+                .delay(attempt, r.id.0.wrapping_mul(31).wrapping_add(step as u64));
+            let wake = crate::backend::after(clock.now(), delay);
+            let will_retry =
+                fault.retryable && attempt < self.config.retry.max_attempts && wake < deadline;
+            tracing::warn!(request = %r.id, %step, attempt, will_retry, reason = ?fault.reason, "step failed");
+            let line = self.log_line(
+                step,
+                attempt,
+                StepPhase::Failed {
+                    reason: fault.reason.clone(),
+                    will_retry,
+                },
+                lease,
+            );
+            let action = if will_retry {
+                EngineAction::StepRetry {
+                    step,
+                    reason: fault.reason,
+                }
+            } else if fault.retryable {
+                // A passing failure the policy ran out on: say so,
+                // so nobody reads it as the platform's refusal.
+                EngineAction::Fail {
+                    step,
+                    reason: format!("retries exhausted: {}", fault.reason),
+                }
+            } else {
+                EngineAction::Fail {
+                    step,
+                    reason: fault.reason,
+                }
+            };
+            // A retry logs its own start after the back-off.
+            (r, _) = self
+                .ledger
+                .commit(&r, action, Some(line), None, |_| None)
+                .await?;
+            if !will_retry {
+                return Ok((r, false));
             }
+            clock.sleep(delay).await;
         }
     }
 

@@ -45,6 +45,7 @@ fn made(uuid: String, detail: String) -> StepOutcome {
         output: serde_json::json!({ VM_UUID: uuid }),
         vm_uuid: Some(uuid),
         detail,
+        record: None,
     }
 }
 

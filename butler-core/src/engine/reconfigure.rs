@@ -5,7 +5,7 @@
 //! request's target id only and looks its effect up first. The order is
 //! [`crate::request::flow::RECONFIGURE`].
 
-use super::decommission::{store_fault, target};
+use super::decommission::target;
 use super::flow::{permanent, Backends, StepAction, StepCtx, StepFault, StepOutcome};
 use super::provisioning::billed;
 use crate::backend::{Capability, PowerChange, PowerState, VmReconfig};
@@ -123,6 +123,7 @@ impl Backends {
             vm_uuid: None,
             detail,
             output: serde_json::json!({ WAS_ON: was_on, POWER_OFF: power_off }),
+            record: None,
         })
     }
 
@@ -229,13 +230,8 @@ impl Backends {
         let (t, r) = (target(cx)?, cx.request);
         let to = wanted(r);
         let what = format!("changed by request {}", r.id);
-        let changed = crate::inventory::amend(
-            self.store.as_ref(),
-            t.vm,
-            crate::auth::ENGINE_NAME,
-            self.clock.now(),
-            &what,
-            |rec| {
+        let changed = self
+            .plan_record(t.vm, &what, |rec| {
                 if rec.last_change == Some(r.id) {
                     return false;
                 }
@@ -248,14 +244,13 @@ impl Backends {
                 rec.drift
                     .retain(|d| !matches!(d, crate::inventory::Drift::Resized { .. }));
                 true
-            },
-        )
-        .await
-        .map_err(|e| store_fault("record the change", e))?;
-        Ok(StepOutcome::done(if changed.is_some() {
+            })
+            .await?;
+        let detail = if changed.is_some() {
             "recorded in the inventory"
         } else {
             "already recorded"
-        }))
+        };
+        Ok(StepOutcome::done(detail).recording(changed))
     }
 }

@@ -5,7 +5,7 @@
 //! the request's [`Target`](crate::request::Target) only. The order is
 //! [`crate::request::flow::RESTORE`].
 
-use super::decommission::{store_fault, target};
+use super::decommission::target;
 use super::flow::{permanent, Backends, StepAction, StepCtx, StepFault, StepOutcome};
 use crate::backend::{PowerChange, PowerState};
 use crate::inventory::Lifecycle;
@@ -116,13 +116,8 @@ impl Backends {
     async fn reactivate(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         let t = target(cx)?;
         let note = format!("restored by request {}", cx.request.id);
-        let moved = crate::inventory::amend(
-            self.store.as_ref(),
-            t.vm,
-            crate::auth::ENGINE_NAME,
-            self.clock.now(),
-            &note,
-            |r| {
+        let moved = self
+            .plan_record(t.vm, &note, |r| {
                 if r.lifecycle != Lifecycle::Retiring {
                     return false;
                 }
@@ -132,14 +127,13 @@ impl Backends {
                 r.restore = None;
                 r.restores += 1;
                 true
-            },
-        )
-        .await
-        .map_err(|e| store_fault("record the VM active", e))?;
-        Ok(StepOutcome::done(if moved.is_some() {
+            })
+            .await?;
+        let detail = if moved.is_some() {
             "recorded active in the inventory"
         } else {
             "already recorded active"
-        }))
+        };
+        Ok(StepOutcome::done(detail).recording(moved))
     }
 }

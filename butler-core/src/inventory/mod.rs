@@ -19,7 +19,7 @@ pub use record::{
     PowerRequest, VmEvent, VmId, VmQuery, VmRecord, VmShape,
 };
 pub(crate) use service::{
-    amend, move_lifecycle, next_page, record_migration, record_migration_power, replace_quietly,
+    amend, next_page, record_migration, record_migration_power, replace_quietly,
 };
 pub use service::{InventoryConfig, PowerOutcome, ReconcileSummary, ReconcilerHandle, VmService};
 

@@ -614,32 +614,6 @@ async fn read_range(
     }
 }
 
-/// Moves the record `id` to `lifecycle` (with `power`, when known), adding
-/// `what` by `actor` to its history, unless it is there already (a
-/// repeated step changes nothing); `true` when this call moved it.
-pub(crate) async fn move_lifecycle(
-    store: &dyn Store,
-    id: VmId,
-    lifecycle: Lifecycle,
-    power: Option<crate::backend::PowerState>,
-    actor: &str,
-    at: chrono::DateTime<chrono::Utc>,
-    what: &str,
-) -> Result<bool, StoreError> {
-    let moved = amend(store, id, actor, at, what, |r| {
-        if r.lifecycle == lifecycle {
-            return false;
-        }
-        r.lifecycle = lifecycle;
-        if let Some(p) = power {
-            r.power = p;
-        }
-        true
-    })
-    .await?;
-    Ok(moved.is_some())
-}
-
 /// Changes the record `id` with `edit`, adding `what` by `actor` to its
 /// history; `edit` answers `false` when there is nothing to do (a repeated
 /// step), and nothing is written. The new record when this call changed

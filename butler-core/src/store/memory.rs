@@ -291,25 +291,8 @@ impl VmStore for MemoryStore {
 
     async fn update_vm(&self, vm: &VmRecord, expected_version: u64) -> Result<(), StoreError> {
         let mut g = self.lock();
-        let Some(stored) = g.vms.get(&vm.id) else {
-            return Err(StoreError::NotFound(format!("VM record {}", vm.id)));
-        };
-        if stored.version != expected_version {
-            return Err(StoreError::Conflict {
-                what: format!("VM record {}", vm.id),
-                expected: expected_version,
-                found: stored.version,
-            });
-        }
-        if stored.name != vm.name {
-            if g.vm_names.contains_key(&vm.name) {
-                return Err(StoreError::AlreadyExists(format!("VM named {:?}", vm.name)));
-            }
-            let old = stored.name.clone();
-            g.vm_names.remove(&old);
-            g.vm_names.insert(vm.name.clone(), vm.id);
-        }
-        g.vms.insert(vm.id, vm.clone());
+        check_vm(&g, vm, expected_version)?;
+        put_vm(&mut g, vm);
         Ok(())
     }
 
@@ -720,7 +703,57 @@ impl OutboxStore for MemoryStore {
     }
 }
 
-impl Store for MemoryStore {}
+#[async_trait]
+impl Store for MemoryStore {
+    async fn update_request_with_vm(
+        &self,
+        request: &Request,
+        expected_version: u64,
+        log: &[StepLogEntry],
+        vm: &VmRecord,
+        before: &VmRecord,
+    ) -> Result<(), StoreError> {
+        // Under one lock, every check before any change.
+        let mut g = self.lock();
+        check_vm(&g, vm, before.version)?;
+        replace(&mut g, request, expected_version)?;
+        put_vm(&mut g, vm);
+        g.step_logs
+            .entry(request.id)
+            .or_default()
+            .extend_from_slice(log);
+        Ok(())
+    }
+}
+
+/// Whether `vm` may replace the stored record: it is there at
+/// `expected_version`, and a new name is free.
+fn check_vm(g: &Inner, vm: &VmRecord, expected_version: u64) -> Result<(), StoreError> {
+    let Some(stored) = g.vms.get(&vm.id) else {
+        return Err(StoreError::NotFound(format!("VM record {}", vm.id)));
+    };
+    if stored.version != expected_version {
+        return Err(StoreError::vm_conflict(
+            vm.id,
+            expected_version,
+            stored.version,
+        ));
+    }
+    if stored.name != vm.name && g.vm_names.contains_key(&vm.name) {
+        return Err(StoreError::AlreadyExists(format!("VM named {:?}", vm.name)));
+    }
+    Ok(())
+}
+
+/// Replaces the record [`check_vm`] accepted.
+fn put_vm(g: &mut Inner, vm: &VmRecord) {
+    if let Some(old) = g.vms.insert(vm.id, vm.clone()) {
+        if old.name != vm.name {
+            g.vm_names.remove(&old.name);
+            g.vm_names.insert(vm.name.clone(), vm.id);
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

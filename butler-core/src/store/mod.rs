@@ -160,6 +160,29 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// The conflict an update of VM record `id` gets when the stored
+    /// version `found` is not the `expected` one (every store answers a
+    /// stale record with it).
+    pub fn vm_conflict(id: VmId, expected: u64, found: u64) -> StoreError {
+        StoreError::Conflict {
+            what: vm_label(id),
+            expected,
+            found,
+        }
+    }
+
+    /// Whether this is the conflict of an update of VM record `id`
+    /// ([`StoreError::vm_conflict`]).
+    pub fn is_vm_conflict(&self, id: VmId) -> bool {
+        matches!(self, StoreError::Conflict { what, .. } if *what == vm_label(id))
+    }
+}
+
+fn vm_label(id: VmId) -> String {
+    format!("VM record {id}")
+}
+
 /// `Ok` when the stored version `found` is the `expected` one, else the
 /// conflict naming `what` (made only then).
 pub(crate) fn expect_version(
@@ -605,6 +628,7 @@ pub trait OutboxStore: Send + Sync {
 ///
 /// Every update carries the version the caller read; a store must refuse a
 /// stale one with [`StoreError::Conflict`] atomically (no read-then-write race).
+#[async_trait]
 pub trait Store:
     RequestStore + FlowStore + GroupStore + ReportStore + VmStore + UserStore + KeyStore + OutboxStore
 {
@@ -617,5 +641,31 @@ pub trait Store:
     /// answer within the call (like [`MemoryStore`]) need do nothing.
     fn report_waits_to(&self, clock: std::sync::Arc<dyn crate::backend::Clock>) {
         let _ = clock;
+    }
+
+    /// [`FlowStore::update_request_with_log`] and
+    /// [`VmStore::update_vm`] as one atomic write: the engine records a
+    /// step's change to the inventory (a VM retiring, retired, restored,
+    /// resized) in the same write as the step's success, so neither is
+    /// ever stored without the other. `vm` replaces the record only if it
+    /// is stored as `before` (the record as the caller read it: its
+    /// version is checked, and a store may write only the columns that
+    /// differ from it). Both versions are checked before anything is
+    /// written; a stale record is refused with the conflict
+    /// [`StoreError::is_vm_conflict`] recognises, a stale request with the
+    /// request's. The default writes the record, then the request (a crash
+    /// between them leaves a record change whose step runs again and finds
+    /// it made); the stores Butler ships override it with one transaction.
+    async fn update_request_with_vm(
+        &self,
+        request: &Request,
+        expected_version: u64,
+        log: &[StepLogEntry],
+        vm: &VmRecord,
+        before: &VmRecord,
+    ) -> Result<(), StoreError> {
+        self.update_vm(vm, before.version).await?;
+        self.update_request_with_log(request, expected_version, log)
+            .await
     }
 }

@@ -42,8 +42,13 @@ pub struct FaultyStore {
 struct Plan {
     calls: HashMap<&'static str, u64>,
     fail_at: HashMap<&'static str, Vec<u64>>,
+    before: HashMap<(&'static str, u64), Meddling>,
     failures: u64,
 }
+
+/// What another writer does to the inner store just before a call.
+type Meddling = Box<dyn FnOnce(Arc<dyn Store>) -> BoxFuture + Send>;
+type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 impl FaultyStore {
     /// A store that fails nothing until told to.
@@ -60,6 +65,20 @@ impl FaultyStore {
         self.lock().fail_at.entry(operation).or_default().push(nth);
     }
 
+    /// Runs `meddle` on the inner store just before the `nth` call of
+    /// `operation` reaches it, once: another writer's change landing
+    /// between what a caller read and what it writes (the reconciler
+    /// changing a VM record while a step runs, say).
+    pub fn before_call<F, Fut>(&self, operation: &'static str, nth: u64, meddle: F)
+    where
+        F: FnOnce(Arc<dyn Store>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.lock()
+            .before
+            .insert((operation, nth), Box::new(move |s| Box::pin(meddle(s))));
+    }
+
     /// How many calls failed by plan so far.
     pub fn failures(&self) -> u64 {
         self.lock().failures
@@ -69,7 +88,16 @@ impl FaultyStore {
         self.plan.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn gate(&self, operation: &'static str) -> Result<(), StoreError> {
+    async fn gate(&self, operation: &'static str) -> Result<(), StoreError> {
+        let meddling = self.count(operation)?;
+        if let Some(meddle) = meddling {
+            meddle(self.inner.clone()).await;
+        }
+        Ok(())
+    }
+
+    /// Counts the call; its planned failure, or what meddles before it.
+    fn count(&self, operation: &'static str) -> Result<Option<Meddling>, StoreError> {
         let mut plan = self.lock();
         let n = {
             let count = plan.calls.entry(operation).or_insert(0);
@@ -87,7 +115,7 @@ impl FaultyStore {
                 format!("injected failure of {operation} call {n}").into(),
             ));
         }
-        Ok(())
+        Ok(plan.before.remove(&(operation, n)))
     }
 }
 
@@ -105,7 +133,7 @@ macro_rules! forward {
         impl $port for FaultyStore {
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                    self.gate(stringify!($name))?;
+                    self.gate(stringify!($name)).await?;
                     self.inner.$name($($arg),*).await
                 }
             )*
@@ -113,9 +141,24 @@ macro_rules! forward {
     };
 }
 
+#[async_trait::async_trait]
 impl Store for FaultyStore {
     fn report_waits_to(&self, clock: Arc<dyn crate::backend::Clock>) {
         self.inner.report_waits_to(clock)
+    }
+
+    async fn update_request_with_vm(
+        &self,
+        request: &Request,
+        expected_version: u64,
+        log: &[StepLogEntry],
+        vm: &VmRecord,
+        before: &VmRecord,
+    ) -> Result<(), StoreError> {
+        self.gate("update_request_with_vm").await?;
+        self.inner
+            .update_request_with_vm(request, expected_version, log, vm, before)
+            .await
     }
 }
 

@@ -51,12 +51,16 @@ pub async fn run_all(store: &dyn Store) {
 }
 
 mod vms;
-pub use vms::{vm_lists_filter_page_and_order, vm_records_are_unique_versioned_and_round_trip};
+pub use vms::{
+    sample_vm, step_and_record_change_are_one_write, vm_lists_filter_page_and_order,
+    vm_records_are_unique_versioned_and_round_trip,
+};
 
 /// The [`VmStore`](crate::store::VmStore) port: the inventory.
 pub async fn vms(store: &dyn Store) {
     vm_records_are_unique_versioned_and_round_trip(store).await;
     vm_lists_filter_page_and_order(store).await;
+    step_and_record_change_are_one_write(store).await;
 }
 
 /// The [`RequestStore`](crate::store::RequestStore) port: ids, rows,

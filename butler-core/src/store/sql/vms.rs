@@ -148,6 +148,20 @@ const INDEXED: [&str; 6] = [
     "notices_pending",
 ];
 
+/// The indexed columns of `vm` as [`indexed`] reads them from its stored
+/// row: what a caller that read the record passes to [`update_changed`]
+/// instead of reading them again.
+pub fn indexed_values(vm: &VmRecord) -> Vec<Param> {
+    vec![
+        Param::Text(vm.name.clone()),
+        Param::Text(vm.owner.clone()),
+        Param::Text(vm.cluster.clone()),
+        Param::Text(vm.lifecycle.as_str().into()),
+        Param::OptText(vm.lease_end.map(|d| d.to_string())),
+        Param::Bool(!vm.outbox.is_empty()),
+    ]
+}
+
 /// The version and the indexed columns of record `id` (name, owner,
 /// cluster, lifecycle, lease end, notices pending), as stored.
 pub fn indexed(d: Dialect, id: VmId) -> Statement {

@@ -9,6 +9,7 @@ use super::{
     UserStore,
 };
 use crate::auth::{User, UserAudit};
+use crate::inventory::VmRecord;
 use crate::migration::{
     GroupError, GroupId, GroupVmsEdit, GroupVmsEdited, MigrationGroup, MigrationReport, RunId,
     VmReport,
@@ -948,7 +949,30 @@ impl OutboxStore for SqliteStore {
     }
 }
 
+#[async_trait]
 impl Store for SqliteStore {
+    async fn update_request_with_vm(
+        &self,
+        request: &Request,
+        expected_version: u64,
+        log: &[StepLogEntry],
+        vm: &VmRecord,
+        before: &VmRecord,
+    ) -> Result<(), StoreError> {
+        let write = vms::VmWrite::over(vm, before)?;
+        let (r, body, history) = split(request.clone())?;
+        let lines = log.iter().map(json).collect::<Result<Vec<_>, _>>()?;
+        // One job, one savepoint: a refusal of either rolls both back.
+        self.with(move |c| {
+            write.run(c)?;
+            for line in &lines {
+                insert_log(c, r.id, line)?;
+            }
+            update_row(c, &r, &body, &history, expected_version)
+        })
+        .await
+    }
+
     fn report_waits_to(&self, clock: Arc<dyn crate::backend::Clock>) {
         // Real clocks ignore outside waits: only a virtual one is kept.
         if clock.is_virtual() {

@@ -41,6 +41,97 @@ fn one<T: rusqlite::types::FromSql>(
         .map_err(backend)
 }
 
+/// A record's update, encoded on the caller (not on the store thread that
+/// every request shares), to run on the connection.
+pub(super) struct VmWrite {
+    id: VmId,
+    name: String,
+    values: Vec<Param>,
+    expected: u64,
+    /// The stored indexed columns, when the caller read the record (else
+    /// read on the store thread).
+    stored: Option<Vec<Param>>,
+}
+
+impl VmWrite {
+    pub(super) fn new(vm: &VmRecord, expected: u64) -> Result<VmWrite, StoreError> {
+        Ok(VmWrite {
+            id: vm.id,
+            name: vm.name.clone(),
+            values: vms::row(vm)?,
+            expected,
+            stored: None,
+        })
+    }
+
+    /// `vm` over `before`, the record as its caller read it: the indexed
+    /// columns are known, so the store thread runs the update alone.
+    pub(super) fn over(vm: &VmRecord, before: &VmRecord) -> Result<VmWrite, StoreError> {
+        Ok(VmWrite {
+            stored: Some(vms::indexed_values(before)),
+            ..VmWrite::new(vm, before.version)?
+        })
+    }
+
+    /// Checks the stored version, then sets the body and only the indexed
+    /// columns whose values changed.
+    pub(super) fn run(self, c: &Connection) -> Result<(), StoreError> {
+        let VmWrite {
+            id,
+            name,
+            values,
+            expected,
+            stored,
+        } = self;
+        let stored = match stored {
+            Some(known) => known,
+            None => stored_indexed(c, id, expected)?,
+        };
+        let update = vms::update_changed(D, values, expected, &stored);
+        let what = format!("a VM named {name:?}");
+        match execute(c, &update).map_err(|e| unique_violation(e, &what))? {
+            1 => Ok(()),
+            // Not at `expected` (or gone): which, for the caller.
+            _ => match one::<i64>(c, &vms::version(D, id))? {
+                Some(found) => Err(StoreError::vm_conflict(id, expected, found as u64)),
+                None => Err(StoreError::NotFound(format!("VM record {id}"))),
+            },
+        }
+    }
+}
+
+/// The indexed columns of record `id` as stored, once its version is
+/// checked to be `expected`.
+fn stored_indexed(c: &Connection, id: VmId, expected: u64) -> Result<Vec<Param>, StoreError> {
+    let look = vms::indexed(D, id);
+    let stored = c
+        .prepare_cached(&look.sql)
+        .and_then(|mut st| {
+            st.query_row(params_from_iter(look.params.iter()), |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    vec![
+                        Param::Text(r.get(1)?),
+                        Param::Text(r.get(2)?),
+                        Param::Text(r.get(3)?),
+                        Param::Text(r.get(4)?),
+                        Param::OptText(r.get(5)?),
+                        Param::Bool(r.get(6)?),
+                    ],
+                ))
+            })
+            .optional()
+        })
+        .map_err(backend)?;
+    let Some((found, stored)) = stored else {
+        return Err(StoreError::NotFound(format!("VM record {id}")));
+    };
+    if found as u64 != expected {
+        return Err(StoreError::vm_conflict(id, expected, found as u64));
+    }
+    Ok(stored)
+}
+
 #[async_trait]
 impl VmStore for SqliteStore {
     async fn next_vm_id(&self) -> Result<VmId, StoreError> {
@@ -78,52 +169,8 @@ impl VmStore for SqliteStore {
     }
 
     async fn update_vm(&self, vm: &VmRecord, expected_version: u64) -> Result<(), StoreError> {
-        // Encoded here, not on the store thread that every request shares.
-        let values = vms::row(vm)?;
-        let (id, name) = (vm.id, vm.name.clone());
-        self.with(move |c| {
-            let look = vms::indexed(D, id);
-            let stored = c
-                .prepare_cached(&look.sql)
-                .and_then(|mut st| {
-                    st.query_row(params_from_iter(look.params.iter()), |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            vec![
-                                Param::Text(r.get(1)?),
-                                Param::Text(r.get(2)?),
-                                Param::Text(r.get(3)?),
-                                Param::Text(r.get(4)?),
-                                Param::OptText(r.get(5)?),
-                                Param::Bool(r.get(6)?),
-                            ],
-                        ))
-                    })
-                    .optional()
-                })
-                .map_err(backend)?;
-            let Some((found, stored)) = stored else {
-                return Err(StoreError::NotFound(format!("VM record {id}")));
-            };
-            if found as u64 != expected_version {
-                return Err(StoreError::Conflict {
-                    what: format!("VM record {id}"),
-                    expected: expected_version,
-                    found: found as u64,
-                });
-            }
-            let update = vms::update_changed(D, values, expected_version, &stored);
-            let what = format!("a VM named {name:?}");
-            match execute(c, &update).map_err(|e| unique_violation(e, &what))? {
-                1 => Ok(()),
-                _ => Err(StoreError::Conflict {
-                    what: format!("VM record {id}"),
-                    expected: expected_version,
-                    found: found as u64,
-                }),
-            }
-        })
-        .await
+        let write = VmWrite::new(vm, expected_version)?;
+        self.with(move |c| write.run(c)).await
     }
 
     async fn list_vms(&self, query: &VmQuery) -> Result<Page<VmRecord>, StoreError> {
@@ -256,6 +303,24 @@ mod tests {
                 Param::Int(2)
             ]
         );
+    }
+
+    /// What a caller passes as the stored indexed columns of a record it
+    /// read is what the store reads back from its row.
+    #[tokio::test]
+    async fn a_records_indexed_values_are_its_stored_indexed_columns() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let id = s.next_vm_id().await.unwrap();
+        let mut vm = crate::testing::store::sample_vm(id, "indexed-1");
+        vm.lease_end = chrono::NaiveDate::from_ymd_opt(2027, 3, 1);
+        vm.lifecycle = Lifecycle::Retiring;
+        s.insert_vm(&vm).await.unwrap();
+        let stored = s
+            .with(move |c| stored_indexed(c, id, vm.version))
+            .await
+            .unwrap();
+        let vm = s.get_vm(id).await.unwrap();
+        assert_eq!(stored, vms::indexed_values(&vm));
     }
 
     /// A page of records with notices waiting walks the partial index,

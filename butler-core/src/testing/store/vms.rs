@@ -5,6 +5,12 @@ use crate::inventory::{BuiltSpec, Drift, Lifecycle, VmEvent, VmId, VmQuery, VmRe
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 
+/// A record of Ana's VM `name` on `c1-madrid`, active and running, as
+/// the conformance checks store it.
+pub fn sample_vm(id: VmId, name: &str) -> VmRecord {
+    record(id, name, "ana", "c1-madrid")
+}
+
 fn record(id: VmId, name: &str, owner: &str, cluster: &str) -> VmRecord {
     let at = DateTime::<Utc>::UNIX_EPOCH;
     VmRecord {
@@ -379,4 +385,134 @@ pub async fn vm_lists_filter_page_and_order(store: &dyn Store) {
     r.outbox.clear();
     store.update_vm(&r, version).await.unwrap();
     assert!(store.list_vms(&pending).await.unwrap().items.is_empty());
+}
+
+/// A step's success and its change to a VM record are one write
+/// ([`Store::update_request_with_vm`]): a stale record or a stale request
+/// refuses both (the record's refusal is the VM conflict), and the write
+/// that passes lands both, the record found by its new lifecycle.
+pub async fn step_and_record_change_are_one_write(store: &dyn Store) {
+    use crate::auth::{Actor, Policy, Role};
+    use crate::request::{self, Action};
+    use crate::store::{StepLogEntry, StepPhase};
+    let at = super::t0();
+    let rid = store.next_request_id().await.unwrap();
+    store
+        .insert_request(&super::sample_request(rid, "ana", at))
+        .await
+        .unwrap();
+    let vid = store.next_vm_id().await.unwrap();
+    let vm = record(vid, &format!("one-write-r{rid}"), "ana", "c1-madrid");
+    store.insert_vm(&vm).await.unwrap();
+    let r = store.get_request(rid).await.unwrap();
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let (submitted, _) =
+        request::transition(&Policy::standard(), &r, &ana, Action::Submit, at).unwrap();
+    let line = StepLogEntry {
+        at,
+        engine: "e1".into(),
+        step: crate::request::ProvisioningStep::PowerOff,
+        attempt: 1,
+        phase: StepPhase::Started,
+        lease: 1,
+    };
+    let mut retiring = vm.next("butler", at, "retiring");
+    retiring.lifecycle = Lifecycle::Retiring;
+    let unchanged = || async {
+        assert_eq!(
+            store.get_vm(vid).await.unwrap(),
+            vm,
+            "the record was written"
+        );
+        let stored = store.get_request(rid).await.unwrap();
+        assert_eq!(
+            (stored.state, stored.version),
+            (r.state, r.version),
+            "the request was written"
+        );
+        assert!(
+            store.step_log(rid).await.unwrap().is_empty(),
+            "a line was written"
+        );
+    };
+
+    let stale_vm = store
+        .update_request_with_vm(
+            &submitted,
+            r.version,
+            std::slice::from_ref(&line),
+            &retiring,
+            &VmRecord {
+                version: vm.version + 1,
+                ..vm.clone()
+            },
+        )
+        .await;
+    assert!(
+        stale_vm.as_ref().is_err_and(|e| e.is_vm_conflict(vid)),
+        "a stale record answered {stale_vm:?}"
+    );
+    unchanged().await;
+    let stale_request = store
+        .update_request_with_vm(
+            &submitted,
+            r.version + 1,
+            std::slice::from_ref(&line),
+            &retiring,
+            &vm,
+        )
+        .await;
+    assert!(
+        matches!(&stale_request, Err(e @ StoreError::Conflict { .. }) if !e.is_vm_conflict(vid)),
+        "a stale request answered {stale_request:?}"
+    );
+    unchanged().await;
+    let mut ghost = retiring.clone();
+    ghost.id = VmId(vid.0 + 10_000);
+    ghost.name = format!("one-write-ghost-r{rid}");
+    let missing = store
+        .update_request_with_vm(
+            &submitted,
+            r.version,
+            std::slice::from_ref(&line),
+            &ghost,
+            &VmRecord {
+                id: ghost.id,
+                ..vm.clone()
+            },
+        )
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+    unchanged().await;
+
+    store
+        .update_request_with_vm(
+            &submitted,
+            r.version,
+            std::slice::from_ref(&line),
+            &retiring,
+            &vm,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.get_vm(vid).await.unwrap(), retiring);
+    let stored = store.get_request(rid).await.unwrap();
+    assert_eq!(
+        (stored.state, stored.version),
+        (submitted.state, submitted.version)
+    );
+    assert_eq!(store.step_log(rid).await.unwrap(), vec![line]);
+    let q = VmQuery {
+        lifecycles: vec![Lifecycle::Retiring],
+        limit: None,
+        ..VmQuery::default()
+    };
+    let found = store.list_vms(&q).await.unwrap();
+    assert!(
+        found.items.iter().any(|v| v.id == vid),
+        "not listed as retiring"
+    );
 }
