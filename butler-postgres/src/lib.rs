@@ -21,11 +21,28 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), butler_core::store::StoreError> {
 //! let store = butler_postgres::PostgresStore::connect(
-//!     "postgres://butler:secret@db.example.com/butler",
+//!     "postgres://butler:secret@db.example.com/butler?sslmode=verify-full&sslrootcert=/etc/butler/db-ca.pem",
 //! )
 //! .await?;
+//! assert!(store.encrypted().await?);
 //! # Ok(()) }
 //! ```
+//!
+//! **TLS** (rustls) follows libpq's `sslmode` and `sslrootcert`, in a URL's
+//! query or as `key=value` pairs:
+//!
+//! | `sslmode` | TLS | the server's certificate |
+//! |---|---|---|
+//! | `disable` | never | — |
+//! | `prefer` (the default) | when the server offers it | verified against `sslrootcert` if given, else not (as libpq) |
+//! | `require` | always | the same |
+//! | `verify-ca` | always | its chain, against `sslrootcert` or the system's roots |
+//! | `verify-full` | always | its chain and the host name |
+//!
+//! Password hashes, API-token hashes and the key that signs validation
+//! tokens cross this link: use `verify-full` wherever the database is not
+//! on the same host. A bad mode or an unreadable `sslrootcert` is named
+//! without the connection string (which holds the password).
 
 mod group_commit;
 mod outbox;
@@ -33,6 +50,7 @@ mod schema;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tls;
 mod vms;
 
 pub use store::{PoolOptions, PostgresStore};

@@ -16,7 +16,6 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::NoTls;
 
 /// Pool size and deadlines.
 #[derive(Debug, Clone)]
@@ -212,11 +211,13 @@ impl PostgresStore {
         url: &str,
         options: PoolOptions,
     ) -> Result<PostgresStore, StoreError> {
+        let link = crate::tls::Link::parse(url)?;
         // The parser's message can quote the string: keep it out.
-        let mut config: tokio_postgres::Config = url.parse().map_err(|_| {
+        let mut config: tokio_postgres::Config = link.rest.parse().map_err(|_| {
             StoreError::Backend("the PostgreSQL connection string does not parse".into())
         })?;
         config
+            .ssl_mode(link.mode.wire())
             .connect_timeout(options.connect_timeout)
             .application_name("butler")
             .options(format!(
@@ -225,7 +226,7 @@ impl PostgresStore {
             ));
         let manager = Manager::from_config(
             config,
-            NoTls,
+            link.connector()?,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -296,6 +297,21 @@ impl PostgresStore {
                 .map_err(pg)?;
         }
         tx.commit().await.map_err(pg)
+    }
+
+    /// Whether this store's connections are encrypted (TLS), as the
+    /// server sees them (`pg_stat_ssl`): a check for a deployment that
+    /// means its link to be private.
+    pub async fn encrypted(&self) -> Result<bool, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_one_c(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(row.get(0))
     }
 
     /// The schema version in the database.

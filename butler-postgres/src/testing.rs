@@ -4,6 +4,10 @@
 /// (`scripts/services/postgres.sh` writes it).
 pub const URL_VAR: &str = "BUTLER_TEST_POSTGRES_URL";
 
+/// The variable naming the CA that signed the test server's certificate
+/// (for `localhost` only; `scripts/services/postgres.sh` makes both).
+pub const CA_VAR: &str = "BUTLER_TEST_POSTGRES_CA";
+
 /// A new, empty database on the test server and its URL; `None` (with a
 /// loud note on stderr) when no server is configured outside CI. Under
 /// `CI=true` a missing server panics: CI must run these tests.
