@@ -361,6 +361,15 @@ async fn an_approver_never_handles_their_own_request_unless_switched_off() {
         }
     }
     assert_eq!(w.get(r.id).await, r);
+    // The same approver under another case or width is the same person.
+    for alias in ["BEA", "Bea", "\u{ff42}\u{ff45}\u{ff41}"] {
+        let same = Actor::trusted(alias, [Role::Approver]).unwrap();
+        match w.svc.approve(&same, r.id, r.version).await {
+            Err(ButlerError::Denied(d)) => assert_eq!(d.reason, DenyReason::OwnRequest, "{alias}"),
+            other => panic!("{alias} approved bea's request: {other:?}"),
+        }
+    }
+    assert_eq!(w.get(r.id).await, r);
     let other = Actor::trusted("boss", [Role::Approver]).unwrap();
     assert_eq!(
         w.svc.approve(&other, r.id, r.version).await.unwrap().state,
@@ -527,6 +536,28 @@ async fn users_are_stored_logged_in_audited_and_survive_a_restart() {
             .add(&root, "ana", [Role::Viewer], "another long password")
             .await
             .is_err());
+        // One user per identity: another case or width of a stored name,
+        // or a look-alike of a reserved one, is refused.
+        for alias in ["ANA", "Ana", "\u{ff41}\u{ff4e}\u{ff41}"] {
+            match users
+                .add(&root, alias, [Role::Admin], "another long password")
+                .await
+            {
+                Err(ButlerError::Auth(butler::auth::AuthError::Exists(n))) => assert_eq!(n, "ana"),
+                other => panic!("{alias:?} added beside ana: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            users
+                .add(
+                    &root,
+                    "butler\u{2010}engine",
+                    [Role::Admin],
+                    "another long password"
+                )
+                .await,
+            Err(ButlerError::Auth(butler::auth::AuthError::InvalidName(_)))
+        ));
         // A user needs a role: none is refused, on adding and on changing.
         let no_role: [Role; 0] = [];
         assert!(matches!(
@@ -546,6 +577,12 @@ async fn users_are_stored_logged_in_audited_and_survive_a_restart() {
         .await
         .unwrap();
     assert_eq!(ana.roles(), [Role::Requester].into());
+    // Her name in another case logs her in as herself.
+    let again = users
+        .authenticate("ANA", "ana's long password")
+        .await
+        .unwrap();
+    assert_eq!(again.name(), "ana");
     // Unknown user, wrong password, disabled user: one error, alike.
     let errors: Vec<String> = [
         users.authenticate("nobody", "ana's long password").await,

@@ -20,8 +20,8 @@
 //! ```
 
 use crate::auth::{
-    hash_password, normalize_user_name, verify_nothing, verify_password, Actor, AuthError,
-    Operation, Policy, Role, RoleSet, User, UserAudit, UserChange,
+    hash_password, identity_key, normalize_user_name, verify_nothing, verify_password, Actor,
+    AuthError, Operation, Policy, Role, RoleSet, User, UserAudit, UserChange,
 };
 use crate::backend::{Clock, SystemClock};
 use crate::error::ButlerError;
@@ -84,11 +84,7 @@ impl UserService {
     /// the answer nor its timing tells whether a user exists.
     pub async fn authenticate(&self, name: &str, password: &str) -> Result<Actor, ButlerError> {
         let user = match normalize_user_name(name) {
-            Ok(n) => match self.store.get_user(&n).await {
-                Ok(u) => Some(u),
-                Err(StoreError::NotFound(_)) => None,
-                Err(e) => return Err(e.into()),
-            },
+            Ok(n) => self.same_user(&n).await?,
             Err(_) => None,
         };
         let password = password.to_string();
@@ -104,6 +100,45 @@ impl UserService {
         })
         .await;
         actor.ok_or(ButlerError::Auth(AuthError::BadCredentials))
+    }
+
+    /// The stored user `name` names ([`identity_key`]): the one stored
+    /// under that very name, else the one whose name has the same
+    /// identity (`ANA` finds `ana`). `None` when there is none, or when
+    /// several stored before this rule share it (then only their exact
+    /// names find them).
+    pub async fn same_user(&self, name: &str) -> Result<Option<User>, ButlerError> {
+        match self.store.get_user(name).await {
+            Ok(u) => return Ok(Some(u)),
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let key = identity_key(name);
+        let mut alike = self
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .filter(|u| identity_key(&u.name) == key);
+        Ok(match (alike.next(), alike.next()) {
+            (Some(u), None) => Some(u),
+            _ => None,
+        })
+    }
+
+    /// Refuses a new user whose name names a stored user.
+    async fn check_new_identity(&self, name: &str) -> Result<(), ButlerError> {
+        let key = identity_key(name);
+        match self
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .find(|u| identity_key(&u.name) == key)
+        {
+            Some(u) => Err(AuthError::Exists(u.name).into()),
+            None => Ok(()),
+        }
     }
 
     /// Adds the first Admin of an empty deployment and returns its actor.
@@ -165,6 +200,7 @@ impl UserService {
     ) -> Result<User, ButlerError> {
         self.policy.check(actor, Operation::ManageUsers)?;
         let user = self.new_user(name, roles.into(), password).await?;
+        self.check_new_identity(&user.name).await?;
         let audit = self.audit_line(
             actor.name(),
             &user.name,
@@ -183,10 +219,9 @@ impl UserService {
 
     pub(crate) async fn load(&self, name: &str) -> Result<User, ButlerError> {
         let n = normalize_user_name(name)?;
-        self.store.get_user(&n).await.map_err(|e| match e {
-            StoreError::NotFound(_) => AuthError::UnknownUser(n).into(),
-            other => other.into(),
-        })
+        self.same_user(&n)
+            .await?
+            .ok_or_else(|| AuthError::UnknownUser(n).into())
     }
 
     async fn is_last_admin(&self, name: &str) -> Result<bool, ButlerError> {

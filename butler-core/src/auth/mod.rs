@@ -221,7 +221,9 @@ mod password;
 pub mod policy;
 mod users;
 
-pub use names::{normalize_user_name, ENGINE_NAME, MAX_USER_NAME_CHARS, RESERVED_NAMES};
+pub use names::{
+    identity_key, normalize_user_name, same_user, ENGINE_NAME, MAX_USER_NAME_CHARS, RESERVED_NAMES,
+};
 #[cfg(feature = "users")]
 pub use password::MIN_PASSWORD_CHARS;
 #[cfg(feature = "users")]

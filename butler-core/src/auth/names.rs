@@ -76,10 +76,43 @@ pub fn normalize_user_name(raw: &str) -> Result<String, AuthError> {
     if !name.as_str().is_single_script() {
         return bad("mixes scripts (letters that look alike from different alphabets)".into());
     }
-    if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(&name)) {
-        return bad(format!("{name:?} is reserved for Butler itself"));
+    let key = skeleton(&identity_key(&name));
+    if RESERVED_NAMES.iter().any(|r| skeleton(r) == key) {
+        return bad(format!(
+            "{name:?} is, or looks like, a name reserved for Butler itself"
+        ));
     }
     Ok(name)
+}
+
+/// Who a user name names: the name in compatibility form (NFKC), in lower
+/// case. `ANA`, `Ana` and full-width `ａｎａ` are one user: stored names
+/// keep how they were written, and every question of who is who (one
+/// user per identity, the owner of a request or a VM, four eyes, a
+/// directory login beside a stored user) compares these.
+///
+/// ```
+/// use butler_core::auth::{identity_key, same_user};
+/// assert_eq!(identity_key("ANA"), "ana");
+/// assert_eq!(identity_key("\u{ff41}\u{ff4e}\u{ff41}"), "ana"); // full width
+/// assert!(same_user("Bea", "BEA"));
+/// assert!(!same_user("bea", "bea2"));
+/// ```
+pub fn identity_key(name: &str) -> String {
+    let lower: String = name.nfkc().flat_map(char::to_lowercase).collect();
+    // Lower-casing can leave a form NFKC changes again (rarely): settle it.
+    lower.nfkc().collect()
+}
+
+/// Whether two user names name the same user ([`identity_key`]).
+pub fn same_user(a: &str, b: &str) -> bool {
+    a == b || identity_key(a) == identity_key(b)
+}
+
+/// The look-alike form of `s` (Unicode's confusable skeleton): `eng1ne`,
+/// `butler‐engine` with a Unicode hyphen and `butler-engine` share one.
+fn skeleton(s: &str) -> String {
+    unicode_security::skeleton(s).collect()
 }
 
 #[cfg(test)]
@@ -121,6 +154,8 @@ mod tests {
             "аdmin",
             "Engine",
             "SYSTEM",
+            "butler\u{2010}engine",
+            "\u{ff33}\u{ff39}\u{ff33}\u{ff34}\u{ff25}\u{ff2d}",
         ] {
             assert!(normalize_user_name(n).is_err(), "{n:?} was accepted");
         }

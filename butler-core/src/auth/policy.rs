@@ -352,7 +352,7 @@ impl Policy {
 
     /// Whether `actor` may see a request owned by `owner`.
     pub fn can_view(&self, actor: &Actor, owner: &str) -> bool {
-        owner == actor.name() || self.sees_all_requests(actor)
+        super::same_user(owner, actor.name()) || self.sees_all_requests(actor)
     }
 
     /// May `actor` do `action` on a request in `state` that `is_owner` or
@@ -397,7 +397,7 @@ impl Policy {
         action: ActionKind,
     ) -> Result<(), Denied> {
         let (id, is_owner, state) = match request {
-            Some((id, owner, state)) => (Some(id), owner == actor.name(), state),
+            Some((id, owner, state)) => (Some(id), super::same_user(owner, actor.name()), state),
             None => (None, true, RequestState::Created),
         };
         self.request(actor, is_owner, state, action)

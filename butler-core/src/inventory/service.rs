@@ -184,7 +184,7 @@ impl VmService {
     /// one: its existence is not revealed).
     pub async fn get(&self, actor: &Actor, id: VmId) -> Result<VmRecord, ButlerError> {
         let r = self.store.get_vm(id).await?;
-        if r.owner != actor.name() && !self.sees_all(actor) {
+        if !crate::auth::same_user(&r.owner, actor.name()) && !self.sees_all(actor) {
             return Err(ButlerError::NotFound(format!("VM record {id}")));
         }
         Ok(r)
@@ -204,7 +204,7 @@ impl VmService {
         req: PowerRequest,
     ) -> Result<PowerOutcome, ButlerError> {
         let rec = self.get(actor, id).await?;
-        if rec.owner != actor.name() {
+        if !crate::auth::same_user(&rec.owner, actor.name()) {
             self.policy.check(actor, Operation::PowerVms)?;
         }
         if rec.lifecycle == Lifecycle::Retired {

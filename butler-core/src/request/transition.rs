@@ -151,7 +151,7 @@ pub fn create_change(
     priced: Priced,
     at: DateTime<Utc>,
 ) -> Result<Request, Denied> {
-    if actor.name() != vm_owner {
+    if !crate::auth::same_user(actor.name(), vm_owner) {
         policy.check(actor, Operation::ChangeVms)?;
     }
     let Some(target) = kind.target().cloned() else {

@@ -397,7 +397,7 @@ impl RequestService {
         vm: crate::inventory::VmId,
     ) -> Result<Request, ButlerError> {
         let rec = self.store.get_vm(vm).await?;
-        if rec.owner != actor.name() {
+        if !crate::auth::same_user(&rec.owner, actor.name()) {
             if let Err(denied) = self.policy.check(actor, Operation::ChangeVms) {
                 return Err(if self.policy.sees_all_requests(actor) {
                     denied.into()
@@ -593,7 +593,7 @@ impl RequestService {
         not_again: &str,
     ) -> Result<(crate::inventory::VmRecord, request::Target), ButlerError> {
         let rec = self.store.get_vm(vm).await?;
-        if rec.owner != actor.name()
+        if !crate::auth::same_user(&rec.owner, actor.name())
             && self.policy.check(actor, Operation::ChangeVms).is_err()
             && !self.policy.sees_all_requests(actor)
             && self.policy.check(actor, Operation::PowerVms).is_err()

@@ -181,16 +181,16 @@ async fn one_identity(
     state: &AppState,
     actor: butler::auth::Actor,
 ) -> Result<butler::auth::Actor, ButlerError> {
-    match state.butler().store().get_user(actor.name()).await {
-        Err(butler::store::StoreError::NotFound(_)) => Ok(actor),
-        Ok(_) => {
+    match state.butler().users().same_user(actor.name()).await {
+        Ok(None) => Ok(actor),
+        Ok(Some(_)) => {
             tracing::warn!(
                 user = ?actor.name(),
                 "a directory login names a stored user; refused (one identity per name: rename or remove one of them)"
             );
             Err(butler::auth::AuthError::BadCredentials.into())
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 

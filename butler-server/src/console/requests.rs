@@ -512,11 +512,12 @@ pub(super) async fn edit_form(
         Ok(r) => r,
         Err(e) => return v.butler_error(e),
     };
-    let mode = if r.owner == v.actor.name() && r.state == RequestState::Created {
-        "edit"
-    } else {
-        "review"
-    };
+    let mode =
+        if butler::auth::same_user(&r.owner, v.actor.name()) && r.state == RequestState::Created {
+            "edit"
+        } else {
+            "review"
+        };
     let spec = r.spec.spec().clone();
     render(&form_page(&state, v, mode, Some(&r), spec, BTreeMap::new()))
 }
