@@ -61,7 +61,7 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.5,<2" pytest "mypy>=1.13,<2" \
-    "pyarrow>=14" "pandas>=2"
+    "pyarrow>=14" "pandas>=2" "schemathesis>=4.32,<5"
 VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH" .venv/bin/maturin develop -q -m butler-py/Cargo.toml
 # The hand-written stubs must match the built module (names, signatures,
 # defaults), or this fails.
@@ -70,6 +70,8 @@ VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH" .venv/bin/maturin develop -
 cargo build -q --example fake_prism --features fake-prism
 export BUTLER_FAKE_PRISM_BIN="$PWD/target/debug/examples/fake_prism"
 .venv/bin/python -m pytest -q butler-py/tests
+# The OpenAPI document judged by schemathesis against the demo server.
+bash scripts/schemathesis.sh
 # What users install: the abi3 wheel and the source distribution, each in a
 # fresh virtual environment.
 bash scripts/py-dist-check.sh

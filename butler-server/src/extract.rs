@@ -237,6 +237,18 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathArg
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        // Ids are stored as 64-bit signed numbers: one past them names
+        // nothing and is refused as the document says.
+        if let Ok(raw) = axum::extract::RawPathParams::from_request_parts(parts, state).await {
+            for (name, value) in raw.iter() {
+                if value.bytes().all(|b| b.is_ascii_digit()) && value.parse::<i64>().is_err() {
+                    return Err(Problem::bad_request(format!(
+                        "{name} {value} is out of range (at most {})",
+                        i64::MAX
+                    )));
+                }
+            }
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| PathArgs(p.0))

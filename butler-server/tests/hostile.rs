@@ -230,6 +230,19 @@ async fn bodies_of_the_wrong_size_type_or_shape_are_refused() {
     assert_eq!(a.code(), "bad_body");
     let q = s.get(&ana, "/api/requests?limit=20000").await;
     assert_eq!(q.code(), "limit");
+    // What the OpenAPI document bounds, the server refuses: an empty
+    // page, an offset or id past 64 bits, a state list with a blank.
+    let q = s.get(&ana, "/api/requests?limit=0").await;
+    assert_eq!(q.code(), "limit");
+    for path in [
+        "/api/requests?offset=9223372036854775808",
+        "/api/vms?before=9223372036854775808",
+        "/api/requests/9223372036854775808",
+        "/api/requests?state=requested,",
+    ] {
+        let q = s.get(&ana, path).await;
+        assert_eq!(q.status, StatusCode::BAD_REQUEST, "{path}: {:?}", q.body);
+    }
     let q = s.get(&ana, "/api/requests?state=nonsense").await;
     assert_eq!(q.status, StatusCode::BAD_REQUEST);
     assert_eq!(s.get(&ana, "/api/requests").await.body["total"], 0);

@@ -37,6 +37,39 @@ async fn every_documented_operation_is_routed() {
                 op["responses"].as_object().is_some_and(|r| !r.is_empty()),
                 "{method} {path}"
             );
+            // What any operation may answer is documented, errors as
+            // problem documents (schemathesis checks the answers).
+            for status in ["400", "401", "403", "429", "503"] {
+                assert!(
+                    op["responses"].get(status).is_some(),
+                    "{method} {path} does not document {status}"
+                );
+            }
+            for (status, r) in op["responses"].as_object().into_iter().flatten() {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert!(
+                        r["content"].get("application/problem+json").is_some(),
+                        "{method} {path} {status} is not a problem document"
+                    );
+                }
+            }
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                if p["name"] == "If-Match" {
+                    assert_eq!(
+                        p["schema"]["pattern"], "^(W/)?\"[0-9]{1,19}\"$",
+                        "{method} {path}"
+                    );
+                }
+                if p["in"] == "path" && p["schema"]["type"] == "integer" {
+                    assert_eq!(p["schema"]["maximum"], i64::MAX, "{method} {path}");
+                }
+                assert!(
+                    p["in"] != "path"
+                        || path.contains(&format!("{{{}}}", p["name"].as_str().unwrap_or(""))),
+                    "{method} {path}: {} is no path parameter",
+                    p["name"]
+                );
+            }
             let res = s
                 .http
                 .request(m.clone(), format!("{}{concrete}", s.base))

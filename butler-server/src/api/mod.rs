@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod migrations;
 pub mod notifications;
 pub mod requests;
+mod truth;
 pub mod users;
 pub mod vms;
 
@@ -84,7 +85,8 @@ described_object! {
 /// The router with every route, the OpenAPI document, `/healthz`, the
 /// body limit and the timeout.
 pub fn router(state: AppState) -> axum::Router {
-    let (router, doc) = api_router().split_for_parts();
+    let (router, mut doc) = api_router().split_for_parts();
+    truth::make_true(&mut doc);
     let doc = Arc::new(doc);
     let settings = state.settings().clone();
     router

@@ -27,11 +27,43 @@ pub(crate) fn with_etag(status: StatusCode, r: &Request) -> Response {
     res
 }
 
+/// A page's offset: at most `i64::MAX`, as the document says.
+pub(crate) fn page_offset(offset: usize) -> Result<usize, Problem> {
+    if i64::try_from(offset).is_err() {
+        return Err(Problem::bad_request(format!(
+            "offset must be at most {}",
+            i64::MAX
+        )));
+    }
+    Ok(offset)
+}
+
+/// A page's size as asked (50 when not): 1 to
+/// [`butler::limits::MAX_PAGE_SIZE`], as the document says; outside, the
+/// answer the library gives a limit passed (422 `limit`).
+pub(crate) fn page_limit(asked: Option<usize>) -> Result<usize, Problem> {
+    match asked.unwrap_or(50) {
+        n @ 1..=butler::limits::MAX_PAGE_SIZE => Ok(n),
+        n => Err(Problem::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "limit",
+            format!(
+                "limit: {n} rows; a page is 1 to {} rows",
+                butler::limits::MAX_PAGE_SIZE
+            ),
+        )),
+    }
+}
+
 /// Filters and paging of a list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListArgs {
-    /// States, comma-separated (`submitted,in_review`); none: all.
+    /// States, comma-separated (`requested,reviewed`); none: all.
+    #[param(
+        pattern = r"^((created|requested|reviewed|approved|provisioning|completed|error|rejected|cancelled)(,(created|requested|reviewed|approved|provisioning|completed|error|rejected|cancelled))*)?$"
+    )]
     pub state: Option<String>,
     /// Only this requester's (Requesters only ever see their own).
     pub owner: Option<String>,
@@ -41,19 +73,22 @@ pub struct ListArgs {
     pub created_to: Option<DateTime<Utc>>,
     /// Rows to skip.
     #[serde(default)]
+    #[param(maximum = 9223372036854775807_i64)]
     pub offset: usize,
     /// Rows per page, 1 to 10,000 (default 50).
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<usize>,
 }
 
 impl ListArgs {
     fn query(&self) -> Result<RequestQuery, Problem> {
         let mut states = Vec::new();
-        for name in self.state.iter().flat_map(|s| s.split(',')) {
-            let name = name.trim();
-            if name.is_empty() {
-                continue;
-            }
+        for name in self
+            .state
+            .iter()
+            .filter(|s| !s.is_empty())
+            .flat_map(|s| s.split(','))
+        {
             let s = RequestState::ALL
                 .into_iter()
                 .find(|s| s.as_str() == name)
@@ -65,8 +100,8 @@ impl ListArgs {
             owner: self.owner.clone(),
             created_from: self.created_from,
             created_to: self.created_to,
-            offset: self.offset,
-            limit: Some(self.limit.unwrap_or(50)),
+            offset: page_offset(self.offset)?,
+            limit: Some(page_limit(self.limit)?),
         })
     }
 }

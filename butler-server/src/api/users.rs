@@ -101,16 +101,18 @@ pub async fn add(
     Ok((StatusCode::CREATED, Json(u.into())))
 }
 
-/// Changes to a user (each optional).
+/// Changes to a user (each optional; none: the user as stored).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChanges {
     /// New roles.
+    #[schema(nullable = false)]
     pub roles: Option<Vec<String>>,
     /// Disable (or enable) the user; disabling ends their sessions.
+    #[schema(nullable = false)]
     pub disabled: Option<bool>,
     /// A new password (reset by an Admin); ends their sessions.
-    #[schema(value_type = Option<String>, format = Password)]
+    #[schema(value_type = String, format = Password, required = false)]
     pub password: Option<SecretString>,
 }
 
@@ -146,9 +148,14 @@ pub async fn update(
     }
     match last {
         Some(u) => Ok(Json(u.into())),
-        None => Err(Problem::bad_request(
-            "nothing to change: give roles, disabled or password",
-        )),
+        // Nothing asked: the user as stored (an Admin's read).
+        None => users
+            .list(&caller.actor)
+            .await?
+            .into_iter()
+            .find(|u| butler::auth::same_user(&u.name, &name))
+            .map(|u| Json(u.into()))
+            .ok_or_else(|| Problem::not_found(format!("no user {name:?}"))),
     }
 }
 

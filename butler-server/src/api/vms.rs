@@ -15,12 +15,14 @@ use utoipa::{IntoParams, ToSchema};
 /// Filters and a page.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct VmListArgs {
     /// Only this owner's (Requesters only ever see their own).
     pub owner: Option<String>,
     /// Only on this cluster.
     pub cluster: Option<String>,
     /// Lifecycles, comma-separated (`active,retiring`); none: all.
+    #[param(pattern = r"^((active|retiring|retired)(,(active|retiring|retired))*)?$")]
     pub lifecycle: Option<String>,
     /// Only this cost center.
     pub cost_center: Option<String>,
@@ -32,22 +34,26 @@ pub struct VmListArgs {
     pub lease_ends_by: Option<chrono::NaiveDate>,
     /// Only VMs numbered below this one (the next page after the last id
     /// of one, at the same cost however deep).
+    #[param(maximum = 9223372036854775807_i64)]
     pub before: Option<u64>,
     /// Rows to skip.
     #[serde(default)]
+    #[param(maximum = 9223372036854775807_i64)]
     pub offset: usize,
     /// Rows per page, 1 to 10,000 (default 50).
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<usize>,
 }
 
 impl VmListArgs {
     fn query(&self) -> Result<VmQuery, Problem> {
         let mut lifecycles = Vec::new();
-        for name in self.lifecycle.iter().flat_map(|s| s.split(',')) {
-            let name = name.trim();
-            if name.is_empty() {
-                continue;
-            }
+        for name in self
+            .lifecycle
+            .iter()
+            .filter(|s| !s.is_empty())
+            .flat_map(|s| s.split(','))
+        {
             lifecycles.push(
                 Lifecycle::from_name(name)
                     .ok_or_else(|| Problem::bad_request(format!("unknown lifecycle {name:?}")))?,
@@ -61,10 +67,17 @@ impl VmListArgs {
             drifted: self.drifted,
             lease_ends_by: self.lease_ends_by,
             notices_pending: false,
-            before: self.before.map(VmId),
+            before: self
+                .before
+                .map(|b| {
+                    i64::try_from(b).map(|_| VmId(b)).map_err(|_| {
+                        Problem::bad_request(format!("before must be at most {}", i64::MAX))
+                    })
+                })
+                .transpose()?,
             after: None,
-            offset: self.offset,
-            limit: Some(self.limit.unwrap_or(50)),
+            offset: super::requests::page_offset(self.offset)?,
+            limit: Some(super::requests::page_limit(self.limit)?),
         })
     }
 }

@@ -35,11 +35,14 @@ pub struct FactsView {
 /// Paging of facts rows.
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RowArgs {
     /// Rows to skip.
     #[serde(default)]
+    #[param(maximum = 9223372036854775807_i64)]
     pub offset: usize,
     /// Rows (default 100, at most 10,000).
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<usize>,
 }
 

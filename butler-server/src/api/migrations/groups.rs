@@ -26,6 +26,7 @@ pub(super) fn group_response(status: StatusCode, g: &MigrationGroup) -> Response
 /// Name filter.
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FindArgs {
     /// Part of the name, any case; none: every group.
     #[serde(default)]

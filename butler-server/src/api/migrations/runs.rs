@@ -106,6 +106,7 @@ pub async fn report(
 /// or `?last_event_id=`.
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ResumeArgs {
     /// The id of the last event received.
     pub last_event_id: Option<usize>,
