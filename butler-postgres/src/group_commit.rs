@@ -260,6 +260,18 @@ impl Writer {
         }
     }
 
+    /// `request`'s write, without the history entries this process saw
+    /// stored.
+    fn row(
+        &self,
+        request: &Request,
+        expected_version: u64,
+        log: &[StepLogEntry],
+    ) -> Result<RowWrite, StoreError> {
+        let stored = self.seen.get(big(request.id.0));
+        RowWrite::new(request, expected_version, log, stored)
+    }
+
     /// Writes `request` over `expected_version` with `log`, with whatever
     /// else is waiting; its own answer.
     pub(crate) async fn update(
@@ -268,8 +280,7 @@ impl Writer {
         expected_version: u64,
         log: &[StepLogEntry],
     ) -> Result<(), StoreError> {
-        let id = big(request.id.0);
-        let row = RowWrite::new(request, expected_version, log, self.seen.get(id))?;
+        let row = self.row(request, expected_version, log)?;
         self.ask(|r| Job::Update(row, r)).await?;
         self.saw(request);
         Ok(())
@@ -285,8 +296,7 @@ impl Writer {
         expected_version: u64,
         log: &[StepLogEntry],
     ) -> Result<(), StoreError> {
-        let id = big(request.id.0);
-        let row = RowWrite::new(request, expected_version, log, self.seen.get(id))?;
+        let row = self.row(request, expected_version, log)?;
         let written = write_many(c, &[&row]).await.map_err(pg)?;
         if written.contains(&row.id) {
             Ok(())

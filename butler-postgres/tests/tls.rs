@@ -20,6 +20,14 @@ fn at(url: &str, host: &str, query: &str) -> String {
     format!("{url}?{query}")
 }
 
+/// The error and every cause under it, as an operator reads them.
+fn chain(e: &dyn std::error::Error) -> String {
+    std::iter::successors(Some(e), |e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 fn password_of(url: &str) -> String {
     let after = url.split_once("://").map_or("", |(_, r)| r);
     let creds = after.split_once('@').map_or("", |(c, _)| c);
@@ -79,10 +87,7 @@ async fn a_certificate_that_does_not_prove_what_the_mode_asks_is_refused() {
             .await
             .expect_err(&format!("{host} {query} connected"));
         let shown = format!("{e} {e:?}");
-        let chain = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(": ");
+        let chain = chain(&e);
         assert!(
             chain.contains(why) || shown.contains(why),
             "{host} {query}: {chain}"
@@ -105,10 +110,7 @@ async fn a_wrong_password_says_so_without_the_password() {
     ))
     .await
     .expect_err("a wrong password connected");
-    let chain = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ");
+    let chain = chain(&e);
     let shown = format!("{chain} {e:?}");
     assert!(shown.contains("password authentication failed"), "{shown}");
     assert!(!shown.contains("not-the-Password-42"), "{shown}");
