@@ -61,6 +61,25 @@ async fn hash(clock: &Arc<dyn Clock>, password: &str) -> Result<String, AuthErro
     blocking(clock, move || hash_password(&p)).await
 }
 
+/// The user of `stored` that `name` names: the one of that very name,
+/// else the only one with its identity ([`identity_key`]).
+fn named(stored: Vec<User>, name: &str) -> Option<User> {
+    let key = identity_key(name);
+    let mut alike = Vec::new();
+    for u in stored {
+        if u.name == name {
+            return Some(u);
+        }
+        if identity_key(&u.name) == key {
+            alike.push(u);
+        }
+    }
+    match <[User; 1]>::try_from(alike) {
+        Ok([u]) => Some(u),
+        Err(_) => None,
+    }
+}
+
 impl UserService {
     /// Users kept by `store`, with the system clock.
     pub fn new(store: Arc<dyn Store>) -> Self {
@@ -83,8 +102,11 @@ impl UserService {
     /// [`AuthError::BadCredentials`] after the same hashing work, so neither
     /// the answer nor its timing tells whether a user exists.
     pub async fn authenticate(&self, name: &str, password: &str) -> Result<Actor, ButlerError> {
+        // Every login reads the stored users once, whatever the name: an
+        // unknown name costs what a stored one does.
+        let stored = self.store.list_users().await?;
         let user = match normalize_user_name(name) {
-            Ok(n) => self.same_user(&n).await?,
+            Ok(n) => named(stored, &n),
             Err(_) => None,
         };
         let password = password.to_string();
@@ -109,21 +131,10 @@ impl UserService {
     /// names find them).
     pub async fn same_user(&self, name: &str) -> Result<Option<User>, ButlerError> {
         match self.store.get_user(name).await {
-            Ok(u) => return Ok(Some(u)),
-            Err(StoreError::NotFound(_)) => {}
-            Err(e) => return Err(e.into()),
+            Ok(u) => Ok(Some(u)),
+            Err(StoreError::NotFound(_)) => Ok(named(self.store.list_users().await?, name)),
+            Err(e) => Err(e.into()),
         }
-        let key = identity_key(name);
-        let mut alike = self
-            .store
-            .list_users()
-            .await?
-            .into_iter()
-            .filter(|u| identity_key(&u.name) == key);
-        Ok(match (alike.next(), alike.next()) {
-            (Some(u), None) => Some(u),
-            _ => None,
-        })
     }
 
     /// Refuses a new user whose name names a stored user.
