@@ -67,6 +67,47 @@ async fn the_server_refreshes_the_catalog_and_the_groups_facts_by_itself() {
     eventually("the facts refresh", || m.facts(&olga, g.id).is_ok()).await;
 }
 
+/// The same against Prism over HTTP (the fake Prism, serving shapes
+/// copied from real Prism Central answers): an image made on the platform
+/// after the server started reaches the catalog with nobody asking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_refreshes_the_catalog_from_prism_by_itself() {
+    use butler::nutanix::fake::{FakePrism, PASSWORD};
+    let sim = butler::sim::SimPlatform::realtime_demo_builder(43).build();
+    let fake = FakePrism::start(sim.clone()).await.unwrap();
+    let deployment = butler::deployment::Deployment::from_toml(&fake.config_toml().await, |_| {
+        Some(PASSWORD.to_string())
+    })
+    .unwrap();
+    let builder = butler::Butler::builder()
+        .store(Arc::new(butler::store::MemoryStore::new()))
+        .clock(Arc::new(butler::backend::SystemClock))
+        .catalog(butler::demo::catalog())
+        .rate_book(butler::demo::rate_book());
+    let b = deployment
+        .apply(builder, butler::engine::EngineConfig::default())
+        .build()
+        .unwrap();
+    let settings = butler_server::HttpSettings {
+        catalog_refresh: Some(Duration::from_millis(50)),
+        facts_refresh: None,
+        ..butler_server::HttpSettings::default()
+    };
+    let s = common::start_with(b, settings).await;
+    let butler = s.state.butler();
+    let has = |name: &str| {
+        butler
+            .requests()
+            .catalog()
+            .images
+            .iter()
+            .any(|i| i.name == name)
+    };
+    assert!(!has("alma-10"));
+    sim.add_image("alma-10", 40);
+    eventually("the catalog refresh from Prism", || has("alma-10")).await;
+}
+
 #[test]
 fn refresh_intervals_come_from_the_configuration_and_zero_switches_one_off() {
     let c = butler_server::config::ServerConfig::from_toml(

@@ -132,6 +132,22 @@ impl SimPlatform {
         self.world().insert_vm(info);
     }
 
+    /// Adds an image of `size_gib`, as an administrator uploading one at
+    /// the platform would (no call is counted); an image of that name is
+    /// replaced.
+    pub fn add_image(&self, name: &str, size_gib: u32) {
+        let mut w = self.world();
+        let uuid = w.uuid();
+        w.images.insert(
+            name.to_string(),
+            butler_core::backend::ImageInfo {
+                name: name.to_string(),
+                uuid,
+                size_gib,
+            },
+        );
+    }
+
     /// Sets a VM's power state, as someone at the platform's own console
     /// would (no call is counted, no fault applies).
     pub fn set_vm_power(&self, name: &str, power: PowerState) -> bool {
