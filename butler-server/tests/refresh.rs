@@ -20,6 +20,15 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     panic!("{what} never happened");
 }
 
+/// The catalog page's line saying how old the catalog is.
+fn age_line(page: &str) -> String {
+    let start = page
+        .find("id=\"catalog-age\"")
+        .unwrap_or_else(|| panic!("no age: {page}"));
+    let line = &page[start..];
+    line[..line.find("</p>").unwrap_or(line.len())].to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_refreshes_the_catalog_and_the_groups_facts_by_itself() {
     // The platform has an image the configured catalog does not list.
@@ -54,6 +63,14 @@ async fn the_server_refreshes_the_catalog_and_the_groups_facts_by_itself() {
             .any(|i| i.name == "rocky-10")
     })
     .await;
+    // The console's catalog page says how old the catalog is.
+    let admin = s.browser("admin").await;
+    let page = s.page(&admin, "/admin/catalog").await;
+    let age = age_line(&page);
+    assert!(
+        age.ends_with(" s") && !age.contains("Sin actualizar"),
+        "{age}"
+    );
     // A group made after the start gets its facts at a later pass.
     let olga = Actor::trusted("olga", [Role::Operator]).unwrap();
     let m = butler.migrations();
@@ -133,9 +150,14 @@ async fn a_vm_added_after_the_refresh_shows_no_facts_not_anothers() {
     let legacy = butler_server::setup::demo_fleet(&b);
     let settings = butler_server::HttpSettings {
         facts_refresh: None,
+        catalog_refresh: None,
         ..butler_server::HttpSettings::default()
     };
     let s = common::start_with(b, settings).await;
+    // Never read from the platform: the catalog page says so.
+    let admin = s.browser("admin").await;
+    let age = age_line(&s.page(&admin, "/admin/catalog").await);
+    assert!(age.contains("Sin actualizar aún"), "{age}");
     let olga = Actor::trusted("olga", [Role::Operator]).unwrap();
     let m = s.state.butler().migrations().clone();
     let g = m.create_group(&olga, "late").await.unwrap();

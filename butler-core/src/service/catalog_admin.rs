@@ -11,6 +11,15 @@ impl RequestService {
             .clone()
     }
 
+    /// When the catalog was last refreshed from the platform (`None`: not
+    /// since the service started), for a host to show how old it is.
+    pub fn catalog_refreshed_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        *self
+            .catalog_refreshed
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The current rate book.
     pub fn rate_book(&self) -> Arc<RateBook> {
         self.rates.read().unwrap_or_else(|e| e.into_inner()).clone()
@@ -64,6 +73,10 @@ impl RequestService {
             tracing::info!(?changes, "catalog refreshed from the platform");
         }
         *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        *self
+            .catalog_refreshed
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(self.clock.now());
         Ok(changes)
     }
 

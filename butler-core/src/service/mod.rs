@@ -35,6 +35,8 @@ mod notifications;
 pub struct RequestService {
     store: Arc<dyn Store>,
     catalog: RwLock<Arc<Catalog>>,
+    /// When the catalog was last refreshed from the platform.
+    catalog_refreshed: RwLock<Option<chrono::DateTime<chrono::Utc>>>,
     rates: RwLock<Arc<RateBook>>,
     clock: Arc<dyn Clock>,
     notify: Option<NotifyHub>,
@@ -69,6 +71,7 @@ impl RequestService {
         RequestService {
             store,
             catalog: RwLock::new(Arc::new(catalog)),
+            catalog_refreshed: RwLock::new(None),
             rates: RwLock::new(Arc::new(rates)),
             clock,
             notify: None,

@@ -136,6 +136,9 @@ struct CatalogPage {
     cat: std::sync::Arc<butler::catalog::Catalog>,
     cards: Vec<CardRow>,
     message: String,
+    /// How long ago the catalog was read from the platform (`None`: not
+    /// since the start).
+    refreshed_ago: Option<String>,
 }
 
 async fn catalog_page(
@@ -145,7 +148,12 @@ async fn catalog_page(
     status: StatusCode,
 ) -> Response {
     let rates = state.butler().requests().rate_book();
+    let refreshed_ago = state.butler().requests().catalog_refreshed_at().map(|at| {
+        let now = state.butler().clock().now();
+        format!("{} s", (now - at).num_seconds().max(0))
+    });
     let page = CatalogPage {
+        refreshed_ago,
         cat: state.butler().requests().catalog(),
         cards: rates
             .cards()

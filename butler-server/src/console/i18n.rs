@@ -169,6 +169,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("refresh", "Actualizar datos", "Refresh facts"),
     ("facts", "Datos de la plataforma", "Platform facts"),
     ("age", "Antigüedad", "Age"),
+    (
+        "catalog_from_platform",
+        "Catálogo leído de la plataforma",
+        "Catalog read from the platform",
+    ),
     ("validate", "Validar", "Validate"),
     ("migrate", "Migrar", "Migrate"),
     (
