@@ -52,6 +52,15 @@ else
   echo "*** OpenLDAP unavailable: its tests will be SKIPPED ***" >&2
 fi
 
+# axe-core for the console tests' accessibility checks (npm registry).
+if ! bash scripts/axe.sh; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "CI: axe-core is required (.ci/run installs npm)" >&2
+    exit 1
+  fi
+  echo "*** axe-core unavailable: accessibility checks will be SKIPPED ***" >&2
+fi
+
 # butler-py is a Python extension; its tests are the pytest suite below.
 # All features: the Nutanix adapter, its fake Prism and the deployment wiring.
 cargo test --workspace --exclude butler-py --all-features --lib --bins --tests --examples

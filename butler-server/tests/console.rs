@@ -17,6 +17,29 @@ fn settings() -> butler_server::HttpSettings {
     }
 }
 
+/// The accessibility check can fail: a page given an unlabelled field and
+/// an image without a text alternative is reported, naming both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axe_core_reports_a_page_that_is_not_accessible() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = common::start(settings()).await;
+    b.go(&format!("{}/login", s.base)).await;
+    assert_eq!(b.violations("login").await.as_deref().unwrap_or("[]"), "[]");
+    b.c.execute(
+        "const f = document.querySelector('form');
+         f.insertAdjacentHTML('beforeend', '<input id=\"bare\"><img id=\"pic\" src=\"/x.png\">');",
+        vec![],
+    )
+    .await
+    .unwrap();
+    if let Some(found) = b.violations("login-broken").await {
+        assert!(found.contains("#bare") && found.contains("#pic"), "{found}");
+    }
+    b.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_quickstart_story_in_the_browser() {
     let Some(b) = Browser::start().await else {
@@ -138,6 +161,7 @@ async fn the_quickstart_story_in_the_browser() {
     let vm = format!("web01-r{id}");
     b.login(&base, "olga", &s.password("olga")).await;
     b.go(&format!("{base}/groups")).await;
+    b.accessible("groups").await;
     b.fill("#new-group", "dr-drill").await;
     b.click("#create-group").await;
     b.wait_text("h1", "dr-drill").await;
@@ -216,6 +240,7 @@ async fn the_quickstart_story_in_the_browser() {
     // Back where it runs, she shuts it down from "My VMs" (Operators see
     // every VM).
     b.go(&format!("{base}/vms")).await;
+    b.accessible("vms-operator").await;
     b.click(&format!("button[aria-label='Shut down {}']", "web01"))
         .await;
     b.wait_text("[role=status]", "Done").await;
@@ -230,6 +255,7 @@ async fn the_quickstart_story_in_the_browser() {
     b.go(&format!("{base}/vms")).await;
     b.click("#vms a").await;
     let history = b.wait_text("#history", "migrated").await;
+    b.accessible("vm-page").await;
     assert!(history.contains("c2-santiago"), "{history}");
     let lease_end = b.text("#lease-end").await;
     assert!(
@@ -249,6 +275,7 @@ async fn the_quickstart_story_in_the_browser() {
     // Spanish is a click away.
     b.click("a.lang").await;
     b.wait_text("header nav", "Solicitudes").await;
+    b.accessible("vm-page-es").await;
 
     // On a phone's width the pages fit (tables scroll inside themselves).
     b.c.set_window_size(390, 844).await.expect("phone width");

@@ -22,6 +22,28 @@ fn find(paths: &[&str]) -> Option<String> {
         .map(|p| p.to_string())
 }
 
+/// axe-core's script, from `BUTLER_AXE_JS` or where `scripts/axe.sh`
+/// puts it; `None` (loudly) outside CI when it is not there.
+fn axe_source() -> Option<String> {
+    let path = std::env::var("BUTLER_AXE_JS").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../target/axe/node_modules/axe-core/axe.min.js"
+        )
+        .to_string()
+    });
+    match std::fs::read_to_string(&path) {
+        Ok(js) => Some(js),
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but axe-core is missing ({path}: {e}); scripts/test.sh fetches it")
+        }
+        Err(_) => {
+            eprintln!("\n*** SKIPPED: no axe-core at {path}; run scripts/axe.sh ***\n");
+            None
+        }
+    }
+}
+
 impl Browser {
     /// A fresh browser (its own profile, 1280×800), or `None` (loudly)
     /// when Chromium or chromedriver is missing outside CI.
@@ -182,14 +204,56 @@ impl Browser {
         self.c.title().await.unwrap_or_default()
     }
 
+    /// Keeps a screenshot of the page as `name`, and has axe-core check it.
     pub async fn shot(&self, name: &str) {
         if let Ok(png) = self.c.screenshot().await {
             let _ = std::fs::write(self.shots.join(format!("{name}.png")), png);
         }
+        self.accessible(name).await;
+    }
+
+    /// Runs axe-core (from the npm registry; `scripts/axe.sh` fetches it)
+    /// in the page: a serious or critical violation fails the test, named
+    /// with the elements it found. Outside CI a missing axe-core skips the
+    /// check loudly; under CI it fails.
+    pub async fn accessible(&self, name: &str) {
+        let Some(text) = self.violations(name).await else {
+            return;
+        };
+        if std::env::var("BUTLER_AXE_REPORT").is_ok() {
+            eprintln!("AXE {name}: {text}");
+            return;
+        }
+        assert_eq!(text, "[]", "{name}: accessibility violations");
+    }
+
+    /// axe-core's serious and critical violations on the page, as JSON
+    /// (`[]`: none); `None` when axe-core is not there (outside CI).
+    pub async fn violations(&self, name: &str) -> Option<String> {
+        let axe = axe_source()?;
+        if let Err(e) = self.c.execute(&axe, vec![]).await {
+            panic!("{name}: cannot load axe-core: {e}");
+        }
+        let found = self
+            .c
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] })
+                   .then(r => done(JSON.stringify(r.violations
+                      .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                      .map(v => ({ id: v.id, impact: v.impact, help: v.help,
+                                   nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ')) })))))
+                   .catch(e => done('axe failed: ' + e));",
+                vec![],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{name}: axe-core did not answer: {e}"));
+        Some(found.as_str().unwrap_or("").to_string())
     }
 
     pub async fn login(&self, base: &str, user: &str, password: &str) {
         self.go(&format!("{base}/login")).await;
+        self.accessible("login").await;
         self.fill("#user", user).await;
         self.fill("#password", password).await;
         self.click("#login-button").await;
