@@ -17,6 +17,88 @@ fn settings() -> butler_server::HttpSettings {
     }
 }
 
+/// A requester asks for a VM and an approver approves it with the
+/// keyboard alone: every field and button is reached with Tab, filled by
+/// typing (a choice by its first letters), pressed with Enter or Space.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_is_asked_and_approved_with_the_keyboard_alone() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = common::start(settings()).await;
+    let base = s.base.clone();
+    let (tab, enter, space) = ("\u{E004}", "\u{E007}", "\u{E00D}");
+    let login = |user: &'static str| {
+        let (b, base, pw) = (&b, base.clone(), s.password(user));
+        async move {
+            b.go(&format!("{base}/login")).await;
+            b.tab_to("user").await;
+            b.keys(user).await;
+            b.keys(tab).await;
+            b.keys(&pw).await;
+            b.keys(enter).await;
+            b.wait_text("header nav", user).await;
+        }
+    };
+    b.go(&format!("{base}/lang/en")).await;
+    login("ana").await;
+    b.go(&format!("{base}/requests/new")).await;
+    for (id, typed) in [
+        ("name", "kbd01"),
+        ("division", "CORP"),
+        ("unit", "IT"),
+        ("environment", "PRD"),
+        ("disk_type", "SSD"),
+        ("disks_gib", "50"),
+    ] {
+        b.tab_to(id).await;
+        b.keys(typed).await;
+    }
+    // The environment's first VLAN box (the others are hidden), ticked
+    // with Space.
+    let nic =
+        b.c.execute(
+            "const box = [...document.querySelectorAll('input[name=nics]')]
+               .find(i => i.offsetParent !== null);
+             return box ? box.id : ''",
+            vec![],
+        )
+        .await
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    assert!(!nic.is_empty(), "the NIC boxes need ids to be reached");
+    b.tab_to(&nic).await;
+    b.keys(space).await;
+    b.tab_to("submit").await;
+    b.keys(enter).await;
+    assert_eq!(b.wait_text("#state", "requested").await, "requested");
+    let url =
+        b.c.current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+    b.tab_to("logout").await;
+    b.keys(enter).await;
+    login("bea").await;
+    b.go(&url).await;
+    b.tab_to("act-approve").await;
+    b.keys(enter).await;
+    let mut state = String::new();
+    for _ in 0..100 {
+        state = b.text("#state").await;
+        if !state.is_empty() && state != "requested" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        ["approved", "provisioning", "completed"].contains(&state.as_str()),
+        "{state}"
+    );
+    b.close().await;
+}
+
 /// The accessibility check can fail: a page given an unlabelled field and
 /// an image without a text alternative is reported, naming both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -204,6 +204,49 @@ impl Browser {
         self.c.title().await.unwrap_or_default()
     }
 
+    /// Presses Tab until the element focused is `#id` (at most 80 times:
+    /// a field that Tab never reaches fails the test), as a keyboard user
+    /// moves through a page.
+    pub async fn tab_to(&self, id: &str) {
+        let mut seen = Vec::new();
+        for _ in 0..80 {
+            let focused = self.focused_id().await;
+            if focused == id {
+                return;
+            }
+            seen.push(focused);
+            self.keys("\u{E004}").await;
+        }
+        panic!("Tab never reaches #{id}; it went through {seen:?}");
+    }
+
+    /// The id of the element that has the keyboard's focus ("" for none).
+    pub async fn focused_id(&self) -> String {
+        self.c
+            .execute(
+                "return document.activeElement ? document.activeElement.id : ''",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// Types `keys` into whatever has the focus (WebDriver key codes:
+    /// `\u{E004}` Tab, `\u{E007}` Enter, `\u{E00D}` Space).
+    pub async fn keys(&self, keys: &str) {
+        let focused = self
+            .c
+            .active_element()
+            .await
+            .unwrap_or_else(|e| panic!("no focused element: {e}"));
+        focused
+            .send_keys(keys)
+            .await
+            .unwrap_or_else(|e| panic!("type {keys:?}: {e}"));
+    }
+
     /// Keeps a screenshot of the page as `name`, and has axe-core check it.
     pub async fn shot(&self, name: &str) {
         if let Ok(png) = self.c.screenshot().await {
