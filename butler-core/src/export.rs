@@ -9,7 +9,7 @@ use crate::request::Request;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use std::io::Write;
 
-/// The header row, in column order.
+/// The header row, in column order (English).
 pub const COLUMNS: [&str; 9] = [
     "Request",
     "State",
@@ -21,6 +21,67 @@ pub const COLUMNS: [&str; 9] = [
     "Monthly estimate",
     "Currency",
 ];
+
+/// The header row in Spanish, in column order.
+pub const COLUMNS_ES: [&str; 9] = [
+    "Solicitud",
+    "Estado",
+    "Último cambio (UTC)",
+    "Nombre de la VM",
+    "Solicitante",
+    "Aprobador",
+    "Centro de costo",
+    "Estimación mensual",
+    "Moneda",
+];
+
+/// The language of a workbook's sheet name and header row: the
+/// exporter's (the data keeps its stored codes, so a sheet reads the same
+/// to a program whoever exported it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Language {
+    /// English.
+    #[default]
+    English,
+    /// Spanish.
+    Spanish,
+}
+
+impl Language {
+    /// From a language tag (`es`, `es-CL`, `en-GB`, …): Spanish for any
+    /// `es`, else English.
+    ///
+    /// ```
+    /// use butler_core::export::Language;
+    /// assert_eq!(Language::from_tag("es-CL"), Language::Spanish);
+    /// assert_eq!(Language::from_tag("en"), Language::English);
+    /// assert_eq!(Language::from_tag("fr"), Language::English);
+    /// ```
+    pub fn from_tag(tag: &str) -> Language {
+        let primary = tag.trim().split(['-', '_']).next().unwrap_or("");
+        if primary.eq_ignore_ascii_case("es") {
+            Language::Spanish
+        } else {
+            Language::English
+        }
+    }
+
+    /// The header row.
+    pub fn columns(self) -> &'static [&'static str; 9] {
+        match self {
+            Language::English => &COLUMNS,
+            Language::Spanish => &COLUMNS_ES,
+        }
+    }
+
+    fn sheet(self) -> &'static str {
+        match self {
+            Language::English => "Requests",
+            Language::Spanish => "Solicitudes",
+        }
+    }
+}
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
@@ -51,14 +112,24 @@ fn cell(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Writes `rows` as a one-sheet workbook to `out`.
+/// Writes `rows` as a one-sheet workbook to `out`, headed in English.
 pub fn write_requests_xlsx(rows: &[Request], out: &mut dyn Write) -> Result<(), ExportError> {
+    write_requests_xlsx_in(rows, Language::English, out)
+}
+
+/// Writes `rows` as a one-sheet workbook to `out`, its sheet and header
+/// row in `lang`.
+pub fn write_requests_xlsx_in(
+    rows: &[Request],
+    lang: Language,
+    out: &mut dyn Write,
+) -> Result<(), ExportError> {
     let mut wb = Workbook::new();
     let sheet = wb.add_worksheet();
-    sheet.set_name("Requests")?;
+    sheet.set_name(lang.sheet())?;
     let bold = Format::new().set_bold();
     let money = Format::new().set_num_format("0.000000");
-    for (c, title) in COLUMNS.iter().enumerate() {
+    for (c, title) in lang.columns().iter().enumerate() {
         sheet.write_string_with_format(0, c as u16, *title, &bold)?;
     }
     let widths = [10.0, 14.0, 20.0, 28.0, 16.0, 16.0, 14.0, 18.0, 10.0];
@@ -89,6 +160,30 @@ pub fn write_requests_xlsx(rows: &[Request], out: &mut dyn Write) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_header_row_and_sheet_are_in_the_exporters_language() {
+        use calamine::{Reader, Xlsx};
+        for (lang, sheet, first) in [
+            (Language::English, "Requests", "Request"),
+            (Language::Spanish, "Solicitudes", "Solicitud"),
+        ] {
+            let mut buf = Vec::new();
+            write_requests_xlsx_in(&[], lang, &mut buf).unwrap();
+            let mut wb: Xlsx<_> = Xlsx::new(std::io::Cursor::new(buf)).unwrap();
+            assert_eq!(wb.sheet_names(), vec![sheet.to_string()]);
+            let range = wb.worksheet_range(sheet).unwrap();
+            let header: Vec<String> = range
+                .rows()
+                .next()
+                .unwrap()
+                .iter()
+                .map(|c| c.to_string())
+                .collect();
+            assert_eq!(header[0], first);
+            assert_eq!(header, lang.columns().map(str::to_string).to_vec());
+        }
+    }
 
     #[test]
     fn oversized_cells_are_cut_with_a_marker_at_excels_limit() {

@@ -35,8 +35,21 @@ impl RequestService {
         query: &RequestQuery,
         out: &mut (dyn std::io::Write + Send),
     ) -> Result<usize, ButlerError> {
+        self.export_xlsx_in(actor, query, crate::export::Language::English, out)
+            .await
+    }
+
+    /// [`export_xlsx`](Self::export_xlsx) with the sheet and its header
+    /// row in `lang` (the exporter's language).
+    pub async fn export_xlsx_in(
+        &self,
+        actor: &Actor,
+        query: &RequestQuery,
+        lang: crate::export::Language,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<usize, ButlerError> {
         let rows = self.export_rows(actor, query).await?;
-        crate::export::write_requests_xlsx(&rows, out)
+        crate::export::write_requests_xlsx_in(&rows, lang, out)
             .map_err(|e| ButlerError::Export(e.to_string()))?;
         Ok(rows.len())
     }

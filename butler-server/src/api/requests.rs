@@ -187,12 +187,31 @@ pub async fn estimate(
     }))
 }
 
-/// The requests a list would select, as an `.xlsx` workbook (every page).
+/// The exporter's language: the console's language (its cookie), else
+/// the first of `Accept-Language`, else English.
+fn export_language(headers: &axum::http::HeaderMap) -> butler::export::Language {
+    use butler::export::Language;
+    if let Some(lang) = crate::extract::cookie(headers, crate::console::LANG_COOKIE) {
+        return Language::from_tag(lang);
+    }
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map_or(Language::English, |tag| {
+            Language::from_tag(tag.split(';').next().unwrap_or(""))
+        })
+}
+
+/// The requests a list would select, as an `.xlsx` workbook (every page),
+/// headed in the exporter's language (the console's, else
+/// `Accept-Language`, else English).
 #[utoipa::path(get, path = "/api/requests/export.xlsx", tag = "requests", params(ListArgs),
     responses((status = 200, description = "The workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
 pub async fn export_xlsx(
     State(state): State<AppState>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     QueryArgs(args): QueryArgs<ListArgs>,
 ) -> ApiResult<Response> {
     let q = args.query()?;
@@ -200,7 +219,7 @@ pub async fn export_xlsx(
     state
         .butler()
         .requests()
-        .export_xlsx(&caller.actor, &q, &mut buf)
+        .export_xlsx_in(&caller.actor, &q, export_language(&headers), &mut buf)
         .await?;
     Ok((
         [
