@@ -315,6 +315,37 @@ async fn the_quickstart_story_in_the_browser() {
         "{report}"
     );
     b.shot("10-migration-done").await;
+    // The report filtered to one outcome, and as CSV.
+    let run_url =
+        b.c.current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+    let run_path = run_url
+        .trim_start_matches(&base)
+        .split('?')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    b.go(&format!("{base}{run_path}?outcome=failed")).await;
+    assert!(
+        !b.text("#report").await.contains(&vm),
+        "a migrated VM among the failed"
+    );
+    b.click("#report-filter a[href$='outcome=migrated']").await;
+    b.wait_text("#report", &vm).await;
+    let cookie = b.cookie("butler_session").await.unwrap_or_default();
+    let csv = s
+        .http
+        .get(format!("{base}{run_path}/report.csv"))
+        .header("cookie", format!("butler_session={cookie}"))
+        .send()
+        .await
+        .expect("the report as CSV");
+    assert_eq!(csv.status(), 200);
+    let csv = csv.text().await.unwrap_or_default();
+    assert!(csv.starts_with("vm,outcome,detail"), "{csv}");
+    assert!(csv.contains(&format!("\"{vm}\",\"migrated\"")), "{csv}");
     assert_eq!(
         s.sim().vm(&vm).map(|v| (v.cluster, v.power)),
         Some(("c2-santiago".into(), PowerState::On))

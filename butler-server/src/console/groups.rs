@@ -430,22 +430,123 @@ struct RunPage {
     ended: bool,
     rows: Vec<ReportRow>,
     failed: usize,
+    /// The outcome shown (`None`: every line).
+    only: Option<String>,
+    /// Each outcome present and how many lines have it, for the filter.
+    outcomes: Vec<(String, usize)>,
+}
+
+/// The outcomes a report line can have, in the order the filter lists them.
+const OUTCOMES: [&str; 5] = [
+    "migrated",
+    "failed",
+    "skipped",
+    "post_move_pending",
+    "still_running",
+];
+
+/// Which lines of a report to show.
+#[derive(serde::Deserialize)]
+pub(super) struct ReportFilter {
+    outcome: Option<String>,
 }
 
 pub(super) async fn run_page(
     State(state): State<AppState>,
     v: Viewer,
     Path((group, run)): Path<(u64, u64)>,
+    Query(filter): Query<ReportFilter>,
 ) -> Response {
-    let rep = match state
-        .butler()
-        .migrations()
-        .report(&v.actor, RunId(run))
-        .await
-    {
+    let (rep, rows) = match report_rows(&state, &v, run).await {
         Ok(r) => r,
         Err(e) => return v.butler_error(e),
     };
+    let only = filter.outcome.filter(|o| OUTCOMES.contains(&o.as_str()));
+    let outcomes = OUTCOMES
+        .iter()
+        .map(|o| {
+            (
+                o.to_string(),
+                rows.iter().filter(|r| r.outcome == *o).count(),
+            )
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let failed = rows.iter().filter(|r| r.outcome == "failed").count();
+    let rows = rows
+        .into_iter()
+        .filter(|r| only.as_ref().is_none_or(|o| *o == r.outcome))
+        .collect();
+    render(&RunPage {
+        c: v.chrome,
+        group,
+        run,
+        ended: rep.ended.is_some(),
+        failed,
+        rows,
+        only,
+        outcomes,
+    })
+}
+
+/// The report as CSV (one line per VM: vm, outcome, detail), for a
+/// spreadsheet; cells that a spreadsheet would read as a formula are
+/// written as text.
+pub(super) async fn run_csv(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path((_group, run)): Path<(u64, u64)>,
+) -> Response {
+    let (_, rows) = match report_rows(&state, &v, run).await {
+        Ok(r) => r,
+        Err(e) => return v.butler_error(e),
+    };
+    let mut out = String::from("vm,outcome,detail\r\n");
+    for r in &rows {
+        out.push_str(&format!(
+            "{},{},{}\r\n",
+            csv_cell(&r.vm),
+            csv_cell(&r.outcome),
+            csv_cell(&r.detail)
+        ));
+    }
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"run-{run}.csv\""),
+            ),
+        ],
+        out,
+    )
+        .into_response()
+}
+
+/// One CSV cell: quoted, quotes doubled, and a leading `=`, `+`, `-`, `@`
+/// (a formula to a spreadsheet) made text with a `'`.
+fn csv_cell(text: &str) -> String {
+    let safe = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
+    format!("\"{}\"", safe.replace('"', "\"\""))
+}
+
+async fn report_rows(
+    state: &AppState,
+    v: &Viewer,
+    run: u64,
+) -> Result<(MigrationReport, Vec<ReportRow>), ButlerError> {
+    let rep = state
+        .butler()
+        .migrations()
+        .report(&v.actor, RunId(run))
+        .await?;
     let rows: Vec<ReportRow> = rep
         .vms
         .iter()
@@ -471,12 +572,19 @@ pub(super) async fn run_page(
             }
         })
         .collect();
-    render(&RunPage {
-        c: v.chrome,
-        group,
-        run,
-        ended: rep.ended.is_some(),
-        failed: rows.iter().filter(|r| r.outcome == "failed").count(),
-        rows,
-    })
+    Ok((rep, rows))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csv_cells_are_quoted_and_never_formulas() {
+        assert_eq!(super::csv_cell("web01"), "\"web01\"");
+        assert_eq!(
+            super::csv_cell("say \"hi\", then"),
+            "\"say \"\"hi\"\", then\""
+        );
+        assert_eq!(super::csv_cell("=cmd()"), "\"'=cmd()\"");
+        assert_eq!(super::csv_cell("-1+2"), "\"'-1+2\"");
+    }
 }

@@ -339,6 +339,7 @@ pub fn router() -> Router<AppState> {
         .route("/groups/:id", get(groups::show))
         .route("/groups/:id/do/:what", post(groups::act))
         .route("/groups/:id/run/:run", get(groups::run_page))
+        .route("/groups/:id/run/:run/report.csv", get(groups::run_csv))
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/users/:name", post(admin::change_user))
         .route(
