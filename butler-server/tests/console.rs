@@ -73,11 +73,7 @@ async fn a_request_is_asked_and_approved_with_the_keyboard_alone() {
     b.tab_to("submit").await;
     b.keys(enter).await;
     assert_eq!(b.wait_text("#state", "requested").await, "requested");
-    let url =
-        b.c.current_url()
-            .await
-            .map(|u| u.to_string())
-            .unwrap_or_default();
+    let url = b.url().await;
     b.tab_to("logout").await;
     b.keys(enter).await;
     login("bea").await;
@@ -166,11 +162,7 @@ async fn the_quickstart_story_in_the_browser() {
     b.click("#submit").await;
     let state = b.wait_text("#state", "requested").await;
     assert_eq!(state, "requested");
-    let url =
-        b.c.current_url()
-            .await
-            .map(|u| u.to_string())
-            .unwrap_or_default();
+    let url = b.url().await;
     let id: u64 = url
         .rsplit('/')
         .next()
@@ -316,11 +308,7 @@ async fn the_quickstart_story_in_the_browser() {
     );
     b.shot("10-migration-done").await;
     // The report filtered to one outcome, and as CSV.
-    let run_url =
-        b.c.current_url()
-            .await
-            .map(|u| u.to_string())
-            .unwrap_or_default();
+    let run_url = b.url().await;
     let run_path = run_url
         .trim_start_matches(&base)
         .split('?')

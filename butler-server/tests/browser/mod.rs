@@ -200,6 +200,15 @@ impl Browser {
         panic!("{css} never showed {want:?} (last: {last:?})");
     }
 
+    /// The page's address ("" when the browser cannot say).
+    pub async fn url(&self) -> String {
+        self.c
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    }
+
     pub async fn title(&self) -> String {
         self.c.title().await.unwrap_or_default()
     }
