@@ -76,6 +76,18 @@ def test_lists_filter_page_and_export(tmp_path, ana, bea):
     assert ana.export_xlsx(str(tmp_path / "mine.xlsx"), states=["created"]) == 5
     with pytest.raises(butler.BackendError):
         bea.export_xlsx(str(tmp_path / "no" / "dir" / "x.xlsx"))
+    # Headed in the exporter's language (read back with openpyxl).
+    import openpyxl
+
+    es = tmp_path / "es.xlsx"
+    assert bea.export_xlsx(str(es), states=["created"], language="es") == 2
+    wb = openpyxl.load_workbook(es)
+    assert wb.sheetnames == ["Solicitudes"]
+    header = [c.value for c in next(wb["Solicitudes"].iter_rows(max_row=1))]
+    assert header[:2] == ["Solicitud", "Estado"] and header[6] == "Centro de costo"
+    assert openpyxl.load_workbook(path).sheetnames == ["Requests"]
+    with pytest.raises(butler.InvalidInput):
+        bea.export_xlsx(str(tmp_path / "x.xlsx"), language="fr")
 
 
 def test_failures_end_in_error_and_admin_retry_resumes(b, ana, bea):

@@ -65,9 +65,22 @@ impl RequestService {
         query: &RequestQuery,
         path: &std::path::Path,
     ) -> Result<usize, ButlerError> {
+        self.export_xlsx_to_path_in(actor, query, crate::export::Language::English, path)
+            .await
+    }
+
+    /// [`export_xlsx_to_path`](Self::export_xlsx_to_path) headed in `lang`.
+    #[cfg(feature = "xlsx")]
+    pub async fn export_xlsx_to_path_in(
+        &self,
+        actor: &Actor,
+        query: &RequestQuery,
+        lang: crate::export::Language,
+        path: &std::path::Path,
+    ) -> Result<usize, ButlerError> {
         use std::io::Write;
         let mut buf = Vec::new();
-        let n = self.export_xlsx(actor, query, &mut buf).await?;
+        let n = self.export_xlsx_in(actor, query, lang, &mut buf).await?;
         let fail =
             |e: &dyn std::fmt::Display| ButlerError::Export(format!("{}: {e}", path.display()));
         let dir = match path.parent() {

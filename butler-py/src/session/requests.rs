@@ -249,15 +249,26 @@ impl Session {
         })
     }
 
-    /// Writes the request list to an ``.xlsx`` file; returns the row count.
-    #[pyo3(signature = (path, states=None, owner=None))]
+    /// Writes the request list to an ``.xlsx`` file, its sheet and header
+    /// row in ``language`` (``"en"`` or ``"es"``); returns the row count.
+    #[pyo3(signature = (path, states=None, owner=None, language="en"))]
     fn export_xlsx(
         &self,
         py: Python<'_>,
         path: String,
         states: Option<Vec<String>>,
         owner: Option<String>,
+        language: &str,
     ) -> PyResult<usize> {
+        let lang = match language {
+            "en" => butler::export::Language::English,
+            "es" => butler::export::Language::Spanish,
+            other => {
+                return Err(InvalidInput::new_err(format!(
+                    "language {other:?}: use \"en\" or \"es\""
+                )))
+            }
+        };
         let states = states
             .unwrap_or_default()
             .iter()
@@ -269,9 +280,10 @@ impl Session {
             ..RequestQuery::default()
         };
         let a = self.actor.clone();
-        call!(py, self.requests, |s| s.export_xlsx_to_path(
+        call!(py, self.requests, |s| s.export_xlsx_to_path_in(
             &a,
             &q,
+            lang,
             std::path::Path::new(&path)
         ))
     }
