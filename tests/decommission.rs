@@ -265,9 +265,20 @@ async fn a_request_left_at_the_old_retire_step_still_finishes() {
 /// and both changes are kept.
 #[tokio::test]
 async fn a_record_changed_while_a_step_runs_sends_the_step_round_again_and_keeps_both() {
-    let store = Arc::new(butler::testing::FaultyStore::new(Arc::new(
-        MemoryStore::new(),
-    )));
+    let stores: [(&str, Arc<dyn butler::store::Store>); 2] = [
+        ("memory", Arc::new(MemoryStore::new())),
+        (
+            "sqlite",
+            Arc::new(butler::store::SqliteStore::open_in_memory().unwrap()),
+        ),
+    ];
+    for (name, inner) in stores {
+        record_changed_mid_step(name, inner).await;
+    }
+}
+
+async fn record_changed_mid_step(name: &str, inner: Arc<dyn butler::store::Store>) {
+    let store = Arc::new(butler::testing::FaultyStore::new(inner));
     let w = World::new(SimPlatform::demo(7), store.clone());
     let r = w.decommission_approved("meddled").await;
     let vm = r.kind.target().unwrap().vm;
@@ -279,7 +290,11 @@ async fn a_record_changed_while_a_step_runs_sends_the_step_round_again_and_keeps
     let e = w.engine(World::engine_config("e1"));
     let summary = e.run_until_idle().await.unwrap();
     let done = w.get(r.id).await;
-    assert_eq!(summary.completed, 1, "{summary:?} {:?}", done.history);
+    assert_eq!(
+        summary.completed, 1,
+        "{name}: {summary:?} {:?}",
+        done.history
+    );
     let rec = w.svc.store().get_vm(vm).await.unwrap();
     assert_eq!(rec.lifecycle, Lifecycle::Retired);
     let lines: Vec<&str> = rec.history.iter().map(|h| h.what.as_str()).collect();
@@ -291,7 +306,7 @@ async fn a_record_changed_while_a_step_runs_sends_the_step_round_again_and_keeps
         assert_eq!(
             lines.iter().filter(|l| **l == line).count(),
             1,
-            "{line:?} once in {lines:?}"
+            "{name}: {line:?} once in {lines:?}"
         );
     }
     let log = w.svc.store().step_log(r.id).await.unwrap();
@@ -306,7 +321,7 @@ async fn a_record_changed_while_a_step_runs_sends_the_step_round_again_and_keeps
             [_, butler::store::StepPhase::Failed { reason, will_retry: true }, _, butler::store::StepPhase::Succeeded { .. }]
                 if reason.contains("changed while the step ran")
         ),
-        "{power_off:?}"
+        "{name}: {power_off:?}"
     );
     w.assert_exactly_once(r.id).await;
 }

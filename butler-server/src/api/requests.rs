@@ -39,20 +39,24 @@ pub(crate) fn page_offset(offset: usize) -> Result<usize, Problem> {
 }
 
 /// A page's size as asked (50 when not): 1 to
-/// [`butler::limits::MAX_PAGE_SIZE`], as the document says; outside, the
-/// answer the library gives a limit passed (422 `limit`).
+/// [`butler::limits::MAX_PAGE_SIZE`], as the document says. Past it, the
+/// library's own limit check answers (422 `limit`); an empty page, which
+/// the library would serve, gets the same answer here.
 pub(crate) fn page_limit(asked: Option<usize>) -> Result<usize, Problem> {
-    match asked.unwrap_or(50) {
-        n @ 1..=butler::limits::MAX_PAGE_SIZE => Ok(n),
-        n => Err(Problem::new(
+    let n = asked.unwrap_or(50);
+    butler::limits::check("limit", n, butler::limits::MAX_PAGE_SIZE, "rows")
+        .map_err(|e| Problem::from(butler::ButlerError::from(e)))?;
+    if n == 0 {
+        return Err(Problem::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
             "limit",
             format!(
-                "limit: {n} rows; a page is 1 to {} rows",
+                "limit: 0 rows; a page is 1 to {} rows",
                 butler::limits::MAX_PAGE_SIZE
             ),
-        )),
+        ));
     }
+    Ok(n)
 }
 
 /// Filters and paging of a list.
