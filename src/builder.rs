@@ -155,6 +155,7 @@ pub struct ButlerBuilder {
     migration: MigrationConfig,
     inventory: InventoryConfig,
     policy: Policy,
+    rules: Option<crate::rules::Rules>,
     seed: u64,
     #[cfg(feature = "sim")]
     simulator: Option<crate::sim::SimPlatform>,
@@ -176,6 +177,7 @@ impl Default for ButlerBuilder {
             migration: MigrationConfig::default(),
             inventory: InventoryConfig::default(),
             policy: Policy::standard(),
+            rules: None,
             seed: 0,
             #[cfg(feature = "sim")]
             simulator: None,
@@ -291,6 +293,15 @@ impl ButlerBuilder {
         self
     }
 
+    /// The approval rules in force at start (default: none, so every
+    /// request needs one approver). `build` checks them against the
+    /// catalog and refuses the rule at fault; Admins replace them later
+    /// with [`RequestService::set_rules`].
+    pub fn rules(mut self, rules: crate::rules::Rules) -> Self {
+        self.rules = Some(rules);
+        self
+    }
+
     /// Wires everything. Fails on a store that cannot open, a real platform
     /// without a catalog or rate book, or deadlines that would outlive the
     /// engine's lease. Needs a tokio runtime when notifiers are given.
@@ -395,6 +406,9 @@ impl ButlerBuilder {
         ));
         let mut requests = RequestService::with_clock(store.clone(), catalog, rates, clock.clone())
             .with_policy(self.policy);
+        if let Some(rules) = self.rules {
+            requests = requests.with_rules(rules)?;
+        }
         if !self.notifiers.is_empty() {
             self.notify.check().map_err(|m| invalid(&m))?;
             let mut names = std::collections::BTreeSet::new();

@@ -19,6 +19,11 @@
 //! key = "CostCenter"
 //! [billing.webhook]                # butler_webhook::WebhookConfig
 //! url = "https://chargeback.example.com/butler"   # secret: BUTLER_BILLING_WEBHOOK_SECRET
+//!
+//! [[approval.rule]]                # butler_core::rules: checked against the catalog at build
+//! name = "small test VMs"
+//! when = { environments = ["DEV"], vcpus = { max = 4 } }
+//! outcome = "approve"
 //! ```
 //!
 //! A step is either done by its adapter or switched off (`enabled = false`,
@@ -137,6 +142,7 @@ struct Sections {
     billing: BillingSection,
     #[serde(default)]
     inventory: InventorySection,
+    approval: Option<toml::Value>,
 }
 
 /// The parts of a deployment, ready to go into a [`ButlerBuilder`].
@@ -163,6 +169,9 @@ pub struct Deployment {
     /// ([`EngineConfig::retirement_grace`]); unset, the engine settings
     /// given to [`apply`](Self::apply) keep theirs (default 0).
     pub retirement_grace: Option<std::time::Duration>,
+    /// `[[approval.rule]]`: the approval rules in force at start
+    /// ([`crate::rules`]); `None`: every request needs one approver.
+    pub rules: Option<crate::rules::Rules>,
 }
 
 impl std::fmt::Debug for Deployment {
@@ -194,6 +203,12 @@ impl Deployment {
             toml::from_str(text).map_err(|e| err("monitoring/billing/inventory", e))?;
         let inventory = sections.inventory.config()?;
         let retirement_grace = sections.inventory.retirement_grace()?;
+        let rules = match sections.approval {
+            None => None,
+            Some(v) => Some(
+                crate::rules::Rules::deserialize(v).map_err(|e| err("approval", e.message()))?,
+            ),
+        };
 
         let monitor: Option<Arc<dyn Monitor>> =
             match (sections.monitoring.enabled, sections.monitoring.icinga) {
@@ -241,6 +256,7 @@ impl Deployment {
             billing_enabled: b.enabled != Some(false),
             inventory,
             retirement_grace,
+            rules,
         })
     }
 
@@ -261,6 +277,9 @@ impl Deployment {
         }
         if let Some(x) = self.billing {
             b = b.billing(x);
+        }
+        if let Some(r) = self.rules {
+            b = b.rules(r);
         }
         b
     }
@@ -356,5 +375,21 @@ mod tests {
         }
         let e = Deployment::from_toml(&format!("{BASE}[inventory]\nevery = 1\n"), env).unwrap_err();
         assert!(e.reason.contains("every"), "{e}");
+    }
+
+    #[test]
+    fn approval_rules_come_from_the_file_and_a_bad_one_names_the_section() {
+        let file = format!(
+            "{BASE}[[approval.rule]]\nname = \"dev\"\nwhen = {{ environments = [\"DEV\"] }}\noutcome = \"approve\"\n"
+        );
+        let d = Deployment::from_toml(&file, env).unwrap();
+        let rules = d.rules.expect("rules");
+        assert_eq!(rules.rules.len(), 1);
+        assert_eq!(rules.rules[0].name, "dev");
+        assert!(Deployment::from_toml(BASE, env).unwrap().rules.is_none());
+        let bad = format!("{BASE}[[approval.rule]]\nname = \"x\"\noutcome = \"maybe\"\n");
+        let e = Deployment::from_toml(&bad, env).unwrap_err();
+        assert_eq!(e.section, "approval", "{e}");
+        assert!(e.reason.contains("one of approve, require, refuse"), "{e}");
     }
 }

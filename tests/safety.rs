@@ -64,9 +64,13 @@ fn spec_allows_operation(role: Role, op: Operation) -> bool {
         // asking to change or retire a VM one does not own, are an Admin's.
         O::PowerVms | O::ReconcileVms => &[Role::Operator, Role::Admin],
         O::AdoptVms | O::ChangeVms => &[Role::Admin],
-        O::ReadUsers | O::ManageUsers | O::EditCatalog | O::EditRates | O::ReadNotifications => {
-            &[Role::Admin]
-        }
+        // SPEC §13: rules are versioned and audited; an Admin's.
+        O::ReadUsers
+        | O::ManageUsers
+        | O::EditCatalog
+        | O::EditRates
+        | O::EditRules
+        | O::ReadNotifications => &[Role::Admin],
         other => panic!("{other:?} is not in SPEC §1's table"),
     };
     roles.contains(&role)
@@ -284,6 +288,14 @@ async fn every_operation_through_the_services_follows_the_table() {
                 Operation::EditRates
             ),
             allowed(Operation::EditRates),
+            "{role}"
+        );
+        assert_eq!(
+            !denied_for(
+                requests.set_rules(&who, butler_core::rules::Rules::default()),
+                Operation::EditRules
+            ),
+            allowed(Operation::EditRules),
             "{role}"
         );
     }

@@ -49,6 +49,7 @@ pub mod migration;
 pub mod notify;
 pub mod request;
 pub mod resilience;
+pub mod rules;
 mod secret;
 pub mod service;
 pub mod store;

@@ -142,6 +142,8 @@ struct File {
     _billing: Option<toml::Value>,
     #[serde(rename = "inventory")]
     _inventory: Option<toml::Value>,
+    #[serde(rename = "approval")]
+    _approval: Option<toml::Value>,
 }
 
 /// Why a configuration was refused.

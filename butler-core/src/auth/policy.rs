@@ -137,6 +137,8 @@ pub enum Operation {
     EditCatalog,
     /// Replace the rate cards.
     EditRates,
+    /// Replace the approval rules.
+    EditRules,
     /// See notification deliveries that failed.
     ReadNotifications,
     /// Power any VM of the inventory (owners may power their own).
@@ -152,7 +154,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation outside the request workflow.
-    pub const OTHERS: [Operation; 14] = [
+    pub const OTHERS: [Operation; 15] = [
         Operation::ReadGroups,
         Operation::EditGroups,
         Operation::RefreshFacts,
@@ -162,6 +164,7 @@ impl Operation {
         Operation::ManageUsers,
         Operation::EditCatalog,
         Operation::EditRates,
+        Operation::EditRules,
         Operation::ReadNotifications,
         Operation::PowerVms,
         Operation::AdoptVms,
@@ -182,6 +185,7 @@ impl Operation {
             | O::ManageUsers
             | O::EditCatalog
             | O::EditRates
+            | O::EditRules
             | O::ReadNotifications => &[Role::Admin],
         }
     }
@@ -201,6 +205,7 @@ impl fmt::Display for Operation {
             O::ManageUsers => "manage users",
             O::EditCatalog => "change the catalog",
             O::EditRates => "change the rate cards",
+            O::EditRules => "change the approval rules",
             O::ReadNotifications => "read failed notifications",
             O::PowerVms => "power VMs",
             O::AdoptVms => "adopt VMs",

@@ -20,7 +20,7 @@ mod transition;
 pub use action_kind::ActionKind;
 pub use history::{CostChange, FieldChange, HistoryEntry};
 pub use kind::{ExtendLease, Reconfigure, RequestKind, Target};
-pub(crate) use transition::{advance, EngineAction};
+pub(crate) use transition::{advance, decided, EngineAction};
 pub use transition::{
     approved_by_butler, create, create_change, retirement_at_lease_end, transition, Action, Priced,
 };

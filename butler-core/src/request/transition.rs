@@ -310,6 +310,46 @@ pub fn approved_by_butler(
     }
 }
 
+/// Applies a rule book's `decision` to `submitted`, a request its
+/// requester has just submitted (state `Requested`), in the same write:
+/// approved or refused by Butler (an entry by the engine's reserved name
+/// saying which rule, of which version), or left for its levels' approvers
+/// with the submit entry saying what it needs and why.
+pub(crate) fn decided(
+    mut submitted: Request,
+    decision: &crate::rules::Decision,
+    at: DateTime<Utc>,
+) -> Request {
+    use crate::rules::Outcome;
+    let note = decision.note();
+    let (action, to) = match &decision.outcome {
+        Outcome::Require { .. } => {
+            if let Some(last) = submitted.history.last_mut() {
+                last.note = Some(note);
+            }
+            return submitted;
+        }
+        Outcome::Approve => (ActionKind::Approve, RequestState::Approved),
+        Outcome::Refuse { .. } => (ActionKind::Reject, RequestState::Rejected),
+    };
+    let entry = HistoryEntry {
+        seq: u32::try_from(submitted.history.len() + 1).unwrap_or(u32::MAX),
+        at,
+        actor: crate::auth::ENGINE_NAME.to_string(),
+        action,
+        from: Some(submitted.state),
+        to,
+        changes: Vec::new(),
+        cost: None,
+        note: Some(note),
+    };
+    submitted.history.push(entry);
+    submitted.state = to;
+    submitted.approver = Some(crate::auth::ENGINE_NAME.to_string());
+    submitted.updated_at = at;
+    submitted
+}
+
 /// Applies `action` by `actor` to `request` at time `at`, if `policy`
 /// allows it.
 ///

@@ -16,6 +16,7 @@ use std::sync::{Arc, RwLock};
 mod catalog_admin;
 mod export;
 mod notifications;
+mod rules;
 
 /// Requests: create, edit, submit, cancel, review, reject, approve, retry,
 /// read and list, each as a given [`Actor`].
@@ -38,6 +39,8 @@ pub struct RequestService {
     /// When the catalog was last refreshed from the platform.
     catalog_refreshed: RwLock<Option<chrono::DateTime<chrono::Utc>>>,
     rates: RwLock<Arc<RateBook>>,
+    /// The approval rules in force and their earlier versions.
+    rule_books: RwLock<rules::RuleBooks>,
     clock: Arc<dyn Clock>,
     notify: Option<NotifyHub>,
     policy: Policy,
@@ -73,6 +76,7 @@ impl RequestService {
             catalog: RwLock::new(Arc::new(catalog)),
             catalog_refreshed: RwLock::new(None),
             rates: RwLock::new(Arc::new(rates)),
+            rule_books: RwLock::new(rules::RuleBooks::new(clock.now())),
             clock,
             notify: None,
             policy: Policy::standard(),
@@ -179,6 +183,7 @@ impl RequestService {
         priced: Priced,
     ) -> Result<Request, ButlerError> {
         let id = self.store.next_request_id().await?;
+        let now = self.clock.now();
         let r = request::create_change(
             &self.policy,
             id,
@@ -187,11 +192,15 @@ impl RequestService {
             kind,
             before,
             priced,
-            self.clock.now(),
+            now,
         )?;
+        let r = request::decided(r.clone(), &self.decide(&r, actor), now);
         self.notifiers_ready().await;
         self.store.insert_request(&r).await?;
         self.written();
+        if r.state == RequestState::Approved {
+            self.work_ready.send_modify(|n| *n = n.wrapping_add(1));
+        }
         tracing::info!(request = %r.id, vm = %rec.id, kind = r.kind.as_str(), actor = %actor.name(), "day-2 request asked");
         Ok(r)
     }
@@ -735,7 +744,12 @@ impl RequestService {
         let r = self.load(actor, id, version).await?;
         self.check(&r, actor, ActionKind::Submit)?;
         validate(&r.spec, &self.catalog())?;
-        self.commit(&r, actor, Action::Submit).await
+        let now = self.clock.now();
+        self.commit_then(&r, actor, Action::Submit, |next| {
+            let decision = self.decide(&next, actor);
+            request::decided(next, &decision, now)
+        })
+        .await
     }
 
     /// The owner cancels.
@@ -868,7 +882,20 @@ impl RequestService {
         actor: &Actor,
         action: Action,
     ) -> Result<Request, ButlerError> {
+        self.commit_then(r, actor, action, |next| next).await
+    }
+
+    /// [`commit`](Self::commit), with `then` applied to the request before
+    /// it is written (a submit's rule decision, in the same write).
+    async fn commit_then(
+        &self,
+        r: &Request,
+        actor: &Actor,
+        action: Action,
+        then: impl FnOnce(Request) -> Request,
+    ) -> Result<Request, ButlerError> {
         let (next, entry) = request::transition(&self.policy, r, actor, action, self.clock.now())?;
+        let next = then(next);
         self.notifiers_ready().await;
         self.store.update_request(&next, r.version).await?;
         self.written();

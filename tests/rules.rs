@@ -1,0 +1,283 @@
+//! Approval rules (SPEC §13) through the request service on the
+//! simulator: a submitted request approved or refused by a rule in the
+//! same write, or left for its approvers with what it needs; every
+//! decision in the history naming its rule and the rules' version; an
+//! Admin's change versioned, checked before use, and kept in the trail; a
+//! requester's dry run.
+
+mod common;
+
+use butler::auth::{Actor, Role};
+use butler::request::{ActionKind, RequestState};
+use butler::rules::{Outcome, Rules};
+use butler::sim::SimPlatform;
+use butler::store::MemoryStore;
+use butler::ButlerError;
+use common::{ana, bea, World};
+use std::sync::Arc;
+
+fn world() -> World {
+    World::new(SimPlatform::demo(7), Arc::new(MemoryStore::new()))
+}
+
+fn ada() -> Actor {
+    Actor::trusted("ada", [Role::Admin]).unwrap()
+}
+
+fn rules(text: &str) -> Rules {
+    Rules::from_toml(text).unwrap()
+}
+
+const SMALL_PRD_AUTO: &str = r#"
+    [[rule]]
+    name = "small VMs"
+    when = { vcpus = { max = 2 }, ram_gib = { max = 8 } }
+    outcome = "approve"
+
+    [[rule]]
+    name = "no VMs for FIN"
+    when = { divisions = ["RET"], units = ["FIN"] }
+    outcome = "refuse"
+    reason = "FIN asks through the platform team"
+
+    [[rule]]
+    name = "big VMs"
+    when = { vcpus = { min = 8 } }
+    outcome = "require"
+    levels = [{ role = "approver" }, { role = "admin" }]
+"#;
+
+#[tokio::test]
+async fn a_small_vm_is_approved_by_its_rule_and_provisioned_without_an_approver() {
+    let w = world();
+    let book = w.svc.set_rules(&ada(), rules(SMALL_PRD_AUTO)).unwrap();
+    assert_eq!(book.version, 1);
+    let r = w
+        .svc
+        .create(&ana(), butler::demo::spec("small01"))
+        .await
+        .unwrap();
+    let r = w.svc.submit(&ana(), r.id, r.version).await.unwrap();
+    assert_eq!(r.state, RequestState::Approved);
+    assert_eq!(r.approver.as_deref(), Some("butler-engine"));
+    let last = r.history.last().unwrap();
+    assert_eq!(
+        (last.actor.as_str(), last.action, last.from, last.to),
+        (
+            "butler-engine",
+            ActionKind::Approve,
+            Some(RequestState::Requested),
+            RequestState::Approved
+        )
+    );
+    assert_eq!(
+        last.note.as_deref(),
+        Some("approved automatically by rule \"small VMs\" (rules v1)")
+    );
+    // One write: what is stored is what was returned.
+    assert_eq!(w.get(r.id).await, r);
+    let e = w.engine(World::engine_config("e1"));
+    assert_eq!(e.run_until_idle().await.unwrap().completed, 1);
+    assert_eq!(w.get(r.id).await.state, RequestState::Completed);
+}
+
+#[tokio::test]
+async fn a_refused_request_is_rejected_with_the_rule_and_its_reason() {
+    let w = world();
+    w.svc.set_rules(&ada(), rules(SMALL_PRD_AUTO)).unwrap();
+    let mut spec = butler::demo::spec("fin01");
+    spec.unit = "FIN".into();
+    spec.division = "RET".into();
+    let vms = w.sim.vm_count();
+    let r = w.svc.create(&ana(), spec).await.unwrap();
+    let r = w.svc.submit(&ana(), r.id, r.version).await.unwrap();
+    assert_eq!(r.state, RequestState::Rejected);
+    assert_eq!(
+        r.history.last().unwrap().note.as_deref(),
+        Some("refused by rule \"no VMs for FIN\" (rules v1): FIN asks through the platform team")
+    );
+    let e = w.engine(World::engine_config("e1"));
+    assert_eq!(e.run_until_idle().await.unwrap().completed, 0);
+    assert_eq!(w.sim.vm_count(), vms, "nothing was made");
+}
+
+#[tokio::test]
+async fn a_request_that_needs_approval_says_what_and_why_and_waits() {
+    let w = world();
+    w.svc.set_rules(&ada(), rules(SMALL_PRD_AUTO)).unwrap();
+    let mut spec = butler::demo::spec("big01");
+    spec.cores_per_socket = 4;
+    spec.sockets = 2;
+    let r = w.svc.create(&ana(), spec).await.unwrap();
+    let r = w.svc.submit(&ana(), r.id, r.version).await.unwrap();
+    assert_eq!(r.state, RequestState::Requested);
+    let submit = r.history.last().unwrap();
+    assert_eq!(
+        (submit.actor.as_str(), submit.action),
+        ("ana", ActionKind::Submit)
+    );
+    assert_eq!(
+        submit.note.as_deref(),
+        Some("needs approval by approver, then admin (rule \"big VMs\", rules v1)")
+    );
+    // Without rules, a request needs its one approver, as always.
+    let w = world();
+    let r = w
+        .svc
+        .create(&ana(), butler::demo::spec("plain01"))
+        .await
+        .unwrap();
+    let r = w.svc.submit(&ana(), r.id, r.version).await.unwrap();
+    assert_eq!(r.state, RequestState::Requested);
+    assert_eq!(
+        r.history.last().unwrap().note.as_deref(),
+        Some("needs approval by approver (no rule matched, rules v0)")
+    );
+    w.svc.approve(&bea(), r.id, r.version).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_day_2_request_is_decided_by_the_rules_too() {
+    let w = world();
+    let rec = w.provisioned("old01").await;
+    w.svc
+        .set_rules(
+            &ada(),
+            rules(
+                r#"
+                [[rule]]
+                name = "retire freely"
+                when = { kinds = ["decommission"] }
+                outcome = "approve"
+                "#,
+            ),
+        )
+        .unwrap();
+    let r = w.svc.decommission(&ana(), rec.id).await.unwrap();
+    assert_eq!(r.state, RequestState::Approved);
+    assert_eq!(w.get(r.id).await.state, RequestState::Approved);
+    let e = w.engine(World::engine_config("e1"));
+    assert_eq!(e.run_until_idle().await.unwrap().completed, 1);
+    assert_eq!(w.get(r.id).await.state, RequestState::Completed);
+}
+
+#[tokio::test]
+async fn rules_are_versioned_checked_before_use_and_kept_in_a_trail() {
+    let w = world();
+    let before = w.svc.rules();
+    assert_eq!((before.version, before.rules.len()), (0, 0));
+    // A typo is refused, naming the rule and what is wrong; nothing changes.
+    let typo = rules(
+        r#"
+        [[rule]]
+        name = "dev"
+        when = { environments = ["DEVV"] }
+        outcome = "approve"
+        "#,
+    );
+    match w.svc.set_rules(&ada(), typo) {
+        Err(ButlerError::Invalid(m)) => assert_eq!(
+            m,
+            "approval rules: rule 1 (\"dev\"): environments: no \"DEVV\" in the catalog"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.svc.rules().version, 0);
+    // Only an Admin changes them.
+    assert!(matches!(
+        w.svc.set_rules(&bea(), Rules::default()),
+        Err(ButlerError::Denied(_))
+    ));
+    w.svc.set_rules(&ada(), rules(SMALL_PRD_AUTO)).unwrap();
+    let v2 = w.svc.set_rules(&ada(), Rules::default()).unwrap();
+    assert_eq!(v2.version, 2);
+    let trail: Vec<(u32, usize, String)> = w
+        .svc
+        .rule_history()
+        .iter()
+        .map(|b| (b.version, b.rules.len(), b.changed_by.clone()))
+        .collect();
+    assert_eq!(
+        trail,
+        vec![
+            (0, 0, "deployment".into()),
+            (1, 3, "ada".into()),
+            (2, 0, "ada".into())
+        ]
+    );
+    // A decision names the version in force when it was taken.
+    let r = w
+        .svc
+        .create(&ana(), butler::demo::spec("v2"))
+        .await
+        .unwrap();
+    let r = w.svc.submit(&ana(), r.id, r.version).await.unwrap();
+    assert!(r
+        .history
+        .last()
+        .unwrap()
+        .note
+        .as_deref()
+        .unwrap()
+        .ends_with("rules v2)"));
+}
+
+#[tokio::test]
+async fn a_requester_dry_runs_a_draft_and_a_form_and_changes_nothing() {
+    let w = world();
+    w.svc.set_rules(&ada(), rules(SMALL_PRD_AUTO)).unwrap();
+    let draft = w
+        .svc
+        .create(&ana(), butler::demo::spec("draft01"))
+        .await
+        .unwrap();
+    let why = w.svc.dry_run(&ana(), draft.id).await.unwrap();
+    assert_eq!(why.decision.outcome, Outcome::Approve);
+    assert_eq!(why.decision.rules, vec!["small VMs".to_string()]);
+    let first = &why.rules[0];
+    assert!(first.matched);
+    assert_eq!(
+        first
+            .conditions
+            .iter()
+            .map(|c| (c.condition.as_str(), c.value.as_str(), c.holds))
+            .collect::<Vec<_>>(),
+        vec![("vcpus ≤ 2", "2", true), ("ram_gib ≤ 8", "4", true)]
+    );
+    assert!(!why.rules[2].matched, "big VMs: vcpus ≥ 8 does not hold");
+    assert_eq!(w.get(draft.id).await, draft, "a dry run writes nothing");
+    // Another user's request: not theirs to dry-run (their roles decide).
+    assert!(matches!(
+        w.svc.dry_run(&bea(), draft.id).await,
+        Err(ButlerError::Invalid(_))
+    ));
+    let mut big = butler::demo::spec("big02");
+    big.sockets = 8;
+    let form = w.svc.dry_run_spec(&ana(), &big).unwrap();
+    assert_eq!(form.decision.rules, vec!["big VMs".to_string()]);
+    assert_eq!(form.decision.levels().len(), 2);
+}
+
+#[tokio::test]
+async fn the_builder_puts_a_deployment_s_rules_in_force_or_refuses_the_rule_at_fault() {
+    let b = butler::Butler::builder()
+        .simulator(SimPlatform::demo(3))
+        .rules(rules(SMALL_PRD_AUTO))
+        .build()
+        .unwrap();
+    let book = b.requests().rules();
+    assert_eq!(
+        (book.version, book.rules.len(), book.changed_by.as_str()),
+        (1, 3, "deployment")
+    );
+    let bad = butler::Butler::builder()
+        .simulator(SimPlatform::demo(3))
+        .rules(rules(
+            "[[rule]]\nname = \"c\"\nwhen = { clusters = [\"nowhere\"] }\noutcome = \"approve\"\n",
+        ))
+        .build();
+    match bad {
+        Err(ButlerError::Invalid(m)) => assert!(m.contains("clusters: no \"nowhere\""), "{m}"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}
