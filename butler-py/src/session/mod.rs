@@ -20,6 +20,7 @@ macro_rules! call {
 mod admin;
 mod groups;
 mod requests;
+mod rules;
 mod runs;
 mod vms;
 

@@ -12,7 +12,8 @@ use butler::catalog::Catalog;
 use butler::cost::RateBook;
 use butler::ButlerError;
 
-fn text_body(headers: &HeaderMap, body: &[u8], what: &str) -> Result<String, Problem> {
+/// A TOML body sent as `application/toml`, as text.
+pub(super) fn text_body(headers: &HeaderMap, body: &[u8], what: &str) -> Result<String, Problem> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

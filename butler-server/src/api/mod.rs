@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod migrations;
 pub mod notifications;
 pub mod requests;
+pub mod rules;
 mod truth;
 pub mod users;
 pub mod vms;
@@ -39,6 +40,7 @@ use utoipa_axum::routes;
         (name = "vms", description = "The inventory: VMs Butler made or adopted, their power"),
         (name = "users", description = "Stored users (Admin)"),
         (name = "catalog", description = "Catalog and rate cards"),
+        (name = "rules", description = "Approval rules: the book in force, its versions, and what it decides for a draft"),
         (name = "notifications", description = "Failed notification deliveries (Admin)"),
     )
 )]
@@ -78,6 +80,10 @@ described_object! {
     CatalogDoc = "The catalog: divisions, units, environments (each with its optional max_lease_days), clusters, disk types, images, limits";
     /// The rate book.
     RatesDoc = "The rate book: rate cards with their effective dates";
+    /// A version of the approval rules.
+    RuleBookDoc = "A version of the approval rules: version (0: no rules), rules (each name, when (kinds, divisions, units, environments, clusters, images, requesters, requester_roles as lists; vcpus, ram_gib, storage_gib, monthly_cost, lease_days as {min, max}), outcome (approve, require with levels [{role}], refuse with reason)), changed_by, changed_at";
+    /// What the rules decide, and why.
+    ExplanationDoc = "What the rules decide and why: decision (outcome, book_version, rules: the deciding rules' names) and rules (each rule in book order: rule, position, matched, conditions (condition, value, holds))";
     /// A VM of the inventory.
     VmDoc = "A VM of the inventory: id, version, name, display_name, request, owner, division, unit, environment, cost_center, cluster, spec (vcpus, ram_gib, disks_gib, nics, image), platform_id, power, lease_end, lifecycle (active, retiring, retired), drift, created_at, history, last_change, lease_notices (per notifier, the fewest days left announced), lease_retirement (the decommission Butler asked at lease end), kept_until (while its retirement keeps it powered off, restorable, before the deletion), deletion (the deletion Butler asked after that), restore (the restore asked), restores (how many times it was restored)";
 }
@@ -169,6 +175,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::revoke_token))
         .routes(routes!(requests::list, requests::create))
         .routes(routes!(requests::estimate))
+        .routes(routes!(rules::draft_decision))
+        .routes(routes!(rules::decision))
         .routes(routes!(requests::export_xlsx))
         .routes(routes!(requests::get_one, requests::save))
         .routes(routes!(requests::submit))
@@ -201,6 +209,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::update, users::remove))
         .routes(routes!(catalog::get_catalog, catalog::put_catalog))
         .routes(routes!(catalog::get_rates, catalog::put_rates))
+        .routes(routes!(rules::get_rules, rules::put_rules))
+        .routes(routes!(rules::history))
         .routes(routes!(notifications::failed))
         .routes(routes!(vms::list))
         .routes(routes!(vms::adopt))

@@ -1,0 +1,65 @@
+//! Approval rules: the book in force, its versions, an Admin's change, and
+//! a requester's dry run. Rules and explanations come as plain dicts (the
+//! library's JSON forms, described in its rustdoc).
+
+use super::Session;
+use crate::block;
+use crate::catalog::VmSpec;
+use crate::errors::{IntoPyResult, InvalidInput};
+use butler_core::request::RequestId;
+use butler_core::rules::Rules;
+use pyo3::prelude::*;
+
+/// `value` as Python data (dicts, lists, strings, numbers).
+fn as_python<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<PyObject> {
+    let text = serde_json::to_string(value).map_err(|e| InvalidInput::new_err(e.to_string()))?;
+    Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
+}
+
+#[pymethods]
+impl Session {
+    /// The approval rules in force, as a dict: ``version`` (0: no rules),
+    /// ``rules``, ``changed_by``, ``changed_at``.
+    fn rules(&self, py: Python<'_>) -> PyResult<PyObject> {
+        as_python(py, &*self.requests.rules())
+    }
+
+    /// Every version of the rules since the service started, oldest first.
+    fn rule_history(&self, py: Python<'_>) -> PyResult<Vec<PyObject>> {
+        self.requests
+            .rule_history()
+            .iter()
+            .map(|b| as_python(py, &**b))
+            .collect()
+    }
+
+    /// Replaces the approval rules (admins) from their TOML form
+    /// (``[[rule]]`` tables) and returns the new version. A book with a
+    /// problem raises ``InvalidInput`` naming the rule, and the rules in
+    /// force stay.
+    fn set_rules(&self, toml: &str) -> PyResult<u32> {
+        let rules = Rules::from_toml(toml)
+            .map_err(|e| InvalidInput::new_err(format!("approval rules: {}", e.message())))?;
+        Ok(self.requests.set_rules(&self.actor, rules).py()?.version)
+    }
+
+    /// What the rules decide for your request ``id`` if you submit it now,
+    /// and why: a dict with ``decision`` (``outcome``, ``book_version``,
+    /// ``rules``) and ``rules`` (each rule's conditions, checked). Nothing
+    /// changes.
+    fn dry_run(&self, py: Python<'_>, id: u64) -> PyResult<PyObject> {
+        let a = self.actor.clone();
+        let e = call!(py, self.requests, |s| s.dry_run(&a, RequestId(id)))?;
+        as_python(py, &e)
+    }
+
+    /// What the rules decide for a new VM of ``spec`` asked by you, and
+    /// why (the form's dry run; nothing is saved).
+    fn dry_run_spec(&self, py: Python<'_>, spec: &VmSpec) -> PyResult<PyObject> {
+        let e = self
+            .requests
+            .dry_run_spec(&self.actor, &spec.to_core())
+            .py()?;
+        as_python(py, &e)
+    }
+}

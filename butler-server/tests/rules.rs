@@ -1,0 +1,111 @@
+//! Approval rules over HTTP: an Admin puts a book (TOML), a refused book
+//! names its rule and changes nothing, a requester's dry run says what a
+//! draft and a form will need, and a submit is decided by the rules.
+
+mod common;
+
+use common::{spec, start, Login};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const RULES: &str = r#"
+[[rule]]
+name = "small VMs"
+when = { vcpus = { max = 2 } }
+outcome = "approve"
+
+[[rule]]
+name = "big VMs"
+when = { vcpus = { min = 8 } }
+outcome = "require"
+levels = [{ role = "approver" }, { role = "admin" }]
+"#;
+
+async fn put_rules(s: &common::TestServer, who: &Login, text: &str) -> (StatusCode, Value) {
+    let res = s
+        .http
+        .put(format!("{}/api/rules", s.base))
+        .header(
+            "authorization",
+            format!("Bearer {}", who.bearer.as_deref().unwrap_or("")),
+        )
+        .header("content-type", "application/toml")
+        .body(text.to_string())
+        .send()
+        .await
+        .expect("the server answers");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_puts_rules_a_requester_dry_runs_and_a_submit_is_decided() {
+    let s = start(butler_server::HttpSettings::default()).await;
+    let admin = s.script("admin").await;
+    let ana = s.script("ana").await;
+
+    let none = s.get(&ana, "/api/rules").await;
+    assert_eq!(none.status, StatusCode::OK);
+    assert_eq!(none.body["version"], 0);
+
+    // Only an Admin; a book with a typo names the rule, the rules stay.
+    assert_eq!(put_rules(&s, &ana, RULES).await.0, StatusCode::FORBIDDEN);
+    let typo =
+        "[[rule]]\nname = \"dev\"\nwhen = { environments = [\"DEVV\"] }\noutcome = \"approve\"\n";
+    let (status, body) = put_rules(&s, &admin, typo).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("rule 1 (\"dev\"): environments: no \"DEVV\" in the catalog"),
+        "{body}"
+    );
+    let (status, body) =
+        put_rules(&s, &admin, "[[rule]]\nname = \"x\"\noutcome = \"maybe\"\n").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(s.get(&ana, "/api/rules").await.body["version"], 0);
+
+    let (status, book) = put_rules(&s, &admin, RULES).await;
+    assert_eq!(status, StatusCode::OK, "{book}");
+    assert_eq!(book["version"], 1);
+    assert_eq!(book["changed_by"], "admin");
+    assert_eq!(book["rules"][1]["levels"][1]["role"], "admin");
+    let trail = s.get(&ana, "/api/rules/history").await;
+    assert_eq!(trail.body.as_array().map(Vec::len), Some(2));
+
+    // The form's dry run: a big VM needs two levels, by rule.
+    let mut big = spec("big01");
+    big["sockets"] = 8.into();
+    let form = s.post(&ana, "/api/requests/decision", big, None).await;
+    assert_eq!(form.status, StatusCode::OK, "{:?}", form.body);
+    assert_eq!(form.body["decision"]["rules"][0], "big VMs");
+    assert_eq!(form.body["decision"]["outcome"]["outcome"], "require");
+
+    // A draft's dry run, then its submit: approved by rule, no approver.
+    let draft = s.post(&ana, "/api/requests", spec("small01"), None).await;
+    assert_eq!(draft.status, StatusCode::CREATED, "{:?}", draft.body);
+    let id = draft.body["id"].as_u64().unwrap();
+    let why = s.get(&ana, &format!("/api/requests/{id}/decision")).await;
+    assert_eq!(why.status, StatusCode::OK, "{:?}", why.body);
+    assert_eq!(why.body["decision"]["outcome"]["outcome"], "approve");
+    assert_eq!(
+        why.body["rules"][0]["conditions"][0]["condition"],
+        "vcpus ≤ 2"
+    );
+    let submitted = s
+        .post(
+            &ana,
+            &format!("/api/requests/{id}/submit"),
+            Value::Null,
+            Some(&draft.etag()),
+        )
+        .await;
+    assert_eq!(submitted.status, StatusCode::OK, "{:?}", submitted.body);
+    assert_eq!(submitted.body["state"], "approved");
+    let history = submitted.body["history"].as_array().unwrap();
+    assert_eq!(
+        history.last().unwrap()["note"],
+        "approved automatically by rule \"small VMs\" (rules v1)"
+    );
+}
