@@ -23,9 +23,8 @@ fn outcome(i: usize) -> Outcome {
     match i % 3 {
         0 => Outcome::Approve,
         1 => Outcome::Require {
-            levels: vec![Level {
-                role: Role::Approver,
-            }],
+            levels: vec![Level::role(Role::Approver)],
+            restart_on_edit: false,
         },
         _ => Outcome::Refuse {
             reason: format!("refused by rule {i}"),

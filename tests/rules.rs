@@ -281,3 +281,142 @@ async fn the_builder_puts_a_deployment_s_rules_in_force_or_refuses_the_rule_at_f
         other => panic!("{:?}", other.map(|_| ())),
     }
 }
+
+fn ada_approver() -> Actor {
+    Actor::trusted("ada", [Role::Approver, Role::Admin]).unwrap()
+}
+
+fn carl() -> Actor {
+    Actor::trusted("carl", [Role::Approver]).unwrap()
+}
+
+const TWO_LEVELS: &str = r#"
+    [[rule]]
+    name = "big VMs"
+    when = { vcpus = { min = 8 } }
+    outcome = "require"
+    levels = [{ role = "approver" }, { role = "admin", users = ["ada"] }]
+"#;
+
+fn big(name: &str) -> butler::vm_spec::VmSpec {
+    let mut spec = butler::demo::spec(name);
+    spec.sockets = 4;
+    spec.cores_per_socket = 2;
+    spec
+}
+
+fn reason(e: ButlerError) -> butler::auth::DenyReason {
+    match e {
+        ButlerError::Denied(d) => d.reason,
+        other => panic!("expected a denial, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_request_is_approved_level_by_level_with_four_eyes_at_each() {
+    use butler::auth::DenyReason;
+    let w = world();
+    w.svc.set_rules(&ada(), rules(TWO_LEVELS)).unwrap();
+    let r = w.svc.create(&ana(), big("big10")).await.unwrap();
+    let r = w.svc.submit(&ana(), r.id, r.version).await.unwrap();
+    let levels = r.approval.clone().expect("levels from the rule");
+    assert_eq!(levels.levels.len(), 2);
+    assert_eq!(w.get(r.id).await.approval, r.approval, "stored");
+
+    // Level 1 waits for any approver but its owner.
+    let queue = |who: Actor| {
+        let svc = w.svc.clone();
+        async move {
+            svc.approval_queue(&who, 100)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(queue(bea()).await, vec![r.id]);
+    assert_eq!(queue(ana()).await, vec![], "not an approver");
+    let own = w.svc.approve(&ana(), r.id, r.version).await.unwrap_err();
+    assert!(matches!(
+        reason(own),
+        DenyReason::OwnRequest | DenyReason::MissingRole { .. }
+    ));
+
+    let r = w.svc.approve(&bea(), r.id, r.version).await.unwrap();
+    assert_eq!(r.state, RequestState::Requested, "one level of two");
+    let entry = r.history.last().unwrap();
+    assert_eq!(
+        (entry.actor.as_str(), entry.action, entry.note.as_deref()),
+        ("bea", ActionKind::Approve, Some("level 1 of 2 (approver)"))
+    );
+    let e = w.engine(World::engine_config("e1"));
+    assert_eq!(
+        e.run_until_idle().await.unwrap().completed,
+        0,
+        "not approved yet"
+    );
+
+    // Level 2: only ada; bea may not approve twice, carl is not at it.
+    assert_eq!(queue(bea()).await, vec![]);
+    assert_eq!(queue(carl()).await, vec![]);
+    assert_eq!(queue(ada_approver()).await, vec![r.id]);
+    let twice = w.svc.approve(&bea(), r.id, r.version).await.unwrap_err();
+    assert_eq!(reason(twice), DenyReason::ApprovedAlready);
+    let carl_at_2 = w.svc.approve(&carl(), r.id, r.version).await.unwrap_err();
+    assert_eq!(reason(carl_at_2), DenyReason::NotAtLevel);
+    assert_eq!(w.get(r.id).await, r, "refusals change nothing");
+
+    let r = w
+        .svc
+        .approve(&ada_approver(), r.id, r.version)
+        .await
+        .unwrap();
+    assert_eq!(r.state, RequestState::Approved);
+    assert_eq!(
+        r.history.last().unwrap().note.as_deref(),
+        Some("level 2 of 2 (admin (ada))")
+    );
+    assert_eq!(e.run_until_idle().await.unwrap().completed, 1);
+}
+
+#[tokio::test]
+async fn an_edit_after_a_level_sends_the_request_back_to_level_1_when_the_rule_says() {
+    let w = world();
+    let restart = TWO_LEVELS.replace(
+        "outcome = \"require\"",
+        "outcome = \"require\"\n    restart_on_edit = true",
+    );
+    w.svc.set_rules(&ada(), rules(&restart)).unwrap();
+    let r = w.svc.create(&ana(), big("big11")).await.unwrap();
+    let r = w.svc.submit(&ana(), r.id, r.version).await.unwrap();
+    let r = w.svc.approve(&bea(), r.id, r.version).await.unwrap();
+    let mut smaller = big("big11");
+    smaller.ram_gib = 8;
+    let r = w
+        .svc
+        .review(&ada_approver(), r.id, r.version, smaller)
+        .await
+        .unwrap();
+    assert_eq!(r.state, RequestState::Reviewed);
+    assert_eq!(
+        r.approval.as_ref().unwrap().approved_by,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        r.history.last().unwrap().note.as_deref(),
+        Some("edited after 1 of 2 levels: back to level 1")
+    );
+    // Without the flag, an edit keeps the levels passed.
+    let w = world();
+    w.svc.set_rules(&ada(), rules(TWO_LEVELS)).unwrap();
+    let r = w.svc.create(&ana(), big("big12")).await.unwrap();
+    let r = w.svc.submit(&ana(), r.id, r.version).await.unwrap();
+    let r = w.svc.approve(&bea(), r.id, r.version).await.unwrap();
+    let r = w
+        .svc
+        .review(&ada_approver(), r.id, r.version, big("big12b"))
+        .await
+        .unwrap();
+    assert_eq!(r.approval.unwrap().approved_by, vec!["bea".to_string()]);
+}

@@ -26,3 +26,10 @@ pub(crate) fn trusted_actor(user: &str, roles: &[String]) -> PyResult<Actor> {
     Actor::trusted(user, self::roles(roles)?)
         .map_err(|e| crate::errors::InvalidInput::new_err(e.to_string()))
 }
+
+/// `value` as Python data (dicts, lists, strings, numbers).
+pub(crate) fn as_python<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<PyObject> {
+    let text = serde_json::to_string(value)
+        .map_err(|e| crate::errors::InvalidInput::new_err(e.to_string()))?;
+    Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
+}

@@ -41,6 +41,18 @@ impl Request {
     fn owner(&self) -> String {
         self.inner.owner.clone()
     }
+    /// The approval levels the rules demand (``None``: one approver), as a
+    /// dict: ``levels`` (each ``role`` and, when named, ``users``),
+    /// ``approved_by`` (who approved each level passed) and
+    /// ``restart_on_edit``.
+    #[getter]
+    fn approval(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
+        self.inner
+            .approval
+            .as_ref()
+            .map(|a| crate::convert::as_python(py, a))
+            .transpose()
+    }
     /// Approver, once one acted.
     #[getter]
     fn approver(&self) -> Option<String> {

@@ -48,3 +48,24 @@ def test_rules_decide_a_submit_and_a_dry_run_says_why(b, ana, bea):
     done = ana.submit(draft)
     assert done.state == "approved"
     assert done.history[-1].note == 'approved automatically by rule "small VMs" (rules v1)'
+
+
+def test_levels_are_approved_one_by_one_and_queues_follow(b, ana, bea):
+    root = b.trusted_session("root", ["admin"])
+    root.set_rules(RULES)
+    ada = b.trusted_session("ada", ["approver", "admin"])
+    big = butler.VmSpec.demo("big03")
+    big.sockets = 8
+    r = ana.submit(ana.create_request(big))
+    assert r.state == "requested"
+    assert [lvl["role"] for lvl in r.approval["levels"]] == ["approver", "admin"]
+    assert [q.id for q in bea.approval_queue()] == [r.id]
+    assert ana.approval_queue() == []
+    r = bea.approve(r)
+    assert r.state == "requested" and r.approval["approved_by"] == ["bea"]
+    assert r.history[-1].note == "level 1 of 2 (approver)"
+    with pytest.raises(butler.PermissionDeniedError, match="earlier level"):
+        bea.approve(r)
+    assert bea.approval_queue() == [] and [q.id for q in ada.approval_queue()] == [r.id]
+    r = ada.approve(r)
+    assert r.state == "approved"

@@ -108,4 +108,63 @@ async fn an_admin_puts_rules_a_requester_dry_runs_and_a_submit_is_decided() {
         history.last().unwrap()["note"],
         "approved automatically by rule \"small VMs\" (rules v1)"
     );
+
+    // A big VM waits for two levels: bea's queue holds it until she has
+    // approved level 1; the request stays requested.
+    let mut big = spec("big02");
+    big["sockets"] = 8.into();
+    let draft = s.post(&ana, "/api/requests", big, None).await;
+    let id = draft.body["id"].as_u64().unwrap();
+    let submitted = s
+        .post(
+            &ana,
+            &format!("/api/requests/{id}/submit"),
+            Value::Null,
+            Some(&draft.etag()),
+        )
+        .await;
+    assert_eq!(submitted.body["approval"]["levels"][1]["role"], "admin");
+    let bea = s.script("bea").await;
+    let queue = s.get(&bea, "/api/requests/queue").await;
+    assert_eq!(queue.status, StatusCode::OK, "{:?}", queue.body);
+    let ids: Vec<u64> = queue
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["id"].as_u64())
+        .collect();
+    assert_eq!(ids, vec![id]);
+    assert_eq!(
+        s.get(&ana, "/api/requests/queue").await.body,
+        serde_json::json!([])
+    );
+    let level1 = s
+        .post(
+            &bea,
+            &format!("/api/requests/{id}/approve"),
+            Value::Null,
+            Some(&submitted.etag()),
+        )
+        .await;
+    assert_eq!(level1.status, StatusCode::OK, "{:?}", level1.body);
+    assert_eq!(level1.body["state"], "requested");
+    assert_eq!(
+        level1.body["approval"]["approved_by"],
+        serde_json::json!(["bea"])
+    );
+    assert_eq!(
+        s.get(&bea, "/api/requests/queue").await.body,
+        serde_json::json!([])
+    );
+    let again = s
+        .post(
+            &bea,
+            &format!("/api/requests/{id}/approve"),
+            Value::Null,
+            Some(&level1.etag()),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::FORBIDDEN, "{:?}", again.body);
+    assert_eq!(again.body["reason"], "approved_already", "{:?}", again.body);
 }

@@ -242,6 +242,12 @@ pub enum DenyReason {
     /// The request's spec cannot be edited (a decommission acts on the VM
     /// as it is).
     NotEditable,
+    /// The request waits for approval at a level whose role (or named
+    /// approvers) the actor is not.
+    NotAtLevel,
+    /// The actor approved this request at an earlier level (four eyes hold
+    /// at every level: nobody approves twice).
+    ApprovedAlready,
 }
 
 impl DenyReason {
@@ -258,6 +264,8 @@ impl DenyReason {
             DenyReason::EngineOnly => "engine_only",
             DenyReason::WrongStep => "wrong_step",
             DenyReason::NotEditable => "not_editable",
+            DenyReason::NotAtLevel => "not_at_level",
+            DenyReason::ApprovedAlready => "approved_already",
         }
     }
 }
@@ -281,6 +289,12 @@ impl fmt::Display for DenyReason {
             }
             DenyReason::WrongStep => f.write_str("that is not the step provisioning is at"),
             DenyReason::NotEditable => f.write_str("this kind of request cannot be edited"),
+            DenyReason::NotAtLevel => {
+                f.write_str("not an approver at the level this request waits for")
+            }
+            DenyReason::ApprovedAlready => f.write_str(
+                "four eyes at every level: this user approved the request at an earlier level",
+            ),
         }
     }
 }

@@ -12,12 +12,14 @@
 //! `Error`) are not in [`Action`]: they exist only inside the library.
 
 mod action_kind;
+mod approval;
 pub mod flow;
 mod history;
 mod kind;
 mod transition;
 
 pub use action_kind::ActionKind;
+pub use approval::Approval;
 pub use history::{CostChange, FieldChange, HistoryEntry};
 pub use kind::{ExtendLease, Reconfigure, RequestKind, Target};
 pub(crate) use transition::{advance, decided, EngineAction};
@@ -347,6 +349,9 @@ pub struct Request {
     pub updated_at: DateTime<Utc>,
     /// Append-only history, oldest first.
     pub history: Vec<HistoryEntry>,
+    /// The approval levels its rules demand and who approved at each
+    /// (`None`: one approver, as without rules).
+    pub approval: Option<Approval>,
 }
 
 impl Request {
@@ -388,6 +393,8 @@ mod repr {
         created_at: DateTime<Utc>,
         updated_at: DateTime<Utc>,
         history: &'a [HistoryEntry],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        approval: &'a Option<Approval>,
     }
 
     impl<'a> From<&'a Request> for Borrowed<'a> {
@@ -408,6 +415,7 @@ mod repr {
                 created_at: r.created_at,
                 updated_at: r.updated_at,
                 history: &r.history,
+                approval: &r.approval,
             }
         }
     }
@@ -431,6 +439,8 @@ mod repr {
         updated_at: DateTime<Utc>,
         #[serde(default)]
         history: Vec<HistoryEntry>,
+        #[serde(default)]
+        approval: Option<Approval>,
     }
 
     impl From<Owned> for Request {
@@ -451,6 +461,7 @@ mod repr {
                 created_at: o.created_at,
                 updated_at: o.updated_at,
                 history: o.history,
+                approval: o.approval,
             }
         }
     }

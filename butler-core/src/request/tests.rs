@@ -382,3 +382,92 @@ proptest! {
         prop_assert_eq!(state, Some(r.state));
     }
 }
+
+/// Approvers for the level tests: some approve, some hold admin too, one
+/// owns the request and approves as well.
+fn level_actors() -> Vec<Actor> {
+    vec![
+        Actor::trusted("owen", [Role::Approver]).unwrap(),
+        Actor::trusted("bea", [Role::Approver]).unwrap(),
+        Actor::trusted("carl", [Role::Approver]).unwrap(),
+        Actor::trusted("ada", [Role::Approver, Role::Admin]).unwrap(),
+        Actor::trusted("root", [Role::Admin]).unwrap(),
+        Actor::trusted("ana", [Role::Requester]).unwrap(),
+    ]
+}
+
+fn arb_level() -> impl Strategy<Value = crate::rules::Level> {
+    use crate::rules::Level;
+    prop_oneof![
+        Just(Level::role(Role::Approver)),
+        Just(Level::role(Role::Admin)),
+        Just(Level {
+            role: Role::Approver,
+            users: vec!["carl".into(), "ada".into()],
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    /// A request with levels is approved only once every level is passed,
+    /// each by a different person, never its owner, each admitted by the
+    /// level; an approval short of the last keeps the state; a refused
+    /// one changes nothing; an edit sends it back to level 1 exactly when
+    /// the rule says.
+    #[test]
+    fn levels_are_passed_in_order_by_distinct_admitted_approvers(
+        levels in proptest::collection::vec(arb_level(), 1..4),
+        restart_on_edit in any::<bool>(),
+        moves in proptest::collection::vec((0usize..6, any::<bool>()), 1..30),
+    ) {
+        let actors = level_actors();
+        let owner = &actors[0];
+        let mut r = new_request(owner);
+        r = transition(&P, &r, owner, Action::Submit, at(1)).unwrap().0;
+        r.approval = Some(super::Approval { levels: levels.clone(), approved_by: vec![], restart_on_edit });
+        for (n, (who, approve)) in moves.into_iter().enumerate() {
+            if r.state.is_final() || r.state == RequestState::Approved {
+                break;
+            }
+            let actor = &actors[who];
+            let before = r.clone();
+            let action = if approve {
+                Action::Approve
+            } else {
+                let mut spec = before.spec.spec().clone();
+                spec.ram_gib = 4 + (n as u32 % 3);
+                Action::Review(priced(spec))
+            };
+            match transition(&P, &r, actor, action, at(n as i64 + 2)) {
+                Err(_) => {}
+                Ok((next, _)) => {
+                    let (b, a) = (before.approval.as_ref().unwrap(), next.approval.as_ref().unwrap());
+                    if approve {
+                        let (i, level) = b.next_level().unwrap();
+                        prop_assert!(level.admits(actor));
+                        prop_assert!(!b.approved_by(actor.name()), "approved twice");
+                        prop_assert_ne!(actor.name(), r.owner.as_str(), "four eyes");
+                        prop_assert_eq!(a.approved_by.len(), i + 1);
+                        if i + 1 == levels.len() {
+                            prop_assert_eq!(next.state, RequestState::Approved);
+                        } else {
+                            prop_assert_eq!(next.state, before.state);
+                        }
+                    } else if restart_on_edit {
+                        prop_assert!(a.approved_by.is_empty());
+                    } else {
+                        prop_assert_eq!(&a.approved_by, &b.approved_by);
+                    }
+                    r = next;
+                }
+            }
+        }
+        let a = r.approval.as_ref().unwrap();
+        prop_assert_eq!(r.state == RequestState::Approved, a.approved_by.len() == levels.len());
+        let mut seen = std::collections::BTreeSet::new();
+        for name in &a.approved_by {
+            prop_assert!(seen.insert(name.clone()), "{} approved twice", name);
+        }
+    }
+}

@@ -129,6 +129,7 @@ pub fn create(
         created_at: at,
         updated_at: at,
         history: vec![entry],
+        approval: None,
     })
 }
 
@@ -215,6 +216,7 @@ pub fn create_change(
         created_at: at,
         updated_at: at,
         history: vec![created, submitted],
+        approval: None,
     })
 }
 
@@ -307,6 +309,7 @@ pub fn approved_by_butler(
         created_at: at,
         updated_at: at,
         history: vec![created, submitted, approved],
+        approval: None,
     }
 }
 
@@ -323,9 +326,20 @@ pub(crate) fn decided(
     use crate::rules::Outcome;
     let note = decision.note();
     let (action, to) = match &decision.outcome {
-        Outcome::Require { .. } => {
+        Outcome::Require {
+            levels,
+            restart_on_edit,
+        } => {
             if let Some(last) = submitted.history.last_mut() {
                 last.note = Some(note);
+            }
+            // No rule matched: one approver, as without rules.
+            if !decision.rules.is_empty() {
+                submitted.approval = Some(super::Approval {
+                    levels: levels.clone(),
+                    approved_by: Vec::new(),
+                    restart_on_edit: *restart_on_edit,
+                });
             }
             return submitted;
         }
@@ -390,6 +404,16 @@ pub fn transition(
             if kind == ActionKind::Review {
                 next.state = RequestState::Reviewed;
                 next.approver = Some(actor.name().to_string());
+                if let Some(a) = next.approval.as_mut() {
+                    if a.restart_on_edit && !a.approved_by.is_empty() {
+                        note = Some(format!(
+                            "edited after {} of {} levels: back to level 1",
+                            a.approved_by.len(),
+                            a.levels.len()
+                        ));
+                        a.approved_by.clear();
+                    }
+                }
             }
         }
         Action::Submit => next.state = RequestState::Requested,
@@ -403,8 +427,26 @@ pub fn transition(
             note = Some(reason);
         }
         Action::Approve => {
-            next.state = RequestState::Approved;
             next.approver = Some(actor.name().to_string());
+            match next.approval.as_mut() {
+                None => next.state = RequestState::Approved,
+                Some(a) => {
+                    let Some((i, level)) = a.next_level() else {
+                        return Err(denied(request, actor, kind, DenyReason::WrongState));
+                    };
+                    if a.approved_by(actor.name()) {
+                        return Err(denied(request, actor, kind, DenyReason::ApprovedAlready));
+                    }
+                    if !level.admits(actor) {
+                        return Err(denied(request, actor, kind, DenyReason::NotAtLevel));
+                    }
+                    note = Some(format!("level {} of {} ({level})", i + 1, a.levels.len()));
+                    a.approved_by.push(actor.name().to_string());
+                    if a.next_level().is_none() {
+                        next.state = RequestState::Approved;
+                    }
+                }
+            }
         }
         Action::Retry => {
             let Some(failure) = request.failure.clone() else {

@@ -94,12 +94,48 @@ pub struct Conditions {
     pub lease_days: Bounds<u32>,
 }
 
-/// One approval level: who may approve at it.
+/// One approval level: who may approve at it. An approver at a level
+/// holds the Approver role (what approving needs at all) and the level's
+/// role; where the level names users, they are one of them (a finance
+/// level: `{ role = "approver", users = ["fin-ana", "fin-luis"] }`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Level {
     /// The role an approver at this level holds.
     pub role: Role,
+    /// When not empty, only these users approve at this level.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+}
+
+impl Level {
+    /// A level for any holder of `role`.
+    pub fn role(role: Role) -> Level {
+        Level {
+            role,
+            users: Vec::new(),
+        }
+    }
+
+    /// Whether `actor` may approve at this level.
+    pub fn admits(&self, actor: &crate::auth::Actor) -> bool {
+        actor.has(self.role)
+            && (self.users.is_empty()
+                || self
+                    .users
+                    .iter()
+                    .any(|u| crate::auth::same_user(u, actor.name())))
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.role.as_str())?;
+        if !self.users.is_empty() {
+            write!(f, " ({})", self.users.join(", "))?;
+        }
+        Ok(())
+    }
 }
 
 /// What a rule decides when it matches.
@@ -112,6 +148,10 @@ pub enum Outcome {
     Require {
         /// The levels, first to last.
         levels: Vec<Level>,
+        /// Whether an approver's edit after a level was passed sends the
+        /// request back to level 1.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        restart_on_edit: bool,
     },
     /// Butler refuses the request.
     Refuse {
@@ -144,6 +184,7 @@ struct RawRule {
     when: Conditions,
     outcome: String,
     levels: Option<Vec<Level>>,
+    restart_on_edit: Option<bool>,
     reason: Option<String>,
 }
 
@@ -151,9 +192,19 @@ impl TryFrom<RawRule> for Rule {
     type Error = String;
 
     fn try_from(r: RawRule) -> Result<Rule, String> {
+        let restart = r.restart_on_edit;
         let then = match (r.outcome.as_str(), r.levels, r.reason) {
+            ("require", Some(levels), None) => Outcome::Require {
+                levels,
+                restart_on_edit: restart.unwrap_or(false),
+            },
+            _ if restart.is_some() => {
+                return Err(format!(
+                    "rule {:?}: restart_on_edit goes with require only",
+                    r.name
+                ))
+            }
             ("approve", None, None) => Outcome::Approve,
-            ("require", Some(levels), None) => Outcome::Require { levels },
             ("refuse", None, Some(reason)) => Outcome::Refuse { reason },
             ("require", None, _) => return Err(format!("rule {:?}: require needs levels", r.name)),
             ("refuse", _, None) => return Err(format!("rule {:?}: refuse needs a reason", r.name)),
@@ -346,7 +397,17 @@ fn in_order<T: PartialOrd + std::fmt::Display + Copy>(
 fn check_outcome(o: &Outcome) -> Result<(), String> {
     match o {
         Outcome::Approve => Ok(()),
-        Outcome::Require { levels } => {
+        Outcome::Require { levels, .. } => {
+            if let Some(l) = levels.iter().find(|l| l.users.len() > MAX_VALUES) {
+                return Err(format!(
+                    "require: a level names {} users; at most {MAX_VALUES}",
+                    l.users.len()
+                ));
+            }
+            for u in levels.iter().flat_map(|l| &l.users) {
+                crate::auth::normalize_user_name(u)
+                    .map_err(|e| format!("require: user {u:?}: {e}"))?;
+            }
             if levels.is_empty() {
                 return Err("require: at least one level".into());
             }

@@ -97,9 +97,7 @@ pub struct Decision {
 /// What a request needs when no rule matches: one approver, as before
 /// rules existed.
 pub fn default_levels() -> Vec<Level> {
-    vec![Level {
-        role: Role::Approver,
-    }]
+    vec![Level::role(Role::Approver)]
 }
 
 impl Decision {
@@ -107,7 +105,7 @@ impl Decision {
     /// refused).
     pub fn levels(&self) -> &[Level] {
         match &self.outcome {
-            Outcome::Require { levels } => levels,
+            Outcome::Require { levels, .. } => levels,
             _ => &[],
         }
     }
@@ -129,24 +127,14 @@ impl Decision {
         match &self.outcome {
             Outcome::Approve => format!("approved automatically by {by} (rules v{v})"),
             Outcome::Refuse { reason } => format!("refused by {by} (rules v{v}): {reason}"),
-            Outcome::Require { levels } => {
-                let levels: Vec<&str> = levels.iter().map(|l| role_name(l.role)).collect();
+            Outcome::Require { levels, .. } => {
+                let levels: Vec<String> = levels.iter().map(Level::to_string).collect();
                 format!(
                     "needs approval by {} ({by}, rules v{v})",
                     levels.join(", then ")
                 )
             }
         }
-    }
-}
-
-fn role_name(r: Role) -> &'static str {
-    match r {
-        Role::Requester => "requester",
-        Role::Approver => "approver",
-        Role::Viewer => "viewer",
-        Role::Operator => "operator",
-        Role::Admin => "admin",
     }
 }
 
@@ -187,9 +175,19 @@ pub fn evaluate(book: &RuleBook, facts: &Facts<'_>) -> Decision {
         rules: rules.iter().map(|r| r.name.clone()).collect(),
     };
     if !requiring.is_empty() {
+        let restart_on_edit = requiring.iter().any(|r| {
+            matches!(
+                r.then,
+                Outcome::Require {
+                    restart_on_edit: true,
+                    ..
+                }
+            )
+        });
         return decided(
             Outcome::Require {
                 levels: merged_levels(&requiring),
+                restart_on_edit,
             },
             requiring,
         );
@@ -199,6 +197,7 @@ pub fn evaluate(book: &RuleBook, facts: &Facts<'_>) -> Decision {
         None => decided(
             Outcome::Require {
                 levels: default_levels(),
+                restart_on_edit: false,
             },
             Vec::new(),
         ),
@@ -210,7 +209,7 @@ pub fn evaluate(book: &RuleBook, facts: &Facts<'_>) -> Decision {
 fn merged_levels(rules: &[&Rule]) -> Vec<Level> {
     let mut merged: Vec<Level> = Vec::new();
     for rule in rules {
-        if let Outcome::Require { levels } = &rule.then {
+        if let Outcome::Require { levels, .. } = &rule.then {
             // A rule's levels are a prefix of the merged list when another
             // rule asked the same first; only what goes beyond is added.
             let shared = merged
@@ -354,8 +353,8 @@ fn checks(c: &Conditions, f: &Facts<'_>) -> Vec<ConditionCheck> {
         });
     }
     if !c.requester_roles.is_empty() {
-        let roles: Vec<&str> = c.requester_roles.iter().map(|r| role_name(*r)).collect();
-        let held: Vec<&str> = f.roles.iter().map(role_name).collect();
+        let roles: Vec<&str> = c.requester_roles.iter().map(|r| r.as_str()).collect();
+        let held: Vec<&str> = f.roles.iter().map(Role::as_str).collect();
         out.push(ConditionCheck {
             condition: format!("requester holds one of [{}]", roles.join(", ")),
             value: format!("[{}]", held.join(", ")),

@@ -75,7 +75,8 @@ fn rule(name: &str, when: Conditions, then: Outcome) -> Rule {
 
 fn levels(roles: &[Role]) -> Outcome {
     Outcome::Require {
-        levels: roles.iter().map(|&role| Level { role }).collect(),
+        levels: roles.iter().map(|&role| Level::role(role)).collect(),
+        restart_on_edit: false,
     }
 }
 
@@ -438,7 +439,7 @@ proptest! {
             prop_assert!(matched.contains(&name.as_str()), "{} decided but did not match", name);
         }
         match &d.outcome {
-            Outcome::Require { levels } => prop_assert!(!levels.is_empty()),
+            Outcome::Require { levels, .. } => prop_assert!(!levels.is_empty()),
             Outcome::Refuse { reason } => prop_assert!(!reason.is_empty()),
             Outcome::Approve => prop_assert_eq!(d.rules.len(), 1),
         }
@@ -460,8 +461,8 @@ proptest! {
                     let refused = matches!(d.outcome, Outcome::Refuse { .. });
                     prop_assert!(refused, "{} refuses, yet {:?}", rule.name, d.outcome);
                 }
-                Outcome::Require { levels } => match &d.outcome {
-                    Outcome::Require { levels: merged } => prop_assert!(within(levels, merged)),
+                Outcome::Require { levels, .. } => match &d.outcome {
+                    Outcome::Require { levels: merged, .. } => prop_assert!(within(levels, merged)),
                     Outcome::Approve => prop_assert!(false, "approved past {}", rule.name),
                     Outcome::Refuse { .. } => {}
                 },

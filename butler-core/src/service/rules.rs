@@ -119,4 +119,57 @@ impl RequestService {
             &Facts::of(r, requester.name(), requester.roles()),
         )
     }
+
+    /// The requests that wait for `actor`'s approval now, up to `limit`
+    /// (1 to [`crate::limits::MAX_PAGE_SIZE`]), in the request list's
+    /// order: submitted or reviewed, not their own (four eyes), and at a
+    /// level they approve at that they have not approved at before (a
+    /// request without levels waits for any approver). Empty for a user
+    /// who does not approve.
+    pub async fn approval_queue(
+        &self,
+        actor: &Actor,
+        limit: usize,
+    ) -> Result<Vec<Request>, ButlerError> {
+        use crate::limits::MAX_PAGE_SIZE;
+        crate::limits::check("limit", limit, MAX_PAGE_SIZE, "rows")?;
+        if limit == 0 || !actor.has(crate::auth::Role::Approver) {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        let mut query = crate::store::RequestQuery {
+            states: vec![RequestState::Requested, RequestState::Reviewed],
+            limit: Some(MAX_PAGE_SIZE),
+            ..Default::default()
+        };
+        loop {
+            let page = self.list(actor, &query).await?;
+            let rows = page.items.len() + page.skipped;
+            for r in page.items {
+                if self.waits_for(&r, actor) {
+                    out.push(r);
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            if rows < MAX_PAGE_SIZE {
+                return Ok(out);
+            }
+            query.offset += rows;
+        }
+    }
+
+    /// Whether `r` waits for `actor`'s approval.
+    fn waits_for(&self, r: &Request, actor: &Actor) -> bool {
+        if self.policy.four_eyes() && crate::auth::same_user(&r.owner, actor.name()) {
+            return false;
+        }
+        match &r.approval {
+            None => true,
+            Some(a) => {
+                !a.approved_by(actor.name()) && a.next_level().is_some_and(|(_, l)| l.admits(actor))
+            }
+        }
+    }
 }

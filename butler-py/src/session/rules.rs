@@ -5,16 +5,11 @@
 use super::Session;
 use crate::block;
 use crate::catalog::VmSpec;
+use crate::convert::as_python;
 use crate::errors::{IntoPyResult, InvalidInput};
 use butler_core::request::RequestId;
 use butler_core::rules::Rules;
 use pyo3::prelude::*;
-
-/// `value` as Python data (dicts, lists, strings, numbers).
-fn as_python<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<PyObject> {
-    let text = serde_json::to_string(value).map_err(|e| InvalidInput::new_err(e.to_string()))?;
-    Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
-}
 
 #[pymethods]
 impl Session {
@@ -61,5 +56,22 @@ impl Session {
             .dry_run_spec(&self.actor, &spec.to_core())
             .py()?;
         as_python(py, &e)
+    }
+
+    /// The requests waiting for your approval now (up to ``limit``, 1 to
+    /// 10,000): submitted or reviewed, not your own, at a level you
+    /// approve at that you have not approved at before.
+    #[pyo3(signature = (limit = 100))]
+    fn approval_queue(
+        &self,
+        py: Python<'_>,
+        limit: usize,
+    ) -> PyResult<Vec<crate::requests::Request>> {
+        let a = self.actor.clone();
+        let list = call!(py, self.requests, |s| s.approval_queue(&a, limit))?;
+        Ok(list
+            .into_iter()
+            .map(|r| crate::requests::Request { inner: r })
+            .collect())
     }
 }

@@ -65,7 +65,7 @@ described_object! {
     /// A VM spec.
     SpecDoc = "A VM spec (SPEC §2): name, cores_per_socket, sockets, ram_gib, division, unit, environment, disk_type, cluster, disks_gib, nics, image, backup_local, backup_remote, cdrom, special_requirement, lease_days (optional: days leased from the day it is built; where the environment caps leases, the cap when absent)";
     /// A request.
-    RequestDoc = "A request: id, owner, approver, state, spec, derived, estimate, progress, failure, vm_uuid, kind (absent for a new VM; {\"decommission\": {vm, name, platform_id, cluster}} to retire one; {\"reconfigure\": {target, accept_downtime}} to change one; {\"extend_lease\": {target, until}} to extend its lease; {\"delete_after_grace\": {vm, name, platform_id, cluster}} for the deletion Butler asks once a retirement's grace period is over; {\"restore\": {vm, name, platform_id, cluster}} to bring back a VM kept in that period), version, created_at, updated_at, history";
+    RequestDoc = "A request: id, owner, approver, state, spec, derived, estimate, progress, failure, vm_uuid, kind (absent for a new VM; {\"decommission\": {vm, name, platform_id, cluster}} to retire one; {\"reconfigure\": {target, accept_downtime}} to change one; {\"extend_lease\": {target, until}} to extend its lease; {\"delete_after_grace\": {vm, name, platform_id, cluster}} for the deletion Butler asks once a retirement's grace period is over; {\"restore\": {vm, name, platform_id, cluster}} to bring back a VM kept in that period), version, created_at, updated_at, history, approval (present when the approval rules demand levels: levels [{role, users}], approved_by (who approved each level passed, in order), restart_on_edit)";
     /// An estimate.
     EstimateDoc = "A monthly estimate with its lines (rate card, quantity, unit price, amount) and total";
     /// A migration group.
@@ -177,6 +177,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(requests::estimate))
         .routes(routes!(rules::draft_decision))
         .routes(routes!(rules::decision))
+        .routes(routes!(rules::queue))
         .routes(routes!(requests::export_xlsx))
         .routes(routes!(requests::get_one, requests::save))
         .routes(routes!(requests::submit))

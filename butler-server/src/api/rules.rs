@@ -3,14 +3,14 @@
 //! and the rules); what they decide for a draft or a form, and why.
 
 use super::catalog::text_body;
-use super::{ExplanationDoc, RuleBookDoc, SpecDoc};
-use crate::extract::{Caller, JsonBody, PathArgs};
+use super::{ExplanationDoc, RequestDoc, RuleBookDoc, SpecDoc};
+use crate::extract::{Caller, JsonBody, PathArgs, QueryArgs};
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use butler::request::RequestId;
+use butler::request::{Request, RequestId};
 use butler::rules::{Explanation, RuleBook, Rules};
 use butler::vm_spec::VmSpec;
 use butler::ButlerError;
@@ -88,5 +88,35 @@ pub async fn draft_decision(
             .butler()
             .requests()
             .dry_run_spec(&caller.actor, &spec)?,
+    ))
+}
+
+/// How many requests of a queue to answer.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct QueueArgs {
+    /// Requests to answer, 1 to 10,000 (default 50).
+    #[param(minimum = 1, maximum = 10000)]
+    pub limit: Option<usize>,
+}
+
+/// The requests waiting for the caller's approval now: submitted or
+/// reviewed, not their own, at a level they approve at that they have not
+/// approved at before (empty for a user who does not approve).
+#[utoipa::path(get, path = "/api/requests/queue", tag = "rules", params(QueueArgs),
+    responses((status = 200, body = Vec<RequestDoc>), (status = 400, body = Problem), (status = 422, body = Problem)))]
+pub async fn queue(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryArgs(args): QueryArgs<QueueArgs>,
+) -> ApiResult<Json<Vec<Request>>> {
+    let limit = super::requests::page_limit(args.limit)?;
+    Ok(Json(
+        state
+            .butler()
+            .requests()
+            .approval_queue(&caller.actor, limit)
+            .await?,
     ))
 }
