@@ -50,7 +50,11 @@ const SMALL_PRD_AUTO: &str = r#"
 #[tokio::test]
 async fn a_small_vm_is_approved_by_its_rule_and_provisioned_without_an_approver() {
     let w = world();
-    let book = w.svc.set_rules(&ada(), rules(SMALL_PRD_AUTO)).unwrap();
+    let book = w
+        .svc
+        .set_rules(&ada(), rules(SMALL_PRD_AUTO))
+        .await
+        .unwrap();
     assert_eq!(book.version, 1);
     let r = w
         .svc
@@ -84,7 +88,10 @@ async fn a_small_vm_is_approved_by_its_rule_and_provisioned_without_an_approver(
 #[tokio::test]
 async fn a_refused_request_is_rejected_with_the_rule_and_its_reason() {
     let w = world();
-    w.svc.set_rules(&ada(), rules(SMALL_PRD_AUTO)).unwrap();
+    w.svc
+        .set_rules(&ada(), rules(SMALL_PRD_AUTO))
+        .await
+        .unwrap();
     let mut spec = butler::demo::spec("fin01");
     spec.unit = "FIN".into();
     spec.division = "RET".into();
@@ -104,7 +111,10 @@ async fn a_refused_request_is_rejected_with_the_rule_and_its_reason() {
 #[tokio::test]
 async fn a_request_that_needs_approval_says_what_and_why_and_waits() {
     let w = world();
-    w.svc.set_rules(&ada(), rules(SMALL_PRD_AUTO)).unwrap();
+    w.svc
+        .set_rules(&ada(), rules(SMALL_PRD_AUTO))
+        .await
+        .unwrap();
     let mut spec = butler::demo::spec("big01");
     spec.cores_per_socket = 4;
     spec.sockets = 2;
@@ -152,6 +162,7 @@ async fn a_day_2_request_is_decided_by_the_rules_too() {
                 "#,
             ),
         )
+        .await
         .unwrap();
     let r = w.svc.decommission(&ana(), rec.id).await.unwrap();
     assert_eq!(r.state, RequestState::Approved);
@@ -164,7 +175,7 @@ async fn a_day_2_request_is_decided_by_the_rules_too() {
 #[tokio::test]
 async fn rules_are_versioned_checked_before_use_and_kept_in_a_trail() {
     let w = world();
-    let before = w.svc.rules();
+    let before = w.svc.rules().await.unwrap();
     assert_eq!((before.version, before.rules.len()), (0, 0));
     // A typo is refused, naming the rule and what is wrong; nothing changes.
     let typo = rules(
@@ -175,36 +186,34 @@ async fn rules_are_versioned_checked_before_use_and_kept_in_a_trail() {
         outcome = "approve"
         "#,
     );
-    match w.svc.set_rules(&ada(), typo) {
+    match w.svc.set_rules(&ada(), typo).await {
         Err(ButlerError::Invalid(m)) => assert_eq!(
             m,
             "approval rules: rule 1 (\"dev\"): environments: no \"DEVV\" in the catalog"
         ),
         other => panic!("{other:?}"),
     }
-    assert_eq!(w.svc.rules().version, 0);
+    assert_eq!(w.svc.rules().await.unwrap().version, 0);
     // Only an Admin changes them.
     assert!(matches!(
-        w.svc.set_rules(&bea(), Rules::default()),
+        w.svc.set_rules(&bea(), Rules::default()).await,
         Err(ButlerError::Denied(_))
     ));
-    w.svc.set_rules(&ada(), rules(SMALL_PRD_AUTO)).unwrap();
-    let v2 = w.svc.set_rules(&ada(), Rules::default()).unwrap();
+    w.svc
+        .set_rules(&ada(), rules(SMALL_PRD_AUTO))
+        .await
+        .unwrap();
+    let v2 = w.svc.set_rules(&ada(), Rules::default()).await.unwrap();
     assert_eq!(v2.version, 2);
     let trail: Vec<(u32, usize, String)> = w
         .svc
         .rule_history()
+        .await
+        .unwrap()
         .iter()
         .map(|b| (b.version, b.rules.len(), b.changed_by.clone()))
         .collect();
-    assert_eq!(
-        trail,
-        vec![
-            (0, 0, "deployment".into()),
-            (1, 3, "ada".into()),
-            (2, 0, "ada".into())
-        ]
-    );
+    assert_eq!(trail, vec![(1, 3, "ada".into()), (2, 0, "ada".into())]);
     // A decision names the version in force when it was taken.
     let r = w
         .svc
@@ -225,7 +234,10 @@ async fn rules_are_versioned_checked_before_use_and_kept_in_a_trail() {
 #[tokio::test]
 async fn a_requester_dry_runs_a_draft_and_a_form_and_changes_nothing() {
     let w = world();
-    w.svc.set_rules(&ada(), rules(SMALL_PRD_AUTO)).unwrap();
+    w.svc
+        .set_rules(&ada(), rules(SMALL_PRD_AUTO))
+        .await
+        .unwrap();
     let draft = w
         .svc
         .create(&ana(), butler::demo::spec("draft01"))
@@ -253,7 +265,7 @@ async fn a_requester_dry_runs_a_draft_and_a_form_and_changes_nothing() {
     ));
     let mut big = butler::demo::spec("big02");
     big.sockets = 8;
-    let form = w.svc.dry_run_spec(&ana(), &big).unwrap();
+    let form = w.svc.dry_run_spec(&ana(), &big).await.unwrap();
     assert_eq!(form.decision.rules, vec!["big VMs".to_string()]);
     assert_eq!(form.decision.levels().len(), 2);
 }
@@ -265,7 +277,7 @@ async fn the_builder_puts_a_deployment_s_rules_in_force_or_refuses_the_rule_at_f
         .rules(rules(SMALL_PRD_AUTO))
         .build()
         .unwrap();
-    let book = b.requests().rules();
+    let book = b.requests().rules().await.unwrap();
     assert_eq!(
         (book.version, book.rules.len(), book.changed_by.as_str()),
         (1, 3, "deployment")
@@ -316,7 +328,7 @@ fn reason(e: ButlerError) -> butler::auth::DenyReason {
 async fn a_request_is_approved_level_by_level_with_four_eyes_at_each() {
     use butler::auth::DenyReason;
     let w = world();
-    w.svc.set_rules(&ada(), rules(TWO_LEVELS)).unwrap();
+    w.svc.set_rules(&ada(), rules(TWO_LEVELS)).await.unwrap();
     let r = w.svc.create(&ana(), big("big10")).await.unwrap();
     let r = w.svc.submit(&ana(), r.id, r.version).await.unwrap();
     let levels = r.approval.clone().expect("levels from the rule");
@@ -387,7 +399,7 @@ async fn an_edit_after_a_level_sends_the_request_back_to_level_1_when_the_rule_s
         "outcome = \"require\"",
         "outcome = \"require\"\n    restart_on_edit = true",
     );
-    w.svc.set_rules(&ada(), rules(&restart)).unwrap();
+    w.svc.set_rules(&ada(), rules(&restart)).await.unwrap();
     let r = w.svc.create(&ana(), big("big11")).await.unwrap();
     let r = w.svc.submit(&ana(), r.id, r.version).await.unwrap();
     let r = w.svc.approve(&bea(), r.id, r.version).await.unwrap();
@@ -409,7 +421,7 @@ async fn an_edit_after_a_level_sends_the_request_back_to_level_1_when_the_rule_s
     );
     // Without the flag, an edit keeps the levels passed.
     let w = world();
-    w.svc.set_rules(&ada(), rules(TWO_LEVELS)).unwrap();
+    w.svc.set_rules(&ada(), rules(TWO_LEVELS)).await.unwrap();
     let r = w.svc.create(&ana(), big("big12")).await.unwrap();
     let r = w.svc.submit(&ana(), r.id, r.version).await.unwrap();
     let r = w.svc.approve(&bea(), r.id, r.version).await.unwrap();
@@ -419,4 +431,85 @@ async fn an_edit_after_a_level_sends_the_request_back_to_level_1_when_the_rule_s
         .await
         .unwrap();
     assert_eq!(r.approval.unwrap().approved_by, vec!["bea".to_string()]);
+}
+
+#[tokio::test]
+async fn rules_live_in_the_store_shared_by_processes_and_kept_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("butler.sqlite");
+    let start = |deployment: Option<&str>| {
+        let mut b = butler::Butler::builder()
+            .simulator(SimPlatform::demo(3))
+            .sqlite(&path);
+        if let Some(text) = deployment {
+            b = b.rules(rules(text));
+        }
+        b.build().unwrap()
+    };
+    let history = |b: &butler::Butler| {
+        let svc = b.requests().clone();
+        async move {
+            svc.rule_history()
+                .await
+                .unwrap()
+                .iter()
+                .map(|v| (v.version, v.rules.len(), v.changed_by.clone()))
+                .collect::<Vec<_>>()
+        }
+    };
+    {
+        let one = start(Some(SMALL_PRD_AUTO));
+        assert_eq!(history(&one).await, vec![(1, 3, "deployment".into())]);
+    }
+    // A restart with the same file adds no version.
+    let one = start(Some(SMALL_PRD_AUTO));
+    assert_eq!(history(&one).await.len(), 1);
+    // An Admin's change on one process is in force on another at once.
+    let two = start(None);
+    one.requests()
+        .set_rules(&ada(), rules(TWO_LEVELS))
+        .await
+        .unwrap();
+    assert_eq!(two.requests().rules().await.unwrap().version, 2);
+    let r = two.requests().create(&ana(), big("shared")).await.unwrap();
+    let r = two
+        .requests()
+        .submit(&ana(), r.id, r.version)
+        .await
+        .unwrap();
+    assert!(r
+        .history
+        .last()
+        .unwrap()
+        .note
+        .as_deref()
+        .unwrap()
+        .ends_with("rules v2)"));
+    // Two Admins writing the next version at once: one wins.
+    let stale = two.requests().rules().await.unwrap().version;
+    one.requests()
+        .set_rules(&ada(), Rules::default())
+        .await
+        .unwrap();
+    let book = butler::rules::RuleBook {
+        version: stale + 1,
+        rules: vec![],
+        changed_by: "ada".into(),
+        changed_at: chrono::Utc::now(),
+    };
+    assert!(matches!(
+        two.requests().store().add_rule_book(&book).await,
+        Err(butler::store::StoreError::Conflict { .. })
+    ));
+    drop((one, two));
+    // The Admin's rules stay over a restart with the unchanged file; a
+    // changed file is the next version.
+    let again = start(Some(SMALL_PRD_AUTO));
+    assert_eq!(again.requests().rules().await.unwrap().version, 3);
+    drop(again);
+    let changed = start(Some(TWO_LEVELS));
+    assert_eq!(
+        history(&changed).await.last().unwrap(),
+        &(4, 1, "deployment".to_string())
+    );
 }

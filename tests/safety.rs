@@ -292,7 +292,9 @@ async fn every_operation_through_the_services_follows_the_table() {
         );
         assert_eq!(
             !denied_for(
-                requests.set_rules(&who, butler_core::rules::Rules::default()),
+                requests
+                    .set_rules(&who, butler_core::rules::Rules::default())
+                    .await,
                 Operation::EditRules
             ),
             allowed(Operation::EditRules),

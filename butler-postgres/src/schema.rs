@@ -56,4 +56,6 @@ const VERSIONS: &[Version] = &[
     &[Change::Group(t::VM_LEASES)],
     // 8: the VMs' own outboxes (no record had a notice before).
     &[Change::Group(t::VM_OUTBOX)],
+    // 9: the approval rules' versions.
+    &[Change::Table(t::RULE_BOOKS)],
 ];

@@ -993,6 +993,68 @@ impl KeyStore for PostgresStore {
 }
 
 #[async_trait]
+impl butler_core::store::RuleStore for PostgresStore {
+    async fn add_rule_book(&self, book: &butler_core::rules::RuleBook) -> Result<(), StoreError> {
+        let version = i64::from(book.version);
+        let body = json(book)?;
+        let c = self.client().await?;
+        // Only the next version goes in; two writers of it: the key keeps one.
+        let added = c
+            .execute_c(
+                "INSERT INTO rule_books (version, body)
+                 SELECT $1::BIGINT, $2 WHERE (SELECT COALESCE(MAX(version), 0) FROM rule_books) = $1::BIGINT - 1",
+                &[&version, &body],
+            )
+            .await;
+        match added {
+            Ok(1) => Ok(()),
+            Ok(_) => Err(self.rule_book_refused(book.version).await),
+            Err(e) if is(&e, &SqlState::UNIQUE_VIOLATION) => {
+                Err(self.rule_book_refused(book.version).await)
+            }
+            Err(e) => Err(pg(e)),
+        }
+    }
+
+    async fn rule_books(&self) -> Result<Vec<butler_core::rules::RuleBook>, StoreError> {
+        let bodies = self
+            .bodies("SELECT body FROM rule_books ORDER BY version", &[])
+            .await?;
+        bodies.iter().map(|b| parse(b)).collect()
+    }
+
+    async fn newer_rule_book(
+        &self,
+        than: u32,
+    ) -> Result<Option<butler_core::rules::RuleBook>, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt_c(
+                "SELECT body FROM rule_books WHERE version > $1 ORDER BY version DESC LIMIT 1",
+                &[&i64::from(than)],
+            )
+            .await
+            .map_err(pg)?;
+        row.map(|r| parse(&r.get::<_, String>(0))).transpose()
+    }
+}
+
+impl PostgresStore {
+    /// Why rule book `version` was refused: the newest stored, read back.
+    async fn rule_book_refused(&self, version: u32) -> StoreError {
+        let newest = match self.client().await {
+            Ok(c) => c
+                .query_one_c("SELECT COALESCE(MAX(version), 0) FROM rule_books", &[])
+                .await
+                .map(|r| r.get::<_, i64>(0))
+                .unwrap_or(0),
+            Err(e) => return e,
+        };
+        butler_core::store::rule_book_conflict(version, u32::try_from(newest).unwrap_or(u32::MAX))
+    }
+}
+
+#[async_trait]
 impl OutboxStore for PostgresStore {
     async fn register_notifier(&self, name: &str) -> Result<(), StoreError> {
         crate::outbox::register(&self.client().await?, name).await

@@ -72,7 +72,7 @@ async fn an_admin_puts_rules_a_requester_dry_runs_and_a_submit_is_decided() {
     assert_eq!(book["changed_by"], "admin");
     assert_eq!(book["rules"][1]["levels"][1]["role"], "admin");
     let trail = s.get(&ana, "/api/rules/history").await;
-    assert_eq!(trail.body.as_array().map(Vec::len), Some(2));
+    assert_eq!(trail.body.as_array().map(Vec::len), Some(1));
 
     // The form's dry run: a big VM needs two levels, by rule.
     let mut big = spec("big01");

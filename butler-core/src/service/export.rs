@@ -41,6 +41,7 @@ impl RequestService {
 
     /// [`export_xlsx`](Self::export_xlsx) with the sheet and its header
     /// row in `lang` (the exporter's language).
+    #[cfg(feature = "xlsx")]
     pub async fn export_xlsx_in(
         &self,
         actor: &Actor,

@@ -194,7 +194,8 @@ impl RequestService {
             priced,
             now,
         )?;
-        let r = request::decided(r.clone(), &self.decide(&r, actor), now);
+        let book = self.rules().await?;
+        let r = request::decided(r.clone(), &Self::decide(&book, &r, actor), now);
         self.notifiers_ready().await;
         self.store.insert_request(&r).await?;
         self.written();
@@ -744,9 +745,10 @@ impl RequestService {
         let r = self.load(actor, id, version).await?;
         self.check(&r, actor, ActionKind::Submit)?;
         validate(&r.spec, &self.catalog())?;
+        let book = self.rules().await?;
         let now = self.clock.now();
         self.commit_then(&r, actor, Action::Submit, |next| {
-            let decision = self.decide(&next, actor);
+            let decision = Self::decide(&book, &next, actor);
             request::decided(next, &decision, now)
         })
         .await

@@ -5,77 +5,130 @@
 use super::*;
 use crate::rules::{Decision, Explanation, Facts, RuleBook, Rules};
 
-/// The book in force and every version before it, oldest first: the
-/// audit trail of who changed the rules when.
+/// The newest book this process has read from the store, and the
+/// deployment's rules until they are put in force (on first use, as the
+/// next version, when they differ from the newest stored).
 #[derive(Debug)]
 pub(super) struct RuleBooks {
-    versions: Vec<Arc<RuleBook>>,
+    current: Arc<RuleBook>,
+    pending: Option<Rules>,
 }
 
 impl RuleBooks {
     pub(super) fn new(at: chrono::DateTime<chrono::Utc>) -> RuleBooks {
         RuleBooks {
-            versions: vec![Arc::new(RuleBook::empty(at))],
+            current: Arc::new(RuleBook::empty(at)),
+            pending: None,
         }
-    }
-
-    fn current(&self) -> Arc<RuleBook> {
-        self.versions
-            .last()
-            .cloned()
-            .unwrap_or_else(|| Arc::new(RuleBook::empty(chrono::DateTime::UNIX_EPOCH)))
     }
 }
 
+/// Who writes the deployment's rules.
+const DEPLOYMENT: &str = "deployment";
+
 impl RequestService {
-    /// Puts the deployment's `rules` in force at start-up, as the next
-    /// version by `deployment`, once they pass [`Rules::check`] against
-    /// the catalog.
+    /// The deployment's `rules`, once they pass [`Rules::check`] against
+    /// the catalog: put in force on first use as the next version by
+    /// `deployment` when they differ from what the deployment last wrote
+    /// (so a restart with the same file adds no version, and rules an
+    /// Admin changed stay until the file changes).
     pub fn with_rules(self, rules: Rules) -> Result<Self, ButlerError> {
-        self.put_rules("deployment", rules)?;
-        Ok(self)
-    }
-
-    /// The rules in force.
-    pub fn rules(&self) -> Arc<RuleBook> {
-        self.rule_books
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .current()
-    }
-
-    /// Every version of the rules since the service started, oldest first
-    /// (version 0 is "no rules"): who wrote each and when.
-    pub fn rule_history(&self) -> Vec<Arc<RuleBook>> {
-        self.rule_books
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .versions
-            .clone()
-    }
-
-    /// Replaces the rules, once they pass [`Rules::check`] against the
-    /// catalog: the next version, written by `actor`. Admin only. A refused
-    /// book names the rule and the problem, and the rules in force stay.
-    pub fn set_rules(&self, actor: &Actor, rules: Rules) -> Result<Arc<RuleBook>, ButlerError> {
-        self.policy.check(actor, Operation::EditRules)?;
-        let book = self.put_rules(actor.name(), rules)?;
-        tracing::info!(actor = %actor.name(), version = book.version, rules = book.rules.len(), "approval rules changed");
-        Ok(book)
-    }
-
-    fn put_rules(&self, by: &str, rules: Rules) -> Result<Arc<RuleBook>, ButlerError> {
         rules
             .check(&self.catalog())
             .map_err(|e| ButlerError::Invalid(format!("approval rules: {e}")))?;
-        let mut books = self.rule_books.write().unwrap_or_else(|e| e.into_inner());
+        self.books().pending = Some(rules);
+        Ok(self)
+    }
+
+    fn books(&self) -> std::sync::RwLockWriteGuard<'_, RuleBooks> {
+        self.rule_books.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The rules in force: the newest version in the store (shared by
+    /// every process on it), read again when it changed.
+    pub async fn rules(&self) -> Result<Arc<RuleBook>, ButlerError> {
+        let pending = self.books().pending.take();
+        if let Some(rules) = pending {
+            if let Err(e) = self.put_deployment_rules(&rules).await {
+                self.books().pending = Some(rules);
+                return Err(e);
+            }
+        }
+        let known = self.books().current.version;
+        if let Some(newer) = self.store.newer_rule_book(known).await? {
+            let mut books = self.books();
+            if newer.version > books.current.version {
+                books.current = Arc::new(newer);
+            }
+        }
+        Ok(self.books().current.clone())
+    }
+
+    /// Writes the deployment's rules as the next version unless the file
+    /// has not changed since the deployment last wrote them (an Admin's
+    /// later change then stays in force).
+    async fn put_deployment_rules(&self, rules: &Rules) -> Result<(), ButlerError> {
+        let books = self.store.rule_books().await?;
+        let last_from_file = books.iter().rev().find(|b| b.changed_by == DEPLOYMENT);
+        let unchanged = match last_from_file {
+            Some(b) => b.rules == rules.rules,
+            None => books.is_empty() && rules.rules.is_empty(),
+        };
+        if unchanged {
+            return Ok(());
+        }
+        let book = RuleBook {
+            version: books.last().map_or(0, |b| b.version) + 1,
+            rules: rules.rules.clone(),
+            changed_by: DEPLOYMENT.into(),
+            changed_at: self.clock.now(),
+        };
+        match self.store.add_rule_book(&book).await {
+            // Another process started at the same time and wrote it.
+            Err(crate::store::StoreError::Conflict { .. }) => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    /// Every version of the rules in the store, oldest first: who wrote
+    /// each and when (none stored: no rules were ever given).
+    pub async fn rule_history(&self) -> Result<Vec<RuleBook>, ButlerError> {
+        self.rules().await?;
+        Ok(self.store.rule_books().await?)
+    }
+
+    /// Replaces the rules, once they pass [`Rules::check`] against the
+    /// catalog: the next version in the store, written by `actor`, in
+    /// force for every process sharing it. Admin only. A refused book
+    /// names the rule and the problem, and the rules in force stay; two
+    /// Admins at once: one wins, the other gets a conflict.
+    pub async fn set_rules(
+        &self,
+        actor: &Actor,
+        rules: Rules,
+    ) -> Result<Arc<RuleBook>, ButlerError> {
+        self.policy.check(actor, Operation::EditRules)?;
+        rules
+            .check(&self.catalog())
+            .map_err(|e| ButlerError::Invalid(format!("approval rules: {e}")))?;
+        let current = self.rules().await?;
         let book = Arc::new(RuleBook {
-            version: books.current().version.saturating_add(1),
+            version: current.version + 1,
             rules: rules.rules,
-            changed_by: by.to_string(),
+            changed_by: actor.name().to_string(),
             changed_at: self.clock.now(),
         });
-        books.versions.push(book.clone());
+        self.store.add_rule_book(&book).await.map_err(|e| match e {
+            c @ crate::store::StoreError::Conflict { .. } => ButlerError::Conflict(c),
+            other => other.into(),
+        })?;
+        {
+            let mut books = self.books();
+            if book.version > books.current.version {
+                books.current = book.clone();
+            }
+        }
+        tracing::info!(actor = %actor.name(), version = book.version, rules = book.rules.len(), "approval rules changed");
         Ok(book)
     }
 
@@ -92,14 +145,18 @@ impl RequestService {
             )));
         }
         Ok(crate::rules::explain(
-            &self.rules(),
+            &*self.rules().await?,
             &Facts::of(&r, actor.name(), actor.roles()),
         ))
     }
 
     /// What the rules decide for a new VM of `spec` asked by `actor`, and
     /// why: the form's dry run before anything is saved.
-    pub fn dry_run_spec(&self, actor: &Actor, spec: &VmSpec) -> Result<Explanation, ButlerError> {
+    pub async fn dry_run_spec(
+        &self,
+        actor: &Actor,
+        spec: &VmSpec,
+    ) -> Result<Explanation, ButlerError> {
         self.policy.check_request(actor, None, ActionKind::Create)?;
         let priced = self.price(spec)?;
         let facts = Facts::priced(
@@ -109,15 +166,12 @@ impl RequestService {
             actor.name(),
             actor.roles(),
         );
-        Ok(crate::rules::explain(&self.rules(), &facts))
+        Ok(crate::rules::explain(&*self.rules().await?, &facts))
     }
 
-    /// The decision for `r`, submitted by `requester`.
-    pub(super) fn decide(&self, r: &Request, requester: &Actor) -> Decision {
-        crate::rules::evaluate(
-            &self.rules(),
-            &Facts::of(r, requester.name(), requester.roles()),
-        )
+    /// The decision of `book` for `r`, submitted by `requester`.
+    pub(super) fn decide(book: &RuleBook, r: &Request, requester: &Actor) -> Decision {
+        crate::rules::evaluate(book, &Facts::of(r, requester.name(), requester.roles()))
     }
 
     /// The requests that wait for `actor`'s approval now, up to `limit`

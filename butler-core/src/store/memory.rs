@@ -39,6 +39,8 @@ struct Inner {
     users: BTreeMap<String, User>,
     user_audit: Vec<UserAudit>,
     secrets: BTreeMap<String, SecretKey>,
+    /// The approval rules' versions, oldest first.
+    rule_books: Vec<crate::rules::RuleBook>,
     /// Registered notifiers and who holds each one's delivery, until when.
     notifiers: BTreeMap<String, Option<(String, DateTime<Utc>)>>,
     /// Pending deliveries by (notifier, request, history entry).
@@ -603,6 +605,35 @@ impl KeyStore for MemoryStore {
         let k = SecretKey::random()?;
         g.secrets.insert(purpose.to_string(), k.clone());
         Ok(k)
+    }
+}
+
+#[async_trait]
+impl super::RuleStore for MemoryStore {
+    async fn add_rule_book(&self, book: &crate::rules::RuleBook) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let newest = g.rule_books.last().map_or(0, |b| b.version);
+        if book.version != newest + 1 {
+            return Err(super::rule_book_conflict(book.version, newest));
+        }
+        g.rule_books.push(book.clone());
+        Ok(())
+    }
+
+    async fn rule_books(&self) -> Result<Vec<crate::rules::RuleBook>, StoreError> {
+        Ok(self.lock().rule_books.clone())
+    }
+
+    async fn newer_rule_book(
+        &self,
+        than: u32,
+    ) -> Result<Option<crate::rules::RuleBook>, StoreError> {
+        Ok(self
+            .lock()
+            .rule_books
+            .last()
+            .filter(|b| b.version > than)
+            .cloned())
     }
 }
 

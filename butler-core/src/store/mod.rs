@@ -578,6 +578,36 @@ pub trait KeyStore: Send + Sync {
     async fn secret_key(&self, purpose: &str) -> Result<SecretKey, StoreError>;
 }
 
+/// The approval rules' versions ([`crate::rules::RuleBook`]), shared by
+/// every process on the store: the newest is in force.
+#[async_trait]
+pub trait RuleStore: Send + Sync {
+    /// Adds `book` as its version, which must be one more than the newest
+    /// stored (0 when none is): two writers of the same version, one wins
+    /// and the other gets [`StoreError::Conflict`].
+    async fn add_rule_book(&self, book: &crate::rules::RuleBook) -> Result<(), StoreError>;
+
+    /// Every stored version, oldest first.
+    async fn rule_books(&self) -> Result<Vec<crate::rules::RuleBook>, StoreError>;
+
+    /// The newest version if it is newer than `than` (cheap when it is
+    /// not: what a process asks before each decision).
+    async fn newer_rule_book(
+        &self,
+        than: u32,
+    ) -> Result<Option<crate::rules::RuleBook>, StoreError>;
+}
+
+/// The refusal of rule book `version` when `newest` is stored: it is not
+/// the next one.
+pub fn rule_book_conflict(version: u32, newest: u32) -> StoreError {
+    StoreError::Conflict {
+        what: "the approval rules".into(),
+        expected: u64::from(version.saturating_sub(1)),
+        found: u64::from(newest),
+    }
+}
+
 /// The notification outbox (see [`outbox`]).
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
@@ -630,7 +660,15 @@ pub trait OutboxStore: Send + Sync {
 /// stale one with [`StoreError::Conflict`] atomically (no read-then-write race).
 #[async_trait]
 pub trait Store:
-    RequestStore + FlowStore + GroupStore + ReportStore + VmStore + UserStore + KeyStore + OutboxStore
+    RequestStore
+    + FlowStore
+    + GroupStore
+    + ReportStore
+    + VmStore
+    + UserStore
+    + KeyStore
+    + OutboxStore
+    + RuleStore
 {
     /// Tells the store which clock its callers' time runs on. A store whose
     /// calls wait on something other than the caller's task (a thread of

@@ -10,7 +10,8 @@ use crate::migration::{
 use crate::request::{Request, RequestId, RequestState};
 use crate::store::{
     Delivery, DeliveryOutcome, FlowStore, GroupStore, KeyStore, OutboxStore, Page, ReportStore,
-    RequestQuery, RequestStore, SecretKey, StepLogEntry, Store, StoreError, UserStore, VmStore,
+    RequestQuery, RequestStore, RuleStore, SecretKey, StepLogEntry, Store, StoreError, UserStore,
+    VmStore,
 };
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -218,6 +219,12 @@ forward!(UserStore {
     fn delete_user(&self, name: &str, expected_version: u64, audit: &UserAudit) -> Result<(), StoreError>;
     fn list_users(&self) -> Result<Vec<User>, StoreError>;
     fn user_audit(&self) -> Result<Vec<UserAudit>, StoreError>;
+});
+
+forward!(RuleStore {
+    fn add_rule_book(&self, book: &crate::rules::RuleBook) -> Result<(), StoreError>;
+    fn rule_books(&self) -> Result<Vec<crate::rules::RuleBook>, StoreError>;
+    fn newer_rule_book(&self, than: u32) -> Result<Option<crate::rules::RuleBook>, StoreError>;
 });
 
 forward!(KeyStore {

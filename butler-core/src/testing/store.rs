@@ -48,6 +48,46 @@ pub async fn run_all(store: &dyn Store) {
     users(store).await;
     keys(store).await;
     outbox(store).await;
+    rule_books(store).await;
+}
+
+/// The [`RuleStore`](crate::store::RuleStore) port: versions added one
+/// after another, a version written twice refused, the newest found.
+pub async fn rule_books(store: &dyn Store) {
+    use crate::rules::{Outcome, Rule, RuleBook};
+    let start = store.rule_books().await.unwrap();
+    let newest = start.last().map_or(0, |b| b.version);
+    assert_eq!(store.newer_rule_book(newest).await.unwrap(), None);
+    let book = |version: u32, name: &str| RuleBook {
+        version,
+        rules: vec![Rule {
+            name: name.into(),
+            when: Default::default(),
+            then: Outcome::Refuse {
+                reason: format!("{name} \"quoted\" ünïcode"),
+            },
+        }],
+        changed_by: "ada".into(),
+        changed_at: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+    };
+    let first = book(newest + 1, "first");
+    store.add_rule_book(&first).await.unwrap();
+    // The same version again (another writer), or one that skips: refused.
+    for bad in [book(newest + 1, "again"), book(newest + 3, "skips")] {
+        match store.add_rule_book(&bad).await {
+            Err(StoreError::Conflict { found, .. }) => assert_eq!(found, u64::from(newest + 1)),
+            other => panic!("{other:?}"),
+        }
+    }
+    let second = book(newest + 2, "second");
+    store.add_rule_book(&second).await.unwrap();
+    assert_eq!(
+        store.newer_rule_book(newest).await.unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(store.newer_rule_book(newest + 2).await.unwrap(), None);
+    let all = store.rule_books().await.unwrap();
+    assert_eq!(&all[start.len()..], &[first, second]);
 }
 
 mod vms;

@@ -16,26 +16,25 @@ impl Session {
     /// The approval rules in force, as a dict: ``version`` (0: no rules),
     /// ``rules``, ``changed_by``, ``changed_at``.
     fn rules(&self, py: Python<'_>) -> PyResult<PyObject> {
-        as_python(py, &*self.requests.rules())
+        let book = call!(py, self.requests, |s| s.rules())?;
+        as_python(py, &*book)
     }
 
     /// Every version of the rules since the service started, oldest first.
     fn rule_history(&self, py: Python<'_>) -> PyResult<Vec<PyObject>> {
-        self.requests
-            .rule_history()
-            .iter()
-            .map(|b| as_python(py, &**b))
-            .collect()
+        let books = call!(py, self.requests, |s| s.rule_history())?;
+        books.iter().map(|b| as_python(py, b)).collect()
     }
 
     /// Replaces the approval rules (admins) from their TOML form
     /// (``[[rule]]`` tables) and returns the new version. A book with a
     /// problem raises ``InvalidInput`` naming the rule, and the rules in
     /// force stay.
-    fn set_rules(&self, toml: &str) -> PyResult<u32> {
+    fn set_rules(&self, py: Python<'_>, toml: &str) -> PyResult<u32> {
         let rules = Rules::from_toml(toml)
             .map_err(|e| InvalidInput::new_err(format!("approval rules: {}", e.message())))?;
-        Ok(self.requests.set_rules(&self.actor, rules).py()?.version)
+        let a = self.actor.clone();
+        Ok(call!(py, self.requests, |s| s.set_rules(&a, rules))?.version)
     }
 
     /// What the rules decide for your request ``id`` if you submit it now,
@@ -51,10 +50,8 @@ impl Session {
     /// What the rules decide for a new VM of ``spec`` asked by you, and
     /// why (the form's dry run; nothing is saved).
     fn dry_run_spec(&self, py: Python<'_>, spec: &VmSpec) -> PyResult<PyObject> {
-        let e = self
-            .requests
-            .dry_run_spec(&self.actor, &spec.to_core())
-            .py()?;
+        let (a, spec) = (self.actor.clone(), spec.to_core());
+        let e = call!(py, self.requests, |s| s.dry_run_spec(&a, &spec))?;
         as_python(py, &e)
     }
 

@@ -18,8 +18,11 @@ use butler::ButlerError;
 /// The rules in force, with their version and who wrote them when.
 #[utoipa::path(get, path = "/api/rules", tag = "rules",
     responses((status = 200, body = RuleBookDoc)))]
-pub async fn get_rules(State(state): State<AppState>, _caller: Caller) -> Json<RuleBook> {
-    Json((*state.butler().requests().rules()).clone())
+pub async fn get_rules(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> ApiResult<Json<RuleBook>> {
+    Ok(Json((*state.butler().requests().rules().await?).clone()))
 }
 
 /// Replaces the rules (Admin), from their TOML form (`[[rule]]` tables):
@@ -27,7 +30,7 @@ pub async fn get_rules(State(state): State<AppState>, _caller: Caller) -> Json<R
 /// the problem, and the rules in force stay. Answers the new version.
 #[utoipa::path(put, path = "/api/rules", tag = "rules",
     request_body(content = String, content_type = "application/toml"),
-    responses((status = 200, body = RuleBookDoc), (status = 403, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = RuleBookDoc), (status = 403, body = Problem), (status = 409, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
 pub async fn put_rules(
     State(state): State<AppState>,
     caller: Caller,
@@ -37,23 +40,22 @@ pub async fn put_rules(
     let text = text_body(&headers, &body, "rules")?;
     let rules = Rules::from_toml(&text)
         .map_err(|e| ButlerError::Invalid(format!("approval rules: {}", e.message())))?;
-    let book = state.butler().requests().set_rules(&caller.actor, rules)?;
+    let book = state
+        .butler()
+        .requests()
+        .set_rules(&caller.actor, rules)
+        .await?;
     Ok(Json((*book).clone()))
 }
 
 /// Every version of the rules since the service started, oldest first.
 #[utoipa::path(get, path = "/api/rules/history", tag = "rules",
     responses((status = 200, body = Vec<RuleBookDoc>)))]
-pub async fn history(State(state): State<AppState>, _caller: Caller) -> Json<Vec<RuleBook>> {
-    Json(
-        state
-            .butler()
-            .requests()
-            .rule_history()
-            .iter()
-            .map(|b| (**b).clone())
-            .collect(),
-    )
+pub async fn history(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> ApiResult<Json<Vec<RuleBook>>> {
+    Ok(Json(state.butler().requests().rule_history().await?))
 }
 
 /// What the rules decide for the caller's request if they submit it now,
@@ -87,7 +89,8 @@ pub async fn draft_decision(
         state
             .butler()
             .requests()
-            .dry_run_spec(&caller.actor, &spec)?,
+            .dry_run_spec(&caller.actor, &spec)
+            .await?,
     ))
 }
 

@@ -202,6 +202,14 @@ pub const SECRETS: Table = Table {
     clustered: true,
 };
 
+/// The approval rules' versions, each a JSON `RuleBook`.
+pub const RULE_BOOKS: Table = Table {
+    name: "rule_books",
+    columns: &[int("version"), text("body")],
+    primary_key: &["version"],
+    clustered: true,
+};
+
 /// Notifiers registered with the outbox, and who holds each.
 pub const NOTIFIERS: Table = Table {
     name: "notifiers",

@@ -902,6 +902,65 @@ impl KeyStore for SqliteStore {
 }
 
 #[async_trait]
+impl super::RuleStore for SqliteStore {
+    async fn add_rule_book(&self, book: &crate::rules::RuleBook) -> Result<(), StoreError> {
+        let version = book.version;
+        let body = json(book)?;
+        self.with(move |c| {
+            let newest: i64 = c
+                .query_row(
+                    "SELECT COALESCE(MAX(version), 0) FROM rule_books",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            if i64::from(version) != newest + 1 {
+                return Err(super::rule_book_conflict(
+                    version,
+                    u32::try_from(newest).unwrap_or(u32::MAX),
+                ));
+            }
+            c.execute(
+                "INSERT INTO rule_books (version, body) VALUES (?1, ?2)",
+                params![version, body],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn rule_books(&self) -> Result<Vec<crate::rules::RuleBook>, StoreError> {
+        let bodies: Vec<String> = self
+            .with(|c| {
+                let mut st = c
+                    .prepare_cached("SELECT body FROM rule_books ORDER BY version")
+                    .map_err(backend)?;
+                let rows = st.query_map([], |r| r.get(0)).map_err(backend)?;
+                rows.collect::<Result<_, _>>().map_err(backend)
+            })
+            .await?;
+        bodies.iter().map(|b| parse(b)).collect()
+    }
+
+    async fn newer_rule_book(
+        &self,
+        than: u32,
+    ) -> Result<Option<crate::rules::RuleBook>, StoreError> {
+        let body: Option<String> = self
+            .with(move |c| {
+                c.prepare_cached(
+                    "SELECT body FROM rule_books WHERE version > ?1 ORDER BY version DESC LIMIT 1",
+                )
+                .and_then(|mut st| st.query_row([than], |r| r.get(0)).optional())
+                .map_err(backend)
+            })
+            .await?;
+        body.map(|b| parse(&b)).transpose()
+    }
+}
+
+#[async_trait]
 impl OutboxStore for SqliteStore {
     async fn register_notifier(&self, name: &str) -> Result<(), StoreError> {
         let name = name.to_string();

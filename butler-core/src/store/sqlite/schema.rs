@@ -65,4 +65,6 @@ const VERSIONS: &[Version] = &[
     &[Change::Group(t::VM_LEASES)],
     // 12: the VMs' own outboxes (no record had a notice before).
     &[Change::Group(t::VM_OUTBOX)],
+    // 13: the approval rules' versions.
+    &[Change::Table(t::RULE_BOOKS)],
 ];
