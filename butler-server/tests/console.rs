@@ -525,5 +525,26 @@ async fn hostile_cases_in_the_browser() {
         "a faulty file changes nothing"
     );
     b.shot("14-catalog").await;
+    // The rules editor: a faulty book is refused and shown why; the
+    // approver's queue page.
+    b.go(&format!("{base}/admin/rules")).await;
+    b.fill(
+        "#rules-toml",
+        "[[rule]]\nname = \"x\"\noutcome = \"maybe\"\n",
+    )
+    .await;
+    b.c.find(fantoccini::Locator::Css("#rules-toml ~ button"))
+        .await
+        .expect("apply")
+        .click()
+        .await
+        .expect("click");
+    let msg = b.wait_text("#rules-message", "").await;
+    assert!(msg.contains("one of approve, require, refuse"), "{msg}");
+    b.shot("15-rules").await;
+    b.logout().await;
+    b.login(&base, "bea", &s.password("bea")).await;
+    b.go(&format!("{base}/queue")).await;
+    b.shot("16-queue").await;
     b.close().await;
 }

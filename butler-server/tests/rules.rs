@@ -168,3 +168,107 @@ async fn an_admin_puts_rules_a_requester_dry_runs_and_a_submit_is_decided() {
     assert_eq!(again.status, StatusCode::FORBIDDEN, "{:?}", again.body);
     assert_eq!(again.body["reason"], "approved_already", "{:?}", again.body);
 }
+
+/// A console form posted by the browser session `login`.
+async fn console_post(
+    s: &common::TestServer,
+    login: &Login,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let mut all = vec![("_csrf", login.csrf.as_deref().unwrap_or(""))];
+    all.extend_from_slice(fields);
+    let res = s
+        .http
+        .post(format!("{}{path}", s.base))
+        .header(
+            "cookie",
+            format!("butler_session={}", login.cookie.as_deref().unwrap_or("")),
+        )
+        .form(&all)
+        .send()
+        .await
+        .expect("the console answers");
+    (res.status(), res.text().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_edits_rules_checked_first_and_shows_each_approver_their_queue() {
+    let s = start(butler_server::HttpSettings::default()).await;
+    let admin = s.browser("admin").await;
+    let page = s.page(&admin, "/admin/rules").await;
+    assert!(page.contains("id=\"rules-toml\""), "{page}");
+    assert!(page.contains("id=\"rules-version\""), "{page}");
+
+    // A typo: refused with the library's reason, the text kept to fix.
+    let typo =
+        "[[rule]]\nname = \"dev\"\nwhen = { environments = [\"DEVV\"] }\noutcome = \"approve\"\n";
+    let (status, page) = console_post(&s, &admin, "/admin/rules", &[("toml", typo)]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("environments: no &#34;DEVV&#34; in the catalog"),
+        "{page}"
+    );
+    assert!(
+        page.contains("DEVV"),
+        "the refused text stays in the editor"
+    );
+    assert_eq!(
+        s.get(&s.script("ana").await, "/api/rules").await.body["version"],
+        0
+    );
+
+    let (status, page) = console_post(&s, &admin, "/admin/rules", &[("toml", RULES)]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("big VMs"),
+        "the saved rules are in the editor: {page}"
+    );
+    assert_eq!(
+        s.get(&s.script("ana").await, "/api/rules").await.body["version"],
+        1
+    );
+    // The editor's own text saves again unchanged (it round-trips).
+    let start = page.find("id=\"rules-toml\"").unwrap();
+    let shown = &page[page[start..].find('>').unwrap() + start + 1..];
+    let shown = &shown[..shown.find("</textarea>").unwrap()];
+    let shown = shown
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let (status, _) = console_post(&s, &admin, "/admin/rules", &[("toml", &shown)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let book = s.get(&s.script("ana").await, "/api/rules").await.body;
+    assert_eq!(book["version"], 2);
+    assert_eq!(book["rules"][1]["levels"][1]["role"], "admin");
+
+    // Ana sees the rules but no editor and no queue; bea's queue holds
+    // what waits for her.
+    let ana = s.browser("ana").await;
+    let page = s.page(&ana, "/admin/rules").await;
+    assert!(page.contains("id=\"rules-text\"") && !page.contains("id=\"rules-toml\""));
+    assert!(!page.contains("href=\"/queue\""));
+    let api = s.script("ana").await;
+    let mut big = spec("big04");
+    big["sockets"] = 8.into();
+    let draft = s.post(&api, "/api/requests", big, None).await;
+    let id = draft.body["id"].as_u64().unwrap();
+    s.post(
+        &api,
+        &format!("/api/requests/{id}/submit"),
+        Value::Null,
+        Some(&draft.etag()),
+    )
+    .await;
+    let bea = s.browser("bea").await;
+    let queue = s.page(&bea, "/queue").await;
+    assert!(
+        queue.contains(&format!("href=\"/requests/{id}\"")),
+        "{queue}"
+    );
+    assert!(queue.contains("1 / 2 · approver"), "{queue}");
+    let (status, page) = console_post(&s, &ana, "/admin/rules", &[("toml", "")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+}

@@ -13,6 +13,7 @@ mod groups;
 pub mod i18n;
 mod login;
 mod requests;
+mod rules;
 mod vms;
 
 use crate::extract::{cookie, SESSION_COOKIE};
@@ -341,6 +342,8 @@ pub fn router() -> Router<AppState> {
         .route("/groups/:id/run/:run", get(groups::run_page))
         .route("/groups/:id/run/:run/report.csv", get(groups::run_csv))
         .route("/admin/users", get(admin::users).post(admin::add_user))
+        .route("/admin/rules", get(rules::show).post(rules::save))
+        .route("/queue", get(rules::queue))
         .route("/admin/users/:name", post(admin::change_user))
         .route(
             "/admin/catalog",
