@@ -325,3 +325,60 @@ async fn record_changed_mid_step(name: &str, inner: Arc<dyn butler::store::Store
     );
     w.assert_exactly_once(r.id).await;
 }
+
+/// One change at a time per VM: while a decommission, reconfigure or
+/// lease extension of it waits or runs, another is refused, naming it;
+/// once it ends (rejected here), the VM may be asked for again. Asked at
+/// once by many, exactly one is stored.
+#[tokio::test]
+async fn a_vm_has_one_open_change_request_at_a_time() {
+    let w = World::new(
+        SimPlatform::demo(5),
+        Arc::new(butler::store::SqliteStore::open_in_memory().unwrap()),
+    );
+    let rec = w.provisioned("one-at-a-time").await;
+    let first = w.svc.decommission(&ana(), rec.id).await.unwrap();
+    match w.svc.decommission(&ana(), rec.id).await {
+        Err(ButlerError::Invalid(m)) => assert!(
+            m.contains(&format!("request {}", first.id)) && m.contains("decommission"),
+            "{m}"
+        ),
+        other => panic!("a second decommission: {other:?}"),
+    }
+    let mut bigger = w.get(rec.request.unwrap()).await.spec.spec().clone();
+    bigger.ram_gib += 4;
+    assert!(matches!(
+        w.svc
+            .reconfigure(&ana(), rec.id, bigger.clone(), false)
+            .await,
+        Err(ButlerError::Invalid(_))
+    ));
+    w.svc
+        .reject(&bea(), first.id, first.version, "not yet")
+        .await
+        .unwrap();
+    let change = w
+        .svc
+        .reconfigure(&ana(), rec.id, bigger, false)
+        .await
+        .unwrap();
+    w.svc
+        .cancel(&ana(), change.id, change.version, None)
+        .await
+        .unwrap();
+    // Twenty at once: one is stored, the others refused.
+    let mut asks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let svc = w.svc.clone();
+        asks.spawn(async move { svc.decommission(&ana(), rec.id).await });
+    }
+    let mut stored = 0;
+    while let Some(r) = asks.join_next().await {
+        match r.unwrap() {
+            Ok(_) => stored += 1,
+            Err(ButlerError::Invalid(_) | ButlerError::Conflict(_)) => {}
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(stored, 1);
+}

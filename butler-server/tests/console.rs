@@ -368,10 +368,15 @@ async fn the_quickstart_story_in_the_browser() {
     b.click("#reconfigure button").await;
     b.wait_text("#state", "requested").await;
     b.shot("11-reconfigure-asked").await;
+    // One change at a time: retiring it now is refused, naming the
+    // reconfigure that waits.
     b.go(&format!("{base}/vms")).await;
     b.click("#vms a").await;
+    let vm_page = b.url().await;
     b.click("#retire button").await;
-    b.wait_text("#state", "requested").await;
+    let refused = b.wait_text("main", "open").await;
+    assert!(refused.contains("reconfigure"), "{refused}");
+    b.go(&vm_page).await;
 
     // Spanish is a click away.
     b.click("a.lang").await;

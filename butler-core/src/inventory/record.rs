@@ -212,6 +212,11 @@ pub struct VmRecord {
     /// billing, [`BillingActivation::restores`](crate::backend::BillingActivation::restores)).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub restores: u32,
+    /// The day-2 request a person last asked for it (decommission,
+    /// reconfigure, lease extension): while that one waits or runs, no
+    /// other is taken, so two changes never race on one VM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_change: Option<RequestId>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -275,6 +280,7 @@ impl VmRecord {
             deletion: None,
             restore: None,
             restores: 0,
+            open_change: None,
         }
     }
 
@@ -321,6 +327,7 @@ impl VmRecord {
             deletion: None,
             restore: None,
             restores: 0,
+            open_change: None,
         }
     }
 

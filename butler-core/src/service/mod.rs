@@ -173,7 +173,12 @@ impl RequestService {
     }
 
     /// Stores the day-2 request of `kind` that `actor` asks for the VM of
-    /// `rec` ([`request::create_change`]), submitted at once.
+    /// `rec` ([`request::create_change`]), submitted at once. One at a
+    /// time per VM: the record is marked with the request's number first
+    /// (optimistic concurrency, so of two asking at once one wins), and a
+    /// VM whose marked request still waits or runs is refused, naming it.
+    /// A mark whose request never got stored (a crash between the two
+    /// writes) or has ended is taken over.
     async fn ask_change(
         &self,
         actor: &Actor,
@@ -182,6 +187,7 @@ impl RequestService {
         before: Option<&Priced>,
         priced: Priced,
     ) -> Result<Request, ButlerError> {
+        self.change_may_start(rec).await?;
         let id = self.store.next_request_id().await?;
         let now = self.clock.now();
         let r = request::create_change(
@@ -196,6 +202,28 @@ impl RequestService {
         )?;
         let book = self.rules().await?;
         let r = request::decided(r.clone(), &Self::decide(&book, &r, actor), now);
+        let seen = rec.open_change;
+        let marked = crate::inventory::amend(
+            self.store.as_ref(),
+            rec.id,
+            actor.name(),
+            now,
+            &format!("{} asked: request {id}", r.kind.as_str()),
+            |v| {
+                let free = v.open_change == seen;
+                if free {
+                    v.open_change = Some(id);
+                }
+                free
+            },
+        )
+        .await?;
+        if marked.is_none() {
+            return Err(ButlerError::Invalid(format!(
+                "VM {} was just asked for by another request: reload it",
+                rec.name
+            )));
+        }
         self.notifiers_ready().await;
         self.store.insert_request(&r).await?;
         self.written();
@@ -204,6 +232,26 @@ impl RequestService {
         }
         tracing::info!(request = %r.id, vm = %rec.id, kind = r.kind.as_str(), actor = %actor.name(), "day-2 request asked");
         Ok(r)
+    }
+
+    /// Refuses a change of `rec` while the one it is marked with waits or
+    /// runs.
+    async fn change_may_start(&self, rec: &crate::inventory::VmRecord) -> Result<(), ButlerError> {
+        let Some(open) = rec.open_change else {
+            return Ok(());
+        };
+        match self.store.get_request(open).await {
+            Ok(r) if !r.state.is_final() && r.state != RequestState::Error => {
+                Err(ButlerError::Invalid(format!(
+                    "VM {} has request {open} ({}, {}) open: wait for it to end, or ask an approver to reject it",
+                    rec.name,
+                    r.kind.as_str(),
+                    r.state
+                )))
+            }
+            Ok(_) | Err(crate::store::StoreError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Asks to move the lease end of the inventory VM `vm` to `until`: a

@@ -52,6 +52,7 @@ fn record(id: VmId, name: &str, owner: &str, cluster: &str) -> VmRecord {
         deletion: None,
         restore: None,
         restores: 0,
+        open_change: None,
     }
 }
 
