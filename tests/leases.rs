@@ -567,3 +567,42 @@ async fn a_migration_that_powers_a_vm_off_tells_its_owner_and_again_once_it_runs
         got[0].summary()
     );
 }
+
+#[tokio::test]
+async fn a_change_open_at_the_lease_end_goes_first_and_no_change_starts_beside_the_retirement() {
+    let l = Leased::new(true);
+    let busy = l.vm("busy", 5).await;
+    let plain = l.vm("plain", 5).await;
+    let svc = l.butler.requests();
+    let mut bigger = svc
+        .store()
+        .get_request(busy.request.unwrap())
+        .await
+        .unwrap()
+        .spec
+        .spec()
+        .clone();
+    bigger.ram_gib += 4;
+    let change = svc
+        .reconfigure(&ana(), busy.id, bigger, false)
+        .await
+        .unwrap();
+    l.pass_days(5);
+    // Only the VM with no open change is retired at this pass.
+    assert_eq!(l.pass().await.0.retirements, 1);
+    let retiring = l.record(&plain.name).await.lease_retirement.expect("asked");
+    // Beside Butler's retirement, no person's change starts.
+    match svc.decommission(&ana(), plain.id).await {
+        Err(butler::ButlerError::Invalid(m)) => {
+            assert!(m.contains(&format!("request {retiring}")), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Once the reconfigure is decided, the next pass retires the other.
+    svc.reject(&bea(), change.id, change.version, "not now")
+        .await
+        .unwrap();
+    assert_eq!(l.pass().await.0.retirements, 1);
+    l.run().await;
+    assert_eq!(l.record(&busy.name).await.lifecycle, Lifecycle::Retired);
+}

@@ -234,22 +234,31 @@ impl RequestService {
         Ok(r)
     }
 
-    /// Refuses a change of `rec` while the one it is marked with waits or
-    /// runs.
+    /// Refuses a change of `rec` while the one a person asked for it, or
+    /// the retirement Butler asked at its lease end, waits or runs.
     async fn change_may_start(&self, rec: &crate::inventory::VmRecord) -> Result<(), ButlerError> {
-        let Some(open) = rec.open_change else {
-            return Ok(());
-        };
-        match self.store.get_request(open).await {
-            Ok(r) if !r.state.is_final() && r.state != RequestState::Error => {
-                Err(ButlerError::Invalid(format!(
+        for open in [rec.open_change, rec.lease_retirement]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(r) = self.still_open(open).await? {
+                return Err(ButlerError::Invalid(format!(
                     "VM {} has request {open} ({}, {}) open: wait for it to end, or ask an approver to reject it",
                     rec.name,
                     r.kind.as_str(),
                     r.state
-                )))
+                )));
             }
-            Ok(_) | Err(crate::store::StoreError::NotFound(_)) => Ok(()),
+        }
+        Ok(())
+    }
+
+    /// Request `id` if it still waits or runs (`Error` has ended the
+    /// workflow; a number never stored is not open).
+    async fn still_open(&self, id: RequestId) -> Result<Option<Request>, ButlerError> {
+        match self.store.get_request(id).await {
+            Ok(r) if !r.state.is_final() && r.state != RequestState::Error => Ok(Some(r)),
+            Ok(_) | Err(crate::store::StoreError::NotFound(_)) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -348,14 +357,12 @@ impl RequestService {
         if rec.lifecycle != crate::inventory::Lifecycle::Active {
             return Ok(None);
         }
-        if let Some(x) = rec.lease_extension {
-            match self.store.get_request(x).await {
-                Ok(e) if !e.state.is_final() && e.state != request::RequestState::Error => {
-                    tracing::debug!(vm = %rec.id, extension = %x, "lease ended, extension pending: not retired yet");
-                    return Ok(None);
-                }
-                Ok(_) | Err(crate::store::StoreError::NotFound(_)) => {}
-                Err(e) => return Err(e.into()),
+        // A change a person asked (an extension, a reconfigure, their own
+        // decommission) goes first; the next pass looks again.
+        for open in [rec.lease_extension, rec.open_change].into_iter().flatten() {
+            if let Some(r) = self.still_open(open).await? {
+                tracing::debug!(vm = %rec.id, request = %open, kind = r.kind.as_str(), "lease ended, a change is open: not retired yet");
+                return Ok(None);
             }
         }
         let owner = rec.owner.clone();
