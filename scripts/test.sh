@@ -61,6 +61,12 @@ if ! bash scripts/axe.sh; then
   echo "*** axe-core unavailable: accessibility checks will be SKIPPED ***" >&2
 fi
 
+# The core without its optional features, and a store crate alone (it
+# takes the core without them): the workspace's unified features below
+# would hide an item used outside its feature gate.
+cargo check -q -p butler-core --no-default-features
+cargo check -q -p butler-postgres
+
 # butler-py is a Python extension; its tests are the pytest suite below.
 # All features: the Nutanix adapter, its fake Prism and the deployment wiring.
 cargo test --workspace --exclude butler-py --all-features --lib --bins --tests --examples
