@@ -260,11 +260,25 @@ impl RuleBook {
         RuleBook {
             version: 0,
             rules: Vec::new(),
-            changed_by: "deployment".into(),
+            changed_by: DEPLOYMENT_AUTHOR.into(),
             changed_at: at,
         }
     }
 }
+
+/// A refused set of rules as the services report it.
+fn invalid(why: impl std::fmt::Display) -> crate::ButlerError {
+    crate::ButlerError::Invalid(format!("approval rules: {why}"))
+}
+
+impl From<RuleError> for crate::ButlerError {
+    fn from(e: RuleError) -> Self {
+        invalid(e)
+    }
+}
+
+/// Who writes the rules a deployment gives (its file, or the builder).
+pub const DEPLOYMENT_AUTHOR: &str = "deployment";
 
 /// Why a set of rules was refused: the rule (by position and name) and
 /// what is wrong with it. The book in use does not change.
@@ -285,6 +299,13 @@ impl Rules {
     /// the names against the catalog.
     pub fn from_toml(text: &str) -> Result<Rules, toml::de::Error> {
         toml::from_str(text)
+    }
+
+    /// [`from_toml`](Self::from_toml) for a host handing on what a user
+    /// sent: a text that does not parse is [`ButlerError::Invalid`](crate::ButlerError::Invalid)
+    /// naming the rule and the problem, as a refused [`check`](Self::check) is.
+    pub fn parse(text: &str) -> Result<Rules, crate::ButlerError> {
+        Rules::from_toml(text).map_err(|e| invalid(e.message()))
     }
 
     /// The first problem of the first rule that has one, checked against

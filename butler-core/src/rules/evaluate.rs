@@ -236,7 +236,7 @@ fn in_list(list: &[String], v: &str) -> bool {
 
 /// Every condition set holds. The lists come first: a book's rules mostly
 /// differ by where a request goes, so most fail there.
-fn matches(c: &Conditions, f: &Facts<'_>) -> bool {
+pub(super) fn matches(c: &Conditions, f: &Facts<'_>) -> bool {
     in_list(&c.kinds, f.kind)
         && in_list(&c.divisions, f.division)
         && in_list(&c.units, f.unit)

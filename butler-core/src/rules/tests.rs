@@ -434,6 +434,10 @@ proptest! {
         prop_assert_eq!(d.book_version, b.version);
         let e = explain(&b, &f.facts());
         prop_assert_eq!(&e.decision, &d);
+        // The explanation's verdict on each rule is the fast path's.
+        for (rule, check) in b.rules.iter().zip(&e.rules) {
+            prop_assert_eq!(check.matched, super::evaluate::matches(&rule.when, &f.facts()), "{}", rule.name);
+        }
         let matched: Vec<&str> = e.rules.iter().filter(|r| r.matched).map(|r| r.rule.as_str()).collect();
         for name in &d.rules {
             prop_assert!(matched.contains(&name.as_str()), "{} decided but did not match", name);

@@ -39,8 +39,11 @@ pub struct RequestService {
     /// When the catalog was last refreshed from the platform.
     catalog_refreshed: RwLock<Option<chrono::DateTime<chrono::Utc>>>,
     rates: RwLock<Arc<RateBook>>,
-    /// The approval rules in force and their earlier versions.
+    /// The newest approval rules read from the store.
     rule_books: RwLock<rules::RuleBooks>,
+    /// The deployment's rules until they are written: callers wait for
+    /// the writing, so none decides by the rules before them.
+    rules_pending: tokio::sync::Mutex<Option<crate::rules::Rules>>,
     clock: Arc<dyn Clock>,
     notify: Option<NotifyHub>,
     policy: Policy,
@@ -77,6 +80,7 @@ impl RequestService {
             catalog_refreshed: RwLock::new(None),
             rates: RwLock::new(Arc::new(rates)),
             rule_books: RwLock::new(rules::RuleBooks::new(clock.now())),
+            rules_pending: tokio::sync::Mutex::new(None),
             clock,
             notify: None,
             policy: Policy::standard(),

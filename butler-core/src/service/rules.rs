@@ -5,26 +5,21 @@
 use super::*;
 use crate::rules::{Decision, Explanation, Facts, RuleBook, Rules};
 
-/// The newest book this process has read from the store, and the
-/// deployment's rules until they are put in force (on first use, as the
-/// next version, when they differ from the newest stored).
+/// The newest book this process has read from the store.
 #[derive(Debug)]
 pub(super) struct RuleBooks {
     current: Arc<RuleBook>,
-    pending: Option<Rules>,
 }
 
 impl RuleBooks {
     pub(super) fn new(at: chrono::DateTime<chrono::Utc>) -> RuleBooks {
         RuleBooks {
             current: Arc::new(RuleBook::empty(at)),
-            pending: None,
         }
     }
 }
 
-/// Who writes the deployment's rules.
-const DEPLOYMENT: &str = "deployment";
+use crate::rules::DEPLOYMENT_AUTHOR as DEPLOYMENT;
 
 impl RequestService {
     /// The deployment's `rules`, once they pass [`Rules::check`] against
@@ -32,11 +27,9 @@ impl RequestService {
     /// `deployment` when they differ from what the deployment last wrote
     /// (so a restart with the same file adds no version, and rules an
     /// Admin changed stay until the file changes).
-    pub fn with_rules(self, rules: Rules) -> Result<Self, ButlerError> {
-        rules
-            .check(&self.catalog())
-            .map_err(|e| ButlerError::Invalid(format!("approval rules: {e}")))?;
-        self.books().pending = Some(rules);
+    pub fn with_rules(mut self, rules: Rules) -> Result<Self, ButlerError> {
+        rules.check(&self.catalog())?;
+        *self.rules_pending.get_mut() = Some(rules);
         Ok(self)
     }
 
@@ -47,11 +40,11 @@ impl RequestService {
     /// The rules in force: the newest version in the store (shared by
     /// every process on it), read again when it changed.
     pub async fn rules(&self) -> Result<Arc<RuleBook>, ButlerError> {
-        let pending = self.books().pending.take();
-        if let Some(rules) = pending {
-            if let Err(e) = self.put_deployment_rules(&rules).await {
-                self.books().pending = Some(rules);
-                return Err(e);
+        {
+            let mut pending = self.rules_pending.lock().await;
+            if let Some(rules) = pending.as_ref() {
+                self.put_deployment_rules(rules).await?;
+                *pending = None;
             }
         }
         let known = self.books().current.version;
@@ -108,9 +101,7 @@ impl RequestService {
         rules: Rules,
     ) -> Result<Arc<RuleBook>, ButlerError> {
         self.policy.check(actor, Operation::EditRules)?;
-        rules
-            .check(&self.catalog())
-            .map_err(|e| ButlerError::Invalid(format!("approval rules: {e}")))?;
+        rules.check(&self.catalog())?;
         let current = self.rules().await?;
         let book = Arc::new(RuleBook {
             version: current.version + 1,
@@ -214,16 +205,9 @@ impl RequestService {
         }
     }
 
-    /// Whether `r` waits for `actor`'s approval.
+    /// Whether `r` waits for `actor`'s approval: the state machine would
+    /// take their approval now (role, four eyes, level, not twice).
     fn waits_for(&self, r: &Request, actor: &Actor) -> bool {
-        if self.policy.four_eyes() && crate::auth::same_user(&r.owner, actor.name()) {
-            return false;
-        }
-        match &r.approval {
-            None => true,
-            Some(a) => {
-                !a.approved_by(actor.name()) && a.next_level().is_some_and(|(_, l)| l.admits(actor))
-            }
-        }
+        request::transition(&self.policy, r, actor, Action::Approve, self.clock.now()).is_ok()
     }
 }

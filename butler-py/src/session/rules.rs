@@ -6,7 +6,7 @@ use super::Session;
 use crate::block;
 use crate::catalog::VmSpec;
 use crate::convert::as_python;
-use crate::errors::{IntoPyResult, InvalidInput};
+use crate::errors::IntoPyResult;
 use butler_core::request::RequestId;
 use butler_core::rules::Rules;
 use pyo3::prelude::*;
@@ -28,11 +28,10 @@ impl Session {
 
     /// Replaces the approval rules (admins) from their TOML form
     /// (``[[rule]]`` tables) and returns the new version. A book with a
-    /// problem raises ``InvalidInput`` naming the rule, and the rules in
+    /// problem raises ``InvalidInputError`` naming the rule, and the rules in
     /// force stay.
     fn set_rules(&self, py: Python<'_>, toml: &str) -> PyResult<u32> {
-        let rules = Rules::from_toml(toml)
-            .map_err(|e| InvalidInput::new_err(format!("approval rules: {}", e.message())))?;
+        let rules = Rules::parse(toml).py()?;
         let a = self.actor.clone();
         Ok(call!(py, self.requests, |s| s.set_rules(&a, rules))?.version)
     }

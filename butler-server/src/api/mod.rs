@@ -81,7 +81,7 @@ described_object! {
     /// The rate book.
     RatesDoc = "The rate book: rate cards with their effective dates";
     /// A version of the approval rules.
-    RuleBookDoc = "A version of the approval rules: version (0: no rules), rules (each name, when (kinds, divisions, units, environments, clusters, images, requesters, requester_roles as lists; vcpus, ram_gib, storage_gib, monthly_cost, lease_days as {min, max}), outcome (approve, require with levels [{role}], refuse with reason)), changed_by, changed_at";
+    RuleBookDoc = "A version of the approval rules: version (0: no rules), rules (each name, when (kinds, divisions, units, environments, clusters, images, requesters, requester_roles as lists; vcpus, ram_gib, storage_gib, monthly_cost, lease_days as {min, max}), outcome (approve; require with levels [{role, users}] and restart_on_edit; refuse with reason)), changed_by, changed_at";
     /// What the rules decide, and why.
     ExplanationDoc = "What the rules decide and why: decision (outcome, book_version, rules: the deciding rules' names) and rules (each rule in book order: rule, position, matched, conditions (condition, value, holds))";
     /// A VM of the inventory.

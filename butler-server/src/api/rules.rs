@@ -13,7 +13,6 @@ use axum::Json;
 use butler::request::{Request, RequestId};
 use butler::rules::{Explanation, RuleBook, Rules};
 use butler::vm_spec::VmSpec;
-use butler::ButlerError;
 
 /// The rules in force, with their version and who wrote them when.
 #[utoipa::path(get, path = "/api/rules", tag = "rules",
@@ -38,8 +37,7 @@ pub async fn put_rules(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<RuleBook>> {
     let text = text_body(&headers, &body, "rules")?;
-    let rules = Rules::from_toml(&text)
-        .map_err(|e| ButlerError::Invalid(format!("approval rules: {}", e.message())))?;
+    let rules = Rules::parse(&text)?;
     let book = state
         .butler()
         .requests()

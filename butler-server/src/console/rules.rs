@@ -64,20 +64,13 @@ pub(super) async fn save(State(state): State<AppState>, v: Viewer, body: Bytes) 
         return r;
     }
     let text = form.one("toml").to_string();
-    let result = match Rules::from_toml(&text) {
-        Ok(rules) => state
-            .butler()
-            .requests()
-            .set_rules(&v.actor, rules)
-            .await
-            .map(|_| ()),
-        Err(e) => Err(butler::ButlerError::Invalid(format!(
-            "approval rules: {}",
-            e.message()
-        ))),
-    };
+    let result = async {
+        let rules = Rules::parse(&text)?;
+        state.butler().requests().set_rules(&v.actor, rules).await
+    }
+    .await;
     match result {
-        Ok(()) => {
+        Ok(_) => {
             let msg = v.chrome.t("saved").to_string();
             page(&state, v, None, msg, StatusCode::OK).await
         }
