@@ -14,6 +14,7 @@ fn book(rules: Vec<Rule>) -> RuleBook {
     RuleBook {
         version: 1,
         rules,
+        quotas: Vec::new(),
         changed_by: "bench".into(),
         changed_at: chrono::DateTime::UNIX_EPOCH,
     }

@@ -494,6 +494,7 @@ async fn rules_live_in_the_store_shared_by_processes_and_kept_across_restarts() 
     let book = butler::rules::RuleBook {
         version: stale + 1,
         rules: vec![],
+        quotas: Vec::new(),
         changed_by: "ada".into(),
         changed_at: chrono::Utc::now(),
     };

@@ -58,6 +58,9 @@ pub enum ButlerError {
     /// An input is past one of the [`limits`](crate::limits).
     #[error(transparent)]
     Limit(#[from] crate::limits::LimitError),
+    /// A quota would be exceeded ([`crate::quota`]); nothing was written.
+    #[error(transparent)]
+    Quota(#[from] crate::quota::QuotaExceeded),
 }
 
 impl From<StoreError> for ButlerError {

@@ -56,6 +56,13 @@ impl EngineLedger {
         if let Some(hub) = &self.notify {
             hub.written();
         }
+        crate::quota::after_engine_write(
+            self.store.as_ref(),
+            r,
+            &next,
+            record.map(|w| (&w.record, &w.before)),
+        )
+        .await;
         Ok((next, has_opened))
     }
 }

@@ -47,6 +47,7 @@ mod ledger;
 pub mod limits;
 pub mod migration;
 pub mod notify;
+pub mod quota;
 pub mod request;
 pub mod resilience;
 pub mod rules;

@@ -46,6 +46,7 @@
 
 mod group_commit;
 mod outbox;
+mod quota;
 mod schema;
 mod store;
 #[cfg(feature = "testing")]

@@ -58,4 +58,6 @@ const VERSIONS: &[Version] = &[
     &[Change::Group(t::VM_OUTBOX)],
     // 9: the approval rules' versions.
     &[Change::Table(t::RULE_BOOKS)],
+    // 10: quota holds and the usage they add up to.
+    &[Change::Table(t::QUOTA_HOLDS), Change::Table(t::QUOTA_USAGE)],
 ];

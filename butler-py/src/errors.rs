@@ -150,6 +150,21 @@ pub(crate) fn to_py(e: Core) -> PyErr {
             }
         }
         Core::Export(_) => make("BackendError", msg, &[]),
+        Core::Quota(q) => {
+            let (kind, name) = q.scope.parts();
+            make(
+                "QuotaExceededError",
+                msg,
+                &[
+                    ("scope_kind", obj(py, kind)),
+                    ("scope_name", obj(py, name.to_string())),
+                    ("dimension", obj(py, q.dimension.clone())),
+                    ("limit", obj(py, q.limit.to_string())),
+                    ("used", obj(py, q.used.to_string())),
+                    ("would_use", obj(py, q.would_use.to_string())),
+                ],
+            )
+        }
         _ => make("ButlerError", msg, &[]),
     })
 }

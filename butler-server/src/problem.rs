@@ -39,6 +39,11 @@ pub struct Problem {
     /// The stored version, for `stale_version`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub found_version: Option<u64>,
+    /// The quota a change would exceed, for `quota_exceeded`: scope (kind,
+    /// name), dimension, limit, used, would_use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub quota: Option<butler::quota::QuotaExceeded>,
     /// Seconds to wait, for `too_many_attempts`.
     #[serde(skip)]
     pub retry_after: Option<u64>,
@@ -57,6 +62,7 @@ impl Problem {
             reason: None,
             expected_version: None,
             found_version: None,
+            quota: None,
             retry_after: None,
         }
     }
@@ -218,6 +224,11 @@ impl From<ButlerError> for Problem {
                 _ => Problem::new(S::BAD_GATEWAY, "backend", detail),
             },
             ButlerError::Limit(_) => Problem::new(S::UNPROCESSABLE_ENTITY, "limit", detail),
+            ButlerError::Quota(q) => {
+                let mut p = Problem::new(S::CONFLICT, "quota_exceeded", detail);
+                p.quota = Some(q);
+                p
+            }
             _ => Problem::new(S::INTERNAL_SERVER_ERROR, "internal", detail),
         }
     }

@@ -237,6 +237,9 @@ pub struct Rules {
     /// matching rules).
     #[serde(default, rename = "rule")]
     pub rules: Vec<Rule>,
+    /// The quotas ([`crate::quota`]), versioned with the rules.
+    #[serde(default, rename = "quota", skip_serializing_if = "Vec::is_empty")]
+    pub quotas: Vec<crate::quota::Quota>,
 }
 
 /// One version of a deployment's rules: the rules, which version they are,
@@ -247,6 +250,9 @@ pub struct RuleBook {
     pub version: u32,
     /// The rules.
     pub rules: Vec<Rule>,
+    /// The quotas (none: nothing is limited).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quotas: Vec<crate::quota::Quota>,
     /// Who wrote this version (the deployment file: `deployment`).
     pub changed_by: String,
     /// When.
@@ -260,9 +266,16 @@ impl RuleBook {
         RuleBook {
             version: 0,
             rules: Vec::new(),
+            quotas: Vec::new(),
             changed_by: DEPLOYMENT_AUTHOR.into(),
             changed_at: at,
         }
+    }
+
+    /// The limits this book sets for `scope` (a requester without a quota
+    /// of their own: the quota for every requester), if any.
+    pub fn limits_for(&self, scope: &crate::quota::Scope) -> Option<&crate::quota::Limits> {
+        crate::quota::limits_for(&self.quotas, scope)
     }
 }
 
@@ -283,8 +296,10 @@ pub const DEPLOYMENT_AUTHOR: &str = "deployment";
 /// Why a set of rules was refused: the rule (by position and name) and
 /// what is wrong with it. The book in use does not change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("rule {position} ({name:?}): {problem}")]
+#[error("{what} {position} ({name:?}): {problem}")]
 pub struct RuleError {
+    /// `rule` or `quota`.
+    pub what: &'static str,
     /// From 1, in the order listed.
     pub position: usize,
     /// The rule's name as given.
@@ -316,6 +331,7 @@ impl Rules {
     pub fn check(&self, catalog: &Catalog) -> Result<(), RuleError> {
         if self.rules.len() > MAX_RULES {
             return Err(RuleError {
+                what: "rule",
                 position: MAX_RULES + 1,
                 name: String::new(),
                 problem: format!("{} rules; at most {MAX_RULES}", self.rules.len()),
@@ -324,6 +340,7 @@ impl Rules {
         let mut names = BTreeSet::new();
         for (i, rule) in self.rules.iter().enumerate() {
             let refuse = |problem: String| RuleError {
+                what: "rule",
                 position: i + 1,
                 name: rule.name.clone(),
                 problem,
@@ -335,7 +352,12 @@ impl Rules {
             check_conditions(&rule.when, catalog).map_err(&refuse)?;
             check_outcome(&rule.then).map_err(&refuse)?;
         }
-        Ok(())
+        crate::quota::check(&self.quotas, catalog).map_err(|(position, name, problem)| RuleError {
+            what: "quota",
+            position,
+            name,
+            problem,
+        })
     }
 }
 

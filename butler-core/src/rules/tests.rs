@@ -8,6 +8,7 @@ fn book(rules: Vec<Rule>) -> RuleBook {
     RuleBook {
         version: 3,
         rules,
+        quotas: Vec::new(),
         changed_by: "ada".into(),
         changed_at: chrono::Utc.with_ymd_and_hms(2026, 12, 7, 8, 0, 0).unwrap(),
     }
@@ -306,6 +307,7 @@ fn a_book_is_checked_against_the_catalog_and_names_the_rule_at_fault() {
         assert_eq!(
             rules.check(&catalog),
             Err(RuleError {
+                what: "rule",
                 position: 2,
                 name: "bad".into(),
                 problem: problem.into()

@@ -16,6 +16,7 @@ use std::sync::{Arc, RwLock};
 mod catalog_admin;
 mod export;
 mod notifications;
+mod quota;
 mod rules;
 
 /// Requests: create, edit, submit, cancel, review, reject, approve, retry,
@@ -52,6 +53,8 @@ pub struct RequestService {
     /// request reaches an idle engine at once (on a virtual clock its idle
     /// wait would never end alone).
     work_ready: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Set once the store's quota holds are known counted.
+    holds_counted: tokio::sync::OnceCell<()>,
 }
 
 impl std::fmt::Debug for RequestService {
@@ -81,6 +84,7 @@ impl RequestService {
             rates: RwLock::new(Arc::new(rates)),
             rule_books: RwLock::new(rules::RuleBooks::new(clock.now())),
             rules_pending: tokio::sync::Mutex::new(None),
+            holds_counted: tokio::sync::OnceCell::new(),
             clock,
             notify: None,
             policy: Policy::standard(),
@@ -206,6 +210,49 @@ impl RequestService {
         )?;
         let book = self.rules().await?;
         let r = request::decided(r.clone(), &Self::decide(&book, &r, actor), now);
+        // What a reconfigure adds is held (and checked) before the VM is
+        // marked, so a refusal leaves the VM free.
+        let step = self
+            .quota_step(
+                &request::Request {
+                    state: RequestState::Created,
+                    ..r.clone()
+                },
+                &r,
+                true,
+            )
+            .await?;
+        let undo = match &step {
+            Some(s) if !s.frees() => {
+                self.take_holds(std::slice::from_ref(&s.change), &s.limits)
+                    .await?;
+                Some(s.undo.clone())
+            }
+            _ => None,
+        };
+        let stored = self.mark_and_insert(actor, rec, &r, now).await;
+        if let (Err(_), Some(undo)) = (&stored, undo) {
+            if let Err(e) = self.store.hold(&[undo], &[]).await {
+                tracing::warn!(request = %r.id, error = %e, "quota: a share taken for a request not stored stays held; a recount mends it");
+            }
+        }
+        stored?;
+        if r.state == RequestState::Approved {
+            self.work_ready.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        tracing::info!(request = %r.id, vm = %rec.id, kind = r.kind.as_str(), actor = %actor.name(), "day-2 request asked");
+        Ok(r)
+    }
+
+    /// Marks `rec` with the change `r` and stores `r`.
+    async fn mark_and_insert(
+        &self,
+        actor: &Actor,
+        rec: &crate::inventory::VmRecord,
+        r: &Request,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), ButlerError> {
+        let id = r.id;
         let seen = rec.open_change;
         let marked = crate::inventory::amend(
             self.store.as_ref(),
@@ -229,13 +276,9 @@ impl RequestService {
             )));
         }
         self.notifiers_ready().await;
-        self.store.insert_request(&r).await?;
+        self.store.insert_request(r).await?;
         self.written();
-        if r.state == RequestState::Approved {
-            self.work_ready.send_modify(|n| *n = n.wrapping_add(1));
-        }
-        tracing::info!(request = %r.id, vm = %rec.id, kind = r.kind.as_str(), actor = %actor.name(), "day-2 request asked");
-        Ok(r)
+        Ok(())
     }
 
     /// Refuses a change of `rec` while the one a person asked for it, or
@@ -955,10 +998,11 @@ impl RequestService {
         action: Action,
         then: impl FnOnce(Request) -> Request,
     ) -> Result<Request, ButlerError> {
+        let checked = matches!(action, Action::Submit | Action::Approve | Action::Review(_));
         let (next, entry) = request::transition(&self.policy, r, actor, action, self.clock.now())?;
         let next = then(next);
-        self.notifiers_ready().await;
-        self.store.update_request(&next, r.version).await?;
+        let step = self.quota_step(r, &next, checked).await?;
+        self.write_with_hold(&next, Some(r.version), step).await?;
         self.written();
         if matches!(
             next.state,

@@ -64,8 +64,8 @@ impl RequestService {
         let books = self.store.rule_books().await?;
         let last_from_file = books.iter().rev().find(|b| b.changed_by == DEPLOYMENT);
         let unchanged = match last_from_file {
-            Some(b) => b.rules == rules.rules,
-            None => books.is_empty() && rules.rules.is_empty(),
+            Some(b) => b.rules == rules.rules && b.quotas == rules.quotas,
+            None => books.is_empty() && rules.rules.is_empty() && rules.quotas.is_empty(),
         };
         if unchanged {
             return Ok(());
@@ -73,6 +73,7 @@ impl RequestService {
         let book = RuleBook {
             version: books.last().map_or(0, |b| b.version) + 1,
             rules: rules.rules.clone(),
+            quotas: rules.quotas.clone(),
             changed_by: DEPLOYMENT.into(),
             changed_at: self.clock.now(),
         };
@@ -106,6 +107,7 @@ impl RequestService {
         let book = Arc::new(RuleBook {
             version: current.version + 1,
             rules: rules.rules,
+            quotas: rules.quotas,
             changed_by: actor.name().to_string(),
             changed_at: self.clock.now(),
         });

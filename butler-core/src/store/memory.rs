@@ -41,6 +41,11 @@ struct Inner {
     secrets: BTreeMap<String, SecretKey>,
     /// The approval rules' versions, oldest first.
     rule_books: Vec<crate::rules::RuleBook>,
+    /// Quota holds by holder, the usage they add up to, and whether
+    /// they were counted.
+    holds: BTreeMap<crate::quota::Holder, crate::quota::Hold>,
+    usage: BTreeMap<crate::quota::Scope, crate::quota::Share>,
+    holds_counted: bool,
     /// Registered notifiers and who holds each one's delivery, until when.
     notifiers: BTreeMap<String, Option<(String, DateTime<Utc>)>>,
     /// Pending deliveries by (notifier, request, history entry).
@@ -605,6 +610,96 @@ impl KeyStore for MemoryStore {
         let k = SecretKey::random()?;
         g.secrets.insert(purpose.to_string(), k.clone());
         Ok(k)
+    }
+}
+
+#[async_trait]
+impl super::QuotaStore for MemoryStore {
+    async fn hold(
+        &self,
+        changes: &[crate::quota::HoldChange],
+        limits: &[(crate::quota::Scope, crate::quota::Limits)],
+    ) -> Result<Result<Vec<crate::quota::Usage>, crate::quota::QuotaExceeded>, StoreError> {
+        use crate::quota::{HoldChange, Usage};
+        let mut g = self.lock();
+        let held: BTreeMap<_, _> = changes
+            .iter()
+            .filter_map(|c| g.holds.get(&c.holder()).map(|h| (c.holder(), h.clone())))
+            .collect();
+        let mut touched: std::collections::BTreeSet<crate::quota::Scope> =
+            held.values().flat_map(|h| h.scopes()).collect();
+        for c in changes {
+            if let HoldChange::Set(h) = c {
+                touched.extend(h.scopes());
+            }
+        }
+        touched.extend(limits.iter().map(|(s, _)| s.clone()));
+        let mut usage: BTreeMap<_, _> = touched
+            .iter()
+            .map(|s| (s.clone(), g.usage.get(s).cloned().unwrap_or_default()))
+            .collect();
+        let holds = match crate::quota::apply(changes, &held, &mut usage, limits) {
+            Ok(h) => h,
+            Err(e) => return Ok(Err(e)),
+        };
+        for (holder, hold) in holds {
+            match hold {
+                Some(h) => g.holds.insert(holder, h),
+                None => g.holds.remove(&holder),
+            };
+        }
+        for (s, u) in &usage {
+            g.usage.insert(s.clone(), u.clone());
+        }
+        Ok(Ok(usage
+            .into_iter()
+            .map(|(scope, used)| Usage { scope, used })
+            .collect()))
+    }
+
+    async fn usage(
+        &self,
+        scopes: &[crate::quota::Scope],
+    ) -> Result<Vec<crate::quota::Usage>, StoreError> {
+        let g = self.lock();
+        Ok(scopes
+            .iter()
+            .map(|s| crate::quota::Usage {
+                scope: s.clone(),
+                used: g.usage.get(s).cloned().unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn all_usage(&self) -> Result<Vec<crate::quota::Usage>, StoreError> {
+        Ok(self
+            .lock()
+            .usage
+            .iter()
+            .map(|(scope, used)| crate::quota::Usage {
+                scope: scope.clone(),
+                used: used.clone(),
+            })
+            .collect())
+    }
+
+    async fn held(
+        &self,
+        holder: crate::quota::Holder,
+    ) -> Result<Option<crate::quota::Hold>, StoreError> {
+        Ok(self.lock().holds.get(&holder).cloned())
+    }
+
+    async fn replace_holds(&self, holds: &[crate::quota::Hold]) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        g.holds = holds.iter().map(|h| (h.holder, h.clone())).collect();
+        g.usage = crate::quota::usage_of(holds);
+        g.holds_counted = true;
+        Ok(())
+    }
+
+    async fn holds_counted(&self) -> Result<bool, StoreError> {
+        Ok(self.lock().holds_counted)
     }
 }
 

@@ -417,6 +417,45 @@ pub trait FlowStore: RequestStore {
     async fn release_lease(&self, id: RequestId, owner: &str) -> Result<(), StoreError>;
 }
 
+/// Quota holds and the usage of each scope they add up to ([`crate::quota`]).
+#[async_trait]
+pub trait QuotaStore: Send + Sync {
+    /// Applies `changes` as one atomic write ([`crate::quota::apply`]),
+    /// checking `limits` against what every process has written: a
+    /// refusal writes nothing. Returns the usage, after the change, of
+    /// every scope the holders counted in or count in now, and of the
+    /// scopes `limits` names.
+    async fn hold(
+        &self,
+        changes: &[crate::quota::HoldChange],
+        limits: &[(crate::quota::Scope, crate::quota::Limits)],
+    ) -> Result<Result<Vec<crate::quota::Usage>, crate::quota::QuotaExceeded>, StoreError>;
+
+    /// The usage of `scopes`, in the order asked (nothing held: zero).
+    async fn usage(
+        &self,
+        scopes: &[crate::quota::Scope],
+    ) -> Result<Vec<crate::quota::Usage>, StoreError>;
+
+    /// The usage of every scope anything holds or held, by scope.
+    async fn all_usage(&self) -> Result<Vec<crate::quota::Usage>, StoreError>;
+
+    /// What `holder` holds.
+    async fn held(
+        &self,
+        holder: crate::quota::Holder,
+    ) -> Result<Option<crate::quota::Hold>, StoreError>;
+
+    /// Replaces every hold with `holds` and the usage with what they add
+    /// up to (a recount), and marks the holds counted.
+    async fn replace_holds(&self, holds: &[crate::quota::Hold]) -> Result<(), StoreError>;
+
+    /// Whether [`replace_holds`](Self::replace_holds) ever ran on this
+    /// store (a store from before quotas holds nothing for its requests
+    /// and VMs until counted once).
+    async fn holds_counted(&self) -> Result<bool, StoreError>;
+}
+
 /// Migration groups and their VM lists.
 #[async_trait]
 pub trait GroupStore: Send + Sync {
@@ -669,6 +708,7 @@ pub trait Store:
     + KeyStore
     + OutboxStore
     + RuleStore
+    + QuotaStore
 {
     /// Tells the store which clock its callers' time runs on. A store whose
     /// calls wait on something other than the caller's task (a thread of

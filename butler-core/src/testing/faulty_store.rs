@@ -9,9 +9,9 @@ use crate::migration::{
 };
 use crate::request::{Request, RequestId, RequestState};
 use crate::store::{
-    Delivery, DeliveryOutcome, FlowStore, GroupStore, KeyStore, OutboxStore, Page, ReportStore,
-    RequestQuery, RequestStore, RuleStore, SecretKey, StepLogEntry, Store, StoreError, UserStore,
-    VmStore,
+    Delivery, DeliveryOutcome, FlowStore, GroupStore, KeyStore, OutboxStore, Page, QuotaStore,
+    ReportStore, RequestQuery, RequestStore, RuleStore, SecretKey, StepLogEntry, Store, StoreError,
+    UserStore, VmStore,
 };
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -225,6 +225,15 @@ forward!(RuleStore {
     fn add_rule_book(&self, book: &crate::rules::RuleBook) -> Result<(), StoreError>;
     fn rule_books(&self) -> Result<Vec<crate::rules::RuleBook>, StoreError>;
     fn newer_rule_book(&self, than: u32) -> Result<Option<crate::rules::RuleBook>, StoreError>;
+});
+
+forward!(QuotaStore {
+    fn hold(&self, changes: &[crate::quota::HoldChange], limits: &[(crate::quota::Scope, crate::quota::Limits)]) -> Result<Result<Vec<crate::quota::Usage>, crate::quota::QuotaExceeded>, StoreError>;
+    fn usage(&self, scopes: &[crate::quota::Scope]) -> Result<Vec<crate::quota::Usage>, StoreError>;
+    fn all_usage(&self) -> Result<Vec<crate::quota::Usage>, StoreError>;
+    fn held(&self, holder: crate::quota::Holder) -> Result<Option<crate::quota::Hold>, StoreError>;
+    fn replace_holds(&self, holds: &[crate::quota::Hold]) -> Result<(), StoreError>;
+    fn holds_counted(&self) -> Result<bool, StoreError>;
 });
 
 forward!(KeyStore {

@@ -49,6 +49,132 @@ pub async fn run_all(store: &dyn Store) {
     keys(store).await;
     outbox(store).await;
     rule_books(store).await;
+    quota_holds(store).await;
+}
+
+/// The [`QuotaStore`](crate::store::QuotaStore) port: holds set and
+/// released keep every scope's usage; a change over a limit is refused
+/// and writes nothing; a recount replaces everything; 200 holds at once
+/// against a limit of 20 admit exactly 20.
+pub async fn quota_holds(store: &dyn Store) {
+    use crate::quota::{Hold, HoldChange, Holder, Limits, Scope, Share};
+    use std::collections::BTreeMap;
+    let one = |cpus: u64| Share {
+        vcpus: cpus,
+        ram_gib: 4,
+        storage_gib: 50,
+        vms: 1,
+        monthly_cost: rust_decimal::Decimal::new(1_234, 2),
+    };
+    let hold = |n: u64, unit: &str, owner: &str, cpus: u64| {
+        Hold::new(Holder::Request(RequestId(n)), "D1", unit, owner, one(cpus))
+    };
+    let used = |usage: Vec<crate::quota::Usage>| -> BTreeMap<Scope, Share> {
+        usage.into_iter().map(|u| (u.scope, u.used)).collect()
+    };
+    let all = || async { used(store.all_usage().await.unwrap()) };
+    ok(store.replace_holds(&[]).await);
+    assert!(store.holds_counted().await.unwrap());
+    assert!(all().await.values().all(Share::is_zero));
+
+    let unit = Scope::Unit("U1".into());
+    let cap = |vcpus: u64| {
+        vec![(
+            unit.clone(),
+            Limits {
+                vcpus: Some(vcpus),
+                ..Limits::default()
+            },
+        )]
+    };
+    let a = hold(1, "U1", "Ana", 4);
+    let after = store
+        .hold(&[HoldChange::Set(a.clone())], &cap(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(used(after)[&unit].vcpus, 4);
+    assert_eq!(store.held(a.holder).await.unwrap(), Some(a.clone()));
+    assert_eq!(
+        used(
+            store
+                .usage(&[Scope::Requester("ana".into())])
+                .await
+                .unwrap()
+        )[&Scope::Requester("ana".into())],
+        one(4)
+    );
+    // Over the limit: refused, naming it, nothing written.
+    let b = hold(2, "U1", "bea", 8);
+    let refused = store
+        .hold(&[HoldChange::Set(b.clone())], &cap(10))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        (refused.dimension.as_str(), refused.would_use),
+        ("vcpus", 12.into())
+    );
+    assert_eq!(store.held(b.holder).await.unwrap(), None);
+    assert_eq!(all().await[&unit].vcpus, 4);
+    // Grown within the limit, moved to another unit, released.
+    let grown = hold(1, "U1", "Ana", 6);
+    store
+        .hold(&[HoldChange::Set(grown)], &cap(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(all().await[&unit].vcpus, 6);
+    let moved = hold(1, "U2", "Ana", 6);
+    store
+        .hold(&[HoldChange::Set(moved)], &[])
+        .await
+        .unwrap()
+        .unwrap();
+    let now = all().await;
+    assert_eq!(
+        (now[&unit].vcpus, now[&Scope::Unit("U2".into())].vcpus),
+        (0, 6)
+    );
+    store
+        .hold(&[HoldChange::Release(a.holder)], &cap(0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(all().await.values().all(Share::is_zero));
+    assert_eq!(store.held(a.holder).await.unwrap(), None);
+
+    // A recount replaces every hold and the usage.
+    ok(store
+        .replace_holds(&[hold(7, "U3", "carl", 2), hold(8, "U3", "carl", 3)])
+        .await);
+    let now = all().await;
+    assert_eq!(now[&Scope::Unit("U3".into())].vcpus, 5);
+    assert_eq!(now[&Scope::Division("D1".into())].vms, 2);
+    assert_eq!(
+        store.held(Holder::Request(RequestId(1))).await.unwrap(),
+        None
+    );
+
+    // Atomic under concurrency.
+    ok(store.replace_holds(&[]).await);
+    let tries = (0..200u64).map(|n| {
+        let h = hold(1_000 + n, "U1", &format!("u{}", n % 7), 1);
+        async move {
+            store
+                .hold(&[HoldChange::Set(h)], &cap(20))
+                .await
+                .unwrap()
+                .is_ok()
+        }
+    });
+    let admitted = futures::future::join_all(tries)
+        .await
+        .into_iter()
+        .filter(|a| *a)
+        .count();
+    assert_eq!(admitted, 20);
+    assert_eq!(all().await[&unit].vcpus, 20);
 }
 
 /// The [`RuleStore`](crate::store::RuleStore) port: versions added one
@@ -65,6 +191,14 @@ pub async fn rule_books(store: &dyn Store) {
             when: Default::default(),
             then: Outcome::Refuse {
                 reason: format!("{name} \"quoted\" ünïcode"),
+            },
+        }],
+        quotas: vec![crate::quota::Quota {
+            scope: crate::quota::Scope::Requester("ana".into()),
+            limits: crate::quota::Limits {
+                vcpus: Some(8),
+                monthly_cost: Some(rust_decimal::Decimal::new(12_345, 2)),
+                ..Default::default()
             },
         }],
         changed_by: "ada".into(),

@@ -30,6 +30,7 @@ __all__ = [
     "BackendError",
     "UnsupportedError",
     "MigrationRefusedError",
+    "QuotaExceededError",
 ]
 
 
@@ -111,6 +112,21 @@ class UnsupportedError(BackendError, NotImplementedError):
 
 class MigrationRefusedError(ButlerError, RuntimeError):
     """Migration needs a fresh validation with no errors."""
+
+
+class QuotaExceededError(ButlerError, RuntimeError):
+    """A quota would be exceeded; nothing was written. ``scope_kind``
+    (``"division"``, ``"unit"`` or ``"requester"``) and ``scope_name`` name
+    the scope, ``dimension`` the limit (``"vcpus"``, ``"ram_gib"``,
+    ``"storage_gib"``, ``"vms"``, ``"monthly_cost"``); ``limit``, ``used``
+    and ``would_use`` are decimal strings."""
+
+    scope_kind: Optional[str] = None
+    scope_name: Optional[str] = None
+    dimension: Optional[str] = None
+    limit: Optional[str] = None
+    used: Optional[str] = None
+    would_use: Optional[str] = None
 
 
 # The names of earlier releases, kept so existing scripts keep working.

@@ -70,4 +70,40 @@ impl Session {
             .map(|r| crate::requests::Request { inner: r })
             .collect())
     }
+
+    /// Every quota scope with its limits and what it holds now, as dicts:
+    /// ``scope`` (``kind``: ``"division"``, ``"unit"`` or ``"requester"``;
+    /// ``name``), ``limits`` and ``used`` (``vcpus``, ``ram_gib``,
+    /// ``storage_gib``, ``vms``, ``monthly_cost`` as a decimal string;
+    /// a limit left out is no limit). Approvers, Viewers and Admins see
+    /// every requester; others their own.
+    fn quotas(&self, py: Python<'_>) -> PyResult<PyObject> {
+        let a = self.actor.clone();
+        let lines = call!(py, self.requests, |s| s.quota_usage(&a))?;
+        as_python(py, &lines)
+    }
+
+    /// What your request ``id`` holds (a draft: if submitted now) and what
+    /// it would leave: a dict with ``share`` and ``lines`` (its division's,
+    /// unit's and requester's quota lines, each with ``with_request``).
+    fn quota_preview(&self, py: Python<'_>, id: u64) -> PyResult<PyObject> {
+        let a = self.actor.clone();
+        let p = call!(py, self.requests, |s| s.quota_preview(&a, RequestId(id)))?;
+        as_python(py, &p)
+    }
+
+    /// :meth:`quota_preview` for a new VM of ``spec`` asked by you (the
+    /// form's preview; nothing is saved).
+    fn quota_preview_spec(&self, py: Python<'_>, spec: &VmSpec) -> PyResult<PyObject> {
+        let (a, spec) = (self.actor.clone(), spec.to_core());
+        let p = call!(py, self.requests, |s| s.quota_preview_spec(&a, spec))?;
+        as_python(py, &p)
+    }
+
+    /// Counts every quota hold again from the requests and the inventory
+    /// (an Admin); returns how many holds there are.
+    fn recount_quotas(&self, py: Python<'_>) -> PyResult<usize> {
+        let a = self.actor.clone();
+        call!(py, self.requests, |s| s.recount_quotas(&a))
+    }
 }

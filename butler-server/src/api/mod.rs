@@ -84,6 +84,10 @@ described_object! {
     RuleBookDoc = "A version of the approval rules: version (0: no rules), rules (each name, when (kinds, divisions, units, environments, clusters, images, requesters, requester_roles as lists; vcpus, ram_gib, storage_gib, monthly_cost, lease_days as {min, max}), outcome (approve; require with levels [{role, users}] and restart_on_edit; refuse with reason)), changed_by, changed_at";
     /// What the rules decide, and why.
     ExplanationDoc = "What the rules decide and why: decision (outcome, book_version, rules: the deciding rules' names) and rules (each rule in book order: rule, position, matched, conditions (condition, value, holds))";
+    /// A scope's quota and usage.
+    QuotaLineDoc = "A quota scope's line: scope (kind: division, unit or requester; name), limits (vcpus, ram_gib, storage_gib, vms, monthly_cost; unset: no limit), used (the same five: what its holders hold now), with_request (for a preview: what it would hold with the request)";
+    /// What a request would hold and leave.
+    QuotaPreviewDoc = "What a request holds (share: vcpus, ram_gib, storage_gib, vms, monthly_cost; a reconfigure: what it adds) and lines: its division's, unit's and requester's quota lines, each with with_request";
     /// A VM of the inventory.
     VmDoc = "A VM of the inventory: id, version, name, display_name, request, owner, division, unit, environment, cost_center, cluster, spec (vcpus, ram_gib, disks_gib, nics, image), platform_id, power, lease_end, lifecycle (active, retiring, retired), drift, created_at, history, last_change, lease_notices (per notifier, the fewest days left announced), lease_retirement (the decommission Butler asked at lease end), kept_until (while its retirement keeps it powered off, restorable, before the deletion), deletion (the deletion Butler asked after that), restore (the restore asked), restores (how many times it was restored)";
 }
@@ -178,6 +182,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(rules::draft_decision))
         .routes(routes!(rules::decision))
         .routes(routes!(rules::queue))
+        .routes(routes!(rules::quota_preview))
+        .routes(routes!(rules::draft_quota_preview))
         .routes(routes!(requests::export_xlsx))
         .routes(routes!(requests::get_one, requests::save))
         .routes(routes!(requests::submit))
@@ -212,6 +218,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog::get_rates, catalog::put_rates))
         .routes(routes!(rules::get_rules, rules::put_rules))
         .routes(routes!(rules::history))
+        .routes(routes!(rules::quotas))
+        .routes(routes!(rules::recount_quotas))
         .routes(routes!(notifications::failed))
         .routes(routes!(vms::list))
         .routes(routes!(vms::adopt))

@@ -3,13 +3,14 @@
 //! and the rules); what they decide for a draft or a form, and why.
 
 use super::catalog::text_body;
-use super::{ExplanationDoc, RequestDoc, RuleBookDoc, SpecDoc};
+use super::{ExplanationDoc, QuotaLineDoc, QuotaPreviewDoc, RequestDoc, RuleBookDoc, SpecDoc};
 use crate::extract::{Caller, JsonBody, PathArgs, QueryArgs};
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
+use butler::quota::{QuotaLine, QuotaPreview};
 use butler::request::{Request, RequestId};
 use butler::rules::{Explanation, RuleBook, Rules};
 use butler::vm_spec::VmSpec;
@@ -118,6 +119,74 @@ pub async fn queue(
             .butler()
             .requests()
             .approval_queue(&caller.actor, limit)
+            .await?,
+    ))
+}
+
+/// Every quota scope with its limits and what it holds now: divisions,
+/// units, then requesters (Approvers, Viewers and Admins see every
+/// requester; others their own).
+#[utoipa::path(get, path = "/api/quotas", tag = "rules",
+    responses((status = 200, body = Vec<QuotaLineDoc>)))]
+pub async fn quotas(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<QuotaLine>>> {
+    Ok(Json(
+        state.butler().requests().quota_usage(&caller.actor).await?,
+    ))
+}
+
+/// Counts every quota hold again from the requests and the inventory
+/// (Admin); answers how many holds there are.
+#[utoipa::path(post, path = "/api/quotas/recount", tag = "rules",
+    responses((status = 200, body = u64), (status = 403, body = Problem)))]
+pub async fn recount_quotas(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<usize>> {
+    Ok(Json(
+        state
+            .butler()
+            .requests()
+            .recount_quotas(&caller.actor)
+            .await?,
+    ))
+}
+
+/// What the request holds (a draft: if submitted now) and what it would
+/// leave in its division's, unit's and requester's quotas.
+#[utoipa::path(get, path = "/api/requests/{id}/quota", tag = "rules",
+    params(("id" = u64, Path, description = "Request number")),
+    responses((status = 200, body = QuotaPreviewDoc), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn quota_preview(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<u64>,
+) -> ApiResult<Json<QuotaPreview>> {
+    Ok(Json(
+        state
+            .butler()
+            .requests()
+            .quota_preview(&caller.actor, RequestId(id))
+            .await?,
+    ))
+}
+
+/// What a new VM of this spec asked by the caller would hold and leave:
+/// the form's preview, before anything is saved.
+#[utoipa::path(post, path = "/api/requests/quota", tag = "rules", request_body = SpecDoc,
+    responses((status = 200, body = QuotaPreviewDoc), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn draft_quota_preview(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(spec): JsonBody<VmSpec>,
+) -> ApiResult<Json<QuotaPreview>> {
+    Ok(Json(
+        state
+            .butler()
+            .requests()
+            .quota_preview_spec(&caller.actor, spec)
             .await?,
     ))
 }

@@ -25,6 +25,7 @@ struct RulesPage {
 fn as_toml(book: &RuleBook) -> String {
     toml::to_string(&Rules {
         rules: book.rules.clone(),
+        quotas: book.quotas.clone(),
     })
     .unwrap_or_default()
 }

@@ -6,6 +6,7 @@
 
 pub mod codec;
 pub mod ddl;
+pub mod quota;
 pub mod tables;
 pub mod vms;
 

@@ -210,6 +210,25 @@ pub const RULE_BOOKS: Table = Table {
     clustered: true,
 };
 
+/// Quota holds, one per holder (`r:12`, `c:13`, `v:7`), each a JSON
+/// `Hold`; a body of `''` holds nothing (a row made only to be locked).
+pub const QUOTA_HOLDS: Table = Table {
+    name: "quota_holds",
+    columns: &[text("holder"), text("body")],
+    primary_key: &["holder"],
+    clustered: true,
+};
+
+/// What each quota scope (`division:D1`) holds, the sum of its holds, kept
+/// by every hold's write; a JSON `Share` (`''`: nothing). The row
+/// `~counted` marks the holds counted.
+pub const QUOTA_USAGE: Table = Table {
+    name: "quota_usage",
+    columns: &[text("scope"), text("body")],
+    primary_key: &["scope"],
+    clustered: true,
+};
+
 /// Notifiers registered with the outbox, and who holds each.
 pub const NOTIFIERS: Table = Table {
     name: "notifiers",

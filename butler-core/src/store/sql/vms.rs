@@ -39,7 +39,7 @@ impl Dialect {
     }
 
     /// `a, b, …` placeholders `from..from + count`.
-    fn placeholders(self, from: usize, count: usize) -> String {
+    pub(crate) fn placeholders(self, from: usize, count: usize) -> String {
         (from..from + count)
             .map(|n| self.placeholder(n))
             .collect::<Vec<_>>()

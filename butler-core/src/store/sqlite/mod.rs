@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 mod groups;
 mod outbox;
+mod quota;
 mod rows;
 mod schema;
 mod vms;

@@ -67,4 +67,6 @@ const VERSIONS: &[Version] = &[
     &[Change::Group(t::VM_OUTBOX)],
     // 13: the approval rules' versions.
     &[Change::Table(t::RULE_BOOKS)],
+    // 14: quota holds and the usage they add up to.
+    &[Change::Table(t::QUOTA_HOLDS), Change::Table(t::QUOTA_USAGE)],
 ];

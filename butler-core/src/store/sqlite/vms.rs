@@ -23,7 +23,7 @@ impl rusqlite::ToSql for Param {
     }
 }
 
-fn execute(c: &Connection, s: &Statement) -> rusqlite::Result<usize> {
+pub(super) fn execute(c: &Connection, s: &Statement) -> rusqlite::Result<usize> {
     c.prepare_cached(&s.sql)?
         .execute(params_from_iter(s.params.iter()))
 }

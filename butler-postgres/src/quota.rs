@@ -1,0 +1,127 @@
+//! Quota holds on PostgreSQL: the shared plan (`sql::quota`) run in one
+//! transaction that locks the holders' rows, then the scopes' rows, each
+//! in key order, so writers on any number of processes take turns on a
+//! scope and never deadlock.
+
+use crate::store::{pg, Cached, PostgresStore};
+use async_trait::async_trait;
+use butler_core::quota::{Hold, HoldChange, Holder, Limits, QuotaExceeded, Scope, Usage};
+use butler_core::store::sql::quota as q;
+use butler_core::store::sql::vms::{Param, Statement};
+use butler_core::store::sql::Dialect;
+use butler_core::store::{QuotaStore, StoreError};
+use tokio_postgres::types::ToSql;
+
+const D: Dialect = Dialect::Postgres;
+
+/// The text values of `s` (every quota statement binds text only).
+fn texts(s: &Statement) -> Vec<String> {
+    s.params
+        .iter()
+        .map(|p| match p {
+            Param::Text(t) => t.clone(),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+async fn run(c: &(impl Cached + Sync), s: &Statement) -> Result<u64, StoreError> {
+    let values = texts(s);
+    let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
+    c.execute_c(&s.sql, &refs).await.map_err(pg)
+}
+
+async fn pairs(
+    c: &(impl Cached + Sync),
+    s: &Statement,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let values = texts(s);
+    let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
+    let rows = c.query_c(&s.sql, &refs).await.map_err(pg)?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+#[async_trait]
+impl QuotaStore for PostgresStore {
+    async fn hold(
+        &self,
+        changes: &[HoldChange],
+        limits: &[(Scope, Limits)],
+    ) -> Result<Result<Vec<Usage>, QuotaExceeded>, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        let holders = q::holder_keys(changes);
+        run(&tx, &q::ensure_rows(D, "quota_holds", &holders)).await?;
+        let held = q::decode_holds(&pairs(&tx, &q::read_holds(D, &holders)).await?)?;
+        let scopes = q::scopes_to_read(changes, &held, limits);
+        run(&tx, &q::ensure_rows(D, "quota_usage", &scopes)).await?;
+        let usage = q::decode_usage(&pairs(&tx, &q::read_usage(D, &scopes)).await?)?;
+        let writes = match q::plan(D, changes, &held, usage, &scopes, limits)? {
+            Ok(w) => w,
+            // Dropping the transaction rolls it back.
+            Err(refused) => return Ok(Err(refused)),
+        };
+        // Independent writes: sent together, one round trip's wait.
+        futures::future::try_join_all(writes.statements.iter().map(|s| run(&tx, s))).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(Ok(writes.usage))
+    }
+
+    async fn usage(&self, scopes: &[Scope]) -> Result<Vec<Usage>, StoreError> {
+        let keys: Vec<String> = scopes.iter().map(Scope::key).collect();
+        let c = self.client().await?;
+        let found = q::decode_usage(&pairs(&c, &unlocked(q::read_usage(D, &keys))).await?)?;
+        Ok(scopes
+            .iter()
+            .map(|s| Usage {
+                scope: s.clone(),
+                used: found.get(s).cloned().unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn all_usage(&self) -> Result<Vec<Usage>, StoreError> {
+        let c = self.client().await?;
+        let all = Statement {
+            sql: q::ALL_USAGE.into(),
+            params: Vec::new(),
+        };
+        Ok(q::decode_usage(&pairs(&c, &all).await?)?
+            .into_iter()
+            .map(|(scope, used)| Usage { scope, used })
+            .collect())
+    }
+
+    async fn held(&self, holder: Holder) -> Result<Option<Hold>, StoreError> {
+        let c = self.client().await?;
+        let rows = pairs(&c, &unlocked(q::read_holds(D, &[holder.key()]))).await?;
+        Ok(q::decode_holds(&rows)?.remove(&holder))
+    }
+
+    async fn replace_holds(&self, holds: &[Hold]) -> Result<(), StoreError> {
+        let statements = q::recount(D, holds)?;
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        tx.batch_execute("LOCK TABLE quota_holds, quota_usage IN EXCLUSIVE MODE")
+            .await
+            .map_err(pg)?;
+        for s in &statements {
+            run(&tx, s).await?;
+        }
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn holds_counted(&self) -> Result<bool, StoreError> {
+        let c = self.client().await?;
+        let rows = pairs(&c, &unlocked(q::read_usage(D, &[q::COUNTED.to_string()]))).await?;
+        Ok(!rows.is_empty())
+    }
+}
+
+/// A read outside a transaction: no lock to take.
+fn unlocked(mut s: Statement) -> Statement {
+    if let Some(sql) = s.sql.strip_suffix(" FOR UPDATE") {
+        s.sql = sql.to_string();
+    }
+    s
+}
