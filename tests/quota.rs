@@ -352,3 +352,40 @@ async fn a_thousand_concurrent_submits_against_room_for_100_admit_exactly_100() 
     assert_eq!(waiting.len(), 100);
     assert_eq!(agrees_with_a_recount(&w).await[&unit_it()].vms, 100);
 }
+
+#[tokio::test]
+async fn an_adopted_vm_counts_against_its_owner() {
+    let sim = SimPlatform::demo(7);
+    let w = World::new(sim.clone(), Arc::new(MemoryStore::new()));
+    let b = butler::Butler::builder()
+        .store(w.svc.store().clone())
+        .simulator(sim.clone())
+        .build()
+        .unwrap();
+    sim.add_vm(butler::backend::VmInfo {
+        uuid: sim.new_uuid(),
+        name: "legacy-db".into(),
+        cluster: "c1-madrid".into(),
+        project: None,
+        power: butler::backend::PowerState::On,
+        state: butler::backend::VmState::Ready,
+        vcpus: 8,
+        ram_gib: 32,
+        disks_gib: vec![100, 500],
+        nics: vec!["vlan-10".into()],
+        categories: vec![],
+        ip_addresses: vec![],
+    });
+    b.vms()
+        .adopt(&ada(), "legacy-db", "ana", "CC-1001")
+        .await
+        .unwrap();
+    let held = agrees_with_a_recount(&w).await;
+    let ana_holds = &held[&Scope::Requester("ana".into())];
+    assert_eq!(
+        (ana_holds.vcpus, ana_holds.storage_gib, ana_holds.vms),
+        (8, 600, 1)
+    );
+    // No division or unit: counted for its owner alone.
+    assert_eq!(held.len(), 1, "{held:?}");
+}

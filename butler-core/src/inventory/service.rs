@@ -336,6 +336,18 @@ impl VmService {
             self.clock.now(),
         );
         self.store.insert_vm(&rec).await?;
+        // It counts against its owner's quota from now on (adopted VMs
+        // were never priced: no monthly cost). Never refused: the VM
+        // exists already.
+        if let Some(h) = crate::quota::vm_hold(&rec, rust_decimal::Decimal::ZERO) {
+            if let Err(e) = self
+                .store
+                .hold(&[crate::quota::HoldChange::Set(h)], &[])
+                .await
+            {
+                tracing::warn!(vm = %rec.id, error = %e, "quota: an adopted VM's share was not held; a recount mends it");
+            }
+        }
         Ok(rec)
     }
 

@@ -290,13 +290,17 @@ impl Hold {
         }
     }
 
-    /// The three scopes it counts in.
-    pub fn scopes(&self) -> [Scope; 3] {
+    /// The scopes it counts in: its division, unit and requester (an
+    /// adopted VM has no division or unit: its requester alone).
+    pub fn scopes(&self) -> Vec<Scope> {
         [
             Scope::Division(self.division.clone()),
             Scope::Unit(self.unit.clone()),
             Scope::Requester(self.requester.clone()),
         ]
+        .into_iter()
+        .filter(|s| !s.parts().1.is_empty())
+        .collect()
     }
 }
 
