@@ -98,17 +98,27 @@ impl QuotaStore for PostgresStore {
         Ok(q::decode_holds(&rows)?.remove(&holder))
     }
 
-    async fn replace_holds(&self, holds: &[Hold]) -> Result<(), StoreError> {
+    async fn replace_holds(&self, holds: &[Hold], first: bool) -> Result<bool, StoreError> {
         let statements = q::recount(D, holds)?;
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg)?;
+        // Every hold waits while this runs, and it waits for every hold.
         tx.batch_execute("LOCK TABLE quota_holds, quota_usage IN EXCLUSIVE MODE")
             .await
             .map_err(pg)?;
+        let counted = [q::COUNTED.to_string()];
+        if first
+            && !pairs(&tx, &unlocked(q::read_usage(D, &counted)))
+                .await?
+                .is_empty()
+        {
+            return Ok(false);
+        }
         for s in &statements {
             run(&tx, s).await?;
         }
-        tx.commit().await.map_err(pg)
+        tx.commit().await.map_err(pg)?;
+        Ok(true)
     }
 
     async fn holds_counted(&self) -> Result<bool, StoreError> {

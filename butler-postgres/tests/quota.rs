@@ -42,15 +42,19 @@ async fn service(url: &str) -> Arc<RequestService> {
 /// Submits each of `ids` as its owner, all at once; how many were
 /// admitted (every other one must be refused for the unit's quota).
 async fn submit_all(svc: &Arc<RequestService>, ids: &[RequestId]) -> usize {
-    let mut tasks = Vec::new();
-    for id in ids {
-        let r = svc.store().get_request(*id).await.unwrap();
-        let who = Actor::trusted(&r.owner, [Role::Requester]).unwrap();
-        let svc = svc.clone();
-        tasks.push(tokio::spawn(async move {
-            svc.submit(&who, r.id, r.version).await
-        }));
-    }
+    // Each task reads its request and submits it, so both processes meet
+    // on their first submits (each process's first use of the quotas).
+    let tasks: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (svc, id) = (svc.clone(), *id);
+            tokio::spawn(async move {
+                let r = svc.store().get_request(id).await.unwrap();
+                let who = Actor::trusted(&r.owner, [Role::Requester]).unwrap();
+                svc.submit(&who, r.id, r.version).await
+            })
+        })
+        .collect();
     let mut admitted = 0;
     for t in tasks {
         match t.await.unwrap() {

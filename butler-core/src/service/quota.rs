@@ -48,8 +48,9 @@ impl RequestService {
             .get_or_try_init(|| async {
                 if !self.store.holds_counted().await? {
                     let holds = self.count_holds().await?;
-                    self.store.replace_holds(&holds).await?;
-                    tracing::info!(holds = holds.len(), "quota holds counted");
+                    if self.store.replace_holds(&holds, true).await? {
+                        tracing::info!(holds = holds.len(), "quota holds counted");
+                    }
                 }
                 Ok::<(), ButlerError>(())
             })
@@ -228,7 +229,7 @@ impl RequestService {
     pub async fn recount_quotas(&self, actor: &Actor) -> Result<usize, ButlerError> {
         self.policy.check(actor, Operation::EditRules)?;
         let holds = self.count_holds().await?;
-        self.store.replace_holds(&holds).await?;
+        self.store.replace_holds(&holds, false).await?;
         tracing::info!(actor = %actor.name(), holds = holds.len(), "quota holds recounted");
         Ok(holds.len())
     }

@@ -690,12 +690,19 @@ impl super::QuotaStore for MemoryStore {
         Ok(self.lock().holds.get(&holder).cloned())
     }
 
-    async fn replace_holds(&self, holds: &[crate::quota::Hold]) -> Result<(), StoreError> {
+    async fn replace_holds(
+        &self,
+        holds: &[crate::quota::Hold],
+        first: bool,
+    ) -> Result<bool, StoreError> {
         let mut g = self.lock();
+        if first && g.holds_counted {
+            return Ok(false);
+        }
         g.holds = holds.iter().map(|h| (h.holder, h.clone())).collect();
         g.usage = crate::quota::usage_of(holds);
         g.holds_counted = true;
-        Ok(())
+        Ok(true)
     }
 
     async fn holds_counted(&self) -> Result<bool, StoreError> {

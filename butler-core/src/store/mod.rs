@@ -447,8 +447,15 @@ pub trait QuotaStore: Send + Sync {
     ) -> Result<Option<crate::quota::Hold>, StoreError>;
 
     /// Replaces every hold with `holds` and the usage with what they add
-    /// up to (a recount), and marks the holds counted.
-    async fn replace_holds(&self, holds: &[crate::quota::Hold]) -> Result<(), StoreError>;
+    /// up to (a recount), and marks the holds counted. With `first`, only
+    /// when they were never counted (a process's first count: another
+    /// process may have counted and taken holds since this one looked);
+    /// returns whether it replaced them.
+    async fn replace_holds(
+        &self,
+        holds: &[crate::quota::Hold],
+        first: bool,
+    ) -> Result<bool, StoreError>;
 
     /// Whether [`replace_holds`](Self::replace_holds) ever ran on this
     /// store (a store from before quotas holds nothing for its requests

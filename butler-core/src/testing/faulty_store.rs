@@ -232,7 +232,7 @@ forward!(QuotaStore {
     fn usage(&self, scopes: &[crate::quota::Scope]) -> Result<Vec<crate::quota::Usage>, StoreError>;
     fn all_usage(&self) -> Result<Vec<crate::quota::Usage>, StoreError>;
     fn held(&self, holder: crate::quota::Holder) -> Result<Option<crate::quota::Hold>, StoreError>;
-    fn replace_holds(&self, holds: &[crate::quota::Hold]) -> Result<(), StoreError>;
+    fn replace_holds(&self, holds: &[crate::quota::Hold], first: bool) -> Result<bool, StoreError>;
     fn holds_counted(&self) -> Result<bool, StoreError>;
 });
 

@@ -73,8 +73,15 @@ pub async fn quota_holds(store: &dyn Store) {
         usage.into_iter().map(|u| (u.scope, u.used)).collect()
     };
     let all = || async { used(store.all_usage().await.unwrap()) };
-    ok(store.replace_holds(&[]).await);
+    assert!(store.replace_holds(&[], false).await.unwrap());
     assert!(store.holds_counted().await.unwrap());
+    // A first count after another process counted changes nothing.
+    let stray = hold(99, "U9", "zed", 1);
+    assert!(!store
+        .replace_holds(std::slice::from_ref(&stray), true)
+        .await
+        .unwrap());
+    assert_eq!(store.held(stray.holder).await.unwrap(), None);
     assert!(all().await.values().all(Share::is_zero));
 
     let unit = Scope::Unit("U1".into());
@@ -145,9 +152,10 @@ pub async fn quota_holds(store: &dyn Store) {
     assert_eq!(store.held(a.holder).await.unwrap(), None);
 
     // A recount replaces every hold and the usage.
-    ok(store
-        .replace_holds(&[hold(7, "U3", "carl", 2), hold(8, "U3", "carl", 3)])
-        .await);
+    assert!(store
+        .replace_holds(&[hold(7, "U3", "carl", 2), hold(8, "U3", "carl", 3)], false)
+        .await
+        .unwrap());
     let now = all().await;
     assert_eq!(now[&Scope::Unit("U3".into())].vcpus, 5);
     assert_eq!(now[&Scope::Division("D1".into())].vms, 2);
@@ -157,7 +165,7 @@ pub async fn quota_holds(store: &dyn Store) {
     );
 
     // Atomic under concurrency.
-    ok(store.replace_holds(&[]).await);
+    assert!(store.replace_holds(&[], false).await.unwrap());
     let tries = (0..200u64).map(|n| {
         let h = hold(1_000 + n, "U1", &format!("u{}", n % 7), 1);
         async move {

@@ -37,6 +37,7 @@ from .exceptions import (
     NotFoundError,
     PermissionDenied,
     PermissionDeniedError,
+    QuotaExceededError,
     UnsupportedError,
     ValidationError,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "MigrationRefusedError",
     "NotFoundError",
     "PermissionDeniedError",
+    "QuotaExceededError",
     "BackendError",
     "UnsupportedError",
     "Butler",

@@ -97,9 +97,17 @@ impl QuotaStore for SqliteStore {
         Ok(q::decode_holds(&rows)?.remove(&holder))
     }
 
-    async fn replace_holds(&self, holds: &[Hold]) -> Result<(), StoreError> {
+    async fn replace_holds(&self, holds: &[Hold], first: bool) -> Result<bool, StoreError> {
         let statements = q::recount(D, holds)?;
-        self.with(move |c| run_all(c, &statements)).await
+        let counted = vec![q::COUNTED.to_string()];
+        self.with(move |c| {
+            if first && !pairs(c, &q::read_usage(D, &counted))?.is_empty() {
+                return Ok(false);
+            }
+            run_all(c, &statements)?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn holds_counted(&self) -> Result<bool, StoreError> {
