@@ -24,6 +24,10 @@
 //! name = "small test VMs"
 //! when = { environments = ["DEV"], vcpus = { max = 4 } }
 //! outcome = "approve"
+//!
+//! [[approval.quota]]               # butler_core::quota: versioned with the rules
+//! unit = "IT"
+//! vms = 100
 //! ```
 //!
 //! A step is either done by its adapter or switched off (`enabled = false`,
@@ -380,11 +384,12 @@ mod tests {
     #[test]
     fn approval_rules_come_from_the_file_and_a_bad_one_names_the_section() {
         let file = format!(
-            "{BASE}[[approval.rule]]\nname = \"dev\"\nwhen = {{ environments = [\"DEV\"] }}\noutcome = \"approve\"\n"
+            "{BASE}[[approval.rule]]\nname = \"dev\"\nwhen = {{ environments = [\"DEV\"] }}\noutcome = \"approve\"\n\n[[approval.quota]]\nunit = \"IT\"\nvms = 100\n"
         );
         let d = Deployment::from_toml(&file, env).unwrap();
         let rules = d.rules.expect("rules");
         assert_eq!(rules.rules.len(), 1);
+        assert_eq!(rules.quotas[0].limits.vms, Some(100));
         assert_eq!(rules.rules[0].name, "dev");
         assert!(Deployment::from_toml(BASE, env).unwrap().rules.is_none());
         let bad = format!("{BASE}[[approval.rule]]\nname = \"x\"\noutcome = \"maybe\"\n");

@@ -551,5 +551,44 @@ async fn hostile_cases_in_the_browser() {
     b.login(&base, "bea", &s.password("bea")).await;
     b.go(&format!("{base}/queue")).await;
     b.shot("16-queue").await;
+    // The quota page: a bar per limit; a unit holding VMs given room for
+    // none shows its bar as over.
+    let admin = butler::auth::Actor::trusted("root", [butler::auth::Role::Admin]).unwrap();
+    let ana = butler::auth::Actor::trusted("ana", [butler::auth::Role::Requester]).unwrap();
+    let asked = butler
+        .requests()
+        .create(&ana, butler::demo::spec("held01"))
+        .await
+        .unwrap();
+    butler
+        .requests()
+        .submit(&ana, asked.id, asked.version)
+        .await
+        .unwrap();
+    let full = asked.spec.spec().unit.clone();
+    butler
+        .requests()
+        .set_rules(
+            &admin,
+            butler::rules::Rules::from_toml(&format!(
+                "[[quota]]\nunit = \"{full}\"\nvms = 0\nvcpus = 1000\n\n[[quota]]\nrequester = \"*\"\nmonthly_cost = \"100000\"\n"
+            ))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    b.go(&format!("{base}/quotas")).await;
+    let page = b.wait_text("#quotas", &full).await;
+    assert!(
+        page.contains("0 / 1000") || page.contains("/ 1000"),
+        "{page}"
+    );
+    assert!(
+        b.c.find(fantoccini::Locator::Css("#quotas li.over meter"))
+            .await
+            .is_ok(),
+        "the unit over its one VM shows its bar as over"
+    );
+    b.shot("17-quotas").await;
     b.close().await;
 }

@@ -102,6 +102,15 @@ async fn a_quota_is_previewed_enforced_and_listed() {
     assert_eq!(unit["used"]["vms"], 1);
     assert!(requesters(&s.get(&bea, "/api/quotas").await.body).contains(&"ana".to_string()));
 
+    // The console: the draft's page shows what it would leave, the quota
+    // page ana's line with its bars.
+    let browser = s.browser("ana").await;
+    let draft = s.page(&browser, &format!("/requests/{id2}")).await;
+    assert!(draft.contains("id=\"request-quota\""), "{draft}");
+    assert!(draft.contains("VMs: 1 / 1"), "{draft}");
+    let quotas = s.page(&browser, "/quotas").await;
+    assert!(quotas.contains("<meter"), "{quotas}");
+
     // A recount is an Admin's; it finds the one hold.
     let denied = s.post(&ana, "/api/quotas/recount", Value::Null, None).await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);

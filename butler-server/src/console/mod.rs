@@ -12,6 +12,7 @@ mod admin;
 mod groups;
 pub mod i18n;
 mod login;
+mod quota;
 mod requests;
 mod rules;
 mod vms;
@@ -344,6 +345,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/rules", get(rules::show).post(rules::save))
         .route("/queue", get(rules::queue))
+        .route("/quotas", get(quota::show))
         .route("/admin/users/:name", post(admin::change_user))
         .route(
             "/admin/catalog",

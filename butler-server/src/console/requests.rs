@@ -392,6 +392,9 @@ struct HistoryRow {
 struct RequestPage {
     c: Chrome,
     r: Request,
+    /// What it holds and would leave of each quota it counts against
+    /// (while it waits; empty without quotas).
+    quota: Vec<super::quota::QuotaRow>,
     actions: Vec<&'static str>,
     history: Vec<HistoryRow>,
     steps: Vec<String>,
@@ -476,6 +479,23 @@ async fn request_page(state: &AppState, v: Viewer, id: u64, stale: bool) -> Resp
         })
         .collect();
     let actions = allowed(state, &v, &r);
+    let waits = matches!(
+        r.state,
+        RequestState::Created | RequestState::Requested | RequestState::Reviewed
+    );
+    let quota = if waits {
+        match state
+            .butler()
+            .requests()
+            .quota_preview(&v.actor, r.id)
+            .await
+        {
+            Ok(p) => super::quota::rows(&v.chrome, &p.lines, true),
+            Err(e) => return v.butler_error(e),
+        }
+    } else {
+        Vec::new()
+    };
     let status = if stale {
         StatusCode::CONFLICT
     } else {
@@ -486,6 +506,7 @@ async fn request_page(state: &AppState, v: Viewer, id: u64, stale: bool) -> Resp
         render(&RequestPage {
             c: v.chrome,
             r,
+            quota,
             actions,
             history,
             steps,
