@@ -137,21 +137,29 @@ pub async fn quotas(
     ))
 }
 
+/// What a recount found.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Recounted {
+    /// How many holds there are now.
+    pub holds: u64,
+}
+
 /// Counts every quota hold again from the requests and the inventory
 /// (Admin); answers how many holds there are.
 #[utoipa::path(post, path = "/api/quotas/recount", tag = "rules",
-    responses((status = 200, body = u64), (status = 403, body = Problem)))]
+    responses((status = 200, body = Recounted), (status = 403, body = Problem)))]
 pub async fn recount_quotas(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<usize>> {
-    Ok(Json(
-        state
-            .butler()
-            .requests()
-            .recount_quotas(&caller.actor)
-            .await?,
-    ))
+) -> ApiResult<Json<Recounted>> {
+    let n = state
+        .butler()
+        .requests()
+        .recount_quotas(&caller.actor)
+        .await?;
+    Ok(Json(Recounted {
+        holds: u64::try_from(n).unwrap_or(u64::MAX),
+    }))
 }
 
 /// What the request holds (a draft: if submitted now) and what it would
