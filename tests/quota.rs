@@ -389,3 +389,39 @@ async fn an_adopted_vm_counts_against_its_owner() {
     // No division or unit: counted for its owner alone.
     assert_eq!(held.len(), 1, "{held:?}");
 }
+
+/// Twenty submits of one draft at once: one is taken, the others are
+/// conflicts, and the share stays held exactly once (a loser giving back
+/// what it took must not free the winner's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_submits_of_one_request_leave_its_share_held_once() {
+    let store: Arc<dyn Store> = Arc::new(
+        butler::store::SqliteStore::open(tempfile::tempdir().unwrap().keep().join("r.db")).unwrap(),
+    );
+    let w = World::new(SimPlatform::demo(7), store);
+    quotas(&w, "[[quota]]\nunit = \"IT\"\nvms = 10\n").await;
+    for round in 0..10 {
+        let r = w
+            .svc
+            .create(&ana(), butler::demo::spec(&format!("twice{round}")))
+            .await
+            .unwrap();
+        let tries: Vec<_> = (0..20)
+            .map(|_| {
+                let svc = w.svc.clone();
+                tokio::spawn(async move { svc.submit(&ana(), r.id, r.version).await })
+            })
+            .collect();
+        let mut taken = 0;
+        for t in tries {
+            match t.await.unwrap() {
+                Ok(_) => taken += 1,
+                Err(ButlerError::Conflict(_)) => {}
+                Err(other) => panic!("{other}"),
+            }
+        }
+        assert_eq!(taken, 1);
+        let held = agrees_with_a_recount(&w).await;
+        assert_eq!(held[&unit_it()].vms, round + 1, "round {round}");
+    }
+}

@@ -51,11 +51,35 @@ impl QuotaStore for PostgresStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg)?;
         let holders = q::holder_keys(changes);
-        run(&tx, &q::ensure_rows(D, "quota_holds", &holders)).await?;
-        let held = q::decode_holds(&pairs(&tx, &q::read_holds(D, &holders)).await?)?;
+        // The scopes the new holds and the limits name are made sure of,
+        // then read and locked beside the holds, each pair in one flight
+        // (a hold that moves out of other scopes reads those after: rare).
+        // Rows exist before any lock is asked, so every lock is taken.
+        let named = q::scopes_to_read(changes, &Default::default(), limits);
+        futures::future::try_join(
+            run(&tx, &q::ensure_rows(D, "quota_holds", &holders)),
+            run(&tx, &q::ensure_rows(D, "quota_usage", &named)),
+        )
+        .await?;
+        let (held_rows, usage_rows) = futures::future::try_join(
+            pairs(&tx, &q::read_holds(D, &holders)),
+            pairs(&tx, &q::read_usage(D, &named)),
+        )
+        .await?;
+        let held = q::decode_holds(&held_rows)?;
         let scopes = q::scopes_to_read(changes, &held, limits);
-        run(&tx, &q::ensure_rows(D, "quota_usage", &scopes)).await?;
-        let usage = q::decode_usage(&pairs(&tx, &q::read_usage(D, &scopes)).await?)?;
+        let mut usage = q::decode_usage(&usage_rows)?;
+        let more: Vec<String> = scopes
+            .iter()
+            .filter(|s| !named.contains(s))
+            .cloned()
+            .collect();
+        if !more.is_empty() {
+            run(&tx, &q::ensure_rows(D, "quota_usage", &more)).await?;
+            usage.extend(q::decode_usage(
+                &pairs(&tx, &q::read_usage(D, &more)).await?,
+            )?);
+        }
         let writes = match q::plan(D, changes, &held, usage, &scopes, limits)? {
             Ok(w) => w,
             // Dropping the transaction rolls it back.

@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
 /// A hold a request's write takes: the change, the change that undoes it
-/// if the write fails, and the limits it is checked against.
+/// if a new request is not stored, and the limits it is checked against.
 pub(super) struct QuotaStep {
     pub(super) change: HoldChange,
     pub(super) undo: HoldChange,
@@ -157,10 +157,8 @@ impl RequestService {
             None => self.store.insert_request(next).await,
         };
         if let Err(e) = written {
-            if let Some(s) = before {
-                if let Err(undo) = self.store.hold(std::slice::from_ref(&s.undo), &[]).await {
-                    tracing::warn!(request = %next.id, error = %undo, "quota: a share taken for a write that failed stays held; a recount mends it");
-                }
+            if before.is_some() {
+                self.settle_hold(next.id).await;
             }
             return Err(e.into());
         }
@@ -170,6 +168,28 @@ impl RequestService {
             }
         }
         Ok(())
+    }
+
+    /// Sets request `id`'s hold to what it holds as stored, after a write
+    /// of it failed: another writer's version wins (two submits of one
+    /// request at once: the loser must not free the winner's share). If
+    /// even that fails, the share stays held too long, never too short.
+    async fn settle_hold(&self, id: crate::request::RequestId) {
+        let settled = async {
+            let r = self.store.get_request(id).await?;
+            let Some(holder) = quota::holder_of(&r) else {
+                return Ok(());
+            };
+            let current = self.current_of(&r).await?;
+            let change = quota::hold_of(&r, current.as_ref())
+                .map_or(HoldChange::Release(holder), HoldChange::Set);
+            self.store.hold(&[change], &[]).await??;
+            Ok::<(), ButlerError>(())
+        }
+        .await;
+        if let Err(e) = settled {
+            tracing::warn!(request = %id, error = %e, "quota: a share taken for a write that failed may stay held; a recount mends it");
+        }
     }
 
     /// Every hold as the requests and records stand: VMs not retired,
