@@ -51,19 +51,15 @@ impl QuotaStore for PostgresStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg)?;
         let holders = q::holder_keys(changes);
-        // The scopes the new holds and the limits name are made sure of,
-        // then read and locked beside the holds, each pair in one flight
-        // (a hold that moves out of other scopes reads those after: rare).
-        // Rows exist before any lock is asked, so every lock is taken.
+        // The holders' rows, then the rows of the scopes the new holds and
+        // the limits name, each made sure of, locked and read by one
+        // statement, both in one flight (run in order: holders before
+        // scopes). A hold that moves out of other scopes locks those after
+        // (rare).
         let named = q::scopes_to_read(changes, &Default::default(), limits);
-        futures::future::try_join(
-            run(&tx, &q::ensure_rows(D, "quota_holds", &holders)),
-            run(&tx, &q::ensure_rows(D, "quota_usage", &named)),
-        )
-        .await?;
         let (held_rows, usage_rows) = futures::future::try_join(
-            pairs(&tx, &q::read_holds(D, &holders)),
-            pairs(&tx, &q::read_usage(D, &named)),
+            pairs(&tx, &q::lock_rows(D, "quota_holds", &holders)),
+            pairs(&tx, &q::lock_rows(D, "quota_usage", &named)),
         )
         .await?;
         let held = q::decode_holds(&held_rows)?;
@@ -75,9 +71,8 @@ impl QuotaStore for PostgresStore {
             .cloned()
             .collect();
         if !more.is_empty() {
-            run(&tx, &q::ensure_rows(D, "quota_usage", &more)).await?;
             usage.extend(q::decode_usage(
-                &pairs(&tx, &q::read_usage(D, &more)).await?,
+                &pairs(&tx, &q::lock_rows(D, "quota_usage", &more)).await?,
             )?);
         }
         let writes = match q::plan(D, changes, &held, usage, &scopes, limits)? {

@@ -220,6 +220,7 @@ impl RequestService {
                 },
                 &r,
                 true,
+                Some(&book),
             )
             .await?;
         let undo = match &step {
@@ -849,7 +850,7 @@ impl RequestService {
         validate(&r.spec, &self.catalog())?;
         let book = self.rules().await?;
         let now = self.clock.now();
-        self.commit_then(&r, actor, Action::Submit, |next| {
+        self.commit_then(&r, actor, Action::Submit, Some(&book), |next| {
             let decision = Self::decide(&book, &next, actor);
             request::decided(next, &decision, now)
         })
@@ -986,7 +987,7 @@ impl RequestService {
         actor: &Actor,
         action: Action,
     ) -> Result<Request, ButlerError> {
-        self.commit_then(r, actor, action, |next| next).await
+        self.commit_then(r, actor, action, None, |next| next).await
     }
 
     /// [`commit`](Self::commit), with `then` applied to the request before
@@ -996,12 +997,13 @@ impl RequestService {
         r: &Request,
         actor: &Actor,
         action: Action,
+        book: Option<&crate::rules::RuleBook>,
         then: impl FnOnce(Request) -> Request,
     ) -> Result<Request, ButlerError> {
         let checked = matches!(action, Action::Submit | Action::Approve | Action::Review(_));
         let (next, entry) = request::transition(&self.policy, r, actor, action, self.clock.now())?;
         let next = then(next);
-        let step = self.quota_step(r, &next, checked).await?;
+        let step = self.quota_step(r, &next, checked, book).await?;
         self.write_with_hold(&next, Some(r.version), step).await?;
         self.written();
         if matches!(

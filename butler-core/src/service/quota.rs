@@ -100,12 +100,14 @@ impl RequestService {
     }
 
     /// The hold writing `next` over `r` takes, if any; `checked`: at a
-    /// submit, an approval or an approver's edit.
+    /// submit, an approval or an approver's edit, against `book` (the
+    /// rules the caller just read) or the rules in force.
     pub(super) async fn quota_step(
         &self,
         r: &Request,
         next: &Request,
         checked: bool,
+        book: Option<&RuleBook>,
     ) -> Result<Option<QuotaStep>, ButlerError> {
         let Some(holder) = quota::holder_of(next) else {
             return Ok(None);
@@ -122,8 +124,9 @@ impl RequestService {
         let current = self.current_of(next).await?;
         let old = quota::hold_of(r, current.as_ref());
         let new = quota::hold_of(next, current.as_ref());
-        let limits = match (&new, checked) {
-            (Some(h), true) => limits_of(&*self.rules().await?, &h.scopes()),
+        let limits = match (&new, checked, book) {
+            (Some(h), true, Some(b)) => limits_of(b, &h.scopes()),
+            (Some(h), true, None) => limits_of(&*self.rules().await?, &h.scopes()),
             _ => Vec::new(),
         };
         if old == new && limits.is_empty() {

@@ -1,6 +1,7 @@
 //! The quota holds' statements and the plan of one atomic hold, written
-//! once for both dialects: a store reads the rows [`read_holds`] and
-//! [`read_usage`] name (PostgreSQL locking them, in key order, so two
+//! once for both dialects: a store reads the rows a hold touches
+//! ([`read_holds`] and [`read_usage`] on SQLite's one writer;
+//! [`lock_rows`] on PostgreSQL, which locks them in key order so two
 //! processes checking one scope take turns), hands them to [`plan`], and
 //! runs the writes it returns in the same transaction.
 
@@ -48,10 +49,12 @@ pub fn read_usage(d: Dialect, scopes: &[String]) -> Statement {
     )
 }
 
-/// Rows for `keys` holding nothing yet, so a PostgreSQL lock has a row to
-/// take (`table` is `quota_holds` or `quota_usage`); existing rows are
-/// left as they are. Keys in order, so concurrent writers wait in turn.
-pub fn ensure_rows(d: Dialect, table: &str, keys: &[String]) -> Statement {
+/// Makes sure `keys` have rows in `table` (`quota_holds` or
+/// `quota_usage`), locks them, in key order, and reads them (`key, body`),
+/// in one statement: an upsert that leaves an existing row as it is and
+/// returns it (PostgreSQL locks every row it inserts or touches until the
+/// transaction ends, and waits for a row another transaction is writing).
+pub fn lock_rows(d: Dialect, table: &str, keys: &[String]) -> Statement {
     let column = if table == "quota_holds" {
         "holder"
     } else {
@@ -67,7 +70,7 @@ pub fn ensure_rows(d: Dialect, table: &str, keys: &[String]) -> Statement {
     }
     Statement {
         sql: format!(
-            "INSERT INTO {table} ({column}, body) VALUES {values} ON CONFLICT ({column}) DO NOTHING"
+            "INSERT INTO {table} ({column}, body) VALUES {values} ON CONFLICT ({column}) DO UPDATE SET body = {table}.body RETURNING {column}, body"
         ),
         params,
     }
@@ -87,6 +90,29 @@ pub fn upsert(d: Dialect, table: &str, key: &str, body: &str) -> Statement {
             d.placeholder(2)
         ),
         params: vec![Param::Text(key.into()), Param::Text(body.into())],
+    }
+}
+
+/// Writes every scope's usage in `rows` (`scope, body`) in one statement.
+pub fn upsert_usage(d: Dialect, rows: &[(String, String)]) -> Statement {
+    let values = (0..rows.len())
+        .map(|i| {
+            format!(
+                "({}, {})",
+                d.placeholder(2 * i + 1),
+                d.placeholder(2 * i + 2)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    Statement {
+        sql: format!(
+            "INSERT INTO quota_usage (scope, body) VALUES {values} ON CONFLICT (scope) DO UPDATE SET body = excluded.body"
+        ),
+        params: rows
+            .iter()
+            .flat_map(|(k, b)| [Param::Text(k.clone()), Param::Text(b.clone())])
+            .collect(),
     }
 }
 
@@ -197,8 +223,12 @@ pub fn plan(
             None => delete_hold(d, &holder.key()),
         });
     }
-    for (scope, share) in &usage {
-        statements.push(upsert(d, "quota_usage", &scope.key(), &json(share)?));
+    let rows = usage
+        .iter()
+        .map(|(scope, share)| Ok((scope.key(), json(share)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    if !rows.is_empty() {
+        statements.push(upsert_usage(d, &rows));
     }
     Ok(Ok(Writes {
         statements,
