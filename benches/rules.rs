@@ -15,6 +15,7 @@ fn book(rules: Vec<Rule>) -> RuleBook {
         version: 1,
         rules,
         quotas: Vec::new(),
+        approvers: Vec::new(),
         changed_by: "bench".into(),
         changed_at: chrono::DateTime::UNIX_EPOCH,
     }

@@ -495,6 +495,7 @@ async fn rules_live_in_the_store_shared_by_processes_and_kept_across_restarts() 
         version: stale + 1,
         rules: vec![],
         quotas: Vec::new(),
+        approvers: Vec::new(),
         changed_by: "ada".into(),
         changed_at: chrono::Utc::now(),
     };
@@ -512,5 +513,84 @@ async fn rules_live_in_the_store_shared_by_processes_and_kept_across_restarts() 
     assert_eq!(
         history(&changed).await.last().unwrap(),
         &(4, 1, "deployment".to_string())
+    );
+}
+
+/// A level scoped to the request's unit is for the approvers the book
+/// lists for that unit, named when the request is submitted: bea, an
+/// approver not listed for IT, is not at it; carl, listed, approves. A
+/// unit with none listed falls back to its division's.
+#[tokio::test]
+async fn a_unit_scoped_level_is_for_the_units_approvers() {
+    let w = world();
+    w.svc
+        .set_rules(
+            &ada(),
+            rules(
+                r#"
+    [[rule]]
+    name = "unit approval"
+    outcome = "require"
+    levels = [{ role = "approver", scope = "unit" }]
+
+    [[approvers]]
+    unit = "IT"
+    users = ["carl"]
+
+    [[approvers]]
+    division = "CORP"
+    users = ["ada"]
+"#,
+            ),
+        )
+        .await
+        .unwrap();
+    let r = w
+        .svc
+        .create(&ana(), butler::demo::spec("unit1"))
+        .await
+        .unwrap();
+    let r = w.svc.submit(&ana(), r.id, r.version).await.unwrap();
+    let level = &r.approval.as_ref().unwrap().levels[0];
+    assert_eq!(level.users, vec!["carl".to_string()]);
+    assert_eq!(
+        r.history.last().unwrap().note.as_deref(),
+        Some("needs approval by approver (carl) (rule \"unit approval\", rules v1)")
+    );
+    let not_listed = w.svc.approve(&bea(), r.id, r.version).await.unwrap_err();
+    assert_eq!(reason(not_listed), butler::auth::DenyReason::NotAtLevel);
+    let r = w.svc.approve(&carl(), r.id, r.version).await.unwrap();
+    assert_eq!(r.state, RequestState::Approved);
+
+    // Another unit of CORP with no approvers of its own: the division's.
+    let mut spec = butler::demo::spec("unit2");
+    spec.unit = w
+        .svc
+        .catalog()
+        .units
+        .iter()
+        .map(|u| u.code.clone())
+        .find(|u| u != "IT")
+        .unwrap();
+    let r = w.svc.create(&ana(), spec).await.unwrap();
+    let r = w.svc.submit(&ana(), r.id, r.version).await.unwrap();
+    assert_eq!(
+        r.approval.as_ref().unwrap().levels[0].users,
+        vec!["ada".to_string()]
+    );
+
+    // Approvers for a unit the catalog does not know: refused, naming it.
+    let e = w
+        .svc
+        .set_rules(
+            &ada(),
+            rules("[[approvers]]\nunit = \"NOPE\"\nusers = [\"carl\"]\n"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("approvers 1 (\"unit NOPE\"): not in the catalog"),
+        "{e}"
     );
 }

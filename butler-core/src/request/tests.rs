@@ -404,6 +404,7 @@ fn arb_level() -> impl Strategy<Value = crate::rules::Level> {
         Just(Level {
             role: Role::Approver,
             users: vec!["carl".into(), "ada".into()],
+            scope: None,
         }),
     ]
 }

@@ -97,7 +97,10 @@ pub struct Conditions {
 /// One approval level: who may approve at it. An approver at a level
 /// holds the Approver role (what approving needs at all) and the level's
 /// role; where the level names users, they are one of them (a finance
-/// level: `{ role = "approver", users = ["fin-ana", "fin-luis"] }`).
+/// level: `{ role = "approver", users = ["fin-ana", "fin-luis"] }`); a
+/// level with a `scope` is for the approvers the book lists for the
+/// request's unit or division (`{ role = "approver", scope = "unit" }`),
+/// named when the request is decided ([`Approvers`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Level {
@@ -105,6 +108,33 @@ pub struct Level {
     pub role: Role,
     /// When not empty, only these users approve at this level.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+    /// Whose approvers: the request's unit's or division's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<LevelScope>,
+}
+
+/// Whose approvers a level is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LevelScope {
+    /// The approvers listed for the request's unit (else its division's).
+    Unit,
+    /// The approvers listed for the request's division.
+    Division,
+}
+
+/// The approvers of one unit or division, for the levels scoped to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approvers {
+    /// A division's code (or `unit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub division: Option<String>,
+    /// A unit's code (or `division`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// Who approves for it.
     pub users: Vec<String>,
 }
 
@@ -114,6 +144,49 @@ impl Level {
         Level {
             role,
             users: Vec::new(),
+            scope: None,
+        }
+    }
+
+    /// This level for a request of `division` and `unit`: a scoped level
+    /// names the approvers `approvers` lists for the unit (a unit level
+    /// with none listed: the division's), or, with none listed, stays
+    /// open to every holder of its role.
+    pub fn for_request(&self, approvers: &[Approvers], division: &str, unit: &str) -> Level {
+        let Some(scope) = self.scope else {
+            return self.clone();
+        };
+        let of_unit = || {
+            approvers
+                .iter()
+                .find(|a| a.unit.as_deref() == Some(unit))
+                .map(|a| a.users.clone())
+        };
+        let of_division = || {
+            approvers
+                .iter()
+                .find(|a| a.division.as_deref() == Some(division))
+                .map(|a| a.users.clone())
+        };
+        let listed = match scope {
+            LevelScope::Unit => of_unit().or_else(of_division),
+            LevelScope::Division => of_division(),
+        };
+        let users = match (listed, self.users.is_empty()) {
+            (Some(l), true) => l,
+            // Both named: those in both lists.
+            (Some(l), false) => self
+                .users
+                .iter()
+                .filter(|u| l.iter().any(|x| crate::auth::same_user(x, u)))
+                .cloned()
+                .collect(),
+            (None, _) => self.users.clone(),
+        };
+        Level {
+            role: self.role,
+            users,
+            scope: Some(scope),
         }
     }
 
@@ -133,6 +206,12 @@ impl std::fmt::Display for Level {
         f.write_str(self.role.as_str())?;
         if !self.users.is_empty() {
             write!(f, " ({})", self.users.join(", "))?;
+        } else if let Some(scope) = self.scope {
+            let whose = match scope {
+                LevelScope::Unit => "the unit's",
+                LevelScope::Division => "the division's",
+            };
+            write!(f, " ({whose})")?;
         }
         Ok(())
     }
@@ -240,6 +319,9 @@ pub struct Rules {
     /// The quotas ([`crate::quota`]), versioned with the rules.
     #[serde(default, rename = "quota", skip_serializing_if = "Vec::is_empty")]
     pub quotas: Vec<crate::quota::Quota>,
+    /// The approvers of units and divisions, for scoped levels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<Approvers>,
 }
 
 /// One version of a deployment's rules: the rules, which version they are,
@@ -253,6 +335,9 @@ pub struct RuleBook {
     /// The quotas (none: nothing is limited).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quotas: Vec<crate::quota::Quota>,
+    /// The approvers of units and divisions, for scoped levels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<Approvers>,
     /// Who wrote this version (the deployment file: `deployment`).
     pub changed_by: String,
     /// When.
@@ -267,6 +352,7 @@ impl RuleBook {
             version: 0,
             rules: Vec::new(),
             quotas: Vec::new(),
+            approvers: Vec::new(),
             changed_by: DEPLOYMENT_AUTHOR.into(),
             changed_at: at,
         }
@@ -352,6 +438,14 @@ impl Rules {
             check_conditions(&rule.when, catalog).map_err(&refuse)?;
             check_outcome(&rule.then).map_err(&refuse)?;
         }
+        check_approvers(&self.approvers, catalog).map_err(|(position, name, problem)| {
+            RuleError {
+                what: "approvers",
+                position,
+                name,
+                problem,
+            }
+        })?;
         crate::quota::check(&self.quotas, catalog).map_err(|(position, name, problem)| RuleError {
             what: "quota",
             position,
@@ -359,6 +453,45 @@ impl Rules {
             problem,
         })
     }
+}
+
+/// The first problem of `approvers`: each names one known division or
+/// unit, valid user names (at least one), and no two the same one.
+fn check_approvers(
+    approvers: &[Approvers],
+    catalog: &Catalog,
+) -> Result<(), (usize, String, String)> {
+    let mut seen = BTreeSet::new();
+    for (i, a) in approvers.iter().enumerate() {
+        let (name, known) = match (&a.division, &a.unit) {
+            (Some(d), None) => (format!("division {d}"), catalog.division(d).is_some()),
+            (None, Some(u)) => (format!("unit {u}"), catalog.unit(u).is_some()),
+            _ => {
+                return Err((i + 1, String::new(), "names one of division, unit".into()));
+            }
+        };
+        let refuse = |p: String| (i + 1, name.clone(), p);
+        if !known {
+            return Err(refuse("not in the catalog".into()));
+        }
+        if a.users.is_empty() {
+            return Err(refuse("users: at least one".into()));
+        }
+        if a.users.len() > MAX_VALUES {
+            return Err(refuse(format!(
+                "users lists {}; at most {MAX_VALUES}",
+                a.users.len()
+            )));
+        }
+        for u in &a.users {
+            crate::auth::normalize_user_name(u)
+                .map_err(|e| refuse(format!("users: {u:?}: {e}")))?;
+        }
+        if !seen.insert(name.clone()) {
+            return Err(refuse("listed twice".into()));
+        }
+    }
+    Ok(())
 }
 
 fn check_name(name: &str) -> Result<(), String> {

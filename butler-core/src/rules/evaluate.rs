@@ -184,9 +184,13 @@ pub fn evaluate(book: &RuleBook, facts: &Facts<'_>) -> Decision {
                 }
             )
         });
+        let levels = merged_levels(&requiring)
+            .iter()
+            .map(|l| l.for_request(&book.approvers, facts.division, facts.unit))
+            .collect();
         return decided(
             Outcome::Require {
-                levels: merged_levels(&requiring),
+                levels,
                 restart_on_edit,
             },
             requiring,

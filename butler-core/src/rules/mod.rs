@@ -43,8 +43,8 @@ mod evaluate;
 mod tests;
 
 pub use book::{
-    Bounds, Conditions, Level, Outcome, Rule, RuleBook, RuleError, Rules, DEPLOYMENT_AUTHOR,
-    MAX_LEVELS, MAX_RULES, MAX_RULE_NAME_CHARS, MAX_VALUES, RULED_KINDS,
+    Approvers, Bounds, Conditions, Level, LevelScope, Outcome, Rule, RuleBook, RuleError, Rules,
+    DEPLOYMENT_AUTHOR, MAX_LEVELS, MAX_RULES, MAX_RULE_NAME_CHARS, MAX_VALUES, RULED_KINDS,
 };
 pub use evaluate::{
     default_levels, evaluate, explain, ConditionCheck, Decision, Explanation, Facts, RuleCheck,

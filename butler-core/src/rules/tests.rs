@@ -9,6 +9,7 @@ fn book(rules: Vec<Rule>) -> RuleBook {
         version: 3,
         rules,
         quotas: Vec::new(),
+        approvers: Vec::new(),
         changed_by: "ada".into(),
         changed_at: chrono::Utc.with_ymd_and_hms(2026, 12, 7, 8, 0, 0).unwrap(),
     }

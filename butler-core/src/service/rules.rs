@@ -64,8 +64,15 @@ impl RequestService {
         let books = self.store.rule_books().await?;
         let last_from_file = books.iter().rev().find(|b| b.changed_by == DEPLOYMENT);
         let unchanged = match last_from_file {
-            Some(b) => b.rules == rules.rules && b.quotas == rules.quotas,
-            None => books.is_empty() && rules.rules.is_empty() && rules.quotas.is_empty(),
+            Some(b) => {
+                b.rules == rules.rules && b.quotas == rules.quotas && b.approvers == rules.approvers
+            }
+            None => {
+                books.is_empty()
+                    && rules.rules.is_empty()
+                    && rules.quotas.is_empty()
+                    && rules.approvers.is_empty()
+            }
         };
         if unchanged {
             return Ok(());
@@ -74,6 +81,7 @@ impl RequestService {
             version: books.last().map_or(0, |b| b.version) + 1,
             rules: rules.rules.clone(),
             quotas: rules.quotas.clone(),
+            approvers: rules.approvers.clone(),
             changed_by: DEPLOYMENT.into(),
             changed_at: self.clock.now(),
         };
@@ -108,6 +116,7 @@ impl RequestService {
             version: current.version + 1,
             rules: rules.rules,
             quotas: rules.quotas,
+            approvers: rules.approvers,
             changed_by: actor.name().to_string(),
             changed_at: self.clock.now(),
         });

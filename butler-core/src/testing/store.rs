@@ -209,6 +209,11 @@ pub async fn rule_books(store: &dyn Store) {
                 ..Default::default()
             },
         }],
+        approvers: vec![crate::rules::Approvers {
+            division: None,
+            unit: Some("U1".into()),
+            users: vec!["bea".into()],
+        }],
         changed_by: "ada".into(),
         changed_at: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
     };

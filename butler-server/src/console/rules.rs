@@ -26,6 +26,7 @@ fn as_toml(book: &RuleBook) -> String {
     toml::to_string(&Rules {
         rules: book.rules.clone(),
         quotas: book.quotas.clone(),
+        approvers: book.approvers.clone(),
     })
     .unwrap_or_default()
 }
