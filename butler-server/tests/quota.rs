@@ -110,6 +110,40 @@ async fn a_quota_is_previewed_enforced_and_listed() {
     assert!(draft.contains("VMs: 1 / 1"), "{draft}");
     let quotas = s.page(&browser, "/quotas").await;
     assert!(quotas.contains("<meter"), "{quotas}");
+    // The new-request form's live estimate says what a VM would leave.
+    let fields = [
+        ("_csrf", browser.csrf.as_deref().unwrap_or("")),
+        ("name", "q03"),
+        ("cores_per_socket", "2"),
+        ("sockets", "1"),
+        ("ram_gib", "4"),
+        ("division", "CORP"),
+        ("unit", "IT"),
+        ("environment", "PRD"),
+        ("disk_type", "SSD"),
+        ("cluster", "c1-madrid"),
+        ("disks_gib", "50"),
+        ("nics", "vlan-10"),
+    ];
+    let live = s
+        .http
+        .post(format!("{}/requests/estimate", s.base))
+        .header(
+            "cookie",
+            format!("butler_session={}", browser.cookie.as_deref().unwrap_or("")),
+        )
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(live.contains("id=\"form-quota\""), "{live}");
+    assert!(
+        live.contains("class=\"over\""),
+        "one VM of one in use: {live}"
+    );
 
     // A recount is an Admin's; it finds the one hold.
     let denied = s.post(&ana, "/api/quotas/recount", Value::Null, None).await;

@@ -341,6 +341,8 @@ struct EstimateFragment {
     estimate: Option<butler::cost::Estimate>,
     cost_center: String,
     problems: Vec<String>,
+    /// What the VM would leave of each quota it counts against.
+    quota: Vec<super::quota::QuotaRow>,
 }
 
 /// The live estimate of the form as it stands (an HTML fragment).
@@ -355,12 +357,17 @@ pub(super) async fn estimate(State(state): State<AppState>, v: Viewer, body: Byt
         estimate: None,
         cost_center: String::new(),
         problems: errors.values().flatten().cloned().collect(),
+        quota: Vec::new(),
     };
     if frag.problems.is_empty() {
         match state.butler().requests().price(&spec) {
             Ok(p) => {
                 frag.cost_center = p.spec.derived().cost_center.clone();
                 frag.estimate = Some(p.estimate);
+                let requests = state.butler().requests();
+                if let Ok(q) = requests.quota_preview_spec(&v.actor, spec).await {
+                    frag.quota = super::quota::rows(&frag.c, &q.lines, true);
+                }
             }
             Err(ButlerError::Validation(errs)) => {
                 frag.problems = errs
