@@ -1,5 +1,7 @@
 //! Editing a stored million-VM group (SQLite file store, simulator):
 //! - `group_add_vm/1000000`: `MigrationService::add_vms` of one VM;
+//! - `group_select/1000000`: `MigrationService::select` of one VM (the
+//!   one-VM form), deselected and selected again in turn;
 //! - `group_add_vms/100000`: a bulk add of 100,000 VMs to the same group
 //!   (the platform lookup included: one listing per cluster).
 //!
@@ -78,6 +80,20 @@ fn groups(c: &mut Criterion) {
                 });
             }
             spent
+        })
+    });
+    grp.finish();
+
+    let mut grp = c.benchmark_group("group_select");
+    let mut selected = true;
+    grp.bench_function(BenchmarkId::from_parameter(GROUP), |b| {
+        b.iter(|| {
+            selected = !selected;
+            let done = rt
+                .block_on(svc.select(&ops, id, version, &members[7], selected))
+                .expect("select");
+            assert_eq!(done.vms, GROUP);
+            version = done.version;
         })
     });
     grp.finish();

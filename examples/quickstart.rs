@@ -199,7 +199,8 @@ async fn migration_drill(
     let g = migrations
         .set_destination(olga, g.id, g.version, "c2-santiago")
         .await?;
-    let g = migrations.add_vm(olga, g.id, g.version, vm).await?;
+    let added = migrations.add_vm(olga, g.id, g.version, vm).await?;
+    let g = migrations.group(olga, added.id).await?;
     let names: Vec<&str> = g.vms.iter().map(|v| v.name.as_str()).collect();
     println!(
         "  group {:?}: c1-madrid → c2-santiago, VMs {names:?}",

@@ -152,6 +152,18 @@ async fn group_operations_roles_and_unique_names() {
             .await,
         Err(ButlerError::Denied(_))
     ));
+    assert_eq!(g.vms, 2, "an edit answers the group's size");
+    let g = svc.group(&ops(), g.id).await.unwrap();
+    assert_eq!(
+        g.vms
+            .iter()
+            .map(|v| (v.name.as_str(), v.selected))
+            .collect::<Vec<_>>(),
+        vec![
+            (f.vm_names[0].as_str(), true),
+            (f.vm_names[1].as_str(), false)
+        ]
+    );
     let back = svc.clone_group(&ops(), g.id, None).await.unwrap();
     assert_eq!(back.name, "Drill (return)");
     assert_eq!(back.vms, g.vms);

@@ -414,18 +414,17 @@ impl MigrationService {
             .await
     }
 
-    /// Adds any VM of the platform (selected) and returns the group.
-    /// On large groups prefer [`add_vms`](Self::add_vms), which returns
-    /// only the new version.
+    /// Adds any VM of the platform (selected); returns the group's new
+    /// version and size (one row written, however large the group: read
+    /// the group with [`group`](Self::group) when it is wanted).
     pub async fn add_vm(
         &self,
         actor: &Actor,
         id: GroupId,
         version: u64,
         vm: &str,
-    ) -> Result<MigrationGroup, ButlerError> {
-        self.add_vms(actor, id, version, &[vm.to_string()]).await?;
-        Ok(self.store.get_group(id).await?)
+    ) -> Result<GroupVmsEdited, ButlerError> {
+        self.add_vms(actor, id, version, &[vm.to_string()]).await
     }
 
     /// Adds VMs of the platform (selected), after the others: all of them,
@@ -446,17 +445,17 @@ impl MigrationService {
         self.change_vms(actor, id, version, edit).await
     }
 
-    /// Removes a VM and returns the group.
+    /// Removes a VM; returns the group's new version and size (one row
+    /// written, however large the group: read the group with
+    /// [`group`](Self::group) when it is wanted).
     pub async fn remove_vm(
         &self,
         actor: &Actor,
         id: GroupId,
         version: u64,
         vm: &str,
-    ) -> Result<MigrationGroup, ButlerError> {
-        self.remove_vms(actor, id, version, &[vm.to_string()])
-            .await?;
-        Ok(self.store.get_group(id).await?)
+    ) -> Result<GroupVmsEdited, ButlerError> {
+        self.remove_vms(actor, id, version, &[vm.to_string()]).await
     }
 
     /// Removes VMs: all of them, or none when one is not in the group.
@@ -471,7 +470,8 @@ impl MigrationService {
             .await
     }
 
-    /// Selects or deselects a VM and returns the group.
+    /// Selects or deselects a VM; returns the group's new version and size
+    /// (one row written, however large the group).
     pub async fn select(
         &self,
         actor: &Actor,
@@ -479,10 +479,9 @@ impl MigrationService {
         version: u64,
         vm: &str,
         selected: bool,
-    ) -> Result<MigrationGroup, ButlerError> {
+    ) -> Result<GroupVmsEdited, ButlerError> {
         self.select_vms(actor, id, version, &[vm.to_string()], selected)
-            .await?;
-        Ok(self.store.get_group(id).await?)
+            .await
     }
 
     /// Selects or deselects VMs: all of them, or none when one is not in

@@ -204,7 +204,10 @@ impl Session {
             GroupId(t.id),
             t.version,
         );
-        group(py, async move { m.add_vm(&a, id, version, &vm).await })
+        group(py, async move {
+            let e = m.add_vm(&a, id, version, &vm).await?;
+            m.group(&a, e.id).await
+        })
     }
 
     /// Removes a VM: ``remove_vm(group, vm)``.
@@ -223,7 +226,10 @@ impl Session {
             GroupId(t.id),
             t.version,
         );
-        group(py, async move { m.remove_vm(&a, id, version, &vm).await })
+        group(py, async move {
+            let e = m.remove_vm(&a, id, version, &vm).await?;
+            m.group(&a, e.id).await
+        })
     }
 
     /// Selects or deselects a VM: ``select(group, vm, selected)``.
@@ -243,10 +249,10 @@ impl Session {
             GroupId(t.id),
             t.version,
         );
-        group(
-            py,
-            async move { m.select(&a, id, version, &vm, selected).await },
-        )
+        group(py, async move {
+            let e = m.select(&a, id, version, &vm, selected).await?;
+            m.group(&a, e.id).await
+        })
     }
 
     /// Adds platform VMs, all or none: ``add_vms(group, ["vm1", "vm2"])``.

@@ -333,10 +333,10 @@ pub(super) async fn act(
             m.set_power_off(a, gid, version, on).await.map(Some)
         }
         "rename" => m.rename(a, gid, version, form.one("name")).await.map(Some),
-        "add_vm" => m.add_vm(a, gid, version, vm).await.map(Some),
-        "remove_vm" => m.remove_vm(a, gid, version, vm).await.map(Some),
-        "select" => m.select(a, gid, version, vm, true).await.map(Some),
-        "deselect" => m.select(a, gid, version, vm, false).await.map(Some),
+        "add_vm" => then_group(m, a, m.add_vm(a, gid, version, vm).await).await,
+        "remove_vm" => then_group(m, a, m.remove_vm(a, gid, version, vm).await).await,
+        "select" => then_group(m, a, m.select(a, gid, version, vm, true).await).await,
+        "deselect" => then_group(m, a, m.select(a, gid, version, vm, false).await).await,
         "refresh" => m.refresh(a, gid).await.map(|_| None),
         "clone" => {
             let name = Some(form.one("name")).filter(|n| !n.trim().is_empty());
@@ -573,6 +573,16 @@ async fn report_rows(
         })
         .collect();
     Ok((rep, rows))
+}
+
+/// The group after a one-VM edit (the page shows it whole).
+async fn then_group(
+    m: &butler::migration::MigrationService,
+    a: &butler::auth::Actor,
+    edited: Result<butler::migration::GroupVmsEdited, ButlerError>,
+) -> Result<Option<butler::migration::MigrationGroup>, ButlerError> {
+    let e = edited?;
+    m.group(a, e.id).await.map(Some)
 }
 
 #[cfg(test)]

@@ -31,11 +31,10 @@ pub async fn add_vm(
     IfMatch(v): IfMatch,
     JsonBody(body): JsonBody<VmName>,
 ) -> ApiResult<Response> {
-    let g = state
-        .butler()
-        .migrations()
-        .add_vm(&caller.actor, GroupId(id), v, &body.name)
-        .await?;
+    let m = state.butler().migrations();
+    m.add_vm(&caller.actor, GroupId(id), v, &body.name).await?;
+    // The group as the client reads it after the edit.
+    let g = m.group(&caller.actor, GroupId(id)).await?;
     Ok(group_response(StatusCode::OK, &g))
 }
 
@@ -49,11 +48,10 @@ pub async fn remove_vm(
     PathArgs((id, vm)): PathArgs<(u64, String)>,
     IfMatch(v): IfMatch,
 ) -> ApiResult<Response> {
-    let g = state
-        .butler()
-        .migrations()
-        .remove_vm(&caller.actor, GroupId(id), v, &vm)
-        .await?;
+    let m = state.butler().migrations();
+    m.remove_vm(&caller.actor, GroupId(id), v, &vm).await?;
+    // The group as the client reads it after the edit.
+    let g = m.group(&caller.actor, GroupId(id)).await?;
     Ok(group_response(StatusCode::OK, &g))
 }
 
@@ -76,10 +74,10 @@ pub async fn select_vm(
     IfMatch(v): IfMatch,
     JsonBody(body): JsonBody<Selected>,
 ) -> ApiResult<Response> {
-    let g = state
-        .butler()
-        .migrations()
-        .select(&caller.actor, GroupId(id), v, &vm, body.selected)
+    let m = state.butler().migrations();
+    m.select(&caller.actor, GroupId(id), v, &vm, body.selected)
         .await?;
+    // The group as the client reads it after the edit.
+    let g = m.group(&caller.actor, GroupId(id)).await?;
     Ok(group_response(StatusCode::OK, &g))
 }
