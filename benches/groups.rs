@@ -92,7 +92,8 @@ fn groups(c: &mut Criterion) {
             let done = rt
                 .block_on(svc.select(&ops, id, version, &members[7], selected))
                 .expect("select");
-            assert_eq!(done.vms, GROUP);
+            // Only the version: the code before answered the whole group.
+            assert!(done.version > version);
             version = done.version;
         })
     });
