@@ -89,14 +89,8 @@ impl QuotaStore for PostgresStore {
     async fn usage(&self, scopes: &[Scope]) -> Result<Vec<Usage>, StoreError> {
         let keys: Vec<String> = scopes.iter().map(Scope::key).collect();
         let c = self.client().await?;
-        let found = q::decode_usage(&pairs(&c, &unlocked(q::read_usage(D, &keys))).await?)?;
-        Ok(scopes
-            .iter()
-            .map(|s| Usage {
-                scope: s.clone(),
-                used: found.get(s).cloned().unwrap_or_default(),
-            })
-            .collect())
+        let rows = pairs(&c, &unlocked(q::read_usage(D, &keys))).await?;
+        q::usage_in_order(scopes, &rows)
     }
 
     async fn all_usage(&self) -> Result<Vec<Usage>, StoreError> {

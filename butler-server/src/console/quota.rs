@@ -73,7 +73,11 @@ pub(super) fn rows(c: &Chrome, lines: &[QuotaLine], limited_only: bool) -> Vec<Q
                             .unwrap_or(Decimal::ONE)
                             .normalize()
                             .to_string(),
-                        over: limit.is_some_and(|x| top > x),
+                        // The library's own reading of what is left.
+                        over: l
+                            .left_after(d)
+                            .or_else(|| l.left(d))
+                            .is_some_and(|left| left < Decimal::ZERO),
                     })
                 })
                 .collect();

@@ -188,6 +188,22 @@ pub fn decode_usage(rows: &[(String, String)]) -> Result<BTreeMap<Scope, Share>,
     Ok(usage)
 }
 
+/// The usage of `scopes`, in the order asked, from the rows read (`rows`
+/// of [`read_usage`]; a scope without a row holds nothing).
+pub fn usage_in_order(
+    scopes: &[Scope],
+    rows: &[(String, String)],
+) -> Result<Vec<Usage>, StoreError> {
+    let found = decode_usage(rows)?;
+    Ok(scopes
+        .iter()
+        .map(|s| Usage {
+            scope: s.clone(),
+            used: found.get(s).cloned().unwrap_or_default(),
+        })
+        .collect())
+}
+
 /// What one hold writes, once [`quota::apply`] took it.
 #[derive(Debug)]
 pub struct Writes {

@@ -61,14 +61,7 @@ impl QuotaStore for SqliteStore {
         let rows = self
             .with(move |c| pairs(c, &q::read_usage(D, &keys)))
             .await?;
-        let found = q::decode_usage(&rows)?;
-        Ok(scopes
-            .iter()
-            .map(|s| Usage {
-                scope: s.clone(),
-                used: found.get(s).cloned().unwrap_or_default(),
-            })
-            .collect())
+        q::usage_in_order(scopes, &rows)
     }
 
     async fn all_usage(&self) -> Result<Vec<Usage>, StoreError> {
