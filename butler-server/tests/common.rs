@@ -206,6 +206,24 @@ impl TestServer {
             .await
     }
 
+    /// PUTs approval rules (TOML) as `who`: the status and the JSON body.
+    pub async fn put_rules(&self, who: &Login, text: &str) -> (reqwest::StatusCode, Value) {
+        let res = self
+            .http
+            .put(format!("{}/api/rules", self.base))
+            .header(
+                "authorization",
+                format!("Bearer {}", who.bearer.as_deref().unwrap_or("")),
+            )
+            .header("content-type", "application/toml")
+            .body(text.to_string())
+            .send()
+            .await
+            .expect("the server answers");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     /// The answer to a bearer login as `user` with `password`.
     pub async fn login(&self, user: &str, password: &str) -> Answer {
         let body = json!({"user": user, "password": password, "bearer": true});

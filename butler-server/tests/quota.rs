@@ -16,20 +16,10 @@ async fn a_quota_is_previewed_enforced_and_listed() {
     let ana = s.script("ana").await;
     let bea = s.script("bea").await;
 
-    let res = s
-        .http
-        .put(format!("{}/api/rules", s.base))
-        .header(
-            "authorization",
-            format!("Bearer {}", admin.bearer.as_deref().unwrap_or("")),
-        )
-        .header("content-type", "application/toml")
-        .body("[[quota]]\nrequester = \"*\"\nvms = 1\nvcpus = 4\n")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let book: Value = res.json().await.unwrap();
+    let (status, book) = s
+        .put_rules(&admin, "[[quota]]\nrequester = \"*\"\nvms = 1\nvcpus = 4\n")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{book}");
     assert_eq!(book["quotas"][0]["requester"], "*", "{book}");
 
     // The form's preview: the requester's line, 1 VM of 1 left after.

@@ -21,23 +21,6 @@ outcome = "require"
 levels = [{ role = "approver" }, { role = "admin" }]
 "#;
 
-async fn put_rules(s: &common::TestServer, who: &Login, text: &str) -> (StatusCode, Value) {
-    let res = s
-        .http
-        .put(format!("{}/api/rules", s.base))
-        .header(
-            "authorization",
-            format!("Bearer {}", who.bearer.as_deref().unwrap_or("")),
-        )
-        .header("content-type", "application/toml")
-        .body(text.to_string())
-        .send()
-        .await
-        .expect("the server answers");
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_puts_rules_a_requester_dry_runs_and_a_submit_is_decided() {
     let s = start(butler_server::HttpSettings::default()).await;
@@ -49,10 +32,10 @@ async fn an_admin_puts_rules_a_requester_dry_runs_and_a_submit_is_decided() {
     assert_eq!(none.body["version"], 0);
 
     // Only an Admin; a book with a typo names the rule, the rules stay.
-    assert_eq!(put_rules(&s, &ana, RULES).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(s.put_rules(&ana, RULES).await.0, StatusCode::FORBIDDEN);
     let typo =
         "[[rule]]\nname = \"dev\"\nwhen = { environments = [\"DEVV\"] }\noutcome = \"approve\"\n";
-    let (status, body) = put_rules(&s, &admin, typo).await;
+    let (status, body) = s.put_rules(&admin, typo).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
         body["detail"]
@@ -61,12 +44,13 @@ async fn an_admin_puts_rules_a_requester_dry_runs_and_a_submit_is_decided() {
             .contains("rule 1 (\"dev\"): environments: no \"DEVV\" in the catalog"),
         "{body}"
     );
-    let (status, body) =
-        put_rules(&s, &admin, "[[rule]]\nname = \"x\"\noutcome = \"maybe\"\n").await;
+    let (status, body) = s
+        .put_rules(&admin, "[[rule]]\nname = \"x\"\noutcome = \"maybe\"\n")
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(s.get(&ana, "/api/rules").await.body["version"], 0);
 
-    let (status, book) = put_rules(&s, &admin, RULES).await;
+    let (status, book) = s.put_rules(&admin, RULES).await;
     assert_eq!(status, StatusCode::OK, "{book}");
     assert_eq!(book["version"], 1);
     assert_eq!(book["changed_by"], "admin");
