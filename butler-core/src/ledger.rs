@@ -56,13 +56,7 @@ impl EngineLedger {
         if let Some(hub) = &self.notify {
             hub.written();
         }
-        crate::quota::after_engine_write(
-            self.store.as_ref(),
-            r,
-            &next,
-            record.map(|w| (&w.record, &w.before)),
-        )
-        .await;
+        crate::quota::after_engine_write(self.store.as_ref(), r, &next).await;
         Ok((next, has_opened))
     }
 }

@@ -41,6 +41,46 @@ async fn pairs(
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
+/// A hold inside the caller's transaction `tx` (on a refusal the caller
+/// rolls it back).
+pub(crate) async fn hold_on(
+    tx: &(impl Cached + Sync),
+    changes: &[HoldChange],
+    limits: &[(Scope, Limits)],
+) -> Result<Result<Vec<Usage>, QuotaExceeded>, StoreError> {
+    let holders = q::holder_keys(changes);
+    // The holders' rows, then the rows of the scopes the new holds and the
+    // limits name, each made sure of, locked and read by one statement,
+    // both in one flight (run in order: holders before scopes). A hold
+    // that moves out of other scopes locks those after (rare).
+    let named = q::scopes_to_read(changes, &Default::default(), limits);
+    let (held_rows, usage_rows) = futures::future::try_join(
+        pairs(tx, &q::lock_rows(D, "quota_holds", &holders)),
+        pairs(tx, &q::lock_rows(D, "quota_usage", &named)),
+    )
+    .await?;
+    let held = q::decode_holds(&held_rows)?;
+    let scopes = q::scopes_to_read(changes, &held, limits);
+    let mut usage = q::decode_usage(&usage_rows)?;
+    let more: Vec<String> = scopes
+        .iter()
+        .filter(|s| !named.contains(s))
+        .cloned()
+        .collect();
+    if !more.is_empty() {
+        usage.extend(q::decode_usage(
+            &pairs(tx, &q::lock_rows(D, "quota_usage", &more)).await?,
+        )?);
+    }
+    let writes = match q::plan(D, changes, &held, usage, &scopes, limits)? {
+        Ok(w) => w,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    // Independent writes: sent together, one round trip's wait.
+    futures::future::try_join_all(writes.statements.iter().map(|s| run(tx, s))).await?;
+    Ok(Ok(writes.usage))
+}
+
 #[async_trait]
 impl QuotaStore for PostgresStore {
     async fn hold(
@@ -50,40 +90,13 @@ impl QuotaStore for PostgresStore {
     ) -> Result<Result<Vec<Usage>, QuotaExceeded>, StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg)?;
-        let holders = q::holder_keys(changes);
-        // The holders' rows, then the rows of the scopes the new holds and
-        // the limits name, each made sure of, locked and read by one
-        // statement, both in one flight (run in order: holders before
-        // scopes). A hold that moves out of other scopes locks those after
-        // (rare).
-        let named = q::scopes_to_read(changes, &Default::default(), limits);
-        let (held_rows, usage_rows) = futures::future::try_join(
-            pairs(&tx, &q::lock_rows(D, "quota_holds", &holders)),
-            pairs(&tx, &q::lock_rows(D, "quota_usage", &named)),
-        )
-        .await?;
-        let held = q::decode_holds(&held_rows)?;
-        let scopes = q::scopes_to_read(changes, &held, limits);
-        let mut usage = q::decode_usage(&usage_rows)?;
-        let more: Vec<String> = scopes
-            .iter()
-            .filter(|s| !named.contains(s))
-            .cloned()
-            .collect();
-        if !more.is_empty() {
-            usage.extend(q::decode_usage(
-                &pairs(&tx, &q::lock_rows(D, "quota_usage", &more)).await?,
-            )?);
-        }
-        let writes = match q::plan(D, changes, &held, usage, &scopes, limits)? {
-            Ok(w) => w,
+        let usage = match hold_on(&tx, changes, limits).await? {
+            Ok(u) => u,
             // Dropping the transaction rolls it back.
             Err(refused) => return Ok(Err(refused)),
         };
-        // Independent writes: sent together, one round trip's wait.
-        futures::future::try_join_all(writes.statements.iter().map(|s| run(&tx, s))).await?;
         tx.commit().await.map_err(pg)?;
-        Ok(Ok(writes.usage))
+        Ok(Ok(usage))
     }
 
     async fn usage(&self, scopes: &[Scope]) -> Result<Vec<Usage>, StoreError> {

@@ -1113,6 +1113,10 @@ impl Store for PostgresStore {
         self.writer
             .update_on(&tx, request, expected_version, log)
             .await?;
+        if let Some(freed) = butler_core::quota::freed_by(vm, before) {
+            // A release is never refused.
+            let _ = crate::quota::hold_on(&tx, std::slice::from_ref(&freed), &[]).await?;
+        }
         tx.commit().await.map_err(pg)?;
         self.writer.saw(request);
         Ok(())

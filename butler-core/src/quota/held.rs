@@ -74,24 +74,21 @@ pub fn vm_hold(rec: &VmRecord, monthly_cost: Decimal) -> Option<Hold> {
     ))
 }
 
-/// The holds an engine write from `r` to `next` (with the record change
-/// `record`, as it was `before`) changes: a VM retired frees its share; a
-/// reconfigure completed gives the VM its new size and frees what the
-/// request held. Written after the engine's own write: a crash between
-/// the two leaves a share held too long, never too short (a recount
-/// mends it).
-pub(crate) async fn after_engine_write(
-    store: &dyn Store,
-    r: &Request,
-    next: &Request,
-    record: Option<(&VmRecord, &VmRecord)>,
-) {
+/// The release a record written as `vm` over `before` makes: a VM
+/// retired frees its share. Every store applies it in the same write as
+/// the record ([`crate::store::Store::update_request_with_vm`]).
+pub fn freed_by(vm: &VmRecord, before: &VmRecord) -> Option<HoldChange> {
+    (vm.lifecycle == Lifecycle::Retired && before.lifecycle != Lifecycle::Retired)
+        .then(|| HoldChange::Release(Holder::of_vm(vm)))
+}
+
+/// The holds an engine write from `r` to `next` changes beside the
+/// store's own (a retirement's, [`freed_by`]): a reconfigure completed
+/// gives the VM its new size and frees what the request held. Written
+/// after the engine's own write: a crash between the two leaves a share
+/// held too long, never too short (a recount mends it).
+pub(crate) async fn after_engine_write(store: &dyn Store, r: &Request, next: &Request) {
     let mut changes = Vec::new();
-    if let Some((after, before)) = record {
-        if after.lifecycle == Lifecycle::Retired && before.lifecycle != Lifecycle::Retired {
-            changes.push(HoldChange::Release(Holder::of_vm(after)));
-        }
-    }
     if let RequestKind::Reconfigure(c) = &next.kind {
         if next.state == RequestState::Completed && r.state != RequestState::Completed {
             match store.get_vm(c.target.vm).await {

@@ -49,7 +49,7 @@ mod tests;
 pub(crate) use book::{check, limits_for};
 pub use book::{Quota, QuotaLine, QuotaPreview, EVERY_REQUESTER, MAX_QUOTAS};
 pub(crate) use held::after_engine_write;
-pub use held::{hold_of, holder_of, vm_hold};
+pub use held::{freed_by, hold_of, holder_of, vm_hold};
 
 use crate::inventory::VmId;
 use crate::request::RequestId;

@@ -620,41 +620,7 @@ impl super::QuotaStore for MemoryStore {
         changes: &[crate::quota::HoldChange],
         limits: &[(crate::quota::Scope, crate::quota::Limits)],
     ) -> Result<Result<Vec<crate::quota::Usage>, crate::quota::QuotaExceeded>, StoreError> {
-        use crate::quota::{HoldChange, Usage};
-        let mut g = self.lock();
-        let held: BTreeMap<_, _> = changes
-            .iter()
-            .filter_map(|c| g.holds.get(&c.holder()).map(|h| (c.holder(), h.clone())))
-            .collect();
-        let mut touched: std::collections::BTreeSet<crate::quota::Scope> =
-            held.values().flat_map(|h| h.scopes()).collect();
-        for c in changes {
-            if let HoldChange::Set(h) = c {
-                touched.extend(h.scopes());
-            }
-        }
-        touched.extend(limits.iter().map(|(s, _)| s.clone()));
-        let mut usage: BTreeMap<_, _> = touched
-            .iter()
-            .map(|s| (s.clone(), g.usage.get(s).cloned().unwrap_or_default()))
-            .collect();
-        let holds = match crate::quota::apply(changes, &held, &mut usage, limits) {
-            Ok(h) => h,
-            Err(e) => return Ok(Err(e)),
-        };
-        for (holder, hold) in holds {
-            match hold {
-                Some(h) => g.holds.insert(holder, h),
-                None => g.holds.remove(&holder),
-            };
-        }
-        for (s, u) in &usage {
-            g.usage.insert(s.clone(), u.clone());
-        }
-        Ok(Ok(usage
-            .into_iter()
-            .map(|(scope, used)| Usage { scope, used })
-            .collect()))
+        Ok(hold_in(&mut self.lock(), changes, limits))
     }
 
     async fn usage(
@@ -855,8 +821,51 @@ impl Store for MemoryStore {
             .entry(request.id)
             .or_default()
             .extend_from_slice(log);
+        if let Some(freed) = crate::quota::freed_by(vm, before) {
+            // A release is never refused.
+            let _ = hold_in(&mut g, &[freed], &[]);
+        }
         Ok(())
     }
+}
+
+/// [`QuotaStore::hold`](super::QuotaStore::hold) under the store's lock.
+fn hold_in(
+    g: &mut Inner,
+    changes: &[crate::quota::HoldChange],
+    limits: &[(crate::quota::Scope, crate::quota::Limits)],
+) -> Result<Vec<crate::quota::Usage>, crate::quota::QuotaExceeded> {
+    use crate::quota::{HoldChange, Usage};
+    let held: BTreeMap<_, _> = changes
+        .iter()
+        .filter_map(|c| g.holds.get(&c.holder()).map(|h| (c.holder(), h.clone())))
+        .collect();
+    let mut touched: std::collections::BTreeSet<crate::quota::Scope> =
+        held.values().flat_map(|h| h.scopes()).collect();
+    for c in changes {
+        if let HoldChange::Set(h) = c {
+            touched.extend(h.scopes());
+        }
+    }
+    touched.extend(limits.iter().map(|(s, _)| s.clone()));
+    let mut usage: BTreeMap<_, _> = touched
+        .iter()
+        .map(|s| (s.clone(), g.usage.get(s).cloned().unwrap_or_default()))
+        .collect();
+    let holds = crate::quota::apply(changes, &held, &mut usage, limits)?;
+    for (holder, hold) in holds {
+        match hold {
+            Some(h) => g.holds.insert(holder, h),
+            None => g.holds.remove(&holder),
+        };
+    }
+    for (s, u) in &usage {
+        g.usage.insert(s.clone(), u.clone());
+    }
+    Ok(usage
+        .into_iter()
+        .map(|(scope, used)| Usage { scope, used })
+        .collect())
 }
 
 /// Whether `vm` may replace the stored record: it is there at

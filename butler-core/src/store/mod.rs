@@ -732,7 +732,8 @@ pub trait Store:
     /// [`VmStore::update_vm`] as one atomic write: the engine records a
     /// step's change to the inventory (a VM retiring, retired, restored,
     /// resized) in the same write as the step's success, so neither is
-    /// ever stored without the other. `vm` replaces the record only if it
+    /// ever stored without the other; a record written retired frees its
+    /// quota share in that write too ([`crate::quota::freed_by`]). `vm` replaces the record only if it
     /// is stored as `before` (the record as the caller read it: its
     /// version is checked, and a store may write only the columns that
     /// differ from it). Both versions are checked before anything is
@@ -751,6 +752,11 @@ pub trait Store:
     ) -> Result<(), StoreError> {
         self.update_vm(vm, before.version).await?;
         self.update_request_with_log(request, expected_version, log)
-            .await
+            .await?;
+        if let Some(freed) = crate::quota::freed_by(vm, before) {
+            // A release is never refused.
+            let _ = self.hold(&[freed], &[]).await?;
+        }
+        Ok(())
     }
 }

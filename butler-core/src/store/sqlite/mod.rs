@@ -1022,13 +1022,19 @@ impl Store for SqliteStore {
         let write = vms::VmWrite::over(vm, before)?;
         let (r, body, history) = split(request.clone())?;
         let lines = log.iter().map(json).collect::<Result<Vec<_>, _>>()?;
+        let freed = crate::quota::freed_by(vm, before);
         // One job, one savepoint: a refusal of either rolls both back.
         self.with(move |c| {
             write.run(c)?;
             for line in &lines {
                 insert_log(c, r.id, line)?;
             }
-            update_row(c, &r, &body, &history, expected_version)
+            update_row(c, &r, &body, &history, expected_version)?;
+            if let Some(freed) = &freed {
+                // A release is never refused.
+                let _ = quota::hold_on(c, std::slice::from_ref(freed), &[])?;
+            }
+            Ok(())
         })
         .await
     }

@@ -31,6 +31,26 @@ fn run_all(c: &Connection, statements: &[Statement]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A hold on `c`, inside the caller's savepoint (a refusal writes
+/// nothing: the caller keeps the writes only when it is not refused).
+pub(super) fn hold_on(
+    c: &Connection,
+    changes: &[HoldChange],
+    limits: &[(Scope, Limits)],
+) -> Result<Result<Vec<Usage>, QuotaExceeded>, StoreError> {
+    let holders = q::holder_keys(changes);
+    let held = q::decode_holds(&pairs(c, &q::read_holds(D, &holders))?)?;
+    let scopes = q::scopes_to_read(changes, &held, limits);
+    let usage = q::decode_usage(&pairs(c, &q::read_usage(D, &scopes))?)?;
+    match q::plan(D, changes, &held, usage, &scopes, limits)? {
+        Ok(w) => {
+            run_all(c, &w.statements)?;
+            Ok(Ok(w.usage))
+        }
+        Err(refused) => Ok(Err(refused)),
+    }
+}
+
 #[async_trait]
 impl QuotaStore for SqliteStore {
     async fn hold(
@@ -40,20 +60,7 @@ impl QuotaStore for SqliteStore {
     ) -> Result<Result<Vec<Usage>, QuotaExceeded>, StoreError> {
         let changes = changes.to_vec();
         let limits = limits.to_vec();
-        self.with_edit(move |c| {
-            let holders = q::holder_keys(&changes);
-            let held = q::decode_holds(&pairs(c, &q::read_holds(D, &holders))?)?;
-            let scopes = q::scopes_to_read(&changes, &held, &limits);
-            let usage = q::decode_usage(&pairs(c, &q::read_usage(D, &scopes))?)?;
-            match q::plan(D, &changes, &held, usage, &scopes, &limits)? {
-                Ok(w) => {
-                    run_all(c, &w.statements)?;
-                    Ok(Ok(w.usage))
-                }
-                Err(refused) => Ok(Err(refused)),
-            }
-        })
-        .await
+        self.with_edit(move |c| hold_on(c, &changes, &limits)).await
     }
 
     async fn usage(&self, scopes: &[Scope]) -> Result<Vec<Usage>, StoreError> {

@@ -516,4 +516,35 @@ pub async fn step_and_record_change_are_one_write(store: &dyn Store) {
         found.items.iter().any(|v| v.id == vid),
         "not listed as retiring"
     );
+
+    // Written retired, the record frees its quota share in the same
+    // write; a refused write frees nothing.
+    let share = crate::quota::vm_hold(&retiring, rust_decimal::Decimal::ONE).unwrap();
+    let holder = share.holder;
+    store
+        .hold(&[crate::quota::HoldChange::Set(share.clone())], &[])
+        .await
+        .unwrap()
+        .unwrap();
+    let mut retired = retiring.next("butler", at, "retired");
+    retired.lifecycle = Lifecycle::Retired;
+    let later = store.get_request(rid).await.unwrap();
+    let refused = store
+        .update_request_with_vm(&later, later.version + 1, &[], &retired, &retiring)
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(
+        store.held(holder).await.unwrap(),
+        Some(share),
+        "freed by a refused write"
+    );
+    store
+        .update_request_with_vm(&later, later.version, &[], &retired, &retiring)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.held(holder).await.unwrap(),
+        None,
+        "still held once retired"
+    );
 }
