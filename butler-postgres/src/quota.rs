@@ -102,7 +102,7 @@ impl QuotaStore for PostgresStore {
     async fn usage(&self, scopes: &[Scope]) -> Result<Vec<Usage>, StoreError> {
         let keys: Vec<String> = scopes.iter().map(Scope::key).collect();
         let c = self.client().await?;
-        let rows = pairs(&c, &unlocked(q::read_usage(D, &keys))).await?;
+        let rows = pairs(&c, &q::read_usage(D, &keys)).await?;
         q::usage_in_order(scopes, &rows)
     }
 
@@ -120,7 +120,7 @@ impl QuotaStore for PostgresStore {
 
     async fn held(&self, holder: Holder) -> Result<Option<Hold>, StoreError> {
         let c = self.client().await?;
-        let rows = pairs(&c, &unlocked(q::read_holds(D, &[holder.key()]))).await?;
+        let rows = pairs(&c, &q::read_holds(D, &[holder.key()])).await?;
         Ok(q::decode_holds(&rows)?.remove(&holder))
     }
 
@@ -133,11 +133,7 @@ impl QuotaStore for PostgresStore {
             .await
             .map_err(pg)?;
         let counted = [q::COUNTED.to_string()];
-        if first
-            && !pairs(&tx, &unlocked(q::read_usage(D, &counted)))
-                .await?
-                .is_empty()
-        {
+        if first && !pairs(&tx, &q::read_usage(D, &counted)).await?.is_empty() {
             return Ok(false);
         }
         for s in &statements {
@@ -149,15 +145,7 @@ impl QuotaStore for PostgresStore {
 
     async fn holds_counted(&self) -> Result<bool, StoreError> {
         let c = self.client().await?;
-        let rows = pairs(&c, &unlocked(q::read_usage(D, &[q::COUNTED.to_string()]))).await?;
+        let rows = pairs(&c, &q::read_usage(D, &[q::COUNTED.to_string()])).await?;
         Ok(!rows.is_empty())
     }
-}
-
-/// A read outside a transaction: no lock to take.
-fn unlocked(mut s: Statement) -> Statement {
-    if let Some(sql) = s.sql.strip_suffix(" FOR UPDATE") {
-        s.sql = sql.to_string();
-    }
-    s
 }

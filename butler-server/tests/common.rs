@@ -206,6 +206,30 @@ impl TestServer {
             .await
     }
 
+    /// A console form posted by the browser session `login` (its CSRF token
+    /// added): the status and the page.
+    pub async fn console_post(
+        &self,
+        login: &Login,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (reqwest::StatusCode, String) {
+        let mut all = vec![("_csrf", login.csrf.as_deref().unwrap_or(""))];
+        all.extend_from_slice(fields);
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(
+                "cookie",
+                format!("butler_session={}", login.cookie.as_deref().unwrap_or("")),
+            )
+            .form(&all)
+            .send()
+            .await
+            .expect("the console answers");
+        (res.status(), res.text().await.unwrap_or_default())
+    }
+
     /// PUTs approval rules (TOML) as `who`: the status and the JSON body.
     pub async fn put_rules(&self, who: &Login, text: &str) -> (reqwest::StatusCode, Value) {
         let res = self

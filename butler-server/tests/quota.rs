@@ -102,7 +102,6 @@ async fn a_quota_is_previewed_enforced_and_listed() {
     assert!(quotas.contains("<meter"), "{quotas}");
     // The new-request form's live estimate says what a VM would leave.
     let fields = [
-        ("_csrf", browser.csrf.as_deref().unwrap_or("")),
         ("name", "q03"),
         ("cores_per_socket", "2"),
         ("sockets", "1"),
@@ -115,20 +114,10 @@ async fn a_quota_is_previewed_enforced_and_listed() {
         ("disks_gib", "50"),
         ("nics", "vlan-10"),
     ];
-    let live = s
-        .http
-        .post(format!("{}/requests/estimate", s.base))
-        .header(
-            "cookie",
-            format!("butler_session={}", browser.cookie.as_deref().unwrap_or("")),
-        )
-        .form(&fields)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (status, live) = s
+        .console_post(&browser, "/requests/estimate", &fields)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{live}");
     assert!(live.contains("id=\"form-quota\""), "{live}");
     assert!(
         live.contains("class=\"over\""),

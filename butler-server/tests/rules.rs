@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{spec, start, Login};
+use common::{spec, start};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -153,29 +153,6 @@ async fn an_admin_puts_rules_a_requester_dry_runs_and_a_submit_is_decided() {
     assert_eq!(again.body["reason"], "approved_already", "{:?}", again.body);
 }
 
-/// A console form posted by the browser session `login`.
-async fn console_post(
-    s: &common::TestServer,
-    login: &Login,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> (StatusCode, String) {
-    let mut all = vec![("_csrf", login.csrf.as_deref().unwrap_or(""))];
-    all.extend_from_slice(fields);
-    let res = s
-        .http
-        .post(format!("{}{path}", s.base))
-        .header(
-            "cookie",
-            format!("butler_session={}", login.cookie.as_deref().unwrap_or("")),
-        )
-        .form(&all)
-        .send()
-        .await
-        .expect("the console answers");
-    (res.status(), res.text().await.unwrap_or_default())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_edits_rules_checked_first_and_shows_each_approver_their_queue() {
     let s = start(butler_server::HttpSettings::default()).await;
@@ -187,7 +164,9 @@ async fn the_console_edits_rules_checked_first_and_shows_each_approver_their_que
     // A typo: refused with the library's reason, the text kept to fix.
     let typo =
         "[[rule]]\nname = \"dev\"\nwhen = { environments = [\"DEVV\"] }\noutcome = \"approve\"\n";
-    let (status, page) = console_post(&s, &admin, "/admin/rules", &[("toml", typo)]).await;
+    let (status, page) = s
+        .console_post(&admin, "/admin/rules", &[("toml", typo)])
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         page.contains("environments: no &#34;DEVV&#34; in the catalog"),
@@ -202,7 +181,9 @@ async fn the_console_edits_rules_checked_first_and_shows_each_approver_their_que
         0
     );
 
-    let (status, page) = console_post(&s, &admin, "/admin/rules", &[("toml", RULES)]).await;
+    let (status, page) = s
+        .console_post(&admin, "/admin/rules", &[("toml", RULES)])
+        .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(
         page.contains("big VMs"),
@@ -222,7 +203,9 @@ async fn the_console_edits_rules_checked_first_and_shows_each_approver_their_que
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&");
-    let (status, _) = console_post(&s, &admin, "/admin/rules", &[("toml", &shown)]).await;
+    let (status, _) = s
+        .console_post(&admin, "/admin/rules", &[("toml", &shown)])
+        .await;
     assert_eq!(status, StatusCode::OK);
     let book = s.get(&s.script("ana").await, "/api/rules").await.body;
     assert_eq!(book["version"], 2);
@@ -253,6 +236,6 @@ async fn the_console_edits_rules_checked_first_and_shows_each_approver_their_que
         "{queue}"
     );
     assert!(queue.contains("1 / 2 · approver"), "{queue}");
-    let (status, page) = console_post(&s, &ana, "/admin/rules", &[("toml", "")]).await;
+    let (status, page) = s.console_post(&ana, "/admin/rules", &[("toml", "")]).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
 }

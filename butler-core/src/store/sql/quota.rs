@@ -16,12 +16,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// ([`crate::store::QuotaStore::replace_holds`]); no scope has this key.
 pub const COUNTED: &str = "~counted";
 
-fn keyed(d: Dialect, sql: &str, keys: &[String], lock: bool) -> Statement {
+fn keyed(d: Dialect, sql: &str, keys: &[String]) -> Statement {
     let list = d.placeholders(1, keys.len().max(1));
-    let mut sql = sql.replace("{keys}", &list);
-    if lock && d == Dialect::Postgres {
-        sql.push_str(" FOR UPDATE");
-    }
+    let sql = sql.replace("{keys}", &list);
     let mut params: Vec<Param> = keys.iter().cloned().map(Param::Text).collect();
     if params.is_empty() {
         params.push(Param::Text(String::new()));
@@ -29,23 +26,23 @@ fn keyed(d: Dialect, sql: &str, keys: &[String], lock: bool) -> Statement {
     Statement { sql, params }
 }
 
-/// The holds of `holders` (`holder, body` rows), locked on PostgreSQL.
+/// The holds of `holders` (`holder, body` rows), unlocked (PostgreSQL
+/// locks with [`lock_rows`]).
 pub fn read_holds(d: Dialect, holders: &[String]) -> Statement {
     keyed(
         d,
         "SELECT holder, body FROM quota_holds WHERE holder IN ({keys}) ORDER BY holder",
         holders,
-        true,
     )
 }
 
-/// The usage of `scopes` (`scope, body` rows), locked on PostgreSQL.
+/// The usage of `scopes` (`scope, body` rows), unlocked (PostgreSQL locks
+/// with [`lock_rows`]).
 pub fn read_usage(d: Dialect, scopes: &[String]) -> Statement {
     keyed(
         d,
         "SELECT scope, body FROM quota_usage WHERE scope IN ({keys}) ORDER BY scope",
         scopes,
-        true,
     )
 }
 
