@@ -161,6 +161,7 @@ pub fn rate_book() -> RateBook {
         unpriced: UnpricedPolicy::Error,
         default: base.clone(),
         cost_centers: BTreeMap::new(),
+        powered_off: None,
     };
     let jul = RateCard {
         version: s("2026-07"),

@@ -63,6 +63,12 @@ pub enum ButlerError {
     Quota(#[from] crate::quota::QuotaExceeded),
 }
 
+impl From<crate::showback::ShowbackError> for ButlerError {
+    fn from(e: crate::showback::ShowbackError) -> Self {
+        ButlerError::Invalid(e.to_string())
+    }
+}
+
 impl From<StoreError> for ButlerError {
     fn from(e: StoreError) -> Self {
         match e {

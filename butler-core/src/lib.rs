@@ -11,6 +11,7 @@
 //! | §3 the request's life (states, actions, history) | [`request`] |
 //! | §4 cost estimate | [`cost`] |
 //! | §2–§4, §6 the operations a host calls | [`service`] |
+//! | §14 actual cost per cost center | [`showback`] |
 //! | §10 backends | [`backend`], [`store`] |
 //!
 //! ```
@@ -53,6 +54,7 @@ pub mod resilience;
 pub mod rules;
 mod secret;
 pub mod service;
+pub mod showback;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -53,6 +53,8 @@ pub struct World {
     /// The lease watch, whose pass also asks the deletions after a
     /// retirement's grace period.
     pub leases: Arc<butler::inventory::LeaseWatch>,
+    /// The inventory's service (power, adoption).
+    pub vms: Arc<butler::inventory::VmService>,
 }
 
 impl World {
@@ -66,6 +68,7 @@ impl World {
             sim,
             svc: b.requests().clone(),
             leases: b.leases().clone(),
+            vms: b.vms().clone(),
         }
     }
 

@@ -111,6 +111,12 @@ pub struct RateCard {
     /// Per-cost-center overrides.
     #[serde(default)]
     pub cost_centers: BTreeMap<String, Rates>,
+    /// Rates for the days a VM stands powered off, where they differ
+    /// (showback's actual cost): an item priced here replaces the cost
+    /// center's and the default rate on those days; an item not priced
+    /// here costs what it costs powered on. Estimates never use them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub powered_off: Option<Rates>,
 }
 
 /// A set of rate cards, ordered by effective date.
@@ -156,6 +162,7 @@ impl RateBook {
                 .chain(c.cost_centers.keys().map(|k| ("cost center", k.as_str())))
                 .chain(
                     std::iter::once(&c.default)
+                        .chain(c.powered_off.iter())
                         .chain(c.cost_centers.values())
                         .flat_map(|r| r.disk_gib.keys())
                         .map(|k| ("disk type", k.as_str())),
@@ -184,6 +191,7 @@ impl RateBook {
                 return Err(bad(format!("margin {m} is above the limit {MAX_MARGIN}")));
             }
             for (scope, rates) in std::iter::once(("default", &c.default))
+                .chain(c.powered_off.iter().map(|r| ("powered-off", r)))
                 .chain(c.cost_centers.iter().map(|(k, v)| (k.as_str(), v)))
             {
                 for (item, r) in rates.all() {

@@ -1,4 +1,5 @@
 use super::card::{Period, Rate, RateBook, RateCard, Rates, UnpricedPolicy};
+use super::sizing::Sizing;
 use super::CostError;
 use crate::vm_spec::ValidSpec;
 use chrono::NaiveDate;
@@ -149,32 +150,14 @@ impl fmt::Display for Estimate {
 /// ```
 pub fn estimate(spec: &ValidSpec, book: &RateBook, date: NaiveDate) -> Result<Estimate, CostError> {
     let card = book.in_force(date)?;
-    let cc = spec.derived().cost_center.as_str();
-    let s = spec.spec();
-    let storage = Decimal::from(s.storage_gib());
-    let mut wanted: Vec<(CostItem, Decimal)> = vec![
-        (CostItem::Vcpu, Decimal::from(s.vcpus())),
-        (CostItem::RamGib, Decimal::from(s.ram_gib)),
-        (CostItem::DiskGib(s.disk_type.clone()), storage),
-    ];
-    if s.backup_local {
-        wanted.push((CostItem::BackupLocalGib, storage));
-    }
-    if s.backup_remote {
-        wanted.push((CostItem::BackupRemoteGib, storage));
-    }
-    if s.cdrom {
-        wanted.push((CostItem::Cdrom, Decimal::ONE));
-    }
-    wanted.push((CostItem::Nic, Decimal::from(s.nics.len())));
-    if s.image.is_some() {
-        wanted.push((CostItem::Image, Decimal::ONE));
-    }
-
+    let sizing = Sizing::of(spec);
+    let cc = sizing.cost_center.as_str();
+    let wanted = sizing.items();
     let mut lines = Vec::with_capacity(wanted.len());
     for (item, quantity) in wanted {
         lines.push(price(card, cc, item, quantity)?);
     }
+    let cc = cc.to_string();
     let overflow = |what: &str| CostError::Overflow {
         card: card.version.clone(),
         what: what.to_string(),
@@ -193,7 +176,7 @@ pub fn estimate(spec: &ValidSpec, book: &RateBook, date: NaiveDate) -> Result<Es
     Ok(Estimate {
         card_version: card.version.clone(),
         currency: card.currency.clone(),
-        cost_center: cc.to_string(),
+        cost_center: cc,
         lines,
         subtotal,
         margin: card.margin,
@@ -202,7 +185,7 @@ pub fn estimate(spec: &ValidSpec, book: &RateBook, date: NaiveDate) -> Result<Es
     })
 }
 
-fn lookup<'a>(rates: &'a Rates, item: &CostItem) -> Option<&'a Rate> {
+pub(super) fn lookup<'a>(rates: &'a Rates, item: &CostItem) -> Option<&'a Rate> {
     match item {
         CostItem::Vcpu => rates.vcpu.as_ref(),
         CostItem::RamGib => rates.ram_gib.as_ref(),
@@ -530,6 +513,7 @@ cdrom = { amount = "0", per = "month" }
                     image: r,
                 },
                 cost_centers: Default::default(),
+                powered_off: None,
             }
         }
 

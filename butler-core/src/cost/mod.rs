@@ -15,10 +15,12 @@
 
 mod card;
 mod estimate;
+mod sizing;
 
 pub use card::{Period, Rate, RateBook, RateCard, Rates, UnpricedPolicy};
 pub use card::{MAX_MARGIN, MAX_RATE};
 pub use estimate::{estimate, CostItem, Estimate, EstimateDiff, LineDelta, LineItem, RateSource};
+pub use sizing::Sizing;
 
 /// Why no estimate could be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -92,30 +92,36 @@ impl Backends {
     /// Powers the VM off (a guest shutdown first, a hard power-off once
     /// `shutdown_wait` has passed: its disks are about to be deleted, so
     /// nothing is lost that the owner kept) and records it retiring with
-    /// the step's success. The record is read after the platform's work,
-    /// so a change made meanwhile rarely sends the step round again.
+    /// the step's success, powered off where it is (showback prices its
+    /// last days so). The record is read after the platform's work, so a
+    /// change made meanwhile rarely sends the step round again.
     async fn power_off(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
-        let done = self.powered_off(cx).await?;
+        let (done, power) = self.powered_off(cx).await?;
         let retiring = self
-            .lifecycle(cx, Lifecycle::Retiring, None, "retiring")
+            .lifecycle(cx, Lifecycle::Retiring, power, "retiring")
             .await?;
         Ok(done.recording(retiring))
     }
 
-    async fn powered_off(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
+    /// The step's outcome, and the power it leaves the VM in where known.
+    async fn powered_off(
+        &self,
+        cx: &StepCtx<'_>,
+    ) -> Result<(StepOutcome, Option<PowerState>), StepFault> {
         let t = target(cx)?;
         let Some(vm) = self.target_vm(t).await? else {
-            return Ok(StepOutcome::done("already gone from the platform"));
+            return Ok((StepOutcome::done("already gone from the platform"), None));
         };
+        let off = Some(PowerState::Off);
         if vm.power == PowerState::Off {
-            return Ok(StepOutcome::done("already off"));
+            return Ok((StepOutcome::done("already off"), off));
         }
         if !self.cluster.capabilities().has(Capability::Power) {
-            return Ok(StepOutcome::done(
-                "skipped: the platform cannot power VMs (the delete powers it off)",
-            ));
+            let skipped = "skipped: the platform cannot power VMs (the delete powers it off)";
+            return Ok((StepOutcome::done(skipped), None));
         }
-        self.shut_down(t, cx).await.map(StepOutcome::done)
+        let how = self.shut_down(t, cx).await?;
+        Ok((StepOutcome::done(how), off))
     }
 
     /// Powers the target off: a guest shutdown first, a hard power-off

@@ -93,7 +93,11 @@ impl Backends {
             .await
             .map_err(|e| store_fault("read the VM", e))?;
         let mut record = stored.next(crate::auth::ENGINE_NAME, self.clock.now(), what);
-        Ok(edit(&mut record).then_some(RecordWrite {
+        if !edit(&mut record) {
+            return Ok(None);
+        }
+        record.note_life(&stored);
+        Ok(Some(RecordWrite {
             record,
             before: stored,
         }))

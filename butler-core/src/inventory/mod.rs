@@ -6,12 +6,14 @@
 //! and authorises.
 
 mod lease;
+mod life;
 mod notice;
 mod notices;
 mod record;
 mod service;
 
 pub use lease::{LeaseConfig, LeaseSweep, LeaseWatch};
+pub use life::{LifeMark, LifeState};
 pub use notice::{VmNotice, VmNoticeKind};
 pub use notices::{NoticePass, VmNotices};
 pub use record::{

@@ -217,6 +217,11 @@ pub struct VmRecord {
     /// other is taken, so two changes never race on one VM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_change: Option<RequestId>,
+    /// The changes of its billable state since it was made (power, size,
+    /// retirement), oldest first; empty while it stands as made
+    /// ([`VmRecord::life_marks`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub life: Vec<super::LifeMark>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -281,6 +286,7 @@ impl VmRecord {
             restore: None,
             restores: 0,
             open_change: None,
+            life: Vec::new(),
         }
     }
 
@@ -328,6 +334,16 @@ impl VmRecord {
             restore: None,
             restores: 0,
             open_change: None,
+            life: (vm.power == PowerState::Off)
+                .then_some(super::LifeMark {
+                    at,
+                    state: super::LifeState {
+                        off: true,
+                        ..super::LifeState::START
+                    },
+                })
+                .into_iter()
+                .collect(),
         }
     }
 

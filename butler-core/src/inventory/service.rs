@@ -683,6 +683,7 @@ async fn update_with(
         if !edit(&mut next) {
             return Ok(None);
         }
+        next.note_life(&rec);
         match store.update_vm(&next, rec.version).await {
             Ok(()) => return Ok(Some(next)),
             Err(StoreError::Conflict { .. }) if tries < UPDATE_TRIES => continue,

@@ -18,6 +18,7 @@ mod export;
 mod notifications;
 mod quota;
 mod rules;
+mod showback;
 
 /// Requests: create, edit, submit, cancel, review, reject, approve, retry,
 /// read and list, each as a given [`Actor`].

@@ -53,6 +53,7 @@ fn record(id: VmId, name: &str, owner: &str, cluster: &str) -> VmRecord {
         restore: None,
         restores: 0,
         open_change: None,
+        life: Vec::new(),
     }
 }
 
