@@ -185,7 +185,7 @@ pub fn estimate(spec: &ValidSpec, book: &RateBook, date: NaiveDate) -> Result<Es
     })
 }
 
-pub(super) fn lookup<'a>(rates: &'a Rates, item: &CostItem) -> Option<&'a Rate> {
+fn lookup<'a>(rates: &'a Rates, item: &CostItem) -> Option<&'a Rate> {
     match item {
         CostItem::Vcpu => rates.vcpu.as_ref(),
         CostItem::RamGib => rates.ram_gib.as_ref(),

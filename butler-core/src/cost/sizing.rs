@@ -1,8 +1,8 @@
 //! What a price depends on, apart from the card: the quantities of each
 //! priced resource and the cost center whose rates apply.
 
-use super::card::{RateCard, UnpricedPolicy};
-use super::estimate::{lookup, CostItem};
+use super::card::{Rate, RateCard, Rates, UnpricedPolicy};
+use super::estimate::CostItem;
 use super::CostError;
 use crate::vm_spec::ValidSpec;
 use rust_decimal::Decimal;
@@ -83,6 +83,8 @@ impl Sizing {
 
     /// The 30-day month's total on `card`, margin included, powered on or
     /// off ([`RateCard::powered_off`]): the estimate's total when on.
+    /// Prices the items [`items`](Self::items) lists without building the
+    /// list (showback prices a million of these).
     pub fn monthly(&self, card: &RateCard, powered_on: bool) -> Result<Decimal, CostError> {
         let overflow = |what: String| CostError::Overflow {
             card: card.version.clone(),
@@ -95,21 +97,24 @@ impl Sizing {
             card.powered_off.as_ref()
         };
         let mut subtotal = Decimal::ZERO;
-        for (item, quantity) in self.items() {
-            let rate = off
-                .and_then(|r| lookup(r, &item))
-                .or_else(|| own.and_then(|r| lookup(r, &item)))
-                .or_else(|| lookup(&card.default, &item));
-            let amount = match rate {
-                Some(rate) => rate
+        let mut add = |rate: &dyn Fn(&Rates) -> Option<&Rate>,
+                       quantity: Decimal,
+                       item: &dyn Fn() -> CostItem|
+         -> Result<(), CostError> {
+            let found = off
+                .and_then(rate)
+                .or_else(|| own.and_then(rate))
+                .or_else(|| rate(&card.default));
+            let amount = match found {
+                Some(r) => r
                     .monthly()
                     .and_then(|m| m.checked_mul(quantity))
-                    .ok_or_else(|| overflow(format!("{item} line")))?,
+                    .ok_or_else(|| overflow(format!("{} line", item())))?,
                 None if card.unpriced == UnpricedPolicy::Zero => Decimal::ZERO,
                 None => {
                     return Err(CostError::MissingRate {
                         card: card.version.clone(),
-                        item,
+                        item: item(),
                         cost_center: self.cost_center.clone(),
                     })
                 }
@@ -117,6 +122,26 @@ impl Sizing {
             subtotal = subtotal
                 .checked_add(amount)
                 .ok_or_else(|| overflow("subtotal".into()))?;
+            Ok(())
+        };
+        let storage = Decimal::from(self.storage_gib);
+        add(&|r| r.vcpu.as_ref(), self.vcpus.into(), &|| CostItem::Vcpu)?;
+        add(&|r| r.ram_gib.as_ref(), self.ram_gib.into(), &|| CostItem::RamGib)?;
+        if let Some(t) = &self.disk_type {
+            add(&|r| r.disk_gib.get(t), storage, &|| CostItem::DiskGib(t.clone()))?;
+            if self.backup_local {
+                add(&|r| r.backup_local_gib.as_ref(), storage, &|| CostItem::BackupLocalGib)?;
+            }
+            if self.backup_remote {
+                add(&|r| r.backup_remote_gib.as_ref(), storage, &|| CostItem::BackupRemoteGib)?;
+            }
+        }
+        if self.cdrom {
+            add(&|r| r.cdrom.as_ref(), Decimal::ONE, &|| CostItem::Cdrom)?;
+        }
+        add(&|r| r.nic.as_ref(), self.nics.into(), &|| CostItem::Nic)?;
+        if self.image {
+            add(&|r| r.image.as_ref(), Decimal::ONE, &|| CostItem::Image)?;
         }
         let margin = match card.margin {
             Some(m) => subtotal
