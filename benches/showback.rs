@@ -62,6 +62,7 @@ fn lives(n: u64, start: NaiveDate, days: u64) -> Vec<VmLife> {
             VmLife {
                 vm: VmId(i),
                 name: format!("vm{i}-r{i}"),
+                owner: "ana".into(),
                 cost_center: cc.clone(),
                 division: format!("D{}", i % 5),
                 unit: format!("U{}", i % 20),
@@ -81,8 +82,18 @@ fn showback(c: &mut Criterion) {
     let mut g = c.benchmark_group("showback");
     g.sample_size(10);
     for (name, lives, from, to) in [
-        ("vm_months/1000000x1", lives(1_000_000, day(3), 30), month("2026-03"), month("2026-03")),
-        ("vm_months/83334x12", lives(83_334, day(1), 360), month("2026-01"), month("2026-12")),
+        (
+            "vm_months/1000000x1",
+            lives(1_000_000, day(3), 30),
+            month("2026-03"),
+            month("2026-03"),
+        ),
+        (
+            "vm_months/83334x12",
+            lives(83_334, day(1), 360),
+            month("2026-01"),
+            month("2026-12"),
+        ),
     ] {
         g.bench_function(name, |b| {
             b.iter(|| compute(black_box(&lives), &book, from, to).map(|r| r.actual))

@@ -48,6 +48,7 @@ mod group_commit;
 mod outbox;
 mod quota;
 mod schema;
+mod showback;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -60,4 +60,6 @@ const VERSIONS: &[Version] = &[
     &[Change::Table(t::RULE_BOOKS)],
     // 10: quota holds and the usage they add up to.
     &[Change::Table(t::QUOTA_HOLDS), Change::Table(t::QUOTA_USAGE)],
+    // 11: showback's closed months and their lines.
+    &[Change::Group(t::SHOWBACK)],
 ];

@@ -14,7 +14,7 @@ use tokio_postgres::types::ToSql;
 const D: Dialect = Dialect::Postgres;
 
 /// The statement's values as the driver binds them.
-fn bound(s: &Statement) -> Vec<Box<dyn ToSql + Sync + Send>> {
+pub(crate) fn bound(s: &Statement) -> Vec<Box<dyn ToSql + Sync + Send>> {
     s.params
         .iter()
         .map(|p| -> Box<dyn ToSql + Sync + Send> {
@@ -28,13 +28,13 @@ fn bound(s: &Statement) -> Vec<Box<dyn ToSql + Sync + Send>> {
         .collect()
 }
 
-fn refs(b: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+pub(crate) fn refs(b: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
     b.iter()
         .map(|p| p.as_ref() as &(dyn ToSql + Sync))
         .collect()
 }
 
-async fn execute(c: &impl Cached, s: &Statement) -> Result<u64, tokio_postgres::Error> {
+pub(crate) async fn execute(c: &impl Cached, s: &Statement) -> Result<u64, tokio_postgres::Error> {
     let b = bound(s);
     c.execute_c(&s.sql, &refs(&b)).await
 }

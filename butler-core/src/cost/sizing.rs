@@ -126,14 +126,22 @@ impl Sizing {
         };
         let storage = Decimal::from(self.storage_gib);
         add(&|r| r.vcpu.as_ref(), self.vcpus.into(), &|| CostItem::Vcpu)?;
-        add(&|r| r.ram_gib.as_ref(), self.ram_gib.into(), &|| CostItem::RamGib)?;
+        add(&|r| r.ram_gib.as_ref(), self.ram_gib.into(), &|| {
+            CostItem::RamGib
+        })?;
         if let Some(t) = &self.disk_type {
-            add(&|r| r.disk_gib.get(t), storage, &|| CostItem::DiskGib(t.clone()))?;
+            add(&|r| r.disk_gib.get(t), storage, &|| {
+                CostItem::DiskGib(t.clone())
+            })?;
             if self.backup_local {
-                add(&|r| r.backup_local_gib.as_ref(), storage, &|| CostItem::BackupLocalGib)?;
+                add(&|r| r.backup_local_gib.as_ref(), storage, &|| {
+                    CostItem::BackupLocalGib
+                })?;
             }
             if self.backup_remote {
-                add(&|r| r.backup_remote_gib.as_ref(), storage, &|| CostItem::BackupRemoteGib)?;
+                add(&|r| r.backup_remote_gib.as_ref(), storage, &|| {
+                    CostItem::BackupRemoteGib
+                })?;
             }
         }
         if self.cdrom {

@@ -5,33 +5,52 @@ use super::{
     MAX_MONTHS, SCALE,
 };
 use crate::cost::{RateBook, RateCard, Sizing};
+use ahash::AHashMap as HashMap;
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
-use ahash::AHashMap as HashMap;
 use std::sync::Arc;
 
 /// Prices every life in `lives` over the months `from` to `to` on `book`
-/// (the module's rule). A VM the book cannot price (a card without a rate
-/// it needs, no card in force) is listed in [`Showback::unpriced`] and
-/// left out of every sum.
+/// (the module's rule), and sums. A VM the book cannot price (a card
+/// without a rate it needs, no card in force) is listed in
+/// [`Showback::unpriced`] and left out of every sum.
 pub fn compute(
     lives: &[VmLife],
     book: &RateBook,
     from: Month,
     to: Month,
 ) -> Result<Showback, ShowbackError> {
+    let p = price(lives, book, from, to)?;
+    summed(from, to, p.currency, p.vms, p.unpriced)
+}
+
+/// Every VM's lines, before the sums.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Priced {
+    /// The currency of the cards in force.
+    pub currency: Option<String>,
+    /// Each VM that existed in the period, in the order of `lives`.
+    pub vms: Vec<VmShowback>,
+    /// VMs that could not be priced.
+    pub unpriced: Vec<Unpriced>,
+}
+
+/// The lines of every life in `lives` from `from` to `to` ([`compute`]
+/// without the sums).
+pub fn price(
+    lives: &[VmLife],
+    book: &RateBook,
+    from: Month,
+    to: Month,
+) -> Result<Priced, ShowbackError> {
     let months = months(from, to)?;
     let cards = book.cards();
     let currency = currency(cards, from, to)?;
-    let mut sums = Sums::default();
     let mut vms = Vec::new();
     let mut unpriced = Vec::new();
     for life in lives {
         match price_life(life, cards, &months) {
-            Ok(Some(priced)) => {
-                sums.add(life, &priced)?;
-                vms.push(priced);
-            }
+            Ok(Some(priced)) => vms.push(priced),
             Ok(None) => {}
             Err(reason) => unpriced.push(Unpriced {
                 vm: life.vm,
@@ -40,8 +59,42 @@ pub fn compute(
             }),
         }
     }
+    Ok(Priced {
+        currency,
+        vms,
+        unpriced,
+    })
+}
+
+/// The report of VM lines `vms` (each VM once, its months in order):
+/// sorted by VM, with every subtotal an exact sum of the lines.
+pub fn summed(
+    from: Month,
+    to: Month,
+    currency: Option<String>,
+    mut vms: Vec<VmShowback>,
+    mut unpriced: Vec<Unpriced>,
+) -> Result<Showback, ShowbackError> {
     vms.sort_by_key(|v| v.vm);
-    sums.into_report(from, to, currency, vms, unpriced)
+    unpriced.sort_by_key(|u| u.vm);
+    let mut sums = Sums::default();
+    for v in &vms {
+        sums.add(v)?;
+    }
+    let sums = sums.into_sums()?;
+    Ok(Showback {
+        from,
+        to,
+        currency,
+        vms,
+        by_month: sums.0,
+        by_cost_center: sums.1,
+        by_division: sums.2,
+        by_unit: sums.3,
+        actual: sums.4,
+        estimate: sums.5,
+        unpriced,
+    })
 }
 
 fn months(from: Month, to: Month) -> Result<Vec<Month>, ShowbackError> {
@@ -280,6 +333,7 @@ fn price_life(
     Ok(Some(VmShowback {
         vm: life.vm,
         name: life.name.clone(),
+        owner: life.owner.clone(),
         cost_center: life.cost_center.clone(),
         division: life.division.clone(),
         unit: life.unit.clone(),
@@ -316,7 +370,7 @@ impl Sum {
     }
 }
 
-/// The running subtotals, keyed by month and the lives' own texts.
+/// The running subtotals, keyed by month and the lines' own texts.
 #[derive(Default)]
 struct Sums<'a> {
     month: HashMap<Month, Sum>,
@@ -337,28 +391,31 @@ fn total(
         })
 }
 
+/// Per month, cost center, division and unit, and the two totals.
+type Families = (
+    Vec<Subtotal>,
+    Vec<Subtotal>,
+    Vec<Subtotal>,
+    Vec<Subtotal>,
+    Decimal,
+    Decimal,
+);
+
 impl<'a> Sums<'a> {
-    fn add(&mut self, life: &'a VmLife, priced: &VmShowback) -> Result<(), ShowbackError> {
-        for m in &priced.months {
+    fn add(&mut self, v: &'a VmShowback) -> Result<(), ShowbackError> {
+        for m in &v.months {
             self.month.entry(m.month).or_default().add(m)?;
-            let cc = (m.month, life.cost_center.as_str());
+            let cc = (m.month, v.cost_center.as_str());
             self.cost_center.entry(cc).or_default().add(m)?;
-            let div = (m.month, life.division.as_str());
+            let div = (m.month, v.division.as_str());
             self.division.entry(div).or_default().add(m)?;
-            let unit = (m.month, life.division.as_str(), life.unit.as_str());
+            let unit = (m.month, v.division.as_str(), v.unit.as_str());
             self.unit.entry(unit).or_default().add(m)?;
         }
         Ok(())
     }
 
-    fn into_report(
-        self,
-        from: Month,
-        to: Month,
-        currency: Option<String>,
-        vms: Vec<VmShowback>,
-        unpriced: Vec<Unpriced>,
-    ) -> Result<Showback, ShowbackError> {
+    fn into_sums(self) -> Result<Families, ShowbackError> {
         fn line(month: Month, key: String, s: Sum) -> Subtotal {
             Subtotal {
                 month,
@@ -391,18 +448,15 @@ impl<'a> Sums<'a> {
                 .map(|((m, d, u), s)| line(m, format!("{d}/{u}"), s))
                 .collect(),
         );
-        Ok(Showback {
-            from,
-            to,
-            currency,
-            actual: total(&by_month, |s| s.actual)?,
-            estimate: total(&by_month, |s| s.estimate)?,
-            vms,
+        let actual = total(&by_month, |s| s.actual)?;
+        let estimate = total(&by_month, |s| s.estimate)?;
+        Ok((
             by_month,
-            by_cost_center: keyed(self.cost_center),
-            by_division: keyed(self.division),
+            keyed(self.cost_center),
+            keyed(self.division),
             by_unit,
-            unpriced,
-        })
+            actual,
+            estimate,
+        ))
     }
 }

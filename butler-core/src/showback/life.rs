@@ -36,6 +36,8 @@ pub struct VmLife {
     pub vm: VmId,
     /// Its name.
     pub name: String,
+    /// Its owner.
+    pub owner: String,
     /// Cost center billed.
     pub cost_center: String,
     /// Division.
@@ -94,6 +96,7 @@ pub fn life_of(
     Ok(VmLife {
         vm: record.id,
         name: record.name.clone(),
+        owner: record.owner.clone(),
         cost_center: record.cost_center.clone(),
         division: record.division.clone(),
         unit: record.unit.clone(),

@@ -30,7 +30,7 @@ mod month;
 #[cfg(test)]
 mod tests;
 
-pub use compute::compute;
+pub use compute::{compute, price, summed, Priced};
 pub use life::{life_of, Promise, Span, VmLife};
 pub use month::{BadMonth, Month};
 
@@ -82,6 +82,8 @@ pub struct VmShowback {
     pub vm: VmId,
     /// Its name on the platform.
     pub name: String,
+    /// Its owner.
+    pub owner: String,
     /// Cost center billed.
     pub cost_center: String,
     /// Division.
@@ -148,6 +150,28 @@ pub struct Showback {
     /// Sum of every VM-month's estimate.
     pub estimate: Decimal,
     /// VMs that could not be priced.
+    pub unpriced: Vec<Unpriced>,
+}
+
+/// A month an Admin closed: its figures as they were then, never priced
+/// again (its VM lines are kept beside it, [`crate::store::ShowbackStore`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedMonth {
+    /// The month.
+    pub month: Month,
+    /// Who closed it.
+    pub closed_by: String,
+    /// When.
+    pub closed_at: chrono::DateTime<chrono::Utc>,
+    /// The currency of its amounts.
+    pub currency: Option<String>,
+    /// VMs priced in it.
+    pub vms: u64,
+    /// Their actual cost.
+    pub actual: Decimal,
+    /// Their estimates.
+    pub estimate: Decimal,
+    /// VMs that could not be priced then.
     pub unpriced: Vec<Unpriced>,
 }
 

@@ -114,6 +114,7 @@ fn life() -> impl Strategy<Value = VmLife> {
             VmLife {
                 vm: crate::inventory::VmId(id),
                 name: format!("vm{id}"),
+                owner: "ana".into(),
                 cost_center: CCS[cc].into(),
                 division: DIVS[div].into(),
                 unit: if id % 2 == 0 { "IT" } else { "OPS" }.into(),
@@ -219,6 +220,7 @@ fn a_life_explained() {
     let life = VmLife {
         vm: crate::inventory::VmId(7),
         name: "web01-r7".into(),
+        owner: "ana".into(),
         cost_center: "CC-1001".into(),
         division: "CORP".into(),
         unit: "IT".into(),
@@ -315,6 +317,7 @@ fn a_vm_the_card_cannot_price_is_named_and_left_out() {
     let life = VmLife {
         vm: crate::inventory::VmId(1),
         name: "odd".into(),
+        owner: "ana".into(),
         cost_center: "CC-1001".into(),
         division: "CORP".into(),
         unit: "IT".into(),

@@ -46,6 +46,9 @@ struct Inner {
     holds: BTreeMap<crate::quota::Holder, crate::quota::Hold>,
     usage: BTreeMap<crate::quota::Scope, crate::quota::Share>,
     holds_counted: bool,
+    /// Closed showback months and their lines, by VM.
+    closed_months: BTreeMap<crate::showback::Month, crate::showback::ClosedMonth>,
+    closed_lines: BTreeMap<(crate::showback::Month, VmId), crate::showback::VmShowback>,
     /// Registered notifiers and who holds each one's delivery, until when.
     notifiers: BTreeMap<String, Option<(String, DateTime<Utc>)>>,
     /// Pending deliveries by (notifier, request, history entry).
@@ -702,6 +705,48 @@ impl super::RuleStore for MemoryStore {
             .last()
             .filter(|b| b.version > than)
             .cloned())
+    }
+}
+
+#[async_trait]
+impl super::ShowbackStore for MemoryStore {
+    async fn close_month(
+        &self,
+        month: &crate::showback::ClosedMonth,
+        lines: &[crate::showback::VmShowback],
+    ) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.closed_months.contains_key(&month.month) {
+            return Err(super::sql::showback::closed_already(month.month));
+        }
+        g.closed_months.insert(month.month, month.clone());
+        for l in lines {
+            g.closed_lines.insert((month.month, l.vm), l.clone());
+        }
+        Ok(())
+    }
+
+    async fn closed_months(&self) -> Result<Vec<crate::showback::ClosedMonth>, StoreError> {
+        Ok(self.lock().closed_months.values().cloned().collect())
+    }
+
+    async fn closed_lines(
+        &self,
+        month: crate::showback::Month,
+        owner: Option<&str>,
+        after: Option<VmId>,
+        limit: usize,
+    ) -> Result<Vec<crate::showback::VmShowback>, StoreError> {
+        use std::ops::Bound::{Excluded, Included};
+        let g = self.lock();
+        let from = after.map_or(Included((month, VmId(0))), |a| Excluded((month, a)));
+        Ok(g.closed_lines
+            .range((from, Included((month, VmId(u64::MAX)))))
+            .map(|(_, l)| l)
+            .filter(|l| owner.is_none_or(|o| l.owner == o))
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }
 

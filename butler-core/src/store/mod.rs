@@ -15,8 +15,8 @@ pub use outbox::{Delivery, DeliveryOutcome, DeliveryResult};
 /// import.
 pub mod prelude {
     pub use super::{
-        FlowStore, GroupStore, KeyStore, OutboxStore, ReportStore, RequestStore, Store, UserStore,
-        VmStore,
+        FlowStore, GroupStore, KeyStore, OutboxStore, QuotaStore, ReportStore, RequestStore,
+        RuleStore, ShowbackStore, Store, UserStore, VmStore,
     };
 }
 #[cfg(feature = "sqlite")]
@@ -697,6 +697,35 @@ pub trait OutboxStore: Send + Sync {
     async fn failed_deliveries(&self, limit: usize) -> Result<Vec<Delivery>, StoreError>;
 }
 
+/// Showback's closed months ([`crate::showback::ClosedMonth`]) and their
+/// VM lines: written once, in one write, and never changed.
+#[async_trait]
+pub trait ShowbackStore: Send + Sync {
+    /// Stores `month` closed with its VM `lines` (each holding that
+    /// month's line only) in one write. A month closed already is refused
+    /// with [`StoreError::Conflict`] and nothing is written: of two
+    /// closers, one wins.
+    async fn close_month(
+        &self,
+        month: &crate::showback::ClosedMonth,
+        lines: &[crate::showback::VmShowback],
+    ) -> Result<(), StoreError>;
+
+    /// Every closed month, oldest first.
+    async fn closed_months(&self) -> Result<Vec<crate::showback::ClosedMonth>, StoreError>;
+
+    /// Up to `limit` lines of closed `month` numbered above `after`, by
+    /// number (`owner`: only that owner's VMs); none for a month not
+    /// closed.
+    async fn closed_lines(
+        &self,
+        month: crate::showback::Month,
+        owner: Option<&str>,
+        after: Option<VmId>,
+        limit: usize,
+    ) -> Result<Vec<crate::showback::VmShowback>, StoreError>;
+}
+
 /// Durable storage: the sum of one port per aggregate ([`RequestStore`],
 /// [`FlowStore`], [`GroupStore`], [`ReportStore`], [`UserStore`],
 /// [`KeyStore`], [`OutboxStore`]); a host passes one `Arc<dyn Store>`, and
@@ -716,6 +745,7 @@ pub trait Store:
     + OutboxStore
     + RuleStore
     + QuotaStore
+    + ShowbackStore
 {
     /// Tells the store which clock its callers' time runs on. A store whose
     /// calls wait on something other than the caller's task (a thread of

@@ -10,8 +10,8 @@ use crate::migration::{
 use crate::request::{Request, RequestId, RequestState};
 use crate::store::{
     Delivery, DeliveryOutcome, FlowStore, GroupStore, KeyStore, OutboxStore, Page, QuotaStore,
-    ReportStore, RequestQuery, RequestStore, RuleStore, SecretKey, StepLogEntry, Store, StoreError,
-    UserStore, VmStore,
+    ReportStore, RequestQuery, RequestStore, RuleStore, SecretKey, ShowbackStore, StepLogEntry,
+    Store, StoreError, UserStore, VmStore,
 };
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -234,6 +234,12 @@ forward!(QuotaStore {
     fn held(&self, holder: crate::quota::Holder) -> Result<Option<crate::quota::Hold>, StoreError>;
     fn replace_holds(&self, holds: &[crate::quota::Hold], first: bool) -> Result<bool, StoreError>;
     fn holds_counted(&self) -> Result<bool, StoreError>;
+});
+
+forward!(ShowbackStore {
+    fn close_month(&self, month: &crate::showback::ClosedMonth, lines: &[crate::showback::VmShowback]) -> Result<(), StoreError>;
+    fn closed_months(&self) -> Result<Vec<crate::showback::ClosedMonth>, StoreError>;
+    fn closed_lines(&self, month: crate::showback::Month, owner: Option<&str>, after: Option<VmId>, limit: usize) -> Result<Vec<crate::showback::VmShowback>, StoreError>;
 });
 
 forward!(KeyStore {

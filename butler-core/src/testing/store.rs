@@ -50,6 +50,135 @@ pub async fn run_all(store: &dyn Store) {
     outbox(store).await;
     rule_books(store).await;
     quota_holds(store).await;
+    showback(store).await;
+}
+
+/// The [`ShowbackStore`](crate::store::ShowbackStore) port: a month and
+/// its lines written together, read back by page and by owner; a month
+/// closed twice refused with nothing written; lines past one insert's
+/// batch all kept.
+pub async fn showback(store: &dyn Store) {
+    use crate::inventory::VmId;
+    use crate::showback::{ClosedMonth, Month, VmMonth, VmShowback};
+    use rust_decimal::Decimal;
+    let month = |s: &str| s.parse::<Month>().unwrap();
+    let line = |vm: u64, owner: &str, m: Month| VmShowback {
+        vm: VmId(vm),
+        name: format!("vm{vm}"),
+        owner: owner.into(),
+        cost_center: "CC-1001".into(),
+        division: "CORP".into(),
+        unit: "IT".into(),
+        request: Some(RequestId(vm)),
+        storage_unpriced: false,
+        months: vec![VmMonth {
+            month: m,
+            days: 31,
+            days_off: 0,
+            actual: Decimal::new(i64::try_from(vm).unwrap() * 101, 4),
+            estimate: None,
+            causes: None,
+        }],
+    };
+    let closed = |m: Month, vms: u64| ClosedMonth {
+        month: m,
+        closed_by: "ada".into(),
+        closed_at: Utc.with_ymd_and_hms(2026, 4, 2, 9, 0, 0).unwrap(),
+        currency: Some("UF".into()),
+        vms,
+        actual: Decimal::new(42, 0),
+        estimate: Decimal::ZERO,
+        unpriced: Vec::new(),
+    };
+    let march = month("2026-03");
+    let before = store.closed_months().await.unwrap();
+    assert!(before.iter().all(|c| c.month != march));
+    let lines = vec![
+        line(1, "ana", march),
+        line(5, "bea", march),
+        line(9, "ana", march),
+    ];
+    store.close_month(&closed(march, 3), &lines).await.unwrap();
+    let months = store.closed_months().await.unwrap();
+    assert_eq!(
+        months.iter().find(|c| c.month == march),
+        Some(&closed(march, 3))
+    );
+    let ids = |ls: Vec<VmShowback>| ls.iter().map(|l| l.vm.0).collect::<Vec<_>>();
+    assert_eq!(
+        store.closed_lines(march, None, None, 10).await.unwrap(),
+        lines
+    );
+    let page = store
+        .closed_lines(march, None, Some(VmId(1)), 1)
+        .await
+        .unwrap();
+    assert_eq!(ids(page), [5]);
+    assert_eq!(
+        ids(store
+            .closed_lines(march, Some("ana"), None, 10)
+            .await
+            .unwrap()),
+        [1, 9]
+    );
+    assert_eq!(
+        ids(store
+            .closed_lines(march, Some("ana"), Some(VmId(1)), 10)
+            .await
+            .unwrap()),
+        [9]
+    );
+    assert!(store
+        .closed_lines(month("2026-02"), None, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Closed again (another closer): refused, nothing of it written.
+    let again = vec![line(1, "ana", march), line(2, "ana", march)];
+    let e = store
+        .close_month(&closed(march, 2), &again)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict { .. }), "{e}");
+    assert_eq!(
+        store.closed_lines(march, None, None, 10).await.unwrap(),
+        lines
+    );
+    let months = store.closed_months().await.unwrap();
+    assert_eq!(
+        months.iter().find(|c| c.month == march),
+        Some(&closed(march, 3))
+    );
+
+    // More lines than one insert carries.
+    let april = month("2026-04");
+    let many: Vec<VmShowback> = (1..=1_201).map(|v| line(v, "carl", april)).collect();
+    store
+        .close_month(&closed(april, 1_201), &many)
+        .await
+        .unwrap();
+    let mut read = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.closed_lines(april, None, after, 400).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.vm);
+        read.extend(page);
+    }
+    assert_eq!(read, many);
+    let months: Vec<Month> = store
+        .closed_months()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.month)
+        .collect();
+    let (m3, m4) = (
+        months.iter().position(|m| *m == march),
+        months.iter().position(|m| *m == april),
+    );
+    assert!(m3.unwrap() < m4.unwrap(), "oldest first: {months:?}");
 }
 
 /// The [`QuotaStore`](crate::store::QuotaStore) port: holds set and

@@ -7,6 +7,7 @@
 pub mod codec;
 pub mod ddl;
 pub mod quota;
+pub mod showback;
 pub mod tables;
 pub mod vms;
 

@@ -229,6 +229,35 @@ pub const QUOTA_USAGE: Table = Table {
     clustered: true,
 };
 
+/// Showback's closed months, each a JSON `ClosedMonth` (`month` is
+/// `YYYY-MM`).
+pub const SHOWBACK_MONTHS: Table = Table {
+    name: "showback_months",
+    columns: &[text("month"), text("body")],
+    primary_key: &["month"],
+    clustered: true,
+};
+
+/// A closed month's VM lines, each a JSON `VmShowback` of that month,
+/// written with the month and never changed.
+pub const SHOWBACK_LINES: Table = Table {
+    name: "showback_lines",
+    columns: &[text("month"), int("vm"), text("owner"), text("body")],
+    primary_key: &["month", "vm"],
+    clustered: true,
+};
+
+/// Closed months and their lines, an owner's lines found by index.
+pub const SHOWBACK: &[Change] = &[
+    Change::Table(SHOWBACK_MONTHS),
+    Change::Table(SHOWBACK_LINES),
+    Change::Index(Index::on(
+        "showback_lines_owner",
+        "showback_lines",
+        &["month", "owner", "vm"],
+    )),
+];
+
 /// Notifiers registered with the outbox, and who holds each.
 pub const NOTIFIERS: Table = Table {
     name: "notifiers",

@@ -26,6 +26,7 @@ mod outbox;
 mod quota;
 mod rows;
 mod schema;
+mod showback;
 mod vms;
 mod writer;
 

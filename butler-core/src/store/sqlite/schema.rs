@@ -69,4 +69,6 @@ const VERSIONS: &[Version] = &[
     &[Change::Table(t::RULE_BOOKS)],
     // 14: quota holds and the usage they add up to.
     &[Change::Table(t::QUOTA_HOLDS), Change::Table(t::QUOTA_USAGE)],
+    // 15: showback's closed months and their lines.
+    &[Change::Group(t::SHOWBACK)],
 ];
