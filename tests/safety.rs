@@ -64,6 +64,10 @@ fn spec_allows_operation(role: Role, op: Operation) -> bool {
         // asking to change or retire a VM one does not own, are an Admin's.
         O::PowerVms | O::ReconcileVms => &[Role::Operator, Role::Admin],
         O::AdoptVms | O::ChangeVms => &[Role::Admin],
+        // SPEC §14: an Admin closes a month; those who see every request
+        // see every VM's closed figures.
+        O::ReadClosedMonths => &[Role::Approver, Role::Viewer, Role::Admin],
+        O::CloseMonths => &[Role::Admin],
         // SPEC §13: rules are versioned and audited; an Admin's.
         O::ReadUsers
         | O::ManageUsers

@@ -100,6 +100,7 @@ async fn a_life(store: Arc<dyn Store>) {
         .showback(&viewer, month("2026-01"), month("2026-03"))
         .await
         .unwrap();
+    let everything = r.clone();
     assert_eq!(r.vms.len(), 1, "{r:?}");
     let vm = &r.vms[0];
     assert_eq!((vm.vm, vm.request), (rec.id, Some(made.id)));
@@ -167,6 +168,72 @@ async fn a_life(store: Arc<dyn Store>) {
             .unwrap();
         assert!(r.vms.is_empty(), "{from}..{to}: {r:?}");
     }
+    closing(&w, &everything).await;
+}
+
+/// January closed by an Admin, then the rate card changed: January reads
+/// as it was closed, February (open) as priced now.
+async fn closing(w: &World, before: &butler::showback::Showback) {
+    let viewer = Actor::trusted("val", [Role::Viewer]).unwrap();
+    let (jan, feb) = (month("2026-01"), month("2026-02"));
+    let e = w.svc.close_month(&ana(), jan).await.unwrap_err();
+    assert!(matches!(e, ButlerError::Denied(_)), "{e}");
+    let e = w.svc.close_month(&ada(), feb).await.unwrap_err();
+    assert!(
+        e.to_string().contains("it can be closed from 2026-03-01"),
+        "{e}"
+    );
+    let closed = w.svc.close_month(&ada(), jan).await.unwrap();
+    assert_eq!((closed.vms, closed.actual), (1, before.by_month[0].actual));
+    assert_eq!(closed.closed_by, "ada");
+    let e = w.svc.close_month(&ada(), jan).await.unwrap_err();
+    assert!(matches!(e, ButlerError::Conflict(_)), "{e}");
+
+    // Every rate doubled, on every card, from before January.
+    let mut cards = book().cards().to_vec();
+    for c in &mut cards {
+        c.margin = Some(Decimal::ONE);
+    }
+    w.svc
+        .set_rate_book(&ada(), RateBook::new(cards).unwrap())
+        .unwrap();
+    let after = w.svc.showback(&viewer, jan, feb).await.unwrap();
+    assert_eq!(
+        after.vms[0].months[0], before.vms[0].months[0],
+        "January is closed"
+    );
+    assert!(after.vms[0].months[1].actual > before.vms[0].months[1].actual);
+    assert_eq!(after.by_month[0], before.by_month[0]);
+    let only_jan = w.svc.showback(&viewer, jan, jan).await.unwrap();
+    assert_eq!(only_jan.actual, before.by_month[0].actual);
+    assert_eq!(only_jan.currency.as_deref(), Some("UF"));
+
+    // Closed months: those who see every request; a page of January.
+    let months = w.svc.closed_months(&viewer).await.unwrap();
+    assert_eq!(months, vec![closed.clone()]);
+    let e = w.svc.closed_months(&ana()).await.unwrap_err();
+    assert!(matches!(e, ButlerError::Denied(_)), "{e}");
+    let page = w.svc.showback_page(&viewer, jan, None, 10).await.unwrap();
+    assert_eq!(page.closed.as_ref(), Some(&closed));
+    assert_eq!((page.lines.len(), page.next), (1, None));
+    assert_eq!(page.lines[0].months, before.vms[0].months[..1]);
+    let hers = w.svc.showback_page(&ana(), jan, None, 10).await.unwrap();
+    assert_eq!(hers.lines, page.lines);
+    assert!(
+        hers.closed.as_ref().unwrap().actual.is_zero(),
+        "no totals over every VM"
+    );
+    let carl = Actor::trusted("carl", [Role::Requester]).unwrap();
+    assert!(w
+        .svc
+        .showback_page(&carl, jan, None, 10)
+        .await
+        .unwrap()
+        .lines
+        .is_empty());
+    let open = w.svc.showback_page(&viewer, feb, None, 10).await.unwrap();
+    assert!(open.closed.is_none());
+    assert_eq!(open.lines[0].months, after.vms[0].months[1..]);
 }
 
 #[tokio::test]

@@ -150,11 +150,16 @@ pub enum Operation {
     /// Ask to change or retire any VM of the inventory (owners may ask for
     /// their own).
     ChangeVms,
+    /// Read the closed showback months with their totals over every VM
+    /// (anyone may read the showback of the VMs they see).
+    ReadClosedMonths,
+    /// Close a showback month: its figures never change after.
+    CloseMonths,
 }
 
 impl Operation {
     /// Every operation outside the request workflow.
-    pub const OTHERS: [Operation; 15] = [
+    pub const OTHERS: [Operation; 17] = [
         Operation::ReadGroups,
         Operation::EditGroups,
         Operation::RefreshFacts,
@@ -170,6 +175,8 @@ impl Operation {
         Operation::AdoptVms,
         Operation::ReconcileVms,
         Operation::ChangeVms,
+        Operation::ReadClosedMonths,
+        Operation::CloseMonths,
     ];
 
     /// The roles any of which allow this operation (requests: see [`REQUEST_RULES`]).
@@ -181,6 +188,8 @@ impl Operation {
             O::EditGroups | O::ValidateGroups | O::Migrate => &[Role::Operator],
             O::RefreshFacts | O::PowerVms | O::ReconcileVms => &[Role::Operator, Role::Admin],
             O::AdoptVms | O::ChangeVms => &[Role::Admin],
+            O::ReadClosedMonths => &[Role::Approver, Role::Viewer, Role::Admin],
+            O::CloseMonths => &[Role::Admin],
             O::ReadUsers
             | O::ManageUsers
             | O::EditCatalog
@@ -211,6 +220,8 @@ impl fmt::Display for Operation {
             O::AdoptVms => "adopt VMs",
             O::ReconcileVms => "reconcile the inventory",
             O::ChangeVms => "change or retire VMs",
+            O::ReadClosedMonths => "read closed showback months",
+            O::CloseMonths => "close showback months",
         })
     }
 }

@@ -20,6 +20,8 @@ mod quota;
 mod rules;
 mod showback;
 
+pub use showback::ShowbackPage;
+
 /// Requests: create, edit, submit, cancel, review, reject, approve, retry,
 /// read and list, each as a given [`Actor`].
 ///

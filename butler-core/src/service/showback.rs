@@ -53,10 +53,30 @@ fn found_sizing(r: &VmRecord) -> Sizing {
     }
 }
 
+/// One page of a month's VM lines ([`RequestService::showback_page`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShowbackPage {
+    /// The month.
+    pub month: Month,
+    /// When and by whom it was closed (`None`: open, priced now).
+    pub closed: Option<crate::showback::ClosedMonth>,
+    /// The currency of the amounts.
+    pub currency: Option<String>,
+    /// The lines, by VM number.
+    pub lines: Vec<crate::showback::VmShowback>,
+    /// The number to pass as `after` for the next page (`None`: the last).
+    pub next: Option<crate::inventory::VmId>,
+}
+
+/// Months whose figures are kept: closed, never priced again.
+type Closed = std::collections::BTreeMap<Month, crate::showback::ClosedMonth>;
+
 impl RequestService {
     /// What every VM `actor` may see cost from `from` to `to` (months,
     /// both included), beside its request's estimate: Approvers, Viewers
-    /// and Admins see every VM, anyone else their own.
+    /// and Admins see every VM, anyone else their own. Closed months
+    /// ([`close_month`](Self::close_month)) are read as they were
+    /// closed; the others are priced now, on the rate book in force.
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -79,13 +99,230 @@ impl RequestService {
         let book = self.rate_book();
         // The period is checked before anything is read.
         showback::compute(&[], &book, from, to)?;
+        let closed: Closed = self
+            .store
+            .closed_months()
+            .await?
+            .into_iter()
+            .filter(|c| c.month >= from && c.month <= to)
+            .map(|c| (c.month, c))
+            .collect();
+        let owner = self.showback_owner(actor);
+        let mut months = Vec::new();
+        let mut m = Some(from);
+        while let Some(month) = m.filter(|m| *m <= to) {
+            months.push(month);
+            m = month.next();
+        }
+        let all_closed = months.iter().all(|m| closed.contains_key(m));
+        let mut priced = if all_closed {
+            showback::Priced {
+                currency: None,
+                vms: Vec::new(),
+                unpriced: Vec::new(),
+            }
+        } else {
+            self.priced_now(owner.as_deref(), &book, from, to).await?
+        };
+        // Closed months replace what was priced now.
+        for v in &mut priced.vms {
+            v.months.retain(|m| !closed.contains_key(&m.month));
+        }
+        priced.vms.retain(|v| !v.months.is_empty());
+        let mut by_vm: std::collections::BTreeMap<_, _> =
+            priced.vms.into_iter().map(|v| (v.vm, v)).collect();
+        let mut currency = priced.currency.filter(|_| !all_closed);
+        for (month, c) in &closed {
+            match (&currency, &c.currency) {
+                (Some(a), Some(b)) if a != b => {
+                    return Err(showback::ShowbackError::MixedCurrencies {
+                        from,
+                        to,
+                        first: a.clone(),
+                        second: b.clone(),
+                    }
+                    .into())
+                }
+                (None, Some(b)) => currency = Some(b.clone()),
+                _ => {}
+            }
+            for line in self.all_closed_lines(*month, owner.as_deref()).await? {
+                match by_vm.entry(line.vm) {
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(line);
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut e) => {
+                        let v = e.get_mut();
+                        v.months.extend(line.months);
+                        v.months.sort_by_key(|m| m.month);
+                    }
+                }
+            }
+            let visible = owner.is_none();
+            priced
+                .unpriced
+                .extend(c.unpriced.iter().filter(|_| visible).cloned());
+        }
+        priced.unpriced.sort_by_key(|u| u.vm);
+        priced.unpriced.dedup_by_key(|u| u.vm);
+        let mut report = showback::summed(
+            from,
+            to,
+            currency,
+            by_vm.into_values().collect(),
+            priced.unpriced,
+        )?;
+        if report.currency.is_none() {
+            report.currency = showback::compute(&[], &book, from, to)?.currency;
+        }
+        Ok(report)
+    }
+
+    /// Closes `month` (an Admin): every VM's figures as priced now are
+    /// kept and never priced again, whatever rate card or record changes
+    /// after. Only a month that has ended may be closed, and only once.
+    pub async fn close_month(
+        &self,
+        actor: &Actor,
+        month: Month,
+    ) -> Result<crate::showback::ClosedMonth, ButlerError> {
+        self.policy.check(actor, Operation::CloseMonths)?;
+        let today = self.clock.now().date_naive();
+        if month.last() >= today {
+            return Err(ButlerError::Invalid(format!(
+                "month {month} has not ended: it can be closed from {}",
+                month.last().succ_opt().unwrap_or(month.last())
+            )));
+        }
+        let book = self.rate_book();
+        let priced = self.priced_now(None, &book, month, month).await?;
+        let report = showback::summed(month, month, priced.currency, priced.vms, priced.unpriced)?;
+        let closed = crate::showback::ClosedMonth {
+            month,
+            closed_by: actor.name().to_string(),
+            closed_at: self.clock.now(),
+            currency: report.currency.clone(),
+            vms: report.vms.len() as u64,
+            actual: report.actual,
+            estimate: report.estimate,
+            unpriced: report.unpriced,
+        };
+        self.store.close_month(&closed, &report.vms).await?;
+        Ok(closed)
+    }
+
+    /// The closed months, oldest first, with their totals over every VM
+    /// (Approvers, Viewers, Admins).
+    pub async fn closed_months(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<crate::showback::ClosedMonth>, ButlerError> {
+        self.policy.check(actor, Operation::ReadClosedMonths)?;
+        Ok(self.store.closed_months().await?)
+    }
+
+    /// Up to `limit` VM lines of `month` numbered above `after`, by number,
+    /// of the VMs `actor` sees ([`showback`](Self::showback)'s rule): a
+    /// closed month is read from its kept lines a page at a time; an open
+    /// one is priced now.
+    pub async fn showback_page(
+        &self,
+        actor: &Actor,
+        month: Month,
+        after: Option<crate::inventory::VmId>,
+        limit: usize,
+    ) -> Result<ShowbackPage, ButlerError> {
+        crate::limits::check("limit", limit, crate::limits::MAX_PAGE_SIZE, "rows")?;
+        let owner = self.showback_owner(actor);
+        let closed = self
+            .store
+            .closed_months()
+            .await?
+            .into_iter()
+            .find(|c| c.month == month);
+        let (currency, mut lines) = match &closed {
+            Some(c) => {
+                let take = limit.saturating_add(1);
+                let lines = self
+                    .store
+                    .closed_lines(month, owner.as_deref(), after, take)
+                    .await?;
+                (c.currency.clone(), lines)
+            }
+            None => {
+                let book = self.rate_book();
+                let p = self
+                    .priced_now(owner.as_deref(), &book, month, month)
+                    .await?;
+                let mut lines = p.vms;
+                lines.sort_by_key(|v| v.vm);
+                lines.retain(|v| after.is_none_or(|a| v.vm > a));
+                lines.truncate(limit.saturating_add(1));
+                (p.currency, lines)
+            }
+        };
+        let next = match limit.checked_sub(1).and_then(|last| lines.get(last)) {
+            Some(last) if lines.len() > limit => Some(last.vm),
+            _ => None,
+        };
+        lines.truncate(limit);
+        // Those who see their own VMs only see when and by whom a month
+        // was closed, not its totals over every VM.
+        let closed = closed.map(|c| match owner {
+            None => c,
+            Some(_) => crate::showback::ClosedMonth {
+                vms: 0,
+                actual: rust_decimal::Decimal::ZERO,
+                estimate: rust_decimal::Decimal::ZERO,
+                unpriced: Vec::new(),
+                ..c
+            },
+        });
+        Ok(ShowbackPage {
+            month,
+            closed,
+            currency,
+            lines,
+            next,
+        })
+    }
+
+    /// Whose VMs `actor` sees in showback: `None` for every VM.
+    fn showback_owner(&self, actor: &Actor) -> Option<String> {
+        (!self.policy.sees_all_requests(actor)).then(|| actor.name().to_string())
+    }
+
+    /// Every line of closed `month` (of `owner`'s VMs only, if given).
+    async fn all_closed_lines(
+        &self,
+        month: Month,
+        owner: Option<&str>,
+    ) -> Result<Vec<crate::showback::VmShowback>, ButlerError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.store.closed_lines(month, owner, after, PAGE).await?;
+            let Some(last) = page.last() else {
+                return Ok(all);
+            };
+            after = Some(last.vm);
+            all.extend(page);
+        }
+    }
+
+    /// The lines of every VM (of `owner`'s only, if given) priced now.
+    async fn priced_now(
+        &self,
+        owner: Option<&str>,
+        book: &crate::cost::RateBook,
+        from: Month,
+        to: Month,
+    ) -> Result<showback::Priced, ButlerError> {
         let mut q = VmQuery {
             limit: Some(PAGE),
+            owner: owner.map(str::to_string),
             ..VmQuery::default()
         };
-        if !self.policy.sees_all_requests(actor) {
-            q.owner = Some(actor.name().to_string());
-        }
         let mut requests = Requests::default();
         let mut lives = Vec::new();
         let mut unreadable = Vec::new();
@@ -109,10 +346,9 @@ impl RequestService {
                 }
             }
         }
-        let mut report = showback::compute(&lives, &book, from, to)?;
-        report.unpriced.extend(unreadable);
-        report.unpriced.sort_by_key(|u| u.vm);
-        Ok(report)
+        let mut priced = showback::price(&lives, book, from, to)?;
+        priced.unpriced.extend(unreadable);
+        Ok(priced)
     }
 
     /// The life of `rec`, or `None` when it did not exist in the period.
