@@ -187,7 +187,10 @@ async fn closing(w: &World, before: &butler::showback::Showback) {
     assert_eq!((closed.vms, closed.actual), (1, before.by_month[0].actual));
     assert_eq!(closed.closed_by, "ada");
     let e = w.svc.close_month(&ada(), jan).await.unwrap_err();
-    assert!(matches!(e, ButlerError::Conflict(_)), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "a closed showback month 2026-01 already exists"
+    );
 
     // Every rate doubled, on every card, from before January.
     let mut cards = book().cards().to_vec();

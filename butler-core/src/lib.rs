@@ -38,6 +38,7 @@ pub mod backend;
 pub mod catalog;
 pub mod catalog_sync;
 pub mod cost;
+pub mod csv;
 pub mod demo;
 pub mod engine;
 mod error;

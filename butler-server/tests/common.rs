@@ -328,3 +328,17 @@ pub fn spec(name: &str) -> Value {
 }
 
 pub type Shared = Arc<TestServer>;
+
+/// The request once it is in `state` (read as `who`).
+pub async fn wait_for_state(s: &TestServer, who: &Login, id: u64, state: &str) -> Value {
+    // Provisioning on the real-time simulator takes milliseconds; the
+    // bound only keeps a broken engine from hanging the test.
+    for _ in 0..500 {
+        let r = s.get(who, &format!("/api/requests/{id}")).await;
+        if r.body["state"] == state {
+            return r.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("request {id} never reached {state}");
+}

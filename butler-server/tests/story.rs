@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{spec, start, Login};
+use common::{spec, start, wait_for_state, Login};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -592,19 +592,6 @@ async fn the_quickstart_story_over_http() {
         s.get(&ana, "/api/me").await.status,
         StatusCode::UNAUTHORIZED
     );
-}
-
-async fn wait_for_state(s: &common::TestServer, who: &Login, id: u64, state: &str) -> Value {
-    // Provisioning on the real-time simulator takes milliseconds; the
-    // bound only keeps a broken engine from hanging the test.
-    for _ in 0..500 {
-        let r = s.get(who, &format!("/api/requests/{id}")).await;
-        if r.body["state"] == state {
-            return r.body;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("request {id} never reached {state}");
 }
 
 /// (event name, id) of the stream's events, stopping after `max`

@@ -25,12 +25,14 @@
 //! reads them from the store.
 
 mod compute;
+mod csv;
 mod life;
 mod month;
 #[cfg(test)]
 mod tests;
 
 pub use compute::{compute, price, summed, Priced};
+pub use csv::{to_csv, COLUMNS};
 pub use life::{life_of, Promise, Span, VmLife};
 pub use month::{BadMonth, Month};
 

@@ -457,3 +457,53 @@ fn note_life_marks_a_change_only() {
     off.note_life(&rec);
     assert_eq!(off.life, vec![mark(at(2026, 3, 2, 9), true, false, None)]);
 }
+
+/// One CSV line per VM-month, amounts that add up to the report's, and a
+/// name that would be a formula written as text.
+#[test]
+fn csv_lines_add_up_and_never_hold_a_formula() {
+    let lives: Vec<VmLife> = (1..=3)
+        .map(|i| VmLife {
+            vm: crate::inventory::VmId(i),
+            name: if i == 2 {
+                "=HYPERLINK(\"x\")".into()
+            } else {
+                format!("vm{i}")
+            },
+            owner: "ana".into(),
+            cost_center: "CC-1001".into(),
+            division: "CORP".into(),
+            unit: "IT".into(),
+            request: None,
+            promise: None,
+            spans: vec![Span {
+                from: day(2026, 2, 10),
+                sizing: sizing("CC-1001", 2, 4, 50),
+                on: true,
+            }],
+            last_day: None,
+        })
+        .collect();
+    let r = compute(&lives, &book(), month("2026-02"), month("2026-03")).unwrap();
+    let csv = to_csv(&r);
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines[0], COLUMNS.join(","));
+    assert_eq!(lines.len(), 1 + 6);
+    assert!(
+        lines[3].contains("\"'=HYPERLINK(\"\"x\"\")\""),
+        "{}",
+        lines[3]
+    );
+    let actual = COLUMNS.iter().position(|c| *c == "actual").unwrap();
+    let sum: Decimal = lines[1..]
+        .iter()
+        .map(|l| {
+            l.rsplit(',')
+                .nth(COLUMNS.len() - 1 - actual)
+                .unwrap()
+                .parse::<Decimal>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(sum, r.actual);
+}

@@ -703,7 +703,7 @@ pub trait OutboxStore: Send + Sync {
 pub trait ShowbackStore: Send + Sync {
     /// Stores `month` closed with its VM `lines` (each holding that
     /// month's line only) in one write. A month closed already is refused
-    /// with [`StoreError::Conflict`] and nothing is written: of two
+    /// with [`StoreError::AlreadyExists`] and nothing is written: of two
     /// closers, one wins.
     async fn close_month(
         &self,

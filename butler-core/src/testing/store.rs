@@ -140,7 +140,7 @@ pub async fn showback(store: &dyn Store) {
         .close_month(&closed(march, 2), &again)
         .await
         .unwrap_err();
-    assert!(matches!(e, StoreError::Conflict { .. }), "{e}");
+    assert!(matches!(e, StoreError::AlreadyExists(_)), "{e}");
     assert_eq!(
         store.closed_lines(march, None, None, 10).await.unwrap(),
         lines

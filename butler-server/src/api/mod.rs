@@ -8,6 +8,7 @@ pub mod migrations;
 pub mod notifications;
 pub mod requests;
 pub mod rules;
+pub mod showback;
 mod truth;
 pub mod users;
 pub mod vms;
@@ -42,6 +43,7 @@ use utoipa_axum::routes;
         (name = "catalog", description = "Catalog and rate cards"),
         (name = "rules", description = "Approval rules: the book in force, its versions, and what it decides for a draft"),
         (name = "notifications", description = "Failed notification deliveries (Admin)"),
+        (name = "showback", description = "What the VMs actually cost, month by month, beside their estimates; closed months"),
     )
 )]
 struct ApiDoc;
@@ -88,6 +90,12 @@ described_object! {
     QuotaLineDoc = "A quota scope's line: scope (kind: division, unit or requester; name), limits (vcpus, ram_gib, storage_gib, vms, monthly_cost; unset: no limit), used (the same five: what its holders hold now), with_request (for a preview: what it would hold with the request)";
     /// What a request would hold and leave.
     QuotaPreviewDoc = "What a request holds (share: vcpus, ram_gib, storage_gib, vms, monthly_cost; a reconfigure: what it adds) and lines: its division's, unit's and requester's quota lines, each with with_request";
+    /// A showback report.
+    ShowbackDoc = "What the VMs cost (SPEC §14): from, to (months, YYYY-MM), currency, vms (each vm, name, owner, cost_center, division, unit, request, storage_unpriced, months: month, days, days_off, actual, estimate (the request's monthly estimate; absent for adopted VMs), causes (days, resizes, rate_cards, powered_off, other: adding up to actual − estimate)), by_month, by_cost_center, by_division, by_unit (each month, key, vms, actual, estimate), actual, estimate, unpriced (vm, name, reason). Amounts are exact decimals as strings";
+    /// A closed showback month.
+    ClosedMonthDoc = "A closed showback month: month, closed_by, closed_at, currency, vms, actual, estimate, unpriced (vm, name, reason)";
+    /// A page of a month's showback lines.
+    ShowbackPageDoc = "A page of one month's showback lines: month, closed (the closed month, or absent while open; its totals are zero for callers who see their own VMs only), currency, lines (as a report's vms, by VM number), next (the after of the next page; absent on the last)";
     /// A VM of the inventory.
     VmDoc = "A VM of the inventory: id, version, name, display_name, request, owner, division, unit, environment, cost_center, cluster, spec (vcpus, ram_gib, disks_gib, nics, image), platform_id, power, lease_end, lifecycle (active, retiring, retired), drift, created_at, history, last_change, lease_notices (per notifier, the fewest days left announced), lease_retirement (the decommission Butler asked at lease end), kept_until (while its retirement keeps it powered off, restorable, before the deletion), deletion (the deletion Butler asked after that), restore (the restore asked), restores (how many times it was restored)";
 }
@@ -230,6 +238,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(vms::restore))
         .routes(routes!(vms::reconfigure))
         .routes(routes!(vms::extend))
+        .routes(routes!(showback::report))
+        .routes(routes!(showback::report_csv))
+        .routes(routes!(showback::closed_months))
+        .routes(routes!(showback::close))
+        .routes(routes!(showback::lines))
 }
 
 /// `201 Created`.

@@ -505,9 +505,9 @@ pub(super) async fn run_csv(
     for r in &rows {
         out.push_str(&format!(
             "{},{},{}\r\n",
-            csv_cell(&r.vm),
-            csv_cell(&r.outcome),
-            csv_cell(&r.detail)
+            butler::csv::cell(&r.vm),
+            butler::csv::cell(&r.outcome),
+            butler::csv::cell(&r.detail)
         ));
     }
     (
@@ -524,17 +524,6 @@ pub(super) async fn run_csv(
         out,
     )
         .into_response()
-}
-
-/// One CSV cell: quoted, quotes doubled, and a leading `=`, `+`, `-`, `@`
-/// (a formula to a spreadsheet) made text with a `'`.
-fn csv_cell(text: &str) -> String {
-    let safe = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    };
-    format!("\"{}\"", safe.replace('"', "\"\""))
 }
 
 async fn report_rows(
@@ -583,18 +572,4 @@ async fn then_group(
 ) -> Result<Option<butler::migration::MigrationGroup>, ButlerError> {
     let e = edited?;
     m.group(a, e.id).await.map(Some)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn csv_cells_are_quoted_and_never_formulas() {
-        assert_eq!(super::csv_cell("web01"), "\"web01\"");
-        assert_eq!(
-            super::csv_cell("say \"hi\", then"),
-            "\"say \"\"hi\"\", then\""
-        );
-        assert_eq!(super::csv_cell("=cmd()"), "\"'=cmd()\"");
-        assert_eq!(super::csv_cell("-1+2"), "\"'-1+2\"");
-    }
 }

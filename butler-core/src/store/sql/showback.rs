@@ -104,9 +104,5 @@ pub fn decode<T: serde::de::DeserializeOwned>(bodies: &[String]) -> Result<Vec<T
 
 /// The refusal of closing `month` again.
 pub fn closed_already(month: Month) -> StoreError {
-    StoreError::Conflict {
-        what: format!("showback month {month} (closed already)"),
-        expected: 0,
-        found: 1,
-    }
+    StoreError::AlreadyExists(format!("a closed showback month {month}"))
 }
