@@ -129,6 +129,11 @@ pub(crate) fn to_py(e: Core) -> PyErr {
         Core::ValidationRequired(_) | Core::ConfirmationRequired(_) => {
             make("MigrationRefusedError", msg, &[])
         }
+        // Something that exists already (a closed month closed again, a
+        // group name taken): the REST API's 409, not a backend failure.
+        Core::Store(butler_core::store::StoreError::AlreadyExists(what)) => {
+            make("ConflictError", msg, &[("what", obj(py, what))])
+        }
         Core::Store(_) => make(
             "BackendError",
             msg,

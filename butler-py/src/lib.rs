@@ -18,6 +18,7 @@ mod named;
 mod notify;
 mod requests;
 mod session;
+mod showback;
 mod simulator;
 mod target;
 
@@ -77,5 +78,6 @@ fn _butler(m: &Bound<'_, PyModule>) -> PyResult<()> {
     requests::register(m)?;
     migration::register(m)?;
     deployment::register(m)?;
+    showback::register(m)?;
     Ok(())
 }

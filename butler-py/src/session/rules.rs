@@ -106,4 +106,49 @@ impl Session {
         let a = self.actor.clone();
         call!(py, self.requests, |s| s.recount_quotas(&a))
     }
+
+    /// What the VMs you see cost from ``from_month`` to ``to_month``
+    /// (``"2026-03"``; the first month when omitted), beside their
+    /// requests' estimates: a ``Showback`` (``.actual``, ``.as_dict()``,
+    /// ``.to_csv()``, ``.to_arrow()``). Approvers, viewers and admins see
+    /// every VM, others their own; closed months read as they were closed.
+    #[pyo3(signature = (from_month, to_month=None))]
+    fn showback(
+        &self,
+        py: Python<'_>,
+        from_month: &str,
+        to_month: Option<&str>,
+    ) -> PyResult<crate::showback::Showback> {
+        let from = month(from_month)?;
+        let to = to_month.map(month).transpose()?.unwrap_or(from);
+        let a = self.actor.clone();
+        let inner = call!(py, self.requests, |s| s.showback(&a, from, to))?;
+        Ok(crate::showback::Showback { inner })
+    }
+
+    /// Closes ``month`` (admins): its figures are kept as priced now and
+    /// never change after. Returns the closed month as a dict; a month not
+    /// ended raises ``InvalidInputError``, one closed already
+    /// ``ConflictError``.
+    fn close_month(&self, py: Python<'_>, month: &str) -> PyResult<PyObject> {
+        let m = self::month(month)?;
+        let a = self.actor.clone();
+        let closed = call!(py, self.requests, |s| s.close_month(&a, m))?;
+        as_python(py, &closed)
+    }
+
+    /// The closed months, oldest first, with their totals over every VM
+    /// (approvers, viewers, admins), as dicts.
+    fn closed_months(&self, py: Python<'_>) -> PyResult<Vec<PyObject>> {
+        let a = self.actor.clone();
+        let months = call!(py, self.requests, |s| s.closed_months(&a))?;
+        months.iter().map(|m| as_python(py, m)).collect()
+    }
+}
+
+/// A month from its ``YYYY-MM`` text, or ``InvalidInputError`` naming it.
+fn month(text: &str) -> PyResult<butler_core::showback::Month> {
+    text.parse().map_err(|e: butler_core::showback::BadMonth| {
+        crate::errors::InvalidInput::new_err(e.to_string())
+    })
 }
