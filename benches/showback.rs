@@ -4,6 +4,12 @@
 //! period and one in seven powered off for part of it, over 50 cost
 //! centers, 5 divisions and 20 units, on the demo book (whose card
 //! changes on 1 July).
+//!
+//! `closed_page/sqlite/<n>`: one page (100 lines) of a closed month of `n`
+//! VMs (`BUTLER_BENCH_VMS`, default 1,000,000) through
+//! `RequestService::showback_page` on the SQLite file store, from the
+//! middle of the month (`after` a VM half-way) as an approver and, for an
+//! owner of 1,000 VMs, through the owner index.
 
 use butler::cost::Sizing;
 use butler::inventory::VmId;
@@ -105,5 +111,74 @@ fn showback(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, showback);
+fn stored() -> u64 {
+    std::env::var("BUTLER_BENCH_VMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+fn closed_page(c: &mut Criterion) {
+    use butler::auth::{Actor, Role};
+    use butler::showback::ClosedMonth;
+    use butler::store::{SqliteStore, Store};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let n = stored();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(dir.path().join("butler.db")).unwrap_or_else(|e| panic!("{e}")));
+    let book = butler::demo::rate_book();
+    let march = "2026-03".parse::<Month>().unwrap_or_else(|e| panic!("{e}"));
+    let day = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap_or_default();
+    rt.block_on(async {
+        let mut ls = lives(n, day, 30);
+        for l in &mut ls {
+            l.owner = format!("u{}", l.vm.0 % 1000);
+        }
+        let r = compute(&ls, &book, march, march).unwrap_or_else(|e| panic!("{e}"));
+        drop(ls);
+        let month = ClosedMonth {
+            month: march,
+            closed_by: "bench".into(),
+            closed_at: chrono::Utc::now(),
+            currency: r.currency.clone(),
+            vms: r.vms.len() as u64,
+            actual: r.actual,
+            estimate: r.estimate,
+            unpriced: Vec::new(),
+        };
+        store
+            .close_month(&month, &r.vms)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    });
+    let svc = butler::service::RequestService::new(store, butler::demo::catalog(), book);
+    let viewer = Actor::trusted("val", [Role::Viewer]).unwrap_or_else(|e| panic!("{e}"));
+    let owner = Actor::trusted("u7", [Role::Requester]).unwrap_or_else(|e| panic!("{e}"));
+    let middle = Some(VmId(n / 2));
+    let mut g = c.benchmark_group("showback");
+    for (name, who) in [
+        ("closed_page/sqlite", &viewer),
+        ("closed_page_owner/sqlite", &owner),
+    ] {
+        g.bench_function(format!("{name}/{n}"), |b| {
+            b.iter(|| {
+                rt.block_on(svc.showback_page(who, march, middle, 100))
+                    .map(|p| p.lines.len())
+            })
+        });
+        let page = rt
+            .block_on(svc.showback_page(who, march, middle, 100))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(page.lines.len(), 100);
+        assert!(page.closed.is_some());
+    }
+    g.finish();
+}
+
+criterion_group!(benches, showback, closed_page);
 criterion_main!(benches);
