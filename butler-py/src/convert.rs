@@ -9,6 +9,17 @@ pub(crate) fn decimal<'py>(py: Python<'py>, d: &Decimal) -> PyResult<Bound<'py, 
         .call1((d.to_string(),))
 }
 
+/// An export's language from ``"en"`` or ``"es"``.
+pub(crate) fn language(name: &str) -> PyResult<butler::export::Language> {
+    match name {
+        "en" => Ok(butler::export::Language::English),
+        "es" => Ok(butler::export::Language::Spanish),
+        other => Err(crate::errors::InvalidInput::new_err(format!(
+            "language {other:?}: use \"en\" or \"es\""
+        ))),
+    }
+}
+
 pub(crate) fn role(name: &str) -> PyResult<Role> {
     Role::parse(name).ok_or_else(|| {
         crate::errors::InvalidInput::new_err(format!(

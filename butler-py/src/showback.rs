@@ -73,6 +73,20 @@ impl Showback {
         butler_core::showback::to_csv(&self.inner)
     }
 
+    /// Writes the report to an ``.xlsx`` file at ``path`` (saved whole or
+    /// not at all): a sheet with a row per VM and month (the month a date,
+    /// days and amounts numbers) and one with the sums per month and cost
+    /// center, headed in ``language`` (``"en"`` or ``"es"``).
+    #[pyo3(signature = (path, language="en"))]
+    fn to_xlsx(&self, path: std::path::PathBuf, language: &str) -> PyResult<()> {
+        let lang = crate::convert::language(language)?;
+        let fail =
+            |e: butler::export::ExportError| crate::errors::ButlerError::new_err(e.to_string());
+        let mut buf = Vec::new();
+        butler::export::write_showback_xlsx_in(&self.inner, lang, &mut buf).map_err(fail)?;
+        butler::export::save(&path, &buf).map_err(fail)
+    }
+
     /// One row per VM and month as a ``pyarrow.Table`` (needs ``pyarrow``):
     /// ``month``, ``vm``, ``name``, ``owner``, ``cost_center``,
     /// ``division``, ``unit``, ``request``, ``days``, ``days_off``,

@@ -16,7 +16,7 @@ def _month_after(month: str) -> str:
     return f"{y + m // 12:04d}-{m % 12 + 1:02d}"
 
 
-def test_a_vm_priced_as_a_report_csv_and_arrow(b, ana, bea):
+def test_a_vm_priced_as_a_report_csv_and_arrow(b, ana, bea, tmp_path):
     r = ana.create_request(butler.VmSpec.demo("py-sb1"))
     r = ana.submit(r.id, r.version)
     bea.approve(r.id, r.version)
@@ -52,6 +52,24 @@ def test_a_vm_priced_as_a_report_csv_and_arrow(b, ana, bea):
     rows = list(csv.DictReader(io.StringIO(report.to_csv())))
     assert [int(x["vm"]) for x in rows] == table.column("vm").to_pylist()
     assert sum(Decimal(x["actual"]) for x in rows) == report.actual
+
+    # The workbook, read back by openpyxl: dates as dates, money as numbers.
+    import openpyxl
+
+    path = tmp_path / "showback.xlsx"
+    report.to_xlsx(path, language="es")
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["Costo real", "Por centro de costo"]
+    ws = wb["Costo real"]
+    assert [c.value for c in ws[1]][:3] == ["Mes", "VM", "Nombre"]
+    first = [c.value for c in ws[2]]
+    assert first[0].year == int(made[:4]) and first[0].day == 1
+    assert first[1] == vm.id
+    assert isinstance(first[10], float)
+    total = sum(row[10].value for row in ws.iter_rows(min_row=2))
+    assert abs(Decimal(str(total)) - report.actual) < Decimal("0.000001")
+    with pytest.raises(butler.InvalidInputError, match="language"):
+        report.to_xlsx(path, language="fr")
 
     # Ana sees hers; another requester nothing; a bad month is named.
     assert len(ana.showback(*period)) == len(report)

@@ -88,6 +88,26 @@ async fn a_vm_is_priced_closed_months_are_kept() {
     assert!(text.starts_with("month,vm,name,owner,"), "{text}");
     assert!(text.contains(&format!(",\"{name}\",\"ana\",")), "{text}");
 
+    // The workbook, headed in Spanish for a Spanish reader.
+    let xlsx = s
+        .http
+        .get(format!("{}/api/showback.xlsx?from={month}", s.base))
+        .bearer_auth(bea.bearer.as_deref().unwrap())
+        .header("accept-language", "es-CL,es;q=0.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(xlsx.status(), StatusCode::OK);
+    let bytes = xlsx.bytes().await.unwrap();
+    assert_eq!(&bytes[..2], b"PK", "a zip container");
+    {
+        use calamine::{Reader, Xlsx};
+        let mut wb: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        let sheet = wb.worksheet_range("Costo real").unwrap();
+        assert_eq!(sheet.rows().next().unwrap()[0].to_string(), "Mes");
+        assert!(sheet.rows().any(|r| r[2].to_string() == name));
+    }
+
     // Bad months.
     for q in [
         "from=2026-13",

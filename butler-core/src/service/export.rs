@@ -79,24 +79,9 @@ impl RequestService {
         lang: crate::export::Language,
         path: &std::path::Path,
     ) -> Result<usize, ButlerError> {
-        use std::io::Write;
         let mut buf = Vec::new();
         let n = self.export_xlsx_in(actor, query, lang, &mut buf).await?;
-        let fail =
-            |e: &dyn std::fmt::Display| ButlerError::Export(format!("{}: {e}", path.display()));
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => std::path::Path::new("."),
-        };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".butler-export-")
-            .suffix(".partial")
-            .tempfile_in(dir)
-            .map_err(|e| fail(&e))?;
-        tmp.write_all(&buf)
-            .and_then(|_| tmp.as_file().sync_all())
-            .map_err(|e| fail(&e))?;
-        tmp.persist(path).map_err(|e| fail(&e.error))?;
+        crate::export::save(path, &buf).map_err(|e| ButlerError::Export(e.to_string()))?;
         Ok(n)
     }
 }

@@ -260,15 +260,7 @@ impl Session {
         owner: Option<String>,
         language: &str,
     ) -> PyResult<usize> {
-        let lang = match language {
-            "en" => butler::export::Language::English,
-            "es" => butler::export::Language::Spanish,
-            other => {
-                return Err(InvalidInput::new_err(format!(
-                    "language {other:?}: use \"en\" or \"es\""
-                )))
-            }
-        };
+        let lang = crate::convert::language(language)?;
         let states = states
             .unwrap_or_default()
             .iter()

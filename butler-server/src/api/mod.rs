@@ -240,6 +240,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(vms::extend))
         .routes(routes!(showback::report))
         .routes(routes!(showback::report_csv))
+        .routes(routes!(showback::report_xlsx))
         .routes(routes!(showback::closed_months))
         .routes(routes!(showback::close))
         .routes(routes!(showback::lines))

@@ -193,7 +193,7 @@ pub async fn estimate(
 
 /// The exporter's language: the console's language (its cookie), else
 /// the first of `Accept-Language`, else English.
-fn export_language(headers: &axum::http::HeaderMap) -> butler::export::Language {
+pub(crate) fn export_language(headers: &axum::http::HeaderMap) -> butler::export::Language {
     use butler::export::Language;
     if let Some(lang) = crate::extract::cookie(headers, crate::console::LANG_COOKIE) {
         return Language::from_tag(lang);

@@ -89,6 +89,42 @@ pub async fn report_csv(
         .into_response())
 }
 
+/// The same report as an `.xlsx` workbook: a row per VM and month (the
+/// month a date, days and amounts numbers) and the sums per month and
+/// cost center, headed in the exporter's language (the console's, else
+/// `Accept-Language`, else English).
+#[utoipa::path(get, path = "/api/showback.xlsx", tag = "showback", params(PeriodArgs),
+    responses((status = 200, description = "The workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (status = 422, body = Problem)))]
+pub async fn report_xlsx(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    QueryArgs(args): QueryArgs<PeriodArgs>,
+) -> ApiResult<Response> {
+    let (from, to) = args.period()?;
+    let r = state
+        .butler()
+        .requests()
+        .showback(&caller.actor, from, to)
+        .await?;
+    let mut buf = Vec::new();
+    let lang = super::requests::export_language(&headers);
+    butler::export::write_showback_xlsx_in(&r, lang, &mut buf)
+        .map_err(|e| Problem::from(butler::ButlerError::Export(e.to_string())))?;
+    let name = format!("attachment; filename=\"showback-{from}-{to}.xlsx\"");
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (header::CONTENT_DISPOSITION, name),
+        ],
+        buf,
+    )
+        .into_response())
+}
+
 /// The closed months, oldest first, with their totals over every VM
 /// (Approvers, Viewers, Admins).
 #[utoipa::path(get, path = "/api/showback/months", tag = "showback",
