@@ -565,6 +565,32 @@ async fn hostile_cases_in_the_browser() {
         .submit(&ana, asked.id, asked.version)
         .await
         .unwrap();
+    // A VM made this month, for the showback page below.
+    let approver = butler::auth::Actor::trusted("bea", [butler::auth::Role::Approver]).unwrap();
+    let made = butler
+        .requests()
+        .create(&ana, butler::demo::spec("sb01"))
+        .await
+        .unwrap();
+    let made = butler
+        .requests()
+        .submit(&ana, made.id, made.version)
+        .await
+        .unwrap();
+    butler
+        .requests()
+        .approve(&approver, made.id, made.version)
+        .await
+        .unwrap();
+    // The server's engine provisions it in milliseconds; the bound only
+    // keeps a broken engine from hanging the test.
+    for _ in 0..500 {
+        let r = butler.requests().get(&approver, made.id).await.unwrap();
+        if r.state == butler::request::RequestState::Completed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let full = asked.spec.spec().unit.clone();
     butler
         .requests()
@@ -590,5 +616,19 @@ async fn hostile_cases_in_the_browser() {
         "the unit over its one VM shows its bar as over"
     );
     b.shot("17-quotas").await;
+    // Showback: the month's chart and tables under axe-core, in both
+    // languages (the journey's VM was made this month).
+    for (lang, total) in [("es", "Total del período"), ("en", "Period total")] {
+        b.go(&format!("{base}/lang/{lang}")).await;
+        b.go(&format!("{base}/showback")).await;
+        b.wait_text("#showback-total", total).await;
+        assert!(
+            b.c.find(fantoccini::Locator::Css("#showback-chart rect.bar-actual"))
+                .await
+                .is_ok(),
+            "the chart has a bar for the month"
+        );
+        b.shot(&format!("18-showback-{lang}")).await;
+    }
     b.close().await;
 }

@@ -200,4 +200,48 @@ async fn a_vm_is_priced_closed_months_are_kept() {
         .unwrap()
         .iter()
         .any(|v| v["name"] == name.as_str()));
+
+    // The console: a chart described for screen readers, the figures in
+    // the page's language, the close form for an Admin only.
+    let bea_web = s.browser("bea").await;
+    let html = s.page(&bea_web, &format!("/showback?from={month}")).await;
+    assert!(
+        html.contains(
+            r#"<svg id="showback-chart" role="img" aria-labelledby="chart-title chart-desc""#
+        ),
+        "{html}"
+    );
+    assert!(html.contains(&name), "{html}");
+    let actual: rust_decimal::Decimal = line["months"][0]["actual"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let spanish = format!("{:.2}", actual.round_dp(2)).replace('.', ",");
+    assert!(html.contains(&spanish), "{spanish} in {html}");
+    assert!(
+        !html.contains(r#"id="showback-close""#),
+        "an approver may not close months"
+    );
+    let admin_web = s.browser("admin").await;
+    let html = s.page(&admin_web, "/showback").await;
+    assert!(html.contains(r#"id="showback-close""#), "{html}");
+    let (status, _) = s
+        .console_post(&admin_web, "/showback/close", &[("month", "2020-02")])
+        .await;
+    assert!(status.is_redirection() || status.is_success(), "{status}");
+    let html = s.page(&admin_web, "/showback?from=2020-02").await;
+    assert!(
+        html.contains(r#"id="showback-closed""#) && html.contains("2020-02"),
+        "{html}"
+    );
+    let (status, html) = s
+        .console_post(&admin_web, "/showback/close", &[("month", "2020-13")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    let ana_web = s.browser("ana").await;
+    let (status, _) = s
+        .console_post(&ana_web, "/showback/close", &[("month", "2020-03")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

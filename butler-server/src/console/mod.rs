@@ -15,6 +15,7 @@ mod login;
 mod quota;
 mod requests;
 mod rules;
+mod showback;
 mod vms;
 
 use crate::extract::{cookie, SESSION_COOKIE};
@@ -346,6 +347,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/rules", get(rules::show).post(rules::save))
         .route("/queue", get(rules::queue))
         .route("/quotas", get(quota::show))
+        .route("/showback", get(showback::show))
+        .route("/showback/close", post(showback::close))
         .route("/admin/users/:name", post(admin::change_user))
         .route(
             "/admin/catalog",
