@@ -66,7 +66,7 @@ fn spec_allows_operation(role: Role, op: Operation) -> bool {
         O::AdoptVms | O::ChangeVms => &[Role::Admin],
         // SPEC §14: an Admin closes a month; those who see every request
         // see every VM's closed figures.
-        O::ReadClosedMonths => &[Role::Approver, Role::Viewer, Role::Admin],
+        O::ReadShowbackTotals => &[Role::Approver, Role::Viewer, Role::Admin],
         O::CloseMonths => &[Role::Admin],
         // SPEC §13: rules are versioned and audited; an Admin's.
         O::ReadUsers

@@ -168,7 +168,48 @@ async fn a_life(store: Arc<dyn Store>) {
             .unwrap();
         assert!(r.vms.is_empty(), "{from}..{to}: {r:?}");
     }
+    billed(&w, &everything, &made, &change).await;
     closing(&w, &everything).await;
+}
+
+/// January beside what the simulated chargeback ledger charged: it bills
+/// the estimates from the day it was told (27 days, the change from the
+/// 22nd) and knows nothing of the days off, so the line is flagged.
+async fn billed(
+    w: &World,
+    before: &butler::showback::Showback,
+    made: &butler::request::Request,
+    change: &butler::request::Request,
+) {
+    let viewer = Actor::trusted("val", [Role::Viewer]).unwrap();
+    let jan = month("2026-01");
+    let c = w
+        .svc
+        .compare_with_billing(&viewer, jan, &w.sim, None)
+        .await
+        .unwrap();
+    assert_eq!(c.lines.len(), 1, "{c:?}");
+    let line = &c.lines[0];
+    assert_eq!(line.vm_name, before.vms[0].name);
+    assert_eq!(line.butler, Some(before.vms[0].months[0].actual));
+    let d = |n: i64| Decimal::from(n);
+    let ledger = ((made.estimate.total * d(17) + change.estimate.total * d(10)) / d(30))
+        .round_dp_with_strategy(SCALE, RoundingStrategy::MidpointAwayFromZero);
+    assert_eq!(line.billed, Some(ledger));
+    assert_eq!(line.difference, ledger - line.butler.unwrap());
+    assert!(line.flagged && c.flagged == 1, "{c:?}");
+    let loose = w
+        .svc
+        .compare_with_billing(&viewer, jan, &w.sim, Some(d(1_000)))
+        .await
+        .unwrap();
+    assert_eq!(loose.flagged, 0);
+    let e = w
+        .svc
+        .compare_with_billing(&ana(), jan, &w.sim, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ButlerError::Denied(_)), "{e}");
 }
 
 /// January closed by an Admin, then the rate card changed: January reads

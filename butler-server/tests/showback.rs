@@ -201,6 +201,41 @@ async fn a_vm_is_priced_closed_months_are_kept() {
         .iter()
         .any(|v| v["name"] == name.as_str()));
 
+    // Beside what the simulator's billing ledger charged: the VM's line
+    // on both sides; an approver's, not a requester's.
+    let billed = s
+        .get(&bea, &format!("/api/showback/months/{month}/billed"))
+        .await;
+    assert_eq!(billed.status, StatusCode::OK, "{:?}", billed.body);
+    let mine = billed.body["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["vm_name"] == name.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("{:?}", billed.body));
+    assert!(
+        mine["butler"].is_string() && mine["billed"].is_string(),
+        "{mine:?}"
+    );
+    assert_eq!(billed.body["tolerance"], "0.01");
+    let denied = s
+        .get(&ana, &format!("/api/showback/months/{month}/billed"))
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    let bad = s
+        .get(
+            &bea,
+            &format!("/api/showback/months/{month}/billed?tolerance=lots"),
+        )
+        .await;
+    assert_eq!(
+        bad.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        bad.body
+    );
+
     // The console: a chart described for screen readers, the figures in
     // the page's language, the close form for an Admin only.
     let bea_web = s.browser("bea").await;

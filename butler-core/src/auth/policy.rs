@@ -150,9 +150,10 @@ pub enum Operation {
     /// Ask to change or retire any VM of the inventory (owners may ask for
     /// their own).
     ChangeVms,
-    /// Read the closed showback months with their totals over every VM
-    /// (anyone may read the showback of the VMs they see).
-    ReadClosedMonths,
+    /// Read showback over every VM: the closed months' totals, the
+    /// comparison with what billing charged (anyone may read the showback
+    /// of the VMs they see).
+    ReadShowbackTotals,
     /// Close a showback month: its figures never change after.
     CloseMonths,
 }
@@ -175,7 +176,7 @@ impl Operation {
         Operation::AdoptVms,
         Operation::ReconcileVms,
         Operation::ChangeVms,
-        Operation::ReadClosedMonths,
+        Operation::ReadShowbackTotals,
         Operation::CloseMonths,
     ];
 
@@ -188,7 +189,7 @@ impl Operation {
             O::EditGroups | O::ValidateGroups | O::Migrate => &[Role::Operator],
             O::RefreshFacts | O::PowerVms | O::ReconcileVms => &[Role::Operator, Role::Admin],
             O::AdoptVms | O::ChangeVms => &[Role::Admin],
-            O::ReadClosedMonths => &[Role::Approver, Role::Viewer, Role::Admin],
+            O::ReadShowbackTotals => &[Role::Approver, Role::Viewer, Role::Admin],
             O::CloseMonths => &[Role::Admin],
             O::ReadUsers
             | O::ManageUsers
@@ -220,7 +221,7 @@ impl fmt::Display for Operation {
             O::AdoptVms => "adopt VMs",
             O::ReconcileVms => "reconcile the inventory",
             O::ChangeVms => "change or retire VMs",
-            O::ReadClosedMonths => "read closed showback months",
+            O::ReadShowbackTotals => "read showback over every VM",
             O::CloseMonths => "close showback months",
         })
     }

@@ -31,6 +31,6 @@ pub use cluster::{
 };
 pub use error::{error_chain, BackendError, ErrorClass, ErrorKind, ErrorSource};
 pub use services::{
-    Billing, BillingActivation, BillingStop, EveryBilling, Monitor, MonitorRegistration,
+    Billing, BillingActivation, BillingStop, Charge, EveryBilling, Monitor, MonitorRegistration,
 };
 pub use shutdown::{shut_down, ShutDown};

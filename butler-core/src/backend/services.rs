@@ -88,6 +88,19 @@ pub struct BillingStop {
     pub restores: u32,
 }
 
+/// What a billing system charged one VM for a month.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charge {
+    /// Platform-wide VM name (what the system bills by).
+    pub vm_name: String,
+    /// Cost center charged.
+    pub cost_center: String,
+    /// The amount charged for the month.
+    pub amount: rust_decimal::Decimal,
+    /// Its currency.
+    pub currency: String,
+}
+
 /// A billing system. As with [`Monitor`], look up before activating.
 ///
 /// Billing systems keep different things (a category on the VM, a row in a
@@ -119,6 +132,23 @@ pub trait Billing: Send + Sync {
     /// [`is_active`](Self::is_active) first; stopping a VM not billed is
     /// the caller's to avoid.
     async fn stop(&self, stop: &BillingStop) -> Result<(), BackendError>;
+    /// Whether the system reports what it charged
+    /// ([`charges`](Self::charges)): showback compares them with its own
+    /// figures.
+    fn reports_charges(&self) -> bool {
+        false
+    }
+    /// What the system charged for `month`, one line per VM it billed.
+    /// A system that does not report ([`reports_charges`](Self::reports_charges)
+    /// is `false`) answers [`ErrorKind::Unsupported`](super::ErrorKind::Unsupported).
+    async fn charges(&self, month: crate::showback::Month) -> Result<Vec<Charge>, BackendError> {
+        let _ = month;
+        Err(BackendError::new(
+            super::ErrorKind::Unsupported,
+            "billing charges",
+            "this billing system does not report what it charged",
+        ))
+    }
 }
 
 /// Several billing systems at once (a category on the VM for the finance
@@ -172,5 +202,21 @@ impl Billing for EveryBilling {
             }
         }
         Ok(())
+    }
+
+    /// The first system that reports charges reports for all.
+    fn reports_charges(&self) -> bool {
+        self.0.iter().any(|b| b.reports_charges())
+    }
+
+    async fn charges(&self, month: crate::showback::Month) -> Result<Vec<Charge>, BackendError> {
+        match self.0.iter().find(|b| b.reports_charges()) {
+            Some(b) => b.charges(month).await,
+            None => Err(BackendError::new(
+                super::ErrorKind::Unsupported,
+                "billing charges",
+                "none of the billing systems reports what it charged",
+            )),
+        }
     }
 }

@@ -344,6 +344,13 @@ impl Engine {
         self
     }
 
+    /// The billing backend the engine bills with, every call under the
+    /// engine's call deadline (showback asks it what it charged,
+    /// [`crate::service::RequestService::compare_with_billing`]).
+    pub fn billing(&self) -> Arc<dyn crate::backend::Billing> {
+        self.backends.billing.clone()
+    }
+
     /// The configuration.
     pub fn config(&self) -> &EngineConfig {
         &self.config

@@ -339,4 +339,14 @@ impl Billing for Guarded<dyn Billing> {
         self.call("billing_change", NONE, self.inner.change(act))
             .await
     }
+    fn reports_charges(&self) -> bool {
+        self.inner.reports_charges()
+    }
+    async fn charges(
+        &self,
+        month: crate::showback::Month,
+    ) -> Result<Vec<crate::backend::Charge>, BackendError> {
+        self.call("billing_charges", NONE, self.inner.charges(month))
+            .await
+    }
 }

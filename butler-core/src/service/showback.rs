@@ -217,7 +217,7 @@ impl RequestService {
         &self,
         actor: &Actor,
     ) -> Result<Vec<crate::showback::ClosedMonth>, ButlerError> {
-        self.policy.check(actor, Operation::ReadClosedMonths)?;
+        self.policy.check(actor, Operation::ReadShowbackTotals)?;
         Ok(self.store.closed_months().await?)
     }
 
@@ -285,6 +285,31 @@ impl RequestService {
             lines,
             next,
         })
+    }
+
+    /// `month`'s showback of every VM beside what `billing` charged for
+    /// it, matched by VM name, each line flagged when the two differ by
+    /// more than `tolerance` (default [`showback::TOLERANCE`], a cent),
+    /// or when one side has a VM the other has not (Approvers, Viewers,
+    /// Admins). A billing system that does not report charges answers
+    /// [`crate::backend::ErrorKind::Unsupported`].
+    pub async fn compare_with_billing(
+        &self,
+        actor: &Actor,
+        month: Month,
+        billing: &dyn crate::backend::Billing,
+        tolerance: Option<rust_decimal::Decimal>,
+    ) -> Result<showback::BillingComparison, ButlerError> {
+        self.policy.check(actor, Operation::ReadShowbackTotals)?;
+        let tolerance = tolerance.unwrap_or(showback::TOLERANCE);
+        if tolerance.is_sign_negative() {
+            return Err(ButlerError::Invalid(format!(
+                "tolerance {tolerance} is negative"
+            )));
+        }
+        let charges = billing.charges(month).await?;
+        let report = self.showback(actor, month, month).await?;
+        Ok(showback::compare(&report, month, &charges, tolerance))
     }
 
     /// Whose VMs `actor` sees in showback: `None` for every VM.

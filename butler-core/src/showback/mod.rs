@@ -24,6 +24,7 @@
 //! rate book; the service's [`showback`](crate::service::RequestService::showback)
 //! reads them from the store.
 
+mod billed;
 mod compute;
 mod csv;
 mod life;
@@ -31,6 +32,9 @@ mod month;
 #[cfg(test)]
 mod tests;
 
+pub use billed::{
+    compare, ledger_charges, BillingComparison, ComparedLine, LedgerEntry, TOLERANCE,
+};
 pub use compute::{compute, price, summed, Priced};
 pub use csv::{to_csv, COLUMNS};
 pub use life::{life_of, Promise, Span, VmLife};

@@ -507,3 +507,150 @@ fn csv_lines_add_up_and_never_hold_a_formula() {
         .sum();
     assert_eq!(sum, r.actual);
 }
+
+fn activation(
+    name: &str,
+    total: &str,
+    from: NaiveDate,
+    request: u64,
+) -> crate::backend::BillingActivation {
+    let spec = crate::vm_spec::validate(&demo::spec("x"), &demo::catalog()).unwrap();
+    let mut estimate = cost::estimate(&spec, &demo::rate_book(), from).unwrap();
+    estimate.total = total.parse().unwrap();
+    crate::backend::BillingActivation {
+        vm_name: name.into(),
+        vm_uuid: "u".into(),
+        cost_center: "CC-1001".into(),
+        vcpus: 2,
+        ram_gib: 4,
+        storage_gib: 50,
+        disk_type: "SSD".into(),
+        request,
+        estimate,
+        effective_date: from,
+        restores: 0,
+    }
+}
+
+fn stop(name: &str, end: NaiveDate) -> crate::backend::BillingStop {
+    crate::backend::BillingStop {
+        vm_name: name.into(),
+        vm_uuid: "u".into(),
+        cost_center: "CC-1001".into(),
+        request: 9,
+        end_date: end,
+        restores: 0,
+    }
+}
+
+/// A ledger bills from each start at its total, from each change at the
+/// new one, through each stop; a restore bills again; a month with no
+/// billed day has no line.
+#[test]
+fn a_ledger_charges_the_days_it_was_told_of() {
+    use crate::showback::LedgerEntry::{Activated, Changed, Stopped};
+    let entries = vec![
+        Activated(activation("a", "30", day(2026, 3, 11), 1)),
+        Changed(activation("a", "60", day(2026, 3, 21), 2)),
+        Stopped(stop("a", day(2026, 3, 25))),
+        // Restored: billed again from the 29th.
+        Activated(activation("a", "60", day(2026, 3, 29), 3)),
+        Activated(activation("b", "90", day(2026, 4, 2), 4)),
+        // A stop of something never started changes nothing.
+        Stopped(stop("c", day(2026, 3, 5))),
+    ];
+    let march = ledger_charges(&entries, month("2026-03"));
+    assert_eq!(march.len(), 1);
+    // 10 days at 30, 5 at 60, then 3 at 60: (300 + 300 + 180) / 30.
+    assert_eq!(march[0].amount, Decimal::from(26));
+    assert_eq!(
+        (march[0].vm_name.as_str(), march[0].currency.as_str()),
+        ("a", "UF")
+    );
+    let april = ledger_charges(&entries, month("2026-04"));
+    let amounts: Vec<(String, Decimal)> = april
+        .iter()
+        .map(|c| (c.vm_name.clone(), c.amount))
+        .collect();
+    assert_eq!(
+        amounts,
+        [
+            ("a".into(), Decimal::from(60)),
+            ("b".into(), Decimal::from(87))
+        ]
+    );
+    assert!(ledger_charges(&entries, month("2026-02")).is_empty());
+}
+
+/// Lines on both sides within the tolerance pass; a difference, a VM
+/// billed but not priced, one priced but not billed, another currency are
+/// flagged.
+#[test]
+fn a_comparison_flags_what_differs() {
+    let life = |id: u64, name: &str| VmLife {
+        vm: crate::inventory::VmId(id),
+        name: name.into(),
+        owner: "ana".into(),
+        cost_center: "CC-1001".into(),
+        division: "CORP".into(),
+        unit: "IT".into(),
+        request: None,
+        promise: None,
+        spans: vec![Span {
+            from: day(2026, 3, 1),
+            sizing: sizing("CC-1001", 2, 4, 50),
+            on: true,
+        }],
+        last_day: None,
+    };
+    let m = month("2026-03");
+    let r = compute(
+        &[life(1, "same"), life(2, "differs"), life(3, "unbilled")],
+        &book(),
+        m,
+        m,
+    )
+    .unwrap();
+    let actual = r.vms[0].months[0].actual;
+    let charge = |name: &str, amount: Decimal, currency: &str| crate::backend::Charge {
+        vm_name: name.into(),
+        cost_center: "CC-1001".into(),
+        amount,
+        currency: currency.into(),
+    };
+    let charges = vec![
+        charge("same", actual + Decimal::new(1, 2), "UF"),
+        charge("differs", actual + Decimal::new(2, 2), "UF"),
+        charge("stranger", Decimal::ONE, "UF"),
+    ];
+    let c = compare(&r, m, &charges, TOLERANCE);
+    let flags: Vec<(&str, bool)> = c
+        .lines
+        .iter()
+        .map(|l| (l.vm_name.as_str(), l.flagged))
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("differs", true),
+            ("same", false),
+            ("stranger", true),
+            ("unbilled", true)
+        ]
+    );
+    assert_eq!(c.flagged, 3);
+    assert_eq!(c.lines[0].difference, Decimal::new(2, 2));
+    assert_eq!(c.butler, r.actual);
+    let other = compare(&r, m, &[charge("same", actual, "USD")], TOLERANCE);
+    assert!(
+        other
+            .lines
+            .iter()
+            .find(|l| l.vm_name == "same")
+            .unwrap()
+            .flagged,
+        "another currency"
+    );
+    let loose = compare(&r, m, &charges[..2], Decimal::ONE);
+    assert_eq!(loose.flagged, 1, "only the unbilled VM: {loose:?}");
+}

@@ -94,6 +94,8 @@ described_object! {
     ShowbackDoc = "What the VMs cost (SPEC §14): from, to (months, YYYY-MM), currency, vms (each vm, name, owner, cost_center, division, unit, request, storage_unpriced, months: month, days, days_off, actual, estimate (the request's monthly estimate; absent for adopted VMs), causes (days, resizes, rate_cards, powered_off, other: adding up to actual − estimate)), by_month, by_cost_center, by_division, by_unit (each month, key, vms, actual, estimate), actual, estimate, unpriced (vm, name, reason). Amounts are exact decimals as strings";
     /// A closed showback month.
     ClosedMonthDoc = "A closed showback month: month, closed_by, closed_at, currency, vms, actual, estimate, unpriced (vm, name, reason)";
+    /// A month's showback beside what billing charged.
+    BillingComparisonDoc = "A month's showback beside what the billing system charged: month, currency, tolerance, lines (vm_name, butler (Butler's figure; absent: billed but not priced), billed (absent: not billed), difference (billed − butler), flagged), butler, billed (totals), flagged (how many lines)";
     /// A page of a month's showback lines.
     ShowbackPageDoc = "A page of one month's showback lines: month, closed (the closed month, or absent while open; its totals are zero for callers who see their own VMs only), currency, lines (as a report's vms, by VM number), next (the after of the next page; absent on the last)";
     /// A VM of the inventory.
@@ -244,6 +246,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(showback::closed_months))
         .routes(routes!(showback::close))
         .routes(routes!(showback::lines))
+        .routes(routes!(showback::billed))
 }
 
 /// `201 Created`.

@@ -2,7 +2,7 @@
 //! month, beside their requests' estimates (JSON or CSV); the closed
 //! months, closing one (Admin), and a closed month's lines by page.
 
-use super::{ClosedMonthDoc, ShowbackDoc, ShowbackPageDoc};
+use super::{BillingComparisonDoc, ClosedMonthDoc, ShowbackDoc, ShowbackPageDoc};
 use crate::extract::{Caller, PathArgs, QueryArgs};
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use butler::inventory::VmId;
 use butler::service::ShowbackPage;
-use butler::showback::{ClosedMonth, Month, Showback};
+use butler::showback::{BillingComparison, ClosedMonth, Month, Showback};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -159,6 +159,59 @@ pub async fn close(
             .butler()
             .requests()
             .close_month(&caller.actor, m)
+            .await?,
+    ))
+}
+
+/// How close the figures must be.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BilledArgs {
+    /// Differences up to this amount are not flagged (default `0.01`).
+    #[param(pattern = r"^[0-9]{1,12}(\.[0-9]{1,12})?$")]
+    pub tolerance: Option<String>,
+}
+
+/// A month's showback of every VM beside what the billing system charged
+/// for it, matched by VM name; lines differing by more than the tolerance,
+/// or on one side only, are flagged (Approvers, Viewers, Admins). A
+/// billing system that does not report charges: 501.
+#[utoipa::path(get, path = "/api/showback/months/{month}/billed", tag = "showback",
+    params(("month" = String, Path, description = "The month, `2026-03`", pattern = r"^[0-9]{4}-[0-9]{2}$"), BilledArgs),
+    responses((status = 200, body = BillingComparisonDoc), (status = 403, body = Problem), (status = 422, body = Problem), (status = 501, body = Problem)))]
+pub async fn billed(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(m): PathArgs<String>,
+    QueryArgs(args): QueryArgs<BilledArgs>,
+) -> ApiResult<Json<BillingComparison>> {
+    let m = month(&m)?;
+    let tolerance = args
+        .tolerance
+        .map(|t| {
+            t.parse::<rust_decimal::Decimal>().map_err(|_| {
+                Problem::from(butler::ButlerError::Invalid(format!(
+                    "tolerance {t:?} is not a decimal amount"
+                )))
+            })
+        })
+        .transpose()?;
+    let butler = state.butler();
+    let Some(engine) = butler.engine() else {
+        return Err(Problem::from(butler::ButlerError::Backend(
+            butler::backend::BackendError::new(
+                butler::backend::ErrorKind::Unsupported,
+                "billing charges",
+                "this Butler has no billing backend",
+            ),
+        )));
+    };
+    let billing = engine.billing();
+    Ok(Json(
+        butler
+            .requests()
+            .compare_with_billing(&caller.actor, m, billing.as_ref(), tolerance)
             .await?,
     ))
 }

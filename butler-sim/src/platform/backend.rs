@@ -675,6 +675,36 @@ impl Billing for SimPlatform {
         Self::exit(Op::BillingChange, fault, ())
     }
 
+    fn reports_charges(&self) -> bool {
+        true
+    }
+
+    /// What the simulated chargeback ledger charged for `month`
+    /// ([`butler_core::showback::ledger_charges`]): each activation,
+    /// change and stop it was told of, once each.
+    async fn charges(
+        &self,
+        month: butler_core::showback::Month,
+    ) -> Result<Vec<butler_core::backend::Charge>, BackendError> {
+        use butler_core::showback::LedgerEntry;
+        let entries: Vec<LedgerEntry> = {
+            let w = self.world();
+            w.billing
+                .iter()
+                .cloned()
+                .map(LedgerEntry::Activated)
+                .chain(
+                    w.billing_changes
+                        .values()
+                        .cloned()
+                        .map(LedgerEntry::Changed),
+                )
+                .chain(w.billing_stops.iter().cloned().map(LedgerEntry::Stopped))
+                .collect()
+        };
+        Ok(butler_core::showback::ledger_charges(&entries, month))
+    }
+
     async fn stop(&self, stop: &BillingStop) -> Result<(), BackendError> {
         let fault = self.enter(Op::BillingStop, Some(&stop.vm_name)).await?;
         let mut w = self.world();
