@@ -18,6 +18,10 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     /// Extra CA certificate for the receiver (PEM).
     pub ca_cert: Option<PathBuf>,
+    /// Where the billing side answers what it charged for a month (a
+    /// signed `GET <charges_url>?month=YYYY-MM`, same scheme rules as
+    /// `url`); `None`: it does not report charges.
+    pub charges_url: Option<String>,
 }
 
 /// Why a configuration was refused.
@@ -41,6 +45,7 @@ struct File {
     url: String,
     timeout_secs: Option<u64>,
     ca_cert: Option<PathBuf>,
+    charges_url: Option<String>,
     #[serde(default)]
     allow_plain_http: bool,
 }
@@ -76,24 +81,9 @@ impl WebhookConfig {
         let f: File = value
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
-        let url =
-            reqwest::Url::parse(&f.url).map_err(|e| ConfigError::Invalid(format!("url: {e}")))?;
-        match url.scheme() {
-            "https" => {}
-            "http" if f.allow_plain_http => {
-                tracing::warn!("billing webhook over plain http: deliveries can be read on the way")
-            }
-            "http" => {
-                return Err(ConfigError::Invalid(
-                    "url must be https:// (allow_plain_http = true for a local receiver)".into(),
-                ))
-            }
-            other => return Err(ConfigError::Invalid(format!("url scheme {other:?}"))),
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(ConfigError::Invalid(
-                "url must not carry credentials".into(),
-            ));
+        check_url("url", &f.url, f.allow_plain_http)?;
+        if let Some(c) = &f.charges_url {
+            check_url("charges_url", c, f.allow_plain_http)?;
         }
         let secret = env(secret_var)
             .filter(|s| s.len() >= 32)
@@ -107,8 +97,33 @@ impl WebhookConfig {
             secret: SecretString::from(secret),
             timeout,
             ca_cert: f.ca_cert,
+            charges_url: f.charges_url,
         })
     }
+}
+
+/// `https://` without credentials (`http://` only when allowed).
+fn check_url(what: &str, text: &str, allow_plain_http: bool) -> Result<(), ConfigError> {
+    let url =
+        reqwest::Url::parse(text).map_err(|e| ConfigError::Invalid(format!("{what}: {e}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_plain_http => {
+            tracing::warn!("billing webhook {what} over plain http: it can be read on the way")
+        }
+        "http" => {
+            return Err(ConfigError::Invalid(format!(
+                "{what} must be https:// (allow_plain_http = true for a local receiver)"
+            )))
+        }
+        other => return Err(ConfigError::Invalid(format!("{what} scheme {other:?}"))),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError::Invalid(format!(
+            "{what} must not carry credentials"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

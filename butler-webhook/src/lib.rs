@@ -47,5 +47,6 @@ mod sender;
 pub use config::{ConfigError, WebhookConfig, SECRET_VAR};
 pub use notifier::{DeliveryStats, WebhookNotifier, NOTIFY_SECRET_VAR};
 pub use sender::{
-    signature, Signed, WebhookBilling, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    signature, ChargesAnswer, Signed, WebhookBilling, IDEMPOTENCY_HEADER, MAX_CHARGES_BYTES,
+    SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };

@@ -79,6 +79,7 @@ impl Receiver {
         let addr = listener.local_addr()?;
         let app = Router::new()
             .route("/hook", post(hook))
+            .route("/charges", axum::routing::get(charges))
             .with_state(inner.clone());
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -91,6 +92,13 @@ impl Receiver {
     /// `http://127.0.0.1:<port>/hook`.
     pub fn url(&self) -> String {
         format!("http://{}/hook", self.addr)
+    }
+
+    /// `http://127.0.0.1:<port>/charges`: what it charged for a month
+    /// (a signed `GET ?month=YYYY-MM`), worked out from the activations,
+    /// changes and stops it took, each once.
+    pub fn charges_url(&self) -> String {
+        format!("http://{}/charges", self.addr)
     }
 
     /// The next `n` deliveries are recorded, then answered after `delay`
@@ -182,6 +190,85 @@ async fn hook(
         tokio::time::sleep(delay).await;
     }
     StatusCode::OK
+}
+
+/// A month's charges: the ledger of the deliveries taken (read from their
+/// bodies as they crossed the wire), billed as a chargeback system bills
+/// ([`butler_core::showback::ledger_charges`]).
+async fn charges(
+    State(r): State<Arc<Inner>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use butler_core::showback::{LedgerEntry, Month, Rate};
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(key), Some(sig), Some(timestamp)) = (
+        header(IDEMPOTENCY_HEADER),
+        header(SIGNATURE_HEADER),
+        header(TIMESTAMP_HEADER).and_then(|t| t.parse::<i64>().ok()),
+    ) else {
+        r.refused.fetch_add(1, Ordering::SeqCst);
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let signed = format!("v1\nGET\n{path}\n{timestamp}\n{key}\n").into_bytes();
+    if !fresh(timestamp) || !verify(&r.secret, &signed, sig) {
+        r.refused.fetch_add(1, Ordering::SeqCst);
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let month = uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("month=")))
+        .and_then(|m| m.parse::<Month>().ok());
+    let Some(month) = month else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let bodies: Vec<serde_json::Value> = r
+        .activations
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .cloned()
+        .collect();
+    let text = |v: &serde_json::Value, k: &str| v[k].as_str().map(str::to_string);
+    let date = |v: &serde_json::Value, k: &str| v[k].as_str().and_then(|d| d.parse().ok());
+    let entries: Vec<LedgerEntry> = bodies
+        .iter()
+        .filter_map(|b| {
+            let vm_name = b["vm"]["name"].as_str()?.to_string();
+            let rate = || {
+                Some(Rate {
+                    vm_name: vm_name.clone(),
+                    cost_center: text(b, "cost_center")?,
+                    from: date(b, "effective_date")?,
+                    monthly: text(b, "monthly_total")?.parse().ok()?,
+                    currency: text(b, "currency")?,
+                })
+            };
+            match b["event"].as_str()? {
+                "billing.activate" => rate().map(LedgerEntry::Started),
+                "billing.change" => rate().map(LedgerEntry::Changed),
+                "billing.stop" => Some(LedgerEntry::Stopped {
+                    through: date(b, "end_date")?,
+                    vm_name,
+                }),
+                _ => None,
+            }
+        })
+        .collect();
+    let charges: Vec<serde_json::Value> = butler_core::showback::ledger_charges(&entries, month)
+        .into_iter()
+        .map(|c| {
+            serde_json::json!({
+                "vm_name": c.vm_name,
+                "cost_center": c.cost_center,
+                "amount": c.amount.to_string(),
+                "currency": c.currency,
+            })
+        })
+        .collect();
+    axum::Json(serde_json::json!({"month": month.to_string(), "charges": charges})).into_response()
 }
 
 /// Whether `timestamp` is within [`TOLERANCE`] of this clock.

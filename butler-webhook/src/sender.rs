@@ -1,6 +1,9 @@
 use crate::config::{ConfigError, WebhookConfig};
 use async_trait::async_trait;
-use butler_core::backend::{BackendError, Billing, BillingActivation, BillingStop, ErrorKind};
+use butler_core::backend::{
+    BackendError, Billing, BillingActivation, BillingStop, Charge, ErrorKind,
+};
+use butler_core::showback::Month;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -85,6 +88,17 @@ pub(crate) fn sign_post(
     key: &str,
     body: &[u8],
 ) -> (String, String) {
+    sign("POST", secret, url, key, body)
+}
+
+/// [`sign_post`] for any method.
+fn sign(
+    method: &str,
+    secret: &SecretString,
+    url: &reqwest::Url,
+    key: &str,
+    body: &[u8],
+) -> (String, String) {
     let timestamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -93,7 +107,7 @@ pub(crate) fn sign_post(
         None => url.path().to_string(),
     };
     let signed = Signed {
-        method: "POST",
+        method,
         path: &path,
         timestamp,
         idempotency_key: key,
@@ -134,6 +148,7 @@ pub struct WebhookBilling {
     http: reqwest::Client,
     url: reqwest::Url,
     secret: SecretString,
+    charges_url: Option<reqwest::Url>,
 }
 
 impl std::fmt::Debug for WebhookBilling {
@@ -149,10 +164,17 @@ impl WebhookBilling {
     /// goes to the configured receiver or nowhere).
     pub fn new(config: WebhookConfig) -> Result<WebhookBilling, ConfigError> {
         let (http, url) = client(&config)?;
+        let charges_url = config
+            .charges_url
+            .as_deref()
+            .map(reqwest::Url::parse)
+            .transpose()
+            .map_err(|e| ConfigError::Invalid(format!("charges_url: {e}")))?;
         Ok(WebhookBilling {
             http,
             url,
             secret: config.secret,
+            charges_url,
         })
     }
 
@@ -302,4 +324,103 @@ impl Billing for WebhookBilling {
         let key = Self::life_key(Self::stop_idempotency_key(&stop.vm_name), stop.restores);
         self.send("billing_stop", key, Self::stop_body(stop)).await
     }
+
+    fn reports_charges(&self) -> bool {
+        self.charges_url.is_some()
+    }
+
+    /// A signed `GET <charges_url>?month=YYYY-MM` (key
+    /// `butler-charges-YYYY-MM`, empty body), answered with
+    /// `{"month", "charges": [{vm_name, cost_center, amount, currency}]}`.
+    async fn charges(&self, month: Month) -> Result<Vec<Charge>, BackendError> {
+        let op = "billing_charges";
+        let Some(base) = &self.charges_url else {
+            return Err(BackendError::new(
+                ErrorKind::Unsupported,
+                op,
+                "no charges_url is configured: the receiver is not asked what it charged",
+            ));
+        };
+        let mut url = base.clone();
+        url.query_pairs_mut()
+            .append_pair("month", &month.to_string());
+        let key = format!("butler-charges-{month}");
+        let (timestamp, sig) = sign("GET", &self.secret, &url, &key, b"");
+        let resp = self
+            .http
+            .get(url)
+            .header(IDEMPOTENCY_HEADER, key)
+            .header(TIMESTAMP_HEADER, timestamp)
+            .header(SIGNATURE_HEADER, sig)
+            .send()
+            .await
+            .map_err(|e| {
+                let kind = if e.is_timeout() {
+                    ErrorKind::Timeout
+                } else {
+                    ErrorKind::Transient
+                };
+                BackendError::new(
+                    kind,
+                    op,
+                    format!(
+                        "cannot ask for charges: {}",
+                        butler_core::backend::error_chain(&e)
+                    ),
+                )
+                .with_source(e)
+            })?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(BackendError::new(
+                ErrorKind::from_http_status(status),
+                op,
+                format!("the billing receiver answered HTTP {status}"),
+            ));
+        }
+        // Read up to a bound: a receiver cannot make Butler hold any amount.
+        let mut resp = resp;
+        let mut body = Vec::new();
+        loop {
+            let chunk = resp.chunk().await.map_err(|e| {
+                BackendError::new(ErrorKind::Transient, op, format!("charges cut short: {e}"))
+            })?;
+            let Some(chunk) = chunk else { break };
+            if body.len() + chunk.len() > MAX_CHARGES_BYTES {
+                return Err(BackendError::new(
+                    ErrorKind::Permanent,
+                    op,
+                    format!("the receiver's charges are over {MAX_CHARGES_BYTES} bytes"),
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let answer: ChargesAnswer = serde_json::from_slice(&body).map_err(|e| {
+            BackendError::new(
+                ErrorKind::Permanent,
+                op,
+                format!("the billing receiver's charges do not read: {e}"),
+            )
+        })?;
+        if answer.month != month {
+            return Err(BackendError::new(
+                ErrorKind::Permanent,
+                op,
+                format!("asked for {month}, the receiver answered {}", answer.month),
+            ));
+        }
+        Ok(answer.charges)
+    }
+}
+
+/// The largest charges answer read (64 MiB: a million VMs' lines).
+pub const MAX_CHARGES_BYTES: usize = 64 << 20;
+
+/// What a receiver answers for a month's charges.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct ChargesAnswer {
+    /// The month asked.
+    pub month: Month,
+    /// One line per VM billed in it.
+    pub charges: Vec<Charge>,
 }

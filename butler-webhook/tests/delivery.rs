@@ -212,3 +212,77 @@ async fn a_restored_vm_is_billed_and_stopped_again_as_a_new_life() {
     assert_eq!(got["butler-billing-web03-r3-life1"]["restores"], 1);
     assert_eq!(got["butler-billing-web03-r3-life1"]["request"], 5);
 }
+
+fn charging_sender(r: &Receiver, secret: &str) -> WebhookBilling {
+    let text = format!(
+        "url = {:?}\ncharges_url = {:?}\nallow_plain_http = true\ntimeout_secs = 5\n",
+        r.url(),
+        r.charges_url()
+    );
+    let secret = secret.to_string();
+    let c = WebhookConfig::from_toml(&text, |k| (k == SECRET_VAR).then(|| secret.clone())).unwrap();
+    WebhookBilling::new(c).unwrap()
+}
+
+/// The receiver answers a signed `GET` with what its ledger charged: the
+/// activation's total from its first day, the change's from its own,
+/// through the stop; the sender reads it back. Unsigned or wrongly signed
+/// asks are refused; a sender without `charges_url` does not report.
+#[tokio::test]
+async fn the_receiver_reports_what_it_charged_for_a_month() {
+    use butler_core::showback::Month;
+    use rust_decimal::Decimal;
+    let r = Receiver::start(SECRET.as_bytes()).await.unwrap();
+    let s = charging_sender(&r, SECRET);
+    assert!(s.reports_charges());
+    let act = butler_core::testing::activation("web01-r1");
+    s.activate(&act).await.unwrap();
+    let mut bigger = act.clone();
+    bigger.request = 2;
+    bigger.estimate.total = act.estimate.total * Decimal::from(2);
+    bigger.effective_date = chrono::NaiveDate::from_ymd_opt(2026, 3, 16).unwrap();
+    s.change(&bigger).await.unwrap();
+    s.stop(&butler_core::backend::BillingStop {
+        vm_name: "web01-r1".into(),
+        vm_uuid: act.vm_uuid.clone(),
+        cost_center: act.cost_center.clone(),
+        request: 3,
+        end_date: chrono::NaiveDate::from_ymd_opt(2026, 3, 25).unwrap(),
+        restores: 0,
+    })
+    .await
+    .unwrap();
+    let march: Month = "2026-03".parse().unwrap();
+    let charges = s.charges(march).await.unwrap();
+    assert_eq!(charges.len(), 1, "{charges:?}");
+    let want = ((act.estimate.total * Decimal::from(15)
+        + bigger.estimate.total * Decimal::from(10))
+        / Decimal::from(30))
+    .round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    assert_eq!(charges[0].amount, want);
+    assert_eq!(charges[0].vm_name, "web01-r1");
+    assert_eq!(charges[0].currency, act.estimate.currency);
+    assert!(s
+        .charges("2026-04".parse().unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Unsigned, or signed with another secret: refused.
+    let unsigned = reqwest::get(format!("{}?month=2026-03", r.charges_url()))
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status().as_u16(), 400);
+    let e = charging_sender(&r, "another-secret-of-at-least-32-bytes!")
+        .charges(march)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unauthorized, "{e}");
+    // Without charges_url: not asked.
+    let plain = sender(&r.url(), SECRET, 5);
+    assert!(!plain.reports_charges());
+    assert_eq!(
+        plain.charges(march).await.unwrap_err().kind,
+        ErrorKind::Unsupported
+    );
+}

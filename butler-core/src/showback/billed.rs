@@ -9,22 +9,74 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// One entry of a billing system's ledger.
+/// One entry of a billing system's ledger: what it was told, in the
+/// terms it bills by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LedgerEntry {
-    /// Billing started (or started again, after a restore).
-    Activated(BillingActivation),
-    /// The VM's resources and monthly estimate changed.
-    Changed(BillingActivation),
-    /// Billing stopped after the end date.
-    Stopped(BillingStop),
+    /// Billing started (or started again, after a restore) on `from` at
+    /// `monthly` a 30-day month.
+    Started(Rate),
+    /// The VM's monthly total changed from `from` on.
+    Changed(Rate),
+    /// Billing stopped after `through`.
+    Stopped {
+        /// The VM's platform-wide name.
+        vm_name: String,
+        /// Its last billed day.
+        through: NaiveDate,
+    },
+}
+
+/// A VM's rate in a ledger, from a day on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rate {
+    /// The VM's platform-wide name.
+    pub vm_name: String,
+    /// Cost center charged.
+    pub cost_center: String,
+    /// First day at this rate.
+    pub from: NaiveDate,
+    /// Monthly total (a 30-day month).
+    pub monthly: Decimal,
+    /// Its currency.
+    pub currency: String,
+}
+
+impl Rate {
+    fn of(a: &BillingActivation) -> Rate {
+        Rate {
+            vm_name: a.vm_name.clone(),
+            cost_center: a.cost_center.clone(),
+            from: a.effective_date,
+            monthly: a.estimate.total,
+            currency: a.estimate.currency.clone(),
+        }
+    }
 }
 
 impl LedgerEntry {
+    /// What an activation tells a ledger.
+    pub fn activated(a: &BillingActivation) -> LedgerEntry {
+        LedgerEntry::Started(Rate::of(a))
+    }
+
+    /// What a change tells a ledger.
+    pub fn changed(a: &BillingActivation) -> LedgerEntry {
+        LedgerEntry::Changed(Rate::of(a))
+    }
+
+    /// What a stop tells a ledger.
+    pub fn stopped(s: &BillingStop) -> LedgerEntry {
+        LedgerEntry::Stopped {
+            vm_name: s.vm_name.clone(),
+            through: s.end_date,
+        }
+    }
+
     fn vm(&self) -> &str {
         match self {
-            LedgerEntry::Activated(a) | LedgerEntry::Changed(a) => &a.vm_name,
-            LedgerEntry::Stopped(s) => &s.vm_name,
+            LedgerEntry::Started(r) | LedgerEntry::Changed(r) => &r.vm_name,
+            LedgerEntry::Stopped { vm_name, .. } => vm_name,
         }
     }
 
@@ -32,9 +84,9 @@ impl LedgerEntry {
     /// start before a change before a stop).
     fn at(&self) -> (NaiveDate, u8) {
         match self {
-            LedgerEntry::Activated(a) => (a.effective_date, 0),
-            LedgerEntry::Changed(a) => (a.effective_date, 1),
-            LedgerEntry::Stopped(s) => (s.end_date, 2),
+            LedgerEntry::Started(r) => (r.from, 0),
+            LedgerEntry::Changed(r) => (r.from, 1),
+            LedgerEntry::Stopped { through, .. } => (*through, 2),
         }
     }
 }
@@ -60,33 +112,23 @@ pub fn ledger_charges(entries: &[LedgerEntry], month: Month) -> Vec<Charge> {
         let mut open: Option<(NaiveDate, Decimal, String, String)> = None;
         for e in es {
             match e {
-                LedgerEntry::Activated(a) => {
+                LedgerEntry::Started(r) => {
                     if open.is_none() {
-                        open = Some((
-                            a.effective_date,
-                            a.estimate.total,
-                            a.cost_center.clone(),
-                            a.estimate.currency.clone(),
-                        ));
+                        open = Some((r.from, r.monthly, r.cost_center.clone(), r.currency.clone()));
                     }
                 }
-                LedgerEntry::Changed(a) => {
+                LedgerEntry::Changed(r) => {
                     if let Some((from, rate, cc, cur)) = open.take() {
-                        if let Some(before) = a.effective_date.pred_opt().filter(|b| *b >= from) {
+                        if let Some(before) = r.from.pred_opt().filter(|b| *b >= from) {
                             periods.push((from, before, rate, cc, cur));
                         }
-                        open = Some((
-                            a.effective_date,
-                            a.estimate.total,
-                            a.cost_center.clone(),
-                            a.estimate.currency.clone(),
-                        ));
+                        open = Some((r.from, r.monthly, r.cost_center.clone(), r.currency.clone()));
                     }
                 }
-                LedgerEntry::Stopped(s) => {
+                LedgerEntry::Stopped { through, .. } => {
                     if let Some((from, rate, cc, cur)) = open.take() {
-                        if s.end_date >= from {
-                            periods.push((from, s.end_date, rate, cc, cur));
+                        if *through >= from {
+                            periods.push((from, *through, rate, cc, cur));
                         }
                     }
                 }

@@ -33,7 +33,7 @@ mod month;
 mod tests;
 
 pub use billed::{
-    compare, ledger_charges, BillingComparison, ComparedLine, LedgerEntry, TOLERANCE,
+    compare, ledger_charges, BillingComparison, ComparedLine, LedgerEntry, Rate, TOLERANCE,
 };
 pub use compute::{compute, price, summed, Priced};
 pub use csv::{to_csv, COLUMNS};

@@ -548,16 +548,15 @@ fn stop(name: &str, end: NaiveDate) -> crate::backend::BillingStop {
 /// billed day has no line.
 #[test]
 fn a_ledger_charges_the_days_it_was_told_of() {
-    use crate::showback::LedgerEntry::{Activated, Changed, Stopped};
     let entries = vec![
-        Activated(activation("a", "30", day(2026, 3, 11), 1)),
-        Changed(activation("a", "60", day(2026, 3, 21), 2)),
-        Stopped(stop("a", day(2026, 3, 25))),
+        LedgerEntry::activated(&activation("a", "30", day(2026, 3, 11), 1)),
+        LedgerEntry::changed(&activation("a", "60", day(2026, 3, 21), 2)),
+        LedgerEntry::stopped(&stop("a", day(2026, 3, 25))),
         // Restored: billed again from the 29th.
-        Activated(activation("a", "60", day(2026, 3, 29), 3)),
-        Activated(activation("b", "90", day(2026, 4, 2), 4)),
+        LedgerEntry::activated(&activation("a", "60", day(2026, 3, 29), 3)),
+        LedgerEntry::activated(&activation("b", "90", day(2026, 4, 2), 4)),
         // A stop of something never started changes nothing.
-        Stopped(stop("c", day(2026, 3, 5))),
+        LedgerEntry::stopped(&stop("c", day(2026, 3, 5))),
     ];
     let march = ledger_charges(&entries, month("2026-03"));
     assert_eq!(march.len(), 1);

@@ -691,15 +691,9 @@ impl Billing for SimPlatform {
             let w = self.world();
             w.billing
                 .iter()
-                .cloned()
-                .map(LedgerEntry::Activated)
-                .chain(
-                    w.billing_changes
-                        .values()
-                        .cloned()
-                        .map(LedgerEntry::Changed),
-                )
-                .chain(w.billing_stops.iter().cloned().map(LedgerEntry::Stopped))
+                .map(LedgerEntry::activated)
+                .chain(w.billing_changes.values().map(LedgerEntry::changed))
+                .chain(w.billing_stops.iter().map(LedgerEntry::stopped))
                 .collect()
         };
         Ok(butler_core::showback::ledger_charges(&entries, month))
