@@ -301,6 +301,7 @@ impl Butler {
             users: self.users.clone(),
             vms: self.vms.clone(),
             platform: self.platform.clone(),
+            billing: self.engine.as_ref().map(|e| e.billing()),
         }
     }
 }

@@ -47,6 +47,7 @@ macro_rules! exception {
 exception!(ButlerError, "ButlerError");
 exception!(InvalidInput, "InvalidInputError");
 exception!(MigrationRefused, "MigrationRefusedError");
+exception!(Unsupported, "UnsupportedError");
 
 fn obj<'py, T>(py: Python<'py>, v: T) -> PyObject
 where

@@ -71,6 +71,19 @@ def test_a_vm_priced_as_a_report_csv_and_arrow(b, ana, bea, tmp_path):
     with pytest.raises(butler.InvalidInputError, match="language"):
         report.to_xlsx(path, language="fr")
 
+    # Beside what the simulator's billing ledger charged for the VM.
+    compared = bea.compare_with_billing(made)
+    line = next(x for x in compared["lines"] if x["vm_name"] == vm.name)
+    assert Decimal(line["butler"]) == next(
+        Decimal(m["actual"]) for v in d["vms"] if v["vm"] == vm.id for m in v["months"] if m["month"] == made
+    )
+    assert Decimal(line["billed"]) > 0
+    assert Decimal(line["difference"]) == Decimal(line["billed"]) - Decimal(line["butler"])
+    with pytest.raises(butler.PermissionDeniedError):
+        ana.compare_with_billing(made)
+    with pytest.raises(butler.InvalidInputError, match="tolerance"):
+        bea.compare_with_billing(made, tolerance="lots")
+
     # Ana sees hers; another requester nothing; a bad month is named.
     assert len(ana.showback(*period)) == len(report)
     zoe = b.trusted_session("zoe", ["requester"])

@@ -33,6 +33,9 @@ pub(crate) struct Session {
     pub(crate) users: Arc<UserService>,
     pub(crate) vms: Arc<butler_core::inventory::VmService>,
     pub(crate) platform: Arc<dyn ClusterBackend>,
+    /// The engine's billing backend (showback compares what it charged);
+    /// `None` without an engine.
+    pub(crate) billing: Option<Arc<dyn butler_core::backend::Billing>>,
 }
 
 #[pymethods]

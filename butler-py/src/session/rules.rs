@@ -146,6 +146,48 @@ impl Session {
     }
 }
 
+#[pymethods]
+impl Session {
+    /// ``month``'s showback of every VM beside what the billing system
+    /// charged for it (approvers, viewers, admins), as a dict: ``lines``
+    /// (``vm_name``, ``butler``, ``billed``, ``difference``, ``flagged``),
+    /// the totals and how many lines are ``flagged`` (differing by more
+    /// than ``tolerance``, default ``"0.01"``, or on one side only). A
+    /// billing system that does not report charges raises
+    /// ``UnsupportedError``.
+    #[pyo3(signature = (month, tolerance=None))]
+    fn compare_with_billing(
+        &self,
+        py: Python<'_>,
+        month: &str,
+        tolerance: Option<&str>,
+    ) -> PyResult<PyObject> {
+        let m = self::month(month)?;
+        let tolerance = tolerance
+            .map(|t| {
+                t.parse::<rust_decimal::Decimal>().map_err(|_| {
+                    crate::errors::InvalidInput::new_err(format!(
+                        "tolerance {t:?} is not a decimal amount"
+                    ))
+                })
+            })
+            .transpose()?;
+        let Some(billing) = self.billing.clone() else {
+            return Err(crate::errors::Unsupported::new_err(
+                "this Butler has no billing backend",
+            ));
+        };
+        let a = self.actor.clone();
+        let c = call!(py, self.requests, |s| s.compare_with_billing(
+            &a,
+            m,
+            billing.as_ref(),
+            tolerance
+        ))?;
+        as_python(py, &c)
+    }
+}
+
 /// A month from its ``YYYY-MM`` text, or ``InvalidInputError`` naming it.
 fn month(text: &str) -> PyResult<butler_core::showback::Month> {
     text.parse().map_err(|e: butler_core::showback::BadMonth| {
