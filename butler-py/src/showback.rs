@@ -116,15 +116,8 @@ impl Showback {
             |m| m.causes.as_ref().map(|c| c.powered_off),
             |m| m.causes.as_ref().map(|c| c.other),
         ];
-        let names = [
-            "actual",
-            "estimate",
-            "cause_days",
-            "cause_resizes",
-            "cause_rate_cards",
-            "cause_powered_off",
-            "cause_other",
-        ];
+        // The CSV's money columns, in its order.
+        let names = &butler_core::showback::COLUMNS[11..];
         let scale = rows
             .iter()
             .flat_map(|(_, m)| money.iter().filter_map(move |f| f(m)))

@@ -147,24 +147,11 @@ async fn hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let (Some(key), Some(sig), Some(timestamp)) = (
-        header(IDEMPOTENCY_HEADER),
-        header(SIGNATURE_HEADER),
-        header(TIMESTAMP_HEADER).and_then(|t| t.parse::<i64>().ok()),
-    ) else {
-        r.refused.fetch_add(1, Ordering::SeqCst);
-        return StatusCode::BAD_REQUEST;
+    let (key, timestamp, sig) = match signed_by(&r, &uri, &headers, "POST", &body) {
+        Ok(found) => found,
+        Err(status) => return status,
     };
-    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    // Written here from the wire, as a receiver would, not with the
-    // sender's code.
-    let mut signed = format!("v1\nPOST\n{path}\n{timestamp}\n{key}\n").into_bytes();
-    signed.extend_from_slice(&body);
-    if !fresh(timestamp) || !verify(&r.secret, &signed, sig) {
-        r.refused.fetch_add(1, Ordering::SeqCst);
-        return StatusCode::UNAUTHORIZED;
-    }
+    let (key, timestamp, sig) = (key.as_str(), timestamp.as_str(), sig.as_str());
     *r.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(Captured {
         idempotency_key: key.to_string(),
         timestamp: timestamp.to_string(),
@@ -192,6 +179,36 @@ async fn hook(
     StatusCode::OK
 }
 
+/// The (key, timestamp, signature) of a request signed with the shared
+/// secret over `method`, its path and query, timestamp, key and `body`,
+/// checked as a receiver would from what crossed the wire (not with the
+/// sender's code); else the status to refuse it with, counted.
+fn signed_by(
+    r: &Inner,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    method: &str,
+    body: &[u8],
+) -> Result<(String, String, String), StatusCode> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(key), Some(sig), Some(timestamp)) = (
+        header(IDEMPOTENCY_HEADER),
+        header(SIGNATURE_HEADER),
+        header(TIMESTAMP_HEADER).and_then(|t| t.parse::<i64>().ok()),
+    ) else {
+        r.refused.fetch_add(1, Ordering::SeqCst);
+        return Err(StatusCode::BAD_REQUEST);
+    };
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let mut signed = format!("v1\n{method}\n{path}\n{timestamp}\n{key}\n").into_bytes();
+    signed.extend_from_slice(body);
+    if !fresh(timestamp) || !verify(&r.secret, &signed, sig) {
+        r.refused.fetch_add(1, Ordering::SeqCst);
+        return Err(StatusCode::UNAUTHORIZED);
+    }
+    Ok((key.to_string(), timestamp.to_string(), sig.to_string()))
+}
+
 /// A month's charges: the ledger of the deliveries taken (read from their
 /// bodies as they crossed the wire), billed as a chargeback system bills
 /// ([`butler_core::showback::ledger_charges`]).
@@ -202,20 +219,8 @@ async fn charges(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     use butler_core::showback::{LedgerEntry, Month, Rate};
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let (Some(key), Some(sig), Some(timestamp)) = (
-        header(IDEMPOTENCY_HEADER),
-        header(SIGNATURE_HEADER),
-        header(TIMESTAMP_HEADER).and_then(|t| t.parse::<i64>().ok()),
-    ) else {
-        r.refused.fetch_add(1, Ordering::SeqCst);
-        return StatusCode::BAD_REQUEST.into_response();
-    };
-    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    let signed = format!("v1\nGET\n{path}\n{timestamp}\n{key}\n").into_bytes();
-    if !fresh(timestamp) || !verify(&r.secret, &signed, sig) {
-        r.refused.fetch_add(1, Ordering::SeqCst);
-        return StatusCode::UNAUTHORIZED.into_response();
+    if let Err(status) = signed_by(&r, &uri, &headers, "GET", b"") {
+        return status.into_response();
     }
     let month = uri
         .query()

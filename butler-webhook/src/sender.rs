@@ -267,19 +267,7 @@ impl WebhookBilling {
             .body(body)
             .send()
             .await
-            .map_err(|e| {
-                let kind = if e.is_timeout() {
-                    ErrorKind::Timeout
-                } else {
-                    ErrorKind::Transient
-                };
-                BackendError::new(
-                    kind,
-                    op,
-                    format!("delivery failed: {}", butler_core::backend::error_chain(&e)),
-                )
-                .with_source(e)
-            })?;
+            .map_err(|e| unsent(op, "delivery failed", e))?;
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(());
@@ -354,22 +342,7 @@ impl Billing for WebhookBilling {
             .header(SIGNATURE_HEADER, sig)
             .send()
             .await
-            .map_err(|e| {
-                let kind = if e.is_timeout() {
-                    ErrorKind::Timeout
-                } else {
-                    ErrorKind::Transient
-                };
-                BackendError::new(
-                    kind,
-                    op,
-                    format!(
-                        "cannot ask for charges: {}",
-                        butler_core::backend::error_chain(&e)
-                    ),
-                )
-                .with_source(e)
-            })?;
+            .map_err(|e| unsent(op, "cannot ask for charges", e))?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(BackendError::new(
@@ -411,6 +384,21 @@ impl Billing for WebhookBilling {
         }
         Ok(answer.charges)
     }
+}
+
+/// A request that got no answer: a timeout, or a passing failure.
+fn unsent(op: &str, what: &str, e: reqwest::Error) -> BackendError {
+    let kind = if e.is_timeout() {
+        ErrorKind::Timeout
+    } else {
+        ErrorKind::Transient
+    };
+    BackendError::new(
+        kind,
+        op,
+        format!("{what}: {}", butler_core::backend::error_chain(&e)),
+    )
+    .with_source(e)
 }
 
 /// The largest charges answer read (64 MiB: a million VMs' lines).

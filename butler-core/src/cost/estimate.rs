@@ -186,16 +186,7 @@ pub fn estimate(spec: &ValidSpec, book: &RateBook, date: NaiveDate) -> Result<Es
 }
 
 fn lookup<'a>(rates: &'a Rates, item: &CostItem) -> Option<&'a Rate> {
-    match item {
-        CostItem::Vcpu => rates.vcpu.as_ref(),
-        CostItem::RamGib => rates.ram_gib.as_ref(),
-        CostItem::DiskGib(t) => rates.disk_gib.get(t),
-        CostItem::BackupLocalGib => rates.backup_local_gib.as_ref(),
-        CostItem::BackupRemoteGib => rates.backup_remote_gib.as_ref(),
-        CostItem::Cdrom => rates.cdrom.as_ref(),
-        CostItem::Nic => rates.nic.as_ref(),
-        CostItem::Image => rates.image.as_ref(),
-    }
+    super::sizing::Item::of(item).rate(rates)
 }
 
 fn price(

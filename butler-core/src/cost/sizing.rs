@@ -55,36 +55,46 @@ impl Sizing {
         }
     }
 
-    /// Each priced item and its quantity, in the estimate's fixed order.
-    pub fn items(&self) -> Vec<(CostItem, Decimal)> {
+    /// Each priced item and its quantity, in the estimate's fixed order:
+    /// the one list both [`items`](Self::items) and
+    /// [`monthly`](Self::monthly) walk.
+    fn visit<E>(&self, mut f: impl FnMut(Item<'_>, Decimal) -> Result<(), E>) -> Result<(), E> {
         let storage = Decimal::from(self.storage_gib);
-        let mut wanted = vec![
-            (CostItem::Vcpu, Decimal::from(self.vcpus)),
-            (CostItem::RamGib, Decimal::from(self.ram_gib)),
-        ];
+        f(Item::Vcpu, self.vcpus.into())?;
+        f(Item::RamGib, self.ram_gib.into())?;
         if let Some(t) = &self.disk_type {
-            wanted.push((CostItem::DiskGib(t.clone()), storage));
+            f(Item::DiskGib(t), storage)?;
             if self.backup_local {
-                wanted.push((CostItem::BackupLocalGib, storage));
+                f(Item::BackupLocalGib, storage)?;
             }
             if self.backup_remote {
-                wanted.push((CostItem::BackupRemoteGib, storage));
+                f(Item::BackupRemoteGib, storage)?;
             }
         }
         if self.cdrom {
-            wanted.push((CostItem::Cdrom, Decimal::ONE));
+            f(Item::Cdrom, Decimal::ONE)?;
         }
-        wanted.push((CostItem::Nic, Decimal::from(self.nics)));
+        f(Item::Nic, self.nics.into())?;
         if self.image {
-            wanted.push((CostItem::Image, Decimal::ONE));
+            f(Item::Image, Decimal::ONE)?;
         }
+        Ok(())
+    }
+
+    /// Each priced item and its quantity, in the estimate's fixed order.
+    pub fn items(&self) -> Vec<(CostItem, Decimal)> {
+        let mut wanted = Vec::with_capacity(8);
+        let _ = self.visit(|item, quantity| -> Result<(), ()> {
+            wanted.push((item.cost_item(), quantity));
+            Ok(())
+        });
         wanted
     }
 
     /// The 30-day month's total on `card`, margin included, powered on or
     /// off ([`RateCard::powered_off`]): the estimate's total when on.
-    /// Prices the items [`items`](Self::items) lists without building the
-    /// list (showback prices a million of these).
+    /// Walks the items without building their list (showback prices a
+    /// million of these).
     pub fn monthly(&self, card: &RateCard, powered_on: bool) -> Result<Decimal, CostError> {
         let overflow = |what: String| CostError::Overflow {
             card: card.version.clone(),
@@ -97,24 +107,21 @@ impl Sizing {
             card.powered_off.as_ref()
         };
         let mut subtotal = Decimal::ZERO;
-        let mut add = |rate: &dyn Fn(&Rates) -> Option<&Rate>,
-                       quantity: Decimal,
-                       item: &dyn Fn() -> CostItem|
-         -> Result<(), CostError> {
+        self.visit(|item, quantity| {
             let found = off
-                .and_then(rate)
-                .or_else(|| own.and_then(rate))
-                .or_else(|| rate(&card.default));
+                .and_then(|r| item.rate(r))
+                .or_else(|| own.and_then(|r| item.rate(r)))
+                .or_else(|| item.rate(&card.default));
             let amount = match found {
                 Some(r) => r
                     .monthly()
                     .and_then(|m| m.checked_mul(quantity))
-                    .ok_or_else(|| overflow(format!("{} line", item())))?,
+                    .ok_or_else(|| overflow(format!("{} line", item.cost_item())))?,
                 None if card.unpriced == UnpricedPolicy::Zero => Decimal::ZERO,
                 None => {
                     return Err(CostError::MissingRate {
                         card: card.version.clone(),
-                        item: item(),
+                        item: item.cost_item(),
                         cost_center: self.cost_center.clone(),
                     })
                 }
@@ -123,34 +130,7 @@ impl Sizing {
                 .checked_add(amount)
                 .ok_or_else(|| overflow("subtotal".into()))?;
             Ok(())
-        };
-        let storage = Decimal::from(self.storage_gib);
-        add(&|r| r.vcpu.as_ref(), self.vcpus.into(), &|| CostItem::Vcpu)?;
-        add(&|r| r.ram_gib.as_ref(), self.ram_gib.into(), &|| {
-            CostItem::RamGib
         })?;
-        if let Some(t) = &self.disk_type {
-            add(&|r| r.disk_gib.get(t), storage, &|| {
-                CostItem::DiskGib(t.clone())
-            })?;
-            if self.backup_local {
-                add(&|r| r.backup_local_gib.as_ref(), storage, &|| {
-                    CostItem::BackupLocalGib
-                })?;
-            }
-            if self.backup_remote {
-                add(&|r| r.backup_remote_gib.as_ref(), storage, &|| {
-                    CostItem::BackupRemoteGib
-                })?;
-            }
-        }
-        if self.cdrom {
-            add(&|r| r.cdrom.as_ref(), Decimal::ONE, &|| CostItem::Cdrom)?;
-        }
-        add(&|r| r.nic.as_ref(), self.nics.into(), &|| CostItem::Nic)?;
-        if self.image {
-            add(&|r| r.image.as_ref(), Decimal::ONE, &|| CostItem::Image)?;
-        }
         let margin = match card.margin {
             Some(m) => subtotal
                 .checked_mul(m)
@@ -160,5 +140,61 @@ impl Sizing {
         subtotal
             .checked_add(margin)
             .ok_or_else(|| overflow("total".into()))
+    }
+}
+
+/// A priced item, borrowed (a [`CostItem`] without its allocation).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Item<'a> {
+    Vcpu,
+    RamGib,
+    DiskGib(&'a str),
+    BackupLocalGib,
+    BackupRemoteGib,
+    Cdrom,
+    Nic,
+    Image,
+}
+
+impl<'a> Item<'a> {
+    /// The item a [`CostItem`] names.
+    pub(super) fn of(item: &'a CostItem) -> Item<'a> {
+        match item {
+            CostItem::Vcpu => Item::Vcpu,
+            CostItem::RamGib => Item::RamGib,
+            CostItem::DiskGib(t) => Item::DiskGib(t),
+            CostItem::BackupLocalGib => Item::BackupLocalGib,
+            CostItem::BackupRemoteGib => Item::BackupRemoteGib,
+            CostItem::Cdrom => Item::Cdrom,
+            CostItem::Nic => Item::Nic,
+            CostItem::Image => Item::Image,
+        }
+    }
+
+    fn cost_item(self) -> CostItem {
+        match self {
+            Item::Vcpu => CostItem::Vcpu,
+            Item::RamGib => CostItem::RamGib,
+            Item::DiskGib(t) => CostItem::DiskGib(t.to_string()),
+            Item::BackupLocalGib => CostItem::BackupLocalGib,
+            Item::BackupRemoteGib => CostItem::BackupRemoteGib,
+            Item::Cdrom => CostItem::Cdrom,
+            Item::Nic => CostItem::Nic,
+            Item::Image => CostItem::Image,
+        }
+    }
+
+    /// Its rate in `rates`, if priced there.
+    pub(super) fn rate(self, rates: &Rates) -> Option<&Rate> {
+        match self {
+            Item::Vcpu => rates.vcpu.as_ref(),
+            Item::RamGib => rates.ram_gib.as_ref(),
+            Item::DiskGib(t) => rates.disk_gib.get(t),
+            Item::BackupLocalGib => rates.backup_local_gib.as_ref(),
+            Item::BackupRemoteGib => rates.backup_remote_gib.as_ref(),
+            Item::Cdrom => rates.cdrom.as_ref(),
+            Item::Nic => rates.nic.as_ref(),
+            Item::Image => rates.image.as_ref(),
+        }
     }
 }

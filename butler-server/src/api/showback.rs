@@ -40,6 +40,21 @@ impl PeriodArgs {
         let to = self.to.as_deref().map(month).transpose()?.unwrap_or(from);
         Ok((from, to))
     }
+
+    /// The period's report as `caller` sees it, and the period.
+    async fn report(
+        &self,
+        state: &AppState,
+        caller: &Caller,
+    ) -> Result<(Month, Month, Showback), Problem> {
+        let (from, to) = self.period()?;
+        let r = state
+            .butler()
+            .requests()
+            .showback(&caller.actor, from, to)
+            .await?;
+        Ok((from, to, r))
+    }
 }
 
 /// What every VM the caller sees cost in the period: per VM and month
@@ -54,13 +69,7 @@ pub async fn report(
     caller: Caller,
     QueryArgs(args): QueryArgs<PeriodArgs>,
 ) -> ApiResult<Json<Showback>> {
-    let (from, to) = args.period()?;
-    let r = state
-        .butler()
-        .requests()
-        .showback(&caller.actor, from, to)
-        .await?;
-    Ok(Json(r))
+    Ok(Json(args.report(&state, &caller).await?.2))
 }
 
 /// The same report as CSV: one line per VM and month (texts quoted and
@@ -72,12 +81,7 @@ pub async fn report_csv(
     caller: Caller,
     QueryArgs(args): QueryArgs<PeriodArgs>,
 ) -> ApiResult<Response> {
-    let (from, to) = args.period()?;
-    let r = state
-        .butler()
-        .requests()
-        .showback(&caller.actor, from, to)
-        .await?;
+    let (from, to, r) = args.report(&state, &caller).await?;
     let name = format!("attachment; filename=\"showback-{from}-{to}.csv\"");
     Ok((
         [
@@ -101,12 +105,7 @@ pub async fn report_xlsx(
     headers: axum::http::HeaderMap,
     QueryArgs(args): QueryArgs<PeriodArgs>,
 ) -> ApiResult<Response> {
-    let (from, to) = args.period()?;
-    let r = state
-        .butler()
-        .requests()
-        .showback(&caller.actor, from, to)
-        .await?;
+    let (from, to, r) = args.report(&state, &caller).await?;
     let mut buf = Vec::new();
     let lang = super::requests::export_language(&headers);
     butler::export::write_showback_xlsx_in(&r, lang, &mut buf)
