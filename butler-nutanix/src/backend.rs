@@ -314,11 +314,14 @@ impl NutanixBackend {
         })
     }
 
-    /// Every entity of `kind`. The first page tells `total_matches`; the
-    /// other pages are then fetched `list_concurrency` at a time. Without a total
-    /// (some PCs omit it) pages are read one by one until a short page.
-    /// An exact multiple of the page size costs no extra request when the
-    /// total is known.
+    /// Every entity of `kind`. The first page tells `total_matches` and
+    /// how many entities Prism serves a page (it may cap a page below the
+    /// `length` asked: 50, 90 or 500 on real versions); the other pages are
+    /// then fetched `list_concurrency` at a time, stepping by what was
+    /// served, and read on from what was received while the total is not
+    /// reached. Without a total (some PCs omit it) pages are read one by
+    /// one until an empty page. An exact multiple of the page size costs no
+    /// extra request when the total is known.
     async fn list_all(
         &self,
         kind: &str,
@@ -363,7 +366,6 @@ impl NutanixBackend {
         let first = self.pc.call_list::<T>(&path, &body(0)).await?;
         let total = first.metadata.total_matches;
         let mut out: Vec<T> = first.entities;
-        let page = (self.page as usize).max(1);
         let max = self.max_entities;
         let too_many = |n: u64| {
             NutanixError::new(
@@ -372,16 +374,20 @@ impl NutanixBackend {
                 format!("Prism lists {n} {kind}s or more, above max_list_entities = {max}"),
             )
         };
-        if out.len() < page {
-            return Ok(out);
-        }
         if let Some(total) = total {
             // The claimed total is checked before anything is reserved or requested.
             if total > max as u64 {
                 return Err(too_many(total));
             }
+            // Pages as Prism serves them: it may cap a page below what was
+            // asked (50, 90 or 500 on real versions), so the step is what
+            // the first page held.
+            let served = out.len();
+            if served == 0 || out.len() as u64 >= total {
+                return Ok(out);
+            }
             let offsets = (1..)
-                .map(|i| i * page)
+                .map(move |i| i * served)
                 .take_while(move |o| (*o as u64) < total);
             let pages: Vec<Vec<T>> = futures::stream::iter(offsets)
                 .map(|o| {
@@ -393,6 +399,25 @@ impl NutanixBackend {
                 .try_collect()
                 .await?;
             out.extend(pages.into_iter().flatten());
+            // A later page shorter than the first: read on from what was
+            // received until the total or an empty page.
+            while (out.len() as u64) < total {
+                let got = self
+                    .pc
+                    .call_list::<T>(&path, &body(out.len()))
+                    .await?
+                    .entities;
+                if got.is_empty() {
+                    break;
+                }
+                out.extend(got);
+                if out.len() > max {
+                    return Err(too_many(out.len() as u64));
+                }
+            }
+            return Ok(out);
+        }
+        if out.is_empty() {
             return Ok(out);
         }
         // No total: page until an empty page (a short page may only be
@@ -1110,10 +1135,10 @@ impl ClusterBackend for NutanixBackend {
                     .filter(|v| !v.is_empty()),
             );
             let total = decode::at(&resp, &["metadata", "total_matches"]).as_u64();
-            if got.is_empty()
-                || total.is_some_and(|t| values.len() as u64 >= t)
-                || got.len() < self.page as usize
-            {
+            // Read by what was received: a capped page is not the end
+            // while the total says more.
+            let done = total.is_some_and(|t| values.len() as u64 >= t);
+            if got.is_empty() || done {
                 return Ok(values);
             }
             if values.len() > self.max_entities {

@@ -790,3 +790,48 @@ async fn power_changes_reach_prism_and_an_off_vm_is_never_powered_off_again() {
     );
     assert!(fake.requests() - before <= 2, "one look-up, no PUT");
 }
+
+/// Prism Central versions cap list pages (50, 90, 500) whatever `length`
+/// asks: the client pages by what it received until `total_matches` (or
+/// an empty page), for VMs and for category values alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_shorter_than_asked_are_read_to_the_total() {
+    let mut b = SimPlatform::demo_builder(37);
+    for i in 0..120 {
+        b = b.category("Team", &format!("team-{i:03}"));
+    }
+    let sim = b.build();
+    let f = fleet::generate(
+        &sim,
+        &fleet::FleetSpec {
+            vms: 120,
+            groups: 2,
+            ..Default::default()
+        },
+    );
+    let fake = FakePrism::start(sim.clone()).await.unwrap();
+    let backend = NutanixBackend::new(&fake.config().await).unwrap();
+    let want = backend.list_vms("c1-madrid").await.unwrap().len();
+    assert!(want >= 120, "{want}");
+    for cap in [50, 90, 7] {
+        fake.set_quirks(butler_nutanix::fake::Quirks {
+            page_cap: Some(cap),
+            ..Default::default()
+        });
+        assert_eq!(
+            backend.list_vms("c1-madrid").await.unwrap().len(),
+            want,
+            "cap {cap}"
+        );
+        assert_eq!(
+            backend.category_values("Team").await.unwrap().len(),
+            120,
+            "cap {cap}"
+        );
+        let last = f.vm_names.last().unwrap();
+        assert!(
+            backend.find_vm(last).await.unwrap().is_some(),
+            "cap {cap}: {last}"
+        );
+    }
+}

@@ -72,6 +72,7 @@ pub(super) async fn list(
     Body(body): Body,
 ) -> Response {
     let q = f.quirks();
+    let body = capped(&q, body);
     if q.endless_pages {
         // Always a full page, never a total: a client must bound itself.
         let length = body
@@ -106,6 +107,16 @@ pub(super) async fn list(
         v["padding"] = json!("x".repeat(q.pad_bytes));
     }
     (parts.status, axum::Json(v)).into_response()
+}
+
+/// A list request as a Prism capping its pages at [`Quirks::page_cap`]
+/// serves it: `length` cut to the cap.
+fn capped(q: &super::Quirks, mut body: Value) -> Value {
+    if let Some(cap) = q.page_cap {
+        let asked = body.get("length").and_then(Value::as_u64).unwrap_or(20);
+        body["length"] = json!(asked.min(cap as u64));
+    }
+    body
 }
 
 /// Paged lists with Prism's defaults (20 per page, at most 500).
@@ -685,6 +696,7 @@ pub(super) async fn category_values(
     Path(key): Path<String>,
     Body(body): Body,
 ) -> Response {
+    let body = capped(&f.quirks(), body);
     let mut values: BTreeSet<String> = match f.sim.category_values(&key).await {
         Ok(v) => v.into_iter().collect(),
         Err(e) => return from_backend(e),

@@ -64,6 +64,10 @@ pub struct Quirks {
     pub claim_total: Option<u64>,
     /// Lists always answer a full page and no total, however far one pages.
     pub endless_pages: bool,
+    /// Lists serve at most this many entities a page, whatever `length`
+    /// asks (real Prism Central versions cap pages at 50, 90 or 500), with
+    /// the true `total_matches`.
+    pub page_cap: Option<usize>,
     /// List answers carry this many bytes of padding.
     pub pad_bytes: usize,
     /// `protect_vms` with `ignore_dup_or_missing_vms` skips VMs it cannot
