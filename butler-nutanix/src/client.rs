@@ -215,12 +215,20 @@ impl PrismClient {
                 format!("malformed JSON from Prism: {e}"),
             )
         })?;
-        // v3 may answer 2xx with an ERROR state inside.
+        // v3 may answer 2xx with an ERROR state inside: the error is read
+        // as the status its body's `code` names (else a 500's).
         if parsed.error_state {
-            return Err(NutanixError::from_response(
-                if status < 400 { 500 } else { status },
-                &text,
-            ));
+            let inside = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v.get("code").and_then(Value::as_u64))
+                .and_then(|c| u16::try_from(c).ok())
+                .filter(|c| (400..600).contains(c));
+            let code = match inside {
+                Some(c) => c,
+                None if status < 400 => 500,
+                None => status,
+            };
+            return Err(NutanixError::from_response(code, &text));
         }
         Ok(parsed.value)
     }

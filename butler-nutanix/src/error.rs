@@ -95,15 +95,7 @@ impl NutanixError {
             .as_ref()
             .and_then(|v| v.get("message_list"))
             .and_then(|l| l.as_array())
-            .map(|l| {
-                l.iter()
-                    .filter_map(|m| {
-                        m.get("message")
-                            .and_then(|r| r.as_str())
-                            .map(str::to_string)
-                    })
-                    .collect()
-            })
+            .map(|l| l.iter().filter_map(message_with_details).collect())
             .unwrap_or_default();
         // Prism Element v2 answers `{"message": …, "error_code": {"code": …}}`.
         let mut reasons = reasons;
@@ -152,6 +144,30 @@ impl NutanixError {
     }
 }
 
+/// Characters of a message's `details` kept in an error.
+const DETAILS_CHARS: usize = 500;
+
+/// A `message_list` entry's `message`, with its `details` when it has
+/// any: in some errors (a required property missing) `details` is the
+/// only text that names what is wrong.
+fn message_with_details(m: &serde_json::Value) -> Option<String> {
+    let message = m.get("message").and_then(|r| r.as_str());
+    let details = m
+        .get("details")
+        .filter(|d| !d.is_null() && d.as_object().is_none_or(|o| !o.is_empty()))
+        .map(|d| match d.as_str() {
+            Some(text) => text.to_string(),
+            None => d.to_string(),
+        })
+        .map(|d| d.chars().take(DETAILS_CHARS).collect::<String>());
+    match (message, details) {
+        (Some(m), Some(d)) => Some(format!("{m} (details: {d})")),
+        (Some(m), None) => Some(m.to_string()),
+        (None, Some(d)) => Some(format!("details: {d}")),
+        (None, None) => None,
+    }
+}
+
 impl fmt::Display for NutanixError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.message)?;
@@ -188,6 +204,32 @@ mod tests {
             assert!(NutanixError::from_response(s, "").is_retryable(), "{s}");
         }
         assert!(!NutanixError::from_response(500, "not json").is_retryable());
+    }
+
+    /// `details` names what the message does not (issue 35, v3 defect 10).
+    #[test]
+    fn a_messages_details_are_kept() {
+        let e = NutanixError::from_response(
+            422,
+            r#"{"api_version":"3.1","code":422,"kind":"vm","state":"ERROR","message_list":[{"reason":"INVALID_REQUEST","message":"Request could not be processed.","details":{"metadata":["'kind' is a required property"]}}]}"#,
+        );
+        assert!(e.message.contains("'kind' is a required property"), "{e}");
+        assert!(e.message.contains("Request could not be processed."), "{e}");
+        let long = format!(
+            r#"{{"message_list":[{{"reason":"X","message":"m","details":"{}"}}]}}"#,
+            "d".repeat(5_000)
+        );
+        let e = NutanixError::from_response(400, &long);
+        assert!(
+            e.message.len() < 700,
+            "details are cut: {}",
+            e.message.len()
+        );
+        let e = NutanixError::from_response(
+            400,
+            r#"{"message_list":[{"reason":"X","message":"m","details":{}}]}"#,
+        );
+        assert_eq!(e.message, "HTTP 400: m");
     }
 
     #[test]

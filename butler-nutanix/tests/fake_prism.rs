@@ -835,3 +835,25 @@ async fn pages_shorter_than_asked_are_read_to_the_total() {
         );
     }
 }
+
+/// v3 may answer `200 OK` with an error inside (`"state": "ERROR"`): the
+/// client reads it as the error it is, with the reason and the `details`
+/// that name what is wrong, never as an empty list (issue 35, v3 defects
+/// 3 and 10).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_inside_a_200_is_an_error_with_its_details() {
+    let (_sim, fake, backend) = setup(38).await;
+    fake.set_quirks(butler_nutanix::fake::Quirks {
+        in_band_errors: true,
+        ..Default::default()
+    });
+    let err = backend.list_vms("c1-madrid").await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
+    assert!(err.message.contains("INVALID_REQUEST"), "{err}");
+    assert!(
+        err.message.contains("'kind' is a required property"),
+        "{err}"
+    );
+    fake.set_quirks(butler_nutanix::fake::Quirks::default());
+    assert!(backend.list_vms("c1-madrid").await.is_ok());
+}

@@ -73,6 +73,12 @@ pub(super) async fn list(
 ) -> Response {
     let q = f.quirks();
     let body = capped(&q, body);
+    if q.in_band_errors {
+        return axum::Json(json!({"api_version": "3.1", "code": 422, "kind": "vm", "state": "ERROR",
+            "message_list": [{"reason": "INVALID_REQUEST", "message": "Request could not be processed.",
+                              "details": {"metadata": ["'kind' is a required property"]}}]}))
+        .into_response();
+    }
     if q.endless_pages {
         // Always a full page, never a total: a client must bound itself.
         let length = body

@@ -64,6 +64,11 @@ pub struct Quirks {
     pub claim_total: Option<u64>,
     /// Lists always answer a full page and no total, however far one pages.
     pub endless_pages: bool,
+    /// Lists answer `200 OK` with v3's in-band error inside (`"state":
+    /// "ERROR"` and a `message_list` whose `details` names a missing
+    /// property), as Prism may: a client that trusts the status reads an
+    /// empty list.
+    pub in_band_errors: bool,
     /// Lists serve at most this many entities a page, whatever `length`
     /// asks (real Prism Central versions cap pages at 50, 90 or 500), with
     /// the true `total_matches`.
