@@ -814,8 +814,11 @@ impl ClusterBackend for NutanixBackend {
             .await
         {
             Ok(_) => {}
-            // 422: the protection domain exists already (idempotent create).
-            Err(e) if e.status == Some(422) => {}
+            // 422 saying it exists: the protection domain exists already
+            // (idempotent create). A 422 for any other reason is Prism's
+            // refusal, passed on with its words.
+            Err(e)
+                if e.status == Some(422) && e.message.to_ascii_lowercase().contains("exists") => {}
             Err(e) => return Err(e.into_backend(op)),
         }
         let body = json!({"names": [req.vm_name], "ignore_dup_or_missing_vms": true});

@@ -493,9 +493,15 @@ pub fn task(v: &Value) -> TaskStatus {
         }),
         other => TaskState::Failed(format!("unknown task status {other:?}")),
     };
-    let entity = arr(v, &["entity_reference_list"])
-        .iter()
-        .find_map(|r| r.get("uuid").and_then(Value::as_str).map(str::to_string));
+    // The VM's reference, wherever it stands in the list (a task may name
+    // its cluster first); a reference without a kind only where no VM's is.
+    let refs = arr(v, &["entity_reference_list"]);
+    let uuid_of = |kind: Option<&str>| {
+        refs.iter()
+            .filter(|r| r.get("kind").and_then(Value::as_str) == kind)
+            .find_map(|r| r.get("uuid").and_then(Value::as_str).map(str::to_string))
+    };
+    let entity = uuid_of(Some("vm")).or_else(|| uuid_of(None));
     TaskStatus {
         state,
         percent: u8::try_from(u(v, &["percentage_complete"]).min(100)).unwrap_or(100),
@@ -611,6 +617,27 @@ impl PdEntity {
 
 #[cfg(test)]
 mod tests {
+
+    /// A task's VM is its VM's reference, not the first reference of any
+    /// kind (issue 35, v3 defect 5).
+    #[test]
+    fn a_tasks_entity_is_its_vms_reference() {
+        use serde_json::json;
+        let t = super::task(&json!({"status": "SUCCEEDED", "entity_reference_list": [
+            {"kind": "cluster", "uuid": "c-1"}, {"kind": "vm", "uuid": "v-1"}]}));
+        assert_eq!(t.entity_uuid.as_deref(), Some("v-1"));
+        let t = super::task(&json!({"status": "SUCCEEDED", "entity_reference_list": [
+            {"kind": "cluster", "uuid": "c-1"}]}));
+        assert_eq!(t.entity_uuid, None, "no VM named");
+        let t = super::task(
+            &json!({"status": "SUCCEEDED", "entity_reference_list": [{"uuid": "x-1"}]}),
+        );
+        assert_eq!(
+            t.entity_uuid.as_deref(),
+            Some("x-1"),
+            "a reference without a kind"
+        );
+    }
 
     #[test]
     fn briefs_of_one_cluster_share_its_and_their_projects_strings() {

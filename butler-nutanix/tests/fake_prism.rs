@@ -857,3 +857,53 @@ async fn an_error_inside_a_200_is_an_error_with_its_details() {
     fake.set_quirks(butler_nutanix::fake::Quirks::default());
     assert!(backend.list_vms("c1-madrid").await.is_ok());
 }
+
+/// Prism refuses a protection domain for reasons other than "exists": the
+/// operator sees Prism's reason, not a later "not found" (issue 35, v3
+/// defect 6); a 422 that says it exists is still an idempotent create.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_protection_domain_refused_for_another_reason_says_why() {
+    use butler_core::backend::{ProtectRequest, Schedule};
+    let (sim, fake, backend) = setup(39).await;
+    let f = fleet::generate(
+        &sim,
+        &fleet::FleetSpec {
+            vms: 2,
+            groups: 1,
+            ..Default::default()
+        },
+    );
+    let req = |group: &str, vm: &str| ProtectRequest {
+        group: group.into(),
+        vm_name: vm.into(),
+        schedules: vec![Schedule::local(60, 24)],
+    };
+    let mut loose = sim.vm(&f.vm_names[0]).unwrap();
+    loose.name = "loose-vm".into();
+    loose.uuid = sim.new_uuid();
+    sim.add_vm(loose);
+    fake.set_quirks(butler_nutanix::fake::Quirks {
+        refuse_pd_create: Some("Protection domain name PD-new is reserved".into()),
+        ..Default::default()
+    });
+    let err = backend
+        .protect_vm(&f.source, &req("PD-new", "loose-vm"))
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("is reserved"), "{err}");
+    assert!(sim.protection_group(&f.source, "PD-new").is_none());
+    // An existing domain's 422 ("already exists") is the idempotent create.
+    fake.set_quirks(butler_nutanix::fake::Quirks::default());
+    backend
+        .protect_vm(&f.source, &req("PD-new", "loose-vm"))
+        .await
+        .unwrap();
+    let mut again = sim.vm(&f.vm_names[1]).unwrap();
+    again.name = "loose-vm2".into();
+    again.uuid = sim.new_uuid();
+    sim.add_vm(again);
+    backend
+        .protect_vm(&f.source, &req("PD-new", "loose-vm2"))
+        .await
+        .unwrap();
+}

@@ -201,6 +201,9 @@ pub(super) async fn create(
         );
     }
     let exists = sim.protection_group(cluster, &name).is_some();
+    if let Some(why) = f.quirks().refuse_pd_create.filter(|_| !exists) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_REQUEST", &why);
+    }
     let mut declared = f.declared.lock().unwrap_or_else(|e| e.into_inner());
     if exists || !declared.insert((cluster.to_string(), name.clone())) {
         return error(

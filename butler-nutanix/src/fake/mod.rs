@@ -69,6 +69,10 @@ pub struct Quirks {
     /// property), as Prism may: a client that trusts the status reads an
     /// empty list.
     pub in_band_errors: bool,
+    /// `POST /protection_domains` answers 422 with this message for a
+    /// domain that does not exist (Prism refuses names and settings for
+    /// reasons other than "exists").
+    pub refuse_pd_create: Option<String>,
     /// Lists serve at most this many entities a page, whatever `length`
     /// asks (real Prism Central versions cap pages at 50, 90 or 500), with
     /// the true `total_matches`.
