@@ -28,6 +28,13 @@ pub struct PrismClient {
     username: String,
     password: SecretString,
     logged_in: AtomicBool,
+    /// `/users/me` set no session cookie: every call carries Basic
+    /// credentials instead.
+    basic_every_call: AtomicBool,
+    /// Prism refused the configured credentials: nothing is sent again
+    /// (a locked account is not hammered) until the configuration changes
+    /// (a new client).
+    refused: AtomicBool,
     retry: butler_core::resilience::RetryPolicy,
     max_body: usize,
     clock: Arc<dyn butler_core::backend::Clock>,
@@ -95,6 +102,8 @@ impl PrismClient {
             username: endpoint.username.clone(),
             password: endpoint.password.clone(),
             logged_in: AtomicBool::new(false),
+            basic_every_call: AtomicBool::new(false),
+            refused: AtomicBool::new(false),
             retry: butler_core::resilience::RetryPolicy {
                 // Attempts after the first, as the config counts them.
                 max_attempts: config.max_retries.saturating_add(1),
@@ -106,6 +115,12 @@ impl PrismClient {
             max_body: config.max_body_bytes.max(1024),
             requests,
         })
+    }
+
+    /// Whether Prism refused the configured credentials (nothing is sent
+    /// again by this client).
+    pub fn credentials_refused(&self) -> bool {
+        self.refused.load(Ordering::SeqCst)
     }
 
     fn prefix(&self) -> &'static str {
@@ -129,9 +144,20 @@ impl PrismClient {
             .await
             .map_err(transport)?;
         let status = resp.status().as_u16();
+        if status == 401 {
+            self.refused.store(true, Ordering::SeqCst);
+            tracing::error!(endpoint = %self.base, user = %self.username, "Prism refused the configured credentials; nothing more is sent until the configuration changes");
+            return Err(refused_error());
+        }
         if !(200..300).contains(&status) {
             let body = resp.text().await.unwrap_or_default();
             return Err(NutanixError::from_response(status, &body));
+        }
+        if !resp.headers().contains_key(reqwest::header::SET_COOKIE) {
+            // Some gateways answer /users/me without a session: the calls
+            // then carry Basic credentials, as Prism accepts.
+            self.basic_every_call.store(true, Ordering::SeqCst);
+            tracing::info!(endpoint = %self.base, "Prism set no session cookie; sending Basic credentials with every call");
         }
         self.logged_in.store(true, Ordering::SeqCst);
         Ok(())
@@ -171,6 +197,9 @@ impl PrismClient {
         body: Option<&Value>,
         parse: fn(&str) -> Result<Parsed<T>, serde_json::Error>,
     ) -> Result<T, NutanixError> {
+        if self.refused.load(Ordering::SeqCst) {
+            return Err(refused_error());
+        }
         if self.api == Api::CentralV3 && !self.logged_in.load(Ordering::SeqCst) {
             self.login().await?;
         }
@@ -179,7 +208,7 @@ impl PrismClient {
             .http
             .request(method.clone(), url)
             .header("Accept", "application/json");
-        if self.api == Api::ElementV2 {
+        if self.api == Api::ElementV2 || self.basic_every_call.load(Ordering::SeqCst) {
             req = req.basic_auth(&self.username, Some(self.password.expose_secret()));
         }
         if let Some(b) = body {
@@ -279,9 +308,14 @@ impl PrismClient {
         let mut attempt = 0u32;
         loop {
             match self.once(&method, path, body, parse).await {
-                Err(e)
-                    if e.kind == ErrorKind::Unauthorized && e.status == Some(401) && !relogged =>
-                {
+                Err(e) if e.kind == ErrorKind::Unauthorized && e.status == Some(401) => {
+                    // A second 401 (or Prism Element's first: it has no
+                    // session to renew) is a refusal of the credentials.
+                    if relogged || self.api == Api::ElementV2 {
+                        self.refused.store(true, Ordering::SeqCst);
+                        tracing::error!(endpoint = %self.base, user = %self.username, "Prism refused the configured credentials; nothing more is sent until the configuration changes");
+                        return Err(refused_error());
+                    }
                     relogged = true;
                     self.logged_in.store(false, Ordering::SeqCst);
                     tracing::info!(endpoint = %self.base, "session expired; logging in again");
@@ -372,4 +406,13 @@ fn transport(e: reqwest::Error) -> NutanixError {
         format!("transport error: {}", butler_core::backend::error_chain(&e)),
     )
     .caused_by(e)
+}
+
+/// The answer to every call once Prism refused the configured credentials.
+fn refused_error() -> NutanixError {
+    NutanixError::new(
+        ErrorKind::Unauthorized,
+        Some(401),
+        "Prism refused the configured user name and password; nothing more is sent until they are changed in the configuration",
+    )
 }

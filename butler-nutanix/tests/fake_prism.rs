@@ -907,3 +907,40 @@ async fn a_protection_domain_refused_for_another_reason_says_why() {
         .await
         .unwrap();
 }
+
+/// A login that sets no session cookie falls back to Basic credentials on
+/// every call; a refused password is not sent again (one request, then
+/// none), on Prism Central and Prism Element alike (issue 35, v3 defect 9).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_session_cookie_means_basic_and_a_refused_password_latches() {
+    let (_sim, fake, _) = setup(40).await;
+    fake.set_quirks(butler_nutanix::fake::Quirks {
+        login_without_cookie: true,
+        ..Default::default()
+    });
+    let backend = NutanixBackend::new(&fake.config().await).unwrap();
+    assert!(!backend.list_clusters().await.unwrap().is_empty());
+    assert!(!backend.list_clusters().await.unwrap().is_empty());
+
+    fake.set_quirks(butler_nutanix::fake::Quirks::default());
+    let mut config = fake.config().await;
+    config.prism_central.password = secrecy::SecretString::from("not-the-password".to_string());
+    for ep in config.clusters.values_mut() {
+        ep.password = secrecy::SecretString::from("not-the-password".to_string());
+    }
+    let wrong = NutanixBackend::new(&config).unwrap();
+    let before = fake.requests();
+    let e = wrong.list_clusters().await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unauthorized, "{e}");
+    assert!(!e.message.contains("not-the-password"), "{e}");
+    let sent = fake.requests() - before;
+    assert_eq!(sent, 1, "one login, refused");
+    let e = wrong.list_clusters().await.unwrap_err();
+    assert!(e.message.contains("nothing more is sent"), "{e}");
+    assert_eq!(fake.requests() - before, sent, "nothing sent again");
+    // Prism Element (Basic on every call): refused once, then latched.
+    let before = fake.requests();
+    assert!(wrong.remote_sites("c1-madrid").await.is_err());
+    assert!(wrong.remote_sites("c1-madrid").await.is_err());
+    assert_eq!(fake.requests() - before, 1, "one call to Prism Element");
+}

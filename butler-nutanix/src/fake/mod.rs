@@ -69,6 +69,10 @@ pub struct Quirks {
     /// property), as Prism may: a client that trusts the status reads an
     /// empty list.
     pub in_band_errors: bool,
+    /// `GET /users/me` accepts the credentials but sets no session
+    /// cookie (a gateway in front of Prism): calls must carry Basic
+    /// credentials.
+    pub login_without_cookie: bool,
     /// `POST /protection_domains` answers 422 with this message for a
     /// domain that does not exist (Prism refuses names and settings for
     /// reasons other than "exists").
