@@ -536,6 +536,18 @@ impl ClusterBackend for NutanixBackend {
             .list_all("subnet", None)
             .await
             .map_err(op_err("list_subnets"))?;
+        // An OVERLAY subnet belongs to a VPC, not to the clusters: a VM's
+        // NIC on it needs a VPC Butler's v3 path does not place, so it is
+        // not offered (its lack of a cluster reference would offer it to
+        // every cluster).
+        let (overlay, all): (Vec<Value>, Vec<Value>) =
+            all.into_iter().partition(decode::subnet_is_overlay);
+        if !overlay.is_empty() {
+            tracing::debug!(
+                count = overlay.len(),
+                "overlay (VPC) subnets left out of the catalog's VLANs"
+            );
+        }
         let mut subnets: Vec<SubnetInfo> = all.iter().map(decode::subnet).collect();
         // A cluster reference without its name: name it from the clusters.
         let unnamed: Vec<(usize, String)> = all

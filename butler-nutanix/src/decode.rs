@@ -57,6 +57,18 @@ pub fn cluster(e: &Value) -> ClusterInfo {
     }
 }
 
+/// Whether a v3 subnet is an OVERLAY subnet (of a VPC), not a VLAN.
+pub fn subnet_is_overlay(e: &Value) -> bool {
+    first_s(
+        e,
+        &[
+            &["status", "resources", "subnet_type"],
+            &["spec", "resources", "subnet_type"],
+        ],
+    )
+    .eq_ignore_ascii_case("OVERLAY")
+}
+
 /// A v3 subnet.
 pub fn subnet(e: &Value) -> SubnetInfo {
     let vlan = at(e, &["status", "resources", "vlan_id"])

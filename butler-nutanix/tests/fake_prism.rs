@@ -944,3 +944,30 @@ async fn no_session_cookie_means_basic_and_a_refused_password_latches() {
     assert!(wrong.remote_sites("c1-madrid").await.is_err());
     assert_eq!(fake.requests() - before, 1, "one call to Prism Element");
 }
+
+/// An OVERLAY subnet belongs to a VPC: it is not offered to every cluster
+/// as a VLAN would be (issue 35, v3 defect 8).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlay_subnet_is_not_offered_to_every_cluster() {
+    let (_sim, fake, backend) = setup(41).await;
+    let before: Vec<String> = backend
+        .list_subnets()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    fake.set_quirks(butler_nutanix::fake::Quirks {
+        overlay_subnet: true,
+        ..Default::default()
+    });
+    let after: Vec<String> = backend
+        .list_subnets()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(after, before, "the VPC's subnet is left out");
+    assert!(!after.iter().any(|n| n == "vpc-apps"));
+}

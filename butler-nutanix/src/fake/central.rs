@@ -179,6 +179,15 @@ async fn list_pages(
                     page(list, body, "project", true)
                 }
                 "subnets" => match sim.list_subnets().await {
+                    Ok(s) if f.quirks().overlay_subnet => {
+                        // A VPC's overlay subnet beside the VLANs: no
+                        // cluster reference, a VPC reference instead.
+                        let mut list: Vec<Value> = s.iter().map(|s| json!({"metadata": {"kind": "subnet", "uuid": s.uuid}, "status": {"name": s.name, "resources": {"subnet_type": "VLAN", "vlan_id": s.vlan_id}}})).collect();
+                        list.push(json!({"metadata": {"kind": "subnet", "uuid": "overlay-0"},
+                            "status": {"name": "vpc-apps", "resources": {"subnet_type": "OVERLAY",
+                                       "vpc_reference": {"kind": "vpc", "name": "apps", "uuid": "vpc-0"}}}}));
+                        page(list, body, "subnet", true)
+                    }
                     Ok(s) if f.quirks().per_cluster_subnets => {
                         // As real Prism Central: one VLAN subnet of a name
                         // per cluster, each with its own uuid and VLAN.

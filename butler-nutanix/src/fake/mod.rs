@@ -69,6 +69,9 @@ pub struct Quirks {
     /// property), as Prism may: a client that trusts the status reads an
     /// empty list.
     pub in_band_errors: bool,
+    /// Subnet lists hold an OVERLAY subnet of a VPC (no cluster
+    /// reference) beside the VLANs.
+    pub overlay_subnet: bool,
     /// `GET /users/me` accepts the credentials but sets no session
     /// cookie (a gateway in front of Prism): calls must carry Basic
     /// credentials.
