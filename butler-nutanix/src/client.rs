@@ -123,6 +123,14 @@ impl PrismClient {
         self.refused.load(Ordering::SeqCst)
     }
 
+    /// Latches the refusal of the configured credentials, logged once
+    /// per refusal, and answers it.
+    fn refuse(&self) -> NutanixError {
+        self.refused.store(true, Ordering::SeqCst);
+        tracing::error!(endpoint = %self.base, user = %self.username, "Prism refused the configured credentials; nothing more is sent until the configuration changes");
+        refused_error()
+    }
+
     fn prefix(&self) -> &'static str {
         match self.api {
             Api::CentralV3 => "/api/nutanix/v3",
@@ -145,9 +153,7 @@ impl PrismClient {
             .map_err(transport)?;
         let status = resp.status().as_u16();
         if status == 401 {
-            self.refused.store(true, Ordering::SeqCst);
-            tracing::error!(endpoint = %self.base, user = %self.username, "Prism refused the configured credentials; nothing more is sent until the configuration changes");
-            return Err(refused_error());
+            return Err(self.refuse());
         }
         if !(200..300).contains(&status) {
             let body = resp.text().await.unwrap_or_default();
@@ -312,9 +318,7 @@ impl PrismClient {
                     // A second 401 (or Prism Element's first: it has no
                     // session to renew) is a refusal of the credentials.
                     if relogged || self.api == Api::ElementV2 {
-                        self.refused.store(true, Ordering::SeqCst);
-                        tracing::error!(endpoint = %self.base, user = %self.username, "Prism refused the configured credentials; nothing more is sent until the configuration changes");
-                        return Err(refused_error());
+                        return Err(self.refuse());
                     }
                     relogged = true;
                     self.logged_in.store(false, Ordering::SeqCst);
