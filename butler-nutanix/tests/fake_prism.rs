@@ -971,3 +971,65 @@ async fn an_overlay_subnet_is_not_offered_to_every_cluster() {
     assert_eq!(after, before, "the VPC's subnet is left out");
     assert!(!after.iter().any(|n| n == "vpc-apps"));
 }
+
+/// The fake checks what arrives on the wire against the documented
+/// shapes, not through the adapter's tolerant decoder: a schedule type
+/// `HOUR` is refused; the adapter's `POST /vms` carries sockets and cores
+/// where the v3 schema puts them (issue 35, v3 defect 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_checks_raw_bodies_and_the_adapter_sends_the_documented_ones() {
+    use butler_core::backend::VmCreate;
+    let (_sim, fake, backend) = setup(42).await;
+    let config = fake.config().await;
+    let pe = &config.clusters["c1-madrid"];
+    let post = |body: serde_json::Value| {
+        let url = format!(
+            "{}/PrismGateway/services/rest/v2.0/protection_domains/PD-x/schedules",
+            pe.url
+        );
+        let user = pe.username.clone();
+        let password = secrecy::ExposeSecret::expose_secret(&pe.password).to_string();
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .basic_auth(user, Some(password))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let typo = post(
+        serde_json::json!({"pd_name": "PD-x", "type": "HOUR", "every_nth": 1,
+        "retention_policy": {"local_max_snapshots": 4}}),
+    )
+    .await;
+    assert_eq!(typo.status().as_u16(), 422);
+    assert!(typo.text().await.unwrap().contains("HOUR"));
+    let no_retention = post(
+        serde_json::json!({"pd_name": "PD-x", "type": "HOURLY", "every_nth": 1,
+        "retention_policy": {"remote_max_snapshots": {}}}),
+    )
+    .await;
+    assert_eq!(no_retention.status().as_u16(), 422);
+
+    let create = VmCreate::new("wire-01", "c1-madrid")
+        .project("prod-project")
+        .category("Environment:Production")
+        .cpu(2, 3)
+        .ram_gib(4)
+        .disks_gib(vec![20])
+        .nics(vec!["vlan-10".into()]);
+    backend.create_vm(&create).await.unwrap();
+    let sent = fake.last_vm_create().expect("a create on the wire");
+    let r = &sent["spec"]["resources"];
+    assert_eq!(
+        (
+            r["num_sockets"].as_u64(),
+            r["num_vcpus_per_socket"].as_u64()
+        ),
+        (Some(2), Some(3)),
+        "{r}"
+    );
+    assert_eq!(r["memory_size_mib"].as_u64(), Some(4 * 1024));
+}

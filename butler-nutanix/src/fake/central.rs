@@ -263,7 +263,20 @@ async fn list_pages(
 pub(super) async fn create_vm(State(f): State<Arc<Fake>>, Body(body): Body) -> Response {
     let sim = &f.sim;
     let pc = pc_or_return!(sim);
+    *f.last_vm_create.lock().unwrap_or_else(|e| e.into_inner()) = Some(body.clone());
     let body = &body;
+    // The documented shape, checked on the raw body: sizes are positive
+    // integers where the v3 schema puts them (never defaulted).
+    for key in ["num_sockets", "num_vcpus_per_socket", "memory_size_mib"] {
+        let v = &body["spec"]["resources"][key];
+        if v.as_u64().is_none_or(|n| n == 0) {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "INVALID_REQUEST",
+                &format!("spec.resources.{key} must be a positive integer, got {v}"),
+            );
+        }
+    }
 
     let s = |p: &[&str]| crate::decode::s(body, p);
     let r = crate::decode::at(body, &["spec", "resources"]);

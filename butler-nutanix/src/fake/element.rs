@@ -316,6 +316,11 @@ pub(super) async fn add_schedule(
     let sim = &f.sim;
     let (cluster, name) = (cluster.as_str(), name.as_str());
     let body = &body;
+    // The documented shape, checked on the raw body before anything reads
+    // it (the adapter's own decoder is tolerant: it would take "HOUR").
+    if let Err(why) = schedule_shape(body) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_REQUEST", &why);
+    }
 
     let Some(g) = sim.protection_group(cluster, name) else {
         return error(
@@ -424,6 +429,32 @@ pub(super) async fn set_power_state(
         }
         Err(e) => from_backend(e),
     }
+}
+
+/// A PE v2 schedule POST as documented: `type` one of the cron types,
+/// `every_nth` a positive integer, `retention_policy` with a local count
+/// or a map of remote site to count.
+fn schedule_shape(body: &Value) -> Result<(), String> {
+    const TYPES: [&str; 5] = ["MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY"];
+    let ty = body["type"].as_str().unwrap_or_default();
+    if !TYPES.contains(&ty) {
+        return Err(format!("type {:?} is not one of {TYPES:?}", body["type"]));
+    }
+    if body["every_nth"].as_u64().is_none_or(|n| n == 0) {
+        return Err(format!(
+            "every_nth must be a positive integer, got {}",
+            body["every_nth"]
+        ));
+    }
+    let r = &body["retention_policy"];
+    let local = r["local_max_snapshots"].as_u64().is_some();
+    let remote = r["remote_max_snapshots"]
+        .as_object()
+        .is_some_and(|m| !m.is_empty() && m.values().all(|v| v.as_u64().is_some()));
+    if !local && !remote {
+        return Err("retention_policy needs local_max_snapshots or remote_max_snapshots".into());
+    }
+    Ok(())
 }
 
 fn schedule_json(s: &Schedule) -> Value {

@@ -48,6 +48,8 @@ struct Fake {
     latency: Mutex<Duration>,
     requests: AtomicU64,
     counter: AtomicU64,
+    /// The last `POST /vms` body, as it crossed the wire.
+    last_vm_create: Mutex<Option<Value>>,
 }
 
 /// Real Prism behaviours the fake can switch on, each a way a client can
@@ -148,6 +150,7 @@ impl FakePrism {
             latency: Mutex::new(Duration::ZERO),
             requests: AtomicU64::new(0),
             counter: AtomicU64::new(0),
+            last_vm_create: Mutex::new(None),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -243,6 +246,16 @@ impl FakePrism {
     /// Requests served so far.
     pub fn requests(&self) -> u64 {
         self.state.requests.load(Ordering::SeqCst)
+    }
+
+    /// The last `POST /vms` body exactly as it arrived (tests check the
+    /// adapter's wire format here, not through its own decoder).
+    pub fn last_vm_create(&self) -> Option<Value> {
+        self.state
+            .last_vm_create
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
