@@ -416,3 +416,73 @@ async fn approvals_and_retries_reach_an_idle_engine_on_a_virtual_clock_without_w
     reaches(r.id, RequestState::Completed).await;
     handle.shutdown().await;
 }
+
+/// A billing system that never says what it charged (in simulated time:
+/// it waits on the clock for ten years): showback's comparison gives up at
+/// the call deadline, on the service's clock.
+#[tokio::test]
+async fn a_billing_system_that_never_reports_its_charges_times_out() {
+    struct Silent(SimPlatform);
+    #[async_trait::async_trait]
+    impl butler::backend::Billing for Silent {
+        async fn is_active(&self, _: &str) -> Result<bool, butler::backend::BackendError> {
+            Ok(false)
+        }
+        async fn activate(
+            &self,
+            _: &butler::backend::BillingActivation,
+        ) -> Result<(), butler::backend::BackendError> {
+            Ok(())
+        }
+        async fn change(
+            &self,
+            _: &butler::backend::BillingActivation,
+        ) -> Result<(), butler::backend::BackendError> {
+            Ok(())
+        }
+        async fn stop(
+            &self,
+            _: &butler::backend::BillingStop,
+        ) -> Result<(), butler::backend::BackendError> {
+            Ok(())
+        }
+        fn reports_charges(&self) -> bool {
+            true
+        }
+        async fn charges(
+            &self,
+            _: butler::showback::Month,
+        ) -> Result<Vec<butler::backend::Charge>, butler::backend::BackendError> {
+            self.0
+                .clock()
+                .sleep(Duration::from_secs(10 * 365 * 86_400))
+                .await;
+            Ok(Vec::new())
+        }
+    }
+    let sim = SimPlatform::demo(5);
+    let clock = sim.clock();
+    let svc = butler::service::RequestService::with_clock(
+        Arc::new(MemoryStore::new()),
+        butler::demo::catalog(),
+        butler::demo::rate_book(),
+        clock.clone(),
+    );
+    let start = clock.now();
+    let viewer = butler::auth::Actor::trusted("val", [butler::auth::Role::Viewer]).unwrap();
+    let err = svc
+        .compare_with_billing(
+            &viewer,
+            "2026-01".parse().unwrap(),
+            Arc::new(Silent(sim.clone())),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, butler::ButlerError::Backend(b) if b.kind == ErrorKind::Timeout),
+        "{err}"
+    );
+    let waited = (clock.now() - start).to_std().unwrap();
+    assert_eq!(waited, butler::resilience::DEFAULT_CALL_DEADLINE);
+}

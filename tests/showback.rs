@@ -185,7 +185,7 @@ async fn billed(
     let jan = month("2026-01");
     let c = w
         .svc
-        .compare_with_billing(&viewer, jan, &w.sim, None)
+        .compare_with_billing(&viewer, jan, Arc::new(w.sim.clone()), None)
         .await
         .unwrap();
     assert_eq!(c.lines.len(), 1, "{c:?}");
@@ -200,13 +200,13 @@ async fn billed(
     assert!(line.flagged && c.flagged == 1, "{c:?}");
     let loose = w
         .svc
-        .compare_with_billing(&viewer, jan, &w.sim, Some(d(1_000)))
+        .compare_with_billing(&viewer, jan, Arc::new(w.sim.clone()), Some(d(1_000)))
         .await
         .unwrap();
     assert_eq!(loose.flagged, 0);
     let e = w
         .svc
-        .compare_with_billing(&ana(), jan, &w.sim, None)
+        .compare_with_billing(&ana(), jan, Arc::new(w.sim.clone()), None)
         .await
         .unwrap_err();
     assert!(matches!(e, ButlerError::Denied(_)), "{e}");

@@ -379,28 +379,14 @@ mod tests {
     /// as numbers, the sheets and headers in the exporter's language.
     #[test]
     fn a_showback_workbook_holds_dates_and_numbers() {
-        use crate::showback::{compute, Span, VmLife};
+        use crate::showback::{compute, VmLife};
         use calamine::{Data, DataType, Reader, Xlsx};
         use std::sync::Arc;
         let sizing = Arc::new(crate::cost::Sizing::of(
             &crate::vm_spec::validate(&crate::demo::spec("x1"), &crate::demo::catalog()).unwrap(),
         ));
-        let life = VmLife {
-            vm: crate::inventory::VmId(3),
-            name: "=x1-r3".into(),
-            owner: "ana".into(),
-            cost_center: "CC-1001".into(),
-            division: "CORP".into(),
-            unit: "IT".into(),
-            request: None,
-            promise: None,
-            spans: vec![Span {
-                from: chrono::NaiveDate::from_ymd_opt(2026, 2, 20).unwrap(),
-                sizing,
-                on: true,
-            }],
-            last_day: None,
-        };
+        let feb20 = chrono::NaiveDate::from_ymd_opt(2026, 2, 20).unwrap();
+        let life = VmLife::steady(3, "=x1-r3", sizing, feb20);
         let book = crate::demo::rate_book();
         let (feb, mar) = ("2026-02".parse().unwrap(), "2026-03".parse().unwrap());
         let report = compute(&[life], &book, feb, mar).unwrap();

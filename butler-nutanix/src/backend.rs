@@ -399,43 +399,28 @@ impl NutanixBackend {
                 .try_collect()
                 .await?;
             out.extend(pages.into_iter().flatten());
-            // A later page shorter than the first: read on from what was
-            // received until the total or an empty page.
-            while (out.len() as u64) < total {
-                let got = self
-                    .pc
-                    .call_list::<T>(&path, &body(out.len()))
-                    .await?
-                    .entities;
-                if got.is_empty() {
-                    break;
-                }
-                out.extend(got);
-                if out.len() > max {
-                    return Err(too_many(out.len() as u64));
-                }
-            }
+        } else if out.is_empty() {
             return Ok(out);
         }
-        if out.is_empty() {
-            return Ok(out);
-        }
-        // No total: page until an empty page (a short page may only be
-        // Prism trimming), never past the entity bound.
-        loop {
+        // Read on from what was received, one page at a time, until the
+        // total (a later page shorter than the first) or, without a
+        // total, an empty page (a short page may only be Prism trimming);
+        // never past the entity bound.
+        while total.is_none_or(|t| (out.len() as u64) < t) {
             let got = self
                 .pc
                 .call_list::<T>(&path, &body(out.len()))
                 .await?
                 .entities;
             if got.is_empty() {
-                return Ok(out);
+                break;
             }
             out.extend(got);
             if out.len() > max {
                 return Err(too_many(out.len() as u64));
             }
         }
+        Ok(out)
     }
 
     async fn uuid_of(

@@ -98,7 +98,7 @@ impl RequestService {
     ) -> Result<Showback, ButlerError> {
         let book = self.rate_book();
         // The period is checked before anything is read.
-        showback::compute(&[], &book, from, to)?;
+        let months = showback::months(from, to)?;
         let closed: Closed = self
             .store
             .closed_months()
@@ -108,12 +108,6 @@ impl RequestService {
             .map(|c| (c.month, c))
             .collect();
         let owner = self.showback_owner(actor);
-        let mut months = Vec::new();
-        let mut m = Some(from);
-        while let Some(month) = m.filter(|m| *m <= to) {
-            months.push(month);
-            m = month.next();
-        }
         let all_closed = months.iter().all(|m| closed.contains_key(m));
         let mut priced = if all_closed {
             showback::Priced {
@@ -173,7 +167,7 @@ impl RequestService {
             priced.unpriced,
         )?;
         if report.currency.is_none() {
-            report.currency = showback::compute(&[], &book, from, to)?.currency;
+            report.currency = showback::currency_of(&book, from, to)?;
         }
         Ok(report)
     }
@@ -291,13 +285,15 @@ impl RequestService {
     /// it, matched by VM name, each line flagged when the two differ by
     /// more than `tolerance` (default [`showback::TOLERANCE`], a cent),
     /// or when one side has a VM the other has not (Approvers, Viewers,
-    /// Admins). A billing system that does not report charges answers
+    /// Admins). The billing system is asked under
+    /// [`crate::resilience::DEFAULT_CALL_DEADLINE`] on the service's clock;
+    /// one that does not report charges answers
     /// [`crate::backend::ErrorKind::Unsupported`].
     pub async fn compare_with_billing(
         &self,
         actor: &Actor,
         month: Month,
-        billing: &dyn crate::backend::Billing,
+        billing: Arc<dyn crate::backend::Billing>,
         tolerance: Option<rust_decimal::Decimal>,
     ) -> Result<showback::BillingComparison, ButlerError> {
         self.policy.check(actor, Operation::ReadShowbackTotals)?;
@@ -307,7 +303,14 @@ impl RequestService {
                 "tolerance {tolerance} is negative"
             )));
         }
-        let charges = billing.charges(month).await?;
+        // The billing system is asked under a deadline on the service's
+        // clock, whatever the caller passed.
+        let billing = crate::resilience::Guarded::billing(
+            billing,
+            self.clock.clone(),
+            crate::resilience::DEFAULT_CALL_DEADLINE,
+        );
+        let charges = crate::backend::Billing::charges(&billing, month).await?;
         let report = self.showback(actor, month, month).await?;
         Ok(showback::compare(&report, month, &charges, tolerance))
     }

@@ -145,10 +145,13 @@ pub fn ledger_charges(entries: &[LedgerEntry], month: Month) -> Vec<Charge> {
                 continue;
             }
             let days = Decimal::from((hi - lo).num_days() + 1);
+            // A ledger past exact decimals (its figures come from outside)
+            // shows as the largest amount, which a comparison flags; it is
+            // never dropped.
             sum = rate
                 .checked_mul(days)
                 .and_then(|a| sum.checked_add(a))
-                .unwrap_or(sum);
+                .unwrap_or(Decimal::MAX);
             billed = Some((cc, cur));
         }
         if let Some((cost_center, currency)) = billed {
@@ -203,6 +206,24 @@ fn total(mut amounts: impl Iterator<Item = Decimal>) -> Decimal {
     amounts
         .try_fold(Decimal::ZERO, |a, b| a.checked_add(b))
         .unwrap_or(Decimal::MAX)
+}
+
+/// A tolerance from its text: a decimal amount, not negative.
+///
+/// ```
+/// use butler_core::showback::parse_tolerance;
+/// assert_eq!(parse_tolerance("0.05").unwrap().to_string(), "0.05");
+/// assert!(parse_tolerance("-1").is_err() && parse_tolerance("lots").is_err());
+/// ```
+pub fn parse_tolerance(text: &str) -> Result<Decimal, String> {
+    match text.trim().parse::<Decimal>() {
+        Ok(t) if !t.is_sign_negative() => Ok(t),
+        Ok(t) => Err(format!("tolerance {t} is negative")),
+        Err(_) => Err(format!(
+            "tolerance {} is not a decimal amount",
+            crate::limits::shown(text)
+        )),
+    }
 }
 
 /// The tolerance a comparison uses unless told otherwise: a cent.

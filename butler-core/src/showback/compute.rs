@@ -97,7 +97,9 @@ pub fn summed(
     })
 }
 
-fn months(from: Month, to: Month) -> Result<Vec<Month>, ShowbackError> {
+/// The months from `from` to `to`, both included, or why that is not a
+/// period a report covers (reversed, longer than [`MAX_MONTHS`]).
+pub fn months(from: Month, to: Month) -> Result<Vec<Month>, ShowbackError> {
     if to < from {
         return Err(ShowbackError::Reversed { from, to });
     }
@@ -124,6 +126,16 @@ fn months(from: Month, to: Month) -> Result<Vec<Month>, ShowbackError> {
         }
     }
     Ok(out)
+}
+
+/// The one currency of `book`'s cards in force from `from` to `to`
+/// (`None`: no card is), or [`ShowbackError::MixedCurrencies`].
+pub fn currency_of(
+    book: &RateBook,
+    from: Month,
+    to: Month,
+) -> Result<Option<String>, ShowbackError> {
+    currency(book.cards(), from, to)
 }
 
 /// The one currency of the cards in force in the period.

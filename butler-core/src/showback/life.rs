@@ -55,6 +55,30 @@ pub struct VmLife {
     pub last_day: Option<NaiveDate>,
 }
 
+#[cfg(test)]
+impl VmLife {
+    /// A VM of ana's in CC-1001 (CORP/IT), made on `from` at `sizing`,
+    /// on and unchanged since, with no request (tests).
+    pub(crate) fn steady(id: u64, name: &str, sizing: Arc<Sizing>, from: NaiveDate) -> VmLife {
+        VmLife {
+            vm: VmId(id),
+            name: name.into(),
+            owner: "ana".into(),
+            cost_center: "CC-1001".into(),
+            division: "CORP".into(),
+            unit: "IT".into(),
+            request: None,
+            promise: None,
+            spans: vec![Span {
+                from,
+                sizing,
+                on: true,
+            }],
+            last_day: None,
+        }
+    }
+}
+
 /// The life of `record`, whose request promised `promise`; `sizing` gives
 /// the sizing of the spec of a request (`None`: the request that made it,
 /// or what an adopted VM was found as), or why there is none.

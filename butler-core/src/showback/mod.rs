@@ -33,9 +33,10 @@ mod month;
 mod tests;
 
 pub use billed::{
-    compare, ledger_charges, BillingComparison, ComparedLine, LedgerEntry, Rate, TOLERANCE,
+    compare, ledger_charges, parse_tolerance, BillingComparison, ComparedLine, LedgerEntry, Rate,
+    TOLERANCE,
 };
-pub use compute::{compute, price, summed, Priced};
+pub use compute::{compute, currency_of, months, price, summed, Priced};
 pub use csv::{to_csv, COLUMNS};
 pub use life::{life_of, Promise, Span, VmLife};
 pub use month::{BadMonth, Month};

@@ -314,22 +314,7 @@ fn a_vm_the_card_cannot_price_is_named_and_left_out() {
         disk_type: Some("TAPE".into()),
         ..(*sizing("CC-1001", 1, 1, 1)).clone()
     });
-    let life = VmLife {
-        vm: crate::inventory::VmId(1),
-        name: "odd".into(),
-        owner: "ana".into(),
-        cost_center: "CC-1001".into(),
-        division: "CORP".into(),
-        unit: "IT".into(),
-        request: None,
-        promise: None,
-        spans: vec![Span {
-            from: day(2026, 3, 1),
-            sizing: odd,
-            on: true,
-        }],
-        last_day: None,
-    };
+    let life = VmLife::steady(1, "odd", odd, day(2026, 3, 1));
     let r = compute(&[life], &book(), month("2026-03"), month("2026-03")).unwrap();
     assert!(r.vms.is_empty());
     assert_eq!(r.unpriced.len(), 1);
@@ -463,25 +448,13 @@ fn note_life_marks_a_change_only() {
 #[test]
 fn csv_lines_add_up_and_never_hold_a_formula() {
     let lives: Vec<VmLife> = (1..=3)
-        .map(|i| VmLife {
-            vm: crate::inventory::VmId(i),
-            name: if i == 2 {
-                "=HYPERLINK(\"x\")".into()
+        .map(|i| {
+            let name = if i == 2 {
+                "=HYPERLINK(\"x\")".to_string()
             } else {
                 format!("vm{i}")
-            },
-            owner: "ana".into(),
-            cost_center: "CC-1001".into(),
-            division: "CORP".into(),
-            unit: "IT".into(),
-            request: None,
-            promise: None,
-            spans: vec![Span {
-                from: day(2026, 2, 10),
-                sizing: sizing("CC-1001", 2, 4, 50),
-                on: true,
-            }],
-            last_day: None,
+            };
+            VmLife::steady(i, &name, sizing("CC-1001", 2, 4, 50), day(2026, 2, 10))
         })
         .collect();
     let r = compute(&lives, &book(), month("2026-02"), month("2026-03")).unwrap();
@@ -586,21 +559,8 @@ fn a_ledger_charges_the_days_it_was_told_of() {
 /// flagged.
 #[test]
 fn a_comparison_flags_what_differs() {
-    let life = |id: u64, name: &str| VmLife {
-        vm: crate::inventory::VmId(id),
-        name: name.into(),
-        owner: "ana".into(),
-        cost_center: "CC-1001".into(),
-        division: "CORP".into(),
-        unit: "IT".into(),
-        request: None,
-        promise: None,
-        spans: vec![Span {
-            from: day(2026, 3, 1),
-            sizing: sizing("CC-1001", 2, 4, 50),
-            on: true,
-        }],
-        last_day: None,
+    let life = |id: u64, name: &str| {
+        VmLife::steady(id, name, sizing("CC-1001", 2, 4, 50), day(2026, 3, 1))
     };
     let m = month("2026-03");
     let r = compute(

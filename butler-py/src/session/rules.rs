@@ -144,10 +144,7 @@ impl Session {
         let months = call!(py, self.requests, |s| s.closed_months(&a))?;
         months.iter().map(|m| as_python(py, m)).collect()
     }
-}
 
-#[pymethods]
-impl Session {
     /// ``month``'s showback of every VM beside what the billing system
     /// charged for it (approvers, viewers, admins), as a dict: ``lines``
     /// (``vm_name``, ``butler``, ``billed``, ``difference``, ``flagged``),
@@ -164,26 +161,17 @@ impl Session {
     ) -> PyResult<PyObject> {
         let m = self::month(month)?;
         let tolerance = tolerance
-            .map(|t| {
-                t.parse::<rust_decimal::Decimal>().map_err(|_| {
-                    crate::errors::InvalidInput::new_err(format!(
-                        "tolerance {t:?} is not a decimal amount"
-                    ))
-                })
-            })
-            .transpose()?;
+            .map(butler_core::showback::parse_tolerance)
+            .transpose()
+            .map_err(crate::errors::InvalidInput::new_err)?;
         let Some(billing) = self.billing.clone() else {
             return Err(crate::errors::Unsupported::new_err(
                 "this Butler has no billing backend",
             ));
         };
         let a = self.actor.clone();
-        let c = call!(py, self.requests, |s| s.compare_with_billing(
-            &a,
-            m,
-            billing.as_ref(),
-            tolerance
-        ))?;
+        let c = call!(py, self.requests, |s| s
+            .compare_with_billing(&a, m, billing, tolerance))?;
         as_python(py, &c)
     }
 }

@@ -188,14 +188,10 @@ pub async fn billed(
     let m = month(&m)?;
     let tolerance = args
         .tolerance
-        .map(|t| {
-            t.parse::<rust_decimal::Decimal>().map_err(|_| {
-                Problem::from(butler::ButlerError::Invalid(format!(
-                    "tolerance {t:?} is not a decimal amount"
-                )))
-            })
-        })
-        .transpose()?;
+        .as_deref()
+        .map(butler::showback::parse_tolerance)
+        .transpose()
+        .map_err(|e| Problem::from(butler::ButlerError::Invalid(e)))?;
     let butler = state.butler();
     let Some(engine) = butler.engine() else {
         return Err(Problem::from(butler::ButlerError::Backend(
@@ -210,7 +206,7 @@ pub async fn billed(
     Ok(Json(
         butler
             .requests()
-            .compare_with_billing(&caller.actor, m, billing.as_ref(), tolerance)
+            .compare_with_billing(&caller.actor, m, billing, tolerance)
             .await?,
     ))
 }
