@@ -40,6 +40,39 @@ struct RemoteSites {
     all: Vec<RemoteSite>,
 }
 
+impl RemoteSites {
+    /// Butler's name for the site Prism calls `site`: the cluster it
+    /// points at, or the site's own name when it points at no known cluster.
+    fn butler_name(&self, site: &str) -> String {
+        self.to_cluster
+            .get(site)
+            .cloned()
+            .unwrap_or_else(|| site.to_string())
+    }
+
+    /// Prism's name for the site Butler calls `name` (a cluster name; a
+    /// site name that points at no known cluster is taken as it is).
+    fn prism_name(&self, name: &str) -> String {
+        self.to_site
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_string())
+    }
+
+    /// `group` in Butler's vocabulary: the sites it replicates to and its
+    /// schedules' sites named by their clusters.
+    fn translate(&self, group: &mut ProtectionGroup) {
+        for r in &mut group.remote_sites {
+            *r = self.butler_name(r);
+        }
+        for s in &mut group.schedules {
+            if let Some(site) = &mut s.remote_site {
+                *site = self.butler_name(site);
+            }
+        }
+    }
+}
+
 /// Prism answered with a shape Butler cannot read: a permanent error
 /// naming what and where (serde's path), never a guess.
 fn unreadable(op: &'static str, what: &str, e: serde_json::Error) -> BackendError {
@@ -48,6 +81,11 @@ fn unreadable(op: &'static str, what: &str, e: serde_json::Error) -> BackendErro
         op,
         format!("Prism returned a {what} Butler cannot read: {e}"),
     )
+}
+
+/// `group` names a remote site (as a replication target or in a schedule).
+fn replicates(group: &ProtectionGroup) -> bool {
+    !group.remote_sites.is_empty() || group.schedules.iter().any(|s| s.remote_site.is_some())
 }
 
 fn op_err(op: &'static str) -> impl Fn(NutanixError) -> BackendError {
@@ -778,17 +816,13 @@ impl ClusterBackend for NutanixBackend {
             .into_iter()
             .map(|p| p.into_group(cluster))
             .collect();
-        // PDs name the remote sites they replicate to; validation compares
-        // with cluster names, so translate (a site that matches no cluster
-        // keeps its own name and matches nothing).
-        if groups.iter().any(|g| !g.remote_sites.is_empty()) {
+        // PDs and their schedules name remote sites as this PE does;
+        // Butler names them by the cluster they point at (a site that
+        // matches no cluster keeps its own name and matches nothing).
+        if groups.iter().any(replicates) {
             let sites = self.site_map(cluster, op).await?;
             for g in &mut groups {
-                for r in &mut g.remote_sites {
-                    if let Some(c) = sites.to_cluster.get(r) {
-                        *r = c.clone();
-                    }
-                }
+                sites.translate(g);
             }
         }
         Ok(groups)
@@ -882,10 +916,17 @@ impl ClusterBackend for NutanixBackend {
             )
             .await
             .map_err(op_err(op))?;
-        let have = decode::protection_domain(&json!({"cron_schedules": existing.get("entities").cloned().unwrap_or(existing.clone())}), cluster)
-            .map_err(|e| unreadable(op, "schedule list", e))?
-            .schedules;
-        for s in req.schedules.iter().filter(|s| !have.contains(s)) {
+        let mut have = decode::protection_domain(&json!({"cron_schedules": existing.get("entities").cloned().unwrap_or(existing.clone())}), cluster)
+            .map_err(|e| unreadable(op, "schedule list", e))?;
+        // Schedules name remote sites by cluster (Butler's vocabulary);
+        // this PE names them its own way, on the wire and in what it holds.
+        let sites = if req.schedules.iter().any(|s| s.remote_site.is_some()) || replicates(&have) {
+            self.site_map(cluster, op).await?
+        } else {
+            RemoteSites::default()
+        };
+        sites.translate(&mut have);
+        for s in req.schedules.iter().filter(|s| !have.schedules.contains(s)) {
             let (ty, nth) = if s.every_minutes % 1440 == 0 {
                 ("DAILY", s.every_minutes / 1440)
             } else if s.every_minutes % 60 == 0 {
@@ -895,7 +936,7 @@ impl ClusterBackend for NutanixBackend {
             };
             let retention = match (&s.kind, &s.remote_site) {
                 (ScheduleKind::Remote, Some(site)) => {
-                    json!({"local_max_snapshots": 1, "remote_max_snapshots": {site.as_str(): s.retention}})
+                    json!({"local_max_snapshots": 1, "remote_max_snapshots": {sites.prism_name(site): s.retention}})
                 }
                 _ => json!({"local_max_snapshots": s.retention}),
             };

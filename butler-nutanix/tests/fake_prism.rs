@@ -1033,3 +1033,50 @@ async fn the_fake_checks_raw_bodies_and_the_adapter_sends_the_documented_ones() 
     );
     assert_eq!(r["memory_size_mib"].as_u64(), Some(4 * 1024));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_sites_are_named_by_their_cluster_in_groups_and_schedules() {
+    use butler_core::backend::{ProtectRequest, Schedule};
+    let (sim, fake, backend) = setup(52).await;
+    fake.set_quirks(butler_nutanix::fake::Quirks {
+        remote_site_prefix: Some("dr-site-".into()),
+        ..Default::default()
+    });
+    let task = backend.create_vm(&sim.sample_vm("rs1")).await.unwrap();
+    sim.clock().advance(Duration::from_secs(600));
+    backend
+        .wait_task(&task, Duration::from_secs(5))
+        .await
+        .unwrap();
+    // Provisioning takes the one site's Butler name: its cluster.
+    let sites = backend.remote_sites("c1-madrid").await.unwrap();
+    assert_eq!(sites.len(), 1);
+    assert_eq!(sites[0].target(), "c2-santiago");
+    let req = ProtectRequest {
+        group: "PD-rs1".into(),
+        vm_name: "rs1".into(),
+        schedules: vec![
+            Schedule::local(60, 24),
+            Schedule::remote(sites[0].target(), 60, 12),
+        ],
+    };
+    backend.protect_vm("c1-madrid", &req).await.unwrap();
+    // On Prism, the schedule names this PE's site (the fake refuses any other).
+    let held = sim.protection_group("c1-madrid", "PD-rs1").unwrap();
+    assert_eq!(held.schedules.len(), 2, "{held:?}");
+    // Read back, the group and its schedules say the cluster, as asked.
+    let groups = backend.list_protection_groups("c1-madrid").await.unwrap();
+    let pd = groups.iter().find(|g| g.name == "PD-rs1").unwrap();
+    assert_eq!(pd.remote_sites, vec!["c2-santiago".to_string()]);
+    let remote: Vec<_> = pd
+        .schedules
+        .iter()
+        .filter_map(|s| s.remote_site.clone())
+        .collect();
+    assert_eq!(remote, vec!["c2-santiago".to_string()]);
+    assert!(pd.schedules.contains(&req.schedules[1]));
+    // Protecting again finds both schedules in place: nothing is added.
+    backend.protect_vm("c1-madrid", &req).await.unwrap();
+    let held = sim.protection_group("c1-madrid", "PD-rs1").unwrap();
+    assert_eq!(held.schedules.len(), 2, "{held:?}");
+}

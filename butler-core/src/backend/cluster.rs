@@ -415,7 +415,9 @@ pub struct Schedule {
     pub every_minutes: u32,
     /// Snapshots kept.
     pub retention: u32,
-    /// Remote site (for remote schedules).
+    /// Remote site (for remote schedules), named as Butler names every
+    /// remote site: by the cluster it points at ([`RemoteSite::target`]),
+    /// whatever the platform calls it.
     pub remote_site: Option<String>,
 }
 
@@ -455,7 +457,8 @@ pub struct ProtectionGroup {
     pub vms: Vec<Arc<str>>,
     /// Schedules.
     pub schedules: Vec<Schedule>,
-    /// Remote sites it replicates to.
+    /// Remote sites it replicates to, by the clusters they point at (the
+    /// same names as its schedules' [`Schedule::remote_site`]).
     pub remote_sites: Vec<String>,
     /// Time of the last replica sent, if any.
     pub last_replica: Option<DateTime<Utc>>,
@@ -478,6 +481,14 @@ impl RemoteSite {
             name: name.into(),
             cluster,
         }
+    }
+
+    /// Butler's name for this site, the one [`Schedule::remote_site`] and
+    /// [`ProtectionGroup::remote_sites`] use: the cluster it points at, or
+    /// the platform's name for a site that points at no known cluster.
+    /// Adapters translate to the platform's own names on the wire.
+    pub fn target(&self) -> &str {
+        self.cluster.as_deref().unwrap_or(&self.name)
     }
 }
 
@@ -696,9 +707,10 @@ pub trait ClusterBackend: Send + Sync {
             .map(|g| g.name)
             .collect())
     }
-    /// The remote sites `cluster` can replicate to, as the platform names
-    /// them (the names a [`Schedule::remote_site`] takes), each with the
-    /// cluster it points at when the platform knows it
+    /// The remote sites `cluster` can replicate to, each with the
+    /// platform's name and the cluster it points at when the platform
+    /// knows it ([`RemoteSite::target`] is the name a
+    /// [`Schedule::remote_site`] takes)
     /// ([`Capability::Protection`]). Provisioning's protect step replicates
     /// to the only one there is unless the deployment chooses
     /// ([`EngineConfig::protection`](crate::engine::EngineConfig::protection)).

@@ -6,7 +6,7 @@
 //! | platform task | [`TaskId`], [`TaskStatus`] | PC v3 task (`task_uuid`) | vSphere task / server status |
 //! | protection group | [`ProtectionGroup`] | PE v2 protection domain (PD) | SRM protection group / Cinder consistency group |
 //! | schedule | [`Schedule`] | PD cron schedule (local and remote retention) | replication/backup policy |
-//! | remote site | [`ProtectionGroup::remote_sites`] | PE v2 remote site (named like the destination cluster) | paired site |
+//! | remote site | [`RemoteSite`], named by its cluster ([`RemoteSite::target`]) in groups and schedules | PE v2 remote site (named as its PE likes; the adapter translates) | paired site |
 //! | migrate a protection group | [`ClusterBackend::migrate_protection_group`] | PE v2 `protection_domains/{pd}/migrate` (planned failover) | SRM planned migration |
 //! | monitoring registration | [`Monitor`] | – (e.g. Icinga host) | |
 //! | billing activation | [`Billing`] | – (e.g. a billing CI) | |

@@ -66,7 +66,8 @@ pub struct ProtectionConfig {
     /// Remote replication schedule (its `kind`/`remote_site` are ignored).
     pub remote: Schedule,
     /// The remote site to replicate to, per cluster, where the deployment
-    /// chooses. A cluster not named here replicates to the only remote
+    /// chooses, named by the cluster it points at
+    /// ([`RemoteSite::target`](crate::backend::RemoteSite::target)). A cluster not named here replicates to the only remote
     /// site the platform lists for it ([`ClusterBackend::remote_sites`]);
     /// a cluster with several must be named here.
     pub remote_sites: BTreeMap<String, String>,

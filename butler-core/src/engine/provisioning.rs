@@ -6,8 +6,8 @@
 use super::flow::{permanent, Backends, StepAction, StepCtx, StepFault, StepOutcome};
 use super::EngineConfig;
 use crate::backend::{
-    BillingActivation, Capability, MonitorRegistration, ProtectRequest, Schedule, ScheduleKind,
-    TaskId, TaskState, VmCreate, VmState,
+    BillingActivation, Capability, MonitorRegistration, ProtectRequest, RemoteSite, Schedule,
+    ScheduleKind, TaskId, TaskState, VmCreate, VmState,
 };
 use crate::request::ProvisioningStep;
 use chrono::{DateTime, Utc};
@@ -291,12 +291,12 @@ impl Backends {
     async fn only_remote_site(&self, cluster: &str) -> Result<String, StepFault> {
         let mut sites = self.cluster.remote_sites(cluster).await?;
         match sites.len() {
-            1 => Ok(sites.remove(0).name),
+            1 => Ok(sites.remove(0).target().to_string()),
             0 => Err(permanent(format!(
                 "cluster {cluster:?} has no remote site on the platform; a remote backup needs one"
             ))),
             _ => {
-                let names: Vec<&str> = sites.iter().map(|s| s.name.as_str()).collect();
+                let names: Vec<&str> = sites.iter().map(RemoteSite::target).collect();
                 Err(permanent(format!(
                     "cluster {cluster:?} can replicate to {}: choose one in protection.remote_sites",
                     names.join(", ")

@@ -122,7 +122,7 @@ fn pd_json(f: &Fake, g: &butler_core::backend::ProtectionGroup) -> Pd {
             })
             .collect(),
         remote_site_names: g.remote_sites.iter().map(|r| site_name(f, r)).collect(),
-        cron_schedules: g.schedules.iter().map(schedule_json).collect(),
+        cron_schedules: g.schedules.iter().map(|s| schedule_json(f, s)).collect(),
         replication_links: links,
         marked_for_removal: false,
     }
@@ -302,7 +302,12 @@ pub(super) async fn schedules(
 
     let list = sim
         .protection_group(cluster, name)
-        .map(|g| g.schedules.iter().map(schedule_json).collect::<Vec<_>>())
+        .map(|g| {
+            g.schedules
+                .iter()
+                .map(|s| schedule_json(&f, s))
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
     axum::Json(json!(list)).into_response()
 }
@@ -347,10 +352,30 @@ pub(super) async fn add_schedule(
                 )
             }
         };
+    // The simulator names sites by cluster; this PE by its own names: a
+    // site it does not have is refused, as Prism does.
+    let clusters = sim.list_clusters().await.unwrap_or_default();
+    let mut schedules = Vec::new();
+    for mut sched in decoded {
+        if let Some(site) = &sched.remote_site {
+            let Some(c) = clusters
+                .iter()
+                .find(|c| c.name != cluster && site_name(&f, &c.name) == *site)
+            else {
+                return error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "INVALID_REQUEST",
+                    &format!("remote site {site} is not configured"),
+                );
+            };
+            sched.remote_site = Some(c.name.clone());
+        }
+        schedules.push(sched);
+    }
     let req = ProtectRequest {
         group: name.to_string(),
         vm_name: vm,
-        schedules: decoded,
+        schedules,
     };
     match sim.protect_vm(cluster, &req).await {
         Ok(()) => (StatusCode::CREATED, axum::Json(body.clone())).into_response(),
@@ -457,7 +482,8 @@ fn schedule_shape(body: &Value) -> Result<(), String> {
     Ok(())
 }
 
-fn schedule_json(s: &Schedule) -> Value {
+/// A schedule as this PE serves it: remote sites by its own names.
+fn schedule_json(f: &Fake, s: &Schedule) -> Value {
     let (ty, nth) = if s.every_minutes % 1440 == 0 {
         ("DAILY", s.every_minutes / 1440)
     } else if s.every_minutes % 60 == 0 {
@@ -467,7 +493,7 @@ fn schedule_json(s: &Schedule) -> Value {
     };
     let retention = match &s.remote_site {
         Some(site) if s.kind == ScheduleKind::Remote => {
-            json!({"local_max_snapshots": 1, "remote_max_snapshots": {site.as_str(): s.retention}})
+            json!({"local_max_snapshots": 1, "remote_max_snapshots": {site_name(f, site): s.retention}})
         }
         _ => json!({"local_max_snapshots": s.retention, "remote_max_snapshots": {}}),
     };
