@@ -58,6 +58,10 @@ async fn stack_with(ic: &Icinga, seed: u64, grace: Duration) -> Stack {
     // Tasks settle at once: Butler runs on the system clock against HTTP.
     let sim = SimPlatform::realtime_demo_builder(seed).build();
     let fake = FakePrism::start(sim.clone()).await.unwrap();
+    // A Prism with every behaviour of a real one on (remote sites named
+    // unlike clusters, slow tasks, pending VMs without status, capped
+    // pages, per-cluster subnets, ...).
+    fake.set_quirks(butler::nutanix::fake::Quirks::realistic());
     let receiver = Receiver::start(SECRET.as_bytes()).await.unwrap();
     let text = format!(
         "{}\n[monitoring.icinga]\nurl = {:?}\nusername = {:?}\nca_cert = {:?}\n\

@@ -83,6 +83,15 @@ fn unreadable(op: &'static str, what: &str, e: serde_json::Error) -> BackendErro
     )
 }
 
+/// What an edit of a VM read from Prism found ([`NutanixBackend::update_vm`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Update {
+    /// The edited VM is to be sent.
+    Put,
+    /// The VM is as wanted already: nothing is sent.
+    Nothing,
+}
+
 /// `group` names a remote site (as a replication target or in a schedule).
 fn replicates(group: &ProtectionGroup) -> bool {
     !group.remote_sites.is_empty() || group.schedules.iter().any(|s| s.remote_site.is_some())
@@ -215,20 +224,22 @@ impl NutanixBackend {
             if let Some(m) = vm.get_mut("metadata").and_then(|m| m.as_object_mut()) {
                 edit(m);
             }
-            Ok(())
+            Ok(Update::Put)
         })
         .await
     }
 
-    /// Reads the VM, lets `edit` change what it read (without `status`),
-    /// PUTs it back with the `spec_version` read (once more on a 409: the
-    /// version moved meanwhile) and waits for the change's task.
+    /// Reads the VM, lets `edit` change what it read (it sees `status`,
+    /// which is dropped before sending), PUTs it back with the
+    /// `spec_version` read (once more on a 409: the version moved
+    /// meanwhile) and waits for the change's task; unless `edit` finds the
+    /// VM as wanted already ([`Update::Nothing`]).
     pub(crate) async fn update_vm(
         &self,
         vm_uuid: &str,
         op: &'static str,
         what: &str,
-        edit: impl Fn(&mut serde_json::Map<String, Value>) -> Result<(), BackendError>,
+        edit: impl Fn(&mut serde_json::Map<String, Value>) -> Result<Update, BackendError>,
     ) -> Result<(), BackendError> {
         let path = format!("/vms/{}", crate::url_safe::segment(vm_uuid, op)?);
         let mut tries = 0;
@@ -246,7 +257,6 @@ impl NutanixBackend {
                     "Prism returned a VM that is not an object",
                 ));
             };
-            obj.remove("status");
             // `IndexMut` on a JSON value panics unless it is an object:
             // check what Prism sent before writing into it.
             if !obj.get("metadata").is_some_and(Value::is_object) {
@@ -256,7 +266,10 @@ impl NutanixBackend {
                     "Prism returned a VM without metadata",
                 ));
             }
-            edit(obj)?;
+            if edit(obj)? == Update::Nothing {
+                return Ok(());
+            }
+            obj.remove("status");
             match self.pc.call(Method::PUT, &path, Some(&vm), false).await {
                 Ok(a) => break a,
                 Err(e) if e.status == Some(409) && tries < 2 => {
@@ -1104,7 +1117,7 @@ impl ClusterBackend for NutanixBackend {
             );
             resize_disks(resources, &to.disks_gib);
             rewire_nics(resources, &wanted);
-            Ok(())
+            Ok(Update::Put)
         })
         .await
     }
@@ -1128,6 +1141,18 @@ impl ClusterBackend for NutanixBackend {
         // bumps `spec_version` on every power change, which `update_vm`
         // reads afresh.
         self.update_vm(vm_uuid, op, &format!("power {change}"), |vm| {
+            // In that state already, and not on its way elsewhere: nothing
+            // to ask (Prism fails a power-off of an off VM).
+            let said = |part: &str| {
+                decode::s(
+                    vm.get(part).unwrap_or(&Value::Null),
+                    &["resources", "power_state"],
+                )
+                .eq_ignore_ascii_case(state)
+            };
+            if said("spec") && said("status") {
+                return Ok(Update::Nothing);
+            }
             let resources = resources_of(vm, op)?;
             resources.insert("power_state".into(), json!(state));
             match mechanism {
@@ -1138,7 +1163,7 @@ impl ClusterBackend for NutanixBackend {
                     resources.remove("power_state_mechanism");
                 }
             }
-            Ok(())
+            Ok(Update::Put)
         })
         .await
     }

@@ -22,6 +22,27 @@ async fn adapter_passes_the_backend_conformance_suite_over_http() {
     assert!(skipped.is_empty(), "Prism has every feature: {skipped:?}");
 }
 
+/// The same suite against a Prism with every behaviour of a real one on
+/// at once (`Quirks::realistic`): nothing the adapter does may depend on
+/// a friendlier Prism than the ones administrators run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adapter_passes_the_conformance_suite_against_a_realistic_prism() {
+    let (sim, fake, backend) = setup(53).await;
+    fake.set_quirks(butler_nutanix::fake::Quirks::realistic());
+    let fx = Fixture::demo_platform(sim.clock(), "real");
+    let skipped = run_all(&backend, &fx).await;
+    assert!(skipped.is_empty(), "Prism has every feature: {skipped:?}");
+    // The refusals of this Prism reach the caller with its reason.
+    let vm = sim.list_vms("c1-madrid").await.unwrap().remove(0);
+    let req = butler_core::backend::ProtectRequest {
+        group: "reserved-pd".into(),
+        vm_name: vm.name,
+        schedules: vec![butler_core::backend::Schedule::local(60, 24)],
+    };
+    let err = backend.protect_vm("c1-madrid", &req).await.unwrap_err();
+    assert!(err.message.contains("are reserved"), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prism_central_is_not_a_cluster_and_paging_stops_on_exact_multiples() {
     let (sim, fake, backend) = setup(22).await;
@@ -757,11 +778,15 @@ async fn power_changes_reach_prism_and_an_off_vm_is_never_powered_off_again() {
         power_off_when_off_fails: true,
         ..Default::default()
     });
-    let err = backend
+    // Off already: the adapter reads the VM and asks nothing more (a
+    // power-off PUT would fail on this Prism).
+    let before = fake.requests();
+    backend
         .set_power(&uuid, PowerChange::HardOff)
         .await
-        .unwrap_err();
-    assert!(err.message.contains("ErrorCode: 9"), "{err}");
+        .unwrap();
+    assert_eq!(fake.requests() - before, 1, "one read, no PUT");
+    assert_eq!(sim.vm(&name).unwrap().power, PowerState::Off);
     // The same through the inventory: read first, nothing asked.
     let vms = butler_core::inventory::VmService::new(
         std::sync::Arc::new(butler_core::store::MemoryStore::new()),
@@ -883,7 +908,10 @@ async fn a_protection_domain_refused_for_another_reason_says_why() {
     loose.uuid = sim.new_uuid();
     sim.add_vm(loose);
     fake.set_quirks(butler_nutanix::fake::Quirks {
-        refuse_pd_create: Some("Protection domain name PD-new is reserved".into()),
+        refuse_pd_create: Some(butler_nutanix::fake::PdRefusal {
+            names_starting: "PD-n".into(),
+            message: "Protection domain name PD-new is reserved".into(),
+        }),
         ..Default::default()
     });
     let err = backend

@@ -774,8 +774,9 @@ pub trait ClusterBackend: Send + Sync {
     /// Changes the power of the VM `vm_uuid` ([`Capability::Power`]);
     /// returns once the platform has done it (its task, where it reports
     /// one, succeeded). A guest shutdown is done when the guest is: read
-    /// the power state to know. Asking for the state a VM is already in is
-    /// the caller's to avoid (Prism fails a power-off of an off VM).
+    /// the power state to know. Asking for the state a VM is already in
+    /// (and not on its way out of) succeeds and changes nothing: adapters
+    /// look before they ask (Prism fails a power-off of an off VM).
     async fn set_power(&self, vm_uuid: &str, change: PowerChange) -> Result<(), BackendError> {
         let _ = (vm_uuid, change);
         Err(BackendError::unsupported("set_power", Capability::Power))

@@ -234,10 +234,11 @@ async fn list_pages(
                     if let Some(c) = filter.strip_prefix("cluster_name==") {
                         let offset = body.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
                         let length = body.get("length").and_then(Value::as_u64).unwrap_or(20).min(500) as usize;
+                        let bare = f.quirks().pending_without_status;
                         return match sim.list_vms_page(c, offset, length).await {
                             Ok((vms, total)) => {
                                 let uuids: Vec<(String, String)> = vms.iter().map(|v| (pc.cluster_uuid(&v.cluster), pc.project_uuid(&v.project))).collect();
-                                let entities: Vec<_> = vms.iter().zip(&uuids).map(|(v, (c, p))| vm_entity(v, c, p, None)).collect();
+                                let entities: Vec<_> = vms.iter().zip(&uuids).map(|(v, (c, p))| vm_entity(v, c, p, None, bare)).collect();
                                 let metadata = shape::PageMetadata { kind: "vm", total_matches: total, offset, length: entities.len() };
                                 axum::Json(shape::Page { api_version: "3.1", metadata, entities }).into_response()
                             }
@@ -251,7 +252,7 @@ async fn list_pages(
                     match vms {
                         // "Entities that have not been created successfully are not listed" — but
                         // PENDING ones are, which is what makes look-up-before-create work.
-                        Ok(vms) => page_of(vms, body, "vm", true, |v| vm_json(&v, &pc.cluster_uuid(&v.cluster), &pc.project_uuid(&v.project), None)),
+                        Ok(vms) => page_of(vms, body, "vm", true, |v| vm_json(&v, &pc.cluster_uuid(&v.cluster), &pc.project_uuid(&v.project), None, f.quirks().pending_without_status)),
                         Err(e) => from_backend(e),
                     }
                 }
@@ -434,6 +435,7 @@ pub(super) async fn get_vm(State(f): State<Arc<Fake>>, Path(uuid): Path<String>)
                 &pc.cluster_uuid(&v.cluster),
                 &pc.project_uuid(&v.project),
                 Some("t-create"),
+                f.quirks().pending_without_status,
             ))
             .into_response(),
             None => error(
@@ -771,6 +773,9 @@ pub(super) async fn poll_tasks(State(f): State<Arc<Fake>>, Body(body): Body) -> 
         .unwrap_or_default();
     let mut done = Vec::new();
     for id in &ids {
+        if f.task_in_progress(id) {
+            continue;
+        }
         if let Ok(t) = sim.task(&butler_core::backend::TaskId(id.clone())).await {
             let (status, detail) = match &t.state {
                 TaskState::Succeeded => ("SUCCEEDED", None),
@@ -789,6 +794,27 @@ pub(super) async fn poll_tasks(State(f): State<Arc<Fake>>, Body(body): Body) -> 
 /// `GET /tasks/{id}`.
 pub(super) async fn task(State(f): State<Arc<Fake>>, Path(id): Path<String>) -> Response {
     let sim = &f.sim;
+    let known = id.starts_with("powerfail-")
+        || id.starts_with("putfail-")
+        || f.synthetic_tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(id.as_str())
+        || sim
+            .task(&butler_core::backend::TaskId(id.clone()))
+            .await
+            .is_ok();
+    if known && f.task_in_progress(&id) {
+        let first = f
+            .task_reads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            == Some(&1);
+        let status = if first { "QUEUED" } else { "RUNNING" };
+        return axum::Json(json!({"uuid": id, "status": status, "percentage_complete": 0}))
+            .into_response();
+    }
     if id.starts_with("powerfail-") {
         return axum::Json(
             json!({"uuid": id, "status": "FAILED", "percentage_complete": 100,
@@ -840,18 +866,28 @@ async fn all_vms(sim: &SimPlatform) -> Result<Vec<VmInfo>, BackendError> {
     Ok(out)
 }
 
-fn vm_json(v: &VmInfo, cluster_uuid: &str, project_uuid: &str, task: Option<&str>) -> Value {
-    serde_json::to_value(vm_entity(v, cluster_uuid, project_uuid, task)).unwrap_or(Value::Null)
+fn vm_json(
+    v: &VmInfo,
+    cluster_uuid: &str,
+    project_uuid: &str,
+    task: Option<&str>,
+    bare_pending: bool,
+) -> Value {
+    serde_json::to_value(vm_entity(v, cluster_uuid, project_uuid, task, bare_pending))
+        .unwrap_or(Value::Null)
 }
 
 /// A VM entity as PC v3 serves it (the fields of the recorded `vm_get.json`
 /// Butler reads), serialised straight from the simulator's record: a
-/// 100,000-VM listing builds no intermediate JSON tree.
+/// 100,000-VM listing builds no intermediate JSON tree. With
+/// `bare_pending` ([`super::Quirks::pending_without_status`]) a pending
+/// VM's status names no cluster and holds no resources.
 fn vm_entity<'a>(
     v: &'a VmInfo,
     cluster_uuid: &'a str,
     project_uuid: &'a str,
     task: Option<&'a str>,
+    bare_pending: bool,
 ) -> shape::Vm<'a> {
     use shape::*;
     let resources = Resources {
@@ -894,6 +930,8 @@ fn vm_entity<'a>(
             })
             .collect(),
     };
+    let cluster = Ref::named("cluster", &v.cluster, Some(cluster_uuid));
+    let bare = bare_pending && v.state == VmState::Pending;
     Vm {
         metadata: Metadata {
             kind: "vm",
@@ -911,6 +949,7 @@ fn vm_entity<'a>(
         },
         spec: Spec {
             name: &v.name,
+            cluster_reference: cluster.clone(),
             resources: resources.clone(),
         },
         status: Status {
@@ -920,8 +959,8 @@ fn vm_entity<'a>(
                 VmState::Ready => "COMPLETE",
                 VmState::Error => "ERROR",
             },
-            cluster_reference: Ref::named("cluster", &v.cluster, Some(cluster_uuid)),
-            resources,
+            cluster_reference: Some(cluster).filter(|_| !bare),
+            resources: Some(resources).filter(|_| !bare),
             execution_context: task.map(|t| ExecutionContext { task_uuid: [t] }),
         },
     }
@@ -962,14 +1001,17 @@ mod shape {
     #[derive(Serialize)]
     pub(super) struct Spec<'a> {
         pub name: &'a str,
+        pub cluster_reference: Ref<'a>,
         pub resources: Resources<'a>,
     }
     #[derive(Serialize)]
     pub(super) struct Status<'a> {
         pub name: &'a str,
         pub state: &'static str,
-        pub cluster_reference: Ref<'a>,
-        pub resources: Resources<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub cluster_reference: Option<Ref<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub resources: Option<Resources<'a>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         pub execution_context: Option<ExecutionContext<'a>>,
     }

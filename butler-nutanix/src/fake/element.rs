@@ -5,6 +5,34 @@ use axum::extract::Path;
 use butler_core::backend::{ProtectRequest, Schedule, ScheduleKind};
 use std::collections::BTreeMap;
 
+/// Prism Element v2's own error shape (`message`, `error_code` with a
+/// code and a help URL; no `message_list`), never v3's: a client that reads
+/// only v3 errors loses PE's reason. `reason` becomes PE's numeric code.
+fn error(status: StatusCode, reason: &str, message: &str) -> Response {
+    let code = match reason {
+        "ENTITY_NOT_FOUND" => 1202,
+        "INVALID_REQUEST" => 1101,
+        "CONFLICT" => 1103,
+        _ => 1000,
+    };
+    let body = json!({"message": message,
+                      "error_code": {"code": code, "help_url": "http://my.nutanix.com"},
+                      "detail_message": Value::Null});
+    (status, axum::Json(body)).into_response()
+}
+
+/// A simulator refusal in PE's shape (status as [`super::from_backend`] maps it).
+fn from_backend(e: BackendError) -> Response {
+    let status = super::from_backend(e.clone()).status();
+    let reason = match e.kind {
+        ErrorKind::NotFound => "ENTITY_NOT_FOUND",
+        ErrorKind::Invalid => "INVALID_REQUEST",
+        ErrorKind::Conflict => "CONFLICT",
+        _ => "INTERNAL_ERROR",
+    };
+    error(status, reason, &e.message)
+}
+
 /// The name this PE gives the remote site pointing at `cluster`.
 fn site_name(f: &Fake, cluster: &str) -> String {
     match f.quirks().remote_site_prefix {
@@ -201,8 +229,16 @@ pub(super) async fn create(
         );
     }
     let exists = sim.protection_group(cluster, &name).is_some();
-    if let Some(why) = f.quirks().refuse_pd_create.filter(|_| !exists) {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_REQUEST", &why);
+    if let Some(refusal) = f
+        .quirks()
+        .refuse_pd_create
+        .filter(|r| !exists && name.starts_with(&r.names_starting))
+    {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_REQUEST",
+            &refusal.message,
+        );
     }
     let mut declared = f.declared.lock().unwrap_or_else(|e| e.into_inner());
     if exists || !declared.insert((cluster.to_string(), name.clone())) {

@@ -50,6 +50,8 @@ struct Fake {
     counter: AtomicU64,
     /// The last `POST /vms` body, as it crossed the wire.
     last_vm_create: Mutex<Option<Value>>,
+    /// Reads of each task so far (for [`Quirks::slow_tasks`]).
+    task_reads: Mutex<std::collections::HashMap<String, u32>>,
 }
 
 /// Real Prism behaviours the fake can switch on, each a way a client can
@@ -78,10 +80,18 @@ pub struct Quirks {
     /// cookie (a gateway in front of Prism): calls must carry Basic
     /// credentials.
     pub login_without_cookie: bool,
-    /// `POST /protection_domains` answers 422 with this message for a
-    /// domain that does not exist (Prism refuses names and settings for
-    /// reasons other than "exists").
-    pub refuse_pd_create: Option<String>,
+    /// `POST /protection_domains` answers 422 with PE's reason for new
+    /// domains whose name starts as this says (Prism refuses names and
+    /// settings for reasons other than "exists").
+    pub refuse_pd_create: Option<PdRefusal>,
+    /// Every task answers `QUEUED`, then `RUNNING`, for its first this-many
+    /// reads before its real state, as real tasks take time (counted in
+    /// reads, not seconds: no test depends on the machine's speed).
+    pub slow_tasks: u32,
+    /// A `PENDING` VM's `status` holds only its state and name, no cluster
+    /// and no resources (Prism fills `status` when the intent is applied);
+    /// its `spec` holds what was asked.
+    pub pending_without_status: bool,
     /// Lists serve at most this many entities a page, whatever `length`
     /// asks (real Prism Central versions cap pages at 50, 90 or 500), with
     /// the true `total_matches`.
@@ -112,12 +122,67 @@ pub struct Quirks {
     pub per_cluster_subnets: bool,
 }
 
+/// A protection-domain create Prism refuses for a reason of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PdRefusal {
+    /// New domains whose name starts with this are refused.
+    pub names_starting: String,
+    /// Prism's reason, as its `message` says.
+    pub message: String,
+}
+
+impl Quirks {
+    /// Every behaviour a real Prism shows in normal operation on at once,
+    /// so a suite run against it meets no friendlier Prism than a real one:
+    /// remote sites named unlike their clusters, per-cluster subnets,
+    /// protection domains refused for reasons other than "exists" (names
+    /// starting `reserved-`), tasks that take several reads, pending VMs
+    /// without status, pages capped at 50, ISOs and duplicate image names,
+    /// a power-off of an off VM failing, VMs silently skipped by
+    /// `protect_vms`, a `spec_version` conflict on the first VM update, and
+    /// logins that set no session cookie. Failures (in-band errors, lying
+    /// totals, refused migrations, failing tasks) stay off: each has its
+    /// own test.
+    pub fn realistic() -> Quirks {
+        Quirks {
+            remote_site_prefix: Some("dr-".into()),
+            per_cluster_subnets: true,
+            refuse_pd_create: Some(PdRefusal {
+                names_starting: "reserved-".into(),
+                message: "Protection domain names starting with reserved- are reserved".into(),
+            }),
+            slow_tasks: 2,
+            pending_without_status: true,
+            page_cap: Some(50),
+            iso_and_duplicate_images: true,
+            power_off_when_off_fails: true,
+            silent_protect: true,
+            spec_version_conflicts: 1,
+            login_without_cookie: true,
+            ..Quirks::default()
+        }
+    }
+}
+
 impl Fake {
     fn quirks(&self) -> Quirks {
         self.quirks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Counts a read of task `id`; true while [`Quirks::slow_tasks`] says
+    /// it is still in progress.
+    fn task_in_progress(&self, id: &str) -> bool {
+        let slow = self.quirks().slow_tasks;
+        if slow == 0 {
+            return false;
+        }
+        let mut reads = self.task_reads.lock().unwrap_or_else(|e| e.into_inner());
+        let n = reads.entry(id.to_string()).or_insert(0);
+        *n += 1;
+        *n <= slow
     }
 }
 
@@ -151,6 +216,7 @@ impl FakePrism {
             requests: AtomicU64::new(0),
             counter: AtomicU64::new(0),
             last_vm_create: Mutex::new(None),
+            task_reads: Mutex::new(std::collections::HashMap::new()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
