@@ -849,3 +849,78 @@ async fn every_step_fails_loses_its_reply_and_resumes_in_turn() {
         }
     }
 }
+
+/// A create whose reply is lost, or whose engine dies right after it, on a
+/// platform whose listing lags behind its creates: the name look-up before
+/// the retry finds nothing, and only the request id, logged before the
+/// first call and sent again (by the same engine, or by the one that
+/// resumes from the log), keeps the retry from making a second VM. On a
+/// platform that takes no request id the same story makes two.
+#[tokio::test]
+async fn a_lost_create_with_a_lagging_listing_still_makes_one_vm() {
+    use butler::backend::{Capabilities, Capability};
+    use butler::sim::{FaultKind, ScriptedFault};
+    use std::time::Duration;
+    // Longer than the retry's back-off, or than the dead engine's lease.
+    let (short, long) = (Duration::from_secs(60), Duration::from_secs(18 * 60));
+    for (case, keyed, dies, lag) in [
+        ("lost reply", true, false, short),
+        ("dies after the create", true, true, long),
+        ("lost reply without request ids", false, false, short),
+    ] {
+        let w = World::new(SimPlatform::demo(91), Arc::new(MemoryStore::new()));
+        if !keyed {
+            w.sim
+                .set_capabilities(Capabilities::all().without(Capability::IdempotentCreate));
+        }
+        w.sim.set_listing_lag(lag);
+        let r = w.approved("lagging").await;
+        let name = r.platform_vm_name();
+        if dies {
+            let hooks = Arc::new(At {
+                point: HookPoint::After(ProvisioningStep::CreateVm),
+                action: HookAction::Crash,
+                fired: Default::default(),
+            });
+            let first = w.engine_with_hooks(World::engine_config("e1"), hooks);
+            assert!(first.run_until_idle().await.is_err(), "{case}");
+            w.sim.clock().advance(Duration::from_secs(16 * 60));
+        } else {
+            w.sim.script_fault(ScriptedFault::nth_call(
+                Op::CreateVm,
+                1,
+                None,
+                FaultKind::LoseReply,
+            ));
+        }
+        let s = w
+            .engine(World::engine_config("e2"))
+            .run_until_idle()
+            .await
+            .unwrap();
+        if !keyed {
+            assert_eq!(w.sim.vms_named(&name), 2, "{case}: the hazard is real");
+            continue;
+        }
+        let log = w.svc.store().step_log(r.id).await.unwrap();
+        assert_eq!(
+            s.completed,
+            1,
+            "{case}: {:?} {log:#?}",
+            w.get(r.id).await.state
+        );
+        w.assert_exactly_once(r.id).await;
+        // Every start of the create carried one key, written before its call.
+        let log = w.svc.store().step_log(r.id).await.unwrap();
+        let keys: Vec<_> = log
+            .iter()
+            .filter(|l| l.step == ProvisioningStep::CreateVm && l.phase == StepPhase::Started)
+            .map(|l| l.key.clone())
+            .collect();
+        assert!(keys.len() >= 2, "{case}: {log:?}");
+        assert!(
+            keys[0].is_some() && keys.iter().all(|k| *k == keys[0]),
+            "{case}: {keys:?}"
+        );
+    }
+}

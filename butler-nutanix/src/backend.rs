@@ -514,7 +514,8 @@ impl ClusterBackend for NutanixBackend {
     /// Prism Central v3 and Prism Element v2 offer every feature Butler
     /// uses; tasks long-poll through `/tasks/poll`.
     fn capabilities(&self) -> Capabilities {
-        Capabilities::all()
+        // v3 takes no request id: a repeated create is found by its name.
+        Capabilities::all().without(butler_core::backend::Capability::IdempotentCreate)
     }
 
     async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError> {

@@ -262,6 +262,7 @@ async fn concurrent_updates_each_get_their_own_answer() {
         attempt,
         phase: StepPhase::Started,
         lease: id,
+        key: None,
     };
     let mut set = tokio::task::JoinSet::new();
     let (mut ids, mut writes) = (Vec::new(), Vec::new());

@@ -136,7 +136,9 @@ impl Simulator {
     }
     /// Makes the simulated platform offer only the optional features named
     /// (``"protection"``, ``"migration"``, ``"project_remap"``,
-    /// ``"storage_containers"``, ``"categories"``, ``"task_long_poll"``),
+    /// ``"storage_containers"``, ``"categories"``, ``"task_long_poll"``,
+    /// ``"power"``, ``"delete"``, ``"reconfigure"``,
+    /// ``"idempotent_create"``),
     /// as a platform without them would: what needs a missing one raises
     /// ``UnsupportedError``. An unknown name changes nothing.
     fn set_capabilities(&self, names: Vec<String>) -> PyResult<()> {

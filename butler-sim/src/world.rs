@@ -46,6 +46,9 @@ pub(crate) struct SimVm {
     /// VM and every brief listed: a refresh of a million VMs counts
     /// references instead of copying names.
     pub(crate) name: Arc<str>,
+    /// Before this time the name look-up does not find the VM (a
+    /// listing that lags behind creates, [`World::listing_lag`]).
+    pub(crate) listed_from: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -225,6 +228,10 @@ pub(crate) struct World {
     pub(crate) unresponsive_guests: HashSet<String>,
     /// VM uuid → guest restarts done.
     pub(crate) guest_restarts: HashMap<String, u32>,
+    /// Create request id → the task of the create that carried it first.
+    pub(crate) create_requests: HashMap<String, String>,
+    /// How long after its create a VM stays out of the name look-up.
+    pub(crate) listing_lag: Duration,
 }
 
 impl World {
@@ -261,6 +268,8 @@ impl World {
             categories: BTreeMap::new(),
             unresponsive_guests: HashSet::new(),
             guest_restarts: HashMap::new(),
+            create_requests: HashMap::new(),
+            listing_lag: Duration::ZERO,
         }
     }
 
@@ -324,6 +333,7 @@ impl World {
             .push(i);
         self.vms.push(SimVm {
             info,
+            listed_from: None,
             name: name.clone(),
         });
         name

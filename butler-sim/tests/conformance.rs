@@ -24,6 +24,7 @@ async fn a_platform_without_optional_features_passes_with_their_checks_skipped()
     assert_eq!(
         skipped,
         vec![
+            Capability::IdempotentCreate,
             Capability::Power,
             Capability::Protection,
             Capability::Migration,

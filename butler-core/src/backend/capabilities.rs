@@ -32,11 +32,18 @@ pub enum Capability {
     Delete,
     /// Changing a VM's CPU, RAM, disks and NICs: `reconfigure_vm`.
     Reconfigure,
+    /// A create repeated with the same [`VmCreate::request_id`] answers
+    /// the first create's task and makes no second VM (Prism Central v4's
+    /// `NTNX-Request-Id`). Without it, a repeat is recognised only by the
+    /// name look-up before the create.
+    ///
+    /// [`VmCreate::request_id`]: super::VmCreate::request_id
+    IdempotentCreate,
 }
 
 impl Capability {
     /// Every capability, in order.
-    pub const ALL: [Capability; 9] = [
+    pub const ALL: [Capability; 10] = [
         Capability::Protection,
         Capability::Migration,
         Capability::ProjectRemap,
@@ -46,6 +53,7 @@ impl Capability {
         Capability::Power,
         Capability::Delete,
         Capability::Reconfigure,
+        Capability::IdempotentCreate,
     ];
 
     /// Its name (`storage_containers`).
@@ -60,6 +68,7 @@ impl Capability {
             Capability::Power => "power",
             Capability::Delete => "delete",
             Capability::Reconfigure => "reconfigure",
+            Capability::IdempotentCreate => "idempotent_create",
         }
     }
 
@@ -91,7 +100,7 @@ impl fmt::Display for Capability {
 /// use butler_core::backend::{Capabilities, Capability};
 /// let c = Capabilities::none().with(Capability::Protection);
 /// assert!(c.has(Capability::Protection) && !c.has(Capability::Categories));
-/// assert_eq!(Capabilities::all().without(Capability::Categories).iter().count(), 8);
+/// assert_eq!(Capabilities::all().without(Capability::Categories).iter().count(), 9);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Capabilities(u32);

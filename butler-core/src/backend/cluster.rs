@@ -274,6 +274,15 @@ pub struct VmCreate {
     pub uefi: bool,
     /// Power on once created.
     pub power_on: bool,
+    /// The create's idempotency key, the same on every retry of one
+    /// create (Butler keeps it in the step log before the first call): a
+    /// platform that takes one (Prism Central v4's `NTNX-Request-Id`, the
+    /// simulator) answers a repeat with the first create's task, so a lost
+    /// reply never makes a second VM whatever its listing shows. Adapters
+    /// of platforms without one ignore it; the name look-up before every
+    /// create remains.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 impl VmCreate {
@@ -295,7 +304,13 @@ impl VmCreate {
             cdrom: false,
             uefi: true,
             power_on: false,
+            request_id: None,
         }
+    }
+    /// Sent with the idempotency key `key` ([`VmCreate::request_id`]).
+    pub fn request_id(mut self, key: impl Into<String>) -> Self {
+        self.request_id = Some(key.into());
+        self
     }
     /// In `project`.
     pub fn project(mut self, project: impl Into<String>) -> Self {

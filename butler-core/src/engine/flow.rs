@@ -6,7 +6,7 @@
 use super::EngineConfig;
 use crate::backend::{BackendError, Billing, Clock, ClusterBackend, Monitor};
 use crate::inventory::{VmId, VmRecord};
-use crate::request::{ProvisioningStep, Request};
+use crate::request::{ProvisioningStep, Request, RequestId};
 use crate::store::{StepLogEntry, StepPhase};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -31,6 +31,9 @@ pub(crate) struct StepCtx<'a> {
     pub(crate) request: &'a Request,
     pub(crate) deadline: DateTime<Utc>,
     pub(crate) outputs: &'a StepOutputs,
+    /// The step's idempotency key, for a step that takes one
+    /// ([`keyed`]): already in the step log when the action runs.
+    pub(crate) key: Option<&'a str>,
 }
 
 /// What a step achieved.
@@ -171,19 +174,75 @@ pub(crate) fn action_of(step: ProvisioningStep) -> Result<Action, StepFault> {
         .ok_or_else(|| permanent(format!("this engine has no action for step {step}")))
 }
 
-/// The outputs of a request's succeeded steps, by step: filled as the
-/// executor goes, and read back from the step log when it resumes a
-/// request another process (or an earlier pass) started.
+/// Steps whose side effect is a create the platform can recognise when
+/// repeated, by an idempotency key the step log keeps
+/// ([`crate::backend::VmCreate::request_id`]).
+pub(crate) fn keyed(step: ProvisioningStep) -> bool {
+    step == ProvisioningStep::CreateVm
+}
+
+/// A new idempotency key for `step` of request `r`, attempt `attempt`
+/// under lease generation `lease`: UUID-shaped (what Prism's
+/// `NTNX-Request-Id` asks for), from a hash of the four, so no two
+/// attempts' keys meet (the generation is the request's fencing token,
+/// new for every engine that takes it) and a line written ahead and the
+/// attempt that runs agree without passing it.
+pub(crate) fn new_key(r: RequestId, step: ProvisioningStep, lease: u64, attempt: u32) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"butler idempotency key\0")
+        .chain_update(r.0.to_be_bytes())
+        .chain_update(step.to_string().as_bytes())
+        .chain_update(lease.to_be_bytes())
+        .chain_update(attempt.to_be_bytes())
+        .finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&digest[..16]);
+    // RFC 9562 version 8 (custom), variant 10.
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// The outputs of a request's succeeded steps, by step, and the
+/// idempotency keys of the keyed steps under way: filled as the executor
+/// goes, and read back from the step log when it resumes a request another
+/// process (or an earlier pass) started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct StepOutputs(BTreeMap<ProvisioningStep, serde_json::Value>);
+pub(crate) struct StepOutputs {
+    outputs: BTreeMap<ProvisioningStep, serde_json::Value>,
+    keys: BTreeMap<ProvisioningStep, String>,
+}
 
 impl StepOutputs {
-    /// The outputs the step log records (the last success of each step wins).
+    /// The outputs the step log records (the last success of each step
+    /// wins), and the key of each keyed step started and not yet ended
+    /// (succeeded, or failed for good).
     pub(crate) fn from_log(log: &[StepLogEntry]) -> StepOutputs {
         let mut out = StepOutputs::default();
         for line in log {
-            if let StepPhase::Succeeded { output, .. } = &line.phase {
-                out.record(line.step, output.clone());
+            match &line.phase {
+                StepPhase::Started => {
+                    if let Some(k) = &line.key {
+                        out.keep_key(line.step, k.clone());
+                    }
+                }
+                StepPhase::Succeeded { output, .. } => {
+                    out.record(line.step, output.clone());
+                    out.end_key(line.step);
+                }
+                StepPhase::Failed {
+                    will_retry: false, ..
+                } => out.end_key(line.step),
+                StepPhase::Failed { .. } => {}
             }
         }
         out
@@ -191,17 +250,31 @@ impl StepOutputs {
 
     pub(crate) fn record(&mut self, step: ProvisioningStep, output: serde_json::Value) {
         if !output.is_null() {
-            self.0.insert(step, output);
+            self.outputs.insert(step, output);
         }
     }
 
     /// `step`'s output, if it returned one.
     pub(crate) fn get(&self, step: ProvisioningStep) -> Option<&serde_json::Value> {
-        self.0.get(&step)
+        self.outputs.get(&step)
     }
 
     /// Field `key` of `step`'s output, if that step returned it as a string.
     pub(crate) fn text(&self, step: ProvisioningStep, key: &str) -> Option<&str> {
-        self.0.get(&step)?.get(key)?.as_str()
+        self.outputs.get(&step)?.get(key)?.as_str()
+    }
+
+    /// The idempotency key `step`'s attempts send, once one was logged.
+    pub(crate) fn key(&self, step: ProvisioningStep) -> Option<&str> {
+        self.keys.get(&step).map(String::as_str)
+    }
+
+    pub(crate) fn keep_key(&mut self, step: ProvisioningStep, key: String) {
+        self.keys.insert(step, key);
+    }
+
+    /// `step` ended: its next run, if any, makes a new key.
+    pub(crate) fn end_key(&mut self, step: ProvisioningStep) {
+        self.keys.remove(&step);
     }
 }

@@ -522,7 +522,8 @@ impl Engine {
             let state = r.state;
             (r, opened) = match state {
                 RequestState::Approved => {
-                    let opens = |next: &Request| self.opening(next, generation, lease_until);
+                    let opens =
+                        |next: &Request| self.opening(next, generation, lease_until, &outputs);
                     self.ledger
                         .commit(&r, EngineAction::StartProvisioning, None, None, opens)
                         .await?
@@ -569,7 +570,8 @@ impl Engine {
     /// Admin's retry).
     async fn outputs_so_far(&self, r: &Request) -> Result<StepOutputs, EngineError> {
         match r.progress {
-            Some(p) if p.step != r.flow().first() => {
+            // A keyed step resumed needs the key its earlier attempts sent.
+            Some(p) if p.step != r.flow().first() || flow::keyed(p.step) => {
                 let log = self.ledger.store.step_log(r.id).await?;
                 Ok(StepOutputs::from_log(&log))
             }
@@ -591,19 +593,29 @@ impl Engine {
             step,
             attempt,
             phase,
+            key: None,
         }
     }
 
-    async fn log(
+    /// The `Started` line of `step`'s attempt, with the step's idempotency
+    /// key when it takes one ([`flow::keyed`]): the one it has
+    /// (`outputs`), or a new one.
+    fn started_line(
         &self,
-        r: &Request,
+        r: RequestId,
         step: ProvisioningStep,
         attempt: u32,
-        phase: StepPhase,
         lease: u64,
-    ) -> Result<(), EngineError> {
-        let line = self.log_line(step, attempt, phase, lease);
-        Ok(self.ledger.store.append_step_log(r.id, &line).await?)
+        outputs: &StepOutputs,
+    ) -> StepLogEntry {
+        StepLogEntry {
+            key: flow::keyed(step).then(|| {
+                outputs
+                    .key(step)
+                    .map_or_else(|| flow::new_key(r, step, lease, attempt), str::to_string)
+            }),
+            ..self.log_line(step, attempt, StepPhase::Started, lease)
+        }
     }
 
     /// The `Started` line of the step `next` is to run, written with the
@@ -615,6 +627,7 @@ impl Engine {
         next: &Request,
         lease: u64,
         lease_until: DateTime<Utc>,
+        outputs: &StepOutputs,
     ) -> Option<StepLogEntry> {
         let p = next
             .progress
@@ -626,7 +639,7 @@ impl Engine {
             .now()
             .checked_add_signed(half)
             .is_some_and(|t| t < lease_until);
-        fresh.then(|| self.log_line(p.step, p.attempt, StepPhase::Started, lease))
+        fresh.then(|| self.started_line(next.id, p.step, p.attempt, lease, outputs))
     }
 
     fn hook(&self, id: RequestId, point: HookPoint) -> Result<HookAction, EngineError> {
@@ -653,9 +666,14 @@ impl Engine {
         let action = flow::action_of(step);
         loop {
             let attempt = r.progress.map_or(1, |p| p.attempt);
+            // The same line as an opening written ahead would be: the key
+            // it carries is the one the action sends.
+            let started = self.started_line(r.id, step, attempt, lease, outputs);
+            if let Some(key) = &started.key {
+                outputs.keep_key(step, key.clone());
+            }
             if !std::mem::take(&mut opened) {
-                self.log(&r, step, attempt, StepPhase::Started, lease)
-                    .await?;
+                self.ledger.store.append_step_log(r.id, &started).await?;
             }
             let result = match (self.hook(r.id, HookPoint::Before(step))?, &action) {
                 (HookAction::Fail, _) => Err(StepFault {
@@ -669,6 +687,7 @@ impl Engine {
                         request: &r,
                         deadline,
                         outputs,
+                        key: started.key.as_deref(),
                     };
                     let mut result = run(&self.backends, &cx).await;
                     if result.is_ok()
@@ -682,6 +701,7 @@ impl Engine {
             let fault = match result {
                 Ok(out) => {
                     outputs.record(step, out.output.clone());
+                    outputs.end_key(step);
                     tracing::info!(request = %r.id, %step, attempt, detail = ?out.detail, "step done");
                     let line = self.log_line(
                         step,
@@ -697,7 +717,7 @@ impl Engine {
                         vm_uuid: out.vm_uuid,
                         note: Some(out.detail),
                     };
-                    let opens = |next: &Request| self.opening(next, lease, lease_until);
+                    let opens = |next: &Request| self.opening(next, lease, lease_until, outputs);
                     let record = out.record.as_ref();
                     match self
                         .ledger
@@ -756,6 +776,10 @@ impl Engine {
                     reason: fault.reason,
                 }
             };
+            if !will_retry {
+                // Failed for good: an Admin's retry starts afresh.
+                outputs.end_key(step);
+            }
             // A retry logs its own start after the back-off.
             (r, _) = self
                 .ledger

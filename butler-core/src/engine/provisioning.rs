@@ -7,7 +7,7 @@ use super::flow::{permanent, Backends, StepAction, StepCtx, StepFault, StepOutco
 use super::EngineConfig;
 use crate::backend::{
     BillingActivation, Capability, MonitorRegistration, ProtectRequest, RemoteSite, Schedule,
-    ScheduleKind, TaskId, TaskState, VmCreate, VmState,
+    ScheduleKind, TaskId, TaskState, TaskStatus, VmCreate, VmState,
 };
 use crate::request::ProvisioningStep;
 use chrono::{DateTime, Utc};
@@ -123,19 +123,28 @@ impl Backends {
             cdrom: s.cdrom,
             uefi: true,
             power_on: true,
+            // Logged before this call; the same on every retry.
+            request_id: cx.key.map(str::to_string),
         };
         let task = self.cluster.create_vm(&req).await?;
-        self.task_succeeds(cfg, &task, deadline).await?;
-        let vm = self
-            .cluster
-            .find_vm(&name)
-            .await?
-            .ok_or_else(|| StepFault {
-                retryable: true,
-                reason: format!("VM {name} not visible yet after its task succeeded"),
-            })?;
-        let detail = format!("created VM {name} ({})", vm.uuid);
-        Ok(made(vm.uuid, detail))
+        let done = self.task_succeeds(cfg, &task, deadline).await?;
+        // The VM the task made, as the task names it: a listing that lags
+        // behind the create need not show it yet.
+        let uuid = match done.entity_uuid.filter(|u| !u.is_empty()) {
+            Some(uuid) => uuid,
+            None => {
+                self.cluster
+                    .find_vm(&name)
+                    .await?
+                    .ok_or_else(|| StepFault {
+                        retryable: true,
+                        reason: format!("VM {name} not visible yet after its task succeeded"),
+                    })?
+                    .uuid
+            }
+        };
+        let detail = format!("created VM {name} ({uuid})");
+        Ok(made(uuid, detail))
     }
 
     /// Polls until the VM named `name` is ready. Poll errors that may pass
@@ -187,9 +196,10 @@ impl Backends {
         cfg: &EngineConfig,
         task: &TaskId,
         deadline: DateTime<Utc>,
-    ) -> Result<(), StepFault> {
-        match self.wait_task(cfg, task, deadline).await? {
-            TaskState::Succeeded => Ok(()),
+    ) -> Result<TaskStatus, StepFault> {
+        let status = self.wait_task(cfg, task, deadline).await?;
+        match status.state {
+            TaskState::Succeeded => Ok(status),
             TaskState::Failed(reason) => Err(permanent(format!(
                 "platform task {} failed: {reason}",
                 task.0
@@ -206,11 +216,11 @@ impl Backends {
         cfg: &EngineConfig,
         task: &TaskId,
         deadline: DateTime<Utc>,
-    ) -> Result<TaskState, StepFault> {
+    ) -> Result<TaskStatus, StepFault> {
         loop {
             let asked = self.clock.now();
             match self.cluster.wait_task(task, cfg.task_poll).await {
-                Ok(st) if st.state.is_terminal() => return Ok(st.state),
+                Ok(st) if st.state.is_terminal() => return Ok(st),
                 Ok(_) => {}
                 Err(e) if e.is_retryable() => {}
                 Err(e) => return Err(e.into()),
@@ -349,7 +359,13 @@ impl Backends {
         let until = crate::backend::after(self.clock.now(), cfg.address_wait).min(deadline);
         loop {
             let Some(vm) = self.cluster.find_vm(name).await? else {
-                return Err(permanent(format!("VM {name} not found")));
+                // Made by an earlier step: a listing that lags behind its
+                // creates shows it a little later (retried; a VM deleted
+                // meanwhile fails when the retries run out).
+                return Err(StepFault {
+                    retryable: true,
+                    reason: format!("VM {name} not found on the platform (yet)"),
+                });
             };
             if let Some(ip) = vm.ip_addresses.first() {
                 return Ok((vm.uuid, ip.clone()));

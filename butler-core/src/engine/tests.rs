@@ -387,16 +387,30 @@ async fn the_next_steps_start_rides_on_the_write_only_while_the_lease_is_fresh()
     let (next, _) = crate::request::advance(&r, EngineAction::StartProvisioning, now).unwrap();
     let ttl = chrono::Duration::from_std(e.config.lease_ttl).unwrap();
 
-    let line = e.opening(&next, 7, now + ttl).expect("a fresh lease");
+    let none = super::flow::StepOutputs::default();
+    let line = e
+        .opening(&next, 7, now + ttl, &none)
+        .expect("a fresh lease");
     assert_eq!(
         (line.step, line.attempt, line.lease, line.phase),
         (ProvisioningStep::CreateVm, 1, 7, StepPhase::Started)
     );
     assert_eq!(line.engine, e.config.engine_id);
+    // A create's line carries the key the attempt will send: the one the
+    // step would make itself.
+    assert_eq!(
+        line.key,
+        Some(super::flow::new_key(
+            next.id,
+            ProvisioningStep::CreateVm,
+            7,
+            1
+        ))
+    );
     // Past half the lease, the step renews it first and logs its own start.
-    assert!(e.opening(&next, 7, now + ttl / 3).is_none());
+    assert!(e.opening(&next, 7, now + ttl / 3, &none).is_none());
     // Nothing to open on a request that is not provisioning.
-    assert!(e.opening(&r, 7, now + ttl).is_none());
+    assert!(e.opening(&r, 7, now + ttl, &none).is_none());
 }
 
 /// Crashes once, before `step`.
@@ -499,6 +513,7 @@ fn outputs_keep_the_last_success_of_each_step_and_ignore_nulls() {
         attempt: 1,
         phase,
         lease: 1,
+        key: None,
     };
     let ok = |output| StepPhase::Succeeded {
         detail: "d".into(),
@@ -525,4 +540,45 @@ fn outputs_keep_the_last_success_of_each_step_and_ignore_nulls() {
     assert_eq!(out.text(ProvisioningStep::CreateVm, "vm_uuid"), Some("new"));
     assert_eq!(out.text(ProvisioningStep::Protect, "vm_uuid"), None);
     assert_eq!(out.text(ProvisioningStep::CreateVm, "other"), None);
+}
+
+/// A keyed step's key lives from its first `Started` line through
+/// retryable failures, and ends when the step succeeds or fails for good
+/// (an Admin's retry then makes a new one).
+#[test]
+fn a_create_key_survives_retries_and_ends_with_the_step() {
+    use super::flow::{new_key, StepOutputs};
+    let create = ProvisioningStep::CreateVm;
+    let line = |phase, key: Option<&str>| StepLogEntry {
+        at: chrono::DateTime::UNIX_EPOCH,
+        engine: "e".into(),
+        step: create,
+        attempt: 1,
+        phase,
+        lease: 1,
+        key: key.map(str::to_string),
+    };
+    let failed = |will_retry| StepPhase::Failed {
+        reason: "r".into(),
+        will_retry,
+    };
+    let started = line(StepPhase::Started, Some("k1"));
+    let retried = [started.clone(), line(failed(true), None)];
+    assert_eq!(StepOutputs::from_log(&retried).key(create), Some("k1"));
+    let ended = [started.clone(), line(failed(false), None)];
+    assert_eq!(StepOutputs::from_log(&ended).key(create), None);
+    let done = StepPhase::Succeeded {
+        detail: "d".into(),
+        output: serde_json::Value::Null,
+    };
+    let succeeded = [started, line(done, None)];
+    assert_eq!(StepOutputs::from_log(&succeeded).key(create), None);
+    // New keys are UUID-shaped (RFC 9562 version 8) and differ by attempt
+    // and by lease generation.
+    let k = new_key(RequestId(7), create, 3, 1);
+    assert_eq!(k.len(), 36);
+    assert_eq!((&k[14..15], &k[8..9]), ("8", "-"));
+    assert_ne!(k, new_key(RequestId(7), create, 3, 2));
+    assert_ne!(k, new_key(RequestId(7), create, 4, 1));
+    assert_eq!(k, new_key(RequestId(7), create, 3, 1));
 }

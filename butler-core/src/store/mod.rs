@@ -290,6 +290,13 @@ pub struct StepLogEntry {
     /// written before generations existed.
     #[serde(default)]
     pub lease: u64,
+    /// The idempotency key the attempt's side effect carries (a create's
+    /// [`VmCreate::request_id`](crate::backend::VmCreate::request_id)), on
+    /// the `Started` line, written before the call: every later attempt of
+    /// the step sends the same key, until the step succeeds or fails for
+    /// good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// A request-list query: filters and a page. Results are newest first

@@ -72,6 +72,11 @@ pub async fn run_all(b: &dyn ClusterBackend, fx: &Fixture) -> Vec<Capability> {
     };
     inventory(b, fx).await;
     let vm = create_and_follow_task(b, fx).await;
+    if caps.has(Capability::IdempotentCreate) {
+        idempotent_create(b, fx).await;
+    } else {
+        skip(Capability::IdempotentCreate, "idempotent create");
+    }
     if caps.has(Capability::Power) {
         power(b, &vm).await;
     } else {
@@ -219,6 +224,33 @@ pub async fn create_and_follow_task(b: &dyn ClusterBackend, fx: &Fixture) -> VmI
     create_named(b, fx, &format!("{}-conf-1", fx.prefix)).await
 }
 
+/// A create sent twice with one request id (a retry after a lost reply)
+/// answers the same task and makes one VM; another id makes another.
+pub async fn idempotent_create(b: &dyn ClusterBackend, fx: &Fixture) {
+    let name = format!("{}-conf-key", fx.prefix);
+    let mut req = VmCreate::new(&name, &fx.source)
+        .project(&fx.project)
+        .category(&fx.category)
+        .cpu(1, 1)
+        .ram_gib(1)
+        .disks_gib(vec![10])
+        .nics(vec![fx.subnet.clone()])
+        .request_id("5f0c2a8e-7d41-4b6a-9e3f-2c8d1a7b6e40");
+    let first = ok(b.create_vm(&req).await, "create_vm");
+    let again = ok(b.create_vm(&req).await, "create_vm again");
+    assert_eq!(first, again, "a repeated request id answers the first task");
+    assert_eq!(wait_task(b, fx, &first).await, TaskState::Succeeded);
+    let named = |vms: &[VmInfo]| vms.iter().filter(|v| v.name == name).count();
+    let listed = ok(b.list_vms(&fx.source).await, "list_vms");
+    assert_eq!(named(&listed), 1, "one VM for one request id");
+    req.request_id = Some("9a1b3c5d-2e4f-4a6b-8c7d-0e1f2a3b4c5d".into());
+    let other = ok(b.create_vm(&req).await, "create_vm with another id");
+    assert_ne!(other, first);
+    assert_eq!(wait_task(b, fx, &other).await, TaskState::Succeeded);
+    let listed = ok(b.list_vms(&fx.source).await, "list_vms");
+    assert_eq!(named(&listed), 2, "another request id is another create");
+}
+
 async fn create_named(b: &dyn ClusterBackend, fx: &Fixture, name: &str) -> VmInfo {
     let name = name.to_string();
     assert_eq!(
@@ -242,6 +274,7 @@ async fn create_named(b: &dyn ClusterBackend, fx: &Fixture, name: &str) -> VmInf
         cdrom: true,
         uefi: true,
         power_on: false,
+        request_id: None,
     };
     let task = ok(b.create_vm(&req).await, "create_vm");
     assert_eq!(wait_task(b, fx, &task).await, TaskState::Succeeded);
@@ -530,6 +563,7 @@ pub async fn error_classification(b: &dyn ClusterBackend, fx: &Fixture) {
         cdrom: false,
         uefi: true,
         power_on: false,
+        request_id: None,
     };
     let e = b.create_vm(&bad).await.err();
     assert!(matches!(e, Some(ref e) if !e.is_retryable()), "{e:?}");

@@ -785,6 +785,8 @@ pub async fn step_log_appends_in_order(store: &dyn Store) {
         attempt: 1,
         phase: StepPhase::Started,
         lease: 7,
+        // Kept as written: a create's idempotency key outlives a crash.
+        key: Some("8d6e7a5c-0b1f-8a2e-9c3d-4e5f60718293".into()),
     };
     let e2 = StepLogEntry {
         phase: StepPhase::Failed {

@@ -92,14 +92,32 @@ impl ClusterBackend for SimPlatform {
 
     async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError> {
         self.enter(Op::FindVm, Some(name)).await?;
-        Ok(self.world().vm_named(name).map(|v| v.info.clone()))
+        let now = self.now();
+        Ok(self
+            .world()
+            .vm_named(name)
+            .filter(|v| v.listed_from.is_none_or(|t| t <= now))
+            .map(|v| v.info.clone()))
     }
 
     async fn create_vm(&self, vm: &VmCreate) -> Result<TaskId, BackendError> {
         let fault = self.enter(Op::CreateVm, Some(&vm.name)).await?;
         let now = self.now();
+        let keyed = self.has(Capability::IdempotentCreate);
         let mut w = self.world();
         let op = Op::CreateVm;
+        // A repeat of a create (same request id) answers its task, as
+        // Prism Central v4 does with `NTNX-Request-Id`.
+        if let Some(task) = vm
+            .request_id
+            .as_ref()
+            .filter(|_| keyed)
+            .and_then(|k| w.create_requests.get(k))
+        {
+            let task = TaskId(task.clone());
+            drop(w);
+            return Self::exit(op, fault, task);
+        }
         if !w.clusters.contains_key(&vm.cluster) {
             return Err(invalid(op, format!("no cluster {:?}", vm.cluster)));
         }
@@ -203,6 +221,12 @@ impl ClusterBackend for SimPlatform {
         // Like Prism Central v3, the entity exists (PENDING) as soon as the
         // create is accepted; the task settles it.
         w.insert_vm(info);
+        let lag = w.listing_lag;
+        if !lag.is_zero() {
+            if let Some(v) = w.vms.last_mut() {
+                v.listed_from = Some(butler_core::backend::after(now, lag));
+            }
+        }
         if let Some(ctr) = &vm.storage_container {
             w.placements.insert(uuid.clone(), ctr.clone());
         }
@@ -211,6 +235,9 @@ impl ClusterBackend for SimPlatform {
             power_on: vm.power_on,
         };
         let id = w.new_task(now, run, fails, Some(uuid), Some(effect));
+        if let Some(k) = vm.request_id.as_ref().filter(|_| keyed) {
+            w.create_requests.insert(k.clone(), id.clone());
+        }
         drop(w);
         Self::exit(op, fault, TaskId(id))
     }

@@ -113,6 +113,20 @@ impl SimPlatform {
         *lock(&self.inner.capabilities) = capabilities;
     }
 
+    /// Whether `capability` is switched on.
+    fn has(&self, capability: Capability) -> bool {
+        lock(&self.inner.capabilities).has(capability)
+    }
+
+    /// A VM stays out of the name look-up (`find_vm`) for `lag` after its
+    /// create, as a platform whose listing lags behind its writes: a
+    /// client that trusts the look-up alone after a lost reply creates
+    /// twice (with [`Capability::IdempotentCreate`] the request id
+    /// prevents it).
+    pub fn set_listing_lag(&self, lag: std::time::Duration) {
+        self.world().listing_lag = lag;
+    }
+
     /// `Unsupported` for `operation` when `capability` is switched off.
     fn offers(&self, capability: Capability, operation: &str) -> Result<(), BackendError> {
         if lock(&self.inner.capabilities).has(capability) {

@@ -417,6 +417,7 @@ pub async fn step_and_record_change_are_one_write(store: &dyn Store) {
         attempt: 1,
         phase: StepPhase::Started,
         lease: 1,
+        key: None,
     };
     let mut retiring = vm.next("butler", at, "retiring");
     retiring.lifecycle = Lifecycle::Retiring;
