@@ -21,6 +21,11 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct NutanixBackend {
     pc: PrismClient,
+    /// Prism Central's v4 API (creates, power, deletes, tasks).
+    pub(crate) v4: PrismClient,
+    pub(crate) central_api: crate::config::CentralApi,
+    /// What the probe found (`auto`): whether v4 serves.
+    pub(crate) v4_probe: tokio::sync::OnceCell<bool>,
     pe: BTreeMap<String, PrismClient>,
     page: u32,
     list_concurrency: usize,
@@ -114,6 +119,12 @@ impl NutanixBackend {
             config,
             requests.clone(),
         )?;
+        let v4 = PrismClient::new(
+            &config.prism_central,
+            Api::CentralV4,
+            config,
+            requests.clone(),
+        )?;
         let mut pe = BTreeMap::new();
         for (name, ep) in &config.clusters {
             pe.insert(
@@ -123,12 +134,21 @@ impl NutanixBackend {
         }
         Ok(NutanixBackend {
             pc,
+            v4,
+            central_api: config.central_api,
+            v4_probe: tokio::sync::OnceCell::new(),
             pe,
             page: config.page_size,
             list_concurrency: config.list_concurrency.max(1),
             max_entities: config.max_list_entities,
             requests,
         })
+    }
+
+    /// The clock waits go through (the system's: Prism's tasks run in
+    /// real time).
+    pub(crate) fn clock(&self) -> Arc<dyn butler_core::backend::Clock> {
+        Arc::new(butler_core::backend::SystemClock)
     }
 
     /// The remote sites configured on `cluster`'s Prism Element, mapped to
@@ -514,8 +534,18 @@ impl ClusterBackend for NutanixBackend {
     /// Prism Central v3 and Prism Element v2 offer every feature Butler
     /// uses; tasks long-poll through `/tasks/poll`.
     fn capabilities(&self) -> Capabilities {
-        // v3 takes no request id: a repeated create is found by its name.
-        Capabilities::all().without(butler_core::backend::Capability::IdempotentCreate)
+        // v3 takes no request id: a repeated create is found by its name;
+        // v4's NTNX-Request-Id makes a repeat the same create.
+        let v4 = match self.central_api {
+            crate::config::CentralApi::V3 => false,
+            crate::config::CentralApi::V4 => true,
+            crate::config::CentralApi::Auto => self.v4_probe.get().copied().unwrap_or(false),
+        };
+        if v4 {
+            Capabilities::all()
+        } else {
+            Capabilities::all().without(butler_core::backend::Capability::IdempotentCreate)
+        }
     }
 
     async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError> {
@@ -726,6 +756,19 @@ impl ClusterBackend for NutanixBackend {
                 }
             }
         };
+        if self.uses_v4().await? {
+            let placement = crate::v4::Placement {
+                cluster,
+                project,
+                subnets: nics
+                    .iter()
+                    .map(|n| decode::s(n, &["subnet_reference", "uuid"]))
+                    .collect(),
+                image,
+                container,
+            };
+            return self.v4_create(vm, &placement).await;
+        }
         let mut disks = Vec::new();
         for (i, size) in vm.disks_gib.iter().enumerate() {
             let mut d = json!({"device_properties": {"device_type": "DISK", "disk_address": {"adapter_type": "SCSI", "device_index": i}},
@@ -778,6 +821,9 @@ impl ClusterBackend for NutanixBackend {
     }
 
     async fn task(&self, id: &TaskId) -> Result<TaskStatus, BackendError> {
+        if crate::v4::is_v4_task(id) {
+            return self.v4_task(id).await;
+        }
         let resp = self
             .pc
             .call(
@@ -796,6 +842,9 @@ impl ClusterBackend for NutanixBackend {
         id: &TaskId,
         max_wait: std::time::Duration,
     ) -> Result<TaskStatus, BackendError> {
+        if crate::v4::is_v4_task(id) {
+            return self.v4_wait_task(id, max_wait).await;
+        }
         // `/tasks/poll` holds the request until the task ends or the timeout
         // (at most 30 s) passes: fewer requests than polling `/tasks/{uuid}`.
         let secs = max_wait.as_secs().min(30);
@@ -1049,6 +1098,9 @@ impl ClusterBackend for NutanixBackend {
 
     /// v3 `DELETE /vms/{uuid}`: 202 with `DELETE_PENDING` and the task.
     async fn delete_vm(&self, vm_uuid: &str) -> Result<TaskId, BackendError> {
+        if self.uses_v4().await? {
+            return self.v4_delete(vm_uuid).await;
+        }
         let op = "delete_vm";
         let path = format!("/vms/{}", crate::url_safe::segment(vm_uuid, op)?);
         let answer = self
@@ -1124,6 +1176,9 @@ impl ClusterBackend for NutanixBackend {
     }
 
     async fn set_power(&self, vm_uuid: &str, change: PowerChange) -> Result<(), BackendError> {
+        if self.uses_v4().await? {
+            return self.v4_set_power(vm_uuid, change).await;
+        }
         let op = "set_power";
         let (state, mechanism) = match change {
             PowerChange::On => ("ON", None),

@@ -18,6 +18,9 @@ pub enum Api {
     CentralV3,
     /// Prism Element v2 (`/PrismGateway/services/rest/v2.0`), Basic auth.
     ElementV2,
+    /// Prism Central v4 (`/api/{namespace}/v4.x/…`), Basic auth on every
+    /// call; `ETag` read, `If-Match` and `NTNX-Request-Id` sent.
+    CentralV4,
 }
 
 /// A client of one Prism endpoint.
@@ -135,11 +138,17 @@ impl PrismClient {
         match self.api {
             Api::CentralV3 => "/api/nutanix/v3",
             Api::ElementV2 => "/PrismGateway/services/rest/v2.0",
+            Api::CentralV4 => "/api",
         }
     }
 
+    /// Whether every call carries Basic credentials (no session).
+    fn basic_always(&self) -> bool {
+        matches!(self.api, Api::ElementV2 | Api::CentralV4)
+    }
+
     async fn login(&self) -> Result<(), NutanixError> {
-        if self.api == Api::ElementV2 {
+        if self.basic_always() {
             return Ok(());
         }
         let url = format!("{}{}/users/me", self.base, self.prefix());
@@ -201,8 +210,9 @@ impl PrismClient {
         method: &Method,
         path: &str,
         body: Option<&Value>,
+        headers: &[(&'static str, String)],
         parse: fn(&str) -> Result<Parsed<T>, serde_json::Error>,
-    ) -> Result<T, NutanixError> {
+    ) -> Result<(T, Option<String>), NutanixError> {
         if self.refused.load(Ordering::SeqCst) {
             return Err(refused_error());
         }
@@ -214,8 +224,11 @@ impl PrismClient {
             .http
             .request(method.clone(), url)
             .header("Accept", "application/json");
-        if self.api == Api::ElementV2 || self.basic_every_call.load(Ordering::SeqCst) {
+        if self.basic_always() || self.basic_every_call.load(Ordering::SeqCst) {
             req = req.basic_auth(&self.username, Some(self.password.expose_secret()));
+        }
+        for (name, value) in headers {
+            req = req.header(*name, value);
         }
         if let Some(b) = body {
             req = req.json(b);
@@ -223,6 +236,11 @@ impl PrismClient {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
+        let etag = resp
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let text = self.read_capped(resp).await?;
         if !(200..300).contains(&status) {
             return Err(NutanixError::from_response(status, &text));
@@ -265,7 +283,7 @@ impl PrismClient {
             };
             return Err(NutanixError::from_response(code, &text));
         }
-        Ok(parsed.value)
+        Ok((parsed.value, etag))
     }
 
     /// Calls `method path`. A 401 triggers one re-login and one retry;
@@ -277,7 +295,23 @@ impl PrismClient {
         body: Option<&Value>,
         idempotent: bool,
     ) -> Result<Value, NutanixError> {
-        self.call_with(method, path, body, idempotent, parse_value)
+        self.call_with(method, path, body, &[], idempotent, parse_value)
+            .await
+            .map(|(v, _)| v)
+    }
+
+    /// A v4 call: `headers` sent (`If-Match`, `NTNX-Request-Id`), the
+    /// answer with its `ETag` header. `idempotent`: safe to repeat (a read,
+    /// or a mutation carrying its request id).
+    pub async fn call_v4(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&'static str, String)],
+        idempotent: bool,
+    ) -> Result<(Value, Option<String>), NutanixError> {
+        self.call_with(method, path, body, headers, idempotent, parse_value)
             .await
     }
 
@@ -288,8 +322,9 @@ impl PrismClient {
         path: &str,
         body: &Value,
     ) -> Result<ListAnswer<T>, NutanixError> {
-        self.call_with(Method::POST, path, Some(body), true, parse_list::<T>)
+        self.call_with(Method::POST, path, Some(body), &[], true, parse_list::<T>)
             .await
+            .map(|(v, _)| v)
     }
 
     /// `GET path` decoding a list answer (PE v2's envelope too) into typed
@@ -298,8 +333,9 @@ impl PrismClient {
         &self,
         path: &str,
     ) -> Result<ListAnswer<T>, NutanixError> {
-        self.call_with(Method::GET, path, None, true, parse_list::<T>)
+        self.call_with(Method::GET, path, None, &[], true, parse_list::<T>)
             .await
+            .map(|(v, _)| v)
     }
 
     async fn call_with<T: serde::de::DeserializeOwned + Send + 'static>(
@@ -307,17 +343,18 @@ impl PrismClient {
         method: Method,
         path: &str,
         body: Option<&Value>,
+        headers: &[(&'static str, String)],
         idempotent: bool,
         parse: fn(&str) -> Result<Parsed<T>, serde_json::Error>,
-    ) -> Result<T, NutanixError> {
+    ) -> Result<(T, Option<String>), NutanixError> {
         let mut relogged = false;
         let mut attempt = 0u32;
         loop {
-            match self.once(&method, path, body, parse).await {
+            match self.once(&method, path, body, headers, parse).await {
                 Err(e) if e.kind == ErrorKind::Unauthorized && e.status == Some(401) => {
                     // A second 401 (or Prism Element's first: it has no
                     // session to renew) is a refusal of the credentials.
-                    if relogged || self.api == Api::ElementV2 {
+                    if relogged || self.basic_always() {
                         return Err(self.refuse());
                     }
                     relogged = true;

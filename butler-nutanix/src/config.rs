@@ -10,6 +10,7 @@
 //! allow_plain_http = false        # http:// endpoints refused unless true (logged)
 //! max_body_mib = 64               # larger responses are an error, streamed
 //! max_list_entities = 5000000     # bounds paging
+//! central_api = "auto"            # "auto" (probe for v4), "v3" or "v4"
 //! ca_bundle = "/etc/butler/prism-ca.pem"
 //!
 //! [prism_central]
@@ -36,6 +37,21 @@ pub struct Endpoint {
     pub username: String,
     /// Password (never printed).
     pub password: SecretString,
+}
+
+/// Which Prism Central API creates, powers, deletes and follows VMs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CentralApi {
+    /// v4 where Prism Central serves it (a probe of `GET
+    /// /api/vmm/v4.1/ahv/config/vms?$limit=1` on first use: 404 means an
+    /// older Prism Central, which stays on v3).
+    #[default]
+    Auto,
+    /// v3 only.
+    V3,
+    /// v4, without probing (an error when Prism Central lacks it).
+    V4,
 }
 
 /// Adapter settings.
@@ -73,6 +89,9 @@ pub struct NutanixConfig {
     /// Prism Element takes Basic credentials on every call, which would
     /// travel in clear. Logged as a warning when on.
     pub allow_plain_http: bool,
+    /// v3 or v4 for VM creates, power, deletes and tasks. Default
+    /// [`CentralApi::Auto`].
+    pub central_api: CentralApi,
 }
 
 impl NutanixConfig {
@@ -135,6 +154,7 @@ struct File {
     allow_plain_http: Option<bool>,
     max_body_mib: Option<usize>,
     max_list_entities: Option<usize>,
+    central_api: Option<CentralApi>,
     // The deployment's other sections: `butler::deployment` reads them.
     #[serde(rename = "monitoring")]
     _monitoring: Option<toml::Value>,
@@ -247,6 +267,7 @@ impl NutanixConfig {
             allow_plain_http,
             max_body_bytes: f.max_body_mib.unwrap_or(64).saturating_mul(1 << 20),
             max_list_entities: f.max_list_entities.unwrap_or(5_000_000),
+            central_api: f.central_api.unwrap_or_default(),
         })
     }
 

@@ -97,9 +97,28 @@ impl NutanixError {
             .and_then(|l| l.as_array())
             .map(|l| l.iter().filter_map(message_with_details).collect())
             .unwrap_or_default();
-        // Prism Element v2 answers `{"message": …, "error_code": {"code": …}}`.
         let mut reasons = reasons;
         let mut messages = messages;
+        // v4 answers `{"data": {"error": [{"code", "errorGroup", "message"}]}}`.
+        if let Some(items) = parsed
+            .as_ref()
+            .and_then(|v| v.pointer("/data/error"))
+            .and_then(|e| e.as_array())
+        {
+            for item in items {
+                let field = |k: &str| item.get(k).and_then(|x| x.as_str());
+                if let Some(m) = field("message") {
+                    messages.push(m.to_string());
+                }
+                reasons.extend(
+                    [field("errorGroup"), field("code")]
+                        .into_iter()
+                        .flatten()
+                        .map(str::to_string),
+                );
+            }
+        }
+        // Prism Element v2 answers `{"message": …, "error_code": {"code": …}}`.
         if messages.is_empty() {
             if let Some(m) = parsed
                 .as_ref()

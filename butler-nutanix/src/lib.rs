@@ -32,9 +32,10 @@ mod error;
 #[cfg(feature = "fake-server")]
 pub mod fake;
 mod url_safe;
+pub(crate) mod v4;
 
 pub use backend::NutanixBackend;
 pub use billing::CategoryBilling;
 pub use client::{Api, PrismClient};
-pub use config::{ConfigError, Endpoint, NutanixConfig};
+pub use config::{CentralApi, ConfigError, Endpoint, NutanixConfig};
 pub use error::NutanixError;

@@ -42,6 +42,18 @@ pub fn fiql_plain(value: &str) -> bool {
             .any(|c| FIQL_SYNTAX.contains(&c) || c.is_control() || c.is_whitespace())
 }
 
+/// Everything but RFC 3986's unreserved characters is encoded in a query
+/// value too (`$filter=name eq 'a b'` becomes `name%20eq%20%27a%20b%27`).
+pub fn query_value(value: &str) -> String {
+    utf8_percent_encode(value, SEGMENT).to_string()
+}
+
+/// `value` as an OData string literal: quoted, each quote doubled, so a
+/// name can never close the literal and add a clause to a v4 `$filter`.
+pub fn odata_string(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +78,11 @@ mod tests {
         for bad in ["a;b", "a,b", "a==b", "a b", "x'y", "", "a\\nb", "50%"] {
             assert!(!fiql_plain(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_odata_literal_cannot_be_closed_by_the_value() {
+        assert_eq!(odata_string("o'brien"), "'o''brien'");
+        assert_eq!(query_value("name eq 'a b'"), "name%20eq%20%27a%20b%27");
     }
 }

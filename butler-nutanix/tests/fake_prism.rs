@@ -1,4 +1,4 @@
-//! The adapter over real HTTP against the fake Prism server.
+//! The adapter over real HTTP against the fake Prism server, on v3.
 
 use butler_core::backend::{Capability, ClusterBackend, ErrorKind};
 use butler_core::testing::backend::{run_all, Fixture};
@@ -7,10 +7,13 @@ use butler_nutanix::NutanixBackend;
 use butler_sim::{fleet, FaultConfig, Op, SimPlatform};
 use std::time::Duration;
 
+/// The adapter on v3 (this file's subject; `fake_prism_v4.rs` has v4's).
 async fn setup(seed: u64) -> (SimPlatform, FakePrism, NutanixBackend) {
     let sim = SimPlatform::demo(seed);
     let fake = FakePrism::start(sim.clone()).await.unwrap();
-    let backend = NutanixBackend::new(&fake.config().await).unwrap();
+    let mut config = fake.config().await;
+    config.central_api = butler_nutanix::CentralApi::V3;
+    let backend = NutanixBackend::new(&config).unwrap();
     (sim, fake, backend)
 }
 

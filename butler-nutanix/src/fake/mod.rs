@@ -12,6 +12,7 @@
 
 mod central;
 mod element;
+mod v4;
 
 use crate::config::{Endpoint, NutanixConfig};
 use axum::body::Bytes;
@@ -52,6 +53,14 @@ struct Fake {
     last_vm_create: Mutex<Option<Value>>,
     /// Reads of each task so far (for [`Quirks::slow_tasks`]).
     task_reads: Mutex<std::collections::HashMap<String, u32>>,
+    /// The last v4 `POST /vms` body, as it crossed the wire.
+    last_v4_create: Mutex<Option<Value>>,
+    /// A VM that changes (its `ETag` moves) right after its next v4 read.
+    etag_race: Mutex<Option<String>>,
+    /// Changes made outside the adapter, per VM (part of its `ETag`).
+    etag_bumps: Mutex<std::collections::HashMap<String, u32>>,
+    /// v4 mutations refused for a stale `If-Match`.
+    stale_etags: AtomicU64,
 }
 
 /// Real Prism behaviours the fake can switch on, each a way a client can
@@ -92,6 +101,9 @@ pub struct Quirks {
     /// and no resources (Prism fills `status` when the intent is applied);
     /// its `spec` holds what was asked.
     pub pending_without_status: bool,
+    /// A Prism Central older than v4's GA: every v4 path answers 404, so
+    /// clients stay on v3.
+    pub no_v4: bool,
     /// Lists serve at most this many entities a page, whatever `length`
     /// asks (real Prism Central versions cap pages at 50, 90 or 500), with
     /// the true `total_matches`.
@@ -217,6 +229,10 @@ impl FakePrism {
             counter: AtomicU64::new(0),
             last_vm_create: Mutex::new(None),
             task_reads: Mutex::new(std::collections::HashMap::new()),
+            last_v4_create: Mutex::new(None),
+            etag_race: Mutex::new(None),
+            etag_bumps: Mutex::new(std::collections::HashMap::new()),
+            stale_etags: AtomicU64::new(0),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -281,6 +297,7 @@ impl FakePrism {
             allow_plain_http: true,
             max_body_bytes: 64 << 20,
             max_list_entities: 5_000_000,
+            central_api: crate::config::CentralApi::Auto,
         }
     }
 
@@ -319,6 +336,31 @@ impl FakePrism {
     pub fn last_vm_create(&self) -> Option<Value> {
         self.state
             .last_vm_create
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// VM `uuid` changes right after its next v4 read, as if someone else
+    /// edited it: a write under the tag read is refused with 412.
+    pub fn change_vm_after_next_read(&self, uuid: &str) {
+        *self
+            .state
+            .etag_race
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(uuid.to_string());
+    }
+
+    /// v4 writes refused so far for a stale `If-Match`.
+    pub fn stale_etags(&self) -> u64 {
+        self.state.stale_etags.load(Ordering::SeqCst)
+    }
+
+    /// The last v4 `POST /api/vmm/…/vms` body exactly as it arrived (the
+    /// SDK test checks it against Nutanix's own model).
+    pub fn last_v4_create(&self) -> Option<Value> {
+        self.state
+            .last_v4_create
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -376,12 +418,42 @@ fn router(state: Arc<Fake>) -> Router {
         .route("/storage_containers", get(element::storage_containers))
         .route("/storage_containers/", get(element::storage_containers))
         .route_layer(middleware::from_fn(element_auth));
+    let v4 = Router::new()
+        .route(
+            "/vmm/:v/ahv/config/vms",
+            get(v4::list_vms).post(v4::create_vm),
+        )
+        .route(
+            "/vmm/:v/ahv/config/vms/:ext_id",
+            get(v4::get_vm).delete(v4::delete_vm),
+        )
+        .route(
+            "/vmm/:v/ahv/config/vms/:ext_id/$actions/:action",
+            post(v4::action),
+        )
+        .route("/prism/:v/config/tasks/:ext_id", get(v4::task))
+        .route("/prism/:v/config/categories", get(v4::categories))
+        .route_layer(middleware::from_fn_with_state(state.clone(), v4_gate))
+        .route_layer(middleware::from_fn_with_state(state.clone(), central_auth));
     Router::new()
         .nest("/api/nutanix/v3", central)
+        .nest("/api", v4)
+        // The fake's own window, for tests in other processes (the SDK
+        // test checks the adapter's v4 body against Nutanix's model).
+        .route("/fake/last-v4-create", get(last_v4_create))
         .nest("/pe/:cluster/PrismGateway/services/rest/v2.0", element)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), front_door))
         .with_state(state)
+}
+
+async fn last_v4_create(State(f): State<Arc<Fake>>) -> Response {
+    let body = f
+        .last_v4_create
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    axum::Json(body.unwrap_or(Value::Null)).into_response()
 }
 
 /// Every request: counted, delayed by the configured latency, and refused
@@ -413,6 +485,17 @@ async fn front_door(State(f): State<Arc<Fake>>, req: Request, next: Next) -> Res
 async fn central_auth(State(f): State<Arc<Fake>>, req: Request, next: Next) -> Response {
     if !session_ok(&f, req.headers()) && !basic_ok(req.headers()) {
         return unauthorized();
+    }
+    next.run(req).await
+}
+
+/// v4 paths exist from v4.0 on, unless this Prism predates them
+/// ([`Quirks::no_v4`]).
+async fn v4_gate(State(f): State<Arc<Fake>>, req: Request, next: Next) -> Response {
+    // `/{namespace}/{version}/…` under `/api`.
+    let version = req.uri().path().split('/').nth(2).unwrap_or_default();
+    if f.quirks().no_v4 || !version.starts_with("v4.") {
+        return not_found(req.uri().clone(), req.method().clone()).await;
     }
     next.run(req).await
 }

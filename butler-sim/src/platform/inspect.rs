@@ -268,6 +268,15 @@ impl SimPlatform {
         self.world().uuid()
     }
 
+    /// Every category `(key, value)` the platform has.
+    pub fn category_pairs(&self) -> Vec<(String, String)> {
+        self.world()
+            .categories
+            .iter()
+            .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone())))
+            .collect()
+    }
+
     /// A valid create request on the demo platform (`c1-madrid`,
     /// `prod-project`, `vlan-10`), powered off.
     pub fn sample_vm(&self, name: &str) -> VmCreate {
