@@ -7,7 +7,13 @@ mod common;
 
 use browser::Browser;
 use butler::backend::PowerState;
+use butler_server::console::i18n::{term, Lang};
 use std::time::Duration;
+
+/// A request state as the English console shows it.
+fn en(state: &str) -> String {
+    term(Lang::En, "state", state)
+}
 
 fn settings() -> butler_server::HttpSettings {
     // Plain HTTP on loopback: a Secure cookie would not be sent back.
@@ -72,7 +78,10 @@ async fn a_request_is_asked_and_approved_with_the_keyboard_alone() {
     b.keys(space).await;
     b.tab_to("submit").await;
     b.keys(enter).await;
-    assert_eq!(b.wait_text("#state", "requested").await, "requested");
+    assert_eq!(
+        b.wait_text("#state", &en("requested")).await,
+        en("requested")
+    );
     let url = b.url().await;
     b.tab_to("logout").await;
     b.keys(enter).await;
@@ -83,13 +92,15 @@ async fn a_request_is_asked_and_approved_with_the_keyboard_alone() {
     let mut state = String::new();
     for _ in 0..100 {
         state = b.text("#state").await;
-        if !state.is_empty() && state != "requested" {
+        if !state.is_empty() && state != en("requested") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(
-        ["approved", "provisioning", "completed"].contains(&state.as_str()),
+        ["approved", "provisioning", "completed"]
+            .map(en)
+            .contains(&state),
         "{state}"
     );
     b.close().await;
@@ -160,8 +171,8 @@ async fn the_quickstart_story_in_the_browser() {
     let est = b.wait_text("#estimate-body", "UF").await;
     assert!(est.contains("UF"), "{est}");
     b.click("#submit").await;
-    let state = b.wait_text("#state", "requested").await;
-    assert_eq!(state, "requested");
+    let state = b.wait_text("#state", &en("requested")).await;
+    assert_eq!(state, en("requested"));
     let url = b.url().await;
     let id: u64 = url
         .rsplit('/')
@@ -181,8 +192,8 @@ async fn the_quickstart_story_in_the_browser() {
     b.click("#act-review").await;
     b.fill("#ram_gib", "8").await;
     b.click("#save").await;
-    let state = b.wait_text("#state", "reviewed").await;
-    assert_eq!(state, "reviewed");
+    let state = b.wait_text("#state", &en("reviewed")).await;
+    assert_eq!(state, en("reviewed"));
     let history = b.text("#history").await;
     assert!(
         history.contains("→") && history.contains("ram_gib"),
@@ -195,14 +206,21 @@ async fn the_quickstart_story_in_the_browser() {
     b.shot("05-reviewed-with-cost-delta").await;
     b.click("#act-approve").await;
     for _ in 0..100 {
-        if b.text("#state").await == "completed" {
+        if b.text("#state").await == en("completed") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         b.go(&format!("{base}/requests/{id}")).await;
     }
-    assert_eq!(b.text("#state").await, "completed");
-    assert!(b.text("#steps").await.contains("create_vm"));
+    assert_eq!(b.text("#state").await, en("completed"));
+    // The step log in the page's language: the step's name, not the
+    // library's identifier.
+    let steps = b.text("#steps").await;
+    let create = term(Lang::En, "step", "create_vm");
+    assert!(
+        steps.contains(&create) && !steps.contains("create_vm"),
+        "{steps}"
+    );
     b.shot("06-provisioned").await;
 
     // The export link downloads what the list selects (read with the
@@ -366,7 +384,7 @@ async fn the_quickstart_story_in_the_browser() {
     b.fill("#ram_gib", "16").await;
     b.click("#accept_downtime").await;
     b.click("#reconfigure button").await;
-    b.wait_text("#state", "requested").await;
+    b.wait_text("#state", &en("requested")).await;
     b.shot("11-reconfigure-asked").await;
     // One change at a time: retiring it now is refused, naming the
     // reconfigure that waits.

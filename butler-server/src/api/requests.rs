@@ -198,13 +198,15 @@ pub(crate) fn export_language(headers: &axum::http::HeaderMap) -> butler::export
     if let Some(lang) = crate::extract::cookie(headers, crate::console::LANG_COOKIE) {
         return Language::from_tag(lang);
     }
-    headers
+    // The browser's most wanted supported language, as the console reads it.
+    match headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map_or(Language::English, |tag| {
-            Language::from_tag(tag.split(';').next().unwrap_or(""))
-        })
+        .and_then(crate::console::i18n::accepted)
+    {
+        Some(crate::console::i18n::Lang::Es) => Language::Spanish,
+        _ => Language::English,
+    }
 }
 
 /// The requests a list would select, as an `.xlsx` workbook (every page),

@@ -1,6 +1,7 @@
 //! The console's words in Spanish and English (the original's users
-//! worked in Spanish). The language is the user's choice, kept in a
-//! cookie; Spanish is the default.
+//! worked in Spanish), from one Fluent catalogue per language
+//! (`locales/*.ftl`). The language is the user's choice, kept in a cookie;
+//! else the browser's `Accept-Language`; else Spanish.
 
 /// A language of the console.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,19 @@ impl Lang {
         }
     }
 
+    /// The user's language: the console's cookie (their choice), else
+    /// the browser's `Accept-Language`, else Spanish.
+    pub fn of(headers: &axum::http::HeaderMap) -> Lang {
+        if let Some(v) = crate::extract::cookie(headers, super::LANG_COOKIE) {
+            return Lang::parse(v);
+        }
+        headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(accepted)
+            .unwrap_or(Lang::Es)
+    }
+
     /// The other language (for the switch).
     pub fn other(self) -> Lang {
         match self {
@@ -38,297 +52,222 @@ impl Lang {
     }
 }
 
-/// (key, Spanish, English).
-const WORDS: &[(&str, &str, &str)] = &[
-    ("app", "Butler", "Butler"),
-    ("login", "Iniciar sesión", "Log in"),
-    ("logout", "Cerrar sesión", "Log out"),
-    ("user", "Usuario", "User"),
-    ("password", "Contraseña", "Password"),
-    (
-        "bad_login",
-        "Usuario o contraseña incorrectos",
-        "Wrong user name or password",
-    ),
-    (
-        "too_many",
-        "Demasiados intentos; espere e intente de nuevo",
-        "Too many attempts; wait and try again",
-    ),
-    ("requests", "Solicitudes", "Requests"),
-    ("new_request", "Nueva solicitud", "New request"),
-    ("groups", "Grupos de migración", "Migration groups"),
-    ("users", "Usuarios", "Users"),
-    ("my_account", "Mi cuenta", "My account"),
-    ("state", "Estado", "State"),
-    ("all", "Todos", "All"),
-    ("requester", "Solicitante", "Requester"),
-    ("approver", "Aprobador", "Approver"),
-    ("from", "Desde", "From"),
-    ("to", "Hasta", "To"),
-    ("filter", "Filtrar", "Filter"),
-    ("export", "Exportar a Excel", "Export to Excel"),
-    ("total", "Total", "Total"),
-    ("previous", "Anterior", "Previous"),
-    ("next", "Siguiente", "Next"),
-    ("created", "Creada", "Created"),
-    ("vm_name", "Nombre de la VM", "VM name"),
-    ("sockets", "Sockets", "Sockets"),
-    ("cores_per_socket", "Núcleos por socket", "Cores per socket"),
-    ("ram_gib", "RAM (GiB)", "RAM (GiB)"),
-    ("division", "División", "Division"),
-    ("unit", "Unidad de gestión", "Management unit"),
-    ("environment", "Ambiente", "Environment"),
-    ("disk_type", "Tipo de disco", "Disk type"),
-    ("cluster", "Clúster", "Cluster"),
-    (
-        "disks_gib",
-        "Discos (GiB, separados por comas)",
-        "Disks (GiB, comma separated)",
-    ),
-    ("nics", "Redes (VLAN)", "Networks (VLAN)"),
-    ("image", "Imagen", "Image"),
-    ("none", "Ninguna", "None"),
-    ("backup_local", "Respaldo local", "Local backup"),
-    ("backup_remote", "Respaldo remoto", "Remote backup"),
-    ("cdrom", "CD-ROM", "CD-ROM"),
-    (
-        "special_requirement",
-        "Requerimiento especial",
-        "Special requirement",
-    ),
-    ("lease_days", "Arrendamiento (días)", "Lease (days)"),
-    ("lease_end", "Fin del arrendamiento", "Lease ends"),
-    ("no_lease", "Sin fin", "No end"),
-    ("extend_lease", "Extender el arrendamiento", "Extend the lease"),
-    ("extend_until", "Nuevo fin", "New end"),
-    (
-        "ask_extend",
-        "Solicitar la extensión",
-        "Ask for the extension",
-    ),
-    (
-        "lease_hint",
-        "Vacío: sin fin, o el máximo del entorno. Al terminar, la VM se retira.",
-        "Empty: no end, or the environment's maximum. At its end the VM is retired.",
-    ),
-    ("save_draft", "Guardar borrador", "Save draft"),
-    ("save", "Guardar", "Save"),
-    ("submit", "Enviar a aprobación", "Submit for approval"),
-    ("estimate", "Costo mensual estimado", "Monthly estimate"),
-    ("cost_center", "Centro de costo", "Cost center"),
-    ("project", "Proyecto", "Project"),
-    ("history", "Historial", "History"),
-    ("steps", "Pasos de aprovisionamiento", "Provisioning steps"),
-    ("actions", "Acciones", "Actions"),
-    ("edit", "Editar", "Edit"),
-    ("review", "Revisar", "Review"),
-    ("approve", "Aprobar", "Approve"),
-    ("reject", "Rechazar", "Reject"),
-    ("cancel", "Cancelar", "Cancel"),
-    ("cancel_request", "Cancelar la solicitud", "Cancel the request"),
-    (
-        "confirm_cancel",
-        "Sí, cancelarla para siempre",
-        "Yes, cancel it for good",
-    ),
-    ("retry", "Reintentar", "Retry"),
-    ("reason", "Motivo", "Reason"),
-    (
-        "stale",
-        "Otra persona cambió esta solicitud primero; esta es la versión actual.",
-        "Someone else changed this first; this is the current version.",
-    ),
-    (
-        "problems",
-        "Corrija lo indicado",
-        "Please fix what is marked",
-    ),
-    ("not_found", "No encontrado", "Not found"),
-    ("denied", "No permitido", "Not allowed"),
-    ("name", "Nombre", "Name"),
-    ("create", "Crear", "Create"),
-    ("find", "Buscar", "Find"),
-    ("source", "Origen", "Source"),
-    ("destination", "Destino", "Destination"),
-    ("set_clusters", "Fijar clústeres", "Set clusters"),
-    ("switch", "Invertir", "Switch"),
-    ("clone", "Clonar", "Clone"),
-    ("rename", "Renombrar", "Rename"),
-    ("delete", "Eliminar", "Delete"),
-    ("add_vm", "Agregar VM", "Add VM"),
-    (
-        "search_vms",
-        "Buscar VMs del clúster de origen",
-        "Search the source cluster's VMs",
-    ),
-    ("remove", "Quitar", "Remove"),
-    ("selected", "Seleccionada", "Selected"),
-    ("select", "Seleccionar", "Select"),
-    ("deselect", "Quitar selección", "Deselect"),
-    ("refresh", "Actualizar datos", "Refresh facts"),
-    ("facts", "Datos de la plataforma", "Platform facts"),
-    ("age", "Antigüedad", "Age"),
-    (
-        "catalog_from_platform",
-        "Catálogo leído de la plataforma",
-        "Catalog read from the platform",
-    ),
-    ("validate", "Validar", "Validate"),
-    ("migrate", "Migrar", "Migrate"),
-    (
-        "group_power_off",
-        "Butler apaga las VMs encendidas antes de migrarlas y las enciende en el destino",
-        "Butler powers running VMs off before migrating them and on again at the destination",
-    ),
-    ("save_power", "Guardar", "Save"),
-    (
-        "confirm_power_off",
-        "Apagar las VMs encendidas (se avisa a sus dueños) y encenderlas en el destino:",
-        "Power off the running VMs (their owners are told) and on again at the destination:",
-    ),
-    ("errors", "Errores", "Errors"),
-    ("warnings", "Advertencias", "Warnings"),
-    ("infos", "Información", "Information"),
-    ("progress", "Progreso", "Progress"),
-    ("reports", "Informes", "Reports"),
-    ("report", "Informe", "Report"),
-    (
-        "retry_failed",
-        "Reintentar las fallidas",
-        "Retry the failed ones",
-    ),
-    ("done", "Terminado", "Done"),
-    ("roles", "Roles", "Roles"),
-    ("disabled", "Deshabilitado", "Disabled"),
-    ("add_user", "Agregar usuario", "Add user"),
-    ("change_password", "Cambiar contraseña", "Change password"),
-    ("current_password", "Contraseña actual", "Current password"),
-    ("new_password", "Nueva contraseña", "New password"),
-    ("catalog", "Catálogo y tarifas", "Catalog and rates"),
-    ("language", "English", "Español"),
-    ("powered_on", "Encendida", "Powered on"),
-    (
-        "protection_domain",
-        "Dominio de protección",
-        "Protection domain",
-    ),
-    ("last_replica", "Última réplica", "Last replica"),
-    ("outcome", "Resultado", "Outcome"),
-    ("apply", "Aplicar", "Apply"),
-    ("enable", "Habilitar", "Enable"),
-    ("disable", "Deshabilitar", "Disable"),
-    ("saved", "Guardado", "Saved"),
-    ("rules", "Reglas de aprobación", "Approval rules"),
-    ("rules_version", "Versión", "Version"),
-    ("rules_none", "Sin reglas: cada solicitud necesita un aprobador", "No rules: every request needs one approver"),
-    ("rules_changed", "Cambiadas por", "Changed by"),
-    ("rules_edit", "Reglas (TOML)", "Rules (TOML)"),
-    ("rules_history", "Versiones anteriores", "Earlier versions"),
-    ("rules_count", "Reglas", "Rules"),
-    ("queue", "Por aprobar", "To approve"),
-    ("quotas", "Cuotas", "Quotas"),
-    ("quotas_none", "Sin cuotas ni consumo", "No quotas and nothing held"),
-    ("quota_scope", "Ámbito", "Scope"),
-    ("quota_use", "Uso / límite", "Used / limit"),
-    ("quota_vms", "VMs", "VMs"),
-    ("quota_request", "Cuota con esta solicitud", "Quota with this request"),
-    ("quota_after", "con esta solicitud", "with this request"),
-    ("storage_gib", "Disco (GiB)", "Disk (GiB)"),
-    ("monthly_cost", "Costo mensual", "Monthly cost"),
-    ("queue_empty", "Nada espera su aprobación", "Nothing waits for your approval"),
-    ("showback", "Costo real", "Showback"),
-    ("showback_period", "Período", "Period"),
-    ("showback_show", "Mostrar", "Show"),
-    ("showback_none", "Ninguna VM existió en el período", "No VM existed in the period"),
-    ("showback_actual", "Real", "Actual"),
-    ("showback_estimate", "Estimado", "Estimate"),
-    ("showback_difference", "Diferencia", "Difference"),
-    ("showback_days", "Días", "Days"),
-    ("showback_days_off", "Días apagada", "Days off"),
-    ("showback_month", "Mes", "Month"),
-    ("showback_by_cc", "Por centro de costo", "By cost center"),
-    ("showback_lines", "Por VM", "By VM"),
-    ("showback_chart", "Costo real y estimado por mes", "Actual and estimated cost per month"),
-    ("showback_total", "Total del período", "Period total"),
-    ("showback_unpriced", "Sin precio", "Not priced"),
-    ("showback_more", "Se muestran las primeras líneas; descargue el resto", "The first lines are shown; download the rest"),
-    ("showback_closed", "Meses cerrados", "Closed months"),
-    ("showback_closed_by", "cerrado por", "closed by"),
-    ("showback_close", "Cerrar mes", "Close month"),
-    ("showback_close_help", "Un mes cerrado no cambia nunca más, aunque cambien las tarifas", "A closed month never changes again, whatever the rate cards do"),
-    ("download_csv", "Descargar CSV", "Download CSV"),
-    ("download_xlsx", "Descargar Excel", "Download Excel"),
-    ("level", "Nivel", "Level"),
-    ("vms", "Mis VMs", "My VMs"),
-    ("owner", "Propietario", "Owner"),
-    ("power", "Energía", "Power"),
-    ("drift", "Cambios fuera de Butler", "Changed outside Butler"),
-    ("power_on", "Encender", "Power on"),
-    ("power_off", "Apagar", "Shut down"),
-    ("restart", "Reiniciar", "Restart"),
-    ("power_on_state", "Encendida", "On"),
-    ("power_off_state", "Apagada", "Off"),
-    ("power_unknown_state", "Desconocido", "Unknown"),
-    ("power_done", "Hecho", "Done"),
-    ("power_already", "Ya estaba así", "It already was"),
-    ("vm", "Máquina virtual", "Virtual machine"),
-    ("lifecycle", "Ciclo de vida", "Lifecycle"),
-    ("vcpus", "vCPU", "vCPUs"),
-    ("when", "Cuándo", "When"),
-    ("who", "Quién", "Who"),
-    ("what", "Qué", "What"),
-    ("reconfigure", "Cambiar recursos", "Change resources"),
-    ("reconfigure_help", "Separe discos y VLAN con comas; los discos solo crecen.", "Separate disks and VLANs with commas; disks only grow."),
-    ("accept_downtime", "Acepto que se apague si el cambio lo necesita", "I accept it being powered off if the change needs it"),
-    ("ask_change", "Solicitar el cambio", "Ask for the change"),
-    ("retire", "Retirar", "Retire"),
-    ("retire_help", "Se apaga, se quita de la protección, la monitorización y la facturación, y se borra, tras la aprobación.", "Once approved it is powered off, taken out of protection, monitoring and billing, and deleted."),
-    ("ask_retire", "Solicitar el retiro", "Ask to retire it"),
-    ("not_changeable", "Esta VM ya no se puede cambiar.", "This VM can no longer be changed."),
-    ("kept_until", "Conservada apagada hasta", "Kept powered off until"),
-    ("not_refreshed", "Sin actualizar aún", "Not refreshed yet"),
-    (
-        "stale_form",
-        "El formulario caducó o no es de este sitio: vuelva a intentarlo.",
-        "The form expired or is not this site's: try again.",
-    ),
-    ("restore", "Restaurar", "Restore"),
-    (
-        "restore_help",
-        "Se enciende y vuelve a la protección, la monitorización y la facturación, sin aprobación.",
-        "It is powered on and goes back into protection, monitoring and billing, with no approval needed.",
-    ),
+/// The catalogues, compiled in: `locales/es.ftl` and `locales/en.ftl`.
+const SOURCES: [(Lang, &str); 2] = [
+    (Lang::Es, include_str!("../../locales/es.ftl")),
+    (Lang::En, include_str!("../../locales/en.ftl")),
 ];
 
-/// A word in `lang` (the key itself when missing, so a gap shows).
-pub fn word(lang: Lang, key: &str) -> &'static str {
-    for (k, es, en) in WORDS {
-        if *k == key {
-            return match lang {
-                Lang::Es => es,
-                Lang::En => en,
-            };
-        }
+type Bundle = fluent_bundle::concurrent::FluentBundle<fluent_bundle::FluentResource>;
+
+/// Both languages' bundles, parsed once.
+fn bundles() -> &'static [(Lang, Bundle); 2] {
+    static BUNDLES: std::sync::OnceLock<[(Lang, Bundle); 2]> = std::sync::OnceLock::new();
+    BUNDLES.get_or_init(|| SOURCES.map(|(lang, text)| (lang, bundle(lang, text))))
+}
+
+/// A bundle of `text`; a line Fluent cannot read is left out and logged
+/// (the tests parse both files strictly, so none ships).
+fn bundle(lang: Lang, text: &str) -> Bundle {
+    let id: unic_langid::LanguageIdentifier = match lang {
+        Lang::Es => unic_langid::LanguageIdentifier::from_parts(
+            unic_langid::subtags::Language::from_bytes(b"es").unwrap_or_default(),
+            None,
+            None,
+            &[],
+        ),
+        Lang::En => unic_langid::LanguageIdentifier::from_parts(
+            unic_langid::subtags::Language::from_bytes(b"en").unwrap_or_default(),
+            None,
+            None,
+            &[],
+        ),
+    };
+    let resource = fluent_bundle::FluentResource::try_new(text.to_string()).unwrap_or_else(
+        |(partial, errors)| {
+            tracing::error!(
+                ?errors,
+                lang = lang.code(),
+                "console catalogue has unreadable lines"
+            );
+            partial
+        },
+    );
+    let mut b = Bundle::new_concurrent(vec![id]);
+    // Plain text into HTML templates (which escape it): no Unicode
+    // isolation marks around arguments.
+    b.set_use_isolating(false);
+    if let Err(errors) = b.add_resource(resource) {
+        tracing::error!(
+            ?errors,
+            lang = lang.code(),
+            "console catalogue has duplicate keys"
+        );
     }
-    "?"
+    b
+}
+
+fn lookup(lang: Lang, key: &str, args: Option<&fluent_bundle::FluentArgs>) -> Option<String> {
+    let (_, b) = bundles().iter().find(|(l, _)| *l == lang)?;
+    let pattern = b.get_message(key)?.value()?;
+    let mut errors = Vec::new();
+    let text = b.format_pattern(pattern, args, &mut errors);
+    Some(text.into_owned())
+}
+
+/// A word in `lang` (`?key` when missing, so a gap shows; the tests keep
+/// every key the templates use in both catalogues).
+pub fn word(lang: Lang, key: &str) -> String {
+    lookup(lang, key, None).unwrap_or_else(|| format!("?{key}"))
+}
+
+/// A message of `lang` with its arguments filled in.
+pub fn message(lang: Lang, key: &str, args: &[(&str, String)]) -> String {
+    let mut a = fluent_bundle::FluentArgs::new();
+    for (k, v) in args {
+        a.set(*k, v.clone());
+    }
+    lookup(lang, key, Some(&a)).unwrap_or_else(|| format!("?{key}"))
+}
+
+/// One of the library's terms (a request state, a role, a step, an
+/// action, a power state, a lifecycle) in `lang`: the catalogue's
+/// `kind-value`, else the library's own name for it.
+pub fn term(lang: Lang, kind: &str, value: &str) -> String {
+    lookup(lang, &format!("{kind}-{value}"), None).unwrap_or_else(|| value.to_string())
+}
+
+/// A date and time as `lang` writes it (Spanish day first).
+pub fn date_time(lang: Lang, at: chrono::DateTime<chrono::Utc>) -> String {
+    match lang {
+        Lang::Es => at.format("%d/%m/%Y %H:%M").to_string(),
+        Lang::En => at.format("%Y-%m-%d %H:%M").to_string(),
+    }
+}
+
+/// The language a browser asks for in `Accept-Language`: the supported one
+/// with the highest weight (`es-ES;q=0.8, en;q=0.9` is English).
+pub fn accepted(header: &str) -> Option<Lang> {
+    header
+        .split(',')
+        .filter_map(|part| {
+            let mut bits = part.split(';');
+            let tag = bits.next()?.trim().to_ascii_lowercase();
+            let q = bits
+                .find_map(|b| b.trim().strip_prefix("q="))
+                .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())?;
+            let lang = match tag.split('-').next()? {
+                "es" => Lang::Es,
+                "en" => Lang::En,
+                _ => return None,
+            };
+            (q > 0.0).then_some((lang, q))
+        })
+        // The first of the highest weight wins.
+        .fold(None, |best: Option<(Lang, f32)>, (l, q)| match best {
+            Some((_, bq)) if bq >= q => best,
+            _ => Some((l, q)),
+        })
+        .map(|(l, _)| l)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_key_is_unique_and_has_both_languages() {
-        let mut keys: Vec<&str> = WORDS.iter().map(|w| w.0).collect();
-        keys.sort_unstable();
+    fn keys(text: &str) -> Vec<String> {
+        let resource = match fluent_bundle::FluentResource::try_new(text.to_string()) {
+            Ok(r) => r,
+            Err((_, errors)) => panic!("a catalogue Fluent cannot read: {errors:?}"),
+        };
+        let mut keys: Vec<String> = resource
+            .entries()
+            .filter_map(|e| match e {
+                fluent_syntax::ast::Entry::Message(m) => Some(m.id.name.to_string()),
+                _ => None,
+            })
+            .collect();
         let n = keys.len();
+        keys.sort();
         keys.dedup();
         assert_eq!(keys.len(), n, "duplicate keys");
-        assert!(WORDS
-            .iter()
-            .all(|(_, es, en)| !es.is_empty() && !en.is_empty()));
+        keys
+    }
+
+    /// Both catalogues parse, hold the same keys, and every key a template
+    /// asks for (`c.t("…")`) is in them: a missing word fails CI, not a
+    /// user's page.
+    #[test]
+    fn both_catalogues_have_every_key_the_templates_use() {
+        let es = keys(SOURCES[0].1);
+        let en = keys(SOURCES[1].1);
+        let only_es: Vec<_> = es.iter().filter(|k| !en.contains(k)).collect();
+        let only_en: Vec<_> = en.iter().filter(|k| !es.contains(k)).collect();
+        assert!(
+            only_es.is_empty() && only_en.is_empty(),
+            "es only: {only_es:?}; en only: {only_en:?}"
+        );
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut used = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for piece in text.split("c.t(\"").skip(1) {
+                used.push(piece.split('"').next().unwrap_or_default().to_string());
+            }
+        }
+        assert!(used.len() > 100, "the templates were read");
+        let missing: Vec<_> = used.iter().filter(|k| !es.contains(k)).collect();
+        assert!(
+            missing.is_empty(),
+            "keys the templates use and the catalogues lack: {missing:?}"
+        );
         assert_eq!(word(Lang::Es, "requests"), "Solicitudes");
         assert_eq!(word(Lang::En, "requests"), "Requests");
+        assert_eq!(word(Lang::En, "no-such-key"), "?no-such-key");
+    }
+
+    /// Every request state, role, step and action has its word in both
+    /// languages.
+    #[test]
+    fn every_term_of_the_library_has_its_words() {
+        use butler::auth::Role;
+        use butler::request::{ActionKind, ProvisioningStep, RequestState};
+        let mut terms: Vec<(&str, &str)> = Vec::new();
+        terms.extend(RequestState::ALL.iter().map(|s| ("state", s.as_str())));
+        terms.extend(Role::ALL.iter().map(|r| ("role", r.as_str())));
+        terms.extend(ProvisioningStep::ALL.iter().map(|s| ("step", s.as_str())));
+        terms.extend(ActionKind::ALL.iter().map(|a| ("action", a.as_str())));
+        for (kind, value) in terms {
+            for lang in [Lang::Es, Lang::En] {
+                let key = format!("{kind}-{value}");
+                assert!(
+                    lookup(lang, &key, None).is_some(),
+                    "{} lacks {key}",
+                    lang.code()
+                );
+            }
+        }
+        assert_eq!(term(Lang::Es, "state", "approved"), "Aprobada");
+        assert_eq!(term(Lang::En, "state", "approved"), "Approved");
+        assert_eq!(term(Lang::Es, "state", "unknown-one"), "unknown-one");
+    }
+
+    #[test]
+    fn the_browsers_language_is_the_supported_one_it_weighs_most() {
+        assert_eq!(accepted("en-GB,en;q=0.9"), Some(Lang::En));
+        assert_eq!(accepted("fr-FR, es-ES;q=0.8, en;q=0.9"), Some(Lang::En));
+        assert_eq!(accepted("es-MX;q=0.7, de"), Some(Lang::Es));
+        assert_eq!(accepted("de, fr"), None);
+        assert_eq!(accepted("en;q=0, es;q=0.1"), Some(Lang::Es));
+        assert_eq!(accepted(""), None);
+    }
+
+    #[test]
+    fn dates_are_written_as_each_language_writes_them() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-03-04T05:06:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(date_time(Lang::Es, at), "04/03/2026 05:06");
+        assert_eq!(date_time(Lang::En, at), "2026-03-04 05:06");
     }
 }

@@ -1,6 +1,6 @@
 //! Login, logout and "my account".
 
-use super::{render, Chrome, Form, Viewer, LANG_COOKIE};
+use super::{render, Chrome, Form, Viewer};
 use crate::api::auth::{check_login, client_address, session_cookie};
 use crate::extract::{cookie, SESSION_COOKIE};
 use crate::session::SessionKind;
@@ -18,14 +18,12 @@ use std::net::SocketAddr;
 struct LoginPage {
     c: Chrome,
     user: String,
-    error: Option<&'static str>,
+    error: Option<String>,
 }
 
 fn anonymous(headers: &HeaderMap) -> Chrome {
     Chrome {
-        lang: cookie(headers, LANG_COOKIE)
-            .map(super::i18n::Lang::parse)
-            .unwrap_or(super::i18n::Lang::Es),
+        lang: super::i18n::Lang::of(headers),
         user: None,
         roles: Vec::new(),
         csrf: String::new(),
@@ -45,7 +43,7 @@ fn login_page(
     headers: &HeaderMap,
     status: StatusCode,
     user: String,
-    error: Option<&'static str>,
+    error: Option<String>,
 ) -> Response {
     let token = crate::session::random_token();
     let mut c = anonymous(headers);

@@ -52,8 +52,19 @@ pub struct Chrome {
 
 impl Chrome {
     /// A word in the page's language.
-    pub fn t(&self, key: &str) -> &'static str {
+    pub fn t(&self, key: &str) -> String {
         word(self.lang, key)
+    }
+
+    /// One of the library's terms (`state`, `role`, `step`, `action`,
+    /// `phase`, `lifecycle`) in the page's language.
+    pub fn term(&self, kind: &str, value: &str) -> String {
+        i18n::term(self.lang, kind, value)
+    }
+
+    /// A date and time as the page's language writes it.
+    pub fn date(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        i18n::date_time(self.lang, *at)
     }
 
     /// Whether the menu shows the entry `page` (`new_request`, `groups`,
@@ -92,9 +103,7 @@ pub struct Viewer {
 }
 
 fn lang_of(parts: &Parts) -> Lang {
-    cookie(&parts.headers, LANG_COOKIE)
-        .map(Lang::parse)
-        .unwrap_or(Lang::Es)
+    i18n::Lang::of(&parts.headers)
 }
 
 #[axum::async_trait]
@@ -240,7 +249,7 @@ pub fn render(t: &impl Template) -> Response {
 #[template(path = "error.html")]
 struct ErrorPage {
     c: Chrome,
-    title: &'static str,
+    title: String,
     detail: String,
 }
 

@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 /// request would bring it to.
 pub(super) struct QuotaCell {
     /// The dimension's label.
-    pub label: &'static str,
+    pub label: String,
     pub used: String,
     /// Empty: no limit.
     pub limit: String,
@@ -29,12 +29,12 @@ pub(super) struct QuotaCell {
 
 /// A scope's line.
 pub(super) struct QuotaRow {
-    pub kind: &'static str,
+    pub kind: String,
     pub name: String,
     pub cells: Vec<QuotaCell>,
 }
 
-fn label(c: &Chrome, d: &str) -> &'static str {
+fn label(c: &Chrome, d: &str) -> String {
     c.t(match d {
         "vcpus" => "vcpus",
         "ram_gib" => "ram_gib",

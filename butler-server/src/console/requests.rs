@@ -382,6 +382,25 @@ pub(super) async fn estimate(State(state): State<AppState>, v: Viewer, body: Byt
     render(&frag)
 }
 
+/// A step-log line in the page's language: when, the step, the attempt,
+/// and what happened (the platform's or library's own detail after it).
+fn step_line(c: &Chrome, s: &butler::store::StepLogEntry) -> String {
+    use butler::store::StepPhase;
+    let what = match &s.phase {
+        StepPhase::Started => c.term("phase", "started"),
+        StepPhase::Succeeded { detail, .. } => {
+            format!("{}: {detail}", c.term("phase", "succeeded"))
+        }
+        StepPhase::Failed { reason, .. } => format!("{}: {reason}", c.term("phase", "failed")),
+    };
+    format!(
+        "{}  {} #{} {what}",
+        c.date(&s.at),
+        c.term("step", s.step.as_str()),
+        s.attempt
+    )
+}
+
 /// One history line as shown.
 struct HistoryRow {
     at: String,
@@ -448,25 +467,19 @@ async fn request_page(state: &AppState, v: Viewer, id: u64, stale: bool) -> Resp
         .await
         .unwrap_or_default()
         .into_iter()
-        .map(|s| {
-            format!(
-                "{}  {} #{} {}",
-                s.at.format("%Y-%m-%d %H:%M:%S"),
-                s.step,
-                s.attempt,
-                s.phase
-            )
-        })
+        .map(|s| step_line(&v.chrome, &s))
         .collect();
     let history = r
         .history
         .iter()
         .map(|h| HistoryRow {
-            at: h.at.format("%Y-%m-%d %H:%M").to_string(),
+            at: v.chrome.date(&h.at),
             actor: h.actor.clone(),
-            action: h.action.to_string(),
-            from: h.from.map(|s| s.as_str()).unwrap_or("-").to_string(),
-            to: h.to.to_string(),
+            action: v.chrome.term("action", h.action.as_str()),
+            from: h
+                .from
+                .map_or_else(|| "-".to_string(), |s| v.chrome.term("state", s.as_str())),
+            to: v.chrome.term("state", h.to.as_str()),
             changes: h
                 .changes
                 .iter()

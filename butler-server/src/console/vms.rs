@@ -120,7 +120,7 @@ async fn vm_page(state: &AppState, v: Viewer, id: u64, notice: String) -> Respon
             drift: joined(&rec.drift),
         },
         cost_center: rec.cost_center.clone(),
-        lifecycle: rec.lifecycle.to_string(),
+        lifecycle: v.chrome.term("lifecycle", rec.lifecycle.as_str()),
         lease_end: rec.lease_end,
         kept_until: rec
             .kept_until

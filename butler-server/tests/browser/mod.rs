@@ -79,7 +79,11 @@ impl Browser {
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--window-size=1280,800",
                     format!("--user-data-dir={}", profile.path().display()),
+                    // A Spanish-speaking user's browser: pages without the
+                    // console's language cookie follow Accept-Language.
+                    "--lang=es",
                 ],
+                "prefs": {"intl.accept_languages": "es-ES,es"},
             }),
         );
         let mut last = None;

@@ -1,0 +1,55 @@
+//! The console speaks the user's language: the language cookie (their
+//! choice), else the browser's `Accept-Language`, else Spanish; request
+//! states, history actions and steps come from the catalogue, never as the
+//! library's identifiers, and dates are written as the language writes them.
+
+mod common;
+
+use butler::auth::{Actor, Role};
+use common::start;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn states_and_history_follow_the_users_language() {
+    let s = start(butler_server::HttpSettings::default()).await;
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let reqs = s.state.butler().requests();
+    let r = reqs
+        .create(&ana, butler::demo::spec("lang01"))
+        .await
+        .unwrap();
+    let r = reqs.submit(&ana, r.id, r.version).await.unwrap();
+    let login = s.browser("ana").await;
+    let session = format!("butler_session={}", login.cookie.as_deref().unwrap_or(""));
+    let page = |cookie: String, accept: Option<&'static str>| {
+        let mut req = s
+            .http
+            .get(format!("{}/requests/{}", s.base, r.id.0))
+            .header("cookie", cookie);
+        if let Some(a) = accept {
+            req = req.header("accept-language", a);
+        }
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    let english = page(session.clone(), Some("fr-FR, en-US;q=0.9, es;q=0.5")).await;
+    assert!(english.contains(r#"id="state">Requested<"#), "{english}");
+    assert!(english.contains("Submitted"), "the history's action");
+    let spanish_cookie = format!("{session}; butler_lang=es");
+    let chosen = page(spanish_cookie, Some("en-US")).await;
+    assert!(
+        chosen.contains(r#"id="state">Solicitada<"#),
+        "the cookie wins"
+    );
+    assert!(chosen.contains("Envío"), "the history's action in Spanish");
+    let default = page(session, None).await;
+    assert!(
+        default.contains(r#"id="state">Solicitada<"#),
+        "Spanish by default"
+    );
+    // Dates: day first in Spanish.
+    let at = r.history[0].at;
+    assert!(chosen.contains(&at.format("%d/%m/%Y %H:%M").to_string()));
+    assert!(english.contains(&at.format("%Y-%m-%d %H:%M").to_string()));
+    // The list's state filter offers the states by their words.
+    let list = s.page(&login, "/requests").await;
+    assert!(list.contains(">Solicitada</option>"), "{list}");
+}
