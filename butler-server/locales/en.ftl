@@ -262,3 +262,28 @@ phase-failed = failed
 lifecycle-active = Active
 lifecycle-retiring = Retiring
 lifecycle-retired = Retired
+
+# finding: a migration finding's sentence ($vm, $pg, $src, $dst, $cluster,
+# $project, $has_project, $minutes)
+finding-missing_source = The group has no source cluster
+finding-missing_destination = The group has no destination cluster
+finding-same_clusters = Source and destination are both "{ $src }"
+finding-empty_group = The group has no VMs
+finding-no_selected_vm = No VM is selected for migration
+finding-vm_not_found = VM "{ $vm }" was not found on the platform (refresh the facts if it was just added)
+finding-not_on_source = VM "{ $vm }" is on "{ $cluster }", not on the source "{ $src }"
+finding-project_mismatch = { $has_project ->
+    [yes] VM "{ $vm }" is in project "{ $project }", which may not use cluster "{ $cluster }"
+   *[no] VM "{ $vm }" has no project
+}
+finding-powered_on = VM "{ $vm }" is not powered off (on, paused, suspended or unknown); power it off first
+finding-no_protection_group = VM "{ $vm }" is in no protection domain
+finding-group_not_active_on_source = Protection domain "{ $pg }" of VM "{ $vm }" is not active on "{ $src }"
+finding-no_schedule = Protection domain "{ $pg }" of VM "{ $vm }" has no replication schedule
+finding-not_replicating_to_destination = Protection domain "{ $pg }" of VM "{ $vm }" does not replicate to "{ $dst }"
+finding-group_has_unselected_vms = Protection domain "{ $pg }" of VM "{ $vm }" holds VMs not selected in this group; they would move too
+finding-no_replica = Protection domain "{ $pg }" of VM "{ $vm }" has no replica yet; migration will take longer
+finding-stale_replica = The last replica of protection domain "{ $pg }" (VM "{ $vm }") is { $minutes } minutes old; migration may take longer
+finding-shared_group = Several selected VMs share protection domain "{ $pg }"; one migrate call moves them all
+finding-not_selected = VM "{ $vm }" is not selected for migration
+finding-power_off_planned = VM "{ $vm }" is not powered off: Butler powers it off before migrating it (its owner is told) and on again at "{ $dst }"

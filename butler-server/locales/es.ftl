@@ -262,3 +262,28 @@ phase-failed = fallido
 lifecycle-active = Activa
 lifecycle-retiring = Retirándose
 lifecycle-retired = Retirada
+
+# finding: a migration finding's sentence ($vm, $pg, $src, $dst, $cluster,
+# $project, $has_project, $minutes)
+finding-missing_source = El grupo no tiene clúster de origen
+finding-missing_destination = El grupo no tiene clúster de destino
+finding-same_clusters = El origen y el destino son ambos «{ $src }»
+finding-empty_group = El grupo no tiene VM
+finding-no_selected_vm = No hay ninguna VM seleccionada para migrar
+finding-vm_not_found = La VM «{ $vm }» no está en la plataforma (actualice los datos si se acaba de añadir)
+finding-not_on_source = La VM «{ $vm }» está en «{ $cluster }», no en el origen «{ $src }»
+finding-project_mismatch = { $has_project ->
+    [yes] La VM «{ $vm }» está en el proyecto «{ $project }», que no puede usar el clúster «{ $cluster }»
+   *[no] La VM «{ $vm }» no tiene proyecto
+}
+finding-powered_on = La VM «{ $vm }» no está apagada (encendida, en pausa, suspendida o desconocida); apáguela primero
+finding-no_protection_group = La VM «{ $vm }» no está en ningún dominio de protección
+finding-group_not_active_on_source = El dominio de protección «{ $pg }» de la VM «{ $vm }» no está activo en «{ $src }»
+finding-no_schedule = El dominio de protección «{ $pg }» de la VM «{ $vm }» no tiene programación de réplica
+finding-not_replicating_to_destination = El dominio de protección «{ $pg }» de la VM «{ $vm }» no replica a «{ $dst }»
+finding-group_has_unselected_vms = El dominio de protección «{ $pg }» de la VM «{ $vm }» contiene VM no seleccionadas en este grupo; también se moverían
+finding-no_replica = El dominio de protección «{ $pg }» de la VM «{ $vm }» aún no tiene réplica; la migración tardará más
+finding-stale_replica = La última réplica del dominio de protección «{ $pg }» (VM «{ $vm }») tiene { $minutes } minutos; la migración puede tardar más
+finding-shared_group = Varias VM seleccionadas comparten el dominio de protección «{ $pg }»; una sola migración las mueve todas
+finding-not_selected = La VM «{ $vm }» no está seleccionada para migrar
+finding-power_off_planned = La VM «{ $vm }» no está apagada: Butler la apaga antes de migrarla (se avisa a su propietario) y la vuelve a encender en «{ $dst }»

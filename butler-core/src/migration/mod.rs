@@ -40,7 +40,7 @@ pub use run::{EventOutcome, EventStream, MigrationConfig, MigrationEvent, Migrat
 pub use service::{Confirmations, MigrationHandle, MigrationService, RefresherHandle};
 pub use token::{TokenError, ValidationToken, MAX_TOKEN_CHARS};
 pub use validate::{
-    validate, Finding, FindingCode, Severity, ValidationReport, STALE_AFTER_MINUTES,
+    validate, Finding, FindingCode, FindingValues, Severity, ValidationReport, STALE_AFTER_MINUTES,
 };
 pub use watch::{RunProgress, RunWatch, IDLE_REREAD};
 

@@ -70,6 +70,32 @@ pub enum FindingCode {
 }
 
 impl FindingCode {
+    /// Every code, group-level first.
+    pub const ALL: [FindingCode; 19] = {
+        use FindingCode as F;
+        [
+            F::MissingSource,
+            F::MissingDestination,
+            F::SameClusters,
+            F::EmptyGroup,
+            F::NoSelectedVm,
+            F::VmNotFound,
+            F::NotOnSource,
+            F::ProjectMismatch,
+            F::PoweredOn,
+            F::NoProtectionGroup,
+            F::GroupNotActiveOnSource,
+            F::NoSchedule,
+            F::NotReplicatingToDestination,
+            F::GroupHasUnselectedVms,
+            F::NoReplica,
+            F::StaleReplica,
+            F::SharedGroup,
+            F::NotSelected,
+            F::PowerOffPlanned,
+        ]
+    };
+
     /// The check's severity.
     pub fn severity(self) -> Severity {
         use FindingCode as F;
@@ -132,29 +158,55 @@ impl Finding {
         self.code.severity()
     }
 
-    /// A sentence for people, naming the VM, its group and the clusters.
-    pub fn message(&self, group: &MigrationGroup, facts: &FactsSnapshot) -> String {
-        use FindingCode as F;
+    /// What a finding's sentence names, for a translation to word it:
+    /// the VM (`vm`), its protection group (`pg`), the group's clusters
+    /// (`src`, `dst`), the cluster the VM is on (`cluster`), its project
+    /// (`project`, `has_project` "yes" or "no") and the last replica's age
+    /// in minutes (`minutes`).
+    pub fn values(&self, group: &MigrationGroup, facts: &FactsSnapshot) -> FindingValues {
         let vm = group
             .vms
             .get(self.vm as usize)
-            .map(|v| v.name.as_str())
-            .unwrap_or("");
+            .map(|v| v.name.clone())
+            .unwrap_or_default();
         let f = facts.vms.get(self.vm as usize).copied();
-        let pg = f
+        let g = f
             .filter(|f| f.group != NONE32)
-            .and_then(|f| facts.groups.get(f.group as usize))
-            .map(|g| g.name.as_str())
-            .unwrap_or("");
-        let cluster = |i: u16| {
-            facts
-                .clusters
-                .get(i as usize)
-                .map(String::as_str)
-                .unwrap_or("?")
-        };
-        let src = group.source.as_deref().unwrap_or("?");
-        let dst = group.destination.as_deref().unwrap_or("?");
+            .and_then(|f| facts.groups.get(f.group as usize));
+        let cluster = f
+            .and_then(|f| facts.clusters.get(f.cluster as usize))
+            .cloned()
+            .unwrap_or_else(|| "?".into());
+        let project = f
+            .and_then(|f| facts.projects.get(f.project as usize))
+            .map(|p| p.name.clone());
+        let minutes = g
+            .and_then(|g| g.last_replica)
+            .map_or(0, |t| (facts.taken_at - t).num_minutes());
+        FindingValues {
+            vm,
+            pg: g.map(|g| g.name.clone()).unwrap_or_default(),
+            src: group.source.clone().unwrap_or_else(|| "?".into()),
+            dst: group.destination.clone().unwrap_or_else(|| "?".into()),
+            cluster,
+            project,
+            minutes,
+        }
+    }
+
+    /// A sentence for people (English), naming the VM, its group and the
+    /// clusters ([`Finding::values`] for other languages).
+    pub fn message(&self, group: &MigrationGroup, facts: &FactsSnapshot) -> String {
+        use FindingCode as F;
+        let FindingValues {
+            vm,
+            pg,
+            src,
+            dst,
+            cluster,
+            project,
+            minutes,
+        } = self.values(group, facts);
         match self.code {
             F::MissingSource => "the group has no source cluster".into(),
             F::MissingDestination => "the group has no destination cluster".into(),
@@ -162,14 +214,11 @@ impl Finding {
             F::EmptyGroup => "the group has no VMs".into(),
             F::NoSelectedVm => "no VM is selected for migration".into(),
             F::VmNotFound => format!("VM {vm:?} was not found on the platform (refresh the facts if it was just added)"),
-            F::NotOnSource => format!("VM {vm:?} is on {:?}, not on the source {src:?}", f.map_or("?", |f| cluster(f.cluster))),
-            F::ProjectMismatch => {
-                let project = f.and_then(|f| facts.projects.get(f.project as usize)).map(|p| p.name.as_str());
-                match project {
-                    Some(p) => format!("VM {vm:?} is in project {p:?}, which may not use cluster {:?}", f.map_or("?", |f| cluster(f.cluster))),
-                    None => format!("VM {vm:?} has no project"),
-                }
-            }
+            F::NotOnSource => format!("VM {vm:?} is on {cluster:?}, not on the source {src:?}"),
+            F::ProjectMismatch => match project {
+                Some(p) => format!("VM {vm:?} is in project {p:?}, which may not use cluster {cluster:?}"),
+                None => format!("VM {vm:?} has no project"),
+            },
             F::PoweredOn => format!("VM {vm:?} is not powered off (on, paused, suspended or unknown); power it off first"),
             F::NoProtectionGroup => format!("VM {vm:?} is in no protection domain"),
             F::GroupNotActiveOnSource => format!("protection domain {pg:?} of VM {vm:?} is not active on {src:?}"),
@@ -179,19 +228,31 @@ impl Finding {
                 format!("protection domain {pg:?} of VM {vm:?} holds VMs not selected in this group; they would move too")
             }
             F::NoReplica => format!("protection domain {pg:?} of VM {vm:?} has no replica yet; migration will take longer"),
-            F::StaleReplica => {
-                let last = f
-                    .and_then(|f| facts.groups.get(f.group as usize))
-                    .and_then(|g| g.last_replica)
-                    .map(|t| facts.taken_at - t);
-                let mins = last.map_or(0, |d| d.num_minutes());
-                format!("the last replica of protection domain {pg:?} (VM {vm:?}) is {mins} minutes old; migration may take longer")
-            }
+            F::StaleReplica => format!("the last replica of protection domain {pg:?} (VM {vm:?}) is {minutes} minutes old; migration may take longer"),
             F::SharedGroup => format!("several selected VMs share protection domain {pg:?}; one migrate call moves them all"),
             F::NotSelected => format!("VM {vm:?} is not selected for migration"),
             F::PowerOffPlanned => format!("VM {vm:?} is not powered off: Butler powers it off before migrating it (its owner is told) and on again at {dst:?}"),
         }
     }
+}
+
+/// What a finding's sentence names ([`Finding::values`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindingValues {
+    /// The VM's name (empty for group-level findings).
+    pub vm: String,
+    /// Its protection group's name (empty without one).
+    pub pg: String,
+    /// The group's source cluster (`?` when none).
+    pub src: String,
+    /// The group's destination cluster (`?` when none).
+    pub dst: String,
+    /// The cluster the VM is on (`?` when unknown).
+    pub cluster: String,
+    /// Its project, if it has one.
+    pub project: Option<String>,
+    /// Minutes since its protection group's last replica (0 without one).
+    pub minutes: i64,
 }
 
 /// Counts and findings of one validation.

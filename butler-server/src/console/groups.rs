@@ -199,7 +199,7 @@ async fn group_page(
                     _ => "info",
                 };
                 let code = finding.code.to_string();
-                let msg = finding.message(&g, &f.snapshot);
+                let msg = super::i18n::finding(v.chrome.lang, finding, &g, &f.snapshot);
                 match by.iter_mut().find(|b| b.severity == sev && b.code == code) {
                     Some(b) => b.messages.push(msg),
                     None => by.push(FindingGroup {

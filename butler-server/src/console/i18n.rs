@@ -137,6 +137,31 @@ pub fn term(lang: Lang, kind: &str, value: &str) -> String {
     lookup(lang, &format!("{kind}-{value}"), None).unwrap_or_else(|| value.to_string())
 }
 
+/// A migration finding's sentence in `lang` (the catalogue's
+/// `finding-<code>`, filled with what the finding names).
+pub fn finding(
+    lang: Lang,
+    f: &butler::migration::Finding,
+    group: &butler::migration::MigrationGroup,
+    facts: &butler::migration::FactsSnapshot,
+) -> String {
+    let v = f.values(group, facts);
+    let args = [
+        ("vm", v.vm),
+        ("pg", v.pg),
+        ("src", v.src),
+        ("dst", v.dst),
+        ("cluster", v.cluster),
+        (
+            "has_project",
+            if v.project.is_some() { "yes" } else { "no" }.to_string(),
+        ),
+        ("project", v.project.unwrap_or_default()),
+        ("minutes", v.minutes.to_string()),
+    ];
+    message(lang, &format!("finding-{}", f.code.as_str()), &args)
+}
+
 /// A date and time as `lang` writes it (Spanish day first).
 pub fn date_time(lang: Lang, at: chrono::DateTime<chrono::Utc>) -> String {
     match lang {
@@ -237,6 +262,11 @@ mod tests {
         terms.extend(Role::ALL.iter().map(|r| ("role", r.as_str())));
         terms.extend(ProvisioningStep::ALL.iter().map(|s| ("step", s.as_str())));
         terms.extend(ActionKind::ALL.iter().map(|a| ("action", a.as_str())));
+        terms.extend(
+            butler::migration::FindingCode::ALL
+                .iter()
+                .map(|c| ("finding", c.as_str())),
+        );
         for (kind, value) in terms {
             for lang in [Lang::Es, Lang::En] {
                 let key = format!("{kind}-{value}");
@@ -250,6 +280,32 @@ mod tests {
         assert_eq!(term(Lang::Es, "state", "approved"), "Aprobada");
         assert_eq!(term(Lang::En, "state", "approved"), "Approved");
         assert_eq!(term(Lang::Es, "state", "unknown-one"), "unknown-one");
+    }
+
+    /// A finding's sentence is worded by each catalogue around what the
+    /// finding names, a choice included.
+    #[test]
+    fn findings_are_worded_in_each_language_with_their_values() {
+        let args = |has: &str| {
+            vec![
+                ("vm", "web01".to_string()),
+                ("project", "prod".to_string()),
+                ("has_project", has.to_string()),
+                ("cluster", "c2".to_string()),
+            ]
+        };
+        assert_eq!(
+            message(Lang::Es, "finding-project_mismatch", &args("yes")),
+            "La VM «web01» está en el proyecto «prod», que no puede usar el clúster «c2»"
+        );
+        assert_eq!(
+            message(Lang::Es, "finding-project_mismatch", &args("no")),
+            "La VM «web01» no tiene proyecto"
+        );
+        assert_eq!(
+            message(Lang::En, "finding-project_mismatch", &args("yes")),
+            "VM \"web01\" is in project \"prod\", which may not use cluster \"c2\""
+        );
     }
 
     #[test]
