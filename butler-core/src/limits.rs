@@ -129,6 +129,15 @@ pub fn shown(value: &str) -> String {
     }
 }
 
+/// A value as a message's named values carry it: cut after
+/// [`ECHO_CHARS`] characters (with `…`), unquoted (a translation quotes).
+pub fn cut(value: &str) -> String {
+    match value.char_indices().nth(ECHO_CHARS) {
+        None => value.to_string(),
+        Some((i, _)) => format!("{}…", &value[..i]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -287,3 +287,41 @@ finding-stale_replica = The last replica of protection domain "{ $pg }" (VM "{ $
 finding-shared_group = Several selected VMs share protection domain "{ $pg }"; one migrate call moves them all
 finding-not_selected = VM "{ $vm }" is not selected for migration
 finding-power_off_planned = VM "{ $vm }" is not powered off: Butler powers it off before migrating it (its owner is told) and on again at "{ $dst }"
+
+# spec: a problem of a VM spec, with the values it names
+spec-name_empty = The VM name is required
+spec-name_too_long = At most { $max } characters
+spec-name_invalid = Use ASCII letters, digits, "-", "_" and ".", starting with a letter or digit
+spec-cores_per_socket_out_of_range = Must be 1 to { $max }
+spec-sockets_out_of_range = Must be 1 to { $max }
+spec-vcpus_out_of_range = { $cores } cores per socket × { $sockets } sockets = { $vcpus } vCPUs, more than { $max }
+spec-ram_out_of_range = Must be 1 to { $max } GiB
+spec-unknown_division = Unknown division "{ $value }"
+spec-unknown_unit = Unknown unit "{ $value }"
+spec-unit_not_in_division = Unit "{ $value }" belongs to division "{ $division }", not "{ $asked }"
+spec-unknown_environment = Unknown environment "{ $value }"
+spec-unknown_disk_type = Unknown disk type "{ $value }"
+spec-no_cost_center = No cost center is mapped for division "{ $division }", unit "{ $unit }", environment "{ $environment }" and disk type "{ $disk_type }"
+spec-unknown_cluster = Unknown cluster "{ $value }"
+spec-disk_count_out_of_range = { $count } disks; a VM has 1 to { $max }
+spec-disk_size_out_of_range = { $value } GiB; a disk is 1 to { $max } GiB
+spec-nic_count_out_of_range = { $count } NICs; a VM has 1 to { $max }
+spec-nic_vlan_not_allowed = VLAN "{ $value }" is not available to project "{ $project }" of environment "{ $environment }"
+spec-nic_duplicate = VLAN "{ $value }" is used by another NIC
+spec-unknown_image = Unknown image "{ $value }"
+spec-note_too_long = { $count } characters; at most { $max }
+spec-cluster_not_allowed = Project "{ $project }" of environment "{ $environment }" may not use cluster "{ $value }"
+spec-nic_vlan_not_on_cluster = VLAN "{ $value }" does not exist on cluster "{ $cluster }"
+spec-disk_type_not_on_cluster = Disk type "{ $disk_type }" goes to storage container "{ $container }", which cluster "{ $cluster }" does not have
+spec-environment_category_missing = The category "{ $category }" of environment "{ $value }" does not exist on the platform
+spec-fixed_on_reconfigure = "{ $field }" cannot change on an existing VM
+spec-disk_shrinks = { $case ->
+    [removed] Disk { $disk } ({ $was } GiB) cannot be removed
+   *[shrinks] Disk { $disk } cannot shrink ({ $was } → { $now } GiB)
+}
+spec-nothing_changed = The change leaves CPU, RAM, disks and NICs as they are
+spec-lease_out_of_range = { $case ->
+    [not_after_end] { $until } is not after the lease's current end, { $end }
+    [too_far] { $until } is more than { $max } days from today, the longest lease of environment "{ $environment }"
+   *[range] { $days } days; leases of 1 to { $max } days are allowed
+}

@@ -287,3 +287,41 @@ finding-stale_replica = La última réplica del dominio de protección «{ $pg }
 finding-shared_group = Varias VM seleccionadas comparten el dominio de protección «{ $pg }»; una sola migración las mueve todas
 finding-not_selected = La VM «{ $vm }» no está seleccionada para migrar
 finding-power_off_planned = La VM «{ $vm }» no está apagada: Butler la apaga antes de migrarla (se avisa a su propietario) y la vuelve a encender en «{ $dst }»
+
+# spec: a problem of a VM spec, with the values it names
+spec-name_empty = El nombre de la VM es obligatorio
+spec-name_too_long = Como máximo { $max } caracteres
+spec-name_invalid = Use letras ASCII, cifras, «-», «_» y «.», empezando por una letra o una cifra
+spec-cores_per_socket_out_of_range = Debe estar entre 1 y { $max }
+spec-sockets_out_of_range = Debe estar entre 1 y { $max }
+spec-vcpus_out_of_range = { $cores } núcleos por socket × { $sockets } sockets = { $vcpus } vCPU, más de { $max }
+spec-ram_out_of_range = Debe estar entre 1 y { $max } GiB
+spec-unknown_division = División desconocida «{ $value }»
+spec-unknown_unit = Unidad desconocida «{ $value }»
+spec-unit_not_in_division = La unidad «{ $value }» es de la división «{ $division }», no de «{ $asked }»
+spec-unknown_environment = Entorno desconocido «{ $value }»
+spec-unknown_disk_type = Tipo de disco desconocido «{ $value }»
+spec-no_cost_center = No hay centro de coste para la división «{ $division }», la unidad «{ $unit }», el entorno «{ $environment }» y el tipo de disco «{ $disk_type }»
+spec-unknown_cluster = Clúster desconocido «{ $value }»
+spec-disk_count_out_of_range = { $count } discos; una VM tiene de 1 a { $max }
+spec-disk_size_out_of_range = { $value } GiB; un disco tiene de 1 a { $max } GiB
+spec-nic_count_out_of_range = { $count } tarjetas de red; una VM tiene de 1 a { $max }
+spec-nic_vlan_not_allowed = La VLAN «{ $value }» no está disponible para el proyecto «{ $project }» del entorno «{ $environment }»
+spec-nic_duplicate = Otra tarjeta de red ya usa la VLAN «{ $value }»
+spec-unknown_image = Imagen desconocida «{ $value }»
+spec-note_too_long = { $count } caracteres; como máximo { $max }
+spec-cluster_not_allowed = El proyecto «{ $project }» del entorno «{ $environment }» no puede usar el clúster «{ $value }»
+spec-nic_vlan_not_on_cluster = La VLAN «{ $value }» no existe en el clúster «{ $cluster }»
+spec-disk_type_not_on_cluster = El tipo de disco «{ $disk_type }» va al contenedor «{ $container }», que el clúster «{ $cluster }» no tiene
+spec-environment_category_missing = La categoría «{ $category }» del entorno «{ $value }» no existe en la plataforma
+spec-fixed_on_reconfigure = «{ $field }» no puede cambiar en una VM existente
+spec-disk_shrinks = { $case ->
+    [removed] El disco { $disk } ({ $was } GiB) no se puede quitar
+   *[shrinks] El disco { $disk } no puede encoger ({ $was } → { $now } GiB)
+}
+spec-nothing_changed = El cambio deja CPU, RAM, discos y tarjetas de red como están
+spec-lease_out_of_range = { $case ->
+    [not_after_end] { $until } no es posterior al fin actual del plazo, { $end }
+    [too_far] { $until } está a más de { $max } días de hoy, el plazo más largo del entorno «{ $environment }»
+   *[range] { $days } días; se permiten plazos de 1 a { $max } días
+}

@@ -347,25 +347,43 @@ impl RequestService {
             .and_then(|e| e.max_lease_days)
             .unwrap_or(crate::limits::MAX_LEASE_DAYS)
             .min(crate::limits::MAX_LEASE_DAYS);
-        let out_of_range = |message: String| {
+        let out_of_range = |message: String, values: [(&str, String); 4]| {
             ButlerError::Validation(crate::vm_spec::SpecErrors(vec![
                 crate::vm_spec::SpecError {
                     field: "until".into(),
                     code: crate::vm_spec::SpecErrorCode::LeaseOutOfRange,
                     message,
+                    values: values
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect(),
                 },
             ]))
         };
         if until <= end {
-            return Err(out_of_range(format!(
-                "{until} is not after the lease's current end, {end}"
-            )));
+            return Err(out_of_range(
+                format!("{until} is not after the lease's current end, {end}"),
+                [
+                    ("case", "not_after_end".into()),
+                    ("until", until.to_string()),
+                    ("end", end.to_string()),
+                    ("environment", crate::limits::cut(&rec.environment)),
+                ],
+            ));
         }
         if (until - today).num_days() > i64::from(cap) {
-            return Err(out_of_range(format!(
-                "{until} is more than {cap} days from today, the longest lease of environment {:?}",
-                rec.environment
-            )));
+            return Err(out_of_range(
+                format!(
+                    "{until} is more than {cap} days from today, the longest lease of environment {:?}",
+                    rec.environment
+                ),
+                [
+                    ("case", "too_far".into()),
+                    ("until", until.to_string()),
+                    ("max", cap.to_string()),
+                    ("environment", crate::limits::cut(&rec.environment)),
+                ],
+            ));
         }
         let priced = self.priced_as_built(&rec).await?;
         let kind = request::RequestKind::ExtendLease(request::ExtendLease { target, until });

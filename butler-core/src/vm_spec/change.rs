@@ -29,6 +29,7 @@ pub fn change_problems(before: &VmSpec, after: &VmSpec) -> Vec<SpecError> {
                 field,
                 SpecErrorCode::FixedOnReconfigure,
                 format!("{field} cannot change on an existing VM"),
+                &[("field", field.to_string())],
             );
         }
     };
@@ -60,11 +61,22 @@ pub fn change_problems(before: &VmSpec, after: &VmSpec) -> Vec<SpecError> {
                 format!("disks_gib[{i}]"),
                 SpecErrorCode::DiskShrinks,
                 format!("disk {i} cannot shrink ({was} → {now} GiB)"),
+                &[
+                    ("case", "shrinks".into()),
+                    ("disk", i.to_string()),
+                    ("was", was.to_string()),
+                    ("now", now.to_string()),
+                ],
             ),
             None => p.add(
                 format!("disks_gib[{i}]"),
                 SpecErrorCode::DiskShrinks,
                 format!("disk {i} ({was} GiB) cannot be removed"),
+                &[
+                    ("case", "removed".into()),
+                    ("disk", i.to_string()),
+                    ("was", was.to_string()),
+                ],
             ),
             _ => {}
         }
@@ -83,6 +95,7 @@ pub fn change_problems(before: &VmSpec, after: &VmSpec) -> Vec<SpecError> {
             "spec",
             SpecErrorCode::NothingChanged,
             "the change leaves CPU, RAM, disks and NICs as they are".to_string(),
+            &[],
         );
     }
     p.0

@@ -6,7 +6,7 @@ use std::fmt;
 
 /// Longest VM name accepted (see [`limits`](crate::limits)).
 pub use crate::limits::MAX_SPEC_NAME_CHARS as MAX_NAME_LEN;
-use crate::limits::{shown, MAX_DISKS, MAX_LEASE_DAYS, MAX_NICS};
+use crate::limits::{cut, shown, MAX_DISKS, MAX_LEASE_DAYS, MAX_NICS};
 
 /// A stable code per kind of problem. Serialised in `snake_case`; codes are
 /// never renumbered or reused.
@@ -78,6 +78,39 @@ pub enum SpecErrorCode {
 }
 
 impl SpecErrorCode {
+    /// Every code.
+    pub const ALL: [SpecErrorCode; 29] = [
+        Self::NameEmpty,
+        Self::NameTooLong,
+        Self::NameInvalid,
+        Self::CoresPerSocketOutOfRange,
+        Self::SocketsOutOfRange,
+        Self::VcpusOutOfRange,
+        Self::RamOutOfRange,
+        Self::UnknownDivision,
+        Self::UnknownUnit,
+        Self::UnitNotInDivision,
+        Self::UnknownEnvironment,
+        Self::UnknownDiskType,
+        Self::NoCostCenter,
+        Self::UnknownCluster,
+        Self::DiskCountOutOfRange,
+        Self::DiskSizeOutOfRange,
+        Self::NicCountOutOfRange,
+        Self::NicVlanNotAllowed,
+        Self::NicDuplicate,
+        Self::UnknownImage,
+        Self::NoteTooLong,
+        Self::ClusterNotAllowed,
+        Self::NicVlanNotOnCluster,
+        Self::DiskTypeNotOnCluster,
+        Self::EnvironmentCategoryMissing,
+        Self::FixedOnReconfigure,
+        Self::DiskShrinks,
+        Self::NothingChanged,
+        Self::LeaseOutOfRange,
+    ];
+
     /// The code as serialised (`"nic_vlan_not_allowed"`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -127,8 +160,12 @@ pub struct SpecError {
     pub field: String,
     /// Stable code.
     pub code: SpecErrorCode,
-    /// Human message.
+    /// Human message (English).
     pub message: String,
+    /// What the message names (`value`, `max`, `vlan`, …), for a
+    /// translation to word it; values are cut as messages cut them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub values: std::collections::BTreeMap<String, String>,
 }
 
 /// Every problem found in a spec (never empty).
@@ -160,11 +197,16 @@ impl Problems {
         field: impl Into<String>,
         code: SpecErrorCode,
         message: impl Into<String>,
+        values: &[(&str, String)],
     ) {
         self.0.push(SpecError {
             field: field.into(),
             code,
             message: message.into(),
+            values: values
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
         });
     }
 }
@@ -185,6 +227,15 @@ fn check_lease(spec: &mut VmSpec, env: Option<&Environment>, p: &mut Problems) {
                 "lease_days",
                 SpecErrorCode::LeaseOutOfRange,
                 format!("{d} days; {whose} allows leases of 1 to {max} days"),
+                &[
+                    ("case", "range".into()),
+                    ("days", d.to_string()),
+                    ("max", max.to_string()),
+                    (
+                        "environment",
+                        cap.and(env).map(|e| cut(&e.code)).unwrap_or_default(),
+                    ),
+                ],
             );
         }
         Some(_) => {}
@@ -216,6 +267,7 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
             "cores_per_socket",
             C::CoresPerSocketOutOfRange,
             format!("must be 1 to {}", lim.max_cores_per_socket),
+            &[("max", lim.max_cores_per_socket.to_string())],
         );
     }
     if !(1..=lim.max_sockets).contains(&spec.sockets) {
@@ -223,6 +275,7 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
             "sockets",
             C::SocketsOutOfRange,
             format!("must be 1 to {}", lim.max_sockets),
+            &[("max", lim.max_sockets.to_string())],
         );
     }
     if spec.cores_per_socket >= 1 && spec.sockets >= 1 && spec.vcpus() > lim.max_vcpus {
@@ -236,6 +289,12 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
                 spec.vcpus(),
                 lim.max_vcpus
             ),
+            &[
+                ("cores", spec.cores_per_socket.to_string()),
+                ("sockets", spec.sockets.to_string()),
+                ("vcpus", spec.vcpus().to_string()),
+                ("max", lim.max_vcpus.to_string()),
+            ],
         );
     }
     if !(1..=lim.max_ram_gib).contains(&spec.ram_gib) {
@@ -243,6 +302,7 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
             "ram_gib",
             C::RamOutOfRange,
             format!("must be 1 to {} GiB", lim.max_ram_gib),
+            &[("max", lim.max_ram_gib.to_string())],
         );
     }
 
@@ -252,6 +312,7 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
             "division",
             C::UnknownDivision,
             format!("unknown division {}", shown(&spec.division)),
+            &[("value", cut(&spec.division))],
         );
     }
     match catalog.unit(&spec.unit) {
@@ -259,6 +320,7 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
             "unit",
             C::UnknownUnit,
             format!("unknown unit {}", shown(&spec.unit)),
+            &[("value", cut(&spec.unit))],
         ),
         Some(u) if division_ok && u.division != spec.division => p.add(
             "unit",
@@ -269,6 +331,11 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
                 u.division,
                 shown(&spec.division)
             ),
+            &[
+                ("value", cut(&u.code)),
+                ("division", cut(&u.division)),
+                ("asked", cut(&spec.division)),
+            ],
         ),
         Some(_) => {}
     }
@@ -278,6 +345,7 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
             "environment",
             C::UnknownEnvironment,
             format!("unknown environment {}", shown(&spec.environment)),
+            &[("value", cut(&spec.environment))],
         ),
         Some(e) => {
             let on_platform = catalog
@@ -292,6 +360,7 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
                         "the category {:?} of environment {:?} does not exist on the platform",
                         e.category, e.code
                     ),
+                    &[("category", cut(&e.category)), ("value", cut(&e.code))],
                 );
             }
         }
@@ -302,6 +371,7 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
             "disk_type",
             C::UnknownDiskType,
             format!("unknown disk type {}", shown(&spec.disk_type)),
+            &[("value", cut(&spec.disk_type))],
         );
     }
     let cost_center = catalog.cost_center(
@@ -321,6 +391,12 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
                 shown(&spec.environment),
                 shown(&spec.disk_type)
             ),
+            &[
+                ("division", cut(&spec.division)),
+                ("unit", cut(&spec.unit)),
+                ("environment", cut(&spec.environment)),
+                ("disk_type", cut(&spec.disk_type)),
+            ],
         );
     }
     let cluster = catalog.cluster(&spec.cluster);
@@ -329,6 +405,7 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
             "cluster",
             C::UnknownCluster,
             format!("unknown cluster {}", shown(&spec.cluster)),
+            &[("value", cut(&spec.cluster))],
         ),
         (Some(c), Some(e)) if !e.clusters.is_empty() && !e.clusters.contains(&c.name) => p.add(
             "cluster",
@@ -337,6 +414,11 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
                 "project {:?} of environment {:?} may not use cluster {:?}",
                 e.project, e.code, c.name
             ),
+            &[
+                ("project", cut(&e.project)),
+                ("environment", cut(&e.code)),
+                ("value", cut(&c.name)),
+            ],
         ),
         _ => {}
     }
@@ -350,6 +432,11 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
                     "disk type {:?} goes to storage container {ctr:?}, which cluster {:?} does not have",
                     spec.disk_type, c.name
                 ),
+                &[
+                    ("disk_type", cut(&spec.disk_type)),
+                    ("container", cut(ctr)),
+                    ("cluster", cut(&c.name)),
+                ],
             );
         }
     }
@@ -359,6 +446,10 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
             "disks_gib",
             C::DiskCountOutOfRange,
             format!("{} disks; a VM has 1 to {MAX_DISKS}", spec.disks_gib.len()),
+            &[
+                ("count", spec.disks_gib.len().to_string()),
+                ("max", MAX_DISKS.to_string()),
+            ],
         );
     }
     // Per-disk checks only for a list within bounds: a million disks is one
@@ -375,6 +466,10 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
                 format!("disks_gib[{i}]"),
                 C::DiskSizeOutOfRange,
                 format!("{d} GiB; a disk is 1 to {} GiB", lim.max_disk_gib),
+                &[
+                    ("value", d.to_string()),
+                    ("max", lim.max_disk_gib.to_string()),
+                ],
             );
         }
     }
@@ -384,6 +479,7 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
                 "image",
                 C::UnknownImage,
                 format!("unknown image {}", shown(name)),
+                &[("value", cut(name))],
             ),
             Some(img) => {
                 if let Some(d0) = spec.disks_gib.first_mut() {
@@ -400,6 +496,10 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
             "nics",
             C::NicCountOutOfRange,
             format!("{} NICs; a VM has 1 to {MAX_NICS}", spec.nics.len()),
+            &[
+                ("count", spec.nics.len().to_string()),
+                ("max", MAX_NICS.to_string()),
+            ],
         );
     }
     let mut seen = BTreeSet::new();
@@ -416,6 +516,11 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
                         env.project,
                         env.code
                     ),
+                    &[
+                        ("value", cut(vlan)),
+                        ("project", cut(&env.project)),
+                        ("environment", cut(&env.code)),
+                    ],
                 );
             } else if let Some(c) = cluster.filter(|_| catalog.knows_cluster_vlans()) {
                 // VLANs belong to one cluster: the same name elsewhere is
@@ -429,6 +534,7 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
                             shown(vlan),
                             c.name
                         ),
+                        &[("value", cut(vlan)), ("cluster", cut(&c.name))],
                     );
                 }
             }
@@ -438,6 +544,7 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
                 format!("nics[{i}]"),
                 C::NicDuplicate,
                 format!("VLAN {} is used by another NIC", shown(vlan)),
+                &[("value", cut(vlan))],
             );
         }
     }
@@ -449,6 +556,10 @@ pub fn validate(spec: &VmSpec, catalog: &Catalog) -> Result<ValidSpec, SpecError
             "special_requirement",
             C::NoteTooLong,
             format!("{note_chars} characters; at most {}", lim.max_note_chars),
+            &[
+                ("count", note_chars.to_string()),
+                ("max", lim.max_note_chars.to_string()),
+            ],
         );
     }
 
@@ -497,7 +608,7 @@ fn is_cost_center_input(code: SpecErrorCode) -> bool {
 fn check_name(name: &str, p: &mut Problems) {
     use SpecErrorCode as C;
     if name.is_empty() {
-        p.add("name", C::NameEmpty, "the VM name is required");
+        p.add("name", C::NameEmpty, "the VM name is required", &[]);
         return;
     }
     if name.chars().count() > MAX_NAME_LEN {
@@ -505,6 +616,7 @@ fn check_name(name: &str, p: &mut Problems) {
             "name",
             C::NameTooLong,
             format!("at most {MAX_NAME_LEN} characters"),
+            &[("max", MAX_NAME_LEN.to_string())],
         );
     }
     let starts_ok = name
@@ -519,6 +631,7 @@ fn check_name(name: &str, p: &mut Problems) {
             "name",
             C::NameInvalid,
             "use ASCII letters, digits, '-', '_' and '.', starting with a letter or digit",
+            &[],
         );
     }
 }

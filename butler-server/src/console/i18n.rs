@@ -162,6 +162,17 @@ pub fn finding(
     message(lang, &format!("finding-{}", f.code.as_str()), &args)
 }
 
+/// A problem of a VM spec in `lang` (the catalogue's `spec-<code>`,
+/// filled with the values the problem names).
+pub fn spec_problem(lang: Lang, p: &butler::vm_spec::SpecError) -> String {
+    let args: Vec<(&str, String)> = p
+        .values
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    message(lang, &format!("spec-{}", p.code.as_str()), &args)
+}
+
 /// A date and time as `lang` writes it (Spanish day first).
 pub fn date_time(lang: Lang, at: chrono::DateTime<chrono::Utc>) -> String {
     match lang {
@@ -266,6 +277,11 @@ mod tests {
             butler::migration::FindingCode::ALL
                 .iter()
                 .map(|c| ("finding", c.as_str())),
+        );
+        terms.extend(
+            butler::vm_spec::SpecErrorCode::ALL
+                .iter()
+                .map(|c| ("spec", c.as_str())),
         );
         for (kind, value) in terms {
             for lang in [Lang::Es, Lang::En] {

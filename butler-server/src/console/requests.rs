@@ -232,13 +232,15 @@ pub(super) fn resources_from(
 }
 
 /// Library problems by form field (`disks_gib[1]` → `disks_gib`).
-fn field_errors(e: &ButlerError) -> BTreeMap<String, Vec<String>> {
+fn field_errors(lang: super::i18n::Lang, e: &ButlerError) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     match e {
         ButlerError::Validation(errs) => {
             for p in &errs.0 {
                 let root = p.field.split(['[', '.']).next().unwrap_or("").to_string();
-                out.entry(root).or_default().push(p.message.clone());
+                out.entry(root)
+                    .or_default()
+                    .push(super::i18n::spec_problem(lang, p));
             }
         }
         other => out.entry("_".into()).or_default().push(other.to_string()),
@@ -250,12 +252,13 @@ fn field_errors(e: &ButlerError) -> BTreeMap<String, Vec<String>> {
 /// validation finds in the other fields, so one typo hides nothing.
 fn with_spec_problems(
     state: &AppState,
+    lang: super::i18n::Lang,
     spec: &VmSpec,
     mut errors: BTreeMap<String, Vec<String>>,
 ) -> BTreeMap<String, Vec<String>> {
     let catalog = state.butler().requests().catalog();
     if let Err(e) = butler::vm_spec::validate(spec, &catalog) {
-        for (field, problems) in field_errors(&ButlerError::Validation(e)) {
+        for (field, problems) in field_errors(lang, &ButlerError::Validation(e)) {
             errors.entry(field).or_insert(problems);
         }
     }
@@ -314,7 +317,7 @@ pub(super) async fn create(State(state): State<AppState>, v: Viewer, body: Bytes
     }
     let (spec, errors) = spec_from(&form);
     if !errors.is_empty() {
-        let errors = with_spec_problems(&state, &spec, errors);
+        let errors = with_spec_problems(&state, v.chrome.lang, &spec, errors);
         let page = form_page(&state, v, "new", None, spec, errors);
         return (StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response();
     }
@@ -322,7 +325,8 @@ pub(super) async fn create(State(state): State<AppState>, v: Viewer, body: Bytes
     let r = match service.create(&v.actor, spec.clone()).await {
         Ok(r) => r,
         Err(e) => {
-            let page = form_page(&state, v, "new", None, spec, field_errors(&e));
+            let errors = field_errors(v.chrome.lang, &e);
+            let page = form_page(&state, v, "new", None, spec, errors);
             return (StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response();
         }
     };
@@ -373,7 +377,7 @@ pub(super) async fn estimate(State(state): State<AppState>, v: Viewer, body: Byt
                 frag.problems = errs
                     .0
                     .iter()
-                    .map(|p| format!("{}: {}", p.field, p.message))
+                    .map(|p| format!("{}: {}", p.field, super::i18n::spec_problem(frag.c.lang, p)))
                     .collect()
             }
             Err(e) => frag.problems = vec![e.to_string()],
@@ -589,7 +593,7 @@ pub(super) async fn edit(
         "edit"
     };
     if !errors.is_empty() {
-        let errors = with_spec_problems(&state, &spec, errors);
+        let errors = with_spec_problems(&state, v.chrome.lang, &spec, errors);
         let page = form_page(&state, v, mode, Some(&current), spec, errors);
         return (StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response();
     }
@@ -606,7 +610,8 @@ pub(super) async fn edit(
         Ok(r) => Redirect::to(&format!("/requests/{}", r.id.0)).into_response(),
         Err(ButlerError::Conflict(_)) => request_page(&state, v, id, true).await,
         Err(e @ ButlerError::Validation(_)) => {
-            let page = form_page(&state, v, mode, Some(&current), spec, field_errors(&e));
+            let errors = field_errors(v.chrome.lang, &e);
+            let page = form_page(&state, v, mode, Some(&current), spec, errors);
             (StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response()
         }
         Err(e) => v.butler_error(e),
