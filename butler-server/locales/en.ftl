@@ -325,3 +325,16 @@ spec-lease_out_of_range = { $case ->
     [too_far] { $until } is more than { $max } days from today, the longest lease of environment "{ $environment }"
    *[range] { $days } days; leases of 1 to { $max } days are allowed
 }
+
+# denied: why the library refused ($actor, $roles, $state)
+denied-missing_role = { $actor } may not do this: it needs the role { $roles }
+denied-not_owner = Only the request's owner may do this
+denied-own_request = Four eyes: nobody reviews, approves or rejects their own request
+denied-not_visible = { $actor } may not see this request
+denied-wrong_state = Not possible in state "{ $state }"
+denied-final = The request is in a final state ("{ $state }")
+denied-engine_only = Only Butler's provisioning engine does this, never a user
+denied-wrong_step = That is not the step provisioning is at
+denied-not_editable = This kind of request cannot be edited
+denied-not_at_level = { $actor } is not an approver at the level this request waits for
+denied-approved_already = Four eyes at every level: { $actor } approved this request at an earlier level

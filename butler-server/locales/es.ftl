@@ -325,3 +325,16 @@ spec-lease_out_of_range = { $case ->
     [too_far] { $until } está a más de { $max } días de hoy, el plazo más largo del entorno «{ $environment }»
    *[range] { $days } días; se permiten plazos de 1 a { $max } días
 }
+
+# denied: why the library refused ($actor, $roles, $state)
+denied-missing_role = { $actor } no puede hacerlo: necesita el rol { $roles }
+denied-not_owner = Solo el propietario de la solicitud puede hacerlo
+denied-own_request = Cuatro ojos: nadie revisa, aprueba ni rechaza su propia solicitud
+denied-not_visible = { $actor } no puede ver esta solicitud
+denied-wrong_state = No es posible en el estado «{ $state }»
+denied-final = La solicitud está en un estado final («{ $state }»)
+denied-engine_only = Solo el motor de aprovisionamiento de Butler hace esto, nunca un usuario
+denied-wrong_step = Ese no es el paso en que está el aprovisionamiento
+denied-not_editable = Este tipo de solicitud no se puede editar
+denied-not_at_level = { $actor } no es aprobador del nivel que espera esta solicitud
+denied-approved_already = Cuatro ojos en cada nivel: { $actor } ya aprobó esta solicitud en un nivel anterior

@@ -49,6 +49,20 @@ async fn states_and_history_follow_the_users_language() {
     let at = r.history[0].at;
     assert!(chosen.contains(&at.format("%d/%m/%Y %H:%M").to_string()));
     assert!(english.contains(&at.format("%Y-%m-%d %H:%M").to_string()));
+    // A refusal says why in the user's language: a requester approving.
+    let version = r.version.to_string();
+    let (status, refused) = s
+        .console_post(
+            &login,
+            &format!("/requests/{}/act/approve", r.id.0),
+            &[("version", version.as_str())],
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::FORBIDDEN, "{refused}");
+    assert!(
+        refused.contains("ana no puede hacerlo: necesita el rol Aprobador"),
+        "{refused}"
+    );
     // The list's state filter offers the states by their words.
     let list = s.page(&login, "/requests").await;
     assert!(list.contains(">Solicitada</option>"), "{list}");

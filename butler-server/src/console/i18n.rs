@@ -173,6 +173,32 @@ pub fn spec_problem(lang: Lang, p: &butler::vm_spec::SpecError) -> String {
     message(lang, &format!("spec-{}", p.code.as_str()), &args)
 }
 
+/// Why the library refused, in `lang` (`denied-<reason>`, naming the
+/// user, the roles that would do and the request's state).
+pub fn denied(lang: Lang, d: &butler::auth::Denied) -> String {
+    let roles = match &d.reason {
+        butler::auth::DenyReason::MissingRole { needs } => needs
+            .iter()
+            .map(|r| term(lang, "role", r.as_str()))
+            .collect::<Vec<_>>()
+            .join(match lang {
+                Lang::Es => " o ",
+                Lang::En => " or ",
+            }),
+        _ => String::new(),
+    };
+    let state = d
+        .state
+        .map(|s| term(lang, "state", s.as_str()))
+        .unwrap_or_default();
+    let args = [
+        ("actor", d.actor.clone()),
+        ("roles", roles),
+        ("state", state),
+    ];
+    message(lang, &format!("denied-{}", d.reason.code()), &args)
+}
+
 /// A date and time as `lang` writes it (Spanish day first).
 pub fn date_time(lang: Lang, at: chrono::DateTime<chrono::Utc>) -> String {
     match lang {
@@ -286,6 +312,30 @@ mod tests {
         for (kind, value) in terms {
             for lang in [Lang::Es, Lang::En] {
                 let key = format!("{kind}-{value}");
+                assert!(
+                    lookup(lang, &key, None).is_some(),
+                    "{} lacks {key}",
+                    lang.code()
+                );
+            }
+        }
+        use butler::auth::DenyReason as D;
+        let reasons = [
+            D::MissingRole { needs: vec![] },
+            D::NotOwner,
+            D::OwnRequest,
+            D::NotVisible,
+            D::WrongState,
+            D::Final,
+            D::EngineOnly,
+            D::WrongStep,
+            D::NotEditable,
+            D::NotAtLevel,
+            D::ApprovedAlready,
+        ];
+        for r in reasons {
+            for lang in [Lang::Es, Lang::En] {
+                let key = format!("denied-{}", r.code());
                 assert!(
                     lookup(lang, &key, None).is_some(),
                     "{} lacks {key}",

@@ -171,6 +171,13 @@ impl Viewer {
 
     /// The page for a library error.
     pub fn butler_error(&self, e: ButlerError) -> Response {
+        if let ButlerError::Denied(d) = &e {
+            // A request the user may not see is answered as missing.
+            if !matches!(d.reason, butler::auth::DenyReason::NotVisible) {
+                let why = i18n::denied(self.chrome.lang, d);
+                return self.error_page(StatusCode::FORBIDDEN, "denied", &why);
+            }
+        }
         let p = crate::problem::Problem::from(e);
         let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let key = match status {
