@@ -283,6 +283,25 @@ impl NutanixConfig {
 mod tests {
 
     #[test]
+    fn the_central_api_is_auto_unless_named_and_a_wrong_name_says_which_exist() {
+        use super::{CentralApi, NutanixConfig};
+        let env = |_: &str| Some("pw".to_string());
+        let cfg = |extra: &str| {
+            format!("{extra}\n[prism_central]\nurl = \"https://pc:9440\"\nusername = \"b\"\n")
+        };
+        let auto = NutanixConfig::from_toml(&cfg(""), env).unwrap();
+        assert_eq!(auto.central_api, CentralApi::Auto);
+        let v3 = NutanixConfig::from_toml(&cfg("central_api = \"v3\""), env).unwrap();
+        assert_eq!(v3.central_api, CentralApi::V3);
+        let err = NutanixConfig::from_toml(&cfg("central_api = \"v5\""), env).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("v5") && text.contains("auto") && text.contains("v4"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn plain_http_urls_with_credentials_and_shared_password_variables_are_refused() {
         let env = |_: &str| Some("pw".to_string());
         let cfg = |pc: &str, extra: &str| {

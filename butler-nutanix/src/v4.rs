@@ -57,17 +57,7 @@ pub(crate) fn request_id(parts: &[&str]) -> String {
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&half(1).to_be_bytes());
     b[8..].copy_from_slice(&half(2).to_be_bytes());
-    b[6] = (b[6] & 0x0f) | 0x80;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    butler_core::backend::uuid_v8(b)
 }
 
 /// A v4 task as Butler reads it.

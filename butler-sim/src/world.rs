@@ -276,15 +276,7 @@ impl World {
     /// A deterministic UUID-shaped id from the seeded generator.
     pub(crate) fn uuid(&mut self) -> String {
         let a: u128 = self.rng.gen();
-        let h = format!("{a:032x}");
-        format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        )
+        butler_core::backend::uuid_text(a.to_be_bytes())
     }
 
     /// One address per NIC, handed out per subnet as a DHCP server would:

@@ -20,6 +20,7 @@ mod cluster;
 mod error;
 mod services;
 mod shutdown;
+mod uuid_text;
 
 pub use capabilities::{Capabilities, Capability};
 pub use clock::{after, note_parked_on_clock, outside, Clock, Outside, OutsideWait, SystemClock};
@@ -34,3 +35,4 @@ pub use services::{
     Billing, BillingActivation, BillingStop, Charge, EveryBilling, Monitor, MonitorRegistration,
 };
 pub use shutdown::{shut_down, ShutDown};
+pub use uuid_text::{uuid_text, uuid_v8};

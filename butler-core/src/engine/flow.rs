@@ -198,18 +198,7 @@ pub(crate) fn new_key(r: RequestId, step: ProvisioningStep, lease: u64, attempt:
         .finalize();
     let mut b = [0u8; 16];
     b.copy_from_slice(&digest[..16]);
-    // RFC 9562 version 8 (custom), variant 10.
-    b[6] = (b[6] & 0x0f) | 0x80;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    crate::backend::uuid_v8(b)
 }
 
 /// The outputs of a request's succeeded steps, by step, and the

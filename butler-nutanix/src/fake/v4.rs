@@ -492,21 +492,22 @@ fn odata_key_value(filter: &str) -> Option<(String, String)> {
     rest.is_empty().then_some((key, value))
 }
 
+/// What every v4 mutation of VM `ext_id` must carry: a request id, and
+/// the VM's current `ETag` as `If-Match` (Prism's refusal otherwise).
+async fn guarded(f: &Fake, headers: &HeaderMap, ext_id: &str) -> Result<(), Response> {
+    request_id(headers).map_err(|r| *r)?;
+    let vm = vm_by_ext_id(f, ext_id).await?;
+    if_match(f, headers, &vm).map_err(|r| *r)
+}
+
 /// `DELETE /api/vmm/{v}/ahv/config/vms/{extId}` (`If-Match` required).
 pub(super) async fn delete_vm(
     State(f): State<Arc<Fake>>,
     Path((_v, ext_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = request_id(&headers) {
-        return *r;
-    }
-    let vm = match vm_by_ext_id(&f, &ext_id).await {
-        Ok(vm) => vm,
-        Err(r) => return r,
-    };
-    if let Err(r) = if_match(&f, &headers, &vm) {
-        return *r;
+    if let Err(r) = guarded(&f, &headers, &ext_id).await {
+        return r;
     }
     match f.sim.delete_vm(&ext_id).await {
         Ok(task) => task_reference("vmm.v4.ahv.config.DeleteVmApiResponse", &task.0),
@@ -536,15 +537,8 @@ pub(super) async fn action(
             )
         }
     };
-    if let Err(r) = request_id(&headers) {
-        return *r;
-    }
-    let vm = match vm_by_ext_id(&f, &ext_id).await {
-        Ok(vm) => vm,
-        Err(r) => return r,
-    };
-    if let Err(r) = if_match(&f, &headers, &vm) {
-        return *r;
+    if let Err(r) = guarded(&f, &headers, &ext_id).await {
+        return r;
     }
     match f.sim.set_power(&ext_id, change).await {
         Ok(()) => {
