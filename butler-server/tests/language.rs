@@ -6,6 +6,7 @@
 mod common;
 
 use butler::auth::{Actor, Role};
+use butler_server::console::i18n::Lang;
 use common::start;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,6 +50,19 @@ async fn states_and_history_follow_the_users_language() {
     let at = r.history[0].at;
     assert!(chosen.contains(&at.format("%d/%m/%Y %H:%M").to_string()));
     assert!(english.contains(&at.format("%Y-%m-%d %H:%M").to_string()));
+    // Money as each language writes it (the monthly estimate).
+    let total = r.estimate.total;
+    let es_total = butler_server::console::i18n::money(Lang::Es, total);
+    let en_total = butler_server::console::i18n::money(Lang::En, total);
+    assert_ne!(es_total, en_total, "a total with decimals and thousands");
+    assert!(
+        chosen.contains(&format!(">{es_total} {}<", r.estimate.currency)),
+        "{chosen}"
+    );
+    assert!(
+        english.contains(&format!(">{en_total} {}<", r.estimate.currency)),
+        "{english}"
+    );
     // A refusal says why in the user's language: a requester approving.
     let version = r.version.to_string();
     let (status, refused) = s

@@ -199,6 +199,32 @@ pub fn denied(lang: Lang, d: &butler::auth::Denied) -> String {
     message(lang, &format!("denied-{}", d.reason.code()), &args)
 }
 
+/// `d` as the page's language writes money: two decimals, `1.234,56` in
+/// Spanish and `1,234.56` in English.
+pub fn money(lang: Lang, d: rust_decimal::Decimal) -> String {
+    use rust_decimal::RoundingStrategy;
+    let d = d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    let text = format!("{:.2}", d.abs());
+    let (int, frac) = text.split_once('.').unwrap_or((&text, "00"));
+    let (group, point) = match lang {
+        Lang::Es => ('.', ','),
+        Lang::En => (',', '.'),
+    };
+    let mut grouped = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(group);
+        }
+        grouped.push(ch);
+    }
+    let sign = if d.is_sign_negative() && !d.is_zero() {
+        "-"
+    } else {
+        ""
+    };
+    format!("{sign}{grouped}{point}{frac}")
+}
+
 /// A date and time as `lang` writes it (Spanish day first).
 pub fn date_time(lang: Lang, at: chrono::DateTime<chrono::Utc>) -> String {
     match lang {
@@ -391,5 +417,18 @@ mod tests {
             .to_utc();
         assert_eq!(date_time(Lang::Es, at), "04/03/2026 05:06");
         assert_eq!(date_time(Lang::En, at), "2026-03-04 05:06");
+    }
+
+    fn dec(s: &str) -> rust_decimal::Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn money_is_written_as_each_language_writes_it() {
+        assert_eq!(money(Lang::Es, dec("1234567.891")), "1.234.567,89");
+        assert_eq!(money(Lang::En, dec("1234567.891")), "1,234,567.89");
+        assert_eq!(money(Lang::En, dec("-0.005")), "-0.01");
+        assert_eq!(money(Lang::Es, dec("999.994")), "999,99");
+        assert_eq!(money(Lang::En, dec("0")), "0.00");
     }
 }

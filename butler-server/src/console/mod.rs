@@ -62,6 +62,11 @@ impl Chrome {
         i18n::term(self.lang, kind, value)
     }
 
+    /// Money as the page's language writes it (two decimals, grouped).
+    pub fn money(&self, amount: &rust_decimal::Decimal) -> String {
+        i18n::money(self.lang, *amount)
+    }
+
     /// A date and time as the page's language writes it.
     pub fn date(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
         i18n::date_time(self.lang, *at)

@@ -495,10 +495,14 @@ async fn request_page(state: &AppState, v: Viewer, id: u64, stale: bool) -> Resp
                     )
                 })
                 .collect(),
-            cost: h
-                .cost
-                .as_ref()
-                .map(|c| format!("{} → {} {}", c.before, c.after, c.currency)),
+            cost: h.cost.as_ref().map(|c| {
+                format!(
+                    "{} → {} {}",
+                    v.chrome.money(&c.before),
+                    v.chrome.money(&c.after),
+                    c.currency
+                )
+            }),
             note: h.note.clone().unwrap_or_default(),
         })
         .collect();

@@ -3,7 +3,7 @@
 //! figures in a table), per cost center and per VM; downloads; the closed
 //! months and, for an Admin, closing one.
 
-use super::i18n::Lang;
+use super::i18n::{money, Lang};
 use super::{render, Chrome, Form, Viewer};
 use crate::AppState;
 use askama::Template;
@@ -11,36 +11,11 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use butler::showback::{ClosedMonth, Month, Showback};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use std::collections::HashMap;
 
 /// Lines of VMs shown on the page (the downloads hold every one).
 const SHOWN: usize = 500;
-
-/// `d` as the page's language writes money: two decimals, `1.234,56` in
-/// Spanish and `1,234.56` in English.
-pub(super) fn money(lang: Lang, d: Decimal) -> String {
-    let d = d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-    let text = format!("{:.2}", d.abs());
-    let (int, frac) = text.split_once('.').unwrap_or((&text, "00"));
-    let (group, point) = match lang {
-        Lang::Es => ('.', ','),
-        Lang::En => (',', '.'),
-    };
-    let mut grouped = String::new();
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(group);
-        }
-        grouped.push(ch);
-    }
-    let sign = if d.is_sign_negative() && !d.is_zero() {
-        "-"
-    } else {
-        ""
-    };
-    format!("{sign}{grouped}{point}{frac}")
-}
 
 /// One bar of the chart.
 struct Bar {
@@ -348,14 +323,4 @@ pub(super) async fn close(State(state): State<AppState>, v: Viewer, body: Bytes)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn money_is_written_as_each_language_writes_it() {
-        let d = |s: &str| s.parse::<Decimal>().unwrap();
-        assert_eq!(money(Lang::Es, d("1234567.891")), "1.234.567,89");
-        assert_eq!(money(Lang::En, d("1234567.891")), "1,234,567.89");
-        assert_eq!(money(Lang::En, d("-0.005")), "-0.01");
-        assert_eq!(money(Lang::Es, d("999.994")), "999,99");
-        assert_eq!(money(Lang::En, d("0")), "0.00");
-    }
 }
