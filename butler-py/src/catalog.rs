@@ -27,8 +27,11 @@ pub(crate) struct SpecProblem {
     pub field: String,
     /// Stable code, e.g. ``nic_vlan_not_allowed``.
     pub code: String,
-    /// Human message.
+    /// Human message (English).
     pub message: String,
+    /// What the message names (``value``, ``max``, ``vlan``, …), for a
+    /// script that words the problem in its users' language.
+    pub values: std::collections::BTreeMap<String, String>,
 }
 
 impl From<SpecError> for SpecProblem {
@@ -37,6 +40,7 @@ impl From<SpecError> for SpecProblem {
             field: e.field,
             code: e.code.as_str().to_string(),
             message: e.message,
+            values: e.values,
         }
     }
 }

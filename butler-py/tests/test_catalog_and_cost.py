@@ -56,6 +56,17 @@ def test_estimate_of_an_invalid_spec_raises_validation_error():
     assert "name_empty" in [p.code for p in err.value.problems]
 
 
+def test_a_problem_carries_what_it_names_for_a_translation():
+    spec = butler.VmSpec.demo("ok1")
+    spec.division = "NOPE"
+    spec.ram_gib = 100000
+    with pytest.raises(butler.ValidationError) as err:
+        butler.RateBook.demo().estimate(spec, butler.Catalog.demo())
+    by_code = {p.code: p for p in err.value.problems}
+    assert by_code["unknown_division"].values == {"value": "NOPE"}
+    assert by_code["ram_out_of_range"].values["max"].isdigit()
+
+
 def test_bad_catalog_and_rate_files_name_the_problem(tmp_path):
     with pytest.raises(butler.InvalidInput, match="units\\[0\\]"):
         butler.Catalog.from_toml('environments=[]\ndisk_types=[]\nclusters=[]\ncost_centers=[]\n'

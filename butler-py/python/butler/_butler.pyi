@@ -43,6 +43,7 @@ class SpecProblem:
     field: str
     code: str
     message: str
+    values: Dict[str, str]
 
 @final
 class VmSpec:

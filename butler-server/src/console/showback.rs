@@ -319,8 +319,3 @@ pub(super) async fn close(State(state): State<AppState>, v: Viewer, body: Bytes)
         Err(e) => v.butler_error(e),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}
