@@ -338,3 +338,10 @@ denied-wrong_step = That is not the step provisioning is at
 denied-not_editable = This kind of request cannot be edited
 denied-not_at_level = { $actor } is not an approver at the level this request waits for
 denied-approved_already = Four eyes at every level: { $actor } approved this request at an earlier level
+
+# outcome: a VM's line in a migration report
+outcome-migrated = Migrated
+outcome-failed = Failed
+outcome-skipped = Skipped
+outcome-post_move_pending = Pending after the move
+outcome-still_running = Still running

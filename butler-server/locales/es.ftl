@@ -338,3 +338,10 @@ denied-wrong_step = Ese no es el paso en que está el aprovisionamiento
 denied-not_editable = Este tipo de solicitud no se puede editar
 denied-not_at_level = { $actor } no es aprobador del nivel que espera esta solicitud
 denied-approved_already = Cuatro ojos en cada nivel: { $actor } ya aprobó esta solicitud en un nivel anterior
+
+# outcome: a VM's line in a migration report
+outcome-migrated = Migrada
+outcome-failed = Fallida
+outcome-skipped = Omitida
+outcome-post_move_pending = Pendiente tras moverla
+outcome-still_running = Aún en curso

@@ -318,7 +318,9 @@ async fn the_quickstart_story_in_the_browser() {
     b.click("#migrate").await;
     let pct = b.wait_text("#percent", "100").await;
     assert!(pct.starts_with("100"), "{pct}");
-    let report = b.wait_text("#report", "migrated").await;
+    let report = b
+        .wait_text("#report", &term(Lang::En, "outcome", "migrated"))
+        .await;
     assert!(report.contains(&vm), "{report}");
     assert!(
         report.contains("powered on again on c2-santiago"),

@@ -437,7 +437,7 @@ struct RunPage {
 }
 
 /// The outcomes a report line can have, in the order the filter lists them.
-const OUTCOMES: [&str; 5] = [
+pub(super) const OUTCOMES: [&str; 5] = [
     "migrated",
     "failed",
     "skipped",

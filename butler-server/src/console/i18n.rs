@@ -331,6 +331,11 @@ mod tests {
                 .map(|c| ("finding", c.as_str())),
         );
         terms.extend(
+            super::super::groups::OUTCOMES
+                .iter()
+                .map(|o| ("outcome", *o)),
+        );
+        terms.extend(
             butler::vm_spec::SpecErrorCode::ALL
                 .iter()
                 .map(|c| ("spec", c.as_str())),
