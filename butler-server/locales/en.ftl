@@ -345,3 +345,8 @@ outcome-failed = Failed
 outcome-skipped = Skipped
 outcome-post_move_pending = Pending after the move
 outcome-still_running = Still running
+
+# severity: of a migration finding
+severity-error = Error
+severity-warning = Warning
+severity-info = Information

@@ -345,3 +345,8 @@ outcome-failed = Fallida
 outcome-skipped = Omitida
 outcome-post_move_pending = Pendiente tras moverla
 outcome-still_running = Aún en curso
+
+# severity: of a migration finding
+severity-error = Error
+severity-warning = Aviso
+severity-info = Información

@@ -335,6 +335,7 @@ mod tests {
                 .iter()
                 .map(|o| ("outcome", *o)),
         );
+        terms.extend(["error", "warning", "info"].map(|s| ("severity", s)));
         terms.extend(
             butler::vm_spec::SpecErrorCode::ALL
                 .iter()
