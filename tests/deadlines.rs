@@ -249,16 +249,21 @@ async fn a_cancelled_migration_ends_although_the_platform_never_answers() {
     }
 }
 
+/// The demo's request service on `clock`, over a memory store.
+fn demo_service(clock: Arc<butler::sim::SimClock>) -> butler::service::RequestService {
+    butler::service::RequestService::with_clock(
+        Arc::new(MemoryStore::new()),
+        butler::demo::catalog(),
+        butler::demo::rate_book(),
+        clock,
+    )
+}
+
 #[tokio::test]
 async fn a_catalog_refresh_that_never_answers_times_out_and_keeps_the_last_catalog() {
     let sim = SimPlatform::demo(4);
     let clock = sim.clock();
-    let svc = butler::service::RequestService::with_clock(
-        Arc::new(MemoryStore::new()),
-        butler::demo::catalog(),
-        butler::demo::rate_book(),
-        clock.clone(),
-    );
+    let svc = demo_service(clock.clone());
     let before = svc.catalog();
     let start = clock.now();
     let err = svc
@@ -462,12 +467,7 @@ async fn a_billing_system_that_never_reports_its_charges_times_out() {
     }
     let sim = SimPlatform::demo(5);
     let clock = sim.clock();
-    let svc = butler::service::RequestService::with_clock(
-        Arc::new(MemoryStore::new()),
-        butler::demo::catalog(),
-        butler::demo::rate_book(),
-        clock.clone(),
-    );
+    let svc = demo_service(clock.clone());
     let start = clock.now();
     let viewer = butler::auth::Actor::trusted("val", [butler::auth::Role::Viewer]).unwrap();
     let err = svc

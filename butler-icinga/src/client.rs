@@ -172,11 +172,7 @@ fn http_error(op: &str, status: u16, body: &Value) -> BackendError {
 }
 
 fn transport(op: &str, e: reqwest::Error) -> BackendError {
-    let kind = if e.is_timeout() {
-        ErrorKind::Timeout
-    } else {
-        ErrorKind::Transient
-    };
+    let kind = ErrorKind::unanswered(e.is_timeout());
     BackendError::new(
         kind,
         op,

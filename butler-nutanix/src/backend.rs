@@ -145,10 +145,10 @@ impl NutanixBackend {
         })
     }
 
-    /// The clock waits go through (the system's: Prism's tasks run in
+    /// The clock the adapter waits on: its clients' (Prism's tasks run in
     /// real time).
     pub(crate) fn clock(&self) -> Arc<dyn butler_core::backend::Clock> {
-        Arc::new(butler_core::backend::SystemClock)
+        self.pc.clock()
     }
 
     /// The remote sites configured on `cluster`'s Prism Element, mapped to

@@ -120,6 +120,12 @@ impl PrismClient {
         })
     }
 
+    /// The clock this client waits on (between retries, and the adapter
+    /// between task reads).
+    pub(crate) fn clock(&self) -> Arc<dyn butler_core::backend::Clock> {
+        self.clock.clone()
+    }
+
     /// Whether Prism refused the configured credentials (nothing is sent
     /// again by this client).
     pub fn credentials_refused(&self) -> bool {
@@ -434,11 +440,7 @@ pub struct ListMetadata {
 }
 
 fn transport(e: reqwest::Error) -> NutanixError {
-    let kind = if e.is_timeout() {
-        ErrorKind::Timeout
-    } else {
-        ErrorKind::Transient
-    };
+    let kind = ErrorKind::unanswered(e.is_timeout());
     // reqwest errors carry the URL, never the credentials (sent as
     // headers); the cause (refused, certificate) is in the source chain.
     NutanixError::new(

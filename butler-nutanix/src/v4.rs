@@ -251,11 +251,7 @@ impl NutanixBackend {
         let (id, repeatable) = match &vm.request_id {
             Some(id) => (id.clone(), true),
             None => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_nanos()
-                    .to_string();
+                let now = self.clock().now().to_rfc3339();
                 (request_id(&[&vm.name, &vm.cluster, &now]), false)
             }
         };

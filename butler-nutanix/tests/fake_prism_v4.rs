@@ -189,4 +189,16 @@ async fn the_v4_create_body_is_the_documented_shape() {
     let made = sim.vm("shape-1").unwrap();
     assert_eq!(made.project.as_deref(), Some("prod-project"));
     assert_eq!(made.categories, vec!["Environment:Production".to_string()]);
+    // A category Prism does not have is named, and nothing is created.
+    let err = backend
+        .create_vm(
+            &sim.sample_vm("shape-2")
+                .category("Environment:Nowhere 'x'")
+                .request_id("0e4a6e2c-1b85-4fae-9c7d-6a2b5e1f0c84"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
+    assert!(err.message.contains("Environment:Nowhere 'x'"), "{err}");
+    assert_eq!(sim.vms_named("shape-2"), 0);
 }

@@ -214,15 +214,28 @@ impl TestServer {
         path: &str,
         fields: &[(&str, &str)],
     ) -> (reqwest::StatusCode, String) {
+        self.console_post_in(login, None, path, fields).await
+    }
+
+    /// [`console_post`](Self::console_post) with the console's language
+    /// cookie set to `lang` (`es`, `en`), as the language switch sets it.
+    pub async fn console_post_in(
+        &self,
+        login: &Login,
+        lang: Option<&str>,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (reqwest::StatusCode, String) {
         let mut all = vec![("_csrf", login.csrf.as_deref().unwrap_or(""))];
         all.extend_from_slice(fields);
+        let mut cookie = format!("butler_session={}", login.cookie.as_deref().unwrap_or(""));
+        if let Some(l) = lang {
+            cookie.push_str(&format!("; butler_lang={l}"));
+        }
         let res = self
             .http
             .post(format!("{}{path}", self.base))
-            .header(
-                "cookie",
-                format!("butler_session={}", login.cookie.as_deref().unwrap_or("")),
-            )
+            .header("cookie", cookie)
             .form(&all)
             .send()
             .await
@@ -341,4 +354,28 @@ pub async fn wait_for_state(s: &TestServer, who: &Login, id: u64, state: &str) -
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("request {id} never reached {state}");
+}
+
+/// The new-request form's fields for the demo catalog's VM `name`, with
+/// `changes` in place of the defaults.
+pub fn request_form<'a>(name: &'a str, changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut fields = vec![
+        ("name", name),
+        ("cores_per_socket", "2"),
+        ("sockets", "1"),
+        ("ram_gib", "4"),
+        ("division", "CORP"),
+        ("unit", "IT"),
+        ("environment", "PRD"),
+        ("disk_type", "SSD"),
+        ("cluster", "c1-madrid"),
+        ("disks_gib", "50"),
+        ("nics", "vlan-10"),
+    ];
+    for (k, v) in changes {
+        if let Some(f) = fields.iter_mut().find(|f| f.0 == *k) {
+            f.1 = v;
+        }
+    }
+    fields
 }

@@ -88,44 +88,15 @@ async fn states_and_history_follow_the_users_language() {
 async fn the_forms_problems_are_in_the_users_language() {
     let s = start(butler_server::HttpSettings::default()).await;
     let login = s.browser("ana").await;
-    let fields = [
-        ("name", "lang02"),
-        ("cores_per_socket", "2"),
-        ("sockets", "1"),
-        ("ram_gib", "100000"),
-        ("division", "NOPE"),
-        ("unit", "IT"),
-        ("environment", "PRD"),
-        ("disk_type", "SSD"),
-        ("cluster", "c1-madrid"),
-        ("disks_gib", "50"),
-        ("nics", "vlan-10"),
-    ];
+    let fields = common::request_form("lang02", &[("ram_gib", "100000"), ("division", "NOPE")]);
     let (_, spanish) = s.console_post(&login, "/requests/new", &fields).await;
     assert!(spanish.contains("División desconocida «NOPE»"), "{spanish}");
     assert!(spanish.contains("Debe estar entre 1 y"), "{spanish}");
     assert!(!spanish.contains("unknown division"), "{spanish}");
     // The same form in English (the language switch sets the cookie).
-    let res = s
-        .http
-        .post(format!("{}/requests/new", s.base))
-        .header(
-            "cookie",
-            format!(
-                "butler_session={}; butler_lang=en",
-                login.cookie.as_deref().unwrap_or("")
-            ),
-        )
-        .form(
-            &[("_csrf", login.csrf.as_deref().unwrap_or(""))]
-                .into_iter()
-                .chain(fields)
-                .collect::<Vec<_>>(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let english = res.text().await.unwrap();
+    let (_, english) = s
+        .console_post_in(&login, Some("en"), "/requests/new", &fields)
+        .await;
     assert!(
         english.contains("Unknown division &quot;NOPE&quot;")
             || english.contains("Unknown division &#34;NOPE&#34;"),

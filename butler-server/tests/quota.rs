@@ -101,19 +101,7 @@ async fn a_quota_is_previewed_enforced_and_listed() {
     let quotas = s.page(&browser, "/quotas").await;
     assert!(quotas.contains("<meter"), "{quotas}");
     // The new-request form's live estimate says what a VM would leave.
-    let fields = [
-        ("name", "q03"),
-        ("cores_per_socket", "2"),
-        ("sockets", "1"),
-        ("ram_gib", "4"),
-        ("division", "CORP"),
-        ("unit", "IT"),
-        ("environment", "PRD"),
-        ("disk_type", "SSD"),
-        ("cluster", "c1-madrid"),
-        ("disks_gib", "50"),
-        ("nics", "vlan-10"),
-    ];
+    let fields = common::request_form("q03", &[]);
     let (status, live) = s
         .console_post(&browser, "/requests/estimate", &fields)
         .await;

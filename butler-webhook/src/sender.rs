@@ -388,11 +388,7 @@ impl Billing for WebhookBilling {
 
 /// A request that got no answer: a timeout, or a passing failure.
 fn unsent(op: &str, what: &str, e: reqwest::Error) -> BackendError {
-    let kind = if e.is_timeout() {
-        ErrorKind::Timeout
-    } else {
-        ErrorKind::Transient
-    };
+    let kind = ErrorKind::unanswered(e.is_timeout());
     BackendError::new(
         kind,
         op,

@@ -53,6 +53,23 @@ impl ErrorKind {
         }
     }
 
+    /// The kind of a call that got no answer, the other mapping every HTTP
+    /// adapter shares: [`Timeout`](Self::Timeout) when it ran out of time,
+    /// else [`Transient`](Self::Transient) (refused, reset, unreachable).
+    ///
+    /// ```
+    /// use butler_core::backend::ErrorKind;
+    /// assert_eq!(ErrorKind::unanswered(true), ErrorKind::Timeout);
+    /// assert!(ErrorKind::unanswered(false).is_retryable());
+    /// ```
+    pub fn unanswered(timed_out: bool) -> ErrorKind {
+        if timed_out {
+            ErrorKind::Timeout
+        } else {
+            ErrorKind::Transient
+        }
+    }
+
     /// Whether a retry may succeed.
     pub fn is_retryable(self) -> bool {
         matches!(

@@ -107,10 +107,6 @@ pub struct Viewer {
     session: Session,
 }
 
-fn lang_of(parts: &Parts) -> Lang {
-    i18n::Lang::of(&parts.headers)
-}
-
 #[axum::async_trait]
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = Response;
@@ -128,7 +124,7 @@ impl FromRequestParts<AppState> for Viewer {
             _ => return Err(to_login()),
         };
         let chrome = Chrome {
-            lang: lang_of(parts),
+            lang: Lang::of(&parts.headers),
             user: Some(actor.name().to_string()),
             roles: actor.roles().iter().collect(),
             csrf: session.csrf.clone(),
