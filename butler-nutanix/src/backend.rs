@@ -27,9 +27,9 @@ pub struct NutanixBackend {
     /// What the probe found (`auto`): whether v4 serves.
     pub(crate) v4_probe: tokio::sync::OnceCell<bool>,
     pe: BTreeMap<String, PrismClient>,
-    page: u32,
-    list_concurrency: usize,
-    max_entities: usize,
+    pub(crate) page: u32,
+    pub(crate) list_concurrency: usize,
+    pub(crate) max_entities: usize,
     requests: Arc<AtomicU64>,
 }
 
@@ -393,7 +393,7 @@ impl NutanixBackend {
     /// reached. Without a total (some PCs omit it) pages are read one by
     /// one until an empty page. An exact multiple of the page size costs no
     /// extra request when the total is known.
-    async fn list_all(
+    pub(crate) async fn list_all(
         &self,
         kind: &str,
         filter: Option<String>,
@@ -549,6 +549,9 @@ impl ClusterBackend for NutanixBackend {
     }
 
     async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, BackendError> {
+        if self.uses_v4().await? {
+            return self.v4_clusters().await;
+        }
         let all = self
             .list_all("cluster", None)
             .await
@@ -599,6 +602,9 @@ impl ClusterBackend for NutanixBackend {
     }
 
     async fn list_subnets(&self) -> Result<Vec<SubnetInfo>, BackendError> {
+        if self.uses_v4().await? {
+            return self.v4_subnets().await;
+        }
         let all = self
             .list_all("subnet", None)
             .await
@@ -653,6 +659,9 @@ impl ClusterBackend for NutanixBackend {
     }
 
     async fn list_vms(&self, cluster: &str) -> Result<Vec<VmInfo>, BackendError> {
+        if self.uses_v4().await? {
+            return self.v4_list_vms(cluster).await;
+        }
         self.vms_on(cluster, "list_vms", |e: decode::VmEntity| {
             Some(e.into_info()).filter(|v| v.cluster == cluster)
         })
@@ -660,12 +669,18 @@ impl ClusterBackend for NutanixBackend {
     }
 
     async fn list_vm_briefs(&self, cluster: &str) -> Result<Vec<VmBrief>, BackendError> {
+        if self.uses_v4().await? {
+            return self.v4_list_vm_briefs(cluster).await;
+        }
         let mut briefs = decode::ClusterBriefs::on(cluster);
         self.vms_on(cluster, "list_vm_briefs", |e| briefs.read(e))
             .await
     }
 
     async fn find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError> {
+        if self.uses_v4().await? {
+            return self.v4_find_vm(name).await;
+        }
         let all = self
             .list_all_as::<decode::VmEntity>(
                 "vm",
@@ -1225,6 +1240,9 @@ impl ClusterBackend for NutanixBackend {
     }
 
     async fn list_storage_containers(&self) -> Result<Vec<StorageContainerInfo>, BackendError> {
+        if self.uses_v4().await? {
+            return self.v4_storage_containers().await;
+        }
         use futures::{StreamExt, TryStreamExt};
         let lists: Vec<Vec<StorageContainerInfo>> =
             futures::stream::iter(self.pe.keys().cloned().collect::<Vec<_>>())
@@ -1239,6 +1257,9 @@ impl ClusterBackend for NutanixBackend {
     }
 
     async fn category_values(&self, key: &str) -> Result<Vec<String>, BackendError> {
+        if self.uses_v4().await? {
+            return self.v4_category_values(key).await;
+        }
         let op = "category_values";
         let path = format!("/categories/{}/list", crate::url_safe::segment(key, op)?);
         let mut values = Vec::new();

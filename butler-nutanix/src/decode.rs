@@ -21,7 +21,7 @@ pub fn s(v: &Value, path: &[&str]) -> String {
     at(v, path).as_str().unwrap_or_default().to_string()
 }
 
-fn first_s(v: &Value, paths: &[&[&str]]) -> String {
+pub(crate) fn first_s(v: &Value, paths: &[&[&str]]) -> String {
     paths
         .iter()
         .map(|p| s(v, p))

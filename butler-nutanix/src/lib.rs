@@ -33,6 +33,7 @@ mod error;
 pub mod fake;
 mod url_safe;
 pub(crate) mod v4;
+mod v4_reads;
 
 pub use backend::NutanixBackend;
 pub use billing::CategoryBilling;

@@ -2,8 +2,9 @@
 //! `NTNX-Request-Id` (a repeat answers the first create's task), power
 //! actions and deletes guarded by the VM's `ETag` (`If-Match`, re-read and
 //! retried on 412), and tasks that name the VM they made by its `rel`
-//! (`vmm:ahv:config:vm`), with `CANCELED` terminal. Lists, projects,
-//! subnets, images and protection stay on v3 and PE v2.
+//! (`vmm:ahv:config:vm`), with `CANCELED` terminal. Reads are in
+//! [`crate::v4_reads`]; projects, images, VM reconfiguration and
+//! protection stay on v3 and PE v2.
 //!
 //! Paths: VMs on `vmm` v4.1 (the first version whose VM carries its
 //! project), tasks and categories on `prism` v4.0.
@@ -23,7 +24,7 @@ pub(crate) const VMS: &str = "/vmm/v4.1/ahv/config/vms";
 /// Tasks (`prism`, v4.0).
 const TASKS: &str = "/prism/v4.0/config/tasks";
 /// Categories (`prism`, v4.0).
-const CATEGORIES: &str = "/prism/v4.0/config/categories";
+pub(crate) const CATEGORIES: &str = "/prism/v4.0/config/categories";
 /// What a task's `entitiesAffected` calls a VM.
 const VM_REL: &str = "vmm:ahv:config:vm";
 /// Times a mutation is re-read and sent again after a stale `ETag`.

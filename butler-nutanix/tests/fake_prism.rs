@@ -300,6 +300,7 @@ async fn lying_totals_endless_pages_and_huge_bodies_are_bounded_errors() {
     let mut config = fake.config().await;
     config.max_list_entities = 1000;
     config.max_body_bytes = 1 << 20;
+    config.central_api = butler_nutanix::CentralApi::V3;
     let backend = NutanixBackend::new(&config).unwrap();
 
     // A reply that claims 2^40 VMs: refused before anything is reserved.

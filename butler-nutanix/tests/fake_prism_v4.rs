@@ -202,3 +202,169 @@ async fn the_v4_create_body_is_the_documented_shape() {
     assert!(err.message.contains("Environment:Nowhere 'x'"), "{err}");
     assert_eq!(sim.vms_named("shape-2"), 0);
 }
+
+/// A v4 VM list pages by `$page` with `$limit` ≤ 100 (a configured page of
+/// 500 is cut to 100: the fake refuses more) and reads the total on every
+/// page: VMs created while it pages are read too, as a busy Prism grows.
+/// Each VM reads as the platform describes it, its cluster, subnets,
+/// project and categories named from their v4 ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v4_vm_list_reads_the_total_on_every_page_and_names_what_ids_refer_to() {
+    let sim = SimPlatform::demo(66);
+    butler_sim::fleet::generate(
+        &sim,
+        &butler_sim::fleet::FleetSpec {
+            vms: 150,
+            groups: 3,
+            ..Default::default()
+        },
+    );
+    let fake = FakePrism::start(sim.clone()).await.unwrap();
+    fake.set_quirks(Quirks::realistic());
+    let mut config = fake.config().await;
+    config.page_size = 500;
+    let backend = NutanixBackend::new(&config).unwrap();
+    assert!(backend.uses_v4().await.unwrap());
+
+    let before = sim.list_vms("c1-madrid").await.unwrap().len();
+    // Two pages of 100 at first, three once the late VMs are in.
+    assert!((141..=200).contains(&before), "{before}");
+    let late: Vec<_> = (0..60)
+        .map(|i| sim.sample_vm(&format!("zz-late-{i:02}")))
+        .collect();
+    fake.create_during_next_v4_list(late);
+    let listed = backend.list_vms("c1-madrid").await.unwrap();
+    assert_eq!(listed.len(), before + 60, "the VMs made while paging too");
+    let mut names: Vec<&str> = listed.iter().map(|v| v.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), listed.len(), "each VM once");
+
+    // One VM, as the platform has it: every id turned back into a name.
+    sim.clock().advance(Duration::from_secs(600));
+    let name = "zz-late-07";
+    let got = backend.find_vm(name).await.unwrap().expect("found by name");
+    let want = sim
+        .list_vms("c1-madrid")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|v| v.name == name)
+        .unwrap();
+    assert_eq!(got, want);
+    assert!(!got.nics.is_empty() && !got.categories.is_empty() && got.project.is_some());
+    assert!(backend.find_vm("no-such-vm 'x'").await.unwrap().is_none());
+    let briefs = backend.list_vm_briefs("c1-madrid").await.unwrap();
+    let brief = briefs.iter().find(|b| &*b.name == name).expect("a brief");
+    assert_eq!(
+        (brief.project.as_deref(), brief.power),
+        (want.project.as_deref(), want.power)
+    );
+    assert_eq!(briefs.len(), listed.len());
+    assert!(backend
+        .list_vms("no-such-cluster")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Clusters, storage containers, subnets and category values come from
+/// v4 on a Prism Central that serves it: no Prism Element is asked (the
+/// adapter here knows none), Prism Central is not a cluster, a VLAN subnet
+/// belongs to its cluster and a VPC's overlay subnet to every cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalog_reads_from_v4_without_any_prism_element() {
+    let (sim, fake, _) = setup(67).await;
+    fake.set_quirks(Quirks::realistic());
+    let mut config = fake.config().await;
+    config.clusters.clear();
+    let backend = NutanixBackend::new(&config).unwrap();
+
+    let mut clusters = backend.list_clusters().await.unwrap();
+    let mut want = sim.list_clusters().await.unwrap();
+    clusters.sort_by(|a, b| a.name.cmp(&b.name));
+    want.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(clusters, want, "Prism Central itself left out");
+
+    let mut containers = backend.list_storage_containers().await.unwrap();
+    let mut want = sim.list_storage_containers().await.unwrap();
+    containers.sort_by(|a, b| (&a.cluster, &a.name).cmp(&(&b.cluster, &b.name)));
+    want.sort_by(|a, b| (&a.cluster, &a.name).cmp(&(&b.cluster, &b.name)));
+    assert!(!want.is_empty());
+    assert_eq!(containers, want);
+
+    let subnets = backend.list_subnets().await.unwrap();
+    let names = sim.list_subnets().await.unwrap();
+    assert_eq!(subnets.len(), names.len() * want_clusters(&sim).await);
+    assert!(subnets.iter().all(|s| s.cluster.is_some()));
+    let one = &names[0].name;
+    let vlans: std::collections::BTreeSet<u32> = subnets
+        .iter()
+        .filter(|s| &s.name == one)
+        .map(|s| s.vlan_id)
+        .collect();
+    assert_eq!(
+        vlans.len(),
+        want_clusters(&sim).await,
+        "one VLAN per cluster"
+    );
+
+    fake.set_quirks(Quirks {
+        overlay_subnet: true,
+        ..Quirks::default()
+    });
+    let subnets = backend.list_subnets().await.unwrap();
+    let overlay = subnets
+        .iter()
+        .find(|s| s.name == "vpc-apps")
+        .expect("the overlay subnet");
+    assert_eq!((overlay.cluster.as_deref(), overlay.vlan_id), (None, 0));
+
+    let mut values = backend.category_values("Environment").await.unwrap();
+    let mut want: Vec<String> = sim
+        .category_pairs()
+        .into_iter()
+        .filter(|(k, _)| k == "Environment")
+        .map(|(_, v)| v)
+        .collect();
+    values.sort();
+    want.sort();
+    assert!(!want.is_empty());
+    assert_eq!(values, want);
+    assert!(backend
+        .category_values("NoSuchKey")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn want_clusters(sim: &SimPlatform) -> usize {
+    sim.list_clusters().await.unwrap().len()
+}
+
+/// A v4 total past `max_list_entities` is refused before any page storm;
+/// a total that claims more than there is ends at the first empty page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v4_totals_are_bounded_and_an_empty_page_ends_a_list() {
+    let (sim, fake, _) = setup(68).await;
+    let mut config = fake.config().await;
+    config.max_list_entities = 1000;
+    let backend = NutanixBackend::new(&config).unwrap();
+    assert!(backend.uses_v4().await.unwrap());
+    let on_c1 = sim.list_vms("c1-madrid").await.unwrap().len();
+
+    fake.set_quirks(Quirks {
+        claim_total: Some(1 << 40),
+        ..Quirks::default()
+    });
+    let before = fake.requests();
+    let err = backend.list_vms("c1-madrid").await.unwrap_err();
+    assert!(err.message.contains("max_list_entities"), "{err}");
+    assert!(fake.requests() - before <= 3, "no page storm");
+
+    fake.set_quirks(Quirks {
+        claim_total: Some(900),
+        ..Quirks::default()
+    });
+    assert_eq!(backend.list_vms("c1-madrid").await.unwrap().len(), on_c1);
+}

@@ -153,16 +153,16 @@ async fn list_pages(
         .unwrap_or_default()
         .to_string();
     match kind.as_str() {
-                "clusters" => {
-                    let mut list = vec![json!({"metadata": {"kind": "cluster", "uuid": "pc-0000"},
+        "clusters" => {
+            let mut list = vec![json!({"metadata": {"kind": "cluster", "uuid": "pc-0000"},
                         "status": {"name": "prism-central", "resources": {"config": {"service_list": ["PRISM_CENTRAL"]}}}})];
-                    list.extend(pc.clusters.iter().map(|c| json!({"metadata": {"kind": "cluster", "uuid": c.uuid},
+            list.extend(pc.clusters.iter().map(|c| json!({"metadata": {"kind": "cluster", "uuid": c.uuid},
                         "status": {"name": c.name, "resources": {"config": {"service_list": ["AOS"]}}}})));
-                    page(list, body, "cluster", false)
-                }
-                "projects" => {
-                    let omit_clusters = f.quirks().projects_without_clusters;
-                    let list = pc.projects
+            page(list, body, "cluster", false)
+        }
+        "projects" => {
+            let omit_clusters = f.quirks().projects_without_clusters;
+            let list = pc.projects
                         .iter()
                         .map(|p| {
                             let mut v = json!({"metadata": {"kind": "project", "uuid": p.uuid}, "spec": {"name": p.name, "resources": {
@@ -176,88 +176,119 @@ async fn list_pages(
                             v
                         })
                         .collect();
-                    page(list, body, "project", true)
-                }
-                "subnets" => match sim.list_subnets().await {
-                    Ok(s) if f.quirks().overlay_subnet => {
-                        // A VPC's overlay subnet beside the VLANs: no
-                        // cluster reference, a VPC reference instead.
-                        let mut list: Vec<Value> = s.iter().map(|s| json!({"metadata": {"kind": "subnet", "uuid": s.uuid}, "status": {"name": s.name, "resources": {"subnet_type": "VLAN", "vlan_id": s.vlan_id}}})).collect();
-                        list.push(json!({"metadata": {"kind": "subnet", "uuid": "overlay-0"},
-                            "status": {"name": "vpc-apps", "resources": {"subnet_type": "OVERLAY",
-                                       "vpc_reference": {"kind": "vpc", "name": "apps", "uuid": "vpc-0"}}}}));
-                        page(list, body, "subnet", true)
-                    }
-                    Ok(s) if f.quirks().per_cluster_subnets => {
-                        // As real Prism Central: one VLAN subnet of a name
-                        // per cluster, each with its own uuid and VLAN.
-                        let mut list = Vec::new();
-                        for (k, c) in pc.clusters.iter().enumerate() {
-                            for s in &s {
-                                let vlan = s.vlan_id + 100 * u32::try_from(k).unwrap_or(0);
-                                list.push(json!({"metadata": {"kind": "subnet", "uuid": format!("{}:{}", s.uuid, c.name)},
-                                    "status": {"name": s.name, "cluster_reference": {"kind": "cluster", "name": c.name, "uuid": c.uuid},
-                                               "resources": {"subnet_type": "VLAN", "vlan_id": vlan}}}));
-                            }
-                        }
-                        page(list, body, "subnet", true)
-                    }
-                    Ok(s) => page(
-                        s.iter().map(|s| json!({"metadata": {"kind": "subnet", "uuid": s.uuid}, "status": {"name": s.name, "resources": {"subnet_type": "VLAN", "vlan_id": s.vlan_id}}})).collect(),
-                        body,
-                        "subnet",
-                        true,
-                    ),
-                    Err(e) => from_backend(e),
-                },
-                "images" => match sim.list_images().await {
-                    Ok(i) => {
-                        let mut list: Vec<Value> = i.iter().map(|i| json!({"metadata": {"kind": "image", "uuid": i.uuid}, "status": {"name": i.name, "state": "COMPLETE", "resources": {"image_type": "DISK_IMAGE", "size_bytes": u64::from(i.size_gib) << 30}}})).collect();
-                        if f.quirks().iso_and_duplicate_images {
-                            // An ISO and an upload in progress under a disk image's
-                            // name, and a second complete disk image under another's.
-                            for (n, (name, ty, state)) in i.iter().take(2).enumerate().map(|(k, im)| (k, match k {
+            page(list, body, "project", true)
+        }
+        "subnets" => match sim.list_subnets().await {
+            Ok(s) => {
+                let list = super::served_subnets(&f.quirks(), &s, &pc.clusters)
+                            .into_iter()
+                            .map(|s| {
+                                let mut v = json!({"metadata": {"kind": "subnet", "uuid": s.uuid}, "status": {"name": s.name,
+                                    "resources": {"subnet_type": "VLAN", "vlan_id": s.vlan_id}}});
+                                if let Some(c) = s.cluster {
+                                    v["status"]["cluster_reference"] = json!({"kind": "cluster", "name": c.name, "uuid": c.uuid});
+                                }
+                                if let Some(vpc) = s.vpc {
+                                    // A VPC's overlay subnet: no cluster
+                                    // reference, a VPC reference instead.
+                                    v["status"]["resources"] = json!({"subnet_type": "OVERLAY",
+                                        "vpc_reference": {"kind": "vpc", "name": "apps", "uuid": vpc}});
+                                }
+                                v
+                            })
+                            .collect();
+                page(list, body, "subnet", true)
+            }
+            Err(e) => from_backend(e),
+        },
+        "images" => match sim.list_images().await {
+            Ok(i) => {
+                let mut list: Vec<Value> = i.iter().map(|i| json!({"metadata": {"kind": "image", "uuid": i.uuid}, "status": {"name": i.name, "state": "COMPLETE", "resources": {"image_type": "DISK_IMAGE", "size_bytes": u64::from(i.size_gib) << 30}}})).collect();
+                if f.quirks().iso_and_duplicate_images {
+                    // An ISO and an upload in progress under a disk image's
+                    // name, and a second complete disk image under another's.
+                    for (n, (name, ty, state)) in i.iter().take(2).enumerate().map(|(k, im)| {
+                        (
+                            k,
+                            match k {
                                 0 => (im.name.clone(), "ISO_IMAGE", "COMPLETE"),
                                 _ => (im.name.clone(), "DISK_IMAGE", "COMPLETE"),
-                            })) {
-                                list.push(json!({"metadata": {"kind": "image", "uuid": format!("dup-{n}")}, "status": {"name": name, "state": state, "resources": {"image_type": ty, "size_bytes": 1u64 << 30}}}));
-                            }
-                            if let Some(first) = i.first() {
-                                list.push(json!({"metadata": {"kind": "image", "uuid": "pending-0"}, "status": {"name": first.name, "state": "PENDING", "resources": {"image_type": "DISK_IMAGE"}}}));
-                            }
-                        }
-                        page(list, body, "image", true)
+                            },
+                        )
+                    }) {
+                        list.push(json!({"metadata": {"kind": "image", "uuid": format!("dup-{n}")}, "status": {"name": name, "state": state, "resources": {"image_type": ty, "size_bytes": 1u64 << 30}}}));
                     }
-                    Err(e) => from_backend(e),
-                },
-                "vms" => {
-                    if let Some(c) = filter.strip_prefix("cluster_name==") {
-                        let offset = body.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
-                        let length = body.get("length").and_then(Value::as_u64).unwrap_or(20).min(500) as usize;
-                        let bare = f.quirks().pending_without_status;
-                        return match sim.list_vms_page(c, offset, length).await {
-                            Ok((vms, total)) => {
-                                let uuids: Vec<(String, String)> = vms.iter().map(|v| (pc.cluster_uuid(&v.cluster), pc.project_uuid(&v.project))).collect();
-                                let entities: Vec<_> = vms.iter().zip(&uuids).map(|(v, (c, p))| vm_entity(v, c, p, None, bare)).collect();
-                                let metadata = shape::PageMetadata { kind: "vm", total_matches: total, offset, length: entities.len() };
-                                axum::Json(shape::Page { api_version: "3.1", metadata, entities }).into_response()
-                            }
-                            Err(e) => from_backend(e),
-                        };
-                    }
-                    let vms = all_vms(sim).await.map(|all| match filter.strip_prefix("vm_name==") {
-                        Some(n) => all.into_iter().filter(|v| v.name == n).collect(),
-                        None => all,
-                    });
-                    match vms {
-                        // "Entities that have not been created successfully are not listed" — but
-                        // PENDING ones are, which is what makes look-up-before-create work.
-                        Ok(vms) => page_of(vms, body, "vm", true, |v| vm_json(&v, &pc.cluster_uuid(&v.cluster), &pc.project_uuid(&v.project), None, f.quirks().pending_without_status)),
-                        Err(e) => from_backend(e),
+                    if let Some(first) = i.first() {
+                        list.push(json!({"metadata": {"kind": "image", "uuid": "pending-0"}, "status": {"name": first.name, "state": "PENDING", "resources": {"image_type": "DISK_IMAGE"}}}));
                     }
                 }
-                other => error(StatusCode::NOT_FOUND, "NOT_FOUND", &format!("no list endpoint {other}")),
+                page(list, body, "image", true)
             }
+            Err(e) => from_backend(e),
+        },
+        "vms" => {
+            if let Some(c) = filter.strip_prefix("cluster_name==") {
+                let offset = body.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
+                let length = body
+                    .get("length")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(20)
+                    .min(500) as usize;
+                let bare = f.quirks().pending_without_status;
+                return match sim.list_vms_page(c, offset, length).await {
+                    Ok((vms, total)) => {
+                        let uuids: Vec<(String, String)> = vms
+                            .iter()
+                            .map(|v| (pc.cluster_uuid(&v.cluster), pc.project_uuid(&v.project)))
+                            .collect();
+                        let entities: Vec<_> = vms
+                            .iter()
+                            .zip(&uuids)
+                            .map(|(v, (c, p))| vm_entity(v, c, p, None, bare))
+                            .collect();
+                        let metadata = shape::PageMetadata {
+                            kind: "vm",
+                            total_matches: total,
+                            offset,
+                            length: entities.len(),
+                        };
+                        axum::Json(shape::Page {
+                            api_version: "3.1",
+                            metadata,
+                            entities,
+                        })
+                        .into_response()
+                    }
+                    Err(e) => from_backend(e),
+                };
+            }
+            let vms = all_vms(sim)
+                .await
+                .map(|all| match filter.strip_prefix("vm_name==") {
+                    Some(n) => all.into_iter().filter(|v| v.name == n).collect(),
+                    None => all,
+                });
+            match vms {
+                // "Entities that have not been created successfully are not listed" — but
+                // PENDING ones are, which is what makes look-up-before-create work.
+                Ok(vms) => page_of(vms, body, "vm", true, |v| {
+                    vm_json(
+                        &v,
+                        &pc.cluster_uuid(&v.cluster),
+                        &pc.project_uuid(&v.project),
+                        None,
+                        f.quirks().pending_without_status,
+                    )
+                }),
+                Err(e) => from_backend(e),
+            }
+        }
+        other => error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            &format!("no list endpoint {other}"),
+        ),
+    }
 }
 
 /// `POST /vms`: creates a VM; answers 202 with the task.

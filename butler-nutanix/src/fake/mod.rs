@@ -13,6 +13,7 @@
 mod central;
 mod element;
 mod v4;
+mod v4_lists;
 
 use crate::config::{Endpoint, NutanixConfig};
 use axum::body::Bytes;
@@ -59,6 +60,8 @@ struct Fake {
     etag_race: Mutex<Option<String>>,
     /// Changes made outside the adapter, per VM (part of its `ETag`).
     etag_bumps: Mutex<std::collections::HashMap<String, u32>>,
+    /// Created after the next v4 VM list's first page.
+    v4_list_growth: Mutex<Vec<butler_core::backend::VmCreate>>,
     /// v4 mutations refused for a stale `If-Match`.
     stale_etags: AtomicU64,
 }
@@ -231,6 +234,7 @@ impl FakePrism {
             task_reads: Mutex::new(std::collections::HashMap::new()),
             last_v4_create: Mutex::new(None),
             etag_race: Mutex::new(None),
+            v4_list_growth: Mutex::new(Vec::new()),
             etag_bumps: Mutex::new(std::collections::HashMap::new()),
             stale_etags: AtomicU64::new(0),
         });
@@ -351,6 +355,17 @@ impl FakePrism {
             .unwrap_or_else(|e| e.into_inner()) = Some(uuid.to_string());
     }
 
+    /// VMs created right after the next v4 VM list serves its first
+    /// page, as a busy Prism grows while a client pages: the later pages
+    /// carry a larger `totalAvailableResults`.
+    pub fn create_during_next_v4_list(&self, vms: Vec<butler_core::backend::VmCreate>) {
+        *self
+            .state
+            .v4_list_growth
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = vms;
+    }
+
     /// v4 writes refused so far for a stale `If-Match`.
     pub fn stale_etags(&self) -> u64 {
         self.state.stale_etags.load(Ordering::SeqCst)
@@ -421,7 +436,7 @@ fn router(state: Arc<Fake>) -> Router {
     let v4 = Router::new()
         .route(
             "/vmm/:v/ahv/config/vms",
-            get(v4::list_vms).post(v4::create_vm),
+            get(v4_lists::vms).post(v4::create_vm),
         )
         .route(
             "/vmm/:v/ahv/config/vms/:ext_id",
@@ -432,7 +447,13 @@ fn router(state: Arc<Fake>) -> Router {
             post(v4::action),
         )
         .route("/prism/:v/config/tasks/:ext_id", get(v4::task))
-        .route("/prism/:v/config/categories", get(v4::categories))
+        .route("/prism/:v/config/categories", get(v4_lists::categories))
+        .route("/clustermgmt/:v/config/clusters", get(v4_lists::clusters))
+        .route(
+            "/clustermgmt/:v/config/storage-containers",
+            get(v4_lists::storage_containers),
+        )
+        .route("/networking/:v/config/subnets", get(v4_lists::subnets))
         .route_layer(middleware::from_fn_with_state(state.clone(), v4_gate))
         .route_layer(middleware::from_fn_with_state(state.clone(), central_auth));
     Router::new()
@@ -623,4 +644,61 @@ fn session_ok(f: &Fake, h: &HeaderMap) -> bool {
                 .strip_prefix("NTNX_IGW_SESSION=")
                 .is_some_and(|t| sessions.contains(t))
         })
+}
+
+/// A subnet as this Prism serves it, to v3 and v4 alike.
+pub(super) struct ServedSubnet {
+    pub(super) uuid: String,
+    pub(super) name: String,
+    pub(super) vlan_id: u32,
+    /// The cluster a VLAN subnet belongs to (`None`: every cluster).
+    pub(super) cluster: Option<butler_core::backend::ClusterInfo>,
+    /// The VPC of an OVERLAY subnet.
+    pub(super) vpc: Option<&'static str>,
+}
+
+/// The simulator's subnets as the quirks serve them: one of each name per
+/// cluster ([`Quirks::per_cluster_subnets`], own uuid and VLAN), or shared
+/// by every cluster with a VPC's overlay subnet beside them
+/// ([`Quirks::overlay_subnet`]).
+pub(super) fn served_subnets(
+    q: &Quirks,
+    subnets: &[butler_core::backend::SubnetInfo],
+    clusters: &[butler_core::backend::ClusterInfo],
+) -> Vec<ServedSubnet> {
+    if q.per_cluster_subnets && !q.overlay_subnet {
+        let mut out = Vec::new();
+        for (k, c) in clusters.iter().enumerate() {
+            for s in subnets {
+                out.push(ServedSubnet {
+                    uuid: format!("{}:{}", s.uuid, c.name),
+                    name: s.name.clone(),
+                    vlan_id: s.vlan_id + 100 * u32::try_from(k).unwrap_or(0),
+                    cluster: Some(c.clone()),
+                    vpc: None,
+                });
+            }
+        }
+        return out;
+    }
+    let mut out: Vec<ServedSubnet> = subnets
+        .iter()
+        .map(|s| ServedSubnet {
+            uuid: s.uuid.clone(),
+            name: s.name.clone(),
+            vlan_id: s.vlan_id,
+            cluster: None,
+            vpc: None,
+        })
+        .collect();
+    if q.overlay_subnet {
+        out.push(ServedSubnet {
+            uuid: "overlay-0".into(),
+            name: "vpc-apps".into(),
+            vlan_id: 0,
+            cluster: None,
+            vpc: Some("vpc-0"),
+        });
+    }
+    out
 }

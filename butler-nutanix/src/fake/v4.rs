@@ -7,9 +7,8 @@
 //! before anything reads them.
 
 use super::*;
-use axum::extract::{Path, Query};
+use axum::extract::Path;
 use butler_core::backend::{PowerChange, PowerState, TaskState, VmCreate, VmInfo};
-use std::collections::HashMap;
 
 /// The prefix of every v4 task id (base64 of "ergon", then a colon).
 const TASK_PREFIX: &str = "ZXJnb24=:";
@@ -29,7 +28,7 @@ pub(super) fn error(status: StatusCode, code: &str, group: &str, message: &str) 
     (status, axum::Json(body)).into_response()
 }
 
-fn from_backend(e: BackendError) -> Response {
+pub(super) fn from_backend(e: BackendError) -> Response {
     let status = super::from_backend(e.clone()).status();
     let code = match e.kind {
         ErrorKind::NotFound => "VMM-20005",
@@ -141,8 +140,9 @@ async fn vm_by_ext_id(f: &Fake, ext_id: &str) -> Result<VmInfo, Response> {
     ))
 }
 
-/// A VM as `vmm.v4.ahv.config.Vm` (the fields Butler and the SDK read).
-fn vm_json(v: &VmInfo, cluster_uuid: &str) -> Value {
+/// A VM as `vmm.v4.ahv.config.Vm` (the fields Butler and the SDK read),
+/// referring to its cluster, subnets, project and categories by id.
+pub(super) fn vm_json(v: &VmInfo, ids: &super::v4_lists::Ids) -> Value {
     let disks: Vec<Value> = v
         .disks_gib
         .iter()
@@ -157,10 +157,20 @@ fn vm_json(v: &VmInfo, cluster_uuid: &str) -> Value {
     let nics: Vec<Value> = v
         .nics
         .iter()
-        .map(|_| json!({"$objectType": "vmm.v4.ahv.config.Nic",
-                        "networkInfo": {"$objectType": "vmm.v4.ahv.config.NicNetworkInfo", "nicType": "NORMAL_NIC"}}))
+        .enumerate()
+        .map(|(i, subnet)| {
+            let mut info = json!({"$objectType": "vmm.v4.ahv.config.NicNetworkInfo", "nicType": "NORMAL_NIC"});
+            if let Some(id) = ids.subnet(subnet, &v.cluster) {
+                info["subnet"] = json!({"$objectType": "vmm.v4.ahv.config.SubnetReference", "extId": id});
+            }
+            if let Some(ip) = v.ip_addresses.get(i) {
+                info["ipv4Info"] = json!({"$objectType": "vmm.v4.ahv.config.Ipv4Info",
+                    "learnedIpAddresses": [{"$objectType": "common.v1.config.IPv4Address", "value": ip, "prefixLength": 32}]});
+            }
+            json!({"$objectType": "vmm.v4.ahv.config.Nic", "networkInfo": info})
+        })
         .collect();
-    json!({
+    let mut vm = json!({
         "$objectType": "vmm.v4.ahv.config.Vm",
         // Every v4 object carries `$reserved`; the SDKs put the `ETag`
         // header there, and only where it exists.
@@ -175,13 +185,26 @@ fn vm_json(v: &VmInfo, cluster_uuid: &str) -> Value {
             PowerState::Off => "OFF",
             _ => "UNDETERMINED",
         },
-        "cluster": {"$objectType": "vmm.v4.ahv.config.ClusterReference", "extId": cluster_uuid},
+        "cluster": {"$objectType": "vmm.v4.ahv.config.ClusterReference", "extId": ids.cluster(&v.cluster)},
         "disks": disks,
         "nics": nics,
-    })
+    });
+    if let Some(p) = ids.project(&v.project) {
+        vm["project"] = json!({"$objectType": "vmm.v4.ahv.config.ProjectReference", "extId": p});
+    }
+    let categories: Vec<Value> = v
+        .categories
+        .iter()
+        .filter_map(|c| ids.category(c))
+        .map(|id| json!({"$objectType": "vmm.v4.ahv.config.CategoryReference", "extId": id}))
+        .collect();
+    if !categories.is_empty() {
+        vm["categories"] = json!(categories);
+    }
+    vm
 }
 
-fn envelope(object_type: &str, data: Value) -> Value {
+pub(super) fn envelope(object_type: &str, data: Value) -> Value {
     json!({"data": data,
            "metadata": {"$objectType": "common.v1.response.ApiResponseMetadata",
                         "flags": [{"$objectType": "common.v1.config.Flag", "name": "hasError", "value": false},
@@ -211,12 +234,10 @@ pub(super) async fn get_vm(
         Ok(vm) => vm,
         Err(r) => return r,
     };
-    let clusters = f.sim.list_clusters().await.unwrap_or_default();
-    let cluster = clusters
-        .iter()
-        .find(|c| c.name == vm.cluster)
-        .map(|c| c.uuid.clone())
-        .unwrap_or_default();
+    let ids = match super::v4_lists::Ids::load(&f).await {
+        Ok(ids) => ids,
+        Err(r) => return r,
+    };
     let tag = etag(&f, &vm);
     // A change made elsewhere right after this read (a test's race).
     let raced = f
@@ -236,7 +257,7 @@ pub(super) async fn get_vm(
         [("etag", tag)],
         axum::Json(envelope(
             "vmm.v4.ahv.config.GetVmApiResponse",
-            vm_json(&vm, &cluster),
+            vm_json(&vm, &ids),
         )),
     )
         .into_response()
@@ -419,7 +440,7 @@ async fn create_of(f: &Fake, body: &Value) -> Result<VmCreate, String> {
 
 /// Every category the fake knows (the simulator's and those created
 /// through v3), with its v4 id (a digest of key and value).
-async fn known_categories(f: &Fake) -> Vec<(String, String, String)> {
+pub(super) async fn known_categories(f: &Fake) -> Vec<(String, String, String)> {
     let mut pairs: BTreeSet<(String, String)> = BTreeSet::new();
     let created = f
         .categories
@@ -437,59 +458,6 @@ async fn known_categories(f: &Fake) -> Vec<(String, String, String)> {
             (k, v, id)
         })
         .collect()
-}
-
-/// `GET /api/prism/{v}/config/categories?$filter=key eq 'K' and value eq
-/// 'V'` (`prism.v4.config.Category`): the filter read as OData, quotes
-/// doubled inside a literal.
-pub(super) async fn categories(
-    State(f): State<Arc<Fake>>,
-    Path(_v): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let filter = q.get("$filter").cloned().unwrap_or_default();
-    let Some((key, value)) = odata_key_value(&filter) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "PRISM-30100",
-            "VALIDATION_ERROR",
-            &format!("$filter {filter:?} is not key eq '…' and value eq '…'"),
-        );
-    };
-    let data: Vec<Value> = known_categories(&f)
-        .await
-        .into_iter()
-        .filter(|(k, v, _)| *k == key && *v == value)
-        .map(|(k, v, id)| json!({"$objectType": "prism.v4.config.Category", "extId": id, "key": k, "value": v, "type": "USER"}))
-        .collect();
-    let total = data.len();
-    let mut body = envelope("prism.v4.config.ListCategoriesApiResponse", json!(data));
-    body["metadata"]["totalAvailableResults"] = json!(total);
-    axum::Json(body).into_response()
-}
-
-/// `key eq 'K' and value eq 'V'`, each literal unquoted (`''` is a quote).
-fn odata_key_value(filter: &str) -> Option<(String, String)> {
-    fn literal(s: &str) -> Option<(String, &str)> {
-        let mut out = String::new();
-        let mut chars = s.strip_prefix('\'')?.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
-            if c == '\'' {
-                if chars.peek().map(|(_, n)| *n) == Some('\'') {
-                    out.push('\'');
-                    chars.next();
-                } else {
-                    return Some((out, &s[i + 2..]));
-                }
-            } else {
-                out.push(c);
-            }
-        }
-        None
-    }
-    let (key, rest) = literal(filter.strip_prefix("key eq ")?)?;
-    let (value, rest) = literal(rest.strip_prefix(" and value eq ")?)?;
-    rest.is_empty().then_some((key, value))
 }
 
 /// What every v4 mutation of VM `ext_id` must carry: a request id, and
@@ -629,42 +597,4 @@ pub(super) async fn task(
                                         "message": why, "severity": "ERROR"}]);
     }
     axum::Json(envelope("prism.v4.config.GetTaskApiResponse", data)).into_response()
-}
-
-/// `GET /api/vmm/{v}/ahv/config/vms?$limit=1`: enough for the adapter's
-/// probe and the SDK's list model (a page of the fleet, `$page` and
-/// `$limit` ≤ 100 checked as Prism checks them).
-pub(super) async fn list_vms(
-    State(f): State<Arc<Fake>>,
-    Path(_v): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let limit = match q.get("$limit").map(|l| l.parse::<usize>()) {
-        None => 50,
-        Some(Ok(l)) if (1..=100).contains(&l) => l,
-        Some(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "VMM-30100",
-                "VALIDATION_ERROR",
-                "$limit must be an integer from 1 to 100",
-            )
-        }
-    };
-    let page = q
-        .get("$page")
-        .and_then(|p| p.parse::<usize>().ok())
-        .unwrap_or(0);
-    let clusters = f.sim.list_clusters().await.unwrap_or_default();
-    let mut all = Vec::new();
-    for c in &clusters {
-        for v in f.sim.list_vms(&c.name).await.unwrap_or_default() {
-            all.push(vm_json(&v, &c.uuid));
-        }
-    }
-    let total = all.len();
-    let data: Vec<Value> = all.into_iter().skip(page * limit).take(limit).collect();
-    let mut body = envelope("vmm.v4.ahv.config.ListVmsApiResponse", json!(data));
-    body["metadata"]["totalAvailableResults"] = json!(total);
-    axum::Json(body).into_response()
 }
