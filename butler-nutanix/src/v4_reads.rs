@@ -320,6 +320,19 @@ impl NutanixBackend {
             .collect())
     }
 
+    /// Cluster names by id, read only when `needed`.
+    async fn cluster_names(&self, needed: bool) -> Result<HashMap<String, String>, BackendError> {
+        if !needed {
+            return Ok(HashMap::new());
+        }
+        Ok(self
+            .v4_clusters()
+            .await?
+            .into_iter()
+            .map(|c| (c.uuid, c.name))
+            .collect())
+    }
+
     /// Every cluster's storage containers, from Prism Central (no Prism
     /// Element needed), without those marked for removal.
     pub(crate) async fn v4_storage_containers(
@@ -328,15 +341,7 @@ impl NutanixBackend {
         let op = "list_storage_containers";
         let all = self.v4_list(CONTAINERS, None, op).await?;
         let unnamed = all.iter().any(|c| text(c, "clusterName").is_empty());
-        let clusters: HashMap<String, String> = if unnamed {
-            self.v4_clusters()
-                .await?
-                .into_iter()
-                .map(|c| (c.uuid, c.name))
-                .collect()
-        } else {
-            HashMap::new()
-        };
+        let clusters = self.cluster_names(unnamed).await?;
         Ok(all
             .iter()
             .filter(|c| c["isMarkedForRemoval"] != true)
@@ -370,15 +375,7 @@ impl NutanixBackend {
                 && text(s, "clusterName").is_empty()
                 && !text(s, "clusterReference").is_empty()
         });
-        let clusters: HashMap<String, String> = if needs_names {
-            self.v4_clusters()
-                .await?
-                .into_iter()
-                .map(|c| (c.uuid, c.name))
-                .collect()
-        } else {
-            HashMap::new()
-        };
+        let clusters = self.cluster_names(needs_names).await?;
         Ok(all
             .iter()
             .map(|s| {
@@ -487,12 +484,7 @@ impl NutanixBackend {
             return Ok(Vec::new());
         }
         let names = Names {
-            clusters: self
-                .v4_clusters()
-                .await?
-                .into_iter()
-                .map(|c| (c.uuid, c.name))
-                .collect(),
+            clusters: self.cluster_names(true).await?,
             subnets: if vms.iter().all(|v| v.nics.is_empty()) {
                 HashMap::new()
             } else {
