@@ -7,7 +7,6 @@ use async_trait::async_trait;
 use butler_core::backend::{
     BackendError, Billing, BillingActivation, BillingStop, ClusterBackend, ErrorKind,
 };
-use serde_json::json;
 use std::sync::Arc;
 
 /// The default category key.
@@ -72,37 +71,7 @@ impl Billing for CategoryBilling {
             ));
         }
         self.backend
-            .ensure_category(&self.key, &act.cost_center, op)
-            .await?;
-        let (key, value) = (self.key.clone(), act.cost_center.clone());
-        self.backend
-            .update_vm_metadata(
-                &act.vm_uuid,
-                op,
-                &format!("setting category {key}:{value}"),
-                |m| {
-                    let categories = m.entry("categories").or_insert_with(|| json!({}));
-                    if !categories.is_object() {
-                        *categories = json!({});
-                    }
-                    if let Some(c) = categories.as_object_mut() {
-                        c.insert(key.clone(), json!(value));
-                    }
-                    // Honoured instead of `categories` when the VM uses
-                    // mappings: keep the two in step.
-                    let uses_mapping = m
-                        .get("use_categories_mapping")
-                        .and_then(serde_json::Value::as_bool)
-                        == Some(true);
-                    if let Some(mapping) = m
-                        .get_mut("categories_mapping")
-                        .and_then(|v| v.as_object_mut())
-                        .filter(|_| uses_mapping)
-                    {
-                        mapping.insert(key.clone(), json!([value]));
-                    }
-                },
-            )
+            .set_vm_category(&act.vm_uuid, &self.key, &act.cost_center, op)
             .await
     }
 
@@ -116,20 +85,8 @@ impl Billing for CategoryBilling {
     /// Takes the cost-center category off the VM (and off its mapping), so
     /// the tools that bill from it stop.
     async fn stop(&self, stop: &BillingStop) -> Result<(), BackendError> {
-        let key = self.key.clone();
         self.backend
-            .update_vm_metadata(
-                &stop.vm_uuid,
-                "billing_stop",
-                &format!("removing category {key}"),
-                |m| {
-                    for field in ["categories", "categories_mapping"] {
-                        if let Some(c) = m.get_mut(field).and_then(|v| v.as_object_mut()) {
-                            c.remove(&key);
-                        }
-                    }
-                },
-            )
+            .clear_vm_category(&stop.vm_uuid, &self.key, "billing_stop")
             .await
     }
 }

@@ -40,6 +40,23 @@ pub(crate) struct Placement {
     pub(crate) container: Option<String>,
 }
 
+/// A v4 write to send under the VM's `ETag`.
+pub(crate) struct Mutation {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) body: Option<Value>,
+}
+
+impl Mutation {
+    pub(crate) fn post(path: String, body: Option<Value>) -> Mutation {
+        Mutation {
+            method: Method::POST,
+            path,
+            body,
+        }
+    }
+}
+
 /// Whether `id` is a v4 task id (`ZXJnb24=:<uuid>`; v3's are bare uuids).
 pub(crate) fn is_v4_task(id: &TaskId) -> bool {
     id.0.contains(':')
@@ -198,8 +215,11 @@ impl NutanixBackend {
     }
 
     /// The v4 id of category `key:value`, which must exist.
-    async fn category_ext_id(&self, category: &str) -> Result<String, BackendError> {
-        let op = "create_vm";
+    pub(crate) async fn category_ext_id(
+        &self,
+        category: &str,
+        op: &'static str,
+    ) -> Result<String, BackendError> {
         let (key, value) = category.split_once(':').ok_or_else(|| {
             BackendError::new(
                 ErrorKind::Invalid,
@@ -246,7 +266,7 @@ impl NutanixBackend {
         let op = "create_vm";
         let category = match vm.category.as_str() {
             "" => None,
-            c => Some(self.category_ext_id(c).await?),
+            c => Some(self.category_ext_id(c, op).await?),
         };
         let body = create_body(vm, placement, category.as_deref());
         let (id, repeatable) = match &vm.request_id {
@@ -320,25 +340,30 @@ impl NutanixBackend {
     }
 
     /// A mutation of VM `uuid` under its current `ETag`: `call` gets the
-    /// VM read and its tag, and answers the request to send (`None`:
-    /// nothing to do). A stale tag (412) is read again and the request
-    /// sent again, up to [`ETAG_RETRIES`] times. Returns the task, if any.
-    async fn v4_mutate(
+    /// VM read and answers the request to send (`None`: nothing to do). A
+    /// stale tag (412) is read again and the request sent again, up to
+    /// [`ETAG_RETRIES`] times. Returns the task, if any.
+    pub(crate) async fn v4_mutate(
         &self,
         uuid: &str,
         op: &'static str,
-        call: impl Fn(&Value) -> Option<(Method, String)>,
+        call: impl Fn(&Value) -> Option<Mutation>,
     ) -> Result<Option<TaskId>, BackendError> {
         let mut tries = 0;
         loop {
             tries += 1;
             let (vm, etag) = self.v4_vm(uuid, op).await?;
-            let Some((method, path)) = call(&vm) else {
+            let Some(m) = call(&vm) else {
                 return Ok(None);
             };
-            let id = request_id(&[op, uuid, &path, &etag]);
+            let body_text = m.body.as_ref().map(Value::to_string).unwrap_or_default();
+            let id = request_id(&[op, uuid, &m.path, &etag, &body_text]);
             let headers = [("If-Match", etag), ("NTNX-Request-Id", id)];
-            match self.v4.call_v4(method, &path, None, &headers, true).await {
+            match self
+                .v4
+                .call_v4(m.method, &m.path, m.body.as_ref(), &headers, true)
+                .await
+            {
                 Ok((answer, _)) => return task_of(&answer, op).map(Some),
                 Err(e) if e.status == Some(412) && tries <= ETAG_RETRIES => {
                     tracing::info!(
@@ -348,6 +373,37 @@ impl NutanixBackend {
                 }
                 Err(e) => return Err(e.into_backend(op)),
             }
+        }
+    }
+
+    /// Waits up to 60 s for a mutation's task: its failure or
+    /// cancellation is an error naming `what` was done.
+    pub(crate) async fn v4_finish(
+        &self,
+        task: &TaskId,
+        op: &'static str,
+        what: &str,
+    ) -> Result<(), BackendError> {
+        let status = self
+            .v4_wait_task(task, std::time::Duration::from_secs(60))
+            .await?;
+        match status.state {
+            TaskState::Succeeded => Ok(()),
+            TaskState::Failed(why) => Err(BackendError::new(
+                ErrorKind::Permanent,
+                op,
+                format!("{what} failed: {why}"),
+            )),
+            TaskState::Aborted => Err(BackendError::new(
+                ErrorKind::Permanent,
+                op,
+                format!("{what} was canceled"),
+            )),
+            TaskState::Queued | TaskState::Running => Err(BackendError::new(
+                ErrorKind::Timeout,
+                op,
+                format!("{what} not done after 60 s (task {})", task.0),
+            )),
         }
     }
 
@@ -376,30 +432,13 @@ impl NutanixBackend {
         let task = self
             .v4_mutate(uuid, op, |vm| {
                 let already = target.is_some_and(|t| vm["powerState"] == t);
-                (!already).then(|| (Method::POST, format!("{VMS}/{segment}/$actions/{action}")))
+                (!already)
+                    .then(|| Mutation::post(format!("{VMS}/{segment}/$actions/{action}"), None))
             })
             .await?;
-        let Some(task) = task else { return Ok(()) };
-        let status = self
-            .v4_wait_task(&task, std::time::Duration::from_secs(60))
-            .await?;
-        match status.state {
-            TaskState::Succeeded => Ok(()),
-            TaskState::Failed(why) => Err(BackendError::new(
-                ErrorKind::Permanent,
-                op,
-                format!("power {change} failed: {why}"),
-            )),
-            TaskState::Aborted => Err(BackendError::new(
-                ErrorKind::Permanent,
-                op,
-                format!("power {change} was canceled"),
-            )),
-            TaskState::Queued | TaskState::Running => Err(BackendError::new(
-                ErrorKind::Timeout,
-                op,
-                format!("power {change} not done after 60 s (task {})", task.0),
-            )),
+        match task {
+            Some(task) => self.v4_finish(&task, op, &format!("power {change}")).await,
+            None => Ok(()),
         }
     }
 
@@ -407,9 +446,15 @@ impl NutanixBackend {
     pub(crate) async fn v4_delete(&self, uuid: &str) -> Result<TaskId, BackendError> {
         let op = "delete_vm";
         let path = format!("{VMS}/{}", url_safe::segment(uuid, op)?);
-        self.v4_mutate(uuid, op, |_| Some((Method::DELETE, path.clone())))
-            .await?
-            .ok_or_else(|| BackendError::new(ErrorKind::Permanent, op, "nothing was deleted"))
+        self.v4_mutate(uuid, op, |_| {
+            Some(Mutation {
+                method: Method::DELETE,
+                path: path.clone(),
+                body: None,
+            })
+        })
+        .await?
+        .ok_or_else(|| BackendError::new(ErrorKind::Permanent, op, "nothing was deleted"))
     }
 }
 

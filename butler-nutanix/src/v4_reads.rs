@@ -423,6 +423,21 @@ impl NutanixBackend {
             .collect())
     }
 
+    /// The ids of category `key`'s values.
+    pub(crate) async fn v4_category_ids(
+        &self,
+        key: &str,
+        op: &'static str,
+    ) -> Result<Vec<String>, BackendError> {
+        Ok(self
+            .v4_categories(Some(key), op)
+            .await?
+            .into_iter()
+            .filter(|(_, k, _)| k == key)
+            .map(|(id, _, _)| id)
+            .collect())
+    }
+
     /// The values of category `key` (none when the key does not exist).
     pub(crate) async fn v4_category_values(&self, key: &str) -> Result<Vec<String>, BackendError> {
         Ok(self

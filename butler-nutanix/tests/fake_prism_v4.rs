@@ -368,3 +368,78 @@ async fn v4_totals_are_bounded_and_an_empty_page_ends_a_list() {
     });
     assert_eq!(backend.list_vms("c1-madrid").await.unwrap().len(), on_c1);
 }
+
+/// Billing's cost-center category on v4: associated through `$actions`
+/// under the VM's `ETag` (a change made meanwhile is read again), another
+/// value of the key replaced, nothing sent when the VM already carries it,
+/// and taken off at the stop; the VM's other categories stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billing_categories_go_through_v4_actions_under_the_etag() {
+    use butler_core::backend::Billing;
+    let (sim, fake, backend) = setup(69).await;
+    assert!(backend.uses_v4().await.unwrap());
+    let made = butler_sim::fleet::generate(
+        &sim,
+        &butler_sim::fleet::FleetSpec {
+            vms: 1,
+            groups: 1,
+            ..Default::default()
+        },
+    );
+    let before = sim.vm(&made.vm_names[0]).unwrap();
+    let billing = butler_nutanix::CategoryBilling::new(std::sync::Arc::new(backend), "CostCenter");
+    let mut act = butler_core::testing::activation(&before.name);
+    act.vm_uuid = before.uuid.clone();
+    let cost_centers = |name: &str| -> Vec<String> {
+        sim.vm(name)
+            .unwrap()
+            .categories
+            .into_iter()
+            .filter(|c| c.starts_with("CostCenter:"))
+            .collect()
+    };
+
+    billing.activate(&act).await.unwrap();
+    assert_eq!(
+        cost_centers(&before.name),
+        vec![format!("CostCenter:{}", act.cost_center)]
+    );
+    assert!(billing.is_active(&before.name).await.unwrap());
+    let after = sim.vm(&before.name).unwrap();
+    for c in &before.categories {
+        assert!(after.categories.contains(c), "{c} lost");
+    }
+
+    // Already carried: nothing is sent.
+    let (refused, writes) = (fake.stale_etags(), fake.v4_writes());
+    billing.activate(&act).await.unwrap();
+    assert_eq!(fake.v4_writes(), writes, "no write was sent");
+
+    // Another cost center replaces the first: one value of the key, with
+    // a change made meanwhile read again.
+    act.cost_center = "CC-2002".into();
+    fake.change_vm_after_next_read(&before.uuid);
+    billing.activate(&act).await.unwrap();
+    assert_eq!(
+        cost_centers(&before.name),
+        vec!["CostCenter:CC-2002".to_string()]
+    );
+    assert_eq!(
+        fake.stale_etags(),
+        refused + 1,
+        "the stale ETag was refused, then read again"
+    );
+
+    let stop = butler_core::backend::BillingStop {
+        vm_name: before.name.clone(),
+        vm_uuid: before.uuid.clone(),
+        cost_center: act.cost_center.clone(),
+        request: act.request,
+        end_date: act.effective_date,
+        restores: 0,
+    };
+    billing.stop(&stop).await.unwrap();
+    assert!(cost_centers(&before.name).is_empty());
+    assert!(!billing.is_active(&before.name).await.unwrap());
+    assert_eq!(sim.vm(&before.name).unwrap().categories, before.categories);
+}

@@ -24,6 +24,10 @@ try:
     )
     from ntnx_networking_py_client.models.networking.v4.config.Subnet import Subnet
     import ntnx_vmm_py_client as vmm
+    from ntnx_vmm_py_client.models.vmm.v4.ahv.config.AssociateVmCategoriesParams import (
+        AssociateVmCategoriesParams,
+    )
+    from ntnx_vmm_py_client.models.vmm.v4.ahv.config.CategoryReference import CategoryReference
     from ntnx_vmm_py_client.models.vmm.v4.ahv.config.UefiBoot import UefiBoot
     from ntnx_vmm_py_client.models.vmm.v4.ahv.config.Vm import Vm
     from ntnx_vmm_py_client.models.vmm.v4.ahv.config.VmDisk import VmDisk
@@ -83,6 +87,20 @@ def test_the_fake_v4_answers_are_what_nutanix_sdks_read(fake_prism):
     ref = action(first.ext_id, if_match=etag)
     done = _task(tasks, ref.data.ext_id)
     assert done.status == "SUCCEEDED"
+
+    # A category associated with the SDK's own request body: the fake
+    # reads what the SDK sends.
+    categories = prism.CategoriesApi(api_client=_configure(prism, host, port, password))
+    env = categories.list_categories(_filter="key eq 'Environment'").data[0]
+    fresh = vms.get_vm_by_id(first.ext_id)
+    ref = vms.associate_categories(
+        first.ext_id,
+        AssociateVmCategoriesParams(categories=[CategoryReference(ext_id=env.ext_id)]),
+        if_match=vms.api_client.get_etag(fresh),
+    )
+    assert _task(tasks, ref.data.ext_id).status == "SUCCEEDED"
+    carried = vms.get_vm_by_id(first.ext_id).data.categories or []
+    assert env.ext_id in [c.ext_id for c in carried]
 
     # A stale ETag is refused with v4's error body.
     with pytest.raises(vmm.rest.ApiException) as stale:

@@ -62,6 +62,8 @@ struct Fake {
     etag_bumps: Mutex<std::collections::HashMap<String, u32>>,
     /// Created after the next v4 VM list's first page.
     v4_list_growth: Mutex<Vec<butler_core::backend::VmCreate>>,
+    /// v4 writes that passed their `If-Match`.
+    v4_writes: AtomicU64,
     /// v4 mutations refused for a stale `If-Match`.
     stale_etags: AtomicU64,
 }
@@ -237,6 +239,7 @@ impl FakePrism {
             v4_list_growth: Mutex::new(Vec::new()),
             etag_bumps: Mutex::new(std::collections::HashMap::new()),
             stale_etags: AtomicU64::new(0),
+            v4_writes: AtomicU64::new(0),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -364,6 +367,12 @@ impl FakePrism {
             .v4_list_growth
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = vms;
+    }
+
+    /// v4 writes to existing VMs (deletes and `$actions`) that passed
+    /// their `If-Match` so far.
+    pub fn v4_writes(&self) -> u64 {
+        self.state.v4_writes.load(Ordering::SeqCst)
     }
 
     /// v4 writes refused so far for a stale `If-Match`.

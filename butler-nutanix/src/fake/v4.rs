@@ -465,7 +465,9 @@ pub(super) async fn known_categories(f: &Fake) -> Vec<(String, String, String)> 
 async fn guarded(f: &Fake, headers: &HeaderMap, ext_id: &str) -> Result<(), Response> {
     request_id(headers).map_err(|r| *r)?;
     let vm = vm_by_ext_id(f, ext_id).await?;
-    if_match(f, headers, &vm).map_err(|r| *r)
+    if_match(f, headers, &vm).map_err(|r| *r)?;
+    f.v4_writes.fetch_add(1, Ordering::SeqCst);
+    Ok(())
 }
 
 /// `DELETE /api/vmm/{v}/ahv/config/vms/{extId}` (`If-Match` required).
@@ -484,13 +486,22 @@ pub(super) async fn delete_vm(
 }
 
 /// `POST /api/vmm/{v}/ahv/config/vms/{extId}/$actions/{action}`: the power
-/// actions (`power-on`, `power-off`, `shutdown`, `reboot`), each with
+/// actions (`power-on`, `power-off`, `shutdown`, `reboot`) and the category
+/// ones (`associate-categories`, `disassociate-categories`), each with
 /// `If-Match` and `NTNX-Request-Id`.
 pub(super) async fn action(
     State(f): State<Arc<Fake>>,
     Path((_v, ext_id, action)): Path<(String, String, String)>,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
+    if let Some(associate) = match action.as_str() {
+        "associate-categories" => Some(true),
+        "disassociate-categories" => Some(false),
+        _ => None,
+    } {
+        return categories_action(&f, &headers, &ext_id, associate, &body).await;
+    }
     let change = match action.as_str() {
         "power-on" => PowerChange::On,
         "power-off" => PowerChange::HardOff,
@@ -597,4 +608,62 @@ pub(super) async fn task(
                                         "message": why, "severity": "ERROR"}]);
     }
     axum::Json(envelope("prism.v4.config.GetTaskApiResponse", data)).into_response()
+}
+
+/// `associate-categories` / `disassociate-categories`: the body checked
+/// raw (`{"categories": [{"extId": …}, …]}`, at least one, each a category
+/// Prism has), then the VM's categories changed and a task answered.
+async fn categories_action(
+    f: &Fake,
+    headers: &HeaderMap,
+    ext_id: &str,
+    associate: bool,
+    body: &[u8],
+) -> Response {
+    if let Err(r) = guarded(f, headers, ext_id).await {
+        return r;
+    }
+    let invalid = |m: String| error(StatusCode::BAD_REQUEST, "VMM-30100", "VALIDATION_ERROR", &m);
+    let body: Value = match serde_json::from_slice(body) {
+        Ok(b) => b,
+        Err(e) => return invalid(format!("the body is not JSON: {e}")),
+    };
+    let Some(refs) = body["categories"].as_array().filter(|c| !c.is_empty()) else {
+        return invalid("categories must be a non-empty list of {\"extId\": …}".into());
+    };
+    let known = known_categories(f).await;
+    let mut pairs = Vec::new();
+    for r in refs {
+        let id = r["extId"].as_str().unwrap_or_default();
+        match known.iter().find(|(_, _, k)| k == id) {
+            Some((k, v, _)) => pairs.push(format!("{k}:{v}")),
+            None => return invalid(format!("category {id:?} does not exist")),
+        }
+    }
+    let vm = match vm_by_ext_id(f, ext_id).await {
+        Ok(vm) => vm,
+        Err(r) => return r,
+    };
+    let mut categories = vm.categories.clone();
+    if associate {
+        for p in pairs {
+            if !categories.contains(&p) {
+                categories.push(p);
+            }
+        }
+    } else {
+        categories.retain(|c| !pairs.contains(c));
+    }
+    f.sim.set_vm_categories(ext_id, categories);
+    let t = format!("v4-categories-{}", f.counter.fetch_add(1, Ordering::SeqCst));
+    f.synthetic_tasks
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(t.clone());
+    let kind = if associate {
+        "AssociateCategoriesApiResponse"
+    } else {
+        "DisassociateCategoriesApiResponse"
+    };
+    task_reference(&format!("vmm.v4.ahv.config.{kind}"), &t)
 }
