@@ -1139,17 +1139,22 @@ impl ClusterBackend for NutanixBackend {
     /// refuses what AHV cannot do while the VM runs.
     async fn reconfigure_vm(&self, vm_uuid: &str, to: &VmReconfig) -> Result<(), BackendError> {
         let op = "reconfigure_vm";
-        let path = format!("/vms/{}", crate::url_safe::segment(vm_uuid, op)?);
-        let current = self
-            .pc
-            .call(Method::GET, &path, None, true)
-            .await
-            .map_err(op_err(op))?;
-        let cluster = decode::vm(&current)
-            .map_err(|e| {
-                BackendError::new(ErrorKind::Permanent, op, format!("unreadable VM: {e}"))
-            })?
-            .cluster;
+        let cluster = match self.uses_v4().await? {
+            true => self.v4_cluster_of(vm_uuid, op).await?,
+            false => {
+                let path = format!("/vms/{}", crate::url_safe::segment(vm_uuid, op)?);
+                let current = self
+                    .pc
+                    .call(Method::GET, &path, None, true)
+                    .await
+                    .map_err(op_err(op))?;
+                decode::vm(&current)
+                    .map_err(|e| {
+                        BackendError::new(ErrorKind::Permanent, op, format!("unreadable VM: {e}"))
+                    })?
+                    .cluster
+            }
+        };
         let subnets = self.list_subnets().await?;
         let mut wanted = Vec::new();
         for n in &to.nics {
@@ -1174,6 +1179,10 @@ impl ClusterBackend for NutanixBackend {
                     ))
                 }
             }
+        }
+        if self.uses_v4().await? {
+            let ids: Vec<String> = wanted.into_iter().map(|(id, _)| id).collect();
+            return self.v4_reconfigure(vm_uuid, to, &ids).await;
         }
         self.update_vm(vm_uuid, op, "reconfigure", |vm| {
             let resources = resources_of(vm, op)?;

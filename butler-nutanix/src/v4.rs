@@ -322,7 +322,11 @@ impl NutanixBackend {
     }
 
     /// The VM and its `ETag`.
-    async fn v4_vm(&self, uuid: &str, op: &'static str) -> Result<(Value, String), BackendError> {
+    pub(crate) async fn v4_vm(
+        &self,
+        uuid: &str,
+        op: &'static str,
+    ) -> Result<(Value, String), BackendError> {
         let path = format!("{VMS}/{}", url_safe::segment(uuid, op)?);
         let (answer, etag) = self
             .v4

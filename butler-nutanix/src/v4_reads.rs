@@ -572,6 +572,18 @@ impl NutanixBackend {
             .collect())
     }
 
+    /// The name of the cluster VM `uuid` is on.
+    pub(crate) async fn v4_cluster_of(
+        &self,
+        uuid: &str,
+        op: &'static str,
+    ) -> Result<String, BackendError> {
+        let (vm, _) = self.v4_vm(uuid, op).await?;
+        let id = vm["cluster"]["extId"].as_str().unwrap_or_default();
+        let names = self.cluster_names(true).await?;
+        Ok(names.get(id).cloned().unwrap_or_else(|| id.to_string()))
+    }
+
     /// The VM named `name`, if one exists.
     pub(crate) async fn v4_find_vm(&self, name: &str) -> Result<Option<VmInfo>, BackendError> {
         let filter = format!("name eq {}", url_safe::odata_string(name));

@@ -443,3 +443,59 @@ async fn billing_categories_go_through_v4_actions_under_the_etag() {
     assert!(!billing.is_active(&before.name).await.unwrap());
     assert_eq!(sim.vm(&before.name).unwrap().categories, before.categories);
 }
+
+/// A v4 reconfigure is one write per difference under the VM's `ETag`:
+/// CPU and memory, the disk grown, the disk added, the NIC added. The
+/// disk add's reply is lost: the client's repeat carries the old `ETag`
+/// and is refused, the VM is read again, and the disk already there is
+/// not added twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v4_reconfigure_converges_and_a_lost_reply_adds_no_second_disk() {
+    use butler_core::backend::VmReconfig;
+    let (sim, fake, backend) = setup(70).await;
+    assert!(backend.uses_v4().await.unwrap());
+    let made = butler_sim::fleet::generate(
+        &sim,
+        &butler_sim::fleet::FleetSpec {
+            vms: 1,
+            groups: 1,
+            ..Default::default()
+        },
+    );
+    let vm = sim.vm(&made.vm_names[0]).unwrap();
+    if vm.power == PowerState::On {
+        backend
+            .set_power(&vm.uuid, PowerChange::HardOff)
+            .await
+            .unwrap();
+    }
+    let mut disks = vm.disks_gib.clone();
+    disks[0] += 10;
+    disks.push(30);
+    let mut nics = vm.nics.clone();
+    nics.push(vm.nics[0].clone());
+    let to = VmReconfig {
+        cores_per_socket: 2,
+        sockets: 2,
+        ram_gib: vm.ram_gib + 4,
+        disks_gib: disks.clone(),
+        nics,
+    };
+    // Calls to the platform: 1 CPU and memory, 2 the grow, 3 the add.
+    sim.script_fault(ScriptedFault::nth_call(
+        Op::ReconfigureVm,
+        3,
+        None,
+        FaultKind::LoseReply,
+    ));
+    let (writes, refused) = (fake.v4_writes(), fake.stale_etags());
+    backend.reconfigure_vm(&vm.uuid, &to).await.unwrap();
+    let now = backend.find_vm(&vm.name).await.unwrap().unwrap();
+    assert!(to.is_done_on(&now), "asked {to:?}, Prism shows {now:?}");
+    assert_eq!(now.disks_gib, disks, "one disk added, not two");
+    assert_eq!(fake.stale_etags(), refused + 1, "the repeat was refused");
+    assert_eq!(fake.v4_writes() - writes, 4, "one write per difference");
+    // Again: as asked already, nothing is sent.
+    backend.reconfigure_vm(&vm.uuid, &to).await.unwrap();
+    assert_eq!(fake.v4_writes() - writes, 4);
+}

@@ -55,6 +55,13 @@ def _configure(sdk, host, port, password):
     return sdk.ApiClient(configuration=c)
 
 
+def _last_body(host, port, kind):
+    """The fake's copy of the last v4 write of `kind`, as it crossed the wire."""
+    url = f"http://{host}:{port}/fake/last-v4-body/{kind}"
+    with urllib.request.urlopen(urllib.request.Request(url), timeout=10) as answer:
+        return json.load(answer)
+
+
 def _task(tasks, ext_id):
     for _ in range(20):
         t = tasks.get_task_by_id(ext_id).data
@@ -174,9 +181,7 @@ def test_butlers_v4_create_body_is_a_vm_as_the_sdk_models_it(fake_prism, tmp_pat
     bea.approve(r.id, r.version)
     assert b.provision()["completed"] == 1
 
-    request = urllib.request.Request(f"http://{host}:{port}/fake/last-v4-create")
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        sent = json.load(answer)
+    sent = _last_body(host, port, "vm")
     assert sent is not None, "Butler created the VM through v4"
     client = _configure(vmm, host, port, password)
     vm = client.deserialize(sent, "vmm.v4.ahv.config.Vm")
@@ -189,3 +194,21 @@ def test_butlers_v4_create_body_is_a_vm_as_the_sdk_models_it(fake_prism, tmp_pat
     assert vm.disks[0].backing_info.disk_size_bytes % (1 << 30) == 0
     assert vm.cluster.ext_id and vm.nics[0].network_info.subnet.ext_id
     assert vm.project.ext_id and vm.categories[0].ext_id
+
+    # A reconfigure through Butler: more memory, a disk grown and one added,
+    # each v4 write's body read by the SDK's model of it.
+    made = ana.vms()[0]
+    spec = ana.get_request(made.request).spec
+    spec.ram_gib += 2
+    spec.disks_gib = [spec.disks_gib[0] + 10, *spec.disks_gib[1:], 20]
+    r = ana.reconfigure(made.id, spec, accept_downtime=True)
+    bea.approve(r.id, r.version)
+    assert b.provision()["completed"] == 1
+    assert ana.vm(made.id).disks_gib == spec.disks_gib
+    updated = client.deserialize(_last_body(host, port, "update-vm"), "vmm.v4.ahv.config.Vm")
+    assert updated.memory_size_bytes == spec.ram_gib << 30
+    grown = client.deserialize(_last_body(host, port, "disk-update"), "vmm.v4.ahv.config.Disk")
+    assert grown.backing_info.disk_size_bytes == spec.disks_gib[0] << 30
+    added = client.deserialize(_last_body(host, port, "disk"), "vmm.v4.ahv.config.Disk")
+    assert isinstance(added.backing_info, VmDisk)
+    assert added.backing_info.disk_size_bytes == 20 << 30

@@ -13,6 +13,7 @@
 mod central;
 mod element;
 mod v4;
+mod v4_changes;
 mod v4_lists;
 
 use crate::config::{Endpoint, NutanixConfig};
@@ -21,7 +22,7 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use butler_core::backend::{BackendError, ClusterBackend, ErrorKind};
 use butler_sim::SimPlatform;
@@ -55,7 +56,9 @@ struct Fake {
     /// Reads of each task so far (for [`Quirks::slow_tasks`]).
     task_reads: Mutex<std::collections::HashMap<String, u32>>,
     /// The last v4 `POST /vms` body, as it crossed the wire.
-    last_v4_create: Mutex<Option<Value>>,
+    /// The last body of each kind of v4 write, as it crossed the wire:
+    /// `vm` (create), `update-vm`, `disk`, `disk-update`, `nic`.
+    last_v4_bodies: Mutex<BTreeMap<&'static str, Value>>,
     /// A VM that changes (its `ETag` moves) right after its next v4 read.
     etag_race: Mutex<Option<String>>,
     /// Changes made outside the adapter, per VM (part of its `ETag`).
@@ -234,7 +237,7 @@ impl FakePrism {
             counter: AtomicU64::new(0),
             last_vm_create: Mutex::new(None),
             task_reads: Mutex::new(std::collections::HashMap::new()),
-            last_v4_create: Mutex::new(None),
+            last_v4_bodies: Mutex::new(BTreeMap::new()),
             etag_race: Mutex::new(None),
             v4_list_growth: Mutex::new(Vec::new()),
             etag_bumps: Mutex::new(std::collections::HashMap::new()),
@@ -383,11 +386,25 @@ impl FakePrism {
     /// The last v4 `POST /api/vmm/…/vms` body exactly as it arrived (the
     /// SDK test checks it against Nutanix's own model).
     pub fn last_v4_create(&self) -> Option<Value> {
-        self.state
-            .last_v4_create
+        self.state.last_v4_body("vm")
+    }
+}
+
+impl Fake {
+    /// Keeps `body` as the last v4 write of `kind`.
+    fn keep_v4_body(&self, kind: &'static str, body: &Value) {
+        self.last_v4_bodies
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .insert(kind, body.clone());
+    }
+
+    fn last_v4_body(&self, kind: &str) -> Option<Value> {
+        self.last_v4_bodies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(kind)
+            .cloned()
     }
 }
 
@@ -449,7 +466,25 @@ fn router(state: Arc<Fake>) -> Router {
         )
         .route(
             "/vmm/:v/ahv/config/vms/:ext_id",
-            get(v4::get_vm).delete(v4::delete_vm),
+            get(v4::get_vm)
+                .put(v4_changes::update_vm)
+                .delete(v4::delete_vm),
+        )
+        .route(
+            "/vmm/:v/ahv/config/vms/:ext_id/disks",
+            post(v4_changes::create_disk),
+        )
+        .route(
+            "/vmm/:v/ahv/config/vms/:ext_id/disks/:disk",
+            put(v4_changes::update_disk),
+        )
+        .route(
+            "/vmm/:v/ahv/config/vms/:ext_id/nics",
+            post(v4_changes::create_nic),
+        )
+        .route(
+            "/vmm/:v/ahv/config/vms/:ext_id/nics/:nic",
+            delete(v4_changes::delete_nic),
         )
         .route(
             "/vmm/:v/ahv/config/vms/:ext_id/$actions/:action",
@@ -470,20 +505,20 @@ fn router(state: Arc<Fake>) -> Router {
         .nest("/api", v4)
         // The fake's own window, for tests in other processes (the SDK
         // test checks the adapter's v4 body against Nutanix's model).
-        .route("/fake/last-v4-create", get(last_v4_create))
+        .route("/fake/last-v4-body/:kind", get(last_v4_body))
         .nest("/pe/:cluster/PrismGateway/services/rest/v2.0", element)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), front_door))
         .with_state(state)
 }
 
-async fn last_v4_create(State(f): State<Arc<Fake>>) -> Response {
-    let body = f
-        .last_v4_create
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    axum::Json(body.unwrap_or(Value::Null)).into_response()
+/// `GET /fake/last-v4-body/{kind}`: the last v4 write of that kind
+/// (`null` when none), for the SDK test in another process.
+async fn last_v4_body(
+    State(f): State<Arc<Fake>>,
+    axum::extract::Path(kind): axum::extract::Path<String>,
+) -> Response {
+    axum::Json(f.last_v4_body(&kind).unwrap_or(Value::Null)).into_response()
 }
 
 /// Every request: counted, delayed by the configured latency, and refused

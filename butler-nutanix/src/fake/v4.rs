@@ -119,7 +119,7 @@ fn if_match(f: &Fake, headers: &HeaderMap, v: &VmInfo) -> Result<(), Box<Respons
     }
 }
 
-async fn vm_by_ext_id(f: &Fake, ext_id: &str) -> Result<VmInfo, Response> {
+pub(super) async fn vm_by_ext_id(f: &Fake, ext_id: &str) -> Result<VmInfo, Response> {
     for c in f.sim.list_clusters().await.map_err(from_backend)? {
         if let Some(v) = f
             .sim
@@ -148,7 +148,7 @@ pub(super) fn vm_json(v: &VmInfo, ids: &super::v4_lists::Ids) -> Value {
         .iter()
         .enumerate()
         .map(|(i, g)| {
-            json!({"$objectType": "vmm.v4.ahv.config.Disk",
+            json!({"$objectType": "vmm.v4.ahv.config.Disk", "extId": disk_id(&v.uuid, i),
                    "diskAddress": {"$objectType": "vmm.v4.ahv.config.DiskAddress", "busType": "SCSI", "index": i},
                    "backingInfo": {"$objectType": "vmm.v4.ahv.config.VmDisk",
                                    "diskSizeBytes": u64::from(*g) << 30}})
@@ -167,7 +167,7 @@ pub(super) fn vm_json(v: &VmInfo, ids: &super::v4_lists::Ids) -> Value {
                 info["ipv4Info"] = json!({"$objectType": "vmm.v4.ahv.config.Ipv4Info",
                     "learnedIpAddresses": [{"$objectType": "common.v1.config.IPv4Address", "value": ip, "prefixLength": 32}]});
             }
-            json!({"$objectType": "vmm.v4.ahv.config.Nic", "networkInfo": info})
+            json!({"$objectType": "vmm.v4.ahv.config.Nic", "extId": nic_id(&v.uuid, i), "networkInfo": info})
         })
         .collect();
     let mut vm = json!({
@@ -224,6 +224,27 @@ fn task_reference(object_type: &str, task: &str) -> Response {
         .into_response()
 }
 
+/// A change the fake made at once: answered with a task that has
+/// succeeded, in the `vmm.v4.ahv.config.{kind}` envelope.
+pub(super) fn done(f: &Fake, kind: &str) -> Response {
+    let t = format!("v4-change-{}", f.counter.fetch_add(1, Ordering::SeqCst));
+    f.synthetic_tasks
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(t.clone());
+    task_reference(&format!("vmm.v4.ahv.config.{kind}"), &t)
+}
+
+/// The id of disk `i` of VM `vm` (stable while the disks before it stay).
+pub(super) fn disk_id(vm: &str, i: usize) -> String {
+    crate::v4::request_id(&["disk", vm, &i.to_string()])
+}
+
+/// The id of NIC `i` of VM `vm`.
+pub(super) fn nic_id(vm: &str, i: usize) -> String {
+    crate::v4::request_id(&["nic", vm, &i.to_string()])
+}
+
 /// `GET /api/vmm/{v}/ahv/config/vms/{extId}`: the VM, its `ETag` in the
 /// header.
 pub(super) async fn get_vm(
@@ -276,7 +297,7 @@ pub(super) async fn create_vm(
         Ok(k) => k,
         Err(r) => return *r,
     };
-    *f.last_v4_create.lock().unwrap_or_else(|e| e.into_inner()) = Some(body.clone());
+    f.keep_v4_body("vm", &body);
     let create = match create_of(&f, &body).await {
         Ok(c) => c.request_id(key),
         Err(why) => {
@@ -462,7 +483,7 @@ pub(super) async fn known_categories(f: &Fake) -> Vec<(String, String, String)> 
 
 /// What every v4 mutation of VM `ext_id` must carry: a request id, and
 /// the VM's current `ETag` as `If-Match` (Prism's refusal otherwise).
-async fn guarded(f: &Fake, headers: &HeaderMap, ext_id: &str) -> Result<(), Response> {
+pub(super) async fn guarded(f: &Fake, headers: &HeaderMap, ext_id: &str) -> Result<(), Response> {
     request_id(headers).map_err(|r| *r)?;
     let vm = vm_by_ext_id(f, ext_id).await?;
     if_match(f, headers, &vm).map_err(|r| *r)?;
@@ -500,7 +521,7 @@ pub(super) async fn action(
         "disassociate-categories" => Some(false),
         _ => None,
     } {
-        return categories_action(&f, &headers, &ext_id, associate, &body).await;
+        return super::v4_changes::categories(&f, &headers, &ext_id, associate, &body).await;
     }
     let change = match action.as_str() {
         "power-on" => PowerChange::On,
@@ -520,20 +541,15 @@ pub(super) async fn action(
         return r;
     }
     match f.sim.set_power(&ext_id, change).await {
-        Ok(()) => {
-            let t = format!("v4-power-{}", f.counter.fetch_add(1, Ordering::SeqCst));
-            f.synthetic_tasks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(t.clone());
-            let kind = match change {
+        Ok(()) => done(
+            &f,
+            match change {
                 PowerChange::On => "PowerOnVmApiResponse",
                 PowerChange::HardOff => "PowerOffVmApiResponse",
                 PowerChange::GuestShutdown => "ShutdownVmApiResponse",
                 _ => "RebootVmApiResponse",
-            };
-            task_reference(&format!("vmm.v4.ahv.config.{kind}"), &t)
-        }
+            },
+        ),
         Err(e) => from_backend(e),
     }
 }
@@ -608,62 +624,4 @@ pub(super) async fn task(
                                         "message": why, "severity": "ERROR"}]);
     }
     axum::Json(envelope("prism.v4.config.GetTaskApiResponse", data)).into_response()
-}
-
-/// `associate-categories` / `disassociate-categories`: the body checked
-/// raw (`{"categories": [{"extId": …}, …]}`, at least one, each a category
-/// Prism has), then the VM's categories changed and a task answered.
-async fn categories_action(
-    f: &Fake,
-    headers: &HeaderMap,
-    ext_id: &str,
-    associate: bool,
-    body: &[u8],
-) -> Response {
-    if let Err(r) = guarded(f, headers, ext_id).await {
-        return r;
-    }
-    let invalid = |m: String| error(StatusCode::BAD_REQUEST, "VMM-30100", "VALIDATION_ERROR", &m);
-    let body: Value = match serde_json::from_slice(body) {
-        Ok(b) => b,
-        Err(e) => return invalid(format!("the body is not JSON: {e}")),
-    };
-    let Some(refs) = body["categories"].as_array().filter(|c| !c.is_empty()) else {
-        return invalid("categories must be a non-empty list of {\"extId\": …}".into());
-    };
-    let known = known_categories(f).await;
-    let mut pairs = Vec::new();
-    for r in refs {
-        let id = r["extId"].as_str().unwrap_or_default();
-        match known.iter().find(|(_, _, k)| k == id) {
-            Some((k, v, _)) => pairs.push(format!("{k}:{v}")),
-            None => return invalid(format!("category {id:?} does not exist")),
-        }
-    }
-    let vm = match vm_by_ext_id(f, ext_id).await {
-        Ok(vm) => vm,
-        Err(r) => return r,
-    };
-    let mut categories = vm.categories.clone();
-    if associate {
-        for p in pairs {
-            if !categories.contains(&p) {
-                categories.push(p);
-            }
-        }
-    } else {
-        categories.retain(|c| !pairs.contains(c));
-    }
-    f.sim.set_vm_categories(ext_id, categories);
-    let t = format!("v4-categories-{}", f.counter.fetch_add(1, Ordering::SeqCst));
-    f.synthetic_tasks
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(t.clone());
-    let kind = if associate {
-        "AssociateCategoriesApiResponse"
-    } else {
-        "DisassociateCategoriesApiResponse"
-    };
-    task_reference(&format!("vmm.v4.ahv.config.{kind}"), &t)
 }

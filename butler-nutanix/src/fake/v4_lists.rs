@@ -57,6 +57,14 @@ impl Ids {
             .map(|s| s.uuid.clone())
     }
 
+    /// The name of subnet `id`, if a VM on `cluster` may use it.
+    pub(super) fn subnet_name(&self, id: &str, cluster: &str) -> Option<String> {
+        self.subnets
+            .iter()
+            .find(|s| s.uuid == id && s.cluster.as_ref().is_none_or(|c| c.name == cluster))
+            .map(|s| s.name.clone())
+    }
+
     /// Category `key:value`'s id.
     pub(super) fn category(&self, pair: &str) -> Option<String> {
         let (k, v) = pair.split_once(':')?;
