@@ -3,7 +3,7 @@
 //! `$objectType`, sizes in bytes, `ETag` and `If-Match`, `NTNX-Request-Id`
 //! on every mutation, task ids `ZXJnb24=:<uuid>`, errors as
 //! `data.error[]`). Every answer is checked by Nutanix's own Python SDKs in
-//! `butler-nutanix/tests/v4_sdk.rs`; request bodies are checked here, raw,
+//! `butler-py/tests/test_nutanix_v4_sdk.py`; request bodies are checked here, raw,
 //! before anything reads them.
 
 use super::*;
