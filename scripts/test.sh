@@ -15,6 +15,7 @@ stop_services() {
   bash scripts/services/postgres.sh stop "$services/postgres" >/dev/null 2>&1 || true
   bash scripts/services/smtp.sh stop "$services/smtp" >/dev/null 2>&1 || true
   bash scripts/services/ldap.sh stop "$services/ldap" >/dev/null 2>&1 || true
+  bash scripts/services/vcsim.sh stop "$services/vcsim" >/dev/null 2>&1 || true
   rm -rf "$services"
 }
 trap stop_services EXIT
@@ -34,6 +35,7 @@ start() {
 start Icinga2 icinga2 BUTLER_TEST_ICINGA_PORT
 start PostgreSQL postgres BUTLER_TEST_POSTGRES_PORT
 start SMTP smtp BUTLER_TEST_SMTP_PORT
+start "vcsim (VMware's vCenter simulator)" vcsim BUTLER_TEST_VCSIM_PORT
 # slapd takes two ports: ldap:// (StartTLS) and ldaps:// on the next one.
 ldap_port() { python3 -c 'import socket
 for p in range(20000, 60000, 7):
