@@ -105,3 +105,95 @@ async fn refused_credentials_stop_the_adapter_and_never_show() {
         assert!(!text.contains("4711"), "the password shows: {text}");
     }
 }
+
+/// A create cut short (the clone made, the process gone) resumes from the
+/// provisional VM: one VM in the end, under its name, in the shape asked;
+/// the engine's look-up by name never saw the unfinished one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_cut_short_resumes_from_its_provisional_vm() {
+    use butler_core::backend::{ClusterBackend, VmCreate};
+    use butler_vsphere::{MoRef, Soap, PARTIAL};
+    let Some(vc) = LiveVcsim::from_env() else {
+        return;
+    };
+    let b = VsphereBackend::new(&vc.config()).unwrap();
+    let name = prefix("cut");
+    let partial = format!("{name}{PARTIAL}");
+    // What the first attempt left: the template's clone, provisionally named.
+    let soap = Soap::new(&vc.config(), Arc::new(SystemClock)).unwrap();
+    let root = soap.service().await.unwrap().root_folder.clone();
+    let template = soap
+        .objects(&root, "VirtualMachine", &["name", "parent"], 100, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|o| o.text("name") == "tmpl-DC0_C0-linux")
+        .expect("the template");
+    let folder = template.reference("parent").expect("its folder");
+    let cluster = soap
+        .objects(
+            &root,
+            "ClusterComputeResource",
+            &["name", "resourcePool", "datastore"],
+            100,
+            100,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|o| o.text("name") == "DC0_C0")
+        .unwrap();
+    let pool = cluster.reference("resourcePool").unwrap();
+    let datastore = cluster.references("datastore").remove(0);
+    let args = format!(
+        "{}<name>{partial}</name><spec><location>{}{}</location><template>false</template><powerOn>false</powerOn></spec>",
+        folder.xml("folder"),
+        datastore.xml("datastore"),
+        pool.xml("pool")
+    );
+    let answer = soap
+        .call("CloneVM_Task", &template.moref(), &args, false)
+        .await
+        .unwrap();
+    let task = answer.child("returnval").and_then(MoRef::of).unwrap();
+    // Waited for by its state, up to two minutes of wall time (vcsim
+    // clones at once; a loaded machine only takes longer).
+    let mut made = false;
+    for _ in 0..1200 {
+        let state = soap.object(&task, &["info.state"]).await.unwrap();
+        made = state.text("info.state") == "success";
+        if made || state.text("info.state") == "error" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let count =
+        |vms: &[butler_core::backend::VmInfo], n: &str| vms.iter().filter(|v| v.name == n).count();
+    assert!(made, "the provisional clone exists");
+    assert_eq!(b.find_vm(&name).await.unwrap(), None, "not under its name");
+    let before = b.list_vms("DC0_C0").await.unwrap().len();
+
+    let vm = VmCreate::new(&name, "DC0_C0")
+        .project("prod-project")
+        .category("Environment:Production")
+        .cpu(1, 2)
+        .ram_gib(2)
+        .disks_gib(vec![21])
+        .image(Some("tmpl-DC0_C0-linux".into()))
+        .nics(vec!["DC0_DVPG0".into()]);
+    b.create_vm(&vm).await.unwrap();
+    let vms = b.list_vms("DC0_C0").await.unwrap();
+    assert_eq!(
+        vms.len(),
+        before,
+        "no second VM: the provisional one became it"
+    );
+    assert_eq!((count(&vms, &name), count(&vms, &partial)), (1, 0));
+    let got = b.find_vm(&name).await.unwrap().unwrap();
+    assert_eq!(
+        (got.vcpus, got.ram_gib, got.disks_gib.clone()),
+        (2, 2, vec![21])
+    );
+    assert_eq!(got.project.as_deref(), Some("prod-project"));
+    soap.logout().await.unwrap();
+}
