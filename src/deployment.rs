@@ -1,10 +1,16 @@
-//! A real deployment from one TOML file: the Nutanix adapter, monitoring
-//! and billing, each in its own section (feature `nutanix`).
+//! A real deployment from one TOML file: the platform (Nutanix, or VMware
+//! vSphere with feature `vsphere`), monitoring and billing, each in its own
+//! section (feature `nutanix`).
 //!
 //! ```toml
 //! [prism_central]                  # and [clusters.<name>]: see butler_nutanix::config
 //! url = "https://pc.example.com:9440"
 //! username = "butler"              # password: BUTLER_NUTANIX_PC_PASSWORD
+//!
+//! # or, instead of [prism_central], a vCenter (feature `vsphere`):
+//! # [vcenter]                      # and [projects.<name>]: see butler_vsphere::config
+//! # url = "https://vcenter.example.com/sdk"
+//! # username = "butler@vsphere.local"   # password: BUTLER_VSPHERE_PASSWORD
 //!
 //! [monitoring]
 //! enabled = true                   # false: the step is "skipped by configuration"
@@ -37,6 +43,7 @@
 //! billing adapters, both must be active for the step to count as done
 //! ([`EveryBilling`]).
 
+use crate::backend::ClusterBackend;
 use crate::backend::{Billing, EveryBilling, Monitor};
 use crate::builder::ButlerBuilder;
 use crate::engine::EngineConfig;
@@ -151,8 +158,9 @@ struct Sections {
 
 /// The parts of a deployment, ready to go into a [`ButlerBuilder`].
 pub struct Deployment {
-    /// The Nutanix adapter.
-    pub platform: Arc<NutanixBackend>,
+    /// The platform's adapter: Nutanix for a file with `[prism_central]`,
+    /// vSphere for one with `[vcenter]`.
+    pub platform: Arc<dyn ClusterBackend>,
     /// Monitoring, `None` when switched off or not configured.
     pub monitor: Option<Arc<dyn Monitor>>,
     /// Billing, `None` when switched off or not configured.
@@ -187,6 +195,54 @@ impl std::fmt::Debug for Deployment {
     }
 }
 
+/// The platform's adapter, and the Nutanix one when it is Prism (for the
+/// billing that writes Prism categories).
+type Platform = (Arc<dyn ClusterBackend>, Option<Arc<NutanixBackend>>);
+
+/// The platform a deployment file names: a vCenter when it has a
+/// `[vcenter]` table, else Prism.
+fn platform(
+    text: &str,
+    env: impl Fn(&str) -> Option<String> + Copy,
+) -> Result<Platform, DeploymentError> {
+    let tables: toml::Table = toml::from_str(text).map_err(|e| err("file", e))?;
+    if tables.contains_key("vcenter") {
+        if tables.contains_key("prism_central") {
+            return Err(err(
+                "vcenter",
+                "a deployment names one platform: [vcenter] or [prism_central], not both",
+            ));
+        }
+        return vcenter(text, env).map(|p| (p, None));
+    }
+    let nutanix = NutanixConfig::from_toml(text, env).map_err(|e| err("prism_central", e))?;
+    let backend = Arc::new(NutanixBackend::new(&nutanix).map_err(|e| err("prism_central", e))?);
+    Ok((backend.clone(), Some(backend)))
+}
+
+#[cfg(feature = "vsphere")]
+fn vcenter(
+    text: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Arc<dyn ClusterBackend>, DeploymentError> {
+    let config =
+        butler_vsphere::VsphereConfig::from_toml(text, env).map_err(|e| err("vcenter", e))?;
+    Ok(Arc::new(
+        butler_vsphere::VsphereBackend::new(&config).map_err(|e| err("vcenter", e))?,
+    ))
+}
+
+#[cfg(not(feature = "vsphere"))]
+fn vcenter(
+    _text: &str,
+    _env: impl Fn(&str) -> Option<String>,
+) -> Result<Arc<dyn ClusterBackend>, DeploymentError> {
+    Err(err(
+        "vcenter",
+        "this build has no vSphere adapter (build butler with feature \"vsphere\")",
+    ))
+}
+
 impl Deployment {
     /// Reads a deployment file; secrets come from the process environment.
     pub fn from_path(path: &Path) -> Result<Deployment, DeploymentError> {
@@ -200,9 +256,7 @@ impl Deployment {
         text: &str,
         env: impl Fn(&str) -> Option<String> + Copy,
     ) -> Result<Deployment, DeploymentError> {
-        let nutanix = NutanixConfig::from_toml(text, env).map_err(|e| err("prism_central", e))?;
-        let platform =
-            Arc::new(NutanixBackend::new(&nutanix).map_err(|e| err("prism_central", e))?);
+        let (platform, nutanix) = platform(text, env)?;
         let sections: Sections =
             toml::from_str(text).map_err(|e| err("monitoring/billing/inventory", e))?;
         let inventory = sections.inventory.config()?;
@@ -233,13 +287,19 @@ impl Deployment {
         } else {
             let mut systems: Vec<Arc<dyn Billing>> = Vec::new();
             if let Some(c) = b.nutanix_category {
+                let Some(nutanix) = nutanix.clone() else {
+                    return Err(err(
+                        "billing.nutanix_category",
+                        "Prism categories need a Nutanix platform ([prism_central]); use [billing.webhook] with a vCenter",
+                    ));
+                };
                 let key = c
                     .key
                     .unwrap_or_else(|| butler_nutanix::billing::DEFAULT_KEY.to_string());
                 if key.is_empty() || key.len() > 64 {
                     return Err(err("billing.nutanix_category", "key must be 1 to 64 bytes"));
                 }
-                systems.push(Arc::new(CategoryBilling::new(platform.clone(), key)));
+                systems.push(Arc::new(CategoryBilling::new(nutanix, key)));
             }
             if let Some(w) = b.webhook {
                 let c = WebhookConfig::from_value(w, env).map_err(|e| err("billing.webhook", e))?;

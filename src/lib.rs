@@ -22,6 +22,9 @@ pub use butler_sim as sim;
 #[cfg(feature = "nutanix")]
 pub use butler_nutanix as nutanix;
 
+#[cfg(feature = "vsphere")]
+pub use butler_vsphere as vsphere;
+
 #[cfg(feature = "nutanix")]
 pub use butler_icinga as icinga;
 

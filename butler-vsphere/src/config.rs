@@ -90,6 +90,15 @@ struct File {
     datacenter: Option<String>,
     #[serde(default)]
     projects: BTreeMap<String, Project>,
+    // The deployment's other sections: `butler::deployment` reads them.
+    #[serde(rename = "monitoring")]
+    _monitoring: Option<toml::Value>,
+    #[serde(rename = "billing")]
+    _billing: Option<toml::Value>,
+    #[serde(rename = "inventory")]
+    _inventory: Option<toml::Value>,
+    #[serde(rename = "approval")]
+    _approval: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]

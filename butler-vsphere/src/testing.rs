@@ -52,14 +52,14 @@ impl LiveVcsim {
         }
     }
 
-    /// The configuration file text for this simulator, with `extra` TOML
-    /// before its `[vcenter]` table (the password comes from
-    /// [`LiveVcsim::env`]). Its project `prod-project` may use both of
-    /// vcsim's clusters and its two port groups.
-    pub fn toml(&self, extra: &str) -> String {
+    /// The configuration file text for this simulator, `tables` (TOML
+    /// tables: a deployment's other sections) after its own (the password
+    /// comes from [`LiveVcsim::env`]). Its project `prod-project` may use
+    /// both of vcsim's clusters and its two port groups.
+    pub fn toml(&self, tables: &str) -> String {
         format!(
-            "{extra}\nca_bundle = \"{}\"\n\n[vcenter]\nurl = \"{}\"\nusername = \"{}\"\n\n\
-             [projects.prod-project]\nclusters = [\"DC0_C0\", \"DC0_C1\"]\nport_groups = [\"DC0_DVPG0\", \"VM Network\"]\n",
+            "ca_bundle = \"{}\"\n\n[vcenter]\nurl = \"{}\"\nusername = \"{}\"\n\n\
+             [projects.prod-project]\nclusters = [\"DC0_C0\", \"DC0_C1\"]\nport_groups = [\"DC0_DVPG0\", \"VM Network\"]\n\n{tables}",
             self.ca, self.url, self.user
         )
     }
