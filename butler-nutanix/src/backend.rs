@@ -541,10 +541,13 @@ impl ClusterBackend for NutanixBackend {
             crate::config::CentralApi::V4 => true,
             crate::config::CentralApi::Auto => self.v4_probe.get().copied().unwrap_or(false),
         };
+        // Moving one VM between clusters (v4 cross-cluster migration) is
+        // not done yet: protection domains move VMs here.
+        let all = Capabilities::all().without(butler_core::backend::Capability::VmMigration);
         if v4 {
-            Capabilities::all()
+            all
         } else {
-            Capabilities::all().without(butler_core::backend::Capability::IdempotentCreate)
+            all.without(butler_core::backend::Capability::IdempotentCreate)
         }
     }
 

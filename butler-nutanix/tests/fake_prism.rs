@@ -23,7 +23,10 @@ async fn adapter_passes_the_backend_conformance_suite_over_http() {
     let fx = Fixture::demo_platform(sim.clock(), "ntnx");
     let skipped = run_all(&backend, &fx).await;
     // v3 takes no request id: a repeated create is found by its name.
-    assert_eq!(skipped, vec![Capability::IdempotentCreate]);
+    assert_eq!(
+        skipped,
+        vec![Capability::IdempotentCreate, Capability::VmMigration]
+    );
 }
 
 /// The same suite against a Prism with every behaviour of a real one on
@@ -36,7 +39,10 @@ async fn adapter_passes_the_conformance_suite_against_a_realistic_prism() {
     let fx = Fixture::demo_platform(sim.clock(), "real");
     let skipped = run_all(&backend, &fx).await;
     // v3 takes no request id: a repeated create is found by its name.
-    assert_eq!(skipped, vec![Capability::IdempotentCreate]);
+    assert_eq!(
+        skipped,
+        vec![Capability::IdempotentCreate, Capability::VmMigration]
+    );
     // The refusals of this Prism reach the caller with its reason.
     let vm = sim.list_vms("c1-madrid").await.unwrap().remove(0);
     let req = butler_core::backend::ProtectRequest {

@@ -45,6 +45,10 @@ pub enum Op {
     DeleteVm,
     /// `ClusterBackend::reconfigure_vm`.
     ReconfigureVm,
+    /// `ClusterBackend::migrate_vm`.
+    MigrateVm,
+    /// `ClusterBackend::check_vm_migration`.
+    CheckVmMigration,
     /// `ClusterBackend::list_storage_containers`.
     ListStorageContainers,
     /// `ClusterBackend::category_values`.
@@ -67,7 +71,7 @@ pub enum Op {
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 26] = [
+    pub const ALL: [Op; 28] = [
         Op::ListClusters,
         Op::ListProjects,
         Op::ListSubnets,
@@ -85,6 +89,8 @@ impl Op {
         Op::UnprotectVm,
         Op::DeleteVm,
         Op::ReconfigureVm,
+        Op::MigrateVm,
+        Op::CheckVmMigration,
         Op::ListStorageContainers,
         Op::CategoryValues,
         Op::MonitorFind,
@@ -116,6 +122,8 @@ impl Op {
             Op::UnprotectVm => "unprotect_vm",
             Op::DeleteVm => "delete_vm",
             Op::ReconfigureVm => "reconfigure_vm",
+            Op::MigrateVm => "migrate_vm",
+            Op::CheckVmMigration => "check_vm_migration",
             Op::ListStorageContainers => "list_storage_containers",
             Op::CategoryValues => "category_values",
             Op::MonitorFind => "monitor_find",
@@ -140,6 +148,7 @@ impl Op {
                 | Op::UnprotectVm
                 | Op::DeleteVm
                 | Op::ReconfigureVm
+                | Op::MigrateVm
                 | Op::MonitorRegister
                 | Op::MonitorDeregister
                 | Op::BillingActivate

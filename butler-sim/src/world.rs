@@ -1,9 +1,9 @@
 //! The simulated platform's state and the effects of long operations.
 
 use butler_core::backend::{
-    BillingActivation, BillingStop, ClusterInfo, ImageInfo, MonitorRegistration, PowerState,
-    ProjectInfo, ProtectionGroup, Schedule, ScheduleKind, StorageContainerInfo, SubnetInfo,
-    TaskState, TaskStatus, VmInfo, VmState,
+    BackendError, BillingActivation, BillingStop, ClusterInfo, ErrorKind, ImageInfo,
+    MonitorRegistration, PowerState, ProjectInfo, ProtectionGroup, Schedule, ScheduleKind,
+    StorageContainerInfo, SubnetInfo, TaskState, TaskStatus, VmInfo, VmMove, VmState,
 };
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -153,6 +153,8 @@ pub(crate) enum Effect {
         group: String,
         destination: String,
     },
+    /// Moves one VM to another cluster, in the power state it has.
+    MoveVm { uuid: String, destination: String },
 }
 
 #[derive(Debug, Clone)]
@@ -212,6 +214,9 @@ pub(crate) struct World {
     /// The pending delete task of a VM, per uuid: asked again while it
     /// runs, the platform answers the same task.
     pub(crate) deleting: HashMap<String, String>,
+    /// The pending move task of a VM, per uuid (asked again while it runs,
+    /// the platform answers the same task).
+    pub(crate) moving: HashMap<String, String>,
     /// VM name → positions in `monitor` (look-ups stay O(1) on large runs).
     pub(crate) monitor_by_name: HashMap<String, Vec<usize>>,
     /// VM name → activations in `billing`.
@@ -262,6 +267,7 @@ impl World {
             reconfigurations: HashMap::new(),
             deletions: HashMap::new(),
             deleting: HashMap::new(),
+            moving: HashMap::new(),
             vm_groups: HashMap::new(),
             containers: Vec::new(),
             placements: HashMap::new(),
@@ -549,6 +555,17 @@ impl World {
                     group,
                     destination,
                 }) if !failed => self.finish_migration(&source, &group, &destination),
+                Some(Effect::MoveVm { uuid, destination }) => {
+                    self.moving.remove(&uuid);
+                    let at = self.vm_by_uuid.get(&uuid).copied();
+                    if let (false, Some(i)) = (failed, at) {
+                        let source = self.vms.get(i).map(|v| v.info.cluster.clone());
+                        if let (Some(source), Some(vm)) = (source, self.vms.get_mut(i)) {
+                            vm.info.cluster = destination.clone();
+                            self.index_moves(&source, &destination, vec![i]);
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -593,6 +610,70 @@ impl World {
         if !dst.remote_sites.iter().any(|s| s == source) {
             dst.remote_sites.push(source.to_string());
         }
+    }
+
+    /// Why VM `uuid` cannot move as `to` says (empty: it can); an unknown
+    /// VM or destination is an error.
+    pub(crate) fn move_refusals(
+        &self,
+        uuid: &str,
+        to: &VmMove,
+        op: &'static str,
+    ) -> Result<Vec<String>, BackendError> {
+        let vm = self
+            .vm_by_uuid
+            .get(uuid)
+            .and_then(|i| self.vms.get(*i))
+            .ok_or_else(|| BackendError::new(ErrorKind::NotFound, op, format!("no VM {uuid:?}")))?;
+        if !self.clusters.contains_key(&to.destination) {
+            return Err(BackendError::new(
+                ErrorKind::Invalid,
+                op,
+                format!("no cluster {:?}", to.destination),
+            ));
+        }
+        let v = &vm.info;
+        let mut why = Vec::new();
+        if v.state != VmState::Ready {
+            why.push(format!("VM {:?} is not ready ({:?})", v.name, v.state));
+        }
+        if v.cluster == to.destination {
+            why.push(format!(
+                "VM {:?} is on {:?} already",
+                v.name, to.destination
+            ));
+        }
+        if v.power == PowerState::On && !to.live {
+            why.push(format!(
+                "VM {:?} is on: a cold move needs it off (or ask for a live one)",
+                v.name
+            ));
+        }
+        for (cluster, group) in self.vm_groups.get(&*v.name).into_iter().flatten() {
+            let active = self
+                .pgs
+                .get(&(cluster.clone(), group.clone()))
+                .is_some_and(|g| g.active && g.vms.iter().any(|n| **n == *v.name));
+            if active && *cluster == v.cluster {
+                why.push(format!(
+                    "VM {:?} is protected by {group:?}: migrate the domain, or unprotect it first",
+                    v.name
+                ));
+            }
+        }
+        Ok(why)
+    }
+
+    /// How long moving one VM takes (as a migration of its disks).
+    pub(crate) fn move_time(&self, uuid: &str) -> Duration {
+        let gib: u64 = self
+            .vm_by_uuid
+            .get(uuid)
+            .and_then(|i| self.vms.get(*i))
+            .map(|v| v.info.disks_gib.iter().map(|d| u64::from(*d)).sum())
+            .unwrap_or(0);
+        self.timings.migrate_base
+            + Duration::from_secs_f64(self.timings.migrate_per_gib.as_secs_f64() * gib as f64)
     }
 
     pub(crate) fn migration_time(&self, source: &str, group: &str) -> Duration {

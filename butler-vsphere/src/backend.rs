@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use butler_core::backend::{
     BackendError, Capabilities, Capability, Clock, ClusterBackend, ClusterInfo, ImageInfo,
     PowerChange, ProjectInfo, StorageContainerInfo, SubnetInfo, TaskId, TaskStatus, VmCreate,
-    VmInfo, VmReconfig,
+    VmInfo, VmMove, VmReconfig,
 };
 use std::sync::Arc;
 
@@ -82,8 +82,9 @@ fn op(operation: &'static str) -> impl Fn(VsphereError) -> BackendError {
 
 #[async_trait]
 impl ClusterBackend for VsphereBackend {
-    /// No protection groups, no migration (yet), no long-polled tasks and
-    /// no request ids on creates; everything else.
+    /// No protection groups (so no protection-group migration: VMs move
+    /// one by one), no long-polled tasks and no request ids on creates;
+    /// everything else.
     fn capabilities(&self) -> Capabilities {
         Capabilities::all()
             .without(Capability::Protection)
@@ -238,6 +239,20 @@ impl ClusterBackend for VsphereBackend {
         self.reconfigure(vm_uuid, to)
             .await
             .map_err(op("reconfigure_vm"))
+    }
+
+    async fn migrate_vm(&self, vm_uuid: &str, to: &VmMove) -> Result<TaskId, BackendError> {
+        self.start_move(vm_uuid, to).await.map_err(op("migrate_vm"))
+    }
+
+    async fn check_vm_migration(
+        &self,
+        vm_uuid: &str,
+        to: &VmMove,
+    ) -> Result<Vec<String>, BackendError> {
+        self.check_move(vm_uuid, to)
+            .await
+            .map_err(op("check_vm_migration"))
     }
 
     async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {

@@ -21,7 +21,8 @@
 //!
 //! vSphere has no protection domains: the adapter declares no
 //! `Protection` and no `Migration` capability, and those features answer
-//! `Unsupported`.
+//! `Unsupported`. A VM moves between clusters on its own
+//! (`VmMigration`: `RelocateVM_Task`, cold or vMotion).
 
 #![warn(missing_docs)]
 
@@ -30,6 +31,7 @@ mod changes;
 pub mod config;
 mod error;
 mod inventory;
+mod moves;
 mod props;
 mod soap;
 mod tasks;

@@ -39,11 +39,15 @@ pub enum Capability {
     ///
     /// [`VmCreate::request_id`]: super::VmCreate::request_id
     IdempotentCreate,
+    /// Moving one VM to another cluster: `migrate_vm` (cold, or live where
+    /// asked) and `check_vm_migration`, the platform's own verdict on a
+    /// move before it is made (vMotion, AHV cross-cluster migration).
+    VmMigration,
 }
 
 impl Capability {
     /// Every capability, in order.
-    pub const ALL: [Capability; 10] = [
+    pub const ALL: [Capability; 11] = [
         Capability::Protection,
         Capability::Migration,
         Capability::ProjectRemap,
@@ -54,6 +58,7 @@ impl Capability {
         Capability::Delete,
         Capability::Reconfigure,
         Capability::IdempotentCreate,
+        Capability::VmMigration,
     ];
 
     /// Its name (`storage_containers`).
@@ -69,6 +74,7 @@ impl Capability {
             Capability::Delete => "delete",
             Capability::Reconfigure => "reconfigure",
             Capability::IdempotentCreate => "idempotent_create",
+            Capability::VmMigration => "vm_migration",
         }
     }
 
@@ -100,7 +106,7 @@ impl fmt::Display for Capability {
 /// use butler_core::backend::{Capabilities, Capability};
 /// let c = Capabilities::none().with(Capability::Protection);
 /// assert!(c.has(Capability::Protection) && !c.has(Capability::Categories));
-/// assert_eq!(Capabilities::all().without(Capability::Categories).iter().count(), 9);
+/// assert_eq!(Capabilities::all().without(Capability::Categories).iter().count(), 10);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Capabilities(u32);

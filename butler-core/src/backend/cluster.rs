@@ -132,6 +132,34 @@ pub struct VmInfo {
     pub ip_addresses: Vec<String>,
 }
 
+/// Where and how a VM moves between clusters
+/// ([`ClusterBackend::migrate_vm`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmMove {
+    /// The cluster it moves to.
+    pub destination: String,
+    /// While it runs (vMotion, AHV live migration); else it must be off.
+    pub live: bool,
+}
+
+impl VmMove {
+    /// A cold move to `destination`.
+    pub fn cold(destination: impl Into<String>) -> VmMove {
+        VmMove {
+            destination: destination.into(),
+            live: false,
+        }
+    }
+
+    /// A live move to `destination`.
+    pub fn live(destination: impl Into<String>) -> VmMove {
+        VmMove {
+            destination: destination.into(),
+            live: true,
+        }
+    }
+}
+
 /// What a migration refresh reads of a VM ([`ClusterBackend::list_vm_briefs`]).
 ///
 /// Its strings are shared, not owned: a list of a million briefs names a
@@ -775,6 +803,36 @@ pub trait ClusterBackend: Send + Sync {
         Err(BackendError::unsupported(
             "migrate_protection_group",
             Capability::Migration,
+        ))
+    }
+    /// Starts moving the VM `vm_uuid` to the cluster `to.destination`
+    /// ([`Capability::VmMigration`]): cold (the VM must be off) or, with
+    /// `to.live`, while it runs. The task ends when the VM is there, in
+    /// the power state it had; [`find_vm`](Self::find_vm) then shows its
+    /// new cluster. A move the platform refuses outright (the VM on for a
+    /// cold move, an unknown destination) is an error that is not
+    /// retryable.
+    async fn migrate_vm(&self, vm_uuid: &str, to: &VmMove) -> Result<TaskId, BackendError> {
+        let _ = (vm_uuid, to);
+        Err(BackendError::unsupported(
+            "migrate_vm",
+            Capability::VmMigration,
+        ))
+    }
+    /// Why moving the VM `vm_uuid` as `to` says would fail, in the
+    /// platform's words, without moving it (its dry run); empty when it
+    /// would go ([`Capability::VmMigration`]). An unknown VM is
+    /// [`ErrorKind::NotFound`](super::ErrorKind::NotFound), an unknown
+    /// destination [`ErrorKind::Invalid`](super::ErrorKind::Invalid).
+    async fn check_vm_migration(
+        &self,
+        vm_uuid: &str,
+        to: &VmMove,
+    ) -> Result<Vec<String>, BackendError> {
+        let _ = (vm_uuid, to);
+        Err(BackendError::unsupported(
+            "check_vm_migration",
+            Capability::VmMigration,
         ))
     }
     /// Moves a VM to another project, after a migration

@@ -27,8 +27,8 @@ pub use clock::{after, note_parked_on_clock, outside, Clock, Outside, OutsideWai
 pub use cluster::{
     ClusterBackend, ClusterInfo, ImageInfo, PowerChange, PowerState, ProjectInfo, ProtectRequest,
     ProtectionGroup, RemoteSite, Schedule, ScheduleKind, SharedStrings, StorageContainerInfo,
-    SubnetInfo, TaskId, TaskState, TaskStatus, VmBrief, VmCreate, VmInfo, VmReconfig, VmSize,
-    VmState,
+    SubnetInfo, TaskId, TaskState, TaskStatus, VmBrief, VmCreate, VmInfo, VmMove, VmReconfig,
+    VmSize, VmState,
 };
 pub use error::{error_chain, BackendError, ErrorClass, ErrorKind, ErrorSource};
 pub use services::{

@@ -97,6 +97,11 @@ pub async fn run_all(b: &dyn ClusterBackend, fx: &Fixture) -> Vec<Capability> {
     } else {
         skip(Capability::Reconfigure, "reconfigure");
     }
+    if caps.has(Capability::VmMigration) {
+        vm_migration(b, fx).await;
+    } else {
+        skip(Capability::VmMigration, "move a VM");
+    }
     if caps.has(Capability::Delete) {
         retire(b, fx).await;
     } else {
@@ -136,6 +141,11 @@ pub async fn lacking_features_answer_unsupported(b: &dyn ClusterBackend, fx: &Fi
                     .await
             }
             Capability::Delete => b.delete_vm("any").await.map(drop),
+            Capability::VmMigration => {
+                let to = crate::backend::VmMove::cold(&fx.destination);
+                unsupported(b.check_vm_migration("any", &to).await.map(drop), c);
+                b.migrate_vm("any", &to).await.map(drop)
+            }
             Capability::Reconfigure => {
                 let to = crate::backend::VmReconfig {
                     cores_per_socket: 1,
@@ -411,6 +421,57 @@ pub async fn reconfigure(b: &dyn ClusterBackend, fx: &Fixture) {
             "set_power",
         );
     }
+}
+
+/// Moves a fourth VM to the destination cluster. The platform's dry run
+/// first: off, a cold move would go; on, it says why not (where the
+/// platform powers VMs) and a cold move is refused, not retryable, and
+/// moves nothing. Off, the move's task succeeds and the VM shows on the
+/// destination, still off; asked to an unknown cluster, the dry run is an
+/// `Invalid` error.
+pub async fn vm_migration(b: &dyn ClusterBackend, fx: &Fixture) {
+    use crate::backend::{PowerChange, VmMove};
+    let vm = create_named(b, fx, &format!("{}-conf-4", fx.prefix)).await;
+    let cold = VmMove::cold(&fx.destination);
+    let reasons = ok(
+        b.check_vm_migration(&vm.uuid, &cold).await,
+        "check_vm_migration",
+    );
+    assert!(reasons.is_empty(), "an off VM moves cold: {reasons:?}");
+    if b.capabilities().has(Capability::Power) {
+        ok(b.set_power(&vm.uuid, PowerChange::On).await, "set_power");
+        let reasons = ok(
+            b.check_vm_migration(&vm.uuid, &cold).await,
+            "check_vm_migration",
+        );
+        assert!(!reasons.is_empty(), "a running VM cannot move cold");
+        let refused = b.migrate_vm(&vm.uuid, &cold).await;
+        assert!(
+            matches!(&refused, Err(e) if !e.is_retryable()),
+            "a cold move of a running VM: {refused:?}"
+        );
+        let here = ok(b.find_vm(&vm.name).await, "find_vm")
+            .unwrap_or_else(|| panic!("{} vanished", vm.name));
+        assert_eq!(here.cluster, fx.source, "nothing moved");
+        ok(
+            b.set_power(&vm.uuid, PowerChange::HardOff).await,
+            "set_power",
+        );
+    }
+    let task = ok(b.migrate_vm(&vm.uuid, &cold).await, "migrate_vm");
+    assert_eq!(wait_task(b, fx, &task).await, TaskState::Succeeded);
+    let there =
+        ok(b.find_vm(&vm.name).await, "find_vm").unwrap_or_else(|| panic!("{} vanished", vm.name));
+    assert_eq!(
+        (there.cluster.as_str(), there.power),
+        (fx.destination.as_str(), PowerState::Off)
+    );
+    let nowhere = VmMove::cold(format!("{}-no-such-cluster", fx.prefix));
+    let e = b.check_vm_migration(&vm.uuid, &nowhere).await.err();
+    assert!(
+        matches!(e, Some(ref e) if e.kind == ErrorKind::Invalid),
+        "{e:?}"
+    );
 }
 
 /// Retires a second VM: out of its protection group (where the platform

@@ -1,7 +1,7 @@
 //! The simulated platform as a backend: `ClusterBackend`, `Monitor`, `Billing`.
 
 use super::*;
-use butler_core::backend::{SharedStrings, VmSize};
+use butler_core::backend::{SharedStrings, VmMove, VmSize};
 
 impl SimPlatform {
     /// The world, for a listing of `cluster`'s VMs: one `ListVms`
@@ -420,6 +420,44 @@ impl ClusterBackend for SimPlatform {
         }
         drop(w);
         Self::exit(op, fault, ())
+    }
+
+    async fn check_vm_migration(
+        &self,
+        vm_uuid: &str,
+        to: &VmMove,
+    ) -> Result<Vec<String>, BackendError> {
+        self.offers(Capability::VmMigration, "check_vm_migration")?;
+        let op = Op::CheckVmMigration;
+        let fault = self.enter(op, Some(vm_uuid)).await?;
+        let reasons = self.world().move_refusals(vm_uuid, to, op.as_str())?;
+        Self::exit(op, fault, reasons)
+    }
+
+    async fn migrate_vm(&self, vm_uuid: &str, to: &VmMove) -> Result<TaskId, BackendError> {
+        self.offers(Capability::VmMigration, "migrate_vm")?;
+        let op = Op::MigrateVm;
+        let fault = self.enter(op, Some(vm_uuid)).await?;
+        let now = self.now();
+        let mut w = self.world();
+        // Asked again while it moves, the platform answers the same task.
+        if let Some(t) = w.moving.get(vm_uuid).cloned() {
+            drop(w);
+            return Self::exit(op, fault, TaskId(t));
+        }
+        let why = w.move_refusals(vm_uuid, to, op.as_str())?;
+        if !why.is_empty() {
+            return Err(invalid(op, why.join("; ")));
+        }
+        let run = w.move_time(vm_uuid);
+        let effect = Effect::MoveVm {
+            uuid: vm_uuid.to_string(),
+            destination: to.destination.clone(),
+        };
+        let t = w.new_task(now, run, None, Some(vm_uuid.to_string()), Some(effect));
+        w.moving.insert(vm_uuid.to_string(), t.clone());
+        drop(w);
+        Self::exit(op, fault, TaskId(t))
     }
 
     async fn set_power(&self, vm_uuid: &str, change: PowerChange) -> Result<(), BackendError> {
