@@ -1405,3 +1405,61 @@ async fn a_whole_group_save_refuses_a_bidi_vm_name_and_keeps_the_power_handling(
         f.vm_names.len()
     );
 }
+
+/// A platform that moves VMs one by one and has no protection domains
+/// (vSphere's vMotion and relocation): the same service validates without
+/// the protection-domain rules and migrates each selected VM on its own,
+/// its project remapped on arrival; a lost reply of one move is settled by
+/// the VM found on the destination, never a second move reported failed.
+#[tokio::test]
+async fn a_platform_that_moves_vms_one_by_one_migrates_a_group_without_protection_domains() {
+    use butler::backend::{Capabilities, Capability};
+    use butler::migration::{FindingCode, VmOutcome};
+    let (s, f, svc, g) = clean_setup(15, 6, 2, Arc::new(MemoryStore::new())).await;
+    s.set_capabilities(
+        Capabilities::all()
+            .without(Capability::Protection)
+            .without(Capability::Migration),
+    );
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (_, facts, v) = svc.validate(&ops(), g.id).await.unwrap();
+    assert!(facts.vm_moves);
+    let pd_rules = [
+        FindingCode::NoProtectionGroup,
+        FindingCode::GroupNotActiveOnSource,
+        FindingCode::NoSchedule,
+        FindingCode::NotReplicatingToDestination,
+        FindingCode::NoReplica,
+    ];
+    assert!(
+        v.findings.iter().all(|f| !pd_rules.contains(&f.code)),
+        "{:?}",
+        v.findings
+    );
+    assert_eq!(v.errors, 0, "{:?}", v.findings);
+    s.script_fault(ScriptedFault::nth_call(
+        Op::MigrateVm,
+        2,
+        None,
+        FaultKind::LoseReply,
+    ));
+    let report = run_to_end(&svc, &v).await;
+    assert_eq!(report.vms.len(), f.vm_names.len());
+    for line in &report.vms {
+        assert_eq!(line.outcome, VmOutcome::Migrated, "{line:?}");
+        assert_eq!(line.protection_group, None);
+        let vm = s.vm(&line.vm).unwrap();
+        assert_eq!(vm.cluster, f.destination);
+        assert_eq!(
+            vm.project.as_deref(),
+            Some("dr-project"),
+            "remapped on arrival"
+        );
+    }
+    assert_eq!(s.calls(Op::MigrateProtectionGroup), 0);
+    assert!(
+        report.vms.iter().any(|l| l.attempts.len() == 2),
+        "the move whose reply was lost was asked again"
+    );
+    assert_eq!(s.calls(Op::MigrateVm), f.vm_names.len() as u64 + 1);
+}

@@ -164,3 +164,55 @@ fn a_deployment_names_one_platform() {
     assert_eq!(e.section, "billing.nutanix_category");
     assert!(e.reason.contains("[billing.webhook]"), "{e}");
 }
+
+/// A migration group on vSphere: validated by the same service without
+/// the protection-domain rules (vSphere has none), each VM relocated to
+/// the destination cluster on its own, the report saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_group_moves_its_vms_between_vsphere_clusters() {
+    use butler::backend::{ClusterBackend, VmCreate};
+    use butler::migration::{MigrationConfig, MigrationService, VmOutcome};
+    let Some(vc) = LiveVcsim::from_env() else {
+        return;
+    };
+    let platform = Arc::new(butler::vsphere::VsphereBackend::new(&vc.config()).unwrap());
+    let names: Vec<String> = (0..2).map(|i| unique(&format!("mv{i}-"))).collect();
+    for name in &names {
+        let vm = VmCreate::new(name, "DC0_C0")
+            .project("prod-project")
+            .cpu(1, 1)
+            .ram_gib(1)
+            .disks_gib(vec![10])
+            .nics(vec!["DC0_DVPG0".into()]);
+        platform.create_vm(&vm).await.unwrap();
+    }
+    let mut config = MigrationConfig::default();
+    config.poll = std::time::Duration::from_millis(50);
+    let svc = MigrationService::new(
+        Arc::new(MemoryStore::new()),
+        platform.clone(),
+        Arc::new(SystemClock),
+        config,
+    );
+    let ops = Actor::trusted("olga", [Role::Operator]).unwrap();
+    let g = svc.create_group(&ops, &unique("vs-group-")).await.unwrap();
+    let edit = g.with_members("DC0_C0", "DC0_C1", names.iter().cloned());
+    let g = svc.save(&ops, &edit).await.unwrap();
+    svc.refresh(&ops, g.id).await.unwrap();
+    let (_, facts, v) = svc.validate(&ops, g.id).await.unwrap();
+    assert!(facts.vm_moves, "vSphere moves VMs one by one");
+    assert_eq!(v.errors, 0, "{:?}", v.findings);
+    let report = svc
+        .migrate(&ops, v.token().unwrap())
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(report.vms.len(), 2);
+    for line in &report.vms {
+        assert_eq!(line.outcome, VmOutcome::Migrated, "{line:?}");
+        let vm = platform.find_vm(&line.vm).await.unwrap().unwrap();
+        assert_eq!(vm.cluster, "DC0_C1");
+    }
+}

@@ -613,11 +613,13 @@ impl World {
     }
 
     /// Why VM `uuid` cannot move as `to` says (empty: it can); an unknown
-    /// VM or destination is an error.
+    /// VM or destination is an error. `protection`: the platform has
+    /// protection domains (a protected VM moves with its domain).
     pub(crate) fn move_refusals(
         &self,
         uuid: &str,
         to: &VmMove,
+        protection: bool,
         op: &'static str,
     ) -> Result<Vec<String>, BackendError> {
         let vm = self
@@ -649,7 +651,8 @@ impl World {
                 v.name
             ));
         }
-        for (cluster, group) in self.vm_groups.get(&*v.name).into_iter().flatten() {
+        let groups = self.vm_groups.get(&*v.name).filter(|_| protection);
+        for (cluster, group) in groups.into_iter().flatten() {
             let active = self
                 .pgs
                 .get(&(cluster.clone(), group.clone()))

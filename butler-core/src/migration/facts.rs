@@ -88,6 +88,10 @@ pub struct FactsSnapshot {
     /// with the group's [`GroupIndex`]: a refresh copies no name.
     #[serde(skip)]
     pub names: Arc<[String]>,
+    /// The platform moves VMs one by one, without protection groups
+    /// ([`Inventory::vm_moves`]).
+    #[serde(default)]
+    pub vm_moves: bool,
     /// [`content_hash`](Self::content_hash), computed once.
     #[serde(skip)]
     pub(super) content: HashCache,
@@ -290,6 +294,7 @@ impl FactsSnapshot {
             groups,
             vms,
             names: index.names.clone(),
+            vm_moves: inv.vm_moves,
             content: HashCache::default(),
         }
     }
@@ -406,6 +411,11 @@ impl FactsSnapshot {
             })
             .collect();
         let mut h = Sha256::new();
+        // Facts of a platform that moves VMs one by one validate by other
+        // rules: a token of one kind never passes for the other.
+        if self.vm_moves {
+            h.update(b"vm_moves");
+        }
         let mut sorted: Vec<&[u8; 8]> = clusters.iter().collect();
         sorted.sort_unstable();
         h.update((sorted.len() as u64).to_le_bytes());

@@ -14,7 +14,8 @@ impl Inventory {
         let (clusters, projects) =
             futures::try_join!(backend.list_clusters(), backend.list_projects())?;
         // A platform without protection groups has none to read.
-        let protection = backend.capabilities().has(Capability::Protection);
+        let caps = backend.capabilities();
+        let protection = caps.has(Capability::Protection);
         // Every cluster at once: the wait is the slowest cluster's, not the sum.
         let per_cluster = futures::future::try_join_all(clusters.iter().map(|c| async move {
             futures::try_join!(backend.list_vm_briefs(&c.name), async {
@@ -39,6 +40,7 @@ impl Inventory {
             projects,
             vms,
             groups,
+            vm_moves: !protection && caps.has(Capability::VmMigration),
         })
     }
 }

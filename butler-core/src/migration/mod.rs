@@ -5,7 +5,8 @@
 //! MigrationService::validate(group)     pure: validate(group, facts, now) → ValidationReport,
 //!                                       + a token signed with the store's key over the group
 //!                                       version and the facts' content hash
-//! MigrationService::migrate(token)      checks signature, version, facts hash, errors; then Runner: per protection group, ≤ max_parallel at once,
+//! MigrationService::migrate(token)      checks signature, version, facts hash, errors; then Runner: per protection group
+//!                                       (or per VM, where the platform moves VMs one by one), ≤ max_parallel at once,
 //!                                       retries until the deadline, wait, verify each VM
 //!                                       → EventStream for observers, MigrationReport stored
 //! ```
@@ -16,6 +17,7 @@ mod facts_cache;
 mod group;
 mod inventory;
 mod inventory_read;
+mod moves;
 mod name_table;
 mod plan;
 mod power;

@@ -23,7 +23,7 @@ impl Runner {
     /// (for the caller to power on again).
     pub(super) async fn power_off_unit(
         &self,
-        group: &str,
+        group: Option<&str>,
         vms: &[String],
         deadline: DateTime<Utc>,
     ) -> Result<Vec<String>, (String, Vec<String>)> {
@@ -31,7 +31,7 @@ impl Runner {
         for vm in vms.iter().filter(|v| self.cycles(v)) {
             self.emit(
                 Some(vm),
-                Some(group),
+                group,
                 MigrationStep::PowerOff,
                 1,
                 EventOutcome::Started,
@@ -50,11 +50,11 @@ impl Runner {
                         reason: reason.clone(),
                         will_retry: false,
                     };
-                    self.emit(Some(vm), Some(group), MigrationStep::PowerOff, 1, failed);
+                    self.emit(Some(vm), group, MigrationStep::PowerOff, 1, failed);
                     return Err((reason, off));
                 }
             };
-            self.emit(Some(vm), Some(group), MigrationStep::PowerOff, 1, outcome);
+            self.emit(Some(vm), group, MigrationStep::PowerOff, 1, outcome);
         }
         Ok(off)
     }
@@ -145,12 +145,17 @@ impl Runner {
         done
     }
 
-    /// Powers on again the VMs `off` of a protection group that did not
-    /// move, each where it is; the outcome is a note on its line.
-    pub(super) async fn restore_power(&self, off: &[String], group: &str) {
+    /// Powers on again the VMs `off` of a protection group (or a VM moved
+    /// on its own: `group` `None`) that did not move, each where it is; the
+    /// outcome is a note on its line.
+    pub(super) async fn restore_power(&self, off: &[String], group: Option<&str>) {
+        let why = match group {
+            Some(_) => "its protection domain did not move",
+            None => "it did not move",
+        };
         for vm in off {
-            let note = match self.power_on(vm, Some(group)).await {
-                Ok(note) => format!("{note} (its protection domain did not move)"),
+            let note = match self.power_on(vm, group).await {
+                Ok(note) => format!("{note} ({why})"),
                 Err(reason) => format!("left powered off: {reason}"),
             };
             self.note(vm, note);

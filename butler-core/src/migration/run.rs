@@ -192,10 +192,12 @@ pub(crate) struct Runner {
     /// Wakes the deliverer of the VMs' notices (`None`: nobody delivers
     /// them, so none are written).
     pub(crate) notices: Option<Arc<tokio::sync::Notify>>,
+    /// The platform moves VMs one by one (each unit is one VM).
+    pub(crate) vm_moves: bool,
 }
 
 impl Runner {
-    fn percent(&self) -> f32 {
+    pub(super) fn percent(&self) -> f32 {
         if self.total == 0 {
             return 100.0;
         }
@@ -222,13 +224,13 @@ impl Runner {
         });
     }
 
-    fn cancelled(&self) -> bool {
+    pub(super) fn cancelled(&self) -> bool {
         *self.cancel.borrow()
     }
 
     /// Whether someone asked the run to stop through the store (from any
     /// process), read before each protection group starts; passed on.
-    async fn read_cancel(&self) {
+    pub(super) async fn read_cancel(&self) {
         match self.store.cancel_requested(self.id).await {
             Ok(true) => {
                 self.cancel_tx.send_replace(true);
@@ -241,7 +243,7 @@ impl Runner {
     }
 
     /// Sleeps `d` on the clock, or less when the run is cancelled meanwhile.
-    async fn pause(&self, d: Duration) {
+    pub(super) async fn pause(&self, d: Duration) {
         let mut cancel = self.cancel.clone();
         tokio::select! {
             _ = self.clock.sleep(d) => {}
@@ -259,7 +261,7 @@ impl Runner {
             .push(note);
     }
 
-    fn finish(
+    pub(super) fn finish(
         &self,
         vm: &str,
         group: Option<&str>,
@@ -373,6 +375,12 @@ impl Runner {
     #[tracing::instrument(name = "protection_group", skip_all, fields(group = unit.group.as_deref().unwrap_or("-"), vms = unit.vms.len()))]
     async fn unit(&self, unit: Unit, deadline: DateTime<Utc>) {
         let Some(group) = unit.group.clone() else {
+            if self.vm_moves {
+                for vm in &unit.vms {
+                    self.move_one(vm, unit.after_move, deadline).await;
+                }
+                return;
+            }
             for vm in &unit.vms {
                 let reason = "the VM is in no protection domain".to_string();
                 self.finish(vm, None, VmOutcome::Failed { reason }, &[], Vec::new());
@@ -403,10 +411,10 @@ impl Runner {
             }
             return;
         }
-        let off = match self.power_off_unit(&group, &unit.vms, deadline).await {
+        let off = match self.power_off_unit(Some(&group), &unit.vms, deadline).await {
             Ok(off) => off,
             Err((reason, off)) => {
-                self.restore_power(&off, &group).await;
+                self.restore_power(&off, Some(&group)).await;
                 for vm in &unit.vms {
                     let reason = format!("not migrated: {reason}");
                     self.finish(vm, g, VmOutcome::Failed { reason }, &[], Vec::new());
@@ -416,9 +424,10 @@ impl Runner {
         };
         let mut attempts = Vec::new();
         if let Err(reason) = self.migrate(&group, deadline, &mut attempts).await {
-            self.restore_power(&off, &group).await;
+            self.restore_power(&off, Some(&group)).await;
             for vm in &unit.vms {
-                self.settle(vm, &group, &reason, &attempts, false).await;
+                self.settle(vm, Some(&group), &reason, &attempts, false)
+                    .await;
             }
             return;
         }
@@ -432,10 +441,11 @@ impl Runner {
                         self.note(vm, "left powered off while the platform migrates it".into());
                     }
                 } else {
-                    self.restore_power(&off, &group).await;
+                    self.restore_power(&off, Some(&group)).await;
                 }
                 for vm in &unit.vms {
-                    self.settle(vm, &group, &reason, &attempts, running).await;
+                    self.settle(vm, Some(&group), &reason, &attempts, running)
+                        .await;
                 }
                 return;
             }
@@ -453,7 +463,12 @@ impl Runner {
     /// Powers on again, on the destination, a VM the run cycles once it is
     /// verified there; a VM that cannot be is left with its post-move
     /// steps pending, the reason given.
-    async fn power_on_verified(&self, vm: &str, group: Option<&str>, v: Verified) -> Verified {
+    pub(super) async fn power_on_verified(
+        &self,
+        vm: &str,
+        group: Option<&str>,
+        v: Verified,
+    ) -> Verified {
         if !self.cycles(vm) {
             return v;
         }
@@ -527,20 +542,20 @@ impl Runner {
     /// what it is, never "failed"; one not there fails with `reason`, or is
     /// [still running](VmOutcome::StillRunning) when the platform accepted
     /// the migration and was still at it when the deadline came.
-    async fn settle(
+    pub(super) async fn settle(
         &self,
         vm: &str,
-        group: &str,
+        group: Option<&str>,
         reason: &str,
         attempts: &[Attempt],
         running: bool,
     ) {
-        let g = Some(group);
+        let g = group;
         let (clock, policy, key) = (self.clock.as_ref(), &self.config.verify_retry, salt(vm));
         let found = retry(clock, policy, key, "find_vm", || self.backend.find_vm(vm)).await;
         match found {
             Ok(Some(info)) if info.cluster == self.destination => {
-                let verified = self.verify(vm, group, false).await;
+                let verified = self.verify(vm, group.unwrap_or_default(), false).await;
                 let note = format!("on the destination although: {reason}");
                 let (outcome, notes) = verified.outcome(vec![note]);
                 self.finish(vm, g, outcome, attempts, notes)
@@ -713,7 +728,7 @@ impl Runner {
 
     /// Checks the VM on the destination, remaps its project and recreates
     /// schedules when configured. Returns notes for the report.
-    async fn verify(&self, vm: &str, group: &str, needs_schedules: bool) -> Verified {
+    pub(super) async fn verify(&self, vm: &str, group: &str, needs_schedules: bool) -> Verified {
         let (clock, policy, key) = (self.clock.as_ref(), &self.config.verify_retry, salt(vm));
         let info = match retry(clock, policy, key, "find_vm", || self.backend.find_vm(vm)).await {
             Err(e) => return Verified::NotThere(format!("cannot look the VM up: {e}")),
@@ -786,7 +801,7 @@ impl Runner {
 }
 
 /// What verifying a VM on the destination found.
-enum Verified {
+pub(super) enum Verified {
     /// There, and every post-move step done (notes for the report).
     Done(Vec<String>),
     /// Not on the destination (or it could not be looked up).
@@ -797,7 +812,7 @@ enum Verified {
 
 impl Verified {
     /// The VM's outcome, and its notes after `first`.
-    fn outcome(self, mut first: Vec<String>) -> (VmOutcome, Vec<String>) {
+    pub(super) fn outcome(self, mut first: Vec<String>) -> (VmOutcome, Vec<String>) {
         match self {
             Verified::Done(notes) => {
                 first.extend(notes);

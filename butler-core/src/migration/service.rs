@@ -680,10 +680,13 @@ impl MigrationService {
     }
 
     /// A migration needs a platform that moves protection groups between
-    /// sites.
+    /// sites, or one that moves VMs one by one.
     fn can_migrate(&self) -> Result<(), ButlerError> {
         use crate::backend::{BackendError, Capability};
         let caps = self.backend.capabilities();
+        if caps.has(Capability::VmMigration) && !caps.has(Capability::Protection) {
+            return Ok(());
+        }
         match [Capability::Protection, Capability::Migration]
             .into_iter()
             .find(|c| !caps.has(*c))
@@ -868,6 +871,7 @@ impl MigrationService {
             power_notes: Mutex::new(std::collections::HashMap::new()),
             started_by: actor.name().to_string(),
             notices: self.notices.clone(),
+            vm_moves: facts.vm_moves,
         });
         let deadline = crate::backend::after(started, self.config.deadline);
         let store = self.store.clone();

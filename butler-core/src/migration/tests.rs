@@ -52,6 +52,7 @@ fn facts(vms: Vec<VmFacts>) -> FactsSnapshot {
         ],
         names: (0..vms.len()).map(|i| format!("vm{i}")).collect(),
         vms,
+        vm_moves: false,
         content: Default::default(),
     }
 }
@@ -473,6 +474,7 @@ fn arb_inventory() -> impl Strategy<Value = Inventory> {
                         last_replica: None,
                     })
                     .collect(),
+                vm_moves: false,
             }
         })
 }

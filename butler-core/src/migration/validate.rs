@@ -596,8 +596,10 @@ impl Rules {
                     first: NONE32,
                 }
             })
+            // In no protection group: nothing moves it, unless the
+            // platform moves VMs one by one.
             .chain([PgRule {
-                bits: bit(F::NoProtectionGroup),
+                bits: on(!facts.vm_moves, bit(F::NoProtectionGroup)),
                 first: NONE32,
             }])
             .collect();

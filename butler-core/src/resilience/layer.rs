@@ -4,7 +4,7 @@ use crate::backend::{
     BackendError, Billing, BillingActivation, BillingStop, Capabilities, Clock, ClusterBackend,
     ClusterInfo, ErrorKind, ImageInfo, Monitor, MonitorRegistration, PowerChange, ProjectInfo,
     ProtectRequest, ProtectionGroup, RemoteSite, StorageContainerInfo, SubnetInfo, TaskId,
-    TaskStatus, VmBrief, VmCreate, VmInfo, VmReconfig, VmSize,
+    TaskStatus, VmBrief, VmCreate, VmInfo, VmMove, VmReconfig, VmSize,
 };
 use async_trait::async_trait;
 use std::future::Future;
@@ -263,6 +263,22 @@ impl ClusterBackend for Guarded<dyn ClusterBackend> {
     async fn set_power(&self, vm_uuid: &str, change: PowerChange) -> Result<(), BackendError> {
         self.call("set_power", NONE, self.inner.set_power(vm_uuid, change))
             .await
+    }
+    async fn migrate_vm(&self, vm_uuid: &str, to: &VmMove) -> Result<TaskId, BackendError> {
+        self.call("migrate_vm", NONE, self.inner.migrate_vm(vm_uuid, to))
+            .await
+    }
+    async fn check_vm_migration(
+        &self,
+        vm_uuid: &str,
+        to: &VmMove,
+    ) -> Result<Vec<String>, BackendError> {
+        self.call(
+            "check_vm_migration",
+            NONE,
+            self.inner.check_vm_migration(vm_uuid, to),
+        )
+        .await
     }
     async fn unprotect_vm(
         &self,

@@ -430,7 +430,10 @@ impl ClusterBackend for SimPlatform {
         self.offers(Capability::VmMigration, "check_vm_migration")?;
         let op = Op::CheckVmMigration;
         let fault = self.enter(op, Some(vm_uuid)).await?;
-        let reasons = self.world().move_refusals(vm_uuid, to, op.as_str())?;
+        let protection = self.has(Capability::Protection);
+        let reasons = self
+            .world()
+            .move_refusals(vm_uuid, to, protection, op.as_str())?;
         Self::exit(op, fault, reasons)
     }
 
@@ -439,13 +442,14 @@ impl ClusterBackend for SimPlatform {
         let op = Op::MigrateVm;
         let fault = self.enter(op, Some(vm_uuid)).await?;
         let now = self.now();
+        let protection = self.has(Capability::Protection);
         let mut w = self.world();
         // Asked again while it moves, the platform answers the same task.
         if let Some(t) = w.moving.get(vm_uuid).cloned() {
             drop(w);
             return Self::exit(op, fault, TaskId(t));
         }
-        let why = w.move_refusals(vm_uuid, to, op.as_str())?;
+        let why = w.move_refusals(vm_uuid, to, protection, op.as_str())?;
         if !why.is_empty() {
             return Err(invalid(op, why.join("; ")));
         }
