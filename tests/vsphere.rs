@@ -186,8 +186,10 @@ async fn a_migration_group_moves_its_vms_between_vsphere_clusters() {
             .nics(vec!["DC0_DVPG0".into()]);
         platform.create_vm(&vm).await.unwrap();
     }
-    let mut config = MigrationConfig::default();
-    config.poll = std::time::Duration::from_millis(50);
+    let config = MigrationConfig {
+        poll: std::time::Duration::from_millis(50),
+        ..MigrationConfig::default()
+    };
     let svc = MigrationService::new(
         Arc::new(MemoryStore::new()),
         platform.clone(),
