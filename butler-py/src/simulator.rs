@@ -138,7 +138,7 @@ impl Simulator {
     /// (``"protection"``, ``"migration"``, ``"project_remap"``,
     /// ``"storage_containers"``, ``"categories"``, ``"task_long_poll"``,
     /// ``"power"``, ``"delete"``, ``"reconfigure"``,
-    /// ``"idempotent_create"``),
+    /// ``"idempotent_create"``, ``"vm_migration"``),
     /// as a platform without them would: what needs a missing one raises
     /// ``UnsupportedError``. An unknown name changes nothing.
     fn set_capabilities(&self, names: Vec<String>) -> PyResult<()> {
