@@ -995,11 +995,35 @@ async fn a_migration_still_running_at_the_deadline_is_unknown_not_failed() {
 /// failed, and a retry of the failed ones moves the rest.
 #[test]
 fn a_1000_vm_migration_killed_mid_run_accounts_for_every_vm_and_its_retry_moves_the_rest() {
+    killed_mid_run_then_retried(false);
+}
+
+/// The same story where the platform moves VMs one by one (no protection
+/// domains): every VM accounted for, none reported failed that moved, the
+/// retry moves the rest.
+#[test]
+fn a_1000_vm_migration_vm_by_vm_killed_mid_run_accounts_for_every_vm_and_its_retry_moves_the_rest()
+{
+    killed_mid_run_then_retried(true);
+}
+
+fn killed_mid_run_then_retried(vm_moves: bool) {
+    use butler::backend::{Capabilities, Capability};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crash-1000.sqlite");
+    // One move per VM instead of one per 20: more of them at once, as an
+    // operator would run it, so the run fits its deadline.
+    let mut cfg = config();
+    if vm_moves {
+        cfg.max_parallel = 32;
+    }
     let faulty = |s: &SimPlatform| {
         for op in [
-            Op::MigrateProtectionGroup,
+            if vm_moves {
+                Op::MigrateVm
+            } else {
+                Op::MigrateProtectionGroup
+            },
             Op::ListProtectionGroups,
             Op::ListVms,
             Op::SetVmProject,
@@ -1018,7 +1042,14 @@ fn a_1000_vm_migration_killed_mid_run_accounts_for_every_vm_and_its_retry_moves_
                 ..Default::default()
             },
         );
-        let svc = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), config());
+        if vm_moves {
+            s.set_capabilities(
+                Capabilities::all()
+                    .without(Capability::Protection)
+                    .without(Capability::Migration),
+            );
+        }
+        let svc = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), cfg.clone());
         let g = fleet_group(&svc, &f, "crash-1000").await;
         svc.refresh(&ops(), g.id).await.unwrap();
         let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
@@ -1040,7 +1071,7 @@ fn a_1000_vm_migration_killed_mid_run_accounts_for_every_vm_and_its_retry_moves_
     drop(first); // the process dies mid-run
     let second = process();
     second.block_on(async {
-        let svc = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), config());
+        let svc = service(&s, Arc::new(SqliteStore::open(&path).unwrap()), cfg.clone());
         // Reading the platform may itself fail now and then: the report is
         // closed either way; with the platform read, every VM is accounted.
         s.clear_faults();
