@@ -194,11 +194,21 @@ impl ClusterBackend for VsphereBackend {
 
     async fn list_vms(&self, cluster: &str) -> Result<Vec<VmInfo>, BackendError> {
         let w = self.world().await.map_err(op("list_vms"))?;
-        let Some(c) = w.cluster(cluster) else {
+        if w.cluster(cluster).is_none() {
             return Ok(Vec::new());
-        };
+        }
+        // A VM is on the cluster of the host it runs on; its resource pool
+        // may still be another cluster's after a relocation (vcsim), so
+        // every VM is read and kept by its host.
+        let root = self
+            .soap
+            .service()
+            .await
+            .map_err(op("list_vms"))?
+            .root_folder
+            .clone();
         let all = self
-            .vm_objects(&c.moref, VM_PATHS)
+            .vm_objects(&root, VM_PATHS)
             .await
             .map_err(op("list_vms"))?;
         Ok(all

@@ -176,7 +176,9 @@ impl Soap {
             container.xml("container"),
             escape(ty)
         );
-        let view = self.call("CreateContainerView", &vm, &args, false).await?;
+        // Safe to send again: a view made twice only lives on, unused,
+        // until the session ends.
+        let view = self.call("CreateContainerView", &vm, &args, true).await?;
         let view = view.child("returnval").and_then(MoRef::of).ok_or_else(|| {
             VsphereError::new(ErrorKind::Permanent, "CreateContainerView answered no view")
         })?;

@@ -322,7 +322,11 @@ impl Soap {
             .body(body)
             .send()
             .await
-            .map_err(transport)?;
+            .map_err(|e| {
+                let mut err = transport(e);
+                err.message = format!("{method}: {}", err.message);
+                err
+            })?;
         let status = resp.status().as_u16();
         let text = self.read_capped(resp).await?;
         let doc = match xml::parse(&text) {

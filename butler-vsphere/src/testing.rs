@@ -2,6 +2,16 @@
 
 use crate::VsphereConfig;
 
+/// One test at a time makes VMs on the simulator: vcsim 0.24's
+/// `Rename_Task` panics (the connection is cut) while another VM is being
+/// made in the same folder, its `FindByName` meeting a VM without a name
+/// yet. A real vCenter has no such race; the tests of one binary take this
+/// lock for as long as they make VMs.
+pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    static MAKING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    MAKING.lock().await
+}
+
 /// A running vcsim, as `scripts/services/vcsim.sh` describes it in
 /// `BUTLER_TEST_VCSIM_{URL,USER,PASSWORD,CA}`.
 #[derive(Clone)]

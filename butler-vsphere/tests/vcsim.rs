@@ -3,7 +3,7 @@
 
 use butler_core::backend::{Capability, SystemClock};
 use butler_core::testing::backend::{run_all, Fixture};
-use butler_vsphere::testing::LiveVcsim;
+use butler_vsphere::testing::{exclusive as LOCK, LiveVcsim};
 use butler_vsphere::VsphereBackend;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +37,7 @@ async fn the_adapter_passes_the_conformance_suite_against_vcsim() {
     let Some(vc) = LiveVcsim::from_env() else {
         return;
     };
+    let _one_at_a_time = LOCK().await;
     let b = VsphereBackend::new(&vc.config()).unwrap();
     let skipped = run_all(&b, &fixture(&prefix("vs"))).await;
     assert_eq!(
@@ -62,6 +63,7 @@ async fn a_session_vcenter_ended_is_renewed_by_one_login() {
     let Some(vc) = LiveVcsim::from_env() else {
         return;
     };
+    let _one_at_a_time = LOCK().await;
     let b = VsphereBackend::new(&vc.config()).unwrap();
     let before = b.list_clusters().await.unwrap();
     assert_eq!(b.logins(), 1);
@@ -89,6 +91,7 @@ async fn refused_credentials_stop_the_adapter_and_never_show() {
     let Some(vc) = LiveVcsim::from_env() else {
         return;
     };
+    let _one_at_a_time = LOCK().await;
     let wrong = LiveVcsim {
         password: "not-the-password-4711".into(),
         ..vc.clone()
@@ -116,6 +119,7 @@ async fn a_create_cut_short_resumes_from_its_provisional_vm() {
     let Some(vc) = LiveVcsim::from_env() else {
         return;
     };
+    let _one_at_a_time = LOCK().await;
     let b = VsphereBackend::new(&vc.config()).unwrap();
     let name = prefix("cut");
     let partial = format!("{name}{PARTIAL}");
@@ -196,4 +200,40 @@ async fn a_create_cut_short_resumes_from_its_provisional_vm() {
     );
     assert_eq!(got.project.as_deref(), Some("prod-project"));
     soap.logout().await.unwrap();
+}
+
+/// A task vCenter fails is read as failed, with vCenter's fault type and
+/// message, and changes nothing: here the delete of a VM that runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_vcenter_fails_is_read_as_failed_with_its_fault() {
+    use butler_core::backend::{ClusterBackend, TaskState, VmCreate};
+    let Some(vc) = LiveVcsim::from_env() else {
+        return;
+    };
+    let _one_at_a_time = LOCK().await;
+    let b = VsphereBackend::new(&vc.config()).unwrap();
+    let name = prefix("fail");
+    let vm = VmCreate::new(&name, "DC0_C0")
+        .project("prod-project")
+        .cpu(1, 1)
+        .ram_gib(1)
+        .disks_gib(vec![10])
+        .nics(vec!["DC0_DVPG0".into()])
+        .power_on(true);
+    b.create_vm(&vm).await.unwrap();
+    let made = b.find_vm(&name).await.unwrap().expect("made");
+    let task = b.delete_vm(&made.uuid).await.unwrap();
+    let mut state = TaskState::Running;
+    for _ in 0..1200 {
+        state = b.task(&task).await.unwrap().state;
+        if state.is_terminal() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    match state {
+        TaskState::Failed(why) => assert!(why.contains("InvalidPowerState"), "{why}"),
+        other => panic!("a running VM's delete: {other:?}"),
+    }
+    assert!(b.find_vm(&name).await.unwrap().is_some(), "nothing deleted");
 }
