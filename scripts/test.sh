@@ -73,6 +73,10 @@ cargo check -q -p butler-postgres
 # All features: the Nutanix adapter, its fake Prism and the deployment wiring.
 cargo test --workspace --exclude butler-py --all-features --lib --bins --tests --examples
 cargo test --workspace --exclude butler-py --all-features --doc
+# The vSphere quickstart against the vcsim started above.
+if [ -n "${BUTLER_TEST_VCSIM_URL:-}" ]; then
+  cargo run -q --all-features --example quickstart_vsphere >/dev/null
+fi
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv

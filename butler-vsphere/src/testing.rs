@@ -75,7 +75,7 @@ impl LiveVcsim {
     }
 
     /// The environment the configuration reads its password from.
-    pub fn env(&self) -> impl Fn(&str) -> Option<String> + '_ {
+    pub fn env(&self) -> impl Fn(&str) -> Option<String> + Copy + '_ {
         move |k| (k == crate::config::PASSWORD_VAR).then(|| self.password.clone())
     }
 
