@@ -34,3 +34,20 @@ async fn a_platform_without_optional_features_passes_with_their_checks_skipped()
         ]
     );
 }
+
+/// The deadline layer every service puts around a backend forwards every
+/// call: the suite through it skips nothing the simulator has (a call it
+/// did not forward would answer the trait's default, `Unsupported`).
+#[tokio::test]
+async fn the_deadline_layer_passes_the_suite_with_nothing_lost() {
+    use butler_core::resilience::Guarded;
+    use std::sync::Arc;
+    let sim = SimPlatform::demo(13);
+    let guarded = Guarded::cluster(
+        Arc::new(sim.clone()),
+        sim.clock(),
+        std::time::Duration::from_secs(3600),
+    );
+    let skipped = run_all(&guarded, &Fixture::demo_platform(sim.clock(), "guard")).await;
+    assert_eq!(skipped, Vec::<Capability>::new());
+}
