@@ -20,10 +20,8 @@ pub struct Inventory {
     pub vms: Vec<VmBrief>,
     /// Protection groups of every cluster.
     pub groups: Vec<ProtectionGroup>,
-    /// The platform moves VMs one by one
-    /// ([`Capability::VmMigration`](crate::backend::Capability::VmMigration)),
-    /// having no protection groups: the protection-group rules do not
-    /// apply.
+    /// The platform moves VMs one by one (it declares `vm_migration`) and
+    /// has no protection groups: the protection-group rules do not apply.
     #[serde(default)]
     pub vm_moves: bool,
 }
