@@ -107,28 +107,10 @@ impl NutanixConfig {
     }
 }
 
+/// The endpoint's URL as every adapter checks it.
 fn check_url(endpoint: &str, url: &str, allow_plain_http: bool) -> Result<(), ConfigError> {
-    let rest = if let Some(r) = url.strip_prefix("https://") {
-        r
-    } else if let Some(r) = url.strip_prefix("http://") {
-        if !allow_plain_http {
-            return Err(ConfigError::Invalid(format!(
-                "{endpoint}: {url:?} is plain http, so credentials would travel in clear; use https:// or set allow_plain_http = true"
-            )));
-        }
-        r
-    } else {
-        return Err(ConfigError::Invalid(format!(
-            "{endpoint}: url {url:?} must start with https://"
-        )));
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
-        return Err(ConfigError::Invalid(format!(
-            "{endpoint}: put no user name or password in the url; use username and the environment variable"
-        )));
-    }
-    Ok(())
+    butler_core::backend::check_endpoint_url(endpoint, url, allow_plain_http)
+        .map_err(ConfigError::Invalid)
 }
 
 #[derive(Deserialize)]

@@ -131,20 +131,12 @@ impl VsphereConfig {
     ) -> Result<VsphereConfig, ConfigError> {
         let f: File = toml::from_str(text).map_err(|e| ConfigError::File(e.to_string()))?;
         let url = f.vcenter.url.trim_end_matches('/').to_string();
-        match url.split_once("://").map(|(s, _)| s) {
-            Some("https") => {}
-            Some("http") if f.allow_plain_http.unwrap_or(false) => {}
-            Some("http") => {
-                return Err(ConfigError::Invalid(format!(
-                    "vcenter.url {url} is plain HTTP: the password would travel in clear (allow_plain_http = true to accept)"
-                )))
-            }
-            _ => {
-                return Err(ConfigError::Invalid(format!(
-                    "vcenter.url {url:?} is not an https:// URL"
-                )))
-            }
-        }
+        butler_core::backend::check_endpoint_url(
+            "vcenter",
+            &url,
+            f.allow_plain_http.unwrap_or(false),
+        )
+        .map_err(ConfigError::Invalid)?;
         let password = env(PASSWORD_VAR).ok_or(ConfigError::MissingPassword)?;
         let page_size = f.page_size.unwrap_or(500);
         if !(1..=10_000).contains(&page_size) {
@@ -208,6 +200,9 @@ mod tests {
         assert!(
             VsphereConfig::from_toml(&format!("allow_plain_http = true\n{plain}"), env).is_ok()
         );
+        let e = VsphereConfig::from_toml(&BASE.replace("https://", "https://me:secret@"), env)
+            .unwrap_err();
+        assert!(e.to_string().contains("no user name or password"), "{e}");
         let e = VsphereConfig::from_toml(BASE, |_| None).unwrap_err();
         assert!(e.to_string().contains(PASSWORD_VAR), "{e}");
         let e = VsphereConfig::from_toml(

@@ -17,6 +17,7 @@
 mod capabilities;
 mod clock;
 mod cluster;
+mod endpoint;
 mod error;
 mod services;
 mod shutdown;
@@ -30,6 +31,7 @@ pub use cluster::{
     SubnetInfo, TaskId, TaskState, TaskStatus, VmBrief, VmCreate, VmInfo, VmMove, VmReconfig,
     VmSize, VmState,
 };
+pub use endpoint::check_endpoint_url;
 pub use error::{error_chain, BackendError, ErrorClass, ErrorKind, ErrorSource};
 pub use services::{
     Billing, BillingActivation, BillingStop, Charge, EveryBilling, Monitor, MonitorRegistration,
