@@ -8,11 +8,8 @@ cmd="${1:?start|stop}"
 IC="${2:?state folder}"
 PORT="${BUTLER_TEST_ICINGA_PORT:-5665}"
 
-stop_pid() {
-  kill -TERM "$1" 2>/dev/null || return 0
-  for _ in $(seq 100); do ps -o stat= -p "$1" | grep -qv Z || return 0; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-}
+# shellcheck source=scripts/services/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 case "$cmd" in
 start)
