@@ -46,17 +46,14 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}{n}")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_is_provisioned_on_vsphere_from_a_deployment_file_and_powered_from_the_inventory()
-{
-    let Some(vc) = LiveVcsim::from_env() else {
-        return;
-    };
-    let _one_at_a_time = LOCK().await;
-    let text = vc.toml("[monitoring]\nenabled = false\n\n[billing]\nenabled = false\n");
-    let password = vc.password.clone();
-    let env = |k: &str| (k == "BUTLER_VSPHERE_PASSWORD").then(|| password.clone());
-    let deployment = Deployment::from_toml(&text, env).unwrap();
+/// Butler on the deployment `text` (monitoring and billing off), the
+/// password from `vc`, with the vcsim catalog; its platform beside it.
+fn butler_on(
+    vc: &LiveVcsim,
+    text: &str,
+    engine: EngineConfig,
+) -> (Butler, Arc<dyn butler::backend::ClusterBackend>) {
+    let deployment = Deployment::from_toml(text, vc.env()).unwrap();
     let platform = deployment.platform.clone();
     let butler = deployment
         .apply(
@@ -65,19 +62,42 @@ async fn a_request_is_provisioned_on_vsphere_from_a_deployment_file_and_powered_
                 .clock(Arc::new(SystemClock))
                 .catalog(catalog())
                 .rate_book(butler::demo::rate_book()),
-            EngineConfig::default(),
+            engine,
         )
         .build()
         .unwrap();
+    (butler, platform)
+}
+
+/// A request for a VM named from `prefix` on DC0_C0, asked by ana and
+/// approved by bea.
+async fn approved(butler: &Butler, prefix: &str) -> butler::request::Request {
     let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
     let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
     let svc = butler.requests();
-    let mut spec = butler::demo::spec(&unique("vs"));
+    let mut spec = butler::demo::spec(&unique(prefix));
     spec.cluster = "DC0_C0".into();
     spec.nics = vec!["DC0_DVPG0".into()];
     let r = svc.create(&ana, spec).await.unwrap();
     let r = svc.submit(&ana, r.id, r.version).await.unwrap();
-    let r = svc.approve(&bea, r.id, r.version).await.unwrap();
+    svc.approve(&bea, r.id, r.version).await.unwrap()
+}
+
+/// The tables a test deployment adds: monitoring and billing off.
+const STEPS_OFF: &str = "[monitoring]\nenabled = false\n\n[billing]\nenabled = false\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_is_provisioned_on_vsphere_from_a_deployment_file_and_powered_from_the_inventory()
+{
+    let Some(vc) = LiveVcsim::from_env() else {
+        return;
+    };
+    let _one_at_a_time = LOCK().await;
+    let (butler, platform) = butler_on(&vc, &vc.toml(STEPS_OFF), EngineConfig::default());
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
+    let svc = butler.requests();
+    let r = approved(&butler, "vs").await;
     let engine = butler.engine().expect("a deployment provisions");
     let summary = engine.run_until_idle().await.unwrap();
     let r = svc.get(&bea, r.id).await.unwrap();
@@ -308,13 +328,11 @@ async fn vcenter_stopping_mid_run_gives_typed_retryable_errors_and_one_vm() {
         ..vc.clone()
     };
     let text = through
-        .toml("[monitoring]\nenabled = false\n\n[billing]\nenabled = false\n")
+        .toml(STEPS_OFF)
         .replace("ca_bundle", "max_retries = 1\nca_bundle");
-    let password = vc.password.clone();
-    let env = |k: &str| (k == "BUTLER_VSPHERE_PASSWORD").then(|| password.clone());
 
     // The adapter alone: a stopped vCenter is a retryable error.
-    let direct = butler::vsphere::VsphereConfig::from_toml(&text, env).unwrap();
+    let direct = butler::vsphere::VsphereConfig::from_toml(&text, vc.env()).unwrap();
     let adapter = butler::vsphere::VsphereBackend::new(&direct).unwrap();
     adapter.list_clusters().await.unwrap();
     relay.stop_for(usize::MAX);
@@ -331,31 +349,13 @@ async fn vcenter_stopping_mid_run_gives_typed_retryable_errors_and_one_vm() {
     adapter.list_clusters().await.unwrap();
 
     // Provisioning through it: vCenter stops as the engine starts.
-    let deployment = Deployment::from_toml(&text, env).unwrap();
-    let platform = deployment.platform.clone();
     let mut engine = EngineConfig::default();
     engine.retry.base_delay = std::time::Duration::from_millis(20);
     engine.retry.max_delay = std::time::Duration::from_millis(200);
-    let butler = deployment
-        .apply(
-            Butler::builder()
-                .store(Arc::new(MemoryStore::new()))
-                .clock(Arc::new(SystemClock))
-                .catalog(catalog())
-                .rate_book(butler::demo::rate_book()),
-            engine,
-        )
-        .build()
-        .unwrap();
-    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let (butler, platform) = butler_on(&vc, &text, engine);
     let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
     let svc = butler.requests();
-    let mut spec = butler::demo::spec(&unique("out"));
-    spec.cluster = "DC0_C0".into();
-    spec.nics = vec!["DC0_DVPG0".into()];
-    let r = svc.create(&ana, spec).await.unwrap();
-    let r = svc.submit(&ana, r.id, r.version).await.unwrap();
-    let r = svc.approve(&bea, r.id, r.version).await.unwrap();
+    let r = approved(&butler, "out").await;
     relay.stop_for(3);
     let summary = butler.engine().unwrap().run_until_idle().await.unwrap();
     let r = svc.get(&bea, r.id).await.unwrap();

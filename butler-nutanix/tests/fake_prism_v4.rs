@@ -10,6 +10,19 @@ use butler_nutanix::{CentralApi, NutanixBackend};
 use butler_sim::{FaultConfig, FaultKind, Op, ScriptedFault, SimPlatform};
 use std::time::Duration;
 
+/// One VM of the fleet generator's on the platform, as the platform has it.
+fn one_vm(sim: &SimPlatform) -> butler_core::backend::VmInfo {
+    let made = butler_sim::fleet::generate(
+        sim,
+        &butler_sim::fleet::FleetSpec {
+            vms: 1,
+            groups: 1,
+            ..Default::default()
+        },
+    );
+    sim.vm(&made.vm_names[0]).unwrap()
+}
+
 async fn setup(seed: u64) -> (SimPlatform, FakePrism, NutanixBackend) {
     let sim = SimPlatform::demo(seed);
     let fake = FakePrism::start(sim.clone()).await.unwrap();
@@ -382,15 +395,7 @@ async fn billing_categories_go_through_v4_actions_under_the_etag() {
     use butler_core::backend::Billing;
     let (sim, fake, backend) = setup(69).await;
     assert!(backend.uses_v4().await.unwrap());
-    let made = butler_sim::fleet::generate(
-        &sim,
-        &butler_sim::fleet::FleetSpec {
-            vms: 1,
-            groups: 1,
-            ..Default::default()
-        },
-    );
-    let before = sim.vm(&made.vm_names[0]).unwrap();
+    let before = one_vm(&sim);
     let billing = butler_nutanix::CategoryBilling::new(std::sync::Arc::new(backend), "CostCenter");
     let mut act = butler_core::testing::activation(&before.name);
     act.vm_uuid = before.uuid.clone();
@@ -458,15 +463,7 @@ async fn a_v4_reconfigure_converges_and_a_lost_reply_adds_no_second_disk() {
     use butler_core::backend::VmReconfig;
     let (sim, fake, backend) = setup(70).await;
     assert!(backend.uses_v4().await.unwrap());
-    let made = butler_sim::fleet::generate(
-        &sim,
-        &butler_sim::fleet::FleetSpec {
-            vms: 1,
-            groups: 1,
-            ..Default::default()
-        },
-    );
-    let vm = sim.vm(&made.vm_names[0]).unwrap();
+    let vm = one_vm(&sim);
     if vm.power == PowerState::On {
         backend
             .set_power(&vm.uuid, PowerChange::HardOff)

@@ -237,3 +237,52 @@ async fn a_task_vcenter_fails_is_read_as_failed_with_its_fault() {
     }
     assert!(b.find_vm(&name).await.unwrap().is_some(), "nothing deleted");
 }
+
+/// Bad input to a create is an `Invalid` error naming what is wrong, and
+/// nothing is made: a name the adapter keeps for itself, a port group the
+/// cluster lacks, a template that does not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_with_bad_input_names_it_and_makes_nothing() {
+    use butler_core::backend::{ClusterBackend, ErrorKind, VmCreate};
+    use butler_vsphere::PARTIAL;
+    let Some(vc) = LiveVcsim::from_env() else {
+        return;
+    };
+    let _one_at_a_time = LOCK().await;
+    let b = VsphereBackend::new(&vc.config()).unwrap();
+    let name = prefix("bad");
+    let good = VmCreate::new(&name, "DC0_C0")
+        .project("prod-project")
+        .cpu(1, 1)
+        .ram_gib(1)
+        .disks_gib(vec![10])
+        .nics(vec!["DC0_DVPG0".into()]);
+    let before = b.list_vms("DC0_C0").await.unwrap().len();
+    for (vm, named) in [
+        (
+            {
+                let mut v = good.clone();
+                v.name = format!("{name}{PARTIAL}");
+                v
+            },
+            PARTIAL.to_string(),
+        ),
+        (
+            good.clone().nics(vec!["no-such-port-group".into()]),
+            "no-such-port-group".to_string(),
+        ),
+        (
+            good.clone().image(Some("no-such-template".into())),
+            "no-such-template".to_string(),
+        ),
+    ] {
+        let e = b.create_vm(&vm).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Invalid, "{e}");
+        assert!(e.message.contains(&named), "{e}");
+    }
+    assert_eq!(
+        b.list_vms("DC0_C0").await.unwrap().len(),
+        before,
+        "nothing made"
+    );
+}
