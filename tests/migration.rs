@@ -1494,3 +1494,170 @@ async fn a_platform_that_moves_vms_one_by_one_migrates_a_group_without_protectio
     );
     assert_eq!(s.calls(Op::MigrateVm), f.vm_names.len() as u64 + 1);
 }
+
+/// A platform that moves VMs one by one and nothing else.
+fn vm_moves_only(s: &SimPlatform) {
+    use butler::backend::{Capabilities, Capability};
+    s.set_capabilities(
+        Capabilities::all()
+            .without(Capability::Protection)
+            .without(Capability::Migration),
+    );
+}
+
+/// On a platform that moves VMs one by one, its own dry run of every move
+/// is read at refresh, in one batched call, and shown before anyone
+/// approves: a VM on a subnet the destination lacks is a
+/// `platform_refuses` error in the platform's words, and once it leaves
+/// the group the rest validates clean. A changed destination is not
+/// judged until the next refresh.
+#[tokio::test]
+async fn the_platforms_dry_run_of_each_move_is_a_finding_before_anyone_approves() {
+    use butler::migration::FindingCode;
+    let s = SimPlatform::demo_builder(16)
+        .project("dr-project", &["c2-santiago"], &["vlan-10"])
+        .subnet_on("c1-madrid", "vlan-madrid-only", 31)
+        .cluster("c3-lima")
+        .build();
+    let f = fleet::generate(
+        &s,
+        &fleet::FleetSpec {
+            vms: 4,
+            groups: 1,
+            ..Default::default()
+        },
+    );
+    assert_eq!(f.source, "c1-madrid");
+    vm_moves_only(&s);
+    let svc = service(&s, Arc::new(MemoryStore::new()), config());
+    let g = fleet_group(&svc, &f, "dry-run").await;
+    let mut odd = s.vm(&f.vm_names[0]).unwrap();
+    odd.name = "odd-subnet-vm".into();
+    odd.uuid = s.new_uuid();
+    odd.nics = vec!["vlan-madrid-only".into()];
+    s.add_vm(odd);
+    let g = svc
+        .add_vm(&ops(), g.id, g.version, "odd-subnet-vm")
+        .await
+        .unwrap();
+    s.reset_calls();
+    svc.refresh(&ops(), g.id).await.unwrap();
+    assert_eq!(s.calls(Op::CheckVmMigration), 1, "one batched dry run");
+    let (g, facts, v) = svc.validate(&ops(), g.id).await.unwrap();
+    let odd_at = g
+        .vms
+        .iter()
+        .position(|v| v.name == "odd-subnet-vm")
+        .unwrap();
+    let refused: Vec<_> = v
+        .findings
+        .iter()
+        .filter(|x| x.code == FindingCode::PlatformRefuses)
+        .collect();
+    assert_eq!(refused.len(), 1, "{:?}", v.findings);
+    assert_eq!(refused[0].vm as usize, odd_at);
+    let said = refused[0].message(&g, &facts);
+    assert!(
+        said.contains("vlan-madrid-only") && said.contains(&f.destination),
+        "{said}"
+    );
+    assert_eq!(facts.row(odd_at).unwrap().move_refusals.len(), 1);
+    assert!(!v.can_migrate());
+    assert!(
+        svc.migrate(&ops(), v.token().unwrap()).await.is_err(),
+        "an error stops the run"
+    );
+    // Without it, the rest is clean.
+    let g = svc
+        .remove_vm(&ops(), g.id, g.version, "odd-subnet-vm")
+        .await
+        .unwrap();
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (g, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    assert_eq!(v.errors, 0, "{:?}", v.findings);
+    // Another destination is the platform's to judge again.
+    let g = svc
+        .set_destination(&ops(), g.id, g.version, "c3-lima")
+        .await
+        .unwrap();
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    assert!(
+        v.findings
+            .iter()
+            .any(|x| x.code == FindingCode::MovesNotChecked),
+        "{:?}",
+        v.findings
+    );
+}
+
+/// A group that asks for live moves, on a platform that makes them, moves
+/// its running VMs as they run: no power finding, no confirmation, no
+/// power cycle, each VM on the destination still running. On a platform
+/// without live moves the same group is a `live_moves_unavailable` error.
+#[tokio::test]
+async fn a_group_that_asks_for_live_moves_moves_running_vms_as_they_run() {
+    use butler::backend::{Capabilities, Capability};
+    use butler::migration::{FindingCode, VmOutcome};
+    let (s, f, svc, g) = clean_setup(17, 4, 1, Arc::new(MemoryStore::new())).await;
+    vm_moves_only(&s);
+    let running = &f.vm_names[..2];
+    for vm in running {
+        assert!(s.set_vm_power(vm, PowerState::On));
+    }
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, cold) = svc.validate(&ops(), g.id).await.unwrap();
+    let powered_on = cold
+        .findings
+        .iter()
+        .filter(|x| x.code == FindingCode::PoweredOn)
+        .count();
+    assert_eq!(
+        powered_on, 2,
+        "moved cold, they must be off: {:?}",
+        cold.findings
+    );
+    let g = svc.set_live(&ops(), g.id, g.version, true).await.unwrap();
+    let (_, _, stale) = svc.validate(&ops(), g.id).await.unwrap();
+    assert!(
+        stale
+            .findings
+            .iter()
+            .any(|x| x.code == FindingCode::MovesNotChecked),
+        "the dry run read before was of cold moves: {:?}",
+        stale.findings
+    );
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    assert_eq!((v.errors, v.warnings), (0, 0), "{:?}", v.findings);
+    s.reset_calls();
+    let report = run_to_end(&svc, &v).await;
+    assert!(report.power_cycle.is_empty());
+    for line in &report.vms {
+        assert_eq!(line.outcome, VmOutcome::Migrated, "{line:?}");
+        let vm = s.vm(&line.vm).unwrap();
+        assert_eq!(vm.cluster, f.destination);
+        let was_on = running.contains(&line.vm);
+        assert_eq!(vm.power == PowerState::On, was_on, "{}", line.vm);
+    }
+    assert_eq!(s.calls(Op::SetPower), 0, "nothing powered off or on");
+
+    // Without live moves on the platform, the group cannot have them.
+    let (s, _, svc, g) = clean_setup(18, 4, 1, Arc::new(MemoryStore::new())).await;
+    s.set_capabilities(
+        Capabilities::all()
+            .without(Capability::Protection)
+            .without(Capability::Migration)
+            .without(Capability::LiveMigration),
+    );
+    let g = svc.set_live(&ops(), g.id, g.version, true).await.unwrap();
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    assert!(
+        v.findings
+            .iter()
+            .any(|x| x.code == FindingCode::LiveMovesUnavailable),
+        "{:?}",
+        v.findings
+    );
+    assert!(!v.can_migrate());
+}

@@ -230,6 +230,14 @@ async fn a_100_vm_migration_group_moves_between_vsphere_clusters() {
     svc.refresh(&ops, g.id).await.unwrap();
     let (_, facts, v) = svc.validate(&ops, g.id).await.unwrap();
     assert!(facts.vm_moves, "vSphere moves VMs one by one");
+    let judged = facts
+        .moves
+        .as_ref()
+        .expect("vCenter's dry run, read at refresh");
+    assert_eq!(
+        (judged.to.destination.as_str(), judged.refusals.len()),
+        ("DC0_C1", 0)
+    );
     assert_eq!(v.errors, 0, "{:?}", v.findings);
     let report = svc
         .migrate(&ops, v.token().unwrap())

@@ -543,7 +543,9 @@ impl ClusterBackend for NutanixBackend {
         };
         // Moving one VM between clusters (v4 cross-cluster migration) is
         // not done yet: protection domains move VMs here.
-        let all = Capabilities::all().without(butler_core::backend::Capability::VmMigration);
+        let all = Capabilities::all()
+            .without(butler_core::backend::Capability::VmMigration)
+            .without(butler_core::backend::Capability::LiveMigration);
         if v4 {
             all
         } else {

@@ -25,7 +25,11 @@ async fn adapter_passes_the_backend_conformance_suite_over_http() {
     // v3 takes no request id: a repeated create is found by its name.
     assert_eq!(
         skipped,
-        vec![Capability::IdempotentCreate, Capability::VmMigration]
+        vec![
+            Capability::IdempotentCreate,
+            Capability::VmMigration,
+            Capability::LiveMigration
+        ]
     );
 }
 
@@ -41,7 +45,11 @@ async fn adapter_passes_the_conformance_suite_against_a_realistic_prism() {
     // v3 takes no request id: a repeated create is found by its name.
     assert_eq!(
         skipped,
-        vec![Capability::IdempotentCreate, Capability::VmMigration]
+        vec![
+            Capability::IdempotentCreate,
+            Capability::VmMigration,
+            Capability::LiveMigration
+        ]
     );
     // The refusals of this Prism reach the caller with its reason.
     let vm = sim.list_vms("c1-madrid").await.unwrap().remove(0);

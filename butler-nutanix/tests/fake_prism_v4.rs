@@ -40,7 +40,10 @@ async fn on_v4_the_adapter_passes_the_conformance_suite_with_idempotent_creates(
         let skipped = run_all(&backend, &fx).await;
         assert_eq!(
             skipped,
-            vec![butler_core::backend::Capability::VmMigration],
+            vec![
+                butler_core::backend::Capability::VmMigration,
+                butler_core::backend::Capability::LiveMigration
+            ],
             "{prefix}"
         );
     }

@@ -62,6 +62,12 @@ impl MigrationGroup {
     fn power_off(&self) -> bool {
         self.inner.power_off
     }
+    /// Whether the selected VMs that run move while they run, where the
+    /// platform makes live moves.
+    #[getter]
+    fn live(&self) -> bool {
+        self.inner.live
+    }
     /// Version for the next change.
     #[getter]
     fn version(&self) -> u64 {
@@ -189,6 +195,7 @@ impl From<core::VmFactsRow> for VmFactsRow {
             protection_domain: r.protection_domain,
             schedules: r.schedules,
             last_replica: r.last_replica,
+            move_refusals: r.move_refusals,
         }
     }
 }
@@ -213,6 +220,9 @@ pub(crate) struct VmFactsRow {
     pub schedules: Option<u16>,
     /// Last replica of that domain.
     pub last_replica: Option<DateTime<Utc>>,
+    /// Why the platform's dry run refuses to move it (empty: it does not,
+    /// or the platform has no such dry run).
+    pub move_refusals: Vec<String>,
 }
 
 #[pymethods]

@@ -103,6 +103,35 @@ def test_migrate_with_events_callback_and_report(b, ops):
         ops.migrate(report.token)
 
 
+def test_a_group_that_asks_for_live_moves_moves_running_vms_as_they_run(b, ops):
+    g, names = drill(b, ops, vms=4, groups=1, name="live")
+    everything_but_domains = [
+        "project_remap", "storage_containers", "categories", "task_long_poll", "power",
+        "delete", "reconfigure", "idempotent_create", "vm_migration", "live_migration",
+    ]
+    b.simulator.set_capabilities(everything_but_domains)
+    running = names[:2]
+    for n in running:
+        assert b.simulator.set_power(n, True)
+    ops.refresh(g.id)
+    assert ops.validate(g.id).counts().get("powered_on") == 2
+    g = ops.set_live(g, True)
+    assert g.live
+    assert ops.validate(g.id).counts().get("moves_not_checked") == 1
+    ops.refresh(g.id)
+    report = ops.validate(g.id)
+    assert report.can_migrate and report.counts() == {}, report.counts()
+    assert all(r.move_refusals == [] for r in ops.facts(g.id).rows())
+    result = ops.migrate(report.token)
+    assert result.migrated == 4 and result.power_cycle == []
+    for n in names:
+        assert b.simulator.vm(n)[0:2] == ("c2-santiago", "on" if n in running else "off")
+    # A platform without live moves: the group cannot have them.
+    b.simulator.set_capabilities([c for c in everything_but_domains if c != "live_migration"])
+    ops.refresh(g.id)
+    assert ops.validate(g.id).counts().get("live_moves_unavailable") == 1
+
+
 def test_a_group_that_powers_vms_off_needs_the_operators_confirmation(b, ops):
     g, names = drill(b, ops, vms=6, groups=3, name="cycle")
     running = names[:2]

@@ -97,6 +97,7 @@ validate = Validate
 migrate = Migrate
 group_power_off = Butler powers running VMs off before migrating them and on again at the destination
 save_power = Save
+group_live = Running VMs move while they run (live migration, vMotion)
 confirm_power_off = Power off the running VMs (their owners are told) and on again at the destination:
 errors = Errors
 warnings = Warnings
@@ -287,6 +288,9 @@ finding-stale_replica = The last replica of protection domain "{ $pg }" (VM "{ $
 finding-shared_group = Several selected VMs share protection domain "{ $pg }"; one migrate call moves them all
 finding-not_selected = VM "{ $vm }" is not selected for migration
 finding-power_off_planned = VM "{ $vm }" is not powered off: Butler powers it off before migrating it (its owner is told) and on again at "{ $dst }"
+finding-platform_refuses = The platform refuses to move VM "{ $vm }" to "{ $dst }": { $reasons }
+finding-moves_not_checked = The platform has not yet judged the moves to "{ $dst }" as the group asks them; refresh the facts
+finding-live_moves_unavailable = The group asks for live moves, which the platform does not make; move the VMs cold
 
 # spec: a problem of a VM spec, with the values it names
 spec-name_empty = The VM name is required

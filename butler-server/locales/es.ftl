@@ -97,6 +97,7 @@ validate = Validar
 migrate = Migrar
 group_power_off = Butler apaga las VMs encendidas antes de migrarlas y las enciende en el destino
 save_power = Guardar
+group_live = Las VMs encendidas se mueven sin apagarlas (migración en caliente, vMotion)
 confirm_power_off = Apagar las VMs encendidas (se avisa a sus dueños) y encenderlas en el destino:
 errors = Errores
 warnings = Advertencias
@@ -287,6 +288,9 @@ finding-stale_replica = La última réplica del dominio de protección «{ $pg }
 finding-shared_group = Varias VM seleccionadas comparten el dominio de protección «{ $pg }»; una sola migración las mueve todas
 finding-not_selected = La VM «{ $vm }» no está seleccionada para migrar
 finding-power_off_planned = La VM «{ $vm }» no está apagada: Butler la apaga antes de migrarla (se avisa a su propietario) y la vuelve a encender en «{ $dst }»
+finding-platform_refuses = La plataforma se niega a mover la VM «{ $vm }» a «{ $dst }»: { $reasons }
+finding-moves_not_checked = La plataforma aún no ha evaluado los movimientos a «{ $dst }» tal como los pide el grupo; actualice los datos
+finding-live_moves_unavailable = El grupo pide movimientos en caliente, que la plataforma no hace; mueva las VM en frío
 
 # spec: a problem of a VM spec, with the values it names
 spec-name_empty = El nombre de la VM es obligatorio

@@ -293,8 +293,7 @@ async fn the_quickstart_story_over_http() {
 
     // Had the group Butler power its VMs off, the running VM would be a
     // warning, and the run would wait for her to confirm the power-off.
-    let flip = |on: bool, etag: String| {
-        let body = json!({ "power_off": on });
+    let patch = |body: Value, etag: String| {
         let path = format!("/api/groups/{gid}");
         let (s, olga) = (&s, &olga);
         async move {
@@ -302,7 +301,7 @@ async fn the_quickstart_story_over_http() {
                 .await
         }
     };
-    let g = flip(true, g.etag()).await;
+    let g = patch(json!({ "power_off": true }), g.etag()).await;
     assert_eq!(g.body["power_off"], json!(true), "{:?}", g.body);
     let v = s
         .post(
@@ -326,8 +325,28 @@ async fn the_quickstart_story_over_http() {
         s.sim().vm(&vm).map(|v| v.power),
         Some(butler::backend::PowerState::On)
     );
-    let g = flip(false, g.etag()).await;
+    let g = patch(json!({ "power_off": false }), g.etag()).await;
     assert_eq!(g.body.get("power_off"), None, "{:?}", g.body);
+
+    // Live moves are the platform's to make: the demo moves whole
+    // protection domains, so a group that asks for them cannot validate.
+    let g = patch(json!({ "live": true }), g.etag()).await;
+    assert_eq!(g.body["live"], json!(true), "{:?}", g.body);
+    let v = s
+        .post(
+            &olga,
+            &format!("/api/groups/{gid}/validate"),
+            json!(null),
+            None,
+        )
+        .await;
+    let codes: Vec<&str> = v.body["findings"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|x| x["code"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(codes.contains(&"live_moves_unavailable"), "{:?}", v.body);
+    let g = patch(json!({ "live": false }), g.etag()).await;
+    assert_eq!(g.body.get("live"), None, "{:?}", g.body);
 
     // Olga (Operator) powers it off through the inventory; then it
     // validates clean and migrates.

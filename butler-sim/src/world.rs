@@ -620,6 +620,7 @@ impl World {
         uuid: &str,
         to: &VmMove,
         protection: bool,
+        judge_power: bool,
         op: &'static str,
     ) -> Result<Vec<String>, BackendError> {
         let vm = self
@@ -645,11 +646,22 @@ impl World {
                 v.name, to.destination
             ));
         }
-        if v.power == PowerState::On && !to.live {
+        if judge_power && v.power == PowerState::On && !to.live {
             why.push(format!(
                 "VM {:?} is on: a cold move needs it off (or ask for a live one)",
                 v.name
             ));
+        }
+        // A NIC's VLAN subnet that belongs to another cluster does not
+        // reach the destination (a port group vCenter lacks there).
+        for nic in &v.nics {
+            let only_on = self.subnets.get(nic).and_then(|s| s.cluster.as_deref());
+            if let Some(c) = only_on.filter(|c| *c != to.destination) {
+                why.push(format!(
+                    "subnet {nic:?} of VM {:?} is on cluster {c:?} only, not on {:?}",
+                    v.name, to.destination
+                ));
+            }
         }
         let groups = self.vm_groups.get(&*v.name).filter(|_| protection);
         for (cluster, group) in groups.into_iter().flatten() {

@@ -30,6 +30,7 @@ async fn a_platform_without_optional_features_passes_with_their_checks_skipped()
             Capability::Migration,
             Capability::Reconfigure,
             Capability::VmMigration,
+            Capability::LiveMigration,
             Capability::Delete
         ]
     );

@@ -265,6 +265,16 @@ impl ClusterBackend for VsphereBackend {
             .map_err(op("check_vm_migration"))
     }
 
+    async fn check_vm_migrations(
+        &self,
+        vm_names: &[String],
+        to: &VmMove,
+    ) -> Result<Vec<Vec<String>>, BackendError> {
+        self.check_moves(vm_names, to)
+            .await
+            .map_err(op("check_vm_migrations"))
+    }
+
     async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {
         self.set_project(vm_uuid, project)
             .await

@@ -18,6 +18,16 @@ struct Placement {
     host: Option<MoRef>,
 }
 
+/// What a dry run reads of each VM.
+const MOVE_PATHS: &[&str] = &[
+    "name",
+    "config.template",
+    "runtime.powerState",
+    "runtime.host",
+    "datastore",
+    "config.hardware.device",
+];
+
 impl VsphereBackend {
     /// Why the move would fail (empty: it would go), with what the move
     /// needs: the VM and the destination's resource pool and datastore.
@@ -28,88 +38,34 @@ impl VsphereBackend {
     ) -> Result<(Vec<String>, Placement), VsphereError> {
         let vm = MoRef::new("VirtualMachine", uuid);
         let world = self.world().await?;
-        let o = self
-            .soap
-            .object(
-                &vm,
-                &[
-                    "name",
-                    "runtime.powerState",
-                    "runtime.host",
-                    "datastore",
-                    "config.hardware.device",
-                ],
-            )
-            .await?;
-        let destination = world.cluster(&to.destination).ok_or_else(|| {
-            VsphereError::new(
-                ErrorKind::Invalid,
-                format!("vCenter has no cluster named {:?}", to.destination),
-            )
-        })?;
-        let name = o.text("name").to_string();
-        let here = o
-            .reference("runtime.host")
-            .and_then(|h| world.host_cluster.get(&h).cloned())
-            .unwrap_or_default();
-        let mut why = Vec::new();
-        if here == to.destination {
-            why.push(format!("VM {name:?} is on {:?} already", to.destination));
+        let o = self.soap.object(&vm, MOVE_PATHS).await?;
+        judge(&world, &o, to, true)
+    }
+
+    /// The dry run of moving each VM named in `names`, from one read of
+    /// every VM (vCenter filters no property read by name), the power of
+    /// each left to the caller.
+    pub(crate) async fn check_moves(
+        &self,
+        names: &[String],
+        to: &VmMove,
+    ) -> Result<Vec<Vec<String>>, VsphereError> {
+        let world = self.world().await?;
+        let root = self.soap.service().await?.root_folder.clone();
+        let all = self.vm_objects(&root, MOVE_PATHS).await?;
+        let mut by_name: std::collections::HashMap<&str, &crate::props::Object> =
+            std::collections::HashMap::with_capacity(all.len());
+        for o in all.iter().filter(|o| o.text("config.template") != "true") {
+            // The first VM of a name, as the name look-up answers.
+            by_name.entry(o.text("name")).or_insert(o);
         }
-        let on = crate::inventory::power_of(o.text("runtime.powerState")) == PowerState::On;
-        if on && !to.live {
-            why.push(format!(
-                "VM {name:?} is on: a cold move needs it off (or ask for a live one, vMotion)"
-            ));
-        }
-        for net in nics_of(&o, &world) {
-            let reached = world
-                .nets
-                .iter()
-                .any(|n| n.name == net && destination.networks.contains(&n.moref));
-            if !reached {
-                why.push(format!(
-                    "port group {net:?} of VM {name:?} is not on cluster {:?}",
-                    to.destination
-                ));
-            }
-        }
-        let pool = destination.resource_pool.clone().ok_or_else(|| {
-            VsphereError::new(
-                ErrorKind::Invalid,
-                format!("cluster {:?} has no resource pool", to.destination),
-            )
-        })?;
-        // Disks stay where the destination reaches their datastore.
-        let kept = o
-            .references("datastore")
+        names
             .iter()
-            .all(|d| destination.datastores.contains(d));
-        let datastore = if kept {
-            None
-        } else {
-            match destination.datastores.first() {
-                Some(d) => Some(d.clone()),
-                None => {
-                    why.push(format!("cluster {:?} has no datastore", to.destination));
-                    None
-                }
-            }
-        };
-        // A host of the destination too: without DRS, vCenter (and vcsim)
-        // leave the VM on its host when only the pool changes.
-        let host = destination.hosts.first().cloned();
-        if host.is_none() {
-            why.push(format!("cluster {:?} has no host", to.destination));
-        }
-        Ok((
-            why,
-            Placement {
-                pool,
-                datastore,
-                host,
-            },
-        ))
+            .map(|name| match by_name.get(name.as_str()) {
+                Some(o) => judge(&world, o, to, false).map(|(why, _)| why),
+                None => Ok(vec![format!("vCenter has no VM named {name:?}")]),
+            })
+            .collect()
     }
 
     /// Butler's dry run of the move.
@@ -145,6 +101,85 @@ impl VsphereBackend {
                 VsphereError::new(ErrorKind::Permanent, "RelocateVM_Task answered no task")
             })
     }
+}
+
+/// Why moving the VM read as `o` as `to` says would fail (its power
+/// judged only when `judge_power`), and where it would go.
+fn judge(
+    world: &World,
+    o: &crate::props::Object,
+    to: &VmMove,
+    judge_power: bool,
+) -> Result<(Vec<String>, Placement), VsphereError> {
+    let destination = world.cluster(&to.destination).ok_or_else(|| {
+        VsphereError::new(
+            ErrorKind::Invalid,
+            format!("vCenter has no cluster named {:?}", to.destination),
+        )
+    })?;
+    let name = o.text("name").to_string();
+    let here = o
+        .reference("runtime.host")
+        .and_then(|h| world.host_cluster.get(&h).cloned())
+        .unwrap_or_default();
+    let mut why = Vec::new();
+    if here == to.destination {
+        why.push(format!("VM {name:?} is on {:?} already", to.destination));
+    }
+    let on = crate::inventory::power_of(o.text("runtime.powerState")) == PowerState::On;
+    if judge_power && on && !to.live {
+        why.push(format!(
+            "VM {name:?} is on: a cold move needs it off (or ask for a live one, vMotion)"
+        ));
+    }
+    for net in nics_of(o, world) {
+        let reached = world
+            .nets
+            .iter()
+            .any(|n| n.name == net && destination.networks.contains(&n.moref));
+        if !reached {
+            why.push(format!(
+                "port group {net:?} of VM {name:?} is not on cluster {:?}",
+                to.destination
+            ));
+        }
+    }
+    let pool = destination.resource_pool.clone().ok_or_else(|| {
+        VsphereError::new(
+            ErrorKind::Invalid,
+            format!("cluster {:?} has no resource pool", to.destination),
+        )
+    })?;
+    // Disks stay where the destination reaches their datastore.
+    let kept = o
+        .references("datastore")
+        .iter()
+        .all(|d| destination.datastores.contains(d));
+    let datastore = if kept {
+        None
+    } else {
+        match destination.datastores.first() {
+            Some(d) => Some(d.clone()),
+            None => {
+                why.push(format!("cluster {:?} has no datastore", to.destination));
+                None
+            }
+        }
+    };
+    // A host of the destination too: without DRS, vCenter (and vcsim)
+    // leave the VM on its host when only the pool changes.
+    let host = destination.hosts.first().cloned();
+    if host.is_none() {
+        why.push(format!("cluster {:?} has no host", to.destination));
+    }
+    Ok((
+        why,
+        Placement {
+            pool,
+            datastore,
+            host,
+        },
+    ))
 }
 
 /// The port groups of a VM's NICs.

@@ -43,11 +43,17 @@ pub enum Capability {
     /// asked) and `check_vm_migration`, the platform's own verdict on a
     /// move before it is made (vMotion, AHV cross-cluster migration).
     VmMigration,
+    /// Moving a running VM to another cluster while it runs:
+    /// `migrate_vm` with [`VmMove::live`] (vMotion, AHV live migration).
+    /// Without it a VM moves only when off.
+    ///
+    /// [`VmMove::live`]: super::VmMove::live
+    LiveMigration,
 }
 
 impl Capability {
     /// Every capability, in order.
-    pub const ALL: [Capability; 11] = [
+    pub const ALL: [Capability; 12] = [
         Capability::Protection,
         Capability::Migration,
         Capability::ProjectRemap,
@@ -59,6 +65,7 @@ impl Capability {
         Capability::Reconfigure,
         Capability::IdempotentCreate,
         Capability::VmMigration,
+        Capability::LiveMigration,
     ];
 
     /// Its name (`storage_containers`).
@@ -75,6 +82,7 @@ impl Capability {
             Capability::Reconfigure => "reconfigure",
             Capability::IdempotentCreate => "idempotent_create",
             Capability::VmMigration => "vm_migration",
+            Capability::LiveMigration => "live_migration",
         }
     }
 
@@ -106,7 +114,7 @@ impl fmt::Display for Capability {
 /// use butler_core::backend::{Capabilities, Capability};
 /// let c = Capabilities::none().with(Capability::Protection);
 /// assert!(c.has(Capability::Protection) && !c.has(Capability::Categories));
-/// assert_eq!(Capabilities::all().without(Capability::Categories).iter().count(), 10);
+/// assert_eq!(Capabilities::all().without(Capability::Categories).iter().count(), 11);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Capabilities(u32);

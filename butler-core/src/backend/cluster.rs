@@ -134,7 +134,7 @@ pub struct VmInfo {
 
 /// Where and how a VM moves between clusters
 /// ([`ClusterBackend::migrate_vm`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VmMove {
     /// The cluster it moves to.
     pub destination: String,
@@ -832,6 +832,28 @@ pub trait ClusterBackend: Send + Sync {
         let _ = (vm_uuid, to);
         Err(BackendError::unsupported(
             "check_vm_migration",
+            Capability::VmMigration,
+        ))
+    }
+    /// The platform's dry run of moving each VM named in `vm_names` as
+    /// `to` says, in one go (one read of the inventory, not one call per
+    /// VM): per name, in order, why the move would fail, in the platform's
+    /// words; empty when it would go ([`Capability::VmMigration`]). What a
+    /// migration's validation shows before anyone approves.
+    ///
+    /// Unlike [`check_vm_migration`](Self::check_vm_migration), a VM's
+    /// power is no reason here: whether it runs is Butler's to judge (its
+    /// own findings name it, and a group may have Butler power it off
+    /// first). A name the platform does not know is a reason of its own; a
+    /// destination it does not know is [`ErrorKind::Invalid`](super::ErrorKind::Invalid).
+    async fn check_vm_migrations(
+        &self,
+        vm_names: &[String],
+        to: &VmMove,
+    ) -> Result<Vec<Vec<String>>, BackendError> {
+        let _ = (vm_names, to);
+        Err(BackendError::unsupported(
+            "check_vm_migrations",
             Capability::VmMigration,
         ))
     }

@@ -3,7 +3,7 @@
 //! VMs is a memory scan.
 
 use super::group::MigrationGroup;
-use super::inventory::Inventory;
+use super::inventory::{Inventory, MoveVerdicts};
 use super::name_table::NameTable;
 use crate::backend::PowerState;
 use chrono::{DateTime, Utc};
@@ -27,6 +27,10 @@ pub struct VmFacts {
     pub group: u32,
     /// Powered on.
     pub powered_on: bool,
+    /// The platform's dry run refuses its move
+    /// ([`FactsSnapshot::moves`] says why).
+    #[serde(default)]
+    pub refused: bool,
 }
 
 impl VmFacts {
@@ -36,6 +40,7 @@ impl VmFacts {
         project: NONE16,
         group: NONE32,
         powered_on: false,
+        refused: false,
     };
 }
 
@@ -92,6 +97,14 @@ pub struct FactsSnapshot {
     /// ([`Inventory::vm_moves`]).
     #[serde(default)]
     pub vm_moves: bool,
+    /// It also moves them live ([`Inventory::live_moves`]).
+    #[serde(default)]
+    pub live_moves: bool,
+    /// The platform's dry run of the group's moves, where it moves VMs
+    /// one by one ([`MoveVerdicts`]); `None` elsewhere, or before the
+    /// group had a source and a known destination.
+    #[serde(default)]
+    pub moves: Option<MoveVerdicts>,
     /// [`content_hash`](Self::content_hash), computed once.
     #[serde(skip)]
     pub(super) content: HashCache,
@@ -295,8 +308,31 @@ impl FactsSnapshot {
             vms,
             names: index.names.clone(),
             vm_moves: inv.vm_moves,
+            live_moves: inv.live_moves,
+            moves: None,
             content: HashCache::default(),
         }
+    }
+
+    /// These facts with the platform's dry run of the group's moves: each
+    /// VM it refuses is flagged, its reasons kept by name.
+    pub fn with_moves(mut self, moves: Option<MoveVerdicts>) -> FactsSnapshot {
+        if let Some(m) = moves.as_ref().filter(|m| !m.refusals.is_empty()) {
+            for (f, name) in self.vms.iter_mut().zip(self.names.iter()) {
+                f.refused = m.refusals.contains_key(name);
+            }
+        }
+        self.moves = moves;
+        self.content = HashCache::default();
+        self
+    }
+
+    /// The platform's reasons for refusing the move of VM `name`, if it does.
+    pub fn refusals_of(&self, name: &str) -> &[String] {
+        self.moves
+            .as_ref()
+            .and_then(|m| m.refusals.get(name))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Each group VM's protection group (an index into `inv.groups`), or
@@ -416,6 +452,19 @@ impl FactsSnapshot {
         if self.vm_moves {
             h.update(b"vm_moves");
         }
+        if self.live_moves {
+            h.update(b"live_moves");
+        }
+        // The platform's dry run: the move it judged and every refusal.
+        if let Some(m) = &self.moves {
+            let to = [m.to.destination.as_bytes(), &[u8::from(m.to.live)][..]];
+            h.update(digest(to));
+            h.update((m.refusals.len() as u64).to_le_bytes());
+            for (vm, why) in &m.refusals {
+                let reasons = why.iter().map(String::as_bytes);
+                h.update(digest(std::iter::once(vm.as_bytes()).chain(reasons)));
+            }
+        }
         let mut sorted: Vec<&[u8; 8]> = clusters.iter().collect();
         sorted.sort_unstable();
         h.update((sorted.len() as u64).to_le_bytes());
@@ -431,7 +480,7 @@ impl FactsSnapshot {
                 buf.extend_from_slice(&pick(&clusters, usize::from(v.cluster)));
                 buf.extend_from_slice(&pick(&projects, usize::from(v.project)));
                 buf.extend_from_slice(&pick(&groups, v.group as usize));
-                buf.push(u8::from(v.powered_on));
+                buf.push(u8::from(v.powered_on) | u8::from(v.refused) << 1);
             }
             h.update(&buf);
         }
@@ -501,6 +550,11 @@ impl FactsSnapshot {
             protection_domain: pg.map(|g| g.name.clone()),
             schedules: pg.map(|g| g.schedules),
             last_replica: pg.and_then(|g| g.last_replica),
+            move_refusals: self
+                .names
+                .get(i)
+                .map(|n| self.refusals_of(n).to_vec())
+                .unwrap_or_default(),
         })
     }
 }
@@ -524,4 +578,7 @@ pub struct VmFactsRow {
     pub schedules: Option<u16>,
     /// Last replica of that domain.
     pub last_replica: Option<DateTime<Utc>>,
+    /// Why the platform's dry run refuses to move it (empty: it does not,
+    /// or the platform has no such dry run).
+    pub move_refusals: Vec<String>,
 }

@@ -3,7 +3,7 @@
 
 use super::facts::{FactsSnapshot, GroupIndex};
 use super::group::{GroupId, MigrationGroup};
-use super::inventory::Inventory;
+use super::inventory::{Inventory, MoveVerdicts};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,18 +38,21 @@ impl FactsCache {
     }
 
     /// Builds and keeps the snapshot of `group` from `inv` (with the
-    /// group's index when the caller has one).
+    /// group's index when the caller has one) and the platform's dry run
+    /// of its moves.
     pub(crate) fn install(
         &self,
         group: &MigrationGroup,
         index: Option<&GroupIndex>,
         inv: &Inventory,
+        moves: Option<MoveVerdicts>,
     ) -> Arc<FactsSnapshot> {
         let id = self.snapshots.fetch_add(1, Ordering::SeqCst) + 1;
-        let snap = Arc::new(match index {
+        let snap = match index {
             Some(index) => FactsSnapshot::build_indexed(group, index, inv, id),
             None => FactsSnapshot::build(group, inv, id),
-        });
+        };
+        let snap = Arc::new(snap.with_moves(moves));
         self.lock().insert(
             group.id,
             Entry {

@@ -42,6 +42,14 @@ pub struct MigrationGroup {
     /// Unset, a VM that runs is a validation error.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub power_off: bool,
+    /// Whether the selected VMs that run move while they run (vMotion,
+    /// live migration), on a platform that moves VMs one by one and live
+    /// ([`Capability::LiveMigration`]); they are then neither powered off
+    /// nor an error for running. Unset, a move is cold.
+    ///
+    /// [`Capability::LiveMigration`]: crate::backend::Capability::LiveMigration
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub live: bool,
     /// Optimistic-concurrency version.
     pub version: u64,
     /// Last changed by.
@@ -91,6 +99,7 @@ impl MigrationGroup {
             destination: None,
             vms: Vec::new(),
             power_off: false,
+            live: false,
             version: 1,
             updated_by: by.to_string(),
             updated_at: at,
@@ -132,6 +141,12 @@ impl MigrationGroup {
     /// are a validation error).
     pub fn set_power_off(&mut self, power_off: bool) {
         self.power_off = power_off;
+    }
+
+    /// Asks for the selected VMs that run to move while they run (`true`),
+    /// or cold (`false`).
+    pub fn set_live(&mut self, live: bool) {
+        self.live = live;
     }
 
     /// Swaps source and destination.
@@ -341,6 +356,7 @@ impl MigrationGroup {
             destination: self.destination.clone(),
             vms: Vec::new(),
             power_off: self.power_off,
+            live: self.live,
             version: self.version,
             updated_by: self.updated_by.clone(),
             updated_at: self.updated_at,

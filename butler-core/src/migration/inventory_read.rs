@@ -1,8 +1,10 @@
 //! Reading the platform for migration facts: the one place a refresh does
 //! I/O (2 + 2 × clusters batched calls).
 
-use super::inventory::Inventory;
-use crate::backend::{BackendError, Capability, Clock, ClusterBackend};
+use super::group::MigrationGroup;
+use super::inventory::{Inventory, MoveVerdicts};
+use crate::backend::{BackendError, Capability, Clock, ClusterBackend, ErrorKind, VmMove};
+use std::collections::{BTreeMap, HashSet};
 
 impl Inventory {
     /// Reads the inventory in batched calls (never one call per VM), the
@@ -41,6 +43,64 @@ impl Inventory {
             vms,
             groups,
             vm_moves: !protection && caps.has(Capability::VmMigration),
+            live_moves: !protection
+                && caps.has(Capability::VmMigration)
+                && caps.has(Capability::LiveMigration),
         })
+    }
+}
+
+impl MoveVerdicts {
+    /// The platform's dry run of moving `group`'s VMs that `inv` shows on
+    /// its source, as the group asks (live only where the platform moves
+    /// VMs live), in one batched call; `None` where the platform has no
+    /// such moves or the group no source and known destination.
+    pub async fn fetch(
+        backend: &dyn ClusterBackend,
+        group: &MigrationGroup,
+        inv: &Inventory,
+    ) -> Result<Option<MoveVerdicts>, BackendError> {
+        let (Some(source), Some(destination)) = (&group.source, &group.destination) else {
+            return Ok(None);
+        };
+        let known = inv.clusters.iter().any(|c| c.name == *destination);
+        if !inv.vm_moves || source == destination || !known {
+            return Ok(None);
+        }
+        let to = VmMove {
+            destination: destination.clone(),
+            live: group.live && inv.live_moves,
+        };
+        let in_group: HashSet<&str> = group.vms.iter().map(|v| v.name.as_str()).collect();
+        let mut names: Vec<String> = inv
+            .vms
+            .iter()
+            .filter(|v| *v.cluster == **source && in_group.contains(&*v.name))
+            .map(|v| v.name.to_string())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut refusals = BTreeMap::new();
+        if !names.is_empty() {
+            let verdicts = backend.check_vm_migrations(&names, &to).await?;
+            if verdicts.len() != names.len() {
+                return Err(BackendError::new(
+                    ErrorKind::Permanent,
+                    "check_vm_migrations",
+                    format!(
+                        "the platform judged {} moves when asked about {}",
+                        verdicts.len(),
+                        names.len()
+                    ),
+                ));
+            }
+            refusals.extend(
+                names
+                    .into_iter()
+                    .zip(verdicts)
+                    .filter(|(_, why)| !why.is_empty()),
+            );
+        }
+        Ok(Some(MoveVerdicts { to, refusals }))
     }
 }

@@ -36,7 +36,7 @@ pub use group::{
     check_vm_name, name_key, GroupError, GroupId, GroupVm, GroupVmsEdit, GroupVmsEdited,
     MigrationGroup, MAX_VM_NAME_CHARS,
 };
-pub use inventory::Inventory;
+pub use inventory::{Inventory, MoveVerdicts};
 pub use report::{Attempt, MigrationReport, RunId, VmOutcome, VmReport};
 pub use run::{EventOutcome, EventStream, MigrationConfig, MigrationEvent, MigrationStep};
 pub use service::{Confirmations, MigrationHandle, MigrationService, RefresherHandle};

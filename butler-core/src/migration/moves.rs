@@ -1,7 +1,8 @@
 //! A migration on a platform that moves VMs one by one, having no
 //! protection groups ([`Capability::VmMigration`]): each selected VM is
-//! powered off first when its group has Butler do it, moved cold
-//! (`migrate_vm`, retried on passing failures until the deadline), its
+//! powered off first when its group has Butler do it, moved cold, or
+//! live when the group asks and the platform can (`migrate_vm`, retried
+//! on passing failures until the deadline), its
 //! task followed, then verified on the destination (its project remapped)
 //! and powered on again, as a protection group's VMs are.
 //!
@@ -77,7 +78,10 @@ impl Runner {
         if info.cluster == self.destination {
             return Ok(());
         }
-        let to = VmMove::cold(&self.destination);
+        let to = VmMove {
+            destination: self.destination.clone(),
+            live: self.live,
+        };
         let task = loop {
             let n = attempts.len() as u32 + 1;
             self.emit(

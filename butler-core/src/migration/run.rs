@@ -194,6 +194,8 @@ pub(crate) struct Runner {
     pub(crate) notices: Option<Arc<tokio::sync::Notify>>,
     /// The platform moves VMs one by one (each unit is one VM).
     pub(crate) vm_moves: bool,
+    /// Those VMs move live (the group asks it, the platform can).
+    pub(crate) live: bool,
 }
 
 impl Runner {

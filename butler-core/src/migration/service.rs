@@ -5,7 +5,7 @@
 use super::facts::{FactsSnapshot, GroupIndex};
 use super::facts_cache::{FactsCache, FactsStatus};
 use super::group::{GroupId, GroupVmsEdit, GroupVmsEdited, MigrationGroup};
-use super::inventory::Inventory;
+use super::inventory::{Inventory, MoveVerdicts};
 use super::plan::{plan, plan_after_move};
 use super::report::{MigrationReport, RunId, VmOutcome, VmReport};
 use super::run::{EventStream, MigrationConfig, MigrationEvent, Runner};
@@ -350,6 +350,26 @@ impl MigrationService {
         .await
     }
 
+    /// Asks for the group's selected VMs that run to move while they run
+    /// (`true`: vMotion, live migration, where the platform offers
+    /// [`Capability::LiveMigration`]; validation says when it does not),
+    /// or cold (`false`).
+    ///
+    /// [`Capability::LiveMigration`]: crate::backend::Capability::LiveMigration
+    pub async fn set_live(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        version: u64,
+        live: bool,
+    ) -> Result<MigrationGroup, ButlerError> {
+        self.edit(actor, id, version, |g| {
+            g.set_live(live);
+            Ok(())
+        })
+        .await
+    }
+
     /// Swaps source and destination.
     pub async fn switch(
         &self,
@@ -599,20 +619,20 @@ impl MigrationService {
                 }))
             }
         };
-        let inv = Inventory::fetch(self.backend.as_ref(), self.clock.as_ref()).await;
+        let inv = self.read_platform(&group).await;
         let index = match indexing {
             Ok(index) => Some(index),
             Err(task) => crate::backend::outside(self.clock.clone(), task).await.ok(),
         };
         match inv {
-            Ok(inv) => {
+            Ok((inv, moves)) => {
                 if let Some(index) = &index {
                     self.indexes
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .insert(id, index.clone());
                 }
-                Ok(self.facts.install(&group, index.as_deref(), &inv))
+                Ok(self.facts.install(&group, index.as_deref(), &inv, moves))
             }
             Err(e) => {
                 self.facts.failed(id, self.clock.now(), &e.to_string());
@@ -621,21 +641,45 @@ impl MigrationService {
         }
     }
 
-    /// Refreshes every group from one inventory read; on failure every
-    /// group keeps its last good facts. Returns how many groups were refreshed.
+    /// The platform's inventory, and its dry run of `group`'s moves where
+    /// it moves VMs one by one (one batched call more).
+    async fn read_platform(
+        &self,
+        group: &MigrationGroup,
+    ) -> Result<(Inventory, Option<MoveVerdicts>), crate::backend::BackendError> {
+        let inv = Inventory::fetch(self.backend.as_ref(), self.clock.as_ref()).await?;
+        let moves = MoveVerdicts::fetch(self.backend.as_ref(), group, &inv).await?;
+        Ok((inv, moves))
+    }
+
+    /// Refreshes every group from one inventory read (and, where the
+    /// platform moves VMs one by one, one dry run per group); on failure
+    /// a group keeps its last good facts. Returns how many groups were
+    /// refreshed; the first failure is the error, after every group was tried.
     pub async fn refresh_all(&self) -> Result<usize, ButlerError> {
         let groups = self.store.find_groups("").await?;
-        match Inventory::fetch(self.backend.as_ref(), self.clock.as_ref()).await {
-            Ok(inv) => {
-                for g in &groups {
-                    self.facts.install(g, None, &inv);
-                }
-                Ok(groups.len())
-            }
+        let inv = match Inventory::fetch(self.backend.as_ref(), self.clock.as_ref()).await {
+            Ok(inv) => inv,
             Err(e) => {
                 self.facts.all_failed(self.clock.now(), &e.to_string());
-                Err(e.into())
+                return Err(e.into());
             }
+        };
+        let mut first_error = None;
+        for g in &groups {
+            match MoveVerdicts::fetch(self.backend.as_ref(), g, &inv).await {
+                Ok(moves) => {
+                    self.facts.install(g, None, &inv, moves);
+                }
+                Err(e) => {
+                    self.facts.failed(g.id, self.clock.now(), &e.to_string());
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            None => Ok(groups.len()),
+            Some(e) => Err(e.into()),
         }
     }
 
@@ -872,6 +916,7 @@ impl MigrationService {
             started_by: actor.name().to_string(),
             notices: self.notices.clone(),
             vm_moves: facts.vm_moves,
+            live: facts.vm_moves && facts.live_moves && group.live,
         });
         let deadline = crate::backend::after(started, self.config.deadline);
         let store = self.store.clone();
@@ -919,7 +964,9 @@ impl MigrationService {
             .filter(|u| !u.after_move)
             .flat_map(|u| u.vms.iter().map(String::as_str))
             .collect();
-        if group.power_off && !to_move.is_empty() {
+        // A live run moves running VMs as they are.
+        let live = group.live && facts.live_moves;
+        if group.power_off && !live && !to_move.is_empty() {
             for (vm, f) in group.vms.iter().zip(&facts.vms) {
                 if f.powered_on && to_move.contains(vm.name.as_str()) {
                     cycle.insert(vm.name.clone());

@@ -53,6 +53,8 @@ fn facts(vms: Vec<VmFacts>) -> FactsSnapshot {
         names: (0..vms.len()).map(|i| format!("vm{i}")).collect(),
         vms,
         vm_moves: false,
+        live_moves: false,
+        moves: None,
         content: Default::default(),
     }
 }
@@ -63,6 +65,7 @@ fn ok_vm(group: u32) -> VmFacts {
         project: 0,
         group,
         powered_on: false,
+        refused: false,
     }
 }
 
@@ -305,22 +308,29 @@ proptest! {
     fn counts_match_findings_and_no_errors_means_every_selected_vm_is_ready(
         // Indices past the facts' lists too (3–4, 2, 7–8): facts that did
         // not come from Butler must give findings, never a panic.
-        raw in proptest::collection::vec((0u16..6, 0u16..4, 0u32..10, any::<bool>(), any::<bool>()), 0..60),
+        raw in proptest::collection::vec((0u16..6, 0u16..4, 0u32..10, any::<bool>(), any::<bool>(), any::<bool>()), 0..60),
         power_off in any::<bool>(),
+        (live, live_moves) in (any::<bool>(), any::<bool>()),
     ) {
-        let vms: Vec<VmFacts> = raw.iter().map(|(c, p, g, on, _)| VmFacts {
+        let vms: Vec<VmFacts> = raw.iter().map(|(c, p, g, on, _, refused)| VmFacts {
             cluster: if *c == 5 { NONE16 } else { *c },
             project: if *p == 3 { NONE16 } else { *p },
             group: if *g == 9 { NONE32 } else { *g },
             powered_on: *on,
+            refused: *refused,
         }).collect();
         let mut g = group(vms.len());
         g.set_power_off(power_off);
+        g.set_live(live);
         for (i, (.., sel)) in raw.iter().enumerate() {
             g.select(&format!("vm{i}"), *sel).unwrap();
         }
-        let f = facts(vms.clone());
+        let f = FactsSnapshot { live_moves, ..facts(vms.clone()) };
         let r = validate(&g, &f, now(), None);
+        prop_assert_eq!(
+            r.findings.iter().any(|x| x.code == FindingCode::LiveMovesUnavailable),
+            live && !live_moves
+        );
         // Cut into chunks (threads), the report is the same, in the same order.
         let some: Vec<String> = (0..vms.len()).step_by(3).map(|i| format!("vm{i}")).collect();
         for parts in 2..=5 {
@@ -348,7 +358,9 @@ proptest! {
                 if g.vms[i].selected {
                     prop_assert_eq!(v.cluster, 0);
                     // A VM that runs passes only when Butler is to power it off.
-                    prop_assert!(!v.powered_on || g.power_off);
+                    // …or when it moves live.
+                    prop_assert!(!v.powered_on || g.power_off || (g.live && f.live_moves));
+                    prop_assert!(!v.refused, "a move the platform refuses is an error");
                     prop_assert!(v.group != NONE32);
                     let pg = &f.groups[v.group as usize];
                     prop_assert!(pg.active && pg.schedules > 0 && pg.remote_sites.contains(&1));
@@ -380,10 +392,13 @@ fn plain_codes(g: &MigrationGroup, f: &FactsSnapshot, i: usize) -> Vec<FindingCo
     if !may_use {
         out.push(F::ProjectMismatch);
     }
-    match (v.powered_on, g.power_off) {
-        (true, false) => out.push(F::PoweredOn),
-        (true, true) => out.push(F::PowerOffPlanned),
-        (false, _) => {}
+    match (v.powered_on, g.power_off, g.live && f.live_moves) {
+        (true, _, true) | (false, ..) => {}
+        (true, false, false) => out.push(F::PoweredOn),
+        (true, true, false) => out.push(F::PowerOffPlanned),
+    }
+    if v.refused {
+        out.push(F::PlatformRefuses);
     }
     let Some(pg) = f.groups.get(v.group as usize) else {
         out.push(F::NoProtectionGroup);
@@ -475,6 +490,7 @@ fn arb_inventory() -> impl Strategy<Value = Inventory> {
                     })
                     .collect(),
                 vm_moves: false,
+                live_moves: false,
             }
         })
 }

@@ -67,11 +67,19 @@ pub enum FindingCode {
     /// The VM runs and the group asks Butler to power it off before
     /// migrating it (and on again at the destination).
     PowerOffPlanned,
+    /// The platform's own dry run refuses to move the VM (its reasons in
+    /// its words: a port group or datastore the destination lacks, …).
+    PlatformRefuses,
+    /// The platform moves VMs one by one, and its dry run of the group's
+    /// moves, as the group now asks them, has not been read: refresh.
+    MovesNotChecked,
+    /// The group asks for live moves, which the platform does not make.
+    LiveMovesUnavailable,
 }
 
 impl FindingCode {
     /// Every code, group-level first.
-    pub const ALL: [FindingCode; 19] = {
+    pub const ALL: [FindingCode; 22] = {
         use FindingCode as F;
         [
             F::MissingSource,
@@ -79,6 +87,8 @@ impl FindingCode {
             F::SameClusters,
             F::EmptyGroup,
             F::NoSelectedVm,
+            F::MovesNotChecked,
+            F::LiveMovesUnavailable,
             F::VmNotFound,
             F::NotOnSource,
             F::ProjectMismatch,
@@ -93,6 +103,7 @@ impl FindingCode {
             F::SharedGroup,
             F::NotSelected,
             F::PowerOffPlanned,
+            F::PlatformRefuses,
         ]
     };
 
@@ -129,6 +140,9 @@ impl FindingCode {
             F::SharedGroup => "shared_group",
             F::NotSelected => "not_selected",
             F::PowerOffPlanned => "power_off_planned",
+            F::PlatformRefuses => "platform_refuses",
+            F::MovesNotChecked => "moves_not_checked",
+            F::LiveMovesUnavailable => "live_moves_unavailable",
         }
     }
 }
@@ -161,14 +175,11 @@ impl Finding {
     /// What a finding's sentence names, for a translation to word it:
     /// the VM (`vm`), its protection group (`pg`), the group's clusters
     /// (`src`, `dst`), the cluster the VM is on (`cluster`), its project
-    /// (`project`, `has_project` "yes" or "no") and the last replica's age
-    /// in minutes (`minutes`).
+    /// (`project`, `has_project` "yes" or "no"), the last replica's age
+    /// in minutes (`minutes`) and the platform's reasons for refusing its
+    /// move (`reasons`).
     pub fn values(&self, group: &MigrationGroup, facts: &FactsSnapshot) -> FindingValues {
-        let vm = group
-            .vms
-            .get(self.vm as usize)
-            .map(|v| v.name.clone())
-            .unwrap_or_default();
+        let vm = vm_name_of(group, self.vm);
         let f = facts.vms.get(self.vm as usize).copied();
         let g = f
             .filter(|f| f.group != NONE32)
@@ -183,6 +194,7 @@ impl Finding {
         let minutes = g
             .and_then(|g| g.last_replica)
             .map_or(0, |t| (facts.taken_at - t).num_minutes());
+        let reasons = facts.refusals_of(&vm).join("; ");
         FindingValues {
             vm,
             pg: g.map(|g| g.name.clone()).unwrap_or_default(),
@@ -191,6 +203,7 @@ impl Finding {
             cluster,
             project,
             minutes,
+            reasons,
         }
     }
 
@@ -206,6 +219,7 @@ impl Finding {
             cluster,
             project,
             minutes,
+            reasons,
         } = self.values(group, facts);
         match self.code {
             F::MissingSource => "the group has no source cluster".into(),
@@ -232,6 +246,9 @@ impl Finding {
             F::SharedGroup => format!("several selected VMs share protection domain {pg:?}; one migrate call moves them all"),
             F::NotSelected => format!("VM {vm:?} is not selected for migration"),
             F::PowerOffPlanned => format!("VM {vm:?} is not powered off: Butler powers it off before migrating it (its owner is told) and on again at {dst:?}"),
+            F::PlatformRefuses => format!("the platform refuses to move VM {vm:?} to {dst:?}: {reasons}"),
+            F::MovesNotChecked => format!("the platform has not yet judged the moves to {dst:?} as the group asks them; refresh the facts"),
+            F::LiveMovesUnavailable => "the group asks for live moves, which the platform does not make; move the VMs cold".into(),
         }
     }
 }
@@ -253,6 +270,18 @@ pub struct FindingValues {
     pub project: Option<String>,
     /// Minutes since its protection group's last replica (0 without one).
     pub minutes: i64,
+    /// The platform's reasons for refusing the VM's move, joined by `; `
+    /// (empty when it does not refuse it).
+    pub reasons: String,
+}
+
+/// The name of the group's `i`-th VM (empty past the end).
+fn vm_name_of(group: &MigrationGroup, i: u32) -> String {
+    group
+        .vms
+        .get(i as usize)
+        .map(|v| v.name.clone())
+        .unwrap_or_default()
 }
 
 /// Counts and findings of one validation.
@@ -298,11 +327,11 @@ impl ValidationReport {
 pub const STALE_AFTER_MINUTES: i64 = 60;
 
 /// How many codes a VM's findings may carry, each a bit of [`BY_BIT`].
-const VM_CODES: usize = 14;
+const VM_CODES: usize = 15;
 
 /// A VM's findings as bits, bit `b` standing for `BY_BIT[b]`: the order of
 /// the bits is the order of a VM's findings in the report. The entries past
-/// the fourteen codes are never emitted (no check sets their bit); they keep
+/// the fifteen codes are never emitted (no check sets their bit); they keep
 /// a lookup by the `trailing_zeros` of an empty set in bounds.
 const BY_BIT: [FindingCode; 33] = {
     use FindingCode as F;
@@ -313,6 +342,7 @@ const BY_BIT: [FindingCode; 33] = {
         F::ProjectMismatch,
         F::PoweredOn,
         F::PowerOffPlanned,
+        F::PlatformRefuses,
         F::NoProtectionGroup,
         F::GroupNotActiveOnSource,
         F::NoSchedule,
@@ -398,6 +428,21 @@ pub(super) fn validate_in(
     if group.vms.is_empty() {
         push(&mut findings, F::EmptyGroup, Finding::GROUP);
     }
+    let live = group.live && facts.live_moves;
+    if group.live && !facts.live_moves {
+        push(&mut findings, F::LiveMovesUnavailable, Finding::GROUP);
+    }
+    if let (true, Some(s), Some(d)) = (facts.vm_moves, &group.source, &group.destination) {
+        // Moves to a cluster the platform has, from another one, are the
+        // platform's to judge first; any other move is an error already.
+        let judged = facts
+            .moves
+            .as_ref()
+            .map(|m| (m.to.destination.as_str(), m.to.live));
+        if s != d && facts.cluster_index(d).is_some() && judged != Some((d.as_str(), live)) {
+            push(&mut findings, F::MovesNotChecked, Finding::GROUP);
+        }
+    }
 
     // The selection: the group's ticks, narrowed to `only` when given.
     let set: Option<std::collections::HashSet<&str>> =
@@ -447,7 +492,7 @@ pub(super) fn validate_in(
             (selected, any, per_pg)
         },
         // What follows from the facts alone, while pass 1 runs.
-        || Rules::new(facts, src, dst, now, only.is_none(), group.power_off),
+        || Rules::new(facts, src, dst, now, only.is_none(), group.power_off, live),
         // Between the passes: the chunks' counts added up.
         |rules, pass1| {
             let mut selected_in_pg = vec![0u32; groups];
@@ -555,7 +600,7 @@ struct Rules {
     /// Rows of `placement` (projects and "none").
     rows: usize,
     /// The bit of a selected VM that runs: an error, or a warning when
-    /// the group has Butler power its VMs off.
+    /// the group has Butler power its VMs off, none when it moves live.
     running: u32,
 }
 
@@ -569,6 +614,7 @@ impl Rules {
         now: DateTime<Utc>,
         report_unselected: bool,
         power_off: bool,
+        live: bool,
     ) -> Rules {
         use FindingCode as F;
         let stale_before = now - Duration::minutes(STALE_AFTER_MINUTES);
@@ -634,7 +680,9 @@ impl Rules {
             placement,
             cols,
             rows,
-            running: if power_off {
+            running: if live {
+                0
+            } else if power_off {
                 bit(F::PowerOffPlanned)
             } else {
                 bit(F::PoweredOn)
@@ -701,7 +749,10 @@ impl Rules {
                     + usize::from(f.cluster).min(last_col);
                 let pg = pg[(f.group as usize).min(last_pg)];
                 let elsewhere = on(pg.first != vm, bit(F::SharedGroup));
-                u32::from(placement[cell]) | on(f.powered_on, running) | (pg.bits & !elsewhere)
+                u32::from(placement[cell])
+                    | on(f.powered_on, running)
+                    | on(f.refused, bit(F::PlatformRefuses))
+                    | (pg.bits & !elsewhere)
             };
             infos += u32::from(bits & INFO_BITS != 0) + u32::from(bits & bit(F::SharedGroup) != 0);
             warnings += (bits & WARNING_BITS).count_ones();

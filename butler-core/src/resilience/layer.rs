@@ -280,6 +280,18 @@ impl ClusterBackend for Guarded<dyn ClusterBackend> {
         )
         .await
     }
+    async fn check_vm_migrations(
+        &self,
+        vm_names: &[String],
+        to: &VmMove,
+    ) -> Result<Vec<Vec<String>>, BackendError> {
+        self.call(
+            "check_vm_migrations",
+            NONE,
+            self.inner.check_vm_migrations(vm_names, to),
+        )
+        .await
+    }
     async fn unprotect_vm(
         &self,
         cluster: &str,

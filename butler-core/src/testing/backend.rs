@@ -102,6 +102,11 @@ pub async fn run_all(b: &dyn ClusterBackend, fx: &Fixture) -> Vec<Capability> {
     } else {
         skip(Capability::VmMigration, "move a VM");
     }
+    if caps.has(Capability::LiveMigration) && caps.has(Capability::Power) {
+        live_migration(b, fx).await;
+    } else {
+        skip(Capability::LiveMigration, "move a running VM");
+    }
     if caps.has(Capability::Delete) {
         retire(b, fx).await;
     } else {
@@ -144,6 +149,12 @@ pub async fn lacking_features_answer_unsupported(b: &dyn ClusterBackend, fx: &Fi
             Capability::VmMigration => {
                 let to = crate::backend::VmMove::cold(&fx.destination);
                 unsupported(b.check_vm_migration("any", &to).await.map(drop), c);
+                let any = ["any".to_string()];
+                unsupported(b.check_vm_migrations(&any, &to).await.map(drop), c);
+                b.migrate_vm("any", &to).await.map(drop)
+            }
+            Capability::LiveMigration => {
+                let to = crate::backend::VmMove::live(&fx.destination);
                 b.migrate_vm("any", &to).await.map(drop)
             }
             Capability::Reconfigure => {
@@ -445,6 +456,23 @@ pub async fn vm_migration(b: &dyn ClusterBackend, fx: &Fixture) {
             "check_vm_migration",
         );
         assert!(!reasons.is_empty(), "a running VM cannot move cold");
+        // The batched dry run leaves power to the caller, and names a VM
+        // the platform does not know.
+        let unknown = format!("{}-no-such-vm", fx.prefix);
+        let names = [vm.name.clone(), unknown.clone()];
+        let verdicts = ok(
+            b.check_vm_migrations(&names, &cold).await,
+            "check_vm_migrations",
+        );
+        assert_eq!(verdicts.len(), 2, "{verdicts:?}");
+        assert!(
+            verdicts[0].is_empty(),
+            "power is the caller's: {verdicts:?}"
+        );
+        assert!(
+            verdicts[1].iter().any(|r| r.contains(&unknown)),
+            "an unknown VM is named: {verdicts:?}"
+        );
         let refused = b.migrate_vm(&vm.uuid, &cold).await;
         assert!(
             matches!(&refused, Err(e) if !e.is_retryable()),
@@ -471,6 +499,33 @@ pub async fn vm_migration(b: &dyn ClusterBackend, fx: &Fixture) {
     assert!(
         matches!(e, Some(ref e) if e.kind == ErrorKind::Invalid),
         "{e:?}"
+    );
+}
+
+/// Moves a fifth VM while it runs: the dry run of a live move has no
+/// objection to its power, the move's task succeeds, and the VM shows on
+/// the destination, still running.
+pub async fn live_migration(b: &dyn ClusterBackend, fx: &Fixture) {
+    use crate::backend::{PowerChange, VmMove};
+    let vm = create_named(b, fx, &format!("{}-conf-5", fx.prefix)).await;
+    ok(b.set_power(&vm.uuid, PowerChange::On).await, "set_power");
+    let live = VmMove::live(&fx.destination);
+    let reasons = ok(
+        b.check_vm_migration(&vm.uuid, &live).await,
+        "check_vm_migration",
+    );
+    assert!(reasons.is_empty(), "a running VM moves live: {reasons:?}");
+    let task = ok(b.migrate_vm(&vm.uuid, &live).await, "migrate_vm");
+    assert_eq!(wait_task(b, fx, &task).await, TaskState::Succeeded);
+    let there =
+        ok(b.find_vm(&vm.name).await, "find_vm").unwrap_or_else(|| panic!("{} vanished", vm.name));
+    assert_eq!(
+        (there.cluster.as_str(), there.power),
+        (fx.destination.as_str(), PowerState::On)
+    );
+    ok(
+        b.set_power(&vm.uuid, PowerChange::HardOff).await,
+        "set_power",
     );
 }
 

@@ -126,6 +126,28 @@ impl Session {
         )
     }
 
+    /// Has the group's running VMs move while they run (``True``: live
+    /// migration, vMotion, where the platform makes live moves; validation
+    /// says when it does not), or cold: ``set_live(group, True)`` (or
+    /// ``set_live(id, version, True)``).
+    #[pyo3(signature = (target, *args))]
+    fn set_live(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<MigrationGroup> {
+        let t = crate::target::group("set_live", target, args, 1..=1)?;
+        let live: bool = t.rest[0].extract()?;
+        let (m, a, id, version) = (
+            self.migrations.clone(),
+            self.actor.clone(),
+            GroupId(t.id),
+            t.version,
+        );
+        group(py, async move { m.set_live(&a, id, version, live).await })
+    }
+
     /// Swaps source and destination: ``switch(group)`` (or ``switch(id, version)``).
     #[pyo3(signature = (target, *args))]
     fn switch(

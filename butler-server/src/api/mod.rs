@@ -71,7 +71,7 @@ described_object! {
     /// An estimate.
     EstimateDoc = "A monthly estimate with its lines (rate card, quantity, unit price, amount) and total";
     /// A migration group.
-    GroupDoc = "A migration group: id, name, source, destination, vms (name, selected), power_off (present and true when Butler powers the selected VMs that run off before migrating them and on again at the destination), version, updated_by, updated_at";
+    GroupDoc = "A migration group: id, name, source, destination, vms (name, selected), power_off (present and true when Butler powers the selected VMs that run off before migrating them and on again at the destination), live (present and true when the selected VMs that run move while they run, where the platform makes live moves), version, updated_by, updated_at";
     /// A validation.
     ValidationDoc = "A validation: errors, warnings, infos, findings (severity, code, vm, message), only, already_moved, token";
     /// A migration report.

@@ -108,6 +108,9 @@ struct GroupPage {
     token: Option<String>,
     /// VMs the run would power off (the Operator confirms it).
     power_offs: usize,
+    /// The platform moves running VMs live, or the group asks it already:
+    /// the live-move choice is shown.
+    live_offered: bool,
     reports: Vec<MigrationReport>,
     message: String,
 }
@@ -230,8 +233,10 @@ async fn group_page(
             .count()
     });
     let reports = m.reports(&v.actor, g.id).await.unwrap_or_default();
+    let live_offered = g.live || facts.as_ref().is_some_and(|f| f.snapshot.live_moves);
     let page = GroupPage {
         power_offs,
+        live_offered,
         clusters: state
             .butler()
             .requests()
@@ -287,6 +292,7 @@ pub(super) async fn act(
         "clusters",
         "switch",
         "power_off",
+        "live",
         "rename",
         "add_vm",
         "remove_vm",
@@ -331,6 +337,10 @@ pub(super) async fn act(
         "power_off" => {
             let on = form.one("power_off") == "on";
             m.set_power_off(a, gid, version, on).await.map(Some)
+        }
+        "live" => {
+            let on = form.one("live") == "on";
+            m.set_live(a, gid, version, on).await.map(Some)
         }
         "rename" => m.rename(a, gid, version, form.one("name")).await.map(Some),
         "add_vm" => then_group(m, a, m.add_vm(a, gid, version, vm).await).await,

@@ -158,6 +158,7 @@ pub fn finding(
         ),
         ("project", v.project.unwrap_or_default()),
         ("minutes", v.minutes.to_string()),
+        ("reasons", v.reasons),
     ];
     message(lang, &format!("finding-{}", f.code.as_str()), &args)
 }

@@ -427,18 +427,41 @@ impl ClusterBackend for SimPlatform {
         vm_uuid: &str,
         to: &VmMove,
     ) -> Result<Vec<String>, BackendError> {
-        self.offers(Capability::VmMigration, "check_vm_migration")?;
+        self.offers_move(to, "check_vm_migration")?;
         let op = Op::CheckVmMigration;
         let fault = self.enter(op, Some(vm_uuid)).await?;
         let protection = self.has(Capability::Protection);
         let reasons = self
             .world()
-            .move_refusals(vm_uuid, to, protection, op.as_str())?;
+            .move_refusals(vm_uuid, to, protection, true, op.as_str())?;
         Self::exit(op, fault, reasons)
     }
 
+    async fn check_vm_migrations(
+        &self,
+        vm_names: &[String],
+        to: &VmMove,
+    ) -> Result<Vec<Vec<String>>, BackendError> {
+        self.offers_move(to, "check_vm_migrations")?;
+        // One operation for the whole batch: its faults and latency once.
+        let op = Op::CheckVmMigration;
+        let fault = self.enter(op, None).await?;
+        let protection = self.has(Capability::Protection);
+        let w = self.world();
+        let mut verdicts = Vec::with_capacity(vm_names.len());
+        for name in vm_names {
+            let reasons = match w.vm_named(name).map(|v| v.info.uuid.clone()) {
+                Some(uuid) => w.move_refusals(&uuid, to, protection, false, op.as_str())?,
+                None => vec![format!("the platform has no VM named {name:?}")],
+            };
+            verdicts.push(reasons);
+        }
+        drop(w);
+        Self::exit(op, fault, verdicts)
+    }
+
     async fn migrate_vm(&self, vm_uuid: &str, to: &VmMove) -> Result<TaskId, BackendError> {
-        self.offers(Capability::VmMigration, "migrate_vm")?;
+        self.offers_move(to, "migrate_vm")?;
         let op = Op::MigrateVm;
         let fault = self.enter(op, Some(vm_uuid)).await?;
         let now = self.now();
@@ -449,7 +472,7 @@ impl ClusterBackend for SimPlatform {
             drop(w);
             return Self::exit(op, fault, TaskId(t));
         }
-        let why = w.move_refusals(vm_uuid, to, protection, op.as_str())?;
+        let why = w.move_refusals(vm_uuid, to, protection, true, op.as_str())?;
         if !why.is_empty() {
             return Err(invalid(op, why.join("; ")));
         }

@@ -136,6 +136,21 @@ impl SimPlatform {
         }
     }
 
+    /// `Unsupported` for a move the platform does not make: any without
+    /// [`Capability::VmMigration`], a live one without
+    /// [`Capability::LiveMigration`].
+    fn offers_move(
+        &self,
+        to: &butler_core::backend::VmMove,
+        operation: &str,
+    ) -> Result<(), BackendError> {
+        self.offers(Capability::VmMigration, operation)?;
+        if to.live {
+            self.offers(Capability::LiveMigration, operation)?;
+        }
+        Ok(())
+    }
+
     /// Random faults for one operation.
     pub fn set_faults(&self, op: Op, cfg: FaultConfig) {
         lock(&self.inner.faults).0.per_op.insert(op, cfg);

@@ -27,7 +27,8 @@ pub struct FactsView {
     /// The last failed refresh since, if any.
     pub last_error: Option<String>,
     /// Rows `offset..offset+limit`: vm, found, cluster, project,
-    /// powered_on, protection_domain, schedules, last_replica.
+    /// powered_on, protection_domain, schedules, last_replica,
+    /// move_refusals (the platform's reasons for refusing the VM's move).
     #[schema(value_type = Vec<Object>)]
     pub rows: Vec<VmFactsRow>,
 }

@@ -104,10 +104,14 @@ pub struct GroupChanges {
     /// migrating them (their owners are told) and on again at the
     /// destination once verified; unset, a running VM is a validation error.
     pub power_off: Option<bool>,
+    /// Whether the selected VMs that run move while they run (vMotion,
+    /// live migration) where the platform makes live moves; unset, moves
+    /// are cold.
+    pub live: Option<bool>,
 }
 
-/// Renames a group, sets its clusters and its power handling, in that
-/// order; the first refused change stops the rest (earlier ones stay).
+/// Renames a group, sets its clusters, its power handling and live
+/// moves, in that order; the first refused change stops the rest (earlier ones stay).
 #[utoipa::path(patch, path = "/api/groups/{id}", tag = "migrations", request_body = GroupChanges,
     params(("id" = u64, Path), ("If-Match" = String, Header)),
     responses((status = 200, body = GroupDoc), (status = 412, body = Problem), (status = 422, body = Problem)))]
@@ -135,6 +139,9 @@ pub async fn edit_group(
     }
     if let Some(on) = body.power_off {
         g = m.set_power_off(&caller.actor, id, g.version, on).await?;
+    }
+    if let Some(live) = body.live {
+        g = m.set_live(&caller.actor, id, g.version, live).await?;
     }
     Ok(group_response(StatusCode::OK, &g))
 }
