@@ -387,3 +387,92 @@ async fn vcenter_stopping_mid_run_gives_typed_retryable_errors_and_one_vm() {
         .count();
     assert_eq!(named, 1, "one VM, however many tries");
 }
+
+/// vCenter's own objections are findings before anyone approves: vcsim's
+/// `DC0_C0_RP0_VM1` sits on a port group only its cluster has
+/// (`C0-lonely`, made by the service script), so its relocation to
+/// `DC0_C1` is refused in vCenter's terms at validation; its neighbour,
+/// running, is a `powered_on` error until the group asks for vMotion, then
+/// it moves live through the migration service and back, still running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vcenters_objections_are_findings_and_running_vms_move_by_vmotion() {
+    use butler::backend::ClusterBackend;
+    use butler::migration::{FindingCode, MigrationConfig, MigrationService};
+    let Some(vc) = LiveVcsim::from_env() else {
+        return;
+    };
+    let _one_at_a_time = LOCK().await;
+    let platform = Arc::new(butler::vsphere::VsphereBackend::new(&vc.config()).unwrap());
+    let (lonely, runner) = ("DC0_C0_RP0_VM1", "DC0_C0_RP0_VM2");
+    // vcsim's own VMs have no project yet.
+    for name in [lonely, runner] {
+        let vm = platform.find_vm(name).await.unwrap().unwrap();
+        platform
+            .set_vm_project(&vm.uuid, "prod-project")
+            .await
+            .unwrap();
+    }
+    let config = MigrationConfig {
+        poll: std::time::Duration::from_millis(50),
+        ..MigrationConfig::default()
+    };
+    let svc = MigrationService::new(
+        Arc::new(MemoryStore::new()),
+        platform.clone(),
+        Arc::new(SystemClock),
+        config,
+    );
+    let ops = Actor::trusted("olga", [Role::Operator]).unwrap();
+    let g = svc.create_group(&ops, &unique("vs-dry-")).await.unwrap();
+    let edit = g.with_members("DC0_C0", "DC0_C1", [lonely.into(), runner.into()]);
+    let g = svc.save(&ops, &edit).await.unwrap();
+    svc.refresh(&ops, g.id).await.unwrap();
+    let (g, facts, v) = svc.validate(&ops, g.id).await.unwrap();
+    let codes = |vm: u32| -> Vec<FindingCode> {
+        v.findings
+            .iter()
+            .filter(|f| f.vm == vm)
+            .map(|f| f.code)
+            .collect()
+    };
+    assert!(
+        codes(0).contains(&FindingCode::PlatformRefuses),
+        "{:?}",
+        v.findings
+    );
+    assert_eq!(codes(1), vec![FindingCode::PoweredOn], "{:?}", v.findings);
+    let said = v
+        .findings
+        .iter()
+        .find(|f| f.code == FindingCode::PlatformRefuses)
+        .map(|f| f.message(&g, &facts))
+        .unwrap_or_default();
+    assert!(
+        said.contains("C0-lonely") && said.contains("DC0_C1"),
+        "{said}"
+    );
+
+    // vMotion for the one that runs; the lonely one stays behind.
+    let g = svc
+        .select(&ops, g.id, g.version, lonely, false)
+        .await
+        .unwrap();
+    let g = svc.set_live(&ops, g.id, g.version, true).await.unwrap();
+    for (from, to) in [("DC0_C0", "DC0_C1"), ("DC0_C1", "DC0_C0")] {
+        svc.refresh(&ops, g.id).await.unwrap();
+        let (g, _, v) = svc.validate(&ops, g.id).await.unwrap();
+        assert_eq!(v.errors, 0, "{from} → {to}: {:?}", v.findings);
+        let report = svc
+            .migrate(&ops, v.token().unwrap())
+            .await
+            .unwrap()
+            .wait()
+            .await
+            .unwrap();
+        assert_eq!(report.counts(), (1, 0, 0), "{report}");
+        assert!(report.power_cycle.is_empty());
+        let vm = platform.find_vm(runner).await.unwrap().unwrap();
+        assert_eq!((vm.cluster.as_str(), vm.power), (to, PowerState::On));
+        svc.switch(&ops, g.id, g.version).await.unwrap();
+    }
+}

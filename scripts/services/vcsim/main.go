@@ -5,7 +5,8 @@
 //
 // The model: one datacenter, CLUSTERS clusters of HOSTS hosts each, VMS
 // VMs per cluster, one distributed port group beside "VM Network", one
-// datastore; per cluster one VM powered off, its disk grown to 20 GiB,
+// datastore; a standard port group "C0-lonely" on one host of the first
+// cluster only, with that cluster's VM "DC0_C0_RP0_VM1" on it; per cluster one VM powered off, its disk grown to 20 GiB,
 // renamed and marked a template ("tmpl-<cluster>-linux"), and the custom fields Butler writes ("Project",
 // "CostCenter") defined on VMs.
 package main
@@ -126,6 +127,9 @@ func prepare(u *url.URL) error {
 			return err
 		}
 	}
+	if err := lonelyPortGroup(ctx, finder); err != nil {
+		return err
+	}
 	fields, err := object.GetCustomFieldsManager(c.Client)
 	if err != nil {
 		return err
@@ -136,4 +140,43 @@ func prepare(u *url.URL) error {
 		}
 	}
 	return nil
+}
+
+// lonelyPortGroup adds a standard port group, "C0-lonely", to one host of
+// the first cluster only (vcsim lists it on no cluster), and moves the NIC
+// of that cluster's VM "DC0_C0_RP0_VM1" onto it: a VM whose network the
+// other cluster lacks, which vCenter would not relocate there.
+func lonelyPortGroup(ctx context.Context, finder *find.Finder) error {
+	hosts, err := finder.HostSystemList(ctx, "DC0_C0/*")
+	if err != nil || len(hosts) == 0 {
+		return fmt.Errorf("no host in DC0_C0: %v", err)
+	}
+	ns, err := hosts[0].ConfigManager().NetworkSystem(ctx)
+	if err != nil {
+		return err
+	}
+	spec := types.HostPortGroupSpec{Name: "C0-lonely", VlanId: 31, VswitchName: "vSwitch0"}
+	if err := ns.AddPortGroup(ctx, spec); err != nil {
+		return err
+	}
+	vm, err := finder.VirtualMachine(ctx, "DC0_C0_RP0_VM1")
+	if err != nil {
+		return err
+	}
+	devices, err := vm.Device(ctx)
+	if err != nil {
+		return err
+	}
+	nics := devices.SelectByType((*types.VirtualEthernetCard)(nil))
+	if err := vm.RemoveDevice(ctx, false, nics...); err != nil {
+		return err
+	}
+	backing := &types.VirtualEthernetCardNetworkBackingInfo{
+		VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "C0-lonely"},
+	}
+	nic, err := devices.CreateEthernetCard("vmxnet3", backing)
+	if err != nil {
+		return err
+	}
+	return vm.AddDevice(ctx, nic)
 }
