@@ -628,7 +628,7 @@ async fn a_moved_vm_whose_remap_failed_is_pending_and_its_retry_remaps_it() {
     );
 }
 
-/// A platform that cannot move protection groups: validation and
+/// A platform that can move neither protection groups nor VMs: validation and
 /// migration are refused as unsupported (HTTP 501 in the service), and
 /// nothing is called on the platform.
 #[tokio::test]
@@ -636,7 +636,11 @@ async fn a_platform_without_migration_refuses_to_validate_or_migrate() {
     use butler::backend::{Capabilities, Capability, ErrorKind};
     let (s, _f, svc, g) = clean_setup(14, 6, 2, Arc::new(MemoryStore::new())).await;
     let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
-    s.set_capabilities(Capabilities::all().without(Capability::Migration));
+    s.set_capabilities(
+        Capabilities::all()
+            .without(Capability::Migration)
+            .without(Capability::VmMigration),
+    );
     for result in [
         svc.validate(&ops(), g.id).await.map(drop),
         svc.migrate(&ops(), v.token().unwrap()).await.map(drop),

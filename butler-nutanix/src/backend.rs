@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use butler_core::backend::{
     BackendError, Capabilities, ClusterBackend, ClusterInfo, ErrorKind, ImageInfo, PowerChange,
     ProjectInfo, ProtectRequest, ProtectionGroup, RemoteSite, ScheduleKind, StorageContainerInfo,
-    SubnetInfo, TaskId, TaskState, TaskStatus, VmBrief, VmCreate, VmInfo, VmReconfig,
+    SubnetInfo, TaskId, TaskState, TaskStatus, VmBrief, VmCreate, VmInfo, VmMove, VmReconfig,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -24,6 +24,7 @@ pub struct NutanixBackend {
     /// Prism Central's v4 API (creates, power, deletes, tasks).
     pub(crate) v4: PrismClient,
     pub(crate) central_api: crate::config::CentralApi,
+    pub(crate) migration: crate::config::MigrationPath,
     /// What the probe found (`auto`): whether v4 serves.
     pub(crate) v4_probe: tokio::sync::OnceCell<bool>,
     pe: BTreeMap<String, PrismClient>,
@@ -136,6 +137,7 @@ impl NutanixBackend {
             pc,
             v4,
             central_api: config.central_api,
+            migration: config.migration,
             v4_probe: tokio::sync::OnceCell::new(),
             pe,
             page: config.page_size,
@@ -532,7 +534,10 @@ impl NutanixBackend {
 #[async_trait]
 impl ClusterBackend for NutanixBackend {
     /// Prism Central v3 and Prism Element v2 offer every feature Butler
-    /// uses; tasks long-poll through `/tasks/poll`.
+    /// uses; tasks long-poll through `/tasks/poll`. v4 adds request ids
+    /// and, where the configuration moves VMs one by one, cross-cluster
+    /// migration (cold and live) instead of protection domains' (Prism
+    /// Central's API is known once first used: until then, v3's).
     fn capabilities(&self) -> Capabilities {
         // v3 takes no request id: a repeated create is found by its name;
         // v4's NTNX-Request-Id makes a repeat the same create.
@@ -541,15 +546,27 @@ impl ClusterBackend for NutanixBackend {
             crate::config::CentralApi::V4 => true,
             crate::config::CentralApi::Auto => self.v4_probe.get().copied().unwrap_or(false),
         };
-        // Moving one VM between clusters (v4 cross-cluster migration) is
-        // not done yet: protection domains move VMs here.
-        let all = Capabilities::all()
-            .without(butler_core::backend::Capability::VmMigration)
-            .without(butler_core::backend::Capability::LiveMigration);
+        use butler_core::backend::Capability as C;
+        // Migrations move protection domains, or (as configured, on v4)
+        // one VM at a time with cross-cluster migrate: never both, so a
+        // migration's path follows from the capabilities.
+        let all = match (self.migration, v4) {
+            (crate::config::MigrationPath::ProtectionDomains, _) => Capabilities::all()
+                .without(C::VmMigration)
+                .without(C::LiveMigration),
+            (crate::config::MigrationPath::VmByVm, true) => {
+                Capabilities::all().without(C::Migration)
+            }
+            // v3 has no cross-cluster migrate: no migration at all.
+            (crate::config::MigrationPath::VmByVm, false) => Capabilities::all()
+                .without(C::Migration)
+                .without(C::VmMigration)
+                .without(C::LiveMigration),
+        };
         if v4 {
             all
         } else {
-            all.without(butler_core::backend::Capability::IdempotentCreate)
+            all.without(C::IdempotentCreate)
         }
     }
 
@@ -1046,6 +1063,13 @@ impl ClusterBackend for NutanixBackend {
         destination: &str,
     ) -> Result<(), BackendError> {
         let op = "migrate_protection_group";
+        // Configured to move VMs one by one, protection domains stay put.
+        if self.migration == crate::config::MigrationPath::VmByVm {
+            return Err(BackendError::unsupported(
+                op,
+                butler_core::backend::Capability::Migration,
+            ));
+        }
         // Prism migrates to a remote site, named as the source PE names it.
         let sites = self.site_map(source, op).await?;
         let Some(site) = sites.to_site.get(destination) else {
@@ -1078,6 +1102,29 @@ impl ClusterBackend for NutanixBackend {
                 format!("Prism refused to migrate protection domain {group:?}: {reasons}"),
             )),
         }
+    }
+
+    async fn migrate_vm(&self, vm_uuid: &str, to: &VmMove) -> Result<TaskId, BackendError> {
+        self.offers_move(to, "migrate_vm").await?;
+        self.v4_migrate(vm_uuid, to).await
+    }
+
+    async fn check_vm_migration(
+        &self,
+        vm_uuid: &str,
+        to: &VmMove,
+    ) -> Result<Vec<String>, BackendError> {
+        self.offers_move(to, "check_vm_migration").await?;
+        self.v4_check_migration(vm_uuid, to).await
+    }
+
+    async fn check_vm_migrations(
+        &self,
+        vm_names: &[String],
+        to: &VmMove,
+    ) -> Result<Vec<Vec<String>>, BackendError> {
+        self.offers_move(to, "check_vm_migrations").await?;
+        self.v4_check_migrations(vm_names, to).await
     }
 
     async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {

@@ -11,6 +11,7 @@
 //! max_body_mib = 64               # larger responses are an error, streamed
 //! max_list_entities = 5000000     # bounds paging
 //! central_api = "auto"            # "auto" (probe for v4), "v3" or "v4"
+//! migration = "protection_domains" # or "vm_by_vm": v4 cross-cluster moves
 //! ca_bundle = "/etc/butler/prism-ca.pem"
 //!
 //! [prism_central]
@@ -54,6 +55,21 @@ pub enum CentralApi {
     V4,
 }
 
+/// How Butler's migrations move VMs between clusters on this Prism.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationPath {
+    /// Legacy protection domains of Prism Element: one migrate moves a
+    /// domain and every VM in it (the adapter declares `migration`).
+    #[default]
+    ProtectionDomains,
+    /// VM by VM, Prism Central v4's cross-cluster migrate (cold, or live
+    /// where the group asks), each judged first by its `$dryrun` (the
+    /// adapter declares `vm_migration` and `live_migration` on v4, and
+    /// not `migration`).
+    VmByVm,
+}
+
 /// Adapter settings.
 #[derive(Debug, Clone)]
 pub struct NutanixConfig {
@@ -92,6 +108,9 @@ pub struct NutanixConfig {
     /// v3 or v4 for VM creates, power, deletes and tasks. Default
     /// [`CentralApi::Auto`].
     pub central_api: CentralApi,
+    /// How migrations move VMs. Default
+    /// [`MigrationPath::ProtectionDomains`].
+    pub migration: MigrationPath,
 }
 
 impl NutanixConfig {
@@ -137,6 +156,7 @@ struct File {
     max_body_mib: Option<usize>,
     max_list_entities: Option<usize>,
     central_api: Option<CentralApi>,
+    migration: Option<MigrationPath>,
     // The deployment's other sections: `butler::deployment` reads them.
     #[serde(rename = "monitoring")]
     _monitoring: Option<toml::Value>,
@@ -250,6 +270,7 @@ impl NutanixConfig {
             max_body_bytes: f.max_body_mib.unwrap_or(64).saturating_mul(1 << 20),
             max_list_entities: f.max_list_entities.unwrap_or(5_000_000),
             central_api: f.central_api.unwrap_or_default(),
+            migration: f.migration.unwrap_or_default(),
         })
     }
 
@@ -276,6 +297,11 @@ mod tests {
         let v3 = NutanixConfig::from_toml(&cfg("central_api = \"v3\""), env).unwrap();
         assert_eq!(v3.central_api, CentralApi::V3);
         let err = NutanixConfig::from_toml(&cfg("central_api = \"v5\""), env).unwrap_err();
+        assert_eq!(auto.migration, super::MigrationPath::ProtectionDomains);
+        let moves = NutanixConfig::from_toml(&cfg("migration = \"vm_by_vm\""), env).unwrap();
+        assert_eq!(moves.migration, super::MigrationPath::VmByVm);
+        let typo = NutanixConfig::from_toml(&cfg("migration = \"vm-by-vm\""), env).unwrap_err();
+        assert!(typo.to_string().contains("migration"), "{typo}");
         let text = err.to_string();
         assert!(
             text.contains("v5") && text.contains("auto") && text.contains("v4"),

@@ -15,6 +15,9 @@ pub struct NutanixError {
     pub reasons: Vec<String>,
     /// What happened.
     pub message: String,
+    /// Each message of the answer's error body on its own (v3's
+    /// `message_list`, v4's `error[]`), in order.
+    pub messages: Vec<String>,
     /// The HTTP client's error, for a call that got no answer.
     cause: Option<ErrorSource>,
 }
@@ -44,6 +47,7 @@ impl NutanixError {
             status,
             reasons: Vec::new(),
             message: message.into(),
+            messages: Vec::new(),
             cause: None,
         }
     }
@@ -158,6 +162,7 @@ impl NutanixError {
             status: Some(status),
             reasons,
             message: text,
+            messages,
             cause: None,
         }
     }

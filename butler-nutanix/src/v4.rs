@@ -122,7 +122,7 @@ pub(crate) fn task_status(answer: &Value) -> TaskStatus {
 
 /// The task id a v4 mutation answered with (`data.extId` of a
 /// `TaskReference`).
-fn task_of(answer: &Value, op: &'static str) -> Result<TaskId, BackendError> {
+pub(crate) fn task_of(answer: &Value, op: &'static str) -> Result<TaskId, BackendError> {
     answer
         .pointer("/data/extId")
         .and_then(Value::as_str)

@@ -40,6 +40,12 @@ struct Ref {
     ext_id: String,
 }
 
+/// A VM's id and power ([`NutanixBackend::v4_vm_places`]).
+pub(crate) struct VmPlace {
+    pub(crate) ext_id: String,
+    pub(crate) power: PowerState,
+}
+
 /// The fields of a `vmm.v4.ahv.config.Vm` Butler reads.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -472,8 +478,12 @@ impl NutanixBackend {
     }
 
     /// The VMs a filter selects, decoded.
-    async fn v4_vms(&self, filter: &str, op: &'static str) -> Result<Vec<Vm>, BackendError> {
-        self.v4_list(crate::v4::VMS, Some(filter), op)
+    async fn v4_vms(
+        &self,
+        filter: Option<&str>,
+        op: &'static str,
+    ) -> Result<Vec<Vm>, BackendError> {
+        self.v4_list(crate::v4::VMS, filter, op)
             .await?
             .into_iter()
             .map(|v| {
@@ -494,7 +504,7 @@ impl NutanixBackend {
         filter: &str,
         op: &'static str,
     ) -> Result<Vec<VmInfo>, BackendError> {
-        let vms = self.v4_vms(filter, op).await?;
+        let vms = self.v4_vms(Some(filter), op).await?;
         if vms.is_empty() {
             return Ok(Vec::new());
         }
@@ -523,8 +533,24 @@ impl NutanixBackend {
         Ok(vms.into_iter().map(|v| names.vm(v)).collect())
     }
 
+    /// Every VM's id and power, by name (the first VM of a
+    /// name, as the name look-up answers), in one paged list.
+    pub(crate) async fn v4_vm_places(
+        &self,
+        op: &'static str,
+    ) -> Result<HashMap<String, VmPlace>, BackendError> {
+        let mut out = HashMap::new();
+        for v in self.v4_vms(None, op).await? {
+            out.entry(v.name).or_insert(VmPlace {
+                ext_id: v.ext_id,
+                power: power_of(&v.power_state),
+            });
+        }
+        Ok(out)
+    }
+
     /// The id of cluster `name`, if Prism has it.
-    async fn v4_cluster_id(&self, name: &str) -> Result<Option<String>, BackendError> {
+    pub(crate) async fn v4_cluster_id(&self, name: &str) -> Result<Option<String>, BackendError> {
         Ok(self
             .v4_clusters()
             .await?
@@ -556,7 +582,7 @@ impl NutanixBackend {
             return Ok(Vec::new());
         };
         let filter = format!("cluster/extId eq {}", url_safe::odata_string(&id));
-        let vms = self.v4_vms(&filter, op).await?;
+        let vms = self.v4_vms(Some(&filter), op).await?;
         let projects = self.project_names(&vms, op).await?;
         let on: Arc<str> = Arc::from(cluster);
         let mut shared = SharedStrings::default();

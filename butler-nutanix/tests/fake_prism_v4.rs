@@ -503,3 +503,176 @@ async fn a_v4_reconfigure_converges_and_a_lost_reply_adds_no_second_disk() {
     backend.reconfigure_vm(&vm.uuid, &to).await.unwrap();
     assert_eq!(fake.v4_writes() - writes, 4);
 }
+
+/// Made on the simulator under the fake, and settled.
+async fn made(sim: &SimPlatform, name: &str) -> butler_core::backend::VmInfo {
+    let task = sim.create_vm(&sim.sample_vm(name)).await.unwrap();
+    loop {
+        let status = sim.task(&task).await.unwrap();
+        if status.state.is_terminal() {
+            assert_eq!(status.state, TaskState::Succeeded);
+            return sim.vm(name).unwrap();
+        }
+        butler_core::backend::Clock::sleep(sim.clock().as_ref(), Duration::from_secs(5)).await;
+    }
+}
+
+/// Configured to move VMs one by one, the adapter on v4 declares
+/// cross-cluster migration (cold and live) instead of protection domains',
+/// and the migration service goes through it: each VM's move judged first
+/// by Prism's `$dryrun` at refresh (a VM a protection domain holds is a
+/// `platform_refuses` finding in Prism's words, whether Prism refuses the
+/// dry run or answers a failing task), a running VM moved live when the
+/// group asks, the bodies on the wire as the SDK models them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_v4_configured_vm_by_vm_a_group_moves_through_cross_cluster_migrate() {
+    use butler_core::auth::{Actor, Role};
+    use butler_core::backend::{Capability, ProtectRequest, Schedule};
+    use butler_core::migration::{FindingCode, MigrationConfig, MigrationService, VmOutcome};
+    use std::sync::Arc;
+    let sim = SimPlatform::demo(73);
+    let fake = FakePrism::start(sim.clone()).await.unwrap();
+    let mut config = fake.config().await;
+    config.migration = butler_nutanix::MigrationPath::VmByVm;
+    let backend = Arc::new(NutanixBackend::new(&config).unwrap());
+    assert!(backend.uses_v4().await.unwrap());
+    let caps = backend.capabilities();
+    assert!(caps.has(Capability::VmMigration) && caps.has(Capability::LiveMigration));
+    assert!(!caps.has(Capability::Migration), "never both paths");
+    let (cold, running, held) = ("vbv-cold", "vbv-running", "vbv-held");
+    for name in [cold, running, held] {
+        made(&sim, name).await;
+    }
+    assert!(sim.set_vm_power(running, PowerState::On));
+    let pd = ProtectRequest {
+        group: format!("PD-{held}"),
+        vm_name: held.into(),
+        schedules: vec![Schedule::local(60, 24)],
+    };
+    butler_core::backend::ClusterBackend::protect_vm(&sim, "c1-madrid", &pd)
+        .await
+        .unwrap();
+
+    let svc = MigrationService::new(
+        Arc::new(butler_core::store::MemoryStore::new()),
+        backend.clone(),
+        sim.clock(),
+        MigrationConfig {
+            poll: Duration::from_secs(5),
+            ..MigrationConfig::default()
+        },
+    );
+    let ops = Actor::trusted("olga", [Role::Operator]).unwrap();
+    let g = svc.create_group(&ops, "vm-by-vm").await.unwrap();
+    let edit = g.with_members(
+        "c1-madrid",
+        "c2-santiago",
+        [cold, running, held].map(String::from),
+    );
+    let g = svc.save(&ops, &edit).await.unwrap();
+    for dry_run_answers_a_task in [false, true] {
+        fake.set_quirks(Quirks {
+            dry_run_answers_a_task,
+            ..Quirks::default()
+        });
+        svc.refresh(&ops, g.id).await.unwrap();
+        let (g, facts, v) = svc.validate(&ops, g.id).await.unwrap();
+        let codes = |i: u32| -> Vec<FindingCode> {
+            v.findings
+                .iter()
+                .filter(|f| f.vm == i)
+                .map(|f| f.code)
+                .collect()
+        };
+        assert_eq!(codes(0), vec![], "{:?}", v.findings);
+        assert_eq!(
+            codes(1),
+            vec![FindingCode::PoweredOn],
+            "not asked about power"
+        );
+        assert_eq!(codes(2), vec![FindingCode::PlatformRefuses]);
+        let said = v
+            .findings
+            .iter()
+            .find(|f| f.vm == 2)
+            .unwrap()
+            .message(&g, &facts);
+        assert!(
+            said.contains("protected by") && said.contains(&pd.group),
+            "{said}"
+        );
+    }
+    // The dry run's body on the wire, as Prism's model has it.
+    let sent = fake.last_v4_body("migrate").expect("a dry run was sent");
+    assert_eq!(
+        sent["$objectType"],
+        "vmm.v4.ahv.config.VmCrossClusterMigrateParams"
+    );
+    assert_eq!(sent["isLiveMigration"], false);
+    let c2 = backend.list_clusters().await.unwrap();
+    let c2 = c2.iter().find(|c| c.name == "c2-santiago").unwrap();
+    assert_eq!(sent["targetCluster"]["extId"], c2.uuid.as_str());
+
+    // The held VM stays; the running one moves live.
+    let g = svc
+        .select(&ops, g.id, g.version, held, false)
+        .await
+        .unwrap();
+    let g = svc.set_live(&ops, g.id, g.version, true).await.unwrap();
+    svc.refresh(&ops, g.id).await.unwrap();
+    let (_, _, v) = svc.validate(&ops, g.id).await.unwrap();
+    assert_eq!(v.errors, 0, "{:?}", v.findings);
+    let writes = fake.v4_writes();
+    let report = svc
+        .migrate(&ops, v.token().unwrap())
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(report.counts(), (2, 0, 0), "{report}");
+    assert!(report.vms.iter().all(|l| l.outcome == VmOutcome::Migrated));
+    assert!(fake.v4_writes() >= writes + 2, "each move under If-Match");
+    assert_eq!(
+        fake.last_v4_body("migrate").unwrap()["isLiveMigration"],
+        true
+    );
+    for (name, power) in [(cold, PowerState::Off), (running, PowerState::On)] {
+        let vm = sim.vm(name).unwrap();
+        assert_eq!(
+            (vm.cluster.as_str(), vm.power),
+            ("c2-santiago", power),
+            "{name}"
+        );
+    }
+    assert_eq!(sim.vm(held).unwrap().cluster, "c1-madrid");
+}
+
+/// Configured to move VMs one by one, the adapter passes the conformance
+/// suite on v4 with moves cold and live, skipping only protection domains'
+/// migration; on v3, which has no cross-cluster migrate, no migration is
+/// declared at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vm_by_vm_passes_the_conformance_suite_on_v4_and_declares_nothing_on_v3() {
+    use butler_core::backend::Capability;
+    let (sim, fake, _) = setup(79).await;
+    let mut config = fake.config().await;
+    config.migration = butler_nutanix::MigrationPath::VmByVm;
+    let backend = NutanixBackend::new(&config).unwrap();
+    assert!(backend.uses_v4().await.unwrap());
+    let skipped = run_all(&backend, &Fixture::demo_platform(sim.clock(), "vbv")).await;
+    assert_eq!(skipped, vec![Capability::Migration]);
+    config.central_api = CentralApi::V3;
+    let v3 = NutanixBackend::new(&config).unwrap();
+    let caps = v3.capabilities();
+    assert!(
+        [
+            Capability::Migration,
+            Capability::VmMigration,
+            Capability::LiveMigration
+        ]
+        .iter()
+        .all(|c| !caps.has(*c)),
+        "v3 moves no VM across clusters"
+    );
+}

@@ -212,3 +212,49 @@ def test_butlers_v4_create_body_is_a_vm_as_the_sdk_models_it(fake_prism, tmp_pat
     added = client.deserialize(_last_body(host, port, "disk"), "vmm.v4.ahv.config.Disk")
     assert isinstance(added.backing_info, VmDisk)
     assert added.backing_info.disk_size_bytes == 20 << 30
+
+
+def test_cross_cluster_migrate_dry_runs_are_what_the_sdk_reads(fake_prism, tmp_path):
+    """Prism v4's cross-cluster migrate, asked through the SDK with
+    ``$dryrun``, objects to a VM a protection domain holds in an
+    ``ErrorResponse`` the SDK reads; Butler configured to move VMs one by
+    one asks the same at refresh (each objection a ``platform_refuses``
+    finding), with a body that is the SDK's ``VmCrossClusterMigrateParams``."""
+    from ntnx_vmm_py_client.models.vmm.v4.ahv.config.ClusterReference import ClusterReference
+    from ntnx_vmm_py_client.models.vmm.v4.ahv.config.VmCrossClusterMigrateParams import (
+        VmCrossClusterMigrateParams,
+    )
+    from ntnx_vmm_py_client.models.vmm.v4.error.ErrorResponse import ErrorResponse
+
+    config, source, destination, names = fake_prism
+    host, port, password = _endpoint(config)
+    client = _configure(vmm, host, port, password)
+    vms = vmm.VmApi(api_client=client)
+    clusters = clustermgmt.ClustersApi(api_client=_configure(clustermgmt, host, port, password))
+    target = next(c.ext_id for c in clusters.list_clusters().data if c.name == destination)
+    vm = vms.list_vms(_filter=f"name eq '{names[0]}'").data[0]
+    params = VmCrossClusterMigrateParams(
+        target_cluster=ClusterReference(ext_id=target), is_live_migration=False
+    )
+    with pytest.raises(vmm.rest.ApiException) as refused:
+        vms.cross_cluster_migrate_vm(vm.ext_id, params, _dryrun=True)
+    assert refused.value.status == 400
+    error = client.deserialize(json.loads(refused.value.body)["data"], "vmm.v4.error.ErrorResponse")
+    assert isinstance(error, ErrorResponse)
+    assert "protected by" in error.error[0].message
+
+    by_vm = tmp_path / "vm-by-vm.toml"
+    by_vm.write_text('migration = "vm_by_vm"\n' + config.read_text())
+    b = butler.Butler.nutanix(
+        str(by_vm), catalog=butler.Catalog.demo(), rate_book=butler.RateBook.demo()
+    )
+    ops = b.trusted_session("olga", ["operator"])
+    g = ops.create_group_with_vms("vm-by-vm", source, destination, names[:3])
+    ops.refresh(g.id)
+    report = ops.validate(g.id)
+    assert report.counts().get("platform_refuses") == 3, report.counts()
+    said = report.findings(code="platform_refuses")[0].message
+    assert "protected by" in said and destination in said, said
+    sent = client.deserialize(_last_body(host, port, "migrate"), "vmm.v4.ahv.config.VmCrossClusterMigrateParams")
+    assert isinstance(sent, VmCrossClusterMigrateParams)
+    assert sent.target_cluster.ext_id == target and sent.is_live_migration is False

@@ -21,8 +21,9 @@ pub struct Inventory {
     pub vms: Vec<VmBrief>,
     /// Protection groups of every cluster.
     pub groups: Vec<ProtectionGroup>,
-    /// The platform moves VMs one by one (it declares `vm_migration`) and
-    /// has no protection groups: the protection-group rules do not apply.
+    /// The platform moves VMs one by one (it declares `vm_migration`, and
+    /// not `migration` of protection groups): the protection-group rules
+    /// do not apply, and no protection group is read.
     #[serde(default)]
     pub vm_moves: bool,
     /// It also moves running VMs while they run (it declares

@@ -15,9 +15,12 @@ impl Inventory {
     ) -> Result<Inventory, BackendError> {
         let (clusters, projects) =
             futures::try_join!(backend.list_clusters(), backend.list_projects())?;
-        // A platform without protection groups has none to read.
+        // VM by VM where the platform moves VMs but not protection groups
+        // (it may still protect them): their groups are then the
+        // platform's business, its dry run says when one is in the way.
         let caps = backend.capabilities();
-        let protection = caps.has(Capability::Protection);
+        let vm_moves = caps.has(Capability::VmMigration) && !caps.has(Capability::Migration);
+        let protection = caps.has(Capability::Protection) && !vm_moves;
         // Every cluster at once: the wait is the slowest cluster's, not the sum.
         let per_cluster = futures::future::try_join_all(clusters.iter().map(|c| async move {
             futures::try_join!(backend.list_vm_briefs(&c.name), async {
@@ -42,10 +45,8 @@ impl Inventory {
             projects,
             vms,
             groups,
-            vm_moves: !protection && caps.has(Capability::VmMigration),
-            live_moves: !protection
-                && caps.has(Capability::VmMigration)
-                && caps.has(Capability::LiveMigration),
+            vm_moves,
+            live_moves: vm_moves && caps.has(Capability::LiveMigration),
         })
     }
 }

@@ -724,11 +724,11 @@ impl MigrationService {
     }
 
     /// A migration needs a platform that moves protection groups between
-    /// sites, or one that moves VMs one by one.
+    /// sites, or one that moves VMs one by one (and not protection groups).
     fn can_migrate(&self) -> Result<(), ButlerError> {
         use crate::backend::{BackendError, Capability};
         let caps = self.backend.capabilities();
-        if caps.has(Capability::VmMigration) && !caps.has(Capability::Protection) {
+        if caps.has(Capability::VmMigration) && !caps.has(Capability::Migration) {
             return Ok(());
         }
         match [Capability::Protection, Capability::Migration]

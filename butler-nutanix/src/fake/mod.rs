@@ -15,6 +15,7 @@ mod element;
 mod v4;
 mod v4_changes;
 mod v4_lists;
+mod v4_moves;
 
 use crate::config::{Endpoint, NutanixConfig};
 use axum::body::Bytes;
@@ -46,6 +47,8 @@ struct Fake {
     /// Category keys and their values created through `PUT /categories`.
     categories: Mutex<BTreeMap<String, BTreeSet<String>>>,
     synthetic_tasks: Mutex<HashSet<String>>,
+    /// Tasks made failed, with why (a v4 dry run's objections).
+    failed_tasks: Mutex<std::collections::HashMap<String, String>>,
     rate_limit: AtomicU32,
     quirks: Mutex<Quirks>,
     latency: Mutex<Duration>,
@@ -140,6 +143,9 @@ pub struct Quirks {
     /// exists once on every cluster (own uuid, own VLAN), and a VM create
     /// naming another cluster's subnet is refused.
     pub per_cluster_subnets: bool,
+    /// A v4 migrate dry run with objections answers a task that fails
+    /// with them, instead of refusing the request with one message each.
+    pub dry_run_answers_a_task: bool,
 }
 
 /// A protection-domain create Prism refuses for a reason of its own.
@@ -230,6 +236,7 @@ impl FakePrism {
             declared: Mutex::new(BTreeSet::new()),
             categories: Mutex::new(BTreeMap::new()),
             synthetic_tasks: Mutex::new(HashSet::new()),
+            failed_tasks: Mutex::new(std::collections::HashMap::new()),
             rate_limit: AtomicU32::new(0),
             quirks: Mutex::new(Quirks::default()),
             latency: Mutex::new(Duration::ZERO),
@@ -308,6 +315,7 @@ impl FakePrism {
             max_body_bytes: 64 << 20,
             max_list_entities: 5_000_000,
             central_api: crate::config::CentralApi::Auto,
+            migration: crate::config::MigrationPath::ProtectionDomains,
         }
     }
 
@@ -387,6 +395,13 @@ impl FakePrism {
     /// SDK test checks it against Nutanix's own model).
     pub fn last_v4_create(&self) -> Option<Value> {
         self.state.last_v4_body("vm")
+    }
+
+    /// The last body of a v4 write of `kind` exactly as it arrived: `vm`,
+    /// `update-vm`, `disk`, `disk-update`, `nic`, `categories`, `migrate`
+    /// (a cross-cluster migrate or its dry run).
+    pub fn last_v4_body(&self, kind: &str) -> Option<Value> {
+        self.state.last_v4_body(kind)
     }
 }
 

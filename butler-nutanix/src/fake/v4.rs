@@ -213,7 +213,7 @@ pub(super) fn envelope(object_type: &str, data: Value) -> Value {
 }
 
 /// A mutation's answer: 202 with the task to follow.
-fn task_reference(object_type: &str, task: &str) -> Response {
+pub(super) fn task_reference(object_type: &str, task: &str) -> Response {
     let data = json!({"$objectType": "prism.v4.config.TaskReference",
                       "$reserved": {"$fv": "v4.r0"},
                       "extId": format!("{TASK_PREFIX}{task}")});
@@ -507,15 +507,23 @@ pub(super) async fn delete_vm(
 }
 
 /// `POST /api/vmm/{v}/ahv/config/vms/{extId}/$actions/{action}`: the power
-/// actions (`power-on`, `power-off`, `shutdown`, `reboot`) and the category
+/// actions (`power-on`, `power-off`, `shutdown`, `reboot`), the category
 /// ones (`associate-categories`, `disassociate-categories`), each with
-/// `If-Match` and `NTNX-Request-Id`.
+/// `If-Match` and `NTNX-Request-Id`, and `migrate` (its `$dryrun` too).
 pub(super) async fn action(
     State(f): State<Arc<Fake>>,
     Path((_v, ext_id, action)): Path<(String, String, String)>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if action == "migrate" {
+        let dry_run = query
+            .unwrap_or_default()
+            .split('&')
+            .any(|kv| kv == "$dryrun=true" || kv == "%24dryrun=true");
+        return super::v4_moves::migrate(&f, &headers, &ext_id, dry_run, &body).await;
+    }
     if let Some(associate) = match action.as_str() {
         "associate-categories" => Some(true),
         "disassociate-categories" => Some(false),
@@ -574,8 +582,16 @@ pub(super) async fn task(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .contains(id);
+    let failed = f
+        .failed_tasks
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(id)
+        .cloned();
     let (status, percent, entity, failure) = if synthetic {
         ("SUCCEEDED", 100, None, None)
+    } else if let Some(why) = failed {
+        ("FAILED", 100, None, Some(why))
     } else {
         match f
             .sim
