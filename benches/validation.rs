@@ -146,5 +146,38 @@ fn service_validate(c: &mut Criterion) {
     grp.finish();
 }
 
-criterion_group!(benches, validation, refresh_calls, service_validate);
+/// The floor under `validate/1000000`: the machine's memory read
+/// bandwidth, as a sum over 256 MiB of `u64`s (more than any cache) on two threads (each its
+/// half, as validation's two chunks), and what validation reads per VM.
+fn memory_read(c: &mut Criterion) {
+    use butler::migration::{Finding, GroupVm, VmFacts};
+    use std::mem::size_of;
+    const BYTES: usize = 256 << 20;
+    let (group_vm, facts, finding) = (
+        size_of::<GroupVm>(),
+        size_of::<VmFacts>(),
+        size_of::<Finding>(),
+    );
+    eprintln!(
+        "validation per VM: its GroupVm ({group_vm} B: every cache line of the list is read for `selected`), its VmFacts ({facts} B, read in both passes), a selection byte written and read, about 0.6 findings of {finding} B written"
+    );
+    let words: Vec<u64> = (0..BYTES as u64 / 8).collect();
+    let (a, z) = words.split_at(words.len() / 2);
+    let sum = |part: &[u64]| part.iter().fold(0u64, |x, y| x.wrapping_add(*y));
+    let mut grp = c.benchmark_group("memory_read");
+    grp.sample_size(20);
+    grp.throughput(Throughput::Bytes(BYTES as u64));
+    grp.bench_function("256MiB_2_threads", |b| {
+        b.iter(|| {
+            std::thread::scope(|s| {
+                let other = s.spawn(|| sum(z));
+                let mine = sum(a);
+                black_box(mine.wrapping_add(other.join().unwrap_or(0)))
+            })
+        })
+    });
+    grp.finish();
+}
+
+criterion_group!(benches, validation, refresh_calls, service_validate, memory_read);
 criterion_main!(benches);
