@@ -179,5 +179,11 @@ fn memory_read(c: &mut Criterion) {
     grp.finish();
 }
 
-criterion_group!(benches, validation, refresh_calls, service_validate, memory_read);
+criterion_group!(
+    benches,
+    validation,
+    refresh_calls,
+    service_validate,
+    memory_read
+);
 criterion_main!(benches);

@@ -6,6 +6,12 @@
 //! cold move). A dry run's objections come back as the error messages of
 //! its refusal (400, 409 or 422) or, from a Prism that answers a dry run
 //! with a task, as that task's failure.
+//!
+//! A VLAN subnet belongs to one cluster: a VM arriving on another needs
+//! each NIC on that cluster's subnet of the same name
+//! (`overrides.overrideNicList`, every NIC in order). A NIC whose subnet
+//! has no namesake there is Butler's own objection, and nothing is sent;
+//! an OVERLAY subnet (a VPC's) goes anywhere as it is.
 
 use crate::backend::NutanixBackend;
 use crate::url_safe;
@@ -13,11 +19,95 @@ use crate::v4::{request_id, task_of, Mutation, VMS};
 use butler_core::backend::{BackendError, ErrorKind, PowerState, TaskId, TaskState, VmMove};
 use reqwest::Method;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 
 /// Dry runs of one batch sent at once.
 const DRY_RUNS_AT_ONCE: usize = 8;
 
+/// Every subnet by id (its name and, for a VLAN one, its cluster).
+pub(crate) struct Subnets(HashMap<String, (String, Option<String>)>);
+
+impl Subnets {
+    /// The NIC list a VM with `nics` (NIC id, subnet id) needs on
+    /// `destination`: `Ok(None)` when every subnet goes as it is, else the
+    /// override list; `Err`: the NICs that cannot arrive, why each.
+    pub(crate) fn overrides(
+        &self,
+        nics: &[(String, String)],
+        destination: &str,
+    ) -> Result<Option<Value>, Vec<String>> {
+        let mut ids = Vec::with_capacity(nics.len());
+        let mut objections = Vec::new();
+        for (i, (_, subnet)) in nics.iter().enumerate() {
+            let Some((name, cluster)) = self.0.get(subnet) else {
+                objections.push(format!(
+                    "NIC {i} is on subnet {subnet}, which Prism does not list"
+                ));
+                continue;
+            };
+            if cluster.as_deref().is_none_or(|c| c == destination) {
+                ids.push(subnet.clone());
+                continue;
+            }
+            let namesake = self
+                .0
+                .iter()
+                .find(|(_, (n, c))| n == name && c.as_deref().is_none_or(|c| c == destination));
+            match namesake {
+                Some((id, _)) => ids.push(id.clone()),
+                None => objections.push(format!(
+                    "NIC {i} is on subnet {name:?} of cluster {:?}, and {destination:?} has no subnet of that name",
+                    cluster.as_deref().unwrap_or_default()
+                )),
+            }
+        }
+        if !objections.is_empty() {
+            return Err(objections);
+        }
+        if ids.iter().zip(nics).all(|(id, (_, was))| id == was) {
+            return Ok(None);
+        }
+        let list: Vec<Value> = ids
+            .iter()
+            .map(|id| {
+                json!({"$objectType": "vmm.v4.ahv.config.Nic",
+                       "networkInfo": {"$objectType": "vmm.v4.ahv.config.NicNetworkInfo",
+                                       "subnet": {"$objectType": "vmm.v4.ahv.config.SubnetReference", "extId": id}}})
+            })
+            .collect();
+        Ok(Some(json!({
+            "$objectType": "vmm.v4.ahv.config.VmCrossClusterMigrateOverrides",
+            "overrideNicList": list,
+        })))
+    }
+}
+
+/// `params` with the NIC overrides a VM needs, or its objections.
+fn with_nics(
+    params: &Value,
+    subnets: &Subnets,
+    nics: &[(String, String)],
+    destination: &str,
+) -> Result<Value, Vec<String>> {
+    let mut p = params.clone();
+    if let Some(o) = subnets.overrides(nics, destination)? {
+        p["overrides"] = o;
+    }
+    Ok(p)
+}
+
 impl NutanixBackend {
+    /// Every subnet Prism lists, by id.
+    async fn subnets_by_id(&self) -> Result<Subnets, BackendError> {
+        Ok(Subnets(
+            self.v4_subnets()
+                .await?
+                .into_iter()
+                .map(|s| (s.uuid, (s.name, s.cluster)))
+                .collect(),
+        ))
+    }
+
     /// `Unsupported` for a move this Prism and configuration do not make
     /// (after learning which API Prism Central speaks).
     pub(crate) async fn offers_move(
@@ -61,14 +151,30 @@ impl NutanixBackend {
     pub(crate) async fn v4_migrate(&self, uuid: &str, to: &VmMove) -> Result<TaskId, BackendError> {
         let op = "migrate_vm";
         let params = self.move_params(to, op).await?;
+        let subnets = self.subnets_by_id().await?;
         let path = format!("{VMS}/{}/$actions/migrate", url_safe::segment(uuid, op)?);
         let target = params["targetCluster"]["extId"].clone();
-        self.v4_mutate(uuid, op, |vm| {
-            (vm["cluster"]["extId"] != target)
-                .then(|| Mutation::post(path.clone(), Some(params.clone())))
-        })
-        .await?
-        .ok_or_else(|| {
+        // Why the VM read cannot arrive, if so (the closure cannot fail).
+        let refused = std::sync::Mutex::new(None);
+        let task = self
+            .v4_mutate(uuid, op, |vm| {
+                if vm["cluster"]["extId"] == target {
+                    return None;
+                }
+                let nics = crate::v4_reads::nic_subnets(vm);
+                match with_nics(&params, &subnets, &nics, &to.destination) {
+                    Ok(p) => Some(Mutation::post(path.clone(), Some(p))),
+                    Err(why) => {
+                        *refused.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+                        None
+                    }
+                }
+            })
+            .await?;
+        if let Some(why) = refused.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(BackendError::new(ErrorKind::Invalid, op, why.join("; ")));
+        }
+        task.ok_or_else(|| {
             BackendError::new(
                 ErrorKind::Invalid,
                 op,
@@ -85,7 +191,13 @@ impl NutanixBackend {
     ) -> Result<Vec<String>, BackendError> {
         let op = "check_vm_migration";
         let params = self.move_params(to, op).await?;
-        self.dry_run(uuid, &params, op).await
+        let subnets = self.subnets_by_id().await?;
+        let (vm, _) = self.v4_vm(uuid, op).await?;
+        let nics = crate::v4_reads::nic_subnets(&vm);
+        match with_nics(&params, &subnets, &nics, &to.destination) {
+            Ok(p) => self.dry_run(uuid, &p, op).await,
+            Err(why) => Ok(why),
+        }
     }
 
     /// The dry runs of moving each VM named in `names`: one list of every
@@ -101,18 +213,21 @@ impl NutanixBackend {
         use futures::{StreamExt, TryStreamExt};
         let op = "check_vm_migrations";
         let params = self.move_params(to, op).await?;
-        let places = self.v4_vm_places(op).await?;
+        let (places, subnets) = futures::try_join!(self.v4_vm_places(op), self.subnets_by_id())?;
         // By index: a closure over `&String` would not be general enough
         // for the `Send` future `async_trait` needs.
         futures::stream::iter(0..names.len())
             .map(|i| {
-                let (params, name) = (&params, &names[i]);
+                let (params, subnets, name) = (&params, &subnets, &names[i]);
                 let place = places.get(name);
                 async move {
                     match place {
                         None => Ok(vec![format!("Prism Central has no VM named {name:?}")]),
                         Some(p) if p.power == PowerState::On && !to.live => Ok(Vec::new()),
-                        Some(p) => self.dry_run(&p.ext_id, params, op).await,
+                        Some(p) => match with_nics(params, subnets, &p.nics, &to.destination) {
+                            Ok(params) => self.dry_run(&p.ext_id, &params, op).await,
+                            Err(why) => Ok(why),
+                        },
                     }
                 }
             })
@@ -173,5 +288,57 @@ impl NutanixBackend {
             }),
             Err(e) => Err(e.into_backend(op)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subnets() -> Subnets {
+        Subnets(
+            [
+                ("s1-a", "vlan-10", Some("a")),
+                ("s1-b", "vlan-10", Some("b")),
+                ("s2-a", "vlan-20", Some("a")),
+                ("vpc", "apps", None),
+            ]
+            .into_iter()
+            .map(|(id, n, c)| (id.to_string(), (n.to_string(), c.map(str::to_string))))
+            .collect(),
+        )
+    }
+
+    fn nics(ids: &[&str]) -> Vec<(String, String)> {
+        ids.iter()
+            .map(|s| (format!("nic-{s}"), s.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn nics_arrive_on_the_destinations_namesake_and_overlay_goes_as_it_is() {
+        let s = subnets();
+        let o = s.overrides(&nics(&["s1-a", "vpc"]), "b").unwrap().unwrap();
+        let ids: Vec<&str> = o["overrideNicList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["networkInfo"]["subnet"]["extId"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["s1-b", "vpc"]);
+        assert_eq!(
+            s.overrides(&nics(&["vpc"]), "b"),
+            Ok(None),
+            "nothing to map"
+        );
+        assert_eq!(s.overrides(&nics(&["s1-a"]), "a"), Ok(None));
+        let why = s.overrides(&nics(&["s1-a", "s2-a"]), "b").unwrap_err();
+        assert_eq!(why.len(), 1);
+        assert!(
+            why[0].contains("vlan-20") && why[0].contains("\"b\""),
+            "{why:?}"
+        );
+        let unknown = s.overrides(&nics(&["gone"]), "b").unwrap_err();
+        assert!(unknown[0].contains("gone"), "{unknown:?}");
     }
 }

@@ -44,6 +44,8 @@ struct Ref {
 pub(crate) struct VmPlace {
     pub(crate) ext_id: String,
     pub(crate) power: PowerState,
+    /// Each NIC's id and its subnet's id.
+    pub(crate) nics: Vec<(String, String)>,
 }
 
 /// The fields of a `vmm.v4.ahv.config.Vm` Butler reads.
@@ -84,6 +86,7 @@ struct Backing {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 struct Nic {
+    ext_id: String,
     network_info: Option<NicNetwork>,
     nic_network_info: Option<NicNetwork>,
 }
@@ -120,6 +123,30 @@ impl Nic {
             .as_ref()
             .or(self.network_info.as_ref())
     }
+}
+
+impl Vm {
+    /// Each NIC's id and its subnet's id, in order.
+    fn nic_subnets(&self) -> Vec<(String, String)> {
+        self.nics
+            .iter()
+            .map(|n| {
+                let subnet = n.network().and_then(|x| x.subnet.as_ref());
+                (
+                    n.ext_id.clone(),
+                    subnet.map(|s| s.ext_id.clone()).unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Each NIC's id and its subnet's id, in order, of a VM as v4 answers it
+/// (none when it cannot be read).
+pub(crate) fn nic_subnets(vm: &Value) -> Vec<(String, String)> {
+    serde_json::from_value::<Vm>(vm.clone())
+        .map(|v| v.nic_subnets())
+        .unwrap_or_default()
 }
 
 fn power_of(state: &str) -> PowerState {
@@ -541,9 +568,11 @@ impl NutanixBackend {
     ) -> Result<HashMap<String, VmPlace>, BackendError> {
         let mut out = HashMap::new();
         for v in self.v4_vms(None, op).await? {
+            let nics = v.nic_subnets();
             out.entry(v.name).or_insert(VmPlace {
                 ext_id: v.ext_id,
                 power: power_of(&v.power_state),
+                nics,
             });
         }
         Ok(out)

@@ -650,18 +650,25 @@ async fn on_v4_configured_vm_by_vm_a_group_moves_through_cross_cluster_migrate()
 
 /// Configured to move VMs one by one, the adapter passes the conformance
 /// suite on v4 with moves cold and live, skipping only protection domains'
-/// migration; on v3, which has no cross-cluster migrate, no migration is
+/// migration, on a plain Prism and on a realistic one (per-cluster
+/// subnets: each NIC mapped to the destination's namesake); on v3, which has no cross-cluster migrate, no migration is
 /// declared at all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vm_by_vm_passes_the_conformance_suite_on_v4_and_declares_nothing_on_v3() {
     use butler_core::backend::Capability;
-    let (sim, fake, _) = setup(79).await;
-    let mut config = fake.config().await;
-    config.migration = butler_nutanix::MigrationPath::VmByVm;
-    let backend = NutanixBackend::new(&config).unwrap();
-    assert!(backend.uses_v4().await.unwrap());
-    let skipped = run_all(&backend, &Fixture::demo_platform(sim.clock(), "vbv")).await;
-    assert_eq!(skipped, vec![Capability::Migration]);
+    let mut config = None;
+    for (prefix, quirks) in [("vbv", Quirks::default()), ("vbvreal", Quirks::realistic())] {
+        let (sim, fake, _) = setup(79).await;
+        fake.set_quirks(quirks);
+        let mut c = fake.config().await;
+        c.migration = butler_nutanix::MigrationPath::VmByVm;
+        let backend = NutanixBackend::new(&c).unwrap();
+        assert!(backend.uses_v4().await.unwrap());
+        let skipped = run_all(&backend, &Fixture::demo_platform(sim.clock(), prefix)).await;
+        assert_eq!(skipped, vec![Capability::Migration], "{prefix}");
+        config = Some(c);
+    }
+    let mut config = config.unwrap();
     config.central_api = CentralApi::V3;
     let v3 = NutanixBackend::new(&config).unwrap();
     let caps = v3.capabilities();
@@ -675,4 +682,52 @@ async fn vm_by_vm_passes_the_conformance_suite_on_v4_and_declares_nothing_on_v3(
         .all(|c| !caps.has(*c)),
         "v3 moves no VM across clusters"
     );
+}
+
+/// On a Prism whose VLAN subnets belong to one cluster each (as real
+/// ones), a VM arrives with each NIC on the destination's subnet of the
+/// same name: the move names them in `overrides.overrideNicList` (checked
+/// raw), and a NIC whose subnet has no namesake there is an objection
+/// before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_per_cluster_subnets_each_nic_arrives_on_the_destinations_namesake() {
+    use butler_core::backend::VmMove;
+    let sim = SimPlatform::demo(83);
+    let fake = FakePrism::start(sim.clone()).await.unwrap();
+    fake.set_quirks(Quirks {
+        per_cluster_subnets: true,
+        ..Quirks::default()
+    });
+    let mut config = fake.config().await;
+    config.migration = butler_nutanix::MigrationPath::VmByVm;
+    let backend = NutanixBackend::new(&config).unwrap();
+    assert!(backend.uses_v4().await.unwrap());
+    let vm = made(&sim, "vbv-nic").await;
+    let to = VmMove::cold("c2-santiago");
+    assert_eq!(
+        backend.check_vm_migration(&vm.uuid, &to).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let sent = fake.last_v4_body("migrate").unwrap();
+    let subnets = backend.list_subnets().await.unwrap();
+    let on_c2 = subnets
+        .iter()
+        .find(|s| s.name == "vlan-10" && s.cluster.as_deref() == Some("c2-santiago"))
+        .unwrap();
+    assert_eq!(
+        sent["overrides"]["overrideNicList"][0]["networkInfo"]["subnet"]["extId"],
+        on_c2.uuid.as_str(),
+        "{sent}"
+    );
+    let task = backend.migrate_vm(&vm.uuid, &to).await.unwrap();
+    loop {
+        let status = backend.task(&task).await.unwrap();
+        if status.state.is_terminal() {
+            assert_eq!(status.state, TaskState::Succeeded);
+            break;
+        }
+        butler_core::backend::Clock::sleep(sim.clock().as_ref(), Duration::from_secs(5)).await;
+    }
+    assert_eq!(sim.vm("vbv-nic").unwrap().cluster, "c2-santiago");
+    assert!(fake.last_v4_body("migrate").unwrap()["overrides"].is_object());
 }

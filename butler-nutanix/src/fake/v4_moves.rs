@@ -7,9 +7,14 @@
 //! objections refuse the request (400, one message each) or, with
 //! [`Quirks::dry_run_answers_a_task`](super::Quirks::dry_run_answers_a_task),
 //! fail the task it answers; the move itself needs `If-Match` and a
-//! request id, and answers the simulator's task.
+//! request id, and answers the simulator's task. Each NIC must arrive on a
+//! subnet of the destination: as it is where its subnet serves every
+//! cluster, else through `overrides.overrideNicList` (every NIC, in order,
+//! each on the destination's subnet of its own subnet's name: the
+//! simulator keeps NICs by subnet name).
 
-use super::v4::{error, from_backend, guarded, task_reference};
+use super::v4::{error, from_backend, guarded, task_reference, vm_by_ext_id};
+use super::v4_lists::Ids;
 use super::*;
 use butler_core::backend::VmMove;
 
@@ -67,10 +72,15 @@ pub(super) async fn migrate(
         Ok(to) => to,
         Err(why) => return invalid(&why),
     };
+    let (vm, ids) = match (vm_by_ext_id(f, ext_id).await, Ids::load(f).await) {
+        (Ok(vm), Ok(ids)) => (vm, ids),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let arrival = nics_on_arrival(&body, &vm, &ids, &to.destination);
     const KIND: &str = "vmm.v4.ahv.config.CrossClusterMigrateVmApiResponse";
     if dry_run {
         let objections = match f.sim.check_vm_migration(ext_id, &to).await {
-            Ok(o) => o,
+            Ok(o) => arrival.into_iter().chain(o).collect::<Vec<_>>(),
             Err(e) => return from_backend(e),
         };
         if objections.is_empty() {
@@ -89,10 +99,64 @@ pub(super) async fn migrate(
     if let Err(r) = guarded(f, headers, ext_id).await {
         return r;
     }
+    if !arrival.is_empty() {
+        return refusal(&arrival);
+    }
     match f.sim.migrate_vm(ext_id, &to).await {
         Ok(task) => task_reference(KIND, &task.0),
         Err(e) => from_backend(e),
     }
+}
+
+/// Why the VM's NICs could not arrive on `destination` as the body asks
+/// (empty: they can).
+fn nics_on_arrival(
+    body: &Value,
+    vm: &butler_core::backend::VmInfo,
+    ids: &Ids,
+    destination: &str,
+) -> Vec<String> {
+    let Some(list) = body["overrides"]["overrideNicList"].as_array() else {
+        return vm
+            .nics
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| {
+                let here = ids.subnet(name, &vm.cluster).unwrap_or_default();
+                ids.subnet_name(&here, destination).is_none().then(|| {
+                    format!("NIC {i}'s subnet {here} is not on cluster {destination}: map it in overrides.overrideNicList")
+                })
+            })
+            .collect();
+    };
+    if list.len() != vm.nics.len() {
+        return vec![format!(
+            "overrideNicList names {} NICs; the VM has {}",
+            list.len(),
+            vm.nics.len()
+        )];
+    }
+    list.iter()
+        .zip(&vm.nics)
+        .enumerate()
+        .filter_map(|(i, (o, name))| {
+            let info = if o["nicNetworkInfo"].is_object() {
+                &o["nicNetworkInfo"]
+            } else {
+                &o["networkInfo"]
+            };
+            let id = info["subnet"]["extId"].as_str().unwrap_or_default();
+            match ids.subnet_name(id, destination) {
+                Some(n) if n == *name => None,
+                Some(n) => Some(format!(
+                    "override of NIC {i} names subnet {n:?}; this fake keeps a NIC on a subnet of its own name ({name:?})"
+                )),
+                None => Some(format!(
+                    "override of NIC {i}: subnet {id:?} is not on cluster {destination}"
+                )),
+            }
+        })
+        .collect()
 }
 
 /// A 400 `vmm.v4.error.ErrorResponse` with one `AppMessage` per objection.
