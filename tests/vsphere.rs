@@ -186,13 +186,43 @@ fn a_deployment_names_one_platform() {
     assert!(e.reason.contains("[billing.webhook]"), "{e}");
 }
 
+/// A migration service on `platform` (8 moves at once), an Operator, and
+/// a new group of `vms` from `DC0_C0` to `DC0_C1`.
+async fn vs_group(
+    platform: &Arc<butler::vsphere::VsphereBackend>,
+    prefix: &str,
+    vms: impl IntoIterator<Item = String>,
+) -> (
+    butler::migration::MigrationService,
+    Actor,
+    butler::migration::MigrationGroup,
+) {
+    use butler::migration::{MigrationConfig, MigrationService};
+    let config = MigrationConfig {
+        poll: std::time::Duration::from_millis(50),
+        max_parallel: 8,
+        ..MigrationConfig::default()
+    };
+    let svc = MigrationService::new(
+        Arc::new(MemoryStore::new()),
+        platform.clone(),
+        Arc::new(SystemClock),
+        config,
+    );
+    let ops = Actor::trusted("olga", [Role::Operator]).unwrap();
+    let g = svc.create_group(&ops, &unique(prefix)).await.unwrap();
+    let edit = g.with_members("DC0_C0", "DC0_C1", vms);
+    let g = svc.save(&ops, &edit).await.unwrap();
+    (svc, ops, g)
+}
+
 /// A migration group of 100 VMs on vSphere: validated by the same service
 /// without the protection-domain rules (vSphere has none), each VM
 /// relocated to the destination cluster on its own, the report saying so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_100_vm_migration_group_moves_between_vsphere_clusters() {
     use butler::backend::{ClusterBackend, VmCreate};
-    use butler::migration::{MigrationConfig, MigrationService, VmOutcome};
+    use butler::migration::VmOutcome;
     let Some(vc) = LiveVcsim::from_env() else {
         return;
     };
@@ -212,21 +242,7 @@ async fn a_100_vm_migration_group_moves_between_vsphere_clusters() {
             .nics(vec!["DC0_DVPG0".into()]);
         platform.create_vm(&vm).await.unwrap();
     }
-    let config = MigrationConfig {
-        poll: std::time::Duration::from_millis(50),
-        max_parallel: 8,
-        ..MigrationConfig::default()
-    };
-    let svc = MigrationService::new(
-        Arc::new(MemoryStore::new()),
-        platform.clone(),
-        Arc::new(SystemClock),
-        config,
-    );
-    let ops = Actor::trusted("olga", [Role::Operator]).unwrap();
-    let g = svc.create_group(&ops, &unique("vs-group-")).await.unwrap();
-    let edit = g.with_members("DC0_C0", "DC0_C1", names.iter().cloned());
-    let g = svc.save(&ops, &edit).await.unwrap();
+    let (svc, ops, g) = vs_group(&platform, "vs-group-", names.iter().cloned()).await;
     svc.refresh(&ops, g.id).await.unwrap();
     let (_, facts, v) = svc.validate(&ops, g.id).await.unwrap();
     assert!(facts.vm_moves, "vSphere moves VMs one by one");
@@ -397,7 +413,7 @@ async fn vcenter_stopping_mid_run_gives_typed_retryable_errors_and_one_vm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vcenters_objections_are_findings_and_running_vms_move_by_vmotion() {
     use butler::backend::ClusterBackend;
-    use butler::migration::{FindingCode, MigrationConfig, MigrationService};
+    use butler::migration::FindingCode;
     let Some(vc) = LiveVcsim::from_env() else {
         return;
     };
@@ -412,29 +428,10 @@ async fn vcenters_objections_are_findings_and_running_vms_move_by_vmotion() {
             .await
             .unwrap();
     }
-    let config = MigrationConfig {
-        poll: std::time::Duration::from_millis(50),
-        ..MigrationConfig::default()
-    };
-    let svc = MigrationService::new(
-        Arc::new(MemoryStore::new()),
-        platform.clone(),
-        Arc::new(SystemClock),
-        config,
-    );
-    let ops = Actor::trusted("olga", [Role::Operator]).unwrap();
-    let g = svc.create_group(&ops, &unique("vs-dry-")).await.unwrap();
-    let edit = g.with_members("DC0_C0", "DC0_C1", [lonely.into(), runner.into()]);
-    let g = svc.save(&ops, &edit).await.unwrap();
+    let (svc, ops, g) = vs_group(&platform, "vs-dry-", [lonely.into(), runner.into()]).await;
     svc.refresh(&ops, g.id).await.unwrap();
     let (g, facts, v) = svc.validate(&ops, g.id).await.unwrap();
-    let codes = |vm: u32| -> Vec<FindingCode> {
-        v.findings
-            .iter()
-            .filter(|f| f.vm == vm)
-            .map(|f| f.code)
-            .collect()
-    };
+    let codes = |vm: u32| v.codes_of(vm);
     assert!(
         codes(0).contains(&FindingCode::PlatformRefuses),
         "{:?}",

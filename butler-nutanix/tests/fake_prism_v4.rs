@@ -577,13 +577,7 @@ async fn on_v4_configured_vm_by_vm_a_group_moves_through_cross_cluster_migrate()
         });
         svc.refresh(&ops, g.id).await.unwrap();
         let (g, facts, v) = svc.validate(&ops, g.id).await.unwrap();
-        let codes = |i: u32| -> Vec<FindingCode> {
-            v.findings
-                .iter()
-                .filter(|f| f.vm == i)
-                .map(|f| f.code)
-                .collect()
-        };
+        let codes = |i: u32| v.codes_of(i);
         assert_eq!(codes(0), vec![], "{:?}", v.findings);
         assert_eq!(
             codes(1),

@@ -263,6 +263,11 @@ async fn the_quickstart_story_over_http() {
         )
         .await;
     assert_eq!(g.status, StatusCode::OK, "{:?}", g.body);
+    let validate = || {
+        let path = format!("/api/groups/{gid}/validate");
+        let (s, olga) = (&s, &olga);
+        async move { s.post(olga, &path, json!(null), None).await }
+    };
 
     // Powered on: validation finds an error and gives no usable token.
     let facts = s
@@ -276,14 +281,7 @@ async fn the_quickstart_story_over_http() {
     assert_eq!(facts.status, StatusCode::OK, "{:?}", facts.body);
     assert_eq!(facts.body["rows"][0]["vm"], json!(vm));
     assert_eq!(facts.body["rows"][0]["cluster"], "c1-madrid");
-    let v = s
-        .post(
-            &olga,
-            &format!("/api/groups/{gid}/validate"),
-            json!(null),
-            None,
-        )
-        .await;
+    let v = validate().await;
     assert!(v.body["errors"].as_u64().unwrap_or(0) > 0, "{:?}", v.body);
     if let Some(t) = v.body["token"].as_str() {
         let refused = s.post(&olga, "/api/runs", json!({"token": t}), None).await;
@@ -303,14 +301,7 @@ async fn the_quickstart_story_over_http() {
     };
     let g = patch(json!({ "power_off": true }), g.etag()).await;
     assert_eq!(g.body["power_off"], json!(true), "{:?}", g.body);
-    let v = s
-        .post(
-            &olga,
-            &format!("/api/groups/{gid}/validate"),
-            json!(null),
-            None,
-        )
-        .await;
+    let v = validate().await;
     assert_eq!(
         (v.body["errors"].as_u64(), v.body["warnings"].as_u64()),
         (Some(0), Some(1)),
@@ -332,14 +323,7 @@ async fn the_quickstart_story_over_http() {
     // protection domains, so a group that asks for them cannot validate.
     let g = patch(json!({ "live": true }), g.etag()).await;
     assert_eq!(g.body["live"], json!(true), "{:?}", g.body);
-    let v = s
-        .post(
-            &olga,
-            &format!("/api/groups/{gid}/validate"),
-            json!(null),
-            None,
-        )
-        .await;
+    let v = validate().await;
     let codes: Vec<&str> = v.body["findings"]
         .as_array()
         .map(|f| f.iter().filter_map(|x| x["code"].as_str()).collect())
@@ -366,14 +350,7 @@ async fn the_quickstart_story_over_http() {
         None,
     )
     .await;
-    let v = s
-        .post(
-            &olga,
-            &format!("/api/groups/{gid}/validate"),
-            json!(null),
-            None,
-        )
-        .await;
+    let v = validate().await;
     assert_eq!(v.body["errors"], 0, "{:?}", v.body);
     let token = v.body["token"].as_str().unwrap_or("").to_string();
     let started = s

@@ -80,11 +80,7 @@ fn group(n: usize) -> MigrationGroup {
 }
 
 fn codes_of(r: &ValidationReport, vm: u32) -> Vec<FindingCode> {
-    r.findings
-        .iter()
-        .filter(|f| f.vm == vm)
-        .map(|f| f.code)
-        .collect()
+    r.codes_of(vm)
 }
 
 #[test]

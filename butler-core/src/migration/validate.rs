@@ -321,6 +321,16 @@ impl ValidationReport {
     pub fn can_migrate(&self) -> bool {
         self.errors == 0
     }
+
+    /// The codes of the findings of the group's `vm`-th VM (or
+    /// [`Finding::GROUP`]'s), in the report's order.
+    pub fn codes_of(&self, vm: u32) -> Vec<FindingCode> {
+        self.findings
+            .iter()
+            .filter(|f| f.vm == vm)
+            .map(|f| f.code)
+            .collect()
+    }
 }
 
 /// Age beyond which a replica is stale.
