@@ -1130,6 +1130,9 @@ impl ClusterBackend for NutanixBackend {
     async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {
         let op = "set_vm_project";
         let project_uuid = self.uuid_of("project", project, op).await?;
+        if self.uses_v4().await? {
+            return self.v4_set_project(vm_uuid, &project_uuid, project).await;
+        }
         let reference = json!({"kind": "project", "uuid": project_uuid, "name": project});
         self.update_vm_metadata(
             vm_uuid,

@@ -160,6 +160,40 @@ fn next_change(
 }
 
 impl NutanixBackend {
+    /// Moves VM `uuid` to the project with id `project` (`name` for
+    /// errors): the VM as read, its `project` changed, `PUT` under its
+    /// `ETag`; nothing sent when it is there already.
+    pub(crate) async fn v4_set_project(
+        &self,
+        uuid: &str,
+        project: &str,
+        name: &str,
+    ) -> Result<(), BackendError> {
+        let op = "set_vm_project";
+        let path = format!("{VMS}/{}", url_safe::segment(uuid, op)?);
+        let task = self
+            .v4_mutate(uuid, op, |vm| {
+                (vm["project"]["extId"] != project).then(|| {
+                    let mut body = vm.clone();
+                    body["project"] = json!({"$objectType": "vmm.v4.ahv.config.ProjectReference",
+                                             "extId": project});
+                    Mutation {
+                        method: Method::PUT,
+                        path: path.clone(),
+                        body: Some(body),
+                    }
+                })
+            })
+            .await?;
+        match task {
+            Some(task) => {
+                let what = format!("moving the VM to project {name:?}");
+                self.v4_finish(&task, op, &what).await
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Brings VM `uuid` to `to`, one write at a time (`subnets`: the id of
     /// each NIC's subnet, in order).
     pub(crate) async fn v4_reconfigure(

@@ -725,3 +725,37 @@ async fn on_per_cluster_subnets_each_nic_arrives_on_the_destinations_namesake() 
     assert_eq!(sim.vm("vbv-nic").unwrap().cluster, "c2-santiago");
     assert!(fake.last_v4_body("migrate").unwrap()["overrides"].is_object());
 }
+
+/// On v4 a VM changes project with one `PUT` of the VM as read, its
+/// `project` named by id, under its `ETag`; asked again, nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_v4_a_vm_changes_project_with_a_put_under_its_etag() {
+    let (sim, fake, backend) = setup(89).await;
+    assert!(backend.uses_v4().await.unwrap());
+    let vm = made(&sim, "v4-project").await;
+    assert_eq!(vm.project.as_deref(), Some("prod-project"));
+    let writes = fake.v4_writes();
+    backend
+        .set_vm_project(&vm.uuid, "dev-project")
+        .await
+        .unwrap();
+    assert_eq!(
+        sim.vm("v4-project").unwrap().project.as_deref(),
+        Some("dev-project")
+    );
+    assert_eq!(fake.v4_writes(), writes + 1, "one write, under If-Match");
+    let projects = backend.list_projects().await.unwrap();
+    let dev = projects.iter().find(|p| p.name == "dev-project").unwrap();
+    let sent = fake.last_v4_body("update-vm").unwrap();
+    assert_eq!(sent["project"]["extId"], dev.uuid.as_str(), "{sent}");
+    assert_eq!(sent["name"], "v4-project", "the VM as read");
+    backend
+        .set_vm_project(&vm.uuid, "dev-project")
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.v4_writes(),
+        writes + 1,
+        "nothing sent when there already"
+    );
+}

@@ -86,7 +86,8 @@ async fn change(
 }
 
 /// `PUT /api/vmm/{v}/ahv/config/vms/{extId}`: the VM as read, with new
-/// `numSockets`, `numCoresPerSocket` and `memorySizeBytes`.
+/// `numSockets`, `numCoresPerSocket` and `memorySizeBytes`, and its
+/// `project` (v4.1) moved where it names another.
 pub(super) async fn update_vm(
     State(f): State<Arc<Fake>>,
     Path((_v, ext_id)): Path<(String, String)>,
@@ -97,7 +98,17 @@ pub(super) async fn update_vm(
         Ok(b) => b,
         Err(r) => return *r,
     };
-    change(&f, &headers, &ext_id, "UpdateVmApiResponse", |_, to| {
+    let project = match body["project"]["extId"].as_str() {
+        None => None,
+        Some(id) => match super::v4_lists::Ids::load(&f).await {
+            Ok(ids) => match ids.project_name(id) {
+                Some(name) => Some(name),
+                None => return *invalid(&format!("project {id:?} does not exist")),
+            },
+            Err(r) => return r,
+        },
+    };
+    let changed = change(&f, &headers, &ext_id, "UpdateVmApiResponse", |_, to| {
         let count = |k: &str| {
             body[k]
                 .as_u64()
@@ -110,7 +121,19 @@ pub(super) async fn update_vm(
         to.ram_gib = gib(&body["memorySizeBytes"], "memorySizeBytes")?;
         Ok(())
     })
-    .await
+    .await;
+    if let (true, Some(p)) = (changed.status().is_success(), project) {
+        let vm = match vm_by_ext_id(&f, &ext_id).await {
+            Ok(vm) => vm,
+            Err(r) => return r,
+        };
+        if vm.project.as_deref() != Some(p.as_str()) {
+            if let Err(e) = f.sim.set_vm_project(&ext_id, &p).await {
+                return from_backend(e);
+            }
+        }
+    }
+    changed
 }
 
 /// The size of a `vmm.v4.ahv.config.Disk` body's `VmDisk` backing.

@@ -49,6 +49,14 @@ impl Ids {
             .map(|p| p.uuid.clone())
     }
 
+    /// The name of project `id`, if Prism has it.
+    pub(super) fn project_name(&self, id: &str) -> Option<String> {
+        self.projects
+            .iter()
+            .find(|p| p.uuid == id)
+            .map(|p| p.name.clone())
+    }
+
     /// The subnet `name` as a VM on `cluster` is attached to it.
     pub(super) fn subnet(&self, name: &str, cluster: &str) -> Option<String> {
         self.subnets
