@@ -37,6 +37,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         },
     );
     let fake = FakePrism::start(sim).await?;
+    // A Leap protection policy for production VMs (the fleet's category),
+    // for adapters configured to protect by policy and for the SDKs.
+    fake.add_protection_policy("gold", "Environment:Production");
     std::fs::write(&path, fake.config_toml().await)?;
     println!("ready {} password {PASSWORD}", fake.addr());
     println!(

@@ -98,7 +98,11 @@ impl ClusterBackend for Hanging {
     ) -> Result<Vec<ProtectionGroup>, BackendError> {
         self.sim.list_protection_groups(cluster).await
     }
-    async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError> {
+    async fn protect_vm(
+        &self,
+        cluster: &str,
+        req: &ProtectRequest,
+    ) -> Result<String, BackendError> {
         self.sim.protect_vm(cluster, req).await
     }
     async fn migrate_protection_group(

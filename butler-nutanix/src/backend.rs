@@ -25,6 +25,8 @@ pub struct NutanixBackend {
     pub(crate) v4: PrismClient,
     pub(crate) central_api: crate::config::CentralApi,
     pub(crate) migration: crate::config::MigrationPath,
+    /// Protection by policy: the category its policy applies to.
+    pub(crate) protection_category: Option<String>,
     /// What the probe found (`auto`): whether v4 serves.
     pub(crate) v4_probe: tokio::sync::OnceCell<bool>,
     pe: BTreeMap<String, PrismClient>,
@@ -138,6 +140,7 @@ impl NutanixBackend {
             v4,
             central_api: config.central_api,
             migration: config.migration,
+            protection_category: config.protection_category.clone(),
             v4_probe: tokio::sync::OnceCell::new(),
             pe,
             page: config.page_size,
@@ -551,7 +554,17 @@ impl ClusterBackend for NutanixBackend {
         // one VM at a time with cross-cluster migrate: never both, so a
         // migration's path follows from the capabilities.
         let all = match (self.migration, v4) {
+            (crate::config::MigrationPath::ProtectionDomains, _)
+                if self.moves_protection_domains() =>
+            {
+                Capabilities::all()
+                    .without(C::VmMigration)
+                    .without(C::LiveMigration)
+            }
+            // Protected by policy: no domain to migrate (recovery plans
+            // would move them: not built).
             (crate::config::MigrationPath::ProtectionDomains, _) => Capabilities::all()
+                .without(C::Migration)
                 .without(C::VmMigration)
                 .without(C::LiveMigration),
             (crate::config::MigrationPath::VmByVm, true) => {
@@ -905,6 +918,9 @@ impl ClusterBackend for NutanixBackend {
         &self,
         cluster: &str,
     ) -> Result<Vec<ProtectionGroup>, BackendError> {
+        if let Some(category) = &self.protection_category {
+            return self.policy_groups(category, cluster).await;
+        }
         let op = "list_protection_groups";
         let resp = self
             .pe(cluster, op)?
@@ -932,7 +948,14 @@ impl ClusterBackend for NutanixBackend {
         Ok(self.site_map(cluster, "remote_sites").await?.all)
     }
 
-    async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError> {
+    async fn protect_vm(
+        &self,
+        cluster: &str,
+        req: &ProtectRequest,
+    ) -> Result<String, BackendError> {
+        if let Some(category) = &self.protection_category {
+            return self.policy_protect(category, cluster, req).await;
+        }
         let op = "protect_vm";
         let pe = self.pe(cluster, op)?;
         match pe
@@ -1053,7 +1076,7 @@ impl ClusterBackend for NutanixBackend {
             .await
             .map_err(op_err(op))?;
         }
-        Ok(())
+        Ok(req.group.clone())
     }
 
     async fn migrate_protection_group(
@@ -1063,8 +1086,9 @@ impl ClusterBackend for NutanixBackend {
         destination: &str,
     ) -> Result<(), BackendError> {
         let op = "migrate_protection_group";
-        // Configured to move VMs one by one, protection domains stay put.
-        if self.migration == crate::config::MigrationPath::VmByVm {
+        // Configured to move VMs one by one, or to protect by policy,
+        // protection domains stay put.
+        if !self.moves_protection_domains() {
             return Err(BackendError::unsupported(
                 op,
                 butler_core::backend::Capability::Migration,
@@ -1153,6 +1177,9 @@ impl ClusterBackend for NutanixBackend {
         group: &str,
         vm_name: &str,
     ) -> Result<(), BackendError> {
+        if let Some(category) = &self.protection_category {
+            return self.policy_unprotect(category, group, vm_name).await;
+        }
         let op = "unprotect_vm";
         let pe = self.pe(cluster, op)?;
         let path = format!(

@@ -12,6 +12,7 @@
 //! max_list_entities = 5000000     # bounds paging
 //! central_api = "auto"            # "auto" (probe for v4), "v3" or "v4"
 //! migration = "protection_domains" # or "vm_by_vm": v4 cross-cluster moves
+//! protection_category = "DataProtection:Gold" # protect by policy (v4), not by domain
 //! ca_bundle = "/etc/butler/prism-ca.pem"
 //!
 //! [prism_central]
@@ -111,6 +112,11 @@ pub struct NutanixConfig {
     /// How migrations move VMs. Default
     /// [`MigrationPath::ProtectionDomains`].
     pub migration: MigrationPath,
+    /// Protect VMs by policy: the category `key:value` a protection policy
+    /// of Prism Central applies to (Leap), associated with each VM to
+    /// protect, instead of a Prism Element protection domain per VM (v4
+    /// only). `None` (the default): protection domains.
+    pub protection_category: Option<String>,
 }
 
 impl NutanixConfig {
@@ -157,6 +163,7 @@ struct File {
     max_list_entities: Option<usize>,
     central_api: Option<CentralApi>,
     migration: Option<MigrationPath>,
+    protection_category: Option<String>,
     // The deployment's other sections: `butler::deployment` reads them.
     #[serde(rename = "monitoring")]
     _monitoring: Option<toml::Value>,
@@ -249,6 +256,16 @@ impl NutanixConfig {
                 "page_size {page_size} must be 1 to 500"
             )));
         }
+        if let Some(c) = &f.protection_category {
+            let well_formed = c
+                .split_once(':')
+                .is_some_and(|(k, v)| !k.trim().is_empty() && !v.trim().is_empty());
+            if !well_formed {
+                return Err(ConfigError::Invalid(format!(
+                    "protection_category {c:?} must be key:value, as the category a protection policy applies to"
+                )));
+            }
+        }
         let list_concurrency = f.list_concurrency.unwrap_or(8);
         if !(1..=32).contains(&list_concurrency) {
             return Err(ConfigError::Invalid(format!(
@@ -271,6 +288,7 @@ impl NutanixConfig {
             max_list_entities: f.max_list_entities.unwrap_or(5_000_000),
             central_api: f.central_api.unwrap_or_default(),
             migration: f.migration.unwrap_or_default(),
+            protection_category: f.protection_category,
         })
     }
 
@@ -302,6 +320,15 @@ mod tests {
         assert_eq!(moves.migration, super::MigrationPath::VmByVm);
         let typo = NutanixConfig::from_toml(&cfg("migration = \"vm-by-vm\""), env).unwrap_err();
         assert!(typo.to_string().contains("migration"), "{typo}");
+        assert_eq!(auto.protection_category, None);
+        let policy = NutanixConfig::from_toml(&cfg("protection_category = \"DP:Gold\""), env);
+        assert_eq!(
+            policy.unwrap().protection_category.as_deref(),
+            Some("DP:Gold")
+        );
+        let bad =
+            NutanixConfig::from_toml(&cfg("protection_category = \"Gold\""), env).unwrap_err();
+        assert!(bad.to_string().contains("key:value"), "{bad}");
         let text = err.to_string();
         assert!(
             text.contains("v5") && text.contains("auto") && text.contains("v4"),

@@ -34,6 +34,7 @@ pub mod fake;
 mod url_safe;
 pub(crate) mod v4;
 mod v4_moves;
+mod v4_policy;
 mod v4_reads;
 mod v4_reconfig;
 mod vm_categories;

@@ -97,6 +97,13 @@ fn with_nics(
 }
 
 impl NutanixBackend {
+    /// Whether migrations move Prism Element protection domains: the
+    /// configured path, and VMs protected in domains (not by policy).
+    pub(crate) fn moves_protection_domains(&self) -> bool {
+        self.migration == crate::config::MigrationPath::ProtectionDomains
+            && self.protection_category.is_none()
+    }
+
     /// Every subnet Prism lists, by id.
     async fn subnets_by_id(&self) -> Result<Subnets, BackendError> {
         Ok(Subnets(

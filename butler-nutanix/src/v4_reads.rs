@@ -260,7 +260,7 @@ impl NutanixBackend {
     /// `list_concurrency` at a time, then page by page while the last
     /// total seen says more and no page came back empty. Bounded by
     /// `max_list_entities`.
-    async fn v4_list(
+    pub(crate) async fn v4_list(
         &self,
         path: &str,
         filter: Option<&str>,

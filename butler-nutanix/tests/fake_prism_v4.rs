@@ -759,3 +759,69 @@ async fn on_v4_a_vm_changes_project_with_a_put_under_its_etag() {
         "nothing sent when there already"
     );
 }
+
+/// Configured to protect by policy (`protection_category`), the adapter
+/// protects a VM by giving it the category a protection policy applies to,
+/// not by a Prism Element protection domain: refused, naming the category,
+/// while no policy covers it (the VM untouched); a passing failure while
+/// Prism has not applied the policy yet; then the VM is a protected
+/// resource, its group the category, and unprotecting takes the category
+/// off (a second time: `NotFound`). Protection domains then do not migrate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_v4_a_vm_is_protected_by_policy_through_its_category() {
+    use butler_core::backend::{Capability, ProtectRequest, Schedule};
+    let (sim, fake, _) = setup(97).await;
+    fake.set_quirks(Quirks {
+        policy_applies_after_reads: 1,
+        ..Quirks::default()
+    });
+    let mut config = fake.config().await;
+    let gold = "Environment:Production";
+    config.protection_category = Some(gold.into());
+    let backend = NutanixBackend::new(&config).unwrap();
+    assert!(backend.uses_v4().await.unwrap());
+    assert!(!backend.capabilities().has(Capability::Migration));
+    let vm = made(&sim, "pol-1").await;
+    sim.set_vm_categories(&vm.uuid, Vec::new());
+    let req = ProtectRequest {
+        group: "PD-pol-1".into(),
+        vm_name: "pol-1".into(),
+        schedules: vec![Schedule::local(60, 24)],
+    };
+    let e = backend.protect_vm("c1-madrid", &req).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Invalid, "{e}");
+    assert!(e.message.contains(gold), "{e}");
+    assert!(sim.vm("pol-1").unwrap().categories.is_empty(), "untouched");
+
+    fake.add_protection_policy("gold", gold);
+    let e = backend.protect_vm("c1-madrid", &req).await.unwrap_err();
+    assert!(e.is_retryable(), "not applied yet: {e}");
+    assert_eq!(backend.protect_vm("c1-madrid", &req).await.unwrap(), gold);
+    assert_eq!(sim.vm("pol-1").unwrap().categories, vec![gold.to_string()]);
+    assert_eq!(
+        backend
+            .protection_groups_of("c1-madrid", "pol-1")
+            .await
+            .unwrap(),
+        vec![gold.to_string()]
+    );
+    assert!(
+        sim.protection_group("c1-madrid", "PD-pol-1").is_none(),
+        "no protection domain made"
+    );
+    backend
+        .unprotect_vm("c1-madrid", gold, "pol-1")
+        .await
+        .unwrap();
+    assert!(sim.vm("pol-1").unwrap().categories.is_empty());
+    assert!(backend
+        .protection_groups_of("c1-madrid", "pol-1")
+        .await
+        .unwrap()
+        .is_empty());
+    let again = backend.unprotect_vm("c1-madrid", gold, "pol-1").await;
+    assert!(
+        matches!(&again, Err(e) if e.kind == ErrorKind::NotFound),
+        "{again:?}"
+    );
+}

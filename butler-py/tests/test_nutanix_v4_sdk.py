@@ -1,6 +1,7 @@
 """Nutanix's own v4 Python SDKs (PyPI ``ntnx-vmm-py-client`` 4.1,
 ``ntnx-prism-py-client`` 4.0, ``ntnx-clustermgmt-py-client`` 4.0,
-``ntnx-networking-py-client`` 4.0) judge the fake Prism's v4 answers and
+``ntnx-networking-py-client`` 4.0, ``ntnx-datapolicies-py-client`` 4.0,
+``ntnx-dataprotection-py-client`` 4.0) judge the fake Prism's v4 answers and
 Butler's v4 request bodies: every answer must deserialise into the SDK's
 models, and the VM body Butler sent must read back as a
 ``vmm.v4.ahv.config.Vm`` with its fields typed as the SDK types them."""
@@ -23,6 +24,14 @@ try:
         StorageContainer,
     )
     from ntnx_networking_py_client.models.networking.v4.config.Subnet import Subnet
+    import ntnx_datapolicies_py_client as datapolicies
+    import ntnx_dataprotection_py_client as dataprotection
+    from ntnx_datapolicies_py_client.models.datapolicies.v4.config.ProtectionPolicy import (
+        ProtectionPolicy,
+    )
+    from ntnx_dataprotection_py_client.models.dataprotection.v4.config.ProtectedResource import (
+        ProtectedResource,
+    )
     import ntnx_vmm_py_client as vmm
     from ntnx_vmm_py_client.models.vmm.v4.ahv.config.AssociateVmCategoriesParams import (
         AssociateVmCategoriesParams,
@@ -258,3 +267,35 @@ def test_cross_cluster_migrate_dry_runs_are_what_the_sdk_reads(fake_prism, tmp_p
     sent = client.deserialize(_last_body(host, port, "migrate"), "vmm.v4.ahv.config.VmCrossClusterMigrateParams")
     assert isinstance(sent, VmCrossClusterMigrateParams)
     assert sent.target_cluster.ext_id == target and sent.is_live_migration is False
+
+
+def test_protection_policies_and_protected_resources_are_what_the_sdks_read(fake_prism):
+    """What protection by policy reads: Prism's protection policies (the
+    fake's ``gold`` applies to ``Environment:Production``, the fleet's
+    category) as ``datapolicies``' ``ProtectionPolicy``, and a VM carrying
+    it as ``dataprotection``'s ``ProtectedResource``; an unknown VM is a
+    404."""
+    config, _source, _destination, names = fake_prism
+    host, port, password = _endpoint(config)
+    policies = datapolicies.ProtectionPoliciesApi(
+        api_client=_configure(datapolicies, host, port, password)
+    ).list_protection_policies(_page=0, _limit=50)
+    assert policies.data and all(isinstance(p, ProtectionPolicy) for p in policies.data)
+    gold = next(p for p in policies.data if p.name == "gold")
+    categories = prism.CategoriesApi(api_client=_configure(prism, host, port, password))
+    production = categories.list_categories(_filter="key eq 'Environment' and value eq 'Production'").data[0]
+    assert gold.category_ids == [production.ext_id]
+
+    vm = vmm.VmApi(api_client=_configure(vmm, host, port, password)).list_vms(
+        _filter=f"name eq '{names[0]}'"
+    ).data[0]
+    resources = dataprotection.ProtectedResourcesApi(
+        api_client=_configure(dataprotection, host, port, password)
+    )
+    protected = resources.get_protected_resource_by_id(vm.ext_id).data
+    assert isinstance(protected, ProtectedResource)
+    assert protected.entity_ext_id == vm.ext_id
+    assert protected.category_fq_names == ["Environment/Production"]
+    with pytest.raises(dataprotection.rest.ApiException) as missing:
+        resources.get_protected_resource_by_id("00000000-0000-4000-8000-000000000000")
+    assert missing.value.status == 404

@@ -764,9 +764,17 @@ pub trait ClusterBackend: Send + Sync {
             Capability::Protection,
         ))
     }
-    /// Ensures the VM is in the group with the schedules, idempotent
-    /// ([`Capability::Protection`]).
-    async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError> {
+    /// Ensures the VM is protected, idempotent
+    /// ([`Capability::Protection`]): in the request's group with its
+    /// schedules, or, on a platform that protects by policy, as its policy
+    /// says. Returns the group the VM is in now, as
+    /// [`protection_groups_of`](Self::protection_groups_of) names it: the
+    /// request's, or the platform's own (a policy's category).
+    async fn protect_vm(
+        &self,
+        cluster: &str,
+        req: &ProtectRequest,
+    ) -> Result<String, BackendError> {
         let _ = (cluster, req);
         Err(BackendError::unsupported(
             "protect_vm",

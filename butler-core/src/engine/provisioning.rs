@@ -287,10 +287,13 @@ impl Backends {
             vm_name: name.to_string(),
             schedules,
         };
-        self.cluster.protect_vm(cluster, &req).await?;
+        let group = self.cluster.protect_vm(cluster, &req).await?;
+        if group != req.group {
+            // The platform protects by policy: its schedules are the policy's.
+            return Ok(StepOutcome::done(format!("protected by policy ({group})")));
+        }
         Ok(StepOutcome::done(format!(
-            "protected in {} with {} schedule(s)",
-            req.group,
+            "protected in {group} with {} schedule(s)",
             req.schedules.len()
         )))
     }

@@ -26,7 +26,7 @@ mockall::mock! {
         async fn task(&self, id: &TaskId) -> Result<TaskStatus, BackendError>;
         async fn list_protection_groups(&self, cluster: &str) -> Result<Vec<ProtectionGroup>, BackendError>;
         async fn remote_sites(&self, cluster: &str) -> Result<Vec<RemoteSite>, BackendError>;
-        async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError>;
+        async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<String, BackendError>;
         async fn migrate_protection_group(&self, source: &str, group: &str, destination: &str) -> Result<(), BackendError>;
         async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError>;
     }
@@ -125,7 +125,7 @@ async fn existing_vm_registration_and_activation_are_never_made_twice() {
                 && req.schedules[1].remote_site.as_deref() == Some("c2-santiago")
         })
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, req| Ok(req.group.clone()));
     let mut m = MockMon::new();
     let n = name.clone();
     m.expect_find().returning(move |_| {
@@ -156,6 +156,43 @@ async fn existing_vm_registration_and_activation_are_never_made_twice() {
     assert_eq!(e.process(id).await.unwrap(), RequestState::Completed);
     let r = svc.store().get_request(id).await.unwrap();
     assert_eq!(r.vm_uuid.as_deref(), Some("uuid-1"));
+}
+
+/// A platform that protects by policy answers its own group (the
+/// policy's category): the step says so, not the request's domain and
+/// schedules.
+#[tokio::test]
+async fn protection_by_policy_is_told_as_such() {
+    let (svc, id) = approved(demo::spec("web01")).await;
+    let mut c = cluster();
+    c.expect_find_vm()
+        .returning(|n| Ok(Some(vm(n, VmState::Ready))));
+    c.expect_protect_vm()
+        .times(1)
+        .returning(|_, _| Ok("DataProtection:Gold".into()));
+    let mut m = MockMon::new();
+    m.expect_find().returning(|n| {
+        Ok(Some(MonitorRegistration {
+            vm_name: n.to_string(),
+            vm_uuid: "uuid-1".into(),
+            cluster: "c1-madrid".into(),
+            address: "10.0.0.5".into(),
+            display_name: "web01".into(),
+            request: 1,
+            requester: "ana".into(),
+            cost_center: "CC-1001".into(),
+        }))
+    });
+    let mut b = MockBill::new();
+    b.expect_is_active().returning(|_| Ok(true));
+    let e = engine(svc.clone(), c, m, b);
+    assert_eq!(e.process(id).await.unwrap(), RequestState::Completed);
+    let r = svc.store().get_request(id).await.unwrap();
+    let said: Vec<&str> = r.history.iter().filter_map(|h| h.note.as_deref()).collect();
+    assert!(
+        said.contains(&"protect done: protected by policy (DataProtection:Gold)"),
+        "{said:?}"
+    );
 }
 
 #[tokio::test]
@@ -338,7 +375,7 @@ async fn the_remote_site_comes_from_the_platform_unless_the_deployment_chooses()
                             .any(|s| s.remote_site.as_deref() == Some(to))
                     })
                     .times(1)
-                    .returning(|_, _| Ok(()));
+                    .returning(|_, req| Ok(req.group.clone()));
                 m.expect_find().returning(|_| Ok(None));
                 m.expect_register().returning(|_| Ok(()));
                 b.expect_is_active().returning(|_| Ok(false));
@@ -440,7 +477,9 @@ async fn a_resumed_request_reads_earlier_steps_outputs_from_its_step_log() {
     c.expect_find_vm()
         .times(2)
         .returning(move |_| Ok(Some(vm(&n, VmState::Ready))));
-    c.expect_protect_vm().times(1).returning(|_, _| Ok(()));
+    c.expect_protect_vm()
+        .times(1)
+        .returning(|_, req| Ok(req.group.clone()));
     let mut m = MockMon::new();
     m.expect_find().never();
     m.expect_register().never();

@@ -234,7 +234,11 @@ impl ClusterBackend for Guarded<dyn ClusterBackend> {
         self.call("remote_sites", NONE, self.inner.remote_sites(cluster))
             .await
     }
-    async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError> {
+    async fn protect_vm(
+        &self,
+        cluster: &str,
+        req: &ProtectRequest,
+    ) -> Result<String, BackendError> {
         self.call("protect_vm", NONE, self.inner.protect_vm(cluster, req))
             .await
     }

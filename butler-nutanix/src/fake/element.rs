@@ -414,7 +414,7 @@ pub(super) async fn add_schedule(
         schedules,
     };
     match sim.protect_vm(cluster, &req).await {
-        Ok(()) => (StatusCode::CREATED, axum::Json(body.clone())).into_response(),
+        Ok(_) => (StatusCode::CREATED, axum::Json(body.clone())).into_response(),
         Err(e) => from_backend(e),
     }
 }

@@ -16,6 +16,7 @@ mod v4;
 mod v4_changes;
 mod v4_lists;
 mod v4_moves;
+mod v4_policy;
 
 use crate::config::{Endpoint, NutanixConfig};
 use axum::body::Bytes;
@@ -49,6 +50,11 @@ struct Fake {
     synthetic_tasks: Mutex<HashSet<String>>,
     /// Tasks made failed, with why (a v4 dry run's objections).
     failed_tasks: Mutex<std::collections::HashMap<String, String>>,
+    /// Protection policies: name and the category `key:value` each applies to.
+    policies: Mutex<Vec<(String, String)>>,
+    /// Reads of each VM as a protected resource so far
+    /// ([`Quirks::policy_applies_after_reads`]).
+    protected_reads: Mutex<std::collections::HashMap<String, u32>>,
     rate_limit: AtomicU32,
     quirks: Mutex<Quirks>,
     latency: Mutex<Duration>,
@@ -146,6 +152,10 @@ pub struct Quirks {
     /// A v4 migrate dry run with objections answers a task that fails
     /// with them, instead of refusing the request with one message each.
     pub dry_run_answers_a_task: bool,
+    /// A VM newly in a protection policy's category is read as a
+    /// protected resource only after this many reads (404 until then), as
+    /// Prism applies policies a little after the association.
+    pub policy_applies_after_reads: u32,
 }
 
 /// A protection-domain create Prism refuses for a reason of its own.
@@ -237,6 +247,8 @@ impl FakePrism {
             categories: Mutex::new(BTreeMap::new()),
             synthetic_tasks: Mutex::new(HashSet::new()),
             failed_tasks: Mutex::new(std::collections::HashMap::new()),
+            policies: Mutex::new(Vec::new()),
+            protected_reads: Mutex::new(std::collections::HashMap::new()),
             rate_limit: AtomicU32::new(0),
             quirks: Mutex::new(Quirks::default()),
             latency: Mutex::new(Duration::ZERO),
@@ -316,6 +328,7 @@ impl FakePrism {
             max_list_entities: 5_000_000,
             central_api: crate::config::CentralApi::Auto,
             migration: crate::config::MigrationPath::ProtectionDomains,
+            protection_category: None,
         }
     }
 
@@ -395,6 +408,17 @@ impl FakePrism {
     /// SDK test checks it against Nutanix's own model).
     pub fn last_v4_create(&self) -> Option<Value> {
         self.state.last_v4_body("vm")
+    }
+
+    /// Adds a protection policy named `name` that applies to category
+    /// `key:value` (served by `datapolicies`; a VM carrying the category
+    /// is then a protected resource of `dataprotection`).
+    pub fn add_protection_policy(&self, name: &str, category: &str) {
+        self.state
+            .policies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name.to_string(), category.to_string()));
     }
 
     /// The last body of a v4 write of `kind` exactly as it arrived: `vm`,
@@ -506,6 +530,14 @@ fn router(state: Arc<Fake>) -> Router {
             post(v4::action),
         )
         .route("/prism/:v/config/tasks/:ext_id", get(v4::task))
+        .route(
+            "/datapolicies/:v/config/protection-policies",
+            get(v4_lists::protection_policies),
+        )
+        .route(
+            "/dataprotection/:v/config/protected-resources/:ext_id",
+            get(v4_policy::protected_resource),
+        )
         .route("/prism/:v/config/categories", get(v4_lists::categories))
         .route("/clustermgmt/:v/config/clusters", get(v4_lists::clusters))
         .route(

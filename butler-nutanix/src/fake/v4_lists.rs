@@ -371,6 +371,40 @@ pub(super) async fn categories(
     query.answer("prism.v4.config.ListCategoriesApiResponse", all, None)
 }
 
+/// `GET /api/datapolicies/{v}/config/protection-policies`: the policies a
+/// test registered (`FakePrism::add_protection_policy`), each applying to
+/// its category by id (`datapolicies.v4.config.ProtectionPolicy`).
+pub(super) async fn protection_policies(
+    State(f): State<Arc<Fake>>,
+    Path(_v): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let query = match ListQuery::read(&q, &[], "DATAPOLICIES-30100") {
+        Ok(query) => query,
+        Err(r) => return *r,
+    };
+    let known = known_categories(&f).await;
+    let policies = f.policies.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let all: Vec<Value> = policies
+        .iter()
+        .map(|(name, category)| {
+            let ids: Vec<&str> = known
+                .iter()
+                .filter(|(k, v, _)| format!("{k}:{v}") == *category)
+                .map(|(_, _, id)| id.as_str())
+                .collect();
+            json!({"$objectType": "datapolicies.v4.config.ProtectionPolicy",
+                   "extId": crate::v4::request_id(&["policy", name]),
+                   "name": name, "categoryIds": ids})
+        })
+        .collect();
+    query.answer(
+        "datapolicies.v4.config.ListProtectionPoliciesApiResponse",
+        all,
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::odata_equalities;

@@ -296,7 +296,11 @@ impl ClusterBackend for SimPlatform {
         Self::exit(Op::RemoteSites, fault, sites)
     }
 
-    async fn protect_vm(&self, cluster: &str, req: &ProtectRequest) -> Result<(), BackendError> {
+    async fn protect_vm(
+        &self,
+        cluster: &str,
+        req: &ProtectRequest,
+    ) -> Result<String, BackendError> {
         self.offers(Capability::Protection, "protect_vm")?;
         let fault = self.enter(Op::ProtectVm, Some(&req.group)).await?;
         let now = self.now();
@@ -367,7 +371,7 @@ impl ClusterBackend for SimPlatform {
         }
         w.add_to_group(&key, &req.vm_name);
         drop(w);
-        Self::exit(op, fault, ())
+        Self::exit(op, fault, req.group.clone())
     }
 
     async fn migrate_protection_group(
