@@ -825,3 +825,31 @@ async fn on_v4_a_vm_is_protected_by_policy_through_its_category() {
         "{again:?}"
     );
 }
+
+/// Protecting by policy, the adapter passes the conformance suite on a
+/// plain and on a realistic Prism, skipping only migration (protection
+/// domains do not move, and VMs move one by one only where configured).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protecting_by_policy_the_adapter_passes_the_conformance_suite() {
+    use butler_core::backend::Capability;
+    for (prefix, quirks) in [("pol", Quirks::default()), ("polreal", Quirks::realistic())] {
+        let (sim, fake, _) = setup(101).await;
+        fake.set_quirks(quirks);
+        fake.add_protection_policy("gold", "DataProtection:Gold");
+        let mut config = fake.config().await;
+        config.protection_category = Some("DataProtection:Gold".into());
+        let backend = NutanixBackend::new(&config).unwrap();
+        assert!(backend.uses_v4().await.unwrap());
+        let mut skipped = run_all(&backend, &Fixture::demo_platform(sim.clock(), prefix)).await;
+        skipped.sort();
+        assert_eq!(
+            skipped,
+            vec![
+                Capability::Migration,
+                Capability::VmMigration,
+                Capability::LiveMigration
+            ],
+            "{prefix}"
+        );
+    }
+}

@@ -349,7 +349,9 @@ pub async fn power(b: &dyn ClusterBackend, vm: &VmInfo) {
 }
 
 /// Protects the VM with local and remote schedules, twice: the second call
-/// changes nothing.
+/// changes nothing and answers the same group, which lists the VM (with
+/// the request's schedules and remote site, unless the platform protects
+/// by policy and answers the policy's group).
 pub async fn protect(b: &dyn ClusterBackend, fx: &Fixture, vm: &VmInfo) {
     let sites = ok(b.remote_sites(&fx.source).await, "remote_sites");
     assert!(
@@ -365,20 +367,31 @@ pub async fn protect(b: &dyn ClusterBackend, fx: &Fixture, vm: &VmInfo) {
         vm_name: vm.name.clone(),
         schedules: schedules(fx),
     };
-    ok(b.protect_vm(&fx.source, &req).await, "protect_vm");
-    ok(b.protect_vm(&fx.source, &req).await, "protect_vm again");
+    let group = ok(b.protect_vm(&fx.source, &req).await, "protect_vm");
+    let again = ok(b.protect_vm(&fx.source, &req).await, "protect_vm again");
+    assert_eq!(again, group, "the same group both times");
     let groups = ok(
         b.list_protection_groups(&fx.source).await,
         "list_protection_groups",
     );
     let g = groups
         .iter()
-        .find(|g| g.name == req.group)
-        .unwrap_or_else(|| panic!("no group {}", req.group));
+        .find(|g| g.name == group)
+        .unwrap_or_else(|| panic!("no group {group}"));
     assert!(g.active);
-    assert_eq!(g.vms, vec![Arc::<str>::from(vm.name.as_str())]);
-    assert_eq!(g.schedules.len(), 2, "{:?}", g.schedules);
-    assert!(g.remote_sites.contains(&fx.destination));
+    assert!(
+        g.vms.contains(&Arc::<str>::from(vm.name.as_str())),
+        "{:?}",
+        g.vms
+    );
+    // In the request's group, with its schedules; a platform that
+    // protects by policy answers the policy's group, whose schedules and
+    // replication are the policy's.
+    if group == req.group {
+        assert_eq!(g.vms, vec![Arc::<str>::from(vm.name.as_str())]);
+        assert_eq!(g.schedules.len(), 2, "{:?}", g.schedules);
+        assert!(g.remote_sites.contains(&fx.destination));
+    }
 }
 
 /// Changes a third VM while it is off: more CPU and RAM, disk 0 grown, a
@@ -536,13 +549,12 @@ pub async fn live_migration(b: &dyn ClusterBackend, fx: &Fixture) {
 pub async fn retire(b: &dyn ClusterBackend, fx: &Fixture) {
     let vm = create_named(b, fx, &format!("{}-conf-2", fx.prefix)).await;
     if b.capabilities().has(Capability::Protection) {
-        let group = format!("PD-{}", vm.name);
         let req = ProtectRequest {
-            group: group.clone(),
+            group: format!("PD-{}", vm.name),
             vm_name: vm.name.clone(),
             schedules: vec![Schedule::local(60, 24)],
         };
-        ok(b.protect_vm(&fx.source, &req).await, "protect_vm");
+        let group = ok(b.protect_vm(&fx.source, &req).await, "protect_vm");
         let holding = ok(
             b.protection_groups_of(&fx.source, &vm.name).await,
             "protection_groups_of",

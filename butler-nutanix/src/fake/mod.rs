@@ -414,6 +414,16 @@ impl FakePrism {
     /// `key:value` (served by `datapolicies`; a VM carrying the category
     /// is then a protected resource of `dataprotection`).
     pub fn add_protection_policy(&self, name: &str, category: &str) {
+        // A policy applies to a category that exists.
+        if let Some((k, v)) = category.split_once(':') {
+            self.state
+                .categories
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(k.to_string())
+                .or_default()
+                .insert(v.to_string());
+        }
         self.state
             .policies
             .lock()
