@@ -914,6 +914,25 @@ impl ClusterBackend for NutanixBackend {
         }
     }
 
+    /// By policy, one look-up of the VM by name; else the cluster's
+    /// protection domains, filtered.
+    async fn protection_groups_of(
+        &self,
+        cluster: &str,
+        vm_name: &str,
+    ) -> Result<Vec<String>, BackendError> {
+        if let Some(category) = &self.protection_category {
+            return self.policy_groups_of(category, vm_name).await;
+        }
+        Ok(self
+            .list_protection_groups(cluster)
+            .await?
+            .into_iter()
+            .filter(|g| g.vms.iter().any(|v| **v == *vm_name))
+            .map(|g| g.name)
+            .collect())
+    }
+
     async fn list_protection_groups(
         &self,
         cluster: &str,

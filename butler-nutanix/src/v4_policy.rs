@@ -132,6 +132,25 @@ impl NutanixBackend {
         }])
     }
 
+    /// The groups of VM `vm_name`: the category, when it carries it (one
+    /// look-up by name, not the cluster's whole list).
+    pub(crate) async fn policy_groups_of(
+        &self,
+        category: &str,
+        vm_name: &str,
+    ) -> Result<Vec<String>, BackendError> {
+        self.policy_v4("protection_groups_of").await?;
+        let carries = self
+            .v4_find_vm(vm_name)
+            .await?
+            .is_some_and(|v| v.categories.iter().any(|c| c == category));
+        Ok(if carries {
+            vec![category.to_string()]
+        } else {
+            Vec::new()
+        })
+    }
+
     /// Takes `category` off VM `vm_name`: `NotFound` when `group` is not
     /// the category or the VM does not carry it.
     pub(crate) async fn policy_unprotect(
