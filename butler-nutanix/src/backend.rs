@@ -924,13 +924,10 @@ impl ClusterBackend for NutanixBackend {
         if let Some(category) = &self.protection_category {
             return self.policy_groups_of(category, vm_name).await;
         }
-        Ok(self
-            .list_protection_groups(cluster)
-            .await?
-            .into_iter()
-            .filter(|g| g.vms.iter().any(|v| **v == *vm_name))
-            .map(|g| g.name)
-            .collect())
+        Ok(butler_core::backend::groups_holding(
+            self.list_protection_groups(cluster).await?,
+            vm_name,
+        ))
     }
 
     async fn list_protection_groups(

@@ -160,6 +160,16 @@ impl VmMove {
     }
 }
 
+/// The names of the `groups` that hold the VM named `vm_name` (what
+/// [`ClusterBackend::protection_groups_of`] answers from a list).
+pub fn groups_holding(groups: Vec<ProtectionGroup>, vm_name: &str) -> Vec<String> {
+    groups
+        .into_iter()
+        .filter(|g| g.vms.iter().any(|v| **v == *vm_name))
+        .map(|g| g.name)
+        .collect()
+}
+
 /// What a migration refresh reads of a VM ([`ClusterBackend::list_vm_briefs`]).
 ///
 /// Its strings are shared, not owned: a list of a million briefs names a
@@ -742,13 +752,10 @@ pub trait ClusterBackend: Send + Sync {
         cluster: &str,
         vm_name: &str,
     ) -> Result<Vec<String>, BackendError> {
-        Ok(self
-            .list_protection_groups(cluster)
-            .await?
-            .into_iter()
-            .filter(|g| g.vms.iter().any(|v| **v == *vm_name))
-            .map(|g| g.name)
-            .collect())
+        Ok(groups_holding(
+            self.list_protection_groups(cluster).await?,
+            vm_name,
+        ))
     }
     /// The remote sites `cluster` can replicate to, each with the
     /// platform's name and the cluster it points at when the platform

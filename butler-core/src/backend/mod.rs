@@ -26,10 +26,10 @@ mod uuid_text;
 pub use capabilities::{Capabilities, Capability};
 pub use clock::{after, note_parked_on_clock, outside, Clock, Outside, OutsideWait, SystemClock};
 pub use cluster::{
-    ClusterBackend, ClusterInfo, ImageInfo, PowerChange, PowerState, ProjectInfo, ProtectRequest,
-    ProtectionGroup, RemoteSite, Schedule, ScheduleKind, SharedStrings, StorageContainerInfo,
-    SubnetInfo, TaskId, TaskState, TaskStatus, VmBrief, VmCreate, VmInfo, VmMove, VmReconfig,
-    VmSize, VmState,
+    groups_holding, ClusterBackend, ClusterInfo, ImageInfo, PowerChange, PowerState, ProjectInfo,
+    ProtectRequest, ProtectionGroup, RemoteSite, Schedule, ScheduleKind, SharedStrings,
+    StorageContainerInfo, SubnetInfo, TaskId, TaskState, TaskStatus, VmBrief, VmCreate, VmInfo,
+    VmMove, VmReconfig, VmSize, VmState,
 };
 pub use endpoint::check_endpoint_url;
 pub use error::{error_chain, BackendError, ErrorClass, ErrorKind, ErrorSource};

@@ -171,18 +171,8 @@ async fn protection_by_policy_is_told_as_such() {
         .times(1)
         .returning(|_, _| Ok("DataProtection:Gold".into()));
     let mut m = MockMon::new();
-    m.expect_find().returning(|n| {
-        Ok(Some(MonitorRegistration {
-            vm_name: n.to_string(),
-            vm_uuid: "uuid-1".into(),
-            cluster: "c1-madrid".into(),
-            address: "10.0.0.5".into(),
-            display_name: "web01".into(),
-            request: 1,
-            requester: "ana".into(),
-            cost_center: "CC-1001".into(),
-        }))
-    });
+    m.expect_find()
+        .returning(|n| Ok(Some(crate::testing::registration(n))));
     let mut b = MockBill::new();
     b.expect_is_active().returning(|_| Ok(true));
     let e = engine(svc.clone(), c, m, b);
