@@ -250,9 +250,22 @@ impl Monitor for IcingaMonitor {
             Err(e) => return Err(e),
         }
         tracing::info!(vm = %reg.vm_name, "updating the existing Icinga host object");
-        self.send(op, Method::POST, url, Some(json!({ "attrs": attrs })))
+        match self
+            .send(op, Method::POST, url, Some(json!({ "attrs": attrs })))
             .await
-            .map(|_| ())
+        {
+            Ok(_) => Ok(()),
+            // Seen while a racing create was still being committed: the
+            // object read a moment ago is not there to update yet (or no
+            // longer). A passing state: the next attempt creates it or
+            // finds it.
+            Err(e) if e.kind == ErrorKind::NotFound => Err(BackendError::new(
+                ErrorKind::Transient,
+                op,
+                format!("the Icinga host object changed while it was being registered: {e}"),
+            )),
+            Err(e) => Err(e),
+        }
     }
 
     /// `DELETE /v1/objects/hosts/<name>?cascade=1`: the host and its

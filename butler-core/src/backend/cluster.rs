@@ -851,10 +851,12 @@ pub trait ClusterBackend: Send + Sync {
         ))
     }
     /// The platform's dry run of moving each VM named in `vm_names` as
-    /// `to` says, in one go (one read of the inventory, not one call per
-    /// VM): per name, in order, why the move would fail, in the platform's
-    /// words; empty when it would go ([`Capability::VmMigration`]). What a
-    /// migration's validation shows before anyone approves.
+    /// `to` says, asked at once (vCenter's is one read of every VM; a
+    /// platform with no batched dry run, as Prism, asks per VM, a few at a
+    /// time): per name, in order, why the move would fail, in the
+    /// platform's words; empty when it would go
+    /// ([`Capability::VmMigration`]). What a migration's validation shows
+    /// before anyone approves.
     ///
     /// Unlike [`check_vm_migration`](Self::check_vm_migration), a VM's
     /// power is no reason here: whether it runs is Butler's to judge (its
