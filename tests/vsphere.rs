@@ -216,6 +216,16 @@ async fn vs_group(
     (svc, ops, g)
 }
 
+/// Migrates what validation `v` allows and waits for the report.
+async fn run_to_end(
+    svc: &butler::migration::MigrationService,
+    ops: &Actor,
+    v: &butler::migration::ValidationReport,
+) -> butler::migration::MigrationReport {
+    let token = v.token().expect("a validation without errors has a token");
+    svc.migrate(ops, token).await.unwrap().wait().await.unwrap()
+}
+
 /// A migration group of 100 VMs on vSphere: validated by the same service
 /// without the protection-domain rules (vSphere has none), each VM
 /// relocated to the destination cluster on its own, the report saying so.
@@ -255,13 +265,7 @@ async fn a_100_vm_migration_group_moves_between_vsphere_clusters() {
         ("DC0_C1", 0)
     );
     assert_eq!(v.errors, 0, "{:?}", v.findings);
-    let report = svc
-        .migrate(&ops, v.token().unwrap())
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
+    let report = run_to_end(&svc, &ops, &v).await;
     assert_eq!(report.counts(), (100, 0, 0), "{report}");
     let there: std::collections::BTreeSet<String> = platform
         .list_vms("DC0_C1")
@@ -459,13 +463,7 @@ async fn vcenters_objections_are_findings_and_running_vms_move_by_vmotion() {
         svc.refresh(&ops, g.id).await.unwrap();
         let (g, _, v) = svc.validate(&ops, g.id).await.unwrap();
         assert_eq!(v.errors, 0, "{from} → {to}: {:?}", v.findings);
-        let report = svc
-            .migrate(&ops, v.token().unwrap())
-            .await
-            .unwrap()
-            .wait()
-            .await
-            .unwrap();
+        let report = run_to_end(&svc, &ops, &v).await;
         assert_eq!(report.counts(), (1, 0, 0), "{report}");
         assert!(report.power_cycle.is_empty());
         let vm = platform.find_vm(runner).await.unwrap().unwrap();
