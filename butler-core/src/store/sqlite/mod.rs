@@ -1243,6 +1243,80 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_history_clustered_by_request_is_rebuilt_in_order_on_open() {
+        use crate::store::sql::ddl::{Dialect, Table};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        let at = chrono::Utc::now();
+        let mut stored = Vec::new();
+        {
+            let s = SqliteStore::open(&path).unwrap();
+            for id in 1..=3 {
+                let r = crate::testing::store::sample_request(RequestId(id), "ana", at);
+                s.insert_request(&r).await.unwrap();
+                stored.push(s.get_request(RequestId(id)).await.unwrap());
+            }
+        }
+        {
+            // As schema 15 left it: clustered by request, WITHOUT ROWID.
+            let c = rusqlite::Connection::open(&path).unwrap();
+            let clustered = Table {
+                name: "history_clustered",
+                clustered: true,
+                ..crate::store::sql::tables::HISTORY
+            };
+            c.execute_batch(&format!(
+                "BEGIN; {}
+                 INSERT INTO history_clustered SELECT request_id, seq, body FROM history;
+                 DROP TABLE history;
+                 ALTER TABLE history_clustered RENAME TO history;
+                 CREATE TRIGGER history_outbox AFTER INSERT ON history BEGIN
+                     INSERT INTO deliveries (notifier, request_id, seq)
+                     SELECT name, NEW.request_id, NEW.seq FROM notifiers;
+                 END;
+                 PRAGMA user_version = 15; COMMIT;",
+                clustered.create(Dialect::Sqlite)
+            ))
+            .unwrap();
+            let sql: String = c
+                .query_row(
+                    "SELECT sql FROM sqlite_schema WHERE name = 'history'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert!(sql.contains("WITHOUT ROWID"), "{sql}");
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.schema_version().await.unwrap(), 16);
+        for r in &stored {
+            assert_eq!(&s.get_request(r.id).await.unwrap(), r);
+        }
+        let (sql, trigger_on): (String, String) = s
+            .with(|c| {
+                let sql = c
+                    .query_row("SELECT sql FROM sqlite_schema WHERE name = 'history'", [], |r| r.get(0))
+                    .map_err(backend)?;
+                let on = c
+                    .query_row(
+                        "SELECT tbl_name FROM sqlite_schema WHERE type = 'trigger' AND name = 'history_outbox'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(backend)?;
+                Ok((sql, on))
+            })
+            .await
+            .unwrap();
+        assert!(
+            !sql.contains("WITHOUT ROWID") && sql.contains("PRIMARY KEY (request_id, seq)"),
+            "{sql}"
+        );
+        assert_eq!(trigger_on, "history");
+        s.integrity_check().await.unwrap();
+    }
+
+    #[tokio::test]
     async fn older_stores_get_case_insensitive_group_names_on_open() {
         use crate::migration::{GroupId, MigrationGroup};
         let dir = tempfile::tempdir().unwrap();

@@ -71,4 +71,7 @@ const VERSIONS: &[Version] = &[
     &[Change::Table(t::QUOTA_HOLDS), Change::Table(t::QUOTA_USAGE)],
     // 15: showback's closed months and their lines.
     &[Change::Group(t::SHOWBACK)],
+    // 16: the history appended in order instead of clustered by request
+    // (stores made at version 1 to 15 have it clustered).
+    &[Change::Group(t::HISTORY_APPENDED)],
 ];
