@@ -18,6 +18,10 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// As `butler-server` (see `benches/provisioning.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const STORED: usize = 100_000;
 
 fn runtime() -> tokio::runtime::Runtime {
