@@ -42,8 +42,8 @@ fn parse_args() -> Result<Args, String> {
 
 /// mimalloc: the store thread frees what the engine's and the handlers'
 /// tasks allocated, and the other way round; glibc's malloc serialises
-/// those frees on its arena locks (provisioning: about 40 % more requests a
-/// second with mimalloc, README "Benchmarks").
+/// those frees on its arena locks (the provisioning bench: 1.5–1.9 × the
+/// requests a second of glibc's malloc, README "Benchmarks").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -1270,12 +1270,10 @@ mod tests {
                  INSERT INTO history_clustered SELECT request_id, seq, body FROM history;
                  DROP TABLE history;
                  ALTER TABLE history_clustered RENAME TO history;
-                 CREATE TRIGGER history_outbox AFTER INSERT ON history BEGIN
-                     INSERT INTO deliveries (notifier, request_id, seq)
-                     SELECT name, NEW.request_id, NEW.seq FROM notifiers;
-                 END;
+                 {}
                  PRAGMA user_version = 15; COMMIT;",
-                clustered.create(Dialect::Sqlite)
+                clustered.create(Dialect::Sqlite),
+                crate::store::sql::tables::HISTORY_OUTBOX_SQLITE,
             ))
             .unwrap();
             let sql: String = c
