@@ -53,6 +53,7 @@ pub mod quota;
 pub mod request;
 pub mod resilience;
 pub mod rules;
+pub mod said;
 mod secret;
 pub mod service;
 pub mod showback;

@@ -354,3 +354,59 @@ outcome-still_running = Still running
 severity-error = Error
 severity-warning = Warning
 severity-info = Information
+
+# said: a line the library writes (a VM's history, a report's note), as
+# butler::said words it in English; values as SaidCode names them,
+# $parts the lines it is made of.
+said-text = { $text }
+said-provisioned = provisioned by request { $request }
+said-adopted = adopted for { $owner }, cost center { $cost_center }
+said-asked = { $kind } asked: request { $request }
+said-lease_extension_asked = lease extension to { $until } asked by request { $request }
+said-lease_extended = lease extended to { $until } by request { $request }
+said-restored = restored by request { $request }
+said-retiring = retiring by request { $request }
+said-retired = retired by request { $request }
+said-kept_off = kept powered off until { $until } (grace period): restore it until then, deleted after
+said-lease_over = lease ended on { $ended }: retired by request { $request }
+said-grace_over = grace period over: deleted by request { $request }
+said-reconfigured = changed by request { $request }
+said-lease_notice = lease notice: { $days } day(s) left
+said-lease_ended = lease notice: ended
+said-power_done = power { $change }: done
+said-power_already = power { $change }: already { $power }
+said-power_forced_off = power { $change }: the guest did not stop within { $secs } s; powered off hard
+said-power_still_on = power { $change }: the guest did not stop within { $secs } s; still on
+said-reconcile_power = reconcile: power { $power }
+said-reconcile_matches = reconcile: matches the platform again
+said-reconcile_drift = reconcile: { $parts }
+said-drift_deleted = deleted outside Butler
+said-drift_resized = resized outside Butler: { $recorded } recorded, { $found } found
+said-drift_moved = moved outside Butler from { $from } to { $to }
+said-migrated = migrated from { $from } to { $to } by run { $run }
+said-migration_powered_off = powered off by migration run { $run }
+said-migration_powered_on = powered on again on { $cluster } by migration run { $run }
+said-left_off_while_moved = left powered off while the platform moves it
+said-left_off_while_migrated = left powered off while the platform migrates it
+said-powered_off_guest = powered off before migrating (guest shut down)
+said-powered_off_forced = powered off before migrating (the guest did not shut down within { $secs } s: power cut)
+said-running_on = running on { $cluster }{ $because ->
+        [pg] { " " }(its protection domain did not move)
+        [vm] { " " }(it did not move)
+       *[other] { "" }
+    }
+said-powered_on_again = powered on again on { $cluster }{ $because ->
+        [pg] { " " }(its protection domain did not move)
+        [vm] { " " }(it did not move)
+       *[other] { "" }
+    }
+said-left_off = left powered off: { $reason }
+said-project_remapped = project { $from } → { $to }
+said-project_kept = project { $project } kept
+said-no_project = no project
+said-schedules_recreated = { $count } schedule(s) recreated
+said-accounted_when_closed = accounted for when the interrupted run was closed
+said-found_when_closed = found on the destination when the interrupted run was closed
+said-on_destination = on { $cluster }
+said-post_move_only = on the destination before this run: post-move steps only
+said-on_destination_although = on the destination although: { $reason }

@@ -354,3 +354,93 @@ outcome-still_running = Aún en curso
 severity-error = Error
 severity-warning = Aviso
 severity-info = Información
+
+# said: a line the library writes (a VM's history, a report's note);
+# values as butler::said::SaidCode names them, $parts the lines it is
+# made of.
+said-text = { $text }
+said-provisioned = creada por la solicitud { $request }
+said-adopted = adoptada para { $owner }, centro de coste { $cost_center }
+said-asked = { $kind ->
+        [new_vm] VM nueva
+        [decommission] Retiro
+        [reconfigure] Cambio
+        [extend_lease] Ampliación del arrendamiento
+        [delete_after_grace] Borrado tras el periodo de gracia
+        [restore] Restauración
+       *[other] { $kind }
+    } solicitado: solicitud { $request }
+said-lease_extension_asked = ampliación del arrendamiento hasta { $until } solicitada por la solicitud { $request }
+said-lease_extended = arrendamiento ampliado hasta { $until } por la solicitud { $request }
+said-restored = restaurada por la solicitud { $request }
+said-retiring = retirándose por la solicitud { $request }
+said-retired = retirada por la solicitud { $request }
+said-kept_off = apagada hasta { $until } (periodo de gracia): puede restaurarse hasta entonces; después se borra
+said-lease_over = el arrendamiento terminó el { $ended }: retirada por la solicitud { $request }
+said-grace_over = periodo de gracia terminado: borrada por la solicitud { $request }
+said-reconfigured = cambiada por la solicitud { $request }
+said-lease_notice = aviso de arrendamiento: quedan { $days } día(s)
+said-lease_ended = aviso de arrendamiento: terminado
+said-power_done = { $change ->
+        [on] encender
+        [guest_shutdown] apagar
+        [hard_off] apagado forzado
+        [guest_restart] reiniciar
+       *[other] { $change }
+    }: hecho
+said-power_already = { $change ->
+        [on] encender
+        [guest_shutdown] apagar
+        [hard_off] apagado forzado
+        [guest_restart] reiniciar
+       *[other] { $change }
+    }: ya estaba { $power ->
+        [on] encendida
+        [off] apagada
+       *[other] { $power }
+    }
+said-power_forced_off = { $change ->
+        [guest_shutdown] apagar
+       *[other] { $change }
+    }: el sistema invitado no se detuvo en { $secs } s; apagada a la fuerza
+said-power_still_on = { $change ->
+        [guest_shutdown] apagar
+       *[other] { $change }
+    }: el sistema invitado no se detuvo en { $secs } s; sigue encendida
+said-reconcile_power = conciliación: { $power ->
+        [on] encendida
+        [off] apagada
+       *[other] { $power }
+    }
+said-reconcile_matches = conciliación: vuelve a coincidir con la plataforma
+said-reconcile_drift = conciliación: { $parts }
+said-drift_deleted = borrada fuera de Butler
+said-drift_resized = redimensionada fuera de Butler: { $recorded } registrado, { $found } encontrado
+said-drift_moved = movida fuera de Butler de { $from } a { $to }
+said-migrated = migrada de { $from } a { $to } por la ejecución { $run }
+said-migration_powered_off = apagada por la ejecución de migración { $run }
+said-migration_powered_on = encendida de nuevo en { $cluster } por la ejecución de migración { $run }
+said-left_off_while_moved = se deja apagada mientras la plataforma la mueve
+said-left_off_while_migrated = se deja apagada mientras la plataforma la migra
+said-powered_off_guest = apagada antes de migrar (apagado del sistema invitado)
+said-powered_off_forced = apagada antes de migrar (el sistema invitado no se apagó en { $secs } s: corte de energía)
+said-running_on = encendida en { $cluster }{ $because ->
+        [pg] { " " }(su dominio de protección no se movió)
+        [vm] { " " }(no se movió)
+       *[other] { "" }
+    }
+said-powered_on_again = encendida de nuevo en { $cluster }{ $because ->
+        [pg] { " " }(su dominio de protección no se movió)
+        [vm] { " " }(no se movió)
+       *[other] { "" }
+    }
+said-left_off = se deja apagada: { $reason }
+said-project_remapped = proyecto { $from } → { $to }
+said-project_kept = se mantiene el proyecto { $project }
+said-no_project = sin proyecto
+said-schedules_recreated = { $count } programación(es) de protección recreada(s)
+said-accounted_when_closed = contabilizada al cerrar la ejecución interrumpida
+said-found_when_closed = encontrada en el destino al cerrar la ejecución interrumpida
+said-on_destination = en { $cluster }
+said-post_move_only = ya estaba en el destino antes de esta ejecución: solo los pasos posteriores
+said-on_destination_although = en el destino a pesar de: { $reason }

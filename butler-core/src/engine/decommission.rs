@@ -8,6 +8,7 @@ use super::flow::{permanent, Backends, RecordWrite, StepAction, StepCtx, StepFau
 use crate::backend::{BillingStop, Capability, PowerState, ShutDown, VmInfo};
 use crate::inventory::Lifecycle;
 use crate::request::{ProvisioningStep, RequestKind, Target};
+use crate::said::{Said, SaidCode};
 use std::time::Duration;
 
 /// Each decommission step and its action.
@@ -72,11 +73,11 @@ impl Backends {
         cx: &StepCtx<'_>,
         to: Lifecycle,
         power: Option<PowerState>,
-        what: &str,
+        what: SaidCode,
     ) -> Result<Option<RecordWrite>, StepFault> {
         let t = target(cx)?;
-        let note = format!("{what} by request {}", cx.request.id);
-        self.plan_record(t.vm, &note, |r| {
+        let note = Said::new(what, [("request", cx.request.id.to_string())]);
+        self.plan_record(t.vm, note, |r| {
             if r.lifecycle == to {
                 return false;
             }
@@ -98,7 +99,7 @@ impl Backends {
     async fn power_off(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         let (done, power) = self.powered_off(cx).await?;
         let retiring = self
-            .lifecycle(cx, Lifecycle::Retiring, power, "retiring")
+            .lifecycle(cx, Lifecycle::Retiring, power, SaidCode::Retiring)
             .await?;
         Ok(done.recording(retiring))
     }
@@ -260,7 +261,12 @@ impl Backends {
     /// already).
     async fn retired(&self, cx: &StepCtx<'_>, gone: &str) -> Result<StepOutcome, StepFault> {
         let moved = self
-            .lifecycle(cx, Lifecycle::Retired, Some(PowerState::Off), "retired")
+            .lifecycle(
+                cx,
+                Lifecycle::Retired,
+                Some(PowerState::Off),
+                SaidCode::Retired,
+            )
             .await?;
         let detail = if moved.is_some() {
             format!("{gone}; recorded retired in the inventory")
@@ -278,14 +284,14 @@ impl Backends {
         let t = target(cx)?;
         let now = self.clock.now();
         let until = crate::backend::after(now, grace);
-        let what = format!(
-            "kept powered off until {} (grace period): restore it until then, deleted after",
-            until.format("%Y-%m-%d %H:%M UTC")
+        let what = Said::new(
+            SaidCode::KeptOff,
+            [("until", until.format("%Y-%m-%d %H:%M UTC").to_string())],
         );
         // The first date written stands, so a repeated step does not move it.
         let mut kept = until;
         let write = self
-            .plan_record(t.vm, &what, |r| {
+            .plan_record(t.vm, what, |r| {
                 if let Some(first) = r.kept_until {
                     kept = first;
                     return false;

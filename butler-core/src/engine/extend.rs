@@ -6,6 +6,7 @@
 use super::decommission::target;
 use super::flow::{permanent, Backends, StepAction, StepCtx, StepFault, StepOutcome};
 use crate::request::{ProvisioningStep, RequestKind};
+use crate::said::{Said, SaidCode};
 
 /// The lease extension's step and its action.
 pub(crate) const ACTIONS: [StepAction; 1] = [StepAction {
@@ -23,9 +24,15 @@ impl Backends {
         };
         let t = target(cx)?;
         let until = e.until;
-        let what = format!("lease extended to {until} by request {}", cx.request.id);
+        let what = Said::new(
+            SaidCode::LeaseExtended,
+            [
+                ("until", until.to_string()),
+                ("request", cx.request.id.to_string()),
+            ],
+        );
         let moved = self
-            .plan_record(t.vm, &what, |rec| {
+            .plan_record(t.vm, what, |rec| {
                 // Set already, or retired meanwhile: nothing to move.
                 if rec.lease_end == Some(until)
                     || rec.lifecycle == crate::inventory::Lifecycle::Retired

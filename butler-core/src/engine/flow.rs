@@ -87,7 +87,7 @@ impl Backends {
     pub(crate) async fn plan_record(
         &self,
         id: VmId,
-        what: &str,
+        what: crate::said::Said,
         edit: impl FnOnce(&mut VmRecord) -> bool,
     ) -> Result<Option<RecordWrite>, StepFault> {
         let stored = self

@@ -10,6 +10,7 @@ use super::flow::{permanent, Backends, StepAction, StepCtx, StepFault, StepOutco
 use super::provisioning::billed;
 use crate::backend::{Capability, PowerChange, PowerState, VmReconfig};
 use crate::request::{ProvisioningStep, Request, RequestKind};
+use crate::said::{Said, SaidCode};
 
 /// Each reconfigure step and its action.
 pub(crate) const ACTIONS: [StepAction; 7] = [
@@ -229,9 +230,9 @@ impl Backends {
     async fn record_change(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         let (t, r) = (target(cx)?, cx.request);
         let to = wanted(r);
-        let what = format!("changed by request {}", r.id);
+        let what = Said::new(SaidCode::Reconfigured, [("request", r.id.to_string())]);
         let changed = self
-            .plan_record(t.vm, &what, |rec| {
+            .plan_record(t.vm, what, |rec| {
                 if rec.last_change == Some(r.id) {
                     return false;
                 }

@@ -10,6 +10,7 @@ use super::flow::{permanent, Backends, StepAction, StepCtx, StepFault, StepOutco
 use crate::backend::{PowerChange, PowerState};
 use crate::inventory::Lifecycle;
 use crate::request::ProvisioningStep;
+use crate::said::{Said, SaidCode};
 
 /// Each restore step and its action.
 pub(crate) const ACTIONS: [StepAction; 5] = [
@@ -115,9 +116,9 @@ impl Backends {
     /// Records the VM active again: no grace period, no deletion pending.
     async fn reactivate(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         let t = target(cx)?;
-        let note = format!("restored by request {}", cx.request.id);
+        let note = Said::new(SaidCode::Restored, [("request", cx.request.id.to_string())]);
         let moved = self
-            .plan_record(t.vm, &note, |r| {
+            .plan_record(t.vm, note, |r| {
                 if r.lifecycle != Lifecycle::Retiring {
                     return false;
                 }

@@ -15,6 +15,7 @@ use super::record::{Lifecycle, VmQuery, VmRecord};
 use crate::backend::Clock;
 use crate::error::ButlerError;
 use crate::notify::{VmNotice, VmNoticeKind};
+use crate::said::{Said, SaidCode};
 use crate::service::RequestService;
 use crate::store::Store;
 use chrono::NaiveDate;
@@ -242,14 +243,11 @@ impl LeaseWatch {
             kind,
             at: self.clock.now(),
         };
-        let what = format!(
-            "lease notice: {}",
-            if due == 0 {
-                "ended".to_string()
-            } else {
-                format!("{days_left} day(s) left")
-            }
-        );
+        let what = if due == 0 {
+            Said::just(SaidCode::LeaseEnded)
+        } else {
+            Said::new(SaidCode::LeaseNotice, [("days", days_left.to_string())])
+        };
         let written = super::amend(
             self.store.as_ref(),
             rec.id,

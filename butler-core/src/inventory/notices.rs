@@ -144,10 +144,7 @@ impl VmNotices {
             .iter()
             .map(|n| n.name().to_string())
             .collect();
-        let what = match gave_up.is_empty() {
-            true => String::new(),
-            false => gave_up.join("; "),
-        };
+        let what = gave_up.join("; ");
         let edit = |r: &mut VmRecord| {
             for (notice, by) in &done {
                 if let Some(p) = r.outbox.iter_mut().find(|p| p.notice == *notice) {
@@ -166,7 +163,7 @@ impl VmNotices {
                 rec.id,
                 crate::auth::ENGINE_NAME,
                 self.clock.now(),
-                &what,
+                &crate::said::Said::text(what),
                 edit,
             )
             .await

@@ -3,6 +3,7 @@
 
 use crate::backend::{PowerChange, PowerState, VmInfo, VmSize};
 use crate::request::{Request, RequestId};
+use crate::said::{Said, SaidCode};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -93,22 +94,32 @@ pub enum Drift {
     },
 }
 
+impl Drift {
+    /// The difference as a line for people.
+    pub fn said(&self) -> Said {
+        let size = |s: &BuiltSpec| {
+            format!(
+                "{} vCPU / {} GiB / disks {:?}",
+                s.vcpus, s.ram_gib, s.disks_gib
+            )
+        };
+        match self {
+            Drift::Deleted => Said::just(SaidCode::DriftDeleted),
+            Drift::Resized { recorded, found } => Said::new(
+                SaidCode::DriftResized,
+                [("recorded", size(recorded)), ("found", size(found))],
+            ),
+            Drift::Moved { from, to } => Said::new(
+                SaidCode::DriftMoved,
+                [("from", from.clone()), ("to", to.clone())],
+            ),
+        }
+    }
+}
+
 impl fmt::Display for Drift {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Drift::Deleted => f.write_str("deleted outside Butler"),
-            Drift::Resized { recorded, found } => write!(
-                f,
-                "resized outside Butler: {} vCPU / {} GiB / disks {:?} recorded, {} vCPU / {} GiB / disks {:?} found",
-                recorded.vcpus,
-                recorded.ram_gib,
-                recorded.disks_gib,
-                found.vcpus,
-                found.ram_gib,
-                found.disks_gib
-            ),
-            Drift::Moved { from, to } => write!(f, "moved outside Butler from {from} to {to}"),
-        }
+        self.said().fmt(f)
     }
 }
 
@@ -119,8 +130,32 @@ pub struct VmEvent {
     pub at: DateTime<Utc>,
     /// Who (a user, or `butler` for the engine and the reconcile).
     pub actor: String,
-    /// What happened, in a line.
+    /// What happened, in a line (English).
     pub what: String,
+    /// The same line as a code and its values, for a user interface to
+    /// word in its language; `None` for text from elsewhere and for lines
+    /// written before Butler kept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub said: Option<Said>,
+}
+
+impl VmEvent {
+    /// The line `said` by `actor` at `at`.
+    pub fn new(at: DateTime<Utc>, actor: &str, said: Said) -> VmEvent {
+        VmEvent {
+            at,
+            actor: actor.to_string(),
+            what: said.to_string(),
+            said: (said.code != SaidCode::Text).then_some(said),
+        }
+    }
+
+    /// The line as a code and its values (text as it is when it has none).
+    pub fn said(&self) -> Said {
+        self.said
+            .clone()
+            .unwrap_or_else(|| Said::text(self.what.clone()))
+    }
 }
 
 /// A notice in a VM's outbox, and the notifiers that have delivered it.
@@ -271,11 +306,11 @@ impl VmRecord {
             lifecycle: Lifecycle::Active,
             drift: Vec::new(),
             created_at: at,
-            history: vec![VmEvent {
+            history: vec![VmEvent::new(
                 at,
-                actor: "butler".into(),
-                what: format!("provisioned by request {}", request.id),
-            }],
+                "butler",
+                Said::new(SaidCode::Provisioned, [("request", request.id.to_string())]),
+            )],
             last_change: None,
             lease_noticed: None,
             outbox: Vec::new(),
@@ -319,11 +354,17 @@ impl VmRecord {
             lifecycle: Lifecycle::Active,
             drift: Vec::new(),
             created_at: at,
-            history: vec![VmEvent {
+            history: vec![VmEvent::new(
                 at,
-                actor: actor.to_string(),
-                what: format!("adopted for {owner}, cost center {cost_center}"),
-            }],
+                actor,
+                Said::new(
+                    SaidCode::Adopted,
+                    [
+                        ("owner", owner.to_string()),
+                        ("cost_center", cost_center.to_string()),
+                    ],
+                ),
+            )],
             last_change: None,
             lease_noticed: None,
             outbox: Vec::new(),
@@ -349,14 +390,10 @@ impl VmRecord {
 
     /// The record one version on, with `what` done by `actor` at `at`
     /// added to its history.
-    pub fn next(&self, actor: &str, at: DateTime<Utc>, what: impl Into<String>) -> VmRecord {
+    pub fn next(&self, actor: &str, at: DateTime<Utc>, what: impl Into<Said>) -> VmRecord {
         let mut r = self.clone();
         r.version += 1;
-        r.history.push(VmEvent {
-            at,
-            actor: actor.to_string(),
-            what: what.into(),
-        });
+        r.history.push(VmEvent::new(at, actor, what.into()));
         r
     }
 }

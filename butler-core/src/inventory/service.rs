@@ -4,10 +4,11 @@
 //! platform. Every change goes through the store's version check and into
 //! the VM's history.
 
-use super::record::{drift_from, Lifecycle, PowerRequest, VmId, VmQuery, VmRecord, VmShape};
+use super::record::{drift_from, Drift, Lifecycle, PowerRequest, VmId, VmQuery, VmRecord, VmShape};
 use crate::auth::{Actor, Operation, Policy};
 use crate::backend::{Clock, ClusterBackend, PowerChange, PowerState, VmInfo, VmSize};
 use crate::error::ButlerError;
+use crate::said::{Said, SaidCode};
 use crate::store::{Page, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -226,16 +227,23 @@ impl VmService {
                 PowerOutcome::Done(change.target())
             }
         };
+        let (change_name, secs) = (
+            change.as_str().to_string(),
+            self.config.shutdown_wait.as_secs().to_string(),
+        );
         let line = match outcome {
-            PowerOutcome::Done(_) => format!("power {change}: done"),
-            PowerOutcome::Already(p) => format!("power {change}: already {}", p.as_str()),
-            PowerOutcome::ForcedOff => format!(
-                "power {change}: the guest did not stop within {} s; powered off hard",
-                self.config.shutdown_wait.as_secs()
+            PowerOutcome::Done(_) => Said::new(SaidCode::PowerDone, [("change", change_name)]),
+            PowerOutcome::Already(p) => Said::new(
+                SaidCode::PowerAlready,
+                [("change", change_name), ("power", p.as_str().into())],
             ),
-            PowerOutcome::StillOn => format!(
-                "power {change}: the guest did not stop within {} s; still on",
-                self.config.shutdown_wait.as_secs()
+            PowerOutcome::ForcedOff => Said::new(
+                SaidCode::PowerForcedOff,
+                [("change", change_name), ("secs", secs)],
+            ),
+            PowerOutcome::StillOn => Said::new(
+                SaidCode::PowerStillOn,
+                [("change", change_name), ("secs", secs)],
             ),
         };
         let power = outcome.power();
@@ -247,7 +255,7 @@ impl VmService {
             owner: rec.owner.clone(),
             kind: crate::notify::VmNoticeKind::Power {
                 change,
-                outcome: line.clone(),
+                outcome: line.to_string(),
                 by: actor.name().to_string(),
             },
             at: self.clock.now(),
@@ -486,12 +494,11 @@ impl VmService {
                 summary.changed += 1;
             }
             let line = if d == rec.drift {
-                format!("reconcile: power {}", power.as_str())
+                Said::new(SaidCode::ReconcilePower, [("power", power.as_str().into())])
             } else if d.is_empty() {
-                "reconcile: matches the platform again".to_string()
+                Said::just(SaidCode::ReconcileMatches)
             } else {
-                let what: Vec<String> = d.iter().map(ToString::to_string).collect();
-                format!("reconcile: {}", what.join("; "))
+                Said::just(SaidCode::ReconcileDrift).with_parts(d.iter().map(Drift::said).collect())
             };
             self.change(rec.id, by, &line, |r| {
                 r.drift = d.clone();
@@ -524,7 +531,7 @@ impl VmService {
         &self,
         id: VmId,
         by: &str,
-        what: &str,
+        what: &Said,
         edit: impl Fn(&mut VmRecord),
     ) -> Result<VmRecord, ButlerError> {
         let at = self.clock.now();
@@ -636,10 +643,10 @@ pub(crate) async fn amend(
     id: VmId,
     actor: &str,
     at: chrono::DateTime<chrono::Utc>,
-    what: &str,
+    what: &Said,
     edit: impl Fn(&mut VmRecord) -> bool,
 ) -> Result<Option<VmRecord>, StoreError> {
-    update_with(store, id, |rec| rec.next(actor, at, what), edit).await
+    update_with(store, id, |rec| rec.next(actor, at, what.clone()), edit).await
 }
 
 /// The next keyset page of the records `q` selects (empty: no more), `q`
@@ -756,7 +763,7 @@ pub(crate) async fn record_migration_power(
     store: &dyn Store,
     name: &str,
     power: PowerState,
-    what: &str,
+    what: &Said,
     notice: Option<crate::notify::VmNoticeKind>,
     by: &str,
     at: chrono::DateTime<chrono::Utc>,
@@ -803,9 +810,13 @@ pub(crate) async fn record_migration(
         let Some(rec) = store.find_vm_named(&line.vm).await? else {
             continue;
         };
-        let what = format!(
-            "migrated from {} to {} by run {}",
-            rec.cluster, report.destination, report.id
+        let what = Said::new(
+            SaidCode::Migrated,
+            [
+                ("from", rec.cluster.clone()),
+                ("to", report.destination.clone()),
+                ("run", report.id.to_string()),
+            ],
         );
         let to = &report.destination;
         let changed = amend(store, rec.id, &report.started_by, at, &what, |r| {

@@ -12,6 +12,7 @@ use super::report::{Attempt, VmOutcome};
 use super::run::{EventOutcome, MigrationStep, Runner};
 use crate::backend::{BackendError, TaskState, VmMove};
 use crate::resilience::{retry, salt};
+use crate::said::{Said, SaidCode};
 use chrono::{DateTime, Utc};
 
 impl Runner {
@@ -21,7 +22,7 @@ impl Runner {
         if after_move {
             let verified = self.verify(vm, "", false).await;
             let verified = self.power_on_verified(vm, None, verified).await;
-            let note = "on the destination before this run: post-move steps only".to_string();
+            let note = Said::just(SaidCode::PostMoveOnly);
             let (outcome, notes) = verified.outcome(vec![note]);
             return self.finish(vm, None, outcome, &[], notes);
         }
@@ -49,7 +50,7 @@ impl Runner {
         let mut attempts = Vec::new();
         if let Err((reason, running)) = self.move_vm(vm, deadline, &mut attempts).await {
             if running {
-                self.note(vm, "left powered off while the platform moves it".into());
+                self.note(vm, Said::just(SaidCode::LeftOffWhileMoved));
             } else {
                 self.restore_power(&off, None).await;
             }

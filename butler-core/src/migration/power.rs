@@ -9,6 +9,7 @@ use crate::backend::{PowerChange, PowerState, ShutDown};
 use crate::inventory::record_migration_power;
 use crate::notify::VmNoticeKind;
 use crate::resilience::{retry, salt};
+use crate::said::{Said, SaidCode};
 use chrono::{DateTime, Utc};
 
 impl Runner {
@@ -63,7 +64,7 @@ impl Runner {
     /// its power is cut once
     /// [`shutdown_wait`](super::MigrationConfig::shutdown_wait) has passed;
     /// then its record and its owner hear of it. `Ok(None)`: nothing to do.
-    async fn power_off(&self, vm: &str, deadline: DateTime<Utc>) -> Result<Option<String>, String> {
+    async fn power_off(&self, vm: &str, deadline: DateTime<Utc>) -> Result<Option<Said>, String> {
         let (clock, policy, key) = (self.clock.as_ref(), &self.config.verify_retry, salt(vm));
         let info = retry(clock, policy, key, "find_vm", || self.backend.find_vm(vm))
             .await
@@ -87,14 +88,17 @@ impl Runner {
         .map_err(|e| format!("cannot power VM {vm:?} off: {e}"))?;
         if how != ShutDown::Gone {
             // Recorded (and its owner told) once it is so.
-            let what = format!("powered off by migration run {}", self.id);
+            let what = Said::new(
+                SaidCode::MigrationPoweredOff,
+                [("run", self.id.to_string())],
+            );
             self.record_power(vm, false, what).await;
         }
         Ok(Some(match how {
-            ShutDown::Guest => "powered off before migrating (guest shut down)".into(),
-            ShutDown::Forced => format!(
-                "powered off before migrating (the guest did not shut down within {} s: power cut)",
-                self.config.shutdown_wait.as_secs()
+            ShutDown::Guest => Said::just(SaidCode::PoweredOffGuest),
+            ShutDown::Forced => Said::new(
+                SaidCode::PoweredOffForced,
+                [("secs", self.config.shutdown_wait.as_secs().to_string())],
             ),
             ShutDown::Gone => {
                 return Err(format!("VM {vm:?} left the platform while powering off"))
@@ -104,7 +108,7 @@ impl Runner {
 
     /// Powers `vm` on where it is, if it is off. `Ok`: a note for the
     /// report.
-    pub(super) async fn power_on(&self, vm: &str, group: Option<&str>) -> Result<String, String> {
+    pub(super) async fn power_on(&self, vm: &str, group: Option<&str>) -> Result<Said, String> {
         let (clock, policy, key) = (self.clock.as_ref(), &self.config.verify_retry, salt(vm));
         self.emit(
             Some(vm),
@@ -113,25 +117,31 @@ impl Runner {
             1,
             EventOutcome::Started,
         );
-        let done: Result<String, String> = async {
+        let done: Result<Said, String> = async {
             let info = retry(clock, policy, key, "find_vm", || self.backend.find_vm(vm))
                 .await
                 .map_err(|e| format!("cannot look VM {vm:?} up to power it on: {e}"))?
                 .ok_or_else(|| format!("VM {vm:?} is not on the platform to power it on"))?;
             if info.power == PowerState::On {
-                return Ok(format!("running on {}", info.cluster));
+                return Ok(Said::new(SaidCode::RunningOn, [("cluster", info.cluster)]));
             }
             retry(clock, policy, key, "power_on", || {
                 self.backend.set_power(&info.uuid, PowerChange::On)
             })
             .await
             .map_err(|e| format!("cannot power VM {vm:?} on again on {}: {e}", info.cluster))?;
-            let what = format!(
-                "powered on again on {} by migration run {}",
-                info.cluster, self.id
+            let what = Said::new(
+                SaidCode::MigrationPoweredOn,
+                [
+                    ("cluster", info.cluster.clone()),
+                    ("run", self.id.to_string()),
+                ],
             );
             self.record_power(vm, true, what).await;
-            Ok(format!("powered on again on {}", info.cluster))
+            Ok(Said::new(
+                SaidCode::PoweredOnAgain,
+                [("cluster", info.cluster)],
+            ))
         }
         .await;
         let outcome = match &done {
@@ -149,14 +159,17 @@ impl Runner {
     /// on its own: `group` `None`) that did not move, each where it is; the
     /// outcome is a note on its line.
     pub(super) async fn restore_power(&self, off: &[String], group: Option<&str>) {
-        let why = match group {
-            Some(_) => "its protection domain did not move",
-            None => "it did not move",
+        let because = match group {
+            Some(_) => "pg",
+            None => "vm",
         };
         for vm in off {
             let note = match self.power_on(vm, group).await {
-                Ok(note) => format!("{note} ({why})"),
-                Err(reason) => format!("left powered off: {reason}"),
+                Ok(mut note) => {
+                    note.values.insert("because".into(), because.into());
+                    note
+                }
+                Err(reason) => Said::new(SaidCode::LeftOff, [("reason", reason)]),
             };
             self.note(vm, note);
         }
@@ -165,7 +178,7 @@ impl Runner {
     /// Writes the power change into the VM's inventory record, with a
     /// notice to its owner when the VMs' notices are delivered. A store
     /// that fails is logged: the migration does not stop for it.
-    async fn record_power(&self, vm: &str, on: bool, what: String) {
+    async fn record_power(&self, vm: &str, on: bool, what: Said) {
         let notice = self
             .notices
             .is_some()

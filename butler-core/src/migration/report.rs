@@ -2,6 +2,7 @@
 //! readable later.
 
 use super::group::GroupId;
+use crate::said::Said;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -75,8 +76,26 @@ pub struct VmReport {
     pub outcome: VmOutcome,
     /// Every attempt of its protection group's migration.
     pub attempts: Vec<Attempt>,
-    /// Verification notes (project remapped, schedules recreated, …).
+    /// Verification notes (project remapped, schedules recreated, …),
+    /// in English.
     pub notes: Vec<String>,
+    /// The same notes as codes and values, for a user interface to word
+    /// in its language (empty in reports written before Butler kept
+    /// them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub said: Vec<Said>,
+}
+
+impl VmReport {
+    /// The notes as codes and values (text as it is for lines written
+    /// before Butler kept them).
+    pub fn said_notes(&self) -> Vec<Said> {
+        if self.said.len() == self.notes.len() {
+            self.said.clone()
+        } else {
+            self.notes.iter().map(|n| Said::text(n.clone())).collect()
+        }
+    }
 }
 
 /// The report of one migration run.

@@ -7,6 +7,7 @@ use super::plan::Unit;
 use super::report::{Attempt, RunId, VmOutcome, VmReport};
 use crate::backend::{BackendError, Clock, ClusterBackend, ErrorKind, ProtectRequest, Schedule};
 use crate::resilience::{retry, salt, RetryPolicy};
+use crate::said::{Said, SaidCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -186,7 +187,7 @@ pub(crate) struct Runner {
     /// [`power_cycle`](super::MigrationReport::power_cycle)).
     pub(crate) power_cycle: std::collections::HashSet<String>,
     /// Notes of the power changes per VM, put first on its line.
-    pub(crate) power_notes: Mutex<std::collections::HashMap<String, Vec<String>>>,
+    pub(crate) power_notes: Mutex<std::collections::HashMap<String, Vec<Said>>>,
     /// Who started the run (for the VMs' history and their owners' notices).
     pub(crate) started_by: String,
     /// Wakes the deliverer of the VMs' notices (`None`: nobody delivers
@@ -254,7 +255,7 @@ impl Runner {
     }
 
     /// Keeps `note` for the line of `vm`, before its other notes.
-    pub(super) fn note(&self, vm: &str, note: String) {
+    pub(super) fn note(&self, vm: &str, note: Said) {
         self.power_notes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -269,7 +270,7 @@ impl Runner {
         group: Option<&str>,
         outcome: VmOutcome,
         attempts: &[Attempt],
-        notes: Vec<String>,
+        notes: Vec<Said>,
     ) {
         let power = self
             .power_notes
@@ -314,7 +315,8 @@ impl Runner {
             protection_group: group.map(str::to_string),
             outcome,
             attempts: attempts.to_vec(),
-            notes,
+            notes: notes.iter().map(ToString::to_string).collect(),
+            said: notes,
         };
         self.unsaved
             .lock()
@@ -440,7 +442,7 @@ impl Runner {
                     // The platform may still be moving them: powering them
                     // on now could break that; a retry powers them on.
                     for vm in &off {
-                        self.note(vm, "left powered off while the platform migrates it".into());
+                        self.note(vm, Said::just(SaidCode::LeftOffWhileMigrated));
                     }
                 } else {
                     self.restore_power(&off, Some(&group)).await;
@@ -533,7 +535,7 @@ impl Runner {
             }
             let verified = self.verify(vm, group, needs_schedules).await;
             let verified = self.power_on_verified(vm, g, verified).await;
-            let note = "on the destination before this run: post-move steps only".to_string();
+            let note = Said::just(SaidCode::PostMoveOnly);
             let (outcome, notes) = verified.outcome(vec![note]);
             self.finish(vm, g, outcome, &[], notes);
         }
@@ -558,7 +560,10 @@ impl Runner {
         match found {
             Ok(Some(info)) if info.cluster == self.destination => {
                 let verified = self.verify(vm, group.unwrap_or_default(), false).await;
-                let note = format!("on the destination although: {reason}");
+                let note = Said::new(
+                    SaidCode::OnDestinationAlthough,
+                    [("reason", reason.to_string())],
+                );
                 let (outcome, notes) = verified.outcome(vec![note]);
                 self.finish(vm, g, outcome, attempts, notes)
             }
@@ -747,7 +752,10 @@ impl Runner {
                 info.cluster, self.destination
             ));
         }
-        let mut notes = vec![format!("on {}", self.destination)];
+        let mut notes = vec![Said::new(
+            SaidCode::OnDestination,
+            [("cluster", self.destination.clone())],
+        )];
         match self
             .after_move_steps(vm, &info, group, needs_schedules, &mut notes)
             .await
@@ -765,7 +773,7 @@ impl Runner {
         info: &crate::backend::VmInfo,
         group: &str,
         needs_schedules: bool,
-        notes: &mut Vec<String>,
+        notes: &mut Vec<Said>,
     ) -> Result<(), String> {
         let (clock, policy, key) = (self.clock.as_ref(), &self.config.verify_retry, salt(vm));
         let target = info
@@ -780,10 +788,13 @@ impl Runner {
                 })
                 .await
                 .map_err(|e| format!("cannot move the VM to project {t:?}: {e}"))?;
-                notes.push(format!("project {p} → {t}"));
+                notes.push(Said::new(
+                    SaidCode::ProjectRemapped,
+                    [("from", p.to_string()), ("to", t.to_string())],
+                ));
             }
-            (Some(p), _) => notes.push(format!("project {p} kept")),
-            (None, _) => notes.push("no project".into()),
+            (Some(p), _) => notes.push(Said::new(SaidCode::ProjectKept, [("project", p.into())])),
+            (None, _) => notes.push(Said::just(SaidCode::NoProject)),
         }
         if needs_schedules && !self.config.recreate_schedules.is_empty() {
             let req = ProtectRequest {
@@ -796,7 +807,10 @@ impl Runner {
             })
             .await
             .map_err(|e| format!("cannot recreate schedules: {e}"))?;
-            notes.push(format!("{} schedule(s) recreated", req.schedules.len()));
+            notes.push(Said::new(
+                SaidCode::SchedulesRecreated,
+                [("count", req.schedules.len().to_string())],
+            ));
         }
         Ok(())
     }
@@ -805,7 +819,7 @@ impl Runner {
 /// What verifying a VM on the destination found.
 pub(super) enum Verified {
     /// There, and every post-move step done (notes for the report).
-    Done(Vec<String>),
+    Done(Vec<Said>),
     /// Not on the destination (or it could not be looked up).
     NotThere(String),
     /// On the destination, with a post-move step failed.
@@ -814,7 +828,7 @@ pub(super) enum Verified {
 
 impl Verified {
     /// The VM's outcome, and its notes after `first`.
-    pub(super) fn outcome(self, mut first: Vec<String>) -> (VmOutcome, Vec<String>) {
+    pub(super) fn outcome(self, mut first: Vec<Said>) -> (VmOutcome, Vec<Said>) {
         match self {
             Verified::Done(notes) => {
                 first.extend(notes);

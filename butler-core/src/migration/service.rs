@@ -14,6 +14,7 @@ use super::validate::{validate, FindingCode, ValidationReport};
 use crate::auth::{Actor, Operation, Policy};
 use crate::backend::{Clock, ClusterBackend};
 use crate::error::ButlerError;
+use crate::said::{Said, SaidCode};
 use crate::store::{SecretKey, Store};
 
 use std::sync::atomic::AtomicUsize;
@@ -1191,7 +1192,7 @@ fn account_for_planned(
                     reason: "the run was interrupted before its project and schedules were checked"
                         .into(),
                 },
-                "found on the destination when the interrupted run was closed".to_string(),
+                Said::just(SaidCode::FoundWhenClosed),
             )
         } else {
             (
@@ -1201,7 +1202,7 @@ fn account_for_planned(
                         on.unwrap_or("no cluster")
                     ),
                 },
-                "accounted for when the interrupted run was closed".to_string(),
+                Said::just(SaidCode::AccountedWhenClosed),
             )
         };
         r.vms.push(VmReport {
@@ -1209,7 +1210,8 @@ fn account_for_planned(
             protection_group: None,
             outcome,
             attempts: Vec::new(),
-            notes: vec![note],
+            notes: vec![note.to_string()],
+            said: vec![note],
         });
     }
 }

@@ -9,6 +9,7 @@ use crate::cost::{self, RateBook};
 use crate::error::ButlerError;
 use crate::notify::NotifyHub;
 use crate::request::{self, Action, ActionKind, Priced, Request, RequestId, RequestState};
+use crate::said::{Said, SaidCode};
 use crate::store::{Page, RequestQuery, Store};
 use crate::vm_spec::{validate, VmSpec};
 use std::sync::{Arc, RwLock};
@@ -263,7 +264,13 @@ impl RequestService {
             rec.id,
             actor.name(),
             now,
-            &format!("{} asked: request {id}", r.kind.as_str()),
+            &Said::new(
+                SaidCode::Asked,
+                [
+                    ("kind", r.kind.as_str().into()),
+                    ("request", id.to_string()),
+                ],
+            ),
             |v| {
                 let free = v.open_change == seen;
                 if free {
@@ -396,7 +403,10 @@ impl RequestService {
             vm,
             actor.name(),
             self.clock.now(),
-            &format!("lease extension to {until} asked by request {}", r.id),
+            &Said::new(
+                SaidCode::LeaseExtensionAsked,
+                [("until", until.to_string()), ("request", r.id.to_string())],
+            ),
             |rec| {
                 rec.lease_extension = Some(r.id);
                 true
@@ -447,7 +457,12 @@ impl RequestService {
                     r.lease_retirement = r.lease_retirement.or(Some(id));
                     first
                 },
-                |id| format!("lease ended on {ended}: retired by request {id}"),
+                |id| {
+                    Said::new(
+                        SaidCode::LeaseOver,
+                        [("ended", ended.to_string()), ("request", id.to_string())],
+                    )
+                },
                 |id, target, priced| {
                     request::retirement_at_lease_end(id, &owner, target, priced, ended, now)
                 },
@@ -490,7 +505,7 @@ impl RequestService {
                     }
                     first
                 },
-                |id| format!("grace period over: deleted by request {id}"),
+                |id| Said::new(SaidCode::GraceOver, [("request", id.to_string())]),
                 |id, target, priced| {
                     let why = format!(
                         "delete {} ({}): its retirement kept it powered off until {}",
@@ -581,7 +596,12 @@ impl RequestService {
                     }
                     first
                 },
-                |id| format!("restore asked: request {id}"),
+                |id| {
+                    Said::new(
+                        SaidCode::Asked,
+                        [("kind", "restore".into()), ("request", id.to_string())],
+                    )
+                },
                 |id, target, priced| {
                     let why = format!(
                         "restore {} ({}) within its grace period",
@@ -620,7 +640,7 @@ impl RequestService {
         marked: Option<request::RequestId>,
         by: &str,
         mark: impl Fn(&mut crate::inventory::VmRecord, request::RequestId) -> bool,
-        what: impl Fn(request::RequestId) -> String,
+        what: impl Fn(request::RequestId) -> Said,
         make: impl FnOnce(request::RequestId, request::Target, Priced) -> Request,
     ) -> Result<Option<Request>, ButlerError> {
         let id = match marked {

@@ -697,6 +697,7 @@ pub async fn reports_round_trip_newest_first(store: &dyn Store) {
         outcome: VmOutcome::Migrated,
         attempts: vec![],
         notes: vec![],
+        said: vec![],
     });
     store
         .save_report(&first)
@@ -729,7 +730,9 @@ pub async fn reports_round_trip_newest_first(store: &dyn Store) {
         protection_group: Some("pd".into()),
         outcome: VmOutcome::Migrated,
         attempts: vec![],
-        notes: vec![],
+        // A note kept as its code and values comes back as written.
+        notes: vec!["no project".into()],
+        said: vec![crate::said::Said::just(crate::said::SaidCode::NoProject)],
     };
     store
         .append_report_lines(r3, &[line("a"), line("b")])

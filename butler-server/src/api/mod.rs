@@ -75,7 +75,7 @@ described_object! {
     /// A validation.
     ValidationDoc = "A validation: errors, warnings, infos, findings (severity, code, vm, message), only, already_moved, token";
     /// A migration report.
-    ReportDoc = "A migration report: id, group, source, destination, started_by, started, ended, cancelled, interrupted, planned, power_cycle (the VMs Butler powers off and on again), vms (per-VM outcome, attempts and notes)";
+    ReportDoc = "A migration report: id, group, source, destination, started_by, started, ended, cancelled, interrupted, planned, power_cycle (the VMs Butler powers off and on again), vms (per-VM outcome, attempts and notes in English, with said: the same notes as codes with their values)";
     /// Facts of a group.
     FactsDoc = "The facts held for a group: snapshot id, taken_at, age_seconds, vm count, last refresh error, and per-VM rows";
     /// The catalog.
@@ -99,7 +99,7 @@ described_object! {
     /// A page of a month's showback lines.
     ShowbackPageDoc = "A page of one month's showback lines: month, closed (the closed month, or absent while open; its totals are zero for callers who see their own VMs only), currency, lines (as a report's vms, by VM number), next (the after of the next page; absent on the last)";
     /// A VM of the inventory.
-    VmDoc = "A VM of the inventory: id, version, name, display_name, request, owner, division, unit, environment, cost_center, cluster, spec (vcpus, ram_gib, disks_gib, nics, image), platform_id, power, lease_end, lifecycle (active, retiring, retired), drift, created_at, history, last_change, lease_notices (per notifier, the fewest days left announced), lease_retirement (the decommission Butler asked at lease end), kept_until (while its retirement keeps it powered off, restorable, before the deletion), deletion (the deletion Butler asked after that), restore (the restore asked), restores (how many times it was restored)";
+    VmDoc = "A VM of the inventory: id, version, name, display_name, request, owner, division, unit, environment, cost_center, cluster, spec (vcpus, ram_gib, disks_gib, nics, image), platform_id, power, lease_end, lifecycle (active, retiring, retired), drift, created_at, history (each line: at, actor, what in English, and said: the same as a code with its values, for a client to word in its language), last_change, lease_notices (per notifier, the fewest days left announced), lease_retirement (the decommission Butler asked at lease end), kept_until (while its retirement keeps it powered off, restorable, before the deletion), deletion (the deletion Butler asked after that), restore (the restore asked), restores (how many times it was restored)";
 }
 
 /// The router with every route, the OpenAPI document, `/healthz`, the

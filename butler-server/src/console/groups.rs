@@ -550,19 +550,21 @@ async fn report_rows(
         .vms
         .iter()
         .map(|l| {
-            // The reason first, then the notes (power changes among them).
+            // The reason first, then the notes (power changes among them),
+            // in the viewer's language.
+            let notes = v.chrome.said_all(&l.said_notes(), "; ");
             let why = |reason: &str| {
                 std::iter::once(reason)
-                    .chain(l.notes.iter().map(String::as_str))
+                    .chain((!notes.is_empty()).then_some(notes.as_str()))
                     .collect::<Vec<_>>()
                     .join("; ")
             };
             let (outcome, detail) = match &l.outcome {
-                VmOutcome::Migrated => ("migrated", l.notes.join("; ")),
+                VmOutcome::Migrated => ("migrated", notes.clone()),
                 VmOutcome::Failed { reason } => ("failed", why(reason)),
                 VmOutcome::Skipped { reason } => ("skipped", why(reason)),
                 VmOutcome::PostMovePending { reason } => ("post_move_pending", why(reason)),
-                _ => ("still_running", l.notes.join("; ")),
+                _ => ("still_running", notes.clone()),
             };
             ReportRow {
                 vm: l.vm.clone(),

@@ -163,6 +163,25 @@ pub fn finding(
     message(lang, &format!("finding-{}", f.code.as_str()), &args)
 }
 
+/// A line the library wrote (a VM's history, a report's note) in `lang`
+/// (the catalogue's `said-<code>`, filled with what the line names and
+/// the lines it is made of as `parts`).
+pub fn said(lang: Lang, s: &butler::said::Said) -> String {
+    let parts = s
+        .parts
+        .iter()
+        .map(|p| said(lang, p))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut args: Vec<(&str, String)> = s
+        .values
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    args.push(("parts", parts));
+    message(lang, &format!("said-{}", s.code.as_str()), &args)
+}
+
 /// A problem of a VM spec in `lang` (the catalogue's `spec-<code>`,
 /// filled with the values the problem names).
 pub fn spec_problem(lang: Lang, p: &butler::vm_spec::SpecError) -> String {
@@ -338,6 +357,11 @@ mod tests {
         );
         terms.extend(["error", "warning", "info"].map(|s| ("severity", s)));
         terms.extend(
+            butler::said::SaidCode::ALL
+                .iter()
+                .map(|c| ("said", c.as_str())),
+        );
+        terms.extend(
             butler::vm_spec::SpecErrorCode::ALL
                 .iter()
                 .map(|c| ("spec", c.as_str())),
@@ -379,6 +403,77 @@ mod tests {
         assert_eq!(term(Lang::Es, "state", "approved"), "Aprobada");
         assert_eq!(term(Lang::En, "state", "approved"), "Approved");
         assert_eq!(term(Lang::Es, "state", "unknown-one"), "unknown-one");
+    }
+
+    /// The English catalogue words every line the library writes as the
+    /// library does (so the console and the API say the same), and the
+    /// Spanish one words it in Spanish, naming the same values.
+    #[test]
+    fn the_librarys_lines_are_worded_as_the_library_words_them() {
+        use butler::said::{Said, SaidCode};
+        let keys = [
+            "text",
+            "request",
+            "owner",
+            "cost_center",
+            "kind",
+            "until",
+            "ended",
+            "days",
+            "change",
+            "power",
+            "secs",
+            "recorded",
+            "found",
+            "from",
+            "to",
+            "run",
+            "cluster",
+            "reason",
+            "project",
+            "count",
+        ];
+        for code in SaidCode::ALL {
+            for because in ["", "pg", "vm"] {
+                let mut line = Said::new(*code, []).with_parts(vec![
+                    Said::just(SaidCode::DriftDeleted),
+                    Said::new(
+                        SaidCode::DriftMoved,
+                        [("from", "a".into()), ("to", "b".into())],
+                    ),
+                ]);
+                for k in keys {
+                    line.values.insert(k.into(), format!("<{k}>"));
+                }
+                line.values.insert("kind".into(), "reconfigure".into());
+                line.values.insert("change".into(), "guest_shutdown".into());
+                line.values.insert("power".into(), "off".into());
+                line.values.insert("because".into(), because.into());
+                assert_eq!(said(Lang::En, &line), line.to_string(), "{code:?}");
+                let es = said(Lang::Es, &line);
+                assert!(!es.starts_with('?'), "{code:?}: {es}");
+                for k in keys
+                    .iter()
+                    .filter(|k| line.to_string().contains(&format!("<{k}>")))
+                {
+                    assert!(
+                        es.contains(&format!("<{k}>")),
+                        "{code:?} in Spanish lacks ${k}: {es}"
+                    );
+                }
+                if *code != SaidCode::Text {
+                    assert_ne!(es, line.to_string(), "{code:?} is not translated");
+                }
+            }
+        }
+        let back = Said::new(
+            SaidCode::PoweredOnAgain,
+            [("cluster", "c2".into()), ("because", "pg".into())],
+        );
+        assert_eq!(
+            said(Lang::Es, &back),
+            "encendida de nuevo en c2 (su dominio de protección no se movió)"
+        );
     }
 
     /// A finding's sentence is worded by each catalogue around what the

@@ -67,6 +67,20 @@ impl Chrome {
         i18n::money(self.lang, *amount)
     }
 
+    /// A line the library wrote, in the page's language.
+    pub fn said(&self, s: &butler::said::Said) -> String {
+        i18n::said(self.lang, s)
+    }
+
+    /// Lines the library wrote, in the page's language, joined by `sep`.
+    pub fn said_all(&self, lines: &[butler::said::Said], sep: &str) -> String {
+        lines
+            .iter()
+            .map(|s| self.said(s))
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
+
     /// A date and time as the page's language writes it.
     pub fn date(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
         i18n::date_time(self.lang, *at)

@@ -70,6 +70,12 @@ fn joined<T: ToString>(items: &[T]) -> String {
         .join(", ")
 }
 
+/// What a reconcile found different, in the page's language.
+fn drift_text(c: &Chrome, drift: &[butler::inventory::Drift]) -> String {
+    let lines: Vec<_> = drift.iter().map(butler::inventory::Drift::said).collect();
+    c.said_all(&lines, "; ")
+}
+
 fn power_changes(c: &Chrome) -> Vec<(&'static str, String)> {
     [
         ("on", "power_on"),
@@ -117,7 +123,7 @@ async fn vm_page(state: &AppState, v: Viewer, id: u64, notice: String) -> Respon
             owner: rec.owner.clone(),
             cluster: rec.cluster.clone(),
             power: v.chrome.t(power_key(rec.power)).to_string(),
-            drift: joined(&rec.drift),
+            drift: drift_text(&v.chrome, &rec.drift),
         },
         cost_center: rec.cost_center.clone(),
         lifecycle: v.chrome.term("lifecycle", rec.lifecycle.as_str()),
@@ -141,7 +147,7 @@ async fn vm_page(state: &AppState, v: Viewer, id: u64, notice: String) -> Respon
                 (
                     h.at.format("%Y-%m-%d %H:%M").to_string(),
                     h.actor.clone(),
-                    h.what.clone(),
+                    v.chrome.said(&h.said()),
                 )
             })
             .collect(),
@@ -303,12 +309,7 @@ async fn page(state: &AppState, v: Viewer, notice: String, status: StatusCode) -
                     .map(|r| VmRow {
                         id: r.id.0,
                         power: v.chrome.t(power_key(r.power)).to_string(),
-                        drift: r
-                            .drift
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("; "),
+                        drift: drift_text(&v.chrome, &r.drift),
                         name: r.name,
                         display_name: r.display_name,
                         owner: r.owner,

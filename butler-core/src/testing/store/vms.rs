@@ -38,11 +38,15 @@ fn record(id: VmId, name: &str, owner: &str, cluster: &str) -> VmRecord {
         lifecycle: Lifecycle::Active,
         drift: vec![],
         created_at: at,
-        history: vec![VmEvent {
+        // A line kept as its code and values comes back as written.
+        history: vec![VmEvent::new(
             at,
-            actor: "butler".into(),
-            what: "made".into(),
-        }],
+            "butler",
+            crate::said::Said::new(
+                crate::said::SaidCode::Provisioned,
+                [("request", "1".into())],
+            ),
+        )],
         last_change: None,
         lease_noticed: None,
         outbox: Vec::new(),

@@ -1,0 +1,448 @@
+//! What the library writes for people to read — a line of a VM's history,
+//! a note on a migration report's line — kept as a code and the values it
+//! names, so that a user interface words it in its user's language.
+//! [`Said`]'s `Display` is the English line, which the library also keeps
+//! beside it (the REST API's and Python's `what` and `notes`).
+//!
+//! Text that comes from elsewhere (a platform's error, a notifier's
+//! reason) is [`SaidCode::Text`]: shown as it is in every language.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Which line it is. A translation has one message per code, filled with
+/// the line's [`Said::values`] (and its [`Said::parts`] joined as
+/// `parts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SaidCode {
+    /// Text from elsewhere, shown as it is (`text`).
+    Text,
+    /// A VM made by a request (`request`).
+    Provisioned,
+    /// A VM that predates Butler taken in (`owner`, `cost_center`).
+    Adopted,
+    /// A request Butler asks for itself about the VM (`kind`: the
+    /// request's kind, `request`).
+    Asked,
+    /// A lease extension asked (`until`, `request`).
+    LeaseExtensionAsked,
+    /// The lease moved later (`until`, `request`).
+    LeaseExtended,
+    /// A VM in its grace period brought back (`request`).
+    Restored,
+    /// Retirement begun (`request`).
+    Retiring,
+    /// Retired (`request`).
+    Retired,
+    /// Kept off in its grace period (`until`).
+    KeptOff,
+    /// Its lease ended: retirement asked (`ended`, `request`).
+    LeaseOver,
+    /// Its grace period over: deletion asked (`request`).
+    GraceOver,
+    /// CPU, RAM, disks or NICs changed (`request`).
+    Reconfigured,
+    /// A lease-end notice sent (`days`).
+    LeaseNotice,
+    /// The lease-end notice that it ended.
+    LeaseEnded,
+    /// A power change done (`change`: the change's name).
+    PowerDone,
+    /// A power change that found the VM so already (`change`, `power`).
+    PowerAlready,
+    /// A guest that did not shut down in `secs`, powered off hard
+    /// (`change`, `secs`).
+    PowerForcedOff,
+    /// A guest that did not shut down in `secs`, left on (`change`,
+    /// `secs`).
+    PowerStillOn,
+    /// The reconcile found the power changed (`power`).
+    ReconcilePower,
+    /// The reconcile found the VM as recorded again.
+    ReconcileMatches,
+    /// The reconcile found differences (`parts`: each a `Drift*` line).
+    ReconcileDrift,
+    /// Deleted outside Butler.
+    DriftDeleted,
+    /// Resized outside Butler (`recorded`, `found`).
+    DriftResized,
+    /// Moved outside Butler (`from`, `to`).
+    DriftMoved,
+    /// Moved by a migration run (`from`, `to`, `run`).
+    Migrated,
+    /// Powered off by a migration run (`run`).
+    MigrationPoweredOff,
+    /// Powered on again by a migration run (`cluster`, `run`).
+    MigrationPoweredOn,
+    /// Left off while the platform moves it.
+    LeftOffWhileMoved,
+    /// Left off while the platform migrates its protection domain.
+    LeftOffWhileMigrated,
+    /// Powered off before migrating, the guest shut down.
+    PoweredOffGuest,
+    /// Powered off before migrating, the power cut after `secs`.
+    PoweredOffForced,
+    /// Found running on `cluster` (`because`: `pg` its protection domain
+    /// did not move, `vm` it did not move, empty: moved).
+    RunningOn,
+    /// Powered on again on `cluster` (`because` as [`Self::RunningOn`]).
+    PoweredOnAgain,
+    /// Left powered off (`reason`).
+    LeftOff,
+    /// Its project changed on arrival (`from`, `to`).
+    ProjectRemapped,
+    /// Its project kept (`project`).
+    ProjectKept,
+    /// It has no project.
+    NoProject,
+    /// Protection schedules recreated (`count`).
+    SchedulesRecreated,
+    /// A line closed with an interrupted run.
+    AccountedWhenClosed,
+    /// Found on the destination when an interrupted run was closed.
+    FoundWhenClosed,
+    /// On the destination (`cluster`).
+    OnDestination,
+    /// On the destination before the run: post-move steps only.
+    PostMoveOnly,
+    /// On the destination although the move reported a failure
+    /// (`reason`).
+    OnDestinationAlthough,
+}
+
+impl SaidCode {
+    /// Every code, for a translation's completeness check.
+    pub const ALL: &'static [SaidCode] = &[
+        SaidCode::Text,
+        SaidCode::Provisioned,
+        SaidCode::Adopted,
+        SaidCode::Asked,
+        SaidCode::LeaseExtensionAsked,
+        SaidCode::LeaseExtended,
+        SaidCode::Restored,
+        SaidCode::Retiring,
+        SaidCode::Retired,
+        SaidCode::KeptOff,
+        SaidCode::LeaseOver,
+        SaidCode::GraceOver,
+        SaidCode::Reconfigured,
+        SaidCode::LeaseNotice,
+        SaidCode::LeaseEnded,
+        SaidCode::PowerDone,
+        SaidCode::PowerAlready,
+        SaidCode::PowerForcedOff,
+        SaidCode::PowerStillOn,
+        SaidCode::ReconcilePower,
+        SaidCode::ReconcileMatches,
+        SaidCode::ReconcileDrift,
+        SaidCode::DriftDeleted,
+        SaidCode::DriftResized,
+        SaidCode::DriftMoved,
+        SaidCode::Migrated,
+        SaidCode::MigrationPoweredOff,
+        SaidCode::MigrationPoweredOn,
+        SaidCode::LeftOffWhileMoved,
+        SaidCode::LeftOffWhileMigrated,
+        SaidCode::PoweredOffGuest,
+        SaidCode::PoweredOffForced,
+        SaidCode::RunningOn,
+        SaidCode::PoweredOnAgain,
+        SaidCode::LeftOff,
+        SaidCode::ProjectRemapped,
+        SaidCode::ProjectKept,
+        SaidCode::NoProject,
+        SaidCode::SchedulesRecreated,
+        SaidCode::AccountedWhenClosed,
+        SaidCode::FoundWhenClosed,
+        SaidCode::OnDestination,
+        SaidCode::PostMoveOnly,
+        SaidCode::OnDestinationAlthough,
+    ];
+
+    /// Its name (`provisioned`, `powered_on_again`, …), as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SaidCode::Text => "text",
+            SaidCode::Provisioned => "provisioned",
+            SaidCode::Adopted => "adopted",
+            SaidCode::Asked => "asked",
+            SaidCode::LeaseExtensionAsked => "lease_extension_asked",
+            SaidCode::LeaseExtended => "lease_extended",
+            SaidCode::Restored => "restored",
+            SaidCode::Retiring => "retiring",
+            SaidCode::Retired => "retired",
+            SaidCode::KeptOff => "kept_off",
+            SaidCode::LeaseOver => "lease_over",
+            SaidCode::GraceOver => "grace_over",
+            SaidCode::Reconfigured => "reconfigured",
+            SaidCode::LeaseNotice => "lease_notice",
+            SaidCode::LeaseEnded => "lease_ended",
+            SaidCode::PowerDone => "power_done",
+            SaidCode::PowerAlready => "power_already",
+            SaidCode::PowerForcedOff => "power_forced_off",
+            SaidCode::PowerStillOn => "power_still_on",
+            SaidCode::ReconcilePower => "reconcile_power",
+            SaidCode::ReconcileMatches => "reconcile_matches",
+            SaidCode::ReconcileDrift => "reconcile_drift",
+            SaidCode::DriftDeleted => "drift_deleted",
+            SaidCode::DriftResized => "drift_resized",
+            SaidCode::DriftMoved => "drift_moved",
+            SaidCode::Migrated => "migrated",
+            SaidCode::MigrationPoweredOff => "migration_powered_off",
+            SaidCode::MigrationPoweredOn => "migration_powered_on",
+            SaidCode::LeftOffWhileMoved => "left_off_while_moved",
+            SaidCode::LeftOffWhileMigrated => "left_off_while_migrated",
+            SaidCode::PoweredOffGuest => "powered_off_guest",
+            SaidCode::PoweredOffForced => "powered_off_forced",
+            SaidCode::RunningOn => "running_on",
+            SaidCode::PoweredOnAgain => "powered_on_again",
+            SaidCode::LeftOff => "left_off",
+            SaidCode::ProjectRemapped => "project_remapped",
+            SaidCode::ProjectKept => "project_kept",
+            SaidCode::NoProject => "no_project",
+            SaidCode::SchedulesRecreated => "schedules_recreated",
+            SaidCode::AccountedWhenClosed => "accounted_when_closed",
+            SaidCode::FoundWhenClosed => "found_when_closed",
+            SaidCode::OnDestination => "on_destination",
+            SaidCode::PostMoveOnly => "post_move_only",
+            SaidCode::OnDestinationAlthough => "on_destination_although",
+        }
+    }
+}
+
+/// A line for people: its code, the values it names and, for a line made
+/// of others (a reconcile's differences), those lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Said {
+    /// Which line.
+    pub code: SaidCode,
+    /// What it names (`request`, `cluster`, …; see [`SaidCode`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, String>,
+    /// The lines it is made of, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Said>,
+}
+
+impl Said {
+    /// `code` naming `values`.
+    pub fn new<const N: usize>(code: SaidCode, values: [(&str, String); N]) -> Said {
+        Said {
+            code,
+            values: values
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            parts: Vec::new(),
+        }
+    }
+
+    /// `code`, naming nothing.
+    pub fn just(code: SaidCode) -> Said {
+        Said::new(code, [])
+    }
+
+    /// Text from elsewhere, shown as it is.
+    pub fn text(text: impl Into<String>) -> Said {
+        Said::new(SaidCode::Text, [("text", text.into())])
+    }
+
+    /// This line made of `parts`.
+    pub fn with_parts(mut self, parts: Vec<Said>) -> Said {
+        self.parts = parts;
+        self
+    }
+
+    /// The value `key` names ("" when it names none).
+    pub fn value(&self, key: &str) -> &str {
+        self.values.get(key).map(String::as_str).unwrap_or("")
+    }
+}
+
+impl From<&str> for Said {
+    fn from(text: &str) -> Said {
+        Said::text(text)
+    }
+}
+
+impl From<String> for Said {
+    fn from(text: String) -> Said {
+        Said::text(text)
+    }
+}
+
+impl fmt::Display for Said {
+    /// The English line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use SaidCode as C;
+        let v = |k: &str| self.value(k);
+        let because = match v("because") {
+            "pg" => " (its protection domain did not move)",
+            "vm" => " (it did not move)",
+            _ => "",
+        };
+        match self.code {
+            C::Text => f.write_str(v("text")),
+            C::Provisioned => write!(f, "provisioned by request {}", v("request")),
+            C::Adopted => write!(
+                f,
+                "adopted for {}, cost center {}",
+                v("owner"),
+                v("cost_center")
+            ),
+            C::Asked => write!(f, "{} asked: request {}", v("kind"), v("request")),
+            C::LeaseExtensionAsked => write!(
+                f,
+                "lease extension to {} asked by request {}",
+                v("until"),
+                v("request")
+            ),
+            C::LeaseExtended => write!(
+                f,
+                "lease extended to {} by request {}",
+                v("until"),
+                v("request")
+            ),
+            C::Restored => write!(f, "restored by request {}", v("request")),
+            C::Retiring => write!(f, "retiring by request {}", v("request")),
+            C::Retired => write!(f, "retired by request {}", v("request")),
+            C::KeptOff => write!(
+                f,
+                "kept powered off until {} (grace period): restore it until then, deleted after",
+                v("until")
+            ),
+            C::LeaseOver => write!(
+                f,
+                "lease ended on {}: retired by request {}",
+                v("ended"),
+                v("request")
+            ),
+            C::GraceOver => write!(f, "grace period over: deleted by request {}", v("request")),
+            C::Reconfigured => write!(f, "changed by request {}", v("request")),
+            C::LeaseNotice => write!(f, "lease notice: {} day(s) left", v("days")),
+            C::LeaseEnded => f.write_str("lease notice: ended"),
+            C::PowerDone => write!(f, "power {}: done", v("change")),
+            C::PowerAlready => write!(f, "power {}: already {}", v("change"), v("power")),
+            C::PowerForcedOff => write!(
+                f,
+                "power {}: the guest did not stop within {} s; powered off hard",
+                v("change"),
+                v("secs")
+            ),
+            C::PowerStillOn => write!(
+                f,
+                "power {}: the guest did not stop within {} s; still on",
+                v("change"),
+                v("secs")
+            ),
+            C::ReconcilePower => write!(f, "reconcile: power {}", v("power")),
+            C::ReconcileMatches => f.write_str("reconcile: matches the platform again"),
+            C::ReconcileDrift => {
+                f.write_str("reconcile: ")?;
+                for (i, p) in self.parts.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{p}")?;
+                }
+                Ok(())
+            }
+            C::DriftDeleted => f.write_str("deleted outside Butler"),
+            C::DriftResized => write!(
+                f,
+                "resized outside Butler: {} recorded, {} found",
+                v("recorded"),
+                v("found")
+            ),
+            C::DriftMoved => write!(f, "moved outside Butler from {} to {}", v("from"), v("to")),
+            C::Migrated => write!(
+                f,
+                "migrated from {} to {} by run {}",
+                v("from"),
+                v("to"),
+                v("run")
+            ),
+            C::MigrationPoweredOff => write!(f, "powered off by migration run {}", v("run")),
+            C::MigrationPoweredOn => write!(
+                f,
+                "powered on again on {} by migration run {}",
+                v("cluster"),
+                v("run")
+            ),
+            C::LeftOffWhileMoved => f.write_str("left powered off while the platform moves it"),
+            C::LeftOffWhileMigrated => {
+                f.write_str("left powered off while the platform migrates it")
+            }
+            C::PoweredOffGuest => f.write_str("powered off before migrating (guest shut down)"),
+            C::PoweredOffForced => write!(
+                f,
+                "powered off before migrating (the guest did not shut down within {} s: power cut)",
+                v("secs")
+            ),
+            C::RunningOn => write!(f, "running on {}{because}", v("cluster")),
+            C::PoweredOnAgain => write!(f, "powered on again on {}{because}", v("cluster")),
+            C::LeftOff => write!(f, "left powered off: {}", v("reason")),
+            C::ProjectRemapped => write!(f, "project {} → {}", v("from"), v("to")),
+            C::ProjectKept => write!(f, "project {} kept", v("project")),
+            C::NoProject => f.write_str("no project"),
+            C::SchedulesRecreated => write!(f, "{} schedule(s) recreated", v("count")),
+            C::AccountedWhenClosed => {
+                f.write_str("accounted for when the interrupted run was closed")
+            }
+            C::FoundWhenClosed => {
+                f.write_str("found on the destination when the interrupted run was closed")
+            }
+            C::OnDestination => write!(f, "on {}", v("cluster")),
+            C::PostMoveOnly => {
+                f.write_str("on the destination before this run: post-move steps only")
+            }
+            C::OnDestinationAlthough => {
+                write!(f, "on the destination although: {}", v("reason"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_serialised_as_its_name() {
+        for c in SaidCode::ALL {
+            assert_eq!(
+                serde_json::to_value(c).ok(),
+                Some(serde_json::Value::String(c.as_str().into()))
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_reads_back_as_it_was_written_and_in_english() {
+        let s = Said::new(
+            SaidCode::PoweredOnAgain,
+            [("cluster", "c2".into()), ("because", "pg".into())],
+        );
+        let json = serde_json::to_string(&s).unwrap_or_default();
+        assert_eq!(serde_json::from_str::<Said>(&json).ok(), Some(s.clone()));
+        assert_eq!(
+            s.to_string(),
+            "powered on again on c2 (its protection domain did not move)"
+        );
+        let drift = Said::just(SaidCode::ReconcileDrift).with_parts(vec![
+            Said::just(SaidCode::DriftDeleted),
+            Said::new(
+                SaidCode::DriftMoved,
+                [("from", "a".into()), ("to", "b".into())],
+            ),
+        ]);
+        assert_eq!(
+            drift.to_string(),
+            "reconcile: deleted outside Butler; moved outside Butler from a to b"
+        );
+        assert_eq!(Said::from("as it is").to_string(), "as it is");
+    }
+}
