@@ -111,6 +111,32 @@ pub enum SaidCode {
     /// On the destination although the move reported a failure
     /// (`reason`).
     OnDestinationAlthough,
+    /// A VM made by an earlier attempt found (`vm`, `uuid`).
+    VmFound,
+    /// A VM created (`vm`, `uuid`).
+    VmCreated,
+    /// A step the deployment turns off.
+    SkippedByConfiguration,
+    /// A platform without protection groups.
+    NoProtectionGroups,
+    /// No backups asked for.
+    NoBackups,
+    /// Protected by a category policy (`group`).
+    ProtectedByPolicy,
+    /// Protected in a protection group (`group`, `count` schedules).
+    ProtectedIn,
+    /// Registered in monitoring already.
+    AlreadyRegistered,
+    /// Registered in monitoring (`address`).
+    Registered,
+    /// Billing active already.
+    AlreadyBilled,
+    /// Billing active (`cost_center`).
+    Billed,
+    /// Recorded in the inventory (`vm`: its record).
+    Recorded,
+    /// In the inventory already (`vm`).
+    AlreadyRecorded,
 }
 
 impl SaidCode {
@@ -160,6 +186,19 @@ impl SaidCode {
         SaidCode::OnDestination,
         SaidCode::PostMoveOnly,
         SaidCode::OnDestinationAlthough,
+        SaidCode::VmFound,
+        SaidCode::VmCreated,
+        SaidCode::SkippedByConfiguration,
+        SaidCode::NoProtectionGroups,
+        SaidCode::NoBackups,
+        SaidCode::ProtectedByPolicy,
+        SaidCode::ProtectedIn,
+        SaidCode::AlreadyRegistered,
+        SaidCode::Registered,
+        SaidCode::AlreadyBilled,
+        SaidCode::Billed,
+        SaidCode::Recorded,
+        SaidCode::AlreadyRecorded,
     ];
 
     /// Its name (`provisioned`, `powered_on_again`, …), as serialised.
@@ -209,6 +248,19 @@ impl SaidCode {
             SaidCode::OnDestination => "on_destination",
             SaidCode::PostMoveOnly => "post_move_only",
             SaidCode::OnDestinationAlthough => "on_destination_although",
+            SaidCode::VmFound => "vm_found",
+            SaidCode::VmCreated => "vm_created",
+            SaidCode::SkippedByConfiguration => "skipped_by_configuration",
+            SaidCode::NoProtectionGroups => "no_protection_groups",
+            SaidCode::NoBackups => "no_backups",
+            SaidCode::ProtectedByPolicy => "protected_by_policy",
+            SaidCode::ProtectedIn => "protected_in",
+            SaidCode::AlreadyRegistered => "already_registered",
+            SaidCode::Registered => "registered",
+            SaidCode::AlreadyBilled => "already_billed",
+            SaidCode::Billed => "billed",
+            SaidCode::Recorded => "recorded",
+            SaidCode::AlreadyRecorded => "already_recorded",
         }
     }
 }
@@ -402,6 +454,24 @@ impl fmt::Display for Said {
             C::OnDestinationAlthough => {
                 write!(f, "on the destination although: {}", v("reason"))
             }
+            C::VmFound => write!(f, "found VM {} ({}) made earlier", v("vm"), v("uuid")),
+            C::VmCreated => write!(f, "created VM {} ({})", v("vm"), v("uuid")),
+            C::SkippedByConfiguration => f.write_str("skipped by configuration"),
+            C::NoProtectionGroups => f.write_str("skipped: the platform has no protection groups"),
+            C::NoBackups => f.write_str("no backups requested"),
+            C::ProtectedByPolicy => write!(f, "protected by policy ({})", v("group")),
+            C::ProtectedIn => write!(
+                f,
+                "protected in {} with {} schedule(s)",
+                v("group"),
+                v("count")
+            ),
+            C::AlreadyRegistered => f.write_str("already registered"),
+            C::Registered => write!(f, "registered with address {}", v("address")),
+            C::AlreadyBilled => f.write_str("already active"),
+            C::Billed => write!(f, "billing active for cost center {}", v("cost_center")),
+            C::Recorded => write!(f, "recorded in the inventory as {}", v("vm")),
+            C::AlreadyRecorded => write!(f, "already in the inventory as {}", v("vm")),
         }
     }
 }

@@ -242,6 +242,14 @@ async fn quickstart_story(lang: Lang) {
         steps.contains(&create) && !steps.contains("create_vm"),
         "{steps}"
     );
+    // And what each step did, in the page's language.
+    let billed = said(
+        lang,
+        &Said::new(SaidCode::Billed, [("cost_center", "CC-1001".into())]),
+    );
+    assert!(steps.contains(&billed), "{billed:?} in {steps}");
+    let history = b.text("#history").await;
+    assert!(history.contains(&billed), "{billed:?} in {history}");
     b.shot(&shot("06-provisioned")).await;
 
     // The export link downloads what the list selects (read with the

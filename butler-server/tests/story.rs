@@ -422,7 +422,7 @@ async fn the_quickstart_story_over_http() {
         vm_page.contains("Cambiar recursos")
             && vm_page.contains("Retirar")
             && vm_page.contains("Extender el arrendamiento")
-            && vm_page.contains("migrated from c1-madrid to c2-santiago"),
+            && vm_page.contains("migrada de c1-madrid a c2-santiago"),
         "{vm_page}"
     );
     let disks = done["spec"]["disks_gib"][0].as_u64().unwrap_or(0);

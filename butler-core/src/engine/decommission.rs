@@ -309,7 +309,8 @@ impl Backends {
             detail: format!(
                 "kept powered off until {}: deleted then unless restored",
                 kept.format("%Y-%m-%d %H:%M UTC")
-            ),
+            )
+            .into(),
             output: serde_json::json!({ KEPT_UNTIL: kept }),
             record: write,
         })

@@ -42,7 +42,7 @@ pub(crate) struct StepOutcome {
     /// The VM's platform id, when the step learned it (the request keeps it).
     pub(crate) vm_uuid: Option<String>,
     /// One line for the history and the step log.
-    pub(crate) detail: String,
+    pub(crate) detail: crate::said::Said,
     /// The step's output for later steps, kept in the step log
     /// (`serde_json::Value::Null`: none).
     pub(crate) output: serde_json::Value,
@@ -53,7 +53,7 @@ pub(crate) struct StepOutcome {
 
 impl StepOutcome {
     /// An outcome with a detail line and no output.
-    pub(crate) fn done(detail: impl Into<String>) -> StepOutcome {
+    pub(crate) fn done(detail: impl Into<crate::said::Said>) -> StepOutcome {
         StepOutcome {
             vm_uuid: None,
             detail: detail.into(),
@@ -65,6 +65,12 @@ impl StepOutcome {
     /// This outcome, with `record` written when the step's success is.
     pub(crate) fn recording(self, record: Option<RecordWrite>) -> StepOutcome {
         StepOutcome { record, ..self }
+    }
+
+    /// The detail as a code with its values, for the step log (`None`
+    /// for text from elsewhere).
+    pub(crate) fn said(&self) -> Option<crate::said::Said> {
+        (self.detail.code != crate::said::SaidCode::Text).then(|| self.detail.clone())
     }
 }
 

@@ -707,7 +707,8 @@ impl Engine {
                         step,
                         attempt,
                         StepPhase::Succeeded {
-                            detail: out.detail.clone(),
+                            detail: out.detail.to_string(),
+                            said: out.said(),
                             output: out.output,
                         },
                         lease,
@@ -715,7 +716,7 @@ impl Engine {
                     let done = EngineAction::StepDone {
                         step,
                         vm_uuid: out.vm_uuid,
-                        note: Some(out.detail),
+                        note: Some(out.detail.to_string()),
                     };
                     let opens = |next: &Request| self.opening(next, lease, lease_until, outputs);
                     let record = out.record.as_ref();

@@ -10,6 +10,7 @@ use crate::backend::{
     ScheduleKind, TaskId, TaskState, TaskStatus, VmCreate, VmState,
 };
 use crate::request::ProvisioningStep;
+use crate::said::{Said, SaidCode};
 use chrono::{DateTime, Utc};
 
 /// Each provisioning step and its action.
@@ -40,7 +41,7 @@ pub(crate) const ACTIONS: [StepAction; 5] = [
 const VM_UUID: &str = "vm_uuid";
 
 /// create_vm's outcome: the VM's id, for the request and for later steps.
-fn made(uuid: String, detail: String) -> StepOutcome {
+fn made(uuid: String, detail: Said) -> StepOutcome {
     StepOutcome {
         output: serde_json::json!({ VM_UUID: uuid }),
         vm_uuid: Some(uuid),
@@ -95,7 +96,7 @@ pub(super) fn registration(
 
 /// A step this deployment switched off: recorded as such, never as done.
 fn skipped() -> StepOutcome {
-    StepOutcome::done("skipped by configuration")
+    StepOutcome::done(Said::just(SaidCode::SkippedByConfiguration))
 }
 
 impl Backends {
@@ -104,7 +105,10 @@ impl Backends {
         let name = r.platform_vm_name();
         if let Some(vm) = self.cluster.find_vm(&name).await? {
             let uuid = self.wait_ready(cfg, &name, vm.state, deadline).await?;
-            let detail = format!("found VM {name} ({uuid}) made earlier");
+            let detail = Said::new(
+                SaidCode::VmFound,
+                [("vm", name.to_string()), ("uuid", uuid.clone())],
+            );
             return Ok(made(uuid, detail));
         }
         let s = &r.spec;
@@ -143,7 +147,10 @@ impl Backends {
                     .uuid
             }
         };
-        let detail = format!("created VM {name} ({uuid})");
+        let detail = Said::new(
+            SaidCode::VmCreated,
+            [("vm", name.to_string()), ("uuid", uuid.clone())],
+        );
         Ok(made(uuid, detail))
     }
 
@@ -243,9 +250,7 @@ impl Backends {
     async fn protect(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         let (cfg, r) = (cx.config, cx.request);
         if !self.cluster.capabilities().has(Capability::Protection) {
-            return Ok(StepOutcome::done(
-                "skipped: the platform has no protection groups",
-            ));
+            return Ok(StepOutcome::done(Said::just(SaidCode::NoProtectionGroups)));
         }
         self.protect_vm_named(cfg, r, &r.platform_vm_name(), &r.spec.cluster)
             .await
@@ -261,7 +266,7 @@ impl Backends {
     ) -> Result<StepOutcome, StepFault> {
         let s = &r.spec;
         if !s.backup_local && !s.backup_remote {
-            return Ok(StepOutcome::done("no backups requested"));
+            return Ok(StepOutcome::done(Said::just(SaidCode::NoBackups)));
         }
         let mut schedules = Vec::new();
         if s.backup_local {
@@ -290,11 +295,17 @@ impl Backends {
         let group = self.cluster.protect_vm(cluster, &req).await?;
         if group != req.group {
             // The platform protects by policy: its schedules are the policy's.
-            return Ok(StepOutcome::done(format!("protected by policy ({group})")));
+            return Ok(StepOutcome::done(Said::new(
+                SaidCode::ProtectedByPolicy,
+                [("group", group.to_string())],
+            )));
         }
-        Ok(StepOutcome::done(format!(
-            "protected in {group} with {} schedule(s)",
-            req.schedules.len()
+        Ok(StepOutcome::done(Said::new(
+            SaidCode::ProtectedIn,
+            [
+                ("group", group.to_string()),
+                ("count", req.schedules.len().to_string()),
+            ],
         )))
     }
 
@@ -339,14 +350,14 @@ impl Backends {
         }
         let name = r.platform_vm_name();
         if self.monitor.find(&name).await?.is_some() {
-            return Ok(StepOutcome::done("already registered"));
+            return Ok(StepOutcome::done(Said::just(SaidCode::AlreadyRegistered)));
         }
         let (vm_uuid, address) = self.address(cfg, &name, deadline).await?;
         let reg = registration(r, name, &r.spec.cluster, vm_uuid, address);
         self.monitor.register(&reg).await?;
-        Ok(StepOutcome::done(format!(
-            "registered with address {}",
-            reg.address
+        Ok(StepOutcome::done(Said::new(
+            SaidCode::Registered,
+            [("address", reg.address.to_string())],
         )))
     }
 
@@ -393,13 +404,13 @@ impl Backends {
         }
         let name = r.platform_vm_name();
         if self.billing.is_active(&name).await? {
-            return Ok(StepOutcome::done("already active"));
+            return Ok(StepOutcome::done(Said::just(SaidCode::AlreadyBilled)));
         }
         let act = billed(r, name, self.uuid(cx).await?, self.clock.now());
         self.billing.activate(&act).await?;
-        Ok(StepOutcome::done(format!(
-            "billing active for cost center {}",
-            act.cost_center
+        Ok(StepOutcome::done(Said::new(
+            SaidCode::Billed,
+            [("cost_center", act.cost_center.clone())],
         )))
     }
 
@@ -418,10 +429,13 @@ impl Backends {
             retryable: e.is_retryable(),
             reason: format!("cannot record the VM in the inventory: {e}"),
         })?;
-        Ok(StepOutcome::done(if made {
-            format!("recorded in the inventory as {}", rec.id)
-        } else {
-            format!("already in the inventory as {}", rec.id)
-        }))
+        let code = match made {
+            true => SaidCode::Recorded,
+            false => SaidCode::AlreadyRecorded,
+        };
+        Ok(StepOutcome::done(Said::new(
+            code,
+            [("vm", rec.id.to_string())],
+        )))
     }
 }

@@ -122,7 +122,7 @@ impl Backends {
         };
         Ok(StepOutcome {
             vm_uuid: None,
-            detail,
+            detail: detail.into(),
             output: serde_json::json!({ WAS_ON: was_on, POWER_OFF: power_off }),
             record: None,
         })

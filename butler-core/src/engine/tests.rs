@@ -546,6 +546,7 @@ fn outputs_keep_the_last_success_of_each_step_and_ignore_nulls() {
     };
     let ok = |output| StepPhase::Succeeded {
         detail: "d".into(),
+        said: None,
         output,
     };
     let log = [
@@ -598,6 +599,7 @@ fn a_create_key_survives_retries_and_ends_with_the_step() {
     assert_eq!(StepOutputs::from_log(&ended).key(create), None);
     let done = StepPhase::Succeeded {
         detail: "d".into(),
+        said: None,
         output: serde_json::Value::Null,
     };
     let succeeded = [started, line(done, None)];

@@ -237,8 +237,14 @@ pub enum StepPhase {
     Started,
     /// Done; what was found or made.
     Succeeded {
-        /// Outcome, e.g. `created VM 1f…` or `already registered`.
+        /// Outcome, e.g. `created VM 1f…` or `already registered`
+        /// (English).
         detail: String,
+        /// The same as a code with its values, for a user interface to word
+        /// in its language (`None`: text from elsewhere, or a line written
+        /// before Butler kept it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        said: Option<crate::said::Said>,
         /// What the step returned for later steps of its flow (create_vm:
         /// `{"vm_uuid": …}`); `null` when nothing. Read back by the engine
         /// when it resumes a request.

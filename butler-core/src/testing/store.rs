@@ -802,6 +802,9 @@ pub async fn step_log_appends_in_order(store: &dyn Store) {
         attempt: 2,
         phase: StepPhase::Succeeded {
             detail: "made".into(),
+            said: Some(crate::said::Said::just(
+                crate::said::SaidCode::AlreadyRegistered,
+            )),
             output: serde_json::json!({ "vm_uuid": "u-1", "disks": [1, 2] }),
         },
         ..e1.clone()

@@ -432,6 +432,10 @@ mod tests {
             "reason",
             "project",
             "count",
+            "vm",
+            "uuid",
+            "group",
+            "address",
         ];
         for code in SaidCode::ALL {
             for because in ["", "pg", "vm"] {

@@ -392,7 +392,8 @@ fn step_line(c: &Chrome, s: &butler::store::StepLogEntry) -> String {
     use butler::store::StepPhase;
     let what = match &s.phase {
         StepPhase::Started => c.term("phase", "started"),
-        StepPhase::Succeeded { detail, .. } => {
+        StepPhase::Succeeded { detail, said, .. } => {
+            let detail = said.as_ref().map_or_else(|| detail.clone(), |s| c.said(s));
             format!("{}: {detail}", c.term("phase", "succeeded"))
         }
         StepPhase::Failed { reason, .. } => format!("{}: {reason}", c.term("phase", "failed")),
@@ -464,14 +465,34 @@ async fn request_page(state: &AppState, v: Viewer, id: u64, stale: bool) -> Resp
         Ok(r) => r,
         Err(e) => return v.butler_error(e),
     };
-    let steps = state
+    let log = state
         .butler()
         .store()
         .step_log(r.id)
         .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|s| step_line(&v.chrome, &s))
+        .unwrap_or_default();
+    let steps = log.iter().map(|s| step_line(&v.chrome, s)).collect();
+    // A step's history note (`<step> done: <detail>`) holds its step-log
+    // detail, written in the same commit: worded from the step log's code
+    // where it has one.
+    let worded: std::collections::HashMap<String, String> = log
+        .iter()
+        .filter_map(|s| match &s.phase {
+            butler::store::StepPhase::Succeeded {
+                detail,
+                said: Some(said),
+                ..
+            } => Some((
+                format!("{} done: {detail}", s.step),
+                format!(
+                    "{} {}: {}",
+                    v.chrome.term("step", s.step.as_str()),
+                    v.chrome.term("phase", "succeeded"),
+                    v.chrome.said(said)
+                ),
+            )),
+            _ => None,
+        })
         .collect();
     let history = r
         .history
@@ -503,7 +524,11 @@ async fn request_page(state: &AppState, v: Viewer, id: u64, stale: bool) -> Resp
                     c.currency
                 )
             }),
-            note: h.note.clone().unwrap_or_default(),
+            note: h
+                .note
+                .as_deref()
+                .map(|n| worded.get(n).cloned().unwrap_or_else(|| n.to_string()))
+                .unwrap_or_default(),
         })
         .collect();
     let actions = allowed(state, &v, &r);
