@@ -137,6 +137,104 @@ pub enum SaidCode {
     Recorded,
     /// In the inventory already (`vm`).
     AlreadyRecorded,
+    /// Gone from the platform already.
+    AlreadyGone,
+    /// Off already.
+    AlreadyOff,
+    /// A platform that cannot power VMs (its delete powers them off).
+    CannotPower,
+    /// Gone from the platform while shutting down.
+    GoneFromPlatform,
+    /// The guest shut down.
+    GuestShutDown,
+    /// Powered off hard after `secs`.
+    PoweredOffAfter,
+    /// In no protection group.
+    InNoProtectionGroup,
+    /// Removed from protection groups (`groups`).
+    Unprotected,
+    /// Not registered in monitoring.
+    NotRegistered,
+    /// A registration of the name that is another VM's (`vm`, `uuid`).
+    RegistrationOfOther,
+    /// Deregistered from monitoring.
+    Deregistered,
+    /// Not billed.
+    NotBilled,
+    /// Billing stopped (`cost_center`, `end`).
+    BillingStopped,
+    /// A VM deleted (`vm`, `uuid`).
+    VmDeleted,
+    /// Gone.
+    Gone,
+    /// Recorded retired (`parts`: how it went).
+    RecordedRetired,
+    /// Recorded retired already (`parts`: how it went).
+    AlreadyRecordedRetired,
+    /// Kept off until `until`, then deleted.
+    KeptUntil,
+    /// Retiring, kept until `until`.
+    RetiringKept,
+    /// On already.
+    AlreadyOn,
+    /// Powered on.
+    PoweredOn,
+    /// Protected already (`group`).
+    AlreadyProtected,
+    /// Registered again (`address`).
+    RegisteredAgain,
+    /// Billed again (`cost_center`).
+    BilledAgain,
+    /// Recorded active.
+    RecordedActive,
+    /// Recorded active already.
+    AlreadyRecordedActive,
+    /// The lease moved (`until`).
+    LeaseNowEnds,
+    /// The lease set already, or the VM retired (`until`).
+    LeaseAlreadyEnds,
+    /// The change needs the VM off (`why`).
+    NeedsOff,
+    /// The change applies with the VM as it is.
+    AppliesAsIs,
+    /// Not needed.
+    NotNeeded,
+    /// Applied already.
+    AlreadyApplied,
+    /// The change applied (`vcpus`, `ram`, `disks`, `nics`; before: `was_vcpus`, `was_ram`, `was_disks`, `was_nics`).
+    Applied,
+    /// The platform shows the change.
+    ChangeShown,
+    /// Not powered off by the flow.
+    NotPoweredOff,
+    /// Powered on again.
+    PoweredBackOn,
+    /// Billing changed (`total`, `currency`, `from`).
+    BillingChanged,
+    /// The change recorded.
+    RecordedChange,
+    /// The change recorded already.
+    AlreadyRecordedChange,
+    /// Approved by the rule book (`version`; `parts`: who decided, a `By*` line).
+    RulesApprove,
+    /// Refused by the rule book (`version`, `reason`; `parts` as [`Self::RulesApprove`]).
+    RulesRefuse,
+    /// Left for approvers (`version`; `parts`: who decided, then each `Level*` line).
+    RulesRequire,
+    /// No rule matched.
+    NoRuleMatched,
+    /// One rule decided (`rules`).
+    ByRule,
+    /// Rules decided (`rules`).
+    ByRules,
+    /// An approval level: anyone of a role (`role`).
+    LevelRole,
+    /// An approval level: some users of a role (`role`, `users`).
+    LevelUsers,
+    /// An approval level: the unit's approvers of a role (`role`).
+    LevelUnit,
+    /// An approval level: the division's approvers of a role (`role`).
+    LevelDivision,
 }
 
 impl SaidCode {
@@ -199,6 +297,55 @@ impl SaidCode {
         SaidCode::Billed,
         SaidCode::Recorded,
         SaidCode::AlreadyRecorded,
+        SaidCode::AlreadyGone,
+        SaidCode::AlreadyOff,
+        SaidCode::CannotPower,
+        SaidCode::GoneFromPlatform,
+        SaidCode::GuestShutDown,
+        SaidCode::PoweredOffAfter,
+        SaidCode::InNoProtectionGroup,
+        SaidCode::Unprotected,
+        SaidCode::NotRegistered,
+        SaidCode::RegistrationOfOther,
+        SaidCode::Deregistered,
+        SaidCode::NotBilled,
+        SaidCode::BillingStopped,
+        SaidCode::VmDeleted,
+        SaidCode::Gone,
+        SaidCode::RecordedRetired,
+        SaidCode::AlreadyRecordedRetired,
+        SaidCode::KeptUntil,
+        SaidCode::RetiringKept,
+        SaidCode::AlreadyOn,
+        SaidCode::PoweredOn,
+        SaidCode::AlreadyProtected,
+        SaidCode::RegisteredAgain,
+        SaidCode::BilledAgain,
+        SaidCode::RecordedActive,
+        SaidCode::AlreadyRecordedActive,
+        SaidCode::LeaseNowEnds,
+        SaidCode::LeaseAlreadyEnds,
+        SaidCode::NeedsOff,
+        SaidCode::AppliesAsIs,
+        SaidCode::NotNeeded,
+        SaidCode::AlreadyApplied,
+        SaidCode::Applied,
+        SaidCode::ChangeShown,
+        SaidCode::NotPoweredOff,
+        SaidCode::PoweredBackOn,
+        SaidCode::BillingChanged,
+        SaidCode::RecordedChange,
+        SaidCode::AlreadyRecordedChange,
+        SaidCode::RulesApprove,
+        SaidCode::RulesRefuse,
+        SaidCode::RulesRequire,
+        SaidCode::NoRuleMatched,
+        SaidCode::ByRule,
+        SaidCode::ByRules,
+        SaidCode::LevelRole,
+        SaidCode::LevelUsers,
+        SaidCode::LevelUnit,
+        SaidCode::LevelDivision,
     ];
 
     /// Its name (`provisioned`, `powered_on_again`, …), as serialised.
@@ -261,6 +408,55 @@ impl SaidCode {
             SaidCode::Billed => "billed",
             SaidCode::Recorded => "recorded",
             SaidCode::AlreadyRecorded => "already_recorded",
+            SaidCode::AlreadyGone => "already_gone",
+            SaidCode::AlreadyOff => "already_off",
+            SaidCode::CannotPower => "cannot_power",
+            SaidCode::GoneFromPlatform => "gone_from_platform",
+            SaidCode::GuestShutDown => "guest_shut_down",
+            SaidCode::PoweredOffAfter => "powered_off_after",
+            SaidCode::InNoProtectionGroup => "in_no_protection_group",
+            SaidCode::Unprotected => "unprotected",
+            SaidCode::NotRegistered => "not_registered",
+            SaidCode::RegistrationOfOther => "registration_of_other",
+            SaidCode::Deregistered => "deregistered",
+            SaidCode::NotBilled => "not_billed",
+            SaidCode::BillingStopped => "billing_stopped",
+            SaidCode::VmDeleted => "vm_deleted",
+            SaidCode::Gone => "gone",
+            SaidCode::RecordedRetired => "recorded_retired",
+            SaidCode::AlreadyRecordedRetired => "already_recorded_retired",
+            SaidCode::KeptUntil => "kept_until",
+            SaidCode::RetiringKept => "retiring_kept",
+            SaidCode::AlreadyOn => "already_on",
+            SaidCode::PoweredOn => "powered_on",
+            SaidCode::AlreadyProtected => "already_protected",
+            SaidCode::RegisteredAgain => "registered_again",
+            SaidCode::BilledAgain => "billed_again",
+            SaidCode::RecordedActive => "recorded_active",
+            SaidCode::AlreadyRecordedActive => "already_recorded_active",
+            SaidCode::LeaseNowEnds => "lease_now_ends",
+            SaidCode::LeaseAlreadyEnds => "lease_already_ends",
+            SaidCode::NeedsOff => "needs_off",
+            SaidCode::AppliesAsIs => "applies_as_is",
+            SaidCode::NotNeeded => "not_needed",
+            SaidCode::AlreadyApplied => "already_applied",
+            SaidCode::Applied => "applied",
+            SaidCode::ChangeShown => "change_shown",
+            SaidCode::NotPoweredOff => "not_powered_off",
+            SaidCode::PoweredBackOn => "powered_back_on",
+            SaidCode::BillingChanged => "billing_changed",
+            SaidCode::RecordedChange => "recorded_change",
+            SaidCode::AlreadyRecordedChange => "already_recorded_change",
+            SaidCode::RulesApprove => "rules_approve",
+            SaidCode::RulesRefuse => "rules_refuse",
+            SaidCode::RulesRequire => "rules_require",
+            SaidCode::NoRuleMatched => "no_rule_matched",
+            SaidCode::ByRule => "by_rule",
+            SaidCode::ByRules => "by_rules",
+            SaidCode::LevelRole => "level_role",
+            SaidCode::LevelUsers => "level_users",
+            SaidCode::LevelUnit => "level_unit",
+            SaidCode::LevelDivision => "level_division",
         }
     }
 }
@@ -331,6 +527,26 @@ impl fmt::Display for Said {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use SaidCode as C;
         let v = |k: &str| self.value(k);
+        let parts = self
+            .parts
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        // A line whose first part says who and whose others list (the
+        // levels of a rule's demand).
+        let first = self
+            .parts
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let rest_then = self
+            .parts
+            .iter()
+            .skip(1)
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", then ");
         let because = match v("because") {
             "pg" => " (its protection domain did not move)",
             "vm" => " (it did not move)",
@@ -472,6 +688,117 @@ impl fmt::Display for Said {
             C::Billed => write!(f, "billing active for cost center {}", v("cost_center")),
             C::Recorded => write!(f, "recorded in the inventory as {}", v("vm")),
             C::AlreadyRecorded => write!(f, "already in the inventory as {}", v("vm")),
+            C::AlreadyGone => f.write_str("already gone from the platform"),
+            C::AlreadyOff => f.write_str("already off"),
+            C::CannotPower => {
+                f.write_str("skipped: the platform cannot power VMs (the delete powers it off)")
+            }
+            C::GoneFromPlatform => f.write_str("gone from the platform"),
+            C::GuestShutDown => f.write_str("guest shut down"),
+            C::PoweredOffAfter => write!(
+                f,
+                "powered off (the guest did not shut down within {} s)",
+                v("secs")
+            ),
+            C::InNoProtectionGroup => f.write_str("in no protection group"),
+            C::Unprotected => write!(f, "removed from protection group(s) {}", v("groups")),
+            C::NotRegistered => f.write_str("not registered"),
+            C::RegistrationOfOther => write!(
+                f,
+                "the registration of {} is another VM's ({}): kept",
+                v("vm"),
+                v("uuid")
+            ),
+            C::Deregistered => f.write_str("deregistered from monitoring"),
+            C::NotBilled => f.write_str("not billed"),
+            C::BillingStopped => write!(
+                f,
+                "billing stopped for cost center {} after {}",
+                v("cost_center"),
+                v("end")
+            ),
+            C::VmDeleted => write!(f, "deleted VM {} ({})", v("vm"), v("uuid")),
+            C::Gone => f.write_str("gone"),
+            C::RecordedRetired => write!(f, "{}; recorded retired in the inventory", parts),
+            C::AlreadyRecordedRetired => write!(f, "{}; already recorded retired", parts),
+            C::KeptUntil => write!(
+                f,
+                "kept powered off until {}: deleted then unless restored",
+                v("until")
+            ),
+            C::RetiringKept => write!(f, "retiring: kept until {}, then deleted", v("until")),
+            C::AlreadyOn => f.write_str("already on"),
+            C::PoweredOn => f.write_str("powered on"),
+            C::AlreadyProtected => write!(f, "already protected in {}", v("group")),
+            C::RegisteredAgain => write!(f, "registered again with address {}", v("address")),
+            C::BilledAgain => write!(
+                f,
+                "billing active again for cost center {}",
+                v("cost_center")
+            ),
+            C::RecordedActive => f.write_str("recorded active in the inventory"),
+            C::AlreadyRecordedActive => f.write_str("already recorded active"),
+            C::LeaseNowEnds => write!(f, "the lease now ends on {}", v("until")),
+            C::LeaseAlreadyEnds => write!(
+                f,
+                "the lease already ends on {}, or the VM is retired",
+                v("until")
+            ),
+            C::NeedsOff => write!(f, "needs the VM off: {}", v("why")),
+            C::AppliesAsIs => f.write_str("can be applied as the VM is"),
+            C::NotNeeded => f.write_str("not needed"),
+            C::AlreadyApplied => f.write_str("already applied"),
+            C::Applied => write!(
+                f,
+                "{} vCPU, {} GiB RAM, disks {} GiB, NICs {} (was {} vCPU, {} GiB, {}, {})",
+                v("vcpus"),
+                v("ram"),
+                v("disks"),
+                v("nics"),
+                v("was_vcpus"),
+                v("was_ram"),
+                v("was_disks"),
+                v("was_nics")
+            ),
+            C::ChangeShown => f.write_str("the platform shows the change"),
+            C::NotPoweredOff => f.write_str("not needed: the flow did not power it off"),
+            C::PoweredBackOn => f.write_str("powered on again"),
+            C::BillingChanged => write!(
+                f,
+                "billing at {} {} a month from {}",
+                v("total"),
+                v("currency"),
+                v("from")
+            ),
+            C::RecordedChange => f.write_str("recorded in the inventory"),
+            C::AlreadyRecordedChange => f.write_str("already recorded"),
+            C::RulesApprove => write!(
+                f,
+                "approved automatically by {} (rules v{})",
+                first,
+                v("version")
+            ),
+            C::RulesRefuse => write!(
+                f,
+                "refused by {} (rules v{}): {}",
+                first,
+                v("version"),
+                v("reason")
+            ),
+            C::RulesRequire => write!(
+                f,
+                "needs approval by {} ({}, rules v{})",
+                rest_then,
+                first,
+                v("version")
+            ),
+            C::NoRuleMatched => f.write_str("no rule matched"),
+            C::ByRule => write!(f, "rule {}", v("rules")),
+            C::ByRules => write!(f, "rules {}", v("rules")),
+            C::LevelRole => write!(f, "{}", v("role")),
+            C::LevelUsers => write!(f, "{} ({})", v("role"), v("users")),
+            C::LevelUnit => write!(f, "{} (the unit's)", v("role")),
+            C::LevelDivision => write!(f, "{} (the division's)", v("role")),
         }
     }
 }

@@ -423,3 +423,72 @@ said-already_billed = already active
 said-billed = billing active for cost center { $cost_center }
 said-recorded = recorded in the inventory as { $vm }
 said-already_recorded = already in the inventory as { $vm }
+said-already_gone = already gone from the platform
+said-already_off = already off
+said-cannot_power = skipped: the platform cannot power VMs (the delete powers it off)
+said-gone_from_platform = gone from the platform
+said-guest_shut_down = guest shut down
+said-powered_off_after = powered off (the guest did not shut down within { $secs } s)
+said-in_no_protection_group = in no protection group
+said-unprotected = removed from protection group(s) { $groups }
+said-not_registered = not registered
+said-registration_of_other = the registration of { $vm } is another VM's ({ $uuid }): kept
+said-deregistered = deregistered from monitoring
+said-not_billed = not billed
+said-billing_stopped = billing stopped for cost center { $cost_center } after { $end }
+said-vm_deleted = deleted VM { $vm } ({ $uuid })
+said-gone = gone
+said-recorded_retired = { $parts }; recorded retired in the inventory
+said-already_recorded_retired = { $parts }; already recorded retired
+said-kept_until = kept powered off until { $until }: deleted then unless restored
+said-retiring_kept = retiring: kept until { $until }, then deleted
+said-already_on = already on
+said-powered_on = powered on
+said-already_protected = already protected in { $group }
+said-registered_again = registered again with address { $address }
+said-billed_again = billing active again for cost center { $cost_center }
+said-recorded_active = recorded active in the inventory
+said-already_recorded_active = already recorded active
+said-lease_now_ends = the lease now ends on { $until }
+said-lease_already_ends = the lease already ends on { $until }, or the VM is retired
+said-needs_off = needs the VM off: { $why }
+said-applies_as_is = can be applied as the VM is
+said-not_needed = not needed
+said-already_applied = already applied
+said-applied = { $vcpus } vCPU, { $ram } GiB RAM, disks { $disks } GiB, NICs { $nics } (was { $was_vcpus } vCPU, { $was_ram } GiB, { $was_disks }, { $was_nics })
+said-change_shown = the platform shows the change
+said-not_powered_off = not needed: the flow did not power it off
+said-powered_back_on = powered on again
+said-billing_changed = billing at { $total } { $currency } a month from { $from }
+said-recorded_change = recorded in the inventory
+said-already_recorded_change = already recorded
+
+# estimate lines: what is priced, per what, and the line's arithmetic
+cost_item-vcpu = vCPU
+cost_item-ram_gib = RAM GiB
+cost_item-disk_gib = { $type } disk GiB
+cost_item-backup_local_gib = local backup GiB
+cost_item-backup_remote_gib = remote backup GiB
+cost_item-cdrom = CD-ROM
+cost_item-nic = NIC
+cost_item-image = boot image
+per-hour = hour
+per-day = day
+per-month = month
+estimate_line = { $item }: { $rate }/{ $per } × { $periods } × { $quantity } = { $amount }
+estimate_unpriced = { $item }: unpriced × { $quantity } = 0
+
+# the rule book's decision, in a request's history ($first: who
+# decided, $rest: the levels, each a said line)
+said-rules_approve = approved automatically by { $first } (rules v{ $version })
+said-rules_refuse = refused by { $first } (rules v{ $version }): { $reason }
+said-rules_require = needs approval by { $rest } ({ $first }, rules v{ $version })
+said-no_rule_matched = no rule matched
+said-by_rule = rule { $rules }
+said-by_rules = rules { $rules }
+said-level_role = { $role }
+said-level_users = { $role } ({ $users })
+said-level_unit = { $role } (the unit's)
+said-level_division = { $role } (the division's)
+
+then_sep = {", then "}

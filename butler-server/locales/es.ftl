@@ -457,3 +457,100 @@ said-already_billed = la facturación ya estaba activa
 said-billed = facturación activa para el centro de coste { $cost_center }
 said-recorded = registrada en el inventario como { $vm }
 said-already_recorded = ya estaba en el inventario como { $vm }
+said-already_gone = ya no estaba en la plataforma
+said-already_off = ya estaba apagada
+said-cannot_power = omitido: la plataforma no enciende ni apaga VMs (el borrado la apaga)
+said-gone_from_platform = ya no está en la plataforma
+said-guest_shut_down = el sistema invitado se apagó
+said-powered_off_after = apagada a la fuerza (el sistema invitado no se apagó en { $secs } s)
+said-in_no_protection_group = no estaba en ningún grupo de protección
+said-unprotected = quitada de los grupos de protección { $groups }
+said-not_registered = no estaba registrada
+said-registration_of_other = el registro de { $vm } es de otra VM ({ $uuid }): se mantiene
+said-deregistered = dada de baja en la monitorización
+said-not_billed = no se facturaba
+said-billing_stopped = facturación detenida para el centro de coste { $cost_center } después del { $end }
+said-vm_deleted = borrada la VM { $vm } ({ $uuid })
+said-gone = ya no está
+said-recorded_retired = { $parts }; registrada como retirada en el inventario
+said-already_recorded_retired = { $parts }; ya estaba registrada como retirada
+said-kept_until = apagada hasta { $until }: se borra entonces salvo que se restaure
+said-retiring_kept = retirándose: se mantiene hasta { $until } y después se borra
+said-already_on = ya estaba encendida
+said-powered_on = encendida
+said-already_protected = ya estaba protegida en { $group }
+said-registered_again = registrada de nuevo con la dirección { $address }
+said-billed_again = facturación activa de nuevo para el centro de coste { $cost_center }
+said-recorded_active = registrada como activa en el inventario
+said-already_recorded_active = ya estaba registrada como activa
+said-lease_now_ends = el arrendamiento termina ahora el { $until }
+said-lease_already_ends = el arrendamiento ya terminaba el { $until }, o la VM está retirada
+said-needs_off = necesita la VM apagada: { $why }
+said-applies_as_is = se puede aplicar con la VM como está
+said-not_needed = no hace falta
+said-already_applied = ya estaba aplicado
+said-applied = { $vcpus } vCPU, { $ram } GiB de RAM, discos { $disks } GiB, redes { $nics } (antes { $was_vcpus } vCPU, { $was_ram } GiB, { $was_disks }, { $was_nics })
+said-change_shown = la plataforma muestra el cambio
+said-not_powered_off = no hace falta: el flujo no la apagó
+said-powered_back_on = encendida de nuevo
+said-billing_changed = facturación de { $total } { $currency } al mes desde el { $from }
+said-recorded_change = registrado en el inventario
+said-already_recorded_change = ya estaba registrado
+
+# estimate lines: what is priced, per what, and the line's arithmetic
+cost_item-vcpu = vCPU
+cost_item-ram_gib = GiB de RAM
+cost_item-disk_gib = GiB de disco { $type }
+cost_item-backup_local_gib = GiB de respaldo local
+cost_item-backup_remote_gib = GiB de respaldo remoto
+cost_item-cdrom = CD-ROM
+cost_item-nic = Tarjeta de red
+cost_item-image = Imagen de arranque
+per-hour = hora
+per-day = día
+per-month = mes
+estimate_line = { $item }: { $rate }/{ $per } × { $periods } × { $quantity } = { $amount }
+estimate_unpriced = { $item }: sin tarifa × { $quantity } = 0
+
+# the rule book's decision, in a request's history ($first: who
+# decided, $rest: the levels, each a said line)
+said-rules_approve = aprobada automáticamente por { $first } (reglas v{ $version })
+said-rules_refuse = rechazada por { $first } (reglas v{ $version }): { $reason }
+said-rules_require = necesita la aprobación de { $rest } ({ $first }, reglas v{ $version })
+said-no_rule_matched = ninguna regla coincidió
+said-by_rule = la regla { $rules }
+said-by_rules = las reglas { $rules }
+said-level_role = { $role ->
+        [requester] Solicitante
+        [approver] Aprobador
+        [viewer] Consulta
+        [operator] Operador
+        [admin] Administrador
+       *[other] { $role }
+    }
+said-level_users = { $role ->
+        [requester] Solicitante
+        [approver] Aprobador
+        [viewer] Consulta
+        [operator] Operador
+        [admin] Administrador
+       *[other] { $role }
+    } ({ $users })
+said-level_unit = { $role ->
+        [requester] Solicitante
+        [approver] Aprobador
+        [viewer] Consulta
+        [operator] Operador
+        [admin] Administrador
+       *[other] { $role }
+    } (de la unidad)
+said-level_division = { $role ->
+        [requester] Solicitante
+        [approver] Aprobador
+        [viewer] Consulta
+        [operator] Operador
+        [admin] Administrador
+       *[other] { $role }
+    } (de la división)
+
+then_sep = {", luego "}

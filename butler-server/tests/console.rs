@@ -217,13 +217,16 @@ async fn quickstart_story(lang: Lang) {
     assert_eq!(state, st("reviewed"));
     let history = b.text("#history").await;
     assert!(
-        history.contains("→") && history.contains("ram_gib"),
+        history.contains("→") && history.contains(&format!("{}: 4 → 8", word(lang, "ram_gib"))),
         "{history}"
     );
     assert!(
         b.text("#history .cost").await.contains("UF"),
         "cost delta shown"
     );
+    // Why it waits for an approver, as the rule book decided, in words.
+    let no_rule = said(lang, &Said::just(SaidCode::NoRuleMatched));
+    assert!(history.contains(&no_rule), "{no_rule:?} in {history}");
     b.shot(&shot("05-reviewed-with-cost-delta")).await;
     b.click("#act-approve").await;
     for _ in 0..100 {

@@ -93,6 +93,13 @@ async fn the_forms_problems_are_in_the_users_language() {
     assert!(spanish.contains("División desconocida «NOPE»"), "{spanish}");
     assert!(spanish.contains("Debe estar entre 1 y"), "{spanish}");
     assert!(!spanish.contains("unknown division"), "{spanish}");
+    // The live estimate names each field by the form's label.
+    let (_, live) = s.console_post(&login, "/requests/estimate", &fields).await;
+    assert!(
+        live.contains("División: División desconocida «NOPE»"),
+        "{live}"
+    );
+    assert!(!live.contains("division:"), "{live}");
     // The same form in English (the language switch sets the cookie).
     let (_, english) = s
         .console_post_in(&login, Some("en"), "/requests/new", &fields)

@@ -40,7 +40,7 @@ pub(crate) const ACTIONS: [StepAction; 6] = [
 ];
 
 /// What a protection step says on a platform without protection groups.
-pub(super) const NO_PROTECTION: &str = "skipped: the platform has no protection groups";
+pub(super) const NO_PROTECTION: SaidCode = SaidCode::NoProtectionGroups;
 
 /// The key of the delete step's output that says until when the VM is kept.
 const KEPT_UNTIL: &str = "kept_until";
@@ -111,15 +111,14 @@ impl Backends {
     ) -> Result<(StepOutcome, Option<PowerState>), StepFault> {
         let t = target(cx)?;
         let Some(vm) = self.target_vm(t).await? else {
-            return Ok((StepOutcome::done("already gone from the platform"), None));
+            return Ok((StepOutcome::done(Said::just(SaidCode::AlreadyGone)), None));
         };
         let off = Some(PowerState::Off);
         if vm.power == PowerState::Off {
-            return Ok((StepOutcome::done("already off"), off));
+            return Ok((StepOutcome::done(Said::just(SaidCode::AlreadyOff)), off));
         }
         if !self.cluster.capabilities().has(Capability::Power) {
-            let skipped = "skipped: the platform cannot power VMs (the delete powers it off)";
-            return Ok((StepOutcome::done(skipped), None));
+            return Ok((StepOutcome::done(Said::just(SaidCode::CannotPower)), None));
         }
         let how = self.shut_down(t, cx).await?;
         Ok((StepOutcome::done(how), off))
@@ -128,11 +127,7 @@ impl Backends {
     /// Powers the target off: a guest shutdown first, a hard power-off
     /// once `shutdown_wait` has passed (or the guest refused). The detail
     /// line says which.
-    pub(super) async fn shut_down(
-        &self,
-        t: &Target,
-        cx: &StepCtx<'_>,
-    ) -> Result<String, StepFault> {
+    pub(super) async fn shut_down(&self, t: &Target, cx: &StepCtx<'_>) -> Result<Said, StepFault> {
         let cfg = cx.config;
         let until = crate::backend::after(self.clock.now(), cfg.shutdown_wait).min(cx.deadline);
         let how = crate::backend::shut_down(
@@ -145,11 +140,11 @@ impl Backends {
         )
         .await?;
         Ok(match how {
-            ShutDown::Gone => "gone from the platform".into(),
-            ShutDown::Guest => "guest shut down".into(),
-            ShutDown::Forced => format!(
-                "powered off (the guest did not shut down within {} s)",
-                cfg.shutdown_wait.as_secs()
+            ShutDown::Gone => Said::just(SaidCode::GoneFromPlatform),
+            ShutDown::Guest => Said::just(SaidCode::GuestShutDown),
+            ShutDown::Forced => Said::new(
+                SaidCode::PoweredOffAfter,
+                [("secs", cfg.shutdown_wait.as_secs().to_string())],
             ),
         })
     }
@@ -174,34 +169,36 @@ impl Backends {
     async fn unprotect(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         let t = target(cx)?;
         let Some(holding) = self.protection_groups_of(t).await? else {
-            return Ok(StepOutcome::done(NO_PROTECTION));
+            return Ok(StepOutcome::done(Said::just(NO_PROTECTION)));
         };
         if holding.is_empty() {
-            return Ok(StepOutcome::done("in no protection group"));
+            return Ok(StepOutcome::done(Said::just(SaidCode::InNoProtectionGroup)));
         }
         for g in &holding {
             self.cluster.unprotect_vm(&t.cluster, g, &t.name).await?;
         }
-        Ok(StepOutcome::done(format!(
-            "removed from protection group(s) {}",
-            holding.join(", ")
+        Ok(StepOutcome::done(Said::new(
+            SaidCode::Unprotected,
+            [("groups", holding.join(", "))],
         )))
     }
 
     async fn deregister(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         let t = target(cx)?;
         if !cx.config.monitoring {
-            return Ok(StepOutcome::done("skipped by configuration"));
+            return Ok(StepOutcome::done(Said::just(
+                SaidCode::SkippedByConfiguration,
+            )));
         }
         match self.monitor.find(&t.name).await? {
-            None => Ok(StepOutcome::done("not registered")),
-            Some(reg) if reg.vm_uuid != t.platform_id => Ok(StepOutcome::done(format!(
-                "the registration of {} is another VM's ({}): kept",
-                t.name, reg.vm_uuid
+            None => Ok(StepOutcome::done(Said::just(SaidCode::NotRegistered))),
+            Some(reg) if reg.vm_uuid != t.platform_id => Ok(StepOutcome::done(Said::new(
+                SaidCode::RegistrationOfOther,
+                [("vm", t.name.clone()), ("uuid", reg.vm_uuid)],
             ))),
             Some(_) => {
                 self.monitor.deregister(&t.name).await?;
-                Ok(StepOutcome::done("deregistered from monitoring"))
+                Ok(StepOutcome::done(Said::just(SaidCode::Deregistered)))
             }
         }
     }
@@ -209,10 +206,12 @@ impl Backends {
     async fn stop_billing(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         let t = target(cx)?;
         if !cx.config.billing {
-            return Ok(StepOutcome::done("skipped by configuration"));
+            return Ok(StepOutcome::done(Said::just(
+                SaidCode::SkippedByConfiguration,
+            )));
         }
         if self.billing.looks_up() && !self.billing.is_active(&t.name).await? {
-            return Ok(StepOutcome::done("not billed"));
+            return Ok(StepOutcome::done(Said::just(SaidCode::NotBilled)));
         }
         let stop = BillingStop {
             vm_name: t.name.clone(),
@@ -223,9 +222,12 @@ impl Backends {
             restores: t.restores,
         };
         self.billing.stop(&stop).await?;
-        Ok(StepOutcome::done(format!(
-            "billing stopped for cost center {} after {}",
-            stop.cost_center, stop.end_date
+        Ok(StepOutcome::done(Said::new(
+            SaidCode::BillingStopped,
+            [
+                ("cost_center", stop.cost_center.clone()),
+                ("end", stop.end_date.to_string()),
+            ],
         )))
     }
 
@@ -236,7 +238,7 @@ impl Backends {
             return self.keep(cx, grace).await;
         }
         if self.target_vm(t).await?.is_none() {
-            return self.retired(cx, "already gone from the platform").await;
+            return self.retired(cx, Said::just(SaidCode::AlreadyGone)).await;
         }
         if !self.cluster.capabilities().has(Capability::Delete) {
             return Err(permanent(format!(
@@ -252,14 +254,17 @@ impl Backends {
                 reason: format!("VM {} still listed after its delete task succeeded", t.name),
             });
         }
-        let deleted = format!("deleted VM {} ({})", t.name, t.platform_id);
-        self.retired(cx, &deleted).await
+        let deleted = Said::new(
+            SaidCode::VmDeleted,
+            [("vm", t.name.clone()), ("uuid", t.platform_id.clone())],
+        );
+        self.retired(cx, deleted).await
     }
 
     /// Records the VM retired once it is gone, with the delete step's
     /// success (a repeated step finds the VM gone and the record retired
     /// already).
-    async fn retired(&self, cx: &StepCtx<'_>, gone: &str) -> Result<StepOutcome, StepFault> {
+    async fn retired(&self, cx: &StepCtx<'_>, gone: Said) -> Result<StepOutcome, StepFault> {
         let moved = self
             .lifecycle(
                 cx,
@@ -268,11 +273,11 @@ impl Backends {
                 SaidCode::Retired,
             )
             .await?;
-        let detail = if moved.is_some() {
-            format!("{gone}; recorded retired in the inventory")
-        } else {
-            format!("{gone}; already recorded retired")
+        let code = match moved {
+            Some(_) => SaidCode::RecordedRetired,
+            None => SaidCode::AlreadyRecordedRetired,
         };
+        let detail = Said::just(code).with_parts(vec![gone]);
         Ok(StepOutcome::done(detail).recording(moved))
     }
 
@@ -306,11 +311,10 @@ impl Backends {
             .await?;
         Ok(StepOutcome {
             vm_uuid: None,
-            detail: format!(
-                "kept powered off until {}: deleted then unless restored",
-                kept.format("%Y-%m-%d %H:%M UTC")
-            )
-            .into(),
+            detail: Said::new(
+                SaidCode::KeptUntil,
+                [("until", kept.format("%Y-%m-%d %H:%M UTC").to_string())],
+            ),
             output: serde_json::json!({ KEPT_UNTIL: kept }),
             record: write,
         })
@@ -320,10 +324,11 @@ impl Backends {
     /// VM retired itself: kept for requests an earlier version left at it.
     async fn retire(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         if let Some(until) = cx.outputs.text(ProvisioningStep::DeleteVm, KEPT_UNTIL) {
-            return Ok(StepOutcome::done(format!(
-                "retiring: kept until {until}, then deleted"
+            return Ok(StepOutcome::done(Said::new(
+                SaidCode::RetiringKept,
+                [("until", until.to_string())],
             )));
         }
-        self.retired(cx, "gone").await
+        self.retired(cx, Said::just(SaidCode::Gone)).await
     }
 }

@@ -47,10 +47,11 @@ impl Backends {
                 true
             })
             .await?;
-        let detail = match moved {
-            Some(_) => format!("the lease now ends on {until}"),
-            None => format!("the lease already ends on {until}, or the VM is retired"),
+        let code = match moved {
+            Some(_) => SaidCode::LeaseNowEnds,
+            None => SaidCode::LeaseAlreadyEnds,
         };
+        let detail = Said::new(code, [("until", until.to_string())]);
         Ok(StepOutcome::done(detail).recording(moved))
     }
 }

@@ -116,13 +116,13 @@ impl Backends {
             )));
         }
         let detail = if power_off {
-            format!("needs the VM off: {}", why.join(", "))
+            Said::new(SaidCode::NeedsOff, [("why", why.join(", "))])
         } else {
-            "can be applied as the VM is".to_string()
+            Said::just(SaidCode::AppliesAsIs)
         };
         Ok(StepOutcome {
             vm_uuid: None,
-            detail: detail.into(),
+            detail,
             output: serde_json::json!({ WAS_ON: was_on, POWER_OFF: power_off }),
             record: None,
         })
@@ -131,7 +131,7 @@ impl Backends {
     async fn power_off_for_change(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         let (_, power_off) = decision(cx)?;
         if !power_off {
-            return Ok(StepOutcome::done("not needed"));
+            return Ok(StepOutcome::done(Said::just(SaidCode::NotNeeded)));
         }
         let t = target(cx)?;
         match self.target_vm(t).await? {
@@ -139,7 +139,9 @@ impl Backends {
                 "VM {} is gone from the platform",
                 t.name
             ))),
-            Some(vm) if vm.power == PowerState::Off => Ok(StepOutcome::done("already off")),
+            Some(vm) if vm.power == PowerState::Off => {
+                Ok(StepOutcome::done(Said::just(SaidCode::AlreadyOff)))
+            }
             Some(_) => self.shut_down(t, cx).await.map(StepOutcome::done),
         }
     }
@@ -154,19 +156,21 @@ impl Backends {
             )));
         };
         if to.is_done_on(&vm) {
-            return Ok(StepOutcome::done("already applied"));
+            return Ok(StepOutcome::done(Said::just(SaidCode::AlreadyApplied)));
         }
         self.cluster.reconfigure_vm(&t.platform_id, &to).await?;
-        Ok(StepOutcome::done(format!(
-            "{} vCPU, {} GiB RAM, disks {:?} GiB, NICs {:?} (was {} vCPU, {} GiB, {:?}, {:?})",
-            to.vcpus(),
-            to.ram_gib,
-            to.disks_gib,
-            to.nics,
-            vm.vcpus,
-            vm.ram_gib,
-            vm.disks_gib,
-            vm.nics
+        Ok(StepOutcome::done(Said::new(
+            SaidCode::Applied,
+            [
+                ("vcpus", to.vcpus().to_string()),
+                ("ram", to.ram_gib.to_string()),
+                ("disks", format!("{:?}", to.disks_gib)),
+                ("nics", format!("{:?}", to.nics)),
+                ("was_vcpus", vm.vcpus.to_string()),
+                ("was_ram", vm.ram_gib.to_string()),
+                ("was_disks", format!("{:?}", vm.disks_gib)),
+                ("was_nics", format!("{:?}", vm.nics)),
+            ],
         )))
     }
 
@@ -175,7 +179,7 @@ impl Backends {
         let to = wanted(cx.request);
         match self.target_vm(t).await? {
             Some(vm) if to.is_done_on(&vm) => {
-                Ok(StepOutcome::done("the platform shows the change"))
+                Ok(StepOutcome::done(Said::just(SaidCode::ChangeShown)))
             }
             Some(vm) => Err(StepFault {
                 retryable: true,
@@ -194,9 +198,7 @@ impl Backends {
     async fn power_on_after_change(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         let (was_on, power_off) = decision(cx)?;
         if !(was_on && power_off) {
-            return Ok(StepOutcome::done(
-                "not needed: the flow did not power it off",
-            ));
+            return Ok(StepOutcome::done(Said::just(SaidCode::NotPoweredOff)));
         }
         let t = target(cx)?;
         match self.target_vm(t).await? {
@@ -204,26 +206,34 @@ impl Backends {
                 "VM {} is gone from the platform",
                 t.name
             ))),
-            Some(vm) if vm.power == PowerState::On => Ok(StepOutcome::done("already on")),
+            Some(vm) if vm.power == PowerState::On => {
+                Ok(StepOutcome::done(Said::just(SaidCode::AlreadyOn)))
+            }
             Some(_) => {
                 self.cluster
                     .set_power(&t.platform_id, PowerChange::On)
                     .await?;
-                Ok(StepOutcome::done("powered on again"))
+                Ok(StepOutcome::done(Said::just(SaidCode::PoweredBackOn)))
             }
         }
     }
 
     async fn update_billing(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         if !cx.config.billing {
-            return Ok(StepOutcome::done("skipped by configuration"));
+            return Ok(StepOutcome::done(Said::just(
+                SaidCode::SkippedByConfiguration,
+            )));
         }
         let (t, r) = (target(cx)?, cx.request);
         let act = billed(r, t.name.clone(), t.platform_id.clone(), self.clock.now());
         self.billing.change(&act).await?;
-        Ok(StepOutcome::done(format!(
-            "billing at {} {} a month from {}",
-            act.estimate.total, act.estimate.currency, act.effective_date
+        Ok(StepOutcome::done(Said::new(
+            SaidCode::BillingChanged,
+            [
+                ("total", act.estimate.total.to_string()),
+                ("currency", act.estimate.currency.clone()),
+                ("from", act.effective_date.to_string()),
+            ],
         )))
     }
 
@@ -247,11 +257,10 @@ impl Backends {
                 true
             })
             .await?;
-        let detail = if changed.is_some() {
-            "recorded in the inventory"
-        } else {
-            "already recorded"
+        let code = match changed {
+            Some(_) => SaidCode::RecordedChange,
+            None => SaidCode::AlreadyRecordedChange,
         };
-        Ok(StepOutcome::done(detail).recording(changed))
+        Ok(StepOutcome::done(Said::just(code)).recording(changed))
     }
 }

@@ -47,22 +47,27 @@ impl Backends {
             )));
         };
         if vm.power == PowerState::On {
-            return Ok(StepOutcome::done("already on"));
+            return Ok(StepOutcome::done(Said::just(SaidCode::AlreadyOn)));
         }
         self.cluster
             .set_power(&t.platform_id, PowerChange::On)
             .await?;
-        Ok(StepOutcome::done("powered on"))
+        Ok(StepOutcome::done(Said::just(SaidCode::PoweredOn)))
     }
 
     /// Protects it again as its request asked (its backups).
     async fn reprotect(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         let t = target(cx)?;
         let Some(holding) = self.protection_groups_of(t).await? else {
-            return Ok(StepOutcome::done(super::decommission::NO_PROTECTION));
+            return Ok(StepOutcome::done(Said::just(
+                super::decommission::NO_PROTECTION,
+            )));
         };
         if let Some(g) = holding.first() {
-            return Ok(StepOutcome::done(format!("already protected in {g}")));
+            return Ok(StepOutcome::done(Said::new(
+                SaidCode::AlreadyProtected,
+                [("group", g.to_string())],
+            )));
         }
         self.protect_vm_named(cx.config, cx.request, &t.name, &t.cluster)
             .await
@@ -72,18 +77,20 @@ impl Backends {
     async fn reregister(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         let (t, r, cfg) = (target(cx)?, cx.request, cx.config);
         if !cfg.monitoring {
-            return Ok(StepOutcome::done("skipped by configuration"));
+            return Ok(StepOutcome::done(Said::just(
+                SaidCode::SkippedByConfiguration,
+            )));
         }
         if self.monitor.find(&t.name).await?.is_some() {
-            return Ok(StepOutcome::done("already registered"));
+            return Ok(StepOutcome::done(Said::just(SaidCode::AlreadyRegistered)));
         }
         let (vm_uuid, address) = self.address(cfg, &t.name, cx.deadline).await?;
         let reg =
             super::provisioning::registration(r, t.name.clone(), &t.cluster, vm_uuid, address);
         self.monitor.register(&reg).await?;
-        Ok(StepOutcome::done(format!(
-            "registered again with address {}",
-            reg.address
+        Ok(StepOutcome::done(Said::new(
+            SaidCode::RegisteredAgain,
+            [("address", reg.address.to_string())],
         )))
     }
 
@@ -91,10 +98,12 @@ impl Backends {
     async fn resume_billing(&self, cx: &StepCtx<'_>) -> Result<StepOutcome, StepFault> {
         let t = target(cx)?;
         if !cx.config.billing {
-            return Ok(StepOutcome::done("skipped by configuration"));
+            return Ok(StepOutcome::done(Said::just(
+                SaidCode::SkippedByConfiguration,
+            )));
         }
         if self.billing.is_active(&t.name).await? {
-            return Ok(StepOutcome::done("already active"));
+            return Ok(StepOutcome::done(Said::just(SaidCode::AlreadyBilled)));
         }
         let act = crate::backend::BillingActivation {
             // A life of its own: billing keeps it apart from the earlier.
@@ -107,9 +116,9 @@ impl Backends {
             )
         };
         self.billing.activate(&act).await?;
-        Ok(StepOutcome::done(format!(
-            "billing active again for cost center {}",
-            act.cost_center
+        Ok(StepOutcome::done(Said::new(
+            SaidCode::BilledAgain,
+            [("cost_center", act.cost_center.clone())],
         )))
     }
 
@@ -130,11 +139,10 @@ impl Backends {
                 true
             })
             .await?;
-        let detail = if moved.is_some() {
-            "recorded active in the inventory"
-        } else {
-            "already recorded active"
+        let code = match moved {
+            Some(_) => SaidCode::RecordedActive,
+            None => SaidCode::AlreadyRecordedActive,
         };
-        Ok(StepOutcome::done(detail).recording(moved))
+        Ok(StepOutcome::done(Said::just(code)).recording(moved))
     }
 }

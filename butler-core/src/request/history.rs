@@ -47,6 +47,10 @@ pub struct HistoryEntry {
     pub cost: Option<CostChange>,
     /// Free text: a reason, a step outcome.
     pub note: Option<String>,
+    /// The note as a code with its values where Butler wrote it (a rule
+    /// book's decision), for a user interface to word in its language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub said: Option<crate::said::Said>,
 }
 
 impl std::fmt::Display for HistoryEntry {

@@ -113,6 +113,7 @@ pub fn create(
         changes: Vec::new(),
         cost: None,
         note: None,
+        said: None,
     };
     Ok(Request {
         id,
@@ -190,6 +191,7 @@ pub fn create_change(
         changes,
         cost,
         note: Some(format!("{verb} {} ({})", target.name, target.vm)),
+        said: None,
     };
     let submitted = HistoryEntry {
         seq: 2,
@@ -276,6 +278,7 @@ pub fn approved_by_butler(
         changes: Vec::new(),
         cost: None,
         note: Some(why),
+        said: None,
     };
     let submitted = HistoryEntry {
         seq: 2,
@@ -332,6 +335,7 @@ pub(crate) fn decided(
         } => {
             if let Some(last) = submitted.history.last_mut() {
                 last.note = Some(note);
+                last.said = Some(decision.said());
             }
             // No rule matched: one approver, as without rules.
             if !decision.rules.is_empty() {
@@ -356,6 +360,7 @@ pub(crate) fn decided(
         changes: Vec::new(),
         cost: None,
         note: Some(note),
+        said: Some(decision.said()),
     };
     submitted.history.push(entry);
     submitted.state = to;
@@ -496,6 +501,7 @@ fn finish(
         changes,
         cost,
         note,
+        said: None,
     };
     next.history.push(entry.clone());
     next.version += 1;

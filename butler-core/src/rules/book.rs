@@ -201,6 +201,25 @@ impl Level {
     }
 }
 
+impl Level {
+    /// The level as a line for people.
+    pub fn said(&self) -> crate::said::Said {
+        use crate::said::{Said, SaidCode};
+        let role = ("role", self.role.as_str().to_string());
+        if !self.users.is_empty() {
+            return Said::new(
+                SaidCode::LevelUsers,
+                [role, ("users", self.users.join(", "))],
+            );
+        }
+        match self.scope {
+            Some(LevelScope::Unit) => Said::new(SaidCode::LevelUnit, [role]),
+            Some(LevelScope::Division) => Said::new(SaidCode::LevelDivision, [role]),
+            None => Said::new(SaidCode::LevelRole, [role]),
+        }
+    }
+}
+
 impl std::fmt::Display for Level {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.role.as_str())?;

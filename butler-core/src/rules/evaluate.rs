@@ -110,6 +110,32 @@ impl Decision {
         }
     }
 
+    /// The same as [`Self::note`], as a code with its values: who decided
+    /// first among its parts, then the levels it demands.
+    pub fn said(&self) -> crate::said::Said {
+        use crate::said::{Said, SaidCode};
+        let names: Vec<String> = self.rules.iter().map(|r| format!("{r:?}")).collect();
+        let by = match names.len() {
+            0 => Said::just(SaidCode::NoRuleMatched),
+            1 => Said::new(SaidCode::ByRule, [("rules", names.join(", "))]),
+            _ => Said::new(SaidCode::ByRules, [("rules", names.join(", "))]),
+        };
+        let version = ("version", self.book_version.to_string());
+        match &self.outcome {
+            Outcome::Approve => Said::new(SaidCode::RulesApprove, [version]).with_parts(vec![by]),
+            Outcome::Refuse { reason } => {
+                Said::new(SaidCode::RulesRefuse, [version, ("reason", reason.clone())])
+                    .with_parts(vec![by])
+            }
+            Outcome::Require { levels, .. } => Said::new(SaidCode::RulesRequire, [version])
+                .with_parts(
+                    std::iter::once(by)
+                        .chain(levels.iter().map(Level::said))
+                        .collect(),
+                ),
+        }
+    }
+
     /// How a request's history says it: the outcome, the rules and the
     /// book's version.
     pub fn note(&self) -> String {

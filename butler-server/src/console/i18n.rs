@@ -130,6 +130,12 @@ pub fn message(lang: Lang, key: &str, args: &[(&str, String)]) -> String {
     lookup(lang, key, Some(&a)).unwrap_or_else(|| format!("?{key}"))
 }
 
+/// A VM spec's field (`ram_gib`, `disk_type`, …) as the request form
+/// labels it in `lang`, else its name.
+pub fn field(lang: Lang, name: &str) -> String {
+    lookup(lang, name, None).unwrap_or_else(|| name.to_string())
+}
+
 /// One of the library's terms (a request state, a role, a step, an
 /// action, a power state, a lifecycle) in `lang`: the catalogue's
 /// `kind-value`, else the library's own name for it.
@@ -167,18 +173,22 @@ pub fn finding(
 /// (the catalogue's `said-<code>`, filled with what the line names and
 /// the lines it is made of as `parts`).
 pub fn said(lang: Lang, s: &butler::said::Said) -> String {
-    let parts = s
-        .parts
-        .iter()
-        .map(|p| said(lang, p))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let parts: Vec<String> = s.parts.iter().map(|p| said(lang, p)).collect();
     let mut args: Vec<(&str, String)> = s
         .values
         .iter()
         .map(|(k, v)| (k.as_str(), v.clone()))
         .collect();
-    args.push(("parts", parts));
+    args.push(("parts", parts.join("; ")));
+    // A line whose first part says who and whose others list.
+    args.push(("first", parts.first().cloned().unwrap_or_default()));
+    args.push((
+        "rest",
+        parts
+            .get(1..)
+            .unwrap_or_default()
+            .join(&word(lang, "then_sep")),
+    ));
     message(lang, &format!("said-{}", s.code.as_str()), &args)
 }
 
@@ -224,8 +234,20 @@ pub fn denied(lang: Lang, d: &butler::auth::Denied) -> String {
 pub fn money(lang: Lang, d: rust_decimal::Decimal) -> String {
     use rust_decimal::RoundingStrategy;
     let d = d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-    let text = format!("{:.2}", d.abs());
-    let (int, frac) = text.split_once('.').unwrap_or((&text, "00"));
+    grouped(lang, d, &format!("{:.2}", d.abs()))
+}
+
+/// A number as the page's language writes it, with the decimals it has
+/// (`0,0125` and `1.440` in Spanish, `0.0125` and `1,440` in English).
+pub fn number(lang: Lang, d: rust_decimal::Decimal) -> String {
+    let d = d.normalize();
+    grouped(lang, d, &d.abs().to_string())
+}
+
+/// `text` (the digits of `d` without a sign, `.` before any decimals)
+/// grouped by thousands and pointed as `lang` writes numbers.
+fn grouped(lang: Lang, d: rust_decimal::Decimal, text: &str) -> String {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
     let (group, point) = match lang {
         Lang::Es => ('.', ','),
         Lang::En => (',', '.'),
@@ -242,7 +264,51 @@ pub fn money(lang: Lang, d: rust_decimal::Decimal) -> String {
     } else {
         ""
     };
-    format!("{sign}{grouped}{point}{frac}")
+    match frac.is_empty() {
+        true => format!("{sign}{grouped}"),
+        false => format!("{sign}{grouped}{point}{frac}"),
+    }
+}
+
+/// A line of a cost estimate in `lang`: what is priced, the rate per its
+/// period, the periods in the month, the quantity and the amount, every
+/// number written as `lang` writes numbers.
+pub fn estimate_line(lang: Lang, l: &butler::cost::LineItem) -> String {
+    use butler::cost::{CostItem, RateSource};
+    let item = match &l.item {
+        CostItem::DiskGib(t) => message(lang, "cost_item-disk_gib", &[("type", t.clone())]),
+        other => {
+            let key = serde_json::to_value(other)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            word(lang, &format!("cost_item-{key}"))
+        }
+    };
+    let n = |d: rust_decimal::Decimal| number(lang, d);
+    if l.source == RateSource::Unpriced {
+        return message(
+            lang,
+            "estimate_unpriced",
+            &[("item", item), ("quantity", n(l.quantity))],
+        );
+    }
+    let per = serde_json::to_value(l.per)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    message(
+        lang,
+        "estimate_line",
+        &[
+            ("item", item),
+            ("rate", n(l.rate)),
+            ("per", word(lang, &format!("per-{per}"))),
+            ("periods", n(l.periods)),
+            ("quantity", n(l.quantity)),
+            ("amount", n(l.amount)),
+        ],
+    )
 }
 
 /// A date and time as `lang` writes it (Spanish day first).
@@ -436,10 +502,28 @@ mod tests {
             "uuid",
             "group",
             "address",
+            "groups",
+            "end",
+            "why",
+            "total",
+            "currency",
+            "vcpus",
+            "ram",
+            "disks",
+            "nics",
+            "was_vcpus",
+            "was_ram",
+            "was_disks",
+            "was_nics",
+            "version",
+            "role",
+            "users",
+            "rules",
         ];
         for code in SaidCode::ALL {
             for because in ["", "pg", "vm"] {
                 let mut line = Said::new(*code, []).with_parts(vec![
+                    Said::just(SaidCode::NoRuleMatched),
                     Said::just(SaidCode::DriftDeleted),
                     Said::new(
                         SaidCode::DriftMoved,
@@ -452,6 +536,7 @@ mod tests {
                 line.values.insert("kind".into(), "reconfigure".into());
                 line.values.insert("change".into(), "guest_shutdown".into());
                 line.values.insert("power".into(), "off".into());
+                line.values.insert("role".into(), "approver".into());
                 line.values.insert("because".into(), because.into());
                 assert_eq!(said(Lang::En, &line), line.to_string(), "{code:?}");
                 let es = said(Lang::Es, &line);
@@ -470,6 +555,22 @@ mod tests {
                 }
             }
         }
+        let decision = butler::rules::Decision {
+            outcome: butler::rules::Outcome::Require {
+                levels: vec![
+                    butler::rules::Level::role(butler::auth::Role::Approver),
+                    butler::rules::Level::role(butler::auth::Role::Admin),
+                ],
+                restart_on_edit: false,
+            },
+            book_version: 3,
+            rules: vec![],
+        };
+        assert_eq!(said(Lang::En, &decision.said()), decision.note());
+        assert_eq!(
+            said(Lang::Es, &decision.said()),
+            "necesita la aprobación de Aprobador, luego Administrador (ninguna regla coincidió, reglas v3)"
+        );
         let back = Said::new(
             SaidCode::PoweredOnAgain,
             [("cluster", "c2".into()), ("because", "pg".into())],
@@ -478,6 +579,47 @@ mod tests {
             said(Lang::Es, &back),
             "encendida de nuevo en c2 (su dominio de protección no se movió)"
         );
+    }
+
+    /// An estimate's lines: in English as the library writes them, in
+    /// Spanish with Spanish words and decimal commas; numbers grouped by
+    /// thousands as each language groups them.
+    #[test]
+    fn estimate_lines_are_written_as_each_language_writes_numbers() {
+        use butler::cost::{CostItem, LineItem, Period, RateSource};
+        let line = |item: CostItem, source: RateSource| LineItem {
+            item,
+            rate: dec("0.0125"),
+            per: Period::Hour,
+            periods: dec("720"),
+            quantity: dec("2"),
+            amount: dec("18.0000"),
+            source,
+        };
+        for item in [
+            CostItem::Vcpu,
+            CostItem::RamGib,
+            CostItem::DiskGib("SSD".into()),
+            CostItem::BackupLocalGib,
+            CostItem::BackupRemoteGib,
+            CostItem::Cdrom,
+            CostItem::Nic,
+            CostItem::Image,
+        ] {
+            for source in [RateSource::Default, RateSource::Unpriced] {
+                let l = line(item.clone(), source);
+                assert_eq!(estimate_line(Lang::En, &l), l.to_string());
+                assert!(!estimate_line(Lang::Es, &l).contains('?'), "{item:?}");
+            }
+        }
+        let l = line(CostItem::DiskGib("SSD".into()), RateSource::Default);
+        assert_eq!(
+            estimate_line(Lang::Es, &l),
+            "GiB de disco SSD: 0,0125/hora × 720 × 2 = 18"
+        );
+        assert_eq!(number(Lang::Es, dec("1440.50")), "1.440,5");
+        assert_eq!(number(Lang::En, dec("-1440.50")), "-1,440.5");
+        assert_eq!(number(Lang::En, dec("12")), "12");
     }
 
     /// A finding's sentence is worded by each catalogue around what the

@@ -67,6 +67,17 @@ impl Chrome {
         i18n::money(self.lang, *amount)
     }
 
+    /// A line of a cost estimate, in the page's language and its way of
+    /// writing numbers.
+    pub fn estimate_line(&self, l: &butler::cost::LineItem) -> String {
+        i18n::estimate_line(self.lang, l)
+    }
+
+    /// A VM spec's field as the request form labels it.
+    pub fn field(&self, name: &str) -> String {
+        i18n::field(self.lang, name)
+    }
+
     /// A line the library wrote, in the page's language.
     pub fn said(&self, s: &butler::said::Said) -> String {
         i18n::said(self.lang, s)

@@ -377,7 +377,14 @@ pub(super) async fn estimate(State(state): State<AppState>, v: Viewer, body: Byt
                 frag.problems = errs
                     .0
                     .iter()
-                    .map(|p| format!("{}: {}", p.field, super::i18n::spec_problem(frag.c.lang, p)))
+                    .map(|p| {
+                        // The form's label of the field, its index kept
+                        // (`disks_gib[1]` → `Discos (GiB…)[1]`).
+                        let base = p.field.split('[').next().unwrap_or_default();
+                        let index = &p.field[base.len()..];
+                        let problem = super::i18n::spec_problem(frag.c.lang, p);
+                        format!("{}{index}: {problem}", frag.c.field(base))
+                    })
                     .collect()
             }
             Err(e) => frag.problems = vec![e.to_string()],
@@ -510,7 +517,7 @@ async fn request_page(state: &AppState, v: Viewer, id: u64, stale: bool) -> Resp
                 .iter()
                 .map(|c| {
                     (
-                        c.field.clone(),
+                        v.chrome.field(&c.field),
                         c.old.clone().unwrap_or_default(),
                         c.new.clone().unwrap_or_default(),
                     )
@@ -524,11 +531,11 @@ async fn request_page(state: &AppState, v: Viewer, id: u64, stale: bool) -> Resp
                     c.currency
                 )
             }),
-            note: h
-                .note
-                .as_deref()
-                .map(|n| worded.get(n).cloned().unwrap_or_else(|| n.to_string()))
-                .unwrap_or_default(),
+            note: match (&h.said, h.note.as_deref()) {
+                (Some(said), _) => v.chrome.said(said),
+                (None, Some(n)) => worded.get(n).cloned().unwrap_or_else(|| n.to_string()),
+                (None, None) => String::new(),
+            },
         })
         .collect();
     let actions = allowed(state, &v, &r);
