@@ -104,7 +104,7 @@ async fn a_decommission_carries_the_vm_as_approved_and_runs_its_own_flow() {
     // A retired VM cannot be retired again.
     let again = w.svc.decommission(&ana(), rec.id).await.unwrap_err();
     assert!(
-        matches!(again, ButlerError::Invalid(ref m) if m.contains("retired")),
+        matches!(again, ButlerError::Refused(ref s) if s.to_string().contains("retired")),
         "{again}"
     );
 }
@@ -339,10 +339,13 @@ async fn a_vm_has_one_open_change_request_at_a_time() {
     let rec = w.provisioned("one-at-a-time").await;
     let first = w.svc.decommission(&ana(), rec.id).await.unwrap();
     match w.svc.decommission(&ana(), rec.id).await {
-        Err(ButlerError::Invalid(m)) => assert!(
-            m.contains(&format!("request {}", first.id)) && m.contains("decommission"),
-            "{m}"
-        ),
+        Err(ButlerError::Refused(s)) => {
+            let m = s.to_string();
+            assert!(
+                m.contains(&format!("request {}", first.id)) && m.contains("decommission"),
+                "{m}"
+            )
+        }
         other => panic!("a second decommission: {other:?}"),
     }
     let mut bigger = w.get(rec.request.unwrap()).await.spec.spec().clone();
@@ -351,7 +354,7 @@ async fn a_vm_has_one_open_change_request_at_a_time() {
         w.svc
             .reconfigure(&ana(), rec.id, bigger.clone(), false)
             .await,
-        Err(ButlerError::Invalid(_))
+        Err(ButlerError::Refused(_))
     ));
     w.svc
         .reject(&bea(), first.id, first.version, "not yet")
@@ -376,7 +379,7 @@ async fn a_vm_has_one_open_change_request_at_a_time() {
     while let Some(r) = asks.join_next().await {
         match r.unwrap() {
             Ok(_) => stored += 1,
-            Err(ButlerError::Invalid(_) | ButlerError::Conflict(_)) => {}
+            Err(ButlerError::Refused(_) | ButlerError::Conflict(_)) => {}
             Err(other) => panic!("{other}"),
         }
     }

@@ -593,7 +593,8 @@ async fn a_change_open_at_the_lease_end_goes_first_and_no_change_starts_beside_t
     let retiring = l.record(&plain.name).await.lease_retirement.expect("asked");
     // Beside Butler's retirement, no person's change starts.
     match svc.decommission(&ana(), plain.id).await {
-        Err(butler::ButlerError::Invalid(m)) => {
+        Err(butler::ButlerError::Refused(s)) => {
+            let m = s.to_string();
             assert!(m.contains(&format!("request {retiring}")), "{m}")
         }
         other => panic!("{other:?}"),

@@ -235,6 +235,28 @@ pub enum SaidCode {
     LevelUnit,
     /// An approval level: the division's approvers of a role (`role`).
     LevelDivision,
+    /// A VM another request has just asked a change of (`vm`).
+    JustAsked,
+    /// A VM with a change open (`vm`, `request`, `kind`, `state`).
+    ChangeOpen,
+    /// A VM without a lease end to extend (`vm`).
+    NoLeaseEnd,
+    /// A VM being retired at its lease end (`vm`, `request`).
+    RetiringAtLeaseEnd,
+    /// A VM that is not in a grace period (`vm`, `lifecycle`).
+    NotRestorable,
+    /// A VM whose deletion Butler asked (`vm`, `request`).
+    DeletionAsked,
+    /// A VM whose grace period ended (`vm`, `until`).
+    GraceEnded,
+    /// A VM being restored (`vm`, `request`).
+    BeingRestored,
+    /// A VM changed meanwhile (`vm`).
+    ChangedMeanwhile,
+    /// A VM not active for a change (`vm`, `lifecycle`, `change`: retire, extend or reconfigure).
+    NotActive,
+    /// A retired VM to power (`vm`).
+    NothingToPower,
 }
 
 impl SaidCode {
@@ -346,6 +368,17 @@ impl SaidCode {
         SaidCode::LevelUsers,
         SaidCode::LevelUnit,
         SaidCode::LevelDivision,
+        SaidCode::JustAsked,
+        SaidCode::ChangeOpen,
+        SaidCode::NoLeaseEnd,
+        SaidCode::RetiringAtLeaseEnd,
+        SaidCode::NotRestorable,
+        SaidCode::DeletionAsked,
+        SaidCode::GraceEnded,
+        SaidCode::BeingRestored,
+        SaidCode::ChangedMeanwhile,
+        SaidCode::NotActive,
+        SaidCode::NothingToPower,
     ];
 
     /// Its name (`provisioned`, `powered_on_again`, …), as serialised.
@@ -457,6 +490,17 @@ impl SaidCode {
             SaidCode::LevelUsers => "level_users",
             SaidCode::LevelUnit => "level_unit",
             SaidCode::LevelDivision => "level_division",
+            SaidCode::JustAsked => "just_asked",
+            SaidCode::ChangeOpen => "change_open",
+            SaidCode::NoLeaseEnd => "no_lease_end",
+            SaidCode::RetiringAtLeaseEnd => "retiring_at_lease_end",
+            SaidCode::NotRestorable => "not_restorable",
+            SaidCode::DeletionAsked => "deletion_asked",
+            SaidCode::GraceEnded => "grace_ended",
+            SaidCode::BeingRestored => "being_restored",
+            SaidCode::ChangedMeanwhile => "changed_meanwhile",
+            SaidCode::NotActive => "not_active",
+            SaidCode::NothingToPower => "nothing_to_power",
         }
     }
 }
@@ -547,6 +591,12 @@ impl fmt::Display for Said {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(", then ");
+        let changed = match v("change") {
+            "retire" => "retired",
+            "extend" => "extended",
+            "reconfigure" => "changed",
+            other => other,
+        };
         let because = match v("because") {
             "pg" => " (its protection domain did not move)",
             "vm" => " (it did not move)",
@@ -799,6 +849,17 @@ impl fmt::Display for Said {
             C::LevelUsers => write!(f, "{} ({})", v("role"), v("users")),
             C::LevelUnit => write!(f, "{} (the unit's)", v("role")),
             C::LevelDivision => write!(f, "{} (the division's)", v("role")),
+            C::JustAsked => write!(f, "VM {} was just asked for by another request: reload it", v("vm")),
+            C::ChangeOpen => write!(f, "VM {} has request {} ({}, {}) open: wait for it to end, or ask an approver to reject it", v("vm"), v("request"), v("kind"), v("state")),
+            C::NoLeaseEnd => write!(f, "VM {} has no lease end to extend", v("vm")),
+            C::RetiringAtLeaseEnd => write!(f, "VM {} is being retired at its lease end (request {})", v("vm"), v("request")),
+            C::NotRestorable => write!(f, "VM {} is {}: only a VM kept powered off in its retirement's grace period can be restored", v("vm"), v("lifecycle")),
+            C::DeletionAsked => write!(f, "Butler has asked the deletion of VM {} (request {}): it can no longer be restored", v("vm"), v("request")),
+            C::GraceEnded => write!(f, "the grace period of VM {} ended at {}: it can no longer be restored", v("vm"), v("until")),
+            C::BeingRestored => write!(f, "VM {} is being restored by request {}", v("vm"), v("request")),
+            C::ChangedMeanwhile => write!(f, "VM {} changed meanwhile: look again", v("vm")),
+            C::NotActive => write!(f, "VM {} is {}: it cannot be {}", v("vm"), v("lifecycle"), changed),
+            C::NothingToPower => write!(f, "VM {} is retired: there is nothing to power", v("vm")),
         }
     }
 }

@@ -124,7 +124,7 @@ pub(crate) fn to_py(e: Core) -> PyErr {
                 ("unit", obj(py, l.unit)),
             ],
         ),
-        Core::Invalid(_) | Core::Group(_) | Core::Catalog(_) | Core::Cost(_) => {
+        Core::Invalid(_) | Core::Refused(_) | Core::Group(_) | Core::Catalog(_) | Core::Cost(_) => {
             make("InvalidInputError", msg, &[])
         }
         Core::ValidationRequired(_) | Core::ConfirmationRequired(_) => {

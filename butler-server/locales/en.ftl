@@ -492,3 +492,21 @@ said-level_unit = { $role } (the unit's)
 said-level_division = { $role } (the division's)
 
 then_sep = {", then "}
+
+# refusals of a change by the VM's state
+said-just_asked = VM { $vm } was just asked for by another request: reload it
+said-change_open = VM { $vm } has request { $request } ({ $kind }, { $state }) open: wait for it to end, or ask an approver to reject it
+said-no_lease_end = VM { $vm } has no lease end to extend
+said-retiring_at_lease_end = VM { $vm } is being retired at its lease end (request { $request })
+said-not_restorable = VM { $vm } is { $lifecycle }: only a VM kept powered off in its retirement's grace period can be restored
+said-deletion_asked = Butler has asked the deletion of VM { $vm } (request { $request }): it can no longer be restored
+said-grace_ended = the grace period of VM { $vm } ended at { $until }: it can no longer be restored
+said-being_restored = VM { $vm } is being restored by request { $request }
+said-changed_meanwhile = VM { $vm } changed meanwhile: look again
+said-not_active = VM { $vm } is { $lifecycle }: it cannot be { $change ->
+        [retire] retired
+        [extend] extended
+        [reconfigure] changed
+       *[other] { $change }
+    }
+said-nothing_to_power = VM { $vm } is retired: there is nothing to power

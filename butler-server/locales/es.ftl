@@ -554,3 +554,46 @@ said-level_division = { $role ->
     } (de la división)
 
 then_sep = {", luego "}
+
+# refusals of a change by the VM's state
+said-just_asked = otra solicitud acaba de pedir un cambio de la VM { $vm }: vuelva a cargarla
+said-change_open = la VM { $vm } tiene abierta la solicitud { $request } ({ $kind ->
+        [new_vm] VM nueva
+        [decommission] retiro
+        [reconfigure] cambio
+        [extend_lease] ampliación del arrendamiento
+        [delete_after_grace] borrado tras el periodo de gracia
+        [restore] restauración
+       *[other] { $kind }
+    }, { $state ->
+        [created] creada
+        [requested] solicitada
+        [reviewed] revisada
+        [approved] aprobada
+        [provisioning] en curso
+       *[other] { $state }
+    }): espere a que termine o pida a un aprobador que la rechace
+said-no_lease_end = la VM { $vm } no tiene fin de arrendamiento que ampliar
+said-retiring_at_lease_end = la VM { $vm } se está retirando al terminar su arrendamiento (solicitud { $request })
+said-not_restorable = la VM { $vm } está { $lifecycle ->
+        [active] activa
+        [retiring] retirándose
+        [retired] retirada
+       *[other] { $lifecycle }
+    }: solo se puede restaurar una VM apagada en el periodo de gracia de su retiro
+said-deletion_asked = Butler ya pidió borrar la VM { $vm } (solicitud { $request }): ya no se puede restaurar
+said-grace_ended = el periodo de gracia de la VM { $vm } terminó el { $until }: ya no se puede restaurar
+said-being_restored = la VM { $vm } se está restaurando con la solicitud { $request }
+said-changed_meanwhile = la VM { $vm } cambió entretanto: vuelva a mirarla
+said-not_active = la VM { $vm } está { $lifecycle ->
+        [active] activa
+        [retiring] retirándose
+        [retired] retirada
+       *[other] { $lifecycle }
+    }: no se puede { $change ->
+        [retire] retirar
+        [extend] ampliar su arrendamiento
+        [reconfigure] cambiar
+       *[other] { $change }
+    }
+said-nothing_to_power = la VM { $vm } está retirada: no hay nada que encender ni apagar

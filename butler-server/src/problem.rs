@@ -184,7 +184,9 @@ impl From<ButlerError> for Problem {
             }
             ButlerError::NotFound(what) => Problem::not_found(format!("not found: {what}")),
             ButlerError::Group(_) => Problem::new(S::UNPROCESSABLE_ENTITY, "group_edit", detail),
-            ButlerError::Invalid(_) => Problem::new(S::UNPROCESSABLE_ENTITY, "invalid", detail),
+            ButlerError::Invalid(_) | ButlerError::Refused(_) => {
+                Problem::new(S::UNPROCESSABLE_ENTITY, "invalid", detail)
+            }
             ButlerError::Catalog(_) => Problem::new(S::UNPROCESSABLE_ENTITY, "catalog", detail),
             ButlerError::Store(s) => {
                 if let butler::store::StoreError::AlreadyExists(what) = &s {

@@ -446,14 +446,33 @@ async fn quickstart_story(lang: Lang) {
     b.click("#reconfigure button").await;
     b.wait_text("#state", &st("requested")).await;
     b.shot(&shot("11-reconfigure-asked")).await;
+    let change: u64 = b
+        .url()
+        .await
+        .rsplit('/')
+        .next()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
     // One change at a time: retiring it now is refused, naming the
     // reconfigure that waits.
     b.go(&format!("{base}/vms")).await;
     b.click("#vms a").await;
     let vm_page = b.url().await;
     b.click("#retire button").await;
-    let refused = b.wait_text("main", "open").await;
-    assert!(refused.contains("reconfigure"), "{refused}");
+    let open = said(
+        lang,
+        &Said::new(
+            SaidCode::ChangeOpen,
+            [
+                ("vm", vm.clone()),
+                ("request", butler::request::RequestId(change).to_string()),
+                ("kind", "reconfigure".into()),
+                ("state", "requested".into()),
+            ],
+        ),
+    );
+    let refused = b.wait_text("main", &open).await;
+    assert!(refused.contains(&open), "{refused}");
     b.go(&vm_page).await;
 
     // The other language is a click away.

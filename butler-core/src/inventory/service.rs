@@ -209,9 +209,9 @@ impl VmService {
             self.policy.check(actor, Operation::PowerVms)?;
         }
         if rec.lifecycle == Lifecycle::Retired {
-            return Err(ButlerError::Invalid(format!(
-                "VM {} is retired: there is nothing to power",
-                rec.name
+            return Err(ButlerError::Refused(Said::new(
+                SaidCode::NothingToPower,
+                [("vm", rec.name.clone())],
             )));
         }
         let vm = self.on_platform(&rec).await?;

@@ -178,7 +178,7 @@ impl RequestService {
         actor: &Actor,
         vm: crate::inventory::VmId,
     ) -> Result<Request, ButlerError> {
-        let (rec, target) = self.active_vm(actor, vm, "retired").await?;
+        let (rec, target) = self.active_vm(actor, vm, "retire").await?;
         let priced = self.priced_as_built(&rec).await?;
         let kind = request::RequestKind::Decommission(target);
         self.ask_change(actor, &rec, kind, None, priced).await
@@ -281,9 +281,9 @@ impl RequestService {
         )
         .await?;
         if marked.is_none() {
-            return Err(ButlerError::Invalid(format!(
-                "VM {} was just asked for by another request: reload it",
-                rec.name
+            return Err(ButlerError::Refused(Said::new(
+                SaidCode::JustAsked,
+                [("vm", rec.name.clone())],
             )));
         }
         self.notifiers_ready().await;
@@ -300,11 +300,14 @@ impl RequestService {
             .flatten()
         {
             if let Some(r) = self.still_open(open).await? {
-                return Err(ButlerError::Invalid(format!(
-                    "VM {} has request {open} ({}, {}) open: wait for it to end, or ask an approver to reject it",
-                    rec.name,
-                    r.kind.as_str(),
-                    r.state
+                return Err(ButlerError::Refused(Said::new(
+                    SaidCode::ChangeOpen,
+                    [
+                        ("vm", rec.name.clone()),
+                        ("request", open.to_string()),
+                        ("kind", r.kind.as_str().into()),
+                        ("state", r.state.as_str().into()),
+                    ],
                 )));
             }
         }
@@ -334,17 +337,17 @@ impl RequestService {
         vm: crate::inventory::VmId,
         until: chrono::NaiveDate,
     ) -> Result<Request, ButlerError> {
-        let (rec, target) = self.active_vm(actor, vm, "extended").await?;
+        let (rec, target) = self.active_vm(actor, vm, "extend").await?;
         let Some(end) = rec.lease_end else {
-            return Err(ButlerError::Invalid(format!(
-                "VM {} has no lease end to extend",
-                rec.name
+            return Err(ButlerError::Refused(Said::new(
+                SaidCode::NoLeaseEnd,
+                [("vm", rec.name.clone())],
             )));
         };
         if let Some(r) = rec.lease_retirement {
-            return Err(ButlerError::Invalid(format!(
-                "VM {} is being retired at its lease end (request {r})",
-                rec.name
+            return Err(ButlerError::Refused(Said::new(
+                SaidCode::RetiringAtLeaseEnd,
+                [("vm", rec.name.clone()), ("request", r.to_string())],
             )));
         }
         let today = self.clock.now().date_naive();
@@ -564,20 +567,27 @@ impl RequestService {
             .kept_until
             .filter(|_| rec.lifecycle == crate::inventory::Lifecycle::Retiring)
         else {
-            return Err(ButlerError::Invalid(format!(
-                "VM {name} is {}: only a VM kept powered off in its retirement's grace period can be restored",
-                rec.lifecycle
+            return Err(ButlerError::Refused(Said::new(
+                SaidCode::NotRestorable,
+                [
+                    ("vm", name.to_string()),
+                    ("lifecycle", rec.lifecycle.as_str().into()),
+                ],
             )));
         };
         if let Some(d) = rec.deletion {
-            return Err(ButlerError::Invalid(format!(
-                "Butler has asked the deletion of VM {name} (request {d}): it can no longer be restored"
+            return Err(ButlerError::Refused(Said::new(
+                SaidCode::DeletionAsked,
+                [("vm", name.to_string()), ("request", d.to_string())],
             )));
         }
         if until <= now {
-            return Err(ButlerError::Invalid(format!(
-                "the grace period of VM {name} ended at {}: it can no longer be restored",
-                until.format("%Y-%m-%d %H:%M UTC")
+            return Err(ButlerError::Refused(Said::new(
+                SaidCode::GraceEnded,
+                [
+                    ("vm", name.to_string()),
+                    ("until", until.format("%Y-%m-%d %H:%M UTC").to_string()),
+                ],
             )));
         }
         let owner = rec.owner.clone();
@@ -615,13 +625,18 @@ impl RequestService {
             .await?;
         let Some(r) = asked else {
             let pending = self.store.get_vm(vm).await?;
-            return Err(ButlerError::Invalid(match (pending.restore, pending.deletion) {
-                (Some(x), _) => format!("VM {name} is being restored by request {x}"),
-                (_, Some(d)) => format!(
-                    "Butler has asked the deletion of VM {name} (request {d}): it can no longer be restored"
-                ),
-                _ => format!("VM {name} changed meanwhile: look again"),
-            }));
+            let vm = ("vm", name.to_string());
+            return Err(ButlerError::Refused(
+                match (pending.restore, pending.deletion) {
+                    (Some(x), _) => {
+                        Said::new(SaidCode::BeingRestored, [vm, ("request", x.to_string())])
+                    }
+                    (_, Some(d)) => {
+                        Said::new(SaidCode::DeletionAsked, [vm, ("request", d.to_string())])
+                    }
+                    _ => Said::new(SaidCode::ChangedMeanwhile, [vm]),
+                },
+            ));
         };
         tracing::info!(request = %r.id, vm = %rec.id, actor = %actor.name(), "restore asked");
         Ok(r)
@@ -704,7 +719,7 @@ impl RequestService {
         spec: VmSpec,
         accept_downtime: bool,
     ) -> Result<Request, ButlerError> {
-        let (rec, target) = self.active_vm(actor, vm, "retiring or retired").await?;
+        let (rec, target) = self.active_vm(actor, vm, "reconfigure").await?;
         let before = self.priced_as_built(&rec).await?;
         let after = self.price_change(&before, &spec)?;
         let kind = request::RequestKind::Reconfigure(request::Reconfigure {
@@ -747,7 +762,7 @@ impl RequestService {
         &self,
         actor: &Actor,
         vm: crate::inventory::VmId,
-        not_again: &str,
+        change: &str,
     ) -> Result<(crate::inventory::VmRecord, request::Target), ButlerError> {
         let rec = self.store.get_vm(vm).await?;
         if !crate::auth::same_user(&rec.owner, actor.name())
@@ -758,9 +773,13 @@ impl RequestService {
             return Err(ButlerError::NotFound(format!("VM record {vm}")));
         }
         if rec.lifecycle != crate::inventory::Lifecycle::Active {
-            return Err(ButlerError::Invalid(format!(
-                "VM {} is {}: it cannot be {not_again}",
-                rec.name, rec.lifecycle
+            return Err(ButlerError::Refused(Said::new(
+                SaidCode::NotActive,
+                [
+                    ("vm", rec.name.clone()),
+                    ("lifecycle", rec.lifecycle.as_str().into()),
+                    ("change", change.into()),
+                ],
             )));
         }
         let target = request::Target {

@@ -519,6 +519,8 @@ mod tests {
             "role",
             "users",
             "rules",
+            "state",
+            "lifecycle",
         ];
         for code in SaidCode::ALL {
             for because in ["", "pg", "vm"] {

@@ -204,6 +204,10 @@ impl Viewer {
                 return self.error_page(StatusCode::FORBIDDEN, "denied", &why);
             }
         }
+        if let ButlerError::Refused(why) = &e {
+            let why = self.chrome.said(why);
+            return self.error_page(StatusCode::UNPROCESSABLE_ENTITY, "problems", &why);
+        }
         let p = crate::problem::Problem::from(e);
         let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let key = match status {
