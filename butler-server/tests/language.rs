@@ -111,3 +111,33 @@ async fn the_forms_problems_are_in_the_users_language() {
     );
     assert!(english.contains("Must be 1 to"), "{english}");
 }
+
+/// A step the platform failed once reads, in the request's history, in the
+/// user's language around the platform's own words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_step_reads_in_the_users_language() {
+    use butler::sim::{FaultKind, Op, ScriptedFault};
+    let s = start(butler_server::HttpSettings::default()).await;
+    s.sim().script_fault(ScriptedFault::nth_call(
+        Op::MonitorRegister,
+        1,
+        None,
+        FaultKind::Transient,
+    ));
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
+    let reqs = s.state.butler().requests();
+    let r = reqs
+        .create(&ana, butler::demo::spec("lang03"))
+        .await
+        .unwrap();
+    let r = reqs.submit(&ana, r.id, r.version).await.unwrap();
+    reqs.approve(&bea, r.id, r.version).await.unwrap();
+    let login = s.browser("ana").await;
+    let done = common::wait_for_state(&s, &login, r.id.0, "completed").await;
+    let history = done["history"].to_string();
+    assert!(history.contains("monitor attempt 1 failed"), "{history}");
+    let page = s.page(&login, &format!("/requests/{}", r.id.0)).await;
+    assert!(page.contains("Monitorizar #1 fallido: "), "{page}");
+    assert!(!page.contains("attempt 1 failed"), "{page}");
+}

@@ -498,6 +498,17 @@ async fn request_page(state: &AppState, v: Viewer, id: u64, stale: bool) -> Resp
                     v.chrome.said(said)
                 ),
             )),
+            // A retry's note (`<step> attempt <n> failed: <reason>`): the
+            // reason is the platform's own words.
+            butler::store::StepPhase::Failed { reason, .. } => Some((
+                format!("{} attempt {} failed: {reason}", s.step, s.attempt),
+                format!(
+                    "{} #{} {}: {reason}",
+                    v.chrome.term("step", s.step.as_str()),
+                    s.attempt,
+                    v.chrome.term("phase", "failed")
+                ),
+            )),
             _ => None,
         })
         .collect();
