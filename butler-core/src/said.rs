@@ -257,6 +257,18 @@ pub enum SaidCode {
     NotActive,
     /// A retired VM to power (`vm`).
     NothingToPower,
+    /// Why Butler asks a retirement (`vm`, `record`, `ended`).
+    RetireAtLeaseEnd,
+    /// Why it needs no approver: the deployment retires at lease end.
+    DeploymentRetires,
+    /// Why Butler asks a deletion (`vm`, `record`, `until`).
+    DeleteAfterGrace,
+    /// Why it needs no approver: the grace period is over.
+    GracePeriodOver,
+    /// Why a restore is asked (`vm`, `record`).
+    RestoreInGrace,
+    /// Why it needs no approver: an undo in the grace period.
+    UndoNeedsNoApproval,
 }
 
 impl SaidCode {
@@ -379,6 +391,12 @@ impl SaidCode {
         SaidCode::ChangedMeanwhile,
         SaidCode::NotActive,
         SaidCode::NothingToPower,
+        SaidCode::RetireAtLeaseEnd,
+        SaidCode::DeploymentRetires,
+        SaidCode::DeleteAfterGrace,
+        SaidCode::GracePeriodOver,
+        SaidCode::RestoreInGrace,
+        SaidCode::UndoNeedsNoApproval,
     ];
 
     /// Its name (`provisioned`, `powered_on_again`, …), as serialised.
@@ -501,6 +519,12 @@ impl SaidCode {
             SaidCode::ChangedMeanwhile => "changed_meanwhile",
             SaidCode::NotActive => "not_active",
             SaidCode::NothingToPower => "nothing_to_power",
+            SaidCode::RetireAtLeaseEnd => "retire_at_lease_end",
+            SaidCode::DeploymentRetires => "deployment_retires",
+            SaidCode::DeleteAfterGrace => "delete_after_grace",
+            SaidCode::GracePeriodOver => "grace_period_over",
+            SaidCode::RestoreInGrace => "restore_in_grace",
+            SaidCode::UndoNeedsNoApproval => "undo_needs_no_approval",
         }
     }
 }
@@ -860,6 +884,12 @@ impl fmt::Display for Said {
             C::ChangedMeanwhile => write!(f, "VM {} changed meanwhile: look again", v("vm")),
             C::NotActive => write!(f, "VM {} is {}: it cannot be {}", v("vm"), v("lifecycle"), changed),
             C::NothingToPower => write!(f, "VM {} is retired: there is nothing to power", v("vm")),
+            C::RetireAtLeaseEnd => write!(f, "retire {} ({}): its lease ended on {}", v("vm"), v("record"), v("ended")),
+            C::DeploymentRetires => f.write_str("the deployment retires VMs at the end of their lease"),
+            C::DeleteAfterGrace => write!(f, "delete {} ({}): its retirement kept it powered off until {}", v("vm"), v("record"), v("until")),
+            C::GracePeriodOver => f.write_str("the retirement's grace period is over"),
+            C::RestoreInGrace => write!(f, "restore {} ({}) within its grace period", v("vm"), v("record")),
+            C::UndoNeedsNoApproval => f.write_str("an undo within the grace period needs no approval"),
         }
     }
 }

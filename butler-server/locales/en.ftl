@@ -510,3 +510,11 @@ said-not_active = VM { $vm } is { $lifecycle }: it cannot be { $change ->
        *[other] { $change }
     }
 said-nothing_to_power = VM { $vm } is retired: there is nothing to power
+
+# why Butler asks and approves a request itself
+said-retire_at_lease_end = retire { $vm } ({ $record }): its lease ended on { $ended }
+said-deployment_retires = the deployment retires VMs at the end of their lease
+said-delete_after_grace = delete { $vm } ({ $record }): its retirement kept it powered off until { $until }
+said-grace_period_over = the retirement's grace period is over
+said-restore_in_grace = restore { $vm } ({ $record }) within its grace period
+said-undo_needs_no_approval = an undo within the grace period needs no approval

@@ -597,3 +597,11 @@ said-not_active = la VM { $vm } está { $lifecycle ->
        *[other] { $change }
     }
 said-nothing_to_power = la VM { $vm } está retirada: no hay nada que encender ni apagar
+
+# why Butler asks and approves a request itself
+said-retire_at_lease_end = retirar { $vm } ({ $record }): su arrendamiento terminó el { $ended }
+said-deployment_retires = la instalación retira las VMs al terminar su arrendamiento
+said-delete_after_grace = borrar { $vm } ({ $record }): su retiro la mantuvo apagada hasta { $until }
+said-grace_period_over = el periodo de gracia del retiro terminó
+said-restore_in_grace = restaurar { $vm } ({ $record }) dentro de su periodo de gracia
+said-undo_needs_no_approval = deshacer dentro del periodo de gracia no necesita aprobación

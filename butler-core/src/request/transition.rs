@@ -4,6 +4,7 @@ use super::{
 };
 use crate::auth::{Actor, Denied, DenyReason, Operation, Policy};
 use crate::cost::Estimate;
+use crate::said::{Said, SaidCode};
 use crate::vm_spec::ValidSpec;
 use chrono::{DateTime, Utc};
 
@@ -235,9 +236,13 @@ pub fn retirement_at_lease_end(
     ended: chrono::NaiveDate,
     at: DateTime<Utc>,
 ) -> Request {
-    let why = format!(
-        "retire {} ({}): its lease ended on {ended}",
-        target.name, target.vm
+    let why = Said::new(
+        SaidCode::RetireAtLeaseEnd,
+        [
+            ("vm", target.name.clone()),
+            ("record", target.vm.to_string()),
+            ("ended", ended.to_string()),
+        ],
     );
     approved_by_butler(
         id,
@@ -246,7 +251,7 @@ pub fn retirement_at_lease_end(
         super::RequestKind::Decommission(target),
         priced,
         why,
-        "the deployment retires VMs at the end of their lease",
+        Said::just(SaidCode::DeploymentRetires),
         at,
     )
 }
@@ -263,8 +268,8 @@ pub fn approved_by_butler(
     asked_by: &str,
     kind: super::RequestKind,
     priced: Priced,
-    why: String,
-    approved_because: &str,
+    why: Said,
+    approved_because: Said,
     at: DateTime<Utc>,
 ) -> Request {
     let butler = Actor::engine();
@@ -277,8 +282,8 @@ pub fn approved_by_butler(
         to: RequestState::Created,
         changes: Vec::new(),
         cost: None,
-        note: Some(why),
-        said: None,
+        note: Some(why.to_string()),
+        said: Some(why),
     };
     let submitted = HistoryEntry {
         seq: 2,
@@ -286,6 +291,7 @@ pub fn approved_by_butler(
         from: Some(RequestState::Created),
         to: RequestState::Requested,
         note: None,
+        said: None,
         ..created.clone()
     };
     let approved = HistoryEntry {
@@ -295,6 +301,7 @@ pub fn approved_by_butler(
         from: Some(RequestState::Requested),
         to: RequestState::Approved,
         note: Some(approved_because.to_string()),
+        said: Some(approved_because),
         ..created.clone()
     };
     Request {

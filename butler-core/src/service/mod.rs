@@ -510,14 +510,16 @@ impl RequestService {
                 },
                 |id| Said::new(SaidCode::GraceOver, [("request", id.to_string())]),
                 |id, target, priced| {
-                    let why = format!(
-                        "delete {} ({}): its retirement kept it powered off until {}",
-                        target.name,
-                        target.vm,
-                        until.format("%Y-%m-%d %H:%M UTC")
+                    let why = Said::new(
+                        SaidCode::DeleteAfterGrace,
+                        [
+                            ("vm", target.name.clone()),
+                            ("record", target.vm.to_string()),
+                            ("until", until.format("%Y-%m-%d %H:%M UTC").to_string()),
+                        ],
                     );
                     let kind = request::RequestKind::DeleteAfterGrace(target);
-                    let because = "the retirement's grace period is over";
+                    let because = Said::just(SaidCode::GracePeriodOver);
                     request::approved_by_butler(
                         id,
                         &owner,
@@ -613,12 +615,15 @@ impl RequestService {
                     )
                 },
                 |id, target, priced| {
-                    let why = format!(
-                        "restore {} ({}) within its grace period",
-                        target.name, target.vm
+                    let why = Said::new(
+                        SaidCode::RestoreInGrace,
+                        [
+                            ("vm", target.name.clone()),
+                            ("record", target.vm.to_string()),
+                        ],
                     );
                     let kind = request::RequestKind::Restore(target);
-                    let because = "an undo within the grace period needs no approval";
+                    let because = Said::just(SaidCode::UndoNeedsNoApproval);
                     request::approved_by_butler(id, &owner, &by, kind, priced, why, because, now)
                 },
             )

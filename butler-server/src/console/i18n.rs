@@ -521,6 +521,7 @@ mod tests {
             "rules",
             "state",
             "lifecycle",
+            "record",
         ];
         for code in SaidCode::ALL {
             for because in ["", "pg", "vm"] {
