@@ -518,3 +518,11 @@ said-delete_after_grace = delete { $vm } ({ $record }): its retirement kept it p
 said-grace_period_over = the retirement's grace period is over
 said-restore_in_grace = restore { $vm } ({ $record }) within its grace period
 said-undo_needs_no_approval = an undo within the grace period needs no approval
+
+# why a migration group's edit was refused ($value: what was refused)
+group_error-invalid_name = Group name "{ $value }" is invalid: use 1 to { $max_name } visible characters, not only spaces
+group_error-same_clusters = Source and destination must differ (both "{ $value }")
+group_error-duplicate_vm = VM "{ $value }" is already in the group
+group_error-unknown_vm = VM "{ $value }" is not in the group
+group_error-invalid_vm_name = VM name "{ $value }" is invalid: use 1 to { $max_vm_name } characters without control, invisible or bidirectional characters
+group_error-too_many_vms = A group holds at most { $max_vms } VMs ({ $value } given)

@@ -605,3 +605,11 @@ said-delete_after_grace = borrar { $vm } ({ $record }): su retiro la mantuvo apa
 said-grace_period_over = el periodo de gracia del retiro terminó
 said-restore_in_grace = restaurar { $vm } ({ $record }) dentro de su periodo de gracia
 said-undo_needs_no_approval = deshacer dentro del periodo de gracia no necesita aprobación
+
+# why a migration group's edit was refused ($value: what was refused)
+group_error-invalid_name = El nombre de grupo «{ $value }» no es válido: use de 1 a { $max_name } caracteres visibles, no solo espacios
+group_error-same_clusters = El origen y el destino deben ser distintos (ambos «{ $value }»)
+group_error-duplicate_vm = La VM «{ $value }» ya está en el grupo
+group_error-unknown_vm = La VM «{ $value }» no está en el grupo
+group_error-invalid_vm_name = El nombre de VM «{ $value }» no es válido: use de 1 a { $max_vm_name } caracteres sin caracteres de control, invisibles ni bidireccionales
+group_error-too_many_vms = Un grupo tiene como máximo { $max_vms } VMs (se dieron { $value })

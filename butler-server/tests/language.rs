@@ -141,3 +141,16 @@ async fn a_retried_step_reads_in_the_users_language() {
     assert!(page.contains("Monitorizar #1 fallido: "), "{page}");
     assert!(!page.contains("attempt 1 failed"), "{page}");
 }
+
+/// A migration group's refused edit reads in the user's language.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_group_edit_reads_in_the_users_language() {
+    let s = start(butler_server::HttpSettings::default()).await;
+    let olga = s.browser("olga").await;
+    let (status, page) = s.console_post(&olga, "/groups", &[("name", "   ")]).await;
+    assert!(
+        page.contains("El nombre de grupo «   » no es válido"),
+        "{status}: {page}"
+    );
+    assert!(!page.contains("is invalid"), "{page}");
+}

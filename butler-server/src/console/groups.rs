@@ -63,11 +63,12 @@ pub(super) async fn create(State(state): State<AppState>, v: Viewer, body: Bytes
                 .find_groups(&v.actor, "")
                 .await
                 .unwrap_or_default();
+            let error = v.chrome.error(&e);
             let page = ListPage {
                 c: v.chrome,
                 groups,
                 q: String::new(),
-                error: e.to_string(),
+                error,
             };
             (StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response()
         }
@@ -416,7 +417,7 @@ pub(super) async fn act(
             (StatusCode::CONFLICT, res).into_response()
         }
         Err(e @ (ButlerError::Group(_) | ButlerError::NotFound(_) | ButlerError::Invalid(_))) => {
-            let msg = e.to_string();
+            let msg = v.chrome.error(&e);
             let res = group_page(&state, v, id, String::new(), None, msg).await;
             (StatusCode::UNPROCESSABLE_ENTITY, res).into_response()
         }

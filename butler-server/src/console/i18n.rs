@@ -192,6 +192,32 @@ pub fn said(lang: Lang, s: &butler::said::Said) -> String {
     message(lang, &format!("said-{}", s.code.as_str()), &args)
 }
 
+/// Why a migration group's edit was refused, in `lang` (the catalogue's
+/// `group_error-<case>`, naming the value refused).
+pub fn group_error(lang: Lang, e: &butler::migration::GroupError) -> String {
+    use butler::migration::GroupError as G;
+    let (key, value) = match e {
+        G::InvalidName(n) => ("invalid_name", n.clone()),
+        G::SameClusters(c) => ("same_clusters", c.clone()),
+        G::DuplicateVm(v) => ("duplicate_vm", v.clone()),
+        G::UnknownVm(v) => ("unknown_vm", v.clone()),
+        G::InvalidVmName(v) => ("invalid_vm_name", v.clone()),
+        G::TooManyVms(n) => ("too_many_vms", n.to_string()),
+        // A case added to the library later reads as the library says it.
+        other => return other.to_string(),
+    };
+    let args = [
+        ("value", value),
+        ("max_name", butler::limits::MAX_GROUP_NAME_CHARS.to_string()),
+        (
+            "max_vm_name",
+            butler::migration::MAX_VM_NAME_CHARS.to_string(),
+        ),
+        ("max_vms", butler::limits::MAX_GROUP_VMS.to_string()),
+    ];
+    message(lang, &format!("group_error-{key}"), &args)
+}
+
 /// A problem of a VM spec in `lang` (the catalogue's `spec-<code>`,
 /// filled with the values the problem names).
 pub fn spec_problem(lang: Lang, p: &butler::vm_spec::SpecError) -> String {
@@ -581,6 +607,29 @@ mod tests {
         assert_eq!(
             said(Lang::Es, &back),
             "encendida de nuevo en c2 (su dominio de protección no se movió)"
+        );
+    }
+
+    /// A migration group's refused edits, every case in both languages,
+    /// naming what was refused.
+    #[test]
+    fn group_errors_are_worded_in_each_language() {
+        use butler::migration::GroupError as G;
+        for e in [
+            G::InvalidName("x".into()),
+            G::SameClusters("c1".into()),
+            G::DuplicateVm("web01".into()),
+            G::UnknownVm("web01".into()),
+            G::InvalidVmName("w\u{202e}".into()),
+            G::TooManyVms(9),
+        ] {
+            let (es, en) = (group_error(Lang::Es, &e), group_error(Lang::En, &e));
+            assert!(!es.starts_with('?') && !en.starts_with('?'), "{e:?}");
+            assert_ne!(es, en, "{e:?}");
+        }
+        assert_eq!(
+            group_error(Lang::Es, &G::DuplicateVm("web01".into())),
+            "La VM «web01» ya está en el grupo"
         );
     }
 

@@ -78,6 +78,18 @@ impl Chrome {
         i18n::field(self.lang, name)
     }
 
+    /// A library error in the page's language where the library says it
+    /// by code (a refusal by role, a group edit, a change the VM's state
+    /// refuses), else as the library words it.
+    pub fn error(&self, e: &ButlerError) -> String {
+        match e {
+            ButlerError::Denied(d) => i18n::denied(self.lang, d),
+            ButlerError::Group(g) => i18n::group_error(self.lang, g),
+            ButlerError::Refused(s) => self.said(s),
+            other => other.to_string(),
+        }
+    }
+
     /// A line the library wrote, in the page's language.
     pub fn said(&self, s: &butler::said::Said) -> String {
         i18n::said(self.lang, s)
@@ -204,8 +216,8 @@ impl Viewer {
                 return self.error_page(StatusCode::FORBIDDEN, "denied", &why);
             }
         }
-        if let ButlerError::Refused(why) = &e {
-            let why = self.chrome.said(why);
+        if matches!(e, ButlerError::Group(_) | ButlerError::Refused(_)) {
+            let why = self.chrome.error(&e);
             return self.error_page(StatusCode::UNPROCESSABLE_ENTITY, "problems", &why);
         }
         let p = crate::problem::Problem::from(e);
