@@ -548,6 +548,8 @@ mod tests {
             "state",
             "lifecycle",
             "record",
+            "more",
+            "quoted",
         ];
         for code in SaidCode::ALL {
             for because in ["", "pg", "vm"] {
