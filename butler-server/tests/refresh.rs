@@ -80,7 +80,9 @@ async fn the_server_refreshes_the_catalog_and_the_groups_facts_by_itself() {
         .await
         .unwrap();
     m.add_vm(&olga, g.id, g.version, &legacy[0]).await.unwrap();
-    assert!(m.facts(&olga, g.id).is_err(), "nobody asked for them");
+    // Nobody asks for them here: the server's refresher brings them. (No
+    // check that they are missing first: on a loaded machine the 50 ms
+    // refresher may pass between the edit and such a check.)
     eventually("the facts refresh", || m.facts(&olga, g.id).is_ok()).await;
 }
 
