@@ -548,8 +548,6 @@ mod tests {
             "state",
             "lifecycle",
             "record",
-            "more",
-            "quoted",
         ];
         for code in SaidCode::ALL {
             for because in ["", "pg", "vm"] {
