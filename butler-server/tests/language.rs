@@ -9,16 +9,19 @@ use butler::auth::{Actor, Role};
 use butler_server::console::i18n::Lang;
 use common::start;
 
+/// The demo catalog's VM `name`, asked for and submitted by the requester
+/// ana.
+async fn submitted_by_ana(s: &common::TestServer, name: &str) -> butler::request::Request {
+    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
+    let reqs = s.state.butler().requests();
+    let r = reqs.create(&ana, butler::demo::spec(name)).await.unwrap();
+    reqs.submit(&ana, r.id, r.version).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn states_and_history_follow_the_users_language() {
     let s = start(butler_server::HttpSettings::default()).await;
-    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
-    let reqs = s.state.butler().requests();
-    let r = reqs
-        .create(&ana, butler::demo::spec("lang01"))
-        .await
-        .unwrap();
-    let r = reqs.submit(&ana, r.id, r.version).await.unwrap();
+    let r = submitted_by_ana(&s, "lang01").await;
     let login = s.browser("ana").await;
     let session = format!("butler_session={}", login.cookie.as_deref().unwrap_or(""));
     let page = |cookie: String, accept: Option<&'static str>| {
@@ -124,14 +127,9 @@ async fn a_retried_step_reads_in_the_users_language() {
         None,
         FaultKind::Transient,
     ));
-    let ana = Actor::trusted("ana", [Role::Requester]).unwrap();
     let bea = Actor::trusted("bea", [Role::Approver]).unwrap();
+    let r = submitted_by_ana(&s, "lang03").await;
     let reqs = s.state.butler().requests();
-    let r = reqs
-        .create(&ana, butler::demo::spec("lang03"))
-        .await
-        .unwrap();
-    let r = reqs.submit(&ana, r.id, r.version).await.unwrap();
     reqs.approve(&bea, r.id, r.version).await.unwrap();
     let login = s.browser("ana").await;
     let done = common::wait_for_state(&s, &login, r.id.0, "completed").await;
