@@ -1671,3 +1671,49 @@ async fn a_group_that_asks_for_live_moves_moves_running_vms_as_they_run() {
     );
     assert!(!v.can_migrate());
 }
+
+/// On a platform that moves protection groups with their running VMs (a
+/// recovery plan's planned failover with live migration), a group that
+/// asks for live moves moves its running VMs as they run: no power
+/// finding, no power cycle, each VM on the destination in the power state
+/// it had. Without live moves the same group is `live_moves_unavailable`.
+#[tokio::test]
+async fn a_group_asked_live_moves_its_protection_domains_with_their_vms_running() {
+    use butler::backend::{Capabilities, Capability};
+    use butler::migration::{FindingCode, VmOutcome};
+    let (s, f, svc, g) = clean_setup(19, 4, 1, Arc::new(MemoryStore::new())).await;
+    let running = &f.vm_names[..2];
+    for vm in running {
+        assert!(s.set_vm_power(vm, PowerState::On));
+    }
+    let g = svc.set_live(&ops(), g.id, g.version, true).await.unwrap();
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    assert_eq!((v.errors, v.warnings), (0, 0), "{:?}", v.findings);
+    s.reset_calls();
+    let report = run_to_end(&svc, &v).await;
+    assert!(report.power_cycle.is_empty());
+    assert!(!report.vms.is_empty());
+    for line in &report.vms {
+        assert_eq!(line.outcome, VmOutcome::Migrated, "{line:?}");
+        let vm = s.vm(&line.vm).unwrap();
+        assert_eq!(vm.cluster, f.destination);
+        let was_on = running.contains(&line.vm);
+        assert_eq!(vm.power == PowerState::On, was_on, "{}", line.vm);
+    }
+    assert_eq!(s.calls(Op::SetPower), 0, "nothing powered off or on");
+    assert_eq!(s.calls(Op::MigrateVm), 0, "moved as protection domains");
+
+    let (s, _, svc, g) = clean_setup(20, 4, 1, Arc::new(MemoryStore::new())).await;
+    s.set_capabilities(Capabilities::all().without(Capability::LiveMigration));
+    let g = svc.set_live(&ops(), g.id, g.version, true).await.unwrap();
+    svc.refresh(&ops(), g.id).await.unwrap();
+    let (_, _, v) = svc.validate(&ops(), g.id).await.unwrap();
+    assert!(
+        v.findings
+            .iter()
+            .any(|x| x.code == FindingCode::LiveMovesUnavailable),
+        "{:?}",
+        v.findings
+    );
+}

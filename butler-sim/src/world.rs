@@ -148,10 +148,13 @@ pub(crate) enum Effect {
     CreateVm { uuid: String, power_on: bool },
     /// Deletes a VM (Butler's decommission).
     DeleteVm { uuid: String },
+    /// Moves a protection group's VMs: powered off on arrival, unless
+    /// `live` (they keep the power state they had).
     Migrate {
         source: String,
         group: String,
         destination: String,
+        live: bool,
     },
     /// Moves one VM to another cluster, in the power state it has.
     MoveVm { uuid: String, destination: String },
@@ -554,7 +557,8 @@ impl World {
                     source,
                     group,
                     destination,
-                }) if !failed => self.finish_migration(&source, &group, &destination),
+                    live,
+                }) if !failed => self.finish_migration(&source, &group, &destination, live),
                 Some(Effect::MoveVm { uuid, destination }) => {
                     self.moving.remove(&uuid);
                     let at = self.vm_by_uuid.get(&uuid).copied();
@@ -571,7 +575,7 @@ impl World {
         }
     }
 
-    fn finish_migration(&mut self, source: &str, group: &str, destination: &str) {
+    fn finish_migration(&mut self, source: &str, group: &str, destination: &str, live: bool) {
         let Some(src) = self.pgs.get_mut(&(source.to_string(), group.to_string())) else {
             return;
         };
@@ -586,7 +590,9 @@ impl World {
                     if let Some(vm) = self.vms.get_mut(i) {
                         if vm.info.cluster == source {
                             vm.info.cluster = destination.to_string();
-                            vm.info.power = PowerState::Off;
+                            if !live {
+                                vm.info.power = PowerState::Off;
+                            }
                             arrived.push(i);
                         }
                     }

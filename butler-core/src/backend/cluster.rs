@@ -820,6 +820,34 @@ pub trait ClusterBackend: Send + Sync {
             Capability::Migration,
         ))
     }
+    /// Starts moving a protection group from `source` to `to.destination`
+    /// as [`migrate_protection_group`](Self::migrate_protection_group)
+    /// does, with its running VMs moved while they run where `to.live`
+    /// says so (a recovery plan's planned failover with live migration)
+    /// ([`Capability::Migration`]; live: [`Capability::LiveMigration`]).
+    /// Answers the platform's task for the move where it has one that
+    /// ends with it ([`task`](Self::task) then gives its progress and, if
+    /// it fails, the platform's reason); `None` where only
+    /// [`list_protection_groups`](Self::list_protection_groups) shows the
+    /// end. The default makes cold moves only (a live one is
+    /// [`ErrorKind::Unsupported`](super::ErrorKind::Unsupported)) and
+    /// answers `None`.
+    async fn move_protection_group(
+        &self,
+        source: &str,
+        group: &str,
+        to: &VmMove,
+    ) -> Result<Option<TaskId>, BackendError> {
+        if to.live {
+            return Err(BackendError::unsupported(
+                "move_protection_group",
+                Capability::LiveMigration,
+            ));
+        }
+        self.migrate_protection_group(source, group, &to.destination)
+            .await
+            .map(|()| None)
+    }
     /// Starts moving the VM `vm_uuid` to the cluster `to.destination`
     /// ([`Capability::VmMigration`]): cold (the VM must be off) or, with
     /// `to.live`, while it runs. The task ends when the VM is there, in

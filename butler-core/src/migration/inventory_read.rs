@@ -46,7 +46,10 @@ impl Inventory {
             vms,
             groups,
             vm_moves,
-            live_moves: vm_moves && caps.has(Capability::LiveMigration),
+            // Live where the platform moves whatever it moves (VMs, or
+            // protection groups by recovery plan) while they run.
+            live_moves: (vm_moves || protection && caps.has(Capability::Migration))
+                && caps.has(Capability::LiveMigration),
         })
     }
 }

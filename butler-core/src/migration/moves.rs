@@ -10,7 +10,7 @@
 
 use super::report::{Attempt, VmOutcome};
 use super::run::{EventOutcome, MigrationStep, Runner};
-use crate::backend::{BackendError, TaskState, VmMove};
+use crate::backend::{BackendError, TaskId, TaskState, VmMove};
 use crate::resilience::{retry, salt};
 use crate::said::{Said, SaidCode};
 use chrono::{DateTime, Utc};
@@ -135,8 +135,22 @@ impl Runner {
             self.pause(delay).await;
         };
         // The move is the platform's now: its task says when it is done.
+        self.follow_move(&task, key, deadline, "the VM").await
+    }
+
+    /// Follows the platform's task for a move of `what` (a VM, a
+    /// protection group) until it ends or the deadline passes. `Err`: why
+    /// not, and whether the platform was still at it at the deadline.
+    pub(super) async fn follow_move(
+        &self,
+        task: &TaskId,
+        key: u64,
+        deadline: DateTime<Utc>,
+        what: &str,
+    ) -> Result<(), (String, bool)> {
+        let (clock, policy) = (self.clock.as_ref(), &self.config.verify_retry);
         loop {
-            let status = retry(clock, policy, key, "task", || self.backend.task(&task))
+            let status = retry(clock, policy, key, "task", || self.backend.task(task))
                 .await
                 .map_err(|e| {
                     (
@@ -156,7 +170,7 @@ impl Runner {
             }
             if self.clock.now() >= deadline {
                 return Err((
-                    "the platform was still moving the VM at the deadline".into(),
+                    format!("the platform was still moving {what} at the deadline"),
                     true,
                 ));
             }

@@ -5,7 +5,9 @@
 
 use super::plan::Unit;
 use super::report::{Attempt, RunId, VmOutcome, VmReport};
-use crate::backend::{BackendError, Clock, ClusterBackend, ErrorKind, ProtectRequest, Schedule};
+use crate::backend::{
+    BackendError, Clock, ClusterBackend, ErrorKind, ProtectRequest, Schedule, TaskId, VmMove,
+};
 use crate::resilience::{retry, salt, RetryPolicy};
 use crate::said::{Said, SaidCode};
 use chrono::{DateTime, Utc};
@@ -427,15 +429,31 @@ impl Runner {
             }
         };
         let mut attempts = Vec::new();
-        if let Err(reason) = self.migrate(&group, deadline, &mut attempts).await {
-            self.restore_power(&off, Some(&group)).await;
-            for vm in &unit.vms {
-                self.settle(vm, Some(&group), &reason, &attempts, false)
-                    .await;
+        let task = match self.migrate(&group, deadline, &mut attempts).await {
+            Ok(task) => task,
+            Err(reason) => {
+                self.restore_power(&off, Some(&group)).await;
+                for vm in &unit.vms {
+                    self.settle(vm, Some(&group), &reason, &attempts, false)
+                        .await;
+                }
+                return;
             }
-            return;
-        }
-        let dst_group = match self.wait_active(&group, &unit.vms, deadline).await {
+        };
+        // Where the platform names a task for the move, its end and its
+        // reasons are the platform's word, not inferred from listings.
+        let followed = match &task {
+            Some(task) => {
+                let what = format!("protection group {group:?}");
+                self.follow_move(task, salt(&group), deadline, &what).await
+            }
+            None => Ok(()),
+        };
+        let arrived = match followed {
+            Ok(()) => self.wait_active(&group, &unit.vms, deadline).await,
+            Err(e) => Err(e),
+        };
+        let dst_group = match arrived {
             Ok(pg) => pg,
             Err((reason, running)) => {
                 if running {
@@ -588,24 +606,35 @@ impl Runner {
         }
     }
 
+    /// Asks the platform to move `group` (retried on passing failures
+    /// while the deadline allows): the platform's task for it, if it
+    /// names one.
     async fn migrate(
         &self,
         group: &str,
         deadline: DateTime<Utc>,
         attempts: &mut Vec<Attempt>,
-    ) -> Result<(), String> {
+    ) -> Result<Option<TaskId>, String> {
         let g = Some(group);
+        let to = VmMove {
+            destination: self.destination.clone(),
+            live: self.live,
+        };
         loop {
             let n = attempts.len() as u32 + 1;
             self.emit(None, g, MigrationStep::Migrate, n, EventOutcome::Started);
             let started = self.clock.now();
             let result = self
                 .backend
-                .migrate_protection_group(&self.source, group, &self.destination)
+                .move_protection_group(&self.source, group, &to)
                 .await;
             let ended = self.clock.now();
+            let mut task = None;
             let error = match result {
-                Ok(()) => None,
+                Ok(t) => {
+                    task = t;
+                    None
+                }
                 // A conflict ("already migrating" / "not active here") means
                 // the migration was started before: by this run's earlier
                 // call whose reply was lost, or by a run a crash stopped.
@@ -622,7 +651,7 @@ impl Runner {
             });
             let Some(e) = error else {
                 self.emit(None, g, MigrationStep::Migrate, n, EventOutcome::Succeeded);
-                return Ok(());
+                return Ok(task);
             };
             let delay = self.config.retry.delay(n, salt(group));
             let wake = crate::backend::after(self.clock.now(), delay);

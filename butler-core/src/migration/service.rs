@@ -917,7 +917,7 @@ impl MigrationService {
             started_by: actor.name().to_string(),
             notices: self.notices.clone(),
             vm_moves: facts.vm_moves,
-            live: facts.vm_moves && facts.live_moves && group.live,
+            live: facts.live_moves && group.live,
         });
         let deadline = crate::backend::after(started, self.config.deadline);
         let store = self.store.clone();

@@ -256,6 +256,19 @@ impl ClusterBackend for Guarded<dyn ClusterBackend> {
         )
         .await
     }
+    async fn move_protection_group(
+        &self,
+        source: &str,
+        group: &str,
+        to: &VmMove,
+    ) -> Result<Option<TaskId>, BackendError> {
+        self.call(
+            "move_protection_group",
+            NONE,
+            self.inner.move_protection_group(source, group, to),
+        )
+        .await
+    }
     async fn set_vm_project(&self, vm_uuid: &str, project: &str) -> Result<(), BackendError> {
         self.call(
             "set_vm_project",

@@ -15,6 +15,61 @@ impl SimPlatform {
         }
         Ok(w)
     }
+
+    /// Starts moving protection group `group` from `source` as `to` says
+    /// (one `MigrateProtectionGroup` operation: its faults and latency).
+    async fn start_group_move(
+        &self,
+        source: &str,
+        group: &str,
+        to: &VmMove,
+    ) -> Result<(), BackendError> {
+        let destination = to.destination.as_str();
+        let fault = self.enter(Op::MigrateProtectionGroup, Some(group)).await?;
+        let now = self.now();
+        let op = Op::MigrateProtectionGroup;
+        let run = self.world().migration_time(source, group);
+        let mut w = self.world();
+        let pg = w
+            .pgs
+            .get(&(source.to_string(), group.to_string()))
+            .ok_or_else(|| {
+                not_found(op, format!("no protection domain {group:?} on {source:?}"))
+            })?;
+        if !pg.active {
+            return Err(BackendError::new(
+                ErrorKind::Conflict,
+                op.as_str(),
+                format!("protection domain {group:?} is not active on {source:?}"),
+            ));
+        }
+        if pg.migrating_until.is_some() {
+            return Err(BackendError::new(
+                ErrorKind::Conflict,
+                op.as_str(),
+                format!("protection domain {group:?} is already migrating"),
+            ));
+        }
+        if !pg.remote_sites.iter().any(|s| s == destination) {
+            return Err(invalid(
+                op,
+                format!("protection domain {group:?} has no remote site {destination:?}"),
+            ));
+        }
+        let effect = Effect::Migrate {
+            source: source.to_string(),
+            group: group.to_string(),
+            destination: destination.to_string(),
+            live: to.live,
+        };
+        let task = w.new_task(now, run, None, None, Some(effect));
+        let ends = w.tasks.get(&task).map(|t| t.ends);
+        if let Some(pg) = w.pgs.get_mut(&(source.to_string(), group.to_string())) {
+            pg.migrating_until = ends;
+        }
+        drop(w);
+        Self::exit(op, fault, ())
+    }
 }
 
 #[async_trait]
@@ -381,49 +436,24 @@ impl ClusterBackend for SimPlatform {
         destination: &str,
     ) -> Result<(), BackendError> {
         self.offers(Capability::Migration, "migrate_protection_group")?;
-        let fault = self.enter(Op::MigrateProtectionGroup, Some(group)).await?;
-        let now = self.now();
-        let op = Op::MigrateProtectionGroup;
-        let run = self.world().migration_time(source, group);
-        let mut w = self.world();
-        let pg = w
-            .pgs
-            .get(&(source.to_string(), group.to_string()))
-            .ok_or_else(|| {
-                not_found(op, format!("no protection domain {group:?} on {source:?}"))
-            })?;
-        if !pg.active {
-            return Err(BackendError::new(
-                ErrorKind::Conflict,
-                op.as_str(),
-                format!("protection domain {group:?} is not active on {source:?}"),
-            ));
+        self.start_group_move(source, group, &VmMove::cold(destination))
+            .await
+    }
+
+    /// Live where asked and offered: the running VMs arrive running.
+    async fn move_protection_group(
+        &self,
+        source: &str,
+        group: &str,
+        to: &VmMove,
+    ) -> Result<Option<TaskId>, BackendError> {
+        self.offers(Capability::Migration, "move_protection_group")?;
+        if to.live {
+            self.offers(Capability::LiveMigration, "move_protection_group")?;
         }
-        if pg.migrating_until.is_some() {
-            return Err(BackendError::new(
-                ErrorKind::Conflict,
-                op.as_str(),
-                format!("protection domain {group:?} is already migrating"),
-            ));
-        }
-        if !pg.remote_sites.iter().any(|s| s == destination) {
-            return Err(invalid(
-                op,
-                format!("protection domain {group:?} has no remote site {destination:?}"),
-            ));
-        }
-        let effect = Effect::Migrate {
-            source: source.to_string(),
-            group: group.to_string(),
-            destination: destination.to_string(),
-        };
-        let task = w.new_task(now, run, None, None, Some(effect));
-        let ends = w.tasks.get(&task).map(|t| t.ends);
-        if let Some(pg) = w.pgs.get_mut(&(source.to_string(), group.to_string())) {
-            pg.migrating_until = ends;
-        }
-        drop(w);
-        Self::exit(op, fault, ())
+        self.start_group_move(source, group, to)
+            .await
+            .map(|()| None)
     }
 
     async fn check_vm_migration(
