@@ -570,8 +570,16 @@ impl ClusterBackend for NutanixBackend {
             (crate::config::MigrationPath::VmByVm, true) => {
                 Capabilities::all().without(C::Migration)
             }
-            // v3 has no cross-cluster migrate: no migration at all.
-            (crate::config::MigrationPath::VmByVm, false) => Capabilities::all()
+            // Recovery plans move the policy's category, live where asked.
+            (crate::config::MigrationPath::RecoveryPlans, true) => {
+                Capabilities::all().without(C::VmMigration)
+            }
+            // v3 has no cross-cluster migrate and no recovery plan actions:
+            // no migration at all.
+            (
+                crate::config::MigrationPath::VmByVm | crate::config::MigrationPath::RecoveryPlans,
+                false,
+            ) => Capabilities::all()
                 .without(C::Migration)
                 .without(C::VmMigration)
                 .without(C::LiveMigration),
@@ -871,6 +879,9 @@ impl ClusterBackend for NutanixBackend {
     }
 
     async fn task(&self, id: &TaskId) -> Result<TaskStatus, BackendError> {
+        if let Some((job, made)) = crate::v4_recovery::job_of_task(id) {
+            return self.plan_job_status(job, made).await;
+        }
         if crate::v4::is_v4_task(id) {
             return self.v4_task(id).await;
         }
@@ -892,6 +903,9 @@ impl ClusterBackend for NutanixBackend {
         id: &TaskId,
         max_wait: std::time::Duration,
     ) -> Result<TaskStatus, BackendError> {
+        if crate::v4_recovery::job_of_task(id).is_some() {
+            return self.task(id).await;
+        }
         if crate::v4::is_v4_task(id) {
             return self.v4_wait_task(id, max_wait).await;
         }
@@ -1095,6 +1109,28 @@ impl ClusterBackend for NutanixBackend {
         Ok(req.group.clone())
     }
 
+    /// By recovery plan where so configured (its failover job the move's
+    /// task, live where asked); else a protection domain's cold migrate.
+    async fn move_protection_group(
+        &self,
+        source: &str,
+        group: &str,
+        to: &butler_core::backend::VmMove,
+    ) -> Result<Option<TaskId>, BackendError> {
+        if self.migration == crate::config::MigrationPath::RecoveryPlans {
+            return self.plan_failover(source, group, to).await;
+        }
+        if to.live {
+            return Err(BackendError::unsupported(
+                "move_protection_group",
+                butler_core::backend::Capability::LiveMigration,
+            ));
+        }
+        self.migrate_protection_group(source, group, &to.destination)
+            .await
+            .map(|()| None)
+    }
+
     async fn migrate_protection_group(
         &self,
         source: &str,
@@ -1102,6 +1138,10 @@ impl ClusterBackend for NutanixBackend {
         destination: &str,
     ) -> Result<(), BackendError> {
         let op = "migrate_protection_group";
+        if self.migration == crate::config::MigrationPath::RecoveryPlans {
+            let to = butler_core::backend::VmMove::cold(destination);
+            return self.plan_failover(source, group, &to).await.map(drop);
+        }
         // Configured to move VMs one by one, or to protect by policy,
         // protection domains stay put.
         if !self.moves_protection_domains() {

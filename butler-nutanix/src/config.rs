@@ -11,7 +11,8 @@
 //! max_body_mib = 64               # larger responses are an error, streamed
 //! max_list_entities = 5000000     # bounds paging
 //! central_api = "auto"            # "auto" (probe for v4), "v3" or "v4"
-//! migration = "protection_domains" # or "vm_by_vm": v4 cross-cluster moves
+//! migration = "protection_domains" # or "vm_by_vm": v4 cross-cluster moves;
+//!                                  # or "recovery_plans": Leap planned failover
 //! protection_category = "DataProtection:Gold" # protect by policy (v4), not by domain
 //! ca_bundle = "/etc/butler/prism-ca.pem"
 //!
@@ -69,6 +70,14 @@ pub enum MigrationPath {
     /// adapter declares `vm_migration` and `live_migration` on v4, and
     /// not `migration`).
     VmByVm,
+    /// Leap recovery plans (Prism Central v4, with `protection_category`):
+    /// a group's VMs carry the category of a protection policy, and a
+    /// migration is the planned failover of the recovery plan that
+    /// recovers that category from the source cluster on the destination
+    /// (adopted, or made by Butler and deleted after), validated by Prism
+    /// first, live where the group asks (the adapter declares `migration`
+    /// and `live_migration` on v4, and not `vm_migration`).
+    RecoveryPlans,
 }
 
 /// Adapter settings.
@@ -266,6 +275,11 @@ impl NutanixConfig {
                 )));
             }
         }
+        if f.migration == Some(MigrationPath::RecoveryPlans) && f.protection_category.is_none() {
+            return Err(ConfigError::Invalid(
+                "migration = \"recovery_plans\" needs protection_category: a recovery plan recovers the VMs of a protection policy's category".into(),
+            ));
+        }
         let list_concurrency = f.list_concurrency.unwrap_or(8);
         if !(1..=32).contains(&list_concurrency) {
             return Err(ConfigError::Invalid(format!(
@@ -318,6 +332,15 @@ mod tests {
         assert_eq!(auto.migration, super::MigrationPath::ProtectionDomains);
         let moves = NutanixConfig::from_toml(&cfg("migration = \"vm_by_vm\""), env).unwrap();
         assert_eq!(moves.migration, super::MigrationPath::VmByVm);
+        let plans = NutanixConfig::from_toml(
+            &cfg("migration = \"recovery_plans\"\nprotection_category = \"DP:Gold\""),
+            env,
+        )
+        .unwrap();
+        assert_eq!(plans.migration, super::MigrationPath::RecoveryPlans);
+        let alone =
+            NutanixConfig::from_toml(&cfg("migration = \"recovery_plans\""), env).unwrap_err();
+        assert!(alone.to_string().contains("protection_category"), "{alone}");
         let typo = NutanixConfig::from_toml(&cfg("migration = \"vm-by-vm\""), env).unwrap_err();
         assert!(typo.to_string().contains("migration"), "{typo}");
         assert_eq!(auto.protection_category, None);

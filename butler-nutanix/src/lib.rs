@@ -37,6 +37,7 @@ mod v4_moves;
 mod v4_policy;
 mod v4_reads;
 mod v4_reconfig;
+mod v4_recovery;
 mod vm_categories;
 
 pub use backend::NutanixBackend;

@@ -292,13 +292,18 @@ impl NutanixBackend {
 
     /// `GET …/tasks/{extId}`.
     pub(crate) async fn v4_task(&self, id: &TaskId) -> Result<TaskStatus, BackendError> {
+        Ok(task_status(&self.v4_task_answer(id).await?))
+    }
+
+    /// `GET …/tasks/{extId}`, as Prism answered.
+    async fn v4_task_answer(&self, id: &TaskId) -> Result<Value, BackendError> {
         let path = format!("{TASKS}/{}", url_safe::segment(&id.0, "task")?);
         let (answer, _) = self
             .v4
             .call_v4(Method::GET, &path, None, &[], true)
             .await
             .map_err(|e| e.into_backend("task"))?;
-        Ok(task_status(&answer))
+        Ok(answer)
     }
 
     /// Reads the task until it ends or `max_wait` passes (v4 has no long
@@ -308,13 +313,23 @@ impl NutanixBackend {
         id: &TaskId,
         max_wait: std::time::Duration,
     ) -> Result<TaskStatus, BackendError> {
+        Ok(task_status(&self.v4_wait_task_answer(id, max_wait).await?))
+    }
+
+    /// [`v4_wait_task`](Self::v4_wait_task), the last answer as Prism gave
+    /// it (what it names among `entitiesAffected`).
+    pub(crate) async fn v4_wait_task_answer(
+        &self,
+        id: &TaskId,
+        max_wait: std::time::Duration,
+    ) -> Result<Value, BackendError> {
         let clock = self.clock();
         let until = butler_core::backend::after(clock.now(), max_wait);
         let mut pause = std::time::Duration::from_millis(50);
         loop {
-            let status = self.v4_task(id).await?;
-            if status.state.is_terminal() || clock.now() >= until {
-                return Ok(status);
+            let answer = self.v4_task_answer(id).await?;
+            if task_status(&answer).state.is_terminal() || clock.now() >= until {
+                return Ok(answer);
             }
             clock.sleep(pause).await;
             pause = (pause * 2).min(std::time::Duration::from_secs(2));

@@ -14,8 +14,9 @@
 
 use crate::backend::NutanixBackend;
 use crate::url_safe;
-use butler_core::backend::{BackendError, ErrorKind, ProtectRequest, ProtectionGroup};
+use butler_core::backend::{BackendError, ErrorKind, ProtectRequest, ProtectionGroup, Schedule};
 use reqwest::Method;
+use serde_json::Value;
 use std::sync::Arc;
 
 /// Protection policies (`datapolicies`, v4.0).
@@ -34,9 +35,64 @@ fn key_value<'a>(category: &'a str, op: &'static str) -> Result<(&'a str, &'a st
     })
 }
 
+/// The clusters of a policy's replication location `label` (none listed:
+/// every cluster of its Prism Central).
+fn location_clusters<'a>(policy: &'a Value, label: &str) -> Option<Vec<&'a str>> {
+    let l = policy["replicationLocations"]
+        .as_array()?
+        .iter()
+        .find(|l| l["label"] == label)?;
+    Some(
+        l["replicationSubLocation"]["clusterExtIds"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect(),
+    )
+}
+
+/// The remote schedules policy `policy` replicates from cluster `here`
+/// with, each to a cluster it names.
+fn replication_from(
+    policy: &Value,
+    here: Option<&str>,
+    names: &std::collections::HashMap<&str, &str>,
+) -> Vec<Schedule> {
+    let mut out = Vec::new();
+    for r in policy["replicationConfigurations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let label = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+        let (Some(from), Some(to)) = (
+            location_clusters(policy, &label("sourceLocationLabel")),
+            location_clusters(policy, &label("remoteLocationLabel")),
+        ) else {
+            continue;
+        };
+        if !(from.is_empty() || here.is_some_and(|h| from.contains(&h))) {
+            continue;
+        }
+        let every_minutes = r["schedule"]["recoveryPointObjectiveTimeSeconds"]
+            .as_u64()
+            .map_or(0, |s| u32::try_from(s / 60).unwrap_or(u32::MAX));
+        let retention = r["schedule"]["retention"]["remote"]
+            .as_u64()
+            .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX));
+        for c in to.iter().filter(|c| Some(**c) != here) {
+            if let Some(name) = names.get(c) {
+                out.push(Schedule::remote(*name, every_minutes, retention));
+            }
+        }
+    }
+    out
+}
+
 impl NutanixBackend {
     /// Protection by policy needs Prism Central v4.
-    async fn policy_v4(&self, op: &'static str) -> Result<(), BackendError> {
+    pub(crate) async fn policy_v4(&self, op: &'static str) -> Result<(), BackendError> {
         if self.uses_v4().await? {
             return Ok(());
         }
@@ -107,27 +163,56 @@ impl NutanixBackend {
     }
 
     /// The one group protection by policy has on `cluster`: the category,
-    /// with the cluster's VMs that carry it.
+    /// with the cluster's VMs that carry it, and the replication its
+    /// policies configure from this cluster (each a remote schedule to the
+    /// cluster it replicates to, every recovery point objective).
     pub(crate) async fn policy_groups(
         &self,
         category: &str,
         cluster: &str,
     ) -> Result<Vec<ProtectionGroup>, BackendError> {
-        self.policy_v4("list_protection_groups").await?;
-        let vms: Vec<Arc<str>> = self
-            .v4_list_vms(cluster)
-            .await?
+        let op = "list_protection_groups";
+        self.policy_v4(op).await?;
+        let (vms, clusters, category_id, policies) = futures::try_join!(
+            self.v4_list_vms(cluster),
+            self.v4_clusters(),
+            self.category_ext_id(category, op),
+            self.v4_list(POLICIES, None, op),
+        )?;
+        let vms: Vec<Arc<str>> = vms
             .into_iter()
             .filter(|v| v.categories.iter().any(|c| c == category))
             .map(|v| Arc::from(v.name))
             .collect();
+        let names: std::collections::HashMap<&str, &str> = clusters
+            .iter()
+            .map(|c| (c.uuid.as_str(), c.name.as_str()))
+            .collect();
+        let here = clusters
+            .iter()
+            .find(|c| c.name == cluster)
+            .map(|c| c.uuid.as_str());
+        let mut schedules = Vec::new();
+        for p in policies.iter().filter(|p| {
+            p["categoryIds"]
+                .as_array()
+                .is_some_and(|ids| ids.iter().any(|c| c == category_id.as_str()))
+        }) {
+            schedules.extend(replication_from(p, here, &names));
+        }
+        let mut remote_sites: Vec<String> = schedules
+            .iter()
+            .filter_map(|s| s.remote_site.clone())
+            .collect();
+        remote_sites.sort();
+        remote_sites.dedup();
         Ok(vec![ProtectionGroup {
             name: category.to_string(),
             cluster: cluster.to_string(),
             active: true,
             vms,
-            schedules: Vec::new(),
-            remote_sites: Vec::new(),
+            schedules,
+            remote_sites,
             last_replica: None,
         }])
     }

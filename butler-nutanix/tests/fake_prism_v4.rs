@@ -853,3 +853,296 @@ async fn protecting_by_policy_the_adapter_passes_the_conformance_suite() {
         );
     }
 }
+
+/// A backend configured for Leap recovery plans, protecting by
+/// `DataProtection:Gold` (a policy covers it).
+async fn by_plans(seed: u64) -> (SimPlatform, FakePrism, std::sync::Arc<NutanixBackend>) {
+    let (sim, fake, _) = setup(seed).await;
+    fake.add_protection_policy("gold", GOLD);
+    let mut config = fake.config().await;
+    config.protection_category = Some(GOLD.into());
+    config.migration = butler_nutanix::MigrationPath::RecoveryPlans;
+    let backend = std::sync::Arc::new(NutanixBackend::new(&config).unwrap());
+    assert!(backend.uses_v4().await.unwrap());
+    (sim, fake, backend)
+}
+
+const GOLD: &str = "DataProtection:Gold";
+
+/// A VM on c1-madrid carrying the policy's category.
+async fn in_gold(sim: &SimPlatform, name: &str) -> butler_core::backend::VmInfo {
+    let vm = made(sim, name).await;
+    sim.set_vm_categories(&vm.uuid, vec![GOLD.to_string()]);
+    vm
+}
+
+/// Migrating by recovery plans, the adapter passes the conformance suite
+/// on a plain and on a realistic Prism (its validation warning about
+/// guest tools does not block), cold and live, skipping only VM-by-VM
+/// moves; on v3 it declares no migration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_recovery_plans_the_adapter_passes_the_conformance_suite() {
+    use butler_core::backend::Capability;
+    for (prefix, quirks) in [("rp", Quirks::default()), ("rpreal", Quirks::realistic())] {
+        let (sim, fake, backend) = by_plans(103).await;
+        fake.set_quirks(quirks);
+        let caps = backend.capabilities();
+        assert!(caps.has(Capability::Migration) && caps.has(Capability::LiveMigration));
+        let skipped = run_all(
+            backend.as_ref(),
+            &Fixture::demo_platform(sim.clock(), prefix),
+        )
+        .await;
+        assert_eq!(skipped, vec![Capability::VmMigration], "{prefix}");
+        let jobs = fake.recovery_plan_jobs();
+        assert!(
+            jobs.iter()
+                .any(|(_, a, live)| a == "PLANNED_FAILOVER" && *live)
+                && jobs
+                    .iter()
+                    .any(|(_, a, live)| a == "PLANNED_FAILOVER" && !*live),
+            "{jobs:?}"
+        );
+        assert!(
+            fake.recovery_plans().is_empty(),
+            "Butler's plans deleted after: {:?}",
+            fake.recovery_plans()
+        );
+    }
+    let (_, fake, _) = by_plans(104).await;
+    fake.set_quirks(Quirks {
+        no_v4: true,
+        ..Quirks::default()
+    });
+    let mut config = fake.config().await;
+    config.protection_category = Some(GOLD.into());
+    config.migration = butler_nutanix::MigrationPath::RecoveryPlans;
+    let v3 = NutanixBackend::new(&config).unwrap();
+    assert!(!v3.uses_v4().await.unwrap());
+    assert!(!v3.capabilities().has(Capability::Migration));
+}
+
+/// A group of VMs protected by policy migrates by the recovery plan of
+/// its category: Butler makes the plan (one stage recovering the
+/// category, from the source on the destination), has Prism validate it,
+/// runs its planned failover live as the group asks, follows the job to
+/// its end and deletes the plan it made. Back the other way, a plan of
+/// the administrator's is adopted as it is, moved cold, and kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_protected_by_policy_migrates_by_its_recovery_plan() {
+    use butler_core::auth::{Actor, Role};
+    use butler_core::migration::{MigrationConfig, MigrationService, VmOutcome};
+    use std::sync::Arc;
+    let (sim, fake, backend) = by_plans(105).await;
+    let (cold, running) = ("rp-cold", "rp-running");
+    in_gold(&sim, cold).await;
+    in_gold(&sim, running).await;
+    assert!(sim.set_vm_power(running, PowerState::On));
+    let svc = MigrationService::new(
+        Arc::new(butler_core::store::MemoryStore::new()),
+        backend.clone(),
+        sim.clock(),
+        MigrationConfig {
+            poll: Duration::from_secs(5),
+            ..MigrationConfig::default()
+        },
+    );
+    let ops = Actor::trusted("olga", [Role::Operator]).unwrap();
+    let g = svc.create_group(&ops, "by-plan").await.unwrap();
+    let edit = g.with_members(
+        "c1-madrid",
+        "c2-santiago",
+        [cold, running].map(String::from),
+    );
+    let g = svc.save(&ops, &edit).await.unwrap();
+    let g = svc.set_live(&ops, g.id, g.version, true).await.unwrap();
+    svc.refresh(&ops, g.id).await.unwrap();
+    let (_, _, v) = svc.validate(&ops, g.id).await.unwrap();
+    assert_eq!(
+        v.errors, 0,
+        "live: the running VM is no error: {:?}",
+        v.findings
+    );
+    let report = svc
+        .migrate(&ops, v.token().unwrap())
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(report.counts(), (2, 0, 0), "{report}");
+    assert!(
+        report.vms.iter().all(|l| l.outcome == VmOutcome::Migrated),
+        "{report}"
+    );
+    for (name, power) in [(cold, PowerState::Off), (running, PowerState::On)] {
+        let vm = sim.vm(name).unwrap();
+        assert_eq!(
+            (vm.cluster.as_str(), vm.power),
+            ("c2-santiago", power),
+            "{name}"
+        );
+    }
+    // On the wire, as Prism's models have them.
+    let clusters = backend.list_clusters().await.unwrap();
+    let id = |n: &str| clusters.iter().find(|c| c.name == n).unwrap().uuid.clone();
+    let plan = fake
+        .last_v4_body("recovery-plan")
+        .expect("Butler made a plan");
+    assert_eq!(
+        plan["primaryLocation"]["clusters"][0]["extId"],
+        id("c1-madrid").as_str()
+    );
+    assert_eq!(
+        plan["recoveryLocation"]["clusters"][0]["extId"],
+        id("c2-santiago").as_str()
+    );
+    let stage = fake.last_v4_body("recovery-stage").unwrap();
+    assert_eq!(stage["entityType"], "VM");
+    assert_eq!(stage["categoryExtIds"].as_array().map(Vec::len), Some(1));
+    let failover = fake.last_v4_body("planned-failover").unwrap();
+    assert_eq!(failover["shouldLiveMigrateVMs"], true);
+    assert_eq!(
+        failover["failoverDirections"][0]["sourceCluster"]["extId"],
+        id("c1-madrid").as_str()
+    );
+    assert_eq!(
+        failover["failoverDirections"][0]["targetCluster"]["extId"],
+        id("c2-santiago").as_str()
+    );
+    let actions: Vec<String> = fake
+        .recovery_plan_jobs()
+        .into_iter()
+        .map(|(_, a, _)| a)
+        .collect();
+    assert_eq!(actions, ["VALIDATE", "PLANNED_FAILOVER"]);
+    assert!(
+        fake.recovery_plans().is_empty(),
+        "the plan Butler made is deleted"
+    );
+
+    // Back, cold, by the storage team's own plan.
+    fake.add_recovery_plan("storage-team-dr", GOLD, "c2-santiago", "c1-madrid")
+        .await;
+    assert!(sim.set_vm_power(running, PowerState::Off));
+    let g = svc.create_group(&ops, "back").await.unwrap();
+    let edit = g.with_members(
+        "c2-santiago",
+        "c1-madrid",
+        [cold, running].map(String::from),
+    );
+    let g = svc.save(&ops, &edit).await.unwrap();
+    svc.refresh(&ops, g.id).await.unwrap();
+    let (_, _, v) = svc.validate(&ops, g.id).await.unwrap();
+    assert_eq!(v.errors, 0, "{:?}", v.findings);
+    let report = svc
+        .migrate(&ops, v.token().unwrap())
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(report.counts(), (2, 0, 0), "{report}");
+    assert_eq!(sim.vm(cold).unwrap().cluster, "c1-madrid");
+    assert_eq!(
+        fake.recovery_plans(),
+        vec![("storage-team-dr".to_string(), vec![GOLD.to_string()])],
+        "adopted and kept; none made"
+    );
+    assert_eq!(
+        fake.last_v4_body("planned-failover").unwrap()["shouldLiveMigrateVMs"],
+        false
+    );
+}
+
+/// Prism's validation of the plan comes before its failover: an error
+/// stops the move in Prism's words, and nothing moves. A failover already
+/// under way is followed, never started twice; a failed job's reason is
+/// its failed step's, naming the VM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_plan_failover_is_validated_first_followed_once_and_its_failure_named() {
+    use butler_core::backend::VmMove;
+    let (sim, fake, backend) = by_plans(107).await;
+    in_gold(&sim, "rp-a").await;
+    let to = VmMove::cold("c2-santiago");
+    fake.set_quirks(Quirks {
+        plan_validation_errors: vec![
+            "VM rp-a: no network mapping for subnet vlan-7 on the recovery cluster".into(),
+        ],
+        ..Quirks::default()
+    });
+    let e = backend
+        .move_protection_group("c1-madrid", GOLD, &to)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Invalid, "{e}");
+    assert!(
+        e.message.contains("no network mapping for subnet vlan-7"),
+        "{e}"
+    );
+    assert!(!e.is_retryable());
+    assert_eq!(
+        sim.vm("rp-a").unwrap().cluster,
+        "c1-madrid",
+        "nothing moved"
+    );
+    assert!(fake
+        .recovery_plan_jobs()
+        .iter()
+        .all(|(_, a, _)| a == "VALIDATE"));
+
+    // Tasks that take time: the second ask finds the first's job running.
+    fake.set_quirks(Quirks {
+        slow_tasks: 3,
+        ..Quirks::default()
+    });
+    let first = backend
+        .move_protection_group("c1-madrid", GOLD, &to)
+        .await
+        .unwrap()
+        .unwrap();
+    let again = backend
+        .move_protection_group("c1-madrid", GOLD, &to)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, again, "the same job");
+    let failovers = fake
+        .recovery_plan_jobs()
+        .iter()
+        .filter(|(_, a, _)| a == "PLANNED_FAILOVER")
+        .count();
+    assert_eq!(failovers, 1);
+    let mut st = backend.task(&first).await.unwrap();
+    for _ in 0..20 {
+        if st.state.is_terminal() {
+            break;
+        }
+        sim.clock().advance(Duration::from_secs(60));
+        st = backend.task(&first).await.unwrap();
+    }
+    assert_eq!(st.state, TaskState::Succeeded);
+    assert_eq!(sim.vm("rp-a").unwrap().cluster, "c2-santiago");
+
+    // The platform refuses one VM's move: the job fails, naming it.
+    fake.set_quirks(Quirks::default());
+    in_gold(&sim, "rp-b").await;
+    sim.set_faults(
+        Op::MigrateVm,
+        FaultConfig {
+            permanent: 1.0,
+            ..FaultConfig::default()
+        },
+    );
+    let task = backend
+        .move_protection_group("c1-madrid", GOLD, &to)
+        .await
+        .unwrap()
+        .unwrap();
+    let st = backend.task(&task).await.unwrap();
+    match st.state {
+        TaskState::Failed(why) => assert!(why.contains("rp-b"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sim.vm("rp-b").unwrap().cluster, "c1-madrid");
+}

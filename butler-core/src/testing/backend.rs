@@ -104,20 +104,17 @@ pub async fn run_all(b: &dyn ClusterBackend, fx: &Fixture) -> Vec<Capability> {
     } else {
         skip(Capability::VmMigration, "move a VM");
     }
+    // Live moves of whatever the platform moves: VMs, protection groups.
     let live = caps.has(Capability::LiveMigration) && caps.has(Capability::Power);
+    let groups = caps.has(Capability::Protection) && caps.has(Capability::Migration);
     if live && caps.has(Capability::VmMigration) {
         live_migration(b, fx).await;
-    } else {
-        skip(Capability::LiveMigration, "move a running VM");
     }
-    let groups = caps.has(Capability::Protection) && caps.has(Capability::Migration);
     if live && groups {
         live_group_migration(b, fx).await;
-    } else if groups {
-        skip(
-            Capability::LiveMigration,
-            "move a protection group's running VM",
-        );
+    }
+    if !live || !(groups || caps.has(Capability::VmMigration)) {
+        skip(Capability::LiveMigration, "move a running VM");
     }
     if caps.has(Capability::Delete) {
         retire(b, fx).await;

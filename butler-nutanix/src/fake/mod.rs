@@ -17,6 +17,7 @@ mod v4_changes;
 mod v4_lists;
 mod v4_moves;
 mod v4_policy;
+mod v4_recovery;
 
 use crate::config::{Endpoint, NutanixConfig};
 use axum::body::Bytes;
@@ -52,6 +53,12 @@ struct Fake {
     failed_tasks: Mutex<std::collections::HashMap<String, String>>,
     /// Protection policies: name and the category `key:value` each applies to.
     policies: Mutex<Vec<(String, String)>>,
+    /// Leap recovery plans (`datapolicies`).
+    recovery_plans: Mutex<Vec<v4_recovery::FakePlan>>,
+    /// Recovery plan jobs (`dataprotection`).
+    recovery_jobs: Mutex<Vec<v4_recovery::FakeJob>>,
+    /// What each synthetic task names among `entitiesAffected`, by `rel`.
+    task_entities: Mutex<std::collections::HashMap<String, Vec<(&'static str, String)>>>,
     /// Reads of each VM as a protected resource so far
     /// ([`Quirks::policy_applies_after_reads`]).
     protected_reads: Mutex<std::collections::HashMap<String, u32>>,
@@ -156,6 +163,13 @@ pub struct Quirks {
     /// protected resource only after this many reads (404 until then), as
     /// Prism applies policies a little after the association.
     pub policy_applies_after_reads: u32,
+    /// What Prism's validation of a recovery plan finds as errors (its
+    /// words): a planned failover's job then fails in validation and
+    /// moves nothing.
+    pub plan_validation_errors: Vec<String>,
+    /// What it finds as warnings, which do not block (guest tools missing
+    /// on a VM, as real plans often warn).
+    pub plan_validation_warnings: Vec<String>,
 }
 
 /// A protection-domain create Prism refuses for a reason of its own.
@@ -195,6 +209,9 @@ impl Quirks {
             silent_protect: true,
             spec_version_conflicts: 1,
             login_without_cookie: true,
+            plan_validation_warnings: vec![
+                "Nutanix Guest Tools are not installed on some VMs of the plan: their IP addresses are not customised on the recovery cluster".into(),
+            ],
             ..Quirks::default()
         }
     }
@@ -249,6 +266,9 @@ impl FakePrism {
             failed_tasks: Mutex::new(std::collections::HashMap::new()),
             policies: Mutex::new(Vec::new()),
             protected_reads: Mutex::new(std::collections::HashMap::new()),
+            recovery_plans: Mutex::new(Vec::new()),
+            recovery_jobs: Mutex::new(Vec::new()),
+            task_entities: Mutex::new(std::collections::HashMap::new()),
             rate_limit: AtomicU32::new(0),
             quirks: Mutex::new(Quirks::default()),
             latency: Mutex::new(Duration::ZERO),
@@ -431,9 +451,41 @@ impl FakePrism {
             .push((name.to_string(), category.to_string()));
     }
 
+    /// The names of the recovery plans Prism Central has (Leap), with the
+    /// categories their stages recover (`key:value`).
+    pub fn recovery_plans(&self) -> Vec<(String, Vec<String>)> {
+        let plans = self
+            .state
+            .recovery_plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        plans.iter().map(|p| p.summary(&self.state)).collect()
+    }
+
+    /// Adds a recovery plan of the administrator's, `name`, recovering
+    /// category `key:value` from cluster `primary` on cluster `recovery`
+    /// (a plan Butler adopts rather than makes).
+    pub async fn add_recovery_plan(
+        &self,
+        name: &str,
+        category: &str,
+        primary: &str,
+        recovery: &str,
+    ) {
+        v4_recovery::add_plan(&self.state, name, category, primary, recovery).await;
+    }
+
+    /// The recovery plan jobs so far: name, action (`VALIDATE`,
+    /// `PLANNED_FAILOVER`) and whether live.
+    pub fn recovery_plan_jobs(&self) -> Vec<(String, String, bool)> {
+        v4_recovery::job_summaries(&self.state)
+    }
+
     /// The last body of a v4 write of `kind` exactly as it arrived: `vm`,
     /// `update-vm`, `disk`, `disk-update`, `nic`, `categories`, `migrate`
-    /// (a cross-cluster migrate or its dry run).
+    /// (a cross-cluster migrate or its dry run), `recovery-plan`,
+    /// `recovery-stage`, `plan-validate`, `planned-failover`.
     pub fn last_v4_body(&self, kind: &str) -> Option<Value> {
         self.state.last_v4_body(kind)
     }
@@ -547,6 +599,34 @@ fn router(state: Arc<Fake>) -> Router {
         .route(
             "/dataprotection/:v/config/protected-resources/:ext_id",
             get(v4_policy::protected_resource),
+        )
+        .route(
+            "/datapolicies/:v/config/recovery-plans",
+            get(v4_recovery::plans).post(v4_recovery::create_plan),
+        )
+        .route(
+            "/datapolicies/:v/config/recovery-plans/:ext_id",
+            get(v4_recovery::get_plan).delete(v4_recovery::delete_plan),
+        )
+        .route(
+            "/datapolicies/:v/config/recovery-plans/:ext_id/stages",
+            get(v4_recovery::stages).post(v4_recovery::create_stage),
+        )
+        .route(
+            "/dataprotection/:v/operations/recovery-plans/:ext_id/$actions/:action",
+            post(v4_recovery::action),
+        )
+        .route(
+            "/dataprotection/:v/config/recovery-plan-jobs",
+            get(v4_recovery::jobs),
+        )
+        .route(
+            "/dataprotection/:v/config/recovery-plan-jobs/:ext_id",
+            get(v4_recovery::job),
+        )
+        .route(
+            "/dataprotection/:v/config/recovery-plan-jobs/:ext_id/:what",
+            get(v4_recovery::job_list),
         )
         .route("/prism/:v/config/categories", get(v4_lists::categories))
         .route("/clustermgmt/:v/config/clusters", get(v4_lists::clusters))

@@ -47,7 +47,7 @@ pub(super) fn from_backend(e: BackendError) -> Response {
 
 /// The `NTNX-Request-Id` of a mutation: required, and a UUID (Prism
 /// refuses anything else).
-fn request_id(headers: &HeaderMap) -> Result<String, Box<Response>> {
+pub(super) fn request_id(headers: &HeaderMap) -> Result<String, Box<Response>> {
     let id = headers
         .get("ntnx-request-id")
         .and_then(|v| v.to_str().ok())
@@ -631,6 +631,17 @@ pub(super) async fn task(
     if let Some(vm) = entity {
         affected.push(json!({"$objectType": "prism.v4.config.EntityReference",
                              "extId": vm, "rel": "vmm:ahv:config:vm"}));
+    }
+    let named = f
+        .task_entities
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(id)
+        .cloned()
+        .unwrap_or_default();
+    for (rel, ext) in named {
+        affected.push(json!({"$objectType": "prism.v4.config.EntityReference",
+                             "extId": ext, "rel": rel}));
     }
     let mut data = json!({"$objectType": "prism.v4.config.Task", "extId": ext_id,
                           "status": status, "progressPercentage": percent,

@@ -149,6 +149,27 @@ impl ListQuery {
     }
 }
 
+/// A list of `all` as v4 pages it, narrowed by a `$filter` on `fields`
+/// (top-level fields of each entity, compared as text).
+pub(super) fn answer_list(
+    q: &HashMap<String, String>,
+    fields: &[&str],
+    object_type: &str,
+    mut all: Vec<Value>,
+) -> Response {
+    let query = match ListQuery::read(q, fields, "DATAPROTECTION-30100") {
+        Ok(query) => query,
+        Err(r) => return *r,
+    };
+    all.retain(|e| {
+        query
+            .terms
+            .iter()
+            .all(|(k, v)| e[k.as_str()].as_str() == Some(v.as_str()))
+    });
+    query.answer(object_type, all, None)
+}
+
 /// `field eq 'literal'` terms joined by ` and `, each literal unquoted
 /// (`''` is a quote).
 fn odata_equalities(filter: &str) -> Option<Vec<(String, String)>> {
@@ -384,6 +405,10 @@ pub(super) async fn protection_policies(
         Err(r) => return *r,
     };
     let known = known_categories(&f).await;
+    let clusters = match f.sim.list_clusters().await {
+        Ok(c) => c,
+        Err(e) => return from_backend(e),
+    };
     let policies = f.policies.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let all: Vec<Value> = policies
         .iter()
@@ -393,9 +418,36 @@ pub(super) async fn protection_policies(
                 .filter(|(k, v, _)| format!("{k}:{v}") == *category)
                 .map(|(_, _, id)| id.as_str())
                 .collect();
+            // Every cluster replicates to every other, hourly (a
+            // typical two-site policy).
+            let locations: Vec<Value> = clusters
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    json!({"$objectType": "datapolicies.v4.config.ReplicationLocation",
+                           "label": c.name, "isPrimary": i == 0,
+                           "replicationSubLocation": {"$objectType": "datapolicies.v4.config.NutanixCluster",
+                                                      "clusterExtIds": [c.uuid]}})
+                })
+                .collect();
+            let mut replications = Vec::new();
+            for a in &clusters {
+                for b in clusters.iter().filter(|b| b.uuid != a.uuid) {
+                    replications.push(json!({
+                        "$objectType": "datapolicies.v4.config.ReplicationConfiguration",
+                        "sourceLocationLabel": a.name, "remoteLocationLabel": b.name,
+                        "schedule": {"$objectType": "datapolicies.v4.config.Schedule",
+                                     "recoveryPointType": "CRASH_CONSISTENT",
+                                     "recoveryPointObjectiveTimeSeconds": 3600,
+                                     "retention": {"$objectType": "datapolicies.v4.config.LinearRetention",
+                                                   "local": 24, "remote": 24}}}));
+                }
+            }
             json!({"$objectType": "datapolicies.v4.config.ProtectionPolicy",
                    "extId": crate::v4::request_id(&["policy", name]),
-                   "name": name, "categoryIds": ids})
+                   "name": name, "categoryIds": ids,
+                   "replicationLocations": locations,
+                   "replicationConfigurations": replications})
         })
         .collect();
     query.answer(

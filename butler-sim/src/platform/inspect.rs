@@ -22,6 +22,20 @@ impl SimPlatform {
         self.world().vms.len()
     }
 
+    /// A task's state, read without an operation (no faults, no
+    /// latency, what is due settled): what a fake in front of the
+    /// simulator derives its own jobs from. `None`: no such task.
+    pub fn peek_task(
+        &self,
+        id: &butler_core::backend::TaskId,
+    ) -> Option<butler_core::backend::TaskState> {
+        let now = self.now();
+        let mut w = self.world();
+        // What has happened by now has happened, as for any read.
+        w.settle(now);
+        w.tasks.get(&id.0).map(|t| w.task_status(t, now).state)
+    }
+
     /// The VM named `name` (the first, if duplicated).
     pub fn vm(&self, name: &str) -> Option<VmInfo> {
         self.world().vm_named(name).map(|v| v.info.clone())
