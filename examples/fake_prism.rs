@@ -36,10 +36,25 @@ async fn main() -> Result<(), Box<dyn Error>> {
             ..Default::default()
         },
     );
+    // Three VMs protected by policy only (no protection domain, unlike the
+    // fleet's), for migrations by Leap recovery plans.
+    use butler::backend::{ClusterBackend, VmCreate};
+    for i in 1..=3 {
+        let vm = VmCreate::new(format!("leap-web-{i}"), f.source.clone())
+            .project("prod-project")
+            .category("DataProtection:Gold")
+            .cpu(2, 1)
+            .ram_gib(4)
+            .disks_gib(vec![40])
+            .nics(vec!["vlan-10".into()]);
+        sim.create_vm(&vm).await?;
+    }
     let fake = FakePrism::start(sim).await?;
-    // A Leap protection policy for production VMs (the fleet's category),
-    // for adapters configured to protect by policy and for the SDKs.
+    // Leap protection policies: production VMs (the fleet's category), for
+    // adapters configured to protect by policy and for the SDKs; and
+    // `DataProtection:Gold`, the `leap-web-*` VMs'.
     fake.add_protection_policy("gold", "Environment:Production");
+    fake.add_protection_policy("gold-dr", "DataProtection:Gold");
     std::fs::write(&path, fake.config_toml().await)?;
     println!("ready {} password {PASSWORD}", fake.addr());
     println!(

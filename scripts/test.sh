@@ -84,8 +84,13 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.5,<2" pytest "mypy>=1.13,<2" \
     "pyarrow>=14" "pandas>=2" "openpyxl>=3.1" "schemathesis>=4.32,<5" \
     "ntnx-vmm-py-client==4.1.1" "ntnx-prism-py-client==4.0.1" \
-    "ntnx-clustermgmt-py-client==4.0.2" "ntnx-networking-py-client==4.0.1" \
-    "ntnx-dataprotection-py-client==4.0.1" "ntnx-datapolicies-py-client==4.0.1"
+    "ntnx-clustermgmt-py-client==4.0.2" "ntnx-networking-py-client==4.0.1"
+# Recovery plans came with datapolicies and dataprotection 4.2, whose pin of
+# certifi (>= 2024.7.4) excludes the older SDKs' (<= 2023.11.17): installed
+# without their dependencies, which the SDKs above already bring (the
+# tests speak plain HTTP to the fake; certifi's bundle is not used).
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+    "ntnx-dataprotection-py-client==4.2.1" "ntnx-datapolicies-py-client==4.2.1"
 VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH" .venv/bin/maturin develop -q -m butler-py/Cargo.toml
 # The hand-written stubs must match the built module (names, signatures,
 # defaults), or this fails.

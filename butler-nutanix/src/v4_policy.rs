@@ -173,10 +173,19 @@ impl NutanixBackend {
     ) -> Result<Vec<ProtectionGroup>, BackendError> {
         let op = "list_protection_groups";
         self.policy_v4(op).await?;
+        // A category Prism lacks has no policy, hence no replication (the
+        // protect step says why); any other failure is the listing's.
+        let category_id = async {
+            match self.category_ext_id(category, op).await {
+                Ok(id) => Ok(Some(id)),
+                Err(e) if e.kind == ErrorKind::Invalid => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
         let (vms, clusters, category_id, policies) = futures::try_join!(
             self.v4_list_vms(cluster),
             self.v4_clusters(),
-            self.category_ext_id(category, op),
+            category_id,
             self.v4_list(POLICIES, None, op),
         )?;
         let vms: Vec<Arc<str>> = vms
@@ -194,9 +203,10 @@ impl NutanixBackend {
             .map(|c| c.uuid.as_str());
         let mut schedules = Vec::new();
         for p in policies.iter().filter(|p| {
-            p["categoryIds"]
-                .as_array()
-                .is_some_and(|ids| ids.iter().any(|c| c == category_id.as_str()))
+            p["categoryIds"].as_array().is_some_and(|ids| {
+                ids.iter()
+                    .any(|c| category_id.as_deref().is_some_and(|id| c == id))
+            })
         }) {
             schedules.extend(replication_from(p, here, &names));
         }

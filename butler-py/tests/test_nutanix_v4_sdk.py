@@ -1,7 +1,7 @@
 """Nutanix's own v4 Python SDKs (PyPI ``ntnx-vmm-py-client`` 4.1,
 ``ntnx-prism-py-client`` 4.0, ``ntnx-clustermgmt-py-client`` 4.0,
-``ntnx-networking-py-client`` 4.0, ``ntnx-datapolicies-py-client`` 4.0,
-``ntnx-dataprotection-py-client`` 4.0) judge the fake Prism's v4 answers and
+``ntnx-networking-py-client`` 4.0, ``ntnx-datapolicies-py-client`` 4.2,
+``ntnx-dataprotection-py-client`` 4.2) judge the fake Prism's v4 answers and
 Butler's v4 request bodies: every answer must deserialise into the SDK's
 models, and the VM body Butler sent must read back as a
 ``vmm.v4.ahv.config.Vm`` with its fields typed as the SDK types them."""
@@ -299,3 +299,136 @@ def test_protection_policies_and_protected_resources_are_what_the_sdks_read(fake
     with pytest.raises(dataprotection.rest.ApiException) as missing:
         resources.get_protected_resource_by_id("00000000-0000-4000-8000-000000000000")
     assert missing.value.status == 404
+
+
+def test_recovery_plans_and_their_jobs_are_what_the_sdks_read(fake_prism, tmp_path):
+    """Leap recovery plans as ``datapolicies`` 4.2 and ``dataprotection``
+    4.2 model them: a plan the SDK makes (its stage recovering the fleet's
+    category, ``DataProtection:Gold``: the fake's ``leap-web-*`` VMs) is read
+    back, validated, failed over live and followed as ``RecoveryPlanJob``,
+    its steps and findings as the SDK types them.
+    Butler configured for recovery plans then migrates a group by a plan
+    of its own making, whose plan, stage, validation and failover bodies
+    the fake kept as they crossed the wire read back as the SDK's models."""
+    from ntnx_datapolicies_py_client.models.datapolicies.v4.config.DisasterRecoveryLocation import (
+        DisasterRecoveryLocation,
+    )
+    from ntnx_datapolicies_py_client.models.datapolicies.v4.config.EntityReference import (
+        EntityReference as PlanEntity,
+    )
+    from ntnx_datapolicies_py_client.models.datapolicies.v4.config.RecoveryPlan import RecoveryPlan
+    from ntnx_datapolicies_py_client.models.datapolicies.v4.config.RecoveryStage import RecoveryStage
+    from ntnx_dataprotection_py_client.models.dataprotection.v4.config.EntityReference import (
+        EntityReference as JobEntity,
+    )
+    from ntnx_dataprotection_py_client.models.dataprotection.v4.config.FailoverDirection import (
+        FailoverDirection,
+    )
+    from ntnx_dataprotection_py_client.models.dataprotection.v4.config.RecoveryPlanJob import (
+        RecoveryPlanJob,
+    )
+    from ntnx_dataprotection_py_client.models.dataprotection.v4.config.RecoveryPlanJobExecutionStep import (
+        RecoveryPlanJobExecutionStep,
+    )
+    from ntnx_dataprotection_py_client.models.dataprotection.v4.operations.BaseRecoveryPlanActionSpec import (
+        BaseRecoveryPlanActionSpec,
+    )
+    from ntnx_dataprotection_py_client.models.dataprotection.v4.operations.PlannedFailoverSpec import (
+        PlannedFailoverSpec,
+    )
+
+    config, source, destination, names = fake_prism
+    host, port, password = _endpoint(config)
+    clusters = clustermgmt.ClustersApi(api_client=_configure(clustermgmt, host, port, password))
+    ids = {c.name: c.ext_id for c in clusters.list_clusters().data}
+    categories = prism.CategoriesApi(api_client=_configure(prism, host, port, password))
+    gold = categories.list_categories(
+        _filter="key eq 'DataProtection' and value eq 'Gold'"
+    ).data[0]
+    leap = [f"leap-web-{i}" for i in (1, 2, 3)]  # examples/fake_prism.rs
+    policies_client = _configure(datapolicies, host, port, password)
+    plans = datapolicies.RecoveryPlansApi(api_client=policies_client)
+    protection_client = _configure(dataprotection, host, port, password)
+    actions = dataprotection.RecoveryPlanActionsApi(api_client=protection_client)
+    jobs = dataprotection.RecoveryPlanJobsApi(api_client=protection_client)
+    tasks = prism.TasksApi(api_client=_configure(prism, host, port, password))
+
+    def located(name):
+        return DisasterRecoveryLocation(clusters=[PlanEntity(ext_id=ids[name])])
+
+    made = plans.create_recovery_plan(
+        RecoveryPlan(name="sdk-plan", primary_location=located(source), recovery_location=located(destination))
+    )
+    plan_rel = [e for e in _task(tasks, made.data.ext_id).entities_affected if e.rel == "datapolicies:config:recovery-plan"]
+    plan_id = plan_rel[0].ext_id
+    plan = plans.get_recovery_plan_by_id(plan_id).data
+    assert isinstance(plan, RecoveryPlan) and plan.name == "sdk-plan"
+    assert plan.primary_location.clusters[0].ext_id == ids[source]
+    plans.create_recovery_stage(
+        plan_id, RecoveryStage(entity_type="VM", category_ext_ids=[gold.ext_id], priority=1)
+    )
+    stage = plans.list_recovery_stages(plan_id).data[0]
+    assert isinstance(stage, RecoveryStage) and stage.category_ext_ids == [gold.ext_id]
+
+    directions = [
+        FailoverDirection(
+            source_cluster=JobEntity(ext_id=ids[source]), target_cluster=JobEntity(ext_id=ids[destination])
+        )
+    ]
+    checked = actions.validate_recovery_plan(
+        plan_id, BaseRecoveryPlanActionSpec(name="sdk-validate", failover_directions=directions)
+    )
+    assert _task(tasks, checked.data.ext_id).status == "SUCCEEDED"
+    listed = jobs.list_recovery_plan_jobs(_filter=f"recoveryPlanExtId eq '{plan_id}'").data
+    assert all(isinstance(j, RecoveryPlanJob) for j in listed)
+    assert [j.action_type for j in listed] == ["VALIDATE"]
+    assert jobs.list_validation_errors_by_recovery_plan_job_id(listed[0].ext_id).data in (None, [])
+
+    moved = actions.planned_failover_recovery_plan(
+        plan_id,
+        PlannedFailoverSpec(name="sdk-failover", failover_directions=directions, should_live_migrate_v_ms=True),
+    )
+    job_rel = [e for e in _task(tasks, moved.data.ext_id).entities_affected if e.rel == "dataprotection:config:recovery-plan-job"]
+    job = None
+    for _ in range(50):
+        job = jobs.get_recovery_plan_job_by_id(job_rel[0].ext_id).data
+        if job.status in ("SUCCEEDED", "FAILED"):
+            break
+    assert isinstance(job, RecoveryPlanJob) and job.status == "SUCCEEDED", job
+    assert job.is_live_migrate_v_ms is True and job.action_type == "PLANNED_FAILOVER"
+    steps = jobs.list_execution_steps_by_recovery_plan_job_id(job.ext_id).data
+    assert steps and all(isinstance(s, RecoveryPlanJobExecutionStep) for s in steps)
+    assert {s.operation_type for s in steps} == {"ENTITY_LIVE_MIGRATION"}
+    assert sorted(e.name for s in steps for e in s.affected_entities) == leap
+    plans.delete_recovery_plan_by_id(plan_id)
+    assert not plans.list_recovery_plans().data
+
+    # Back, by Butler: its own plan, validated and failed over live.
+    by_plans = tmp_path / "by-plans.toml"
+    by_plans.write_text(
+        'migration = "recovery_plans"\nprotection_category = "DataProtection:Gold"\n' + config.read_text()
+    )
+    b = butler.Butler.nutanix(str(by_plans), catalog=butler.Catalog.demo(), rate_book=butler.RateBook.demo())
+    ops = b.trusted_session("olga", ["operator"])
+    g = ops.create_group_with_vms("by-plan", destination, source, leap)
+    g = ops.set_live(g, True)
+    ops.refresh(g.id)
+    report = ops.validate(g.id)
+    assert report.can_migrate, report.findings(severity="error", limit=5)
+    result = ops.migrate(report.token)
+    assert result.migrated == 3, result
+    read = policies_client.deserialize
+    sent_plan = read(_last_body(host, port, "recovery-plan"), "datapolicies.v4.config.RecoveryPlan")
+    assert isinstance(sent_plan, RecoveryPlan) and sent_plan.name.startswith("butler-DataProtection-Gold")
+    assert sent_plan.primary_location.clusters[0].ext_id == ids[destination]
+    sent_stage = read(_last_body(host, port, "recovery-stage"), "datapolicies.v4.config.RecoveryStage")
+    assert sent_stage.category_ext_ids == [gold.ext_id]
+    sent_check = protection_client.deserialize(
+        _last_body(host, port, "plan-validate"), "dataprotection.v4.operations.BaseRecoveryPlanActionSpec"
+    )
+    assert sent_check.failover_directions[0].target_cluster.ext_id == ids[source]
+    sent_move = protection_client.deserialize(
+        _last_body(host, port, "planned-failover"), "dataprotection.v4.operations.PlannedFailoverSpec"
+    )
+    assert isinstance(sent_move, PlannedFailoverSpec) and sent_move.should_live_migrate_v_ms is True
+    assert not plans.list_recovery_plans().data, "Butler deleted the plan it made"

@@ -600,6 +600,15 @@ fn router(state: Arc<Fake>) -> Router {
             "/dataprotection/:v/config/protected-resources/:ext_id",
             get(v4_policy::protected_resource),
         )
+        // The 4.2 SDKs ask which version a namespace serves first.
+        .route(
+            "/datapolicies/unversioned/info",
+            axum::routing::options(v4_recovery::version_info),
+        )
+        .route(
+            "/dataprotection/unversioned/info",
+            axum::routing::options(v4_recovery::version_info),
+        )
         .route(
             "/datapolicies/:v/config/recovery-plans",
             get(v4_recovery::plans).post(v4_recovery::create_plan),
@@ -695,8 +704,9 @@ async fn central_auth(State(f): State<Arc<Fake>>, req: Request, next: Next) -> R
 /// ([`Quirks::no_v4`]).
 async fn v4_gate(State(f): State<Arc<Fake>>, req: Request, next: Next) -> Response {
     // `/{namespace}/{version}/…` under `/api`.
+    // (`unversioned`: which versions a namespace serves.)
     let version = req.uri().path().split('/').nth(2).unwrap_or_default();
-    if f.quirks().no_v4 || !version.starts_with("v4.") {
+    if f.quirks().no_v4 || !(version.starts_with("v4.") || version == "unversioned") {
         return not_found(req.uri().clone(), req.method().clone()).await;
     }
     next.run(req).await

@@ -231,6 +231,13 @@ fn plan_by_id(f: &Fake, id: &str) -> Option<FakePlan> {
         .cloned()
 }
 
+/// `OPTIONS /api/{namespace}/unversioned/info`: the newest version the
+/// namespace serves, which Nutanix's 4.2 SDKs negotiate with before their
+/// first call.
+pub(super) async fn version_info() -> Response {
+    axum::Json(json!({"data": "v4.2"})).into_response()
+}
+
 /// `GET …/recovery-plans`.
 pub(super) async fn plans(
     State(f): State<Arc<Fake>>,
