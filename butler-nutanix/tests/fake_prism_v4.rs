@@ -524,11 +524,29 @@ async fn made(sim: &SimPlatform, name: &str) -> butler_core::backend::VmInfo {
 /// `platform_refuses` finding in Prism's words, whether Prism refuses the
 /// dry run or answers a failing task), a running VM moved live when the
 /// group asks, the bodies on the wire as the SDK models them.
+/// A migration service over `backend`, polling every 5 s of the
+/// simulator's time.
+fn migrations(
+    sim: &SimPlatform,
+    backend: std::sync::Arc<NutanixBackend>,
+) -> butler_core::migration::MigrationService {
+    use butler_core::migration::{MigrationConfig, MigrationService};
+    MigrationService::new(
+        std::sync::Arc::new(butler_core::store::MemoryStore::new()),
+        backend,
+        sim.clock(),
+        MigrationConfig {
+            poll: Duration::from_secs(5),
+            ..MigrationConfig::default()
+        },
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_v4_configured_vm_by_vm_a_group_moves_through_cross_cluster_migrate() {
     use butler_core::auth::{Actor, Role};
     use butler_core::backend::{Capability, ProtectRequest, Schedule};
-    use butler_core::migration::{FindingCode, MigrationConfig, MigrationService, VmOutcome};
+    use butler_core::migration::{FindingCode, VmOutcome};
     use std::sync::Arc;
     let sim = SimPlatform::demo(73);
     let fake = FakePrism::start(sim.clone()).await.unwrap();
@@ -553,15 +571,7 @@ async fn on_v4_configured_vm_by_vm_a_group_moves_through_cross_cluster_migrate()
         .await
         .unwrap();
 
-    let svc = MigrationService::new(
-        Arc::new(butler_core::store::MemoryStore::new()),
-        backend.clone(),
-        sim.clock(),
-        MigrationConfig {
-            poll: Duration::from_secs(5),
-            ..MigrationConfig::default()
-        },
-    );
+    let svc = migrations(&sim, backend.clone());
     let ops = Actor::trusted("olga", [Role::Operator]).unwrap();
     let g = svc.create_group(&ops, "vm-by-vm").await.unwrap();
     let edit = g.with_members(
@@ -931,22 +941,13 @@ async fn by_recovery_plans_the_adapter_passes_the_conformance_suite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_protected_by_policy_migrates_by_its_recovery_plan() {
     use butler_core::auth::{Actor, Role};
-    use butler_core::migration::{MigrationConfig, MigrationService, VmOutcome};
-    use std::sync::Arc;
+    use butler_core::migration::VmOutcome;
     let (sim, fake, backend) = by_plans(105).await;
     let (cold, running) = ("rp-cold", "rp-running");
     in_gold(&sim, cold).await;
     in_gold(&sim, running).await;
     assert!(sim.set_vm_power(running, PowerState::On));
-    let svc = MigrationService::new(
-        Arc::new(butler_core::store::MemoryStore::new()),
-        backend.clone(),
-        sim.clock(),
-        MigrationConfig {
-            poll: Duration::from_secs(5),
-            ..MigrationConfig::default()
-        },
-    );
+    let svc = migrations(&sim, backend.clone());
     let ops = Actor::trusted("olga", [Role::Operator]).unwrap();
     let g = svc.create_group(&ops, "by-plan").await.unwrap();
     let edit = g.with_members(
