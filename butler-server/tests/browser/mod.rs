@@ -86,6 +86,13 @@ impl Browser {
                 "prefs": {"intl.accept_languages": "es-ES,es"},
             }),
         );
+        // Scripts (axe-core's run) and page loads get five minutes, not
+        // WebDriver's 30 s: several browsers on two loaded cores can take
+        // longer, and no test may depend on the machine's speed.
+        caps.insert(
+            "timeouts".into(),
+            serde_json::json!({"script": 300_000, "pageLoad": 300_000}),
+        );
         let mut last = None;
         for _ in 0..100 {
             match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
