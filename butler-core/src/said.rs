@@ -215,6 +215,12 @@ pub enum SaidCode {
     RecordedChange,
     /// The change recorded already.
     AlreadyRecordedChange,
+    /// A provisioning step done (`step`; `parts`: what the step says it
+    /// did, when it says anything).
+    StepSucceeded,
+    /// A provisioning step's attempt failed and is retried (`step`,
+    /// `attempt`, `reason`: the platform's words).
+    StepAttemptFailed,
     /// Approved by the rule book (`version`; `parts`: who decided, a `By*` line).
     RulesApprove,
     /// Refused by the rule book (`version`, `reason`; `parts` as [`Self::RulesApprove`]).
@@ -370,6 +376,8 @@ impl SaidCode {
         SaidCode::BillingChanged,
         SaidCode::RecordedChange,
         SaidCode::AlreadyRecordedChange,
+        SaidCode::StepSucceeded,
+        SaidCode::StepAttemptFailed,
         SaidCode::RulesApprove,
         SaidCode::RulesRefuse,
         SaidCode::RulesRequire,
@@ -498,6 +506,8 @@ impl SaidCode {
             SaidCode::BillingChanged => "billing_changed",
             SaidCode::RecordedChange => "recorded_change",
             SaidCode::AlreadyRecordedChange => "already_recorded_change",
+            SaidCode::StepSucceeded => "step_succeeded",
+            SaidCode::StepAttemptFailed => "step_attempt_failed",
             SaidCode::RulesApprove => "rules_approve",
             SaidCode::RulesRefuse => "rules_refuse",
             SaidCode::RulesRequire => "rules_require",
@@ -846,6 +856,15 @@ impl fmt::Display for Said {
             ),
             C::RecordedChange => f.write_str("recorded in the inventory"),
             C::AlreadyRecordedChange => f.write_str("already recorded"),
+            C::StepSucceeded if self.parts.is_empty() => write!(f, "{} done", v("step")),
+            C::StepSucceeded => write!(f, "{} done: {parts}", v("step")),
+            C::StepAttemptFailed => write!(
+                f,
+                "{} attempt {} failed: {}",
+                v("step"),
+                v("attempt"),
+                v("reason")
+            ),
             C::RulesApprove => write!(
                 f,
                 "approved automatically by {} (rules v{})",

@@ -480,6 +480,8 @@ estimate_unpriced = { $item }: unpriced × { $quantity } = 0
 
 # the rule book's decision, in a request's history ($first: who
 # decided, $rest: the levels, each a said line)
+said-step_succeeded = { $step } done: { $parts }
+said-step_attempt_failed = { $step } attempt { $attempt } failed: { $reason }
 said-rules_approve = approved automatically by { $first } (rules v{ $version })
 said-rules_refuse = refused by { $first } (rules v{ $version }): { $reason }
 said-rules_require = needs approval by { $rest } ({ $first }, rules v{ $version })

@@ -514,6 +514,8 @@ estimate_unpriced = { $item }: sin tarifa × { $quantity } = 0
 
 # the rule book's decision, in a request's history ($first: who
 # decided, $rest: the levels, each a said line)
+said-step_succeeded = { $step } hecho: { $parts }
+said-step_attempt_failed = { $step } #{ $attempt } fallido: { $reason }
 said-rules_approve = aprobada automáticamente por { $first } (reglas v{ $version })
 said-rules_refuse = rechazada por { $first } (reglas v{ $version }): { $reason }
 said-rules_require = necesita la aprobación de { $rest } ({ $first }, reglas v{ $version })

@@ -703,12 +703,13 @@ impl Engine {
                     outputs.record(step, out.output.clone());
                     outputs.end_key(step);
                     tracing::info!(request = %r.id, %step, attempt, detail = ?out.detail, "step done");
+                    let said = out.said();
                     let line = self.log_line(
                         step,
                         attempt,
                         StepPhase::Succeeded {
                             detail: out.detail.to_string(),
-                            said: out.said(),
+                            said: said.clone(),
                             output: out.output,
                         },
                         lease,
@@ -717,6 +718,7 @@ impl Engine {
                         step,
                         vm_uuid: out.vm_uuid,
                         note: Some(out.detail.to_string()),
+                        said,
                     };
                     let opens = |next: &Request| self.opening(next, lease, lease_until, outputs);
                     let record = out.record.as_ref();

@@ -158,20 +158,27 @@ fn provisioning_walks_the_steps_fails_and_retries_at_the_failed_step() {
             step: ProvisioningStep::Bill,
             vm_uuid: None,
             note: None,
+            said: None,
         },
         at(4),
     );
     assert_eq!(wrong.unwrap_err().reason, DenyReason::WrongStep);
-    let (r, _) = advance(
+    let (r, done) = advance(
         &r,
         EngineAction::StepDone {
             step: ProvisioningStep::CreateVm,
             vm_uuid: Some("u-1".into()),
-            note: None,
+            note: Some("VM u-1".into()),
+            said: Some(crate::said::Said::text("VM u-1")),
         },
         at(4),
     )
     .unwrap();
+    // The step's own line inside the history's code, worded as the note.
+    let said = done.said.clone().unwrap();
+    assert_eq!(said.code, crate::said::SaidCode::StepSucceeded);
+    assert_eq!(said.parts, vec![crate::said::Said::text("VM u-1")]);
+    assert_eq!(Some(said.to_string()), done.note);
     let (r, _) = advance(
         &r,
         EngineAction::StepRetry {
@@ -232,6 +239,7 @@ fn provisioning_walks_the_steps_fails_and_retries_at_the_failed_step() {
                 step,
                 vm_uuid: None,
                 note: None,
+                said: None,
             },
             at(8),
         )
@@ -287,6 +295,7 @@ fn move_for(who: usize, i: usize, step: Option<ProvisioningStep>, ram: u32) -> M
             step,
             vm_uuid: Some("u".into()),
             note: None,
+            said: None,
         }),
         9 => Move::Engine(EngineAction::Fail {
             step,
@@ -360,6 +369,11 @@ proptest! {
                     prop_assert_eq!(next.failure.is_some(), next.state == RequestState::Error);
                     if actor.is_none() && entry.action == ActionKind::StepDone {
                         engine_steps_done += 1;
+                    }
+                    // A step's note is kept as a code too, worded the same.
+                    if matches!(entry.action, ActionKind::StepDone | ActionKind::StepRetry) {
+                        prop_assert_eq!(entry.said.as_ref().map(ToString::to_string), entry.note.clone());
+                        prop_assert_eq!(&next.history.last().and_then(|h| h.said.clone()), &entry.said);
                     }
                     if next.state == RequestState::Completed {
                         // Completed only through the engine's last step.

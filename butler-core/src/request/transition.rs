@@ -70,11 +70,13 @@ pub(crate) enum EngineAction {
         step: ProvisioningStep,
         reason: String,
     },
-    /// A finished step.
+    /// A finished step: its outcome in English (`note`) and as the step
+    /// said it (`said`), which the history keeps for other languages.
     StepDone {
         step: ProvisioningStep,
         vm_uuid: Option<String>,
         note: Option<String>,
+        said: Option<Said>,
     },
     /// Give up on a step.
     Fail {
@@ -545,6 +547,8 @@ pub(crate) fn advance(
     };
     let mut next = request.clone();
     let note;
+    // The note as a code, for the languages other than English.
+    let mut said = None;
     match action {
         EngineAction::StartProvisioning => {
             next.state = RequestState::Provisioning;
@@ -561,11 +565,20 @@ pub(crate) fn advance(
                 attempt: p.attempt.saturating_add(1),
             });
             note = Some(format!("{step} attempt {} failed: {reason}", p.attempt));
+            said = Some(Said::new(
+                SaidCode::StepAttemptFailed,
+                [
+                    ("step", step.to_string()),
+                    ("attempt", p.attempt.to_string()),
+                    ("reason", reason),
+                ],
+            ));
         }
         EngineAction::StepDone {
             step,
             vm_uuid,
             note: outcome,
+            said: outcome_said,
         } => {
             current_step(step)?;
             if vm_uuid.is_some() {
@@ -583,10 +596,16 @@ pub(crate) fn advance(
                     next.state = RequestState::Completed;
                 }
             }
+            // The step's own line, else its English outcome as text.
+            let detail = outcome_said.or_else(|| outcome.clone().map(Said::text));
             note = Some(match outcome {
                 Some(o) => format!("{step} done: {o}"),
                 None => format!("{step} done"),
             });
+            said = Some(
+                Said::new(SaidCode::StepSucceeded, [("step", step.to_string())])
+                    .with_parts(detail.into_iter().collect()),
+            );
         }
         EngineAction::Fail { step, reason } => {
             let p = current_step(step)?;
@@ -603,14 +622,10 @@ pub(crate) fn advance(
             ));
         }
     }
-    Ok(finish(
-        request,
-        next,
-        &engine,
-        kind,
-        Vec::new(),
-        None,
-        note,
-        at,
-    ))
+    let (mut next, mut entry) = finish(request, next, &engine, kind, Vec::new(), None, note, at);
+    if let Some(last) = next.history.last_mut() {
+        last.said.clone_from(&said);
+    }
+    entry.said = said;
+    Ok((next, entry))
 }

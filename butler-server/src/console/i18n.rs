@@ -174,10 +174,15 @@ pub fn finding(
 /// the lines it is made of as `parts`).
 pub fn said(lang: Lang, s: &butler::said::Said) -> String {
     let parts: Vec<String> = s.parts.iter().map(|p| said(lang, p)).collect();
+    // A step is named as the library names it in English, by its term in
+    // the other languages.
     let mut args: Vec<(&str, String)> = s
         .values
         .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
+        .map(|(k, v)| match (k.as_str(), lang) {
+            ("step", l) if l != Lang::En => (k.as_str(), term(lang, "step", v)),
+            _ => (k.as_str(), v.clone()),
+        })
         .collect();
     args.push(("parts", parts.join("; ")));
     // A line whose first part says who and whose others list.
@@ -548,6 +553,8 @@ mod tests {
             "state",
             "lifecycle",
             "record",
+            "step",
+            "attempt",
         ];
         for code in SaidCode::ALL {
             for because in ["", "pg", "vm"] {

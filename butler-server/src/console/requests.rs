@@ -479,39 +479,6 @@ async fn request_page(state: &AppState, v: Viewer, id: u64, stale: bool) -> Resp
         .await
         .unwrap_or_default();
     let steps = log.iter().map(|s| step_line(&v.chrome, s)).collect();
-    // A step's history note (`<step> done: <detail>`) holds its step-log
-    // detail, written in the same commit: worded from the step log's code
-    // where it has one.
-    let worded: std::collections::HashMap<String, String> = log
-        .iter()
-        .filter_map(|s| match &s.phase {
-            butler::store::StepPhase::Succeeded {
-                detail,
-                said: Some(said),
-                ..
-            } => Some((
-                format!("{} done: {detail}", s.step),
-                format!(
-                    "{} {}: {}",
-                    v.chrome.term("step", s.step.as_str()),
-                    v.chrome.term("phase", "succeeded"),
-                    v.chrome.said(said)
-                ),
-            )),
-            // A retry's note (`<step> attempt <n> failed: <reason>`): the
-            // reason is the platform's own words.
-            butler::store::StepPhase::Failed { reason, .. } => Some((
-                format!("{} attempt {} failed: {reason}", s.step, s.attempt),
-                format!(
-                    "{} #{} {}: {reason}",
-                    v.chrome.term("step", s.step.as_str()),
-                    s.attempt,
-                    v.chrome.term("phase", "failed")
-                ),
-            )),
-            _ => None,
-        })
-        .collect();
     let history = r
         .history
         .iter()
@@ -544,8 +511,7 @@ async fn request_page(state: &AppState, v: Viewer, id: u64, stale: bool) -> Resp
             }),
             note: match (&h.said, h.note.as_deref()) {
                 (Some(said), _) => v.chrome.said(said),
-                (None, Some(n)) => worded.get(n).cloned().unwrap_or_else(|| n.to_string()),
-                (None, None) => String::new(),
+                (None, n) => n.unwrap_or_default().to_string(),
             },
         })
         .collect();
