@@ -100,7 +100,7 @@ async fn saving_a_whole_group_is_checked_like_single_edits() {
         .with_members("c1-madrid", "c9-nowhere", ["vm1".to_string()]);
     assert!(matches!(
         svc.save(&olga, &unknown_cluster).await,
-        Err(ButlerError::Invalid(m)) if m.contains("c9-nowhere")
+        Err(ButlerError::Refused(s)) if s.to_string().contains("c9-nowhere")
     ));
     for bad in [
         "".to_string(),

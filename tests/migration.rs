@@ -118,7 +118,7 @@ async fn group_operations_roles_and_unique_names() {
     ));
     assert!(matches!(
         svc.set_destination(&ops(), g.id, g.version, "mars").await,
-        Err(ButlerError::Invalid(_))
+        Err(ButlerError::Refused(_))
     ));
     let g = svc
         .set_destination(&ops(), g.id, g.version, "c2-santiago")
@@ -130,7 +130,7 @@ async fn group_operations_roles_and_unique_names() {
         .unwrap();
     assert!(matches!(
         svc.add_vm(&ops(), g.id, g.version, "no-such-vm").await,
-        Err(ButlerError::Invalid(_))
+        Err(ButlerError::Refused(_))
     ));
     let g = svc
         .add_vm(&ops(), g.id, g.version, &f.vm_names[1])
@@ -717,7 +717,7 @@ async fn a_run_is_cancelled_from_another_process_sharing_the_store() {
     );
     assert!(matches!(
         b.cancel(&ops(), report.id).await,
-        Err(ButlerError::Invalid(m)) if m.contains("has ended")
+        Err(ButlerError::Refused(s)) if s.to_string().contains("has ended")
     ));
 }
 
@@ -988,7 +988,7 @@ async fn a_migration_still_running_at_the_deadline_is_unknown_not_failed() {
         .iter()
         .all(|n| s.vm(n).unwrap().project.as_deref() == Some("dr-project")));
     match svc.validate_failed(&ops(), second.id).await {
-        Err(ButlerError::Invalid(m)) => assert!(m.contains("no failed VMs"), "{m}"),
+        Err(ButlerError::Refused(s)) => assert!(s.to_string().contains("no failed VMs"), "{s}"),
         other => panic!("expected 'no failed VMs': {other:?}"),
     }
 }

@@ -36,9 +36,10 @@ pub enum ButlerError {
     /// The input is malformed.
     #[error("invalid input: {0}")]
     Invalid(String),
-    /// A change the VM's state refuses (a change already open, a VM no
-    /// longer active, a grace period over), as a code with what it names
-    /// so that a user interface words it in its language; answered as
+    /// Input or a change refused (a change already open, a VM no longer
+    /// active, a grace period over, a VM or cluster the platform does not
+    /// have, a run that has ended), as a code with what it names so that a
+    /// user interface words it in its language; answered as
     /// [`ButlerError::Invalid`] is.
     #[error("invalid input: {0}")]
     Refused(crate::said::Said),

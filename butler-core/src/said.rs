@@ -275,6 +275,20 @@ pub enum SaidCode {
     RestoreInGrace,
     /// Why it needs no approver: an undo in the grace period.
     UndoNeedsNoApproval,
+    /// A VM named that the platform does not have (`vm`; `quoted`: its
+    /// name quoted and escaped, so that a hostile name cannot pass for the
+    /// text around it).
+    VmNotOnPlatform,
+    /// VMs named that the platform does not have (`vm`: the first,
+    /// `quoted` as [`Self::VmNotOnPlatform`], `more`: how many more).
+    VmsNotOnPlatform,
+    /// A cluster the platform does not have (`cluster`, `quoted` as
+    /// [`Self::VmNotOnPlatform`]).
+    ClusterNotOnPlatform,
+    /// A run with no failed VMs to retry (`run`).
+    RunNoFailed,
+    /// A run that has ended (`run`).
+    RunEnded,
 }
 
 impl SaidCode {
@@ -405,6 +419,11 @@ impl SaidCode {
         SaidCode::GracePeriodOver,
         SaidCode::RestoreInGrace,
         SaidCode::UndoNeedsNoApproval,
+        SaidCode::VmNotOnPlatform,
+        SaidCode::VmsNotOnPlatform,
+        SaidCode::ClusterNotOnPlatform,
+        SaidCode::RunNoFailed,
+        SaidCode::RunEnded,
     ];
 
     /// Its name (`provisioned`, `powered_on_again`, …), as serialised.
@@ -535,6 +554,11 @@ impl SaidCode {
             SaidCode::GracePeriodOver => "grace_period_over",
             SaidCode::RestoreInGrace => "restore_in_grace",
             SaidCode::UndoNeedsNoApproval => "undo_needs_no_approval",
+            SaidCode::VmNotOnPlatform => "vm_not_on_platform",
+            SaidCode::VmsNotOnPlatform => "vms_not_on_platform",
+            SaidCode::ClusterNotOnPlatform => "cluster_not_on_platform",
+            SaidCode::RunNoFailed => "run_no_failed",
+            SaidCode::RunEnded => "run_ended",
         }
     }
 }
@@ -909,6 +933,11 @@ impl fmt::Display for Said {
             C::GracePeriodOver => f.write_str("the retirement's grace period is over"),
             C::RestoreInGrace => write!(f, "restore {} ({}) within its grace period", v("vm"), v("record")),
             C::UndoNeedsNoApproval => f.write_str("an undo within the grace period needs no approval"),
+            C::VmNotOnPlatform => write!(f, "VM {} is not on the platform", v("quoted")),
+            C::VmsNotOnPlatform => write!(f, "VM {} and {} more are not on the platform", v("quoted"), v("more")),
+            C::ClusterNotOnPlatform => write!(f, "cluster {} is not on the platform", v("quoted")),
+            C::RunNoFailed => write!(f, "run {} has no failed VMs", v("run")),
+            C::RunEnded => write!(f, "run {} has ended", v("run")),
         }
     }
 }

@@ -528,3 +528,10 @@ group_error-duplicate_vm = VM "{ $value }" is already in the group
 group_error-unknown_vm = VM "{ $value }" is not in the group
 group_error-invalid_vm_name = VM name "{ $value }" is invalid: use 1 to { $max_vm_name } characters without control, invisible or bidirectional characters
 group_error-too_many_vms = A group holds at most { $max_vms } VMs ({ $value } given)
+
+# bad input a migration names ($quoted: the name as the library quotes it)
+said-vm_not_on_platform = VM { $quoted } is not on the platform
+said-vms_not_on_platform = VM { $quoted } and { $more } more are not on the platform
+said-cluster_not_on_platform = cluster { $quoted } is not on the platform
+said-run_no_failed = run { $run } has no failed VMs
+said-run_ended = run { $run } has ended

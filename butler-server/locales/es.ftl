@@ -615,3 +615,10 @@ group_error-duplicate_vm = La VM «{ $value }» ya está en el grupo
 group_error-unknown_vm = La VM «{ $value }» no está en el grupo
 group_error-invalid_vm_name = El nombre de VM «{ $value }» no es válido: use de 1 a { $max_vm_name } caracteres sin caracteres de control, invisibles ni bidireccionales
 group_error-too_many_vms = Un grupo tiene como máximo { $max_vms } VMs (se dieron { $value })
+
+# bad input a migration names ($quoted: the name as the library quotes it)
+said-vm_not_on_platform = la VM { $quoted } no está en la plataforma
+said-vms_not_on_platform = la VM { $quoted } y { $more } más no están en la plataforma
+said-cluster_not_on_platform = el clúster { $quoted } no está en la plataforma
+said-run_no_failed = la ejecución { $run } no tiene VMs fallidas
+said-run_ended = la ejecución { $run } ya terminó

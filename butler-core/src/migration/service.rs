@@ -311,12 +311,17 @@ impl MigrationService {
         };
         match missing.as_slice() {
             [] => Ok(()),
-            [one] => Err(ButlerError::Invalid(format!(
-                "VM {one:?} is not on the platform"
+            [one] => Err(ButlerError::Refused(Said::new(
+                SaidCode::VmNotOnPlatform,
+                [("vm", one.to_string()), ("quoted", format!("{one:?}"))],
             ))),
-            [first, rest @ ..] => Err(ButlerError::Invalid(format!(
-                "VM {first:?} and {} more are not on the platform",
-                rest.len()
+            [first, rest @ ..] => Err(ButlerError::Refused(Said::new(
+                SaidCode::VmsNotOnPlatform,
+                [
+                    ("vm", first.to_string()),
+                    ("quoted", format!("{first:?}")),
+                    ("more", rest.len().to_string()),
+                ],
             ))),
         }
     }
@@ -390,8 +395,12 @@ impl MigrationService {
         if clusters.iter().any(|c| c.name == cluster) {
             Ok(())
         } else {
-            Err(ButlerError::Invalid(format!(
-                "cluster {cluster:?} is not on the platform"
+            Err(ButlerError::Refused(Said::new(
+                SaidCode::ClusterNotOnPlatform,
+                [
+                    ("cluster", cluster.to_string()),
+                    ("quoted", format!("{cluster:?}")),
+                ],
             )))
         }
     }
@@ -772,7 +781,10 @@ impl MigrationService {
         let report = self.store.get_report(run).await?;
         let failed = report.failed_vms();
         if failed.is_empty() {
-            return Err(ButlerError::Invalid(format!("run {run} has no failed VMs")));
+            return Err(ButlerError::Refused(Said::new(
+                SaidCode::RunNoFailed,
+                [("run", run.to_string())],
+            )));
         }
         let group = self.current_group(report.group).await?;
         let facts = self.current_facts(&group)?;
@@ -1007,7 +1019,10 @@ impl MigrationService {
         self.allow(actor, Operation::Migrate)?;
         let report = self.store.get_report(run).await?;
         if report.ended.is_some() {
-            return Err(ButlerError::Invalid(format!("run {run} has ended")));
+            return Err(ButlerError::Refused(Said::new(
+                SaidCode::RunEnded,
+                [("run", run.to_string())],
+            )));
         }
         self.store.request_cancel(run).await?;
         tracing::info!(run = %run, actor = %actor.name(), "migration cancel requested");

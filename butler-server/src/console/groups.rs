@@ -416,7 +416,12 @@ pub(super) async fn act(
             let res = group_page(&state, v, id, String::new(), None, msg).await;
             (StatusCode::CONFLICT, res).into_response()
         }
-        Err(e @ (ButlerError::Group(_) | ButlerError::NotFound(_) | ButlerError::Invalid(_))) => {
+        Err(
+            e @ (ButlerError::Group(_)
+            | ButlerError::NotFound(_)
+            | ButlerError::Invalid(_)
+            | ButlerError::Refused(_)),
+        ) => {
             let msg = v.chrome.error(&e);
             let res = group_page(&state, v, id, String::new(), None, msg).await;
             (StatusCode::UNPROCESSABLE_ENTITY, res).into_response()

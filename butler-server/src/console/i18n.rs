@@ -555,6 +555,8 @@ mod tests {
             "record",
             "step",
             "attempt",
+            "more",
+            "quoted",
         ];
         for code in SaidCode::ALL {
             for because in ["", "pg", "vm"] {

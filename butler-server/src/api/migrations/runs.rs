@@ -252,6 +252,15 @@ pub async fn cancel_run(
     let migrations = state.butler().migrations();
     match migrations.cancel(&caller.actor, RunId(run)).await {
         Ok(()) => {}
+        // A run that has ended is refused by the library (a code, its
+        // English here), as older versions' plain text was.
+        Err(butler::ButlerError::Refused(said)) => {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "run_not_running",
+                said.to_string(),
+            ))
+        }
         Err(butler::ButlerError::Invalid(m)) => {
             return Err(Problem::new(StatusCode::CONFLICT, "run_not_running", m))
         }
