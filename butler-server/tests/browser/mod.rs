@@ -292,11 +292,39 @@ impl Browser {
 
     /// axe-core's serious and critical violations on the page, as JSON
     /// (`[]`: none); `None` when axe-core is not there (outside CI).
+    ///
+    /// A live page reloads itself (a migration's progress when its run
+    /// ends, a request being provisioned): a reload under axe-core ends
+    /// its run unanswered, so the check waits for the page to load and runs
+    /// again, a few times at most.
     pub async fn violations(&self, name: &str) -> Option<String> {
         let axe = axe_source()?;
-        if let Err(e) = self.c.execute(&axe, vec![]).await {
-            panic!("{name}: cannot load axe-core: {e}");
+        let mut last = None;
+        for _ in 0..5 {
+            match self.axe_once(&axe).await {
+                Ok(found) => return Some(found),
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            for _ in 0..100 {
+                let ready = self
+                    .c
+                    .execute("return document.readyState", vec![])
+                    .await
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string));
+                if ready.as_deref() == Some("complete") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
+        panic!("{name}: axe-core did not answer: {last:?}");
+    }
+
+    /// One axe-core run on the page as it is (loaded first).
+    async fn axe_once(&self, axe: &str) -> Result<String, fantoccini::error::CmdError> {
+        self.c.execute(axe, vec![]).await?;
         let found = self
             .c
             .execute_async(
@@ -309,9 +337,8 @@ impl Browser {
                    .catch(e => done('axe failed: ' + e));",
                 vec![],
             )
-            .await
-            .unwrap_or_else(|e| panic!("{name}: axe-core did not answer: {e}"));
-        Some(found.as_str().unwrap_or("").to_string())
+            .await?;
+        Ok(found.as_str().unwrap_or("").to_string())
     }
 
     pub async fn login(&self, base: &str, user: &str, password: &str) {
